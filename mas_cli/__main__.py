@@ -1,0 +1,3 @@
+from mas_cli.cli import main
+
+raise SystemExit(main())

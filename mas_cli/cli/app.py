@@ -1,0 +1,90 @@
+"""The Typer app, its one error boundary, and the exit codes.
+
+Exit codes: 0 ok, 1 failure (or a CI gate tripped), 2 usage or bad input, 3 stopped by a limit,
+130 interrupted. Command modules import the core inside their functions so that `mas --help`
+loads no provider SDK, no tokenizer and no engine.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from mas_cli import __version__
+from mas_cli.cli import validate as validate_cmd
+from mas_cli.errors import MasError
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_LIMIT, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+class _Boundary(TyperGroup):
+    """Turns errors raised anywhere under a command into a message on stderr and an exit code."""
+
+    def invoke(self, ctx: Any) -> Any:
+        from mas_cli.cli import render
+
+        try:
+            return super().invoke(ctx)
+        except MasError as exc:
+            render.error(exc)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            render.stderr.print("[yellow]interrupted[/]")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except Exception as exc:
+            if _is_cli_signal(exc) or os.environ.get("MAS_DEBUG"):
+                raise
+            render.internal_error(exc)
+            raise typer.Exit(EXIT_FAILURE) from None
+
+
+def _is_cli_signal(exc: Exception) -> bool:
+    """Exit, Abort and usage errors belong to the CLI framework, which prints them itself."""
+    return isinstance(exc, typer.Exit | typer.Abort) or type(exc).__module__.startswith(
+        ("typer", "click")
+    )
+
+
+app = typer.Typer(
+    name="mas",
+    cls=_Boundary,
+    help="Run multi-agent LLM crews with guard rails, and triage what they leave behind.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # locals can hold API keys
+    context_settings={"help_option_names": ["-h", "--help"]},
+    rich_markup_mode="rich",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"mas {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Run multi-agent LLM crews with guard rails, and triage what they leave behind.
+
+    Exit codes: 0 ok, 1 failure, 2 usage or bad input, 3 stopped by a limit, 130 interrupted.
+    """
+
+
+app.command("validate")(validate_cmd.validate)
+
+
+def main() -> int:
+    """Console-script entry point."""
+    try:
+        app(prog_name="mas")
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else EXIT_FAILURE
+    return EXIT_OK

@@ -1,0 +1,1 @@
+"""The orchestrator: scheduling, the agent loop, guards, shared state."""

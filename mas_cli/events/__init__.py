@@ -1,0 +1,1 @@
+"""Run-log events: types, the writer, and streaming readers."""

@@ -1,0 +1,171 @@
+"""Cross-checks on a parsed crew: references, the task graph, prompts, state writes, schemas.
+
+Each check is a generator of Findings so that every problem is reported at once.
+Tools are checked in `spec.toolchecks`; warnings in `spec.warnings`.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Iterator
+
+from jsonschema.exceptions import SchemaError
+from jsonschema.validators import validator_for
+
+from mas_cli.spec import graph
+from mas_cli.spec.findings import Finding, did_you_mean
+from mas_cli.spec.models import PROVIDERS, CrewSpec, JsonSchema
+from mas_cli.spec.yamlpos import Path
+
+
+def check_references(crew: CrewSpec) -> Iterator[Finding]:
+    """Agents, models, tools, tasks and the manager named anywhere must exist."""
+    yield from _check_models(crew)
+    for name, agent in crew.agents.items():
+        for i, tool in enumerate(agent.tools):
+            if tool not in crew.tools:
+                hint = did_you_mean(tool, crew.tools) or "declare it under tools:"
+                yield Finding(("agents", name, "tools", i), f"tool '{tool}' is not defined", hint)
+    yield from _check_task_refs(crew)
+    yield from _check_manager(crew)
+    yield from _check_rate_limits(crew)
+
+
+def _check_models(crew: CrewSpec) -> Iterator[Finding]:
+    for name, agent in crew.agents.items():
+        if crew.model_for(agent.model) is None:
+            hint = did_you_mean(agent.model, crew.models) or "or write provider:model, e.g. openai:gpt-4o-mini"
+            message = f"'{agent.model}' is not defined under models"
+            yield Finding(("agents", name, "model"), message, hint)
+
+
+def _check_task_refs(crew: CrewSpec) -> Iterator[Finding]:
+    ids = [t.id for t in crew.tasks]
+    seen: set[str] = set()
+    for i, task in enumerate(crew.tasks):
+        if task.id in seen:
+            yield Finding(("tasks", i, "id"), f"task id '{task.id}' is used twice", "give each task its own id")
+        seen.add(task.id)
+        if task.agent is None and crew.process != "hierarchical":
+            yield Finding(("tasks", i), "'agent' is required", "name the agent that does this task", at="key")
+        elif task.agent is not None and task.agent not in crew.agents:
+            yield Finding(("tasks", i, "agent"), f"agent '{task.agent}' is not defined", did_you_mean(task.agent, crew.agents))
+        for j, dep in enumerate(task.depends_on):
+            yield from _check_dependency(crew, ids, i, j, dep)
+
+
+def _check_dependency(crew: CrewSpec, ids: list[str], i: int, j: int, dep: str) -> Iterator[Finding]:
+    path: Path = ("tasks", i, "depends_on", j)
+    if dep not in ids:
+        yield Finding(path, f"task '{dep}' is not defined", did_you_mean(dep, ids))
+    elif dep == ids[i]:
+        yield Finding(path, "a task cannot depend on itself", "remove it from depends_on")
+    elif crew.process != "parallel" and ids.index(dep) > i:
+        yield Finding(
+            path,
+            f"'{dep}' comes later in the file, but a {crew.process} crew runs tasks in file order",
+            "move it above this task, or use process: parallel",
+        )
+
+
+def _check_manager(crew: CrewSpec) -> Iterator[Finding]:
+    if crew.process == "hierarchical" and crew.manager is None:
+        yield Finding((), "process: hierarchical needs a manager", "add manager: <agent name>", at="key")
+    elif crew.process != "hierarchical" and crew.manager is not None:
+        yield Finding(("manager",), "manager is only used with process: hierarchical", "remove it, or set process: hierarchical", at="key")
+    elif isinstance(crew.manager, str) and crew.manager not in crew.agents:
+        yield Finding(("manager",), f"agent '{crew.manager}' is not defined", did_you_mean(crew.manager, crew.agents))
+
+
+def _check_rate_limits(crew: CrewSpec) -> Iterator[Finding]:
+    known = {*PROVIDERS, *crew.models, *(m.model for m in crew.models.values())}
+    for key in crew.rate_limits:
+        if key not in known:
+            hint = did_you_mean(key, known)
+            yield Finding(("rate_limits", key), f"'{key}' is neither a provider nor a model of this crew", hint, at="key")
+
+
+def check_graph(crew: CrewSpec) -> Iterator[Finding]:
+    """depends_on must not form a cycle."""
+    cycle = graph.find_cycle({t.id: list(t.depends_on) for t in crew.tasks})
+    if cycle:
+        first = next(i for i, t in enumerate(crew.tasks) if t.id == cycle[0])
+        yield Finding(
+            ("tasks", first, "depends_on"),
+            "depends_on forms a cycle: " + " -> ".join(cycle),
+            "remove one of these dependencies",
+        )
+
+
+def check_placeholders(crew: CrewSpec) -> Iterator[Finding]:
+    """Every `{name}` in a prompt must be an input, an upstream task or a state key."""
+    deps = graph.edges(crew)
+    if graph.find_cycle(deps):
+        return
+    above = graph.upstream(deps)
+    for i, task in enumerate(crew.tasks):
+        try:
+            names = placeholders(task.prompt)
+        except ValueError as exc:
+            yield Finding(("tasks", i, "prompt"), f"bad placeholder: {exc}", "write {{ and }} for literal braces")
+            continue
+        known = {*crew.inputs, *crew.state, *above[task.id]}
+        for name in sorted(names - known):
+            yield Finding(("tasks", i, "prompt"), _placeholder_message(crew, task.id, name), did_you_mean(name, known))
+
+
+def _placeholder_message(crew: CrewSpec, task_id: str, name: str) -> str:
+    if any(t.id == name for t in crew.tasks):
+        return f"{{{name}}} names task '{name}', which does not finish before '{task_id}' (add it to depends_on)"
+    return f"{{{name}}} is not an input, an upstream task or a state key"
+
+
+def placeholders(template: str) -> set[str]:
+    """The root names of `{name}` / `{name.field}` placeholders in a template.
+
+    Raises:
+        ValueError: unbalanced braces.
+    """
+    names = set()
+    for _, field, _, _ in string.Formatter().parse(template):
+        if field is not None:
+            root = field.split(".", 1)[0].split("[", 1)[0]
+            if not root:
+                raise ValueError("empty {} in the text")
+            names.add(root)
+    return names
+
+
+def check_writes(crew: CrewSpec) -> Iterator[Finding]:
+    """`writes` must target declared state keys, from fields the output schema has."""
+    for i, task in enumerate(crew.tasks):
+        if task.writes and task.output_schema is None:
+            yield Finding(("tasks", i, "writes"), "writes needs an output_schema, so the output has fields", "add output_schema: {type: object, ...}", at="key")
+        fields = (task.output_schema or {}).get("properties")
+        for field_name, key in task.writes.items():
+            path: Path = ("tasks", i, "writes", field_name)
+            if key not in crew.state:
+                yield Finding(path, f"state key '{key}' is not declared under state", did_you_mean(key, crew.state))
+            if isinstance(fields, dict) and field_name not in fields:
+                yield Finding(path, f"output field '{field_name}' is not in output_schema.properties", did_you_mean(field_name, fields), at="key")
+
+
+def check_schemas(crew: CrewSpec) -> Iterator[Finding]:
+    """output_schema, each state schema and each tool parameter must be valid JSON Schema."""
+    for i, task in enumerate(crew.tasks):
+        if task.output_schema is not None:
+            yield from schema_problems(task.output_schema, ("tasks", i, "output_schema"))
+    for key, schema in crew.state.items():
+        yield from schema_problems(schema, ("state", key))
+    for name, tool in crew.tools.items():
+        for param, schema in (tool.parameters or {}).items():
+            yield from schema_problems(schema, ("tools", name, "parameters", param))
+
+
+def schema_problems(schema: JsonSchema, path: Path) -> Iterator[Finding]:
+    """Findings for a schema that is not valid JSON Schema (under its declared draft)."""
+    try:
+        validator_for(schema).check_schema(schema)
+    except SchemaError as exc:
+        where: Path = (*path, *(p for p in exc.path))
+        yield Finding(where, f"not valid JSON Schema: {exc.message}", "see https://json-schema.org/understanding-json-schema")

@@ -1,0 +1,71 @@
+"""The task graph: what runs before what, under each process. Pure functions over a crew."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from mas_cli.spec.models import CrewSpec
+
+
+def edges(crew: CrewSpec) -> dict[str, list[str]]:
+    """Each task id -> the ids it waits for. Sequential crews wait for every earlier task."""
+    ids = [t.id for t in crew.tasks]
+    if crew.process == "parallel":
+        return {t.id: [d for d in t.depends_on if d in ids] for t in crew.tasks}
+    return {task_id: ids[:i] for i, task_id in enumerate(ids)}
+
+
+def find_cycle(deps: dict[str, list[str]]) -> list[str] | None:
+    """A dependency cycle as a path that ends where it starts, or None."""
+    state: dict[str, int] = {}  # 1 on the stack, 2 done
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for dep in deps.get(node, []):
+            if state.get(dep) == 1:
+                return [*stack[stack.index(dep) :], dep]
+            if dep not in state and (found := visit(dep)):
+                return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in deps:
+        if node not in state and (found := visit(node)):
+            return found
+    return None
+
+
+def upstream(deps: dict[str, list[str]]) -> dict[str, frozenset[str]]:
+    """Each task -> every task that must finish before it (transitively). Needs an acyclic graph."""
+
+    @cache
+    def above(node: str) -> frozenset[str]:
+        direct = deps.get(node, [])
+        return frozenset(direct).union(*(above(d) for d in direct))
+
+    return {node: above(node) for node in deps}
+
+
+def levels(deps: dict[str, list[str]]) -> dict[str, int]:
+    """Each task -> its depth in the graph: 0 waits for nothing, n waits for level n-1."""
+
+    @cache
+    def level(node: str) -> int:
+        return 1 + max((level(d) for d in deps.get(node, [])), default=-1)
+
+    return {node: level(node) for node in deps}
+
+
+def may_overlap(deps: dict[str, list[str]]) -> list[tuple[str, str]]:
+    """Pairs of tasks that can run at the same time: neither waits for the other."""
+    above = upstream(deps)
+    ids = list(deps)
+    return [
+        (a, b)
+        for i, a in enumerate(ids)
+        for b in ids[i + 1 :]
+        if a not in above[b] and b not in above[a]
+    ]

@@ -1,0 +1,208 @@
+"""Load a crew file: YAML with positions, pydantic models, cross-checks; every problem at once."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from mas_cli.errors import Problem, SpecError, UsageError
+from mas_cli.spec import checks, risks, toolchecks
+from mas_cli.spec.findings import Finding, did_you_mean, dotted
+from mas_cli.spec.models import (
+    AgentSpec,
+    CrewSpec,
+    InputSpec,
+    Limits,
+    ModelSpec,
+    RateLimit,
+    TaskSpec,
+    ToolSpec,
+)
+from mas_cli.spec.yamlpos import Located, Path, load_located
+
+
+@dataclass(frozen=True)
+class Crew:
+    """A loaded, checked crew and where it came from."""
+
+    spec: CrewSpec
+    path: FsPath
+    warnings: list[Problem] = field(default_factory=list)
+
+    @property
+    def base_dir(self) -> FsPath:
+        """The folder tool paths are resolved against."""
+        return self.path.parent
+
+
+def load_crew(path: str | FsPath) -> Crew:
+    """Load and check a crew file.
+
+    Raises:
+        UsageError: the file cannot be read.
+        SpecError: every problem found, located as file:line:col.
+    """
+    path = FsPath(path)
+    text = _read(path)
+    located = _parse(text, str(path))
+    problems = _structure_problems(located, str(path))
+    if problems:
+        raise SpecError(problems)
+    spec = CrewSpec.model_validate(located.data)
+    errors = list(_cross_checks(spec, path.parent.resolve()))
+    if errors:
+        raise SpecError(_locate(errors, located, str(path)))
+    warnings = _locate(risks.crew_warnings(spec), located, str(path))
+    return Crew(spec=spec, path=path, warnings=sorted(warnings, key=lambda p: (p.line, p.col)))
+
+
+def _read(path: FsPath) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file", hint=_nearby_crews()) from None
+    except IsADirectoryError:
+        raise UsageError(f"{path} is a folder", hint=f"give the crew file, e.g. {path / 'crew.yaml'}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: cannot be read ({exc})") from None
+
+
+def _nearby_crews() -> str:
+    found = sorted(str(p) for p in FsPath("crews").glob("*/*.yaml"))[:5]
+    return "crew files here: " + ", ".join(found) if found else "check the path"
+
+
+def _parse(text: str, file: str) -> Located:
+    try:
+        located = load_located(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        message = f"not valid YAML: {exc.problem or exc.context}"
+        raise SpecError([Problem(file, line, col, "", message, "check indentation and quoting")]) from None
+    except yaml.YAMLError as exc:
+        raise SpecError([Problem(file, 1, 1, "", f"not valid YAML: {exc}")]) from None
+    if not isinstance(located.data, dict):
+        what = "empty" if located.data is None else f"a {type(located.data).__name__}, not a mapping"
+        hint = "a crew file starts with name:, agents: and tasks:"
+        raise SpecError([Problem(file, 1, 1, "", f"the crew file is {what}", hint)])
+    return located
+
+
+def _structure_problems(located: Located, file: str) -> list[Problem]:
+    problems = [
+        Problem(file, pos.line, pos.col, dotted(path, located.data), "duplicate key", f"first given at line {first.line}")
+        for path, pos, first in located.duplicates
+    ]
+    try:
+        CrewSpec.model_validate(located.data)
+    except ValidationError as exc:
+        problems += [_from_pydantic(err, located, file) for err in exc.errors()]
+    return problems
+
+
+def _cross_checks(spec: CrewSpec, base_dir: FsPath) -> Iterable[Finding]:
+    yield from checks.check_references(spec)
+    yield from checks.check_graph(spec)
+    yield from checks.check_placeholders(spec)
+    yield from checks.check_writes(spec)
+    yield from checks.check_schemas(spec)
+    yield from toolchecks.check_tools(spec, base_dir)
+
+
+def _locate(findings: Iterable[Finding], located: Located, file: str) -> list[Problem]:
+    out = []
+    for f in findings:
+        pos = located.key_pos(f.path) if f.at == "key" else located.value_pos(f.path)
+        out.append(Problem(file, pos.line, pos.col, dotted(f.path, located.data), f.message, f.hint))
+    return out
+
+
+# --- pydantic errors, in the crew file's words --------------------------------------------------
+
+_SECTION_MODELS: dict[tuple[str | None, ...], type[BaseModel]] = {
+    (): CrewSpec,
+    ("limits",): Limits,
+    ("manager",): AgentSpec,
+    ("agents", None): AgentSpec,
+    ("tasks", None): TaskSpec,
+    ("tools", None): ToolSpec,
+    ("models", None): ModelSpec,
+    ("inputs", None): InputSpec,
+    ("rate_limits", None): RateLimit,
+}
+
+_PLAIN = {
+    "int_parsing": "expected a whole number",
+    "int_type": "expected a whole number",
+    "int_from_float": "expected a whole number",
+    "float_parsing": "expected a number",
+    "float_type": "expected a number",
+    "bool_parsing": "expected true or false",
+    "bool_type": "expected true or false",
+    "string_type": "expected text",
+    "dict_type": "expected a mapping (key: value)",
+    "model_type": "expected a mapping (key: value)",
+    "model_attributes_type": "expected a mapping (key: value)",
+    "list_type": "expected a list",
+}
+
+
+def _from_pydantic(err: ErrorDetails, located: Located, file: str) -> Problem:
+    path = _data_path(err["loc"], located.data)
+    kind = err["type"]
+    if kind == "missing":
+        field_name = str(err["loc"][-1])
+        pos = located.key_pos(path)
+        where = dotted((*path, field_name), located.data)
+        return Problem(file, pos.line, pos.col, where, f"'{field_name}' is required", f"add {field_name}: ...")
+    if kind == "extra_forbidden":
+        pos = located.key_pos(path)
+        model = _SECTION_MODELS.get(_shape(path[:-1]))
+        hint = did_you_mean(str(path[-1]), model.model_fields) if model else None
+        return Problem(file, pos.line, pos.col, dotted(path, located.data), f"unknown key '{path[-1]}'", hint)
+    pos = located.value_pos(path)
+    message, hint = _describe(err)
+    return Problem(file, pos.line, pos.col, dotted(path, located.data), message, hint)
+
+
+def _describe(err: ErrorDetails) -> tuple[str, str | None]:
+    value = err.get("input")
+    shown = f", got {value!r}" if isinstance(value, str | int | float | bool) or value is None else ""
+    if err["type"] == "literal_error":
+        expected = re.findall(r"'([^']*)'", str((err.get("ctx") or {}).get("expected", "")))
+        hint = did_you_mean(str(value), expected) if isinstance(value, str) else None
+        return f"'{value}' is not allowed", hint or f"use one of: {', '.join(expected)}"
+    if err["type"] in _PLAIN:
+        return _PLAIN[err["type"]] + shown, None
+    message = err["msg"].removeprefix("Value error, ")
+    return message[0].lower() + message[1:] + shown, None
+
+
+def _data_path(loc: tuple[int | str, ...], data: Any) -> Path:
+    """pydantic's loc minus its type tags and missing fields: only the steps found in the data."""
+    out: list[str | int] = []
+    node = data
+    for step in loc:
+        if isinstance(node, dict) and step in node:
+            node = node[step]
+        elif isinstance(node, list) and isinstance(step, int) and step < len(node):
+            node = node[step]
+        else:
+            continue
+        out.append(step)
+    return tuple(out)
+
+
+def _shape(path: Path) -> tuple[str | None, ...]:
+    """("agents", "scorer") -> ("agents", None): the section a mapping belongs to."""
+    if len(path) == 2 and path[0] in {"agents", "tasks", "tools", "models", "inputs", "rate_limits"}:
+        return (str(path[0]), None)
+    return tuple(str(p) for p in path)

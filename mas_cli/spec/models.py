@@ -1,0 +1,260 @@
+"""The crew file as pydantic models: every section, every field documented, unknown keys refused.
+
+Field docstrings double as the reference for users (`use_attribute_docstrings`), so each one
+says what the field does in one line.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+JsonSchema = dict[str, Any]
+PROVIDERS = ("openai", "anthropic", "offline")
+Provider = Literal["openai", "anthropic", "offline"]
+ToolKind = Literal["deterministic", "live", "side_effect"]
+Process = Literal["sequential", "parallel", "hierarchical"]
+
+
+class Spec(BaseModel):
+    """Base of every crew-file section: strict keys, immutable once loaded."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+def parse_model_shorthand(text: str) -> dict[str, str] | None:
+    """`openai:gpt-4o-mini` -> {provider, model}; `offline` -> the offline model; else None."""
+    if text == "offline":
+        return {"provider": "offline", "model": "offline"}
+    provider, sep, model = text.partition(":")
+    if sep and provider in PROVIDERS and model:
+        return {"provider": provider, "model": model}
+    return None
+
+
+class InputSpec(Spec):
+    """A value the crew is run with, named in prompts as `{name}`."""
+
+    description: str = ""
+    """What the input is, shown by `mas validate` and in usage errors."""
+    default: Any = None
+    """Value used when the run does not give one."""
+    required: bool = False
+    """Refuse to run without a value (given on the command line or as a default)."""
+
+
+class ModelSpec(Spec):
+    """A model a crew can use: which provider, which model, and how to call it."""
+
+    provider: Provider
+    """`openai` (also any OpenAI-compatible server through base_url), `anthropic` or `offline`."""
+    model: str
+    """The provider's model name, e.g. gpt-4o-mini or claude-sonnet-4-5."""
+    base_url: str | None = None
+    """Endpoint of an OpenAI-compatible server (Ollama, vLLM, OpenRouter, ...)."""
+    api_key_env: str | None = None
+    """Environment variable holding the key; defaults to OPENAI_API_KEY or ANTHROPIC_API_KEY."""
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    """Sampling temperature; the provider's default when absent."""
+    max_tokens: int | None = Field(default=None, gt=0)
+    """Most output tokens per call; also the worst case the budget guard plans for."""
+    headers: dict[str, str] = {}
+    """Extra HTTP headers sent with every request (never logged)."""
+    params: dict[str, Any] = {}
+    """Extra request parameters passed to the provider as they are (top_p, seed, ...)."""
+    prompt_caching: bool = False
+    """Anthropic only: mark the system prompt and tools with cache_control."""
+
+
+class Limits(Spec):
+    """Guard rails. Every field has a safe default; agents may tighten some of them."""
+
+    max_turns: int = Field(default=10, gt=0)
+    """Model calls one agent may make on one task."""
+    max_llm_calls: int = Field(default=100, gt=0)
+    """Model calls in the whole run, retries included: the circuit breaker."""
+    max_tool_calls: int = Field(default=200, gt=0)
+    """Tool calls in the whole run."""
+    max_tokens: int = Field(default=1_000_000, gt=0)
+    """Tokens (input plus output) the whole run may spend."""
+    max_cost_usd: float = Field(default=5.0, gt=0)
+    """Dollars the whole run may spend; a call that could pass it is refused before it is made."""
+    run_timeout_s: float = Field(default=1800, gt=0)
+    """Wall time for the whole run."""
+    task_timeout_s: float = Field(default=600, gt=0)
+    """Wall time for one task."""
+    llm_timeout_s: float = Field(default=120, gt=0)
+    """Wall time for one model call."""
+    max_identical_tool_calls: int = Field(default=3, gt=0)
+    """Calls of the same tool with the same arguments within one task."""
+    max_retries: int = Field(default=3, ge=0)
+    """Retries of a failed model call (429, 5xx, timeouts)."""
+    max_history_tokens: int = Field(default=100_000, gt=0)
+    """Conversation size past which the oldest tool exchanges are dropped."""
+    max_concurrency: int = Field(default=4, gt=0)
+    """Tasks running at once in a parallel crew."""
+
+    # The limits that bound spend and time: left unset, `mas validate` says which defaults apply.
+    BUDGET_FIELDS: ClassVar[tuple[str, ...]] = ("max_llm_calls", "max_tokens", "max_cost_usd", "run_timeout_s")
+
+
+class RateLimit(Spec):
+    """Requests and tokens per minute for one provider or model, shared by every agent."""
+
+    rpm: int | None = Field(default=None, gt=0)
+    """Requests per minute."""
+    tpm: int | None = Field(default=None, gt=0)
+    """Tokens per minute (input plus output)."""
+
+
+class ToolSpec(Spec):
+    """A tool agents can call: a Python function or a command run without a shell."""
+
+    function: str | None = None
+    """`file.py:func` (relative to the crew file) or `package.module:func`."""
+    command: list[str] | None = Field(default=None, min_length=1)
+    """argv with `{param}` placeholders, run without a shell; `python` means mas's own Python."""
+    description: str = ""
+    """What the tool does, for the model; a function's docstring when absent."""
+    parameters: dict[str, JsonSchema] | None = None
+    """JSON Schema of each argument; required unless it has a default. From type hints if absent."""
+    kind: ToolKind = "live"
+    """`deterministic` outputs are cached on disk; `live` and `side_effect` never are."""
+    deterministic: bool | None = None
+    """Shorthand: `deterministic: true` is `kind: deterministic`."""
+    timeout_s: float = Field(default=30, gt=0)
+    """Wall time for one call; past it the call is abandoned (a command's process group killed)."""
+    cache_ttl_s: float | None = Field(default=None, gt=0)
+    """How long a cached output stays valid; forever when absent."""
+    version: str | None = None
+    """Bump to invalidate cached outputs when the tool's behaviour changes outside its code."""
+    max_output_bytes: int = Field(default=1_000_000, gt=0)
+    """Output past this size is cut, and the cut is said in the result."""
+    examples: list[dict[str, Any]] = []
+    """Argument sets that `mas tool-test --all` runs."""
+
+    @model_validator(mode="after")
+    def _one_implementation(self) -> ToolSpec:
+        if (self.function is None) == (self.command is None):
+            raise ValueError("give exactly one of `function:` or `command:`")
+        if self.deterministic is not None and "kind" in self.model_fields_set:
+            raise ValueError("give `kind:` or `deterministic:`, not both")
+        return self
+
+    @property
+    def effective_kind(self) -> ToolKind:
+        """The kind after the `deterministic:` shorthand is applied."""
+        if self.deterministic is not None:
+            return "deterministic" if self.deterministic else "live"
+        return self.kind
+
+
+class AgentSpec(Spec):
+    """An agent: who it is, which model it thinks with, which tools it holds."""
+
+    role: str
+    """Who the agent is, the first line of its system prompt."""
+    goal: str = ""
+    """What it is trying to achieve."""
+    backstory: str = ""
+    """Context that shapes how it works."""
+    instructions: str = ""
+    """Explicit instructions, appended to the system prompt."""
+    model: str
+    """A name under `models:`, or a shorthand such as `openai:gpt-4o-mini` or `offline`."""
+    tools: list[str] = []
+    """Names under `tools:` this agent may call."""
+    allow_delegation: bool = False
+    """Hierarchical crews: this agent may delegate to others."""
+    max_turns: int | None = Field(default=None, gt=0)
+    """Overrides limits.max_turns for this agent."""
+    max_tokens: int | None = Field(default=None, gt=0)
+    """Tokens this agent may spend in the run."""
+    max_cost_usd: float | None = Field(default=None, gt=0)
+    """Dollars this agent may spend in the run."""
+    max_llm_calls: int | None = Field(default=None, gt=0)
+    """Model calls this agent may make in the run."""
+
+
+class TaskSpec(Spec):
+    """A unit of work: one agent, one prompt, optionally a validated JSON output."""
+
+    id: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$")
+    """Unique name; other prompts refer to this task's output as `{id}`."""
+    agent: str | None = None
+    """The agent that does the task (a hierarchical crew's manager assigns it when absent)."""
+    prompt: str
+    """What to do, with `{input}`, `{task_id}` and `{state_key}` placeholders."""
+    expected_output: str = ""
+    """What a good answer looks like, appended to the prompt."""
+    depends_on: list[str] = []
+    """Tasks that must finish first (parallel crews schedule by these)."""
+    output_schema: JsonSchema | None = None
+    """JSON Schema the final answer must satisfy; the agent is re-asked when it does not."""
+    writes: dict[str, str] = {}
+    """Output field -> shared-state key written when the output validates (a list means same names)."""
+    max_retries: int = Field(default=2, ge=0)
+    """Re-asks after an answer fails output_schema validation."""
+
+    @field_validator("writes", mode="before")
+    @classmethod
+    def _writes_list(cls, value: Any) -> Any:
+        if isinstance(value, list) and all(isinstance(item, str) for item in value):
+            return {item: item for item in value}
+        return value
+
+
+class CrewSpec(Spec):
+    """A whole crew file."""
+
+    name: str = Field(min_length=1)
+    """The crew's name, shown in run lists and reports."""
+    description: str = ""
+    """What the crew is for."""
+    process: Process = "sequential"
+    """`sequential` (file order), `parallel` (a depends_on DAG) or `hierarchical` (a manager)."""
+    manager: str | AgentSpec | None = None
+    """Hierarchical crews: the agent (a name under agents:, or inline) that delegates."""
+    inputs: dict[str, InputSpec] = {}
+    """Values the crew is run with."""
+    models: dict[str, ModelSpec] = {}
+    """Named models; a string value is a shorthand such as `openai:gpt-4o-mini`."""
+    limits: Limits = Limits()
+    """Crew-wide guard rails."""
+    rate_limits: dict[str, RateLimit] = {}
+    """Per provider (`openai`) or per model name: requests and tokens per minute."""
+    state: dict[str, JsonSchema] = {}
+    """The shared-state schema: one JSON Schema per key."""
+    tools: dict[str, ToolSpec] = {}
+    """Tools agents may call."""
+    agents: dict[str, AgentSpec] = Field(min_length=1)
+    """The agents, by name."""
+    tasks: list[TaskSpec] = Field(min_length=1)
+    """The work, in file order."""
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _model_shorthands(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        return {k: parse_model_shorthand(v) or v if isinstance(v, str) else v for k, v in value.items()}
+
+    @field_validator("inputs", mode="before")
+    @classmethod
+    def _input_shorthands(cls, value: Any) -> Any:
+        # `topic: "default text"` is an input with that default.
+        if not isinstance(value, dict):
+            return value
+        return {k: {} if v is None else v if isinstance(v, dict) else {"default": v} for k, v in value.items()}
+
+    def model_for(self, reference: str) -> ModelSpec | None:
+        """The model an agent names: a key under models:, or a shorthand."""
+        if reference in self.models:
+            return self.models[reference]
+        shorthand = parse_model_shorthand(reference)
+        return ModelSpec.model_validate(shorthand) if shorthand else None
+
+    def task(self, task_id: str) -> TaskSpec:
+        """The task with this id (the spec's checks guarantee ids are unique and present)."""
+        return next(t for t in self.tasks if t.id == task_id)

@@ -1,0 +1,58 @@
+"""Risks: a crew that loads, but carries a risk worth a second look (`--strict` fails on them)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from mas_cli.spec import graph
+from mas_cli.spec.findings import Finding
+from mas_cli.spec.models import CrewSpec, Limits
+
+ALL_TOOLS_THRESHOLD = 3
+
+
+def crew_warnings(crew: CrewSpec) -> Iterator[Finding]:
+    """Every warning for a crew that passed its checks."""
+    yield from _lost_update_risks(crew)
+    yield from _agents_with_every_tool(crew)
+    yield from _default_limits(crew)
+
+
+def _lost_update_risks(crew: CrewSpec) -> Iterator[Finding]:
+    deps = graph.edges(crew)
+    index = {t.id: i for i, t in enumerate(crew.tasks)}
+    for a, b in graph.may_overlap(deps):
+        shared = set(crew.task(a).writes.values()) & set(crew.task(b).writes.values())
+        for key in sorted(shared):
+            yield Finding(
+                ("tasks", index[b], "writes"),
+                f"tasks '{a}' and '{b}' can run at the same time and both write state key '{key}' "
+                "(lost-update risk: the later write is rejected as a conflict)",
+                f"make '{b}' depend on '{a}', or give each its own key",
+                at="key",
+            )
+
+
+def _agents_with_every_tool(crew: CrewSpec) -> Iterator[Finding]:
+    if len(crew.tools) <= ALL_TOOLS_THRESHOLD:
+        return
+    for name, agent in crew.agents.items():
+        if set(agent.tools) >= set(crew.tools):
+            yield Finding(
+                ("agents", name, "tools"),
+                f"agent '{name}' holds all {len(crew.tools)} tools of the crew",
+                "give each agent only the tools its tasks need; fewer tools, fewer wrong calls",
+                at="key",
+            )
+
+
+def _default_limits(crew: CrewSpec) -> Iterator[Finding]:
+    unset = [f for f in Limits.BUDGET_FIELDS if f not in crew.limits.model_fields_set]
+    if unset:
+        applied = ", ".join(f"{f}={getattr(crew.limits, f)}" for f in unset)
+        yield Finding(
+            ("limits",) if "limits" in crew.model_fields_set else (),
+            f"limits left at their defaults: {applied}",
+            "set them under limits: to match what this crew should spend",
+            at="key",
+        )

@@ -1,0 +1,1 @@
+"""Tools agents call (Python functions, commands) and the deterministic-output cache."""

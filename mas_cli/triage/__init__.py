@@ -1,0 +1,1 @@
+"""Loop analysis and shared-state validation over logs."""
