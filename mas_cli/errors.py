@@ -1,7 +1,7 @@
 """The errors `mas` raises on purpose, each carrying the exit code the CLI maps it to.
 
     MasError                 exit 1, the base: anything we raise knowingly
-    ├── SpecError            exit 2, a crew file that cannot be loaded (one or more located problems)
+    ├── SpecError            exit 2, a crew file that cannot be loaded (every located problem)
     ├── UsageError           exit 2, bad arguments or inputs given on the command line
     ├── ProviderError        exit 1, a model provider failed in a way retries do not fix
     ├── ToolError            exit 1, a tool could not be loaded or run

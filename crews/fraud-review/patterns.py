@@ -4,12 +4,24 @@ import argparse
 import json
 
 PATTERNS = [
-    {"id": "P-1", "name": "night transfer to new payee", "weight": 0.6,
-     "words": {"night", "new", "payee", "03", "late"}},
-    {"id": "P-2", "name": "amount just under review threshold", "weight": 0.5,
-     "words": {"4", "980", "threshold", "under", "amount"}},
-    {"id": "P-3", "name": "dormant account reactivated", "weight": 0.4,
-     "words": {"dormant", "reactivated", "inactive"}},
+    {
+        "id": "P-1",
+        "name": "night transfer to new payee",
+        "weight": 0.6,
+        "words": {"night", "new", "payee", "03", "late"},
+    },
+    {
+        "id": "P-2",
+        "name": "amount just under review threshold",
+        "weight": 0.5,
+        "words": {"4", "980", "threshold", "under", "amount"},
+    },
+    {
+        "id": "P-3",
+        "name": "dormant account reactivated",
+        "weight": 0.4,
+        "words": {"dormant", "reactivated", "inactive"},
+    },
 ]
 
 

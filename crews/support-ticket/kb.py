@@ -20,8 +20,14 @@ def search(query: str, limit: int) -> list[dict[str, object]]:
         title, _, body = text.partition("\n")
         score = len(wanted & words(text))
         if score:
-            hits.append({"article": article.stem, "title": title.lstrip("# "), "score": score,
-                         "excerpt": " ".join(body.split())[:300]})
+            hits.append(
+                {
+                    "article": article.stem,
+                    "title": title.lstrip("# "),
+                    "score": score,
+                    "excerpt": " ".join(body.split())[:300],
+                }
+            )
     hits.sort(key=lambda h: (-h["score"], h["article"]))
     return hits[:limit]
 

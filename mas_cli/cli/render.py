@@ -65,7 +65,9 @@ def _summary_table(s: CrewSummary) -> Table:
     outer.add_column()
     outer.add_row("agents", _grid([_agent_row(a) for a in s.agents]))
     outer.add_row("tasks", _grid([_task_row(t) for t in s.tasks]))
-    outer.add_row("tools", _grid([[t["name"], t["impl"], t["kind"]] for t in s.tools] or [["none"]]))
+    outer.add_row(
+        "tools", _grid([[t["name"], t["impl"], t["kind"]] for t in s.tools] or [["none"]])
+    )
     outer.add_row("models", _grid([[m["name"], f"{m['provider']}:{m['model']}"] for m in s.models]))
     outer.add_row("limits", _limits_text(s.limits, s.defaulted_limits))
     return outer

@@ -33,10 +33,19 @@ def check_references(crew: CrewSpec) -> Iterator[Finding]:
 
 def _check_models(crew: CrewSpec) -> Iterator[Finding]:
     for name, agent in crew.agents.items():
-        if crew.model_for(agent.model) is None:
-            hint = did_you_mean(agent.model, crew.models) or "or write provider:model, e.g. openai:gpt-4o-mini"
+        if crew.model_for(agent.model) is not None:
+            continue
+        provider, sep, _ = agent.model.partition(":")
+        if sep and provider not in PROVIDERS:
+            message = f"'{agent.model}' names an unknown provider '{provider}'"
+            hint = did_you_mean(provider, PROVIDERS)
+        else:
             message = f"'{agent.model}' is not defined under models"
-            yield Finding(("agents", name, "model"), message, hint)
+            hint = (
+                did_you_mean(agent.model, crew.models)
+                or "or write provider:model, e.g. openai:gpt-4o-mini"
+            )
+        yield Finding(("agents", name, "model"), message, hint)
 
 
 def _check_task_refs(crew: CrewSpec) -> Iterator[Finding]:
@@ -44,17 +53,29 @@ def _check_task_refs(crew: CrewSpec) -> Iterator[Finding]:
     seen: set[str] = set()
     for i, task in enumerate(crew.tasks):
         if task.id in seen:
-            yield Finding(("tasks", i, "id"), f"task id '{task.id}' is used twice", "give each task its own id")
+            yield Finding(
+                ("tasks", i, "id"),
+                f"task id '{task.id}' is used twice",
+                "give each task its own id",
+            )
         seen.add(task.id)
         if task.agent is None and crew.process != "hierarchical":
-            yield Finding(("tasks", i), "'agent' is required", "name the agent that does this task", at="key")
+            yield Finding(
+                ("tasks", i), "'agent' is required", "name the agent that does this task", at="key"
+            )
         elif task.agent is not None and task.agent not in crew.agents:
-            yield Finding(("tasks", i, "agent"), f"agent '{task.agent}' is not defined", did_you_mean(task.agent, crew.agents))
+            yield Finding(
+                ("tasks", i, "agent"),
+                f"agent '{task.agent}' is not defined",
+                did_you_mean(task.agent, crew.agents),
+            )
         for j, dep in enumerate(task.depends_on):
             yield from _check_dependency(crew, ids, i, j, dep)
 
 
-def _check_dependency(crew: CrewSpec, ids: list[str], i: int, j: int, dep: str) -> Iterator[Finding]:
+def _check_dependency(
+    crew: CrewSpec, ids: list[str], i: int, j: int, dep: str
+) -> Iterator[Finding]:
     path: Path = ("tasks", i, "depends_on", j)
     if dep not in ids:
         yield Finding(path, f"task '{dep}' is not defined", did_you_mean(dep, ids))
@@ -70,11 +91,25 @@ def _check_dependency(crew: CrewSpec, ids: list[str], i: int, j: int, dep: str) 
 
 def _check_manager(crew: CrewSpec) -> Iterator[Finding]:
     if crew.process == "hierarchical" and crew.manager is None:
-        yield Finding((), "process: hierarchical needs a manager", "add manager: <agent name>", at="key")
+        yield Finding(
+            ("process",),
+            "a hierarchical crew needs a manager",
+            "add manager: <agent name>",
+            at="key",
+        )
     elif crew.process != "hierarchical" and crew.manager is not None:
-        yield Finding(("manager",), "manager is only used with process: hierarchical", "remove it, or set process: hierarchical", at="key")
+        yield Finding(
+            ("manager",),
+            "manager is only used with process: hierarchical",
+            "remove it, or set process: hierarchical",
+            at="key",
+        )
     elif isinstance(crew.manager, str) and crew.manager not in crew.agents:
-        yield Finding(("manager",), f"agent '{crew.manager}' is not defined", did_you_mean(crew.manager, crew.agents))
+        yield Finding(
+            ("manager",),
+            f"agent '{crew.manager}' is not defined",
+            did_you_mean(crew.manager, crew.agents),
+        )
 
 
 def _check_rate_limits(crew: CrewSpec) -> Iterator[Finding]:
@@ -82,7 +117,12 @@ def _check_rate_limits(crew: CrewSpec) -> Iterator[Finding]:
     for key in crew.rate_limits:
         if key not in known:
             hint = did_you_mean(key, known)
-            yield Finding(("rate_limits", key), f"'{key}' is neither a provider nor a model of this crew", hint, at="key")
+            yield Finding(
+                ("rate_limits", key),
+                f"'{key}' is neither a provider nor a model of this crew",
+                hint,
+                at="key",
+            )
 
 
 def check_graph(crew: CrewSpec) -> Iterator[Finding]:
@@ -107,17 +147,29 @@ def check_placeholders(crew: CrewSpec) -> Iterator[Finding]:
         try:
             names = placeholders(task.prompt)
         except ValueError as exc:
-            yield Finding(("tasks", i, "prompt"), f"bad placeholder: {exc}", "write {{ and }} for literal braces")
+            yield Finding(
+                ("tasks", i, "prompt"),
+                f"bad placeholder: {exc}",
+                "write {{ and }} for literal braces",
+            )
             continue
         known = {*crew.inputs, *crew.state, *above[task.id]}
         for name in sorted(names - known):
-            yield Finding(("tasks", i, "prompt"), _placeholder_message(crew, task.id, name), did_you_mean(name, known))
+            yield _unknown_placeholder(crew, i, name, known)
 
 
-def _placeholder_message(crew: CrewSpec, task_id: str, name: str) -> str:
+def _unknown_placeholder(crew: CrewSpec, i: int, name: str, known: set[str]) -> Finding:
+    path: Path = ("tasks", i, "prompt")
     if any(t.id == name for t in crew.tasks):
-        return f"{{{name}}} names task '{name}', which does not finish before '{task_id}' (add it to depends_on)"
-    return f"{{{name}}} is not an input, an upstream task or a state key"
+        message = (
+            f"{{{name}}} names task '{name}', which does not finish before '{crew.tasks[i].id}'"
+        )
+        return Finding(path, message, f"add '{name}' to depends_on")
+    return Finding(
+        path,
+        f"{{{name}}} is not an input, an upstream task or a state key",
+        did_you_mean(name, known),
+    )
 
 
 def placeholders(template: str) -> set[str]:
@@ -140,14 +192,28 @@ def check_writes(crew: CrewSpec) -> Iterator[Finding]:
     """`writes` must target declared state keys, from fields the output schema has."""
     for i, task in enumerate(crew.tasks):
         if task.writes and task.output_schema is None:
-            yield Finding(("tasks", i, "writes"), "writes needs an output_schema, so the output has fields", "add output_schema: {type: object, ...}", at="key")
+            yield Finding(
+                ("tasks", i, "writes"),
+                "writes needs an output_schema, so the output has fields",
+                "add output_schema: {type: object, ...}",
+                at="key",
+            )
         fields = (task.output_schema or {}).get("properties")
         for field_name, key in task.writes.items():
             path: Path = ("tasks", i, "writes", field_name)
             if key not in crew.state:
-                yield Finding(path, f"state key '{key}' is not declared under state", did_you_mean(key, crew.state))
+                yield Finding(
+                    path,
+                    f"state key '{key}' is not declared under state",
+                    did_you_mean(key, crew.state),
+                )
             if isinstance(fields, dict) and field_name not in fields:
-                yield Finding(path, f"output field '{field_name}' is not in output_schema.properties", did_you_mean(field_name, fields), at="key")
+                yield Finding(
+                    path,
+                    f"output field '{field_name}' is not in output_schema.properties",
+                    did_you_mean(field_name, fields),
+                    at="key",
+                )
 
 
 def check_schemas(crew: CrewSpec) -> Iterator[Finding]:
@@ -168,4 +234,12 @@ def schema_problems(schema: JsonSchema, path: Path) -> Iterator[Finding]:
         validator_for(schema).check_schema(schema)
     except SchemaError as exc:
         where: Path = (*path, *(p for p in exc.path))
-        yield Finding(where, f"not valid JSON Schema: {exc.message}", "see https://json-schema.org/understanding-json-schema")
+        if where[-1] == "type" and isinstance(exc.instance, str):
+            hint = did_you_mean(exc.instance, JSON_TYPES)
+            yield Finding(where, f"'{exc.instance}' is not a JSON Schema type", hint)
+        else:
+            yield Finding(where, f"not valid JSON Schema: {exc.message}", SCHEMA_HELP)
+
+
+JSON_TYPES = ("string", "number", "integer", "boolean", "object", "array", "null")
+SCHEMA_HELP = "see https://json-schema.org/understanding-json-schema"

@@ -69,7 +69,9 @@ def _read(path: FsPath) -> str:
     except FileNotFoundError:
         raise UsageError(f"{path}: no such file", hint=_nearby_crews()) from None
     except IsADirectoryError:
-        raise UsageError(f"{path} is a folder", hint=f"give the crew file, e.g. {path / 'crew.yaml'}") from None
+        raise UsageError(
+            f"{path} is a folder", hint=f"give the crew file, e.g. {path / 'crew.yaml'}"
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path}: cannot be read ({exc})") from None
 
@@ -86,11 +88,15 @@ def _parse(text: str, file: str) -> Located:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         message = f"not valid YAML: {exc.problem or exc.context}"
-        raise SpecError([Problem(file, line, col, "", message, "check indentation and quoting")]) from None
+        raise SpecError(
+            [Problem(file, line, col, "", message, "check indentation and quoting")]
+        ) from None
     except yaml.YAMLError as exc:
         raise SpecError([Problem(file, 1, 1, "", f"not valid YAML: {exc}")]) from None
     if not isinstance(located.data, dict):
-        what = "empty" if located.data is None else f"a {type(located.data).__name__}, not a mapping"
+        what = (
+            "empty" if located.data is None else f"a {type(located.data).__name__}, not a mapping"
+        )
         hint = "a crew file starts with name:, agents: and tasks:"
         raise SpecError([Problem(file, 1, 1, "", f"the crew file is {what}", hint)])
     return located
@@ -98,7 +104,14 @@ def _parse(text: str, file: str) -> Located:
 
 def _structure_problems(located: Located, file: str) -> list[Problem]:
     problems = [
-        Problem(file, pos.line, pos.col, dotted(path, located.data), "duplicate key", f"first given at line {first.line}")
+        Problem(
+            file,
+            pos.line,
+            pos.col,
+            dotted(path, located.data),
+            "duplicate key",
+            f"first given at line {first.line}",
+        )
         for path, pos, first in located.duplicates
     ]
     try:
@@ -121,7 +134,9 @@ def _locate(findings: Iterable[Finding], located: Located, file: str) -> list[Pr
     out = []
     for f in findings:
         pos = located.key_pos(f.path) if f.at == "key" else located.value_pos(f.path)
-        out.append(Problem(file, pos.line, pos.col, dotted(f.path, located.data), f.message, f.hint))
+        out.append(
+            Problem(file, pos.line, pos.col, dotted(f.path, located.data), f.message, f.hint)
+        )
     return out
 
 
@@ -155,6 +170,14 @@ _PLAIN = {
 }
 
 
+_BOUNDS = {
+    "greater_than": ("greater than", "gt"),
+    "greater_than_equal": ("at least", "ge"),
+    "less_than": ("less than", "lt"),
+    "less_than_equal": ("at most", "le"),
+}
+
+
 def _from_pydantic(err: ErrorDetails, located: Located, file: str) -> Problem:
     path = _data_path(err["loc"], located.data)
     kind = err["type"]
@@ -162,12 +185,16 @@ def _from_pydantic(err: ErrorDetails, located: Located, file: str) -> Problem:
         field_name = str(err["loc"][-1])
         pos = located.key_pos(path)
         where = dotted((*path, field_name), located.data)
-        return Problem(file, pos.line, pos.col, where, f"'{field_name}' is required", f"add {field_name}: ...")
+        return Problem(
+            file, pos.line, pos.col, where, f"'{field_name}' is required", f"add {field_name}: ..."
+        )
     if kind == "extra_forbidden":
         pos = located.key_pos(path)
         model = _SECTION_MODELS.get(_shape(path[:-1]))
         hint = did_you_mean(str(path[-1]), model.model_fields) if model else None
-        return Problem(file, pos.line, pos.col, dotted(path, located.data), f"unknown key '{path[-1]}'", hint)
+        return Problem(
+            file, pos.line, pos.col, dotted(path, located.data), f"unknown key '{path[-1]}'", hint
+        )
     pos = located.value_pos(path)
     message, hint = _describe(err)
     return Problem(file, pos.line, pos.col, dotted(path, located.data), message, hint)
@@ -175,13 +202,21 @@ def _from_pydantic(err: ErrorDetails, located: Located, file: str) -> Problem:
 
 def _describe(err: ErrorDetails) -> tuple[str, str | None]:
     value = err.get("input")
-    shown = f", got {value!r}" if isinstance(value, str | int | float | bool) or value is None else ""
+    shown = (
+        f", got {value!r}" if isinstance(value, str | int | float | bool) or value is None else ""
+    )
     if err["type"] == "literal_error":
         expected = re.findall(r"'([^']*)'", str((err.get("ctx") or {}).get("expected", "")))
         hint = did_you_mean(str(value), expected) if isinstance(value, str) else None
         return f"'{value}' is not allowed", hint or f"use one of: {', '.join(expected)}"
     if err["type"] in _PLAIN:
         return _PLAIN[err["type"]] + shown, None
+    bound = _BOUNDS.get(err["type"])
+    if bound:
+        word, key = bound
+        limit = (err.get("ctx") or {}).get(key)
+        limit = f"{limit:g}" if isinstance(limit, int | float) else limit
+        return f"must be {word} {limit}{shown}", None
     message = err["msg"].removeprefix("Value error, ")
     return message[0].lower() + message[1:] + shown, None
 
@@ -191,18 +226,23 @@ def _data_path(loc: tuple[int | str, ...], data: Any) -> Path:
     out: list[str | int] = []
     node = data
     for step in loc:
-        if isinstance(node, dict) and step in node:
+        in_dict = isinstance(node, dict) and step in node
+        in_list = isinstance(node, list) and isinstance(step, int) and step < len(node)
+        if in_dict or in_list:
             node = node[step]
-        elif isinstance(node, list) and isinstance(step, int) and step < len(node):
-            node = node[step]
-        else:
-            continue
-        out.append(step)
+            out.append(step)
     return tuple(out)
 
 
 def _shape(path: Path) -> tuple[str | None, ...]:
     """("agents", "scorer") -> ("agents", None): the section a mapping belongs to."""
-    if len(path) == 2 and path[0] in {"agents", "tasks", "tools", "models", "inputs", "rate_limits"}:
+    if len(path) == 2 and path[0] in {
+        "agents",
+        "tasks",
+        "tools",
+        "models",
+        "inputs",
+        "rate_limits",
+    }:
         return (str(path[0]), None)
     return tuple(str(p) for p in path)

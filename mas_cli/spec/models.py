@@ -96,7 +96,12 @@ class Limits(Spec):
     """Tasks running at once in a parallel crew."""
 
     # The limits that bound spend and time: left unset, `mas validate` says which defaults apply.
-    BUDGET_FIELDS: ClassVar[tuple[str, ...]] = ("max_llm_calls", "max_tokens", "max_cost_usd", "run_timeout_s")
+    BUDGET_FIELDS: ClassVar[tuple[str, ...]] = (
+        "max_llm_calls",
+        "max_tokens",
+        "max_cost_usd",
+        "run_timeout_s",
+    )
 
 
 class RateLimit(Spec):
@@ -193,7 +198,7 @@ class TaskSpec(Spec):
     output_schema: JsonSchema | None = None
     """JSON Schema the final answer must satisfy; the agent is re-asked when it does not."""
     writes: dict[str, str] = {}
-    """Output field -> shared-state key written when the output validates (a list means same names)."""
+    """Output field -> state key, written when the output validates (a list: the same names)."""
     max_retries: int = Field(default=2, ge=0)
     """Re-asks after an answer fails output_schema validation."""
 
@@ -238,7 +243,9 @@ class CrewSpec(Spec):
     def _model_shorthands(cls, value: Any) -> Any:
         if not isinstance(value, dict):
             return value
-        return {k: parse_model_shorthand(v) or v if isinstance(v, str) else v for k, v in value.items()}
+        return {
+            k: parse_model_shorthand(v) or v if isinstance(v, str) else v for k, v in value.items()
+        }
 
     @field_validator("inputs", mode="before")
     @classmethod
@@ -246,7 +253,10 @@ class CrewSpec(Spec):
         # `topic: "default text"` is an input with that default.
         if not isinstance(value, dict):
             return value
-        return {k: {} if v is None else v if isinstance(v, dict) else {"default": v} for k, v in value.items()}
+        return {
+            k: {} if v is None else v if isinstance(v, dict) else {"default": v}
+            for k, v in value.items()
+        }
 
     def model_for(self, reference: str) -> ModelSpec | None:
         """The model an agent names: a key under models:, or a shorthand."""

@@ -43,13 +43,19 @@ def _check_function(name: str, ref: str, base_dir: FsPath) -> Iterator[Finding]:
     path = ("tools", name, "function")
     parts = split_function_ref(ref)
     if parts is None:
-        yield Finding(path, f"'{ref}' is not of the form file.py:function or package.module:function")
+        yield Finding(
+            path, f"'{ref}' is not of the form file.py:function or package.module:function"
+        )
         return
     target, func = parts
     if is_file_ref(target):
         source = (base_dir / target).resolve()
         if not source.is_file():
-            yield Finding(path, f"{target} not found (looked for {source})", "paths are relative to the crew file")
+            yield Finding(
+                path,
+                f"{target} not found (looked for {source})",
+                "paths are relative to the crew file",
+            )
             return
     else:
         try:
@@ -57,7 +63,11 @@ def _check_function(name: str, ref: str, base_dir: FsPath) -> Iterator[Finding]:
         except (ImportError, ValueError):
             spec = None
         if spec is None:
-            yield Finding(path, f"module '{target}' cannot be imported", "install it, or use a file path: tools.py:func")
+            yield Finding(
+                path,
+                f"module '{target}' cannot be imported",
+                "install it, or use a file path: tools.py:func",
+            )
             return
         if spec.origin is None or not spec.origin.endswith(".py"):
             return
@@ -65,7 +75,9 @@ def _check_function(name: str, ref: str, base_dir: FsPath) -> Iterator[Finding]:
     yield from _check_defined(path, source, target, func)
 
 
-def _check_defined(path: tuple[str, ...], source: FsPath, target: str, func: str) -> Iterator[Finding]:
+def _check_defined(
+    path: tuple[str, ...], source: FsPath, target: str, func: str
+) -> Iterator[Finding]:
     try:
         tree = ast.parse(source.read_text(encoding="utf-8"), filename=str(source))
     except (OSError, UnicodeDecodeError, SyntaxError) as exc:
@@ -76,8 +88,19 @@ def _check_defined(path: tuple[str, ...], source: FsPath, target: str, func: str
         for node in tree.body
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
     ]
-    defined += [t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name)]
-    defined += [alias.asname or alias.name for node in tree.body if isinstance(node, ast.ImportFrom) for alias in node.names]
+    defined += [
+        t.id
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        for t in node.targets
+        if isinstance(t, ast.Name)
+    ]
+    defined += [
+        alias.asname or alias.name
+        for node in tree.body
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    ]
     if func not in defined:
         yield Finding(path, f"{target} has no function '{func}'", did_you_mean(func, defined))
 
@@ -89,7 +112,11 @@ def _check_command(name: str, tool: ToolSpec, base_dir: FsPath) -> Iterator[Find
     if "{" in program:
         yield Finding(path, "the program itself cannot be a placeholder", "name a fixed executable")
     elif resolve_program(program, base_dir) is None:
-        yield Finding(path, f"'{program}' is not on PATH and not a file next to the crew", "install it, or give its path")
+        yield Finding(
+            path,
+            f"'{program}' is not on PATH and not a file next to the crew",
+            "install it, or give its path",
+        )
     yield from _check_argv_placeholders(name, tool)
 
 
@@ -113,7 +140,15 @@ def _check_argv_placeholders(name: str, tool: ToolSpec) -> Iterator[Finding]:
         try:
             fields = {f for _, f, _, _ in string.Formatter().parse(arg) if f is not None}
         except ValueError as exc:
-            yield Finding(("tools", name, "command", i), f"bad placeholder: {exc}", "write {{ and }} for literal braces")
+            yield Finding(
+                ("tools", name, "command", i),
+                f"bad placeholder: {exc}",
+                "write {{ and }} for literal braces",
+            )
             continue
         for field in sorted(fields - set(tool.parameters)):
-            yield Finding(("tools", name, "command", i), f"{{{field}}} is not a declared parameter", did_you_mean(field, tool.parameters))
+            yield Finding(
+                ("tools", name, "command", i),
+                f"{{{field}}} is not a declared parameter",
+                did_you_mean(field, tool.parameters),
+            )

@@ -1,0 +1,44 @@
+"""Every test gets a clean environment, a temporary MAS_HOME, and no way off this machine."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+SECRET_VARS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL")
+LOOPBACK = ("127.", "::1", "localhost")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No real keys, no debug mode, runs and cache under a temporary home."""
+    for name in (*SECRET_VARS, "MAS_DEBUG", "MAS_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    home = tmp_path / "mas-home"
+    monkeypatch.setenv("MAS_HOME", str(home))
+    monkeypatch.setenv("COLUMNS", "200")
+    return home
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail any test that tries to reach an address that is not loopback."""
+    real_connect = socket.socket.connect
+
+    def guarded(self: socket.socket, address: Any) -> Any:
+        host = address[0] if isinstance(address, tuple) else str(address)
+        if self.family in (socket.AF_INET, socket.AF_INET6) and not str(host).startswith(LOOPBACK):
+            raise AssertionError(f"test tried to reach {host}: tests never leave this machine")
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+@pytest.fixture
+def fixtures() -> Path:
+    """The folder of fixture files."""
+    return ROOT / "tests" / "fixtures"
