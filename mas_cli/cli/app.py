@@ -54,6 +54,7 @@ app = typer.Typer(
     help="Run multi-agent LLM crews with guard rails, and triage what they leave behind.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,  # locals can hold API keys
+    pretty_exceptions_enable=False,  # our boundary prints errors; MAS_DEBUG=1 shows the traceback
     context_settings={"help_option_names": ["-h", "--help"]},
     rich_markup_mode="rich",
 )
