@@ -1,0 +1,203 @@
+"""Token counts for text and chat requests, exact for OpenAI models, with no network.
+
+tiktoken downloads its BPE files on first use. We ship `o200k_base` and `cl100k_base` under
+`data/` and hand them to tiktoken's own loader, which still checks each file's SHA-256 against
+the hash tiktoken itself expects. tiktoken is imported only when a count is made.
+
+Claude and unknown models have no public tokenizer: their counts are estimates, flagged as such.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+import types
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mas_cli.errors import MasError
+
+if TYPE_CHECKING:
+    import tiktoken
+
+_DATA = Path(__file__).parent / "data"
+
+# First match wins, so the longer OpenAI prefixes come before the bare `gpt-4`.
+_PREFIXES: tuple[tuple[str, str], ...] = (
+    ("gpt-5", "o200k_base"),
+    ("gpt-4.1", "o200k_base"),
+    ("gpt-4.5", "o200k_base"),
+    ("gpt-4o", "o200k_base"),
+    ("o1", "o200k_base"),
+    ("o3", "o200k_base"),
+    ("o4", "o200k_base"),
+    ("gpt-4", "cl100k_base"),
+    ("gpt-3.5", "cl100k_base"),
+)
+
+# A router path (`openrouter/openai/`) and a provider word (`openai:`, `ft:`) before the name.
+_PROVIDER_PREFIX = re.compile(r"^(?:.*/)?(?:[a-z]+:)?")
+
+# Claude's tokenizer is not public. Measured on the same inputs it yields about 1.16x the tokens
+# of o200k on English prose, 1.2x on maths and 1.3x on code (Claude 3.5 Sonnet vs GPT-4o,
+# 2024). 1.2 sits at the top of the prose range, so estimates err towards overcounting, the safe
+# side for a budget. Unknown models get the same treatment.
+ESTIMATE_FACTOR = 1.2
+_ESTIMATE_BASE = "o200k_base"
+
+# Chat framing from OpenAI's cookbook "How to count tokens with tiktoken", which matches the
+# API's prompt_tokens for gpt-3.5-turbo, gpt-4 and gpt-4o: each message is wrapped as
+# <|start|>{role}\n{content}<|end|>\n, a name costs one more, and the reply is primed with
+# <|start|>assistant<|message|>.
+PER_MESSAGE = 3
+PER_NAME = 1
+REPLY_PRIMER = 3
+
+# Tool schemas, from the same cookbook: the API renders each function as text, which it
+# approximates as `name:description` plus `prop:type:description` per top-level property, with
+# fixed overheads. Nested objects, `required` and other schema keywords are not counted.
+_FUNC_INIT = {"o200k_base": 7, "cl100k_base": 10}
+_PROP_INIT = 3
+_PROP_KEY = 3
+_ENUM_INIT = -3
+_ENUM_ITEM = 3
+_FUNC_END = 12
+
+
+@dataclass(frozen=True)
+class TokenCount:
+    """A token count; `estimate` is true when the model's own tokenizer was not available.
+
+    A count with `estimate` false used the model's exact tokenizer; the chat framing and tool
+    schemas around it follow OpenAI's published method, which can drift as models change.
+    """
+
+    tokens: int
+    estimate: bool
+
+
+def encoding_name(model: str) -> str | None:
+    """The tiktoken encoding of an OpenAI model, or None when counts can only be estimated."""
+    name = _PROVIDER_PREFIX.sub("", model.strip().lower(), count=1)
+    return next((enc for prefix, enc in _PREFIXES if name.startswith(prefix)), None)
+
+
+def is_estimate(model: str) -> bool:
+    """True for Claude and unknown models, whose counts are o200k counts times ESTIMATE_FACTOR."""
+    return encoding_name(model) is None
+
+
+def count_text(text: str, model: str) -> TokenCount:
+    """Tokens in `text` for `model`; special-token markers in it count as plain text."""
+    enc = _encoding(encoding_name(model) or _ESTIMATE_BASE)
+    return _result(_len(enc, text), model)
+
+
+def count_messages(
+    messages: list[dict[str, Any]], model: str, tools: list[dict[str, Any]] | None = None
+) -> TokenCount:
+    """Prompt tokens of a chat request in OpenAI's shape, framing and tool schemas included.
+
+    Args:
+        messages: dicts with `role`, `content` (a string, a list of parts, or None), and
+            optionally `name`, `tool_call_id` and `tool_calls` (`function.name` and
+            `function.arguments`). Only text parts count: images are not counted.
+        model: the model name, provider prefix allowed (`openai:gpt-4o`).
+        tools: function tools as sent to the API, `{"type": "function", "function": {...}}`.
+
+    Returns:
+        The count: exact tokenizer for OpenAI models, with framing that matched the API's
+        prompt_tokens in OpenAI's cookbook; tool schemas and tool calls are approximations.
+    """
+    name = encoding_name(model) or _ESTIMATE_BASE
+    enc = _encoding(name)
+    total = sum(_message_tokens(enc, message) for message in messages) + REPLY_PRIMER
+    return _result(total + _tools_tokens(enc, name, tools or []), model)
+
+
+def _result(tokens: int, model: str) -> TokenCount:
+    if is_estimate(model):
+        return TokenCount(math.ceil(tokens * ESTIMATE_FACTOR), estimate=True)
+    return TokenCount(tokens, estimate=False)
+
+
+def _message_tokens(enc: tiktoken.Encoding, message: dict[str, Any]) -> int:
+    name = message.get("name")
+    texts = (message.get("role"), name, message.get("tool_call_id"), *_message_texts(message))
+    named = PER_NAME if name else 0
+    return PER_MESSAGE + named + sum(_len(enc, t) for t in texts if isinstance(t, str))
+
+
+def _message_texts(message: dict[str, Any]) -> Iterator[object]:
+    content = message.get("content")
+    if isinstance(content, str):
+        yield content
+    elif isinstance(content, list):
+        yield from (p.get("text") for p in content if isinstance(p, dict))
+    for call in message.get("tool_calls") or []:
+        function = call.get("function", {})
+        yield from (function.get("name", ""), function.get("arguments", ""))
+
+
+def _tools_tokens(enc: tiktoken.Encoding, name: str, tools: list[dict[str, Any]]) -> int:
+    if not tools:
+        return 0
+    per_function = (_function_tokens(enc, tool.get("function", tool)) for tool in tools)
+    return sum(_FUNC_INIT[name] + n for n in per_function) + _FUNC_END
+
+
+def _function_tokens(enc: tiktoken.Encoding, function: dict[str, Any]) -> int:
+    description = str(function.get("description", "")).removesuffix(".")
+    tokens = _len(enc, f"{function.get('name', '')}:{description}")
+    properties: dict[str, Any] = (function.get("parameters") or {}).get("properties") or {}
+    if properties:
+        tokens += _PROP_INIT + sum(_property_tokens(enc, k, v) for k, v in properties.items())
+    return tokens
+
+
+def _property_tokens(enc: tiktoken.Encoding, key: str, schema: dict[str, Any]) -> int:
+    description = str(schema.get("description", "")).removesuffix(".")
+    tokens = _PROP_KEY + _len(enc, f"{key}:{schema.get('type', '')}:{description}")
+    if "enum" in schema:
+        tokens += _ENUM_INIT + sum(_ENUM_ITEM + _len(enc, str(v)) for v in schema["enum"])
+    return tokens
+
+
+def _len(enc: tiktoken.Encoding, text: str) -> int:
+    # encode_ordinary: text that happens to contain "<|endoftext|>" is counted, not refused.
+    return len(enc.encode_ordinary(text))
+
+
+@functools.cache
+def _encoding(name: str) -> tiktoken.Encoding:
+    """The named encoding, built offline from the bundled BPE file."""
+    import tiktoken
+    from tiktoken_ext import openai_public
+
+    return tiktoken.Encoding(**_offline(getattr(openai_public, name))())
+
+
+def _offline(constructor: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
+    """tiktoken's own constructor for an encoding, loading the bundled file instead of a URL."""
+    # The constructor holds the regex, the special tokens and the expected SHA-256 in its body,
+    # so we rerun it against a private copy of its globals with the loader swapped; the shared
+    # tiktoken_ext module is left untouched, so this is safe alongside other threads.
+    scope = {**constructor.__globals__, "load_tiktoken_bpe": _load_bundled}
+    return types.FunctionType(constructor.__code__, scope, constructor.__name__)
+
+
+def _load_bundled(url: str, expected_hash: str) -> dict[bytes, int]:
+    """The ranks of the bundled copy of `url`; tiktoken raises if its SHA-256 differs."""
+    from tiktoken.load import load_tiktoken_bpe
+
+    path = _DATA / url.rsplit("/", 1)[-1]
+    try:
+        return load_tiktoken_bpe(str(path), expected_hash=expected_hash)
+    except (OSError, ValueError) as exc:
+        raise MasError(
+            f"cannot load the bundled tokenizer file {path}: {exc}",
+            hint="reinstall mas-cli; if tiktoken was upgraded, check it still expects this file",
+        ) from exc
