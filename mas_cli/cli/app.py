@@ -14,6 +14,7 @@ import typer
 from typer.core import TyperGroup
 
 from mas_cli import __version__
+from mas_cli.cli import run as run_cmd
 from mas_cli.cli import validate as validate_cmd
 from mas_cli.errors import MasError
 
@@ -81,6 +82,7 @@ def _root(
     """
 
 
+app.command("run")(run_cmd.run)
 app.command("validate")(validate_cmd.validate)
 
 

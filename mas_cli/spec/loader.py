@@ -22,6 +22,7 @@ from mas_cli.spec.models import (
     Limits,
     ModelSpec,
     RateLimit,
+    Script,
     TaskSpec,
     ToolSpec,
 )
@@ -152,6 +153,7 @@ _SECTION_MODELS: dict[tuple[str | None, ...], type[BaseModel]] = {
     ("models", None): ModelSpec,
     ("inputs", None): InputSpec,
     ("rate_limits", None): RateLimit,
+    ("agents", None, "script"): Script,
 }
 
 _PLAIN = {
@@ -234,15 +236,11 @@ def _data_path(loc: tuple[int | str, ...], data: Any) -> Path:
     return tuple(out)
 
 
+_NAMED_SECTIONS = {"agents", "tasks", "tools", "models", "inputs", "rate_limits"}
+
+
 def _shape(path: Path) -> tuple[str | None, ...]:
-    """("agents", "scorer") -> ("agents", None): the section a mapping belongs to."""
-    if len(path) == 2 and path[0] in {
-        "agents",
-        "tasks",
-        "tools",
-        "models",
-        "inputs",
-        "rate_limits",
-    }:
-        return (str(path[0]), None)
+    """("agents", "scorer", "script") -> ("agents", None, "script"): the model's place."""
+    if len(path) >= 2 and path[0] in _NAMED_SECTIONS:
+        return (str(path[0]), None, *(str(p) for p in path[2:]))
     return tuple(str(p) for p in path)

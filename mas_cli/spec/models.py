@@ -90,6 +90,8 @@ class Limits(Spec):
     """Calls of the same tool with the same arguments within one task."""
     max_retries: int = Field(default=3, ge=0)
     """Retries of a failed model call (429, 5xx, timeouts)."""
+    retry_backoff_s: float = Field(default=1.0, ge=0)
+    """The first retry waits up to this long (full jitter), doubling each time, at most 60 s."""
     max_history_tokens: int = Field(default=100_000, gt=0)
     """Conversation size past which the oldest tool exchanges are dropped."""
     max_concurrency: int = Field(default=4, gt=0)
@@ -155,6 +157,60 @@ class ToolSpec(Spec):
         return self.kind
 
 
+class ScriptToolCall(Spec):
+    """A tool call in an offline script."""
+
+    name: str
+    """The tool to call."""
+    arguments: dict[str, Any] = {}
+    """Its arguments."""
+
+
+class ScriptError(Spec):
+    """A failed call in an offline script, as a provider would fail it."""
+
+    status: int = 500
+    """HTTP status the failure stands for: 429 and 5xx are retried, others are not."""
+    message: str = "scripted failure"
+    """The error message."""
+    retry_after_s: float | None = None
+    """The wait the provider asks for, as a retry-after header would."""
+
+
+class ScriptTurn(Spec):
+    """One turn an offline model plays: text, structured data, tool calls, or an error."""
+
+    text: str | None = None
+    """A text answer (ends the task unless it fails output_schema)."""
+    data: Any = None
+    """A structured answer, sent as JSON."""
+    tool_calls: list[ScriptToolCall] | None = None
+    """Tools to call this turn."""
+    error: ScriptError | None = None
+    """Fail this call."""
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ScriptTurn:
+        given = [k for k in ("text", "data", "tool_calls", "error") if k in self.model_fields_set]
+        if len(given) != 1:
+            raise ValueError("give exactly one of text, data, tool_calls or error")
+        return self
+
+
+class Script(Spec):
+    """The turns an agent's offline model plays, in order, across the whole run."""
+
+    turns: list[ScriptTurn] = Field(min_length=1)
+    """The turns, in order."""
+    repeat: bool = False
+    """Start again from the first turn when they run out (an agent that never stops)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _list_shorthand(cls, value: Any) -> Any:
+        return {"turns": value} if isinstance(value, list) else value
+
+
 class AgentSpec(Spec):
     """An agent: who it is, which model it thinks with, which tools it holds."""
 
@@ -180,6 +236,8 @@ class AgentSpec(Spec):
     """Dollars this agent may spend in the run."""
     max_llm_calls: int | None = Field(default=None, gt=0)
     """Model calls this agent may make in the run."""
+    script: Script | None = None
+    """Offline model only: the turns this agent plays instead of the default behaviour."""
 
 
 class TaskSpec(Spec):

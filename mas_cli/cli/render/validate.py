@@ -1,45 +1,16 @@
-"""Everything the CLI draws: tables and JSON to stdout, progress, warnings and errors to stderr."""
+"""`mas validate`: a crew's problems, or its summary."""
 
 from __future__ import annotations
 
-import json
-import sys
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from mas_cli.errors import MasError, Problem
+from mas_cli.cli.render.base import problem, stderr, stdout
 
 if TYPE_CHECKING:
     from mas_cli.spec.summary import CrewSummary, Validation
-
-stdout = Console(highlight=False, soft_wrap=True)
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-def json_out(value: Any) -> None:
-    """Machine output: plain JSON on stdout, no colours, no wrapping."""
-    sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
-
-
-def error(exc: MasError) -> None:
-    """A user's mistake or a failure we expected: the message, and how to fix it."""
-    for line in str(exc).splitlines():
-        stderr.print(f"[red]error:[/] {escape(line)}")
-
-
-def internal_error(exc: BaseException) -> None:
-    """A bug in mas: say so, and how to see the traceback."""
-    stderr.print(f"[red]internal error:[/] {type(exc).__name__}: {escape(str(exc))}")
-    stderr.print("This is a bug in mas. Rerun with MAS_DEBUG=1 for the traceback, and report it.")
-
-
-def problem(p: Problem, level: str) -> None:
-    """One located problem, in the file:line:col form editors jump to."""
-    colour = "red" if level == "error" else "yellow"
-    stderr.print(f"[{colour}]{level}:[/] {escape(str(p))}")
 
 
 def validation(report: Validation) -> None:

@@ -1,0 +1,74 @@
+"""`mas run`: run a crew, show progress on stderr, outputs on stdout, exit by how it ended."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from mas_cli.errors import UsageError
+
+HomeOption = Annotated[
+    Path | None,
+    typer.Option("--home", help="Where runs and the cache live (default $MAS_HOME or ./.mas).", show_default=False),
+]
+EXIT_BY_STATUS = {"ok": 0, "failed": 1, "stopped": 3, "interrupted": 130}
+
+
+def run(
+    crew: Annotated[Path, typer.Argument(help="The crew file.", show_default=False)],
+    input_pairs: Annotated[
+        list[str] | None, typer.Option("--input", "-i", help="An input value: key=value (repeatable).")
+    ] = None,
+    inputs_file: Annotated[Path | None, typer.Option("--inputs", help="Inputs from a JSON object file.")] = None,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Use the offline model for every agent (no key, no network).")
+    ] = False,
+    home: HomeOption = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print output.json on stdout.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
+) -> None:
+    """Run a crew to completion or to a clear stop; every step goes to the run log.
+
+    Exit 0 ok, 1 a task failed, 2 bad crew or inputs, 3 stopped by a limit, 130 interrupted.
+    """
+    import asyncio
+
+    from mas_cli.cli import render
+    from mas_cli.engine.run import RunOptions, run_crew
+    from mas_cli.events.store import home_dir
+    from mas_cli.spec.loader import load_crew
+
+    loaded = load_crew(crew)
+    for warning in loaded.warnings:
+        render.problem(warning, "warning")
+    listeners = () if quiet else (render.Progress(),)
+    options = RunOptions(home_dir(home), parse_inputs(input_pairs or [], inputs_file), offline, listeners)
+    result = asyncio.run(run_crew(loaded, options))
+    render.run_result(result, loaded.spec, as_json=json_out)
+    raise typer.Exit(EXIT_BY_STATUS[result.status])
+
+
+def parse_inputs(pairs: list[str], inputs_file: Path | None) -> dict[str, Any]:
+    """--inputs FILE.json first, then each --input key=value over it."""
+    values: dict[str, Any] = _inputs_file(inputs_file) if inputs_file else {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--input {pair!r} is not key=value", hint='e.g. --input topic="retry storms"')
+        values[key.strip()] = value
+    return values
+
+
+def _inputs_file(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot be read ({exc.strerror})") from None
+    except ValueError as exc:
+        raise UsageError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{path}: expected a JSON object of input values")
+    return data

@@ -1,0 +1,243 @@
+"""The agent loop: one agent on one task, turn by turn, until a final answer or a stop.
+
+run_task -> _loop -> _run_turn -> call_model (guarded) / run_tool_calls / _finish
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from jsonschema.validators import validator_for
+
+from mas_cli.cost.tokens import count_messages
+from mas_cli.engine import history
+from mas_cli.engine.context import RunContext, digest
+from mas_cli.engine.model_calls import Attempt, call_model
+from mas_cli.engine.outcomes import (
+    FinalOutput,
+    LimitHit,
+    RunAgain,
+    Stopped,
+    TaskOutcome,
+    TurnOutcome,
+)
+from mas_cli.engine.prompts import system_prompt, task_prompt
+from mas_cli.engine.tool_calls import run_tool_calls
+from mas_cli.events.models import HistoryTrimmed, Retry, StateWrite, TaskFinished, TaskStarted
+from mas_cli.events.writer import new_span_id
+from mas_cli.llm.convert import openai_messages
+from mas_cli.llm.types import Completion, Message, Request, ToolSchema
+from mas_cli.spec.models import TaskSpec
+
+
+@dataclass
+class Conversation:
+    """One task's conversation and bookkeeping."""
+
+    task: TaskSpec
+    agent: str
+    span: str
+    request: Request
+    read_versions: dict[str, int]
+    invalid_answers: int = 0
+    turn: int = 0
+    last_text: str | None = None
+    started: float = field(default_factory=time.monotonic)
+
+    def add(self, *messages: Message) -> None:
+        """Append messages to the conversation."""
+        self.request = _replace(self.request, messages=self.request.messages + messages)
+
+
+async def run_task(ctx: RunContext, task: TaskSpec) -> TaskOutcome:
+    """Run one task to a final output or a stop, and record how it ended (cancelled too)."""
+    conv = _start(ctx, task)
+    timeout = ctx.crew.spec.limits.task_timeout_s
+    try:
+        async with asyncio.timeout(timeout):
+            outcome = await _loop(ctx, conv)
+    except TimeoutError:
+        elapsed = time.monotonic() - conv.started
+        hit = LimitHit("task_timeout_s", round(elapsed, 3), timeout, "task", conv.agent, task.id)
+        ctx.limit_hit(hit, conv.span)
+        outcome = Stopped(hit.message, hit, conv.last_text)
+    except asyncio.CancelledError:
+        reason = ctx.run_hit.message if ctx.run_hit else "the run was stopped"
+        _end(ctx, conv, Stopped(reason, None, conv.last_text), cancelled=True)
+        raise
+    return _end(ctx, conv, outcome)
+
+
+def _start(ctx: RunContext, task: TaskSpec) -> Conversation:
+    agent_name = task.agent or ""
+    agent = ctx.crew.spec.agents[agent_name]
+    prompt = task_prompt(task, ctx.prompt_values())
+    span = ctx.sink.emit(
+        TaskStarted, ctx.run_span, agent=agent_name, task=task.id, depends_on=list(task.depends_on),
+        prompt_digest=digest(prompt),
+    )
+    request = Request(
+        model=ctx.models[agent.model],
+        system=system_prompt(agent, task),
+        messages=(Message(role="user", content=prompt),),
+        tools=tuple(ToolSchema(n, ctx.tools[n].description, ctx.tools[n].parameters) for n in agent.tools),
+        output_schema=task.output_schema,
+        timeout_s=ctx.crew.spec.limits.llm_timeout_s,
+        agent=agent_name,
+        task=task.id,
+    )
+    return Conversation(task, agent_name, span, request, ctx.state.versions())
+
+
+async def _loop(ctx: RunContext, conv: Conversation) -> FinalOutput | Stopped:
+    while True:
+        if ctx.stop.is_set():
+            return Stopped("run stopped", ctx.run_hit, partial=conv.last_text)
+        conv.turn += 1
+        outcome = await _run_turn(ctx, conv)
+        if not isinstance(outcome, RunAgain):
+            return outcome
+
+
+async def _run_turn(ctx: RunContext, conv: Conversation) -> TurnOutcome:
+    _trim(ctx, conv)
+    conv.request = _replace(conv.request, turn=conv.turn)
+    turn_span = new_span_id()
+    where = Attempt(conv.agent, conv.task.id, conv.turn, turn_span)
+    completion = await call_model(ctx, conv.request, where)
+    if isinstance(completion, Stopped):
+        return Stopped(completion.reason, completion.hit, completion.partial or conv.last_text)
+    message = completion.message
+    conv.add(message)
+    conv.last_text = message.content or conv.last_text
+    if message.tool_calls:
+        return await _tools(ctx, conv, completion, turn_span)
+    return _finish(ctx, conv, message.content, turn_span)
+
+
+async def _tools(ctx: RunContext, conv: Conversation, completion: Completion, turn_span: str) -> TurnOutcome:
+    calls = completion.message.tool_calls
+    result = await run_tool_calls(ctx, conv.agent, conv.task.id, conv.turn, turn_span, calls)
+    if result.hit:
+        return Stopped(result.hit.message, result.hit, conv.last_text)
+    conv.add(*result.messages)
+    hit = ctx.guard.record_progress(conv.agent, conv.task.id, "tools:" + result.fingerprint)
+    if hit:
+        ctx.limit_hit(hit, turn_span)
+        return Stopped(hit.message, hit, conv.last_text)
+    return RunAgain("tool results")
+
+
+def _finish(ctx: RunContext, conv: Conversation, text: str, turn_span: str) -> TurnOutcome:
+    hit = ctx.guard.record_progress(conv.agent, conv.task.id, "answer:" + digest(text))
+    if hit:
+        ctx.limit_hit(hit, turn_span)
+        return Stopped(hit.message, hit, text)
+    schema = conv.task.output_schema
+    if schema is None:
+        return FinalOutput(text)
+    data, errors = parse_output(text, schema)
+    if not errors:
+        return FinalOutput(text, data)
+    if conv.invalid_answers >= conv.task.max_retries:
+        return Stopped(f"output does not match output_schema: {'; '.join(errors)}", partial=text)
+    conv.invalid_answers += 1
+    ctx.sink.emit(
+        Retry, turn_span, agent=conv.agent, task=conv.task.id, turn=conv.turn,
+        what="output_validation", attempt=conv.invalid_answers + 1, reason="; ".join(errors),
+    )
+    conv.add(Message(role="user", content=_reask(errors)))
+    return RunAgain("invalid output")
+
+
+def parse_output(text: str, schema: dict[str, Any]) -> tuple[Any, list[str]]:
+    """The answer as JSON, and what is wrong with it under the schema (empty when valid)."""
+    try:
+        data = json.loads(_strip_fence(text))
+    except ValueError as exc:
+        return None, [f"the answer is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"]
+    validator = validator_for(schema)(schema)
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    return data, [f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}" for e in errors]
+
+
+def _strip_fence(text: str) -> str:
+    # Models often wrap JSON in a ```json fence; the content is what counts.
+    stripped = text.strip()
+    if stripped.startswith("```") and stripped.endswith("```"):
+        stripped = stripped.split("\n", 1)[1] if "\n" in stripped else ""
+        return stripped.rsplit("```", 1)[0]
+    return stripped
+
+
+def _reask(errors: list[str]) -> str:
+    listed = "\n".join(f"- {e}" for e in errors)
+    return f"Your answer does not match the required JSON Schema:\n{listed}\nAnswer again with one valid JSON object only."
+
+
+def _trim(ctx: RunContext, conv: Conversation) -> None:
+    limit = ctx.crew.spec.limits.max_history_tokens
+    model = conv.request.model.model
+
+    def count(messages: tuple[Message, ...]) -> int:
+        return count_messages(openai_messages(conv.request.system, messages), model).tokens
+
+    before = count(conv.request.messages)
+    if before <= limit:
+        return
+    trimmed = history.trim(conv.request.messages, limit, count)
+    if trimmed.dropped:
+        conv.request = _replace(conv.request, messages=trimmed.messages)
+        ctx.sink.emit(
+            HistoryTrimmed, conv.span, agent=conv.agent, task=conv.task.id, turn=conv.turn + 1,
+            dropped_messages=trimmed.dropped, tokens_before=before, tokens_after=count(trimmed.messages),
+        )
+
+
+def _end(
+    ctx: RunContext, conv: Conversation, outcome: FinalOutput | Stopped, cancelled: bool = False
+) -> TaskOutcome:
+    if isinstance(outcome, FinalOutput):
+        refused = _write_state(ctx, conv, outcome.data)
+        status, reason = ("failed", refused) if refused else ("ok", None)
+        result = TaskOutcome(conv.task.id, conv.agent, status, outcome.text, outcome.data, reason, turns=conv.turn)
+    else:
+        status = "cancelled" if cancelled else "stopped" if outcome.hit else "failed"
+        result = TaskOutcome(
+            conv.task.id, conv.agent, status, outcome.partial, None, outcome.reason, outcome.hit, conv.turn
+        )
+    ctx.sink.emit(
+        TaskFinished, ctx.run_span, span=conv.span, agent=conv.agent, task=conv.task.id,
+        status=result.status, reason=result.reason, turns=conv.turn,
+        output_digest=digest(result.output) if result.output is not None else None,
+        duration_s=round(time.monotonic() - conv.started, 6),
+    )
+    ctx.outcomes[conv.task.id] = result
+    return result
+
+
+def _write_state(ctx: RunContext, conv: Conversation, data: Any) -> str | None:
+    """Write the validated fields named in `writes`; the first refusal, if any."""
+    refusals = []
+    for field_name, key in conv.task.writes.items():
+        value = data.get(field_name) if isinstance(data, dict) else None
+        read = conv.read_versions.get(key, 0)
+        result = ctx.state.write(key, value, read, conv.task.id)
+        ctx.sink.emit(
+            StateWrite, conv.span, agent=conv.agent, task=conv.task.id, key=key, value=value,
+            read_version=read, version=result.version, writer=conv.task.id, accepted=result.accepted,
+            reason=result.reason,
+        )
+        if result.reason:
+            refusals.append(f"state write refused: {result.reason}")
+    return "; ".join(refusals) or None
+
+
+def _replace(request: Request, **changes: Any) -> Request:
+    from dataclasses import replace
+
+    return replace(request, **changes)

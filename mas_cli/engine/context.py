@@ -1,0 +1,87 @@
+"""Everything one run shares: ids, the event sink, the guard, state, providers and tools."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from mas_cli.engine.guards import Guard
+from mas_cli.engine.outcomes import LimitHit, TaskOutcome
+from mas_cli.engine.state import SharedState
+from mas_cli.events.models import Event, LimitHitEvent
+from mas_cli.events.writer import EventWriter, new_span_id, now_iso
+from mas_cli.llm.types import Provider
+from mas_cli.spec.loader import Crew
+from mas_cli.spec.models import ModelSpec
+from mas_cli.tools.base import Tool
+
+Listener = Callable[[Event], None]
+
+
+def digest(value: Any) -> str:
+    """A short, stable digest of a JSON-able value (canonical: sorted keys)."""
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass
+class Sink:
+    """Writes events to the run log and tells listeners (the CLI's progress display)."""
+
+    writer: EventWriter
+    run_id: str
+    trace_id: str
+    listeners: list[Listener] = field(default_factory=list)
+
+    def emit(self, event_type: type[Event], parent: str | None, span: str | None = None, **fields: Any) -> str:
+        """Build, write and announce one event; returns its span id."""
+        span = span or new_span_id()
+        event = event_type(
+            ts=now_iso(), run_id=self.run_id, trace_id=self.trace_id, span_id=span, parent_id=parent, **fields
+        )
+        self.writer.emit(event)
+        for listener in self.listeners:
+            listener(event)
+        return span
+
+
+@dataclass
+class RunContext:
+    """One run's shared parts. Lives on one event loop."""
+
+    crew: Crew
+    sink: Sink
+    guard: Guard
+    state: SharedState
+    models: dict[str, ModelSpec]
+    providers: dict[str, Provider]
+    tools: dict[str, Tool]
+    inputs: dict[str, Any]
+    run_span: str
+    outcomes: dict[str, TaskOutcome] = field(default_factory=dict)
+    run_hit: LimitHit | None = None
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def limit_hit(self, hit: LimitHit, parent: str | None) -> None:
+        """Record a limit hit; a run-wide one stops the run."""
+        from mas_cli.engine.outcomes import RUN_WIDE
+
+        self.sink.emit(
+            LimitHitEvent, parent, agent=hit.agent, task=hit.task, kind=hit.kind, value=hit.value,
+            threshold=hit.threshold, scope=hit.scope, message=hit.message,
+        )
+        if hit.scope == "run" and hit.kind in RUN_WIDE and self.run_hit is None:
+            self.run_hit = hit
+            self.stop.set()
+
+    def prompt_values(self) -> dict[str, Any]:
+        """What `{name}` placeholders can name: inputs, state values, finished tasks' outputs."""
+        values = dict(self.inputs)
+        values.update(self.state.values())
+        for task_id, outcome in self.outcomes.items():
+            values[task_id] = outcome.data if outcome.data is not None else outcome.output
+        return values

@@ -1,0 +1,99 @@
+"""Typed outcomes: what a turn, a task and a run end with. A limit stop is an outcome, not an error."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from mas_cli.events.models import RunStatus, TaskStatus
+
+Scope = Literal["run", "agent", "task"]
+
+# Limits whose hit stops the whole run, not just the task where it happened.
+RUN_WIDE = frozenset({"max_llm_calls", "max_tool_calls", "max_tokens", "max_cost_usd", "run_timeout_s"})
+
+
+@dataclass(frozen=True)
+class LimitHit:
+    """A guard's verdict: which limit, the value that passed it, its threshold, and where."""
+
+    kind: str
+    value: float
+    threshold: float
+    scope: Scope
+    agent: str | None = None
+    task: str | None = None
+
+    @property
+    def message(self) -> str:
+        """stopped: max_turns 5 reached by agent scorer on task score."""
+        where = f" by agent {self.agent}" if self.agent else ""
+        where += f" on task {self.task}" if self.task else ""
+        return f"stopped: {self._what()}{where}"
+
+    def _what(self) -> str:
+        owner = f" for agent {self.agent}" if self.scope == "agent" else ""
+        if self.kind == "no_progress":
+            return f"no progress: the same answer or tool result {self.value:g} turns running"
+        if self.kind in COUNTED:
+            breaker = " (circuit breaker)" if self.scope == "run" and self.kind in RUN_WIDE else ""
+            return f"{self.kind} {self.threshold:g}{owner} reached{breaker}"
+        if self.kind.endswith("_timeout_s"):
+            return f"{self.kind} {self.threshold:g} passed after {self.value:.1f}s"
+        return f"{self.kind} {self.threshold:g}{owner} would be passed ({self.value:g})"
+
+
+COUNTED = frozenset({"max_turns", "max_llm_calls", "max_tool_calls", "max_identical_tool_calls"})
+
+
+@dataclass(frozen=True)
+class FinalOutput:
+    """The model answered without tool calls, and the answer is valid."""
+
+    text: str
+    data: Any = None
+
+
+@dataclass(frozen=True)
+class RunAgain:
+    """Another turn is needed: tool results or a validation error went back to the model."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Stopped:
+    """The task cannot go on: a limit (hit) or a failure (reason). `partial` is the last text."""
+
+    reason: str
+    hit: LimitHit | None = None
+    partial: str | None = None
+
+
+TurnOutcome = FinalOutput | RunAgain | Stopped
+
+
+@dataclass(frozen=True)
+class TaskOutcome:
+    """How one task ended, as output.json records it."""
+
+    task: str
+    agent: str | None
+    status: TaskStatus
+    output: str | None = None
+    data: Any = None
+    reason: str | None = None
+    hit: LimitHit | None = None
+    turns: int = 0
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """How a run ended, and where its files are."""
+
+    run_id: str
+    status: RunStatus
+    reason: str | None
+    tasks: dict[str, TaskOutcome]
+    run_dir: str
+    hit: LimitHit | None = None

@@ -1,0 +1,178 @@
+"""Run a crew: set up the run, schedule its tasks, and always leave a complete log behind.
+
+Whatever happens (success, a limit, Ctrl-C, SIGTERM, a bug), the log ends with `run_finished`
+and the run folder holds output.json and state.json.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mas_cli import __version__
+from mas_cli.engine.context import Listener, RunContext, Sink
+from mas_cli.engine.guards import Guard
+from mas_cli.engine.outcomes import LimitHit, RunResult
+from mas_cli.engine.scheduler import run_tasks
+from mas_cli.engine.setup import build_models, build_providers, resolve_inputs
+from mas_cli.engine.state import SharedState
+from mas_cli.events.models import Event, LlmCall, RunFinished, RunStarted, RunStatus
+from mas_cli.events.store import EVENTS, runs_dir
+from mas_cli.events.writer import EventWriter, new_run_id, new_trace_id, new_span_id
+from mas_cli.spec.loader import Crew
+from mas_cli.tools import load_tools
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run: where, with which inputs, offline or not, who listens to the events."""
+
+    home: Path
+    inputs: dict[str, Any] = field(default_factory=dict)
+    offline: bool = False
+    listeners: tuple[Listener, ...] = ()
+
+
+@dataclass
+class Totals:
+    """Sums of the llm_call events, for run_finished."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    cost_usd: float | None = 0.0
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, LlmCall):
+            self.input_tokens += event.input_tokens
+            self.output_tokens += event.output_tokens
+            self.cache_read_tokens += event.cache_read_tokens
+            self.cache_write_tokens += event.cache_write_tokens
+            self.cost_usd = None if self.cost_usd is None or event.cost_usd is None else self.cost_usd + event.cost_usd
+
+
+async def run_crew(crew: Crew, options: RunOptions) -> RunResult:
+    """Run the crew to completion or to a clear stop.
+
+    Raises:
+        UsageError: missing or unknown inputs, a provider without its key (before anything runs).
+        ToolError: a tool that cannot be loaded.
+    """
+    inputs = resolve_inputs(crew.spec, options.inputs)
+    models = build_models(crew.spec, offline=options.offline)
+    providers = build_providers(crew.spec, models)
+    tools = load_tools(crew)
+    run_id = new_run_id()
+    run_dir = runs_dir(options.home) / run_id
+    with EventWriter(run_dir / EVENTS) as writer:
+        totals = Totals()
+        sink = Sink(writer, run_id, new_trace_id(), [totals, *options.listeners])
+        ctx = RunContext(
+            crew, sink, Guard(crew.spec), SharedState(crew.spec), models, providers, tools, inputs, new_span_id()
+        )
+        return await _run(ctx, options, run_dir, totals)
+
+
+async def _run(ctx: RunContext, options: RunOptions, run_dir: Path, totals: Totals) -> RunResult:
+    _emit_started(ctx, options)
+    started = time.monotonic()
+    interrupted: list[str] = []
+    undo = _install_stops(ctx, interrupted)
+    status: RunStatus = "failed"
+    reason: str | None = "internal error"
+    try:
+        await run_tasks(ctx)
+        status, reason = _verdict(ctx, interrupted)
+    finally:
+        undo()
+        _finish(ctx, run_dir, status, reason, time.monotonic() - started, totals)
+    return RunResult(ctx.sink.run_id, status, reason, dict(ctx.outcomes), str(run_dir), ctx.run_hit)
+
+
+def _install_stops(ctx: RunContext, interrupted: list[str]) -> Callable[[], None]:
+    """SIGINT/SIGTERM and run_timeout_s set the stop event; the scheduler winds down from there."""
+    loop = asyncio.get_running_loop()
+    timeout = ctx.crew.spec.limits.run_timeout_s
+
+    def on_timeout() -> None:
+        ctx.limit_hit(LimitHit("run_timeout_s", timeout, timeout, "run"), ctx.run_span)
+
+    def on_signal(name: str) -> None:
+        interrupted.append(name)
+        ctx.stop.set()
+
+    timer = loop.call_later(timeout, on_timeout)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal, sig.name)
+
+    def undo() -> None:
+        timer.cancel()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+    return undo
+
+
+def _verdict(ctx: RunContext, interrupted: list[str]) -> tuple[RunStatus, str | None]:
+    outcomes = ctx.outcomes.values()
+    if interrupted:
+        return "interrupted", f"interrupted by {interrupted[0]}"
+    if ctx.run_hit:
+        return "stopped", ctx.run_hit.message
+    stopped = next((o for o in outcomes if o.status == "stopped"), None)
+    if stopped:
+        return "stopped", stopped.reason
+    failed = next((o for o in outcomes if o.status == "failed"), None)
+    if failed:
+        return "failed", f"task {failed.task} failed: {failed.reason}"
+    return "ok", None
+
+
+def _emit_started(ctx: RunContext, options: RunOptions) -> None:
+    spec = ctx.crew.spec
+    ctx.sink.emit(
+        RunStarted, None, span=ctx.run_span, crew=spec.name, crew_path=str(ctx.crew.path),
+        process=spec.process, inputs=ctx.inputs, models={k: f"{m.provider}:{m.model}" for k, m in ctx.models.items()},
+        limits=spec.limits.model_dump(), offline=options.offline, mas_version=__version__,
+    )
+
+
+def _finish(ctx: RunContext, run_dir: Path, status: RunStatus, reason: str | None, elapsed: float, totals: Totals) -> None:
+    counts: dict[str, int] = {}
+    for outcome in ctx.outcomes.values():
+        counts[outcome.status] = counts.get(outcome.status, 0) + 1
+    ctx.sink.emit(
+        RunFinished, None, span=ctx.run_span, status=status, reason=reason, duration_s=round(elapsed, 6),
+        llm_calls=ctx.guard.run.llm_calls, tool_calls=ctx.guard.run.tool_calls,
+        input_tokens=totals.input_tokens, output_tokens=totals.output_tokens,
+        cache_read_tokens=totals.cache_read_tokens, cache_write_tokens=totals.cache_write_tokens,
+        cost_usd=totals.cost_usd, tasks=counts,
+    )
+    _write_json(run_dir / "state.json", ctx.state.snapshot())
+    _write_json(run_dir / "output.json", _output_doc(ctx, status, reason))
+
+
+def _output_doc(ctx: RunContext, status: RunStatus, reason: str | None) -> dict[str, Any]:
+    tasks = {
+        t.id: {
+            "agent": o.agent, "status": o.status, "output": o.output, "data": o.data,
+            "reason": o.reason, "turns": o.turns,
+        }
+        for t in ctx.crew.spec.tasks
+        if (o := ctx.outcomes.get(t.id))
+    }
+    return {"run_id": ctx.sink.run_id, "crew": ctx.crew.spec.name, "status": status, "reason": reason, "tasks": tasks}
+
+
+def _write_json(path: Path, value: Any) -> None:
+    # Write then rename, so a reader never sees half a file.
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    partial.replace(path)

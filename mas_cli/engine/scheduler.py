@@ -1,0 +1,65 @@
+"""Task scheduling: a task starts when every task it waits for has finished well.
+
+Sequential crews wait for every earlier task, one at a time; parallel crews follow depends_on,
+up to max_concurrency at once. A task whose dependency did not end `ok` is skipped, saying why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from mas_cli.engine.agent import run_task
+from mas_cli.engine.context import RunContext
+from mas_cli.engine.outcomes import TaskOutcome
+from mas_cli.events.models import TaskFinished
+from mas_cli.spec import graph
+
+
+async def run_tasks(ctx: RunContext) -> None:
+    """Run every task of the crew; outcomes land in ctx.outcomes. Stops early when ctx.stop is set."""
+    spec = ctx.crew.spec
+    deps = graph.edges(spec)
+    width = spec.limits.max_concurrency if spec.process == "parallel" else 1
+    gate = asyncio.Semaphore(width)
+    done = {t.id: asyncio.get_running_loop().create_future() for t in spec.tasks}
+    jobs = [asyncio.create_task(_task(ctx, t.id, deps[t.id], done, gate), name=t.id) for t in spec.tasks]
+    stopper = asyncio.create_task(ctx.stop.wait())
+    everything = asyncio.gather(*jobs)
+    try:
+        await asyncio.wait([stopper, everything], return_when=asyncio.FIRST_COMPLETED)
+        if everything.done():
+            everything.result()  # a bug inside a task surfaces here, not silently
+    finally:
+        for job in [*jobs, stopper]:
+            job.cancel()
+        await asyncio.gather(everything, stopper, return_exceptions=True)
+        _skip_unstarted(ctx)
+
+
+async def _task(
+    ctx: RunContext, task_id: str, waits_for: list[str], done: dict[str, asyncio.Future[TaskOutcome]],
+    gate: asyncio.Semaphore,
+) -> None:
+    for dep in waits_for:
+        outcome = await done[dep]
+        if outcome.status != "ok":
+            done[task_id].set_result(_skip(ctx, task_id, f"'{dep}' did not finish ({outcome.status})"))
+            return
+    async with gate:
+        result = await run_task(ctx, ctx.crew.spec.task(task_id))
+    done[task_id].set_result(result)
+
+
+def _skip(ctx: RunContext, task_id: str, reason: str) -> TaskOutcome:
+    task = ctx.crew.spec.task(task_id)
+    outcome = TaskOutcome(task_id, task.agent, "skipped", reason=reason)
+    ctx.outcomes[task_id] = outcome
+    ctx.sink.emit(TaskFinished, ctx.run_span, agent=task.agent, task=task_id, status="skipped", reason=reason)
+    return outcome
+
+
+def _skip_unstarted(ctx: RunContext) -> None:
+    reason = ctx.run_hit.message if ctx.run_hit else "the run was stopped"
+    for task in ctx.crew.spec.tasks:
+        if task.id not in ctx.outcomes:
+            _skip(ctx, task.id, reason)

@@ -1,0 +1,86 @@
+"""Versioned shared state: every write names the version it read; a stale write is refused.
+
+A write is accepted only from a task that declares the key in `writes`, only when the value
+satisfies the key's JSON Schema, and only when nobody wrote the key since the writer read it.
+Nothing is ever silently overwritten.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from jsonschema.validators import validator_for
+
+from mas_cli.spec.models import CrewSpec
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One key's current value, its version (0: never written) and who wrote it last."""
+
+    value: Any = None
+    version: int = 0
+    writer: str | None = None
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What became of a write."""
+
+    accepted: bool
+    version: int | None
+    reason: str | None = None
+
+
+class SharedState:
+    """The run's shared state. Used from one event loop, so no locks are needed."""
+
+    def __init__(self, crew: CrewSpec) -> None:
+        self._schemas = crew.state
+        self._writers = {key: {t.id for t in crew.tasks if key in t.writes.values()} for key in crew.state}
+        self._entries = {key: Entry() for key in crew.state}
+
+    def get(self, key: str) -> Entry:
+        """The current entry of a declared key."""
+        return self._entries[key]
+
+    def versions(self) -> dict[str, int]:
+        """Every key's current version: what a task has read when it starts."""
+        return {key: entry.version for key, entry in self._entries.items()}
+
+    def values(self) -> dict[str, Any]:
+        """Every key's current value."""
+        return {key: entry.value for key, entry in self._entries.items()}
+
+    def write(self, key: str, value: Any, read_version: int, writer: str) -> WriteResult:
+        """Write a value if the writer may, the value is valid and the version is still current."""
+        reason = self._refusal(key, value, read_version, writer)
+        if reason:
+            return WriteResult(False, None, reason)
+        version = self._entries[key].version + 1
+        self._entries[key] = Entry(value, version, writer)
+        return WriteResult(True, version)
+
+    def _refusal(self, key: str, value: Any, read_version: int, writer: str) -> str | None:
+        if key not in self._entries:
+            return f"'{key}' is not a declared state key"
+        if writer not in self._writers[key]:
+            return f"task '{writer}' does not declare '{key}' in writes"
+        errors = sorted(validator_for(self._schemas[key])(self._schemas[key]).iter_errors(value), key=str)
+        if errors:
+            return f"{value!r} is not valid for '{key}': {errors[0].message}"
+        current = self._entries[key]
+        if current.version != read_version:
+            return (
+                f"conflict: '{key}' is at version {current.version} (written by task "
+                f"'{current.writer}') but task '{writer}' read version {read_version}"
+            )
+        return None
+
+    def snapshot(self) -> dict[str, Any]:
+        """The final state as state.json holds it: value, version and last writer per key."""
+        return {
+            key: {"value": e.value, "version": e.version, "writer": e.writer}
+            for key, e in self._entries.items()
+        }

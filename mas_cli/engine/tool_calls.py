@@ -1,0 +1,73 @@
+"""Tool calls from one model turn: guarded, run concurrently, logged, answered in call order."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from mas_cli.engine.context import RunContext, digest
+from mas_cli.engine.outcomes import LimitHit
+from mas_cli.events.models import ToolCall as ToolCallEvent
+from mas_cli.llm.types import Message, ToolCall
+from mas_cli.tools.base import ToolResult
+
+
+@dataclass(frozen=True)
+class ToolTurn:
+    """The answers to one turn's tool calls, and the first limit they hit, if any."""
+
+    messages: tuple[Message, ...]
+    hit: LimitHit | None
+    fingerprint: str
+
+
+async def run_tool_calls(
+    ctx: RunContext, agent: str, task: str, turn: int, parent: str, calls: tuple[ToolCall, ...]
+) -> ToolTurn:
+    """Run every call the model asked for at once; results go back in the order asked."""
+    allowed = set(ctx.crew.spec.agents[agent].tools)
+    hits = [ctx.guard.check_tool_call(agent, task, c.name, digest(c.arguments)) for c in calls]
+    hit = next((h for h in hits if h), None)
+    if hit:
+        ctx.limit_hit(hit, parent)
+        return ToolTurn((), hit, "")
+    results = await asyncio.gather(*(_one(ctx, agent, task, turn, parent, c, allowed) for c in calls))
+    messages = tuple(
+        Message(role="tool", content=r.output, tool_call_id=c.id, name=c.name, is_error=not r.ok)
+        for c, r in zip(calls, results, strict=True)
+    )
+    fingerprint = digest([(c.name, c.arguments, r.output) for c, r in zip(calls, results, strict=True)])
+    return ToolTurn(messages, None, fingerprint)
+
+
+async def _one(
+    ctx: RunContext, agent: str, task: str, turn: int, parent: str, call: ToolCall, allowed: set[str]
+) -> ToolResult:
+    refusal = _refusal(call, allowed)
+    result = ToolResult(ok=False, output=f"error: {refusal}", error=refusal) if refusal else None
+    if result is None:
+        result = await ctx.tools[call.name].call(call.arguments)
+        ctx.guard.record_tool_call(agent)
+    ctx.sink.emit(
+        ToolCallEvent, parent, agent=agent, task=task, turn=turn, tool=call.name, tool_call_id=call.id,
+        args_digest=digest(call.arguments), result_digest=digest(result.output),
+        status=_status(result, refused=refusal is not None), error=result.error,
+        latency_s=round(result.latency_s, 6), output_bytes=len(result.output.encode()),
+    )
+    return result
+
+
+def _refusal(call: ToolCall, allowed: set[str]) -> str | None:
+    if call.arguments_error:
+        return f"the arguments of {call.name} are not valid JSON ({call.arguments_error}); send a JSON object"
+    if call.name not in allowed:
+        return f"there is no tool '{call.name}'; the tools you have are: {', '.join(sorted(allowed)) or 'none'}"
+    return None
+
+
+def _status(result: ToolResult, *, refused: bool) -> str:
+    if refused:
+        return "refused"
+    if result.timed_out:
+        return "timeout"
+    return "ok" if result.ok else "error"

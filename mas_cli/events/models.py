@@ -1,0 +1,208 @@
+"""Run-log events: one pydantic model per type, told apart by `type`, versioned by `v`.
+
+Every event carries the run and trace ids, its own span id and its parent's, so a log can be
+exported as OpenTelemetry spans. Field names follow the OpenTelemetry GenAI semantic
+conventions, minus the `gen_ai.` prefix, where one exists:
+
+    provider            gen_ai.provider.name
+    model               gen_ai.request.model
+    response_model      gen_ai.response.model
+    input_tokens        gen_ai.usage.input_tokens     (all input, cached included)
+    output_tokens       gen_ai.usage.output_tokens    (reasoning included)
+    cache_read_tokens   gen_ai.usage.cache_read.input_tokens
+    cache_write_tokens  gen_ai.usage.cache_creation.input_tokens
+    finish_reason       gen_ai.response.finish_reasons
+    agent               gen_ai.agent.name
+    tool, tool_call_id  gen_ai.tool.name, gen_ai.tool.call.id
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+SCHEMA_VERSION = 1
+
+RunStatus = Literal["ok", "failed", "stopped", "interrupted"]
+TaskStatus = Literal["ok", "failed", "stopped", "skipped", "cancelled"]
+
+
+class Event(BaseModel):
+    """Fields every event has."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    v: int = SCHEMA_VERSION
+    ts: str
+    run_id: str
+    trace_id: str
+    span_id: str
+    parent_id: str | None = None
+    agent: str | None = None
+    task: str | None = None
+    turn: int | None = None
+
+
+class RunStarted(Event):
+    """The run began: what crew, with which inputs, models and limits."""
+
+    type: Literal["run_started"] = "run_started"
+    crew: str
+    crew_path: str
+    process: str
+    inputs: dict[str, Any] = {}
+    models: dict[str, str] = {}
+    limits: dict[str, Any] = {}
+    offline: bool = False
+    mas_version: str = ""
+
+
+class TaskStarted(Event):
+    """A task began (its span parents the task's turns)."""
+
+    type: Literal["task_started"] = "task_started"
+    depends_on: list[str] = []
+    prompt_digest: str = ""
+
+
+class LlmCall(Event):
+    """One model call attempt, successful or not; retries are attempts of their own."""
+
+    type: Literal["llm_call"] = "llm_call"
+    provider: str
+    model: str
+    response_model: str | None = None
+    attempt: int = 1
+    status: Literal["ok", "error", "timeout", "cancelled"] = "ok"
+    error: str | None = None
+    http_status: int | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+    usage_source: Literal["provider", "estimate"] = "estimate"
+    raw_usage: dict[str, Any] | None = None
+    cost_usd: float | None = None
+    latency_s: float = 0.0
+    wait_s: float = 0.0
+    finish_reason: str | None = None
+    tool_calls: list[str] = []
+    output_digest: str | None = None
+
+
+class ToolCall(Event):
+    """One tool call: its arguments' digest, whether the cache answered, how it went."""
+
+    type: Literal["tool_call"] = "tool_call"
+    tool: str
+    tool_call_id: str | None = None
+    args_digest: str
+    result_digest: str | None = None
+    status: Literal["ok", "error", "timeout", "refused"] = "ok"
+    error: str | None = None
+    latency_s: float = 0.0
+    cached: bool = False
+    cache_key: str | None = None
+    saved_s: float | None = None
+    output_bytes: int = 0
+
+
+class StateWrite(Event):
+    """A shared-state write, accepted or refused, with the versions it read and made."""
+
+    type: Literal["state_write"] = "state_write"
+    key: str
+    value: Any = None
+    read_version: int
+    version: int | None = None
+    writer: str
+    accepted: bool
+    reason: str | None = None
+
+
+class LimitHitEvent(Event):
+    """A guard stopped something: which limit, its threshold, the value that passed it."""
+
+    type: Literal["limit_hit"] = "limit_hit"
+    kind: str
+    value: float
+    threshold: float
+    scope: Literal["run", "agent", "task"]
+    message: str
+
+
+class Retry(Event):
+    """Something is being tried again: an invalid output re-asked, a failed model call retried."""
+
+    type: Literal["retry"] = "retry"
+    what: Literal["output_validation", "llm_call", "tool_arguments"]
+    attempt: int
+    reason: str
+    wait_s: float = 0.0
+
+
+class HistoryTrimmed(Event):
+    """Old tool exchanges were dropped to keep a conversation under max_history_tokens."""
+
+    type: Literal["history_trimmed"] = "history_trimmed"
+    dropped_messages: int
+    tokens_before: int
+    tokens_after: int
+
+
+class Warning_(Event):
+    """Something went wrong that did not stop the run (a cache that cannot be written, ...)."""
+
+    type: Literal["warning"] = "warning"
+    message: str
+
+
+class TaskFinished(Event):
+    """A task ended: its status, why, and what it spent."""
+
+    type: Literal["task_finished"] = "task_finished"
+    status: TaskStatus
+    reason: str | None = None
+    turns: int = 0
+    output_digest: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float | None = None
+    duration_s: float = 0.0
+
+
+class RunFinished(Event):
+    """The run ended: status, why, and the totals a report can check itself against."""
+
+    type: Literal["run_finished"] = "run_finished"
+    status: RunStatus
+    reason: str | None = None
+    duration_s: float
+    llm_calls: int
+    tool_calls: int
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    cost_usd: float | None = None
+    tasks: dict[str, int] = {}
+    price_data_version: str | None = None
+
+
+AnyEvent = Annotated[
+    RunStarted
+    | TaskStarted
+    | LlmCall
+    | ToolCall
+    | StateWrite
+    | LimitHitEvent
+    | Retry
+    | HistoryTrimmed
+    | Warning_
+    | TaskFinished
+    | RunFinished,
+    Field(discriminator="type"),
+]
+EVENT_ADAPTER: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)

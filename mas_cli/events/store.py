@@ -1,0 +1,50 @@
+"""Where runs live: `<home>/runs/<run_id>/{events.jsonl, state.json, output.json}`.
+
+The home is `--home`, else $MAS_HOME, else `.mas` in the working directory. A run is named by
+its id (or a unique prefix), by `--last`, or by the path of its events.jsonl.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from mas_cli.errors import UsageError
+
+EVENTS = "events.jsonl"
+
+
+def home_dir(explicit: Path | None = None) -> Path:
+    """The mas home folder (not created here)."""
+    if explicit is not None:
+        return explicit
+    return Path(os.environ.get("MAS_HOME") or ".mas")
+
+
+def runs_dir(home: Path) -> Path:
+    """The folder holding one folder per run."""
+    return home / "runs"
+
+
+def run_ids(home: Path) -> list[str]:
+    """Every run id under this home, oldest first (ids sort by start time)."""
+    folder = runs_dir(home)
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.iterdir() if (p / EVENTS).is_file())
+
+
+def resolve_log(home: Path, ref: str | None, last: bool) -> Path:
+    """The events.jsonl a user named: a path, a run id or prefix, or the latest run."""
+    if ref and (Path(ref).is_file() or ref.endswith(".jsonl")):
+        return Path(ref)
+    ids = run_ids(home)
+    if not ids:
+        raise UsageError(f"no runs under {runs_dir(home)}", hint="run a crew first: mas run CREW.yaml --offline")
+    if last or not ref:
+        return runs_dir(home) / ids[-1] / EVENTS
+    matches = [i for i in ids if i.startswith(ref)]
+    if len(matches) != 1:
+        what = "no run" if not matches else f"{len(matches)} runs"
+        raise UsageError(f"{what} matching '{ref}' under {runs_dir(home)}", hint="see the ids with: mas runs")
+    return runs_dir(home) / matches[0] / EVENTS

@@ -1,0 +1,61 @@
+"""The run log writer: one JSON object per line, flushed as it is written.
+
+A run killed at any point leaves every line written so far complete and readable.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from mas_cli.events.models import Event
+
+
+def now_iso() -> str:
+    """The current UTC time, ISO 8601 with microseconds and a Z."""
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def new_run_id() -> str:
+    """A run id that sorts by start time: 20261121T114611123-3fa2c1."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")[:-3]
+    return f"{stamp}-{secrets.token_hex(3)}"
+
+
+def new_trace_id() -> str:
+    """A 128-bit trace id in hex, as OpenTelemetry has it."""
+    return secrets.token_hex(16)
+
+
+def new_span_id() -> str:
+    """A 64-bit span id in hex, as OpenTelemetry has it."""
+    return secrets.token_hex(8)
+
+
+class EventWriter:
+    """Appends events to a JSONL file; counts what it wrote, by type."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._file: IO[str] = path.open("a", encoding="utf-8")
+        self.counts: Counter[str] = Counter()
+
+    def emit(self, event: Event) -> None:
+        """Write one event as one line and flush it to the OS."""
+        self._file.write(event.model_dump_json(exclude_none=True) + "\n")
+        self._file.flush()
+        self.counts[str(getattr(event, "type", "event"))] += 1
+
+    def close(self) -> None:
+        """Close the file; later emits fail."""
+        self._file.close()
+
+    def __enter__(self) -> EventWriter:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()

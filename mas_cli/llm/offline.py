@@ -1,0 +1,142 @@
+"""The offline model: deterministic, scriptable, no key and no network.
+
+By default, on its first turn it calls each tool it holds once, with arguments drawn from the
+prompt; then it answers, with JSON that satisfies the task's output_schema (reusing values from
+tool results whose names match) or a short text built from the prompt and the results. An agent
+with a `script:` plays those turns instead, and the model fails loudly when they run out.
+
+Usage is counted from the actual prompt and answer text with the configured model's tokenizer,
+so an offline run estimates what the real model would have cost.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from typing import Any
+
+from mas_cli.cost.tokens import count_messages, count_text
+from mas_cli.llm.convert import openai_messages, openai_tools
+from mas_cli.llm.example_values import content_words, value_for
+from mas_cli.llm.types import Completion, LlmFailure, Message, Request, ToolCall, Usage
+from mas_cli.spec.models import ModelSpec, Script, ScriptTurn
+
+RETRYABLE = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
+
+
+class OfflineProvider:
+    """A provider that answers from the request itself, or from per-agent scripts."""
+
+    name = "offline"
+
+    def __init__(self, model: ModelSpec, scripts: dict[str, Script] | None = None) -> None:
+        self.model = model
+        self.scripts = scripts or {}
+        self._played: defaultdict[str, int] = defaultdict(int)
+
+    async def complete(self, request: Request) -> Completion:
+        """Answer one request, deterministically."""
+        script = self.scripts.get(request.agent)
+        message = self._scripted(request, script) if script else _default_answer(request)
+        return Completion(message=message, usage=_usage(request, message), finish_reason=_finish(message))
+
+    def _scripted(self, request: Request, script: Script) -> Message:
+        played = self._played[request.agent]
+        self._played[request.agent] += 1
+        if played >= len(script.turns) and not script.repeat:
+            raise LlmFailure(
+                f"the offline script of agent '{request.agent}' ran out after {played} turns",
+                kind="script_exhausted",
+                retryable=False,
+                hint=f"add turns to agents.{request.agent}.script, or set repeat: true",
+            )
+        return _play(script.turns[played % len(script.turns)], played)
+
+
+def create(model: ModelSpec, scripts: dict[str, Script] | None = None) -> OfflineProvider:
+    """Registry factory."""
+    return OfflineProvider(model, scripts)
+
+
+def _play(turn: ScriptTurn, played: int) -> Message:
+    if turn.error is not None:
+        raise LlmFailure(
+            f"scripted failure: {turn.error.status} {turn.error.message}",
+            kind="scripted",
+            retryable=turn.error.status in RETRYABLE,
+            status=turn.error.status,
+            retry_after_s=turn.error.retry_after_s,
+        )
+    if turn.tool_calls is not None:
+        calls = tuple(
+            ToolCall(id=f"call_{played + 1}_{i}", name=c.name, arguments=dict(c.arguments))
+            for i, c in enumerate(turn.tool_calls)
+        )
+        return Message(role="assistant", tool_calls=calls)
+    text = turn.text if turn.text is not None else json.dumps(turn.data)
+    return Message(role="assistant", content=text)
+
+
+def _default_answer(request: Request) -> Message:
+    prompt = _task_prompt(request)
+    if request.tools and not any(m.role == "tool" for m in request.messages):
+        calls = tuple(
+            ToolCall(id=f"call_{request.turn}_{i}", name=t.name, arguments=_arguments(t.parameters, prompt))
+            for i, t in enumerate(request.tools)
+        )
+        return Message(role="assistant", tool_calls=calls)
+    results = [m for m in request.messages if m.role == "tool"]
+    if request.output_schema is not None:
+        hints = _hints(results)
+        return Message(role="assistant", content=json.dumps(value_for(request.output_schema, "", prompt, hints)))
+    return Message(role="assistant", content=_text_answer(request, prompt, results))
+
+
+def _task_prompt(request: Request) -> str:
+    return next((m.content for m in request.messages if m.role == "user"), "")
+
+
+def _arguments(parameters: dict[str, Any], prompt: str) -> dict[str, Any]:
+    required = set(parameters.get("required", []))
+    props: dict[str, Any] = parameters.get("properties", {})
+    return {k: value_for(s, k, prompt, {}) for k, s in props.items() if k in required}
+
+
+def _hints(results: list[Message]) -> dict[str, Any]:
+    hints: dict[str, Any] = {}
+    for message in results:
+        try:
+            _flatten(json.loads(message.content), hints)
+        except ValueError:
+            continue
+    return hints
+
+
+def _flatten(value: Any, into: dict[str, Any]) -> None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            into.setdefault(str(key), item)
+            _flatten(item, into)
+    elif isinstance(value, list):
+        for item in value:
+            _flatten(item, into)
+
+
+def _text_answer(request: Request, prompt: str, results: list[Message]) -> str:
+    words = " ".join(content_words(prompt)[:12])
+    lines = [f"{request.agent or 'agent'} on: {words}"]
+    lines += [f"- {m.name or 'tool'}: {' '.join(m.content.split())[:160]}" for m in results]
+    return "\n".join(lines)
+
+
+def _usage(request: Request, message: Message) -> Usage:
+    model = request.model.model
+    prompt = count_messages(
+        openai_messages(request.system, request.messages), model, openai_tools(request.tools) or None
+    )
+    answer = message.content + "".join(c.name + json.dumps(c.arguments) for c in message.tool_calls)
+    return Usage(input_tokens=prompt.tokens, output_tokens=count_text(answer, model).tokens, source="estimate")
+
+
+def _finish(message: Message) -> str:
+    return "tool_calls" if message.tool_calls else "stop"

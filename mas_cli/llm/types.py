@@ -1,0 +1,129 @@
+"""What every provider speaks: our own messages, tool calls, usage and completions.
+
+A provider is one async method, `complete(request) -> Completion`. Retries, budgets and events
+belong to the engine: a provider makes one attempt and raises ProviderError when it fails,
+saying whether the failure is worth retrying and after how long.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from mas_cli.errors import ProviderError
+from mas_cli.spec.models import ModelSpec
+
+Role = Literal["system", "user", "assistant", "tool"]
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """A model asking for a tool. `arguments_error` is set when its arguments were not JSON."""
+
+    id: str
+    name: str
+    arguments: dict[str, Any]
+    arguments_error: str | None = None
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message of a conversation; `tool` messages answer the call named by tool_call_id."""
+
+    role: Role
+    content: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+    name: str | None = None
+    is_error: bool = False
+
+
+@dataclass(frozen=True)
+class ToolSchema:
+    """A tool as the model sees it."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Tokens of one call, normalized: input counts every input token, cached ones included.
+
+    cache_read_tokens and cache_write_tokens are parts of input_tokens; reasoning_tokens is a
+    part of output_tokens. `raw` is the provider's own usage object, kept for audits.
+    """
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+    source: Literal["provider", "estimate"] = "estimate"
+    raw: dict[str, Any] | None = None
+
+    @property
+    def total(self) -> int:
+        """Input plus output tokens."""
+        return self.input_tokens + self.output_tokens
+
+
+@dataclass(frozen=True)
+class Request:
+    """One model call: the conversation, the tools, and who is asking (for scripts and replay)."""
+
+    model: ModelSpec
+    system: str
+    messages: tuple[Message, ...]
+    tools: tuple[ToolSchema, ...] = ()
+    output_schema: dict[str, Any] | None = None
+    timeout_s: float = 120.0
+    agent: str = ""
+    task: str = ""
+    turn: int = 1
+
+
+@dataclass(frozen=True)
+class Completion:
+    """The model's answer to one request."""
+
+    message: Message
+    usage: Usage
+    finish_reason: str = "stop"
+    response_model: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+class Provider(Protocol):
+    """A model provider: one attempt per call; failures raise LlmFailure."""
+
+    name: str
+
+    async def complete(self, request: Request) -> Completion:
+        """Make one call.
+
+        Raises:
+            LlmFailure: the call failed; `retryable` and `retry_after_s` say what to do next.
+        """
+        ...
+
+
+class LlmFailure(ProviderError):
+    """One failed model call, classified for the engine's retry loop."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: str,
+        retryable: bool,
+        status: int | None = None,
+        retry_after_s: float | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.kind = kind
+        self.retryable = retryable
+        self.status = status
+        self.retry_after_s = retry_after_s
