@@ -1,0 +1,249 @@
+"""Command tools: an argv template run without a shell; on timeout its whole process group dies."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import signal
+import string
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mas_cli.errors import ToolError
+from mas_cli.spec.models import JsonSchema, ToolSpec
+from mas_cli.spec.toolchecks import resolve_program
+from mas_cli.tools.base import (
+    ToolResult,
+    cap_output,
+    checked_call,
+    digest,
+    object_schema,
+    schema_from_spec,
+    timed_out,
+)
+
+CHUNK = 64 * 1024
+STDERR_KEPT = 8 * 1024
+"""Bytes of stderr kept (the end of it): enough for the last lines an error message quotes."""
+STDERR_LINES = 3
+REAP_GRACE_S = 2.0
+"""After the group is killed, how long its pipes may take to reach end-of-file."""
+
+
+@dataclass(frozen=True)
+class CommandTool:
+    """A tool backed by an argv template, run in the crew file's folder with stdin /dev/null."""
+
+    name: str
+    spec: ToolSpec
+    description: str
+    parameters: JsonSchema
+    argv: tuple[str, ...]
+    """The template as written; argv[0] is replaced by `program`."""
+    program: str
+    """argv[0] resolved: mas's own Python, a file next to the crew, or a PATH lookup."""
+    cwd: Path
+
+    def fingerprint(self) -> str:
+        """sha256 hex of the argv template, the files it names (path, size, mtime), spec.version.
+
+        Besides the executable, a fixed argument naming a file next to the crew (`kb.py` in
+        `[python, kb.py, ...]`) counts: it is the tool's code as much as the executable is.
+        """
+        files = [self.program, *(a for a in self.argv[1:] if "{" not in a)]
+        stamps = [_stamp(self.cwd / f) for f in files if (self.cwd / f).is_file()]
+        return digest("command", json.dumps(self.argv), *stamps, self.spec.version or "")
+
+    async def call(self, arguments: dict[str, Any]) -> ToolResult:
+        """Validate the arguments, then run the command under spec.timeout_s."""
+        return await checked_call(self, arguments, self._run)
+
+    async def _run(self, arguments: dict[str, Any]) -> ToolResult:
+        filled = _fill(self.argv[1:], arguments)
+        if isinstance(filled, ToolResult):
+            return filled
+        argv = [self.program, *filled]
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                cwd=self.cwd,
+                start_new_session=True,  # the child leads its own group: one kill takes all
+            )
+        except OSError as exc:
+            error = f"cannot start {self.program}: {exc}"
+            return ToolResult(ok=False, output=f"error: {error}", error=error)
+        captured = await _supervise(proc, self.spec.timeout_s, self.spec.max_output_bytes)
+        if captured is None:
+            return timed_out(self.spec.timeout_s, exit_code=proc.returncode)
+        return _result(captured, proc.returncode, self.spec.max_output_bytes)
+
+
+def load_command_tool(name: str, spec: ToolSpec, base_dir: Path) -> CommandTool:
+    """Resolve a command's program and describe its parameters (the placeholders, when not given).
+
+    Raises:
+        ToolError: the program cannot be found, or a placeholder is malformed.
+    """
+    assert spec.command is not None
+    program = resolve_program(spec.command[0], base_dir)
+    if program is None:
+        raise ToolError(
+            f"tools.{name}: '{spec.command[0]}' is not on PATH and not a file next to the crew",
+            hint="install it, or give its path",
+        )
+    parameters = (
+        schema_from_spec(spec.parameters)
+        if spec.parameters is not None
+        else _placeholder_schema(spec.command, f"tools.{name}")
+    )
+    return CommandTool(
+        name=name,
+        spec=spec,
+        description=spec.description,
+        parameters=parameters,
+        argv=tuple(spec.command),
+        program=program,
+        cwd=base_dir,
+    )
+
+
+def _placeholder_schema(argv: list[str], where: str) -> JsonSchema:
+    """Without `parameters:`, each placeholder is a required string."""
+    names: dict[str, JsonSchema] = {}
+    for arg in argv[1:]:
+        try:
+            fields = [f for _, f, _, _ in string.Formatter().parse(arg) if f]
+        except ValueError as exc:
+            raise ToolError(
+                f"{where}: bad placeholder in '{arg}': {exc}",
+                hint="write {{ and }} for literal braces",
+            ) from None
+        for field in fields:
+            names.setdefault(re.split(r"[.\[]", field)[0], {"type": "string"})
+    return object_schema(names, list(names))
+
+
+def _fill(templates: tuple[str, ...], arguments: dict[str, Any]) -> list[str] | ToolResult:
+    """The argv after the program, or the bad-arguments result saying which placeholder failed."""
+    try:
+        return [render(arg, arguments) for arg in templates]
+    except KeyError as exc:
+        error = f"bad arguments: {{{exc.args[0]}}} has no value (give {exc.args[0]}, or a default)"
+    except (IndexError, AttributeError, ValueError, TypeError) as exc:
+        error = f"bad arguments: the command cannot be filled in: {exc}"
+    return ToolResult(ok=False, output=f"error: {error}", error=error)
+
+
+class _ArgvFormatter(string.Formatter):
+    def format_field(self, value: Any, format_spec: str) -> str:
+        return format(value, format_spec) if format_spec else as_argument(value)
+
+
+def render(template: str, arguments: dict[str, Any]) -> str:
+    """One argv element with its `{param}` placeholders filled: never parsed by a shell."""
+    return _ArgvFormatter().vformat(template, (), arguments)
+
+
+def as_argument(value: Any) -> str:
+    """A value as argv text: strings as they are, numbers and booleans by str(), the rest JSON."""
+    if isinstance(value, str | int | float | bool):
+        return str(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _stamp(path: Path) -> str:
+    try:
+        info = path.stat()
+    except OSError:
+        return f"{path}:missing"
+    return f"{path}:{info.st_size}:{info.st_mtime_ns}"
+
+
+# --- running: read both pipes to the end, kill the group when time is up --------------------
+
+
+@dataclass(frozen=True)
+class _Captured:
+    stdout: bytes
+    """At most max_output_bytes of stdout."""
+    stdout_total: int
+    stderr_tail: bytes
+
+
+async def _supervise(
+    proc: asyncio.subprocess.Process, timeout_s: float, max_bytes: int
+) -> _Captured | None:
+    """Collect the process's output, or kill its group at the timeout (None) or on cancellation."""
+    task = asyncio.ensure_future(_collect(proc, max_bytes))
+    try:
+        done, _ = await asyncio.wait({task}, timeout=timeout_s)
+    except asyncio.CancelledError:
+        await _take_down(proc, task)
+        raise
+    if not done:
+        await _take_down(proc, task)
+        return None
+    return task.result()
+
+
+async def _collect(proc: asyncio.subprocess.Process, max_bytes: int) -> _Captured:
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    (stdout, total), stderr, _ = await asyncio.gather(
+        _read_capped(proc.stdout, max_bytes), _read_tail(proc.stderr), proc.wait()
+    )
+    return _Captured(stdout, total, stderr)
+
+
+async def _read_capped(stream: asyncio.StreamReader, max_bytes: int) -> tuple[bytes, int]:
+    # Past the cap we keep reading and discard: a child blocked on a full pipe would otherwise
+    # look like a hung tool, and a command that prints a lot should still finish its work.
+    kept = bytearray()
+    total = 0
+    while chunk := await stream.read(CHUNK):
+        total += len(chunk)
+        kept += chunk[: max(0, max_bytes - len(kept))]
+    return bytes(kept), total
+
+
+async def _read_tail(stream: asyncio.StreamReader) -> bytes:
+    kept = b""
+    while chunk := await stream.read(CHUNK):
+        kept = (kept + chunk)[-STDERR_KEPT:]
+    return kept
+
+
+async def _take_down(proc: asyncio.subprocess.Process, task: asyncio.Future[_Captured]) -> None:
+    """Kill the process group, then let the readers drain so every pipe and transport closes."""
+    with contextlib.suppress(ProcessLookupError):  # the whole group has exited already
+        os.killpg(proc.pid, signal.SIGKILL)
+    done, _ = await asyncio.wait({task}, timeout=REAP_GRACE_S)
+    if not done:
+        # A process that left the group (setsid) still holds a pipe open: stop reading it.
+        task.cancel()
+        await asyncio.wait({task})
+        await proc.wait()
+
+
+def _result(captured: _Captured, code: int | None, max_bytes: int) -> ToolResult:
+    text, truncated = cap_output(captured.stdout, max_bytes, captured.stdout_total)
+    if code == 0:
+        return ToolResult(ok=True, output=text, truncated=truncated, exit_code=0)
+    lines = captured.stderr_tail.decode("utf-8", errors="replace").strip().splitlines()
+    error = f"{_status(code)}: " + "\n".join(lines[-STDERR_LINES:]) if lines else _status(code)
+    output = f"error: {error}" + (f"\n{text}" if text else "")
+    return ToolResult(ok=False, output=output, error=error, truncated=truncated, exit_code=code)
+
+
+def _status(code: int | None) -> str:
+    if code is not None and code < 0:
+        with contextlib.suppress(ValueError):
+            return f"killed by {signal.Signals(-code).name}"
+    return f"exit {code}"

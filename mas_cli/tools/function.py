@@ -1,0 +1,215 @@
+"""Python function tools: `file.py:func` next to the crew file, or `package.module:func`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import importlib
+import importlib.util
+import inspect
+import itertools
+import json
+import sys
+import threading
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType, TracebackType
+from typing import Any
+
+from mas_cli.errors import ToolError
+from mas_cli.spec.models import JsonSchema, ToolSpec
+from mas_cli.spec.toolchecks import is_file_ref, split_function_ref
+from mas_cli.tools.base import (
+    ToolResult,
+    cap_output,
+    checked_call,
+    digest,
+    schema_from_spec,
+    timed_out,
+)
+from mas_cli.tools.hints import first_paragraph, function_schema
+
+_module_numbers = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class FunctionTool:
+    """A tool backed by a Python function, sync (run in a thread) or async (run on the loop)."""
+
+    name: str
+    spec: ToolSpec
+    description: str
+    parameters: JsonSchema
+    func: Callable[..., Any]
+    code_digest: str
+    """sha256 of the function's source and its module file, taken when it was imported."""
+
+    def fingerprint(self) -> str:
+        """sha256 hex of the function's source, its module file's bytes, and spec.version."""
+        return digest("function", self.code_digest, self.spec.version or "")
+
+    async def call(self, arguments: dict[str, Any]) -> ToolResult:
+        """Validate the arguments, then run the function under spec.timeout_s."""
+        return await checked_call(self, arguments, self._run)
+
+    async def _run(self, arguments: dict[str, Any]) -> ToolResult:
+        try:
+            value = await asyncio.wait_for(_invoke(self.func, arguments), self.spec.timeout_s)
+        except TimeoutError:
+            return timed_out(self.spec.timeout_s)
+        except (Exception, SystemExit) as exc:
+            return _raised(exc)
+        text, truncated = cap_output(_as_text(value).encode("utf-8"), self.spec.max_output_bytes)
+        return ToolResult(ok=True, output=text, truncated=truncated)
+
+
+def load_function_tool(
+    name: str, spec: ToolSpec, base_dir: Path, modules: dict[str, ModuleType]
+) -> FunctionTool:
+    """Import the function a ToolSpec names and describe it for the model.
+
+    `modules` is shared across one crew's tools, so tools from one file share one import.
+
+    Raises:
+        ToolError: the reference is malformed, the module cannot be imported, or has no such
+            callable, or its type hints have no JSON Schema form.
+    """
+    assert spec.function is not None
+    where = f"tools.{name}"
+    parts = split_function_ref(spec.function)
+    if parts is None:
+        raise ToolError(
+            f"{where}: '{spec.function}' is not of the form file.py:function "
+            "or package.module:function"
+        )
+    target, attr = parts
+    module = _module(target, base_dir, modules, where)
+    func = getattr(module, attr, None)
+    if not callable(func):
+        what = "has no function" if func is None else "has a non-callable"
+        raise ToolError(f"{where}: {target} {what} '{attr}'", hint=f"define def {attr}(...) there")
+    doc = inspect.getdoc(func) or ""
+    parameters = (
+        schema_from_spec(spec.parameters)
+        if spec.parameters is not None
+        else function_schema(func, where)
+    )
+    return FunctionTool(
+        name=name,
+        spec=spec,
+        description=spec.description or first_paragraph(doc),
+        parameters=parameters,
+        func=func,
+        code_digest=_code_digest(func, module),
+    )
+
+
+def _module(target: str, base_dir: Path, modules: dict[str, ModuleType], where: str) -> ModuleType:
+    path = (base_dir / target).resolve() if is_file_ref(target) else None
+    key = str(path) if path else target
+    if key not in modules:
+        try:
+            modules[key] = _import_file(path) if path else importlib.import_module(target)
+        except Exception as exc:
+            raise ToolError(
+                f"{where}: cannot import {target}: {type(exc).__name__}: {exc}",
+                hint="run it with python to see the full error",
+            ) from exc
+    return modules[key]
+
+
+def _import_file(path: Path) -> ModuleType:
+    """Execute a file as a fresh module under a unique name; its folder is importable meanwhile."""
+    name = f"_mas_tool_{path.stem}_{next(_module_numbers)}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"{path} is not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    # Registered before executing, as the import system does: dataclasses and pickling look it up.
+    sys.modules[name] = module
+    folder = str(path.parent)
+    sys.path.insert(0, folder)
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    finally:
+        with contextlib.suppress(ValueError):  # the module took it off sys.path itself
+            sys.path.remove(folder)
+    return module
+
+
+def _code_digest(func: Callable[..., Any], module: ModuleType) -> str:
+    try:
+        source = inspect.getsource(func)
+    except (OSError, TypeError):
+        source = getattr(func, "__qualname__", repr(func))  # a builtin or C function
+    file = getattr(module, "__file__", None)
+    try:
+        module_bytes = Path(file).read_bytes() if file else b""
+    except OSError:
+        module_bytes = b""
+    return digest(source, module_bytes)
+
+
+async def _invoke(func: Callable[..., Any], arguments: dict[str, Any]) -> Any:
+    if inspect.iscoroutinefunction(func):
+        return await func(**arguments)
+    return await _in_daemon_thread(func, arguments)
+
+
+async def _in_daemon_thread(func: Callable[..., Any], arguments: dict[str, Any]) -> Any:
+    """Run a sync function in a thread of its own and await its outcome.
+
+    Not asyncio.to_thread: a timed-out call is abandoned, but a thread cannot be killed, and the
+    default executor's threads are joined when the loop closes (and at interpreter exit), so one
+    hung tool would hang the end of the run. A daemon thread is simply left behind.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
+    context = contextvars.copy_context()
+
+    def settle(outcome: Callable[[Any], None], value: Any) -> None:
+        if not future.done():  # cancelled by the timeout: nobody is waiting any more
+            outcome(value)
+
+    def work() -> None:
+        outcome: Callable[[Any], None]
+        try:
+            value = context.run(func, **arguments)
+        except BaseException as exc:
+            outcome, value = future.set_exception, exc
+        else:
+            outcome = future.set_result
+        # A closed loop means the call was abandoned long ago: nobody is left to tell.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(settle, outcome, value)
+
+    threading.Thread(
+        target=work, name=f"mas-tool-{getattr(func, '__name__', 'call')}", daemon=True
+    ).start()
+    return await future
+
+
+def _raised(exc: BaseException) -> ToolResult:
+    error = f"{type(exc).__name__}: {exc}"
+    formatted = "".join(traceback.format_exception(type(exc), exc, _tool_frames(exc.__traceback__)))
+    return ToolResult(ok=False, output=f"error: {error}", error=error, traceback=formatted)
+
+
+def _tool_frames(tb: TracebackType | None) -> TracebackType | None:
+    """The traceback from the first frame that is not ours or asyncio's: the tool's own frames."""
+    while tb is not None and tb.tb_next is not None:
+        module = str(tb.tb_frame.f_globals.get("__name__", ""))
+        if not module.startswith(("mas_cli.", "asyncio")):
+            break
+        tb = tb.tb_next
+    return tb
+
+
+def _as_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
