@@ -15,6 +15,7 @@ from typer.core import TyperGroup
 
 from mas_cli import __version__
 from mas_cli.cli import run as run_cmd
+from mas_cli.cli import runs as runs_cmd
 from mas_cli.cli import validate as validate_cmd
 from mas_cli.errors import MasError
 
@@ -83,6 +84,8 @@ def _root(
 
 
 app.command("run")(run_cmd.run)
+app.command("runs")(runs_cmd.runs)
+app.command("show")(runs_cmd.show)
 app.command("validate")(validate_cmd.validate)
 
 

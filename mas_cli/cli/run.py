@@ -12,7 +12,11 @@ from mas_cli.errors import UsageError
 
 HomeOption = Annotated[
     Path | None,
-    typer.Option("--home", help="Where runs and the cache live (default $MAS_HOME or ./.mas).", show_default=False),
+    typer.Option(
+        "--home",
+        help="Where runs and the cache live (default $MAS_HOME or ./.mas).",
+        show_default=False,
+    ),
 ]
 EXIT_BY_STATUS = {"ok": 0, "failed": 1, "stopped": 3, "interrupted": 130}
 
@@ -20,11 +24,17 @@ EXIT_BY_STATUS = {"ok": 0, "failed": 1, "stopped": 3, "interrupted": 130}
 def run(
     crew: Annotated[Path, typer.Argument(help="The crew file.", show_default=False)],
     input_pairs: Annotated[
-        list[str] | None, typer.Option("--input", "-i", help="An input value: key=value (repeatable).")
+        list[str] | None,
+        typer.Option("--input", "-i", help="An input value: key=value (repeatable)."),
     ] = None,
-    inputs_file: Annotated[Path | None, typer.Option("--inputs", help="Inputs from a JSON object file.")] = None,
+    inputs_file: Annotated[
+        Path | None, typer.Option("--inputs", help="Inputs from a JSON object file.")
+    ] = None,
     offline: Annotated[
-        bool, typer.Option("--offline", help="Use the offline model for every agent (no key, no network).")
+        bool,
+        typer.Option(
+            "--offline", help="Use the offline model for every agent (no key, no network)."
+        ),
     ] = False,
     home: HomeOption = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print output.json on stdout.")] = False,
@@ -45,7 +55,9 @@ def run(
     for warning in loaded.warnings:
         render.problem(warning, "warning")
     listeners = () if quiet else (render.Progress(),)
-    options = RunOptions(home_dir(home), parse_inputs(input_pairs or [], inputs_file), offline, listeners)
+    options = RunOptions(
+        home_dir(home), parse_inputs(input_pairs or [], inputs_file), offline, listeners
+    )
     result = asyncio.run(run_crew(loaded, options))
     render.run_result(result, loaded.spec, as_json=json_out)
     raise typer.Exit(EXIT_BY_STATUS[result.status])
@@ -57,7 +69,9 @@ def parse_inputs(pairs: list[str], inputs_file: Path | None) -> dict[str, Any]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise UsageError(f"--input {pair!r} is not key=value", hint='e.g. --input topic="retry storms"')
+            raise UsageError(
+                f"--input {pair!r} is not key=value", hint='e.g. --input topic="retry storms"'
+            )
         values[key.strip()] = value
     return values
 

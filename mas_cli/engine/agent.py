@@ -15,8 +15,8 @@ from jsonschema.validators import validator_for
 
 from mas_cli.cost.tokens import count_messages
 from mas_cli.engine import history
-from mas_cli.engine.context import RunContext, digest
-from mas_cli.engine.model_calls import Attempt, call_model
+from mas_cli.engine.context import RunContext, Where, digest
+from mas_cli.engine.model_calls import call_model
 from mas_cli.engine.outcomes import (
     FinalOutput,
     LimitHit,
@@ -27,7 +27,14 @@ from mas_cli.engine.outcomes import (
 )
 from mas_cli.engine.prompts import system_prompt, task_prompt
 from mas_cli.engine.tool_calls import run_tool_calls
-from mas_cli.events.models import HistoryTrimmed, Retry, StateWrite, TaskFinished, TaskStarted
+from mas_cli.events.models import (
+    HistoryTrimmed,
+    Retry,
+    StateWrite,
+    TaskFinished,
+    TaskStarted,
+    TaskStatus,
+)
 from mas_cli.events.writer import new_span_id
 from mas_cli.llm.convert import openai_messages
 from mas_cli.llm.types import Completion, Message, Request, ToolSchema
@@ -77,14 +84,20 @@ def _start(ctx: RunContext, task: TaskSpec) -> Conversation:
     agent = ctx.crew.spec.agents[agent_name]
     prompt = task_prompt(task, ctx.prompt_values())
     span = ctx.sink.emit(
-        TaskStarted, ctx.run_span, agent=agent_name, task=task.id, depends_on=list(task.depends_on),
+        TaskStarted,
+        ctx.run_span,
+        agent=agent_name,
+        task=task.id,
+        depends_on=list(task.depends_on),
         prompt_digest=digest(prompt),
     )
     request = Request(
         model=ctx.models[agent.model],
         system=system_prompt(agent, task),
         messages=(Message(role="user", content=prompt),),
-        tools=tuple(ToolSchema(n, ctx.tools[n].description, ctx.tools[n].parameters) for n in agent.tools),
+        tools=tuple(
+            ToolSchema(n, ctx.tools[n].description, ctx.tools[n].parameters) for n in agent.tools
+        ),
         output_schema=task.output_schema,
         timeout_s=ctx.crew.spec.limits.llm_timeout_s,
         agent=agent_name,
@@ -96,7 +109,8 @@ def _start(ctx: RunContext, task: TaskSpec) -> Conversation:
 async def _loop(ctx: RunContext, conv: Conversation) -> FinalOutput | Stopped:
     while True:
         if ctx.stop.is_set():
-            return Stopped("run stopped", ctx.run_hit, partial=conv.last_text)
+            reason = ctx.run_hit.message if ctx.run_hit else "the run was stopped"
+            return Stopped(reason, ctx.run_hit, partial=conv.last_text)
         conv.turn += 1
         outcome = await _run_turn(ctx, conv)
         if not isinstance(outcome, RunAgain):
@@ -107,7 +121,7 @@ async def _run_turn(ctx: RunContext, conv: Conversation) -> TurnOutcome:
     _trim(ctx, conv)
     conv.request = _replace(conv.request, turn=conv.turn)
     turn_span = new_span_id()
-    where = Attempt(conv.agent, conv.task.id, conv.turn, turn_span)
+    where = Where(conv.agent, conv.task.id, conv.turn, turn_span)
     completion = await call_model(ctx, conv.request, where)
     if isinstance(completion, Stopped):
         return Stopped(completion.reason, completion.hit, completion.partial or conv.last_text)
@@ -119,9 +133,11 @@ async def _run_turn(ctx: RunContext, conv: Conversation) -> TurnOutcome:
     return _finish(ctx, conv, message.content, turn_span)
 
 
-async def _tools(ctx: RunContext, conv: Conversation, completion: Completion, turn_span: str) -> TurnOutcome:
-    calls = completion.message.tool_calls
-    result = await run_tool_calls(ctx, conv.agent, conv.task.id, conv.turn, turn_span, calls)
+async def _tools(
+    ctx: RunContext, conv: Conversation, completion: Completion, turn_span: str
+) -> TurnOutcome:
+    where = Where(conv.agent, conv.task.id, conv.turn, turn_span)
+    result = await run_tool_calls(ctx, where, completion.message.tool_calls)
     if result.hit:
         return Stopped(result.hit.message, result.hit, conv.last_text)
     conv.add(*result.messages)
@@ -147,8 +163,14 @@ def _finish(ctx: RunContext, conv: Conversation, text: str, turn_span: str) -> T
         return Stopped(f"output does not match output_schema: {'; '.join(errors)}", partial=text)
     conv.invalid_answers += 1
     ctx.sink.emit(
-        Retry, turn_span, agent=conv.agent, task=conv.task.id, turn=conv.turn,
-        what="output_validation", attempt=conv.invalid_answers + 1, reason="; ".join(errors),
+        Retry,
+        turn_span,
+        agent=conv.agent,
+        task=conv.task.id,
+        turn=conv.turn,
+        what="output_validation",
+        attempt=conv.invalid_answers + 1,
+        reason="; ".join(errors),
     )
     conv.add(Message(role="user", content=_reask(errors)))
     return RunAgain("invalid output")
@@ -158,7 +180,7 @@ def parse_output(text: str, schema: dict[str, Any]) -> tuple[Any, list[str]]:
     """The answer as JSON, and what is wrong with it under the schema (empty when valid)."""
     try:
         data = json.loads(_strip_fence(text))
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         return None, [f"the answer is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"]
     validator = validator_for(schema)(schema)
     errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
@@ -176,7 +198,10 @@ def _strip_fence(text: str) -> str:
 
 def _reask(errors: list[str]) -> str:
     listed = "\n".join(f"- {e}" for e in errors)
-    return f"Your answer does not match the required JSON Schema:\n{listed}\nAnswer again with one valid JSON object only."
+    return (
+        f"Your answer does not match the required JSON Schema:\n{listed}\n"
+        "Answer again with one valid JSON object only."
+    )
 
 
 def _trim(ctx: RunContext, conv: Conversation) -> None:
@@ -193,26 +218,48 @@ def _trim(ctx: RunContext, conv: Conversation) -> None:
     if trimmed.dropped:
         conv.request = _replace(conv.request, messages=trimmed.messages)
         ctx.sink.emit(
-            HistoryTrimmed, conv.span, agent=conv.agent, task=conv.task.id, turn=conv.turn + 1,
-            dropped_messages=trimmed.dropped, tokens_before=before, tokens_after=count(trimmed.messages),
+            HistoryTrimmed,
+            conv.span,
+            agent=conv.agent,
+            task=conv.task.id,
+            turn=conv.turn + 1,
+            dropped_messages=trimmed.dropped,
+            tokens_before=before,
+            tokens_after=count(trimmed.messages),
         )
 
 
 def _end(
     ctx: RunContext, conv: Conversation, outcome: FinalOutput | Stopped, cancelled: bool = False
 ) -> TaskOutcome:
+    status: TaskStatus
     if isinstance(outcome, FinalOutput):
         refused = _write_state(ctx, conv, outcome.data)
         status, reason = ("failed", refused) if refused else ("ok", None)
-        result = TaskOutcome(conv.task.id, conv.agent, status, outcome.text, outcome.data, reason, turns=conv.turn)
+        result = TaskOutcome(
+            conv.task.id, conv.agent, status, outcome.text, outcome.data, reason, turns=conv.turn
+        )
     else:
         status = "cancelled" if cancelled else "stopped" if outcome.hit else "failed"
         result = TaskOutcome(
-            conv.task.id, conv.agent, status, outcome.partial, None, outcome.reason, outcome.hit, conv.turn
+            conv.task.id,
+            conv.agent,
+            status,
+            outcome.partial,
+            None,
+            outcome.reason,
+            outcome.hit,
+            conv.turn,
         )
     ctx.sink.emit(
-        TaskFinished, ctx.run_span, span=conv.span, agent=conv.agent, task=conv.task.id,
-        status=result.status, reason=result.reason, turns=conv.turn,
+        TaskFinished,
+        ctx.run_span,
+        span=conv.span,
+        agent=conv.agent,
+        task=conv.task.id,
+        status=result.status,
+        reason=result.reason,
+        turns=conv.turn,
         output_digest=digest(result.output) if result.output is not None else None,
         duration_s=round(time.monotonic() - conv.started, 6),
     )
@@ -228,8 +275,16 @@ def _write_state(ctx: RunContext, conv: Conversation, data: Any) -> str | None:
         read = conv.read_versions.get(key, 0)
         result = ctx.state.write(key, value, read, conv.task.id)
         ctx.sink.emit(
-            StateWrite, conv.span, agent=conv.agent, task=conv.task.id, key=key, value=value,
-            read_version=read, version=result.version, writer=conv.task.id, accepted=result.accepted,
+            StateWrite,
+            conv.span,
+            agent=conv.agent,
+            task=conv.task.id,
+            key=key,
+            value=value,
+            read_version=read,
+            version=result.version,
+            writer=conv.task.id,
+            accepted=result.accepted,
             reason=result.reason,
         )
         if result.reason:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mas_cli.engine.guards import Guard
-from mas_cli.engine.outcomes import LimitHit, TaskOutcome
+from mas_cli.engine.outcomes import RUN_WIDE, LimitHit, TaskOutcome
 from mas_cli.engine.state import SharedState
 from mas_cli.events.models import Event, LimitHitEvent
 from mas_cli.events.writer import EventWriter, new_span_id, now_iso
@@ -20,6 +20,16 @@ from mas_cli.spec.models import ModelSpec
 from mas_cli.tools.base import Tool
 
 Listener = Callable[[Event], None]
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where a call happens: the agent, task and turn, and the span that parents its events."""
+
+    agent: str
+    task: str
+    turn: int
+    parent: str
 
 
 def digest(value: Any) -> str:
@@ -37,11 +47,18 @@ class Sink:
     trace_id: str
     listeners: list[Listener] = field(default_factory=list)
 
-    def emit(self, event_type: type[Event], parent: str | None, span: str | None = None, **fields: Any) -> str:
+    def emit(
+        self, event_type: type[Event], parent: str | None, span: str | None = None, **fields: Any
+    ) -> str:
         """Build, write and announce one event; returns its span id."""
         span = span or new_span_id()
         event = event_type(
-            ts=now_iso(), run_id=self.run_id, trace_id=self.trace_id, span_id=span, parent_id=parent, **fields
+            ts=now_iso(),
+            run_id=self.run_id,
+            trace_id=self.trace_id,
+            span_id=span,
+            parent_id=parent,
+            **fields,
         )
         self.writer.emit(event)
         for listener in self.listeners:
@@ -68,11 +85,16 @@ class RunContext:
 
     def limit_hit(self, hit: LimitHit, parent: str | None) -> None:
         """Record a limit hit; a run-wide one stops the run."""
-        from mas_cli.engine.outcomes import RUN_WIDE
-
         self.sink.emit(
-            LimitHitEvent, parent, agent=hit.agent, task=hit.task, kind=hit.kind, value=hit.value,
-            threshold=hit.threshold, scope=hit.scope, message=hit.message,
+            LimitHitEvent,
+            parent,
+            agent=hit.agent,
+            task=hit.task,
+            kind=hit.kind,
+            value=hit.value,
+            threshold=hit.threshold,
+            scope=hit.scope,
+            message=hit.message,
         )
         if hit.scope == "run" and hit.kind in RUN_WIDE and self.run_hit is None:
             self.run_hit = hit

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from mas_cli.engine.outcomes import LimitHit, Scope
 from mas_cli.spec.models import AgentSpec, CrewSpec
 
-NO_PROGRESS_TURNS = 3  # the same answer, or the same call with the same result, this many turns running
+NO_PROGRESS_TURNS = 3  # the same answer, or the same calls with the same results, turns running
 
 
 @dataclass
@@ -40,33 +40,49 @@ class Guard:
     def check_llm_call(
         self, agent: str, task: str, turn: int, worst_tokens: int, worst_cost: float | None
     ) -> LimitHit | None:
-        """Before a model call: may this call be made, even if it spends its worst case?"""
+        """Before a model call: may it be made, even if it spends its worst case?"""
         limits, spec = self.crew.limits, self.crew.agents[agent]
-        max_turns = spec.max_turns or limits.max_turns
+        calls = self.run.llm_calls + 1
         return (
-            self._over("max_turns", turn, max_turns, "task", agent, task)
-            or self._over("max_llm_calls", self.run.llm_calls + 1, limits.max_llm_calls, "run", agent, task)
+            _over(
+                LimitHit("max_turns", turn, spec.max_turns or limits.max_turns, "task", agent, task)
+            )
+            or _over(LimitHit("max_llm_calls", calls, limits.max_llm_calls, "run", agent, task))
             or self._agent_calls(spec, agent, task)
             or self._budgets(agent, task, worst_tokens, worst_cost or 0.0)
             or self.check_time(agent, task)
         )
 
-    def record_llm_call(self, agent: str, task: str, tokens: int, cost: float | None) -> LimitHit | None:
-        """After a model call (or failed attempt): settle what it actually spent."""
+    def record_llm_call(
+        self, agent: str, task: str, tokens: int, cost: float | None
+    ) -> LimitHit | None:
+        """After a model call (or a failed attempt): settle what it actually spent."""
         for spend in (self.run, self.agents[agent]):
             spend.llm_calls += 1
             spend.tokens += tokens
             spend.cost_usd += cost or 0.0
         return self._budgets(agent, task, 0, 0.0)
 
-    def check_tool_call(self, agent: str, task: str, tool: str, args_digest: str) -> LimitHit | None:
-        """Before a tool call: the run's tool budget and repeated identical calls in this task."""
+    def check_tool_call(
+        self, agent: str, task: str, tool: str, args_digest: str
+    ) -> LimitHit | None:
+        """Before a tool call: the run's tool budget, and identical calls within this task."""
         limits = self.crew.limits
         self.identical[(task, tool, args_digest)] += 1
         same = self.identical[(task, tool, args_digest)]
-        return self._over(
-            "max_tool_calls", self.run.tool_calls + 1, limits.max_tool_calls, "run", agent, task
-        ) or self._over("max_identical_tool_calls", same, limits.max_identical_tool_calls, "task", agent, task)
+        calls = self.run.tool_calls + 1
+        return _over(
+            LimitHit("max_tool_calls", calls, limits.max_tool_calls, "run", agent, task)
+        ) or _over(
+            LimitHit(
+                "max_identical_tool_calls",
+                same,
+                limits.max_identical_tool_calls,
+                "task",
+                agent,
+                task,
+            )
+        )
 
     def record_tool_call(self, agent: str) -> None:
         """A tool call was made."""
@@ -79,21 +95,27 @@ class Guard:
         recent.append(fingerprint)
         del recent[:-NO_PROGRESS_TURNS]
         if len(recent) == NO_PROGRESS_TURNS and len(set(recent)) == 1:
-            return LimitHit("no_progress", NO_PROGRESS_TURNS, NO_PROGRESS_TURNS, "task", agent, task)
+            return LimitHit(
+                "no_progress", NO_PROGRESS_TURNS, NO_PROGRESS_TURNS, "task", agent, task
+            )
         return None
 
     def check_time(self, agent: str | None = None, task: str | None = None) -> LimitHit | None:
         """Has the run outlived run_timeout_s?"""
-        elapsed = time.monotonic() - self.started
-        return self._over("run_timeout_s", elapsed, self.crew.limits.run_timeout_s, "run", agent, task)
+        elapsed = round(time.monotonic() - self.started, 3)
+        return _over(
+            LimitHit("run_timeout_s", elapsed, self.crew.limits.run_timeout_s, "run", agent, task)
+        )
 
     def _agent_calls(self, spec: AgentSpec, agent: str, task: str) -> LimitHit | None:
         if spec.max_llm_calls is None:
             return None
         calls = self.agents[agent].llm_calls + 1
-        return self._over("max_llm_calls", calls, spec.max_llm_calls, "agent", agent, task)
+        return _over(LimitHit("max_llm_calls", calls, spec.max_llm_calls, "agent", agent, task))
 
-    def _budgets(self, agent: str, task: str, worst_tokens: int, worst_cost: float) -> LimitHit | None:
+    def _budgets(
+        self, agent: str, task: str, worst_tokens: int, worst_cost: float
+    ) -> LimitHit | None:
         limits, spec, mine = self.crew.limits, self.crew.agents[agent], self.agents[agent]
         checks: list[tuple[str, float, float | None, Scope]] = [
             ("max_tokens", self.run.tokens + worst_tokens, limits.max_tokens, "run"),
@@ -106,10 +128,7 @@ class Guard:
                 return LimitHit(kind, round(value, 6), threshold, scope, agent, task)
         return None
 
-    @staticmethod
-    def _over(
-        kind: str, value: float, threshold: float, scope: Scope, agent: str | None, task: str | None
-    ) -> LimitHit | None:
-        if value > threshold:
-            return LimitHit(kind, round(value, 3), threshold, scope, agent, task)
-        return None
+
+def _over(hit: LimitHit) -> LimitHit | None:
+    """The hit, if its value passed its threshold."""
+    return hit if hit.value > hit.threshold else None

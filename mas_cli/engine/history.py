@@ -20,7 +20,9 @@ class Trimmed:
     dropped: int
 
 
-def trim(messages: tuple[Message, ...], limit: int, count: Callable[[tuple[Message, ...]], int]) -> Trimmed:
+def trim(
+    messages: tuple[Message, ...], limit: int, count: Callable[[tuple[Message, ...]], int]
+) -> Trimmed:
     """Drop whole exchanges (an assistant's tool calls with their results), oldest first."""
     kept = list(messages)
     dropped = 0

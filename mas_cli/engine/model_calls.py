@@ -9,9 +9,10 @@ import asyncio
 import random
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from mas_cli.cost.tokens import count_messages
-from mas_cli.engine.context import RunContext, digest
+from mas_cli.engine.context import RunContext, Where, digest
 from mas_cli.engine.outcomes import Stopped
 from mas_cli.events.models import LlmCall, Retry
 from mas_cli.llm.convert import openai_messages, openai_tools
@@ -22,106 +23,124 @@ MAX_BACKOFF_S = 60.0
 PLANNED_OUTPUT_TOKENS = 4096  # the worst case planned for when a model sets no max_tokens
 
 
-@dataclass(frozen=True)
-class Attempt:
-    """Where one call happens: for events and guard checks."""
-
-    agent: str
-    task: str
-    turn: int
-    parent: str
-
-
-async def call_model(ctx: RunContext, request: Request, where: Attempt) -> Completion | Stopped:
+async def call_model(ctx: RunContext, request: Request, where: Where) -> Completion | Stopped:
     """Make the call, retrying what is worth retrying; a limit or a final failure is Stopped."""
-    wait = 0.0
-    for attempt in range(1, ctx.crew.spec.limits.max_retries + 2):
-        hit = ctx.guard.check_llm_call(where.agent, where.task, where.turn, worst_tokens(request), None)
+    limits = ctx.crew.spec.limits
+    call = _Call(ctx, request, where)
+    for attempt in range(1, limits.max_retries + 2):
+        hit = ctx.guard.check_llm_call(
+            where.agent, where.task, where.turn, worst_tokens(request), None
+        )
         if hit:
             ctx.limit_hit(hit, where.parent)
             return Stopped(hit.message, hit)
-        result = await _attempt(ctx, request, where, attempt, wait)
+        result = await call.attempt(attempt)
         if not isinstance(result, LlmFailure):
             return result
-        if not result.retryable or attempt > ctx.crew.spec.limits.max_retries:
+        if not result.retryable or attempt > limits.max_retries:
             return Stopped(f"model call failed: {result}")
-        wait = backoff(attempt, result.retry_after_s, ctx.crew.spec.limits.retry_backoff_s)
+        call.waited = backoff(attempt, result.retry_after_s, limits.retry_backoff_s)
         ctx.sink.emit(
-            Retry, where.parent, agent=where.agent, task=where.task, turn=where.turn,
-            what="llm_call", attempt=attempt + 1, reason=str(result), wait_s=round(wait, 3),
+            Retry,
+            where.parent,
+            agent=where.agent,
+            task=where.task,
+            turn=where.turn,
+            what="llm_call",
+            attempt=attempt + 1,
+            reason=str(result),
+            wait_s=round(call.waited, 3),
         )
-        await asyncio.sleep(wait)
+        await asyncio.sleep(call.waited)
     raise AssertionError("unreachable: the loop returns on its last attempt")
 
 
-async def _attempt(
-    ctx: RunContext, request: Request, where: Attempt, attempt: int, waited: float
-) -> Completion | Stopped | LlmFailure:
-    provider = ctx.providers[provider_key(request.model)]
-    started = time.monotonic()
-    try:
-        async with asyncio.timeout(ctx.crew.spec.limits.llm_timeout_s):
-            completion = await provider.complete(request)
-    except TimeoutError:
-        failure = LlmFailure(
-            f"no answer within llm_timeout_s {ctx.crew.spec.limits.llm_timeout_s:g}", kind="timeout", retryable=True
+@dataclass
+class _Call:
+    """One model call's attempts: each is made, logged and settled against the guard."""
+
+    ctx: RunContext
+    request: Request
+    where: Where
+    waited: float = 0.0
+    number: int = 0
+    started: float = 0.0
+
+    async def attempt(self, number: int) -> Completion | Stopped | LlmFailure:
+        self.number, self.started = number, time.monotonic()
+        provider = self.ctx.providers[provider_key(self.request.model)]
+        timeout = self.ctx.crew.spec.limits.llm_timeout_s
+        try:
+            async with asyncio.timeout(timeout):
+                completion = await provider.complete(self.request)
+        except TimeoutError:
+            return self._failed(
+                LlmFailure(
+                    f"no answer within llm_timeout_s {timeout:g}", kind="timeout", retryable=True
+                )
+            )
+        except LlmFailure as failure:
+            return self._failed(failure)
+        return self._settle(completion)
+
+    def _settle(self, completion: Completion) -> Completion | Stopped:
+        message = completion.message
+        self._emit(
+            completion.usage,
+            status="ok",
+            response_model=completion.response_model,
+            finish_reason=completion.finish_reason,
+            tool_calls=[c.name for c in message.tool_calls],
+            output_digest=digest(
+                [message.content, [(c.name, c.arguments) for c in message.tool_calls]]
+            ),
         )
-        return _failed(ctx, request, where, attempt, waited, started, failure)
-    except LlmFailure as failure:
-        return _failed(ctx, request, where, attempt, waited, started, failure)
-    return _settle(ctx, request, where, attempt, waited, started, completion)
+        hit = self.ctx.guard.record_llm_call(
+            self.where.agent, self.where.task, completion.usage.total, None
+        )
+        if hit:
+            self.ctx.limit_hit(hit, self.where.parent)
+            return Stopped(hit.message, hit, partial=message.content or None)
+        return completion
 
+    def _failed(self, failure: LlmFailure) -> LlmFailure | Stopped:
+        status = "timeout" if failure.kind == "timeout" else "error"
+        self._emit(Usage(), status=status, error=str(failure), http_status=failure.status)
+        hit = self.ctx.guard.record_llm_call(self.where.agent, self.where.task, 0, None)
+        if hit:
+            self.ctx.limit_hit(hit, self.where.parent)
+            return Stopped(hit.message, hit)
+        return failure
 
-def _settle(
-    ctx: RunContext, request: Request, where: Attempt, attempt: int, waited: float, started: float,
-    completion: Completion,
-) -> Completion | Stopped:
-    usage, message = completion.usage, completion.message
-    _emit_call(
-        ctx, request, where, attempt, waited, started, usage, status="ok",
-        response_model=completion.response_model, finish_reason=completion.finish_reason,
-        tool_calls=[c.name for c in message.tool_calls],
-        output_digest=digest([message.content, [(c.name, c.arguments) for c in message.tool_calls]]),
-    )
-    hit = ctx.guard.record_llm_call(where.agent, where.task, usage.total, None)
-    if hit:
-        ctx.limit_hit(hit, where.parent)
-        return Stopped(hit.message, hit, partial=message.content or None)
-    return completion
-
-
-def _failed(
-    ctx: RunContext, request: Request, where: Attempt, attempt: int, waited: float, started: float,
-    failure: LlmFailure,
-) -> LlmFailure | Stopped:
-    status = "timeout" if failure.kind == "timeout" else "error"
-    _emit_call(ctx, request, where, attempt, waited, started, Usage(), status=status, error=str(failure),
-               http_status=failure.status)
-    hit = ctx.guard.record_llm_call(where.agent, where.task, 0, None)
-    if hit:
-        ctx.limit_hit(hit, where.parent)
-        return Stopped(hit.message, hit)
-    return failure
-
-
-def _emit_call(
-    ctx: RunContext, request: Request, where: Attempt, attempt: int, waited: float, started: float,
-    usage: Usage, **fields: object,
-) -> None:
-    ctx.sink.emit(
-        LlmCall, where.parent, agent=where.agent, task=where.task, turn=where.turn,
-        provider=request.model.provider, model=request.model.model, attempt=attempt,
-        input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
-        cache_read_tokens=usage.cache_read_tokens, cache_write_tokens=usage.cache_write_tokens,
-        reasoning_tokens=usage.reasoning_tokens, usage_source=usage.source, raw_usage=usage.raw,
-        latency_s=round(time.monotonic() - started, 6), wait_s=round(waited, 3), **fields,
-    )
+    def _emit(self, usage: Usage, **fields: Any) -> None:
+        where, model = self.where, self.request.model
+        self.ctx.sink.emit(
+            LlmCall,
+            where.parent,
+            agent=where.agent,
+            task=where.task,
+            turn=where.turn,
+            provider=model.provider,
+            model=model.model,
+            attempt=self.number,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cache_read_tokens=usage.cache_read_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
+            reasoning_tokens=usage.reasoning_tokens,
+            usage_source=usage.source,
+            raw_usage=usage.raw,
+            latency_s=round(time.monotonic() - self.started, 6),
+            wait_s=round(self.waited, 3),
+            **fields,
+        )
 
 
 def worst_tokens(request: Request) -> int:
     """What a call could spend at worst: its counted input plus its whole output allowance."""
     counted = count_messages(
-        openai_messages(request.system, request.messages), request.model.model,
+        openai_messages(request.system, request.messages),
+        request.model.model,
         openai_tools(request.tools) or None,
     )
     return counted.tokens + (request.model.max_tokens or PLANNED_OUTPUT_TOKENS)

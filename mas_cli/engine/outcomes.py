@@ -1,4 +1,4 @@
-"""Typed outcomes: what a turn, a task and a run end with. A limit stop is an outcome, not an error."""
+"""Typed outcomes: how a turn, a task and a run end. A limit stop is an outcome, not an error."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from mas_cli.events.models import RunStatus, TaskStatus
 Scope = Literal["run", "agent", "task"]
 
 # Limits whose hit stops the whole run, not just the task where it happened.
-RUN_WIDE = frozenset({"max_llm_calls", "max_tool_calls", "max_tokens", "max_cost_usd", "run_timeout_s"})
+RUN_WIDE = frozenset(
+    {"max_llm_calls", "max_tool_calls", "max_tokens", "max_cost_usd", "run_timeout_s"}
+)
 
 
 @dataclass(frozen=True)

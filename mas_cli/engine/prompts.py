@@ -1,4 +1,4 @@
-"""Prompts: an agent's system prompt, and a task's prompt rendered from inputs, outputs and state."""
+"""Prompts: an agent's system prompt; a task's prompt from inputs, task outputs and state."""
 
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ def system_prompt(agent: AgentSpec, task: TaskSpec) -> str:
     parts += [agent.instructions] if agent.instructions else []
     if task.output_schema is not None:
         schema = json.dumps(task.output_schema, sort_keys=True)
-        parts.append(f"Answer with one JSON object and nothing else. It must match this JSON Schema: {schema}")
+        parts.append(
+            f"Answer with one JSON object and nothing else, matching this JSON Schema: {schema}"
+        )
     return "\n\n".join(parts)
 
 
@@ -33,14 +35,14 @@ def task_prompt(task: TaskSpec, values: Mapping[str, Any]) -> str:
 class _Formatter(string.Formatter):
     """`{task.field}` reads a field of a task's structured output; values render as text or JSON."""
 
-    def get_field(self, field_name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
+    def get_field(self, field_name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:  # noqa: ARG002
         root, *path = field_name.split(".")
         value = kwargs[root]
         for step in path:
             value = value.get(step) if isinstance(value, dict) else None
         return value, root
 
-    def format_field(self, value: Any, format_spec: str) -> str:
+    def format_field(self, value: Any, format_spec: str) -> str:  # noqa: ARG002
         if isinstance(value, str) or value is None:
             return "" if value is None else value
         return json.dumps(value, ensure_ascii=False)

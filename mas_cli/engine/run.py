@@ -24,7 +24,7 @@ from mas_cli.engine.setup import build_models, build_providers, resolve_inputs
 from mas_cli.engine.state import SharedState
 from mas_cli.events.models import Event, LlmCall, RunFinished, RunStarted, RunStatus
 from mas_cli.events.store import EVENTS, runs_dir
-from mas_cli.events.writer import EventWriter, new_run_id, new_trace_id, new_span_id
+from mas_cli.events.writer import EventWriter, new_run_id, new_span_id, new_trace_id
 from mas_cli.spec.loader import Crew
 from mas_cli.tools import load_tools
 
@@ -55,7 +55,11 @@ class Totals:
             self.output_tokens += event.output_tokens
             self.cache_read_tokens += event.cache_read_tokens
             self.cache_write_tokens += event.cache_write_tokens
-            self.cost_usd = None if self.cost_usd is None or event.cost_usd is None else self.cost_usd + event.cost_usd
+            self.cost_usd = (
+                None
+                if self.cost_usd is None or event.cost_usd is None
+                else self.cost_usd + event.cost_usd
+            )
 
 
 async def run_crew(crew: Crew, options: RunOptions) -> RunResult:
@@ -75,7 +79,15 @@ async def run_crew(crew: Crew, options: RunOptions) -> RunResult:
         totals = Totals()
         sink = Sink(writer, run_id, new_trace_id(), [totals, *options.listeners])
         ctx = RunContext(
-            crew, sink, Guard(crew.spec), SharedState(crew.spec), models, providers, tools, inputs, new_span_id()
+            crew,
+            sink,
+            Guard(crew.spec),
+            SharedState(crew.spec),
+            models,
+            providers,
+            tools,
+            inputs,
+            new_span_id(),
         )
         return await _run(ctx, options, run_dir, totals)
 
@@ -92,7 +104,7 @@ async def _run(ctx: RunContext, options: RunOptions, run_dir: Path, totals: Tota
         status, reason = _verdict(ctx, interrupted)
     finally:
         undo()
-        _finish(ctx, run_dir, status, reason, time.monotonic() - started, totals)
+        _finish(ctx, run_dir, (status, reason), time.monotonic() - started, totals)
     return RunResult(ctx.sink.run_id, status, reason, dict(ctx.outcomes), str(run_dir), ctx.run_hit)
 
 
@@ -138,22 +150,46 @@ def _verdict(ctx: RunContext, interrupted: list[str]) -> tuple[RunStatus, str | 
 def _emit_started(ctx: RunContext, options: RunOptions) -> None:
     spec = ctx.crew.spec
     ctx.sink.emit(
-        RunStarted, None, span=ctx.run_span, crew=spec.name, crew_path=str(ctx.crew.path),
-        process=spec.process, inputs=ctx.inputs, models={k: f"{m.provider}:{m.model}" for k, m in ctx.models.items()},
-        limits=spec.limits.model_dump(), offline=options.offline, mas_version=__version__,
+        RunStarted,
+        None,
+        span=ctx.run_span,
+        crew=spec.name,
+        crew_path=str(ctx.crew.path),
+        process=spec.process,
+        inputs=ctx.inputs,
+        models={k: f"{m.provider}:{m.model}" for k, m in ctx.models.items()},
+        limits=spec.limits.model_dump(),
+        offline=options.offline,
+        mas_version=__version__,
     )
 
 
-def _finish(ctx: RunContext, run_dir: Path, status: RunStatus, reason: str | None, elapsed: float, totals: Totals) -> None:
+def _finish(
+    ctx: RunContext,
+    run_dir: Path,
+    verdict: tuple[RunStatus, str | None],
+    elapsed: float,
+    totals: Totals,
+) -> None:
+    status, reason = verdict
     counts: dict[str, int] = {}
     for outcome in ctx.outcomes.values():
         counts[outcome.status] = counts.get(outcome.status, 0) + 1
     ctx.sink.emit(
-        RunFinished, None, span=ctx.run_span, status=status, reason=reason, duration_s=round(elapsed, 6),
-        llm_calls=ctx.guard.run.llm_calls, tool_calls=ctx.guard.run.tool_calls,
-        input_tokens=totals.input_tokens, output_tokens=totals.output_tokens,
-        cache_read_tokens=totals.cache_read_tokens, cache_write_tokens=totals.cache_write_tokens,
-        cost_usd=totals.cost_usd, tasks=counts,
+        RunFinished,
+        None,
+        span=ctx.run_span,
+        status=status,
+        reason=reason,
+        duration_s=round(elapsed, 6),
+        llm_calls=ctx.guard.run.llm_calls,
+        tool_calls=ctx.guard.run.tool_calls,
+        input_tokens=totals.input_tokens,
+        output_tokens=totals.output_tokens,
+        cache_read_tokens=totals.cache_read_tokens,
+        cache_write_tokens=totals.cache_write_tokens,
+        cost_usd=totals.cost_usd,
+        tasks=counts,
     )
     _write_json(run_dir / "state.json", ctx.state.snapshot())
     _write_json(run_dir / "output.json", _output_doc(ctx, status, reason))
@@ -162,17 +198,29 @@ def _finish(ctx: RunContext, run_dir: Path, status: RunStatus, reason: str | Non
 def _output_doc(ctx: RunContext, status: RunStatus, reason: str | None) -> dict[str, Any]:
     tasks = {
         t.id: {
-            "agent": o.agent, "status": o.status, "output": o.output, "data": o.data,
-            "reason": o.reason, "turns": o.turns,
+            "agent": o.agent,
+            "status": o.status,
+            "output": o.output,
+            "data": o.data,
+            "reason": o.reason,
+            "turns": o.turns,
         }
         for t in ctx.crew.spec.tasks
         if (o := ctx.outcomes.get(t.id))
     }
-    return {"run_id": ctx.sink.run_id, "crew": ctx.crew.spec.name, "status": status, "reason": reason, "tasks": tasks}
+    return {
+        "run_id": ctx.sink.run_id,
+        "crew": ctx.crew.spec.name,
+        "status": status,
+        "reason": reason,
+        "tasks": tasks,
+    }
 
 
 def _write_json(path: Path, value: Any) -> None:
     # Write then rename, so a reader never sees half a file.
     partial = path.with_suffix(".partial")
-    partial.write_text(json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    partial.write_text(
+        json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
+    )
     partial.replace(path)

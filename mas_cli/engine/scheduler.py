@@ -7,6 +7,7 @@ up to max_concurrency at once. A task whose dependency did not end `ok` is skipp
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from mas_cli.engine.agent import run_task
 from mas_cli.engine.context import RunContext
@@ -16,17 +17,20 @@ from mas_cli.spec import graph
 
 
 async def run_tasks(ctx: RunContext) -> None:
-    """Run every task of the crew; outcomes land in ctx.outcomes. Stops early when ctx.stop is set."""
+    """Run every task; outcomes land in ctx.outcomes. Winds down when ctx.stop is set."""
     spec = ctx.crew.spec
     deps = graph.edges(spec)
     width = spec.limits.max_concurrency if spec.process == "parallel" else 1
     gate = asyncio.Semaphore(width)
     done = {t.id: asyncio.get_running_loop().create_future() for t in spec.tasks}
-    jobs = [asyncio.create_task(_task(ctx, t.id, deps[t.id], done, gate), name=t.id) for t in spec.tasks]
-    stopper = asyncio.create_task(ctx.stop.wait())
+    jobs = [
+        asyncio.create_task(_task(ctx, t.id, deps[t.id], done, gate), name=t.id) for t in spec.tasks
+    ]
+    stopper = asyncio.ensure_future(ctx.stop.wait())
     everything = asyncio.gather(*jobs)
     try:
-        await asyncio.wait([stopper, everything], return_when=asyncio.FIRST_COMPLETED)
+        watched: list[asyncio.Future[Any]] = [stopper, everything]
+        await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
         if everything.done():
             everything.result()  # a bug inside a task surfaces here, not silently
     finally:
@@ -37,13 +41,18 @@ async def run_tasks(ctx: RunContext) -> None:
 
 
 async def _task(
-    ctx: RunContext, task_id: str, waits_for: list[str], done: dict[str, asyncio.Future[TaskOutcome]],
+    ctx: RunContext,
+    task_id: str,
+    waits_for: list[str],
+    done: dict[str, asyncio.Future[TaskOutcome]],
     gate: asyncio.Semaphore,
 ) -> None:
     for dep in waits_for:
         outcome = await done[dep]
         if outcome.status != "ok":
-            done[task_id].set_result(_skip(ctx, task_id, f"'{dep}' did not finish ({outcome.status})"))
+            done[task_id].set_result(
+                _skip(ctx, task_id, f"'{dep}' did not finish ({outcome.status})")
+            )
             return
     async with gate:
         result = await run_task(ctx, ctx.crew.spec.task(task_id))
@@ -54,7 +63,9 @@ def _skip(ctx: RunContext, task_id: str, reason: str) -> TaskOutcome:
     task = ctx.crew.spec.task(task_id)
     outcome = TaskOutcome(task_id, task.agent, "skipped", reason=reason)
     ctx.outcomes[task_id] = outcome
-    ctx.sink.emit(TaskFinished, ctx.run_span, agent=task.agent, task=task_id, status="skipped", reason=reason)
+    ctx.sink.emit(
+        TaskFinished, ctx.run_span, agent=task.agent, task=task_id, status="skipped", reason=reason
+    )
     return outcome
 
 

@@ -16,13 +16,19 @@ def resolve_inputs(spec: CrewSpec, given: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(given) - set(spec.inputs))
     if unknown:
         hint = did_you_mean(unknown[0], spec.inputs) or "this crew takes no inputs"
-        raise UsageError(f"unknown input{'s' * (len(unknown) > 1)}: {', '.join(unknown)}", hint=hint)
+        raise UsageError(
+            f"unknown input{'s' * (len(unknown) > 1)}: {', '.join(unknown)}", hint=hint
+        )
     values = {name: given.get(name, item.default) for name, item in spec.inputs.items()}
     missing = [n for n, item in spec.inputs.items() if item.required and values[n] is None]
     if missing:
-        described = "; ".join(f"{n}: {spec.inputs[n].description or 'no description'}" for n in missing)
+        described = "; ".join(
+            f"{n}: {spec.inputs[n].description or 'no description'}" for n in missing
+        )
         example = " ".join(f"--input {n}=..." for n in missing)
-        raise UsageError(f"missing required input{'s' * (len(missing) > 1)}: {described}", hint=f"give {example}")
+        raise UsageError(
+            f"missing required input{'s' * (len(missing) > 1)}: {described}", hint=f"give {example}"
+        )
     return values
 
 
@@ -33,7 +39,9 @@ def build_models(spec: CrewSpec, *, offline: bool) -> dict[str, ModelSpec]:
         model = spec.model_for(agent.model)
         assert model is not None, "the loader checks every model reference"
         if offline:
-            model = model.model_copy(update={"provider": "offline", "base_url": None, "api_key_env": None})
+            model = model.model_copy(
+                update={"provider": "offline", "base_url": None, "api_key_env": None}
+            )
         models[agent.model] = model
     return models
 

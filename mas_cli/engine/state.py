@@ -38,7 +38,9 @@ class SharedState:
 
     def __init__(self, crew: CrewSpec) -> None:
         self._schemas = crew.state
-        self._writers = {key: {t.id for t in crew.tasks if key in t.writes.values()} for key in crew.state}
+        self._writers = {
+            key: {t.id for t in crew.tasks if key in t.writes.values()} for key in crew.state
+        }
         self._entries = {key: Entry() for key in crew.state}
 
     def get(self, key: str) -> Entry:
@@ -67,7 +69,9 @@ class SharedState:
             return f"'{key}' is not a declared state key"
         if writer not in self._writers[key]:
             return f"task '{writer}' does not declare '{key}' in writes"
-        errors = sorted(validator_for(self._schemas[key])(self._schemas[key]).iter_errors(value), key=str)
+        errors = sorted(
+            validator_for(self._schemas[key])(self._schemas[key]).iter_errors(value), key=str
+        )
         if errors:
             return f"{value!r} is not valid for '{key}': {errors[0].message}"
         current = self._entries[key]

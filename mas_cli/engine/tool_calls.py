@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from mas_cli.engine.context import RunContext, digest
+from mas_cli.engine.context import RunContext, Where, digest
 from mas_cli.engine.outcomes import LimitHit
 from mas_cli.events.models import ToolCall as ToolCallEvent
 from mas_cli.llm.types import Message, ToolCall
@@ -21,47 +21,57 @@ class ToolTurn:
     fingerprint: str
 
 
-async def run_tool_calls(
-    ctx: RunContext, agent: str, task: str, turn: int, parent: str, calls: tuple[ToolCall, ...]
-) -> ToolTurn:
+async def run_tool_calls(ctx: RunContext, where: Where, calls: tuple[ToolCall, ...]) -> ToolTurn:
     """Run every call the model asked for at once; results go back in the order asked."""
-    allowed = set(ctx.crew.spec.agents[agent].tools)
-    hits = [ctx.guard.check_tool_call(agent, task, c.name, digest(c.arguments)) for c in calls]
+    guard = ctx.guard
+    hits = [
+        guard.check_tool_call(where.agent, where.task, c.name, digest(c.arguments)) for c in calls
+    ]
     hit = next((h for h in hits if h), None)
     if hit:
-        ctx.limit_hit(hit, parent)
+        ctx.limit_hit(hit, where.parent)
         return ToolTurn((), hit, "")
-    results = await asyncio.gather(*(_one(ctx, agent, task, turn, parent, c, allowed) for c in calls))
+    results = await asyncio.gather(*(_one(ctx, where, c) for c in calls))
+    pairs = list(zip(calls, results, strict=True))
     messages = tuple(
         Message(role="tool", content=r.output, tool_call_id=c.id, name=c.name, is_error=not r.ok)
-        for c, r in zip(calls, results, strict=True)
+        for c, r in pairs
     )
-    fingerprint = digest([(c.name, c.arguments, r.output) for c, r in zip(calls, results, strict=True)])
-    return ToolTurn(messages, None, fingerprint)
+    return ToolTurn(messages, None, digest([(c.name, c.arguments, r.output) for c, r in pairs]))
 
 
-async def _one(
-    ctx: RunContext, agent: str, task: str, turn: int, parent: str, call: ToolCall, allowed: set[str]
-) -> ToolResult:
-    refusal = _refusal(call, allowed)
-    result = ToolResult(ok=False, output=f"error: {refusal}", error=refusal) if refusal else None
-    if result is None:
+async def _one(ctx: RunContext, where: Where, call: ToolCall) -> ToolResult:
+    refusal = _refusal(call, set(ctx.crew.spec.agents[where.agent].tools))
+    if refusal:
+        result = ToolResult(ok=False, output=f"error: {refusal}", error=refusal)
+    else:
         result = await ctx.tools[call.name].call(call.arguments)
-        ctx.guard.record_tool_call(agent)
+        ctx.guard.record_tool_call(where.agent)
     ctx.sink.emit(
-        ToolCallEvent, parent, agent=agent, task=task, turn=turn, tool=call.name, tool_call_id=call.id,
-        args_digest=digest(call.arguments), result_digest=digest(result.output),
-        status=_status(result, refused=refusal is not None), error=result.error,
-        latency_s=round(result.latency_s, 6), output_bytes=len(result.output.encode()),
+        ToolCallEvent,
+        where.parent,
+        agent=where.agent,
+        task=where.task,
+        turn=where.turn,
+        tool=call.name,
+        tool_call_id=call.id,
+        args_digest=digest(call.arguments),
+        result_digest=digest(result.output),
+        status=_status(result, refused=refusal is not None),
+        error=result.error,
+        latency_s=round(result.latency_s, 6),
+        output_bytes=len(result.output.encode()),
     )
     return result
 
 
 def _refusal(call: ToolCall, allowed: set[str]) -> str | None:
     if call.arguments_error:
-        return f"the arguments of {call.name} are not valid JSON ({call.arguments_error}); send a JSON object"
+        problem = call.arguments_error
+        return f"the arguments of {call.name} are not JSON ({problem}); send a JSON object"
     if call.name not in allowed:
-        return f"there is no tool '{call.name}'; the tools you have are: {', '.join(sorted(allowed)) or 'none'}"
+        have = ", ".join(sorted(allowed)) or "none"
+        return f"there is no tool '{call.name}'; the tools you have are: {have}"
     return None
 
 

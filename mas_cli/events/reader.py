@@ -16,7 +16,7 @@ MAX_KEPT_BAD_LINES = 5
 
 @dataclass
 class LogReader:
-    """Iterate over the events of one `events.jsonl`; `skipped` counts lines that were not events."""
+    """The events of one `events.jsonl`; `skipped` counts lines that were not events."""
 
     path: Path
     skipped: int = 0

@@ -40,11 +40,15 @@ def resolve_log(home: Path, ref: str | None, last: bool) -> Path:
         return Path(ref)
     ids = run_ids(home)
     if not ids:
-        raise UsageError(f"no runs under {runs_dir(home)}", hint="run a crew first: mas run CREW.yaml --offline")
+        raise UsageError(
+            f"no runs under {runs_dir(home)}", hint="run a crew first: mas run CREW.yaml --offline"
+        )
     if last or not ref:
         return runs_dir(home) / ids[-1] / EVENTS
     matches = [i for i in ids if i.startswith(ref)]
     if len(matches) != 1:
         what = "no run" if not matches else f"{len(matches)} runs"
-        raise UsageError(f"{what} matching '{ref}' under {runs_dir(home)}", hint="see the ids with: mas runs")
+        raise UsageError(
+            f"{what} matching '{ref}' under {runs_dir(home)}", hint="see the ids with: mas runs"
+        )
     return runs_dir(home) / matches[0] / EVENTS

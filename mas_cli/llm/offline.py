@@ -38,7 +38,9 @@ class OfflineProvider:
         """Answer one request, deterministically."""
         script = self.scripts.get(request.agent)
         message = self._scripted(request, script) if script else _default_answer(request)
-        return Completion(message=message, usage=_usage(request, message), finish_reason=_finish(message))
+        return Completion(
+            message=message, usage=_usage(request, message), finish_reason=_finish(message)
+        )
 
     def _scripted(self, request: Request, script: Script) -> Message:
         played = self._played[request.agent]
@@ -81,14 +83,21 @@ def _default_answer(request: Request) -> Message:
     prompt = _task_prompt(request)
     if request.tools and not any(m.role == "tool" for m in request.messages):
         calls = tuple(
-            ToolCall(id=f"call_{request.turn}_{i}", name=t.name, arguments=_arguments(t.parameters, prompt))
+            ToolCall(
+                id=f"call_{request.turn}_{i}",
+                name=t.name,
+                arguments=_arguments(t.parameters, prompt),
+            )
             for i, t in enumerate(request.tools)
         )
         return Message(role="assistant", tool_calls=calls)
     results = [m for m in request.messages if m.role == "tool"]
     if request.output_schema is not None:
         hints = _hints(results)
-        return Message(role="assistant", content=json.dumps(value_for(request.output_schema, "", prompt, hints)))
+        return Message(
+            role="assistant",
+            content=json.dumps(value_for(request.output_schema, "", prompt, hints)),
+        )
     return Message(role="assistant", content=_text_answer(request, prompt, results))
 
 
@@ -132,10 +141,16 @@ def _text_answer(request: Request, prompt: str, results: list[Message]) -> str:
 def _usage(request: Request, message: Message) -> Usage:
     model = request.model.model
     prompt = count_messages(
-        openai_messages(request.system, request.messages), model, openai_tools(request.tools) or None
+        openai_messages(request.system, request.messages),
+        model,
+        openai_tools(request.tools) or None,
     )
     answer = message.content + "".join(c.name + json.dumps(c.arguments) for c in message.tool_calls)
-    return Usage(input_tokens=prompt.tokens, output_tokens=count_text(answer, model).tokens, source="estimate")
+    return Usage(
+        input_tokens=prompt.tokens,
+        output_tokens=count_text(answer, model).tokens,
+        source="estimate",
+    )
 
 
 def _finish(message: Message) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any
 
@@ -11,13 +12,28 @@ from rich.markup import escape
 
 from mas_cli.errors import MasError, Problem
 
-stdout = Console(highlight=False, soft_wrap=True)
+PIPE_WIDTH = 160  # tables and trees written to a file or a pipe are not squeezed to 80 columns
+
+
+def _width() -> int | None:
+    if sys.stdout.isatty():
+        return None  # the terminal's own width
+    columns = os.environ.get("COLUMNS", "")
+    return int(columns) if columns.isdigit() else PIPE_WIDTH
+
+
+stdout = Console(highlight=False, soft_wrap=True, width=_width())
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def json_out(value: Any) -> None:
     """Machine output: plain JSON on stdout, no colours, no wrapping."""
     sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
+
+
+def styled(text: str, style: str) -> str:
+    """Rich markup for `text` in `style`; plain text when there is no style."""
+    return f"[{style}]{text}[/]" if style else text
 
 
 def error(exc: MasError) -> None:
@@ -36,5 +52,3 @@ def problem(p: Problem, level: str) -> None:
     """One located problem, in the file:line:col form editors jump to."""
     colour = "red" if level == "error" else "yellow"
     stderr.print(f"[{colour}]{level}:[/] {escape(str(p))}")
-
-

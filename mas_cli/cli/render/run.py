@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import singledispatch
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.markup import escape
 
-from mas_cli.cli.render.base import json_out, stderr, stdout
+from mas_cli.cli.render.base import json_out, stderr, stdout, styled
 from mas_cli.events import models as ev
 from mas_cli.spec import graph
 
@@ -17,7 +18,14 @@ if TYPE_CHECKING:
     from mas_cli.engine.outcomes import RunResult
     from mas_cli.spec.models import CrewSpec
 
-STATUS_STYLE = {"ok": "green", "failed": "red", "stopped": "red", "interrupted": "yellow", "skipped": "dim", "cancelled": "yellow"}
+STATUS_STYLE = {
+    "ok": "green",
+    "failed": "red",
+    "stopped": "red",
+    "interrupted": "yellow",
+    "skipped": "dim",
+    "cancelled": "yellow",
+}
 
 
 @dataclass
@@ -29,44 +37,78 @@ class Progress:
     cost: float | None = 0.0
 
     def __call__(self, event: ev.Event) -> None:
-        line = self._line(event)
+        if isinstance(event, ev.LlmCall):
+            self._count(event)
+        line = progress_line(event, self._spent())
         if line:
             stderr.print(line)
 
-    def _line(self, event: ev.Event) -> str | None:
-        where = escape(f"{event.task or ''}")
-        if isinstance(event, ev.TaskStarted):
-            return f"[bold]▶ {where}[/] [dim]({escape(event.agent or '')})[/]"
-        if isinstance(event, ev.LlmCall):
-            return self._llm(event, where)
-        if isinstance(event, ev.ToolCall):
-            cached = " cached" if event.cached else ""
-            status = f"[red]{event.status}[/]" if event.status != "ok" else "ok"
-            return f"  {where} tool {escape(event.tool)} {status}{cached} {event.latency_s * 1000:.0f} ms"
-        if isinstance(event, ev.LimitHitEvent):
-            return f"[red]■ {escape(event.message)}[/]"
-        if isinstance(event, ev.StateWrite) and not event.accepted:
-            return f"[red]  {where} state {escape(event.key)} refused: {escape(event.reason or '')}[/]"
-        if isinstance(event, ev.Retry):
-            return f"[yellow]  {where} retry {event.what} ({escape(event.reason[:120])})[/]"
-        if isinstance(event, ev.TaskFinished):
-            style = STATUS_STYLE.get(event.status, "")
-            reason = f": {escape(event.reason)}" if event.reason else ""
-            return f"[{style}]{'✓' if event.status == 'ok' else '✗'} {where} {event.status}[/]{reason}"
-        return None
-
-    def _llm(self, event: ev.LlmCall, where: str) -> str:
+    def _count(self, event: ev.LlmCall) -> None:
         self.calls += 1
         self.tokens += event.input_tokens + event.output_tokens
         if self.cost is not None:
             self.cost = None if event.cost_usd is None else self.cost + event.cost_usd
-        spent = f"{self.calls} calls, {self.tokens:,} tokens" + (f", ${self.cost:.4f}" if self.cost else "")
-        status = "" if event.status == "ok" else f" [red]{event.status}: {escape(event.error or '')}[/]"
-        estimate = "~" if event.usage_source == "estimate" else ""
-        return (
-            f"  {where} turn {event.turn} {escape(event.model)} {estimate}{event.input_tokens}→{event.output_tokens} "
-            f"tokens {event.latency_s * 1000:.0f} ms{status} [dim]· run: {spent}[/]"
-        )
+
+    def _spent(self) -> str:
+        cost = f", ${self.cost:.4f}" if self.cost else ""
+        return f"{self.calls} calls, {self.tokens:,} tokens{cost}"
+
+
+@singledispatch
+def progress_line(_event: ev.Event, _spent: str) -> str | None:
+    """The progress line for one event, or None for events not worth a line."""
+    return None
+
+
+@progress_line.register
+def _(event: ev.TaskStarted, _spent: str) -> str | None:
+    return f"[bold]▶ {escape(event.task or '')}[/] [dim]({escape(event.agent or '')})[/]"
+
+
+@progress_line.register
+def _(event: ev.LlmCall, spent: str) -> str | None:
+    status = "" if event.status == "ok" else f" [red]{event.status}: {escape(event.error or '')}[/]"
+    estimate = "~" if event.usage_source == "estimate" else ""
+    tokens = f"{estimate}{event.input_tokens}→{event.output_tokens}"
+    return (
+        f"  {escape(event.task or '')} turn {event.turn} {escape(event.model)} {tokens} tokens "
+        f"{event.latency_s * 1000:.0f} ms{status} [dim]· run: {spent}[/]"
+    )
+
+
+@progress_line.register
+def _(event: ev.ToolCall, _spent: str) -> str | None:
+    cached = " cached" if event.cached else ""
+    status = styled(event.status, "" if event.status == "ok" else "red")
+    where = escape(event.task or "")
+    return f"  {where} tool {escape(event.tool)} {status}{cached} {event.latency_s * 1000:.0f} ms"
+
+
+@progress_line.register
+def _(event: ev.LimitHitEvent, _spent: str) -> str | None:
+    return f"[red]■ {escape(event.message)}[/]"
+
+
+@progress_line.register
+def _(event: ev.StateWrite, _spent: str) -> str | None:
+    if event.accepted:
+        return None
+    refusal = f"state {escape(event.key)} refused: {escape(event.reason or '')}"
+    return f"[red]  {escape(event.task or '')} {refusal}[/]"
+
+
+@progress_line.register
+def _(event: ev.Retry, _spent: str) -> str | None:
+    return (
+        f"[yellow]  {escape(event.task or '')} retry {event.what} ({escape(event.reason[:120])})[/]"
+    )
+
+
+@progress_line.register
+def _(event: ev.TaskFinished, _spent: str) -> str | None:
+    mark = "✓" if event.status == "ok" else "✗"
+    head = styled(f"{mark} {escape(event.task or '')}", STATUS_STYLE.get(event.status, ""))
+    return f"{head} {_status(event.status, event.reason)}"
 
 
 def run_result(result: RunResult, spec: CrewSpec, *, as_json: bool = False) -> None:
@@ -75,11 +117,14 @@ def run_result(result: RunResult, spec: CrewSpec, *, as_json: bool = False) -> N
         _print_json(Path(result.run_dir) / "output.json")
     else:
         _final_outputs(result, spec)
-    style = STATUS_STYLE.get(result.status, "")
-    reason = f" ({escape(result.reason)})" if result.reason else ""
-    stderr.print(
-        f"run {result.run_id} [{style}]{result.status}[/]{reason} · log {escape(result.run_dir)}/events.jsonl"
-    )
+    status = _status(result.status, result.reason)
+    stderr.print(f"run {result.run_id} {status} · log {escape(result.run_dir)}/events.jsonl")
+
+
+def _status(status: str, reason: str | None) -> str:
+    """`stopped: max_turns 5 reached ...`, without saying `stopped` twice."""
+    word = styled(status, STATUS_STYLE.get(status, ""))
+    return f"{word}: {escape(reason.removeprefix(f'{status}: '))}" if reason else word
 
 
 def _print_json(path: Path) -> None:
@@ -94,6 +139,9 @@ def _final_outputs(result: RunResult, spec: CrewSpec) -> None:
         if outcome is None or (task.id in needed and outcome.status == "ok"):
             continue
         style = STATUS_STYLE.get(outcome.status, "")
-        stdout.print(f"[bold]── {escape(task.id)}[/] [dim]({escape(outcome.agent or '')})[/] [{style}]{outcome.status}[/]")
+        status = styled(outcome.status, style)
+        stdout.print(
+            f"[bold]── {escape(task.id)}[/] [dim]({escape(outcome.agent or '')})[/] {status}"
+        )
         if outcome.output:
             stdout.print(escape(outcome.output), highlight=False)

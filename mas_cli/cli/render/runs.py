@@ -1,0 +1,144 @@
+"""`mas runs` as a table, `mas show` as a tree."""
+
+from __future__ import annotations
+
+from functools import singledispatch
+from typing import TYPE_CHECKING
+
+from rich.markup import escape
+from rich.table import Table
+from rich.tree import Tree
+
+from mas_cli.cli.render.base import stderr, stdout, styled
+from mas_cli.cli.render.run import STATUS_STYLE
+from mas_cli.events import models as ev
+
+if TYPE_CHECKING:
+    from mas_cli.events.runs import Node, RunRow, RunTree
+
+
+def runs_table(rows: list[RunRow]) -> None:
+    """Recent runs, newest first."""
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for name in ("run", "crew", "status", "started", "duration", "calls", "tokens", "cost"):
+        right = name in {"duration", "calls", "tokens", "cost"}
+        table.add_column(name, justify="right" if right else "left", no_wrap=name != "crew")
+    for r in rows:
+        table.add_row(
+            r.run_id,
+            escape(r.crew),
+            styled(r.status, STATUS_STYLE.get(r.status, "yellow")),
+            r.started[5:19].replace("T", " "),
+            f"{r.duration_s:.1f}s" if r.duration_s is not None else "-",
+            str(r.llm_calls),
+            f"{r.tokens:,}",
+            _money(r.cost_usd),
+        )
+    stdout.print(table)
+
+
+def _money(cost: float | None) -> str:
+    return "unknown" if cost is None else f"${cost:.4f}"
+
+
+def run_tree(tree: RunTree) -> None:
+    """The run, its tasks, their turns and calls; limit hits in red."""
+    if tree.root is None or not isinstance(tree.root.event, ev.RunStarted):
+        stderr.print("[yellow]this log has no run_started event; showing what it has[/]")
+    top = Tree(_run_label(tree))
+    for node in [*(tree.root.children if tree.root else []), *tree.tasks]:
+        _add(top, node)
+    stdout.print(top)
+    if tree.skipped_lines:
+        stderr.print(f"[yellow]{tree.skipped_lines} unreadable lines skipped[/]")
+
+
+def _run_label(tree: RunTree) -> str:
+    started = tree.root.event if tree.root else None
+    name = escape(started.crew) if isinstance(started, ev.RunStarted) else "?"
+    run_id = started.run_id if started else "?"
+    done = tree.finished
+    if done is None:
+        why = "(no run_finished: killed, or still running)"
+        return f"[bold]{name}[/] run {run_id} [yellow]not finished[/] {why}"
+    status = styled(done.status, STATUS_STYLE.get(done.status, ""))
+    reason = f" — {escape(done.reason)}" if done.reason else ""
+    return (
+        f"[bold]{name}[/] run {run_id} {status}{reason}  {done.duration_s:.2f}s · "
+        f"{done.llm_calls} model calls · {done.tool_calls} tool calls · "
+        f"{done.input_tokens + done.output_tokens:,} tokens · {_money(done.cost_usd)}"
+    )
+
+
+def _add(parent: Tree, node: Node) -> None:
+    branch = parent.add(_label(node))
+    for child in node.children:
+        _add(branch, child)
+
+
+def _label(node: Node) -> str:
+    if node.turn is not None:
+        return f"turn {node.turn}"
+    event = node.event
+    if isinstance(event, ev.TaskStarted | ev.TaskFinished):
+        return _task_label(node)
+    return _event_label(event)
+
+
+def _task_label(node: Node) -> str:
+    done = node.finished if node.finished is not None else node.event
+    event = node.event
+    agent = escape(event.agent or "") if event else ""
+    task = escape(event.task or "") if event else ""
+    if not isinstance(done, ev.TaskFinished):
+        return f"[bold]{task}[/] ({agent}) [yellow]not finished[/]"
+    status = styled(done.status, STATUS_STYLE.get(done.status, ""))
+    reason = f" — {escape(done.reason)}" if done.reason else ""
+    return f"[bold]{task}[/] ({agent}) {status}{reason}  {done.turns} turns {done.duration_s:.2f}s"
+
+
+@singledispatch
+def _event_label(event: ev.Event | None) -> str:
+    return escape(str(getattr(event, "type", "event")))
+
+
+@_event_label.register
+def _(event: ev.LlmCall) -> str:
+    status = "" if event.status == "ok" else f" [red]{event.status}: {escape(event.error or '')}[/]"
+    attempt = f" attempt {event.attempt}" if event.attempt > 1 else ""
+    calls = f" → {', '.join(event.tool_calls)}" if event.tool_calls else ""
+    tokens = f"{event.input_tokens:,}→{event.output_tokens:,} tokens"
+    latency = f"{event.latency_s * 1000:.0f} ms"
+    return f"model {escape(event.model)}{attempt} {tokens} {latency}{status}{escape(calls)}"
+
+
+@_event_label.register
+def _(event: ev.ToolCall) -> str:
+    text = event.status + (f": {escape(event.error)}" if event.error else "")
+    status = styled(text, "" if event.status == "ok" else "red")
+    cached = " cached" if event.cached else ""
+    return f"tool {escape(event.tool)} {status}{cached} {event.latency_s * 1000:.0f} ms"
+
+
+@_event_label.register
+def _(event: ev.LimitHitEvent) -> str:
+    return f"[bold red]limit {escape(event.message)}[/]"
+
+
+@_event_label.register
+def _(event: ev.StateWrite) -> str:
+    verdict = (
+        f"v{event.version}" if event.accepted else f"[red]refused: {escape(event.reason or '')}[/]"
+    )
+    return f"state {escape(event.key)} = {escape(repr(event.value))} {verdict}"
+
+
+@_event_label.register
+def _(event: ev.Retry) -> str:
+    return f"[yellow]retry {event.what} attempt {event.attempt}: {escape(event.reason[:200])}[/]"
+
+
+@_event_label.register
+def _(event: ev.HistoryTrimmed) -> str:
+    tokens = f"{event.tokens_before:,}→{event.tokens_after:,} tokens"
+    return f"history trimmed: {event.dropped_messages} messages dropped, {tokens}"
