@@ -15,10 +15,9 @@ import json
 from collections import defaultdict
 from typing import Any
 
-from mas_cli.cost.tokens import count_messages, count_text
-from mas_cli.llm.convert import openai_messages, openai_tools
 from mas_cli.llm.example_values import content_words, value_for
-from mas_cli.llm.types import Completion, LlmFailure, Message, Request, ToolCall, Usage
+from mas_cli.llm.types import Completion, LlmFailure, Message, Request, ToolCall
+from mas_cli.llm.usage import estimated_usage
 from mas_cli.spec.models import ModelSpec, Script, ScriptTurn
 
 RETRYABLE = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
@@ -39,7 +38,7 @@ class OfflineProvider:
         script = self.scripts.get(request.agent)
         message = self._scripted(request, script) if script else _default_answer(request)
         return Completion(
-            message=message, usage=_usage(request, message), finish_reason=_finish(message)
+            message=message, usage=estimated_usage(request, message), finish_reason=_finish(message)
         )
 
     def _scripted(self, request: Request, script: Script) -> Message:
@@ -136,21 +135,6 @@ def _text_answer(request: Request, prompt: str, results: list[Message]) -> str:
     lines = [f"{request.agent or 'agent'} on: {words}"]
     lines += [f"- {m.name or 'tool'}: {' '.join(m.content.split())[:160]}" for m in results]
     return "\n".join(lines)
-
-
-def _usage(request: Request, message: Message) -> Usage:
-    model = request.model.model
-    prompt = count_messages(
-        openai_messages(request.system, request.messages),
-        model,
-        openai_tools(request.tools) or None,
-    )
-    answer = message.content + "".join(c.name + json.dumps(c.arguments) for c in message.tool_calls)
-    return Usage(
-        input_tokens=prompt.tokens,
-        output_tokens=count_text(answer, model).tokens,
-        source="estimate",
-    )
 
 
 def _finish(message: Message) -> str:
