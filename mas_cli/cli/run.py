@@ -36,6 +36,16 @@ def run(
             "--offline", help="Use the offline model for every agent (no key, no network)."
         ),
     ] = False,
+    replay: Annotated[
+        str | None,
+        typer.Option(
+            "--replay",
+            metavar="RUN_ID",
+            help="Serve every model call from that run's recording (llm.jsonl): no network, "
+            "no spend. Stops at the first request that differs from the recording.",
+            show_default=False,
+        ),
+    ] = None,
     home: HomeOption = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print output.json on stdout.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
@@ -51,12 +61,18 @@ def run(
     from mas_cli.events.store import home_dir
     from mas_cli.spec.loader import load_crew
 
+    if replay and offline:
+        raise UsageError("--replay and --offline cannot be combined", hint="give one of them")
     loaded = load_crew(crew)
     for warning in loaded.warnings:
         render.problem(warning, "warning")
     listeners = () if quiet else (render.Progress(),)
     options = RunOptions(
-        home_dir(home), parse_inputs(input_pairs or [], inputs_file), offline, listeners
+        home_dir(home),
+        parse_inputs(input_pairs or [], inputs_file),
+        offline,
+        listeners,
+        replay=replay,
     )
     result = asyncio.run(run_crew(loaded, options))
     render.run_result(result, loaded.spec, as_json=json_out)

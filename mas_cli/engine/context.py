@@ -1,4 +1,4 @@
-"""Everything one run shares: ids, the event sink, the guard, state, providers and tools."""
+"""Everything one run shares: ids, the event sink, the guard, state, providers, limits, tools."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 
 from mas_cli.engine.guards import Guard
 from mas_cli.engine.outcomes import RUN_WIDE, LimitHit, TaskOutcome
+from mas_cli.engine.ratelimit import RateLimiter
 from mas_cli.engine.state import SharedState
 from mas_cli.events.models import Event, LimitHitEvent
 from mas_cli.events.writer import EventWriter, new_span_id, now_iso
@@ -82,6 +83,7 @@ class RunContext:
     outcomes: dict[str, TaskOutcome] = field(default_factory=dict)
     run_hit: LimitHit | None = None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
+    limiter: RateLimiter | None = None
 
     def limit_hit(self, hit: LimitHit, parent: str | None) -> None:
         """Record a limit hit; a run-wide one stops the run."""

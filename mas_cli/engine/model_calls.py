@@ -14,6 +14,7 @@ from typing import Any
 from mas_cli.cost.tokens import count_messages
 from mas_cli.engine.context import RunContext, Where, digest
 from mas_cli.engine.outcomes import Stopped
+from mas_cli.engine.pacing import pace
 from mas_cli.events.models import LlmCall, Retry
 from mas_cli.llm.convert import openai_messages, openai_tools
 from mas_cli.llm.registry import provider_key
@@ -34,7 +35,10 @@ async def call_model(ctx: RunContext, request: Request, where: Where) -> Complet
         if hit:
             ctx.limit_hit(hit, where.parent)
             return Stopped(hit.message, hit)
+        ticket = await pace(ctx, request, where, worst_tokens)
+        call.waited += ticket.wait_s
         result = await call.attempt(attempt)
+        ticket.settle(result)
         if not isinstance(result, LlmFailure):
             return result
         if not result.retryable or attempt > limits.max_retries:

@@ -11,32 +11,36 @@ import json
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from mas_cli import __version__
+from mas_cli.engine.connect import close, open_providers, recorded, replay_source
 from mas_cli.engine.context import Listener, RunContext, Sink
 from mas_cli.engine.guards import Guard
 from mas_cli.engine.outcomes import LimitHit, RunResult
+from mas_cli.engine.ratelimit import RateLimiter
 from mas_cli.engine.scheduler import run_tasks
-from mas_cli.engine.setup import build_models, build_providers, resolve_inputs
+from mas_cli.engine.setup import build_models, resolve_inputs
 from mas_cli.engine.state import SharedState
 from mas_cli.events.models import Event, LlmCall, RunFinished, RunStarted, RunStatus
 from mas_cli.events.store import EVENTS, runs_dir
 from mas_cli.events.writer import EventWriter, new_run_id, new_span_id, new_trace_id
+from mas_cli.llm.recording import LLM_LOG, LlmLog
 from mas_cli.spec.loader import Crew
 from mas_cli.tools import load_tools
 
 
 @dataclass(frozen=True)
 class RunOptions:
-    """How to run: where, with which inputs, offline or not, who listens to the events."""
+    """How to run: where, with which inputs, offline or replayed or live, who listens."""
 
     home: Path
     inputs: dict[str, Any] = field(default_factory=dict)
     offline: bool = False
     listeners: tuple[Listener, ...] = ()
+    replay: str | None = None  # the run (id, prefix or path) whose llm.jsonl serves every call
 
 
 @dataclass
@@ -66,16 +70,20 @@ async def run_crew(crew: Crew, options: RunOptions) -> RunResult:
     """Run the crew to completion or to a clear stop.
 
     Raises:
-        UsageError: missing or unknown inputs, a provider without its key (before anything runs).
+        UsageError: missing or unknown inputs, a provider without its key, a run to replay
+            that cannot be found (all before anything runs).
         ToolError: a tool that cannot be loaded.
     """
     inputs = resolve_inputs(crew.spec, options.inputs)
+    source = replay_source(options.home, options.replay) if options.replay else None
+    if source:  # a replay uses the models as the recorded run did
+        options = replace(options, replay=source.run_id, offline=source.offline)
     models = build_models(crew.spec, offline=options.offline)
-    providers = build_providers(crew.spec, models)
     tools = load_tools(crew)
+    providers = open_providers(crew, models, source)
     run_id = new_run_id()
     run_dir = runs_dir(options.home) / run_id
-    with EventWriter(run_dir / EVENTS) as writer:
+    with EventWriter(run_dir / EVENTS) as writer, LlmLog(run_dir / LLM_LOG) as llm_log:
         totals = Totals()
         sink = Sink(writer, run_id, new_trace_id(), [totals, *options.listeners])
         ctx = RunContext(
@@ -84,10 +92,12 @@ async def run_crew(crew: Crew, options: RunOptions) -> RunResult:
             Guard(crew.spec),
             SharedState(crew.spec),
             models,
-            providers,
+            recorded(providers, llm_log),
             tools,
             inputs,
             new_span_id(),
+            # Offline and replayed calls reach no provider: no quota to respect.
+            limiter=None if options.offline or source else RateLimiter.for_crew(crew.spec),
         )
         return await _run(ctx, options, run_dir, totals)
 
@@ -105,6 +115,7 @@ async def _run(ctx: RunContext, options: RunOptions, run_dir: Path, totals: Tota
     finally:
         undo()
         _finish(ctx, run_dir, (status, reason), time.monotonic() - started, totals)
+        await close(ctx.providers)
     return RunResult(ctx.sink.run_id, status, reason, dict(ctx.outcomes), str(run_dir), ctx.run_hit)
 
 
@@ -160,6 +171,7 @@ def _emit_started(ctx: RunContext, options: RunOptions) -> None:
         models={k: f"{m.provider}:{m.model}" for k, m in ctx.models.items()},
         limits=spec.limits.model_dump(),
         offline=options.offline,
+        replay_of=options.replay,
         mas_version=__version__,
     )
 

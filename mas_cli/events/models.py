@@ -55,6 +55,7 @@ class RunStarted(Event):
     models: dict[str, str] = {}
     limits: dict[str, Any] = {}
     offline: bool = False
+    replay_of: str | None = None
     mas_version: str = ""
 
 
@@ -143,6 +144,15 @@ class Retry(Event):
     wait_s: float = 0.0
 
 
+class RateLimited(Event):
+    """A model call waited for a rate-limit bucket (`rate_limits:`, or a 429's reset headers)."""
+
+    type: Literal["rate_limited"] = "rate_limited"
+    limit: str
+    reason: str
+    wait_s: float
+
+
 class HistoryTrimmed(Event):
     """Old tool exchanges were dropped to keep a conversation under max_history_tokens."""
 
@@ -199,6 +209,7 @@ AnyEvent = Annotated[
     | StateWrite
     | LimitHitEvent
     | Retry
+    | RateLimited
     | HistoryTrimmed
     | Warning_
     | TaskFinished

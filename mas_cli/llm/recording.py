@@ -154,6 +154,12 @@ class LlmLog:
         """Close the file."""
         self._file.close()
 
+    def __enter__(self) -> LlmLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 class Recording:
     """A provider whose every attempt is written to the run's LlmLog."""

@@ -49,18 +49,16 @@ class ReplayProvider:
 
     def _mismatch(self, key: Key, wanted: dict[str, Any]) -> LlmFailure:
         line = nearest(self.records, key)
-        who = _who(key)
         if line is None:
-            return _failure(f"replay: no recorded call for {who}", f"{self.source} is empty")
+            return _failure(f"replay: {_who(key)} was not recorded ({self.source} is empty)")
         record = self.records[line]
-        diff = first_difference(record["request"], wanted) or "the same request"
-        exact = self._index.get(key) == line
-        what = "differs from the recording" if exact else "was not recorded"
+        diff = first_difference(record["request"], wanted) or "none in the request"
+        where = f"{self.source.name} line {line + 1}"
+        if self._index.get(key) == line:
+            return _failure(f"replay: {_who(key)} differs from {where} at {diff}")
         return _failure(
-            f"replay: the request of {who} {what}; nearest recorded request: "
-            f"{_who(_key(record))} ({self.source.name} line {line + 1}), first difference: {diff}",
-            "replay reproduces a run while the crew, its inputs and its tools' results stay "
-            "the same; run without --replay to record a new one",
+            f"replay: {_who(key)} was not recorded; the nearest recorded request, {where} "
+            f"({_who(_key(record))}), differs at {diff}"
         )
 
 
@@ -148,8 +146,11 @@ def _key(record: dict[str, Any]) -> Key:
 
 def _who(key: Key) -> str:
     agent, task, turn, attempt = key
-    return f"agent {agent} on task {task} turn {turn} attempt {attempt}"
+    return f"agent {agent}, task {task}, turn {turn}, attempt {attempt}"
 
 
-def _failure(message: str, hint: str) -> LlmFailure:
+def _failure(message: str) -> LlmFailure:
+    hint = (
+        "a replay needs the same crew, inputs and tool results; run without --replay to record anew"
+    )
     return LlmFailure(message, kind="replay_mismatch", retryable=False, hint=hint)

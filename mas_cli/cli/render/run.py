@@ -105,6 +105,13 @@ def _(event: ev.Retry, _spent: str) -> str | None:
 
 
 @progress_line.register
+def _(event: ev.RateLimited, _spent: str) -> str | None:
+    where = f"{escape(event.task or '')} turn {event.turn}"
+    what = f"rate limit {escape(event.limit)}: {escape(event.reason)}"
+    return f"[yellow]  {where} waits {event.wait_s:.2f} s for {what}[/]"
+
+
+@progress_line.register
 def _(event: ev.TaskFinished, _spent: str) -> str | None:
     mark = "✓" if event.status == "ok" else "✗"
     head = styled(f"{mark} {escape(event.task or '')}", STATUS_STYLE.get(event.status, ""))
