@@ -92,13 +92,15 @@ def status_failure(
 ) -> LlmFailure:
     """An HTTP error status, classified: retried or not, how long to wait, what to tell."""
     body = _json(content)
-    kind = "quota" if _quota(body) else _kind(status)
+    code = _error_code(body)
+    kind = "quota" if code in QUOTA_CODES else _kind(status)
     retryable = kind != "quota" and (status in RETRIED or status >= 500)
     info = rate_limit_info(headers) if status == 429 else None
     wait = retry_after_s(headers) if retryable else None
     if wait is None and retryable and info is not None:
         wait = info.wait_s()
-    message = f"{endpoint.provider} {status} {kind}: {excerpt(body, endpoint.secrets)}"
+    named = f"{kind} ({code})" if code and not code.startswith(kind) else kind
+    message = f"{endpoint.provider} {status} {named}: {excerpt(body, endpoint.secrets)}"
     return LlmFailure(
         message,
         kind=kind,
@@ -166,15 +168,21 @@ def _kind(status: int) -> str:
     return "server_error" if status >= 500 else "http_error"
 
 
-def _quota(body: Any) -> bool:
+def _error_code(body: Any) -> str | None:
+    """The most specific code an error body gives: Anthropic's details.error_code, OpenAI's
+    code, then either's type (Anthropic's billing_error is a type)."""
     error = body.get("error") if isinstance(body, dict) else None
     if not isinstance(error, dict):
-        return False
+        return None
     details = error.get("details")
-    codes = {error.get("code"), error.get("type")}
-    if isinstance(details, dict):
-        codes.add(details.get("error_code"))
-    return bool(codes & QUOTA_CODES)
+    found = [
+        details.get("error_code") if isinstance(details, dict) else None,
+        error.get("code"),
+        error.get("type"),
+    ]
+    codes = [c for c in found if isinstance(c, str) and c]
+    quota = [c for c in codes if c in QUOTA_CODES]
+    return next(iter(quota or codes), None)
 
 
 def _error_message(body: dict[str, Any]) -> str | None:
