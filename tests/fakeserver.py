@@ -227,11 +227,17 @@ def _message(
 
 
 def error(
-    status: int, message: str, *, code: str | None = None, headers: dict[str, str] | None = None
+    status: int,
+    message: str,
+    *,
+    code: str | None = None,
+    kind: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Reply:
-    """An OpenAI-style error body."""
-    err = {"message": message, "type": code or "error", "code": code}
-    return Reply(status, {"error": err}, headers=headers or {})
+    """An OpenAI-style error body: message, type and code."""
+    return Reply(
+        status, {"error": {"message": message, "type": kind, "code": code}}, headers=headers or {}
+    )
 
 
 def anthropic_error(

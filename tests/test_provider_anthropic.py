@@ -6,7 +6,14 @@ import asyncio
 from typing import Any
 
 import pytest
-from fakeserver import ANTHROPIC, FakeServer, Reply, anthropic_error, anthropic_text, anthropic_tools
+from fakeserver import (
+    ANTHROPIC,
+    FakeServer,
+    Reply,
+    anthropic_error,
+    anthropic_text,
+    anthropic_tools,
+)
 
 from mas_cli.llm.anthropic_provider import AnthropicProvider
 from mas_cli.llm.anthropic_wire import DEFAULT_MAX_TOKENS
@@ -14,7 +21,9 @@ from mas_cli.llm.types import Completion, LlmFailure, Message, Request, ToolCall
 from mas_cli.spec.models import ModelSpec
 
 KEY = "sk-ant-test-0123456789"
-LOOKUP = ToolSchema("lookup", "Look an account up.", {"type": "object", "properties": {"id": {"type": "string"}}})
+LOOKUP = ToolSchema(
+    "lookup", "Look an account up.", {"type": "object", "properties": {"id": {"type": "string"}}}
+)
 
 
 @pytest.fixture(autouse=True)
@@ -23,7 +32,12 @@ def key(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _request(server: FakeServer, **changes: Any) -> Request:
-    model = {"provider": "anthropic", "model": "claude-sonnet-4-6", "base_url": server.url, "api_key_env": "ANTHROPIC_API_KEY"}
+    model = {
+        "provider": "anthropic",
+        "model": "claude-sonnet-4-6",
+        "base_url": server.url,
+        "api_key_env": "ANTHROPIC_API_KEY",
+    }
     model.update(changes.pop("model", {}))
     fields: dict[str, Any] = {
         "model": ModelSpec.model_validate(model),
@@ -57,7 +71,10 @@ def test_text_answer_with_system_prompt_and_default_max_tokens(server: FakeServe
     server.anthropic.push(anthropic_text("hi there"))
     completion = _complete(_request(server))
     assert completion.message == Message("assistant", "hi there")
-    assert (completion.finish_reason, completion.response_model) == ("end_turn", "claude-sonnet-4-6")
+    assert (completion.finish_reason, completion.response_model) == (
+        "end_turn",
+        "claude-sonnet-4-6",
+    )
     seen = server.requests(ANTHROPIC)[0]
     assert KEY in seen.headers.get("x-api-key", "") + seen.headers.get("authorization", "")
     assert seen.headers["x-stainless-retry-count"] == "0"
@@ -69,19 +86,30 @@ def test_text_answer_with_system_prompt_and_default_max_tokens(server: FakeServe
     }
 
 
-def test_tool_use_blocks_become_tool_calls_and_results_go_back_as_tool_result_blocks(server: FakeServer) -> None:
-    server.anthropic.push(anthropic_tools(("lookup", {"id": "a"}), ("lookup", {"id": "b"}), text="Looking."))
+def test_tool_use_blocks_become_tool_calls_and_results_go_back_as_tool_result_blocks(
+    server: FakeServer,
+) -> None:
+    server.anthropic.push(
+        anthropic_tools(("lookup", {"id": "a"}), ("lookup", {"id": "b"}), text="Looking.")
+    )
     completion = _complete(_request(server, tools=(LOOKUP,)))
     assert completion.finish_reason == "tool_use"
     assert completion.message.content == "Looking."
-    assert completion.message.tool_calls == (ToolCall("toolu_0", "lookup", {"id": "a"}), ToolCall("toolu_1", "lookup", {"id": "b"}))
-    assert server.requests(ANTHROPIC)[0].json["tools"] == [{"name": "lookup", "description": "Look an account up.", "input_schema": LOOKUP.parameters}]
+    assert completion.message.tool_calls == (
+        ToolCall("toolu_0", "lookup", {"id": "a"}),
+        ToolCall("toolu_1", "lookup", {"id": "b"}),
+    )
+    assert server.requests(ANTHROPIC)[0].json["tools"] == [
+        {"name": "lookup", "description": "Look an account up.", "input_schema": LOOKUP.parameters}
+    ]
     server.anthropic.push(anthropic_text("done"))
     history = (
         Message("user", "hello"),
         completion.message,
         Message("tool", '{"ok": 1}', tool_call_id="toolu_0", name="lookup"),
-        Message("tool", "error: no such account", tool_call_id="toolu_1", name="lookup", is_error=True),
+        Message(
+            "tool", "error: no such account", tool_call_id="toolu_1", name="lookup", is_error=True
+        ),
     )
     _complete(_request(server, tools=(LOOKUP,), messages=history))
     sent = server.requests(ANTHROPIC)[1].json["messages"]
@@ -97,7 +125,12 @@ def test_tool_use_blocks_become_tool_calls_and_results_go_back_as_tool_result_bl
         "role": "user",
         "content": [
             {"type": "tool_result", "tool_use_id": "toolu_0", "content": '{"ok": 1}'},
-            {"type": "tool_result", "tool_use_id": "toolu_1", "content": "error: no such account", "is_error": True},
+            {
+                "type": "tool_result",
+                "tool_use_id": "toolu_1",
+                "content": "error: no such account",
+                "is_error": True,
+            },
         ],
     }
 
@@ -105,19 +138,34 @@ def test_tool_use_blocks_become_tool_calls_and_results_go_back_as_tool_result_bl
 def test_prompt_caching_marks_the_system_prompt_and_the_last_tool(server: FakeServer) -> None:
     server.anthropic.push(anthropic_text("ok"))
     two = (LOOKUP, ToolSchema("search", "Search.", {"type": "object"}))
-    _complete(_request(server, tools=two, model={"prompt_caching": True, "max_tokens": 256, "temperature": 0.5}))
+    _complete(
+        _request(
+            server, tools=two, model={"prompt_caching": True, "max_tokens": 256, "temperature": 0.5}
+        )
+    )
     sent = server.requests(ANTHROPIC)[0].json
-    assert sent["system"] == [{"type": "text", "text": "You are terse.", "cache_control": {"type": "ephemeral"}}]
+    assert sent["system"] == [
+        {"type": "text", "text": "You are terse.", "cache_control": {"type": "ephemeral"}}
+    ]
     assert "cache_control" not in sent["tools"][0]
     assert sent["tools"][1]["cache_control"] == {"type": "ephemeral"}
     assert (sent["max_tokens"], sent["temperature"]) == (256, 0.5)
 
 
 def test_usage_adds_cache_reads_and_writes_to_input(server: FakeServer) -> None:
-    raw = {"input_tokens": 50, "cache_read_input_tokens": 2000, "cache_creation_input_tokens": 300, "output_tokens": 80}
+    raw = {
+        "input_tokens": 50,
+        "cache_read_input_tokens": 2000,
+        "cache_creation_input_tokens": 300,
+        "output_tokens": 80,
+    }
     server.anthropic.push(anthropic_text("ok", usage=raw))
     usage = _complete(_request(server)).usage
-    assert (usage.input_tokens, usage.cache_read_tokens, usage.cache_write_tokens) == (2350, 2000, 300)
+    assert (usage.input_tokens, usage.cache_read_tokens, usage.cache_write_tokens) == (
+        2350,
+        2000,
+        300,
+    )
     assert (usage.output_tokens, usage.source, usage.raw) == (80, "provider", raw)
 
 
@@ -144,13 +192,21 @@ def test_429_reads_anthropic_rate_limit_headers(server: FakeServer) -> None:
         "anthropic-ratelimit-output-tokens-remaining": "900",
         "anthropic-ratelimit-output-tokens-reset": "2030-01-01T00:00:00Z",
     }
-    server.anthropic.push(anthropic_error(429, "rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit", headers=headers))
+    server.anthropic.push(
+        anthropic_error(
+            429,
+            "rate_limit_error",
+            "Number of request tokens has exceeded your per-minute rate limit",
+            headers=headers,
+        )
+    )
     failure = _fail(_request(server))
     assert (failure.kind, failure.retryable, failure.retry_after_s) == ("rate_limit", True, 3.0)
     info = failure.rate_limit
     assert info is not None
     assert (info.remaining_requests, info.remaining_tokens) == (10, 0)
-    assert info.reset_tokens_s is not None and info.reset_tokens_s > 1000
+    assert info.reset_tokens_s is not None
+    assert info.reset_tokens_s > 1000
 
 
 @pytest.mark.parametrize(
@@ -161,8 +217,18 @@ def test_429_reads_anthropic_rate_limit_headers(server: FakeServer) -> None:
         (400, "billing_error", None),
     ],
 )
-def test_spend_limits_and_billing_errors_are_never_retried(server: FakeServer, status: int, kind: str, code: str | None) -> None:
-    server.anthropic.push(anthropic_error(status, kind, "Your organization has reached its spend limit.", error_code=code, headers={"retry-after": "1"}))
+def test_spend_limits_and_billing_errors_are_never_retried(
+    server: FakeServer, status: int, kind: str, code: str | None
+) -> None:
+    server.anthropic.push(
+        anthropic_error(
+            status,
+            kind,
+            "Your organization has reached its spend limit.",
+            error_code=code,
+            headers={"retry-after": "1"},
+        )
+    )
     failure = _fail(_request(server))
     assert (failure.kind, failure.retryable, failure.retry_after_s) == ("quota", False, None)
     assert "spend limit" in str(failure)
@@ -187,8 +253,14 @@ def test_a_response_slower_than_the_timeout_is_a_retryable_timeout(server: FakeS
     [
         (Reply(body=b"upstream connect error"), "not JSON; body starts: upstream connect error"),
         (Reply(json={"id": "msg_1", "type": "message"}), "no content list"),
-        (Reply(json={"content": [{"type": "text", "text": None}]}), "content[0].text is not a string"),
-        (Reply(json={"content": [{"type": "tool_use", "input": {}}]}), "content[0] (tool_use) has no id or name"),
+        (
+            Reply(json={"content": [{"type": "text", "text": None}]}),
+            "content[0].text is not a string",
+        ),
+        (
+            Reply(json={"content": [{"type": "tool_use", "input": {}}]}),
+            "content[0] (tool_use) has no id or name",
+        ),
     ],
 )
 def test_malformed_bodies(server: FakeServer, reply: Reply, problem: str) -> None:

@@ -15,7 +15,9 @@ from mas_cli.llm.types import Completion, LlmFailure, Message, Request, ToolCall
 from mas_cli.spec.models import ModelSpec
 
 KEY = "sk-test-0123456789"
-LOOKUP = ToolSchema("lookup", "Look an account up.", {"type": "object", "properties": {"id": {"type": "string"}}})
+LOOKUP = ToolSchema(
+    "lookup", "Look an account up.", {"type": "object", "properties": {"id": {"type": "string"}}}
+)
 
 
 @pytest.fixture(autouse=True)
@@ -24,7 +26,12 @@ def key(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _request(server: FakeServer, **changes: Any) -> Request:
-    model = {"provider": "openai", "model": "gpt-4o-mini", "base_url": server.url + "/v1", "api_key_env": "TEST_OPENAI_KEY"}
+    model = {
+        "provider": "openai",
+        "model": "gpt-4o-mini",
+        "base_url": server.url + "/v1",
+        "api_key_env": "TEST_OPENAI_KEY",
+    }
     model.update(changes.pop("model", {}))
     fields: dict[str, Any] = {
         "model": ModelSpec.model_validate(model),
@@ -65,7 +72,10 @@ def test_text_answer_sends_the_conversation_with_the_key(server: FakeServer) -> 
     assert seen.headers["x-stainless-retry-count"] == "0"
     assert seen.json == {
         "model": "gpt-4o-mini",
-        "messages": [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "hello"}],
+        "messages": [
+            {"role": "system", "content": "You are terse."},
+            {"role": "user", "content": "hello"},
+        ],
     }
 
 
@@ -78,27 +88,56 @@ def test_parallel_tool_calls_and_tool_results_round_trip(server: FakeServer) -> 
         ToolCall("call_1", "lookup", {"id": "b"}),
     )
     sent = server.requests(OPENAI)[0].json
-    assert sent["tools"] == [{"type": "function", "function": {"name": "lookup", "description": "Look an account up.", "parameters": LOOKUP.parameters}}]
+    assert sent["tools"] == [
+        {
+            "type": "function",
+            "function": {
+                "name": "lookup",
+                "description": "Look an account up.",
+                "parameters": LOOKUP.parameters,
+            },
+        }
+    ]
     server.openai.push(openai_text("done"))
-    history = (Message("user", "hello"), completion.message, Message("tool", '{"ok": 1}', tool_call_id="call_0", name="lookup"))
+    history = (
+        Message("user", "hello"),
+        completion.message,
+        Message("tool", '{"ok": 1}', tool_call_id="call_0", name="lookup"),
+    )
     _complete(_request(server, tools=(LOOKUP,), messages=history))
     sent = server.requests(OPENAI)[1].json["messages"]
-    assert sent[2]["tool_calls"][1] == {"id": "call_1", "type": "function", "function": {"name": "lookup", "arguments": '{"id": "b"}'}}
+    assert sent[2]["tool_calls"][1] == {
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": "lookup", "arguments": '{"id": "b"}'},
+    }
     assert sent[3] == {"role": "tool", "tool_call_id": "call_0", "content": '{"ok": 1}'}
 
 
 def test_structured_output_sends_the_schema_as_response_format(server: FakeServer) -> None:
-    schema = {"type": "object", "required": ["decision"], "properties": {"decision": {"type": "string"}}}
+    schema = {
+        "type": "object",
+        "required": ["decision"],
+        "properties": {"decision": {"type": "string"}},
+    }
     server.openai.push(openai_text('{"decision": "approve"}'))
     completion = _complete(_request(server, output_schema=schema))
     assert json.loads(completion.message.content) == {"decision": "approve"}
     sent = server.requests(OPENAI)[0].json
-    assert sent["response_format"] == {"type": "json_schema", "json_schema": {"name": "output", "schema": schema}}
+    assert sent["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {"name": "output", "schema": schema},
+    }
 
 
 def test_model_settings_params_and_headers_are_sent(server: FakeServer) -> None:
     server.openai.push(openai_text("ok"), openai_text("ok"))
-    model = {"temperature": 0.2, "max_tokens": 50, "params": {"seed": 7, "top_p": 0.5}, "headers": {"X-Team": "fraud"}}
+    model = {
+        "temperature": 0.2,
+        "max_tokens": 50,
+        "params": {"seed": 7, "top_p": 0.5},
+        "headers": {"X-Team": "fraud"},
+    }
     _complete(_request(server, model=model))
     seen = server.requests(OPENAI)[0]
     assert (seen.json["temperature"], seen.json["seed"], seen.json["top_p"]) == (0.2, 7, 0.5)
@@ -106,7 +145,9 @@ def test_model_settings_params_and_headers_are_sent(server: FakeServer) -> None:
     assert seen.headers["x-team"] == "fraud"
 
 
-def test_usage_counts_cached_tokens_inside_input_and_keeps_the_raw_usage(server: FakeServer) -> None:
+def test_usage_counts_cached_tokens_inside_input_and_keeps_the_raw_usage(
+    server: FakeServer,
+) -> None:
     raw = {
         "prompt_tokens": 1200,
         "completion_tokens": 300,
@@ -116,7 +157,11 @@ def test_usage_counts_cached_tokens_inside_input_and_keeps_the_raw_usage(server:
     }
     server.openai.push(openai_text("ok", usage=raw))
     usage = _complete(_request(server)).usage
-    assert (usage.input_tokens, usage.cache_read_tokens, usage.cache_write_tokens) == (1200, 1024, 0)
+    assert (usage.input_tokens, usage.cache_read_tokens, usage.cache_write_tokens) == (
+        1200,
+        1024,
+        0,
+    )
     assert (usage.output_tokens, usage.reasoning_tokens) == (300, 128)
     assert usage.source == "provider"
     assert usage.raw == raw
@@ -142,9 +187,21 @@ def test_local_server_without_api_key_env_gets_a_placeholder_never_the_openai_ke
 
 
 def test_429_with_retry_after_is_retryable_and_says_how_long(server: FakeServer) -> None:
-    server.openai.push(error(429, "Rate limit reached for requests", code="rate_limit_exceeded", headers={"retry-after": "2"}))
+    server.openai.push(
+        error(
+            429,
+            "Rate limit reached for requests",
+            code="rate_limit_exceeded",
+            headers={"retry-after": "2"},
+        )
+    )
     failure = _fail(_request(server))
-    assert (failure.kind, failure.status, failure.retryable, failure.retry_after_s) == ("rate_limit", 429, True, 2.0)
+    assert (failure.kind, failure.status, failure.retryable, failure.retry_after_s) == (
+        "rate_limit",
+        429,
+        True,
+        2.0,
+    )
     assert str(failure).startswith("openai 429 rate_limit: Rate limit reached for requests")
 
 
@@ -172,7 +229,14 @@ def test_429_without_retry_after_waits_for_the_exhausted_window(server: FakeServ
 
 
 def test_insufficient_quota_is_never_retried_and_says_what_to_do(server: FakeServer) -> None:
-    server.openai.push(error(429, "You exceeded your current quota, please check your plan and billing details.", code="insufficient_quota", headers={"retry-after": "1"}))
+    server.openai.push(
+        error(
+            429,
+            "You exceeded your current quota, please check your plan and billing details.",
+            code="insufficient_quota",
+            headers={"retry-after": "1"},
+        )
+    )
     failure = _fail(_request(server))
     assert (failure.kind, failure.retryable, failure.retry_after_s) == ("quota", False, None)
     assert "exceeded your current quota" in str(failure)
@@ -194,7 +258,9 @@ def test_insufficient_quota_is_never_retried_and_says_what_to_do(server: FakeSer
         (503, "server_error", True),
     ],
 )
-def test_status_codes_are_classified(server: FakeServer, status: int, kind: str, retryable: bool) -> None:
+def test_status_codes_are_classified(
+    server: FakeServer, status: int, kind: str, retryable: bool
+) -> None:
     server.openai.push(error(status, f"status {status}"))
     failure = _fail(_request(server))
     assert (failure.status, failure.kind, failure.retryable) == (status, kind, retryable)
@@ -223,10 +289,18 @@ def test_a_dropped_connection_is_a_retryable_connection_error(server: FakeServer
 
 
 def test_a_body_that_is_not_json_is_malformed_with_status_and_excerpt(server: FakeServer) -> None:
-    server.openai.push(Reply(body=b"<html><body>502 Bad Gateway from the proxy</body></html>", headers={"content-type": "text/html"}))
+    server.openai.push(
+        Reply(
+            body=b"<html><body>502 Bad Gateway from the proxy</body></html>",
+            headers={"content-type": "text/html"},
+        )
+    )
     failure = _fail(_request(server))
     assert (failure.kind, failure.status, failure.retryable) == ("malformed", 200, False)
-    assert "openai 200 malformed response: not JSON; body starts: <html><body>502 Bad Gateway" in str(failure)
+    assert (
+        "openai 200 malformed response: not JSON; body starts: <html><body>502 Bad Gateway"
+        in str(failure)
+    )
 
 
 @pytest.mark.parametrize(
@@ -236,20 +310,34 @@ def test_a_body_that_is_not_json_is_malformed_with_status_and_excerpt(server: Fa
         ({"id": "x"}, "no choices"),
         ({"choices": [{"finish_reason": "stop"}]}, "choices[0].message is not an object"),
         ({"choices": [{"message": {"content": 7}}]}, "choices[0].message.content is not a string"),
-        ({"choices": [{"message": {"tool_calls": [{"id": "c", "function": {"arguments": "{}"}}]}}]}, "tool_calls[0].function.name is missing"),
+        (
+            {
+                "choices": [
+                    {"message": {"tool_calls": [{"id": "c", "function": {"arguments": "{}"}}]}}
+                ]
+            },
+            "tool_calls[0].function.name is missing",
+        ),
     ],
 )
-def test_missing_fields_are_malformed(server: FakeServer, body: dict[str, Any], problem: str) -> None:
+def test_missing_fields_are_malformed(
+    server: FakeServer, body: dict[str, Any], problem: str
+) -> None:
     server.openai.push(Reply(json=body))
     failure = _fail(_request(server))
     assert failure.kind == "malformed"
     assert problem in str(failure)
 
 
-def test_tool_call_arguments_that_are_not_json_reach_the_agent_as_an_arguments_error(server: FakeServer) -> None:
-    server.openai.push(openai_tools(("lookup", '{"id": "a"'), ("lookup", "[1, 2]"), ("lookup", '{"id": "ok"}')))
+def test_tool_call_arguments_that_are_not_json_reach_the_agent_as_an_arguments_error(
+    server: FakeServer,
+) -> None:
+    server.openai.push(
+        openai_tools(("lookup", '{"id": "a"'), ("lookup", "[1, 2]"), ("lookup", '{"id": "ok"}'))
+    )
     calls = _complete(_request(server, tools=(LOOKUP,))).message.tool_calls
     assert calls[0].arguments == {}
-    assert calls[0].arguments_error is not None and "column 11" in calls[0].arguments_error
+    assert calls[0].arguments_error is not None
+    assert "column 11" in calls[0].arguments_error
     assert calls[1].arguments_error == "arguments are JSON but not an object: '[1, 2]'"
     assert (calls[2].arguments, calls[2].arguments_error) == ({"id": "ok"}, None)
