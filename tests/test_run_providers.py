@@ -305,6 +305,26 @@ def test_replay_stops_at_the_first_request_that_differs(
     ) in " ".join(result.stderr.split())
 
 
+def test_an_offline_run_replays_offline(
+    tmp_path: Path, server: FakeServer, clean_env: Path
+) -> None:
+    crew = str(_mixed_crew(tmp_path, server))
+    first = _run(crew, "--offline")
+    assert first.exit_code == 0, first.stderr
+    again = _run(crew, "--replay", _last_run(clean_env))
+    assert again.exit_code == 0, again.stderr
+    assert again.stdout == first.stdout
+    started = _events(clean_env)[0]
+    assert (started["offline"], started["replay_of"] is not None) == (True, True)
+    assert server.seen == []
+
+
+def test_replay_and_offline_do_not_combine(tmp_path: Path, server: FakeServer) -> None:
+    result = _run(str(_plain_crew(tmp_path, server)), "--offline", "--replay", "x")
+    assert result.exit_code == 2
+    assert "--replay and --offline cannot be combined" in result.stderr
+
+
 def test_replay_of_an_unknown_run_is_a_usage_error(
     tmp_path: Path, server: FakeServer, clean_env: Path
 ) -> None:
@@ -379,6 +399,8 @@ def test_a_429_with_exhausted_window_holds_the_rate_limit_bucket(
     assert first["reason"] == "rpm 6000 (held after a 429 until the window resets)"
     assert 0.1 < first["wait_s"] <= 0.35
     assert "waits" in result.stderr
+    shown = runner.invoke(app, ["show", "--last"])
+    assert "for rate limit openai: rpm 6000 (held after a 429" in shown.stdout
 
 
 def test_a_missing_key_fails_before_any_call_and_suggests_offline(

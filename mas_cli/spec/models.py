@@ -54,7 +54,8 @@ class ModelSpec(Spec):
     base_url: str | None = None
     """Endpoint of an OpenAI-compatible server (Ollama, vLLM, OpenRouter, ...)."""
     api_key_env: str | None = None
-    """Environment variable holding the key; defaults to OPENAI_API_KEY or ANTHROPIC_API_KEY."""
+    """Environment variable holding the key. Default: OPENAI_API_KEY or ANTHROPIC_API_KEY, but
+    none with base_url (a local server gets a placeholder, never the provider's own key)."""
     temperature: float | None = Field(default=None, ge=0, le=2)
     """Sampling temperature; the provider's default when absent."""
     max_tokens: int | None = Field(default=None, gt=0)

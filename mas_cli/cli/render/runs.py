@@ -139,6 +139,12 @@ def _(event: ev.Retry) -> str:
 
 
 @_event_label.register
+def _(event: ev.RateLimited) -> str:
+    what = f"{escape(event.limit)}: {escape(event.reason)}"
+    return f"[yellow]waited {event.wait_s:.2f}s for rate limit {what}[/]"
+
+
+@_event_label.register
 def _(event: ev.HistoryTrimmed) -> str:
     tokens = f"{event.tokens_before:,}→{event.tokens_after:,} tokens"
     return f"history trimmed: {event.dropped_messages} messages dropped, {tokens}"
