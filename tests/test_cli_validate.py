@@ -95,6 +95,7 @@ def test_json_output_is_one_document_on_stdout(monkeypatch: pytest.MonkeyPatch) 
         "path": "tasks[plain].writes",
         "message": "writes needs an output_schema, so the output has fields",
         "hint": "add output_schema: {type: object, ...}",
+        "code": "",
     }
     assert doc[1]["summary"]["process"] in {"sequential", "parallel"}
     assert {t["id"] for t in doc[1]["summary"]["tasks"]}

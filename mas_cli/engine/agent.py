@@ -13,10 +13,9 @@ from typing import Any
 
 from jsonschema.validators import validator_for
 
-from mas_cli.cost.tokens import count_messages
 from mas_cli.engine import history
 from mas_cli.engine.context import RunContext, Where, digest
-from mas_cli.engine.model_calls import call_model
+from mas_cli.engine.model_calls import call_model, prompt_tokens
 from mas_cli.engine.outcomes import (
     FinalOutput,
     LimitHit,
@@ -36,7 +35,6 @@ from mas_cli.events.models import (
     TaskStatus,
 )
 from mas_cli.events.writer import new_span_id
-from mas_cli.llm.convert import openai_messages
 from mas_cli.llm.types import Completion, Message, Request, ToolSchema
 from mas_cli.spec.models import TaskSpec
 
@@ -52,6 +50,8 @@ class Conversation:
     read_versions: dict[str, int]
     invalid_answers: int = 0
     turn: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
     last_text: str | None = None
     started: float = field(default_factory=time.monotonic)
 
@@ -126,6 +126,8 @@ async def _run_turn(ctx: RunContext, conv: Conversation) -> TurnOutcome:
     if isinstance(completion, Stopped):
         return Stopped(completion.reason, completion.hit, completion.partial or conv.last_text)
     message = completion.message
+    conv.input_tokens += completion.usage.input_tokens
+    conv.output_tokens += completion.usage.output_tokens
     conv.add(message)
     conv.last_text = message.content or conv.last_text
     if message.tool_calls:
@@ -206,14 +208,13 @@ def _reask(errors: list[str]) -> str:
 
 def _trim(ctx: RunContext, conv: Conversation) -> None:
     limit = ctx.crew.spec.limits.max_history_tokens
-    model = conv.request.model.model
-
-    def count(messages: tuple[Message, ...]) -> int:
-        return count_messages(openai_messages(conv.request.system, messages), model).tokens
-
-    before = count(conv.request.messages)
+    before = prompt_tokens(conv.request)
     if before <= limit:
         return
+
+    def count(messages: tuple[Message, ...]) -> int:
+        return prompt_tokens(_replace(conv.request, messages=messages))
+
     trimmed = history.trim(conv.request.messages, limit, count)
     if trimmed.dropped:
         conv.request = _replace(conv.request, messages=trimmed.messages)
@@ -222,7 +223,7 @@ def _trim(ctx: RunContext, conv: Conversation) -> None:
             conv.span,
             agent=conv.agent,
             task=conv.task.id,
-            turn=conv.turn + 1,
+            turn=conv.turn,
             dropped_messages=trimmed.dropped,
             tokens_before=before,
             tokens_after=count(trimmed.messages),
@@ -261,6 +262,8 @@ def _end(
         reason=result.reason,
         turns=conv.turn,
         output_digest=digest(result.output) if result.output is not None else None,
+        input_tokens=conv.input_tokens,
+        output_tokens=conv.output_tokens,
         duration_s=round(time.monotonic() - conv.started, 6),
     )
     ctx.outcomes[conv.task.id] = result

@@ -36,7 +36,10 @@ async def run_tasks(ctx: RunContext) -> None:
     finally:
         for job in [*jobs, stopper]:
             job.cancel()
-        await asyncio.gather(everything, stopper, return_exceptions=True)
+        # Wait for every job itself: the gather above ends at the first cancelled one, while
+        # others may still be writing their task_finished events.
+        await asyncio.gather(*jobs, stopper, return_exceptions=True)
+        await asyncio.gather(everything, return_exceptions=True)
         _skip_unstarted(ctx)
 
 

@@ -11,6 +11,7 @@ so an offline run estimates what the real model would have cost.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import defaultdict
 from typing import Any
@@ -37,6 +38,7 @@ class OfflineProvider:
     async def complete(self, request: Request) -> Completion:
         """Answer one request, deterministically."""
         script = self.scripts.get(request.agent)
+        await self._delay(request)
         message = self._scripted(request, script) if script else _default_answer(request)
         return Completion(
             message=message, usage=_usage(request, message), finish_reason=_finish(message)
@@ -53,6 +55,12 @@ class OfflineProvider:
                 hint=f"add turns to agents.{request.agent}.script, or set repeat: true",
             )
         return _play(script.turns[played % len(script.turns)], played)
+
+    async def _delay(self, request: Request) -> None:
+        script = self.scripts.get(request.agent)
+        played = self._played[request.agent]
+        if script and (played < len(script.turns) or script.repeat):
+            await asyncio.sleep(script.turns[played % len(script.turns)].delay_s)
 
 
 def create(model: ModelSpec, scripts: dict[str, Script] | None = None) -> OfflineProvider:

@@ -188,6 +188,8 @@ class ScriptTurn(Spec):
     """Tools to call this turn."""
     error: ScriptError | None = None
     """Fail this call."""
+    delay_s: float = Field(default=0, ge=0)
+    """Take this long to answer, as a slow model would."""
 
     @model_validator(mode="after")
     def _one_kind(self) -> ScriptTurn:

@@ -30,6 +30,7 @@ def _lost_update_risks(crew: CrewSpec) -> Iterator[Finding]:
                 "(lost-update risk: the later write is rejected as a conflict)",
                 f"make '{b}' depend on '{a}', or give each its own key",
                 at="key",
+                code="lost-update",
             )
 
 
@@ -43,6 +44,7 @@ def _agents_with_every_tool(crew: CrewSpec) -> Iterator[Finding]:
                 f"agent '{name}' holds all {len(crew.tools)} tools of the crew",
                 "give each agent only the tools its tasks need; fewer tools, fewer wrong calls",
                 at="key",
+                code="all-tools",
             )
 
 
@@ -55,4 +57,5 @@ def _default_limits(crew: CrewSpec) -> Iterator[Finding]:
             f"limits left at their defaults: {applied}",
             "set them under limits: to match what this crew should spend",
             at="key",
+            code="default-limits",
         )
