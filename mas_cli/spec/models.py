@@ -6,6 +6,7 @@ says what the field does in one line.
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -327,4 +328,8 @@ class CrewSpec(Spec):
 
     def task(self, task_id: str) -> TaskSpec:
         """The task with this id (the spec's checks guarantee ids are unique and present)."""
-        return next(t for t in self.tasks if t.id == task_id)
+        return self._tasks_by_id[task_id]
+
+    @cached_property
+    def _tasks_by_id(self) -> dict[str, TaskSpec]:
+        return {t.id: t for t in self.tasks}
