@@ -35,6 +35,7 @@ from mas_cli.events.models import (
     TaskStatus,
 )
 from mas_cli.events.writer import new_span_id
+from mas_cli.llm.delegation import delegate_tool
 from mas_cli.llm.types import Completion, Message, Request, ToolSchema
 from mas_cli.spec.models import TaskSpec
 
@@ -46,6 +47,7 @@ class Conversation:
     task: TaskSpec
     agent: str
     span: str
+    parent: str
     request: Request
     read_versions: dict[str, int]
     invalid_answers: int = 0
@@ -60,9 +62,12 @@ class Conversation:
         self.request = _replace(self.request, messages=self.request.messages + messages)
 
 
-async def run_task(ctx: RunContext, task: TaskSpec) -> TaskOutcome:
-    """Run one task to a final output or a stop, and record how it ended (cancelled too)."""
-    conv = _start(ctx, task)
+async def run_task(ctx: RunContext, task: TaskSpec, parent: str | None = None) -> TaskOutcome:
+    """Run one task to a final output or a stop, and record how it ended (cancelled too).
+
+    `parent` is the span the task hangs under: the run, or the handoff that delegated it.
+    """
+    conv = _start(ctx, task, parent or ctx.run_span)
     timeout = ctx.crew.spec.limits.task_timeout_s
     try:
         async with asyncio.timeout(timeout):
@@ -79,13 +84,13 @@ async def run_task(ctx: RunContext, task: TaskSpec) -> TaskOutcome:
     return _end(ctx, conv, outcome)
 
 
-def _start(ctx: RunContext, task: TaskSpec) -> Conversation:
+def _start(ctx: RunContext, task: TaskSpec, parent: str) -> Conversation:
     agent_name = task.agent or ""
-    agent = ctx.crew.spec.agents[agent_name]
+    agent = ctx.crew.spec.agent(agent_name)
     prompt = task_prompt(task, ctx.prompt_values())
     span = ctx.sink.emit(
         TaskStarted,
-        ctx.run_span,
+        parent,
         agent=agent_name,
         task=task.id,
         depends_on=list(task.depends_on),
@@ -95,15 +100,20 @@ def _start(ctx: RunContext, task: TaskSpec) -> Conversation:
         model=ctx.models[agent.model],
         system=system_prompt(agent, task),
         messages=(Message(role="user", content=prompt),),
-        tools=tuple(
-            ToolSchema(n, ctx.tools[n].description, ctx.tools[n].parameters) for n in agent.tools
-        ),
+        tools=_tool_schemas(ctx, agent_name),
         output_schema=task.output_schema,
         timeout_s=ctx.crew.spec.limits.llm_timeout_s,
         agent=agent_name,
         task=task.id,
     )
-    return Conversation(task, agent_name, span, request, ctx.state.versions())
+    return Conversation(task, agent_name, span, parent, request, ctx.state.versions())
+
+
+def _tool_schemas(ctx: RunContext, agent_name: str) -> tuple[ToolSchema, ...]:
+    agent = ctx.crew.spec.agent(agent_name)
+    own = [ToolSchema(n, ctx.tools[n].description, ctx.tools[n].parameters) for n in agent.tools]
+    workers = ctx.crew.spec.workers_of(agent_name)
+    return (*own, delegate_tool(workers)) if workers else tuple(own)
 
 
 async def _loop(ctx: RunContext, conv: Conversation) -> FinalOutput | Stopped:
@@ -254,7 +264,7 @@ def _end(
         )
     ctx.sink.emit(
         TaskFinished,
-        ctx.run_span,
+        conv.parent,
         span=conv.span,
         agent=conv.agent,
         task=conv.task.id,
