@@ -46,6 +46,13 @@ def fixtures() -> Path:
     return ROOT / "tests" / "fixtures"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Make tests/ importable for shared helpers (crewkit, fakeserver)."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tests"))
+
+
 @pytest.fixture
 def server() -> Iterator[FakeServer]:
     """A wire-compatible OpenAI and Anthropic server on 127.0.0.1, scripted by the test."""

@@ -65,7 +65,8 @@ def run(
         raise UsageError("--replay and --offline cannot be combined", hint="give one of them")
     loaded = load_crew(crew)
     for warning in loaded.warnings:
-        render.problem(warning, "warning")
+        if warning.code != "default-limits":  # validate says it; a run need not repeat it
+            render.problem(warning, "warning")
     listeners = () if quiet else (render.Progress(),)
     options = RunOptions(
         home_dir(home),

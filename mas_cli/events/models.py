@@ -132,6 +132,19 @@ class LimitHitEvent(Event):
     threshold: float
     scope: Literal["run", "agent", "task"]
     message: str
+    chain: list[str] = []
+
+
+class Handoff(Event):
+    """An agent delegated work to another (its span parents the worker's task)."""
+
+    type: Literal["handoff"] = "handoff"
+    from_agent: str
+    to_agent: str
+    delegation: str
+    instruction_digest: str
+    depth: int
+    chain: list[str] = []
 
 
 class Retry(Event):
@@ -208,6 +221,7 @@ AnyEvent = Annotated[
     | ToolCall
     | StateWrite
     | LimitHitEvent
+    | Handoff
     | Retry
     | RateLimited
     | HistoryTrimmed
