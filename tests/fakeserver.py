@@ -120,7 +120,9 @@ class FakeServer:
         self.stop()
 
     def stop(self) -> None:
-        """Stop serving and free the port; delayed replies are woken and dropped."""
+        """Stop serving and free the port; delayed replies are woken and dropped. Idempotent."""
+        if self.stopping.is_set():
+            return
         self.stopping.set()
         self._http.shutdown()
         self._http.server_close()

@@ -220,8 +220,19 @@ def test_openai_crew_retries_a_429_calls_tools_in_parallel_and_answers_structure
         "call_0",
         "call_1",
     ]
-    records = (clean_env / "runs" / _last_run(clean_env) / "llm.jsonl").read_text().splitlines()
+    recorded_run = _last_run(clean_env)
+    records = (clean_env / "runs" / recorded_run / "llm.jsonl").read_text().splitlines()
     assert [json.loads(r)["attempt"] for r in records] == [1, 2, 1]
+    server.stop()  # the replay serves the 429 again, then the answers
+    again = _run(str(tmp_path / "crew.yaml"), "--replay", recorded_run)
+    assert again.exit_code == 0, again.stderr
+    assert again.stdout == result.stdout
+    replayed = _of(_events(clean_env), "llm_call")
+    assert [(c["attempt"], c["status"], c.get("http_status")) for c in replayed] == [
+        (1, "error", 429),
+        (2, "ok", None),
+        (1, "ok", None),
+    ]
 
 
 def test_anthropic_crew_retries_529_and_sends_cache_control(
