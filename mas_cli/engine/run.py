@@ -12,17 +12,20 @@ import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from mas_cli import __version__
+from mas_cli.cost.prices import as_float, money, unpriced
 from mas_cli.engine.context import Listener, RunContext, Sink
+from mas_cli.engine.dry_run import dry_run_tools
 from mas_cli.engine.guards import Guard
 from mas_cli.engine.outcomes import LimitHit, RunResult
 from mas_cli.engine.scheduler import run_tasks
 from mas_cli.engine.setup import build_models, build_providers, resolve_inputs
 from mas_cli.engine.state import SharedState
-from mas_cli.events.models import Event, LlmCall, RunFinished, RunStarted, RunStatus
+from mas_cli.events.models import Event, LlmCall, RunFinished, RunStarted, RunStatus, Warning_
 from mas_cli.events.store import EVENTS, runs_dir
 from mas_cli.events.writer import EventWriter, new_run_id, new_span_id, new_trace_id
 from mas_cli.spec.loader import Crew
@@ -37,6 +40,7 @@ class RunOptions:
     inputs: dict[str, Any] = field(default_factory=dict)
     offline: bool = False
     listeners: tuple[Listener, ...] = ()
+    dry_run: bool = False  # `--estimate`: side_effect tools answer without running
 
 
 @dataclass
@@ -47,7 +51,7 @@ class Totals:
     output_tokens: int = 0
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
-    cost_usd: float | None = 0.0
+    cost_usd: Decimal | None = Decimal(0)
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, LlmCall):
@@ -55,11 +59,8 @@ class Totals:
             self.output_tokens += event.output_tokens
             self.cache_read_tokens += event.cache_read_tokens
             self.cache_write_tokens += event.cache_write_tokens
-            self.cost_usd = (
-                None
-                if self.cost_usd is None or event.cost_usd is None
-                else self.cost_usd + event.cost_usd
-            )
+            cost = money(event.cost_usd)
+            self.cost_usd = None if self.cost_usd is None or cost is None else self.cost_usd + cost
 
 
 async def run_crew(crew: Crew, options: RunOptions) -> RunResult:
@@ -73,6 +74,8 @@ async def run_crew(crew: Crew, options: RunOptions) -> RunResult:
     models = build_models(crew.spec, offline=options.offline)
     providers = build_providers(crew.spec, models)
     tools = load_tools(crew)
+    if options.dry_run:
+        tools = dry_run_tools(tools)
     run_id = new_run_id()
     run_dir = runs_dir(options.home) / run_id
     with EventWriter(run_dir / EVENTS) as writer:
@@ -162,6 +165,8 @@ def _emit_started(ctx: RunContext, options: RunOptions) -> None:
         offline=options.offline,
         mas_version=__version__,
     )
+    for model in ctx.guard.prices.unknown():
+        ctx.sink.emit(Warning_, ctx.run_span, message=unpriced(model))
 
 
 def _finish(
@@ -188,8 +193,9 @@ def _finish(
         output_tokens=totals.output_tokens,
         cache_read_tokens=totals.cache_read_tokens,
         cache_write_tokens=totals.cache_write_tokens,
-        cost_usd=totals.cost_usd,
+        cost_usd=as_float(totals.cost_usd),
         tasks=counts,
+        price_data_version=ctx.guard.prices.version,
     )
     _write_json(run_dir / "state.json", ctx.state.snapshot())
     _write_json(run_dir / "output.json", _output_doc(ctx, status, reason))
