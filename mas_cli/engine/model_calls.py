@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from mas_cli.cost.budget import PLANNED_OUTPUT_TOKENS
 from mas_cli.cost.prices import as_float
 from mas_cli.cost.tokens import count_messages
 from mas_cli.engine.context import RunContext, Where, digest
@@ -22,7 +23,6 @@ from mas_cli.llm.registry import provider_key
 from mas_cli.llm.types import Completion, LlmFailure, Request, Usage
 
 MAX_BACKOFF_S = 60.0
-PLANNED_OUTPUT_TOKENS = 4096  # the worst case planned for when a model sets no max_tokens
 
 
 async def call_model(ctx: RunContext, request: Request, where: Where) -> Completion | Stopped:
