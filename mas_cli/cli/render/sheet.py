@@ -73,9 +73,9 @@ def usd(value: Decimal | None, *, signed: bool = False) -> str:
 
 def human(value: Cell, kind: Kind) -> str:
     """A cell for people."""
-    if kind == "bar":
+    if kind == "bar" or value == "":
         return str(value or "")
-    if value is None or value == "":
+    if value is None:
         return "-"
     if isinstance(value, Cost):
         return _cost(value)
