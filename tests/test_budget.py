@@ -207,3 +207,25 @@ def test_estimate_json_has_the_report_and_the_bound() -> None:
     doc = json.loads(runner.invoke(app, ["run", crew, "--estimate", "--json", "--quiet"]).stdout)
     assert doc["estimate"]["total"]["cost_usd"] > 0
     assert doc["worst_case"]["worst_case_usd"] == 11.7108
+
+
+def test_an_unpriced_model_is_flagged_in_the_run_the_log_and_the_report(
+    tmp_path: Path, clean_env: Path
+) -> None:
+    crew = tmp_path / "crew.yaml"
+    crew.write_text(
+        "name: local\nmodels: {l: {provider: offline, model: my-local-model}}\n"
+        "agents: {a: {role: r, model: l}}\ntasks: [{id: t, agent: a, prompt: p}]\n"
+    )
+    run = runner.invoke(app, ["run", str(crew)])
+    assert run.exit_code == 0
+    assert "warning: no price for model my-local-model: its cost is unknown" in run.stderr
+    assert "cost unknown" in run.stderr
+    log = events(clean_env)
+    assert [e.cost_usd for e in log if isinstance(e, LlmCall)] == [None]
+    done = log[-1]
+    assert isinstance(done, RunFinished)
+    assert done.cost_usd is None
+    report = runner.invoke(app, ["cost-report", "--last"])
+    assert "unknown" in report.stdout.splitlines()[2]
+    assert "! unknown cost: 1 of 1 model calls (my-local-model) have no price" in report.stdout

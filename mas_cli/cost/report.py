@@ -191,8 +191,8 @@ def _state_flags(run: RunInfo) -> list[str]:
         )
     if run.offline:
         flags.append(
-            "offline run: costs are what the configured models would charge for "
-            "estimated usage; the offline model's answers are short, so output is a floor"
+            "offline run: costs are what the configured models would charge for estimated "
+            "usage; the offline model's answers are short, so output is likely undercounted"
         )
     if run.skipped_lines:
         flags.append(f"{run.skipped_lines} unreadable lines skipped")

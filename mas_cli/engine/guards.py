@@ -56,7 +56,8 @@ class Guard:
         """Before a model call: may it be made, even if it spends its worst case?
 
         A call let through holds its worst case until `record_llm_call` settles it, so calls
-        running at once cannot pass a budget together. An unknown price holds no dollars.
+        running at once cannot pass a budget together. A call cancelled in flight keeps its
+        hold (it may have been billed). An unknown price holds no dollars.
         """
         limits, spec = self.crew.limits, self.crew.agents[agent]
         calls = self.run.llm_calls + 1

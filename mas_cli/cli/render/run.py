@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import singledispatch
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING
 from rich.markup import escape
 
 from mas_cli.cli.render.base import json_out, stderr, stdout, styled
+from mas_cli.cli.render.sheet import usd
 from mas_cli.events import models as ev
 from mas_cli.spec import graph
 
@@ -50,8 +52,10 @@ class Progress:
             self.cost = None if event.cost_usd is None else self.cost + event.cost_usd
 
     def _spent(self) -> str:
-        cost = f", ${self.cost:.4f}" if self.cost else ""
-        return f"{self.calls} calls, {self.tokens:,} tokens{cost}"
+        spent = f"{self.calls} calls, {self.tokens:,} tokens"
+        if self.cost is None:
+            return spent + ", cost unknown"
+        return spent + (f", {usd(Decimal(str(self.cost)))}" if self.cost else "")
 
 
 @singledispatch
@@ -102,6 +106,11 @@ def _(event: ev.Retry, _spent: str) -> str | None:
     return (
         f"[yellow]  {escape(event.task or '')} retry {event.what} ({escape(event.reason[:120])})[/]"
     )
+
+
+@progress_line.register
+def _(event: ev.Warning_, _spent: str) -> str | None:
+    return f"[yellow]warning: {escape(event.message)}[/]"
 
 
 @progress_line.register
