@@ -131,8 +131,8 @@ def test_across_runs_spend_per_crew_per_day(clean_env: Path) -> None:
     assert result.exit_code == 0, result.stderr
     lines = squeeze(result.stdout)
     assert lines[0] == "spend per crew per day · 4 runs"
-    assert lines[2] == "2026-11-18 alpha 1 1 1,100 $0.5000 " + "█" * 15
-    assert lines[3] == "2026-11-20 alpha 1 1 1,100 $0.2500 " + "█" * 8
+    assert lines[2] == "2026-11-18 alpha 1 1 1,100 $0.50 " + "█" * 15
+    assert lines[3] == "2026-11-20 alpha 1 1 1,100 $0.25 " + "█" * 8
     assert lines[4] == "2026-11-20 beta 2 1 1,100 $1.00 " + "█" * 30
     assert lines[5] == "total 4 3 3,300 $1.75"
     assert "! 1 runs never finished (killed, or still running)" in lines
@@ -155,7 +155,7 @@ def test_fail_over_gate(clean_env: Path) -> None:
     cheap_run(clean_env, BASE, "0.75")
     ok = runner.invoke(app, ["cost-report", "--fail-over", "1"])
     assert ok.exit_code == 0
-    assert "✓ fail-over: cost $0.75 is within --fail-over $1" in ok.stderr
+    assert "✓ fail-over: cost $0.75 is within --fail-over $1.00" in ok.stderr
     over = runner.invoke(app, ["cost-report", "--fail-over", "0.50", "--json"])
     assert over.exit_code == 1
     assert json.loads(over.stdout)["total"]["cost_usd"] == 0.75
@@ -176,7 +176,7 @@ def test_baseline_max_increase_gate(clean_env: Path) -> None:
     cheap_run(clean_env, NEW, "0.46")
     within = runner.invoke(app, ["cost-report", NEW, "--baseline", BASE, "--max-increase", "20"])
     assert within.exit_code == 0, within.stderr
-    assert f"cost $0.46 vs $0.4 in baseline {BASE}: +15.0%, within --max-increase 20%" in (
+    assert f"cost $0.46 vs $0.40 in baseline {BASE}: +15.0%, within --max-increase 20%" in (
         within.stderr
     )
     over = runner.invoke(

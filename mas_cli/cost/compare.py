@@ -95,10 +95,11 @@ def fail_over(total: Tally, limit: Decimal) -> Gate:
     """--fail-over USD: the cost must be known and at most `limit`."""
     cost = total.cost
     if cost is None:
-        known = f"at least ${total.known_cost}"
+        known = f"at least {exact_usd(total.known_cost)}"
         return Gate("fail-over", False, f"cost unknown ({known}): cannot check --fail-over")
     verdict = "is over" if cost > limit else "is within"
-    return Gate("fail-over", cost <= limit, f"cost ${cost} {verdict} --fail-over ${limit}")
+    message = f"cost {exact_usd(cost)} {verdict} --fail-over {exact_usd(limit)}"
+    return Gate("fail-over", cost <= limit, message)
 
 
 def max_increase(total: Tally, baseline: Tally, limit_pct: Decimal, baseline_id: str) -> Gate:
@@ -116,9 +117,16 @@ def max_increase(total: Tally, baseline: Tally, limit_pct: Decimal, baseline_id:
     return Gate(
         "max-increase",
         ok,
-        f"cost ${after} vs ${before} in baseline {baseline_id}: {shown}, "
+        f"cost {exact_usd(after)} vs {exact_usd(before)} in baseline {baseline_id}: {shown}, "
         f"{verdict} --max-increase {limit_pct}%",
     )
+
+
+def exact_usd(value: Decimal) -> str:
+    """$0.40, $0.05046, $1.004: every digit there is, and at least the cents."""
+    exponent = value.as_tuple().exponent
+    short = isinstance(exponent, int) and exponent > -2
+    return f"${value.quantize(Decimal('0.01')) if short else value:f}"
 
 
 def _plain(value: Decimal | None) -> float | None:

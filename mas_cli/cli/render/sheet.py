@@ -29,6 +29,7 @@ class Cost:
     complete: bool = True
 
 
+CENT = Decimal("0.01")
 Cell = str | int | float | Decimal | Cost | None
 
 
@@ -67,7 +68,8 @@ def usd(value: Decimal | None, *, signed: bool = False) -> str:
         return "$0"
     sign = ("+" if value > 0 else "-" if value < 0 else "") if signed else "-" * (value < 0)
     size = abs(value)
-    places = 2 if size >= 1 else 4 if size >= Decimal("0.01") else 6
+    cents = size == size.quantize(CENT)
+    places = 2 if size >= 1 or cents else 4 if size >= CENT else 6
     return f"{sign}${size:,.{places}f}"
 
 
