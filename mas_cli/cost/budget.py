@@ -68,7 +68,7 @@ class RunBound:
 def worst_case_bound(spec: CrewSpec, book: PriceBook | None = None) -> RunBound:
     """The crew's worst case from its limits and its models' prices."""
     book = book or price_book(spec)
-    agents = [_agent_bound(spec, book, name) for name in spec.agents]
+    agents = [_agent_bound(spec, book, name) for name in spec.all_agents()]
     priced = [a for a in agents if a.per_call is not None]
     dearest = max(priced, key=lambda a: a.per_call or 0, default=None)
     return RunBound(
@@ -82,7 +82,7 @@ def worst_case_bound(spec: CrewSpec, book: PriceBook | None = None) -> RunBound:
 
 
 def _agent_bound(spec: CrewSpec, book: PriceBook, name: str) -> AgentBound:
-    model = spec.model_for(spec.agents[name].model)
+    model = spec.model_for(spec.agent(name).model)
     assert model is not None, "the loader checks every model reference"
     inputs = spec.limits.max_history_tokens
     output = model.max_tokens or PLANNED_OUTPUT_TOKENS

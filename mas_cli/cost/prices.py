@@ -132,7 +132,7 @@ def price_book(spec: CrewSpec) -> PriceBook:
 
 
 def _configured_models(spec: CrewSpec) -> dict[str, ModelSpec]:
-    refs = [*spec.models, *(a.model for a in spec.agents.values())]
+    refs = [*spec.models, *(a.model for a in spec.all_agents().values())]
     return {ref: model for ref in refs if (model := spec.model_for(ref)) is not None}
 
 

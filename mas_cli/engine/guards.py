@@ -16,6 +16,7 @@ from mas_cli.engine.outcomes import LimitHit, Scope
 from mas_cli.spec.models import AgentSpec, CrewSpec
 
 NO_PROGRESS_TURNS = 3  # the same answer, or the same calls with the same results, turns running
+PING_PONG_STEPS = 4  # A → B → A → B: a delegation chain alternating between two agents
 
 
 @dataclass
@@ -45,6 +46,8 @@ class Guard:
     agents: defaultdict[str, Spend] = field(default_factory=lambda: defaultdict(Spend))
     identical: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     recent: defaultdict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    delegations: int = 0
+    delegated: Counter[tuple[str, str]] = field(default_factory=Counter)
     prices: PriceBook = field(init=False)
 
     def __post_init__(self) -> None:
@@ -59,7 +62,7 @@ class Guard:
         running at once cannot pass a budget together. A call cancelled in flight keeps its
         hold (it may have been billed). An unknown price holds no dollars.
         """
-        limits, spec = self.crew.limits, self.crew.agents[agent]
+        limits, spec = self.crew.limits, self.crew.agent(agent)
         calls = self.run.llm_calls + 1
         worst = worst_cost or Decimal(0)
         hit = (
@@ -128,6 +131,25 @@ class Guard:
             )
         return None
 
+    def check_delegation(
+        self, chain: tuple[str, ...], task: str, instruction_digest: str
+    ) -> LimitHit | None:
+        """Before a delegation (chain ends with the worker): count, depth, repeats, ping-pong."""
+        limits, delegator, worker = self.crew.limits, chain[-2], chain[-1]
+        self.delegated[(worker, instruction_digest)] += 1
+        same = self.delegated[(worker, instruction_digest)]
+        checks = [
+            ("max_delegations", self.delegations + 1, limits.max_delegations),
+            ("max_delegation_depth", len(chain) - 1, limits.max_delegation_depth),
+            ("max_identical_delegations", same, limits.max_identical_delegations),
+            ("delegation_ping_pong", _alternation(chain), PING_PONG_STEPS - 1),
+        ]
+        hits = (_over(LimitHit(kind, v, t, "run", delegator, task, chain)) for kind, v, t in checks)
+        hit = next((h for h in hits if h), None)
+        if hit is None:
+            self.delegations += 1
+        return hit
+
     def check_time(self, agent: str | None = None, task: str | None = None) -> LimitHit | None:
         """Has the run outlived run_timeout_s?"""
         elapsed = round(time.monotonic() - self.started, 3)
@@ -148,7 +170,7 @@ class Guard:
     def _budgets(
         self, agent: str, task: str, worst_tokens: int, worst_cost: Decimal, holds: bool = True
     ) -> LimitHit | None:
-        limits, spec = self.crew.limits, self.crew.agents[agent]
+        limits, spec = self.crew.limits, self.crew.agent(agent)
         run, mine = _committed(self.run, holds), _committed(self.agents[agent], holds)
         checks: list[tuple[str, Decimal, float | None, Scope]] = [
             ("max_tokens", run[0] + worst_tokens, limits.max_tokens, "run"),
@@ -172,3 +194,13 @@ def _committed(spend: Spend, holds: bool) -> tuple[Decimal, Decimal]:
 def _over(hit: LimitHit) -> LimitHit | None:
     """The hit, if its value passed its threshold."""
     return hit if hit.value > hit.threshold else None
+
+
+def _alternation(chain: tuple[str, ...]) -> int:
+    """How many agents at the end of the chain alternate between the same two (A, B, A, B...)."""
+    if len(chain) < 2 or chain[-1] == chain[-2]:
+        return min(len(chain), 1)
+    steps = 2
+    while steps < len(chain) and chain[-steps - 1] == chain[-steps + 1]:
+        steps += 1
+    return steps

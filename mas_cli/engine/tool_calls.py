@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from mas_cli.engine.context import RunContext, Where, digest
 from mas_cli.engine.outcomes import LimitHit
 from mas_cli.events.models import ToolCall as ToolCallEvent
+from mas_cli.llm.delegation import DELEGATE
 from mas_cli.llm.types import Message, ToolCall
 from mas_cli.tools.base import ToolResult
 
@@ -41,9 +42,16 @@ async def run_tool_calls(ctx: RunContext, where: Where, calls: tuple[ToolCall, .
 
 
 async def _one(ctx: RunContext, where: Where, call: ToolCall) -> ToolResult:
-    refusal = _refusal(call, set(ctx.crew.spec.agents[where.agent].tools))
+    spec = ctx.crew.spec
+    allowed = {
+        *spec.agent(where.agent).tools,
+        *([DELEGATE] if spec.workers_of(where.agent) else []),
+    }
+    refusal = _refusal(call, allowed)
     if refusal:
         result = ToolResult(ok=False, output=f"error: {refusal}", error=refusal)
+    elif call.name == DELEGATE and ctx.delegator is not None:
+        result = await ctx.delegator(ctx, where, call.arguments)
     else:
         result = await ctx.tools[call.name].call(call.arguments)
         ctx.guard.record_tool_call(where.agent)
