@@ -8,6 +8,8 @@ from pathlib import Path
 
 from crewkit import events, of_type, run, stable, write_crew
 
+from mas_cli.cost.prices import data_version
+
 SEQUENTIAL = """
     name: seq
     process: sequential
@@ -75,6 +77,7 @@ def test_exact_event_sequence(tmp_path: Path, clean_env: Path) -> None:
             "model": "gpt-4o-mini",
             "input_tokens": 57,
             "output_tokens": 10,
+            "cost_usd": 0.00001455,  # 57 x $0.15 + 10 x $0.60 per million
             "finish_reason": "tool_calls",
             "tool_calls": ["lookup"],
         },
@@ -100,6 +103,7 @@ def test_exact_event_sequence(tmp_path: Path, clean_env: Path) -> None:
             "model": "gpt-4o-mini",
             "input_tokens": 97,
             "output_tokens": 31,
+            "cost_usd": 0.00003315,  # 97 x $0.15 + 31 x $0.60 per million
             "finish_reason": "stop",
             "tool_calls": [],
         },
@@ -123,6 +127,7 @@ def test_exact_event_sequence(tmp_path: Path, clean_env: Path) -> None:
             "model": "offline",
             "input_tokens": 119,
             "output_tokens": 10,
+            "cost_usd": 0.0,  # the offline model itself is free
             "finish_reason": "stop",
             "tool_calls": [],
         },
@@ -158,7 +163,9 @@ def test_exact_event_sequence(tmp_path: Path, clean_env: Path) -> None:
             "output_tokens": 51,
             "cache_read_tokens": 0,
             "cache_write_tokens": 0,
+            "cost_usd": 0.0000477,
             "tasks": {"ok": 2},
+            "price_data_version": data_version(),
         },
     ]
 

@@ -12,19 +12,22 @@ import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from mas_cli import __version__
+from mas_cli.cost.prices import as_float, money, unpriced
 from mas_cli.engine.connect import close, open_providers, recorded, replay_source
 from mas_cli.engine.context import Listener, RunContext, Sink
+from mas_cli.engine.dry_run import dry_run_tools
 from mas_cli.engine.guards import Guard
 from mas_cli.engine.outcomes import LimitHit, RunResult
 from mas_cli.engine.ratelimit import RateLimiter
 from mas_cli.engine.scheduler import run_tasks
 from mas_cli.engine.setup import build_models, resolve_inputs
 from mas_cli.engine.state import SharedState
-from mas_cli.events.models import Event, LlmCall, RunFinished, RunStarted, RunStatus
+from mas_cli.events.models import Event, LlmCall, RunFinished, RunStarted, RunStatus, Warning_
 from mas_cli.events.store import EVENTS, runs_dir
 from mas_cli.events.writer import EventWriter, new_run_id, new_span_id, new_trace_id
 from mas_cli.llm.recording import LLM_LOG, LlmLog
@@ -42,6 +45,7 @@ class RunOptions:
     offline: bool = False
     listeners: tuple[Listener, ...] = ()
     replay: str | None = None  # the run (id, prefix or path) whose llm.jsonl serves every call
+    dry_run: bool = False  # `--estimate`: side_effect tools answer without running
 
 
 @dataclass
@@ -52,7 +56,7 @@ class Totals:
     output_tokens: int = 0
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
-    cost_usd: float | None = 0.0
+    cost_usd: Decimal | None = Decimal(0)
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, LlmCall):
@@ -60,11 +64,8 @@ class Totals:
             self.output_tokens += event.output_tokens
             self.cache_read_tokens += event.cache_read_tokens
             self.cache_write_tokens += event.cache_write_tokens
-            self.cost_usd = (
-                None
-                if self.cost_usd is None or event.cost_usd is None
-                else self.cost_usd + event.cost_usd
-            )
+            cost = money(event.cost_usd)
+            self.cost_usd = None if self.cost_usd is None or cost is None else self.cost_usd + cost
 
 
 async def run_crew(crew: Crew, options: RunOptions) -> RunResult:
@@ -81,6 +82,8 @@ async def run_crew(crew: Crew, options: RunOptions) -> RunResult:
         options = replace(options, replay=source.run_id, offline=source.offline)
     models = build_models(crew.spec, offline=options.offline)
     tools = load_tools(crew)
+    if options.dry_run:
+        tools = dry_run_tools(tools)
     providers = open_providers(crew, models, source)
     run_id = new_run_id()
     run_dir = runs_dir(options.home) / run_id
@@ -177,6 +180,8 @@ def _emit_started(ctx: RunContext, options: RunOptions) -> None:
         replay_of=options.replay,
         mas_version=__version__,
     )
+    for model in ctx.guard.prices.unknown():
+        ctx.sink.emit(Warning_, ctx.run_span, message=unpriced(model))
 
 
 def _finish(
@@ -203,8 +208,9 @@ def _finish(
         output_tokens=totals.output_tokens,
         cache_read_tokens=totals.cache_read_tokens,
         cache_write_tokens=totals.cache_write_tokens,
-        cost_usd=totals.cost_usd,
+        cost_usd=as_float(totals.cost_usd),
         tasks=counts,
+        price_data_version=ctx.guard.prices.version,
     )
     _write_json(run_dir / "state.json", ctx.state.snapshot())
     _write_json(run_dir / "output.json", _output_doc(ctx, status, reason))

@@ -21,6 +21,7 @@ from mas_cli.spec.models import (
     InputSpec,
     Limits,
     ModelSpec,
+    PriceSpec,
     RateLimit,
     Script,
     TaskSpec,
@@ -155,6 +156,7 @@ _SECTION_MODELS: dict[tuple[str | None, ...], type[BaseModel]] = {
     ("models", None): ModelSpec,
     ("inputs", None): InputSpec,
     ("rate_limits", None): RateLimit,
+    ("prices", None): PriceSpec,
     ("agents", None, "script"): Script,
 }
 
@@ -238,7 +240,7 @@ def _data_path(loc: tuple[int | str, ...], data: Any) -> Path:
     return tuple(out)
 
 
-_NAMED_SECTIONS = {"agents", "tasks", "tools", "models", "inputs", "rate_limits"}
+_NAMED_SECTIONS = {"agents", "tasks", "tools", "models", "inputs", "rate_limits", "prices"}
 
 
 def _shape(path: Path) -> tuple[str | None, ...]:

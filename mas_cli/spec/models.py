@@ -6,6 +6,7 @@ says what the field does in one line.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import cached_property
 from typing import Any, ClassVar, Literal
 
@@ -114,6 +115,19 @@ class Limits(Spec):
         "max_cost_usd",
         "run_timeout_s",
     )
+
+
+class PriceSpec(Spec):
+    """What a model costs, in dollars per million tokens; overrides or adds to genai-prices."""
+
+    input: Decimal = Field(ge=0)
+    """Input tokens that were not read from or written to a prompt cache."""
+    output: Decimal = Field(ge=0)
+    """Output tokens, reasoning included."""
+    cached_input: Decimal | None = Field(default=None, ge=0)
+    """Input tokens read from a prompt cache; the input price when absent."""
+    cache_write: Decimal | None = Field(default=None, ge=0)
+    """Input tokens written to a prompt cache; the input price when absent."""
 
 
 class RateLimit(Spec):
@@ -297,6 +311,8 @@ class CrewSpec(Spec):
     """Named models; a string value is a shorthand such as `openai:gpt-4o-mini`."""
     limits: Limits = Limits()
     """Crew-wide guard rails."""
+    prices: dict[str, PriceSpec] = {}
+    """Per model (its provider name, or its key under models:): dollars per million tokens."""
     rate_limits: dict[str, RateLimit] = {}
     """Per provider (`openai`) or per model name: requests and tokens per minute."""
     state: dict[str, JsonSchema] = {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from mas_cli.spec import graph
-from mas_cli.spec.findings import Finding
+from mas_cli.spec.findings import Finding, did_you_mean
 from mas_cli.spec.models import CrewSpec, Limits
 
 ALL_TOOLS_THRESHOLD = 3
@@ -16,6 +16,7 @@ def crew_warnings(crew: CrewSpec) -> Iterator[Finding]:
     yield from _lost_update_risks(crew)
     yield from _agents_with_every_tool(crew)
     yield from _default_limits(crew)
+    yield from _unused_prices(crew)
 
 
 def _lost_update_risks(crew: CrewSpec) -> Iterator[Finding]:
@@ -73,3 +74,16 @@ def _default_limits(crew: CrewSpec) -> Iterator[Finding]:
             at="key",
             code="default-limits",
         )
+
+
+def _unused_prices(crew: CrewSpec) -> Iterator[Finding]:
+    refs = [*crew.models, *(a.model for a in crew.all_agents().values())]
+    names = set(crew.models) | {m.model for r in refs if (m := crew.model_for(r)) is not None}
+    for key in crew.prices:
+        if key not in names:
+            yield Finding(
+                ("prices", key),
+                f"no model of this crew is named '{key}', so this price is never used",
+                did_you_mean(key, names) or "key prices by the model's name, e.g. gpt-4o-mini",
+                at="key",
+            )

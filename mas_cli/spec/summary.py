@@ -34,6 +34,7 @@ class Validation:
     problems: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
     summary: CrewSummary | None = None
+    spec: CrewSpec | None = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -60,7 +61,7 @@ def check_file(path: Path) -> Validation:
     except MasError as exc:
         message = exc.message.removeprefix(f"{path}: ")
         return Validation(str(path), problems=[Problem(str(path), 0, 0, "", message, exc.hint)])
-    return Validation(str(path), warnings=crew.warnings, summary=summarize(crew))
+    return Validation(str(path), warnings=crew.warnings, summary=summarize(crew), spec=crew.spec)
 
 
 def summarize(crew: Crew) -> CrewSummary:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import singledispatch
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING
 from rich.markup import escape
 
 from mas_cli.cli.render.base import json_out, stderr, stdout, styled
+from mas_cli.cli.render.sheet import usd
 from mas_cli.events import models as ev
 from mas_cli.spec import graph
 from mas_cli.spec.models import MANAGER_TASK
@@ -51,8 +53,10 @@ class Progress:
             self.cost = None if event.cost_usd is None else self.cost + event.cost_usd
 
     def _spent(self) -> str:
-        cost = f", ${self.cost:.4f}" if self.cost else ""
-        return f"{self.calls} calls, {self.tokens:,} tokens{cost}"
+        spent = f"{self.calls} calls, {self.tokens:,} tokens"
+        if self.cost is None:
+            return spent + ", cost unknown"
+        return spent + (f", {usd(Decimal(str(self.cost)))}" if self.cost else "")
 
 
 @singledispatch
@@ -110,6 +114,11 @@ def _(event: ev.RateLimited, _spent: str) -> str | None:
     where = f"{escape(event.task or '')} turn {event.turn}"
     what = f"rate limit {escape(event.limit)}: {escape(event.reason)}"
     return f"[yellow]  {where} waits {event.wait_s:.2f} s for {what}[/]"
+
+
+@progress_line.register
+def _(event: ev.Warning_, _spent: str) -> str | None:
+    return f"[yellow]warning: {escape(event.message)}[/]"
 
 
 @progress_line.register
