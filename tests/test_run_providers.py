@@ -330,10 +330,13 @@ def test_an_offline_run_replays_offline(
     assert server.seen == []
 
 
-def test_replay_and_offline_do_not_combine(tmp_path: Path, server: FakeServer) -> None:
-    result = _run(str(_plain_crew(tmp_path, server)), "--offline", "--replay", "x")
+@pytest.mark.parametrize("other", ["--offline", "--estimate"])
+def test_replay_does_not_combine_with_offline_or_estimate(
+    tmp_path: Path, server: FakeServer, other: str
+) -> None:
+    result = _run(str(_plain_crew(tmp_path, server)), other, "--replay", "x")
     assert result.exit_code == 2
-    assert "--replay and --offline cannot be combined" in result.stderr
+    assert f"--replay and {other} cannot be combined" in result.stderr
 
 
 def test_replay_of_an_unknown_run_is_a_usage_error(
@@ -381,12 +384,14 @@ def test_a_response_slower_than_llm_timeout_is_retried(
     server.openai.handler = _openai_agent
     crew = _plain_crew(tmp_path, server)
     crew.write_text(
-        crew.read_text().replace('"llm_timeout_s": 5', '"llm_timeout_s": 0.4'), encoding="utf-8"
+        crew.read_text().replace('"llm_timeout_s": 5', '"llm_timeout_s": 1'), encoding="utf-8"
     )
     result = _run(str(crew))
     assert result.exit_code == 0, result.stderr
     calls = _of(_events(clean_env), "llm_call")
-    assert [(c["attempt"], c["status"]) for c in calls][:2] == [(1, "timeout"), (2, "ok")]
+    assert (calls[0]["attempt"], calls[0]["status"]) == (1, "timeout")
+    assert calls[0]["error"] in ("no answer within llm_timeout_s 1", "openai: no answer within 1s")
+    assert calls[-1]["status"] == "ok"
 
 
 def test_a_429_with_exhausted_window_holds_the_rate_limit_bucket(
@@ -408,7 +413,7 @@ def test_a_429_with_exhausted_window_holds_the_rate_limit_bucket(
     first = events[0]
     assert (first["limit"], first["turn"]) == ("openai", 1)
     assert first["reason"] == "rpm 6000 (held after a 429 until the window resets)"
-    assert 0.1 < first["wait_s"] <= 0.35
+    assert 0 < first["wait_s"] <= 0.35
     assert "waits" in result.stderr
     shown = runner.invoke(app, ["show", "--last"])
     assert "for rate limit openai: rpm 6000 (held after a 429" in shown.stdout
