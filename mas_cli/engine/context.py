@@ -18,6 +18,7 @@ from mas_cli.llm.types import Provider
 from mas_cli.spec.loader import Crew
 from mas_cli.spec.models import ModelSpec
 from mas_cli.tools.base import Tool
+from mas_cli.tools.cache import ToolCache
 
 Listener = Callable[[Event], None]
 
@@ -82,6 +83,8 @@ class RunContext:
     outcomes: dict[str, TaskOutcome] = field(default_factory=dict)
     run_hit: LimitHit | None = None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
+    cache: ToolCache | None = None
+    """The deterministic-output cache; None runs every tool call."""
 
     def limit_hit(self, hit: LimitHit, parent: str | None) -> None:
         """Record a limit hit; a run-wide one stops the run."""
