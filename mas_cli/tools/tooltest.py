@@ -125,10 +125,8 @@ class ToolTest:
         if other is None:
             return None
         index = self.attempts.index(other) + 1
-        lines = difflib.unified_diff(
-            pretty(first).splitlines(), pretty(other.result.output).splitlines(),
-            "run 1", f"run {index}", lineterm="",
-        )  # fmt: skip
+        before, after = pretty(first).splitlines(), pretty(other.result.output).splitlines()
+        lines = difflib.unified_diff(before, after, "run 1", f"run {index}", lineterm="")
         return "\n".join(lines)
 
 
@@ -178,7 +176,7 @@ def find_crew(explicit: Path | None, cwd: Path) -> Path:
         "no crew file here (looked for crew.yaml and mas.yaml)",
         hint=f"give --crew; crew files under ./crews: {listed}"
         if found
-        else "give --crew CREW.yaml (there are no crew files under ./crews either)",
+        else "give --crew CREW.yaml; there are no crew files under ./crews either",
     )
 
 

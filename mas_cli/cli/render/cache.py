@@ -22,19 +22,27 @@ def cache_stats(stats: CacheStats, use: ToolUseReport, *, as_json: bool) -> None
     """One row per tool found in the cache or the logs; then the totals."""
     rows = _stat_rows(stats, use)
     if as_json:
-        json_out({"directory": stats.directory, "disk_bytes": stats.disk_bytes,
-                  "size_limit": stats.size_limit, "runs_read": use.runs,
-                  "unreadable_runs": use.unreadable_runs, "tools": rows})  # fmt: skip
+        json_out(
+            {
+                "directory": stats.directory,
+                "disk_bytes": stats.disk_bytes,
+                "size_limit": stats.size_limit,
+                "runs_read": use.runs,
+                "unreadable_runs": use.unreadable_runs,
+                "tools": rows,
+            }
+        )
         return
     table = Table(box=None, pad_edge=False)
     for column in ("tool", "entries", "size", "calls", "lookups", "hits", "hit rate", "saved"):
         table.add_column(column, justify="left" if column == "tool" else "right")
     for row in rows:
         rate = "" if row["hit_rate"] is None else f"{row['hit_rate']:.0%}"
+        counts = [str(row[k]) for k in ("calls", "lookups", "hits")]
+        saved = f"{row['saved_s']:.2f} s"
         table.add_row(
-            escape(row["tool"]), str(row["entries"]), _size(row["bytes"]), str(row["calls"]),
-            str(row["lookups"]), str(row["hits"]), rate, f"{row['saved_s']:.2f} s",
-        )  # fmt: skip
+            escape(row["tool"]), str(row["entries"]), _size(row["bytes"]), *counts, rate, saved
+        )
     stdout.print(table)
     entries = sum(r["entries"] for r in rows)
     stdout.print(

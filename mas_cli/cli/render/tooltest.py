@@ -85,10 +85,8 @@ def _runs_table(test: ToolTest) -> Table:
         status = "ok" if result.ok else "timeout" if result.timed_out else "error"
         saved = _ms(attempt.saved_s) if attempt.saved_s is not None else ""
         cache = "" if attempt.cache == "off" else attempt.cache
-        table.add_row(
-            str(number), styled(status, "" if result.ok else "red"), cache, _ms(result.latency_s),
-            saved,
-        )  # fmt: skip
+        style = "" if result.ok else "red"
+        table.add_row(str(number), styled(status, style), cache, _ms(result.latency_s), saved)
     return table
 
 
@@ -115,7 +113,11 @@ def _output(test: ToolTest, full: bool) -> None:
     first = test.attempts[0].result
     failed = next((a.result for a in test.attempts if not a.result.ok), None)
     if failed is not None:
-        stdout.print(f"[red]error:[/] {escape(failed.error or failed.output)}")
+        longer = " (give it longer: --timeout S, or timeout_s in the crew file)"
+        stdout.print(
+            f"[red]error:[/] {escape(failed.error or failed.output)}"
+            + (longer if failed.timed_out else "")
+        )
         if failed.traceback:
             stdout.print(escape(failed.traceback.rstrip()), highlight=False)
     if first.ok:
@@ -138,10 +140,12 @@ def shorten(text: str, full: bool) -> str:
 def _verdict_line(test: ToolTest) -> str:
     verdict = test.verdict
     mark = "✓" if verdict in ("ok", "skipped") else "✗"
-    text = f"{mark} {VERDICT_TEXT[verdict]}"
-    if test.skipped:
-        text += f": {test.skipped}"
-    return styled(escape(text), VERDICT_STYLE.get(verdict, "red"))
+    return styled(escape(f"{mark} {_verdict_text(test)}"), VERDICT_STYLE.get(verdict, "red"))
+
+
+def _verdict_text(test: ToolTest) -> str:
+    text = VERDICT_TEXT[test.verdict]
+    return f"{text}: {test.skipped}" if test.skipped else text
 
 
 def _summary(tests: list[ToolTest]) -> None:
@@ -154,7 +158,7 @@ def _summary(tests: list[ToolTest]) -> None:
         table.add_row(
             escape(test.tool),
             "" if test.example is None else str(test.example + 1),
-            styled(VERDICT_TEXT[verdict], VERDICT_STYLE.get(verdict, "red")),
+            styled(_verdict_text(test), VERDICT_STYLE.get(verdict, "red")),
             str(len(test.attempts)),
             _ms(latency.median) if latency else "",
             " ".join(a.cache for a in test.attempts if a.cache != "off"),
