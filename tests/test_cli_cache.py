@@ -185,3 +185,13 @@ def test_explain_bad_arguments_exits_2(crew: Path, home: Path) -> None:
     assert result.exit_code == 2
     assert "error: lookup: query: required" in result.stderr
     assert "failures are never cached" in result.stderr
+
+
+def test_explain_prefers_the_entry_whose_arguments_read_most_alike(crew: Path, home: Path) -> None:
+    test = ("tool-test", "lookup", "--crew", str(crew), "--home", str(home))
+    for query in ("refund policy", "reset password"):  # the unlike one is the newest
+        assert mas(*test, "-a", f"query={query}").exit_code == 0
+    found = json.loads(explain(crew, home, "-a", "query=refund polcy", "--json").stdout)
+    assert found["differences"] == [
+        {"input": "argument 'query'", "call": '"refund polcy"', "entry": '"refund policy"'}
+    ]

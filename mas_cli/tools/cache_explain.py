@@ -7,6 +7,7 @@ listed in that order: the first one is why the call misses.
 
 from __future__ import annotations
 
+import difflib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,10 @@ from mas_cli.tools.cache import Entry, cache_dir
 from mas_cli.tools.cache_admin import entries, opened
 from mas_cli.tools.cachekey import KeyInputs, cacheable, key_inputs
 from mas_cli.tools.tooltest import find_crew, pick_tool
+
+
+SIMILARITY_CHARS = 2000
+"""How much of two argument texts is compared to rank near misses (the ratio is quadratic)."""
 
 
 @dataclass(frozen=True)
@@ -111,15 +116,21 @@ def _argument_differences(call: str, entry: str) -> list[Difference]:
 _ABSENT = object()
 
 
-def _closeness(call: KeyInputs, entry: Entry) -> tuple[int, int, int, int, float]:
-    """Sorts entries by how many inputs they share with the call; the newest wins a tie."""
+def _closeness(call: KeyInputs, entry: Entry) -> tuple[int, int, int, int, float, float]:
+    """Sorts entries by how many inputs they share with the call, then by how alike their
+    arguments read ("refund polcy" is nearer "refund policy" than "reset password"); the
+    newest wins a tie."""
     mine, theirs = _arguments(call.arguments), _arguments(entry.inputs.arguments)
     same_args = sum(1 for k, v in mine.items() if k in theirs and theirs[k] == v)
+    alike = difflib.SequenceMatcher(
+        None, call.arguments[:SIMILARITY_CHARS], entry.inputs.arguments[:SIMILARITY_CHARS]
+    ).ratio()
     return (
         entry.inputs.fingerprint == call.fingerprint,
         entry.inputs.version == call.version,
         entry.inputs.max_output_bytes == call.max_output_bytes,
         same_args - len(set(theirs) - set(mine)),
+        alike,
         entry.stored_at,
     )
 
