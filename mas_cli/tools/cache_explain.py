@@ -22,7 +22,6 @@ from mas_cli.tools.cache_admin import entries, opened
 from mas_cli.tools.cachekey import KeyInputs, cacheable, key_inputs
 from mas_cli.tools.tooltest import find_crew, pick_tool
 
-
 SIMILARITY_CHARS = 2000
 """How much of two argument texts is compared to rank near misses (the ratio is quadratic)."""
 
