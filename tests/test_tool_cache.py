@@ -333,8 +333,8 @@ def test_an_unreadable_entry_is_a_miss_and_is_replaced(
     tools: dict[str, Tool], cache: ToolCache
 ) -> None:
     inputs = key_inputs(tools["lookup"], {"query": "q"})
-    call(tools["lookup"], cache, query="other")  # opens the cache
-    cache._open().set(inputs.key, "{not json")
+    with diskcache.Cache(str(cache.directory)) as db:
+        db.set(inputs.key, "{not json")
     done = call(tools["lookup"], cache, query="q")
     assert (done.status, done.result.ok) == ("miss", True)
     assert "unreadable entry" in done.problems[0]
@@ -346,15 +346,21 @@ def test_an_unreadable_entry_is_a_miss_and_is_replaced(
 SHARER = textwrap.dedent(
     """
     import sys
+    import time
     from pathlib import Path
     from mas_cli.tools.base import ToolResult
     from mas_cli.tools.cache import ToolCache
     from mas_cli.tools.cachekey import KeyInputs
 
     folder, me = Path(sys.argv[1]), sys.argv[2]
+    # Start together: each says it is ready, then waits for the other.
+    (folder.parent / f"ready-{me}").touch()
+    deadline = time.monotonic() + 60
+    while len(list(folder.parent.glob("ready-*"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
     problems = []
     with ToolCache(folder) as cache:
-        for i in range(150):
+        for i in range(100):
             for name in (f"{me}-{i}", f"shared-{i}"):
                 inputs = KeyInputs("t", "fingerprint", "", 1000, name)
                 result = ToolResult(ok=True, output=name, latency_s=0.01)
@@ -384,7 +390,7 @@ def test_two_processes_share_one_cache(tmp_path: Path) -> None:
         assert child.returncode == 0, err
         assert out.split()[0] == "0", out
     stats = cache_stats(folder)
-    assert [(t.tool, t.entries) for t in stats.tools] == [("t", 450)]
+    assert [(t.tool, t.entries) for t in stats.tools] == [("t", 300)]
 
 
 def test_two_runs_at_once_share_the_cache_of_one_home(tmp_path: Path) -> None:
