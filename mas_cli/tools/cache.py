@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -61,8 +61,7 @@ class Entry:
 
     def to_json(self) -> str:
         """The stored text."""
-        fields = {k: v for k, v in self.__dict__.items() if k != "inputs"}
-        return json.dumps({"v": ENTRY_VERSION, "inputs": self.inputs.to_dict(), **fields})
+        return json.dumps({"v": ENTRY_VERSION, **asdict(self)})
 
     @classmethod
     def from_json(cls, text: Any) -> Entry | None:
@@ -129,17 +128,17 @@ class ToolCache:
 
     def store(self, inputs: KeyInputs, result: ToolResult, ttl_s: float | None) -> str | None:
         """Store a successful result; the problem, if the cache could not be written."""
-        now = self.clock()
-        entry = Entry(
-            inputs=inputs,
-            output=result.output,
-            truncated=result.truncated,
-            exit_code=result.exit_code,
-            latency_s=round(result.latency_s, 6),
-            stored_at=now,
-            expires_at=None if ttl_s is None else now + ttl_s,
-        )
         try:
+            now = self.clock()
+            entry = Entry(
+                inputs=inputs,
+                output=result.output,
+                truncated=result.truncated,
+                exit_code=result.exit_code,
+                latency_s=round(result.latency_s, 6),
+                stored_at=now,
+                expires_at=None if ttl_s is None else now + ttl_s,
+            )
             self._open().set(inputs.key, entry.to_json(), expire=ttl_s, tag=inputs.tool)
         except Exception as exc:
             return self._problem("write", exc)
@@ -227,7 +226,7 @@ async def call_cached(tool: Tool, arguments: dict[str, Any], cache: ToolCache | 
     arguments = normalized(arguments)
     try:
         inputs = key_inputs(tool, arguments)
-    except ValueError:  # not JSON: the tool's own checks will say so
+    except (ValueError, OSError):  # not JSON (the tool's own checks will say so), or unstat-able
         return CachedCall(await tool.call(arguments), "off")
     lookup = cache.fetch(inputs)
     problems = tuple(p for p in (opened, lookup.problem) if p)
