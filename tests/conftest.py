@@ -42,3 +42,10 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 def fixtures() -> Path:
     """The folder of fixture files."""
     return ROOT / "tests" / "fixtures"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Make tests/ importable for shared helpers (crewkit, fakeserver)."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tests"))

@@ -6,16 +6,15 @@ from one the cache answered without looking at any clock.
 
 from __future__ import annotations
 
-import asyncio
-import json
 import os
 import textwrap
 from pathlib import Path
 from typing import Any
 
 import yaml
+from crewkit import events, of_type
+from crewkit import run as run_offline
 
-from mas_cli.engine.run import RunOptions, run_crew
 from mas_cli.spec.loader import load_crew
 from mas_cli.tools import Tool, load_tools
 
@@ -130,16 +129,21 @@ def calls(folder: Path) -> list[str]:
 
 def run(path: Path, home: Path) -> list[dict[str, Any]]:
     """Run a crew offline in this home; its events as dicts."""
-    result = asyncio.run(run_crew(load_crew(path), RunOptions(home=home)))
-    lines = (Path(result.run_dir) / "events.jsonl").read_text(encoding="utf-8").splitlines()
-    return [json.loads(line) for line in lines]
-
-
-def of_type(events: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
-    """The events of one type."""
-    return [e for e in events if e["type"] == kind]
+    return events(run_offline(path, home))
 
 
 def subprocess_env() -> dict[str, str]:
     """The environment for a child `python`, importing this checkout's mas_cli."""
     return {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+__all__ = [
+    "ROOT",
+    "TOOLS_PY",
+    "calls",
+    "of_type",
+    "run",
+    "subprocess_env",
+    "tools_of",
+    "write_crew",
+]

@@ -53,7 +53,8 @@ def run(
 
     loaded = load_crew(crew)
     for warning in loaded.warnings:
-        render.problem(warning, "warning")
+        if warning.code != "default-limits":  # validate says it; a run need not repeat it
+            render.problem(warning, "warning")
     listeners = () if quiet else (render.Progress(),)
     options = RunOptions(
         home_dir(home), parse_inputs(input_pairs or [], inputs_file), offline, listeners

@@ -14,6 +14,7 @@ from mas_cli.engine.outcomes import LimitHit, Scope
 from mas_cli.spec.models import AgentSpec, CrewSpec
 
 NO_PROGRESS_TURNS = 3  # the same answer, or the same calls with the same results, turns running
+PING_PONG_STEPS = 4  # A → B → A → B: a delegation chain alternating between two agents
 
 
 @dataclass
@@ -36,12 +37,14 @@ class Guard:
     agents: defaultdict[str, Spend] = field(default_factory=lambda: defaultdict(Spend))
     identical: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     recent: defaultdict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    delegations: int = 0
+    delegated: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def check_llm_call(
         self, agent: str, task: str, turn: int, worst_tokens: int, worst_cost: float | None
     ) -> LimitHit | None:
         """Before a model call: may it be made, even if it spends its worst case?"""
-        limits, spec = self.crew.limits, self.crew.agents[agent]
+        limits, spec = self.crew.limits, self.crew.agent(agent)
         calls = self.run.llm_calls + 1
         return (
             _over(
@@ -100,6 +103,25 @@ class Guard:
             )
         return None
 
+    def check_delegation(
+        self, chain: tuple[str, ...], task: str, instruction_digest: str
+    ) -> LimitHit | None:
+        """Before a delegation (chain ends with the worker): count, depth, repeats, ping-pong."""
+        limits, delegator, worker = self.crew.limits, chain[-2], chain[-1]
+        self.delegated[(worker, instruction_digest)] += 1
+        same = self.delegated[(worker, instruction_digest)]
+        checks = [
+            ("max_delegations", self.delegations + 1, limits.max_delegations),
+            ("max_delegation_depth", len(chain) - 1, limits.max_delegation_depth),
+            ("max_identical_delegations", same, limits.max_identical_delegations),
+            ("delegation_ping_pong", _alternation(chain), PING_PONG_STEPS - 1),
+        ]
+        hits = (_over(LimitHit(kind, v, t, "run", delegator, task, chain)) for kind, v, t in checks)
+        hit = next((h for h in hits if h), None)
+        if hit is None:
+            self.delegations += 1
+        return hit
+
     def check_time(self, agent: str | None = None, task: str | None = None) -> LimitHit | None:
         """Has the run outlived run_timeout_s?"""
         elapsed = round(time.monotonic() - self.started, 3)
@@ -116,7 +138,7 @@ class Guard:
     def _budgets(
         self, agent: str, task: str, worst_tokens: int, worst_cost: float
     ) -> LimitHit | None:
-        limits, spec, mine = self.crew.limits, self.crew.agents[agent], self.agents[agent]
+        limits, spec, mine = self.crew.limits, self.crew.agent(agent), self.agents[agent]
         checks: list[tuple[str, float, float | None, Scope]] = [
             ("max_tokens", self.run.tokens + worst_tokens, limits.max_tokens, "run"),
             ("max_cost_usd", self.run.cost_usd + worst_cost, limits.max_cost_usd, "run"),
@@ -132,3 +154,13 @@ class Guard:
 def _over(hit: LimitHit) -> LimitHit | None:
     """The hit, if its value passed its threshold."""
     return hit if hit.value > hit.threshold else None
+
+
+def _alternation(chain: tuple[str, ...]) -> int:
+    """How many agents at the end of the chain alternate between the same two (A, B, A, B...)."""
+    if len(chain) < 2 or chain[-1] == chain[-2]:
+        return min(len(chain), 1)
+    steps = 2
+    while steps < len(chain) and chain[-steps - 1] == chain[-steps + 1]:
+        steps += 1
+    return steps

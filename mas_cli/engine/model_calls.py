@@ -136,14 +136,15 @@ class _Call:
         )
 
 
+def prompt_tokens(request: Request) -> int:
+    """Tokens the request sends: system prompt, messages and tool schemas."""
+    messages = openai_messages(request.system, request.messages)
+    return count_messages(messages, request.model.model, openai_tools(request.tools) or None).tokens
+
+
 def worst_tokens(request: Request) -> int:
-    """What a call could spend at worst: its counted input plus its whole output allowance."""
-    counted = count_messages(
-        openai_messages(request.system, request.messages),
-        request.model.model,
-        openai_tools(request.tools) or None,
-    )
-    return counted.tokens + (request.model.max_tokens or PLANNED_OUTPUT_TOKENS)
+    """What a call could spend at worst: its prompt plus its whole output allowance."""
+    return prompt_tokens(request) + (request.model.max_tokens or PLANNED_OUTPUT_TOKENS)
 
 
 def backoff(attempt: int, retry_after_s: float | None, base_s: float) -> float:

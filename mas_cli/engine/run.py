@@ -26,6 +26,7 @@ from mas_cli.events.models import Event, LlmCall, RunFinished, RunStarted, RunSt
 from mas_cli.events.store import EVENTS, runs_dir
 from mas_cli.events.writer import EventWriter, new_run_id, new_span_id, new_trace_id
 from mas_cli.spec.loader import Crew
+from mas_cli.spec.models import MANAGER_TASK
 from mas_cli.tools import load_tools
 from mas_cli.tools.cache import ToolCache, cache_dir
 
@@ -135,7 +136,9 @@ def _install_stops(ctx: RunContext, interrupted: list[str]) -> Callable[[], None
 
 
 def _verdict(ctx: RunContext, interrupted: list[str]) -> tuple[RunStatus, str | None]:
-    outcomes = ctx.outcomes.values()
+    outcomes = list(ctx.outcomes.values())
+    if ctx.crew.spec.process == "hierarchical":  # workers' failures went back to the manager
+        outcomes = [o for o in outcomes if o.task == MANAGER_TASK]
     if interrupted:
         return "interrupted", f"interrupted by {interrupted[0]}"
     if ctx.run_hit:
@@ -198,8 +201,10 @@ def _finish(
 
 
 def _output_doc(ctx: RunContext, status: RunStatus, reason: str | None) -> dict[str, Any]:
+    order = [t.id for t in ctx.crew.spec.tasks if t.id in ctx.outcomes]
+    order += [task_id for task_id in ctx.outcomes if task_id not in order]
     tasks = {
-        t.id: {
+        task_id: {
             "agent": o.agent,
             "status": o.status,
             "output": o.output,
@@ -207,8 +212,8 @@ def _output_doc(ctx: RunContext, status: RunStatus, reason: str | None) -> dict[
             "reason": o.reason,
             "turns": o.turns,
         }
-        for t in ctx.crew.spec.tasks
-        if (o := ctx.outcomes.get(t.id))
+        for task_id in order
+        if (o := ctx.outcomes[task_id])
     }
     return {
         "run_id": ctx.sink.run_id,

@@ -9,6 +9,7 @@ from mas_cli.engine.context import RunContext, Where, digest
 from mas_cli.engine.outcomes import LimitHit
 from mas_cli.events.models import ToolCall as ToolCallEvent
 from mas_cli.events.models import Warning_
+from mas_cli.llm.delegation import DELEGATE
 from mas_cli.llm.types import Message, ToolCall
 from mas_cli.tools.base import ToolResult
 from mas_cli.tools.cache import CachedCall, call_cached
@@ -43,13 +44,14 @@ async def run_tool_calls(ctx: RunContext, where: Where, calls: tuple[ToolCall, .
 
 
 async def _one(ctx: RunContext, where: Where, call: ToolCall) -> ToolResult:
-    refusal = _refusal(call, set(ctx.crew.spec.agents[where.agent].tools))
-    if refusal:
-        done = CachedCall(ToolResult(ok=False, output=f"error: {refusal}", error=refusal), "off")
-    else:
-        done = await call_cached(ctx.tools[call.name], call.arguments, ctx.cache)
-        ctx.guard.record_tool_call(where.agent)
-    for problem in done.problems:
+    spec = ctx.crew.spec
+    allowed = {
+        *spec.agent(where.agent).tools,
+        *([DELEGATE] if spec.workers_of(where.agent) else []),
+    }
+    refusal = _refusal(call, allowed)
+    done = await _call(ctx, where, call, refusal)
+    for problem in done.problems:  # the cache failed: a warning, never a failed call
         ctx.sink.emit(
             Warning_,
             where.parent,
@@ -78,6 +80,17 @@ async def _one(ctx: RunContext, where: Where, call: ToolCall) -> ToolResult:
         saved_s=done.saved_s,
     )
     return result
+
+
+async def _call(ctx: RunContext, where: Where, call: ToolCall, refusal: str | None) -> CachedCall:
+    """The refusal, a delegation, or the tool itself (through the cache)."""
+    if refusal:
+        return CachedCall(ToolResult(ok=False, output=f"error: {refusal}", error=refusal), "off")
+    if call.name == DELEGATE and ctx.delegator is not None:
+        return CachedCall(await ctx.delegator(ctx, where, call.arguments), "off")
+    done = await call_cached(ctx.tools[call.name], call.arguments, ctx.cache)
+    ctx.guard.record_tool_call(where.agent)
+    return done
 
 
 def _refusal(call: ToolCall, allowed: set[str]) -> str | None:

@@ -131,6 +131,19 @@ class LimitHitEvent(Event):
     threshold: float
     scope: Literal["run", "agent", "task"]
     message: str
+    chain: list[str] = []
+
+
+class Handoff(Event):
+    """An agent delegated work to another (its span parents the worker's task)."""
+
+    type: Literal["handoff"] = "handoff"
+    from_agent: str
+    to_agent: str
+    delegation: str
+    instruction_digest: str
+    depth: int
+    chain: list[str] = []
 
 
 class Retry(Event):
@@ -198,6 +211,7 @@ AnyEvent = Annotated[
     | ToolCall
     | StateWrite
     | LimitHitEvent
+    | Handoff
     | Retry
     | HistoryTrimmed
     | Warning_

@@ -136,7 +136,9 @@ def _locate(findings: Iterable[Finding], located: Located, file: str) -> list[Pr
     for f in findings:
         pos = located.key_pos(f.path) if f.at == "key" else located.value_pos(f.path)
         out.append(
-            Problem(file, pos.line, pos.col, dotted(f.path, located.data), f.message, f.hint)
+            Problem(
+                file, pos.line, pos.col, dotted(f.path, located.data), f.message, f.hint, f.code
+            )
         )
     return out
 

@@ -94,7 +94,8 @@ def _agent(spec: CrewSpec, name: str) -> dict[str, Any]:
 def _tasks(spec: CrewSpec) -> list[dict[str, Any]]:
     deps = graph.edges(spec)
     level = graph.levels(deps)
-    ordered = sorted(spec.tasks, key=lambda t: (level[t.id], spec.tasks.index(t)))
+    position = {t.id: i for i, t in enumerate(spec.tasks)}
+    ordered = sorted(spec.tasks, key=lambda t: (level[t.id], position[t.id]))
     return [
         {
             "id": t.id,

@@ -13,6 +13,7 @@ from rich.markup import escape
 from mas_cli.cli.render.base import json_out, stderr, stdout, styled
 from mas_cli.events import models as ev
 from mas_cli.spec import graph
+from mas_cli.spec.models import MANAGER_TASK
 
 if TYPE_CHECKING:
     from mas_cli.engine.outcomes import RunResult
@@ -137,16 +138,23 @@ def _print_json(path: Path) -> None:
 
 
 def _final_outputs(result: RunResult, spec: CrewSpec) -> None:
-    deps = graph.edges(spec)
-    needed = {d for waits in deps.values() for d in waits}
-    for task in spec.tasks:
-        outcome = result.tasks.get(task.id)
-        if outcome is None or (task.id in needed and outcome.status == "ok"):
-            continue
-        style = STATUS_STYLE.get(outcome.status, "")
-        status = styled(outcome.status, style)
+    for task_id in _final_tasks(result, spec):
+        outcome = result.tasks[task_id]
+        status = styled(outcome.status, STATUS_STYLE.get(outcome.status, ""))
         stdout.print(
-            f"[bold]── {escape(task.id)}[/] [dim]({escape(outcome.agent or '')})[/] {status}"
+            f"[bold]── {escape(task_id)}[/] [dim]({escape(outcome.agent or '')})[/] {status}"
         )
         if outcome.output:
             stdout.print(escape(outcome.output), highlight=False)
+
+
+def _final_tasks(result: RunResult, spec: CrewSpec) -> list[str]:
+    """The manager's answer; else tasks nobody waits for, and any that did not end well."""
+    if spec.process == "hierarchical":
+        return [MANAGER_TASK] if MANAGER_TASK in result.tasks else []
+    needed = {d for waits in graph.edges(spec).values() for d in waits}
+    return [
+        t.id
+        for t in spec.tasks
+        if t.id in result.tasks and (t.id not in needed or result.tasks[t.id].status != "ok")
+    ]

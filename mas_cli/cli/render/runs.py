@@ -46,7 +46,7 @@ def run_tree(tree: RunTree) -> None:
     if tree.root is None or not isinstance(tree.root.event, ev.RunStarted):
         stderr.print("[yellow]this log has no run_started event; showing what it has[/]")
     top = Tree(_run_label(tree))
-    for node in [*(tree.root.children if tree.root else []), *tree.tasks]:
+    for node in tree.tasks:
         _add(top, node)
     stdout.print(top)
     if tree.skipped_lines:
@@ -141,6 +141,12 @@ def _(event: ev.StateWrite) -> str:
 @_event_label.register
 def _(event: ev.Retry) -> str:
     return f"[yellow]retry {event.what} attempt {event.attempt}: {escape(event.reason[:200])}[/]"
+
+
+@_event_label.register
+def _(event: ev.Handoff) -> str:
+    who = f"{escape(event.from_agent)} → {escape(event.to_agent)}"
+    return f"[bold]handoff {who}[/] (depth {event.depth})"
 
 
 @_event_label.register
