@@ -31,6 +31,7 @@ from mas_cli.events.writer import EventWriter, new_run_id, new_span_id, new_trac
 from mas_cli.spec.loader import Crew
 from mas_cli.spec.models import MANAGER_TASK
 from mas_cli.tools import load_tools
+from mas_cli.tools.cache import ToolCache, cache_dir
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ async def run_crew(crew: Crew, options: RunOptions) -> RunResult:
         tools = dry_run_tools(tools)
     run_id = new_run_id()
     run_dir = runs_dir(options.home) / run_id
-    with EventWriter(run_dir / EVENTS) as writer:
+    with EventWriter(run_dir / EVENTS) as writer, ToolCache(cache_dir(options.home)) as cache:
         totals = Totals()
         sink = Sink(writer, run_id, new_trace_id(), [totals, *options.listeners])
         ctx = RunContext(
@@ -92,6 +93,7 @@ async def run_crew(crew: Crew, options: RunOptions) -> RunResult:
             tools,
             inputs,
             new_span_id(),
+            cache=cache,
         )
         return await _run(ctx, options, run_dir, totals)
 
