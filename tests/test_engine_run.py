@@ -92,6 +92,8 @@ def test_exact_event_sequence(tmp_path: Path, clean_env: Path) -> None:
             "args_digest": "da8c4d277050d485",
             "status": "ok",
             "cached": False,
+            # sha256 of the tool's name, code, output cap and canonical arguments: stable.
+            "cache_key": "54aafff847edd0ade0669e05f0be9cd17fe12da564f931e958d663705d6281d3",
             "output_bytes": 38,
         },
         {

@@ -23,6 +23,7 @@ from fakeserver import (
 from typer.testing import CliRunner
 
 from mas_cli.cli import app
+from mas_cli.tools.cache import cache_dir
 
 CANARY = "sk-canary-1234567890"
 HEADER_CANARY = "hdr-canary-0987654321"
@@ -469,6 +470,7 @@ def test_a_canary_key_appears_nowhere_on_disk_or_in_output(
         assert HEADER_CANARY not in output.stdout + output.stderr
     files = [p for p in clean_env.rglob("*") if p.is_file()]
     assert {p.name for p in files} >= {"events.jsonl", "llm.jsonl", "output.json", "state.json"}
+    assert any(cache_dir(clean_env) in p.parents for p in files)  # the tool cache is searched too
     for path in files:
         data = path.read_bytes()
         assert CANARY.encode() not in data, path

@@ -19,6 +19,7 @@ from mas_cli.llm.types import Provider
 from mas_cli.spec.loader import Crew
 from mas_cli.spec.models import ModelSpec
 from mas_cli.tools.base import Tool, ToolResult
+from mas_cli.tools.cache import ToolCache
 
 Listener = Callable[[Event], None]
 Delegator = Callable[["RunContext", "Where", dict[str, Any]], Awaitable[ToolResult]]
@@ -86,6 +87,7 @@ class RunContext:
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     chains: dict[str, tuple[str, ...]] = field(default_factory=dict)  # task -> delegation chain
     delegator: Delegator | None = None  # set by hierarchical crews
+    cache: ToolCache | None = None  # the deterministic-output cache; None runs every call
     limiter: RateLimiter | None = None
 
     def limit_hit(self, hit: LimitHit, parent: str | None) -> None:

@@ -34,6 +34,7 @@ from mas_cli.llm.recording import LLM_LOG, LlmLog
 from mas_cli.spec.loader import Crew
 from mas_cli.spec.models import MANAGER_TASK
 from mas_cli.tools import load_tools
+from mas_cli.tools.cache import ToolCache, cache_dir
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,11 @@ async def run_crew(crew: Crew, options: RunOptions) -> RunResult:
     providers = open_providers(crew, models, source)
     run_id = new_run_id()
     run_dir = runs_dir(options.home) / run_id
-    with EventWriter(run_dir / EVENTS) as writer, LlmLog(run_dir / LLM_LOG) as llm_log:
+    with (
+        EventWriter(run_dir / EVENTS) as writer,
+        LlmLog(run_dir / LLM_LOG) as llm_log,
+        ToolCache(cache_dir(options.home)) as cache,
+    ):
         totals = Totals()
         sink = Sink(writer, run_id, new_trace_id(), [totals, *options.listeners])
         ctx = RunContext(
@@ -100,6 +105,7 @@ async def run_crew(crew: Crew, options: RunOptions) -> RunResult:
             tools,
             inputs,
             new_span_id(),
+            cache=cache,
             # Offline and replayed calls reach no provider: no quota to respect.
             limiter=None if options.offline or source else RateLimiter.for_crew(crew.spec),
         )

@@ -83,10 +83,15 @@ def _(event: ev.LlmCall, spent: str) -> str | None:
 
 @progress_line.register
 def _(event: ev.ToolCall, _spent: str) -> str | None:
-    cached = " cached" if event.cached else ""
+    cached = f" cached (saved {(event.saved_s or 0) * 1000:.0f} ms)" if event.cached else ""
     status = styled(event.status, "" if event.status == "ok" else "red")
     where = escape(event.task or "")
     return f"  {where} tool {escape(event.tool)} {status}{cached} {event.latency_s * 1000:.0f} ms"
+
+
+@progress_line.register
+def _(event: ev.Warning_, _spent: str) -> str | None:
+    return f"[yellow]  warning: {escape(event.message)}[/]"
 
 
 @progress_line.register

@@ -124,8 +124,13 @@ def _(event: ev.Warning_) -> str:
 def _(event: ev.ToolCall) -> str:
     text = event.status + (f": {escape(event.error)}" if event.error else "")
     status = styled(text, "" if event.status == "ok" else "red")
-    cached = " cached" if event.cached else ""
+    cached = f" cached (saved {(event.saved_s or 0) * 1000:.0f} ms)" if event.cached else ""
     return f"tool {escape(event.tool)} {status}{cached} {event.latency_s * 1000:.0f} ms"
+
+
+@_event_label.register
+def _(event: ev.Warning_) -> str:
+    return f"[yellow]warning: {escape(event.message)}[/]"
 
 
 @_event_label.register
