@@ -1,115 +1,137 @@
-"""Orchestration overhead per model call, on the offline provider.
+"""Orchestration overhead per model call, against a local OpenAI-compatible server that answers
+instantly, next to the raw openai SDK (the floor), LangGraph and CrewAI doing the same work.
 
-Run: python bench/bench_overhead.py [--calls 1000] [--runs 5]
+Run: python bench/bench_overhead.py [--calls 1000] [--crewai-calls 200] [--runs 5]
 
-Generates a parallel crew whose agents each call a tool once and then answer (two model calls
-per task), runs it with `mas run` in a fresh home, and reports:
-  - wall time of the whole process minus Python's own start (`python -c pass`), per model call;
-  - the in-process time of run_crew alone, per model call (no interpreter or import cost).
-The offline model answers instantly (its tool runs in a worker thread), so what is left is mas itself: guards, token counting,
-events written and flushed, tool calls, scheduling.
+Two workloads, each framework in its own process, the rounds interleaved so that the machine's
+noise falls on all of them alike:
+  - crew: 3 agents, 3 sequential tasks, one tool each (6 model calls, 3 tool calls);
+  - many: one agent, --calls / 2 tasks of one tool call and one answer each (CrewAI makes
+    --crewai-calls, being slow; figures are per request).
+The server calls the first tool offered once per user turn, then answers. Figures are medians:
+  - process: the whole process, start-up and imports included;
+  - per request: (time in the run - server time) / requests, where the time in the run excludes
+    start-up, imports and set-up (mas: run_finished's duration; peers: their own timer).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
+from collections import defaultdict
 from pathlib import Path
+from typing import NamedTuple
 
-CREW_HEAD = """name: overhead
-process: parallel
-limits: {{max_llm_calls: {calls}, max_tool_calls: {calls}, max_tokens: 100000000, max_cost_usd: 1000, run_timeout_s: 3600, max_concurrency: 4}}
-tools:
-  lookup: {{function: tools.py:lookup, kind: deterministic}}
-agents:
-  worker: {{role: Worker, goal: Look things up, model: "openai:gpt-4o-mini", tools: [lookup]}}
-tasks:
-"""
-TOOLS = 'def lookup(item_id: str) -> dict:\n    """Look up an item."""\n    return {"item_id": item_id, "ok": True}\n'
+import _common as c
+
+PEERS_DIR = c.BENCH / "peers"
 
 
-def write_crew(folder: Path, calls: int) -> Path:
-    tasks = "".join(
-        f"  - {{id: t{i}, agent: worker, prompt: 'Look up item i-{i}.'}}\n"
-        for i in range(calls // 2)
-    )
-    (folder / "tools.py").write_text(TOOLS)
-    path = folder / "crew.yaml"
-    path.write_text(CREW_HEAD.format(calls=calls) + tasks)
-    return path
+class Sample(NamedTuple):
+    process_s: float
+    run_s: float
+    requests: int
+    server_s: float
+
+    @property
+    def per_request_ms(self) -> float:
+        return (self.run_s - self.server_s) / self.requests * 1000
 
 
-def timed(argv: list[str]) -> float:
-    start = time.perf_counter()
-    subprocess.run(argv, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - start
+def mas_sample(server: c.AgentServer, tasks: int, agents: int, tmp: Path) -> Sample:
+    folder = Path(tempfile.mkdtemp(dir=tmp))
+    crew = c.mas_crew(folder, server.base_url, tasks, agents)
+    server.reset()
+    process_s, run_s = c.run_mas(crew, folder / "home")
+    return Sample(process_s, run_s, server.requests, server.server_s)
 
 
-def tokenizer_load() -> float:
-    """The one-time cost of loading the BPE tables, paid by the first count in a process."""
-    from mas_cli.cost.tokens import count_text
-
-    start = time.perf_counter()
-    count_text("warm up", "gpt-4o-mini")
-    return time.perf_counter() - start
+def peer_sample(server: c.AgentServer, python: str, script: str, tasks: int, agents: int) -> Sample:
+    argv = [python, str(PEERS_DIR / script), "--base-url", server.base_url]
+    server.reset()
+    process_s, out = c.timed([*argv, "--tasks", str(tasks), "--agents", str(agents)], c.peer_env())
+    return Sample(process_s, c.last_json(out)["loop_s"], server.requests, server.server_s)
 
 
-def in_process(crew: Path, home: Path) -> tuple[float, int]:
-    """run_crew alone, with the tokenizer already loaded."""
-    from mas_cli.engine.run import RunOptions, run_crew
-    from mas_cli.spec.loader import load_crew
+def frameworks(calls: int, crewai_calls: int) -> tuple[dict[str, tuple[str, int]], list[str]]:
+    """Name -> (how to run it, tasks of the many-call workload); and the skipped rows, saying why."""
+    rows = {"mas": ("mas", calls // 2), "raw openai SDK (floor)": ("raw_openai.py", calls // 2)}
+    python, why = c.peers_python()
+    if python is None:
+        return rows, [f"LangGraph, CrewAI: {why}"]
+    rows["LangGraph"] = (f"{python}|langgraph_crew.py", calls // 2)
+    rows["CrewAI"] = (f"{python}|crewai_crew.py", crewai_calls // 2)
+    return rows, []
 
-    loaded = load_crew(crew)
-    start = time.perf_counter()
-    result = asyncio.run(run_crew(loaded, RunOptions(home=home, offline=True)))
-    elapsed = time.perf_counter() - start
-    finished = json.loads((Path(result.run_dir) / "events.jsonl").read_text().splitlines()[-1])
-    return elapsed, int(finished["llm_calls"])
+
+def sample(server: c.AgentServer, how: str, tasks: int, agents: int, tmp: Path) -> Sample:
+    if how == "mas":
+        return mas_sample(server, tasks, agents, tmp)
+    python, script = how.split("|") if "|" in how else (sys.executable, how)
+    return peer_sample(server, python, script, tasks, agents)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--calls", type=int, default=1000)
+    parser.add_argument("--calls", type=int, default=1000, help="model calls of the many-call crew")
+    parser.add_argument("--crewai-calls", type=int, default=200, help="the same, for CrewAI")
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        crew = write_crew(folder, args.calls)
-        python = statistics.median(timed([sys.executable, "-c", "pass"]) for _ in range(args.runs))
-        mas = [
-            sys.executable,
-            "-m",
-            "mas_cli",
-            "run",
-            str(crew),
-            "-q",
-            "--home",
-            str(folder / "home"),
-        ]
-        whole = statistics.median(timed(mas) for _ in range(args.runs))
-        load = tokenizer_load()
-        inner = [in_process(crew, folder / "home") for _ in range(args.runs)]
-    calls = inner[0][1]
-    core = statistics.median(t for t, _ in inner)
-    print(f"model calls per run:            {calls}  (offline provider, {args.runs} runs, medians)")
-    print(f"python -c pass:                 {python * 1000:8.1f} ms")
-    print(f"mas run, whole process:         {whole * 1000:8.1f} ms")
+    rows, skipped = frameworks(args.calls, args.crewai_calls)
+    samples: dict[tuple[str, str], list[Sample]] = defaultdict(list)
+    with c.AgentServer() as server, tempfile.TemporaryDirectory() as tmp:
+        for run in range(args.runs):
+            print(f"round {run + 1}/{args.runs} ...", file=sys.stderr)
+            for name, (how, many_tasks) in rows.items():
+                for workload, tasks, agents in (("crew", 3, 3), ("many", many_tasks, 1)):
+                    samples[name, workload].append(sample(server, how, tasks, agents, Path(tmp)))
+    report(rows, samples, args.runs)
+    for line in skipped:
+        print(line)
+
+
+def report(rows: dict[str, tuple[str, int]], samples: dict, runs: int) -> None:
+    floor = {
+        w: c.median([s.per_request_ms for s in samples["raw openai SDK (floor)", w]])
+        for w in ("crew", "many")
+    }
+    table = []
+    for name in rows:
+        crew, many = samples[name, "crew"], samples[name, "many"]
+        crew_ms = c.median([s.per_request_ms for s in crew])
+        many_ms = c.median([s.per_request_ms for s in many])
+        table.append([
+            name,
+            f"{c.median([s.process_s for s in crew]):.2f}",
+            f"{crew_ms:.2f}",
+            f"{crew_ms / floor['crew']:.1f}x",
+            f"{many[0].requests}",
+            f"{c.median([s.process_s for s in many]):.2f}",
+            f"{many_ms:.2f}",
+            f"{many_ms / floor['many']:.1f}x",
+        ])  # fmt: skip
+    print(f"Orchestration overhead, instant local server; medians of {runs} runs")
     print(
-        f"overhead per call (process):    {(whole - python) / calls * 1000:8.3f} ms   (wall - python start) / calls"
+        c.table(
+            [
+                "framework",
+                "3-task crew: process s",
+                "ms/request",
+                "vs floor",
+                "many: requests",
+                "process s",
+                "ms/request",
+                "vs floor",
+            ],
+            table,
+        )
     )
     print(
-        f"overhead per call (run_crew):   {core / calls * 1000:8.3f} ms   in-process run_crew / calls, tokenizer warm"
-    )
-    print(
-        f"tokenizer load, once a process: {load * 1000:8.1f} ms   (included in the process figure)"
+        "ms/request = (time in the run - server time) / requests; the raw SDK's includes the "
+        "HTTP round trip, so every row does. The 3-task crew makes 6 requests."
     )
 
 

@@ -1,0 +1,291 @@
+"""Helpers the benchmarks share: timing, the local model server, and the peers' environment.
+
+The server is tests/fakeserver.py (loaded by path, not copied): a threaded HTTP server on
+127.0.0.1 that speaks the OpenAI wire format. `AgentServer` scripts it as an instant model that
+calls the first tool it is offered once per user turn and then answers, and sums the time the
+server itself spent (handler and scripted delays), which the benchmarks subtract.
+
+The peers (CrewAI, LangGraph, the raw openai SDK) run in their own virtual environment under
+bench/.cache/peers, created on first use; nothing of theirs is a dependency of mas.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench"
+CACHE = BENCH / ".cache"
+PEERS = Path(os.environ.get("MAS_BENCH_PEERS", CACHE / "peers"))
+PEER_PACKAGES = ["crewai", "langgraph", "langchain-openai", "openai"]
+PEER_IMPORTS = "import crewai, langgraph, langchain_openai, openai"
+ANSWER = "Thought: I now know the final answer\nFinal Answer: done."
+# Telemetry, tracing and update checks off: a peer must never reach past the loopback.
+QUIET_PEERS = {
+    "CREWAI_DISABLE_TELEMETRY": "true",
+    "CREWAI_DISABLE_TRACKING": "true",
+    "CREWAI_TRACING_ENABLED": "false",
+    "OTEL_SDK_DISABLED": "true",
+    "LANGCHAIN_TRACING_V2": "false",
+    "LANGSMITH_TRACING": "false",
+    "LANGCHAIN_CALLBACKS_BACKGROUND": "false",
+    "DO_NOT_TRACK": "1",
+    "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+    "TOKENIZERS_PARALLELISM": "false",
+    "OPENAI_API_KEY": "sk-bench-dummy",
+    "NO_PROXY": "127.0.0.1,localhost",
+}
+
+
+def fakeserver() -> ModuleType:
+    """tests/fakeserver.py, imported by path (tests/ is not a package)."""
+    if "fakeserver" not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            "fakeserver", ROOT / "tests" / "fakeserver.py"
+        )
+        assert spec is not None
+        assert spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["fakeserver"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["fakeserver"]
+
+
+class AgentServer:
+    """The fake OpenAI server answering as an instant (or `delay_s`-slow) model with tools."""
+
+    def __init__(self, delay_s: float = 0.0) -> None:
+        self.delay_s = delay_s
+        self.server = fakeserver().FakeServer()
+        self.server.openai.handler = self._answer
+        self._lock = threading.Lock()
+        self.requests = 0
+        self.handler_s = 0.0
+
+    def __enter__(self) -> AgentServer:
+        self.server.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.stop()
+
+    @property
+    def base_url(self) -> str:
+        return self.server.url + "/v1"
+
+    def reset(self) -> None:
+        """Forget the requests counted so far (and the recorded ones)."""
+        with self._lock:
+            self.requests, self.handler_s = 0, 0.0
+        self.server.seen.clear()
+
+    @property
+    def server_s(self) -> float:
+        """Time the server spent on the requests since the last reset, delays included."""
+        return self.handler_s + self.requests * self.delay_s
+
+    def _answer(self, body: dict[str, Any]) -> Any:
+        start = time.perf_counter()
+        reply = agent_reply(body, self.delay_s)
+        with self._lock:
+            self.requests += 1
+            self.handler_s += time.perf_counter() - start
+        return reply
+
+
+def agent_reply(body: dict[str, Any], delay_s: float = 0.0) -> Any:
+    """A tool call to the first tool offered if no tool has answered since the last user
+    message; otherwise a final text answer. Usage included."""
+    fs = fakeserver()
+    messages = body.get("messages") or []
+    last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
+    answered = any(m.get("role") == "tool" for m in messages[last_user + 1 :])
+    usage = {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110}
+    tools = body.get("tools") or []
+    if tools and not answered:
+        function = tools[0]["function"]
+        arguments = json.dumps(example_arguments(function.get("parameters") or {}))
+        reply = fs.openai_tools((function["name"], arguments), usage=usage)
+    else:
+        reply = fs.openai_text(ANSWER, usage=usage)
+    return fs.Reply(json=reply.json, delay_s=delay_s)
+
+
+def example_arguments(schema: dict[str, Any]) -> dict[str, Any]:
+    """Arguments satisfying a simple JSON Schema: every required property (or the first one)."""
+    properties = schema.get("properties") or {}
+    names = schema.get("required") or list(properties)[:1]
+    return {name: _example(properties.get(name) or {}) for name in names}
+
+
+def _example(schema: dict[str, Any]) -> Any:
+    if schema.get("enum"):
+        return schema["enum"][0]
+    kind = schema.get("type", "string")
+    kind = kind[0] if isinstance(kind, list) else kind
+    return {"integer": 1, "number": 1, "boolean": True, "array": [], "object": {}}.get(kind, "x")
+
+
+# -- timing -------------------------------------------------------------------------------------
+
+
+def run(argv: Sequence[str], env: dict[str, str] | None = None, timeout: float = 900) -> str:
+    """Run a command, return its stdout; raise with its stderr's tail when it fails."""
+    done = subprocess.run(
+        list(argv), cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if done.returncode != 0:
+        tail = "\n".join(done.stderr.strip().splitlines()[-15:])
+        raise RuntimeError(f"{' '.join(argv[:4])} ... exited {done.returncode}:\n{tail}")
+    return done.stdout
+
+
+def timed(argv: Sequence[str], env: dict[str, str] | None = None) -> tuple[float, str]:
+    """Wall seconds of one command, and its stdout."""
+    start = time.perf_counter()
+    out = run(argv, env)
+    return time.perf_counter() - start, out
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def last_json(stdout: str) -> dict[str, Any]:
+    """The last line of a peer script's output: its JSON figures."""
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
+def machine() -> str:
+    """nproc, memory and Python: the line RESULTS.md starts with."""
+    mem_kb = next(
+        int(line.split()[1])
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal:")
+    )
+    return (
+        f"{os.cpu_count()} cores (nproc), {mem_kb / 1024**2:.1f} GiB memory, "
+        f"Python {platform.python_version()}, {platform.system()} {platform.release()}"
+    )
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A Markdown table, readable as plain text too."""
+    cells = [[str(c) for c in header]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    lines = [
+        "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
+        for row in cells
+    ]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+# -- the peers' environment ---------------------------------------------------------------------
+
+
+def peer_env(**extra: str) -> dict[str, str]:
+    """The environment for a peer process: this one, telemetry off, a dummy key."""
+    return {**os.environ, **QUIET_PEERS, **extra}
+
+
+def peers_python() -> tuple[Path | None, str]:
+    """The peers' python, creating the environment when missing; or None and why not."""
+    python = PEERS / "bin" / "python"
+    if not python.exists():
+        print(f"creating the peers' environment in {PEERS} (once) ...", file=sys.stderr)
+        log = CACHE / "peers-install.log"
+        CACHE.mkdir(parents=True, exist_ok=True)
+        with log.open("w") as out:
+            made = subprocess.run(
+                [sys.executable, "-m", "venv", str(PEERS)], stdout=out, stderr=out, check=False
+            )
+            pip = [str(python), "-m", "pip", "install", "--quiet", *PEER_PACKAGES]
+            if made.returncode == 0:
+                subprocess.run(pip, stdout=out, stderr=out, check=False)
+    check = subprocess.run(
+        [str(python), "-c", PEER_IMPORTS], capture_output=True, text=True, check=False
+    )
+    if not python.exists() or check.returncode != 0:
+        why = (check.stderr.strip().splitlines() or ["no python"])[-1] if python.exists() else ""
+        return None, (
+            f"peers skipped: no working environment at {PEERS} ({why or 'venv or pip failed'}; "
+            f"see {CACHE / 'peers-install.log'}; delete {PEERS} to retry)"
+        )
+    return python, ""
+
+
+# -- mas crews against the server ---------------------------------------------------------------
+
+TOOLS_PY = '''def lookup(item_id: str) -> dict:
+    """Look up an item."""
+    return {"item_id": item_id, "ok": True}
+'''
+
+
+def mas_crew(
+    folder: Path,
+    base_url: str,
+    tasks: int,
+    agents: int = 1,
+    *,
+    tools: bool = True,
+    concurrency: int | None = None,
+) -> Path:
+    """A crew of `agents` agents (one tool each, or none) and `tasks` independent tasks, task i
+    to agent i % agents; sequential, or parallel at `concurrency`. Limits out of the way."""
+    limits = f"max_llm_calls: {4 * tasks}, max_tool_calls: {2 * tasks}, max_tokens: 1000000000"
+    limits += f", max_concurrency: {concurrency}" if concurrency else ""
+    lines = [
+        "name: bench",
+        f"process: {'parallel' if concurrency else 'sequential'}",
+        f"limits: {{{limits}, run_timeout_s: 3600}}",
+        f'models: {{m: {{provider: openai, model: gpt-4o-mini, base_url: "{base_url}"}}}}',
+        "prices: {gpt-4o-mini: {input: 0, output: 0}}",
+    ]
+    if tools:
+        lines += ["tools:"] + [
+            f"  lookup_{k}: {{function: tools.py:lookup}}" for k in range(agents)
+        ]
+    uses = [f", tools: [lookup_{k}]" if tools else "" for k in range(agents)]
+    lines += ["agents:"] + [
+        f"  a{k}: {{role: Agent {k}, goal: Look things up, model: m{uses[k]}}}"
+        for k in range(agents)
+    ]
+    lines += ["tasks:"] + [
+        f"  - {{id: t{i}, agent: a{i % agents}, prompt: 'Look up item i-{i}.'}}"
+        for i in range(tasks)
+    ]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "tools.py").write_text(TOOLS_PY)
+    (folder / "crew.yaml").write_text("\n".join(lines) + "\n")
+    return folder / "crew.yaml"
+
+
+def mas_env() -> dict[str, str]:
+    """This checkout's mas_cli first on the path, whichever mas is installed."""
+    return {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+def run_mas(crew: Path, home: Path) -> tuple[float, float]:
+    """`mas run CREW --quiet --home HOME`: the process's wall seconds, and the run's own
+    duration from run_finished (after start-up, crew loading and provider set-up)."""
+    mas = str(Path(sys.executable).with_name("mas"))
+    whole, _ = timed([mas, "run", str(crew), "--quiet", "--home", str(home)], mas_env())
+    log = next(home.glob("runs/*/events.jsonl"))
+    finished = json.loads(log.read_text(encoding="utf-8").splitlines()[-1])
+    if finished.get("type") != "run_finished" or finished["status"] != "ok":
+        raise RuntimeError(f"mas run did not finish ok: {finished}")
+    return whole, float(finished["duration_s"])
