@@ -70,9 +70,13 @@ class AgentServer:
         self.delay_s = delay_s
         self.server = fakeserver().FakeServer()
         self.server.openai.handler = self._answer
+        # socketserver listens with a backlog of 5: twenty clients connecting at once overflow
+        # it and the kernel drops SYNs, retried a second later. Listening again widens it.
+        self.server._http.socket.listen(128)
         self._lock = threading.Lock()
         self.requests = 0
         self.handler_s = 0.0
+        self.first_at: float | None = None  # time.time() of the first request since the reset
 
     def __enter__(self) -> AgentServer:
         self.server.__enter__()
@@ -88,7 +92,7 @@ class AgentServer:
     def reset(self) -> None:
         """Forget the requests counted so far (and the recorded ones)."""
         with self._lock:
-            self.requests, self.handler_s = 0, 0.0
+            self.requests, self.handler_s, self.first_at = 0, 0.0, None
         self.server.seen.clear()
 
     @property
@@ -100,6 +104,7 @@ class AgentServer:
         start = time.perf_counter()
         reply = agent_reply(body, self.delay_s)
         with self._lock:
+            self.first_at = self.first_at or time.time()
             self.requests += 1
             self.handler_s += time.perf_counter() - start
         return reply
@@ -279,13 +284,26 @@ def mas_env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(ROOT)}
 
 
-def run_mas(crew: Path, home: Path) -> tuple[float, float]:
-    """`mas run CREW --quiet --home HOME`: the process's wall seconds, and the run's own
-    duration from run_finished (after start-up, crew loading and provider set-up)."""
+def run_mas(crew: Path, home: Path) -> tuple[float, dict[str, Any]]:
+    """`mas run CREW --quiet --home HOME`: the process's wall seconds, and its run_finished event,
+    whose duration_s is the run's own (after start-up, crew loading and provider set-up)."""
     mas = str(Path(sys.executable).with_name("mas"))
     whole, _ = timed([mas, "run", str(crew), "--quiet", "--home", str(home)], mas_env())
     log = next(home.glob("runs/*/events.jsonl"))
     finished = json.loads(log.read_text(encoding="utf-8").splitlines()[-1])
     if finished.get("type") != "run_finished" or finished["status"] != "ok":
         raise RuntimeError(f"mas run did not finish ok: {finished}")
-    return whole, float(finished["duration_s"])
+    return whole, finished
+
+
+TOKENIZER_LOAD = (
+    "import time; from mas_cli.cost.tokens import count_text; start = time.perf_counter(); "
+    "count_text('warm up', 'gpt-4o-mini'); print(time.perf_counter() - start)"
+)
+
+
+def tokenizer_load_s(runs: int = 3) -> float:
+    """What the first token count in a process costs (loading o200k_base), median of `runs`."""
+    return median(
+        [float(run([sys.executable, "-c", TOKENIZER_LOAD], mas_env())) for _ in range(runs)]
+    )
