@@ -16,6 +16,7 @@ from typer.core import TyperGroup
 from mas_cli import __version__
 from mas_cli.cli import run as run_cmd
 from mas_cli.cli import runs as runs_cmd
+from mas_cli.cli import triage as triage_cmd
 from mas_cli.cli import validate as validate_cmd
 from mas_cli.errors import MasError
 
@@ -87,6 +88,7 @@ app.command("run")(run_cmd.run)
 app.command("runs")(runs_cmd.runs)
 app.command("show")(runs_cmd.show)
 app.command("validate")(validate_cmd.validate)
+app.add_typer(triage_cmd.app, name="triage")
 
 
 def main() -> int:

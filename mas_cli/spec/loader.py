@@ -25,6 +25,7 @@ from mas_cli.spec.models import (
     Script,
     TaskSpec,
     ToolSpec,
+    TriageSpec,
 )
 from mas_cli.spec.yamlpos import Located, Path, load_located
 
@@ -154,6 +155,7 @@ _SECTION_MODELS: dict[tuple[str | None, ...], type[BaseModel]] = {
     ("inputs", None): InputSpec,
     ("rate_limits", None): RateLimit,
     ("agents", None, "script"): Script,
+    ("triage",): TriageSpec,
 }
 
 _PLAIN = {
