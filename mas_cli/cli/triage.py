@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from mas_cli.cli.run import HomeOption
+
+if TYPE_CHECKING:
+    from mas_cli.triage.report import LoopReport
+    from mas_cli.triage.thresholds import Thresholds
 
 app = typer.Typer(
     help="Find loops in agent logs and bad values in shared state.",
@@ -90,7 +94,7 @@ def _output_format(fmt: str, json_out: bool) -> str:
     return out
 
 
-def _thresholds(crew: Path | None, overrides: list[str]) -> object:
+def _thresholds(crew: Path | None, overrides: list[str]) -> Thresholds:
     from mas_cli.spec.loader import load_crew
     from mas_cli.triage.thresholds import build
 
@@ -98,11 +102,11 @@ def _thresholds(crew: Path | None, overrides: list[str]) -> object:
     return build(section, overrides)
 
 
-def _nothing_readable(report: object, logs: list[str]) -> None:
+def _nothing_readable(report: LoopReport, logs: list[str]) -> None:
     from mas_cli.cli.render.triage import bad_lines
     from mas_cli.errors import LogFormatError
 
-    bad_lines(report)  # type: ignore[arg-type]
+    bad_lines(report)
     raise LogFormatError(
         f"nothing readable in {', '.join(logs)}",
         hint="is it a mas, OTLP JSON, OpenAI Agents or text log? name it with --log-format, "
@@ -131,7 +135,7 @@ def state(
     fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
     json_out: Annotated[bool, typer.Option("--json", help="Shorthand for --format json.")] = False,
 ) -> None:
-    """Check shared state: missing keys, nulls, types, enums, ranges, unknown keys; with --log, writes.
+    """Check shared state: missing keys, nulls, types, enums, ranges, unknown keys, and writes.
 
     Exit 0 clean, 1 something is wrong, 2 unreadable input.
     """

@@ -18,7 +18,7 @@ from mas_cli.triage.state_log import check_writes, last_writers, read_writes
 
 
 def crew_schema(spec: CrewSpec) -> Schema:
-    """A crew's state schema: every key some task writes is expected, and only those tasks write it."""
+    """A crew's state schema: a key some task writes is expected; only those tasks write it."""
     writers = {
         key: frozenset(t.id for t in spec.tasks if key in t.writes.values()) for key in spec.state
     }

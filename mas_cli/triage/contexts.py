@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 DEFAULT_WINDOW = 128_000
-# Longest prefix wins; a model not listed gets DEFAULT_WINDOW (override: --threshold context_window=N).
+# Longest prefix wins; any other model gets DEFAULT_WINDOW (or --threshold context_window=N).
 WINDOWS = {
     "gpt-4o": 128_000,
     "gpt-4.1": 1_047_576,

@@ -16,6 +16,7 @@ inside it, and how to fix it.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 
 from mas_cli.triage.contexts import context_window
@@ -48,31 +49,53 @@ def turns(trace: Trace, th: Thresholds) -> Iterator[Finding]:
     for t in trace.threads.values():
         if t.turns > th.turns:
             yield Finding(
-                "turns", severity(t.turns, th.turns), trace.trace, t.agent, t.task,
-                f"agent {t.agent or '?'} took {t.turns} turns on task {t.task or '?'} (threshold {th.turns})",
-                f"{t.turns} turns", t.first, t.last, t.tokens, _cost(t),
-                f"set max_turns: {th.turns} on agent {t.agent or '?'} (agents.{t.agent or '?'}.max_turns), and give "
-                f"task {t.task or '?'} a clear end: an output_schema or an expected_output it can meet",
-                t.first_span, t.last_span,
-            )  # fmt: skip
+                "turns",
+                severity(t.turns, th.turns),
+                trace.trace,
+                t.agent,
+                t.task,
+                f"agent {t.agent or '?'} took {t.turns} turns on task {t.task or '?'} (threshold "
+                f"{th.turns})",
+                f"{t.turns} turns",
+                t.first,
+                t.last,
+                t.tokens,
+                _cost(t),
+                f"set max_turns: {th.turns} on agent {t.agent or '?'} "
+                f"(agents.{t.agent or '?'}.max_turns), and give "
+                f"task {t.task or '?'} a clear end: an output_schema or an expected_output it "
+                f"can meet",
+                t.first_span,
+                t.last_span,
+            )
 
 
 def rates(
     starts: dict[tuple[str, str], Rate], calls: dict[tuple[str, str], Rate], th: Thresholds
 ) -> Iterator[Finding]:
-    """Agents invoked more often in one minute than the threshold (agent starts, else model calls)."""
+    """Agents invoked more than the threshold in one minute (agent starts, else model calls)."""
     started = {agent for agent, _ in starts}
     chosen = [*starts.items(), *((k, r) for k, r in calls.items() if k[0] not in started)]
     for (agent, minute), rate in sorted(chosen, key=lambda item: item[1].first):
         if rate.count > th.invocations_per_minute:
             yield Finding(
-                "rate", severity(rate.count, th.invocations_per_minute), "", agent, "",
-                f"agent {agent or '?'} was invoked {rate.count} times in the minute from {minute.replace('T', ' ')} "
+                "rate",
+                severity(rate.count, th.invocations_per_minute),
+                "",
+                agent,
+                "",
+                f"agent {agent or '?'} was invoked {rate.count} times in the minute from "
+                f"{minute.replace('T', ' ')} "
                 f"(threshold {th.invocations_per_minute})",
-                f"{rate.count}/min", rate.first, rate.last, 0, None,
-                f"find what keeps re-invoking agent {agent or '?'}; cap it with limits.max_llm_calls or "
+                f"{rate.count}/min",
+                rate.first,
+                rate.last,
+                0,
+                None,
+                f"find what keeps re-invoking agent {agent or '?'}; cap it with "
+                f"limits.max_llm_calls or "
                 f"agents.{agent or '?'}.max_llm_calls, and pace it with rate_limits",
-            )  # fmt: skip
+            )
 
 
 def repeated_calls(trace: Trace, th: Thresholds) -> Iterator[Finding]:
@@ -83,14 +106,24 @@ def repeated_calls(trace: Trace, th: Thresholds) -> Iterator[Finding]:
         same = r.same_output and bool(r.output)
         what = " and got the same result every time: no new information" if same else ""
         yield Finding(
-            "repeated_calls", "error" if same or r.count >= 2 * th.repeated_calls else "warning",
-            trace.trace, r.agent, r.task,
-            f"tool {tool} was called {r.count} times with the same arguments{what} (threshold {th.repeated_calls})",
-            f"{tool}(args {short(args)}) ×{r.count}", r.first, r.last, *_spend(r),
-            f"declare tool {tool} deterministic (tools.{tool}.kind: deterministic) so repeats are answered "
-            f"from the cache, and set limits.max_identical_tool_calls: {max(1, th.repeated_calls - 1)}",
-            r.first_span, r.last_span,
-        )  # fmt: skip
+            "repeated_calls",
+            "error" if same or r.count >= 2 * th.repeated_calls else "warning",
+            trace.trace,
+            r.agent,
+            r.task,
+            f"tool {tool} was called {r.count} times with the same arguments{what} (threshold "
+            f"{th.repeated_calls})",
+            f"{tool}(args {short(args)}) ×{r.count}",
+            r.first,
+            r.last,
+            *_spend(r),
+            f"declare tool {tool} deterministic (tools.{tool}.kind: deterministic) so repeats "
+            f"are answered "
+            f"from the cache, and set limits.max_identical_tool_calls: "
+            f"{max(1, th.repeated_calls - 1)}",
+            r.first_span,
+            r.last_span,
+        )
 
 
 def _spend(r: Repeat) -> tuple[int, float | None]:
@@ -110,17 +143,29 @@ def repeated_failures(trace: Trace, th: Thresholds) -> Iterator[Finding]:
             else name or kind
         )
         fix = (
-            f"fix what makes {what} fail ({r.error[:80]}); a tool should return an error the model can act on, "
+            f"fix what makes {what} fail ({r.error[:80]}); a tool should return an error the "
+            f"model can act on, "
             "and side_effect tools are never retried"
             if kind == "tool"
-            else f"fix the cause ({r.error[:80]}) or stop retrying it: lower limits.max_retries, and check the key, "
+            else f"fix the cause ({r.error[:80]}) or stop retrying it: lower limits.max_retries, "
+            "and check the key, "
             "the model name and the rate limits"
         )
         yield Finding(
-            "repeated_failures", "error", trace.trace, r.agent, r.task,
+            "repeated_failures",
+            "error",
+            trace.trace,
+            r.agent,
+            r.task,
             f"{what} failed {r.count} times the same way: {r.error[:120]}",
-            f"{what} ✗ ×{r.count}", r.first, r.last, *_spend(r), fix, r.first_span, r.last_span,
-        )  # fmt: skip
+            f"{what} ✗ ×{r.count}",
+            r.first,
+            r.last,
+            *_spend(r),
+            fix,
+            r.first_span,
+            r.last_span,
+        )
 
 
 def ping_pong(trace: Trace, th: Thresholds) -> Iterator[Finding]:
@@ -129,12 +174,21 @@ def ping_pong(trace: Trace, th: Thresholds) -> Iterator[Finding]:
     if agents and agents.length >= th.ping_pong:
         a, b = (str(s) for s in agents.pattern)
         yield Finding(
-            "ping_pong", severity(agents.length, th.ping_pong), trace.trace, a, "",
+            "ping_pong",
+            severity(agents.length, th.ping_pong),
+            trace.trace,
+            a,
+            "",
             f"agents {a} and {b} took turns {agents.length} times (threshold {th.ping_pong})",
-            f"{a} ⇄ {b} ×{agents.length}", agents.first, agents.last, agents.tokens, agents.cost or None,
-            f"give one of {a} and {b} the final say (a task with an output_schema that ends the exchange, and no "
+            f"{a} ⇄ {b} ×{agents.length}",
+            agents.first,
+            agents.last,
+            agents.tokens,
+            agents.cost or None,
+            f"give one of {a} and {b} the final say (a task with an output_schema that ends the "
+            f"exchange, and no "
             "handoff back), and cap the exchange with limits.max_llm_calls",
-        )  # fmt: skip
+        )
     for t in trace.threads.values():
         yield from _tool_ping_pong(trace, t, t.tools.best, th)
 
@@ -147,12 +201,22 @@ def _tool_ping_pong(
     (tool_a, args_a), (tool_b, args_b) = best.pattern
     pattern = f"{tool_a}({short(args_a)}) ⇄ {tool_b}({short(args_b)}) ×{best.length}"
     yield Finding(
-        "ping_pong", severity(best.length, th.ping_pong), trace.trace, t.agent, t.task,
-        f"agent {t.agent or '?'} alternated tools {tool_a} and {tool_b} with the same arguments {best.length} times",
-        pattern, best.first, best.last, best.tokens, best.cost if t.priced else None,
+        "ping_pong",
+        severity(best.length, th.ping_pong),
+        trace.trace,
+        t.agent,
+        t.task,
+        f"agent {t.agent or '?'} alternated tools {tool_a} and {tool_b} with the same arguments "
+        f"{best.length} times",
+        pattern,
+        best.first,
+        best.last,
+        best.tokens,
+        best.cost if t.priced else None,
         f"declare {tool_a} and {tool_b} deterministic so repeats come from the cache, set "
-        f"limits.max_identical_tool_calls: 2, and say in agent {t.agent or '?'}'s instructions when to stop",
-    )  # fmt: skip
+        f"limits.max_identical_tool_calls: 2, and say in agent {t.agent or '?'}'s instructions "
+        f"when to stop",
+    )
 
 
 def monologue(trace: Trace, th: Thresholds) -> Iterator[Finding]:
@@ -162,13 +226,23 @@ def monologue(trace: Trace, th: Thresholds) -> Iterator[Finding]:
         if best is None or best.length < th.monologue:
             continue
         yield Finding(
-            "monologue", severity(best.length, th.monologue), trace.trace, t.agent, t.task,
-            f"agent {t.agent or '?'} gave the same output {best.length} times running (threshold {th.monologue})",
-            f"output {short(str(best.pattern[0]))} ×{best.length}", best.first, best.last, best.tokens,
+            "monologue",
+            severity(best.length, th.monologue),
+            trace.trace,
+            t.agent,
+            t.task,
+            f"agent {t.agent or '?'} gave the same output {best.length} times running (threshold "
+            f"{th.monologue})",
+            f"output {short(str(best.pattern[0]))} ×{best.length}",
+            best.first,
+            best.last,
+            best.tokens,
             best.cost if t.priced else None,
-            f"its answer does not change what it is asked next: set max_turns: {th.monologue - 1} on agent "
-            f"{t.agent or '?'}, and make the answer end task {t.task or '?'} (an output_schema it satisfies)",
-        )  # fmt: skip
+            f"its answer does not change what it is asked next: set max_turns: "
+            f"{th.monologue - 1} on agent "
+            f"{t.agent or '?'}, and make the answer end task {t.task or '?'} (an output_schema "
+            f"it satisfies)",
+        )
 
 
 def token_growth(trace: Trace, th: Thresholds) -> Iterator[Finding]:
@@ -182,14 +256,25 @@ def token_growth(trace: Trace, th: Thresholds) -> Iterator[Finding]:
         at = max(len(t.inputs), int((window - intercept) / slope) + 1)
         near = t.inputs[-1] >= window // 2 or at <= 2 * len(t.inputs)
         yield Finding(
-            "token_growth", "error" if near else "warning", trace.trace, t.agent, t.task,
-            f"agent {t.agent or '?'}'s input grew by {slope:,.0f} tokens a turn, from {t.inputs[0]:,} to "
-            f"{t.inputs[-1]:,} over {len(t.inputs)} calls; it would reach {t.model or 'the model'}'s "
+            "token_growth",
+            "error" if near else "warning",
+            trace.trace,
+            t.agent,
+            t.task,
+            f"agent {t.agent or '?'}'s input grew by {slope:,.0f} tokens a turn, from "
+            f"{t.inputs[0]:,} to "
+            f"{t.inputs[-1]:,} over {len(t.inputs)} calls; it would reach "
+            f"{t.model or 'the model'}'s "
             f"{window:,}-token context at turn {at}",
-            f"+{slope:,.0f} tokens/turn", t.first, t.last, t.tokens, _cost(t),
-            "set limits.max_history_tokens so old tool results are dropped, summarise long tool outputs "
+            f"+{slope:,.0f} tokens/turn",
+            t.first,
+            t.last,
+            t.tokens,
+            _cost(t),
+            "set limits.max_history_tokens so old tool results are dropped, summarise long tool "
+            "outputs "
             f"before they go back to the model, and cap agent {t.agent or '?'} with max_turns",
-        )  # fmt: skip
+        )
 
 
 def _steady_rise(ys: list[int], th: Thresholds) -> tuple[float, float] | None:
@@ -197,7 +282,7 @@ def _steady_rise(ys: list[int], th: Thresholds) -> tuple[float, float] | None:
     n = len(ys)
     if n < max(2, th.growth_turns):
         return None
-    rises = sum(1 for a, b in zip(ys, ys[1:], strict=False) if b > a)
+    rises = sum(1 for a, b in itertools.pairwise(ys) if b > a)
     if rises < 0.8 * (n - 1):
         return None
     mean_x, mean_y = (n - 1) / 2, sum(ys) / n
@@ -213,12 +298,23 @@ def limit_hits(trace: Trace) -> Iterator[Finding]:
     for loc, hit in trace.limits:
         kind = hit.name or "limit"
         yield Finding(
-            "limit_hit", "error", trace.trace, hit.agent, hit.task,
-            hit.message or f"{kind} was hit", kind, loc, loc, trace.tokens, trace.cost or None,
-            f"the guard stopped it at {kind}; fix the loop that led there (see the other findings for this "
+            "limit_hit",
+            "error",
+            trace.trace,
+            hit.agent,
+            hit.task,
+            hit.message or f"{kind} was hit",
+            kind,
+            loc,
+            loc,
+            trace.tokens,
+            trace.cost or None,
+            f"the guard stopped it at {kind}; fix the loop that led there (see the other "
+            f"findings for this "
             f"trace) before raising {kind}",
-            hit.span, hit.span,
-        )  # fmt: skip
+            hit.span,
+            hit.span,
+        )
 
 
 def unfinished(trace: Trace) -> Iterator[Finding]:
@@ -226,9 +322,19 @@ def unfinished(trace: Trace) -> Iterator[Finding]:
     if trace.started and not trace.ended:
         where = f"agent {trace.last_agent or '?'} on task {trace.last_task or '?'}"
         yield Finding(
-            "unfinished", "warning", trace.trace, trace.last_agent, trace.last_task,
-            f"run {trace.trace} never finished: killed, crashed, or still running; the last event is from {where}",
-            "no end", trace.first, trace.last, trace.tokens, trace.cost or None,
-            "if it was killed, set limits.run_timeout_s so the run ends itself with a status; if it is still "
+            "unfinished",
+            "warning",
+            trace.trace,
+            trace.last_agent,
+            trace.last_task,
+            f"run {trace.trace} never finished: killed, crashed, or still running; the last "
+            f"event is from {where}",
+            "no end",
+            trace.first,
+            trace.last,
+            trace.tokens,
+            trace.cost or None,
+            "if it was killed, set limits.run_timeout_s so the run ends itself with a status; if "
+            "it is still "
             "running, check it again later",
-        )  # fmt: skip
+        )

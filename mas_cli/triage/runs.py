@@ -2,13 +2,16 @@
 
 Period 1 is the same symbol over and over (a monologue); period 2 is two symbols taking turns,
 `a b a b ...` with `a != b` (ping-pong). Only the longest run is kept, with where it started and
-ended and what was spent inside it.
+ended and what was spent inside it. Spend is a (tokens, dollars) pair of running totals.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+Spent = tuple[int, float]
+NOTHING: Spent = (0, 0.0)
 
 
 @dataclass(frozen=True)
@@ -31,64 +34,45 @@ class RunTracker:
     prev: Any = None
     prev2: Any = None
     prev_loc: int = 0
-    prev_tokens: int = 0
-    prev_cost: float = 0.0
+    prev_spent: Spent = NOTHING
     length: int = 0
     start: int = 0
-    start_tokens: int = 0
-    start_cost: float = 0.0
+    start_spent: Spent = NOTHING
     last: int = 0
-    end_tokens: int = 0
-    end_cost: float = 0.0
+    end_spent: Spent = NOTHING
     best: BestRun | None = None
+    best_length: int = 0
 
-    def feed(
-        self,
-        symbol: Any,
-        loc: int,
-        tokens_before: int,
-        cost_before: float,
-        tokens_after: int,
-        cost_after: float,
-    ) -> None:
+    def feed(self, symbol: Any, loc: int, before: Spent, after: Spent) -> None:
         """One more symbol, with the running spend before and after its step."""
-        if self._extends(symbol):
-            self.length += 1
+        length = self.length
+        if length and (
+            symbol == self.prev
+            if self.period == 1
+            else length >= 2 and symbol != self.prev and symbol == self.prev2
+        ):
+            self.length = length + 1
         else:
-            self.close()
-            self._restart(symbol, loc, tokens_before, cost_before)
+            if length > self.best_length:
+                self.close()
+            self._restart(symbol, loc, before)
         self.prev2, self.prev = self.prev, symbol
-        self.prev_loc, self.prev_tokens, self.prev_cost = loc, tokens_before, cost_before
-        self.last, self.end_tokens, self.end_cost = loc, tokens_after, cost_after
+        self.prev_loc, self.prev_spent = loc, before
+        self.last, self.end_spent = loc, after
 
-    def _extends(self, symbol: Any) -> bool:
-        if self.length == 0:
-            return False
-        if self.period == 1:
-            return bool(symbol == self.prev)
-        return self.length >= 2 and symbol != self.prev and symbol == self.prev2
-
-    def _restart(self, symbol: Any, loc: int, tokens: int, cost: float) -> None:
+    def _restart(self, symbol: Any, loc: int, spent: Spent) -> None:
         if self.period == 2 and self.length >= 1 and symbol != self.prev:
             self.length = 2  # the previous symbol and this one open a new alternation
-            self.start, self.start_tokens, self.start_cost = (
-                self.prev_loc,
-                self.prev_tokens,
-                self.prev_cost,
-            )
+            self.start, self.start_spent = self.prev_loc, self.prev_spent
         else:
             self.length = 1
-            self.start, self.start_tokens, self.start_cost = loc, tokens, cost
+            self.start, self.start_spent = loc, spent
 
     def close(self) -> None:
-        """Compare the current run with the best; call once more when the sequence ends."""
-        if self.length and (self.best is None or self.length > self.best.length):
+        """Keep the current run if it is the longest; call once more when the sequence ends."""
+        if self.length > self.best_length:
             pattern = (self.prev,) if self.period == 1 else (self.prev2, self.prev)
-            self.best = BestRun(
-                self.length,
-                pattern,
-                self.start,
-                self.last,
-                self.end_tokens - self.start_tokens,
-                self.end_cost - self.start_cost,
-            )
+            tokens = self.end_spent[0] - self.start_spent[0]
+            cost = self.end_spent[1] - self.start_spent[1]
+            self.best = BestRun(self.length, pattern, self.start, self.last, tokens, cost)
+            self.best_length = self.length

@@ -21,6 +21,7 @@ from mas_cli.events.formats.records import make_loc
 from mas_cli.events.formats.sniff import sniff
 from mas_cli.events.formats.source import STDIN, BadLines, TruncatedInput, is_gzip, line_source
 from mas_cli.triage import loops
+from mas_cli.triage.findings import Finding
 from mas_cli.triage.report import AgentRow, LoopReport, Unit, add_trace, finalize
 from mas_cli.triage.tally import Rate, Tally, merge_rate
 from mas_cli.triage.thresholds import Thresholds
@@ -48,7 +49,7 @@ class ScanOptions:
 class Partial:
     """What reading one part of a log produced, ready to merge."""
 
-    findings: list[loops.Finding] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
     rows: dict[str, AgentRow] = field(default_factory=dict)
     starts: dict[tuple[str, str], Rate] = field(default_factory=dict)
     calls: dict[tuple[str, str], Rate] = field(default_factory=dict)
@@ -194,7 +195,7 @@ RUN_MARK = b'"type":"run_started"'
 
 
 def split_at_runs(path: Path, size: int, chunk: int) -> list[tuple[int, int]]:
-    """Byte ranges of about `chunk` bytes, each starting at a run_started line (or the file start)."""
+    """Byte ranges of about `chunk` bytes, each starting at a run_started line (or at 0)."""
     bounds = [0]
     with path.open("rb") as handle:
         while bounds[-1] + chunk < size:

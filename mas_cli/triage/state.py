@@ -21,9 +21,14 @@ from mas_cli.spec.findings import did_you_mean
 JsonSchema = dict[str, Any]
 ENTRY_KEYS = {"value", "version", "writer"}
 JSON_TYPES = {
-    bool: "a boolean", int: "an integer", float: "a number", str: "a string",
-    list: "an array", dict: "an object", type(None): "null",
-}  # fmt: skip
+    bool: "a boolean",
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+    list: "an array",
+    dict: "an object",
+    type(None): "null",
+}
 
 
 @dataclass(frozen=True)
@@ -75,7 +80,8 @@ def load_snapshot(path: Path) -> dict[str, Entry]:
     data = _read_json(path, "state file")
     if not isinstance(data, dict):
         raise LogFormatError(
-            f"{path}: expected a JSON object of state keys, got {JSON_TYPES.get(type(data), 'a value')}"
+            f"{path}: expected a JSON object of state keys, got "
+            f"{JSON_TYPES.get(type(data), 'a value')}"
         )
     if data and all(
         isinstance(v, dict) and "value" in v and set(v) <= ENTRY_KEYS for v in data.values()
@@ -123,11 +129,16 @@ def _missing(key: str) -> StateProblem:
 def _unknown(key: str, entry: Entry, schema: Schema) -> StateProblem:
     close = did_you_mean(key, schema.keys) or ""
     return StateProblem(
-        key, "unknown", f"{key}: not a key of the state schema ({close})" if close else f"{key}: not a key of the state schema",
-        "an agent may still write an old field name: rename it in the task's writes: or output_schema, "
+        key,
+        "unknown",
+        f"{key}: not a key of the state schema ({close})"
+        if close
+        else f"{key}: not a key of the state schema",
+        "an agent may still write an old field name: rename it in the task's writes: or "
+        "output_schema, "
         "or declare it under state:",
         entry.writer,
-    )  # fmt: skip
+    )
 
 
 def _value_problems(key: str, entry: Entry, schema: JsonSchema) -> list[StateProblem]:
@@ -154,12 +165,10 @@ def _schema_problem(key: str, entry: Entry, error: ValidationError) -> StateProb
     value, shown = error.instance, json.dumps(error.instance, default=str)[:80]
     where = key + "".join(f"[{p!r}]" if isinstance(p, int) else f".{p}" for p in error.path)
     if error.validator == "type":
-        expected = (
-            error.validator_value
-            if isinstance(error.validator_value, str)
-            else " or ".join(error.validator_value)
-        )
-        message = f"{where}: {shown} is {JSON_TYPES.get(type(value), 'a value')}, expected {_article(expected)}"
+        wanted: Any = error.validator_value
+        expected = wanted if isinstance(wanted, str) else " or ".join(str(w) for w in wanted)
+        got = JSON_TYPES.get(type(value), "a value")
+        message = f"{where}: {shown} is {got}, expected {_article(expected)}"
         return StateProblem(
             key,
             "type",
@@ -168,7 +177,8 @@ def _schema_problem(key: str, entry: Entry, error: ValidationError) -> StateProb
             entry.writer,
         )
     if error.validator == "enum":
-        options = [str(o) for o in error.validator_value]
+        allowed: Any = error.validator_value
+        options = [str(o) for o in allowed]
         close = did_you_mean(str(value), options) or ""
         message = f"{where}: {shown} is not one of {', '.join(options)}" + (
             f" ({close})" if close.startswith("did") else ""

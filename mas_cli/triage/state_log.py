@@ -116,19 +116,26 @@ def _lost_or_shared(at: Located, before: Located, where: str) -> Iterator[StateP
     w, prev = at.write, before.write
     if prev.version is not None and w.read_version < prev.version:
         yield StateProblem(
-            w.key, "lost_update",
-            f"{w.key}: task {w.writer} replaced version {prev.version} (written by task {prev.writer} at line "
+            w.key,
+            "lost_update",
+            f"{w.key}: task {w.writer} replaced version {prev.version} (written by task "
+            f"{prev.writer} at line "
             f"{before.line}) without reading it; it read version {w.read_version}",
-            _CONFLICT_FIX, w.writer, where,
-        )  # fmt: skip
+            _CONFLICT_FIX,
+            w.writer,
+            where,
+        )
     elif prev.writer != w.writer:
         yield StateProblem(
-            w.key, "conflict",
-            f"{w.key}: written by task {prev.writer} (line {before.line}) and then by task {w.writer}: "
+            w.key,
+            "conflict",
+            f"{w.key}: written by task {prev.writer} (line {before.line}) and then by task "
+            f"{w.writer}: "
             "the last one wins",
             "give the key one writer, or make the second task depend_on the first and read the key",
-            w.writer, where,
-        )  # fmt: skip
+            w.writer,
+            where,
+        )
 
 
 _CONFLICT_FIX = (
@@ -138,9 +145,13 @@ _CONFLICT_FIX = (
 
 def _undeclared(w: Write, where: str) -> StateProblem:
     return StateProblem(
-        w.key, "undeclared_writer", f"{w.key}: written by task {w.writer}, which does not declare it in writes:",
-        f"add {w.key} to task {w.writer}'s writes:, or stop the task writing it", w.writer, where,
-    )  # fmt: skip
+        w.key,
+        "undeclared_writer",
+        f"{w.key}: written by task {w.writer}, which does not declare it in writes:",
+        f"add {w.key} to task {w.writer}'s writes:, or stop the task writing it",
+        w.writer,
+        where,
+    )
 
 
 def last_writers(
@@ -149,9 +160,11 @@ def last_writers(
     """Each snapshot problem with the task that last wrote its key, and where."""
     last = {at.write.key: at for at in writes if at.write.accepted}
     out = []
-    for p in problems:
-        at = last.get(p.key)
-        if at is not None and not p.where:
-            p = replace(p, writer=at.write.writer, where=f"{source}:{at.line}")
-        out.append(p)
+    for problem in problems:
+        at = last.get(problem.key)
+        if at is not None and not problem.where:
+            where = f"{source}:{at.line}"
+            out.append(replace(problem, writer=at.write.writer, where=where))
+        else:
+            out.append(problem)
     return out

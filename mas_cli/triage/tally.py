@@ -189,7 +189,9 @@ class Tally:
             thread.model = record.name
         thread.inputs.append(record.input_tokens)
         if record.output:
-            thread.outputs.feed(record.output, loc, before, cost_before, thread.tokens, thread.cost)
+            thread.outputs.feed(
+                record.output, loc, (before, cost_before), (thread.tokens, thread.cost)
+            )
         if record.status != "ok":
             self._failure(trace, loc, record, ("model", record.name, record.error or record.status))
         self._tick(thread, record.ts, loc)
@@ -199,7 +201,8 @@ class Tally:
         trace, thread = self._thread(loc, record)
         thread.tool_calls += 1
         key = (record.name, record.args)
-        thread.tools.feed(key, loc, thread.tokens, thread.cost, thread.tokens, thread.cost)
+        spent = (thread.tokens, thread.cost)
+        thread.tools.feed(key, loc, spent, spent)
         seen = trace.calls.get(key)
         if seen is None:
             seen = trace.calls[key] = Repeat(record.agent, record.task, loc, output=record.output)
@@ -218,7 +221,7 @@ class Tally:
         trace, thread = self._thread(loc, record)
         if record.output:
             thread.outputs.feed(
-                record.output, loc, thread.tokens, thread.cost, thread.tokens, thread.cost
+                record.output, loc, (thread.tokens, thread.cost), (thread.tokens, thread.cost)
             )
         if record.error:
             self._failure(trace, loc, record, ("message", record.name, record.error))
@@ -229,8 +232,8 @@ class Tally:
         trace.had_handoffs = True
         runs = trace.handoffs
         if runs.prev != record.giver:
-            runs.feed(record.giver, loc, trace.tokens, trace.cost, trace.tokens, trace.cost)
-        runs.feed(record.taker, loc, trace.tokens, trace.cost, trace.tokens, trace.cost)
+            runs.feed(record.giver, loc, (trace.tokens, trace.cost), (trace.tokens, trace.cost))
+        runs.feed(record.taker, loc, (trace.tokens, trace.cost), (trace.tokens, trace.cost))
 
     def limit(self, loc: int, record: Limit) -> None:
         """A guard stopped something."""
@@ -242,7 +245,7 @@ class Tally:
         thread.starts += 1
         thread.max_turn = max(thread.max_turn, record.turn)
         trace.agent_turns.feed(
-            record.agent, loc, trace.tokens, trace.cost, trace.tokens, trace.cost
+            record.agent, loc, (trace.tokens, trace.cost), (trace.tokens, trace.cost)
         )
         _count(self.starts_per_minute, (record.agent, record.ts[:16]), loc)
 

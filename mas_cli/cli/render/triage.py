@@ -44,17 +44,23 @@ def _money(cost: float | None) -> str:
 
 def _agent_cells(row: AgentRow) -> list[str]:
     return [
-        row.agent or "?", str(row.calls), str(row.tool_calls), str(row.turns_max),
-        f"{row.turns_mean:.1f}", f"{row.tokens:,}", _money(row.cost if row.priced else None),
+        row.agent or "?",
+        str(row.calls),
+        str(row.tool_calls),
+        str(row.turns_max),
+        f"{row.turns_mean:.1f}",
+        f"{row.tokens:,}",
+        _money(row.cost if row.priced else None),
         str(row.findings),
-    ]  # fmt: skip
+    ]
 
 
 def _summary(report: LoopReport) -> str:
     formats = sorted({fmt for _, fmt in report.sources})
     files = f"{len(report.sources)} file{'s' if len(report.sources) != 1 else ''}"
     found = f"{len(report.findings)} finding{'s' if len(report.findings) != 1 else ''}"
-    return f"{files} ({', '.join(formats)}) · {report.records:,} records · {report.traces:,} traces · {found}"
+    counts = f"{report.records:,} records · {report.traces:,} traces · {found}"
+    return f"{files} ({', '.join(formats)}) · {counts}"
 
 
 def _loops_table(report: LoopReport) -> None:
@@ -90,7 +96,7 @@ def _where(f: Finding) -> str:
 
 
 def _span(report: LoopReport, f: Finding) -> str:
-    first, last = report.where(f.first), report.where(f.last)
+    first, _last = report.where(f.first), report.where(f.last)
     lines = f"line {first}" if f.first == f.last else f"lines {first} → {report.line(f.last)}"
     spans = f" (span {f.first_span} → {f.last_span})" if f.first_span else ""
     return lines + spans
@@ -101,7 +107,8 @@ def bad_lines(report: LoopReport) -> None:
     if not report.bad.count:
         return
     stderr.print(
-        f"[yellow]skipped {report.bad.count:,} unreadable line{'s' if report.bad.count != 1 else ''}[/]"
+        f"[yellow]skipped {report.bad.count:,} unreadable "
+        f"line{'s' if report.bad.count != 1 else ''}[/]"
     )
     for bad in report.bad.first:
         where = f"{bad.source}:{bad.line}" if bad.line else bad.source
@@ -127,10 +134,16 @@ def loops_json(report: LoopReport) -> dict[str, Any]:
 
 def _agent_json(row: AgentRow) -> dict[str, Any]:
     return {
-        "agent": row.agent, "calls": row.calls, "tool_calls": row.tool_calls, "tasks": row.threads,
-        "turns_max": row.turns_max, "turns_mean": round(row.turns_mean, 2), "tokens": row.tokens,
-        "cost_usd": round(row.cost, 6) if row.priced else None, "findings": row.findings,
-    }  # fmt: skip
+        "agent": row.agent,
+        "calls": row.calls,
+        "tool_calls": row.tool_calls,
+        "tasks": row.threads,
+        "turns_max": row.turns_max,
+        "turns_mean": round(row.turns_mean, 2),
+        "tokens": row.tokens,
+        "cost_usd": round(row.cost, 6) if row.priced else None,
+        "findings": row.findings,
+    }
 
 
 def _finding_json(report: LoopReport, f: Finding) -> dict[str, Any]:
@@ -142,11 +155,19 @@ def _finding_json(report: LoopReport, f: Finding) -> dict[str, Any]:
         }
 
     return {
-        "detector": f.detector, "severity": f.severity, "message": f.message,
+        "detector": f.detector,
+        "severity": f.severity,
+        "message": f.message,
         "where": {"agent": f.agent or None, "task": f.task or None, "trace": f.trace or None},
-        "evidence": {"pattern": f.pattern, "first": at(f.first, f.first_span), "last": at(f.last, f.last_span)},
-        "tokens": f.tokens, "cost_usd": round(f.cost, 6) if f.cost is not None else None, "fix": f.fix,
-    }  # fmt: skip
+        "evidence": {
+            "pattern": f.pattern,
+            "first": at(f.first, f.first_span),
+            "last": at(f.last, f.last_span),
+        },
+        "tokens": f.tokens,
+        "cost_usd": round(f.cost, 6) if f.cost is not None else None,
+        "fix": f.fix,
+    }
 
 
 def loops_markdown(report: LoopReport) -> str:

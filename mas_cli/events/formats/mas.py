@@ -28,7 +28,7 @@ from mas_cli.events.formats.records import (
 from mas_cli.events.formats.source import BadLines
 
 
-class Skipped(msgspec.Struct, tag_field="type", frozen=True, gc=False):
+class Skipped(msgspec.Struct, tag_field="type", gc=False):
     """An event the triage does not look at."""
 
 

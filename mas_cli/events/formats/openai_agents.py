@@ -68,7 +68,7 @@ def _item(number: int, item: dict[str, Any], attribution: Attribution) -> Iterat
         item.get("parent_id") or "",
     )
     attribution.span(trace, span, parent)
-    common = {"trace": trace, "ts": str(item.get("started_at") or ""), "span": span}
+    common: dict[str, Any] = {"trace": trace, "ts": str(item.get("started_at") or ""), "span": span}
     error = _error(item)
     kind = data.get("type")
     if kind == "agent":

@@ -1,6 +1,6 @@
 """OTLP JSON, as the OpenTelemetry collector's file exporter writes it: one export per line.
 
-Each line is `{"resourceSpans": [{"resource": ..., "scopeSpans": [{"scope": ..., "spans": [...]}]}]}`
+Each line is `{"resourceSpans": [{"resource", "scopeSpans": [{"scope", "spans": [...]}]}]}`
 with hex trace and span ids, integer enums (`kind`, `status.code`: 2 is an error) and 64-bit
 integers as strings (`startTimeUnixNano`, `intValue`). Spans are classified by the GenAI
 semantic conventions, current and deprecated names alike, and by OpenInference attributes.
@@ -134,7 +134,7 @@ def _records(span: _Span, attrs: dict[str, Any], agent: str) -> list[Record]:
         "span": span.spanId,
     }
     error = _error(span)
-    kind = _kind(span, attrs)
+    kind = _kind(attrs)
     records: list[Record] = []
     if kind == "agent" and agent:
         records.append(AgentStart(**common))
@@ -149,7 +149,7 @@ def _records(span: _Span, attrs: dict[str, Any], agent: str) -> list[Record]:
     return records
 
 
-def _kind(span: _Span, attrs: dict[str, Any]) -> str:
+def _kind(attrs: dict[str, Any]) -> str:
     operation = str(attrs.get("gen_ai.operation.name", ""))
     openinference = str(attrs.get("openinference.span.kind", "")).upper()
     if operation in AGENT_OPERATIONS or openinference == "AGENT":
@@ -194,7 +194,7 @@ def _attributes(items: list[dict[str, Any]]) -> dict[str, Any]:
     return {str(item.get("key")): _value(item.get("value") or {}) for item in items}
 
 
-def _value(value: dict[str, Any]) -> Any:
+def _value(value: dict[str, Any]) -> Any:  # noqa: PLR0911 - one return per OTLP value kind
     """An OTLP AnyValue: intValue arrives as a string (int64), arrays and maps nest."""
     if "stringValue" in value:
         return value["stringValue"]

@@ -21,7 +21,7 @@ import msgspec
 _TAGGED = {"tag_field": "type", "frozen": True, "gc": False, "kw_only": True}
 
 
-class Base(msgspec.Struct, **_TAGGED):  # type: ignore[call-arg]
+class Base(msgspec.Struct, **_TAGGED):
     """Fields every record has."""
 
     trace: str = msgspec.field(default="", name="trace_id")
@@ -31,7 +31,7 @@ class Base(msgspec.Struct, **_TAGGED):  # type: ignore[call-arg]
     span: str = msgspec.field(default="", name="record_span")
 
 
-class ModelCall(Base, tag="llm_call"):  # type: ignore[call-arg]
+class ModelCall(Base, tag="llm_call"):
     """One model call attempt."""
 
     name: str = msgspec.field(default="", name="model")
@@ -44,7 +44,7 @@ class ModelCall(Base, tag="llm_call"):  # type: ignore[call-arg]
     output: str = msgspec.field(default="", name="output_digest")
 
 
-class ToolCall(Base, tag="tool_call"):  # type: ignore[call-arg]
+class ToolCall(Base, tag="tool_call"):
     """One tool call: the tool, digests of its arguments and result, how it went."""
 
     name: str = msgspec.field(default="", name="tool")
@@ -55,7 +55,7 @@ class ToolCall(Base, tag="tool_call"):  # type: ignore[call-arg]
     error: str = ""
 
 
-class Message(Base, tag="message"):  # type: ignore[call-arg]
+class Message(Base, tag="message"):
     """Anything else an agent said or did that a log recorded."""
 
     name: str = ""
@@ -64,7 +64,7 @@ class Message(Base, tag="message"):  # type: ignore[call-arg]
     error: str = ""
 
 
-class Handoff(Base, tag="handoff"):  # type: ignore[call-arg]
+class Handoff(Base, tag="handoff"):
     """Work passed from one agent to another (a handoff or a delegation)."""
 
     from_agent: str = ""
@@ -83,30 +83,30 @@ class Handoff(Base, tag="handoff"):  # type: ignore[call-arg]
         return self.to_agent or self.target
 
 
-class Limit(Base, tag="limit_hit"):  # type: ignore[call-arg]
+class Limit(Base, tag="limit_hit"):
     """A guard stopped something."""
 
     name: str = msgspec.field(default="", name="kind")
     message: str = ""
 
 
-class AgentStart(Base, tag="task_started"):  # type: ignore[call-arg]
+class AgentStart(Base, tag="task_started"):
     """An agent was invoked: a task started, an agent span, an `agent_run` line."""
 
     turn: int = 0
 
 
-class TaskEnd(Base, tag="task_finished"):  # type: ignore[call-arg]
+class TaskEnd(Base, tag="task_finished"):
     """A task ended."""
 
     status: str = ""
 
 
-class TraceStart(Base, tag="run_started"):  # type: ignore[call-arg]
+class TraceStart(Base, tag="run_started"):
     """A run (a trace) began."""
 
 
-class TraceEnd(Base, tag="run_finished"):  # type: ignore[call-arg]
+class TraceEnd(Base, tag="run_finished"):
     """A run (a trace) ended."""
 
     status: str = ""

@@ -90,10 +90,7 @@ class LineSource:
     head: list[bytes] = field(default_factory=list)
 
     def __iter__(self) -> Iterator[tuple[int, bytes]]:
-        number = 0
-        for line in self._all():
-            number += 1
-            yield number, line
+        yield from enumerate(self._all(), start=1)
 
     def _all(self) -> Iterator[bytes]:
         yield from self.head

@@ -34,12 +34,26 @@ LAYOUT = re.compile(
 LEADING_TS = re.compile(rf"^\s*\[?(?P<ts>{TS})\]?")
 PAIR = re.compile(r"""(?P<key>[A-Za-z_][\w.]*)=(?P<value>"[^"]*"|'[^']*'|[^\s,;]+)""")
 ALIASES = {
-    "trace_id": "trace", "run_id": "trace", "run": "trace", "agent_name": "agent",
-    "task_id": "task", "tool_name": "tool", "function": "tool", "input_tokens": "tokens",
-    "prompt_tokens": "tokens", "iteration": "turn", "step": "turn", "arguments": "args",
-    "result": "output", "response": "output", "answer": "output", "from_agent": "from",
-    "to_agent": "to", "exception": "error", "model_name": "model",
-}  # fmt: skip
+    "trace_id": "trace",
+    "run_id": "trace",
+    "run": "trace",
+    "agent_name": "agent",
+    "task_id": "task",
+    "tool_name": "tool",
+    "function": "tool",
+    "input_tokens": "tokens",
+    "prompt_tokens": "tokens",
+    "iteration": "turn",
+    "step": "turn",
+    "arguments": "args",
+    "result": "output",
+    "response": "output",
+    "answer": "output",
+    "from_agent": "from",
+    "to_agent": "to",
+    "exception": "error",
+    "model_name": "model",
+}
 LIMIT_WORDS = (
     "limit_hit",
     "maxturnsexceeded",
@@ -80,7 +94,7 @@ def compile_pattern(pattern: str) -> re.Pattern[str]:
     if not known & set(compiled.groupindex):
         raise UsageError(
             "--pattern names none of the groups mas reads",
-            hint="use named groups such as (?P<agent>\\w+), (?P<tool>\\w+), (?P<tokens>\\d+), (?P<ts>...), (?P<trace>...)",
+            hint="use named groups such as (?P<agent>\\w+), (?P<tool>\\w+), (?P<tokens>\\d+)",
         )
     return compiled
 
@@ -137,7 +151,7 @@ def _default(text: str) -> dict[str, str] | None:
     return fields | pairs
 
 
-def to_record(fields: dict[str, str], text: str) -> Record | None:
+def to_record(fields: dict[str, str], text: str) -> Record | None:  # noqa: PLR0911 - one per kind
     """The record one line's fields describe, or None when it names no agent, tool or event."""
     words = text.lower()
     common: dict[str, Any] = {
