@@ -127,7 +127,7 @@ def _read_source(
     except TruncatedInput as exc:
         part.bad.add(name, 0, f"the input ends early ({exc}); what came before was read")
     finally:
-        source.handle.close()
+        source.close()
     _close(tally, part, options.thresholds)
     return fmt, [(unit, part)]
 

@@ -50,8 +50,8 @@ class BadLines:
         self.count += other.count
 
 
-def open_binary(name: str) -> BinaryIO:
-    """The named file (or stdin for `-`), transparently gunzipped.
+def open_binary(name: str) -> tuple[BinaryIO, BinaryIO]:
+    """The named file (or stdin for `-`), transparently gunzipped, and the raw file under it.
 
     Raises:
         LogFormatError: the file cannot be opened.
@@ -65,7 +65,7 @@ def open_binary(name: str) -> BinaryIO:
             raise LogFormatError(
                 f"{name}: cannot be read ({exc.strerror})", hint="check the path and permissions"
             ) from None
-    return _maybe_gunzip(raw)
+    return _maybe_gunzip(raw), raw
 
 
 def _maybe_gunzip(raw: BinaryIO) -> BinaryIO:
@@ -88,6 +88,14 @@ class LineSource:
     name: str
     handle: BinaryIO
     head: list[bytes] = field(default_factory=list)
+    raw: BinaryIO | None = None
+
+    def close(self) -> None:
+        """Close the input (stdin stays open)."""
+        if self.name != STDIN:
+            self.handle.close()
+            if self.raw is not None:
+                self.raw.close()
 
     def __iter__(self) -> Iterator[tuple[int, bytes]]:
         yield from enumerate(self._all(), start=1)
@@ -106,7 +114,7 @@ class TruncatedInput(Exception):
 
 def line_source(name: str, head_lines: int = 20) -> LineSource:
     """Open an input and read its first lines ahead, for the format sniffer."""
-    handle = open_binary(name)
+    handle, raw = open_binary(name)
     head: list[bytes] = []
     try:
         for line in handle:
@@ -115,4 +123,4 @@ def line_source(name: str, head_lines: int = 20) -> LineSource:
                 break
     except (OSError, EOFError):
         pass
-    return LineSource(name, handle, head)
+    return LineSource(name, handle, head, raw)
