@@ -8,10 +8,11 @@ from typing import Any
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 
 
-def mas_event(kind: str, n: int = 0, **fields: Any) -> dict[str, Any]:
-    """One of our run-log events, with the fields every event has."""
+def mas_event(event_type: str, n: int = 0, **fields: Any) -> dict[str, Any]:
+    """One of our run-log events, with the fields every event has (None fields left out)."""
     head = {"v": 1, "ts": f"2026-11-21T02:{n // 60 % 60:02d}:{n % 60:02d}.000000Z", "run_id": "r1"}
-    return {**head, "trace_id": TRACE, "span_id": f"{n:016x}", **fields, "type": kind}
+    given = {k: v for k, v in fields.items() if v is not None}
+    return {**head, "trace_id": TRACE, "span_id": f"{n:016x}", **given, "type": event_type}
 
 
 def llm(n: int, agent: str = "scorer", task: str = "score", **fields: Any) -> dict[str, Any]:

@@ -191,7 +191,7 @@ def _blocks(path: str, start: int, end: int) -> Iterator[bytes]:
         os.close(fd)
 
 
-RUN_MARK = b'"type":"run_started"'
+RUN_MARK = b'"run_started"'  # the type's value; inside a JSON string it would be escaped
 
 
 def split_at_runs(path: Path, size: int, chunk: int) -> list[tuple[int, int]]:
