@@ -58,7 +58,9 @@ def test_repeated_calls_and_the_same_result(tmp_path: Path) -> None:
     assert "called 3 times with the same arguments" in hit.message
     assert "declare tool search deterministic" in hit.fix
     assert "max_identical_tool_calls: 2" in hit.fix
-    [same] = only(findings(tmp_path, run(*(tool(i, result="r") for i in (1, 2, 3)))), "repeated_calls")
+    [same] = only(
+        findings(tmp_path, run(*(tool(i, result="r") for i in (1, 2, 3)))), "repeated_calls"
+    )
     assert same.severity == "error"
     assert "no new information" in same.message
     spaced = run(tool(1), llm(2), tool(3), llm(4), tool(5))
@@ -73,7 +75,9 @@ def test_different_arguments_are_not_repeats(tmp_path: Path) -> None:
 
 def test_repeated_failures(tmp_path: Path) -> None:
     def fail(n: int) -> dict:
-        return llm(n, status="error", error=f"429 rate limited, retry after {n}s", output_digest=None)
+        return llm(
+            n, status="error", error=f"429 rate limited, retry after {n}s", output_digest=None
+        )
 
     assert not only(findings(tmp_path, run(fail(1), fail(2))), "repeated_failures")
     [hit] = only(findings(tmp_path, run(fail(1), fail(2), fail(3))), "repeated_failures")
@@ -99,7 +103,10 @@ def test_ping_pong_between_agents(tmp_path: Path) -> None:
 
 def test_ping_pong_between_tool_calls(tmp_path: Path) -> None:
     def alternate(count: int) -> list[dict]:
-        return [tool(i, name="search" if i % 2 else "fetch", args="q" if i % 2 else "u") for i in range(1, count + 1)]
+        return [
+            tool(i, name="search" if i % 2 else "fetch", args="q" if i % 2 else "u")
+            for i in range(1, count + 1)
+        ]
 
     assert not only(findings(tmp_path, run(*alternate(5)), repeated_calls=99), "ping_pong")
     [hit] = only(findings(tmp_path, run(*alternate(6)), repeated_calls=99), "ping_pong")
@@ -129,8 +136,17 @@ def test_token_growth_projects_the_context_window(tmp_path: Path) -> None:
 
 
 def test_limit_hits_and_unfinished_runs(tmp_path: Path) -> None:
-    limit = mas_event("limit_hit", 5, agent="scorer", task="score", kind="max_llm_calls", value=13, threshold=12,
-                      scope="run", message="stopped: max_llm_calls 12 reached (circuit breaker)")
+    limit = mas_event(
+        "limit_hit",
+        5,
+        agent="scorer",
+        task="score",
+        kind="max_llm_calls",
+        value=13,
+        threshold=12,
+        scope="run",
+        message="stopped: max_llm_calls 12 reached (circuit breaker)",
+    )
     [hit] = only(findings(tmp_path, run(llm(1), limit)), "limit_hit")
     assert (hit.severity, hit.pattern) == ("error", "max_llm_calls")
     assert not only(findings(tmp_path, run(llm(1))), "unfinished")
@@ -141,7 +157,9 @@ def test_limit_hits_and_unfinished_runs(tmp_path: Path) -> None:
 
 def test_evidence_lines_and_costliest_first(tmp_path: Path) -> None:
     log = tmp_path / "events.jsonl"
-    log.write_text(jsonl(run(*(llm(i, cost_usd=0.5) for i in range(1, 8)), tool(8), tool(9), tool(10))))
+    log.write_text(
+        jsonl(run(*(llm(i, cost_usd=0.5) for i in range(1, 8)), tool(8), tool(9), tool(10)))
+    )
     report = scan([str(log)], ScanOptions())
     assert [f.detector for f in report.findings] == ["turns", "repeated_calls"]
     turns = report.findings[0]
@@ -152,7 +170,10 @@ def test_evidence_lines_and_costliest_first(tmp_path: Path) -> None:
 def test_parallel_scan_matches_the_sequential_one(tmp_path: Path) -> None:
     events = []
     for number in range(40):
-        body = [llm(i, output_digest="same" if number % 3 == 0 else f"o{i}") for i in range(1, 4 + number % 5)]
+        body = [
+            llm(i, output_digest="same" if number % 3 == 0 else f"o{i}")
+            for i in range(1, 4 + number % 5)
+        ]
         one = run(*body, tool(9), tool(10), tool(11), finished=number != 7)
         events += [{**e, "trace_id": f"{number:032x}"} for e in one]
     log = tmp_path / "events.jsonl"
@@ -160,11 +181,18 @@ def test_parallel_scan_matches_the_sequential_one(tmp_path: Path) -> None:
     sequential = scan([str(log)], ScanOptions())
     parallel = scan([str(log)], ScanOptions(workers=2, chunk_bytes=4096, parallel_bytes=0))
     assert len(parallel.units) > 1
-    def key(report):  # noqa: ANN001, ANN202
-        return sorted((f.detector, f.trace, report.line(f.first), report.line(f.last), f.tokens) for f in report.findings)
+
+    def key(report):
+        return sorted(
+            (f.detector, f.trace, report.line(f.first), report.line(f.last), f.tokens)
+            for f in report.findings
+        )
+
     assert key(parallel) == key(sequential)
-    def rows(report):  # noqa: ANN001, ANN202
+
+    def rows(report):
         return [{**vars(a), "cost": round(a.cost, 9)} for a in report.agents]
+
     assert rows(parallel) == rows(sequential)
 
 

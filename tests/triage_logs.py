@@ -23,7 +23,9 @@ def llm(n: int, agent: str = "scorer", task: str = "score", **fields: Any) -> di
     return mas_event("llm_call", n, **(base | fields))
 
 
-def tool(n: int, name: str = "search", args: str = "a1", result: str | None = None, **fields: Any) -> dict[str, Any]:
+def tool(
+    n: int, name: str = "search", args: str = "a1", result: str | None = None, **fields: Any
+) -> dict[str, Any]:
     """A tool_call event."""
     base = {"agent": "scorer", "task": "score", "turn": n, "tool": name, "args_digest": args}
     base |= {"result_digest": result or f"res{n}", "status": "ok"}
@@ -38,8 +40,16 @@ def run(*events: dict[str, Any], finished: bool = True) -> list[dict[str, Any]]:
     ]
     end = [
         mas_event("task_finished", 99, agent="scorer", task="score", status="ok"),
-        mas_event("run_finished", 99, status="ok", duration_s=1.0, llm_calls=1, tool_calls=0,
-                  input_tokens=0, output_tokens=0),
+        mas_event(
+            "run_finished",
+            99,
+            status="ok",
+            duration_s=1.0,
+            llm_calls=1,
+            tool_calls=0,
+            input_tokens=0,
+            output_tokens=0,
+        ),
     ]
     return [*start, *events, *(end if finished else [])]
 
@@ -60,31 +70,57 @@ def attr(key: str, value: Any) -> dict[str, Any]:
     return {"key": key, "value": {"stringValue": value}}
 
 
-def otlp_span(span: str, parent: str, name: str, attrs: dict[str, Any], start: int = 1, error: str = "") -> dict[str, Any]:
+def otlp_span(
+    span: str, parent: str, name: str, attrs: dict[str, Any], *, start: int = 1, error: str = ""
+) -> dict[str, Any]:
     """One OTLP span as JSON: hex ids, integer kind, nanosecond strings, status code 2 on error."""
     status = {"code": 2, "message": error} if error else {"code": 1}
     return {
-        "traceId": TRACE, "spanId": span, "parentSpanId": parent, "name": name, "kind": 1,
+        "traceId": TRACE,
+        "spanId": span,
+        "parentSpanId": parent,
+        "name": name,
+        "kind": 1,
         "startTimeUnixNano": str(1795000000_000000000 + start * 1_000_000_000),
         "endTimeUnixNano": str(1795000000_000000000 + start * 1_000_000_000 + 5),
-        "attributes": [attr(k, v) for k, v in attrs.items()], "status": status,
+        "attributes": [attr(k, v) for k, v in attrs.items()],
+        "status": status,
     }
 
 
 def otlp_line(*spans: dict[str, Any]) -> str:
     """One line of the collector's file exporter."""
-    export = {"resourceSpans": [{
-        "resource": {"attributes": [attr("service.name", "crew")]},
-        "scopeSpans": [{"scope": {"name": "opentelemetry.instrumentation.openai", "version": "0.1"}, "spans": list(spans)}],
-    }]}
+    export = {
+        "resourceSpans": [
+            {
+                "resource": {"attributes": [attr("service.name", "crew")]},
+                "scopeSpans": [
+                    {
+                        "scope": {"name": "opentelemetry.instrumentation.openai", "version": "0.1"},
+                        "spans": list(spans),
+                    }
+                ],
+            }
+        ]
+    }
     return json.dumps(export) + "\n"
 
 
-def agents_span(span: str, parent: str | None, data: dict[str, Any], error: dict[str, Any] | None = None, at: int = 1) -> dict[str, Any]:
+def agents_span(
+    span: str,
+    parent: str | None,
+    data: dict[str, Any],
+    error: dict[str, Any] | None = None,
+    at: int = 1,
+) -> dict[str, Any]:
     """An OpenAI Agents SDK span export."""
     return {
-        "object": "trace.span", "id": f"span_{span}", "trace_id": "trace_abc",
+        "object": "trace.span",
+        "id": f"span_{span}",
+        "trace_id": "trace_abc",
         "parent_id": f"span_{parent}" if parent else None,
-        "started_at": f"2026-11-21T02:00:{at:02d}.000000+00:00", "ended_at": f"2026-11-21T02:00:{at:02d}.500000+00:00",
-        "span_data": data, "error": error,
+        "started_at": f"2026-11-21T02:00:{at:02d}.000000+00:00",
+        "ended_at": f"2026-11-21T02:00:{at:02d}.500000+00:00",
+        "span_data": data,
+        "error": error,
     }
