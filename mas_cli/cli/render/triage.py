@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from mas_cli.triage.report import AgentRow, LoopReport
     from mas_cli.triage.state import StateReport
 
+SHOWN = 30  # findings a table or Markdown report shows; --json has them all
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow"}
 AGENT_COLUMNS = (
     "agent",
@@ -73,8 +74,10 @@ def _loops_table(report: LoopReport) -> None:
     stdout.print(table)
     if not report.findings:
         stdout.print("[green]no loops found[/]")
-    for number, finding in enumerate(report.findings, start=1):
+    for number, finding in enumerate(report.findings[:SHOWN], start=1):
         _finding(report, number, finding)
+    if len(report.findings) > SHOWN:
+        stdout.print(f"\n… and {len(report.findings) - SHOWN:,} more findings (--json lists them all)")
 
 
 def _finding(report: LoopReport, number: int, f: Finding) -> None:
@@ -176,7 +179,9 @@ def loops_markdown(report: LoopReport) -> str:
     lines += ["| " + " | ".join(AGENT_COLUMNS) + " |", "|" + "---|" * len(AGENT_COLUMNS)]
     lines += ["| " + " | ".join(_agent_cells(row)) + " |" for row in report.agents]
     lines += ["", "### Findings", ""] if report.findings else ["", "No loops found."]
-    for number, f in enumerate(report.findings, start=1):
+    if len(report.findings) > SHOWN:
+        lines.append(f"The {SHOWN} most costly of {len(report.findings):,} findings (--json lists them all).")
+    for number, f in enumerate(report.findings[:SHOWN], start=1):
         lines += [
             f"{number}. **{f.severity}** `{f.detector}`: {f.message}",
             f"   - where: {_where(f)}",
