@@ -205,3 +205,63 @@ def test_thresholds_from_crew_section_and_flags() -> None:
         build(None, ["turns"])
     with pytest.raises(UsageError, match="not a number"):
         build(None, ["turns=many"])
+
+
+def test_bulk_path_agrees_with_the_tally_on_random_logs(tmp_path: Path) -> None:
+    """Healthy traces are summed up in bulk; every number must match folding them one by one."""
+    import random
+
+    from mas_cli.triage import bulk
+
+    rng = random.Random(11)
+    events = []
+    for number in range(60):
+        body = []
+        for turn in range(1, rng.randint(1, 7)):
+            agent, task = rng.choice([("scorer", "score"), ("critic", "critique")])
+            output = rng.choice(["same", f"o{number}-{turn}"])
+            body.append(
+                llm(
+                    turn,
+                    agent=agent,
+                    task=task,
+                    output_digest=output,
+                    input_tokens=rng.choice([100, 100 + 900 * turn]),
+                    cost_usd=rng.choice([None, 0.01]),
+                    ts=f"2026-11-21T02:{number % 3:02d}:00Z",
+                )
+            )
+            if rng.random() < 0.6:
+                body.append(
+                    tool(
+                        turn,
+                        agent=agent,
+                        task=task,
+                        args=rng.choice(["a", f"x{number}{turn}"]),
+                        status=rng.choice(["ok"] * 9 + ["error"]),
+                    )
+                )
+        one = run(*body, finished=number % 13 != 0)
+        events += [{**e, "trace_id": f"{number:032x}"} for e in one]
+    log = tmp_path / "events.jsonl"
+    log.write_text(jsonl(events))
+    fast = scan([str(log)], ScanOptions())
+    original = bulk.Bulk.__init__
+
+    def folding(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        self.enabled = False
+
+    try:
+        bulk.Bulk.__init__ = folding  # type: ignore[method-assign]
+        slow = scan([str(log)], ScanOptions())
+    finally:
+        bulk.Bulk.__init__ = original  # type: ignore[method-assign]
+    assert sorted(map(repr, fast.findings)) == sorted(map(repr, slow.findings))
+    assert fast.findings
+
+    def rows(report):
+        return [{**vars(a), "cost": round(a.cost, 9)} for a in report.agents]
+
+    assert rows(fast) == rows(slow)
+    assert fast.records == slow.records

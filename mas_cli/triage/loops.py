@@ -248,7 +248,7 @@ def monologue(trace: Trace, th: Thresholds) -> Iterator[Finding]:
 def token_growth(trace: Trace, th: Thresholds) -> Iterator[Finding]:
     """Input tokens per call rising steadily across one agent's turns."""
     for t in trace.threads.values():
-        fit = _steady_rise(list(t.inputs), th)
+        fit = steady_rise(list(t.inputs), th)
         if fit is None:
             continue
         slope, intercept = fit
@@ -277,7 +277,7 @@ def token_growth(trace: Trace, th: Thresholds) -> Iterator[Finding]:
         )
 
 
-def _steady_rise(ys: list[int], th: Thresholds) -> tuple[float, float] | None:
+def steady_rise(ys: list[int], th: Thresholds) -> tuple[float, float] | None:
     """The least-squares slope and intercept when most steps rise and the slope is big enough."""
     n = len(ys)
     if n < max(2, th.growth_turns):

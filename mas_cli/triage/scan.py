@@ -21,6 +21,7 @@ from mas_cli.events.formats.records import make_loc
 from mas_cli.events.formats.sniff import sniff
 from mas_cli.events.formats.source import STDIN, BadLines, TruncatedInput, is_gzip, line_source
 from mas_cli.triage import loops
+from mas_cli.triage.bulk import Bulk
 from mas_cli.triage.findings import Finding
 from mas_cli.triage.report import AgentRow, LoopReport, Unit, add_trace, finalize
 from mas_cli.triage.tally import Rate, Tally, merge_rate
@@ -161,14 +162,17 @@ def _scan_mas(path: Path, unit: int, options: ScanOptions) -> list[tuple[int, Pa
 def scan_range(job: Job) -> Partial:
     """Tally one byte range of a mas log (the whole file, or one worker's share)."""
     tally, part = Tally(), Partial()
+    bulk = Bulk(tally, job.thresholds, part.rows)
     line = 1
     for block in _blocks(job.path, job.start, job.end):
         records = decode_block(block, job.path, line, part.bad)
-        tally.observe_all(make_loc(job.unit, line), records)
+        bulk.observe_all(make_loc(job.unit, line), records)
         line += len(records)
         if tally.closed:
             part.drain(tally, job.thresholds)
     part.lines = line - 1
+    bulk.finish()
+    part.traces.extend(bulk.summed)
     _close(tally, part, job.thresholds)
     return part
 

@@ -322,11 +322,7 @@ class Tally:
 def _count(rates: dict[tuple[str, str], Rate], key: tuple[str, str], loc: int) -> None:
     if not key[1]:
         return
-    rate = rates.get(key)
-    if rate is None:
-        rate = rates[key] = Rate(first=loc)
-    rate.count += 1
-    rate.last = loc
+    merge_rate(rates, key, Rate(1, loc, loc))
 
 
 def merge_rate(rates: dict[tuple[str, str], Rate], key: tuple[str, str], rate: Rate) -> None:

@@ -77,7 +77,9 @@ def _loops_table(report: LoopReport) -> None:
     for number, finding in enumerate(report.findings[:SHOWN], start=1):
         _finding(report, number, finding)
     if len(report.findings) > SHOWN:
-        stdout.print(f"\n… and {len(report.findings) - SHOWN:,} more findings (--json lists them all)")
+        stdout.print(
+            f"\n… and {len(report.findings) - SHOWN:,} more findings (--json lists them all)"
+        )
 
 
 def _finding(report: LoopReport, number: int, f: Finding) -> None:
@@ -180,7 +182,9 @@ def loops_markdown(report: LoopReport) -> str:
     lines += ["| " + " | ".join(_agent_cells(row)) + " |" for row in report.agents]
     lines += ["", "### Findings", ""] if report.findings else ["", "No loops found."]
     if len(report.findings) > SHOWN:
-        lines.append(f"The {SHOWN} most costly of {len(report.findings):,} findings (--json lists them all).")
+        lines.append(
+            f"The {SHOWN} most costly of {len(report.findings):,} findings (--json lists them all)."
+        )
     for number, f in enumerate(report.findings[:SHOWN], start=1):
         lines += [
             f"{number}. **{f.severity}** `{f.detector}`: {f.message}",

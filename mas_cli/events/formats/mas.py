@@ -29,7 +29,12 @@ from mas_cli.events.formats.source import BadLines
 
 
 class Skipped(msgspec.Struct, tag_field="type", gc=False):
-    """An event the triage does not look at."""
+    """An event the triage does not look at (or a line that was not an event)."""
+
+    trace: str = msgspec.field(default="", name="trace_id")
+
+
+NOT_AN_EVENT = Skipped()
 
 
 class _StateWrite(Skipped, tag="state_write"):
@@ -67,9 +72,10 @@ _ANY = msgspec.json.Decoder()
 
 
 def decode_block(block: bytes, source: str, first_line: int, bad: BadLines) -> list[Any]:
-    """The records of a block of whole lines, one entry per line (None for a line skipped).
+    """The records of a block of whole lines, one entry per line.
 
-    Entry `i` is line `first_line + i`. Bad lines are reported to `bad` and give None.
+    Entry `i` is line `first_line + i`. A bad line is reported to `bad`; bad and blank lines
+    give NOT_AN_EVENT, so that every entry has a `trace`.
     """
     try:
         decoded: list[Any] = DECODER.decode_lines(block)
@@ -77,10 +83,11 @@ def decode_block(block: bytes, source: str, first_line: int, bad: BadLines) -> l
         decoded = []
     if len(decoded) == block.count(b"\n") + (not block.endswith(b"\n")):
         return decoded
-    return [
-        _decode_line(line, source, first_line + i, bad)
-        for i, line in enumerate(block.split(b"\n")[: -1 if block.endswith(b"\n") else None])
-    ]
+    lines = block.split(b"\n")
+    if block.endswith(b"\n"):
+        lines.pop()
+    decoded = [_decode_line(line, source, first_line + i, bad) for i, line in enumerate(lines)]
+    return [NOT_AN_EVENT if record is None else record for record in decoded]
 
 
 def read_mas(
