@@ -41,6 +41,7 @@ class Problem:
     path: str
     message: str
     hint: str | None = None
+    code: str = ""  # a warning's rule, e.g. lost-update; empty for errors
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}:{self.col}" if self.line else self.file

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fakeserver import FakeServer
 
 SECRET_VARS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL")
 LOOPBACK = ("127.", "::1", "localhost")
@@ -42,3 +44,17 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 def fixtures() -> Path:
     """The folder of fixture files."""
     return ROOT / "tests" / "fixtures"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Make tests/ importable for shared helpers (crewkit, fakeserver)."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tests"))
+
+
+@pytest.fixture
+def server() -> Iterator[FakeServer]:
+    """A wire-compatible OpenAI and Anthropic server on 127.0.0.1, scripted by the test."""
+    with FakeServer() as fake:
+        yield fake

@@ -202,7 +202,7 @@ def test_yaml_anchors_and_merge_keys(tmp_path: Path) -> None:
     # an anchor needs a home; an unknown top-level key is refused at its own line
     assert [str(p) for p in caught.value.problems] == [
         f"{crew_file}:2:1: x-base: unknown key 'x-base' (expected one of: agents, description, "
-        "inputs, limits, manager, models, name, process, ...)"
+        "inputs, limits, manager, models, name, prices, ...)"
     ]
 
 

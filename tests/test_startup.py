@@ -6,7 +6,16 @@ import subprocess
 import sys
 import textwrap
 
-HEAVY = ("openai", "anthropic", "tiktoken", "httpx", "httpx2", "diskcache", "jsonschema")
+HEAVY = (
+    "openai",
+    "anthropic",
+    "tiktoken",
+    "httpx",
+    "httpx2",
+    "diskcache",
+    "jsonschema",
+    "genai_prices",
+)
 
 
 def _modules_after(argv: list[str]) -> set[str]:

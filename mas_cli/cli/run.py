@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
 from mas_cli.errors import UsageError
+
+if TYPE_CHECKING:
+    from mas_cli.engine.run import RunOptions
+    from mas_cli.spec.loader import Crew
 
 HomeOption = Annotated[
     Path | None,
@@ -36,9 +40,26 @@ def run(
             "--offline", help="Use the offline model for every agent (no key, no network)."
         ),
     ] = False,
+    replay: Annotated[
+        str | None,
+        typer.Option(
+            "--replay",
+            metavar="RUN_ID",
+            help="Serve every model call from that run's recording (llm.jsonl): no network, "
+            "no spend. Stops at the first request that differs from the recording.",
+            show_default=False,
+        ),
+    ] = None,
     home: HomeOption = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print output.json on stdout.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
+    estimate: Annotated[
+        bool,
+        typer.Option(
+            "--estimate",
+            help="Offline dry run: print the expected cost at the configured models' prices.",
+        ),
+    ] = False,
 ) -> None:
     """Run a crew to completion or to a clear stop; every step goes to the run log.
 
@@ -51,15 +72,45 @@ def run(
     from mas_cli.events.store import home_dir
     from mas_cli.spec.loader import load_crew
 
+    if replay and (offline or estimate):
+        other = "--offline" if offline else "--estimate"
+        raise UsageError(f"--replay and {other} cannot be combined", hint="give one of them")
     loaded = load_crew(crew)
     for warning in loaded.warnings:
-        render.problem(warning, "warning")
+        if warning.code != "default-limits":  # validate says it; a run need not repeat it
+            render.problem(warning, "warning")
     listeners = () if quiet else (render.Progress(),)
     options = RunOptions(
-        home_dir(home), parse_inputs(input_pairs or [], inputs_file), offline, listeners
+        home_dir(home),
+        parse_inputs(input_pairs or [], inputs_file),
+        offline,
+        listeners,
+        replay=replay,
     )
+    if estimate:
+        _estimate(loaded, options, as_json=json_out)
     result = asyncio.run(run_crew(loaded, options))
     render.run_result(result, loaded.spec, as_json=json_out)
+    raise typer.Exit(EXIT_BY_STATUS[result.status])
+
+
+def _estimate(crew: Crew, options: RunOptions, *, as_json: bool) -> NoReturn:
+    """Run offline in a scratch home, print the priced usage and the worst case, exit."""
+    import asyncio
+
+    from mas_cli.cli import render
+    from mas_cli.cli.render import cost as draw
+    from mas_cli.cost.budget import worst_case_bound
+    from mas_cli.engine.estimate import estimate_crew
+
+    result, report = asyncio.run(estimate_crew(crew, options))
+    bound = worst_case_bound(crew.spec)
+    if as_json:
+        render.json_out({"estimate": report.to_json(), "worst_case": bound.to_json()})
+    else:
+        draw.estimate(report, bound)
+    if result.status != "ok":
+        render.stderr.print(f"the dry run ended {result.status}: {result.reason}")
     raise typer.Exit(EXIT_BY_STATUS[result.status])
 
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from mas_cli.cost.budget import RunBound
 
 
 def validate(
@@ -18,13 +21,22 @@ def validate(
     Exit 0 when every file is valid, 2 when one is not (or has warnings, with --strict).
     """
     from mas_cli.cli import render
+    from mas_cli.cli.render.cost import worst_case
+    from mas_cli.cost.budget import worst_case_bound
     from mas_cli.spec.summary import check_file
 
     reports = [check_file(path) for path in crews]
+    bounds = [worst_case_bound(r.spec) if r.spec else None for r in reports]
     if json_out:
-        render.json_out([r.to_json() for r in reports])
+        render.json_out([_with_bound(r.to_json(), b) for r, b in zip(reports, bounds, strict=True)])
     else:
-        for report in reports:
+        for report, bound in zip(reports, bounds, strict=True):
             render.validation(report)
+            if bound is not None:
+                worst_case(bound)
     failed = any(not r.ok or (strict and r.warnings) for r in reports)
     raise typer.Exit(2 if failed else 0)
+
+
+def _with_bound(doc: dict[str, Any], bound: RunBound | None) -> dict[str, Any]:
+    return {**doc, "worst_case": bound.to_json() if bound else None}

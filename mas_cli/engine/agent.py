@@ -13,10 +13,9 @@ from typing import Any
 
 from jsonschema.validators import validator_for
 
-from mas_cli.cost.tokens import count_messages
 from mas_cli.engine import history
 from mas_cli.engine.context import RunContext, Where, digest
-from mas_cli.engine.model_calls import call_model
+from mas_cli.engine.model_calls import call_model, prompt_tokens
 from mas_cli.engine.outcomes import (
     FinalOutput,
     LimitHit,
@@ -36,7 +35,7 @@ from mas_cli.events.models import (
     TaskStatus,
 )
 from mas_cli.events.writer import new_span_id
-from mas_cli.llm.convert import openai_messages
+from mas_cli.llm.delegation import delegate_tool
 from mas_cli.llm.types import Completion, Message, Request, ToolSchema
 from mas_cli.spec.models import TaskSpec
 
@@ -48,10 +47,13 @@ class Conversation:
     task: TaskSpec
     agent: str
     span: str
+    parent: str
     request: Request
     read_versions: dict[str, int]
     invalid_answers: int = 0
     turn: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
     last_text: str | None = None
     started: float = field(default_factory=time.monotonic)
 
@@ -60,9 +62,12 @@ class Conversation:
         self.request = _replace(self.request, messages=self.request.messages + messages)
 
 
-async def run_task(ctx: RunContext, task: TaskSpec) -> TaskOutcome:
-    """Run one task to a final output or a stop, and record how it ended (cancelled too)."""
-    conv = _start(ctx, task)
+async def run_task(ctx: RunContext, task: TaskSpec, parent: str | None = None) -> TaskOutcome:
+    """Run one task to a final output or a stop, and record how it ended (cancelled too).
+
+    `parent` is the span the task hangs under: the run, or the handoff that delegated it.
+    """
+    conv = _start(ctx, task, parent or ctx.run_span)
     timeout = ctx.crew.spec.limits.task_timeout_s
     try:
         async with asyncio.timeout(timeout):
@@ -79,13 +84,13 @@ async def run_task(ctx: RunContext, task: TaskSpec) -> TaskOutcome:
     return _end(ctx, conv, outcome)
 
 
-def _start(ctx: RunContext, task: TaskSpec) -> Conversation:
+def _start(ctx: RunContext, task: TaskSpec, parent: str) -> Conversation:
     agent_name = task.agent or ""
-    agent = ctx.crew.spec.agents[agent_name]
+    agent = ctx.crew.spec.agent(agent_name)
     prompt = task_prompt(task, ctx.prompt_values())
     span = ctx.sink.emit(
         TaskStarted,
-        ctx.run_span,
+        parent,
         agent=agent_name,
         task=task.id,
         depends_on=list(task.depends_on),
@@ -95,15 +100,20 @@ def _start(ctx: RunContext, task: TaskSpec) -> Conversation:
         model=ctx.models[agent.model],
         system=system_prompt(agent, task),
         messages=(Message(role="user", content=prompt),),
-        tools=tuple(
-            ToolSchema(n, ctx.tools[n].description, ctx.tools[n].parameters) for n in agent.tools
-        ),
+        tools=_tool_schemas(ctx, agent_name),
         output_schema=task.output_schema,
         timeout_s=ctx.crew.spec.limits.llm_timeout_s,
         agent=agent_name,
         task=task.id,
     )
-    return Conversation(task, agent_name, span, request, ctx.state.versions())
+    return Conversation(task, agent_name, span, parent, request, ctx.state.versions())
+
+
+def _tool_schemas(ctx: RunContext, agent_name: str) -> tuple[ToolSchema, ...]:
+    agent = ctx.crew.spec.agent(agent_name)
+    own = [ToolSchema(n, ctx.tools[n].description, ctx.tools[n].parameters) for n in agent.tools]
+    workers = ctx.crew.spec.workers_of(agent_name)
+    return (*own, delegate_tool(workers)) if workers else tuple(own)
 
 
 async def _loop(ctx: RunContext, conv: Conversation) -> FinalOutput | Stopped:
@@ -126,6 +136,8 @@ async def _run_turn(ctx: RunContext, conv: Conversation) -> TurnOutcome:
     if isinstance(completion, Stopped):
         return Stopped(completion.reason, completion.hit, completion.partial or conv.last_text)
     message = completion.message
+    conv.input_tokens += completion.usage.input_tokens
+    conv.output_tokens += completion.usage.output_tokens
     conv.add(message)
     conv.last_text = message.content or conv.last_text
     if message.tool_calls:
@@ -206,14 +218,13 @@ def _reask(errors: list[str]) -> str:
 
 def _trim(ctx: RunContext, conv: Conversation) -> None:
     limit = ctx.crew.spec.limits.max_history_tokens
-    model = conv.request.model.model
-
-    def count(messages: tuple[Message, ...]) -> int:
-        return count_messages(openai_messages(conv.request.system, messages), model).tokens
-
-    before = count(conv.request.messages)
+    before = prompt_tokens(conv.request)
     if before <= limit:
         return
+
+    def count(messages: tuple[Message, ...]) -> int:
+        return prompt_tokens(_replace(conv.request, messages=messages))
+
     trimmed = history.trim(conv.request.messages, limit, count)
     if trimmed.dropped:
         conv.request = _replace(conv.request, messages=trimmed.messages)
@@ -222,7 +233,7 @@ def _trim(ctx: RunContext, conv: Conversation) -> None:
             conv.span,
             agent=conv.agent,
             task=conv.task.id,
-            turn=conv.turn + 1,
+            turn=conv.turn,
             dropped_messages=trimmed.dropped,
             tokens_before=before,
             tokens_after=count(trimmed.messages),
@@ -253,7 +264,7 @@ def _end(
         )
     ctx.sink.emit(
         TaskFinished,
-        ctx.run_span,
+        conv.parent,
         span=conv.span,
         agent=conv.agent,
         task=conv.task.id,
@@ -261,6 +272,8 @@ def _end(
         reason=result.reason,
         turns=conv.turn,
         output_digest=digest(result.output) if result.output is not None else None,
+        input_tokens=conv.input_tokens,
+        output_tokens=conv.output_tokens,
         duration_s=round(time.monotonic() - conv.started, 6),
     )
     ctx.outcomes[conv.task.id] = result

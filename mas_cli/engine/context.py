@@ -1,25 +1,28 @@
-"""Everything one run shares: ids, the event sink, the guard, state, providers and tools."""
+"""Everything one run shares: ids, the event sink, the guard, state, providers, limits, tools."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from mas_cli.engine.guards import Guard
 from mas_cli.engine.outcomes import RUN_WIDE, LimitHit, TaskOutcome
+from mas_cli.engine.ratelimit import RateLimiter
 from mas_cli.engine.state import SharedState
 from mas_cli.events.models import Event, LimitHitEvent
 from mas_cli.events.writer import EventWriter, new_span_id, now_iso
 from mas_cli.llm.types import Provider
 from mas_cli.spec.loader import Crew
 from mas_cli.spec.models import ModelSpec
-from mas_cli.tools.base import Tool
+from mas_cli.tools.base import Tool, ToolResult
+from mas_cli.tools.cache import ToolCache
 
 Listener = Callable[[Event], None]
+Delegator = Callable[["RunContext", "Where", dict[str, Any]], Awaitable[ToolResult]]
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,10 @@ class RunContext:
     outcomes: dict[str, TaskOutcome] = field(default_factory=dict)
     run_hit: LimitHit | None = None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
+    chains: dict[str, tuple[str, ...]] = field(default_factory=dict)  # task -> delegation chain
+    delegator: Delegator | None = None  # set by hierarchical crews
+    cache: ToolCache | None = None  # the deterministic-output cache; None runs every call
+    limiter: RateLimiter | None = None
 
     def limit_hit(self, hit: LimitHit, parent: str | None) -> None:
         """Record a limit hit; a run-wide one stops the run."""
@@ -95,6 +102,7 @@ class RunContext:
             threshold=hit.threshold,
             scope=hit.scope,
             message=hit.message,
+            chain=list(hit.chain),
         )
         if hit.scope == "run" and hit.kind in RUN_WIDE and self.run_hit is None:
             self.run_hit = hit

@@ -9,11 +9,14 @@ from __future__ import annotations
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from decimal import Decimal
 
+from mas_cli.cost.prices import PriceBook, price_book
 from mas_cli.engine.outcomes import LimitHit, Scope
 from mas_cli.spec.models import AgentSpec, CrewSpec
 
 NO_PROGRESS_TURNS = 3  # the same answer, or the same calls with the same results, turns running
+PING_PONG_STEPS = 4  # A → B → A → B: a delegation chain alternating between two agents
 
 
 @dataclass
@@ -23,7 +26,14 @@ class Spend:
     llm_calls: int = 0
     tool_calls: int = 0
     tokens: int = 0
-    cost_usd: float = 0.0
+    cost_usd: Decimal = Decimal(0)
+    held_tokens: int = 0  # the worst cases of calls let through and not yet settled
+    held_cost: Decimal = Decimal(0)
+
+    def hold(self, tokens: int, cost: Decimal, sign: int) -> None:
+        """Reserve (sign 1) or release (sign -1) a call's worst case."""
+        self.held_tokens += sign * tokens
+        self.held_cost += sign * cost
 
 
 @dataclass
@@ -36,32 +46,53 @@ class Guard:
     agents: defaultdict[str, Spend] = field(default_factory=lambda: defaultdict(Spend))
     identical: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     recent: defaultdict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    delegations: int = 0
+    delegated: Counter[tuple[str, str]] = field(default_factory=Counter)
+    prices: PriceBook = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.prices = price_book(self.crew)
 
     def check_llm_call(
-        self, agent: str, task: str, turn: int, worst_tokens: int, worst_cost: float | None
+        self, agent: str, task: str, turn: int, worst_tokens: int, worst_cost: Decimal | None
     ) -> LimitHit | None:
-        """Before a model call: may it be made, even if it spends its worst case?"""
-        limits, spec = self.crew.limits, self.crew.agents[agent]
+        """Before a model call: may it be made, even if it spends its worst case?
+
+        A call let through holds its worst case until `record_llm_call` settles it, so calls
+        running at once cannot pass a budget together. A call cancelled in flight keeps its
+        hold (it may have been billed). An unknown price holds no dollars.
+        """
+        limits, spec = self.crew.limits, self.crew.agent(agent)
         calls = self.run.llm_calls + 1
-        return (
+        worst = worst_cost or Decimal(0)
+        hit = (
             _over(
                 LimitHit("max_turns", turn, spec.max_turns or limits.max_turns, "task", agent, task)
             )
             or _over(LimitHit("max_llm_calls", calls, limits.max_llm_calls, "run", agent, task))
             or self._agent_calls(spec, agent, task)
-            or self._budgets(agent, task, worst_tokens, worst_cost or 0.0)
+            or self._budgets(agent, task, worst_tokens, worst)
             or self.check_time(agent, task)
         )
+        if hit is None:
+            self._hold(agent, worst_tokens, worst, 1)
+        return hit
 
     def record_llm_call(
-        self, agent: str, task: str, tokens: int, cost: float | None
+        self,
+        agent: str,
+        task: str,
+        tokens: int,
+        cost: Decimal | None,
+        held: tuple[int, Decimal | None] = (0, None),
     ) -> LimitHit | None:
-        """After a model call (or a failed attempt): settle what it actually spent."""
+        """After a model call (or a failed attempt): release its worst case, settle its spend."""
+        self._hold(agent, held[0], held[1] or Decimal(0), -1)
         for spend in (self.run, self.agents[agent]):
             spend.llm_calls += 1
             spend.tokens += tokens
-            spend.cost_usd += cost or 0.0
-        return self._budgets(agent, task, 0, 0.0)
+            spend.cost_usd += cost or Decimal(0)
+        return self._budgets(agent, task, 0, Decimal(0), holds=False)
 
     def check_tool_call(
         self, agent: str, task: str, tool: str, args_digest: str
@@ -100,6 +131,25 @@ class Guard:
             )
         return None
 
+    def check_delegation(
+        self, chain: tuple[str, ...], task: str, instruction_digest: str
+    ) -> LimitHit | None:
+        """Before a delegation (chain ends with the worker): count, depth, repeats, ping-pong."""
+        limits, delegator, worker = self.crew.limits, chain[-2], chain[-1]
+        self.delegated[(worker, instruction_digest)] += 1
+        same = self.delegated[(worker, instruction_digest)]
+        checks = [
+            ("max_delegations", self.delegations + 1, limits.max_delegations),
+            ("max_delegation_depth", len(chain) - 1, limits.max_delegation_depth),
+            ("max_identical_delegations", same, limits.max_identical_delegations),
+            ("delegation_ping_pong", _alternation(chain), PING_PONG_STEPS - 1),
+        ]
+        hits = (_over(LimitHit(kind, v, t, "run", delegator, task, chain)) for kind, v, t in checks)
+        hit = next((h for h in hits if h), None)
+        if hit is None:
+            self.delegations += 1
+        return hit
+
     def check_time(self, agent: str | None = None, task: str | None = None) -> LimitHit | None:
         """Has the run outlived run_timeout_s?"""
         elapsed = round(time.monotonic() - self.started, 3)
@@ -113,22 +163,44 @@ class Guard:
         calls = self.agents[agent].llm_calls + 1
         return _over(LimitHit("max_llm_calls", calls, spec.max_llm_calls, "agent", agent, task))
 
+    def _hold(self, agent: str, tokens: int, cost: Decimal, sign: int) -> None:
+        self.run.hold(tokens, cost, sign)
+        self.agents[agent].hold(tokens, cost, sign)
+
     def _budgets(
-        self, agent: str, task: str, worst_tokens: int, worst_cost: float
+        self, agent: str, task: str, worst_tokens: int, worst_cost: Decimal, holds: bool = True
     ) -> LimitHit | None:
-        limits, spec, mine = self.crew.limits, self.crew.agents[agent], self.agents[agent]
-        checks: list[tuple[str, float, float | None, Scope]] = [
-            ("max_tokens", self.run.tokens + worst_tokens, limits.max_tokens, "run"),
-            ("max_cost_usd", self.run.cost_usd + worst_cost, limits.max_cost_usd, "run"),
-            ("max_tokens", mine.tokens + worst_tokens, spec.max_tokens, "agent"),
-            ("max_cost_usd", mine.cost_usd + worst_cost, spec.max_cost_usd, "agent"),
+        limits, spec = self.crew.limits, self.crew.agent(agent)
+        run, mine = _committed(self.run, holds), _committed(self.agents[agent], holds)
+        checks: list[tuple[str, Decimal, float | None, Scope]] = [
+            ("max_tokens", run[0] + worst_tokens, limits.max_tokens, "run"),
+            ("max_cost_usd", run[1] + worst_cost, limits.max_cost_usd, "run"),
+            ("max_tokens", mine[0] + worst_tokens, spec.max_tokens, "agent"),
+            ("max_cost_usd", mine[1] + worst_cost, spec.max_cost_usd, "agent"),
         ]
         for kind, value, threshold, scope in checks:
-            if threshold is not None and value > threshold:
-                return LimitHit(kind, round(value, 6), threshold, scope, agent, task)
+            if threshold is not None and value > Decimal(str(threshold)):
+                return LimitHit(kind, round(float(value), 6), threshold, scope, agent, task)
         return None
+
+
+def _committed(spend: Spend, holds: bool) -> tuple[Decimal, Decimal]:
+    """Tokens and dollars spent, plus what calls in flight may still spend."""
+    if not holds:
+        return Decimal(spend.tokens), spend.cost_usd
+    return Decimal(spend.tokens + spend.held_tokens), spend.cost_usd + spend.held_cost
 
 
 def _over(hit: LimitHit) -> LimitHit | None:
     """The hit, if its value passed its threshold."""
     return hit if hit.value > hit.threshold else None
+
+
+def _alternation(chain: tuple[str, ...]) -> int:
+    """How many agents at the end of the chain alternate between the same two (A, B, A, B...)."""
+    if len(chain) < 2 or chain[-1] == chain[-2]:
+        return min(len(chain), 1)
+    steps = 2
+    while steps < len(chain) and chain[-steps - 1] == chain[-steps + 1]:
+        steps += 1
+    return steps

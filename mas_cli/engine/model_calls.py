@@ -9,32 +9,36 @@ import asyncio
 import random
 import time
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
+from mas_cli.cost.budget import PLANNED_OUTPUT_TOKENS
+from mas_cli.cost.prices import as_float
 from mas_cli.cost.tokens import count_messages
 from mas_cli.engine.context import RunContext, Where, digest
 from mas_cli.engine.outcomes import Stopped
+from mas_cli.engine.pacing import pace
 from mas_cli.events.models import LlmCall, Retry
 from mas_cli.llm.convert import openai_messages, openai_tools
 from mas_cli.llm.registry import provider_key
 from mas_cli.llm.types import Completion, LlmFailure, Request, Usage
 
 MAX_BACKOFF_S = 60.0
-PLANNED_OUTPUT_TOKENS = 4096  # the worst case planned for when a model sets no max_tokens
 
 
 async def call_model(ctx: RunContext, request: Request, where: Where) -> Completion | Stopped:
     """Make the call, retrying what is worth retrying; a limit or a final failure is Stopped."""
     limits = ctx.crew.spec.limits
-    call = _Call(ctx, request, where)
+    call = _Call(ctx, request, where, held=worst_case(ctx, request))
     for attempt in range(1, limits.max_retries + 2):
-        hit = ctx.guard.check_llm_call(
-            where.agent, where.task, where.turn, worst_tokens(request), None
-        )
+        hit = ctx.guard.check_llm_call(where.agent, where.task, where.turn, *call.held)
         if hit:
             ctx.limit_hit(hit, where.parent)
             return Stopped(hit.message, hit)
+        ticket = await pace(ctx, request, where, worst_tokens)
+        call.waited += ticket.wait_s
         result = await call.attempt(attempt)
+        ticket.settle(result)
         if not isinstance(result, LlmFailure):
             return result
         if not result.retryable or attempt > limits.max_retries:
@@ -62,6 +66,7 @@ class _Call:
     ctx: RunContext
     request: Request
     where: Where
+    held: tuple[int, Decimal | None]  # the worst case the guard holds while an attempt runs
     waited: float = 0.0
     number: int = 0
     started: float = 0.0
@@ -85,8 +90,10 @@ class _Call:
 
     def _settle(self, completion: Completion) -> Completion | Stopped:
         message = completion.message
+        cost = self.ctx.guard.prices.cost(self.request.model.model, completion.usage)
         self._emit(
             completion.usage,
+            cost_usd=as_float(cost),
             status="ok",
             response_model=completion.response_model,
             finish_reason=completion.finish_reason,
@@ -96,7 +103,7 @@ class _Call:
             ),
         )
         hit = self.ctx.guard.record_llm_call(
-            self.where.agent, self.where.task, completion.usage.total, None
+            self.where.agent, self.where.task, completion.usage.total, cost, self.held
         )
         if hit:
             self.ctx.limit_hit(hit, self.where.parent)
@@ -105,8 +112,15 @@ class _Call:
 
     def _failed(self, failure: LlmFailure) -> LlmFailure | Stopped:
         status = "timeout" if failure.kind == "timeout" else "error"
-        self._emit(Usage(), status=status, error=str(failure), http_status=failure.status)
-        hit = self.ctx.guard.record_llm_call(self.where.agent, self.where.task, 0, None)
+        cost = self.ctx.guard.prices.cost(self.request.model.model, Usage())
+        self._emit(
+            Usage(),
+            cost_usd=as_float(cost),
+            status=status,
+            error=str(failure),
+            http_status=failure.status,
+        )
+        hit = self.ctx.guard.record_llm_call(self.where.agent, self.where.task, 0, cost, self.held)
         if hit:
             self.ctx.limit_hit(hit, self.where.parent)
             return Stopped(hit.message, hit)
@@ -136,14 +150,22 @@ class _Call:
         )
 
 
+def worst_case(ctx: RunContext, request: Request) -> tuple[int, Decimal | None]:
+    """A call's worst case in tokens, and in dollars at its model's price (None: unknown)."""
+    output = request.model.max_tokens or PLANNED_OUTPUT_TOKENS
+    tokens = worst_tokens(request)
+    return tokens, ctx.guard.prices.worst_cost(request.model.model, tokens - output, output)
+
+
+def prompt_tokens(request: Request) -> int:
+    """Tokens the request sends: system prompt, messages and tool schemas."""
+    messages = openai_messages(request.system, request.messages)
+    return count_messages(messages, request.model.model, openai_tools(request.tools) or None).tokens
+
+
 def worst_tokens(request: Request) -> int:
-    """What a call could spend at worst: its counted input plus its whole output allowance."""
-    counted = count_messages(
-        openai_messages(request.system, request.messages),
-        request.model.model,
-        openai_tools(request.tools) or None,
-    )
-    return counted.tokens + (request.model.max_tokens or PLANNED_OUTPUT_TOKENS)
+    """What a call could spend at worst: its prompt plus its whole output allowance."""
+    return prompt_tokens(request) + (request.model.max_tokens or PLANNED_OUTPUT_TOKENS)
 
 
 def backoff(attempt: int, retry_after_s: float | None, base_s: float) -> float:

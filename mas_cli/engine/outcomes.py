@@ -11,8 +11,19 @@ Scope = Literal["run", "agent", "task"]
 
 # Limits whose hit stops the whole run, not just the task where it happened.
 RUN_WIDE = frozenset(
-    {"max_llm_calls", "max_tool_calls", "max_tokens", "max_cost_usd", "run_timeout_s"}
+    {
+        "max_llm_calls",
+        "max_tool_calls",
+        "max_tokens",
+        "max_cost_usd",
+        "run_timeout_s",
+        "max_delegations",
+        "max_delegation_depth",
+        "max_identical_delegations",
+        "delegation_ping_pong",
+    }
 )
+BREAKERS = frozenset({"max_llm_calls", "max_tool_calls"})  # the crew-wide circuit breakers
 
 
 @dataclass(frozen=True)
@@ -25,27 +36,42 @@ class LimitHit:
     scope: Scope
     agent: str | None = None
     task: str | None = None
+    chain: tuple[str, ...] = ()
 
     @property
     def message(self) -> str:
         """stopped: max_turns 5 reached by agent scorer on task score."""
         where = f" by agent {self.agent}" if self.agent else ""
         where += f" on task {self.task}" if self.task else ""
-        return f"stopped: {self._what()}{where}"
+        chain = f" (delegations: {' → '.join(self.chain)})" if self.chain else ""
+        return f"stopped: {self._what()}{where}{chain}"
 
     def _what(self) -> str:
         owner = f" for agent {self.agent}" if self.scope == "agent" else ""
         if self.kind == "no_progress":
             return f"no progress: the same answer or tool result {self.value:g} turns running"
+        if self.kind == "delegation_ping_pong":
+            a, b = self.chain[-2:]
+            return f"delegation ping-pong between {a} and {b}"
         if self.kind in COUNTED:
-            breaker = " (circuit breaker)" if self.scope == "run" and self.kind in RUN_WIDE else ""
+            breaker = " (circuit breaker)" if self.scope == "run" and self.kind in BREAKERS else ""
             return f"{self.kind} {self.threshold:g}{owner} reached{breaker}"
         if self.kind.endswith("_timeout_s"):
             return f"{self.kind} {self.threshold:g} passed after {self.value:.1f}s"
         return f"{self.kind} {self.threshold:g}{owner} would be passed ({self.value:g})"
 
 
-COUNTED = frozenset({"max_turns", "max_llm_calls", "max_tool_calls", "max_identical_tool_calls"})
+COUNTED = frozenset(
+    {
+        "max_turns",
+        "max_llm_calls",
+        "max_tool_calls",
+        "max_identical_tool_calls",
+        "max_delegations",
+        "max_delegation_depth",
+        "max_identical_delegations",
+    }
+)
 
 
 @dataclass(frozen=True)

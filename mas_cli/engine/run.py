@@ -11,32 +11,42 @@ import json
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from mas_cli import __version__
+from mas_cli.cost.prices import as_float, money, unpriced
+from mas_cli.engine.connect import close, open_providers, recorded, replay_source
 from mas_cli.engine.context import Listener, RunContext, Sink
+from mas_cli.engine.dry_run import dry_run_tools
 from mas_cli.engine.guards import Guard
 from mas_cli.engine.outcomes import LimitHit, RunResult
+from mas_cli.engine.ratelimit import RateLimiter
 from mas_cli.engine.scheduler import run_tasks
-from mas_cli.engine.setup import build_models, build_providers, resolve_inputs
+from mas_cli.engine.setup import build_models, resolve_inputs
 from mas_cli.engine.state import SharedState
-from mas_cli.events.models import Event, LlmCall, RunFinished, RunStarted, RunStatus
+from mas_cli.events.models import Event, LlmCall, RunFinished, RunStarted, RunStatus, Warning_
 from mas_cli.events.store import EVENTS, runs_dir
 from mas_cli.events.writer import EventWriter, new_run_id, new_span_id, new_trace_id
+from mas_cli.llm.recording import LLM_LOG, LlmLog
 from mas_cli.spec.loader import Crew
+from mas_cli.spec.models import MANAGER_TASK
 from mas_cli.tools import load_tools
+from mas_cli.tools.cache import ToolCache, cache_dir
 
 
 @dataclass(frozen=True)
 class RunOptions:
-    """How to run: where, with which inputs, offline or not, who listens to the events."""
+    """How to run: where, with which inputs, offline or replayed or live, who listens."""
 
     home: Path
     inputs: dict[str, Any] = field(default_factory=dict)
     offline: bool = False
     listeners: tuple[Listener, ...] = ()
+    replay: str | None = None  # the run (id, prefix or path) whose llm.jsonl serves every call
+    dry_run: bool = False  # `--estimate`: side_effect tools answer without running
 
 
 @dataclass
@@ -47,7 +57,7 @@ class Totals:
     output_tokens: int = 0
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
-    cost_usd: float | None = 0.0
+    cost_usd: Decimal | None = Decimal(0)
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, LlmCall):
@@ -55,27 +65,34 @@ class Totals:
             self.output_tokens += event.output_tokens
             self.cache_read_tokens += event.cache_read_tokens
             self.cache_write_tokens += event.cache_write_tokens
-            self.cost_usd = (
-                None
-                if self.cost_usd is None or event.cost_usd is None
-                else self.cost_usd + event.cost_usd
-            )
+            cost = money(event.cost_usd)
+            self.cost_usd = None if self.cost_usd is None or cost is None else self.cost_usd + cost
 
 
 async def run_crew(crew: Crew, options: RunOptions) -> RunResult:
     """Run the crew to completion or to a clear stop.
 
     Raises:
-        UsageError: missing or unknown inputs, a provider without its key (before anything runs).
+        UsageError: missing or unknown inputs, a provider without its key, a run to replay
+            that cannot be found (all before anything runs).
         ToolError: a tool that cannot be loaded.
     """
     inputs = resolve_inputs(crew.spec, options.inputs)
+    source = replay_source(options.home, options.replay) if options.replay else None
+    if source:  # a replay uses the models as the recorded run did
+        options = replace(options, replay=source.run_id, offline=source.offline)
     models = build_models(crew.spec, offline=options.offline)
-    providers = build_providers(crew.spec, models)
     tools = load_tools(crew)
+    if options.dry_run:
+        tools = dry_run_tools(tools)
+    providers = open_providers(crew, models, source)
     run_id = new_run_id()
     run_dir = runs_dir(options.home) / run_id
-    with EventWriter(run_dir / EVENTS) as writer:
+    with (
+        EventWriter(run_dir / EVENTS) as writer,
+        LlmLog(run_dir / LLM_LOG) as llm_log,
+        ToolCache(cache_dir(options.home)) as cache,
+    ):
         totals = Totals()
         sink = Sink(writer, run_id, new_trace_id(), [totals, *options.listeners])
         ctx = RunContext(
@@ -84,10 +101,13 @@ async def run_crew(crew: Crew, options: RunOptions) -> RunResult:
             Guard(crew.spec),
             SharedState(crew.spec),
             models,
-            providers,
+            recorded(providers, llm_log),
             tools,
             inputs,
             new_span_id(),
+            cache=cache,
+            # Offline and replayed calls reach no provider: no quota to respect.
+            limiter=None if options.offline or source else RateLimiter.for_crew(crew.spec),
         )
         return await _run(ctx, options, run_dir, totals)
 
@@ -105,6 +125,7 @@ async def _run(ctx: RunContext, options: RunOptions, run_dir: Path, totals: Tota
     finally:
         undo()
         _finish(ctx, run_dir, (status, reason), time.monotonic() - started, totals)
+        await close(ctx.providers)
     return RunResult(ctx.sink.run_id, status, reason, dict(ctx.outcomes), str(run_dir), ctx.run_hit)
 
 
@@ -133,7 +154,9 @@ def _install_stops(ctx: RunContext, interrupted: list[str]) -> Callable[[], None
 
 
 def _verdict(ctx: RunContext, interrupted: list[str]) -> tuple[RunStatus, str | None]:
-    outcomes = ctx.outcomes.values()
+    outcomes = list(ctx.outcomes.values())
+    if ctx.crew.spec.process == "hierarchical":  # workers' failures went back to the manager
+        outcomes = [o for o in outcomes if o.task == MANAGER_TASK]
     if interrupted:
         return "interrupted", f"interrupted by {interrupted[0]}"
     if ctx.run_hit:
@@ -160,8 +183,11 @@ def _emit_started(ctx: RunContext, options: RunOptions) -> None:
         models={k: f"{m.provider}:{m.model}" for k, m in ctx.models.items()},
         limits=spec.limits.model_dump(),
         offline=options.offline,
+        replay_of=options.replay,
         mas_version=__version__,
     )
+    for model in ctx.guard.prices.unknown():
+        ctx.sink.emit(Warning_, ctx.run_span, message=unpriced(model))
 
 
 def _finish(
@@ -188,16 +214,19 @@ def _finish(
         output_tokens=totals.output_tokens,
         cache_read_tokens=totals.cache_read_tokens,
         cache_write_tokens=totals.cache_write_tokens,
-        cost_usd=totals.cost_usd,
+        cost_usd=as_float(totals.cost_usd),
         tasks=counts,
+        price_data_version=ctx.guard.prices.version,
     )
     _write_json(run_dir / "state.json", ctx.state.snapshot())
     _write_json(run_dir / "output.json", _output_doc(ctx, status, reason))
 
 
 def _output_doc(ctx: RunContext, status: RunStatus, reason: str | None) -> dict[str, Any]:
+    order = [t.id for t in ctx.crew.spec.tasks if t.id in ctx.outcomes]
+    order += [task_id for task_id in ctx.outcomes if task_id not in order]
     tasks = {
-        t.id: {
+        task_id: {
             "agent": o.agent,
             "status": o.status,
             "output": o.output,
@@ -205,8 +234,8 @@ def _output_doc(ctx: RunContext, status: RunStatus, reason: str | None) -> dict[
             "reason": o.reason,
             "turns": o.turns,
         }
-        for t in ctx.crew.spec.tasks
-        if (o := ctx.outcomes.get(t.id))
+        for task_id in order
+        if (o := ctx.outcomes[task_id])
     }
     return {
         "run_id": ctx.sink.run_id,

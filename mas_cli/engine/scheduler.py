@@ -2,6 +2,7 @@
 
 Sequential crews wait for every earlier task, one at a time; parallel crews follow depends_on,
 up to max_concurrency at once. A task whose dependency did not end `ok` is skipped, saying why.
+Hierarchical crews run their manager, who delegates (see engine.hierarchy).
 """
 
 from __future__ import annotations
@@ -11,21 +12,33 @@ from typing import Any
 
 from mas_cli.engine.agent import run_task
 from mas_cli.engine.context import RunContext
+from mas_cli.engine.hierarchy import run_hierarchy
 from mas_cli.engine.outcomes import TaskOutcome
 from mas_cli.events.models import TaskFinished
 from mas_cli.spec import graph
 
 
 async def run_tasks(ctx: RunContext) -> None:
-    """Run every task; outcomes land in ctx.outcomes. Winds down when ctx.stop is set."""
+    """Run the crew; outcomes land in ctx.outcomes. Winds down when ctx.stop is set."""
+    hierarchical = ctx.crew.spec.process == "hierarchical"
+    jobs = [asyncio.create_task(run_hierarchy(ctx))] if hierarchical else _graph_jobs(ctx)
+    await _supervise(ctx, jobs)
+    if not hierarchical:
+        _skip_unstarted(ctx)
+
+
+def _graph_jobs(ctx: RunContext) -> list[asyncio.Task[None]]:
     spec = ctx.crew.spec
     deps = graph.edges(spec)
-    width = spec.limits.max_concurrency if spec.process == "parallel" else 1
-    gate = asyncio.Semaphore(width)
+    gate = asyncio.Semaphore(spec.limits.max_concurrency if spec.process == "parallel" else 1)
     done = {t.id: asyncio.get_running_loop().create_future() for t in spec.tasks}
-    jobs = [
+    return [
         asyncio.create_task(_task(ctx, t.id, deps[t.id], done, gate), name=t.id) for t in spec.tasks
     ]
+
+
+async def _supervise(ctx: RunContext, jobs: list[asyncio.Task[None]]) -> None:
+    """Wait for the jobs, or for the stop event; then cancel what is left and wait for it."""
     stopper = asyncio.ensure_future(ctx.stop.wait())
     everything = asyncio.gather(*jobs)
     try:
@@ -36,8 +49,10 @@ async def run_tasks(ctx: RunContext) -> None:
     finally:
         for job in [*jobs, stopper]:
             job.cancel()
-        await asyncio.gather(everything, stopper, return_exceptions=True)
-        _skip_unstarted(ctx)
+        # Wait for every job itself: the gather above ends at the first cancelled one, while
+        # others may still be writing their task_finished events.
+        await asyncio.gather(*jobs, stopper, return_exceptions=True)
+        await asyncio.gather(everything, return_exceptions=True)
 
 
 async def _task(

@@ -35,7 +35,7 @@ def resolve_inputs(spec: CrewSpec, given: dict[str, Any]) -> dict[str, Any]:
 def build_models(spec: CrewSpec, *, offline: bool) -> dict[str, ModelSpec]:
     """Each model reference agents use -> its spec; offline swaps the provider, keeps the name."""
     models = {}
-    for agent in spec.agents.values():
+    for agent in spec.all_agents().values():
         model = spec.model_for(agent.model)
         assert model is not None, "the loader checks every model reference"
         if offline:
@@ -48,7 +48,7 @@ def build_models(spec: CrewSpec, *, offline: bool) -> dict[str, ModelSpec]:
 
 def build_providers(spec: CrewSpec, models: dict[str, ModelSpec]) -> dict[str, Provider]:
     """One provider per endpoint, created (and its SDK imported) only if some agent uses it."""
-    scripts = {name: a.script for name, a in spec.agents.items() if a.script is not None}
+    scripts = {name: a.script for name, a in spec.all_agents().items() if a.script is not None}
     providers: dict[str, Provider] = {}
     for model in models.values():
         key = provider_key(model)

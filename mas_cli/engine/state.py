@@ -12,7 +12,7 @@ from typing import Any
 
 from jsonschema.validators import validator_for
 
-from mas_cli.spec.models import CrewSpec
+from mas_cli.spec.models import MANAGER_TASK, CrewSpec
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,9 @@ class SharedState:
         self._writers = {
             key: {t.id for t in crew.tasks if key in t.writes.values()} for key in crew.state
         }
+        if crew.process == "hierarchical":  # the manager's answer carries the last task's writes
+            for key in crew.tasks[-1].writes.values():
+                self._writers[key].add(MANAGER_TASK)
         self._entries = {key: Entry() for key in crew.state}
 
     def get(self, key: str) -> Entry:

@@ -8,8 +8,11 @@ from dataclasses import dataclass
 from mas_cli.engine.context import RunContext, Where, digest
 from mas_cli.engine.outcomes import LimitHit
 from mas_cli.events.models import ToolCall as ToolCallEvent
+from mas_cli.events.models import Warning_
+from mas_cli.llm.delegation import DELEGATE
 from mas_cli.llm.types import Message, ToolCall
 from mas_cli.tools.base import ToolResult
+from mas_cli.tools.cache import CachedCall, call_cached
 
 
 @dataclass(frozen=True)
@@ -41,12 +44,23 @@ async def run_tool_calls(ctx: RunContext, where: Where, calls: tuple[ToolCall, .
 
 
 async def _one(ctx: RunContext, where: Where, call: ToolCall) -> ToolResult:
-    refusal = _refusal(call, set(ctx.crew.spec.agents[where.agent].tools))
-    if refusal:
-        result = ToolResult(ok=False, output=f"error: {refusal}", error=refusal)
-    else:
-        result = await ctx.tools[call.name].call(call.arguments)
-        ctx.guard.record_tool_call(where.agent)
+    spec = ctx.crew.spec
+    allowed = {
+        *spec.agent(where.agent).tools,
+        *([DELEGATE] if spec.workers_of(where.agent) else []),
+    }
+    refusal = _refusal(call, allowed)
+    done = await _call(ctx, where, call, refusal)
+    for problem in done.problems:  # the cache failed: a warning, never a failed call
+        ctx.sink.emit(
+            Warning_,
+            where.parent,
+            agent=where.agent,
+            task=where.task,
+            turn=where.turn,
+            message=problem,
+        )
+    result = done.result
     ctx.sink.emit(
         ToolCallEvent,
         where.parent,
@@ -61,8 +75,22 @@ async def _one(ctx: RunContext, where: Where, call: ToolCall) -> ToolResult:
         error=result.error,
         latency_s=round(result.latency_s, 6),
         output_bytes=len(result.output.encode()),
+        cached=done.status == "hit",
+        cache_key=done.key,
+        saved_s=done.saved_s,
     )
     return result
+
+
+async def _call(ctx: RunContext, where: Where, call: ToolCall, refusal: str | None) -> CachedCall:
+    """The refusal, a delegation, or the tool itself (through the cache)."""
+    if refusal:
+        return CachedCall(ToolResult(ok=False, output=f"error: {refusal}", error=refusal), "off")
+    if call.name == DELEGATE and ctx.delegator is not None:
+        return CachedCall(await ctx.delegator(ctx, where, call.arguments), "off")
+    done = await call_cached(ctx.tools[call.name], call.arguments, ctx.cache)
+    ctx.guard.record_tool_call(where.agent)
+    return done
 
 
 def _refusal(call: ToolCall, allowed: set[str]) -> str | None:

@@ -55,6 +55,7 @@ class RunStarted(Event):
     models: dict[str, str] = {}
     limits: dict[str, Any] = {}
     offline: bool = False
+    replay_of: str | None = None
     mas_version: str = ""
 
 
@@ -131,6 +132,19 @@ class LimitHitEvent(Event):
     threshold: float
     scope: Literal["run", "agent", "task"]
     message: str
+    chain: list[str] = []
+
+
+class Handoff(Event):
+    """An agent delegated work to another (its span parents the worker's task)."""
+
+    type: Literal["handoff"] = "handoff"
+    from_agent: str
+    to_agent: str
+    delegation: str
+    instruction_digest: str
+    depth: int
+    chain: list[str] = []
 
 
 class Retry(Event):
@@ -141,6 +155,15 @@ class Retry(Event):
     attempt: int
     reason: str
     wait_s: float = 0.0
+
+
+class RateLimited(Event):
+    """A model call waited for a rate-limit bucket (`rate_limits:`, or a 429's reset headers)."""
+
+    type: Literal["rate_limited"] = "rate_limited"
+    limit: str
+    reason: str
+    wait_s: float
 
 
 class HistoryTrimmed(Event):
@@ -198,7 +221,9 @@ AnyEvent = Annotated[
     | ToolCall
     | StateWrite
     | LimitHitEvent
+    | Handoff
     | Retry
+    | RateLimited
     | HistoryTrimmed
     | Warning_
     | TaskFinished

@@ -70,41 +70,56 @@ class RunTree:
 
 
 def run_tree(path: Path) -> RunTree:
-    """Build the tree of one run: tasks by span, turns by number, calls under their turn."""
+    """Build the tree of one run: tasks, turns by number, calls under their turn, and each
+    delegated task under the handoff that started it."""
     reader = LogReader(path)
-    root: Node | None = None
-    tasks: dict[str, Node] = {}
-    turns: dict[tuple[str, int], Node] = {}
-    finished = None
+    tree = _TreeBuilder()
     for event in reader:
+        tree.add(event)
+    return RunTree(tree.root, tree.top, tree.finished, reader.skipped)
+
+
+@dataclass
+class _TreeBuilder:
+    root: Node | None = None
+    finished: ev.RunFinished | None = None
+    top: list[Node] = field(default_factory=list)
+    tasks: dict[str, Node] = field(default_factory=dict)
+    turns: dict[tuple[str, int], Node] = field(default_factory=dict)
+    handoffs: dict[str, Node] = field(default_factory=dict)
+
+    def add(self, event: ev.Event) -> None:
         if isinstance(event, ev.RunStarted):
-            root = Node(event)
+            self.root = Node(event)
         elif isinstance(event, ev.RunFinished):
-            finished = event
-        elif isinstance(event, ev.TaskStarted) or (
-            isinstance(event, ev.TaskFinished) and event.task not in tasks
-        ):
-            tasks[event.task or ""] = Node(event)
+            self.finished = event
+        elif isinstance(event, ev.TaskStarted | ev.TaskFinished) and event.task not in self.tasks:
+            self._task(event)
         elif isinstance(event, ev.TaskFinished):
-            tasks[event.task or ""].finished = event
+            self.tasks[event.task or ""].finished = event
         else:
-            _place(event, tasks, turns, root)
-    return RunTree(root, list(tasks.values()), finished, reader.skipped)
+            self._place(event)
 
+    def _task(self, event: ev.Event) -> None:
+        node = Node(event, finished=event if isinstance(event, ev.TaskFinished) else None)
+        self.tasks[event.task or ""] = node
+        handoff = self.handoffs.get(event.parent_id or "")
+        (handoff.children if handoff else self.top).append(node)
 
-def _place(
-    event: ev.Event, tasks: dict[str, Node], turns: dict[tuple[str, int], Node], root: Node | None
-) -> None:
-    task = tasks.get(event.task or "")
-    if task is None:
-        if root is not None:
-            root.children.append(Node(event))
-        return
-    if event.turn is None:
-        task.children.append(Node(event))
-        return
-    key = (event.task or "", event.turn)
-    if key not in turns:
-        turns[key] = Node(None, turn=event.turn)
-        task.children.append(turns[key])
-    turns[key].children.append(Node(event))
+    def _place(self, event: ev.Event) -> None:
+        node = Node(event)
+        if isinstance(event, ev.Handoff):
+            self.handoffs[event.span_id] = node
+        task = self.tasks.get(event.task or "")
+        if task is None:
+            self.top.append(node)
+        elif event.turn is None:
+            task.children.append(node)
+        else:
+            self._turn(task, event.task or "", event.turn).children.append(node)
+
+    def _turn(self, task: Node, task_id: str, turn: int) -> Node:
+        if (task_id, turn) not in self.turns:
+            self.turns[(task_id, turn)] = Node(None, turn=turn)
+            task.children.append(self.turns[(task_id, turn)])
+        return self.turns[(task_id, turn)]

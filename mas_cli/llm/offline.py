@@ -11,14 +11,15 @@ so an offline run estimates what the real model would have cost.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import defaultdict
 from typing import Any
 
-from mas_cli.cost.tokens import count_messages, count_text
-from mas_cli.llm.convert import openai_messages, openai_tools
+from mas_cli.llm.delegation import DELEGATE, parse_task_lines
 from mas_cli.llm.example_values import content_words, value_for
-from mas_cli.llm.types import Completion, LlmFailure, Message, Request, ToolCall, Usage
+from mas_cli.llm.types import Completion, LlmFailure, Message, Request, ToolCall
+from mas_cli.llm.usage import estimated_usage
 from mas_cli.spec.models import ModelSpec, Script, ScriptTurn
 
 RETRYABLE = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
@@ -37,9 +38,10 @@ class OfflineProvider:
     async def complete(self, request: Request) -> Completion:
         """Answer one request, deterministically."""
         script = self.scripts.get(request.agent)
+        await self._delay(request)
         message = self._scripted(request, script) if script else _default_answer(request)
         return Completion(
-            message=message, usage=_usage(request, message), finish_reason=_finish(message)
+            message=message, usage=estimated_usage(request, message), finish_reason=_finish(message)
         )
 
     def _scripted(self, request: Request, script: Script) -> Message:
@@ -53,6 +55,12 @@ class OfflineProvider:
                 hint=f"add turns to agents.{request.agent}.script, or set repeat: true",
             )
         return _play(script.turns[played % len(script.turns)], played)
+
+    async def _delay(self, request: Request) -> None:
+        script = self.scripts.get(request.agent)
+        played = self._played[request.agent]
+        if script and (played < len(script.turns) or script.repeat):
+            await asyncio.sleep(script.turns[played % len(script.turns)].delay_s)
 
 
 def create(model: ModelSpec, scripts: dict[str, Script] | None = None) -> OfflineProvider:
@@ -81,16 +89,20 @@ def _play(turn: ScriptTurn, played: int) -> Message:
 
 def _default_answer(request: Request) -> Message:
     prompt = _task_prompt(request)
-    if request.tools and not any(m.role == "tool" for m in request.messages):
+    own = [t for t in request.tools if t.name != DELEGATE]
+    if own and not any(m.role == "tool" for m in request.messages):
         calls = tuple(
             ToolCall(
                 id=f"call_{request.turn}_{i}",
                 name=t.name,
                 arguments=_arguments(t.parameters, prompt),
             )
-            for i, t in enumerate(request.tools)
+            for i, t in enumerate(own)
         )
         return Message(role="assistant", tool_calls=calls)
+    delegation = _next_delegation(request, prompt)
+    if delegation is not None:
+        return Message(role="assistant", tool_calls=(delegation,))
     results = [m for m in request.messages if m.role == "tool"]
     if request.output_schema is not None:
         hints = _hints(results)
@@ -99,6 +111,20 @@ def _default_answer(request: Request) -> Message:
             content=json.dumps(value_for(request.output_schema, "", prompt, hints)),
         )
     return Message(role="assistant", content=_text_answer(request, prompt, results))
+
+
+def _next_delegation(request: Request, prompt: str) -> ToolCall | None:
+    """A manager delegates each task of its list once, in order, to the suggested agent."""
+    tool = next((t for t in request.tools if t.name == DELEGATE), None)
+    lines = parse_task_lines(prompt) if tool else []
+    done = sum(1 for m in request.messages if m.role == "tool" and m.name == DELEGATE)
+    if tool is None or done >= len(lines):
+        return None
+    workers: list[str] = tool.parameters["properties"]["agent"]["enum"]
+    line = lines[done]
+    agent = line.agent if line.agent in workers else workers[0]
+    arguments = {"agent": agent, "instruction": line.instruction}
+    return ToolCall(id=f"call_{request.turn}_0", name=DELEGATE, arguments=arguments)
 
 
 def _task_prompt(request: Request) -> str:
@@ -136,21 +162,6 @@ def _text_answer(request: Request, prompt: str, results: list[Message]) -> str:
     lines = [f"{request.agent or 'agent'} on: {words}"]
     lines += [f"- {m.name or 'tool'}: {' '.join(m.content.split())[:160]}" for m in results]
     return "\n".join(lines)
-
-
-def _usage(request: Request, message: Message) -> Usage:
-    model = request.model.model
-    prompt = count_messages(
-        openai_messages(request.system, request.messages),
-        model,
-        openai_tools(request.tools) or None,
-    )
-    answer = message.content + "".join(c.name + json.dumps(c.arguments) for c in message.tool_calls)
-    return Usage(
-        input_tokens=prompt.tokens,
-        output_tokens=count_text(answer, model).tokens,
-        source="estimate",
-    )
 
 
 def _finish(message: Message) -> str:

@@ -12,6 +12,8 @@ from mas_cli.spec.models import ModelSpec
 # name -> "module:factory"; the factory takes the ModelSpec and returns a Provider.
 FACTORIES: dict[str, str] = {
     "offline": "mas_cli.llm.offline:create",
+    "openai": "mas_cli.llm.openai_provider:create",
+    "anthropic": "mas_cli.llm.anthropic_provider:create",
 }
 
 

@@ -95,6 +95,28 @@ class Completion:
     raw: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class RateLimitInfo:
+    """What a provider's rate-limit headers said: what is left, and when each window resets."""
+
+    remaining_requests: int | None = None
+    remaining_tokens: int | None = None
+    reset_requests_s: float | None = None
+    reset_tokens_s: float | None = None
+
+    def wait_s(self) -> float | None:
+        """How long until an exhausted window resets; None when none is exhausted."""
+        waits = [
+            reset
+            for remaining, reset in (
+                (self.remaining_requests, self.reset_requests_s),
+                (self.remaining_tokens, self.reset_tokens_s),
+            )
+            if remaining == 0 and reset is not None
+        ]
+        return max(waits) if waits else None
+
+
 class Provider(Protocol):
     """A model provider: one attempt per call; failures raise LlmFailure."""
 
@@ -110,7 +132,11 @@ class Provider(Protocol):
 
 
 class LlmFailure(ProviderError):
-    """One failed model call, classified for the engine's retry loop."""
+    """One failed model call, classified for the engine's retry loop.
+
+    `kind` names the fault (rate_limit, quota, auth, server_error, timeout, malformed, ...);
+    `retry_after_s` is the wait the server asked for; `rate_limit` what its headers said is left.
+    """
 
     def __init__(
         self,
@@ -121,9 +147,11 @@ class LlmFailure(ProviderError):
         status: int | None = None,
         retry_after_s: float | None = None,
         hint: str | None = None,
+        rate_limit: RateLimitInfo | None = None,
     ) -> None:
         super().__init__(message, hint=hint)
         self.kind = kind
         self.retryable = retryable
         self.status = status
         self.retry_after_s = retry_after_s
+        self.rate_limit = rate_limit

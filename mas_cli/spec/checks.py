@@ -14,25 +14,33 @@ from jsonschema.validators import validator_for
 
 from mas_cli.spec import graph
 from mas_cli.spec.findings import Finding, did_you_mean
-from mas_cli.spec.models import PROVIDERS, CrewSpec, JsonSchema
+from mas_cli.spec.models import INLINE_MANAGER, PROVIDERS, AgentSpec, CrewSpec, JsonSchema
 from mas_cli.spec.yamlpos import Path
 
 
 def check_references(crew: CrewSpec) -> Iterator[Finding]:
     """Agents, models, tools, tasks and the manager named anywhere must exist."""
     yield from _check_models(crew)
-    for name, agent in crew.agents.items():
+    for where, agent in _agents(crew):
         for i, tool in enumerate(agent.tools):
             if tool not in crew.tools:
                 hint = did_you_mean(tool, crew.tools) or "declare it under tools:"
-                yield Finding(("agents", name, "tools", i), f"tool '{tool}' is not defined", hint)
+                yield Finding((*where, "tools", i), f"tool '{tool}' is not defined", hint)
     yield from _check_task_refs(crew)
     yield from _check_manager(crew)
     yield from _check_rate_limits(crew)
 
 
-def _check_models(crew: CrewSpec) -> Iterator[Finding]:
+def _agents(crew: CrewSpec) -> Iterator[tuple[Path, AgentSpec]]:
+    """Every agent with the path of its definition, an inline manager included."""
     for name, agent in crew.agents.items():
+        yield ("agents", name), agent
+    if isinstance(crew.manager, AgentSpec):
+        yield ("manager",), crew.manager
+
+
+def _check_models(crew: CrewSpec) -> Iterator[Finding]:
+    for where, agent in _agents(crew):
         if crew.model_for(agent.model) is not None:
             continue
         provider, sep, _ = agent.model.partition(":")
@@ -45,7 +53,7 @@ def _check_models(crew: CrewSpec) -> Iterator[Finding]:
                 did_you_mean(agent.model, crew.models)
                 or "or write provider:model, e.g. openai:gpt-4o-mini"
             )
-        yield Finding(("agents", name, "model"), message, hint)
+        yield Finding((*where, "model"), message, hint)
 
 
 def _check_task_refs(crew: CrewSpec) -> Iterator[Finding]:
@@ -110,6 +118,17 @@ def _check_manager(crew: CrewSpec) -> Iterator[Finding]:
             f"agent '{crew.manager}' is not defined",
             did_you_mean(crew.manager, crew.agents),
         )
+    elif isinstance(crew.manager, AgentSpec) and INLINE_MANAGER in crew.agents:
+        yield Finding(
+            ("manager",),
+            f"an inline manager is called '{INLINE_MANAGER}', and an agent already has that name",
+            f"rename agents.{INLINE_MANAGER}, or name it as the manager: manager: {INLINE_MANAGER}",
+            at="key",
+        )
+    workers = set(crew.agents) - {crew.manager_name}
+    if crew.process == "hierarchical" and crew.manager is not None and not workers:
+        message = "a hierarchical crew needs a worker besides the manager"
+        yield Finding(("agents",), message, "add an agent to delegate to", at="key")
 
 
 def _check_rate_limits(crew: CrewSpec) -> Iterator[Finding]:

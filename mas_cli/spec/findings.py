@@ -18,6 +18,7 @@ class Finding:
     message: str
     hint: str | None = None
     at: Literal["key", "value"] = "value"
+    code: str = ""
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:

@@ -57,15 +57,3 @@ def levels(deps: dict[str, list[str]]) -> dict[str, int]:
         return 1 + max((level(d) for d in deps.get(node, [])), default=-1)
 
     return {node: level(node) for node in deps}
-
-
-def may_overlap(deps: dict[str, list[str]]) -> list[tuple[str, str]]:
-    """Pairs of tasks that can run at the same time: neither waits for the other."""
-    above = upstream(deps)
-    ids = list(deps)
-    return [
-        (a, b)
-        for i, a in enumerate(ids)
-        for b in ids[i + 1 :]
-        if a not in above[b] and b not in above[a]
-    ]

@@ -21,6 +21,7 @@ from mas_cli.spec.models import (
     InputSpec,
     Limits,
     ModelSpec,
+    PriceSpec,
     RateLimit,
     Script,
     TaskSpec,
@@ -137,7 +138,9 @@ def _locate(findings: Iterable[Finding], located: Located, file: str) -> list[Pr
     for f in findings:
         pos = located.key_pos(f.path) if f.at == "key" else located.value_pos(f.path)
         out.append(
-            Problem(file, pos.line, pos.col, dotted(f.path, located.data), f.message, f.hint)
+            Problem(
+                file, pos.line, pos.col, dotted(f.path, located.data), f.message, f.hint, f.code
+            )
         )
     return out
 
@@ -154,6 +157,7 @@ _SECTION_MODELS: dict[tuple[str | None, ...], type[BaseModel]] = {
     ("models", None): ModelSpec,
     ("inputs", None): InputSpec,
     ("rate_limits", None): RateLimit,
+    ("prices", None): PriceSpec,
     ("agents", None, "script"): Script,
     ("triage",): TriageSpec,
 }
@@ -238,7 +242,7 @@ def _data_path(loc: tuple[int | str, ...], data: Any) -> Path:
     return tuple(out)
 
 
-_NAMED_SECTIONS = {"agents", "tasks", "tools", "models", "inputs", "rate_limits"}
+_NAMED_SECTIONS = {"agents", "tasks", "tools", "models", "inputs", "rate_limits", "prices"}
 
 
 def _shape(path: Path) -> tuple[str | None, ...]:

@@ -6,6 +6,8 @@ says what the field does in one line.
 
 from __future__ import annotations
 
+from decimal import Decimal
+from functools import cached_property
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -15,6 +17,8 @@ PROVIDERS = ("openai", "anthropic", "offline")
 Provider = Literal["openai", "anthropic", "offline"]
 ToolKind = Literal["deterministic", "live", "side_effect"]
 Process = Literal["sequential", "parallel", "hierarchical"]
+INLINE_MANAGER = "manager"
+MANAGER_TASK = "manage"  # the id of a hierarchical crew's manager conversation
 
 
 class Spec(BaseModel):
@@ -54,7 +58,8 @@ class ModelSpec(Spec):
     base_url: str | None = None
     """Endpoint of an OpenAI-compatible server (Ollama, vLLM, OpenRouter, ...)."""
     api_key_env: str | None = None
-    """Environment variable holding the key; defaults to OPENAI_API_KEY or ANTHROPIC_API_KEY."""
+    """Environment variable holding the key. Default: OPENAI_API_KEY or ANTHROPIC_API_KEY, but
+    none with base_url (a local server gets a placeholder, never the provider's own key)."""
     temperature: float | None = Field(default=None, ge=0, le=2)
     """Sampling temperature; the provider's default when absent."""
     max_tokens: int | None = Field(default=None, gt=0)
@@ -96,6 +101,12 @@ class Limits(Spec):
     """Conversation size past which the oldest tool exchanges are dropped."""
     max_concurrency: int = Field(default=4, gt=0)
     """Tasks running at once in a parallel crew."""
+    max_delegations: int = Field(default=10, gt=0)
+    """Hierarchical crews: delegations in the whole run."""
+    max_delegation_depth: int = Field(default=2, gt=0)
+    """Hierarchical crews: how deep delegations may nest (the manager's own are depth 1)."""
+    max_identical_delegations: int = Field(default=1, gt=0)
+    """Hierarchical crews: the same worker given the same instruction, this many times at most."""
 
     # The limits that bound spend and time: left unset, `mas validate` says which defaults apply.
     BUDGET_FIELDS: ClassVar[tuple[str, ...]] = (
@@ -104,6 +115,19 @@ class Limits(Spec):
         "max_cost_usd",
         "run_timeout_s",
     )
+
+
+class PriceSpec(Spec):
+    """What a model costs, in dollars per million tokens; overrides or adds to genai-prices."""
+
+    input: Decimal = Field(ge=0)
+    """Input tokens that were not read from or written to a prompt cache."""
+    output: Decimal = Field(ge=0)
+    """Output tokens, reasoning included."""
+    cached_input: Decimal | None = Field(default=None, ge=0)
+    """Input tokens read from a prompt cache; the input price when absent."""
+    cache_write: Decimal | None = Field(default=None, ge=0)
+    """Input tokens written to a prompt cache; the input price when absent."""
 
 
 class RateLimit(Spec):
@@ -188,6 +212,8 @@ class ScriptTurn(Spec):
     """Tools to call this turn."""
     error: ScriptError | None = None
     """Fail this call."""
+    delay_s: float = Field(default=0, ge=0)
+    """Take this long to answer, as a slow model would."""
 
     @model_validator(mode="after")
     def _one_kind(self) -> ScriptTurn:
@@ -308,6 +334,8 @@ class CrewSpec(Spec):
     """Named models; a string value is a shorthand such as `openai:gpt-4o-mini`."""
     limits: Limits = Limits()
     """Crew-wide guard rails."""
+    prices: dict[str, PriceSpec] = {}
+    """Per model (its provider name, or its key under models:): dollars per million tokens."""
     rate_limits: dict[str, RateLimit] = {}
     """Per provider (`openai`) or per model name: requests and tokens per minute."""
     state: dict[str, JsonSchema] = {}
@@ -348,6 +376,36 @@ class CrewSpec(Spec):
         shorthand = parse_model_shorthand(reference)
         return ModelSpec.model_validate(shorthand) if shorthand else None
 
+    @property
+    def manager_name(self) -> str | None:
+        """The manager's agent name; an inline manager is called `manager`."""
+        if isinstance(self.manager, AgentSpec):
+            return INLINE_MANAGER
+        return self.manager
+
+    def agent(self, name: str) -> AgentSpec:
+        """An agent by name, the inline manager included."""
+        if name == INLINE_MANAGER and isinstance(self.manager, AgentSpec):
+            return self.manager
+        return self.agents[name]
+
+    def workers_of(self, agent: str) -> list[str]:
+        """Who this agent may delegate to: none outside hierarchical crews or without permission."""
+        if self.process != "hierarchical":
+            return []
+        if agent != self.manager_name and not self.agent(agent).allow_delegation:
+            return []
+        return [name for name in self.all_agents() if name != agent]
+
+    def all_agents(self) -> dict[str, AgentSpec]:
+        """Every agent by name, the inline manager included."""
+        inline = {INLINE_MANAGER: self.manager} if isinstance(self.manager, AgentSpec) else {}
+        return {**self.agents, **inline}
+
     def task(self, task_id: str) -> TaskSpec:
         """The task with this id (the spec's checks guarantee ids are unique and present)."""
-        return next(t for t in self.tasks if t.id == task_id)
+        return self._tasks_by_id[task_id]
+
+    @cached_property
+    def _tasks_by_id(self) -> dict[str, TaskSpec]:
+        return {t.id: t for t in self.tasks}

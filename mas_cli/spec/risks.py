@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from mas_cli.spec import graph
-from mas_cli.spec.findings import Finding
+from mas_cli.spec.findings import Finding, did_you_mean
 from mas_cli.spec.models import CrewSpec, Limits
 
 ALL_TOOLS_THRESHOLD = 3
@@ -16,21 +16,37 @@ def crew_warnings(crew: CrewSpec) -> Iterator[Finding]:
     yield from _lost_update_risks(crew)
     yield from _agents_with_every_tool(crew)
     yield from _default_limits(crew)
+    yield from _unused_prices(crew)
 
 
 def _lost_update_risks(crew: CrewSpec) -> Iterator[Finding]:
-    deps = graph.edges(crew)
+    # Only tasks writing the same key can lose each other's update: compare just those.
+    above = graph.upstream(graph.edges(crew))
     index = {t.id: i for i, t in enumerate(crew.tasks)}
-    for a, b in graph.may_overlap(deps):
-        shared = set(crew.task(a).writes.values()) & set(crew.task(b).writes.values())
-        for key in sorted(shared):
-            yield Finding(
-                ("tasks", index[b], "writes"),
-                f"tasks '{a}' and '{b}' can run at the same time and both write state key '{key}' "
-                "(lost-update risk: the later write is rejected as a conflict)",
-                f"make '{b}' depend on '{a}', or give each its own key",
-                at="key",
-            )
+    for key, writers in _writers(crew).items():
+        for i, a in enumerate(writers):
+            for b in writers[i + 1 :]:
+                if a not in above[b] and b not in above[a]:
+                    yield _lost_update(key, a, b, index[b])
+
+
+def _writers(crew: CrewSpec) -> dict[str, list[str]]:
+    writers: dict[str, list[str]] = {}
+    for task in crew.tasks:
+        for key in sorted(set(task.writes.values())):
+            writers.setdefault(key, []).append(task.id)
+    return writers
+
+
+def _lost_update(key: str, a: str, b: str, index: int) -> Finding:
+    return Finding(
+        ("tasks", index, "writes"),
+        f"tasks '{a}' and '{b}' can run at the same time and both write state key '{key}' "
+        "(lost-update risk: the later write is rejected as a conflict)",
+        f"make '{b}' depend on '{a}', or give each its own key",
+        at="key",
+        code="lost-update",
+    )
 
 
 def _agents_with_every_tool(crew: CrewSpec) -> Iterator[Finding]:
@@ -43,6 +59,7 @@ def _agents_with_every_tool(crew: CrewSpec) -> Iterator[Finding]:
                 f"agent '{name}' holds all {len(crew.tools)} tools of the crew",
                 "give each agent only the tools its tasks need; fewer tools, fewer wrong calls",
                 at="key",
+                code="all-tools",
             )
 
 
@@ -55,4 +72,18 @@ def _default_limits(crew: CrewSpec) -> Iterator[Finding]:
             f"limits left at their defaults: {applied}",
             "set them under limits: to match what this crew should spend",
             at="key",
+            code="default-limits",
         )
+
+
+def _unused_prices(crew: CrewSpec) -> Iterator[Finding]:
+    refs = [*crew.models, *(a.model for a in crew.all_agents().values())]
+    names = set(crew.models) | {m.model for r in refs if (m := crew.model_for(r)) is not None}
+    for key in crew.prices:
+        if key not in names:
+            yield Finding(
+                ("prices", key),
+                f"no model of this crew is named '{key}', so this price is never used",
+                did_you_mean(key, names) or "key prices by the model's name, e.g. gpt-4o-mini",
+                at="key",
+            )

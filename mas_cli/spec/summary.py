@@ -34,6 +34,7 @@ class Validation:
     problems: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
     summary: CrewSummary | None = None
+    spec: CrewSpec | None = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -60,7 +61,7 @@ def check_file(path: Path) -> Validation:
     except MasError as exc:
         message = exc.message.removeprefix(f"{path}: ")
         return Validation(str(path), problems=[Problem(str(path), 0, 0, "", message, exc.hint)])
-    return Validation(str(path), warnings=crew.warnings, summary=summarize(crew))
+    return Validation(str(path), warnings=crew.warnings, summary=summarize(crew), spec=crew.spec)
 
 
 def summarize(crew: Crew) -> CrewSummary:
@@ -94,7 +95,8 @@ def _agent(spec: CrewSpec, name: str) -> dict[str, Any]:
 def _tasks(spec: CrewSpec) -> list[dict[str, Any]]:
     deps = graph.edges(spec)
     level = graph.levels(deps)
-    ordered = sorted(spec.tasks, key=lambda t: (level[t.id], spec.tasks.index(t)))
+    position = {t.id: i for i, t in enumerate(spec.tasks)}
+    ordered = sorted(spec.tasks, key=lambda t: (level[t.id], position[t.id]))
     return [
         {
             "id": t.id,

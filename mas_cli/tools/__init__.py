@@ -9,6 +9,7 @@ from __future__ import annotations
 from types import ModuleType
 
 from mas_cli.spec.loader import Crew
+from mas_cli.spec.models import ToolSpec
 from mas_cli.tools.base import Tool, ToolResult, check_arguments
 from mas_cli.tools.command import CommandTool, load_command_tool
 from mas_cli.tools.function import FunctionTool, load_function_tool
@@ -19,6 +20,7 @@ __all__ = [
     "Tool",
     "ToolResult",
     "check_arguments",
+    "load_tool",
     "load_tools",
 ]
 
@@ -39,3 +41,16 @@ def load_tools(crew: Crew) -> dict[str, Tool]:
         else:
             tools[name] = load_command_tool(name, spec, base_dir)
     return tools
+
+
+def load_tool(crew: Crew, name: str, spec: ToolSpec | None = None) -> Tool:
+    """One tool of a crew, ready to call; `spec` replaces its spec (e.g. another timeout).
+
+    Raises:
+        ToolError: as load_tools.
+    """
+    spec = spec or crew.spec.tools[name]
+    base_dir = crew.base_dir.resolve()
+    if spec.function is not None:
+        return load_function_tool(name, spec, base_dir, {})
+    return load_command_tool(name, spec, base_dir)

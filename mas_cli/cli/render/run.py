@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import singledispatch
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -11,8 +12,10 @@ from typing import TYPE_CHECKING
 from rich.markup import escape
 
 from mas_cli.cli.render.base import json_out, stderr, stdout, styled
+from mas_cli.cli.render.sheet import usd
 from mas_cli.events import models as ev
 from mas_cli.spec import graph
+from mas_cli.spec.models import MANAGER_TASK
 
 if TYPE_CHECKING:
     from mas_cli.engine.outcomes import RunResult
@@ -50,8 +53,10 @@ class Progress:
             self.cost = None if event.cost_usd is None else self.cost + event.cost_usd
 
     def _spent(self) -> str:
-        cost = f", ${self.cost:.4f}" if self.cost else ""
-        return f"{self.calls} calls, {self.tokens:,} tokens{cost}"
+        spent = f"{self.calls} calls, {self.tokens:,} tokens"
+        if self.cost is None:
+            return spent + ", cost unknown"
+        return spent + (f", {usd(Decimal(str(self.cost)))}" if self.cost else "")
 
 
 @singledispatch
@@ -78,10 +83,15 @@ def _(event: ev.LlmCall, spent: str) -> str | None:
 
 @progress_line.register
 def _(event: ev.ToolCall, _spent: str) -> str | None:
-    cached = " cached" if event.cached else ""
+    cached = f" cached (saved {(event.saved_s or 0) * 1000:.0f} ms)" if event.cached else ""
     status = styled(event.status, "" if event.status == "ok" else "red")
     where = escape(event.task or "")
     return f"  {where} tool {escape(event.tool)} {status}{cached} {event.latency_s * 1000:.0f} ms"
+
+
+@progress_line.register
+def _(event: ev.Warning_, _spent: str) -> str | None:
+    return f"[yellow]  warning: {escape(event.message)}[/]"
 
 
 @progress_line.register
@@ -102,6 +112,18 @@ def _(event: ev.Retry, _spent: str) -> str | None:
     return (
         f"[yellow]  {escape(event.task or '')} retry {event.what} ({escape(event.reason[:120])})[/]"
     )
+
+
+@progress_line.register
+def _(event: ev.RateLimited, _spent: str) -> str | None:
+    where = f"{escape(event.task or '')} turn {event.turn}"
+    what = f"rate limit {escape(event.limit)}: {escape(event.reason)}"
+    return f"[yellow]  {where} waits {event.wait_s:.2f} s for {what}[/]"
+
+
+@progress_line.register
+def _(event: ev.Warning_, _spent: str) -> str | None:
+    return f"[yellow]warning: {escape(event.message)}[/]"
 
 
 @progress_line.register
@@ -132,16 +154,23 @@ def _print_json(path: Path) -> None:
 
 
 def _final_outputs(result: RunResult, spec: CrewSpec) -> None:
-    deps = graph.edges(spec)
-    needed = {d for waits in deps.values() for d in waits}
-    for task in spec.tasks:
-        outcome = result.tasks.get(task.id)
-        if outcome is None or (task.id in needed and outcome.status == "ok"):
-            continue
-        style = STATUS_STYLE.get(outcome.status, "")
-        status = styled(outcome.status, style)
+    for task_id in _final_tasks(result, spec):
+        outcome = result.tasks[task_id]
+        status = styled(outcome.status, STATUS_STYLE.get(outcome.status, ""))
         stdout.print(
-            f"[bold]── {escape(task.id)}[/] [dim]({escape(outcome.agent or '')})[/] {status}"
+            f"[bold]── {escape(task_id)}[/] [dim]({escape(outcome.agent or '')})[/] {status}"
         )
         if outcome.output:
             stdout.print(escape(outcome.output), highlight=False)
+
+
+def _final_tasks(result: RunResult, spec: CrewSpec) -> list[str]:
+    """The manager's answer; else tasks nobody waits for, and any that did not end well."""
+    if spec.process == "hierarchical":
+        return [MANAGER_TASK] if MANAGER_TASK in result.tasks else []
+    needed = {d for waits in graph.edges(spec).values() for d in waits}
+    return [
+        t.id
+        for t in spec.tasks
+        if t.id in result.tasks and (t.id not in needed or result.tasks[t.id].status != "ok")
+    ]

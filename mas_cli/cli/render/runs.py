@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import singledispatch
 from typing import TYPE_CHECKING
 
@@ -11,6 +12,7 @@ from rich.tree import Tree
 
 from mas_cli.cli.render.base import stderr, stdout, styled
 from mas_cli.cli.render.run import STATUS_STYLE
+from mas_cli.cli.render.sheet import usd
 from mas_cli.events import models as ev
 
 if TYPE_CHECKING:
@@ -46,7 +48,7 @@ def run_tree(tree: RunTree) -> None:
     if tree.root is None or not isinstance(tree.root.event, ev.RunStarted):
         stderr.print("[yellow]this log has no run_started event; showing what it has[/]")
     top = Tree(_run_label(tree))
-    for node in [*(tree.root.children if tree.root else []), *tree.tasks]:
+    for node in tree.tasks:
         _add(top, node)
     stdout.print(top)
     if tree.skipped_lines:
@@ -109,15 +111,26 @@ def _(event: ev.LlmCall) -> str:
     calls = f" → {', '.join(event.tool_calls)}" if event.tool_calls else ""
     tokens = f"{event.input_tokens:,}→{event.output_tokens:,} tokens"
     latency = f"{event.latency_s * 1000:.0f} ms"
-    return f"model {escape(event.model)}{attempt} {tokens} {latency}{status}{escape(calls)}"
+    cost = "cost unknown" if event.cost_usd is None else usd(Decimal(str(event.cost_usd)))
+    return f"model {escape(event.model)}{attempt} {tokens} {cost} {latency}{status}{escape(calls)}"
+
+
+@_event_label.register
+def _(event: ev.Warning_) -> str:
+    return f"[yellow]warning: {escape(event.message)}[/]"
 
 
 @_event_label.register
 def _(event: ev.ToolCall) -> str:
     text = event.status + (f": {escape(event.error)}" if event.error else "")
     status = styled(text, "" if event.status == "ok" else "red")
-    cached = " cached" if event.cached else ""
+    cached = f" cached (saved {(event.saved_s or 0) * 1000:.0f} ms)" if event.cached else ""
     return f"tool {escape(event.tool)} {status}{cached} {event.latency_s * 1000:.0f} ms"
+
+
+@_event_label.register
+def _(event: ev.Warning_) -> str:
+    return f"[yellow]warning: {escape(event.message)}[/]"
 
 
 @_event_label.register
@@ -136,6 +149,18 @@ def _(event: ev.StateWrite) -> str:
 @_event_label.register
 def _(event: ev.Retry) -> str:
     return f"[yellow]retry {event.what} attempt {event.attempt}: {escape(event.reason[:200])}[/]"
+
+
+@_event_label.register
+def _(event: ev.RateLimited) -> str:
+    what = f"{escape(event.limit)}: {escape(event.reason)}"
+    return f"[yellow]waited {event.wait_s:.2f}s for rate limit {what}[/]"
+
+
+@_event_label.register
+def _(event: ev.Handoff) -> str:
+    who = f"{escape(event.from_agent)} → {escape(event.to_agent)}"
+    return f"[bold]handoff {who}[/] (depth {event.depth})"
 
 
 @_event_label.register

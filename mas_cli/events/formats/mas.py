@@ -53,6 +53,10 @@ class _Warning(Skipped, tag="warning"):
     pass
 
 
+class _RateLimited(Skipped, tag="rate_limited"):
+    pass
+
+
 Decoded: TypeAlias = (
     ModelCall
     | ToolCall
@@ -66,6 +70,7 @@ Decoded: TypeAlias = (
     | _Retry
     | _HistoryTrimmed
     | _Warning
+    | _RateLimited
 )
 DECODER = msgspec.json.Decoder(Decoded)
 _ANY = msgspec.json.Decoder()

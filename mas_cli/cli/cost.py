@@ -1,0 +1,163 @@
+"""`mas cost-report`: what runs cost, by agent, task, model or tool; across runs; CI gates."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from mas_cli.cli.run import HomeOption
+
+if TYPE_CHECKING:
+    from mas_cli.cost.compare import Comparison, Gate
+    from mas_cli.cost.report import CostReport
+    from mas_cli.cost.tally import Tally
+
+
+class Format(StrEnum):
+    """Output formats."""
+
+    table = "table"
+    json = "json"
+    csv = "csv"
+    md = "md"
+
+
+class ByChoice(StrEnum):
+    """Breakdowns."""
+
+    agent = "agent"
+    task = "task"
+    model = "model"
+    tool = "tool"
+
+
+def cost_report(
+    runs: Annotated[
+        list[str] | None,
+        typer.Argument(help="Run ids (or prefixes) or events.jsonl paths; the last run if none."),
+    ] = None,
+    last: Annotated[bool, typer.Option("--last", help="The most recent run.")] = False,
+    home: HomeOption = None,
+    by: Annotated[ByChoice, typer.Option("--by", help="Break the cost down by.")] = ByChoice.agent,
+    compare: Annotated[
+        str | None, typer.Option("--compare", help="Another run: the same rows side by side.")
+    ] = None,
+    all_runs: Annotated[
+        bool, typer.Option("--all", help="Every run under the home: spend per crew per day.")
+    ] = False,
+    crew: Annotated[str | None, typer.Option("--crew", help="Across runs: only this crew.")] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Across runs: since 7d, 12h, 2w or a date.")
+    ] = None,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+    json_out: Annotated[bool, typer.Option("--json", help="Shorthand for --format json.")] = False,
+    fail_over: Annotated[
+        str | None, typer.Option("--fail-over", help="CI gate: exit 1 if the cost is over USD.")
+    ] = None,
+    baseline: Annotated[
+        str | None, typer.Option("--baseline", help="CI gate: the run to compare against.")
+    ] = None,
+    max_increase: Annotated[
+        str | None,
+        typer.Option("--max-increase", help="CI gate: exit 1 if the cost grew more than PCT %."),
+    ] = None,
+) -> None:
+    """What runs cost: totals, a breakdown, the self-check, and CI gates.
+
+    Exit 0 ok, 1 a CI gate tripped, 2 bad arguments or an unreadable log.
+    """
+    from mas_cli.cli.render import cost as draw
+
+    output = "json" if json_out else fmt.value
+    gates_given = _gate_args(fail_over, baseline, max_increase)
+    if all_runs or crew or since:
+        total = _across(home, crew, since, output, refused=runs or compare or last)
+    else:
+        report = _report(home, runs or [], last, by.value)
+        if compare:
+            draw.comparison(_compare(report, home, compare), output)
+        else:
+            draw.report(report, output)
+        total = report.total
+    gates = _gates(total, home, gates_given)
+    draw.gates(gates)
+    raise typer.Exit(1 if any(not g.passed for g in gates) else 0)
+
+
+def _report(home: Path | None, refs: list[str], last: bool, by: str) -> CostReport:
+    from mas_cli.cost.report import BY_CHOICES, cost_report
+    from mas_cli.events.store import home_dir, resolve_log
+
+    base = home_dir(home)
+    paths = [resolve_log(base, ref, last=False) for ref in refs] or [resolve_log(base, None, last)]
+    return cost_report(paths, next(b for b in BY_CHOICES if b == by))
+
+
+def _compare(report: CostReport, home: Path | None, other: str) -> Comparison:
+    from mas_cli.cost.compare import compare
+
+    return compare(report, _report(home, [other], False, report.by))
+
+
+def _across(
+    home: Path | None, crew: str | None, since: str | None, output: str, refused: object
+) -> Tally:
+    from mas_cli.cli.render import cost as draw
+    from mas_cli.cost.history import parse_since, spend_history
+    from mas_cli.errors import UsageError
+    from mas_cli.events.store import EVENTS, home_dir, run_ids, runs_dir
+
+    if refused:
+        raise UsageError(
+            "--all, --crew and --since report across runs; they take no run, --last or --compare",
+            hint="mas cost-report --all, or mas cost-report RUN_ID",
+        )
+    base = home_dir(home)
+    paths = [runs_dir(base) / run_id / EVENTS for run_id in run_ids(base)]
+    history = spend_history(paths, crew, parse_since(since) if since else None)
+    draw.history(history, output, crew=crew, since=since)
+    return history.total
+
+
+def _gate_args(
+    fail_over: str | None, baseline: str | None, max_increase: str | None
+) -> tuple[Decimal | None, str | None, Decimal | None]:
+    from mas_cli.errors import UsageError
+
+    if (baseline is None) != (max_increase is None):
+        raise UsageError(
+            "--baseline and --max-increase go together",
+            hint="e.g. --baseline RUN_ID --max-increase 10",
+        )
+    return _amount("--fail-over", fail_over), baseline, _amount("--max-increase", max_increase)
+
+
+def _amount(option: str, text: str | None) -> Decimal | None:
+    from mas_cli.errors import UsageError
+
+    if text is None:
+        return None
+    try:
+        value = Decimal(text.strip().lstrip("$").rstrip("%"))
+    except InvalidOperation:
+        raise UsageError(f"{option} {text!r} is not a number", hint=f"e.g. {option} 0.50") from None
+    if not value.is_finite() or value < 0:
+        raise UsageError(f"{option} must be a number of at least 0, got {text!r}")
+    return value
+
+
+def _gates(
+    total: Tally, home: Path | None, given: tuple[Decimal | None, str | None, Decimal | None]
+) -> list[Gate]:
+    from mas_cli.cost.compare import fail_over, max_increase
+
+    limit, baseline, pct = given
+    gates = [fail_over(total, limit)] if limit is not None else []
+    if baseline is not None and pct is not None:
+        base = _report(home, [baseline], False, "agent")
+        gates.append(max_increase(total, base.total, pct, base.runs[0].run_id))
+    return gates

@@ -1,0 +1,212 @@
+"""What a model call costs: genai-prices' maintained data, plus the crew file's `prices:`.
+
+Money is a Decimal here and in every report. Events store a cost as a JSON number written
+from the Decimal (`as_float`); a float's repr is the shortest text that reads back the same,
+and a call's cost has far fewer than 15 significant digits, so `money` recovers the Decimal
+exactly and sums over events are exact.
+
+An unknown model's cost is None, never 0: callers say so wherever they show it.
+genai-prices is imported only when a price is first looked up (it takes a few hundred ms).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Protocol
+
+from mas_cli.spec.models import CrewSpec, ModelSpec, PriceSpec
+
+if TYPE_CHECKING:
+    from genai_prices.types import ModelPrice
+
+OFFLINE_MODEL = "offline"  # the offline model itself (not one standing in for a named model)
+FREE = PriceSpec(input=Decimal(0), output=Decimal(0))
+
+# `openrouter/anthropic/claude-3-5-sonnet`, `openai:gpt-4o`: the path, or a provider word.
+_PREFIX = re.compile(
+    r"^(?:openai|anthropic|azure|bedrock|vertex_ai|vertex|google|gemini|mistral|groq|ollama"
+    r"|together|fireworks|deepseek|openrouter|litellm):",
+)
+_GENAI_PROVIDERS = {"openai": "openai", "anthropic": "anthropic"}
+
+
+class TokenUsage(Protocol):
+    """Anything with normalized token counts: llm Usage, or an llm_call event."""
+
+    @property
+    def input_tokens(self) -> int:
+        """All input tokens, cache reads and writes included."""
+        ...
+
+    @property
+    def output_tokens(self) -> int:
+        """All output tokens, reasoning included."""
+        ...
+
+    @property
+    def cache_read_tokens(self) -> int:
+        """The part of the input read from a prompt cache."""
+        ...
+
+    @property
+    def cache_write_tokens(self) -> int:
+        """The part of the input written to a prompt cache."""
+        ...
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """A plain TokenUsage, for worst cases and estimates."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class Price:
+    """One model's rates, and where they came from (`genai-prices` or `crew file`)."""
+
+    model: str
+    source: str
+    rates: ModelPrice
+
+    def cost(self, usage: TokenUsage) -> Decimal | None:
+        """Dollars for this usage (tiers, cache reads and writes applied); None if inconsistent."""
+        from genai_prices import Usage
+
+        counts = Usage(
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cache_read_tokens=usage.cache_read_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
+        )
+        try:
+            return self.rates.calc_price(counts)["total_price"]
+        except (ValueError, ArithmeticError):
+            return None  # e.g. more cached tokens than input tokens: not a usage we can price
+
+    def describe(self) -> str:
+        """`$0.15/input MTok, $0.6/output MTok, ...` (genai-prices' own wording)."""
+        return str(self.rates)
+
+
+@dataclass(frozen=True)
+class PriceBook:
+    """The prices of one crew's models, by the model's name, and the data's version."""
+
+    prices: Mapping[str, Price | None]
+    version: str
+
+    def cost(self, model: str, usage: TokenUsage) -> Decimal | None:
+        """What a call to `model` with this usage cost; None when the model has no price."""
+        price = self.prices.get(model)
+        return price.cost(usage) if price else None
+
+    def worst_cost(self, model: str, input_tokens: int, output_tokens: int) -> Decimal | None:
+        """The most a call could cost: every input token at its dearest rate, all the output."""
+        plain = self.cost(model, Tokens(input_tokens, output_tokens))
+        written = self.cost(model, Tokens(input_tokens, output_tokens, 0, input_tokens))
+        if plain is None or written is None:
+            return None
+        return max(plain, written)
+
+    def unknown(self) -> list[str]:
+        """Models without a price, sorted."""
+        return sorted(name for name, price in self.prices.items() if price is None)
+
+
+def price_book(spec: CrewSpec) -> PriceBook:
+    """Every model the crew names, priced: the crew's `prices:` first, then genai-prices."""
+    models = _configured_models(spec)
+    prices = {
+        model.model: find_price(model, _override(spec, ref, model)) for ref, model in models.items()
+    }
+    return PriceBook(prices, data_version(overrides=len(spec.prices)))
+
+
+def _configured_models(spec: CrewSpec) -> dict[str, ModelSpec]:
+    refs = [*spec.models, *(a.model for a in spec.all_agents().values())]
+    return {ref: model for ref in refs if (model := spec.model_for(ref)) is not None}
+
+
+def _override(spec: CrewSpec, ref: str, model: ModelSpec) -> PriceSpec | None:
+    return spec.prices.get(model.model) or spec.prices.get(ref)
+
+
+def find_price(model: ModelSpec, override: PriceSpec | None = None) -> Price | None:
+    """A model's price: the override, the offline model's zero, or genai-prices; else None."""
+    if override is not None:
+        return Price(model.model, "crew file", _rates(override))
+    if model.provider == "offline" and model.model == OFFLINE_MODEL:
+        return Price(model.model, "offline model", _rates(FREE))
+    # A base_url names the server (OpenRouter, a local Ollama): match it, not the SDK's provider.
+    provider = None if model.base_url else _GENAI_PROVIDERS.get(model.provider)
+    return _genai_price(model.model, provider, model.base_url)
+
+
+@functools.cache
+def _genai_price(name: str, provider: str | None, base_url: str | None) -> Price | None:
+    from genai_prices.data_snapshot import get_snapshot
+
+    snapshot = get_snapshot()
+    for ref in dict.fromkeys((name, strip_provider(name))):
+        try:
+            found, info = snapshot.find_provider_model(ref, None, provider, base_url)
+        except LookupError:
+            continue
+        rates = info.get_prices(datetime.now(UTC))
+        return Price(name, f"genai-prices {found.id}/{info.id}", rates)
+    return None
+
+
+def _rates(spec: PriceSpec) -> ModelPrice:
+    from genai_prices.types import ModelPrice
+
+    return ModelPrice(
+        input_mtok=spec.input,
+        output_mtok=spec.output,
+        cache_read_mtok=spec.input if spec.cached_input is None else spec.cached_input,
+        cache_write_mtok=spec.input if spec.cache_write is None else spec.cache_write,
+    )
+
+
+def strip_provider(model: str) -> str:
+    """`openrouter/openai/gpt-4o` and `openai:gpt-4o` -> `gpt-4o`; a bare name is unchanged."""
+    last = model.strip().rsplit("/", 1)[-1]
+    return _PREFIX.sub("", last.lower(), count=1)
+
+
+def data_version(overrides: int = 0) -> str:
+    """`genai-prices 0.2.3`, plus how many prices the crew file set."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        base = f"genai-prices {version('genai-prices')}"
+    except PackageNotFoundError:
+        base = "genai-prices (version unknown)"
+    return f"{base} + {overrides} from the crew file" if overrides else base
+
+
+def unpriced(model: str) -> str:
+    """What an unknown price means, and how to fix it."""
+    return (
+        f"no price for model {model}: its cost is unknown and max_cost_usd cannot bound it "
+        "(add it under prices: in the crew file; a local model costs {input: 0, output: 0})"
+    )
+
+
+def as_float(cost: Decimal | None) -> float | None:
+    """A cost for an event: the JSON number that reads back as the same Decimal."""
+    return None if cost is None else float(cost)
+
+
+def money(value: float | str | None) -> Decimal | None:
+    """A cost read from an event, as the exact Decimal it was written from."""
+    return None if value is None else Decimal(str(value))

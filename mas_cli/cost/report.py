@@ -1,0 +1,248 @@
+"""`mas cost-report`: a pure function over run logs, streamed one event at a time.
+
+Memory holds one tally per row (agent, task, model or tool), never the events themselves.
+Each run checks itself: the sums of its llm_call events must equal its run_finished totals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from mas_cli.cost.prices import money
+from mas_cli.cost.tally import Tally
+from mas_cli.events import models as ev
+from mas_cli.events.reader import LogReader
+
+By = Literal["agent", "task", "model", "tool"]
+BY_CHOICES: tuple[By, ...] = ("agent", "task", "model", "tool")
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """A run_finished total that the llm_call and tool_call events do not add up to."""
+
+    field: str
+    logged: str
+    recomputed: str
+
+
+@dataclass
+class RunInfo:
+    """One run as the report sees it: who, when, how it ended, and whether it adds up."""
+
+    run_id: str
+    path: str
+    crew: str = "?"
+    started: str = ""
+    status: str = "not finished"
+    reason: str | None = None
+    duration_s: float | None = None
+    offline: bool = False
+    price_data_version: str | None = None
+    finished: bool = False
+    skipped_lines: int = 0
+    mismatches: list[Mismatch] = field(default_factory=list)
+    total: Tally = field(default_factory=Tally)
+
+
+@dataclass
+class CostReport:
+    """Totals and one row per group, over one or more runs."""
+
+    by: By
+    runs: list[RunInfo] = field(default_factory=list)
+    total: Tally = field(default_factory=Tally)
+    rows: dict[str, Tally] = field(default_factory=dict)
+
+    def row(self, key: str) -> Tally:
+        """The row for this key, created empty on first use."""
+        return self.rows.setdefault(key, Tally())
+
+    def flags(self) -> list[str]:
+        """Everything a reader must know before trusting the figures."""
+        return [flag for run in self.runs for flag in run_flags(run, len(self.runs) > 1)]
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {
+            "by": self.by,
+            "runs": [_run_json(r) for r in self.runs],
+            "total": self.total.to_json(),
+            "rows": [{self.by: k, **t.to_json()} for k, t in self.rows.items()],
+            "flags": self.flags(),
+        }
+
+
+def cost_report(paths: Iterable[Path], by: By = "agent") -> CostReport:
+    """Read each run log once, in order, into one report.
+
+    Raises:
+        LogFormatError: a log that cannot be read at all.
+    """
+    report = CostReport(by)
+    for path in paths:
+        report.runs.append(read_run(path, _router(report, by)))
+        report.total.merge(report.runs[-1].total)
+    return report
+
+
+Router = Callable[[ev.LlmCall | ev.ToolCall], Tally | None]
+
+
+def read_run(path: Path, route: Router | None = None) -> RunInfo:
+    """Stream one log: its run info and total, and each call into the row `route` picks."""
+    reader = LogReader(path)
+    info = RunInfo(path.parent.name, str(path))
+    finished: ev.RunFinished | None = None
+    for event in reader:
+        if isinstance(event, ev.LlmCall | ev.ToolCall):
+            _count(info, event, route)
+        elif isinstance(event, ev.RunFinished):
+            finished = event
+        else:
+            _note(info, event)
+    info.skipped_lines = reader.skipped
+    if finished is not None:
+        _finish(info, finished)
+    return info
+
+
+def _count(info: RunInfo, event: ev.LlmCall | ev.ToolCall, route: Router | None) -> None:
+    row = route(event) if route else None
+    for tally in (info.total, row):
+        if tally is None:
+            continue
+        if isinstance(event, ev.LlmCall):
+            tally.add_llm_call(event, event.run_id)
+        else:
+            tally.add_tool_call(event, event.run_id)
+
+
+def _note(info: RunInfo, event: ev.Event) -> None:
+    if isinstance(event, ev.RunStarted):
+        info.run_id, info.crew, info.started = event.run_id, event.crew, event.ts
+        info.offline = event.offline
+
+
+def _finish(info: RunInfo, done: ev.RunFinished) -> None:
+    info.finished = True
+    info.status, info.reason, info.duration_s = done.status, done.reason, done.duration_s
+    info.price_data_version = done.price_data_version
+    info.mismatches = self_check(done, info.total)
+
+
+def self_check(done: ev.RunFinished, total: Tally) -> list[Mismatch]:
+    """run_finished's totals against the sums of the events; empty when they agree exactly."""
+    pairs: list[tuple[str, object, object]] = [
+        ("llm_calls", done.llm_calls, total.llm_calls),
+        ("input_tokens", done.input_tokens, total.input_tokens),
+        ("output_tokens", done.output_tokens, total.output_tokens),
+        ("cache_read_tokens", done.cache_read_tokens, total.cache_read_tokens),
+        ("cache_write_tokens", done.cache_write_tokens, total.cache_write_tokens),
+        ("cost_usd", money(done.cost_usd), total.cost),
+    ]
+    return [Mismatch(name, _shown(a), _shown(b)) for name, a, b in pairs if a != b]
+
+
+def _shown(value: object) -> str:
+    return "unknown" if value is None else str(value)
+
+
+def _router(report: CostReport, by: By) -> Router:
+    """Which row each call counts in; a tool call under --by model goes to its turn's model."""
+    models: dict[tuple[str, str | None], str] = {}
+
+    def route(event: ev.LlmCall | ev.ToolCall) -> Tally | None:
+        key = _key(event, by, models)
+        return report.row(key) if key is not None else None
+
+    return route
+
+
+def _key(
+    event: ev.LlmCall | ev.ToolCall, by: By, models: dict[tuple[str, str | None], str]
+) -> str | None:
+    if by == "tool":
+        return event.tool if isinstance(event, ev.ToolCall) else None
+    if by != "model":
+        return (event.agent if by == "agent" else event.task) or "(none)"
+    where = (event.run_id, event.task)
+    if isinstance(event, ev.LlmCall):
+        models[where] = event.model
+    return models.get(where, "(none)")
+
+
+def run_flags(run: RunInfo, named: bool = False) -> list[str]:
+    """The warnings one run's figures come with (prefixed with its id when several are shown)."""
+    prefix = f"{run.run_id}: " if named else ""
+    flags = [*_state_flags(run), *_usage_flags(run.total), *_mismatch_flags(run)]
+    return [prefix + flag for flag in flags]
+
+
+def _state_flags(run: RunInfo) -> list[str]:
+    flags = []
+    if not run.finished:
+        flags.append(
+            "not finished: the log has no run_finished (killed, or still running); "
+            "figures are the events so far, with no totals to check them against"
+        )
+    if run.offline:
+        flags.append(
+            "offline run: costs are what the configured models would charge for estimated "
+            "usage; the offline model's answers are short, so output is likely undercounted"
+        )
+    if run.skipped_lines:
+        flags.append(f"{run.skipped_lines} unreadable lines skipped")
+    return flags
+
+
+def _usage_flags(total: Tally) -> list[str]:
+    flags = []
+    if total.unpriced_calls:
+        models = ", ".join(sorted(total.unpriced_models))
+        flags.append(
+            f"unknown cost: {total.unpriced_calls} of {total.llm_calls} model calls ({models}) "
+            "have no price, so the cost shown is a lower bound (add them under prices:)"
+        )
+    if total.estimated_calls:
+        flags.append(
+            f"estimated usage: {total.estimated_calls} of {total.llm_calls} model calls have "
+            "token counts estimated by mas, not reported by the provider"
+        )
+    return flags
+
+
+def _mismatch_flags(run: RunInfo) -> list[str]:
+    return [
+        f"self-check failed: run_finished says {m.field} {m.logged}, "
+        f"the events add up to {m.recomputed}"
+        for m in run.mismatches
+    ]
+
+
+def _run_json(run: RunInfo) -> dict[str, Any]:
+    return {
+        "run_id": run.run_id,
+        "path": run.path,
+        "crew": run.crew,
+        "started": run.started,
+        "status": run.status,
+        "reason": run.reason,
+        "finished": run.finished,
+        "duration_s": run.duration_s,
+        "offline": run.offline,
+        "price_data_version": run.price_data_version,
+        "self_check": _check_word(run),
+        "mismatches": [vars(m) for m in run.mismatches],
+        "skipped_lines": run.skipped_lines,
+        "total": run.total.to_json(),
+    }
+
+
+def _check_word(run: RunInfo) -> str:
+    if not run.finished:
+        return "not finished"
+    return "failed" if run.mismatches else "ok"

@@ -1,0 +1,118 @@
+"""What a group of events spent: model calls, tokens, dollars, retries, tool calls and the cache.
+
+Money is summed as Decimal from each event's cost, so totals are exact. A call without a
+cost (a model with no price) is counted in `unpriced_calls`: the row's cost is then unknown
+(None), and `known_cost` is a lower bound.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from mas_cli.cost.prices import money
+from mas_cli.events import models as ev
+
+
+@dataclass
+class Tally:
+    """Sums over the events of one row, one run, or several runs."""
+
+    llm_calls: int = 0
+    failed_calls: int = 0
+    input_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    output_tokens: int = 0
+    known_cost: Decimal = Decimal(0)
+    unpriced_calls: int = 0
+    estimated_calls: int = 0
+    retries: int = 0
+    retry_cost: Decimal = Decimal(0)
+    tool_calls: int = 0
+    cache_hits: int = 0
+    tool_time_s: float = 0.0
+    saved_s: float = 0.0
+    saved_tokens: int = 0
+    saved_cost: Decimal = Decimal(0)
+    tasks: set[str] = field(default_factory=set)
+    unpriced_models: set[str] = field(default_factory=set)
+
+    @property
+    def cost(self) -> Decimal | None:
+        """The exact cost, or None when some call had no price."""
+        return None if self.unpriced_calls else self.known_cost
+
+    @property
+    def tokens(self) -> int:
+        """Input plus output tokens."""
+        return self.input_tokens + self.output_tokens
+
+    @property
+    def cost_per_task(self) -> Decimal | None:
+        """Cost divided by the tasks this row worked on (None when unknown or no task)."""
+        cost = self.cost
+        return cost / len(self.tasks) if cost is not None and self.tasks else None
+
+    def add_llm_call(self, event: ev.LlmCall, run_id: str = "") -> None:
+        """Count one model call attempt."""
+        self.llm_calls += 1
+        self.failed_calls += event.status != "ok"
+        self.input_tokens += event.input_tokens
+        self.cache_read_tokens += event.cache_read_tokens
+        self.cache_write_tokens += event.cache_write_tokens
+        self.output_tokens += event.output_tokens
+        self.estimated_calls += event.usage_source == "estimate"
+        self._add_cost(money(event.cost_usd), retry=event.attempt > 1)
+        if event.cost_usd is None:
+            self.unpriced_models.add(event.model)
+        self.tasks.add(f"{run_id}/{event.task}")
+
+    def _add_cost(self, cost: Decimal | None, *, retry: bool) -> None:
+        self.retries += retry
+        if cost is None:
+            self.unpriced_calls += 1
+            return
+        self.known_cost += cost
+        if retry:
+            self.retry_cost += cost
+
+    def add_tool_call(self, event: ev.ToolCall, run_id: str = "") -> None:
+        """Count one tool call; a cache hit adds the time (and any spend) it saved."""
+        self.tool_calls += 1
+        self.tool_time_s += event.latency_s
+        self.tasks.add(f"{run_id}/{event.task}")
+        if not event.cached:
+            return
+        self.cache_hits += 1
+        self.saved_s += event.saved_s or 0.0
+        # A tool that calls a model itself may record what the hit avoided.
+        self.saved_tokens += int(getattr(event, "saved_tokens", 0) or 0)
+        self.saved_cost += money(getattr(event, "saved_cost_usd", None)) or Decimal(0)
+
+    def merge(self, other: Tally) -> None:
+        """Add another tally into this one."""
+        for name in _SUMMED:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.tasks |= other.tasks
+        self.unpriced_models |= other.unpriced_models
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict; money as numbers, an unknown cost as null."""
+        out: dict[str, Any] = {name: _plain(getattr(self, name)) for name in _SUMMED}
+        out["tasks"] = len(self.tasks)
+        out["unpriced_models"] = sorted(self.unpriced_models)
+        out["cost_usd"] = _plain(self.cost)
+        out["cost_per_task_usd"] = _plain(self.cost_per_task)
+        return out
+
+
+_SUMMED = tuple(
+    name for name in Tally.__dataclass_fields__ if name not in {"tasks", "unpriced_models"}
+)
+
+
+def _plain(value: Any) -> Any:
+    """Decimal -> float for JSON (the short decimals we hold print back exactly)."""
+    return float(value) if isinstance(value, Decimal) else value

@@ -1,0 +1,78 @@
+"""A run's providers: keys checked before anything runs, or a recording to replay; every attempt
+recorded to the run's llm.jsonl; every client closed when the run ends."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from mas_cli.engine.setup import build_providers
+from mas_cli.errors import UsageError
+from mas_cli.events.models import RunStarted
+from mas_cli.events.reader import LogReader
+from mas_cli.events.store import resolve_log
+from mas_cli.llm import replay
+from mas_cli.llm.keys import MissingKey, missing_key
+from mas_cli.llm.recording import LLM_LOG, LlmLog, Recording
+from mas_cli.llm.registry import provider_key
+from mas_cli.llm.types import Provider
+from mas_cli.spec.loader import Crew
+from mas_cli.spec.models import ModelSpec
+
+
+@dataclass(frozen=True)
+class ReplaySource:
+    """A recorded run to replay: its llm.jsonl, its id, and whether it ran offline."""
+
+    path: Path
+    run_id: str
+    offline: bool
+
+
+def replay_source(home: Path, ref: str) -> ReplaySource:
+    """The recording of the run a user named (an id, a unique prefix, or a path).
+
+    Raises:
+        UsageError: no such run, or it has no recording.
+    """
+    events = resolve_log(home, ref, last=False)
+    path = events.parent / LLM_LOG
+    if not path.is_file():
+        raise UsageError(
+            f"run {events.parent.name} has no {LLM_LOG} to replay",
+            hint="only runs made by a mas that records model calls can be replayed",
+        )
+    started = next((e for e in LogReader(events) if isinstance(e, RunStarted)), None)
+    return ReplaySource(path, events.parent.name, bool(started and started.offline))
+
+
+def open_providers(
+    crew: Crew, models: dict[str, ModelSpec], source: ReplaySource | None
+) -> dict[str, Provider]:
+    """One provider per endpoint, or one replay provider serving them all.
+
+    Raises:
+        MissingKey: a model's key variable is unset (checked before any client is made).
+    """
+    if source is not None:
+        served = replay.load(source.path)
+        return {provider_key(m): served for m in models.values()}
+    for model in models.values():
+        env = missing_key(model)
+        if env:
+            raise MissingKey(env, str(crew.path))
+    return build_providers(crew.spec, models)
+
+
+def recorded(providers: dict[str, Provider], log: LlmLog) -> dict[str, Provider]:
+    """The providers, each attempt written to the run's llm.jsonl."""
+    return {key: Recording(provider, log) for key, provider in providers.items()}
+
+
+async def close(providers: dict[str, Provider]) -> None:
+    """Close every distinct client that can be closed (under its recording, if recorded)."""
+    inner = [p.inner if isinstance(p, Recording) else p for p in providers.values()]
+    for provider in {id(p): p for p in inner}.values():
+        aclose = getattr(provider, "aclose", None)
+        if aclose is not None:
+            await aclose()

@@ -1,0 +1,130 @@
+"""Hierarchical crews: a manager works through the task list by delegating, with guard rails.
+
+The manager's conversation is one task (`manage`) whose prompt holds the crew's goal and its
+tasks; the last task's output_schema and writes apply to the manager's final answer. Each
+`delegate(agent, instruction)` call is guarded (count, depth, repeats, ping-pong), recorded as
+a `handoff` event, and runs the worker's own agent loop as task `delegate-N` under that span.
+"""
+
+from __future__ import annotations
+
+import string
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from mas_cli.engine.agent import run_task
+from mas_cli.engine.context import RunContext, Where, digest
+from mas_cli.events.models import Handoff
+from mas_cli.llm.delegation import TaskLine, task_line
+from mas_cli.spec.models import MANAGER_TASK, TaskSpec
+from mas_cli.tools.base import ToolResult
+
+
+async def run_hierarchy(ctx: RunContext) -> None:
+    """Run the manager to its final answer; delegations happen inside, through `delegate`."""
+    spec = ctx.crew.spec
+    manager = spec.manager_name
+    assert manager is not None, "the loader checks that a hierarchical crew has a manager"
+    final = spec.tasks[-1]
+    task = TaskSpec(
+        id=MANAGER_TASK,
+        agent=manager,
+        prompt=_literal(manager_prompt(ctx)),
+        output_schema=final.output_schema,
+        writes=final.writes,
+        max_retries=final.max_retries,
+    )
+    ctx.chains[MANAGER_TASK] = (manager,)
+    ctx.delegator = delegate
+    await run_task(ctx, task)
+
+
+def manager_prompt(ctx: RunContext) -> str:
+    """The crew's goal, then each task as a line the manager (and the offline model) can read."""
+    spec = ctx.crew.spec
+    values = ctx.prompt_values()
+    lines = [
+        task_line(TaskLine(t.id, t.agent or "any", _Lenient().vformat(t.prompt, (), values)))
+        for t in spec.tasks
+    ]
+    goal = spec.description or spec.name
+    return (
+        f"Goal: {goal}\n\nTasks, in order (the agent in brackets is a suggestion):\n"
+        + "\n".join(lines)
+        + "\n\nDelegate the work with the delegate tool. "
+        "When every task is done, give the final answer."
+    )
+
+
+async def delegate(ctx: RunContext, where: Where, arguments: dict[str, Any]) -> ToolResult:
+    """Run one delegation: guard it, record the handoff, run the worker, return its answer."""
+    worker, instruction = str(arguments.get("agent", "")), str(arguments.get("instruction", ""))
+    allowed = ctx.crew.spec.workers_of(where.agent)
+    if worker not in allowed or not instruction.strip():
+        problem = (
+            f"'{worker}' is not an agent you can delegate to"
+            if worker not in allowed
+            else "empty instruction"
+        )
+        return ToolResult(
+            ok=False,
+            output=f"error: {problem}; you can delegate to: {', '.join(allowed)}",
+            error=problem,
+        )
+    chain = (*ctx.chains[where.task], worker)
+    hit = ctx.guard.check_delegation(chain, where.task, digest(instruction))
+    if hit:
+        ctx.limit_hit(hit, where.parent)
+        return ToolResult(ok=False, output=f"error: {hit.message}", error=hit.message)
+    return await _hand_off(ctx, where, chain, instruction)
+
+
+async def _hand_off(
+    ctx: RunContext, where: Where, chain: tuple[str, ...], instruction: str
+) -> ToolResult:
+    task_id = f"delegate-{ctx.guard.delegations}"
+    span = ctx.sink.emit(
+        Handoff,
+        where.parent,
+        agent=where.agent,
+        task=where.task,
+        turn=where.turn,
+        from_agent=where.agent,
+        to_agent=chain[-1],
+        delegation=task_id,
+        instruction_digest=digest(instruction),
+        depth=len(chain) - 1,
+        chain=list(chain),
+    )
+    ctx.chains[task_id] = chain
+    started = time.monotonic()
+    outcome = await run_task(
+        ctx, TaskSpec(id=task_id, agent=chain[-1], prompt=_literal(instruction)), parent=span
+    )
+    latency = time.monotonic() - started
+    if outcome.status == "ok":
+        return ToolResult(ok=True, output=outcome.output or "", latency_s=latency)
+    reason = f"{chain[-1]} did not finish ({outcome.status}): {outcome.reason}"
+    return ToolResult(ok=False, output=f"error: {reason}", error=reason, latency_s=latency)
+
+
+def _literal(text: str) -> str:
+    """Text used as a prompt template, kept literal: its braces are not placeholders."""
+    return text.replace("{", "{{").replace("}", "}}")
+
+
+class _Lenient(string.Formatter):
+    """Fills the placeholders it can; leaves `{name}` as written for the rest."""
+
+    def get_value(self, key: int | str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:  # noqa: ARG002
+        if isinstance(key, str) and key in kwargs and kwargs[key] is not None:
+            return kwargs[key]
+        return f"{{{key}}}"
+
+    def get_field(self, field_name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
+        root = field_name.split(".", 1)[0]
+        value = self.get_value(root, args, kwargs)
+        return (
+            value if "." not in field_name or not isinstance(value, dict) else f"{{{field_name}}}"
+        ), root

@@ -1,0 +1,33 @@
+"""Before each model attempt, wait for the run's rate-limit buckets; after it, settle them."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from mas_cli.engine.context import RunContext, Where
+from mas_cli.engine.ratelimit import Ticket
+from mas_cli.events.models import RateLimited
+from mas_cli.llm.types import Request
+
+
+async def pace(
+    ctx: RunContext, request: Request, where: Where, planned: Callable[[Request], int]
+) -> Ticket:
+    """Reserve this attempt in every bucket covering its model; wait (and say so) if needed."""
+    if ctx.limiter is None:
+        return Ticket()
+    ticket = ctx.limiter.reserve(request.model, lambda: planned(request))
+    if ticket.wait is not None:
+        ctx.sink.emit(
+            RateLimited,
+            where.parent,
+            agent=where.agent,
+            task=where.task,
+            turn=where.turn,
+            limit=ticket.wait.key,
+            reason=ticket.wait.reason,
+            wait_s=round(ticket.wait.wait_s, 3),
+        )
+        await asyncio.sleep(ticket.wait.wait_s)
+    return ticket

@@ -1,0 +1,170 @@
+"""Rate limits: token buckets for requests and tokens per minute, shared by every agent of a run.
+
+A crew's `rate_limits:` keys name a provider (`openai`), a model under `models:` (`fast`) or a
+model name (`gpt-4o-mini`); a call passes through every bucket whose key matches its model.
+A bucket holds up to one minute's allowance and refills continuously. Before each attempt a
+call reserves one request and its planned tokens (counted input plus output allowance, as
+the providers themselves count them) and waits while the bucket is in debt; afterwards the
+tokens it did not use are given back. A 429 whose headers say a window is exhausted empties
+the bucket until the reset, so every agent waits, not just the one that was refused.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from mas_cli.llm.types import Completion, LlmFailure, RateLimitInfo
+from mas_cli.spec.models import PROVIDERS, CrewSpec, ModelSpec
+
+Clock = Callable[[], float]
+
+
+@dataclass
+class TokenBucket:
+    """Up to `per_minute` units, refilled per_minute/60 a second; reservations may run into debt."""
+
+    label: str
+    per_minute: float
+    level: float
+    at: float
+    held_until: float = 0.0
+
+    def reserve(self, amount: float, now: float) -> float:
+        """Take `amount`; the seconds to wait before using it (0 when it was there)."""
+        self._refill(now)
+        self.level -= amount
+        return max(0.0, -self.level / self._per_s)
+
+    def give_back(self, amount: float, now: float) -> None:
+        """Return unused units (a negative amount takes more)."""
+        self._refill(now)
+        self.level = min(self.per_minute, self.level + amount)
+
+    def hold(self, remaining: int | None, reset_s: float | None, now: float) -> None:
+        """Adapt to what the server said: at most `remaining` left, none until a reset if 0."""
+        self._refill(now)
+        if remaining is not None:
+            self.level = min(self.level, remaining)
+        if remaining == 0 and reset_s:
+            self.level = min(self.level, -reset_s * self._per_s)
+            self.held_until = now + reset_s
+
+    @property
+    def _per_s(self) -> float:
+        return self.per_minute / 60
+
+    def _refill(self, now: float) -> None:
+        self.level = min(self.per_minute, self.level + (now - self.at) * self._per_s)
+        self.at = now
+
+
+@dataclass(frozen=True)
+class Limit:
+    """One `rate_limits:` entry: which models it covers, and its buckets."""
+
+    key: str
+    covers: Callable[[ModelSpec], bool]
+    rpm: TokenBucket | None
+    tpm: TokenBucket | None
+
+
+@dataclass(frozen=True)
+class Wait:
+    """The longest wait a reservation needs, and the bucket that imposes it."""
+
+    key: str
+    reason: str
+    wait_s: float
+
+
+@dataclass
+class Ticket:
+    """One attempt's reservation; settled with the attempt's result."""
+
+    limits: list[Limit] = field(default_factory=list)
+    tokens: int = 0
+    wait: Wait | None = None
+    clock: Clock = time.monotonic
+
+    @property
+    def wait_s(self) -> float:
+        """Seconds to wait before the attempt."""
+        return self.wait.wait_s if self.wait else 0.0
+
+    def settle(self, result: object) -> None:
+        """Give back unused tokens; after a 429, adapt every bucket to its headers."""
+        now = self.clock()
+        if isinstance(result, Completion):
+            self._give_back(self.tokens - result.usage.total, now)
+        elif isinstance(result, LlmFailure):
+            self._give_back(self.tokens, now)
+            if result.rate_limit is not None:
+                self._hold(result.rate_limit, now)
+
+    def _give_back(self, tokens: int, now: float) -> None:
+        for limit in self.limits:
+            if limit.tpm is not None:
+                limit.tpm.give_back(tokens, now)
+
+    def _hold(self, info: RateLimitInfo, now: float) -> None:
+        for limit in self.limits:
+            if limit.rpm is not None:
+                limit.rpm.hold(info.remaining_requests, info.reset_requests_s, now)
+            if limit.tpm is not None:
+                limit.tpm.hold(info.remaining_tokens, info.reset_tokens_s, now)
+
+
+@dataclass
+class RateLimiter:
+    """Every bucket of a run."""
+
+    limits: list[Limit]
+    clock: Clock = time.monotonic
+
+    @classmethod
+    def for_crew(cls, spec: CrewSpec, clock: Clock = time.monotonic) -> RateLimiter | None:
+        """The crew's limits, all buckets full; None when it has none."""
+        now = clock()
+        limits = [
+            Limit(key, _covers(spec, key), _bucket("rpm", r.rpm, now), _bucket("tpm", r.tpm, now))
+            for key, r in spec.rate_limits.items()
+        ]
+        return cls(limits, clock) if limits else None
+
+    def reserve(self, model: ModelSpec, planned_tokens: Callable[[], int]) -> Ticket:
+        """Reserve one request and its planned tokens in every bucket covering this model."""
+        limits = [limit for limit in self.limits if limit.covers(model)]
+        if not limits:
+            return Ticket()
+        now = self.clock()
+        tokens = planned_tokens() if any(limit.tpm for limit in limits) else 0
+        waits = [
+            _wait(limit.key, bucket, bucket.reserve(amount, now), now)
+            for limit in limits
+            for bucket, amount in ((limit.rpm, 1), (limit.tpm, tokens))
+            if bucket is not None
+        ]
+        longest = max(waits, key=lambda w: w.wait_s)
+        return Ticket(limits, tokens, longest if longest.wait_s > 0 else None, self.clock)
+
+
+def _covers(spec: CrewSpec, key: str) -> Callable[[ModelSpec], bool]:
+    if key in PROVIDERS:
+        return lambda model: model.provider == key
+    if key in spec.models:
+        named = spec.models[key]
+        return lambda model: model == named
+    return lambda model: model.model == key
+
+
+def _bucket(unit: str, per_minute: int | None, now: float) -> TokenBucket | None:
+    if per_minute is None:
+        return None
+    return TokenBucket(f"{unit} {per_minute}", per_minute, per_minute, now)
+
+
+def _wait(key: str, bucket: TokenBucket, wait_s: float, now: float) -> Wait:
+    held = " (held after a 429 until the window resets)" if bucket.held_until > now else ""
+    return Wait(key, bucket.label + held, wait_s)

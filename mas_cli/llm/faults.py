@@ -1,0 +1,199 @@
+"""Provider failures, classified for the engine's retry loop and explained to the user.
+
+    retried       408, 409, 429 (rate limit), 5xx, 529 (overloaded), connection errors, timeouts,
+                  waiting at least what retry-after-ms, retry-after or an exhausted rate-limit
+                  window's reset asks for
+    not retried   400, 401, 403, 404, 422 and every other 4xx; a 429 (or 400, 402, 403) that means
+                  the quota or spend limit is exhausted: OpenAI `insufficient_quota`, Anthropic
+                  `billing_error` and `*_spend_limit_reached`; a malformed response body
+
+Messages hold the status and a short excerpt of what the server said, scrubbed of every secret
+the provider holds; never the request, its headers or its key.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from mas_cli.llm.headers import rate_limit_info, retry_after_s
+from mas_cli.llm.keys import Secrets
+from mas_cli.llm.types import Completion, LlmFailure
+
+EXCERPT_CHARS = 200
+RETRIED = frozenset({408, 409, 429, 529})
+QUOTA_CODES = frozenset(
+    {
+        "insufficient_quota",
+        "billing_hard_limit_reached",
+        "billing_error",
+        "enforced_spend_limit_reached",
+        "contract_spend_limit_reached",
+        "linked_organization_spend_limit_reached",
+        "linked_organization_billing_unavailable",
+    }
+)
+KINDS = {
+    400: "bad_request",
+    401: "auth",
+    402: "quota",
+    403: "permission",
+    404: "not_found",
+    408: "request_timeout",
+    409: "conflict",
+    413: "too_large",
+    422: "bad_request",
+    429: "rate_limit",
+    529: "overloaded",
+}
+
+
+class Malformed(ValueError):
+    """A response body that does not follow the wire format; the message says what is wrong."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Who was called, for messages and hints, and the secrets to scrub from what it said."""
+
+    provider: str
+    model: str
+    env: str | None
+    secrets: Secrets
+
+
+def decode(
+    endpoint: Endpoint,
+    status: int,
+    content: bytes,
+    parse: Callable[[Any], Completion],
+    sent: dict[str, Any],
+) -> Completion:
+    """A successful response's body as a Completion, keeping both wire bodies in `raw`.
+
+    Raises:
+        LlmFailure: kind `malformed` when the body is not JSON or not the wire format.
+    """
+    try:
+        data = json.loads(content)
+    except ValueError:
+        raise malformed(endpoint, status, "not JSON", content) from None
+    try:
+        completion = parse(data)
+    except Malformed as exc:
+        raise malformed(endpoint, status, str(exc), content) from None
+    return replace(completion, raw={"request": sent, "response": data})
+
+
+def status_failure(
+    endpoint: Endpoint, status: int, headers: Mapping[str, str], content: bytes
+) -> LlmFailure:
+    """An HTTP error status, classified: retried or not, how long to wait, what to tell."""
+    body = _json(content)
+    code = _error_code(body)
+    kind = "quota" if code in QUOTA_CODES else _kind(status)
+    retryable = kind != "quota" and (status in RETRIED or status >= 500)
+    info = rate_limit_info(headers) if status == 429 else None
+    wait = retry_after_s(headers) if retryable else None
+    if wait is None and retryable and info is not None:
+        wait = info.wait_s()
+    named = f"{kind} ({code})" if code and not code.startswith(kind) else kind
+    message = f"{endpoint.provider} {status} {named}: {excerpt(body, endpoint.secrets)}"
+    return LlmFailure(
+        message,
+        kind=kind,
+        retryable=retryable,
+        status=status,
+        retry_after_s=wait,
+        hint=hint(kind, endpoint),
+        rate_limit=info,
+    )
+
+
+def connection_failure(endpoint: Endpoint, *, timed_out: bool, timeout_s: float) -> LlmFailure:
+    """The server could not be reached, or did not answer in time: both are retried."""
+    if timed_out:
+        message = f"{endpoint.provider}: no answer within {timeout_s:g}s"
+        return LlmFailure(message, kind="timeout", retryable=True)
+    return LlmFailure(
+        f"{endpoint.provider}: could not connect",
+        kind="connection",
+        retryable=True,
+        hint="check the network, or the server at base_url",
+    )
+
+
+def malformed(endpoint: Endpoint, status: int, reason: str, content: bytes) -> LlmFailure:
+    """A response body that is not what the wire format promises; not retried."""
+    shown = excerpt(_json(content), endpoint.secrets)
+    return LlmFailure(
+        f"{endpoint.provider} {status} malformed response: {reason}; body starts: {shown}",
+        kind="malformed",
+        retryable=False,
+        status=status,
+        hint="the server is not speaking the provider's API; check base_url",
+    )
+
+
+def excerpt(body: Any, secrets: Secrets) -> str:
+    """What the server said, short and scrubbed: the error message if there is one."""
+    text = _error_message(body) if isinstance(body, dict) else None
+    if text is None:
+        text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
+    text = secrets.scrub(" ".join(text.split()))
+    return text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS] + "…"
+
+
+def hint(kind: str, endpoint: Endpoint) -> str | None:
+    """How to fix a failure that will not go away by itself."""
+    env = endpoint.env
+    hints = {
+        "auth": f"the server refused the key in {env}; check it"
+        if env
+        else "this server wants a key: set api_key_env on the model",
+        "permission": f"the key has no access to model '{endpoint.model}'",
+        "not_found": f"check the model name '{endpoint.model}' and base_url",
+        "quota": "the account's quota or spend limit is exhausted: add credit or raise the "
+        "limit with the provider, or run offline with --offline",
+        "bad_request": "the provider refused the request; its message names the field",
+    }
+    return hints.get(kind)
+
+
+def _kind(status: int) -> str:
+    if status in KINDS:
+        return KINDS[status]
+    return "server_error" if status >= 500 else "http_error"
+
+
+def _error_code(body: Any) -> str | None:
+    """The most specific code an error body gives: Anthropic's details.error_code, OpenAI's
+    code, then either's type (Anthropic's billing_error is a type)."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return None
+    details = error.get("details")
+    found = [
+        details.get("error_code") if isinstance(details, dict) else None,
+        error.get("code"),
+        error.get("type"),
+    ]
+    codes = [c for c in found if isinstance(c, str) and c]
+    quota = [c for c in codes if c in QUOTA_CODES]
+    return next(iter(quota or codes), None)
+
+
+def _error_message(body: dict[str, Any]) -> str | None:
+    error = body.get("error", body)
+    message = error.get("message") if isinstance(error, dict) else error
+    return message if isinstance(message, str) and message else None
+
+
+def _json(content: bytes) -> Any:
+    text = content.decode("utf-8", errors="replace")
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text

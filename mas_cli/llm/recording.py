@@ -1,0 +1,205 @@
+"""The run's model calls, recorded to `llm.jsonl` so that `mas run --replay` can serve them again.
+
+One JSON object per attempt, flushed as written:
+
+    {"v": 1, "ts": ..., "agent": ..., "task": ..., "turn": 2, "attempt": 1,
+     "provider": "openai", "model": "gpt-4o-mini",
+     "request":  {model, system, messages, tools, output_schema},    what replay matches
+     "response": {message, usage, finish_reason, response_model},    or
+     "error":    {kind, retryable, status, retry_after_s, message, hint},
+     "wire":     {"request": body sent, "response": body received},  for audits
+     "latency_s": 0.41}
+
+Never recorded: keys, headers (auth or not), the key variable's name, timeouts. A request's
+`model` holds only what shapes the answer (provider, model, base_url, temperature,
+max_tokens, params, prompt_caching).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import Counter
+from dataclasses import asdict
+from pathlib import Path
+from typing import IO, Any
+
+from mas_cli.events.writer import now_iso
+from mas_cli.llm.types import (
+    Completion,
+    LlmFailure,
+    Message,
+    Provider,
+    Request,
+    ToolCall,
+    Usage,
+)
+
+RECORD_VERSION = 1
+LLM_LOG = "llm.jsonl"
+# The parts of a ModelSpec that shape an answer; never headers or the key variable.
+MODEL_FIELDS = (
+    "provider",
+    "model",
+    "base_url",
+    "temperature",
+    "max_tokens",
+    "params",
+    "prompt_caching",
+)
+
+
+def request_doc(request: Request) -> dict[str, Any]:
+    """What determines the answer to a request, as JSON: what replay compares."""
+    model = request.model.model_dump(include=set(MODEL_FIELDS))
+    return {
+        "model": {k: model[k] for k in MODEL_FIELDS},
+        "system": request.system,
+        "messages": [_message_doc(m) for m in request.messages],
+        "tools": [asdict(t) for t in request.tools],
+        "output_schema": request.output_schema,
+    }
+
+
+def completion_doc(completion: Completion) -> dict[str, Any]:
+    """A completion as JSON (its wire bodies go to the record's `wire`)."""
+    usage = asdict(completion.usage)
+    return {
+        "message": _message_doc(completion.message),
+        "usage": usage,
+        "finish_reason": completion.finish_reason,
+        "response_model": completion.response_model,
+    }
+
+
+def completion_from(doc: dict[str, Any]) -> Completion:
+    """The completion a record holds."""
+    return Completion(
+        message=_message_from(doc["message"]),
+        usage=Usage(**doc["usage"]),
+        finish_reason=doc["finish_reason"],
+        response_model=doc.get("response_model"),
+    )
+
+
+def failure_doc(failure: LlmFailure) -> dict[str, Any]:
+    """A failure as JSON; its message is already scrubbed by the provider."""
+    return {
+        "kind": failure.kind,
+        "retryable": failure.retryable,
+        "status": failure.status,
+        "retry_after_s": failure.retry_after_s,
+        "message": failure.message,
+        "hint": failure.hint,
+    }
+
+
+def failure_from(doc: dict[str, Any]) -> LlmFailure:
+    """The failure a record holds, raised again on replay."""
+    return LlmFailure(
+        doc["message"],
+        kind=doc["kind"],
+        retryable=doc["retryable"],
+        status=doc.get("status"),
+        retry_after_s=doc.get("retry_after_s"),
+        hint=doc.get("hint"),
+    )
+
+
+def _message_doc(message: Message) -> dict[str, Any]:
+    doc = asdict(message)
+    doc["tool_calls"] = [asdict(c) for c in message.tool_calls]
+    return doc
+
+
+def _message_from(doc: dict[str, Any]) -> Message:
+    calls = tuple(ToolCall(**c) for c in doc.get("tool_calls", []))
+    return Message(**{**doc, "tool_calls": calls})
+
+
+class LlmLog:
+    """The append-only llm.jsonl of one run; counts attempts per agent, task and turn."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._file: IO[str] = path.open("a", encoding="utf-8")
+        self._attempts: Counter[tuple[str, str, int]] = Counter()
+
+    def next_attempt(self, request: Request) -> int:
+        """The attempt number of this request's next call (1 for its first)."""
+        key = (request.agent, request.task, request.turn)
+        self._attempts[key] += 1
+        return self._attempts[key]
+
+    def write(self, request: Request, attempt: int, outcome: dict[str, Any]) -> None:
+        """Append one attempt: who, the request, and its outcome (response or error)."""
+        record = {
+            "v": RECORD_VERSION,
+            "ts": now_iso(),
+            "agent": request.agent,
+            "task": request.task,
+            "turn": request.turn,
+            "attempt": attempt,
+            "provider": request.model.provider,
+            "model": request.model.model,
+            "request": request_doc(request),
+            **outcome,
+        }
+        self._file.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        """Close the file."""
+        self._file.close()
+
+    def __enter__(self) -> LlmLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Recording:
+    """A provider whose every attempt is written to the run's LlmLog."""
+
+    def __init__(self, inner: Provider, log: LlmLog) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.log = log
+
+    async def complete(self, request: Request) -> Completion:
+        """The inner provider's answer (or failure), recorded on the way out."""
+        attempt, started = self.log.next_attempt(request), time.monotonic()
+        try:
+            completion = await self.inner.complete(request)
+        except LlmFailure as failure:
+            self._write(request, attempt, started, {"error": failure_doc(failure)})
+            raise
+        except asyncio.CancelledError:
+            self._write(request, attempt, started, {"error": _cancelled()})
+            raise
+        wire = completion.raw or None
+        self._write(
+            request, attempt, started, {"response": completion_doc(completion), "wire": wire}
+        )
+        return completion
+
+    def _write(
+        self, request: Request, attempt: int, started: float, outcome: dict[str, Any]
+    ) -> None:
+        latency = round(time.monotonic() - started, 6)
+        self.log.write(request, attempt, {**outcome, "latency_s": latency})
+
+
+def _cancelled() -> dict[str, Any]:
+    # The engine gave up on the attempt (llm_timeout_s, or the run stopping): replayed as a timeout.
+    return {
+        "kind": "timeout",
+        "retryable": True,
+        "status": None,
+        "retry_after_s": None,
+        "message": "the attempt did not finish (timed out or cancelled)",
+        "hint": None,
+    }

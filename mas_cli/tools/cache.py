@@ -1,0 +1,238 @@
+"""The deterministic-output cache: successful outputs of deterministic tools, on disk.
+
+It lives in `<home>/cache/` on diskcache (SQLite in WAL mode, so parallel tasks of one run and
+several `mas` processes can share it), bounded by a size limit with least-recently-used
+eviction. Keys and values are plain text (the value is JSON), never pickles, and every value
+carries its key's inputs (see cachekey.py) so a miss can be explained.
+
+Nothing here raises. A cache that cannot be opened, read or written (corrupt, read-only, a full
+disk, a lock held too long) is a miss; the problem comes back as text, once per distinct
+problem, for the caller to log as a warning.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from mas_cli.tools.base import Tool, ToolResult
+from mas_cli.tools.cachekey import KeyInputs, cacheable, key_inputs, normalized
+
+CACHE_DIR = "cache"
+DEFAULT_SIZE_LIMIT = 2**30
+"""1 GiB; past it, the least recently used entries are evicted."""
+LOCK_TIMEOUT_S = 10.0
+"""How long one read or write waits for another process's lock before it counts as a miss."""
+ENTRY_VERSION = 1
+
+
+def cache_dir(home: Path) -> Path:
+    """Where the tool cache of a mas home lives."""
+    return home / CACHE_DIR
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One cached output, with its key's inputs and what the original call cost."""
+
+    inputs: KeyInputs
+    output: str
+    truncated: bool
+    exit_code: int | None
+    latency_s: float
+    """How long the original call took: the time a hit saves."""
+    stored_at: float
+    """Unix time."""
+    expires_at: float | None = None
+
+    def result(self, latency_s: float) -> ToolResult:
+        """The cached output as a result, taking `latency_s` (the lookup's time)."""
+        return ToolResult(
+            ok=True,
+            output=self.output,
+            latency_s=latency_s,
+            truncated=self.truncated,
+            exit_code=self.exit_code,
+        )
+
+    def to_json(self) -> str:
+        """The stored text."""
+        return json.dumps({"v": ENTRY_VERSION, **asdict(self)})
+
+    @classmethod
+    def from_json(cls, text: Any) -> Entry | None:
+        """The entry stored as `text`; None when it is not one (corrupt, or another version)."""
+        try:
+            data = json.loads(text)
+            if data.pop("v") != ENTRY_VERSION:
+                return None
+            return cls(inputs=KeyInputs(**data.pop("inputs")), **data)
+        except (TypeError, ValueError, KeyError, AttributeError):
+            return None
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """A fetch: the entry on a hit, None on a miss; `problem` when the cache failed."""
+
+    entry: Entry | None
+    problem: str | None = None
+
+
+class ToolCache:
+    """One cache directory, opened (and created) on first use. fetch and store never raise.
+
+    Use it as a context manager, or call close(): the SQLite connection is closed there.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        size_limit: int = DEFAULT_SIZE_LIMIT,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.directory = directory
+        self.size_limit = size_limit
+        self.clock = clock
+        self._db: Any = None
+        self._broken: Exception | None = None
+        self._reported: set[str] = set()
+
+    def ready(self) -> str | None:
+        """Open the cache now (not during a timed call); the problem, if it cannot be opened."""
+        try:
+            self._open()
+        except Exception as exc:
+            return self._problem("open", exc)
+        return None
+
+    def fetch(self, inputs: KeyInputs) -> Lookup:
+        """The live entry for these key inputs, if any."""
+        try:
+            text = self._open().get(inputs.key)
+        except Exception as exc:
+            return Lookup(None, self._problem("read", exc))
+        if text is None:
+            return Lookup(None)
+        entry = Entry.from_json(text)
+        if entry is None or entry.inputs != inputs:
+            return Lookup(None, self._report(f"{self._where()}: an unreadable entry was skipped"))
+        if entry.expires_at is not None and self.clock() >= entry.expires_at:
+            return Lookup(None)
+        return Lookup(entry)
+
+    def store(self, inputs: KeyInputs, result: ToolResult, ttl_s: float | None) -> str | None:
+        """Store a successful result; the problem, if the cache could not be written."""
+        try:
+            now = self.clock()
+            entry = Entry(
+                inputs=inputs,
+                output=result.output,
+                truncated=result.truncated,
+                exit_code=result.exit_code,
+                latency_s=round(result.latency_s, 6),
+                stored_at=now,
+                expires_at=None if ttl_s is None else now + ttl_s,
+            )
+            self._open().set(inputs.key, entry.to_json(), expire=ttl_s, tag=inputs.tool)
+        except Exception as exc:
+            return self._problem("write", exc)
+        return None
+
+    def close(self) -> None:
+        """Close the database connection; a later call opens it again."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def __enter__(self) -> ToolCache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _open(self) -> Any:
+        """The diskcache, opened (and created) on first use; a failed open is not retried."""
+        if self._broken is not None:
+            raise self._broken
+        if self._db is None:
+            import diskcache
+
+            try:
+                self._db = diskcache.Cache(
+                    str(self.directory),
+                    timeout=LOCK_TIMEOUT_S,
+                    size_limit=self.size_limit,
+                    eviction_policy="least-recently-used",
+                    tag_index=True,
+                )
+            except Exception as exc:
+                self._broken = exc
+                raise
+        return self._db
+
+    def _problem(self, action: str, exc: Exception) -> str | None:
+        action = "open" if exc is self._broken else action
+        what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        return self._report(
+            f"{self._where()}: cannot {action} ({what}); the tool runs uncached "
+            "(fix the folder's permissions or space, or delete it to start a fresh cache)"
+        )
+
+    def _report(self, message: str) -> str | None:
+        """The message the first time it occurs, then None: one warning per problem."""
+        if message in self._reported:
+            return None
+        self._reported.add(message)
+        return message
+
+    def _where(self) -> str:
+        return f"tool cache {self.directory}"
+
+
+CacheStatus = Literal["hit", "miss", "off"]
+"""off: the tool is not cacheable (live, side_effect), or there is no cache (--no-cache)."""
+
+
+@dataclass(frozen=True)
+class CachedCall:
+    """One tool call through the cache: the result, hit or miss, and what the cache reported."""
+
+    result: ToolResult
+    status: CacheStatus
+    key: str | None = None
+    """The key's digest, when the cache was asked."""
+    saved_s: float | None = None
+    """On a hit: how long the original call took."""
+    problems: tuple[str, ...] = ()
+    """Cache failures, each to be logged as a warning; the call itself went on without it."""
+
+
+async def call_cached(tool: Tool, arguments: dict[str, Any], cache: ToolCache | None) -> CachedCall:
+    """Call a tool, answering from the cache when the tool is deterministic and has an entry.
+
+    Successful results of deterministic tools are stored; failures never are. A cache that
+    fails is a miss: this never raises for the cache's sake.
+    """
+    if cache is None or not cacheable(tool):
+        return CachedCall(await tool.call(arguments), "off")
+    opened = cache.ready()  # opening once per process is set-up, not part of this call's time
+    started = time.perf_counter()
+    arguments = normalized(arguments)
+    try:
+        inputs = key_inputs(tool, arguments)
+    except (ValueError, OSError):  # not JSON (the tool's own checks will say so), or unstat-able
+        return CachedCall(await tool.call(arguments), "off")
+    lookup = cache.fetch(inputs)
+    problems = tuple(p for p in (opened, lookup.problem) if p)
+    if lookup.entry is not None:
+        result = lookup.entry.result(time.perf_counter() - started)
+        return CachedCall(result, "hit", inputs.digest, lookup.entry.latency_s, problems)
+    result = await tool.call(arguments)
+    stored = cache.store(inputs, result, tool.spec.cache_ttl_s) if result.ok else None
+    return CachedCall(result, "miss", inputs.digest, None, (*problems, *filter(None, [stored])))

@@ -1,0 +1,222 @@
+"""Hierarchical crews: delegation results flow back, every delegation guard fires at its threshold."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from crewkit import events, of_type, run, write_crew
+from typer.testing import CliRunner
+
+from mas_cli.cli import app
+
+ROOT = Path(__file__).resolve().parent.parent
+runner = CliRunner()
+
+
+def crew(
+    manager_turns: str, limits: str = "{}", worker_extra: str = "", worker_turns: str | None = None
+) -> str:
+    worker_script = f"\n    script: {{repeat: true, turns: {worker_turns}}}" if worker_turns else ""
+    return f"""
+name: h
+description: Ship the release.
+process: hierarchical
+manager: boss
+limits: {limits}
+state: {{verdict: {{type: string}}}}
+agents:
+  boss:
+    role: Boss
+    model: offline
+    script: {{turns: {manager_turns}}}
+  worker:
+    role: Worker
+    model: offline{worker_extra}{worker_script}
+  helper:
+    role: Helper
+    model: offline
+tasks:
+  - {{id: build, agent: worker, prompt: Build it.}}
+  - id: decide
+    prompt: Decide.
+    output_schema: {{type: object, required: [verdict], properties: {{verdict: {{type: string}}}}}}
+    writes: [verdict]
+"""
+
+
+def delegate(agent: str, instruction: str) -> str:
+    return f"{{tool_calls: [{{name: delegate, arguments: {{agent: {agent}, instruction: '{instruction}'}}}}]}}"
+
+
+def test_worker_answers_flow_back_to_the_manager(tmp_path: Path, clean_env: Path) -> None:
+    turns = f"[{delegate('worker', 'Build the thing')}, {{data: {{verdict: shipped}}}}]"
+    result = run(write_crew(tmp_path / "c", crew(turns)), clean_env)
+    assert result.status == "ok"
+    assert result.tasks["manage"].data == {"verdict": "shipped"}
+    assert result.tasks["delegate-1"].agent == "worker"
+    log = events(result)
+    [call] = [c for c in of_type(log, "tool_call") if c["tool"] == "delegate"]
+    assert call["status"] == "ok"
+    worker_answer = result.tasks["delegate-1"].output
+    assert (
+        worker_answer == "worker on: Build thing"
+    )  # the offline worker's answer to the instruction
+    [write] = of_type(log, "state_write")
+    assert (write["key"], write["value"], write["writer"], write["accepted"]) == (
+        "verdict",
+        "shipped",
+        "manage",
+        True,
+    )
+
+
+def test_handoff_events_and_spans(tmp_path: Path, clean_env: Path) -> None:
+    turns = f"[{delegate('worker', 'Build it')}, {delegate('helper', 'Check it')}, {{text: done}}]"
+    log = events(
+        run(write_crew(tmp_path / "c", crew(turns).replace(", required: [verdict]", "")), clean_env)
+    )
+    handoffs = of_type(log, "handoff")
+    assert [
+        (h["from_agent"], h["to_agent"], h["delegation"], h["depth"], h["chain"]) for h in handoffs
+    ] == [
+        ("boss", "worker", "delegate-1", 1, ["boss", "worker"]),
+        ("boss", "helper", "delegate-2", 1, ["boss", "helper"]),
+    ]
+    starts = {e["task"]: e for e in of_type(log, "task_started")}
+    for handoff in handoffs:
+        assert (
+            starts[handoff["delegation"]]["parent_id"] == handoff["span_id"]
+        )  # the worker hangs under it
+    manager_turns = {
+        (c["turn"]): c["parent_id"] for c in of_type(log, "llm_call") if c["task"] == "manage"
+    }
+    assert [h["parent_id"] for h in handoffs] == [manager_turns[1], manager_turns[2]]
+
+
+def test_offline_manager_delegates_each_task_once_in_order(tmp_path: Path, clean_env: Path) -> None:
+    text = crew("[]").replace("    script: {turns: []}\n", "")
+    result = run(write_crew(tmp_path / "c", text), clean_env)
+    handoffs = of_type(events(result), "handoff")
+    assert [(h["to_agent"]) for h in handoffs] == [
+        "worker",
+        "worker",
+    ]  # build's agent, then the first worker
+    assert result.status == "ok"
+    assert set(result.tasks["manage"].data) == {"verdict"}
+
+
+def _hits(tmp_path: Path, home: Path, text: str) -> list[dict[str, object]]:
+    return of_type(events(run(write_crew(tmp_path / "c", text), home)), "limit_hit")
+
+
+@pytest.mark.parametrize(("limit", "fires"), [(2, True), (3, False)])
+def test_max_delegations(tmp_path: Path, clean_env: Path, limit: int, fires: bool) -> None:
+    turns = f"[{delegate('worker', 'a')}, {delegate('worker', 'b')}, {delegate('helper', 'c')}, {{data: {{verdict: v}}}}]"
+    hits = _hits(tmp_path, clean_env, crew(turns, f"{{max_delegations: {limit}}}"))
+    assert [(h["kind"], h["value"], h["threshold"]) for h in hits] == (
+        [("max_delegations", 3, 2)] if fires else []
+    )
+
+
+@pytest.mark.parametrize(("limit", "fires"), [(1, True), (2, False)])
+def test_identical_delegations(tmp_path: Path, clean_env: Path, limit: int, fires: bool) -> None:
+    turns = (
+        f"[{delegate('worker', 'same')}, {delegate('worker', 'same')}, {{data: {{verdict: v}}}}]"
+    )
+    hits = _hits(tmp_path, clean_env, crew(turns, f"{{max_identical_delegations: {limit}}}"))
+    assert [(h["kind"], h["value"]) for h in hits] == (
+        [("max_identical_delegations", 2)] if fires else []
+    )
+
+
+def test_workers_do_not_delegate_without_permission(tmp_path: Path, clean_env: Path) -> None:
+    turns = f"[{delegate('worker', 'Build it')}, {{data: {{verdict: v}}}}]"
+    result = run(
+        write_crew(
+            tmp_path / "c",
+            crew(turns, worker_turns=f"[{delegate('helper', 'do it')}, {{text: ok}}]"),
+        ),
+        clean_env,
+    )
+    refused = [
+        c
+        for c in of_type(events(result), "tool_call")
+        if c["task"] == "delegate-1" and c["tool"] == "delegate"
+    ]
+    assert refused[0]["status"] == "refused"
+    assert refused[0]["error"] == "there is no tool 'delegate'; the tools you have are: none"
+
+
+@pytest.mark.parametrize(("depth", "fires"), [(1, True), (2, False)])
+def test_delegation_depth(tmp_path: Path, clean_env: Path, depth: int, fires: bool) -> None:
+    turns = f"[{delegate('worker', 'Build it')}, {{data: {{verdict: v}}}}]"
+    worker = f"[{delegate('helper', 'Build the part')}, {{text: built}}]"
+    text = crew(turns, f"{{max_delegation_depth: {depth}}}", "\n    allow_delegation: true", worker)
+    hits = _hits(tmp_path, clean_env, text)
+    expected = [("max_delegation_depth", 2, 1, ["boss", "worker", "helper"])] if fires else []
+    assert [(h["kind"], h["value"], h["threshold"], h["chain"]) for h in hits] == expected
+
+
+def test_ping_pong_fires_on_the_fourth_agent_of_an_alternating_chain(
+    tmp_path: Path, clean_env: Path
+) -> None:
+    boss = f"[{delegate('worker', 'Do it')}, {delegate('worker', 'No, you do it')}, {{data: {{verdict: v}}}}]"
+    worker = f"[{delegate('boss', 'Need context, over to you')}, {{text: fine}}]"
+    text = crew(boss, "{max_delegation_depth: 5}", "\n    allow_delegation: true", worker)
+    result = run(write_crew(tmp_path / "c", text), clean_env)
+    [hit] = of_type(events(result), "limit_hit")
+    assert hit["kind"] == "delegation_ping_pong"
+    assert hit["chain"] == ["boss", "worker", "boss", "worker"]
+    assert hit["message"] == (
+        "stopped: delegation ping-pong between boss and worker by agent boss on task delegate-2 "
+        "(delegations: boss → worker → boss → worker)"
+    )
+    assert result.status == "stopped"
+    assert len(of_type(events(result), "handoff")) == 2  # the third handoff never happened
+
+
+def test_a_chain_of_three_is_not_ping_pong(tmp_path: Path, clean_env: Path) -> None:
+    boss = f"[{delegate('worker', 'Do it')}, {{text: handled}}, {{data: {{verdict: v}}}}]"
+    worker = f"[{delegate('boss', 'Need context, over to you')}, {{text: fine}}]"
+    text = crew(boss, "{max_delegation_depth: 5}", "\n    allow_delegation: true", worker)
+    result = run(write_crew(tmp_path / "c", text), clean_env)
+    assert of_type(events(result), "limit_hit") == []
+    assert result.status == "ok"
+
+
+def test_manager_max_turns(tmp_path: Path, clean_env: Path) -> None:
+    turns = f"[{delegate('worker', 'a')}, {delegate('worker', 'b')}, {delegate('worker', 'c')}]"
+    text = crew(turns).replace("role: Boss\n", "role: Boss\n    max_turns: 2\n")
+    result = run(write_crew(tmp_path / "c", text), clean_env)
+    [hit] = of_type(events(result), "limit_hit")
+    assert (hit["kind"], hit["agent"], hit["task"]) == ("max_turns", "boss", "manage")
+    assert result.status == "stopped"
+
+
+def test_inline_manager(tmp_path: Path, clean_env: Path) -> None:
+    text = crew("[]").replace("manager: boss", "manager: {role: Inline boss, model: offline}")
+    result = run(
+        write_crew(
+            tmp_path / "c",
+            text.replace(
+                "  boss:\n    role: Boss\n    model: offline\n    script: {turns: []}\n", ""
+            ),
+        ),
+        clean_env,
+    )
+    assert result.tasks["manage"].agent == "manager"
+    assert result.status == "ok"
+
+
+def test_example_crews_through_the_cli() -> None:
+    ok = runner.invoke(app, ["run", str(ROOT / "crews/hierarchical-report/crew.yaml"), "--offline"])
+    assert ok.exit_code == 0, ok.stderr
+    assert ok.stdout.startswith("── manage (editor) ok")
+    loop = runner.invoke(app, ["run", str(ROOT / "crews/delegation-ping-pong/crew.yaml")])
+    assert loop.exit_code == 3
+    assert loop.stderr.splitlines()[-1].startswith("run ")
+    assert "stopped: delegation ping-pong between lead and dev" in loop.stderr.splitlines()[-1]
+    tree = runner.invoke(app, ["show", "--last"]).stdout
+    assert "handoff lead → dev (depth 1)" in tree
+    assert "handoff dev → lead (depth 2)" in tree

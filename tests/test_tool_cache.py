@@ -1,0 +1,495 @@
+"""The tool cache: its key, what it stores and never stores, TTL, and every way it can fail.
+
+Tools count their own calls (toolcrew.calls), so a hit is told from a miss without a clock;
+expiry is tested on an injected clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import diskcache
+import pytest
+from toolcrew import (
+    TOOLS_PY,
+    calls,
+    of_type,
+    run,
+    subprocess_env,
+    tools_of,
+    write_crew,
+)
+
+from mas_cli.tools import Tool
+from mas_cli.tools.base import ToolResult
+from mas_cli.tools.cache import CachedCall, ToolCache, cache_dir, call_cached
+from mas_cli.tools.cache_admin import cache_stats, clear_cache, entries, opened
+from mas_cli.tools.cachekey import KeyInputs, canonical_json, key_inputs
+
+SECRET = "sk-test-0123456789abcdef-never-in-the-cache"
+
+
+def call(tool: Tool, cache: ToolCache | None, **arguments: Any) -> CachedCall:
+    return asyncio.run(call_cached(tool, arguments, cache))
+
+
+@pytest.fixture
+def crew(tmp_path: Path) -> Path:
+    return write_crew(tmp_path / "crew")
+
+
+@pytest.fixture
+def tools(crew: Path) -> dict[str, Tool]:
+    return tools_of(crew)
+
+
+@pytest.fixture
+def cache(tmp_path: Path) -> Any:
+    with ToolCache(tmp_path / "cache") as opened_cache:
+        yield opened_cache
+
+
+# --- the key --------------------------------------------------------------------------------
+
+
+def test_canonical_json_sorts_keys_and_reads_integral_floats_as_integers() -> None:
+    assert canonical_json({"b": 1.0, "a": [2.0, 2.5, {"d": 0.0, "c": True}]}) == (
+        '{"a":[2,2.5,{"c":true,"d":0}],"b":1}'
+    )
+    assert canonical_json({"x": 1}) == canonical_json({"x": 1.0})
+    assert canonical_json({"x": True}) != canonical_json({"x": 1})
+
+
+def test_argument_order_and_number_forms_do_not_change_the_key(tools: dict[str, Tool]) -> None:
+    lookup = tools["lookup"]
+    first = key_inputs(lookup, {"query": "q", "limit": 3, "ratio": 0.5})
+    assert key_inputs(lookup, {"ratio": 0.5, "limit": 3.0, "query": "q"}) == first
+    assert key_inputs(lookup, {"query": "q", "limit": 4}).digest != first.digest
+
+
+def test_defaults_are_part_of_the_key(tools: dict[str, Tool]) -> None:
+    lookup = tools["lookup"]
+    assert key_inputs(lookup, {"query": "q"}) == key_inputs(lookup, {"query": "q", "limit": 2})
+    assert key_inputs(lookup, {"query": "q"}).arguments == '{"limit":2,"query":"q","ratio":0.5}'
+
+
+def test_a_change_to_the_code_changes_the_key(crew: Path, tools: dict[str, Tool]) -> None:
+    before = key_inputs(tools["lookup"], {"query": "q"})
+    write_crew(crew.parent, tools_py=TOOLS_PY.replace("* limit}", "* limit, 'v': 2}"))
+    after = key_inputs(tools_of(crew)["lookup"], {"query": "q"})
+    assert after.fingerprint != before.fingerprint
+    assert after.digest != before.digest
+    assert (after.arguments, after.version) == (before.arguments, before.version)
+
+
+def test_a_change_elsewhere_in_the_module_changes_the_key(
+    crew: Path, tools: dict[str, Tool]
+) -> None:
+    before = key_inputs(tools["lookup"], {"query": "q"})
+    write_crew(crew.parent, tools_py=TOOLS_PY + "\nHELPER_CONSTANT = 2\n")
+    assert key_inputs(tools_of(crew)["lookup"], {"query": "q"}).digest != before.digest
+
+
+def test_a_change_of_version_changes_the_key(crew: Path, tools: dict[str, Tool]) -> None:
+    before = key_inputs(tools["lookup"], {"query": "q"})
+    tools_v2 = {"lookup": {"function": "tools.py:lookup", "kind": "deterministic", "version": "v2"}}
+    after = key_inputs(tools_of(write_crew(crew.parent, tools_v2))["lookup"], {"query": "q"})
+    assert (after.version, before.version) == ("v2", "v1")
+    assert after.digest != before.digest
+
+
+def test_timeouts_do_not_change_the_key(crew: Path, tools: dict[str, Tool]) -> None:
+    before = key_inputs(tools["lookup"], {"query": "q"})
+    slow = {
+        "lookup": {
+            "function": "tools.py:lookup",
+            "kind": "deterministic",
+            "version": "v1",
+            "timeout_s": 99,
+        }
+    }
+    assert key_inputs(tools_of(write_crew(crew.parent, slow))["lookup"], {"query": "q"}) == before
+
+
+def test_command_tool_key_follows_its_script(tmp_path: Path) -> None:
+    script = tmp_path / "kb.py"
+    script.write_text("import sys\nprint(sys.argv[-1])\n", encoding="utf-8")
+    tool_spec = {
+        "search": {"command": ["python", "kb.py", "{query}"], "kind": "deterministic"},
+    }
+    crew = write_crew(tmp_path, tool_spec)
+    before = key_inputs(tools_of(crew)["search"], {"query": "q"})
+    script.write_text("import sys\nprint(sys.argv[-1].upper())\n", encoding="utf-8")
+    assert key_inputs(tools_of(crew)["search"], {"query": "q"}).digest != before.digest
+
+
+def test_secrets_in_the_environment_never_enter_the_key_or_the_cache_files(
+    monkeypatch: pytest.MonkeyPatch, tools: dict[str, Tool], tmp_path: Path
+) -> None:
+    without = key_inputs(tools["env_reader"], {"query": "q"})
+    monkeypatch.setenv("MAS_TEST_SECRET", SECRET)
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    assert key_inputs(tools["env_reader"], {"query": "q"}) == without
+    with ToolCache(tmp_path / "cache") as cache:
+        done = call(tools["env_reader"], cache, query="q")
+        assert (done.status, done.result.output) == ("miss", "authorized")
+    files = [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]
+    assert files
+    for path in files:
+        assert SECRET.encode() not in path.read_bytes(), path
+
+
+# --- hits, misses, and what is never stored -------------------------------------------------
+
+
+def test_second_call_is_a_hit_that_saves_the_first_calls_time(
+    tools: dict[str, Tool], cache: ToolCache, crew: Path
+) -> None:
+    first = call(tools["lookup"], cache, query="refunds")
+    second = call(tools["lookup"], cache, limit=2, query="refunds")
+    assert (first.status, second.status) == ("miss", "hit")
+    assert first.key == second.key == key_inputs(tools["lookup"], {"query": "refunds"}).digest
+    assert second.result == ToolResult(
+        ok=True, output=first.result.output, latency_s=second.result.latency_s
+    )
+    assert second.saved_s == round(first.result.latency_s, 6)
+    assert first.problems == second.problems == ()
+    assert calls(crew.parent) == ["lookup"]
+
+
+def test_failures_are_never_cached(tools: dict[str, Tool], cache: ToolCache, crew: Path) -> None:
+    for _ in range(2):
+        done = call(tools["fails"], cache, query="q")
+        assert (done.status, done.result.ok) == ("miss", False)
+        assert "RuntimeError: cannot look up 'q'" in (done.result.error or "")
+    assert calls(crew.parent) == ["fails", "fails"]
+    with opened(cache.directory) as db:
+        assert list(entries(db)) == []
+
+
+def test_timeouts_are_never_cached(tools: dict[str, Tool], cache: ToolCache) -> None:
+    done = call(tools["hangs"], cache)
+    assert done.result.timed_out
+    assert call(tools["hangs"], cache).status == "miss"
+
+
+def test_bad_arguments_are_never_cached(tools: dict[str, Tool], cache: ToolCache) -> None:
+    for _ in range(2):
+        done = call(tools["lookup"], cache, query=3)
+        assert (done.status, done.result.ok) == ("miss", False)
+
+
+@pytest.mark.parametrize("name", ["live_noisy", "effect"])
+def test_live_and_side_effect_tools_are_never_cached(
+    name: str, tools: dict[str, Tool], cache: ToolCache, crew: Path
+) -> None:
+    arguments = {"query": "q"} if name == "effect" else {}
+    for _ in range(2):
+        done = call(tools[name], cache, **arguments)
+        assert (done.status, done.key, done.saved_s) == ("off", None, None)
+    assert len(calls(crew.parent)) == 2
+    assert not cache.directory.exists()
+
+
+def test_no_cache_runs_every_call(tools: dict[str, Tool], crew: Path) -> None:
+    assert [call(tools["lookup"], None, query="q").status for _ in range(2)] == ["off", "off"]
+    assert calls(crew.parent) == ["lookup", "lookup"]
+
+
+def test_a_cached_tool_is_called_with_normalized_numbers(
+    tools: dict[str, Tool], cache: ToolCache
+) -> None:
+    # 2.0 and 2 share a key, so the tool must see the same value for both.
+    assert '"limit": 2,' in call(tools["lookup"], cache, query="q", limit=2.0).result.output
+
+
+def test_ttl_expires_entries(tools: dict[str, Tool], tmp_path: Path, crew: Path) -> None:
+    now = [1_000_000.0]
+    spec = {"lookup": {"function": "tools.py:lookup", "kind": "deterministic", "cache_ttl_s": 60}}
+    lookup = tools_of(write_crew(crew.parent, spec))["lookup"]
+    with ToolCache(tmp_path / "cache", clock=lambda: now[0]) as cache:
+        assert call(lookup, cache, query="q").status == "miss"
+        now[0] += 59
+        assert call(lookup, cache, query="q").status == "hit"
+        now[0] += 2
+        assert call(lookup, cache, query="q").status == "miss"  # expired: run and stored again
+        assert call(lookup, cache, query="q").status == "hit"
+    assert calls(crew.parent) == ["lookup", "lookup"]
+
+
+def test_without_ttl_entries_do_not_expire(tools: dict[str, Tool], tmp_path: Path) -> None:
+    now = [1_000_000.0]
+    with ToolCache(tmp_path / "cache", clock=lambda: now[0]) as cache:
+        call(tools["lookup"], cache, query="q")
+        now[0] += 10 * 365 * 86400
+        assert call(tools["lookup"], cache, query="q").status == "hit"
+
+
+def test_size_limit_evicts_least_recently_used(tmp_path: Path) -> None:
+    # Values this big are files: the volume grows by each one's size. Past the limit, diskcache
+    # evicts the 10 least recently used entries at each store.
+    big = "x" * 40_000
+
+    def inputs(n: int) -> KeyInputs:
+        return KeyInputs("t", "f", "", 10**6, f'{{"n":{n}}}')
+
+    with ToolCache(tmp_path / "cache", size_limit=1_000_000) as cache:
+        for n in range(60):
+            assert cache.store(inputs(n), ToolResult(ok=True, output=big), None) is None
+            assert cache.fetch(inputs(0)).entry is not None  # in use all along: never evicted
+        assert cache.fetch(inputs(1)).entry is None  # stored early, never used again: evicted
+        assert cache.fetch(inputs(59)).entry is not None
+    stats = cache_stats(tmp_path / "cache")
+    assert 10 < stats.tools[0].entries < 60
+    assert stats.disk_bytes < 1_000_000 + 2 * len(big)
+
+
+# --- a cache that cannot be used is a miss and a warning, never a failure -------------------
+
+
+def test_corrupt_database_is_a_miss_and_one_warning(
+    tools: dict[str, Tool], tmp_path: Path, crew: Path
+) -> None:
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    (folder / "cache.db").write_bytes(b"this is not a database" * 100)
+    with ToolCache(folder) as cache:
+        first = call(tools["lookup"], cache, query="q")
+        second = call(tools["lookup"], cache, query="q")
+    assert (first.status, first.result.ok, second.status) == ("miss", True, "miss")
+    assert len(first.problems) == 1
+    assert "cannot open" in first.problems[0]
+    assert second.problems == ()  # said once
+    assert calls(crew.parent) == ["lookup", "lookup"]
+
+
+def test_cache_path_that_is_a_file_is_a_miss_and_a_warning(
+    tools: dict[str, Tool], tmp_path: Path
+) -> None:
+    (tmp_path / "cache").write_text("not a folder", encoding="utf-8")
+    with ToolCache(tmp_path / "cache") as cache:
+        done = call(tools["lookup"], cache, query="q")
+    assert done.result.ok
+    assert done.status == "miss"
+    assert "cannot open" in done.problems[0]
+
+
+def test_read_only_database_is_a_miss_and_a_warning(
+    monkeypatch: pytest.MonkeyPatch, tools: dict[str, Tool], tmp_path: Path
+) -> None:
+    folder = tmp_path / "cache"
+    with ToolCache(folder) as cache:
+        call(tools["lookup"], cache, query="q")
+    connect = sqlite3.connect
+
+    def read_only(database: str, *args: Any, **kwargs: Any) -> sqlite3.Connection:
+        return connect(f"file:{database}?mode=ro", *args, uri=True, **kwargs)
+
+    monkeypatch.setattr(diskcache.core.sqlite3, "connect", read_only)
+    with ToolCache(folder) as cache:
+        done = call(tools["lookup"], cache, query="q")
+    assert (done.status, done.result.ok) == ("miss", True)
+    assert "readonly database" in done.problems[0]
+
+
+def test_full_disk_on_write_is_a_warning_and_the_result_still_returns(
+    monkeypatch: pytest.MonkeyPatch, tools: dict[str, Tool], cache: ToolCache
+) -> None:
+    def no_space(*args: Any, **kwargs: Any) -> Any:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(diskcache.Disk, "store", no_space)
+    done = call(tools["lookup"], cache, query="q")
+    assert (done.status, done.result.ok) == ("miss", True)
+    assert "cannot write (OSError: [Errno 28] No space left on device)" in done.problems[0]
+
+
+def test_an_unreadable_entry_is_a_miss_and_is_replaced(
+    tools: dict[str, Tool], cache: ToolCache
+) -> None:
+    inputs = key_inputs(tools["lookup"], {"query": "q"})
+    with diskcache.Cache(str(cache.directory)) as db:
+        db.set(inputs.key, "{not json")
+    done = call(tools["lookup"], cache, query="q")
+    assert (done.status, done.result.ok) == ("miss", True)
+    assert "unreadable entry" in done.problems[0]
+    assert call(tools["lookup"], cache, query="q").status == "hit"
+
+
+# --- sharing: parallel tasks in one run, several processes ---------------------------------
+
+SHARER = textwrap.dedent(
+    """
+    import sys
+    import time
+    from pathlib import Path
+    from mas_cli.tools.base import ToolResult
+    from mas_cli.tools.cache import ToolCache
+    from mas_cli.tools.cachekey import KeyInputs
+
+    folder, me = Path(sys.argv[1]), sys.argv[2]
+    # Start together: each says it is ready, then waits for the other.
+    (folder.parent / f"ready-{me}").touch()
+    deadline = time.monotonic() + 60
+    while len(list(folder.parent.glob("ready-*"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    problems = []
+    with ToolCache(folder) as cache:
+        for i in range(100):
+            for name in (f"{me}-{i}", f"shared-{i}"):
+                inputs = KeyInputs("t", "fingerprint", "", 1000, name)
+                result = ToolResult(ok=True, output=name, latency_s=0.01)
+                problems.append(cache.store(inputs, result, None))
+                lookup = cache.fetch(inputs)
+                problems.append(lookup.problem)
+                assert lookup.entry is not None and lookup.entry.output == name, name
+    print(sum(p is not None for p in problems), [p for p in problems if p][:1])
+    """
+)
+
+
+def test_two_processes_share_one_cache(tmp_path: Path) -> None:
+    folder = tmp_path / "cache"
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", SHARER, str(folder), name],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=subprocess_env(),
+        )
+        for name in ("a", "b")
+    ]
+    for child in children:
+        out, err = child.communicate(timeout=120)
+        assert child.returncode == 0, err
+        assert out.split()[0] == "0", out
+    stats = cache_stats(folder)
+    assert [(t.tool, t.entries) for t in stats.tools] == [("t", 300)]
+
+
+def test_two_runs_at_once_share_the_cache_of_one_home(tmp_path: Path) -> None:
+    script = [{"tool_calls": [{"name": "lookup", "arguments": {"query": "q"}}]}, {"text": "done"}]
+    crew = write_crew(tmp_path / "crew", script=script)
+    home = tmp_path / "home"
+    argv = [sys.executable, "-m", "mas_cli", "run", str(crew), "--home", str(home), "-q"]
+    children = [
+        subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=subprocess_env())
+        for _ in range(2)
+    ]
+    for child in children:
+        _, err = child.communicate(timeout=120)
+        assert child.returncode == 0, err
+    third = run(crew, home)
+    assert of_type(third, "warning") == []
+    assert [e["cached"] for e in of_type(third, "tool_call")] == [True]
+
+
+def test_parallel_tasks_in_one_run_share_the_cache(tmp_path: Path) -> None:
+    script = [{"tool_calls": [{"name": "lookup", "arguments": {"query": "q"}}]}, {"text": "done"}]
+    agent_b = {"role": "B", "model": "offline", "tools": ["lookup"], "script": script}
+    crew = write_crew(
+        tmp_path / "crew",
+        {"lookup": {"function": "tools.py:lookup", "kind": "deterministic"}},
+        script=script,
+        process="parallel",
+        extra_agents={"b": agent_b},
+        extra_tasks=[{"id": "u", "agent": "b", "prompt": "Go too."}],
+    )
+    home = tmp_path / "home"
+    first = run(crew, home)
+    assert of_type(first, "run_finished")[0]["status"] == "ok"
+    assert of_type(first, "warning") == []
+    assert len(of_type(first, "tool_call")) == 2
+    second = run(crew, home)
+    assert [e["cached"] for e in of_type(second, "tool_call")] == [True, True]
+
+
+# --- the engine: events, warnings, and a run that never fails for the cache's sake ----------
+
+SCRIPT = [
+    {
+        "tool_calls": [
+            {"name": "lookup", "arguments": {"query": "q", "limit": 1}},
+            {"name": "live_noisy", "arguments": {}},
+        ]
+    },
+    {"text": "done"},
+]
+
+
+def test_events_say_hit_or_miss_the_key_and_the_time_saved(tmp_path: Path) -> None:
+    crew = write_crew(tmp_path / "crew", script=SCRIPT)
+    home = tmp_path / "home"
+    first = {e["tool"]: e for e in of_type(run(crew, home), "tool_call")}
+    second = {e["tool"]: e for e in of_type(run(crew, home), "tool_call")}
+    assert first["lookup"]["cached"] is False
+    assert len(first["lookup"]["cache_key"]) == 64
+    assert "saved_s" not in first["lookup"]
+    assert second["lookup"]["cached"] is True
+    assert second["lookup"]["cache_key"] == first["lookup"]["cache_key"]
+    assert second["lookup"]["saved_s"] == first["lookup"]["latency_s"]
+    assert second["lookup"]["result_digest"] == first["lookup"]["result_digest"]
+    for events in (first, second):  # a live tool: no lookup, no key
+        assert events["live_noisy"]["cached"] is False
+        assert "cache_key" not in events["live_noisy"]
+    assert sorted(calls(crew.parent)) == ["lookup", "noisy", "noisy"]  # function names
+    with opened(cache_dir(home)) as db:
+        assert [e.inputs.tool for e in entries(db)] == ["lookup"]
+
+
+def test_run_with_a_corrupt_cache_succeeds_with_a_warning_event(tmp_path: Path) -> None:
+    crew = write_crew(tmp_path / "crew", script=SCRIPT)
+    home = tmp_path / "home"
+    cache_dir(home).mkdir(parents=True)
+    (cache_dir(home) / "cache.db").write_bytes(b"\x00garbage" * 512)
+    events = run(crew, home)
+    assert of_type(events, "run_finished")[0]["status"] == "ok"
+    warnings = of_type(events, "warning")
+    assert len(warnings) == 1
+    assert "tool cache" in warnings[0]["message"]
+    assert warnings[0]["task"] == "t"
+    lookup = next(e for e in of_type(events, "tool_call") if e["tool"] == "lookup")
+    assert (lookup["status"], lookup["cached"]) == ("ok", False)
+
+
+def test_run_with_a_read_only_cache_succeeds_with_a_warning_event(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    crew = write_crew(tmp_path / "crew", script=SCRIPT)
+    home = tmp_path / "home"
+    run(crew, home)
+    connect = sqlite3.connect
+    monkeypatch.setattr(
+        diskcache.core.sqlite3,
+        "connect",
+        lambda db, *a, **k: connect(f"file:{db}?mode=ro", *a, uri=True, **k),
+    )
+    events = run(crew, home)
+    assert of_type(events, "run_finished")[0]["status"] == "ok"
+    assert "readonly" in of_type(events, "warning")[0]["message"]
+
+
+def test_clear_removes_one_tool_or_everything(tools: dict[str, Tool], cache: ToolCache) -> None:
+    call(tools["lookup"], cache, query="a")
+    call(tools["lookup"], cache, query="b")
+    call(tools["noisy"], cache)
+    cache.close()
+    assert clear_cache(cache.directory, "lookup") == 2
+    assert [(t.tool, t.entries) for t in cache_stats(cache.directory).tools] == [("noisy", 1)]
+    assert clear_cache(cache.directory) == 1
+    assert cache_stats(cache.directory).tools == ()
+
+
+def test_looking_at_the_cache_does_not_create_it(tmp_path: Path) -> None:
+    stats = cache_stats(tmp_path / "nothing")
+    assert (stats.tools, stats.disk_bytes) == ((), 0)
+    assert clear_cache(tmp_path / "nothing") == 0
+    assert not (tmp_path / "nothing").exists()
