@@ -147,7 +147,7 @@ def test_validate_prints_the_worst_case_for_the_whole_run() -> None:
     assert text.exit_code == 0
     # 30 calls x (100,000 input at the 3.75 cache-write rate + 1,024 output at 15) per million
     assert (
-        "worst case  30 calls × $0.3904 per call (aggregator on claude-sonnet-4-5: "
+        "worst case  30 calls × $0.3904 per call (aggregator on claude-sonnet-4-6: "
         "100,000 in + 1,024 out) = $11.71; max_cost_usd $1.00 stops the run first"
     ) in text.stdout
     doc = json.loads(runner.invoke(app, ["validate", "--json", crew]).stdout)

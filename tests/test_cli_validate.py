@@ -43,7 +43,7 @@ def test_summary_lists_agents_tasks_in_order_tools_models_and_limits() -> None:
         in text
     )
     assert "search_patterns command deterministic" in text
-    assert "careful anthropic:claude-sonnet-4-5" in text
+    assert "careful anthropic:claude-sonnet-4-6" in text
     assert "max_turns 5 · max_llm_calls 30 · max_tool_calls 200*" in text
 
 
