@@ -19,6 +19,7 @@ from mas_cli.cli import cost as cost_cmd
 from mas_cli.cli import run as run_cmd
 from mas_cli.cli import runs as runs_cmd
 from mas_cli.cli import tooltest as tooltest_cmd
+from mas_cli.cli import triage as triage_cmd
 from mas_cli.cli import validate as validate_cmd
 from mas_cli.errors import MasError
 
@@ -90,6 +91,7 @@ app.command("run")(run_cmd.run)
 app.command("runs")(runs_cmd.runs)
 app.command("show")(runs_cmd.show)
 app.command("validate")(validate_cmd.validate)
+app.add_typer(triage_cmd.app, name="triage")
 app.command("cost-report")(cost_cmd.cost_report)
 app.command("tool-test")(tooltest_cmd.tool_test)
 app.add_typer(cache_cmd.app, name="cache")
