@@ -282,3 +282,21 @@ def test_tool_errors_and_unknown_tools_go_back_to_the_model(
         calls[1]["error"] == "there is no tool 'search'; the tools you have are: counter, echo, nap"
     )
     assert result.status == "ok"  # type: ignore[attr-defined]
+
+
+def test_circuit_breaker_counts_calls_in_flight(tmp_path: Path, clean_env: Path) -> None:
+    slow = "[{tool_calls: [{name: counter, arguments: {n: 1}}], delay_s: 0.2}, {tool_calls: [{name: counter, arguments: {n: 2}}], delay_s: 0.2}]"
+    crew = f"""
+        name: wide
+        process: parallel
+        limits: {{max_turns: 50, max_llm_calls: 6, max_concurrency: 4, max_identical_tool_calls: 50}}
+        tools: {{counter: {{function: tools.py:counter}}}}
+        agents:
+          a: {{role: A, model: offline, tools: [counter], script: {{repeat: true, turns: {slow}}}}}
+        tasks: [{{id: w1, agent: a, prompt: W.}}, {{id: w2, agent: a, prompt: W.}}, {{id: w3, agent: a, prompt: W.}}, {{id: w4, agent: a, prompt: W.}}]
+    """
+    log = events(run(write_crew(tmp_path / "c", crew, tools__py=TOOLS), clean_env))
+    calls = of_type(log, "llm_call")
+    assert len(calls) == 6  # four tasks in flight at once never push the breaker past 6
+    assert log[-1]["llm_calls"] == 6
+    assert [h["kind"] for h in of_type(log, "limit_hit")] == ["max_llm_calls"]

@@ -8,6 +8,7 @@ loads no provider SDK, no tokenizer and no engine.
 from __future__ import annotations
 
 import os
+import sys
 from typing import Annotated, Any
 
 import typer
@@ -19,6 +20,7 @@ from mas_cli.cli import cost as cost_cmd
 from mas_cli.cli import run as run_cmd
 from mas_cli.cli import runs as runs_cmd
 from mas_cli.cli import tooltest as tooltest_cmd
+from mas_cli.cli import triage as triage_cmd
 from mas_cli.cli import validate as validate_cmd
 from mas_cli.errors import MasError
 
@@ -39,11 +41,20 @@ class _Boundary(TyperGroup):
         except KeyboardInterrupt:
             render.stderr.print("[yellow]interrupted[/]")
             raise typer.Exit(EXIT_INTERRUPTED) from None
+        except BrokenPipeError:
+            _quiet_stdout()  # the reader (`| head`) took what it wanted
+            raise typer.Exit(EXIT_FAILURE) from None
         except Exception as exc:
             if _is_cli_signal(exc) or os.environ.get("MAS_DEBUG"):
                 raise
             render.internal_error(exc)
             raise typer.Exit(EXIT_FAILURE) from None
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so flushing at exit does not raise again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 def _is_cli_signal(exc: Exception) -> bool:
@@ -90,6 +101,7 @@ app.command("run")(run_cmd.run)
 app.command("runs")(runs_cmd.runs)
 app.command("show")(runs_cmd.show)
 app.command("validate")(validate_cmd.validate)
+app.add_typer(triage_cmd.app, name="triage")
 app.command("cost-report")(cost_cmd.cost_report)
 app.command("tool-test")(tooltest_cmd.tool_test)
 app.add_typer(cache_cmd.app, name="cache")

@@ -27,11 +27,13 @@ class Spend:
     tool_calls: int = 0
     tokens: int = 0
     cost_usd: Decimal = Decimal(0)
-    held_tokens: int = 0  # the worst cases of calls let through and not yet settled
+    held_calls: int = 0  # calls let through and not yet settled: the breaker counts them
+    held_tokens: int = 0  # the worst cases of those calls
     held_cost: Decimal = Decimal(0)
 
     def hold(self, tokens: int, cost: Decimal, sign: int) -> None:
-        """Reserve (sign 1) or release (sign -1) a call's worst case."""
+        """Reserve (sign 1) or release (sign -1) a call and its worst case."""
+        self.held_calls += sign
         self.held_tokens += sign * tokens
         self.held_cost += sign * cost
 
@@ -63,7 +65,7 @@ class Guard:
         hold (it may have been billed). An unknown price holds no dollars.
         """
         limits, spec = self.crew.limits, self.crew.agent(agent)
-        calls = self.run.llm_calls + 1
+        calls = self.run.llm_calls + self.run.held_calls + 1
         worst = worst_cost or Decimal(0)
         hit = (
             _over(
@@ -160,7 +162,7 @@ class Guard:
     def _agent_calls(self, spec: AgentSpec, agent: str, task: str) -> LimitHit | None:
         if spec.max_llm_calls is None:
             return None
-        calls = self.agents[agent].llm_calls + 1
+        calls = self.agents[agent].llm_calls + self.agents[agent].held_calls + 1
         return _over(LimitHit("max_llm_calls", calls, spec.max_llm_calls, "agent", agent, task))
 
     def _hold(self, agent: str, tokens: int, cost: Decimal, sign: int) -> None:

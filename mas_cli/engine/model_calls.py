@@ -86,7 +86,16 @@ class _Call:
             )
         except LlmFailure as failure:
             return self._failed(failure)
+        except asyncio.CancelledError:
+            self._cancelled()
+            raise
         return self._settle(completion)
+
+    def _cancelled(self) -> None:
+        """A call cut off by a stop is still an attempt: logged and counted, its worst case
+        kept on hold (the provider may have billed it)."""
+        self._emit(Usage(), status="cancelled", error="cancelled: the run or task was stopped")
+        self.ctx.guard.record_llm_call(self.where.agent, self.where.task, 0, None)
 
     def _settle(self, completion: Completion) -> Completion | Stopped:
         message = completion.message

@@ -26,6 +26,7 @@ from mas_cli.spec.models import (
     Script,
     TaskSpec,
     ToolSpec,
+    TriageSpec,
 )
 from mas_cli.spec.yamlpos import Located, Path, load_located
 
@@ -158,6 +159,7 @@ _SECTION_MODELS: dict[tuple[str | None, ...], type[BaseModel]] = {
     ("rate_limits", None): RateLimit,
     ("prices", None): PriceSpec,
     ("agents", None, "script"): Script,
+    ("triage",): TriageSpec,
 }
 
 _PLAIN = {

@@ -294,6 +294,29 @@ class TaskSpec(Spec):
         return value
 
 
+class TriageSpec(Spec):
+    """Thresholds for `mas triage loops` on this crew's logs; an unset one keeps its default."""
+
+    turns: int | None = Field(default=None, ge=0)
+    """Turns of one agent on one task (default 5)."""
+    invocations_per_minute: int | None = Field(default=None, ge=0)
+    """Invocations of one agent within one minute (default 10)."""
+    repeated_calls: int | None = Field(default=None, ge=0)
+    """Calls of the same tool with the same arguments in one trace (default 3)."""
+    repeated_failures: int | None = Field(default=None, ge=0)
+    """The same call failing the same way in one trace (default 3)."""
+    ping_pong: int | None = Field(default=None, ge=0)
+    """Steps of an alternation between two agents or two tool calls (default 6)."""
+    monologue: int | None = Field(default=None, ge=0)
+    """The same model output this many times running (default 3)."""
+    growth_turns: int | None = Field(default=None, ge=0)
+    """Turns before a steady rise of input tokens is judged (default 5)."""
+    growth_tokens: int | None = Field(default=None, ge=0)
+    """Input tokens added per turn, at least, for a rise to count (default 500)."""
+    context_window: int | None = Field(default=None, ge=0)
+    """The models' context window in tokens (default: known models' own, else 128,000)."""
+
+
 class CrewSpec(Spec):
     """A whole crew file."""
 
@@ -323,6 +346,8 @@ class CrewSpec(Spec):
     """The agents, by name."""
     tasks: list[TaskSpec] = Field(min_length=1)
     """The work, in file order."""
+    triage: TriageSpec = TriageSpec()
+    """Thresholds for `mas triage loops` on this crew's logs."""
 
     @field_validator("models", mode="before")
     @classmethod

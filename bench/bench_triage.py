@@ -1,0 +1,255 @@
+"""`mas triage loops` throughput and peak memory on a generated 1 GB events.jsonl.
+
+Run: `python bench/bench_triage.py [--mb 1024] [--seed 7]`. The log is generated once into
+bench/.cache/ (gitignored) in our own run-log format: many runs of three agents, healthy ones
+and runaway ones, written the way the orchestrator writes them. The page cache is warmed, then
+`wc -l`, `grep -c`, `mas triage loops` (and `jq`, if installed, on the first 64 MB) run side
+by side; each prints MB/s and peak resident memory (the sum over the process and its children).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = ROOT / "bench" / ".cache"
+AGENTS = (("scorer", "score"), ("critic", "critique"), ("judge", "judge"))
+TOOLS = ("search_kb", "lookup_account", "request_rescore")
+JQ_BYTES = 64 << 20
+
+
+def _ts(t: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e6):06d}Z"
+
+
+def _event(run: str, trace: str, t: float, kind: str, rng: random.Random, **fields: object) -> str:
+    head = {
+        "v": 1,
+        "ts": _ts(t),
+        "run_id": run,
+        "trace_id": trace,
+        "span_id": f"{rng.getrandbits(64):016x}",
+    }
+    if "agent" in fields:
+        head["parent_id"] = f"{rng.getrandbits(64):016x}"
+    return json.dumps({**head, **fields, "type": kind}, separators=(",", ":"))
+
+
+def _llm(
+    rng: random.Random, turn: int, tokens: int, output: str, tool: str | None
+) -> dict[str, object]:
+    return {
+        "turn": turn,
+        "provider": "openai",
+        "model": "gpt-4o-mini",
+        "attempt": 1,
+        "status": "ok",
+        "input_tokens": tokens,
+        "output_tokens": rng.randint(20, 300),
+        "cache_read_tokens": 0,
+        "cache_write_tokens": 0,
+        "reasoning_tokens": 0,
+        "usage_source": "provider",
+        "cost_usd": round(tokens * 1.5e-7, 8),
+        "latency_s": round(rng.uniform(0.2, 3), 6),
+        "wait_s": 0.0,
+        "finish_reason": "tool_calls" if tool else "stop",
+        "tool_calls": [tool] if tool else [],
+        "output_digest": output,
+    }
+
+
+def _tool(rng: random.Random, turn: int, tool: str, args: str, result: str) -> dict[str, object]:
+    return {
+        "turn": turn,
+        "tool": tool,
+        "tool_call_id": f"call_{rng.getrandbits(48):012x}",
+        "args_digest": args,
+        "result_digest": result,
+        "status": "ok",
+        "latency_s": round(rng.uniform(0.01, 0.5), 6),
+        "cached": False,
+        "output_bytes": rng.randint(100, 4000),
+    }
+
+
+def _run(rng: random.Random, number: int, t: float) -> Iterator[str]:
+    run, trace = f"20261121T{number:09d}-{rng.getrandbits(24):06x}", f"{rng.getrandbits(128):032x}"
+    runaway = rng.random() < 0.02  # one run in fifty loops all night
+    yield _event(
+        run,
+        trace,
+        t,
+        "run_started",
+        rng,
+        crew="fraud-review",
+        crew_path="crews/fraud-review/crew.yaml",
+        process="parallel",
+        offline=False,
+        mas_version="0.1.0",
+    )
+    turns = {a: (rng.randint(12, 40) if runaway else rng.randint(1, 5)) for a, _ in AGENTS}
+    for agent, task in AGENTS:
+        yield _event(
+            run,
+            trace,
+            t,
+            "task_started",
+            rng,
+            agent=agent,
+            task=task,
+            depends_on=[],
+            prompt_digest=f"{rng.getrandbits(64):016x}",
+        )
+    for turn in range(1, max(turns.values()) + 1):
+        for agent, task in AGENTS:
+            if turn > turns[agent]:
+                continue
+            t += rng.uniform(0.5, 4)
+            tool = rng.choice(TOOLS) if turn < turns[agent] else None
+            args = f"{rng.getrandbits(64):016x}" if not runaway else "a1b2c3d4e5f60718"
+            output = f"{rng.getrandbits(64):016x}" if not runaway else "feedfacecafebeef"
+            yield _event(
+                run,
+                trace,
+                t,
+                "llm_call",
+                rng,
+                agent=agent,
+                task=task,
+                **_llm(rng, turn, 300 + turn * (900 if runaway else 120), output, tool),
+            )
+            if tool:
+                yield _event(
+                    run,
+                    trace,
+                    t,
+                    "tool_call",
+                    rng,
+                    agent=agent,
+                    task=task,
+                    **_tool(rng, turn, tool, args, f"{rng.getrandbits(64):016x}"),
+                )
+    for agent, task in AGENTS:
+        yield _event(
+            run,
+            trace,
+            t,
+            "task_finished",
+            rng,
+            agent=agent,
+            task=task,
+            status="stopped" if runaway else "ok",
+            turns=turns[agent],
+            input_tokens=0,
+            output_tokens=0,
+            duration_s=1.0,
+        )
+    yield _event(
+        run,
+        trace,
+        t,
+        "run_finished",
+        rng,
+        status="stopped" if runaway else "ok",
+        duration_s=10.0,
+        llm_calls=0,
+        tool_calls=0,
+        input_tokens=0,
+        output_tokens=0,
+    )
+
+
+def generate(path: Path, megabytes: int, seed: int) -> None:
+    """Write runs until the file holds `megabytes` MB."""
+    rng, target, size, number, t = random.Random(seed), megabytes * 1_000_000, 0, 0, 1_795_000_000.0
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("w", encoding="utf-8") as out:
+        while size < target:
+            number += 1
+            for line in _run(rng, number, t):
+                out.write(line + "\n")
+                size += len(line) + 1
+            t += rng.uniform(1, 30)
+    tmp.rename(path)
+
+
+def measure(argv: list[str]) -> tuple[float, int]:
+    """Wall seconds and peak resident bytes (summed over the process tree) of one command."""
+    with (CACHE / "stdout.txt").open("wb") as out:  # not /dev/null: GNU grep -c stops early there
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.DEVNULL)
+        peak = 0
+        while proc.poll() is None:
+            peak = max(peak, _tree_rss(proc.pid))
+            time.sleep(0.01)
+        return time.perf_counter() - start, peak
+
+
+def _tree_rss(pid: int) -> int:
+    total, pids = 0, {pid}
+    for proc in Path("/proc").iterdir():
+        entry = proc.name
+        if entry.isdigit():
+            try:
+                status = Path(f"/proc/{entry}/status").read_text()
+            except OSError:
+                continue
+            fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+            if int(entry) in pids or int(fields.get("PPid", "0").strip()) in pids:
+                pids.add(int(entry))
+                total += int(fields.get("VmRSS", "0 kB").split()[0]) * 1024
+    return total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mb", type=int, default=1024, help="size of the generated log in MB")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    CACHE.mkdir(parents=True, exist_ok=True)
+    log = CACHE / f"events-{args.mb}mb-{args.seed}-v2.jsonl"
+    if not log.exists():
+        print(f"generating {log} ...", file=sys.stderr)
+        generate(log, args.mb, args.seed)
+    size = log.stat().st_size
+    subprocess.run(["cat", str(log)], stdout=subprocess.DEVNULL, check=True)  # warm the page cache
+    env_python = sys.executable
+    mas = [env_python, "-m", "mas_cli", "triage", "loops", str(log)]
+    rows = [
+        ("wc -l", ["wc", "-l", str(log)], size),
+        ("grep -c", ["grep", "-c", '"type":"llm_call"', str(log)], size),
+        ("mas triage loops", mas, size),
+    ]
+    if shutil.which("jq"):
+        head = CACHE / "head-64mb.jsonl"
+        if not head.exists():
+            with log.open("rb") as src:
+                data = src.read(JQ_BYTES)
+            head.write_bytes(data[: data.rfind(b"\n") + 1])
+        rows.append(
+            (
+                "jq (first 64 MB)",
+                ["jq", "-c", 'select(.type=="llm_call") | .agent', str(head)],
+                head.stat().st_size,
+            )
+        )
+    os.environ["PYTHONPATH"] = str(ROOT)
+    print(f"log: {log} ({size / 1e6:,.0f} MB), {os.cpu_count()} cores")
+    print(f"{'command':<20} {'seconds':>8} {'MB/s':>8} {'peak RSS MB':>12}")
+    for name, argv, nbytes in rows:
+        seconds, peak = measure(argv)
+        print(f"{name:<20} {seconds:8.2f} {nbytes / 1e6 / seconds:8.0f} {peak / 1e6:12.1f}")
+
+
+if __name__ == "__main__":
+    main()

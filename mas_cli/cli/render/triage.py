@@ -1,0 +1,230 @@
+"""`mas triage loops` and `mas triage state` as tables, Markdown or JSON."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rich.markup import escape
+from rich.table import Table
+
+from mas_cli.cli.render.base import json_out, stderr, stdout
+
+if TYPE_CHECKING:
+    from mas_cli.triage.findings import Finding
+    from mas_cli.triage.report import AgentRow, LoopReport
+    from mas_cli.triage.state import StateReport
+
+SHOWN = 30  # findings a table or Markdown report shows; --json has them all
+SEVERITY_STYLE = {"error": "bold red", "warning": "yellow"}
+AGENT_COLUMNS = (
+    "agent",
+    "calls",
+    "tool calls",
+    "turns max",
+    "turns mean",
+    "tokens",
+    "cost",
+    "findings",
+)
+
+
+def loops_report(report: LoopReport, fmt: str) -> None:
+    """The per-agent table, then the findings, most costly first."""
+    if fmt == "json":
+        json_out(loops_json(report))
+    elif fmt == "md":
+        stdout.out(loops_markdown(report), highlight=False)
+    else:
+        _loops_table(report)
+    bad_lines(report)
+
+
+def _money(cost: float | None) -> str:
+    return "-" if cost is None else f"${cost:.4f}"
+
+
+def _agent_cells(row: AgentRow) -> list[str]:
+    return [
+        row.agent or "?",
+        str(row.calls),
+        str(row.tool_calls),
+        str(row.turns_max),
+        f"{row.turns_mean:.1f}",
+        f"{row.tokens:,}",
+        _money(row.cost if row.priced else None),
+        str(row.findings),
+    ]
+
+
+def _summary(report: LoopReport) -> str:
+    formats = sorted({fmt for _, fmt in report.sources})
+    files = f"{len(report.sources)} file{'s' if len(report.sources) != 1 else ''}"
+    found = f"{len(report.findings)} finding{'s' if len(report.findings) != 1 else ''}"
+    counts = f"{report.records:,} records · {report.traces:,} traces · {found}"
+    return f"{files} ({', '.join(formats)}) · {counts}"
+
+
+def _loops_table(report: LoopReport) -> None:
+    stdout.print(f"[bold]mas triage loops[/] {escape(_summary(report))}")
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for name in AGENT_COLUMNS:
+        table.add_column(name, justify="left" if name == "agent" else "right", no_wrap=True)
+    for row in report.agents:
+        table.add_row(*(escape(c) for c in _agent_cells(row)))
+    stdout.print(table)
+    if not report.findings:
+        stdout.print("[green]no loops found[/]")
+    for number, finding in enumerate(report.findings[:SHOWN], start=1):
+        _finding(report, number, finding)
+    if len(report.findings) > SHOWN:
+        stdout.print(
+            f"\n… and {len(report.findings) - SHOWN:,} more findings (--json lists them all)"
+        )
+
+
+def _finding(report: LoopReport, number: int, f: Finding) -> None:
+    style = SEVERITY_STYLE[f.severity]
+    stdout.print(f"\n{number}. [{style}]{f.severity}[/] [bold]{f.detector}[/]: {escape(f.message)}")
+    stdout.print(f"   where: {escape(_where(f))}")
+    stdout.print(f"   evidence: {escape(f.pattern)} · {escape(_span(report, f))}")
+    stdout.print(f"   spent inside: {f.tokens:,} tokens · {_money(f.cost)}")
+    stdout.print(f"   fix: {escape(f.fix)}")
+
+
+def _where(f: Finding) -> str:
+    parts = [
+        f"agent {f.agent}" if f.agent else "",
+        f"task {f.task}" if f.task else "",
+        f"trace {f.trace}" if f.trace else "",
+    ]
+    return " · ".join(p for p in parts if p) or "the whole log"
+
+
+def _span(report: LoopReport, f: Finding) -> str:
+    first, _last = report.where(f.first), report.where(f.last)
+    lines = f"line {first}" if f.first == f.last else f"lines {first} → {report.line(f.last)}"
+    spans = f" (span {f.first_span} → {f.last_span})" if f.first_span else ""
+    return lines + spans
+
+
+def bad_lines(report: LoopReport) -> None:
+    """How many lines were skipped, and the first few with their numbers (on stderr)."""
+    if not report.bad.count:
+        return
+    stderr.print(
+        f"[yellow]skipped {report.bad.count:,} unreadable "
+        f"line{'s' if report.bad.count != 1 else ''}[/]"
+    )
+    for bad in report.bad.first:
+        where = f"{bad.source}:{bad.line}" if bad.line else bad.source
+        stderr.print(f"  {escape(where)}: {escape(bad.reason)}")
+
+
+def loops_json(report: LoopReport) -> dict[str, Any]:
+    """The whole report as plain JSON."""
+    return {
+        "sources": [{"path": path, "format": fmt} for path, fmt in report.sources],
+        "records": report.records,
+        "traces": report.traces,
+        "agents": [_agent_json(row) for row in report.agents],
+        "findings": [_finding_json(report, f) for f in report.findings],
+        "skipped_lines": {
+            "count": report.bad.count,
+            "first": [
+                {"file": b.source, "line": b.line, "reason": b.reason} for b in report.bad.first
+            ],
+        },
+    }
+
+
+def _agent_json(row: AgentRow) -> dict[str, Any]:
+    return {
+        "agent": row.agent,
+        "calls": row.calls,
+        "tool_calls": row.tool_calls,
+        "tasks": row.threads,
+        "turns_max": row.turns_max,
+        "turns_mean": round(row.turns_mean, 2),
+        "tokens": row.tokens,
+        "cost_usd": round(row.cost, 6) if row.priced else None,
+        "findings": row.findings,
+    }
+
+
+def _finding_json(report: LoopReport, f: Finding) -> dict[str, Any]:
+    def at(loc: int, span: str) -> dict[str, Any]:
+        return {
+            "file": report.where(loc).rsplit(":", 1)[0],
+            "line": report.line(loc),
+            "span": span or None,
+        }
+
+    return {
+        "detector": f.detector,
+        "severity": f.severity,
+        "message": f.message,
+        "where": {"agent": f.agent or None, "task": f.task or None, "trace": f.trace or None},
+        "evidence": {
+            "pattern": f.pattern,
+            "first": at(f.first, f.first_span),
+            "last": at(f.last, f.last_span),
+        },
+        "tokens": f.tokens,
+        "cost_usd": round(f.cost, 6) if f.cost is not None else None,
+        "fix": f.fix,
+    }
+
+
+def loops_markdown(report: LoopReport) -> str:
+    """The report as Markdown, for a CI summary or an incident ticket."""
+    lines = ["## mas triage loops", "", _summary(report), ""]
+    lines += ["| " + " | ".join(AGENT_COLUMNS) + " |", "|" + "---|" * len(AGENT_COLUMNS)]
+    lines += ["| " + " | ".join(_agent_cells(row)) + " |" for row in report.agents]
+    lines += ["", "### Findings", ""] if report.findings else ["", "No loops found."]
+    if len(report.findings) > SHOWN:
+        lines.append(
+            f"The {SHOWN} most costly of {len(report.findings):,} findings (--json lists them all)."
+        )
+    for number, f in enumerate(report.findings[:SHOWN], start=1):
+        lines += [
+            f"{number}. **{f.severity}** `{f.detector}`: {f.message}",
+            f"   - where: {_where(f)}",
+            f"   - evidence: `{f.pattern}` · {_span(report, f)}",
+            f"   - spent inside: {f.tokens:,} tokens · {_money(f.cost)}",
+            f"   - fix: {f.fix}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def state_report(report: StateReport, fmt: str) -> None:
+    """Every problem with the state, or a line saying it is clean."""
+    if fmt == "json":
+        json_out(
+            {
+                "state": report.source,
+                "log": report.log,
+                "keys": report.keys,
+                "problems": [vars(p) for p in report.problems],
+            }
+        )
+        return
+    log = f" · log {report.log}" if report.log else ""
+    stdout.print(
+        f"[bold]mas triage state[/] {escape(report.source)} · {report.keys} keys{escape(log)}"
+    )
+    if not report.problems:
+        stdout.print("[green]state is clean[/]")
+        return
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for name in ("key", "problem", "what", "last writer", "where", "fix"):
+        table.add_column(name, no_wrap=name in ("key", "problem"))
+    for p in report.problems:
+        table.add_row(
+            escape(p.key),
+            f"[red]{p.kind}[/]",
+            escape(p.message),
+            escape(p.writer or "-"),
+            escape(p.where or "-"),
+            escape(p.hint),
+        )
+    stdout.print(table)

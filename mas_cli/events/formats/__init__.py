@@ -1,0 +1,51 @@
+"""Readers for every log format `mas triage` understands, into one normalized record stream.
+
+records.py        the record types (model call, tool call, message, handoff, limit, ...)
+source.py         files, gzip, stdin; numbered lines; the bad-line tally
+sniff.py          which format a log is, from its first lines
+mas.py            our events.jsonl (typed msgspec decoding, a block at a time)
+otlp.py           OTLP JSON from the OpenTelemetry collector's file exporter
+openai_agents.py  the OpenAI Agents SDK's trace and span JSON
+text.py           plain text logs, a default pattern or --pattern
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from mas_cli.errors import UsageError
+from mas_cli.events.formats.mas import read_mas
+from mas_cli.events.formats.openai_agents import read_openai_agents
+from mas_cli.events.formats.otlp import read_otlp
+from mas_cli.events.formats.records import Record
+from mas_cli.events.formats.sniff import sniff
+from mas_cli.events.formats.source import BadLines, LineSource
+from mas_cli.events.formats.text import read_text
+
+FORMATS = ("auto", "mas", "otlp", "openai-agents", "text")
+
+
+def check_format(name: str) -> str:
+    """A --log-format value, checked."""
+    if name not in FORMATS:
+        raise UsageError(
+            f"--log-format {name!r} is not known", hint=f"use one of: {', '.join(FORMATS)}"
+        )
+    return name
+
+
+def read_records(
+    source: LineSource, fmt: str, bad: BadLines, pattern: re.Pattern[str] | None = None
+) -> Iterator[tuple[int, Record]]:
+    """The (line, record) pairs of one input, in the format given or sniffed from its head."""
+    chosen = "text" if pattern is not None else fmt
+    if chosen == "auto":
+        chosen = sniff(source.head)
+    if chosen == "mas":
+        return read_mas(source, source.name, bad)
+    if chosen == "otlp":
+        return read_otlp(source, source.name, bad)
+    if chosen == "openai-agents":
+        return read_openai_agents(source, source.name, bad)
+    return read_text(source, source.name, bad, pattern)

@@ -1,0 +1,247 @@
+"""OTLP JSON, as the OpenTelemetry collector's file exporter writes it: one export per line.
+
+Each line is `{"resourceSpans": [{"resource", "scopeSpans": [{"scope", "spans": [...]}]}]}`
+with hex trace and span ids, integer enums (`kind`, `status.code`: 2 is an error) and 64-bit
+integers as strings (`startTimeUnixNano`, `intValue`). Spans are classified by the GenAI
+semantic conventions, current and deprecated names alike, and by OpenInference attributes.
+A trace whose root span (no parent) is read has finished; one whose root never appears did not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+
+from mas_cli.events.formats.records import (
+    AgentStart,
+    Limit,
+    Message,
+    ModelCall,
+    Record,
+    ToolCall,
+    TraceEnd,
+    TraceStart,
+    digest,
+)
+from mas_cli.events.formats.source import BadLines
+from mas_cli.events.formats.spans import Attribution, Located
+
+STATUS_ERROR = 2
+MODEL_OPERATIONS = {"chat", "text_completion", "generate_content", "completion", "embeddings"}
+AGENT_OPERATIONS = {"invoke_agent", "create_agent"}
+LIMIT_WORDS = ("max turns", "max_turns", "maxturnsexceeded", "limit exceeded", "budget exceeded")
+
+# Each field, read from the first attribute present: current names, deprecated ones, OpenInference.
+INPUT_TOKENS = ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt")
+OUTPUT_TOKENS = (
+    "gen_ai.usage.output_tokens",
+    "gen_ai.usage.completion_tokens",
+    "llm.token_count.completion",
+)
+MODEL = ("gen_ai.request.model", "gen_ai.response.model", "llm.model_name")
+AGENT = ("gen_ai.agent.name", "agent.name")
+TOOL = ("gen_ai.tool.name", "tool.name")
+TOOL_ARGS = ("gen_ai.tool.call.arguments", "tool.parameters", "input.value")
+TOOL_RESULT = ("gen_ai.tool.call.result", "output.value")
+OUTPUT = ("gen_ai.output.messages", "gen_ai.completion", "llm.output_messages", "output.value")
+COST = ("gen_ai.usage.cost", "llm.cost.total")
+TASK = ("gen_ai.task.name", "crewai.task.name", "task.name")
+
+
+class _Span(msgspec.Struct, gc=False):
+    traceId: str = ""
+    spanId: str = ""
+    parentSpanId: str = ""
+    name: str = ""
+    startTimeUnixNano: str | int = 0
+    attributes: list[dict[str, Any]] = []
+    status: dict[str, Any] = {}
+
+
+class _Scope(msgspec.Struct, gc=False):
+    spans: list[_Span] = []
+
+
+class _Resource(msgspec.Struct, gc=False):
+    scopeSpans: list[_Scope] = []
+    instrumentationLibrarySpans: list[_Scope] = []
+
+
+class _Export(msgspec.Struct, gc=False):
+    resourceSpans: list[_Resource]
+
+
+_DECODER = msgspec.json.Decoder(_Export)
+
+
+def read_otlp(
+    lines: Iterable[tuple[int, bytes]], source: str, bad: BadLines
+) -> Iterator[tuple[int, Record]]:
+    """Records from OTLP JSON lines, in the order their agents become known."""
+    reader = _Reader()
+    for number, line in lines:
+        if line.strip():
+            yield from reader.line(number, line, source, bad)
+    yield from reader.attribution.finish()
+
+
+class _Reader:
+    def __init__(self) -> None:
+        self.attribution = Attribution()
+        self.seen: set[str] = set()
+
+    def line(self, number: int, line: bytes, source: str, bad: BadLines) -> Iterator[Located]:
+        try:
+            export = _DECODER.decode(line)
+        except msgspec.DecodeError as exc:
+            bad.add(source, number, f"not an OTLP JSON export ({exc})")
+            return
+        for resource in export.resourceSpans:
+            for scope in resource.scopeSpans or resource.instrumentationLibrarySpans:
+                for span in scope.spans:
+                    yield from self.span(number, span)
+
+    def span(self, number: int, span: _Span) -> Iterator[Located]:
+        attrs = _attributes(span.attributes)
+        trace, span_id, parent = span.traceId, span.spanId, span.parentSpanId
+        if trace not in self.seen:
+            self.seen.add(trace)
+            yield number, TraceStart(trace=trace, ts=_iso(span.startTimeUnixNano), span=span_id)
+        self.attribution.span(trace, span_id, parent)
+        agent = _first(attrs, AGENT)
+        for record in _records(span, attrs, agent):
+            if isinstance(record, AgentStart):
+                yield number, record
+                yield from self.attribution.agent_span(trace, span_id, record.agent)
+            elif record.agent or isinstance(record, TraceEnd):
+                yield number, record
+            else:
+                yield from self.attribution.record(parent, (number, record))
+        if not parent:
+            yield from self.attribution.end(trace)
+            yield number, TraceEnd(trace=trace, span=span_id, status=_status(span))
+
+
+def _records(span: _Span, attrs: dict[str, Any], agent: str) -> list[Record]:
+    common: dict[str, Any] = {
+        "trace": span.traceId,
+        "agent": agent,
+        "task": _first(attrs, TASK),
+        "ts": _iso(span.startTimeUnixNano),
+        "span": span.spanId,
+    }
+    error = _error(span)
+    kind = _kind(attrs)
+    records: list[Record] = []
+    if kind == "agent" and agent:
+        records.append(AgentStart(**common))
+    elif kind == "model":
+        records.append(_model_call(attrs, common, error))
+    elif kind == "tool":
+        records.append(_tool_call(span, attrs, common, error))
+    elif error:
+        records.append(Message(**common, name=span.name, error=error))
+    if error and any(word in error.lower() for word in LIMIT_WORDS):
+        records.append(Limit(**common, name=span.name, message=error))
+    return records
+
+
+def _kind(attrs: dict[str, Any]) -> str:
+    operation = str(attrs.get("gen_ai.operation.name", ""))
+    openinference = str(attrs.get("openinference.span.kind", "")).upper()
+    if operation in AGENT_OPERATIONS or openinference == "AGENT":
+        return "agent"
+    if operation == "execute_tool" or openinference == "TOOL" or _first(attrs, TOOL):
+        return "tool"
+    if operation in MODEL_OPERATIONS or openinference == "LLM":
+        return "model"
+    if "gen_ai.system" in attrs or "gen_ai.provider.name" in attrs or _first(attrs, MODEL):
+        return "model"
+    return ""
+
+
+def _model_call(attrs: dict[str, Any], common: dict[str, Any], error: str) -> ModelCall:
+    output = _first(attrs, OUTPUT)
+    cost = attrs.get(COST[0], attrs.get(COST[1]))
+    return ModelCall(
+        **common,
+        name=_first(attrs, MODEL),
+        status="error" if error else "ok",
+        error=error,
+        input_tokens=_int(attrs, INPUT_TOKENS),
+        output_tokens=_int(attrs, OUTPUT_TOKENS),
+        cost=float(cost) if isinstance(cost, int | float) else None,
+        output=digest(output) if output else "",
+    )
+
+
+def _tool_call(span: _Span, attrs: dict[str, Any], common: dict[str, Any], error: str) -> ToolCall:
+    args, result = _first(attrs, TOOL_ARGS), _first(attrs, TOOL_RESULT)
+    return ToolCall(
+        **common,
+        name=_first(attrs, TOOL) or span.name.removeprefix("execute_tool "),
+        args=digest(args) if args else "",
+        output=digest(result) if result else "",
+        status="error" if error else "ok",
+        error=error,
+    )
+
+
+def _attributes(items: list[dict[str, Any]]) -> dict[str, Any]:
+    return {str(item.get("key")): _value(item.get("value") or {}) for item in items}
+
+
+def _value(value: dict[str, Any]) -> Any:  # noqa: PLR0911 - one return per OTLP value kind
+    """An OTLP AnyValue: intValue arrives as a string (int64), arrays and maps nest."""
+    if "stringValue" in value:
+        return value["stringValue"]
+    if "intValue" in value:
+        return int(value["intValue"])
+    if "doubleValue" in value:
+        return float(value["doubleValue"])
+    if "boolValue" in value:
+        return bool(value["boolValue"])
+    if "arrayValue" in value:
+        return [_value(v) for v in value["arrayValue"].get("values", [])]
+    if "kvlistValue" in value:
+        return _attributes(value["kvlistValue"].get("values", []))
+    return None
+
+
+def _first(attrs: dict[str, Any], names: tuple[str, ...]) -> str:
+    for name in names:
+        value = attrs.get(name)
+        if value not in (None, ""):
+            return value if isinstance(value, str) else msgspec.json.encode(value).decode()
+    return ""
+
+
+def _int(attrs: dict[str, Any], names: tuple[str, ...]) -> int:
+    for name in names:
+        value = attrs.get(name)
+        if isinstance(value, int | float | str) and str(value).lstrip("-").isdigit():
+            return int(value)
+    return 0
+
+
+def _error(span: _Span) -> str:
+    if span.status.get("code") not in (STATUS_ERROR, "STATUS_CODE_ERROR"):
+        return ""
+    return str(span.status.get("message") or "error")
+
+
+def _status(span: _Span) -> str:
+    return "failed" if _error(span) else "ok"
+
+
+def _iso(nanos: str | int) -> str:
+    try:
+        seconds = int(nanos) / 1e9
+    except ValueError:
+        return ""
+    if seconds <= 0:
+        return ""
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="microseconds")[:26] + "Z"

@@ -1,0 +1,136 @@
+"""The normalized record stream every log format is read into.
+
+One small frozen struct per kind of step, told apart by their class (and by `type` when decoded
+from JSON): a model call, a tool call, a message, a handoff, a limit hit, an agent starting work,
+and a trace (a run) starting or ending. Field names are ours; the JSON names a field decodes from
+are those of our own run log, so `events.jsonl` lines decode straight into these structs in C
+(see `mas.py`); the other readers build them in Python.
+
+Every record carries `trace` (the trace or run id), `agent`, `task` and `ts` (ISO 8601, "" when
+the log does not say), and where the source has one, `span` (its span id), which evidence
+quotes next to line numbers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TypeAlias
+
+import msgspec
+
+_TAGGED = {"tag_field": "type", "frozen": True, "gc": False, "kw_only": True}
+
+
+class Base(msgspec.Struct, **_TAGGED):
+    """Fields every record has."""
+
+    trace: str = msgspec.field(default="", name="trace_id")
+    agent: str = ""
+    task: str = ""
+    ts: str = ""
+    span: str = msgspec.field(default="", name="record_span")
+
+
+class ModelCall(Base, tag="llm_call"):
+    """One model call attempt."""
+
+    name: str = msgspec.field(default="", name="model")
+    turn: int = 0
+    status: str = "ok"
+    error: str = ""
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float | None = msgspec.field(default=None, name="cost_usd")
+    output: str = msgspec.field(default="", name="output_digest")
+
+
+class ToolCall(Base, tag="tool_call"):
+    """One tool call: the tool, digests of its arguments and result, how it went."""
+
+    name: str = msgspec.field(default="", name="tool")
+    turn: int = 0
+    args: str = msgspec.field(default="", name="args_digest")
+    output: str = msgspec.field(default="", name="result_digest")
+    status: str = "ok"
+    error: str = ""
+
+
+class Message(Base, tag="message"):
+    """Anything else an agent said or did that a log recorded."""
+
+    name: str = ""
+    turn: int = 0
+    output: str = ""
+    error: str = ""
+
+
+class Handoff(Base, tag="handoff"):
+    """Work passed from one agent to another (a handoff or a delegation)."""
+
+    from_agent: str = ""
+    to_agent: str = ""
+    source: str = msgspec.field(default="", name="from")
+    target: str = msgspec.field(default="", name="to")
+
+    @property
+    def giver(self) -> str:
+        """The agent handing work over."""
+        return self.from_agent or self.source or self.agent
+
+    @property
+    def taker(self) -> str:
+        """The agent receiving it."""
+        return self.to_agent or self.target
+
+
+class Limit(Base, tag="limit_hit"):
+    """A guard stopped something."""
+
+    name: str = msgspec.field(default="", name="kind")
+    message: str = ""
+
+
+class AgentStart(Base, tag="task_started"):
+    """An agent was invoked: a task started, an agent span, an `agent_run` line."""
+
+    turn: int = 0
+
+
+class TaskEnd(Base, tag="task_finished"):
+    """A task ended."""
+
+    status: str = ""
+
+
+class TraceStart(Base, tag="run_started"):
+    """A run (a trace) began."""
+
+
+class TraceEnd(Base, tag="run_finished"):
+    """A run (a trace) ended."""
+
+    status: str = ""
+
+
+Record: TypeAlias = (
+    ModelCall | ToolCall | Message | Handoff | Limit | AgentStart | TaskEnd | TraceStart | TraceEnd
+)
+
+
+def digest(text: str | bytes) -> str:
+    """A short stable digest of arguments or an output, for telling repeats apart."""
+    data = text.encode("utf-8", "replace") if isinstance(text, str) else text
+    return hashlib.blake2b(data, digest_size=8).hexdigest()
+
+
+LINE_BITS = 40
+
+
+def make_loc(unit: int, line: int) -> int:
+    """A record's place as one int: the unit (a file, or a part of one) and the line in it."""
+    return (unit << LINE_BITS) | line
+
+
+def split_loc(loc: int) -> tuple[int, int]:
+    """The unit and the line of a loc."""
+    return loc >> LINE_BITS, loc & ((1 << LINE_BITS) - 1)

@@ -1,0 +1,231 @@
+"""Plain text logs: a default pattern for the common layouts, or `--pattern REGEX`.
+
+The default understands `key=value` pairs anywhere in a line (`agent_run agent=scorer
+iteration=7 tokens=812`), a leading timestamp, and the common Python logging layout
+`%(asctime)s [%(trace_id)s] %(levelname)s %(name)s — %(message)s`, whose logger name gives the
+agent when no `agent=` says otherwise. A custom pattern names its groups: `ts`, `trace`,
+`agent`, `task`, `tool`, `tokens` (and, if it likes, `model`, `args`, `output`, `error`, `turn`,
+`event`). A line the pattern does not match is counted as unreadable.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from mas_cli.errors import UsageError
+from mas_cli.events.formats.records import (
+    AgentStart,
+    Handoff,
+    Limit,
+    Message,
+    ModelCall,
+    Record,
+    ToolCall,
+    digest,
+)
+from mas_cli.events.formats.source import BadLines
+
+TS = r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?"
+LAYOUT = re.compile(
+    rf"^(?P<ts>{TS})\s+\[(?P<trace>[^\]]*)\]\s+(?P<level>[A-Z]+)\s+(?P<logger>\S+)\s+[—–-]+\s+(?P<message>.*)$"
+)
+LEADING_TS = re.compile(rf"^\s*\[?(?P<ts>{TS})\]?")
+PAIR = re.compile(r"""(?P<key>[A-Za-z_][\w.]*)=(?P<value>"[^"]*"|'[^']*'|[^\s,;]+)""")
+ALIASES = {
+    "trace_id": "trace",
+    "run_id": "trace",
+    "run": "trace",
+    "agent_name": "agent",
+    "task_id": "task",
+    "tool_name": "tool",
+    "function": "tool",
+    "input_tokens": "tokens",
+    "prompt_tokens": "tokens",
+    "iteration": "turn",
+    "step": "turn",
+    "arguments": "args",
+    "result": "output",
+    "response": "output",
+    "answer": "output",
+    "from_agent": "from",
+    "to_agent": "to",
+    "exception": "error",
+    "model_name": "model",
+}
+LIMIT_WORDS = (
+    "limit_hit",
+    "maxturnsexceeded",
+    "max_turns reached",
+    "limit reached",
+    "circuit breaker",
+)
+AGENT_WORDS = ("agent_run", "agent_start", "agent_step", "invoke_agent")
+MODEL_WORDS = ("llm_call", "model_call", "completion", "chat.completions")
+
+
+def compile_pattern(pattern: str) -> re.Pattern[str]:
+    """A user's --pattern, checked.
+
+    Raises:
+        UsageError: it is not a regular expression, or names none of the known groups.
+    """
+    try:
+        compiled = re.compile(pattern)
+    except re.error as exc:
+        raise UsageError(
+            f"--pattern is not a valid regular expression: {exc}", hint="quote it for the shell"
+        ) from None
+    known = {
+        "ts",
+        "trace",
+        "agent",
+        "task",
+        "tool",
+        "tokens",
+        "model",
+        "args",
+        "output",
+        "error",
+        "turn",
+        "event",
+    }
+    if not known & set(compiled.groupindex):
+        raise UsageError(
+            "--pattern names none of the groups mas reads",
+            hint="use named groups such as (?P<agent>\\w+), (?P<tool>\\w+), (?P<tokens>\\d+)",
+        )
+    return compiled
+
+
+def read_text(
+    lines: Iterable[tuple[int, bytes]],
+    source: str,
+    bad: BadLines,
+    pattern: re.Pattern[str] | None = None,
+) -> Iterator[tuple[int, Record]]:
+    """Records from the lines of a text log."""
+    for number, raw in lines:
+        text = raw.decode("utf-8", "replace").rstrip("\r\n")
+        if not text.strip():
+            continue
+        fields = _custom(text, pattern) if pattern else _default(text)
+        if fields is None:
+            bad.add(
+                source,
+                number,
+                "does not match the pattern" if pattern else "no timestamp, fields or known layout",
+            )
+            continue
+        record = to_record(fields, text)
+        if record is not None:
+            yield number, record
+
+
+def _custom(text: str, pattern: re.Pattern[str]) -> dict[str, str] | None:
+    match = pattern.search(text)
+    if match is None:
+        return None
+    return {k: v for k, v in match.groupdict().items() if v is not None}
+
+
+def _default(text: str) -> dict[str, str] | None:
+    fields: dict[str, str] = {}
+    layout = LAYOUT.match(text)
+    if layout:
+        fields.update(ts=layout["ts"], trace=layout["trace"], logger=layout["logger"])
+        message = layout["message"]
+    else:
+        leading = LEADING_TS.match(text)
+        if leading:
+            fields["ts"] = leading["ts"]
+        message = text
+    pairs = {
+        ALIASES.get(m["key"].lower(), m["key"].lower()): m["value"].strip("\"'")
+        for m in PAIR.finditer(message)
+    }
+    if not fields and not pairs:
+        return None
+    fields["message"] = message
+    return fields | pairs
+
+
+def to_record(fields: dict[str, str], text: str) -> Record | None:  # noqa: PLR0911 - one per kind
+    """The record one line's fields describe, or None when it names no agent, tool or event."""
+    words = text.lower()
+    common: dict[str, Any] = {
+        "trace": fields.get("trace", ""),
+        "agent": fields.get("agent") or _logger_agent(fields.get("logger", "")),
+        "task": fields.get("task", ""),
+        "ts": _iso(fields.get("ts", "")),
+    }
+    event = fields.get("event", "").lower()
+    error = fields.get("error", "")
+    if any(w in words for w in LIMIT_WORDS) or event == "limit":
+        return Limit(
+            **common,
+            name=fields.get("limit", fields.get("kind", "limit")),
+            message=fields.get("message", text)[:300],
+        )
+    if ("from" in fields and "to" in fields) or event == "handoff":
+        return Handoff(
+            **common, from_agent=fields.get("from", common["agent"]), to_agent=fields.get("to", "")
+        )
+    if fields.get("tool"):
+        return ToolCall(
+            **common,
+            name=fields["tool"],
+            turn=_int(fields.get("turn")),
+            args=digest(fields.get("args", _rest(fields))),
+            output=_digest(fields.get("output")),
+            status="error" if error else "ok",
+            error=error,
+        )
+    if (
+        fields.get("tokens")
+        or fields.get("model")
+        or any(w in words for w in MODEL_WORDS)
+        or event == "model"
+    ):
+        return ModelCall(
+            **common,
+            name=fields.get("model", ""),
+            turn=_int(fields.get("turn")),
+            input_tokens=_int(fields.get("tokens")),
+            output_tokens=_int(fields.get("output_tokens") or fields.get("completion_tokens")),
+            status="error" if error else "ok",
+            error=error,
+            output=_digest(fields.get("output")),
+        )
+    if any(w in words for w in AGENT_WORDS) or "turn" in fields or event == "agent":
+        return AgentStart(**common, turn=_int(fields.get("turn"))) if common["agent"] else None
+    if common["agent"]:
+        return Message(
+            **common,
+            name=fields.get("event", ""),
+            output=digest(fields.get("output", fields.get("message", text))),
+            error=error,
+        )
+    return None
+
+
+def _logger_agent(logger: str) -> str:
+    return logger.rsplit(".", 1)[-1] if logger else ""
+
+
+def _rest(fields: dict[str, str]) -> str:
+    skip = {"ts", "trace", "agent", "task", "tool", "message", "logger", "turn", "output", "tokens"}
+    return " ".join(f"{k}={v}" for k, v in sorted(fields.items()) if k not in skip)
+
+
+def _digest(value: str | None) -> str:
+    return digest(value) if value else ""
+
+
+def _int(value: str | None) -> int:
+    return int(value) if value and value.isdigit() else 0
+
+
+def _iso(ts: str) -> str:
+    return ts.replace(" ", "T", 1).replace(",", ".") if ts else ""

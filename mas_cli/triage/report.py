@@ -1,0 +1,108 @@
+"""The loops report: a row per agent, the findings, what could not be read, and where lines are."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from mas_cli.events.formats.records import split_loc
+from mas_cli.events.formats.source import BadLines
+from mas_cli.triage.findings import RANK, Finding, costliest_first
+from mas_cli.triage.tally import Trace
+
+
+@dataclass
+class AgentRow:
+    """One agent across the whole log."""
+
+    agent: str
+    calls: int = 0
+    tool_calls: int = 0
+    threads: int = 0
+    turns_max: int = 0
+    turns_total: int = 0
+    tokens: int = 0
+    cost: float = 0.0
+    priced: bool = False
+    findings: int = 0
+
+    @property
+    def turns_mean(self) -> float:
+        """Mean turns per task (per thread)."""
+        return self.turns_total / self.threads if self.threads else 0.0
+
+    def absorb(self, other: AgentRow) -> None:
+        """Add another part of the log's row for the same agent."""
+        self.calls += other.calls
+        self.tool_calls += other.tool_calls
+        self.threads += other.threads
+        self.turns_max = max(self.turns_max, other.turns_max)
+        self.turns_total += other.turns_total
+        self.tokens += other.tokens
+        self.cost += other.cost
+        self.priced = self.priced or other.priced
+
+
+def add_trace(rows: dict[str, AgentRow], trace: Trace) -> None:
+    """Fold a closed trace's threads into the per-agent rows."""
+    for thread in trace.threads.values():
+        if not (thread.calls or thread.tool_calls or thread.starts):
+            continue
+        row = rows.setdefault(thread.agent, AgentRow(thread.agent))
+        row.calls += thread.calls
+        row.tool_calls += thread.tool_calls
+        row.threads += 1
+        row.turns_max = max(row.turns_max, thread.turns)
+        row.turns_total += thread.turns
+        row.tokens += thread.tokens
+        row.cost += thread.cost
+        row.priced = row.priced or thread.priced
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A unit of locs: a file, or a part of one that starts at `first_line`."""
+
+    source: str
+    first_line: int
+
+
+@dataclass
+class LoopReport:
+    """Everything `mas triage loops` prints."""
+
+    sources: list[tuple[str, str]] = field(default_factory=list)
+    agents: list[AgentRow] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    bad: BadLines = field(default_factory=BadLines)
+    records: int = 0
+    traces: int = 0
+    units: dict[int, Unit] = field(default_factory=dict)
+
+    def where(self, loc: int) -> str:
+        """`file:line` of a loc."""
+        unit, line = split_loc(loc)
+        known = self.units.get(unit)
+        if known is None:
+            return f"?:{line}"
+        return f"{known.source}:{known.first_line + line - 1}"
+
+    def line(self, loc: int) -> int:
+        """The line number of a loc in its file."""
+        unit, line = split_loc(loc)
+        known = self.units.get(unit)
+        return known.first_line + line - 1 if known else line
+
+    def worst(self) -> int:
+        """The rank of the worst finding (0 when there is none)."""
+        return max((RANK[f.severity] for f in self.findings), default=0)
+
+
+def finalize(report: LoopReport, rows: dict[str, AgentRow]) -> LoopReport:
+    """Sort the findings, count them per agent, and order the agents by spend."""
+    report.findings = costliest_first(report.findings)
+    per_agent = Counter(f.agent for f in report.findings)
+    for row in rows.values():
+        row.findings = per_agent.get(row.agent, 0)
+    report.agents = sorted(rows.values(), key=lambda r: (-r.cost, -r.tokens, -r.calls, r.agent))
+    return report

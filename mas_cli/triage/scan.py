@@ -1,0 +1,259 @@
+"""Read logs into the tally, run the detectors on each trace as it closes, build the report.
+
+Our own `events.jsonl` takes the fast path: blocks of lines decoded by msgspec in one call,
+and a big file split into byte ranges at run boundaries, one worker process per core. Every
+other input (other formats, gzip, stdin) is read as a stream of records. Either way the
+detectors see the same closed traces, and memory is bounded by the traces in flight.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import BinaryIO
+
+from mas_cli.events.formats import read_records
+from mas_cli.events.formats.mas import decode_block
+from mas_cli.events.formats.records import make_loc
+from mas_cli.events.formats.sniff import sniff
+from mas_cli.events.formats.source import STDIN, BadLines, TruncatedInput, is_gzip, line_source
+from mas_cli.triage import loops
+from mas_cli.triage.bulk import Bulk
+from mas_cli.triage.findings import Finding
+from mas_cli.triage.report import AgentRow, LoopReport, Unit, add_trace, finalize
+from mas_cli.triage.tally import Rate, Tally, merge_rate
+from mas_cli.triage.thresholds import Thresholds
+
+BLOCK = 4 << 20
+SNIFF_BYTES = 64 << 10
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    """How to read the logs and what counts as a loop."""
+
+    fmt: str = "auto"
+    pattern: re.Pattern[str] | None = None
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    workers: int = 0
+    """Processes for big mas logs; 0 is one per core."""
+    chunk_bytes: int = 32 << 20
+    """Size of the byte ranges a big mas log is split into."""
+    parallel_bytes: int = 64 << 20
+    """Smaller mas logs are read in this process."""
+
+
+@dataclass
+class Partial:
+    """What reading one part of a log produced, ready to merge."""
+
+    findings: list[Finding] = field(default_factory=list)
+    rows: dict[str, AgentRow] = field(default_factory=dict)
+    starts: dict[tuple[str, str], Rate] = field(default_factory=dict)
+    calls: dict[tuple[str, str], Rate] = field(default_factory=dict)
+    bad: BadLines = field(default_factory=BadLines)
+    lines: int = 0
+    records: int = 0
+    traces: list[str] = field(default_factory=list)
+
+    def drain(self, tally: Tally, th: Thresholds) -> None:
+        """Run the detectors on the traces the tally closed, and fold them into the rows."""
+        for trace in tally.closed:
+            self.findings.extend(loops.trace_findings(trace, th))
+            add_trace(self.rows, trace)
+            self.traces.append(trace.trace)
+        tally.closed.clear()
+
+    def take_rates(self, tally: Tally) -> None:
+        """Keep the tally's per-minute counts."""
+        self.starts, self.calls, self.records = (
+            tally.starts_per_minute,
+            tally.calls_per_minute,
+            tally.records,
+        )
+
+
+@dataclass(frozen=True)
+class Job:
+    """A byte range of a mas log for one worker, with the unit its locs carry."""
+
+    path: str
+    start: int
+    end: int
+    unit: int
+    thresholds: Thresholds
+
+
+def scan(sources: list[str], options: ScanOptions) -> LoopReport:
+    """Read every source and report its loops, most costly first."""
+    report, total = LoopReport(), Partial()
+    for name in sources:
+        fmt, parts = _read_source(name, len(report.units), options)
+        report.sources.append((name, fmt))
+        first_line = 1
+        for unit, part in parts:
+            report.units[unit] = Unit(name, first_line)
+            _shift_bad_lines(part.bad, first_line - 1)
+            first_line += part.lines
+            _merge(total, part)
+    total.findings.extend(loops.rates(total.starts, total.calls, options.thresholds))
+    report.findings, report.bad = total.findings, total.bad
+    report.records, report.traces = total.records, len(total.traces)
+    return finalize(report, total.rows)
+
+
+def _read_source(
+    name: str, unit: int, options: ScanOptions
+) -> tuple[str, list[tuple[int, Partial]]]:
+    if name != STDIN and options.pattern is None:
+        path = Path(name)
+        if path.is_file() and not is_gzip(path):
+            fmt = options.fmt if options.fmt != "auto" else _sniff_file(path)
+            if fmt == "mas":
+                return fmt, _scan_mas(path, unit, options)
+    source = line_source(name)
+    fmt = (
+        "text" if options.pattern else options.fmt if options.fmt != "auto" else sniff(source.head)
+    )
+    part = Partial()
+    tally = Tally()
+    try:
+        for line, record in read_records(source, fmt, part.bad, options.pattern):
+            tally.observe(make_loc(unit, line), record)
+            if tally.closed:
+                part.drain(tally, options.thresholds)
+    except TruncatedInput as exc:
+        part.bad.add(name, 0, f"the input ends early ({exc}); what came before was read")
+    finally:
+        source.close()
+    _close(tally, part, options.thresholds)
+    return fmt, [(unit, part)]
+
+
+def _close(tally: Tally, part: Partial, th: Thresholds) -> None:
+    tally.finish()
+    part.drain(tally, th)
+    part.take_rates(tally)
+
+
+def _sniff_file(path: Path) -> str:
+    with path.open("rb") as handle:
+        return sniff(handle.read(SNIFF_BYTES).split(b"\n")[:-1] or [b""])
+
+
+def _scan_mas(path: Path, unit: int, options: ScanOptions) -> list[tuple[int, Partial]]:
+    size = path.stat().st_size
+    workers = options.workers or os.cpu_count() or 1
+    ranges = (
+        split_at_runs(path, size, options.chunk_bytes) if size >= options.parallel_bytes else []
+    )
+    if workers < 2 or len(ranges) < 2:
+        return [(unit, scan_range(Job(str(path), 0, size, unit, options.thresholds)))]
+    jobs = [Job(str(path), a, b, unit + i, options.thresholds) for i, (a, b) in enumerate(ranges)]
+    parts = _run_parallel(jobs, workers)
+    if _traces_overlap(parts):  # runs interleave across ranges: read the file in one piece
+        return [(unit, scan_range(Job(str(path), 0, size, unit, options.thresholds)))]
+    return [(job.unit, part) for job, part in zip(jobs, parts, strict=True)]
+
+
+def scan_range(job: Job) -> Partial:
+    """Tally one byte range of a mas log (the whole file, or one worker's share)."""
+    tally, part = Tally(), Partial()
+    bulk = Bulk(tally, job.thresholds, part.rows)
+    line = 1
+    for block in _blocks(job.path, job.start, job.end):
+        records = decode_block(block, job.path, line, part.bad)
+        bulk.observe_all(make_loc(job.unit, line), records)
+        line += len(records)
+        if tally.closed:
+            part.drain(tally, job.thresholds)
+    part.lines = line - 1
+    bulk.finish()
+    part.traces.extend(bulk.summed)
+    _close(tally, part, job.thresholds)
+    return part
+
+
+def _blocks(path: str, start: int, end: int) -> Iterator[bytes]:
+    """Whole lines of a byte range, about BLOCK bytes at a time."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        rest, offset = b"", start
+        while offset < end:
+            data = rest + os.pread(fd, min(BLOCK, end - offset), offset)
+            offset += len(data) - len(rest)
+            cut = data.rfind(b"\n") + 1
+            if cut == 0 and offset < end:
+                rest = data  # a line longer than a block: keep reading
+                continue
+            rest = data[cut:] if offset < end else b""
+            yield data[:cut] if offset < end else data
+    finally:
+        os.close(fd)
+
+
+RUN_MARK = b'"run_started"'  # the type's value; inside a JSON string it would be escaped
+
+
+def split_at_runs(path: Path, size: int, chunk: int) -> list[tuple[int, int]]:
+    """Byte ranges of about `chunk` bytes, each starting at a run_started line (or at 0)."""
+    bounds = [0]
+    with path.open("rb") as handle:
+        while bounds[-1] + chunk < size:
+            found = _next_run_start(handle, bounds[-1] + chunk, size)
+            if found is None:
+                break
+            bounds.append(found)
+    return list(zip(bounds, [*bounds[1:], size], strict=True))
+
+
+def _next_run_start(handle: BinaryIO, offset: int, size: int) -> int | None:
+    window = 1 << 20
+    while offset < size:
+        handle.seek(offset)
+        data = handle.read(window + len(RUN_MARK))
+        newline = data.find(b"\n")
+        at = data.find(RUN_MARK, newline + 1) if newline >= 0 else -1
+        if at >= 0:
+            return offset + data.rfind(b"\n", 0, at) + 1
+        offset += window
+    return None
+
+
+def _run_parallel(jobs: list[Job], workers: int) -> list[Partial]:
+    import multiprocessing
+
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    with context.Pool(min(workers, len(jobs))) as pool:
+        return pool.map(scan_range, jobs, chunksize=1)
+
+
+def _traces_overlap(parts: list[Partial]) -> bool:
+    seen: set[str] = set()
+    for part in parts:
+        names = set(part.traces)
+        if seen & names:
+            return True
+        seen |= names
+    return False
+
+
+def _merge(total: Partial, part: Partial) -> None:
+    total.findings.extend(part.findings)
+    for agent, row in part.rows.items():
+        total.rows.setdefault(agent, AgentRow(agent)).absorb(row)
+    for mine, theirs in ((total.starts, part.starts), (total.calls, part.calls)):
+        for key, rate in theirs.items():
+            merge_rate(mine, key, rate)
+    total.bad.merge(part.bad)
+    total.records += part.records
+    total.traces.extend(part.traces)
+
+
+def _shift_bad_lines(bad: BadLines, by: int) -> None:
+    if by:
+        bad.first = [replace(b, line=b.line + by) for b in bad.first]

@@ -1,0 +1,170 @@
+"""How a run wrote its shared state: conflicts, lost updates, undeclared writers, last writers.
+
+Reads the `state_write` events of one run log (accepted or refused, with the version each
+writer read), in log order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from mas_cli.errors import LogFormatError
+from mas_cli.triage.state import Schema, StateProblem
+
+
+class Write(msgspec.Struct, frozen=True):
+    """One state_write event, as the triage reads it."""
+
+    key: str
+    writer: str
+    read_version: int = 0
+    version: int | None = None
+    accepted: bool = True
+    reason: str | None = None
+    agent: str | None = None
+    value: Any = None
+
+
+class _Event(msgspec.Struct):
+    type: str = ""
+
+
+_TYPE = msgspec.json.Decoder(_Event)
+_WRITE = msgspec.json.Decoder(Write)
+
+
+@dataclass(frozen=True)
+class Located:
+    """A write and the line it is on."""
+
+    line: int
+    write: Write
+
+
+def read_writes(path: Path) -> list[Located]:
+    """The state writes of a run log, in order (lines that are not events are skipped).
+
+    Raises:
+        LogFormatError: the log cannot be read.
+    """
+    try:
+        with path.open("rb") as handle:
+            return list(_writes(handle))
+    except OSError as exc:
+        raise LogFormatError(f"{path}: the run log cannot be read ({exc.strerror})") from None
+
+
+def _writes(lines: Any) -> Iterator[Located]:
+    for number, line in enumerate(lines, start=1):
+        if b'"state_write"' not in line:
+            continue
+        try:
+            if _TYPE.decode(line).type == "state_write":
+                yield Located(number, _WRITE.decode(line))
+        except msgspec.DecodeError:
+            continue
+
+
+def check_writes(writes: list[Located], schema: Schema, source: str) -> list[StateProblem]:
+    """Refused and conflicting writes, lost updates and writes by undeclared tasks."""
+    problems: list[StateProblem] = []
+    current: dict[str, Located] = {}
+    for located in writes:
+        problems.extend(_one_write(located, current.get(located.write.key), schema, source))
+        if located.write.accepted:
+            current[located.write.key] = located
+    return problems
+
+
+def _one_write(
+    at: Located, before: Located | None, schema: Schema, source: str
+) -> Iterator[StateProblem]:
+    w, where = at.write, f"{source}:{at.line}"
+    reason = w.reason or ""
+    if not w.accepted and "conflict" in reason:
+        yield StateProblem(
+            w.key,
+            "conflict",
+            f"{w.key}: write by task {w.writer} refused: {reason}",
+            _CONFLICT_FIX,
+            w.writer,
+            where,
+        )
+    elif not w.accepted and "does not declare" in reason:
+        yield _undeclared(w, where)
+    elif not w.accepted:
+        yield StateProblem(
+            w.key,
+            "refused",
+            f"{w.key}: write by task {w.writer} refused: {reason}",
+            "make the writer's output satisfy the key's schema",
+            w.writer,
+            where,
+        )
+    elif schema.writers is not None and w.writer not in schema.writers.get(w.key, frozenset()):
+        yield _undeclared(w, where)
+    if w.accepted and before is not None:
+        yield from _lost_or_shared(at, before, where)
+
+
+def _lost_or_shared(at: Located, before: Located, where: str) -> Iterator[StateProblem]:
+    w, prev = at.write, before.write
+    if prev.version is not None and w.read_version < prev.version:
+        yield StateProblem(
+            w.key,
+            "lost_update",
+            f"{w.key}: task {w.writer} replaced version {prev.version} (written by task "
+            f"{prev.writer} at line "
+            f"{before.line}) without reading it; it read version {w.read_version}",
+            _CONFLICT_FIX,
+            w.writer,
+            where,
+        )
+    elif prev.writer != w.writer:
+        yield StateProblem(
+            w.key,
+            "conflict",
+            f"{w.key}: written by task {prev.writer} (line {before.line}) and then by task "
+            f"{w.writer}: "
+            "the last one wins",
+            "give the key one writer, or make the second task depend_on the first and read the key",
+            w.writer,
+            where,
+        )
+
+
+_CONFLICT_FIX = (
+    "make the second writer depend_on the first (depends_on:) so it reads the latest version"
+)
+
+
+def _undeclared(w: Write, where: str) -> StateProblem:
+    return StateProblem(
+        w.key,
+        "undeclared_writer",
+        f"{w.key}: written by task {w.writer}, which does not declare it in writes:",
+        f"add {w.key} to task {w.writer}'s writes:, or stop the task writing it",
+        w.writer,
+        where,
+    )
+
+
+def last_writers(
+    writes: list[Located], problems: list[StateProblem], source: str
+) -> list[StateProblem]:
+    """Each snapshot problem with the task that last wrote its key, and where."""
+    last = {at.write.key: at for at in writes if at.write.accepted}
+    out = []
+    for problem in problems:
+        at = last.get(problem.key)
+        if at is not None and not problem.where:
+            where = f"{source}:{at.line}"
+            out.append(replace(problem, writer=at.write.writer, where=where))
+        else:
+            out.append(problem)
+    return out

@@ -1,0 +1,295 @@
+"""`mas triage loops` and `mas triage state` through the CLI runner: output and exit codes."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+from triage_logs import jsonl, llm, mas_event, run, tool
+from typer.testing import CliRunner
+
+from mas_cli.cli import app
+
+ROOT = Path(__file__).resolve().parent.parent
+CREW = ROOT / "crews" / "fraud-review" / "crew.yaml"
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def write(tmp_path: Path, events: list[dict], name: str = "events.jsonl") -> Path:
+    path = tmp_path / name
+    path.write_text(jsonl(events))
+    return path
+
+
+def test_loops_clean_log_exits_0(runner: CliRunner, tmp_path: Path) -> None:
+    log = write(tmp_path, run(llm(1), tool(1), llm(2)))
+    result = runner.invoke(app, ["triage", "loops", str(log)])
+    assert result.exit_code == 0, result.stderr
+    assert "scorer" in result.stdout
+    assert "no loops found" in result.stdout
+    assert result.stderr == ""
+
+
+def test_loops_finding_exits_1_and_prints_the_fix(runner: CliRunner, tmp_path: Path) -> None:
+    log = write(tmp_path, run(*(llm(i) for i in range(1, 12))))
+    result = runner.invoke(app, ["triage", "loops", str(log)])
+    assert result.exit_code == 1
+    assert "error turns: agent scorer took 11 turns on task score" in result.stdout
+    assert "fix: set max_turns: 5 on agent scorer" in result.stdout
+    assert f"{log}:2" in result.stdout
+
+
+def test_fail_on_warning_and_error(runner: CliRunner, tmp_path: Path) -> None:
+    log = write(tmp_path, run(*(llm(i) for i in range(1, 7))))  # 6 turns: a warning
+    assert runner.invoke(app, ["triage", "loops", str(log)]).exit_code == 0
+    assert runner.invoke(app, ["triage", "loops", str(log), "--fail-on", "warning"]).exit_code == 1
+    assert (
+        runner.invoke(
+            app, ["triage", "loops", str(log), "-t", "turns=10", "--fail-on", "warning"]
+        ).exit_code
+        == 0
+    )
+
+
+def test_loops_json_is_machine_readable(runner: CliRunner, tmp_path: Path) -> None:
+    log = write(tmp_path, run(tool(1), tool(2), tool(3)))
+    result = runner.invoke(app, ["triage", "loops", str(log), "--json"])
+    data = json.loads(result.stdout)
+    [finding] = data["findings"]
+    assert finding["detector"] == "repeated_calls"
+    assert finding["evidence"]["first"] == {"file": str(log), "line": 3, "span": None}
+    assert finding["evidence"]["last"]["line"] == 5
+    assert finding["where"] == {
+        "agent": "scorer",
+        "task": "score",
+        "trace": "4bf92f3577b34da6a3ce929d0e0e4736",
+    }
+    assert data["agents"][0]["tool_calls"] == 3
+    assert data["skipped_lines"] == {"count": 0, "first": []}
+
+
+def test_loops_markdown(runner: CliRunner, tmp_path: Path) -> None:
+    log = write(tmp_path, run(tool(1), tool(2), tool(3)))
+    result = runner.invoke(app, ["triage", "loops", str(log), "--format", "md"])
+    assert result.stdout.startswith("## mas triage loops")
+    assert "| agent | calls |" in result.stdout
+    assert "**warning** `repeated_calls`" in result.stdout
+
+
+def test_skipped_lines_are_reported_on_stderr(runner: CliRunner, tmp_path: Path) -> None:
+    log = tmp_path / "events.jsonl"
+    log.write_text(jsonl(run(llm(1))) + "garbage\n")
+    result = runner.invoke(app, ["triage", "loops", str(log)])
+    assert result.exit_code == 0
+    assert "skipped 1 unreadable line" in result.stderr
+    assert f"{log}:6: not JSON" in result.stderr
+
+
+def test_nothing_readable_exits_2(runner: CliRunner, tmp_path: Path) -> None:
+    log = tmp_path / "noise.log"
+    log.write_text("hello\nworld\n")
+    result = runner.invoke(app, ["triage", "loops", str(log)])
+    assert result.exit_code == 2
+    assert "nothing readable" in result.stderr
+    assert "--log-format" in result.stderr
+    missing = runner.invoke(app, ["triage", "loops", str(tmp_path / "nope.jsonl")])
+    assert missing.exit_code == 2
+    assert "cannot be read" in missing.stderr
+
+
+def test_bad_options_exit_2(runner: CliRunner, tmp_path: Path) -> None:
+    log = write(tmp_path, run(llm(1)))
+    for args, message in (
+        (["-t", "turnz=3"], "did you mean 'turns'"),
+        (["--log-format", "xml"], "not known"),
+        (["--fail-on", "info"], "warning or error"),
+        (["--format", "csv"], "not known"),
+        (["--pattern", "(?P<agent>\\w+)", "--log-format", "otlp"], "--pattern reads text logs"),
+    ):
+        result = runner.invoke(app, ["triage", "loops", str(log), *args])
+        assert result.exit_code == 2, args
+        assert message in result.stderr
+
+
+def test_stdin_gzip_and_several_files(runner: CliRunner, tmp_path: Path) -> None:
+    text = jsonl(run(tool(1), tool(2), tool(3)))
+    result = runner.invoke(app, ["triage", "loops", "-", "--json"], input=text)
+    assert json.loads(result.stdout)["findings"][0]["evidence"]["first"]["file"] == "-"
+    gz = tmp_path / "a.jsonl.gz"
+    gz.write_bytes(gzip.compress(text.encode()))
+    other = write(tmp_path, run(llm(1)), "b.jsonl")
+    both = json.loads(runner.invoke(app, ["triage", "loops", str(gz), str(other), "--json"]).stdout)
+    assert [s["path"] for s in both["sources"]] == [str(gz), str(other)]
+
+
+def test_text_log_with_pattern(runner: CliRunner, tmp_path: Path) -> None:
+    log = tmp_path / "agent.log"
+    log.write_text("".join(f"step agent=scorer tool=search args=same n={i}\n" for i in range(4)))
+    result = runner.invoke(
+        app, ["triage", "loops", str(log), "--pattern", r"agent=(?P<agent>\w+) tool=(?P<tool>\w+)"]
+    )
+    assert result.exit_code == 0
+    assert "repeated_calls" in result.stdout
+
+
+def test_thresholds_from_the_crew_file(runner: CliRunner, tmp_path: Path) -> None:
+    crew = tmp_path / "crew.yaml"
+    crew.write_text(CREW.read_text().replace("\ntools:", "\ntriage: {turns: 2}\ntools:", 1))
+    (tmp_path / "tools.py").write_text((CREW.parent / "tools.py").read_text())
+    (tmp_path / "patterns.py").write_text((CREW.parent / "patterns.py").read_text())
+    log = write(tmp_path, run(llm(1), llm(2), llm(3)))
+    assert runner.invoke(app, ["triage", "loops", str(log)]).exit_code == 0
+    result = runner.invoke(
+        app, ["triage", "loops", str(log), "--crew", str(crew), "--fail-on", "warning"]
+    )
+    assert result.exit_code == 1, result.stderr
+    assert "(threshold 2)" in result.stdout
+
+
+# --- mas triage state ----------------------------------------------------------------------------
+
+
+def state_file(tmp_path: Path, data: dict) -> Path:
+    path = tmp_path / "state.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def ours(**values: object) -> dict:
+    return {k: {"value": v, "version": 1, "writer": "decide"} for k, v in values.items()}
+
+
+def test_state_clean_exits_0(runner: CliRunner, tmp_path: Path) -> None:
+    path = state_file(tmp_path, ours(decision="approve", fraud_score=0.5))
+    result = runner.invoke(app, ["triage", "state", str(path), "--crew", str(CREW)])
+    assert result.exit_code == 0, result.stderr
+    assert "state is clean" in result.stdout
+
+
+def test_state_problems_exit_1(runner: CliRunner, tmp_path: Path) -> None:
+    path = state_file(tmp_path, ours(decision="aprove", fraud_score="0.95", fraud_scor=0.2))
+    result = runner.invoke(app, ["triage", "state", str(path), "--crew", str(CREW), "--json"])
+    assert result.exit_code == 1
+    problems = {p["key"]: p for p in json.loads(result.stdout)["problems"]}
+    assert (
+        problems["fraud_score"]["message"] == 'fraud_score: "0.95" is a string, expected a number'
+    )
+    assert problems["decision"]["kind"] == "enum"
+    assert "did you mean 'approve'?" in problems["decision"]["message"]
+    assert problems["fraud_scor"]["kind"] == "unknown"
+    assert "did you mean 'fraud_score'?" in problems["fraud_scor"]["message"]
+
+
+def test_state_table_output(runner: CliRunner, tmp_path: Path) -> None:
+    path = state_file(tmp_path, ours(decision="approve", fraud_score=1.7))
+    result = runner.invoke(app, ["triage", "state", str(path), "--crew", str(CREW)])
+    assert result.exit_code == 1
+    assert "fraud_score: 1.7 is above the maximum 1" in result.stdout
+
+
+def test_state_unreadable_exits_2(runner: CliRunner, tmp_path: Path) -> None:
+    bad = tmp_path / "state.json"
+    bad.write_text("{not json")
+    result = runner.invoke(app, ["triage", "state", str(bad), "--crew", str(CREW)])
+    assert result.exit_code == 2
+    assert "not valid JSON" in result.stderr
+    no_schema = runner.invoke(app, ["triage", "state", str(state_file(tmp_path, {}))])
+    assert no_schema.exit_code == 2
+    assert "--crew crew.yaml" in no_schema.stderr
+
+
+def test_state_with_schema_file_and_plain_object(runner: CliRunner, tmp_path: Path) -> None:
+    schema = tmp_path / "schema.json"
+    schema.write_text(
+        json.dumps(
+            {
+                "type": "object",
+                "required": ["decision", "score"],
+                "properties": {"decision": {"enum": ["yes", "no"]}, "score": {"type": "number"}},
+            }
+        )
+    )
+    path = state_file(tmp_path, {"decision": None})
+    result = runner.invoke(app, ["triage", "state", str(path), "--schema", str(schema), "--json"])
+    kinds = {p["key"]: p["kind"] for p in json.loads(result.stdout)["problems"]}
+    assert kinds == {"score": "missing", "decision": "null"}
+
+
+def test_state_with_run_log(runner: CliRunner, tmp_path: Path) -> None:
+    def write_event(
+        n: int,
+        *,
+        key: str,
+        writer: str,
+        read: int,
+        version: int | None,
+        accepted: bool = True,
+        reason: str | None = None,
+    ) -> dict:
+        return mas_event(
+            "state_write",
+            n,
+            agent="aggregator",
+            task=writer,
+            key=key,
+            value=0.5,
+            read_version=read,
+            version=version,
+            writer=writer,
+            accepted=accepted,
+            reason=reason,
+        )
+
+    events = run(
+        write_event(1, key="fraud_score", writer="decide", read=0, version=1),
+        write_event(
+            2, key="fraud_score", writer="rescore", read=0, version=2
+        ),  # replaced version 1 without reading it
+        write_event(
+            3,
+            key="decision",
+            writer="decide",
+            read=0,
+            version=None,
+            accepted=False,
+            reason="conflict: 'decision' is at version 1 (written by task 'x') but task 'decide' read version 0",
+        ),
+        write_event(
+            4, key="decision", writer="analyze", read=1, version=2
+        ),  # analyze does not declare decision
+    )
+    log = write(tmp_path, events)
+    path = state_file(tmp_path, ours(decision="approve", fraud_score="high"))
+    result = runner.invoke(
+        app, ["triage", "state", str(path), "--crew", str(CREW), "--log", str(log), "--json"]
+    )
+    assert result.exit_code == 1
+    problems = json.loads(result.stdout)["problems"]
+    kinds = [(p["key"], p["kind"]) for p in problems]
+    assert ("fraud_score", "type") in kinds
+    assert ("fraud_score", "lost_update") in kinds
+    assert ("decision", "conflict") in kinds
+    assert ("decision", "undeclared_writer") in kinds
+    bad = next(p for p in problems if p["kind"] == "type")
+    assert (bad["writer"], bad["where"]) == (
+        "rescore",
+        f"{log}:4",
+    )  # the last writer of the bad key
+
+
+def test_state_log_by_run_id(runner: CliRunner, tmp_path: Path, clean_env: Path) -> None:
+    folder = clean_env / "runs" / "20261121T020000000-abcdef"
+    folder.mkdir(parents=True)
+    (folder / "events.jsonl").write_text(jsonl(run(llm(1))))
+    path = state_file(tmp_path, ours(decision="approve", fraud_score=0.1))
+    result = runner.invoke(
+        app, ["triage", "state", str(path), "--crew", str(CREW), "--log", "20261121T02"]
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "events.jsonl" in result.stdout

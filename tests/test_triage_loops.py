@@ -1,0 +1,267 @@
+"""Each loop detector firing at its threshold and staying quiet just under it, with its fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from triage_logs import jsonl, llm, mas_event, run, tool
+
+from mas_cli.errors import UsageError
+from mas_cli.triage.findings import Finding
+from mas_cli.triage.scan import ScanOptions, scan
+from mas_cli.triage.thresholds import Thresholds, build
+
+
+def findings(tmp_path: Path, events: list[dict], **overrides: int) -> list[Finding]:
+    log = tmp_path / "events.jsonl"
+    log.write_text(jsonl(events))
+    return scan([str(log)], ScanOptions(thresholds=Thresholds(**overrides))).findings
+
+
+def only(found: list[Finding], detector: str) -> list[Finding]:
+    return [f for f in found if f.detector == detector]
+
+
+def test_turns_fire_past_the_threshold(tmp_path: Path) -> None:
+    assert not only(findings(tmp_path, run(*(llm(i) for i in range(1, 6)))), "turns")
+    [hit] = only(findings(tmp_path, run(*(llm(i) for i in range(1, 7)))), "turns")
+    assert (hit.severity, hit.agent, hit.task) == ("warning", "scorer", "score")
+    assert "took 6 turns" in hit.message
+    assert "set max_turns: 5 on agent scorer" in hit.fix
+    assert hit.tokens == 6 * 110
+    assert hit.cost == pytest.approx(0.006)
+    [worse] = only(findings(tmp_path, run(*(llm(i) for i in range(1, 11)))), "turns")
+    assert worse.severity == "error"
+
+
+def test_retries_share_a_turn(tmp_path: Path) -> None:
+    events = run(*(llm(1, attempt=a) for a in range(1, 4)), llm(2))
+    assert not only(findings(tmp_path, events, turns=2), "turns")
+
+
+def test_invocations_per_minute(tmp_path: Path) -> None:
+    def starts(count: int) -> list[dict]:
+        return [mas_event("task_started", i, agent="critic", task=f"t{i}") for i in range(count)]
+
+    assert not only(findings(tmp_path, run(*starts(10))), "rate")
+    [hit] = only(findings(tmp_path, run(*starts(11))), "rate")
+    assert hit.agent == "critic"
+    assert "11 times in the minute from 2026-11-21 02:00" in hit.message
+    assert "max_llm_calls" in hit.fix
+
+
+def test_repeated_calls_and_the_same_result(tmp_path: Path) -> None:
+    assert not only(findings(tmp_path, run(tool(1), tool(2))), "repeated_calls")
+    [hit] = only(findings(tmp_path, run(tool(1), tool(2), tool(3))), "repeated_calls")
+    assert hit.severity == "warning"
+    assert "called 3 times with the same arguments" in hit.message
+    assert "declare tool search deterministic" in hit.fix
+    assert "max_identical_tool_calls: 2" in hit.fix
+    [same] = only(
+        findings(tmp_path, run(*(tool(i, result="r") for i in (1, 2, 3)))), "repeated_calls"
+    )
+    assert same.severity == "error"
+    assert "no new information" in same.message
+    spaced = run(tool(1), llm(2), tool(3), llm(4), tool(5))
+    [spent] = only(findings(tmp_path, spaced), "repeated_calls")
+    assert spent.tokens == 220  # the model calls made between the first and the last repeat
+
+
+def test_different_arguments_are_not_repeats(tmp_path: Path) -> None:
+    events = run(*(tool(i, args=f"a{i}") for i in range(1, 6)))
+    assert not only(findings(tmp_path, events), "repeated_calls")
+
+
+def test_repeated_failures(tmp_path: Path) -> None:
+    def fail(n: int) -> dict:
+        return llm(
+            n, status="error", error=f"429 rate limited, retry after {n}s", output_digest=None
+        )
+
+    assert not only(findings(tmp_path, run(fail(1), fail(2))), "repeated_failures")
+    [hit] = only(findings(tmp_path, run(fail(1), fail(2), fail(3))), "repeated_failures")
+    assert hit.severity == "error"
+    assert "failed 3 times the same way" in hit.message
+    assert "max_retries" in hit.fix
+
+
+def handoff(n: int, giver: str, taker: str) -> dict:
+    return mas_event("handoff", n, agent=giver, from_agent=giver, to_agent=taker)
+
+
+def test_ping_pong_between_agents(tmp_path: Path) -> None:
+    pairs = [("scorer", "critic"), ("critic", "scorer")]
+    five = [handoff(i, *pairs[i % 2]) for i in range(4)]  # scorer critic scorer critic scorer
+    assert not only(findings(tmp_path, run(*five)), "ping_pong")
+    six = [handoff(i, *pairs[i % 2]) for i in range(5)]
+    [hit] = only(findings(tmp_path, run(*six)), "ping_pong")
+    assert {hit.pattern.split(" ")[0], hit.pattern.split(" ")[2]} == {"scorer", "critic"}
+    assert "took turns 6 times" in hit.message
+    assert "final say" in hit.fix
+
+
+def test_ping_pong_between_tool_calls(tmp_path: Path) -> None:
+    def alternate(count: int) -> list[dict]:
+        return [
+            tool(i, name="search" if i % 2 else "fetch", args="q" if i % 2 else "u")
+            for i in range(1, count + 1)
+        ]
+
+    assert not only(findings(tmp_path, run(*alternate(5)), repeated_calls=99), "ping_pong")
+    [hit] = only(findings(tmp_path, run(*alternate(6)), repeated_calls=99), "ping_pong")
+    assert "alternated tools" in hit.message
+    assert "deterministic" in hit.fix
+
+
+def test_monologue(tmp_path: Path) -> None:
+    same = [llm(i, output_digest="same") for i in (2, 3)]
+    assert not only(findings(tmp_path, run(llm(1), *same)), "monologue")
+    [hit] = only(findings(tmp_path, run(llm(1), *same, llm(4, output_digest="same"))), "monologue")
+    assert "same output 3 times running" in hit.message
+    assert "max_turns: 2" in hit.fix
+    assert hit.tokens == 3 * 110
+
+
+def test_token_growth_projects_the_context_window(tmp_path: Path) -> None:
+    flat = [llm(i, input_tokens=1000) for i in range(1, 7)]
+    assert not only(findings(tmp_path, run(*flat), turns=99), "token_growth")
+    rising = [llm(i, input_tokens=1000 + 4000 * i, model="gpt-4o") for i in range(1, 7)]
+    [hit] = only(findings(tmp_path, run(*rising), turns=99), "token_growth")
+    assert "grew by 4,000 tokens a turn" in hit.message
+    assert "128,000-token context at turn 32" in hit.message
+    assert "max_history_tokens" in hit.fix
+    small = [llm(i, input_tokens=1000 + 100 * i) for i in range(1, 7)]
+    assert not only(findings(tmp_path, run(*small), turns=99), "token_growth")
+
+
+def test_limit_hits_and_unfinished_runs(tmp_path: Path) -> None:
+    limit = mas_event(
+        "limit_hit",
+        5,
+        agent="scorer",
+        task="score",
+        kind="max_llm_calls",
+        value=13,
+        threshold=12,
+        scope="run",
+        message="stopped: max_llm_calls 12 reached (circuit breaker)",
+    )
+    [hit] = only(findings(tmp_path, run(llm(1), limit)), "limit_hit")
+    assert (hit.severity, hit.pattern) == ("error", "max_llm_calls")
+    assert not only(findings(tmp_path, run(llm(1))), "unfinished")
+    [open_run] = only(findings(tmp_path, run(llm(1), finished=False)), "unfinished")
+    assert "never finished" in open_run.message
+    assert "run_timeout_s" in open_run.fix
+
+
+def test_evidence_lines_and_costliest_first(tmp_path: Path) -> None:
+    log = tmp_path / "events.jsonl"
+    log.write_text(
+        jsonl(run(*(llm(i, cost_usd=0.5) for i in range(1, 8)), tool(8), tool(9), tool(10)))
+    )
+    report = scan([str(log)], ScanOptions())
+    assert [f.detector for f in report.findings] == ["turns", "repeated_calls"]
+    turns = report.findings[0]
+    assert (report.line(turns.first), report.line(turns.last)) == (2, 12)
+    assert report.where(turns.first) == f"{log}:2"
+
+
+def test_parallel_scan_matches_the_sequential_one(tmp_path: Path) -> None:
+    events = []
+    for number in range(40):
+        body = [
+            llm(i, output_digest="same" if number % 3 == 0 else f"o{i}")
+            for i in range(1, 4 + number % 5)
+        ]
+        one = run(*body, tool(9), tool(10), tool(11), finished=number != 7)
+        events += [{**e, "trace_id": f"{number:032x}"} for e in one]
+    log = tmp_path / "events.jsonl"
+    log.write_text(jsonl(events))
+    sequential = scan([str(log)], ScanOptions())
+    parallel = scan([str(log)], ScanOptions(workers=2, chunk_bytes=4096, parallel_bytes=0))
+    assert len(parallel.units) > 1
+
+    def key(report):
+        return sorted(
+            (f.detector, f.trace, report.line(f.first), report.line(f.last), f.tokens)
+            for f in report.findings
+        )
+
+    assert key(parallel) == key(sequential)
+
+    def rows(report):
+        return [{**vars(a), "cost": round(a.cost, 9)} for a in report.agents]
+
+    assert rows(parallel) == rows(sequential)
+
+
+def test_thresholds_from_crew_section_and_flags() -> None:
+    th = build({"turns": 8, "monologue": 4}, ["turns=3", "ping-pong=10"])
+    assert (th.turns, th.monologue, th.ping_pong, th.repeated_calls) == (3, 4, 10, 3)
+    with pytest.raises(UsageError, match="did you mean 'turns'"):
+        build(None, ["turnz=3"])
+    with pytest.raises(UsageError, match="not NAME=VALUE"):
+        build(None, ["turns"])
+    with pytest.raises(UsageError, match="not a number"):
+        build(None, ["turns=many"])
+
+
+def test_bulk_path_agrees_with_the_tally_on_random_logs(tmp_path: Path) -> None:
+    """Healthy traces are summed up in bulk; every number must match folding them one by one."""
+    import random
+
+    from mas_cli.triage import bulk
+
+    rng = random.Random(11)
+    events = []
+    for number in range(60):
+        body = []
+        for turn in range(1, rng.randint(1, 7)):
+            agent, task = rng.choice([("scorer", "score"), ("critic", "critique")])
+            output = rng.choice(["same", f"o{number}-{turn}"])
+            body.append(
+                llm(
+                    turn,
+                    agent=agent,
+                    task=task,
+                    output_digest=output,
+                    input_tokens=rng.choice([100, 100 + 900 * turn]),
+                    cost_usd=rng.choice([None, 0.01]),
+                    ts=f"2026-11-21T02:{number % 3:02d}:00Z",
+                )
+            )
+            if rng.random() < 0.6:
+                body.append(
+                    tool(
+                        turn,
+                        agent=agent,
+                        task=task,
+                        args=rng.choice(["a", f"x{number}{turn}"]),
+                        status=rng.choice(["ok"] * 9 + ["error"]),
+                    )
+                )
+        one = run(*body, finished=number % 13 != 0)
+        events += [{**e, "trace_id": f"{number:032x}"} for e in one]
+    log = tmp_path / "events.jsonl"
+    log.write_text(jsonl(events))
+    fast = scan([str(log)], ScanOptions())
+    original = bulk.Bulk.__init__
+
+    def folding(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        self.enabled = False
+
+    try:
+        bulk.Bulk.__init__ = folding  # type: ignore[method-assign]
+        slow = scan([str(log)], ScanOptions())
+    finally:
+        bulk.Bulk.__init__ = original  # type: ignore[method-assign]
+    assert sorted(map(repr, fast.findings)) == sorted(map(repr, slow.findings))
+    assert fast.findings
+
+    def rows(report):
+        return [{**vars(a), "cost": round(a.cost, 9)} for a in report.agents]
+
+    assert rows(fast) == rows(slow)
+    assert fast.records == slow.records

@@ -1,0 +1,328 @@
+"""Every log reader on fixture logs made here: good lines, garbage, truncation, gzip, stdin."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from pathlib import Path
+
+import pytest
+from triage_logs import TRACE, agents_span, jsonl, llm, otlp_line, otlp_span, run, tool
+
+from mas_cli.errors import UsageError
+from mas_cli.events.formats import read_records
+from mas_cli.events.formats.mas import decode_block
+from mas_cli.events.formats.records import (
+    AgentStart,
+    Handoff,
+    Limit,
+    ModelCall,
+    ToolCall,
+    TraceEnd,
+    TraceStart,
+)
+from mas_cli.events.formats.sniff import sniff
+from mas_cli.events.formats.source import BadLines, line_source
+from mas_cli.events.formats.text import compile_pattern
+
+
+def read(path: Path, fmt: str = "auto", pattern: str | None = None) -> tuple[list, BadLines]:
+    bad = BadLines()
+    source = line_source(str(path))
+    try:
+        records = list(
+            read_records(source, fmt, bad, compile_pattern(pattern) if pattern else None)
+        )
+    finally:
+        source.close()
+    return records, bad
+
+
+def test_mas_log_with_garbage_and_a_truncated_last_line(tmp_path: Path) -> None:
+    text = (
+        jsonl(run(llm(1), tool(1))) + "not json at all\n\n" + '{"v":1,"type":"llm_call","ts":"2026'
+    )
+    lines = text.splitlines(keepends=True)
+    lines.insert(
+        3, '{"v":1,"type":"future_event","run_id":"r1","trace_id":"t"}\n'
+    )  # unknown type: skipped
+    log = tmp_path / "events.jsonl"
+    log.write_text("".join(lines))
+    records, bad = read(log)
+    kinds = [type(r) for _, r in records]
+    assert kinds == [TraceStart, AgentStart, ModelCall, ToolCall, type(records[4][1]), TraceEnd]
+    call = records[2][1]
+    assert (call.trace, call.agent, call.task, call.turn, call.name) == (
+        TRACE,
+        "scorer",
+        "score",
+        1,
+        "gpt-4o-mini",
+    )
+    assert (call.input_tokens, call.output_tokens, call.cost, call.output) == (
+        100,
+        10,
+        0.001,
+        "out1",
+    )
+    assert bad.count == 2
+    assert [b.line for b in bad.first] == [8, 10]
+    assert "not JSON" in bad.first[0].reason
+
+
+def test_block_decoding_matches_line_decoding(tmp_path: Path) -> None:
+    good = jsonl(run(llm(1), tool(1), llm(2))).encode()
+    fast = decode_block(good, "x", 1, BadLines())
+    assert len(fast) == good.count(b"\n")
+    mixed = good + b"garbage\n\n" + good
+    bad = BadLines()
+    slow = decode_block(mixed, "x", 1, bad)
+    assert len(slow) == mixed.count(b"\n")
+    assert slow[: len(fast)] == fast
+    assert bad.count == 1
+    assert bad.first[0].line == len(fast) + 1
+
+
+def test_gzip_and_several_files(tmp_path: Path) -> None:
+    log = tmp_path / "events.jsonl.gz"
+    log.write_bytes(gzip.compress(jsonl(run(llm(1))).encode()))
+    records, bad = read(log)
+    assert [type(r) for _, r in records][2] is ModelCall
+    assert bad.count == 0
+
+
+def test_truncated_gzip_keeps_what_came_before(tmp_path: Path) -> None:
+    from mas_cli.triage.scan import ScanOptions, scan
+
+    data = gzip.compress(jsonl(run(*(llm(i) for i in range(1, 200)))).encode())
+    log = tmp_path / "cut.jsonl.gz"
+    log.write_bytes(data[: len(data) // 2])
+    report = scan([str(log)], ScanOptions())
+    assert report.records > 10
+    assert report.bad.count >= 1
+    assert "ends early" in report.bad.first[-1].reason
+
+
+def test_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
+    stream = io.TextIOWrapper(io.BufferedReader(io.BytesIO(jsonl(run(llm(1))).encode())))
+    monkeypatch.setattr("sys.stdin", stream)
+    bad = BadLines()
+    records = list(read_records(line_source("-"), "auto", bad))
+    assert any(isinstance(r, ModelCall) for _, r in records)
+
+
+def otlp_trace() -> str:
+    agent = otlp_span(
+        "00f067aa0ba902b7",
+        "",
+        "invoke_agent scorer",
+        {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "scorer"},
+        start=1,
+    )
+    chat = otlp_span(
+        "1111111111111111",
+        "00f067aa0ba902b7",
+        "chat gpt-4o",
+        {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": "openai",
+            "gen_ai.request.model": "gpt-4o",
+            "gen_ai.usage.input_tokens": 1200,
+            "gen_ai.usage.output_tokens": 80,
+            "gen_ai.usage.cache_read.input_tokens": 1000,
+        },
+        start=2,
+    )
+    old = otlp_span(
+        "2222222222222222",
+        "00f067aa0ba902b7",
+        "chat",
+        {
+            "gen_ai.system": "openai",
+            "gen_ai.request.model": "gpt-4o",
+            "gen_ai.usage.prompt_tokens": 1300,
+            "gen_ai.usage.completion_tokens": 90,
+        },
+        start=3,
+    )
+    tool_span = otlp_span(
+        "3333333333333333",
+        "00f067aa0ba902b7",
+        "execute_tool search",
+        {
+            "gen_ai.operation.name": "execute_tool",
+            "gen_ai.tool.name": "search",
+            "gen_ai.tool.call.arguments": '{"q": "refunds"}',
+        },
+        start=4,
+        error="timeout after 30s",
+    )
+    oi = otlp_span(
+        "4444444444444444",
+        "00f067aa0ba902b7",
+        "ChatCompletion",
+        {
+            "openinference.span.kind": "LLM",
+            "llm.model_name": "gpt-4o-mini",
+            "llm.token_count.prompt": 1400,
+            "llm.token_count.completion": 70,
+        },
+        start=5,
+    )
+    # children end (and are exported) before their agent span, which is the root here
+    return otlp_line(chat, old) + otlp_line(tool_span, oi) + "{not otlp\n" + otlp_line(agent)
+
+
+def test_otlp_current_deprecated_and_openinference_attributes(tmp_path: Path) -> None:
+    log = tmp_path / "traces.jsonl"
+    log.write_text(otlp_trace())
+    records, bad = read(log)
+    calls = [r for _, r in records if isinstance(r, ModelCall)]
+    assert [(c.input_tokens, c.output_tokens, c.name) for c in calls] == [
+        (1200, 80, "gpt-4o"),
+        (1300, 90, "gpt-4o"),
+        (1400, 70, "gpt-4o-mini"),
+    ]
+    assert {c.agent for c in calls} == {"scorer"}  # attributed from the agent span read later
+    tools = [r for _, r in records if isinstance(r, ToolCall)]
+    assert (tools[0].name, tools[0].status, tools[0].error) == (
+        "search",
+        "error",
+        "timeout after 30s",
+    )
+    assert tools[0].span == "3333333333333333"
+    assert isinstance(records[-1][1], TraceEnd)
+    assert records[0][1].ts.startswith("2026-11-18T")  # nanoseconds as a string, to ISO 8601
+    assert bad.count == 1
+    assert bad.first[0].line == 3
+
+
+def test_otlp_trace_without_root_never_finished(tmp_path: Path) -> None:
+    chat = otlp_span(
+        "1111111111111111",
+        "00f067aa0ba902b7",
+        "chat",
+        {"gen_ai.operation.name": "chat", "gen_ai.agent.name": "scorer"},
+    )
+    log = tmp_path / "traces.jsonl"
+    log.write_text(otlp_line(chat))
+    records, _ = read(log)
+    assert [type(r) for _, r in records] == [TraceStart, ModelCall]
+
+
+def test_openai_agents_spans_and_a_batch(tmp_path: Path) -> None:
+    trace = {
+        "object": "trace",
+        "id": "trace_abc",
+        "workflow_name": "triage",
+        "group_id": None,
+        "metadata": None,
+    }
+    gen = agents_span(
+        "g1",
+        "a1",
+        {
+            "type": "generation",
+            "model": "gpt-4o",
+            "output": [{"role": "assistant", "content": "hi"}],
+            "usage": {"input_tokens": 500, "output_tokens": 20},
+        },
+        at=1,
+    )
+    fn = agents_span(
+        "f1",
+        "a1",
+        {"type": "function", "name": "lookup", "input": '{"id": 7}', "output": "found"},
+        at=2,
+    )
+    hand = agents_span(
+        "h1", "a1", {"type": "handoff", "from_agent": "triage", "to_agent": "billing"}, at=3
+    )
+    agent = agents_span(
+        "a1",
+        None,
+        {"type": "agent", "name": "triage", "handoffs": ["billing"], "tools": ["lookup"]},
+        error={"message": "Max turns (10) exceeded", "data": None},
+        at=4,
+    )
+    log = tmp_path / "agents.jsonl"
+    log.write_text(
+        json.dumps(trace)
+        + "\n"
+        + json.dumps({"data": [gen, fn]})
+        + "\n"
+        + json.dumps(hand)
+        + "\n"
+        + "[1, 2]\n"
+        + json.dumps(agent)
+        + "\n"
+    )
+    records, bad = read(log)
+    by_kind = {type(r): r for _, r in records}
+    assert by_kind[ModelCall].agent == "triage"
+    assert (by_kind[ModelCall].input_tokens, by_kind[ModelCall].name) == (500, "gpt-4o")
+    assert (by_kind[ToolCall].name, by_kind[ToolCall].agent) == ("lookup", "triage")
+    assert (by_kind[Handoff].giver, by_kind[Handoff].taker) == ("triage", "billing")
+    assert by_kind[Limit].name == "max_turns"
+    assert bad.count == 1
+
+
+def test_text_default_pattern_and_python_logging_layout(tmp_path: Path) -> None:
+    log = tmp_path / "crew.log"
+    log.write_text(
+        "2026-11-21 02:13:07,123 [4bf92f35] INFO crew.scorer — agent_run iteration=7\n"
+        "2026-11-21 02:13:08,001 [4bf92f35] INFO crew.scorer — calling tool=search_kb query=refunds\n"
+        "2026-11-21T02:13:09Z llm_call agent=critic task=critique model=gpt-4o tokens=812\n"
+        "Traceback (most recent call last):\n"
+        "2026-11-21T02:13:10Z handoff from=scorer to=critic\n"
+        "2026-11-21T02:13:11Z ERROR agent=scorer MaxTurnsExceeded: max_turns reached\n"
+    )
+    records, bad = read(log)
+    kinds = [type(r) for _, r in records]
+    assert kinds == [AgentStart, ToolCall, ModelCall, Handoff, Limit]
+    first = records[0][1]
+    assert (first.agent, first.turn, first.trace, first.ts) == (
+        "scorer",
+        7,
+        "4bf92f35",
+        "2026-11-21T02:13:07.123",
+    )
+    assert records[1][1].name == "search_kb"
+    assert (records[2][1].agent, records[2][1].input_tokens) == ("critic", 812)
+    assert bad.count == 1
+    assert bad.first[0].line == 4
+
+
+def test_text_custom_pattern(tmp_path: Path) -> None:
+    log = tmp_path / "custom.log"
+    log.write_text(
+        "[run 9] scorer used search (120 tok)\nnoise\n[run 9] scorer used search (130 tok)\n"
+    )
+    records, bad = read(
+        log,
+        pattern=r"\[run (?P<trace>\d+)\] (?P<agent>\w+) used (?P<tool>\w+) \((?P<tokens>\d+) tok\)",
+    )
+    assert [(r.trace, r.agent, r.name) for _, r in records] == [("9", "scorer", "search")] * 2
+    assert bad.count == 1
+
+
+def test_custom_pattern_must_name_groups() -> None:
+    with pytest.raises(UsageError, match=r"none of the groups"):
+        compile_pattern(r"(\w+) used (\w+)")
+    with pytest.raises(UsageError, match=r"not a valid regular expression"):
+        compile_pattern(r"(?P<agent>")
+
+
+@pytest.mark.parametrize(
+    ("line", "fmt"),
+    [
+        (json.dumps(llm(1)), "mas"),
+        (otlp_line(otlp_span("1", "", "x", {})).strip(), "otlp"),
+        (json.dumps({"object": "trace", "id": "trace_1"}), "openai-agents"),
+        (json.dumps({"data": [{"object": "trace.span", "id": "s"}]}), "openai-agents"),
+        ("2026-11-21 agent_run agent=scorer", "text"),
+    ],
+)
+def test_sniff(line: str, fmt: str) -> None:
+    assert sniff([b"\n", line.encode()]) == fmt
