@@ -1,6 +1,7 @@
 """Token-counting throughput of mas_cli.cost.tokens on a few MB of generated, realistic text.
 
-Run: `python bench/bench_tokens.py [--mb 4] [--seed 7] [--runs 3]`; it times this checkout.
+Run: `python bench/bench_tokens.py [--mb 4] [--seed 7] [--runs 3]`; it times this checkout
+(medians of the runs).
 The text mixes English prose, Python, JSON tool results and Markdown, like agent transcripts.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -85,21 +87,21 @@ def chunks(text: str, size: int) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)]
 
 
-def best_of(runs: int, work: Callable[[], int]) -> tuple[float, int]:
-    """The fastest of `runs` timings of `work`, and what it returned."""
-    best, result = float("inf"), 0
+def median_of(runs: int, work: Callable[[], int]) -> tuple[float, int]:
+    """The median of `runs` timings of `work`, and what it returned."""
+    times, result = [], 0
     for _ in range(runs):
         start = time.perf_counter()
         result = work()
-        best = min(best, time.perf_counter() - start)
-    return best, result
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=float, default=4.0, help="MB of text to generate")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--runs", type=int, default=3, help="timed runs; the best is kept")
+    parser.add_argument("--runs", type=int, default=3, help="timed runs; the median is kept")
     args = parser.parse_args()
     text = generate(args.mb, args.seed)
     megabytes = len(text.encode()) / 1_000_000
@@ -115,8 +117,10 @@ def report(model: str, text: str, pieces: list[str], runs: int) -> None:
     start = time.perf_counter()
     tokens.count_text("warm up", model)  # builds and caches the encoding on first use
     load = time.perf_counter() - start
-    whole, n = best_of(runs, lambda: tokens.count_text(text, model).tokens)
-    split, n_split = best_of(runs, lambda: sum(tokens.count_text(p, model).tokens for p in pieces))
+    whole, n = median_of(runs, lambda: tokens.count_text(text, model).tokens)
+    split, n_split = median_of(
+        runs, lambda: sum(tokens.count_text(p, model).tokens for p in pieces)
+    )
     print(
         f"{model:7} {tokens.encoding_name(model)} load {load:4.2f}s | "
         f"one text: {n / whole:>10,.0f} tok/s {megabytes / whole:5.2f} MB/s | "
