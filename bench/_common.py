@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -277,6 +278,11 @@ def mas_crew(
     (folder / "tools.py").write_text(TOOLS_PY)
     (folder / "crew.yaml").write_text("\n".join(lines) + "\n")
     return folder / "crew.yaml"
+
+
+def finished_at(event: dict[str, Any]) -> float:
+    """An event's `ts` as seconds since the epoch, like time.time()."""
+    return datetime.fromisoformat(event["ts"].replace("Z", "+00:00")).timestamp()
 
 
 def mas_env() -> dict[str, str]:

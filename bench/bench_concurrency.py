@@ -15,7 +15,6 @@ import math
 import sys
 import tempfile
 from collections import defaultdict
-from datetime import datetime
 from pathlib import Path
 from typing import NamedTuple
 
@@ -34,8 +33,7 @@ def sample(server: c.AgentServer, folder: Path, tasks: int, limit: int) -> Sampl
     process_s, finished = c.run_mas(crew, folder / "home")
     assert server.requests == tasks, server.requests
     assert server.first_at is not None
-    ended = datetime.fromisoformat(finished["ts"].replace("Z", "+00:00")).timestamp()
-    return Sample(process_s, finished["duration_s"], ended - server.first_at)
+    return Sample(process_s, finished["duration_s"], c.finished_at(finished) - server.first_at)
 
 
 def main() -> None:

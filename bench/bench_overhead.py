@@ -33,10 +33,15 @@ class Sample(NamedTuple):
     run_s: float
     requests: int
     server_s: float
+    steady_s: float  # from the first request the server received to the end of the work
 
     @property
     def per_request_ms(self) -> float:
         return (self.run_s - self.server_s) / self.requests * 1000
+
+    @property
+    def steady_ms(self) -> float:
+        return (self.steady_s - self.server_s) / self.requests * 1000
 
 
 def mas_sample(server: c.AgentServer, tasks: int, agents: int, tmp: Path) -> Sample:
@@ -44,14 +49,17 @@ def mas_sample(server: c.AgentServer, tasks: int, agents: int, tmp: Path) -> Sam
     crew = c.mas_crew(folder, server.base_url, tasks, agents)
     server.reset()
     process_s, finished = c.run_mas(crew, folder / "home")
-    return Sample(process_s, finished["duration_s"], server.requests, server.server_s)
+    steady_s = c.finished_at(finished) - (server.first_at or 0)
+    return Sample(process_s, finished["duration_s"], server.requests, server.server_s, steady_s)
 
 
 def peer_sample(server: c.AgentServer, python: str, script: str, tasks: int, agents: int) -> Sample:
     argv = [python, str(PEERS_DIR / script), "--base-url", server.base_url]
     server.reset()
     process_s, out = c.timed([*argv, "--tasks", str(tasks), "--agents", str(agents)], c.peer_env())
-    return Sample(process_s, c.last_json(out)["loop_s"], server.requests, server.server_s)
+    figures = c.last_json(out)
+    steady_s = figures["end_at"] - (server.first_at or 0)
+    return Sample(process_s, figures["loop_s"], server.requests, server.server_s, steady_s)
 
 
 def frameworks(calls: int, crewai_calls: int) -> tuple[dict[str, tuple[str, int]], list[str]]:
@@ -94,48 +102,36 @@ def main() -> None:
 
 
 def report(rows: dict[str, tuple[str, int]], samples: dict, runs: int) -> None:
-    floor = {
-        w: c.median([s.per_request_ms for s in samples["raw openai SDK (floor)", w]])
-        for w in ("crew", "many")
-    }
+    def med(name: str, workload: str, figure: str) -> float:
+        return c.median([getattr(s, figure) for s in samples[name, workload]])
+
+    floor = "raw openai SDK (floor)"
     table = []
     for name in rows:
-        crew, many = samples[name, "crew"], samples[name, "many"]
-        crew_ms = c.median([s.per_request_ms for s in crew])
-        many_ms = c.median([s.per_request_ms for s in many])
+        crew_ms, many_ms = med(name, "crew", "per_request_ms"), med(name, "many", "per_request_ms")
+        steady_ms = med(name, "many", "steady_ms")
         table.append([
             name,
-            f"{c.median([s.process_s for s in crew]):.2f}",
-            f"{crew_ms:.2f}",
-            f"{crew_ms / floor['crew']:.1f}x",
-            f"{many[0].requests}",
-            f"{c.median([s.process_s for s in many]):.2f}",
+            f"{med(name, 'crew', 'process_s'):.2f}",
+            f"{crew_ms:.1f}",
+            f"{crew_ms / med(floor, 'crew', 'per_request_ms'):.1f}x",
+            f"{samples[name, 'many'][0].requests}",
+            f"{med(name, 'many', 'process_s'):.2f}",
             f"{many_ms:.2f}",
-            f"{many_ms / floor['many']:.1f}x",
+            f"{many_ms / med(floor, 'many', 'per_request_ms'):.1f}x",
+            f"{steady_ms:.2f}",
+            f"{steady_ms / med(floor, 'many', 'steady_ms'):.1f}x",
         ])  # fmt: skip
     print(f"Orchestration overhead, instant local server; medians of {runs} runs")
-    print(
-        c.table(
-            [
-                "framework",
-                "3-task crew: process s",
-                "ms/request",
-                "vs floor",
-                "many: requests",
-                "process s",
-                "ms/request",
-                "vs floor",
-            ],
-            table,
-        )
-    )
+    header = ["framework", "3-task crew: process s", "ms/request", "vs floor"]
+    header += ["many: requests", "process s", "ms/request", "vs floor"]
+    header += ["from 1st request: ms/request", "vs floor"]
+    print(c.table(header, table))
     print(
         "ms/request = (time in the run - server time) / requests; the raw SDK's includes the "
-        "HTTP round trip, so every row does. The 3-task crew makes 6 requests."
-    )
-    print(
-        f"mas loads its tokenizer during the first model call of a run: "
-        f"{c.tokenizer_load_s() * 1000:.0f} ms (median of 3 processes), inside mas's ms/request."
+        "HTTP round trip, so every row does. 'from 1st request' starts the clock when the server "
+        "receives the first request, leaving out what a run does once before it (mas: loading "
+        f"the tokenizer, {c.tokenizer_load_s() * 1000:.0f} ms, median of 3 processes)."
     )
 
 

@@ -62,7 +62,12 @@ def main() -> None:
     done = time.perf_counter()
     print(
         json.dumps(
-            {"import_s": imported - start, "setup_s": ready - imported, "loop_s": done - ready}
+            {
+                "import_s": imported - start,
+                "setup_s": ready - imported,
+                "loop_s": done - ready,
+                "end_at": time.time(),
+            }
         )
     )
 
