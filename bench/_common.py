@@ -211,26 +211,34 @@ def peers_python() -> tuple[Path | None, str]:
     """The peers' python, creating the environment when missing; or None and why not."""
     python = PEERS / "bin" / "python"
     if not python.exists():
-        print(f"creating the peers' environment in {PEERS} (once) ...", file=sys.stderr)
-        log = CACHE / "peers-install.log"
-        CACHE.mkdir(parents=True, exist_ok=True)
-        with log.open("w") as out:
-            made = subprocess.run(
-                [sys.executable, "-m", "venv", str(PEERS)], stdout=out, stderr=out, check=False
-            )
-            pip = [str(python), "-m", "pip", "install", "--quiet", *PEER_PACKAGES]
-            if made.returncode == 0:
-                subprocess.run(pip, stdout=out, stderr=out, check=False)
+        _create_peers(python)
+    if not python.exists():
+        return None, _no_peers("the virtual environment could not be created")
     check = subprocess.run(
         [str(python), "-c", PEER_IMPORTS], capture_output=True, text=True, check=False
     )
-    if not python.exists() or check.returncode != 0:
-        why = (check.stderr.strip().splitlines() or ["no python"])[-1] if python.exists() else ""
-        return None, (
-            f"peers skipped: no working environment at {PEERS} ({why or 'venv or pip failed'}; "
-            f"see {CACHE / 'peers-install.log'}; delete {PEERS} to retry)"
-        )
+    if check.returncode != 0:
+        return None, _no_peers((check.stderr.strip().splitlines() or ["import failed"])[-1])
     return python, ""
+
+
+def _create_peers(python: Path) -> None:
+    print(f"creating the peers' environment in {PEERS} (once, a few minutes) ...", file=sys.stderr)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with (CACHE / "peers-install.log").open("w") as log:
+        made = subprocess.run(
+            [sys.executable, "-m", "venv", str(PEERS)], stdout=log, stderr=log, check=False
+        )
+        if made.returncode == 0:
+            pip = [str(python), "-m", "pip", "install", "--quiet", *PEER_PACKAGES]
+            subprocess.run(pip, stdout=log, stderr=log, check=False)
+
+
+def _no_peers(why: str) -> str:
+    return (
+        f"skipped: no working peers' environment at {PEERS}: {why} "
+        f"(see {CACHE / 'peers-install.log'}; delete {PEERS} to try again)"
+    )
 
 
 # -- mas crews against the server ---------------------------------------------------------------
