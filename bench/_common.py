@@ -32,6 +32,7 @@ CACHE = BENCH / ".cache"
 PEERS = Path(os.environ.get("MAS_BENCH_PEERS", CACHE / "peers"))
 PEER_PACKAGES = ["crewai", "langgraph", "langchain-openai", "openai"]
 PEER_IMPORTS = "import crewai, langgraph, langchain_openai, openai"
+# A final answer in the ReAct shape too, should a framework parse text for it.
 ANSWER = "Thought: I now know the final answer\nFinal Answer: done."
 # Telemetry, tracing and update checks off: a peer must never reach past the loopback.
 QUIET_PEERS = {
@@ -41,10 +42,8 @@ QUIET_PEERS = {
     "OTEL_SDK_DISABLED": "true",
     "LANGCHAIN_TRACING_V2": "false",
     "LANGSMITH_TRACING": "false",
-    "LANGCHAIN_CALLBACKS_BACKGROUND": "false",
     "DO_NOT_TRACK": "1",
     "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-    "TOKENIZERS_PARALLELISM": "false",
     "OPENAI_API_KEY": "sk-bench-dummy",
     "NO_PROXY": "127.0.0.1,localhost",
 }
