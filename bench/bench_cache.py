@@ -5,7 +5,8 @@ Prints
   1. the latency of a cache hit, as a run sees it (key, lookup, result), over N hits of each
      example tool, next to the latency of the call it replaces;
   2. for each example crew run twice offline in a fresh home: tool calls (run / from the
-     cache), tool time, time saved, and estimated tokens in the first and the second run.
+     cache), tool time, time saved, estimated tokens and dollars (the configured models'
+     prices) in the first and the second run.
 """
 
 from __future__ import annotations
@@ -71,8 +72,13 @@ def run_figures(crew_path: Path, home: Path) -> dict[str, Any]:
         "tool_ms": sum(e["latency_s"] for e in tools) * 1000,
         "saved_ms": sum(e.get("saved_s") or 0 for e in tools) * 1000,
         "tokens": finished["input_tokens"] + finished["output_tokens"],
+        "dollars": finished["cost_usd"],
         "wall_ms": wall * 1000,
     }
+
+
+def dollars(cost: float | None) -> str:
+    return "unknown" if cost is None else f"{cost:.6f}"
 
 
 def main() -> None:
@@ -97,7 +103,7 @@ def main() -> None:
     print("\n2. each crew run twice offline in a fresh home")
     print(
         f"{'crew':<20} {'run':>3} {'status':>7} {'tool calls':>10} {'from cache':>10} "
-        f"{'tool ms':>9} {'saved ms':>9} {'tokens':>7} {'wall ms':>8}"
+        f"{'tool ms':>9} {'saved ms':>9} {'tokens':>7} {'est. $':>9} {'wall ms':>8}"
     )
     for crew_path in crews:
         with tempfile.TemporaryDirectory() as home:
@@ -106,7 +112,8 @@ def main() -> None:
                 print(
                     f"{crew_path.parent.name:<20} {number:>3} {row['status']:>7} "
                     f"{row['tool_calls']:>10} {row['from_cache']:>10} {row['tool_ms']:>9.2f} "
-                    f"{row['saved_ms']:>9.2f} {row['tokens']:>7} {row['wall_ms']:>8.1f}"
+                    f"{row['saved_ms']:>9.2f} {row['tokens']:>7} {dollars(row['dollars']):>9} "
+                    f"{row['wall_ms']:>8.1f}"
                 )
 
 
