@@ -8,6 +8,7 @@ loads no provider SDK, no tokenizer and no engine.
 from __future__ import annotations
 
 import os
+import sys
 from typing import Annotated, Any
 
 import typer
@@ -40,11 +41,20 @@ class _Boundary(TyperGroup):
         except KeyboardInterrupt:
             render.stderr.print("[yellow]interrupted[/]")
             raise typer.Exit(EXIT_INTERRUPTED) from None
+        except BrokenPipeError:
+            _quiet_stdout()  # the reader (`| head`) took what it wanted
+            raise typer.Exit(EXIT_FAILURE) from None
         except Exception as exc:
             if _is_cli_signal(exc) or os.environ.get("MAS_DEBUG"):
                 raise
             render.internal_error(exc)
             raise typer.Exit(EXIT_FAILURE) from None
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so flushing at exit does not raise again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 def _is_cli_signal(exc: Exception) -> bool:

@@ -23,11 +23,11 @@ from mas_cli.spec.models import (
     ModelSpec,
     PriceSpec,
     RateLimit,
-    Script,
     TaskSpec,
     ToolSpec,
     TriageSpec,
 )
+from mas_cli.spec.script import Script
 from mas_cli.spec.yamlpos import Located, Path, load_located
 
 

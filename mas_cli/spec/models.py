@@ -10,7 +10,10 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from mas_cli.spec.base import Spec
+from mas_cli.spec.script import Script
 
 JsonSchema = dict[str, Any]
 PROVIDERS = ("openai", "anthropic", "offline")
@@ -19,12 +22,6 @@ ToolKind = Literal["deterministic", "live", "side_effect"]
 Process = Literal["sequential", "parallel", "hierarchical"]
 INLINE_MANAGER = "manager"
 MANAGER_TASK = "manage"  # the id of a hierarchical crew's manager conversation
-
-
-class Spec(BaseModel):
-    """Base of every crew-file section: strict keys, immutable once loaded."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 def parse_model_shorthand(text: str) -> dict[str, str] | None:
@@ -179,62 +176,6 @@ class ToolSpec(Spec):
         if self.deterministic is not None:
             return "deterministic" if self.deterministic else "live"
         return self.kind
-
-
-class ScriptToolCall(Spec):
-    """A tool call in an offline script."""
-
-    name: str
-    """The tool to call."""
-    arguments: dict[str, Any] = {}
-    """Its arguments."""
-
-
-class ScriptError(Spec):
-    """A failed call in an offline script, as a provider would fail it."""
-
-    status: int = 500
-    """HTTP status the failure stands for: 429 and 5xx are retried, others are not."""
-    message: str = "scripted failure"
-    """The error message."""
-    retry_after_s: float | None = None
-    """The wait the provider asks for, as a retry-after header would."""
-
-
-class ScriptTurn(Spec):
-    """One turn an offline model plays: text, structured data, tool calls, or an error."""
-
-    text: str | None = None
-    """A text answer (ends the task unless it fails output_schema)."""
-    data: Any = None
-    """A structured answer, sent as JSON."""
-    tool_calls: list[ScriptToolCall] | None = None
-    """Tools to call this turn."""
-    error: ScriptError | None = None
-    """Fail this call."""
-    delay_s: float = Field(default=0, ge=0)
-    """Take this long to answer, as a slow model would."""
-
-    @model_validator(mode="after")
-    def _one_kind(self) -> ScriptTurn:
-        given = [k for k in ("text", "data", "tool_calls", "error") if k in self.model_fields_set]
-        if len(given) != 1:
-            raise ValueError("give exactly one of text, data, tool_calls or error")
-        return self
-
-
-class Script(Spec):
-    """The turns an agent's offline model plays, in order, across the whole run."""
-
-    turns: list[ScriptTurn] = Field(min_length=1)
-    """The turns, in order."""
-    repeat: bool = False
-    """Start again from the first turn when they run out (an agent that never stops)."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _list_shorthand(cls, value: Any) -> Any:
-        return {"turns": value} if isinstance(value, list) else value
 
 
 class AgentSpec(Spec):

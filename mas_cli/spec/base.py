@@ -1,0 +1,9 @@
+"""The base of every crew-file model."""
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Spec(BaseModel):
+    """Base of every crew-file section: strict keys, immutable once loaded."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
