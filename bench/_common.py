@@ -297,11 +297,12 @@ def mas_env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(ROOT)}
 
 
-def run_mas(crew: Path, home: Path) -> tuple[float, dict[str, Any]]:
-    """`mas run CREW --quiet --home HOME`: the process's wall seconds, and its run_finished event,
+def run_mas(crew: Path, home: Path, *options: str) -> tuple[float, dict[str, Any]]:
+    """`mas run CREW --quiet --home HOME [OPTIONS]`: the process's wall seconds, and its
+    run_finished event,
     whose duration_s is the run's own (after start-up, crew loading and provider set-up)."""
     mas = str(Path(sys.executable).with_name("mas"))
-    whole, _ = timed([mas, "run", str(crew), "--quiet", "--home", str(home)], mas_env())
+    whole, _ = timed([mas, "run", str(crew), "--quiet", "--home", str(home), *options], mas_env())
     log = next(home.glob("runs/*/events.jsonl"))
     finished = json.loads(log.read_text(encoding="utf-8").splitlines()[-1])
     if finished.get("type") != "run_finished" or finished["status"] != "ok":

@@ -8,6 +8,8 @@ noise falls on all of them alike:
   - crew: 3 agents, 3 sequential tasks, one tool each (6 model calls, 3 tool calls);
   - many: one agent, --calls / 2 tasks of one tool call and one answer each (CrewAI makes
     --crewai-calls, being slow; figures are per request).
+mas also runs the same crews --offline (no HTTP, no server): its own cost per model call, and
+the figure issue 3 asks for, (whole process - python -c pass) / calls.
 The server calls the first tool offered once per user turn, then answers. Figures are medians:
   - process: the whole process, start-up and imports included;
   - per request: (time in the run - server time) / requests, where the time in the run excludes
@@ -17,6 +19,7 @@ The server calls the first tool offered once per user turn, then answers. Figure
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import tempfile
 from collections import defaultdict
@@ -44,11 +47,14 @@ class Sample(NamedTuple):
         return (self.steady_s - self.server_s) / self.requests * 1000
 
 
-def mas_sample(server: c.AgentServer, tasks: int, agents: int, tmp: Path) -> Sample:
+def mas_sample(server: c.AgentServer, tasks: int, agents: int, tmp: Path, *options: str) -> Sample:
     folder = Path(tempfile.mkdtemp(dir=tmp))
     crew = c.mas_crew(folder, server.base_url, tasks, agents)
     server.reset()
-    process_s, finished = c.run_mas(crew, folder / "home")
+    process_s, finished = c.run_mas(crew, folder / "home", *options)
+    if options:  # offline: the server saw nothing
+        nan = float("nan")
+        return Sample(process_s, finished["duration_s"], finished["llm_calls"], 0.0, nan)
     steady_s = c.finished_at(finished) - (server.first_at or 0)
     return Sample(process_s, finished["duration_s"], server.requests, server.server_s, steady_s)
 
@@ -64,7 +70,11 @@ def peer_sample(server: c.AgentServer, python: str, script: str, tasks: int, age
 
 def frameworks(calls: int, crewai_calls: int) -> tuple[dict[str, tuple[str, int]], list[str]]:
     """Name -> (how to run it, tasks of the many-call workload); and the skipped rows, saying why."""
-    rows = {"mas": ("mas", calls // 2), "raw openai SDK (floor)": ("raw_openai.py", calls // 2)}
+    rows = {
+        "mas": ("mas", calls // 2),
+        "mas --offline (no HTTP)": ("mas --offline", calls // 2),
+        "raw openai SDK (floor)": ("raw_openai.py", calls // 2),
+    }
     python, why = c.peers_python()
     if python is None:
         return rows, [f"LangGraph, CrewAI: {why}"]
@@ -74,8 +84,8 @@ def frameworks(calls: int, crewai_calls: int) -> tuple[dict[str, tuple[str, int]
 
 
 def sample(server: c.AgentServer, how: str, tasks: int, agents: int, tmp: Path) -> Sample:
-    if how == "mas":
-        return mas_sample(server, tasks, agents, tmp)
+    if how.startswith("mas"):
+        return mas_sample(server, tasks, agents, tmp, *how.split()[1:])
     python, script = how.split("|") if "|" in how else (sys.executable, how)
     return peer_sample(server, python, script, tasks, agents)
 
@@ -90,13 +100,21 @@ def main() -> None:
     args = parser.parse_args()
     rows, skipped = frameworks(args.calls, args.crewai_calls)
     samples: dict[tuple[str, str], list[Sample]] = defaultdict(list)
+    python = []
     with c.AgentServer() as server, tempfile.TemporaryDirectory() as tmp:
         for run in range(args.runs):
             print(f"round {run + 1}/{args.runs} ...", file=sys.stderr)
+            python.append(c.timed([sys.executable, "-c", "pass"])[0])
             for name, (how, many_tasks) in rows.items():
                 for workload, tasks, agents in (("crew", 3, 3), ("many", many_tasks, 1)):
                     samples[name, workload].append(sample(server, how, tasks, agents, Path(tmp)))
     report(rows, samples, args.runs)
+    offline = samples["mas --offline (no HTTP)", "many"]
+    per_call = c.median([(s.process_s - c.median(python)) / s.requests for s in offline])
+    print(
+        f"mas --offline, {offline[0].requests} model calls: (whole process - python -c pass) / "
+        f"calls = {per_call * 1000:.2f} ms"
+    )
     for line in skipped:
         print(line)
 
@@ -119,8 +137,8 @@ def report(rows: dict[str, tuple[str, int]], samples: dict, runs: int) -> None:
             f"{med(name, 'many', 'process_s'):.2f}",
             f"{many_ms:.2f}",
             f"{many_ms / med(floor, 'many', 'per_request_ms'):.1f}x",
-            f"{steady_ms:.2f}",
-            f"{steady_ms / med(floor, 'many', 'steady_ms'):.1f}x",
+            "-" if math.isnan(steady_ms) else f"{steady_ms:.2f}",
+            "-" if math.isnan(steady_ms) else f"{steady_ms / med(floor, 'many', 'steady_ms'):.1f}x",
         ])  # fmt: skip
     print(f"Orchestration overhead, instant local server; medians of {runs} runs")
     header = ["framework", "3-task crew: process s", "ms/request", "vs floor"]

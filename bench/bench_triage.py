@@ -14,6 +14,7 @@ import json
 import os
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -184,37 +185,51 @@ def generate(path: Path, megabytes: int, seed: int) -> None:
 
 
 def measure(argv: list[str]) -> tuple[float, int]:
-    """Wall seconds and peak resident bytes (summed over the process tree) of one command."""
+    """Wall seconds and peak PSS bytes (summed over the process tree) of one command."""
     with (CACHE / "stdout.txt").open("wb") as out:  # not /dev/null: GNU grep -c stops early there
         start = time.perf_counter()
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.DEVNULL)
         peak = 0
         while proc.poll() is None:
-            peak = max(peak, _tree_rss(proc.pid))
-            time.sleep(0.01)
+            peak = max(peak, _tree_pss(proc.pid))
+            time.sleep(0.02)
         return time.perf_counter() - start, peak
 
 
-def _tree_rss(pid: int) -> int:
-    total, pids = 0, {pid}
+def _tree_pss(pid: int) -> int:
+    total = 0
+    for child in _tree(pid):
+        try:
+            rollup = Path(f"/proc/{child}/smaps_rollup").read_text()
+        except OSError:
+            continue
+        for line in rollup.splitlines():
+            if line.startswith("Pss:"):
+                total += int(line.split()[1]) * 1024
+    return total
+
+
+def _tree(pid: int) -> set[int]:
+    parents: dict[int, int] = {}
     for proc in Path("/proc").iterdir():
-        entry = proc.name
-        if entry.isdigit():
+        if proc.name.isdigit():
             try:
-                status = Path(f"/proc/{entry}/status").read_text()
+                stat = (proc / "stat").read_text()
             except OSError:
                 continue
-            fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-            if int(entry) in pids or int(fields.get("PPid", "0").strip()) in pids:
-                pids.add(int(entry))
-                total += int(fields.get("VmRSS", "0 kB").split()[0]) * 1024
-    return total
+            parents[int(proc.name)] = int(stat[stat.rindex(")") + 2 :].split()[1])
+    tree, grew = {pid}, True
+    while grew:
+        more = {child for child, parent in parents.items() if parent in tree} - tree
+        tree, grew = tree | more, bool(more)
+    return tree
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=int, default=1024, help="size of the generated log in MB")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=3, help="rounds; medians are reported")
     args = parser.parse_args()
     CACHE.mkdir(parents=True, exist_ok=True)
     log = CACHE / f"events-{args.mb}mb-{args.seed}-v2.jsonl"
@@ -244,11 +259,22 @@ def main() -> None:
             )
         )
     os.environ["PYTHONPATH"] = str(ROOT)
-    print(f"log: {log} ({size / 1e6:,.0f} MB), {os.cpu_count()} cores")
-    print(f"{'command':<20} {'seconds':>8} {'MB/s':>8} {'peak RSS MB':>12}")
-    for name, argv, nbytes in rows:
-        seconds, peak = measure(argv)
-        print(f"{name:<20} {seconds:8.2f} {nbytes / 1e6 / seconds:8.0f} {peak / 1e6:12.1f}")
+    print(f"log: {log} ({size / 1e6:,.0f} MB), {os.cpu_count()} cores, {args.repeat} rounds")
+    results: dict[str, list[tuple[float, int]]] = {name: [] for name, _, _ in rows}
+    ratios = []
+    for _ in range(args.repeat):
+        for name, argv, nbytes in rows:
+            seconds, peak = measure(argv)
+            results[name].append((nbytes / 1e6 / seconds, peak))
+        ratios.append(results["mas triage loops"][-1][0] / results["grep -c"][-1][0])
+    print(f"{'command':<20} {'MB/s':>8} {'peak PSS MB':>12}   (medians; MB/s of each round)")
+    for name, found in results.items():
+        speed = statistics.median(s for s, _ in found)
+        peak = statistics.median(p for _, p in found)
+        rounds = " ".join(f"{s:.0f}" for s, _ in found)
+        print(f"{name:<20} {speed:8.0f} {peak / 1e6:12.1f}   ({rounds})")
+    each = " ".join(f"{r:.3f}" for r in ratios)
+    print(f"mas / grep -c: median {statistics.median(ratios):.3f} ({each})")
 
 
 if __name__ == "__main__":

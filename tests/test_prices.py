@@ -178,3 +178,31 @@ def test_a_cost_survives_the_event_as_the_same_decimal(tokens: int, rate: Decima
     cost = rate * tokens / 1_000_000
     assert money(as_float(cost)) == cost
     assert money(None) is None
+
+
+@given(
+    model=st.sampled_from(
+        ["gpt-4o-mini", "gpt-4.1", "claude-sonnet-4-6", "claude-haiku-4-5", "o3-mini"]
+    ),
+    fresh=st.integers(0, 300_000),
+    read=st.integers(0, 100_000),
+    write=st.integers(0, 100_000),
+    output=st.integers(0, 50_000),
+)
+def test_arithmetic_prices_equal_genai_prices_exactly(
+    model: str, fresh: int, read: int, write: int, output: int
+) -> None:
+    spec = CrewSpec.model_validate(
+        {
+            "name": "p",
+            "models": {
+                "m": {"provider": "anthropic" if "claude" in model else "openai", "model": model}
+            },
+            "agents": {"a": {"role": "A", "model": "m"}},
+            "tasks": [{"id": "t", "agent": "a", "prompt": "p"}],
+        }
+    )
+    price = price_book(spec).prices[model]
+    assert price is not None
+    usage = Tokens(fresh + read + write, output, read, write)
+    assert price.cost(usage) == price._calc(usage)  # the fast path is exact, tiers included

@@ -79,6 +79,48 @@ class Price:
 
     def cost(self, usage: TokenUsage) -> Decimal | None:
         """Dollars for this usage (tiers, cache reads and writes applied); None if inconsistent."""
+        linear = self._linear
+        cached = usage.cache_read_tokens + usage.cache_write_tokens
+        if linear is None or cached > usage.input_tokens:
+            return self._calc(usage)
+        base, plain, read, write, out = linear
+        fresh = usage.input_tokens - cached
+        return (
+            base
+            + plain * fresh
+            + read * usage.cache_read_tokens
+            + write * usage.cache_write_tokens
+            + out * usage.output_tokens
+        )
+
+    @functools.cached_property
+    def _linear(self) -> tuple[Decimal, Decimal, Decimal, Decimal, Decimal] | None:
+        """Without tiers, cost is affine in the token counts: take its coefficients from
+        genai-prices once (a call per token kind), then price every call with exact arithmetic."""
+        from genai_prices.types import TieredPrices
+
+        if any(isinstance(v, TieredPrices) for v in vars(self.rates).values()):
+            return None
+        million = 1_000_000
+        probes = [
+            Tokens(),
+            Tokens(million),
+            Tokens(million, 0, million),
+            Tokens(million, 0, 0, million),
+        ]
+        costs = [self._calc(t) for t in [*probes, Tokens(0, million)]]
+        if any(c is None for c in costs):
+            return None
+        base, plain, read, write, out = (c or Decimal(0) for c in costs)
+        return (
+            base,
+            (plain - base) / million,
+            (read - base) / million,
+            (write - base) / million,
+            (out - base) / million,
+        )
+
+    def _calc(self, usage: TokenUsage) -> Decimal | None:
         from genai_prices import Usage
 
         counts = Usage(
