@@ -31,7 +31,7 @@ BENCHES = {
         ["--calls", "200", "--crewai-calls", "40", "--runs", "1"],
     ),
     "concurrency": ("3. Concurrency", [], ["--runs", "1"]),
-    "triage": ("4. Triage", [], ["--mb", "64"]),
+    "triage": ("4. Triage", [], ["--mb", "64", "--repeat", "1"]),
     "cache": ("5. Cache", [], ["--hits", "100"]),
     "tokens": ("6. Tokens", [], ["--mb", "1", "--runs", "1"]),
 }
