@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from functools import cache
+from graphlib import TopologicalSorter
 
 from mas_cli.spec.models import CrewSpec
 
 
 def edges(crew: CrewSpec) -> dict[str, list[str]]:
-    """Each task id -> the ids it waits for. Sequential crews wait for every earlier task."""
+    """Each task id -> the ids it waits for. In file order (sequential and hierarchical crews)
+    a task waits for the one before it, and so, through it, for every earlier task."""
     ids = [t.id for t in crew.tasks]
     if crew.process == "parallel":
-        return {t.id: [d for d in t.depends_on if d in ids] for t in crew.tasks}
-    return {task_id: ids[:i] for i, task_id in enumerate(ids)}
+        known = set(ids)
+        return {t.id: [d for d in t.depends_on if d in known] for t in crew.tasks}
+    return {task_id: ids[i - 1 : i] for i, task_id in enumerate(ids)}
 
 
 def find_cycle(deps: dict[str, list[str]]) -> list[str] | None:
@@ -40,20 +42,26 @@ def find_cycle(deps: dict[str, list[str]]) -> list[str] | None:
 
 def upstream(deps: dict[str, list[str]]) -> dict[str, frozenset[str]]:
     """Each task -> every task that must finish before it (transitively). Needs an acyclic graph."""
-
-    @cache
-    def above(node: str) -> frozenset[str]:
-        direct = deps.get(node, [])
-        return frozenset(direct).union(*(above(d) for d in direct))
-
-    return {node: above(node) for node in deps}
+    above: dict[str, frozenset[str]] = {}
+    for node in _in_order(deps):
+        found: set[str] = set()
+        for dep in reversed(deps.get(node, [])):  # latest first: it usually covers the rest
+            if dep not in found:
+                found.add(dep)
+                found |= above[dep]
+        above[node] = frozenset(found)
+    return {node: above[node] for node in deps}
 
 
 def levels(deps: dict[str, list[str]]) -> dict[str, int]:
     """Each task -> its depth in the graph: 0 waits for nothing, n waits for level n-1."""
+    level: dict[str, int] = {}
+    for node in _in_order(deps):
+        level[node] = 1 + max((level[d] for d in deps.get(node, [])), default=-1)
+    return {node: level[node] for node in deps}
 
-    @cache
-    def level(node: str) -> int:
-        return 1 + max((level(d) for d in deps.get(node, [])), default=-1)
 
-    return {node: level(node) for node in deps}
+def _in_order(deps: dict[str, list[str]]) -> list[str]:
+    """Every task after the tasks it waits for; no recursion, as crews may have thousands."""
+    graph = {node: [d for d in deps.get(node, []) if d in deps] for node in deps}
+    return list(TopologicalSorter(graph).static_order())
