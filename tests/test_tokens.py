@@ -274,3 +274,21 @@ def test_importing_the_module_does_not_import_tiktoken() -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("name", ["cl100k_base", "o200k_base"])
+def test_bundled_ranks_equal_tiktokens_own_loader(name: str) -> None:
+    from tiktoken.load import load_tiktoken_bpe
+    from tiktoken_ext import openai_public
+
+    expected = openai_public.__dict__[name].__code__.co_consts  # the hash lives in the constructor
+    digest = next(c for c in expected if isinstance(c, str) and len(c) == 64)
+    path = tokens._DATA / f"{name}.tiktoken"
+    assert tokens._load_bundled(f"https://x/{name}.tiktoken", digest) == load_tiktoken_bpe(
+        str(path), digest
+    )
+
+
+def test_loading_writes_nothing_to_tiktokens_cache(no_network: Path) -> None:
+    tokens._encoding.__wrapped__("cl100k_base")
+    assert list(no_network.iterdir()) == []  # works with a read-only or absent cache folder

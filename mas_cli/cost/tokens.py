@@ -1,14 +1,16 @@
 """Token counts for text and chat requests, exact for OpenAI models, with no network.
 
 tiktoken downloads its BPE files on first use. We ship `o200k_base` and `cl100k_base` under
-`data/` and hand them to tiktoken's own loader, which still checks each file's SHA-256 against
-the hash tiktoken itself expects. tiktoken is imported only when a count is made.
+`data/` and build tiktoken's encodings from them with tiktoken's own constructors, after
+tiktoken's `check_hash` has accepted each file against the SHA-256 tiktoken itself expects.
+Nothing is downloaded and nothing is written. tiktoken is imported only when a count is made.
 
 Claude and unknown models have no public tokenizer: their counts are estimates, flagged as such.
 """
 
 from __future__ import annotations
 
+import binascii
 import functools
 import math
 import re
@@ -190,14 +192,26 @@ def _offline(constructor: Callable[[], dict[str, Any]]) -> Callable[[], dict[str
 
 
 def _load_bundled(url: str, expected_hash: str) -> dict[bytes, int]:
-    """The ranks of the bundled copy of `url`; tiktoken raises if its SHA-256 differs."""
-    from tiktoken.load import load_tiktoken_bpe
+    """The ranks of the bundled copy of `url`, once tiktoken's own check_hash accepts it.
+
+    Parsed in C-level passes: tiktoken's loader decodes its 200,000 lines one by one in Python
+    (about half a second a process) and copies the file into its cache folder first.
+    """
+    from tiktoken.load import check_hash
 
     path = _DATA / url.rsplit("/", 1)[-1]
     try:
-        return load_tiktoken_bpe(str(path), expected_hash=expected_hash)
-    except (OSError, ValueError) as exc:
-        raise MasError(
-            f"cannot load the bundled tokenizer file {path}: {exc}",
-            hint="reinstall mas-cli; if tiktoken was upgraded, check it still expects this file",
-        ) from exc
+        data = path.read_bytes()
+    except OSError as exc:
+        raise _unloadable(path, str(exc)) from exc
+    if not check_hash(data, expected_hash):
+        raise _unloadable(path, f"its SHA-256 is not the {expected_hash} tiktoken expects")
+    fields = data.split()
+    return dict(zip(map(binascii.a2b_base64, fields[0::2]), map(int, fields[1::2]), strict=True))
+
+
+def _unloadable(path: Path, why: str) -> MasError:
+    return MasError(
+        f"cannot load the bundled tokenizer file {path}: {why}",
+        hint="reinstall mas-cli; if tiktoken was upgraded, check it still expects this file",
+    )
