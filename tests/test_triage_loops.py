@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -207,28 +208,24 @@ def test_thresholds_from_crew_section_and_flags() -> None:
         build(None, ["turns=many"])
 
 
-def test_bulk_path_agrees_with_the_tally_on_random_logs(tmp_path: Path) -> None:
-    """Healthy traces are summed up in bulk; every number must match folding them one by one."""
-    import random
-
-    from mas_cli.triage import bulk
-
-    rng = random.Random(11)
-    events = []
-    for number in range(60):
+def _random_log(rng, runs: int) -> list[dict]:
+    """Runs of every shape the fast path must tell apart: healthy ones and loops of each kind."""
+    events: list[dict] = []
+    agents = [("scorer", "score"), ("critic", "critique")]
+    for number in range(runs):
         body = []
-        for turn in range(1, rng.randint(1, 7)):
-            agent, task = rng.choice([("scorer", "score"), ("critic", "critique")])
-            output = rng.choice(["same", f"o{number}-{turn}"])
+        for turn in range(1, rng.randint(1, 8)):
+            agent, task = rng.choice(agents)
             body.append(
                 llm(
                     turn,
                     agent=agent,
                     task=task,
-                    output_digest=output,
+                    output_digest=rng.choice(["same", "", f"o{number}-{turn}"]),
                     input_tokens=rng.choice([100, 100 + 900 * turn]),
                     cost_usd=rng.choice([None, 0.01]),
-                    ts=f"2026-11-21T02:{number % 3:02d}:00Z",
+                    status=rng.choice(["ok"] * 19 + ["error"]),
+                    ts=f"2026-11-21T02:{number % 3:02d}:{turn:02d}Z",
                 )
             )
             if rng.random() < 0.6:
@@ -241,27 +238,87 @@ def test_bulk_path_agrees_with_the_tally_on_random_logs(tmp_path: Path) -> None:
                         status=rng.choice(["ok"] * 9 + ["error"]),
                     )
                 )
+            if rng.random() < 0.15:
+                body.append(mas_event("task_started", turn, agent=agent, task=task))
+            if rng.random() < 0.03:
+                body.append(mas_event("handoff", turn, from_agent=agent, to_agent="critic"))
+            if rng.random() < 0.03:
+                body.append(mas_event("limit_hit", turn, agent=agent, kind="max_turns"))
+            if rng.random() < 0.05:
+                body.append(mas_event("state_write", turn, key="k", writer=task))
         one = run(*body, finished=number % 13 != 0)
+        if number % 17 == 5:
+            one = one[1:]  # no run_started
+        if number % 19 == 7:
+            one.append(mas_event("retry", 99, agent="scorer", task="score"))  # after the end
         events += [{**e, "trace_id": f"{number:032x}"} for e in one]
-    log = tmp_path / "events.jsonl"
-    log.write_text(jsonl(events))
-    fast = scan([str(log)], ScanOptions())
-    original = bulk.Bulk.__init__
+    starts = [mas_event("task_started", i, agent=a, task=t) for i in (1, 2, 3) for a, t in agents]
+    alone = [  # runs where a single detector fires, and nothing else looks wrong
+        [llm(i, output_digest="same") for i in (1, 2, 3)],
+        starts,
+        [llm(i, input_tokens=1000 * i) for i in range(1, 6)],
+        [llm(i, status="error", error="rate limited", output_digest="") for i in (1, 2, 3)],
+        [tool(i, args=f"a{i}", status="error", error="timeout") for i in (1, 2, 3)],
+        [llm(i, turn=0) for i in range(1, 7)],  # no turn logged: calls count as turns
+        [mas_event("task_started", i, agent="critic", task="critique") for i in range(6)],
+    ]
+    for number, body in enumerate(alone, runs):
+        events += [{**e, "trace_id": f"{number:032x}"} for e in run(*body)]
+    return events
 
-    def folding(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        self.enabled = False
 
-    try:
-        bulk.Bulk.__init__ = folding  # type: ignore[method-assign]
-        slow = scan([str(log)], ScanOptions())
-    finally:
-        bulk.Bulk.__init__ = original  # type: ignore[method-assign]
-    assert sorted(map(repr, fast.findings)) == sorted(map(repr, slow.findings))
-    assert fast.findings
+@pytest.mark.parametrize(
+    ("seed", "overrides"),
+    [
+        (11, {}),
+        (12, {}),
+        (13, {"turns": 2, "growth_turns": 3}),
+        (14, {"monologue": 1}),
+        (15, {"ping_pong": 20}),
+    ],
+)
+def test_fast_path_agrees_with_the_reference_on_random_logs(
+    tmp_path: Path, seed: int, overrides: dict[str, int]
+) -> None:
+    """Our logs take a fast path; the streaming path (gzip here) folds every record into the
+    tally, the reference. Every finding and every number of the table must be the same."""
+    import gzip
+    import random
+
+    text = jsonl(_random_log(random.Random(seed), 80)) + "not json\n"
+    plain, packed = tmp_path / "events.jsonl", tmp_path / "events.jsonl.gz"
+    plain.write_text(text)
+    packed.write_bytes(gzip.compress(text.encode()))
+    options = ScanOptions(thresholds=Thresholds(**overrides))
+    fast, slow = scan([str(plain)], options), scan([str(packed)], options)
+    parallel = scan([str(plain)], replace(options, workers=2, chunk_bytes=2048, parallel_bytes=0))
+    assert len(parallel.units) > 1
+
+    def located(report):
+        return sorted(
+            (repr(replace(f, first=0, last=0)), report.line(f.first), report.line(f.last))
+            for f in report.findings
+        )
 
     def rows(report):
         return [{**vars(a), "cost": round(a.cost, 9)} for a in report.agents]
 
-    assert rows(fast) == rows(slow)
-    assert fast.records == slow.records
+    assert sorted(map(repr, fast.findings)) == sorted(map(repr, slow.findings))
+    assert overrides or {f.detector for f in slow.findings} >= {
+        "turns",
+        "repeated_calls",
+        "repeated_failures",
+        "monologue",
+        "ping_pong",
+        "token_growth",
+        "limit_hit",
+        "unfinished",
+    }
+    assert located(parallel) == located(fast)
+    for report in (fast, parallel):
+        assert rows(report) == rows(slow)
+        assert (report.records, report.traces, report.bad.count) == (
+            slow.records,
+            slow.traces,
+            slow.bad.count,
+        )

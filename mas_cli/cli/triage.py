@@ -95,11 +95,13 @@ def _output_format(fmt: str, json_out: bool) -> str:
 
 
 def _thresholds(crew: Path | None, overrides: list[str]) -> Thresholds:
-    from mas_cli.spec.loader import load_crew
     from mas_cli.triage.thresholds import build
 
-    section = load_crew(crew).spec.triage.model_dump(exclude_none=True) if crew else None
-    return build(section, overrides)
+    if crew is None:
+        return build(None, overrides)
+    from mas_cli.spec.loader import load_crew  # pydantic and the crew models: only when asked
+
+    return build(load_crew(crew).spec.triage.model_dump(exclude_none=True), overrides)
 
 
 def _nothing_readable(report: LoopReport, logs: list[str]) -> None:

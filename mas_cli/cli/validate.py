@@ -22,6 +22,7 @@ def validate(
     """
     from mas_cli.cli import render
     from mas_cli.cli.render.cost import worst_case
+    from mas_cli.cli.render.validate import validation
     from mas_cli.cost.budget import worst_case_bound
     from mas_cli.spec.summary import check_file
 
@@ -31,7 +32,7 @@ def validate(
         render.json_out([_with_bound(r.to_json(), b) for r, b in zip(reports, bounds, strict=True)])
     else:
         for report, bound in zip(reports, bounds, strict=True):
-            render.validation(report)
+            validation(report)
             if bound is not None:
                 worst_case(bound)
     failed = any(not r.ok or (strict and r.warnings) for r in reports)

@@ -1,187 +1,231 @@
-"""The fast path: a trace that is plainly healthy is summed up in bulk, not folded record by record.
+"""The fast path for our own logs: one tight pass over decoded lines, the tally only where needed.
 
-Records are held per trace (a block's consecutive records of one trace are one segment) until
-the trace ends. Then a few checks in C-level builtins decide whether any detector could fire on
-it: no limit, handoff or message; every call ok; no thread past the turns threshold or long
-enough to judge token growth; no output and no tool call (with its arguments) seen twice; fewer
-agent starts than a ping-pong needs. A trace that passes adds its threads to the agent rows and
-its calls to the per-minute rates, exactly as the tally would; any other trace, and one held
-too long, is replayed through the tally, which stays the reference for every finding.
+Every line adds to the numbers of the table as it streams by: per thread (an agent on a task in
+a trace) its calls, turns, tokens and cost, and per agent and minute its invocations. While a
+trace reads as healthy, its lines are held, and a few checks on the same pass tell whether any
+detector could fire on it: no limit or handoff; every call ok; no thread past the turns
+threshold; no model output and no tool call (with its arguments) seen twice; fewer agent starts
+than a ping-pong needs; and, at its end, no thread long enough whose input tokens rise
+steadily. A healthy trace's held lines are dropped at its end. Any other
+trace, and one held too long, is replayed into the tally, and its later lines go there too: the
+tally stays the reference for every finding, and `Tally(counts=False)` leaves the counting here.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+from dataclasses import dataclass, field
 from itertools import groupby
 from operator import attrgetter
-from typing import Any
 
-from mas_cli.events.formats.mas import Skipped
-from mas_cli.events.formats.records import (
-    AgentStart,
-    ModelCall,
-    TaskEnd,
-    ToolCall,
-    TraceEnd,
-    TraceStart,
-)
+from mas_cli.events.formats.mas import Line, to_record
 from mas_cli.triage.loops import steady_rise
 from mas_cli.triage.report import AgentRow
-from mas_cli.triage.tally import Rate, Tally, merge_rate
+from mas_cli.triage.tally import Rate, Tally
 from mas_cli.triage.thresholds import Thresholds
 
-Segment = tuple[int, list[Any]]
-TRACE = attrgetter("trace")
-THREAD = attrgetter("agent", "task")
-STATUS = attrgetter("status")
-TURN = attrgetter("turn")
-CALL = attrgetter("name", "args")
-COST = attrgetter("cost")
-INPUT = attrgetter("input_tokens")
-OUTPUT = attrgetter("output_tokens")
-PLAIN = {TraceStart, AgentStart, ModelCall, ToolCall, TaskEnd, TraceEnd, Skipped}
-HELD_RECORDS = 50_000
+TRACE = attrgetter("trace_id")
+HELD_LINES = 50_000
+
+
+@dataclass(slots=True)
+class Sums:
+    """One thread's numbers for the table, and its input tokens per call."""
+
+    calls: int = 0
+    tool_calls: int = 0
+    starts: int = 0
+    max_turn: int = 0
+    tokens: int = 0
+    cost: float = 0.0
+    priced: bool = False
+    inputs: list[int] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Pending:
+    """A trace being read."""
+
+    healthy: bool
+    folding: bool = False
+    """Its lines go to the tally."""
+    records: int = 0
+    starts: int = 0
+    held: list[tuple[int, list[Line]]] = field(default_factory=list)
+    size: int = 0
+    threads: dict[tuple[str, str], Sums] = field(default_factory=dict)
+    outputs: set[str] = field(default_factory=set)
+    calls: set[tuple[str, str]] = field(default_factory=set)
 
 
 class Bulk:
-    """Holds traces until they end; sums up the healthy ones, replays the rest into `tally`."""
+    """Folds the lines of one part of a mas log: the table's numbers here, findings in `tally`."""
 
-    def __init__(self, tally: Tally, th: Thresholds, rows: dict[str, AgentRow]) -> None:
-        self.tally, self.th, self.rows = tally, th, rows
-        self.held: dict[str, list[Segment]] = {}
-        self.sizes: Counter[str] = Counter()
-        self.summed: list[str] = []
+    def __init__(self, th: Thresholds) -> None:
+        self.th = th
+        self.tally = Tally(counts=False)
+        self.pending: dict[str, Pending] = {}
+        self.rows: dict[str, AgentRow] = {}
+        self.starts_per_minute: dict[tuple[str, str], Rate] = {}
+        self.calls_per_minute: dict[tuple[str, str], Rate] = {}
+        self.records = 0
+        self.traces: list[str] = []
         # thresholds so low that a healthy-looking trace could still fire: fold everything
         self.enabled = th.monologue >= 2 and th.repeated_calls >= 2 and th.ping_pong >= 3
 
-    def observe_all(self, base: int, records: list[Any]) -> None:
-        """A block of records, the i-th at loc `base + i`."""
-        if not self.enabled:
-            self.tally.observe_all(base, records)
-            return
-        offset = 0
-        for name, group in groupby(records, TRACE):
+    def observe_all(self, base: int, lines: list[Line]) -> None:
+        """A block of decoded lines, the i-th at loc `base + i`."""
+        loc = base
+        for name, group in groupby(lines, TRACE):
             part = list(group)
-            self._segment(name, base + offset, part)
-            offset += len(part)
-
-    def _segment(self, name: str, loc: int, part: list[Any]) -> None:
-        if not name or name in self.tally.open:  # no trace to hold it by, or already folding
-            self.tally.observe_all(loc, part)
-            return
-        self.held.setdefault(name, []).append((loc, part))
-        self.sizes[name] += len(part)
-        if TraceEnd in set(map(type, part)):
-            self._close(name)
-        elif self.sizes[name] > HELD_RECORDS:
-            self._replay(name)
+            while part:
+                pending = self.pending.get(name)
+                if pending is None:
+                    pending = self.pending[name] = Pending(self.enabled and bool(name))
+                used = self._fold(pending, loc, part)
+                self._route(pending, loc, part[:used] if used < len(part) else part)
+                if part[used - 1].type == "run_finished":
+                    self._close(name, pending)
+                loc += used
+                part = part[used:]
 
     def finish(self) -> None:
-        """The input ended: replay every trace still held (they never finished)."""
-        for name in list(self.held):
-            self._replay(name)
+        """The input ended: every trace still pending ends as it stands."""
+        for name, pending in list(self.pending.items()):
+            if not pending.folding and pending.held:
+                self._replay(pending)
+            self._close(name, pending)
 
-    def _replay(self, name: str) -> None:
-        self.sizes.pop(name, None)
-        for loc, part in self.held.pop(name):
-            self.tally.observe_all(loc, part)
+    def _route(self, pending: Pending, loc: int, part: list[Line]) -> None:
+        if pending.folding:
+            self.tally.observe_all(loc, list(map(to_record, part)))
+            return
+        pending.held.append((loc, part))
+        pending.size += len(part)
+        if not pending.healthy or pending.size > HELD_LINES:
+            self._replay(pending)
 
-    def _close(self, name: str) -> None:
-        records = [r for _, part in self.held[name] for r in part]
-        if name and healthy(records, self.th):
-            self._sum_up(self.held.pop(name), records)
-            self.sizes.pop(name, None)
-            self.summed.append(name)
-        else:
-            self._replay(name)
+    def _replay(self, pending: Pending) -> None:
+        pending.folding, pending.healthy = True, False
+        for loc, part in pending.held:
+            self.tally.observe_all(loc, list(map(to_record, part)))
+        pending.held, pending.outputs, pending.calls = [], set(), set()
 
-    def _sum_up(self, segments: list[Segment], records: list[Any]) -> None:
-        locs = [loc + i for loc, part in segments for i in range(len(part))]
-        self.tally.records += len(records) - sum(1 for r in records if type(r) is Skipped)
-        models = [(loc, r) for loc, r in zip(locs, records, strict=True) if type(r) is ModelCall]
-        starts = [(loc, r) for loc, r in zip(locs, records, strict=True) if type(r) is AgentStart]
-        tools = Counter(THREAD(r) for r in records if type(r) is ToolCall)
-        _add_minutes(self.tally.calls_per_minute, models)
-        _add_minutes(self.tally.starts_per_minute, starts)
-        calls = _by_thread([r for _, r in models])
-        started = _by_thread([r for _, r in starts])
-        for key in {*calls, *started, *tools}:
-            model_calls, agent_starts = calls.get(key, []), started.get(key, [])
-            _add_row(self.rows, key[0], model_calls, tools[key], agent_starts)
+    def _close(self, name: str, pending: Pending) -> None:
+        del self.pending[name]
+        if not pending.folding and not self._stays_healthy(pending):
+            self._replay(pending)
+        if pending.records:
+            self.records += pending.records
+            self.traces.append(name)
+            self._add_rows(pending)
+
+    def _stays_healthy(self, pending: Pending) -> bool:
+        long = max(2, self.th.growth_turns)
+        return not any(
+            len(sums.inputs) >= long and steady_rise(sums.inputs, self.th) is not None
+            for sums in pending.threads.values()
+        )
+
+    def _add_rows(self, pending: Pending) -> None:
+        """The trace's threads into their agents' rows, as `report.add_trace` adds them."""
+        rows = self.rows
+        for (agent, _), sums in pending.threads.items():
+            turns = sums.max_turn or sums.calls or sums.starts
+            row = rows.get(agent)
+            if row is None:
+                row = rows[agent] = AgentRow(agent)
+            row.calls += sums.calls
+            row.tool_calls += sums.tool_calls
+            row.threads += 1
+            row.turns_max = max(row.turns_max, turns)
+            row.turns_total += turns
+            row.tokens += sums.tokens
+            row.cost += sums.cost
+            row.priced = row.priced or sums.priced
+
+    def _fold(self, pending: Pending, loc: int, part: list[Line]) -> int:  # noqa: PLR0912, PLR0915
+        """Add a trace's consecutive lines; how many were used (up to and with its end)."""
+        most, starts_limit = self.th.turns, self.th.ping_pong
+        threads, outputs, calls = pending.threads, pending.outputs, pending.calls
+        healthy, records = pending.healthy, pending.records
+        per_minute = self.calls_per_minute  # locs only grow within one part of a log
+        for used, line in enumerate(part, 1):
+            kind = line.type
+            if kind == "llm_call":
+                records += 1
+                key = (line.agent, line.task)
+                sums = threads.get(key)
+                if sums is None:
+                    sums = threads[key] = Sums()
+                sums.calls += 1
+                turn = line.turn
+                sums.max_turn = max(sums.max_turn, turn)
+                tokens = line.input_tokens
+                sums.tokens += tokens + line.output_tokens
+                cost = line.cost_usd
+                if cost is not None:
+                    sums.cost += cost
+                    sums.priced = True
+                minute = (line.agent, line.ts[:16])
+                rate = per_minute.get(minute)
+                if rate is None:
+                    if minute[1]:
+                        per_minute[minute] = Rate(1, loc, loc)
+                else:
+                    rate.count += 1
+                    rate.last = loc
+                if healthy:
+                    sums.inputs.append(tokens)
+                    output = line.output_digest
+                    if line.status != "ok" or turn > most or sums.calls > most or output in outputs:
+                        healthy = False
+                    elif output:
+                        outputs.add(output)
+            elif kind == "tool_call":
+                records += 1
+                key = (line.agent, line.task)
+                sums = threads.get(key)
+                if sums is None:
+                    sums = threads[key] = Sums()
+                sums.tool_calls += 1
+                if healthy:
+                    call = (line.tool, line.args_digest)
+                    if line.status != "ok" or call in calls:
+                        healthy = False
+                    calls.add(call)
+            elif kind == "task_started":
+                records += 1
+                key = (line.agent, line.task)
+                sums = threads.get(key)
+                if sums is None:
+                    sums = threads[key] = Sums()
+                sums.starts += 1
+                sums.max_turn = max(sums.max_turn, line.turn)
+                pending.starts += 1
+                _count(self.starts_per_minute, (line.agent, line.ts[:16]), loc)
+                if sums.starts > most or line.turn > most or pending.starts >= starts_limit:
+                    healthy = False
+            elif kind in ("task_finished", "run_started"):
+                records += 1
+            elif kind == "run_finished":
+                records += 1
+                pending.healthy, pending.records = healthy, records
+                return used
+            elif kind in ("handoff", "limit_hit"):
+                records += 1
+                healthy = False
+            loc += 1
+        pending.healthy, pending.records = healthy, records
+        return len(part)
 
 
-def healthy(records: list[Any], th: Thresholds) -> bool:
-    """Whether no detector can fire on this closed trace (conservatively: when unsure, False)."""
-    kinds = Counter(map(type, records))
-    plain = not kinds.keys() - PLAIN and kinds[TraceStart] == kinds[TraceEnd] == 1
-    if not plain or kinds[AgentStart] >= th.ping_pong:
-        return False
-    models = [r for r in records if type(r) is ModelCall]
-    tools = [r for r in records if type(r) is ToolCall]
-    started = [r for r in records if type(r) is AgentStart]
-    return (
-        not set(map(STATUS, models)) - {"ok"}
-        and not set(map(STATUS, tools)) - {"ok"}
-        and _turns_within(models, started, th)
-        and _distinct([r.output for r in models if r.output])
-        and _distinct(list(map(CALL, tools)))
-    )
-
-
-def _turns_within(models: list[ModelCall], started: list[AgentStart], th: Thresholds) -> bool:
-    per_thread = Counter(map(THREAD, models))
-    starts = Counter(map(THREAD, started))
-    most = max(*per_thread.values(), *starts.values(), *map(TURN, models), *map(TURN, started), 0)
-    return most <= th.turns and not _may_grow(models, per_thread, th)
-
-
-def _distinct(items: list[Any]) -> bool:
-    return len(set(items)) == len(items)
-
-
-def _may_grow(
-    models: list[ModelCall], per_thread: Counter[tuple[str, str]], th: Thresholds
-) -> bool:
-    """Whether a thread long enough to judge has input tokens rising fast enough to report."""
-    long = {key for key, calls in per_thread.items() if calls >= max(2, th.growth_turns)}
-    return any(
-        steady_rise([m.input_tokens for m in models if THREAD(m) == key], th) is not None
-        for key in long
-    )
-
-
-def _by_thread(records: list[Any]) -> dict[tuple[str, str], list[Any]]:
-    return {key: list(group) for key, group in groupby(sorted(records, key=THREAD), THREAD)}
-
-
-def _add_minutes(rates: dict[tuple[str, str], Rate], located: list[tuple[int, Any]]) -> None:
-    """Per (agent, minute): how many, and the locs of the first and last (as the tally counts)."""
-    keys = [(r.agent, r.ts[:16]) for _, r in located]
-    locs = [loc for loc, _ in located]
-    first = dict(zip(reversed(keys), reversed(locs), strict=True))
-    last = dict(zip(keys, locs, strict=True))
-    for key, count in Counter(keys).items():
-        if key[1]:
-            merge_rate(rates, key, Rate(count, first[key], last[key]))
-
-
-def _add_row(
-    rows: dict[str, AgentRow],
-    agent: str,
-    calls: list[ModelCall],
-    tools: int,
-    starts: list[AgentStart],
-) -> None:
-    """One thread into its agent's row, as `report.add_trace` adds a tallied thread."""
-    costs = [c for c in map(COST, calls) if c is not None]
-    turn = max(max(map(TURN, calls), default=0), max(map(TURN, starts), default=0))
-    turns = turn or len(calls) or len(starts)
-    row = rows.setdefault(agent, AgentRow(agent))
-    row.calls += len(calls)
-    row.tool_calls += tools
-    row.threads += 1
-    row.turns_max = max(row.turns_max, turns)
-    row.turns_total += turns
-    row.tokens += sum(map(INPUT, calls)) + sum(map(OUTPUT, calls))
-    row.cost += sum(costs)
-    row.priced = row.priced or bool(costs)
+def _count(rates: dict[tuple[str, str], Rate], key: tuple[str, str], loc: int) -> None:
+    """One invocation in an agent's minute (locs only grow within one part of a log)."""
+    if not key[1]:
+        return
+    rate = rates.get(key)
+    if rate is None:
+        rates[key] = Rate(1, loc, loc)
+    else:
+        rate.count += 1
+        rate.last = loc

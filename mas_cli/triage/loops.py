@@ -280,8 +280,8 @@ def token_growth(trace: Trace, th: Thresholds) -> Iterator[Finding]:
 def steady_rise(ys: list[int], th: Thresholds) -> tuple[float, float] | None:
     """The least-squares slope and intercept when most steps rise and the slope is big enough."""
     n = len(ys)
-    if n < max(2, th.growth_turns):
-        return None
+    if n < max(2, th.growth_turns) or max(ys) - min(ys) < max(1, th.growth_tokens):
+        return None  # the slope is never more than the range (max - min) of the values
     rises = sum(1 for a, b in itertools.pairwise(ys) if b > a)
     if rises < 0.8 * (n - 1):
         return None

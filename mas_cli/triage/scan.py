@@ -59,12 +59,13 @@ class Partial:
     records: int = 0
     traces: list[str] = field(default_factory=list)
 
-    def drain(self, tally: Tally, th: Thresholds) -> None:
-        """Run the detectors on the traces the tally closed, and fold them into the rows."""
+    def drain(self, tally: Tally, th: Thresholds, *, rows: bool = True) -> None:
+        """Run the detectors on the traces the tally closed (and fold them into the rows)."""
         for trace in tally.closed:
             self.findings.extend(loops.trace_findings(trace, th))
-            add_trace(self.rows, trace)
-            self.traces.append(trace.trace)
+            if rows:
+                add_trace(self.rows, trace)
+                self.traces.append(trace.trace)
         tally.closed.clear()
 
     def take_rates(self, tally: Tally) -> None:
@@ -160,20 +161,20 @@ def _scan_mas(path: Path, unit: int, options: ScanOptions) -> list[tuple[int, Pa
 
 
 def scan_range(job: Job) -> Partial:
-    """Tally one byte range of a mas log (the whole file, or one worker's share)."""
-    tally, part = Tally(), Partial()
-    bulk = Bulk(tally, job.thresholds, part.rows)
+    """Read one byte range of a mas log (the whole file, or one worker's share)."""
+    part, bulk = Partial(), Bulk(job.thresholds)
     line = 1
     for block in _blocks(job.path, job.start, job.end):
-        records = decode_block(block, job.path, line, part.bad)
-        bulk.observe_all(make_loc(job.unit, line), records)
-        line += len(records)
-        if tally.closed:
-            part.drain(tally, job.thresholds)
+        lines = decode_block(block, job.path, line, part.bad)
+        bulk.observe_all(make_loc(job.unit, line), lines)
+        line += len(lines)
+        part.drain(bulk.tally, job.thresholds, rows=False)
     part.lines = line - 1
     bulk.finish()
-    part.traces.extend(bulk.summed)
-    _close(tally, part, job.thresholds)
+    bulk.tally.finish()
+    part.drain(bulk.tally, job.thresholds, rows=False)
+    part.rows, part.traces, part.records = bulk.rows, bulk.traces, bulk.records
+    part.starts, part.calls = bulk.starts_per_minute, bulk.calls_per_minute
     return part
 
 

@@ -125,6 +125,8 @@ class Tally:
     starts_per_minute: dict[tuple[str, str], Rate] = field(default_factory=dict)
     calls_per_minute: dict[tuple[str, str], Rate] = field(default_factory=dict)
     records: int = 0
+    counts: bool = True
+    """Count invocations per minute (off when a faster pass counts them, see `bulk.py`)."""
 
     def __post_init__(self) -> None:
         self.handlers: dict[type, Callable[[int, Any], None]] = {
@@ -194,7 +196,8 @@ class Tally:
             )
         if record.status != "ok":
             self._failure(trace, loc, record, ("model", record.name, record.error or record.status))
-        self._tick(thread, record.ts, loc)
+        if self.counts:
+            self._tick(thread, record.ts, loc)
 
     def tool_call(self, loc: int, record: ToolCall) -> None:
         """A tool call: repeats within the trace, alternations within the thread, failures."""
@@ -247,7 +250,8 @@ class Tally:
         trace.agent_turns.feed(
             record.agent, loc, (trace.tokens, trace.cost), (trace.tokens, trace.cost)
         )
-        _count(self.starts_per_minute, (record.agent, record.ts[:16]), loc)
+        if self.counts:
+            _count(self.starts_per_minute, (record.agent, record.ts[:16]), loc)
 
     def task_end(self, loc: int, record: TaskEnd) -> None:
         """A task ended (nothing to count; it keeps the trace's last place current)."""

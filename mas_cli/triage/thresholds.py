@@ -6,7 +6,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 
 from mas_cli.errors import UsageError
-from mas_cli.spec.findings import did_you_mean
 
 
 @dataclass(frozen=True)
@@ -57,6 +56,8 @@ def _parse(item: str) -> tuple[str, int]:
     if not sep:
         raise UsageError(f"--threshold {item!r} is not NAME=VALUE", hint="e.g. --threshold turns=8")
     if name not in NAMES:
+        from mas_cli.spec.findings import did_you_mean  # PyYAML comes with it: only on a typo
+
         hint = did_you_mean(name, NAMES)
         raise UsageError(f"--threshold: {name!r} is not a threshold", hint=hint)
     try:

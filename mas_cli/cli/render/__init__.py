@@ -1,17 +1,9 @@
-"""Everything the CLI draws: tables and JSON to stdout; progress, warnings and errors to stderr."""
+"""Everything the CLI draws: tables and JSON to stdout; progress, warnings and errors to stderr.
+
+The package exports only the basics every command needs; a command imports the module that
+draws its own output (`render.run`, `render.triage`, ...), so it loads no other command's models.
+"""
 
 from mas_cli.cli.render.base import error, internal_error, json_out, problem, stderr, stdout
-from mas_cli.cli.render.run import Progress, run_result
-from mas_cli.cli.render.validate import validation
 
-__all__ = [
-    "Progress",
-    "error",
-    "internal_error",
-    "json_out",
-    "problem",
-    "run_result",
-    "stderr",
-    "stdout",
-    "validation",
-]
+__all__ = ["error", "internal_error", "json_out", "problem", "stderr", "stdout"]

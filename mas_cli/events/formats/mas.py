@@ -1,16 +1,18 @@
-"""Our own `events.jsonl`, decoded straight into records by msgspec, in C.
+"""Our own `events.jsonl`: each line decoded by msgspec, in C, into one flat `Line`.
 
-Only the fields the triage needs are decoded; the rest of each line is skipped by the parser.
-Event types that carry nothing for the triage (state writes, retries, ...) decode into
-`Skipped`; a type this version does not know is skipped too, not counted as bad, so newer logs
-stay readable. `decode_block` is the fast path: a whole block of lines in one call, falling
-back to one line at a time only when the block holds a bad or blank line.
+A `Line` holds only the fields the triage reads, under their names in the run log; the parser
+skips the rest of each line. One flat struct decodes about half again as fast as a union of
+per-type structs told apart by `type` (our writer puts `type` last, so a tagged union reads each
+line twice). `decode_block` is the fast path: a whole block of lines in one call, falling back to
+one line at a time only when the block holds a bad or blank line. `to_record` turns a line into
+the normalized record the other readers produce; a line of an event type the triage does not
+look at (state writes, retries, or a type newer than this version) gives None, and is skipped,
+not counted as bad, so newer logs stay readable.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from typing import Any, TypeAlias
+from collections.abc import Callable, Iterable, Iterator
 
 import msgspec
 
@@ -28,62 +30,90 @@ from mas_cli.events.formats.records import (
 from mas_cli.events.formats.source import BadLines
 
 
-class Skipped(msgspec.Struct, tag_field="type", gc=False):
-    """An event the triage does not look at (or a line that was not an event)."""
+class Line(msgspec.Struct, gc=False):
+    """One run-log line: the fields any triaged event type carries, with the log's names."""
 
-    trace: str = msgspec.field(default="", name="trace_id")
-
-
-NOT_AN_EVENT = Skipped()
-
-
-class _StateWrite(Skipped, tag="state_write"):
-    pass
-
-
-class _Retry(Skipped, tag="retry"):
-    pass
-
-
-class _HistoryTrimmed(Skipped, tag="history_trimmed"):
-    pass
-
-
-class _Warning(Skipped, tag="warning"):
-    pass
-
-
-class _RateLimited(Skipped, tag="rate_limited"):
-    pass
+    type: str
+    trace_id: str = ""
+    agent: str = ""
+    task: str = ""
+    ts: str = ""
+    turn: int = 0
+    status: str = ""
+    error: str = ""
+    model: str = ""
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float | None = None
+    output_digest: str = ""
+    tool: str = ""
+    args_digest: str = ""
+    result_digest: str = ""
+    from_agent: str = ""
+    to_agent: str = ""
+    kind: str = ""
+    message: str = ""
 
 
-Decoded: TypeAlias = (
-    ModelCall
-    | ToolCall
-    | Handoff
-    | Limit
-    | AgentStart
-    | TaskEnd
-    | TraceStart
-    | TraceEnd
-    | _StateWrite
-    | _Retry
-    | _HistoryTrimmed
-    | _Warning
-    | _RateLimited
-)
-DECODER = msgspec.json.Decoder(Decoded)
+NOT_AN_EVENT = Line("")
+"""What a bad or blank line decodes to: no type, no trace."""
+
+DECODER = msgspec.json.Decoder(Line)
 _ANY = msgspec.json.Decoder()
 
 
-def decode_block(block: bytes, source: str, first_line: int, bad: BadLines) -> list[Any]:
-    """The records of a block of whole lines, one entry per line.
+def _where(line: Line) -> dict[str, str]:
+    return {"trace": line.trace_id, "agent": line.agent, "task": line.task, "ts": line.ts}
+
+
+_RECORDS: dict[str, Callable[[Line], Record]] = {
+    "llm_call": lambda line: ModelCall(
+        **_where(line),
+        name=line.model,
+        turn=line.turn,
+        status=line.status or "ok",
+        error=line.error,
+        input_tokens=line.input_tokens,
+        output_tokens=line.output_tokens,
+        cost=line.cost_usd,
+        output=line.output_digest,
+    ),
+    "tool_call": lambda line: ToolCall(
+        **_where(line),
+        name=line.tool,
+        turn=line.turn,
+        args=line.args_digest,
+        output=line.result_digest,
+        status=line.status or "ok",
+        error=line.error,
+    ),
+    "handoff": lambda line: Handoff(
+        **_where(line), from_agent=line.from_agent, to_agent=line.to_agent
+    ),
+    "limit_hit": lambda line: Limit(**_where(line), name=line.kind, message=line.message),
+    "task_started": lambda line: AgentStart(**_where(line), turn=line.turn),
+    "task_finished": lambda line: TaskEnd(**_where(line), status=line.status),
+    "run_started": lambda line: TraceStart(**_where(line)),
+    "run_finished": lambda line: TraceEnd(**_where(line), status=line.status),
+}
+TRIAGED = frozenset(_RECORDS)
+"""The event types that become records; every other type is skipped."""
+
+
+def to_record(line: Line) -> Record | None:
+    """The normalized record of a line, or None for a type the triage does not look at."""
+    make = _RECORDS.get(line.type)
+    return None if make is None else make(line)
+
+
+def decode_block(block: bytes, source: str, first_line: int, bad: BadLines) -> list[Line]:
+    """The lines of a block of whole lines, decoded, one entry per line.
 
     Entry `i` is line `first_line + i`. A bad line is reported to `bad`; bad and blank lines
-    give NOT_AN_EVENT, so that every entry has a `trace`.
+    give NOT_AN_EVENT.
     """
     try:
-        decoded: list[Any] = DECODER.decode_lines(block)
+        decoded: list[Line] = DECODER.decode_lines(block)
     except msgspec.DecodeError:
         decoded = []
     if len(decoded) == block.count(b"\n") + (not block.endswith(b"\n")):
@@ -91,8 +121,7 @@ def decode_block(block: bytes, source: str, first_line: int, bad: BadLines) -> l
     lines = block.split(b"\n")
     if block.endswith(b"\n"):
         lines.pop()
-    decoded = [_decode_line(line, source, first_line + i, bad) for i, line in enumerate(lines)]
-    return [NOT_AN_EVENT if record is None else record for record in decoded]
+    return [_decode_line(line, source, first_line + i, bad) for i, line in enumerate(lines)]
 
 
 def read_mas(
@@ -100,32 +129,28 @@ def read_mas(
 ) -> Iterator[tuple[int, Record]]:
     """Records from numbered `events.jsonl` lines."""
     for number, line in lines:
-        record = _decode_line(line, source, number, bad)
-        if record is not None and not isinstance(record, Skipped):
+        record = to_record(_decode_line(line, source, number, bad))
+        if record is not None:
             yield number, record
 
 
-def _decode_line(line: bytes, source: str, number: int, bad: BadLines) -> Any:
+def _decode_line(line: bytes, source: str, number: int, bad: BadLines) -> Line:
     if not line.strip():
-        return None
+        return NOT_AN_EVENT
     try:
         return DECODER.decode(line)
     except msgspec.DecodeError as exc:
         return _unknown_type_or_bad(line, source, number, bad, str(exc))
 
 
-def _unknown_type_or_bad(line: bytes, source: str, number: int, bad: BadLines, why: str) -> None:
+def _unknown_type_or_bad(line: bytes, source: str, number: int, bad: BadLines, why: str) -> Line:
     try:
         value = _ANY.decode(line)
     except msgspec.DecodeError:
         bad.add(source, number, f"not JSON ({why})")
-        return
-    if (
-        isinstance(value, dict)
-        and isinstance(value.get("type"), str)
-        and "Invalid value" in why
-        and "$.type" in why
-    ):
-        return  # an event type this version does not know: skipped, not bad
+        return NOT_AN_EVENT
+    kind = value.get("type") if isinstance(value, dict) else None
+    if isinstance(kind, str) and kind not in TRIAGED:
+        return NOT_AN_EVENT  # an event the triage does not read (or a newer type): skipped
     bad.add(source, number, f"not a mas event ({why})")
-    return
+    return NOT_AN_EVENT

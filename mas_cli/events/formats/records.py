@@ -1,10 +1,8 @@
 """The normalized record stream every log format is read into.
 
-One small frozen struct per kind of step, told apart by their class (and by `type` when decoded
-from JSON): a model call, a tool call, a message, a handoff, a limit hit, an agent starting work,
-and a trace (a run) starting or ending. Field names are ours; the JSON names a field decodes from
-are those of our own run log, so `events.jsonl` lines decode straight into these structs in C
-(see `mas.py`); the other readers build them in Python.
+One small frozen struct per kind of step, told apart by their class: a model call, a tool call,
+a message, a handoff, a limit hit, an agent starting work, and a trace (a run) starting or
+ending. Every reader builds them, our own run log's included (see `mas.py`).
 
 Every record carries `trace` (the trace or run id), `agent`, `task` and `ts` (ISO 8601, "" when
 the log does not say), and where the source has one, `span` (its span id), which evidence
@@ -18,44 +16,44 @@ from typing import TypeAlias
 
 import msgspec
 
-_TAGGED = {"tag_field": "type", "frozen": True, "gc": False, "kw_only": True}
+_FROZEN = {"frozen": True, "gc": False, "kw_only": True}
 
 
-class Base(msgspec.Struct, **_TAGGED):
+class Base(msgspec.Struct, **_FROZEN):
     """Fields every record has."""
 
-    trace: str = msgspec.field(default="", name="trace_id")
+    trace: str = ""
     agent: str = ""
     task: str = ""
     ts: str = ""
-    span: str = msgspec.field(default="", name="record_span")
+    span: str = ""
 
 
-class ModelCall(Base, tag="llm_call"):
+class ModelCall(Base):
     """One model call attempt."""
 
-    name: str = msgspec.field(default="", name="model")
+    name: str = ""
     turn: int = 0
     status: str = "ok"
     error: str = ""
     input_tokens: int = 0
     output_tokens: int = 0
-    cost: float | None = msgspec.field(default=None, name="cost_usd")
-    output: str = msgspec.field(default="", name="output_digest")
+    cost: float | None = None
+    output: str = ""
 
 
-class ToolCall(Base, tag="tool_call"):
+class ToolCall(Base):
     """One tool call: the tool, digests of its arguments and result, how it went."""
 
-    name: str = msgspec.field(default="", name="tool")
+    name: str = ""
     turn: int = 0
-    args: str = msgspec.field(default="", name="args_digest")
-    output: str = msgspec.field(default="", name="result_digest")
+    args: str = ""
+    output: str = ""
     status: str = "ok"
     error: str = ""
 
 
-class Message(Base, tag="message"):
+class Message(Base):
     """Anything else an agent said or did that a log recorded."""
 
     name: str = ""
@@ -64,13 +62,13 @@ class Message(Base, tag="message"):
     error: str = ""
 
 
-class Handoff(Base, tag="handoff"):
+class Handoff(Base):
     """Work passed from one agent to another (a handoff or a delegation)."""
 
     from_agent: str = ""
     to_agent: str = ""
-    source: str = msgspec.field(default="", name="from")
-    target: str = msgspec.field(default="", name="to")
+    source: str = ""
+    target: str = ""
 
     @property
     def giver(self) -> str:
@@ -83,30 +81,30 @@ class Handoff(Base, tag="handoff"):
         return self.to_agent or self.target
 
 
-class Limit(Base, tag="limit_hit"):
+class Limit(Base):
     """A guard stopped something."""
 
-    name: str = msgspec.field(default="", name="kind")
+    name: str = ""
     message: str = ""
 
 
-class AgentStart(Base, tag="task_started"):
+class AgentStart(Base):
     """An agent was invoked: a task started, an agent span, an `agent_run` line."""
 
     turn: int = 0
 
 
-class TaskEnd(Base, tag="task_finished"):
+class TaskEnd(Base):
     """A task ended."""
 
     status: str = ""
 
 
-class TraceStart(Base, tag="run_started"):
+class TraceStart(Base):
     """A run (a trace) began."""
 
 
-class TraceEnd(Base, tag="run_finished"):
+class TraceEnd(Base):
     """A run (a trace) ended."""
 
     status: str = ""
