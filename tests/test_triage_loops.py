@@ -10,6 +10,7 @@ from triage_logs import jsonl, llm, mas_event, run, tool
 
 from mas_cli.errors import UsageError
 from mas_cli.triage.findings import Finding
+from mas_cli.triage.report import LoopReport
 from mas_cli.triage.scan import ScanOptions, scan
 from mas_cli.triage.thresholds import Thresholds, build
 
@@ -22,6 +23,14 @@ def findings(tmp_path: Path, events: list[dict], **overrides: int) -> list[Findi
 
 def only(found: list[Finding], detector: str) -> list[Finding]:
     return [f for f in found if f.detector == detector]
+
+
+def resolved(report: LoopReport) -> list[str]:
+    """The findings, with their places as line numbers in the file (not per part of it)."""
+    lines = (
+        replace(f, first=report.line(f.first), last=report.line(f.last)) for f in report.findings
+    )
+    return sorted(map(repr, lines))
 
 
 def test_turns_fire_past_the_threshold(tmp_path: Path) -> None:
@@ -294,12 +303,6 @@ def test_fast_path_agrees_with_the_reference_on_random_logs(
     parallel = scan([str(plain)], replace(options, workers=2, chunk_bytes=2048, parallel_bytes=0))
     assert len(parallel.units) > 1
 
-    def located(report):
-        return sorted(
-            (repr(replace(f, first=0, last=0)), report.line(f.first), report.line(f.last))
-            for f in report.findings
-        )
-
     def rows(report):
         return [{**vars(a), "cost": round(a.cost, 9)} for a in report.agents]
 
@@ -314,7 +317,7 @@ def test_fast_path_agrees_with_the_reference_on_random_logs(
         "limit_hit",
         "unfinished",
     }
-    assert located(parallel) == located(fast)
+    assert resolved(parallel) == resolved(fast)
     for report in (fast, parallel):
         assert rows(report) == rows(slow)
         assert (report.records, report.traces, report.bad.count) == (
@@ -322,3 +325,39 @@ def test_fast_path_agrees_with_the_reference_on_random_logs(
             slow.traces,
             slow.bad.count,
         )
+
+
+def test_interleaved_runs_are_read_in_one_piece(tmp_path: Path) -> None:
+    """Short runs written into the file while a long one goes on: the split at run starts
+    cuts the long run; the scan sees it go on in a later part and reads the file whole."""
+    long = [{**e, "trace_id": "a" * 32} for e in run(*(llm(i) for i in range(1, 30)))]
+    events = []
+    for number, event in enumerate(long):
+        events.append(event)
+        if number % 6 == 3:
+            short = run(*(tool(i) for i in range(1, 4)))
+            events += [{**e, "trace_id": f"{number:032x}"} for e in short]
+    log = tmp_path / "events.jsonl"
+    log.write_text(jsonl(events))
+    sequential = scan([str(log)], ScanOptions())
+    parallel = scan([str(log)], ScanOptions(workers=2, chunk_bytes=1024, parallel_bytes=0))
+    assert len(parallel.units) == 1  # read in one piece
+    assert resolved(parallel) == resolved(sequential)
+    assert {f.detector for f in sequential.findings} >= {"turns", "repeated_calls"}
+    assert parallel.traces == sequential.traces == 6
+
+
+def test_a_log_read_twice_is_still_read_in_parts(tmp_path: Path) -> None:
+    """The same runs twice over (two copies of a log, concatenated): every run starts and ends
+    inside one part, so the parts are read in parallel, and agree with one pass."""
+    once = []
+    for number in range(6):
+        one = run(*(llm(i, output_digest="same") for i in range(1, 5)), tool(9), tool(10))
+        once += [{**e, "trace_id": f"{number:032x}"} for e in one]
+    log = tmp_path / "events.jsonl"
+    log.write_text(jsonl(once + once))
+    sequential = scan([str(log)], ScanOptions())
+    parallel = scan([str(log)], ScanOptions(workers=2, chunk_bytes=1024, parallel_bytes=0))
+    assert len(parallel.units) > 1
+    assert resolved(parallel) == resolved(sequential)
+    assert parallel.traces == sequential.traces == 12

@@ -73,11 +73,11 @@ def test_mas_log_with_garbage_and_a_truncated_last_line(tmp_path: Path) -> None:
 
 def test_block_decoding_matches_line_decoding(tmp_path: Path) -> None:
     good = jsonl(run(llm(1), tool(1), llm(2))).encode()
-    fast = decode_block(good, "x", 1, BadLines())
+    fast = decode_block(good, good.count(b"\n"), "x", 1, BadLines())
     assert len(fast) == good.count(b"\n")
     mixed = good + b"garbage\n\n" + good
     bad = BadLines()
-    slow = decode_block(mixed, "x", 1, bad)
+    slow = decode_block(mixed, mixed.count(b"\n"), "x", 1, bad)
     assert len(slow) == mixed.count(b"\n")
     assert slow[: len(fast)] == fast
     assert bad.count == 1
@@ -326,3 +326,23 @@ def test_custom_pattern_must_name_groups() -> None:
 )
 def test_sniff(line: str, fmt: str) -> None:
     assert sniff([b"\n", line.encode()]) == fmt
+
+
+@pytest.mark.parametrize("block", [8, 64, 4 << 20])
+def test_blocks_are_whole_lines_with_their_counts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int
+) -> None:
+    """Lines longer than the buffer, a blank line, no newline at the end: every byte is read
+    once, in whole lines, and each block says how many lines it holds."""
+    from mas_cli.triage import scan
+
+    monkeypatch.setattr(scan, "BLOCK", block)
+    data = b"short\n" + b"x" * 100 + b"\n\n" + b"y" * 7 + b"\nlast line, no newline"
+    log = tmp_path / "lines.txt"
+    log.write_bytes(data)
+    for start, end in [(0, len(data)), (6, 107), (6, len(data))]:
+        pieces = [(bytes(view), count) for view, count in scan._blocks(str(log), start, end)]
+        assert b"".join(piece for piece, _ in pieces) == data[start:end]
+        assert all(piece.endswith(b"\n") for piece, _ in pieces[:-1])
+        text = data[start:end]
+        assert sum(count for _, count in pieces) == text.count(b"\n") + (not text.endswith(b"\n"))

@@ -69,6 +69,9 @@ class Bulk:
         self.calls_per_minute: dict[tuple[str, str], Rate] = {}
         self.records = 0
         self.traces: list[str] = []
+        """The names of the traces read, in the order they ended."""
+        self.unfinished: list[str] = []
+        """The traces still open when the input ended."""
         # thresholds so low that a healthy-looking trace could still fire: fold everything
         self.enabled = th.monologue >= 2 and th.repeated_calls >= 2 and th.ping_pong >= 3
 
@@ -90,6 +93,7 @@ class Bulk:
 
     def finish(self) -> None:
         """The input ended: every trace still pending ends as it stands."""
+        self.unfinished = [name for name, pending in self.pending.items() if pending.records]
         for name, pending in list(self.pending.items()):
             if not pending.folding and pending.held:
                 self._replay(pending)

