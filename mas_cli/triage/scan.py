@@ -11,9 +11,11 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Generator, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
+from itertools import starmap
+from operator import attrgetter
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from mas_cli.events.formats import read_records
 from mas_cli.events.formats.mas import decode_block
@@ -27,6 +29,7 @@ from mas_cli.triage.report import AgentRow, LoopReport, Unit, add_trace, finaliz
 from mas_cli.triage.tally import Rate, Tally, merge_rate
 from mas_cli.triage.thresholds import Thresholds
 
+FINDING_FIELDS = attrgetter(*(f.name for f in fields(Finding)))
 BLOCK = 4 << 20
 NEWLINE = ord("\n")
 SNIFF_BYTES = 64 << 10
@@ -74,6 +77,21 @@ class Partial:
                 add_trace(self.rows, trace)
                 self.traces += 1
         tally.closed.clear()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Tuples for the trip back from a worker: pickle takes dataclasses one field at a time."""
+        state = dict(self.__dict__)
+        state["findings"] = list(map(FINDING_FIELDS, self.findings))
+        for name in ("starts", "calls"):
+            state[name] = {key: (r.count, r.first, r.last) for key, r in state[name].items()}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state["findings"] = list(starmap(Finding, state["findings"]))
+        for name in ("starts", "calls"):
+            rates = state[name]
+            state[name] = dict(zip(rates, starmap(Rate, rates.values()), strict=True))
+        self.__dict__.update(state)
 
     def append(self, later: Partial) -> None:
         """Add the next part of the same file: its lines are numbered on from this one's."""
