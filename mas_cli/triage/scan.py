@@ -1,9 +1,10 @@
 """Read logs into the tally, run the detectors on each trace as it closes, build the report.
 
-Our own `events.jsonl` takes the fast path: blocks of lines decoded by msgspec in one call,
-and a big file split into byte ranges at run boundaries, one worker process per core. Every
-other input (other formats, gzip, stdin) is read as a stream of records. Either way the
-detectors see the same closed traces, and memory is bounded by the traces in flight.
+Our own `events.jsonl` takes the fast path: blocks of lines decoded by msgspec in one call and
+folded by `bulk.py`, and a big file split into byte ranges at run boundaries, one worker process
+per core, whose parts are merged as they come back. Every other input (other formats, gzip,
+stdin) is read as a stream of records into the tally. Either way the detectors see the same
+closed traces, and memory is bounded by the traces in flight (and the per-minute counts).
 """
 
 from __future__ import annotations

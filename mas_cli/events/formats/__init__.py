@@ -3,7 +3,7 @@
 records.py        the record types (model call, tool call, message, handoff, limit, ...)
 source.py         files, gzip, stdin; numbered lines; the bad-line tally
 sniff.py          which format a log is, from its first lines
-mas.py            our events.jsonl (typed msgspec decoding, a block at a time)
+mas.py            our events.jsonl (one flat msgspec struct a line, a block at a time)
 otlp.py           OTLP JSON from the OpenTelemetry collector's file exporter
 openai_agents.py  the OpenAI Agents SDK's trace and span JSON
 text.py           plain text logs, a default pattern or --pattern
