@@ -148,7 +148,11 @@ class Bulk:
             row.priced = row.priced or sums.priced
 
     def _fold(self, pending: Pending, loc: int, part: list[Line]) -> int:  # noqa: PLR0912, PLR0915
-        """Add a trace's consecutive lines; how many were used (up to and with its end)."""
+        """Add a trace's consecutive lines; how many were used (up to and with its end).
+
+        One loop with no function call per line, hence its length: it runs for every line of
+        the log, about 1 µs each, and a call adds some 60 ns.
+        """
         most, starts_limit = self.th.turns, self.th.ping_pong
         threads, outputs, calls = pending.threads, pending.outputs, pending.calls
         healthy, records = pending.healthy, pending.records
