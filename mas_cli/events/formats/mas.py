@@ -30,18 +30,21 @@ from mas_cli.events.formats.records import (
 from mas_cli.events.formats.source import BadLines
 
 
-class Line(msgspec.Struct, gc=False):
-    """One run-log line: the fields any triaged event type carries, with the log's names."""
+class Line(msgspec.Struct, gc=False, kw_only=True):
+    """One run-log line: the fields any triaged event type carries, with the log's names.
 
-    type: str
+    In the order our writer puts them, which the parser matches a little faster.
+    """
+
+    ts: str = ""
     trace_id: str = ""
     agent: str = ""
     task: str = ""
-    ts: str = ""
     turn: int = 0
+    type: str
+    model: str = ""
     status: str = ""
     error: str = ""
-    model: str = ""
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float | None = None
@@ -49,13 +52,13 @@ class Line(msgspec.Struct, gc=False):
     tool: str = ""
     args_digest: str = ""
     result_digest: str = ""
-    from_agent: str = ""
-    to_agent: str = ""
     kind: str = ""
     message: str = ""
+    from_agent: str = ""
+    to_agent: str = ""
 
 
-NOT_AN_EVENT = Line("")
+NOT_AN_EVENT = Line(type="")
 """What a bad or blank line decodes to: no type, no trace."""
 
 DECODER = msgspec.json.Decoder(Line)
