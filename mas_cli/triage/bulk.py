@@ -151,7 +151,7 @@ class Bulk:
         """Add a trace's consecutive lines; how many were used (up to and with its end).
 
         One loop with no function call per line, hence its length: it runs for every line of
-        the log, about 1 µs each, and a call adds some 60 ns.
+        the log, 1 to 2 µs each, and a call adds some 60 ns.
         """
         most, starts_limit = self.th.turns, self.th.ping_pong
         threads, outputs, calls = pending.threads, pending.outputs, pending.calls
