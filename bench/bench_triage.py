@@ -10,6 +10,7 @@ by side; each prints MB/s and peak resident memory (the sum over the process and
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import random
@@ -88,7 +89,14 @@ def _llm(
     }
 
 
-def _tool(rng: random.Random, turn: int, tool: str, args: str, result: str) -> dict[str, object]:
+def _tool(
+    rng: random.Random, turn: int, tool: str, args: str, answered: dict[tuple[str, str], str]
+) -> dict[str, object]:
+    """A tool call; a deterministic tool's repeat is answered from the cache, as mas does."""
+    cached = tool in DETERMINISTIC and (tool, args) in answered
+    result = answered[tool, args] if cached else f"{rng.getrandbits(64):016x}"
+    answered.setdefault((tool, args), result)
+    key = hashlib.sha256(f"{tool}\0{args}".encode()).hexdigest()
     return {
         "turn": turn,
         "tool": tool,
@@ -97,8 +105,8 @@ def _tool(rng: random.Random, turn: int, tool: str, args: str, result: str) -> d
         "result_digest": result,
         "status": "ok",
         "latency_s": round(rng.uniform(0.01, 0.5), 6),
-        "cached": False,
-        **({"cache_key": f"{rng.getrandbits(256):064x}"} if tool in DETERMINISTIC else {}),
+        "cached": cached,
+        **({"cache_key": key} if tool in DETERMINISTIC else {}),
         "output_bytes": rng.randint(100, 4000),
     }
 
@@ -106,6 +114,7 @@ def _tool(rng: random.Random, turn: int, tool: str, args: str, result: str) -> d
 def _run(rng: random.Random, number: int, t: float) -> Iterator[str]:
     run, trace = f"20261121T{number:09d}-{rng.getrandbits(24):06x}", f"{rng.getrandbits(128):032x}"
     runaway = rng.random() < 0.02  # one run in fifty loops all night
+    answered: dict[tuple[str, str], str] = {}
     yield _event(
         run,
         trace,
@@ -158,7 +167,7 @@ def _run(rng: random.Random, number: int, t: float) -> Iterator[str]:
                     rng,
                     agent=agent,
                     task=task,
-                    **_tool(rng, turn, tool, args, f"{rng.getrandbits(64):016x}"),
+                    **_tool(rng, turn, tool, args, answered),
                 )
     for agent, task in AGENTS:
         yield _event(
@@ -280,7 +289,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="rounds; medians are reported")
     args = parser.parse_args()
     CACHE.mkdir(parents=True, exist_ok=True)
-    log = CACHE / f"events-{args.mb}mb-{args.seed}-v3.jsonl"
+    log = CACHE / f"events-{args.mb}mb-{args.seed}-v4.jsonl"
     if not log.exists():
         print(f"generating {log} ...", file=sys.stderr)
         generate(log, args.mb, args.seed)

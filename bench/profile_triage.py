@@ -21,7 +21,7 @@ from mas_cli.triage.bulk import Bulk
 from mas_cli.triage.scan import Partial, _blocks
 from mas_cli.triage.thresholds import Thresholds
 
-DEFAULT_LOG = Path(__file__).resolve().parent / ".cache" / "events-1024mb-7-v3.jsonl"
+DEFAULT_LOG = Path(__file__).resolve().parent / ".cache" / "events-1024mb-7-v4.jsonl"
 
 
 def _timed(

@@ -59,7 +59,7 @@ def _agent_cells(row: AgentRow) -> list[str]:
 def _summary(report: LoopReport) -> str:
     formats = sorted({fmt for _, fmt in report.sources})
     files = f"{len(report.sources)} file{'s' if len(report.sources) != 1 else ''}"
-    found = f"{len(report.findings)} finding{'s' if len(report.findings) != 1 else ''}"
+    found = f"{len(report.findings):,} finding{'s' if len(report.findings) != 1 else ''}"
     counts = f"{report.records:,} records · {report.traces:,} traces · {found}"
     return f"{files} ({', '.join(formats)}) · {counts}"
 
