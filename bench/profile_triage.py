@@ -42,8 +42,8 @@ def profile(log: Path, size: int) -> dict[str, float]:
     bulk.tally.observe_all = lambda *a: _timed(spent, "replay", replay, *a)  # type: ignore[method-assign]
     blocks, line = _blocks(str(log), 0, min(size, log.stat().st_size)), 1
     while (got := _timed(spent, "read", next, blocks, None)) is not None:
-        block, count = got
-        lines = _timed(spent, "decode", decode_block, block, count, str(log), line, part.bad)
+        array, block = got
+        lines = _timed(spent, "decode", decode_block, array, block, str(log), line, part.bad)
         _timed(spent, "pass", bulk.observe_all, make_loc(0, line), lines)
         line += len(lines)
         _timed(spent, "detectors", part.drain, bulk.tally, th, rows=False)

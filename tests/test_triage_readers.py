@@ -6,13 +6,15 @@ import gzip
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
-from triage_logs import TRACE, agents_span, jsonl, llm, otlp_line, otlp_span, run, tool
+from msgspec.structs import astuple
+from triage_logs import TRACE, agents_span, jsonl, llm, mas_event, otlp_line, otlp_span, run, tool
 
 from mas_cli.errors import UsageError
 from mas_cli.events.formats import read_records
-from mas_cli.events.formats.mas import decode_block
+from mas_cli.events.formats.mas import as_array, decode_block
 from mas_cli.events.formats.records import (
     AgentStart,
     Handoff,
@@ -73,15 +75,73 @@ def test_mas_log_with_garbage_and_a_truncated_last_line(tmp_path: Path) -> None:
 
 def test_block_decoding_matches_line_decoding(tmp_path: Path) -> None:
     good = jsonl(run(llm(1), tool(1), llm(2))).encode()
-    fast = decode_block(good, good.count(b"\n"), "x", 1, BadLines())
+    fast = decode_block(as_array(good), good, "x", 1, BadLines())
     assert len(fast) == good.count(b"\n")
     mixed = good + b"garbage\n\n" + good
     bad = BadLines()
-    slow = decode_block(mixed, mixed.count(b"\n"), "x", 1, bad)
+    slow = decode_block(as_array(mixed), mixed, "x", 1, bad)
     assert len(slow) == mixed.count(b"\n")
-    assert slow[: len(fast)] == fast
+    assert list(map(astuple, slow[: len(fast)])) == list(map(astuple, fast))
     assert bad.count == 1
     assert bad.first[0].line == len(fast) + 1
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [b"\n", b"  \n", b"\n\n", b"\r\n", b'{"type": "llm_call"} {"type": "llm_call"}\n', b"[1]\n"],
+)
+def test_a_block_decodes_to_one_entry_a_line(tail: bytes) -> None:
+    """Blank lines, two values on a line, a bare value: the block still has one entry a line,
+    and the lines after the odd one keep their numbers."""
+    good = jsonl(run(llm(1), tool(1))).encode()
+    kinds = [x.type for x in decode_block(as_array(good), good, "x", 1, BadLines())]
+    for block in (tail + good, good + tail + good, tail):
+        lines = decode_block(as_array(block), block, "x", 1, BadLines())
+        assert len(lines) == block.count(b"\n")
+        if block.endswith(good):
+            assert [x.type for x in lines[-len(kinds) :]] == kinds
+
+
+def test_new_event_types_and_statuses_are_read_line_by_line() -> None:
+    """A type or a status this version does not know (a newer writer's) reads as it is."""
+    block = jsonl(run(llm(1, status="paused"), mas_event("checkpoint", 1), tool(1))).encode()
+    bad = BadLines()
+    lines = decode_block(as_array(block), block, "x", 1, bad)
+    kinds = [x.type for x in lines]
+    assert kinds[2:5] == ["llm_call", "checkpoint", "tool_call"]
+    assert lines[2].status == "paused"
+    assert bad.count == 0
+
+
+def test_the_block_literals_are_the_writers_own() -> None:
+    """The fast decoder knows every event type and status the writer logs (else whole blocks
+    would take the slow path)."""
+    import typing
+
+    from mas_cli.events import models
+    from mas_cli.events.formats.mas import EventType, Status
+
+    types, statuses = set(), set()
+    for model in vars(models).values():
+        if (
+            isinstance(model, type)
+            and issubclass(model, models.Event)
+            and model is not models.Event
+        ):
+            for name, info in model.model_fields.items():
+                values = _literal_values(info.annotation, typing)
+                if name == "type":
+                    types |= values
+                elif name == "status":
+                    statuses |= values
+    assert types == set(typing.get_args(EventType))
+    assert statuses <= set(typing.get_args(Status))
+
+
+def _literal_values(annotation: object, typing: Any) -> set[str]:
+    if typing.get_origin(annotation) is typing.Literal:
+        return set(typing.get_args(annotation))
+    return set().union(*(_literal_values(a, typing) for a in typing.get_args(annotation)))
 
 
 def test_gzip_and_several_files(tmp_path: Path) -> None:
@@ -329,11 +389,11 @@ def test_sniff(line: str, fmt: str) -> None:
 
 
 @pytest.mark.parametrize("block", [8, 64, 4 << 20])
-def test_blocks_are_whole_lines_with_their_counts(
+def test_blocks_are_whole_lines_with_their_arrays(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int
 ) -> None:
     """Lines longer than the buffer, a blank line, no newline at the end: every byte is read
-    once, in whole lines, and each block says how many lines it holds."""
+    once, in whole lines, and each block comes with its JSON array made in place."""
     from mas_cli.triage import scan
 
     monkeypatch.setattr(scan, "BLOCK", block)
@@ -341,8 +401,7 @@ def test_blocks_are_whole_lines_with_their_counts(
     log = tmp_path / "lines.txt"
     log.write_bytes(data)
     for start, end in [(0, len(data)), (6, 107), (6, len(data))]:
-        pieces = [(bytes(view), count) for view, count in scan._blocks(str(log), start, end)]
-        assert b"".join(piece for piece, _ in pieces) == data[start:end]
-        assert all(piece.endswith(b"\n") for piece, _ in pieces[:-1])
-        text = data[start:end]
-        assert sum(count for _, count in pieces) == text.count(b"\n") + (not text.endswith(b"\n"))
+        pieces = [(bytes(a), bytes(v)) for a, v in scan._blocks(str(log), start, end)]
+        assert b"".join(piece for _, piece in pieces) == data[start:end]
+        assert all(piece.endswith(b"\n") for _, piece in pieces[:-1])
+        assert all(array == as_array(piece) for array, piece in pieces)

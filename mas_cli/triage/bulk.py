@@ -29,8 +29,9 @@ HELD_LINES = 50_000
 
 @dataclass(slots=True)
 class Sums:
-    """One thread's numbers for the table, and its input tokens per call."""
+    """One thread's numbers for the table, its calls in its current minute, its input tokens."""
 
+    agent: str
     calls: int = 0
     tool_calls: int = 0
     starts: int = 0
@@ -38,7 +39,14 @@ class Sums:
     tokens: int = 0
     cost: float = 0.0
     priced: bool = False
+    minute: str = ""
+    minute_calls: int = 0
+    minute_first: int = 0
+    minute_last: int = 0
     inputs: list[int] = field(default_factory=list)
+
+
+NO_THREAD = Sums("")
 
 
 @dataclass(slots=True)
@@ -116,24 +124,22 @@ class Bulk:
 
     def _close(self, name: str, pending: Pending) -> None:
         del self.pending[name]
-        if not pending.folding and not self._stays_healthy(pending):
-            self._replay(pending)
         if pending.records:
             self.records += pending.records
             self.traces.append(name)
-            self._add_rows(pending)
+        if not self._add_threads(pending) and not pending.folding:
+            self._replay(pending)
 
-    def _stays_healthy(self, pending: Pending) -> bool:
-        long = max(2, self.th.growth_turns)
-        return not any(
-            len(sums.inputs) >= long and steady_rise(sums.inputs, self.th) is not None
-            for sums in pending.threads.values()
-        )
-
-    def _add_rows(self, pending: Pending) -> None:
-        """The trace's threads into their agents' rows, as `report.add_trace` adds them."""
-        rows = self.rows
-        for (agent, _), sums in pending.threads.items():
+    def _add_threads(self, pending: Pending) -> bool:
+        """The trace's threads into their agents' rows (as `report.add_trace` adds them) and
+        their last minutes into the per-minute counts; whether no thread's input rises steadily.
+        """
+        rows, per_minute, th = self.rows, self.calls_per_minute, self.th
+        long, steady = max(2, th.growth_turns), True
+        for sums in pending.threads.values():
+            agent = sums.agent
+            if sums.minute_calls and sums.minute:
+                _add_rate(per_minute, (agent, sums.minute), sums)
             turns = sums.max_turn or sums.calls or sums.starts
             row = rows.get(agent)
             if row is None:
@@ -146,55 +152,70 @@ class Bulk:
             row.tokens += sums.tokens
             row.cost += sums.cost
             row.priced = row.priced or sums.priced
+            if steady and len(sums.inputs) >= long and steady_rise(sums.inputs, th) is not None:
+                steady = False
+        return steady
 
-    def _fold(self, pending: Pending, loc: int, part: list[Line]) -> int:  # noqa: PLR0912, PLR0915
+    def _fold(self, pending: Pending, base: int, part: list[Line]) -> int:  # noqa: PLR0912, PLR0915
         """Add a trace's consecutive lines; how many were used (up to and with its end).
 
         One loop with no function call per line, hence its length: it runs for every line of
-        the log, 1 to 2 µs each, and a call adds some 60 ns.
+        the log, about half a microsecond each, and a call adds some 60 ns. A thread counts its
+        calls in the minute it is in, and hands them to the per-minute counts when the minute
+        changes or the trace ends (one dict look-up a minute, not one a call).
         """
         most, starts_limit = self.th.turns, self.th.ping_pong
         threads, outputs, calls = pending.threads, pending.outputs, pending.calls
-        healthy, records = pending.healthy, pending.records
-        per_minute = self.calls_per_minute  # locs only grow within one part of a log
-        for used, line in enumerate(part, 1):
+        healthy, skipped = pending.healthy, 0
+        per_minute, starts_per_minute = self.calls_per_minute, self.starts_per_minute
+        # the thread of the line before, compared first: a call and its tool call share one
+        last, last_agent, last_task = NO_THREAD, None, None
+        for loc, line in enumerate(part, base):
             kind = line.type
             if kind == "llm_call":
-                records += 1
-                key = (line.agent, line.task)
-                sums = threads.get(key)
-                if sums is None:
-                    sums = threads[key] = Sums()
-                sums.calls += 1
+                agent, task = line.agent, line.task
+                if agent != last_agent or task != last_task:
+                    sums = threads.get((agent, task))
+                    if sums is None:
+                        sums = threads[agent, task] = Sums(agent)
+                    last, last_agent, last_task = sums, agent, task
+                else:
+                    sums = last
+                count = sums.calls = sums.calls + 1
                 turn = line.turn
-                sums.max_turn = max(sums.max_turn, turn)
+                if turn > sums.max_turn:  # noqa: PLR1730 (max() is a call, see above)
+                    sums.max_turn = turn
                 tokens = line.input_tokens
                 sums.tokens += tokens + line.output_tokens
                 cost = line.cost_usd
                 if cost is not None:
                     sums.cost += cost
                     sums.priced = True
-                minute = (line.agent, line.ts[:16])
-                rate = per_minute.get(minute)
-                if rate is None:
-                    if minute[1]:
-                        per_minute[minute] = Rate(1, loc, loc)
+                minute = line.ts[:16]
+                if minute == sums.minute:
+                    sums.minute_calls += 1
+                    sums.minute_last = loc
                 else:
-                    rate.count += 1
-                    rate.last = loc
+                    if sums.minute_calls and sums.minute:
+                        _add_rate(per_minute, (sums.agent, sums.minute), sums)
+                    sums.minute, sums.minute_calls = minute, 1
+                    sums.minute_first = sums.minute_last = loc
                 if healthy:
                     sums.inputs.append(tokens)
                     output = line.output_digest
-                    if line.status != "ok" or turn > most or sums.calls > most or output in outputs:
+                    if line.status != "ok" or turn > most or count > most or output in outputs:
                         healthy = False
                     elif output:
                         outputs.add(output)
             elif kind == "tool_call":
-                records += 1
-                key = (line.agent, line.task)
-                sums = threads.get(key)
-                if sums is None:
-                    sums = threads[key] = Sums()
+                agent, task = line.agent, line.task
+                if agent != last_agent or task != last_task:
+                    sums = threads.get((agent, task))
+                    if sums is None:
+                        sums = threads[agent, task] = Sums(agent)
+                    last, last_agent, last_task = sums, agent, task
+                else:
+                    sums = last
                 sums.tool_calls += 1
                 if healthy:
                     call = (line.tool, line.args_digest)
@@ -202,38 +223,46 @@ class Bulk:
                         healthy = False
                     calls.add(call)
             elif kind == "task_started":
-                records += 1
-                key = (line.agent, line.task)
-                sums = threads.get(key)
+                agent, task = line.agent, line.task
+                sums = threads.get((agent, task))
                 if sums is None:
-                    sums = threads[key] = Sums()
+                    sums = threads[agent, task] = Sums(agent)
+                last, last_agent, last_task = sums, agent, task
                 sums.starts += 1
-                sums.max_turn = max(sums.max_turn, line.turn)
+                turn = line.turn
+                if turn > sums.max_turn:  # noqa: PLR1730 (max() is a call, see above)
+                    sums.max_turn = turn
                 pending.starts += 1
-                _count(self.starts_per_minute, (line.agent, line.ts[:16]), loc)
-                if sums.starts > most or line.turn > most or pending.starts >= starts_limit:
+                minute = line.ts[:16]
+                if minute:
+                    rate = starts_per_minute.get((agent, minute))
+                    if rate is None:
+                        starts_per_minute[agent, minute] = Rate(1, loc, loc)
+                    else:
+                        rate.count += 1
+                        rate.last = loc
+                if sums.starts > most or turn > most or pending.starts >= starts_limit:
                     healthy = False
-            elif kind in ("task_finished", "run_started"):
-                records += 1
             elif kind == "run_finished":
-                records += 1
-                pending.healthy, pending.records = healthy, records
+                used = loc - base + 1
+                pending.healthy, pending.records = healthy, pending.records + used - skipped
                 return used
-            elif kind in ("handoff", "limit_hit"):
-                records += 1
+            elif kind == "task_finished" or kind == "run_started":  # noqa: PLR1714 (faster)
+                pass
+            elif kind == "handoff" or kind == "limit_hit":  # noqa: PLR1714
                 healthy = False
-            loc += 1
-        pending.healthy, pending.records = healthy, records
+            else:
+                skipped += 1
+        pending.healthy, pending.records = healthy, pending.records + len(part) - skipped
         return len(part)
 
 
-def _count(rates: dict[tuple[str, str], Rate], key: tuple[str, str], loc: int) -> None:
-    """One invocation in an agent's minute (locs only grow within one part of a log)."""
-    if not key[1]:
-        return
+def _add_rate(rates: dict[tuple[str, str], Rate], key: tuple[str, str], sums: Sums) -> None:
+    """A thread's calls in its minute, into the per-minute counts."""
     rate = rates.get(key)
     if rate is None:
-        rates[key] = Rate(1, loc, loc)
-    else:
-        rate.count += 1
-        rate.last = loc
+        rates[key] = Rate(sums.minute_calls, sums.minute_first, sums.minute_last)
+        return
+    rate.count += sums.minute_calls
+    rate.first = min(rate.first, sums.minute_first)
+    rate.last = max(rate.last, sums.minute_last)

@@ -74,28 +74,29 @@ def rates(
     starts: dict[tuple[str, str], Rate], calls: dict[tuple[str, str], Rate], th: Thresholds
 ) -> Iterator[Finding]:
     """Agents invoked more than the threshold in one minute (agent starts, else model calls)."""
+    most = th.invocations_per_minute
     started = {agent for agent, _ in starts}
-    chosen = [*starts.items(), *((k, r) for k, r in calls.items() if k[0] not in started)]
+    chosen = [(k, r) for k, r in starts.items() if r.count > most]
+    chosen += [(k, r) for k, r in calls.items() if r.count > most and k[0] not in started]
     for (agent, minute), rate in sorted(chosen, key=lambda item: item[1].first):
-        if rate.count > th.invocations_per_minute:
-            yield Finding(
-                "rate",
-                severity(rate.count, th.invocations_per_minute),
-                "",
-                agent,
-                "",
-                f"agent {agent or '?'} was invoked {rate.count} times in the minute from "
-                f"{minute.replace('T', ' ')} "
-                f"(threshold {th.invocations_per_minute})",
-                f"{rate.count}/min",
-                rate.first,
-                rate.last,
-                0,
-                None,
-                f"find what keeps re-invoking agent {agent or '?'}; cap it with "
-                f"limits.max_llm_calls or "
-                f"agents.{agent or '?'}.max_llm_calls, and pace it with rate_limits",
-            )
+        yield Finding(
+            "rate",
+            severity(rate.count, th.invocations_per_minute),
+            "",
+            agent,
+            "",
+            f"agent {agent or '?'} was invoked {rate.count} times in the minute from "
+            f"{minute.replace('T', ' ')} "
+            f"(threshold {th.invocations_per_minute})",
+            f"{rate.count}/min",
+            rate.first,
+            rate.last,
+            0,
+            None,
+            f"find what keeps re-invoking agent {agent or '?'}; cap it with "
+            f"limits.max_llm_calls or "
+            f"agents.{agent or '?'}.max_llm_calls, and pace it with rate_limits",
+        )
 
 
 def repeated_calls(trace: Trace, th: Thresholds) -> Iterator[Finding]:

@@ -13,6 +13,7 @@ not counted as bad, so newer logs stay readable.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from typing import Literal
 
 import msgspec
 
@@ -29,11 +30,44 @@ from mas_cli.events.formats.records import (
 )
 from mas_cli.events.formats.source import BadLines
 
+EventType = Literal[
+    "run_started",
+    "task_started",
+    "llm_call",
+    "tool_call",
+    "state_write",
+    "limit_hit",
+    "handoff",
+    "retry",
+    "rate_limited",
+    "history_trimmed",
+    "warning",
+    "task_finished",
+    "run_finished",
+]
+"""Every event type our writer logs (`events/models.py`; a test holds the two equal)."""
+Status = Literal[
+    "",
+    "ok",
+    "error",
+    "timeout",
+    "cancelled",
+    "refused",
+    "failed",
+    "stopped",
+    "skipped",
+    "interrupted",
+]
+"""Every status our writer logs."""
+
 
 class Line(msgspec.Struct, gc=False, kw_only=True):
     """One run-log line: the fields any triaged event type carries, with the log's names.
 
-    In the order our writer puts them, which the parser matches a little faster.
+    In the order our writer puts them, which the parser matches a little faster. `type` and
+    `status` decode to the very string objects named in their literals, so the pass over the
+    lines compares them by identity; a line with a type or status this version does not know
+    is read by `Loose` instead.
     """
 
     ts: str = ""
@@ -41,9 +75,9 @@ class Line(msgspec.Struct, gc=False, kw_only=True):
     agent: str = ""
     task: str = ""
     turn: int = 0
-    type: str
+    type: EventType
     model: str = ""
-    status: str = ""
+    status: Status = ""
     error: str = ""
     input_tokens: int = 0
     output_tokens: int = 0
@@ -58,10 +92,18 @@ class Line(msgspec.Struct, gc=False, kw_only=True):
     to_agent: str = ""
 
 
-NOT_AN_EVENT = Line(type="")
+class Loose(Line, gc=False, kw_only=True):
+    """A line read one at a time: any type and status (a newer writer's, another tool's)."""
+
+    type: str  # type: ignore[assignment]
+    status: str = ""  # type: ignore[assignment]
+
+
+NOT_AN_EVENT = Loose(type="")
 """What a bad or blank line decodes to: no type, no trace."""
 
-DECODER = msgspec.json.Decoder(Line)
+BLOCK_DECODER = msgspec.json.Decoder(list[Line])
+DECODER = msgspec.json.Decoder(Loose)
 _ANY = msgspec.json.Decoder()
 
 
@@ -151,23 +193,39 @@ def to_record(line: Line) -> Record | None:
     return None if make is None else make(line)
 
 
-def decode_block(
-    block: bytes | memoryview, count: int, source: str, first_line: int, bad: BadLines
-) -> list[Line]:
-    """The `count` lines of a block of whole lines, decoded, one entry per line.
+def as_array(lines: bytes | bytearray | memoryview) -> bytes:
+    """Whole lines as the text of one JSON array: `[` + the lines with newlines as commas + `]`.
 
-    Entry `i` is line `first_line + i`. A bad line is reported to `bad`; bad and blank lines
-    give NOT_AN_EVENT.
+    A blank line or a line holding two values makes the array invalid, so an array that
+    decodes has exactly one entry per line (the reader builds these in place, see `scan.py`).
+    """
+    text = bytes(lines)
+    body = text[:-1] if text.endswith(b"\n") else text
+    return b"[" + body.replace(b"\n", b",") + b"]"
+
+
+def decode_block(
+    array: bytes | memoryview,
+    lines: bytes | memoryview,
+    source: str,
+    first_line: int,
+    bad: BadLines,
+) -> list[Line]:
+    """A block of whole lines, decoded, one entry per line.
+
+    `array` is the block as `as_array` makes it, `lines` the block itself. Entry `i` is line
+    `first_line + i`. A bad line is reported to `bad`; bad and blank lines give NOT_AN_EVENT.
     """
     try:
-        decoded: list[Line] = DECODER.decode_lines(block)
+        decoded: list[Line] = BLOCK_DECODER.decode(array)
     except msgspec.DecodeError:
         decoded = []
-    if len(decoded) == count:
+    if decoded or not lines:  # one blank line alone makes an empty array: it is read below
         return decoded
-    lines = bytes(block).split(b"\n")
-    del lines[count:]  # after a last newline, split gives one empty piece more
-    return [_decode_line(line, source, first_line + i, bad) for i, line in enumerate(lines)]
+    pieces = bytes(lines).split(b"\n")
+    if not pieces[-1]:
+        del pieces[-1]  # after a last newline, split gives one empty piece more
+    return [_decode_line(line, source, first_line + i, bad) for i, line in enumerate(pieces)]
 
 
 def read_mas(
