@@ -308,12 +308,16 @@ def _run_parallel(jobs: list[Job], workers: int) -> Generator[Partial, None, Non
     """Each job's part, in order, as the workers finish them."""
     import multiprocessing
 
-    # What this process holds moves out of the collector's sight before the fork: a collection
-    # in a worker would otherwise walk (and so copy, page by page) everything it inherited.
-    gc.freeze()
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
-    with context.Pool(min(workers, len(jobs))) as pool:
+    # What this process holds is out of the collector's sight in the forked workers: a
+    # collection there would walk (and so copy, page by page) everything they inherited.
+    gc.freeze()
+    try:
+        pool = context.Pool(min(workers, len(jobs)))
+    finally:
+        gc.unfreeze()
+    with pool:
         yield from pool.imap(scan_range, jobs, chunksize=1)
 
 
