@@ -172,7 +172,7 @@ class Bulk:
         last, last_agent, last_task = NO_THREAD, None, None
         for loc, line in enumerate(part, base):
             kind = line.type
-            if kind == "llm_call":
+            if kind == "llm_call" or kind == "tool_call":  # noqa: PLR1714 (faster)
                 agent, task = line.agent, line.task
                 if agent != last_agent or task != last_task:
                     sums = threads.get((agent, task))
@@ -181,6 +181,14 @@ class Bulk:
                     last, last_agent, last_task = sums, agent, task
                 else:
                     sums = last
+                if kind == "tool_call":
+                    sums.tool_calls += 1
+                    if healthy:
+                        call = (line.tool, line.args_digest)
+                        if line.status != "ok" or call in calls:
+                            healthy = False
+                        calls.add(call)
+                    continue
                 count = sums.calls = sums.calls + 1
                 turn = line.turn
                 if turn > sums.max_turn:  # noqa: PLR1730 (max() is a call, see above)
@@ -207,21 +215,6 @@ class Bulk:
                         healthy = False
                     elif output:
                         outputs.add(output)
-            elif kind == "tool_call":
-                agent, task = line.agent, line.task
-                if agent != last_agent or task != last_task:
-                    sums = threads.get((agent, task))
-                    if sums is None:
-                        sums = threads[agent, task] = Sums(agent)
-                    last, last_agent, last_task = sums, agent, task
-                else:
-                    sums = last
-                sums.tool_calls += 1
-                if healthy:
-                    call = (line.tool, line.args_digest)
-                    if line.status != "ok" or call in calls:
-                        healthy = False
-                    calls.add(call)
             elif kind == "task_started":
                 agent, task = line.agent, line.task
                 sums = threads.get((agent, task))
