@@ -1,6 +1,6 @@
 """`mas triage loops` throughput and peak memory on a generated 1 GB events.jsonl.
 
-Run: `python bench/bench_triage.py [--mb 1024] [--seed 7]`. The log is generated once into
+Run: `python bench/bench_triage.py [--mb 1024] [--seed 7] [--loops 0.02]`. The log is generated once into
 bench/.cache/ (gitignored) in our own run-log format: many runs of three agents, healthy ones
 and runaway ones, written the way the orchestrator writes them. The page cache is warmed, then
 `wc -l`, `grep -c`, `mas triage loops` (and `jq`, if installed, on the first 64 MB) run side
@@ -29,6 +29,7 @@ AGENTS = (("scorer", "score"), ("critic", "critique"), ("judge", "judge"))
 TOOLS = ("search_kb", "lookup_account", "request_rescore")
 DETERMINISTIC = {"search_kb", "lookup_account"}  # cached tools: their calls log a cache key
 JQ_BYTES = 64 << 20
+LOOPS = 0.02
 
 
 def _ts(t: float) -> str:
@@ -112,9 +113,9 @@ def _tool(
     }
 
 
-def _run(rng: random.Random, number: int, t: float) -> Iterator[str]:
+def _run(rng: random.Random, number: int, t: float, loops: float) -> Iterator[str]:
     run, trace = f"20261121T{number:09d}-{rng.getrandbits(24):06x}", f"{rng.getrandbits(128):032x}"
-    runaway = rng.random() < 0.02  # one run in fifty loops all night
+    runaway = rng.random() < loops  # by default one run in fifty loops all night
     answered: dict[tuple[str, str], str] = {}
     yield _event(
         run,
@@ -200,14 +201,14 @@ def _run(rng: random.Random, number: int, t: float) -> Iterator[str]:
     )
 
 
-def generate(path: Path, megabytes: int, seed: int) -> None:
+def generate(path: Path, megabytes: int, seed: int, loops: float = LOOPS) -> None:
     """Write runs until the file holds `megabytes` MB."""
     rng, target, size, number, t = random.Random(seed), megabytes * 1_000_000, 0, 0, 1_795_000_000.0
     tmp = path.with_suffix(".tmp")
     with tmp.open("w", encoding="utf-8") as out:
         while size < target:
             number += 1
-            for line in _run(rng, number, t):
+            for line in _run(rng, number, t, loops):
                 out.write(line + "\n")
                 size += len(line) + 1
             t += rng.uniform(1, 30)
@@ -295,12 +296,19 @@ def main() -> None:
     parser.add_argument("--mb", type=int, default=1024, help="size of the generated log in MB")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--repeat", type=int, default=3, help="rounds; medians are reported")
+    parser.add_argument(
+        "--loops",
+        type=float,
+        default=LOOPS,
+        help="the share of runs that loop (1.0: an incident log, nearly all of it one loop)",
+    )
     args = parser.parse_args()
     CACHE.mkdir(parents=True, exist_ok=True)
-    log = CACHE / f"events-{args.mb}mb-{args.seed}-v4.jsonl"
+    tag = "" if args.loops == LOOPS else f"-loops{args.loops:g}"
+    log = CACHE / f"events-{args.mb}mb-{args.seed}{tag}-v4.jsonl"
     if not log.exists():
         print(f"generating {log} ...", file=sys.stderr)
-        generate(log, args.mb, args.seed)
+        generate(log, args.mb, args.seed, args.loops)
     size = log.stat().st_size
     subprocess.run(["cat", str(log)], stdout=subprocess.DEVNULL, check=True)  # warm the page cache
     env_python = sys.executable

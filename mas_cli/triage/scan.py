@@ -82,9 +82,17 @@ class Partial:
         tally.closed.clear()
 
     def __getstate__(self) -> dict[str, Any]:
-        """Tuples for the trip back from a worker: pickle takes dataclasses one field at a time."""
-        state = dict(self.__dict__)
-        state["findings"] = list(map(FINDING_FIELDS, self.findings))
+        """Tuples for the trip back from a worker: pickle takes dataclasses one field at a time.
+
+        Equal strings become one object, which pickle then sends once: a log where every run
+        loops has many findings that share their agent, trace, fix and often their message.
+        """
+        state, strings = dict(self.__dict__), dict[str, str]()
+        share = strings.setdefault
+        state["findings"] = [
+            tuple([share(v, v) if type(v) is str else v for v in FINDING_FIELDS(f)])
+            for f in self.findings
+        ]
         for name in ("starts", "calls"):
             state[name] = {key: (r.count, r.first, r.last) for key, r in state[name].items()}
         return state
