@@ -33,7 +33,7 @@ from mas_cli.triage.tally import Rate, Tally, merge_rate
 from mas_cli.triage.thresholds import Thresholds
 
 FINDING_FIELDS = attrgetter(*(f.name for f in fields(Finding)))
-BLOCK = 4 << 20
+BLOCK = 1 << 20  # a block, its array and its decoded lines stay in a core's cache (4 MB: 6% slower)
 NEWLINE, OPEN, CLOSE = ord("\n"), ord("["), ord("]")
 SNIFF_BYTES = 64 << 10
 
