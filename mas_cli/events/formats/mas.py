@@ -13,7 +13,6 @@ not counted as bad, so newer logs stay readable.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from typing import Literal
 
 import msgspec
 
@@ -30,44 +29,11 @@ from mas_cli.events.formats.records import (
 )
 from mas_cli.events.formats.source import BadLines
 
-EventType = Literal[
-    "run_started",
-    "task_started",
-    "llm_call",
-    "tool_call",
-    "state_write",
-    "limit_hit",
-    "handoff",
-    "retry",
-    "rate_limited",
-    "history_trimmed",
-    "warning",
-    "task_finished",
-    "run_finished",
-]
-"""Every event type our writer logs (`events/models.py`; a test holds the two equal)."""
-Status = Literal[
-    "",
-    "ok",
-    "error",
-    "timeout",
-    "cancelled",
-    "refused",
-    "failed",
-    "stopped",
-    "skipped",
-    "interrupted",
-]
-"""Every status our writer logs."""
-
 
 class Line(msgspec.Struct, gc=False, kw_only=True):
     """One run-log line: the fields any triaged event type carries, with the log's names.
 
-    In the order our writer puts them, which the parser matches a little faster. `type` and
-    `status` decode to the very string objects named in their literals, so the pass over the
-    lines compares them by identity; a line with a type or status this version does not know
-    is read by `Loose` instead.
+    In the order our writer puts them, which the parser matches a little faster.
     """
 
     ts: str = ""
@@ -75,9 +41,9 @@ class Line(msgspec.Struct, gc=False, kw_only=True):
     agent: str = ""
     task: str = ""
     turn: int = 0
-    type: EventType
+    type: str
     model: str = ""
-    status: Status = ""
+    status: str = ""
     error: str = ""
     input_tokens: int = 0
     output_tokens: int = 0
@@ -92,18 +58,11 @@ class Line(msgspec.Struct, gc=False, kw_only=True):
     to_agent: str = ""
 
 
-class Loose(Line, gc=False, kw_only=True):
-    """A line read one at a time: any type and status (a newer writer's, another tool's)."""
-
-    type: str  # type: ignore[assignment]
-    status: str = ""  # type: ignore[assignment]
-
-
-NOT_AN_EVENT = Loose(type="")
+NOT_AN_EVENT = Line(type="")
 """What a bad or blank line decodes to: no type, no trace."""
 
 BLOCK_DECODER = msgspec.json.Decoder(list[Line])
-DECODER = msgspec.json.Decoder(Loose)
+DECODER = msgspec.json.Decoder(Line)
 _ANY = msgspec.json.Decoder()
 
 
