@@ -74,6 +74,27 @@ def test_loops_json_is_machine_readable(runner: CliRunner, tmp_path: Path) -> No
     assert data["skipped_lines"] == {"count": 0, "first": []}
 
 
+def test_a_table_shows_the_costliest_and_counts_all(runner: CliRunner, tmp_path: Path) -> None:
+    events = []
+    for number in range(40):  # 40 runs, each of one agent taking 6 to 45 turns
+        one = run(*(llm(i) for i in range(1, 7 + number)))
+        events += [{**e, "trace_id": f"{number:032x}"} for e in one]
+    log = write(tmp_path, events)
+    machine = runner.invoke(app, ["triage", "loops", str(log), "--json"])
+    report = json.loads(machine.stdout)
+    found = report["findings"]
+    assert len([f for f in found if f["detector"] == "turns"]) == 40
+    table = runner.invoke(app, ["triage", "loops", str(log)])
+    assert table.exit_code == machine.exit_code == 1
+    assert f"{len(found)} findings" in table.stdout
+    assert f"… and {len(found) - 30} more findings (--json lists them all)" in table.stdout
+    assert "took 45 turns" in table.stdout.split("\n1. ")[1].split("\n")[0]  # costliest first
+    assert "took 6 turns" not in table.stdout  # the cheapest is not among the 30 shown
+    assert report["agents"][0]["findings"] == len(found)  # every finding counted per agent
+    row = next(line for line in table.stdout.splitlines() if line.startswith("scorer"))
+    assert row.split()[-1] == str(len(found))
+
+
 def test_loops_markdown(runner: CliRunner, tmp_path: Path) -> None:
     log = write(tmp_path, run(tool(1), tool(2), tool(3)))
     result = runner.invoke(app, ["triage", "loops", str(log), "--format", "md"])

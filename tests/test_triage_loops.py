@@ -327,6 +327,37 @@ def test_fast_path_agrees_with_the_reference_on_random_logs(
         )
 
 
+@pytest.mark.parametrize("keep", [0, 1, 5])
+def test_keeping_the_costliest_findings_counts_them_all(tmp_path: Path, keep: int) -> None:
+    """A table shows the costliest findings, so only those are kept (memory stays flat however
+    many a log holds), in one process and across workers; every count still covers them all."""
+    import random
+
+    log = tmp_path / "events.jsonl"
+    log.write_text(jsonl(_random_log(random.Random(21), 80)))
+    everything = scan([str(log)], ScanOptions())
+    assert everything.found == len(everything.findings) > 5
+    for options in (
+        ScanOptions(keep=keep),
+        ScanOptions(keep=keep, workers=2, chunk_bytes=2048, parallel_bytes=0),
+    ):
+        costliest = scan([str(log)], options)
+        assert len(costliest.findings) == keep
+        assert resolved_top(costliest) == resolved_top(everything, keep)
+        assert (costliest.found, costliest.worst()) == (everything.found, everything.worst())
+        assert [(a.agent, a.findings) for a in costliest.agents] == [
+            (a.agent, a.findings) for a in everything.agents
+        ]
+
+
+def resolved_top(report: LoopReport, keep: int | None = None) -> list[tuple[object, ...]]:
+    """The kept findings in order, with their places as line numbers in the file."""
+    return [
+        (f.detector, f.trace, f.cost, f.tokens, report.line(f.first), report.line(f.last))
+        for f in report.findings[:keep]
+    ]
+
+
 def test_interleaved_runs_are_read_in_one_piece(tmp_path: Path) -> None:
     """Short runs written into the file while a long one goes on: the split at run starts
     cuts the long run; the scan sees it go on in a later part and reads the file whole."""

@@ -76,6 +76,11 @@ def test_block_decoding_matches_line_decoding(tmp_path: Path) -> None:
     good = jsonl(run(llm(1), tool(1), llm(2))).encode()
     fast = decode_block(as_array(good), good, "x", 1, BadLines())
     assert len(fast) == good.count(b"\n")
+    crlf, bad = good.replace(b"\n", b"\r\n"), BadLines()
+    assert list(map(astuple, decode_block(as_array(crlf), crlf, "x", 1, bad))) == list(
+        map(astuple, fast)
+    )
+    assert bad.count == 0
     mixed = good + b"garbage\n\n" + good
     bad = BadLines()
     slow = decode_block(as_array(mixed), mixed, "x", 1, bad)

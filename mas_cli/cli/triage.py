@@ -58,7 +58,7 @@ def loops(
 
     Exit 0 clean, 1 a finding at or above --fail-on, 2 nothing could be read.
     """
-    from mas_cli.cli.render.triage import loops_report
+    from mas_cli.cli.render.triage import SHOWN, loops_report
     from mas_cli.errors import UsageError
     from mas_cli.events.formats import check_format
     from mas_cli.events.formats.text import compile_pattern
@@ -77,6 +77,7 @@ def loops(
         fmt=log_format,
         pattern=compile_pattern(pattern) if pattern else None,
         thresholds=_thresholds(crew, threshold or []),
+        keep=None if out == "json" else SHOWN,  # a table shows the costliest: memory stays flat
     )
     report = scan(logs, options)
     if report.records == 0:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import heapq
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Literal
 
 Severity = Literal["warning", "error"]
@@ -39,9 +42,56 @@ def severity(value: float, threshold: float) -> Severity:
     return "error" if value >= 2 * threshold else "warning"
 
 
+def _cost_order(f: Finding) -> tuple[float, int, int, int]:
+    return -(f.cost or 0.0), -f.tokens, -RANK[f.severity], f.first
+
+
 def costliest_first(findings: list[Finding]) -> list[Finding]:
     """Most dollars first, then most tokens, then errors before warnings, then log order."""
-    return sorted(findings, key=lambda f: (-(f.cost or 0.0), -f.tokens, -RANK[f.severity], f.first))
+    return sorted(findings, key=_cost_order)
+
+
+@dataclass
+class Findings:
+    """Findings as they are found: every one, or only the `keep` costliest, and counts of all.
+
+    With `keep`, memory stays flat however many findings a log holds (a log in which every run
+    loops has about 100,000 a gigabyte); the counts, per agent and the worst severity, still
+    cover them all.
+    """
+
+    keep: int | None = None
+    kept: list[Finding] = field(default_factory=list)
+    count: int = 0
+    per_agent: Counter[str] = field(default_factory=Counter)
+    worst: int = 0
+    """The rank of the worst severity (0: no finding)."""
+
+    def add(self, found: Iterable[Finding]) -> None:
+        """Count these findings, and keep them (or the costliest, with `keep`)."""
+        found = list(found)
+        if not found:
+            return
+        self.count += len(found)
+        self.per_agent.update(f.agent for f in found)
+        self.worst = max(self.worst, *(RANK[f.severity] for f in found))
+        self.kept += found
+        if self.keep is not None and len(self.kept) > 2 * self.keep + 100:
+            self.kept = heapq.nsmallest(self.keep, self.kept, key=_cost_order)
+
+    def absorb(self, other: Findings) -> None:
+        """Add another part's findings, already counted there."""
+        self.count += other.count
+        self.per_agent.update(other.per_agent)
+        self.worst = max(self.worst, other.worst)
+        self.kept += other.kept
+        if self.keep is not None and len(self.kept) > 2 * self.keep + 100:
+            self.kept = heapq.nsmallest(self.keep, self.kept, key=_cost_order)
+
+    def ranked(self) -> list[Finding]:
+        """The kept findings, most costly first."""
+        ranked = costliest_first(self.kept)
+        return ranked if self.keep is None else ranked[: self.keep]
 
 
 def short(text: str, width: int = 8) -> str:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 
 from mas_cli.events.formats.records import split_loc
 from mas_cli.events.formats.source import BadLines
-from mas_cli.triage.findings import RANK, Finding, costliest_first
+from mas_cli.triage.findings import Finding, Findings
 from mas_cli.triage.tally import Trace
 
 
@@ -78,6 +77,9 @@ class LoopReport:
     records: int = 0
     traces: int = 0
     units: dict[int, Unit] = field(default_factory=dict)
+    found: int = 0
+    """Findings in all (`findings` may hold only the costliest)."""
+    worst_rank: int = 0
 
     def where(self, loc: int) -> str:
         """`file:line` of a loc."""
@@ -95,14 +97,13 @@ class LoopReport:
 
     def worst(self) -> int:
         """The rank of the worst finding (0 when there is none)."""
-        return max((RANK[f.severity] for f in self.findings), default=0)
+        return self.worst_rank
 
 
-def finalize(report: LoopReport, rows: dict[str, AgentRow]) -> LoopReport:
-    """Sort the findings, count them per agent, and order the agents by spend."""
-    report.findings = costliest_first(report.findings)
-    per_agent = Counter(f.agent for f in report.findings)
+def finalize(report: LoopReport, rows: dict[str, AgentRow], found: Findings) -> LoopReport:
+    """Rank the findings, count them per agent, and order the agents by spend."""
+    report.findings, report.found, report.worst_rank = found.ranked(), found.count, found.worst
     for row in rows.values():
-        row.findings = per_agent.get(row.agent, 0)
+        row.findings = found.per_agent.get(row.agent, 0)
     report.agents = sorted(rows.values(), key=lambda r: (-r.cost, -r.tokens, -r.calls, r.agent))
     return report

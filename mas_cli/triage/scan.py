@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import os
 import re
+from collections import Counter
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
@@ -27,7 +28,7 @@ from mas_cli.events.formats.sniff import sniff
 from mas_cli.events.formats.source import STDIN, BadLines, TruncatedInput, is_gzip, line_source
 from mas_cli.triage import loops
 from mas_cli.triage.bulk import Bulk
-from mas_cli.triage.findings import Finding
+from mas_cli.triage.findings import Finding, Findings
 from mas_cli.triage.report import AgentRow, LoopReport, Unit, add_trace, finalize
 from mas_cli.triage.tally import Rate, Tally, merge_rate
 from mas_cli.triage.thresholds import Thresholds
@@ -51,13 +52,15 @@ class ScanOptions:
     """Size of the byte ranges a big mas log is split into."""
     parallel_bytes: int = 64 << 20
     """Smaller mas logs are read in this process."""
+    keep: int | None = None
+    """Keep only this many findings, the costliest (all are counted); None keeps them all."""
 
 
 @dataclass
 class Partial:
     """What reading one part of a log produced, ready to merge."""
 
-    findings: list[Finding] = field(default_factory=list)
+    findings: Findings = field(default_factory=Findings)
     rows: dict[str, AgentRow] = field(default_factory=dict)
     starts: dict[tuple[str, str], Rate] = field(default_factory=dict)
     calls: dict[tuple[str, str], Rate] = field(default_factory=dict)
@@ -75,7 +78,7 @@ class Partial:
     def drain(self, tally: Tally, th: Thresholds, *, rows: bool = True) -> None:
         """Run the detectors on the traces the tally closed (and fold them into the rows)."""
         for trace in tally.closed:
-            self.findings.extend(loops.trace_findings(trace, th))
+            self.findings.add(loops.trace_findings(trace, th))
             if rows:
                 add_trace(self.rows, trace)
                 self.traces += 1
@@ -88,17 +91,21 @@ class Partial:
         loops has many findings that share their agent, trace, fix and often their message.
         """
         state, strings = dict(self.__dict__), dict[str, str]()
-        share = strings.setdefault
-        state["findings"] = [
+        share, found = strings.setdefault, self.findings
+        kept = [
             tuple([share(v, v) if type(v) is str else v for v in FINDING_FIELDS(f)])
-            for f in self.findings
+            for f in found.kept
         ]
+        state["findings"] = (found.keep, kept, found.count, dict(found.per_agent), found.worst)
         for name in ("starts", "calls"):
             state[name] = {key: (r.count, r.first, r.last) for key, r in state[name].items()}
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        state["findings"] = list(starmap(Finding, state["findings"]))
+        keep, kept, count, per_agent, worst = state["findings"]
+        state["findings"] = Findings(
+            keep, list(starmap(Finding, kept)), count, Counter(per_agent), worst
+        )
         for name in ("starts", "calls"):
             rates = state[name]
             state[name] = dict(zip(rates, starmap(Rate, rates.values()), strict=True))
@@ -130,21 +137,21 @@ class Job:
     end: int
     unit: int
     thresholds: Thresholds
+    keep: int | None = None
 
 
 def scan(sources: list[str], options: ScanOptions) -> LoopReport:
     """Read every source and report its loops, most costly first."""
-    report, total = LoopReport(), Partial()
+    report, total = LoopReport(), Partial(findings=Findings(options.keep))
     for name in sources:
         with _no_gc():
             fmt, part = _read_source(name, len(report.units), options)
         report.sources.append((name, fmt))
         report.units.update({unit: Unit(name, first) for unit, first in part.units.items()})
         _merge(total, part)
-    total.findings.extend(loops.rates(total.starts, total.calls, options.thresholds))
-    report.findings, report.bad = total.findings, total.bad
-    report.records, report.traces = total.records, total.traces
-    return finalize(report, total.rows)
+    total.findings.add(loops.rates(total.starts, total.calls, options.thresholds))
+    report.bad, report.records, report.traces = total.bad, total.records, total.traces
+    return finalize(report, total.rows, total.findings)
 
 
 def _read_source(name: str, unit: int, options: ScanOptions) -> tuple[str, Partial]:
@@ -158,7 +165,7 @@ def _read_source(name: str, unit: int, options: ScanOptions) -> tuple[str, Parti
     fmt = (
         "text" if options.pattern else options.fmt if options.fmt != "auto" else sniff(source.head)
     )
-    part, tally = Partial(units={unit: 1}), Tally()
+    part, tally = Partial(Findings(options.keep), units={unit: 1}), Tally()
     try:
         for line, record in read_records(source, fmt, part.bad, options.pattern):
             tally.observe(make_loc(unit, line), record)
@@ -190,14 +197,17 @@ def _scan_mas(path: Path, unit: int, options: ScanOptions) -> Partial:
         split_at_runs(path, size, options.chunk_bytes) if size >= options.parallel_bytes else []
     )
     if workers < 2 or len(ranges) < 2:
-        return scan_range(Job(str(path), 0, size, unit, options.thresholds))
-    jobs = [Job(str(path), a, b, unit + i, options.thresholds) for i, (a, b) in enumerate(ranges)]
-    whole, unfinished = Partial(), set[str]()
+        return scan_range(Job(str(path), 0, size, unit, options.thresholds, options.keep))
+    jobs = [
+        Job(str(path), a, b, unit + i, options.thresholds, options.keep)
+        for i, (a, b) in enumerate(ranges)
+    ]
+    whole, unfinished = Partial(Findings(options.keep)), set[str]()
     parts = _run_parallel(jobs, workers)
     for part in parts:  # merged as they come: few parts are held at once
         if unfinished.intersection(part.names):  # a run goes on in a later part: runs
             parts.close()  # interleave, so stop the workers and read the file in one piece
-            return scan_range(Job(str(path), 0, size, unit, options.thresholds))
+            return scan_range(Job(str(path), 0, size, unit, options.thresholds, options.keep))
         unfinished.update(part.unfinished)
         part.names = part.unfinished = []
         whole.append(part)
@@ -225,7 +235,7 @@ def _no_gc() -> Iterator[None]:
 
 
 def _scan_range(job: Job) -> Partial:
-    part, bulk = Partial(), Bulk(job.thresholds)
+    part, bulk = Partial(Findings(job.keep)), Bulk(job.thresholds)
     line = 1
     for array, block in _blocks(job.path, job.start, job.end):
         lines = decode_block(array, block, job.path, line, part.bad)
@@ -330,7 +340,7 @@ def _run_parallel(jobs: list[Job], workers: int) -> Generator[Partial, None, Non
 
 
 def _merge(total: Partial, part: Partial) -> None:
-    total.findings.extend(part.findings)
+    total.findings.absorb(part.findings)
     for agent, row in part.rows.items():
         total.rows.setdefault(agent, AgentRow(agent)).absorb(row)
     for mine, theirs in ((total.starts, part.starts), (total.calls, part.calls)):

@@ -59,7 +59,7 @@ def _agent_cells(row: AgentRow) -> list[str]:
 def _summary(report: LoopReport) -> str:
     formats = sorted({fmt for _, fmt in report.sources})
     files = f"{len(report.sources)} file{'s' if len(report.sources) != 1 else ''}"
-    found = f"{len(report.findings):,} finding{'s' if len(report.findings) != 1 else ''}"
+    found = f"{report.found:,} finding{'s' if report.found != 1 else ''}"
     counts = f"{report.records:,} records · {report.traces:,} traces · {found}"
     return f"{files} ({', '.join(formats)}) · {counts}"
 
@@ -76,10 +76,8 @@ def _loops_table(report: LoopReport) -> None:
         stdout.print("[green]no loops found[/]")
     for number, finding in enumerate(report.findings[:SHOWN], start=1):
         _finding(report, number, finding)
-    if len(report.findings) > SHOWN:
-        stdout.print(
-            f"\n… and {len(report.findings) - SHOWN:,} more findings (--json lists them all)"
-        )
+    if report.found > SHOWN:
+        stdout.print(f"\n… and {report.found - SHOWN:,} more findings (--json lists them all)")
 
 
 def _finding(report: LoopReport, number: int, f: Finding) -> None:
@@ -181,9 +179,9 @@ def loops_markdown(report: LoopReport) -> str:
     lines += ["| " + " | ".join(AGENT_COLUMNS) + " |", "|" + "---|" * len(AGENT_COLUMNS)]
     lines += ["| " + " | ".join(_agent_cells(row)) + " |" for row in report.agents]
     lines += ["", "### Findings", ""] if report.findings else ["", "No loops found."]
-    if len(report.findings) > SHOWN:
+    if report.found > SHOWN:
         lines.append(
-            f"The {SHOWN} most costly of {len(report.findings):,} findings (--json lists them all)."
+            f"The {SHOWN} most costly of {report.found:,} findings (--json lists them all)."
         )
     for number, f in enumerate(report.findings[:SHOWN], start=1):
         lines += [
