@@ -4,7 +4,8 @@ Our own `events.jsonl` takes the fast path: blocks of lines decoded by msgspec i
 folded by `bulk.py`, and a big file split into byte ranges at run boundaries, one worker process
 per core, whose parts are merged as they come back. Every other input (other formats, gzip,
 stdin) is read as a stream of records into the tally. Either way the detectors see the same
-closed traces, and memory is bounded by the traces in flight (and the per-minute counts).
+closed traces, and memory is bounded by the traces in flight, the per-minute counts and the
+findings kept (with `ScanOptions.keep`, only the costliest).
 """
 
 from __future__ import annotations
