@@ -43,6 +43,7 @@ def test_loops_finding_exits_1_and_prints_the_fix(runner: CliRunner, tmp_path: P
     assert "error turns: agent scorer took 11 turns on task score" in result.stdout
     assert "fix: set max_turns: 5 on agent scorer" in result.stdout
     assert f"{log}:2" in result.stdout
+    assert "when: 2026-11-21 02:00:00 → 02:00:11 UTC (11 s)" in result.stdout  # since when
 
 
 def test_fail_on_warning_and_error(runner: CliRunner, tmp_path: Path) -> None:
@@ -63,8 +64,14 @@ def test_loops_json_is_machine_readable(runner: CliRunner, tmp_path: Path) -> No
     data = json.loads(result.stdout)
     [finding] = data["findings"]
     assert finding["detector"] == "repeated_calls"
-    assert finding["evidence"]["first"] == {"file": str(log), "line": 3, "span": None}
+    assert finding["evidence"]["first"] == {
+        "file": str(log),
+        "line": 3,
+        "span": None,
+        "ts": "2026-11-21T02:00:01.000000Z",
+    }
     assert finding["evidence"]["last"]["line"] == 5
+    assert finding["evidence"]["last"]["ts"] == "2026-11-21T02:00:03.000000Z"
     assert finding["where"] == {
         "agent": "scorer",
         "task": "score",

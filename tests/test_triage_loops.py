@@ -68,6 +68,10 @@ def test_repeated_calls_and_the_same_result(tmp_path: Path) -> None:
     assert "called 3 times with the same arguments" in hit.message
     assert "declare tool search deterministic" in hit.fix
     assert "max_identical_tool_calls: 2" in hit.fix
+    assert (hit.first_ts, hit.last_ts) == (
+        "2026-11-21T02:00:01.000000Z",
+        "2026-11-21T02:00:03.000000Z",
+    )
     [same] = only(
         findings(tmp_path, run(*(tool(i, result="r") for i in (1, 2, 3)))), "repeated_calls"
     )
@@ -204,6 +208,44 @@ def test_parallel_scan_matches_the_sequential_one(tmp_path: Path) -> None:
         return [{**vars(a), "cost": round(a.cost, 9)} for a in report.agents]
 
     assert rows(parallel) == rows(sequential)
+
+
+def test_every_finding_says_when_it_happened(tmp_path: Path) -> None:
+    """The first and last time of each pattern, from the log's own timestamps."""
+    import random
+
+    events = _random_log(random.Random(31), 40)
+    stamps = {e["ts"] for e in events}
+    report_findings = findings(tmp_path, events)
+    assert {f.detector for f in report_findings} >= {"turns", "monologue", "limit_hit"}
+    for f in report_findings:
+        if f.detector == "rate":  # a minute, which its message names
+            continue
+        assert f.first_ts in stamps, f
+        assert f.last_ts in stamps, f
+        assert f.first_ts <= f.last_ts, f
+
+
+def test_the_time_shown_for_a_finding() -> None:
+    from mas_cli.cli.render.triage import _when
+
+    def when(first: str, last: str) -> str:
+        return _when(
+            Finding("turns", "error", "t", "a", "", "", "", 1, 2, 0, None, "", "", "", first, last)
+        )
+
+    assert when("2026-11-21T02:13:05Z", "2026-11-21T02:41:10Z") == (
+        "2026-11-21 02:13:05 → 02:41:10 UTC (28 min)"
+    )
+    assert when("2026-11-21T23:00:00Z", "2026-11-24T03:30:00Z") == (
+        "2026-11-21 23:00:00 → 2026-11-24 03:30:00 UTC (2 d 4 h)"
+    )
+    assert when("2026-11-21 02:00:00,5", "2026-11-21 05:15:00") == (
+        "2026-11-21 02:00:00 → 05:15:00 (3 h 14 min)"
+    )
+    assert when("2026-11-21T02:00:00Z", "2026-11-21T02:00:00Z") == "2026-11-21 02:00:00 UTC"
+    assert when("Nov 21 02:00:00", "Nov 21 02:09:00") == "Nov 21 02:00:00 → Nov 21 02:09:00"
+    assert when("", "") == ""
 
 
 def test_thresholds_from_crew_section_and_flags() -> None:

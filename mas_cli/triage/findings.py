@@ -35,6 +35,9 @@ class Finding:
     fix: str
     first_span: str = ""
     last_span: str = ""
+    first_ts: str = ""
+    """When the pattern first occurred, as the log wrote it ("" when it does not say)."""
+    last_ts: str = ""
 
 
 def severity(value: float, threshold: float) -> Severity:

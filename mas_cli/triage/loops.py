@@ -67,6 +67,8 @@ def turns(trace: Trace, th: Thresholds) -> Iterator[Finding]:
                 f"can meet",
                 t.first_span,
                 t.last_span,
+                t.first_ts,
+                t.last_ts,
             )
 
 
@@ -124,6 +126,8 @@ def repeated_calls(trace: Trace, th: Thresholds) -> Iterator[Finding]:
             f"{max(1, th.repeated_calls - 1)}",
             r.first_span,
             r.last_span,
+            r.first_ts,
+            r.last_ts,
         )
 
 
@@ -166,6 +170,8 @@ def repeated_failures(trace: Trace, th: Thresholds) -> Iterator[Finding]:
             fix,
             r.first_span,
             r.last_span,
+            r.first_ts,
+            r.last_ts,
         )
 
 
@@ -189,6 +195,8 @@ def ping_pong(trace: Trace, th: Thresholds) -> Iterator[Finding]:
             f"give one of {a} and {b} the final say (a task with an output_schema that ends the "
             f"exchange, and no "
             "handoff back), and cap the exchange with limits.max_llm_calls",
+            first_ts=agents.first_ts,
+            last_ts=agents.last_ts,
         )
     for t in trace.threads.values():
         yield from _tool_ping_pong(trace, t, t.tools.best, th)
@@ -217,6 +225,8 @@ def _tool_ping_pong(
         f"declare {tool_a} and {tool_b} deterministic so repeats come from the cache, set "
         f"limits.max_identical_tool_calls: 2, and say in agent {t.agent or '?'}'s instructions "
         f"when to stop",
+        first_ts=best.first_ts,
+        last_ts=best.last_ts,
     )
 
 
@@ -243,6 +253,8 @@ def monologue(trace: Trace, th: Thresholds) -> Iterator[Finding]:
             f"{th.monologue - 1} on agent "
             f"{t.agent or '?'}, and make the answer end task {t.task or '?'} (an output_schema "
             f"it satisfies)",
+            first_ts=best.first_ts,
+            last_ts=best.last_ts,
         )
 
 
@@ -275,6 +287,8 @@ def token_growth(trace: Trace, th: Thresholds) -> Iterator[Finding]:
             "set limits.max_history_tokens so old tool results are dropped, summarise long tool "
             "outputs "
             f"before they go back to the model, and cap agent {t.agent or '?'} with max_turns",
+            first_ts=t.first_ts,
+            last_ts=t.last_ts,
         )
 
 
@@ -315,6 +329,8 @@ def limit_hits(trace: Trace) -> Iterator[Finding]:
             f"trace) before raising {kind}",
             hit.span,
             hit.span,
+            hit.ts,
+            hit.ts,
         )
 
 
@@ -338,4 +354,6 @@ def unfinished(trace: Trace) -> Iterator[Finding]:
             "if it was killed, set limits.run_timeout_s so the run ends itself with a status; if "
             "it is still "
             "running, check it again later",
+            first_ts=trace.first_ts,
+            last_ts=trace.last_ts,
         )

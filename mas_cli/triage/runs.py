@@ -24,6 +24,8 @@ class BestRun:
     last: int
     tokens: int
     cost: float
+    first_ts: str = ""
+    last_ts: str = ""
 
 
 @dataclass(slots=True)
@@ -34,17 +36,20 @@ class RunTracker:
     prev: Any = None
     prev2: Any = None
     prev_loc: int = 0
+    prev_ts: str = ""
     prev_spent: Spent = NOTHING
     length: int = 0
     start: int = 0
+    start_ts: str = ""
     start_spent: Spent = NOTHING
     last: int = 0
+    last_ts: str = ""
     end_spent: Spent = NOTHING
     best: BestRun | None = None
     best_length: int = 0
 
-    def feed(self, symbol: Any, loc: int, before: Spent, after: Spent) -> None:
-        """One more symbol, with the running spend before and after its step."""
+    def feed(self, symbol: Any, loc: int, before: Spent, after: Spent, ts: str = "") -> None:
+        """One more symbol, with the running spend before and after its step, and its time."""
         length = self.length
         if length and (
             symbol == self.prev
@@ -55,18 +60,19 @@ class RunTracker:
         else:
             if length > self.best_length:
                 self.close()
-            self._restart(symbol, loc, before)
+            self._restart(symbol, loc, before, ts)
         self.prev2, self.prev = self.prev, symbol
-        self.prev_loc, self.prev_spent = loc, before
-        self.last, self.end_spent = loc, after
+        self.prev_loc, self.prev_spent, self.prev_ts = loc, before, ts
+        self.last, self.end_spent, self.last_ts = loc, after, ts
 
-    def _restart(self, symbol: Any, loc: int, spent: Spent) -> None:
+    def _restart(self, symbol: Any, loc: int, spent: Spent, ts: str) -> None:
         if self.period == 2 and self.length >= 1 and symbol != self.prev:
             self.length = 2  # the previous symbol and this one open a new alternation
             self.start, self.start_spent = self.prev_loc, self.prev_spent
+            self.start_ts = self.prev_ts
         else:
             self.length = 1
-            self.start, self.start_spent = loc, spent
+            self.start, self.start_spent, self.start_ts = loc, spent, ts
 
     def close(self) -> None:
         """Keep the current run if it is the longest; call once more when the sequence ends."""
@@ -74,5 +80,14 @@ class RunTracker:
             pattern = (self.prev,) if self.period == 1 else (self.prev2, self.prev)
             tokens = self.end_spent[0] - self.start_spent[0]
             cost = self.end_spent[1] - self.start_spent[1]
-            self.best = BestRun(self.length, pattern, self.start, self.last, tokens, cost)
+            self.best = BestRun(
+                self.length,
+                pattern,
+                self.start,
+                self.last,
+                tokens,
+                cost,
+                self.start_ts,
+                self.last_ts,
+            )
             self.best_length = self.length

@@ -57,6 +57,8 @@ class Thread:
     minute_last: int = 0
     first_span: str = ""
     last_span: str = ""
+    first_ts: str = ""
+    last_ts: str = ""
 
     @property
     def turns(self) -> int:
@@ -82,6 +84,8 @@ class Repeat:
     error: str = ""
     first_span: str = ""
     last_span: str = ""
+    first_ts: str = ""
+    last_ts: str = ""
 
 
 @dataclass(slots=True)
@@ -105,6 +109,8 @@ class Trace:
     limits: list[tuple[int, Limit]] = field(default_factory=list)
     last_agent: str = ""
     last_task: str = ""
+    first_ts: str = ""
+    last_ts: str = ""
 
 
 @dataclass(slots=True)
@@ -155,22 +161,26 @@ class Tally:
             if handler is not None:
                 handler(base + offset, record)
 
-    def _trace(self, loc: int, name: str) -> Trace:
-        trace = self.open.get(name)
+    def _trace(self, loc: int, record: Any) -> Trace:
+        trace = self.open.get(record.trace)
         if trace is None:
-            trace = self.open[name] = Trace(name, loc)
+            trace = self.open[record.trace] = Trace(record.trace, loc, first_ts=record.ts)
         trace.last = loc
+        if record.ts:
+            trace.last_ts = record.ts
         self.records += 1
         return trace
 
     def _thread(self, loc: int, record: Any) -> tuple[Trace, Thread]:
-        trace = self._trace(loc, record.trace)
+        trace = self._trace(loc, record)
         key = (record.agent, record.task)
         thread = trace.threads.get(key)
         if thread is None:
             thread = trace.threads[key] = Thread(record.trace, record.agent, record.task, loc)
-            thread.first_span = record.span
+            thread.first_span, thread.first_ts = record.span, record.ts
         thread.last, thread.last_span = loc, record.span
+        if record.ts:
+            thread.last_ts = record.ts
         trace.last_agent, trace.last_task = key
         return trace, thread
 
@@ -192,7 +202,7 @@ class Tally:
         thread.inputs.append(record.input_tokens)
         if record.output:
             thread.outputs.feed(
-                record.output, loc, (before, cost_before), (thread.tokens, thread.cost)
+                record.output, loc, (before, cost_before), (thread.tokens, thread.cost), record.ts
             )
         if record.status != "ok":
             self._failure(trace, loc, record, ("model", record.name, record.error or record.status))
@@ -205,15 +215,15 @@ class Tally:
         thread.tool_calls += 1
         key = (record.name, record.args)
         spent = (thread.tokens, thread.cost)
-        thread.tools.feed(key, loc, spent, spent)
+        thread.tools.feed(key, loc, spent, spent, record.ts)
         seen = trace.calls.get(key)
         if seen is None:
             seen = trace.calls[key] = Repeat(record.agent, record.task, loc, output=record.output)
             seen.tokens_before, seen.cost_before = trace.tokens, trace.cost
-            seen.first_span = record.span
+            seen.first_span, seen.first_ts = record.span, record.ts
         seen.count += 1
         seen.last, seen.tokens_at_last, seen.cost_at_last = loc, trace.tokens, trace.cost
-        seen.last_span = record.span
+        seen.last_span, seen.last_ts = record.span, record.ts
         if record.output != seen.output:
             seen.same_output = False
         if record.status != "ok":
@@ -223,47 +233,45 @@ class Tally:
         """Something an agent said: a repeated one is a monologue."""
         trace, thread = self._thread(loc, record)
         if record.output:
-            thread.outputs.feed(
-                record.output, loc, (thread.tokens, thread.cost), (thread.tokens, thread.cost)
-            )
+            spent = (thread.tokens, thread.cost)
+            thread.outputs.feed(record.output, loc, spent, spent, record.ts)
         if record.error:
             self._failure(trace, loc, record, ("message", record.name, record.error))
 
     def handoff(self, loc: int, record: Handoff) -> None:
         """Work passed between agents: the sequence of agents holding it."""
-        trace = self._trace(loc, record.trace)
+        trace = self._trace(loc, record)
         trace.had_handoffs = True
-        runs = trace.handoffs
+        runs, spent = trace.handoffs, (trace.tokens, trace.cost)
         if runs.prev != record.giver:
-            runs.feed(record.giver, loc, (trace.tokens, trace.cost), (trace.tokens, trace.cost))
-        runs.feed(record.taker, loc, (trace.tokens, trace.cost), (trace.tokens, trace.cost))
+            runs.feed(record.giver, loc, spent, spent, record.ts)
+        runs.feed(record.taker, loc, spent, spent, record.ts)
 
     def limit(self, loc: int, record: Limit) -> None:
         """A guard stopped something."""
-        self._trace(loc, record.trace).limits.append((loc, record))
+        self._trace(loc, record).limits.append((loc, record))
 
     def agent_start(self, loc: int, record: AgentStart) -> None:
         """An agent invoked: counted per minute, and the order agents take turns in."""
         trace, thread = self._thread(loc, record)
         thread.starts += 1
         thread.max_turn = max(thread.max_turn, record.turn)
-        trace.agent_turns.feed(
-            record.agent, loc, (trace.tokens, trace.cost), (trace.tokens, trace.cost)
-        )
+        spent = (trace.tokens, trace.cost)
+        trace.agent_turns.feed(record.agent, loc, spent, spent, record.ts)
         if self.counts:
             _count(self.starts_per_minute, (record.agent, record.ts[:16]), loc)
 
     def task_end(self, loc: int, record: TaskEnd) -> None:
         """A task ended (nothing to count; it keeps the trace's last place current)."""
-        self._trace(loc, record.trace)
+        self._trace(loc, record)
 
     def trace_start(self, loc: int, record: TraceStart) -> None:
         """A run began."""
-        self._trace(loc, record.trace).started = True
+        self._trace(loc, record).started = True
 
     def trace_end(self, loc: int, record: TraceEnd) -> None:
         """A run ended: close its trace."""
-        trace = self._trace(loc, record.trace)
+        trace = self._trace(loc, record)
         trace.ended, trace.status = True, record.status
         self._close(self.open.pop(record.trace))
 
@@ -288,10 +296,10 @@ class Tally:
         if seen is None:
             seen = trace.failures[norm] = Repeat(record.agent, record.task, loc, error=key[2])
             seen.tokens_before, seen.cost_before = trace.tokens, trace.cost
-            seen.first_span = record.span
+            seen.first_span, seen.first_ts = record.span, record.ts
         seen.count += 1
         seen.last, seen.tokens_at_last, seen.cost_at_last = loc, trace.tokens, trace.cost
-        seen.last_span = record.span
+        seen.last_span, seen.last_ts = record.span, record.ts
 
     def _tick(self, thread: Thread, ts: str, loc: int) -> None:
         minute = ts[:16]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
@@ -84,6 +85,8 @@ def _finding(report: LoopReport, number: int, f: Finding) -> None:
     style = SEVERITY_STYLE[f.severity]
     stdout.print(f"\n{number}. [{style}]{f.severity}[/] [bold]{f.detector}[/]: {escape(f.message)}")
     stdout.print(f"   where: {escape(_where(f))}")
+    if when := _when(f):
+        stdout.print(f"   when: {escape(when)}")
     stdout.print(f"   evidence: {escape(f.pattern)} · {escape(_span(report, f))}")
     stdout.print(f"   spent inside: {f.tokens:,} tokens · {_money(f.cost)}")
     stdout.print(f"   fix: {escape(f.fix)}")
@@ -96,6 +99,42 @@ def _where(f: Finding) -> str:
         f"trace {f.trace}" if f.trace else "",
     ]
     return " · ".join(p for p in parts if p) or "the whole log"
+
+
+def _when(f: Finding) -> str:
+    """When the pattern ran, as the log tells it: `2026-11-21 02:13:05 → 02:41:10 UTC (28 min)`.
+
+    Times that do not parse as ISO 8601 are shown as they are; "" when the log has none.
+    """
+    first, last = _time(f.first_ts), _time(f.last_ts or f.first_ts)
+    if first is None or last is None:
+        shown = dict.fromkeys(t for t in (f.first_ts, f.last_ts) if t)
+        return " → ".join(shown)
+    zone = " UTC" if first.utcoffset() == timedelta(0) else ""
+    start = first.strftime("%Y-%m-%d %H:%M:%S")
+    if last == first:
+        return start + zone
+    end = last.strftime("%H:%M:%S" if last.date() == first.date() else "%Y-%m-%d %H:%M:%S")
+    return f"{start} → {end}{zone} ({_duration(last - first)})"
+
+
+def _time(ts: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(ts) if ts else None
+    except ValueError:
+        return None
+
+
+def _duration(span: timedelta) -> str:
+    seconds = max(0, int(span.total_seconds()))
+    if seconds < 120:
+        return f"{seconds} s"
+    minutes, hours = seconds // 60, seconds // 3600
+    if hours < 2:
+        return f"{minutes} min"
+    if hours < 48:
+        return f"{hours} h {minutes % 60} min"
+    return f"{hours // 24} d {hours % 24} h"
 
 
 def _span(report: LoopReport, f: Finding) -> str:
@@ -150,11 +189,12 @@ def _agent_json(row: AgentRow) -> dict[str, Any]:
 
 
 def _finding_json(report: LoopReport, f: Finding) -> dict[str, Any]:
-    def at(loc: int, span: str) -> dict[str, Any]:
+    def at(loc: int, span: str, ts: str) -> dict[str, Any]:
         return {
             "file": report.where(loc).rsplit(":", 1)[0],
             "line": report.line(loc),
             "span": span or None,
+            "ts": ts or None,
         }
 
     return {
@@ -164,8 +204,8 @@ def _finding_json(report: LoopReport, f: Finding) -> dict[str, Any]:
         "where": {"agent": f.agent or None, "task": f.task or None, "trace": f.trace or None},
         "evidence": {
             "pattern": f.pattern,
-            "first": at(f.first, f.first_span),
-            "last": at(f.last, f.last_span),
+            "first": at(f.first, f.first_span, f.first_ts),
+            "last": at(f.last, f.last_span, f.last_ts),
         },
         "tokens": f.tokens,
         "cost_usd": round(f.cost, 6) if f.cost is not None else None,
@@ -187,6 +227,7 @@ def loops_markdown(report: LoopReport) -> str:
         lines += [
             f"{number}. **{f.severity}** `{f.detector}`: {f.message}",
             f"   - where: {_where(f)}",
+            *([f"   - when: {when}"] if (when := _when(f)) else []),
             f"   - evidence: `{f.pattern}` · {_span(report, f)}",
             f"   - spent inside: {f.tokens:,} tokens · {_money(f.cost)}",
             f"   - fix: {f.fix}",
