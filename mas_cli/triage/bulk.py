@@ -20,7 +20,7 @@ from operator import attrgetter
 from mas_cli.events.formats.mas import Line, to_record
 from mas_cli.triage.loops import steady_rise
 from mas_cli.triage.report import AgentRow
-from mas_cli.triage.tally import Rate, Tally
+from mas_cli.triage.tally import Rate, Tally, add_rate
 from mas_cli.triage.thresholds import Thresholds
 
 TRACE = attrgetter("trace_id")
@@ -139,7 +139,8 @@ class Bulk:
         for sums in pending.threads.values():
             agent = sums.agent
             if sums.minute_calls and sums.minute:
-                _add_rate(per_minute, (agent, sums.minute), sums)
+                key, count = (agent, sums.minute), sums.minute_calls
+                add_rate(per_minute, key, count, sums.minute_first, sums.minute_last)
             turns = sums.max_turn or sums.calls or sums.starts
             row = rows.get(agent)
             if row is None:
@@ -205,7 +206,8 @@ class Bulk:
                     sums.minute_last = loc
                 else:
                     if sums.minute_calls and sums.minute:
-                        _add_rate(per_minute, (sums.agent, sums.minute), sums)
+                        key, made = (sums.agent, sums.minute), sums.minute_calls
+                        add_rate(per_minute, key, made, sums.minute_first, sums.minute_last)
                     sums.minute, sums.minute_calls = minute, 1
                     sums.minute_first = sums.minute_last = loc
                 if healthy:
@@ -248,14 +250,3 @@ class Bulk:
                 skipped += 1
         pending.healthy, pending.records = healthy, pending.records + len(part) - skipped
         return len(part)
-
-
-def _add_rate(rates: dict[tuple[str, str], Rate], key: tuple[str, str], sums: Sums) -> None:
-    """A thread's calls in its minute, into the per-minute counts."""
-    rate = rates.get(key)
-    if rate is None:
-        rates[key] = Rate(sums.minute_calls, sums.minute_first, sums.minute_last)
-        return
-    rate.count += sums.minute_calls
-    rate.first = min(rate.first, sums.minute_first)
-    rate.last = max(rate.last, sums.minute_last)

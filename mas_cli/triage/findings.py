@@ -78,17 +78,18 @@ class Findings:
         self.count += len(found)
         self.per_agent.update(f.agent for f in found)
         self.worst = max(self.worst, *(RANK[f.severity] for f in found))
-        self.kept += found
-        if self.keep is not None and len(self.kept) > 2 * self.keep + 100:
-            self.kept = heapq.nsmallest(self.keep, self.kept, key=_cost_order)
+        self._keep(found)
 
     def absorb(self, other: Findings) -> None:
         """Add another part's findings, already counted there."""
         self.count += other.count
         self.per_agent.update(other.per_agent)
         self.worst = max(self.worst, other.worst)
-        self.kept += other.kept
-        if self.keep is not None and len(self.kept) > 2 * self.keep + 100:
+        self._keep(other.kept)
+
+    def _keep(self, found: list[Finding]) -> None:
+        self.kept += found
+        if self.keep is not None and len(self.kept) > 2 * self.keep + 100:  # trimmed now and then
             self.kept = heapq.nsmallest(self.keep, self.kept, key=_cost_order)
 
     def ranked(self) -> list[Finding]:

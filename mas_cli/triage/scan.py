@@ -31,7 +31,7 @@ from mas_cli.triage import loops
 from mas_cli.triage.bulk import Bulk
 from mas_cli.triage.findings import Finding, Findings
 from mas_cli.triage.report import AgentRow, LoopReport, Unit, add_trace, finalize
-from mas_cli.triage.tally import Rate, Tally, merge_rate
+from mas_cli.triage.tally import Rate, Tally, add_rate
 from mas_cli.triage.thresholds import Thresholds
 
 FINDING_FIELDS = attrgetter(*(f.name for f in fields(Finding)))
@@ -346,7 +346,8 @@ def _merge(total: Partial, part: Partial) -> None:
         total.rows.setdefault(agent, AgentRow(agent)).absorb(row)
     for mine, theirs in ((total.starts, part.starts), (total.calls, part.calls)):
         for key in mine.keys() & theirs.keys():  # parts of a log share few minutes
-            merge_rate(mine, key, theirs.pop(key))
+            rate = theirs.pop(key)
+            add_rate(mine, key, rate.count, rate.first, rate.last)
         mine.update(theirs)
     total.bad.merge(part.bad)
     total.records += part.records

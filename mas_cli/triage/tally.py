@@ -314,8 +314,14 @@ class Tally:
     def flush_minute(self, thread: Thread) -> None:
         """Add a thread's calls in its current minute to the per-minute counts."""
         if thread.minute_calls and thread.minute:
-            rate = Rate(thread.minute_calls, thread.minute_first, thread.minute_last)
-            merge_rate(self.calls_per_minute, (thread.agent, thread.minute), rate)
+            key = (thread.agent, thread.minute)
+            add_rate(
+                self.calls_per_minute,
+                key,
+                thread.minute_calls,
+                thread.minute_first,
+                thread.minute_last,
+            )
         thread.minute_calls = 0
 
     def absorb(self, other: Tally) -> None:
@@ -328,22 +334,28 @@ class Tally:
             (self.calls_per_minute, other.calls_per_minute),
         ):
             for key, rate in theirs.items():
-                merge_rate(mine, key, rate)
+                add_rate(mine, key, rate.count, rate.first, rate.last)
 
 
 def _count(rates: dict[tuple[str, str], Rate], key: tuple[str, str], loc: int) -> None:
     if not key[1]:
         return
-    merge_rate(rates, key, Rate(1, loc, loc))
+    add_rate(rates, key, 1, loc, loc)
 
 
-def merge_rate(rates: dict[tuple[str, str], Rate], key: tuple[str, str], rate: Rate) -> None:
+def add_rate(
+    rates: dict[tuple[str, str], Rate], key: tuple[str, str], count: int, first: int, last: int
+) -> None:
+    """Add `count` invocations, the first and last at these locs, to one agent's minute."""
     mine = rates.get(key)
     if mine is None:
-        rates[key] = rate
+        rates[key] = Rate(count, first, last)
         return
-    mine.count += rate.count
-    mine.first, mine.last = min(mine.first, rate.first), max(mine.last, rate.last)
+    mine.count += count
+    if first < mine.first:  # noqa: PLR1730 (a min() call costs more; this runs per thread)
+        mine.first = first
+    if last > mine.last:  # noqa: PLR1730
+        mine.last = last
 
 
 def _normalize(error: str) -> str:
