@@ -7,7 +7,6 @@ and the run folder holds output.json and state.json.
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
 import time
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from mas_cli.engine.ratelimit import RateLimiter
 from mas_cli.engine.scheduler import run_tasks
 from mas_cli.engine.setup import build_models, resolve_inputs
 from mas_cli.engine.state import SharedState
+from mas_cli.events.jsonsafe import dumps
 from mas_cli.events.models import Event, LlmCall, RunFinished, RunStarted, RunStatus, Warning_
 from mas_cli.events.store import EVENTS, runs_dir
 from mas_cli.events.writer import EventWriter, new_run_id, new_span_id, new_trace_id
@@ -250,6 +250,6 @@ def _write_json(path: Path, value: Any) -> None:
     # Write then rename, so a reader never sees half a file.
     partial = path.with_suffix(".partial")
     partial.write_text(
-        json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
+        dumps(value, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
     )
     partial.replace(path)

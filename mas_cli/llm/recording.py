@@ -18,13 +18,13 @@ max_tokens, params, prompt_caching).
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 from typing import IO, Any
 
+from mas_cli.events.jsonsafe import dumps
 from mas_cli.events.writer import now_iso
 from mas_cli.llm.types import (
     Completion,
@@ -147,7 +147,7 @@ class LlmLog:
             "request": request_doc(request),
             **outcome,
         }
-        self._file.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+        self._file.write(dumps(record, ensure_ascii=False, default=str) + "\n")
         self._file.flush()
 
     def close(self) -> None:
