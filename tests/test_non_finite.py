@@ -71,7 +71,9 @@ def test_a_nan_answer_is_reasked_and_never_reaches_state_or_output(
     assert result.status == "ok"
     retry = of_type(events(result), "retry")[0]
     assert retry["what"] == "output_validation"
-    assert retry["reason"] == "fraud_score: nan is not a finite number (NaN and Infinity are not JSON)"
+    assert (
+        retry["reason"] == "fraud_score: nan is not a finite number (NaN and Infinity are not JSON)"
+    )
     folder = Path(result.run_dir)
     state = strict((folder / "state.json").read_text(encoding="utf-8"))
     assert state["fraud_score"]["value"] == 0.25
@@ -81,9 +83,7 @@ def test_a_nan_answer_is_reasked_and_never_reaches_state_or_output(
 
 
 @pytest.mark.parametrize("number", NON_FINITE)
-def test_tool_arguments_with_a_non_finite_number_are_refused(
-    tmp_path: Path, number: float
-) -> None:
+def test_tool_arguments_with_a_non_finite_number_are_refused(tmp_path: Path, number: float) -> None:
     tools = tools_of(write_tool_crew(tmp_path / "crew"))
 
     async def call() -> Any:
