@@ -22,8 +22,9 @@ import time
 from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
+from mas_cli.events.diskio import LineFile
 from mas_cli.events.jsonsafe import dumps
 from mas_cli.events.writer import now_iso
 from mas_cli.llm.types import (
@@ -124,7 +125,7 @@ class LlmLog:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._file: IO[str] = path.open("a", encoding="utf-8")
+        self.file = LineFile(path)  # whole records only: a full disk never leaves half a line
         self._attempts: Counter[tuple[str, str, int]] = Counter()
 
     def next_attempt(self, request: Request) -> int:
@@ -147,12 +148,11 @@ class LlmLog:
             "request": request_doc(request),
             **outcome,
         }
-        self._file.write(dumps(record, ensure_ascii=False, default=str) + "\n")
-        self._file.flush()
+        self.file.append(dumps(record, ensure_ascii=False, default=str) + "\n")
 
     def close(self) -> None:
         """Close the file."""
-        self._file.close()
+        self.file.close()
 
     def __enter__(self) -> LlmLog:
         return self

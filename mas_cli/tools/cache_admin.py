@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mas_cli.errors import UsageError
+from mas_cli.events.diskio import check_writable
 from mas_cli.tools.cache import DEFAULT_SIZE_LIMIT, LOCK_TIMEOUT_S, Entry
 from mas_cli.tools.cache_db import OWN_FILES, CacheDb, Unusable, reset
 
@@ -101,6 +102,7 @@ def clear_cache(directory: Path, tool: str | None = None) -> int | None:
     Raises:
         UsageError: the cache cannot be written, or cannot be read and a tool was named.
     """
+    check_writable(directory, "cannot clear the tool cache in")
     try:
         with opened(directory) as db:
             return 0 if db is None else db.clear(tool)
