@@ -54,6 +54,7 @@ def on_tmpfs(tmp_path: Path, size: str, *argv: str, read_only: bool = False) -> 
     )
     done = subprocess.run(
         ["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
+        check=False,
         capture_output=True,
         text=True,
         env={**subprocess_env(), "MAS_HOME": str(home)},
@@ -102,7 +103,8 @@ def test_a_full_disk_stops_the_run_clearly_and_leaves_every_file_whole(tmp_path:
     done, home = on_tmpfs(tmp_path, "160k", *mas_argv("run", str(crew), "--offline"))
     assert done.returncode == 1, done.stderr
     assert REPORT in done.stdout  # the crew's output, printed all the same
-    assert "internal error" not in done.stderr and "Traceback" not in done.stderr
+    assert "internal error" not in done.stderr
+    assert "Traceback" not in done.stderr
     assert f"llm.jsonl: {FULL}; free some space" in done.stderr
     folder = the_run(home)
     events = assert_files_whole(folder)
@@ -113,6 +115,7 @@ def test_a_full_disk_stops_the_run_clearly_and_leaves_every_file_whole(tmp_path:
     assert (output["status"], output["tasks"]["write"]["output"]) == ("failed", REPORT)
     replay = subprocess.run(
         mas_argv("run", str(crew), "--home", str(home), "--replay", folder.name, "-q"),
+        check=False,
         capture_output=True,
         text=True,
         env=subprocess_env(),
@@ -127,7 +130,8 @@ def test_a_disk_that_fills_among_many_small_writes_leaves_whole_files(tmp_path: 
     # A run of several tasks and tools: the cache, both logs and the files all share the room.
     done, home = on_tmpfs(tmp_path, "100k", *mas_argv("run", str(FRAUD), "--offline"))
     assert done.returncode in (0, 1), done.stderr
-    assert "internal error" not in done.stderr and "Traceback" not in done.stderr
+    assert "internal error" not in done.stderr
+    assert "Traceback" not in done.stderr
     if done.returncode == 1:
         assert FULL in done.stderr
     if (home / "runs").is_dir():
@@ -144,6 +148,7 @@ def test_a_file_size_limit_cuts_the_log_at_a_whole_line(tmp_path: Path) -> None:
     home = tmp_path / "home"
     done = subprocess.run(
         mas_argv("run", str(FRAUD), "--offline", "--home", str(home)),
+        check=False,
         capture_output=True,
         text=True,
         env=subprocess_env(),
