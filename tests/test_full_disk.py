@@ -166,7 +166,7 @@ def test_a_file_size_limit_cuts_the_log_at_a_whole_line(tmp_path: Path) -> None:
     assert "file too large" in output["reason"]
 
 
-@pytest.mark.parametrize(
+WRITERS = pytest.mark.parametrize(
     "argv",
     [
         ["run", str(RESEARCH), "--offline", "-q"],
@@ -175,6 +175,10 @@ def test_a_file_size_limit_cuts_the_log_at_a_whole_line(tmp_path: Path) -> None:
     ],
     ids=["run", "cache-clear", "tool-test"],
 )
+"""Every command that writes in the home."""
+
+
+@WRITERS
 def test_a_read_only_home_is_a_clear_usage_error(tmp_path: Path, argv: list[str]) -> None:
     done, _ = on_tmpfs(tmp_path, "64k", *mas_argv(*argv), read_only=True)
     assert done.returncode == 2, done.stderr
@@ -184,15 +188,7 @@ def test_a_read_only_home_is_a_clear_usage_error(tmp_path: Path, argv: list[str]
     assert "internal error" not in done.stderr
 
 
-@pytest.mark.parametrize(
-    "argv",
-    [
-        ["run", str(RESEARCH), "--offline", "-q"],
-        ["cache", "clear"],
-        ["tool-test", "search_notes", "--crew", str(RESEARCH), "--args", '{"query": "x"}'],
-    ],
-    ids=["run", "cache-clear", "tool-test"],
-)
+@WRITERS
 def test_a_home_that_is_a_file_is_a_clear_usage_error(tmp_path: Path, argv: list[str]) -> None:
     from typer.testing import CliRunner
 
