@@ -30,7 +30,13 @@ from mas_cli.engine.scheduler import run_tasks
 from mas_cli.engine.setup import build_models, resolve_inputs
 from mas_cli.engine.state import SharedState
 from mas_cli.errors import UsageError
-from mas_cli.events.diskio import LineFile, Reserve, writable_folder, write_failure
+from mas_cli.events.diskio import (
+    LineFile,
+    Reserve,
+    check_writable,
+    writable_folder,
+    write_failure,
+)
 from mas_cli.events.jsonsafe import dumps
 from mas_cli.events.models import Event, LlmCall, RunFinished, RunStarted, RunStatus, Warning_
 from mas_cli.events.store import EVENTS, runs_dir
@@ -81,7 +87,7 @@ async def run_crew(crew: Crew, options: RunOptions) -> RunResult:
 
     Raises:
         UsageError: missing or unknown inputs, a provider without its key, a run to replay
-            that cannot be found (all before anything runs).
+            that cannot be found, a home that cannot be written (all before anything runs).
         ToolError: a tool that cannot be loaded.
     """
     inputs = resolve_inputs(crew.spec, options.inputs)
@@ -92,10 +98,15 @@ async def run_crew(crew: Crew, options: RunOptions) -> RunResult:
     tools = load_tools(crew)
     if options.dry_run:
         tools = dry_run_tools(tools)
+    check_writable(runs_dir(options.home), "cannot write runs in")  # before any client opens
     providers = open_providers(crew, models, source)
     run_id = new_run_id()
     run_dir = runs_dir(options.home) / run_id
-    writer, llm_log = _open_logs(run_dir)
+    try:
+        writer, llm_log = _open_logs(run_dir)
+    except UsageError:
+        await close(providers)
+        raise
     with writer, llm_log, ToolCache(cache_dir(options.home)) as cache:
         totals = Totals()
         sink = Sink(writer, run_id, new_trace_id(), [totals, *options.listeners])
@@ -114,18 +125,24 @@ async def run_crew(crew: Crew, options: RunOptions) -> RunResult:
             limiter=None if options.offline or source else RateLimiter.for_crew(crew.spec),
         )
         files = (writer.file, llm_log.file)
-        reserve = Reserve(run_dir / RESERVE)
-
-        def on_failure(_failure: str) -> None:
-            reserve.release()  # room for run_finished, output.json and state.json
-            ctx.stop.set()  # nothing more is spent unrecorded
-
-        for file in files:
-            file.on_failure = on_failure
+        reserve = _stop_on_write_failure(ctx, files, run_dir / RESERVE)
         try:
             return await _run(ctx, options, run_dir, totals, files)
         finally:
             reserve.release()
+
+
+def _stop_on_write_failure(ctx: RunContext, files: tuple[LineFile, ...], room: Path) -> Reserve:
+    """Hold room on the disk; when a log cannot be written, free it and stop the run."""
+    reserve = Reserve(room)
+
+    def on_failure(_failure: str) -> None:
+        reserve.release()  # room for run_finished, output.json and state.json
+        ctx.stop.set()  # nothing more is spent unrecorded
+
+    for file in files:
+        file.on_failure = on_failure
+    return reserve
 
 
 def _open_logs(run_dir: Path) -> tuple[EventWriter, LlmLog]:
