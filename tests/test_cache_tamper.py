@@ -99,6 +99,11 @@ def test_a_tampered_diskcache_file_never_runs_code_or_deletes_outside_the_cache(
     assert stats.exit_code == 2
     assert "is not a mas tool cache" in stats.stderr
     assert "mas cache clear" in stats.stderr
+    why = mas(
+        "cache", "explain", "lookup", "--crew", str(crew), "--home", str(home), "--arg", "query=q"
+    )
+    assert why.exit_code == 2
+    assert "is not a mas tool cache" in why.stderr
     events = run(crew, home)
     assert of_type(events, "run_finished")[0]["status"] == "ok"
     assert [e["cached"] for e in of_type(events, "tool_call")] == [False]
@@ -190,3 +195,18 @@ def test_another_programs_database_is_never_written(crew: Path, home: Path) -> N
     events = run(crew, home)
     assert "is not a mas tool cache" in of_type(events, "warning")[0]["message"]
     assert (cache_dir(home) / "cache.db").read_bytes() == before
+
+
+def test_a_garbage_cache_is_a_miss_in_a_run_and_cleared_by_reset(crew: Path, home: Path) -> None:
+    cache_dir(home).mkdir(parents=True)
+    (cache_dir(home) / "cache.db").write_bytes(b"\x00garbage" * 512)
+    (cache_dir(home) / "cache.db-wal").write_bytes(b"more garbage")
+    events = run(crew, home)
+    assert of_type(events, "run_finished")[0]["status"] == "ok"
+    assert "cannot open" in of_type(events, "warning")[0]["message"]
+    assert mas("cache", "clear", "--tool", "lookup", "--home", str(home)).exit_code == 2
+    cleared = mas("cache", "clear", "--home", str(home))
+    assert (cleared.exit_code, cleared.stdout.split()[0]) == (0, "reset")
+    assert sorted(p.name for p in cache_dir(home).iterdir()) == []
+    run(crew, home)
+    assert [e["cached"] for e in of_type(run(crew, home), "tool_call")] == [True]

@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 from mas_cli.cli import app
 from mas_cli.engine.state import SharedState
 from mas_cli.events.jsonsafe import dumps
+from mas_cli.llm.openai_wire import parse_arguments
 from mas_cli.spec.loader import load_crew
 from mas_cli.tools.cache import ToolCache, call_cached
 
@@ -118,3 +119,12 @@ def test_triage_state_flags_a_non_finite_number(tmp_path: Path, constant: str) -
     assert [(p["key"], p["kind"]) for p in problems] == [("fraud_score", "not_json")]
     assert problems[0]["message"].startswith("fraud_score.scores[1]: ")
     assert "is not a finite number" in problems[0]["message"]
+
+
+@pytest.mark.parametrize("raw", ['{"ratio": NaN}', '{"a": [1, Infinity]}', {"x": -math.inf}])
+def test_a_models_tool_call_arguments_with_nan_are_refused_at_the_wire(raw: Any) -> None:
+    # Python's json reads NaN; the SDKs hand over such dicts: neither reaches a tool or a log.
+    arguments, problem = parse_arguments(raw)
+    assert arguments == {}
+    assert "is not a finite number" in (problem or "")
+    assert parse_arguments('{"ratio": 0.5}') == ({"ratio": 0.5}, None)
