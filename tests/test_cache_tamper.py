@@ -104,8 +104,9 @@ def test_a_tampered_diskcache_file_never_runs_code_or_deletes_outside_the_cache(
     )
     assert why.exit_code == 2
     assert "is not a mas tool cache" in why.stderr
-    events = run(crew, home)
-    assert of_type(events, "run_finished")[0]["status"] == "ok"
+    ran = mas("run", str(crew), "--offline", "--home", str(home), "-q", "--json")
+    assert ran.exit_code == 0, ran.stderr
+    events = [json.loads(line) for line in _last_log(home).read_text().splitlines()]
     assert [e["cached"] for e in of_type(events, "tool_call")] == [False]
     assert "is not a mas tool cache" in of_type(events, "warning")[0]["message"]
     assert_untouched(marker, victim)
@@ -144,6 +145,10 @@ def test_rows_of_our_layout_are_read_as_data_only(
     assert mas("cache", "clear", "--home", str(home)).exit_code == 0
     assert_untouched(marker, victim)
     assert Entry.from_json(json.dumps(wrong_types)) is None
+
+
+def _last_log(home: Path) -> Path:
+    return sorted((home / "runs").iterdir())[-1] / "events.jsonl"
 
 
 def _values(home: Path) -> list[str]:
