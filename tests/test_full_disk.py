@@ -21,6 +21,9 @@ from typing import Any
 import pytest
 import yaml
 from toolcrew import subprocess_env
+from typer.testing import CliRunner
+
+from mas_cli.cli import app
 
 ROOT = Path(__file__).resolve().parent.parent
 FRAUD = ROOT / "crews" / "fraud-review" / "crew.yaml"
@@ -113,15 +116,10 @@ def test_a_full_disk_stops_the_run_clearly_and_leaves_every_file_whole(tmp_path:
     assert f"llm.jsonl: {FULL}" in finished["reason"]
     output = strict((folder / "output.json").read_text(encoding="utf-8"))
     assert (output["status"], output["tasks"]["write"]["output"]) == ("failed", REPORT)
-    replay = subprocess.run(
-        mas_argv("run", str(crew), "--home", str(home), "--replay", folder.name, "-q"),
-        check=False,
-        capture_output=True,
-        text=True,
-        env=subprocess_env(),
-        timeout=120,
+    replay = CliRunner().invoke(
+        app, ["run", str(crew), "--home", str(home), "--replay", folder.name]
     )
-    assert replay.returncode == 1  # nothing was recorded: a clear miss, not a broken file
+    assert replay.exit_code == 1  # nothing was recorded: a clear miss, not a broken file
     assert "was not recorded" in replay.stderr
     assert "internal error" not in replay.stderr
 
@@ -190,10 +188,6 @@ def test_a_read_only_home_is_a_clear_usage_error(tmp_path: Path, argv: list[str]
 
 @WRITERS
 def test_a_home_that_is_a_file_is_a_clear_usage_error(tmp_path: Path, argv: list[str]) -> None:
-    from typer.testing import CliRunner
-
-    from mas_cli.cli import app
-
     home = tmp_path / "home"
     home.write_text("not a folder", encoding="utf-8")
     result = CliRunner().invoke(app, [*argv, "--home", str(home)])
