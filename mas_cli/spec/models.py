@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from functools import cached_property
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -21,6 +21,9 @@ Provider = Literal["openai", "anthropic", "offline"]
 ToolKind = Literal["deterministic", "live", "side_effect"]
 Process = Literal["sequential", "parallel", "hierarchical"]
 INLINE_MANAGER = "manager"
+PROVIDER_KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
+"""Each provider's own key variable, read when a model has neither api_key_env nor base_url."""
+ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 MANAGER_TASK = "manage"  # the id of a hierarchical crew's manager conversation
 
 
@@ -161,6 +164,9 @@ class ToolSpec(Spec):
     """Output past this size is cut, and the cut is said in the result."""
     examples: list[dict[str, Any]] = []
     """Argument sets that `mas tool-test --all` runs."""
+    env: list[Annotated[str, Field(pattern=ENV_NAME)]] = []
+    """Command tools: variables passed from mas's environment besides the allow-list (PATH, HOME,
+    LANG, ...); never a model's key variable."""
 
     @model_validator(mode="after")
     def _one_implementation(self) -> ToolSpec:
