@@ -72,7 +72,6 @@ class Sink:
             listener(event)
         return span
 
-
     def _scrubbed(self, event: Event) -> Event:
         if not self.secrets.values or not self.secrets.found_in(event.model_dump_json()):
             return event

@@ -30,10 +30,10 @@ from mas_cli.engine.state import SharedState
 from mas_cli.events.models import Event, LlmCall, RunFinished, RunStarted, RunStatus, Warning_
 from mas_cli.events.store import EVENTS, runs_dir
 from mas_cli.events.writer import EventWriter, new_run_id, new_span_id, new_trace_id
-from mas_cli.llm.keys import crew_secrets
+from mas_cli.llm.keys import crew_secrets, endpoint
 from mas_cli.llm.recording import LLM_LOG, LlmLog
 from mas_cli.spec.loader import Crew
-from mas_cli.spec.models import MANAGER_TASK
+from mas_cli.spec.models import MANAGER_TASK, ModelSpec
 from mas_cli.tools import load_tools
 from mas_cli.tools.cache import ToolCache, cache_dir
 
@@ -183,6 +183,7 @@ def _emit_started(ctx: RunContext, options: RunOptions) -> None:
         process=spec.process,
         inputs=ctx.inputs,
         models={k: f"{m.provider}:{m.model}" for k, m in ctx.models.items()},
+        endpoints={} if options.replay else _endpoints(ctx.models),
         limits=spec.limits.model_dump(),
         offline=options.offline,
         replay_of=options.replay,
@@ -190,6 +191,10 @@ def _emit_started(ctx: RunContext, options: RunOptions) -> None:
     )
     for model in ctx.guard.prices.unknown():
         ctx.sink.emit(Warning_, ctx.run_span, message=unpriced(model))
+
+
+def _endpoints(models: dict[str, ModelSpec]) -> dict[str, str]:
+    return {name: url for name, model in models.items() if (url := endpoint(model))}
 
 
 def _finish(

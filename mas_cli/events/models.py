@@ -53,6 +53,8 @@ class RunStarted(Event):
     process: str
     inputs: dict[str, Any] = {}
     models: dict[str, str] = {}
+    endpoints: dict[str, str] = {}
+    """Where each model's calls go (scheme://host[:port]/path, no credentials); none offline."""
     limits: dict[str, Any] = {}
     offline: bool = False
     replay_of: str | None = None

@@ -14,14 +14,29 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
+from urllib.parse import SplitResult, urlsplit
 
 from mas_cli.errors import UsageError
 from mas_cli.redact import Secrets
 from mas_cli.spec.models import PROVIDER_KEY_ENV, CrewSpec, ModelSpec
 
-__all__ = ["NO_KEY", "MissingKey", "Secrets", "api_key", "crew_secrets", "key_env", "model_keys", "provider_secrets"]
+__all__ = [
+    "NO_KEY",
+    "MissingKey",
+    "Secrets",
+    "api_key",
+    "base_url",
+    "crew_secrets",
+    "endpoint",
+    "key_env",
+    "model_keys",
+    "provider_secrets",
+]
 
 DEFAULT_ENV = PROVIDER_KEY_ENV
+OFFICIAL_URL = {"openai": "https://api.openai.com/v1", "anthropic": "https://api.anthropic.com"}
+"""Where a model without base_url goes: always passed to the SDK, so that OPENAI_BASE_URL or
+ANTHROPIC_BASE_URL in the environment never sends the provider's own key to another host."""
 NO_KEY = "no-key-needed"  # what a key-less local server receives; the SDKs insist on some key
 
 
@@ -40,6 +55,30 @@ def key_env(model: ModelSpec) -> str | None:
     if model.base_url:
         return None
     return DEFAULT_ENV.get(model.provider)
+
+
+def base_url(model: ModelSpec) -> str | None:
+    """The URL the SDK is given: the model's base_url, else the provider's official endpoint."""
+    return model.base_url or OFFICIAL_URL.get(model.provider)
+
+
+def endpoint(model: ModelSpec) -> str | None:
+    """Where a model's calls go, for the run log: scheme://host[:port]/path, no credentials."""
+    url = base_url(model)
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    port = f":{parts.port}" if _port(parts) else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+def _port(parts: SplitResult) -> int | None:
+    try:
+        return parts.port
+    except ValueError:  # a port that is not a number: the SDK will fail on it, not the log
+        return None
 
 
 def missing_key(model: ModelSpec) -> str | None:
@@ -74,7 +113,13 @@ def model_keys(spec: CrewSpec, environ: Mapping[str, str] | None = None) -> Secr
     env = os.environ if environ is None else environ
     names = {*DEFAULT_ENV.values(), *(e for m in spec.models.values() if (e := key_env(m)))}
     keys = [env.get(name, "").strip() for name in names]
-    return Secrets.of(*keys, *(v for m in spec.models.values() for v in m.headers.values()))
+    headers = [v for m in spec.models.values() for v in m.headers.values()]
+    return Secrets.of(*keys, *headers, *(_url_password(m) for m in spec.models.values()))
+
+
+def _url_password(model: ModelSpec) -> str:
+    """A password written into base_url (https://user:pass@host), which is a key too."""
+    return (urlsplit(model.base_url).password or "") if model.base_url else ""
 
 
 def crew_secrets(spec: CrewSpec, environ: Mapping[str, str] | None = None) -> Secrets:

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import IO, Any
 
 from mas_cli.events.writer import now_iso
-from mas_cli.redact import Secrets
 from mas_cli.llm.types import (
     Completion,
     LlmFailure,
@@ -36,6 +35,7 @@ from mas_cli.llm.types import (
     ToolCall,
     Usage,
 )
+from mas_cli.redact import Secrets
 
 RECORD_VERSION = 1
 LLM_LOG = "llm.jsonl"

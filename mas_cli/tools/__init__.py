@@ -24,8 +24,8 @@ from mas_cli.tools.function import FunctionTool, load_function_tool
 __all__ = [
     "CommandTool",
     "FunctionTool",
-    "Tool",
     "ScrubbedTool",
+    "Tool",
     "ToolResult",
     "check_arguments",
     "load_tool",
@@ -67,7 +67,7 @@ def _load(crew: Crew, name: str, spec: ToolSpec, modules: dict[str, ModuleType])
 class ScrubbedTool(WrappedTool):
     """A tool whose results are scrubbed of every known secret: the one place tool output is."""
 
-    secrets: Secrets = Secrets()
+    secrets: Secrets = dataclasses.field(default_factory=Secrets)
 
     async def call(self, arguments: dict[str, Any]) -> ToolResult:
         """The tool's result with its output, error and traceback scrubbed."""
