@@ -183,7 +183,7 @@ def _emit_started(ctx: RunContext, options: RunOptions) -> None:
         process=spec.process,
         inputs=ctx.inputs,
         models={k: f"{m.provider}:{m.model}" for k, m in ctx.models.items()},
-        endpoints={} if options.replay else _endpoints(ctx.models),
+        endpoints=None if options.replay else _endpoints(ctx.models),
         limits=spec.limits.model_dump(),
         offline=options.offline,
         replay_of=options.replay,
@@ -193,8 +193,9 @@ def _emit_started(ctx: RunContext, options: RunOptions) -> None:
         ctx.sink.emit(Warning_, ctx.run_span, message=unpriced(model))
 
 
-def _endpoints(models: dict[str, ModelSpec]) -> dict[str, str]:
-    return {name: url for name, model in models.items() if (url := endpoint(model))}
+def _endpoints(models: dict[str, ModelSpec]) -> dict[str, str] | None:
+    urls = {name: url for name, model in models.items() if (url := endpoint(model))}
+    return urls or None
 
 
 def _finish(
