@@ -24,7 +24,7 @@ MIN_SECRET_CHARS = 6  # shorter header values ("1", "yes") are not worth scrubbi
 MIN_NAMED_CHARS = 8  # a variable named like a secret must hold at least this much to count
 MASK = "***"
 SECRET_NAME = re.compile(
-    r"KEY|TOKEN|SECRET|PASSW|PASSPHRASE|CRED|AUTH|PRIVATE|SESSION|COOKIE", re.IGNORECASE
+    r"KEY|TOKEN|SECRET|PASSW|PASSPHRASE|CRED|AUTH|PRIVATE|COOKIE", re.IGNORECASE
 )
 
 

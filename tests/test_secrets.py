@@ -21,6 +21,8 @@ from fakeserver import (
     openai_text,
     openai_tools,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from mas_cli.cli import app
@@ -294,3 +296,26 @@ def test_the_scrubber_finds_escaped_forms_and_walks_structures() -> None:
     }
     assert Secrets.from_environment({"MY_TOKEN": "t0ken-value", "PATH": "/usr/bin:/bin"}).values
     assert Secrets.from_environment({"PATH": "/usr/bin:/bin-long-enough"}).values == ()
+
+
+KEY_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.+/="
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    secrets=st.lists(st.text(KEY_CHARS, min_size=6, max_size=40), min_size=1, max_size=3),
+    around=st.lists(st.text(max_size=20), min_size=2, max_size=6),
+)
+def test_no_secret_survives_scrubbing_wherever_it_is_put(
+    secrets: list[str], around: list[str]
+) -> None:
+    from mas_cli.redact import Secrets
+
+    scrubber = Secrets.of(*secrets)
+    text = "".join(a + s for a, s in zip(around, secrets * len(around), strict=False))
+    doc = {text: [text, {"k": text}], "n": 1}
+    dumped = json.dumps(scrubber.scrub_value(doc), ensure_ascii=False)
+    for secret in secrets:
+        assert secret not in dumped
+        assert secret not in scrubber.scrub(json.dumps(doc, ensure_ascii=False))
+        assert secret not in scrubber.scrub(text)

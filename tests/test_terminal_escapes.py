@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from mas_cli.cli import app
@@ -110,3 +112,13 @@ def test_safe_keeps_newlines_and_tabs_and_shows_the_rest() -> None:
 
     assert safe("a\tb\nc\x1b[2J\x9b\u202e\x7f") == "a\tb\nc\\x1b[2J\\x9b\\u202e\\x7f"
     assert safe(safe(PAYLOAD)) == safe(PAYLOAD)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text())
+def test_no_control_character_survives_safe(text: str) -> None:
+    from mas_cli.cli.render.safe import safe
+
+    shown = safe(text)
+    assert not [c for c in shown if c not in "\n\t" and (c < " " or "\x7f" <= c < "\xa0")]
+    assert not set(shown) & {chr(c) for c in [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]}
