@@ -153,22 +153,29 @@ def test_a_command_tool_gets_the_allow_list_and_its_own_env_names_only(
 def test_listing_a_model_key_variable_in_env_is_refused_where_it_is_written(
     tmp_path: Path, env: str, message: str
 ) -> None:
-    crew = tmp_path / "crew.yaml"
-    crew.write_text(
-        "name: c\n"
+    crew = _write(
+        tmp_path,
         "models: {m: {provider: openai, model: gpt-4o-mini, api_key_env: MAS_TEST_KEY}}\n"
-        "tools:\n"
-        "  print_env:\n"
-        "    command: [python, -c, 'print(1)']\n"
-        f"    env: {env}\n"
-        "agents: {a: {role: A, model: m, tools: [print_env]}}\n"
-        "tasks: [{id: t, agent: a, prompt: hi}]\n",
-        encoding="utf-8",
+        f"tools:\n  print_env:\n    command: [python, -c, 'print(1)']\n    env: {env}\n"
+        "agents: {a: {role: A, model: m, tools: [print_env]}}\n",
     )
     result = runner.invoke(app, ["validate", str(crew)])
     assert result.exit_code == 2
     assert f"{crew}:6:" in result.stderr + result.stdout
     assert message in result.stderr + result.stdout
+
+
+def _write(folder: Path, middle: str) -> Path:
+    """A one-task crew whose models, tools and agents are `middle`."""
+    crew = folder / "crew.yaml"
+    text = f"name: c\n{middle}tasks: [{{id: t, agent: a, prompt: hi}}]\n"
+    crew.write_text(text, encoding="utf-8")
+    return crew
+
+
+def _run_started(home: Path) -> dict[str, Any]:
+    run_dir = next((home / "runs").iterdir())
+    return dict(json.loads((run_dir / "events.jsonl").read_text().splitlines()[0]))
 
 
 def _echo_everywhere(secret: str) -> dict[str, Any]:
@@ -248,19 +255,15 @@ def test_a_base_url_variable_never_takes_the_official_key_elsewhere(
     key_var = "OPENAI_API_KEY" if provider == "openai" else "ANTHROPIC_API_KEY"
     monkeypatch.setenv(key_var, KEY)
     monkeypatch.setenv(variable, server.url + ("/v1" if provider == "openai" else ""))
-    crew = tmp_path / "crew.yaml"
-    crew.write_text(
-        f"name: c\nmodels: {{m: {{provider: {provider}, model: some-model}}}}\n"
-        "limits: {max_retries: 0, llm_timeout_s: 5}\n"
-        "agents: {a: {role: A, model: m}}\ntasks: [{id: t, agent: a, prompt: hi}]\n",
-        encoding="utf-8",
+    crew = _write(
+        tmp_path,
+        f"models: {{m: {{provider: {provider}, model: some-model}}}}\n"
+        "limits: {max_retries: 0, llm_timeout_s: 5}\nagents: {a: {role: A, model: m}}\n",
     )
     result = runner.invoke(app, ["run", str(crew)])
     assert result.exit_code == 1
     assert server.seen == []  # the variable's host got nothing, and so not the key
-    run_dir = next((clean_env / "runs").iterdir())
-    started = json.loads((run_dir / "events.jsonl").read_text().splitlines()[0])
-    assert started["endpoints"] == {"m": official}
+    assert _run_started(clean_env)["endpoints"] == {"m": official}
 
 
 def test_each_model_endpoint_is_recorded_without_credentials(
@@ -276,8 +279,7 @@ def test_each_model_endpoint_is_recorded_without_credentials(
     result = runner.invoke(app, ["run", str(crew)])
     assert result.exit_code == 0, result.stderr
     run_dir = next((clean_env / "runs").iterdir())
-    started = json.loads((run_dir / "events.jsonl").read_text().splitlines()[0])
-    assert started["endpoints"] == {"m": server.url + "/v1"}
+    assert _run_started(clean_env)["endpoints"] == {"m": server.url + "/v1"}
     for name in ("events.jsonl", "llm.jsonl"):
         assert "pw-canary-77" not in (run_dir / name).read_text()
     from mas_cli.llm.keys import endpoint
