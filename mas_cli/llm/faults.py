@@ -20,8 +20,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from mas_cli.llm.headers import rate_limit_info, retry_after_s
-from mas_cli.llm.keys import Secrets
 from mas_cli.llm.types import Completion, LlmFailure
+from mas_cli.redact import Secrets
 
 EXCERPT_CHARS = 200
 RETRIED = frozenset({408, 409, 429, 529})

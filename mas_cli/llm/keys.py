@@ -20,19 +20,6 @@ from mas_cli.errors import UsageError
 from mas_cli.redact import Secrets
 from mas_cli.spec.models import PROVIDER_KEY_ENV, CrewSpec, ModelSpec
 
-__all__ = [
-    "NO_KEY",
-    "MissingKey",
-    "Secrets",
-    "api_key",
-    "base_url",
-    "crew_secrets",
-    "endpoint",
-    "key_env",
-    "model_keys",
-    "provider_secrets",
-]
-
 DEFAULT_ENV = PROVIDER_KEY_ENV
 OFFICIAL_URL = {"openai": "https://api.openai.com/v1", "anthropic": "https://api.anthropic.com"}
 """Where a model without base_url goes: always passed to the SDK, so that OPENAI_BASE_URL or
