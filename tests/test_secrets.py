@@ -321,3 +321,17 @@ def test_no_secret_survives_scrubbing_wherever_it_is_put(
         assert secret not in dumped
         assert secret not in scrubber.scrub(json.dumps(doc, ensure_ascii=False))
         assert secret not in scrubber.scrub(text)
+
+
+def test_env_on_a_function_tool_is_refused_with_the_reason(tmp_path: Path) -> None:
+    (tmp_path / "tools.py").write_text(TOOLS_PY, encoding="utf-8")
+    crew = _write(
+        tmp_path,
+        "tools:\n  f: {function: 'tools.py:environ_values', env: [MAS_TEST_PLAIN]}\n"
+        "agents: {a: {role: A, model: offline, tools: [f]}}\n",
+    )
+    result = runner.invoke(app, ["validate", str(crew)])
+    assert result.exit_code == 2
+    assert f"{crew}:3:" in result.stderr
+    assert "tools.f.env: only command tools take env:" in result.stderr
+    assert "a function tool runs inside mas and reads its environment" in result.stderr

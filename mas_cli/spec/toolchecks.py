@@ -40,7 +40,7 @@ def _check_env(name: str, tool: ToolSpec, keys: set[str]) -> Iterator[Finding]:
     if tool.env and tool.function is not None:
         yield Finding(
             ("tools", name, "env"),
-            "env: applies to command tools only",
+            "only command tools take env:",
             "a function tool runs inside mas and reads its environment; remove env:",
         )
     for i, var in enumerate(tool.env):
