@@ -41,9 +41,11 @@ from mas_cli.events.jsonsafe import dumps
 from mas_cli.events.models import Event, LlmCall, RunFinished, RunStarted, RunStatus, Warning_
 from mas_cli.events.store import EVENTS, runs_dir
 from mas_cli.events.writer import EventWriter, new_run_id, new_span_id, new_trace_id
+from mas_cli.llm.keys import crew_secrets, endpoint
 from mas_cli.llm.recording import LLM_LOG, LlmLog
+from mas_cli.redact import Secrets
 from mas_cli.spec.loader import Crew
-from mas_cli.spec.models import MANAGER_TASK
+from mas_cli.spec.models import MANAGER_TASK, ModelSpec
 from mas_cli.tools import load_tools
 from mas_cli.tools.cache import ToolCache, cache_dir
 
@@ -102,14 +104,15 @@ async def run_crew(crew: Crew, options: RunOptions) -> RunResult:
     providers = open_providers(crew, models, source)
     run_id = new_run_id()
     run_dir = runs_dir(options.home) / run_id
+    secrets = crew_secrets(crew.spec)
     try:
-        writer, llm_log = _open_logs(run_dir)
+        writer, llm_log = _open_logs(run_dir, secrets)
     except UsageError:
         await close(providers)
         raise
     with writer, llm_log, ToolCache(cache_dir(options.home)) as cache:
         totals = Totals()
-        sink = Sink(writer, run_id, new_trace_id(), [totals, *options.listeners])
+        sink = Sink(writer, run_id, new_trace_id(), [totals, *options.listeners], secrets)
         ctx = RunContext(
             crew,
             sink,
@@ -145,7 +148,7 @@ def _stop_on_write_failure(ctx: RunContext, files: tuple[LineFile, ...], room: P
     return reserve
 
 
-def _open_logs(run_dir: Path) -> tuple[EventWriter, LlmLog]:
+def _open_logs(run_dir: Path, secrets: Secrets) -> tuple[EventWriter, LlmLog]:
     """The run's folder and its two logs.
 
     Raises:
@@ -157,7 +160,7 @@ def _open_logs(run_dir: Path) -> tuple[EventWriter, LlmLog]:
     except OSError as exc:
         raise UsageError(write_failure(run_dir / EVENTS, exc)) from None
     try:
-        return writer, LlmLog(run_dir / LLM_LOG)
+        return writer, LlmLog(run_dir / LLM_LOG, secrets)
     except OSError as exc:
         writer.close()
         raise UsageError(write_failure(run_dir / LLM_LOG, exc)) from None
@@ -251,6 +254,7 @@ def _emit_started(ctx: RunContext, options: RunOptions) -> None:
         process=spec.process,
         inputs=ctx.inputs,
         models={k: f"{m.provider}:{m.model}" for k, m in ctx.models.items()},
+        endpoints=None if options.replay else _endpoints(ctx.models),
         limits=spec.limits.model_dump(),
         offline=options.offline,
         replay_of=options.replay,
@@ -258,6 +262,11 @@ def _emit_started(ctx: RunContext, options: RunOptions) -> None:
     )
     for model in ctx.guard.prices.unknown():
         ctx.sink.emit(Warning_, ctx.run_span, message=unpriced(model))
+
+
+def _endpoints(models: dict[str, ModelSpec]) -> dict[str, str] | None:
+    urls = {name: url for name, model in models.items() if (url := endpoint(model))}
+    return urls or None
 
 
 def _finish(
@@ -289,9 +298,10 @@ def _finish(
         tasks=counts,
         price_data_version=ctx.guard.prices.version,
     )
-    output = _output_doc(ctx, status, reason)
+    scrub = ctx.sink.secrets.scrub_value  # the one place these two files are scrubbed
+    output = scrub(_output_doc(ctx, status, reason))
     lost = [_write_json(run_dir / "output.json", output)]
-    lost.append(_write_json(run_dir / "state.json", ctx.state.snapshot()))
+    lost.append(_write_json(run_dir / "state.json", scrub(ctx.state.snapshot())))
     return output, [problem for problem in lost if problem]
 
 
