@@ -31,6 +31,8 @@ async def call_model(ctx: RunContext, request: Request, where: Where) -> Complet
     limits = ctx.crew.spec.limits
     call = _Call(ctx, request, where, held=worst_case(ctx, request))
     for attempt in range(1, limits.max_retries + 2):
+        if ctx.run_hit:  # the run winds down: no new attempt starts
+            return Stopped(ctx.run_hit.message, ctx.run_hit)
         hit = ctx.guard.check_llm_call(where.agent, where.task, where.turn, *call.held)
         if hit:
             ctx.limit_hit(hit, where.parent)
@@ -92,10 +94,16 @@ class _Call:
         return self._settle(completion)
 
     def _cancelled(self) -> None:
-        """A call cut off by a stop is still an attempt: logged and counted, its worst case
-        kept on hold (the provider may have billed it)."""
-        self._emit(Usage(), status="cancelled", error="cancelled: the run or task was stopped")
-        self.ctx.guard.record_llm_call(self.where.agent, self.where.task, 0, None)
+        """A call cut off by a stop is still an attempt: logged and counted at its worst case
+        (the provider may have billed it), in its event and in the run's spend."""
+        tokens, cost = self.held
+        self._emit(
+            Usage(),
+            cost_usd=as_float(cost),
+            status="cancelled",
+            error="cancelled: the run or task was stopped; counted at its worst case",
+        )
+        self.ctx.guard.record_llm_call(self.where.agent, self.where.task, tokens, cost, self.held)
 
     def _settle(self, completion: Completion) -> Completion | Stopped:
         message = completion.message

@@ -23,6 +23,9 @@ RUN_WIDE = frozenset(
         "delegation_ping_pong",
     }
 )
+# Of those, the ones that stop the run at once, cancelling what runs; after any other, the run
+# winds down: calls already let through (they fit the limits) finish, and no new one starts.
+CUTS_SHORT = frozenset({"run_timeout_s"})
 BREAKERS = frozenset({"max_llm_calls", "max_tool_calls"})  # the crew-wide circuit breakers
 
 
