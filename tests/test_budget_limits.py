@@ -13,6 +13,9 @@ from typing import Any
 import yaml
 from crewkit import events, of_type, run
 
+from mas_cli.engine.guards import Guard
+from mas_cli.spec.models import CrewSpec
+
 TOOLS = '''
 import pathlib
 import time
@@ -74,9 +77,7 @@ def test_many_side_effect_calls_in_one_turn_never_pass_max_tool_calls(
     assert log[-1]["tool_calls"] == 5
 
 
-def test_parallel_tasks_never_pass_max_tool_calls_together(
-    tmp_path: Path, clean_env: Path
-) -> None:
+def test_parallel_tasks_never_pass_max_tool_calls_together(tmp_path: Path, clean_env: Path) -> None:
     turns = [{**send_calls(1), "delay_s": 0.05}]
     result = run(crew(tmp_path, {"max_tool_calls": 3}, turns, tasks=8), clean_env)
     assert len(sent(tmp_path)) == 3  # calls let through finish; none past the limit starts
@@ -112,3 +113,21 @@ def test_a_call_cut_short_by_a_stop_keeps_its_worst_case_cost(
     assert all(c["cost_usd"] is not None and c["cost_usd"] > 64 * 15e-6 for c in calls)
     total = sum(Decimal(str(c["cost_usd"])) for c in calls)
     assert Decimal(str(log[-1]["cost_usd"])) == total
+
+
+def test_a_budget_already_passed_is_not_said_to_be_one_that_would_be() -> None:
+    spec = CrewSpec.model_validate(
+        {
+            "name": "g",
+            "models": {"m": {"provider": "openai", "model": "gpt-4o-mini"}},
+            "limits": {"max_cost_usd": 0.05},
+            "agents": {"a": {"role": "r", "model": "m"}},
+            "tasks": [{"id": "t", "agent": "a", "prompt": "p"}],
+        }
+    )
+    guard = Guard(spec)
+    assert guard.check_llm_call("a", "t", 1, 1_000, Decimal("0.01")) is None
+    # A server that billed past the call's bound: the budget was passed, not "would be".
+    hit = guard.record_llm_call("a", "t", 900, Decimal("0.065555"), (1_000, Decimal("0.01")))
+    assert hit is not None
+    assert "max_cost_usd 0.05 was passed (0.065555)" in hit.message

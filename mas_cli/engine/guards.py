@@ -169,6 +169,10 @@ class Guard:
             LimitHit("run_timeout_s", elapsed, self.crew.limits.run_timeout_s, "run", agent, task)
         )
 
+    def remaining_s(self) -> float:
+        """Seconds left before run_timeout_s."""
+        return self.crew.limits.run_timeout_s - (time.monotonic() - self.started)
+
     def _agent_calls(self, spec: AgentSpec, agent: str, task: str) -> LimitHit | None:
         if spec.max_llm_calls is None:
             return None
@@ -192,7 +196,8 @@ class Guard:
         ]
         for kind, value, threshold, scope in checks:
             if threshold is not None and value > Decimal(str(threshold)):
-                return LimitHit(kind, round(float(value), 6), threshold, scope, agent, task)
+                spent = round(float(value), 6)
+                return LimitHit(kind, spent, threshold, scope, agent, task, passed=not holds)
         return None
 
 

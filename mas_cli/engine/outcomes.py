@@ -40,6 +40,7 @@ class LimitHit:
     agent: str | None = None
     task: str | None = None
     chain: tuple[str, ...] = ()
+    passed: bool = False  # a budget already passed (a call spent more than it was bounded at)
 
     @property
     def message(self) -> str:
@@ -61,7 +62,8 @@ class LimitHit:
             return f"{self.kind} {self.threshold:g}{owner} reached{breaker}"
         if self.kind.endswith("_timeout_s"):
             return f"{self.kind} {self.threshold:g} passed after {self.value:.1f}s"
-        return f"{self.kind} {self.threshold:g}{owner} would be passed ({self.value:g})"
+        verb = "was passed" if self.passed else "would be passed"
+        return f"{self.kind} {self.threshold:g}{owner} {verb} ({self.value:g})"
 
 
 COUNTED = frozenset(
