@@ -150,3 +150,23 @@ def test_a_short_retry_wait_is_still_waited(
     assert result.status == "ok", result.reason
     [retry] = of_type(events(result), "retry")
     assert retry["wait_s"] >= 0.02
+
+
+def test_a_rate_limit_window_reset_far_away_is_waited_at_most_max_retry_wait_s(
+    tmp_path: Path, server: FakeServer, key: None, clean_env: Path
+) -> None:
+    headers = {
+        "retry-after-ms": "10",
+        "x-ratelimit-remaining-requests": "0",
+        "x-ratelimit-reset-requests": "999999999s",
+    }
+    server.openai.push(error(429, "slow down", headers=headers), openai_text("hi"))
+    server.anthropic.push(anthropic_text("hi"))
+    path = write(tmp_path, server, {}, max_retry_wait_s=0.3, run_timeout_s=10)
+    doc = json.loads(path.read_text())
+    path.write_text(json.dumps({**doc, "rate_limits": {"openai": {"rpm": 6000}}}))
+    result = run(path, clean_env)
+    assert result.status == "ok", result.reason  # today: held until the run times out
+    waits = [e["wait_s"] for e in of_type(events(result), "rate_limited")]
+    assert waits
+    assert all(0 < w <= 0.3 for w in waits)
