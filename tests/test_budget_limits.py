@@ -115,6 +115,17 @@ def test_a_call_cut_short_by_a_stop_keeps_its_worst_case_cost(
     assert Decimal(str(log[-1]["cost_usd"])) == total
 
 
+def test_a_call_we_hung_up_on_keeps_its_worst_case_cost(tmp_path: Path, clean_env: Path) -> None:
+    turns = [{"text": "late", "delay_s": 30}]
+    limits = {"llm_timeout_s": 0.2, "max_retries": 1, "retry_backoff_s": 0}
+    result = run(crew(tmp_path, limits, turns), clean_env)
+    log = events(result)
+    calls = of_type(log, "llm_call")
+    assert [c["status"] for c in calls] == ["timeout", "timeout"]
+    assert all(c["cost_usd"] > 64 * 15e-6 for c in calls)  # the server may have billed them
+    assert Decimal(str(log[-1]["cost_usd"])) == sum(Decimal(str(c["cost_usd"])) for c in calls)
+
+
 def test_a_budget_already_passed_is_not_said_to_be_one_that_would_be() -> None:
     spec = CrewSpec.model_validate(
         {

@@ -146,20 +146,26 @@ class _Call:
         return completion
 
     def _failed(self, failure: LlmFailure) -> LlmFailure | Stopped:
-        status = "timeout" if failure.kind == "timeout" else "error"
-        cost = self.ctx.guard.prices.cost(self.request.model.model, Usage())
+        timed_out = failure.kind == "timeout"
+        # We hung up on a call that timed out; the server may have gone on and billed it.
+        tokens, cost = self.held if timed_out else (0, self._no_usage_cost())
         self._emit(
             Usage(),
             cost_usd=as_float(cost),
-            status=status,
+            status="timeout" if timed_out else "error",
             error=str(failure),
             http_status=failure.status,
         )
-        hit = self.ctx.guard.record_llm_call(self.where.agent, self.where.task, 0, cost, self.held)
+        hit = self.ctx.guard.record_llm_call(
+            self.where.agent, self.where.task, tokens, cost, self.held
+        )
         if hit:
             self.ctx.limit_hit(hit, self.where.parent)
             return Stopped(hit.message, hit)
         return failure
+
+    def _no_usage_cost(self) -> Decimal | None:
+        return self.ctx.guard.prices.cost(self.request.model.model, Usage())
 
     def _emit(self, usage: Usage, **fields: Any) -> None:
         where, model = self.where, self.request.model
