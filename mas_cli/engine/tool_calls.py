@@ -98,14 +98,16 @@ async def _call(ctx: RunContext, where: Where, call: ToolCall, refusal: str | No
 
 
 async def _held(ctx: RunContext, where: Where, call: ToolCall, refusal: str | None) -> CachedCall:
-    """A call the guard let through: its hold is settled however it ends (cancelled too)."""
-    ran = False
+    """A call the guard let through: a tool run counts once it starts (cancelled too); a
+    refusal or a delegation gives its place back at once."""
+    delegates = call.name == DELEGATE and ctx.delegator is not None
+    if refusal or delegates:
+        ctx.guard.record_tool_call(where.agent, ran=False)
+        return await _call(ctx, where, call, refusal)
     try:
-        done = await _call(ctx, where, call, refusal)
-        ran = refusal is None and call.name in ctx.tools
-        return done
+        return await _call(ctx, where, call, refusal)
     finally:
-        ctx.guard.record_tool_call(where.agent, ran=ran)
+        ctx.guard.record_tool_call(where.agent)
 
 
 def _refusal(call: ToolCall, allowed: set[str]) -> str | None:
