@@ -24,11 +24,12 @@ INLINE_MANAGER = "manager"
 MANAGER_TASK = "manage"  # the id of a hierarchical crew's manager conversation
 DEFAULT_OUTPUT_TOKENS = 4096  # the output cap sent, and planned for, when a model sets none
 # `params` that would widen the output the budget plans for: what to use instead.
+MAX_TOKENS_FIX = "set the model's own max_tokens instead (sent with every call, and planned for)"
 WIDENING_PARAMS = {
-    "max_tokens": "set the model's own max_tokens (it is sent, and the budget plans for it)",
-    "max_completion_tokens": "set the model's own max_tokens (sent as max_completion_tokens)",
-    "max_output_tokens": "set the model's own max_tokens",
-    "max_new_tokens": "set the model's own max_tokens",
+    "max_tokens": MAX_TOKENS_FIX,
+    "max_completion_tokens": MAX_TOKENS_FIX,
+    "max_output_tokens": MAX_TOKENS_FIX,
+    "max_new_tokens": MAX_TOKENS_FIX,
     "n": "remove it: mas reads one answer per call, and n > 1 multiplies the billed output",
     "best_of": "remove it: best_of > 1 bills every candidate's output",
 }
@@ -84,9 +85,7 @@ class ModelSpec(Spec):
     def _params_cannot_widen_output(cls, params: dict[str, Any]) -> dict[str, Any]:
         for key, fix in WIDENING_PARAMS.items():
             if key in params and not (key in ("n", "best_of") and params[key] == 1):
-                raise ValueError(
-                    f"params.{key} would change the output the budget plans for: {fix}"
-                )
+                raise ValueError(f"{key} would widen the output the budget plans for; {fix}")
         return params
 
     @property
