@@ -84,7 +84,8 @@ class ModelSpec(Spec):
     @classmethod
     def _params_cannot_widen_output(cls, params: dict[str, Any]) -> dict[str, Any]:
         for key, fix in WIDENING_PARAMS.items():
-            if key in params and not (key in ("n", "best_of") and params[key] == 1):
+            one = key in ("n", "best_of") and type(params[key]) is int and params[key] == 1
+            if key in params and not one:
                 raise ValueError(f"{key} would widen the output the budget plans for; {fix}")
         return params
 
