@@ -83,6 +83,7 @@ def test_every_request_carries_the_output_cap_the_budget_planned_for(
         ({"max_tokens": 2000}, "params: max_tokens would widen the output the budget plans for"),
         ({"max_completion_tokens": 9000}, "params: max_completion_tokens would widen"),
         ({"n": 5}, "n > 1 multiplies the billed output"),
+        ({"n": True}, "n > 1 multiplies the billed output"),
         ({"best_of": 3}, "best_of > 1 bills every candidate"),
     ],
 )

@@ -89,7 +89,8 @@ class ModelSpec(Spec):
     @classmethod
     def _params_cannot_widen_output(cls, params: dict[str, Any]) -> dict[str, Any]:
         for key, fix in WIDENING_PARAMS.items():
-            one = key in ("n", "best_of") and type(params[key]) is int and params[key] == 1
+            value = params.get(key)
+            one = key in ("n", "best_of") and type(value) is int and value == 1
             if key in params and not one:
                 raise ValueError(f"{key} would widen the output the budget plans for; {fix}")
         return params
