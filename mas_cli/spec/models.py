@@ -6,6 +6,7 @@ says what the field does in one line.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from functools import cached_property
 from typing import Any, ClassVar, Literal
@@ -21,6 +22,9 @@ Provider = Literal["openai", "anthropic", "offline"]
 ToolKind = Literal["deterministic", "live", "side_effect"]
 Process = Literal["sequential", "parallel", "hierarchical"]
 INLINE_MANAGER = "manager"
+PROVIDER_KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
+"""Each provider's own key variable, read when a model has neither api_key_env nor base_url."""
+ENV_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 MANAGER_TASK = "manage"  # the id of a hierarchical crew's manager conversation
 DEFAULT_OUTPUT_TOKENS = 4096  # the output cap sent, and planned for, when a model sets none
 # `params` that would widen the output the budget plans for: what to use instead.
@@ -197,6 +201,9 @@ class ToolSpec(Spec):
     """Output past this size is cut, and the cut is said in the result."""
     examples: list[dict[str, Any]] = []
     """Argument sets that `mas tool-test --all` runs."""
+    env: list[str] = []
+    """Command tools: variables passed from mas's environment besides the allow-list (PATH, HOME,
+    LANG, ...); never a model's key variable."""
 
     @model_validator(mode="after")
     def _one_implementation(self) -> ToolSpec:
@@ -205,6 +212,14 @@ class ToolSpec(Spec):
         if self.deterministic is not None and "kind" in self.model_fields_set:
             raise ValueError("give `kind:` or `deterministic:`, not both")
         return self
+
+    @field_validator("env")
+    @classmethod
+    def _variable_names(cls, names: list[str]) -> list[str]:
+        bad = [n for n in names if not re.fullmatch(ENV_NAME, n)]
+        if bad:
+            raise ValueError(f"'{bad[0]}' is not a variable name (letters, digits and _)")
+        return names
 
     @property
     def effective_kind(self) -> ToolKind:
