@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mas_cli.engine.guards import Guard
-from mas_cli.engine.outcomes import RUN_WIDE, LimitHit, TaskOutcome
+from mas_cli.engine.outcomes import CUTS_SHORT, RUN_WIDE, LimitHit, TaskOutcome
 from mas_cli.engine.ratelimit import RateLimiter
 from mas_cli.engine.state import SharedState
 from mas_cli.events.models import Event, LimitHitEvent
@@ -100,7 +100,7 @@ class RunContext:
     limiter: RateLimiter | None = None
 
     def limit_hit(self, hit: LimitHit, parent: str | None) -> None:
-        """Record a limit hit; a run-wide one stops the run."""
+        """Record a limit hit; a run-wide one stops the run (winding down, or at once)."""
         self.sink.emit(
             LimitHitEvent,
             parent,
@@ -115,7 +115,13 @@ class RunContext:
         )
         if hit.scope == "run" and hit.kind in RUN_WIDE and self.run_hit is None:
             self.run_hit = hit
-            self.stop.set()
+            if hit.kind in CUTS_SHORT:
+                self.stop.set()
+
+    @property
+    def winding_down(self) -> bool:
+        """The run is stopping: no new call or task starts."""
+        return self.stop.is_set() or self.run_hit is not None
 
     def prompt_values(self) -> dict[str, Any]:
         """What `{name}` placeholders can name: inputs, state values, finished tasks' outputs."""

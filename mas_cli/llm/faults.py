@@ -15,6 +15,7 @@ never the request, its headers or its key.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -111,6 +112,29 @@ def status_failure(
         hint=hint(kind, endpoint),
         rate_limit=info,
     )
+
+
+def beyond_reach(wait_s: float | None, cap_s: float, remaining_s: float) -> str | None:
+    """Why the wait a server asked for is not worth waiting, or None when it is."""
+    if wait_s is None or (wait_s <= cap_s and wait_s <= remaining_s):
+        return None
+    why = (
+        f"max_retry_wait_s is {cap_s:g}s"
+        if wait_s > cap_s
+        else f"{remaining_s:.0f}s of the run left"
+    )
+    return f"server asked to retry after {_duration(wait_s)}; giving up ({why})"
+
+
+def _duration(seconds: float) -> str:
+    """11574 days, 3.2 hours, 90 s; `forever` for what is not a finite number."""
+    if not math.isfinite(seconds):
+        return "forever"
+    for unit, size in (("days", 86400.0), ("hours", 3600.0)):
+        if seconds >= 2 * size:
+            count = seconds / size
+            return f"{count:.0f} {unit}" if count < 1e6 else f"{count:.3g} {unit}"
+    return f"{seconds:.0f} s"
 
 
 def connection_failure(endpoint: Endpoint, *, timed_out: bool, timeout_s: float) -> LlmFailure:
