@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from jsonschema import Draft202012Validator
 
+from mas_cli.events.jsonsafe import refusal
 from mas_cli.spec.models import JsonSchema, ToolSpec
 
 
@@ -124,6 +125,8 @@ def check_arguments(tool: Tool, arguments: dict[str, Any]) -> list[str]:
     schema = tool.parameters
     properties = schema.get("properties", {})
     messages = [f"{name}: required" for name in schema.get("required", []) if name not in arguments]
+    if bad := refusal(arguments):
+        messages.append(bad)
     if schema.get("additionalProperties") is False:
         known = ", ".join(properties) or "none"
         messages += [
