@@ -64,12 +64,16 @@ class AliasError(Exception):
         self.pos, self.message, self.hint = pos, message, hint
 
 
+# libyaml when PyYAML was built with it: the pure-Python scanner took seconds per 1,000 tasks.
+_FAST: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _pos(node: yaml.Node) -> Pos:
     return Pos(node.start_mark.line + 1, node.start_mark.column + 1)
 
 
 class _Builder:
-    def __init__(self, loader: yaml.CSafeLoader, text: str) -> None:
+    def __init__(self, loader: yaml.SafeLoader, text: str) -> None:
         self.loader = loader
         self.text = text
         self.out = Located(data=None)
@@ -155,7 +159,7 @@ class _Builder:
 def _anchor_name(text: str, node: yaml.Node) -> str:
     """The anchor defined where `node` starts (looked up only to word an error)."""
     where = _pos(node)
-    for event in yaml.parse(text, Loader=yaml.CSafeLoader):
+    for event in yaml.parse(text, Loader=_FAST):
         anchor = getattr(event, "anchor", None)
         mark = event.start_mark
         if anchor and mark and Pos(mark.line + 1, mark.column + 1) == where:
@@ -170,7 +174,7 @@ def load_located(text: str) -> Located:
         yaml.YAMLError: the text is not YAML (its problem_mark says where).
         AliasError: aliases expand past MAX_ALIAS_NODES values, or an anchor contains itself.
     """
-    loader = yaml.CSafeLoader(text)  # libyaml: the pure-Python scanner took seconds per 1,000 tasks
+    loader = _FAST(text)
     try:
         try:
             node = loader.get_single_node()
