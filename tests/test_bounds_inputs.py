@@ -67,6 +67,14 @@ def test_an_inputs_file_past_the_bound_is_refused_before_it_is_read(tmp_path: Pa
     assert "Traceback" not in result.stderr
 
 
+def test_an_input_value_past_the_bound_is_refused(tmp_path: Path) -> None:
+    crew = write_crew(tmp_path, {})
+    value = "x" * (MAX_INPUTS_BYTES + 1)
+    result = CliRunner().invoke(app, ["run", str(crew), "--offline", "--input", f"topic={value}"])
+    assert result.exit_code == 2
+    assert f"--input topic: larger than {MAX_INPUTS_BYTES:,} bytes" in result.stderr
+
+
 def test_token_counts_of_huge_texts_are_a_byte_bound_decided_without_the_tokenizer() -> None:
     text = "word é " * 2_000_000  # 14 M characters, 16 MB of UTF-8
     started = time.process_time()

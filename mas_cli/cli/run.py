@@ -124,6 +124,11 @@ def parse_inputs(pairs: list[str], inputs_file: Path | None) -> dict[str, Any]:
             raise UsageError(
                 f"--input {pair!r} is not key=value", hint='e.g. --input topic="retry storms"'
             )
+        if len(value.encode("utf-8", "surrogateescape")) > MAX_INPUTS_BYTES:
+            raise UsageError(
+                f"--input {key.strip()}: larger than {MAX_INPUTS_BYTES:,} bytes",
+                hint="inputs become prompt text; pass less, or give a tool the file to read",
+            )
         values[key.strip()] = value
     return values
 
