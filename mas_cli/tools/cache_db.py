@@ -69,10 +69,8 @@ class CacheDb:
 
     def _prepare(self, directory: Path, create: bool) -> None:
         self._db.execute("PRAGMA trusted_schema = OFF")  # no functions run from the file's schema
-        if not self._is_ours():
-            if not (create and self._is_empty()):
-                raise Unusable(f"{directory / DB_FILE} is not a mas tool cache")
-            self._create()
+        if not self._is_ours() and not (create and self._create()):
+            raise Unusable(f"{directory / DB_FILE} is not a mas tool cache")
         self._db.execute("PRAGMA synchronous = NORMAL")
 
     def _is_ours(self) -> bool:
@@ -86,12 +84,16 @@ class CacheDb:
     def _is_empty(self) -> bool:
         return self._db.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone() is None
 
-    def _create(self) -> None:
+    def _create(self) -> bool:
+        """Make the store in an empty file; whether the file is (now) ours.
+
+        Checked again under the write lock: another process may have made it, or be making it,
+        since this one first looked (then this one waits, and finds it made).
+        """
         self._db.execute("PRAGMA auto_vacuum = FULL")  # evicted space goes back to the disk
-        self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("BEGIN IMMEDIATE")
         try:
-            if self._is_empty():  # another process may have made it meanwhile
+            if self._is_empty():
                 for statement in SCHEMA.split(";"):
                     if statement.strip():
                         self._db.execute(statement)
@@ -102,7 +104,9 @@ class CacheDb:
             self._db.execute("ROLLBACK")
             raise
         if not self._is_ours():
-            raise Unusable("the cache database was made by another program")
+            return False
+        self._db.execute("PRAGMA journal_mode = WAL")
+        return True
 
     def get(self, key: str, now: float) -> str | None:
         """The value stored under `key` (counted as a use); None when there is none."""
