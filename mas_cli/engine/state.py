@@ -10,9 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from jsonschema.validators import validator_for
-
 from mas_cli.spec.models import MANAGER_TASK, CrewSpec
+from mas_cli.spec.patterns import schema_validator
 
 
 @dataclass(frozen=True)
@@ -72,9 +71,7 @@ class SharedState:
             return f"'{key}' is not a declared state key"
         if writer not in self._writers[key]:
             return f"task '{writer}' does not declare '{key}' in writes"
-        errors = sorted(
-            validator_for(self._schemas[key])(self._schemas[key]).iter_errors(value), key=str
-        )
+        errors = sorted(schema_validator(self._schemas[key]).iter_errors(value), key=str)
         if errors:
             return f"{value!r} is not valid for '{key}': {errors[0].message}"
         current = self._entries[key]

@@ -15,6 +15,8 @@ from jsonschema.validators import validator_for
 from mas_cli.spec import graph
 from mas_cli.spec.findings import Finding, did_you_mean
 from mas_cli.spec.models import INLINE_MANAGER, PROVIDERS, AgentSpec, CrewSpec, JsonSchema
+from mas_cli.spec.patterns import HINT as PATTERN_HINT
+from mas_cli.spec.patterns import pattern_problems
 from mas_cli.spec.yamlpos import Path
 
 
@@ -258,6 +260,14 @@ def schema_problems(schema: JsonSchema, path: Path) -> Iterator[Finding]:
             yield Finding(where, f"'{exc.instance}' is not a JSON Schema type", hint)
         else:
             yield Finding(where, f"not valid JSON Schema: {exc.message}", SCHEMA_HELP)
+        return
+    for where, message in pattern_problems(schema, path):
+        yield Finding(where, message, PATTERN_HINT, at="key" if _is_key(where) else "value")
+
+
+def _is_key(where: Path) -> bool:
+    """A patternProperties entry is located at its key: the key is the pattern."""
+    return len(where) >= 2 and where[-2] == "patternProperties"
 
 
 JSON_TYPES = ("string", "number", "integer", "boolean", "object", "array", "null")
