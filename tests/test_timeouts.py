@@ -424,6 +424,7 @@ def _pids(pidfile: Path) -> list[int]:
         ("nap_sync", signal.SIGTERM),
         ("escape", signal.SIGINT),
     ],
+    ids=["async-SIGINT", "async-SIGTERM", "sync-SIGTERM", "command-SIGINT"],
 )
 def test_a_stop_is_honoured_within_seconds_while_a_tool_blocks(
     tmp_path: Path, clean_env: Path, tool: str, sig: signal.Signals
