@@ -41,8 +41,13 @@ class InputSpec(Spec):
     """What the input is, shown by `mas validate` and in usage errors."""
     default: Any = None
     """Value used when the run does not give one."""
-    required: bool = False
-    """Refuse to run without a value (given on the command line or as a default)."""
+    required: bool | None = None
+    """Refuse to run without a value. When absent: required unless there is a default, so a
+    forgotten value is an error rather than an empty string in a prompt."""
+
+    def is_required(self) -> bool:
+        """Whether a run must be given a value (`required`, else: no default)."""
+        return self.default is None if self.required is None else self.required
 
 
 class ModelSpec(Spec):
