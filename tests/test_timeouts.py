@@ -118,6 +118,9 @@ def test_a_hostile_state_value_is_checked_in_linear_time(tmp_path: Path, clean_e
         ({"type": "string", "pattern": "^[a-z]+-\\d{3}$"}, "tx-12", False),
         ({"type": "string", "pattern": "b"}, "abc", True),  # searched, not anchored
         ({"type": "string", "pattern": "^[à-ÿ]+$"}, "éè", True),
+        ({"type": "string", "pattern": "^\\u0041\\u00e9$"}, "Aé", True),  # ECMA's \u escapes
+        ({"type": "string", "pattern": "^\\\\u0041$"}, "\\u0041", True),  # an escaped backslash
+        ({"type": "string", "pattern": "^\\\\u0041$"}, "A", False),
         ({"type": "integer", "pattern": "x"}, 5, True),  # pattern applies to strings only
         ({"patternProperties": {"^x-": {"type": "integer"}}}, {"x-a": 1, "y": "s"}, True),
         ({"patternProperties": {"^x-": {"type": "integer"}}}, {"x-a": "s"}, False),

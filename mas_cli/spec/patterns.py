@@ -12,6 +12,7 @@ fails the value with the reason instead of matching it another way.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -68,11 +69,16 @@ def compiled(pattern: str) -> Any:
     options = re2.Options()
     options.log_errors = False  # the reason is raised; RE2 would also print it to stderr
     try:
-        return re2.compile(pattern, options)
+        return re2.compile(_UNICODE_ESCAPE.sub(r"\1\\x{\2}", pattern), options)
     except re2.error as exc:
         reason = exc.args[0] if exc.args else "cannot be compiled"
         text = reason.decode("utf-8", "replace") if isinstance(reason, bytes) else str(reason)
         raise PatternError(text) from None
+
+
+_UNICODE_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u([0-9A-Fa-f]{4})")
+"""ECMA-262 (and Python) write a code point as backslash, u and four hex digits; RE2 wants
+backslash, x and the digits in braces. An escaped backslash before the u is left alone."""
 
 
 def _matches(pattern: str, text: str) -> bool:
