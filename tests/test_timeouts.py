@@ -502,3 +502,16 @@ def test_escaped_descendants_die_when_mas_is_killed(tmp_path: Path, clean_env: P
     process.kill()  # SIGKILL: mas cannot clean up; the reaper's parent-death signal does
     process.communicate(timeout=30)
     assert all(wait_gone(pid) for pid in pids)
+
+
+def test_a_command_gone_after_loading_is_an_error_result(tmp_path: Path) -> None:
+    script = tmp_path / "prog.sh"
+    script.write_text("#!/bin/sh\necho hi\n")
+    script.chmod(0o755)
+    tool = make_crew(tmp_path, {"prog": {"command": ["./prog.sh"]}}, {})["prog"]
+    script.unlink()
+    result, _ = _call(tool)
+    assert not result.ok
+    assert result.error is not None
+    assert "cannot start" in result.error
+    assert "No such file or directory" in result.error

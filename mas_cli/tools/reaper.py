@@ -33,21 +33,19 @@ class _Stop(Exception):
 def main(argv: list[str]) -> int:
     """Run argv (after `PARENT_PID --`) to its end, then end everything it left behind."""
     parent, command = int(argv[0]), argv[2:]
-    _stop_on(STOPS)
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
     if os.getppid() != parent:  # mas died before the death signal was armed
         return 1
+    _stop_on(STOPS)  # before the spawn: from here on, a stop always cleans up
     try:
-        pid = os.posix_spawnp(command[0], command, os.environ, setsigdef=DEFAULTS)
-    except OSError as exc:
-        sys.stderr.write(f"cannot start {command[0]}: {exc.strerror}\n")
-        return 127
-    try:
-        status = _wait_for(pid)
+        status = _wait_for(os.posix_spawnp(command[0], command, os.environ, setsigdef=DEFAULTS))
     except _Stop:
         status = signal.SIGKILL  # a raw wait status: killed by SIGKILL, as a timeout reports
+    except OSError as exc:  # the command could not be started
+        sys.stderr.write(f"cannot start {command[0]}: {exc.strerror}\n")
+        return 127
     _end_descendants()
     return _exit_as(status)
 
@@ -88,7 +86,7 @@ def _end_descendants() -> None:
 def _kill(pid: int) -> None:
     try:  # noqa: SIM105 (contextlib's import costs ~10 ms on every tool call)
         os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
+    except OSError:  # gone already, or not ours to kill (setuid): mas's killpg is the fallback
         pass
 
 
