@@ -117,7 +117,7 @@ def _tool_schemas(ctx: RunContext, agent_name: str) -> tuple[ToolSchema, ...]:
 
 async def _loop(ctx: RunContext, conv: Conversation) -> FinalOutput | Stopped:
     while True:
-        if ctx.stop.is_set():
+        if ctx.winding_down:
             reason = ctx.run_hit.message if ctx.run_hit else "the run was stopped"
             return Stopped(reason, ctx.run_hit, partial=conv.last_text)
         conv.turn += 1
@@ -139,6 +139,8 @@ async def _run_turn(ctx: RunContext, conv: Conversation) -> TurnOutcome:
     conv.output_tokens += completion.usage.output_tokens
     conv.add(message)
     conv.last_text = message.content or conv.last_text
+    if message.tool_calls and ctx.run_hit:  # the run winds down: no new tool call starts
+        return Stopped(ctx.run_hit.message, ctx.run_hit, conv.last_text)
     if message.tool_calls:
         return await _tools(ctx, conv, completion, turn_span)
     return _finish(ctx, conv, message.content, turn_span)

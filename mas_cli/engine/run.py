@@ -30,9 +30,10 @@ from mas_cli.engine.state import SharedState
 from mas_cli.events.models import Event, LlmCall, RunFinished, RunStarted, RunStatus, Warning_
 from mas_cli.events.store import EVENTS, runs_dir
 from mas_cli.events.writer import EventWriter, new_run_id, new_span_id, new_trace_id
+from mas_cli.llm.keys import crew_secrets, endpoint
 from mas_cli.llm.recording import LLM_LOG, LlmLog
 from mas_cli.spec.loader import Crew
-from mas_cli.spec.models import MANAGER_TASK
+from mas_cli.spec.models import MANAGER_TASK, ModelSpec
 from mas_cli.tools import load_tools
 from mas_cli.tools.cache import ToolCache, cache_dir
 
@@ -88,13 +89,14 @@ async def run_crew(crew: Crew, options: RunOptions) -> RunResult:
     providers = open_providers(crew, models, source)
     run_id = new_run_id()
     run_dir = runs_dir(options.home) / run_id
+    secrets = crew_secrets(crew.spec)
     with (
         EventWriter(run_dir / EVENTS) as writer,
-        LlmLog(run_dir / LLM_LOG) as llm_log,
+        LlmLog(run_dir / LLM_LOG, secrets) as llm_log,
         ToolCache(cache_dir(options.home)) as cache,
     ):
         totals = Totals()
-        sink = Sink(writer, run_id, new_trace_id(), [totals, *options.listeners])
+        sink = Sink(writer, run_id, new_trace_id(), [totals, *options.listeners], secrets)
         ctx = RunContext(
             crew,
             sink,
@@ -181,6 +183,7 @@ def _emit_started(ctx: RunContext, options: RunOptions) -> None:
         process=spec.process,
         inputs=ctx.inputs,
         models={k: f"{m.provider}:{m.model}" for k, m in ctx.models.items()},
+        endpoints=None if options.replay else _endpoints(ctx.models),
         limits=spec.limits.model_dump(),
         offline=options.offline,
         replay_of=options.replay,
@@ -188,6 +191,11 @@ def _emit_started(ctx: RunContext, options: RunOptions) -> None:
     )
     for model in ctx.guard.prices.unknown():
         ctx.sink.emit(Warning_, ctx.run_span, message=unpriced(model))
+
+
+def _endpoints(models: dict[str, ModelSpec]) -> dict[str, str] | None:
+    urls = {name: url for name, model in models.items() if (url := endpoint(model))}
+    return urls or None
 
 
 def _finish(
@@ -218,8 +226,9 @@ def _finish(
         tasks=counts,
         price_data_version=ctx.guard.prices.version,
     )
-    _write_json(run_dir / "state.json", ctx.state.snapshot())
-    _write_json(run_dir / "output.json", _output_doc(ctx, status, reason))
+    scrub = ctx.sink.secrets.scrub_value  # the one place these two files are scrubbed
+    _write_json(run_dir / "state.json", scrub(ctx.state.snapshot()))
+    _write_json(run_dir / "output.json", scrub(_output_doc(ctx, status, reason)))
 
 
 def _output_doc(ctx: RunContext, status: RunStatus, reason: str | None) -> dict[str, Any]:

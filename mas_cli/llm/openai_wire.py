@@ -16,7 +16,7 @@ from mas_cli.llm.usage import estimated_usage, openai_usage
 
 
 def request_body(request: Request) -> dict[str, Any]:
-    """The chat-completions body; the model's `params` go in last and win."""
+    """The chat-completions body; the model's `params` go in last (they cannot widen the cap)."""
     model = request.model
     body: dict[str, Any] = {
         "model": model.model,
@@ -28,10 +28,10 @@ def request_body(request: Request) -> dict[str, Any]:
         body["response_format"] = structured_output(request.output_schema)
     if model.temperature is not None:
         body["temperature"] = model.temperature
-    if model.max_tokens is not None:
-        # OpenAI's own API wants max_completion_tokens (its reasoning models refuse max_tokens);
-        # OpenAI-compatible servers (Ollama, vLLM, llama.cpp) know max_tokens.
-        body["max_tokens" if model.base_url else "max_completion_tokens"] = model.max_tokens
+    # Always capped, so no call outspends the budget's plan. OpenAI's own API wants
+    # max_completion_tokens (its reasoning models refuse max_tokens); OpenAI-compatible servers
+    # (Ollama, vLLM, llama.cpp) know max_tokens.
+    body["max_tokens" if model.base_url else "max_completion_tokens"] = model.output_cap
     return {**body, **model.params}
 
 

@@ -65,6 +65,41 @@ class Tool(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class WrappedTool:
+    """A tool that is another tool as models and the cache see it; subclasses change `call`."""
+
+    inner: Tool
+
+    @property
+    def name(self) -> str:
+        """The wrapped tool's name."""
+        return self.inner.name
+
+    @property
+    def spec(self) -> ToolSpec:
+        """The wrapped tool's spec."""
+        return self.inner.spec
+
+    @property
+    def description(self) -> str:
+        """The wrapped tool's description, as the model sees it."""
+        return self.inner.description
+
+    @property
+    def parameters(self) -> JsonSchema:
+        """The wrapped tool's parameters."""
+        return self.inner.parameters
+
+    def fingerprint(self) -> str:
+        """The wrapped tool's fingerprint."""
+        return self.inner.fingerprint()
+
+    async def call(self, arguments: dict[str, Any]) -> ToolResult:
+        """The wrapped tool's call."""
+        return await self.inner.call(arguments)
+
+
 def object_schema(
     properties: Mapping[str, JsonSchema], required: list[str], *, extra: bool = False
 ) -> JsonSchema:
