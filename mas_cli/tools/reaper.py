@@ -74,10 +74,11 @@ def _end_descendants() -> None:
     """SIGKILL every process below this one until none is left, reaping as they go."""
     while True:
         try:
-            for pid in _descendants(os.getpid()):
-                _kill(pid)
-            os.waitpid(-1, 0)
-        except ChildProcessError:
+            if os.waitpid(-1, os.WNOHANG) == (0, 0):  # children left, none exited: kill them
+                for pid in _descendants(os.getpid()):
+                    _kill(pid)
+                os.waitpid(-1, 0)
+        except ChildProcessError:  # no child left: the usual case, without reading /proc
             return
         except _Stop:  # the stop came while the command was exiting: this is what it asks
             continue
