@@ -313,9 +313,13 @@ def test_an_abandoned_async_tool_is_cancelled_on_its_own_loop(
     result, _ = _call(blocking["polite"], marker=str(marker))
     assert result.timed_out
     deadline = time.monotonic() + 10
-    while not marker.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    while not _says(marker, "cancelled") and time.monotonic() < deadline:
+        time.sleep(0.05)  # the exists() moment is before the text is written: wait for the text
     assert marker.read_text() == "cancelled"
+
+
+def _says(path: Path, text: str) -> bool:
+    return path.exists() and path.read_text() == text
 
 
 NAPPER = """
