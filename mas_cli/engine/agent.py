@@ -24,6 +24,7 @@ from mas_cli.engine.outcomes import (
 )
 from mas_cli.engine.prompts import system_prompt, task_prompt
 from mas_cli.engine.tool_calls import run_tool_calls
+from mas_cli.events.jsonsafe import refusal
 from mas_cli.events.models import (
     HistoryTrimmed,
     Retry,
@@ -195,6 +196,8 @@ def parse_output(text: str, schema: dict[str, Any]) -> tuple[Any, list[str]]:
         data = json.loads(_strip_fence(text))
     except json.JSONDecodeError as exc:
         return None, [f"the answer is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"]
+    if bad := refusal(data):
+        return data, [bad]
     validator = schema_validator(schema)
     errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
     return data, [f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}" for e in errors]

@@ -130,3 +130,7 @@ class RunResult:
     tasks: dict[str, TaskOutcome]
     run_dir: str
     hit: LimitHit | None = None
+    output: dict[str, Any] | None = None
+    """What output.json holds (or would, when the disk refused it)."""
+    unwritten: tuple[str, ...] = ()
+    """Why each run file that could not be written whole was not (a full disk, ...)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from mas_cli.events.jsonsafe import refusal
 from mas_cli.spec.models import MANAGER_TASK, CrewSpec
 from mas_cli.spec.patterns import schema_validator
 
@@ -71,6 +72,8 @@ class SharedState:
             return f"'{key}' is not a declared state key"
         if writer not in self._writers[key]:
             return f"task '{writer}' does not declare '{key}' in writes"
+        if bad := refusal(value):
+            return f"{value!r} is not valid for '{key}': {bad}"
         errors = sorted(schema_validator(self._schemas[key]).iter_errors(value), key=str)
         if errors:
             return f"{value!r} is not valid for '{key}': {errors[0].message}"

@@ -18,13 +18,14 @@ max_tokens, params, prompt_caching).
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections import Counter
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
+from mas_cli.events.diskio import LineFile
+from mas_cli.events.jsonsafe import dumps
 from mas_cli.events.writer import now_iso
 from mas_cli.llm.types import (
     Completion,
@@ -126,7 +127,7 @@ class LlmLog:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.secrets = secrets or Secrets()
-        self._file: IO[str] = path.open("a", encoding="utf-8")
+        self.file = LineFile(path)  # whole records only: a full disk never leaves half a line
         self._attempts: Counter[tuple[str, str, int]] = Counter()
 
     def next_attempt(self, request: Request) -> int:
@@ -150,12 +151,11 @@ class LlmLog:
             **outcome,
         }
         record = self.secrets.scrub_value(record)  # the one place a record is scrubbed
-        self._file.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
-        self._file.flush()
+        self.file.append(dumps(record, ensure_ascii=False, default=str) + "\n")
 
     def close(self) -> None:
         """Close the file."""
-        self._file.close()
+        self.file.close()
 
     def __enter__(self) -> LlmLog:
         return self

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from mas_cli.events.jsonsafe import refusal
 from mas_cli.spec.models import JsonSchema, ToolSpec
 from mas_cli.spec.patterns import schema_validator
 
@@ -123,6 +124,8 @@ def check_arguments(tool: Tool, arguments: dict[str, Any]) -> list[str]:
     schema = tool.parameters
     properties = schema.get("properties", {})
     messages = [f"{name}: required" for name in schema.get("required", []) if name not in arguments]
+    if bad := refusal(arguments):
+        messages.append(bad)
     if schema.get("additionalProperties") is False:
         known = ", ".join(properties) or "none"
         messages += [

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from typing import Any
@@ -11,6 +10,7 @@ from rich.markup import escape
 
 from mas_cli.cli.render.safe import SafeConsole
 from mas_cli.errors import MasError, Problem
+from mas_cli.events.jsonsafe import dumps
 from mas_cli.redact import Secrets
 
 PIPE_WIDTH = 160  # tables and trees written to a file or a pipe are not squeezed to 80 columns
@@ -29,7 +29,7 @@ stderr = SafeConsole(stderr=True, highlight=False, soft_wrap=True)
 
 def json_out(value: Any) -> None:
     """Machine output: plain JSON on stdout, no colours, no wrapping."""
-    sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
+    sys.stdout.write(dumps(value, indent=2, default=str) + "\n")
 
 
 def styled(text: str, style: str) -> str:
