@@ -519,3 +519,22 @@ def test_a_command_gone_after_loading_is_an_error_result(tmp_path: Path) -> None
     assert result.error is not None
     assert "cannot start" in result.error
     assert "No such file or directory" in result.error
+
+
+SHARED = """
+    name: shared
+    agents:
+      a: {role: A, model: offline}
+    tasks:
+      - {id: t1, agent: a, prompt: Go., output_schema: {type: string, pattern: '(a)\\1'}}
+      - {id: t2, agent: a, prompt: Go., output_schema: {type: string, pattern: '(a)\\1'}}
+"""
+
+
+def test_an_unsupported_pattern_is_reported_in_every_schema_that_shares_it(tmp_path: Path) -> None:
+    crew = write_crew(tmp_path, SHARED)
+    result = CliRunner().invoke(app, ["validate", str(crew)])
+    assert result.exit_code == 2
+    out = result.stderr + result.stdout
+    assert f"{crew}:6:" in out
+    assert f"{crew}:7:" in out
