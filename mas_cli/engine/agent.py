@@ -11,8 +11,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from jsonschema.validators import validator_for
-
 from mas_cli.engine import history
 from mas_cli.engine.context import RunContext, Where, digest
 from mas_cli.engine.model_calls import call_model, prompt_tokens
@@ -39,6 +37,7 @@ from mas_cli.events.writer import new_span_id
 from mas_cli.llm.delegation import delegate_tool
 from mas_cli.llm.types import Completion, Message, Request, ToolSchema
 from mas_cli.spec.models import TaskSpec
+from mas_cli.spec.patterns import schema_validator
 
 
 @dataclass
@@ -199,7 +198,7 @@ def parse_output(text: str, schema: dict[str, Any]) -> tuple[Any, list[str]]:
         return None, [f"the answer is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"]
     if bad := refusal(data):
         return data, [bad]
-    validator = validator_for(schema)(schema)
+    validator = schema_validator(schema)
     errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
     return data, [f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}" for e in errors]
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from jsonschema.validators import validator_for
-
 from mas_cli.events.jsonsafe import refusal
 from mas_cli.spec.models import MANAGER_TASK, CrewSpec
+from mas_cli.spec.patterns import schema_validator
 
 
 @dataclass(frozen=True)
@@ -75,9 +74,7 @@ class SharedState:
             return f"task '{writer}' does not declare '{key}' in writes"
         if bad := refusal(value):
             return f"{value!r} is not valid for '{key}': {bad}"
-        errors = sorted(
-            validator_for(self._schemas[key])(self._schemas[key]).iter_errors(value), key=str
-        )
+        errors = sorted(schema_validator(self._schemas[key]).iter_errors(value), key=str)
         if errors:
             return f"{value!r} is not valid for '{key}': {errors[0].message}"
         current = self._entries[key]

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from jsonschema.validators import validator_for
+from mas_cli.spec.patterns import schema_validator
 
 STOPWORDS = frozenset(
     [
@@ -151,4 +151,4 @@ def _fallback(schema: dict[str, Any]) -> Any:
 
 
 def _valid(schema: dict[str, Any], value: Any) -> bool:
-    return bool(validator_for(schema)(schema).is_valid(value))
+    return bool(schema_validator(schema).is_valid(value))

@@ -16,6 +16,8 @@ from jsonschema.validators import validator_for
 from mas_cli.spec import graph
 from mas_cli.spec.findings import Finding, did_you_mean
 from mas_cli.spec.models import INLINE_MANAGER, PROVIDERS, AgentSpec, CrewSpec, JsonSchema
+from mas_cli.spec.patterns import HINT as PATTERN_HINT
+from mas_cli.spec.patterns import pattern_problems
 from mas_cli.spec.yamlpos import Path
 
 
@@ -286,8 +288,18 @@ def schema_problems(
         else:
             yield Finding(where, f"not valid JSON Schema: {exc.message}", SCHEMA_HELP)
         return
-    if valid is not None and text is not None:
+    problems = [
+        Finding(where, message, PATTERN_HINT, at="key" if _is_key(where) else "value")
+        for where, message in pattern_problems(schema, path)
+    ]
+    yield from problems
+    if not problems and valid is not None and text is not None:
         valid.add(text)
+
+
+def _is_key(where: Path) -> bool:
+    """A patternProperties entry is located at its key: the key is the pattern."""
+    return len(where) >= 2 and where[-2] == "patternProperties"
 
 
 def _canonical(schema: JsonSchema) -> str | None:

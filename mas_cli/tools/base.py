@@ -10,10 +10,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from jsonschema import Draft202012Validator
-
 from mas_cli.events.jsonsafe import refusal
 from mas_cli.spec.models import JsonSchema, ToolSpec
+from mas_cli.spec.patterns import schema_validator
 
 
 @dataclass(frozen=True)
@@ -135,7 +134,7 @@ def check_arguments(tool: Tool, arguments: dict[str, Any]) -> list[str]:
             if name not in properties
         ]
     # Top-level `required` and `additionalProperties` are reported above, one line per field.
-    errors = Draft202012Validator(schema).iter_errors(arguments)
+    errors = schema_validator(schema).iter_errors(arguments)
     messages += [
         f"{_where(err.absolute_path)}: {err.message}"
         for err in sorted(errors, key=lambda e: [str(p) for p in e.absolute_path])

@@ -1,4 +1,4 @@
-"""Command tools: an argv template run without a shell; on timeout its whole process group dies."""
+"""Command tools: an argv template run without a shell; nothing it starts outlives the call."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import os
 import re
 import signal
 import string
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,8 @@ STDERR_KEPT = 8 * 1024
 STDERR_LINES = 3
 REAP_GRACE_S = 2.0
 """After the group is killed, how long its pipes may take to reach end-of-file."""
+REAPER = Path(__file__).with_name("reaper.py") if sys.platform == "linux" else None
+"""Runs each command on Linux so that its escaped descendants die with it (see reaper.py)."""
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,7 @@ class CommandTool:
         argv = [self.program, *filled]
         try:
             proc = await asyncio.create_subprocess_exec(
-                *argv,
+                *reaped(argv),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
@@ -231,15 +234,27 @@ async def _read_tail(stream: asyncio.StreamReader) -> bytes:
 
 
 async def _take_down(proc: asyncio.subprocess.Process, task: asyncio.Future[_Captured]) -> None:
-    """Kill the process group, then let the readers drain so every pipe and transport closes."""
+    """End the command and all it started, then let the readers drain so every pipe closes."""
     with contextlib.suppress(ProcessLookupError):  # the whole group has exited already
-        os.killpg(proc.pid, signal.SIGKILL)
+        if REAPER:
+            proc.send_signal(signal.SIGTERM)  # the reaper kills every descendant, then itself
+        else:
+            os.killpg(proc.pid, signal.SIGKILL)
     done, _ = await asyncio.wait({task}, timeout=REAP_GRACE_S)
     if not done:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
         # A process that left the group (setsid) still holds a pipe open: stop reading it.
         task.cancel()
         await asyncio.wait({task})
         await proc.wait()
+
+
+def reaped(argv: list[str]) -> list[str]:
+    """argv run under the reaper where there is one (Linux): no descendant outlives the call."""
+    if not REAPER:
+        return argv
+    return [sys.executable, "-I", "-S", str(REAPER), str(os.getpid()), "--", *argv]
 
 
 def _result(captured: _Captured, code: int | None, max_bytes: int) -> ToolResult:

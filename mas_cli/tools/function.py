@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import functools
 import importlib
 import importlib.util
 import inspect
@@ -13,7 +14,7 @@ import json
 import sys
 import threading
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType, TracebackType
@@ -37,7 +38,7 @@ _module_numbers = itertools.count(1)
 
 @dataclass(frozen=True)
 class FunctionTool:
-    """A tool backed by a Python function, sync (run in a thread) or async (run on the loop)."""
+    """A tool backed by a Python function, sync or async, run in a thread of its own."""
 
     name: str
     spec: ToolSpec
@@ -157,21 +158,19 @@ def _code_digest(func: Callable[..., Any], module: ModuleType) -> str:
 
 
 async def _invoke(func: Callable[..., Any], arguments: dict[str, Any]) -> Any:
-    if inspect.iscoroutinefunction(func):
-        return await func(**arguments)
-    return await _in_daemon_thread(func, arguments)
-
-
-async def _in_daemon_thread(func: Callable[..., Any], arguments: dict[str, Any]) -> Any:
-    """Run a sync function in a thread of its own and await its outcome.
+    """Run the function in a daemon thread of its own, and a coroutine it returns on that
+    thread's own event loop: user code never runs on the run's loop, so a tool that blocks
+    (`time.sleep` in an `async def`) cannot stall the timeouts, the other tasks or Ctrl-C.
 
     Not asyncio.to_thread: a timed-out call is abandoned, but a thread cannot be killed, and the
     default executor's threads are joined when the loop closes (and at interpreter exit), so one
-    hung tool would hang the end of the run. A daemon thread is simply left behind.
+    hung tool would hang the end of the run. A daemon thread is simply left behind; a coroutine
+    that still awaits is cancelled on its own loop, one that blocks runs on until it returns.
     """
     loop = asyncio.get_running_loop()
     future: asyncio.Future[Any] = loop.create_future()
     context = contextvars.copy_context()
+    cancel_hooks: list[Callable[[], object]] = []
 
     def settle(outcome: Callable[[Any], None], value: Any) -> None:
         if not future.done():  # cancelled by the timeout: nobody is waiting any more
@@ -180,7 +179,7 @@ async def _in_daemon_thread(func: Callable[..., Any], arguments: dict[str, Any])
     def work() -> None:
         outcome: Callable[[Any], None]
         try:
-            value = context.run(func, **arguments)
+            value = context.run(_call_through, func, arguments, cancel_hooks)
         except BaseException as exc:
             outcome, value = future.set_exception, exc
         else:
@@ -192,7 +191,31 @@ async def _in_daemon_thread(func: Callable[..., Any], arguments: dict[str, Any])
     threading.Thread(
         target=work, name=f"mas-tool-{getattr(func, '__name__', 'call')}", daemon=True
     ).start()
-    return await future
+    try:
+        return await future
+    except asyncio.CancelledError:
+        for hook in list(cancel_hooks):
+            with contextlib.suppress(RuntimeError):  # its loop has closed: nothing to cancel
+                hook()
+        raise
+
+
+def _call_through(
+    func: Callable[..., Any], arguments: dict[str, Any], cancel_hooks: list[Callable[[], object]]
+) -> Any:
+    """In the worker thread: call the function, and run what it returns if it is awaitable."""
+    value = func(**arguments)
+    if inspect.isawaitable(value):
+        return asyncio.run(_awaited(value, cancel_hooks))
+    return value
+
+
+async def _awaited(awaitable: Awaitable[Any], cancel_hooks: list[Callable[[], object]]) -> Any:
+    """Await on the worker's own loop; the caller cancels this task through cancel_hooks."""
+    task = asyncio.current_task()
+    assert task is not None
+    cancel_hooks.append(functools.partial(task.get_loop().call_soon_threadsafe, task.cancel))
+    return await awaitable
 
 
 def _raised(exc: BaseException) -> ToolResult:

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from jsonschema.exceptions import ValidationError
-from jsonschema.validators import validator_for
 
 from mas_cli.errors import LogFormatError
 from mas_cli.events.jsonsafe import non_finite
 from mas_cli.spec.findings import did_you_mean
+from mas_cli.spec.patterns import schema_validator
 
 JsonSchema = dict[str, Any]
 ENTRY_KEYS = {"value", "version", "writer"}
@@ -157,9 +157,7 @@ def _unknown(key: str, entry: Entry, schema: Schema) -> StateProblem:
 
 
 def _value_problems(key: str, entry: Entry, schema: JsonSchema) -> list[StateProblem]:
-    errors = sorted(
-        validator_for(schema)(schema).iter_errors(entry.value), key=lambda e: str(e.path)
-    )
+    errors = sorted(schema_validator(schema).iter_errors(entry.value), key=lambda e: str(e.path))
     if not errors:
         return []
     if entry.value is None:
