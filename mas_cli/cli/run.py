@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
 from mas_cli.errors import UsageError
+from mas_cli.events.text import fix_text, fix_value, loads
 
 if TYPE_CHECKING:
     from mas_cli.engine.run import RunOptions
@@ -124,17 +124,22 @@ def parse_inputs(pairs: list[str], inputs_file: Path | None) -> dict[str, Any]:
             raise UsageError(
                 f"--input {pair!r} is not key=value", hint='e.g. --input topic="retry storms"'
             )
+        if fix_text(pair) != pair:  # bytes that were not UTF-8, kept as lone surrogates
+            raise UsageError(
+                f"--input {fix_text(pair)!r} is not valid UTF-8",
+                hint="set the terminal to UTF-8, or pass the values in --inputs FILE.json",
+            )
         values[key.strip()] = value
     return values
 
 
 def _inputs_file(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise UsageError(f"{path}: cannot be read ({exc.strerror})") from None
     except ValueError as exc:
         raise UsageError(f"{path}: not valid JSON ({exc})") from None
     if not isinstance(data, dict):
         raise UsageError(f"{path}: expected a JSON object of input values")
-    return data
+    return dict(fix_value(data))

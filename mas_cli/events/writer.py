@@ -5,13 +5,17 @@ A run killed at any point leaves every line written so far complete and readable
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from pydantic_core import PydanticSerializationError
+
 from mas_cli.events.models import Event
+from mas_cli.events.text import fix_text
 
 
 def now_iso() -> str:
@@ -35,6 +39,15 @@ def new_span_id() -> str:
     return secrets.token_hex(8)
 
 
+def _line(event: Event) -> str:
+    """The event as JSON; a lone surrogate in a field becomes U+FFFD instead of failing."""
+    try:
+        return event.model_dump_json(exclude_none=True)
+    except PydanticSerializationError:
+        doc = event.model_dump(mode="json", exclude_none=True)
+        return fix_text(json.dumps(doc, ensure_ascii=False, default=str))
+
+
 class EventWriter:
     """Appends events to a JSONL file; counts what it wrote, by type."""
 
@@ -46,7 +59,7 @@ class EventWriter:
 
     def emit(self, event: Event) -> None:
         """Write one event as one line and flush it to the OS."""
-        self._file.write(event.model_dump_json(exclude_none=True) + "\n")
+        self._file.write(_line(event) + "\n")
         self._file.flush()
         self.counts[str(getattr(event, "type", "event"))] += 1
 

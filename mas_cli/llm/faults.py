@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from mas_cli.events.text import loads
 from mas_cli.llm.headers import rate_limit_info, retry_after_s
 from mas_cli.llm.keys import Secrets
 from mas_cli.llm.types import Completion, LlmFailure
@@ -77,7 +78,7 @@ def decode(
         LlmFailure: kind `malformed` when the body is not JSON or not the wire format.
     """
     try:
-        data = json.loads(content)
+        data = loads(content)
     except ValueError:
         raise malformed(endpoint, status, "not JSON", content) from None
     try:
@@ -194,6 +195,6 @@ def _error_message(body: dict[str, Any]) -> str | None:
 def _json(content: bytes) -> Any:
     text = content.decode("utf-8", errors="replace")
     try:
-        return json.loads(text)
+        return loads(text)
     except ValueError:
         return text

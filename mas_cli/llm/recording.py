@@ -21,10 +21,11 @@ import asyncio
 import json
 import time
 from collections import Counter
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import IO, Any
 
+from mas_cli.events.text import fix_text, fix_value
 from mas_cli.events.writer import now_iso
 from mas_cli.llm.types import (
     Completion,
@@ -147,7 +148,8 @@ class LlmLog:
             "request": request_doc(request),
             **outcome,
         }
-        self._file.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+        line = fix_text(json.dumps(record, ensure_ascii=False, default=str))
+        self._file.write(line + "\n")
         self._file.flush()
 
     def close(self) -> None:
@@ -173,7 +175,7 @@ class Recording:
         """The inner provider's answer (or failure), recorded on the way out."""
         attempt, started = self.log.next_attempt(request), time.monotonic()
         try:
-            completion = await self.inner.complete(request)
+            completion = fixed_completion(await self.inner.complete(request))
         except LlmFailure as failure:
             self._write(request, attempt, started, {"error": failure_doc(failure)})
             raise
@@ -191,6 +193,18 @@ class Recording:
     ) -> None:
         latency = round(time.monotonic() - started, 6)
         self.log.write(request, attempt, {**outcome, "latency_s": latency})
+
+
+def fixed_completion(completion: Completion) -> Completion:
+    """The completion with lone surrogates replaced, so it can be logged, recorded and shown."""
+    message = completion.message
+    calls = tuple(
+        replace(c, name=fix_text(c.name), arguments=fix_value(c.arguments))
+        for c in message.tool_calls
+    )
+    fixed = replace(message, content=fix_text(message.content), tool_calls=calls)
+    usage = replace(completion.usage, raw=fix_value(completion.usage.raw))
+    return replace(completion, message=fixed, usage=usage, raw=fix_value(completion.raw))
 
 
 def _cancelled() -> dict[str, Any]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mas_cli.errors import UsageError
+from mas_cli.events.text import loads
 from mas_cli.llm.recording import completion_from, failure_from, request_doc
 from mas_cli.llm.types import Completion, LlmFailure, Request
 
@@ -78,7 +79,7 @@ def load(path: Path) -> ReplayProvider:
     records = []
     for number, line in enumerate(lines, 1):
         try:
-            records.append(json.loads(line))
+            records.append(loads(line))
         except ValueError:
             raise UsageError(f"{path}:{number}: not a JSON record") from None
     return ReplayProvider(records, path)

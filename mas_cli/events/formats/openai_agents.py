@@ -46,7 +46,7 @@ def read_openai_agents(
 def _items(line: bytes, source: str, number: int, bad: BadLines) -> list[dict[str, Any]]:
     try:
         value = _ANY.decode(line)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, RecursionError) as exc:  # too deep to decode is bad too
         bad.add(source, number, f"not JSON ({exc})")
         return []
     if isinstance(value, dict) and isinstance(value.get("data"), list):

@@ -96,7 +96,7 @@ class _Reader:
     def line(self, number: int, line: bytes, source: str, bad: BadLines) -> Iterator[Located]:
         try:
             export = _DECODER.decode(line)
-        except msgspec.DecodeError as exc:
+        except (msgspec.DecodeError, RecursionError) as exc:  # too deep to decode is bad too
             bad.add(source, number, f"not an OTLP JSON export ({exc})")
             return
         for resource in export.resourceSpans:
