@@ -96,18 +96,6 @@ def failure_doc(failure: LlmFailure) -> dict[str, Any]:
     }
 
 
-def failure_from(doc: dict[str, Any]) -> LlmFailure:
-    """The failure a record holds, raised again on replay."""
-    return LlmFailure(
-        doc["message"],
-        kind=doc["kind"],
-        retryable=doc["retryable"],
-        status=doc.get("status"),
-        retry_after_s=doc.get("retry_after_s"),
-        hint=doc.get("hint"),
-    )
-
-
 def _message_doc(message: Message) -> dict[str, Any]:
     doc = asdict(message)
     doc["tool_calls"] = [asdict(c) for c in message.tool_calls]
