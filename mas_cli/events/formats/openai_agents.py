@@ -24,7 +24,7 @@ from mas_cli.events.formats.records import (
     ToolCall,
     digest,
 )
-from mas_cli.events.formats.source import BadLines
+from mas_cli.events.formats.source import SHAPE_ERRORS, BadLines
 from mas_cli.events.formats.spans import Attribution, Located
 
 LIMIT_WORDS = ("max turns", "maxturnsexceeded", "limit")
@@ -39,7 +39,12 @@ def read_openai_agents(
     for number, line in lines:
         if line.strip():
             for item in _items(line, source, number, bad):
-                yield from _item(number, item, attribution)
+                try:
+                    found = list(_item(number, item, attribution))
+                except SHAPE_ERRORS as exc:
+                    bad.misshapen(source, number, exc)
+                    continue
+                yield from found
     yield from attribution.finish()
 
 

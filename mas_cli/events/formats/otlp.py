@@ -26,7 +26,7 @@ from mas_cli.events.formats.records import (
     TraceStart,
     digest,
 )
-from mas_cli.events.formats.source import BadLines
+from mas_cli.events.formats.source import SHAPE_ERRORS, BadLines
 from mas_cli.events.formats.spans import Attribution, Located
 
 STATUS_ERROR = 2
@@ -102,7 +102,12 @@ class _Reader:
         for resource in export.resourceSpans:
             for scope in resource.scopeSpans or resource.instrumentationLibrarySpans:
                 for span in scope.spans:
-                    yield from self.span(number, span)
+                    try:
+                        found = list(self.span(number, span))
+                    except SHAPE_ERRORS as exc:
+                        bad.misshapen(source, number, exc)
+                        continue
+                    yield from found
 
     def span(self, number: int, span: _Span) -> Iterator[Located]:
         attrs = _attributes(span.attributes)

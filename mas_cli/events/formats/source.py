@@ -29,6 +29,11 @@ class BadLine:
     reason: str
 
 
+SHAPE_ERRORS = (TypeError, ValueError, AttributeError, LookupError, ArithmeticError, RecursionError)
+"""What walking a parsed line of a foreign format can raise when a field has the wrong type:
+the line is then bad (counted), never a crash."""
+
+
 @dataclass
 class BadLines:
     """Every unreadable line counted, the first few kept for the report."""
@@ -41,6 +46,10 @@ class BadLines:
         self.count += 1
         if len(self.first) < KEPT_BAD_LINES:
             self.first.append(BadLine(source, line, reason[:200]))
+
+    def misshapen(self, source: str, line: int, exc: Exception) -> None:
+        """Count a line whose JSON parsed but whose shape the reader cannot use."""
+        self.add(source, line, f"an unexpected shape ({type(exc).__name__}: {exc})")
 
     def merge(self, other: BadLines) -> None:
         """Add another tally's lines after this one's."""
