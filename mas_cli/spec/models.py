@@ -6,6 +6,7 @@ says what the field does in one line.
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from functools import cached_property
 from typing import Any, ClassVar, Literal
@@ -43,6 +44,12 @@ class InputSpec(Spec):
     """Value used when the run does not give one."""
     required: bool = False
     """Refuse to run without a value (given on the command line or as a default)."""
+
+    @field_validator("default", mode="before")
+    @classmethod
+    def _date_as_text(cls, value: Any) -> Any:
+        # YAML reads an unquoted 2026-12-05 as a date; an input is text, as it was written.
+        return value.isoformat() if isinstance(value, date) else value
 
 
 class ModelSpec(Spec):

@@ -20,6 +20,7 @@ from types import ModuleType, TracebackType
 from typing import Any
 
 from mas_cli.errors import ToolError
+from mas_cli.events.text import fix_text
 from mas_cli.spec.models import JsonSchema, ToolSpec
 from mas_cli.spec.toolchecks import is_file_ref, split_function_ref
 from mas_cli.tools.base import (
@@ -62,7 +63,9 @@ class FunctionTool:
             return timed_out(self.spec.timeout_s)
         except (Exception, SystemExit) as exc:
             return _raised(exc)
-        text, truncated = cap_output(_as_text(value).encode("utf-8"), self.spec.max_output_bytes)
+        text, truncated = cap_output(
+            fix_text(_as_text(value)).encode("utf-8"), self.spec.max_output_bytes
+        )
         return ToolResult(ok=True, output=text, truncated=truncated)
 
 
