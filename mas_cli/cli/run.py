@@ -102,14 +102,20 @@ def _estimate(crew: Crew, options: RunOptions, *, as_json: bool) -> NoReturn:
     from mas_cli.cli import render
     from mas_cli.cli.render import cost as draw
     from mas_cli.cost.budget import worst_case_bound
+    from mas_cli.engine.dry_run import not_run
     from mas_cli.engine.estimate import estimate_crew
 
     result, report = asyncio.run(estimate_crew(crew, options))
-    bound = worst_case_bound(crew.spec)
+    bound, skipped = worst_case_bound(crew.spec), not_run(crew.spec.tools)
     if as_json:
-        render.json_out({"estimate": report.to_json(), "worst_case": bound.to_json()})
+        render.json_out(
+            {"estimate": report.to_json(), "worst_case": bound.to_json(), "tools_not_run": skipped}
+        )
     else:
         draw.estimate(report, bound)
+        if skipped:
+            shown = ", ".join(f"{name} ({kind})" for name, kind in skipped.items())
+            render.stdout.print(f"! tools not run in a dry run (placeholder answers): {shown}")
     if result.status != "ok":
         render.stderr.print(f"the dry run ended {result.status}: {result.reason}")
     raise typer.Exit(EXIT_BY_STATUS[result.status])
