@@ -186,3 +186,95 @@ def test_lone_surrogates_in_an_inputs_file_are_replaced(tmp_path: Path, clean_en
     assert result.exit_code == 0
     (run,) = (clean_env / "runs").iterdir()
     assert "Say a\ufffdb." in (run / "llm.jsonl").read_text(encoding="utf-8")
+
+
+def _wire_crew(tmp_path: Path, url: str, **model: Any) -> Path:
+    doc = {
+        "name": "wire",
+        "models": {
+            "m": {
+                "provider": "openai",
+                "model": "gpt-4o-mini",
+                "base_url": url + "/v1",
+                "api_key_env": "MAS_TEST_KEY",
+                **model,
+            }
+        },
+        "state": {"ключ": {"type": "string"}},
+        "tools": {"echo": {"function": "tools.py:echo"}},
+        "agents": {"a": {"role": "r", "model": "m", "tools": ["echo"]}},
+        "tasks": [
+            {
+                "id": "t",
+                "agent": "a",
+                "prompt": "Hi {ключ}.",
+                "writes": ["ключ"],
+                "output_schema": {"type": "object", "properties": {"ключ": {"type": "string"}}},
+            }
+        ],
+    }
+    (tmp_path / "tools.py").write_text(TOOLS)
+    path = tmp_path / "crew.yaml"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_a_key_with_a_non_ascii_character_is_a_usage_error_that_hides_it(
+    tmp_path: Path, server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAS_TEST_KEY", "sk-secret-ключ")
+    result = _mas("run", str(_wire_crew(tmp_path, server.url)))
+    assert result.exit_code == 2
+    assert "MAS_TEST_KEY holds a character an HTTP header cannot carry (at position 11)" in (
+        result.stderr
+    )
+    assert "secret" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("headers", "message"),
+    [
+        ({"X-Ключ": "v"}, "header name 'X-Ключ' must be ASCII letters, digits or -"),
+        ({"X-Team": "ключ"}, "the value of header 'X-Team' must be printable ASCII"),
+        ({"X-Team": "a\nb"}, "the value of header 'X-Team' must be printable ASCII"),
+    ],
+)
+def test_a_non_ascii_header_is_a_located_spec_error(
+    tmp_path: Path, server: Any, headers: dict[str, str], message: str
+) -> None:
+    result = _mas("validate", str(_wire_crew(tmp_path, server.url, headers=headers)))
+    assert result.exit_code == 2
+    assert f"models.m.headers: {message}" in result.stderr
+
+
+def test_non_ascii_state_keys_and_key_variables_work(
+    tmp_path: Path, server: Any, monkeypatch: pytest.MonkeyPatch, clean_env: Path
+) -> None:
+    from fakeserver import OPENAI, openai_text
+
+    monkeypatch.setenv("КЛЮЧ_API", "sk-test")
+    server.routes[OPENAI].push(openai_text('{"ключ": "значение"}'))
+    result = _mas("run", str(_wire_crew(tmp_path, server.url, api_key_env="КЛЮЧ_API")))
+    assert result.exit_code == 0, result.output
+    (run,) = (clean_env / "runs").iterdir()
+    state = json.loads((run / "state.json").read_text(encoding="utf-8"))
+    assert "значение" in json.dumps(state, ensure_ascii=False)
+
+
+def test_lone_surrogates_and_nul_on_the_wire_are_billed_and_logged(
+    tmp_path: Path, server: Any, monkeypatch: pytest.MonkeyPatch, clean_env: Path
+) -> None:
+    from fakeserver import OPENAI, openai_text, openai_tools
+
+    monkeypatch.setenv("MAS_TEST_KEY", "sk-test")
+    server.routes[OPENAI].push(
+        openai_tools(("echo", json.dumps({"text": "a\ud800\x00b"}))),  # escaped on the wire
+        openai_text('{"ключ": "x\\ud800y\\u0000"}'),
+    )
+    result = _mas("run", str(_wire_crew(tmp_path, server.url)))
+    assert result.exit_code == 0, result.output
+    calls = [e for e in _events(clean_env) if e["type"] == "llm_call"]
+    assert [c["status"] for c in calls] == ["ok", "ok"]
+    assert all(c["input_tokens"] > 0 for c in calls)  # usage recorded: the call is counted
+    (run,) = (clean_env / "runs").iterdir()
+    assert "a\ufffd\\u0000b" in (run / "llm.jsonl").read_text(encoding="utf-8")

@@ -6,6 +6,7 @@ says what the field does in one line.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 from functools import cached_property
@@ -74,6 +75,17 @@ class ModelSpec(Spec):
     """Extra request parameters passed to the provider as they are (top_p, seed, ...)."""
     prompt_caching: bool = False
     """Anthropic only: mark the system prompt and tools with cache_control."""
+
+    @field_validator("headers")
+    @classmethod
+    def _http_headers(cls, headers: dict[str, str]) -> dict[str, str]:
+        # HTTP carries header names as tokens and values as printable ASCII; say so at load time.
+        for name, value in headers.items():
+            if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name):
+                raise ValueError(f"header name {name!r} must be ASCII letters, digits or -")
+            if not (value.isascii() and value.isprintable()):
+                raise ValueError(f"the value of header {name!r} must be printable ASCII")
+        return headers
 
 
 class Limits(Spec):
