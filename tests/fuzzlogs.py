@@ -28,6 +28,7 @@ EXTREMES: list[Any] = [
     "", "x" * 2000, "a\x00b", "\ud800", "\udcff\ud83d", "\x1b]52;c;aGk=\x07\x1b[2J", "ключ",
     "2026-13-45T99:99:99Z", "NaN", None, True, [], {}, [1, "a", None], {"\u00e9": {"": []}}, DEEP,
 ]  # fmt: skip
+NUMBERS = [10**31, -(10**31), 1e308, -1e308, float("inf"), float("nan"), 2**63, -1, 0.1]
 OK_EXITS = (0, 1, 2, 3)
 runner = CliRunner()
 
@@ -102,7 +103,7 @@ def _dumps(value: Any, ascii_only: bool) -> str:
 
 def mutate_line(line: str, rng: random.Random) -> str:
     """One line, changed in one hostile way."""
-    how = rng.choice(["value", "delete", "cut", "control", "value", "key"])
+    how = rng.choice(["value", "delete", "cut", "control", "value", "key", "numbers"])
     if how == "cut":
         return line[: rng.randrange(max(len(line), 1))]
     if how == "control":
@@ -115,6 +116,11 @@ def mutate_line(line: str, rng: random.Random) -> str:
     slots = _slots(value) if isinstance(value, dict | list) else []
     if not slots:
         return line
+    if how == "numbers":  # every number in the line at once: costs, tokens, times, versions
+        for node, key in slots:
+            if isinstance(node[key], int | float) and not isinstance(node[key], bool):
+                node[key] = rng.choice(NUMBERS)
+        return _dumps(value, ascii_only=True)
     node, key = rng.choice(slots)
     if how == "delete":
         del node[key]

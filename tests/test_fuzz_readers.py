@@ -116,3 +116,19 @@ def test_state_files_mutated(real: dict[str, Any], tmp_path: Path, which: int, s
     path = write(tmp_path / "state.json", mutate_line(state, random.Random(seed)))
     crew = ROOT / "crews" / "fraud-review" / "crew.yaml"
     cli("triage", "state", str(path), "--crew", str(crew), "--log", str(run / "events.jsonl"))
+
+
+@pytest.mark.parametrize("cost", [1e308, -1e308, float("inf"), float("nan"), 10**31])
+def test_huge_and_non_finite_costs_and_counts(tmp_path: Path, cost: float) -> None:
+    from triage_logs import jsonl, llm, otlp_line, otlp_span
+    from triage_logs import run as a_run
+
+    calls = [llm(n, cost_usd=cost, input_tokens=10**18) for n in (1, 2, 3)]
+    mas = write(tmp_path / "mas.jsonl", jsonl(a_run(*calls)))
+    attrs = {"gen_ai.operation.name": "chat", "gen_ai.agent.name": "x",
+             "gen_ai.usage.cost": float(cost), "gen_ai.usage.input_tokens": 10**31}  # fmt: skip
+    otlp = write(tmp_path / "otlp.jsonl", otlp_line(otlp_span("a" * 16, "", "chat", attrs)))
+    for log in (str(mas), str(otlp)):
+        for argv in (["cost-report", log], ["cost-report", log, "--json"], ["show", log],
+                     ["triage", "loops", log, "--json"]):  # fmt: skip
+            cli(*argv)

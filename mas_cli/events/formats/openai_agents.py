@@ -24,7 +24,7 @@ from mas_cli.events.formats.records import (
     ToolCall,
     digest,
 )
-from mas_cli.events.formats.source import SHAPE_ERRORS, BadLines
+from mas_cli.events.formats.source import SHAPE_ERRORS, BadLines, int64
 from mas_cli.events.formats.spans import Attribution, Located
 
 LIMIT_WORDS = ("max turns", "maxturnsexceeded", "limit")
@@ -147,5 +147,5 @@ def _int(usage: dict[str, Any], *names: str) -> int:
     for name in names:
         value = usage.get(name)
         if isinstance(value, int):
-            return value
+            return int64(value, name)
     return 0

@@ -26,7 +26,7 @@ from mas_cli.events.formats.records import (
     TraceStart,
     digest,
 )
-from mas_cli.events.formats.source import SHAPE_ERRORS, BadLines
+from mas_cli.events.formats.source import SHAPE_ERRORS, BadLines, int64
 from mas_cli.events.formats.spans import Attribution, Located
 
 STATUS_ERROR = 2
@@ -228,7 +228,7 @@ def _int(attrs: dict[str, Any], names: tuple[str, ...]) -> int:
     for name in names:
         value = attrs.get(name)
         if isinstance(value, int | float | str) and str(value).lstrip("-").isdigit():
-            return int(value)
+            return int64(int(value), name)
     return 0
 
 
