@@ -101,3 +101,16 @@ def test_each_malformed_record_is_a_clear_error(recorded: Path, tmp_path: Path, 
     assert result.exit_code == 2
     assert "llm.jsonl:2: " in result.output
     assert "run without --replay to record anew" in result.output
+
+
+def test_a_malformed_record_names_its_field(recorded: Path, tmp_path: Path) -> None:
+    home = copy_home(recorded, tmp_path / "home")
+    log = _support_run(home) / "llm.jsonl"
+    lines = log.read_text(encoding="utf-8").splitlines()
+    lines[1] = json.dumps(_set("response.usage.output_tokens", -5)(json.loads(lines[1])))
+    write(log, "\n".join(lines) + "\n")
+    result = _replay(home)
+    assert (
+        "llm.jsonl:2: response.usage.output_tokens: Input should be greater than or equal to 0"
+        in result.stderr
+    )
