@@ -166,3 +166,13 @@ def test_a_nul_byte_in_a_command_argument_is_a_tool_error(tmp_path: Path) -> Non
     assert result.exit_code == 1
     assert "would hold a NUL byte, which no command argument can" in result.stdout
     assert "internal error" not in result.output
+
+
+def test_an_exec_like_callable_imported_into_a_tools_file_is_refused(tmp_path: Path) -> None:
+    crew = _tool_crew(tmp_path, "  sh: {function: 'tools.py:run'}",
+                      tools__py="from subprocess import getoutput as run\n")  # fmt: skip
+    result = runner.invoke(app, ["validate", str(crew)])
+    assert result.exit_code == 2
+    assert "tools.py:run is subprocess.getoutput, which runs commands or code chosen" in (
+        result.stderr
+    )

@@ -145,13 +145,18 @@ def _check_defined(
         for t in node.targets
         if isinstance(t, ast.Name)
     ]
-    defined += [
-        alias.asname or alias.name
+    imported = {
+        alias.asname or alias.name: (node.module or "", alias.name)
         for node in tree.body
         if isinstance(node, ast.ImportFrom)
         for alias in node.names
-    ]
-    if func not in defined:
+    }
+    defined += list(imported)
+    danger = exec_like(*imported[func]) if func in imported else None
+    if danger:  # `from os import system` in tools.py, named as the tool
+        yield Finding(path, f"{target}:{func} is {'.'.join(imported[func])}, which {danger}",
+                      EXEC_LIKE_HINT)  # fmt: skip
+    elif func not in defined:
         yield Finding(path, f"{target} has no function '{func}'", did_you_mean(func, defined))
 
 
