@@ -278,3 +278,25 @@ def test_lone_surrogates_and_nul_on_the_wire_are_billed_and_logged(
     assert all(c["input_tokens"] > 0 for c in calls)  # usage recorded: the call is counted
     (run,) = (clean_env / "runs").iterdir()
     assert "a\ufffd\\u0000b" in (run / "llm.jsonl").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("where", ["body", "arguments"])
+def test_deep_json_on_the_wire_is_a_malformed_answer_not_a_crash(
+    tmp_path: Path, server: Any, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    from fakeserver import OPENAI, Reply, openai_text, openai_tools
+
+    monkeypatch.setenv("MAS_TEST_KEY", "sk-test")
+    deep = "[" * 5000 + "]" * 5000
+    if where == "body":  # the whole response: malformed, not retried, the task fails
+        raw = json.dumps(openai_text("{}").json)[:-1] + f', "x": {deep}}}'
+        first = Reply(body=raw.encode(), headers={"content-type": "application/json"})
+    else:  # the tool call's arguments: the agent is told they are not JSON
+        first = openai_tools(("echo", '{"text": ' + deep + "}"))
+    server.routes[OPENAI].push(first, openai_text('{"ключ": "v"}'))
+    result = _mas("run", str(_wire_crew(tmp_path, server.url)))
+    if where == "body":
+        assert result.exit_code == 1
+        assert "malformed response: not JSON" in result.stderr
+    else:
+        assert result.exit_code == 0, result.output
