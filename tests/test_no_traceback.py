@@ -154,7 +154,7 @@ def test_deep_json_in_logs_and_state_files(tmp_path: Path, log: str) -> None:
     [
         "name: t\na: &a [*a]\n",  # an alias inside its own anchor
         "name: t\nm: &m\n  <<: *m\n",  # a self-merge
-        "name: t\nx: " + "[" * 3000 + "]" * 3000 + "\n",  # nesting deeper than Python recurses
+        "name: t\nx: " + "[" * 700 + "]" * 700 + "\n",  # nesting deeper than Python recurses
     ],
 )
 def test_recursive_or_deep_yaml_is_a_spec_error(tmp_path: Path, yaml_text: str) -> None:
