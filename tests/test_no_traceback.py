@@ -93,10 +93,7 @@ def test_a_non_finite_or_negative_budget_is_a_located_error(tmp_path: Path, valu
 @pytest.mark.parametrize(
     "script",
     [
-        '[{text: "a\\uD800b"}]',  # a lone surrogate in an answer
         '[{text: "a\\0b"}]',  # a NUL in an answer
-        '[{tool_calls: [{name: echo, arguments: {text: "a\\uD800b"}}]}, {text: ok}]',
-        '[{tool_calls: [{name: echo, arguments: {"\\uDC80": "a"}}]}, {text: ok}]',
         '[{tool_calls: [{name: echo, arguments: {text: "a\\0b"}}]}, {text: ok}]',
         "[{tool_calls: [{name: surrogate, arguments: {text: a}}]}, {text: ok}]",
     ],
@@ -150,14 +147,17 @@ def test_deep_json_in_logs_and_state_files(tmp_path: Path, log: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "yaml_text",
+    ("yaml_text", "message"),
     [
-        "name: t\na: &a [*a]\n",  # an alias inside its own anchor
-        "name: t\nm: &m\n  <<: *m\n",  # a self-merge
-        "name: t\nx: " + "[" * 700 + "]" * 700 + "\n",  # nesting deeper than Python recurses
+        ("name: t\na: &a [*a]\n", "crew.yaml:2:4: the alias *a is used inside its"),
+        ("name: t\nm: &m\n  <<: *m\n", "crew.yaml:2:4: the alias *m is used inside its"),
+        ("name: t\nx: " + "[" * 700 + "]" * 700 + "\n",  # deeper than Python recurses
+         "crew.yaml:1:1: nested too deeply to read, or an alias contains itself"),
     ],
-)
-def test_recursive_or_deep_yaml_is_a_spec_error(tmp_path: Path, yaml_text: str) -> None:
+)  # fmt: skip
+def test_recursive_or_deep_yaml_is_a_spec_error(
+    tmp_path: Path, yaml_text: str, message: str
+) -> None:
     crew = tmp_path / "crew.yaml"
     crew.write_text(yaml_text)
     for argv in (
@@ -167,9 +167,7 @@ def test_recursive_or_deep_yaml_is_a_spec_error(tmp_path: Path, yaml_text: str) 
     ):
         result = _mas(*argv)
         assert result.exit_code == 2
-        assert (
-            "crew.yaml:1:1: nested too deeply to read, or an alias contains itself" in result.stderr
-        )
+        assert message in result.stderr
 
 
 def test_an_input_that_is_not_utf8_is_a_usage_error(tmp_path: Path) -> None:
@@ -269,12 +267,13 @@ def test_lone_surrogates_and_nul_on_the_wire_are_billed_and_logged(
     monkeypatch.setenv("MAS_TEST_KEY", "sk-test")
     server.routes[OPENAI].push(
         openai_tools(("echo", json.dumps({"text": "a\ud800\x00b"}))),  # escaped on the wire
+        openai_tools(("echo", json.dumps({"\udc80": "a"}))),  # a lone surrogate as a key
         openai_text('{"ключ": "x\\ud800y\\u0000"}'),
     )
     result = _mas("run", str(_wire_crew(tmp_path, server.url)))
     assert result.exit_code == 0, result.output
     calls = [e for e in _events(clean_env) if e["type"] == "llm_call"]
-    assert [c["status"] for c in calls] == ["ok", "ok"]
+    assert [c["status"] for c in calls] == ["ok", "ok", "ok"]
     assert all(c["input_tokens"] > 0 for c in calls)  # usage recorded: the call is counted
     (run,) = (clean_env / "runs").iterdir()
     assert "a\ufffd\\u0000b" in (run / "llm.jsonl").read_text(encoding="utf-8")

@@ -17,6 +17,7 @@ from typer.core import TyperGroup
 from mas_cli import __version__
 from mas_cli.cli import cache as cache_cmd
 from mas_cli.cli import cost as cost_cmd
+from mas_cli.cli import init as init_cmd
 from mas_cli.cli import run as run_cmd
 from mas_cli.cli import runs as runs_cmd
 from mas_cli.cli import tooltest as tooltest_cmd
@@ -103,8 +104,9 @@ def _root(
     """
 
 
+app.command("init")(init_cmd.init)
 app.command("run")(run_cmd.run)
-app.command("runs")(runs_cmd.runs)
+app.add_typer(runs_cmd.app, name="runs")
 app.command("show")(runs_cmd.show)
 app.command("validate")(validate_cmd.validate)
 app.add_typer(triage_cmd.app, name="triage")

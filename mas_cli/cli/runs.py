@@ -2,38 +2,126 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from mas_cli.cli.run import HomeOption
 
+app = typer.Typer(
+    help="List recent runs; `mas runs prune` removes old ones.", no_args_is_help=False
+)
 
+StatusOption = Annotated[
+    str | None,
+    typer.Option(
+        "--status",
+        help="Only runs that ended so: ok, failed, stopped, interrupted or unfinished.",
+        metavar="STATUS",
+        show_default=False,
+    ),
+]
+
+
+@app.callback(invoke_without_command=True)
 def runs(
+    ctx: typer.Context,
     home: HomeOption = None,
     limit: Annotated[int, typer.Option("--limit", "-n", help="How many recent runs to list.")] = 20,
+    crew: Annotated[
+        str | None, typer.Option("--crew", help="Only runs of this crew.", show_default=False)
+    ] = None,
+    status: StatusOption = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since", help="Only runs started since: 7d, 12h, 2w or a date.", metavar="WHEN"
+        ),
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
 ) -> None:
     """List recent runs: id, crew, status, start, duration, model calls, tokens, cost."""
+    if ctx.invoked_subcommand:
+        return
     from dataclasses import asdict
 
     from mas_cli.cli import render
     from mas_cli.cli.render.runs import runs_table
-    from mas_cli.events.runs import run_row
-    from mas_cli.events.store import EVENTS, home_dir, run_ids, runs_dir
+    from mas_cli.cost.history import parse_since
+    from mas_cli.events.runs import RunFilter, select_runs
+    from mas_cli.events.store import home_dir, runs_dir
 
-    folder = runs_dir(home_dir(home))
-    rows = [
-        run_row(folder / run_id / EVENTS) for run_id in reversed(run_ids(home_dir(home))[-limit:])
-    ]
+    where = RunFilter(crew, _status(status), parse_since(since) if since else None)
+    rows, crews = select_runs(home_dir(home), where, limit)
+    if crew and crew not in crews and crews and not since:
+        _unknown_crew(crew, crews)
     if json_out:
         render.json_out([asdict(r) for r in rows])
     elif not rows:
-        render.stderr.print(
-            f"no runs under {folder} yet: try mas run crews/fraud-review/crew.yaml --offline"
-        )
+        render.stderr.print(_nothing(runs_dir(home_dir(home)), crews))
     else:
         runs_table(rows)
+
+
+def _status(status: str | None) -> str | None:
+    from mas_cli.errors import UsageError
+    from mas_cli.events.runs import STATUSES
+    from mas_cli.spec.findings import did_you_mean
+
+    if status is None or status in STATUSES:
+        return status
+    hint = did_you_mean(status, STATUSES) or f"one of: {', '.join(STATUSES)}"
+    raise UsageError(f"--status {status!r} is not a run status", hint=hint)
+
+
+def _unknown_crew(crew: str, crews: set[str]) -> None:
+    from mas_cli.errors import UsageError
+    from mas_cli.spec.findings import did_you_mean
+
+    known = ", ".join(sorted(crews))
+    hint = did_you_mean(crew, crews) or f"crews with runs here: {known}"
+    raise UsageError(f"no runs of crew {crew!r}", hint=hint)
+
+
+def _nothing(folder: Path, crews: set[str]) -> str:
+    if not crews:
+        return f"no runs under {folder} yet: try mas run crews/fraud-review/crew.yaml --offline"
+    return "no runs match these filters (mas runs without them lists every run)"
+
+
+@app.command("prune")
+def prune(
+    home: HomeOption = None,
+    older_than: Annotated[
+        str | None,
+        typer.Option(
+            "--older-than",
+            help="Remove runs started before: 30d, 12h, 2w or a date.",
+            metavar="WHEN",
+        ),
+    ] = None,
+    keep: Annotated[
+        int | None,
+        typer.Option("--keep", help="Keep the newest N runs, remove the rest.", metavar="N", min=0),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what would go, remove nothing.")
+    ] = False,
+) -> None:
+    """Remove old runs from the home (the tool cache is left alone)."""
+    from mas_cli.cli.render.runs import pruned
+    from mas_cli.cost.history import parse_since
+    from mas_cli.errors import UsageError
+    from mas_cli.events.prune import prune_runs
+    from mas_cli.events.store import home_dir
+
+    if older_than is None and keep is None:
+        raise UsageError(
+            "say which runs to remove", hint="mas runs prune --older-than 30d, or --keep 50"
+        )
+    cutoff = parse_since(older_than, flag="--older-than") if older_than else None
+    pruned(prune_runs(home_dir(home), older_than=cutoff, keep=keep, dry_run=dry_run), dry_run)
 
 
 def show(

@@ -18,7 +18,7 @@ _UNITS = {"h": "hours", "d": "days", "w": "weeks"}
 _RUN_ID_TIME = re.compile(r"^(\d{8}T\d{6})")
 
 
-def parse_since(text: str, now: datetime | None = None) -> datetime:
+def parse_since(text: str, now: datetime | None = None, *, flag: str = "--since") -> datetime:
     """`7d`, `12h`, `2w`, or a date (`2026-11-01`) -> the UTC moment it means.
 
     Raises:
@@ -31,8 +31,8 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
-        hint = "e.g. --since 7d, 12h, 2w or 2026-11-01"
-        raise UsageError(f"--since {text!r} is not a span or a date", hint=hint) from None
+        hint = f"e.g. {flag} 7d, 12h, 2w or 2026-11-01"
+        raise UsageError(f"{flag} {text!r} is not a span or a date", hint=hint) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 

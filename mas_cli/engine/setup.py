@@ -20,7 +20,7 @@ def resolve_inputs(spec: CrewSpec, given: dict[str, Any]) -> dict[str, Any]:
             f"unknown input{'s' * (len(unknown) > 1)}: {', '.join(unknown)}", hint=hint
         )
     values = {name: given.get(name, item.default) for name, item in spec.inputs.items()}
-    missing = [n for n, item in spec.inputs.items() if item.required and values[n] is None]
+    missing = [n for n, item in spec.inputs.items() if item.is_required() and values[n] is None]
     if missing:
         described = "; ".join(
             f"{n}: {spec.inputs[n].description or 'no description'}" for n in missing

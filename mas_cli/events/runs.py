@@ -6,10 +6,12 @@ Pure functions over event streams; a log without `run_finished` is a run that ne
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from mas_cli.events import models as ev
 from mas_cli.events.reader import LogReader
+from mas_cli.events.store import EVENTS, run_ids, run_time, runs_dir
 
 
 @dataclass
@@ -26,6 +28,45 @@ class RunRow:
     tokens: int = 0
     cost_usd: float | None = 0.0
     skipped_lines: int = 0
+
+
+STATUSES = ("ok", "failed", "stopped", "interrupted", "unfinished")
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    """Which runs `mas runs` lists: of a crew, with a status, started since a moment."""
+
+    crew: str | None = None
+    status: str | None = None
+    since: datetime | None = None
+
+    def keeps(self, row: RunRow) -> bool:
+        """Whether a run's row passes every condition given."""
+        status = "unfinished" if row.status == "not finished" else row.status
+        return (self.crew is None or row.crew == self.crew) and (
+            self.status is None or status == self.status
+        )
+
+
+def select_runs(home: Path, where: RunFilter, limit: int) -> tuple[list[RunRow], set[str]]:
+    """The newest `limit` runs that pass `where`, newest first, and every crew name seen.
+
+    Runs older than `where.since` are not opened (a run id starts with its start time).
+    """
+    rows: list[RunRow] = []
+    crews: set[str] = set()
+    for run_id in reversed(run_ids(home)):
+        started = run_time(run_id)
+        if where.since and started and started < where.since:
+            break
+        row = run_row(runs_dir(home) / run_id / EVENTS)
+        crews.add(row.crew)
+        if where.keeps(row):
+            rows.append(row)
+        if len(rows) >= limit:
+            break
+    return rows, crews
 
 
 def run_row(path: Path) -> RunRow:

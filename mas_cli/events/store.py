@@ -7,6 +7,8 @@ its id (or a unique prefix), by `--last`, or by the path of its events.jsonl.
 from __future__ import annotations
 
 import os
+import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 from mas_cli.errors import UsageError
@@ -52,3 +54,14 @@ def resolve_log(home: Path, ref: str | None, last: bool) -> Path:
             f"{what} matching '{ref}' under {runs_dir(home)}", hint="see the ids with: mas runs"
         )
     return runs_dir(home) / matches[0] / EVENTS
+
+
+_ID_TIME = re.compile(r"^(\d{8}T\d{6})")
+
+
+def run_time(run_id: str) -> datetime | None:
+    """When a run started, read from its id (`20261121T115459278-e4e350`), UTC."""
+    match = _ID_TIME.match(run_id)
+    if not match:
+        return None
+    return datetime.strptime(match[1], "%Y%m%dT%H%M%S").replace(tzinfo=UTC)

@@ -18,6 +18,7 @@ class CrewSummary:
 
     name: str
     process: str
+    inputs: list[dict[str, Any]]
     agents: list[dict[str, Any]]
     tasks: list[dict[str, Any]]
     tools: list[dict[str, Any]]
@@ -70,6 +71,10 @@ def summarize(crew: Crew) -> CrewSummary:
     return CrewSummary(
         name=spec.name,
         process=spec.process,
+        inputs=[
+            {"name": n, "required": i.is_required(), "default": i.default}
+            for n, i in spec.inputs.items()
+        ],
         agents=[_agent(spec, name) for name in spec.agents],
         tasks=_tasks(spec),
         tools=[

@@ -16,6 +16,7 @@ from mas_cli.cost.prices import money
 from mas_cli.events import models as ev
 
 if TYPE_CHECKING:
+    from mas_cli.events.prune import Pruned
     from mas_cli.events.runs import Node, RunRow, RunTree
 
 
@@ -37,6 +38,22 @@ def runs_table(rows: list[RunRow]) -> None:
             _money(r.cost_usd),
         )
     stdout.print(table)
+
+
+def pruned(result: Pruned, dry_run: bool) -> None:
+    """What `mas runs prune` removed, or would remove."""
+    verb = "would remove" if dry_run else "removed"
+    count = len(result.removed)
+    size = result.bytes_freed / 1e6
+    stdout.print(
+        f"{verb} {count} run{'s' * (count != 1)} ({size:.1f} MB), kept {result.kept}"
+        + (" (the tool cache is left alone)" if count else "")
+    )
+    if result.maybe_live:
+        stderr.print(
+            f"[yellow]kept {len(result.maybe_live)} unfinished run(s) written in the last hour "
+            f"(they may still be running): {', '.join(result.maybe_live)}[/]"
+        )
 
 
 def _money(cost: float | None) -> str:

@@ -34,6 +34,8 @@ def _summary_table(s: CrewSummary) -> Table:
     outer = Table.grid(padding=(0, 2))
     outer.add_column(style="dim", no_wrap=True)
     outer.add_column()
+    if s.inputs:
+        outer.add_row("inputs", _grid([_input_row(i) for i in s.inputs]))
     outer.add_row("agents", _grid([_agent_row(a) for a in s.agents]))
     outer.add_row("tasks", _grid([_task_row(t) for t in s.tasks]))
     outer.add_row(
@@ -51,6 +53,15 @@ def _grid(rows: list[list[str]]) -> Table:
     for row in rows:
         grid.add_row(*(escape(str(c)) for c in row))
     return grid
+
+
+def _input_row(i: dict[str, Any]) -> list[str]:
+    if i["required"]:
+        return [i["name"], "required: give --input " + i["name"] + "=..."]
+    if i["default"] is None:
+        return [i["name"], "optional (empty when not given)"]
+    shown = repr(i["default"])
+    return [i["name"], "default " + (shown if len(shown) <= 40 else shown[:39] + "…")]
 
 
 def _agent_row(a: dict[str, Any]) -> list[str]:
