@@ -15,6 +15,7 @@ from mas_cli.llm.headers import duration_s, rate_limit_info, retry_after_s
 from mas_cli.llm.keys import NO_KEY, MissingKey, api_key, key_env, provider_secrets
 from mas_cli.llm.recording import LlmLog, Recording, completion_doc, completion_from, request_doc
 from mas_cli.llm.replay import ReplayProvider, first_difference, load, nearest
+from mas_cli.llm.replay_records import RecordDoc
 from mas_cli.llm.types import Completion, LlmFailure, Message, Request, ToolCall, Usage
 from mas_cli.spec.models import ModelSpec
 
@@ -140,10 +141,11 @@ def test_first_difference_names_the_path_and_where_strings_part() -> None:
 
 
 def test_nearest_prefers_the_same_agent_task_and_turn() -> None:
+    failed = {"request": {}, "error": {"kind": "x", "retryable": False, "message": "m"}}
     records = [
-        {"agent": "b", "task": "t", "turn": 1, "attempt": 1},
-        {"agent": "a", "task": "t", "turn": 1, "attempt": 1},
-        {"agent": "a", "task": "t", "turn": 3, "attempt": 1},
+        RecordDoc.model_validate({"agent": "b", "task": "t", "turn": 1, "attempt": 1, **failed}),
+        RecordDoc.model_validate({"agent": "a", "task": "t", "turn": 1, "attempt": 1, **failed}),
+        RecordDoc.model_validate({"agent": "a", "task": "t", "turn": 3, "attempt": 1, **failed}),
     ]
     assert nearest(records, ("a", "t", 2, 1)) == 1
     assert nearest(records, ("a", "t", 3, 2)) == 2
@@ -223,7 +225,7 @@ def test_an_unreadable_recording_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="cannot be read"):
         load(tmp_path / "missing.jsonl")
     bad = tmp_path / "bad.jsonl"
-    bad.write_text("{}\nnot json\n")
-    with pytest.raises(UsageError, match=r"bad\.jsonl:2: not a JSON record"):
+    bad.write_text("not json\n{}\n")
+    with pytest.raises(UsageError, match=r"bad\.jsonl:1: not a JSON record"):
         load(bad)
     assert isinstance(ReplayProvider([], bad), ReplayProvider)

@@ -71,7 +71,7 @@ EXPECTED: dict[str, list[str]] = {
         "tools_resolve.yaml:4:15: tools.missing_file.function: nowhere.py not found (looked for {SPEC}/nowhere.py) (paths are relative to the crew file)",
         "tools_resolve.yaml:6:15: tools.missing_func.function: helpers.py has no function 'lookup_acount' (did you mean 'lookup_account'?)",
         "tools_resolve.yaml:8:15: tools.bad_ref.function: 'helpers.py' is not of the form file.py:function or package.module:function",
-        "tools_resolve.yaml:10:15: tools.no_module.function: module 'no_such_package_xyz.mod' cannot be imported (install it, or use a file path: tools.py:func)",
+        "tools_resolve.yaml:10:15: tools.no_module.function: module 'no_such_package_xyz.mod' cannot be found (install it, or use a file path: tools.py:func)",
         "tools_resolve.yaml:12:15: tools.no_exe.command[0]: 'no-such-program-xyz' is not on PATH and not a file next to the crew (install it, or give its path)",
         "tools_resolve.yaml:14:34: tools.bad_param.command[2]: {limit} is not a declared parameter (expected one of: query)",
     ],

@@ -23,7 +23,7 @@ from mas_cli.cli import runs as runs_cmd
 from mas_cli.cli import tooltest as tooltest_cmd
 from mas_cli.cli import triage as triage_cmd
 from mas_cli.cli import validate as validate_cmd
-from mas_cli.errors import MasError
+from mas_cli.errors import MasError, UsageError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_LIMIT, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -42,6 +42,9 @@ class _Boundary(TyperGroup):
         except KeyboardInterrupt:
             render.stderr.print("[yellow]interrupted[/]")
             raise typer.Exit(EXIT_INTERRUPTED) from None
+        except RecursionError:  # a backstop: every reader turns deep nesting into its own error
+            render.error(UsageError("the input is nested too deeply to read", hint=_DEEP_HINT))
+            raise typer.Exit(EXIT_USAGE) from None
         except BrokenPipeError:
             _quiet_stdout()  # the reader (`| head`) took what it wanted
             raise typer.Exit(EXIT_FAILURE) from None
@@ -50,6 +53,9 @@ class _Boundary(TyperGroup):
                 raise
             render.internal_error(exc)
             raise typer.Exit(EXIT_FAILURE) from None
+
+
+_DEEP_HINT = "flatten the JSON or YAML given to mas; nesting a thousand levels deep is not data"
 
 
 def _quiet_stdout() -> None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
 from mas_cli.errors import UsageError
+from mas_cli.events.text import fix_text, fix_value, loads
 
 if TYPE_CHECKING:
     from mas_cli.engine.run import RunOptions
@@ -102,14 +102,20 @@ def _estimate(crew: Crew, options: RunOptions, *, as_json: bool) -> NoReturn:
     from mas_cli.cli import render
     from mas_cli.cli.render import cost as draw
     from mas_cli.cost.budget import worst_case_bound
+    from mas_cli.engine.dry_run import not_run
     from mas_cli.engine.estimate import estimate_crew
 
     result, report = asyncio.run(estimate_crew(crew, options))
-    bound = worst_case_bound(crew.spec)
+    bound, skipped = worst_case_bound(crew.spec), not_run(crew.spec.tools)
     if as_json:
-        render.json_out({"estimate": report.to_json(), "worst_case": bound.to_json()})
+        render.json_out(
+            {"estimate": report.to_json(), "worst_case": bound.to_json(), "tools_not_run": skipped}
+        )
     else:
         draw.estimate(report, bound)
+        if skipped:
+            shown = ", ".join(f"{name} ({kind})" for name, kind in skipped.items())
+            render.stdout.print(f"! tools not run in a dry run (placeholder answers): {shown}")
     if result.status != "ok":
         render.stderr.print(f"the dry run ended {result.status}: {result.reason}")
     raise typer.Exit(EXIT_BY_STATUS[result.status])
@@ -123,6 +129,11 @@ def parse_inputs(pairs: list[str], inputs_file: Path | None) -> dict[str, Any]:
         if not sep or not key:
             raise UsageError(
                 f"--input {pair!r} is not key=value", hint='e.g. --input topic="retry storms"'
+            )
+        if fix_text(pair) != pair:  # bytes that were not UTF-8, kept as lone surrogates
+            raise UsageError(
+                f"--input {fix_text(pair)[:80]!r} is not valid UTF-8",
+                hint="set the terminal to UTF-8, or pass the values in --inputs FILE.json",
             )
         if len(value.encode("utf-8", "surrogateescape")) > MAX_INPUTS_BYTES:
             raise UsageError(
@@ -148,9 +159,9 @@ def _inputs_file(path: Path) -> dict[str, Any]:
             hint="inputs become prompt text; pass less, or give a tool the file to read",
         )
     try:
-        data = json.loads(raw)
+        data = loads(raw)
     except ValueError as exc:
         raise UsageError(f"{path}: not valid JSON ({exc})") from None
     if not isinstance(data, dict):
         raise UsageError(f"{path}: expected a JSON object of input values")
-    return data
+    return dict(fix_value(data))

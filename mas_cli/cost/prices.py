@@ -250,5 +250,9 @@ def as_float(cost: Decimal | None) -> float | None:
 
 
 def money(value: float | str | None) -> Decimal | None:
-    """A cost read from an event, as the exact Decimal it was written from."""
-    return None if value is None else Decimal(str(value))
+    """A cost read from an event, as the exact Decimal it was written from; a cost that is
+    not a finite number (NaN, Infinity in a log) is unknown."""
+    if value is None:
+        return None
+    cost = Decimal(str(value))
+    return cost if cost.is_finite() else None

@@ -33,6 +33,7 @@ from mas_cli.events.models import (
     TaskStarted,
     TaskStatus,
 )
+from mas_cli.events.text import fix_value, loads
 from mas_cli.events.writer import new_span_id
 from mas_cli.llm.delegation import delegate_tool
 from mas_cli.llm.types import Completion, Message, Request, ToolSchema
@@ -193,7 +194,7 @@ def _finish(ctx: RunContext, conv: Conversation, text: str, turn_span: str) -> T
 def parse_output(text: str, schema: dict[str, Any]) -> tuple[Any, list[str]]:
     """The answer as JSON, and what is wrong with it under the schema (empty when valid)."""
     try:
-        data = json.loads(_strip_fence(text))
+        data = fix_value(loads(_strip_fence(text)))  # "\ud800" in the JSON: a lone surrogate
     except json.JSONDecodeError as exc:
         return None, [f"the answer is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"]
     if bad := refusal(data):

@@ -6,14 +6,18 @@ leaves the log ending at its last whole line (see diskio.LineFile), and `failure
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic_core import PydanticSerializationError
+
 from mas_cli.events.diskio import LineFile
 from mas_cli.events.models import Event, RunFinished
+from mas_cli.events.text import fix_text
 
 
 def now_iso() -> str:
@@ -35,6 +39,15 @@ def new_trace_id() -> str:
 def new_span_id() -> str:
     """A 64-bit span id in hex, as OpenTelemetry has it."""
     return secrets.token_hex(8)
+
+
+def _line(event: Event) -> str:
+    """The event as JSON; a lone surrogate in a field becomes U+FFFD instead of failing."""
+    try:
+        return event.model_dump_json(exclude_none=True)
+    except PydanticSerializationError:
+        doc = event.model_dump(mode="json", exclude_none=True)
+        return fix_text(json.dumps(doc, ensure_ascii=False, default=str))
 
 
 class EventWriter:
@@ -59,7 +72,7 @@ class EventWriter:
     def emit(self, event: Event) -> None:
         """Write one event as one line. Never raises for the disk's sake: after a failed write
         only run_finished is tried, so the log is a clean prefix of the run (and its end)."""
-        line = event.model_dump_json(exclude_none=True) + "\n"
+        line = _line(event) + "\n"
         if self._file.append(line, force=isinstance(event, RunFinished)):
             self.counts[str(getattr(event, "type", "event"))] += 1
 

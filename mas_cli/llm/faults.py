@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from mas_cli.events.text import loads
 from mas_cli.llm.headers import rate_limit_info, retry_after_s
 from mas_cli.llm.types import Completion, LlmFailure
 from mas_cli.redact import Secrets
@@ -79,7 +80,7 @@ def decode(
         LlmFailure: kind `malformed` when the body is not JSON or not the wire format.
     """
     try:
-        data = json.loads(content)
+        data = loads(content)
     except ValueError:
         raise malformed(endpoint, status, "not JSON", content) from None
     try:
@@ -225,6 +226,6 @@ def _said(endpoint: Endpoint, content: bytes) -> Any:
 def _json(content: bytes) -> Any:
     text = content.decode("utf-8", errors="replace")
     try:
-        return json.loads(text)
+        return loads(text)
     except ValueError:
         return text

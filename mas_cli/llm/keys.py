@@ -79,6 +79,7 @@ def api_key(model: ModelSpec) -> str:
 
     Raises:
         MissingKey: the variable is unset or empty.
+        UsageError: the key holds a character that is not printable ASCII.
     """
     env = key_env(model)
     if env is None:
@@ -86,6 +87,13 @@ def api_key(model: ModelSpec) -> str:
     value = os.environ.get(env, "").strip()
     if not value:
         raise MissingKey(env)
+    if not value.isascii() or not value.isprintable():
+        # An HTTP header carries printable ASCII only; never show the key, only where it breaks.
+        at = next(i for i, c in enumerate(value) if not (c.isascii() and c.isprintable()))
+        raise UsageError(
+            f"{env} holds a character an HTTP header cannot carry (at position {at + 1})",
+            hint="a key is printable ASCII: copy it again from the provider's console",
+        )
     return value
 
 

@@ -16,6 +16,7 @@ import json
 from collections import defaultdict
 from typing import Any
 
+from mas_cli.events.text import loads
 from mas_cli.llm.delegation import DELEGATE, parse_task_lines
 from mas_cli.llm.example_values import content_words, value_for
 from mas_cli.llm.types import Completion, LlmFailure, Message, Request, ToolCall
@@ -142,7 +143,7 @@ def _hints(results: list[Message]) -> dict[str, Any]:
     hints: dict[str, Any] = {}
     for message in results:
         try:
-            _flatten(json.loads(message.content), hints)
+            _flatten(loads(message.content), hints)
         except ValueError:
             continue
     return hints

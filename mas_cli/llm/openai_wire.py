@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from mas_cli.events.jsonsafe import refusal
+from mas_cli.events.text import loads
 from mas_cli.llm.convert import openai_messages, openai_tools
 from mas_cli.llm.faults import Malformed
 from mas_cli.llm.types import Completion, Message, Request, ToolCall
@@ -116,7 +117,7 @@ def parse_arguments(raw: Any) -> tuple[dict[str, Any], str | None]:
     if not isinstance(raw, str):
         return {}, f"arguments are a {type(raw).__name__}, not a JSON string"
     try:
-        value = json.loads(raw)
+        value = loads(raw)
     except json.JSONDecodeError as exc:
         return {}, f"{exc.msg} at column {exc.colno} in {raw[:80]!r}"
     if not isinstance(value, dict):

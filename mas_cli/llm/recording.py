@@ -26,6 +26,7 @@ from typing import Any
 
 from mas_cli.events.diskio import LineFile
 from mas_cli.events.jsonsafe import dumps
+from mas_cli.events.text import fix_text, fix_value
 from mas_cli.events.writer import now_iso
 from mas_cli.llm.types import (
     Completion,
@@ -97,18 +98,6 @@ def failure_doc(failure: LlmFailure) -> dict[str, Any]:
     }
 
 
-def failure_from(doc: dict[str, Any]) -> LlmFailure:
-    """The failure a record holds, raised again on replay."""
-    return LlmFailure(
-        doc["message"],
-        kind=doc["kind"],
-        retryable=doc["retryable"],
-        status=doc.get("status"),
-        retry_after_s=doc.get("retry_after_s"),
-        hint=doc.get("hint"),
-    )
-
-
 def _message_doc(message: Message) -> dict[str, Any]:
     doc = asdict(message)
     doc["tool_calls"] = [asdict(c) for c in message.tool_calls]
@@ -151,7 +140,7 @@ class LlmLog:
             **outcome,
         }
         record = self.secrets.scrub_value(record)  # the one place a record is scrubbed
-        self.file.append(dumps(record, ensure_ascii=False, default=str) + "\n")
+        self.file.append(fix_text(dumps(record, ensure_ascii=False, default=str)) + "\n")
 
     def close(self) -> None:
         """Close the file."""
@@ -177,7 +166,8 @@ class Recording:
         engine, and so the next request, the run log and output.json, gets) and recorded."""
         attempt, started = self.log.next_attempt(request), time.monotonic()
         try:
-            completion = scrub_completion(await self.inner.complete(request), self.log.secrets)
+            completion = fixed_completion(await self.inner.complete(request))
+            completion = scrub_completion(completion, self.log.secrets)
         except LlmFailure as failure:
             scrub_failure(failure, self.log.secrets)
             self._write(request, attempt, started, {"error": failure_doc(failure)})
@@ -196,6 +186,18 @@ class Recording:
     ) -> None:
         latency = round(time.monotonic() - started, 6)
         self.log.write(request, attempt, {**outcome, "latency_s": latency})
+
+
+def fixed_completion(completion: Completion) -> Completion:
+    """The completion with lone surrogates replaced, so it can be logged, recorded and shown."""
+    message = completion.message
+    calls = tuple(
+        replace(c, name=fix_text(c.name), arguments=fix_value(c.arguments))
+        for c in message.tool_calls
+    )
+    fixed = replace(message, content=fix_text(message.content), tool_calls=calls)
+    usage = replace(completion.usage, raw=fix_value(completion.usage.raw))
+    return replace(completion, message=fixed, usage=usage, raw=fix_value(completion.raw))
 
 
 def scrub_completion(completion: Completion, secrets: Secrets) -> Completion:

@@ -13,8 +13,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from mas_cli.errors import UsageError
-from mas_cli.llm.recording import completion_from, failure_from, request_doc
+from mas_cli.llm.recording import request_doc
+from mas_cli.llm.replay_records import RecordDoc, read_records
 from mas_cli.llm.types import Completion, LlmFailure, Request
 
 SHOWN_CHARS = 60
@@ -27,7 +27,7 @@ class ReplayProvider:
 
     name = "replay"
 
-    def __init__(self, records: list[dict[str, Any]], source: Path) -> None:
+    def __init__(self, records: list[RecordDoc], source: Path) -> None:
         self.records = records
         self.source = source
         self._index = {_key(r): i for i, r in enumerate(records)}
@@ -40,19 +40,19 @@ class ReplayProvider:
         key = (*turn, self._attempts[turn])
         wanted = request_doc(request)
         line = self._index.get(key)
-        if line is None or first_difference(self.records[line]["request"], wanted):
+        if line is None or first_difference(self.records[line].request, wanted):
             raise self._mismatch(key, wanted)
-        record = self.records[line]
-        if "error" in record:
-            raise failure_from(record["error"])
-        return completion_from(record["response"])
+        outcome = self.records[line].outcome()
+        if isinstance(outcome, LlmFailure):
+            raise outcome
+        return outcome
 
     def _mismatch(self, key: Key, wanted: dict[str, Any]) -> LlmFailure:
         line = nearest(self.records, key)
         if line is None:
             return _failure(f"replay: {_who(key)} was not recorded ({self.source} is empty)")
         record = self.records[line]
-        diff = first_difference(record["request"], wanted) or "none in the request"
+        diff = first_difference(record.request, wanted) or "none in the request"
         where = f"{self.source.name} line {line + 1}"
         if self._index.get(key) == line:
             return _failure(f"replay: {_who(key)} differs from {where} at {diff}")
@@ -66,37 +66,19 @@ def load(path: Path) -> ReplayProvider:
     """The replay provider for a recording.
 
     Raises:
-        UsageError: the recording is missing or unreadable.
+        UsageError: the recording is missing or unreadable, or a record is malformed.
     """
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise UsageError(
-            f"{path}: cannot be read ({exc.strerror})",
-            hint="replay needs a run recorded by this version of mas; see the runs with: mas runs",
-        ) from None
-    records = []
-    for number, line in enumerate(lines, 1):
-        try:
-            records.append(json.loads(line))
-        except ValueError:
-            raise UsageError(f"{path}:{number}: not a JSON record") from None
-    return ReplayProvider(records, path)
+    return ReplayProvider(read_records(path), path)
 
 
-def nearest(records: list[dict[str, Any]], key: Key) -> int | None:
+def nearest(records: list[RecordDoc], key: Key) -> int | None:
     """The line of the recorded call most like this one: same agent, task, turn, attempt."""
     agent, task, turn, attempt = key
 
     def likeness(i: int) -> tuple[bool, bool, bool, bool, int]:
         r = records[i]
-        same = (r.get("agent") == agent, r.get("task") == task)
-        return (
-            *same,
-            r.get("turn") == turn,
-            r.get("attempt") == attempt,
-            -abs(r.get("turn", 0) - turn),
-        )
+        same = (r.agent == agent, r.task == task)
+        return (*same, r.turn == turn, r.attempt == attempt, -abs(r.turn - turn))
 
     return max(range(len(records)), key=likeness, default=None)
 
@@ -135,13 +117,8 @@ def _show(recorded: Any, now: Any) -> str:
     return f"{json.dumps(recorded)[:SHOWN_CHARS]}, now {json.dumps(now)[:SHOWN_CHARS]}"
 
 
-def _key(record: dict[str, Any]) -> Key:
-    return (
-        record.get("agent", ""),
-        record.get("task", ""),
-        record.get("turn", 0),
-        record.get("attempt", 1),
-    )
+def _key(record: RecordDoc) -> Key:
+    return (record.agent, record.task, record.turn, record.attempt)
 
 
 def _who(key: Key) -> str:

@@ -217,15 +217,19 @@ def placeholders(template: str) -> set[str]:
     """The root names of `{name}` / `{name.field}` placeholders in a template.
 
     Raises:
-        ValueError: unbalanced braces.
+        ValueError: unbalanced braces, or a placeholder with an index (`{a[0]}`), a conversion
+            (`{a!r}`) or a format spec (`{a:>10}`), which the prompt renderer does not apply.
     """
     names = set()
-    for _, field, _, _ in string.Formatter().parse(template):
-        if field is not None:
-            root = field.split(".", 1)[0].split("[", 1)[0]
-            if not root:
-                raise ValueError("empty {} in the text")
-            names.add(root)
+    for _, field, spec, conversion in string.Formatter().parse(template):
+        if field is None:
+            continue
+        if not field:
+            raise ValueError("empty {} in the text")
+        shown = f"{{{field}{'!' + conversion if conversion else ''}{':' + spec if spec else ''}}}"
+        if conversion is not None or spec or "[" in field or "" in field.split("."):
+            raise ValueError(f"{shown}: a placeholder is {{name}} or {{name.field}}, nothing more")
+        names.add(field.split(".", 1)[0])
     return names
 
 

@@ -54,6 +54,17 @@ def load_crew(path: str | FsPath) -> Crew:
     """
     path = FsPath(path)
     text = _read(path)
+    try:
+        return _load(path, text)
+    except RecursionError:  # a self-referencing alias, or nesting deeper than Python recurses
+        problem = Problem(
+            str(path), 1, 1, "", "nested too deeply to read, or an alias contains itself",
+            "flatten the nesting, and never use an anchor's alias (*name) inside the anchor",
+        )  # fmt: skip
+        raise SpecError([problem]) from None
+
+
+def _load(path: FsPath, text: str) -> Crew:
     located = _parse(text, str(path))
     problems = _structure_problems(located, str(path))
     if problems:

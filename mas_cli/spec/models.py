@@ -7,6 +7,7 @@ says what the field does in one line.
 from __future__ import annotations
 
 import re
+from datetime import date
 from decimal import Decimal
 from functools import cached_property
 from typing import Any, ClassVar, Literal
@@ -64,6 +65,12 @@ class InputSpec(Spec):
         """Whether a run must be given a value (`required`, else: no default)."""
         return self.default is None if self.required is None else self.required
 
+    @field_validator("default", mode="before")
+    @classmethod
+    def _date_as_text(cls, value: Any) -> Any:
+        # YAML reads an unquoted 2026-12-05 as a date; an input is text, as it was written.
+        return value.isoformat() if isinstance(value, date) else value
+
 
 class ModelSpec(Spec):
     """A model a crew can use: which provider, which model, and how to call it."""
@@ -88,6 +95,17 @@ class ModelSpec(Spec):
     """Extra request parameters passed to the provider as they are (top_p, seed, ...)."""
     prompt_caching: bool = False
     """Anthropic only: mark the system prompt and tools with cache_control."""
+
+    @field_validator("headers")
+    @classmethod
+    def _http_headers(cls, headers: dict[str, str]) -> dict[str, str]:
+        # HTTP carries header names as tokens and values as printable ASCII; say so at load time.
+        for name, value in headers.items():
+            if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name):
+                raise ValueError(f"header name {name!r} must be ASCII letters, digits or -")
+            if not (value.isascii() and value.isprintable()):
+                raise ValueError(f"the value of header {name!r} must be printable ASCII")
+        return headers
 
     @field_validator("params")
     @classmethod

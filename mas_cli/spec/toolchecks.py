@@ -1,6 +1,9 @@
 """Static checks of tool declarations: a function must resolve, a command must be runnable.
 
-Nothing here imports or runs the user's code: function files are read with `ast`.
+Nothing here imports or runs the user's code: function files are read with `ast`, and a
+`package.module` is located without importing it (see `find_module`). A standard-library
+callable that runs commands or code (`subprocess:getoutput`, `os:system`, `builtins:eval`)
+is refused as a tool.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import os
 import shutil
 import string
 from collections.abc import Iterator
+from importlib.machinery import ModuleSpec, PathFinder
 from pathlib import Path as FsPath
 
 from mas_cli.spec.findings import Finding, did_you_mean
@@ -82,14 +86,15 @@ def _check_function(name: str, ref: str, base_dir: FsPath) -> Iterator[Finding]:
             )
             return
     else:
-        try:
-            spec = importlib.util.find_spec(target)
-        except (ImportError, ValueError):
-            spec = None
+        danger = exec_like(target, func)
+        if danger:
+            yield Finding(path, f"'{ref}' {danger}", EXEC_LIKE_HINT)
+            return
+        spec = find_module(target)
         if spec is None:
             yield Finding(
                 path,
-                f"module '{target}' cannot be imported",
+                f"module '{target}' cannot be found",
                 "install it, or use a file path: tools.py:func",
             )
             return
@@ -97,6 +102,51 @@ def _check_function(name: str, ref: str, base_dir: FsPath) -> Iterator[Finding]:
             return
         source = FsPath(spec.origin)
     yield from _check_defined(path, source, target, func)
+
+
+def find_module(dotted: str) -> ModuleSpec | None:
+    """Where a module's file is, found without importing it or any package above it.
+
+    `importlib.util.find_spec("pkg.mod")` imports `pkg` (running its `__init__.py`): here only
+    the top-level name goes through the import system's finders (which run no module code),
+    and each level below is looked up in its parent's folders.
+    """
+    top, *rest = dotted.split(".")
+    try:
+        spec = importlib.util.find_spec(top)
+        for i in range(len(rest)):
+            if spec is None or spec.submodule_search_locations is None:
+                return None
+            name = ".".join([top, *rest[: i + 1]])
+            spec = PathFinder.find_spec(name, list(spec.submodule_search_locations))
+    except (ImportError, ValueError):
+        return None
+    return spec
+
+
+EXEC_LIKE_MODULES = {"subprocess", "pty", "runpy", "code", "codeop", "ctypes", "pickle",
+                     "marshal", "shelve", "multiprocessing", "pdb", "webbrowser"}  # fmt: skip
+EXEC_LIKE_NAMES = {
+    "os": ("system", "popen", "exec", "spawn", "posix_spawn", "fork", "startfile", "kill"),
+    "posix": ("system", "popen", "exec", "spawn", "posix_spawn", "fork", "kill"),
+    "builtins": ("eval", "exec", "compile", "__import__", "breakpoint", "open"),
+    "importlib": ("import_module", "__import__", "reload"),
+    "shutil": ("rmtree", "move"),
+}
+EXEC_LIKE_HINT = (
+    "wrap what the agent needs in a function of your own (tools.py:name, typed parameters), "
+    "or use a command tool, whose argv never goes through a shell"
+)
+
+
+def exec_like(module: str, func: str) -> str | None:
+    """Why a standard-library callable must not be a tool, or None: the model would choose
+    its arguments, and these run commands or code, or delete files."""
+    if module.split(".", maxsplit=1)[0] in EXEC_LIKE_MODULES:
+        return "runs commands or code chosen by the model (module " + module + ")"
+    if func.startswith(EXEC_LIKE_NAMES.get(module, ())):
+        return "runs commands or code chosen by the model, or deletes files"
+    return None
 
 
 def _check_defined(
@@ -119,13 +169,18 @@ def _check_defined(
         for t in node.targets
         if isinstance(t, ast.Name)
     ]
-    defined += [
-        alias.asname or alias.name
+    imported = {
+        alias.asname or alias.name: (node.module or "", alias.name)
         for node in tree.body
         if isinstance(node, ast.ImportFrom)
         for alias in node.names
-    ]
-    if func not in defined:
+    }
+    defined += list(imported)
+    danger = exec_like(*imported[func]) if func in imported else None
+    if danger:  # `from os import system` in tools.py, named as the tool
+        yield Finding(path, f"{target}:{func} is {'.'.join(imported[func])}, which {danger}",
+                      EXEC_LIKE_HINT)  # fmt: skip
+    elif func not in defined:
         yield Finding(path, f"{target} has no function '{func}'", did_you_mean(func, defined))
 
 

@@ -7,12 +7,12 @@ A value that cannot be read that way stays a string, and the schema check says w
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
 
 from mas_cli.errors import UsageError
+from mas_cli.events.text import loads
 from mas_cli.spec.models import JsonSchema
 
 _INTEGER = re.compile(r"^[+-]?\d+$")
@@ -107,7 +107,7 @@ def _number(text: str) -> Any:
 
 def _json_or_text(text: str) -> Any:
     try:
-        return json.loads(text)
+        return loads(text)
     except ValueError:
         return text
 
@@ -123,7 +123,7 @@ def _args_json(given: str) -> dict[str, Any]:
         except OSError as exc:
             raise UsageError(f"{where}: cannot be read ({exc.strerror})") from None
     try:
-        data = json.loads(text)
+        data = loads(text)
     except ValueError as exc:
         raise UsageError(
             f"{where}: not valid JSON ({exc})", hint="""e.g. --args '{"query": "refunds"}'"""

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from mas_cli.events.jsonsafe import refusal
+from mas_cli.events.text import fix_text
 from mas_cli.spec.models import JsonSchema, ToolSpec
 from mas_cli.spec.patterns import schema_validator
 
@@ -172,7 +173,13 @@ async def checked_call(
             ok=False, output=f"error: {error}. Fix the arguments and call again.", error=error
         )
     result = await run(with_defaults(tool.parameters, arguments))
-    return dataclasses.replace(result, latency_s=time.perf_counter() - started)
+    return dataclasses.replace(
+        result,
+        output=fix_text(result.output),
+        error=result.error and fix_text(result.error),
+        traceback=result.traceback and fix_text(result.traceback),
+        latency_s=time.perf_counter() - started,
+    )
 
 
 def timed_out(timeout_s: float, **extra: Any) -> ToolResult:

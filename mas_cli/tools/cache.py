@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from mas_cli.events.text import loads
 from mas_cli.tools.base import Tool, ToolResult
 from mas_cli.tools.cache_db import CacheDb
 from mas_cli.tools.cachekey import KeyInputs, cacheable, key_inputs, normalized
@@ -68,7 +69,7 @@ class Entry:
     def from_json(cls, text: Any) -> Entry | None:
         """The entry stored as `text`; None when it is not one (corrupt, or another version)."""
         try:
-            data = json.loads(text)
+            data = loads(text)
             if data.pop("v") != ENTRY_VERSION:
                 return None
             entry = cls(inputs=KeyInputs(**data.pop("inputs")), **data)

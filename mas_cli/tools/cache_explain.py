@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mas_cli.events.text import loads
 from mas_cli.spec.loader import load_crew
 from mas_cli.spec.models import ToolKind
 from mas_cli.tools.arguments import parse_arguments
@@ -136,7 +137,7 @@ def _closeness(call: KeyInputs, entry: Entry) -> tuple[int, int, int, int, float
 
 def _arguments(canonical: str) -> dict[str, Any]:
     try:
-        value = json.loads(canonical)
+        value = loads(canonical)
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}

@@ -146,12 +146,50 @@ def _placeholder_schema(argv: list[str], where: str) -> JsonSchema:
 def _fill(templates: tuple[str, ...], arguments: dict[str, Any]) -> list[str] | ToolResult:
     """The argv after the program, or the bad-arguments result saying which placeholder failed."""
     try:
-        return [render(arg, arguments) for arg in templates]
+        filled = [render(arg, arguments) for arg in templates]
     except KeyError as exc:
         error = f"bad arguments: {{{exc.args[0]}}} has no value (give {exc.args[0]}, or a default)"
     except (IndexError, AttributeError, ValueError, TypeError) as exc:
         error = f"bad arguments: the command cannot be filled in: {exc}"
-    return ToolResult(ok=False, output=f"error: {error}", error=error)
+    else:
+        problem = _unsafe(templates, filled, arguments)
+        if problem is None:
+            return filled
+        error = f"bad arguments: {problem}"
+    return ToolResult(
+        ok=False, output=f"error: {error}. Fix the arguments and call again.", error=error
+    )
+
+
+def _unsafe(templates: tuple[str, ...], filled: list[str], arguments: dict[str, Any]) -> str | None:
+    """Why the filled argv must not run: a NUL byte (no argv can hold one), or a value that
+    stands alone as an argument and starts with `-`, so the program would read it as an option.
+
+    A value embedded in a longer element (`--query={query}`), a number (`-5`), or anything
+    after a `--` element (the end of options) is safe.
+    """
+    options_end = False
+    for template, arg in zip(templates, filled, strict=True):
+        if "\0" in arg:
+            return f"{template!r} would hold a NUL byte, which no command argument can"
+        name = _lone_placeholder(template)
+        value = arguments.get(name) if name else None
+        if name and not options_end and arg.startswith("-") and not _is_number(value):
+            return (
+                f"{{{name}}} is {arg[:40]!r}, which the program would read as an option "
+                "(give a value that does not start with '-')"
+            )
+        options_end = options_end or template == "--"
+    return None
+
+
+def _lone_placeholder(template: str) -> str | None:
+    match = re.fullmatch(r"\{(\w+)\}", template)
+    return match.group(1) if match else None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 class _ArgvFormatter(string.Formatter):

@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from mas_cli.errors import MasError, UsageError
 from mas_cli.events.diskio import check_writable
+from mas_cli.events.text import loads
 from mas_cli.spec.findings import did_you_mean
 from mas_cli.spec.loader import Crew, load_crew
 from mas_cli.spec.models import JsonSchema, ToolKind
@@ -268,7 +269,7 @@ def signature(parameters: JsonSchema) -> str:
 def pretty(output: str) -> str:
     """JSON output indented; other text as it is."""
     try:
-        return json.dumps(json.loads(output), indent=2, ensure_ascii=False)
+        return json.dumps(loads(output), indent=2, ensure_ascii=False)
     except ValueError:
         return output
 

@@ -16,6 +16,7 @@ from jsonschema.exceptions import ValidationError
 
 from mas_cli.errors import LogFormatError
 from mas_cli.events.jsonsafe import non_finite
+from mas_cli.events.text import loads
 from mas_cli.spec.findings import did_you_mean
 from mas_cli.spec.patterns import schema_validator
 
@@ -103,7 +104,7 @@ def load_schema_file(path: Path) -> Schema:
 
 def _read_json(path: Path, what: str) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise LogFormatError(f"{path}: the {what} cannot be read ({exc.strerror})") from None
     except (ValueError, UnicodeDecodeError) as exc:

@@ -67,7 +67,7 @@ def _writes(lines: Any) -> Iterator[Located]:
         try:
             if _TYPE.decode(line).type == "state_write":
                 yield Located(number, _WRITE.decode(line))
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError):  # too deep to decode is bad too
             continue
 
 

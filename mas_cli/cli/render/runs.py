@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from functools import singledispatch
 from typing import TYPE_CHECKING
 
@@ -13,6 +12,7 @@ from rich.tree import Tree
 from mas_cli.cli.render.base import stderr, stdout, styled
 from mas_cli.cli.render.run import STATUS_STYLE
 from mas_cli.cli.render.sheet import usd
+from mas_cli.cost.prices import money
 from mas_cli.events import models as ev
 
 if TYPE_CHECKING:
@@ -128,7 +128,7 @@ def _(event: ev.LlmCall) -> str:
     calls = f" → {', '.join(event.tool_calls)}" if event.tool_calls else ""
     tokens = f"{event.input_tokens:,}→{event.output_tokens:,} tokens"
     latency = f"{event.latency_s * 1000:.0f} ms"
-    cost = "cost unknown" if event.cost_usd is None else usd(Decimal(str(event.cost_usd)))
+    cost = "cost unknown" if event.cost_usd is None else usd(money(event.cost_usd))
     return f"model {escape(event.model)}{attempt} {tokens} {cost} {latency}{status}{escape(calls)}"
 
 

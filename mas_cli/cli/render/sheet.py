@@ -61,6 +61,9 @@ def emit(sheet: Sheet, fmt: str) -> None:
     {"md": _markdown, "csv": _csv}.get(fmt, _table)(sheet)
 
 
+HUGE_USD = Decimal(10**12)
+
+
 def usd(value: Decimal | None, *, signed: bool = False) -> str:
     """$0.002065, $0.0413, $12.50: enough digits to see small costs; None is `unknown`."""
     if value is None:
@@ -69,6 +72,8 @@ def usd(value: Decimal | None, *, signed: bool = False) -> str:
         return "$0"
     sign = ("+" if value > 0 else "-" if value < 0 else "") if signed else "-" * (value < 0)
     size = abs(value)
+    if size >= HUGE_USD:  # a bogus figure from a log: quantizing it would overflow Decimal
+        return f"{sign}${size:.3E}"
     cents = size == size.quantize(CENT)
     places = 2 if size >= 1 or cents else 4 if size >= CENT else 6
     return f"{sign}${size:,.{places}f}"

@@ -177,7 +177,7 @@ def decode_block(
     """
     try:
         decoded: list[Line] = BLOCK_DECODER.decode(array)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):  # too deep to decode is bad too
         decoded = []
     if decoded or not lines:  # one blank line alone makes an empty array: it is read below
         return decoded
@@ -202,14 +202,14 @@ def _decode_line(line: bytes, source: str, number: int, bad: BadLines) -> Line:
         return NOT_AN_EVENT
     try:
         return DECODER.decode(line)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, RecursionError) as exc:  # too deep to decode is bad too
         return _unknown_type_or_bad(line, source, number, bad, str(exc))
 
 
 def _unknown_type_or_bad(line: bytes, source: str, number: int, bad: BadLines, why: str) -> Line:
     try:
         value = _ANY.decode(line)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):  # too deep to decode is bad too
         bad.add(source, number, f"not JSON ({why})")
         return NOT_AN_EVENT
     kind = value.get("type") if isinstance(value, dict) else None

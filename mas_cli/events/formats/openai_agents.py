@@ -24,7 +24,7 @@ from mas_cli.events.formats.records import (
     ToolCall,
     digest,
 )
-from mas_cli.events.formats.source import BadLines
+from mas_cli.events.formats.source import SHAPE_ERRORS, BadLines, int64
 from mas_cli.events.formats.spans import Attribution, Located
 
 LIMIT_WORDS = ("max turns", "maxturnsexceeded", "limit")
@@ -39,14 +39,19 @@ def read_openai_agents(
     for number, line in lines:
         if line.strip():
             for item in _items(line, source, number, bad):
-                yield from _item(number, item, attribution)
+                try:
+                    found = list(_item(number, item, attribution))
+                except SHAPE_ERRORS as exc:
+                    bad.misshapen(source, number, exc)
+                    continue
+                yield from found
     yield from attribution.finish()
 
 
 def _items(line: bytes, source: str, number: int, bad: BadLines) -> list[dict[str, Any]]:
     try:
         value = _ANY.decode(line)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, RecursionError) as exc:  # too deep to decode is bad too
         bad.add(source, number, f"not JSON ({exc})")
         return []
     if isinstance(value, dict) and isinstance(value.get("data"), list):
@@ -142,5 +147,5 @@ def _int(usage: dict[str, Any], *names: str) -> int:
     for name in names:
         value = usage.get(name)
         if isinstance(value, int):
-            return value
+            return int64(value, name)
     return 0

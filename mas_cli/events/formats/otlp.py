@@ -26,7 +26,7 @@ from mas_cli.events.formats.records import (
     TraceStart,
     digest,
 )
-from mas_cli.events.formats.source import BadLines
+from mas_cli.events.formats.source import SHAPE_ERRORS, BadLines, int64
 from mas_cli.events.formats.spans import Attribution, Located
 
 STATUS_ERROR = 2
@@ -96,13 +96,18 @@ class _Reader:
     def line(self, number: int, line: bytes, source: str, bad: BadLines) -> Iterator[Located]:
         try:
             export = _DECODER.decode(line)
-        except msgspec.DecodeError as exc:
+        except (msgspec.DecodeError, RecursionError) as exc:  # too deep to decode is bad too
             bad.add(source, number, f"not an OTLP JSON export ({exc})")
             return
         for resource in export.resourceSpans:
             for scope in resource.scopeSpans or resource.instrumentationLibrarySpans:
                 for span in scope.spans:
-                    yield from self.span(number, span)
+                    try:
+                        found = list(self.span(number, span))
+                    except SHAPE_ERRORS as exc:
+                        bad.misshapen(source, number, exc)
+                        continue
+                    yield from found
 
     def span(self, number: int, span: _Span) -> Iterator[Located]:
         attrs = _attributes(span.attributes)
@@ -223,7 +228,7 @@ def _int(attrs: dict[str, Any], names: tuple[str, ...]) -> int:
     for name in names:
         value = attrs.get(name)
         if isinstance(value, int | float | str) and str(value).lstrip("-").isdigit():
-            return int(value)
+            return int64(int(value), name)
     return 0
 
 

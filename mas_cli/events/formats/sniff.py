@@ -23,7 +23,7 @@ def sniff(head: list[bytes]) -> str:
 def _json_kind(line: bytes) -> str | None:
     try:
         value: Any = _ANY.decode(line)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):  # too deep to decode is bad too
         return None
     if isinstance(value, dict) and isinstance(value.get("data"), list) and value["data"]:
         value = value["data"][0]

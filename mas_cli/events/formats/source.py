@@ -35,6 +35,22 @@ class BadLine:
     reason: str
 
 
+SHAPE_ERRORS = (TypeError, ValueError, AttributeError, LookupError, ArithmeticError, RecursionError)
+"""What walking a parsed line of a foreign format can raise when a field has the wrong type:
+the line is then bad (counted), never a crash."""
+
+
+def int64(value: int, name: str) -> int:
+    """A count as our own log holds it (a signed 64-bit integer).
+
+    Raises:
+        ValueError: a larger number (a 31-digit "token count"), so the line is a bad line.
+    """
+    if not -(2**63) <= value < 2**63:
+        raise ValueError(f"{name} {str(value)[:20]}... is out of range")
+    return value
+
+
 @dataclass
 class BadLines:
     """Every unreadable line counted, the first few kept for the report."""
@@ -47,6 +63,10 @@ class BadLines:
         self.count += 1
         if len(self.first) < KEPT_BAD_LINES:
             self.first.append(BadLine(source, line, reason[:200]))
+
+    def misshapen(self, source: str, line: int, exc: Exception) -> None:
+        """Count a line whose JSON parsed but whose shape the reader cannot use."""
+        self.add(source, line, f"an unexpected shape ({type(exc).__name__}: {exc})")
 
     def merge(self, other: BadLines) -> None:
         """Add another tally's lines after this one's."""
