@@ -212,7 +212,7 @@ def test_inline_manager(tmp_path: Path, clean_env: Path) -> None:
 def test_example_crews_through_the_cli() -> None:
     ok = runner.invoke(app, ["run", str(ROOT / "crews/hierarchical-report/crew.yaml"), "--offline"])
     assert ok.exit_code == 0, ok.stderr
-    assert ok.stdout.startswith("── manage (editor) ok")
+    assert "── manage (editor) ok" in ok.stderr
     loop = runner.invoke(app, ["run", str(ROOT / "crews/delegation-ping-pong/crew.yaml")])
     assert loop.exit_code == 3
     assert loop.stderr.splitlines()[-1].startswith("run ")

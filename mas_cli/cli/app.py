@@ -12,6 +12,7 @@ import sys
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 from typer.core import TyperGroup
 
 from mas_cli import __version__
@@ -43,13 +44,27 @@ class _Boundary(TyperGroup):
             render.stderr.print("[yellow]interrupted[/]")
             raise typer.Exit(EXIT_INTERRUPTED) from None
         except BrokenPipeError:
-            _quiet_stdout()  # the reader (`| head`) took what it wanted
-            raise typer.Exit(EXIT_FAILURE) from None
+            _pipe_closed.append(True)
+            _quiet_stdout()  # the reader (`| head`) took what it wanted: not a failure
+            raise typer.Exit(EXIT_OK) from None
         except Exception as exc:
             if _is_cli_signal(exc) or os.environ.get("MAS_DEBUG"):
                 raise
             render.internal_error(exc)
             raise typer.Exit(EXIT_FAILURE) from None
+
+
+_pipe_closed: list[bool] = []  # set when stdout's reader went away before we were done
+
+
+def _on_broken_pipe(console: Console) -> None:
+    """Rich exits 1 on a closed pipe; ours (and Typer's help) hand it to `main`, which exits 0."""
+    console.quiet = True
+    _pipe_closed.append(True)
+    raise BrokenPipeError
+
+
+Console.on_broken_pipe = _on_broken_pipe  # type: ignore[method-assign]
 
 
 def _quiet_stdout() -> None:
@@ -114,5 +129,21 @@ def main() -> int:
     try:
         app(prog_name="mas")
     except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else EXIT_FAILURE
-    return EXIT_OK
+        code = exc.code if isinstance(exc.code, int) else EXIT_FAILURE
+    except BrokenPipeError:  # while printing help, outside the command's boundary
+        _quiet_stdout()
+        return EXIT_OK
+    else:
+        code = EXIT_OK
+    return _flushed(code)
+
+
+def _flushed(code: int) -> int:
+    """Flush stdout here, where a reader that closed the pipe early is not a failure."""
+    if _pipe_closed:  # the reader left before the command was done: not a failure
+        return EXIT_OK
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _quiet_stdout()  # the command finished: its own exit code stands
+    return code

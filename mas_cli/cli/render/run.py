@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import singledispatch
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from rich.markup import escape
 
-from mas_cli.cli.render.base import json_out, stderr, stdout, styled
+from mas_cli.cli.render.base import json_out, stderr, styled
 from mas_cli.cli.render.sheet import usd
 from mas_cli.events import models as ev
 from mas_cli.spec import graph
@@ -157,11 +158,12 @@ def _final_outputs(result: RunResult, spec: CrewSpec) -> None:
     for task_id in _final_tasks(result, spec):
         outcome = result.tasks[task_id]
         status = styled(outcome.status, STATUS_STYLE.get(outcome.status, ""))
-        stdout.print(
+        stderr.print(
             f"[bold]── {escape(task_id)}[/] [dim]({escape(outcome.agent or '')})[/] {status}"
         )
-        if outcome.output:
-            stdout.print(escape(outcome.output), highlight=False)
+        if outcome.output:  # as the crew wrote it: no markup, no wrapping, nothing else
+            sys.stdout.write(outcome.output.rstrip("\n") + "\n")
+            sys.stdout.flush()
 
 
 def _final_tasks(result: RunResult, spec: CrewSpec) -> list[str]:
