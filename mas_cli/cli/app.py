@@ -64,7 +64,7 @@ def _on_broken_pipe(console: Console) -> None:
     raise BrokenPipeError
 
 
-Console.on_broken_pipe = _on_broken_pipe  # type: ignore[method-assign]
+Console.on_broken_pipe = _on_broken_pipe  # type: ignore[method-assign,assignment]
 
 
 def _quiet_stdout() -> None:
