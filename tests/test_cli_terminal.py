@@ -73,3 +73,126 @@ def test_a_closed_pipe_is_not_a_failure(tmp_path: Path, args: list[str]) -> None
     if args[0] in {"runs", "cost-report", "show"}:
         assert _mas("run", SUPPORT, "--offline", "-q", home=tmp_path).returncode == 0
     assert _closed_pipe(args, tmp_path) == 0
+
+
+RUNAWAY = str(ROOT / "crews/runaway-rescoring/crew.yaml")
+NARROW = {"COLUMNS": "80"}
+
+
+@pytest.fixture(scope="module")
+def ran(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A home with a finished run and a stopped one."""
+    home = tmp_path_factory.mktemp("ran")
+    assert _mas("run", FRAUD, "--offline", "-q", home=home).returncode == 0
+    assert _mas("run", RUNAWAY, "-q", home=home).returncode == 3
+    return home
+
+
+def _ids(home: Path) -> list[str]:
+    return sorted(p.name for p in (home / ".mas/runs").iterdir())
+
+
+def _fits(text: str, width: int = 80) -> None:
+    for line in text.splitlines():
+        assert len(line) <= width, line
+        assert line == line.rstrip(), f"trailing blanks: {line!r}"
+        assert "…" not in line, line
+
+
+def test_runs_at_80_columns_keeps_whole_run_ids(ran: Path) -> None:
+    done = _mas("runs", env=NARROW, home=ran)
+    assert done.returncode == 0, done.stderr
+    _fits(done.stdout)
+    for run_id in _ids(ran):
+        assert run_id in done.stdout
+    assert "$0.002065" in done.stdout  # every cost of the column with the same decimals
+    assert "$0.000491" in done.stdout
+
+
+def test_cost_report_at_80_columns_folds_instead_of_cutting(ran: Path) -> None:
+    done = _mas("cost-report", "--last", env=NARROW, home=ran)
+    assert done.returncode == 0, done.stderr
+    table = done.stdout
+    _fits(table)
+    for name in ("scorer", "critic", "judge", "total", "retries", "cost/task", "saved"):
+        assert name in table
+    assert "$0.000491" in table
+
+
+def test_piped_output_has_no_trailing_blanks(ran: Path) -> None:
+    for args in (["runs"], ["cost-report", "--all"], ["show", "--last"]):
+        done = _mas(*args, home=ran)
+        assert done.returncode == 0, done.stderr
+        assert all(line == line.rstrip() for line in done.stdout.splitlines()), args
+
+
+def test_show_wraps_long_lines_and_keeps_the_stop_reason_and_totals(ran: Path) -> None:
+    done = _mas("show", "--last", env=NARROW, home=ran)
+    assert done.returncode == 0, done.stderr
+    _fits(done.stdout)
+    flat = " ".join(line.strip("│├└─ ") for line in done.stdout.splitlines())
+    assert "stopped: max_llm_calls 12 reached (circuit breaker) by agent scorer" in flat
+    assert "12 model calls" in flat
+    assert "$0.000491" in flat
+    assert "stopped — stopped" not in flat
+
+
+def test_the_stop_reason_is_said_once(ran: Path) -> None:
+    reason = "max_llm_calls 12 reached (circuit breaker)"
+    shown = _mas("show", "--last", env={"COLUMNS": "400"}, home=ran).stdout
+    assert shown.count(reason) == 2  # the run's line, and the limit where it fired
+    run = _mas("run", RUNAWAY, env={"COLUMNS": "400"}, home=ran)
+    progress = run.stderr.splitlines()
+    assert sum(reason in line for line in progress[:-1]) == 1  # then the closing line
+    assert reason in progress[-1]
+    assert "✗ critique stopped" in progress
+
+
+def test_no_color_means_no_escape_codes_on_a_terminal(ran: Path) -> None:
+    import pty
+
+    main, tty = pty.openpty()
+    env = {**os.environ, "MAS_HOME": str(ran / ".mas"), "NO_COLOR": "1", "COLUMNS": "200"}
+    done = subprocess.run(
+        [sys.executable, "-m", "mas_cli", "show", "--last"],
+        stdout=tty,
+        stderr=tty,
+        cwd=ran,
+        env=env,
+        check=False,
+        timeout=120,
+    )
+    os.close(tty)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(main, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(main)
+    assert done.returncode == 0
+    assert b"max_llm_calls" in out
+    assert b"\x1b[" not in out
+
+
+def test_an_ascii_stream_degrades_instead_of_crashing(ran: Path) -> None:
+    env = {"PYTHONIOENCODING": "ascii"}
+    shown = _mas("show", "--last", env=env, home=ran)
+    assert shown.returncode == 0, shown.stderr
+    assert "105->20 tokens" in shown.stdout or "->" in shown.stdout
+    run = _mas("run", FRAUD, "--offline", env=env, home=ran)
+    assert run.returncode == 0, run.stderr
+    assert "> analyze (analyzer)" in run.stderr
+    assert "-- decide (aggregator) ok" in run.stderr
+
+
+def test_csv_shares_are_rounded_and_costs_exact(ran: Path) -> None:
+    done = _mas("cost-report", "--last", "--format", "csv", home=ran)
+    assert done.returncode == 0, done.stderr
+    header, *rows = done.stdout.splitlines()
+    share = header.split(",").index("share")
+    for row in rows:
+        assert len(row.split(",")[share].partition(".")[2]) <= 2, row

@@ -7,6 +7,8 @@ loads no provider SDK, no tokenizer and no engine.
 
 from __future__ import annotations
 
+import codecs
+import io
 import os
 import sys
 from typing import Annotated, Any
@@ -124,8 +126,48 @@ app.command("tool-test")(tooltest_cmd.tool_test)
 app.add_typer(cache_cmd.app, name="cache")
 
 
+_ASCII = {
+    "✓": "ok",
+    "✗": "x",
+    "▶": ">",
+    "■": "#",
+    "·": "-",
+    "—": "-",
+    "─": "-",
+    "→": "->",
+    "←": "<-",
+    "≥": ">=",
+    "≤": "<=",
+    "…": "...",
+    "⚠": "!",
+    "│": "|",
+    "├": "+",
+    "└": "`",
+}
+
+
+def _ascii_fallback(exc: UnicodeError) -> tuple[str, int]:
+    """Our symbols as ASCII, anything else as `?`: a stream that cannot take more still reads."""
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    bad = exc.object[exc.start : exc.end]
+    return "".join(_ASCII.get(ch, "?") for ch in bad), exc.end
+
+
+def _degrade_streams() -> None:
+    """Where stdout or stderr cannot encode our symbols (PYTHONIOENCODING=ascii), degrade."""
+    codecs.register_error("mas-ascii", _ascii_fallback)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            "✓─".encode(stream.encoding or "ascii")
+        except (UnicodeEncodeError, LookupError):
+            if isinstance(stream, io.TextIOWrapper):
+                stream.reconfigure(errors="mas-ascii")
+
+
 def main() -> int:
     """Console-script entry point."""
+    _degrade_streams()
     try:
         app(prog_name="mas")
     except SystemExit as exc:

@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from mas_cli.cli.render.base import json_out, stderr, stdout
+from mas_cli.cli.render.fit import print_table
 
 if TYPE_CHECKING:
     from mas_cli.events.tool_use import ToolUseReport
@@ -43,7 +44,7 @@ def cache_stats(stats: CacheStats, use: ToolUseReport, *, as_json: bool) -> None
         table.add_row(
             escape(row["tool"]), str(row["entries"]), _size(row["bytes"]), *counts, rate, saved
         )
-    stdout.print(table)
+    print_table(stdout, table)
     entries = sum(r["entries"] for r in rows)
     stdout.print(
         f"{entries} entries · {_size(stats.disk_bytes)} on disk of {_size(stats.size_limit)} · "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import singledispatch
 from pathlib import Path
@@ -39,13 +39,22 @@ class Progress:
     calls: int = 0
     tokens: int = 0
     cost: float | None = 0.0
+    said: set[str] = field(default_factory=set)
+    """Stop reasons already printed: a task stopped by the run's limit does not repeat it."""
 
     def __call__(self, event: ev.Event) -> None:
         if isinstance(event, ev.LlmCall):
             self._count(event)
-        line = progress_line(event, self._spent())
+        line = self._line(event)
         if line:
             stderr.print(line)
+
+    def _line(self, event: ev.Event) -> str | None:
+        if isinstance(event, ev.LimitHitEvent):
+            self.said.add(event.message)
+        if isinstance(event, ev.TaskFinished) and event.reason in self.said:
+            event = event.model_copy(update={"reason": None})
+        return progress_line(event, self._spent())
 
     def _count(self, event: ev.LlmCall) -> None:
         self.calls += 1

@@ -11,8 +11,9 @@ from rich.table import Table
 from rich.tree import Tree
 
 from mas_cli.cli.render.base import stderr, stdout, styled
+from mas_cli.cli.render.fit import print_table
 from mas_cli.cli.render.run import STATUS_STYLE
-from mas_cli.cli.render.sheet import usd
+from mas_cli.cli.render.sheet import column_places, usd
 from mas_cli.events import models as ev
 
 if TYPE_CHECKING:
@@ -26,6 +27,7 @@ def runs_table(rows: list[RunRow]) -> None:
     for name in ("run", "crew", "status", "started", "duration", "calls", "tokens", "cost"):
         right = name in {"duration", "calls", "tokens", "cost"}
         table.add_column(name, justify="right" if right else "left", no_wrap=name != "crew")
+    places = column_places([_decimal(r.cost_usd) for r in rows])
     for r in rows:
         table.add_row(
             r.run_id,
@@ -35,9 +37,9 @@ def runs_table(rows: list[RunRow]) -> None:
             f"{r.duration_s:.1f}s" if r.duration_s is not None else "-",
             str(r.llm_calls),
             f"{r.tokens:,}",
-            _money(r.cost_usd),
+            usd(_decimal(r.cost_usd), places=places),
         )
-    stdout.print(table)
+    print_table(stdout, table)
 
 
 def pruned(result: Pruned, dry_run: bool) -> None:
@@ -57,7 +59,11 @@ def pruned(result: Pruned, dry_run: bool) -> None:
 
 
 def _money(cost: float | None) -> str:
-    return "unknown" if cost is None else f"${cost:.4f}"
+    return usd(_decimal(cost))
+
+
+def _decimal(cost: float | None) -> Decimal | None:
+    return None if cost is None else Decimal(str(cost))
 
 
 def run_tree(tree: RunTree) -> None:
@@ -65,9 +71,10 @@ def run_tree(tree: RunTree) -> None:
     if tree.root is None or not isinstance(tree.root.event, ev.RunStarted):
         stderr.print("[yellow]this log has no run_started event; showing what it has[/]")
     top = Tree(_run_label(tree))
+    said = tree.finished.reason if tree.finished else None
     for node in tree.tasks:
-        _add(top, node)
-    stdout.print(top)
+        _add(top, node, said)
+    stdout.print(top, soft_wrap=False)  # long lines wrap under their branch, never cut
     if tree.skipped_lines:
         stderr.print(f"[yellow]{tree.skipped_lines} unreadable lines skipped[/]")
 
@@ -81,7 +88,7 @@ def _run_label(tree: RunTree) -> str:
         why = "(no run_finished: killed, or still running)"
         return f"[bold]{name}[/] run {run_id} [yellow]not finished[/] {why}"
     status = styled(done.status, STATUS_STYLE.get(done.status, ""))
-    reason = f" — {escape(done.reason)}" if done.reason else ""
+    reason = _reason(done.status, done.reason)
     return (
         f"[bold]{name}[/] run {run_id} {status}{reason}  {done.duration_s:.2f}s · "
         f"{done.llm_calls} model calls · {done.tool_calls} tool calls · "
@@ -89,22 +96,33 @@ def _run_label(tree: RunTree) -> str:
     )
 
 
-def _add(parent: Tree, node: Node) -> None:
-    branch = parent.add(_label(node))
+def _add(parent: Tree, node: Node, said: str | None) -> None:
+    branch = parent.add(_label(node, said))
     for child in node.children:
-        _add(branch, child)
+        _add(branch, child, said)
 
 
-def _label(node: Node) -> str:
+def _label(node: Node, said: str | None) -> str:
     if node.turn is not None:
         return f"turn {node.turn}"
     event = node.event
     if isinstance(event, ev.TaskStarted | ev.TaskFinished):
-        return _task_label(node)
+        return _task_label(node, said)
     return _event_label(event)
 
 
-def _task_label(node: Node) -> str:
+def _fired_here(node: Node) -> bool:
+    """A limit hit in this task's own tree says the reason where it fired."""
+    return any(
+        isinstance(child.event, ev.LimitHitEvent) or _fired_here(child) for child in node.children
+    )
+
+
+def _reason(status: str, reason: str | None) -> str:
+    return f": {escape(reason.removeprefix(f'{status}: '))}" if reason else ""
+
+
+def _task_label(node: Node, said: str | None) -> str:
     done = node.finished if node.finished is not None else node.event
     event = node.event
     agent = escape(event.agent or "") if event else ""
@@ -112,7 +130,8 @@ def _task_label(node: Node) -> str:
     if not isinstance(done, ev.TaskFinished):
         return f"[bold]{task}[/] ({agent}) [yellow]not finished[/]"
     status = styled(done.status, STATUS_STYLE.get(done.status, ""))
-    reason = f" — {escape(done.reason)}" if done.reason else ""
+    repeated = done.reason == said or _fired_here(node)  # said once, where it fired
+    reason = "" if repeated else _reason(done.status, done.reason)
     return f"[bold]{task}[/] ({agent}) {status}{reason}  {done.turns} turns {done.duration_s:.2f}s"
 
 
