@@ -196,3 +196,30 @@ def test_csv_shares_are_rounded_and_costs_exact(ran: Path) -> None:
     share = header.split(",").index("share")
     for row in rows:
         assert len(row.split(",")[share].partition(".")[2]) <= 2, row
+
+
+def test_numbers_and_words_read_as_people_write_them(tmp_path: Path) -> None:
+    from crewkit import write_crew
+    from typer.testing import CliRunner
+
+    from mas_cli.cli import app
+
+    crew = write_crew(
+        tmp_path,
+        """
+name: words
+models: {m: offline}
+limits: {max_tokens: 1000000}
+agents: {a: {role: Writer, model: m, script: [{text: one}]}}
+tasks:
+  - {id: t, agent: a, prompt: "Write."}
+  - {id: u, agent: a, prompt: "Again.", depends_on: [t]}
+""",
+    )
+    checked = CliRunner().invoke(app, ["validate", str(crew)])
+    assert checked.exit_code == 0, checked.stderr
+    assert "max_tokens 1,000,000" in checked.stdout
+    assert "1e+06" not in checked.stdout
+    assert "1 agent, 2 tasks, 0 tools" in checked.stdout
+    ran = CliRunner().invoke(app, ["run", str(crew), "-q"])
+    assert "ran out after 1 turn " in ran.stderr  # the second task finds the script played

@@ -22,6 +22,7 @@ from mas_cli.llm.types import Completion, LlmFailure, Message, Request, ToolCall
 from mas_cli.llm.usage import estimated_usage
 from mas_cli.spec.models import ModelSpec
 from mas_cli.spec.script import Script, ScriptTurn
+from mas_cli.words import plural
 
 RETRYABLE = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 
@@ -50,7 +51,8 @@ class OfflineProvider:
         self._played[request.agent] += 1
         if played >= len(script.turns) and not script.repeat:
             raise LlmFailure(
-                f"the offline script of agent '{request.agent}' ran out after {played} turns",
+                f"the offline script of agent '{request.agent}' ran out "
+                f"after {plural(played, 'turn')}",
                 kind="script_exhausted",
                 retryable=False,
                 hint=f"add turns to agents.{request.agent}.script, or set repeat: true",

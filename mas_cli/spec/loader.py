@@ -29,6 +29,7 @@ from mas_cli.spec.models import (
 )
 from mas_cli.spec.script import Script
 from mas_cli.spec.yamlpos import Located, Path, load_located
+from mas_cli.words import figure
 
 
 @dataclass(frozen=True)
@@ -223,7 +224,7 @@ def _describe(err: ErrorDetails) -> tuple[str, str | None]:
     if bound:
         word, key = bound
         limit = (err.get("ctx") or {}).get(key)
-        limit = f"{limit:g}" if isinstance(limit, int | float) else limit
+        limit = figure(limit) if isinstance(limit, int | float) else limit
         return f"must be {word} {limit}{shown}", None
     message = err["msg"].removeprefix("Value error, ")
     return message[0].lower() + message[1:] + shown, None
