@@ -223,3 +223,31 @@ tasks:
     assert "1 agent, 2 tasks, 0 tools" in checked.stdout
     ran = CliRunner().invoke(app, ["run", str(crew), "-q"])
     assert "ran out after 1 turn " in ran.stderr  # the second task finds the script played
+
+
+COMMANDS = [
+    ["run"], ["runs"], ["runs", "prune"], ["show"], ["validate"], ["init"], ["cost-report"],
+    ["tool-test"], ["triage", "loops"], ["triage", "state"], ["cache", "stats"],
+    ["cache", "clear"], ["cache", "explain"],
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_help_shows_words_not_python_types(command: list[str]) -> None:
+    from typer.testing import CliRunner
+
+    from mas_cli.cli import app
+
+    done = CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "200"})
+    assert done.exit_code == 0
+    text = done.stdout
+    for python in ("<bool>", "<str>", "<int>", "<path>", "<float>", "list[", "{"):
+        assert python not in text, (command, python)
+    if command == ["cost-report"]:
+        assert "--fail-over             USD" in text
+        assert "[table|json|csv|md]" in text
+    if command == ["triage", "loops"]:
+        assert "[table|json|md]" in text
+    if command == ["run"]:
+        assert "Usage: mas run [OPTIONS] CREW" in text
+        assert "--input     -i      KEY=VALUE" in text

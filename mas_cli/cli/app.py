@@ -20,6 +20,7 @@ from typer.core import TyperGroup
 from mas_cli import __version__
 from mas_cli.cli import cache as cache_cmd
 from mas_cli.cli import cost as cost_cmd
+from mas_cli.cli import helptext
 from mas_cli.cli import init as init_cmd
 from mas_cli.cli import run as run_cmd
 from mas_cli.cli import runs as runs_cmd
@@ -81,6 +82,8 @@ def _is_cli_signal(exc: Exception) -> bool:
         ("typer", "click")
     )
 
+
+helptext.install()
 
 app = typer.Typer(
     name="mas",
