@@ -119,8 +119,20 @@ def _across(
     base = home_dir(home)
     paths = [runs_dir(base) / run_id / EVENTS for run_id in run_ids(base)]
     history = spend_history(paths, crew, parse_since(since) if since else None)
+    if crew and not history.runs:
+        _known_crew(base, crew)
     draw.history(history, output, crew=crew, since=since)
     return history.total
+
+
+def _known_crew(home: Path, crew: str) -> None:
+    """A --crew that names no crew with runs here is a typo until shown otherwise (exit 2)."""
+    from mas_cli.cli.runs import unknown_crew
+    from mas_cli.events.runs import RunFilter, select_runs
+
+    crews = select_runs(home, RunFilter(crew, None, None), 1)[1]  # reads on: none match
+    if crews and crew not in crews:
+        unknown_crew(crew, crews)
 
 
 def _gate_args(

@@ -55,7 +55,7 @@ def runs(
     where = RunFilter(crew, _status(status), parse_since(since) if since else None)
     rows, crews = select_runs(home_dir(home), where, limit)
     if crew and crew not in crews and crews and not since:
-        _unknown_crew(crew, crews)
+        unknown_crew(crew, crews)
     if json_out:
         render.json_out([asdict(r) for r in rows])
     elif not rows:
@@ -75,7 +75,7 @@ def _status(status: str | None) -> str | None:
     raise UsageError(f"--status {status!r} is not a run status", hint=hint)
 
 
-def _unknown_crew(crew: str, crews: set[str]) -> None:
+def unknown_crew(crew: str, crews: set[str]) -> None:
     from mas_cli.errors import UsageError
     from mas_cli.spec.findings import did_you_mean
 

@@ -78,7 +78,7 @@ async def run_crew(crew: Crew, options: RunOptions) -> RunResult:
         ToolError: a tool that cannot be loaded.
     """
     inputs = resolve_inputs(crew.spec, options.inputs)
-    source = replay_source(options.home, options.replay) if options.replay else None
+    source = replay_source(options.home, options.replay, crew.spec.name) if options.replay else None
     if source:  # a replay uses the models as the recorded run did
         options = replace(options, replay=source.run_id, offline=source.offline)
     models = build_models(crew.spec, offline=options.offline)

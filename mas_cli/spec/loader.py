@@ -27,7 +27,7 @@ from mas_cli.spec.models import (
     ToolSpec,
     TriageSpec,
 )
-from mas_cli.spec.script import Script
+from mas_cli.spec.script import Script, ScriptError, ScriptToolCall, ScriptTurn
 from mas_cli.spec.yamlpos import Located, Path, load_located
 from mas_cli.words import figure
 
@@ -160,6 +160,11 @@ _SECTION_MODELS: dict[tuple[str | None, ...], type[BaseModel]] = {
     ("rate_limits", None): RateLimit,
     ("prices", None): PriceSpec,
     ("agents", None, "script"): Script,
+    ("agents", None, "script", None): ScriptTurn,
+    ("agents", None, "script", "turns", None): ScriptTurn,
+    ("manager", "script", None): ScriptTurn,
+    ("agents", None, "script", None, "tool_calls", None): ScriptToolCall,
+    ("agents", None, "script", None, "error"): ScriptError,
     ("triage",): TriageSpec,
 }
 
@@ -201,6 +206,8 @@ def _from_pydantic(err: ErrorDetails, located: Located, file: str) -> Problem:
         pos = located.key_pos(path)
         model = _SECTION_MODELS.get(_shape(path[:-1]))
         hint = did_you_mean(str(path[-1]), model.model_fields) if model else None
+        if model is ScriptTurn and hint and hint.startswith("did"):
+            hint += " a script step takes one of text, data, tool_calls or error, and delay_s"
         return Problem(
             file, pos.line, pos.col, dotted(path, located.data), f"unknown key '{path[-1]}'", hint
         )
@@ -217,7 +224,8 @@ def _describe(err: ErrorDetails) -> tuple[str, str | None]:
     if err["type"] == "literal_error":
         expected = re.findall(r"'([^']*)'", str((err.get("ctx") or {}).get("expected", "")))
         hint = did_you_mean(str(value), expected) if isinstance(value, str) else None
-        return f"'{value}' is not allowed", hint or f"use one of: {', '.join(expected)}"
+        said = f"unknown provider '{value}'" if err["loc"][-1:] == ("provider",) else None
+        return said or f"'{value}' is not allowed", hint or f"use one of: {', '.join(expected)}"
     if err["type"] in _PLAIN:
         return _PLAIN[err["type"]] + shown, None
     bound = _BOUNDS.get(err["type"])
@@ -248,6 +256,7 @@ _NAMED_SECTIONS = {"agents", "tasks", "tools", "models", "inputs", "rate_limits"
 
 def _shape(path: Path) -> tuple[str | None, ...]:
     """("agents", "scorer", "script") -> ("agents", None, "script"): the model's place."""
+    rest = [None if isinstance(p, int) else str(p) for p in path]  # list items by place
     if len(path) >= 2 and path[0] in _NAMED_SECTIONS:
-        return (str(path[0]), None, *(str(p) for p in path[2:]))
-    return tuple(str(p) for p in path)
+        return (str(path[0]), None, *rest[2:])
+    return tuple(rest)

@@ -1,0 +1,99 @@
+"""Every typo a new user makes gets an answer that says the fix (exit 2), not a quiet nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from crewkit import write_crew
+from typer.testing import CliRunner
+
+from mas_cli.cli import app
+
+ROOT = Path(__file__).resolve().parent.parent
+SUPPORT = str(ROOT / "crews/support-ticket/crew.yaml")
+FRAUD = str(ROOT / "crews/fraud-review/crew.yaml")
+runner = CliRunner()
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    where = tmp_path / "home"
+    for crew in (SUPPORT, FRAUD):
+        done = runner.invoke(app, ["run", crew, "--offline", "-q", "--home", str(where)])
+        assert done.exit_code == 0, done.stderr
+    return where
+
+
+def test_cache_clear_of_a_misspelt_tool_says_which_it_meant(home: Path) -> None:
+    done = runner.invoke(app, ["cache", "clear", "--tool", "serch", "--home", str(home)])
+    assert done.exit_code == 2
+    assert "no entries of tool 'serch' (did you mean 'search'?)" in done.stderr
+    kept = runner.invoke(app, ["cache", "stats", "--home", str(home), "--json"])
+    assert "search" in kept.stdout  # nothing was removed
+    ok = runner.invoke(app, ["cache", "clear", "--tool", "search", "--home", str(home)])
+    assert ok.exit_code == 0, ok.stderr
+
+
+def test_cost_report_of_a_misspelt_crew_says_which_it_meant(home: Path) -> None:
+    done = runner.invoke(app, ["cost-report", "--crew", "fraud-reveiw", "--home", str(home)])
+    assert done.exit_code == 2
+    assert "no runs of crew 'fraud-reveiw' (did you mean 'fraud-review'?)" in done.stderr
+    ok = runner.invoke(app, ["cost-report", "--crew", "fraud-review", "--home", str(home)])
+    assert ok.exit_code == 0, ok.stderr
+    assert "1 run" in ok.stdout
+
+
+@pytest.mark.parametrize(
+    ("models", "model", "where"),
+    [
+        ("{fast: 'openia:gpt-4o-mini'}", "fast", "models.fast"),
+        ("{}", "'openia:gpt-4o-mini'", "agents.a.model"),
+    ],
+)
+def test_a_misspelt_provider_is_named(tmp_path: Path, models: str, model: str, where: str) -> None:
+    crew = write_crew(
+        tmp_path,
+        f"""
+name: typo
+models: {models}
+agents: {{a: {{role: R, model: {model}}}}}
+tasks: [{{id: t, agent: a, prompt: hi}}]
+""",
+    )
+    done = runner.invoke(app, ["validate", str(crew)])
+    assert done.exit_code == 2
+    assert f"{where}: " in done.stderr
+    assert "unknown provider 'openia' (did you mean 'openai'?)" in done.stderr
+
+
+def test_an_unknown_key_in_a_script_step_lists_the_keys(tmp_path: Path) -> None:
+    crew = write_crew(
+        tmp_path,
+        """
+name: typo
+agents:
+  a:
+    role: R
+    model: offline
+    script:
+      - txt: hello
+      - {tool_calls: [{nam: search}]}
+tasks: [{id: t, agent: a, prompt: hi}]
+""",
+    )
+    done = runner.invoke(app, ["validate", str(crew)])
+    assert done.exit_code == 2
+    assert "script[0].txt: unknown key 'txt' (did you mean 'text'?" in done.stderr
+    assert "one of text, data, tool_calls or error" in done.stderr
+    assert "unknown key 'nam' (did you mean 'name'?)" in done.stderr
+
+
+def test_replay_of_another_crews_run_is_refused_before_anything_runs(home: Path) -> None:
+    listed = runner.invoke(app, ["runs", "--home", str(home), "--json", "--crew", "support-ticket"])
+    other = listed.stdout.split('"run_id": "')[1].split('"')[0]
+    before = sorted((home / "runs").iterdir())
+    done = runner.invoke(app, ["run", FRAUD, "--replay", other, "--home", str(home)])
+    assert done.exit_code == 2
+    assert f"run {other} is a run of crew 'support-ticket', not 'fraud-review'" in done.stderr
+    assert sorted((home / "runs").iterdir()) == before  # no failed run left behind
