@@ -17,6 +17,7 @@ from mas_cli.cli.render.sheet import usd
 from mas_cli.events import models as ev
 from mas_cli.spec import graph
 from mas_cli.spec.models import MANAGER_TASK
+from mas_cli.words import plural
 
 if TYPE_CHECKING:
     from mas_cli.engine.outcomes import RunResult
@@ -93,6 +94,9 @@ def _(event: ev.LlmCall, spent: str) -> str | None:
 
 @progress_line.register
 def _(event: ev.ToolCall, _spent: str) -> str | None:
+    if event.status != "ok":  # a failed tool call is told to the model; the user hears it too
+        what = f"tool {escape(event.tool)} {event.status}: {escape(event.error or '')}"
+        return f"[yellow]  {escape(event.task or '')} warning: {what}[/]"
     cached = f" cached (saved {(event.saved_s or 0) * 1000:.0f} ms)" if event.cached else ""
     status = styled(event.status, "" if event.status == "ok" else "red")
     where = escape(event.task or "")
@@ -143,14 +147,28 @@ def _(event: ev.TaskFinished, _spent: str) -> str | None:
     return f"{head} {_status(event.status, event.reason)}"
 
 
-def run_result(result: RunResult, spec: CrewSpec, *, as_json: bool = False) -> None:
+@dataclass
+class ToolErrors:
+    """Counts the tool calls that failed, for the closing line (listens even with --quiet)."""
+
+    count: int = 0
+
+    def __call__(self, event: ev.Event) -> None:
+        self.count += isinstance(event, ev.ToolCall) and event.status != "ok"
+
+
+def run_result(
+    result: RunResult, spec: CrewSpec, *, as_json: bool = False, tool_errors: int = 0
+) -> None:
     """The outputs of the crew's last tasks on stdout (or output.json), then the closing line."""
     if as_json:
         _print_json(Path(result.run_dir) / "output.json")
     else:
         _final_outputs(result, spec)
     status = _status(result.status, result.reason)
-    stderr.print(f"run {result.run_id} {status} · log {escape(result.run_dir)}/events.jsonl")
+    failed = f" · [yellow]{plural(tool_errors, 'tool call')} failed[/]" if tool_errors else ""
+    log = f"log {escape(result.run_dir)}/events.jsonl"
+    stderr.print(f"run {result.run_id} {status}{failed} · {log}")
 
 
 def _status(status: str, reason: str | None) -> str:
