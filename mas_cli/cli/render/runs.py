@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from functools import singledispatch
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from rich.table import Table
@@ -15,10 +16,12 @@ from mas_cli.cli.render.fit import print_table
 from mas_cli.cli.render.run import STATUS_STYLE
 from mas_cli.cli.render.sheet import column_places, usd
 from mas_cli.events import models as ev
+from mas_cli.words import plural
 
 if TYPE_CHECKING:
     from mas_cli.events.prune import Pruned
     from mas_cli.events.runs import Node, RunRow, RunTree
+    from mas_cli.events.transcript import Transcript
 
 
 def runs_table(rows: list[RunRow]) -> None:
@@ -66,14 +69,15 @@ def _decimal(cost: float | None) -> Decimal | None:
     return None if cost is None else Decimal(str(cost))
 
 
-def run_tree(tree: RunTree) -> None:
-    """The run, its tasks, their turns and calls; limit hits in red."""
+def run_tree(tree: RunTree, words: Transcript | None = None) -> None:
+    """The run, its tasks, their turns and calls; limit hits in red. With `words` (--full),
+    each model call's text and each tool call's arguments and result under it."""
     if tree.root is None or not isinstance(tree.root.event, ev.RunStarted):
         stderr.print("[yellow]this log has no run_started event; showing what it has[/]")
     top = Tree(_run_label(tree))
     said = tree.finished.reason if tree.finished else None
     for node in tree.tasks:
-        _add(top, node, said)
+        _add(top, node, said, words)
     stdout.print(top, soft_wrap=False)  # long lines wrap under their branch, never cut
     if tree.skipped_lines:
         stderr.print(f"[yellow]{tree.skipped_lines} unreadable lines skipped[/]")
@@ -91,15 +95,58 @@ def _run_label(tree: RunTree) -> str:
     reason = _reason(done.status, done.reason)
     return (
         f"[bold]{name}[/] run {run_id} {status}{reason}  {done.duration_s:.2f}s · "
-        f"{done.llm_calls} model calls · {done.tool_calls} tool calls · "
+        f"{plural(done.llm_calls, 'model call')} · {plural(done.tool_calls, 'tool call')} · "
         f"{done.input_tokens + done.output_tokens:,} tokens · {_money(done.cost_usd)}"
     )
 
 
-def _add(parent: Tree, node: Node, said: str | None) -> None:
+def _add(parent: Tree, node: Node, said: str | None, words: Transcript | None) -> None:
     branch = parent.add(_label(node, said))
+    for line in _words(node.event, words) if words else []:
+        branch.add(line)
     for child in node.children:
-        _add(branch, child, said)
+        _add(branch, child, said, words)
+
+
+def _words(event: ev.Event | None, words: Transcript) -> list[str]:
+    """--full: what the model said, what a tool was given and what it returned."""
+    return [f"[dim]{name}:[/] {escape(value)}" for name, value in _word_pairs(event, words)]
+
+
+def _word_pairs(event: ev.Event | None, words: Transcript) -> list[tuple[str, str]]:
+    task = (event.task or "") if event else ""
+    if isinstance(event, ev.LlmCall):
+        text = words.texts.get((task, event.turn or 0, event.attempt))
+        return [("text", text)] if text else []
+    if isinstance(event, ev.ToolCall) and event.tool_call_id:
+        key = (task, event.tool_call_id)
+        shown = [("arguments", json.dumps(words.arguments.get(key), ensure_ascii=False))]
+        return shown + ([("result", words.results[key])] if key in words.results else [])
+    return []
+
+
+def tree_json(tree: RunTree, words: Transcript | None = None) -> dict[str, Any]:
+    """`mas show --json`: the run's first and last events, and the tree of the rest."""
+    return {
+        "run": _event_json(tree.root.event if tree.root else None),
+        "finished": _event_json(tree.finished),
+        "tasks": [_node_json(n, words) for n in tree.tasks],
+        "skipped_lines": tree.skipped_lines,
+    }
+
+
+def _node_json(node: Node, words: Transcript | None) -> dict[str, Any]:
+    out: dict[str, Any] = {"turn": node.turn} if node.turn is not None else {}
+    out |= {"event": _event_json(node.event)} if node.event is not None else {}
+    out |= {"finished": _event_json(node.finished)} if node.finished is not None else {}
+    if words:
+        out |= dict(_word_pairs(node.event, words))
+    out["children"] = [_node_json(c, words) for c in node.children]
+    return out
+
+
+def _event_json(event: ev.Event | None) -> dict[str, Any] | None:
+    return None if event is None else event.model_dump(mode="json")
 
 
 def _label(node: Node, said: str | None) -> str:
@@ -132,7 +179,11 @@ def _task_label(node: Node, said: str | None) -> str:
     status = styled(done.status, STATUS_STYLE.get(done.status, ""))
     repeated = done.reason == said or _fired_here(node)  # said once, where it fired
     reason = "" if repeated else _reason(done.status, done.reason)
-    return f"[bold]{task}[/] ({agent}) {status}{reason}  {done.turns} turns {done.duration_s:.2f}s"
+    turns = sum(child.turn is not None for child in node.children) or done.turns  # as listed
+    return (
+        f"[bold]{task}[/] ({agent}) {status}{reason}  {plural(turns, 'turn')} "
+        f"{done.duration_s:.2f}s"
+    )
 
 
 @singledispatch
