@@ -201,6 +201,9 @@ def test_sigint_ends_the_run_interrupted_with_exit_130(tmp_path: Path, clean_env
 def test_sigkill_leaves_every_written_line_readable(tmp_path: Path, clean_env: Path) -> None:
     process = _start(write_crew(tmp_path / "c", SLOW, nap__py=NAP), clean_env)
     log = _log(clean_env)
+    live = json.loads(mas("runs", "--json").stdout)  # type: ignore[attr-defined]
+    assert live[0]["status"] == "running"  # the live process holds the run
+    assert " running (a live process holds it)" in mas("show", "--last").stdout  # type: ignore[attr-defined]
     process.kill()
     process.communicate(timeout=30)
     lines = log.read_text().splitlines()
@@ -210,5 +213,7 @@ def test_sigkill_leaves_every_written_line_readable(tmp_path: Path, clean_env: P
         "llm_call",
     ]
     rows = json.loads(mas("runs", "--json").stdout)  # type: ignore[attr-defined]
-    assert rows[0]["status"] == "not finished"
-    assert "not finished" in mas("show", "--last").stdout  # type: ignore[attr-defined]
+    assert rows[0]["status"] == "killed"
+    assert " killed (no run_finished" in mas("show", "--last").stdout  # type: ignore[attr-defined]
+    killed = mas("runs", "--json", "--status", "killed").stdout  # type: ignore[attr-defined]
+    assert [r["status"] for r in json.loads(killed)] == ["killed"]

@@ -17,7 +17,8 @@ StatusOption = Annotated[
     str | None,
     typer.Option(
         "--status",
-        help="Only runs that ended so: ok, failed, stopped, interrupted or unfinished.",
+        help="Only runs in this state: ok, failed, stopped, interrupted, running, killed, "
+        "or unfinished (running or killed).",
         metavar="STATUS",
         show_default=False,
     ),

@@ -27,6 +27,7 @@ from mas_cli.engine.ratelimit import RateLimiter
 from mas_cli.engine.scheduler import run_tasks
 from mas_cli.engine.setup import build_models, resolve_inputs
 from mas_cli.engine.state import SharedState
+from mas_cli.events.liveness import holding
 from mas_cli.events.models import Event, LlmCall, RunFinished, RunStarted, RunStatus, Warning_
 from mas_cli.events.store import EVENTS, runs_dir
 from mas_cli.events.writer import EventWriter, new_run_id, new_span_id, new_trace_id
@@ -90,6 +91,7 @@ async def run_crew(crew: Crew, options: RunOptions) -> RunResult:
     run_dir = runs_dir(options.home) / run_id
     with (
         EventWriter(run_dir / EVENTS) as writer,
+        holding(run_dir),  # `mas runs` tells this live run from a killed one by this lock
         LlmLog(run_dir / LLM_LOG) as llm_log,
         ToolCache(cache_dir(options.home)) as cache,
     ):

@@ -88,9 +88,11 @@ def _run_label(tree: RunTree) -> str:
     name = escape(started.crew) if isinstance(started, ev.RunStarted) else "?"
     run_id = started.run_id if started else "?"
     done = tree.finished
+    if done is None and tree.live:
+        return f"[bold]{name}[/] run {run_id} [yellow]running[/] (a live process holds it)"
     if done is None:
-        why = "(no run_finished: killed, or still running)"
-        return f"[bold]{name}[/] run {run_id} [yellow]not finished[/] {why}"
+        why = "(no run_finished, and no process holds it: killed)"
+        return f"[bold]{name}[/] run {run_id} [red]killed[/] {why}"
     status = styled(done.status, STATUS_STYLE.get(done.status, ""))
     reason = _reason(done.status, done.reason)
     return (
