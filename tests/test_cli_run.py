@@ -183,11 +183,17 @@ def _log(home: Path) -> Path:
 def test_sigint_ends_the_run_interrupted_with_exit_130(tmp_path: Path, clean_env: Path) -> None:
     process = _start(write_crew(tmp_path / "c", SLOW, nap__py=NAP), clean_env)
     log = _log(clean_env)
+    deadline = time.monotonic() + 30
+    while '"llm_call"' not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)  # the model has asked for the tool
     time.sleep(0.3)  # let the tool start
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=30)
     assert process.returncode == 130, stderr
-    last = json.loads(log.read_text().splitlines()[-1])
+    events = [json.loads(line) for line in log.read_text().splitlines()]
+    calls = [e for e in events if e["type"] == "tool_call"]
+    assert [(c["tool"], c["status"]) for c in calls] == [("nap", "interrupted")]  # not vanished
+    last = events[-1]
     assert (last["type"], last["status"], last["reason"]) == (
         "run_finished",
         "interrupted",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 
 from mas_cli.engine.context import RunContext, Where, digest
@@ -50,7 +51,12 @@ async def _one(ctx: RunContext, where: Where, call: ToolCall) -> ToolResult:
         *([DELEGATE] if spec.workers_of(where.agent) else []),
     }
     refusal = _refusal(call, allowed)
-    done = await _call(ctx, where, call, refusal)
+    started = time.monotonic()
+    try:
+        done = await _call(ctx, where, call, refusal)
+    except asyncio.CancelledError:  # Ctrl-C, SIGTERM or a timeout with the call in flight
+        _interrupted(ctx, where, call, time.monotonic() - started)
+        raise
     for problem in done.problems:  # the cache failed: a warning, never a failed call
         ctx.sink.emit(
             Warning_,
@@ -80,6 +86,23 @@ async def _one(ctx: RunContext, where: Where, call: ToolCall) -> ToolResult:
         saved_s=done.saved_s,
     )
     return result
+
+
+def _interrupted(ctx: RunContext, where: Where, call: ToolCall, latency_s: float) -> None:
+    """A call cut short still gets its line in the log, so it never vanishes."""
+    ctx.sink.emit(
+        ToolCallEvent,
+        where.parent,
+        agent=where.agent,
+        task=where.task,
+        turn=where.turn,
+        tool=call.name,
+        tool_call_id=call.id,
+        args_digest=digest(call.arguments),
+        status="interrupted",
+        error="the run stopped while the call was in flight",
+        latency_s=round(latency_s, 6),
+    )
 
 
 async def _call(ctx: RunContext, where: Where, call: ToolCall, refusal: str | None) -> CachedCall:
