@@ -126,7 +126,7 @@ def _next_delegation(request: Request, prompt: str) -> ToolCall | None:
     workers: list[str] = tool.parameters["properties"]["agent"]["enum"]
     line = lines[done]
     agent = line.agent if line.agent in workers else workers[0]
-    arguments = {"agent": agent, "instruction": line.instruction}
+    arguments = {"agent": agent, "instruction": line.instruction, "task": line.task}
     return ToolCall(id=f"call_{request.turn}_0", name=DELEGATE, arguments=arguments)
 
 
