@@ -251,3 +251,25 @@ def test_help_shows_words_not_python_types(command: list[str]) -> None:
     if command == ["run"]:
         assert "Usage: mas run [OPTIONS] CREW" in text
         assert "--input     -i      KEY=VALUE" in text
+
+
+EXAMPLES = sorted(p.name for p in (ROOT / "crews").iterdir() if (p / "crew.yaml").is_file())
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_each_example_crew_runs_when_its_folder_is_copied_alone(
+    tmp_path: Path, example: str
+) -> None:
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from mas_cli.cli import app
+
+    alone = tmp_path / "mine" / example
+    shutil.copytree(ROOT / "crews" / example, alone)
+    checked = CliRunner().invoke(app, ["validate", str(alone / "crew.yaml")])
+    assert checked.exit_code == 0, checked.stderr
+    ran = CliRunner().invoke(app, ["run", str(alone / "crew.yaml"), "--offline", "-q"])
+    assert ran.exit_code in (0, 3), ran.stderr  # the incident crews stop on their guard
+    assert "error" not in ran.stderr.lower(), ran.stderr
