@@ -273,3 +273,16 @@ def test_each_example_crew_runs_when_its_folder_is_copied_alone(
     ran = CliRunner().invoke(app, ["run", str(alone / "crew.yaml"), "--offline", "-q"])
     assert ran.exit_code in (0, 3), ran.stderr  # the incident crews stop on their guard
     assert "error" not in ran.stderr.lower(), ran.stderr
+
+
+def test_estimate_json_points_into_no_deleted_folder(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from mas_cli.cli import app
+
+    done = CliRunner().invoke(app, ["run", FRAUD, "--estimate", "--json"])
+    assert done.exit_code == 0, done.stderr
+    doc = json.loads(done.stdout)
+    for run in doc["estimate"]["runs"]:
+        assert run["path"] == "(dry run: not kept)"
+    assert "mas-estimate-" not in done.stdout
