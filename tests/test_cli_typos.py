@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -97,3 +98,25 @@ def test_replay_of_another_crews_run_is_refused_before_anything_runs(home: Path)
     assert done.exit_code == 2
     assert f"run {other} is a run of crew 'support-ticket', not 'fraud-review'" in done.stderr
     assert sorted((home / "runs").iterdir()) == before  # no failed run left behind
+
+
+def test_cache_stats_lists_only_tools_that_can_be_cached(home: Path) -> None:
+    runner.invoke(
+        app, ["run", str(ROOT / "crews/runaway-rescoring/crew.yaml"), "--home", str(home)]
+    )
+    runner.invoke(
+        app,
+        [
+            "run",
+            str(ROOT / "crews/hierarchical-report/crew.yaml"),
+            "--offline",
+            "--home",
+            str(home),
+        ],
+    )
+    done = runner.invoke(app, ["cache", "stats", "--home", str(home), "--json"])
+    assert done.exit_code == 0, done.stderr
+    tools = {row["tool"] for row in json.loads(done.stdout)["tools"]}
+    assert {"search", "lookup_account", "search_notes"} <= tools
+    assert "request_rescore" not in tools  # a live tool: never cached
+    assert "delegate" not in tools

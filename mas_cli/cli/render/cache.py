@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 
 
 def cache_stats(stats: CacheStats, use: ToolUseReport, *, as_json: bool) -> None:
-    """One row per tool found in the cache or the logs; then the totals."""
+    """One row per tool that can be cached (entries in the cache, or lookups in the logs: live,
+    side_effect tools and delegations never ask the cache); then the totals."""
     rows = _stat_rows(stats, use)
     if as_json:
         json_out(
@@ -56,8 +57,9 @@ def cache_stats(stats: CacheStats, use: ToolUseReport, *, as_json: bool) -> None
 
 def _stat_rows(stats: CacheStats, use: ToolUseReport) -> list[dict[str, Any]]:
     held = {t.tool: t for t in stats.tools}
+    cacheable = {name for name, u in use.tools.items() if u.lookups}  # only these ask the cache
     rows = []
-    for name in sorted(set(held) | set(use.tools)):
+    for name in sorted(set(held) | cacheable):
         entries = held.get(name)
         calls = use.tools.get(name)
         rows.append(
