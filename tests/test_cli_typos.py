@@ -120,3 +120,29 @@ def test_cache_stats_lists_only_tools_that_can_be_cached(home: Path) -> None:
     assert {"search", "lookup_account", "search_notes"} <= tools
     assert "request_rescore" not in tools  # a live tool: never cached
     assert "delegate" not in tools
+
+
+def test_compare_and_baseline_across_crews_say_so(home: Path) -> None:
+    rows = json.loads(runner.invoke(app, ["runs", "--home", str(home), "--json"]).stdout)
+    ids = {r["crew"]: r["run_id"] for r in rows}
+    fraud, support = ids["fraud-review"], ids["support-ticket"]
+    compared = runner.invoke(app, ["cost-report", fraud, "--compare", support, "--home", str(home)])
+    assert compared.exit_code == 0, compared.stderr
+    said = f"--compare {support} is a run of crew support-ticket, not fraud-review"
+    assert said in compared.stderr
+    gated = runner.invoke(
+        app,
+        [
+            "cost-report",
+            fraud,
+            "--baseline",
+            support,
+            "--max-increase",
+            "1000000",
+            "--home",
+            str(home),
+        ],
+    )
+    assert f"--baseline {support} is a run of crew support-ticket, not fraud-review" in gated.stderr
+    same = runner.invoke(app, ["cost-report", fraud, "--compare", fraud, "--home", str(home)])
+    assert "warning" not in same.stderr
