@@ -63,10 +63,9 @@ def open_providers(
     if source is not None:
         served = replay.load(source.path)
         return {provider_key(m): served for m in models.values()}
-    for model in models.values():
-        env = missing_key(model)
-        if env:
-            raise MissingKey(env, str(crew.path))
+    missing = list(dict.fromkeys(e for e in map(missing_key, models.values()) if e))
+    if missing:
+        raise MissingKey(missing[0], str(crew.path), tuple(missing[1:]))
     return build_providers(crew.spec, models)
 
 
