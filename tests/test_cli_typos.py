@@ -146,3 +146,51 @@ def test_compare_and_baseline_across_crews_say_so(home: Path) -> None:
     assert f"--baseline {support} is a run of crew support-ticket, not fraud-review" in gated.stderr
     same = runner.invoke(app, ["cost-report", fraud, "--compare", fraud, "--home", str(home)])
     assert "warning" not in same.stderr
+
+
+BROKEN = """
+name: broken
+tools:
+  lookup:
+    function: tools.py:{func}
+    kind: deterministic
+    examples: [{{account_id: acct-1}}, {{acount_id: acct-2}}]
+  search:
+    command: [python, -c, "print(1)", "{{query}}"]
+    parameters: {{query: {{type: string}}}}
+    examples: [{{query: 7}}]
+agents: {{a: {{role: R, model: offline, tools: [lookup, search]}}}}
+tasks: [{{id: t, agent: a, prompt: hi}}]
+"""
+TOOLS = "import json\n{extra}\n\ndef lookup(account_id: str) -> dict:\n    return {{}}\n"
+
+
+def _broken(tmp_path: Path, func: str = "lookup", extra: str = "") -> Path:
+    (tmp_path / "tools.py").write_text(TOOLS.format(extra=extra), encoding="utf-8")
+    crew = tmp_path / "crew.yaml"
+    crew.write_text(BROKEN.format(func=func), encoding="utf-8")
+    return crew
+
+
+def test_validate_reports_a_broken_tool_import_with_its_line(tmp_path: Path) -> None:
+    done = runner.invoke(app, ["validate", str(_broken(tmp_path, extra="import requestz"))])
+    assert done.exit_code == 2
+    assert "tools.lookup.function: cannot import tools.py: ModuleNotFoundError" in done.stderr
+    assert "at tools.py:2" in done.stderr
+    assert f"{tmp_path / 'crew.yaml'}:5:" in done.stderr  # where the crew file names it
+
+
+def test_validate_reports_a_wrong_function_name(tmp_path: Path) -> None:
+    done = runner.invoke(app, ["validate", str(_broken(tmp_path, func="lookup_acount"))])
+    assert done.exit_code == 2
+    assert "tools.lookup.function: tools.py has no function 'lookup_acount'" in done.stderr
+
+
+def test_validate_checks_examples_against_the_tool_schema(tmp_path: Path) -> None:
+    done = runner.invoke(app, ["validate", str(_broken(tmp_path))])
+    assert done.exit_code == 2
+    assert "tools.lookup.examples[1]: acount_id: unknown argument (expected: account_id)" in (
+        done.stderr
+    )
+    assert "tools.lookup.examples[0]" not in done.stderr
+    assert "tools.search.examples[0]: query: 7 is not of type 'string'" in done.stderr

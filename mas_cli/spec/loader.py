@@ -67,6 +67,11 @@ def load_crew(path: str | FsPath) -> Crew:
     return Crew(spec=spec, path=path, warnings=sorted(warnings, key=lambda p: (p.line, p.col)))
 
 
+def locate_findings(path: FsPath, findings: Iterable[Finding]) -> list[Problem]:
+    """Findings made after loading (by importing a crew's tools), located in its file."""
+    return _locate(findings, _parse(_read(path), str(path)), str(path))
+
+
 def _read(path: FsPath) -> str:
     try:
         return path.read_text(encoding="utf-8")
