@@ -135,7 +135,7 @@ def test_across_runs_spend_per_crew_per_day(clean_env: Path) -> None:
     assert lines[3] == "2026-11-20 alpha 1 1 1,100 $0.25 " + "█" * 8
     assert lines[4] == "2026-11-20 beta 2 1 1,100 $1.00 " + "█" * 30
     assert lines[5] == "total 4 3 3,300 $1.75"
-    assert "! 1 runs never finished (killed, or still running)" in lines
+    assert "! 1 run never finished (killed, or still running)" in lines
 
     only_beta = runner.invoke(app, ["cost-report", "--crew", "beta", "--json"])
     assert json.loads(only_beta.stdout)["total"]["cost_usd"] == 1.0
