@@ -16,11 +16,13 @@ SUPPORT = str(ROOT / "crews/support-ticket/crew.yaml")
 
 
 def _mas(
-    *args: str, env: dict[str, str] | None = None, home: Path
+    *args: str, home: Path, env: dict[str, str] | None = None, out: int = subprocess.PIPE
 ) -> subprocess.CompletedProcess[str]:
+    """mas in a subprocess, its stdout to `out` (a pipe by default), stderr captured."""
     return subprocess.run(
         [sys.executable, "-m", "mas_cli", *args],
-        capture_output=True,
+        stdout=out,
+        stderr=subprocess.PIPE,
         text=True,
         check=False,
         cwd=home,
@@ -33,17 +35,7 @@ def _closed_pipe(args: list[str], home: Path) -> int:
     """Run mas with a stdout whose reader has gone (`| head -0`), and return its exit code."""
     read, write = os.pipe()
     os.close(read)
-    env = {**os.environ, "MAS_HOME": str(home / ".mas")}
-    done = subprocess.run(
-        [sys.executable, "-m", "mas_cli", *args],
-        stdout=write,
-        stderr=subprocess.PIPE,
-        text=True,
-        check=False,
-        cwd=home,
-        env=env,
-        timeout=120,
-    )
+    done = _mas(*args, home=home, out=write)
     os.close(write)
     assert "Traceback" not in done.stderr, done.stderr
     assert "internal error" not in done.stderr, done.stderr
@@ -151,16 +143,7 @@ def test_no_color_means_no_escape_codes_on_a_terminal(ran: Path) -> None:
     import pty
 
     main, tty = pty.openpty()
-    env = {**os.environ, "MAS_HOME": str(ran / ".mas"), "NO_COLOR": "1", "COLUMNS": "200"}
-    done = subprocess.run(
-        [sys.executable, "-m", "mas_cli", "show", "--last"],
-        stdout=tty,
-        stderr=tty,
-        cwd=ran,
-        env=env,
-        check=False,
-        timeout=120,
-    )
+    done = _mas("show", "--last", home=ran, env={"NO_COLOR": "1", "COLUMNS": "200"}, out=tty)
     os.close(tty)
     out = b""
     while True:

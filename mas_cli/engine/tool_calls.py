@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from mas_cli.engine.context import RunContext, Where, digest
 from mas_cli.engine.outcomes import LimitHit
@@ -67,15 +68,10 @@ async def _one(ctx: RunContext, where: Where, call: ToolCall) -> ToolResult:
             message=problem,
         )
     result = done.result
-    ctx.sink.emit(
-        ToolCallEvent,
-        where.parent,
-        agent=where.agent,
-        task=where.task,
-        turn=where.turn,
-        tool=call.name,
-        tool_call_id=call.id,
-        args_digest=digest(call.arguments),
+    _emit_call(
+        ctx,
+        where,
+        call,
         result_digest=digest(result.output),
         status=_status(result, refused=refusal is not None),
         error=result.error,
@@ -90,6 +86,18 @@ async def _one(ctx: RunContext, where: Where, call: ToolCall) -> ToolResult:
 
 def _interrupted(ctx: RunContext, where: Where, call: ToolCall, latency_s: float) -> None:
     """A call cut short still gets its line in the log, so it never vanishes."""
+    _emit_call(
+        ctx,
+        where,
+        call,
+        status="interrupted",
+        error="the run stopped while the call was in flight",
+        latency_s=round(latency_s, 6),
+    )
+
+
+def _emit_call(ctx: RunContext, where: Where, call: ToolCall, **outcome: Any) -> None:
+    """The tool_call event: who called what with which arguments, and how it went."""
     ctx.sink.emit(
         ToolCallEvent,
         where.parent,
@@ -99,9 +107,7 @@ def _interrupted(ctx: RunContext, where: Where, call: ToolCall, latency_s: float
         tool=call.name,
         tool_call_id=call.id,
         args_digest=digest(call.arguments),
-        status="interrupted",
-        error="the run stopped while the call was in flight",
-        latency_s=round(latency_s, 6),
+        **outcome,
     )
 
 
