@@ -46,7 +46,7 @@ def clear(
     where = cache_dir(home_dir(home))
     if tool is not None:
         _known_tool(where, tool)
-    cleared(clear_cache(where, tool), tool)
+    cleared(clear_cache(where, tool), tool, str(where))
 
 
 def _known_tool(where: Path, tool: str) -> None:

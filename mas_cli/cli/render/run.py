@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from rich.markup import escape
 
 from mas_cli.cli.render.base import json_out, stderr, styled
+from mas_cli.cli.render.safe import safe
 from mas_cli.cli.render.sheet import usd
 from mas_cli.events import models as ev
 from mas_cli.spec import graph
@@ -162,9 +163,14 @@ def run_result(
 ) -> None:
     """The outputs of the crew's last tasks on stdout (or output.json), then the closing line."""
     if as_json:
-        _print_json(Path(result.run_dir) / "output.json")
+        if result.output is not None:  # what output.json holds, even when the disk refused it
+            json_out(result.output)
+        else:
+            _print_json(Path(result.run_dir) / "output.json")
     else:
         _final_outputs(result, spec)
+    for problem in (p for p in result.unwritten if p != result.reason):
+        stderr.print(f"[yellow]warning:[/] {escape(problem)}")
     status = _status(result.status, result.reason)
     failed = f" · [yellow]{plural(tool_errors, 'tool call')} failed[/]" if tool_errors else ""
     log = f"log {escape(result.run_dir)}/events.jsonl"
@@ -188,8 +194,8 @@ def _final_outputs(result: RunResult, spec: CrewSpec) -> None:
         stderr.print(
             f"[bold]── {escape(task_id)}[/] [dim]({escape(outcome.agent or '')})[/] {status}"
         )
-        if outcome.output:  # as the crew wrote it: no markup, no wrapping, nothing else
-            sys.stdout.write(outcome.output.rstrip("\n") + "\n")
+        if outcome.output:  # as the crew wrote it (controls made visible): no markup, no wrap
+            sys.stdout.write(safe(outcome.output.rstrip("\n")) + "\n")
             sys.stdout.flush()
 
 
