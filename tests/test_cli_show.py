@@ -59,3 +59,38 @@ def test_the_turn_count_matches_the_turns_listed(clean_env: Path) -> None:
     for block in blocks:
         said = int(re.search(r"  (\d+) turns? ", block.splitlines()[0])[1])  # type: ignore[index]
         assert said == len(re.findall(r"── turn \d+", block)), block
+
+
+def test_full_never_shows_a_secret_and_output_drives_no_terminal(
+    tmp_path: Path, clean_env: Path, monkeypatch: object
+) -> None:
+    from crewkit import write_crew
+
+    canary = "tok-canary-5f1e2d3c4b"
+    monkeypatch.setenv("MY_API_TOKEN", canary)  # type: ignore[attr-defined]
+    (tmp_path / "leaky.py").write_text(
+        "import os\n\ndef leak() -> str:\n    return 'token ' + os.environ['MY_API_TOKEN']\n",
+        encoding="utf-8",
+    )
+    crew = write_crew(
+        tmp_path,
+        """
+name: leaky
+tools: {leak: {function: leaky.py:leak}}
+agents:
+  a:
+    role: A
+    model: offline
+    script: [{tool_calls: [{name: leak}]}, {text: "done \\u001b[2J"}]
+    tools: [leak]
+tasks: [{id: t, agent: a, prompt: hi}]
+""",
+    )
+    ran = runner.invoke(app, ["run", str(crew), "-q"])
+    assert ran.exit_code == 0, ran.stderr
+    assert "\x1b" not in ran.stdout  # the crew's printed output is made safe too
+    assert "done \\x1b[2J" in ran.stdout
+    full = runner.invoke(app, ["show", "--last", "--full"], env={"COLUMNS": "300"}).stdout
+    assert "result: token ***" in full
+    assert canary not in full
+    assert canary not in runner.invoke(app, ["show", "--last", "--full", "--json"]).stdout
