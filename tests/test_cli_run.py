@@ -210,6 +210,11 @@ def test_sigkill_leaves_every_written_line_readable(tmp_path: Path, clean_env: P
     live = json.loads(mas("runs", "--json").stdout)  # type: ignore[attr-defined]
     assert live[0]["status"] == "running"  # the live process holds the run
     assert " running (a live process holds it)" in mas("show", "--last").stdout  # type: ignore[attr-defined]
+    quiet = time.time() - 7200
+    os.utime(log, (quiet, quiet))  # a live run whose log has been quiet for two hours
+    pruned = mas("runs", "prune", "--keep", "0")
+    assert "removed 0 runs" in pruned.stdout, pruned.stderr  # type: ignore[attr-defined]
+    assert log.is_file()
     process.kill()
     process.communicate(timeout=30)
     lines = log.read_text().splitlines()
