@@ -28,11 +28,16 @@ class AnthropicProvider:
     def __init__(self, model: ModelSpec) -> None:
         import anthropic
 
+        from mas_cli.llm import bounded  # loads httpx2: only with the SDK
+
         key = api_key(model)
         self._secrets = provider_secrets(key, model.headers.values())
         self._env = key_env(model)
         self._client = anthropic.AsyncAnthropic(
-            api_key=key, base_url=base_url(model), max_retries=0
+            api_key=key,
+            base_url=base_url(model),
+            max_retries=0,
+            http_client=anthropic.DefaultAsyncHttpxClient(event_hooks=bounded.HOOKS),
         )
 
     async def complete(self, request: Request) -> Completion:
@@ -60,6 +65,8 @@ class AnthropicProvider:
     ) -> httpx2.Response:
         import anthropic
 
+        from mas_cli.llm.bounded import ResponseTooLarge
+
         rest = {k: v for k, v in body.items() if k not in ("model", "messages", "max_tokens")}
         try:
             raw = await self._client.messages.with_raw_response.create(
@@ -76,6 +83,8 @@ class AnthropicProvider:
                 endpoint, response.status_code, response.headers, response.content
             ) from None
         except anthropic.APIConnectionError as exc:
+            if isinstance(exc.__cause__, ResponseTooLarge):  # the SDK wraps what it does not know
+                raise exc.__cause__ from None
             timed_out = isinstance(exc, anthropic.APITimeoutError)
             raise connection_failure(
                 endpoint, timed_out=timed_out, timeout_s=request.timeout_s

@@ -27,10 +27,17 @@ class OpenAIProvider:
     def __init__(self, model: ModelSpec) -> None:
         import openai
 
+        from mas_cli.llm import bounded  # loads httpx2: only with the SDK
+
         key = api_key(model)
         self._secrets = provider_secrets(key, model.headers.values())
         self._env = key_env(model)
-        self._client = openai.AsyncOpenAI(api_key=key, base_url=base_url(model), max_retries=0)
+        self._client = openai.AsyncOpenAI(
+            api_key=key,
+            base_url=base_url(model),
+            max_retries=0,
+            http_client=openai.DefaultAsyncHttpxClient(event_hooks=bounded.HOOKS),
+        )
 
     async def complete(self, request: Request) -> Completion:
         """One call: the body sent, the response decoded, a failure raised as LlmFailure."""
