@@ -38,11 +38,11 @@ def test_table_by_agent_with_totals_shares_and_the_cache(clean_env: Path) -> Non
         lines[2] == "analyzer 3 11,000 4,000 0 600 $0.001710 3.4% 1 $0.000210 1 $0.001710 2 1 0.50s"
     )
     assert lines[3] == (
-        "aggregator 1 37,000 30,000 5,000 1,000 $0.0488 96.6% 0 $0 1 $0.0488 1 1 1.25s"
+        "aggregator 1 37,000 30,000 5,000 1,000 $0.048750 96.6% 0 $0 1 $0.048750 1 1 1.25s"
     )
     assert (
         lines[4]
-        == "total 4 48,000 34,000 5,000 1,600 $0.0505 100.0% 1 $0.000210 2 $0.0252 3 2 1.75s"
+        == "total 4 48,000 34,000 5,000 1,600 $0.050460 100.0% 1 $0.000210 2 $0.025230 3 2 1.75s"
     )
     assert (
         lines[5]
@@ -115,8 +115,8 @@ def test_compare_side_by_side_with_changes(clean_env: Path) -> None:
         "tokens after tokens %"
     )
     assert lines[2] == "analyzer $0.001710 $0.001710 $0 +0.0% 3 3 11,600 11,600 +0.0%"
-    assert lines[3] == "aggregator $0.0488 $0.0975 +$0.0488 +100.0% 1 2 38,000 76,000 +100.0%"
-    assert lines[4] == "total $0.0505 $0.0992 +$0.0488 +96.6% 4 5 49,600 87,600 +76.6%"
+    assert lines[3] == "aggregator $0.048750 $0.097500 +$0.0488 +100.0% 1 2 38,000 76,000 +100.0%"
+    assert lines[4] == "total $0.050460 $0.099210 +$0.0488 +96.6% 4 5 49,600 87,600 +76.6%"
     doc = json.loads(runner.invoke(app, ["cost-report", NEW, "--compare", BASE, "--json"]).stdout)
     assert doc["total"]["cost_change_usd"] == 0.04875
     assert doc["before_runs"] == [BASE]
@@ -135,7 +135,7 @@ def test_across_runs_spend_per_crew_per_day(clean_env: Path) -> None:
     assert lines[3] == "2026-11-20 alpha 1 1 1,100 $0.25 " + "█" * 8
     assert lines[4] == "2026-11-20 beta 2 1 1,100 $1.00 " + "█" * 30
     assert lines[5] == "total 4 3 3,300 $1.75"
-    assert "! 1 runs never finished (killed, or still running)" in lines
+    assert "! 1 run never finished (killed, or still running)" in lines
 
     only_beta = runner.invoke(app, ["cost-report", "--crew", "beta", "--json"])
     assert json.loads(only_beta.stdout)["total"]["cost_usd"] == 1.0

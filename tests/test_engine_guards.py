@@ -260,7 +260,7 @@ def test_a_script_that_runs_out_fails_loudly(tmp_path: Path, clean_env: Path) ->
     turns = "[{tool_calls: [{name: echo, arguments: {text: one}}]}]"
     result, _ = run_loop(tmp_path, clean_env, "{}", turns, repeat=False, extra_task=False)
     assert result.tasks["work"].reason == (  # type: ignore[attr-defined]
-        "model call failed: the offline script of agent 'a' ran out after 1 turns "
+        "model call failed: the offline script of agent 'a' ran out after 1 turn "
         "(add turns to agents.a.script, or set repeat: true)"
     )
 

@@ -212,7 +212,7 @@ def test_inline_manager(tmp_path: Path, clean_env: Path) -> None:
 def test_example_crews_through_the_cli() -> None:
     ok = runner.invoke(app, ["run", str(ROOT / "crews/hierarchical-report/crew.yaml"), "--offline"])
     assert ok.exit_code == 0, ok.stderr
-    assert ok.stdout.startswith("── manage (editor) ok")
+    assert "── manage (editor) ok" in ok.stderr
     loop = runner.invoke(app, ["run", str(ROOT / "crews/delegation-ping-pong/crew.yaml")])
     assert loop.exit_code == 3
     assert loop.stderr.splitlines()[-1].startswith("run ")
@@ -220,3 +220,34 @@ def test_example_crews_through_the_cli() -> None:
     tree = runner.invoke(app, ["show", "--last"]).stdout
     assert "handoff lead → dev (depth 1)" in tree
     assert "handoff dev → lead (depth 2)" in tree
+
+
+def test_delegations_keep_the_task_names_the_manager_gives(tmp_path: Path, clean_env: Path) -> None:
+    named = (
+        "{tool_calls: [{name: delegate, arguments: {agent: worker, instruction: Go, task: build}}]}"
+    )
+    unknown = (
+        "{tool_calls: [{name: delegate, arguments: {agent: helper, instruction: Hm, task: nope}}]}"
+    )
+    again = named.replace("instruction: Go", "instruction: Again")
+    turns = f"[{named}, {again}, {unknown}, {{data: {{verdict: shipped}}}}]"
+    result = run(write_crew(tmp_path / "c", crew(turns)), clean_env)
+    assert result.status == "ok", result.reason
+    assert list(result.tasks) == ["build", "build-2", "delegate-3", "manage"]
+    assert [h["delegation"] for h in of_type(events(result), "handoff")] == [
+        "build",
+        "build-2",
+        "delegate-3",
+    ]
+
+
+def test_example_hierarchical_crew_keeps_its_task_names() -> None:
+    ok = runner.invoke(app, ["run", str(ROOT / "crews/hierarchical-report/crew.yaml"), "--offline"])
+    assert ok.exit_code == 0, ok.stderr
+    for task in ("research", "draft", "verdict"):
+        assert f"▶ {task} (" in ok.stderr
+    assert "delegate-" not in ok.stderr
+    shown = runner.invoke(app, ["show", "--last"]).stdout
+    assert "research (researcher) ok" in shown
+    by_task = runner.invoke(app, ["cost-report", "--last", "--by", "task", "--json"]).stdout
+    assert {"research", "draft", "verdict", "manage"} <= set(by_task.split('"'))

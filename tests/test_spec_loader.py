@@ -116,8 +116,8 @@ def test_warnings_do_not_stop_loading(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(SPEC)
     crew = load_crew("warnings.yaml")
     assert [str(w) for w in crew.warnings] == [
-        "warnings.yaml:1:1: limits left at their defaults: max_llm_calls=100, max_tokens=1000000, "
-        "max_cost_usd=5.0, run_timeout_s=1800 (set them under limits: to match what this crew should spend)",
+        "warnings.yaml:1:1: limits left at their defaults: max_llm_calls=100, max_tokens=1,000,000, "
+        "max_cost_usd=5, run_timeout_s=1,800 (set them under limits: to match what this crew should spend)",
         "warnings.yaml:11:42: agents.greedy.tools: agent 'greedy' holds all 4 tools of the crew "
         "(give each agent only the tools its tasks need; fewer tools, fewer wrong calls)",
         "warnings.yaml:23:5: tasks[right].writes: tasks 'left' and 'right' can run at the same time "

@@ -7,16 +7,20 @@ loads no provider SDK, no tokenizer and no engine.
 
 from __future__ import annotations
 
+import codecs
+import io
 import os
 import sys
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 from typer.core import TyperGroup
 
 from mas_cli import __version__
 from mas_cli.cli import cache as cache_cmd
 from mas_cli.cli import cost as cost_cmd
+from mas_cli.cli import helptext
 from mas_cli.cli import init as init_cmd
 from mas_cli.cli import run as run_cmd
 from mas_cli.cli import runs as runs_cmd
@@ -46,8 +50,9 @@ class _Boundary(TyperGroup):
             render.error(UsageError("the input is nested too deeply to read", hint=_DEEP_HINT))
             raise typer.Exit(EXIT_USAGE) from None
         except BrokenPipeError:
-            _quiet_stdout()  # the reader (`| head`) took what it wanted
-            raise typer.Exit(EXIT_FAILURE) from None
+            _pipe_closed.append(True)
+            _quiet_stdout()  # the reader (`| head`) took what it wanted: not a failure
+            raise typer.Exit(EXIT_OK) from None
         except Exception as exc:
             if _is_cli_signal(exc) or os.environ.get("MAS_DEBUG"):
                 raise
@@ -56,6 +61,19 @@ class _Boundary(TyperGroup):
 
 
 _DEEP_HINT = "flatten the JSON or YAML given to mas; nesting a thousand levels deep is not data"
+
+
+_pipe_closed: list[bool] = []  # set when stdout's reader went away before we were done
+
+
+def _on_broken_pipe(console: Console) -> None:
+    """Rich exits 1 on a closed pipe; ours (and Typer's help) hand it to `main`, which exits 0."""
+    console.quiet = True
+    _pipe_closed.append(True)
+    raise BrokenPipeError
+
+
+Console.on_broken_pipe = _on_broken_pipe  # type: ignore[method-assign,assignment]
 
 
 def _quiet_stdout() -> None:
@@ -70,6 +88,8 @@ def _is_cli_signal(exc: Exception) -> bool:
         ("typer", "click")
     )
 
+
+helptext.install()
 
 app = typer.Typer(
     name="mas",
@@ -115,10 +135,66 @@ app.command("tool-test")(tooltest_cmd.tool_test)
 app.add_typer(cache_cmd.app, name="cache")
 
 
+_ASCII = {
+    "✓": "ok",
+    "✗": "x",
+    "▶": ">",
+    "■": "#",
+    "·": "-",
+    "—": "-",
+    "─": "-",
+    "→": "->",
+    "←": "<-",
+    "≥": ">=",
+    "≤": "<=",
+    "…": "...",
+    "⚠": "!",
+    "│": "|",
+    "├": "+",
+    "└": "`",
+}
+
+
+def _ascii_fallback(exc: UnicodeError) -> tuple[str, int]:
+    """Our symbols as ASCII, anything else as `?`: a stream that cannot take more still reads."""
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    bad = exc.object[exc.start : exc.end]
+    return "".join(_ASCII.get(ch, "?") for ch in bad), exc.end
+
+
+def _degrade_streams() -> None:
+    """Where stdout or stderr cannot encode our symbols (PYTHONIOENCODING=ascii), degrade."""
+    codecs.register_error("mas-ascii", _ascii_fallback)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            "✓─".encode(stream.encoding or "ascii")
+        except (UnicodeEncodeError, LookupError):
+            if isinstance(stream, io.TextIOWrapper):
+                stream.reconfigure(errors="mas-ascii")
+
+
 def main() -> int:
     """Console-script entry point."""
+    _degrade_streams()
     try:
         app(prog_name="mas")
     except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else EXIT_FAILURE
-    return EXIT_OK
+        code = exc.code if isinstance(exc.code, int) else EXIT_FAILURE
+    except BrokenPipeError:  # while printing help, outside the command's boundary
+        _quiet_stdout()
+        return EXIT_OK
+    else:
+        code = EXIT_OK
+    return _flushed(code)
+
+
+def _flushed(code: int) -> int:
+    """Flush stdout here, where a reader that closed the pipe early is not a failure."""
+    if _pipe_closed:  # the reader left before the command was done: not a failure
+        return EXIT_OK
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _quiet_stdout()  # the command finished: its own exit code stands
+    return code

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -42,8 +43,22 @@ def clear(
     from mas_cli.tools.cache import cache_dir
     from mas_cli.tools.cache_admin import clear_cache
 
-    directory = cache_dir(home_dir(home))
-    cleared(clear_cache(directory, tool), tool, str(directory))
+    where = cache_dir(home_dir(home))
+    if tool is not None:
+        _known_tool(where, tool)
+    cleared(clear_cache(where, tool), tool, str(where))
+
+
+def _known_tool(where: Path, tool: str) -> None:
+    """A --tool with no entries while other tools have some is a typo (exit 2, did-you-mean)."""
+    from mas_cli.errors import UsageError
+    from mas_cli.spec.findings import did_you_mean
+    from mas_cli.tools.cache_admin import cache_stats
+
+    tools = {t.tool for t in cache_stats(where).tools}
+    if tools and tool not in tools:
+        hint = did_you_mean(tool, tools) or f"tools with entries: {', '.join(sorted(tools))}"
+        raise UsageError(f"the cache holds no entries of tool {tool!r}", hint=hint)
 
 
 @app.command("explain")

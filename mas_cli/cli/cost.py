@@ -74,16 +74,18 @@ def cost_report(
 
     output = "json" if json_out else fmt.value
     gates_given = _gate_args(fail_over, baseline, max_increase)
+    crews: set[str] = set()
     if all_runs or crew or since:
         total = _across(home, crew, since, output, refused=runs or compare or last)
     else:
         report = _report(home, runs or [], last, by.value)
+        crews = {r.crew for r in report.runs}
         if compare:
             draw.comparison(_compare(report, home, compare), output)
         else:
             draw.report(report, output)
         total = report.total
-    gates = _gates(total, home, gates_given)
+    gates = _gates(total, home, gates_given, crews)
     draw.gates(gates)
     raise typer.Exit(1 if any(not g.passed for g in gates) else 0)
 
@@ -100,7 +102,22 @@ def _report(home: Path | None, refs: list[str], last: bool, by: str) -> CostRepo
 def _compare(report: CostReport, home: Path | None, other: str) -> Comparison:
     from mas_cli.cost.compare import compare
 
-    return compare(report, _report(home, [other], False, report.by))
+    against = _report(home, [other], False, report.by)
+    _say_if_crews_differ({r.crew for r in report.runs}, against, "--compare")
+    return compare(report, against)
+
+
+def _say_if_crews_differ(ours: set[str], other: CostReport, flag: str) -> None:
+    """Costs of two crews are not the same work: say so, on stderr."""
+    from mas_cli.cli import render
+
+    theirs = {r.crew for r in other.runs}
+    if ours and theirs and ours != theirs:
+        mine, its = ", ".join(sorted(ours)), ", ".join(sorted(theirs))
+        render.stderr.print(
+            f"[yellow]warning:[/] {flag} {other.runs[0].run_id} is a run of crew {its}, "
+            f"not {mine}: the figures compare different work"
+        )
 
 
 def _across(
@@ -119,8 +136,20 @@ def _across(
     base = home_dir(home)
     paths = [runs_dir(base) / run_id / EVENTS for run_id in run_ids(base)]
     history = spend_history(paths, crew, parse_since(since) if since else None)
+    if crew and not history.runs:
+        _known_crew(base, crew)
     draw.history(history, output, crew=crew, since=since)
     return history.total
+
+
+def _known_crew(home: Path, crew: str) -> None:
+    """A --crew that names no crew with runs here is a typo until shown otherwise (exit 2)."""
+    from mas_cli.cli.runs import unknown_crew
+    from mas_cli.events.runs import RunFilter, select_runs
+
+    crews = select_runs(home, RunFilter(crew, None, None), 1)[1]  # reads on: none match
+    if crews and crew not in crews:
+        unknown_crew(crew, crews)
 
 
 def _gate_args(
@@ -151,7 +180,10 @@ def _amount(option: str, text: str | None) -> Decimal | None:
 
 
 def _gates(
-    total: Tally, home: Path | None, given: tuple[Decimal | None, str | None, Decimal | None]
+    total: Tally,
+    home: Path | None,
+    given: tuple[Decimal | None, str | None, Decimal | None],
+    crews: set[str],
 ) -> list[Gate]:
     from mas_cli.cost.compare import fail_over, max_increase
 
@@ -159,5 +191,6 @@ def _gates(
     gates = [fail_over(total, limit)] if limit is not None else []
     if baseline is not None and pct is not None:
         base = _report(home, [baseline], False, "agent")
+        _say_if_crews_differ(crews, base, "--baseline")
         gates.append(max_increase(total, base.total, pct, base.runs[0].run_id))
     return gates

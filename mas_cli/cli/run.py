@@ -68,7 +68,7 @@ def run(
     import asyncio
 
     from mas_cli.cli import render
-    from mas_cli.cli.render.run import Progress, run_result
+    from mas_cli.cli.render.run import Progress, ToolErrors, run_result
     from mas_cli.engine.run import RunOptions, run_crew
     from mas_cli.events.store import home_dir
     from mas_cli.spec.loader import load_crew
@@ -80,7 +80,8 @@ def run(
     for warning in loaded.warnings:
         if warning.code != "default-limits":  # validate says it; a run need not repeat it
             render.problem(warning, "warning")
-    listeners = () if quiet else (Progress(),)
+    tool_errors = ToolErrors()
+    listeners = (tool_errors,) if quiet else (tool_errors, Progress())
     options = RunOptions(
         home_dir(home),
         parse_inputs(input_pairs or [], inputs_file),
@@ -91,7 +92,7 @@ def run(
     if estimate:
         _estimate(loaded, options, as_json=json_out)
     result = asyncio.run(run_crew(loaded, options))
-    run_result(result, loaded.spec, as_json=json_out)
+    run_result(result, loaded.spec, as_json=json_out, tool_errors=tool_errors.count)
     raise typer.Exit(EXIT_BY_STATUS[result.status])
 
 

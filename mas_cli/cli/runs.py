@@ -17,7 +17,8 @@ StatusOption = Annotated[
     str | None,
     typer.Option(
         "--status",
-        help="Only runs that ended so: ok, failed, stopped, interrupted or unfinished.",
+        help="Only runs in this state: ok, failed, stopped, interrupted, running, killed, "
+        "or unfinished (running or killed).",
         metavar="STATUS",
         show_default=False,
     ),
@@ -55,7 +56,7 @@ def runs(
     where = RunFilter(crew, _status(status), parse_since(since) if since else None)
     rows, crews = select_runs(home_dir(home), where, limit)
     if crew and crew not in crews and crews and not since:
-        _unknown_crew(crew, crews)
+        unknown_crew(crew, crews)
     if json_out:
         render.json_out([asdict(r) for r in rows])
     elif not rows:
@@ -75,7 +76,7 @@ def _status(status: str | None) -> str | None:
     raise UsageError(f"--status {status!r} is not a run status", hint=hint)
 
 
-def _unknown_crew(crew: str, crews: set[str]) -> None:
+def unknown_crew(crew: str, crews: set[str]) -> None:
     from mas_cli.errors import UsageError
     from mas_cli.spec.findings import did_you_mean
 
@@ -126,17 +127,31 @@ def prune(
 
 def show(
     run: Annotated[
-        str | None, typer.Argument(help="A run id (or prefix), or an events.jsonl path.")
+        str | None,
+        typer.Argument(help="A run id (or prefix), its folder, or its events.jsonl path."),
     ] = None,
     last: Annotated[bool, typer.Option("--last", help="The most recent run.")] = False,
     home: HomeOption = None,
+    full: Annotated[
+        bool,
+        typer.Option("--full", help="Also model text, tool arguments and tool results."),
+    ] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the tree as JSON.")] = False,
 ) -> None:
     """Draw a run as a tree: tasks, turns, model and tool calls, state writes, limit hits."""
+    from mas_cli.cli import render
     from mas_cli.cli.render.runs import run_tree as draw
+    from mas_cli.cli.render.runs import tree_json
     from mas_cli.errors import UsageError
     from mas_cli.events.runs import run_tree
     from mas_cli.events.store import home_dir, resolve_log
+    from mas_cli.events.transcript import read_transcript
 
     if run is None and not last:
         raise UsageError("name a run", hint="mas show RUN_ID, or mas show --last")
-    draw(run_tree(resolve_log(home_dir(home), run, last)))
+    log = resolve_log(home_dir(home), run, last)
+    words = read_transcript(log) if full else None
+    if json_out:
+        render.json_out(tree_json(run_tree(log), words))
+    else:
+        draw(run_tree(log), words)

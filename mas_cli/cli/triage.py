@@ -30,7 +30,12 @@ def loops(
         typer.Argument(help="Log files (gzip is fine), or - for stdin.", show_default=False),
     ],
     log_format: Annotated[
-        str, typer.Option("--log-format", help="auto, mas, otlp, openai-agents or text.")
+        str,
+        typer.Option(
+            "--log-format",
+            help="auto, mas, otlp, openai-agents or text.",
+            metavar="[auto|mas|otlp|openai-agents|text]",
+        ),
     ] = "auto",
     pattern: Annotated[
         str | None,
@@ -47,11 +52,17 @@ def loops(
         Path | None,
         typer.Option("--crew", help="Take thresholds from this crew's triage: section."),
     ] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table, json or md.")] = "table",
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="table, json or md.", metavar="[table|json|md]")
+    ] = "table",
     json_out: Annotated[bool, typer.Option("--json", help="Shorthand for --format json.")] = False,
     fail_on: Annotated[
         str,
-        typer.Option("--fail-on", help="Exit 1 when a finding is at least this: warning or error."),
+        typer.Option(
+            "--fail-on",
+            help="Exit 1 when a finding is at least this: warning or error.",
+            metavar="[warning|error]",
+        ),
     ] = "error",
 ) -> None:
     """Find loops: turns, repeated calls and failures, ping-pong, monologues, token growth, stops.
@@ -135,7 +146,9 @@ def state(
         ),
     ] = None,
     home: HomeOption = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="table or json.", metavar="[table|json]")
+    ] = "table",
     json_out: Annotated[bool, typer.Option("--json", help="Shorthand for --format json.")] = False,
 ) -> None:
     """Check shared state: missing keys, nulls, types, enums, ranges, unknown keys, and writes.

@@ -9,6 +9,7 @@ import typer
 
 if TYPE_CHECKING:
     from mas_cli.cost.budget import RunBound
+    from mas_cli.spec.summary import Validation
 
 
 def validate(
@@ -26,7 +27,7 @@ def validate(
     from mas_cli.cost.budget import worst_case_bound
     from mas_cli.spec.summary import check_file
 
-    reports = [check_file(path) for path in crews]
+    reports = [_probed(check_file(path)) for path in crews]
     bounds = [worst_case_bound(r.spec) if r.spec else None for r in reports]
     if json_out:
         render.json_out([_with_bound(r.to_json(), b) for r, b in zip(reports, bounds, strict=True)])
@@ -37,6 +38,17 @@ def validate(
                 worst_case(bound)
     failed = any(not r.ok or (strict and r.warnings) for r in reports)
     raise typer.Exit(2 if failed else 0)
+
+
+def _probed(report: Validation) -> Validation:
+    """Import the crew's own tool files and check its examples, as a run would meet them."""
+    import dataclasses
+
+    from mas_cli.spec.loader import Crew
+    from mas_cli.tools.probe import probe_tools
+
+    found = probe_tools(Crew(report.spec, Path(report.path))) if report.spec is not None else []
+    return dataclasses.replace(report, problems=[*report.problems, *found]) if found else report
 
 
 def _with_bound(doc: dict[str, Any], bound: RunBound | None) -> dict[str, Any]:

@@ -114,7 +114,8 @@ def _tool_schemas(ctx: RunContext, agent_name: str) -> tuple[ToolSchema, ...]:
     agent = ctx.crew.spec.agent(agent_name)
     own = [ToolSchema(n, ctx.tools[n].description, ctx.tools[n].parameters) for n in agent.tools]
     workers = ctx.crew.spec.workers_of(agent_name)
-    return (*own, delegate_tool(workers)) if workers else tuple(own)
+    tasks = [t.id for t in ctx.crew.spec.tasks] if ctx.crew.spec.process == "hierarchical" else []
+    return (*own, delegate_tool(workers, tasks)) if workers else tuple(own)
 
 
 async def _loop(ctx: RunContext, conv: Conversation) -> FinalOutput | Stopped:

@@ -29,11 +29,11 @@ class ReplaySource:
     offline: bool
 
 
-def replay_source(home: Path, ref: str) -> ReplaySource:
+def replay_source(home: Path, ref: str, crew: str | None = None) -> ReplaySource:
     """The recording of the run a user named (an id, a unique prefix, or a path).
 
     Raises:
-        UsageError: no such run, or it has no recording.
+        UsageError: no such run, it has no recording, or it is a run of another crew.
     """
     events = resolve_log(home, ref, last=False)
     path = events.parent / LLM_LOG
@@ -43,6 +43,12 @@ def replay_source(home: Path, ref: str) -> ReplaySource:
             hint="only runs made by a mas that records model calls can be replayed",
         )
     started = next((e for e in LogReader(events) if isinstance(e, RunStarted)), None)
+    if crew is not None and started is not None and started.crew != crew:
+        raise UsageError(
+            f"run {events.parent.name} is a run of crew {started.crew!r}, not {crew!r}: "
+            "its recording cannot answer this crew's calls",
+            hint=f"replay a run of {crew!r} (mas runs --crew {crew}), or run without --replay",
+        )
     return ReplaySource(path, events.parent.name, bool(started and started.offline))
 
 
@@ -57,10 +63,9 @@ def open_providers(
     if source is not None:
         served = replay.load(source.path)
         return {provider_key(m): served for m in models.values()}
-    for model in models.values():
-        env = missing_key(model)
-        if env:
-            raise MissingKey(env, str(crew.path))
+    missing = list(dict.fromkeys(e for e in map(missing_key, models.values()) if e))
+    if missing:
+        raise MissingKey(missing[0], str(crew.path), tuple(missing[1:]))
     return build_providers(crew.spec, models)
 
 

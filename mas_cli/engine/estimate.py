@@ -12,6 +12,8 @@ from mas_cli.engine.run import RunOptions, run_crew
 from mas_cli.events.store import EVENTS
 from mas_cli.spec.loader import Crew
 
+NOT_KEPT = "(dry run: not kept)"
+
 
 async def estimate_crew(crew: Crew, options: RunOptions) -> tuple[RunResult, CostReport]:
     """An offline dry run: no provider is called, no side_effect tool runs, no run is kept.
@@ -22,4 +24,6 @@ async def estimate_crew(crew: Crew, options: RunOptions) -> tuple[RunResult, Cos
         dry = dataclasses.replace(options, home=Path(scratch), offline=True, dry_run=True)
         result = await run_crew(crew, dry)
         report = cost_report([Path(result.run_dir) / EVENTS], by="agent")
-    return result, report
+    # The scratch folder is gone once we return: no path may point into it.
+    report.runs = [dataclasses.replace(r, path=NOT_KEPT) for r in report.runs]
+    return dataclasses.replace(result, run_dir=NOT_KEPT), report

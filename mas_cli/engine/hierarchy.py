@@ -3,7 +3,8 @@
 The manager's conversation is one task (`manage`) whose prompt holds the crew's goal and its
 tasks; the last task's output_schema and writes apply to the manager's final answer. Each
 `delegate(agent, instruction)` call is guarded (count, depth, repeats, ping-pong), recorded as
-a `handoff` event, and runs the worker's own agent loop as task `delegate-N` under that span.
+a `handoff` event, and runs the worker's own agent loop under that span, as the task the
+manager named (`research`), else as `delegate-N`.
 """
 
 from __future__ import annotations
@@ -77,13 +78,21 @@ async def delegate(ctx: RunContext, where: Where, arguments: dict[str, Any]) -> 
     if hit:
         ctx.limit_hit(hit, where.parent)
         return ToolResult(ok=False, output=f"error: {hit.message}", error=hit.message)
-    return await _hand_off(ctx, where, chain, instruction)
+    return await _hand_off(ctx, where, chain, instruction, _task_id(ctx, arguments.get("task")))
+
+
+def _task_id(ctx: RunContext, named: Any) -> str:
+    """The user's task name when the manager gave one (`research`), else `delegate-N`."""
+    number = ctx.guard.delegations
+    known = {t.id for t in ctx.crew.spec.tasks}
+    if not isinstance(named, str) or named not in known:
+        return f"delegate-{number}"
+    return named if named not in ctx.chains else f"{named}-{number}"  # the same task again
 
 
 async def _hand_off(
-    ctx: RunContext, where: Where, chain: tuple[str, ...], instruction: str
+    ctx: RunContext, where: Where, chain: tuple[str, ...], instruction: str, task_id: str
 ) -> ToolResult:
-    task_id = f"delegate-{ctx.guard.delegations}"
     span = ctx.sink.emit(
         Handoff,
         where.parent,

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from mas_cli.events.models import RunStatus, TaskStatus
+from mas_cli.words import figure, plural
 
 Scope = Literal["run", "agent", "task"]
 
@@ -53,17 +54,19 @@ class LimitHit:
     def _what(self) -> str:
         owner = f" for agent {self.agent}" if self.scope == "agent" else ""
         if self.kind == "no_progress":
-            return f"no progress: the same answer or tool result {self.value:g} turns running"
+            return (
+                f"no progress: the same answer or tool result {plural(self.value, 'turn')} running"
+            )
         if self.kind == "delegation_ping_pong":
             a, b = self.chain[-2:]
             return f"delegation ping-pong between {a} and {b}"
         if self.kind in COUNTED:
             breaker = " (circuit breaker)" if self.scope == "run" and self.kind in BREAKERS else ""
-            return f"{self.kind} {self.threshold:g}{owner} reached{breaker}"
+            return f"{self.kind} {figure(self.threshold)}{owner} reached{breaker}"
         if self.kind.endswith("_timeout_s"):
-            return f"{self.kind} {self.threshold:g} passed after {self.value:.1f}s"
+            return f"{self.kind} {figure(self.threshold)} passed after {self.value:.1f}s"
         verb = "was passed" if self.passed else "would be passed"
-        return f"{self.kind} {self.threshold:g}{owner} {verb} ({self.value:g})"
+        return f"{self.kind} {figure(self.threshold)}{owner} {verb} ({figure(self.value)})"
 
 
 COUNTED = frozenset(

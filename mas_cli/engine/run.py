@@ -38,6 +38,7 @@ from mas_cli.events.diskio import (
     write_failure,
 )
 from mas_cli.events.jsonsafe import dumps
+from mas_cli.events.liveness import holding
 from mas_cli.events.models import Event, LlmCall, RunFinished, RunStarted, RunStatus, Warning_
 from mas_cli.events.store import EVENTS, runs_dir
 from mas_cli.events.writer import EventWriter, new_run_id, new_span_id, new_trace_id
@@ -93,7 +94,7 @@ async def run_crew(crew: Crew, options: RunOptions) -> RunResult:
         ToolError: a tool that cannot be loaded.
     """
     inputs = resolve_inputs(crew.spec, options.inputs)
-    source = replay_source(options.home, options.replay) if options.replay else None
+    source = replay_source(options.home, options.replay, crew.spec.name) if options.replay else None
     if source:  # a replay uses the models as the recorded run did
         options = replace(options, replay=source.run_id, offline=source.offline)
     models = build_models(crew.spec, offline=options.offline)
@@ -110,7 +111,8 @@ async def run_crew(crew: Crew, options: RunOptions) -> RunResult:
     except UsageError:
         await close(providers)
         raise
-    with writer, llm_log, ToolCache(cache_dir(options.home)) as cache:
+    # `mas runs` tells this live run from a killed one by the lock `holding` keeps.
+    with writer, llm_log, holding(run_dir), ToolCache(cache_dir(options.home)) as cache:
         totals = Totals()
         sink = Sink(writer, run_id, new_trace_id(), [totals, *options.listeners], secrets)
         ctx = RunContext(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
+from typing import Any
 
 from mas_cli.engine.context import RunContext, Where, digest
 from mas_cli.engine.outcomes import LimitHit
@@ -56,7 +58,12 @@ async def _one(ctx: RunContext, where: Where, call: ToolCall) -> ToolResult:
         *([DELEGATE] if spec.workers_of(where.agent) else []),
     }
     refusal = _refusal(call, allowed)
-    done = await _held(ctx, where, call, refusal)
+    started = time.monotonic()
+    try:
+        done = await _held(ctx, where, call, refusal)
+    except asyncio.CancelledError:  # Ctrl-C, SIGTERM or a timeout with the call in flight
+        _interrupted(ctx, where, call, time.monotonic() - started)
+        raise
     for problem in done.problems:  # the cache failed: a warning, never a failed call
         ctx.sink.emit(
             Warning_,
@@ -67,15 +74,10 @@ async def _one(ctx: RunContext, where: Where, call: ToolCall) -> ToolResult:
             message=problem,
         )
     result = done.result
-    ctx.sink.emit(
-        ToolCallEvent,
-        where.parent,
-        agent=where.agent,
-        task=where.task,
-        turn=where.turn,
-        tool=call.name,
-        tool_call_id=call.id,
-        args_digest=digest(call.arguments),
+    _emit_call(
+        ctx,
+        where,
+        call,
         result_digest=digest(result.output),
         status=_status(result, refused=refusal is not None),
         error=result.error,
@@ -86,6 +88,33 @@ async def _one(ctx: RunContext, where: Where, call: ToolCall) -> ToolResult:
         saved_s=done.saved_s,
     )
     return result
+
+
+def _interrupted(ctx: RunContext, where: Where, call: ToolCall, latency_s: float) -> None:
+    """A call cut short still gets its line in the log, so it never vanishes."""
+    _emit_call(
+        ctx,
+        where,
+        call,
+        status="interrupted",
+        error="the run stopped while the call was in flight",
+        latency_s=round(latency_s, 6),
+    )
+
+
+def _emit_call(ctx: RunContext, where: Where, call: ToolCall, **outcome: Any) -> None:
+    """The tool_call event: who called what with which arguments, and how it went."""
+    ctx.sink.emit(
+        ToolCallEvent,
+        where.parent,
+        agent=where.agent,
+        task=where.task,
+        turn=where.turn,
+        tool=call.name,
+        tool_call_id=call.id,
+        args_digest=digest(call.arguments),
+        **outcome,
+    )
 
 
 async def _call(ctx: RunContext, where: Where, call: ToolCall, refusal: str | None) -> CachedCall:

@@ -104,7 +104,7 @@ class ToolCall(Event):
     tool_call_id: str | None = None
     args_digest: str
     result_digest: str | None = None
-    status: Literal["ok", "error", "timeout", "refused"] = "ok"
+    status: Literal["ok", "error", "timeout", "refused", "interrupted"] = "ok"
     error: str | None = None
     latency_s: float = 0.0
     cached: bool = False

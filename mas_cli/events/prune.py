@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from mas_cli.events.liveness import is_running
 from mas_cli.events.store import EVENTS, run_ids, run_time, runs_dir
 
 LIVE_WINDOW_S = 3600.0
@@ -54,6 +55,8 @@ def _expired(run_id: str, older_than: datetime | None, keep: int | None, newest:
 
 
 def _maybe_live(folder: Path) -> bool:
+    if is_running(folder):  # a live process holds it, however long its log has been quiet
+        return True
     log = folder / EVENTS
     try:
         recent = time.time() - log.stat().st_mtime < LIVE_WINDOW_S

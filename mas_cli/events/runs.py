@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 from mas_cli.events import models as ev
+from mas_cli.events.liveness import is_running
 from mas_cli.events.reader import LogReader
 from mas_cli.events.store import EVENTS, run_ids, run_time, runs_dir
 
@@ -30,7 +31,7 @@ class RunRow:
     skipped_lines: int = 0
 
 
-STATUSES = ("ok", "failed", "stopped", "interrupted", "unfinished")
+STATUSES = ("ok", "failed", "stopped", "interrupted", "unfinished", "running", "killed")
 
 
 @dataclass(frozen=True)
@@ -43,9 +44,9 @@ class RunFilter:
 
     def keeps(self, row: RunRow) -> bool:
         """Whether a run's row passes every condition given."""
-        status = "unfinished" if row.status == "not finished" else row.status
+        unfinished = self.status == "unfinished" and row.status in UNFINISHED
         return (self.crew is None or row.crew == self.crew) and (
-            self.status is None or status == self.status
+            self.status is None or row.status == self.status or unfinished
         )
 
 
@@ -87,7 +88,17 @@ def run_row(path: Path) -> RunRow:
         elif isinstance(event, ev.RunFinished):
             row.status, row.reason, row.duration_s = event.status, event.reason, event.duration_s
     row.skipped_lines = reader.skipped
+    if row.status == "not finished":
+        row.status = unfinished_status(path.parent)
     return row
+
+
+UNFINISHED = ("running", "killed")
+
+
+def unfinished_status(run_dir: Path) -> str:
+    """`running` while a live process holds the run, else `killed` (it ended without a word)."""
+    return "running" if is_running(run_dir) else "killed"
 
 
 @dataclass
@@ -108,6 +119,8 @@ class RunTree:
     tasks: list[Node]
     finished: ev.RunFinished | None
     skipped_lines: int
+    live: bool = False
+    """A live process holds the run (it has no run_finished yet)."""
 
 
 def run_tree(path: Path) -> RunTree:
@@ -117,7 +130,8 @@ def run_tree(path: Path) -> RunTree:
     tree = _TreeBuilder()
     for event in reader:
         tree.add(event)
-    return RunTree(tree.root, tree.top, tree.finished, reader.skipped)
+    live = tree.finished is None and is_running(path.parent)
+    return RunTree(tree.root, tree.top, tree.finished, reader.skipped, live)
 
 
 @dataclass

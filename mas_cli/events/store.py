@@ -40,6 +40,8 @@ def resolve_log(home: Path, ref: str | None, last: bool) -> Path:
     """The events.jsonl a user named: a path, a run id or prefix, or the latest run."""
     if ref and (Path(ref).is_file() or ref.endswith(".jsonl")):
         return Path(ref)
+    if ref and (Path(ref) / EVENTS).is_file():  # a run's folder names the run
+        return Path(ref) / EVENTS
     ids = run_ids(home)
     if not ids:
         raise UsageError(

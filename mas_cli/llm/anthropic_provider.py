@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, cast
 
 from mas_cli.llm.anthropic_wire import parse_message, request_body
-from mas_cli.llm.faults import Endpoint, connection_failure, decode, status_failure
+from mas_cli.llm.faults import Endpoint, connection_failure, decode, server_of, status_failure
 from mas_cli.llm.keys import api_key, base_url, key_env, provider_secrets
 from mas_cli.llm.types import Completion, LlmFailure, Request
 from mas_cli.spec.models import ModelSpec
@@ -47,6 +47,8 @@ class AnthropicProvider:
             request.model.model,
             self._env,
             self._secrets.with_headers(request.model.headers.values()),
+            server_of(request.model.base_url, self.name),
+            request.model.base_url is not None,
         )
         body = request_body(request)
         response = await self._send(body, request, endpoint)

@@ -24,8 +24,9 @@ class TaskLine:
     instruction: str
 
 
-def delegate_tool(workers: list[str]) -> ToolSchema:
-    """The delegate tool, its `agent` an enum of the workers this agent may use."""
+def delegate_tool(workers: list[str], tasks: list[str] | None = None) -> ToolSchema:
+    """The delegate tool, its `agent` an enum of the workers this agent may use; `task`, when
+    given, names the crew task the work is for, so logs and reports keep the user's names."""
     return ToolSchema(
         name=DELEGATE,
         description="Hand a piece of work to another agent; returns that agent's answer.",
@@ -34,6 +35,11 @@ def delegate_tool(workers: list[str]) -> ToolSchema:
             "properties": {
                 "agent": {"type": "string", "enum": workers, "description": "Who does the work"},
                 "instruction": {"type": "string", "description": "What to do, self-contained"},
+                "task": {
+                    "type": "string",
+                    **({"enum": tasks} if tasks else {}),
+                    "description": "The id of the task in your list this work is for",
+                },
             },
             "required": ["agent", "instruction"],
             "additionalProperties": False,

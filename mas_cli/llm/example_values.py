@@ -10,6 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from jsonschema import FormatChecker
+
+from mas_cli.llm.regex_sample import sample
 from mas_cli.spec.patterns import schema_validator
 
 STOPWORDS = frozenset(
@@ -109,19 +112,63 @@ def _array(schema: dict[str, Any], seed: _Seed) -> Any:
 
 
 def _number(schema: dict[str, Any], _seed: _Seed) -> Any:
-    low, high = schema.get("minimum"), schema.get("maximum")
-    value = (
-        (low + high) / 2 if low is not None and high is not None else low if low is not None else 1
-    )
-    return int(value) if schema.get("type") == "integer" else float(value)
+    """The middle of the range when it is valid, else the first valid of a few candidates."""
+    low = _first(schema, "minimum", "exclusiveMinimum")
+    high = _first(schema, "maximum", "exclusiveMaximum")
+    step = schema.get("multipleOf", 1)
+    middle = (low + high) / 2 if low is not None and high is not None else None
+    near = [v for v in (low, high) if v is not None]
+    candidates = [middle, *near, *(v + d for v in near for d in (step, -step)), 1, 0, step]
+    whole = schema.get("type") == "integer"
+    stepped = "multipleOf" in schema or whole
+    for candidate in candidates:
+        value = round(candidate / step) * step if stepped and candidate is not None else candidate
+        if value is not None and _valid(schema, int(value) if whole else float(value)):
+            return int(value) if whole else float(value)
+    return int(step) if whole else float(step)
+
+
+def _first(schema: dict[str, Any], *keys: str) -> Any:
+    return next((schema[k] for k in keys if isinstance(schema.get(k), int | float)), None)
+
+
+FORMATS = {
+    "date": "2026-01-01",
+    "date-time": "2026-01-01T00:00:00Z",
+    "time": "00:00:00Z",
+    "email": "user@example.com",
+    "idn-email": "user@example.com",
+    "uri": "https://example.com/",
+    "url": "https://example.com/",
+    "iri": "https://example.com/",
+    "hostname": "example.com",
+    "ipv4": "127.0.0.1",
+    "ipv6": "::1",
+    "uuid": "00000000-0000-4000-8000-000000000000",
+    "duration": "P1D",
+}
 
 
 def _string(schema: dict[str, Any], seed: _Seed) -> Any:
     words = content_words(seed.text)
+    if schema.get("format") in FORMATS:
+        return FORMATS[schema["format"]]
+    if isinstance(schema.get("pattern"), str):
+        return _patterned(schema["pattern"], seed, words)
     if seed.name.endswith("id"):
         return _identifier(seed.name, words) or (words[0] if words else seed.name)
     phrase = " ".join(words[:6]) or seed.name
+    phrase = phrase.ljust(schema.get("minLength", 0), "x")
     return phrase[: schema.get("maxLength", len(phrase))]
+
+
+def _patterned(pattern: str, seed: _Seed, words: list[str]) -> str:
+    """A word of the prompt that matches (`acct-7` for `^acct-\\d+$`), else one made to match."""
+    try:
+        fits = [w for w in words if re.search(pattern, w)]
+    except re.error:
+        return seed.name
+    return fits[0] if fits else sample(pattern) or seed.name
 
 
 def _identifier(name: str, words: list[str]) -> str | None:
@@ -151,4 +198,5 @@ def _fallback(schema: dict[str, Any]) -> Any:
 
 
 def _valid(schema: dict[str, Any], value: Any) -> bool:
-    return bool(schema_validator(schema).is_valid(value))
+    checker = FormatChecker()  # formats count: a made-up email must be an email
+    return bool(schema_validator(schema, format_checker=checker).is_valid(value))

@@ -19,6 +19,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
+from urllib.parse import urlsplit
 
 from mas_cli.events.text import loads
 from mas_cli.llm.headers import rate_limit_info, retry_after_s
@@ -65,6 +66,23 @@ class Endpoint:
     model: str
     env: str | None
     secrets: Secrets
+    server: str = ""
+    """host:port called, for connection errors (never the URL's path, query or credentials)."""
+    local: bool = False
+    """The server is a base_url, not the provider's official endpoint."""
+
+
+OFFICIAL = {"openai": "https://api.openai.com/v1", "anthropic": "https://api.anthropic.com"}
+
+
+def server_of(base_url: str | None, provider: str) -> str:
+    """`localhost:11434` for a base_url, `api.openai.com:443` for the official endpoint."""
+    try:
+        url = urlsplit(base_url or OFFICIAL.get(provider, ""))
+        port = url.port or (443 if url.scheme == "https" else 80)
+    except ValueError:
+        return "the server at base_url"
+    return f"{url.hostname}:{port}" if url.hostname else "the server at base_url"
 
 
 def decode(
@@ -143,11 +161,13 @@ def connection_failure(endpoint: Endpoint, *, timed_out: bool, timeout_s: float)
     if timed_out:
         message = f"{endpoint.provider}: no answer within {timeout_s:g}s"
         return LlmFailure(message, kind="timeout", retryable=True)
+    server = endpoint.server or "the server"
+    fix = "start it, or fix base_url" if endpoint.local else "check the network or proxy"
     return LlmFailure(
-        f"{endpoint.provider}: could not connect",
+        f"{endpoint.provider}: could not connect to {server}",
         kind="connection",
         retryable=True,
-        hint="check the network, or the server at base_url",
+        hint=f"is anything listening at {server}? {fix}",
     )
 
 

@@ -30,8 +30,13 @@ NO_KEY = "no-key-needed"  # what a key-less local server receives; the SDKs insi
 class MissingKey(UsageError):
     """A model's key variable is not set."""
 
-    def __init__(self, env: str, crew: str = "CREW.yaml") -> None:
-        super().__init__(f"{env} is not set. Export it, or run offline: mas run {crew} --offline")
+    def __init__(self, env: str, crew: str = "CREW.yaml", others: tuple[str, ...] = ()) -> None:
+        offline = f"or run offline: mas run {crew} --offline"
+        if others:  # every key the crew needs, not one at a time
+            names = f"{', '.join((env, *others[:-1]))} and {others[-1]}"
+            super().__init__(f"{names} are not set. Export them, {offline}")
+        else:
+            super().__init__(f"{env} is not set. Export it, {offline}")
         self.env = env
 
 

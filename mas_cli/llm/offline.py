@@ -23,6 +23,7 @@ from mas_cli.llm.types import Completion, LlmFailure, Message, Request, ToolCall
 from mas_cli.llm.usage import estimated_usage
 from mas_cli.spec.models import ModelSpec
 from mas_cli.spec.script import Script, ScriptTurn
+from mas_cli.words import plural
 
 RETRYABLE = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 
@@ -51,7 +52,8 @@ class OfflineProvider:
         self._played[request.agent] += 1
         if played >= len(script.turns) and not script.repeat:
             raise LlmFailure(
-                f"the offline script of agent '{request.agent}' ran out after {played} turns",
+                f"the offline script of agent '{request.agent}' ran out "
+                f"after {plural(played, 'turn')}",
                 kind="script_exhausted",
                 retryable=False,
                 hint=f"add turns to agents.{request.agent}.script, or set repeat: true",
@@ -125,7 +127,7 @@ def _next_delegation(request: Request, prompt: str) -> ToolCall | None:
     workers: list[str] = tool.parameters["properties"]["agent"]["enum"]
     line = lines[done]
     agent = line.agent if line.agent in workers else workers[0]
-    arguments = {"agent": agent, "instruction": line.instruction}
+    arguments = {"agent": agent, "instruction": line.instruction, "task": line.task}
     return ToolCall(id=f"call_{request.turn}_0", name=DELEGATE, arguments=arguments)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, cast
 
-from mas_cli.llm.faults import Endpoint, connection_failure, decode, status_failure
+from mas_cli.llm.faults import Endpoint, connection_failure, decode, server_of, status_failure
 from mas_cli.llm.keys import api_key, base_url, key_env, provider_secrets
 from mas_cli.llm.openai_wire import parse_completion, request_body
 from mas_cli.llm.types import Completion, LlmFailure, Request
@@ -46,6 +46,8 @@ class OpenAIProvider:
             request.model.model,
             self._env,
             self._secrets.with_headers(request.model.headers.values()),
+            server_of(request.model.base_url, self.name),
+            request.model.base_url is not None,
         )
         body = request_body(request)
         response = await self._send(body, request, endpoint)

@@ -27,8 +27,9 @@ from mas_cli.spec.models import (
     ToolSpec,
     TriageSpec,
 )
-from mas_cli.spec.script import Script
+from mas_cli.spec.script import Script, ScriptError, ScriptToolCall, ScriptTurn
 from mas_cli.spec.yamlpos import AliasError, Located, Path, load_located
+from mas_cli.words import figure
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,11 @@ def _load(path: FsPath, text: str) -> Crew:
         raise SpecError(_locate(errors, located, str(path)))
     warnings = _locate(risks.crew_warnings(spec), located, str(path))
     return Crew(spec=spec, path=path, warnings=sorted(warnings, key=lambda p: (p.line, p.col)))
+
+
+def locate_findings(path: FsPath, findings: Iterable[Finding]) -> list[Problem]:
+    """Findings made after loading (by importing a crew's tools), located in its file."""
+    return _locate(findings, _parse(_read(path), str(path)), str(path))
 
 
 def _read(path: FsPath) -> str:
@@ -174,6 +180,11 @@ _SECTION_MODELS: dict[tuple[str | None, ...], type[BaseModel]] = {
     ("rate_limits", None): RateLimit,
     ("prices", None): PriceSpec,
     ("agents", None, "script"): Script,
+    ("agents", None, "script", None): ScriptTurn,
+    ("agents", None, "script", "turns", None): ScriptTurn,
+    ("manager", "script", None): ScriptTurn,
+    ("agents", None, "script", None, "tool_calls", None): ScriptToolCall,
+    ("agents", None, "script", None, "error"): ScriptError,
     ("triage",): TriageSpec,
 }
 
@@ -215,6 +226,8 @@ def _from_pydantic(err: ErrorDetails, located: Located, file: str) -> Problem:
         pos = located.key_pos(path)
         model = _SECTION_MODELS.get(_shape(path[:-1]))
         hint = did_you_mean(str(path[-1]), model.model_fields) if model else None
+        if model is ScriptTurn and hint and hint.startswith("did"):
+            hint += " a script step takes one of text, data, tool_calls or error, and delay_s"
         return Problem(
             file, pos.line, pos.col, dotted(path, located.data), f"unknown key '{path[-1]}'", hint
         )
@@ -231,14 +244,15 @@ def _describe(err: ErrorDetails) -> tuple[str, str | None]:
     if err["type"] == "literal_error":
         expected = re.findall(r"'([^']*)'", str((err.get("ctx") or {}).get("expected", "")))
         hint = did_you_mean(str(value), expected) if isinstance(value, str) else None
-        return f"'{value}' is not allowed", hint or f"use one of: {', '.join(expected)}"
+        said = f"unknown provider '{value}'" if err["loc"][-1:] == ("provider",) else None
+        return said or f"'{value}' is not allowed", hint or f"use one of: {', '.join(expected)}"
     if err["type"] in _PLAIN:
         return _PLAIN[err["type"]] + shown, None
     bound = _BOUNDS.get(err["type"])
     if bound:
         word, key = bound
         limit = (err.get("ctx") or {}).get(key)
-        limit = f"{limit:g}" if isinstance(limit, int | float) else limit
+        limit = figure(limit) if isinstance(limit, int | float) else limit
         return f"must be {word} {limit}{shown}", None
     message = err["msg"].removeprefix("Value error, ")
     return message[0].lower() + message[1:] + shown, None
@@ -262,6 +276,7 @@ _NAMED_SECTIONS = {"agents", "tasks", "tools", "models", "inputs", "rate_limits"
 
 def _shape(path: Path) -> tuple[str | None, ...]:
     """("agents", "scorer", "script") -> ("agents", None, "script"): the model's place."""
+    rest = [None if isinstance(p, int) else str(p) for p in path]  # list items by place
     if len(path) >= 2 and path[0] in _NAMED_SECTIONS:
-        return (str(path[0]), None, *(str(p) for p in path[2:]))
-    return tuple(str(p) for p in path)
+        return (str(path[0]), None, *rest[2:])
+    return tuple(rest)

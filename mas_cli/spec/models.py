@@ -50,6 +50,14 @@ def parse_model_shorthand(text: str) -> dict[str, str] | None:
     return None
 
 
+def _model_value(text: str) -> dict[str, str] | str:
+    """A shorthand as its mapping; `openia:gpt-4o-mini` too, so the provider is what is refused."""
+    provider, sep, model = text.partition(":")
+    if sep and provider and model and provider not in PROVIDERS:
+        return {"provider": provider, "model": model}
+    return parse_model_shorthand(text) or text
+
+
 class InputSpec(Spec):
     """A value the crew is run with, named in prompts as `{name}`."""
 
@@ -364,9 +372,7 @@ class CrewSpec(Spec):
     def _model_shorthands(cls, value: Any) -> Any:
         if not isinstance(value, dict):
             return value
-        return {
-            k: parse_model_shorthand(v) or v if isinstance(v, str) else v for k, v in value.items()
-        }
+        return {k: _model_value(v) if isinstance(v, str) else v for k, v in value.items()}
 
     @field_validator("inputs", mode="before")
     @classmethod

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import re2
+from jsonschema import FormatChecker
 from jsonschema.exceptions import ValidationError
 from jsonschema.protocols import Validator
 from jsonschema.validators import extend, validator_for
@@ -34,11 +35,13 @@ class PatternError(ValueError):
     """A pattern RE2 cannot compile; the message says why."""
 
 
-def schema_validator(schema: dict[str, Any]) -> Validator:
+def schema_validator(
+    schema: dict[str, Any], *, format_checker: FormatChecker | None = None
+) -> Validator:
     """A validator for the schema's draft whose regular expressions run in linear time."""
     base = validator_for(schema)
     guarded = _guarded(base, unevaluated_with_patterns=_combines_unevaluated_and_patterns(schema))
-    return guarded(schema)
+    return guarded(schema, format_checker=format_checker)
 
 
 def pattern_problems(schema: Any, path: SchemaPath = ()) -> Iterator[tuple[SchemaPath, str]]:

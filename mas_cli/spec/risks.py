@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from mas_cli.spec import graph
 from mas_cli.spec.findings import Finding, did_you_mean
 from mas_cli.spec.models import CrewSpec, Limits
+from mas_cli.words import figure
 
 ALL_TOOLS_THRESHOLD = 3
 
@@ -84,7 +85,7 @@ def _agents_with_every_tool(crew: CrewSpec) -> Iterator[Finding]:
 def _default_limits(crew: CrewSpec) -> Iterator[Finding]:
     unset = [f for f in Limits.BUDGET_FIELDS if f not in crew.limits.model_fields_set]
     if unset:
-        applied = ", ".join(f"{f}={getattr(crew.limits, f)}" for f in unset)
+        applied = ", ".join(f"{f}={figure(getattr(crew.limits, f))}" for f in unset)
         yield Finding(
             ("limits",) if "limits" in crew.model_fields_set else (),
             f"limits left at their defaults: {applied}",

@@ -122,7 +122,11 @@ def schema_from_spec(parameters: Mapping[str, JsonSchema]) -> JsonSchema:
 
 def check_arguments(tool: Tool, arguments: dict[str, Any]) -> list[str]:
     """One message per bad, missing or unknown argument, e.g. "query: required"; [] when valid."""
-    schema = tool.parameters
+    return argument_problems(tool.parameters, arguments)
+
+
+def argument_problems(schema: JsonSchema, arguments: dict[str, Any]) -> list[str]:
+    """As check_arguments, against a parameters schema."""
     properties = schema.get("properties", {})
     messages = [f"{name}: required" for name in schema.get("required", []) if name not in arguments]
     if bad := refusal(arguments):

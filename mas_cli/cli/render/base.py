@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
+from collections.abc import Iterable
 from typing import Any
 
 from rich.markup import escape
+from rich.segment import Segment
 
 from mas_cli.cli.render.safe import SafeConsole
 from mas_cli.errors import MasError, Problem
@@ -23,8 +26,24 @@ def _width() -> int | None:
     return int(columns) if columns.isdigit() else PIPE_WIDTH
 
 
-stdout = SafeConsole(highlight=False, soft_wrap=True, width=_width())
-stderr = SafeConsole(stderr=True, highlight=False, soft_wrap=True)
+_TRAILING_BLANKS = re.compile(r"[ \t]+(?=\n)")
+
+
+class _Console(SafeConsole):
+    """A console that writes no escape code under NO_COLOR and pads no line in a pipe."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        if os.environ.get("NO_COLOR"):  # no colour, and no bold or dim either
+            kwargs["color_system"] = None
+        super().__init__(**kwargs)
+
+    def _render_buffer(self, buffer: Iterable[Segment]) -> str:
+        text = super()._render_buffer(buffer)
+        return text if self.is_terminal else _TRAILING_BLANKS.sub("", text)
+
+
+stdout = _Console(highlight=False, soft_wrap=True, width=_width())
+stderr = _Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def json_out(value: Any) -> None:

@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from mas_cli.cli.render.base import json_out, stderr, stdout
+from mas_cli.cli.render.fit import print_table
 
 if TYPE_CHECKING:
     from mas_cli.events.tool_use import ToolUseReport
@@ -19,7 +20,8 @@ if TYPE_CHECKING:
 
 
 def cache_stats(stats: CacheStats, use: ToolUseReport, *, as_json: bool) -> None:
-    """One row per tool found in the cache or the logs; then the totals."""
+    """One row per tool that can be cached (entries in the cache, or lookups in the logs: live,
+    side_effect tools and delegations never ask the cache); then the totals."""
     rows = _stat_rows(stats, use)
     if as_json:
         json_out(
@@ -43,7 +45,7 @@ def cache_stats(stats: CacheStats, use: ToolUseReport, *, as_json: bool) -> None
         table.add_row(
             escape(row["tool"]), str(row["entries"]), _size(row["bytes"]), *counts, rate, saved
         )
-    stdout.print(table)
+    print_table(stdout, table)
     entries = sum(r["entries"] for r in rows)
     stdout.print(
         f"{entries} entries · {_size(stats.disk_bytes)} on disk of {_size(stats.size_limit)} · "
@@ -55,8 +57,9 @@ def cache_stats(stats: CacheStats, use: ToolUseReport, *, as_json: bool) -> None
 
 def _stat_rows(stats: CacheStats, use: ToolUseReport) -> list[dict[str, Any]]:
     held = {t.tool: t for t in stats.tools}
+    cacheable = {name for name, u in use.tools.items() if u.lookups}  # only these ask the cache
     rows = []
-    for name in sorted(set(held) | set(use.tools)):
+    for name in sorted(set(held) | cacheable):
         entries = held.get(name)
         calls = use.tools.get(name)
         rows.append(

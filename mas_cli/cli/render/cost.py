@@ -9,6 +9,7 @@ from rich.markup import escape
 
 from mas_cli.cli.render.base import json_out, stderr, stdout
 from mas_cli.cli.render.sheet import Cell, Column, Cost, Kind, Sheet, emit, usd
+from mas_cli.words import plural
 
 if TYPE_CHECKING:
     from mas_cli.cost.budget import RunBound
@@ -198,7 +199,7 @@ def _history_notes(hist: History) -> list[str]:
     if not hist.runs:
         notes.append("no runs match: try mas cost-report --all, or a wider --since")
     if hist.unfinished:
-        notes.append(f"{hist.unfinished} runs never finished (killed, or still running)")
+        notes.append(f"{plural(hist.unfinished, 'run')} never finished (killed, or still running)")
     if hist.total.unpriced_calls:
         models = ", ".join(sorted(hist.total.unpriced_models))
         notes.append(f"{hist.total.unpriced_calls} model calls ({models}) have no price")

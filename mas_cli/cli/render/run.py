@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import singledispatch
 from pathlib import Path
@@ -11,11 +12,13 @@ from typing import TYPE_CHECKING
 
 from rich.markup import escape
 
-from mas_cli.cli.render.base import json_out, stderr, stdout, styled
+from mas_cli.cli.render.base import json_out, stderr, styled
+from mas_cli.cli.render.safe import safe
 from mas_cli.cli.render.sheet import usd
 from mas_cli.events import models as ev
 from mas_cli.spec import graph
 from mas_cli.spec.models import MANAGER_TASK
+from mas_cli.words import plural
 
 if TYPE_CHECKING:
     from mas_cli.engine.outcomes import RunResult
@@ -38,13 +41,22 @@ class Progress:
     calls: int = 0
     tokens: int = 0
     cost: float | None = 0.0
+    said: set[str] = field(default_factory=set)
+    """Stop reasons already printed: a task stopped by the run's limit does not repeat it."""
 
     def __call__(self, event: ev.Event) -> None:
         if isinstance(event, ev.LlmCall):
             self._count(event)
-        line = progress_line(event, self._spent())
+        line = self._line(event)
         if line:
             stderr.print(line)
+
+    def _line(self, event: ev.Event) -> str | None:
+        if isinstance(event, ev.LimitHitEvent):
+            self.said.add(event.message)
+        if isinstance(event, ev.TaskFinished) and event.reason in self.said:
+            event = event.model_copy(update={"reason": None})
+        return progress_line(event, self._spent())
 
     def _count(self, event: ev.LlmCall) -> None:
         self.calls += 1
@@ -83,6 +95,9 @@ def _(event: ev.LlmCall, spent: str) -> str | None:
 
 @progress_line.register
 def _(event: ev.ToolCall, _spent: str) -> str | None:
+    if event.status != "ok":  # a failed tool call is told to the model; the user hears it too
+        what = f"tool {escape(event.tool)} {event.status}: {escape(event.error or '')}"
+        return f"[yellow]  {escape(event.task or '')} warning: {what}[/]"
     cached = f" cached (saved {(event.saved_s or 0) * 1000:.0f} ms)" if event.cached else ""
     status = styled(event.status, "" if event.status == "ok" else "red")
     where = escape(event.task or "")
@@ -133,7 +148,19 @@ def _(event: ev.TaskFinished, _spent: str) -> str | None:
     return f"{head} {_status(event.status, event.reason)}"
 
 
-def run_result(result: RunResult, spec: CrewSpec, *, as_json: bool = False) -> None:
+@dataclass
+class ToolErrors:
+    """Counts the tool calls that failed, for the closing line (listens even with --quiet)."""
+
+    count: int = 0
+
+    def __call__(self, event: ev.Event) -> None:
+        self.count += isinstance(event, ev.ToolCall) and event.status != "ok"
+
+
+def run_result(
+    result: RunResult, spec: CrewSpec, *, as_json: bool = False, tool_errors: int = 0
+) -> None:
     """The outputs of the crew's last tasks on stdout (or output.json), then the closing line."""
     if as_json:
         if result.output is not None:  # what output.json holds, even when the disk refused it
@@ -145,7 +172,9 @@ def run_result(result: RunResult, spec: CrewSpec, *, as_json: bool = False) -> N
     for problem in (p for p in result.unwritten if p != result.reason):
         stderr.print(f"[yellow]warning:[/] {escape(problem)}")
     status = _status(result.status, result.reason)
-    stderr.print(f"run {result.run_id} {status} · log {escape(result.run_dir)}/events.jsonl")
+    failed = f" · [yellow]{plural(tool_errors, 'tool call')} failed[/]" if tool_errors else ""
+    log = f"log {escape(result.run_dir)}/events.jsonl"
+    stderr.print(f"run {result.run_id} {status}{failed} · {log}")
 
 
 def _status(status: str, reason: str | None) -> str:
@@ -162,11 +191,12 @@ def _final_outputs(result: RunResult, spec: CrewSpec) -> None:
     for task_id in _final_tasks(result, spec):
         outcome = result.tasks[task_id]
         status = styled(outcome.status, STATUS_STYLE.get(outcome.status, ""))
-        stdout.print(
+        stderr.print(
             f"[bold]── {escape(task_id)}[/] [dim]({escape(outcome.agent or '')})[/] {status}"
         )
-        if outcome.output:
-            stdout.print(escape(outcome.output), highlight=False)
+        if outcome.output:  # as the crew wrote it (controls made visible): no markup, no wrap
+            sys.stdout.write(safe(outcome.output.rstrip("\n")) + "\n")
+            sys.stdout.flush()
 
 
 def _final_tasks(result: RunResult, spec: CrewSpec) -> list[str]:

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import json
+from decimal import Decimal
 from functools import singledispatch
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
 from mas_cli.cli.render.base import stderr, stdout, styled
+from mas_cli.cli.render.fit import print_table
 from mas_cli.cli.render.run import STATUS_STYLE
-from mas_cli.cli.render.sheet import usd
+from mas_cli.cli.render.sheet import column_places, usd
 from mas_cli.cost.prices import money
 from mas_cli.events import models as ev
+from mas_cli.words import plural
 
 if TYPE_CHECKING:
     from mas_cli.events.prune import Pruned
     from mas_cli.events.runs import Node, RunRow, RunTree
+    from mas_cli.events.transcript import Transcript
 
 
 def runs_table(rows: list[RunRow]) -> None:
@@ -26,6 +31,7 @@ def runs_table(rows: list[RunRow]) -> None:
     for name in ("run", "crew", "status", "started", "duration", "calls", "tokens", "cost"):
         right = name in {"duration", "calls", "tokens", "cost"}
         table.add_column(name, justify="right" if right else "left", no_wrap=name != "crew")
+    places = column_places([_decimal(r.cost_usd) for r in rows])
     for r in rows:
         table.add_row(
             r.run_id,
@@ -35,9 +41,9 @@ def runs_table(rows: list[RunRow]) -> None:
             f"{r.duration_s:.1f}s" if r.duration_s is not None else "-",
             str(r.llm_calls),
             f"{r.tokens:,}",
-            _money(r.cost_usd),
+            usd(_decimal(r.cost_usd), places=places),
         )
-    stdout.print(table)
+    print_table(stdout, table)
 
 
 def pruned(result: Pruned, dry_run: bool) -> None:
@@ -57,17 +63,23 @@ def pruned(result: Pruned, dry_run: bool) -> None:
 
 
 def _money(cost: float | None) -> str:
-    return "unknown" if cost is None else f"${cost:.4f}"
+    return usd(_decimal(cost))
 
 
-def run_tree(tree: RunTree) -> None:
-    """The run, its tasks, their turns and calls; limit hits in red."""
+def _decimal(cost: float | None) -> Decimal | None:
+    return None if cost is None else Decimal(str(cost))
+
+
+def run_tree(tree: RunTree, words: Transcript | None = None) -> None:
+    """The run, its tasks, their turns and calls; limit hits in red. With `words` (--full),
+    each model call's text and each tool call's arguments and result under it."""
     if tree.root is None or not isinstance(tree.root.event, ev.RunStarted):
         stderr.print("[yellow]this log has no run_started event; showing what it has[/]")
     top = Tree(_run_label(tree))
+    said = tree.finished.reason if tree.finished else None
     for node in tree.tasks:
-        _add(top, node)
-    stdout.print(top)
+        _add(top, node, said, words)
+    stdout.print(top, soft_wrap=False)  # long lines wrap under their branch, never cut
     if tree.skipped_lines:
         stderr.print(f"[yellow]{tree.skipped_lines} unreadable lines skipped[/]")
 
@@ -77,34 +89,90 @@ def _run_label(tree: RunTree) -> str:
     name = escape(started.crew) if isinstance(started, ev.RunStarted) else "?"
     run_id = started.run_id if started else "?"
     done = tree.finished
+    if done is None and tree.live:
+        return f"[bold]{name}[/] run {run_id} [yellow]running[/] (a live process holds it)"
     if done is None:
-        why = "(no run_finished: killed, or still running)"
-        return f"[bold]{name}[/] run {run_id} [yellow]not finished[/] {why}"
+        why = "(no run_finished, and no process holds it: killed)"
+        return f"[bold]{name}[/] run {run_id} [red]killed[/] {why}"
     status = styled(done.status, STATUS_STYLE.get(done.status, ""))
-    reason = f" — {escape(done.reason)}" if done.reason else ""
+    reason = _reason(done.status, done.reason)
     return (
         f"[bold]{name}[/] run {run_id} {status}{reason}  {done.duration_s:.2f}s · "
-        f"{done.llm_calls} model calls · {done.tool_calls} tool calls · "
+        f"{plural(done.llm_calls, 'model call')} · {plural(done.tool_calls, 'tool call')} · "
         f"{done.input_tokens + done.output_tokens:,} tokens · {_money(done.cost_usd)}"
     )
 
 
-def _add(parent: Tree, node: Node) -> None:
-    branch = parent.add(_label(node))
+def _add(parent: Tree, node: Node, said: str | None, words: Transcript | None) -> None:
+    branch = parent.add(_label(node, said))
+    for line in _words(node.event, words) if words else []:
+        branch.add(line)
     for child in node.children:
-        _add(branch, child)
+        _add(branch, child, said, words)
 
 
-def _label(node: Node) -> str:
+def _words(event: ev.Event | None, words: Transcript) -> list[str]:
+    """--full: what the model said, what a tool was given and what it returned."""
+    return [f"[dim]{name}:[/] {escape(value)}" for name, value in _word_pairs(event, words)]
+
+
+def _word_pairs(event: ev.Event | None, words: Transcript) -> list[tuple[str, str]]:
+    task = (event.task or "") if event else ""
+    if isinstance(event, ev.LlmCall):
+        text = words.texts.get((task, event.turn or 0, event.attempt))
+        return [("text", text)] if text else []
+    if isinstance(event, ev.ToolCall) and event.tool_call_id:
+        key = (task, event.tool_call_id)
+        shown = [("arguments", json.dumps(words.arguments.get(key), ensure_ascii=False))]
+        return shown + ([("result", words.results[key])] if key in words.results else [])
+    return []
+
+
+def tree_json(tree: RunTree, words: Transcript | None = None) -> dict[str, Any]:
+    """`mas show --json`: the run's first and last events, and the tree of the rest."""
+    return {
+        "run": _event_json(tree.root.event if tree.root else None),
+        "finished": _event_json(tree.finished),
+        "tasks": [_node_json(n, words) for n in tree.tasks],
+        "skipped_lines": tree.skipped_lines,
+    }
+
+
+def _node_json(node: Node, words: Transcript | None) -> dict[str, Any]:
+    out: dict[str, Any] = {"turn": node.turn} if node.turn is not None else {}
+    out |= {"event": _event_json(node.event)} if node.event is not None else {}
+    out |= {"finished": _event_json(node.finished)} if node.finished is not None else {}
+    if words:
+        out |= dict(_word_pairs(node.event, words))
+    out["children"] = [_node_json(c, words) for c in node.children]
+    return out
+
+
+def _event_json(event: ev.Event | None) -> dict[str, Any] | None:
+    return None if event is None else event.model_dump(mode="json")
+
+
+def _label(node: Node, said: str | None) -> str:
     if node.turn is not None:
         return f"turn {node.turn}"
     event = node.event
     if isinstance(event, ev.TaskStarted | ev.TaskFinished):
-        return _task_label(node)
+        return _task_label(node, said)
     return _event_label(event)
 
 
-def _task_label(node: Node) -> str:
+def _fired_here(node: Node) -> bool:
+    """A limit hit in this task's own tree says the reason where it fired."""
+    return any(
+        isinstance(child.event, ev.LimitHitEvent) or _fired_here(child) for child in node.children
+    )
+
+
+def _reason(status: str, reason: str | None) -> str:
+    return f": {escape(reason.removeprefix(f'{status}: '))}" if reason else ""
+
+
+def _task_label(node: Node, said: str | None) -> str:
     done = node.finished if node.finished is not None else node.event
     event = node.event
     agent = escape(event.agent or "") if event else ""
@@ -112,8 +180,13 @@ def _task_label(node: Node) -> str:
     if not isinstance(done, ev.TaskFinished):
         return f"[bold]{task}[/] ({agent}) [yellow]not finished[/]"
     status = styled(done.status, STATUS_STYLE.get(done.status, ""))
-    reason = f" — {escape(done.reason)}" if done.reason else ""
-    return f"[bold]{task}[/] ({agent}) {status}{reason}  {done.turns} turns {done.duration_s:.2f}s"
+    repeated = done.reason == said or _fired_here(node)  # said once, where it fired
+    reason = "" if repeated else _reason(done.status, done.reason)
+    turns = sum(child.turn is not None for child in node.children) or done.turns  # as listed
+    return (
+        f"[bold]{task}[/] ({agent}) {status}{reason}  {plural(turns, 'turn')} "
+        f"{done.duration_s:.2f}s"
+    )
 
 
 @singledispatch

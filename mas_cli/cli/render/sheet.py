@@ -17,6 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from mas_cli.cli.render.base import stderr, stdout
+from mas_cli.cli.render.fit import print_table
 from mas_cli.cli.render.safe import safe
 
 Kind = Literal["text", "int", "usd", "usd_change", "pct", "share", "seconds", "bar"]
@@ -64,8 +65,11 @@ def emit(sheet: Sheet, fmt: str) -> None:
 HUGE_USD = Decimal(10**12)
 
 
-def usd(value: Decimal | None, *, signed: bool = False) -> str:
-    """$0.002065, $0.0413, $12.50: enough digits to see small costs; None is `unknown`."""
+def usd(value: Decimal | None, *, signed: bool = False, places: int | None = None) -> str:
+    """$0.002065, $0.0413, $12.50: enough digits to see small costs; None is `unknown`.
+
+    `places` fixes the decimals, so that every amount of one table column reads alike.
+    """
     if value is None:
         return "unknown"
     if value == 0:
@@ -74,47 +78,64 @@ def usd(value: Decimal | None, *, signed: bool = False) -> str:
     size = abs(value)
     if size >= HUGE_USD:  # a bogus figure from a log: quantizing it would overflow Decimal
         return f"{sign}${size:.3E}"
-    cents = size == size.quantize(CENT)
-    places = 2 if size >= 1 or cents else 4 if size >= CENT else 6
-    return f"{sign}${size:,.{places}f}"
+    return f"{sign}${size:,.{usd_places(size) if places is None else places}f}"
 
 
-def human(value: Cell, kind: Kind) -> str:
-    """A cell for people."""
+def usd_places(size: Decimal) -> int:
+    """The decimals one amount needs: cents from a dollar up, else 4, else 6."""
+    size = abs(size)
+    return 2 if size >= 1 or size == size.quantize(CENT) else 4 if size >= CENT else 6
+
+
+def column_places(values: list[Decimal | None]) -> int | None:
+    """One rule for a column of amounts: the decimals its smallest non-zero amount needs."""
+    return max((usd_places(v) for v in values if v), default=None)
+
+
+def human(value: Cell, kind: Kind, places: int | None = None) -> str:
+    """A cell for people; `places` fixes the decimals of an amount in dollars."""
     if kind == "bar" or value == "":
         return str(value or "")
     if value is None:
         return "-"
     if isinstance(value, Cost):
-        return _cost(value)
+        return _cost(value, places)
     if isinstance(value, Decimal | float) and kind in _NUMBER_FORMATS:
-        return _NUMBER_FORMATS[kind](value)
+        return _number(value, kind, places)
     if isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}"
     return str(value)
 
 
+def _number(value: Decimal | float, kind: str, places: int | None) -> str:
+    if kind in ("usd", "usd_change"):
+        return usd(Decimal(str(value)), signed=kind == "usd_change", places=places)
+    return _NUMBER_FORMATS[kind](value)
+
+
 _NUMBER_FORMATS: dict[str, Callable[[Decimal | float], str]] = {
-    "usd": lambda v: usd(Decimal(str(v))),
-    "usd_change": lambda v: usd(Decimal(str(v)), signed=True),
+    "usd": str,  # by _number, with the column's decimals
+    "usd_change": str,
     "pct": lambda v: f"{v:+.1f}%",
     "share": lambda v: f"{v:.1f}%",
     "seconds": lambda v: f"{v:.2f}s",
 }
 
 
-def _cost(value: Cost) -> str:
+def _cost(value: Cost, places: int | None = None) -> str:
     if value.complete:
-        return usd(value.known)
-    return f"≥{usd(value.known)}" if value.known else "unknown"
+        return usd(value.known, places=places)
+    return f"≥{usd(value.known, places=places)}" if value.known else "unknown"
 
 
-def raw(value: Cell) -> str:
-    """A cell for machines: exact numbers, empty when unknown."""
+def raw(value: Cell, kind: Kind = "text") -> str:
+    """A cell for machines: exact amounts, percentages to 2 decimals, empty when unknown."""
     if value is None:
         return ""
     if isinstance(value, Cost):
         return str(value.known) if value.complete else ""
+    if kind in ("share", "pct") and isinstance(value, Decimal | float):
+        return f"{value:.2f}"
     return str(value)
 
 
@@ -126,16 +147,34 @@ def _table(sheet: Sheet) -> None:
         table.add_row(*_human_row(sheet, row))
     if sheet.total is not None:
         table.add_row(*_human_row(sheet, sheet.total), style="bold")
-    stdout.print(f"[bold]{escape(sheet.title)}[/]")
-    stdout.print(table)
+    stdout.print(f"[bold]{escape(sheet.title)}[/]", soft_wrap=False)  # wrapped at words
+    print_table(stdout, table)
     for line in sheet.info:
-        stdout.print(escape(line))
+        stdout.print(escape(line), soft_wrap=False)
     for note in sheet.notes:
-        stdout.print(f"[yellow]! {escape(note)}[/]")
+        stdout.print(f"[yellow]! {escape(note)}[/]", soft_wrap=False)
 
 
 def _human_row(sheet: Sheet, row: list[Cell]) -> list[str]:
-    return [escape(human(v, c.kind)) for v, c in zip(row, sheet.columns, strict=True)]
+    places = _places(sheet)
+    return [escape(human(v, c.kind, p)) for v, c, p in zip(row, sheet.columns, places, strict=True)]
+
+
+def _places(sheet: Sheet) -> list[int | None]:
+    """The decimals of each money column, from all its rows and the total."""
+    rows = [*sheet.rows, *([sheet.total] if sheet.total is not None else [])]
+    return [
+        column_places([_amount(row[i]) for row in rows])
+        if c.kind in ("usd", "usd_change")
+        else None
+        for i, c in enumerate(sheet.columns)
+    ]
+
+
+def _amount(cell: Cell) -> Decimal | None:
+    if isinstance(cell, Cost):
+        return cell.known
+    return Decimal(str(cell)) if isinstance(cell, Decimal | float | int) else None
 
 
 def _markdown(sheet: Sheet) -> None:
@@ -160,7 +199,7 @@ def _csv(sheet: Sheet) -> None:
     writer = csv.writer(sys.stdout, lineterminator="\n")
     writer.writerow([safe(sheet.columns[i].name) for i in keep])
     for row in [*sheet.rows, *([sheet.total] if sheet.total is not None else [])]:
-        writer.writerow([_safe_cell(raw(row[i])) for i in keep])
+        writer.writerow([_safe_cell(raw(row[i], sheet.columns[i].kind)) for i in keep])
     for note in sheet.notes:
         stderr.print(f"[yellow]! {escape(note)}[/]")
 

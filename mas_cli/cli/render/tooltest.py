@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from mas_cli.cli.render.base import json_out, stderr, stdout, styled
+from mas_cli.cli.render.fit import print_table
 
 if TYPE_CHECKING:
     from mas_cli.tools.tooltest import Latency, ToolTest
@@ -163,7 +164,7 @@ def _summary(tests: list[ToolTest]) -> None:
             _ms(latency.median) if latency else "",
             " ".join(a.cache for a in test.attempts if a.cache != "off"),
         )
-    stdout.print(table)
+    print_table(stdout, table)
     failed = sum(t.verdict not in ("ok", "skipped") for t in tests)
     stdout.print(styled(f"{failed} of {len(tests)} failed", "red") if failed else "all passed")
 

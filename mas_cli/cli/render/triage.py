@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from mas_cli.cli.render.base import json_out, stderr, stdout
+from mas_cli.cli.render.fit import print_table
 
 if TYPE_CHECKING:
     from mas_cli.triage.findings import Finding
@@ -72,7 +73,7 @@ def _loops_table(report: LoopReport) -> None:
         table.add_column(name, justify="left" if name == "agent" else "right", no_wrap=True)
     for row in report.agents:
         table.add_row(*(escape(c) for c in _agent_cells(row)))
-    stdout.print(table)
+    print_table(stdout, table)
     if not report.findings:
         stdout.print("[green]no loops found[/]")
     for number, finding in enumerate(report.findings[:SHOWN], start=1):
@@ -266,4 +267,4 @@ def state_report(report: StateReport, fmt: str) -> None:
             escape(p.where or "-"),
             escape(p.hint),
         )
-    stdout.print(table)
+    print_table(stdout, table)

@@ -8,6 +8,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from mas_cli.cli.render.base import problem, stderr, stdout
+from mas_cli.words import figure, plural
 
 if TYPE_CHECKING:
     from mas_cli.spec.summary import CrewSummary, Validation
@@ -25,7 +26,8 @@ def validation(report: Validation) -> None:
         return
     assert report.summary is not None
     s = report.summary
-    counts = f"{s.process}, {len(s.agents)} agents, {len(s.tasks)} tasks, {len(s.tools)} tools"
+    sizes = [plural(len(s.agents), "agent"), plural(len(s.tasks), "task")]
+    counts = ", ".join([s.process, *sizes, plural(len(s.tools), "tool")])
     stdout.print(f"[green]✓[/] [bold]{escape(s.name)}[/]  {escape(report.path)}  ({counts})")
     stdout.print(_summary_table(report.summary))
 
@@ -77,5 +79,7 @@ def _task_row(t: dict[str, Any]) -> list[str]:
 
 
 def _limits_text(limits: dict[str, Any], defaulted: list[str]) -> str:
-    cells = [f"{k} {v:g}" + ("[dim]*[/]" if k in defaulted else "") for k, v in limits.items()]
+    cells = [
+        f"{k} {figure(v)}" + ("[dim]*[/]" if k in defaulted else "") for k, v in limits.items()
+    ]
     return " · ".join(cells) + ("  [dim](* default)[/]" if defaulted else "")

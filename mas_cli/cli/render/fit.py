@@ -1,0 +1,50 @@
+"""Tables that fit the terminal: a table too wide for it is folded, never cut.
+
+Folding splits the columns into groups that fit, each printed as its own table with the first
+column (the row's name: a run id, an agent) repeated, so every value is shown whole.
+"""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Column, Table
+
+GAP = 2  # box=None tables put one space of padding on each side of a column
+
+
+def print_table(console: Console, table: Table) -> None:
+    """Print `table` whole: as it is when it fits, else folded into groups of columns."""
+    groups = _groups(console, table)
+    for i, group in enumerate(groups):
+        if i:
+            console.print()
+        console.print(table if len(groups) == 1 else _part(table, group))
+
+
+def _groups(console: Console, table: Table) -> list[list[int]]:
+    widths = [_column_width(console, col) for col in table.columns]
+    groups: list[list[int]] = [[0]]
+    used = widths[0] if widths else 0
+    for i in range(1, len(widths)):
+        if used + GAP + widths[i] > console.width and len(groups[-1]) > 1:
+            groups.append([0])
+            used = widths[0]
+        groups[-1].append(i)
+        used += GAP + widths[i]
+    return groups
+
+
+def _column_width(console: Console, column: Column) -> int:
+    cells = [column.header, *column.cells]
+    return max(console.measure(cell).maximum for cell in cells if cell is not None)
+
+
+def _part(table: Table, group: list[int]) -> Table:
+    part = Table(box=None, header_style=table.header_style, pad_edge=False)
+    for i in group:
+        col = table.columns[i]
+        part.add_column(col.header, justify=col.justify, style=col.style, no_wrap=col.no_wrap)
+    cells = [list(table.columns[i].cells) for i in group]
+    for r, row in enumerate(table.rows):
+        part.add_row(*(column[r] for column in cells), style=row.style)
+    return part

@@ -1,0 +1,96 @@
+"""`mas show`: what happened, in full when asked, as JSON, named by the run's folder too."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from mas_cli.cli import app
+
+ROOT = Path(__file__).resolve().parent.parent
+runner = CliRunner()
+
+
+def _run(crew: str, *args: str) -> Path:
+    done = runner.invoke(app, ["run", str(ROOT / "crews" / crew / "crew.yaml"), "-q", *args])
+    assert done.exit_code in (0, 3), done.stderr
+    return Path(done.stderr.splitlines()[-1].rsplit(" log ", 1)[1]).parent
+
+
+def test_full_shows_tool_arguments_results_and_model_text(clean_env: Path) -> None:
+    _run("support-ticket", "--offline")
+    plain = runner.invoke(app, ["show", "--last"]).stdout
+    full = runner.invoke(app, ["show", "--last", "--full"], env={"COLUMNS": "300"}).stdout
+    assert "arguments:" not in plain
+    assert 'arguments: {"query": ' in full
+    assert 'result: {"query": ' in full
+    assert "Refund policy" in full
+    assert 'text: {"category": "billing"' in full
+
+
+def test_json_is_the_tree_with_its_events(clean_env: Path) -> None:
+    _run("support-ticket", "--offline")
+    tree = json.loads(runner.invoke(app, ["show", "--last", "--json", "--full"]).stdout)
+    assert tree["run"]["crew"] == "support-ticket"
+    assert tree["finished"]["status"] == "ok"
+    assert [t["event"]["task"] for t in tree["tasks"]] == ["triage", "answer", "review"]
+    turn = tree["tasks"][1]["children"][0]
+    tool = next(c for c in turn["children"] if c["event"]["type"] == "tool_call")
+    assert json.loads(tool["arguments"])["query"]
+    assert "Refund policy" in tool["result"]
+
+
+def test_a_run_folder_names_the_run(clean_env: Path) -> None:
+    folder = _run("support-ticket", "--offline")
+    for name in (str(folder), str(folder) + "/"):
+        done = runner.invoke(app, ["show", name])
+        assert done.exit_code == 0, done.stderr
+        assert f"run {folder.name} ok" in done.stdout
+
+
+def test_the_turn_count_matches_the_turns_listed(clean_env: Path) -> None:
+    _run("runaway-rescoring")
+    shown = runner.invoke(app, ["show", "--last"], env={"COLUMNS": "300"}).stdout
+    blocks = re.split(r"\n(?=[├└]── )", shown)[1:]
+    assert blocks
+    for block in blocks:
+        said = int(re.search(r"  (\d+) turns? ", block.splitlines()[0])[1])  # type: ignore[index]
+        assert said == len(re.findall(r"── turn \d+", block)), block
+
+
+def test_full_never_shows_a_secret_and_output_drives_no_terminal(
+    tmp_path: Path, clean_env: Path, monkeypatch: object
+) -> None:
+    from crewkit import write_crew
+
+    canary = "tok-canary-5f1e2d3c4b"
+    monkeypatch.setenv("MY_API_TOKEN", canary)  # type: ignore[attr-defined]
+    (tmp_path / "leaky.py").write_text(
+        "import os\n\ndef leak() -> str:\n    return 'token ' + os.environ['MY_API_TOKEN']\n",
+        encoding="utf-8",
+    )
+    crew = write_crew(
+        tmp_path,
+        """
+name: leaky
+tools: {leak: {function: leaky.py:leak}}
+agents:
+  a:
+    role: A
+    model: offline
+    script: [{tool_calls: [{name: leak}]}, {text: "done \\u001b[2J"}]
+    tools: [leak]
+tasks: [{id: t, agent: a, prompt: hi}]
+""",
+    )
+    ran = runner.invoke(app, ["run", str(crew), "-q"])
+    assert ran.exit_code == 0, ran.stderr
+    assert "\x1b" not in ran.stdout  # the crew's printed output is made safe too
+    assert "done \\x1b[2J" in ran.stdout
+    full = runner.invoke(app, ["show", "--last", "--full"], env={"COLUMNS": "300"}).stdout
+    assert "result: token ***" in full
+    assert canary not in full
+    assert canary not in runner.invoke(app, ["show", "--last", "--full", "--json"]).stdout
