@@ -14,6 +14,7 @@ from typing import Any
 from jsonschema.validators import validator_for
 
 from mas_cli.engine import history
+from mas_cli.engine.answers import extract_json, unfinished
 from mas_cli.engine.context import RunContext, Where, digest
 from mas_cli.engine.model_calls import call_model, prompt_tokens
 from mas_cli.engine.outcomes import (
@@ -142,7 +143,21 @@ async def _run_turn(ctx: RunContext, conv: Conversation) -> TurnOutcome:
     conv.last_text = message.content or conv.last_text
     if message.tool_calls:
         return await _tools(ctx, conv, completion, turn_span)
+    problem = unfinished(completion, conv.request.model)
+    if problem:
+        return _unfinished(ctx, conv, problem, turn_span)
     return _finish(ctx, conv, message.content, turn_span)
+
+
+def _unfinished(ctx: RunContext, conv: Conversation, problem: str, turn_span: str) -> TurnOutcome:
+    """A cut-off answer fails the task (the same cap would cut it again); an empty one is
+    asked again, as an invalid answer is."""
+    if problem.startswith("answer cut off") or conv.invalid_answers >= conv.task.max_retries:
+        return Stopped(f"{problem}{_CUT_HINT if 'cut off' in problem else ''}", None, conv.last_text)
+    return _reask_after(ctx, conv, [problem], turn_span)
+
+
+_CUT_HINT = ": raise max_tokens on the model, or ask for a shorter answer"
 
 
 async def _tools(
@@ -168,11 +183,17 @@ def _finish(ctx: RunContext, conv: Conversation, text: str, turn_span: str) -> T
     schema = conv.task.output_schema
     if schema is None:
         return FinalOutput(text)
-    data, errors = parse_output(text, schema)
+    data, errors, stripped = parse_output(text, schema)
     if not errors:
-        return FinalOutput(text, data)
+        return FinalOutput(text, data, stripped)
     if conv.invalid_answers >= conv.task.max_retries:
         return Stopped(f"output does not match output_schema: {'; '.join(errors)}", partial=text)
+    return _reask_after(ctx, conv, errors, turn_span)
+
+
+def _reask_after(
+    ctx: RunContext, conv: Conversation, errors: list[str], turn_span: str
+) -> TurnOutcome:
     conv.invalid_answers += 1
     ctx.sink.emit(
         Retry,
@@ -184,32 +205,30 @@ def _finish(ctx: RunContext, conv: Conversation, text: str, turn_span: str) -> T
         attempt=conv.invalid_answers + 1,
         reason="; ".join(errors),
     )
-    conv.add(Message(role="user", content=_reask(errors)))
+    schema = conv.task.output_schema is not None
+    conv.add(Message(role="user", content=_reask(errors, schema=schema)))
     return RunAgain("invalid output")
 
 
-def parse_output(text: str, schema: dict[str, Any]) -> tuple[Any, list[str]]:
-    """The answer as JSON, and what is wrong with it under the schema (empty when valid)."""
+def parse_output(text: str, schema: dict[str, Any]) -> tuple[Any, list[str], str | None]:
+    """The answer as JSON (found inside a <think> block's aftermath, a fence or prose), what is
+    wrong with it under the schema (empty when valid), and what was stripped around it."""
+    found, stripped = extract_json(text)
     try:
-        data = json.loads(_strip_fence(text))
+        data = json.loads(found)
     except json.JSONDecodeError as exc:
-        return None, [f"the answer is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"]
+        where = f"{exc.msg} at line {exc.lineno} column {exc.colno}"
+        return None, [f"the answer is not JSON ({where})"], stripped
     validator = validator_for(schema)(schema)
     errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
-    return data, [f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}" for e in errors]
+    problems = [f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}" for e in errors]
+    return data, problems, stripped
 
 
-def _strip_fence(text: str) -> str:
-    # Models often wrap JSON in a ```json fence; the content is what counts.
-    stripped = text.strip()
-    if stripped.startswith("```") and stripped.endswith("```"):
-        stripped = stripped.split("\n", 1)[1] if "\n" in stripped else ""
-        return stripped.rsplit("```", 1)[0]
-    return stripped
-
-
-def _reask(errors: list[str]) -> str:
+def _reask(errors: list[str], *, schema: bool = True) -> str:
     listed = "\n".join(f"- {e}" for e in errors)
+    if not schema:
+        return f"Your answer could not be used:\n{listed}\nAnswer the task again."
     return (
         f"Your answer does not match the required JSON Schema:\n{listed}\n"
         "Answer again with one valid JSON object only."
@@ -244,8 +263,10 @@ def _end(
     ctx: RunContext, conv: Conversation, outcome: FinalOutput | Stopped, cancelled: bool = False
 ) -> TaskOutcome:
     status: TaskStatus
+    stripped = None
     if isinstance(outcome, FinalOutput):
         refused = _write_state(ctx, conv, outcome.data)
+        stripped = outcome.stripped
         status, reason = ("failed", refused) if refused else ("ok", None)
         result = TaskOutcome(
             conv.task.id, conv.agent, status, outcome.text, outcome.data, reason, turns=conv.turn
@@ -265,6 +286,7 @@ def _end(
     ctx.sink.emit(
         TaskFinished,
         conv.parent,
+        answer_stripped=stripped,
         span=conv.span,
         agent=conv.agent,
         task=conv.task.id,

@@ -194,6 +194,8 @@ class TaskFinished(Event):
     output_tokens: int = 0
     cost_usd: float | None = None
     duration_s: float = 0.0
+    answer_stripped: str | None = None
+    """What was stripped around a JSON answer: a <think> block, a ``` fence, prose."""
 
 
 class RunFinished(Event):

@@ -31,7 +31,8 @@ class AnthropicProvider:
         key = api_key(model)
         self._secrets = Secrets.of(key, model.headers.values())
         self._env = key_env(model)
-        self._client = anthropic.AsyncAnthropic(api_key=key, base_url=model.base_url, max_retries=0)
+        base_url = messages_base_url(model.base_url)
+        self._client = anthropic.AsyncAnthropic(api_key=key, base_url=base_url, max_retries=0)
 
     async def complete(self, request: Request) -> Completion:
         """One call: the body sent, the response decoded, a failure raised as LlmFailure."""
@@ -83,6 +84,15 @@ class AnthropicProvider:
     async def aclose(self) -> None:
         """Close the client's connections."""
         await self._client.close()
+
+
+def messages_base_url(base_url: str | None) -> str | None:
+    """The SDK appends `/v1/messages`; a base_url written with its `/v1` (as OpenAI-style
+    servers are) would call `/v1/v1/messages`, so the `/v1` is dropped."""
+    if base_url is None:
+        return None
+    trimmed = base_url.rstrip("/")
+    return trimmed.removesuffix("/v1") if trimmed.endswith("/v1") else base_url
 
 
 def _sdk_failure(exc: Exception) -> LlmFailure:

@@ -20,6 +20,7 @@ PROVIDERS = ("openai", "anthropic", "offline")
 Provider = Literal["openai", "anthropic", "offline"]
 ToolKind = Literal["deterministic", "live", "side_effect"]
 Process = Literal["sequential", "parallel", "hierarchical"]
+StructuredOutput = Literal["json_schema", "json_object", "none"]
 INLINE_MANAGER = "manager"
 MANAGER_TASK = "manage"  # the id of a hierarchical crew's manager conversation
 
@@ -72,6 +73,10 @@ class ModelSpec(Spec):
     """Extra request parameters passed to the provider as they are (top_p, seed, ...)."""
     prompt_caching: bool = False
     """Anthropic only: mark the system prompt and tools with cache_control."""
+    structured_output: StructuredOutput = "json_schema"
+    """How an output_schema is asked for (OpenAI wire): `json_schema` (OpenAI, vLLM, llama.cpp,
+    Ollama), `json_object` (llama-cpp-python's server), `none` (the prompt only). Never sent
+    while the task offers tools, whose calls it would silence; answers are validated anyway."""
 
 
 class Limits(Spec):
