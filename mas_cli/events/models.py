@@ -86,6 +86,8 @@ class LlmCall(Event):
     usage_source: Literal["provider", "estimate"] = "estimate"
     raw_usage: dict[str, Any] | None = None
     cost_usd: float | None = None
+    cost_source: Literal["proxy"] | None = None
+    """`proxy`: cost_usd is what the proxy reported (x-litellm-response-cost), mas has no price."""
     latency_s: float = 0.0
     wait_s: float = 0.0
     finish_reason: str | None = None

@@ -8,10 +8,12 @@ Anthropic's 529 overloaded and its spend limits included, are classified by `fau
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
 from mas_cli.llm.anthropic_wire import parse_message, request_body
 from mas_cli.llm.faults import Endpoint, connection_failure, decode, status_failure
+from mas_cli.llm.headers import reported_cost_usd
 from mas_cli.llm.keys import Secrets, api_key, key_env
 from mas_cli.llm.types import Completion, LlmFailure, Request
 from mas_cli.spec.models import ModelSpec
@@ -44,13 +46,14 @@ class AnthropicProvider:
         )
         body = request_body(request)
         response = await self._send(body, request, endpoint)
-        return decode(
+        completion = decode(
             endpoint,
             response.status_code,
             response.content,
             lambda data: parse_message(data, request),
             body,
         )
+        return replace(completion, reported_cost_usd=reported_cost_usd(response.headers))
 
     async def _send(
         self, body: dict[str, Any], request: Request, endpoint: Endpoint
