@@ -111,3 +111,28 @@ def test_a_provider_rate_limit_does_not_throttle_a_local_server(
     assert len(calls(items)) == 3  # the answer and two re-asks, none held back
     assert not of_type(items, "rate_limited")
     assert result.tasks["t"].reason == "empty answer, finish_reason stop"
+
+
+def test_cost_report_all_does_not_count_a_replay_as_new_spend(
+    litellm: Server, tmp_path: Path, clean_env: Path
+) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from mas_cli.cli import app
+
+    prices = {"canned": {"input": 10, "output": 20}}  # $ per million: $0.0005 a call
+    path = crew(tmp_path, openai(litellm, "canned", max_tokens=100), prices=prices)
+    live, _ = run_live(path, clean_env)
+    assert live.status == "ok", live.reason
+    runner = CliRunner()
+    replayed = runner.invoke(app, ["run", str(path), "--replay", live.run_id])
+    assert replayed.exit_code == 0, replayed.stderr
+    report = runner.invoke(app, ["cost-report", "--all", "--json"])
+    assert report.exit_code == 0, report.stderr
+    data = json.loads(report.stdout)
+    assert (data["runs"], data["replayed_runs_not_counted"]) == (1, 1)
+    assert data["total"]["cost_usd"] == 0.0005
+    table = runner.invoke(app, ["cost-report", "--all"])
+    assert "1 replayed runs not counted: a replay spends nothing new" in table.stdout
