@@ -40,6 +40,7 @@ def _agents(crew: CrewSpec) -> Iterator[tuple[Path, AgentSpec]]:
 
 
 def _check_models(crew: CrewSpec) -> Iterator[Finding]:
+    yield from _check_params(crew)
     for where, agent in _agents(crew):
         if crew.model_for(agent.model) is not None:
             continue
@@ -54,6 +55,19 @@ def _check_models(crew: CrewSpec) -> Iterator[Finding]:
                 or "or write provider:model, e.g. openai:gpt-4o-mini"
             )
         yield Finding((*where, "model"), message, hint)
+
+
+def _check_params(crew: CrewSpec) -> Iterator[Finding]:
+    """`n` above 1 asks for several answers: mas reads the first, the provider bills them all."""
+    for name, model in crew.models.items():
+        n = model.params.get("n", 1)
+        if n != 1:
+            yield Finding(
+                ("models", name, "params", "n"),
+                f"n: {n} asks for several answers per call, but mas uses one and every one is "
+                "billed",
+                "remove n from params",
+            )
 
 
 def _check_task_refs(crew: CrewSpec) -> Iterator[Finding]:
