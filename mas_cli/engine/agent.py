@@ -57,6 +57,7 @@ class Conversation:
     output_tokens: int = 0
     last_text: str | None = None
     started: float = field(default_factory=time.monotonic)
+    scale: float = 1.0  # the server's prompt tokens per token we count (its own tokenizer)
 
     def add(self, *messages: Message) -> None:
         """Append messages to the conversation."""
@@ -136,6 +137,7 @@ async def _run_turn(ctx: RunContext, conv: Conversation) -> TurnOutcome:
     completion = await call_model(ctx, conv.request, where)
     if isinstance(completion, Stopped):
         return Stopped(completion.reason, completion.hit, completion.partial or conv.last_text)
+    _calibrate(conv, completion)
     message = completion.message
     conv.input_tokens += completion.usage.input_tokens
     conv.output_tokens += completion.usage.output_tokens
@@ -153,7 +155,9 @@ def _unfinished(ctx: RunContext, conv: Conversation, problem: str, turn_span: st
     """A cut-off answer fails the task (the same cap would cut it again); an empty one is
     asked again, as an invalid answer is."""
     if problem.startswith("answer cut off") or conv.invalid_answers >= conv.task.max_retries:
-        return Stopped(f"{problem}{_CUT_HINT if 'cut off' in problem else ''}", None, conv.last_text)
+        return Stopped(
+            f"{problem}{_CUT_HINT if 'cut off' in problem else ''}", None, conv.last_text
+        )
     return _reask_after(ctx, conv, [problem], turn_span)
 
 
@@ -235,8 +239,20 @@ def _reask(errors: list[str], *, schema: bool = True) -> str:
     )
 
 
+def _calibrate(conv: Conversation, completion: Completion) -> None:
+    """Learn how the server counts: its reported prompt tokens against our tiktoken count, so
+    max_history_tokens holds in the server's tokens (a local model's tokenizer and template
+    can count several times more)."""
+    usage = completion.usage
+    if usage.source != "provider" or usage.input_tokens <= 0:
+        return
+    counted = prompt_tokens(conv.request)
+    if counted > 0:
+        conv.scale = max(1.0, usage.input_tokens / counted)
+
+
 def _trim(ctx: RunContext, conv: Conversation) -> None:
-    limit = ctx.crew.spec.limits.max_history_tokens
+    limit = int(ctx.crew.spec.limits.max_history_tokens / conv.scale)
     before = prompt_tokens(conv.request)
     if before <= limit:
         return

@@ -11,9 +11,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import install  # noqa: E402
-from servers import Server, ensure, free_port, quiet_env, running  # noqa: E402
-from tinymodel import write_model  # noqa: E402
+import install
+from servers import Server, ensure, free_port, quiet_env, running
+from tinymodel import write_model
 
 # Canned answers, errors and tool calls, one model name each. `canned` has a price the proxy
 # knows and reports (x-litellm-response-cost); mas has none for it.
@@ -74,7 +74,9 @@ def litellm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     port = free_port()
     cmd = [str(python.parent / "litellm"), "--config", str(config)]
     cmd += ["--host", "127.0.0.1", "--port", str(port)]
-    with running("LiteLLM proxy", cmd, "/health/liveliness", folder / "proxy.log", quiet_env()) as s:
+    with running(
+        "LiteLLM proxy", cmd, "/health/liveliness", folder / "proxy.log", quiet_env()
+    ) as s:
         yield s
 
 

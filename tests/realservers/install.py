@@ -98,7 +98,9 @@ def install_litellm() -> Path:
         shutil.rmtree(home, ignore_errors=True)
         home.mkdir(parents=True)
         log = home / "install.log"
-        run_logged("creating the LiteLLM venv", [sys.executable, "-m", "venv", str(home / "venv")], log)
+        run_logged(
+            "creating the LiteLLM venv", [sys.executable, "-m", "venv", str(home / "venv")], log
+        )
         pip = [str(litellm_python()), "-m", "pip", "install", "-q"]
         run_logged("pip install litellm[proxy]", [*pip, f"litellm[proxy]=={LITELLM_VERSION}"], log)
         done.write_text(time.strftime("%Y-%m-%dT%H:%M:%SZ\n", time.gmtime()))
@@ -166,7 +168,9 @@ def install_llama_server() -> Path:
         log.write_text("")
         for tool in ("cmake", "ninja", "c++"):
             if shutil.which(tool) is None:
-                raise InstallError(f"{tool} is not installed: apt-get install cmake ninja-build g++")
+                raise InstallError(
+                    f"{tool} is not installed: apt-get install cmake ninja-build g++"
+                )
         with tempfile.TemporaryDirectory(prefix="mas-llama-") as tmp:
             source = fetch_llama_source(Path(tmp), log)
             built = build_llama_server(source, Path(tmp) / "build", log)

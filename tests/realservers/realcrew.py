@@ -43,9 +43,16 @@ def crew(
     doc = {
         "name": "real",
         "models": {"m": model},
-        "limits": {"retry_backoff_s": 0.01, "max_retries": 2, "llm_timeout_s": 60, **(limits or {})},
+        "limits": {
+            "retry_backoff_s": 0.01,
+            "max_retries": 2,
+            "llm_timeout_s": 60,
+            **(limits or {}),
+        },
         "tools": {"lookup": {"function": "tools.py:lookup", "kind": "deterministic"}},
-        "agents": {"analyst": {"role": "Analyst", "model": "m", "tools": ["lookup"] if tools else []}},
+        "agents": {
+            "analyst": {"role": "Analyst", "model": "m", "tools": ["lookup"] if tools else []}
+        },
         "tasks": [task],
         **extra,
     }

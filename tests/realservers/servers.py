@@ -54,7 +54,9 @@ def ensure(component: str) -> Path:
 
 
 @contextmanager
-def running(name: str, cmd: list[str], health: str, log: Path, env: dict[str, str]) -> Iterator[Server]:
+def running(
+    name: str, cmd: list[str], health: str, log: Path, env: dict[str, str]
+) -> Iterator[Server]:
     """Start `cmd`, wait until `health` answers 200, stop it afterwards (whatever happens)."""
     port = int(cmd[cmd.index("--port") + 1])
     server = Server(name, port, log)
@@ -110,7 +112,9 @@ def quiet_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def post(url: str, body: dict[str, object], headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+def post(
+    url: str, body: dict[str, object], headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
     """POST JSON; the status, headers and body, errors included."""
     request = urllib.request.Request(
         url,
