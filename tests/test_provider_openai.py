@@ -341,3 +341,19 @@ def test_tool_call_arguments_that_are_not_json_reach_the_agent_as_an_arguments_e
     assert "column 11" in calls[0].arguments_error
     assert calls[1].arguments_error == "arguments are JSON but not an object: '[1, 2]'"
     assert (calls[2].arguments, calls[2].arguments_error) == ({"id": "ok"}, None)
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        # llama-cpp-python's server refusing a json_schema response_format, as a 500
+        "Invalid response_format: only json_object is supported",
+        "validation error: 1 error for CreateChatCompletionRequest",
+        "n > 1 is not supported",
+    ],
+)
+def test_a_5xx_that_blames_the_request_is_not_retried(server: FakeServer, said: str) -> None:
+    server.openai.push(error(500, said))
+    failure = _fail(_request(server))
+    assert (failure.status, failure.kind, failure.retryable) == (500, "bad_request", False)
+    assert str(failure).startswith(f"openai 500 bad_request: {said}")

@@ -223,6 +223,8 @@ def parse_output(text: str, schema: dict[str, Any]) -> tuple[Any, list[str], str
     except json.JSONDecodeError as exc:
         where = f"{exc.msg} at line {exc.lineno} column {exc.colno}"
         return None, [f"the answer is not JSON ({where})"], stripped
+    except RecursionError:
+        return None, ["the answer is JSON nested too deeply to read"], stripped
     validator = validator_for(schema)(schema)
     errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
     problems = [f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}" for e in errors]

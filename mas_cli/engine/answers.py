@@ -17,6 +17,7 @@ CUT_OFF = frozenset({"length", "max_tokens", "model_context_window_exceeded"})
 _THINK = re.compile(r"<(think|thinking|reasoning)>.*?</\1>\s*", re.DOTALL | re.IGNORECASE)
 _FENCE = re.compile(r"```[a-zA-Z0-9_-]*[ \t]*\n?(.*?)```", re.DOTALL)
 NOTE_CHARS = 120
+MAX_CANDIDATES = 64  # JSON starts tried in prose: a hostile answer full of braces stays linear
 
 
 def unfinished(completion: Completion, model: ModelSpec) -> str | None:
@@ -58,10 +59,12 @@ def extract_json(text: str) -> tuple[str, str | None]:
 def _json_in_prose(text: str) -> tuple[int, int] | None:
     """The span of the first JSON object (or array) in the text that parses whole."""
     decoder = json.JSONDecoder()
-    for match in re.finditer(r"[{\[]", text):
+    for tried, match in enumerate(re.finditer(r"[{\[]", text)):
+        if tried >= MAX_CANDIDATES:
+            return None
         try:
             _, end = decoder.raw_decode(text, match.start())
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         return match.start(), end
     return None
@@ -70,7 +73,7 @@ def _json_in_prose(text: str) -> tuple[int, int] | None:
 def _is_json(text: str) -> bool:
     try:
         json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return False
     return True
 

@@ -12,7 +12,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import install
-from servers import Server, ensure, free_port, quiet_env, running
+from servers import LLAMA_CTX, Server, ensure, free_port, quiet_env, running
 from tinymodel import write_model
 
 # Canned answers, errors and tool calls, one model name each. `canned` has a price the proxy
@@ -60,8 +60,6 @@ litellm_settings:
 general_settings:
   disable_spend_logs: true
 """
-
-LLAMA_CTX = 1024  # small, so a context overflow is cheap to provoke
 
 
 @pytest.fixture(scope="session")

@@ -22,6 +22,11 @@ TOOLS_PY = '''
 def lookup(account: str) -> dict:
     """Look an account up."""
     return {"account": account, "risk": "low"}
+
+
+def flag(urgent: bool) -> str:
+    """Flag the account; answers with the account's notes (long)."""
+    return f"urgent={urgent} " + "the account notes say nothing new. " * 12
 '''
 
 
@@ -30,7 +35,7 @@ def crew(
     model: dict[str, Any],
     *,
     schema: dict[str, Any] | None = DECISION,
-    tools: bool = False,
+    tools: bool | str = False,
     limits: dict[str, Any] | None = None,
     **extra: Any,
 ) -> Path:
@@ -69,3 +74,9 @@ def run_live(path: Path, home: Path) -> tuple[RunResult, list[dict[str, Any]]]:
 
 def calls(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return of_type(items, "llm_call")
+
+
+def _tools(tools: bool | str) -> list[str]:
+    if isinstance(tools, str):
+        return [tools]
+    return ["lookup"] if tools else []

@@ -22,6 +22,7 @@ from pathlib import Path
 import install
 import pytest
 
+LLAMA_CTX = 1024  # llama-server's context: small, so an overflow is cheap to provoke
 START_TIMEOUT_S = 180.0  # generous: a loaded 2-core machine starts the proxy in ~20 s
 
 
