@@ -154,10 +154,10 @@ async def _run_turn(ctx: RunContext, conv: Conversation) -> TurnOutcome:
 def _unfinished(ctx: RunContext, conv: Conversation, problem: str, turn_span: str) -> TurnOutcome:
     """A cut-off answer fails the task (the same cap would cut it again); an empty one is
     asked again, as an invalid answer is."""
-    if problem.startswith("answer cut off") or conv.invalid_answers >= conv.task.max_retries:
-        return Stopped(
-            f"{problem}{_CUT_HINT if 'cut off' in problem else ''}", None, conv.last_text
-        )
+    if problem.startswith("answer cut off"):
+        return Stopped(problem + _CUT_HINT, None, conv.last_text)
+    if conv.invalid_answers >= conv.task.max_retries:
+        return Stopped(problem, None, conv.last_text)
     return _reask_after(ctx, conv, [problem], turn_span)
 
 

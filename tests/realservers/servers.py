@@ -62,7 +62,7 @@ def running(
     port = int(cmd[cmd.index("--port") + 1])
     server = Server(name, port, log)
     with log.open("w") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=log.parent)
     try:
         _wait_healthy(server, proc, health)
         yield server
