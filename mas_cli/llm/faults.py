@@ -46,6 +46,7 @@ INVALID_MARKERS = (
     "badrequest",
     "bad request",
     "not supported",
+    "not_supported",
     "unsupported",
     "validation error",
     "invalid request",

@@ -26,7 +26,7 @@ def lookup(account: str) -> dict:
 
 def flag(urgent: bool) -> str:
     """Flag the account; answers with the account's notes (long)."""
-    return f"urgent={urgent} " + "the account notes say nothing new. " * 12
+    return f"urgent={urgent} " + "the account notes say nothing new. " * 5
 '''
 
 
@@ -54,10 +54,11 @@ def crew(
             "llm_timeout_s": 60,
             **(limits or {}),
         },
-        "tools": {"lookup": {"function": "tools.py:lookup", "kind": "deterministic"}},
-        "agents": {
-            "analyst": {"role": "Analyst", "model": "m", "tools": ["lookup"] if tools else []}
+        "tools": {
+            "lookup": {"function": "tools.py:lookup", "kind": "deterministic"},
+            "flag": {"function": "tools.py:flag", "kind": "deterministic"},
         },
+        "agents": {"analyst": {"role": "Analyst", "model": "m", "tools": _tools(tools)}},
         "tasks": [task],
         **extra,
     }

