@@ -255,3 +255,105 @@ def anthropic_error(
     if error_code:
         err["details"] = {"error_code": error_code}
     return Reply(status, {"type": "error", "error": err}, headers=headers or {})
+
+
+# -- a greedy server: the largest output it is allowed, and the largest honest input count -----
+
+UNCAPPED_OUTPUT = 100_000  # what the server writes when a request sends no output cap
+ANTHROPIC_TOOL_PROMPT = 346  # Anthropic's documented tool-use system prompt, in tokens
+SPECIAL_PER_MESSAGE = 4  # <|start|>role ... <|end|>
+
+
+def _size(value: Any) -> int:
+    """UTF-8 bytes of a text, or of a value's compact JSON: one token per byte at most."""
+    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def _texts(value: Any) -> int:
+    """Bytes of every text a server tokenizes in a message's content, blocks and tool calls."""
+    if isinstance(value, str):
+        return _size(value)
+    if isinstance(value, list):
+        return sum(_texts(v) for v in value)
+    if isinstance(value, dict):
+        structured = ("input", "arguments", "parameters", "input_schema")
+        return sum(
+            _size(v) if k in structured else _texts(v) for k, v in value.items() if k != "type"
+        )
+    return _size(value) if value is not None else 0
+
+
+def honest_input_tokens(path: str, body: dict[str, Any]) -> int:
+    """The most input tokens a byte-level BPE server can honestly count for this body:
+    one per byte of every text, tool schema and response_format, plus special tokens."""
+    messages = body.get("messages") or []
+    count = sum(_texts(m) + SPECIAL_PER_MESSAGE for m in messages) + 3
+    count += _texts(body.get("system")) + SPECIAL_PER_MESSAGE
+    count += sum(_size(t) + SPECIAL_PER_MESSAGE for t in body.get("tools") or [])
+    count += _size(body["response_format"]) if "response_format" in body else 0
+    if path == ANTHROPIC and body.get("tools"):
+        count += ANTHROPIC_TOOL_PROMPT
+    return count
+
+
+@dataclass
+class Greedy:
+    """Answers every request with the largest output it is allowed (max_tokens or
+    max_completion_tokens, times n; UNCAPPED_OUTPUT when none is sent) and reports it, with
+    the input counted by `honest_input_tokens`. Asks for `calls_per_turn` calls of `tool`
+    while the conversation has fewer than `tool_turns` tool turns. Keeps what it billed."""
+
+    tool: str | None = None
+    calls_per_turn: int = 1
+    tool_turns: int = 0
+    billed: list[tuple[int, int]] = field(default_factory=list)  # (input, output) per request
+
+    def install(self, server: FakeServer) -> None:
+        """Answer both routes."""
+        server.openai.handler = lambda body: self.answer(OPENAI, body)
+        server.anthropic.handler = lambda body: self.answer(ANTHROPIC, body)
+
+    def answer(self, path: str, body: dict[str, Any]) -> Reply:
+        cap = body.get("max_completion_tokens") or body.get("max_tokens") or UNCAPPED_OUTPUT
+        output = cap * int(body.get("n") or 1)
+        inputs = honest_input_tokens(path, body)
+        self.billed.append((inputs, output))
+        calls = self._calls(body)
+        text = "w" * min(output, 4096)
+        if path == OPENAI:
+            reply = openai_tools(*calls) if calls else openai_text(text)
+            reply.json["usage"] = {
+                "prompt_tokens": inputs,
+                "completion_tokens": output,
+                "total_tokens": inputs + output,
+            }
+            return reply
+        reply = (
+            anthropic_tools(*[(n, json.loads(a)) for n, a in calls])
+            if calls
+            else anthropic_text(text)
+        )
+        reply.json["usage"] = {"input_tokens": inputs, "output_tokens": output}
+        return reply
+
+    def _calls(self, body: dict[str, Any]) -> list[tuple[str, str]]:
+        if self.tool is None or not body.get("tools"):
+            return []
+        turns = sum(1 for m in body.get("messages") or [] if _asked_for_tools(m))
+        if turns >= self.tool_turns:
+            return []
+        return [
+            (self.tool, json.dumps({"text": f"t{turns}-{i}"})) for i in range(self.calls_per_turn)
+        ]
+
+
+def _asked_for_tools(message: dict[str, Any]) -> bool:
+    """An assistant turn that called tools, in either wire format."""
+    if message.get("role") != "assistant":
+        return False
+    content = message.get("content")
+    blocks = content if isinstance(content, list) else []
+    return bool(message.get("tool_calls")) or any(
+        isinstance(b, dict) and b.get("type") == "tool_use" for b in blocks
+    )

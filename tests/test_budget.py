@@ -68,11 +68,11 @@ def events(home: Path) -> list[AnyEvent]:
 def test_the_call_that_could_pass_the_cap_is_refused_before_it_is_made(
     tmp_path: Path, clean_env: Path
 ) -> None:
-    cap = D("0.02")
+    cap = D("0.05")
     crew = write_crew(tmp_path, {"max_cost_usd": float(cap)})
     result = runner.invoke(app, ["run", str(crew), "--quiet"])
     assert result.exit_code == 3, result.stderr
-    assert "max_cost_usd 0.02 would be passed" in result.stderr
+    assert "max_cost_usd 0.05 would be passed" in result.stderr
 
     log = events(clean_env)
     calls = [e for e in log if isinstance(e, LlmCall)]
@@ -86,7 +86,7 @@ def test_the_call_that_could_pass_the_cap_is_refused_before_it_is_made(
     # The refused call never happened: no llm_call after the hit, and its turn has none.
     assert log.index(hit) > log.index(calls[-1])
     assert hit.turn is None or hit.turn > (calls[-1].turn or 0)
-    assert (hit.kind, hit.scope, hit.threshold) == ("max_cost_usd", "run", 0.02)
+    assert (hit.kind, hit.scope, hit.threshold) == ("max_cost_usd", "run", 0.05)
     # It was refused because its worst case could pass the cap, though spending was below it.
     worst = D(str(hit.value)) - spent
     assert D(str(hit.value)) > cap

@@ -158,21 +158,3 @@ def test_debug_mode_lets_bugs_raise(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MAS_DEBUG", "1")
     result = runner.invoke(app, ["validate", "x.yaml"])
     assert isinstance(result.exception, RuntimeError)
-
-
-def test_params_n_above_one_is_refused_where_it_is_written(tmp_path: Path) -> None:
-    crew = tmp_path / "crew.yaml"
-    crew.write_text(
-        "name: n\n"
-        "models:\n"
-        "  fast: {provider: openai, model: gpt-4o-mini, params: {n: 2}}\n"
-        "agents:\n"
-        "  a: {role: A, model: fast}\n"
-        "tasks:\n"
-        "  - {id: t, agent: a, prompt: hi}\n",
-        encoding="utf-8",
-    )
-    result = runner.invoke(app, ["validate", str(crew)])
-    assert result.exit_code == 2
-    assert f"{crew}:3:60: models.fast.params.n: n: 2 asks for several answers" in result.stderr
-    assert "(remove n from params)" in result.stderr

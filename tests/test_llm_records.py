@@ -12,7 +12,7 @@ import pytest
 
 from mas_cli.errors import UsageError
 from mas_cli.llm.headers import duration_s, rate_limit_info, retry_after_s
-from mas_cli.llm.keys import NO_KEY, MissingKey, Secrets, api_key, key_env
+from mas_cli.llm.keys import NO_KEY, MissingKey, api_key, key_env, provider_secrets
 from mas_cli.llm.recording import LlmLog, Recording, completion_doc, completion_from, request_doc
 from mas_cli.llm.replay import ReplayProvider, first_difference, load, nearest
 from mas_cli.llm.types import Completion, LlmFailure, Message, Request, ToolCall, Usage
@@ -89,9 +89,9 @@ def test_key_rules(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_secrets_scrub_keys_and_long_header_values_only() -> None:
-    secrets = Secrets.of("sk-abcdef123456", ["1", "team-token-xyz"])
+    secrets = provider_secrets("sk-abcdef123456", ["1", "team-token-xyz"])
     assert secrets.scrub("key sk-abcdef123456 token team-token-xyz v1") == "key *** token *** v1"
-    assert Secrets.of(NO_KEY).values == ()
+    assert provider_secrets(NO_KEY).values == ()
 
 
 def _request(turn: int = 1, text: str = "hello") -> Request:

@@ -16,9 +16,8 @@ from fakeserver import (
 )
 
 from mas_cli.llm.anthropic_provider import AnthropicProvider
-from mas_cli.llm.anthropic_wire import DEFAULT_MAX_TOKENS
 from mas_cli.llm.types import Completion, LlmFailure, Message, Request, ToolCall, ToolSchema
-from mas_cli.spec.models import ModelSpec
+from mas_cli.spec.models import DEFAULT_OUTPUT_TOKENS, ModelSpec
 
 KEY = "sk-ant-test-0123456789"
 LOOKUP = ToolSchema(
@@ -80,7 +79,7 @@ def test_text_answer_with_system_prompt_and_default_max_tokens(server: FakeServe
     assert seen.headers["x-stainless-retry-count"] == "0"
     assert seen.json == {
         "model": "claude-sonnet-4-6",
-        "max_tokens": DEFAULT_MAX_TOKENS,
+        "max_tokens": DEFAULT_OUTPUT_TOKENS,
         "messages": [{"role": "user", "content": [{"type": "text", "text": "hello"}]}],
         "system": "You are terse.",
     }

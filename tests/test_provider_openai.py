@@ -76,6 +76,7 @@ def test_text_answer_sends_the_conversation_with_the_key(server: FakeServer) -> 
             {"role": "system", "content": "You are terse."},
             {"role": "user", "content": "hello"},
         ],
+        "max_tokens": 4096,  # always capped: the output the budget planned for
     }
 
 

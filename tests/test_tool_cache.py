@@ -7,7 +7,6 @@ expiry is tested on an injected clock.
 from __future__ import annotations
 
 import asyncio
-import errno
 import sqlite3
 import subprocess
 import sys
@@ -15,7 +14,6 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-import diskcache
 import pytest
 from toolcrew import (
     TOOLS_PY,
@@ -233,8 +231,7 @@ def test_without_ttl_entries_do_not_expire(tools: dict[str, Tool], tmp_path: Pat
 
 
 def test_size_limit_evicts_least_recently_used(tmp_path: Path) -> None:
-    # Values this big are files: the volume grows by each one's size. Past the limit, diskcache
-    # evicts the 10 least recently used entries at each store.
+    # Past the limit, each store evicts the least recently used entries until the rest fit.
     big = "x" * 40_000
 
     def inputs(n: int) -> KeyInputs:
@@ -292,7 +289,7 @@ def test_read_only_database_is_a_miss_and_a_warning(
     def read_only(database: str, *args: Any, **kwargs: Any) -> sqlite3.Connection:
         return connect(f"file:{database}?mode=ro", *args, uri=True, **kwargs)
 
-    monkeypatch.setattr(diskcache.core.sqlite3, "connect", read_only)
+    monkeypatch.setattr(sqlite3, "connect", read_only)
     with ToolCache(folder) as cache:
         done = call(tools["lookup"], cache, query="q")
     assert (done.status, done.result.ok) == ("miss", True)
@@ -300,23 +297,36 @@ def test_read_only_database_is_a_miss_and_a_warning(
 
 
 def test_full_disk_on_write_is_a_warning_and_the_result_still_returns(
-    monkeypatch: pytest.MonkeyPatch, tools: dict[str, Tool], cache: ToolCache
+    monkeypatch: pytest.MonkeyPatch, tools: dict[str, Tool], tmp_path: Path
 ) -> None:
-    def no_space(*args: Any, **kwargs: Any) -> Any:
-        raise OSError(errno.ENOSPC, "No space left on device")
+    connect = sqlite3.connect
 
-    monkeypatch.setattr(diskcache.Disk, "store", no_space)
-    done = call(tools["lookup"], cache, query="q")
+    def full(database: str, *args: Any, **kwargs: Any) -> sqlite3.Connection:
+        db = connect(database, *args, **kwargs)
+        (pages,) = db.execute("PRAGMA page_count").fetchone()
+        db.execute(f"PRAGMA max_page_count = {max(pages, 1)}")  # SQLite's own 'disk is full'
+        return db
+
+    with ToolCache(tmp_path / "cache") as cache:
+        assert cache.ready() is None  # made on a disk with room, then the disk fills
+    monkeypatch.setattr(sqlite3, "connect", full)
+    big = ToolResult(ok=True, output="x" * 100_000)  # needs new pages
+    with ToolCache(tmp_path / "cache") as cache:
+        problem = cache.store(key_inputs(tools["lookup"], {"query": "q"}), big, None)
+        done = call(tools["lookup"], cache, query="q")
+    assert "cannot write (OperationalError: database or disk is full)" in (problem or "")
     assert (done.status, done.result.ok) == ("miss", True)
-    assert "cannot write (OSError: [Errno 28] No space left on device)" in done.problems[0]
 
 
 def test_an_unreadable_entry_is_a_miss_and_is_replaced(
     tools: dict[str, Tool], cache: ToolCache
 ) -> None:
     inputs = key_inputs(tools["lookup"], {"query": "q"})
-    with diskcache.Cache(str(cache.directory)) as db:
-        db.set(inputs.key, "{not json")
+    assert cache.ready() is None
+    with sqlite3.connect(cache.directory / "cache.db") as db:
+        db.execute(
+            "INSERT INTO entries VALUES (?, 'lookup', '{not json', 9, NULL, 0)", [inputs.key]
+        )
     done = call(tools["lookup"], cache, query="q")
     assert (done.status, done.result.ok) == ("miss", True)
     assert "unreadable entry" in done.problems[0]
@@ -468,9 +478,7 @@ def test_run_with_a_read_only_cache_succeeds_with_a_warning_event(
     run(crew, home)
     connect = sqlite3.connect
     monkeypatch.setattr(
-        diskcache.core.sqlite3,
-        "connect",
-        lambda db, *a, **k: connect(f"file:{db}?mode=ro", *a, uri=True, **k),
+        sqlite3, "connect", lambda db, *a, **k: connect(f"file:{db}?mode=ro", *a, uri=True, **k)
     )
     events = run(crew, home)
     assert of_type(events, "run_finished")[0]["status"] == "ok"

@@ -42,7 +42,8 @@ def clear(
     from mas_cli.tools.cache import cache_dir
     from mas_cli.tools.cache_admin import clear_cache
 
-    cleared(clear_cache(cache_dir(home_dir(home)), tool), tool)
+    directory = cache_dir(home_dir(home))
+    cleared(clear_cache(directory, tool), tool, str(directory))
 
 
 @app.command("explain")

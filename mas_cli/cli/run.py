@@ -124,15 +124,31 @@ def parse_inputs(pairs: list[str], inputs_file: Path | None) -> dict[str, Any]:
             raise UsageError(
                 f"--input {pair!r} is not key=value", hint='e.g. --input topic="retry storms"'
             )
+        if len(value.encode("utf-8", "surrogateescape")) > MAX_INPUTS_BYTES:
+            raise UsageError(
+                f"--input {key.strip()}: larger than {MAX_INPUTS_BYTES:,} bytes",
+                hint="inputs become prompt text; pass less, or give a tool the file to read",
+            )
         values[key.strip()] = value
     return values
 
 
+MAX_INPUTS_BYTES = 8 << 20  # README "Inputs": a larger file is refused before it is read
+
+
 def _inputs_file(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_INPUTS_BYTES + 1)
     except OSError as exc:
         raise UsageError(f"{path}: cannot be read ({exc.strerror})") from None
+    if len(raw) > MAX_INPUTS_BYTES:
+        raise UsageError(
+            f"{path}: larger than {MAX_INPUTS_BYTES:,} bytes, the most --inputs reads",
+            hint="inputs become prompt text; pass less, or give a tool the file to read",
+        )
+    try:
+        data = json.loads(raw)
     except ValueError as exc:
         raise UsageError(f"{path}: not valid JSON ({exc})") from None
     if not isinstance(data, dict):

@@ -15,8 +15,6 @@ from typing import Any
 from mas_cli.cost.prices import PriceBook, price_book
 from mas_cli.spec.models import CrewSpec
 
-PLANNED_OUTPUT_TOKENS = 4096  # the output a call may produce when its model sets no max_tokens
-
 
 @dataclass(frozen=True)
 class AgentBound:
@@ -85,6 +83,6 @@ def _agent_bound(spec: CrewSpec, book: PriceBook, name: str) -> AgentBound:
     model = spec.model_for(spec.agent(name).model)
     assert model is not None, "the loader checks every model reference"
     inputs = spec.limits.max_history_tokens
-    output = model.max_tokens or PLANNED_OUTPUT_TOKENS
+    output = model.output_cap
     worst = book.worst_cost(model.model, inputs, output)
     return AgentBound(name, model.model, inputs, output, worst)

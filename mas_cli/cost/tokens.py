@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import binascii
 import functools
+import json
 import math
 import re
 import types
@@ -93,9 +94,39 @@ def is_estimate(model: str) -> bool:
 
 
 def count_text(text: str, model: str) -> TokenCount:
-    """Tokens in `text` for `model`; special-token markers in it count as plain text."""
+    """Tokens in `text` for `model`; special-token markers in it count as plain text.
+    Past EXACT_MAX_CHARS, the UTF-8 size instead (see upper_bound)."""
+    if len(text) > EXACT_MAX_CHARS:
+        return TokenCount(_utf8_len(text), estimate=True)
     enc = _encoding(encoding_name(model) or _ESTIMATE_BASE)
     return _result(_len(enc, text), model)
+
+
+# Past this many characters a text is not tokenized: a 50 MB input took 88 s and 2.7 GB to
+# count, only for the budget to refuse it. Its UTF-8 size bounds its tokens from above (every
+# token of a byte-level BPE stands for at least one byte), in one pass and no copy.
+EXACT_MAX_CHARS = 1 << 20
+_PIECE_CHARS = 1 << 16
+
+
+def _utf8_len(text: str) -> int:
+    if text.isascii():
+        return len(text)
+    pieces = range(0, len(text), _PIECE_CHARS)
+    return sum(len(text[i : i + _PIECE_CHARS].encode("utf-8", "surrogatepass")) for i in pieces)
+
+
+def upper_bound(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> int:
+    """A bound on a request's prompt tokens from sizes alone: UTF-8 bytes of every text, the
+    tools as JSON, and the framing."""
+    texts = [
+        t
+        for m in messages
+        for t in (m.get("role"), m.get("name"), m.get("tool_call_id"), *_message_texts(m))
+        if isinstance(t, str)
+    ]
+    framing = (PER_MESSAGE + PER_NAME) * len(messages) + REPLY_PRIMER
+    return sum(map(_utf8_len, texts)) + len(json.dumps(tools or [])) + framing
 
 
 def count_messages(
@@ -114,10 +145,16 @@ def count_messages(
         The count: exact tokenizer for OpenAI models, with framing that matched the API's
         prompt_tokens in OpenAI's cookbook; tool schemas and tool calls are approximations.
     """
+    if _chars(messages) > EXACT_MAX_CHARS:
+        return TokenCount(upper_bound(messages, tools), estimate=True)
     name = encoding_name(model) or _ESTIMATE_BASE
     enc = _encoding(name)
     total = sum(_message_tokens(enc, message) for message in messages) + REPLY_PRIMER
     return _result(total + _tools_tokens(enc, name, tools or []), model)
+
+
+def _chars(messages: list[dict[str, Any]]) -> int:
+    return sum(len(t) for m in messages for t in _message_texts(m) if isinstance(t, str))
 
 
 def _result(tokens: int, model: str) -> TokenCount:

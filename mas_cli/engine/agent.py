@@ -27,6 +27,7 @@ from mas_cli.engine.outcomes import (
 )
 from mas_cli.engine.prompts import system_prompt, task_prompt
 from mas_cli.engine.tool_calls import run_tool_calls
+from mas_cli.events.jsonsafe import refusal
 from mas_cli.events.models import (
     HistoryTrimmed,
     Retry,
@@ -120,7 +121,7 @@ def _tool_schemas(ctx: RunContext, agent_name: str) -> tuple[ToolSchema, ...]:
 
 async def _loop(ctx: RunContext, conv: Conversation) -> FinalOutput | Stopped:
     while True:
-        if ctx.stop.is_set():
+        if ctx.winding_down:
             reason = ctx.run_hit.message if ctx.run_hit else "the run was stopped"
             return Stopped(reason, ctx.run_hit, partial=conv.last_text)
         conv.turn += 1
@@ -143,6 +144,8 @@ async def _run_turn(ctx: RunContext, conv: Conversation) -> TurnOutcome:
     conv.output_tokens += completion.usage.output_tokens
     conv.add(message)
     conv.last_text = message.content or conv.last_text
+    if message.tool_calls and ctx.run_hit:  # the run winds down: no new tool call starts
+        return Stopped(ctx.run_hit.message, ctx.run_hit, conv.last_text)
     if message.tool_calls:
         return await _tools(ctx, conv, completion, turn_span)
     problem = unfinished(completion, conv.request.model)
@@ -225,6 +228,8 @@ def parse_output(text: str, schema: dict[str, Any]) -> tuple[Any, list[str], str
         return None, [f"the answer is not JSON ({where})"], stripped
     except RecursionError:
         return None, ["the answer is JSON nested too deeply to read"], stripped
+    if bad := refusal(data):
+        return data, [bad], stripped
     validator = validator_for(schema)(schema)
     errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
     problems = [f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}" for e in errors]

@@ -10,12 +10,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mas_cli.engine.guards import Guard
-from mas_cli.engine.outcomes import RUN_WIDE, LimitHit, TaskOutcome
+from mas_cli.engine.outcomes import CUTS_SHORT, RUN_WIDE, LimitHit, TaskOutcome
 from mas_cli.engine.ratelimit import RateLimiter
 from mas_cli.engine.state import SharedState
 from mas_cli.events.models import Event, LimitHitEvent
 from mas_cli.events.writer import EventWriter, new_span_id, now_iso
 from mas_cli.llm.types import Provider
+from mas_cli.redact import Secrets
 from mas_cli.spec.loader import Crew
 from mas_cli.spec.models import ModelSpec
 from mas_cli.tools.base import Tool, ToolResult
@@ -49,6 +50,8 @@ class Sink:
     run_id: str
     trace_id: str
     listeners: list[Listener] = field(default_factory=list)
+    secrets: Secrets = field(default_factory=Secrets)
+    """Scrubbed from every event before it is written or announced: the log's one scrub."""
 
     def emit(
         self, event_type: type[Event], parent: str | None, span: str | None = None, **fields: Any
@@ -63,10 +66,16 @@ class Sink:
             parent_id=parent,
             **fields,
         )
+        event = self._scrubbed(event)
         self.writer.emit(event)
         for listener in self.listeners:
             listener(event)
         return span
+
+    def _scrubbed(self, event: Event) -> Event:
+        if not self.secrets.values or not self.secrets.found_in(event.model_dump_json()):
+            return event
+        return type(event).model_validate(self.secrets.scrub_value(event.model_dump(mode="json")))
 
 
 @dataclass
@@ -91,7 +100,7 @@ class RunContext:
     limiter: RateLimiter | None = None
 
     def limit_hit(self, hit: LimitHit, parent: str | None) -> None:
-        """Record a limit hit; a run-wide one stops the run."""
+        """Record a limit hit; a run-wide one stops the run (winding down, or at once)."""
         self.sink.emit(
             LimitHitEvent,
             parent,
@@ -106,7 +115,13 @@ class RunContext:
         )
         if hit.scope == "run" and hit.kind in RUN_WIDE and self.run_hit is None:
             self.run_hit = hit
-            self.stop.set()
+            if hit.kind in CUTS_SHORT:
+                self.stop.set()
+
+    @property
+    def winding_down(self) -> bool:
+        """The run is stopping: no new call or task starts."""
+        return self.stop.is_set() or self.run_hit is not None
 
     def prompt_values(self) -> dict[str, Any]:
         """What `{name}` placeholders can name: inputs, state values, finished tasks' outputs."""

@@ -30,6 +30,7 @@ class Spend:
     held_calls: int = 0  # calls let through and not yet settled: the breaker counts them
     held_tokens: int = 0  # the worst cases of those calls
     held_cost: Decimal = Decimal(0)
+    held_tools: int = 0  # tool calls let through and not yet finished
 
     def hold(self, tokens: int, cost: Decimal, sign: int) -> None:
         """Reserve (sign 1) or release (sign -1) a call and its worst case."""
@@ -99,12 +100,16 @@ class Guard:
     def check_tool_call(
         self, agent: str, task: str, tool: str, args_digest: str
     ) -> LimitHit | None:
-        """Before a tool call: the run's tool budget, and identical calls within this task."""
+        """Before a tool call: the run's tool budget, and identical calls within this task.
+
+        A call let through is held until `record_tool_call` settles it, so calls asked for
+        together (in one turn, or by tasks running at once) cannot pass max_tool_calls.
+        """
         limits = self.crew.limits
         self.identical[(task, tool, args_digest)] += 1
         same = self.identical[(task, tool, args_digest)]
-        calls = self.run.tool_calls + 1
-        return _over(
+        calls = self.run.tool_calls + self.run.held_tools + 1
+        hit = _over(
             LimitHit("max_tool_calls", calls, limits.max_tool_calls, "run", agent, task)
         ) or _over(
             LimitHit(
@@ -116,11 +121,16 @@ class Guard:
                 task,
             )
         )
+        if hit is None:
+            self.run.held_tools += 1
+        return hit
 
-    def record_tool_call(self, agent: str) -> None:
-        """A tool call was made."""
-        self.run.tool_calls += 1
-        self.agents[agent].tool_calls += 1
+    def record_tool_call(self, agent: str, *, ran: bool = True) -> None:
+        """A tool call let through has ended: counted if the tool ran, released either way."""
+        self.run.held_tools -= 1
+        if ran:
+            self.run.tool_calls += 1
+            self.agents[agent].tool_calls += 1
 
     def record_progress(self, agent: str, task: str, fingerprint: str) -> LimitHit | None:
         """After a turn: the same answer, or the same calls with the same results, turns running."""
@@ -159,6 +169,10 @@ class Guard:
             LimitHit("run_timeout_s", elapsed, self.crew.limits.run_timeout_s, "run", agent, task)
         )
 
+    def remaining_s(self) -> float:
+        """Seconds left before run_timeout_s."""
+        return self.crew.limits.run_timeout_s - (time.monotonic() - self.started)
+
     def _agent_calls(self, spec: AgentSpec, agent: str, task: str) -> LimitHit | None:
         if spec.max_llm_calls is None:
             return None
@@ -182,7 +196,8 @@ class Guard:
         ]
         for kind, value, threshold, scope in checks:
             if threshold is not None and value > Decimal(str(threshold)):
-                return LimitHit(kind, round(float(value), 6), threshold, scope, agent, task)
+                spent = round(float(value), 6)
+                return LimitHit(kind, spent, threshold, scope, agent, task, passed=not holds)
         return None
 
 

@@ -12,14 +12,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from mas_cli.cost.budget import PLANNED_OUTPUT_TOKENS
 from mas_cli.cost.prices import as_float
 from mas_cli.cost.tokens import count_messages
 from mas_cli.engine.context import RunContext, Where, digest
 from mas_cli.engine.outcomes import Stopped
 from mas_cli.engine.pacing import pace
 from mas_cli.events.models import LlmCall, Retry
+from mas_cli.llm.bound import input_bound
 from mas_cli.llm.convert import openai_messages, openai_tools
+from mas_cli.llm.faults import beyond_reach
 from mas_cli.llm.registry import provider_key
 from mas_cli.llm.types import Completion, LlmFailure, Request, Usage
 
@@ -31,6 +32,8 @@ async def call_model(ctx: RunContext, request: Request, where: Where) -> Complet
     limits = ctx.crew.spec.limits
     call = _Call(ctx, request, where, held=worst_case(ctx, request))
     for attempt in range(1, limits.max_retries + 2):
+        if ctx.run_hit:  # the run winds down: no new attempt starts
+            return Stopped(ctx.run_hit.message, ctx.run_hit)
         hit = ctx.guard.check_llm_call(where.agent, where.task, where.turn, *call.held)
         if hit:
             ctx.limit_hit(hit, where.parent)
@@ -41,22 +44,39 @@ async def call_model(ctx: RunContext, request: Request, where: Where) -> Complet
         ticket.settle(result)
         if not isinstance(result, LlmFailure):
             return result
-        if not result.retryable or attempt > limits.max_retries:
-            return Stopped(f"model call failed: {result}")
-        call.waited = backoff(attempt, result.retry_after_s, limits.retry_backoff_s)
-        ctx.sink.emit(
-            Retry,
-            where.parent,
-            agent=where.agent,
-            task=where.task,
-            turn=where.turn,
-            what="llm_call",
-            attempt=attempt + 1,
-            reason=str(result),
-            wait_s=round(call.waited, 3),
-        )
-        await asyncio.sleep(call.waited)
+        wait = _retry_wait(ctx, where, result, attempt)
+        if isinstance(wait, Stopped):
+            return wait
+        call.waited = wait
+        await asyncio.sleep(wait)
     raise AssertionError("unreachable: the loop returns on its last attempt")
+
+
+def _retry_wait(
+    ctx: RunContext, where: Where, failure: LlmFailure, attempt: int
+) -> float | Stopped:
+    """How long to wait before the next attempt (said in a retry event), or why not to retry:
+    not retryable, out of retries, or a server asking for a wait past max_retry_wait_s."""
+    limits = ctx.crew.spec.limits
+    if not failure.retryable or attempt > limits.max_retries:
+        return Stopped(f"model call failed: {failure}")
+    asked = failure.retry_after_s
+    give_up = beyond_reach(asked, limits.max_retry_wait_s, ctx.guard.remaining_s())
+    if give_up:
+        return Stopped(f"model call failed: {failure}; {give_up}")
+    wait = backoff(attempt, asked, limits.retry_backoff_s)
+    ctx.sink.emit(
+        Retry,
+        where.parent,
+        agent=where.agent,
+        task=where.task,
+        turn=where.turn,
+        what="llm_call",
+        attempt=attempt + 1,
+        reason=str(failure),
+        wait_s=round(wait, 3),
+    )
+    return wait
 
 
 @dataclass
@@ -92,10 +112,16 @@ class _Call:
         return self._settle(completion)
 
     def _cancelled(self) -> None:
-        """A call cut off by a stop is still an attempt: logged and counted, its worst case
-        kept on hold (the provider may have billed it)."""
-        self._emit(Usage(), status="cancelled", error="cancelled: the run or task was stopped")
-        self.ctx.guard.record_llm_call(self.where.agent, self.where.task, 0, None)
+        """A call cut off by a stop is still an attempt: logged and counted at its worst case
+        (the provider may have billed it), in its event and in the run's spend."""
+        tokens, cost = self.held
+        self._emit(
+            Usage(),
+            cost_usd=as_float(cost),
+            status="cancelled",
+            error="cancelled: the run or task was stopped; counted at its worst case",
+        )
+        self.ctx.guard.record_llm_call(self.where.agent, self.where.task, tokens, cost, self.held)
 
     def _settle(self, completion: Completion) -> Completion | Stopped:
         message = completion.message
@@ -124,20 +150,26 @@ class _Call:
         return completion
 
     def _failed(self, failure: LlmFailure) -> LlmFailure | Stopped:
-        status = "timeout" if failure.kind == "timeout" else "error"
-        cost = self.ctx.guard.prices.cost(self.request.model.model, Usage())
+        timed_out = failure.kind == "timeout"
+        # We hung up on a call that timed out; the server may have gone on and billed it.
+        tokens, cost = self.held if timed_out else (0, self._no_usage_cost())
         self._emit(
             Usage(),
             cost_usd=as_float(cost),
-            status=status,
+            status="timeout" if timed_out else "error",
             error=str(failure),
             http_status=failure.status,
         )
-        hit = self.ctx.guard.record_llm_call(self.where.agent, self.where.task, 0, cost, self.held)
+        hit = self.ctx.guard.record_llm_call(
+            self.where.agent, self.where.task, tokens, cost, self.held
+        )
         if hit:
             self.ctx.limit_hit(hit, self.where.parent)
             return Stopped(hit.message, hit)
         return failure
+
+    def _no_usage_cost(self) -> Decimal | None:
+        return self.ctx.guard.prices.cost(self.request.model.model, Usage())
 
     def _emit(self, usage: Usage, **fields: Any) -> None:
         where, model = self.where, self.request.model
@@ -164,10 +196,10 @@ class _Call:
 
 
 def worst_case(ctx: RunContext, request: Request) -> tuple[int, Decimal | None]:
-    """A call's worst case in tokens, and in dollars at its model's price (None: unknown)."""
-    output = request.model.max_tokens or PLANNED_OUTPUT_TOKENS
-    tokens = worst_tokens(request)
-    return tokens, ctx.guard.prices.worst_cost(request.model.model, tokens - output, output)
+    """A call's worst case in tokens, and in dollars at its model's price (None: unknown):
+    a true upper bound of its input (see llm.bound) plus the output cap it is sent with."""
+    inputs, output = input_bound(request), request.model.output_cap
+    return inputs + output, ctx.guard.prices.worst_cost(request.model.model, inputs, output)
 
 
 def prompt_tokens(request: Request) -> int:
@@ -177,8 +209,8 @@ def prompt_tokens(request: Request) -> int:
 
 
 def worst_tokens(request: Request) -> int:
-    """What a call could spend at worst: its prompt plus its whole output allowance."""
-    return prompt_tokens(request) + (request.model.max_tokens or PLANNED_OUTPUT_TOKENS)
+    """What a call is planned at by the rate limiter: its counted prompt plus its output cap."""
+    return prompt_tokens(request) + request.model.output_cap
 
 
 def backoff(attempt: int, retry_after_s: float | None, base_s: float) -> float:

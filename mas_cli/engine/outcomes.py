@@ -23,6 +23,9 @@ RUN_WIDE = frozenset(
         "delegation_ping_pong",
     }
 )
+# Of those, the ones that stop the run at once, cancelling what runs; after any other, the run
+# winds down: calls already let through (they fit the limits) finish, and no new one starts.
+CUTS_SHORT = frozenset({"run_timeout_s"})
 BREAKERS = frozenset({"max_llm_calls", "max_tool_calls"})  # the crew-wide circuit breakers
 
 
@@ -37,6 +40,7 @@ class LimitHit:
     agent: str | None = None
     task: str | None = None
     chain: tuple[str, ...] = ()
+    passed: bool = False  # a budget already passed (a call spent more than it was bounded at)
 
     @property
     def message(self) -> str:
@@ -58,7 +62,8 @@ class LimitHit:
             return f"{self.kind} {self.threshold:g}{owner} reached{breaker}"
         if self.kind.endswith("_timeout_s"):
             return f"{self.kind} {self.threshold:g} passed after {self.value:.1f}s"
-        return f"{self.kind} {self.threshold:g}{owner} would be passed ({self.value:g})"
+        verb = "was passed" if self.passed else "would be passed"
+        return f"{self.kind} {self.threshold:g}{owner} {verb} ({self.value:g})"
 
 
 COUNTED = frozenset(
@@ -126,3 +131,7 @@ class RunResult:
     tasks: dict[str, TaskOutcome]
     run_dir: str
     hit: LimitHit | None = None
+    output: dict[str, Any] | None = None
+    """What output.json holds (or would, when the disk refused it)."""
+    unwritten: tuple[str, ...] = ()
+    """Why each run file that could not be written whole was not (a full disk, ...)."""

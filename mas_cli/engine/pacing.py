@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 
 from mas_cli.engine.context import RunContext, Where
 from mas_cli.engine.ratelimit import Ticket
@@ -14,11 +15,14 @@ from mas_cli.llm.types import Request
 async def pace(
     ctx: RunContext, request: Request, where: Where, planned: Callable[[Request], int]
 ) -> Ticket:
-    """Reserve this attempt in every bucket covering its model; wait (and say so) if needed."""
+    """Reserve this attempt in every bucket covering its model; wait (and say so) if needed,
+    never longer than max_retry_wait_s (a server may name a reset in year 9999)."""
     if ctx.limiter is None:
         return Ticket()
     ticket = ctx.limiter.reserve(request.model, lambda: planned(request))
     if ticket.wait is not None:
+        cap = ctx.crew.spec.limits.max_retry_wait_s
+        ticket.wait = replace(ticket.wait, wait_s=min(ticket.wait.wait_s, cap))
         ctx.sink.emit(
             RateLimited,
             where.parent,

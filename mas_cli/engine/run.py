@@ -1,13 +1,15 @@
 """Run a crew: set up the run, schedule its tasks, and always leave a complete log behind.
 
 Whatever happens (success, a limit, Ctrl-C, SIGTERM, a bug), the log ends with `run_finished`
-and the run folder holds output.json and state.json.
+and the run folder holds output.json and state.json. A full disk stops the run (status failed,
+the reason naming the file): every file is then whole or ends at a whole line, and whatever
+still fits (run_finished, output.json, state.json) is written.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
+import contextlib
 import signal
 import time
 from collections.abc import Callable
@@ -27,14 +29,27 @@ from mas_cli.engine.ratelimit import RateLimiter
 from mas_cli.engine.scheduler import run_tasks
 from mas_cli.engine.setup import build_models, resolve_inputs
 from mas_cli.engine.state import SharedState
+from mas_cli.errors import UsageError
+from mas_cli.events.diskio import (
+    LineFile,
+    Reserve,
+    check_writable,
+    writable_folder,
+    write_failure,
+)
+from mas_cli.events.jsonsafe import dumps
 from mas_cli.events.models import Event, LlmCall, RunFinished, RunStarted, RunStatus, Warning_
 from mas_cli.events.store import EVENTS, runs_dir
 from mas_cli.events.writer import EventWriter, new_run_id, new_span_id, new_trace_id
+from mas_cli.llm.keys import crew_secrets, endpoint
 from mas_cli.llm.recording import LLM_LOG, LlmLog
+from mas_cli.redact import Secrets
 from mas_cli.spec.loader import Crew
-from mas_cli.spec.models import MANAGER_TASK
+from mas_cli.spec.models import MANAGER_TASK, ModelSpec
 from mas_cli.tools import load_tools
 from mas_cli.tools.cache import ToolCache, cache_dir
+
+RESERVE = ".reserve"  # the run's room on the disk for its last words, deleted at its end
 
 
 @dataclass(frozen=True)
@@ -74,7 +89,7 @@ async def run_crew(crew: Crew, options: RunOptions) -> RunResult:
 
     Raises:
         UsageError: missing or unknown inputs, a provider without its key, a run to replay
-            that cannot be found (all before anything runs).
+            that cannot be found, a home that cannot be written (all before anything runs).
         ToolError: a tool that cannot be loaded.
     """
     inputs = resolve_inputs(crew.spec, options.inputs)
@@ -85,16 +100,19 @@ async def run_crew(crew: Crew, options: RunOptions) -> RunResult:
     tools = load_tools(crew)
     if options.dry_run:
         tools = dry_run_tools(tools)
+    check_writable(runs_dir(options.home), "cannot write runs in")  # before any client opens
     providers = open_providers(crew, models, source)
     run_id = new_run_id()
     run_dir = runs_dir(options.home) / run_id
-    with (
-        EventWriter(run_dir / EVENTS) as writer,
-        LlmLog(run_dir / LLM_LOG) as llm_log,
-        ToolCache(cache_dir(options.home)) as cache,
-    ):
+    secrets = crew_secrets(crew.spec)
+    try:
+        writer, llm_log = _open_logs(run_dir, secrets)
+    except UsageError:
+        await close(providers)
+        raise
+    with writer, llm_log, ToolCache(cache_dir(options.home)) as cache:
         totals = Totals()
-        sink = Sink(writer, run_id, new_trace_id(), [totals, *options.listeners])
+        sink = Sink(writer, run_id, new_trace_id(), [totals, *options.listeners], secrets)
         ctx = RunContext(
             crew,
             sink,
@@ -109,10 +127,48 @@ async def run_crew(crew: Crew, options: RunOptions) -> RunResult:
             # Offline and replayed calls reach no provider: no quota to respect.
             limiter=None if options.offline or source else RateLimiter.for_crew(crew.spec),
         )
-        return await _run(ctx, options, run_dir, totals)
+        files = (writer.file, llm_log.file)
+        reserve = _stop_on_write_failure(ctx, files, run_dir / RESERVE)
+        try:
+            return await _run(ctx, options, run_dir, totals, files)
+        finally:
+            reserve.release()
 
 
-async def _run(ctx: RunContext, options: RunOptions, run_dir: Path, totals: Totals) -> RunResult:
+def _stop_on_write_failure(ctx: RunContext, files: tuple[LineFile, ...], room: Path) -> Reserve:
+    """Hold room on the disk; when a log cannot be written, free it and stop the run."""
+    reserve = Reserve(room)
+
+    def on_failure(_failure: str) -> None:
+        reserve.release()  # room for run_finished, output.json and state.json
+        ctx.stop.set()  # nothing more is spent unrecorded
+
+    for file in files:
+        file.on_failure = on_failure
+    return reserve
+
+
+def _open_logs(run_dir: Path, secrets: Secrets) -> tuple[EventWriter, LlmLog]:
+    """The run's folder and its two logs.
+
+    Raises:
+        UsageError: the home cannot be written (read-only, a file in the way, a full disk).
+    """
+    writable_folder(run_dir.parent, "cannot write runs in")
+    try:
+        writer = EventWriter(run_dir / EVENTS)
+    except OSError as exc:
+        raise UsageError(write_failure(run_dir / EVENTS, exc)) from None
+    try:
+        return writer, LlmLog(run_dir / LLM_LOG, secrets)
+    except OSError as exc:
+        writer.close()
+        raise UsageError(write_failure(run_dir / LLM_LOG, exc)) from None
+
+
+async def _run(
+    ctx: RunContext, options: RunOptions, run_dir: Path, totals: Totals, files: tuple[LineFile, ...]
+) -> RunResult:
     _emit_started(ctx, options)
     started = time.monotonic()
     interrupted: list[str] = []
@@ -121,12 +177,24 @@ async def _run(ctx: RunContext, options: RunOptions, run_dir: Path, totals: Tota
     reason: str | None = "internal error"
     try:
         await run_tasks(ctx)
-        status, reason = _verdict(ctx, interrupted)
+        status, reason = _verdict(ctx, interrupted, files)
     finally:
         undo()
-        _finish(ctx, run_dir, (status, reason), time.monotonic() - started, totals)
+        output, lost = _finish(ctx, run_dir, (status, reason), time.monotonic() - started, totals)
         await close(ctx.providers)
-    return RunResult(ctx.sink.run_id, status, reason, dict(ctx.outcomes), str(run_dir), ctx.run_hit)
+    lost = [f.failure for f in files if f.failure] + lost
+    if lost and status == "ok":  # the crew did its work, but its files are not all there
+        status, reason = "failed", lost[0]
+    return RunResult(
+        ctx.sink.run_id,
+        status,
+        reason,
+        dict(ctx.outcomes),
+        str(run_dir),
+        ctx.run_hit,
+        output,
+        tuple(lost),
+    )
 
 
 def _install_stops(ctx: RunContext, interrupted: list[str]) -> Callable[[], None]:
@@ -153,7 +221,12 @@ def _install_stops(ctx: RunContext, interrupted: list[str]) -> Callable[[], None
     return undo
 
 
-def _verdict(ctx: RunContext, interrupted: list[str]) -> tuple[RunStatus, str | None]:
+def _verdict(
+    ctx: RunContext, interrupted: list[str], files: tuple[LineFile, ...]
+) -> tuple[RunStatus, str | None]:
+    full = next((f.failure for f in files if f.failure), None)
+    if full:
+        return "failed", full
     outcomes = list(ctx.outcomes.values())
     if ctx.crew.spec.process == "hierarchical":  # workers' failures went back to the manager
         outcomes = [o for o in outcomes if o.task == MANAGER_TASK]
@@ -181,6 +254,7 @@ def _emit_started(ctx: RunContext, options: RunOptions) -> None:
         process=spec.process,
         inputs=ctx.inputs,
         models={k: f"{m.provider}:{m.model}" for k, m in ctx.models.items()},
+        endpoints=None if options.replay else _endpoints(ctx.models),
         limits=spec.limits.model_dump(),
         offline=options.offline,
         replay_of=options.replay,
@@ -190,13 +264,19 @@ def _emit_started(ctx: RunContext, options: RunOptions) -> None:
         ctx.sink.emit(Warning_, ctx.run_span, message=unpriced(model))
 
 
+def _endpoints(models: dict[str, ModelSpec]) -> dict[str, str] | None:
+    urls = {name: url for name, model in models.items() if (url := endpoint(model))}
+    return urls or None
+
+
 def _finish(
     ctx: RunContext,
     run_dir: Path,
     verdict: tuple[RunStatus, str | None],
     elapsed: float,
     totals: Totals,
-) -> None:
+) -> tuple[dict[str, Any], list[str]]:
+    """Emit run_finished, write state.json and output.json: the output, and what was lost."""
     status, reason = verdict
     counts: dict[str, int] = {}
     for outcome in ctx.outcomes.values():
@@ -218,8 +298,11 @@ def _finish(
         tasks=counts,
         price_data_version=ctx.guard.prices.version,
     )
-    _write_json(run_dir / "state.json", ctx.state.snapshot())
-    _write_json(run_dir / "output.json", _output_doc(ctx, status, reason))
+    scrub = ctx.sink.secrets.scrub_value  # the one place these two files are scrubbed
+    output = scrub(_output_doc(ctx, status, reason))
+    lost = [_write_json(run_dir / "output.json", output)]
+    lost.append(_write_json(run_dir / "state.json", scrub(ctx.state.snapshot())))
+    return output, [problem for problem in lost if problem]
 
 
 def _output_doc(ctx: RunContext, status: RunStatus, reason: str | None) -> dict[str, Any]:
@@ -246,10 +329,15 @@ def _output_doc(ctx: RunContext, status: RunStatus, reason: str | None) -> dict[
     }
 
 
-def _write_json(path: Path, value: Any) -> None:
-    # Write then rename, so a reader never sees half a file.
+def _write_json(path: Path, value: Any) -> str | None:
+    """Write then rename, so a reader never sees half a file; the problem, if it failed."""
     partial = path.with_suffix(".partial")
-    partial.write_text(
-        json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
-    )
-    partial.replace(path)
+    text = dumps(value, indent=2, ensure_ascii=False, default=str) + "\n"
+    try:
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
+        return write_failure(path, exc)
+    return None

@@ -70,6 +70,9 @@ async def _task(
             )
             return
     async with gate:
+        if ctx.run_hit:  # the run winds down: tasks not yet started never start
+            done[task_id].set_result(_skip(ctx, task_id, ctx.run_hit.message))
+            return
         result = await run_task(ctx, ctx.crew.spec.task(task_id))
     done[task_id].set_result(result)
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from jsonschema.validators import validator_for
 
+from mas_cli.events.jsonsafe import refusal
 from mas_cli.spec.models import MANAGER_TASK, CrewSpec
 
 
@@ -72,6 +73,8 @@ class SharedState:
             return f"'{key}' is not a declared state key"
         if writer not in self._writers[key]:
             return f"task '{writer}' does not declare '{key}' in writes"
+        if bad := refusal(value):
+            return f"{value!r} is not valid for '{key}': {bad}"
         errors = sorted(
             validator_for(self._schemas[key])(self._schemas[key]).iter_errors(value), key=str
         )

@@ -25,7 +25,11 @@ class ToolTurn:
 
 
 async def run_tool_calls(ctx: RunContext, where: Where, calls: tuple[ToolCall, ...]) -> ToolTurn:
-    """Run every call the model asked for at once; results go back in the order asked."""
+    """Run every call the model asked for that fits the limits, at once; refuse the others.
+
+    Results go back in the order asked. A call past a limit is never made (the limit_hit event
+    records the first); the calls that fit still run, and the turn ends with that hit.
+    """
     guard = ctx.guard
     hits = [
         guard.check_tool_call(where.agent, where.task, c.name, digest(c.arguments)) for c in calls
@@ -33,8 +37,10 @@ async def run_tool_calls(ctx: RunContext, where: Where, calls: tuple[ToolCall, .
     hit = next((h for h in hits if h), None)
     if hit:
         ctx.limit_hit(hit, where.parent)
+    fits = [c for c, h in zip(calls, hits, strict=True) if h is None]
+    results = await asyncio.gather(*(_one(ctx, where, c) for c in fits))
+    if hit:
         return ToolTurn((), hit, "")
-    results = await asyncio.gather(*(_one(ctx, where, c) for c in calls))
     pairs = list(zip(calls, results, strict=True))
     messages = tuple(
         Message(role="tool", content=r.output, tool_call_id=c.id, name=c.name, is_error=not r.ok)
@@ -50,7 +56,7 @@ async def _one(ctx: RunContext, where: Where, call: ToolCall) -> ToolResult:
         *([DELEGATE] if spec.workers_of(where.agent) else []),
     }
     refusal = _refusal(call, allowed)
-    done = await _call(ctx, where, call, refusal)
+    done = await _held(ctx, where, call, refusal)
     for problem in done.problems:  # the cache failed: a warning, never a failed call
         ctx.sink.emit(
             Warning_,
@@ -88,9 +94,20 @@ async def _call(ctx: RunContext, where: Where, call: ToolCall, refusal: str | No
         return CachedCall(ToolResult(ok=False, output=f"error: {refusal}", error=refusal), "off")
     if call.name == DELEGATE and ctx.delegator is not None:
         return CachedCall(await ctx.delegator(ctx, where, call.arguments), "off")
-    done = await call_cached(ctx.tools[call.name], call.arguments, ctx.cache)
-    ctx.guard.record_tool_call(where.agent)
-    return done
+    return await call_cached(ctx.tools[call.name], call.arguments, ctx.cache)
+
+
+async def _held(ctx: RunContext, where: Where, call: ToolCall, refusal: str | None) -> CachedCall:
+    """A call the guard let through: a tool run counts once it starts (cancelled too); a
+    refusal or a delegation gives its place back at once."""
+    delegates = call.name == DELEGATE and ctx.delegator is not None
+    if refusal or delegates:
+        ctx.guard.record_tool_call(where.agent, ran=False)
+        return await _call(ctx, where, call, refusal)
+    try:
+        return await _call(ctx, where, call, refusal)
+    finally:
+        ctx.guard.record_tool_call(where.agent)
 
 
 def _refusal(call: ToolCall, allowed: set[str]) -> str | None:

@@ -53,6 +53,9 @@ class RunStarted(Event):
     process: str
     inputs: dict[str, Any] = {}
     models: dict[str, str] = {}
+    endpoints: dict[str, str] | None = None
+    """Where each model's calls go (scheme://host[:port]/path, no credentials); absent when no
+    call leaves the machine (offline, replay)."""
     limits: dict[str, Any] = {}
     offline: bool = False
     replay_of: str | None = None

@@ -9,6 +9,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from mas_cli.errors import LogFormatError
+from mas_cli.events.formats.source import TOO_LONG, bounded_lines
 from mas_cli.events.models import EVENT_ADAPTER, AnyEvent
 
 MAX_KEPT_BAD_LINES = 5
@@ -28,8 +29,8 @@ class LogReader:
         except OSError as exc:
             raise LogFormatError(f"{self.path}: cannot be read ({exc.strerror})") from None
         with handle:
-            for number, line in enumerate(handle, start=1):
-                event = self._parse(number, line)
+            for number, line in enumerate(bounded_lines(handle), start=1):
+                event = self._skip(number, TOO_LONG) if line is None else self._parse(number, line)
                 if event is not None:
                     yield event
 
@@ -39,7 +40,10 @@ class LogReader:
         try:
             return EVENT_ADAPTER.validate_json(line)
         except ValidationError as exc:
-            self.skipped += 1
-            if len(self.bad_lines) < MAX_KEPT_BAD_LINES:
-                self.bad_lines.append((number, exc.errors()[0]["msg"]))
-            return None
+            return self._skip(number, exc.errors()[0]["msg"])
+
+    def _skip(self, number: int, why: str) -> AnyEvent | None:
+        self.skipped += 1
+        if len(self.bad_lines) < MAX_KEPT_BAD_LINES:
+            self.bad_lines.append((number, why))
+        return None

@@ -1,6 +1,7 @@
-"""The run log writer: one JSON object per line, flushed as it is written.
+"""The run log writer: one JSON object per line, written to the OS as it is emitted.
 
-A run killed at any point leaves every line written so far complete and readable.
+A run killed at any point leaves every line written so far complete and readable; a full disk
+leaves the log ending at its last whole line (see diskio.LineFile), and `failure` says why.
 """
 
 from __future__ import annotations
@@ -9,9 +10,10 @@ import secrets
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from mas_cli.events.models import Event
+from mas_cli.events.diskio import LineFile
+from mas_cli.events.models import Event, RunFinished
 
 
 def now_iso() -> str:
@@ -39,16 +41,27 @@ class EventWriter:
     """Appends events to a JSONL file; counts what it wrote, by type."""
 
     def __init__(self, path: Path) -> None:
+        """Open (create) the log.
+
+        Raises:
+            OSError: its folder or the file cannot be made.
+        """
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._file: IO[str] = path.open("a", encoding="utf-8")
+        self._file = LineFile(path)
         self.counts: Counter[str] = Counter()
 
+    @property
+    def file(self) -> LineFile:
+        """The log file: its `failure`, and whom to tell (`on_failure`)."""
+        return self._file
+
     def emit(self, event: Event) -> None:
-        """Write one event as one line and flush it to the OS."""
-        self._file.write(event.model_dump_json(exclude_none=True) + "\n")
-        self._file.flush()
-        self.counts[str(getattr(event, "type", "event"))] += 1
+        """Write one event as one line. Never raises for the disk's sake: after a failed write
+        only run_finished is tried, so the log is a clean prefix of the run (and its end)."""
+        line = event.model_dump_json(exclude_none=True) + "\n"
+        if self._file.append(line, force=isinstance(event, RunFinished)):
+            self.counts[str(getattr(event, "type", "event"))] += 1
 
     def close(self) -> None:
         """Close the file; later emits fail."""

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, cast
 from mas_cli.llm.anthropic_wire import parse_message, request_body
 from mas_cli.llm.faults import Endpoint, connection_failure, decode, status_failure
 from mas_cli.llm.headers import reported_cost_usd
-from mas_cli.llm.keys import Secrets, api_key, key_env
+from mas_cli.llm.keys import api_key, base_url, key_env, provider_secrets
 from mas_cli.llm.types import Completion, LlmFailure, Request
 from mas_cli.spec.models import ModelSpec
 
@@ -30,11 +30,17 @@ class AnthropicProvider:
     def __init__(self, model: ModelSpec) -> None:
         import anthropic
 
+        from mas_cli.llm import bounded  # loads httpx2: only with the SDK
+
         key = api_key(model)
-        self._secrets = Secrets.of(key, model.headers.values())
+        self._secrets = provider_secrets(key, model.headers.values())
         self._env = key_env(model)
-        base_url = messages_base_url(model.base_url)
-        self._client = anthropic.AsyncAnthropic(api_key=key, base_url=base_url, max_retries=0)
+        self._client = anthropic.AsyncAnthropic(
+            api_key=key,
+            base_url=messages_base_url(base_url(model)),
+            max_retries=0,
+            http_client=anthropic.DefaultAsyncHttpxClient(event_hooks=bounded.HOOKS),
+        )
 
     async def complete(self, request: Request) -> Completion:
         """One call: the body sent, the response decoded, a failure raised as LlmFailure."""
@@ -60,6 +66,8 @@ class AnthropicProvider:
     ) -> httpx2.Response:
         import anthropic
 
+        from mas_cli.llm.bounded import ResponseTooLarge
+
         rest = {k: v for k, v in body.items() if k not in ("model", "messages", "max_tokens")}
         try:
             raw = await self._client.messages.with_raw_response.create(
@@ -76,6 +84,8 @@ class AnthropicProvider:
                 endpoint, response.status_code, response.headers, response.content
             ) from None
         except anthropic.APIConnectionError as exc:
+            if isinstance(exc.__cause__, ResponseTooLarge):  # the SDK wraps what it does not know
+                raise exc.__cause__ from None
             timed_out = isinstance(exc, anthropic.APITimeoutError)
             raise connection_failure(
                 endpoint, timed_out=timed_out, timeout_s=request.timeout_s

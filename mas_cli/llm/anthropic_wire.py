@@ -15,17 +15,16 @@ from mas_cli.llm.openai_wire import parse_arguments
 from mas_cli.llm.types import Completion, Message, Request, ToolCall, ToolSchema
 from mas_cli.llm.usage import anthropic_usage, estimated_usage
 
-DEFAULT_MAX_TOKENS = 4096  # the API requires max_tokens; this is the allowance when none is set
 CACHE = {"type": "ephemeral"}
 
 
 def request_body(request: Request) -> dict[str, Any]:
-    """The messages body; the model's `params` go in last and win."""
+    """The messages body; the model's `params` go in last (they cannot widen max_tokens)."""
     model = request.model
     caching = model.prompt_caching
     body: dict[str, Any] = {
         "model": model.model,
-        "max_tokens": model.max_tokens or DEFAULT_MAX_TOKENS,
+        "max_tokens": model.output_cap,
         "messages": anthropic_messages(request.messages),
     }
     if request.system:

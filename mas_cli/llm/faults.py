@@ -11,20 +11,22 @@
                   `context_length_exceeded`, llama.cpp `exceed_context_size_error`, LiteLLM
                   `ContextWindowExceededError`); a malformed response body
 
-Messages hold the status and a short excerpt of what the server said, scrubbed of every secret
-the provider holds; never the request, its headers or its key.
+Messages hold the status and a short excerpt of what the server said; the whole error body is
+scrubbed of every secret the provider holds (its message, code and type alike) before it is read;
+never the request, its headers or its key.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 from mas_cli.llm.headers import rate_limit_info, retry_after_s
-from mas_cli.llm.keys import Secrets
 from mas_cli.llm.types import Completion, LlmFailure
+from mas_cli.redact import Secrets
 
 EXCERPT_CHARS = 200
 RETRIED = frozenset({408, 409, 429, 529})
@@ -112,7 +114,7 @@ def status_failure(
     endpoint: Endpoint, status: int, headers: Mapping[str, str], content: bytes
 ) -> LlmFailure:
     """An HTTP error status, classified: retried or not, how long to wait, what to tell."""
-    body = _json(content)
+    body = _said(endpoint, content)
     code = _error_code(body)
     kind = _classify(status, code, body)
     retryable = kind not in NOT_RETRIED and (status in RETRIED or status >= 500)
@@ -120,8 +122,7 @@ def status_failure(
     wait = retry_after_s(headers) if retryable else None
     if wait is None and retryable and info is not None:
         wait = info.wait_s()
-    message = f"{endpoint.provider} {status} {_label(kind, code, status)}: "
-    message += excerpt(body, endpoint.secrets)
+    message = f"{endpoint.provider} {status} {_label(kind, code, status)}: {excerpt(body)}"
     return LlmFailure(
         message,
         kind=kind,
@@ -175,6 +176,29 @@ def _find_int(body: Any, names: tuple[str, ...]) -> int | None:
     return None
 
 
+def beyond_reach(wait_s: float | None, cap_s: float, remaining_s: float) -> str | None:
+    """Why the wait a server asked for is not worth waiting, or None when it is."""
+    if wait_s is None or (wait_s <= cap_s and wait_s <= remaining_s):
+        return None
+    why = (
+        f"max_retry_wait_s is {cap_s:g}s"
+        if wait_s > cap_s
+        else f"{remaining_s:.0f}s of the run left"
+    )
+    return f"server asked to retry after {_duration(wait_s)}; giving up ({why})"
+
+
+def _duration(seconds: float) -> str:
+    """11574 days, 3.2 hours, 90 s; `forever` for what is not a finite number."""
+    if not math.isfinite(seconds):
+        return "forever"
+    for unit, size in (("days", 86400.0), ("hours", 3600.0)):
+        if seconds >= 2 * size:
+            count = seconds / size
+            return f"{count:.0f} {unit}" if count < 1e6 else f"{count:.3g} {unit}"
+    return f"{seconds:.0f} s"
+
+
 def connection_failure(endpoint: Endpoint, *, timed_out: bool, timeout_s: float) -> LlmFailure:
     """The server could not be reached, or did not answer in time: both are retried."""
     if timed_out:
@@ -190,7 +214,7 @@ def connection_failure(endpoint: Endpoint, *, timed_out: bool, timeout_s: float)
 
 def malformed(endpoint: Endpoint, status: int, reason: str, content: bytes) -> LlmFailure:
     """A response body that is not what the wire format promises; not retried."""
-    shown = excerpt(_json(content), endpoint.secrets)
+    shown = excerpt(_said(endpoint, content))
     return LlmFailure(
         f"{endpoint.provider} {status} malformed response: {reason}; body starts: {shown}",
         kind="malformed",
@@ -200,12 +224,12 @@ def malformed(endpoint: Endpoint, status: int, reason: str, content: bytes) -> L
     )
 
 
-def excerpt(body: Any, secrets: Secrets) -> str:
-    """What the server said, short and scrubbed: the error message if there is one."""
+def excerpt(body: Any) -> str:
+    """What the server said, short: the error message if there is one."""
     text = _error_message(body) if isinstance(body, dict) else None
     if text is None:
         text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
-    text = secrets.scrub(" ".join(text.split()))
+    text = " ".join(text.split())
     return text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS] + "…"
 
 
@@ -252,6 +276,12 @@ def _error_message(body: dict[str, Any]) -> str | None:
     error = body.get("error", body)
     message = error.get("message") if isinstance(error, dict) else error
     return message if isinstance(message, str) and message else None
+
+
+def _said(endpoint: Endpoint, content: bytes) -> Any:
+    """An error body, every secret the provider holds scrubbed from each of its strings (the
+    message, and also `code` and `type`, which servers echo too) before anything reads it."""
+    return endpoint.secrets.scrub_value(_json(content))
 
 
 def _json(content: bytes) -> Any:

@@ -6,22 +6,25 @@ The rule, documented in the README:
   placeholder, so a provider's real key never goes to another host;
 - else the provider's own variable, OPENAI_API_KEY or ANTHROPIC_API_KEY.
 
-A key value is never put in a message, an event, a recording or the cache; `Secrets` lets the
-providers scrub the values they hold from anything a server echoes back.
+A key value is never put in a message, an event, a recording or the cache: `crew_secrets` gives
+the run's one scrubber (mas_cli.redact) every key and header value a crew's models use.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from urllib.parse import SplitResult, urlsplit
 
 from mas_cli.errors import UsageError
-from mas_cli.spec.models import ModelSpec
+from mas_cli.redact import Secrets
+from mas_cli.spec.models import PROVIDER_KEY_ENV, CrewSpec, ModelSpec
 
-DEFAULT_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
+DEFAULT_ENV = PROVIDER_KEY_ENV
+OFFICIAL_URL = {"openai": "https://api.openai.com/v1", "anthropic": "https://api.anthropic.com"}
+"""Where a model without base_url goes: always passed to the SDK, so that OPENAI_BASE_URL or
+ANTHROPIC_BASE_URL in the environment never sends the provider's own key to another host."""
 NO_KEY = "no-key-needed"  # what a key-less local server receives; the SDKs insist on some key
-MIN_SECRET_CHARS = 6  # shorter header values ("1", "yes") are not worth scrubbing from text
 
 
 class MissingKey(UsageError):
@@ -39,6 +42,30 @@ def key_env(model: ModelSpec) -> str | None:
     if model.base_url:
         return None
     return DEFAULT_ENV.get(model.provider)
+
+
+def base_url(model: ModelSpec) -> str | None:
+    """The URL the SDK is given: the model's base_url, else the provider's official endpoint."""
+    return model.base_url or OFFICIAL_URL.get(model.provider)
+
+
+def endpoint(model: ModelSpec) -> str | None:
+    """Where a model's calls go, for the run log: scheme://host[:port]/path, no credentials."""
+    url = base_url(model)
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    port = f":{parts.port}" if _port(parts) else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+def _port(parts: SplitResult) -> int | None:
+    try:
+        return parts.port
+    except ValueError:  # a port that is not a number: the SDK will fail on it, not the log
+        return None
 
 
 def missing_key(model: ModelSpec) -> str | None:
@@ -62,25 +89,27 @@ def api_key(model: ModelSpec) -> str:
     return value
 
 
-@dataclass(frozen=True)
-class Secrets:
-    """Values that must never appear in anything mas writes or prints."""
+def provider_secrets(key: str, headers: Iterable[str] = ()) -> Secrets:
+    """What one provider client holds: its key (unless a placeholder) and its header values."""
+    return Secrets.of(*(v for v in (key, *headers) if v != NO_KEY))
 
-    values: tuple[str, ...]
 
-    @classmethod
-    def of(cls, key: str, headers: Iterable[str] = ()) -> Secrets:
-        """The key (unless a placeholder) and every header value long enough to matter."""
-        found = [v for v in (key, *headers) if v != NO_KEY and len(v) >= MIN_SECRET_CHARS]
-        return cls(tuple(sorted(set(found), key=len, reverse=True)))
+def model_keys(spec: CrewSpec, environ: Mapping[str, str] | None = None) -> Secrets:
+    """Every key a crew's models may send (the providers' own variables included) and every
+    value of their `headers`."""
+    env = os.environ if environ is None else environ
+    names = {*DEFAULT_ENV.values(), *(e for m in spec.models.values() if (e := key_env(m)))}
+    keys = [env.get(name, "").strip() for name in names]
+    headers = [v for m in spec.models.values() for v in m.headers.values()]
+    return Secrets.of(*keys, *headers, *(_url_password(m) for m in spec.models.values()))
 
-    def with_headers(self, headers: Iterable[str]) -> Secrets:
-        """These secrets plus a request's own header values."""
-        extra = [v for v in headers if len(v) >= MIN_SECRET_CHARS]
-        return Secrets(tuple(sorted({*self.values, *extra}, key=len, reverse=True)))
 
-    def scrub(self, text: str) -> str:
-        """The text with every secret replaced by ***."""
-        for value in self.values:
-            text = text.replace(value, "***")
-        return text
+def _url_password(model: ModelSpec) -> str:
+    """A password written into base_url (https://user:pass@host), which is a key too."""
+    return (urlsplit(model.base_url).password or "") if model.base_url else ""
+
+
+def crew_secrets(spec: CrewSpec, environ: Mapping[str, str] | None = None) -> Secrets:
+    """Every secret a run knows: its models' keys and header values, and the value of every
+    variable whose name looks secret."""
+    return Secrets.from_environment(environ) + model_keys(spec, environ)

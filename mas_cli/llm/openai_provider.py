@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from mas_cli.llm.faults import Endpoint, connection_failure, decode, status_failure
 from mas_cli.llm.headers import reported_cost_usd
-from mas_cli.llm.keys import Secrets, api_key, key_env
+from mas_cli.llm.keys import api_key, base_url, key_env, provider_secrets
 from mas_cli.llm.openai_wire import parse_completion, request_body
 from mas_cli.llm.types import Completion, LlmFailure, Request
 from mas_cli.spec.models import ModelSpec
@@ -29,10 +29,17 @@ class OpenAIProvider:
     def __init__(self, model: ModelSpec) -> None:
         import openai
 
+        from mas_cli.llm import bounded  # loads httpx2: only with the SDK
+
         key = api_key(model)
-        self._secrets = Secrets.of(key, model.headers.values())
+        self._secrets = provider_secrets(key, model.headers.values())
         self._env = key_env(model)
-        self._client = openai.AsyncOpenAI(api_key=key, base_url=model.base_url, max_retries=0)
+        self._client = openai.AsyncOpenAI(
+            api_key=key,
+            base_url=base_url(model),
+            max_retries=0,
+            http_client=openai.DefaultAsyncHttpxClient(event_hooks=bounded.HOOKS),
+        )
 
     async def complete(self, request: Request) -> Completion:
         """One call: the body sent, the response decoded, a failure raised as LlmFailure."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from mas_cli.events.jsonsafe import refusal
 from mas_cli.llm.convert import openai_messages, openai_tools
 from mas_cli.llm.faults import Malformed
 from mas_cli.llm.types import Completion, Message, Request, ToolCall
@@ -16,7 +17,7 @@ from mas_cli.llm.usage import estimated_usage, openai_usage
 
 
 def request_body(request: Request) -> dict[str, Any]:
-    """The chat-completions body; the model's `params` go in last and win."""
+    """The chat-completions body; the model's `params` go in last (they cannot widen the cap)."""
     model = request.model
     body: dict[str, Any] = {
         "model": model.model,
@@ -31,10 +32,10 @@ def request_body(request: Request) -> dict[str, Any]:
         body.update({"response_format": response_format} if response_format else {})
     if model.temperature is not None:
         body["temperature"] = model.temperature
-    if model.max_tokens is not None:
-        # OpenAI's own API wants max_completion_tokens (its reasoning models refuse max_tokens);
-        # OpenAI-compatible servers (Ollama, vLLM, llama.cpp) know max_tokens.
-        body["max_tokens" if model.base_url else "max_completion_tokens"] = model.max_tokens
+    # Always capped, so no call outspends the budget's plan. OpenAI's own API wants
+    # max_completion_tokens (its reasoning models refuse max_tokens); OpenAI-compatible servers
+    # (Ollama, vLLM, llama.cpp) know max_tokens.
+    body["max_tokens" if model.base_url else "max_completion_tokens"] = model.output_cap
     return {**body, **model.params}
 
 
@@ -111,9 +112,13 @@ def _tool_call(call: Any, where: str, turn: int, index: int) -> ToolCall:
 
 
 def parse_arguments(raw: Any) -> tuple[dict[str, Any], str | None]:
-    """Tool-call arguments as a dict, or {} and what is wrong (the agent is told, and may retry)."""
+    """Tool-call arguments as a dict, or {} and what is wrong (the agent is told, and may retry).
+
+    NaN and Infinity are not JSON: arguments holding one are refused, and never echoed back.
+    """
     if isinstance(raw, dict):
-        return raw, None
+        bad = refusal(raw)
+        return ({}, f"arguments: {bad}") if bad else (raw, None)
     if raw is None or raw == "":
         return {}, None
     if not isinstance(raw, str):
@@ -124,7 +129,7 @@ def parse_arguments(raw: Any) -> tuple[dict[str, Any], str | None]:
         return {}, f"{exc.msg} at column {exc.colno} in {raw[:80]!r}"
     if not isinstance(value, dict):
         return {}, f"arguments are JSON but not an object: {raw[:80]!r}"
-    return value, None
+    return parse_arguments(value)
 
 
 def _dict(value: Any, where: str) -> dict[str, Any]:

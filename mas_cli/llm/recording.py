@@ -18,13 +18,14 @@ max_tokens, params, prompt_caching).
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections import Counter
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
+from mas_cli.events.diskio import LineFile
+from mas_cli.events.jsonsafe import dumps
 from mas_cli.events.writer import now_iso
 from mas_cli.llm.types import (
     Completion,
@@ -35,6 +36,7 @@ from mas_cli.llm.types import (
     ToolCall,
     Usage,
 )
+from mas_cli.redact import Secrets
 
 RECORD_VERSION = 1
 LLM_LOG = "llm.jsonl"
@@ -121,10 +123,11 @@ def _message_from(doc: dict[str, Any]) -> Message:
 class LlmLog:
     """The append-only llm.jsonl of one run; counts attempts per agent, task and turn."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, secrets: Secrets | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._file: IO[str] = path.open("a", encoding="utf-8")
+        self.secrets = secrets or Secrets()
+        self.file = LineFile(path)  # whole records only: a full disk never leaves half a line
         self._attempts: Counter[tuple[str, str, int]] = Counter()
 
     def next_attempt(self, request: Request) -> int:
@@ -147,12 +150,12 @@ class LlmLog:
             "request": request_doc(request),
             **outcome,
         }
-        self._file.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
-        self._file.flush()
+        record = self.secrets.scrub_value(record)  # the one place a record is scrubbed
+        self.file.append(dumps(record, ensure_ascii=False, default=str) + "\n")
 
     def close(self) -> None:
         """Close the file."""
-        self._file.close()
+        self.file.close()
 
     def __enter__(self) -> LlmLog:
         return self
@@ -170,11 +173,13 @@ class Recording:
         self.log = log
 
     async def complete(self, request: Request) -> Completion:
-        """The inner provider's answer (or failure), recorded on the way out."""
+        """The inner provider's answer (or failure), scrubbed of every known secret (what the
+        engine, and so the next request, the run log and output.json, gets) and recorded."""
         attempt, started = self.log.next_attempt(request), time.monotonic()
         try:
-            completion = await self.inner.complete(request)
+            completion = scrub_completion(await self.inner.complete(request), self.log.secrets)
         except LlmFailure as failure:
+            scrub_failure(failure, self.log.secrets)
             self._write(request, attempt, started, {"error": failure_doc(failure)})
             raise
         except asyncio.CancelledError:
@@ -191,6 +196,25 @@ class Recording:
     ) -> None:
         latency = round(time.monotonic() - started, 6)
         self.log.write(request, attempt, {**outcome, "latency_s": latency})
+
+
+def scrub_completion(completion: Completion, secrets: Secrets) -> Completion:
+    """The answer as the run may keep it: text, tool-call arguments and wire bodies scrubbed."""
+    if not secrets.values:
+        return completion
+    message = completion.message
+    calls = tuple(
+        replace(c, arguments=secrets.scrub_value(c.arguments)) for c in message.tool_calls
+    )
+    message = replace(message, content=secrets.scrub(message.content), tool_calls=calls)
+    return replace(completion, message=message, raw=secrets.scrub_value(completion.raw))
+
+
+def scrub_failure(failure: LlmFailure, secrets: Secrets) -> None:
+    """Scrub a failure's message and hint in place, before it is recorded or raised further."""
+    failure.message = secrets.scrub(failure.message)
+    failure.args = (failure.message,)
+    failure.hint = secrets.scrub(failure.hint) if failure.hint else failure.hint
 
 
 def _cancelled() -> dict[str, Any]:

@@ -6,6 +6,7 @@ Tools are checked in `spec.toolchecks`; warnings in `spec.warnings`.
 
 from __future__ import annotations
 
+import json
 import string
 from collections.abc import Iterator
 
@@ -40,7 +41,6 @@ def _agents(crew: CrewSpec) -> Iterator[tuple[Path, AgentSpec]]:
 
 
 def _check_models(crew: CrewSpec) -> Iterator[Finding]:
-    yield from _check_params(crew)
     for where, agent in _agents(crew):
         if crew.model_for(agent.model) is not None:
             continue
@@ -57,30 +57,16 @@ def _check_models(crew: CrewSpec) -> Iterator[Finding]:
         yield Finding((*where, "model"), message, hint)
 
 
-def _check_params(crew: CrewSpec) -> Iterator[Finding]:
-    """`n` above 1 asks for several answers: mas reads the first, the provider bills them all."""
-    for name, model in crew.models.items():
-        n = model.params.get("n", 1)
-        if n != 1:
-            yield Finding(
-                ("models", name, "params", "n"),
-                f"n: {n} asks for several answers per call, but mas uses one and every one is "
-                "billed",
-                "remove n from params",
-            )
-
-
 def _check_task_refs(crew: CrewSpec) -> Iterator[Finding]:
     ids = [t.id for t in crew.tasks]
-    seen: set[str] = set()
+    first = _first_index(crew)
     for i, task in enumerate(crew.tasks):
-        if task.id in seen:
+        if first[task.id] != i:
             yield Finding(
                 ("tasks", i, "id"),
                 f"task id '{task.id}' is used twice",
                 "give each task its own id",
             )
-        seen.add(task.id)
         if task.agent is None and crew.process != "hierarchical":
             yield Finding(
                 ("tasks", i), "'agent' is required", "name the agent that does this task", at="key"
@@ -92,18 +78,27 @@ def _check_task_refs(crew: CrewSpec) -> Iterator[Finding]:
                 did_you_mean(task.agent, crew.agents),
             )
         for j, dep in enumerate(task.depends_on):
-            yield from _check_dependency(crew, ids, i, j, dep)
+            yield from _check_dependency(crew, (ids, first), i, j, dep)
+
+
+def _first_index(crew: CrewSpec) -> dict[str, int]:
+    """Each task id -> where it first appears (a dict, not list.index: crews may be huge)."""
+    first: dict[str, int] = {}
+    for i, task in enumerate(crew.tasks):
+        first.setdefault(task.id, i)
+    return first
 
 
 def _check_dependency(
-    crew: CrewSpec, ids: list[str], i: int, j: int, dep: str
+    crew: CrewSpec, known: tuple[list[str], dict[str, int]], i: int, j: int, dep: str
 ) -> Iterator[Finding]:
+    ids, first = known
     path: Path = ("tasks", i, "depends_on", j)
-    if dep not in ids:
+    if dep not in first:
         yield Finding(path, f"task '{dep}' is not defined", did_you_mean(dep, ids))
     elif dep == ids[i]:
         yield Finding(path, "a task cannot depend on itself", "remove it from depends_on")
-    elif crew.process != "parallel" and ids.index(dep) > i:
+    elif crew.process != "parallel" and first[dep] > i:
         yield Finding(
             path,
             f"'{dep}' comes later in the file, but a {crew.process} crew runs tasks in file order",
@@ -175,29 +170,40 @@ def check_placeholders(crew: CrewSpec) -> Iterator[Finding]:
     deps = graph.edges(crew)
     if graph.find_cycle(deps):
         return
-    above = graph.upstream(deps)
-    for i, task in enumerate(crew.tasks):
-        try:
-            names = placeholders(task.prompt)
-        except ValueError as exc:
-            yield Finding(
-                ("tasks", i, "prompt"),
-                f"bad placeholder: {exc}",
-                "write {{ and }} for literal braces",
-            )
+    named = {i: _placeholders_or_error(crew, i) for i in range(len(crew.tasks))}
+    given = {*crew.inputs, *crew.state}
+    asked = {n for names in named.values() if isinstance(names, set) for n in names - given}
+    above = graph.precedence(crew, asked)
+    for i, names in named.items():
+        if isinstance(names, Finding):
+            yield names
             continue
-        known = {*crew.inputs, *crew.state, *above[task.id]}
-        for name in sorted(names - known):
-            yield _unknown_placeholder(crew, i, name, known)
+        task_id = crew.tasks[i].id
+        for name in sorted(n for n in names - given if not above.before(n, task_id)):
+            yield _unknown_placeholder(crew, i, name, above)
 
 
-def _unknown_placeholder(crew: CrewSpec, i: int, name: str, known: set[str]) -> Finding:
+def _placeholders_or_error(crew: CrewSpec, i: int) -> set[str] | Finding:
+    try:
+        return placeholders(crew.tasks[i].prompt)
+    except ValueError as exc:
+        return Finding(
+            ("tasks", i, "prompt"),
+            f"bad placeholder: {exc}",
+            "write {{ and }} for literal braces",
+        )
+
+
+def _unknown_placeholder(
+    crew: CrewSpec, i: int, name: str, above: graph.Precedence | graph.FileOrder
+) -> Finding:
     path: Path = ("tasks", i, "prompt")
     if any(t.id == name for t in crew.tasks):
         message = (
             f"{{{name}}} names task '{name}', which does not finish before '{crew.tasks[i].id}'"
         )
         return Finding(path, message, f"add '{name}' to depends_on")
+    known = {*crew.inputs, *crew.state, *above.upstream(crew.tasks[i].id)}
     return Finding(
         path,
         f"{{{name}}} is not an input, an upstream task or a state key",
@@ -251,18 +257,25 @@ def check_writes(crew: CrewSpec) -> Iterator[Finding]:
 
 def check_schemas(crew: CrewSpec) -> Iterator[Finding]:
     """output_schema, each state schema and each tool parameter must be valid JSON Schema."""
+    valid: set[str] = set()  # thousands of tasks often share one schema: check it once
     for i, task in enumerate(crew.tasks):
         if task.output_schema is not None:
-            yield from schema_problems(task.output_schema, ("tasks", i, "output_schema"))
+            yield from schema_problems(task.output_schema, ("tasks", i, "output_schema"), valid)
     for key, schema in crew.state.items():
-        yield from schema_problems(schema, ("state", key))
+        yield from schema_problems(schema, ("state", key), valid)
     for name, tool in crew.tools.items():
         for param, schema in (tool.parameters or {}).items():
-            yield from schema_problems(schema, ("tools", name, "parameters", param))
+            yield from schema_problems(schema, ("tools", name, "parameters", param), valid)
 
 
-def schema_problems(schema: JsonSchema, path: Path) -> Iterator[Finding]:
-    """Findings for a schema that is not valid JSON Schema (under its declared draft)."""
+def schema_problems(
+    schema: JsonSchema, path: Path, valid: set[str] | None = None
+) -> Iterator[Finding]:
+    """Findings for a schema that is not valid JSON Schema (under its declared draft).
+    Schemas found valid are added to `valid` (as canonical JSON) and not checked again."""
+    text = _canonical(schema)
+    if valid is not None and text in valid:
+        return
     try:
         validator_for(schema).check_schema(schema)
     except SchemaError as exc:
@@ -272,6 +285,16 @@ def schema_problems(schema: JsonSchema, path: Path) -> Iterator[Finding]:
             yield Finding(where, f"'{exc.instance}' is not a JSON Schema type", hint)
         else:
             yield Finding(where, f"not valid JSON Schema: {exc.message}", SCHEMA_HELP)
+        return
+    if valid is not None and text is not None:
+        valid.add(text)
+
+
+def _canonical(schema: JsonSchema) -> str | None:
+    try:
+        return json.dumps(schema, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        return None  # not plain JSON (a YAML date, mixed keys): checked every time
 
 
 JSON_TYPES = ("string", "number", "integer", "boolean", "object", "array", "null")

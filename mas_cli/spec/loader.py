@@ -28,7 +28,7 @@ from mas_cli.spec.models import (
     TriageSpec,
 )
 from mas_cli.spec.script import Script
-from mas_cli.spec.yamlpos import Located, Path, load_located
+from mas_cli.spec.yamlpos import AliasError, Located, Path, load_located
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,10 @@ def _parse(text: str, file: str) -> Located:
         ) from None
     except yaml.YAMLError as exc:
         raise SpecError([Problem(file, 1, 1, "", f"not valid YAML: {exc}")]) from None
+    except AliasError as exc:
+        raise SpecError(
+            [Problem(file, exc.pos.line, exc.pos.col, "", exc.message, exc.hint)]
+        ) from None
     if not isinstance(located.data, dict):
         what = (
             "empty" if located.data is None else f"a {type(located.data).__name__}, not a mapping"

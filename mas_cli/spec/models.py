@@ -6,6 +6,7 @@ says what the field does in one line.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from functools import cached_property
 from typing import Any, ClassVar, Literal
@@ -22,7 +23,21 @@ ToolKind = Literal["deterministic", "live", "side_effect"]
 Process = Literal["sequential", "parallel", "hierarchical"]
 StructuredOutput = Literal["json_schema", "json_object", "none"]
 INLINE_MANAGER = "manager"
+PROVIDER_KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
+"""Each provider's own key variable, read when a model has neither api_key_env nor base_url."""
+ENV_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 MANAGER_TASK = "manage"  # the id of a hierarchical crew's manager conversation
+DEFAULT_OUTPUT_TOKENS = 4096  # the output cap sent, and planned for, when a model sets none
+# `params` that would widen the output the budget plans for: what to use instead.
+MAX_TOKENS_FIX = "set the model's own max_tokens instead (sent with every call, and planned for)"
+WIDENING_PARAMS = {
+    "max_tokens": MAX_TOKENS_FIX,
+    "max_completion_tokens": MAX_TOKENS_FIX,
+    "max_output_tokens": MAX_TOKENS_FIX,
+    "max_new_tokens": MAX_TOKENS_FIX,
+    "n": "remove it: mas reads one answer per call, and n > 1 multiplies the billed output",
+    "best_of": "remove it: best_of > 1 bills every candidate's output",
+}
 
 
 def parse_model_shorthand(text: str) -> dict[str, str] | None:
@@ -66,7 +81,8 @@ class ModelSpec(Spec):
     temperature: float | None = Field(default=None, ge=0, le=2)
     """Sampling temperature; the provider's default when absent."""
     max_tokens: int | None = Field(default=None, gt=0)
-    """Most output tokens per call; also the worst case the budget guard plans for."""
+    """Most output tokens per call (4096 when absent): sent with every request, and the worst
+    case the budget guard plans for."""
     headers: dict[str, str] = {}
     """Extra HTTP headers sent with every request (never logged)."""
     params: dict[str, Any] = {}
@@ -77,6 +93,22 @@ class ModelSpec(Spec):
     """How an output_schema is asked for (OpenAI wire): `json_schema` (OpenAI, vLLM, llama.cpp,
     Ollama), `json_object` (llama-cpp-python's server), `none` (the prompt only). Never sent
     while the task offers tools, whose calls it would silence; answers are validated anyway."""
+
+    @field_validator("params")
+    @classmethod
+    def _params_cannot_widen_output(cls, params: dict[str, Any]) -> dict[str, Any]:
+        for key, fix in WIDENING_PARAMS.items():
+            value = params.get(key)
+            one = key in ("n", "best_of") and type(value) is int and value == 1
+            if key in params and not one:
+                raise ValueError(f"{key} would widen the output the budget plans for; {fix}")
+        return params
+
+    @property
+    def output_cap(self) -> int:
+        """The most output tokens one call may produce: sent with every request, and planned
+        for by the budget guard."""
+        return self.max_tokens or DEFAULT_OUTPUT_TOKENS
 
 
 class Limits(Spec):
@@ -104,6 +136,9 @@ class Limits(Spec):
     """Retries of a failed model call (429, 5xx, timeouts)."""
     retry_backoff_s: float = Field(default=1.0, ge=0)
     """The first retry waits up to this long (full jitter), doubling each time, at most 60 s."""
+    max_retry_wait_s: float = Field(default=60, gt=0, allow_inf_nan=False)
+    """The longest wait a server may ask for before a retry; past it (or past the run's time
+    left) the call gives up at once, saying what the server asked."""
     max_history_tokens: int = Field(default=100_000, gt=0)
     """Conversation size past which the oldest tool exchanges are dropped."""
     max_concurrency: int = Field(default=4, gt=0)
@@ -171,6 +206,9 @@ class ToolSpec(Spec):
     """Output past this size is cut, and the cut is said in the result."""
     examples: list[dict[str, Any]] = []
     """Argument sets that `mas tool-test --all` runs."""
+    env: list[str] = []
+    """Command tools: variables passed from mas's environment besides the allow-list (PATH, HOME,
+    LANG, ...); never a model's key variable."""
 
     @model_validator(mode="after")
     def _one_implementation(self) -> ToolSpec:
@@ -179,6 +217,14 @@ class ToolSpec(Spec):
         if self.deterministic is not None and "kind" in self.model_fields_set:
             raise ValueError("give `kind:` or `deterministic:`, not both")
         return self
+
+    @field_validator("env")
+    @classmethod
+    def _variable_names(cls, names: list[str]) -> list[str]:
+        bad = [n for n in names if not re.fullmatch(ENV_NAME, n)]
+        if bad:
+            raise ValueError(f"'{bad[0]}' is not a variable name (letters, digits and _)")
+        return names
 
     @property
     def effective_kind(self) -> ToolKind:

@@ -20,14 +20,32 @@ def crew_warnings(crew: CrewSpec) -> Iterator[Finding]:
 
 
 def _lost_update_risks(crew: CrewSpec) -> Iterator[Finding]:
-    # Only tasks writing the same key can lose each other's update: compare just those.
-    above = graph.upstream(graph.edges(crew))
+    # Only a parallel crew runs tasks at once, and only tasks writing the same key can lose
+    # each other's update. Each writer is compared with the writers of its key before it in
+    # the graph's order, as bits; one warning per writer, so the output is linear too.
+    if crew.process != "parallel":
+        return
+    writers = {key: ids for key, ids in _writers(crew).items() if len(ids) > 1}
+    deps = graph.edges(crew)
+    order = graph.Precedence(deps, (w for ids in writers.values() for w in ids))
     index = {t.id: i for i, t in enumerate(crew.tasks)}
-    for key, writers in _writers(crew).items():
-        for i, a in enumerate(writers):
-            for b in writers[i + 1 :]:
-                if a not in above[b] and b not in above[a]:
-                    yield _lost_update(key, a, b, index[b])
+    rank = {node: i for i, node in enumerate(graph.in_order(deps))}
+    for key, ids in writers.items():
+        yield from _concurrent_writers(key, sorted(ids, key=rank.__getitem__), order, index)
+
+
+def _concurrent_writers(
+    key: str, ids: list[str], order: graph.Precedence, index: dict[str, int]
+) -> Iterator[Finding]:
+    earlier, by_bit = 0, dict[int, str]()
+    for task_id in ids:
+        free = earlier & ~order.above(task_id)
+        if free:
+            other = by_bit[free & -free]
+            a, b = sorted((other, task_id), key=index.__getitem__)
+            yield _lost_update(key, a, b, index[b])
+        earlier |= order.bit(task_id)
+        by_bit[order.bit(task_id)] = task_id
 
 
 def _writers(crew: CrewSpec) -> dict[str, list[str]]:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path as FsPath
 
 from mas_cli.spec.findings import Finding, did_you_mean
-from mas_cli.spec.models import CrewSpec, ToolSpec
+from mas_cli.spec.models import PROVIDER_KEY_ENV, CrewSpec, ToolSpec
 
 PYTHON_NAMES = ("python", "python3")
 
@@ -26,6 +26,30 @@ def check_tools(crew: CrewSpec, base_dir: FsPath) -> Iterator[Finding]:
             yield from _check_function(name, tool.function, base_dir)
         elif tool.command is not None:
             yield from _check_command(name, tool, base_dir)
+        yield from _check_env(name, tool, key_variables(crew))
+
+
+def key_variables(crew: CrewSpec) -> set[str]:
+    """The variables holding a key some model of the crew may send, and the providers' own."""
+    named = {m.api_key_env for m in crew.models.values() if m.api_key_env}
+    return {*PROVIDER_KEY_ENV.values(), *named}
+
+
+def _check_env(name: str, tool: ToolSpec, keys: set[str]) -> Iterator[Finding]:
+    """`env:` passes variables to a command; never a model's key."""
+    if tool.env and tool.function is not None:
+        yield Finding(
+            ("tools", name, "env"),
+            "only command tools take env:",
+            "a function tool runs inside mas and reads its environment; remove env:",
+        )
+    for i, var in enumerate(tool.env):
+        if var in keys:
+            yield Finding(
+                ("tools", name, "env", i),
+                f"{var} holds a model's key and is never passed to a tool",
+                "give the tool its own credential in another variable",
+            )
 
 
 def split_function_ref(ref: str) -> tuple[str, str] | None:

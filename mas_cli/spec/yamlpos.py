@@ -3,6 +3,10 @@
 PyYAML's composer gives nodes with marks; we construct the values ourselves so that each path
 (`("agents", "scorer", "model")`) maps to its line and column, and duplicate keys are caught
 instead of silently keeping the last one.
+
+An alias is built again at each use, so work is bounded: past MAX_ALIAS_NODES values built
+from aliases (a "billion laughs" file) or at an alias inside itself, loading stops with an
+AliasError that names the anchor.
 """
 
 from __future__ import annotations
@@ -13,6 +17,10 @@ from typing import Any
 import yaml
 
 Path = tuple[str | int, ...]
+
+# Values an alias may produce in all, summed over every use: a crew that reuses a block of
+# settings for thousands of tasks stays far below it; a billion laughs reaches it in a blink.
+MAX_ALIAS_NODES = 200_000
 
 
 @dataclass(frozen=True)
@@ -48,22 +56,77 @@ def _nearest(table: dict[Path, Pos], path: Path) -> Pos:
     return Pos(1, 1)
 
 
+class AliasError(Exception):
+    """An alias that expands past the bound, or contains itself."""
+
+    def __init__(self, pos: Pos, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.pos, self.message, self.hint = pos, message, hint
+
+
+# libyaml when PyYAML was built with it: the pure-Python scanner took seconds per 1,000 tasks.
+_FAST: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _pos(node: yaml.Node) -> Pos:
     return Pos(node.start_mark.line + 1, node.start_mark.column + 1)
 
 
 class _Builder:
-    def __init__(self, loader: yaml.SafeLoader) -> None:
+    def __init__(self, loader: yaml.SafeLoader, text: str) -> None:
         self.loader = loader
+        self.text = text
         self.out = Located(data=None)
+        self.built: set[int] = set()  # nodes built once: building one again is an alias
+        self.open: set[int] = set()  # collections being built: meeting one again is a loop
+        self.alias: yaml.Node | None = None  # the outermost alias being expanded
+        self.expanded = 0
 
     def build(self, node: yaml.Node, path: Path) -> Any:
+        again = id(node) in self.built
+        self.built.add(id(node))
+        if not again or self.alias is not None:
+            return self._build(node, path)
+        self.alias = node
+        try:
+            return self._build(node, path)
+        finally:
+            self.alias = None
+
+    def _build(self, node: yaml.Node, path: Path) -> Any:
+        self._count()
         self.out.values[path] = _pos(node)
-        if isinstance(node, yaml.MappingNode):
-            return self._mapping(node, path)
-        if isinstance(node, yaml.SequenceNode):
+        if isinstance(node, yaml.ScalarNode):
+            return self.loader.construct_object(node, deep=True)
+        self._enter(node)
+        try:
+            if isinstance(node, yaml.MappingNode):
+                return self._mapping(node, path)
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
-        return self.loader.construct_object(node, deep=True)
+        finally:
+            self.open.discard(id(node))
+
+    def _enter(self, node: yaml.Node) -> None:
+        if id(node) in self.open:
+            name = _anchor_name(self.text, node)
+            raise AliasError(
+                _pos(node),
+                f"the alias *{name} is used inside its own anchor &{name}",
+                "an anchor cannot contain or merge itself; write the values out",
+            )
+        self.open.add(id(node))
+
+    def _count(self) -> None:
+        if self.alias is None:
+            return
+        self.expanded += 1
+        if self.expanded > MAX_ALIAS_NODES:
+            name = _anchor_name(self.text, self.alias)
+            raise AliasError(
+                _pos(self.alias),
+                f"aliases expand to more than {MAX_ALIAS_NODES:,} values (at *{name})",
+                "aliases nested inside aliases multiply; write the values out, or nest fewer",
+            )
 
     def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[Any, Any]:
         result: dict[Any, Any] = {}
@@ -93,16 +156,32 @@ class _Builder:
                     result.setdefault(key, value)
 
 
+def _anchor_name(text: str, node: yaml.Node) -> str:
+    """The anchor defined where `node` starts (looked up only to word an error)."""
+    where = _pos(node)
+    for event in yaml.parse(text, Loader=_FAST):
+        anchor = getattr(event, "anchor", None)
+        mark = event.start_mark
+        if anchor and mark and Pos(mark.line + 1, mark.column + 1) == where:
+            return str(anchor)
+    return "?"
+
+
 def load_located(text: str) -> Located:
     """Parse one YAML document, keeping positions.
 
     Raises:
         yaml.YAMLError: the text is not YAML (its problem_mark says where).
+        AliasError: aliases expand past MAX_ALIAS_NODES values, or an anchor contains itself.
     """
-    loader = yaml.SafeLoader(text)
+    loader = _FAST(text)
     try:
-        node = loader.get_single_node()
-        builder = _Builder(loader)
+        try:
+            node = loader.get_single_node()
+        except yaml.YAMLError:
+            yaml.SafeLoader(text).get_single_node()  # its errors say more ("but got ':'")
+            raise
+        builder = _Builder(loader, text)
         builder.out.data = builder.build(node, ()) if node is not None else None
         return builder.out
     finally:

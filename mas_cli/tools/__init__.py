@@ -2,21 +2,29 @@
 
 `load_tools(crew)` gives each declared tool as a `Tool`; `await tool.call(arguments)` always
 returns a `ToolResult`: bad arguments, errors and timeouts are results the model is shown.
+Every result is scrubbed of the crew's known secrets before anyone (the cache, the run log,
+the model, `mas tool-test`) sees it; command tools run with an allow-listed environment.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
 from types import ModuleType
+from typing import Any
 
+from mas_cli.llm.keys import crew_secrets, model_keys
+from mas_cli.redact import Secrets
 from mas_cli.spec.loader import Crew
 from mas_cli.spec.models import ToolSpec
-from mas_cli.tools.base import Tool, ToolResult, check_arguments
+from mas_cli.tools.base import Tool, ToolResult, WrappedTool, check_arguments
 from mas_cli.tools.command import CommandTool, load_command_tool
 from mas_cli.tools.function import FunctionTool, load_function_tool
 
 __all__ = [
     "CommandTool",
     "FunctionTool",
+    "ScrubbedTool",
     "Tool",
     "ToolResult",
     "check_arguments",
@@ -32,15 +40,8 @@ def load_tools(crew: Crew) -> dict[str, Tool]:
         ToolError: a function cannot be imported or described, or a command's program is missing;
             the message names the tool, the file and the function.
     """
-    base_dir = crew.base_dir.resolve()
     modules: dict[str, ModuleType] = {}  # one import per file, shared by the tools it defines
-    tools: dict[str, Tool] = {}
-    for name, spec in crew.spec.tools.items():
-        if spec.function is not None:
-            tools[name] = load_function_tool(name, spec, base_dir, modules)
-        else:
-            tools[name] = load_command_tool(name, spec, base_dir)
-    return tools
+    return {name: _load(crew, name, spec, modules) for name, spec in crew.spec.tools.items()}
 
 
 def load_tool(crew: Crew, name: str, spec: ToolSpec | None = None) -> Tool:
@@ -49,8 +50,32 @@ def load_tool(crew: Crew, name: str, spec: ToolSpec | None = None) -> Tool:
     Raises:
         ToolError: as load_tools.
     """
-    spec = spec or crew.spec.tools[name]
+    return _load(crew, name, spec or crew.spec.tools[name], {})
+
+
+def _load(crew: Crew, name: str, spec: ToolSpec, modules: dict[str, ModuleType]) -> Tool:
     base_dir = crew.base_dir.resolve()
+    tool: Tool
     if spec.function is not None:
-        return load_function_tool(name, spec, base_dir, {})
-    return load_command_tool(name, spec, base_dir)
+        tool = load_function_tool(name, spec, base_dir, modules)
+    else:
+        tool = load_command_tool(name, spec, base_dir, model_keys(crew.spec))
+    return ScrubbedTool(tool, crew_secrets(crew.spec))
+
+
+@dataclass(frozen=True)
+class ScrubbedTool(WrappedTool):
+    """A tool whose results are scrubbed of every known secret: the one place tool output is."""
+
+    secrets: Secrets = dataclasses.field(default_factory=Secrets)
+
+    async def call(self, arguments: dict[str, Any]) -> ToolResult:
+        """The tool's result with its output, error and traceback scrubbed."""
+        result = await self.inner.call(arguments)
+        scrub = self.secrets.scrub
+        return dataclasses.replace(
+            result,
+            output=scrub(result.output),
+            error=scrub(result.error) if result.error else result.error,
+            traceback=scrub(result.traceback) if result.traceback else result.traceback,
+        )

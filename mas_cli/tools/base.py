@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from jsonschema import Draft202012Validator
 
+from mas_cli.events.jsonsafe import refusal
 from mas_cli.spec.models import JsonSchema, ToolSpec
 
 
@@ -66,6 +67,41 @@ class Tool(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class WrappedTool:
+    """A tool that is another tool as models and the cache see it; subclasses change `call`."""
+
+    inner: Tool
+
+    @property
+    def name(self) -> str:
+        """The wrapped tool's name."""
+        return self.inner.name
+
+    @property
+    def spec(self) -> ToolSpec:
+        """The wrapped tool's spec."""
+        return self.inner.spec
+
+    @property
+    def description(self) -> str:
+        """The wrapped tool's description, as the model sees it."""
+        return self.inner.description
+
+    @property
+    def parameters(self) -> JsonSchema:
+        """The wrapped tool's parameters."""
+        return self.inner.parameters
+
+    def fingerprint(self) -> str:
+        """The wrapped tool's fingerprint."""
+        return self.inner.fingerprint()
+
+    async def call(self, arguments: dict[str, Any]) -> ToolResult:
+        """The wrapped tool's call."""
+        return await self.inner.call(arguments)
+
+
 def object_schema(
     properties: Mapping[str, JsonSchema], required: list[str], *, extra: bool = False
 ) -> JsonSchema:
@@ -89,6 +125,8 @@ def check_arguments(tool: Tool, arguments: dict[str, Any]) -> list[str]:
     schema = tool.parameters
     properties = schema.get("properties", {})
     messages = [f"{name}: required" for name in schema.get("required", []) if name not in arguments]
+    if bad := refusal(arguments):
+        messages.append(bad)
     if schema.get("additionalProperties") is False:
         known = ", ".join(properties) or "none"
         messages += [

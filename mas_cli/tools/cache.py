@@ -1,9 +1,9 @@
 """The deterministic-output cache: successful outputs of deterministic tools, on disk.
 
-It lives in `<home>/cache/` on diskcache (SQLite in WAL mode, so parallel tasks of one run and
-several `mas` processes can share it), bounded by a size limit with least-recently-used
-eviction. Keys and values are plain text (the value is JSON), never pickles, and every value
-carries its key's inputs (see cachekey.py) so a miss can be explained.
+It lives in `<home>/cache/cache.db` (see cache_db.py: SQLite in WAL mode, so parallel tasks
+of one run and several `mas` processes can share it), bounded by a size limit with
+least-recently-used eviction. Keys and values are plain text (the value is JSON), read as data
+only, and every value carries its key's inputs (see cachekey.py) so a miss can be explained.
 
 Nothing here raises. A cache that cannot be opened, read or written (corrupt, read-only, a full
 disk, a lock held too long) is a miss; the problem comes back as text, once per distinct
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from mas_cli.tools.base import Tool, ToolResult
+from mas_cli.tools.cache_db import CacheDb
 from mas_cli.tools.cachekey import KeyInputs, cacheable, key_inputs, normalized
 
 CACHE_DIR = "cache"
@@ -70,9 +71,29 @@ class Entry:
             data = json.loads(text)
             if data.pop("v") != ENTRY_VERSION:
                 return None
-            return cls(inputs=KeyInputs(**data.pop("inputs")), **data)
-        except (TypeError, ValueError, KeyError, AttributeError):
+            entry = cls(inputs=KeyInputs(**data.pop("inputs")), **data)
+        except (TypeError, ValueError, KeyError, AttributeError, RecursionError):
             return None
+        return entry if _well_typed(entry) else None
+
+
+_FIELD_TYPES: tuple[tuple[str, type | tuple[type, ...]], ...] = (
+    ("output", str),
+    ("truncated", bool),
+    ("exit_code", (int, type(None))),
+    ("latency_s", (int, float)),
+    ("stored_at", (int, float)),
+    ("expires_at", (int, float, type(None))),
+)
+_INPUT_TYPES = (("tool", str), ("fingerprint", str), ("version", str), ("arguments", str))
+
+
+def _well_typed(entry: Entry) -> bool:
+    """A stored entry is data from a file anyone may have edited: every field of its type."""
+    pairs = [(getattr(entry, name), kind) for name, kind in _FIELD_TYPES]
+    pairs += [(getattr(entry.inputs, name), kind) for name, kind in _INPUT_TYPES]
+    pairs.append((entry.inputs.max_output_bytes, int))
+    return all(isinstance(value, kind) for value, kind in pairs)
 
 
 @dataclass(frozen=True)
@@ -99,7 +120,7 @@ class ToolCache:
         self.directory = directory
         self.size_limit = size_limit
         self.clock = clock
-        self._db: Any = None
+        self._db: CacheDb | None = None
         self._broken: Exception | None = None
         self._reported: set[str] = set()
 
@@ -114,7 +135,7 @@ class ToolCache:
     def fetch(self, inputs: KeyInputs) -> Lookup:
         """The live entry for these key inputs, if any."""
         try:
-            text = self._open().get(inputs.key)
+            text = self._open().get(inputs.key, self.clock())
         except Exception as exc:
             return Lookup(None, self._problem("read", exc))
         if text is None:
@@ -139,7 +160,9 @@ class ToolCache:
                 stored_at=now,
                 expires_at=None if ttl_s is None else now + ttl_s,
             )
-            self._open().set(inputs.key, entry.to_json(), expire=ttl_s, tag=inputs.tool)
+            db = self._open()
+            db.set(inputs.key, inputs.tool, entry.to_json(), now=now, expires_at=entry.expires_at)
+            db.evict(now, self.size_limit)
         except Exception as exc:
             return self._problem("write", exc)
         return None
@@ -156,21 +179,13 @@ class ToolCache:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _open(self) -> Any:
-        """The diskcache, opened (and created) on first use; a failed open is not retried."""
+    def _open(self) -> CacheDb:
+        """The store, opened (and created) on first use; a failed open is not retried."""
         if self._broken is not None:
             raise self._broken
         if self._db is None:
-            import diskcache
-
             try:
-                self._db = diskcache.Cache(
-                    str(self.directory),
-                    timeout=LOCK_TIMEOUT_S,
-                    size_limit=self.size_limit,
-                    eviction_policy="least-recently-used",
-                    tag_index=True,
-                )
+                self._db = CacheDb(self.directory, timeout_s=LOCK_TIMEOUT_S, create=True)
             except Exception as exc:
                 self._broken = exc
                 raise
@@ -181,7 +196,7 @@ class ToolCache:
         what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         return self._report(
             f"{self._where()}: cannot {action} ({what}); the tool runs uncached "
-            "(fix the folder's permissions or space, or delete it to start a fresh cache)"
+            "(fix the folder's permissions or space, or start a fresh cache: mas cache clear)"
         )
 
     def _report(self, message: str) -> str | None:

@@ -6,16 +6,16 @@ Reads here do not count as uses, so looking at the cache never changes what it e
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from mas_cli.errors import UsageError
+from mas_cli.events.diskio import check_writable
 from mas_cli.tools.cache import DEFAULT_SIZE_LIMIT, LOCK_TIMEOUT_S, Entry
-
-DB_FILE = "cache.db"
+from mas_cli.tools.cache_db import OWN_FILES, CacheDb, Unusable, reset
 
 
 @dataclass(frozen=True)
@@ -38,22 +38,19 @@ class CacheStats:
 
 
 @contextlib.contextmanager
-def opened(directory: Path) -> Iterator[Any]:
-    """The existing cache with its stored settings, or None when there is none yet.
+def opened(directory: Path) -> Iterator[CacheDb | None]:
+    """The existing cache, or None when there is none yet.
 
     Raises:
-        UsageError: the cache cannot be opened or read (corrupt, unreadable).
+        UsageError: the cache cannot be opened or read (corrupt, tampered, unreadable).
     """
-    if not (directory / DB_FILE).is_file():
+    if not any(_present(directory / name) for name in OWN_FILES):
         yield None
         return
     try:
-        import diskcache
-
-        db = diskcache.Cache(str(directory), timeout=LOCK_TIMEOUT_S)
+        db = CacheDb(directory, timeout_s=LOCK_TIMEOUT_S, create=False)
     except Exception as exc:
         raise _unreadable(directory, exc) from None
-    db.reset("eviction_policy", "none", update=False)  # this object only: reads are not uses
     try:
         yield db
     except UsageError:
@@ -64,16 +61,19 @@ def opened(directory: Path) -> Iterator[Any]:
         db.close()
 
 
-def entries(db: Any, tool: str | None = None) -> Iterator[Entry]:
-    """Every live, readable entry (of one tool, if given)."""
+def _present(path: Path) -> bool:
+    return path.is_symlink() or path.exists()
+
+
+def entries(db: CacheDb | None, tool: str | None = None) -> Iterator[Entry]:
+    """Every live, readable entry (of one tool, if given); reading is not a use."""
     if db is None:
         return
     now = time.time()
-    for key in list(db.iterkeys()):
-        if isinstance(key, str) and (tool is None or key.rpartition("/")[0] == tool):
-            entry = Entry.from_json(db.get(key))
-            if entry is not None and (entry.expires_at is None or entry.expires_at > now):
-                yield entry
+    for text in db.values(tool):
+        entry = Entry.from_json(text)
+        if entry is not None and (entry.expires_at is None or entry.expires_at > now):
+            yield entry
 
 
 def cache_stats(directory: Path) -> CacheStats:
@@ -88,27 +88,40 @@ def cache_stats(directory: Path) -> CacheStats:
             seen = counts.get(entry.inputs.tool, ToolEntries(entry.inputs.tool))
             size = len(entry.to_json().encode())
             counts[seen.tool] = ToolEntries(seen.tool, seen.entries + 1, seen.bytes + size)
-        disk = int(db.volume()) if db is not None else 0
-        limit = int(db.size_limit) if db is not None else DEFAULT_SIZE_LIMIT
+        disk = db.volume() if db is not None else 0
     tools = tuple(sorted(counts.values(), key=lambda t: t.tool))
-    return CacheStats(str(directory), tools, disk, limit)
+    return CacheStats(str(directory), tools, disk, DEFAULT_SIZE_LIMIT)
 
 
-def clear_cache(directory: Path, tool: str | None = None) -> int:
+def clear_cache(directory: Path, tool: str | None = None) -> int | None:
     """Remove every entry, or one tool's; how many were removed.
 
+    A cache that cannot be read (garbage, tampered, another program's file) is reset whole:
+    its files are deleted by name, and nothing it holds is read or followed; then None.
+
     Raises:
-        UsageError: the cache cannot be written.
+        UsageError: the cache cannot be written, or cannot be read and a tool was named.
     """
-    with opened(directory) as db:
-        if db is None:
-            return 0
-        return int(db.clear(retry=True) if tool is None else db.evict(tool, retry=True))
+    check_writable(directory, "cannot clear the tool cache in")
+    try:
+        with opened(directory) as db:
+            return 0 if db is None else db.clear(tool)
+    except UsageError as error:
+        if tool is not None or isinstance(error.__context__, sqlite3.OperationalError):
+            raise  # busy, locked, read-only: the file may be fine, and in use
+    try:
+        reset(directory)
+    except (Unusable, OSError) as exc:
+        hint = f"fix its permissions, or remove it yourself: rm -r {directory}"
+        raise _unreadable(directory, exc, hint) from None
+    return None
 
 
-def _unreadable(directory: Path, exc: Exception) -> UsageError:
+def _unreadable(
+    directory: Path, exc: Exception, hint: str = "fix its permissions, or reset it: mas cache clear"
+) -> UsageError:
     what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     return UsageError(
         f"the tool cache {directory} cannot be used ({what})",
-        hint=f"fix its permissions, or delete the folder to start a fresh cache: rm -r {directory}",
+        hint=hint,
     )

@@ -81,7 +81,11 @@ def canonical_json(value: Any) -> str:
     """
     try:
         return json.dumps(
-            normalized(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+            normalized(value),
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+            allow_nan=False,  # NaN is not JSON; such arguments are refused, and never cached
         )
     except TypeError as exc:
         raise ValueError(str(exc)) from None

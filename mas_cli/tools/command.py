@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import re
 import signal
 import string
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mas_cli.errors import ToolError
+from mas_cli.redact import Secrets
 from mas_cli.spec.models import JsonSchema, ToolSpec
 from mas_cli.spec.toolchecks import resolve_program
 from mas_cli.tools.base import (
@@ -25,6 +28,7 @@ from mas_cli.tools.base import (
     schema_from_spec,
     timed_out,
 )
+from mas_cli.tools.environment import tool_environment
 
 CHUNK = 64 * 1024
 STDERR_KEPT = 8 * 1024
@@ -47,6 +51,8 @@ class CommandTool:
     program: str
     """argv[0] resolved: mas's own Python, a file next to the crew, or a PATH lookup."""
     cwd: Path
+    env: Mapping[str, str] = dataclasses.field(default_factory=dict, repr=False, compare=False)
+    """The whole environment the command gets (see tools.environment): never mas's own."""
 
     def fingerprint(self) -> str:
         """sha256 hex of the argv template, the files it names (path, size, mtime), spec.version.
@@ -74,6 +80,7 @@ class CommandTool:
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
                 cwd=self.cwd,
+                env=dict(self.env),
                 start_new_session=True,  # the child leads its own group: one kill takes all
             )
         except OSError as exc:
@@ -85,7 +92,9 @@ class CommandTool:
         return _result(captured, proc.returncode, self.spec.max_output_bytes)
 
 
-def load_command_tool(name: str, spec: ToolSpec, base_dir: Path) -> CommandTool:
+def load_command_tool(
+    name: str, spec: ToolSpec, base_dir: Path, keys: Secrets | None = None
+) -> CommandTool:
     """Resolve a command's program and describe its parameters (the placeholders, when not given).
 
     Raises:
@@ -111,6 +120,7 @@ def load_command_tool(name: str, spec: ToolSpec, base_dir: Path) -> CommandTool:
         argv=tuple(spec.command),
         program=program,
         cwd=base_dir,
+        env=tool_environment(spec.env, keys or Secrets()),
     )
 
 

@@ -13,7 +13,7 @@ import json
 import sys
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType, TracebackType
@@ -62,7 +62,7 @@ class FunctionTool:
             return timed_out(self.spec.timeout_s)
         except (Exception, SystemExit) as exc:
             return _raised(exc)
-        text, truncated = cap_output(_as_text(value).encode("utf-8"), self.spec.max_output_bytes)
+        text, truncated = _capped_text(value, self.spec.max_output_bytes)
         return ToolResult(ok=True, output=text, truncated=truncated)
 
 
@@ -211,5 +211,24 @@ def _tool_frames(tb: TracebackType | None) -> TracebackType | None:
     return tb
 
 
-def _as_text(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
+def _capped_text(value: Any, max_bytes: int) -> tuple[str, bool]:
+    """The value as text (JSON unless a string), cut at max_bytes: encoded a piece at a time, so
+    a huge result is never copied whole (its full size is still counted for the marker)."""
+    kept, total = bytearray(), 0
+    for piece in _pieces(value):
+        data = piece.encode("utf-8", errors="replace")
+        total += len(data)
+        if len(kept) <= max_bytes:
+            kept += data[: max_bytes + 1 - len(kept)]
+    return cap_output(bytes(kept), max_bytes, total)
+
+
+def _pieces(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        for start in range(0, len(value), _PIECE_CHARS):
+            yield value[start : start + _PIECE_CHARS]
+    else:
+        yield from json.JSONEncoder(default=str, ensure_ascii=False).iterencode(value)
+
+
+_PIECE_CHARS = 1 << 18

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from mas_cli.errors import MasError, UsageError
+from mas_cli.events.diskio import check_writable
 from mas_cli.spec.findings import did_you_mean
 from mas_cli.spec.loader import Crew, load_crew
 from mas_cli.spec.models import JsonSchema, ToolKind
@@ -140,6 +141,8 @@ def run_tool_tests(request: Request) -> list[ToolTest]:
     """
     _check_options(request)
     crew = load_crew(find_crew(request.crew, Path.cwd()))
+    if request.use_cache:  # runs go through the cache: its home must take them (or --no-cache)
+        check_writable(cache_dir(request.home), "cannot write the tool cache in")
     cache = ToolCache(cache_dir(request.home)) if request.use_cache else None
     try:
         if request.all_tools:

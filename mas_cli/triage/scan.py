@@ -26,7 +26,15 @@ from mas_cli.events.formats import read_records
 from mas_cli.events.formats.mas import as_array, decode_block
 from mas_cli.events.formats.records import make_loc
 from mas_cli.events.formats.sniff import sniff
-from mas_cli.events.formats.source import STDIN, BadLines, TruncatedInput, is_gzip, line_source
+from mas_cli.events.formats.source import (
+    MAX_LINE_BYTES,
+    STDIN,
+    TOO_LONG,
+    BadLines,
+    TruncatedInput,
+    is_gzip,
+    line_source,
+)
 from mas_cli.triage import loops
 from mas_cli.triage.bulk import Bulk
 from mas_cli.triage.findings import Finding, Findings
@@ -162,11 +170,11 @@ def _read_source(name: str, unit: int, options: ScanOptions) -> tuple[str, Parti
             fmt = options.fmt if options.fmt != "auto" else _sniff_file(path)
             if fmt == "mas":
                 return fmt, _scan_mas(path, unit, options)
-    source = line_source(name)
+    part, tally = Partial(Findings(options.keep), units={unit: 1}), Tally()
+    source = line_source(name, part.bad)
     fmt = (
         "text" if options.pattern else options.fmt if options.fmt != "auto" else sniff(source.head)
     )
-    part, tally = Partial(Findings(options.keep), units={unit: 1}), Tally()
     try:
         for line, record in read_records(source, fmt, part.bad, options.pattern):
             tally.observe(make_loc(unit, line), record)
@@ -238,7 +246,12 @@ def _no_gc() -> Iterator[None]:
 def _scan_range(job: Job) -> Partial:
     part, bulk = Partial(Findings(job.keep)), Bulk(job.thresholds)
     line = 1
-    for array, block in _blocks(job.path, job.start, job.end):
+    for arrays in _blocks(job.path, job.start, job.end):
+        if arrays is None:
+            part.bad.add(job.path, line, TOO_LONG)
+            line += 1
+            continue
+        array, block = arrays
         lines = decode_block(array, block, job.path, line, part.bad)
         bulk.observe_all(make_loc(job.unit, line), lines)
         line += len(lines)
@@ -254,9 +267,9 @@ def _scan_range(job: Job) -> Partial:
     return part
 
 
-def _blocks(path: str, start: int, end: int) -> Iterator[tuple[memoryview, memoryview]]:
+def _blocks(path: str, start: int, end: int) -> Iterator[tuple[memoryview, memoryview] | None]:
     """Whole lines of a byte range, about BLOCK bytes at a time: each as `mas.as_array` makes
-    it, and as it is.
+    it, and as it is; None for a line past MAX_LINE_BYTES, read past and never held.
 
     The array is made in place: the lines are read in after a `[`, and one `replace` turns
     newlines into commas and gives the copy the array lives in (faster than counting lines, and
@@ -269,8 +282,12 @@ def _blocks(path: str, start: int, end: int) -> Iterator[tuple[memoryview, memor
     try:
         kept, offset = 1, start  # buf[1:kept]: the start of a line carried over from the last read
         while offset < end:
-            if kept == len(buf):  # a line longer than the buffer: a bigger one
-                buf = buf + bytearray(len(buf))
+            if kept > MAX_LINE_BYTES:  # the buffer is full of one line past the bound
+                offset, kept = _past_line(fd, buf, offset, end), 1
+                yield None
+                continue
+            if kept == len(buf):  # a line longer than the buffer: a bigger one, up to the bound
+                buf = buf + bytearray(min(len(buf), MAX_LINE_BYTES + 2 - len(buf)))
             view = memoryview(buf)
             room = view[kept : kept + min(len(buf) - kept, end - offset)]
             got = os.preadv(fd, [room], offset)
@@ -285,6 +302,19 @@ def _blocks(path: str, start: int, end: int) -> Iterator[tuple[memoryview, memor
             kept = 1 + filled - max(cut, 1)
     finally:
         os.close(fd)
+
+
+def _past_line(fd: int, buf: bytearray, offset: int, end: int) -> int:
+    """Where the line being read ends (after its newline), reading through `buf[1:]`."""
+    while offset < end:
+        got = os.preadv(fd, [memoryview(buf)[1 : 1 + min(len(buf) - 1, end - offset)]], offset)
+        newline = buf.find(b"\n", 1, 1 + got)
+        if newline > 0:
+            return offset + newline
+        if not got:
+            break
+        offset += got
+    return end
 
 
 def _array(buf: bytearray, cut: int) -> memoryview:

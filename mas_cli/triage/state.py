@@ -16,6 +16,7 @@ from jsonschema.exceptions import ValidationError
 from jsonschema.validators import validator_for
 
 from mas_cli.errors import LogFormatError
+from mas_cli.events.jsonsafe import non_finite
 from mas_cli.spec.findings import did_you_mean
 
 JsonSchema = dict[str, Any]
@@ -113,7 +114,9 @@ def check_snapshot(snapshot: dict[str, Entry], schema: Schema) -> list[StateProb
     """Missing keys, nulls, values that break their schema, and keys the schema does not know."""
     problems = [_missing(key) for key in sorted(schema.required - set(snapshot))]
     for key, entry in snapshot.items():
-        if key not in schema.keys:
+        if non_finite(entry.value) is not None:
+            problems.append(_non_finite(key, entry))
+        elif key not in schema.keys:
             problems.append(_unknown(key, entry, schema))
         else:
             problems.extend(_value_problems(key, entry, schema.keys[key]))
@@ -123,6 +126,18 @@ def check_snapshot(snapshot: dict[str, Entry], schema: Schema) -> list[StateProb
 def _missing(key: str) -> StateProblem:
     return StateProblem(
         key, "missing", f"{key}: required but absent", "check which task should write it (writes:)"
+    )
+
+
+def _non_finite(key: str, entry: Entry) -> StateProblem:
+    path, number = non_finite(entry.value) or ("", 0.0)
+    where = key + (path if path.startswith("[") or not path else f".{path}")
+    return StateProblem(
+        key,
+        "not_json",
+        f"{where}: {number} is not a finite number: not JSON (jq and most readers refuse it)",
+        "find the writer that produced it; mas refuses non-finite numbers in state writes",
+        entry.writer,
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import msgspec
 
 from mas_cli.errors import LogFormatError
+from mas_cli.events.formats.source import bounded_lines
 from mas_cli.triage.state import Schema, StateProblem
 
 
@@ -54,14 +55,14 @@ def read_writes(path: Path) -> list[Located]:
     """
     try:
         with path.open("rb") as handle:
-            return list(_writes(handle))
+            return list(_writes(bounded_lines(handle)))
     except OSError as exc:
         raise LogFormatError(f"{path}: the run log cannot be read ({exc.strerror})") from None
 
 
 def _writes(lines: Any) -> Iterator[Located]:
     for number, line in enumerate(lines, start=1):
-        if b'"state_write"' not in line:
+        if line is None or b'"state_write"' not in line:  # None: a line past the bound
             continue
         try:
             if _TYPE.decode(line).type == "state_write":

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from typing import Any
 
-from rich.console import Console
 from rich.markup import escape
 
+from mas_cli.cli.render.safe import SafeConsole
 from mas_cli.errors import MasError, Problem
+from mas_cli.events.jsonsafe import dumps
+from mas_cli.redact import Secrets
 
 PIPE_WIDTH = 160  # tables and trees written to a file or a pipe are not squeezed to 80 columns
 
@@ -22,13 +23,13 @@ def _width() -> int | None:
     return int(columns) if columns.isdigit() else PIPE_WIDTH
 
 
-stdout = Console(highlight=False, soft_wrap=True, width=_width())
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+stdout = SafeConsole(highlight=False, soft_wrap=True, width=_width())
+stderr = SafeConsole(stderr=True, highlight=False, soft_wrap=True)
 
 
 def json_out(value: Any) -> None:
     """Machine output: plain JSON on stdout, no colours, no wrapping."""
-    sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
+    sys.stdout.write(dumps(value, indent=2, default=str) + "\n")
 
 
 def styled(text: str, style: str) -> str:
@@ -38,14 +39,20 @@ def styled(text: str, style: str) -> str:
 
 def error(exc: MasError) -> None:
     """A user's mistake or a failure we expected: the message, and how to fix it."""
-    for line in str(exc).splitlines():
+    for line in _scrubbed(str(exc)).splitlines():
         stderr.print(f"[red]error:[/] {escape(line)}")
 
 
 def internal_error(exc: BaseException) -> None:
     """A bug in mas: say so, and how to see the traceback."""
-    stderr.print(f"[red]internal error:[/] {type(exc).__name__}: {escape(str(exc))}")
+    stderr.print(f"[red]internal error:[/] {type(exc).__name__}: {escape(_scrubbed(str(exc)))}")
     stderr.print("This is a bug in mas. Rerun with MAS_DEBUG=1 for the traceback, and report it.")
+
+
+def _scrubbed(text: str) -> str:
+    """An error's text without any secret the environment holds (the run's own sinks scrub
+    what the crew adds: its models' key variables and headers)."""
+    return Secrets.from_environment().scrub(text)
 
 
 def problem(p: Problem, level: str) -> None:

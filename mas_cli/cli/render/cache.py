@@ -74,8 +74,11 @@ def _stat_rows(stats: CacheStats, use: ToolUseReport) -> list[dict[str, Any]]:
     return rows
 
 
-def cleared(removed: int, tool: str | None) -> None:
-    """What `mas cache clear` removed."""
+def cleared(removed: int | None, tool: str | None, directory: str) -> None:
+    """What `mas cache clear` removed (None: an unreadable cache was reset)."""
+    if removed is None:
+        stdout.print(f"reset the tool cache {escape(directory)}: it could not be read")
+        return
     whose = f" of tool {escape(tool)}" if tool else ""
     stdout.print(f"removed {removed} cache entr{'y' if removed == 1 else 'ies'}{whose}")
 

@@ -136,9 +136,14 @@ def _(event: ev.TaskFinished, _spent: str) -> str | None:
 def run_result(result: RunResult, spec: CrewSpec, *, as_json: bool = False) -> None:
     """The outputs of the crew's last tasks on stdout (or output.json), then the closing line."""
     if as_json:
-        _print_json(Path(result.run_dir) / "output.json")
+        if result.output is not None:  # what output.json holds, even when the disk refused it
+            json_out(result.output)
+        else:
+            _print_json(Path(result.run_dir) / "output.json")
     else:
         _final_outputs(result, spec)
+    for problem in (p for p in result.unwritten if p != result.reason):
+        stderr.print(f"[yellow]warning:[/] {escape(problem)}")
     status = _status(result.status, result.reason)
     stderr.print(f"run {result.run_id} {status} · log {escape(result.run_dir)}/events.jsonl")
 

@@ -11,12 +11,13 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from rich.markup import escape
 from rich.table import Table
 
 from mas_cli.cli.render.base import stderr, stdout
+from mas_cli.cli.render.safe import safe
 
 Kind = Literal["text", "int", "usd", "usd_change", "pct", "share", "seconds", "bar"]
 
@@ -146,14 +147,18 @@ def _markdown(sheet: Sheet) -> None:
             cells = [f"**{c}**" if c != "-" else c for c in cells]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", *sheet.info, "", *(f"> ⚠ {note}" for note in sheet.notes)]
-    sys.stdout.write("\n".join(lines).rstrip() + "\n")
+    sys.stdout.write(safe("\n".join(lines).rstrip()) + "\n")
 
 
 def _csv(sheet: Sheet) -> None:
     keep = [i for i, c in enumerate(sheet.columns) if c.kind != "bar"]
     writer = csv.writer(sys.stdout, lineterminator="\n")
-    writer.writerow([sheet.columns[i].name for i in keep])
+    writer.writerow([safe(sheet.columns[i].name) for i in keep])
     for row in [*sheet.rows, *([sheet.total] if sheet.total is not None else [])]:
-        writer.writerow([raw(row[i]) for i in keep])
+        writer.writerow([_safe_cell(raw(row[i])) for i in keep])
     for note in sheet.notes:
         stderr.print(f"[yellow]! {escape(note)}[/]")
+
+
+def _safe_cell(value: Any) -> Any:
+    return safe(value) if isinstance(value, str) else value

@@ -2,6 +2,10 @@
 
 Lines are read as bytes and numbered from 1; nothing is decoded here. A line that a reader
 cannot use is reported to `BadLines`, which counts every one and keeps the first few.
+
+No line is ever held whole past MAX_LINE_BYTES: a longer one (a one-line 500 MB log, a gzip
+bomb, /dev/zero) is read past in READ_BYTES pieces, counted as bad, and given to the readers
+as a blank line, so memory stays constant and the lines after it keep their numbers.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from mas_cli.errors import LogFormatError
 
 GZIP_MAGIC = b"\x1f\x8b"
 KEPT_BAD_LINES = 5
+MAX_LINE_BYTES = 16 << 20
+READ_BYTES = 1 << 20
 STDIN = "-"
 
 
@@ -89,6 +95,14 @@ class LineSource:
     handle: BinaryIO
     head: list[bytes] = field(default_factory=list)
     raw: BinaryIO | None = None
+    bad: BadLines = field(default_factory=BadLines)
+    """Where lines past MAX_LINE_BYTES are counted."""
+    read: int = 0
+    """Lines read so far."""
+    _lines: Iterator[bytes | None] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._lines = bounded_lines(self.handle)
 
     def close(self) -> None:
         """Close the input (stdin stays open)."""
@@ -103,24 +117,49 @@ class LineSource:
     def _all(self) -> Iterator[bytes]:
         yield from self.head
         try:
-            yield from self.handle
+            while line := self.next_line():
+                yield line
         except (OSError, EOFError) as exc:  # a truncated gzip stream ends the input, not the run
             raise TruncatedInput(f"{self.name}: {exc}") from None
+
+    def next_line(self) -> bytes:
+        """The next line (b"" at the end), or a blank one for a line past MAX_LINE_BYTES."""
+        line = next(self._lines, b"")
+        if line is None or line:
+            self.read += 1
+        if line is not None:
+            return line
+        self.bad.add(self.name, self.read, TOO_LONG)
+        return b"\n"
+
+
+TOO_LONG = f"longer than {MAX_LINE_BYTES:,} bytes: skipped"
+
+
+def bounded_lines(handle: BinaryIO) -> Iterator[bytes | None]:
+    """Each line of `handle`, or None for a line past MAX_LINE_BYTES: that one is read past in
+    READ_BYTES pieces and never held."""
+    while line := handle.readline(MAX_LINE_BYTES + 1):
+        if len(line) <= MAX_LINE_BYTES or line.endswith(b"\n"):
+            yield line
+            continue
+        while (rest := handle.readline(READ_BYTES)) and not rest.endswith(b"\n"):
+            pass
+        yield None
 
 
 class TruncatedInput(Exception):
     """A compressed input ended early; the lines before the cut were read."""
 
 
-def line_source(name: str, head_lines: int = 20) -> LineSource:
-    """Open an input and read its first lines ahead, for the format sniffer."""
+def line_source(name: str, bad: BadLines | None = None, head_lines: int = 20) -> LineSource:
+    """Open an input and read its first lines ahead, for the format sniffer; lines past
+    MAX_LINE_BYTES are counted in `bad`."""
     handle, raw = open_binary(name)
-    head: list[bytes] = []
+    source = LineSource(name, handle, raw=raw, bad=BadLines() if bad is None else bad)
     try:
-        for line in handle:
-            head.append(line)
-            if len(head) >= head_lines:
-                break
+        while len(source.head) < head_lines and (line := source.next_line()):
+            source.head.append(line)
     except (OSError, EOFError):
         pass
-    return LineSource(name, handle, head, raw)
+    return source

@@ -1,0 +1,157 @@
+"""Loading a crew file costs memory and time that follow the file, not what an attacker packs in it."""
+
+from __future__ import annotations
+
+import tracemalloc
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from mas_cli.errors import SpecError
+from mas_cli.spec.loader import load_crew
+from mas_cli.spec.yamlpos import MAX_ALIAS_NODES
+
+HEAD = """name: big
+process: {process}
+models:
+  fast: {{provider: offline, model: m}}
+state:
+  score: {{type: number}}
+agents:
+  a: {{role: r, goal: g, model: fast}}
+tasks:
+"""
+
+LAUGHS = "".join(
+    f"{name}: &{name} [{', '.join([f'*{prev}'] * 9) if prev else ', '.join(['lol'] * 9)}]\n"
+    for prev, name in zip(["", *"abcdefgh"], "abcdefghi", strict=True)
+)
+
+
+@contextmanager
+def peak_mb() -> Iterator[list[float]]:
+    """The peak of memory allocated inside the block, in MB."""
+    result: list[float] = []
+    tracemalloc.start()
+    try:
+        yield result
+    finally:
+        result.append(tracemalloc.get_traced_memory()[1] / 1e6)
+        tracemalloc.stop()
+
+
+def _problems(path: Path) -> list[str]:
+    with pytest.raises(SpecError) as caught:
+        load_crew(path)
+    return [str(p) for p in caught.value.problems]
+
+
+def test_billion_laughs_stops_at_the_alias_bound(tmp_path: Path) -> None:
+    # 9**9 values: 58 s and 3.4 GB before the bound; now MAX_ALIAS_NODES values are built.
+    crew = tmp_path / "laughs.yaml"
+    crew.write_text(LAUGHS)
+    assert len(LAUGHS) < 500
+    assert _problems(crew) == [
+        f"{crew}:5:4: aliases expand to more than {MAX_ALIAS_NODES:,} values (at *e) "
+        "(aliases nested inside aliases multiply; write the values out, or nest fewer)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("name: x\nagents: &a\n  b: {role: r, goal: g, model: m, extra: *a}\n", "2:9"),
+        ("name: x\nmodels: &m\n  <<: *m\n", "2:9"),
+        ("name: x\nmodels: &m [1, [2, *m]]\n", "2:9"),
+    ],
+    ids=["alias-in-itself", "self-merge", "nested"],
+)
+def test_an_anchor_containing_itself_is_a_located_error(
+    tmp_path: Path, text: str, where: str
+) -> None:
+    crew = tmp_path / "crew.yaml"
+    crew.write_text(text)
+    name = "a" if "&a" in text else "m"
+    assert _problems(crew) == [
+        f"{crew}:{where}: the alias *{name} is used inside its own anchor &{name} "
+        "(an anchor cannot contain or merge itself; write the values out)"
+    ]
+
+
+def test_aliases_reused_many_times_still_load(tmp_path: Path) -> None:
+    crew = tmp_path / "crew.yaml"
+    tasks = "".join(f"  - {{<<: *task, id: t{i}, prompt: 'Go {i}.'}}\n" for i in range(2000))
+    crew.write_text(
+        HEAD.format(process="sequential")
+        .replace("tasks:\n", "x-task: &task {agent: a}\ntasks:\n")
+        .replace("name: big\n", "name: big\n")
+        + tasks
+    )
+    with pytest.raises(SpecError) as caught:  # x-task is not a crew key: the only problem
+        load_crew(crew)
+    assert [p.message for p in caught.value.problems] == ["unknown key 'x-task'"]
+
+
+def _big_crew(tmp_path: Path, process: str, n: int) -> Path:
+    lines = [HEAD.format(process=process)]
+    for i in range(n):
+        dep = f", depends_on: [t{i - 1}]" if process == "parallel" and i else ""
+        prompt = f"Use {{t{i - 1}}} and {{t0}}." if i > 1 else "Go."
+        lines.append(
+            f'  - {{id: t{i}, agent: a, prompt: "{prompt}"{dep}, '
+            "output_schema: {type: object, properties: {s: {type: number}}}, writes: {s: score}}\n"
+        )
+    path = tmp_path / f"{process}.yaml"
+    path.write_text("".join(lines))
+    return path
+
+
+@pytest.mark.parametrize("process", ["sequential", "parallel"])
+def test_checks_of_a_large_crew_take_memory_linear_in_its_tasks(
+    tmp_path: Path, process: str
+) -> None:
+    # 1,500 tasks in a chain, each naming the first and the one before it, all writing one key:
+    # the transitive sets of every task above every task took 60 MB more here (quadratic).
+    path = _big_crew(tmp_path, process, 1500)
+    with peak_mb() as peak:
+        crew = load_crew(path)
+    assert len(crew.spec.tasks) == 1500
+    assert not [w for w in crew.warnings if w.code == "lost-update"]
+    assert peak[0] < 40, f"{peak[0]:.0f} MB"
+
+
+PARALLEL = """name: p
+process: parallel
+models:
+  fast: {provider: offline, model: m}
+state:
+  score: {type: number}
+agents:
+  a: {role: r, goal: g, model: fast}
+tasks:
+  - {id: first, agent: a, prompt: "Go.", output_schema: {type: object}, writes: {s: score}}
+  - {id: second, agent: a, prompt: "After {first}.", depends_on: [first]}
+  - {id: third, agent: a, prompt: "After {first}, {secnd}.", depends_on: [second], output_schema: {type: object}, writes: {s: score}}
+  - {id: loose, agent: a, prompt: "Beside {first} and {frist}.", output_schema: {type: object}, writes: {s: score}}
+  - {id: looser, agent: a, prompt: "Go.", output_schema: {type: object}, writes: {s: score}}
+"""
+
+
+def test_precedence_in_a_parallel_crew_is_transitive_and_exact(tmp_path: Path) -> None:
+    crew = tmp_path / "crew.yaml"
+    crew.write_text(PARALLEL)
+    messages = [p.split(": ", 2)[2] for p in _problems(crew)]
+    assert messages == [
+        "{secnd} is not an input, an upstream task or a state key (did you mean 'second'?)",
+        "{first} names task 'first', which does not finish before 'loose' (add 'first' to depends_on)",
+        "{frist} is not an input, an upstream task or a state key (expected one of: score)",
+    ]
+    crew.write_text(PARALLEL.replace("{first} and {frist}", "nothing").replace(", {secnd}", ""))
+    lost = [w.message for w in load_crew(crew).warnings if w.code == "lost-update"]
+    assert [m.split(" can run")[0] for m in lost] == [
+        "tasks 'first' and 'loose'",  # third follows first through second: never paired
+        "tasks 'third' and 'loose'",
+        "tasks 'first' and 'looser'",
+    ]
