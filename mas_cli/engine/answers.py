@@ -26,8 +26,7 @@ def unfinished(completion: Completion, model: ModelSpec) -> str | None:
     if message.tool_calls:
         return None
     if finish in CUT_OFF:
-        cap = f"max_tokens {model.max_tokens}" if model.max_tokens else "the server's output cap"
-        return f"answer cut off at {cap} (finish_reason {finish})"
+        return f"answer cut off at max_tokens {model.output_cap} (finish_reason {finish})"
     if not _THINK.sub("", message.content).strip():
         return f"empty answer, finish_reason {finish}"
     return None
