@@ -131,6 +131,31 @@ def test_structured_output_sends_the_schema_as_response_format(server: FakeServe
     }
 
 
+@pytest.mark.parametrize(
+    ("mode", "tools", "sent"),
+    [
+        ("json_object", False, {"type": "json_object"}),
+        ("none", False, None),
+        ("json_schema", True, None),  # a grammar would silence the tools (llama.cpp's does)
+        ("json_object", True, None),
+    ],
+)
+def test_the_structured_output_mode_decides_what_response_format_is_sent(
+    server: FakeServer, mode: str, tools: bool, sent: dict[str, str] | None
+) -> None:
+    schema = {"type": "object", "properties": {"decision": {"type": "string"}}}
+    offered = (ToolSchema("lookup", "Look up.", {"type": "object", "properties": {}}),)
+    server.openai.push(openai_text('{"decision": "approve"}'))
+    request = _request(
+        server,
+        output_schema=schema,
+        tools=offered if tools else (),
+        model={"structured_output": mode},
+    )
+    _complete(request)
+    assert server.requests(OPENAI)[0].json.get("response_format") == sent
+
+
 def test_model_settings_params_and_headers_are_sent(server: FakeServer) -> None:
     server.openai.push(openai_text("ok"), openai_text("ok"))
     model = {
