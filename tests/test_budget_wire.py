@@ -165,7 +165,8 @@ def test_a_rate_limit_window_reset_far_away_is_waited_at_most_max_retry_wait_s(
     server.anthropic.push(anthropic_text("hi"))
     path = write(tmp_path, server, {}, max_retry_wait_s=0.3, run_timeout_s=10)
     doc = json.loads(path.read_text())
-    path.write_text(json.dumps({**doc, "rate_limits": {"openai": {"rpm": 6000}}}))
+    # keyed by the model: a provider's key covers only its own endpoint, not this local server
+    path.write_text(json.dumps({**doc, "rate_limits": {"gpt": {"rpm": 6000}}}))
     result = run(path, clean_env)
     assert result.status == "ok", result.reason  # today: held until the run times out
     waits = [e["wait_s"] for e in of_type(events(result), "rate_limited")]

@@ -131,6 +131,31 @@ def test_structured_output_sends_the_schema_as_response_format(server: FakeServe
     }
 
 
+@pytest.mark.parametrize(
+    ("mode", "tools", "sent"),
+    [
+        ("json_object", False, {"type": "json_object"}),
+        ("none", False, None),
+        ("json_schema", True, None),  # a grammar would silence the tools (llama.cpp's does)
+        ("json_object", True, None),
+    ],
+)
+def test_the_structured_output_mode_decides_what_response_format_is_sent(
+    server: FakeServer, mode: str, tools: bool, sent: dict[str, str] | None
+) -> None:
+    schema = {"type": "object", "properties": {"decision": {"type": "string"}}}
+    offered = (ToolSchema("lookup", "Look up.", {"type": "object", "properties": {}}),)
+    server.openai.push(openai_text('{"decision": "approve"}'))
+    request = _request(
+        server,
+        output_schema=schema,
+        tools=offered if tools else (),
+        model={"structured_output": mode},
+    )
+    _complete(request)
+    assert server.requests(OPENAI)[0].json.get("response_format") == sent
+
+
 def test_model_settings_params_and_headers_are_sent(server: FakeServer) -> None:
     server.openai.push(openai_text("ok"), openai_text("ok"))
     model = {
@@ -342,3 +367,19 @@ def test_tool_call_arguments_that_are_not_json_reach_the_agent_as_an_arguments_e
     assert "column 11" in calls[0].arguments_error
     assert calls[1].arguments_error == "arguments are JSON but not an object: '[1, 2]'"
     assert (calls[2].arguments, calls[2].arguments_error) == ({"id": "ok"}, None)
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        # llama-cpp-python's server refusing a json_schema response_format, as a 500
+        "Invalid response_format: only json_object is supported",
+        "validation error: 1 error for CreateChatCompletionRequest",
+        "n > 1 is not supported",
+    ],
+)
+def test_a_5xx_that_blames_the_request_is_not_retried(server: FakeServer, said: str) -> None:
+    server.openai.push(error(500, said))
+    failure = _fail(_request(server))
+    assert (failure.status, failure.kind, failure.retryable) == (500, "bad_request", False)
+    assert str(failure).startswith(f"openai 500 bad_request: {said}")

@@ -216,7 +216,10 @@ def test_openai_crew_retries_a_429_calls_tools_in_parallel_and_answers_structure
     assert _of(events, "retry")[0]["what"] == "llm_call"
     sent = server.requests(OPENAI)
     assert len(sent) == 3
-    assert sent[2].json["response_format"]["json_schema"]["schema"] == DECISION
+    # Tools are offered: no response_format (a server's grammar would silence the tools);
+    # the schema is in the system prompt and the answer is validated.
+    assert "response_format" not in sent[2].json
+    assert json.dumps(DECISION, sort_keys=True) in sent[2].json["messages"][0]["content"]
     assert [m["tool_call_id"] for m in sent[2].json["messages"] if m["role"] == "tool"] == [
         "call_0",
         "call_1",
@@ -405,19 +408,20 @@ def test_a_429_with_exhausted_window_holds_the_rate_limit_bucket(
     }
     server.openai.push(error(429, "Rate limit reached", headers=headers))
     server.openai.handler = _openai_agent
-    crew = _plain_crew(tmp_path, server, rate_limits={"openai": {"rpm": 6000, "tpm": 1000000}})
+    # keyed by the model: a provider's key covers only its own endpoint, not this local server
+    crew = _plain_crew(tmp_path, server, rate_limits={"fast": {"rpm": 6000, "tpm": 1000000}})
     result = _run(str(crew))
     assert result.exit_code == 0, result.stderr
     events = _of(_events(clean_env), "rate_limited")
     # The retry of turn 1 waits for the window to reset (300 ms, less the 10 ms retry-after);
     # later calls may wait a few ms more while the bucket refills.
     first = events[0]
-    assert (first["limit"], first["turn"]) == ("openai", 1)
+    assert (first["limit"], first["turn"]) == ("fast", 1)
     assert first["reason"] == "rpm 6000 (held after a 429 until the window resets)"
     assert 0 < first["wait_s"] <= 0.35
     assert "waits" in result.stderr
     shown = runner.invoke(app, ["show", "--last"])
-    assert "for rate limit openai: rpm 6000 (held after a 429" in shown.stdout
+    assert "for rate limit fast: rpm 6000 (held after a 429" in shown.stdout
 
 
 def test_a_missing_key_fails_before_any_call_and_suggests_offline(

@@ -59,6 +59,7 @@ class History:
     total: Tally = field(default_factory=Tally)
     runs: int = 0
     unfinished: int = 0
+    replays: int = 0  # runs replayed from a recording: no new spend, so not counted
 
     def sorted_days(self) -> list[Day]:
         """Oldest day first, crews by name within a day."""
@@ -69,6 +70,7 @@ class History:
         return {
             "runs": self.runs,
             "unfinished_runs": self.unfinished,
+            "replayed_runs_not_counted": self.replays,
             "days": [d.to_json() for d in self.sorted_days()],
             "total": self.total.to_json(),
         }
@@ -85,6 +87,9 @@ def spend_history(
         run = read_run(path)
         started = _moment(run.started) or _id_moment(run.run_id)
         if (crew and run.crew != crew) or (since and started and started < since):
+            continue
+        if run.replay_of is not None:
+            history.replays += 1
             continue
         _add(history, run.crew, started, run.total, run.finished)
     return history

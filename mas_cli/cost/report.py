@@ -41,6 +41,7 @@ class RunInfo:
     reason: str | None = None
     duration_s: float | None = None
     offline: bool = False
+    replay_of: str | None = None  # a replayed run re-reads a recording: it spends nothing new
     price_data_version: str | None = None
     finished: bool = False
     skipped_lines: int = 0
@@ -124,7 +125,7 @@ def _count(info: RunInfo, event: ev.LlmCall | ev.ToolCall, route: Router | None)
 def _note(info: RunInfo, event: ev.Event) -> None:
     if isinstance(event, ev.RunStarted):
         info.run_id, info.crew, info.started = event.run_id, event.crew, event.ts
-        info.offline = event.offline
+        info.offline, info.replay_of = event.offline, event.replay_of
 
 
 def _finish(info: RunInfo, done: ev.RunFinished) -> None:

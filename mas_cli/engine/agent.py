@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mas_cli.engine import history
+from mas_cli.engine.answers import extract_json, unfinished
 from mas_cli.engine.context import RunContext, Where, digest
 from mas_cli.engine.model_calls import call_model, prompt_tokens
 from mas_cli.engine.outcomes import (
@@ -57,6 +58,7 @@ class Conversation:
     output_tokens: int = 0
     last_text: str | None = None
     started: float = field(default_factory=time.monotonic)
+    scale: float = 1.0  # the server's prompt tokens per token we count (its own tokenizer)
 
     def add(self, *messages: Message) -> None:
         """Append messages to the conversation."""
@@ -137,6 +139,7 @@ async def _run_turn(ctx: RunContext, conv: Conversation) -> TurnOutcome:
     completion = await call_model(ctx, conv.request, where)
     if isinstance(completion, Stopped):
         return Stopped(completion.reason, completion.hit, completion.partial or conv.last_text)
+    _calibrate(conv, completion)
     message = completion.message
     conv.input_tokens += completion.usage.input_tokens
     conv.output_tokens += completion.usage.output_tokens
@@ -146,7 +149,23 @@ async def _run_turn(ctx: RunContext, conv: Conversation) -> TurnOutcome:
         return Stopped(ctx.run_hit.message, ctx.run_hit, conv.last_text)
     if message.tool_calls:
         return await _tools(ctx, conv, completion, turn_span)
+    problem = unfinished(completion, conv.request.model)
+    if problem:
+        return _unfinished(ctx, conv, problem, turn_span)
     return _finish(ctx, conv, message.content, turn_span)
+
+
+def _unfinished(ctx: RunContext, conv: Conversation, problem: str, turn_span: str) -> TurnOutcome:
+    """A cut-off answer fails the task (the same cap would cut it again); an empty one is
+    asked again, as an invalid answer is."""
+    if problem.startswith("answer cut off"):
+        return Stopped(problem + _CUT_HINT, None, conv.last_text)
+    if conv.invalid_answers >= conv.task.max_retries:
+        return Stopped(problem, None, conv.last_text)
+    return _reask_after(ctx, conv, [problem], turn_span)
+
+
+_CUT_HINT = ": raise max_tokens on the model, or ask for a shorter answer"
 
 
 async def _tools(
@@ -172,11 +191,17 @@ def _finish(ctx: RunContext, conv: Conversation, text: str, turn_span: str) -> T
     schema = conv.task.output_schema
     if schema is None:
         return FinalOutput(text)
-    data, errors = parse_output(text, schema)
+    data, errors, stripped = parse_output(text, schema)
     if not errors:
-        return FinalOutput(text, data)
+        return FinalOutput(text, data, stripped)
     if conv.invalid_answers >= conv.task.max_retries:
         return Stopped(f"output does not match output_schema: {'; '.join(errors)}", partial=text)
+    return _reask_after(ctx, conv, errors, turn_span)
+
+
+def _reask_after(
+    ctx: RunContext, conv: Conversation, errors: list[str], turn_span: str
+) -> TurnOutcome:
     conv.invalid_answers += 1
     ctx.sink.emit(
         Retry,
@@ -188,42 +213,54 @@ def _finish(ctx: RunContext, conv: Conversation, text: str, turn_span: str) -> T
         attempt=conv.invalid_answers + 1,
         reason="; ".join(errors),
     )
-    conv.add(Message(role="user", content=_reask(errors)))
+    schema = conv.task.output_schema is not None
+    conv.add(Message(role="user", content=_reask(errors, schema=schema)))
     return RunAgain("invalid output")
 
 
-def parse_output(text: str, schema: dict[str, Any]) -> tuple[Any, list[str]]:
-    """The answer as JSON, and what is wrong with it under the schema (empty when valid)."""
+def parse_output(text: str, schema: dict[str, Any]) -> tuple[Any, list[str], str | None]:
+    """The answer as JSON (found inside a <think> block's aftermath, a fence or prose), what is
+    wrong with it under the schema (empty when valid), and what was stripped around it."""
+    found, stripped = extract_json(text)
     try:
-        data = fix_value(loads(_strip_fence(text)))  # "\ud800" in the JSON: a lone surrogate
+        data = fix_value(loads(found))  # "\ud800" in the JSON: a lone surrogate
     except json.JSONDecodeError as exc:
-        return None, [f"the answer is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"]
+        where = f"{exc.msg} at line {exc.lineno} column {exc.colno}"
+        return None, [f"the answer is not JSON ({where})"], stripped
+    except RecursionError:
+        return None, ["the answer is JSON nested too deeply to read"], stripped
     if bad := refusal(data):
-        return data, [bad]
+        return data, [bad], stripped
     validator = schema_validator(schema)
     errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
-    return data, [f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}" for e in errors]
+    problems = [f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}" for e in errors]
+    return data, problems, stripped
 
 
-def _strip_fence(text: str) -> str:
-    # Models often wrap JSON in a ```json fence; the content is what counts.
-    stripped = text.strip()
-    if stripped.startswith("```") and stripped.endswith("```"):
-        stripped = stripped.split("\n", 1)[1] if "\n" in stripped else ""
-        return stripped.rsplit("```", 1)[0]
-    return stripped
-
-
-def _reask(errors: list[str]) -> str:
+def _reask(errors: list[str], *, schema: bool = True) -> str:
     listed = "\n".join(f"- {e}" for e in errors)
+    if not schema:
+        return f"Your answer could not be used:\n{listed}\nAnswer the task again."
     return (
         f"Your answer does not match the required JSON Schema:\n{listed}\n"
         "Answer again with one valid JSON object only."
     )
 
 
+def _calibrate(conv: Conversation, completion: Completion) -> None:
+    """Learn how the server counts: its reported prompt tokens against our tiktoken count, so
+    max_history_tokens holds in the server's tokens (a local model's tokenizer and template
+    can count several times more)."""
+    usage = completion.usage
+    if usage.source != "provider" or usage.input_tokens <= 0:
+        return
+    counted = prompt_tokens(conv.request)
+    if counted > 0:
+        conv.scale = max(1.0, usage.input_tokens / counted)
+
+
 def _trim(ctx: RunContext, conv: Conversation) -> None:
-    limit = ctx.crew.spec.limits.max_history_tokens
+    limit = int(ctx.crew.spec.limits.max_history_tokens / conv.scale)
     before = prompt_tokens(conv.request)
     if before <= limit:
         return
@@ -250,8 +287,10 @@ def _end(
     ctx: RunContext, conv: Conversation, outcome: FinalOutput | Stopped, cancelled: bool = False
 ) -> TaskOutcome:
     status: TaskStatus
+    stripped = None
     if isinstance(outcome, FinalOutput):
         refused = _write_state(ctx, conv, outcome.data)
+        stripped = outcome.stripped
         status, reason = ("failed", refused) if refused else ("ok", None)
         result = TaskOutcome(
             conv.task.id, conv.agent, status, outcome.text, outcome.data, reason, turns=conv.turn
@@ -271,6 +310,7 @@ def _end(
     ctx.sink.emit(
         TaskFinished,
         conv.parent,
+        answer_stripped=stripped,
         span=conv.span,
         agent=conv.agent,
         task=conv.task.id,

@@ -126,9 +126,13 @@ class _Call:
     def _settle(self, completion: Completion) -> Completion | Stopped:
         message = completion.message
         cost = self.ctx.guard.prices.cost(self.request.model.model, completion.usage)
+        proxy = cost is None and completion.reported_cost_usd is not None
+        if proxy:  # no price of our own: what the proxy charged is the best figure there is
+            cost = Decimal(str(completion.reported_cost_usd))
         self._emit(
             completion.usage,
             cost_usd=as_float(cost),
+            cost_source="proxy" if proxy else None,
             status="ok",
             response_model=completion.response_model,
             finish_reason=completion.finish_reason,

@@ -88,6 +88,7 @@ class FinalOutput:
 
     text: str
     data: Any = None
+    stripped: str | None = None  # what was stripped around a JSON answer, for the log
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 A crew's `rate_limits:` keys name a provider (`openai`), a model under `models:` (`fast`) or a
 model name (`gpt-4o-mini`); a call passes through every bucket whose key matches its model.
+A provider's key covers only models that call that provider itself: a model with a base_url
+elsewhere (llama.cpp, vLLM, a proxy) has its own quota, keyed by its models: name.
 A bucket holds up to one minute's allowance and refills continuously. Before each attempt a
 call reserves one request and its planned tokens (counted input plus output allowance, as
 the providers themselves count them) and waits while the bucket is in debt; afterwards the
@@ -152,11 +154,23 @@ class RateLimiter:
 
 def _covers(spec: CrewSpec, key: str) -> Callable[[ModelSpec], bool]:
     if key in PROVIDERS:
-        return lambda model: model.provider == key
+        return lambda model: model.provider == key and _provider_itself(model)
     if key in spec.models:
         named = spec.models[key]
         return lambda model: model == named
     return lambda model: model.model == key
+
+
+OWN_HOSTS = ("api.openai.com", "api.anthropic.com")
+
+
+def _provider_itself(model: ModelSpec) -> bool:
+    """The model calls its provider's own endpoint (no base_url, or the provider's host)."""
+    if not model.base_url:
+        return True
+    from urllib.parse import urlsplit
+
+    return urlsplit(model.base_url).hostname in OWN_HOSTS
 
 
 def _bucket(unit: str, per_minute: int | None, now: float) -> TokenBucket | None:

@@ -89,6 +89,8 @@ class LlmCall(Event):
     usage_source: Literal["provider", "estimate"] = "estimate"
     raw_usage: dict[str, Any] | None = None
     cost_usd: float | None = None
+    cost_source: Literal["proxy"] | None = None
+    """`proxy`: cost_usd is what the proxy reported (x-litellm-response-cost), mas has no price."""
     latency_s: float = 0.0
     wait_s: float = 0.0
     finish_reason: str | None = None
@@ -197,6 +199,8 @@ class TaskFinished(Event):
     output_tokens: int = 0
     cost_usd: float | None = None
     duration_s: float = 0.0
+    answer_stripped: str | None = None
+    """What was stripped around a JSON answer: a <think> block, a ``` fence, prose."""
 
 
 class RunFinished(Event):

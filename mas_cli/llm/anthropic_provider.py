@@ -8,10 +8,12 @@ Anthropic's 529 overloaded and its spend limits included, are classified by `fau
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
 from mas_cli.llm.anthropic_wire import parse_message, request_body
 from mas_cli.llm.faults import Endpoint, connection_failure, decode, server_of, status_failure
+from mas_cli.llm.headers import reported_cost_usd
 from mas_cli.llm.keys import api_key, base_url, key_env, provider_secrets
 from mas_cli.llm.types import Completion, LlmFailure, Request
 from mas_cli.spec.models import ModelSpec
@@ -35,7 +37,7 @@ class AnthropicProvider:
         self._env = key_env(model)
         self._client = anthropic.AsyncAnthropic(
             api_key=key,
-            base_url=base_url(model),
+            base_url=messages_base_url(base_url(model)),
             max_retries=0,
             http_client=anthropic.DefaultAsyncHttpxClient(event_hooks=bounded.HOOKS),
         )
@@ -52,13 +54,14 @@ class AnthropicProvider:
         )
         body = request_body(request)
         response = await self._send(body, request, endpoint)
-        return decode(
+        completion = decode(
             endpoint,
             response.status_code,
             response.content,
             lambda data: parse_message(data, request),
             body,
         )
+        return replace(completion, reported_cost_usd=reported_cost_usd(response.headers))
 
     async def _send(
         self, body: dict[str, Any], request: Request, endpoint: Endpoint
@@ -96,6 +99,15 @@ class AnthropicProvider:
     async def aclose(self) -> None:
         """Close the client's connections."""
         await self._client.close()
+
+
+def messages_base_url(base_url: str | None) -> str | None:
+    """The SDK appends `/v1/messages`; a base_url written with its `/v1` (as OpenAI-style
+    servers are) would call `/v1/v1/messages`, so the `/v1` is dropped."""
+    if base_url is None:
+        return None
+    trimmed = base_url.rstrip("/")
+    return trimmed.removesuffix("/v1") if trimmed.endswith("/v1") else base_url
 
 
 def _sdk_failure(exc: Exception) -> LlmFailure:

@@ -5,7 +5,11 @@
                   window's reset asks for
     not retried   400, 401, 403, 404, 422 and every other 4xx; a 429 (or 400, 402, 403) that means
                   the quota or spend limit is exhausted: OpenAI `insufficient_quota`, Anthropic
-                  `billing_error` and `*_spend_limit_reached`; a malformed response body
+                  `billing_error` and `*_spend_limit_reached`; a 5xx whose body says the request
+                  itself is invalid (llama-cpp-python answers a refused response_format with a
+                  500); a prompt past the server's context window (OpenAI
+                  `context_length_exceeded`, llama.cpp `exceed_context_size_error`, LiteLLM
+                  `ContextWindowExceededError`); a malformed response body
 
 Messages hold the status and a short excerpt of what the server said; the whole error body is
 scrubbed of every secret the provider holds (its message, code and type alike) before it is read;
@@ -38,6 +42,23 @@ QUOTA_CODES = frozenset(
         "linked_organization_spend_limit_reached",
         "linked_organization_billing_unavailable",
     }
+)
+CONTEXT_MARKERS = ("context_length_exceeded", "exceed_context_size", "contextwindowexceeded")
+# Words of a 5xx body that blame the request, not the server: retrying sends the same request.
+INVALID_MARKERS = (
+    "invalid_request",
+    "badrequest",
+    "bad request",
+    "not supported",
+    "not_supported",
+    "unsupported",
+    "validation error",
+    "invalid request",
+    "invalid param",
+    "invalid argument",
+    "invalid value",
+    "invalid type",
+    "response_format",
 )
 KINDS = {
     400: "bad_request",
@@ -114,23 +135,64 @@ def status_failure(
     """An HTTP error status, classified: retried or not, how long to wait, what to tell."""
     body = _said(endpoint, content)
     code = _error_code(body)
-    kind = "quota" if code in QUOTA_CODES else _kind(status)
-    retryable = kind != "quota" and (status in RETRIED or status >= 500)
+    kind = _classify(status, code, body)
+    retryable = kind not in NOT_RETRIED and (status in RETRIED or status >= 500)
     info = rate_limit_info(headers) if status == 429 else None
     wait = retry_after_s(headers) if retryable else None
     if wait is None and retryable and info is not None:
         wait = info.wait_s()
-    named = f"{kind} ({code})" if code and not code.startswith(kind) else kind
-    message = f"{endpoint.provider} {status} {named}: {excerpt(body)}"
+    message = f"{endpoint.provider} {status} {_label(kind, code, status)}: {excerpt(body)}"
     return LlmFailure(
         message,
         kind=kind,
         retryable=retryable,
         status=status,
         retry_after_s=wait,
-        hint=hint(kind, endpoint),
+        hint=_context_hint(body) if kind == "context_overflow" else hint(kind, endpoint),
         rate_limit=info,
     )
+
+
+NOT_RETRIED = frozenset({"quota", "context_overflow", "bad_request"})
+
+
+def _classify(status: int, code: str | None, body: Any) -> str:
+    said = json.dumps(body).lower() if not isinstance(body, str) else body.lower()
+    if code in QUOTA_CODES:
+        return "quota"
+    if any(marker in said for marker in CONTEXT_MARKERS):
+        return "context_overflow"
+    if status >= 500 and any(marker in said for marker in INVALID_MARKERS):
+        return "bad_request"
+    return _kind(status)
+
+
+def _label(kind: str, code: str | None, status: int) -> str:
+    """`rate_limit`, or `kind (code)` when the code says more (never the status again)."""
+    if not code or code.startswith(kind) or code.strip() == str(status):
+        return kind
+    return f"{kind} ({code})"
+
+
+def _context_hint(body: Any) -> str:
+    """Where to act: the crew's history limit, under the window the server reported."""
+    window = _find_int(body, ("n_ctx", "context_window", "max_context_length"))
+    server = f"the server's window of {window} tokens" if window else "the server's window"
+    return (
+        f"the prompt is longer than {server}: lower limits.max_history_tokens below it "
+        "(leaving room for max_tokens), or start the server with a larger context"
+    )
+
+
+def _find_int(body: Any, names: tuple[str, ...]) -> int | None:
+    error = body.get("error", body) if isinstance(body, dict) else None
+    for source in (error, body):
+        if isinstance(source, dict):
+            found = [source.get(n) for n in names]
+            for value in found:
+                if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+                    return value
+    return None
 
 
 def beyond_reach(wait_s: float | None, cap_s: float, remaining_s: float) -> str | None:

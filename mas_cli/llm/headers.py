@@ -35,6 +35,13 @@ def retry_after_s(headers: Mapping[str, str], now: datetime | None = None) -> fl
     return seconds if seconds is not None else _until(_http_date(value), now)
 
 
+def reported_cost_usd(headers: Mapping[str, str]) -> float | None:
+    """The call's cost as a proxy reported it (LiteLLM's x-litellm-response-cost); None when
+    absent or zero (LiteLLM says 0 for a model it has no price for)."""
+    cost = _number(headers.get("x-litellm-response-cost"))
+    return cost if cost is not None and cost > 0 else None
+
+
 def rate_limit_info(
     headers: Mapping[str, str], now: datetime | None = None
 ) -> RateLimitInfo | None:

@@ -7,9 +7,11 @@ response body is read by `openai_wire`, and failures are classified by `faults`.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
 from mas_cli.llm.faults import Endpoint, connection_failure, decode, server_of, status_failure
+from mas_cli.llm.headers import reported_cost_usd
 from mas_cli.llm.keys import api_key, base_url, key_env, provider_secrets
 from mas_cli.llm.openai_wire import parse_completion, request_body
 from mas_cli.llm.types import Completion, LlmFailure, Request
@@ -51,13 +53,14 @@ class OpenAIProvider:
         )
         body = request_body(request)
         response = await self._send(body, request, endpoint)
-        return decode(
+        completion = decode(
             endpoint,
             response.status_code,
             response.content,
             lambda data: parse_completion(data, request),
             body,
         )
+        return replace(completion, reported_cost_usd=reported_cost_usd(response.headers))
 
     async def _send(
         self, body: dict[str, Any], request: Request, endpoint: Endpoint

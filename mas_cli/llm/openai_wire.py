@@ -26,8 +26,11 @@ def request_body(request: Request) -> dict[str, Any]:
     }
     if request.tools:
         body["tools"] = openai_tools(request.tools)
-    if request.output_schema is not None:
-        body["response_format"] = structured_output(request.output_schema)
+    if request.output_schema is not None and not request.tools:
+        # Not with tools: servers turn response_format into a grammar that silences tool calls
+        # (llama.cpp); the schema is in the prompt and the answer is validated either way.
+        response_format = structured_output(request.output_schema, model.structured_output)
+        body.update({"response_format": response_format} if response_format else {})
     if model.temperature is not None:
         body["temperature"] = model.temperature
     # Always capped, so no call outspends the budget's plan. OpenAI's own API wants
@@ -37,9 +40,14 @@ def request_body(request: Request) -> dict[str, Any]:
     return {**body, **model.params}
 
 
-def structured_output(schema: dict[str, Any]) -> dict[str, Any]:
-    """response_format for a task's output_schema. Not strict: strict mode refuses many schemas
-    (optional properties, open objects), and the engine validates every answer anyway."""
+def structured_output(schema: dict[str, Any], mode: str = "json_schema") -> dict[str, Any] | None:
+    """response_format for a task's output_schema in the model's mode (None for `none`). Not
+    strict: strict mode refuses many schemas (optional properties, open objects), and the
+    engine validates every answer anyway."""
+    if mode == "json_object":
+        return {"type": "json_object"}
+    if mode == "none":
+        return None
     return {"type": "json_schema", "json_schema": {"name": "output", "schema": schema}}
 
 

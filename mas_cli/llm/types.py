@@ -93,6 +93,7 @@ class Completion:
     finish_reason: str = "stop"
     response_model: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+    reported_cost_usd: float | None = None  # what a proxy said the call cost (LiteLLM)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ PROVIDERS = ("openai", "anthropic", "offline")
 Provider = Literal["openai", "anthropic", "offline"]
 ToolKind = Literal["deterministic", "live", "side_effect"]
 Process = Literal["sequential", "parallel", "hierarchical"]
+StructuredOutput = Literal["json_schema", "json_object", "none"]
 INLINE_MANAGER = "manager"
 PROVIDER_KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
 """Each provider's own key variable, read when a model has neither api_key_env nor base_url."""
@@ -103,6 +104,10 @@ class ModelSpec(Spec):
     """Extra request parameters passed to the provider as they are (top_p, seed, ...)."""
     prompt_caching: bool = False
     """Anthropic only: mark the system prompt and tools with cache_control."""
+    structured_output: StructuredOutput = "json_schema"
+    """How an output_schema is asked for (OpenAI wire): `json_schema` (OpenAI, vLLM, llama.cpp,
+    Ollama), `json_object` (llama-cpp-python's server), `none` (the prompt only). Never sent
+    while the task offers tools, whose calls it would silence; answers are validated anyway."""
 
     @field_validator("headers")
     @classmethod

@@ -200,6 +200,8 @@ def _history_notes(hist: History) -> list[str]:
         notes.append("no runs match: try mas cost-report --all, or a wider --since")
     if hist.unfinished:
         notes.append(f"{plural(hist.unfinished, 'run')} never finished (killed, or still running)")
+    if hist.replays:
+        notes.append(f"{hist.replays} replayed runs not counted: a replay spends nothing new")
     if hist.total.unpriced_calls:
         models = ", ".join(sorted(hist.total.unpriced_models))
         notes.append(f"{hist.total.unpriced_calls} model calls ({models}) have no price")

@@ -1,0 +1,94 @@
+"""Session fixtures for the real-server tier: each server is installed (cached) and started
+once per test session on 127.0.0.1, and stopped at the end."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import install
+from servers import LLAMA_CTX, Server, ensure, free_port, quiet_env, running
+from tinymodel import write_model
+
+# Canned answers, errors and tool calls, one model name each. `canned` has a price the proxy
+# knows and reports (x-litellm-response-cost); mas has none for it.
+LITELLM_CONFIG = """\
+model_list:
+  - model_name: canned
+    litellm_params:
+      model: openai/canned
+      api_key: sk-none
+      mock_response: '{"decision": "approve", "score": 0.25}'
+      input_cost_per_token: 0.001
+      output_cost_per_token: 0.002
+  - model_name: think
+    litellm_params:
+      model: openai/think
+      api_key: sk-none
+      mock_response: "<think>The user wants JSON.</think>\\nHere it is:\\n```json\\n{\\"decision\\": \\"block\\", \\"score\\": 0.9}\\n```\\nHope that helps."
+  - model_name: blank
+    litellm_params:
+      model: openai/blank
+      api_key: sk-none
+      mock_response: "  "
+  - model_name: ratelimited
+    litellm_params:
+      model: openai/ratelimited
+      api_key: sk-none
+      mock_response: litellm.RateLimitError
+  - model_name: overflow
+    litellm_params:
+      model: openai/overflow
+      api_key: sk-none
+      mock_response: litellm.ContextWindowExceededError
+  - model_name: tooler
+    litellm_params:
+      model: openai/tooler
+      api_key: sk-none
+      mock_response: "calling lookup"
+      mock_tool_calls:
+        - id: call_1
+          type: function
+          function: {name: lookup, arguments: '{"account": "a-1"}'}
+litellm_settings:
+  telemetry: false
+general_settings:
+  disable_spend_logs: true
+"""
+
+
+@pytest.fixture(scope="session")
+def litellm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The LiteLLM proxy (both wire formats) with canned models."""
+    python = ensure("litellm")
+    folder = tmp_path_factory.mktemp("litellm")
+    config = folder / "config.yaml"
+    config.write_text(LITELLM_CONFIG)
+    port = free_port()
+    cmd = [str(python.parent / "litellm"), "--config", str(config)]
+    cmd += ["--host", "127.0.0.1", "--port", str(port)]
+    with running(
+        "LiteLLM proxy", cmd, "/health/liveliness", folder / "proxy.log", quiet_env()
+    ) as s:
+        yield s
+
+
+@pytest.fixture(scope="session")
+def llama(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """llama-server on a tiny random model with a real tool-capable chat template."""
+    binary = ensure("llama")
+    folder = tmp_path_factory.mktemp("llama")
+    model = write_model(folder / "tiny.gguf")
+    port = free_port()
+    cmd = [str(binary), "-m", str(model), "--host", "127.0.0.1", "--port", str(port)]
+    cmd += ["--jinja", "-c", str(LLAMA_CTX), "-np", "1", "-t", "1", "--seed", "7", "--no-webui"]
+    with running("llama-server", cmd, "/health", folder / "server.log", quiet_env()) as s:
+        yield s
+
+
+__all__ = ["LITELLM_CONFIG", "install"]

@@ -1,0 +1,201 @@
+"""Install the real servers the test tier runs: idempotent, cached, locked.
+
+    python tests/realservers/install.py          # both components
+    python tests/realservers/install.py llama    # one of them
+
+Everything lands under ``$MAS_CI_CACHE`` (default ``~/.cache/mas-ci``), outside the
+repository, and is reused when present:
+
+- ``litellm/<version>/``: a virtual environment with ``litellm[proxy]`` from the
+  package index (its own environment: its pins never touch the project's).
+- ``llama/<version>/bin/llama-server``: llama.cpp's server built (CPU only, server
+  target only) from the source the ``llama-cpp-python`` sdist vendors. About 12
+  minutes on 2 cores the first time.
+
+A file lock per component keeps parallel pytest processes from building twice. A
+failure raises :class:`InstallError` naming what failed, the last lines of its log and
+how to fix it; the test fixtures turn that into a failed test, never a skip.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+LITELLM_VERSION = "1.100.5"
+LLAMA_CPP_PYTHON_VERSION = "0.3.36"
+GGUF_VERSION = "0.19.0"
+LOG_TAIL = 30
+
+
+class InstallError(RuntimeError):
+    """A component could not be installed: what, the log's last lines, the fix."""
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("MAS_CI_CACHE") or Path.home() / ".cache" / "mas-ci")
+
+
+def log_tail(log: Path, lines: int = LOG_TAIL) -> str:
+    try:
+        text = log.read_text(errors="replace").splitlines()
+    except OSError:
+        return "(no log)"
+    return "\n".join(text[-lines:])
+
+
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def run_logged(what: str, cmd: list[str], log: Path, cwd: Path | None = None) -> None:
+    with log.open("a") as out:
+        out.write(f"\n$ {' '.join(cmd)}\n")
+        out.flush()
+        done = subprocess.run(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, check=False)
+    if done.returncode != 0:
+        raise InstallError(
+            f"{what} failed (exit {done.returncode}); last lines of {log}:\n{log_tail(log)}\n"
+            f"Fix the cause above, then rerun `python tests/realservers/install.py`"
+            f" (delete {log.parent} to start over)."
+        )
+
+
+# --- LiteLLM proxy ---------------------------------------------------------------------
+
+
+def litellm_dir() -> Path:
+    return cache_root() / "litellm" / LITELLM_VERSION
+
+
+def litellm_python() -> Path:
+    return litellm_dir() / "venv" / "bin" / "python"
+
+
+def install_litellm() -> Path:
+    """The python of a venv with litellm[proxy] (the proxy runs as `python -m litellm`)."""
+    home = litellm_dir()
+    done = home / "installed"
+    with locked(home.with_suffix(".lock")):
+        if done.exists():
+            return litellm_python()
+        shutil.rmtree(home, ignore_errors=True)
+        home.mkdir(parents=True)
+        log = home / "install.log"
+        run_logged(
+            "creating the LiteLLM venv", [sys.executable, "-m", "venv", str(home / "venv")], log
+        )
+        pip = [str(litellm_python()), "-m", "pip", "install", "-q"]
+        run_logged("pip install litellm[proxy]", [*pip, f"litellm[proxy]=={LITELLM_VERSION}"], log)
+        done.write_text(time.strftime("%Y-%m-%dT%H:%M:%SZ\n", time.gmtime()))
+    return litellm_python()
+
+
+# --- llama.cpp server ------------------------------------------------------------------
+
+
+def llama_dir() -> Path:
+    return cache_root() / "llama" / LLAMA_CPP_PYTHON_VERSION
+
+
+def llama_server_path() -> Path:
+    return llama_dir() / "bin" / "llama-server"
+
+
+CMAKE_FLAGS = [
+    "-DCMAKE_BUILD_TYPE=Release",
+    "-DBUILD_SHARED_LIBS=OFF",
+    "-DGGML_NATIVE=OFF",  # the cache may move to another CPU of the same kind
+    "-DGGML_CUDA=OFF",
+    "-DGGML_METAL=OFF",
+    "-DGGML_VULKAN=OFF",
+    "-DGGML_OPENMP=OFF",
+    "-DLLAMA_CURL=OFF",
+    "-DLLAMA_OPENSSL=OFF",
+    "-DLLAMA_BUILD_TESTS=OFF",
+    "-DLLAMA_BUILD_EXAMPLES=OFF",
+    "-DLLAMA_BUILD_TOOLS=ON",
+    "-DLLAMA_BUILD_SERVER=ON",
+    "-DLLAMA_BUILD_UI=OFF",
+    "-DLLAMA_USE_PREBUILT_UI=OFF",  # it would download the web UI at build time
+    "-DLLAMA_BUILD_APP=OFF",
+]
+
+
+def fetch_llama_source(work: Path, log: Path) -> Path:
+    sdist = f"llama-cpp-python=={LLAMA_CPP_PYTHON_VERSION}"
+    pip = [sys.executable, "-m", "pip", "download", "-q", "--no-binary", ":all:", "--no-deps"]
+    run_logged(f"pip download {sdist}", [*pip, sdist, "-d", str(work)], log)
+    archive = next(work.glob("llama_cpp_python-*.tar.gz"))
+    with tarfile.open(archive) as tar:
+        tar.extractall(work, filter="data")
+    return next(work.glob("llama_cpp_python-*/vendor/llama.cpp"))
+
+
+def build_llama_server(source: Path, build: Path, log: Path) -> Path:
+    configure = ["cmake", "-S", str(source), "-B", str(build), "-G", "Ninja", *CMAKE_FLAGS]
+    run_logged("cmake configure of llama.cpp", configure, log)
+    jobs = os.environ.get("MAS_CI_BUILD_JOBS", "2")
+    target = ["cmake", "--build", str(build), "--target", "llama-server", "-j", jobs]
+    run_logged("cmake build of llama-server", target, log)
+    return next(build.rglob("bin/llama-server"))
+
+
+def install_llama_server() -> Path:
+    """The path of a llama-server binary built from the pinned sdist's llama.cpp."""
+    home = llama_dir()
+    with locked(home.with_suffix(".lock")):
+        if llama_server_path().exists():
+            return llama_server_path()
+        home.mkdir(parents=True, exist_ok=True)
+        log = home / "build.log"
+        log.write_text("")
+        for tool in ("cmake", "ninja", "c++"):
+            if shutil.which(tool) is None:
+                raise InstallError(
+                    f"{tool} is not installed: apt-get install cmake ninja-build g++"
+                )
+        with tempfile.TemporaryDirectory(prefix="mas-llama-") as tmp:
+            source = fetch_llama_source(Path(tmp), log)
+            built = build_llama_server(source, Path(tmp) / "build", log)
+            llama_server_path().parent.mkdir(parents=True, exist_ok=True)
+            staged = llama_server_path().with_suffix(".part")
+            shutil.copy2(built, staged)
+            staged.replace(llama_server_path())
+    return llama_server_path()
+
+
+COMPONENTS = {"litellm": install_litellm, "llama": install_llama_server}
+
+
+def main(argv: list[str]) -> int:
+    names = argv or list(COMPONENTS)
+    for name in names:
+        start = time.monotonic()
+        try:
+            path = COMPONENTS[name]()
+        except InstallError as err:
+            print(f"install {name}: {err}", file=sys.stderr)
+            return 1
+        print(f"{name}: {path} ({time.monotonic() - start:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

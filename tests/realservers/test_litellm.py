@@ -1,0 +1,138 @@
+"""Against the LiteLLM proxy (real, from the package index), both wire formats, canned models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from crewkit import of_type
+from realcrew import DECISION, calls, crew, run_live
+from servers import Server
+
+
+def openai(litellm: Server, name: str, **more: object) -> dict[str, object]:
+    return {"provider": "openai", "model": name, "base_url": litellm.url + "/v1", **more}
+
+
+def test_a_proxy_reported_cost_prices_a_model_mas_has_no_price_for(
+    litellm: Server, tmp_path: Path, clean_env: Path
+) -> None:
+    result, items = run_live(crew(tmp_path, openai(litellm, "canned")), clean_env)
+    assert result.status == "ok", result.reason
+    assert result.tasks["t"].data == {"decision": "approve", "score": 0.25}
+    [call] = calls(items)
+    # 10 prompt and 20 completion tokens at the proxy's $0.001 and $0.002 per token.
+    assert (call["input_tokens"], call["output_tokens"], call["cost_usd"]) == (10, 20, 0.05)
+    assert call["cost_source"] == "proxy"
+
+
+def test_json_after_think_inside_a_fence_among_prose_is_extracted_and_logged(
+    litellm: Server, tmp_path: Path, clean_env: Path
+) -> None:
+    result, items = run_live(crew(tmp_path, openai(litellm, "think")), clean_env)
+    assert result.status == "ok", result.reason
+    assert result.tasks["t"].data == {"decision": "block", "score": 0.9}
+    assert len(calls(items)) == 1  # found at once, not re-asked
+    [done] = of_type(items, "task_finished")
+    stripped = done["answer_stripped"]
+    assert "<think>" in stripped
+    assert "fence" in stripped
+    assert "Here it is:" in stripped
+    assert "Hope that helps." in stripped
+
+
+def test_an_empty_answer_is_asked_again_then_fails_saying_so(
+    litellm: Server, tmp_path: Path, clean_env: Path
+) -> None:
+    path = crew(tmp_path, openai(litellm, "blank"), schema=None)
+    result, items = run_live(path, clean_env)
+    task = result.tasks["t"]
+    assert (result.status, task.status) == ("failed", "failed")
+    assert task.reason == "empty answer, finish_reason stop"
+    assert len(calls(items)) == 3  # the answer, then max_retries 2 re-asks
+    assert [r["what"] for r in of_type(items, "retry")] == ["output_validation"] * 2
+
+
+def test_a_429_label_names_the_status_once(
+    litellm: Server, tmp_path: Path, clean_env: Path
+) -> None:
+    path = crew(tmp_path, openai(litellm, "ratelimited"), limits={"max_retries": 0})
+    result, items = run_live(path, clean_env)
+    [call] = calls(items)
+    assert call["error"].startswith("openai 429 rate_limit: litellm.RateLimitError")
+    assert "(429)" not in call["error"]
+    assert result.status == "failed"
+
+
+def test_a_context_overflow_is_not_retried_and_points_at_max_history_tokens(
+    litellm: Server, tmp_path: Path, clean_env: Path
+) -> None:
+    result, items = run_live(crew(tmp_path, openai(litellm, "overflow")), clean_env)
+    assert len(calls(items)) == 1
+    reason = result.tasks["t"].reason or ""
+    assert "400 context_overflow" in reason
+    assert "lower limits.max_history_tokens" in reason
+    assert "check the model name" not in reason
+
+
+def test_tools_are_called_when_the_task_also_has_an_output_schema(
+    litellm: Server, tmp_path: Path, clean_env: Path
+) -> None:
+    path = crew(tmp_path, openai(litellm, "tooler"), tools=True, limits={"max_turns": 2})
+    _, items = run_live(path, clean_env)
+    tools = of_type(items, "tool_call")
+    assert tools
+    assert {t["tool"] for t in tools} == {"lookup"}
+    assert tools[0]["status"] == "ok"
+
+
+def test_anthropic_wire_with_a_base_url_ending_in_v1(
+    litellm: Server, tmp_path: Path, clean_env: Path
+) -> None:
+    model = {"provider": "anthropic", "model": "canned", "base_url": litellm.url + "/v1"}
+    result, items = run_live(crew(tmp_path, model, schema=DECISION), clean_env)
+    assert result.status == "ok", result.reason
+    assert result.tasks["t"].data == {"decision": "approve", "score": 0.25}
+    assert [c["status"] for c in calls(items)] == ["ok"]
+
+
+def test_a_provider_rate_limit_does_not_throttle_a_local_server(
+    litellm: Server, tmp_path: Path, clean_env: Path
+) -> None:
+    """`rate_limits: {openai: ...}` is OpenAI's quota; a model with a base_url is elsewhere.
+    Before the fix, the second call waited a minute for OpenAI's bucket and hit the timeout."""
+    path = crew(
+        tmp_path,
+        openai(litellm, "blank"),
+        schema=None,
+        limits={"run_timeout_s": 30},
+        rate_limits={"openai": {"rpm": 1}},
+    )
+    result, items = run_live(path, clean_env)
+    assert len(calls(items)) == 3  # the answer and two re-asks, none held back
+    assert not of_type(items, "rate_limited")
+    assert result.tasks["t"].reason == "empty answer, finish_reason stop"
+
+
+def test_cost_report_all_does_not_count_a_replay_as_new_spend(
+    litellm: Server, tmp_path: Path, clean_env: Path
+) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from mas_cli.cli import app
+
+    prices = {"canned": {"input": 10, "output": 20}}  # $ per million: $0.0005 a call
+    path = crew(tmp_path, openai(litellm, "canned", max_tokens=100), prices=prices)
+    live, _ = run_live(path, clean_env)
+    assert live.status == "ok", live.reason
+    runner = CliRunner()
+    replayed = runner.invoke(app, ["run", str(path), "--replay", live.run_id])
+    assert replayed.exit_code == 0, replayed.stderr
+    report = runner.invoke(app, ["cost-report", "--all", "--json"])
+    assert report.exit_code == 0, report.stderr
+    data = json.loads(report.stdout)
+    assert (data["runs"], data["replayed_runs_not_counted"]) == (1, 1)
+    assert data["total"]["cost_usd"] == 0.0005
+    table = runner.invoke(app, ["cost-report", "--all"])
+    assert "1 replayed runs not counted: a replay spends nothing new" in table.stdout

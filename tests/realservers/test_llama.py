@@ -1,0 +1,121 @@
+"""Against llama.cpp's llama-server (built from the llama-cpp-python sdist's source) on a tiny
+random model with Qwen 2.5's chat template: its OpenAI and its Anthropic endpoints.
+
+The model's text is garbage, so every assertion holds for any output the server's grammars
+allow: `tool_choice` forcing a call of a tool whose one argument is a boolean, a JSON Schema of
+enums, a cap the shortest valid answer cannot fit in, greedy decoding where a figure matters.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from crewkit import of_type
+from realcrew import calls, crew, run_live
+from servers import LLAMA_CTX, Server
+from tinymodel import END_TOKEN, TOOL_CALL_TOKEN
+
+VERDICT = {
+    "type": "object",
+    "required": ["decision"],
+    "additionalProperties": False,
+    "properties": {"decision": {"type": "string", "enum": ["approve", "review", "block"]}},
+}
+GREEDY = {"top_k": 1, "seed": 7}
+# A random model writes text before a tool call for ever; biased, it opens the call at once,
+# the server's grammar writes the rest (a boolean argument), and the turn ends after it.
+CALL_NOW = {
+    "tool_choice": "required",
+    "parallel_tool_calls": False,
+    "logit_bias": {str(TOOL_CALL_TOKEN): 100, str(END_TOKEN): 200},
+    **GREEDY,
+}
+
+
+def openai(llama: Server, **more: object) -> dict[str, object]:
+    return {"provider": "openai", "model": "tiny", "base_url": llama.url + "/v1", **more}
+
+
+def anthropic(llama: Server, **more: object) -> dict[str, object]:
+    # With the /v1 an OpenAI-style base_url has: mas must not call /v1/v1/messages.
+    return {"provider": "anthropic", "model": "tiny", "base_url": llama.url + "/v1", **more}
+
+
+def test_tools_and_an_output_schema_on_one_task_still_call_the_tool(
+    llama: Server, tmp_path: Path, clean_env: Path
+) -> None:
+    """llama-server turns response_format into a grammar that replaces its tool-call parser:
+    before the fix the tool was never called (or the request refused)."""
+    model = openai(llama, max_tokens=400, params=CALL_NOW)
+    path = crew(tmp_path, model, schema=VERDICT, tools="flag", limits={"max_turns": 1})
+    _, items = run_live(path, clean_env)
+    first = calls(items)[0]
+    assert (first["status"], first["tool_calls"]) == ("ok", ["flag"])
+    assert of_type(items, "tool_call")[0]["status"] == "ok"
+
+
+def test_a_json_schema_answer_is_valid_and_ends_the_task(
+    llama: Server, tmp_path: Path, clean_env: Path
+) -> None:
+    path = crew(tmp_path, openai(llama, max_tokens=64), schema=VERDICT)
+    result, items = run_live(path, clean_env)
+    assert result.status == "ok", result.reason
+    assert result.tasks["t"].data["decision"] in {"approve", "review", "block"}
+    [call] = calls(items)
+    assert call["input_tokens"] > 0
+    assert call["usage_source"] == "provider"
+
+
+def test_an_answer_cut_off_by_max_tokens_fails_saying_so(
+    llama: Server, tmp_path: Path, clean_env: Path
+) -> None:
+    """The shortest valid answer, {"decision":"block"}, is longer than 4 tokens."""
+    path = crew(tmp_path, openai(llama, max_tokens=4), schema=VERDICT)
+    result, items = run_live(path, clean_env)
+    assert result.tasks["t"].status == "failed"
+    assert result.tasks["t"].reason == (
+        "answer cut off at max_tokens 4 (finish_reason length): "
+        "raise max_tokens on the model, or ask for a shorter answer"
+    )
+    assert len(calls(items)) == 1  # the same cap would cut it again
+
+
+def test_an_anthropic_answer_cut_off_by_max_tokens_fails_saying_so(
+    llama: Server, tmp_path: Path, clean_env: Path
+) -> None:
+    model = anthropic(llama, max_tokens=3, temperature=0, params=GREEDY)
+    result, _ = run_live(crew(tmp_path, model, schema=None), clean_env)
+    assert result.tasks["t"].reason is not None
+    assert result.tasks["t"].reason.startswith(
+        "answer cut off at max_tokens 3 (finish_reason max_tokens)"
+    )
+
+
+def test_a_prompt_past_the_context_window_names_it_and_max_history_tokens(
+    llama: Server, tmp_path: Path, clean_env: Path
+) -> None:
+    path = crew(tmp_path, openai(llama, max_tokens=16), schema=None)
+    long_prompt = "Review account a-1. " + "The account history is long. " * 200
+    text = path.read_text().replace("Review account a-1.", long_prompt)
+    path.write_text(text)
+    result, items = run_live(path, clean_env)
+    assert len(calls(items)) == 1  # not retried
+    reason = result.tasks["t"].reason or ""
+    assert "400 context_overflow (exceed_context_size_error)" in reason
+    assert f"the server's window of {LLAMA_CTX} tokens" in reason
+    assert "lower limits.max_history_tokens" in reason
+
+
+def test_history_trimming_counts_in_the_servers_tokens(
+    llama: Server, tmp_path: Path, clean_env: Path
+) -> None:
+    """tiktoken counts this byte-level model's prompts at a fraction of what the server counts:
+    before calibration, max_history_tokens let the third turn pass the server's window."""
+    model = openai(llama, max_tokens=400, params=CALL_NOW)
+    limits = {"max_turns": 3, "max_history_tokens": LLAMA_CTX - 64}
+    path = crew(tmp_path, model, schema=None, tools="flag", limits=limits)
+    _, items = run_live(path, clean_env)
+    made = calls(items)
+    assert [c["status"] for c in made] == ["ok", "ok", "ok"], made[-1].get("error")
+    assert of_type(items, "history_trimmed")
+    assert max(c["input_tokens"] for c in made) <= LLAMA_CTX
