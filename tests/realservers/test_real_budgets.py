@@ -7,7 +7,9 @@ stops before its first call, and its `limit_hit` names that worst case), then ru
 at once under a limit of two and a half worst cases: two calls fit and are in flight together,
 the third would pass the limit, so the run stops (exit 3) with a `limit_hit`. The spend is
 checked twice: as the run logged it (events.jsonl) and as the server reported it (the usage in
-the response bodies recorded in llm.jsonl).
+the response bodies recorded in llm.jsonl). The proxy serves model `tiny` by routing it to
+llama-server, so its usage is a real count; its canned Anthropic usage is not (see the last
+test).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 
 import pytest
 from crewkit import of_type
-from realcrew import crew
+from realcrew import DECISION, crew
 from servers import Server
 from typer.testing import CliRunner
 
@@ -167,3 +169,27 @@ def test_parallel_calls_never_spend_past_a_budget(
     assert Decimal(str(hits[0]["value"])) > limit  # refused before it was made
     assert "would be passed" in hits[0]["message"]
     assert (code, of_type(items, "run_finished")[0]["status"]) == (3, "stopped")
+
+
+def test_a_server_billing_past_the_budget_is_what_the_stop_says(
+    litellm: Server, tmp_path: Path, clean_env: Path
+) -> None:
+    """LiteLLM's canned Anthropic answer reports 2095 input and 503 output tokens whatever the
+    request: more than its body could hold and than the cap of 64 allows. No guard can stop a
+    server billing that; the run must say it happened. Before the fix the stop named the first
+    refusal ("max_tokens 1472 would be passed (1767)") while 5196 tokens had been billed."""
+    entry = {"provider": "anthropic", "model": "canned", "base_url": litellm.url + "/v1"}
+    path = write(tmp_path, {**entry, "max_tokens": CAP}, "max_tokens", 1472)
+    doc = json.loads(path.read_text())
+    for task in doc["tasks"]:
+        task["output_schema"] = DECISION
+    path.write_text(json.dumps(doc))
+    code, items, records = mas_run(path, clean_env)
+    billed = sum(sum(server_usage(r)) for r in records if "response" in r)
+    [done] = of_type(items, "run_finished")
+    assert billed == done["input_tokens"] + done["output_tokens"] > 1472
+    assert code == 3
+    assert done["reason"] == (
+        f"stopped: max_tokens 1472 was passed ({billed}) by agent analyst on task "
+        f"{records[-1]['task']}"
+    )
