@@ -113,7 +113,7 @@ class RunContext:
             message=hit.message,
             chain=list(hit.chain),
         )
-        if hit.scope == "run" and hit.kind in RUN_WIDE and self.run_hit is None:
+        if hit.scope == "run" and hit.kind in RUN_WIDE and _worse(hit, self.run_hit):
             self.run_hit = hit
             if hit.kind in CUTS_SHORT:
                 self.stop.set()
@@ -130,3 +130,13 @@ class RunContext:
         for task_id, outcome in self.outcomes.items():
             values[task_id] = outcome.data if outcome.data is not None else outcome.output
         return values
+
+
+def _worse(hit: LimitHit, first: LimitHit | None) -> bool:
+    """Whether `hit` is what the run's stop should say: the first hit, unless a server billed
+    past a budget after it (a call settled above its worst case), which the user must be told."""
+    if first is None:
+        return True
+    if not hit.passed:
+        return False
+    return not first.passed or (hit.kind == first.kind and hit.value > first.value)

@@ -15,7 +15,8 @@ import install
 from servers import LLAMA_CTX, Server, ensure, free_port, quiet_env, running
 from tinymodel import write_model
 
-# Canned answers, errors and tool calls, one model name each. `canned` has a price the proxy
+# Canned answers, errors and tool calls, one model name each, and `tiny`, routed to llama-server
+# (its usage is what llama-server really counted, not a canned figure). `canned` has a price the proxy
 # knows and reports (x-litellm-response-cost); mas has none for it.
 LITELLM_CONFIG = """\
 model_list:
@@ -55,6 +56,11 @@ model_list:
         - id: call_1
           type: function
           function: {name: lookup, arguments: '{"account": "a-1"}'}
+  - model_name: tiny
+    litellm_params:
+      model: openai/tiny
+      api_key: sk-none
+      api_base: LLAMA_URL/v1
 litellm_settings:
   telemetry: false
 general_settings:
@@ -63,12 +69,12 @@ general_settings:
 
 
 @pytest.fixture(scope="session")
-def litellm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """The LiteLLM proxy (both wire formats) with canned models."""
+def litellm(tmp_path_factory: pytest.TempPathFactory, llama: Server) -> Iterator[Server]:
+    """The LiteLLM proxy (both wire formats) with canned models and a route to llama-server."""
     python = ensure("litellm")
     folder = tmp_path_factory.mktemp("litellm")
     config = folder / "config.yaml"
-    config.write_text(LITELLM_CONFIG)
+    config.write_text(LITELLM_CONFIG.replace("LLAMA_URL", llama.url))
     port = free_port()
     cmd = [str(python.parent / "litellm"), "--config", str(config)]
     cmd += ["--host", "127.0.0.1", "--port", str(port)]
