@@ -190,6 +190,6 @@ def test_a_server_billing_past_the_budget_is_what_the_stop_says(
     assert billed == done["input_tokens"] + done["output_tokens"] > 1472
     assert code == 3
     assert done["reason"] == (
-        f"stopped: max_tokens 1472 was passed ({billed}) by agent analyst on task "
+        f"stopped: max_tokens 1,472 was passed ({billed:,}) by agent analyst on task "
         f"{records[-1]['task']}"
     )
