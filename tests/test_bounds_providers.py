@@ -17,7 +17,7 @@ from mas_cli.llm.anthropic_provider import AnthropicProvider
 from mas_cli.llm.bounded import MAX_RESPONSE_BYTES
 from mas_cli.llm.openai_provider import OpenAIProvider
 from mas_cli.llm.types import Completion, LlmFailure, Message, Request
-from mas_cli.spec.models import ModelSpec
+from mas_cli.spec.model_spec import ModelSpec
 
 HUGE = MAX_RESPONSE_BYTES * 3  # 48 MiB of one answer "claiming 1 token"
 PIECE = 1 << 20

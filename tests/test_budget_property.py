@@ -23,7 +23,7 @@ from mas_cli.errors import SpecError
 from mas_cli.llm.bound import input_bound, wire_body
 from mas_cli.llm.types import Message, Request, ToolCall, ToolSchema
 from mas_cli.spec.loader import load_crew
-from mas_cli.spec.models import WIDENING_PARAMS, ModelSpec
+from mas_cli.spec.model_spec import WIDENING_PARAMS, ModelSpec
 
 MODELS = {"openai": "gpt-4o-mini", "anthropic": "claude-sonnet-4-5"}
 PRICES = {"openai": {"input": 0.15, "output": 0.6}, "anthropic": {"input": 3, "output": 15}}

@@ -18,7 +18,7 @@ from mas_cli.errors import SpecError
 from mas_cli.llm.openai_wire import request_body
 from mas_cli.llm.types import Message, Request
 from mas_cli.spec.loader import load_crew
-from mas_cli.spec.models import ModelSpec
+from mas_cli.spec.model_spec import ModelSpec
 
 
 def write(folder: Path, server: FakeServer, model: dict[str, Any], **limits: Any) -> Path:

@@ -17,7 +17,7 @@ from mas_cli.llm.recording import LlmLog, Recording, completion_doc, completion_
 from mas_cli.llm.replay import ReplayProvider, first_difference, load, nearest
 from mas_cli.llm.replay_records import RecordDoc
 from mas_cli.llm.types import Completion, LlmFailure, Message, Request, ToolCall, Usage
-from mas_cli.spec.models import ModelSpec
+from mas_cli.spec.model_spec import ModelSpec
 
 NOW = datetime(2026, 11, 21, 12, 0, 0, tzinfo=UTC)
 

@@ -17,7 +17,7 @@ from fakeserver import (
 
 from mas_cli.llm.anthropic_provider import AnthropicProvider
 from mas_cli.llm.types import Completion, LlmFailure, Message, Request, ToolCall, ToolSchema
-from mas_cli.spec.models import DEFAULT_OUTPUT_TOKENS, ModelSpec
+from mas_cli.spec.model_spec import DEFAULT_OUTPUT_TOKENS, ModelSpec
 
 KEY = "sk-ant-test-0123456789"
 LOOKUP = ToolSchema(

@@ -12,7 +12,7 @@ from fakeserver import OPENAI, FakeServer, Reply, error, openai_text, openai_too
 from mas_cli.llm.keys import NO_KEY
 from mas_cli.llm.openai_provider import OpenAIProvider
 from mas_cli.llm.types import Completion, LlmFailure, Message, Request, ToolCall, ToolSchema
-from mas_cli.spec.models import ModelSpec
+from mas_cli.spec.model_spec import ModelSpec
 
 KEY = "sk-test-0123456789"
 LOOKUP = ToolSchema(

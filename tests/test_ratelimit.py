@@ -6,7 +6,8 @@ import pytest
 
 from mas_cli.engine.ratelimit import RateLimiter, TokenBucket
 from mas_cli.llm.types import Completion, LlmFailure, Message, RateLimitInfo, Usage
-from mas_cli.spec.models import CrewSpec, ModelSpec
+from mas_cli.spec.model_spec import ModelSpec
+from mas_cli.spec.models import CrewSpec
 
 
 class Clock:

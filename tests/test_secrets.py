@@ -283,7 +283,7 @@ def test_each_model_endpoint_is_recorded_without_credentials(
     for name in ("events.jsonl", "llm.jsonl"):
         assert "pw-canary-77" not in (run_dir / name).read_text()
     from mas_cli.llm.keys import endpoint
-    from mas_cli.spec.models import ModelSpec
+    from mas_cli.spec.model_spec import ModelSpec
 
     assert endpoint(ModelSpec(provider="offline", model="offline")) is None
 

@@ -19,7 +19,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Protocol
 
-from mas_cli.spec.models import CrewSpec, ModelSpec, PriceSpec
+from mas_cli.spec.model_spec import ModelSpec, PriceSpec
+from mas_cli.spec.models import CrewSpec
 
 if TYPE_CHECKING:
     from genai_prices.types import ModelPrice

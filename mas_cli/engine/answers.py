@@ -11,7 +11,7 @@ import json
 import re
 
 from mas_cli.llm.types import Completion
-from mas_cli.spec.models import ModelSpec
+from mas_cli.spec.model_spec import ModelSpec
 
 CUT_OFF = frozenset({"length", "max_tokens", "model_context_window_exceeded"})
 _THINK = re.compile(r"<(think|thinking|reasoning)>.*?</\1>\s*", re.DOTALL | re.IGNORECASE)

@@ -17,7 +17,7 @@ from mas_cli.llm.recording import LLM_LOG, LlmLog, Recording
 from mas_cli.llm.registry import provider_key
 from mas_cli.llm.types import Provider
 from mas_cli.spec.loader import Crew
-from mas_cli.spec.models import ModelSpec
+from mas_cli.spec.model_spec import ModelSpec
 
 
 @dataclass(frozen=True)

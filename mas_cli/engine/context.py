@@ -18,7 +18,7 @@ from mas_cli.events.writer import EventWriter, new_span_id, now_iso
 from mas_cli.llm.types import Provider
 from mas_cli.redact import Secrets
 from mas_cli.spec.loader import Crew
-from mas_cli.spec.models import ModelSpec
+from mas_cli.spec.model_spec import ModelSpec
 from mas_cli.tools.base import Tool, ToolResult
 from mas_cli.tools.cache import ToolCache
 

@@ -18,7 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mas_cli.llm.types import Completion, LlmFailure, RateLimitInfo
-from mas_cli.spec.models import PROVIDERS, CrewSpec, ModelSpec
+from mas_cli.spec.model_spec import PROVIDERS, ModelSpec
+from mas_cli.spec.models import CrewSpec
 
 Clock = Callable[[], float]
 

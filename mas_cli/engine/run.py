@@ -46,7 +46,8 @@ from mas_cli.llm.keys import crew_secrets, endpoint
 from mas_cli.llm.recording import LLM_LOG, LlmLog
 from mas_cli.redact import Secrets
 from mas_cli.spec.loader import Crew
-from mas_cli.spec.models import MANAGER_TASK, ModelSpec
+from mas_cli.spec.model_spec import ModelSpec
+from mas_cli.spec.models import MANAGER_TASK
 from mas_cli.tools import load_tools
 from mas_cli.tools.cache import ToolCache, cache_dir
 

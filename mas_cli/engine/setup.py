@@ -8,7 +8,8 @@ from mas_cli.errors import UsageError
 from mas_cli.llm.registry import create_provider, provider_key
 from mas_cli.llm.types import Provider
 from mas_cli.spec.findings import did_you_mean
-from mas_cli.spec.models import CrewSpec, ModelSpec
+from mas_cli.spec.model_spec import ModelSpec
+from mas_cli.spec.models import CrewSpec
 
 
 def resolve_inputs(spec: CrewSpec, given: dict[str, Any]) -> dict[str, Any]:

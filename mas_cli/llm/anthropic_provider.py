@@ -16,7 +16,7 @@ from mas_cli.llm.faults import Endpoint, connection_failure, decode, server_of, 
 from mas_cli.llm.headers import reported_cost_usd
 from mas_cli.llm.keys import api_key, base_url, key_env, provider_secrets
 from mas_cli.llm.types import Completion, LlmFailure, Request
-from mas_cli.spec.models import ModelSpec
+from mas_cli.spec.model_spec import ModelSpec
 
 if TYPE_CHECKING:
     import httpx2

@@ -18,7 +18,8 @@ from urllib.parse import SplitResult, urlsplit
 
 from mas_cli.errors import UsageError
 from mas_cli.redact import Secrets
-from mas_cli.spec.models import PROVIDER_KEY_ENV, CrewSpec, ModelSpec
+from mas_cli.spec.model_spec import PROVIDER_KEY_ENV, ModelSpec
+from mas_cli.spec.models import CrewSpec
 
 DEFAULT_ENV = PROVIDER_KEY_ENV
 OFFICIAL_URL = {"openai": "https://api.openai.com/v1", "anthropic": "https://api.anthropic.com"}

@@ -21,7 +21,7 @@ from mas_cli.llm.delegation import DELEGATE, parse_task_lines
 from mas_cli.llm.example_values import content_words, value_for
 from mas_cli.llm.types import Completion, LlmFailure, Message, Request, ToolCall
 from mas_cli.llm.usage import estimated_usage
-from mas_cli.spec.models import ModelSpec
+from mas_cli.spec.model_spec import ModelSpec
 from mas_cli.spec.script import Script, ScriptTurn
 from mas_cli.words import plural
 

@@ -15,7 +15,7 @@ from mas_cli.llm.headers import reported_cost_usd
 from mas_cli.llm.keys import api_key, base_url, key_env, provider_secrets
 from mas_cli.llm.openai_wire import parse_completion, request_body
 from mas_cli.llm.types import Completion, LlmFailure, Request
-from mas_cli.spec.models import ModelSpec
+from mas_cli.spec.model_spec import ModelSpec
 
 if TYPE_CHECKING:
     import httpx2

@@ -7,7 +7,7 @@ from typing import Any
 
 from mas_cli.errors import UsageError
 from mas_cli.llm.types import Provider
-from mas_cli.spec.models import ModelSpec
+from mas_cli.spec.model_spec import ModelSpec
 
 # name -> "module:factory"; the factory takes the ModelSpec and returns a Provider.
 FACTORIES: dict[str, str] = {

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from mas_cli.errors import ProviderError
-from mas_cli.spec.models import ModelSpec
+from mas_cli.spec.model_spec import ModelSpec
 
 Role = Literal["system", "user", "assistant", "tool"]
 

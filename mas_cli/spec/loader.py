@@ -15,14 +15,12 @@ from pydantic_core import ErrorDetails
 from mas_cli.errors import Problem, SpecError, UsageError
 from mas_cli.spec import checks, risks, toolchecks
 from mas_cli.spec.findings import Finding, did_you_mean, dotted
+from mas_cli.spec.model_spec import ModelSpec, PriceSpec, RateLimit
 from mas_cli.spec.models import (
     AgentSpec,
     CrewSpec,
     InputSpec,
     Limits,
-    ModelSpec,
-    PriceSpec,
-    RateLimit,
     TaskSpec,
     ToolSpec,
     TriageSpec,

@@ -1,62 +1,35 @@
 """The crew file as pydantic models: every section, every field documented, unknown keys refused.
 
 Field docstrings double as the reference for users (`use_attribute_docstrings`), so each one
-says what the field does in one line.
+says what the field does in one line. The `models:`, `prices:` and `rate_limits:` sections live
+in `model_spec`.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import date
-from decimal import Decimal
 from functools import cached_property
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from mas_cli.spec.base import Spec
+from mas_cli.spec.model_spec import (
+    ModelSpec,
+    PriceSpec,
+    RateLimit,
+    _model_value,
+    parse_model_shorthand,
+)
 from mas_cli.spec.script import Script
 
 JsonSchema = dict[str, Any]
-PROVIDERS = ("openai", "anthropic", "offline")
-Provider = Literal["openai", "anthropic", "offline"]
 ToolKind = Literal["deterministic", "live", "side_effect"]
 Process = Literal["sequential", "parallel", "hierarchical"]
-StructuredOutput = Literal["json_schema", "json_object", "none"]
 INLINE_MANAGER = "manager"
-PROVIDER_KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
-"""Each provider's own key variable, read when a model has neither api_key_env nor base_url."""
 ENV_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 MANAGER_TASK = "manage"  # the id of a hierarchical crew's manager conversation
-DEFAULT_OUTPUT_TOKENS = 4096  # the output cap sent, and planned for, when a model sets none
-# `params` that would widen the output the budget plans for: what to use instead.
-MAX_TOKENS_FIX = "set the model's own max_tokens instead (sent with every call, and planned for)"
-WIDENING_PARAMS = {
-    "max_tokens": MAX_TOKENS_FIX,
-    "max_completion_tokens": MAX_TOKENS_FIX,
-    "max_output_tokens": MAX_TOKENS_FIX,
-    "max_new_tokens": MAX_TOKENS_FIX,
-    "n": "remove it: mas reads one answer per call, and n > 1 multiplies the billed output",
-    "best_of": "remove it: best_of > 1 bills every candidate's output",
-}
-
-
-def parse_model_shorthand(text: str) -> dict[str, str] | None:
-    """`openai:gpt-4o-mini` -> {provider, model}; `offline` -> the offline model; else None."""
-    if text == "offline":
-        return {"provider": "offline", "model": "offline"}
-    provider, sep, model = text.partition(":")
-    if sep and provider in PROVIDERS and model:
-        return {"provider": provider, "model": model}
-    return None
-
-
-def _model_value(text: str) -> dict[str, str] | str:
-    """A shorthand as its mapping; `openia:gpt-4o-mini` too, so the provider is what is refused."""
-    provider, sep, model = text.partition(":")
-    if sep and provider and model and provider not in PROVIDERS:
-        return {"provider": provider, "model": model}
-    return parse_model_shorthand(text) or text
 
 
 class InputSpec(Spec):
@@ -79,62 +52,6 @@ class InputSpec(Spec):
     def _date_as_text(cls, value: Any) -> Any:
         # YAML reads an unquoted 2026-12-05 as a date; an input is text, as it was written.
         return value.isoformat() if isinstance(value, date) else value
-
-
-class ModelSpec(Spec):
-    """A model a crew can use: which provider, which model, and how to call it."""
-
-    provider: Provider
-    """`openai` (also any OpenAI-compatible server through base_url), `anthropic` or `offline`."""
-    model: str
-    """The provider's model name, e.g. gpt-4o-mini or claude-sonnet-4-5."""
-    base_url: str | None = None
-    """Endpoint of an OpenAI-compatible server (Ollama, vLLM, OpenRouter, ...)."""
-    api_key_env: str | None = None
-    """Environment variable holding the key. Default: OPENAI_API_KEY or ANTHROPIC_API_KEY, but
-    none with base_url (a local server gets a placeholder, never the provider's own key)."""
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    """Sampling temperature; the provider's default when absent."""
-    max_tokens: int | None = Field(default=None, gt=0)
-    """Most output tokens per call (4096 when absent): sent with every request, and the worst
-    case the budget guard plans for."""
-    headers: dict[str, str] = {}
-    """Extra HTTP headers sent with every request (never logged)."""
-    params: dict[str, Any] = {}
-    """Extra request parameters passed to the provider as they are (top_p, seed, ...)."""
-    prompt_caching: bool = False
-    """Anthropic only: mark the system prompt and tools with cache_control."""
-    structured_output: StructuredOutput = "json_schema"
-    """How an output_schema is asked for (OpenAI wire): `json_schema` (OpenAI, vLLM, llama.cpp,
-    Ollama), `json_object` (llama-cpp-python's server), `none` (the prompt only). Never sent
-    while the task offers tools, whose calls it would silence; answers are validated anyway."""
-
-    @field_validator("headers")
-    @classmethod
-    def _http_headers(cls, headers: dict[str, str]) -> dict[str, str]:
-        # HTTP carries header names as tokens and values as printable ASCII; say so at load time.
-        for name, value in headers.items():
-            if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name):
-                raise ValueError(f"header name {name!r} must be ASCII letters, digits or -")
-            if not (value.isascii() and value.isprintable()):
-                raise ValueError(f"the value of header {name!r} must be printable ASCII")
-        return headers
-
-    @field_validator("params")
-    @classmethod
-    def _params_cannot_widen_output(cls, params: dict[str, Any]) -> dict[str, Any]:
-        for key, fix in WIDENING_PARAMS.items():
-            value = params.get(key)
-            one = key in ("n", "best_of") and type(value) is int and value == 1
-            if key in params and not one:
-                raise ValueError(f"{key} would widen the output the budget plans for; {fix}")
-        return params
-
-    @property
-    def output_cap(self) -> int:
-        """The most output tokens one call may produce: sent with every request, and planned
-        for by the budget guard."""
-        return self.max_tokens or DEFAULT_OUTPUT_TOKENS
 
 
 class Limits(Spec):
@@ -183,28 +100,6 @@ class Limits(Spec):
         "max_cost_usd",
         "run_timeout_s",
     )
-
-
-class PriceSpec(Spec):
-    """What a model costs, in dollars per million tokens; overrides or adds to genai-prices."""
-
-    input: Decimal = Field(ge=0)
-    """Input tokens that were not read from or written to a prompt cache."""
-    output: Decimal = Field(ge=0)
-    """Output tokens, reasoning included."""
-    cached_input: Decimal | None = Field(default=None, ge=0)
-    """Input tokens read from a prompt cache; the input price when absent."""
-    cache_write: Decimal | None = Field(default=None, ge=0)
-    """Input tokens written to a prompt cache; the input price when absent."""
-
-
-class RateLimit(Spec):
-    """Requests and tokens per minute for one provider or model, shared by every agent."""
-
-    rpm: int | None = Field(default=None, gt=0)
-    """Requests per minute."""
-    tpm: int | None = Field(default=None, gt=0)
-    """Tokens per minute (input plus output)."""
 
 
 class ToolSpec(Spec):

@@ -18,7 +18,8 @@ from importlib.machinery import ModuleSpec, PathFinder
 from pathlib import Path as FsPath
 
 from mas_cli.spec.findings import Finding, did_you_mean
-from mas_cli.spec.models import PROVIDER_KEY_ENV, CrewSpec, ToolSpec
+from mas_cli.spec.model_spec import PROVIDER_KEY_ENV
+from mas_cli.spec.models import CrewSpec, ToolSpec
 
 PYTHON_NAMES = ("python", "python3")
 
