@@ -65,7 +65,7 @@ class Progress:
             self.cost = None if event.cost_usd is None else self.cost + event.cost_usd
 
     def _spent(self) -> str:
-        spent = f"{self.calls} calls, {self.tokens:,} tokens"
+        spent = f"{plural(self.calls, 'call')}, {self.tokens:,} tokens"
         if self.cost is None:
             return spent + ", cost unknown"
         return spent + (f", {usd(Decimal(str(self.cost)))}" if self.cost else "")
