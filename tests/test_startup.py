@@ -15,7 +15,17 @@ HEAVY = (
     "diskcache",
     "jsonschema",
     "genai_prices",
+    "pydantic",
+    "yaml",
+    "rich.markdown",
+    "rich.traceback",
+    "markdown_it",
+    "pygments",
+    "mas_cli.spec.models",
+    "mas_cli.engine",
 )
+# `mas --version` answers before the command-line framework loads.
+FRAMEWORK = ("typer", "click", "rich", "mas_cli.cli.app")
 
 
 def _modules_after(argv: list[str]) -> set[str]:
@@ -44,7 +54,48 @@ def test_help_imports_no_sdk_or_tokenizer() -> None:
 
 
 def test_version_imports_no_sdk_or_tokenizer() -> None:
-    assert _modules_after(["--version"]).isdisjoint(HEAVY)
+    loaded = _modules_after(["--version"])
+    assert "mas_cli.cli" in loaded  # the probe works
+    assert loaded.isdisjoint(HEAVY + FRAMEWORK), sorted(loaded & set(HEAVY + FRAMEWORK))
+
+
+def test_help_renders_without_markdown_then_markdown_still_works() -> None:
+    """The help renderer's stand-ins for rich's Markdown and Traceback load the real ones on use."""
+    script = textwrap.dedent(
+        """
+        import sys
+        from typer.testing import CliRunner
+        from mas_cli.cli import app
+        done = CliRunner().invoke(app, ["--help"])
+        assert done.exit_code == 0 and "Usage" in done.output, done.output
+        assert "rich.markdown" not in sys.modules
+        from typer import rich_utils
+        from rich.console import Console
+        console = Console(record=True, width=40)
+        console.print(rich_utils.Markdown("# Title\\n\\n*some* text"))
+        assert "Title" in console.export_text()
+        try:
+            raise ValueError("boom")
+        except ValueError as exc:
+            assert rich_utils.Traceback.from_exception(type(exc), exc, exc.__traceback__)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_version_through_a_closed_pipe_exits_zero() -> None:
+    done = subprocess.run(
+        f"{sys.executable} -m mas_cli --version | true",
+        shell=True,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0
+    assert done.stderr == ""
 
 
 def test_console_script_runs() -> None:
