@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 HEAVY = (
     "openai",
@@ -104,3 +105,28 @@ def test_console_script_runs() -> None:
     )
     assert done.returncode == 0
     assert done.stdout.startswith("mas ")
+
+
+# Readers of runs: the run log's event models, never the crew file's models, PyYAML or prices.
+CREW_SIDE = ("mas_cli.spec.models", "mas_cli.spec.model_spec", "yaml", "genai_prices", "tiktoken")
+
+
+def test_readers_of_runs_load_no_crew_models(tmp_path: Path) -> None:
+    from crewkit import run as run_crew
+    from crewkit import write_crew
+
+    crew = write_crew(
+        tmp_path / "crew",
+        """
+        name: tiny
+        models: {m: {provider: openai, model: gpt-4o-mini}}
+        agents: {a: {role: A, goal: answer, model: m}}
+        tasks: [{id: t, agent: a, prompt: "Say hi."}]
+        """,
+    )
+    home = str(tmp_path / "home")
+    assert run_crew(crew, tmp_path / "home").status == "ok"
+    for argv in (["runs"], ["show", "--last"], ["cost-report", "--last"]):
+        loaded = _modules_after([*argv, "--home", home])
+        assert "mas_cli.events.models" in loaded  # the probe works
+        assert loaded.isdisjoint(CREW_SIDE), (argv, sorted(loaded & set(CREW_SIDE)))
