@@ -36,8 +36,7 @@ from mas_cli.events.models import (
 )
 from mas_cli.events.text import fix_value, loads
 from mas_cli.events.writer import new_span_id
-from mas_cli.llm.delegation import delegate_tool
-from mas_cli.llm.types import Completion, Message, Request, ToolSchema
+from mas_cli.llm.types import Assignment, Completion, Message, Request, ToolSchema
 from mas_cli.spec.models import TaskSpec
 from mas_cli.spec.patterns import schema_validator
 
@@ -65,12 +64,15 @@ class Conversation:
         self.request = _replace(self.request, messages=self.request.messages + messages)
 
 
-async def run_task(ctx: RunContext, task: TaskSpec, parent: str | None = None) -> TaskOutcome:
+async def run_task(
+    ctx: RunContext, task: TaskSpec, parent: str | None = None, plan: tuple[Assignment, ...] = ()
+) -> TaskOutcome:
     """Run one task to a final output or a stop, and record how it ended (cancelled too).
 
-    `parent` is the span the task hangs under: the run, or the handoff that delegated it.
+    `parent` is the span the task hangs under: the run, or the handoff that delegated it;
+    `plan` a manager's task list, as data.
     """
-    conv = _start(ctx, task, parent or ctx.run_span)
+    conv = _start(ctx, task, parent or ctx.run_span, plan)
     timeout = ctx.crew.spec.limits.task_timeout_s
     try:
         async with asyncio.timeout(timeout):
@@ -87,7 +89,9 @@ async def run_task(ctx: RunContext, task: TaskSpec, parent: str | None = None) -
     return _end(ctx, conv, outcome)
 
 
-def _start(ctx: RunContext, task: TaskSpec, parent: str) -> Conversation:
+def _start(
+    ctx: RunContext, task: TaskSpec, parent: str, plan: tuple[Assignment, ...]
+) -> Conversation:
     agent_name = task.agent or ""
     agent = ctx.crew.spec.agent(agent_name)
     prompt = task_prompt(task, ctx.prompt_values())
@@ -108,16 +112,13 @@ def _start(ctx: RunContext, task: TaskSpec, parent: str) -> Conversation:
         timeout_s=ctx.crew.spec.limits.llm_timeout_s,
         agent=agent_name,
         task=task.id,
+        plan=plan,
     )
     return Conversation(task, agent_name, span, parent, request, ctx.state.versions())
 
 
 def _tool_schemas(ctx: RunContext, agent_name: str) -> tuple[ToolSchema, ...]:
-    agent = ctx.crew.spec.agent(agent_name)
-    own = [ToolSchema(n, ctx.tools[n].description, ctx.tools[n].parameters) for n in agent.tools]
-    workers = ctx.crew.spec.workers_of(agent_name)
-    tasks = [t.id for t in ctx.crew.spec.tasks] if ctx.crew.spec.process == "hierarchical" else []
-    return (*own, delegate_tool(workers, tasks)) if workers else tuple(own)
+    return tuple(offered.schema for offered in ctx.toolbox(agent_name).values())
 
 
 async def _loop(ctx: RunContext, conv: Conversation) -> FinalOutput | Stopped:

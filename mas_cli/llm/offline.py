@@ -17,7 +17,7 @@ from collections import defaultdict
 from typing import Any
 
 from mas_cli.events.text import loads
-from mas_cli.llm.delegation import DELEGATE, parse_task_lines
+from mas_cli.llm.delegation import DELEGATE
 from mas_cli.llm.example_values import content_words, value_for
 from mas_cli.llm.types import Completion, LlmFailure, Message, Request, ToolCall
 from mas_cli.llm.usage import estimated_usage
@@ -104,7 +104,7 @@ def _default_answer(request: Request) -> Message:
             for i, t in enumerate(own)
         )
         return Message(role="assistant", tool_calls=calls)
-    delegation = _next_delegation(request, prompt)
+    delegation = _next_delegation(request)
     if delegation is not None:
         return Message(role="assistant", tool_calls=(delegation,))
     results = [m for m in request.messages if m.role == "tool"]
@@ -117,15 +117,14 @@ def _default_answer(request: Request) -> Message:
     return Message(role="assistant", content=_text_answer(request, prompt, results))
 
 
-def _next_delegation(request: Request, prompt: str) -> ToolCall | None:
-    """A manager delegates each task of its list once, in order, to the suggested agent."""
+def _next_delegation(request: Request) -> ToolCall | None:
+    """A manager delegates each task of its plan once, in order, to the suggested agent."""
     tool = next((t for t in request.tools if t.name == DELEGATE), None)
-    lines = parse_task_lines(prompt) if tool else []
     done = sum(1 for m in request.messages if m.role == "tool" and m.name == DELEGATE)
-    if tool is None or done >= len(lines):
+    if tool is None or done >= len(request.plan):
         return None
     workers: list[str] = tool.parameters["properties"]["agent"]["enum"]
-    line = lines[done]
+    line = request.plan[done]
     agent = line.agent if line.agent in workers else workers[0]
     arguments = {"agent": agent, "instruction": line.instruction, "task": line.task}
     return ToolCall(id=f"call_{request.turn}_0", name=DELEGATE, arguments=arguments)

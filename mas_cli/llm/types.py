@@ -70,6 +70,15 @@ class Usage:
 
 
 @dataclass(frozen=True)
+class Assignment:
+    """One task of a manager's list: its id, the agent suggested for it, what to do."""
+
+    task: str
+    agent: str
+    instruction: str
+
+
+@dataclass(frozen=True)
 class Request:
     """One model call: the conversation, the tools, and who is asking (for scripts and replay)."""
 
@@ -82,6 +91,9 @@ class Request:
     agent: str = ""
     task: str = ""
     turn: int = 1
+    plan: tuple[Assignment, ...] = ()
+    """A manager's task list as data: the offline model follows it; providers send the prompt,
+    which lists the same tasks in words."""
 
 
 @dataclass(frozen=True)
