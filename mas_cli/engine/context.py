@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mas_cli.engine.guards import Guard
-from mas_cli.engine.outcomes import CUTS_SHORT, RUN_WIDE, LimitHit, TaskOutcome
+from mas_cli.engine.outcomes import KINDS, LimitHit, TaskOutcome
 from mas_cli.engine.ratelimit import RateLimiter
 from mas_cli.engine.state import SharedState
 from mas_cli.events.models import Event, LimitHitEvent
@@ -154,9 +154,9 @@ class RunContext:
             message=hit.message,
             chain=list(hit.chain),
         )
-        if hit.scope == "run" and hit.kind in RUN_WIDE and _worse(hit, self.run_hit):
+        if hit.stops_run and _worse(hit, self.run_hit):
             self.run_hit = hit
-            if hit.kind in CUTS_SHORT:
+            if KINDS[hit.kind].cuts_short:
                 self.stop.set()
 
     @property
