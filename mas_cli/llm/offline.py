@@ -19,7 +19,14 @@ from typing import Any
 from mas_cli.events.text import loads
 from mas_cli.llm.delegation import DELEGATE
 from mas_cli.llm.example_values import content_words, value_for
-from mas_cli.llm.types import Completion, LlmFailure, Message, Request, ToolCall
+from mas_cli.llm.types import (
+    Completion,
+    LlmFailure,
+    Message,
+    ProviderOptions,
+    Request,
+    ToolCall,
+)
 from mas_cli.llm.usage import estimated_usage
 from mas_cli.spec.model_spec import ModelSpec
 from mas_cli.spec.script import Script, ScriptTurn
@@ -37,6 +44,9 @@ class OfflineProvider:
         self.model = model
         self.scripts = scripts or {}
         self._played: defaultdict[str, int] = defaultdict(int)
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
 
     async def complete(self, request: Request) -> Completion:
         """Answer one request, deterministically."""
@@ -67,9 +77,9 @@ class OfflineProvider:
             await asyncio.sleep(script.turns[played % len(script.turns)].delay_s)
 
 
-def create(model: ModelSpec, scripts: dict[str, Script] | None = None) -> OfflineProvider:
+def create(model: ModelSpec, options: ProviderOptions) -> OfflineProvider:
     """Registry factory."""
-    return OfflineProvider(model, scripts)
+    return OfflineProvider(model, dict(options.scripts))
 
 
 def _play(turn: ScriptTurn, played: int) -> Message:
