@@ -192,3 +192,31 @@ def test_hostile_langgraph_metadata_is_read_past(tmp_path: Path, metadata: str) 
     report = triage(log)
     assert report["records"] >= 5
     assert [f["detector"] for f in report["findings"]] == ["repeated_calls"]
+
+
+@pytest.mark.parametrize("name", ["crewai.otlp.jsonl", "langgraph.otlp.jsonl"])
+def test_root_first_export_is_one_trace_with_its_agents(tmp_path: Path, name: str) -> None:
+    """An export in start order (parents before children): the root does not end the trace."""
+    lines = (FIXTURES / name).read_text().splitlines(keepends=True)
+    log = tmp_path / name
+    log.write_text("".join(reversed(lines)))
+    report = triage(log)
+    assert report["traces"] == 1
+    assert [row["agent"] for row in report["agents"]] == ["order_checker", "reply_writer"]
+    (found,) = [f for f in report["findings"] if f["detector"] == "repeated_calls"]
+    assert found["where"]["agent"] == "order_checker"
+    assert found["fix"].startswith(("in CrewAI:", "in LangGraph:"))
+
+
+def test_root_first_traces_held_open_are_bounded() -> None:
+    from mas_cli.events.formats import otlp
+
+    reader, ends = otlp._Reader(), 0
+    root = {"resourceSpans": [{"scopeSpans": [{"spans": [otlp_span("a" * 16, "", "root", {})]}]}]}
+    for n in range(otlp.PENDING_TRACES + 50):
+        root["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["traceId"] = f"{n:032x}"
+        line = json.dumps(root).encode()
+        ends += sum(isinstance(r, TraceEnd) for _, r in reader.line(n, line, "x", BadLines()))
+        assert len(reader.pending) <= otlp.PENDING_TRACES
+    assert ends == 50
+    assert sum(isinstance(r, TraceEnd) for _, r in reader.finish()) == otlp.PENDING_TRACES

@@ -33,6 +33,7 @@ from mas_cli.events.formats.source import SHAPE_ERRORS, BadLines, int64
 from mas_cli.events.formats.spans import Attribution, Located
 
 STATUS_ERROR = 2
+PENDING_TRACES = 256  # traces whose root span came first, held open for the rest of their spans
 MODEL_OPERATIONS = {"chat", "text_completion", "generate_content", "completion", "embeddings"}
 AGENT_OPERATIONS = {"invoke_agent", "create_agent"}
 LIMIT_WORDS = ("max turns", "max_turns", "maxturnsexceeded", "limit exceeded", "budget exceeded")
@@ -90,7 +91,7 @@ def read_otlp(
     for number, line in lines:
         if line.strip():
             yield from reader.line(number, line, source, bad)
-    yield from reader.attribution.finish()
+    yield from reader.finish()
 
 
 class _Reader:
@@ -98,6 +99,13 @@ class _Reader:
         self.attribution = Attribution()
         self.seen: set[str] = set()
         self.frameworks: dict[str, str] = {}  # per trace in flight, dropped at its end
+        self.pending: dict[str, Located] = {}  # ends of traces whose root came first
+
+    def finish(self) -> Iterator[Located]:
+        """The input ended: end the traces still waiting for the rest of their spans."""
+        for trace in list(self.pending):
+            yield from self._end(trace, self.pending.pop(trace))
+        yield from self.attribution.finish()
 
     def line(self, number: int, line: bytes, source: str, bad: BadLines) -> Iterator[Located]:
         try:
@@ -120,7 +128,8 @@ class _Reader:
     def span(self, number: int, span: _Span, where: tuple[str, str]) -> Iterator[Located]:
         attrs = _attributes(span.attributes)
         trace, span_id, parent = span.traceId, span.spanId, span.parentSpanId
-        if trace not in self.seen:
+        first = trace not in self.seen
+        if first:
             self.seen.add(trace)
             yield number, TraceStart(trace=trace, ts=_iso(span.startTimeUnixNano), span=span_id)
         framework = self._framework(trace, where, attrs)
@@ -137,10 +146,21 @@ class _Reader:
             else:
                 yield from self.attribution.record(parent, (number, record))
         if not parent:
-            yield from self.attribution.end(trace)
-            self.frameworks.pop(trace, None)
-            end = TraceEnd(trace=trace, span=span_id, status=_status(span), framework=framework)
-            yield number, end
+            end = (number, TraceEnd(trace=trace, span=span_id, status=_status(span)))
+            yield from self._defer(trace, end) if first else self._end(trace, end)
+
+    def _defer(self, trace: str, end: Located) -> Iterator[Located]:
+        """The root came first (an export in start order): its trace ends when the input does,
+        or when PENDING_TRACES later ones wait too (memory stays bounded)."""
+        self.pending[trace] = end
+        if len(self.pending) > PENDING_TRACES:
+            oldest = next(iter(self.pending))
+            yield from self._end(oldest, self.pending.pop(oldest))
+
+    def _end(self, trace: str, end: Located) -> Iterator[Located]:
+        yield from self.attribution.end(trace)
+        framework = self.frameworks.pop(trace, "")
+        yield end[0], msgspec.structs.replace(end[1], framework=framework)
 
     def _framework(self, trace: str, where: tuple[str, str], attrs: dict[str, Any]) -> str:
         known = self.frameworks.get(trace) or frameworks.framework_of(*where, attrs)
