@@ -220,3 +220,67 @@ def test_root_first_traces_held_open_are_bounded() -> None:
         assert len(reader.pending) <= otlp.PENDING_TRACES
     assert ends == 50
     assert sum(isinstance(r, TraceEnd) for _, r in reader.finish()) == otlp.PENDING_TRACES
+
+
+def _busy_unfinished_trace() -> list[dict[str, Any]]:
+    """Agents a and b take turns 12 times; a's model says the same thing with a growing input
+    and alternates two tools; the root never comes: every per-trace detector but failures fires."""
+    spans, n = [], 0
+    for turn in range(12):
+        agent, span = "ab"[turn % 2], f"{turn + 1:016x}"
+        model = {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o"}
+        model |= {"gen_ai.usage.input_tokens": 1000 * (turn + 1), "gen_ai.output.messages": "same"}
+        for name in ("search", "fetch") if agent == "a" else ():
+            n += 1
+            call = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": name}
+            spans.append(otlp_span(f"{n:08x}{'c' * 8}", span, name, call, start=turn * 3 + 1))
+        spans.append(otlp_span(f"{turn:08x}{'d' * 8}", span, "chat", model, start=turn * 3))
+        invoke = {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": agent}
+        spans.append(otlp_span(span, "f" * 16, f"invoke_agent {agent}", invoke, start=turn * 3))
+    return spans
+
+
+@pytest.mark.parametrize(
+    ("scope", "name"),
+    [
+        ("openinference.instrumentation.crewai", "CrewAI"),
+        ("openinference.instrumentation.langgraph", "LangGraph"),
+        ("openinference.instrumentation.openai_agents", "Agents SDK"),
+        ("autogen-agentchat", "AutoGen"),
+    ],
+)
+def test_every_reworded_detector_speaks_the_framework(
+    tmp_path: Path, scope: str, name: str
+) -> None:
+    log = tmp_path / "busy.jsonl"
+    log.write_text(_line(scope, "svc", *_busy_unfinished_trace()))
+    report = triage(log)
+    found = {
+        (f["detector"], f["evidence"]["pattern"].count("(") > 0): f for f in report["findings"]
+    }
+    assert {d for d, _ in found} >= {
+        "turns",
+        "repeated_calls",
+        "ping_pong",
+        "monologue",
+        "token_growth",
+        "unfinished",
+    }
+    assert ("ping_pong", True) in found  # tools taking turns
+    assert ("ping_pong", False) in found  # agents taking turns
+    for finding in report["findings"]:
+        assert finding["fix"].startswith(f"in {name}: "), finding
+        assert not [k for k in (*MAS_KNOBS, "?") if k in finding["fix"]], finding["fix"]
+    agents_fix = found["ping_pong", False]["fix"]
+    assert " a " in agents_fix
+    assert " b" in agents_fix
+    assert "tools search and fetch" in found["ping_pong", True]["fix"]
+
+
+def test_a_mas_log_keeps_the_crew_file_advice(tmp_path: Path) -> None:
+    from triage_logs import jsonl, run, tool
+
+    log = tmp_path / "events.jsonl"
+    log.write_text(jsonl(run(*(tool(i, args="same", result="r") for i in range(1, 5)))))
+    (found,) = triage(log)["findings"]
+    assert "tools.search.kind: deterministic" in found["fix"]

@@ -17,7 +17,8 @@ from mas_cli.triage.thresholds import Thresholds
 
 NAMES = {CREWAI: "CrewAI", LANGGRAPH: "LangGraph", OPENAI_AGENTS: "Agents SDK", AUTOGEN: "AutoGen"}
 
-# Generic knob -> how each framework spells it. Fields: {agent}, {other}, {tool}, {turns}, {steps}.
+# Generic knob -> how each framework spells it. Fields: {agent}, {other}, {tool} ("tool X" or
+# "tools X and Y"), {names} (quoted, for a list), {turns}, {steps}.
 KNOBS: dict[str, dict[str, str]] = {
     "max_turns": {
         CREWAI: "cap agent {agent} with max_iter={turns} on its Agent",
@@ -37,16 +38,16 @@ KNOBS: dict[str, dict[str, str]] = {
         "(TextMentionTermination, MaxMessageTermination)",
     },
     "tool_cache": {
-        CREWAI: "let CrewAI answer repeats of tool {tool} from its cache: keep cache=True on the "
-        "Agent and the Crew (the default) and give the tool a cache_function that returns True "
+        CREWAI: "let CrewAI answer repeats of {tool} from its cache: keep cache=True on the "
+        "Agent and the Crew (the default) and give each tool a cache_function that returns True "
         "for these arguments",
-        LANGGRAPH: "give the node that calls tool {tool} a cache_policy "
+        LANGGRAPH: "give the node that calls {tool} a cache_policy "
         "(add_node(..., cache_policy=CachePolicy()) with compile(cache=InMemoryCache())) so "
         "repeats are answered from the cache, or route to END once it has answered",
-        OPENAI_AGENTS: "the SDK runs a function tool every time it is asked: cache inside tool "
+        OPENAI_AGENTS: "the SDK runs a function tool every time it is asked: cache inside "
         "{tool} (functools.lru_cache), or stop on it with "
-        'tool_use_behavior=StopAtTools(stop_at_tool_names=["{tool}"])',
-        AUTOGEN: "cache inside tool {tool}, and stop the team with a termination condition "
+        "tool_use_behavior=StopAtTools(stop_at_tool_names=[{names}])",
+        AUTOGEN: "cache inside {tool}, and stop the team with a termination condition "
         "(MaxMessageTermination)",
     },
     "final_say": {
@@ -100,7 +101,8 @@ def speak(framework: str, findings: list[Finding], th: Thresholds) -> list[Findi
 
 
 def _reworded(framework: str, f: Finding, th: Thresholds) -> Finding:
-    tools = _TOOLS.findall(f.pattern)
+    names = list(dict.fromkeys(_TOOLS.findall(f.pattern))) or ["?"]
+    tools = names != ["?"]
     detector = "tool_ping_pong" if f.detector == "ping_pong" and tools else f.detector
     knobs = FIXES.get(detector)
     if knobs is None:
@@ -109,7 +111,8 @@ def _reworded(framework: str, f: Finding, th: Thresholds) -> Finding:
     fields = {
         "agent": agents.group(1) if agents else f.agent or "?",
         "other": agents.group(2) if agents else "?",
-        "tool": " and ".join(dict.fromkeys(tools)) or "?",
+        "tool": ("tools " if len(names) > 1 else "tool ") + " and ".join(names),
+        "names": ", ".join(f'"{name}"' for name in names),
         "turns": th.turns,
         "steps": 2 * th.turns + 1,
     }
