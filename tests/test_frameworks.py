@@ -284,3 +284,34 @@ def test_a_mas_log_keeps_the_crew_file_advice(tmp_path: Path) -> None:
     log.write_text(jsonl(run(*(tool(i, args="same", result="r") for i in range(1, 5)))))
     (found,) = triage(log)["findings"]
     assert "tools.search.kind: deterministic" in found["fix"]
+
+
+@pytest.mark.parametrize(
+    ("scope", "service", "attrs", "expected"),
+    [
+        ("opentelemetry.instrumentation.openai", "crewai-orders", {}, "crewai"),
+        ("my.tracer", "svc", {"crew_key": "k"}, "crewai"),
+        (
+            "openinference.instrumentation.langchain",
+            "svc",
+            {"metadata": '{"langgraph_node": "x"}'},
+            "langgraph",
+        ),
+        (
+            "openinference.instrumentation.langchain",
+            "svc",
+            {"metadata": '{"ls_integration": "x"}'},
+            "",
+        ),
+        ("openai.agents", "svc", {}, ""),
+        ("openinference.instrumentation.openai_agents", "svc", {}, "openai-agents"),
+        ("x", "svc", {"gen_ai.system": "AG2"}, "autogen"),
+        ("x", "svc", {"gen_ai.system": "openai"}, ""),
+    ],
+)
+def test_framework_from_scope_service_or_attributes(
+    scope: str, service: str, attrs: dict[str, Any], expected: str
+) -> None:
+    from mas_cli.events.formats.frameworks import framework_of
+
+    assert framework_of(scope, service, attrs) == expected
