@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Protocol
 
+from mas_cli.spec.providers import PROVIDERS
+
 if TYPE_CHECKING:  # `money` and `as_float` serve readers (`mas runs`): no crew models for them
     from genai_prices.types import ModelPrice
 
@@ -32,7 +34,6 @@ _PREFIX = re.compile(
     r"^(?:openai|anthropic|azure|bedrock|vertex_ai|vertex|google|gemini|mistral|groq|ollama"
     r"|together|fireworks|deepseek|openrouter|litellm):",
 )
-_GENAI_PROVIDERS = {"openai": "openai", "anthropic": "anthropic"}
 
 
 class TokenUsage(Protocol):
@@ -189,7 +190,7 @@ def find_price(model: ModelSpec, override: PriceSpec | None = None) -> Price | N
     if model.provider == "offline" and model.model == OFFLINE_MODEL:
         return Price(model.model, "offline model", _free())
     # A base_url names the server (OpenRouter, a local Ollama): match it, not the SDK's provider.
-    provider = None if model.base_url else _GENAI_PROVIDERS.get(model.provider)
+    provider = None if model.base_url else PROVIDERS[model.provider].price_provider
     return _genai_price(model.model, provider, model.base_url)
 
 
