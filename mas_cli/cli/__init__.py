@@ -1,5 +1,53 @@
-"""The `mas` command line. Thin: parse, call the core, render. Nothing imports this package."""
+"""The `mas` command line. Thin: parse, call the core, render. Nothing imports this package.
 
-from mas_cli.cli.app import app, main
+`main` answers `mas --version` before Typer and rich load; `app` is imported on first use.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import types
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mas_cli.cli.app import app
 
 __all__ = ["app", "main"]
+
+
+def main() -> int:
+    """Console-script entry point."""
+    if sys.argv[1:] == ["--version"]:
+        return _version()
+    from mas_cli.cli.app import main as run
+
+    return run()
+
+
+def _version() -> int:
+    from mas_cli import __version__
+
+    try:
+        sys.stdout.write(f"mas {__version__}\n")
+        sys.stdout.flush()
+    except BrokenPipeError:  # `mas --version | true`: the reader left, not a failure
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
+
+
+class _Package(types.ModuleType):
+    """`mas_cli.cli.app` is the Typer app, loaded on first use (a submodule shares its name)."""
+
+    @property
+    def app(self) -> Any:
+        from mas_cli.cli.app import app as typer_app
+
+        return typer_app
+
+    @app.setter
+    def app(self, _module: Any) -> None:
+        """The import system names the submodule here; the name stays the Typer app's."""
+
+
+sys.modules[__name__].__class__ = _Package

@@ -66,12 +66,13 @@ def runs(
 
 
 def _status(status: str | None) -> str | None:
-    from mas_cli.errors import UsageError
     from mas_cli.events.runs import STATUSES
-    from mas_cli.spec.findings import did_you_mean
 
     if status is None or status in STATUSES:
         return status
+    from mas_cli.errors import UsageError
+    from mas_cli.spec.findings import did_you_mean  # only for a mistake: it loads PyYAML
+
     hint = did_you_mean(status, STATUSES) or f"one of: {', '.join(STATUSES)}"
     raise UsageError(f"--status {status!r} is not a run status", hint=hint)
 

@@ -19,15 +19,15 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Protocol
 
-from mas_cli.spec.model_spec import ModelSpec, PriceSpec
-from mas_cli.spec.models import CrewSpec
 from mas_cli.spec.providers import PROVIDERS
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # `money` and `as_float` serve readers (`mas runs`): no crew models for them
     from genai_prices.types import ModelPrice
 
+    from mas_cli.spec.model_spec import ModelSpec, PriceSpec
+    from mas_cli.spec.models import CrewSpec
+
 OFFLINE_MODEL = "offline"  # the offline model itself (not one standing in for a named model)
-FREE = PriceSpec(input=Decimal(0), output=Decimal(0))
 
 # `openrouter/anthropic/claude-3-5-sonnet`, `openai:gpt-4o`: the path, or a provider word.
 _PREFIX = re.compile(
@@ -188,7 +188,7 @@ def find_price(model: ModelSpec, override: PriceSpec | None = None) -> Price | N
     if override is not None:
         return Price(model.model, "crew file", _rates(override))
     if model.provider == "offline" and model.model == OFFLINE_MODEL:
-        return Price(model.model, "offline model", _rates(FREE))
+        return Price(model.model, "offline model", _free())
     # A base_url names the server (OpenRouter, a local Ollama): match it, not the SDK's provider.
     provider = None if model.base_url else PROVIDERS[model.provider].price_provider
     return _genai_price(model.model, provider, model.base_url)
@@ -207,6 +207,13 @@ def _genai_price(name: str, provider: str | None, base_url: str | None) -> Price
         rates = info.get_prices(datetime.now(UTC))
         return Price(name, f"genai-prices {found.id}/{info.id}", rates)
     return None
+
+
+@functools.cache
+def _free() -> ModelPrice:
+    from mas_cli.spec.model_spec import PriceSpec
+
+    return _rates(PriceSpec(input=Decimal(0), output=Decimal(0)))
 
 
 def _rates(spec: PriceSpec) -> ModelPrice:

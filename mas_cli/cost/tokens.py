@@ -6,17 +6,24 @@ tiktoken's `check_hash` has accepted each file against the SHA-256 tiktoken itse
 Nothing is downloaded and nothing is written. tiktoken is imported only when a count is made.
 
 Claude and unknown models have no public tokenizer: their counts are estimates, flagged as such.
+
+Building o200k takes a quarter of a second or more. `prepare` starts that build in a thread
+(once per encoding), `ready` awaits it without holding up the event loop, and
+`count_messages_bound` answers "at most how many" from sizes alone, with no tokenizer.
 """
 
 from __future__ import annotations
 
+import asyncio
 import binascii
 import functools
 import json
 import math
 import re
+import threading
 import types
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -98,7 +105,7 @@ def count_text(text: str, model: str) -> TokenCount:
     Past EXACT_MAX_CHARS, the UTF-8 size instead (see upper_bound)."""
     if len(text) > EXACT_MAX_CHARS:
         return TokenCount(_utf8_len(text), estimate=True)
-    enc = _encoding(encoding_name(model) or _ESTIMATE_BASE)
+    enc = _encoder(encoding_name(model) or _ESTIMATE_BASE)
     return _result(_len(enc, text), model)
 
 
@@ -148,9 +155,29 @@ def count_messages(
     if _chars(messages) > EXACT_MAX_CHARS:
         return TokenCount(upper_bound(messages, tools), estimate=True)
     name = encoding_name(model) or _ESTIMATE_BASE
-    enc = _encoding(name)
-    total = sum(_message_tokens(enc, message) for message in messages) + REPLY_PRIMER
-    return _result(total + _tools_tokens(enc, name, tools or []), model)
+    length = functools.partial(_len, _encoder(name))
+    return _result(_framed(length, name, messages, tools or []), model)
+
+
+def count_messages_bound(
+    messages: list[dict[str, Any]], model: str, tools: list[dict[str, Any]] | None = None
+) -> int:
+    """At least `count_messages(...).tokens`, with no tokenizer: the same sum with each text's
+    UTF-8 size in place of its tokens (a token stands for at least one byte)."""
+    if _chars(messages) > EXACT_MAX_CHARS:
+        return upper_bound(messages, tools)
+    name = encoding_name(model) or _ESTIMATE_BASE
+    return _result(_framed(_utf8_len, name, messages, tools or []), model).tokens
+
+
+def _framed(
+    length: Callable[[str], int],
+    name: str,
+    messages: list[dict[str, Any]],
+    tools: list[dict[str, Any]],
+) -> int:
+    total = sum(_message_tokens(length, message) for message in messages) + REPLY_PRIMER
+    return total + _tools_tokens(length, name, tools)
 
 
 def _chars(messages: list[dict[str, Any]]) -> int:
@@ -163,11 +190,11 @@ def _result(tokens: int, model: str) -> TokenCount:
     return TokenCount(tokens, estimate=False)
 
 
-def _message_tokens(enc: tiktoken.Encoding, message: dict[str, Any]) -> int:
+def _message_tokens(length: Callable[[str], int], message: dict[str, Any]) -> int:
     name = message.get("name")
     texts = (message.get("role"), name, message.get("tool_call_id"), *_message_texts(message))
     named = PER_NAME if name else 0
-    return PER_MESSAGE + named + sum(_len(enc, t) for t in texts if isinstance(t, str))
+    return PER_MESSAGE + named + sum(length(t) for t in texts if isinstance(t, str))
 
 
 def _message_texts(message: dict[str, Any]) -> Iterator[object]:
@@ -181,33 +208,70 @@ def _message_texts(message: dict[str, Any]) -> Iterator[object]:
         yield from (function.get("name", ""), function.get("arguments", ""))
 
 
-def _tools_tokens(enc: tiktoken.Encoding, name: str, tools: list[dict[str, Any]]) -> int:
+def _tools_tokens(length: Callable[[str], int], name: str, tools: list[dict[str, Any]]) -> int:
     if not tools:
         return 0
-    per_function = (_function_tokens(enc, tool.get("function", tool)) for tool in tools)
+    per_function = (_function_tokens(length, tool.get("function", tool)) for tool in tools)
     return sum(_FUNC_INIT[name] + n for n in per_function) + _FUNC_END
 
 
-def _function_tokens(enc: tiktoken.Encoding, function: dict[str, Any]) -> int:
+def _function_tokens(length: Callable[[str], int], function: dict[str, Any]) -> int:
     description = str(function.get("description", "")).removesuffix(".")
-    tokens = _len(enc, f"{function.get('name', '')}:{description}")
+    tokens = length(f"{function.get('name', '')}:{description}")
     properties: dict[str, Any] = (function.get("parameters") or {}).get("properties") or {}
     if properties:
-        tokens += _PROP_INIT + sum(_property_tokens(enc, k, v) for k, v in properties.items())
+        tokens += _PROP_INIT + sum(_property_tokens(length, k, v) for k, v in properties.items())
     return tokens
 
 
-def _property_tokens(enc: tiktoken.Encoding, key: str, schema: dict[str, Any]) -> int:
+def _property_tokens(length: Callable[[str], int], key: str, schema: dict[str, Any]) -> int:
     description = str(schema.get("description", "")).removesuffix(".")
-    tokens = _PROP_KEY + _len(enc, f"{key}:{schema.get('type', '')}:{description}")
+    tokens = _PROP_KEY + length(f"{key}:{schema.get('type', '')}:{description}")
     if "enum" in schema:
-        tokens += _ENUM_INIT + sum(_ENUM_ITEM + _len(enc, str(v)) for v in schema["enum"])
+        tokens += _ENUM_INIT + sum(_ENUM_ITEM + length(str(v)) for v in schema["enum"])
     return tokens
 
 
 def _len(enc: tiktoken.Encoding, text: str) -> int:
     # encode_ordinary: text that happens to contain "<|endoftext|>" is counted, not refused.
     return len(enc.encode_ordinary(text))
+
+
+_building: dict[str, Future[None]] = {}
+_lock = threading.Lock()
+
+
+def prepare(model: str) -> Future[None]:
+    """Start building `model`'s encoding in a thread, once per process; done when it is built."""
+    name = encoding_name(model) or _ESTIMATE_BASE
+    with _lock:
+        if name not in _building:
+            future: Future[None] = Future()
+            _building[name] = future
+            threading.Thread(target=_build, args=(name, future), daemon=True).start()
+        return _building[name]
+
+
+def _build(name: str, future: Future[None]) -> None:
+    try:
+        _encoding(name)
+    except BaseException as exc:  # handed to whoever waits: `ready` or the next count raises it
+        future.set_exception(exc)
+    else:
+        future.set_result(None)
+
+
+async def ready(model: str) -> None:
+    """Wait, without holding up the event loop, until `model`'s encoding is built."""
+    await asyncio.wrap_future(prepare(model))
+
+
+def _encoder(name: str) -> tiktoken.Encoding:
+    """The encoding, waiting for its build if a thread is on it rather than building it twice."""
+    building = _building.get(name)
+    if building is not None:
+        building.result()
+    return _encoding(name)
 
 
 @functools.cache

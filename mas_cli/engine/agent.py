@@ -11,10 +11,11 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from mas_cli.cost.tokens import ready as tokenizer_ready
 from mas_cli.engine import history
 from mas_cli.engine.answers import extract_json, unfinished
 from mas_cli.engine.context import RunContext, Where, digest
-from mas_cli.engine.model_calls import call_model, prompt_tokens
+from mas_cli.engine.model_calls import call_model, prompt_bound, prompt_tokens
 from mas_cli.engine.outcomes import (
     Ended,
     Failed,
@@ -147,7 +148,7 @@ async def _run_turn(ctx: RunContext, conv: Conversation) -> TurnOutcome:
     completion = await call_model(ctx, conv.request, where)
     if isinstance(completion, Stopped | Failed):
         return replace(completion, partial=completion.partial or conv.last_text)
-    _calibrate(conv, completion)
+    await _calibrate(conv, completion)
     message = completion.message
     conv.input_tokens += completion.usage.input_tokens
     conv.output_tokens += completion.usage.output_tokens
@@ -255,13 +256,14 @@ def _reask(errors: list[str], *, schema: bool = True) -> str:
     )
 
 
-def _calibrate(conv: Conversation, completion: Completion) -> None:
+async def _calibrate(conv: Conversation, completion: Completion) -> None:
     """Learn how the server counts: its reported prompt tokens against our tiktoken count, so
     max_history_tokens holds in the server's tokens (a local model's tokenizer and template
     can count several times more)."""
     usage = completion.usage
     if usage.source != "provider" or usage.input_tokens <= 0:
         return
+    await tokenizer_ready(conv.request.model.model)
     counted = prompt_tokens(conv.request)
     if counted > 0:
         conv.scale = max(1.0, usage.input_tokens / counted)
@@ -269,6 +271,8 @@ def _calibrate(conv: Conversation, completion: Completion) -> None:
 
 def _trim(ctx: RunContext, conv: Conversation) -> None:
     limit = int(ctx.crew.spec.limits.max_history_tokens / conv.scale)
+    if prompt_bound(conv.request) <= limit:  # settled without a tokenizer
+        return
     before = prompt_tokens(conv.request)
     if before <= limit:
         return

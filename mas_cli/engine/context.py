@@ -14,7 +14,7 @@ from mas_cli.engine.outcomes import KINDS, LimitHit, TaskOutcome
 from mas_cli.engine.ratelimit import RateLimiter
 from mas_cli.engine.state import SharedState
 from mas_cli.events.models import Event, LimitHitEvent
-from mas_cli.events.writer import EventWriter, new_span_id, now_iso
+from mas_cli.events.writer import EventWriter, event_line, new_span_id, now_iso
 from mas_cli.llm.types import Provider, ToolSchema
 from mas_cli.redact import Secrets
 from mas_cli.spec.loader import Crew
@@ -91,16 +91,20 @@ class Sink:
             parent_id=parent,
             **fields,
         )
-        event = self._scrubbed(event)
-        self.writer.emit(event)
+        event, line = self._scrubbed(event)
+        self.writer.emit(event, line)
         for listener in self.listeners:
             listener(event)
         return span
 
-    def _scrubbed(self, event: Event) -> Event:
-        if not self.secrets.values or not self.secrets.found_in(event.model_dump_json()):
-            return event
-        return type(event).model_validate(self.secrets.scrub_value(event.model_dump(mode="json")))
+    def _scrubbed(self, event: Event) -> tuple[Event, str]:
+        """The event and its log line, secrets masked; the line made once in the common case:
+        the text searched for secrets is the text written."""
+        line = event_line(event)
+        if not self.secrets.values or not self.secrets.found_in(line):
+            return event, line
+        event = type(event).model_validate(self.secrets.scrub_value(event.model_dump(mode="json")))
+        return event, event_line(event)
 
 
 @dataclass

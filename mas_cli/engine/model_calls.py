@@ -13,7 +13,8 @@ from decimal import Decimal
 from typing import Any
 
 from mas_cli.cost.prices import as_float
-from mas_cli.cost.tokens import count_messages
+from mas_cli.cost.tokens import count_messages, count_messages_bound
+from mas_cli.cost.tokens import ready as tokenizer_ready
 from mas_cli.engine.context import RunContext, Where, digest
 from mas_cli.engine.outcomes import Ended, Failed, Stopped
 from mas_cli.engine.pacing import pace
@@ -38,6 +39,8 @@ async def call_model(ctx: RunContext, request: Request, where: Where) -> Complet
         if hit:
             ctx.limit_hit(hit, where.parent)
             return Stopped(hit)
+        if ctx.limiter is not None:  # it plans with exact counts: tokenizer built off the loop
+            await tokenizer_ready(request.model.model)
         ticket = await pace(ctx, request, where, worst_tokens)
         call.waited += ticket.wait_s
         result = await call.attempt(attempt)
@@ -204,6 +207,13 @@ def prompt_tokens(request: Request) -> int:
     """Tokens the request sends: system prompt, messages and tool schemas."""
     messages = openai_messages(request.system, request.messages)
     return count_messages(messages, request.model.model, openai_tools(request.tools) or None).tokens
+
+
+def prompt_bound(request: Request) -> int:
+    """At least prompt_tokens(request), from sizes alone: no tokenizer is built or waited for."""
+    messages = openai_messages(request.system, request.messages)
+    tools = openai_tools(request.tools) or None
+    return count_messages_bound(messages, request.model.model, tools)
 
 
 def worst_tokens(request: Request) -> int:

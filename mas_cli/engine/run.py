@@ -20,6 +20,7 @@ from typing import Any
 
 from mas_cli import __version__
 from mas_cli.cost.prices import as_float, money, unpriced
+from mas_cli.cost.tokens import prepare as prepare_tokenizer
 from mas_cli.engine.connect import close, open_providers, recorded, replay_source
 from mas_cli.engine.context import Listener, RunContext, Sink
 from mas_cli.engine.dry_run import dry_run_tools
@@ -99,6 +100,8 @@ async def run_crew(crew: Crew, options: RunOptions) -> RunResult:
     if source:  # a replay uses the models as the recorded run did
         options = replace(options, replay=source.run_id, offline=source.offline)
     models = build_models(crew.spec, offline=options.offline)
+    for model in models.values():  # built in a thread while the run sets up: no call waits long
+        prepare_tokenizer(model.model)
     tools = load_tools(crew)
     if options.dry_run:
         tools = dry_run_tools(tools)

@@ -41,7 +41,7 @@ def new_span_id() -> str:
     return secrets.token_hex(8)
 
 
-def _line(event: Event) -> str:
+def event_line(event: Event) -> str:
     """The event as JSON; a lone surrogate in a field becomes U+FFFD instead of failing."""
     try:
         return event.model_dump_json(exclude_none=True)
@@ -69,11 +69,12 @@ class EventWriter:
         """The log file: its `failure`, and whom to tell (`on_failure`)."""
         return self._file
 
-    def emit(self, event: Event) -> None:
-        """Write one event as one line. Never raises for the disk's sake: after a failed write
-        only run_finished is tried, so the log is a clean prefix of the run (and its end)."""
-        line = _line(event) + "\n"
-        if self._file.append(line, force=isinstance(event, RunFinished)):
+    def emit(self, event: Event, line: str | None = None) -> None:
+        """Write one event as one line (`line`: its `event_line`, when the caller made it).
+        Never raises for the disk's sake: after a failed write only run_finished is tried, so
+        the log is a clean prefix of the run (and its end)."""
+        text = (event_line(event) if line is None else line) + "\n"
+        if self._file.append(text, force=isinstance(event, RunFinished)):
             self.counts[str(getattr(event, "type", "event"))] += 1
 
     def close(self) -> None:

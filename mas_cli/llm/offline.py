@@ -16,6 +16,7 @@ import json
 from collections import defaultdict
 from typing import Any
 
+from mas_cli.cost.tokens import ready as tokenizer_ready
 from mas_cli.events.text import loads
 from mas_cli.llm.delegation import DELEGATE
 from mas_cli.llm.example_values import content_words, value_for
@@ -53,6 +54,7 @@ class OfflineProvider:
         script = self.scripts.get(request.agent)
         await self._delay(request)
         message = self._scripted(request, script) if script else _default_answer(request)
+        await tokenizer_ready(request.model.model)  # counted below; built off the event loop
         return Completion(
             message=message, usage=estimated_usage(request, message), finish_reason=_finish(message)
         )

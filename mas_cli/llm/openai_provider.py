@@ -40,6 +40,9 @@ class OpenAIProvider:
             max_retries=0,
             http_client=openai.DefaultAsyncHttpxClient(event_hooks=bounded.HOOKS),
         )
+        # The SDK imports its chat resource on first use: here, before the run, not inside the
+        # first call, where every task of a parallel crew would wait for it on the event loop.
+        _ = self._client.chat.completions.with_raw_response
 
     async def complete(self, request: Request) -> Completion:
         """One call: the body sent, the response decoded, a failure raised as LlmFailure."""

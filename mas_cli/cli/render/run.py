@@ -16,8 +16,6 @@ from mas_cli.cli.render.base import json_out, stderr, styled
 from mas_cli.cli.render.safe import safe
 from mas_cli.cli.render.sheet import usd
 from mas_cli.events import models as ev
-from mas_cli.spec import graph
-from mas_cli.spec.models import MANAGER_TASK
 from mas_cli.words import plural
 
 if TYPE_CHECKING:
@@ -201,6 +199,9 @@ def _final_outputs(result: RunResult, spec: CrewSpec) -> None:
 
 def _final_tasks(result: RunResult, spec: CrewSpec) -> list[str]:
     """The manager's answer; else tasks nobody waits for, and any that did not end well."""
+    from mas_cli.spec import graph  # here: `mas runs` and `show` render without the crew models
+    from mas_cli.spec.models import MANAGER_TASK
+
     if spec.process == "hierarchical":
         return [MANAGER_TASK] if MANAGER_TASK in result.tasks else []
     needed = {d for waits in graph.edges(spec).values() for d in waits}
