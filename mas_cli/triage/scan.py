@@ -35,11 +35,13 @@ from mas_cli.events.formats.source import (
     is_gzip,
     line_source,
 )
-from mas_cli.triage import loops
+from mas_cli.triage import stops
 from mas_cli.triage.bulk import Bulk
+from mas_cli.triage.detectors import trace_findings
 from mas_cli.triage.findings import Finding, Findings
-from mas_cli.triage.report import AgentRow, LoopReport, Unit, add_trace, finalize
-from mas_cli.triage.tally import Rate, Tally, add_rate
+from mas_cli.triage.report import AgentKey, AgentRow, LoopReport, Unit, add_trace, finalize
+from mas_cli.triage.sums import MinuteKey, Rate, add_rate
+from mas_cli.triage.tally import Tally
 from mas_cli.triage.thresholds import Thresholds
 
 FINDING_FIELDS = attrgetter(*(f.name for f in fields(Finding)))
@@ -70,9 +72,9 @@ class Partial:
     """What reading one part of a log produced, ready to merge."""
 
     findings: Findings = field(default_factory=Findings)
-    rows: dict[str, AgentRow] = field(default_factory=dict)
-    starts: dict[tuple[str, str], Rate] = field(default_factory=dict)
-    calls: dict[tuple[str, str], Rate] = field(default_factory=dict)
+    rows: dict[AgentKey, AgentRow] = field(default_factory=dict)
+    starts: dict[MinuteKey, Rate] = field(default_factory=dict)
+    calls: dict[MinuteKey, Rate] = field(default_factory=dict)
     bad: BadLines = field(default_factory=BadLines)
     lines: int = 0
     records: int = 0
@@ -87,7 +89,7 @@ class Partial:
     def drain(self, tally: Tally, th: Thresholds, *, rows: bool = True) -> None:
         """Run the detectors on the traces the tally closed (and fold them into the rows)."""
         for trace in tally.closed:
-            self.findings.add(loops.trace_findings(trace, th))
+            self.findings.add(trace_findings(trace, th))
             if rows:
                 add_trace(self.rows, trace)
                 self.traces += 1
@@ -158,7 +160,7 @@ def scan(sources: list[str], options: ScanOptions) -> LoopReport:
         report.sources.append((name, fmt))
         report.units.update({unit: Unit(name, first) for unit, first in part.units.items()})
         _merge(total, part)
-    total.findings.add(loops.rates(total.starts, total.calls, options.thresholds))
+    total.findings.add(stops.rates(total.starts, total.calls, options.thresholds))
     report.bad, report.records, report.traces = total.bad, total.records, total.traces
     return finalize(report, total.rows, total.findings)
 
@@ -372,12 +374,12 @@ def _run_parallel(jobs: list[Job], workers: int) -> Generator[Partial, None, Non
 
 def _merge(total: Partial, part: Partial) -> None:
     total.findings.absorb(part.findings)
-    for agent, row in part.rows.items():
-        total.rows.setdefault(agent, AgentRow(agent)).absorb(row)
+    for key, row in part.rows.items():
+        total.rows.setdefault(key, AgentRow(row.agent, row.crew)).absorb(row)
     for mine, theirs in ((total.starts, part.starts), (total.calls, part.calls)):
-        for key in mine.keys() & theirs.keys():  # parts of a log share few minutes
-            rate = theirs.pop(key)
-            add_rate(mine, key, rate.count, rate.first, rate.last)
+        for minute in mine.keys() & theirs.keys():  # parts of a log share few minutes
+            rate = theirs.pop(minute)
+            add_rate(mine, minute, rate.count, rate.first, rate.last)
         mine.update(theirs)
     total.bad.merge(part.bad)
     total.records += part.records

@@ -37,11 +37,13 @@ class Line(msgspec.Struct, gc=False, kw_only=True):
     """
 
     ts: str = ""
+    run_id: str = ""
     trace_id: str = ""
     agent: str = ""
     task: str = ""
     turn: int = 0
     type: str
+    crew: str = ""
     model: str = ""
     status: str = ""
     error: str = ""
@@ -52,6 +54,7 @@ class Line(msgspec.Struct, gc=False, kw_only=True):
     tool: str = ""
     args_digest: str = ""
     result_digest: str = ""
+    cached: bool = False
     kind: str = ""
     message: str = ""
     from_agent: str = ""
@@ -95,6 +98,7 @@ def _tool_call(x: Line) -> Record:
         output=x.result_digest,
         status=x.status or "ok",
         error=x.error,
+        cached=x.cached,
     )
 
 
@@ -124,7 +128,9 @@ def _task_end(x: Line) -> Record:
 
 
 def _trace_start(x: Line) -> Record:
-    return TraceStart(trace=x.trace_id, agent=x.agent, task=x.task, ts=x.ts)
+    return TraceStart(
+        trace=x.trace_id, agent=x.agent, task=x.task, ts=x.ts, crew=x.crew, run=x.run_id
+    )
 
 
 def _trace_end(x: Line) -> Record:
