@@ -35,7 +35,6 @@ FIXED = {
     "again, is always stopped (no setting raises it): let the delegate finish its work and "
     "answer, without delegating back",
 }
-ELSEWHERE = " (see the other findings for this trace)"
 
 
 def could_hit_limit(s: Signals, _th: Thresholds) -> bool:
@@ -72,13 +71,18 @@ def limit_hits(trace: Trace, _th: Thresholds) -> Iterator[Finding]:
         )
 
 
-def _limit_fix(kind: str, agent: str) -> str:
+def _limit_fix(kind: str, agent: str, *, others: bool = True) -> str:
     if kind in FIXED:
         return f"the guard stopped it at {kind}: {FIXED[kind]}"
-    setting = SETTINGS.get(kind, "that limit").format(agent=agent or "<agent>")
+    setting = SETTINGS.get(kind, "that limit").format(agent=agent or "<name>")
+    if others:
+        return (
+            f"the guard stopped it at {kind}; fix the loop that led there (see the other "
+            f"findings for this trace) before raising {setting}"
+        )
     return (
-        f"the guard stopped it at {kind}; fix the loop that led there{ELSEWHERE} before "
-        f"raising {setting}"
+        f"the guard stopped it at {kind}, and nothing else in this trace was found to loop: "
+        f"check whether the work needs more before raising {setting}"
     )
 
 
@@ -86,10 +90,7 @@ def with_context(found: list[Finding]) -> list[Finding]:
     """One trace's findings; a limit hit points to the others only when there are others."""
     if any(f.detector != "limit_hit" for f in found):
         return found
-    return [
-        replace(f, fix=f.fix.replace(ELSEWHERE, " (nothing else in this trace was found)"))
-        for f in found
-    ]
+    return [replace(f, fix=_limit_fix(f.pattern, f.agent, others=False)) for f in found]
 
 
 def unfinished(trace: Trace, _th: Thresholds) -> Iterator[Finding]:
