@@ -101,9 +101,10 @@ class Bulk:
         if pending.records:
             self.records += pending.records
             self.traces.append(name)
-        threads = pending.signals.threads.values()
+        threads, per_minute = pending.signals.threads.values(), self.calls_per_minute
         for sums in threads:
-            flush_minute(self.calls_per_minute, sums)
+            if sums.minute_calls:
+                flush_minute(per_minute, sums)
         add_threads(self.rows, threads)
         if not pending.folding and could_fire(pending.signals, self.th):
             self._replay(pending)

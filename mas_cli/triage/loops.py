@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from mas_cli.triage.contexts import context_window
 from mas_cli.triage.findings import Finding, severity, short
 from mas_cli.triage.runs import BestRun
-from mas_cli.triage.sums import Signals, Sums
+from mas_cli.triage.sums import Signals
 from mas_cli.triage.tally import DISTINCT, Repeat, Thread, Trace
 from mas_cli.triage.thresholds import Thresholds
 
@@ -32,7 +32,11 @@ def _cost(thread: Thread) -> float | None:
 
 def could_turns(s: Signals, th: Thresholds) -> bool:
     """A thread past the turns threshold."""
-    return any(t.turns > th.turns for t in s.threads.values())
+    most = th.turns
+    for t in s.threads.values():  # noqa: SIM110 (screens run at the end of every trace)
+        if (t.max_turn or t.calls or t.starts) > most:  # Sums.turns, without the call
+            return True
+    return False
 
 
 def _task(task: str) -> str:
@@ -308,11 +312,11 @@ def monologue(trace: Trace, th: Thresholds) -> Iterator[Finding]:
 
 def could_grow(s: Signals, th: Thresholds) -> bool:
     """A thread whose input tokens rise steadily."""
-    return any(_rises(t, th) for t in s.threads.values())
-
-
-def _rises(t: Sums, th: Thresholds) -> bool:
-    return len(t.inputs) >= max(2, th.growth_turns) and steady_rise(list(t.inputs), th) is not None
+    need = max(2, th.growth_turns)
+    for t in s.threads.values():
+        if len(t.inputs) >= need and steady_rise(list(t.inputs), th) is not None:
+            return True
+    return False
 
 
 def token_growth(trace: Trace, th: Thresholds) -> Iterator[Finding]:
