@@ -149,6 +149,33 @@ def test_limit_advice_names_real_settings_and_only_points_to_findings_that_exist
     assert "agents.scorer.max_turns" in hit.fix
 
 
+def _limit_kinds() -> set[str]:
+    """Every limit kind a mas guard writes."""
+    from typing import get_args
+
+    from mas_cli.engine import outcomes
+
+    typed = getattr(outcomes, "LimitKind", None)  # the Literal, where the engine has it
+    if typed is not None:
+        return set(get_args(typed))
+    return {*outcomes.RUN_WIDE, *outcomes.COUNTED, "task_timeout_s", "no_progress"}
+
+
+def test_every_limit_kind_gets_advice_that_names_a_real_setting_or_none() -> None:
+    from mas_cli.triage.stops import FIXED, SETTINGS
+
+    assert _limit_kinds() <= set(SETTINGS) | set(FIXED)
+    assert not set(SETTINGS) & set(FIXED)
+    from mas_cli.spec.models import AgentSpec, Limits
+
+    for kind, where in SETTINGS.items():
+        assert kind in Limits.model_fields or kind in AgentSpec.model_fields, kind
+        for setting in where.replace("(or ", "").rstrip(")").split():
+            section, _, name = setting.rpartition(".")
+            model = Limits if section == "limits" else AgentSpec
+            assert name in model.model_fields, setting
+
+
 def test_a_cached_tool_is_not_told_to_become_deterministic(tmp_path: Path) -> None:
     calls = [tool(1, result="r")] + [tool(i, result="r", cached=True) for i in (2, 3, 4)]
     [hit] = only(report(tmp_path, run(*calls)), "repeated_calls")

@@ -34,6 +34,9 @@ FIXED = {
     "delegation_ping_pong": "a delegation that went back to the agent that made it, and back "
     "again, is always stopped (no setting raises it): let the delegate finish its work and "
     "answer, without delegating back",
+    "no_progress": "the same answer, or the same calls with the same results, turns running is "
+    "always stopped (no setting raises it): let the task end on that answer (an output_schema "
+    "it can meet), or give the agent what it lacks",
 }
 
 
