@@ -29,8 +29,8 @@ NO_THREAD = Sums()
 
 
 @dataclass(slots=True)
-class Pending:
-    """A trace being read."""
+class Pending(Signals):
+    """A trace being read: its signals, and its lines while they are held."""
 
     folding: bool = False
     """Its lines go to the tally."""
@@ -38,7 +38,8 @@ class Pending:
     records: int = 0
     held: list[tuple[int, list[Line]]] = field(default_factory=list)
     size: int = 0
-    signals: Signals = field(default_factory=Signals)
+    picked: bool = False
+    """A screen picked it before its end: it goes to the tally now."""
     outputs: set[str] = field(default_factory=set)
     calls: set[tuple[str, str]] = field(default_factory=set)
 
@@ -87,7 +88,7 @@ class Bulk:
             return
         pending.held.append((loc, part))
         pending.size += len(part)
-        if pending.size > HELD_LINES:
+        if pending.picked or pending.size > HELD_LINES:
             self._replay(pending)
 
     def _replay(self, pending: Pending) -> None:
@@ -101,12 +102,8 @@ class Bulk:
         if pending.records:
             self.records += pending.records
             self.traces.append(name)
-        threads, per_minute = pending.signals.threads.values(), self.calls_per_minute
-        for sums in threads:
-            if sums.minute_calls:
-                flush_minute(per_minute, sums)
-        add_threads(self.rows, threads)
-        if not pending.folding and could_fire(pending.signals, self.th):
+        add_threads(self.rows, pending.threads.values(), self.calls_per_minute)
+        if not pending.folding and could_fire(pending, self.th):
             self._replay(pending)
 
     def _fold(self, pending: Pending, base: int, part: list[Line]) -> int:  # noqa: PLR0912, PLR0915
@@ -116,9 +113,12 @@ class Bulk:
         the log, about half a microsecond each, and a call adds some 60 ns. A thread counts its
         calls in the minute it is in, and hands them to the per-minute counts when the minute
         changes or the trace ends (one dict look-up a minute, not one a call). The signals are
-        noted only while the trace is held: once it goes to the tally, the tally judges it.
+        noted only while the trace is held: when one changes (a failure, a repeat, a handoff, a
+        limit hit: rare), the screens are asked at once, and once one picks the trace its
+        lines go to the tally, which judges it.
         """
-        signals, noting, crew, skipped = pending.signals, not pending.folding, pending.crew, 0
+        signals, noting, crew, skipped = pending, not pending.folding, pending.crew, 0
+        th, picks = self.th, could_fire
         threads, outputs, calls = signals.threads, pending.outputs, pending.calls
         per_minute, starts_per_minute = self.calls_per_minute, self.starts_per_minute
         # the thread of the line before, compared first: a call and its tool call share one
@@ -138,12 +138,14 @@ class Bulk:
                     sums.tool_calls += 1
                     if noting:
                         call = (line.tool, line.args_digest)
-                        if line.status != "ok":
-                            signals.failed = True
                         if call in calls:
                             signals.repeated_call = True
+                            noting = not picks(signals, th, midway=True)
                         else:
                             calls.add(call)
+                        if line.status != "ok":
+                            signals.failed = True
+                            noting = not picks(signals, th, midway=True)
                     continue
                 sums.calls += 1
                 turn = line.turn
@@ -161,18 +163,21 @@ class Bulk:
                     sums.minute_calls += 1
                     sums.minute_last = loc
                 else:
-                    flush_minute(per_minute, sums)
+                    if sums.minute_calls:
+                        flush_minute(per_minute, sums)
                     sums.minute, sums.minute_calls = minute, 1
                     sums.minute_first = sums.minute_last = loc
                 if noting:
                     output = line.output_digest
-                    if line.status != "ok":
-                        signals.failed = True
                     if output:
                         if output in outputs:
                             signals.repeated_output = True
+                            noting = not picks(signals, th, midway=True)
                         else:
                             outputs.add(output)
+                    if line.status != "ok":
+                        signals.failed = True
+                        noting = not picks(signals, th, midway=True)
             elif kind == "task_started":
                 agent, task = line.agent, line.task
                 sums = threads.get((agent, task))
@@ -196,14 +201,20 @@ class Bulk:
                 used = loc - base + 1
                 signals.ended = True
                 pending.records += used - skipped
+                pending.picked = not noting and not pending.folding
                 return used
             elif kind == "run_started":
                 crew = pending.crew = line.crew
             elif kind == "handoff":
                 signals.handoffs += 1
+                if noting:
+                    noting = not picks(signals, th, midway=True)
             elif kind == "limit_hit":
                 signals.limits += 1
+                if noting:
+                    noting = not picks(signals, th, midway=True)
             elif kind != "task_finished":
                 skipped += 1
         pending.records += len(part) - skipped
+        pending.picked = not noting and not pending.folding
         return len(part)

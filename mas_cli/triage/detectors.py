@@ -11,10 +11,10 @@ cannot tell from the signals says `always`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from mas_cli.triage import loops, stops
-from mas_cli.triage.findings import Finding
+from mas_cli.triage.findings import Finding, with_crew
 from mas_cli.triage.sums import Signals
 from mas_cli.triage.tally import Trace
 from mas_cli.triage.thresholds import Thresholds
@@ -30,6 +30,8 @@ class Detector:
     name: str
     screen: Screen
     judge: Judge
+    at_end: bool = False
+    """Its screen only means something once the trace has ended (asked then, not midway)."""
 
 
 def always(_signals: Signals, _th: Thresholds) -> bool:
@@ -45,16 +47,17 @@ DETECTORS: list[Detector] = [
     Detector("monologue", loops.could_monologue, loops.monologue),
     Detector("token_growth", loops.could_grow, loops.token_growth),
     Detector("limit_hit", stops.could_hit_limit, stops.limit_hits),
-    Detector("unfinished", stops.could_be_unfinished, stops.unfinished),
+    Detector("unfinished", stops.could_be_unfinished, stops.unfinished, at_end=True),
 ]
 """Every per-trace detector, in the order their findings are listed for a trace. (`rate` is
 not one: it reads the per-minute counts, which both passes count the same way.)"""
 
 
-def could_fire(signals: Signals, th: Thresholds) -> bool:
-    """Whether any detector's screen picks this trace (run at the end of every trace: a loop)."""
-    for detector in DETECTORS:  # noqa: SIM110 (any() and a generator cost more, per trace)
-        if detector.screen(signals, th):
+def could_fire(signals: Signals, th: Thresholds, *, midway: bool = False) -> bool:
+    """Whether any detector's screen picks this trace: at its end, or `midway` (the screens
+    that only mean something at the end are not asked then). A loop: it runs for every trace."""
+    for detector in DETECTORS:
+        if (not midway or not detector.at_end) and detector.screen(signals, th):
             return True
     return False
 
@@ -63,4 +66,4 @@ def trace_findings(trace: Trace, th: Thresholds) -> list[Finding]:
     """Every detector's findings for one closed trace, with the trace's crew."""
     found = [f for d in DETECTORS for f in d.judge(trace, th)]
     found = stops.with_context(found)
-    return [replace(f, crew=trace.crew) for f in found] if trace.crew else found
+    return with_crew(found, trace.crew) if trace.crew and found else found

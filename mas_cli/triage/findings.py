@@ -5,7 +5,8 @@ from __future__ import annotations
 import heapq
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from operator import attrgetter
 from typing import Literal
 
 Severity = Literal["warning", "error"]
@@ -47,6 +48,20 @@ class Finding:
     def blamed(self) -> tuple[str, ...]:
         """The agents the finding is about."""
         return self.agents or (self.agent,)
+
+
+FIELDS = attrgetter(*(f.name for f in fields(Finding)))
+CREW = [f.name for f in fields(Finding)].index("crew")
+
+
+def with_crew(found: list[Finding], crew: str) -> list[Finding]:
+    """These findings, made in a run of this crew (faster than `dataclasses.replace`)."""
+    made = []
+    for f in found:
+        values = list(FIELDS(f))
+        values[CREW] = crew
+        made.append(Finding(*values))
+    return made
 
 
 def severity(value: float, threshold: float) -> Severity:

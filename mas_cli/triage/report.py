@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from mas_cli.events.formats.records import split_loc
 from mas_cli.events.formats.source import BadLines
 from mas_cli.triage.findings import Finding, Findings
-from mas_cli.triage.sums import Sums
+from mas_cli.triage.sums import MinuteKey, Rate, Sums, flush_minute
 from mas_cli.triage.tally import Trace
 
 AgentKey = tuple[str, str]
@@ -53,23 +53,36 @@ def add_trace(rows: dict[AgentKey, AgentRow], trace: Trace) -> None:
     add_threads(rows, trace.threads.values())
 
 
-def add_threads(rows: dict[AgentKey, AgentRow], threads: Iterable[Sums]) -> None:
-    """Fold one trace's threads into the rows of their agents (each thread counts as a task)."""
+def add_threads(
+    rows: dict[AgentKey, AgentRow],
+    threads: Iterable[Sums],
+    per_minute: dict[MinuteKey, Rate] | None = None,
+) -> None:
+    """Fold one closed trace's threads into the rows of their agents (each thread counts as a
+    task), and, given `per_minute`, their calls in their last minute into the per-minute counts.
+
+    Run for every trace of a log, hence one loop with few calls.
+    """
     for sums in threads:
+        if per_minute is not None and sums.minute_calls:
+            flush_minute(per_minute, sums)
         if not (sums.calls or sums.tool_calls or sums.starts):
             continue
-        row = rows.get((sums.crew, sums.agent))
+        key = (sums.crew, sums.agent)
+        row = rows.get(key)
         if row is None:
-            row = rows[sums.crew, sums.agent] = AgentRow(sums.agent, sums.crew)
-        turns = sums.turns
+            row = rows[key] = AgentRow(sums.agent, sums.crew)
+        turns = sums.max_turn or sums.calls or sums.starts  # Sums.turns, without the call
         row.calls += sums.calls
         row.tool_calls += sums.tool_calls
         row.threads += 1
-        row.turns_max = max(row.turns_max, turns)
+        if turns > row.turns_max:  # noqa: PLR1730 (max() is a call)
+            row.turns_max = turns
         row.turns_total += turns
         row.tokens += sums.tokens
         row.cost += sums.cost
-        row.priced = row.priced or sums.priced
+        if sums.priced:
+            row.priced = True
 
 
 @dataclass(frozen=True)

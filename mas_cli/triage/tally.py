@@ -65,7 +65,7 @@ class Repeat:
     output: str = ""
     same_output: bool = True
     outputs: set[str] = field(default_factory=set)
-    """The distinct outputs seen (up to DISTINCT)."""
+    """The distinct outputs seen, once they differ (up to DISTINCT)."""
     cached: int = 0
     """Calls the log says were answered from a cache."""
     spend: dict[tuple[str, str], Spend] = field(default_factory=dict)
@@ -80,9 +80,12 @@ class Repeat:
         """One more occurrence, made in `thread`."""
         self.count += 1
         self.last, self.last_span, self.last_ts = loc, span, ts
-        key, now = (thread.agent, thread.task), (thread.tokens, thread.cost)
+        key, tokens, cost = (thread.agent, thread.task), thread.tokens, thread.cost
         seen = self.spend.get(key)
-        self.spend[key] = (*(seen[:2] if seen else now), *now)
+        if seen is None:
+            self.spend[key] = (tokens, cost, tokens, cost)
+        else:
+            self.spend[key] = (seen[0], seen[1], tokens, cost)
 
     @property
     def agents(self) -> tuple[str, ...]:
@@ -227,11 +230,13 @@ class Tally:
             seen = trace.calls[key] = Repeat(record.agent, record.task, loc, output=record.output)
             seen.first_span, seen.first_ts = record.span, record.ts
         seen.step(thread, loc, record.span, record.ts)
-        seen.cached += record.cached
+        if record.cached:
+            seen.cached += 1
         if record.output != seen.output:
-            seen.same_output = False
-        if len(seen.outputs) < DISTINCT:
-            seen.outputs.add(record.output)
+            if seen.same_output:
+                seen.same_output, seen.outputs = False, {seen.output}
+            if len(seen.outputs) < DISTINCT:
+                seen.outputs.add(record.output)
         if record.status != "ok":
             error = record.error or record.status
             self._failure(trace, thread, loc, record, ("tool", record.name, error))
