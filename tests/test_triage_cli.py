@@ -73,7 +73,9 @@ def test_loops_json_is_machine_readable(runner: CliRunner, tmp_path: Path) -> No
     assert finding["evidence"]["last"]["line"] == 5
     assert finding["evidence"]["last"]["ts"] == "2026-11-21T02:00:03.000000Z"
     assert finding["where"] == {
+        "crew": "c",  # the crew named by run_started
         "agent": "scorer",
+        "agents": None,  # only when more than one agent made the calls
         "task": "score",
         "trace": "4bf92f3577b34da6a3ce929d0e0e4736",
     }

@@ -66,7 +66,9 @@ def test_repeated_calls_and_the_same_result(tmp_path: Path) -> None:
     [hit] = only(findings(tmp_path, run(tool(1), tool(2), tool(3))), "repeated_calls")
     assert hit.severity == "warning"
     assert "called 3 times with the same arguments" in hit.message
-    assert "declare tool search deterministic" in hit.fix
+    assert "got 3 different results" in hit.message  # its answer changes: a status polled for
+    assert "backoff" in hit.fix
+    assert "deterministic" not in hit.fix
     assert "max_identical_tool_calls: 2" in hit.fix
     assert (hit.first_ts, hit.last_ts) == (
         "2026-11-21T02:00:01.000000Z",
@@ -77,6 +79,7 @@ def test_repeated_calls_and_the_same_result(tmp_path: Path) -> None:
     )
     assert same.severity == "error"
     assert "no new information" in same.message
+    assert "declare tool search deterministic (tools.search.deterministic: true)" in same.fix
     spaced = run(tool(1), llm(2), tool(3), llm(4), tool(5))
     [spent] = only(findings(tmp_path, spaced), "repeated_calls")
     assert spent.tokens == 220  # the model calls made between the first and the last repeat

@@ -80,13 +80,22 @@ class CostReport:
 def cost_report(paths: Iterable[Path], by: By = "agent") -> CostReport:
     """Read each run log once, in order, into one report.
 
+    An agent, task or tool belongs to its crew: over runs of several crews, rows are keyed
+    `crew/name`, so two crews' `scorer`s stay two rows (models are shared, and stay merged).
+
     Raises:
         LogFormatError: a log that cannot be read at all.
     """
-    report = CostReport(by)
+    report, rows = CostReport(by), dict[tuple[str, str], Tally]()
     for path in paths:
-        report.runs.append(read_run(path, _router(report, by)))
+        run = CostReport(by)
+        report.runs.append(read_run(path, _router(run, by)))
         report.total.merge(report.runs[-1].total)
+        for key, tally in run.rows.items():
+            rows.setdefault((report.runs[-1].crew, key), Tally()).merge(tally)
+    named = by != "model" and len({crew for crew, _ in rows}) > 1
+    for (crew, key), tally in rows.items():
+        report.row(f"{crew}/{key}" if named else key).merge(tally)
     return report
 
 

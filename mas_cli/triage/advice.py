@@ -91,6 +91,7 @@ FIXES: dict[str, tuple[str, ...]] = {
 }
 _TOOLS = re.compile(r"([^\s()⇄]+)\(")
 _AGENTS = re.compile(r"^(\S+) ⇄ (\S+) ×")
+_BARE_TOOL = re.compile(r"^([^\s()⇄]+) ×")  # a repeated call whose log kept no arguments
 
 
 def speak(framework: str, findings: list[Finding], th: Thresholds) -> list[Finding]:
@@ -101,7 +102,8 @@ def speak(framework: str, findings: list[Finding], th: Thresholds) -> list[Findi
 
 
 def _reworded(framework: str, f: Finding, th: Thresholds) -> Finding:
-    names = list(dict.fromkeys(_TOOLS.findall(f.pattern))) or ["?"]
+    bare = _BARE_TOOL.findall(f.pattern) if f.detector == "repeated_calls" else []
+    names = list(dict.fromkeys(_TOOLS.findall(f.pattern) or bare)) or ["?"]
     tools = names != ["?"]
     detector = "tool_ping_pong" if f.detector == "ping_pong" and tools else f.detector
     knobs = FIXES.get(detector)

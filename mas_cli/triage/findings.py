@@ -5,7 +5,8 @@ from __future__ import annotations
 import heapq
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from operator import attrgetter
 from typing import Literal
 
 Severity = Literal["warning", "error"]
@@ -38,6 +39,29 @@ class Finding:
     first_ts: str = ""
     """When the pattern first occurred, as the log wrote it ("" when it does not say)."""
     last_ts: str = ""
+    crew: str = ""
+    """The crew of the trace, when the log names it."""
+    agents: tuple[str, ...] = ()
+    """Every agent that made the calls, when more than one did (`agent` is the first)."""
+
+    @property
+    def blamed(self) -> tuple[str, ...]:
+        """The agents the finding is about."""
+        return self.agents or (self.agent,)
+
+
+FIELDS = attrgetter(*(f.name for f in fields(Finding)))
+CREW = [f.name for f in fields(Finding)].index("crew")
+
+
+def with_crew(found: list[Finding], crew: str) -> list[Finding]:
+    """These findings, made in a run of this crew (faster than `dataclasses.replace`)."""
+    made = []
+    for f in found:
+        values = list(FIELDS(f))
+        values[CREW] = crew
+        made.append(Finding(*values))
+    return made
 
 
 def severity(value: float, threshold: float) -> Severity:
@@ -66,7 +90,8 @@ class Findings:
     keep: int | None = None
     kept: list[Finding] = field(default_factory=list)
     count: int = 0
-    per_agent: Counter[str] = field(default_factory=Counter)
+    per_agent: Counter[tuple[str, str]] = field(default_factory=Counter)
+    """Findings per (crew, agent)."""
     worst: int = 0
     """The rank of the worst severity (0: no finding)."""
 
@@ -76,7 +101,7 @@ class Findings:
         if not found:
             return
         self.count += len(found)
-        self.per_agent.update(f.agent for f in found)
+        self.per_agent.update((f.crew, agent) for f in found for agent in f.blamed)
         self.worst = max(self.worst, *(RANK[f.severity] for f in found))
         self._keep(found)
 

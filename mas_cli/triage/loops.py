@@ -1,17 +1,16 @@
 """The loop detectors: pure functions from a closed trace's tally (or the rates) to findings.
 
     turns               an agent took more turns on a task than the threshold
-    rate                an agent was invoked more times in a minute than the threshold
     repeated_calls      the same tool with the same arguments, again and again in a trace
     repeated_failures   the same call failing the same way, again and again
     ping_pong           two agents (or two tool calls) taking turns for 6 steps or more
     monologue           the same model output several times running
     token_growth        input tokens rising turn after turn: the history is blowing up
-    limit_hit           a guard stopped something
-    unfinished          a run (trace) that started and never finished
 
 Each finding says where, shows the pattern and where it first and last occurred, what was spent
-inside it, and how to fix it.
+inside it, and how to fix it. Beside each detector is its screen (`could_...`): from the signals
+the fast pass notes about a trace, whether the detector could fire on it (see `detectors.py`,
+where they are registered, and `stops.py` for limit hits, unfinished runs and rates).
 """
 
 from __future__ import annotations
@@ -19,31 +18,37 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 
-from mas_cli.triage import advice
 from mas_cli.triage.contexts import context_window
 from mas_cli.triage.findings import Finding, severity, short
 from mas_cli.triage.runs import BestRun
-from mas_cli.triage.tally import Rate, Repeat, Thread, Trace
+from mas_cli.triage.sums import Signals
+from mas_cli.triage.tally import DISTINCT, Repeat, Thread, Trace
 from mas_cli.triage.thresholds import Thresholds
-
-
-def trace_findings(trace: Trace, th: Thresholds) -> list[Finding]:
-    """Every per-trace detector's findings for one closed trace, fixes in its framework's terms."""
-    found = [
-        *turns(trace, th),
-        *repeated_calls(trace, th),
-        *repeated_failures(trace, th),
-        *ping_pong(trace, th),
-        *monologue(trace, th),
-        *token_growth(trace, th),
-        *limit_hits(trace),
-        *unfinished(trace),
-    ]
-    return advice.speak(trace.framework, found, th) if trace.framework else found
 
 
 def _cost(thread: Thread) -> float | None:
     return thread.cost if thread.priced else None
+
+
+def could_turns(s: Signals, th: Thresholds) -> bool:
+    """A thread past the turns threshold."""
+    most = th.turns
+    for t in s.threads.values():  # noqa: SIM110 (screens run at the end of every trace)
+        if (t.max_turn or t.calls or t.starts) > most:  # Sums.turns, without the call
+            return True
+    return False
+
+
+def _task(task: str) -> str:
+    return f"task {task}" if task else "its task"
+
+
+def _agent(agent: str) -> str:
+    return f"agent {agent}" if agent else "the agent"
+
+
+def _setting(agent: str, name: str) -> str:
+    return f"agents.{agent}.{name}" if agent else f"agents.<name>.{name}"
 
 
 def turns(trace: Trace, th: Thresholds) -> Iterator[Finding]:
@@ -56,16 +61,15 @@ def turns(trace: Trace, th: Thresholds) -> Iterator[Finding]:
                 trace.trace,
                 t.agent,
                 t.task,
-                f"agent {t.agent or '?'} took {t.turns} turns on task {t.task or '?'} (threshold "
-                f"{th.turns})",
+                f"{_agent(t.agent)} took {t.turns} turns on {_task(t.task)} (threshold {th.turns})",
                 f"{t.turns} turns",
                 t.first,
                 t.last,
                 t.tokens,
                 _cost(t),
-                f"set max_turns: {th.turns} on agent {t.agent or '?'} "
-                f"(agents.{t.agent or '?'}.max_turns), and give "
-                f"task {t.task or '?'} a clear end: an output_schema or an expected_output it "
+                f"set max_turns: {th.turns} on {_agent(t.agent)} "
+                f"({_setting(t.agent, 'max_turns')}), and give "
+                f"{_task(t.task)} a clear end: an output_schema or an expected_output it "
                 f"can meet",
                 t.first_span,
                 t.last_span,
@@ -74,33 +78,9 @@ def turns(trace: Trace, th: Thresholds) -> Iterator[Finding]:
             )
 
 
-def rates(
-    starts: dict[tuple[str, str], Rate], calls: dict[tuple[str, str], Rate], th: Thresholds
-) -> Iterator[Finding]:
-    """Agents invoked more than the threshold in one minute (agent starts, else model calls)."""
-    most = th.invocations_per_minute
-    started = {agent for agent, _ in starts}
-    chosen = [(k, r) for k, r in starts.items() if r.count > most]
-    chosen += [(k, r) for k, r in calls.items() if r.count > most and k[0] not in started]
-    for (agent, minute), rate in sorted(chosen, key=lambda item: item[1].first):
-        yield Finding(
-            "rate",
-            severity(rate.count, th.invocations_per_minute),
-            "",
-            agent,
-            "",
-            f"agent {agent or '?'} was invoked {rate.count} times in the minute from "
-            f"{minute.replace('T', ' ')} "
-            f"(threshold {th.invocations_per_minute})",
-            f"{rate.count}/min",
-            rate.first,
-            rate.last,
-            0,
-            None,
-            f"find what keeps re-invoking agent {agent or '?'}; cap it with "
-            f"limits.max_llm_calls or "
-            f"agents.{agent or '?'}.max_llm_calls, and pace it with rate_limits",
-        )
+def could_repeat_calls(s: Signals, th: Thresholds) -> bool:
+    """A tool called twice with the same arguments (or a threshold so low that once is enough)."""
+    return th.repeated_calls < 2 or s.repeated_call
 
 
 def repeated_calls(trace: Trace, th: Thresholds) -> Iterator[Finding]:
@@ -108,33 +88,80 @@ def repeated_calls(trace: Trace, th: Thresholds) -> Iterator[Finding]:
     for (tool, args), r in trace.calls.items():
         if r.count < th.repeated_calls:
             continue
-        same = r.same_output and bool(r.output)
-        what = " and got the same result every time: no new information" if same else ""
+        agents = r.agents
         yield Finding(
             "repeated_calls",
-            "error" if same or r.count >= 2 * th.repeated_calls else "warning",
+            "error" if _no_news(r) or r.count >= 2 * th.repeated_calls else "warning",
             trace.trace,
-            r.agent,
+            agents[0] if agents else r.agent,
             r.task,
-            f"tool {tool} was called {r.count} times with the same arguments{what} (threshold "
+            f"tool {tool} was called {r.count} times"
+            f"{' with the same arguments' if args else ''}{_by(agents)}{_results(r)} (threshold "
             f"{th.repeated_calls})",
-            f"{tool}(args {short(args)}) ×{r.count}",
+            f"{tool}(args {short(args)}) ×{r.count}" if args else f"{tool} ×{r.count}",
             r.first,
             r.last,
             *_spend(r),
-            f"declare tool {tool} deterministic (tools.{tool}.kind: deterministic) so repeats "
-            f"are answered "
-            f"from the cache, and set limits.max_identical_tool_calls: "
-            f"{max(1, th.repeated_calls - 1)}",
+            _repeat_fix(tool, r, th),
             r.first_span,
             r.last_span,
             r.first_ts,
             r.last_ts,
+            agents=agents if len(agents) > 1 else (),
         )
 
 
+def _no_news(r: Repeat) -> bool:
+    return r.same_output and bool(r.output)
+
+
+def _by(agents: tuple[str, ...]) -> str:
+    named = [a for a in agents if a]
+    return f" by agent{'s' if len(named) > 1 else ''} {' and '.join(named)}" if named else ""
+
+
+def _answers(r: Repeat) -> int:
+    """How many different results the calls got (0 when the log shows none)."""
+    return len(r.outputs - {""})
+
+
+def _results(r: Repeat) -> str:
+    if _no_news(r):
+        return " and got the same result every time: no new information"
+    if _answers(r) > 1:
+        more = "+" if len(r.outputs) >= DISTINCT else ""
+        return f" and got {_answers(r)}{more} different results"
+    return ""
+
+
 def _spend(r: Repeat) -> tuple[int, float | None]:
-    return r.tokens_at_last - r.tokens_before, (r.cost_at_last - r.cost_before) or None
+    tokens, cost = r.spent
+    return tokens, cost or None
+
+
+def _repeat_fix(tool: str, r: Repeat, th: Thresholds) -> str:
+    cap = f"set limits.max_identical_tool_calls: {max(1, th.repeated_calls - 1)}"
+    if _answers(r) > 1:  # its answer changes: polled for a status, not a fixed fact
+        return (
+            f"tool {tool}'s answer changes between calls, as a status it is polled for does: "
+            f"wait longer between polls (a backoff) and cap them ({cap}, or a max-polls count "
+            f"the agent is told)"
+        )
+    if r.cached:
+        return (
+            f"tool {tool} is already answered from the cache ({r.cached} of {r.count} calls): "
+            f"the repeats cost model turns, not tool runs; {cap}, and tell the agent to use the "
+            f"result it already has"
+        )
+    return (
+        f"declare tool {tool} deterministic (tools.{tool}.deterministic: true) so repeats are "
+        f"answered from the cache, and {cap}"
+    )
+
+
+def could_fail(s: Signals, _th: Thresholds) -> bool:
+    """A call that did not end ok."""
+    return s.failed
 
 
 def repeated_failures(trace: Trace, th: Thresholds) -> Iterator[Finding]:
@@ -177,6 +204,11 @@ def repeated_failures(trace: Trace, th: Thresholds) -> Iterator[Finding]:
         )
 
 
+def could_ping_pong(s: Signals, th: Thresholds) -> bool:
+    """Handoffs, enough agent starts, or a repeated tool call (an alternation of 3 repeats one)."""
+    return th.ping_pong < 3 or bool(s.handoffs) or s.starts >= th.ping_pong or s.repeated_call
+
+
 def ping_pong(trace: Trace, th: Thresholds) -> Iterator[Finding]:
     """Two agents handing work back and forth, or two tool calls taking turns, for long enough."""
     agents = (trace.handoffs if trace.had_handoffs else trace.agent_turns).best
@@ -199,6 +231,7 @@ def ping_pong(trace: Trace, th: Thresholds) -> Iterator[Finding]:
             "handoff back), and cap the exchange with limits.max_llm_calls",
             first_ts=agents.first_ts,
             last_ts=agents.last_ts,
+            agents=(a, b),
         )
     for t in trace.threads.values():
         yield from _tool_ping_pong(trace, t, t.tools.best, th)
@@ -211,25 +244,42 @@ def _tool_ping_pong(
         return
     (tool_a, args_a), (tool_b, args_b) = best.pattern
     pattern = f"{tool_a}({short(args_a)}) ⇄ {tool_b}({short(args_b)}) ×{best.length}"
+    if tool_a == tool_b:  # one tool, two argument sets taking turns: a repeat, not an alternation
+        what = f"called tool {tool_a} {best.length} times in a row, two argument sets in turn"
+        fix = (
+            f"set limits.max_identical_tool_calls: 2, and say in {_agent(t.agent)}'s "
+            f"instructions when to stop calling {tool_a} (if it polls a status: wait between "
+            f"calls and cap the polls)"
+        )
+    else:
+        what = f"alternated tools {tool_a} and {tool_b} {best.length} times"
+        what += " with the same arguments" if args_a or args_b else ""
+        fix = (
+            f"declare {tool_a} and {tool_b} deterministic so repeats come from the cache, set "
+            f"limits.max_identical_tool_calls: 2, and say in {_agent(t.agent)}'s instructions "
+            f"when to stop"
+        )
     yield Finding(
         "ping_pong",
         severity(best.length, th.ping_pong),
         trace.trace,
         t.agent,
         t.task,
-        f"agent {t.agent or '?'} alternated tools {tool_a} and {tool_b} with the same arguments "
-        f"{best.length} times",
+        f"{_agent(t.agent)} {what}",
         pattern,
         best.first,
         best.last,
         best.tokens,
         best.cost if t.priced else None,
-        f"declare {tool_a} and {tool_b} deterministic so repeats come from the cache, set "
-        f"limits.max_identical_tool_calls: 2, and say in agent {t.agent or '?'}'s instructions "
-        f"when to stop",
+        fix,
         first_ts=best.first_ts,
         last_ts=best.last_ts,
     )
+
+
+def could_monologue(s: Signals, th: Thresholds) -> bool:
+    """A model output seen twice (or a threshold so low that once is enough)."""
+    return th.monologue < 2 or s.repeated_output
 
 
 def monologue(trace: Trace, th: Thresholds) -> Iterator[Finding]:
@@ -244,7 +294,7 @@ def monologue(trace: Trace, th: Thresholds) -> Iterator[Finding]:
             trace.trace,
             t.agent,
             t.task,
-            f"agent {t.agent or '?'} gave the same output {best.length} times running (threshold "
+            f"{_agent(t.agent)} gave the same output {best.length} times running (threshold "
             f"{th.monologue})",
             f"output {short(str(best.pattern[0]))} ×{best.length}",
             best.first,
@@ -253,11 +303,20 @@ def monologue(trace: Trace, th: Thresholds) -> Iterator[Finding]:
             best.cost if t.priced else None,
             f"its answer does not change what it is asked next: set max_turns: "
             f"{th.monologue - 1} on agent "
-            f"{t.agent or '?'}, and make the answer end task {t.task or '?'} (an output_schema "
+            f"{t.agent or '<name>'}, and make the answer end {_task(t.task)} (an output_schema "
             f"it satisfies)",
             first_ts=best.first_ts,
             last_ts=best.last_ts,
         )
+
+
+def could_grow(s: Signals, th: Thresholds) -> bool:
+    """A thread whose input tokens rise steadily."""
+    need = max(2, th.growth_turns)
+    for t in s.threads.values():
+        if len(t.inputs) >= need and steady_rise(list(t.inputs), th) is not None:
+            return True
+    return False
 
 
 def token_growth(trace: Trace, th: Thresholds) -> Iterator[Finding]:
@@ -276,7 +335,7 @@ def token_growth(trace: Trace, th: Thresholds) -> Iterator[Finding]:
             trace.trace,
             t.agent,
             t.task,
-            f"agent {t.agent or '?'}'s input grew by {slope:,.0f} tokens a turn, from "
+            f"{_agent(t.agent)}'s input grew by {slope:,.0f} tokens a turn, from "
             f"{t.inputs[0]:,} to "
             f"{t.inputs[-1]:,} over {len(t.inputs)} calls; it would reach "
             f"{t.model or 'the model'}'s "
@@ -288,7 +347,7 @@ def token_growth(trace: Trace, th: Thresholds) -> Iterator[Finding]:
             _cost(t),
             "set limits.max_history_tokens so old tool results are dropped, summarise long tool "
             "outputs "
-            f"before they go back to the model, and cap agent {t.agent or '?'} with max_turns",
+            f"before they go back to the model, and cap {_agent(t.agent)} with max_turns",
             first_ts=t.first_ts,
             last_ts=t.last_ts,
         )
@@ -308,54 +367,3 @@ def steady_rise(ys: list[int], th: Thresholds) -> tuple[float, float] | None:
     if slope < max(1, th.growth_tokens):
         return None
     return slope, mean_y - slope * mean_x - slope  # the intercept at turn 1, counting from 1
-
-
-def limit_hits(trace: Trace) -> Iterator[Finding]:
-    """Each limit a guard hit."""
-    for loc, hit in trace.limits:
-        kind = hit.name or "limit"
-        yield Finding(
-            "limit_hit",
-            "error",
-            trace.trace,
-            hit.agent,
-            hit.task,
-            hit.message or f"{kind} was hit",
-            kind,
-            loc,
-            loc,
-            trace.tokens,
-            trace.cost or None,
-            f"the guard stopped it at {kind}; fix the loop that led there (see the other "
-            f"findings for this "
-            f"trace) before raising {kind}",
-            hit.span,
-            hit.span,
-            hit.ts,
-            hit.ts,
-        )
-
-
-def unfinished(trace: Trace) -> Iterator[Finding]:
-    """A trace that started and never finished."""
-    if trace.started and not trace.ended:
-        where = f"agent {trace.last_agent or '?'} on task {trace.last_task or '?'}"
-        yield Finding(
-            "unfinished",
-            "warning",
-            trace.trace,
-            trace.last_agent,
-            trace.last_task,
-            f"run {trace.trace} never finished: killed, crashed, or still running; the last "
-            f"event is from {where}",
-            "no end",
-            trace.first,
-            trace.last,
-            trace.tokens,
-            trace.cost or None,
-            "if it was killed, set limits.run_timeout_s so the run ends itself with a status; if "
-            "it is still "
-            "running, check it again later",
-            first_ts=trace.first_ts,
-            last_ts=trace.last_ts,
-        )

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from mas_cli.events.formats.records import split_loc
 from mas_cli.events.formats.source import BadLines
 from mas_cli.triage.findings import Finding, Findings
+from mas_cli.triage.sums import MinuteKey, Rate, Sums, flush_minute
 from mas_cli.triage.tally import Trace
+
+AgentKey = tuple[str, str]
+"""(crew, agent): agents of different crews that share a name are different agents."""
 
 
 @dataclass
 class AgentRow:
-    """One agent across the whole log."""
+    """One agent (of one crew) across the whole log."""
 
     agent: str
+    crew: str = ""
     calls: int = 0
     tool_calls: int = 0
     threads: int = 0
@@ -42,20 +48,41 @@ class AgentRow:
         self.priced = self.priced or other.priced
 
 
-def add_trace(rows: dict[str, AgentRow], trace: Trace) -> None:
+def add_trace(rows: dict[AgentKey, AgentRow], trace: Trace) -> None:
     """Fold a closed trace's threads into the per-agent rows."""
-    for thread in trace.threads.values():
-        if not (thread.calls or thread.tool_calls or thread.starts):
+    add_threads(rows, trace.threads.values())
+
+
+def add_threads(
+    rows: dict[AgentKey, AgentRow],
+    threads: Iterable[Sums],
+    per_minute: dict[MinuteKey, Rate] | None = None,
+) -> None:
+    """Fold one closed trace's threads into the rows of their agents (each thread counts as a
+    task), and, given `per_minute`, their calls in their last minute into the per-minute counts.
+
+    Run for every trace of a log, hence one loop with few calls.
+    """
+    for sums in threads:
+        if per_minute is not None and sums.minute_calls:
+            flush_minute(per_minute, sums)
+        if not (sums.calls or sums.tool_calls or sums.starts):
             continue
-        row = rows.setdefault(thread.agent, AgentRow(thread.agent))
-        row.calls += thread.calls
-        row.tool_calls += thread.tool_calls
+        key = (sums.crew, sums.agent)
+        row = rows.get(key)
+        if row is None:
+            row = rows[key] = AgentRow(sums.agent, sums.crew)
+        turns = sums.max_turn or sums.calls or sums.starts  # Sums.turns, without the call
+        row.calls += sums.calls
+        row.tool_calls += sums.tool_calls
         row.threads += 1
-        row.turns_max = max(row.turns_max, thread.turns)
-        row.turns_total += thread.turns
-        row.tokens += thread.tokens
-        row.cost += thread.cost
-        row.priced = row.priced or thread.priced
+        if turns > row.turns_max:  # noqa: PLR1730 (max() is a call)
+            row.turns_max = turns
+        row.turns_total += turns
+        row.tokens += sums.tokens
+        row.cost += sums.cost
+        if sums.priced:
+            row.priced = True
 
 
 @dataclass(frozen=True)
@@ -81,6 +108,12 @@ class LoopReport:
     """Findings in all (`findings` may hold only the costliest)."""
     worst_rank: int = 0
 
+    @property
+    def crews(self) -> list[str]:
+        """The crews the agents belong to ("" for a log that names none), when more than one."""
+        crews = sorted({row.crew for row in self.agents})
+        return crews if len(crews) > 1 else []
+
     def where(self, loc: int) -> str:
         """`file:line` of a loc."""
         unit, line = split_loc(loc)
@@ -100,10 +133,12 @@ class LoopReport:
         return self.worst_rank
 
 
-def finalize(report: LoopReport, rows: dict[str, AgentRow], found: Findings) -> LoopReport:
+def finalize(report: LoopReport, rows: dict[AgentKey, AgentRow], found: Findings) -> LoopReport:
     """Rank the findings, count them per agent, and order the agents by spend."""
     report.findings, report.found, report.worst_rank = found.ranked(), found.count, found.worst
-    for row in rows.values():
-        row.findings = found.per_agent.get(row.agent, 0)
-    report.agents = sorted(rows.values(), key=lambda r: (-r.cost, -r.tokens, -r.calls, r.agent))
+    for key, row in rows.items():
+        row.findings = found.per_agent.get(key, 0)
+    report.agents = sorted(
+        rows.values(), key=lambda r: (-r.cost, -r.tokens, -r.calls, r.agent, r.crew)
+    )
     return report

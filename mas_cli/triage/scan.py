@@ -10,6 +10,7 @@ findings kept (with `ScanOptions.keep`, only the costliest).
 
 from __future__ import annotations
 
+import bisect
 import gc
 import os
 import re
@@ -23,8 +24,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from mas_cli.events.formats import read_records
-from mas_cli.events.formats.mas import as_array, decode_block
-from mas_cli.events.formats.records import make_loc
+from mas_cli.events.formats.mas import as_array, decode_block, run_id
+from mas_cli.events.formats.records import make_loc, split_loc
 from mas_cli.events.formats.sniff import sniff
 from mas_cli.events.formats.source import (
     MAX_LINE_BYTES,
@@ -35,16 +36,19 @@ from mas_cli.events.formats.source import (
     is_gzip,
     line_source,
 )
-from mas_cli.triage import loops
+from mas_cli.triage import stops
 from mas_cli.triage.bulk import Bulk
+from mas_cli.triage.detectors import trace_findings
 from mas_cli.triage.findings import Finding, Findings
-from mas_cli.triage.report import AgentRow, LoopReport, Unit, add_trace, finalize
-from mas_cli.triage.tally import Rate, Tally, add_rate
+from mas_cli.triage.report import AgentKey, AgentRow, LoopReport, Unit, add_trace, finalize
+from mas_cli.triage.sums import MinuteKey, Rate, add_rate
+from mas_cli.triage.tally import Tally
 from mas_cli.triage.thresholds import Thresholds
 
 FINDING_FIELDS = attrgetter(*(f.name for f in fields(Finding)))
 BLOCK = 1 << 20  # a block, its array and its decoded lines stay in a core's cache (4 MB: 6% slower)
 NEWLINE, OPEN, CLOSE = ord("\n"), ord("["), ord("]")
+RUN_MARK = b'"run_started"'  # the type's value; inside a JSON string it would be escaped
 SNIFF_BYTES = 64 << 10
 
 
@@ -70,9 +74,9 @@ class Partial:
     """What reading one part of a log produced, ready to merge."""
 
     findings: Findings = field(default_factory=Findings)
-    rows: dict[str, AgentRow] = field(default_factory=dict)
-    starts: dict[tuple[str, str], Rate] = field(default_factory=dict)
-    calls: dict[tuple[str, str], Rate] = field(default_factory=dict)
+    rows: dict[AgentKey, AgentRow] = field(default_factory=dict)
+    starts: dict[MinuteKey, Rate] = field(default_factory=dict)
+    calls: dict[MinuteKey, Rate] = field(default_factory=dict)
     bad: BadLines = field(default_factory=BadLines)
     lines: int = 0
     records: int = 0
@@ -87,7 +91,7 @@ class Partial:
     def drain(self, tally: Tally, th: Thresholds, *, rows: bool = True) -> None:
         """Run the detectors on the traces the tally closed (and fold them into the rows)."""
         for trace in tally.closed:
-            self.findings.add(loops.trace_findings(trace, th))
+            self.findings.add(trace_findings(trace, th))
             if rows:
                 add_trace(self.rows, trace)
                 self.traces += 1
@@ -158,7 +162,7 @@ def scan(sources: list[str], options: ScanOptions) -> LoopReport:
         report.sources.append((name, fmt))
         report.units.update({unit: Unit(name, first) for unit, first in part.units.items()})
         _merge(total, part)
-    total.findings.add(loops.rates(total.starts, total.calls, options.thresholds))
+    total.findings.add(stops.rates(total.starts, total.calls, options.thresholds))
     report.bad, report.records, report.traces = total.bad, total.records, total.traces
     return finalize(report, total.rows, total.findings)
 
@@ -245,19 +249,23 @@ def _no_gc() -> Iterator[None]:
 
 def _scan_range(job: Job) -> Partial:
     part, bulk = Partial(Findings(job.keep)), Bulk(job.thresholds)
-    line = 1
+    line, places, at = 1, list[tuple[int, int, int]](), job.start
     for arrays in _blocks(job.path, job.start, job.end):
         if arrays is None:
             part.bad.add(job.path, line, TOO_LONG)
-            line += 1
+            line, at = line + 1, -1  # where the next blocks start is no longer known
             continue
         array, block = arrays
+        if at >= 0:
+            places.append((line, at, len(block)))
+            at += len(block)
         lines = decode_block(array, block, job.path, line, part.bad)
         bulk.observe_all(make_loc(job.unit, line), lines)
         line += len(lines)
         part.drain(bulk.tally, job.thresholds, rows=False)
     part.lines = line - 1
     bulk.finish()
+    _name_runs(job.path, bulk.tally, places)
     bulk.tally.finish()
     part.drain(bulk.tally, job.thresholds, rows=False)
     part.rows, part.names, part.records = bulk.rows, bulk.traces, bulk.records
@@ -265,6 +273,24 @@ def _scan_range(job: Job) -> Partial:
     part.traces, part.units = len(bulk.traces), {job.unit: 1}
     part.starts, part.calls = bulk.starts_per_minute, bulk.calls_per_minute
     return part
+
+
+def _name_runs(path: str, tally: Tally, places: list[tuple[int, int, int]]) -> None:
+    """The run id of each trace that never finished, from its first line, read again.
+
+    Blocks are decoded without it (a tenth of the decoding time): it is needed only here.
+    """
+    for trace in tally.open.values():
+        line = split_loc(trace.first)[1]
+        block = bisect.bisect_right(places, (line, 1 << 62)) - 1
+        if trace.run or block < 0:
+            continue
+        first, offset, size = places[block]
+        with Path(path).open("rb") as handle:
+            handle.seek(offset)
+            lines = handle.read(size).split(b"\n")
+        if line - first < len(lines):
+            trace.run = run_id(lines[line - first])
 
 
 def _blocks(path: str, start: int, end: int) -> Iterator[tuple[memoryview, memoryview] | None]:
@@ -325,9 +351,6 @@ def _array(buf: bytearray, cut: int) -> memoryview:
     return memoryview(array)[:cut]
 
 
-RUN_MARK = b'"run_started"'  # the type's value; inside a JSON string it would be escaped
-
-
 def split_at_runs(path: Path, size: int, chunk: int) -> list[tuple[int, int]]:
     """Byte ranges of about `chunk` bytes, each starting at a run_started line (or at 0)."""
     bounds = [0]
@@ -372,12 +395,12 @@ def _run_parallel(jobs: list[Job], workers: int) -> Generator[Partial, None, Non
 
 def _merge(total: Partial, part: Partial) -> None:
     total.findings.absorb(part.findings)
-    for agent, row in part.rows.items():
-        total.rows.setdefault(agent, AgentRow(agent)).absorb(row)
+    for key, row in part.rows.items():
+        total.rows.setdefault(key, AgentRow(row.agent, row.crew)).absorb(row)
     for mine, theirs in ((total.starts, part.starts), (total.calls, part.calls)):
-        for key in mine.keys() & theirs.keys():  # parts of a log share few minutes
-            rate = theirs.pop(key)
-            add_rate(mine, key, rate.count, rate.first, rate.last)
+        for minute in mine.keys() & theirs.keys():  # parts of a log share few minutes
+            rate = theirs.pop(minute)
+            add_rate(mine, minute, rate.count, rate.first, rate.last)
         mine.update(theirs)
     total.bad.merge(part.bad)
     total.records += part.records

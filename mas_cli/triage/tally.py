@@ -12,7 +12,6 @@ of the traces in flight. Tallies of separate parts of a log merge with `absorb`.
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,41 +28,29 @@ from mas_cli.events.formats.records import (
     TraceStart,
 )
 from mas_cli.triage.runs import RunTracker
+from mas_cli.triage.sums import MinuteKey, Rate, Sums, add_rate, flush_minute
 
 
 @dataclass(slots=True)
-class Thread:
-    """One agent on one task in one trace."""
+class Thread(Sums):
+    """One agent on one task in one trace: its sums, and what the detectors follow."""
 
-    trace: str
-    agent: str
-    task: str
-    first: int
+    trace: str = ""
+    task: str = ""
+    first: int = 0
     last: int = 0
-    calls: int = 0
-    tool_calls: int = 0
-    starts: int = 0
-    max_turn: int = 0
-    tokens: int = 0
-    cost: float = 0.0
-    priced: bool = False
     model: str = ""
-    inputs: array[int] = field(default_factory=lambda: array("q"))
     outputs: RunTracker = field(default_factory=lambda: RunTracker(1))
     tools: RunTracker = field(default_factory=lambda: RunTracker(2))
-    minute: str = ""
-    minute_calls: int = 0
-    minute_first: int = 0
-    minute_last: int = 0
     first_span: str = ""
     last_span: str = ""
     first_ts: str = ""
     last_ts: str = ""
 
-    @property
-    def turns(self) -> int:
-        """Turns taken: the highest turn number logged, else the model calls (or agent steps)."""
-        return self.max_turn or self.calls or self.starts
+
+Spend = tuple[int, float, int, float]
+"""A thread's running tokens and cost at a repeat's first call, and at its latest."""
+DISTINCT = 8  # distinct outputs a repeat remembers: enough to tell "changes" from "the same"
 
 
 @dataclass(slots=True)
@@ -77,15 +64,39 @@ class Repeat:
     last: int = 0
     output: str = ""
     same_output: bool = True
-    tokens_before: int = 0
-    cost_before: float = 0.0
-    tokens_at_last: int = 0
-    cost_at_last: float = 0.0
+    outputs: set[str] = field(default_factory=set)
+    """The distinct outputs seen, once they differ (up to DISTINCT)."""
+    cached: int = 0
+    """Calls the log says were answered from a cache."""
+    spend: dict[tuple[str, str], Spend] = field(default_factory=dict)
+    """Per thread (agent, task) that made the calls: its spend at its first and latest call."""
     error: str = ""
     first_span: str = ""
     last_span: str = ""
     first_ts: str = ""
     last_ts: str = ""
+
+    def step(self, thread: Thread, loc: int, span: str, ts: str) -> None:
+        """One more occurrence, made in `thread`."""
+        self.count += 1
+        self.last, self.last_span, self.last_ts = loc, span, ts
+        key, tokens, cost = (thread.agent, thread.task), thread.tokens, thread.cost
+        seen = self.spend.get(key)
+        if seen is None:
+            self.spend[key] = (tokens, cost, tokens, cost)
+        else:
+            self.spend[key] = (seen[0], seen[1], tokens, cost)
+
+    @property
+    def agents(self) -> tuple[str, ...]:
+        """The agents that made the calls, in the order they first did."""
+        return tuple(dict.fromkeys(agent for agent, _ in self.spend))
+
+    @property
+    def spent(self) -> tuple[int, float]:
+        """Tokens and cost of those agents' own calls between the first and the last."""
+        tokens = sum(s[2] - s[0] for s in self.spend.values())
+        return tokens, sum(s[3] - s[1] for s in self.spend.values())
 
 
 @dataclass(slots=True)
@@ -95,6 +106,9 @@ class Trace:
     trace: str
     first: int
     last: int = 0
+    crew: str = ""
+    run: str = ""
+    """The run id, when the log names one apart from the trace id."""
     started: bool = False
     ended: bool = False
     status: str = ""
@@ -115,23 +129,14 @@ class Trace:
     """The framework that ran it ("" for mas or when the log does not say): advice speaks it."""
 
 
-@dataclass(slots=True)
-class Rate:
-    """One agent's invocations in one minute."""
-
-    count: int = 0
-    first: int = 0
-    last: int = 0
-
-
 @dataclass
 class Tally:
     """The state of one pass: traces in flight, closed traces to detect on, per-minute rates."""
 
     open: dict[str, Trace] = field(default_factory=dict)
     closed: list[Trace] = field(default_factory=list)
-    starts_per_minute: dict[tuple[str, str], Rate] = field(default_factory=dict)
-    calls_per_minute: dict[tuple[str, str], Rate] = field(default_factory=dict)
+    starts_per_minute: dict[MinuteKey, Rate] = field(default_factory=dict)
+    calls_per_minute: dict[MinuteKey, Rate] = field(default_factory=dict)
     records: int = 0
     counts: bool = True
     """Count invocations per minute (off when a faster pass counts them, see `bulk.py`)."""
@@ -178,7 +183,9 @@ class Tally:
         key = (record.agent, record.task)
         thread = trace.threads.get(key)
         if thread is None:
-            thread = trace.threads[key] = Thread(record.trace, record.agent, record.task, loc)
+            thread = trace.threads[key] = Thread(
+                agent=record.agent, crew=trace.crew, trace=record.trace, task=record.task, first=loc
+            )
             thread.first_span, thread.first_ts = record.span, record.ts
         thread.last, thread.last_span = loc, record.span
         if record.ts:
@@ -207,7 +214,9 @@ class Tally:
                 record.output, loc, (before, cost_before), (thread.tokens, thread.cost), record.ts
             )
         if record.status != "ok":
-            self._failure(trace, loc, record, ("model", record.name, record.error or record.status))
+            self._failure(
+                trace, thread, loc, record, ("model", record.name, record.error or record.status)
+            )
         if self.counts:
             self._tick(thread, record.ts, loc)
 
@@ -221,15 +230,18 @@ class Tally:
         seen = trace.calls.get(key)
         if seen is None:
             seen = trace.calls[key] = Repeat(record.agent, record.task, loc, output=record.output)
-            seen.tokens_before, seen.cost_before = trace.tokens, trace.cost
             seen.first_span, seen.first_ts = record.span, record.ts
-        seen.count += 1
-        seen.last, seen.tokens_at_last, seen.cost_at_last = loc, trace.tokens, trace.cost
-        seen.last_span, seen.last_ts = record.span, record.ts
+        seen.step(thread, loc, record.span, record.ts)
+        if record.cached:
+            seen.cached += 1
         if record.output != seen.output:
-            seen.same_output = False
+            if seen.same_output:
+                seen.same_output, seen.outputs = False, {seen.output}
+            if len(seen.outputs) < DISTINCT:
+                seen.outputs.add(record.output)
         if record.status != "ok":
-            self._failure(trace, loc, record, ("tool", record.name, record.error or record.status))
+            error = record.error or record.status
+            self._failure(trace, thread, loc, record, ("tool", record.name, error))
 
     def message(self, loc: int, record: Message) -> None:
         """Something an agent said: a repeated one is a monologue."""
@@ -238,7 +250,7 @@ class Tally:
             spent = (thread.tokens, thread.cost)
             thread.outputs.feed(record.output, loc, spent, spent, record.ts)
         if record.error:
-            self._failure(trace, loc, record, ("message", record.name, record.error))
+            self._failure(trace, thread, loc, record, ("message", record.name, record.error))
 
     def handoff(self, loc: int, record: Handoff) -> None:
         """Work passed between agents: the sequence of agents holding it."""
@@ -261,8 +273,10 @@ class Tally:
         thread.max_turn = max(thread.max_turn, record.turn)
         spent = (trace.tokens, trace.cost)
         trace.agent_turns.feed(record.agent, loc, spent, spent, record.ts)
-        if self.counts:
-            _count(self.starts_per_minute, (record.agent, record.ts[:16]), loc)
+        if self.counts and record.ts:
+            add_rate(
+                self.starts_per_minute, (trace.crew, record.agent, record.ts[:16]), 1, loc, loc
+            )
 
     def task_end(self, loc: int, record: TaskEnd) -> None:
         """A task ended (nothing to count; it keeps the trace's last place current)."""
@@ -270,7 +284,8 @@ class Tally:
 
     def trace_start(self, loc: int, record: TraceStart) -> None:
         """A run began."""
-        self._trace(loc, record).started = True
+        trace = self._trace(loc, record)
+        trace.started, trace.crew, trace.run = True, record.crew, record.run
 
     def trace_end(self, loc: int, record: TraceEnd) -> None:
         """A run ended: close its trace."""
@@ -294,16 +309,15 @@ class Tally:
         trace.agent_turns.close()
         self.closed.append(trace)
 
-    def _failure(self, trace: Trace, loc: int, record: Any, key: tuple[str, str, str]) -> None:
+    def _failure(
+        self, trace: Trace, thread: Thread, loc: int, record: Any, key: tuple[str, str, str]
+    ) -> None:
         norm = (key[0], key[1], _normalize(key[2]))
         seen = trace.failures.get(norm)
         if seen is None:
             seen = trace.failures[norm] = Repeat(record.agent, record.task, loc, error=key[2])
-            seen.tokens_before, seen.cost_before = trace.tokens, trace.cost
             seen.first_span, seen.first_ts = record.span, record.ts
-        seen.count += 1
-        seen.last, seen.tokens_at_last, seen.cost_at_last = loc, trace.tokens, trace.cost
-        seen.last_span, seen.last_ts = record.span, record.ts
+        seen.step(thread, loc, record.span, record.ts)
 
     def _tick(self, thread: Thread, ts: str, loc: int) -> None:
         minute = ts[:16]
@@ -317,16 +331,7 @@ class Tally:
 
     def flush_minute(self, thread: Thread) -> None:
         """Add a thread's calls in its current minute to the per-minute counts."""
-        if thread.minute_calls and thread.minute:
-            key = (thread.agent, thread.minute)
-            add_rate(
-                self.calls_per_minute,
-                key,
-                thread.minute_calls,
-                thread.minute_first,
-                thread.minute_last,
-            )
-        thread.minute_calls = 0
+        flush_minute(self.calls_per_minute, thread)
 
     def absorb(self, other: Tally) -> None:
         """Add a tally of a later part of the log (its open traces stay open here too)."""
@@ -339,27 +344,6 @@ class Tally:
         ):
             for key, rate in theirs.items():
                 add_rate(mine, key, rate.count, rate.first, rate.last)
-
-
-def _count(rates: dict[tuple[str, str], Rate], key: tuple[str, str], loc: int) -> None:
-    if not key[1]:
-        return
-    add_rate(rates, key, 1, loc, loc)
-
-
-def add_rate(
-    rates: dict[tuple[str, str], Rate], key: tuple[str, str], count: int, first: int, last: int
-) -> None:
-    """Add `count` invocations, the first and last at these locs, to one agent's minute."""
-    mine = rates.get(key)
-    if mine is None:
-        rates[key] = Rate(count, first, last)
-        return
-    mine.count += count
-    if first < mine.first:  # noqa: PLR1730 (a min() call costs more; this runs per thread)
-        mine.first = first
-    if last > mine.last:  # noqa: PLR1730
-        mine.last = last
 
 
 def _normalize(error: str) -> str:

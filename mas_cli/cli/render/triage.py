@@ -45,9 +45,10 @@ def _money(cost: float | None) -> str:
     return "-" if cost is None else f"${cost:.4f}"
 
 
-def _agent_cells(row: AgentRow) -> list[str]:
+def _agent_cells(row: AgentRow, crews: bool = False) -> list[str]:
+    name = row.agent or "?"
     return [
-        row.agent or "?",
+        f"{row.crew or '?'}/{name}" if crews else name,
         str(row.calls),
         str(row.tool_calls),
         str(row.turns_max),
@@ -71,8 +72,9 @@ def _loops_table(report: LoopReport) -> None:
     table = Table(box=None, header_style="bold", pad_edge=False)
     for name in AGENT_COLUMNS:
         table.add_column(name, justify="left" if name == "agent" else "right", no_wrap=True)
+    crews = bool(report.crews)
     for row in report.agents:
-        table.add_row(*(escape(c) for c in _agent_cells(row)))
+        table.add_row(*(escape(c) for c in _agent_cells(row, crews)))
     print_table(stdout, table)
     if not report.findings:
         stdout.print("[green]no loops found[/]")
@@ -85,7 +87,7 @@ def _loops_table(report: LoopReport) -> None:
 def _finding(report: LoopReport, number: int, f: Finding) -> None:
     style = SEVERITY_STYLE[f.severity]
     stdout.print(f"\n{number}. [{style}]{f.severity}[/] [bold]{f.detector}[/]: {escape(f.message)}")
-    stdout.print(f"   where: {escape(_where(f))}")
+    stdout.print(f"   where: {escape(_where(f, bool(report.crews)))}")
     if when := _when(f):
         stdout.print(f"   when: {escape(when)}")
     stdout.print(f"   evidence: {escape(f.pattern)} · {escape(_span(report, f))}")
@@ -93,9 +95,11 @@ def _finding(report: LoopReport, number: int, f: Finding) -> None:
     stdout.print(f"   fix: {escape(f.fix)}")
 
 
-def _where(f: Finding) -> str:
+def _where(f: Finding, crews: bool = False) -> str:
+    named = [a for a in f.blamed if a]
     parts = [
-        f"agent {f.agent}" if f.agent else "",
+        f"crew {f.crew or '?'}" if crews else "",
+        f"agent{'s' if len(named) > 1 else ''} {', '.join(named)}" if named else "",
         f"task {f.task}" if f.task else "",
         f"trace {f.trace}" if f.trace else "",
     ]
@@ -178,6 +182,7 @@ def loops_json(report: LoopReport) -> dict[str, Any]:
 def _agent_json(row: AgentRow) -> dict[str, Any]:
     return {
         "agent": row.agent,
+        "crew": row.crew or None,
         "calls": row.calls,
         "tool_calls": row.tool_calls,
         "tasks": row.threads,
@@ -202,7 +207,13 @@ def _finding_json(report: LoopReport, f: Finding) -> dict[str, Any]:
         "detector": f.detector,
         "severity": f.severity,
         "message": f.message,
-        "where": {"agent": f.agent or None, "task": f.task or None, "trace": f.trace or None},
+        "where": {
+            "crew": f.crew or None,
+            "agent": f.agent or None,
+            "agents": list(f.blamed) if f.agents else None,
+            "task": f.task or None,
+            "trace": f.trace or None,
+        },
         "evidence": {
             "pattern": f.pattern,
             "first": at(f.first, f.first_span, f.first_ts),
@@ -218,7 +229,8 @@ def loops_markdown(report: LoopReport) -> str:
     """The report as Markdown, for a CI summary or an incident ticket."""
     lines = ["## mas triage loops", "", _summary(report), ""]
     lines += ["| " + " | ".join(AGENT_COLUMNS) + " |", "|" + "---|" * len(AGENT_COLUMNS)]
-    lines += ["| " + " | ".join(_agent_cells(row)) + " |" for row in report.agents]
+    crews = bool(report.crews)
+    lines += ["| " + " | ".join(_agent_cells(row, crews)) + " |" for row in report.agents]
     lines += ["", "### Findings", ""] if report.findings else ["", "No loops found."]
     if report.found > SHOWN:
         lines.append(
@@ -227,7 +239,7 @@ def loops_markdown(report: LoopReport) -> str:
     for number, f in enumerate(report.findings[:SHOWN], start=1):
         lines += [
             f"{number}. **{f.severity}** `{f.detector}`: {f.message}",
-            f"   - where: {_where(f)}",
+            f"   - where: {_where(f, crews)}",
             *([f"   - when: {when}"] if (when := _when(f)) else []),
             f"   - evidence: `{f.pattern}` · {_span(report, f)}",
             f"   - spent inside: {f.tokens:,} tokens · {_money(f.cost)}",

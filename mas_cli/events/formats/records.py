@@ -51,6 +51,8 @@ class ToolCall(Base):
     output: str = ""
     status: str = "ok"
     error: str = ""
+    cached: bool = False
+    """The log says the answer came from a cache (the tool is already deterministic)."""
 
 
 class Message(Base):
@@ -103,7 +105,10 @@ class TaskEnd(Base):
 
 
 class TraceStart(Base):
-    """A run (a trace) began."""
+    """A run (a trace) began: the crew and the run id when the log names them."""
+
+    crew: str = ""
+    run: str = ""
 
 
 class TraceEnd(Base):

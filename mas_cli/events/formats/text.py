@@ -185,7 +185,7 @@ def to_record(fields: dict[str, str], text: str) -> Record | None:  # noqa: PLR0
             **common,
             name=fields["tool"],
             turn=_int(fields.get("turn")),
-            args=digest(fields.get("args", _rest(fields))),
+            args=_digest(fields.get("args") or _rest(fields)),  # "": the log shows no arguments
             output=_digest(fields.get("output")),
             status="error" if error else "ok",
             error=error,
@@ -224,6 +224,7 @@ def _logger_agent(logger: str) -> str:
 
 def _rest(fields: dict[str, str]) -> str:
     skip = {"ts", "trace", "agent", "task", "tool", "message", "logger", "turn", "output", "tokens"}
+    skip |= {"level", "event"}
     return " ".join(f"{k}={v}" for k, v in sorted(fields.items()) if k not in skip)
 
 
