@@ -4,8 +4,9 @@ Every line adds to the numbers of the table as it streams by: per thread (an age
 a trace) its calls, turns, tokens and cost, and per agent and minute its invocations. While a
 trace reads as healthy, its lines are held, and a few checks on the same pass tell whether any
 detector could fire on it: no limit or handoff; every call ok; no thread past the turns
-threshold; no model output and no tool call (with its arguments) seen twice; fewer agent starts
-than a ping-pong needs; and, at its end, no thread long enough whose input tokens rise
+threshold; no model output and no tool call (with its arguments) seen twice; fewer agent starts,
+and fewer changes of hands on one tool or state key (`cycles.CycleScreen`), than a ping-pong or
+a cycle needs; and, at its end, no thread long enough whose input tokens rise
 steadily. A healthy trace's held lines are dropped at its end. Any other
 trace, and one held too long, is replayed into the tally, and its later lines go there too: the
 tally stays the reference for every finding, and `Tally(counts=False)` leaves the counting here.
@@ -18,6 +19,7 @@ from itertools import groupby
 from operator import attrgetter
 
 from mas_cli.events.formats.mas import Line, to_record
+from mas_cli.triage.cycles import CycleScreen, min_steps
 from mas_cli.triage.loops import steady_rise
 from mas_cli.triage.report import AgentRow
 from mas_cli.triage.tally import Rate, Tally, add_rate
@@ -63,6 +65,7 @@ class Pending:
     threads: dict[tuple[str, str], Sums] = field(default_factory=dict)
     outputs: set[str] = field(default_factory=set)
     calls: set[tuple[str, str]] = field(default_factory=set)
+    screen: CycleScreen = field(default_factory=lambda: CycleScreen(0))
 
 
 class Bulk:
@@ -82,6 +85,7 @@ class Bulk:
         """The traces still open when the input ended."""
         # thresholds so low that a healthy-looking trace could still fire: fold everything
         self.enabled = th.monologue >= 2 and th.repeated_calls >= 2 and th.ping_pong >= 3
+        self.cycle_steps = min_steps(th)
 
     def observe_all(self, base: int, lines: list[Line]) -> None:
         """A block of decoded lines, the i-th at loc `base + i`."""
@@ -92,6 +96,7 @@ class Bulk:
                 pending = self.pending.get(name)
                 if pending is None:
                     pending = self.pending[name] = Pending(self.enabled and bool(name))
+                    pending.screen.need = self.cycle_steps
                 used = self._fold(pending, loc, part)
                 self._route(pending, loc, part[:used] if used < len(part) else part)
                 if part[used - 1].type == "run_finished":
@@ -121,6 +126,7 @@ class Bulk:
         for loc, part in pending.held:
             self.tally.observe_all(loc, list(map(to_record, part)))
         pending.held, pending.outputs, pending.calls = [], set(), set()
+        pending.screen = CycleScreen(0)
 
     def _close(self, name: str, pending: Pending) -> None:
         del self.pending[name]
@@ -165,8 +171,9 @@ class Bulk:
         calls in the minute it is in, and hands them to the per-minute counts when the minute
         changes or the trace ends (one dict look-up a minute, not one a call).
         """
-        most, starts_limit = self.th.turns, self.th.ping_pong
+        most, starts_limit = self.th.turns, self.cycle_steps
         threads, outputs, calls = pending.threads, pending.outputs, pending.calls
+        screen = pending.screen
         healthy, skipped = pending.healthy, 0
         per_minute, starts_per_minute = self.calls_per_minute, self.starts_per_minute
         # the thread of the line before, compared first: a call and its tool call share one
@@ -186,7 +193,7 @@ class Bulk:
                     sums.tool_calls += 1
                     if healthy:
                         call = (line.tool, line.args_digest)
-                        if line.status != "ok" or call in calls:
+                        if line.status != "ok" or call in calls or screen.step(line.tool, agent):
                             healthy = False
                         calls.add(call)
                     continue
@@ -246,6 +253,9 @@ class Bulk:
                 pass
             elif kind == "handoff" or kind == "limit_hit":  # noqa: PLR1714
                 healthy = False
+            elif kind == "state_write":
+                if healthy and screen.step("state\0" + line.key, line.agent or line.writer):
+                    healthy = False
             else:
                 skipped += 1
         pending.healthy, pending.records = healthy, pending.records + len(part) - skipped

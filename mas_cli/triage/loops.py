@@ -5,6 +5,7 @@
     repeated_calls      the same tool with the same arguments, again and again in a trace
     repeated_failures   the same call failing the same way, again and again
     ping_pong           two agents (or two tool calls) taking turns for 6 steps or more
+    cycle               three agents or more taking turns in the same order, 3 rounds or more
     monologue           the same model output several times running
     token_growth        input tokens rising turn after turn: the history is blowing up
     limit_hit           a guard stopped something
@@ -19,6 +20,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 
+from mas_cli.triage import cycles
 from mas_cli.triage.contexts import context_window
 from mas_cli.triage.findings import Finding, severity, short
 from mas_cli.triage.runs import BestRun
@@ -176,28 +178,9 @@ def repeated_failures(trace: Trace, th: Thresholds) -> Iterator[Finding]:
 
 
 def ping_pong(trace: Trace, th: Thresholds) -> Iterator[Finding]:
-    """Two agents handing work back and forth, or two tool calls taking turns, for long enough."""
-    agents = (trace.handoffs if trace.had_handoffs else trace.agent_turns).best
-    if agents and agents.length >= th.ping_pong:
-        a, b = (str(s) for s in agents.pattern)
-        yield Finding(
-            "ping_pong",
-            severity(agents.length, th.ping_pong),
-            trace.trace,
-            a,
-            "",
-            f"agents {a} and {b} took turns {agents.length} times (threshold {th.ping_pong})",
-            f"{a} ⇄ {b} ×{agents.length}",
-            agents.first,
-            agents.last,
-            agents.tokens,
-            agents.cost or None,
-            f"give one of {a} and {b} the final say (a task with an output_schema that ends the "
-            f"exchange, and no "
-            "handoff back), and cap the exchange with limits.max_llm_calls",
-            first_ts=agents.first_ts,
-            last_ts=agents.last_ts,
-        )
+    """Agents taking turns (two: ping_pong; more: cycle), or two tool calls taking turns."""
+    priced = any(t.priced for t in trace.threads.values())
+    yield from cycles.findings(trace.trace, trace.cycles, th, priced)
     for t in trace.threads.values():
         yield from _tool_ping_pong(trace, t, t.tools.best, th)
 

@@ -2,8 +2,8 @@
 
 A thread is one agent's work on one task in one trace. Per thread: calls, turns, spend, the
 model's input tokens per call, the longest run of identical outputs and of alternating tool
-calls. Per trace: its threads, repeated tool calls and repeated failures, the longest
-alternation of agents, limit hits, and whether it started and ended. Across traces: agent
+calls. Per trace: its threads, repeated tool calls and repeated failures, the cycles
+among agents (see `cycles.py`), limit hits, and whether it started and ended. Across traces: agent
 invocations per minute.
 
 A trace is closed, and handed to the detectors, when its end is read; the memory held is that
@@ -23,11 +23,13 @@ from mas_cli.events.formats.records import (
     Limit,
     Message,
     ModelCall,
+    StateWrite,
     TaskEnd,
     ToolCall,
     TraceEnd,
     TraceStart,
 )
+from mas_cli.triage.cycles import HANDOFFS, INVOCATIONS, Cycle, Cycles
 from mas_cli.triage.runs import RunTracker
 
 
@@ -103,9 +105,9 @@ class Trace:
     threads: dict[tuple[str, str], Thread] = field(default_factory=dict)
     calls: dict[tuple[str, str], Repeat] = field(default_factory=dict)
     failures: dict[tuple[str, str, str], Repeat] = field(default_factory=dict)
-    handoffs: RunTracker = field(default_factory=lambda: RunTracker(2))
-    agent_turns: RunTracker = field(default_factory=lambda: RunTracker(2))
-    had_handoffs: bool = False
+    carriers: Cycles = field(default_factory=Cycles)
+    cycles: list[Cycle] = field(default_factory=list)
+    """The longest cycle of each set of agents, once the trace is closed (see `cycles.py`)."""
     limits: list[tuple[int, Limit]] = field(default_factory=list)
     last_agent: str = ""
     last_task: str = ""
@@ -140,6 +142,7 @@ class Tally:
             ToolCall: self.tool_call,
             Message: self.message,
             Handoff: self.handoff,
+            StateWrite: self.state_write,
             Limit: self.limit,
             AgentStart: self.agent_start,
             TaskEnd: self.task_end,
@@ -216,6 +219,7 @@ class Tally:
         key = (record.name, record.args)
         spent = (thread.tokens, thread.cost)
         thread.tools.feed(key, loc, spent, spent, record.ts)
+        trace.carriers.feed(f"tool {record.name}", record.agent, loc, _spent(trace), record.ts)
         seen = trace.calls.get(key)
         if seen is None:
             seen = trace.calls[key] = Repeat(record.agent, record.task, loc, output=record.output)
@@ -241,23 +245,30 @@ class Tally:
     def handoff(self, loc: int, record: Handoff) -> None:
         """Work passed between agents: the sequence of agents holding it."""
         trace = self._trace(loc, record)
-        trace.had_handoffs = True
-        runs, spent = trace.handoffs, (trace.tokens, trace.cost)
-        if runs.prev != record.giver:
-            runs.feed(record.giver, loc, spent, spent, record.ts)
-        runs.feed(record.taker, loc, spent, spent, record.ts)
+        for agent in (record.giver, record.taker):
+            trace.carriers.feed(HANDOFFS, agent, loc, _spent(trace), record.ts)
+
+    def state_write(self, loc: int, record: StateWrite) -> None:
+        """A shared-state key written: the agents writing it in turn may form a cycle."""
+        trace = self._trace(loc, record)
+        writer = record.agent or record.writer
+        trace.carriers.feed(f"state {record.key}", writer, loc, _spent(trace), record.ts)
 
     def limit(self, loc: int, record: Limit) -> None:
-        """A guard stopped something."""
-        self._trace(loc, record).limits.append((loc, record))
+        """A guard stopped something (a refused delegation still shows who handed work to whom)."""
+        trace = self._trace(loc, record)
+        trace.limits.append((loc, record))
+        if len(record.chain) >= 2:
+            for agent in record.chain[-2:]:
+                trace.carriers.feed(HANDOFFS, agent, loc, _spent(trace), record.ts)
+            trace.carriers.stop(HANDOFFS, record.name)
 
     def agent_start(self, loc: int, record: AgentStart) -> None:
         """An agent invoked: counted per minute, and the order agents take turns in."""
         trace, thread = self._thread(loc, record)
         thread.starts += 1
         thread.max_turn = max(thread.max_turn, record.turn)
-        spent = (trace.tokens, trace.cost)
-        trace.agent_turns.feed(record.agent, loc, spent, spent, record.ts)
+        trace.carriers.feed(INVOCATIONS, record.agent, loc, _spent(trace), record.ts)
         if self.counts:
             _count(self.starts_per_minute, (record.agent, record.ts[:16]), loc)
 
@@ -286,8 +297,7 @@ class Tally:
             self.flush_minute(thread)
             thread.outputs.close()
             thread.tools.close()
-        trace.handoffs.close()
-        trace.agent_turns.close()
+        trace.cycles = trace.carriers.close()
         self.closed.append(trace)
 
     def _failure(self, trace: Trace, loc: int, record: Any, key: tuple[str, str, str]) -> None:
@@ -335,6 +345,10 @@ class Tally:
         ):
             for key, rate in theirs.items():
                 add_rate(mine, key, rate.count, rate.first, rate.last)
+
+
+def _spent(trace: Trace) -> tuple[int, float]:
+    return trace.tokens, trace.cost
 
 
 def _count(rates: dict[tuple[str, str], Rate], key: tuple[str, str], loc: int) -> None:

@@ -1,8 +1,8 @@
 """The normalized record stream every log format is read into.
 
 One small frozen struct per kind of step, told apart by their class: a model call, a tool call,
-a message, a handoff, a limit hit, an agent starting work, and a trace (a run) starting or
-ending. Every reader builds them, our own run log's included (see `mas.py`).
+a message, a handoff, a state write, a limit hit, an agent starting work, and a trace (a run)
+starting or ending. Every reader builds them, our own run log's included (see `mas.py`).
 
 Every record carries `trace` (the trace or run id), `agent`, `task` and `ts` (ISO 8601, "" when
 the log does not say), and where the source has one, `span` (its span id), which evidence
@@ -81,11 +81,20 @@ class Handoff(Base):
         return self.to_agent or self.target
 
 
+class StateWrite(Base):
+    """A shared-state key written (or refused) by an agent."""
+
+    key: str = ""
+    writer: str = ""
+
+
 class Limit(Base):
     """A guard stopped something."""
 
     name: str = ""
     message: str = ""
+    chain: tuple[str, ...] = ()
+    """A refused delegation's chain of agents, the refused worker last (mas logs)."""
 
 
 class AgentStart(Base):
@@ -111,7 +120,16 @@ class TraceEnd(Base):
 
 
 Record: TypeAlias = (
-    ModelCall | ToolCall | Message | Handoff | Limit | AgentStart | TaskEnd | TraceStart | TraceEnd
+    ModelCall
+    | ToolCall
+    | Message
+    | Handoff
+    | StateWrite
+    | Limit
+    | AgentStart
+    | TaskEnd
+    | TraceStart
+    | TraceEnd
 )
 
 

@@ -1,0 +1,305 @@
+"""Cycles among agents: A, then B, then C, then A again, round after round, on one carrier.
+
+A carrier is what passes between the agents: work handed over (handoffs, delegations), a tool
+they all call, a shared-state key they all write, or, when nothing else is logged, the agents'
+invocations. Per trace and per carrier, the agents acting on it form a sequence (an agent acting
+several times running counts once); a cycle is a stretch of it with period k (2 to MAX_PERIOD)
+whose k agents are all different: `a b c a b c a ...`. The two-agent case is ping-pong.
+
+Two halves, as every detector has: `CycleScreen`, the cheap per-line test the fast path runs
+(could this trace hold a cycle?), and `Cycles`, fed by the tally, judged on the closed trace by
+`findings`: one finding per loop (per set of agents), on the carrier that shows it longest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+
+from mas_cli.triage.findings import Finding, severity
+from mas_cli.triage.runs import Spent
+from mas_cli.triage.thresholds import Thresholds
+
+MAX_PERIOD = 6
+"""The most agents a cycle is looked for among."""
+MAX_CARRIERS = 64
+"""Carriers tracked per trace (a hostile log may name a new tool on every line)."""
+HANDOFFS, INVOCATIONS = "handoffs", "invocations"
+_PREFERENCE = {HANDOFFS: 0, "state": 1, "tool": 2, INVOCATIONS: 3}
+
+
+def min_steps(th: Thresholds) -> int:
+    """The fewest steps on one carrier that can make a finding (the screen's trigger)."""
+    return max(2, min(th.ping_pong, 3 * th.cycle_rounds))
+
+
+@dataclass(slots=True)
+class CycleScreen:
+    """The fast path's test: has any carrier changed hands often enough to hold a cycle?"""
+
+    need: int
+    last: dict[str, str] = field(default_factory=dict)
+    switches: dict[str, int] = field(default_factory=dict)
+
+    def step(self, carrier: str, agent: str) -> bool:
+        """One agent acting on a carrier; True when the trace could hold a cycle."""
+        if self.last.get(carrier, agent) == agent:
+            self.last[carrier] = agent
+            return len(self.last) > MAX_CARRIERS
+        self.last[carrier] = agent
+        count = self.switches[carrier] = self.switches.get(carrier, 1) + 1
+        return count >= self.need
+
+
+@dataclass(frozen=True, slots=True)
+class Cycle:
+    """The longest cycle seen on one carrier."""
+
+    carrier: str
+    agents: tuple[str, ...]
+    steps: int
+    first: int
+    last: int
+    tokens: int
+    cost: float
+    first_ts: str
+    last_ts: str
+    stopped: str = ""
+    """The guard that stopped it, if one did at its last step."""
+
+    @property
+    def rounds(self) -> int:
+        """Full passes through all its agents."""
+        return self.steps // len(self.agents)
+
+
+@dataclass(slots=True)
+class _Step:
+    agent: str
+    first: int
+    first_ts: str
+    before: Spent
+    after: Spent
+    loc: int = 0
+    ts: str = ""
+
+
+@dataclass(slots=True)
+class _Carrier:
+    """The agents acting on one carrier, and the current periodic runs, one per period."""
+
+    name: str
+    recent: list[_Step] = field(default_factory=list)
+    runs: list[int] = field(default_factory=lambda: [0] * (MAX_PERIOD + 1))
+    starts: list[_Step | None] = field(default_factory=lambda: [None] * (MAX_PERIOD + 1))
+    best: Cycle | None = None
+    stopped: str = ""
+
+    def feed(self, agent: str, loc: int, before: Spent, after: Spent, ts: str) -> None:
+        recent = self.recent
+        if recent and recent[-1].agent == agent:  # the same agent again: one longer step
+            last = recent[-1]
+            last.loc, last.ts, last.after = loc, ts or last.ts, after
+            return
+        recent.append(_Step(agent, loc, ts, before, after, loc, ts))
+        if len(recent) > MAX_PERIOD + 1:
+            del recent[0]
+        distinct = _trailing_distinct(recent)
+        for k in range(2, MAX_PERIOD + 1):
+            self._advance(k, distinct)
+
+    def _advance(self, k: int, distinct: int) -> None:
+        recent, length = self.recent, self.runs[k]
+        if length >= k and len(recent) > k and recent[-1].agent == recent[-1 - k].agent:
+            self.runs[k] = length + 1
+            return
+        self._keep(k, len(recent) - 1)
+        self.runs[k] = min(distinct, k)
+        if self.runs[k] == k:
+            self.starts[k] = recent[-k]
+
+    def _keep(self, k: int, upto: int) -> None:
+        """Keep period k's run, ending at recent[upto - 1], if it is the longest so far."""
+        length, start = self.runs[k], self.starts[k]
+        if length < 2 * k or start is None or upto < 1:
+            return
+        if self.best is not None and length <= self.best.steps:
+            return
+        end = self.recent[upto - 1]
+        order = tuple(s.agent for s in self.recent[upto - k : upto])
+        order = _rotate(order, start.agent)
+        self.best = Cycle(
+            self.name,
+            order,
+            length,
+            start.first,
+            end.loc,
+            end.after[0] - start.before[0],
+            end.after[1] - start.before[1],
+            start.first_ts,
+            end.ts,
+        )
+
+    def close(self) -> None:
+        for k in range(2, MAX_PERIOD + 1):
+            self._keep(k, len(self.recent))
+        best = self.best
+        if self.stopped and best is not None and best.last == self.recent[-1].loc:
+            self.best = replace(best, stopped=self.stopped)
+
+
+def _trailing_distinct(steps: list[_Step]) -> int:
+    seen: set[str] = set()
+    for step in reversed(steps):
+        if step.agent in seen:
+            break
+        seen.add(step.agent)
+    return len(seen)
+
+
+def _rotate(order: tuple[str, ...], first: str) -> tuple[str, ...]:
+    at = order.index(first) if first in order else 0
+    return order[at:] + order[:at]
+
+
+@dataclass(slots=True)
+class Cycles:
+    """One trace's carriers, fed by the tally; `close` once when the trace ends."""
+
+    carriers: dict[str, _Carrier] = field(default_factory=dict)
+
+    def feed(self, carrier: str, agent: str, loc: int, spent: Spent, ts: str) -> None:
+        """An agent acted on a carrier, with the trace's running spend at that step."""
+        if not agent:
+            return
+        tracked = self.carriers.get(carrier)
+        if tracked is None:
+            if len(self.carriers) >= MAX_CARRIERS:
+                return
+            tracked = self.carriers[carrier] = _Carrier(carrier)
+        tracked.feed(agent, loc, spent, spent, ts)
+
+    def stop(self, carrier: str, guard: str) -> None:
+        """A guard stopped the carrier at its last step."""
+        if carrier in self.carriers:
+            self.carriers[carrier].stopped = guard
+
+    def close(self) -> list[Cycle]:
+        """The longest cycle of each set of agents, on the carrier that shows it best."""
+        by_agents: dict[frozenset[str], Cycle] = {}
+        if HANDOFFS in self.carriers:  # each handoff starts the taker's task: one loop, not two
+            self.carriers.pop(INVOCATIONS, None)
+        for carrier in self.carriers.values():
+            carrier.close()
+            found = carrier.best
+            if found is None:
+                continue
+            key, held = frozenset(found.agents), by_agents.get(frozenset(found.agents))
+            if held is None or _rank(found) < _rank(held):
+                by_agents[key] = found
+        self.carriers.clear()
+        return sorted(by_agents.values(), key=lambda c: c.first)
+
+
+def _rank(cycle: Cycle) -> tuple[int, int]:
+    return -cycle.steps, _PREFERENCE.get(cycle.carrier.split(" ")[0], 9)
+
+
+def fires(cycle: Cycle, th: Thresholds) -> bool:
+    """Whether a cycle is long enough for a finding (two full rounds, when a guard stopped it)."""
+    if cycle.stopped:
+        return True  # a carrier keeps a best run only from two rounds on
+    if len(cycle.agents) == 2:
+        return cycle.steps >= th.ping_pong
+    return cycle.rounds >= th.cycle_rounds
+
+
+def findings(trace: str, cycles: list[Cycle], th: Thresholds, priced: bool) -> Iterator[Finding]:
+    """A finding per cycle long enough: ping_pong for two agents, cycle for more."""
+    for c in cycles:
+        if fires(c, th):
+            yield (
+                _ping_pong(trace, c, th, priced)
+                if len(c.agents) == 2
+                else _cycle(trace, c, th, priced)
+            )
+
+
+def _ping_pong(trace: str, c: Cycle, th: Thresholds, priced: bool) -> Finding:
+    a, b = c.agents
+    return Finding(
+        "ping_pong",
+        severity(c.steps, th.ping_pong),
+        trace,
+        a,
+        "",
+        f"agents {a} and {b} took turns {c.steps} times through {_what(c.carrier)}"
+        f"{_until(c)} (threshold {th.ping_pong})",
+        f"{a} ⇄ {b} ×{c.steps}",
+        c.first,
+        c.last,
+        c.tokens,
+        (c.cost or None) if priced else None,
+        f"give one of {a} and {b} the final say (a task with an output_schema that ends the "
+        f"exchange, and no handoff back){_carrier_fix(c)}, and cap the exchange with "
+        "limits.max_llm_calls",
+        first_ts=c.first_ts,
+        last_ts=c.last_ts,
+    )
+
+
+def _cycle(trace: str, c: Cycle, th: Thresholds, priced: bool) -> Finding:
+    order = " → ".join((*c.agents, c.agents[0]))
+    return Finding(
+        "cycle",
+        severity(c.rounds, th.cycle_rounds),
+        trace,
+        c.agents[0],
+        "",
+        f"agents {', '.join(c.agents)} went round in a cycle {c.rounds} times through "
+        f"{_what(c.carrier)}, in this order: {order}{_until(c)} (threshold {th.cycle_rounds} "
+        "rounds)",
+        f"{order} ×{c.rounds}",
+        c.first,
+        c.last,
+        c.tokens,
+        (c.cost or None) if priced else None,
+        f"give the cycle an end: one agent decides and the others stop{_carrier_fix(c)}; set "
+        f"max_turns: {th.cycle_rounds} on each of them "
+        f"({', '.join(f'agents.{a}.max_turns' for a in c.agents)}), and cap the run with "
+        "limits.max_llm_calls",
+        first_ts=c.first_ts,
+        last_ts=c.last_ts,
+    )
+
+
+def _until(c: Cycle) -> str:
+    return f" until the {c.stopped} guard stopped them" if c.stopped else ""
+
+
+def _what(carrier: str) -> str:
+    kind, _, name = carrier.partition(" ")
+    if kind == "tool":
+        return f"tool {name}"
+    if kind == "state":
+        return f"state key {name}"
+    return "handoffs (delegations)" if kind == HANDOFFS else "agent invocations"
+
+
+def _carrier_fix(c: Cycle) -> str:
+    kind, _, name = c.carrier.partition(" ")
+    if kind == "tool":
+        return (
+            f"; let no agent ask another to redo the work through tool {name} after a final "
+            f"answer (a finalized flag in state that the tool checks, or tool {name} off the "
+            "agents that only review)"
+        )
+    if kind == "state":
+        return (
+            f"; give state key {name} one owner (only one task's writes: maps to it) and a "
+            "finalized flag the others read instead of writing"
+        )
+    if kind == HANDOFFS:
+        others = ", ".join(f"agents.{a}.allow_delegation: false" for a in c.agents[1:])
+        return f"; let only {c.agents[0]} delegate ({others})"
+    return ""
