@@ -110,6 +110,8 @@ def repeated_calls(trace: Trace, th: Thresholds) -> Iterator[Finding]:
             continue
         same = r.same_output and bool(r.output)
         what = " and got the same result every time: no new information" if same else ""
+        if r.varied:
+            what = f" (the arguments differ only in: {', '.join(sorted(r.varied))}){what}"
         yield Finding(
             "repeated_calls",
             "error" if same or r.count >= 2 * th.repeated_calls else "warning",

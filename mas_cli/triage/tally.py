@@ -29,6 +29,7 @@ from mas_cli.events.formats.records import (
     TraceEnd,
     TraceStart,
 )
+from mas_cli.events.volatile import differing
 from mas_cli.triage.cycles import HANDOFFS, INVOCATIONS, Cycle, Cycles
 from mas_cli.triage.runs import RunTracker
 
@@ -88,6 +89,10 @@ class Repeat:
     last_span: str = ""
     first_ts: str = ""
     last_ts: str = ""
+    shape: str = ""
+    """The first call's volatile parts (see `volatile.summary`)."""
+    varied: frozenset[str] = frozenset()
+    """The volatile parts that differed between the calls."""
 
 
 @dataclass(slots=True)
@@ -224,10 +229,12 @@ class Tally:
         if seen is None:
             seen = trace.calls[key] = Repeat(record.agent, record.task, loc, output=record.output)
             seen.tokens_before, seen.cost_before = trace.tokens, trace.cost
-            seen.first_span, seen.first_ts = record.span, record.ts
+            seen.first_span, seen.first_ts, seen.shape = record.span, record.ts, record.varied
         seen.count += 1
         seen.last, seen.tokens_at_last, seen.cost_at_last = loc, trace.tokens, trace.cost
         seen.last_span, seen.last_ts = record.span, record.ts
+        if record.varied != seen.shape:
+            seen.varied |= differing(seen.shape, record.varied)
         if record.output != seen.output:
             seen.same_output = False
         if record.status != "ok":

@@ -25,6 +25,7 @@ from mas_cli.events.formats.records import (
     TraceEnd,
     TraceStart,
     digest,
+    shaped,
 )
 from mas_cli.events.formats.source import SHAPE_ERRORS, BadLines, int64
 from mas_cli.events.formats.spans import Attribution, Located
@@ -179,16 +180,18 @@ def _model_call(attrs: dict[str, Any], common: dict[str, Any], error: str) -> Mo
         input_tokens=_int(attrs, INPUT_TOKENS),
         output_tokens=_int(attrs, OUTPUT_TOKENS),
         cost=float(cost) if isinstance(cost, int | float) else None,
-        output=digest(output) if output else "",
+        output=shaped(output)[0] if output else "",
     )
 
 
 def _tool_call(span: _Span, attrs: dict[str, Any], common: dict[str, Any], error: str) -> ToolCall:
     args, result = _first(attrs, TOOL_ARGS), _first(attrs, TOOL_RESULT)
+    args_digest, varied = shaped(args) if args else ("", "")
     return ToolCall(
         **common,
         name=_first(attrs, TOOL) or span.name.removeprefix("execute_tool "),
-        args=digest(args) if args else "",
+        args=args_digest,
+        varied=varied,
         output=digest(result) if result else "",
         status="error" if error else "ok",
         error=error,

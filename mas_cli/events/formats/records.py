@@ -16,6 +16,8 @@ from typing import TypeAlias
 
 import msgspec
 
+from mas_cli.events import volatile
+
 _FROZEN = {"frozen": True, "gc": False, "kw_only": True}
 
 
@@ -51,6 +53,8 @@ class ToolCall(Base):
     output: str = ""
     status: str = "ok"
     error: str = ""
+    varied: str = ""
+    """The volatile parts of the arguments, set aside from `args` (see `volatile.summary`)."""
 
 
 class Message(Base):
@@ -137,6 +141,12 @@ def digest(text: str | bytes) -> str:
     """A short stable digest of arguments or an output, for telling repeats apart."""
     data = text.encode("utf-8", "replace") if isinstance(text, str) else text
     return hashlib.blake2b(data, digest_size=8).hexdigest()
+
+
+def shaped(text: str) -> tuple[str, str]:
+    """The digest of a text with its volatile parts set aside, and a summary of those parts."""
+    found = volatile.shape(text)
+    return digest(found.text), volatile.summary(found)
 
 
 LINE_BITS = 40

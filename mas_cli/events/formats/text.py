@@ -25,7 +25,7 @@ from mas_cli.events.formats.records import (
     ModelCall,
     Record,
     ToolCall,
-    digest,
+    shaped,
 )
 from mas_cli.events.formats.source import BadLines
 
@@ -181,11 +181,13 @@ def to_record(fields: dict[str, str], text: str) -> Record | None:  # noqa: PLR0
             **common, from_agent=fields.get("from", common["agent"]), to_agent=fields.get("to", "")
         )
     if fields.get("tool"):
+        args, varied = shaped(fields.get("args", _rest(fields)))
         return ToolCall(
             **common,
             name=fields["tool"],
             turn=_int(fields.get("turn")),
-            args=digest(fields.get("args", _rest(fields))),
+            args=args,
+            varied=varied,
             output=_digest(fields.get("output")),
             status="error" if error else "ok",
             error=error,
@@ -212,7 +214,7 @@ def to_record(fields: dict[str, str], text: str) -> Record | None:  # noqa: PLR0
         return Message(
             **common,
             name=fields.get("event", ""),
-            output=digest(fields.get("output", fields.get("message", text))),
+            output=shaped(fields.get("output", fields.get("message", text)))[0],
             error=error,
         )
     return None
@@ -228,7 +230,7 @@ def _rest(fields: dict[str, str]) -> str:
 
 
 def _digest(value: str | None) -> str:
-    return digest(value) if value else ""
+    return shaped(value)[0] if value else ""
 
 
 def _int(value: str | None) -> int:
