@@ -46,6 +46,7 @@ def test_json_values_shaped_like_ids_whatever_their_key() -> None:
 def test_business_values_are_not_volatile() -> None:
     assert not same('{"amount": 4980}', '{"amount": 5000}')
     assert not same('{"page": 1}', '{"page": 2}')
+    assert not same('{"account_id": "A1"}', '{"account_id": "A2"}')  # the subject, not a call id
     assert not same('{"zip": "90210"}', '{"zip": "10001"}')
     assert not same('{"word": "deadbeef"}', '{"word": "cafebabe"}')  # hex letters, no digit
     assert not same("[true]", "[false]")
@@ -148,3 +149,54 @@ def test_a_monologue_through_counters_on_a_text_log(tmp_path: Path) -> None:
     )
     found = scan([str(log)], ScanOptions()).findings
     assert [f.agent for f in found if f.detector == "monologue"] == ["critic"]
+
+
+POLLER = """
+    name: poller
+    models:
+      fast: {provider: offline, model: gpt-4o-mini}
+    limits: {max_turns: 5, max_identical_tool_calls: 2}
+    tools:
+      status:
+        function: tools.py:status
+        kind: live
+    agents:
+      watcher:
+        role: Watcher
+        goal: Wait for the job.
+        model: fast
+        tools: [status]
+        script:
+          turns:
+            %s
+            - {text: done}
+    tasks:
+      - {id: watch, agent: watcher, prompt: Wait for job 7.}
+"""
+
+
+def test_our_own_log_sees_repeats_through_volatile_arguments(tmp_path: Path) -> None:
+    """The engine's guard counts identical arguments; the log also carries their shape, so the
+    triage sees three calls that differ only in a request id, on both paths."""
+    import gzip
+
+    from crewkit import run, write_crew
+
+    turns = "\n            ".join(
+        f"- tool_calls: [{{name: status, arguments: {{job: 7, request_id: '{i:032x}'}}}}]"
+        for i in range(1, 4)
+    )
+    path = write_crew(
+        tmp_path / "crew",
+        POLLER % turns,
+        tools__py='def status(job: int, request_id: str) -> str:\n    """Job status."""\n'
+        '    return "running"\n',
+    )
+    result = run(path, tmp_path / "home")
+    log = Path(result.run_dir) / "events.jsonl"
+    packed = tmp_path / "events.jsonl.gz"
+    packed.write_bytes(gzip.compress(log.read_bytes()))
+    for source in (log, packed):
+        found = scan([str(source)], ScanOptions()).findings
+        [hit] = [f for f in found if f.detector == "repeated_calls"]
+        assert "(the arguments differ only in: request_id)" in hit.message

@@ -30,30 +30,14 @@ _ISO = re.compile(
 )
 _ZONE = re.compile(r"(Z|[+-][0-9]{2}:?[0-9]{2})?")
 _HEX = frozenset(string.hexdigits)
-_KEYS = frozenset(
-    [
-        "id",
-        "ids",
-        "uuid",
-        "guid",
-        "ts",
-        "timestamp",
-        "time",
-        "date",
-        "datetime",
-        "created",
-        "updated",
-        "nonce",
-        "seq",
-        "sequence",
-        "counter",
-        "attempt",
-        "request",
-        "etag",
-        "cursor",
-    ]
+_KEY_WORDS = (
+    "id uuid guid ts timestamp time date datetime created updated nonce seq sequence "
+    "counter attempt retry request etag request_id trace_id span_id call_id tool_call_id "
+    "correlation_id idempotency_key message_id event_id run_id"
 )
-_SUFFIXES = ("_id", "_ids", "_at", "_ts", "_time", "_uuid")
+_KEYS = frozenset(_KEY_WORDS.split())
+"""Keys whose values are made per call. A business id (`account_id`) is not one of them."""
+_SUFFIXES = ("_at", "_ts", "_time")
 MAX_DEPTH = 64
 MAX_PARTS = 16
 SHORT = 64
@@ -144,10 +128,9 @@ def _join(path: str, key: str) -> str:
 def _volatile_key(path: str) -> bool:
     """A key named like an id, a time or a counter (the last key of the path)."""
     key = path.rsplit(".", 1)[-1].removesuffix("[]")
-    if key.endswith(("Id", "ID", "At", "Ts")):
-        return True
-    key = key.lower().replace("-", "_")
-    return key in _KEYS or key.endswith(_SUFFIXES)
+    snake = "".join(f"_{c.lower()}" if c.isupper() else c for c in key[:SHORT]).lstrip("_")
+    snake = snake.replace("-", "_")
+    return snake in _KEYS or snake.endswith(_SUFFIXES)
 
 
 def _looks_volatile(value: str) -> bool:

@@ -192,7 +192,7 @@ class Bulk:
                 if kind == "tool_call":
                     sums.tool_calls += 1
                     if healthy:
-                        call = (line.tool, line.args_digest)
+                        call = (line.tool, line.args_shape or line.args_digest)
                         if line.status != "ok" or call in calls or screen.step(line.tool, agent):
                             healthy = False
                         calls.add(call)

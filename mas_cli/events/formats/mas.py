@@ -52,6 +52,8 @@ class Line(msgspec.Struct, gc=False, kw_only=True):
     output_digest: str = ""
     tool: str = ""
     args_digest: str = ""
+    args_shape: str = ""
+    args_varied: str = ""
     result_digest: str = ""
     kind: str = ""
     message: str = ""
@@ -95,7 +97,8 @@ def _tool_call(x: Line) -> Record:
         ts=x.ts,
         name=x.tool,
         turn=x.turn,
-        args=x.args_digest,
+        args=x.args_shape or x.args_digest,
+        varied=x.args_varied,
         output=x.result_digest,
         status=x.status or "ok",
         error=x.error,
