@@ -82,6 +82,22 @@ def test_a_cycle_carried_by_a_state_key(tmp_path: Path) -> None:
     assert hit.pattern == "scorer → critic → judge → scorer ×3"
     assert "through state key fraud_score" in hit.message
     assert "give state key fraud_score one owner" in hit.fix
+    two = [
+        mas_event("state_write", n, agent=AGENTS[n % 2], key="decision", writer=AGENTS[n % 2])
+        for n in range(6)
+    ]
+    [pong] = loops(both_paths(tmp_path, run(*two)))
+    assert (pong.detector, pong.pattern) == ("ping_pong", "scorer ⇄ critic ×6")
+
+
+@pytest.mark.parametrize(("agents", "fires"), [(6, True), (7, False)])
+def test_cycles_among_up_to_six_agents(tmp_path: Path, agents: int, fires: bool) -> None:
+    names = [f"agent{i}" for i in range(agents)]
+    steps = [
+        tool(n, "relay", args=f"a{n}", agent=names[n % agents], task="t") for n in range(3 * agents)
+    ]
+    found = loops(both_paths(tmp_path, run(*steps)))
+    assert [f.pattern.endswith("×3") for f in found] == ([True] if fires else [])
 
 
 def test_a_cycle_of_handoffs_and_its_invocations_is_reported_once(tmp_path: Path) -> None:

@@ -110,8 +110,7 @@ def repeated_calls(trace: Trace, th: Thresholds) -> Iterator[Finding]:
             continue
         same = r.same_output and bool(r.output)
         what = " and got the same result every time: no new information" if same else ""
-        if r.varied:
-            what = f" (the arguments differ only in: {', '.join(sorted(r.varied))}){what}"
+        what = _but(r.varied, "arguments") + what
         yield Finding(
             "repeated_calls",
             "error" if same or r.count >= 2 * th.repeated_calls else "warning",
@@ -133,6 +132,11 @@ def repeated_calls(trace: Trace, th: Thresholds) -> Iterator[Finding]:
             r.first_ts,
             r.last_ts,
         )
+
+
+def _but(varied: frozenset[str], what: str) -> str:
+    """What differed between repeats, beside their volatile parts ("" when nothing did)."""
+    return f" (the {what} differ only in: {', '.join(sorted(varied))})" if varied else ""
 
 
 def _spend(r: Repeat) -> tuple[int, float | None]:
@@ -227,8 +231,8 @@ def monologue(trace: Trace, th: Thresholds) -> Iterator[Finding]:
             trace.trace,
             t.agent,
             t.task,
-            f"agent {t.agent or '?'} gave the same output {best.length} times running (threshold "
-            f"{th.monologue})",
+            f"agent {t.agent or '?'} gave the same output {best.length} times running"
+            f"{_but(t.output_varied, 'outputs')} (threshold {th.monologue})",
             f"output {short(str(best.pattern[0]))} ×{best.length}",
             best.first,
             best.last,

@@ -62,6 +62,9 @@ class Thread:
     last_span: str = ""
     first_ts: str = ""
     last_ts: str = ""
+    last_shape: str = ""
+    output_varied: frozenset[str] = frozenset()
+    """The volatile parts that differed between outputs that were otherwise the same."""
 
     @property
     def turns(self) -> int:
@@ -209,6 +212,7 @@ class Tally:
             thread.model = record.name
         thread.inputs.append(record.input_tokens)
         if record.output:
+            _same_but(thread, record)
             thread.outputs.feed(
                 record.output, loc, (before, cost_before), (thread.tokens, thread.cost), record.ts
             )
@@ -244,6 +248,7 @@ class Tally:
         """Something an agent said: a repeated one is a monologue."""
         trace, thread = self._thread(loc, record)
         if record.output:
+            _same_but(thread, record)
             spent = (thread.tokens, thread.cost)
             thread.outputs.feed(record.output, loc, spent, spent, record.ts)
         if record.error:
@@ -352,6 +357,13 @@ class Tally:
         ):
             for key, rate in theirs.items():
                 add_rate(mine, key, rate.count, rate.first, rate.last)
+
+
+def _same_but(thread: Thread, record: ModelCall | Message) -> None:
+    """Note which volatile parts differ when an output repeats the one before it."""
+    if record.output == thread.outputs.prev and record.varied != thread.last_shape:
+        thread.output_varied |= differing(thread.last_shape, record.varied)
+    thread.last_shape = record.varied
 
 
 def _spent(trace: Trace) -> tuple[int, float]:

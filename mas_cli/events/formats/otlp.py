@@ -171,6 +171,7 @@ def _kind(attrs: dict[str, Any]) -> str:
 
 def _model_call(attrs: dict[str, Any], common: dict[str, Any], error: str) -> ModelCall:
     output = _first(attrs, OUTPUT)
+    output_digest, varied = shaped(output) if output else ("", "")
     cost = attrs.get(COST[0], attrs.get(COST[1]))
     return ModelCall(
         **common,
@@ -180,7 +181,8 @@ def _model_call(attrs: dict[str, Any], common: dict[str, Any], error: str) -> Mo
         input_tokens=_int(attrs, INPUT_TOKENS),
         output_tokens=_int(attrs, OUTPUT_TOKENS),
         cost=float(cost) if isinstance(cost, int | float) else None,
-        output=shaped(output)[0] if output else "",
+        output=output_digest,
+        varied=varied,
     )
 
 

@@ -42,6 +42,8 @@ class ModelCall(Base):
     output_tokens: int = 0
     cost: float | None = None
     output: str = ""
+    varied: str = ""
+    """The volatile parts of the output, set aside from `output` (see `volatile.summary`)."""
 
 
 class ToolCall(Base):
@@ -64,6 +66,8 @@ class Message(Base):
     turn: int = 0
     output: str = ""
     error: str = ""
+    varied: str = ""
+    """As `ModelCall.varied`."""
 
 
 class Handoff(Base):

@@ -198,6 +198,7 @@ def to_record(fields: dict[str, str], text: str) -> Record | None:  # noqa: PLR0
         or any(w in words for w in MODEL_WORDS)
         or event == "model"
     ):
+        said, varied = shaped(fields["output"]) if fields.get("output") else ("", "")
         return ModelCall(
             **common,
             name=fields.get("model", ""),
@@ -206,15 +207,18 @@ def to_record(fields: dict[str, str], text: str) -> Record | None:  # noqa: PLR0
             output_tokens=_int(fields.get("output_tokens") or fields.get("completion_tokens")),
             status="error" if error else "ok",
             error=error,
-            output=_digest(fields.get("output")),
+            output=said,
+            varied=varied,
         )
     if any(w in words for w in AGENT_WORDS) or "turn" in fields or event == "agent":
         return AgentStart(**common, turn=_int(fields.get("turn"))) if common["agent"] else None
     if common["agent"]:
+        said, varied = shaped(fields.get("output", fields.get("message", text)))
         return Message(
             **common,
             name=fields.get("event", ""),
-            output=shaped(fields.get("output", fields.get("message", text)))[0],
+            output=said,
+            varied=varied,
             error=error,
         )
     return None
