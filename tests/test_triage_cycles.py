@@ -151,9 +151,9 @@ def test_a_cycle_on_an_otlp_trace_with_agent_names(tmp_path: Path) -> None:
     assert "through tool request_rescore" in hit.message
 
 
-def _run_and_triage(crew: str) -> list[dict]:
+def _run_and_triage(crew: str, code: int = 3) -> list[dict]:
     ran = runner.invoke(app, ["run", str(ROOT / "crews" / crew / "crew.yaml"), "--offline", "-q"])
-    assert ran.exit_code == 3, ran.stderr
+    assert ran.exit_code == code, ran.stderr
     triaged = runner.invoke(app, ["triage", "loops", ran.stderr.strip().split()[-1], "--json"])
     found = json.loads(triaged.stdout)["findings"]
     return [f for f in found if f["detector"] in ("cycle", "ping_pong")]
@@ -174,3 +174,10 @@ def test_every_incident_crew_gets_the_finding_that_names_its_loop(
     assert carrier in hit["message"]
     assert hit["evidence"]["first"]["line"] < hit["evidence"]["last"]["line"]  # when it started
     assert hit["tokens"] > 0  # what it cost
+
+
+@pytest.mark.parametrize(
+    "crew", ["fraud-review", "hierarchical-report", "research-pipeline", "support-ticket"]
+)
+def test_crews_that_finish_name_no_loop(crew: str) -> None:
+    assert _run_and_triage(crew, code=0) == []
