@@ -45,7 +45,8 @@ def rescoring(rounds: int, extra: int = 0) -> list[dict]:
         n += 1
         events.append(llm(n, agent=agent, task=agent, output_digest=f"o{n}"))
         n += 1
-        events.append(tool(n, "request_rescore", args=f"a{n}", agent=agent, task=agent))
+        asks = f"{agent} asks for round {step // 3 % 2}"  # the same two requests, again and again
+        events.append(tool(n, "request_rescore", args=asks, agent=agent, task=agent))
     return events
 
 
@@ -67,7 +68,16 @@ def test_a_cycle_of_three_agents_through_a_tool_is_one_finding(tmp_path: Path) -
 
 def test_agents_with_tools_of_their_own_make_no_cycle(tmp_path: Path) -> None:
     events = [
-        tool(n, f"tool_{AGENTS[n % 3]}", args=f"a{n}", agent=AGENTS[n % 3], task=AGENTS[n % 3])
+        tool(n, f"tool_{AGENTS[n % 3]}", args="same", agent=AGENTS[n % 3], task=AGENTS[n % 3])
+        for n in range(1, 19)
+    ]
+    assert not loops(both_paths(tmp_path, run(*events)))
+
+
+def test_agents_sharing_a_tool_for_new_work_make_no_cycle(tmp_path: Path) -> None:
+    """Parallel workers taking turns on one search tool, each call asking something new."""
+    events = [
+        tool(n, "search", args=f"query {n}", agent=AGENTS[n % 3], task=AGENTS[n % 3])
         for n in range(1, 19)
     ]
     assert not loops(both_paths(tmp_path, run(*events)))
@@ -94,7 +104,8 @@ def test_a_cycle_carried_by_a_state_key(tmp_path: Path) -> None:
 def test_cycles_among_up_to_six_agents(tmp_path: Path, agents: int, fires: bool) -> None:
     names = [f"agent{i}" for i in range(agents)]
     steps = [
-        tool(n, "relay", args=f"a{n}", agent=names[n % agents], task="t") for n in range(3 * agents)
+        tool(n, "relay", args=names[n % agents], agent=names[n % agents], task="t")
+        for n in range(3 * agents)
     ]
     found = loops(both_paths(tmp_path, run(*steps)))
     assert [f.pattern.endswith("×3") for f in found] == ([True] if fires else [])
@@ -113,7 +124,13 @@ def test_a_cycle_of_handoffs_and_its_invocations_is_reported_once(tmp_path: Path
 
 def test_two_agents_are_a_ping_pong_not_also_a_cycle(tmp_path: Path) -> None:
     pairs = [
-        tool(n, "review", args=f"a{n}", agent=("scorer", "critic")[n % 2], task="t")
+        tool(
+            n,
+            "review",
+            args=("scorer", "critic")[n % 2],
+            agent=("scorer", "critic")[n % 2],
+            task="t",
+        )
         for n in range(1, 7)
     ]
     [hit] = loops(both_paths(tmp_path, run(*pairs)))
@@ -122,7 +139,7 @@ def test_two_agents_are_a_ping_pong_not_also_a_cycle(tmp_path: Path) -> None:
 
 
 def test_the_screen_stays_bounded_on_a_new_carrier_every_line() -> None:
-    screen = CycleScreen(need=6)
+    screen = CycleScreen(pair=6, ring=9)
     fired = [screen.step(f"tool{i}", "a") for i in range(MAX_CARRIERS + 2)]
     assert fired[-1]  # past the carriers tracked, the trace goes to the judgement
     assert not any(fired[:MAX_CARRIERS])
@@ -181,3 +198,20 @@ def test_every_incident_crew_gets_the_finding_that_names_its_loop(
 )
 def test_crews_that_finish_name_no_loop(crew: str) -> None:
     assert _run_and_triage(crew, code=0) == []
+
+
+def _pairs(first: tuple[str, str], second: tuple[str, str]) -> list[dict]:
+    """Two exchanges interleaved: `first` on tool a for 6 steps, `second` on tool b for 8."""
+    events = []
+    for n in range(8):
+        if n < 6:
+            events.append(tool(2 * n, "a", args="a", agent=first[n % 2], task=first[n % 2]))
+        events.append(tool(2 * n + 1, "b", args="b", agent=second[n % 2], task=second[n % 2]))
+    return events
+
+
+def test_one_finding_per_loop_when_agents_loop_through_several_tools(tmp_path: Path) -> None:
+    [hit] = loops(both_paths(tmp_path, run(*_pairs(("scorer", "critic"), ("critic", "judge")))))
+    assert hit.pattern == "critic ⇄ judge ×8"  # the longer of two exchanges sharing critic
+    apart = loops(both_paths(tmp_path, run(*_pairs(("scorer", "critic"), ("judge", "clerk")))))
+    assert sorted(f.pattern for f in apart) == ["judge ⇄ clerk ×8", "scorer ⇄ critic ×6"]

@@ -4,12 +4,13 @@ Every line adds to the numbers of the table as it streams by: per thread (an age
 a trace) its calls, turns, tokens and cost, and per agent and minute its invocations. While a
 trace reads as healthy, its lines are held, and a few checks on the same pass tell whether any
 detector could fire on it: no limit or handoff; every call ok; no thread past the turns
-threshold; no model output and no tool call (with its arguments) seen twice; fewer agent starts,
-and fewer changes of hands on one tool or state key (`cycles.CycleScreen`), than a ping-pong or
-a cycle needs; and, at its end, no thread long enough whose input tokens rise
-steadily. A healthy trace's held lines are dropped at its end. Any other
-trace, and one held too long, is replayed into the tally, and its later lines go there too: the
-tally stays the reference for every finding, and `Tally(counts=False)` leaves the counting here.
+threshold; no model output and no tool call (with its arguments) seen twice; fewer agent
+starts than a ping-pong or a cycle needs, and no state key passed between agents as often as
+one needs (`cycles.CycleScreen`; a tool carries one only with repeated calls); and, at its
+end, no thread long enough whose input tokens rise steadily. A healthy trace's held lines are
+dropped at its end. Any other trace, and one held too long, is replayed into the tally, and its
+later lines go there too: the tally stays the reference for every finding, and
+`Tally(counts=False)` leaves the counting here.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ class Pending:
     threads: dict[tuple[str, str], Sums] = field(default_factory=dict)
     outputs: set[str] = field(default_factory=set)
     calls: set[tuple[str, str]] = field(default_factory=set)
-    screen: CycleScreen = field(default_factory=lambda: CycleScreen(0))
+    screen: CycleScreen = field(default_factory=lambda: CycleScreen(0, 0))
 
 
 class Bulk:
@@ -95,8 +96,9 @@ class Bulk:
             while part:
                 pending = self.pending.get(name)
                 if pending is None:
-                    pending = self.pending[name] = Pending(self.enabled and bool(name))
-                    pending.screen.need = self.cycle_steps
+                    pending = self.pending[name] = Pending(
+                        self.enabled and bool(name), screen=CycleScreen.of(self.th)
+                    )
                 used = self._fold(pending, loc, part)
                 self._route(pending, loc, part[:used] if used < len(part) else part)
                 if part[used - 1].type == "run_finished":
@@ -126,7 +128,7 @@ class Bulk:
         for loc, part in pending.held:
             self.tally.observe_all(loc, list(map(to_record, part)))
         pending.held, pending.outputs, pending.calls = [], set(), set()
-        pending.screen = CycleScreen(0)
+        pending.screen = CycleScreen(0, 0)
 
     def _close(self, name: str, pending: Pending) -> None:
         del self.pending[name]
@@ -193,7 +195,7 @@ class Bulk:
                     sums.tool_calls += 1
                     if healthy:
                         call = (line.tool, line.args_shape or line.args_digest)
-                        if line.status != "ok" or call in calls or screen.step(line.tool, agent):
+                        if line.status != "ok" or call in calls:
                             healthy = False
                         calls.add(call)
                     continue

@@ -8,13 +8,14 @@ whose k agents are all different: `a b c a b c a ...`. The two-agent case is pin
 
 Two halves, as every detector has: `CycleScreen`, the cheap per-line test the fast path runs
 (could this trace hold a cycle?), and `Cycles`, fed by the tally, judged on the closed trace by
-`findings`: one finding per loop (per set of agents), on the carrier that shows it longest.
+`findings`: one finding per loop (agents looping together), on the carrier that shows it longest.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from mas_cli.triage.findings import Finding, severity
 from mas_cli.triage.runs import Spent
@@ -29,26 +30,48 @@ _PREFERENCE = {HANDOFFS: 0, "state": 1, "tool": 2, INVOCATIONS: 3}
 
 
 def min_steps(th: Thresholds) -> int:
-    """The fewest steps on one carrier that can make a finding (the screen's trigger)."""
-    return max(2, min(th.ping_pong, 3 * th.cycle_rounds))
+    """The fewest steps on one carrier that can make a finding."""
+    return min(_pair(th), _ring(th))
+
+
+def _pair(th: Thresholds) -> int:
+    return max(2, th.ping_pong)
+
+
+def _ring(th: Thresholds) -> int:
+    return max(2, 3 * th.cycle_rounds)
 
 
 @dataclass(slots=True)
 class CycleScreen:
-    """The fast path's test: has any carrier changed hands often enough to hold a cycle?"""
+    """The fast path's test: could a carrier hold a cycle? Two agents taking turns on it for
+    `pair` steps, or `ring` changes of hands on it (what a cycle of three or more needs).
 
-    need: int
-    last: dict[str, str] = field(default_factory=dict)
-    switches: dict[str, int] = field(default_factory=dict)
+    A tool needs no screen of its own: it carries a cycle only when a call of it repeats,
+    which the fast path's test for repeated calls already catches."""
+
+    pair: int
+    ring: int
+    seen: dict[str, list[Any]] = field(default_factory=dict)
+    """Per carrier: the last agent, the one before, the alternation's length, the steps."""
+
+    @classmethod
+    def of(cls, th: Thresholds) -> CycleScreen:
+        """The screen for these thresholds."""
+        return cls(_pair(th), _ring(th))
 
     def step(self, carrier: str, agent: str) -> bool:
         """One agent acting on a carrier; True when the trace could hold a cycle."""
-        if self.last.get(carrier, agent) == agent:
-            self.last[carrier] = agent
-            return len(self.last) > MAX_CARRIERS
-        self.last[carrier] = agent
-        count = self.switches[carrier] = self.switches.get(carrier, 1) + 1
-        return count >= self.need
+        state = self.seen.get(carrier)
+        if state is None:
+            self.seen[carrier] = [agent, None, 1, 1]
+            return len(self.seen) > MAX_CARRIERS
+        if state[0] == agent:
+            return False
+        state[2] = state[2] + 1 if agent == state[1] else 2
+        state[1], state[0] = state[0], agent
+        state[3] += 1
+        return bool(state[2] >= self.pair or state[3] >= self.ring)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +117,12 @@ class _Carrier:
     starts: list[_Step | None] = field(default_factory=lambda: [None] * (MAX_PERIOD + 1))
     best: Cycle | None = None
     stopped: str = ""
+    steps: int = 0
+    seen: dict[str, int] = field(default_factory=dict)
+    """Each agent seen on it, and the step it last acted at: no period is longer than their
+    number, and the trailing steps all by different agents are counted from it."""
+    distinct: int = 0
+    """How many of the last steps are all by different agents."""
 
     def feed(self, agent: str, loc: int, before: Spent, after: Spent, ts: str) -> None:
         recent = self.recent
@@ -104,19 +133,25 @@ class _Carrier:
         recent.append(_Step(agent, loc, ts, before, after, loc, ts))
         if len(recent) > MAX_PERIOD + 1:
             del recent[0]
-        distinct = _trailing_distinct(recent)
-        for k in range(2, MAX_PERIOD + 1):
-            self._advance(k, distinct)
+        self.steps += 1
+        since = self.steps - self.seen.get(agent, -MAX_PERIOD)
+        self.seen[agent] = self.steps
+        self.distinct = min(self.distinct + 1, since)
+        self._advance(agent, min(MAX_PERIOD, len(self.seen)))
 
-    def _advance(self, k: int, distinct: int) -> None:
-        recent, length = self.recent, self.runs[k]
-        if length >= k and len(recent) > k and recent[-1].agent == recent[-1 - k].agent:
-            self.runs[k] = length + 1
-            return
-        self._keep(k, len(recent) - 1)
-        self.runs[k] = min(distinct, k)
-        if self.runs[k] == k:
-            self.starts[k] = recent[-k]
+    def _advance(self, agent: str, top: int) -> None:
+        """Each period's run goes on (the agent k steps back is this one) or starts again."""
+        recent, runs, n, distinct = self.recent, self.runs, len(self.recent), self.distinct
+        for k in range(2, top + 1):
+            length = runs[k]
+            if length >= k and n > k and recent[-1 - k].agent == agent:
+                runs[k] = length + 1
+                continue
+            if length >= 2 * k:
+                self._keep(k, n - 1)
+            runs[k] = k if distinct >= k else distinct
+            if distinct >= k:
+                self.starts[k] = recent[-k]
 
     def _keep(self, k: int, upto: int) -> None:
         """Keep period k's run, ending at recent[upto - 1], if it is the longest so far."""
@@ -148,15 +183,6 @@ class _Carrier:
             self.best = replace(best, stopped=self.stopped)
 
 
-def _trailing_distinct(steps: list[_Step]) -> int:
-    seen: set[str] = set()
-    for step in reversed(steps):
-        if step.agent in seen:
-            break
-        seen.add(step.agent)
-    return len(seen)
-
-
 def _rotate(order: tuple[str, ...], first: str) -> tuple[str, ...]:
     at = order.index(first) if first in order else 0
     return order[at:] + order[:at]
@@ -184,21 +210,25 @@ class Cycles:
         if carrier in self.carriers:
             self.carriers[carrier].stopped = guard
 
-    def close(self) -> list[Cycle]:
-        """The longest cycle of each set of agents, on the carrier that shows it best."""
-        by_agents: dict[frozenset[str], Cycle] = {}
+    def close(self, repeated_tools: set[str]) -> list[Cycle]:
+        """The longest cycle on each carrier, longest first.
+
+        A tool carries a cycle only when some call of it was repeated (the same arguments
+        again): agents taking turns on a shared tool with new arguments each time are doing
+        new work, not going round.
+        """
         if HANDOFFS in self.carriers:  # each handoff starts the taker's task: one loop, not two
             self.carriers.pop(INVOCATIONS, None)
+        found = []
         for carrier in self.carriers.values():
-            carrier.close()
-            found = carrier.best
-            if found is None:
+            kind, _, name = carrier.name.partition(" ")
+            if kind == "tool" and name not in repeated_tools:
                 continue
-            key, held = frozenset(found.agents), by_agents.get(frozenset(found.agents))
-            if held is None or _rank(found) < _rank(held):
-                by_agents[key] = found
+            carrier.close()
+            if carrier.best is not None:
+                found.append(carrier.best)
         self.carriers.clear()
-        return sorted(by_agents.values(), key=lambda c: c.first)
+        return sorted(found, key=_rank)
 
 
 def _rank(cycle: Cycle) -> tuple[int, int]:
@@ -214,15 +244,28 @@ def fires(cycle: Cycle, th: Thresholds) -> bool:
     return cycle.rounds >= th.cycle_rounds
 
 
-def findings(trace: str, cycles: list[Cycle], th: Thresholds, priced: bool) -> Iterator[Finding]:
-    """A finding per cycle long enough: ping_pong for two agents, cycle for more."""
+def loops(cycles: list[Cycle], th: Thresholds) -> list[Cycle]:
+    """One per loop: the longest cycle long enough, and no other sharing its agents (agents
+    looping through several tools show the same loop on each), in the order they started."""
+    kept: list[Cycle] = []
     for c in cycles:
-        if fires(c, th):
-            yield (
-                _ping_pong(trace, c, th, priced)
-                if len(c.agents) == 2
-                else _cycle(trace, c, th, priced)
-            )
+        if fires(c, th) and not any(set(c.agents) & set(k.agents) for k in kept):
+            kept.append(c)
+    return sorted(kept, key=lambda c: c.first)
+
+
+def covers(kept: list[Cycle], agent: str, tools: set[str]) -> bool:
+    """Whether a loop already found explains this agent's alternation between these tools (the
+    loop goes through one of them)."""
+    return any(agent in c.agents and c.carrier in {f"tool {t}" for t in tools} for c in kept)
+
+
+def findings(trace: str, kept: list[Cycle], th: Thresholds, priced: bool) -> Iterator[Finding]:
+    """A finding per loop: ping_pong for two agents, cycle for more."""
+    for c in kept:
+        yield (
+            _ping_pong(trace, c, th, priced) if len(c.agents) == 2 else _cycle(trace, c, th, priced)
+        )
 
 
 def _ping_pong(trace: str, c: Cycle, th: Thresholds, priced: bool) -> Finding:

@@ -186,9 +186,14 @@ def repeated_failures(trace: Trace, th: Thresholds) -> Iterator[Finding]:
 def ping_pong(trace: Trace, th: Thresholds) -> Iterator[Finding]:
     """Agents taking turns (two: ping_pong; more: cycle), or two tool calls taking turns."""
     priced = any(t.priced for t in trace.threads.values())
-    yield from cycles.findings(trace.trace, trace.cycles, th, priced)
+    kept = cycles.loops(trace.cycles, th)
+    yield from cycles.findings(trace.trace, kept, th, priced)
     for t in trace.threads.values():
-        yield from _tool_ping_pong(trace, t, t.tools.best, th)
+        best = t.tools.best
+        if best is None or best.length < th.ping_pong:
+            continue
+        if not cycles.covers(kept, t.agent, {p[0] for p in best.pattern}):  # else said above
+            yield from _tool_ping_pong(trace, t, best, th)
 
 
 def _tool_ping_pong(

@@ -212,7 +212,8 @@ class Tally:
             thread.model = record.name
         thread.inputs.append(record.input_tokens)
         if record.output:
-            _same_but(thread, record)
+            if record.varied or thread.last_shape:
+                _same_but(thread, record)
             thread.outputs.feed(
                 record.output, loc, (before, cost_before), (thread.tokens, thread.cost), record.ts
             )
@@ -248,7 +249,8 @@ class Tally:
         """Something an agent said: a repeated one is a monologue."""
         trace, thread = self._thread(loc, record)
         if record.output:
-            _same_but(thread, record)
+            if record.varied or thread.last_shape:
+                _same_but(thread, record)
             spent = (thread.tokens, thread.cost)
             thread.outputs.feed(record.output, loc, spent, spent, record.ts)
         if record.error:
@@ -309,7 +311,8 @@ class Tally:
             self.flush_minute(thread)
             thread.outputs.close()
             thread.tools.close()
-        trace.cycles = trace.carriers.close()
+        repeated = {tool for (tool, _), seen in trace.calls.items() if seen.count > 1}
+        trace.cycles = trace.carriers.close(repeated)
         self.closed.append(trace)
 
     def _failure(self, trace: Trace, loc: int, record: Any, key: tuple[str, str, str]) -> None:
