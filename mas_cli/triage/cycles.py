@@ -1,14 +1,16 @@
 """Cycles among agents: A, then B, then C, then A again, round after round, on one carrier.
 
 A carrier is what passes between the agents: work handed over (handoffs, delegations), a tool
-they all call, a shared-state key they all write, or, when nothing else is logged, the agents'
-invocations. Per trace and per carrier, the agents acting on it form a sequence (an agent acting
-several times running counts once); a cycle is a stretch of it with period k (2 to MAX_PERIOD)
-whose k agents are all different: `a b c a b c a ...`. The two-agent case is ping-pong.
+they all call (once a call of it repeats: new arguments each time are new work), a shared-state
+key they all write, or, when nothing else is logged, the agents' invocations. Per trace and per
+carrier, the agents acting on it form a sequence (an agent acting several times running counts
+once); a cycle is a stretch of it with period k (2 to MAX_PERIOD) whose k agents are all
+different: `a b c a b c a ...`. The two-agent case is ping-pong.
 
 Two halves, as every detector has: `CycleScreen`, the cheap per-line test the fast path runs
 (could this trace hold a cycle?), and `Cycles`, fed by the tally, judged on the closed trace by
-`findings`: one finding per loop (agents looping together), on the carrier that shows it longest.
+`loops` and `findings`: one finding per loop (agents looping together), on the carrier that
+shows it longest.
 """
 
 from __future__ import annotations
