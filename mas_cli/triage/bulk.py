@@ -256,7 +256,7 @@ class Bulk:
             elif kind == "handoff" or kind == "limit_hit":  # noqa: PLR1714
                 healthy = False
             elif kind == "state_write":
-                if healthy and screen.step("state\0" + line.key, line.agent or line.writer):
+                if healthy and screen.step("state\0" + line.key, line.agent):
                     healthy = False
             else:
                 skipped += 1

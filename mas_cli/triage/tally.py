@@ -265,8 +265,7 @@ class Tally:
     def state_write(self, loc: int, record: StateWrite) -> None:
         """A shared-state key written: the agents writing it in turn may form a cycle."""
         trace = self._trace(loc, record)
-        writer = record.agent or record.writer
-        trace.carriers.feed(f"state {record.key}", writer, loc, _spent(trace), record.ts)
+        trace.carriers.feed(f"state {record.key}", record.agent, loc, _spent(trace), record.ts)
 
     def limit(self, loc: int, record: Limit) -> None:
         """A guard stopped something (a refused delegation still shows who handed work to whom)."""

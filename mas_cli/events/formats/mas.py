@@ -60,7 +60,6 @@ class Line(msgspec.Struct, gc=False, kw_only=True):
     from_agent: str = ""
     to_agent: str = ""
     key: str = ""
-    writer: str = ""
     chain: tuple[str, ...] = ()
 
 
@@ -117,9 +116,7 @@ def _handoff(x: Line) -> Record:
 
 
 def _state_write(x: Line) -> Record:
-    return StateWrite(
-        trace=x.trace_id, agent=x.agent, task=x.task, ts=x.ts, key=x.key, writer=x.writer
-    )
+    return StateWrite(trace=x.trace_id, agent=x.agent, task=x.task, ts=x.ts, key=x.key)
 
 
 def _limit(x: Line) -> Record:

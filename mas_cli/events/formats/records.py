@@ -93,7 +93,6 @@ class StateWrite(Base):
     """A shared-state key written (or refused) by an agent."""
 
     key: str = ""
-    writer: str = ""
 
 
 class Limit(Base):
