@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Final, TypeAlias
 
 from mas_cli.triage.findings import Finding, severity
 from mas_cli.triage.runs import Spent
@@ -98,15 +98,16 @@ class Cycle:
         return self.steps // len(self.agents)
 
 
-@dataclass(slots=True)
-class _Step:
-    agent: str
-    first: int
-    first_ts: str
-    before: Spent
-    after: Spent
-    loc: int = 0
-    ts: str = ""
+_Step: TypeAlias = tuple[str, int, str, Spent, Spent, int, str]
+"""One agent's turn on a carrier: agent, first loc and time, spend before and after, last loc
+and time. A plain tuple: one is made per step of every carrier of every trace the tally reads."""
+_AGENT: Final = 0
+_FIRST: Final = 1
+_FIRST_TS: Final = 2
+_BEFORE: Final = 3
+_AFTER: Final = 4
+_LOC: Final = 5
+_TS: Final = 6
 
 
 @dataclass(slots=True)
@@ -128,25 +129,35 @@ class _Carrier:
 
     def feed(self, agent: str, loc: int, before: Spent, after: Spent, ts: str) -> None:
         recent = self.recent
-        if recent and recent[-1].agent == agent:  # the same agent again: one longer step
+        if recent and recent[-1][_AGENT] == agent:  # the same agent again: one longer step
             last = recent[-1]
-            last.loc, last.ts, last.after = loc, ts or last.ts, after
+            recent[-1] = (
+                agent,
+                last[_FIRST],
+                last[_FIRST_TS],
+                last[_BEFORE],
+                after,
+                loc,
+                ts or last[_TS],
+            )
             return
-        recent.append(_Step(agent, loc, ts, before, after, loc, ts))
+        recent.append((agent, loc, ts, before, after, loc, ts))
         if len(recent) > MAX_PERIOD + 1:
             del recent[0]
-        self.steps += 1
-        since = self.steps - self.seen.get(agent, -MAX_PERIOD)
-        self.seen[agent] = self.steps
-        self.distinct = min(self.distinct + 1, since)
-        self._advance(agent, min(MAX_PERIOD, len(self.seen)))
+        steps = self.steps = self.steps + 1
+        seen = self.seen
+        since = steps - seen.get(agent, -MAX_PERIOD)
+        seen[agent] = steps
+        distinct = self.distinct + 1
+        self.distinct = distinct if distinct < since else since  # min() costs a call: hot path
+        self._advance(agent, len(seen) if len(seen) < MAX_PERIOD else MAX_PERIOD)
 
     def _advance(self, agent: str, top: int) -> None:
         """Each period's run goes on (the agent k steps back is this one) or starts again."""
         recent, runs, n, distinct = self.recent, self.runs, len(self.recent), self.distinct
         for k in range(2, top + 1):
             length = runs[k]
-            if length >= k and n > k and recent[-1 - k].agent == agent:
+            if length >= k and n > k and recent[-1 - k][_AGENT] == agent:
                 runs[k] = length + 1
                 continue
             if length >= 2 * k:
@@ -163,25 +174,25 @@ class _Carrier:
         if self.best is not None and length <= self.best.steps:
             return
         end = self.recent[upto - 1]
-        order = tuple(s.agent for s in self.recent[upto - k : upto])
-        order = _rotate(order, start.agent)
+        order = tuple(s[_AGENT] for s in self.recent[upto - k : upto])
+        order = _rotate(order, start[_AGENT])
         self.best = Cycle(
             self.name,
             order,
             length,
-            start.first,
-            end.loc,
-            end.after[0] - start.before[0],
-            end.after[1] - start.before[1],
-            start.first_ts,
-            end.ts,
+            start[_FIRST],
+            end[_LOC],
+            end[_AFTER][0] - start[_BEFORE][0],
+            end[_AFTER][1] - start[_BEFORE][1],
+            start[_FIRST_TS],
+            end[_TS],
         )
 
     def close(self) -> None:
         for k in range(2, MAX_PERIOD + 1):
             self._keep(k, len(self.recent))
         best = self.best
-        if self.stopped and best is not None and best.last == self.recent[-1].loc:
+        if self.stopped and best is not None and best.last == self.recent[-1][_LOC]:
             self.best = replace(best, stopped=self.stopped)
 
 
@@ -195,17 +206,28 @@ class Cycles:
     """One trace's carriers, fed by the tally; `close` once when the trace ends."""
 
     carriers: dict[str, _Carrier] = field(default_factory=dict)
+    tools: dict[str, _Carrier] = field(default_factory=dict)
+    """The tools' carriers, by the tool's name (the most fed: one look-up, no name to build)."""
 
     def feed(self, carrier: str, agent: str, loc: int, spent: Spent, ts: str) -> None:
         """An agent acted on a carrier, with the trace's running spend at that step."""
-        if not agent:
-            return
         tracked = self.carriers.get(carrier)
         if tracked is None:
-            if len(self.carriers) >= MAX_CARRIERS:
+            if not agent or len(self.carriers) + len(self.tools) >= MAX_CARRIERS:
                 return
             tracked = self.carriers[carrier] = _Carrier(carrier)
-        tracked.feed(agent, loc, spent, spent, ts)
+        if agent:
+            tracked.feed(agent, loc, spent, spent, ts)
+
+    def tool(self, name: str, agent: str, loc: int, spent: Spent, ts: str) -> None:
+        """An agent called a tool (as `feed`, on the carrier `tool NAME`)."""
+        tracked = self.tools.get(name)
+        if tracked is None:
+            if not agent or len(self.carriers) + len(self.tools) >= MAX_CARRIERS:
+                return
+            tracked = self.tools[name] = _Carrier(f"tool {name}")
+        if agent:
+            tracked.feed(agent, loc, spent, spent, ts)
 
     def stop(self, carrier: str, guard: str) -> None:
         """A guard stopped the carrier at its last step."""
@@ -222,14 +244,13 @@ class Cycles:
         if HANDOFFS in self.carriers:  # each handoff starts the taker's task: one loop, not two
             self.carriers.pop(INVOCATIONS, None)
         found = []
-        for carrier in self.carriers.values():
-            kind, _, name = carrier.name.partition(" ")
-            if kind == "tool" and name not in repeated_tools:
-                continue
+        tools = (c for name, c in self.tools.items() if name in repeated_tools)
+        for carrier in (*self.carriers.values(), *tools):
             carrier.close()
             if carrier.best is not None:
                 found.append(carrier.best)
         self.carriers.clear()
+        self.tools.clear()
         return sorted(found, key=_rank)
 
 

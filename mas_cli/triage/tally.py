@@ -229,7 +229,7 @@ class Tally:
         key = (record.name, record.args)
         spent = (thread.tokens, thread.cost)
         thread.tools.feed(key, loc, spent, spent, record.ts)
-        trace.carriers.feed(f"tool {record.name}", record.agent, loc, _spent(trace), record.ts)
+        trace.carriers.tool(record.name, record.agent, loc, (trace.tokens, trace.cost), record.ts)
         seen = trace.calls.get(key)
         if seen is None:
             seen = trace.calls[key] = Repeat(record.agent, record.task, loc, output=record.output)
