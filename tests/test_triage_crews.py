@@ -17,11 +17,16 @@ from mas_cli.cli import app
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPECTED: dict[str, set[tuple[str, str]]] = {
-    "delegation-ping-pong": {("limit_hit", "lead")},
+    "delegation-ping-pong": {("limit_hit", "lead"), ("ping_pong", "lead"), ("ping_pong", "dev")},
     "fraud-review": set(),
     "hierarchical-report": set(),
     "research-pipeline": set(),
-    "runaway-rescoring": {("limit_hit", "scorer")},
+    "runaway-rescoring": {
+        ("limit_hit", "scorer"),
+        ("cycle", "scorer"),
+        ("cycle", "critic"),
+        ("cycle", "judge"),
+    },
     "support-ticket": set(),
 }
 runner = CliRunner()

@@ -118,8 +118,11 @@ def test_a_text_log_without_arguments_claims_no_same_arguments_and_names_both_ag
     assert "same arguments" not in hit.message
     assert "called 40 times by agents scorer and critic" in hit.message
     assert hit.blamed == ("scorer", "critic")
-    assert {row.agent: row.findings for row in rep.agents} == {"critic": 1, "scorer": 1}
     assert hit.pattern == "search ×40"
+    [turns] = only(rep, "ping_pong")  # the same alternation, said as what it is
+    assert turns.blamed == ("scorer", "critic")
+    assert "through tool search" in turns.message
+    assert {row.agent: row.findings for row in rep.agents} == {"critic": 2, "scorer": 2}
 
 
 def test_an_unknown_task_is_never_shown_as_a_question_mark(tmp_path: Path) -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from mas_cli.engine.context import RunContext, Where, digest
 from mas_cli.engine.outcomes import LimitHit
+from mas_cli.events import volatile
 from mas_cli.events.models import ToolCall as ToolCallEvent
 from mas_cli.events.models import Warning_
 from mas_cli.llm.types import Message, ToolCall
@@ -107,8 +109,17 @@ def _emit_call(ctx: RunContext, where: Where, call: ToolCall, **outcome: Any) ->
         tool=call.name,
         tool_call_id=call.id,
         args_digest=digest(call.arguments),
+        **_args_shape(call.arguments),
         **outcome,
     )
+
+
+def _args_shape(arguments: Any) -> dict[str, str]:
+    """The arguments' digest without their volatile parts, so triage sees repeats through them."""
+    found = volatile.shape(json.dumps(arguments, sort_keys=True, default=str))
+    if not found.parts:
+        return {}
+    return {"args_shape": digest(found.text), "args_varied": volatile.summary(found)}
 
 
 async def _call(ctx: RunContext, where: Where, call: ToolCall, refusal: str | None) -> CachedCall:

@@ -105,6 +105,10 @@ class ToolCall(Event):
     tool: str
     tool_call_id: str | None = None
     args_digest: str
+    args_shape: str | None = None
+    """When the arguments hold volatile parts (ids, times, counters): the digest without them."""
+    args_varied: str | None = None
+    """Those parts, named, each with a short digest (`volatile.summary`)."""
     result_digest: str | None = None
     status: Literal["ok", "error", "timeout", "refused", "interrupted"] = "ok"
     error: str | None = None

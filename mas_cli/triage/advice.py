@@ -84,6 +84,7 @@ FIXES: dict[str, tuple[str, ...]] = {
     "turns": ("max_turns", "clear_end"),
     "repeated_calls": ("tool_cache", "max_turns"),
     "ping_pong": ("final_say", "max_turns"),
+    "cycle": ("clear_end", "max_turns"),
     "tool_ping_pong": ("tool_cache", "max_turns"),
     "monologue": ("clear_end", "max_turns"),
     "token_growth": ("history", "max_turns"),

@@ -7,7 +7,8 @@ output or a tool call seen twice, agent starts, handoffs, limit hits). A trace's
 while it is read; at its end every registered detector's screen looks at its signals
 (`detectors.could_fire`). A trace no screen picks is dropped; any other trace, and one held
 too long, is replayed into the tally, and its later lines go there too: the tally stays the
-reference for every finding, and `Tally(counts=False)` leaves the counting here.
+reference for every finding, and `Tally(counts=False)` leaves the counting here. A state key
+passed between agents as often as a cycle needs is one of the signals (`cycles.CycleScreen`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from itertools import groupby
 from operator import attrgetter
 
 from mas_cli.events.formats.mas import Line, to_record
+from mas_cli.triage.cycles import CycleScreen
 from mas_cli.triage.detectors import could_fire
 from mas_cli.triage.report import AgentKey, AgentRow, add_threads
 from mas_cli.triage.sums import MinuteKey, Rate, Signals, Sums, flush_minute
@@ -42,6 +44,7 @@ class Pending(Signals):
     """A screen picked it before its end: it goes to the tally now."""
     outputs: set[str] = field(default_factory=set)
     calls: set[tuple[str, str]] = field(default_factory=set)
+    screen: CycleScreen = field(default_factory=lambda: CycleScreen(0, 0))
 
 
 class Bulk:
@@ -68,7 +71,9 @@ class Bulk:
             while part:
                 pending = self.pending.get(name)
                 if pending is None:
-                    pending = self.pending[name] = Pending(folding=not name)
+                    pending = self.pending[name] = Pending(
+                        folding=not name, screen=CycleScreen.of(self.th)
+                    )
                 used = self._fold(pending, loc, part)
                 self._route(pending, loc, part[:used] if used < len(part) else part)
                 if part[used - 1].type == "run_finished":
@@ -96,6 +101,7 @@ class Bulk:
         for loc, part in pending.held:
             self.tally.observe_all(loc, list(map(to_record, part)))
         pending.held, pending.outputs, pending.calls = [], set(), set()
+        pending.screen = CycleScreen(0, 0)
 
     def _close(self, name: str, pending: Pending) -> None:
         del self.pending[name]
@@ -120,6 +126,7 @@ class Bulk:
         signals, noting, crew, skipped = pending, not pending.folding, pending.crew, 0
         th, picks = self.th, could_fire
         threads, outputs, calls = signals.threads, pending.outputs, pending.calls
+        screen = pending.screen
         per_minute, starts_per_minute = self.calls_per_minute, self.starts_per_minute
         # the thread of the line before, compared first: a call and its tool call share one
         last, last_agent, last_task = NO_THREAD, None, None
@@ -137,7 +144,7 @@ class Bulk:
                 if kind == "tool_call":
                     sums.tool_calls += 1
                     if noting:
-                        call = (line.tool, line.args_digest)
+                        call = (line.tool, line.args_shape or line.args_digest)
                         if call in calls:
                             signals.repeated_call = True
                             noting = not picks(signals, th, midway=True)
@@ -212,6 +219,10 @@ class Bulk:
             elif kind == "limit_hit":
                 signals.limits += 1
                 if noting:
+                    noting = not picks(signals, th, midway=True)
+            elif kind == "state_write":
+                if noting and screen.step("state\0" + line.key, line.agent):
+                    signals.passed_state = True
                     noting = not picks(signals, th, midway=True)
             elif kind != "task_finished":
                 skipped += 1

@@ -4,6 +4,7 @@
     repeated_calls      the same tool with the same arguments, again and again in a trace
     repeated_failures   the same call failing the same way, again and again
     ping_pong           two agents (or two tool calls) taking turns for 6 steps or more
+    cycle               three agents or more taking turns in the same order, 3 rounds or more
     monologue           the same model output several times running
     token_growth        input tokens rising turn after turn: the history is blowing up
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 
+from mas_cli.triage import cycles
 from mas_cli.triage.contexts import context_window
 from mas_cli.triage.findings import Finding, severity, short
 from mas_cli.triage.runs import BestRun
@@ -96,7 +98,8 @@ def repeated_calls(trace: Trace, th: Thresholds) -> Iterator[Finding]:
             agents[0] if agents else r.agent,
             r.task,
             f"tool {tool} was called {r.count} times"
-            f"{' with the same arguments' if args else ''}{_by(agents)}{_results(r)} (threshold "
+            f"{' with the same arguments' if args else ''}{_but(r.varied, 'arguments')}"
+            f"{_by(agents)}{_results(r)} (threshold "
             f"{th.repeated_calls})",
             f"{tool}(args {short(args)}) ×{r.count}" if args else f"{tool} ×{r.count}",
             r.first,
@@ -132,6 +135,11 @@ def _results(r: Repeat) -> str:
         more = "+" if len(r.outputs) >= DISTINCT else ""
         return f" and got {_answers(r)}{more} different results"
     return ""
+
+
+def _but(varied: frozenset[str], what: str) -> str:
+    """What differed between repeats, beside their volatile parts ("" when nothing did)."""
+    return f" (the {what} differ only in: {', '.join(sorted(varied))})" if varied else ""
 
 
 def _spend(r: Repeat) -> tuple[int, float | None]:
@@ -205,36 +213,28 @@ def repeated_failures(trace: Trace, th: Thresholds) -> Iterator[Finding]:
 
 
 def could_ping_pong(s: Signals, th: Thresholds) -> bool:
-    """Handoffs, enough agent starts, or a repeated tool call (an alternation of 3 repeats one)."""
-    return th.ping_pong < 3 or bool(s.handoffs) or s.starts >= th.ping_pong or s.repeated_call
+    """Handoffs, enough agent starts for a ping-pong or a cycle, a state key passed between
+    agents often enough, or a repeated tool call (an alternation of 3 repeats one)."""
+    return (
+        th.ping_pong < 3
+        or bool(s.handoffs)
+        or s.starts >= cycles.min_steps(th)
+        or s.repeated_call
+        or s.passed_state
+    )
 
 
 def ping_pong(trace: Trace, th: Thresholds) -> Iterator[Finding]:
-    """Two agents handing work back and forth, or two tool calls taking turns, for long enough."""
-    agents = (trace.handoffs if trace.had_handoffs else trace.agent_turns).best
-    if agents and agents.length >= th.ping_pong:
-        a, b = (str(s) for s in agents.pattern)
-        yield Finding(
-            "ping_pong",
-            severity(agents.length, th.ping_pong),
-            trace.trace,
-            a,
-            "",
-            f"agents {a} and {b} took turns {agents.length} times (threshold {th.ping_pong})",
-            f"{a} ⇄ {b} ×{agents.length}",
-            agents.first,
-            agents.last,
-            agents.tokens,
-            agents.cost or None,
-            f"give one of {a} and {b} the final say (a task with an output_schema that ends the "
-            f"exchange, and no "
-            "handoff back), and cap the exchange with limits.max_llm_calls",
-            first_ts=agents.first_ts,
-            last_ts=agents.last_ts,
-            agents=(a, b),
-        )
+    """Agents taking turns (two: ping_pong; more: cycle), or two tool calls taking turns."""
+    priced = any(t.priced for t in trace.threads.values())
+    kept = cycles.loops(trace.cycles, th)
+    yield from cycles.findings(trace.trace, kept, th, priced)
     for t in trace.threads.values():
-        yield from _tool_ping_pong(trace, t, t.tools.best, th)
+        best = t.tools.best
+        if best is None or best.length < th.ping_pong:
+            continue
+        if not cycles.covers(kept, t.agent, {p[0] for p in best.pattern}):  # else said above
+            yield from _tool_ping_pong(trace, t, best, th)
 
 
 def _tool_ping_pong(
@@ -294,8 +294,8 @@ def monologue(trace: Trace, th: Thresholds) -> Iterator[Finding]:
             trace.trace,
             t.agent,
             t.task,
-            f"{_agent(t.agent)} gave the same output {best.length} times running (threshold "
-            f"{th.monologue})",
+            f"{_agent(t.agent)} gave the same output {best.length} times running"
+            f"{_but(t.output_varied, 'outputs')} (threshold {th.monologue})",
             f"output {short(str(best.pattern[0]))} ×{best.length}",
             best.first,
             best.last,

@@ -67,6 +67,8 @@ class Signals:
     """A model output digest seen twice in the trace."""
     repeated_call: bool = False
     """A tool called twice with the same arguments in the trace."""
+    passed_state: bool = False
+    """A state key passed between agents as often as a ping-pong or a cycle needs."""
     ended: bool = False
 
 

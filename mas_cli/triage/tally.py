@@ -2,8 +2,8 @@
 
 A thread is one agent's work on one task in one trace. Per thread: calls, turns, spend, the
 model's input tokens per call, the longest run of identical outputs and of alternating tool
-calls. Per trace: its threads, repeated tool calls and repeated failures, the longest
-alternation of agents, limit hits, and whether it started and ended. Across traces: agent
+calls. Per trace: its threads, repeated tool calls and repeated failures, the cycles
+among agents (see `cycles.py`), limit hits, and whether it started and ended. Across traces: agent
 invocations per minute.
 
 A trace is closed, and handed to the detectors, when its end is read; the memory held is that
@@ -22,11 +22,14 @@ from mas_cli.events.formats.records import (
     Limit,
     Message,
     ModelCall,
+    StateWrite,
     TaskEnd,
     ToolCall,
     TraceEnd,
     TraceStart,
 )
+from mas_cli.events.volatile import differing
+from mas_cli.triage.cycles import HANDOFFS, INVOCATIONS, Cycle, Cycles
 from mas_cli.triage.runs import RunTracker
 from mas_cli.triage.sums import MinuteKey, Rate, Sums, add_rate, flush_minute
 
@@ -46,6 +49,9 @@ class Thread(Sums):
     last_span: str = ""
     first_ts: str = ""
     last_ts: str = ""
+    last_shape: str = ""
+    output_varied: frozenset[str] = frozenset()
+    """The volatile parts that differed between outputs that were otherwise the same."""
 
 
 Spend = tuple[int, float, int, float]
@@ -75,6 +81,10 @@ class Repeat:
     last_span: str = ""
     first_ts: str = ""
     last_ts: str = ""
+    shape: str = ""
+    """The first call's volatile parts (see `volatile.summary`)."""
+    varied: frozenset[str] = frozenset()
+    """The volatile parts that differed between the calls."""
 
     def step(self, thread: Thread, loc: int, span: str, ts: str) -> None:
         """One more occurrence, made in `thread`."""
@@ -117,9 +127,9 @@ class Trace:
     threads: dict[tuple[str, str], Thread] = field(default_factory=dict)
     calls: dict[tuple[str, str], Repeat] = field(default_factory=dict)
     failures: dict[tuple[str, str, str], Repeat] = field(default_factory=dict)
-    handoffs: RunTracker = field(default_factory=lambda: RunTracker(2))
-    agent_turns: RunTracker = field(default_factory=lambda: RunTracker(2))
-    had_handoffs: bool = False
+    carriers: Cycles = field(default_factory=Cycles)
+    cycles: list[Cycle] = field(default_factory=list)
+    """The longest cycle of each set of agents, once the trace is closed (see `cycles.py`)."""
     limits: list[tuple[int, Limit]] = field(default_factory=list)
     last_agent: str = ""
     last_task: str = ""
@@ -147,6 +157,7 @@ class Tally:
             ToolCall: self.tool_call,
             Message: self.message,
             Handoff: self.handoff,
+            StateWrite: self.state_write,
             Limit: self.limit,
             AgentStart: self.agent_start,
             TaskEnd: self.task_end,
@@ -210,6 +221,8 @@ class Tally:
             thread.model = record.name
         thread.inputs.append(record.input_tokens)
         if record.output:
+            if record.varied or thread.last_shape:
+                _same_but(thread, record)
             thread.outputs.feed(
                 record.output, loc, (before, cost_before), (thread.tokens, thread.cost), record.ts
             )
@@ -227,13 +240,16 @@ class Tally:
         key = (record.name, record.args)
         spent = (thread.tokens, thread.cost)
         thread.tools.feed(key, loc, spent, spent, record.ts)
+        trace.carriers.tool(record.name, record.agent, loc, (trace.tokens, trace.cost), record.ts)
         seen = trace.calls.get(key)
         if seen is None:
             seen = trace.calls[key] = Repeat(record.agent, record.task, loc, output=record.output)
-            seen.first_span, seen.first_ts = record.span, record.ts
+            seen.first_span, seen.first_ts, seen.shape = record.span, record.ts, record.varied
         seen.step(thread, loc, record.span, record.ts)
         if record.cached:
             seen.cached += 1
+        if record.varied != seen.shape:
+            seen.varied |= differing(seen.shape, record.varied)
         if record.output != seen.output:
             if seen.same_output:
                 seen.same_output, seen.outputs = False, {seen.output}
@@ -247,6 +263,8 @@ class Tally:
         """Something an agent said: a repeated one is a monologue."""
         trace, thread = self._thread(loc, record)
         if record.output:
+            if record.varied or thread.last_shape:
+                _same_but(thread, record)
             spent = (thread.tokens, thread.cost)
             thread.outputs.feed(record.output, loc, spent, spent, record.ts)
         if record.error:
@@ -255,15 +273,22 @@ class Tally:
     def handoff(self, loc: int, record: Handoff) -> None:
         """Work passed between agents: the sequence of agents holding it."""
         trace = self._trace(loc, record)
-        trace.had_handoffs = True
-        runs, spent = trace.handoffs, (trace.tokens, trace.cost)
-        if runs.prev != record.giver:
-            runs.feed(record.giver, loc, spent, spent, record.ts)
-        runs.feed(record.taker, loc, spent, spent, record.ts)
+        for agent in (record.giver, record.taker):
+            trace.carriers.feed(HANDOFFS, agent, loc, _spent(trace), record.ts)
+
+    def state_write(self, loc: int, record: StateWrite) -> None:
+        """A shared-state key written: the agents writing it in turn may form a cycle."""
+        trace = self._trace(loc, record)
+        trace.carriers.feed(f"state {record.key}", record.agent, loc, _spent(trace), record.ts)
 
     def limit(self, loc: int, record: Limit) -> None:
-        """A guard stopped something."""
-        self._trace(loc, record).limits.append((loc, record))
+        """A guard stopped something (a refused delegation still shows who handed work to whom)."""
+        trace = self._trace(loc, record)
+        trace.limits.append((loc, record))
+        if len(record.chain) >= 2:
+            for agent in record.chain[-2:]:
+                trace.carriers.feed(HANDOFFS, agent, loc, _spent(trace), record.ts)
+            trace.carriers.stop(HANDOFFS, record.name)
 
     def agent_start(self, loc: int, record: AgentStart) -> None:
         """An agent invoked: counted per minute, and the order agents take turns in."""
@@ -271,8 +296,7 @@ class Tally:
         trace.framework = record.framework or trace.framework
         thread.starts += 1
         thread.max_turn = max(thread.max_turn, record.turn)
-        spent = (trace.tokens, trace.cost)
-        trace.agent_turns.feed(record.agent, loc, spent, spent, record.ts)
+        trace.carriers.feed(INVOCATIONS, record.agent, loc, _spent(trace), record.ts)
         if self.counts and record.ts:
             add_rate(
                 self.starts_per_minute, (trace.crew, record.agent, record.ts[:16]), 1, loc, loc
@@ -305,8 +329,8 @@ class Tally:
             self.flush_minute(thread)
             thread.outputs.close()
             thread.tools.close()
-        trace.handoffs.close()
-        trace.agent_turns.close()
+        repeated = {tool for (tool, _), seen in trace.calls.items() if seen.count > 1}
+        trace.cycles = trace.carriers.close(repeated)
         self.closed.append(trace)
 
     def _failure(
@@ -344,6 +368,17 @@ class Tally:
         ):
             for key, rate in theirs.items():
                 add_rate(mine, key, rate.count, rate.first, rate.last)
+
+
+def _same_but(thread: Thread, record: ModelCall | Message) -> None:
+    """Note which volatile parts differ when an output repeats the one before it."""
+    if record.output == thread.outputs.prev and record.varied != thread.last_shape:
+        thread.output_varied |= differing(thread.last_shape, record.varied)
+    thread.last_shape = record.varied
+
+
+def _spent(trace: Trace) -> tuple[int, float]:
+    return trace.tokens, trace.cost
 
 
 def _normalize(error: str) -> str:

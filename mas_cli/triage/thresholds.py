@@ -22,6 +22,8 @@ class Thresholds:
     """The same call failing the same way in one trace."""
     ping_pong: int = 6
     """Steps of a period-2 alternation, between agents or between tool calls."""
+    cycle_rounds: int = 3
+    """Rounds of a cycle among three agents or more (each agent acting once a round)."""
     monologue: int = 3
     """The same model output, this many times running."""
     growth_turns: int = 5

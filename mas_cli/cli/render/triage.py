@@ -10,6 +10,7 @@ from rich.table import Table
 
 from mas_cli.cli.render.base import json_out, stderr, stdout
 from mas_cli.cli.render.fit import print_table
+from mas_cli.words import plural
 
 if TYPE_CHECKING:
     from mas_cli.triage.findings import Finding
@@ -63,7 +64,7 @@ def _summary(report: LoopReport) -> str:
     formats = sorted({fmt for _, fmt in report.sources})
     files = f"{len(report.sources)} file{'s' if len(report.sources) != 1 else ''}"
     found = f"{report.found:,} finding{'s' if report.found != 1 else ''}"
-    counts = f"{report.records:,} records · {report.traces:,} traces · {found}"
+    counts = f"{plural(report.records, 'record')} · {plural(report.traces, 'trace')} · {found}"
     return f"{files} ({', '.join(formats)}) · {counts}"
 
 

@@ -6,7 +6,7 @@ per-type structs told apart by `type` (our writer puts `type` last, so a tagged 
 line twice). `decode_block` is the fast path: a whole block of lines in one call, falling back to
 one line at a time only when the block holds a bad or blank line. `to_record` turns a line into
 the normalized record the other readers produce; a line of an event type the triage does not
-look at (state writes, retries, or a type newer than this version) gives None, and is skipped,
+look at (retries, or a type newer than this version) gives None, and is skipped,
 not counted as bad, so newer logs stay readable.
 """
 
@@ -23,6 +23,7 @@ from mas_cli.events.formats.records import (
     Limit,
     ModelCall,
     Record,
+    StateWrite,
     TaskEnd,
     ToolCall,
     TraceEnd,
@@ -53,12 +54,16 @@ class Line(msgspec.Struct, gc=False, kw_only=True):
     output_digest: str = ""
     tool: str = ""
     args_digest: str = ""
+    args_shape: str = ""
+    args_varied: str = ""
     result_digest: str = ""
     cached: bool = False
     kind: str = ""
     message: str = ""
     from_agent: str = ""
     to_agent: str = ""
+    key: str = ""
+    chain: tuple[str, ...] = ()
 
 
 class FullLine(Line, gc=False, kw_only=True):
@@ -119,7 +124,8 @@ def _tool_call(x: Line) -> Record:
         ts=x.ts,
         name=x.tool,
         turn=x.turn,
-        args=x.args_digest,
+        args=x.args_shape or x.args_digest,
+        varied=x.args_varied,
         output=x.result_digest,
         status=x.status or "ok",
         error=x.error,
@@ -138,9 +144,19 @@ def _handoff(x: Line) -> Record:
     )
 
 
+def _state_write(x: Line) -> Record:
+    return StateWrite(trace=x.trace_id, agent=x.agent, task=x.task, ts=x.ts, key=x.key)
+
+
 def _limit(x: Line) -> Record:
     return Limit(
-        trace=x.trace_id, agent=x.agent, task=x.task, ts=x.ts, name=x.kind, message=x.message
+        trace=x.trace_id,
+        agent=x.agent,
+        task=x.task,
+        ts=x.ts,
+        name=x.kind,
+        message=x.message,
+        chain=x.chain,
     )
 
 
@@ -166,6 +182,7 @@ _RECORDS: dict[str, Callable[[Line], Record]] = {
     "llm_call": _model_call,
     "tool_call": _tool_call,
     "handoff": _handoff,
+    "state_write": _state_write,
     "limit_hit": _limit,
     "task_started": _agent_start,
     "task_finished": _task_end,

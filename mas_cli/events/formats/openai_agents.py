@@ -24,6 +24,7 @@ from mas_cli.events.formats.records import (
     Record,
     ToolCall,
     digest,
+    shaped,
 )
 from mas_cli.events.formats.source import SHAPE_ERRORS, BadLines, int64
 from mas_cli.events.formats.spans import Attribution, Located
@@ -107,10 +108,12 @@ def _record(kind: Any, data: dict[str, Any], common: dict[str, Any], error: str)
             output=digest(msgspec.json.encode(output)) if output else "",
         )
     if kind == "function":
+        args, varied = shaped(str(data.get("input") or ""))
         return ToolCall(
             **common,
             name=str(data.get("name", "")),
-            args=digest(str(data.get("input") or "")),
+            args=args,
+            varied=varied,
             output=digest(str(data["output"])) if data.get("output") is not None else "",
             status="error" if error else "ok",
             error=error,

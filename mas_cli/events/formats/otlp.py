@@ -28,6 +28,7 @@ from mas_cli.events.formats.records import (
     TraceEnd,
     TraceStart,
     digest,
+    shaped,
 )
 from mas_cli.events.formats.source import SHAPE_ERRORS, BadLines, int64
 from mas_cli.events.formats.spans import Attribution, Located
@@ -227,6 +228,7 @@ def _kind(attrs: dict[str, Any]) -> str:
 
 def _model_call(attrs: dict[str, Any], common: dict[str, Any], error: str) -> ModelCall:
     output = _first(attrs, OUTPUT)
+    output_digest, varied = shaped(output) if output else ("", "")
     cost = attrs.get(COST[0], attrs.get(COST[1]))
     return ModelCall(
         **common,
@@ -236,16 +238,19 @@ def _model_call(attrs: dict[str, Any], common: dict[str, Any], error: str) -> Mo
         input_tokens=_int(attrs, INPUT_TOKENS),
         output_tokens=_int(attrs, OUTPUT_TOKENS),
         cost=float(cost) if isinstance(cost, int | float) else None,
-        output=digest(output) if output else "",
+        output=output_digest,
+        varied=varied,
     )
 
 
 def _tool_call(span: _Span, attrs: dict[str, Any], common: dict[str, Any], error: str) -> ToolCall:
     args, result = _first(attrs, TOOL_ARGS), _first(attrs, TOOL_RESULT)
+    args_digest, varied = shaped(args) if args else ("", "")
     return ToolCall(
         **common,
         name=_first(attrs, TOOL) or span.name.removeprefix("execute_tool "),
-        args=digest(args) if args else "",
+        args=args_digest,
+        varied=varied,
         output=digest(result) if result else "",
         status="error" if error else "ok",
         error=error,

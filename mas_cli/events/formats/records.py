@@ -1,8 +1,8 @@
 """The normalized record stream every log format is read into.
 
 One small frozen struct per kind of step, told apart by their class: a model call, a tool call,
-a message, a handoff, a limit hit, an agent starting work, and a trace (a run) starting or
-ending. Every reader builds them, our own run log's included (see `mas.py`).
+a message, a handoff, a state write, a limit hit, an agent starting work, and a trace (a run)
+starting or ending. Every reader builds them, our own run log's included (see `mas.py`).
 
 Every record carries `trace` (the trace or run id), `agent`, `task` and `ts` (ISO 8601, "" when
 the log does not say), and where the source has one, `span` (its span id), which evidence
@@ -15,6 +15,8 @@ import hashlib
 from typing import TypeAlias
 
 import msgspec
+
+from mas_cli.events import volatile
 
 _FROZEN = {"frozen": True, "gc": False, "kw_only": True}
 
@@ -40,6 +42,8 @@ class ModelCall(Base):
     output_tokens: int = 0
     cost: float | None = None
     output: str = ""
+    varied: str = ""
+    """The volatile parts of the output, set aside from `output` (see `volatile.summary`)."""
 
 
 class ToolCall(Base):
@@ -53,6 +57,8 @@ class ToolCall(Base):
     error: str = ""
     cached: bool = False
     """The log says the answer came from a cache (the tool is already deterministic)."""
+    varied: str = ""
+    """The volatile parts of the arguments, set aside from `args` (see `volatile.summary`)."""
 
 
 class Message(Base):
@@ -62,6 +68,8 @@ class Message(Base):
     turn: int = 0
     output: str = ""
     error: str = ""
+    varied: str = ""
+    """As `ModelCall.varied`."""
 
 
 class Handoff(Base):
@@ -83,11 +91,19 @@ class Handoff(Base):
         return self.to_agent or self.target
 
 
+class StateWrite(Base):
+    """A shared-state key written (or refused) by an agent."""
+
+    key: str = ""
+
+
 class Limit(Base):
     """A guard stopped something."""
 
     name: str = ""
     message: str = ""
+    chain: tuple[str, ...] = ()
+    """A refused delegation's chain of agents, the refused worker last (mas logs)."""
 
 
 class AgentStart(Base):
@@ -120,7 +136,16 @@ class TraceEnd(Base):
 
 
 Record: TypeAlias = (
-    ModelCall | ToolCall | Message | Handoff | Limit | AgentStart | TaskEnd | TraceStart | TraceEnd
+    ModelCall
+    | ToolCall
+    | Message
+    | Handoff
+    | StateWrite
+    | Limit
+    | AgentStart
+    | TaskEnd
+    | TraceStart
+    | TraceEnd
 )
 
 
@@ -128,6 +153,12 @@ def digest(text: str | bytes) -> str:
     """A short stable digest of arguments or an output, for telling repeats apart."""
     data = text.encode("utf-8", "replace") if isinstance(text, str) else text
     return hashlib.blake2b(data, digest_size=8).hexdigest()
+
+
+def shaped(text: str) -> tuple[str, str]:
+    """The digest of a text with its volatile parts set aside, and a summary of those parts."""
+    found = volatile.shape(text)
+    return digest(found.text), volatile.summary(found)
 
 
 LINE_BITS = 40

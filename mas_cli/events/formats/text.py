@@ -25,7 +25,7 @@ from mas_cli.events.formats.records import (
     ModelCall,
     Record,
     ToolCall,
-    digest,
+    shaped,
 )
 from mas_cli.events.formats.source import BadLines
 
@@ -181,11 +181,14 @@ def to_record(fields: dict[str, str], text: str) -> Record | None:  # noqa: PLR0
             **common, from_agent=fields.get("from", common["agent"]), to_agent=fields.get("to", "")
         )
     if fields.get("tool"):
+        logged = fields.get("args") or _rest(fields)
+        args, varied = shaped(logged) if logged else ("", "")  # "": the log shows no arguments
         return ToolCall(
             **common,
             name=fields["tool"],
             turn=_int(fields.get("turn")),
-            args=_digest(fields.get("args") or _rest(fields)),  # "": the log shows no arguments
+            args=args,
+            varied=varied,
             output=_digest(fields.get("output")),
             status="error" if error else "ok",
             error=error,
@@ -196,6 +199,7 @@ def to_record(fields: dict[str, str], text: str) -> Record | None:  # noqa: PLR0
         or any(w in words for w in MODEL_WORDS)
         or event == "model"
     ):
+        said, varied = shaped(fields["output"]) if fields.get("output") else ("", "")
         return ModelCall(
             **common,
             name=fields.get("model", ""),
@@ -204,15 +208,18 @@ def to_record(fields: dict[str, str], text: str) -> Record | None:  # noqa: PLR0
             output_tokens=_int(fields.get("output_tokens") or fields.get("completion_tokens")),
             status="error" if error else "ok",
             error=error,
-            output=_digest(fields.get("output")),
+            output=said,
+            varied=varied,
         )
     if any(w in words for w in AGENT_WORDS) or "turn" in fields or event == "agent":
         return AgentStart(**common, turn=_int(fields.get("turn"))) if common["agent"] else None
     if common["agent"]:
+        said, varied = shaped(fields.get("output", fields.get("message", text)))
         return Message(
             **common,
             name=fields.get("event", ""),
-            output=digest(fields.get("output", fields.get("message", text))),
+            output=said,
+            varied=varied,
             error=error,
         )
     return None
@@ -229,7 +236,7 @@ def _rest(fields: dict[str, str]) -> str:
 
 
 def _digest(value: str | None) -> str:
-    return digest(value) if value else ""
+    return shaped(value)[0] if value else ""
 
 
 def _int(value: str | None) -> int:
