@@ -282,13 +282,18 @@ class Tally:
         self.open.clear()
 
     def _close(self, trace: Trace) -> None:
+        self.settle(trace)
+        self.closed.append(trace)
+
+    def settle(self, trace: Trace) -> None:
+        """Bring a trace's runs and per-minute counts up to date, so the detectors see it as it
+        stands; it may go on (`--follow` judges traces still open)."""
         for thread in trace.threads.values():
             self.flush_minute(thread)
             thread.outputs.close()
             thread.tools.close()
         trace.handoffs.close()
         trace.agent_turns.close()
-        self.closed.append(trace)
 
     def _failure(self, trace: Trace, loc: int, record: Any, key: tuple[str, str, str]) -> None:
         norm = (key[0], key[1], _normalize(key[2]))
