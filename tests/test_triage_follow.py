@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from triage_logs import TRACE, agents_span, jsonl, llm, otlp_line, otlp_span, run, tool
+from triage_logs import TRACE, agents_span, jsonl, llm, mas_event, otlp_line, otlp_span, run, tool
 from typer.testing import CliRunner
 
 from mas_cli.cli.app import app
@@ -375,3 +375,16 @@ def _record(event: dict[str, Any]) -> Any:
 
     records = [r for _, r in read_mas([(1, json.dumps(event).encode())], "log", BadLines())]
     return records[0] if records else None
+
+
+def test_a_busy_minute_is_shown_once_while_it_goes_on() -> None:
+    shown: list[tuple[str, str, bool]] = []
+    watch = Watch(Thresholds(), 0, lambda f, update: shown.append((f.detector, f.agent, update)))
+    starts = [mas_event("task_started", n, agent="scorer", task=f"t{n}") for n in range(1, 13)]
+    later = [mas_event("task_started", 60 * m, agent="scorer", task="t") for m in range(1, 6)]
+    for line, event in enumerate(run(*starts, *later, finished=False), start=1):
+        if (record := _record(event)) is not None:
+            watch.observe(line, record)
+        watch.settle()
+    assert [s for s in shown if s[0] == "rate"] == [("rate", "scorer", False)]
+    assert len({m for _, m in watch.tally.starts_per_minute}) <= KEPT_MINUTES
