@@ -28,6 +28,7 @@ from mas_cli.events.formats.text import compile_pattern
 from mas_cli.triage.findings import RANK
 from mas_cli.triage.follow import KEPT_MINUTES, Fired, FollowOptions, FollowSummary, Watch, follow
 from mas_cli.triage.hook import Hook
+from mas_cli.triage.report import LoopReport
 from mas_cli.triage.thresholds import Thresholds
 
 WAIT_S = 30.0
@@ -236,12 +237,21 @@ def following(path: str, **options: Any) -> Iterator[tuple[list[Fired], list[Fol
     fired: list[Fired] = []
     done: list[FollowSummary] = []
     opts = FollowOptions(poll_s=FAST, **options)
-    thread = threading.Thread(target=lambda: done.append(follow(path, opts, fired.append)))
+    units = REPORT.units
+    units.clear()
+    thread = threading.Thread(target=lambda: done.append(follow(path, opts, fired.append, units)))
     thread.daemon = True
     thread.start()
     yield fired, done
     thread.join(WAIT_S)
     assert not thread.is_alive(), f"follow did not stop; fired: {fired}"
+
+
+REPORT = LoopReport()  # where the rotation tests' locs point: file and line
+
+
+def where(fired: Fired) -> str:
+    return REPORT.where(fired.finding.first)
 
 
 def wait_for(check: Callable[[], bool]) -> None:
@@ -264,8 +274,8 @@ def test_a_rotated_log_is_followed_into_the_new_file(tmp_path: Path) -> None:
         log.write_text(other_trace(looping_run(8)[:8]))  # six calls in the new file: an error
     assert done[0].rotations == 1
     assert fired[-1].finding.trace == "0" * 32
-    assert fired[-1].first == (f"{log} (rotated #1)", 3)  # lines counted from the new file
-    assert fired[0].first == (str(log), 3)
+    assert where(fired[-1]) == f"{log} (rotated #1):3"  # lines counted from the new file
+    assert where(fired[0]) == f"{log}:3"
 
 
 def test_a_truncated_log_is_read_again_from_its_start(tmp_path: Path) -> None:
@@ -276,7 +286,7 @@ def test_a_truncated_log_is_read_again_from_its_start(tmp_path: Path) -> None:
         wait_for(lambda: len(fired) == 1)
         log.write_text(other_trace(looping_run(8)[:8]))  # shorter than what was read
     assert done[0].truncations == 1
-    assert fired[-1].first == (f"{log} (truncated #1)", 3)
+    assert where(fired[-1]) == f"{log} (truncated #1):3"
 
 
 def test_a_log_that_is_gzipped_or_missing_is_an_error_that_says_the_fix(tmp_path: Path) -> None:

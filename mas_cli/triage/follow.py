@@ -20,18 +20,17 @@ from itertools import chain
 from typing import Any
 
 from mas_cli.events.formats import read_records
-from mas_cli.events.formats.records import make_loc, split_loc
 from mas_cli.events.formats.sniff import sniff
 from mas_cli.events.formats.source import TOO_LONG, BadLines
 from mas_cli.triage import loops
 from mas_cli.triage.findings import RANK, Finding
+from mas_cli.triage.report import Unit
 from mas_cli.triage.tail import FollowedSource, Numbered, Tail
 from mas_cli.triage.tally import Rate, Tally
 from mas_cli.triage.thresholds import Thresholds
 
 SETTLE_S = 0.5
 KEPT_MINUTES = 3
-UNIT = 0  # one unit: the tail numbers lines on across rotations, and knows which file is which
 LIVE_ONLY = "unfinished"  # a trace still open is not unfinished: it is running
 
 
@@ -53,9 +52,6 @@ class Fired:
 
     finding: Finding
     update: bool
-    first: tuple[str, int]
-    """The file and line of the pattern's first occurrence."""
-    last: tuple[str, int]
 
 
 @dataclass
@@ -86,8 +82,16 @@ class Tripped(Exception):
         self.finding = finding
 
 
-def follow(name: str, options: FollowOptions, emit: Callable[[Fired], None]) -> FollowSummary:
+def follow(
+    name: str,
+    options: FollowOptions,
+    emit: Callable[[Fired], None],
+    units: dict[int, Unit] | None = None,
+) -> FollowSummary:
     """Follow one log (a path, or - for stdin) until Ctrl-C, --exit-on, or the input's end.
+
+    `units` is filled, as the log is rotated or truncated, with the file each unit of the
+    findings' locs stands for (see `LoopReport.where`).
 
     Raises:
         LogFormatError: the file cannot be opened.
@@ -96,11 +100,10 @@ def follow(name: str, options: FollowOptions, emit: Callable[[Fired], None]) -> 
     summary = FollowSummary(name)
     tail = Tail(name, options.poll_s)
     tail.on_too_long = lambda line: summary.bad.add(name, line, TOO_LONG)
-
-    def fired(finding: Finding, update: bool) -> None:
-        emit(Fired(finding, update, _at(tail, finding.first), _at(tail, finding.last)))
-
-    watch = Watch(options.thresholds, options.exit_rank, fired)
+    known = {} if units is None else units
+    known[0] = Unit(name, 1)
+    tail.on_generation = lambda unit, label: known.update({unit: Unit(label, 1)})
+    watch = Watch(options.thresholds, options.exit_rank, lambda f, update: emit(Fired(f, update)))
     tail.on_idle = watch.settle
     try:
         _read(tail, options, watch, summary)
@@ -112,10 +115,6 @@ def follow(name: str, options: FollowOptions, emit: Callable[[Fired], None]) -> 
     return summary
 
 
-def _at(tail: Tail, loc: int) -> tuple[str, int]:
-    return tail.where(split_loc(loc)[1])
-
-
 def _read(tail: Tail, options: FollowOptions, watch: Watch, summary: FollowSummary) -> None:
     lines = tail.lines()
     head = _head(lines)
@@ -123,7 +122,7 @@ def _read(tail: Tail, options: FollowOptions, watch: Watch, summary: FollowSumma
     source = FollowedSource(tail.name, [line for _, line in head], chain(head, lines))
     for line, record in read_records(source, fmt, summary.bad, options.pattern):
         summary.lines = line
-        watch.observe(make_loc(UNIT, line), record)
+        watch.observe(tail.loc(line), record)
     watch.finish()  # a pipe closed: the log is whole, and a run that never ended is unfinished
 
 
@@ -244,27 +243,3 @@ def _keep_recent(counts: dict[tuple[str, str], Rate]) -> None:
         old = set(minutes[:-KEPT_MINUTES])
         for key in [k for k in counts if k[1] in old]:
             del counts[key]
-
-
-def fired_json(fired: Fired) -> dict[str, Any]:
-    """A finding as it fired, as plain JSON: one line of `--json`, and --on-finding's input."""
-    f = fired.finding
-
-    def at(place: tuple[str, int], span: str, ts: str) -> dict[str, Any]:
-        return {"file": place[0], "line": place[1], "span": span or None, "ts": ts or None}
-
-    return {
-        "event": "update" if fired.update else "finding",
-        "detector": f.detector,
-        "severity": f.severity,
-        "message": f.message,
-        "where": {"agent": f.agent or None, "task": f.task or None, "trace": f.trace or None},
-        "evidence": {
-            "pattern": f.pattern,
-            "first": at(fired.first, f.first_span, f.first_ts),
-            "last": at(fired.last, f.last_span, f.last_ts),
-        },
-        "tokens": f.tokens,
-        "cost_usd": round(f.cost, 6) if f.cost is not None else None,
-        "fix": f.fix,
-    }

@@ -3,9 +3,10 @@
 A file is read from its start and then polled. A partial last line is held until its newline.
 A file replaced under its name (a new inode: rotation) is read to its end, then the new one is
 read from its start; a file that shrank (truncated in place) is read again from its start. Each
-of those starts a new generation, and lines are numbered on across them, so a place in the
-stream is one number that `where` turns back into a file and a line. Whenever no line is ready,
-`on_idle` is called before waiting: the caller's moment to judge what it has read.
+of those starts a new generation, and lines are numbered on across them; `loc` turns such a
+number into a loc whose unit is the generation and whose line is the line in that file.
+Whenever no line is ready, `on_idle` is called before waiting: the caller's moment to judge
+what it has read.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mas_cli.errors import LogFormatError, UsageError
+from mas_cli.events.formats.records import make_loc
 from mas_cli.events.formats.source import GZIP_MAGIC, MAX_LINE_BYTES, STDIN, LineSource
 
 CHUNK = 1 << 16
@@ -36,6 +38,8 @@ class Tail:
     poll_s: float = 0.2
     on_idle: Callable[[], None] = lambda: None
     on_too_long: Callable[[int], None] = lambda _line: None
+    on_generation: Callable[[int, str], None] = lambda _unit, _label: None
+    """Called when a rotation or a truncation starts a new unit of locs, with its label."""
     rotations: int = 0
     truncations: int = 0
     starts: list[int] = field(default_factory=lambda: [1])
@@ -47,10 +51,10 @@ class Tail:
     def __post_init__(self) -> None:
         self.labels.append(self.name)
 
-    def where(self, line: int) -> tuple[str, int]:
-        """The file (with its generation) and the line in it of a stream line number."""
+    def loc(self, line: int) -> int:
+        """The loc of a stream line number: its generation's unit, and its line in that file."""
         at = max(0, bisect.bisect_right(self.starts, line) - 1)
-        return self.labels[at], line - self.starts[at] + 1
+        return make_loc(at, line - self.starts[at] + 1)
 
     def lines(self) -> Iterator[Numbered]:
         """Every complete line, numbered across generations; for a file, forever."""
@@ -91,6 +95,7 @@ class Tail:
     def _generation(self, why: str) -> None:
         self.starts.append(self._number + 1)
         self.labels.append(f"{self.name} ({why})")
+        self.on_generation(len(self.labels) - 1, self.labels[-1])
 
     def _stdin(self) -> Iterator[Numbered]:
         chunks: queue.Queue[bytes] = queue.Queue(maxsize=64)
