@@ -125,7 +125,7 @@ def test_a_finding_shows_while_the_log_is_still_written_and_ctrl_c_sums_up(tmp_p
     code, err = live.end()
     assert code == 0
     assert "stopped (Ctrl-C)" in err
-    assert "1 finding (1 updated)" in err
+    assert "11 lines · 11 records · 1 run ended, 0 still open · 1 finding (1 updated)" in err
     assert "skipped" not in err  # the halves of a line were held, not read as two bad lines
     assert "Traceback" not in err
     assert live.lines.empty()  # shown once, updated once: never repeated
@@ -273,6 +273,7 @@ def test_a_rotated_log_is_followed_into_the_new_file(tmp_path: Path) -> None:
         log.rename(tmp_path / "app.log.1")
         log.write_text(other_trace(looping_run(8)[:8]))  # six calls in the new file: an error
     assert done[0].rotations == 1
+    assert done[0].lines == 13  # five lines, then eight in the new file
     assert fired[-1].finding.trace == "0" * 32
     assert where(fired[-1]) == f"{log} (rotated #1):3"  # lines counted from the new file
     assert where(fired[0]) == f"{log}:3"
@@ -398,3 +399,15 @@ def test_a_busy_minute_is_shown_once_while_it_goes_on() -> None:
         watch.settle()
     assert [s for s in shown if s[0] == "rate"] == [("rate", "scorer", False)]
     assert len({m for _, m in watch.tally.starts_per_minute}) <= KEPT_MINUTES
+
+
+def test_ctrl_c_on_a_pipe_that_stays_open_ends_cleanly() -> None:
+    live = Live("-", "--json", stdin=subprocess.PIPE)
+    assert live.proc.stdin is not None
+    live.proc.stdin.write("".join(looping_run()[:6]))
+    live.proc.stdin.flush()
+    assert live.next_finding()["detector"] == "repeated_calls"
+    code, err = live.end()  # the writer is still there: stdin never closed
+    assert code == 0
+    assert "stopped (Ctrl-C): - (mas) · 6 lines" in err
+    assert "Traceback" not in err

@@ -121,7 +121,6 @@ def _read(tail: Tail, options: FollowOptions, watch: Watch, summary: FollowSumma
     summary.fmt = fmt = _format(options, [line for _, line in head])
     source = FollowedSource(tail.name, [line for _, line in head], chain(head, lines))
     for line, record in read_records(source, fmt, summary.bad, options.pattern):
-        summary.lines = line
         watch.observe(tail.loc(line), record)
     watch.finish()  # a pipe closed: the log is whole, and a run that never ended is unfinished
 
@@ -144,6 +143,7 @@ def _format(options: FollowOptions, head: list[bytes]) -> str:
 
 def _sum_up(summary: FollowSummary, tail: Tail, watch: Watch) -> None:
     summary.rotations, summary.truncations = tail.rotations, tail.truncations
+    summary.lines = tail.read
     summary.records, summary.ended_traces = watch.tally.records, watch.ended
     summary.open_traces = len(watch.tally.open)
     summary.found, summary.updates, summary.worst = watch.found, watch.updates, watch.worst

@@ -51,6 +51,11 @@ class Tail:
     def __post_init__(self) -> None:
         self.labels.append(self.name)
 
+    @property
+    def read(self) -> int:
+        """Lines read so far, across generations."""
+        return self._number
+
     def loc(self, line: int) -> int:
         """The loc of a stream line number: its generation's unit, and its line in that file."""
         at = max(0, bisect.bisect_right(self.starts, line) - 1)
@@ -152,14 +157,25 @@ class Tail:
 
 def _pump(chunks: queue.Queue[bytes]) -> None:
     """Stdin's bytes as they come, then b"" at its end (a thread: a read blocks)."""
-    stream = sys.stdin.buffer
-    read = stream.read1 if hasattr(stream, "read1") else stream.read
+    read = _stdin_reader()
     try:
         while chunk := read(CHUNK):
             chunks.put(chunk)
     except (OSError, ValueError):
         pass
     chunks.put(b"")
+
+
+def _stdin_reader() -> Callable[[int], bytes]:
+    """Reads of stdin's file descriptor: a thread blocked in the buffered reader would hold its
+    lock, and the interpreter aborts at exit (Ctrl-C) waiting for it. A stdin with no
+    descriptor (a test's) is read through its buffer."""
+    try:
+        fd = sys.stdin.fileno()
+    except (AttributeError, OSError, ValueError):
+        stream = sys.stdin.buffer
+        return stream.read1 if hasattr(stream, "read1") else stream.read
+    return lambda size: os.read(fd, size)
 
 
 def _open(path: Path) -> int:

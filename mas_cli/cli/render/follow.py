@@ -10,6 +10,7 @@ from rich.markup import escape
 from mas_cli.cli.render.base import stderr, stdout
 from mas_cli.cli.render.triage import SEVERITY_STYLE, _finding_json, bad_lines
 from mas_cli.events.jsonsafe import dumps
+from mas_cli.words import figure, plural
 
 if TYPE_CHECKING:
     from mas_cli.triage.follow import Fired, FollowOptions, FollowSummary
@@ -74,14 +75,13 @@ def _summary(s: FollowSummary) -> None:
         if s.interrupted
         else "the input ended"
     )
-    found = f"{s.found:,} finding{'s' if s.found != 1 else ''}"
-    updates = f" ({s.updates:,} updated)" if s.updates else ""
-    moved = f" · rotated {s.rotations}×" if s.rotations else ""
-    moved += f" · truncated {s.truncations}×" if s.truncations else ""
+    updates = f" ({figure(s.updates)} updated)" if s.updates else ""
+    moved = f" · rotated {plural(s.rotations, 'time')}" if s.rotations else ""
+    moved += f" · truncated {plural(s.truncations, 'time')}" if s.truncations else ""
     stderr.print(
-        f"{why}: {escape(s.source)} ({s.fmt or 'nothing read'}) · {s.lines:,} lines · "
-        f"{s.records:,} records · {s.ended_traces:,} runs ended, {s.open_traces:,} still open · "
-        f"{found}{updates}{moved}"
+        f"{why}: {escape(s.source)} ({s.fmt or 'nothing read'}) · {plural(s.lines, 'line')} · "
+        f"{plural(s.records, 'record')} · {plural(s.ended_traces, 'run')} ended, "
+        f"{figure(s.open_traces)} still open · {plural(s.found, 'finding')}{updates}{moved}"
     )
     if s.bad.count:
         bad_lines_of(s)
