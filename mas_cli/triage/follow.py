@@ -43,7 +43,7 @@ class FollowOptions:
     thresholds: Thresholds = field(default_factory=Thresholds)
     exit_rank: int = 0
     """Stop at the first finding of this rank or worse (see `findings.RANK`); 0 never stops."""
-    poll_s: float = 0.2
+    poll_s: float = 0.1
 
 
 @dataclass(frozen=True)

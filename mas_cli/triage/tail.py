@@ -35,7 +35,7 @@ class Tail:
     """Follows one input; `lines()` yields its numbered lines and never ends for a file."""
 
     name: str
-    poll_s: float = 0.2
+    poll_s: float = 0.1
     on_idle: Callable[[], None] = lambda: None
     on_too_long: Callable[[int], None] = lambda _line: None
     on_generation: Callable[[int, str], None] = lambda _unit, _label: None
