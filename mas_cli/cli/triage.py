@@ -64,10 +64,30 @@ def loops(
             metavar="[warning|error]",
         ),
     ] = "error",
+    follow: Annotated[
+        bool,
+        typer.Option("--follow", help="Watch one growing log (or -): print findings as they fire."),
+    ] = False,
+    exit_on: Annotated[
+        str | None,
+        typer.Option(
+            "--exit-on",
+            help="With --follow: stop with exit 1 at the first finding this bad.",
+            metavar="[warning|error]",
+        ),
+    ] = None,
+    on_finding: Annotated[
+        str | None,
+        typer.Option(
+            "--on-finding",
+            help="With --follow: run this command (no shell) with each finding as JSON on stdin.",
+        ),
+    ] = None,
 ) -> None:
     """Find loops: turns, repeated calls and failures, ping-pong, monologues, token growth, stops.
 
-    Exit 0 clean, 1 a finding at or above --fail-on, 2 nothing could be read.
+    Exit 0 clean, 1 a finding at or above --fail-on, 2 nothing could be read. With --follow:
+    0 at Ctrl-C or the input's end, 1 when --exit-on tripped.
     """
     from mas_cli.cli.render.triage import SHOWN, loops_report
     from mas_cli.errors import UsageError
@@ -84,6 +104,12 @@ def loops(
         raise UsageError(
             f"--pattern reads text logs, not {log_format}", hint="drop --log-format or --pattern"
         )
+    if follow or exit_on or on_finding:
+        if not follow:
+            raise UsageError("--exit-on and --on-finding act on a live log", hint="add --follow")
+        _follow(
+            logs, out, exit_on, on_finding, log_format, pattern, _thresholds(crew, threshold or [])
+        )
     options = ScanOptions(
         fmt=log_format,
         pattern=compile_pattern(pattern) if pattern else None,
@@ -95,6 +121,32 @@ def loops(
         _nothing_readable(report, logs)
     loops_report(report, out)
     raise typer.Exit(1 if report.worst() >= RANK[fail_on] else 0)
+
+
+def _follow(
+    logs: list[str],
+    out: str,
+    exit_on: str | None,
+    on_finding: str | None,
+    fmt: str,
+    pattern: str | None,
+    th: Thresholds,
+) -> None:
+    from mas_cli.cli.render.follow import follow_live
+    from mas_cli.errors import UsageError
+    from mas_cli.events.formats.text import compile_pattern
+    from mas_cli.triage.findings import RANK
+    from mas_cli.triage.follow import FollowOptions
+
+    if len(logs) != 1 or out == "md" or exit_on not in (None, *FailOn):
+        raise UsageError(
+            "--follow watches one log, as a table or --json; --exit-on takes warning or error",
+            hint="e.g. mas triage loops app.log --follow --exit-on error",
+        )
+    rank = RANK[exit_on] if exit_on else 0
+    options = FollowOptions(fmt, compile_pattern(pattern) if pattern else None, th, rank)
+    summary = follow_live(logs[0], options, out == "json", on_finding)
+    raise typer.Exit(1 if summary.tripped else 0)
 
 
 def _output_format(fmt: str, json_out: bool) -> str:

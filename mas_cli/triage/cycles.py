@@ -234,23 +234,26 @@ class Cycles:
         if carrier in self.carriers:
             self.carriers[carrier].stopped = guard
 
-    def close(self, repeated_tools: set[str]) -> list[Cycle]:
-        """The longest cycle on each carrier, longest first.
+    def close(self, repeated_tools: set[str], *, keep: bool = False) -> list[Cycle]:
+        """The longest cycle on each carrier, longest first; the carriers are dropped unless
+        `keep` (`--follow` asks again while the trace goes on).
 
         A tool carries a cycle only when some call of it was repeated (the same arguments
         again): agents taking turns on a shared tool with new arguments each time are doing
         new work, not going round.
         """
-        if HANDOFFS in self.carriers:  # each handoff starts the taker's task: one loop, not two
-            self.carriers.pop(INVOCATIONS, None)
+        # each handoff starts the taker's task: one loop, not two
+        skip = INVOCATIONS if HANDOFFS in self.carriers else None
+        carriers = [c for name, c in self.carriers.items() if name != skip]
         found = []
         tools = (c for name, c in self.tools.items() if name in repeated_tools)
-        for carrier in (*self.carriers.values(), *tools):
+        for carrier in (*carriers, *tools):
             carrier.close()
             if carrier.best is not None:
                 found.append(carrier.best)
-        self.carriers.clear()
-        self.tools.clear()
+        if not keep:
+            self.carriers.clear()
+            self.tools.clear()
         return sorted(found, key=_rank)
 
 

@@ -325,13 +325,19 @@ class Tally:
         self.open.clear()
 
     def _close(self, trace: Trace) -> None:
+        self.settle(trace, last=True)
+        self.closed.append(trace)
+
+    def settle(self, trace: Trace, *, last: bool = False) -> None:
+        """Bring a trace's runs and per-minute counts up to date, so the detectors see it as it
+        stands; unless it is the `last` time, it may go on (`--follow` judges traces still
+        open)."""
         for thread in trace.threads.values():
             self.flush_minute(thread)
             thread.outputs.close()
             thread.tools.close()
         repeated = {tool for (tool, _), seen in trace.calls.items() if seen.count > 1}
-        trace.cycles = trace.carriers.close(repeated)
-        self.closed.append(trace)
+        trace.cycles = trace.carriers.close(repeated, keep=not last)
 
     def _failure(
         self, trace: Trace, thread: Thread, loc: int, record: Any, key: tuple[str, str, str]
