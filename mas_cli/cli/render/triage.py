@@ -242,6 +242,7 @@ def state_report(report: StateReport, fmt: str) -> None:
         json_out(
             {
                 "state": report.source,
+                "schema": report.schema,
                 "log": report.log,
                 "keys": report.keys,
                 "problems": [vars(p) for p in report.problems],
@@ -249,9 +250,9 @@ def state_report(report: StateReport, fmt: str) -> None:
         )
         return
     log = f" · log {report.log}" if report.log else ""
-    stdout.print(
-        f"[bold]mas triage state[/] {escape(report.source)} · {report.keys} keys{escape(log)}"
-    )
+    keys = f"{report.keys} key{'s' if report.keys != 1 else ''}"
+    head = f"{report.source} · {keys} · {report.schema}{log}"
+    stdout.print(f"[bold]mas triage state[/] {escape(head)}")
     if not report.problems:
         stdout.print("[green]state is clean[/]")
         return
