@@ -87,3 +87,13 @@ def test_many_inputs_are_counted_per_format_and_those_with_skips_listed(tmp_path
     assert result.exit_code == 0  # type: ignore[attr-defined]
     assert f"  {logs[3]}: read as mas · 5 records · 1 of 6 lines skipped" in result.stdout  # type: ignore[attr-defined]
     assert "  6 files read as mas · 30 records · none skipped" in result.stdout  # type: ignore[attr-defined]
+
+
+def test_garbage_on_standard_input_is_unreadable() -> None:
+    text = (ROOT / "README.md").read_text()
+    result = runner.invoke(app, ["triage", "loops", "-"], input=text)
+    assert result.exit_code == 2
+    assert "  standard input: read as text · " in result.stdout
+    assert "error: the verdict is unreadable, not clean: standard input read as text" in (
+        result.stderr
+    )

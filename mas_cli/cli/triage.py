@@ -135,8 +135,8 @@ def _mostly_unreadable(report: LoopReport) -> None:
     from mas_cli.errors import LogFormatError
 
     said = [
-        f"{i.path} read as {i.fmt}: {i.skipped:,} of {i.lines:,} lines skipped, "
-        f"{i.records:,} records"
+        f"{'standard input' if i.path == '-' else i.path} read as {i.fmt}: "
+        f"{i.skipped:,} of {i.lines:,} lines skipped, {i.records:,} records"
         for i in report.unreadable()
     ]
     raise LogFormatError(

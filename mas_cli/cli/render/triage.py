@@ -72,7 +72,8 @@ GROUPED = 5  # more inputs than this: those read whole are counted per format, n
 def read_as(i: Input) -> str:
     """`README.md: read as text · 2 records · 287 of 289 lines skipped`."""
     skipped = f"{i.skipped:,} of {i.lines:,} lines skipped" if i.skipped else "no line skipped"
-    return f"{i.path}: read as {i.fmt} · {i.records:,} records · {skipped}"
+    name = "standard input" if i.path == "-" else i.path
+    return f"{name}: read as {i.fmt} · {i.records:,} records · {skipped}"
 
 
 def _inputs(report: LoopReport) -> list[str]:
