@@ -246,10 +246,12 @@ def test_a_broken_cache_is_a_warning_on_stderr_and_the_test_still_runs(
 # --- --all: every tool on its examples, as a CI check ---------------------------------------
 
 
-def test_all_passes_on_the_example_crews() -> None:
+def test_all_passes_on_the_example_crews_whose_tools_have_examples() -> None:
+    ran_nothing = {"delegation-ping-pong", "hierarchical-report", "runaway-rescoring"}
     for crew in sorted(ROOT.glob("crews/*/crew.yaml")):
         result = tool_test("--all", "--crew", str(crew))
-        assert result.exit_code == 0, (crew, result.stdout, result.stderr)
+        expected = 1 if crew.parent.name in ran_nothing else 0  # no tools, or none with examples
+        assert result.exit_code == expected, (crew, result.stdout, result.stderr)
 
 
 def test_all_reports_each_example_and_fails_on_any_failure(tmp_path: Path) -> None:
@@ -303,3 +305,55 @@ def test_all_and_a_tool_name_are_exclusive(crew: Path, argv: list[str], message:
     result = tool_test(*argv, "--crew", str(crew))
     assert result.exit_code == 2
     assert result.stderr.startswith(message)
+
+
+# --- --all that ran nothing does not pass ---------------------------------------------------
+
+
+def test_all_with_every_tool_skipped_ran_nothing_and_fails(tmp_path: Path) -> None:
+    crew = write_crew(tmp_path / "crew", {"lookup": {"function": "tools.py:lookup"}})
+    result = tool_test("--all", "--crew", str(crew))
+    assert result.exit_code == 1
+    assert "all passed" not in result.stdout
+    assert "nothing ran: 0 ran · 1 skipped (no examples in the crew file)" in result.stdout
+    assert result.stderr.startswith("error: no tool ran, so nothing was tested")
+    assert "examples:" in result.stderr
+
+
+def test_all_answered_from_the_cache_says_so_and_fails(tmp_path: Path) -> None:
+    examples = {
+        "function": "tools.py:lookup",
+        "kind": "deterministic",
+        "examples": [{"query": "a"}],
+    }
+    crew = write_crew(tmp_path / "crew", {"lookup": examples})
+    first = tool_test("--all", "--crew", str(crew))
+    assert first.exit_code == 0, first.stdout
+    assert "all passed · 1 ran" in first.stdout
+    again = tool_test("--all", "--crew", str(crew))
+    assert again.exit_code == 1
+    assert "ok (cached, not run)" in again.stdout
+    assert "1 answered from the cache, not run (--no-cache runs them)" in again.stdout
+    assert "--no-cache" in again.stderr
+    as_json = json.loads(tool_test("--all", "--crew", str(crew), "--json").stdout)
+    assert [(t["ran"], t["cached"]) for t in as_json] == [(False, True)]
+    fresh = tool_test("--all", "--crew", str(crew), "--no-cache")
+    assert fresh.exit_code == 0
+    assert "all passed · 1 ran" in fresh.stdout
+
+
+def test_all_on_a_crew_without_tools_ran_nothing(tmp_path: Path) -> None:
+    crew = ROOT / "crews" / "delegation-ping-pong" / "crew.yaml"
+    result = tool_test("--all", "--crew", str(crew))
+    assert result.exit_code == 1
+    assert "the crew declares no tools" in result.stdout
+
+
+def test_all_with_some_skipped_passes_and_says_what_was_skipped(tmp_path: Path) -> None:
+    tools = {
+        "lookup": {"function": "tools.py:lookup", "examples": [{"query": "a"}]},
+        "noisy": {"function": "tools.py:noisy"},
+    }
+    result = tool_test("--all", "--crew", str(write_crew(tmp_path / "crew", tools)))
+    assert result.exit_code == 0
+    assert "all passed · 1 ran · 1 skipped (no examples in the crew file)" in result.stdout

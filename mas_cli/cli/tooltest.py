@@ -58,7 +58,8 @@ def tool_test(
 ) -> None:
     """Run a tool alone, with no model: latency, output, determinism, its own traceback.
 
-    Exit 0 all good, 1 a tool failed, timed out or broke its determinism, 2 bad input.
+    Exit 0 all good, 1 a tool failed, timed out or broke its determinism, or --all ran no tool
+    (each skipped or answered from the cache), 2 bad input.
     """
     from mas_cli.cli.render.tooltest import tool_tests
     from mas_cli.events.store import home_dir

@@ -86,8 +86,9 @@ def loops(
 ) -> None:
     """Find loops: turns, repeated calls and failures, ping-pong, monologues, token growth, stops.
 
-    Exit 0 clean, 1 a finding at or above --fail-on, 2 nothing could be read. With --follow:
-    0 at Ctrl-C or the input's end, 1 when --exit-on tripped.
+    Exit 0 clean, 1 a finding at or above --fail-on, 2 unreadable: nothing could be read, or
+    more than half the lines of an input were skipped. With --follow: 0 at Ctrl-C or the
+    input's end, 1 when --exit-on tripped.
     """
     from mas_cli.cli.render.triage import SHOWN, loops_report
     from mas_cli.errors import UsageError
@@ -120,6 +121,8 @@ def loops(
     if report.records == 0:
         _nothing_readable(report, logs)
     loops_report(report, out)
+    if report.unreadable():
+        _mostly_unreadable(report)
     raise typer.Exit(1 if report.worst() >= RANK[fail_on] else 0)
 
 
@@ -177,6 +180,21 @@ def _nothing_readable(report: LoopReport, logs: list[str]) -> None:
         f"nothing readable in {', '.join(logs)}",
         hint="is it a mas, OTLP JSON, OpenAI Agents or text log? name it with --log-format, "
         "or describe text lines with --pattern",
+    )
+
+
+def _mostly_unreadable(report: LoopReport) -> None:
+    from mas_cli.errors import LogFormatError
+
+    said = [
+        f"{'standard input' if i.path == '-' else i.path} read as {i.fmt}: "
+        f"{i.skipped:,} of {i.lines:,} lines skipped, {i.records:,} records"
+        for i in report.unreadable()
+    ]
+    raise LogFormatError(
+        "the verdict is unreadable, not clean: " + "; ".join(said),
+        hint="name the format with --log-format, describe text lines with --pattern, "
+        "or leave that input out",
     )
 
 

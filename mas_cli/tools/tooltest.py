@@ -105,6 +105,16 @@ class ToolTest:
         return "ok"
 
     @property
+    def ran(self) -> bool:
+        """Whether the tool itself ran at least once (a cache hit runs nothing)."""
+        return any(a.cache != "hit" for a in self.attempts)
+
+    @property
+    def cached(self) -> bool:
+        """Whether every run was answered from the cache."""
+        return bool(self.attempts) and not self.ran
+
+    @property
     def identical(self) -> bool | None:
         """Whether every run gave the same output; None with fewer than two runs."""
         outputs = {a.result.output for a in self.attempts}
@@ -157,9 +167,12 @@ def run_tool_tests(request: Request) -> list[ToolTest]:
 
 
 def exit_code(tests: list[ToolTest], *, all_tools: bool) -> int:
-    """0 all good; 1 a tool failed, timed out or broke determinism; 2 bad arguments given."""
+    """0 all good; 1 a tool failed, timed out or broke determinism, or (--all) no tool ran at
+    all (each skipped or answered from the cache); 2 bad arguments given."""
     if not all_tools and tests and tests[0].verdict == "bad_arguments":
         return 2
+    if all_tools and not any(t.ran for t in tests):
+        return 1  # a CI check that ran nothing must not pass
     return 0 if all(t.verdict in PASSING for t in tests) else 1
 
 
@@ -283,6 +296,8 @@ def to_json(test: ToolTest) -> dict[str, Any]:
         "example": test.example,
         "arguments": test.arguments,
         "verdict": test.verdict,
+        "ran": test.ran,
+        "cached": test.cached,
         "problems": list(test.problems),
         "skipped": test.skipped,
         "error": test.error,

@@ -93,11 +93,30 @@ class Unit:
     first_line: int
 
 
+@dataclass(frozen=True)
+class Input:
+    """What one input was read as, and how much of it could be read."""
+
+    path: str
+    fmt: str
+    records: int
+    lines: int
+    """Its lines that are not blank (read or skipped)."""
+    skipped: int
+
+    @property
+    def unreadable(self) -> bool:
+        """Most of it could not be read: more than half its lines skipped, or no record at all
+        from lines that are there. Its verdict cannot be "clean"."""
+        return self.skipped * 2 > self.lines or (self.records == 0 and self.lines > 0)
+
+
 @dataclass
 class LoopReport:
     """Everything `mas triage loops` prints."""
 
     sources: list[tuple[str, str]] = field(default_factory=list)
+    inputs: list[Input] = field(default_factory=list)
     agents: list[AgentRow] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     bad: BadLines = field(default_factory=BadLines)
@@ -127,6 +146,14 @@ class LoopReport:
         unit, line = split_loc(loc)
         known = self.units.get(unit)
         return known.first_line + line - 1 if known else line
+
+    def unreadable(self) -> list[Input]:
+        """The inputs most of which could not be read."""
+        return [i for i in self.inputs if i.unreadable]
+
+    def verdict(self) -> str:
+        """unreadable, findings or clean."""
+        return "unreadable" if self.unreadable() else "findings" if self.found else "clean"
 
     def worst(self) -> int:
         """The rank of the worst finding (0 when there is none)."""

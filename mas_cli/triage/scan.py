@@ -40,7 +40,7 @@ from mas_cli.triage import stops
 from mas_cli.triage.bulk import Bulk
 from mas_cli.triage.detectors import trace_findings
 from mas_cli.triage.findings import Finding, Findings
-from mas_cli.triage.report import AgentKey, AgentRow, LoopReport, Unit, add_trace, finalize
+from mas_cli.triage.report import AgentKey, AgentRow, Input, LoopReport, Unit, add_trace, finalize
 from mas_cli.triage.sums import MinuteKey, Rate, add_rate
 from mas_cli.triage.tally import Tally
 from mas_cli.triage.thresholds import Thresholds
@@ -160,6 +160,7 @@ def scan(sources: list[str], options: ScanOptions) -> LoopReport:
         with _no_gc():
             fmt, part = _read_source(name, len(report.units), options)
         report.sources.append((name, fmt))
+        report.inputs.append(Input(name, fmt, part.records, part.lines, part.bad.count))
         report.units.update({unit: Unit(name, first) for unit, first in part.units.items()})
         _merge(total, part)
     total.findings.add(stops.rates(total.starts, total.calls, options.thresholds))
@@ -189,6 +190,7 @@ def _read_source(name: str, unit: int, options: ScanOptions) -> tuple[str, Parti
     finally:
         source.close()
     _close(tally, part, options.thresholds)
+    part.lines = source.read - source.blank
     return fmt, part
 
 

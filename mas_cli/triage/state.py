@@ -71,6 +71,8 @@ class StateReport:
     keys: int = 0
     problems: list[StateProblem] = field(default_factory=list)
     log: str | None = None
+    schema: str = ""
+    """Where the schema came from: `crew crew.yaml`, `schema schema.json`."""
 
 
 def load_snapshot(path: Path) -> dict[str, Entry]:
@@ -93,13 +95,63 @@ def load_snapshot(path: Path) -> dict[str, Entry]:
 
 
 def load_schema_file(path: Path) -> Schema:
-    """A JSON Schema file: an object schema (properties, required) or a {key: schema} map."""
+    """A JSON Schema file: an object schema (properties, required) or a {key: schema} map.
+
+    Raises:
+        LogFormatError: not JSON, not valid JSON Schema (checked against its metaschema), or
+            naming no state keys.
+    """
     data = _read_json(path, "schema file")
     if not isinstance(data, dict):
         raise LogFormatError(f"{path}: expected a JSON Schema object")
-    if isinstance(data.get("properties"), dict):
-        return Schema(dict(data["properties"]), frozenset(data.get("required", [])))
-    return Schema({k: v for k, v in data.items() if isinstance(v, dict)})
+    if SCHEMA_WORDS.intersection(data):  # an object schema
+        _check_schema(path, data, ())
+        keys = data.get("properties")
+        if not isinstance(keys, dict) or not keys:
+            raise LogFormatError(f"{path}: the schema names no state keys", hint=_KEYS_HINT)
+        return Schema(dict(keys), frozenset(data.get("required", [])))
+    for key, schema in data.items():
+        if not isinstance(schema, dict | bool):
+            raise LogFormatError(f"{path}: {key}: expected a JSON Schema", hint=_KEYS_HINT)
+        _check_schema(path, schema, (key,))
+    return Schema(dict(data))
+
+
+SCHEMA_WORDS = frozenset(
+    [
+        "$schema",
+        "$id",
+        "$ref",
+        "$defs",
+        "definitions",
+        "type",
+        "properties",
+        "required",
+        "additionalProperties",
+        "patternProperties",
+        "allOf",
+        "anyOf",
+        "oneOf",
+        "not",
+        "enum",
+        "const",
+    ]
+)
+_KEYS_HINT = (
+    'give an object schema with the keys under properties ({"type": "object", "properties": '
+    '{"decision": {"type": "string"}}}), or a {key: schema} map'
+)
+
+
+def _check_schema(path: Path, schema: Any, at: tuple[str, ...]) -> None:
+    from mas_cli.spec.checks import schema_problems
+
+    for problem in schema_problems(schema, at):
+        where = ".".join(str(p) for p in problem.path)
+        raise LogFormatError(
+            f"{path}: {where + ': ' if where else ''}{problem.message}",
+            hint=problem.hint or "see https://json-schema.org/understanding-json-schema",
+        )
 
 
 def _read_json(path: Path, what: str) -> Any:

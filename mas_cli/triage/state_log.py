@@ -1,13 +1,14 @@
 """How a run wrote its shared state: conflicts, lost updates, undeclared writers, last writers.
 
 Reads the `state_write` events of one run log (accepted or refused, with the version each
-writer read), in log order.
+writer read), in log order, and what orders the writers: each `task_started`'s `depends_on`
+and the run's process (`run_started`, which also names the crew file).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +34,16 @@ class Write(msgspec.Struct, frozen=True):
 
 class _Event(msgspec.Struct):
     type: str = ""
+    task: str | None = None
+    depends_on: list[str] = []
+    crew_path: str | None = None
+    crew: str | None = None
+    process: str | None = None
 
 
 _TYPE = msgspec.json.Decoder(_Event)
 _WRITE = msgspec.json.Decoder(Write)
+_MARKS = (b'"state_write"', b'"task_started"', b'"run_started"')
 
 
 @dataclass(frozen=True)
@@ -47,43 +54,100 @@ class Located:
     write: Write
 
 
+@dataclass
+class RunLog:
+    """What a run log says about its state writes: the writes, and what orders the writers."""
+
+    writes: list[Located] = field(default_factory=list)
+    depends_on: dict[str, set[str]] = field(default_factory=dict)
+    """Each task's direct dependencies, as its task_started event gives them."""
+    process: str | None = None
+    crew_path: str | None = None
+    """The crew file as run_started names it (as given to `mas run`, maybe relative)."""
+    crew: str | None = None
+    """The crew's name."""
+
+
 def read_writes(path: Path) -> list[Located]:
     """The state writes of a run log, in order (lines that are not events are skipped).
 
     Raises:
         LogFormatError: the log cannot be read.
     """
+    return read_run_log(path).writes
+
+
+def read_run_log(path: Path) -> RunLog:
+    """The state writes of a run log, its tasks' dependencies, its process and crew file.
+
+    Raises:
+        LogFormatError: the log cannot be read.
+    """
+    log = RunLog()
     try:
         with path.open("rb") as handle:
-            return list(_writes(bounded_lines(handle)))
+            for number, line in enumerate(bounded_lines(handle), start=1):
+                if line is not None and any(mark in line for mark in _MARKS):
+                    _note(log, number, line)  # None: a line past the bound
     except OSError as exc:
         raise LogFormatError(f"{path}: the run log cannot be read ({exc.strerror})") from None
+    return log
 
 
-def _writes(lines: Any) -> Iterator[Located]:
-    for number, line in enumerate(lines, start=1):
-        if line is None or b'"state_write"' not in line:  # None: a line past the bound
-            continue
-        try:
-            if _TYPE.decode(line).type == "state_write":
-                yield Located(number, _WRITE.decode(line))
-        except (msgspec.DecodeError, RecursionError):  # too deep to decode is bad too
-            continue
+def _note(log: RunLog, number: int, line: bytes) -> None:
+    try:
+        event = _TYPE.decode(line)
+        if event.type == "state_write":
+            log.writes.append(Located(number, _WRITE.decode(line)))
+        elif event.type == "task_started" and event.task:
+            log.depends_on.setdefault(event.task, set()).update(event.depends_on)
+        elif event.type == "run_started" and log.process is None:
+            log.process, log.crew_path, log.crew = event.process, event.crew_path, event.crew
+    except (msgspec.DecodeError, RecursionError):  # too deep to decode is bad too
+        return
 
 
-def check_writes(writes: list[Located], schema: Schema, source: str) -> list[StateProblem]:
-    """Refused and conflicting writes, lost updates and writes by undeclared tasks."""
+@dataclass(frozen=True)
+class Order:
+    """Which tasks run after which: the depends_on graph (transitively), or file order."""
+
+    depends_on: dict[str, set[str]] = field(default_factory=dict)
+    sequential: bool = False
+
+    def after(self, earlier: str, later: str) -> bool:
+        """Whether task `later` can only start once task `earlier` has finished."""
+        if self.sequential:
+            return True  # one task at a time, in file order: a later write comes after
+        seen, todo = set(), list(self.depends_on.get(later, ()))
+        while todo:
+            task = todo.pop()
+            if task == earlier:
+                return True
+            if task not in seen:
+                seen.add(task)
+                todo.extend(self.depends_on.get(task, ()))
+        return False
+
+
+def check_writes(
+    writes: list[Located], schema: Schema, source: str, order: Order | None = None
+) -> list[StateProblem]:
+    """Refused and conflicting writes, lost updates and writes by undeclared tasks.
+
+    Two tasks writing one key conflict unless `order` runs the second after the first.
+    """
     problems: list[StateProblem] = []
     current: dict[str, Located] = {}
     for located in writes:
-        problems.extend(_one_write(located, current.get(located.write.key), schema, source))
+        before = current.get(located.write.key)
+        problems.extend(_one_write(located, before, schema, source, order or Order()))
         if located.write.accepted:
             current[located.write.key] = located
     return problems
 
 
 def _one_write(
-    at: Located, before: Located | None, schema: Schema, source: str
+    at: Located, before: Located | None, schema: Schema, source: str, order: Order
 ) -> Iterator[StateProblem]:
     w, where = at.write, f"{source}:{at.line}"
     reason = w.reason or ""
@@ -110,10 +174,12 @@ def _one_write(
     elif schema.writers is not None and w.writer not in schema.writers.get(w.key, frozenset()):
         yield _undeclared(w, where)
     if w.accepted and before is not None:
-        yield from _lost_or_shared(at, before, where)
+        yield from _lost_or_shared(at, before, where, order)
 
 
-def _lost_or_shared(at: Located, before: Located, where: str) -> Iterator[StateProblem]:
+def _lost_or_shared(
+    at: Located, before: Located, where: str, order: Order
+) -> Iterator[StateProblem]:
     w, prev = at.write, before.write
     if prev.version is not None and w.read_version < prev.version:
         yield StateProblem(
@@ -126,7 +192,7 @@ def _lost_or_shared(at: Located, before: Located, where: str) -> Iterator[StateP
             w.writer,
             where,
         )
-    elif prev.writer != w.writer:
+    elif prev.writer != w.writer and not order.after(prev.writer, w.writer):
         yield StateProblem(
             w.key,
             "conflict",

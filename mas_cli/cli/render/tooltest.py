@@ -46,6 +46,8 @@ def tool_tests(tests: list[ToolTest], *, full: bool, as_json: bool, single: bool
         for test in tests:
             if test.verdict not in ("ok", "skipped"):
                 _report(test, full)
+    if not single and not any(t.ran for t in tests):
+        stderr.print(f"[red]error:[/] {_NOTHING_RAN}")
 
 
 def _bad_arguments(test: ToolTest) -> None:
@@ -146,6 +148,8 @@ def _verdict_line(test: ToolTest) -> str:
 
 def _verdict_text(test: ToolTest) -> str:
     text = VERDICT_TEXT[test.verdict]
+    if test.cached and test.verdict == "ok":
+        return "ok (cached, not run)"
     return f"{text}: {test.skipped}" if test.skipped else text
 
 
@@ -166,7 +170,34 @@ def _summary(tests: list[ToolTest]) -> None:
         )
     print_table(stdout, table)
     failed = sum(t.verdict not in ("ok", "skipped") for t in tests)
-    stdout.print(styled(f"{failed} of {len(tests)} failed", "red") if failed else "all passed")
+    counts = _what_ran(tests)
+    if failed:
+        stdout.print(styled(f"{failed} of {len(tests)} failed", "red") + f" · {counts}")
+    elif not any(t.ran for t in tests):
+        stdout.print(styled(f"nothing ran: {counts}", "red"))
+    else:
+        stdout.print(f"all passed · {counts}")
+
+
+_NOTHING_RAN = (
+    "no tool ran, so nothing was tested (give each tool examples: in the crew file, and "
+    "--no-cache to run tools the cache answers)"
+)
+
+
+def _what_ran(tests: list[ToolTest]) -> str:
+    """`2 ran · 1 answered from the cache (--no-cache runs it) · 1 skipped (no examples ...)`."""
+    ran, cached = sum(t.ran for t in tests), sum(t.cached for t in tests)
+    parts = [f"{ran} ran"]
+    if cached:
+        parts.append(f"{cached} answered from the cache, not run (--no-cache runs them)")
+    skipped = [t for t in tests if t.skipped]
+    reasons = sorted({t.skipped or "" for t in skipped})
+    if skipped:
+        parts.append(f"{len(skipped)} skipped ({'; '.join(reasons)})")
+    if not tests:
+        parts.append("the crew declares no tools")
+    return " · ".join(parts)
 
 
 def _latency(latency: Latency) -> str:

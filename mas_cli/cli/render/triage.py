@@ -14,7 +14,7 @@ from mas_cli.words import plural
 
 if TYPE_CHECKING:
     from mas_cli.triage.findings import Finding
-    from mas_cli.triage.report import AgentRow, LoopReport
+    from mas_cli.triage.report import AgentRow, Input, LoopReport
     from mas_cli.triage.state import StateReport
 
 SHOWN = 30  # findings a table or Markdown report shows; --json has them all
@@ -68,8 +68,43 @@ def _summary(report: LoopReport) -> str:
     return f"{files} ({', '.join(formats)}) · {counts}"
 
 
+GROUPED = 5  # more inputs than this: those read whole are counted per format, not listed
+
+
+def read_as(i: Input) -> str:
+    """`README.md: read as text · 2 records · 287 of 289 lines skipped`."""
+    skipped = f"{i.skipped:,} of {i.lines:,} lines skipped" if i.skipped else "no line skipped"
+    name = "standard input" if i.path == "-" else i.path
+    return f"{name}: read as {i.fmt} · {i.records:,} records · {skipped}"
+
+
+def _inputs(report: LoopReport) -> list[str]:
+    """What was read as what: each input, or past GROUPED inputs, those with skipped lines
+    and a count per format of the others."""
+    if len(report.inputs) <= GROUPED:
+        return [read_as(i) for i in report.inputs]
+    whole: dict[str, list[Input]] = {}
+    for i in report.inputs:
+        if not i.skipped and not i.unreadable:
+            whole.setdefault(i.fmt, []).append(i)
+    lines = [read_as(i) for i in report.inputs if i.skipped or i.unreadable]
+    for fmt, group in sorted(whole.items()):
+        records = sum(i.records for i in group)
+        lines.append(f"{len(group):,} files read as {fmt} · {records:,} records · none skipped")
+    return lines
+
+
+def _verdict(report: LoopReport) -> str:
+    bad = report.unreadable()
+    if bad:
+        return f"verdict: unreadable ({len(bad)} of {len(report.inputs)} inputs mostly skipped)"
+    return "no loops found" if not report.found else ""
+
+
 def _loops_table(report: LoopReport) -> None:
     stdout.print(f"[bold]mas triage loops[/] {escape(_summary(report))}")
+    for line in _inputs(report):
+        stdout.print(f"  {escape(line)}")
     table = Table(box=None, header_style="bold", pad_edge=False)
     for name in AGENT_COLUMNS:
         table.add_column(name, justify="left" if name == "agent" else "right", no_wrap=True)
@@ -77,7 +112,9 @@ def _loops_table(report: LoopReport) -> None:
     for row in report.agents:
         table.add_row(*(escape(c) for c in _agent_cells(row, crews)))
     print_table(stdout, table)
-    if not report.findings:
+    if report.unreadable():
+        stdout.print(f"[bold red]{escape(_verdict(report))}[/]")
+    elif not report.findings:
         stdout.print("[green]no loops found[/]")
     for number, finding in enumerate(report.findings[:SHOWN], start=1):
         _finding(report, number, finding)
@@ -166,7 +203,8 @@ def bad_lines(report: LoopReport) -> None:
 def loops_json(report: LoopReport) -> dict[str, Any]:
     """The whole report as plain JSON."""
     return {
-        "sources": [{"path": path, "format": fmt} for path, fmt in report.sources],
+        "verdict": report.verdict(),
+        "sources": [_input_json(i) for i in report.inputs],
         "records": report.records,
         "traces": report.traces,
         "agents": [_agent_json(row) for row in report.agents],
@@ -177,6 +215,17 @@ def loops_json(report: LoopReport) -> dict[str, Any]:
                 {"file": b.source, "line": b.line, "reason": b.reason} for b in report.bad.first
             ],
         },
+    }
+
+
+def _input_json(i: Input) -> dict[str, Any]:
+    return {
+        "path": i.path,
+        "format": i.fmt,
+        "records": i.records,
+        "lines": i.lines,
+        "skipped_lines": i.skipped,
+        "unreadable": i.unreadable,
     }
 
 
@@ -229,10 +278,19 @@ def _finding_json(report: LoopReport, f: Finding) -> dict[str, Any]:
 def loops_markdown(report: LoopReport) -> str:
     """The report as Markdown, for a CI summary or an incident ticket."""
     lines = ["## mas triage loops", "", _summary(report), ""]
+    lines += [f"- {line}" for line in _inputs(report)] + [""]
+    if report.unreadable():
+        lines += [f"**{_verdict(report)}**", ""]
     lines += ["| " + " | ".join(AGENT_COLUMNS) + " |", "|" + "---|" * len(AGENT_COLUMNS)]
     crews = bool(report.crews)
     lines += ["| " + " | ".join(_agent_cells(row, crews)) + " |" for row in report.agents]
-    lines += ["", "### Findings", ""] if report.findings else ["", "No loops found."]
+    lines += (
+        ["", "### Findings", ""]
+        if report.findings
+        else []
+        if report.unreadable()
+        else ["", "No loops found."]
+    )
     if report.found > SHOWN:
         lines.append(
             f"The {SHOWN} most costly of {report.found:,} findings (--json lists them all)."
@@ -255,6 +313,7 @@ def state_report(report: StateReport, fmt: str) -> None:
         json_out(
             {
                 "state": report.source,
+                "schema": report.schema,
                 "log": report.log,
                 "keys": report.keys,
                 "problems": [vars(p) for p in report.problems],
@@ -262,9 +321,9 @@ def state_report(report: StateReport, fmt: str) -> None:
         )
         return
     log = f" · log {report.log}" if report.log else ""
-    stdout.print(
-        f"[bold]mas triage state[/] {escape(report.source)} · {report.keys} keys{escape(log)}"
-    )
+    keys = f"{report.keys} key{'s' if report.keys != 1 else ''}"
+    head = f"{report.source} · {keys} · {report.schema}{log}"
+    stdout.print(f"[bold]mas triage state[/] {escape(head)}")
     if not report.problems:
         stdout.print("[green]state is clean[/]")
         return

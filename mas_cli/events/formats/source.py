@@ -119,6 +119,8 @@ class LineSource:
     """Where lines past MAX_LINE_BYTES are counted."""
     read: int = 0
     """Lines read so far."""
+    blank: int = 0
+    """Blank lines among them."""
     _lines: Iterator[bytes | None] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -148,6 +150,7 @@ class LineSource:
         if line is None or line:
             self.read += 1
         if line is not None:
+            self.blank += line.isspace()
             return line
         self.bad.add(self.name, self.read, TOO_LONG)
         return b"\n"
