@@ -250,3 +250,9 @@ def _iso(nanos: str | int) -> str:
     if seconds <= 0:
         return ""
     return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="microseconds")[:26] + "Z"
+
+
+Span = _Span
+"""One OTLP span, as the document readers (documents.py, langfuse.py) hand them in."""
+SpanReader = _Reader
+"""Reads spans one at a time: records, agents attributed, traces closed at their root."""

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
+
+if TYPE_CHECKING:
+    from mas_cli.events.formats.source import LineSource
 
 _ANY = msgspec.json.Decoder()
 
@@ -17,6 +20,21 @@ def sniff(head: list[bytes]) -> str:
         kind = _json_kind(line)
         if kind:
             return kind
+    return "text"
+
+
+def sniff_source(source: LineSource) -> str:
+    """The format of an opened input: by its first lines, else as a JSON document (`otlp`,
+    `jaeger`, `langfuse`), else `text`."""
+    if not source.document:
+        kind = sniff(source.head)
+        if kind != "text":
+            return kind
+    head = source.peek or b"".join(source.head)
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"["):
+        from mas_cli.events.formats.documents import document_kind
+
+        return document_kind(head) or "text"
     return "text"
 
 
