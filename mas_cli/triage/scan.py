@@ -172,9 +172,8 @@ def _read_source(name: str, unit: int, options: ScanOptions) -> tuple[str, Parti
                 return fmt, _scan_mas(path, unit, options)
     part, tally = Partial(Findings(options.keep), units={unit: 1}), Tally()
     source = line_source(name, part.bad)
-    fmt = (
-        "text" if options.pattern else options.fmt if options.fmt != "auto" else sniff_source(source)
-    )
+    fmt = "text" if options.pattern else options.fmt
+    fmt = sniff_source(source) if fmt == "auto" else fmt
     try:
         for line, record in read_records(source, fmt, part.bad, options.pattern):
             tally.observe(make_loc(unit, line), record)

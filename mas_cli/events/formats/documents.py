@@ -105,8 +105,9 @@ def _langfuse_path(events: list[tuple[str, str, Any]]) -> str | None:
 
 def _from_jaeger(span: dict[str, Any]) -> dict[str, Any]:
     tags = {str(t.get("key")): t.get("value") for t in span.get("tags") or []}
+    references = span.get("references") or []
     parent = next(
-        (r.get("spanID", "") for r in span.get("references") or [] if r.get("refType") == "CHILD_OF"),
+        (r.get("spanID", "") for r in references if r.get("refType") == "CHILD_OF"),
         span.get("parentSpanID", ""),
     )
     return {
