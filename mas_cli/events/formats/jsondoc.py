@@ -99,8 +99,9 @@ def head_events(head: bytes, limit: int = HEAD_EVENTS) -> list[tuple[str, str, A
     For telling a layout apart: the events stop where `head` is cut, at bad JSON, or at `limit`.
     """
     events: list[tuple[str, str, Any]] = []
+    reader = io.BufferedReader(_Guard(iter([head])), READ_BYTES)  # bounded, as documents are
     try:
-        for event in ijson.parse(io.BytesIO(head), multiple_values=True, use_float=True):
+        for event in ijson.parse(_Reads(reader), multiple_values=True, use_float=True):
             events.append(event)
             if len(events) >= limit:
                 break
@@ -171,23 +172,27 @@ class _Guard(io.RawIOBase):
         return len(data)
 
     def _checked(self, data: bytes) -> bytes:
-        """`data`, or its whole lines before the one nested past MAX_DEPTH (then a stop)."""
+        """`data`, or the part of it before nesting passes MAX_DEPTH (then a stop)."""
         state = (self.depth, self.in_string, self.escape)
+        if self._passes(data, state):
+            return data
+        low, high = 0, len(data)  # data[:low] passes, data[:high] does not
+        while high - low > 1:
+            middle = (low + high) // 2
+            low, high = (middle, high) if self._passes(data[:middle], state) else (low, middle)
+        self.stop = f"nested deeper than {MAX_DEPTH} levels"
+        self._passes(data[:low], state)
+        return data[:low]
+
+    def _passes(self, data: bytes, state: tuple[int, bool, bool]) -> bool:
+        """Whether `data` stays within MAX_DEPTH from `state` (kept if so, restored if not)."""
+        self.depth, self.in_string, self.escape = state
         try:
             self._nesting(data)
-        except DocumentStop as exc:
-            self.stop = str(exc)
+        except DocumentStop:
             self.depth, self.in_string, self.escape = state
-        else:
-            return data
-        kept = []
-        for line in data.splitlines(keepends=True):
-            try:
-                self._nesting(line)
-            except DocumentStop:
-                break
-            kept.append(line)
-        return b"".join(kept)
+            return False
+        return True
 
     def line(self, at: int) -> int:
         """The line of the byte before offset `at` (the last one a value was read from)."""

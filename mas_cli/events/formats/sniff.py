@@ -25,7 +25,7 @@ def sniff(head: list[bytes]) -> str:
 
 def sniff_source(source: LineSource) -> str:
     """The format of an opened input: by its first lines, else as a JSON document (`otlp`,
-    `jaeger`, `langfuse`), else `text`."""
+    `jaeger`, `langfuse`; the source is then marked a document), else `text`."""
     if not source.document:
         kind = sniff(source.head)
         if kind != "text":
@@ -34,7 +34,10 @@ def sniff_source(source: LineSource) -> str:
     if head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"["):
         from mas_cli.events.formats.documents import document_kind
 
-        return document_kind(head) or "text"
+        found = document_kind(head)
+        if found:
+            source.document = True  # read as one document, whatever its first line holds
+            return found
     return "text"
 
 

@@ -11,6 +11,7 @@ as a blank line, so memory stays constant and the lines after it keep their numb
 from __future__ import annotations
 
 import gzip
+import io
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -83,8 +84,8 @@ def open_binary(name: str) -> tuple[BinaryIO, BinaryIO]:
     Raises:
         LogFormatError: the file cannot be opened.
     """
-    if name == STDIN:
-        raw: BinaryIO = sys.stdin.buffer
+    if name == STDIN:  # buffered again, so that its first bytes can be peeked at for sniffing
+        raw: BinaryIO = io.BufferedReader(sys.stdin.buffer, PEEK_BYTES)  # type: ignore[type-var]
     else:
         try:
             raw = Path(name).open("rb", buffering=PEEK_BYTES)  # noqa: SIM115 - the caller closes it

@@ -1,0 +1,236 @@
+"""Saved trace documents (OTLP JSON, Jaeger, Langfuse): any layout, the right agents and loops,
+truncated and hostile documents read as far as they go, memory bounded by one span."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from mas_cli.cli import app
+from mas_cli.events.formats import read_records
+from mas_cli.events.formats.records import ModelCall, ToolCall, TraceEnd
+from mas_cli.events.formats.source import MAX_LINE_BYTES, BadLines, line_source
+
+DOCS = Path(__file__).resolve().parent / "fixtures" / "docs"
+FIXTURES = {
+    "otlp": "otlp-export.json",
+    "jaeger": "jaeger-export.json",
+    "langfuse": "langfuse-trace.json",
+}
+TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def read(path: Path, fmt: str = "auto") -> tuple[list[Any], BadLines]:
+    bad = BadLines()
+    source = line_source(str(path), bad)
+    try:
+        return list(read_records(source, fmt, bad)), bad
+    finally:
+        source.close()
+
+
+def loops(runner: CliRunner, *args: str, stdin: bytes | None = None) -> tuple[int, dict[str, Any]]:
+    result = runner.invoke(app, ["triage", "loops", *args, "--json"], input=stdin)
+    assert "Traceback" not in result.stdout + result.stderr
+    return result.exit_code, json.loads(result.stdout) if result.stdout.strip() else {}
+
+
+@pytest.mark.parametrize("fmt", FIXTURES)
+def test_each_export_gives_its_agent_and_loop(runner: CliRunner, fmt: str) -> None:
+    path = DOCS / FIXTURES[fmt]
+    code, data = loops(runner, str(path))
+    assert code == 1
+    assert data["sources"] == [{"path": str(path), "format": fmt}]
+    [agent] = data["agents"]
+    assert (agent["agent"], agent["calls"], agent["tool_calls"], agent["tokens"]) == (
+        "scorer",
+        1,
+        4,
+        876,
+    )
+    found = {f["detector"]: f for f in data["findings"]}
+    assert set(found) == {"repeated_calls", "limit_hit"}
+    repeated = found["repeated_calls"]
+    assert (repeated["where"]["agent"], repeated["where"]["trace"]) == ("scorer", TRACE)
+    assert "tool search was called 4 times" in repeated["message"]
+    assert data["skipped_lines"]["count"] == 0
+
+
+@pytest.mark.parametrize("fmt", FIXTURES)
+def test_evidence_lines_are_where_each_span_ends(runner: CliRunner, fmt: str) -> None:
+    path = DOCS / FIXTURES[fmt]
+    _, data = loops(runner, str(path))
+    repeated = next(f for f in data["findings"] if f["detector"] == "repeated_calls")
+    lines = path.read_text().splitlines()
+    first, last = repeated["evidence"]["first"]["line"], repeated["evidence"]["last"]["line"]
+    assert lines[first - 1].strip() in ("}", "},")
+    span_ids = "".join(lines[:first])
+    assert '"1000000000000000"' in span_ids
+    assert '"1000000000000001"' not in span_ids
+    assert '"1000000000000003"' in "".join(lines[:last])
+
+
+def test_langfuse_reads_cost_and_the_original_attributes() -> None:
+    records, bad = read(DOCS / FIXTURES["langfuse"])
+    [call] = [r for _, r in records if isinstance(r, ModelCall)]
+    assert (call.agent, call.name, call.input_tokens, call.output_tokens) == (
+        "scorer",
+        "gpt-4o-mini",
+        812,
+        64,
+    )
+    assert call.cost == pytest.approx(0.0001602)
+    tools = [r for _, r in records if isinstance(r, ToolCall)]
+    assert {(t.agent, t.name) for t in tools} == {("scorer", "search")}
+    assert len({t.args for t in tools}) == 1
+    assert isinstance(records[-1][1], TraceEnd)
+    assert bad.count == 0
+
+
+def _otlp_doc() -> dict[str, Any]:
+    return json.loads((DOCS / FIXTURES["otlp"]).read_text())
+
+
+def _kinds(records: list[Any]) -> list[tuple[str, str, str]]:
+    return [(type(r).__name__, r.agent, getattr(r, "name", "")) for _, r in records]
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [
+        json.dumps,  # one line
+        lambda d: json.dumps([d, d], indent=1),  # a list of exports
+        lambda d: json.dumps({"trace": d}, indent=3),  # Tempo's layout
+        lambda d: json.dumps({"batches": d["resourceSpans"]}),  # Tempo's older one
+        lambda d: json.dumps(d, indent=2) + "\n" + json.dumps(d, indent=2),  # concatenated
+        lambda d: json.dumps(
+            {
+                "resourceSpans": [
+                    {"instrumentationLibrarySpans": d["resourceSpans"][0]["scopeSpans"]}
+                ]
+            },
+            indent=2,
+        ),
+    ],
+)
+def test_otlp_documents_of_any_layout_read_alike(tmp_path: Path, layout: Any) -> None:
+    expected, _ = read(DOCS / FIXTURES["otlp"])
+    path = tmp_path / "export.json"
+    path.write_text(layout(_otlp_doc()))
+    records, bad = read(path)
+    assert bad.count == 0
+    assert _kinds(records)[: len(expected)] == _kinds(expected)
+
+
+def test_a_one_line_export_longer_than_a_line_may_be_is_read_whole(tmp_path: Path) -> None:
+    doc = _otlp_doc()
+    spans = doc["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    filler = {"traceId": "ff" * 16, "spanId": "ee" * 8, "name": "x" * 4000, "attributes": []}
+    copies = MAX_LINE_BYTES // len(json.dumps(filler)) + 1000
+    spans[:0] = [filler] * copies
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps(doc))
+    assert path.stat().st_size > MAX_LINE_BYTES
+    records, bad = read(path)
+    assert bad.count == 0
+    assert ("ToolCall", "scorer", "search") in _kinds(records)
+
+
+@pytest.mark.parametrize("fmt", FIXTURES)
+def test_a_truncated_export_reads_what_it_could(
+    runner: CliRunner, tmp_path: Path, fmt: str
+) -> None:
+    text = (DOCS / FIXTURES[fmt]).read_text()
+    cut = text.index('"1000000000000002"')  # inside the third tool span
+    path = tmp_path / FIXTURES[fmt]
+    path.write_text(text[:cut])
+    code, data = loops(runner, str(path))
+    assert code in (0, 1)
+    assert data["sources"][0]["format"] == fmt
+    assert data["agents"][0]["tool_calls"] == 2
+    assert data["skipped_lines"]["count"] == 1
+    assert "ends early" in data["skipped_lines"]["first"][0]["reason"]
+
+
+@pytest.mark.parametrize("fmt", FIXTURES)
+def test_gzip_and_stdin(runner: CliRunner, tmp_path: Path, fmt: str) -> None:
+    raw = (DOCS / FIXTURES[fmt]).read_bytes()
+    path = tmp_path / "export.json.gz"
+    path.write_bytes(gzip.compress(raw))
+    for args, stdin in (([str(path)], None), (["-"], raw)):
+        _, data = loops(runner, *args, stdin=stdin)
+        assert data["sources"][0]["format"] == fmt
+        assert data["agents"][0]["tool_calls"] == 4
+
+
+def test_a_forced_format_on_a_document(runner: CliRunner) -> None:
+    _, data = loops(runner, str(DOCS / FIXTURES["otlp"]), "--log-format", "otlp")
+    assert data["agents"][0]["tool_calls"] == 4
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        b'{"data": [{"traceID": "t", "spans": [{"spanID": "a", "operationName": "x", "tags": '
+        + b"[" * 3_000_000,
+        b'{"data": [{"traceID": "t", "spans": [{"spanID": "a", "operationName": "x", "tags": [], "x": "'
+        + b"A" * (40 << 20)
+        + b'"}]}]}',
+    ],
+    ids=["deep", "huge-string"],
+)
+def test_hostile_documents_stay_bounded(tmp_path: Path, hostile: bytes) -> None:
+    path = tmp_path / "hostile.json"
+    path.write_bytes(hostile)
+    peak, out = _peak_rss_mb(path)
+    assert "jaeger" in out
+    assert peak < 250, f"peak RSS {peak:.0f} MB"
+
+
+def _peak_rss_mb(path: Path) -> tuple[float, str]:
+    """Triage a file in a fresh interpreter; its peak RSS in MB, and what it printed."""
+    code = (
+        "import resource, sys\n"
+        "from mas_cli.triage.scan import ScanOptions, scan\n"
+        "report = scan([sys.argv[1]], ScanOptions())\n"
+        "print(report.sources, report.records, report.bad.count, report.bad.first[:1])\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    printed, peak = done.stdout.rsplit("\n", 2)[0], float(done.stdout.split()[-1])
+    return peak, printed
+
+
+def test_memory_is_bounded_by_one_span_not_the_document(tmp_path: Path) -> None:
+    """A 48 MB pretty-printed export: loading it whole would take several hundred MB."""
+    doc = _otlp_doc()
+    span = json.dumps(doc["resourceSpans"][0]["scopeSpans"][0]["spans"][0], indent=2)
+    path = tmp_path / "big.json"
+    with path.open("w") as out:
+        out.write('{"resourceSpans": [{"scopeSpans": [{"spans": [\n')
+        piece = ",\n".join([span] * 1000)
+        while out.tell() < 48 << 20:
+            out.write(piece + ",\n")
+        out.write(span + "\n]}]}]}\n")
+    peak, printed = _peak_rss_mb(path)
+    assert "otlp" in printed
+    assert " 0 []" in printed  # nothing skipped
+    assert peak < 200, f"peak RSS {peak:.0f} MB"
