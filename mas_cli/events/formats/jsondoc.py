@@ -13,8 +13,10 @@ Bounds, checked on the bytes before the parser sees them:
 Either way, and for a truncated or malformed document, the values before were read and one bad
 entry says where reading stopped and why. Nothing raises to the caller.
 
-Paths use ijson's prefix syntax: "" for each top-level value, "item" for each element of a
-top-level list, "data.item.spans.item" for each span of each trace of Jaeger's export.
+A new format's reader gets the input's bytes from `source.document_bytes(source)`, finds where
+its records are with `head_events(source.peek)` (and `keys_at`), then reads them with
+`iter_values`. Paths use ijson's prefix syntax: "" for each top-level value, "item" for each
+element of a top-level list, "data.item.spans.item" for each span of Jaeger's export.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import io
 import re
 from collections.abc import Iterable, Iterator
 from itertools import accumulate
-from typing import Any, BinaryIO
+from typing import Any
 
 import ijson
 
@@ -32,13 +34,11 @@ from mas_cli.events.formats.source import BadLines
 MAX_VALUE_BYTES = 16 << 20
 MAX_DEPTH = 64
 READ_BYTES = 1 << 16
-HEAD_EVENTS = 2000
+HEAD_EVENTS = 50_000
 
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
-_INSIDE = re.compile(rb'[^"\\]*(?:\\.[^"\\]*)*', re.S)
-_QUOTE = ord('"')
+_STRING = re.compile(rb'"[^"]*"')  # in text reduced to quotes and brackets
 _DELTA = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
-_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'[]{}"')
 
 
 class DocumentStop(Exception):
@@ -148,9 +148,10 @@ class _Guard(io.RawIOBase):
     def __init__(self, chunks: Iterator[bytes]) -> None:
         self.chunks, self.pending = chunks, b""
         self.served = self.mark = self.depth = 0
-        self.in_string = self.escape = False
+        self.in_string, self.carry = False, b""
         self.stop = ""
         self.lines, self.start, self.chunk, self.ended_line = 0, 0, b"", True
+        self.counted_to = self.counted = 0  # newlines in chunk[:counted_to]
 
     def readable(self) -> bool:
         return True
@@ -167,13 +168,14 @@ class _Guard(io.RawIOBase):
         self.lines += self.chunk.count(b"\n")
         self.ended_line = self.chunk.endswith(b"\n") if self.chunk else self.ended_line
         self.start, self.chunk = self.served, data
+        self.counted_to = self.counted = 0
         self.served += len(data)
         buffer[: len(data)] = data
         return len(data)
 
     def _checked(self, data: bytes) -> bytes:
         """`data`, or the part of it before nesting passes MAX_DEPTH (then a stop)."""
-        state = (self.depth, self.in_string, self.escape)
+        state = (self.depth, self.in_string, self.carry)
         if self._passes(data, state):
             return data
         low, high = 0, len(data)  # data[:low] passes, data[:high] does not
@@ -184,22 +186,26 @@ class _Guard(io.RawIOBase):
         self._passes(data[:low], state)
         return data[:low]
 
-    def _passes(self, data: bytes, state: tuple[int, bool, bool]) -> bool:
+    def _passes(self, data: bytes, state: tuple[int, bool, bytes]) -> bool:
         """Whether `data` stays within MAX_DEPTH from `state` (kept if so, restored if not)."""
-        self.depth, self.in_string, self.escape = state
+        self.depth, self.in_string, self.carry = state
         try:
             self._nesting(data)
         except DocumentStop:
-            self.depth, self.in_string, self.escape = state
+            self.depth, self.in_string, self.carry = state
             return False
         return True
 
     def line(self, at: int) -> int:
         """The line of the byte before offset `at` (the last one a value was read from)."""
         inside = at - self.start
-        if inside >= 1:
-            return self.lines + self.chunk.count(b"\n", 0, inside - 1) + 1
-        return max(self.lines - (1 if self.ended_line else 0), 0) + 1
+        if inside < 1:
+            return max(self.lines - (1 if self.ended_line else 0), 0) + 1
+        if inside - 1 < self.counted_to:  # values come in order: count on from the last one
+            self.counted_to = self.counted = 0
+        self.counted += self.chunk.count(b"\n", self.counted_to, inside - 1)
+        self.counted_to = inside - 1
+        return self.lines + self.counted + 1
 
     def _next(self, size: int) -> bytes:
         while not self.pending:
@@ -211,38 +217,27 @@ class _Guard(io.RawIOBase):
         return data
 
     def _nesting(self, data: bytes) -> None:
-        """Follow the nesting depth outside strings; raise past MAX_DEPTH."""
-        start = self._through_string(data, 0) if self.in_string else 0
-        if start < 0:
-            return
-        rest = _STRING.sub(b"", data[start:])
-        opened = rest.find(b'"')
+        """Follow the nesting depth outside strings; raise past MAX_DEPTH.
+
+        Escapes go first (`\\\\`, then `\\"`; a piece's trailing backslash waits for the
+        next), then all but quotes and brackets, then the strings: what is left is structure.
+        """
+        data = self.carry + data
+        kept = len(data.rstrip(b"\\"))
+        self.carry = b"\\" * ((len(data) - kept) % 2)
+        plain = data[:kept].replace(b"\\\\", b"").replace(b'\\"', b"")
+        plain = plain.translate(None, _NOT_STRUCTURE)
+        if self.in_string:
+            closed = plain.find(b'"')
+            if closed < 0:
+                return
+            plain, self.in_string = plain[closed + 1 :], False
+        plain = _STRING.sub(b"", plain)
+        opened = plain.find(b'"')
         if opened >= 0:
-            self._through_string(rest, opened + 1)
-            rest = rest[:opened]
-        brackets = rest.translate(None, _NOT_BRACKETS)
-        if brackets:
-            depths = list(accumulate(map(_DELTA.__getitem__, brackets), initial=self.depth))
+            plain, self.in_string = plain[:opened], True
+        if plain:
+            depths = list(accumulate(map(_DELTA.__getitem__, plain), initial=self.depth))
             self.depth = max(depths[-1], 0)
             if max(depths) > MAX_DEPTH:
                 raise DocumentStop(f"nested deeper than {MAX_DEPTH} levels")
-
-    def _through_string(self, data: bytes, at: int) -> int:
-        """Past the string `data[at:]` is inside: the index after its closing quote, or -1."""
-        if self.escape and at < len(data):
-            at += 1
-        self.in_string, self.escape = True, False
-        end = _INSIDE.match(data, at)
-        stop = end.end() if end else at
-        if stop < len(data) and data[stop] == _QUOTE:
-            self.in_string = False
-            return stop + 1
-        self.escape = stop < len(data)  # a backslash ends the piece: it escapes the next byte
-        return -1
-
-
-def stream_of(head: list[bytes], handle: BinaryIO) -> Iterator[bytes]:
-    """A document's bytes: the lines already read ahead, then the rest of `handle`."""
-    yield from head
-    while piece := handle.read(READ_BYTES):
-        yield piece
