@@ -73,31 +73,31 @@ def _otlp_span(
     }
 
 
+def _trace(
+    rng: random.Random, trace: int, make: Callable[..., Any], under: Any, root: Any
+) -> list[Any]:
+    """One trace's spans, the agent's last (spans are exported as they end), each made by
+    `make(trace id, span id, parent, name, t=, attrs=)`: `under` the agent, or `root`."""
+    trace_id, agent = f"{trace:032x}", f"{trace:016x}"
+    spans = [
+        make(trace_id, sid, under, f"{kind} {name}", t=t, attrs=_otlp_attrs(kind, name, rng))
+        for kind, sid, name, t in _calls(rng, trace)
+    ]
+    attrs = {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": AGENTS[trace % 3]}
+    t = T0 + trace * 60_000_000_000
+    return [*spans, make(trace_id, agent, root, "invoke_agent", t=t, attrs=attrs)]
+
+
 def write_otlp(out: TextIO, size: int) -> None:
     rng, trace = random.Random(7), 0
-    out.write(
-        '{\n  "resourceSpans": [\n    {\n      "resource": {"attributes": []},\n      "scopeSpans": [{"scope": {"name": "bench"}, "spans": [\n'
-    )
-    first = True
+    out.write('{"resourceSpans": [{"resource": {"attributes": []}, "scopeSpans": [\n')
+    out.write('  {"scope": {"name": "bench"}, "spans": [\n')
     while out.tell() < size:
-        trace_id, agent = f"{trace:032x}", f"{trace:016x}"
-        spans = [
-            _otlp_span(
-                trace_id, sid, agent, f"{kind} {name}", t=t, attrs=_otlp_attrs(kind, name, rng)
-            )
-            for kind, sid, name, t in _calls(rng, trace)
-        ]
-        attrs = {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": AGENTS[trace % 3]}
-        spans.append(
-            _otlp_span(
-                trace_id, agent, "", "invoke_agent", t=T0 + trace * 60_000_000_000, attrs=attrs
-            )
-        )
-        for span in spans:
-            out.write(("" if first else ",\n") + json.dumps(span, indent=2))
-            first = False
+        spans = _trace(rng, trace, _otlp_span, under=f"{trace:016x}", root="")
+        text = ",\n".join(json.dumps(span, indent=2) for span in spans)
+        out.write(("" if trace == 0 else ",\n") + text)
         trace += 1
-    out.write("\n]}]\n    }\n  ]\n}\n")
+    out.write("\n]}]}]}\n")
 
 
 def write_jaeger(out: TextIO, size: int) -> None:
@@ -106,23 +106,9 @@ def write_jaeger(out: TextIO, size: int) -> None:
     while out.tell() < size:
         trace_id, agent = f"{trace:032x}", f"{trace:016x}"
         ref = [{"refType": "CHILD_OF", "traceID": trace_id, "spanID": agent}]
-        spans = [
-            _jaeger_span(
-                trace_id, sid, ref, f"{kind} {name}", t=t, attrs=_otlp_attrs(kind, name, rng)
-            )
-            for kind, sid, name, t in _calls(rng, trace)
-        ]
-        attrs = {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": AGENTS[trace % 3]}
-        spans.append(
-            _jaeger_span(
-                trace_id, agent, [], "invoke_agent", t=T0 + trace * 60_000_000_000, attrs=attrs
-            )
-        )
-        doc = {
-            "traceID": trace_id,
-            "spans": spans,
-            "processes": {"p1": {"serviceName": "bench", "tags": []}},
-        }
+        spans = _trace(rng, trace, _jaeger_span, under=ref, root=[])
+        processes = {"p1": {"serviceName": "bench", "tags": []}}
+        doc = {"traceID": trace_id, "spans": spans, "processes": processes}
         out.write(("" if trace == 0 else ",\n") + json.dumps(doc, indent=2))
         trace += 1
     out.write('\n  ],\n  "total": 0, "limit": 0, "offset": 0, "errors": null\n}\n')

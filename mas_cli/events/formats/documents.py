@@ -59,14 +59,21 @@ def _spans(
 ) -> Iterator[tuple[int, Record]]:
     reader = SpanReader()
     for line, value in values:
-        try:
-            span = msgspec.convert(convert(value), Span)
-            found = list(reader.span(line, span))
-        except (msgspec.ValidationError, *SHAPE_ERRORS) as exc:
-            bad.misshapen(source, line, exc)
-            continue
-        yield from found
+        yield from read_span(reader, (line, value), convert, source, bad)[1]
     yield from reader.attribution.finish()
+
+
+def read_span(
+    reader: SpanReader, located: tuple[int, Any], convert: Any, source: str, bad: BadLines
+) -> tuple[Span | None, list[tuple[int, Record]]]:
+    """One span of a document, converted to OTLP's shape and read; (None, []) when misshapen."""
+    line, value = located
+    try:
+        span = msgspec.convert(convert(value), Span)
+        return span, list(reader.span(line, span))
+    except (msgspec.ValidationError, *SHAPE_ERRORS) as exc:
+        bad.misshapen(source, line, exc)
+        return None, []
 
 
 def _as_is(value: Any) -> Any:

@@ -20,11 +20,11 @@ from typing import Any
 
 import msgspec
 
-from mas_cli.events.formats.documents import ERROR_CODE, any_value
+from mas_cli.events.formats.documents import ERROR_CODE, any_value, read_span
 from mas_cli.events.formats.jsondoc import iter_values, keys_at
 from mas_cli.events.formats.otlp import Span, SpanReader
 from mas_cli.events.formats.records import Record
-from mas_cli.events.formats.source import SHAPE_ERRORS, BadLines
+from mas_cli.events.formats.source import BadLines
 
 OPERATIONS = {"GENERATION": "chat", "TOOL": "execute_tool", "AGENT": "invoke_agent"}
 Located = tuple[int, Record]
@@ -51,11 +51,8 @@ def read_langfuse(
     path = observations_path(head_events(head)) or "observations.item"
     reader, trace, line = SpanReader(), "", 0
     for line, value in iter_values(chunks, path, source, bad):
-        try:
-            span = msgspec.convert(_span(value), Span)
-            found = list(reader.span(line, span))
-        except (msgspec.ValidationError, *SHAPE_ERRORS) as exc:
-            bad.misshapen(source, line, exc)
+        span, found = read_span(reader, (line, value), _span, source, bad)
+        if span is None:
             continue
         if trace and span.traceId != trace:
             yield from _end(reader, line, trace)
