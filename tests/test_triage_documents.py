@@ -245,3 +245,39 @@ def test_memory_is_bounded_by_the_spans_in_flight_not_the_document(tmp_path: Pat
     assert "otlp" in printed
     assert " 0 []" in printed  # nothing skipped
     assert peak < 100, f"peak RSS {peak:.0f} MB"
+
+
+def _langfuse() -> dict[str, Any]:
+    return json.loads((DOCS / FIXTURES["langfuse"]).read_text())
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [
+        lambda d: [d, d],  # several traces downloaded together
+        lambda d: d["trace"] | {"observations": d["observations"]},  # the API's trace
+        lambda d: {"data": d["observations"], "meta": {"cursor": None}},  # observations API
+    ],
+    ids=["list", "trace-with-observations", "observations-api"],
+)
+def test_langfuse_layouts(runner: CliRunner, tmp_path: Path, layout: Any) -> None:
+    path = tmp_path / "langfuse.json"
+    path.write_text(json.dumps(layout(_langfuse()), indent=2))
+    _, data = loops(runner, str(path))
+    assert data["sources"][0]["format"] == "langfuse"
+    assert data["agents"][0]["agent"] == "scorer"
+    assert data["agents"][0]["tool_calls"] % 4 == 0
+    assert data["skipped_lines"]["count"] == 0
+
+
+def test_a_misshapen_span_is_skipped_and_the_rest_read(tmp_path: Path) -> None:
+    doc = json.loads((DOCS / FIXTURES["jaeger"]).read_text())
+    spans = doc["data"][0]["spans"]
+    spans[0]["tags"] = "not a list"
+    spans[1]["startTime"] = "soon"
+    path = tmp_path / "jaeger.json"
+    path.write_text(json.dumps(doc, indent=2))
+    records, bad = read(path)
+    assert bad.count == 2
+    assert all("unexpected shape" in b.reason for b in bad.first)
+    assert len([r for _, r in records if isinstance(r, ToolCall)]) == 2
