@@ -281,3 +281,22 @@ def test_a_misshapen_span_is_skipped_and_the_rest_read(tmp_path: Path) -> None:
     assert bad.count == 2
     assert all("unexpected shape" in b.reason for b in bad.first)
     assert len([r for _, r in records if isinstance(r, ToolCall)]) == 2
+
+
+def test_openai_agents_export_saved_as_one_document(tmp_path: Path) -> None:
+    from triage_logs import agents_span
+
+    trace = {"object": "trace", "id": "trace_abc", "workflow_name": "triage"}
+    calls = [
+        agents_span("f1", "a1", {"type": "function", "name": "lookup", "input": '{"id": 7}'}, at=1)
+        for _ in range(4)
+    ]
+    agent = agents_span("a1", None, {"type": "agent", "name": "triage"}, at=5)
+    lines, document = tmp_path / "agents.jsonl", tmp_path / "agents.json"
+    lines.write_text("".join(json.dumps(item) + "\n" for item in [trace, *calls, agent]))
+    document.write_text(json.dumps({"data": [trace, *calls, agent]}, indent=2))
+    expected, _ = read(lines)
+    records, bad = read(document)
+    assert _kinds(records) == _kinds(expected)
+    assert ("ToolCall", "triage", "lookup") in _kinds(records)
+    assert bad.count == 0

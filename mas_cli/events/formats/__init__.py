@@ -18,7 +18,11 @@ import re
 from collections.abc import Iterator
 
 from mas_cli.errors import UsageError
-from mas_cli.events.formats.documents import read_jaeger, read_otlp_document
+from mas_cli.events.formats.documents import (
+    read_agents_document,
+    read_jaeger,
+    read_otlp_document,
+)
 from mas_cli.events.formats.langfuse import read_langfuse
 from mas_cli.events.formats.mas import read_mas
 from mas_cli.events.formats.openai_agents import read_openai_agents
@@ -29,7 +33,13 @@ from mas_cli.events.formats.source import BadLines, LineSource, document_bytes
 from mas_cli.events.formats.text import read_text
 
 FORMATS = ("auto", "mas", "otlp", "jaeger", "langfuse", "openai-agents", "text")
-DOCUMENT_READERS = {"jaeger": read_jaeger, "langfuse": read_langfuse}
+LINE_READERS = {"mas": read_mas, "otlp": read_otlp, "openai-agents": read_openai_agents}
+DOCUMENT_READERS = {
+    "otlp": read_otlp_document,
+    "openai-agents": read_agents_document,
+    "jaeger": read_jaeger,
+    "langfuse": read_langfuse,
+}
 
 
 def check_format(name: str) -> str:
@@ -48,16 +58,10 @@ def read_records(
     chosen = "text" if pattern is not None else fmt
     if chosen == "auto":
         chosen = sniff_source(source)
-    if chosen == "mas":
-        return read_mas(source, source.name, bad)
-    if chosen == "otlp" and source.document:
-        return read_otlp_document(document_bytes(source), _head(source), source.name, bad)
-    if chosen in DOCUMENT_READERS:
+    if chosen in DOCUMENT_READERS and (source.document or chosen not in LINE_READERS):
         return DOCUMENT_READERS[chosen](document_bytes(source), _head(source), source.name, bad)
-    if chosen == "otlp":
-        return read_otlp(source, source.name, bad)
-    if chosen == "openai-agents":
-        return read_openai_agents(source, source.name, bad)
+    if chosen in LINE_READERS:
+        return LINE_READERS[chosen](source, source.name, bad)
     return read_text(source, source.name, bad, pattern)
 
 

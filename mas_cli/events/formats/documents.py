@@ -27,10 +27,12 @@ ERROR_CODE = 2
 
 
 def document_kind(head: bytes) -> str | None:
-    """`otlp`, `jaeger` or `langfuse` from a document's first bytes, or None."""
+    """`otlp`, `jaeger`, `langfuse` or `openai-agents` from a document's first bytes, or None."""
     events = head_events(head)
     if _otlp_path(events):
         return "otlp"
+    if _agents_path(events) is not None:
+        return "openai-agents"
     if _jaeger_path(events):
         return "jaeger"
     if _langfuse_path(events):
@@ -52,6 +54,32 @@ def read_jaeger(
     """Records from Jaeger's JSON export, a span at a time."""
     path = _jaeger_path(head_events(head)) or "data.item.spans.item"
     return _spans(iter_values(chunks, path, source, bad), _from_jaeger, source, bad)
+
+
+def read_agents_document(
+    chunks: Iterable[bytes], head: bytes, source: str, bad: BadLines
+) -> Iterator[tuple[int, Record]]:
+    """Records from the OpenAI Agents SDK's traces and spans saved as one document."""
+    from mas_cli.events.formats.openai_agents import read_item
+    from mas_cli.events.formats.spans import Attribution
+
+    path, attribution = _agents_path(head_events(head)) or "data.item", Attribution()
+    for line, item in iter_values(chunks, path, source, bad):
+        try:
+            found = list(read_item(line, item, attribution))
+        except SHAPE_ERRORS as exc:
+            bad.misshapen(source, line, exc)
+            continue
+        yield from found
+    yield from attribution.finish()
+
+
+def _agents_path(events: list[tuple[str, str, Any]]) -> str | None:
+    """Where the Agents SDK's objects are: the prefix of the first `"object": "trace.span"`."""
+    for prefix, event, value in events:
+        if event == "string" and value in ("trace", "trace.span") and prefix.endswith("object"):
+            return prefix.removesuffix("object").removesuffix(".")
+    return None
 
 
 def _spans(
