@@ -300,3 +300,15 @@ def test_openai_agents_export_saved_as_one_document(tmp_path: Path) -> None:
     assert _kinds(records) == _kinds(expected)
     assert ("ToolCall", "triage", "lookup") in _kinds(records)
     assert bad.count == 0
+
+
+def test_a_log_whose_first_line_starts_with_a_bracket_is_still_read_by_lines(
+    tmp_path: Path,
+) -> None:
+    from triage_logs import jsonl, run, tool
+
+    path = tmp_path / "events.log"
+    path.write_text("[INFO] crew starting\n" + jsonl(run(tool(1), tool(2), tool(3))))
+    records, bad = read(path)
+    assert ("ToolCall", "scorer", "search") in _kinds(records)
+    assert bad.count == 1  # the [INFO] line
