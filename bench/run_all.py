@@ -34,6 +34,7 @@ BENCHES = {
     "triage": ("4. Triage", [], ["--mb", "64", "--repeat", "1"]),
     "cache": ("5. Cache", [], ["--hits", "100"]),
     "tokens": ("6. Tokens", [], ["--mb", "1", "--runs", "1"]),
+    "formats": ("7. Triage of other formats", [], ["--mb", "5"]),
 }
 
 

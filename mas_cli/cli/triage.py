@@ -33,8 +33,8 @@ def loops(
         str,
         typer.Option(
             "--log-format",
-            help="auto, mas, otlp, openai-agents or text.",
-            metavar="[auto|mas|otlp|openai-agents|text]",
+            help="auto, mas, otlp, jaeger, langfuse, openai-agents or text.",
+            metavar="[auto|mas|otlp|jaeger|langfuse|openai-agents|text]",
         ),
     ] = "auto",
     pattern: Annotated[
@@ -178,7 +178,8 @@ def _nothing_readable(report: LoopReport, logs: list[str]) -> None:
     bad_lines(report)
     raise LogFormatError(
         f"nothing readable in {', '.join(logs)}",
-        hint="is it a mas, OTLP JSON, OpenAI Agents or text log? name it with --log-format, "
+        hint="is it a mas, OTLP JSON, Jaeger, Langfuse, OpenAI Agents or text log? "
+        "name it with --log-format, "
         "or describe text lines with --pattern",
     )
 

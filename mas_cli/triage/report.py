@@ -107,8 +107,10 @@ class Input:
     @property
     def unreadable(self) -> bool:
         """Most of it could not be read: more than half its lines skipped, or no record at all
-        from lines that are there. Its verdict cannot be "clean"."""
-        return self.skipped * 2 > self.lines or (self.records == 0 and self.lines > 0)
+        from lines that are there. Its verdict cannot be "clean". A JSON document read a record
+        at a time counts no lines: its records and skipped entries stand for them."""
+        units = self.lines or self.records + self.skipped
+        return self.skipped * 2 > units or (self.records == 0 and units > 0)
 
 
 @dataclass

@@ -26,7 +26,7 @@ from typing import Any, BinaryIO
 from mas_cli.events.formats import read_records
 from mas_cli.events.formats.mas import as_array, decode_block, run_id
 from mas_cli.events.formats.records import make_loc, split_loc
-from mas_cli.events.formats.sniff import sniff
+from mas_cli.events.formats.sniff import sniff, sniff_source
 from mas_cli.events.formats.source import (
     MAX_LINE_BYTES,
     STDIN,
@@ -177,9 +177,8 @@ def _read_source(name: str, unit: int, options: ScanOptions) -> tuple[str, Parti
                 return fmt, _scan_mas(path, unit, options)
     part, tally = Partial(Findings(options.keep), units={unit: 1}), Tally()
     source = line_source(name, part.bad)
-    fmt = (
-        "text" if options.pattern else options.fmt if options.fmt != "auto" else sniff(source.head)
-    )
+    fmt = "text" if options.pattern else options.fmt
+    fmt = sniff_source(source) if fmt == "auto" else fmt
     try:
         for line, record in read_records(source, fmt, part.bad, options.pattern):
             tally.observe(make_loc(unit, line), record)

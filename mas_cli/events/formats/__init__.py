@@ -5,6 +5,9 @@ source.py         files, gzip, stdin; numbered lines; the bad-line tally
 sniff.py          which format a log is, from its first lines
 mas.py            our events.jsonl (one flat msgspec struct a line, a block at a time)
 otlp.py           OTLP JSON from the OpenTelemetry collector's file exporter
+jsondoc.py        JSON documents of any layout, streamed: the values at a path (ijson)
+documents.py      OTLP JSON documents and Jaeger's JSON export, a span at a time
+langfuse.py       Langfuse trace exports (a trace and its observations)
 openai_agents.py  the OpenAI Agents SDK's trace and span JSON
 text.py           plain text logs, a default pattern or --pattern
 """
@@ -15,15 +18,28 @@ import re
 from collections.abc import Iterator
 
 from mas_cli.errors import UsageError
+from mas_cli.events.formats.documents import (
+    read_agents_document,
+    read_jaeger,
+    read_otlp_document,
+)
+from mas_cli.events.formats.langfuse import read_langfuse
 from mas_cli.events.formats.mas import read_mas
 from mas_cli.events.formats.openai_agents import read_openai_agents
 from mas_cli.events.formats.otlp import read_otlp
 from mas_cli.events.formats.records import Record
-from mas_cli.events.formats.sniff import sniff
-from mas_cli.events.formats.source import BadLines, LineSource
+from mas_cli.events.formats.sniff import sniff_source
+from mas_cli.events.formats.source import BadLines, LineSource, document_bytes
 from mas_cli.events.formats.text import read_text
 
-FORMATS = ("auto", "mas", "otlp", "openai-agents", "text")
+FORMATS = ("auto", "mas", "otlp", "jaeger", "langfuse", "openai-agents", "text")
+LINE_READERS = {"mas": read_mas, "otlp": read_otlp, "openai-agents": read_openai_agents}
+DOCUMENT_READERS = {
+    "otlp": read_otlp_document,
+    "openai-agents": read_agents_document,
+    "jaeger": read_jaeger,
+    "langfuse": read_langfuse,
+}
 
 
 def check_format(name: str) -> str:
@@ -41,11 +57,13 @@ def read_records(
     """The (line, record) pairs of one input, in the format given or sniffed from its head."""
     chosen = "text" if pattern is not None else fmt
     if chosen == "auto":
-        chosen = sniff(source.head)
-    if chosen == "mas":
-        return read_mas(source, source.name, bad)
-    if chosen == "otlp":
-        return read_otlp(source, source.name, bad)
-    if chosen == "openai-agents":
-        return read_openai_agents(source, source.name, bad)
+        chosen = sniff_source(source)
+    if chosen in DOCUMENT_READERS and (source.document or chosen not in LINE_READERS):
+        return DOCUMENT_READERS[chosen](document_bytes(source), _head(source), source.name, bad)
+    if chosen in LINE_READERS:
+        return LINE_READERS[chosen](source, source.name, bad)
     return read_text(source, source.name, bad, pattern)
+
+
+def _head(source: LineSource) -> bytes:
+    return source.peek or b"".join(source.head)

@@ -42,7 +42,7 @@ def read_openai_agents(
         if line.strip():
             for item in _items(line, source, number, bad):
                 try:
-                    found = list(_item(number, item, attribution))
+                    found = list(read_item(number, item, attribution))
                 except SHAPE_ERRORS as exc:
                     bad.misshapen(source, number, exc)
                     continue
@@ -65,8 +65,9 @@ def _items(line: bytes, source: str, number: int, bad: BadLines) -> list[dict[st
     return good
 
 
-def _item(number: int, item: dict[str, Any], attribution: Attribution) -> Iterator[Located]:
-    if item["object"] != "trace.span":
+def read_item(number: int, item: dict[str, Any], attribution: Attribution) -> Iterator[Located]:
+    """The records of one trace or span object (a document reader's too, see documents.py)."""
+    if item.get("object") != "trace.span":
         return  # a trace object says when it started, not when (or whether) it finished
     data = item.get("span_data") or {}
     trace, span, parent = (

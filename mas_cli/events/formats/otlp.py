@@ -126,7 +126,9 @@ class _Reader:
                         continue
                     yield from found
 
-    def span(self, number: int, span: _Span, where: tuple[str, str]) -> Iterator[Located]:
+    def span(
+        self, number: int, span: _Span, where: tuple[str, str] = ("", "")
+    ) -> Iterator[Located]:
         attrs = _attributes(span.attributes)
         trace, span_id, parent = span.traceId, span.spanId, span.parentSpanId
         first = trace not in self.seen
@@ -312,3 +314,9 @@ def _iso(nanos: str | int) -> str:
     if seconds <= 0:
         return ""
     return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="microseconds")[:26] + "Z"
+
+
+Span = _Span
+"""One OTLP span, as the document readers (documents.py, langfuse.py) hand them in."""
+SpanReader = _Reader
+"""Reads spans one at a time: records, agents attributed, traces closed at their root."""

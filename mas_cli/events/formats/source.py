@@ -11,6 +11,7 @@ as a blank line, so memory stays constant and the lines after it keep their numb
 from __future__ import annotations
 
 import gzip
+import io
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ GZIP_MAGIC = b"\x1f\x8b"
 KEPT_BAD_LINES = 5
 MAX_LINE_BYTES = 16 << 20
 READ_BYTES = 1 << 20
+PEEK_BYTES = 64 << 10
 STDIN = "-"
 
 
@@ -82,11 +84,11 @@ def open_binary(name: str) -> tuple[BinaryIO, BinaryIO]:
     Raises:
         LogFormatError: the file cannot be opened.
     """
-    if name == STDIN:
-        raw: BinaryIO = sys.stdin.buffer
+    if name == STDIN:  # buffered again, so that its first bytes can be peeked at for sniffing
+        raw: BinaryIO = io.BufferedReader(sys.stdin.buffer, PEEK_BYTES)  # type: ignore[type-var]
     else:
         try:
-            raw = Path(name).open("rb")  # noqa: SIM115 - the caller closes it
+            raw = Path(name).open("rb", buffering=PEEK_BYTES)  # noqa: SIM115 - the caller closes it
         except OSError as exc:
             raise LogFormatError(
                 f"{name}: cannot be read ({exc.strerror})", hint="check the path and permissions"
@@ -121,6 +123,11 @@ class LineSource:
     """Lines read so far."""
     blank: int = 0
     """Blank lines among them."""
+    peek: bytes = b""
+    """The input's first bytes, seen before any line is read (empty where it cannot be peeked)."""
+    document: bool = False
+    """A JSON document whose first line is not whole in `peek`: no lines were read ahead, so a
+    document reader gets every byte (a one-line 100 MB export is not read past as too long)."""
     _lines: Iterator[bytes | None] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -171,6 +178,26 @@ def bounded_lines(handle: BinaryIO) -> Iterator[bytes | None]:
         yield None
 
 
+def _peek(handle: BinaryIO) -> bytes:
+    """Up to PEEK_BYTES of what `handle` will read next, without reading it."""
+    peek = getattr(handle, "peek", None)
+    if peek is None:
+        return b""
+    try:
+        return bytes(peek(PEEK_BYTES)[:PEEK_BYTES])
+    except (OSError, EOFError):
+        return b""
+
+
+def document_bytes(source: LineSource) -> Iterator[bytes]:
+    """Every byte of the input for a document reader: the lines read ahead, then the rest."""
+    from mas_cli.events.formats.jsondoc import READ_BYTES
+
+    yield from source.head  # a truncated gzip stream raises OSError or EOFError: the reader
+    while piece := source.handle.read(READ_BYTES):  # counts it and keeps what came before
+        yield piece
+
+
 class TruncatedInput(Exception):
     """A compressed input ended early; the lines before the cut were read."""
 
@@ -178,8 +205,14 @@ class TruncatedInput(Exception):
 def line_source(name: str, bad: BadLines | None = None, head_lines: int = 20) -> LineSource:
     """Open an input and read its first lines ahead, for the format sniffer; lines past
     MAX_LINE_BYTES are counted in `bad`."""
+    from mas_cli.events.formats.jsondoc import looks_like_document
+
     handle, raw = open_binary(name)
     source = LineSource(name, handle, raw=raw, bad=BadLines() if bad is None else bad)
+    source.peek = _peek(handle)
+    if looks_like_document(source.peek):
+        source.document = True
+        return source
     try:
         while len(source.head) < head_lines and (line := source.next_line()):
             source.head.append(line)
