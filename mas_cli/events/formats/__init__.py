@@ -7,6 +7,8 @@ mas.py            our events.jsonl (one flat msgspec struct a line, a block at a
 otlp.py           OTLP JSON from the OpenTelemetry collector's file exporter
 openai_agents.py  the OpenAI Agents SDK's trace and span JSON
 text.py           plain text logs, a default pattern or --pattern
+chats.py          chat transcripts, group chats, SWE-agent and OpenHands trajectories
+                  (conversation.py maps their messages, jsonstream.py streams JSON documents)
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import re
 from collections.abc import Iterator
 
 from mas_cli.errors import UsageError
+from mas_cli.events.formats.chats import read_chats
 from mas_cli.events.formats.mas import read_mas
 from mas_cli.events.formats.openai_agents import read_openai_agents
 from mas_cli.events.formats.otlp import read_otlp
@@ -23,7 +26,8 @@ from mas_cli.events.formats.sniff import sniff
 from mas_cli.events.formats.source import BadLines, LineSource
 from mas_cli.events.formats.text import read_text
 
-FORMATS = ("auto", "mas", "otlp", "openai-agents", "text")
+CHAT_FORMATS = ("chat", "swe-agent", "openhands")
+FORMATS = ("auto", "mas", "otlp", "openai-agents", "text", *CHAT_FORMATS)
 
 
 def check_format(name: str) -> str:
@@ -48,4 +52,6 @@ def read_records(
         return read_otlp(source, source.name, bad)
     if chosen == "openai-agents":
         return read_openai_agents(source, source.name, bad)
+    if chosen in CHAT_FORMATS:
+        return read_chats(source, bad)
     return read_text(source, source.name, bad, pattern)

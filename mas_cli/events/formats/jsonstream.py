@@ -1,0 +1,97 @@
+"""The parts of one JSON document, streamed with ijson: never the whole document in memory.
+
+This is the one place that parses JSON documents for the chat and trajectory readers; the
+"records of a JSON document whatever the layout" reader (jsondoc.py) can take its place.
+
+Objects are walked down to DESCEND levels: each scalar in them is a part of its own, each
+array in them gives its items one at a time, each built whole (a message, a step, a record).
+A top-level array gives its items the same way. So memory is one item at a time, whatever the
+size of the document.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+
+import ijson
+
+DESCEND = 3
+Path = tuple[str | int, ...]
+Event = tuple[str, Any]
+JSONError = ijson.JSONError
+"""What a document that is not JSON, or ends early, raises (after the parts before the fault)."""
+
+
+def json_parts(handle: BinaryIO) -> Iterator[tuple[Path, Any]]:
+    """(path, value) for each scalar of the walked objects and each item of their arrays.
+
+    Raises:
+        JSONError: the document is not JSON, or ends early.
+    """
+    events: Iterator[Event] = iter(ijson.basic_parse(handle, use_float=True))
+    first = next(events, None)
+    if first is not None:
+        yield from _walk(events, first, ())
+
+
+def json_keys(prefix: bytes) -> set[str]:
+    """The keys of the objects in the first bytes of a document (which may end anywhere);
+    those of the top-level object are given with a leading dot too (`.trajectory`)."""
+    keys: set[str] = set()
+    try:
+        for path, event, value in ijson.parse(io.BytesIO(prefix)):
+            if event == "map_key":
+                keys.add(str(value))
+                if not path:
+                    keys.add(f".{value}")
+    except (ijson.JSONError, RecursionError, ValueError):
+        pass
+    return keys
+
+
+def _walk(events: Iterator[Event], first: Event, path: Path) -> Iterator[tuple[Path, Any]]:
+    if first[0] == "start_array":
+        yield from _items(events, path)
+    elif first[0] == "start_map" and len(path) < DESCEND:
+        yield from _fields(events, path)
+    else:
+        yield path, _build(events, first)
+
+
+def _fields(events: Iterator[Event], path: Path) -> Iterator[tuple[Path, Any]]:
+    key = ""
+    for event, value in events:
+        if event == "end_map":
+            return
+        if event == "map_key":
+            key = str(value)
+        else:
+            yield from _walk(events, (event, value), (*path, key))
+
+
+def _items(events: Iterator[Event], path: Path) -> Iterator[tuple[Path, Any]]:
+    for index, (event, value) in enumerate(events):
+        if event == "end_array":
+            return
+        yield (*path, index), _build(events, (event, value))
+
+
+def _build(events: Iterator[Event], first: Event) -> Any:
+    """One value whole: a scalar, or a container built from its events."""
+    event, value = first
+    if event not in ("start_map", "start_array"):
+        return value
+    builder = ijson.ObjectBuilder()
+    builder.event(event, value)
+    depth = 1
+    for event, value in events:
+        builder.event(event, value)
+        if event in ("start_map", "start_array"):
+            depth += 1
+        elif event in ("end_map", "end_array"):
+            depth -= 1
+            if not depth:
+                break
+    return builder.value
