@@ -174,8 +174,19 @@ class _Reader:
         chat = self._conversation(record, dialect(messages[0]), several)
         for index, message in enumerate(messages):
             if isinstance(message, dict):
-                yield from chat.message(loc, index, message)
+                yield from self.message(chat, loc, index, message)
         yield from chat.end(loc)
+
+    def message(
+        self, chat: Conversation, loc: int, index: int, message: dict[str, Any]
+    ) -> Iterator[Located]:
+        """One message's records, or none and a count when its shape cannot be read."""
+        try:
+            found = list(chat.message(loc, index, message))
+        except SHAPE_ERRORS as exc:
+            self.bad.add(self.name, loc, f"{chat.prefix}message {index}: {_reason(exc)}")
+            return
+        yield from found
 
     def document(self, stream: Any) -> Iterator[Located]:
         """The conversations of one JSON document, streamed."""
@@ -236,13 +247,8 @@ class _Walk:
 
     def _message(self, value: Any) -> Iterator[Located]:
         assert self.chat is not None
-        loc, self.index = self.reader.records, self.index + 1
-        try:
-            found = list(self.chat.message(loc, self.index - 1, value))
-        except SHAPE_ERRORS as exc:
-            self.reader.bad.add(self.reader.name, loc, _reason(exc))
-            return
-        yield from found
+        self.index += 1
+        yield from self.reader.message(self.chat, self.reader.records, self.index - 1, value)
 
     def _field(self, path: Path, value: Any) -> None:
         held = self.chat is None and len(path) <= 2 and len(self.meta) < 50
