@@ -191,3 +191,38 @@ def test_sniffing_tells_the_formats_apart() -> None:
     assert document_kind(b'{\n  "trajectory": [\n    {"observation": "x",\n') == "swe-agent"
     assert document_kind(b'[\n  {\n    "role": "user",\n') == "chat"
     assert document_kind(b"not json") is None
+
+
+def _one_line_chats(count: int, content: str) -> str:
+    calls = [
+        {"role": "assistant", "tool_calls": [{"id": f"t{j}", "function": {"name": "search"}}]}
+        for j in range(4)
+    ]
+    records = [
+        {"id": f"c{i}", "messages": [{"role": "assistant", "content": content}, *calls]}
+        for i in range(count)
+    ]
+    return json.dumps(records)
+
+
+def test_a_one_line_document_past_the_line_bound_is_streamed(tmp_path: Path) -> None:
+    log = tmp_path / "dump.json"  # json.dump without indent: one line of 18 MB
+    log.write_text(_one_line_chats(3, "x" * (6 << 20)))
+    code, report, stderr = loops(str(log))
+    assert (code, stderr) == (0, "")
+    assert report["sources"][0]["format"] == "chat"
+    assert report["traces"] == 3
+    assert report["skipped_lines"]["count"] == 0
+    assert {f["where"]["trace"] for f in report["findings"]} == {"c0", "c1", "c2"}
+
+
+def test_documents_from_stdin_and_gzip(tmp_path: Path) -> None:
+    import gzip
+
+    text = json.dumps(json.loads(_one_line_chats(2, "hello")), indent=2)
+    piped = CliRunner().invoke(app, ["triage", "loops", "-", "--json"], input=text)
+    assert json.loads(piped.stdout)["traces"] == 2
+    zipped = tmp_path / "chats.json.gz"
+    zipped.write_bytes(gzip.compress(text.encode()))
+    _, report, _ = loops(str(zipped))
+    assert (report["sources"][0]["format"], report["traces"]) == ("chat", 2)

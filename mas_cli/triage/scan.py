@@ -164,6 +164,7 @@ def scan(sources: list[str], options: ScanOptions) -> LoopReport:
 
 
 def _read_source(name: str, unit: int, options: ScanOptions) -> tuple[str, Partial]:
+    fmt = options.fmt
     if name != STDIN and options.pattern is None:
         path = Path(name)
         if path.is_file() and not is_gzip(path):
@@ -172,9 +173,7 @@ def _read_source(name: str, unit: int, options: ScanOptions) -> tuple[str, Parti
                 return fmt, _scan_mas(path, unit, options)
     part, tally = Partial(Findings(options.keep), units={unit: 1}), Tally()
     source = line_source(name, part.bad)
-    fmt = (
-        "text" if options.pattern else options.fmt if options.fmt != "auto" else sniff(source.head)
-    )
+    fmt = "text" if options.pattern else fmt if fmt != "auto" else sniff(source.head)
     try:
         for line, record in read_records(source, fmt, part.bad, options.pattern):
             tally.observe(make_loc(unit, line), record)
@@ -196,7 +195,8 @@ def _close(tally: Tally, part: Partial, th: Thresholds) -> None:
 
 def _sniff_file(path: Path) -> str:
     with path.open("rb") as handle:
-        return sniff(handle.read(SNIFF_BYTES).split(b"\n")[:-1] or [b""])
+        data = handle.read(SNIFF_BYTES)
+    return sniff(data.split(b"\n")[:-1] or [data])  # one long line: its start, for a document
 
 
 def _scan_mas(path: Path, unit: int, options: ScanOptions) -> Partial:

@@ -23,7 +23,14 @@ import msgspec
 from mas_cli.events.formats.conversation import Conversation, dialect
 from mas_cli.events.formats.jsonstream import JSONError, Path, json_keys, json_parts
 from mas_cli.events.formats.records import Record
-from mas_cli.events.formats.source import SHAPE_ERRORS, BadLines, LineSource
+from mas_cli.events.formats.source import (
+    SHAPE_ERRORS,
+    STDIN,
+    TOO_LONG,
+    BadLines,
+    LineSource,
+    open_binary,
+)
 
 CONVERSATION_KEYS = (
     "messages",
@@ -93,10 +100,26 @@ def read_chats(source: LineSource, bad: BadLines) -> Iterator[Located]:
     """Records from chat transcripts or trajectories, as JSON lines or one JSON document."""
     reader = _Reader(source.name, bad)
     first = next((line for line in source.head if line.strip()), b"")
-    if first.lstrip()[:1] in (b"[", b"{") and not _whole(first):
+    if _too_long_first_line(source, bad):  # a one-line document (`json.dump`) past the bound
+        handle, raw = open_binary(source.name)
+        with raw, handle:
+            yield from reader.document(handle)
+    elif first.lstrip()[:1] in (b"[", b"{") and not _whole(first):
         yield from reader.document(_Joined(source))
     else:
         yield from reader.lines(source)
+
+
+def _too_long_first_line(source: LineSource, bad: BadLines) -> bool:
+    """Whether the input is a file whose first line was past the line bound; if so it is
+    read again from the start as a streamed document, and that line is no longer counted bad."""
+    if source.name == STDIN or source.head[:1] != [b"\n"]:
+        return False
+    kept = [b for b in bad.first if (b.source, b.line, b.reason) != (source.name, 1, TOO_LONG)]
+    if len(kept) == len(bad.first):
+        return False
+    bad.first, bad.count = kept, bad.count - 1
+    return True
 
 
 def _whole(line: bytes) -> bool:

@@ -43,6 +43,7 @@ from mas_cli.events.formats.source import int64
 MAX_PENDING = 1000
 """Tool calls held for their results; past this the oldest are given without one."""
 COMMAND_CHARS = 80
+RECENT_RESPONSES = 64
 VOLATILE_ARGS = ("thought", "security_risk", "confirmation_state", "is_confirmed")
 NOBODY = ("user", "system", "developer", "environment")
 _ENCODE = msgspec.json.Encoder(order="sorted")
@@ -100,7 +101,9 @@ class Conversation:
     """`record N · ` when the input holds several conversations."""
     speaker: str = ""
     pending: dict[str, _Pending] = field(default_factory=dict)
-    responses: set[str] = field(default_factory=set)
+    responses: dict[str, None] = field(default_factory=dict)
+    """The latest model replies seen (RECENT_RESPONSES of them: one reply's tool calls are
+    consecutive events)."""
     delegates: list[str] = field(default_factory=list)
 
     def message(self, loc: int, index: int, msg: dict[str, Any]) -> Iterator[tuple[int, Record]]:
@@ -273,7 +276,9 @@ class Conversation:
         key = str(response.get("id") or meta.get("tool_call_id") or event.get("id"))
         if key in self.responses:
             return  # one reply that asked for several tools is one model call
-        self.responses.add(key)
+        self.responses[key] = None
+        if len(self.responses) > RECENT_RESPONSES:
+            del self.responses[next(iter(self.responses))]
         said = text([event.get("message"), event.get("args")])
         name = str(response.get("model") or "")
         yield (
