@@ -6,11 +6,16 @@ documentation) is sniffed, read with the agents its messages name, and its loop 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import random
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fuzzlogs import cli, mutate_line, mutate_log, write
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from mas_cli.cli import app
@@ -226,3 +231,30 @@ def test_documents_from_stdin_and_gzip(tmp_path: Path) -> None:
     zipped.write_bytes(gzip.compress(text.encode()))
     _, report, _ = loops(str(zipped))
     assert (report["sources"][0]["format"], report["traces"]) == ("chat", 2)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,  # the same examples every run
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    name=st.sampled_from(sorted(p.name for p in CHATS.iterdir() if p.suffix != ".py")),
+    seed=st.integers(0, 2**32),
+    pretty=st.booleans(),
+)
+@example(name="ag2_group_chat.json", seed=6259, pretty=False)  # not UTF-8: ijson's own error
+def test_every_chat_fixture_mutated(tmp_path: Path, name: str, seed: int, pretty: bool) -> None:
+    """A message's fields deleted or made hostile (wrong types, deep nesting, huge numbers,
+    control characters, cut lines): the boundary holds, exit 0/1/2, never a traceback."""
+    rng = random.Random(seed)
+    text = (CHATS / name).read_text()
+    if name.endswith(".jsonl"):
+        mutated = mutate_log(text.splitlines(), rng)
+    else:  # a document: mutated as one line, then written pretty or not
+        mutated = mutate_line(json.dumps(json.loads(text)), rng)
+        with contextlib.suppress(ValueError, RecursionError):
+            mutated = json.dumps(json.loads(mutated), indent=2 if pretty else None)
+    log = write(tmp_path / name, mutated)
+    cli("triage", "loops", str(log), "--json")

@@ -21,7 +21,7 @@ from typing import Any, BinaryIO
 import msgspec
 
 from mas_cli.events.formats.conversation import Conversation, dialect
-from mas_cli.events.formats.jsonstream import JSONError, Path, json_keys, json_parts
+from mas_cli.events.formats.jsonstream import DOCUMENT_ERRORS, Path, json_keys, json_parts
 from mas_cli.events.formats.records import Record
 from mas_cli.events.formats.source import (
     SHAPE_ERRORS,
@@ -217,7 +217,7 @@ class _Reader:
         try:
             for path, value in json_parts(stream):
                 yield from walk.part(path, value)
-        except JSONError as exc:
+        except DOCUMENT_ERRORS as exc:  # the parts before the fault were read
             self.bad.add(
                 self.name, self.records, f"the document ends early or is not JSON ({exc})"[:200]
             )

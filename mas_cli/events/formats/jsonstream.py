@@ -20,15 +20,17 @@ import ijson
 DESCEND = 3
 Path = tuple[str | int, ...]
 Event = tuple[str, Any]
-JSONError = ijson.JSONError
-"""What a document that is not JSON, or ends early, raises (after the parts before the fault)."""
+DOCUMENT_ERRORS = (ijson.JSONError, UnicodeDecodeError)
+"""What a document that is not JSON (or not UTF-8), or ends early, raises (after the parts
+before the fault)."""
 
 
 def json_parts(handle: BinaryIO) -> Iterator[tuple[Path, Any]]:
     """(path, value) for each scalar of the walked objects and each item of their arrays.
 
     Raises:
-        JSONError: the document is not JSON, or ends early.
+        ijson.JSONError: the document is not JSON, or ends early.
+        UnicodeDecodeError: it is not UTF-8.
     """
     events: Iterator[Event] = iter(ijson.basic_parse(handle, use_float=True))
     first = next(events, None)
