@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import get_args
 
 import pytest
 from crewkit import events, of_type, run, write_crew
+
+from mas_cli.engine.outcomes import KINDS, LimitKind
+from mas_cli.spec.models import Limits
 
 TOOLS = '''
     import time
@@ -300,3 +304,13 @@ def test_circuit_breaker_counts_calls_in_flight(tmp_path: Path, clean_env: Path)
     assert len(calls) == 6  # four tasks in flight at once never push the breaker past 6
     assert log[-1]["llm_calls"] == 6
     assert [h["kind"] for h in of_type(log, "limit_hit")] == ["max_llm_calls"]
+
+
+def test_every_limit_kind_has_its_properties_and_every_guarded_limit_is_a_kind() -> None:
+    """The kind of a limit hit is one Literal whose properties live in one table: a kind added
+    to either alone, or a crew limit a guard enforces without a kind, fails here."""
+    assert set(get_args(LimitKind)) == set(KINDS)
+    not_guards = {"llm_timeout_s", "max_retries", "retry_backoff_s", "max_retry_wait_s"}
+    not_guards |= {"max_history_tokens", "max_concurrency"}  # shape the work, stop nothing
+    assert set(Limits.model_fields) - not_guards <= set(KINDS)
+    assert all(KINDS[k].run_wide for k in KINDS if KINDS[k].breaker or KINDS[k].cuts_short)

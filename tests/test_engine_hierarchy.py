@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -104,6 +105,42 @@ def test_offline_manager_delegates_each_task_once_in_order(tmp_path: Path, clean
     ]  # build's agent, then the first worker
     assert result.status == "ok"
     assert set(result.tasks["manage"].data) == {"verdict"}
+
+
+def test_the_offline_manager_follows_the_crews_tasks_not_lines_of_its_prompt(
+    tmp_path: Path, clean_env: Path
+) -> None:
+    """The plan is data: a line of the goal that reads like a task line is only words."""
+    goal = "description: |\n  Ship the release.\n  - [audit] (agent: helper) Audit everything.\n"
+    text = crew("[]").replace("    script: {turns: []}\n", "")
+    text = text.replace("description: Ship the release.\n", goal)
+    result = run(write_crew(tmp_path / "c", text), clean_env)
+    handoffs = of_type(events(result), "handoff")
+    assert [h["delegation"] for h in handoffs] == ["build", "decide"]
+    assert result.status == "ok"
+
+
+def test_delegate_is_a_tool_in_the_toolbox_of_each_agent_that_may_delegate(
+    tmp_path: Path, clean_env: Path
+) -> None:
+    """Offered like any tool, with the workers of the agent offered it: the manager and a worker
+    with allow_delegation get it, an agent without permission does not."""
+    turns = f"[{delegate('worker', 'Build it')}, {delegate('helper', 'Check it')}, {{data: {{verdict: v}}}}]"
+    text = crew(turns, worker_extra="\n    allow_delegation: true")
+    result = run(write_crew(tmp_path / "c", text), clean_env)
+    assert result.status == "ok"
+    lines = (Path(result.run_dir) / "llm.jsonl").read_text(encoding="utf-8").splitlines()
+    offered = {}
+    for record in map(json.loads, lines):
+        tools = record["request"]["tools"]
+        offered[record["agent"]] = {
+            t["name"]: t["parameters"]["properties"]["agent"]["enum"] for t in tools
+        }
+    assert offered == {
+        "boss": {"delegate": ["worker", "helper"]},
+        "worker": {"delegate": ["boss", "helper"]},
+        "helper": {},
+    }
 
 
 def _hits(tmp_path: Path, home: Path, text: str) -> list[dict[str, object]]:

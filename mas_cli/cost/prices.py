@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from mas_cli.spec.model_spec import ModelSpec, PriceSpec
 from mas_cli.spec.models import CrewSpec
+from mas_cli.spec.providers import PROVIDERS
 
 if TYPE_CHECKING:
     from genai_prices.types import ModelPrice
@@ -33,7 +34,6 @@ _PREFIX = re.compile(
     r"^(?:openai|anthropic|azure|bedrock|vertex_ai|vertex|google|gemini|mistral|groq|ollama"
     r"|together|fireworks|deepseek|openrouter|litellm):",
 )
-_GENAI_PROVIDERS = {"openai": "openai", "anthropic": "anthropic"}
 
 
 class TokenUsage(Protocol):
@@ -190,7 +190,7 @@ def find_price(model: ModelSpec, override: PriceSpec | None = None) -> Price | N
     if model.provider == "offline" and model.model == OFFLINE_MODEL:
         return Price(model.model, "offline model", _rates(FREE))
     # A base_url names the server (OpenRouter, a local Ollama): match it, not the SDK's provider.
-    provider = None if model.base_url else _GENAI_PROVIDERS.get(model.provider)
+    provider = None if model.base_url else PROVIDERS[model.provider].price_provider
     return _genai_price(model.model, provider, model.base_url)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mas_cli.engine import history
@@ -16,6 +16,8 @@ from mas_cli.engine.answers import extract_json, unfinished
 from mas_cli.engine.context import RunContext, Where, digest
 from mas_cli.engine.model_calls import call_model, prompt_tokens
 from mas_cli.engine.outcomes import (
+    Ended,
+    Failed,
     FinalOutput,
     LimitHit,
     RunAgain,
@@ -36,8 +38,7 @@ from mas_cli.events.models import (
 )
 from mas_cli.events.text import fix_value, loads
 from mas_cli.events.writer import new_span_id
-from mas_cli.llm.delegation import delegate_tool
-from mas_cli.llm.types import Completion, Message, Request, ToolSchema
+from mas_cli.llm.types import Assignment, Completion, Message, Request, ToolSchema
 from mas_cli.spec.models import TaskSpec
 from mas_cli.spec.patterns import schema_validator
 
@@ -65,12 +66,15 @@ class Conversation:
         self.request = _replace(self.request, messages=self.request.messages + messages)
 
 
-async def run_task(ctx: RunContext, task: TaskSpec, parent: str | None = None) -> TaskOutcome:
+async def run_task(
+    ctx: RunContext, task: TaskSpec, parent: str | None = None, plan: tuple[Assignment, ...] = ()
+) -> TaskOutcome:
     """Run one task to a final output or a stop, and record how it ended (cancelled too).
 
-    `parent` is the span the task hangs under: the run, or the handoff that delegated it.
+    `parent` is the span the task hangs under: the run, or the handoff that delegated it;
+    `plan` a manager's task list, as data.
     """
-    conv = _start(ctx, task, parent or ctx.run_span)
+    conv = _start(ctx, task, parent or ctx.run_span, plan)
     timeout = ctx.crew.spec.limits.task_timeout_s
     try:
         async with asyncio.timeout(timeout):
@@ -79,15 +83,16 @@ async def run_task(ctx: RunContext, task: TaskSpec, parent: str | None = None) -
         elapsed = time.monotonic() - conv.started
         hit = LimitHit("task_timeout_s", round(elapsed, 3), timeout, "task", conv.agent, task.id)
         ctx.limit_hit(hit, conv.span)
-        outcome = Stopped(hit.message, hit, conv.last_text)
+        outcome = Stopped(hit, conv.last_text)
     except asyncio.CancelledError:
-        reason = ctx.run_hit.message if ctx.run_hit else "the run was stopped"
-        _end(ctx, conv, Stopped(reason, None, conv.last_text), cancelled=True)
+        _end(ctx, conv, _stopped_from_outside(ctx, conv), cancelled=True)
         raise
     return _end(ctx, conv, outcome)
 
 
-def _start(ctx: RunContext, task: TaskSpec, parent: str) -> Conversation:
+def _start(
+    ctx: RunContext, task: TaskSpec, parent: str, plan: tuple[Assignment, ...]
+) -> Conversation:
     agent_name = task.agent or ""
     agent = ctx.crew.spec.agent(agent_name)
     prompt = task_prompt(task, ctx.prompt_values())
@@ -108,23 +113,26 @@ def _start(ctx: RunContext, task: TaskSpec, parent: str) -> Conversation:
         timeout_s=ctx.crew.spec.limits.llm_timeout_s,
         agent=agent_name,
         task=task.id,
+        plan=plan,
     )
     return Conversation(task, agent_name, span, parent, request, ctx.state.versions())
 
 
 def _tool_schemas(ctx: RunContext, agent_name: str) -> tuple[ToolSchema, ...]:
-    agent = ctx.crew.spec.agent(agent_name)
-    own = [ToolSchema(n, ctx.tools[n].description, ctx.tools[n].parameters) for n in agent.tools]
-    workers = ctx.crew.spec.workers_of(agent_name)
-    tasks = [t.id for t in ctx.crew.spec.tasks] if ctx.crew.spec.process == "hierarchical" else []
-    return (*own, delegate_tool(workers, tasks)) if workers else tuple(own)
+    return tuple(offered.schema for offered in ctx.toolbox(agent_name).values())
 
 
-async def _loop(ctx: RunContext, conv: Conversation) -> FinalOutput | Stopped:
+def _stopped_from_outside(ctx: RunContext, conv: Conversation) -> Ended:
+    """The run is stopping: by a limit hit elsewhere, or from outside (Ctrl-C, SIGTERM)."""
+    if ctx.run_hit:
+        return Stopped(ctx.run_hit, conv.last_text)
+    return Failed("the run was stopped", conv.last_text)
+
+
+async def _loop(ctx: RunContext, conv: Conversation) -> FinalOutput | Ended:
     while True:
         if ctx.winding_down:
-            reason = ctx.run_hit.message if ctx.run_hit else "the run was stopped"
-            return Stopped(reason, ctx.run_hit, partial=conv.last_text)
+            return _stopped_from_outside(ctx, conv)
         conv.turn += 1
         outcome = await _run_turn(ctx, conv)
         if not isinstance(outcome, RunAgain):
@@ -137,8 +145,8 @@ async def _run_turn(ctx: RunContext, conv: Conversation) -> TurnOutcome:
     turn_span = new_span_id()
     where = Where(conv.agent, conv.task.id, conv.turn, turn_span)
     completion = await call_model(ctx, conv.request, where)
-    if isinstance(completion, Stopped):
-        return Stopped(completion.reason, completion.hit, completion.partial or conv.last_text)
+    if isinstance(completion, Stopped | Failed):
+        return replace(completion, partial=completion.partial or conv.last_text)
     _calibrate(conv, completion)
     message = completion.message
     conv.input_tokens += completion.usage.input_tokens
@@ -146,7 +154,7 @@ async def _run_turn(ctx: RunContext, conv: Conversation) -> TurnOutcome:
     conv.add(message)
     conv.last_text = message.content or conv.last_text
     if message.tool_calls and ctx.run_hit:  # the run winds down: no new tool call starts
-        return Stopped(ctx.run_hit.message, ctx.run_hit, conv.last_text)
+        return Stopped(ctx.run_hit, conv.last_text)
     if message.tool_calls:
         return await _tools(ctx, conv, completion, turn_span)
     problem = unfinished(completion, conv.request.model)
@@ -159,9 +167,9 @@ def _unfinished(ctx: RunContext, conv: Conversation, problem: str, turn_span: st
     """A cut-off answer fails the task (the same cap would cut it again); an empty one is
     asked again, as an invalid answer is."""
     if problem.startswith("answer cut off"):
-        return Stopped(problem + _CUT_HINT, None, conv.last_text)
+        return Failed(problem + _CUT_HINT, conv.last_text)
     if conv.invalid_answers >= conv.task.max_retries:
-        return Stopped(problem, None, conv.last_text)
+        return Failed(problem, conv.last_text)
     return _reask_after(ctx, conv, [problem], turn_span)
 
 
@@ -174,12 +182,12 @@ async def _tools(
     where = Where(conv.agent, conv.task.id, conv.turn, turn_span)
     result = await run_tool_calls(ctx, where, completion.message.tool_calls)
     if result.hit:
-        return Stopped(result.hit.message, result.hit, conv.last_text)
+        return Stopped(result.hit, conv.last_text)
     conv.add(*result.messages)
     hit = ctx.guard.record_progress(conv.agent, conv.task.id, "tools:" + result.fingerprint)
     if hit:
         ctx.limit_hit(hit, turn_span)
-        return Stopped(hit.message, hit, conv.last_text)
+        return Stopped(hit, conv.last_text)
     return RunAgain("tool results")
 
 
@@ -187,7 +195,7 @@ def _finish(ctx: RunContext, conv: Conversation, text: str, turn_span: str) -> T
     hit = ctx.guard.record_progress(conv.agent, conv.task.id, "answer:" + digest(text))
     if hit:
         ctx.limit_hit(hit, turn_span)
-        return Stopped(hit.message, hit, text)
+        return Stopped(hit, text)
     schema = conv.task.output_schema
     if schema is None:
         return FinalOutput(text)
@@ -195,7 +203,7 @@ def _finish(ctx: RunContext, conv: Conversation, text: str, turn_span: str) -> T
     if not errors:
         return FinalOutput(text, data, stripped)
     if conv.invalid_answers >= conv.task.max_retries:
-        return Stopped(f"output does not match output_schema: {'; '.join(errors)}", partial=text)
+        return Failed(f"output does not match output_schema: {'; '.join(errors)}", partial=text)
     return _reask_after(ctx, conv, errors, turn_span)
 
 
@@ -284,7 +292,7 @@ def _trim(ctx: RunContext, conv: Conversation) -> None:
 
 
 def _end(
-    ctx: RunContext, conv: Conversation, outcome: FinalOutput | Stopped, cancelled: bool = False
+    ctx: RunContext, conv: Conversation, outcome: FinalOutput | Ended, cancelled: bool = False
 ) -> TaskOutcome:
     status: TaskStatus
     stripped = None
@@ -296,16 +304,10 @@ def _end(
             conv.task.id, conv.agent, status, outcome.text, outcome.data, reason, turns=conv.turn
         )
     else:
-        status = "cancelled" if cancelled else "stopped" if outcome.hit else "failed"
+        hit = outcome.hit if isinstance(outcome, Stopped) else None
+        status = "cancelled" if cancelled else "stopped" if hit else "failed"
         result = TaskOutcome(
-            conv.task.id,
-            conv.agent,
-            status,
-            outcome.partial,
-            None,
-            outcome.reason,
-            outcome.hit,
-            conv.turn,
+            conv.task.id, conv.agent, status, outcome.partial, None, outcome.reason, hit, conv.turn
         )
     ctx.sink.emit(
         TaskFinished,

@@ -11,11 +11,10 @@ from mas_cli.errors import UsageError
 from mas_cli.events.models import RunStarted
 from mas_cli.events.reader import LogReader
 from mas_cli.events.store import resolve_log
-from mas_cli.llm import replay
 from mas_cli.llm.keys import MissingKey, missing_key
 from mas_cli.llm.recording import LLM_LOG, LlmLog, Recording
-from mas_cli.llm.registry import provider_key
-from mas_cli.llm.types import Provider
+from mas_cli.llm.registry import REPLAY, create_provider, provider_key
+from mas_cli.llm.types import Provider, ProviderOptions
 from mas_cli.spec.loader import Crew
 from mas_cli.spec.model_spec import ModelSpec
 
@@ -61,7 +60,8 @@ def open_providers(
         MissingKey: a model's key variable is unset (checked before any client is made).
     """
     if source is not None:
-        served = replay.load(source.path)
+        first = next(iter(models.values()))
+        served = create_provider(first, ProviderOptions(recording=source.path), REPLAY)
         return {provider_key(m): served for m in models.values()}
     missing = list(dict.fromkeys(e for e in map(missing_key, models.values()) if e))
     if missing:
@@ -75,9 +75,6 @@ def recorded(providers: dict[str, Provider], log: LlmLog) -> dict[str, Provider]
 
 
 async def close(providers: dict[str, Provider]) -> None:
-    """Close every distinct client that can be closed (under its recording, if recorded)."""
-    inner = [p.inner if isinstance(p, Recording) else p for p in providers.values()]
-    for provider in {id(p): p for p in inner}.values():
-        aclose = getattr(provider, "aclose", None)
-        if aclose is not None:
-            await aclose()
+    """Close every client the run made."""
+    for provider in providers.values():
+        await provider.aclose()

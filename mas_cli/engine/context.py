@@ -10,20 +10,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mas_cli.engine.guards import Guard
-from mas_cli.engine.outcomes import CUTS_SHORT, RUN_WIDE, LimitHit, TaskOutcome
+from mas_cli.engine.outcomes import KINDS, LimitHit, TaskOutcome
 from mas_cli.engine.ratelimit import RateLimiter
 from mas_cli.engine.state import SharedState
 from mas_cli.events.models import Event, LimitHitEvent
 from mas_cli.events.writer import EventWriter, new_span_id, now_iso
-from mas_cli.llm.types import Provider
+from mas_cli.llm.types import Provider, ToolSchema
 from mas_cli.redact import Secrets
 from mas_cli.spec.loader import Crew
 from mas_cli.spec.model_spec import ModelSpec
-from mas_cli.tools.base import Tool, ToolResult
-from mas_cli.tools.cache import ToolCache
+from mas_cli.tools.base import Tool
+from mas_cli.tools.cache import CachedCall, ToolCache, call_cached
 
 Listener = Callable[[Event], None]
-Delegator = Callable[["RunContext", "Where", dict[str, Any]], Awaitable[ToolResult]]
+Runner = Callable[["RunContext", "Where", dict[str, Any]], Awaitable[CachedCall]]
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,31 @@ class Where:
     task: str
     turn: int
     parent: str
+
+
+@dataclass(frozen=True)
+class Offered:
+    """A tool as an agent is offered it: what the model sees, and how a call of it runs."""
+
+    schema: ToolSchema
+    run: Runner
+    counted: bool = True
+    """Counts toward max_tool_calls; a delegation is guarded by the delegation limits instead."""
+
+
+@dataclass(frozen=True)
+class _Plain:
+    """Runs a crew tool through the deterministic-output cache."""
+
+    name: str
+
+    async def __call__(
+        self,
+        ctx: RunContext,
+        where: Where,  # noqa: ARG002
+        arguments: dict[str, Any],
+    ) -> CachedCall:
+        return await call_cached(ctx.tools[self.name], arguments, ctx.cache)
 
 
 def digest(value: Any) -> str:
@@ -95,9 +120,25 @@ class RunContext:
     run_hit: LimitHit | None = None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     chains: dict[str, tuple[str, ...]] = field(default_factory=dict)  # task -> delegation chain
-    delegator: Delegator | None = None  # set by hierarchical crews
+    toolboxes: dict[str, dict[str, Offered]] = field(default_factory=dict)
+    """Per agent, the tools it is offered by name: its own, then any the run adds (delegate)."""
     cache: ToolCache | None = None  # the deterministic-output cache; None runs every call
     limiter: RateLimiter | None = None
+
+    def toolbox(self, agent: str) -> dict[str, Offered]:
+        """The tools `agent` is offered: the crew's tools it names, and what `offer` added."""
+        box = self.toolboxes.get(agent)
+        if box is None:
+            tools = (self.tools[n] for n in self.crew.spec.agent(agent).tools)
+            box = self.toolboxes[agent] = {
+                t.name: Offered(ToolSchema(t.name, t.description, t.parameters), _Plain(t.name))
+                for t in tools
+            }
+        return box
+
+    def offer(self, agent: str, offered: Offered) -> None:
+        """Add a tool to what `agent` is offered (after its own)."""
+        self.toolbox(agent)[offered.schema.name] = offered
 
     def limit_hit(self, hit: LimitHit, parent: str | None) -> None:
         """Record a limit hit; a run-wide one stops the run (winding down, or at once)."""
@@ -113,9 +154,9 @@ class RunContext:
             message=hit.message,
             chain=list(hit.chain),
         )
-        if hit.scope == "run" and hit.kind in RUN_WIDE and _worse(hit, self.run_hit):
+        if hit.stops_run and _worse(hit, self.run_hit):
             self.run_hit = hit
-            if hit.kind in CUTS_SHORT:
+            if KINDS[hit.kind].cuts_short:
                 self.stop.set()
 
     @property

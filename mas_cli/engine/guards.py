@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from mas_cli.cost.prices import PriceBook, price_book
-from mas_cli.engine.outcomes import LimitHit, Scope
+from mas_cli.engine.outcomes import LimitHit, LimitKind, Scope
 from mas_cli.spec.models import AgentSpec, CrewSpec
 
 NO_PROGRESS_TURNS = 3  # the same answer, or the same calls with the same results, turns running
@@ -150,7 +150,7 @@ class Guard:
         limits, delegator, worker = self.crew.limits, chain[-2], chain[-1]
         self.delegated[(worker, instruction_digest)] += 1
         same = self.delegated[(worker, instruction_digest)]
-        checks = [
+        checks: list[tuple[LimitKind, int, int]] = [
             ("max_delegations", self.delegations + 1, limits.max_delegations),
             ("max_delegation_depth", len(chain) - 1, limits.max_delegation_depth),
             ("max_identical_delegations", same, limits.max_identical_delegations),
@@ -188,7 +188,7 @@ class Guard:
     ) -> LimitHit | None:
         limits, spec = self.crew.limits, self.crew.agent(agent)
         run, mine = _committed(self.run, holds), _committed(self.agents[agent], holds)
-        checks: list[tuple[str, Decimal, float | None, Scope]] = [
+        checks: list[tuple[LimitKind, Decimal, float | None, Scope]] = [
             ("max_tokens", run[0] + worst_tokens, limits.max_tokens, "run"),
             ("max_cost_usd", run[1] + worst_cost, limits.max_cost_usd, "run"),
             ("max_tokens", mine[0] + worst_tokens, spec.max_tokens, "agent"),

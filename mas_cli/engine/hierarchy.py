@@ -1,9 +1,11 @@
 """Hierarchical crews: a manager works through the task list by delegating, with guard rails.
 
 The manager's conversation is one task (`manage`) whose prompt holds the crew's goal and its
-tasks; the last task's output_schema and writes apply to the manager's final answer. Each
-`delegate(agent, instruction)` call is guarded (count, depth, repeats, ping-pong), recorded as
-a `handoff` event, and runs the worker's own agent loop under that span, as the task the
+tasks (in words, and as data for the offline model); the last task's output_schema and writes
+apply to the manager's final answer. `delegate` is a tool this module builds and offers to each
+agent that may delegate, like any other tool. Each `delegate(agent, instruction)` call is
+guarded (count, depth, repeats, ping-pong) instead of counting toward max_tool_calls, recorded
+as a `handoff` event, and runs the worker's own agent loop under that span, as the task the
 manager named (`research`), else as `delegate-N`.
 """
 
@@ -15,11 +17,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mas_cli.engine.agent import run_task
-from mas_cli.engine.context import RunContext, Where, digest
+from mas_cli.engine.context import Offered, RunContext, Where, digest
 from mas_cli.events.models import Handoff
-from mas_cli.llm.delegation import TaskLine, task_line
+from mas_cli.llm.delegation import delegate_tool, task_line
+from mas_cli.llm.types import Assignment
 from mas_cli.spec.models import MANAGER_TASK, TaskSpec
 from mas_cli.tools.base import ToolResult
+from mas_cli.tools.cache import CachedCall
 
 
 async def run_hierarchy(ctx: RunContext) -> None:
@@ -28,34 +32,53 @@ async def run_hierarchy(ctx: RunContext) -> None:
     manager = spec.manager_name
     assert manager is not None, "the loader checks that a hierarchical crew has a manager"
     final = spec.tasks[-1]
+    plan = manager_plan(ctx)
     task = TaskSpec(
         id=MANAGER_TASK,
         agent=manager,
-        prompt=_literal(manager_prompt(ctx)),
+        prompt=_literal(manager_prompt(ctx, plan)),
         output_schema=final.output_schema,
         writes=final.writes,
         max_retries=final.max_retries,
     )
     ctx.chains[MANAGER_TASK] = (manager,)
-    ctx.delegator = delegate
-    await run_task(ctx, task)
+    _offer_delegation(ctx)
+    await run_task(ctx, task, plan=plan)
 
 
-def manager_prompt(ctx: RunContext) -> str:
-    """The crew's goal, then each task as a line the manager (and the offline model) can read."""
+def _offer_delegation(ctx: RunContext) -> None:
+    """The delegate tool, offered to every agent that may delegate, with its own workers."""
     spec = ctx.crew.spec
+    tasks = [t.id for t in spec.tasks]
+    for agent in spec.all_agents():
+        if workers := spec.workers_of(agent):
+            ctx.offer(agent, Offered(delegate_tool(workers, tasks), _delegation, counted=False))
+
+
+def manager_plan(ctx: RunContext) -> tuple[Assignment, ...]:
+    """The crew's tasks as the manager's list: id, suggested agent, prompt filled in."""
     values = ctx.prompt_values()
-    lines = [
-        task_line(TaskLine(t.id, t.agent or "any", _Lenient().vformat(t.prompt, (), values)))
-        for t in spec.tasks
-    ]
+    return tuple(
+        Assignment(t.id, t.agent or "any", _Lenient().vformat(t.prompt, (), values))
+        for t in ctx.crew.spec.tasks
+    )
+
+
+def manager_prompt(ctx: RunContext, plan: tuple[Assignment, ...]) -> str:
+    """The crew's goal, then each task of the plan as a line."""
+    spec = ctx.crew.spec
     goal = spec.description or spec.name
     return (
         f"Goal: {goal}\n\nTasks, in order (the agent in brackets is a suggestion):\n"
-        + "\n".join(lines)
+        + "\n".join(map(task_line, plan))
         + "\n\nDelegate the work with the delegate tool. "
         "When every task is done, give the final answer."
     )
+
+
+async def _delegation(ctx: RunContext, where: Where, arguments: dict[str, Any]) -> CachedCall:
+    """The delegate tool's runner: a delegation is never cached."""
+    return CachedCall(await delegate(ctx, where, arguments), "off")
 
 
 async def delegate(ctx: RunContext, where: Where, arguments: dict[str, Any]) -> ToolResult:

@@ -15,7 +15,7 @@ from typing import Any
 from mas_cli.cost.prices import as_float
 from mas_cli.cost.tokens import count_messages
 from mas_cli.engine.context import RunContext, Where, digest
-from mas_cli.engine.outcomes import Stopped
+from mas_cli.engine.outcomes import Ended, Failed, Stopped
 from mas_cli.engine.pacing import pace
 from mas_cli.events.models import LlmCall, Retry
 from mas_cli.llm.bound import input_bound
@@ -27,17 +27,17 @@ from mas_cli.llm.types import Completion, LlmFailure, Request, Usage
 MAX_BACKOFF_S = 60.0
 
 
-async def call_model(ctx: RunContext, request: Request, where: Where) -> Completion | Stopped:
-    """Make the call, retrying what is worth retrying; a limit or a final failure is Stopped."""
+async def call_model(ctx: RunContext, request: Request, where: Where) -> Completion | Ended:
+    """Make the call, retrying what is worth retrying: a limit Stopped, a final failure Failed."""
     limits = ctx.crew.spec.limits
     call = _Call(ctx, request, where, held=worst_case(ctx, request))
     for attempt in range(1, limits.max_retries + 2):
         if ctx.run_hit:  # the run winds down: no new attempt starts
-            return Stopped(ctx.run_hit.message, ctx.run_hit)
+            return Stopped(ctx.run_hit)
         hit = ctx.guard.check_llm_call(where.agent, where.task, where.turn, *call.held)
         if hit:
             ctx.limit_hit(hit, where.parent)
-            return Stopped(hit.message, hit)
+            return Stopped(hit)
         ticket = await pace(ctx, request, where, worst_tokens)
         call.waited += ticket.wait_s
         result = await call.attempt(attempt)
@@ -45,25 +45,23 @@ async def call_model(ctx: RunContext, request: Request, where: Where) -> Complet
         if not isinstance(result, LlmFailure):
             return result
         wait = _retry_wait(ctx, where, result, attempt)
-        if isinstance(wait, Stopped):
+        if isinstance(wait, Stopped | Failed):
             return wait
         call.waited = wait
         await asyncio.sleep(wait)
     raise AssertionError("unreachable: the loop returns on its last attempt")
 
 
-def _retry_wait(
-    ctx: RunContext, where: Where, failure: LlmFailure, attempt: int
-) -> float | Stopped:
+def _retry_wait(ctx: RunContext, where: Where, failure: LlmFailure, attempt: int) -> float | Ended:
     """How long to wait before the next attempt (said in a retry event), or why not to retry:
     not retryable, out of retries, or a server asking for a wait past max_retry_wait_s."""
     limits = ctx.crew.spec.limits
     if not failure.retryable or attempt > limits.max_retries:
-        return Stopped(f"model call failed: {failure}")
+        return Failed(f"model call failed: {failure}")
     asked = failure.retry_after_s
     give_up = beyond_reach(asked, limits.max_retry_wait_s, ctx.guard.remaining_s())
     if give_up:
-        return Stopped(f"model call failed: {failure}; {give_up}")
+        return Failed(f"model call failed: {failure}; {give_up}")
     wait = backoff(attempt, asked, limits.retry_backoff_s)
     ctx.sink.emit(
         Retry,
@@ -91,7 +89,7 @@ class _Call:
     number: int = 0
     started: float = 0.0
 
-    async def attempt(self, number: int) -> Completion | Stopped | LlmFailure:
+    async def attempt(self, number: int) -> Completion | Ended | LlmFailure:
         self.number, self.started = number, time.monotonic()
         provider = self.ctx.providers[provider_key(self.request.model)]
         timeout = self.ctx.crew.spec.limits.llm_timeout_s
@@ -146,10 +144,10 @@ class _Call:
         )
         if hit:
             self.ctx.limit_hit(hit, self.where.parent)
-            return Stopped(hit.message, hit, partial=message.content or None)
+            return Stopped(hit, partial=message.content or None)
         return completion
 
-    def _failed(self, failure: LlmFailure) -> LlmFailure | Stopped:
+    def _failed(self, failure: LlmFailure) -> LlmFailure | Ended:
         timed_out = failure.kind == "timeout"
         # We hung up on a call that timed out; the server may have gone on and billed it.
         tokens, cost = self.held if timed_out else (0, self._no_usage_cost())
@@ -165,7 +163,7 @@ class _Call:
         )
         if hit:
             self.ctx.limit_hit(hit, self.where.parent)
-            return Stopped(hit.message, hit)
+            return Stopped(hit)
         return failure
 
     def _no_usage_cost(self) -> Decimal | None:

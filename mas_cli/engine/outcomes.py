@@ -9,32 +9,60 @@ from mas_cli.events.models import RunStatus, TaskStatus
 from mas_cli.words import figure, plural
 
 Scope = Literal["run", "agent", "task"]
+LimitKind = Literal[
+    "max_turns",
+    "max_llm_calls",
+    "max_tool_calls",
+    "max_identical_tool_calls",
+    "max_tokens",
+    "max_cost_usd",
+    "no_progress",
+    "run_timeout_s",
+    "task_timeout_s",
+    "max_delegations",
+    "max_delegation_depth",
+    "max_identical_delegations",
+    "delegation_ping_pong",
+]
 
-# Limits whose hit stops the whole run, not just the task where it happened.
-RUN_WIDE = frozenset(
-    {
-        "max_llm_calls",
-        "max_tool_calls",
-        "max_tokens",
-        "max_cost_usd",
-        "run_timeout_s",
-        "max_delegations",
-        "max_delegation_depth",
-        "max_identical_delegations",
-        "delegation_ping_pong",
-    }
-)
-# Of those, the ones that stop the run at once, cancelling what runs; after any other, the run
-# winds down: calls already let through (they fit the limits) finish, and no new one starts.
-CUTS_SHORT = frozenset({"run_timeout_s"})
-BREAKERS = frozenset({"max_llm_calls", "max_tool_calls"})  # the crew-wide circuit breakers
+
+@dataclass(frozen=True)
+class Kind:
+    """What hitting a limit of one kind does, and how its message reads."""
+
+    run_wide: bool = False
+    """At run scope, it stops the whole run, not just the task where it happened."""
+    cuts_short: bool = False
+    """It stops the run at once, cancelling what runs; after any other run-wide hit the run
+    winds down: calls already let through (they fit the limits) finish, no new one starts."""
+    breaker: bool = False
+    """A crew-wide circuit breaker."""
+    counted: bool = False
+    """A count reached (`max_turns 5 reached`), not a figure passed."""
+
+
+KINDS: dict[LimitKind, Kind] = {
+    "max_turns": Kind(counted=True),
+    "max_llm_calls": Kind(run_wide=True, breaker=True, counted=True),
+    "max_tool_calls": Kind(run_wide=True, breaker=True, counted=True),
+    "max_identical_tool_calls": Kind(counted=True),
+    "max_tokens": Kind(run_wide=True),
+    "max_cost_usd": Kind(run_wide=True),
+    "no_progress": Kind(),
+    "run_timeout_s": Kind(run_wide=True, cuts_short=True),
+    "task_timeout_s": Kind(),
+    "max_delegations": Kind(run_wide=True, counted=True),
+    "max_delegation_depth": Kind(run_wide=True, counted=True),
+    "max_identical_delegations": Kind(run_wide=True, counted=True),
+    "delegation_ping_pong": Kind(run_wide=True),
+}
 
 
 @dataclass(frozen=True)
 class LimitHit:
     """A guard's verdict: which limit, the value that passed it, its threshold, and where."""
 
-    kind: str
+    kind: LimitKind
     value: float
     threshold: float
     scope: Scope
@@ -42,6 +70,11 @@ class LimitHit:
     task: str | None = None
     chain: tuple[str, ...] = ()
     passed: bool = False  # a budget already passed (a call spent more than it was bounded at)
+
+    @property
+    def stops_run(self) -> bool:
+        """Whether this hit stops the whole run."""
+        return self.scope == "run" and KINDS[self.kind].run_wide
 
     @property
     def message(self) -> str:
@@ -60,26 +93,15 @@ class LimitHit:
         if self.kind == "delegation_ping_pong":
             a, b = self.chain[-2:]
             return f"delegation ping-pong between {a} and {b}"
-        if self.kind in COUNTED:
-            breaker = " (circuit breaker)" if self.scope == "run" and self.kind in BREAKERS else ""
+        if KINDS[self.kind].counted:
+            breaker = (
+                " (circuit breaker)" if self.scope == "run" and KINDS[self.kind].breaker else ""
+            )
             return f"{self.kind} {figure(self.threshold)}{owner} reached{breaker}"
         if self.kind.endswith("_timeout_s"):
             return f"{self.kind} {figure(self.threshold)} passed after {self.value:.1f}s"
         verb = "was passed" if self.passed else "would be passed"
         return f"{self.kind} {figure(self.threshold)}{owner} {verb} ({figure(self.value)})"
-
-
-COUNTED = frozenset(
-    {
-        "max_turns",
-        "max_llm_calls",
-        "max_tool_calls",
-        "max_identical_tool_calls",
-        "max_delegations",
-        "max_delegation_depth",
-        "max_identical_delegations",
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -100,14 +122,28 @@ class RunAgain:
 
 @dataclass(frozen=True)
 class Stopped:
-    """The task cannot go on: a limit (hit) or a failure (reason). `partial` is the last text."""
+    """A limit stopped the task. `partial` is the last text the model wrote."""
+
+    hit: LimitHit
+    partial: str | None = None
+
+    @property
+    def reason(self) -> str:
+        """What stopped it, as the user reads it."""
+        return self.hit.message
+
+
+@dataclass(frozen=True)
+class Failed:
+    """The task cannot go on for a reason that is no limit: a model call that failed, an answer
+    that never matched its schema, a run stopped from outside. `partial` is the last text."""
 
     reason: str
-    hit: LimitHit | None = None
     partial: str | None = None
 
 
-TurnOutcome = FinalOutput | RunAgain | Stopped
+Ended = Stopped | Failed
+TurnOutcome = FinalOutput | RunAgain | Ended
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mas_cli.llm.types import Completion, LlmFailure, RateLimitInfo
-from mas_cli.spec.model_spec import PROVIDERS, ModelSpec
+from mas_cli.spec.model_spec import ModelSpec
 from mas_cli.spec.models import CrewSpec
+from mas_cli.spec.providers import PROVIDERS
 
 Clock = Callable[[], float]
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from mas_cli.errors import UsageError
 from mas_cli.llm.registry import create_provider, provider_key
-from mas_cli.llm.types import Provider
+from mas_cli.llm.types import Provider, ProviderOptions
 from mas_cli.spec.findings import did_you_mean
 from mas_cli.spec.model_spec import ModelSpec
 from mas_cli.spec.models import CrewSpec
@@ -50,10 +50,10 @@ def build_models(spec: CrewSpec, *, offline: bool) -> dict[str, ModelSpec]:
 def build_providers(spec: CrewSpec, models: dict[str, ModelSpec]) -> dict[str, Provider]:
     """One provider per endpoint, created (and its SDK imported) only if some agent uses it."""
     scripts = {name: a.script for name, a in spec.all_agents().items() if a.script is not None}
+    options = ProviderOptions(scripts=scripts)
     providers: dict[str, Provider] = {}
     for model in models.values():
         key = provider_key(model)
         if key not in providers:
-            options = {"scripts": scripts} if model.provider == "offline" else {}
-            providers[key] = create_provider(model, **options)
+            providers[key] = create_provider(model, options)
     return providers

@@ -11,10 +11,9 @@ from mas_cli.engine.context import RunContext, Where, digest
 from mas_cli.engine.outcomes import LimitHit
 from mas_cli.events.models import ToolCall as ToolCallEvent
 from mas_cli.events.models import Warning_
-from mas_cli.llm.delegation import DELEGATE
 from mas_cli.llm.types import Message, ToolCall
 from mas_cli.tools.base import ToolResult
-from mas_cli.tools.cache import CachedCall, call_cached
+from mas_cli.tools.cache import CachedCall
 
 
 @dataclass(frozen=True)
@@ -52,12 +51,7 @@ async def run_tool_calls(ctx: RunContext, where: Where, calls: tuple[ToolCall, .
 
 
 async def _one(ctx: RunContext, where: Where, call: ToolCall) -> ToolResult:
-    spec = ctx.crew.spec
-    allowed = {
-        *spec.agent(where.agent).tools,
-        *([DELEGATE] if spec.workers_of(where.agent) else []),
-    }
-    refusal = _refusal(call, allowed)
+    refusal = _refusal(call, set(ctx.toolbox(where.agent)))
     started = time.monotonic()
     try:
         done = await _held(ctx, where, call, refusal)
@@ -118,19 +112,16 @@ def _emit_call(ctx: RunContext, where: Where, call: ToolCall, **outcome: Any) ->
 
 
 async def _call(ctx: RunContext, where: Where, call: ToolCall, refusal: str | None) -> CachedCall:
-    """The refusal, a delegation, or the tool itself (through the cache)."""
+    """The refusal, or the call as the agent's toolbox runs it."""
     if refusal:
         return CachedCall(ToolResult(ok=False, output=f"error: {refusal}", error=refusal), "off")
-    if call.name == DELEGATE and ctx.delegator is not None:
-        return CachedCall(await ctx.delegator(ctx, where, call.arguments), "off")
-    return await call_cached(ctx.tools[call.name], call.arguments, ctx.cache)
+    return await ctx.toolbox(where.agent)[call.name].run(ctx, where, call.arguments)
 
 
 async def _held(ctx: RunContext, where: Where, call: ToolCall, refusal: str | None) -> CachedCall:
-    """A call the guard let through: a tool run counts once it starts (cancelled too); a
-    refusal or a delegation gives its place back at once."""
-    delegates = call.name == DELEGATE and ctx.delegator is not None
-    if refusal or delegates:
+    """A call the guard let through: a counted tool counts once it starts (cancelled too); a
+    refusal or an uncounted tool (a delegation) gives its place back at once."""
+    if refusal or not ctx.toolbox(where.agent)[call.name].counted:
         ctx.guard.record_tool_call(where.agent, ran=False)
         return await _call(ctx, where, call, refusal)
     try:

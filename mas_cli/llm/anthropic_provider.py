@@ -15,7 +15,7 @@ from mas_cli.llm.anthropic_wire import parse_message, request_body
 from mas_cli.llm.faults import Endpoint, connection_failure, decode, server_of, status_failure
 from mas_cli.llm.headers import reported_cost_usd
 from mas_cli.llm.keys import api_key, base_url, key_env, provider_secrets
-from mas_cli.llm.types import Completion, LlmFailure, Request
+from mas_cli.llm.types import Completion, LlmFailure, ProviderOptions, Request
 from mas_cli.spec.model_spec import ModelSpec
 
 if TYPE_CHECKING:
@@ -117,7 +117,7 @@ def _sdk_failure(exc: Exception) -> LlmFailure:
     )
 
 
-def create(model: ModelSpec) -> AnthropicProvider:
+def create(model: ModelSpec, options: ProviderOptions) -> AnthropicProvider:  # noqa: ARG001
     """Registry factory.
 
     Raises:

@@ -1,27 +1,14 @@
 """The built-in `delegate` tool of hierarchical crews, and how a manager's task list is written.
 
-The engine writes the task list into the manager's prompt with `task_line`; the offline model
-reads it back with `parse_task_lines` to delegate each task once, in order.
+The engine writes the task list into the manager's prompt with `task_line`, for the model to
+read, and passes the same list as data (`Request.plan`), which the offline model follows.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-
-from mas_cli.llm.types import ToolSchema
+from mas_cli.llm.types import Assignment, ToolSchema
 
 DELEGATE = "delegate"
-_LINE = re.compile(r"^- \[(?P<task>[^\]]+)\] \(agent: (?P<agent>[^)]*)\) (?P<instruction>.*)$")
-
-
-@dataclass(frozen=True)
-class TaskLine:
-    """One task in a manager's prompt: its id, the agent suggested for it, what to do."""
-
-    task: str
-    agent: str
-    instruction: str
 
 
 def delegate_tool(workers: list[str], tasks: list[str] | None = None) -> ToolSchema:
@@ -47,12 +34,6 @@ def delegate_tool(workers: list[str], tasks: list[str] | None = None) -> ToolSch
     )
 
 
-def task_line(line: TaskLine) -> str:
+def task_line(line: Assignment) -> str:
     """`- [research] (agent: researcher) Research the topic.` on one line."""
     return f"- [{line.task}] (agent: {line.agent}) {' '.join(line.instruction.split())}"
-
-
-def parse_task_lines(prompt: str) -> list[TaskLine]:
-    """The task lines of a manager prompt, in order."""
-    found = (_LINE.match(line) for line in prompt.splitlines())
-    return [TaskLine(m["task"], m["agent"], m["instruction"]) for m in found if m]

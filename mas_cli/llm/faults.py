@@ -7,9 +7,10 @@
                   the quota or spend limit is exhausted: OpenAI `insufficient_quota`, Anthropic
                   `billing_error` and `*_spend_limit_reached`; a 5xx whose body says the request
                   itself is invalid (llama-cpp-python answers a refused response_format with a
-                  500); a prompt past the server's context window (OpenAI
-                  `context_length_exceeded`, llama.cpp `exceed_context_size_error`, LiteLLM
-                  `ContextWindowExceededError`); a malformed response body
+                  500, llama-server a `json_schema` beside a `grammar`); a prompt past the
+                  server's context window (OpenAI `context_length_exceeded`, llama.cpp
+                  `exceed_context_size_error`, LiteLLM `ContextWindowExceededError`); a
+                  malformed response body
 
 Messages hold the status and a short excerpt of what the server said; the whole error body is
 scrubbed of every secret the provider holds (its message, code and type alike) before it is read;
@@ -59,6 +60,7 @@ INVALID_MARKERS = (
     "invalid value",
     "invalid type",
     "response_format",
+    "cannot use",  # llama-server: "Cannot use both json_schema and grammar" (a 500)
 )
 KINDS = {
     400: "bad_request",

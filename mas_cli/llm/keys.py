@@ -4,7 +4,7 @@ The rule, documented in the README:
 - `api_key_env` set: that variable must hold the key;
 - else `base_url` set (a local or third-party OpenAI-compatible server): no key is sent, only a
   placeholder, so a provider's real key never goes to another host;
-- else the provider's own variable, OPENAI_API_KEY or ANTHROPIC_API_KEY.
+- else the provider's own variable (mas_cli.spec.providers): OPENAI_API_KEY, ANTHROPIC_API_KEY.
 
 A key value is never put in a message, an event, a recording or the cache: `crew_secrets` gives
 the run's one scrubber (mas_cli.redact) every key and header value a crew's models use.
@@ -18,13 +18,10 @@ from urllib.parse import SplitResult, urlsplit
 
 from mas_cli.errors import UsageError
 from mas_cli.redact import Secrets
-from mas_cli.spec.model_spec import PROVIDER_KEY_ENV, ModelSpec
+from mas_cli.spec.model_spec import ModelSpec
 from mas_cli.spec.models import CrewSpec
+from mas_cli.spec.providers import PROVIDERS, key_variables
 
-DEFAULT_ENV = PROVIDER_KEY_ENV
-OFFICIAL_URL = {"openai": "https://api.openai.com/v1", "anthropic": "https://api.anthropic.com"}
-"""Where a model without base_url goes: always passed to the SDK, so that OPENAI_BASE_URL or
-ANTHROPIC_BASE_URL in the environment never sends the provider's own key to another host."""
 NO_KEY = "no-key-needed"  # what a key-less local server receives; the SDKs insist on some key
 
 
@@ -47,12 +44,12 @@ def key_env(model: ModelSpec) -> str | None:
         return model.api_key_env
     if model.base_url:
         return None
-    return DEFAULT_ENV.get(model.provider)
+    return PROVIDERS[model.provider].key_env
 
 
 def base_url(model: ModelSpec) -> str | None:
     """The URL the SDK is given: the model's base_url, else the provider's official endpoint."""
-    return model.base_url or OFFICIAL_URL.get(model.provider)
+    return model.base_url or PROVIDERS[model.provider].official_url
 
 
 def endpoint(model: ModelSpec) -> str | None:
@@ -112,7 +109,7 @@ def model_keys(spec: CrewSpec, environ: Mapping[str, str] | None = None) -> Secr
     """Every key a crew's models may send (the providers' own variables included) and every
     value of their `headers`."""
     env = os.environ if environ is None else environ
-    names = {*DEFAULT_ENV.values(), *(e for m in spec.models.values() if (e := key_env(m)))}
+    names = {*key_variables(), *(e for m in spec.models.values() if (e := key_env(m)))}
     keys = [env.get(name, "").strip() for name in names]
     headers = [v for m in spec.models.values() for v in m.headers.values()]
     return Secrets.of(*keys, *headers, *(_url_password(m) for m in spec.models.values()))

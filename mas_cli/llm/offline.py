@@ -17,9 +17,16 @@ from collections import defaultdict
 from typing import Any
 
 from mas_cli.events.text import loads
-from mas_cli.llm.delegation import DELEGATE, parse_task_lines
+from mas_cli.llm.delegation import DELEGATE
 from mas_cli.llm.example_values import content_words, value_for
-from mas_cli.llm.types import Completion, LlmFailure, Message, Request, ToolCall
+from mas_cli.llm.types import (
+    Completion,
+    LlmFailure,
+    Message,
+    ProviderOptions,
+    Request,
+    ToolCall,
+)
 from mas_cli.llm.usage import estimated_usage
 from mas_cli.spec.model_spec import ModelSpec
 from mas_cli.spec.script import Script, ScriptTurn
@@ -37,6 +44,9 @@ class OfflineProvider:
         self.model = model
         self.scripts = scripts or {}
         self._played: defaultdict[str, int] = defaultdict(int)
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
 
     async def complete(self, request: Request) -> Completion:
         """Answer one request, deterministically."""
@@ -67,9 +77,9 @@ class OfflineProvider:
             await asyncio.sleep(script.turns[played % len(script.turns)].delay_s)
 
 
-def create(model: ModelSpec, scripts: dict[str, Script] | None = None) -> OfflineProvider:
+def create(model: ModelSpec, options: ProviderOptions) -> OfflineProvider:
     """Registry factory."""
-    return OfflineProvider(model, scripts)
+    return OfflineProvider(model, dict(options.scripts))
 
 
 def _play(turn: ScriptTurn, played: int) -> Message:
@@ -104,7 +114,7 @@ def _default_answer(request: Request) -> Message:
             for i, t in enumerate(own)
         )
         return Message(role="assistant", tool_calls=calls)
-    delegation = _next_delegation(request, prompt)
+    delegation = _next_delegation(request)
     if delegation is not None:
         return Message(role="assistant", tool_calls=(delegation,))
     results = [m for m in request.messages if m.role == "tool"]
@@ -117,15 +127,14 @@ def _default_answer(request: Request) -> Message:
     return Message(role="assistant", content=_text_answer(request, prompt, results))
 
 
-def _next_delegation(request: Request, prompt: str) -> ToolCall | None:
-    """A manager delegates each task of its list once, in order, to the suggested agent."""
+def _next_delegation(request: Request) -> ToolCall | None:
+    """A manager delegates each task of its plan once, in order, to the suggested agent."""
     tool = next((t for t in request.tools if t.name == DELEGATE), None)
-    lines = parse_task_lines(prompt) if tool else []
     done = sum(1 for m in request.messages if m.role == "tool" and m.name == DELEGATE)
-    if tool is None or done >= len(lines):
+    if tool is None or done >= len(request.plan):
         return None
     workers: list[str] = tool.parameters["properties"]["agent"]["enum"]
-    line = lines[done]
+    line = request.plan[done]
     agent = line.agent if line.agent in workers else workers[0]
     arguments = {"agent": agent, "instruction": line.instruction, "task": line.task}
     return ToolCall(id=f"call_{request.turn}_0", name=DELEGATE, arguments=arguments)

@@ -14,7 +14,7 @@ from mas_cli.llm.faults import Endpoint, connection_failure, decode, server_of, 
 from mas_cli.llm.headers import reported_cost_usd
 from mas_cli.llm.keys import api_key, base_url, key_env, provider_secrets
 from mas_cli.llm.openai_wire import parse_completion, request_body
-from mas_cli.llm.types import Completion, LlmFailure, Request
+from mas_cli.llm.types import Completion, LlmFailure, ProviderOptions, Request
 from mas_cli.spec.model_spec import ModelSpec
 
 if TYPE_CHECKING:
@@ -100,7 +100,7 @@ def _sdk_failure(exc: Exception) -> LlmFailure:
     return LlmFailure(f"openai SDK error: {type(exc).__name__}", kind="sdk_error", retryable=False)
 
 
-def create(model: ModelSpec) -> OpenAIProvider:
+def create(model: ModelSpec, options: ProviderOptions) -> OpenAIProvider:  # noqa: ARG001
     """Registry factory.
 
     Raises:

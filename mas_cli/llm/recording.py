@@ -161,6 +161,10 @@ class Recording:
         self.name = inner.name
         self.log = log
 
+    async def aclose(self) -> None:
+        """Close the provider it records."""
+        await self.inner.aclose()
+
     async def complete(self, request: Request) -> Completion:
         """The inner provider's answer (or failure), scrubbed of every known secret (what the
         engine, and so the next request, the run log and output.json, gets) and recorded."""

@@ -1,20 +1,16 @@
-"""Provider names to factories, imported on first use so that start-up loads no SDK."""
+"""Providers made from the registry (mas_cli.spec.providers), their modules imported on first
+use so that start-up loads no SDK."""
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
 
-from mas_cli.errors import UsageError
-from mas_cli.llm.types import Provider
+from mas_cli.llm.types import Provider, ProviderOptions
 from mas_cli.spec.model_spec import ModelSpec
+from mas_cli.spec.providers import PROVIDERS
 
-# name -> "module:factory"; the factory takes the ModelSpec and returns a Provider.
-FACTORIES: dict[str, str] = {
-    "offline": "mas_cli.llm.offline:create",
-    "openai": "mas_cli.llm.openai_provider:create",
-    "anthropic": "mas_cli.llm.anthropic_provider:create",
-}
+REPLAY = "mas_cli.llm.replay:create"
+"""The factory of the provider that answers from a recorded run, whatever the model."""
 
 
 def provider_key(model: ModelSpec) -> str:
@@ -22,15 +18,12 @@ def provider_key(model: ModelSpec) -> str:
     return f"{model.provider}|{model.base_url or ''}|{model.api_key_env or ''}"
 
 
-def create_provider(model: ModelSpec, **options: Any) -> Provider:
-    """A provider for this model spec, its module imported now if it was not yet."""
-    target = FACTORIES.get(model.provider)
-    if target is None:
-        raise UsageError(
-            f"provider '{model.provider}' is not available in this version of mas",
-            hint="run offline: mas run CREW --offline",
-        )
-    module_name, factory = target.split(":")
+def create_provider(
+    model: ModelSpec, options: ProviderOptions, factory: str | None = None
+) -> Provider:
+    """A provider for this model (by its registry entry, unless `factory` names another), its
+    module imported now if it was not yet."""
+    module_name, name = (factory or PROVIDERS[model.provider].factory).split(":")
     module = importlib.import_module(module_name)
-    provider: Provider = getattr(module, factory)(model, **options)
+    provider: Provider = getattr(module, name)(model, options)
     return provider

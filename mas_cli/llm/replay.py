@@ -15,7 +15,8 @@ from typing import Any
 
 from mas_cli.llm.recording import request_doc
 from mas_cli.llm.replay_records import RecordDoc, read_records
-from mas_cli.llm.types import Completion, LlmFailure, Request
+from mas_cli.llm.types import Completion, LlmFailure, ProviderOptions, Request
+from mas_cli.spec.model_spec import ModelSpec
 
 SHOWN_CHARS = 60
 
@@ -32,6 +33,9 @@ class ReplayProvider:
         self.source = source
         self._index = {_key(r): i for i, r in enumerate(records)}
         self._attempts: Counter[tuple[str, str, int]] = Counter()
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
 
     async def complete(self, request: Request) -> Completion:
         """The recorded answer to this request, or the recorded failure raised again."""
@@ -60,6 +64,16 @@ class ReplayProvider:
             f"replay: {_who(key)} was not recorded; the nearest recorded request, {where} "
             f"({_who(_key(record))}), differs at {diff}"
         )
+
+
+def create(model: ModelSpec, options: ProviderOptions) -> ReplayProvider:  # noqa: ARG001
+    """Registry factory: the replay provider for `options.recording`, whatever the model.
+
+    Raises:
+        UsageError: the recording is missing or unreadable, or a record is malformed.
+    """
+    assert options.recording is not None, "a replay is made for a recording"
+    return load(options.recording)
 
 
 def load(path: Path) -> ReplayProvider:

@@ -7,11 +7,14 @@ saying whether the failure is worth retrying and after how long.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from mas_cli.errors import ProviderError
 from mas_cli.spec.model_spec import ModelSpec
+from mas_cli.spec.script import Script
 
 Role = Literal["system", "user", "assistant", "tool"]
 
@@ -70,6 +73,15 @@ class Usage:
 
 
 @dataclass(frozen=True)
+class Assignment:
+    """One task of a manager's list: its id, the agent suggested for it, what to do."""
+
+    task: str
+    agent: str
+    instruction: str
+
+
+@dataclass(frozen=True)
 class Request:
     """One model call: the conversation, the tools, and who is asking (for scripts and replay)."""
 
@@ -82,6 +94,9 @@ class Request:
     agent: str = ""
     task: str = ""
     turn: int = 1
+    plan: tuple[Assignment, ...] = ()
+    """A manager's task list as data: the offline model follows it; providers send the prompt,
+    which lists the same tasks in words."""
 
 
 @dataclass(frozen=True)
@@ -118,10 +133,25 @@ class RateLimitInfo:
         return max(waits) if waits else None
 
 
+@dataclass(frozen=True)
+class ProviderOptions:
+    """What a run gives every provider factory; each takes what concerns it."""
+
+    scripts: Mapping[str, Script] = field(default_factory=dict)
+    """The offline model: each agent's script."""
+    recording: Path | None = None
+    """Replay: the llm.jsonl that answers every call."""
+
+
 class Provider(Protocol):
-    """A model provider: one attempt per call; failures raise LlmFailure."""
+    """A model provider: one attempt per call; failures raise LlmFailure. Every provider module
+    has one factory, `create(model: ModelSpec, options: ProviderOptions) -> Provider`."""
 
     name: str
+
+    async def aclose(self) -> None:
+        """Release what the client holds (connections); called once when the run ends."""
+        ...
 
     async def complete(self, request: Request) -> Completion:
         """Make one call.

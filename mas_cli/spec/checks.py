@@ -15,10 +15,10 @@ from jsonschema.validators import validator_for
 
 from mas_cli.spec import graph
 from mas_cli.spec.findings import Finding, did_you_mean
-from mas_cli.spec.model_spec import PROVIDERS
 from mas_cli.spec.models import INLINE_MANAGER, AgentSpec, CrewSpec, JsonSchema
 from mas_cli.spec.patterns import HINT as PATTERN_HINT
 from mas_cli.spec.patterns import pattern_problems
+from mas_cli.spec.providers import PROVIDERS
 from mas_cli.spec.yamlpos import Path
 
 

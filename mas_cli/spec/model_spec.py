@@ -10,12 +10,9 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from mas_cli.spec.base import Spec
+from mas_cli.spec.providers import PROVIDERS, Provider
 
-PROVIDERS = ("openai", "anthropic", "offline")
-Provider = Literal["openai", "anthropic", "offline"]
 StructuredOutput = Literal["json_schema", "json_object", "none"]
-PROVIDER_KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
-"""Each provider's own key variable, read when a model has neither api_key_env nor base_url."""
 DEFAULT_OUTPUT_TOKENS = 4096  # the output cap sent, and planned for, when a model sets none
 # `params` that would widen the output the budget plans for: what to use instead.
 MAX_TOKENS_FIX = "set the model's own max_tokens instead (sent with every call, and planned for)"

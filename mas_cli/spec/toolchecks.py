@@ -18,8 +18,8 @@ from importlib.machinery import ModuleSpec, PathFinder
 from pathlib import Path as FsPath
 
 from mas_cli.spec.findings import Finding, did_you_mean
-from mas_cli.spec.model_spec import PROVIDER_KEY_ENV
 from mas_cli.spec.models import CrewSpec, ToolSpec
+from mas_cli.spec.providers import key_variables as provider_keys
 
 PYTHON_NAMES = ("python", "python3")
 
@@ -37,7 +37,7 @@ def check_tools(crew: CrewSpec, base_dir: FsPath) -> Iterator[Finding]:
 def key_variables(crew: CrewSpec) -> set[str]:
     """The variables holding a key some model of the crew may send, and the providers' own."""
     named = {m.api_key_env for m in crew.models.values() if m.api_key_env}
-    return {*PROVIDER_KEY_ENV.values(), *named}
+    return {*provider_keys(), *named}
 
 
 def _check_env(name: str, tool: ToolSpec, keys: set[str]) -> Iterator[Finding]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 
+from mas_cli.triage import advice
 from mas_cli.triage.contexts import context_window
 from mas_cli.triage.findings import Finding, severity, short
 from mas_cli.triage.runs import BestRun
@@ -27,8 +28,8 @@ from mas_cli.triage.thresholds import Thresholds
 
 
 def trace_findings(trace: Trace, th: Thresholds) -> list[Finding]:
-    """Every per-trace detector's findings for one closed trace."""
-    return [
+    """Every per-trace detector's findings for one closed trace, fixes in its framework's terms."""
+    found = [
         *turns(trace, th),
         *repeated_calls(trace, th),
         *repeated_failures(trace, th),
@@ -38,6 +39,7 @@ def trace_findings(trace: Trace, th: Thresholds) -> list[Finding]:
         *limit_hits(trace),
         *unfinished(trace),
     ]
+    return advice.speak(trace.framework, found, th) if trace.framework else found
 
 
 def _cost(thread: Thread) -> float | None:

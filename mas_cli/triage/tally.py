@@ -111,6 +111,8 @@ class Trace:
     last_task: str = ""
     first_ts: str = ""
     last_ts: str = ""
+    framework: str = ""
+    """The framework that ran it ("" for mas or when the log does not say): advice speaks it."""
 
 
 @dataclass(slots=True)
@@ -254,6 +256,7 @@ class Tally:
     def agent_start(self, loc: int, record: AgentStart) -> None:
         """An agent invoked: counted per minute, and the order agents take turns in."""
         trace, thread = self._thread(loc, record)
+        trace.framework = record.framework or trace.framework
         thread.starts += 1
         thread.max_turn = max(thread.max_turn, record.turn)
         spent = (trace.tokens, trace.cost)
@@ -273,6 +276,7 @@ class Tally:
         """A run ended: close its trace."""
         trace = self._trace(loc, record)
         trace.ended, trace.status = True, record.status
+        trace.framework = record.framework or trace.framework
         self._close(self.open.pop(record.trace))
 
     def finish(self) -> None:

@@ -4,7 +4,8 @@ once per test session on 127.0.0.1, and stopped at the end."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import install
+from scriptedmodel import write_scripted_model
 from servers import LLAMA_CTX, Server, ensure, free_port, quiet_env, running
 from tinymodel import write_model
 
@@ -61,6 +63,11 @@ model_list:
       model: openai/tiny
       api_key: sk-none
       api_base: LLAMA_URL/v1
+  - model_name: scripted
+    litellm_params:
+      model: openai/scripted
+      api_key: sk-none
+      api_base: SCRIPTED_URL/v1
 litellm_settings:
   telemetry: false
 general_settings:
@@ -69,12 +76,16 @@ general_settings:
 
 
 @pytest.fixture(scope="session")
-def litellm(tmp_path_factory: pytest.TempPathFactory, llama: Server) -> Iterator[Server]:
-    """The LiteLLM proxy (both wire formats) with canned models and a route to llama-server."""
+def litellm(
+    tmp_path_factory: pytest.TempPathFactory, llama: Server, scripted: Server
+) -> Iterator[Server]:
+    """The LiteLLM proxy (both wire formats) with canned models and routes to llama-server."""
     python = ensure("litellm")
     folder = tmp_path_factory.mktemp("litellm")
     config = folder / "config.yaml"
-    config.write_text(LITELLM_CONFIG.replace("LLAMA_URL", llama.url))
+    config.write_text(
+        LITELLM_CONFIG.replace("LLAMA_URL", llama.url).replace("SCRIPTED_URL", scripted.url)
+    )
     port = free_port()
     cmd = [str(python.parent / "litellm"), "--config", str(config)]
     cmd += ["--host", "127.0.0.1", "--port", str(port)]
@@ -87,12 +98,24 @@ def litellm(tmp_path_factory: pytest.TempPathFactory, llama: Server) -> Iterator
 @pytest.fixture(scope="session")
 def llama(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """llama-server on a tiny random model with a real tool-capable chat template."""
+    with _llama_server(tmp_path_factory.mktemp("llama"), write_model, LLAMA_CTX) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def scripted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """llama-server on the hand-written model: one tool call, then a JSON answer."""
+    with _llama_server(tmp_path_factory.mktemp("scripted"), write_scripted_model, 4096) as server:
+        yield server
+
+
+@contextmanager
+def _llama_server(folder: Path, write: Callable[[Path], Path], ctx: int) -> Iterator[Server]:
     binary = ensure("llama")
-    folder = tmp_path_factory.mktemp("llama")
-    model = write_model(folder / "tiny.gguf")
+    model = write(folder / "model.gguf")
     port = free_port()
     cmd = [str(binary), "-m", str(model), "--host", "127.0.0.1", "--port", str(port)]
-    cmd += ["--jinja", "-c", str(LLAMA_CTX), "-np", "1", "-t", "1", "--seed", "7", "--no-webui"]
+    cmd += ["--jinja", "-c", str(ctx), "-np", "1", "-t", "1", "--seed", "7", "--no-webui"]
     with running("llama-server", cmd, "/health", folder / "server.log", quiet_env()) as s:
         yield s
 

@@ -119,3 +119,18 @@ def test_history_trimming_counts_in_the_servers_tokens(
     assert [c["status"] for c in made] == ["ok", "ok", "ok"], made[-1].get("error")
     assert of_type(items, "history_trimmed")
     assert max(c["input_tokens"] for c in made) <= LLAMA_CTX
+
+
+def test_a_500_that_blames_the_request_is_not_retried(
+    llama: Server, tmp_path: Path, clean_env: Path
+) -> None:
+    """llama-server refuses its own `json_schema` beside a `grammar` with a 500 ("Cannot use
+    both json_schema and grammar"): the same request would fail the same way every time."""
+    params = {"grammar": 'root ::= "{}"', "json_schema": {"type": "object"}}
+    model = openai(llama, max_tokens=16, params=params)
+    result, items = run_live(crew(tmp_path, model, schema=None), clean_env)
+    [call] = calls(items)  # before the fix: sent 3 times
+    assert call["status"] == "error"
+    reason = result.tasks["t"].reason or ""
+    assert "500 bad_request" in reason, reason
+    assert "Cannot use both json_schema and grammar" in reason

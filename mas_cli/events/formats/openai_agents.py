@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 
+from mas_cli.events.formats.frameworks import OPENAI_AGENTS
 from mas_cli.events.formats.records import (
     AgentStart,
     Handoff,
@@ -78,7 +79,7 @@ def _item(number: int, item: dict[str, Any], attribution: Attribution) -> Iterat
     kind = data.get("type")
     if kind == "agent":
         name = str(data.get("name", ""))
-        yield number, AgentStart(**common, agent=name)
+        yield number, AgentStart(**common, agent=name, framework=OPENAI_AGENTS)
         yield from attribution.agent_span(trace, span, name)
         if error:
             yield from _limit_or_error(number, common | {"agent": name}, error)

@@ -5,6 +5,8 @@ with hex trace and span ids, integer enums (`kind`, `status.code`: 2 is an error
 integers as strings (`startTimeUnixNano`, `intValue`). Spans are classified by the GenAI
 semantic conventions, current and deprecated names alike, and by OpenInference attributes.
 A trace whose root span (no parent) is read has finished; one whose root never appears did not.
+A call span that names no agent is its enclosing agent span's (`spans.py`, `frameworks.py`), and
+the trace's framework, from any of its spans, rides on its agent starts and its end.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 import msgspec
 
+from mas_cli.events.formats import frameworks
 from mas_cli.events.formats.records import (
     AgentStart,
     Limit,
@@ -30,6 +33,7 @@ from mas_cli.events.formats.source import SHAPE_ERRORS, BadLines, int64
 from mas_cli.events.formats.spans import Attribution, Located
 
 STATUS_ERROR = 2
+PENDING_TRACES = 256  # traces whose root span came first, held open for the rest of their spans
 MODEL_OPERATIONS = {"chat", "text_completion", "generate_content", "completion", "embeddings"}
 AGENT_OPERATIONS = {"invoke_agent", "create_agent"}
 LIMIT_WORDS = ("max turns", "max_turns", "maxturnsexceeded", "limit exceeded", "budget exceeded")
@@ -63,9 +67,11 @@ class _Span(msgspec.Struct, gc=False):
 
 class _Scope(msgspec.Struct, gc=False):
     spans: list[_Span] = []
+    scope: dict[str, Any] = {}
 
 
 class _Resource(msgspec.Struct, gc=False):
+    resource: dict[str, Any] = {}
     scopeSpans: list[_Scope] = []
     instrumentationLibrarySpans: list[_Scope] = []
 
@@ -85,13 +91,21 @@ def read_otlp(
     for number, line in lines:
         if line.strip():
             yield from reader.line(number, line, source, bad)
-    yield from reader.attribution.finish()
+    yield from reader.finish()
 
 
 class _Reader:
     def __init__(self) -> None:
         self.attribution = Attribution()
         self.seen: set[str] = set()
+        self.frameworks: dict[str, str] = {}  # per trace in flight, dropped at its end
+        self.pending: dict[str, Located] = {}  # ends of traces whose root came first
+
+    def finish(self) -> Iterator[Located]:
+        """The input ended: end the traces still waiting for the rest of their spans."""
+        for trace in list(self.pending):
+            yield from self._end(trace, self.pending.pop(trace))
+        yield from self.attribution.finish()
 
     def line(self, number: int, line: bytes, source: str, bad: BadLines) -> Iterator[Located]:
         try:
@@ -100,34 +114,77 @@ class _Reader:
             bad.add(source, number, f"not an OTLP JSON export ({exc})")
             return
         for resource in export.resourceSpans:
+            service = _service(resource.resource)
             for scope in resource.scopeSpans or resource.instrumentationLibrarySpans:
+                where = (str(scope.scope.get("name") or ""), service)
                 for span in scope.spans:
                     try:
-                        found = list(self.span(number, span))
+                        found = list(self.span(number, span, where))
                     except SHAPE_ERRORS as exc:
                         bad.misshapen(source, number, exc)
                         continue
                     yield from found
 
-    def span(self, number: int, span: _Span) -> Iterator[Located]:
+    def span(self, number: int, span: _Span, where: tuple[str, str]) -> Iterator[Located]:
         attrs = _attributes(span.attributes)
         trace, span_id, parent = span.traceId, span.spanId, span.parentSpanId
-        if trace not in self.seen:
+        first = trace not in self.seen
+        if first:
             self.seen.add(trace)
             yield number, TraceStart(trace=trace, ts=_iso(span.startTimeUnixNano), span=span_id)
+        framework = self._framework(trace, where, attrs)
         self.attribution.span(trace, span_id, parent)
-        agent = _first(attrs, AGENT)
+        agent, graph = _agent(span, attrs)
+        if graph:  # a LangGraph graph's own run: the agent of the nodes of its top graph
+            yield from self.attribution.agent_span(trace, span_id, graph)
         for record in _records(span, attrs, agent):
             if isinstance(record, AgentStart):
-                yield number, record
+                yield number, msgspec.structs.replace(record, framework=framework)
                 yield from self.attribution.agent_span(trace, span_id, record.agent)
-            elif record.agent or isinstance(record, TraceEnd):
+            elif record.agent:
                 yield number, record
             else:
                 yield from self.attribution.record(parent, (number, record))
         if not parent:
-            yield from self.attribution.end(trace)
-            yield number, TraceEnd(trace=trace, span=span_id, status=_status(span))
+            end = (number, TraceEnd(trace=trace, span=span_id, status=_status(span)))
+            yield from self._defer(trace, end) if first else self._end(trace, end)
+
+    def _defer(self, trace: str, end: Located) -> Iterator[Located]:
+        """The root came first (an export in start order): its trace ends when the input does,
+        or when PENDING_TRACES later ones wait too (memory stays bounded)."""
+        self.pending[trace] = end
+        if len(self.pending) > PENDING_TRACES:
+            oldest = next(iter(self.pending))
+            yield from self._end(oldest, self.pending.pop(oldest))
+
+    def _end(self, trace: str, end: Located) -> Iterator[Located]:
+        yield from self.attribution.end(trace)
+        framework = self.frameworks.pop(trace, "")
+        yield end[0], msgspec.structs.replace(end[1], framework=framework)
+
+    def _framework(self, trace: str, where: tuple[str, str], attrs: dict[str, Any]) -> str:
+        known = self.frameworks.get(trace) or frameworks.framework_of(*where, attrs)
+        if known:
+            self.frameworks[trace] = known
+        return known
+
+
+def _agent(span: _Span, attrs: dict[str, Any]) -> tuple[str, str]:
+    """The agent a span names or runs in, and the graph it names when it is a LangGraph root."""
+    agent = _first(attrs, AGENT)
+    metadata = frameworks.langgraph(attrs)
+    if metadata is not None:
+        root = frameworks.is_langgraph_root(metadata) and not span.parentSpanId
+        return agent or frameworks.langgraph_agent(metadata), span.name if root else ""
+    if not agent and _kind(attrs) == "agent":
+        agent = frameworks.agent_span_name(span.name, attrs)
+    return agent, ""
+
+
+def _service(resource: dict[str, Any]) -> str:
+    items = resource.get("attributes")
+    attrs = _attributes(items) if isinstance(items, list) else {}
+    return str(attrs.get("service.name") or "")
 
 
 def _records(span: _Span, attrs: dict[str, Any], agent: str) -> list[Record]:

@@ -92,6 +92,8 @@ class AgentStart(Base):
     """An agent was invoked: a task started, an agent span, an `agent_run` line."""
 
     turn: int = 0
+    framework: str = ""
+    """The framework that ran it, when the log says (see `frameworks.py`)."""
 
 
 class TaskEnd(Base):
@@ -108,6 +110,8 @@ class TraceEnd(Base):
     """A run (a trace) ended."""
 
     status: str = ""
+    framework: str = ""
+    """The framework that ran it, when the log says (see `frameworks.py`)."""
 
 
 Record: TypeAlias = (
