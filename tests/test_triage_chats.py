@@ -84,6 +84,7 @@ def test_magentic_one_ledger_and_tool_calls() -> None:
     repeat = found(report)[("repeated_calls", "WebSurfer")]
     assert "tool visit_url was called 4 times" in repeat["message"]
     assert "same result every time" in repeat["message"]
+    assert repeat["fix"].startswith("in AutoGen: ")  # AgentChat's knobs, not a crew file's
     pong = found(report)[("ping_pong", "MagenticOneOrchestrator")]  # the ledger's handoffs
     assert pong["evidence"]["pattern"] == "MagenticOneOrchestrator ⇄ WebSurfer ×8"
     tokens = {a["agent"]: a["tokens"] for a in report["agents"]}

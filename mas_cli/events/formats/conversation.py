@@ -28,6 +28,7 @@ from typing import Any
 
 import msgspec
 
+from mas_cli.events.formats.frameworks import AUTOGEN
 from mas_cli.events.formats.records import (
     AgentStart,
     Handoff,
@@ -105,6 +106,8 @@ class Conversation:
     """The latest model replies seen (RECENT_RESPONSES of them: one reply's tool calls are
     consecutive events)."""
     delegates: list[str] = field(default_factory=list)
+    framework: str = ""
+    """AutoGen for AgentChat messages, so findings' advice speaks its knobs (`triage/advice.py`)."""
 
     def message(self, loc: int, index: int, msg: dict[str, Any]) -> Iterator[tuple[int, Record]]:
         """The records of one message, at `loc`, the `index`-th of the conversation."""
@@ -127,13 +130,14 @@ class Conversation:
         """The tool calls never answered, and (when the record was read whole) its end."""
         yield from self._flush()
         if finished:
-            yield loc, TraceEnd(trace=self.trace, span=f"{self.prefix}end".strip())
+            end = f"{self.prefix}end".strip()
+            yield loc, TraceEnd(trace=self.trace, span=end, framework=self.framework)
 
     def _turn(self, loc: int, agent: str, common: dict[str, Any]) -> Iterator[tuple[int, Record]]:
         if agent != self.speaker:
             yield from self._flush()
             self.speaker = agent
-            yield loc, AgentStart(**common, agent=agent)
+            yield loc, AgentStart(**common, agent=agent, framework=self.framework)
 
     def _flush(self) -> Iterator[tuple[int, Record]]:
         for held in self.pending.values():
@@ -201,6 +205,7 @@ class Conversation:
         self, loc: int, msg: dict[str, Any], common: dict[str, Any]
     ) -> Iterator[Located]:
         kind, content = str(msg.get("type") or ""), msg.get("content")
+        self.framework = AUTOGEN
         items = content if isinstance(content, list) else []
         if kind == "ToolCallExecutionEvent":
             for result in items:
