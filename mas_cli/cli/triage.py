@@ -178,8 +178,8 @@ def _nothing_readable(report: LoopReport, logs: list[str]) -> None:
     bad_lines(report)
     raise LogFormatError(
         f"nothing readable in {', '.join(logs)}",
-        hint="is it a mas, OTLP JSON, Jaeger, Langfuse, OpenAI Agents or text log? "
-        "name it with --log-format, "
+        hint="is it a mas, OTLP JSON, Jaeger, Langfuse, OpenAI Agents, chat, SWE-agent, "
+        "OpenHands or text log? name it with --log-format, "
         "or describe text lines with --pattern",
     )
 

@@ -169,6 +169,7 @@ def scan(sources: list[str], options: ScanOptions) -> LoopReport:
 
 
 def _read_source(name: str, unit: int, options: ScanOptions) -> tuple[str, Partial]:
+    fmt = options.fmt
     if name != STDIN and options.pattern is None:
         path = Path(name)
         if path.is_file() and not is_gzip(path):
@@ -201,7 +202,8 @@ def _close(tally: Tally, part: Partial, th: Thresholds) -> None:
 
 def _sniff_file(path: Path) -> str:
     with path.open("rb") as handle:
-        return sniff(handle.read(SNIFF_BYTES).split(b"\n")[:-1] or [b""])
+        data = handle.read(SNIFF_BYTES)
+    return sniff(data.split(b"\n")[:-1] or [data])  # one long line: its start, for a document
 
 
 def _scan_mas(path: Path, unit: int, options: ScanOptions) -> Partial:

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from mas_cli.cli.render.base import json_out, stderr, stdout
 from mas_cli.cli.render.fit import print_table
+from mas_cli.events.formats.records import is_position
 from mas_cli.words import plural
 
 if TYPE_CHECKING:
@@ -182,6 +183,13 @@ def _duration(span: timedelta) -> str:
 
 def _span(report: LoopReport, f: Finding) -> str:
     first, _last = report.where(f.first), report.where(f.last)
+    if is_position(f.first_span):  # a transcript: its record and message, not lines or spans
+        file = first.rsplit(":", 1)[0]
+        return (
+            f"{file} {f.first_span} → {f.last_span}"
+            if f.last != f.first or f.last_span != f.first_span
+            else f"{file} {f.first_span}"
+        )
     lines = f"line {first}" if f.first == f.last else f"lines {first} → {report.line(f.last)}"
     spans = f" (span {f.first_span} → {f.last_span})" if f.first_span else ""
     return lines + spans

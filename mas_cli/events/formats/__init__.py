@@ -10,6 +10,8 @@ documents.py      OTLP JSON documents and Jaeger's JSON export, a span at a time
 langfuse.py       Langfuse trace exports (a trace and its observations)
 openai_agents.py  the OpenAI Agents SDK's trace and span JSON
 text.py           plain text logs, a default pattern or --pattern
+chats.py          chat transcripts, group chats, SWE-agent and OpenHands trajectories
+                  (conversation.py maps their messages, jsonstream.py streams JSON documents)
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import re
 from collections.abc import Iterator
 
 from mas_cli.errors import UsageError
+from mas_cli.events.formats.chats import read_chats
 from mas_cli.events.formats.documents import (
     read_agents_document,
     read_jaeger,
@@ -32,7 +35,8 @@ from mas_cli.events.formats.sniff import sniff_source
 from mas_cli.events.formats.source import BadLines, LineSource, document_bytes
 from mas_cli.events.formats.text import read_text
 
-FORMATS = ("auto", "mas", "otlp", "jaeger", "langfuse", "openai-agents", "text")
+CHAT_FORMATS = ("chat", "swe-agent", "openhands")
+FORMATS = ("auto", "mas", "otlp", "jaeger", "langfuse", "openai-agents", "text", *CHAT_FORMATS)
 LINE_READERS = {"mas": read_mas, "otlp": read_otlp, "openai-agents": read_openai_agents}
 DOCUMENT_READERS = {
     "otlp": read_otlp_document,
@@ -62,6 +66,8 @@ def read_records(
         return DOCUMENT_READERS[chosen](document_bytes(source), _head(source), source.name, bad)
     if chosen in LINE_READERS:
         return LINE_READERS[chosen](source, source.name, bad)
+    if chosen in CHAT_FORMATS:
+        return read_chats(source, bad)
     return read_text(source, source.name, bad, pattern)
 
 

@@ -105,7 +105,7 @@ def head_events(head: bytes, limit: int = HEAD_EVENTS) -> list[tuple[str, str, A
             events.append(event)
             if len(events) >= limit:
                 break
-    except ijson.JSONError:
+    except (ijson.JSONError, UnicodeDecodeError):  # not JSON, or not UTF-8: no layout to tell
         pass
     return events
 

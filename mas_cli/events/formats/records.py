@@ -161,6 +161,15 @@ def shaped(text: str) -> tuple[str, str]:
     return digest(found.text), volatile.summary(found)
 
 
+POSITIONS = ("record ", "message ", "step ", "event ")
+
+
+def is_position(span: str) -> bool:
+    """Whether a record's `span` is its place in a transcript (`record 2 · message 14`), which
+    the chat readers give where a log has no span ids and often no times."""
+    return span.startswith(POSITIONS)
+
+
 LINE_BITS = 40
 
 

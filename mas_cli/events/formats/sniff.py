@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from mas_cli.events.formats.chats import chat_kind, document_kind
+
 if TYPE_CHECKING:
     from mas_cli.events.formats.source import LineSource
 
@@ -13,27 +15,29 @@ _ANY = msgspec.json.Decoder()
 
 
 def sniff(head: list[bytes]) -> str:
-    """`mas`, `otlp`, `openai-agents` or `text`, by the first JSON object that says which."""
+    """`mas`, `otlp`, `openai-agents`, a chat format or `text`, by the first JSON object that
+    says which (or by the start of a JSON document spread over several lines)."""
     for line in head:
         if not line.strip():
             continue
         kind = _json_kind(line)
         if kind:
             return kind
-    return "text"
+    return document_kind(b"".join(head)) or "text"
 
 
 def sniff_source(source: LineSource) -> str:
     """The format of an opened input: a JSON document's (`otlp`, `jaeger`, `langfuse`,
-    `openai-agents`: the source is then marked a document), else by its first lines, else
-    `text`. A document is tried first when its first line is not whole (pretty-printed)."""
+    `openai-agents`: the source is then marked a document), else by its first lines (a chat
+    format among them), else `text`. A document is tried first when its first line is not
+    whole (pretty-printed), and before a chat format that the same lines could be."""
     head = source.peek or b"".join(source.head)
     if source.document and (found := _document(source, head)):
         return found
-    kind = sniff(source.head if source.head else head.split(b"\n")[:-1])
-    if kind != "text" or source.document:
+    kind = sniff(source.head or head.split(b"\n")[:-1] or [head])
+    if kind in ("mas", "otlp", "openai-agents") or source.document:
         return kind
-    return _document(source, head) or "text"
+    return _document(source, head) or kind  # a trace export before a chat that looks like one
 
 
 def _document(source: LineSource, head: bytes) -> str | None:
@@ -52,6 +56,7 @@ def _json_kind(line: bytes) -> str | None:
         value: Any = _ANY.decode(line)
     except (msgspec.DecodeError, RecursionError):  # too deep to decode is bad too
         return None
+    chat = chat_kind(value)
     if isinstance(value, dict) and isinstance(value.get("data"), list) and value["data"]:
         value = value["data"][0]
     if isinstance(value, list) and value:
@@ -64,4 +69,4 @@ def _json_kind(line: bytes) -> str | None:
         return "openai-agents"
     if isinstance(value.get("type"), str) and ("run_id" in value or "trace_id" in value):
         return "mas"
-    return None
+    return chat

@@ -1,0 +1,261 @@
+"""Chat transcripts, group chats and coding-agent trajectories read by `mas triage loops`.
+
+Each fixture in tests/fixtures/chats (written by its make.py, after each format's public
+documentation) is sniffed, read with the agents its messages name, and its loop is found.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fuzzlogs import cli, mutate_line, mutate_log, write
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from mas_cli.cli import app
+from mas_cli.events.formats.chats import chat_kind, document_kind
+
+CHATS = Path(__file__).parent / "fixtures" / "chats"
+
+
+def loops(*args: str) -> tuple[int, dict[str, Any], str]:
+    result = CliRunner().invoke(app, ["triage", "loops", *args, "--json"])
+    assert "Traceback" not in result.stdout + result.stderr
+    return result.exit_code, json.loads(result.stdout) if result.stdout else {}, result.stderr
+
+
+def found(report: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(f["detector"], f["where"]["agent"]): f for f in report["findings"]}
+
+
+def agents(report: dict[str, Any]) -> dict[str, tuple[int, int]]:
+    return {a["agent"]: (a["calls"], a["tool_calls"]) for a in report["agents"]}
+
+
+def test_openai_chats_under_any_key_find_the_repeated_search() -> None:
+    code, report, _ = loops(str(CHATS / "openai.jsonl"))
+    assert code == 1
+    assert report["sources"][0]["format"] == "chat"
+    assert report["traces"] == 3  # `messages`, `conversation`, and `chat` one level down
+    assert agents(report) == {"assistant": (8, 5)}
+    repeat = found(report)[("repeated_calls", "assistant")]
+    assert repeat["where"]["trace"] == "conv-1"
+    assert "tool search was called 4 times with the same arguments" in repeat["message"]
+    # no timestamps: the place is the record and the message, not a time
+    first, last = repeat["evidence"]["first"], repeat["evidence"]["last"]
+    assert (first["span"], last["span"]) == ("record 1 · message 2", "record 1 · message 8")
+    assert first["ts"] is None
+    assert first["line"] == 1
+
+
+def test_the_table_shows_positions_instead_of_times() -> None:
+    result = CliRunner().invoke(app, ["triage", "loops", str(CHATS / "openai.jsonl")])
+    assert "openai.jsonl record 1 · message 2 → record 1 · message 8" in result.stdout
+    assert "when:" not in result.stdout
+
+
+def test_anthropic_document_finds_the_repeated_tool_error() -> None:
+    code, report, stderr = loops(str(CHATS / "anthropic.json"))
+    assert (code, stderr) == (1, "")
+    assert report["sources"][0]["format"] == "chat"
+    assert agents(report) == {"assistant": (5, 3)}
+    failure = found(report)[("repeated_failures", "assistant")]
+    assert failure["message"].startswith("tool run_tests failed 3 times the same way")
+    assert failure["where"]["trace"] == "anthropic-1"
+
+
+def test_ag2_group_chat_speakers_are_the_agents() -> None:
+    _, report, _ = loops(str(CHATS / "ag2_group_chat.json"))
+    assert set(agents(report)) == {"writer", "critic", "admin"}
+    pong = found(report)[("ping_pong", "writer")]
+    assert pong["evidence"]["pattern"] == "writer ⇄ critic ×8"
+    assert ("monologue", "critic") in found(report)
+
+
+def test_magentic_one_ledger_and_tool_calls() -> None:
+    _, report, _ = loops(str(CHATS / "magentic_one.jsonl"))
+    assert agents(report) == {"WebSurfer": (4, 4), "MagenticOneOrchestrator": (4, 0)}
+    repeat = found(report)[("repeated_calls", "WebSurfer")]
+    assert "tool visit_url was called 4 times" in repeat["message"]
+    assert "same result every time" in repeat["message"]
+    assert repeat["fix"].startswith("in AutoGen: ")  # AgentChat's knobs, not a crew file's
+    pong = found(report)[("ping_pong", "MagenticOneOrchestrator")]  # the ledger's handoffs
+    assert pong["evidence"]["pattern"] == "MagenticOneOrchestrator ⇄ WebSurfer ×8"
+    tokens = {a["agent"]: a["tokens"] for a in report["agents"]}
+    assert tokens == {"WebSurfer": 4 * 1220, "MagenticOneOrchestrator": 4 * 960 + 6}
+
+
+def test_swe_agent_traj_names_the_repeated_command() -> None:
+    _, report, _ = loops(str(CHATS / "swe_agent.traj"))
+    assert report["sources"][0]["format"] == "swe-agent"
+    assert agents(report) == {"swe-agent": (6, 6)}  # the `history` view is not read twice
+    repeat = found(report)[("repeated_calls", "swe-agent")]
+    assert repeat["message"].startswith(
+        "tool python -m pytest tests/test_parse.py -x was called 5 times with the same arguments"
+    )
+    assert repeat["evidence"]["first"]["span"] == "step 1"
+    assert repeat["where"]["trace"] == "swe_agent"
+
+
+def test_openhands_events_find_the_failing_command_and_the_delegate() -> None:
+    _, report, _ = loops(str(CHATS / "openhands.json"))
+    assert report["sources"][0]["format"] == "openhands"
+    assert agents(report) == {"openhands": (5, 3), "BrowsingAgent": (1, 1)}
+    failure = found(report)[("repeated_failures", "openhands")]
+    assert failure["message"].startswith("tool pytest -q failed 3 times the same way: exit code 1")
+    assert failure["evidence"]["first"]["span"] == "event 1"
+    assert failure["evidence"]["first"]["ts"] == "2026-11-20T10:00:10.000000"  # times kept
+    assert failure["tokens"] == 2000 + 40 + 2300 + 40 + 2600 + 40 - 2040
+
+
+@pytest.mark.parametrize(
+    ("name", "at"),
+    [
+        ("anthropic.json", b'"conversation_id": "anthropic-2"'),  # a record is read whole
+        ("swe_agent.traj", b'"history"'),  # a conversation's messages are read one by one
+        ("openhands.json", b'"id": 9,'),
+    ],
+)
+def test_a_truncated_document_keeps_what_came_before(tmp_path: Path, name: str, at: bytes) -> None:
+    data = (CHATS / name).read_bytes()
+    cut = tmp_path / name
+    cut.write_bytes(data[: data.index(at) + 10])
+    code, report, stderr = loops(str(cut))
+    assert code == 1  # the loop before the cut is still found
+    assert report["findings"]
+    assert report["skipped_lines"]["count"] == 1
+    assert "the document ends early or is not JSON" in report["skipped_lines"]["first"][0]["reason"]
+    assert "skipped 1 unreadable line" in stderr
+
+
+def test_a_truncated_jsonl_counts_the_cut_line(tmp_path: Path) -> None:
+    data = (CHATS / "magentic_one.jsonl").read_bytes()
+    cut = tmp_path / "cut.jsonl"
+    cut.write_bytes(data[: data.rindex(b"\n", 0, len(data) - 1) + 20])
+    _, report, _ = loops(str(cut))
+    assert report["skipped_lines"]["count"] == 1
+    assert report["skipped_lines"]["first"][0]["line"] == 13
+
+
+def test_hostile_jsonl_lines_are_counted_not_crashed_on(tmp_path: Path) -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    lines = [
+        json.dumps({"messages": [{"role": "user", "content": "hi"}]}),
+        '{"messages": [{"role": "assistant", "content": ' + deep + "}]}",  # too deep
+        json.dumps({"messages": [{"role": "assistant", "content": "x" * (17 << 20)}]}),
+        json.dumps({"no": "conversation"}),
+        json.dumps({"messages": [{"role": "assistant", "tool_calls": "not a list"}]}),
+        json.dumps({"messages": [{"role": "assistant", "content": "fine"}]}),
+    ]
+    log = tmp_path / "hostile.jsonl"
+    log.write_text("\n".join(lines) + "\n")
+    code, report, stderr = loops(str(log), "--log-format", "chat")
+    assert code in (0, 1, 2)
+    reasons = [b["reason"] for b in report["skipped_lines"]["first"]]
+    assert report["skipped_lines"]["count"] == 4, reasons
+    assert any("longer than" in r for r in reasons)
+    assert any("no conversation found" in r for r in reasons)
+    assert "skipped 4 unreadable lines" in stderr
+
+
+def test_hostile_document_deep_nesting_and_giant_strings(tmp_path: Path) -> None:
+    deep = "[" * 200_000 + "]" * 200_000
+    big = "y" * (8 << 20)
+    doc = (
+        '[{"messages": [{"role": "assistant", "content": ' + deep + "}]},"
+        '{"messages": [{"role": "assistant", "content": "' + big + '"}]},'
+        '{"messages": [{"role": "assistant", "content": "ok"}]}]'
+    )
+    log = tmp_path / "hostile.json"
+    log.write_text(doc)
+    code, report, _ = loops(str(log), "--log-format", "chat")
+    assert code == 0
+    assert (report["traces"], report["records"]) == (3, 7)  # the deep message alone is lost
+    assert report["skipped_lines"]["first"] == [
+        {"file": str(log), "line": 1, "reason": "record 1 · message 0: nested too deep to read"}
+    ]
+
+
+def test_sniffing_tells_the_formats_apart() -> None:
+    assert chat_kind({"role": "user", "content": "hi"}) == "chat"
+    assert chat_kind([{"role": "user", "content": "hi"}]) == "chat"
+    assert chat_kind({"history": [{"source": "a", "content": "x", "type": "TextMessage"}]}) == (
+        "chat"
+    )
+    assert chat_kind({"trajectory": [{"action": "ls", "observation": "", "thought": ""}]}) == (
+        "swe-agent"
+    )
+    assert chat_kind({"id": 1, "action": "run", "args": {}, "source": "agent"}) == "openhands"
+    assert chat_kind({"type": "llm_call", "run_id": "r"}) is None
+    assert document_kind(b'{\n  "trajectory": [\n    {\n      "action": "ls",\n') is None
+    assert document_kind(b'{\n  "trajectory": [\n    {"observation": "x",\n') == "swe-agent"
+    assert document_kind(b'[\n  {\n    "role": "user",\n') == "chat"
+    assert document_kind(b"not json") is None
+
+
+def _one_line_chats(count: int, content: str) -> str:
+    calls = [
+        {"role": "assistant", "tool_calls": [{"id": f"t{j}", "function": {"name": "search"}}]}
+        for j in range(4)
+    ]
+    records = [
+        {"id": f"c{i}", "messages": [{"role": "assistant", "content": content}, *calls]}
+        for i in range(count)
+    ]
+    return json.dumps(records)
+
+
+def test_a_one_line_document_past_the_line_bound_is_streamed(tmp_path: Path) -> None:
+    log = tmp_path / "dump.json"  # json.dump without indent: one line of 18 MB
+    log.write_text(_one_line_chats(3, "x" * (6 << 20)))
+    code, report, stderr = loops(str(log))
+    assert (code, stderr) == (0, "")
+    assert report["sources"][0]["format"] == "chat"
+    assert report["traces"] == 3
+    assert report["skipped_lines"]["count"] == 0
+    assert {f["where"]["trace"] for f in report["findings"]} == {"c0", "c1", "c2"}
+
+
+def test_documents_from_stdin_and_gzip(tmp_path: Path) -> None:
+    import gzip
+
+    text = json.dumps(json.loads(_one_line_chats(2, "hello")), indent=2)
+    piped = CliRunner().invoke(app, ["triage", "loops", "-", "--json"], input=text)
+    assert json.loads(piped.stdout)["traces"] == 2
+    zipped = tmp_path / "chats.json.gz"
+    zipped.write_bytes(gzip.compress(text.encode()))
+    _, report, _ = loops(str(zipped))
+    assert (report["sources"][0]["format"], report["traces"]) == ("chat", 2)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,  # the same examples every run
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    name=st.sampled_from(sorted(p.name for p in CHATS.iterdir() if p.suffix != ".py")),
+    seed=st.integers(0, 2**32),
+    pretty=st.booleans(),
+)
+@example(name="ag2_group_chat.json", seed=6259, pretty=False)  # not UTF-8: ijson's own error
+def test_every_chat_fixture_mutated(tmp_path: Path, name: str, seed: int, pretty: bool) -> None:
+    """A message's fields deleted or made hostile (wrong types, deep nesting, huge numbers,
+    control characters, cut lines): the boundary holds, exit 0/1/2, never a traceback."""
+    rng = random.Random(seed)
+    text = (CHATS / name).read_text()
+    if name.endswith(".jsonl"):
+        mutated = mutate_log(text.splitlines(), rng)
+    else:  # a document: mutated as one line, then written pretty or not
+        mutated = mutate_line(json.dumps(json.loads(text)), rng)
+        with contextlib.suppress(ValueError, RecursionError):
+            mutated = json.dumps(json.loads(mutated), indent=2 if pretty else None)
+    log = write(tmp_path / name, mutated)
+    cli("triage", "loops", str(log), "--json")
