@@ -27,9 +27,8 @@ from mas_cli.cli import runs as runs_cmd
 from mas_cli.cli import tooltest as tooltest_cmd
 from mas_cli.cli import triage as triage_cmd
 from mas_cli.cli import validate as validate_cmd
+from mas_cli.cli.options import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from mas_cli.errors import MasError, UsageError
-
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_LIMIT, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 class _Boundary(TyperGroup):

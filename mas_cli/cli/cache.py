@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from mas_cli.cli.run import HomeOption
+from mas_cli.cli.options import EXIT_OK, EXIT_USAGE, HomeOption
 from mas_cli.cli.tooltest import ArgOption, ArgsOption, CrewOption
 
 app = typer.Typer(
@@ -80,4 +80,4 @@ def explain(
 
     result = explain_call(crew, tool, pairs or [], args_json, home_dir(home))
     explanation(result, as_json=json_out)
-    raise typer.Exit(2 if result.problems else 0)
+    raise typer.Exit(EXIT_USAGE if result.problems else EXIT_OK)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mas_cli.cli.run import HomeOption
+from mas_cli.cli.options import EXIT_GATE, EXIT_OK, HomeOption, format_option, output_format
 
 if TYPE_CHECKING:
     from mas_cli.cost.compare import Comparison, Gate
@@ -17,13 +17,7 @@ if TYPE_CHECKING:
     from mas_cli.cost.tally import Tally
 
 
-class Format(StrEnum):
-    """Output formats."""
-
-    table = "table"
-    json = "json"
-    csv = "csv"
-    md = "md"
+FORMATS = ("table", "json", "csv", "md")
 
 
 class ByChoice(StrEnum):
@@ -53,7 +47,7 @@ def cost_report(
     since: Annotated[
         str | None, typer.Option("--since", help="Across runs: since 7d, 12h, 2w or a date.")
     ] = None,
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+    fmt: Annotated[str, format_option(FORMATS)] = "table",
     json_out: Annotated[bool, typer.Option("--json", help="Shorthand for --format json.")] = False,
     fail_over: Annotated[
         str | None, typer.Option("--fail-over", help="CI gate: exit 1 if the cost is over USD.")
@@ -72,7 +66,7 @@ def cost_report(
     """
     from mas_cli.cli.render import cost as draw
 
-    output = "json" if json_out else fmt.value
+    output = output_format(fmt, json_out, FORMATS)
     gates_given = _gate_args(fail_over, baseline, max_increase)
     crews: set[str] = set()
     if all_runs or crew or since:
@@ -87,7 +81,7 @@ def cost_report(
         total = report.total
     gates = _gates(total, home, gates_given, crews)
     draw.gates(gates)
-    raise typer.Exit(1 if any(not g.passed for g in gates) else 0)
+    raise typer.Exit(EXIT_GATE if any(not g.passed for g in gates) else EXIT_OK)
 
 
 def _report(home: Path | None, refs: list[str], last: bool, by: str) -> CostReport:

@@ -7,22 +7,13 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
+from mas_cli.cli.options import EXIT_BY_STATUS, HomeOption
 from mas_cli.errors import UsageError
 from mas_cli.events.text import fix_text, fix_value, loads
 
 if TYPE_CHECKING:
     from mas_cli.engine.run import RunOptions
     from mas_cli.spec.loader import Crew
-
-HomeOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--home",
-        help="Where runs and the cache live (default $MAS_HOME or ./.mas).",
-        show_default=False,
-    ),
-]
-EXIT_BY_STATUS = {"ok": 0, "failed": 1, "stopped": 3, "interrupted": 130}
 
 
 def run(

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from mas_cli.cli.run import HomeOption
+from mas_cli.cli.options import HomeOption
 
 app = typer.Typer(
     help="List recent runs; `mas runs prune` removes old ones.", no_args_is_help=False

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from mas_cli.cli.run import HomeOption
+from mas_cli.cli.options import HomeOption
 
 CrewOption = Annotated[
     Path | None,

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mas_cli.cli.run import HomeOption
+from mas_cli.cli.options import EXIT_GATE, EXIT_OK, HomeOption, format_option, output_format
 
 if TYPE_CHECKING:
     from mas_cli.triage.report import LoopReport
@@ -19,7 +19,8 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 
-FORMATS = ("table", "json", "md")
+LOOPS_FORMATS = ("table", "json", "md")
+STATE_FORMATS = ("table", "json")
 FailOn = ("warning", "error")
 
 
@@ -52,9 +53,7 @@ def loops(
         Path | None,
         typer.Option("--crew", help="Take thresholds from this crew's triage: section."),
     ] = None,
-    fmt: Annotated[
-        str, typer.Option("--format", "-f", help="table, json or md.", metavar="[table|json|md]")
-    ] = "table",
+    fmt: Annotated[str, format_option(LOOPS_FORMATS)] = "table",
     json_out: Annotated[bool, typer.Option("--json", help="Shorthand for --format json.")] = False,
     fail_on: Annotated[
         str,
@@ -97,7 +96,7 @@ def loops(
     from mas_cli.triage.findings import RANK
     from mas_cli.triage.scan import ScanOptions, scan
 
-    out = _output_format(fmt, json_out)
+    out = output_format(fmt, json_out, LOOPS_FORMATS)
     if fail_on not in FailOn:
         raise UsageError(f"--fail-on {fail_on!r} is not known", hint="use warning or error")
     check_format(log_format)
@@ -123,7 +122,7 @@ def loops(
     loops_report(report, out)
     if report.unreadable():
         _mostly_unreadable(report)
-    raise typer.Exit(1 if report.worst() >= RANK[fail_on] else 0)
+    raise typer.Exit(EXIT_GATE if report.worst() >= RANK[fail_on] else EXIT_OK)
 
 
 def _follow(
@@ -149,16 +148,7 @@ def _follow(
     rank = RANK[exit_on] if exit_on else 0
     options = FollowOptions(fmt, compile_pattern(pattern) if pattern else None, th, rank)
     summary = follow_live(logs[0], options, out == "json", on_finding)
-    raise typer.Exit(1 if summary.tripped else 0)
-
-
-def _output_format(fmt: str, json_out: bool) -> str:
-    from mas_cli.errors import UsageError
-
-    out = "json" if json_out else fmt
-    if out not in FORMATS:
-        raise UsageError(f"--format {fmt!r} is not known", hint=f"use one of: {', '.join(FORMATS)}")
-    return out
+    raise typer.Exit(EXIT_GATE if summary.tripped else EXIT_OK)
 
 
 def _thresholds(crew: Path | None, overrides: list[str]) -> Thresholds:
@@ -217,9 +207,7 @@ def state(
         ),
     ] = None,
     home: HomeOption = None,
-    fmt: Annotated[
-        str, typer.Option("--format", "-f", help="table or json.", metavar="[table|json]")
-    ] = "table",
+    fmt: Annotated[str, format_option(STATE_FORMATS)] = "table",
     json_out: Annotated[bool, typer.Option("--json", help="Shorthand for --format json.")] = False,
 ) -> None:
     """Check shared state: missing keys, nulls, types, enums, ranges, unknown keys, and writes.
@@ -229,7 +217,7 @@ def state(
     from mas_cli.cli.render.triage import state_report
     from mas_cli.triage.check_state import check_state
 
-    out = _output_format(fmt, json_out)
+    out = output_format(fmt, json_out, STATE_FORMATS)
     report = check_state(state_file, crew, schema, log, home)
     state_report(report, "json" if out == "json" else "table")
-    raise typer.Exit(1 if report.problems else 0)
+    raise typer.Exit(EXIT_GATE if report.problems else EXIT_OK)

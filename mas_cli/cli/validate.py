@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from mas_cli.cli.options import EXIT_OK, EXIT_USAGE
+
 if TYPE_CHECKING:
     from mas_cli.cost.budget import RunBound
     from mas_cli.spec.summary import Validation
@@ -37,7 +39,7 @@ def validate(
             if bound is not None:
                 worst_case(bound)
     failed = any(not r.ok or (strict and r.warnings) for r in reports)
-    raise typer.Exit(2 if failed else 0)
+    raise typer.Exit(EXIT_USAGE if failed else EXIT_OK)
 
 
 def _probed(report: Validation) -> Validation:
