@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from crewkit import events, of_type, run, write_crew
 
-from mas_cli.engine.history import trim
 from mas_cli.engine.state import SharedState
+from mas_cli.engine.trimming import trim
 from mas_cli.llm.types import Message, ToolCall
 from mas_cli.spec.loader import load_crew
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mas_cli.cost.tokens import ready as tokenizer_ready
-from mas_cli.engine import history
+from mas_cli.engine import trimming
 from mas_cli.engine.answers import extract_json, unfinished
 from mas_cli.engine.context import RunContext, Where, digest
 from mas_cli.engine.model_calls import call_model, prompt_bound, prompt_tokens
@@ -280,7 +280,7 @@ def _trim(ctx: RunContext, conv: Conversation) -> None:
     def count(messages: tuple[Message, ...]) -> int:
         return prompt_tokens(_replace(conv.request, messages=messages))
 
-    trimmed = history.trim(conv.request.messages, limit, count)
+    trimmed = trimming.trim(conv.request.messages, limit, count)
     if trimmed.dropped:
         conv.request = _replace(conv.request, messages=trimmed.messages)
         ctx.sink.emit(
