@@ -21,14 +21,20 @@ from typing import Any
 from mas_cli import __version__
 from mas_cli.cost.prices import as_float, money, unpriced
 from mas_cli.cost.tokens import prepare as prepare_tokenizer
-from mas_cli.engine.connect import close, open_providers, recorded, replay_source
 from mas_cli.engine.context import Listener, RunContext, Sink
 from mas_cli.engine.dry_run import dry_run_tools
 from mas_cli.engine.guards import Guard
+from mas_cli.engine.inputs import resolve_inputs
 from mas_cli.engine.outcomes import LimitHit, RunResult
+from mas_cli.engine.providers import (
+    build_models,
+    close,
+    open_providers,
+    recorded,
+    replay_source,
+)
 from mas_cli.engine.ratelimit import RateLimiter
 from mas_cli.engine.scheduler import run_tasks
-from mas_cli.engine.setup import build_models, resolve_inputs
 from mas_cli.engine.state import SharedState
 from mas_cli.errors import UsageError
 from mas_cli.events.diskio import (

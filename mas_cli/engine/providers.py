@@ -1,12 +1,12 @@
-"""A run's providers: keys checked before anything runs, or a recording to replay; every attempt
-recorded to the run's llm.jsonl; every client closed when the run ends."""
+"""A run's providers, before it starts and after it ends: the model each agent names, one
+client per endpoint (keys checked before any client is made), or a recording to replay; every
+attempt recorded to the run's llm.jsonl; every client closed when the run ends."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-from mas_cli.engine.setup import build_providers
 from mas_cli.errors import UsageError
 from mas_cli.events.models import RunStarted
 from mas_cli.events.reader import LogReader
@@ -17,6 +17,33 @@ from mas_cli.llm.registry import REPLAY, create_provider, provider_key
 from mas_cli.llm.types import Provider, ProviderOptions
 from mas_cli.spec.loader import Crew
 from mas_cli.spec.model_spec import ModelSpec
+from mas_cli.spec.models import CrewSpec
+
+
+def build_models(spec: CrewSpec, *, offline: bool) -> dict[str, ModelSpec]:
+    """Each model reference agents use -> its spec; offline swaps the provider, keeps the name."""
+    models = {}
+    for agent in spec.all_agents().values():
+        model = spec.model_for(agent.model)
+        assert model is not None, "the loader checks every model reference"
+        if offline:
+            model = model.model_copy(
+                update={"provider": "offline", "base_url": None, "api_key_env": None}
+            )
+        models[agent.model] = model
+    return models
+
+
+def build_providers(spec: CrewSpec, models: dict[str, ModelSpec]) -> dict[str, Provider]:
+    """One provider per endpoint, created (and its SDK imported) only if some agent uses it."""
+    scripts = {name: a.script for name, a in spec.all_agents().items() if a.script is not None}
+    options = ProviderOptions(scripts=scripts)
+    providers: dict[str, Provider] = {}
+    for model in models.values():
+        key = provider_key(model)
+        if key not in providers:
+            providers[key] = create_provider(model, options)
+    return providers
 
 
 @dataclass(frozen=True)
