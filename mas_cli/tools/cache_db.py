@@ -16,6 +16,7 @@ size limit, the least recently used entries are evicted.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -62,10 +63,24 @@ class CacheDb:
             directory / DB_FILE, timeout=timeout_s, isolation_level=None, check_same_thread=False
         )
         try:
-            self._prepare(directory, create)
+            self._prepare_patiently(directory, create, time.monotonic() + timeout_s)
         except BaseException:
             self._db.close()
             raise
+
+    def _prepare_patiently(self, directory: Path, create: bool, deadline: float) -> None:
+        """`_prepare`, tried again while another process holds a lock SQLite will not wait on
+        (two processes making the store at once: one switching it to WAL while the other looks)."""
+        pause = 0.005
+        while True:
+            try:
+                self._prepare(directory, create)
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() + pause > deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.2)
 
     def _prepare(self, directory: Path, create: bool) -> None:
         self._db.execute("PRAGMA trusted_schema = OFF")  # no functions run from the file's schema
