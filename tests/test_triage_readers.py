@@ -369,14 +369,14 @@ def test_blocks_are_whole_lines_with_their_arrays(
 ) -> None:
     """Lines longer than the buffer, a blank line, no newline at the end: every byte is read
     once, in whole lines, and each block comes with its JSON array made in place."""
-    from mas_cli.triage import scan
+    from mas_cli.triage import blocks
 
-    monkeypatch.setattr(scan, "BLOCK", block)
+    monkeypatch.setattr(blocks, "BLOCK", block)
     data = b"short\n" + b"x" * 100 + b"\n\n" + b"y" * 7 + b"\nlast line, no newline"
     log = tmp_path / "lines.txt"
     log.write_bytes(data)
     for start, end in [(0, len(data)), (6, 107), (6, len(data))]:
-        pieces = [(bytes(a), bytes(v)) for a, v in scan._blocks(str(log), start, end)]
+        pieces = [(bytes(a), bytes(v)) for a, v in blocks.blocks(str(log), start, end)]
         assert b"".join(piece for _, piece in pieces) == data[start:end]
         assert all(piece.endswith(b"\n") for _, piece in pieces[:-1])
         assert all(array == as_array(piece) for array, piece in pieces)
