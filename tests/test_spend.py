@@ -1,5 +1,6 @@
 """One spend tally (events/spend.py): the run's totals, `mas runs`, the progress line and the
-cost report count the same calls, tokens and dollars from the same log."""
+cost report count the same calls, tokens and dollars from the same log; the triage, which
+keeps float running sums per agent for speed, is held to the same figures."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import math
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from cost_logs import priced_run
 
 from mas_cli.cli.render.run import Progress
@@ -15,6 +17,7 @@ from mas_cli.events import models as ev
 from mas_cli.events.reader import LogReader
 from mas_cli.events.runs import run_row
 from mas_cli.events.spend import Spend
+from mas_cli.triage.scan import ScanOptions, scan
 
 PRICED = Decimal("0.05046")  # the hand-priced fixture's calls (cost_logs.priced_run)
 
@@ -68,3 +71,15 @@ def test_a_cost_that_is_not_a_number_is_unknown() -> None:
         Decimal("0.25"),
         None,
     )
+
+
+@pytest.mark.parametrize("unknown", [False, True])
+def test_the_triage_counts_what_the_tally_counts(tmp_path: Path, unknown: bool) -> None:
+    """Its rows add up to the tally's calls and tokens, and its dollars (which count the priced
+    calls, so with an unpriced call they are the tally's lower bound) to the tally's."""
+    path = priced_run(tmp_path, unknown=unknown).finish()
+    spend = _spent(path)
+    rows = scan([str(path)], ScanOptions()).agents
+    assert sum(r.calls for r in rows) == spend.llm_calls == (5 if unknown else 4)
+    assert sum(r.tokens for r in rows) == spend.tokens
+    assert round(sum(r.cost for r in rows if r.priced), 12) == float(spend.known_cost)
