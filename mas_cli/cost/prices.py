@@ -1,9 +1,8 @@
 """What a model call costs: genai-prices' maintained data, plus the crew file's `prices:`.
 
 Money is a Decimal here and in every report. Events store a cost as a JSON number written
-from the Decimal and read back exactly (`as_float` and `money`, which live with the one spend
-tally in events/spend.py, below the cost package, and are named here too for the callers
-that price).
+from the Decimal and read back exactly: `as_float` and `money`, in events/spend.py with the
+one spend tally, below the cost package.
 
 An unknown model's cost is None, never 0: callers say so wherever they show it.
 genai-prices is imported only when a price is first looked up (it takes a few hundred ms).
