@@ -9,8 +9,11 @@ or has a type the writer's values do not decode into. So renaming a field in the
 
 from __future__ import annotations
 
+import json
+import sys
 import types
 import typing
+from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
 import msgspec
@@ -131,3 +134,27 @@ def test_every_field_the_state_reader_reads_around_the_writes_is_written() -> No
     assert missing == []
     for model in starts:
         assert _check(model, {n: k for n, k in order.items() if n in model.model_fields}) == []
+
+
+def test_the_benchmark_log_is_one_the_writer_writes(tmp_path: Path) -> None:
+    """bench/bench_triage.py measures the triage on a log it writes by hand: every line of it
+    is an event the writer's models accept, with no field they do not declare."""
+    sys.path.insert(0, str(Path(__file__).parents[1] / "bench"))
+    try:
+        from bench_triage import generate
+    finally:
+        sys.path.pop(0)
+    log = tmp_path / "events.jsonl"
+    generate(log, 1, 7, 0.5)
+    seen: set[str] = set()
+    for line in log.read_text().splitlines():
+        doc = json.loads(line)
+        model = MODELS[doc["type"]]
+        assert set(doc) <= set(model.model_fields), (
+            doc["type"],
+            set(doc) - set(model.model_fields),
+        )
+        model.model_validate(doc)
+        seen.add(doc["type"])
+    ends = {"run_started", "task_started", "task_finished", "run_finished"}
+    assert seen == ends | {"llm_call", "tool_call"}
