@@ -97,14 +97,13 @@ def _start(
     agent_name = task.agent or ""
     agent = ctx.crew.spec.agent(agent_name)
     prompt = task_prompt(task, ctx.prompt_values())
-    span = ctx.sink.emit(
-        TaskStarted,
-        parent,
+    started = TaskStarted(
         agent=agent_name,
         task=task.id,
         depends_on=list(task.depends_on),
         prompt_digest=digest(prompt),
     )
+    span = ctx.sink.emit(started, parent)
     request = Request(
         model=ctx.models[agent.model],
         system=system_prompt(agent, task),
@@ -212,16 +211,10 @@ def _reask_after(
     ctx: RunContext, conv: Conversation, errors: list[str], turn_span: str
 ) -> TurnOutcome:
     conv.invalid_answers += 1
-    ctx.sink.emit(
-        Retry,
-        turn_span,
-        agent=conv.agent,
-        task=conv.task.id,
-        turn=conv.turn,
-        what="output_validation",
-        attempt=conv.invalid_answers + 1,
-        reason="; ".join(errors),
+    retry = Retry(
+        what="output_validation", attempt=conv.invalid_answers + 1, reason="; ".join(errors)
     )
+    ctx.sink.emit(retry, Where(conv.agent, conv.task.id, conv.turn, turn_span))
     schema = conv.task.output_schema is not None
     conv.add(Message(role="user", content=_reask(errors, schema=schema)))
     return RunAgain("invalid output")
@@ -283,16 +276,11 @@ def _trim(ctx: RunContext, conv: Conversation) -> None:
     trimmed = trimming.trim(conv.request.messages, limit, count)
     if trimmed.dropped:
         conv.request = _replace(conv.request, messages=trimmed.messages)
-        ctx.sink.emit(
-            HistoryTrimmed,
-            conv.span,
-            agent=conv.agent,
-            task=conv.task.id,
-            turn=conv.turn,
-            dropped_messages=trimmed.dropped,
-            tokens_before=before,
-            tokens_after=count(trimmed.messages),
+        after = count(trimmed.messages)
+        event = HistoryTrimmed(
+            dropped_messages=trimmed.dropped, tokens_before=before, tokens_after=after
         )
+        ctx.sink.emit(event, Where(conv.agent, conv.task.id, conv.turn, conv.span))
 
 
 def _end(
@@ -313,11 +301,8 @@ def _end(
         result = TaskOutcome(
             conv.task.id, conv.agent, status, outcome.partial, None, outcome.reason, hit, conv.turn
         )
-    ctx.sink.emit(
-        TaskFinished,
-        conv.parent,
+    finished = TaskFinished(
         answer_stripped=stripped,
-        span=conv.span,
         agent=conv.agent,
         task=conv.task.id,
         status=result.status,
@@ -328,6 +313,7 @@ def _end(
         output_tokens=conv.output_tokens,
         duration_s=round(time.monotonic() - conv.started, 6),
     )
+    ctx.sink.emit(finished, conv.parent, span=conv.span)
     ctx.outcomes[conv.task.id] = result
     return result
 
@@ -339,9 +325,7 @@ def _write_state(ctx: RunContext, conv: Conversation, data: Any) -> str | None:
         value = data.get(field_name) if isinstance(data, dict) else None
         read = conv.read_versions.get(key, 0)
         result = ctx.state.write(key, value, read, conv.task.id)
-        ctx.sink.emit(
-            StateWrite,
-            conv.span,
+        write = StateWrite(
             agent=conv.agent,
             task=conv.task.id,
             key=key,
@@ -352,6 +336,7 @@ def _write_state(ctx: RunContext, conv: Conversation, data: Any) -> str | None:
             accepted=result.accepted,
             reason=result.reason,
         )
+        ctx.sink.emit(write, conv.span)
         if result.reason:
             refusals.append(f"state write refused: {result.reason}")
     return "; ".join(refusals) or None

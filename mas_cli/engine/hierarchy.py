@@ -116,12 +116,7 @@ def _task_id(ctx: RunContext, named: Any) -> str:
 async def _hand_off(
     ctx: RunContext, where: Where, chain: tuple[str, ...], instruction: str, task_id: str
 ) -> ToolResult:
-    span = ctx.sink.emit(
-        Handoff,
-        where.parent,
-        agent=where.agent,
-        task=where.task,
-        turn=where.turn,
+    handoff = Handoff(
         from_agent=where.agent,
         to_agent=chain[-1],
         delegation=task_id,
@@ -129,6 +124,7 @@ async def _hand_off(
         depth=len(chain) - 1,
         chain=list(chain),
     )
+    span = ctx.sink.emit(handoff, where)
     ctx.chains[task_id] = chain
     started = time.monotonic()
     outcome = await run_task(

@@ -10,7 +10,6 @@ import random
 import time
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 from mas_cli.cost.prices import as_float
 from mas_cli.cost.tokens import count_messages, count_messages_bound
@@ -18,12 +17,12 @@ from mas_cli.cost.tokens import ready as tokenizer_ready
 from mas_cli.engine.context import RunContext, Where, digest
 from mas_cli.engine.outcomes import Ended, Failed, Stopped
 from mas_cli.engine.pacing import pace
-from mas_cli.events.models import LlmCall, Retry
+from mas_cli.events.models import CallStatus, LlmCall, Retry
 from mas_cli.llm.bound import input_bound
 from mas_cli.llm.convert import openai_messages, openai_tools
 from mas_cli.llm.faults import beyond_reach
 from mas_cli.llm.registry import provider_key
-from mas_cli.llm.types import Completion, LlmFailure, Request, Usage
+from mas_cli.llm.types import Completion, LlmFailure, Message, Request, Usage
 
 MAX_BACKOFF_S = 60.0
 
@@ -66,17 +65,8 @@ def _retry_wait(ctx: RunContext, where: Where, failure: LlmFailure, attempt: int
     if give_up:
         return Failed(f"model call failed: {failure}; {give_up}")
     wait = backoff(attempt, asked, limits.retry_backoff_s)
-    ctx.sink.emit(
-        Retry,
-        where.parent,
-        agent=where.agent,
-        task=where.task,
-        turn=where.turn,
-        what="llm_call",
-        attempt=attempt + 1,
-        reason=str(failure),
-        wait_s=round(wait, 3),
-    )
+    retry = Retry(what="llm_call", attempt=attempt + 1, reason=str(failure), wait_s=round(wait, 3))
+    ctx.sink.emit(retry, where)
     return wait
 
 
@@ -116,12 +106,8 @@ class _Call:
         """A call cut off by a stop is still an attempt: logged and counted at its worst case
         (the provider may have billed it), in its event and in the run's spend."""
         tokens, cost = self.held
-        self._emit(
-            Usage(),
-            cost_usd=as_float(cost),
-            status="cancelled",
-            error="cancelled: the run or task was stopped; counted at its worst case",
-        )
+        worst = "cancelled: the run or task was stopped; counted at its worst case"
+        self._emit("cancelled", cost, failure=worst)
         self.ctx.guard.record_llm_call(self.where.agent, self.where.task, tokens, cost, self.held)
 
     def _settle(self, completion: Completion) -> Completion | Stopped:
@@ -130,18 +116,7 @@ class _Call:
         proxy = cost is None and completion.reported_cost_usd is not None
         if proxy:  # no price of our own: what the proxy charged is the best figure there is
             cost = Decimal(str(completion.reported_cost_usd))
-        self._emit(
-            completion.usage,
-            cost_usd=as_float(cost),
-            cost_source="proxy" if proxy else None,
-            status="ok",
-            response_model=completion.response_model,
-            finish_reason=completion.finish_reason,
-            tool_calls=[c.name for c in message.tool_calls],
-            output_digest=digest(
-                [message.content, [(c.name, c.arguments) for c in message.tool_calls]]
-            ),
-        )
+        self._emit("ok", cost, completion=completion, proxy=proxy)
         hit = self.ctx.guard.record_llm_call(
             self.where.agent, self.where.task, completion.usage.total, cost, self.held
         )
@@ -154,13 +129,8 @@ class _Call:
         timed_out = failure.kind == "timeout"
         # We hung up on a call that timed out; the server may have gone on and billed it.
         tokens, cost = self.held if timed_out else (0, self._no_usage_cost())
-        self._emit(
-            Usage(),
-            cost_usd=as_float(cost),
-            status="timeout" if timed_out else "error",
-            error=str(failure),
-            http_status=failure.status,
-        )
+        status: CallStatus = "timeout" if timed_out else "error"
+        self._emit(status, cost, failure=str(failure), http_status=failure.status)
         hit = self.ctx.guard.record_llm_call(
             self.where.agent, self.where.task, tokens, cost, self.held
         )
@@ -172,17 +142,28 @@ class _Call:
     def _no_usage_cost(self) -> Decimal | None:
         return self.ctx.guard.prices.cost(self.request.model.model, Usage())
 
-    def _emit(self, usage: Usage, **fields: Any) -> None:
-        where, model = self.where, self.request.model
-        self.ctx.sink.emit(
-            LlmCall,
-            where.parent,
-            agent=where.agent,
-            task=where.task,
-            turn=where.turn,
+    def _emit(
+        self,
+        status: CallStatus,
+        cost: Decimal | None,
+        *,
+        completion: Completion | None = None,
+        proxy: bool = False,
+        failure: str | None = None,
+        http_status: int | None = None,
+    ) -> None:
+        """The attempt's llm_call event: its answer (`completion`), or why it has none."""
+        model, usage = self.request.model, completion.usage if completion else Usage()
+        message = completion.message if completion else None
+        calls = message.tool_calls if message else ()
+        event = LlmCall(
             provider=model.provider,
             model=model.model,
+            response_model=completion.response_model if completion else None,
             attempt=self.number,
+            status=status,
+            error=failure,
+            http_status=http_status,
             input_tokens=usage.input_tokens,
             output_tokens=usage.output_tokens,
             cache_read_tokens=usage.cache_read_tokens,
@@ -190,10 +171,20 @@ class _Call:
             reasoning_tokens=usage.reasoning_tokens,
             usage_source=usage.source,
             raw_usage=usage.raw,
+            cost_usd=as_float(cost),
+            cost_source="proxy" if proxy else None,
             latency_s=round(time.monotonic() - self.started, 6),
             wait_s=round(self.waited, 3),
-            **fields,
+            finish_reason=completion.finish_reason if completion else None,
+            tool_calls=[c.name for c in calls],
+            output_digest=None if message is None else _answer_digest(message),
         )
+        self.ctx.sink.emit(event, self.where)
+
+
+def _answer_digest(message: Message) -> str:
+    """What the model answered, as a digest: its text and the calls it asked for."""
+    return digest([message.content, [(c.name, c.arguments) for c in message.tool_calls]])
 
 
 def worst_case(ctx: RunContext, request: Request) -> tuple[int, Decimal | None]:

@@ -23,15 +23,8 @@ async def pace(
     if ticket.wait is not None:
         cap = ctx.crew.spec.limits.max_retry_wait_s
         ticket.wait = replace(ticket.wait, wait_s=min(ticket.wait.wait_s, cap))
-        ctx.sink.emit(
-            RateLimited,
-            where.parent,
-            agent=where.agent,
-            task=where.task,
-            turn=where.turn,
-            limit=ticket.wait.key,
-            reason=ticket.wait.reason,
-            wait_s=round(ticket.wait.wait_s, 3),
-        )
+        wait = ticket.wait
+        limited = RateLimited(limit=wait.key, reason=wait.reason, wait_s=round(wait.wait_s, 3))
+        ctx.sink.emit(limited, where)
         await asyncio.sleep(ticket.wait.wait_s)
     return ticket

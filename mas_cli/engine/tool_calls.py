@@ -12,7 +12,7 @@ from mas_cli.engine.context import RunContext, Where, digest
 from mas_cli.engine.outcomes import LimitHit
 from mas_cli.events import volatile
 from mas_cli.events.models import ToolCall as ToolCallEvent
-from mas_cli.events.models import Warning_
+from mas_cli.events.models import ToolStatus, Warning_
 from mas_cli.llm.types import Message, ToolCall
 from mas_cli.tools.base import ToolResult
 from mas_cli.tools.cache import CachedCall
@@ -61,65 +61,58 @@ async def _one(ctx: RunContext, where: Where, call: ToolCall) -> ToolResult:
         _interrupted(ctx, where, call, time.monotonic() - started)
         raise
     for problem in done.problems:  # the cache failed: a warning, never a failed call
-        ctx.sink.emit(
-            Warning_,
-            where.parent,
-            agent=where.agent,
-            task=where.task,
-            turn=where.turn,
-            message=problem,
-        )
+        ctx.sink.emit(Warning_(message=problem), where)
     result = done.result
-    _emit_call(
-        ctx,
-        where,
-        call,
-        result_digest=digest(result.output),
-        status=_status(result, refused=refusal is not None),
-        error=result.error,
-        latency_s=round(result.latency_s, 6),
-        output_bytes=len(result.output.encode()),
-        cached=done.status == "hit",
-        cache_key=done.key,
-        saved_s=done.saved_s,
-    )
+    status = _status(result, refused=refusal is not None)
+    _emit_call(ctx, where, call, status, latency_s=result.latency_s, error=result.error, done=done)
     return result
 
 
 def _interrupted(ctx: RunContext, where: Where, call: ToolCall, latency_s: float) -> None:
     """A call cut short still gets its line in the log, so it never vanishes."""
-    _emit_call(
-        ctx,
-        where,
-        call,
-        status="interrupted",
-        error="the run stopped while the call was in flight",
-        latency_s=round(latency_s, 6),
-    )
+    stopped = "the run stopped while the call was in flight"
+    _emit_call(ctx, where, call, "interrupted", latency_s=latency_s, error=stopped)
 
 
-def _emit_call(ctx: RunContext, where: Where, call: ToolCall, **outcome: Any) -> None:
-    """The tool_call event: who called what with which arguments, and how it went."""
-    ctx.sink.emit(
-        ToolCallEvent,
-        where.parent,
-        agent=where.agent,
-        task=where.task,
-        turn=where.turn,
+def _emit_call(
+    ctx: RunContext,
+    where: Where,
+    call: ToolCall,
+    status: ToolStatus,
+    *,
+    latency_s: float,
+    error: str | None,
+    done: CachedCall | None = None,
+) -> None:
+    """The tool_call event: who called what with which arguments, and how it went (`done`:
+    the call's result and what the cache did; None when it was cut short)."""
+    shape, varied = _args_shape(call.arguments)
+    output = done.result.output if done else None
+    event = ToolCallEvent(
         tool=call.name,
         tool_call_id=call.id,
         args_digest=digest(call.arguments),
-        **_args_shape(call.arguments),
-        **outcome,
+        args_shape=shape,
+        args_varied=varied,
+        result_digest=None if output is None else digest(output),
+        status=status,
+        error=error,
+        latency_s=round(latency_s, 6),
+        cached=done is not None and done.status == "hit",
+        cache_key=done.key if done else None,
+        saved_s=done.saved_s if done else None,
+        output_bytes=0 if output is None else len(output.encode()),
     )
+    ctx.sink.emit(event, where)
 
 
-def _args_shape(arguments: Any) -> dict[str, str]:
-    """The arguments' digest without their volatile parts, so triage sees repeats through them."""
+def _args_shape(arguments: Any) -> tuple[str | None, str | None]:
+    """The arguments' digest without their volatile parts, so triage sees repeats through them,
+    and those parts named; (None, None) when there are none."""
     found = volatile.shape(json.dumps(arguments, sort_keys=True, default=str))
     if not found.parts:
-        return {}
-    return {"args_shape": digest(found.text), "args_varied": volatile.summary(found)}
+        return None, None
+    return digest(found.text), volatile.summary(found)
 
 
 async def _call(ctx: RunContext, where: Where, call: ToolCall, refusal: str | None) -> CachedCall:
@@ -151,7 +144,7 @@ def _refusal(call: ToolCall, allowed: set[str]) -> str | None:
     return None
 
 
-def _status(result: ToolResult, *, refused: bool) -> str:
+def _status(result: ToolResult, *, refused: bool) -> ToolStatus:
     if refused:
         return "refused"
     if result.timed_out:
