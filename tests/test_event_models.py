@@ -12,10 +12,11 @@ from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from mas_cli.cli import app
-from mas_cli.engine.context import Sink, Where
+from mas_cli.engine.context import Sink
 from mas_cli.events.models import EVENT_ADAPTER, LlmCall, RunFinished, TaskStarted, read_event
 from mas_cli.events.reader import LogReader
 from mas_cli.events.writer import EventWriter
+from mas_cli.llm.types import CallSite
 
 ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner()
@@ -56,7 +57,9 @@ def test_the_sink_fills_the_envelope_and_the_call_site(tmp_path: Path) -> None:
     with EventWriter(path) as writer:
         sink = Sink(writer, "run-1", "trace-1")
         task_span = sink.emit(TaskStarted(agent="a", task="t"), "run-span")
-        call_span = sink.emit(LlmCall(provider="openai", model="m"), Where("a", "t", 3, task_span))
+        call_span = sink.emit(
+            LlmCall(provider="openai", model="m"), CallSite("a", "t", 3, span=task_span)
+        )
     started, call = (json.loads(line) for line in path.read_text().splitlines())
     assert started["parent_id"] == "run-span"
     assert started["span_id"] == task_span

@@ -15,7 +15,7 @@ from mas_cli.engine.ratelimit import RateLimiter
 from mas_cli.engine.state import SharedState
 from mas_cli.events.models import Event, LimitHitEvent
 from mas_cli.events.writer import EventWriter, event_line, new_span_id, now_iso
-from mas_cli.llm.types import Provider, ToolSchema
+from mas_cli.llm.types import CallSite, Provider, ToolSchema
 from mas_cli.redact import Secrets
 from mas_cli.spec.loader import Crew
 from mas_cli.spec.model_spec import ModelSpec
@@ -23,17 +23,7 @@ from mas_cli.tools.base import Tool
 from mas_cli.tools.cache import CachedCall, ToolCache, call_cached
 
 Listener = Callable[[Event], None]
-Runner = Callable[["RunContext", "Where", dict[str, Any]], Awaitable[CachedCall]]
-
-
-@dataclass(frozen=True)
-class Where:
-    """Where a call happens: the agent, task and turn, and the span that parents its events."""
-
-    agent: str
-    task: str
-    turn: int
-    parent: str
+Runner = Callable[["RunContext", CallSite, dict[str, Any]], Awaitable[CachedCall]]
 
 
 @dataclass(frozen=True)
@@ -55,7 +45,7 @@ class _Plain:
     async def __call__(
         self,
         ctx: RunContext,
-        where: Where,  # noqa: ARG002
+        site: CallSite,  # noqa: ARG002
         arguments: dict[str, Any],
     ) -> CachedCall:
         return await call_cached(ctx.tools[self.name], arguments, ctx.cache)
@@ -78,7 +68,7 @@ class Sink:
     secrets: Secrets = field(default_factory=Secrets)
     """Scrubbed from every event before it is written or announced: the log's one scrub."""
 
-    def emit(self, event: Event, at: str | Where | None, span: str | None = None) -> str:
+    def emit(self, event: Event, at: str | CallSite | None, span: str | None = None) -> str:
         """Fill in the envelope of an event built where it happened, write it and announce it;
         returns its span id (`span`, or a new one).
 
@@ -92,8 +82,8 @@ class Sink:
             "trace_id": self.trace_id,
             "span_id": span,
         }
-        if isinstance(at, Where):
-            stamp.update(parent_id=at.parent, agent=at.agent, task=at.task, turn=at.turn)
+        if isinstance(at, CallSite):
+            stamp.update(parent_id=at.span, agent=at.agent, task=at.task, turn=at.turn)
         else:
             stamp["parent_id"] = at
         event, line = self._scrubbed(event.model_copy(update=stamp))
