@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from crewkit import events, of_type, run, write_crew
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
@@ -129,3 +130,47 @@ def test_every_reader_reads_a_log_with_fields_it_does_not_know(clean_env: Path) 
     assert _reports(home, run_dir.name) == before
     assert all(run_dir.name in said for said in (before["show"], before["runs"], before["cost"]))
     assert "from_a_newer_mas" not in before["show"]
+
+
+RETRIED = """
+name: retried
+limits: {retry_backoff_s: 0}
+agents:
+  a:
+    role: A
+    model: offline
+    script:
+      turns:
+        - {error: {status: 429, message: slow down, retry_after_s: 0}}
+        - {error: {status: 503}}
+        - {text: fine}
+        - {text: second task}
+tasks:
+  - {id: work, agent: a, prompt: Work.}
+  - {id: more, agent: a, prompt: More., depends_on: [work]}
+"""
+
+
+def _sites(items: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    return [(e["agent"], e["task"], e["turn"], e["attempt"]) for e in items]
+
+
+def test_one_call_site_reaches_the_log_the_recording_and_replay(
+    tmp_path: Path, clean_env: Path
+) -> None:
+    """The attempt is numbered once, by the engine; the recording writes the number it is
+    given and replay looks it up, so the three agree, and a replay of a retried call works."""
+    crew = write_crew(tmp_path / "c", RETRIED)
+    first = run(crew, clean_env)
+    log = events(first)
+    calls = of_type(log, "llm_call")
+    recorded = (Path(first.run_dir) / "llm.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in recorded]
+    expected = [("a", "work", 1, 1), ("a", "work", 1, 2), ("a", "work", 1, 3), ("a", "more", 1, 1)]
+    assert _sites(calls) == _sites(records) == expected
+    retries = of_type(log, "retry")
+    assert [r["attempt"] for r in retries] == [2, 3]
+    assert {e["parent_id"] for e in calls[:3] + retries} == {calls[0]["parent_id"]}
+    again = run(crew, clean_env, offline=False, replay=first.run_dir)
+    assert again.status == "ok", again.tasks
+    assert _sites(of_type(events(again), "llm_call")) == expected
