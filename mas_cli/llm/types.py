@@ -74,8 +74,9 @@ class Usage:
 
 @dataclass(frozen=True)
 class CallSite:
-    """Where a model call happens: who asks (agent, task, turn), which attempt of the turn's
-    call it is (1 for the first, then retries), and the span its events hang under.
+    """Where a call happens: who asks (agent, task, turn), which attempt of the turn's model
+    call it is (1 for the first, then retries), and the span its events hang under (the
+    turn's: its model call attempts and the tool calls it asks for).
 
     The engine builds one per attempt and sends it with the request: guards, pacing, the run
     log, the recording and replay all read it, so none of them counts attempts of its own.
