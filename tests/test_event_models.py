@@ -73,6 +73,16 @@ def test_the_sink_fills_the_envelope_and_the_call_site(tmp_path: Path) -> None:
     assert call["ts"].endswith("Z")
 
 
+def test_the_writer_refuses_an_event_without_its_envelope(tmp_path: Path) -> None:
+    unstamped = LlmCall(provider="openai", model="m")
+    with (
+        EventWriter(tmp_path / "events.jsonl") as writer,
+        pytest.raises(ValueError, match="LlmCall without its envelope"),
+    ):
+        writer.emit(unstamped)
+    assert (tmp_path / "events.jsonl").read_text() == ""
+
+
 def test_a_reader_drops_fields_it_does_not_know() -> None:
     line = {"type": "llm_call", "ts": "t", "run_id": "r", "trace_id": "x", "span_id": "s"}
     event = read_event(json.dumps({**line, **_unknown(input_token=5, later={"a": [1]})}))
