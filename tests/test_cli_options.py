@@ -49,3 +49,29 @@ def test_the_exit_codes_are_the_readmes_table() -> None:
     assert sorted(map(int, table)) == sorted(codes)
     assert EXIT_BY_STATUS == {"ok": 0, "failed": 1, "stopped": 3, "interrupted": 130}
     assert "limit" in table[str(EXIT_LIMIT)]
+
+
+def test_no_module_below_the_cli_keeps_an_exit_code_table() -> None:
+    """Exit codes lived in three places: this table, errors.py and tools/tooltest.exit_code (its
+    0/1/2 literals). Below the CLI only the errors carry a code, and each is in the table."""
+    from mas_cli import errors
+
+    below = [p for p in (ROOT / "mas_cli").rglob("*.py") if "cli" not in p.relative_to(ROOT).parts]
+    keepers = [
+        p for p in below if re.search(r"^def exit_code\(", p.read_text(encoding="utf-8"), re.M)
+    ]
+    assert keepers == []
+    raised = {
+        cls.__name__: cls.exit_code
+        for cls in vars(errors).values()
+        if isinstance(cls, type) and issubclass(cls, errors.MasError)
+    }
+    assert raised == {
+        "MasError": EXIT_FAILURE,
+        "SpecError": EXIT_USAGE,
+        "UsageError": EXIT_USAGE,
+        "ProviderError": EXIT_FAILURE,
+        "ToolError": EXIT_FAILURE,
+        "LogFormatError": EXIT_USAGE,
+        "StateConflict": EXIT_FAILURE,
+    }

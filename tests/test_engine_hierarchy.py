@@ -288,3 +288,31 @@ def test_example_hierarchical_crew_keeps_its_task_names() -> None:
     assert "research (researcher) ok" in shown
     by_task = runner.invoke(app, ["cost-report", "--last", "--by", "task", "--json"]).stdout
     assert {"research", "draft", "verdict", "manage"} <= set(by_task.split('"'))
+
+
+def test_the_offline_manager_follows_its_plan_as_data_not_its_prompt_text() -> None:
+    """The offline manager read its task list back out of the prompt with a regex; it follows
+    `Request.plan` now, so a prompt that lists other tasks, or none, changes nothing."""
+    import asyncio
+
+    from mas_cli.llm.delegation import delegate_tool, task_line
+    from mas_cli.llm.offline import OfflineProvider
+    from mas_cli.llm.types import Assignment, Message, Request
+    from mas_cli.spec.model_spec import ModelSpec
+
+    plan = (Assignment("write", "writer", "Write it."), Assignment("check", "critic", "Check."))
+    decoy = task_line(Assignment("other", "critic", "Do something else."))
+    model = ModelSpec(provider="offline", model="offline")
+    asked = []
+    for prompt in (decoy, "Work through your list.", "\n".join(map(task_line, plan))):
+        request = Request(
+            model=model,
+            system="You manage.",
+            messages=(Message(role="user", content=prompt),),
+            tools=(delegate_tool(["writer", "critic"], ["write", "check"]),),
+            plan=plan,
+        )
+        completion = asyncio.run(OfflineProvider(model).complete(request))
+        asked.append([(c.name, c.arguments) for c in completion.message.tool_calls])
+    first = [("delegate", {"agent": "writer", "instruction": "Write it.", "task": "write"})]
+    assert asked == [first, first, first]

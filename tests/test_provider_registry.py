@@ -49,3 +49,18 @@ def test_replay_is_made_by_the_same_factory_signature(tmp_path: Path) -> None:
     provider = create_provider(ModelSpec(provider="openai", model="m"), options, REPLAY)
     assert provider.name == "replay"
     asyncio.run(provider.aclose())
+
+
+@pytest.mark.parametrize("name", ["openai", "anthropic"])
+def test_the_sdk_providers_share_one_shell(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The two provider modules were near-copies (client, attempt, failures, closing): each
+    now says only what differs, and the shell is llm/sdk_shell.py's."""
+    from mas_cli.llm.sdk_shell import SdkProvider
+
+    monkeypatch.setenv(PROVIDERS[name].key_env or "", "sk-test")  # type: ignore[index]
+    provider = create_provider(ModelSpec(provider=name, model="m"), ProviderOptions())
+    assert isinstance(provider, SdkProvider)
+    own = set(vars(type(provider)))
+    assert own.isdisjoint({"complete", "_send", "aclose", "_sdk_failure"})
+    assert {"_body", "_parse", "_create"} <= own
+    asyncio.run(provider.aclose())

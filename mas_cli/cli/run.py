@@ -94,8 +94,7 @@ def _estimate(crew: Crew, options: RunOptions, *, as_json: bool) -> NoReturn:
     from mas_cli.cli import render
     from mas_cli.cli.render import cost as draw
     from mas_cli.cost.budget import worst_case_bound
-    from mas_cli.engine.dry_run import not_run
-    from mas_cli.engine.estimate import estimate_crew
+    from mas_cli.engine.estimate import estimate_crew, not_run
 
     result, report = asyncio.run(estimate_crew(crew, options))
     bound, skipped = worst_case_bound(crew.spec), not_run(crew.spec.tools)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mas_cli.cli.options import HomeOption
+from mas_cli.cli.options import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, HomeOption
+
+if TYPE_CHECKING:
+    from mas_cli.tools.tooltest import ToolTest
 
 CrewOption = Annotated[
     Path | None,
@@ -63,7 +66,7 @@ def tool_test(
     """
     from mas_cli.cli.render.tooltest import tool_tests
     from mas_cli.events.store import home_dir
-    from mas_cli.tools.tooltest import Request, exit_code, run_tool_tests
+    from mas_cli.tools.tooltest import Request, run_tool_tests
 
     request = Request(
         tool=tool,
@@ -78,4 +81,16 @@ def tool_test(
     )
     tests = run_tool_tests(request)
     tool_tests(tests, full=full, as_json=json_out, single=not all_tools)
-    raise typer.Exit(exit_code(tests, all_tools=all_tools))
+    raise typer.Exit(_exit_code(tests, all_tools=all_tools))
+
+
+def _exit_code(tests: list[ToolTest], *, all_tools: bool) -> int:
+    """0 all good; 1 a tool failed, timed out or broke determinism, or (--all) no tool ran at
+    all (each skipped or answered from the cache); 2 bad arguments given."""
+    from mas_cli.tools.tooltest import PASSING
+
+    if not all_tools and tests and tests[0].verdict == "bad_arguments":
+        return EXIT_USAGE
+    if all_tools and not any(t.ran for t in tests):
+        return EXIT_FAILURE  # a CI check that ran nothing must not pass
+    return EXIT_OK if all(t.verdict in PASSING for t in tests) else EXIT_FAILURE

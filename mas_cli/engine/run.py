@@ -21,7 +21,6 @@ from mas_cli import __version__
 from mas_cli.cost.prices import unpriced
 from mas_cli.cost.tokens import prepare as prepare_tokenizer
 from mas_cli.engine.context import Listener, RunContext, Sink
-from mas_cli.engine.dry_run import dry_run_tools
 from mas_cli.engine.guards import Guard
 from mas_cli.engine.inputs import resolve_inputs
 from mas_cli.engine.outcomes import LimitHit, RunResult
@@ -56,6 +55,7 @@ from mas_cli.spec.loader import Crew
 from mas_cli.spec.model_spec import ModelSpec
 from mas_cli.spec.models import MANAGER_TASK
 from mas_cli.tools import load_tools
+from mas_cli.tools.base import Tool
 from mas_cli.tools.cache import ToolCache, cache_dir
 
 RESERVE = ".reserve"  # the run's room on the disk for its last words, deleted at its end
@@ -70,7 +70,9 @@ class RunOptions:
     offline: bool = False
     listeners: tuple[Listener, ...] = ()
     replay: str | None = None  # the run (id, prefix or path) whose llm.jsonl serves every call
-    dry_run: bool = False  # `--estimate`: side_effect tools answer without running
+    wrap_tools: Callable[[dict[str, Tool]], dict[str, Tool]] | None = None
+    """Replaces the crew's tools before the run (`--estimate` puts its dry-run tools here, so
+    that engine/estimate imports this module and this module never imports it)."""
 
 
 async def run_crew(crew: Crew, options: RunOptions) -> RunResult:
@@ -89,8 +91,8 @@ async def run_crew(crew: Crew, options: RunOptions) -> RunResult:
     for model in models.values():  # built in a thread while the run sets up: no call waits long
         prepare_tokenizer(model.model)
     tools = load_tools(crew)
-    if options.dry_run:
-        tools = dry_run_tools(tools)
+    if options.wrap_tools is not None:
+        tools = options.wrap_tools(tools)
     check_writable(runs_dir(options.home), "cannot write runs in")  # before any client opens
     providers = open_providers(crew, models, source)
     run_id = new_run_id()

@@ -166,16 +166,6 @@ def run_tool_tests(request: Request) -> list[ToolTest]:
             cache.close()
 
 
-def exit_code(tests: list[ToolTest], *, all_tools: bool) -> int:
-    """0 all good; 1 a tool failed, timed out or broke determinism, or (--all) no tool ran at
-    all (each skipped or answered from the cache); 2 bad arguments given."""
-    if not all_tools and tests and tests[0].verdict == "bad_arguments":
-        return 2
-    if all_tools and not any(t.ran for t in tests):
-        return 1  # a CI check that ran nothing must not pass
-    return 0 if all(t.verdict in PASSING for t in tests) else 1
-
-
 def find_crew(explicit: Path | None, cwd: Path) -> Path:
     """--crew, else crew.yaml or mas.yaml here.
 
