@@ -208,7 +208,8 @@ class Watch:
     def _rates(self) -> None:
         tally = self.tally
         self._show(
-            self.rates_shown, stops.rates(tally.starts_per_minute, tally.calls_per_minute, self.th)
+            self.rates_shown,
+            stops.rates(tally.starts_per_minute, tally.calls_per_minute, self.th, tally.writers),
         )
         self._prune()
 
