@@ -6,6 +6,7 @@ Every attempt is an `llm_call` event and counts against the run's budgets and ci
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import time
 from dataclasses import dataclass
@@ -17,13 +18,14 @@ from mas_cli.cost.tokens import ready as tokenizer_ready
 from mas_cli.engine.context import RunContext, Where, digest
 from mas_cli.engine.outcomes import Ended, Failed, Stopped
 from mas_cli.engine.pacing import pace
+from mas_cli.events import volatile
 from mas_cli.events.models import LlmCall, Retry
 from mas_cli.events.spend import as_float
 from mas_cli.llm.bound import input_bound
 from mas_cli.llm.convert import openai_messages, openai_tools
 from mas_cli.llm.faults import beyond_reach
 from mas_cli.llm.registry import provider_key
-from mas_cli.llm.types import Completion, LlmFailure, Request, Usage
+from mas_cli.llm.types import Completion, LlmFailure, Message, Request, Usage
 
 MAX_BACKOFF_S = 60.0
 
@@ -141,6 +143,7 @@ class _Call:
             output_digest=digest(
                 [message.content, [(c.name, c.arguments) for c in message.tool_calls]]
             ),
+            **_output_shape(message),
         )
         hit = self.ctx.guard.record_llm_call(
             self.where.agent, self.where.task, completion.usage.total, cost, self.held
@@ -225,3 +228,18 @@ def backoff(attempt: int, retry_after_s: float | None, base_s: float) -> float:
     """Exponential backoff with full jitter; a server's retry-after is a floor."""
     jitter = random.uniform(0, min(MAX_BACKOFF_S, base_s * 2 ** (attempt - 1)))
     return max(jitter, retry_after_s) if retry_after_s is not None else jitter
+
+
+def _output_shape(message: Message) -> dict[str, str]:
+    """The output's digest without its volatile parts (ids, times, counters), so triage sees an
+    agent saying the same thing again through them (a status it polls for, a stamped reply)."""
+    said = volatile.shape(message.content or "")
+    asked = [
+        volatile.shape(json.dumps(c.arguments, sort_keys=True, default=str))
+        for c in message.tool_calls
+    ]
+    found = volatile.joined(said, *asked)
+    if not found.parts:
+        return {}
+    calls = [(c.name, a.text) for c, a in zip(message.tool_calls, asked, strict=True)]
+    return {"output_shape": digest([said.text, calls]), "output_varied": volatile.summary(found)}
