@@ -43,7 +43,14 @@ def test_exact_event_sequence(tmp_path: Path, clean_env: Path) -> None:
     result = run(write_crew(tmp_path / "crew", SEQUENTIAL, tools__py=TOOLS), clean_env)
     assert result.status == "ok"
     got = stable(
-        events(result), "crew_path", "limits", "prompt_digest", "output_digest", "result_digest"
+        events(result),
+        "crew_path",
+        "limits",
+        "prompt_digest",
+        "output_digest",
+        "output_shape",
+        "output_varied",
+        "result_digest",
     )
     base = {"v": 1}
     llm = {

@@ -6,6 +6,7 @@ Every attempt is an `llm_call` event and counts against the run's budgets and ci
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import time
 from dataclasses import dataclass, replace
@@ -16,6 +17,7 @@ from mas_cli.cost.tokens import ready as tokenizer_ready
 from mas_cli.engine.context import RunContext, digest
 from mas_cli.engine.outcomes import Ended, Failed, Stopped
 from mas_cli.engine.pacing import pace
+from mas_cli.events import volatile
 from mas_cli.events.models import CallStatus, LlmCall, Retry
 from mas_cli.events.spend import as_float
 from mas_cli.llm.bound import input_bound
@@ -164,6 +166,7 @@ class _Call:
         model, usage = self.request.model, completion.usage if completion else Usage()
         message = completion.message if completion else None
         calls = message.tool_calls if message else ()
+        shape, varied = _output_shape(message) if message else (None, None)
         event = LlmCall(
             provider=model.provider,
             model=model.model,
@@ -186,6 +189,8 @@ class _Call:
             finish_reason=completion.finish_reason if completion else None,
             tool_calls=[c.name for c in calls],
             output_digest=None if message is None else _answer_digest(message),
+            output_shape=shape,
+            output_varied=varied,
         )
         self.ctx.sink.emit(event, self.request.site)
 
@@ -224,3 +229,19 @@ def backoff(attempt: int, retry_after_s: float | None, base_s: float) -> float:
     """Exponential backoff with full jitter; a server's retry-after is a floor."""
     jitter = random.uniform(0, min(MAX_BACKOFF_S, base_s * 2 ** (attempt - 1)))
     return max(jitter, retry_after_s) if retry_after_s is not None else jitter
+
+
+def _output_shape(message: Message) -> tuple[str | None, str | None]:
+    """The answer's digest without its volatile parts (ids, times, counters), and those parts,
+    so triage sees an agent saying the same thing again through them (a status it polls for, a
+    stamped reply); (None, None) when it has none."""
+    said = volatile.shape(message.content or "")
+    asked = [
+        volatile.shape(json.dumps(c.arguments, sort_keys=True, default=str))
+        for c in message.tool_calls
+    ]
+    found = volatile.joined(said, *asked)
+    if not found.parts:
+        return None, None
+    calls = [(c.name, a.text) for c, a in zip(message.tool_calls, asked, strict=True)]
+    return digest([said.text, calls]), volatile.summary(found)

@@ -123,6 +123,10 @@ class LlmCall(Event):
     finish_reason: str | None = None
     tool_calls: list[str] = []
     output_digest: str | None = None
+    output_shape: str | None = None
+    """When the output holds volatile parts (ids, times, counters): the digest without them."""
+    output_varied: str | None = None
+    """Those parts, named, each with a short digest (`volatile.summary`)."""
 
 
 class ToolCall(Event):

@@ -149,6 +149,15 @@ def _pack(parts: dict[str, list[str]]) -> tuple[tuple[str, str], ...]:
     return tuple((name, "\x1f".join(values)) for name, values in list(parts.items())[:MAX_PARTS])
 
 
+def joined(*shapes: Shape) -> Shape:
+    """Several texts' shapes as one: their texts, and each part's values from all of them."""
+    parts: dict[str, list[str]] = {}
+    for found in shapes:
+        for name, values in found.parts:
+            parts.setdefault(name, []).append(values)
+    return Shape("\x1e".join(found.text for found in shapes), _pack(parts))
+
+
 def summary(found: Shape) -> str:
     """The parts as `name=digest;...`: short, and enough to tell which parts changed."""
     return ";".join(f"{_clean(name)}={_digest(values)}" for name, values in found.parts)

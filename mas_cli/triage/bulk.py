@@ -175,7 +175,7 @@ class Bulk:
                     sums.minute, sums.minute_calls = minute, 1
                     sums.minute_first = sums.minute_last = loc
                 if noting:
-                    output = line.output_digest
+                    output = line.output_shape or line.output_digest
                     if output:
                         if output in outputs:
                             signals.repeated_output = True

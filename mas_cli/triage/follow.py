@@ -6,8 +6,9 @@ changed while they are still open: whenever the input goes idle, and at least ev
 seconds while it keeps coming, so a finding is shown within a second of the line that makes it.
 A finding is shown once, and once more, as an update, when it grows from a warning into an
 error. A trace that ends is judged a last time and dropped with what was shown of it; the
-per-minute counts keep only the last KEPT_MINUTES minutes. So memory stays bounded on an
-endless stream (by the traces in flight, as for a whole file).
+per-minute counts keep only the last KEPT_MINUTES minutes. A trace that never ends (a text log
+without trace ids) is trimmed every TRIM_EVERY records to what can still make a finding
+(`trim.py`). So memory stays bounded on an endless stream, by the traces in flight.
 """
 
 from __future__ import annotations
@@ -29,9 +30,13 @@ from mas_cli.triage.sums import MinuteKey, Rate
 from mas_cli.triage.tail import FollowedSource, Numbered, Tail
 from mas_cli.triage.tally import Tally
 from mas_cli.triage.thresholds import Thresholds
+from mas_cli.triage.trim import held, trim
 
 SETTLE_S = 0.5
 KEPT_MINUTES = 3
+TRIM_EVERY = 1024
+"""Records between two trims of what open traces hold."""
+KEPT_SHOWN = 1024
 LIVE_ONLY = "unfinished"  # a trace still open is not unfinished: it is running
 
 
@@ -166,12 +171,16 @@ class Watch:
         """Per open trace, the severity each of its findings was shown at."""
         self.rates_shown: dict[Key, str] = {}
         self.settled = time.monotonic()
-        self.found = self.updates = self.worst = self.ended = 0
+        self.found = self.updates = self.worst = self.ended = self.seen = 0
 
     def observe(self, loc: int, record: Any) -> None:
-        """Fold one record in; judge what changed if it is time."""
+        """Fold one record in; judge what changed if it is time; trim what is held now and
+        then (a trace may never end)."""
         self.tally.observe(loc, record)
         self.dirty.add(record.trace)
+        self.seen += 1
+        if not self.seen % TRIM_EVERY:
+            self.trim()
         if self.tally.closed:
             self._judge_ended()
         if time.monotonic() - self.settled >= SETTLE_S:
@@ -197,6 +206,20 @@ class Watch:
         self._judge_ended()
         self._rates()
 
+    def trim(self) -> None:
+        """Keep of each open trace what can still make a finding, and of what was shown of it
+        the latest KEPT_SHOWN (see `trim.py`)."""
+        for trace in self.tally.open.values():
+            trim(trace)
+        for name, shown in self.shown.items():
+            if len(shown) > KEPT_SHOWN:
+                self.shown[name] = dict(list(shown.items())[-KEPT_SHOWN:])
+
+    def held(self) -> int:
+        """How many things grow with the log, over every open trace and what was shown."""
+        shown = sum(len(s) for s in self.shown.values()) + len(self.rates_shown)
+        return sum(held(t) for t in self.tally.open.values()) + shown
+
     def _judge_ended(self) -> None:
         for trace in self.tally.closed:
             shown = self.shown.pop(trace.trace, {})
@@ -208,7 +231,8 @@ class Watch:
     def _rates(self) -> None:
         tally = self.tally
         self._show(
-            self.rates_shown, stops.rates(tally.starts_per_minute, tally.calls_per_minute, self.th)
+            self.rates_shown,
+            stops.rates(tally.starts_per_minute, tally.calls_per_minute, self.th, tally.writers),
         )
         self._prune()
 

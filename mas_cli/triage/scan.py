@@ -74,6 +74,8 @@ class Partial:
     rows: dict[AgentKey, AgentRow] = field(default_factory=dict)
     starts: dict[MinuteKey, Rate] = field(default_factory=dict)
     calls: dict[MinuteKey, Rate] = field(default_factory=dict)
+    writers: dict[tuple[str, str], str] = field(default_factory=dict)
+    """What ran each (crew, agent), when the log says (see `Tally.writers`)."""
     bad: BadLines = field(default_factory=BadLines)
     lines: int = 0
     records: int = 0
@@ -136,6 +138,7 @@ class Partial:
             tally.calls_per_minute,
             tally.records,
         )
+        self.writers = tally.writers
 
 
 @dataclass(frozen=True)
@@ -160,7 +163,7 @@ def scan(sources: list[str], options: ScanOptions) -> LoopReport:
         report.inputs.append(Input(name, fmt, part.records, part.lines, part.bad.count))
         report.units.update({unit: Unit(name, first) for unit, first in part.units.items()})
         _merge(total, part)
-    total.findings.add(stops.rates(total.starts, total.calls, options.thresholds))
+    total.findings.add(stops.rates(total.starts, total.calls, options.thresholds, total.writers))
     report.bad, report.records, report.traces = total.bad, total.records, total.traces
     return finalize(report, total.rows, total.findings)
 
@@ -319,6 +322,7 @@ def _merge(total: Partial, part: Partial) -> None:
             rate = theirs.pop(minute)
             add_rate(mine, minute, rate.count, rate.first, rate.last)
         mine.update(theirs)
+    total.writers.update(part.writers)
     total.bad.merge(part.bad)
     total.records += part.records
     total.traces += part.traces

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import replace
 
+from mas_cli.triage import advice
 from mas_cli.triage.findings import Finding, severity
 from mas_cli.triage.sums import MinuteKey, Rate, Signals
 from mas_cli.triage.tally import Trace
@@ -122,16 +123,20 @@ def unfinished(trace: Trace, _th: Thresholds) -> Iterator[Finding]:
 
 
 def rates(
-    starts: dict[MinuteKey, Rate], calls: dict[MinuteKey, Rate], th: Thresholds
+    starts: dict[MinuteKey, Rate],
+    calls: dict[MinuteKey, Rate],
+    th: Thresholds,
+    writers: dict[tuple[str, str], str] | None = None,
 ) -> Iterator[Finding]:
-    """Agents invoked more than the threshold in one minute (agent starts, else model calls)."""
+    """Agents invoked more than the threshold in one minute (agent starts, else model calls);
+    the fix in the terms of what ran the agent, when `writers` says (see `advice.py`)."""
     most = th.invocations_per_minute
     started = {(crew, agent) for crew, agent, _ in starts}
     chosen = [(k, r) for k, r in starts.items() if r.count > most]
     chosen += [(k, r) for k, r in calls.items() if r.count > most and k[:2] not in started]
     for (crew, agent, minute), rate in sorted(chosen, key=lambda item: item[1].first):
         name = agent or "?"
-        yield Finding(
+        found = Finding(
             "rate",
             severity(rate.count, most),
             "",
@@ -148,3 +153,5 @@ def rates(
             f"agents.{name}.max_llm_calls, and pace it with rate_limits",
             crew=crew,
         )
+        writer = (writers or {}).get((crew, agent), "")
+        yield from advice.speak(writer, [found], th) if writer else (found,)

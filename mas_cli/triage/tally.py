@@ -150,6 +150,8 @@ class Tally:
     records: int = 0
     counts: bool = True
     """Count invocations per minute (off when a faster pass counts them, see `bulk.py`)."""
+    writers: dict[tuple[str, str], str] = field(default_factory=dict)
+    """What ran each (crew, agent), when the log says (a framework): rate advice speaks it."""
 
     def __post_init__(self) -> None:
         self.handlers: dict[type, Callable[[int, Any], None]] = {
@@ -293,7 +295,9 @@ class Tally:
     def agent_start(self, loc: int, record: AgentStart) -> None:
         """An agent invoked: counted per minute, and the order agents take turns in."""
         trace, thread = self._thread(loc, record)
-        trace.framework = record.framework or trace.framework
+        if record.framework:
+            trace.framework = record.framework
+            self.writers[trace.crew, record.agent] = record.framework
         thread.starts += 1
         thread.max_turn = max(thread.max_turn, record.turn)
         trace.carriers.feed(INVOCATIONS, record.agent, loc, _spent(trace), record.ts)
@@ -368,6 +372,7 @@ class Tally:
         self.closed.extend(other.closed)
         self.open.update(other.open)
         self.records += other.records
+        self.writers.update(other.writers)
         for mine, theirs in (
             (self.starts_per_minute, other.starts_per_minute),
             (self.calls_per_minute, other.calls_per_minute),

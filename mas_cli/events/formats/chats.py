@@ -21,6 +21,7 @@ from typing import Any, BinaryIO
 import msgspec
 
 from mas_cli.events.formats.conversation import Conversation, dialect
+from mas_cli.events.formats.frameworks import AUTOGEN, CHAT, OPENHANDS, SWE_AGENT
 from mas_cli.events.formats.jsonstream import DOCUMENT_ERRORS, Path, json_keys, json_parts
 from mas_cli.events.formats.records import Record
 from mas_cli.events.formats.source import (
@@ -46,6 +47,8 @@ CONVERSATION_KEYS = (
 ID_KEYS = ("id", "conversation_id", "instance_id", "session_id", "trace_id", "thread_id", "chat_id")
 KIND = {"chat": "chat", "agentchat": "chat", "swe-agent": "swe-agent", "openhands": "openhands"}
 DEFAULT_AGENT = {"swe-agent": "swe-agent", "openhands": "openhands"}
+WRITER = {"chat": CHAT, "agentchat": AUTOGEN, "swe-agent": SWE_AGENT, "openhands": OPENHANDS}
+"""What wrote a conversation of each dialect, so findings' advice speaks its settings."""
 _ANY = msgspec.json.Decoder()
 Located = tuple[int, Record]
 
@@ -164,7 +167,7 @@ class _Reader:
             trace = f"{stem}#{self.records}"
         agent = _agent(meta) or DEFAULT_AGENT.get(kind, "assistant")
         prefix = f"record {self.records} · " if several else ""
-        return Conversation(trace, agent, prefix)
+        return Conversation(trace, agent, prefix, framework=WRITER.get(kind, ""))
 
     def lines(self, lines: LineSource) -> Iterator[Located]:
         """One record a line; a line that is a message goes on the input's one conversation."""

@@ -107,7 +107,8 @@ class Conversation:
     consecutive events)."""
     delegates: list[str] = field(default_factory=list)
     framework: str = ""
-    """AutoGen for AgentChat messages, so findings' advice speaks its knobs (`triage/advice.py`)."""
+    """What wrote it (`frameworks.py`: AutoGen for AgentChat messages, SWE-agent, OpenHands, a
+    plain chat), so findings' advice speaks its settings (`triage/advice.py`)."""
 
     def message(self, loc: int, index: int, msg: dict[str, Any]) -> Iterator[tuple[int, Record]]:
         """The records of one message, at `loc`, the `index`-th of the conversation."""

@@ -20,6 +20,9 @@ import msgspec
 
 CREWAI, LANGGRAPH, OPENAI_AGENTS, AUTOGEN = "crewai", "langgraph", "openai-agents", "autogen"
 FRAMEWORKS = (CREWAI, LANGGRAPH, OPENAI_AGENTS, AUTOGEN)
+SWE_AGENT, OPENHANDS, CHAT = "swe-agent", "openhands", "chat"
+"""Not frameworks a span names, but what wrote a trajectory or a transcript (`chats.py`): advice
+speaks their settings too (a plain chat's: its prompt and its loop)."""
 # Words in a scope name or service.name, most specific first (langgraph runs under langchain).
 _WORDS = (
     ("crewai", CREWAI),

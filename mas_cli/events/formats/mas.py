@@ -58,6 +58,8 @@ class Line(msgspec.Struct, gc=False, kw_only=True):
     output_tokens: int = 0
     cost_usd: float | None = None
     output_digest: str = ""
+    output_shape: str = ""
+    output_varied: str = ""
     tool: str = ""
     args_digest: str = ""
     args_shape: str = ""
@@ -118,7 +120,8 @@ def _model_call(x: Line) -> Record:
         input_tokens=x.input_tokens,
         output_tokens=x.output_tokens,
         cost=x.cost_usd,
-        output=x.output_digest,
+        output=x.output_shape or x.output_digest,
+        varied=x.output_varied,
     )
 
 

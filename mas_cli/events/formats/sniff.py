@@ -34,7 +34,8 @@ def sniff_source(source: LineSource) -> str:
     head = source.peek or b"".join(source.head)
     if source.document and (found := _document(source, head)):
         return found
-    kind = sniff(source.head or head.split(b"\n")[:-1] or [head])
+    lines = [line for line in head.split(b"\n")[:-1] if line.strip()]  # blank ones say nothing
+    kind = sniff(source.head or lines or [head])
     if kind in ("mas", "otlp", "openai-agents") or source.document:
         return kind
     return _document(source, head) or kind  # a trace export before a chat that looks like one

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from mas_cli.errors import LogFormatError
 
@@ -85,7 +85,7 @@ def open_binary(name: str) -> tuple[BinaryIO, BinaryIO]:
         LogFormatError: the file cannot be opened.
     """
     if name == STDIN:  # buffered again, so that its first bytes can be peeked at for sniffing
-        raw: BinaryIO = io.BufferedReader(sys.stdin.buffer, PEEK_BYTES)  # type: ignore[type-var]
+        raw: BinaryIO = io.BufferedReader(_Prefetched(sys.stdin.buffer), PEEK_BYTES)
     else:
         try:
             raw = Path(name).open("rb", buffering=PEEK_BYTES)  # noqa: SIM115 - the caller closes it
@@ -94,6 +94,37 @@ def open_binary(name: str) -> tuple[BinaryIO, BinaryIO]:
                 f"{name}: cannot be read ({exc.strerror})", hint="check the path and permissions"
             ) from None
     return _maybe_gunzip(raw), raw
+
+
+class _Prefetched(io.RawIOBase):
+    """A stream whose first read waits for PEEK_BYTES (or the end): a pipe hands over what its
+    writer has written so far, which may be one blank line, and the sniffer must see more
+    than that to tell a one-line document from a line-per-record log."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream, self.first = stream, True
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        read = _read1(self.stream, view)
+        while self.first and 0 < read < min(len(view), PEEK_BYTES):
+            more = _read1(self.stream, view[read:])
+            if not more:
+                break
+            read += more
+        self.first = False
+        return read
+
+
+def _read1(stream: BinaryIO, view: memoryview) -> int:
+    """One read of what the stream has (at least a byte, or none at its end)."""
+    read1 = getattr(stream, "read1", stream.read)
+    data = read1(len(view))
+    view[: len(data)] = data
+    return len(data)
 
 
 def _maybe_gunzip(raw: BinaryIO) -> BinaryIO:
@@ -129,9 +160,10 @@ class LineSource:
     """A JSON document whose first line is not whole in `peek`: no lines were read ahead, so a
     document reader gets every byte (a one-line 100 MB export is not read past as too long)."""
     _lines: Iterator[bytes | None] = field(init=False, repr=False)
+    _skipped: list[tuple[int, bool]] = field(init=False, repr=False, default_factory=list)
 
     def __post_init__(self) -> None:
-        self._lines = bounded_lines(self.handle)
+        self._lines = bounded_lines(self.handle, self._skipped)
 
     def close(self) -> None:
         """Close the input (stdin stays open)."""
@@ -159,22 +191,43 @@ class LineSource:
         if line is not None:
             self.blank += line.isspace()
             return line
-        self.bad.add(self.name, self.read, TOO_LONG)
+        size, document = self._skipped.pop()
+        self.bad.add(self.name, self.read, too_long(self.name, size, document=document))
         return b"\n"
 
 
 TOO_LONG = f"longer than {MAX_LINE_BYTES:,} bytes: skipped"
 
 
-def bounded_lines(handle: BinaryIO) -> Iterator[bytes | None]:
+def too_long(name: str, size: int, *, document: bool) -> str:
+    """Why a line past MAX_LINE_BYTES was skipped. A file's is TOO_LONG (a document reader may
+    read it again from the start, see `chats.py`); stdin cannot be read again, so a one-line JSON
+    document there whose format its first bytes did not tell is named, with its size and fix."""
+    if name != STDIN or not document:
+        return TOO_LONG
+    return (
+        f"a one-line JSON document of {size:,} bytes, past the line bound, its format not told "
+        f"by its first {PEEK_BYTES >> 10} KiB: skipped; name it with --log-format (e.g. chat) "
+        "to stream it"
+    )
+
+
+def bounded_lines(
+    handle: BinaryIO, skipped: list[tuple[int, bool]] | None = None
+) -> Iterator[bytes | None]:
     """Each line of `handle`, or None for a line past MAX_LINE_BYTES: that one is read past in
-    READ_BYTES pieces and never held."""
+    READ_BYTES pieces and never held; `skipped` gets its size and whether it starts a JSON
+    document."""
     while line := handle.readline(MAX_LINE_BYTES + 1):
         if len(line) <= MAX_LINE_BYTES or line.endswith(b"\n"):
             yield line
             continue
+        size, document = len(line), line.lstrip(b"\xef\xbb\xbf \t\r")[:1] in (b"{", b"[")
         while (rest := handle.readline(READ_BYTES)) and not rest.endswith(b"\n"):
-            pass
+            size += len(rest)
+        size += len(rest)
+        if skipped is not None:
+            skipped.append((size, document))
         yield None
 
 
