@@ -117,6 +117,11 @@ def report(samples: dict[str, list[float]], runs: int, home_runs: int, skipped: 
           f"a home of {home_runs} runs; load average at the end {load}")  # fmt: skip
     header = ["command", "median ms", "min ms", "max ms", "vs python -c pass", "target ms"]
     print(c.table(header, table))
+    for name, s in samples.items():
+        if (target := TARGETS.get(name)) is not None:
+            verdict = "met" if c.median(s) <= target else "NOT met"
+            print(f"target (issue 19): {name} {c.median(s):.0f} ms, target <= {target} ms: {verdict} "
+                  f"(reference: python -c pass {python:.0f} ms; this {c.median(s) / python:.1f}x)")  # fmt: skip
     print(
         "As installed: .pyc files written by each command's warm-up run; the price cache "
         "(~/.cache/mas, here a temporary one) filled by the runs that made the home."
