@@ -292,9 +292,16 @@ def finished_at(event: dict[str, Any]) -> float:
     return datetime.fromisoformat(event["ts"].replace("Z", "+00:00")).timestamp()
 
 
+# An installed mas has its .pyc files (pip compiles them): a benchmark run with
+# PYTHONDONTWRITEBYTECODE set would compile every module of this checkout at every start.
+NO_BYTECODE = "PYTHONDONTWRITEBYTECODE"
+
+
 def mas_env() -> dict[str, str]:
-    """This checkout's mas_cli first on the path, whichever mas is installed."""
-    return {**os.environ, "PYTHONPATH": str(ROOT)}
+    """This checkout's mas_cli first on the path, whichever mas is installed; .pyc files are
+    written (by each command's warm-up run) and used, as an installed mas's are."""
+    env = {k: v for k, v in os.environ.items() if k != NO_BYTECODE}
+    return {**env, "PYTHONPATH": str(ROOT)}
 
 
 def run_mas(crew: Path, home: Path, *options: str) -> tuple[float, dict[str, Any]]:

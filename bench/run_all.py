@@ -5,13 +5,15 @@ Run: python bench/run_all.py [--only NAME ...] [--quick] [--results PATH]
 Each benchmark runs as its own process (`python bench/bench_NAME.py ARGS`) and stays runnable
 alone. A full run of all of them writes bench/RESULTS.md: the date, the machine, the command,
 the commit, and each benchmark's table. `--only` and `--quick` print without writing unless
-`--results` names a file. The notes at the end of RESULTS.md, under NOTES_MARK, are written by
-hand and kept from one run to the next.
+`--results` names a file. A "Targets" section comes first: every line a benchmark printed
+starting with "target", each with its reference and whether it is met. The notes at the end
+of RESULTS.md, under NOTES_MARK, are written by hand and kept from one run to the next.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 import sys
 import time
@@ -79,6 +81,15 @@ def header(command: str, seconds: float) -> str:
     ])  # fmt: skip
 
 
+def targets(outputs: list[str]) -> str:
+    """Every target line the benchmarks printed (each names its reference and says whether it
+    is met), gathered in one section."""
+    lines = [line for out in outputs for line in out.splitlines() if line.startswith("target")]
+    met = sum(1 for line in lines if not re.search(r"NOT met", line))
+    body = "\n".join(f"- {line}" for line in lines) or "- (no benchmark with targets ran)"
+    return f"## Targets: {met} of {len(lines)} met\n\n{body}"
+
+
 def kept_notes(path: Path) -> str:
     if path.exists() and NOTES_MARK in (text := path.read_text(encoding="utf-8")):
         return text[text.index(NOTES_MARK) :]
@@ -97,12 +108,16 @@ def main() -> None:
     names = args.only or list(BENCHES)
     results = args.results or (None if args.only or args.quick else RESULTS)
     start = time.perf_counter()
-    sections = []
+    sections, outputs = [], []
     for name in names:
         output, seconds = run_bench(name, args.quick)
         title = f"## {BENCHES[name][0]} ({seconds:.0f} s)"
         print(f"\n{title}\n\n{output}", flush=True)
         sections.append(f"{title}\n\n```text\n{output}\n```\n")
+        outputs.append(output)
+    summary = targets(outputs)
+    print(f"\n{summary}", flush=True)
+    sections.insert(0, f"{summary}\n")
     if results:
         command = " ".join(["python", "bench/run_all.py", *sys.argv[1:]])
         body = [header(command, time.perf_counter() - start), "", *sections, kept_notes(results)]

@@ -22,6 +22,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
         monkeypatch.delenv(name, raising=False)
     home = tmp_path / "mas-home"
     monkeypatch.setenv("MAS_HOME", str(home))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))  # the price cache
     monkeypatch.setenv("COLUMNS", "200")
     return home
 

@@ -1,4 +1,4 @@
-"""`mas --help` stays fast: no provider SDK, no tokenizer, no engine at start-up."""
+"""`mas --help` stays fast: no provider SDK, no tokenizer, no engine, no Typer at start-up."""
 
 from __future__ import annotations
 
@@ -25,18 +25,19 @@ HEAVY = (
     "mas_cli.spec.models",
     "mas_cli.engine",
 )
-# `mas --version` answers before the command-line framework loads.
+# `mas --version` answers before the command-line framework loads; `mas --help` before Typer.
 FRAMEWORK = ("typer", "click", "rich", "mas_cli.cli.app")
+TYPER = ("typer", "click", "mas_cli.cli.app", "mas_cli.cli.run", "mas_cli.cli.runs")
 
 
-def _modules_after(argv: list[str]) -> set[str]:
+def _modules_after(argv: list[str], ok: tuple[int, ...] = (0,)) -> set[str]:
     script = textwrap.dedent(
         f"""
         import sys
         from mas_cli.cli import main
         sys.argv = ["mas", *{argv!r}]
         try:
-            main()
+            raise SystemExit(main())
         finally:
             sys.stderr.write("\\nMODULES " + " ".join(sorted(sys.modules)))
         """
@@ -44,14 +45,22 @@ def _modules_after(argv: list[str]) -> set[str]:
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=False
     )
-    assert done.returncode == 0, done.stderr
+    assert done.returncode in ok, done.stderr
     return set(done.stderr.rsplit("MODULES ", 1)[1].split())
 
 
 def test_help_imports_no_sdk_or_tokenizer() -> None:
-    loaded = _modules_after(["--help"])
+    for flag in ("--help", "-h"):
+        loaded = _modules_after([flag])
+        assert "mas_cli.cli.quickhelp" in loaded  # the probe works
+        assert loaded.isdisjoint(HEAVY + TYPER), sorted(loaded & set(HEAVY + TYPER))
+
+
+def test_subcommand_help_imports_no_sdk_or_tokenizer() -> None:
+    loaded = _modules_after(["run", "--help"])
     assert "typer" in loaded  # the probe works
-    assert loaded.isdisjoint(HEAVY), sorted(loaded & set(HEAVY))
+    heavy = set(HEAVY) - {"pydantic"}  # Typer 0.29 builds its parameter adapters with pydantic
+    assert loaded.isdisjoint(heavy), sorted(loaded & heavy)
 
 
 def test_version_imports_no_sdk_or_tokenizer() -> None:
@@ -111,6 +120,22 @@ def test_console_script_runs() -> None:
 CREW_SIDE = ("mas_cli.spec.models", "mas_cli.spec.model_spec", "yaml", "genai_prices", "tiktoken")
 
 
+# Every read-only command: no provider SDK, no tokenizer, no engine, no tool runtime.
+NOT_READERS = (
+    "openai",
+    "anthropic",
+    "httpx",
+    "httpx2",
+    "tiktoken",
+    "mas_cli.engine",
+    "mas_cli.llm.openai",
+    "mas_cli.llm.anthropic",
+    "rich.markdown",
+    "markdown_it",
+    "pygments",
+)
+
+
 def test_readers_of_runs_load_no_crew_models(tmp_path: Path) -> None:
     from crewkit import run as run_crew
     from crewkit import write_crew
@@ -125,8 +150,36 @@ def test_readers_of_runs_load_no_crew_models(tmp_path: Path) -> None:
         """,
     )
     home = str(tmp_path / "home")
-    assert run_crew(crew, tmp_path / "home").status == "ok"
-    for argv in (["runs"], ["show", "--last"], ["cost-report", "--last"]):
-        loaded = _modules_after([*argv, "--home", home])
-        assert "mas_cli.events.models" in loaded  # the probe works
-        assert loaded.isdisjoint(CREW_SIDE), (argv, sorted(loaded & set(CREW_SIDE)))
+    result = run_crew(crew, tmp_path / "home")
+    assert result.status == "ok"
+    log = str(Path(result.run_dir) / "events.jsonl")
+    for argv, probe in (
+        (["runs", "--home", home], "mas_cli.events.models"),
+        (["show", "--last", "--home", home], "mas_cli.events.models"),
+        (["cost-report", "--last", "--home", home], "mas_cli.events.models"),
+        (["triage", "loops", log], "mas_cli.triage.loops"),
+    ):
+        loaded = _modules_after(argv)
+        assert probe in loaded  # the probe works
+        unwanted = set(CREW_SIDE + NOT_READERS + ("mas_cli.tools", "jsonschema"))
+        assert loaded.isdisjoint(unwanted), (argv, sorted(loaded & unwanted))
+
+
+def test_validate_and_the_other_readers_load_no_sdk_tokenizer_or_engine(tmp_path: Path) -> None:
+    """`mas validate` needs the crew's models, not the SDKs, the tokenizer or (once the price
+    cache knows the crew's models) genai-prices; `cache stats` and `triage state` neither."""
+    fraud = Path(__file__).resolve().parent.parent / "crews" / "fraud-review" / "crew.yaml"
+    home = str(tmp_path / "home")
+    first = _modules_after(["run", str(fraud), "--offline", "--quiet", "--home", home])
+    assert "genai_prices" in first  # a first run looks the prices up, and fills the cache
+    (run_dir,) = (tmp_path / "home" / "runs").iterdir()
+    state, log = run_dir / "state.json", run_dir / "events.jsonl"
+    for argv, probe in (
+        (["validate", str(fraud)], "mas_cli.spec.models"),
+        (["cache", "stats", "--home", home], "mas_cli.tools.cache_admin"),
+        (["triage", "state", str(state), "--log", str(log)], "mas_cli.triage.state"),
+    ):
+        loaded = _modules_after(argv, ok=(0, 1))
+        assert probe in loaded  # the probe works
+        unwanted = {*NOT_READERS, "genai_prices"}
+        assert loaded.isdisjoint(unwanted), (argv, sorted(loaded & unwanted))

@@ -1,6 +1,7 @@
 """The `mas` command line. Thin: parse, call the core, render. Nothing imports this package.
 
-`main` answers `mas --version` before Typer and rich load; `app` is imported on first use.
+`main` answers `mas --version` before Typer and rich load, and `mas --help` before Typer loads
+(cli/quickhelp.py, from the command table in cli/commands.py); `app` is imported on first use.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ def main() -> int:
     """Console-script entry point."""
     if sys.argv[1:] == ["--version"]:
         return _version()
+    if sys.argv[1:] in (["--help"], ["-h"]):
+        return _help()
     from mas_cli.cli.app import main as run
 
     return run()
@@ -32,6 +35,18 @@ def _version() -> int:
         sys.stdout.write(f"mas {__version__}\n")
         sys.stdout.flush()
     except BrokenPipeError:  # `mas --version | true`: the reader left, not a failure
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
+
+
+def _help() -> int:
+    from mas_cli.cli import quickhelp
+    from mas_cli.cli.streams import degrade_streams
+
+    degrade_streams()
+    try:
+        quickhelp.render()
+    except BrokenPipeError:  # `mas --help | head -3`: the reader left, not a failure
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 

@@ -7,8 +7,7 @@ loads no provider SDK, no tokenizer and no engine.
 
 from __future__ import annotations
 
-import codecs
-import io
+import importlib
 import os
 import sys
 from typing import Annotated, Any
@@ -18,16 +17,10 @@ from rich.console import Console
 from typer.core import TyperGroup
 
 from mas_cli import __version__
-from mas_cli.cli import cache as cache_cmd
-from mas_cli.cli import cost as cost_cmd
 from mas_cli.cli import helptext
-from mas_cli.cli import init as init_cmd
-from mas_cli.cli import run as run_cmd
-from mas_cli.cli import runs as runs_cmd
-from mas_cli.cli import tooltest as tooltest_cmd
-from mas_cli.cli import triage as triage_cmd
-from mas_cli.cli import validate as validate_cmd
+from mas_cli.cli.commands import APP_HELP, COMMANDS
 from mas_cli.cli.options import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from mas_cli.cli.streams import degrade_streams
 from mas_cli.errors import MasError, UsageError
 
 
@@ -93,7 +86,7 @@ helptext.install()
 app = typer.Typer(
     name="mas",
     cls=_Boundary,
-    help="Run multi-agent LLM crews with guard rails, and triage what they leave behind.",
+    help=APP_HELP,
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,  # locals can hold API keys
     pretty_exceptions_enable=False,  # our boundary prints errors; MAS_DEBUG=1 shows the traceback
@@ -123,59 +116,23 @@ def _root(
     """
 
 
-app.command("init")(init_cmd.init)
-app.command("run")(run_cmd.run)
-app.add_typer(runs_cmd.app, name="runs")
-app.command("show")(runs_cmd.show)
-app.command("validate")(validate_cmd.validate)
-app.add_typer(triage_cmd.app, name="triage")
-app.command("cost-report")(cost_cmd.cost_report)
-app.command("tool-test")(tooltest_cmd.tool_test)
-app.add_typer(cache_cmd.app, name="cache")
+def _register() -> None:
+    """Every command of cli/commands.py's table, with its line in `mas --help` from the table."""
+    for command in COMMANDS:
+        module, attr = command.target.split(":")
+        target = getattr(importlib.import_module(module), attr)
+        if command.group:
+            app.add_typer(target, name=command.name, short_help=command.summary)
+        else:
+            app.command(command.name, short_help=command.summary)(target)
 
 
-_ASCII = {
-    "✓": "ok",
-    "✗": "x",
-    "▶": ">",
-    "■": "#",
-    "·": "-",
-    "—": "-",
-    "─": "-",
-    "→": "->",
-    "←": "<-",
-    "≥": ">=",
-    "≤": "<=",
-    "…": "...",
-    "⚠": "!",
-    "│": "|",
-    "├": "+",
-    "└": "`",
-}
-
-
-def _ascii_fallback(exc: UnicodeError) -> tuple[str, int]:
-    """Our symbols as ASCII, anything else as `?`: a stream that cannot take more still reads."""
-    if not isinstance(exc, UnicodeEncodeError):
-        raise exc
-    bad = exc.object[exc.start : exc.end]
-    return "".join(_ASCII.get(ch, "?") for ch in bad), exc.end
-
-
-def _degrade_streams() -> None:
-    """Where stdout or stderr cannot encode our symbols (PYTHONIOENCODING=ascii), degrade."""
-    codecs.register_error("mas-ascii", _ascii_fallback)
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            "✓─".encode(stream.encoding or "ascii")
-        except (UnicodeEncodeError, LookupError):
-            if isinstance(stream, io.TextIOWrapper):
-                stream.reconfigure(errors="mas-ascii")
+_register()
 
 
 def main() -> int:
     """Console-script entry point."""
-    _degrade_streams()
+    degrade_streams()
     try:
         app(prog_name="mas")
     except SystemExit as exc:

@@ -5,23 +5,26 @@ from the Decimal and read back exactly: `as_float` and `money`, in events/spend.
 one spend tally, below the cost package.
 
 An unknown model's cost is None, never 0: callers say so wherever they show it.
-genai-prices is imported only when a price is first looked up (it takes a few hundred ms).
+genai-prices is imported only when a price is first looked up (it takes a few hundred ms), and
+not even then when this genai-prices version has answered the lookup before (pricecache.py).
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
+from mas_cli.cost import pricecache
 from mas_cli.spec.providers import PROVIDERS
 
 if TYPE_CHECKING:  # a price is looked up without loading the crew models
-    from genai_prices.types import ModelPrice
+    from genai_prices.types import ModelInfo, ModelPrice
 
     from mas_cli.spec.model_spec import ModelSpec, PriceSpec
     from mas_cli.spec.models import CrewSpec
@@ -69,19 +72,36 @@ class Tokens:
     cache_write_tokens: int = 0
 
 
+Linear = tuple[Decimal, Decimal, Decimal, Decimal, Decimal]
+# (start, linear): the coefficients that apply when a call's input tokens are past `start`.
+Pieces = tuple[tuple[int, Linear], ...]
+MILLION = 1_000_000
+
+
 @dataclass(frozen=True)
 class Price:
-    """One model's rates, and where they came from (`genai-prices` or `crew file`)."""
+    """One model's rates, and where they came from (`genai-prices ...` or `crew file`).
+
+    genai-prices prices a call by tiers chosen by its input tokens, each tier a rate per token
+    kind: cost is affine in the token counts between two tier starts. `pieces` holds, per tier,
+    the cost of a request and of one fresh input, cache-read, cache-write and output token,
+    so every call is priced with exact arithmetic. `rates` gives genai-prices' own rates,
+    imported only for a usage the pieces cannot price (more cached tokens than input).
+    """
 
     model: str
     source: str
-    rates: ModelPrice
+    pieces: Pieces | None
+    rates: Callable[[], ModelPrice] = field(compare=False, repr=False)
 
     def cost(self, usage: TokenUsage) -> Decimal | None:
         """Dollars for this usage (tiers, cache reads and writes applied); None if inconsistent."""
-        linear = self._linear
         cached = usage.cache_read_tokens + usage.cache_write_tokens
-        if linear is None or cached > usage.input_tokens:
+        if self.pieces is None or cached > usage.input_tokens:
+            return self._calc(usage)
+        tier = (lin for start, lin in reversed(self.pieces) if usage.input_tokens > start)
+        linear = next(tier, None)
+        if linear is None:  # fewer than no input tokens: only genai-prices can say
             return self._calc(usage)
         base, plain, read, write, out = linear
         fresh = usage.input_tokens - cached
@@ -93,50 +113,57 @@ class Price:
             + out * usage.output_tokens
         )
 
-    @functools.cached_property
-    def _linear(self) -> tuple[Decimal, Decimal, Decimal, Decimal, Decimal] | None:
-        """Without tiers, cost is affine in the token counts: take its coefficients from
-        genai-prices once (a call per token kind), then price every call with exact arithmetic."""
-        from genai_prices.types import TieredPrices
-
-        if any(isinstance(v, TieredPrices) for v in vars(self.rates).values()):
-            return None
-        million = 1_000_000
-        probes = [
-            Tokens(),
-            Tokens(million),
-            Tokens(million, 0, million),
-            Tokens(million, 0, 0, million),
-        ]
-        costs = [self._calc(t) for t in [*probes, Tokens(0, million)]]
-        if any(c is None for c in costs):
-            return None
-        base, plain, read, write, out = (c or Decimal(0) for c in costs)
-        return (
-            base,
-            (plain - base) / million,
-            (read - base) / million,
-            (write - base) / million,
-            (out - base) / million,
-        )
-
     def _calc(self, usage: TokenUsage) -> Decimal | None:
-        from genai_prices import Usage
+        return calc(self.rates(), usage)
 
-        counts = Usage(
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            cache_read_tokens=usage.cache_read_tokens,
-            cache_write_tokens=usage.cache_write_tokens,
-        )
-        try:
-            return self.rates.calc_price(counts)["total_price"]
-        except (ValueError, ArithmeticError):
-            return None  # e.g. more cached tokens than input tokens: not a usage we can price
 
-    def describe(self) -> str:
-        """`$0.15/input MTok, $0.6/output MTok, ...` (genai-prices' own wording)."""
-        return str(self.rates)
+def calc(rates: ModelPrice, usage: TokenUsage) -> Decimal | None:
+    """genai-prices' own price of this usage; None when it cannot price it."""
+    from genai_prices import Usage
+
+    counts = Usage(
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cache_read_tokens=usage.cache_read_tokens,
+        cache_write_tokens=usage.cache_write_tokens,
+    )
+    try:
+        return rates.calc_price(counts)["total_price"]
+    except (ValueError, ArithmeticError):
+        return None  # e.g. more cached tokens than input tokens: not a usage we can price
+
+
+def pieces_from(rates: ModelPrice) -> Pieces | None:
+    """The coefficients of each tier, taken from genai-prices' own arithmetic (a few calls per
+    tier, at an input count inside it); None when a probe cannot be priced."""
+    from genai_prices.types import TieredPrices
+
+    tiered = [v for v in vars(rates).values() if isinstance(v, TieredPrices)]
+    starts = sorted({tier.start for v in tiered for tier in v.tiers})
+    bounds = [-1, *(s for s in starts if s >= 0)]
+    pieces = []
+    for start, end in zip(bounds, [*bounds[1:], None], strict=True):
+        inside = start + 1 if start >= 0 else (0 if end == 0 else 1)
+        linear = _probe(rates, inside)
+        if linear is None:
+            return None
+        pieces.append((start, linear))
+    return tuple(pieces)
+
+
+def _probe(rates: ModelPrice, n: int) -> Linear | None:
+    """The coefficients at n input tokens (n = 0: only a request and output can cost)."""
+    base = calc(rates, Tokens())
+    if n == 0:
+        out = calc(rates, Tokens(0, 1))
+        if base is None or out is None:
+            return None
+        return base, Decimal(0), Decimal(0), Decimal(0), out - base
+    costs = [calc(rates, t) for t in (Tokens(n), Tokens(n, 0, n), Tokens(n, 0, 0, n), Tokens(n, n))]
+    if base is None or any(c is None for c in costs):
+        return None
+    plain, read, write, both = (c or Decimal(0) for c in costs)
+    return base, (plain - base) / n, (read - base) / n, (write - base) / n, (both - plain) / n
 
 
 @dataclass(frozen=True)
@@ -185,16 +212,75 @@ def _override(spec: CrewSpec, ref: str, model: ModelSpec) -> PriceSpec | None:
 def find_price(model: ModelSpec, override: PriceSpec | None = None) -> Price | None:
     """A model's price: the override, the offline model's zero, or genai-prices; else None."""
     if override is not None:
-        return Price(model.model, "crew file", _rates(override))
+        pieces = ((-1, _spec_linear(override)),)
+        return Price(model.model, "crew file", pieces, partial(_rates, override))
     if model.provider == "offline" and model.model == OFFLINE_MODEL:
-        return Price(model.model, "offline model", _free())
+        zero = Decimal(0)
+        return Price(model.model, "offline model", ((-1, (zero, zero, zero, zero, zero)),), _free)
     # A base_url names the server (OpenRouter, a local Ollama): match it, not the SDK's provider.
     provider = None if model.base_url else PROVIDERS[model.provider].price_provider
     return _genai_price(model.model, provider, model.base_url)
 
 
+def _spec_linear(spec: PriceSpec) -> Linear:
+    """A crew file's price per million tokens, per token (what genai-prices' arithmetic gives)."""
+    read = spec.input if spec.cached_input is None else spec.cached_input
+    write = spec.input if spec.cache_write is None else spec.cache_write
+    return Decimal(0), *(d / MILLION for d in (spec.input, read, write, spec.output))  # type: ignore[return-value]
+
+
 @functools.cache
 def _genai_price(name: str, provider: str | None, base_url: str | None) -> Price | None:
+    found = _cached_lookup(name, provider, base_url)
+    if found is None:
+        return None
+    source, pieces = found
+    return Price(name, source, pieces, partial(_genai_rates, name, provider, base_url))
+
+
+def _cached_lookup(
+    name: str, provider: str | None, base_url: str | None
+) -> tuple[str, Pieces | None] | None:
+    """genai-prices' answer, from the price cache when this version has given it before."""
+    version, key = genai_version(), (name, provider, base_url)
+    if version:
+        hit = pricecache.get(version, key)
+        if not isinstance(hit, pricecache.Miss):
+            return None if hit is None else hit[:2]
+    found = _lookup(name, provider, base_url)
+    if version and found is None:
+        pricecache.put(version, key, None)
+    elif version and found is not None and found[1] is not None and found[2] != date.min:
+        pricecache.put(version, key, (found[0], found[1], found[2]))
+    return None if found is None else found[:2]
+
+
+def _lookup(
+    name: str, provider: str | None, base_url: str | None
+) -> tuple[str, Pieces | None, date | None] | None:
+    """(source, pieces, until): until is the UTC date a dated price changes on, None if never,
+    date.min when it may change at any time (a time-of-day price)."""
+    found = _find(name, provider, base_url)
+    if found is None:
+        return None
+    source, info = found
+    now = datetime.now(UTC)
+    return source, pieces_from(info.get_prices(now)), _changes_on(info, now)
+
+
+def _changes_on(info: ModelInfo, now: datetime) -> date | None:
+    from genai_prices.types import StartDateConstraint
+
+    if not isinstance(info.prices, list):
+        return None
+    constraints = [c.constraint for c in info.prices if c.constraint is not None]
+    if not all(isinstance(c, StartDateConstraint) for c in constraints):
+        return date.min
+    ahead = [c.start_date for c in constraints if c.start_date > now.date()]  # type: ignore[union-attr]
+    return min(ahead, default=None)
+
+
+def _find(name: str, provider: str | None, base_url: str | None) -> tuple[str, ModelInfo] | None:
     from genai_prices.data_snapshot import get_snapshot
 
     snapshot = get_snapshot()
@@ -203,9 +289,14 @@ def _genai_price(name: str, provider: str | None, base_url: str | None) -> Price
             found, info = snapshot.find_provider_model(ref, None, provider, base_url)
         except LookupError:
             continue
-        rates = info.get_prices(datetime.now(UTC))
-        return Price(name, f"genai-prices {found.id}/{info.id}", rates)
+        return f"genai-prices {found.id}/{info.id}", info
     return None
+
+
+def _genai_rates(name: str, provider: str | None, base_url: str | None) -> ModelPrice:
+    found = _find(name, provider, base_url)
+    assert found is not None  # a price was found for this model before
+    return found[1].get_prices(datetime.now(UTC))
 
 
 @functools.cache
@@ -232,14 +323,21 @@ def strip_provider(model: str) -> str:
     return _PREFIX.sub("", last.lower(), count=1)
 
 
-def data_version(overrides: int = 0) -> str:
-    """`genai-prices 0.2.3`, plus how many prices the crew file set."""
+@functools.cache
+def genai_version() -> str | None:
+    """The installed genai-prices' version, None when it cannot be told."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        base = f"genai-prices {version('genai-prices')}"
+        return version("genai-prices")
     except PackageNotFoundError:
-        base = "genai-prices (version unknown)"
+        return None
+
+
+def data_version(overrides: int = 0) -> str:
+    """`genai-prices 0.2.3`, plus how many prices the crew file set."""
+    found = genai_version()
+    base = f"genai-prices {found}" if found else "genai-prices (version unknown)"
     return f"{base} + {overrides} from the crew file" if overrides else base
 
 
