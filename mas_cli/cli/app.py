@@ -20,6 +20,7 @@ from typer.core import TyperGroup
 from mas_cli import __version__
 from mas_cli.cli import cache as cache_cmd
 from mas_cli.cli import cost as cost_cmd
+from mas_cli.cli import export as export_cmd
 from mas_cli.cli import helptext
 from mas_cli.cli import init as init_cmd
 from mas_cli.cli import run as run_cmd
@@ -130,6 +131,7 @@ app.command("show")(runs_cmd.show)
 app.command("validate")(validate_cmd.validate)
 app.add_typer(triage_cmd.app, name="triage")
 app.command("cost-report")(cost_cmd.cost_report)
+app.command("export")(export_cmd.export)
 app.command("tool-test")(tooltest_cmd.tool_test)
 app.add_typer(cache_cmd.app, name="cache")
 

@@ -52,8 +52,8 @@ TOOL = ("gen_ai.tool.name", "tool.name")
 TOOL_ARGS = ("gen_ai.tool.call.arguments", "tool.parameters", "input.value")
 TOOL_RESULT = ("gen_ai.tool.call.result", "output.value")
 OUTPUT = ("gen_ai.output.messages", "gen_ai.completion", "llm.output_messages", "output.value")
-COST = ("gen_ai.usage.cost", "llm.cost.total")
-TASK = ("gen_ai.task.name", "crewai.task.name", "task.name")
+COST = ("gen_ai.usage.cost", "llm.cost.total", "mas.cost_usd")
+TASK = ("gen_ai.task.name", "crewai.task.name", "task.name", "mas.task")
 
 
 class _Span(msgspec.Struct, gc=False):
@@ -231,7 +231,7 @@ def _kind(attrs: dict[str, Any]) -> str:
 def _model_call(attrs: dict[str, Any], common: dict[str, Any], error: str) -> ModelCall:
     output = _first(attrs, OUTPUT)
     output_digest, varied = shaped(output) if output else ("", "")
-    cost = attrs.get(COST[0], attrs.get(COST[1]))
+    cost = next((attrs[name] for name in COST if name in attrs), None)
     return ModelCall(
         **common,
         name=_first(attrs, MODEL),
