@@ -75,7 +75,7 @@ class ExportedReader:
             return
         for span in spans:
             try:
-                yield from _events(span)
+                yield from span_events(span)
             except (ValidationError, ValueError, TypeError, AttributeError):
                 self._skip(number, f"span {span.get('name', '?')!r} is not one mas exported")
 
@@ -85,7 +85,8 @@ class ExportedReader:
             self.bad_lines.append((number, why))
 
 
-def _events(span: dict[str, Any]) -> Iterator[ev.AnyEvent]:
+def span_events(span: dict[str, Any]) -> Iterator[ev.AnyEvent]:
+    """The events one exported span was made of (raises on a span mas did not write)."""
     attrs = _attributes(span.get("attributes") or [])
     if RUN_ID not in attrs:
         raise ValueError("no mas.run_id")
