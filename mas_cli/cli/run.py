@@ -60,6 +60,15 @@ def run(
             "http://localhost:4318); on by itself when that variable is set.",
         ),
     ] = False,
+    otel_endpoint: Annotated[
+        str | None,
+        typer.Option(
+            "--otel-endpoint",
+            metavar="URL",
+            help="Export spans live to this OTLP/HTTP endpoint (implies --otel).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run a crew to completion or to a clear stop; every step goes to the run log.
 
@@ -82,7 +91,7 @@ def run(
             render.problem(warning, "warning")
     tool_errors = ToolErrors()
     listeners = (tool_errors,) if quiet else (tool_errors, Progress())
-    live = None if estimate else _live_export(otel)
+    live = None if estimate else _live_export(otel, otel_endpoint)
     listeners = (*listeners, live) if live else listeners
     options = RunOptions(
         home_dir(home),
@@ -103,11 +112,11 @@ def run(
     raise typer.Exit(EXIT_BY_STATUS[result.status])
 
 
-def _live_export(asked: bool) -> LiveExport | None:
+def _live_export(asked: bool, given: str | None) -> LiveExport | None:
     """The live OpenTelemetry export, when asked for or when the environment names a collector."""
     from mas_cli.export.live import DEFAULT_ENDPOINT, LiveExport, endpoint_from_env
 
-    endpoint = endpoint_from_env()
+    endpoint = given or endpoint_from_env()
     if not asked and endpoint is None:
         return None
     return LiveExport(endpoint or DEFAULT_ENDPOINT)

@@ -21,7 +21,9 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
 from mas_cli.events import models as ev
-from mas_cli.events.otel import SPAN_EVENTS, Attributes, to_attributes
+from mas_cli.events.otel import SPAN_EVENTS, Attributes
+from mas_cli.events.otel import to_attributes as event_attributes
+from mas_cli.redact import Secrets
 
 if TYPE_CHECKING:
     from mas_cli.export.content import Contents
@@ -77,6 +79,9 @@ class SpanBuilder:
 
     content: bool = False
     contents: Contents | None = None  # with content: the run's recorded messages
+    secrets: Secrets = field(default_factory=Secrets.from_environment)
+    """Masked again in every text attribute: a secret of this environment that the run did
+    not know (it ran elsewhere, or before the key was set) never leaves in a span."""
     open: dict[str, Span] = field(default_factory=dict)
     tasks: dict[str, dict[str, str]] = field(default_factory=dict)  # run -> task -> span
     runs: dict[str, str] = field(default_factory=dict)  # run -> its span
@@ -112,14 +117,14 @@ class SpanBuilder:
 
     def _start_run(self, event: ev.RunStarted) -> None:
         attrs: Attributes = {OPERATION: "invoke_workflow", "gen_ai.agent.name": event.crew}
-        attrs |= to_attributes(event, self.content)
+        attrs |= self._attributes(event)
         self.runs[event.run_id] = event.span_id
         self.tasks.setdefault(event.run_id, {})
         name = f"invoke_workflow {event.crew}"
         self.open[event.span_id] = self._span(event, None, name, time_ns(event.ts), attrs)
 
     def _start_task(self, event: ev.TaskStarted) -> None:
-        attrs: Attributes = {OPERATION: "invoke_agent", **to_attributes(event, self.content)}
+        attrs: Attributes = {OPERATION: "invoke_agent", **self._attributes(event)}
         parent = self._parent(event)
         self.tasks.setdefault(event.run_id, {})[event.task or ""] = event.span_id
         name = f"invoke_agent {event.agent or event.task}"
@@ -134,7 +139,7 @@ class SpanBuilder:
             name = f"invoke_agent {event.agent or event.task}"
             start = _before(end, event.duration_s)
             span = self._span(event, self._parent(event), name, start, attrs)
-        span.attributes |= to_attributes(event, self.content)
+        span.attributes |= self._attributes(event)
         span.end_ns = max(end, span.start_ns)
         if event.status in FAILED_TASK:
             span.error = event.reason or event.status
@@ -149,7 +154,7 @@ class SpanBuilder:
         if span is None:
             attrs: Attributes = {OPERATION: "invoke_workflow"}
             span = self._span(event, None, "invoke_workflow", _before(end, event.duration_s), attrs)
-        span.attributes |= to_attributes(event, self.content)
+        span.attributes |= self._attributes(event)
         span.end_ns = max(end, span.start_ns)
         if event.status != "ok":
             span.error = event.reason or event.status
@@ -168,7 +173,7 @@ class SpanBuilder:
 
     def _call(self, event: ev.LlmCall | ev.ToolCall) -> Span:
         end = time_ns(event.ts)
-        attrs = to_attributes(event, self.content)
+        attrs = self._attributes(event)
         if isinstance(event, ev.LlmCall):
             attrs = {OPERATION: "chat", **attrs}
             if self.contents is not None:
@@ -189,7 +194,7 @@ class SpanBuilder:
             self.alias[event.span_id] = parent
         span = self.open.get(parent or "") or self.open.get(self.runs.get(event.run_id, ""))
         if span is not None:
-            attrs = to_attributes(event, self.content)
+            attrs = self._attributes(event)
             span.events.append(SpanEvent(event.type, time_ns(event.ts), attrs))  # type: ignore[attr-defined]
 
     def _parent(self, event: ev.Event) -> str | None:
@@ -204,6 +209,14 @@ class SpanBuilder:
         if task and task != event.span_id:
             return task
         return self.runs.get(event.run_id) or parent
+
+    def _attributes(self, event: ev.Event) -> Attributes:
+        attrs = event_attributes(event, self.content)
+        if self.secrets.values:
+            for key, value in attrs.items():
+                if isinstance(value, str) and self.secrets.found_in(value):
+                    attrs[key] = self.secrets.scrub(value)
+        return attrs
 
     def _span(
         self, event: ev.Event, parent: str | None, name: str, start: int, attrs: Attributes
