@@ -10,6 +10,7 @@ The envelope (ids, times) lives on the span itself, not in attributes.
 from __future__ import annotations
 
 import json
+from functools import cache
 from typing import Any
 
 from pydantic import BaseModel
@@ -63,14 +64,18 @@ def attribute_name(field: str) -> str:
 def to_attributes(event: BaseModel, content: bool = False) -> Attributes:
     """The event's fields as span attributes (None left out; content only when asked)."""
     out: Attributes = {}
-    fields = type(event).model_fields
+    loose = _structured_fields(type(event))
     for name, value in event:
         if name in ENVELOPE or value is None or (name in CONTENT_FIELDS and not content):
             continue
-        info = fields.get(name)
-        loose = info is not None and _structured(info.annotation)
-        out[attribute_name(name)] = _attribute_value(name, value, loose)
+        out[attribute_name(name)] = _attribute_value(name, value, name in loose)
     return out
+
+
+@cache
+def _structured_fields(model: type[BaseModel]) -> frozenset[str]:
+    """The fields of a model exported as JSON text (worked out once per model)."""
+    return frozenset(n for n, i in model.model_fields.items() if _structured(i.annotation))
 
 
 def _attribute_value(name: str, value: Any, loose: bool) -> Scalar | list[str]:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import IO, TYPE_CHECKING, Any
 
 from mas_cli import __version__
-from mas_cli.errors import MasError
+from mas_cli.errors import ExportError
 from mas_cli.export.spans import Span
 
 if TYPE_CHECKING:
@@ -27,10 +27,6 @@ if TYPE_CHECKING:
 SCOPE = "mas"
 TRACES_PATH = "/v1/traces"
 ID_FIELDS = ("traceId", "spanId", "parentSpanId")
-
-
-class ExportError(MasError):
-    """Spans could not be delivered (the endpoint refused them, or is not there)."""
 
 
 def resource() -> Resource:
