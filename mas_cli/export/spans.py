@@ -57,6 +57,11 @@ class Span:
     events: list[SpanEvent] = field(default_factory=list)
     error: str | None = None
 
+    def fail(self, message: str, kind: str) -> None:
+        """An error status with its message, and `error.type` as the conventions ask."""
+        self.error = message
+        self.attributes["error.type"] = kind
+
 
 def time_ns(ts: str) -> int:
     """An ISO 8601 time of the log as integer nanoseconds since the epoch (exact to the µs)."""
@@ -112,7 +117,7 @@ class SpanBuilder:
         for span in spans:
             span.end_ns = max(span.start_ns, self.last_ns.get(span.trace_id, span.start_ns))
             span.attributes["mas.unfinished"] = True
-            span.error = span.error or "unfinished: the log ends before this span does"
+            span.fail(span.error or "unfinished: the log ends before this span does", "unfinished")
         return spans
 
     def _start_run(self, event: ev.RunStarted) -> None:
@@ -142,7 +147,7 @@ class SpanBuilder:
         span.attributes |= self._attributes(event)
         span.end_ns = max(end, span.start_ns)
         if event.status in FAILED_TASK:
-            span.error = event.reason or event.status
+            span.fail(event.reason or event.status, event.status)
         return span
 
     def _end_run(self, event: ev.RunFinished) -> list[Span]:
@@ -157,7 +162,7 @@ class SpanBuilder:
         span.attributes |= self._attributes(event)
         span.end_ns = max(end, span.start_ns)
         if event.status != "ok":
-            span.error = event.reason or event.status
+            span.fail(event.reason or event.status, event.status)
         self.tasks.pop(event.run_id, None)
         self.last_ns.pop(event.trace_id, None)
         return [*done, span]
@@ -168,7 +173,7 @@ class SpanBuilder:
             del self.open[span.span_id]
             span.end_ns = max(span.start_ns, time_ns(event.ts))
             span.attributes["mas.unfinished"] = True
-            span.error = span.error or "unfinished: the run ended before this task did"
+            span.fail(span.error or "unfinished: the run ended before this task did", "unfinished")
         return left[::-1]
 
     def _call(self, event: ev.LlmCall | ev.ToolCall) -> Span:
@@ -185,7 +190,7 @@ class SpanBuilder:
         span = self._span(event, self._parent(event), name, _before(end, event.latency_s), attrs)
         span.end_ns, span.kind = end, kind  # type: ignore[assignment]
         if event.status != "ok":
-            span.error = event.error or event.status
+            span.fail(event.error or event.status, event.status)
         return span
 
     def _moment(self, event: ev.Event) -> None:
