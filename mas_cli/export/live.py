@@ -1,17 +1,19 @@
-"""`mas run --otel`: spans sent while the run goes, in batches, from a thread of their own.
+"""`mas run --otel`: spans sent while the run goes, in batches, from threads of their own.
 
-The run's events reach `LiveExport` as a listener (`Sink.listeners`); each span that ends is
-handed to the SDK's `BatchSpanProcessor`, whose worker thread sends batches to the endpoint.
-Handing over never waits on the network: a collector that is down or hangs costs the run
-nothing but the spans (the queue drops the oldest when full). The first failed batch becomes
-one `warning` event in the run's log; so does a collector that has not taken the spans queued
-when the run is about to end (`settle`, waiting at most SETTLE_S). The closing wait, for the
-run's own span, is bounded too (CLOSE_S).
+The run's events reach `LiveExport` as a listener (`Sink.listeners`), which only queues them:
+a builder thread makes the spans (`spans.py`, then the SDK's) and hands each that ends to the
+SDK's `BatchSpanProcessor`, whose worker thread sends batches to the endpoint. The run's own
+thread never builds a span and never waits on the network: a collector that is down or hangs
+costs the run nothing but the spans (the queues drop what does not fit). The first failed
+batch becomes one `warning` event in the run's log; so does a collector that has not taken the
+spans queued when the run is about to end (`settle`, waiting at most SETTLE_S). The closing
+wait, for the run's own span, is bounded too (CLOSE_S).
 """
 
 from __future__ import annotations
 
 import os
+import queue
 import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -30,6 +32,7 @@ REQUEST_S = 5.0  # one batch's request, retries included
 SETTLE_S = 1.0  # before run_finished: the most the run waits for the spans queued so far
 CLOSE_S = 3.0  # after it: the most the end of a run waits for its last spans
 DELAY_MS = 500  # a batch leaves at least this often while the run goes
+INBOX = 100_000  # events waiting for the builder thread; past that they are dropped
 
 Warn = Callable[[str], None]
 
@@ -90,23 +93,49 @@ class LiveExport:
         self.resource = resource()
         self.warn: Warn | None = None
         self.warned = False
+        self.inbox: queue.Queue[ev.Event | None] = queue.Queue(INBOX)
+        self.builder_thread = threading.Thread(target=self._build, name="mas-otel", daemon=True)
+        self.builder_thread.start()
 
     def attach(self, warn: Warn) -> None:
         """How to write a warning into the run's log (the engine gives it once the log is open)."""
         self.warn = warn
 
     def __call__(self, event: ev.Event) -> None:
-        for span in self.builder.add(event):
-            self.processor.on_end(readable(span, self.resource))
+        try:
+            self.inbox.put_nowait(event)
+        except queue.Full:
+            self._failed(f"spans are made slower than the run goes; events past {INBOX} dropped")
         self._warn_once()
+
+    def _build(self) -> None:
+        """The builder thread: events to spans to the processor, until None comes."""
+        while (event := self.inbox.get()) is not None:
+            try:
+                for span in self.builder.add(event):
+                    self.processor.on_end(readable(span, self.resource))
+            except Exception as exc:  # a span that cannot be made never reaches the run
+                self._failed(f"a span could not be made ({type(exc).__name__}: {exc})")
+            finally:
+                self.inbox.task_done()
+        for span in self.builder.finish():
+            self.processor.on_end(readable(span, self.resource))
+        self.inbox.task_done()
+
+    def _failed(self, why: str) -> None:
+        with self.exporter.lock:
+            self.exporter.failure = self.exporter.failure or why
 
     def settle(self, wait_s: float = SETTLE_S) -> None:
         """The run is about to end: wait a little for what is queued, and say in the log if the
         collector did not take it."""
-        if not _within(self.processor.force_flush, wait_s):
-            with self.exporter.lock:
-                self.exporter.failure = self.exporter.failure or _no_answer(wait_s)
+        if not _within(self._flush, wait_s):
+            self._failed(_no_answer(wait_s))
         self._warn_once()
+
+    def _flush(self) -> None:
+        self.inbox.join()
+        self.processor.force_flush()
 
     def _warn_once(self) -> None:
         if self.exporter.failure and not self.warned and self.warn is not None:
@@ -122,13 +151,18 @@ class LiveExport:
 
     def close(self, wait_s: float = CLOSE_S) -> str | None:
         """Send what is left, waiting at most `wait_s`; a failure's message, or None."""
-        for span in self.builder.finish():
-            self.processor.on_end(readable(span, self.resource))
-        if not _within(self.processor.shutdown, wait_s):  # it sends what is queued
-            with self.exporter.lock:
-                self.exporter.failure = self.exporter.failure or _no_answer(wait_s)
+        try:
+            self.inbox.put(None, timeout=wait_s)  # the builder closes what is open, and stops
+        except queue.Full:
+            self._failed(f"spans are made slower than the run goes; {INBOX} events left")
+        if not _within(self._shut, wait_s):  # the processor sends what is queued
+            self._failed(_no_answer(wait_s))
             self.exporter.inner.shutdown()  # stops its retries; the process may exit
         return self.message() if self.exporter.failure else None
+
+    def _shut(self) -> None:
+        self.builder_thread.join()
+        self.processor.shutdown()  # type: ignore[no-untyped-call]
 
 
 def _within(work: Callable[[], object], wait_s: float) -> bool:
