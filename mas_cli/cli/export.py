@@ -15,7 +15,7 @@ def export(
     refs: Annotated[
         list[str] | None,
         typer.Argument(
-            metavar="[RUN|BATCH]...",
+            metavar="RUN|BATCH",
             help="Run ids (or prefixes), run folders, events.jsonl paths or batch ids; "
             "the last run if none.",
             show_default=False,
