@@ -140,3 +140,17 @@ def test_names_that_match_nothing_are_usage_errors(tmp_path: Path) -> None:
     assert "cannot be combined" in result.stderr
     result = export("--last", "--home", str(tmp_path), "--to", str(tmp_path), code=2)
     assert f"cannot write {tmp_path}" in result.stderr
+
+
+def test_without_to_the_lines_go_to_stdout_and_the_summary_to_stderr(tmp_path: Path) -> None:
+    log = run(tmp_path)
+    result = export("--last", "--home", str(tmp_path))
+    lines = result.stdout.splitlines()
+    assert lines
+    assert all(json.loads(line)["resourceSpans"] for line in lines)
+    assert "exported 1 run" in result.stderr
+    assert "to stdout" in result.stderr
+    assert (
+        json.loads(lines[0])["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["traceId"]
+        == (json.loads(log.read_text(encoding="utf-8").splitlines()[0])["trace_id"])
+    )
