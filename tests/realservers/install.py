@@ -9,7 +9,8 @@ repository, and is reused when present:
 - ``litellm/<version>/``: a virtual environment with ``litellm[proxy]`` from the
   package index (its own environment: its pins never touch the project's).
 - ``phoenix/<version>/``: a virtual environment with ``arize-phoenix``, the OTLP
-  receiver the export tests send spans to and query back (about N minutes fresh).
+  receiver the export tests send spans to and query back (about 7 minutes fresh, on a
+  loaded 2-core machine).
 - ``llama/<version>/bin/llama-server``: llama.cpp's server built (CPU only, server
   target only) from the source the ``llama-cpp-python`` sdist vendors. About 12
   minutes on 2 cores the first time.
