@@ -37,6 +37,11 @@ BENCHES = {
     "cache": ("5. Cache", [], ["--hits", "100"]),
     "tokens": ("6. Tokens", [], ["--mb", "1", "--runs", "1"]),
     "formats": ("7. Triage of other formats", [], ["--mb", "5"]),
+    "export": (
+        "8. OpenTelemetry export",
+        [],
+        ["--calls", "1000", "--tasks", "50", "--runs", "1", "--no-phoenix"],
+    ),
 }
 
 

@@ -6,7 +6,8 @@
     ├── ProviderError        exit 1, a model provider failed in a way retries do not fix
     ├── ToolError            exit 1, a tool could not be loaded or run
     ├── LogFormatError       exit 2, a log or state file that cannot be read at all
-    └── StateConflict        exit 1, a shared-state write against a newer version
+    ├── StateConflict        exit 1, a shared-state write against a newer version
+    └── ExportError          exit 1, an OTLP endpoint did not take the spans (`mas export`)
 
 A limit stop is not an error: the engine returns it as an outcome and the CLI exits 3.
 Every message says what went wrong and how to fix it; none ever holds a secret.
@@ -81,3 +82,7 @@ class LogFormatError(MasError):
 
 class StateConflict(MasError):
     """A shared-state write made against a version that is no longer current."""
+
+
+class ExportError(MasError):
+    """An OTLP endpoint did not take the spans `mas export` sent."""

@@ -11,6 +11,7 @@ import pytest
 from fakeserver import FakeServer
 
 SECRET_VARS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL")
+OTEL_VARS = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")  # live export
 LOOPBACK = ("127.", "::1", "localhost")
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -18,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """No real keys, no debug mode, runs and cache under a temporary home."""
-    for name in (*SECRET_VARS, "MAS_DEBUG", "MAS_HOME"):
+    for name in (*SECRET_VARS, *OTEL_VARS, "MAS_DEBUG", "MAS_HOME"):
         monkeypatch.delenv(name, raising=False)
     home = tmp_path / "mas-home"
     monkeypatch.setenv("MAS_HOME", str(home))

@@ -24,6 +24,10 @@ HEAVY = (
     "pygments",
     "mas_cli.spec.models",
     "mas_cli.engine",
+    "opentelemetry",
+    "google.protobuf",
+    "requests",
+    "mas_cli.export",
 )
 # `mas --version` answers before the command-line framework loads; `mas --help` before Typer.
 FRAMEWORK = ("typer", "click", "rich", "mas_cli.cli.app")

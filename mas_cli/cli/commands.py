@@ -60,6 +60,11 @@ COMMANDS: tuple[Command, ...] = (
         "What runs cost: totals, a breakdown, the self-check, and CI gates.",
     ),
     Command(
+        "export",
+        "mas_cli.cli.export:export",
+        "Export runs as OpenTelemetry spans: to an OTLP JSON file or an OTLP/HTTP endpoint.",
+    ),
+    Command(
         "tool-test",
         "mas_cli.cli.tooltest:tool_test",
         "Run a tool alone, with no model: latency, output, determinism, its own traceback.",

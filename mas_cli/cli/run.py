@@ -13,6 +13,7 @@ from mas_cli.events.text import fix_text, fix_value, loads
 
 if TYPE_CHECKING:
     from mas_cli.engine.run import RunOptions
+    from mas_cli.export.live import LiveExport
     from mas_cli.spec.loader import Crew
 
 
@@ -51,6 +52,23 @@ def run(
             help="Offline dry run: print the expected cost at the configured models' prices.",
         ),
     ] = False,
+    otel: Annotated[
+        bool,
+        typer.Option(
+            "--otel",
+            help="Export spans live to OTEL_EXPORTER_OTLP_ENDPOINT (default "
+            "http://localhost:4318); on by itself when that variable is set.",
+        ),
+    ] = False,
+    otel_endpoint: Annotated[
+        str | None,
+        typer.Option(
+            "--otel-endpoint",
+            metavar="URL",
+            help="Export spans live to this OTLP/HTTP endpoint (implies --otel).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run a crew to completion or to a clear stop; every step goes to the run log.
 
@@ -73,6 +91,8 @@ def run(
             render.problem(warning, "warning")
     tool_errors = ToolErrors()
     listeners = (tool_errors,) if quiet else (tool_errors, Progress())
+    live = None if estimate else _live_export(otel, otel_endpoint)
+    listeners = (*listeners, live) if live else listeners
     options = RunOptions(
         home_dir(home),
         parse_inputs(input_pairs or [], inputs_file),
@@ -82,9 +102,24 @@ def run(
     )
     if estimate:
         _estimate(loaded, options, as_json=json_out)
-    result = asyncio.run(run_crew(loaded, options))
+    try:
+        result = asyncio.run(run_crew(loaded, options))
+    finally:
+        failure = live.close() if live else None
+    if failure:
+        render.stderr.print(f"[yellow]warning:[/] {failure}")
     run_result(result, loaded.spec, as_json=json_out, tool_errors=tool_errors.count)
     raise typer.Exit(EXIT_BY_STATUS[result.status])
+
+
+def _live_export(asked: bool, given: str | None) -> LiveExport | None:
+    """The live OpenTelemetry export, when asked for or when the environment names a collector."""
+    from mas_cli.export.live import DEFAULT_ENDPOINT, LiveExport, endpoint_from_env
+
+    endpoint = given or endpoint_from_env()
+    if not asked and endpoint is None:
+        return None
+    return LiveExport(endpoint or DEFAULT_ENDPOINT)
 
 
 def _estimate(crew: Crew, options: RunOptions, *, as_json: bool) -> NoReturn:

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from mas_cli.cost.tally import Tally
 from mas_cli.events import models as ev
+from mas_cli.events.formats.exported import ExportedReader, is_exported
 from mas_cli.events.reader import LogReader
 from mas_cli.events.spend import money
 
@@ -89,10 +90,12 @@ def cost_report(paths: Iterable[Path], by: By = "agent") -> CostReport:
     report, rows = CostReport(by), dict[tuple[str, str], Tally]()
     for path in paths:
         run = CostReport(by)
-        report.runs.append(read_run(path, _router(run, by)))
-        report.total.merge(report.runs[-1].total)
+        infos = read_runs(path, _router(run, by))
+        for info in infos:
+            report.runs.append(info)
+            report.total.merge(info.total)
         for key, tally in run.rows.items():
-            rows.setdefault((report.runs[-1].crew, key), Tally()).merge(tally)
+            rows.setdefault((infos[-1].crew, key), Tally()).merge(tally)
     named = by != "model" and len({crew for crew, _ in rows}) > 1
     for (crew, key), tally in rows.items():
         report.row(f"{crew}/{key}" if named else key).merge(tally)
@@ -100,6 +103,28 @@ def cost_report(paths: Iterable[Path], by: By = "agent") -> CostReport:
 
 
 Router = Callable[[ev.LlmCall | ev.ToolCall], Tally | None]
+
+
+def read_runs(path: Path, route: Router | None = None) -> list[RunInfo]:
+    """The runs of one file: a run log, or a file `mas export` wrote (one run per trace)."""
+    if not is_exported(path):
+        return [read_run(path, route)]
+    reader = ExportedReader(path)
+    runs: dict[str, RunInfo] = {}
+    finished: dict[str, ev.RunFinished] = {}
+    for event in reader:
+        info = runs.setdefault(event.run_id, RunInfo(event.run_id, str(path)))
+        if isinstance(event, ev.LlmCall | ev.ToolCall):
+            _count(info, event, route)
+        elif isinstance(event, ev.RunFinished):
+            finished[event.run_id] = event  # checked once all of the run's calls are in
+        else:
+            _note(info, event)
+    for run_id, done in finished.items():
+        _finish(runs[run_id], done)
+    found = list(runs.values()) or [RunInfo(path.name, str(path))]
+    found[0].skipped_lines = reader.skipped
+    return found
 
 
 def read_run(path: Path, route: Router | None = None) -> RunInfo:

@@ -121,12 +121,34 @@ async def run_crew(crew: Crew, options: RunOptions) -> RunResult:
             # Offline and replayed calls reach no provider: no quota to respect.
             limiter=None if options.offline or source else RateLimiter.for_crew(crew.spec),
         )
+        _let_listeners_warn(ctx, options.listeners)
         files = (writer.file, llm_log.file)
         reserve = _stop_on_write_failure(ctx, files, run_dir / RESERVE)
         try:
             return await _run(ctx, options, run_dir, totals, files)
         finally:
             reserve.release()
+
+
+def _let_listeners_warn(ctx: RunContext, listeners: tuple[Listener, ...]) -> None:
+    """A listener with `attach` (the live OpenTelemetry export) may write a `warning` into the
+    log: its own trouble is recorded there, and never stops the run."""
+
+    def warn(message: str) -> None:
+        ctx.sink.emit(Warning_(message=message), ctx.run_span)
+
+    for listener in listeners:
+        attach = getattr(listener, "attach", None)
+        if callable(attach):
+            attach(warn)
+
+
+def _settle_listeners(listeners: tuple[Listener, ...]) -> None:
+    """Before run_finished: a listener with `settle` may still write its warnings (bounded)."""
+    for listener in listeners:
+        settle = getattr(listener, "settle", None)
+        if callable(settle):
+            settle()
 
 
 def _stop_on_write_failure(ctx: RunContext, files: tuple[LineFile, ...], room: Path) -> Reserve:
@@ -174,6 +196,7 @@ async def _run(
         status, reason = _verdict(ctx, interrupted, files)
     finally:
         undo()
+        _settle_listeners(options.listeners)
         output, lost = _finish(ctx, run_dir, (status, reason), time.monotonic() - started, totals)
         await close(ctx.providers)
     lost = [f.failure for f in files if f.failure] + lost

@@ -95,6 +95,31 @@ def litellm(
         yield s
 
 
+PHOENIX_START_S = 600.0
+
+
+@pytest.fixture(scope="session")
+def phoenix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """Arize Phoenix: an OTLP/HTTP receiver (/v1/traces) with a REST API to read spans back.
+    Its database lives in a temporary working folder; nothing is fetched at start."""
+    python = ensure("phoenix")
+    folder = tmp_path_factory.mktemp("phoenix")
+    port = free_port()
+    env = quiet_env(
+        PHOENIX_WORKING_DIR=str(folder / "work"),
+        PHOENIX_HOST="127.0.0.1",
+        PHOENIX_PORT=str(port),
+        PHOENIX_GRPC_PORT=str(free_port()),
+        PHOENIX_TELEMETRY_ENABLED="false",
+        PHOENIX_ALLOW_EXTERNAL_RESOURCES="false",
+    )
+    cmd = [str(python.parent / "phoenix"), "serve"]
+    log = folder / "phoenix.log"
+    # It migrates a fresh database first: about 3 minutes on a loaded 2-core machine.
+    with running("Phoenix", cmd, "/healthz", log, env, port=port, start_s=PHOENIX_START_S) as s:
+        yield s
+
+
 @pytest.fixture(scope="session")
 def llama(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """llama-server on a tiny random model with a real tool-capable chat template."""

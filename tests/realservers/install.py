@@ -1,6 +1,6 @@
 """Install the real servers the test tier runs: idempotent, cached, locked.
 
-    python tests/realservers/install.py          # both components
+    python tests/realservers/install.py          # every component
     python tests/realservers/install.py llama    # one of them
 
 Everything lands under ``$MAS_CI_CACHE`` (default ``~/.cache/mas-ci``), outside the
@@ -8,6 +8,9 @@ repository, and is reused when present:
 
 - ``litellm/<version>/``: a virtual environment with ``litellm[proxy]`` from the
   package index (its own environment: its pins never touch the project's).
+- ``phoenix/<version>/``: a virtual environment with ``arize-phoenix``, the OTLP
+  receiver the export tests send spans to and query back (about 7 minutes fresh, on a
+  loaded 2-core machine).
 - ``llama/<version>/bin/llama-server``: llama.cpp's server built (CPU only, server
   target only) from the source the ``llama-cpp-python`` sdist vendors. About 12
   minutes on 2 cores the first time.
@@ -34,6 +37,7 @@ from pathlib import Path
 LITELLM_VERSION = "1.100.5"
 LLAMA_CPP_PYTHON_VERSION = "0.3.36"
 GGUF_VERSION = "0.19.0"
+PHOENIX_VERSION = "20.26.1"
 LOG_TAIL = 30
 
 
@@ -181,7 +185,37 @@ def install_llama_server() -> Path:
     return llama_server_path()
 
 
-COMPONENTS = {"litellm": install_litellm, "llama": install_llama_server}
+# --- Arize Phoenix (an OTLP receiver with a query API) -----------------------------------
+
+
+def phoenix_dir() -> Path:
+    return cache_root() / "phoenix" / PHOENIX_VERSION
+
+
+def phoenix_python() -> Path:
+    return phoenix_dir() / "venv" / "bin" / "python"
+
+
+def install_phoenix() -> Path:
+    """The python of a venv with arize-phoenix (the server runs as `python -m phoenix.server.main`)."""
+    home = phoenix_dir()
+    done = home / "installed"
+    with locked(home.with_suffix(".lock")):
+        if done.exists():
+            return phoenix_python()
+        shutil.rmtree(home, ignore_errors=True)
+        home.mkdir(parents=True)
+        log = home / "install.log"
+        run_logged(
+            "creating the Phoenix venv", [sys.executable, "-m", "venv", str(home / "venv")], log
+        )
+        pip = [str(phoenix_python()), "-m", "pip", "install", "-q"]
+        run_logged("pip install arize-phoenix", [*pip, f"arize-phoenix=={PHOENIX_VERSION}"], log)
+        done.write_text(time.strftime("%Y-%m-%dT%H:%M:%SZ\n", time.gmtime()))
+    return phoenix_python()
+
+
+COMPONENTS = {"litellm": install_litellm, "llama": install_llama_server, "phoenix": install_phoenix}
 
 
 def main(argv: list[str]) -> int:

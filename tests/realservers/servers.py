@@ -56,15 +56,23 @@ def ensure(component: str) -> Path:
 
 @contextmanager
 def running(
-    name: str, cmd: list[str], health: str, log: Path, env: dict[str, str]
+    name: str,
+    cmd: list[str],
+    health: str,
+    log: Path,
+    env: dict[str, str],
+    *,
+    port: int | None = None,
+    start_s: float = START_TIMEOUT_S,
 ) -> Iterator[Server]:
-    """Start `cmd`, wait until `health` answers 200, stop it afterwards (whatever happens)."""
-    port = int(cmd[cmd.index("--port") + 1])
+    """Start `cmd`, wait until `health` answers 200, stop it afterwards (whatever happens).
+    The port is `cmd`'s `--port` unless given (a server told its port in the environment)."""
+    port = port or int(cmd[cmd.index("--port") + 1])
     server = Server(name, port, log)
     with log.open("w") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=log.parent)
     try:
-        _wait_healthy(server, proc, health)
+        _wait_healthy(server, proc, health, start_s)
         yield server
     finally:
         proc.terminate()
@@ -75,8 +83,10 @@ def running(
             proc.wait(timeout=15)
 
 
-def _wait_healthy(server: Server, proc: subprocess.Popen[bytes], health: str) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
+def _wait_healthy(
+    server: Server, proc: subprocess.Popen[bytes], health: str, start_s: float
+) -> None:
+    deadline = time.monotonic() + start_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             _fail(server, f"exited with code {proc.returncode} while starting")
@@ -87,7 +97,7 @@ def _wait_healthy(server: Server, proc: subprocess.Popen[bytes], health: str) ->
         except (urllib.error.URLError, OSError):
             pass
         time.sleep(0.5)
-    _fail(server, f"did not answer {health} within {START_TIMEOUT_S:g} s")
+    _fail(server, f"did not answer {health} within {start_s:g} s")
 
 
 def _fail(server: Server, what: str) -> None:

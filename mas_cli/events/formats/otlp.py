@@ -5,6 +5,7 @@ with hex trace and span ids, integer enums (`kind`, `status.code`: 2 is an error
 integers as strings (`startTimeUnixNano`, `intValue`). Spans are classified by the GenAI
 semantic conventions, current and deprecated names alike, and by OpenInference attributes.
 A trace whose root span (no parent) is read has finished; one whose root never appears did not.
+Spans `mas export` wrote are read as the run log they came from (`mas_spans.py`).
 A call span that names no agent is its enclosing agent span's (`spans.py`, `frameworks.py`), and
 the trace's framework, from any of its spans, rides on its agent starts and its end.
 """
@@ -18,6 +19,9 @@ from typing import Any
 import msgspec
 
 from mas_cli.events.formats import frameworks
+from mas_cli.events.formats.mas_spans import MARK as MAS_MARK
+from mas_cli.events.formats.mas_spans import MasTraces
+from mas_cli.events.formats.mas_spans import to_dict as mas_span
 from mas_cli.events.formats.records import (
     AgentStart,
     Limit,
@@ -52,8 +56,8 @@ TOOL = ("gen_ai.tool.name", "tool.name")
 TOOL_ARGS = ("gen_ai.tool.call.arguments", "tool.parameters", "input.value")
 TOOL_RESULT = ("gen_ai.tool.call.result", "output.value")
 OUTPUT = ("gen_ai.output.messages", "gen_ai.completion", "llm.output_messages", "output.value")
-COST = ("gen_ai.usage.cost", "llm.cost.total")
-TASK = ("gen_ai.task.name", "crewai.task.name", "task.name")
+COST = ("gen_ai.usage.cost", "llm.cost.total", "mas.cost_usd")
+TASK = ("gen_ai.task.name", "crewai.task.name", "task.name", "mas.task")
 
 
 class _Span(msgspec.Struct, gc=False):
@@ -62,8 +66,10 @@ class _Span(msgspec.Struct, gc=False):
     parentSpanId: str = ""
     name: str = ""
     startTimeUnixNano: str | int = 0
+    endTimeUnixNano: str | int = 0
     attributes: list[dict[str, Any]] = []
     status: dict[str, Any] = {}
+    events: list[dict[str, Any]] = []
 
 
 class _Scope(msgspec.Struct, gc=False):
@@ -101,12 +107,14 @@ class _Reader:
         self.seen: set[str] = set()
         self.frameworks: dict[str, str] = {}  # per trace in flight, dropped at its end
         self.pending: dict[str, Located] = {}  # ends of traces whose root came first
+        self.mas = MasTraces()  # spans `mas export` wrote: read as the log they came from
 
     def finish(self) -> Iterator[Located]:
         """The input ended: end the traces still waiting for the rest of their spans."""
         for trace in list(self.pending):
             yield from self._end(trace, self.pending.pop(trace))
         yield from self.attribution.finish()
+        yield from self.mas.finish()
 
     def line(self, number: int, line: bytes, source: str, bad: BadLines) -> Iterator[Located]:
         try:
@@ -130,6 +138,9 @@ class _Reader:
         self, number: int, span: _Span, where: tuple[str, str] = ("", "")
     ) -> Iterator[Located]:
         attrs = _attributes(span.attributes)
+        if MAS_MARK in attrs:
+            yield from self.mas.span(number, mas_span(span))
+            return
         trace, span_id, parent = span.traceId, span.spanId, span.parentSpanId
         first = trace not in self.seen
         if first:
@@ -231,7 +242,7 @@ def _kind(attrs: dict[str, Any]) -> str:
 def _model_call(attrs: dict[str, Any], common: dict[str, Any], error: str) -> ModelCall:
     output = _first(attrs, OUTPUT)
     output_digest, varied = shaped(output) if output else ("", "")
-    cost = attrs.get(COST[0], attrs.get(COST[1]))
+    cost = next((attrs[name] for name in COST if name in attrs), None)
     return ModelCall(
         **common,
         name=_first(attrs, MODEL),

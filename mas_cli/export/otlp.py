@@ -1,0 +1,159 @@
+"""Our spans as OpenTelemetry's, and the two ways out: an OTLP JSON file, an OTLP/HTTP endpoint.
+
+The SDK and the exporter are imported here only, on the path that exports, so `mas --help`
+never loads them. The file is what the OpenTelemetry collector's file exporter writes: one
+`ExportTraceServiceRequest` in OTLP JSON per line (hex ids, integer enums, 64-bit integers as
+strings), encoded by the SDK's own OTLP encoder.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+from collections.abc import Sequence
+from typing import IO, TYPE_CHECKING, Any
+
+from mas_cli import __version__
+from mas_cli.errors import ExportError
+from mas_cli.export.spans import Span
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import ReadableSpan
+    from opentelemetry.sdk.trace.export import SpanExporter
+
+SCOPE = "mas"
+TRACES_PATH = "/v1/traces"
+ID_FIELDS = ("traceId", "spanId", "parentSpanId")
+
+
+def resource() -> Resource:
+    """Who made the spans: the `mas` service."""
+    from opentelemetry.sdk.resources import Resource
+
+    return Resource.create({"service.name": "mas", "service.version": __version__})
+
+
+def readable(span: Span, where: Resource) -> ReadableSpan:
+    """Our span as the SDK's (ids, times, status and events exactly as the log has them)."""
+    from opentelemetry.sdk.trace import Event, ReadableSpan
+    from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+    from opentelemetry.trace import SpanKind, Status, StatusCode
+
+    status = Status(StatusCode.ERROR, span.error) if span.error else Status(StatusCode.UNSET)
+    return ReadableSpan(
+        name=span.name,
+        context=_context(span.trace_id, span.span_id),
+        parent=_context(span.trace_id, span.parent_id) if span.parent_id else None,
+        resource=where,
+        attributes=span.attributes,
+        events=[Event(e.name, e.attributes, e.time_ns) for e in span.events],
+        kind=SpanKind.CLIENT if span.kind == "client" else SpanKind.INTERNAL,
+        status=status,
+        start_time=span.start_ns,
+        end_time=span.end_ns,
+        instrumentation_scope=InstrumentationScope(SCOPE, __version__),
+    )
+
+
+def _context(trace_id: str, span_id: str) -> Any:
+    from opentelemetry.trace import SpanContext, TraceFlags
+
+    return SpanContext(
+        _id(trace_id, 128), _id(span_id, 64), is_remote=False, trace_flags=TraceFlags(1)
+    )
+
+
+def _id(text: str, bits: int) -> int:
+    """A log's hex id as OpenTelemetry's integer; anything else (a hand-edited log) is hashed
+    to a stable id of the right size, so its links still hold."""
+    try:
+        value = int(text, 16) if len(text) == bits // 4 else 0
+    except ValueError:
+        value = 0
+    if 0 < value < 1 << bits:
+        return value
+    digest = hashlib.sha256(text.encode()).digest()[: bits // 8]
+    return int.from_bytes(digest, "big") or 1
+
+
+def json_line(spans: Sequence[ReadableSpan]) -> str:
+    """One OTLP JSON export request holding these spans, as one line (with its newline)."""
+    from google.protobuf.json_format import MessageToDict
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+
+    request = MessageToDict(encode_spans(spans), use_integers_for_enums=True)
+    for resource_spans in request.get("resourceSpans", []):
+        for scope_spans in resource_spans.get("scopeSpans", []):
+            for span in scope_spans.get("spans", []):
+                _hex_ids(span)
+    return json.dumps(request, separators=(",", ":"), ensure_ascii=False) + "\n"
+
+
+def _hex_ids(span: dict[str, Any]) -> None:
+    """Protobuf's JSON has bytes in base64; OTLP JSON has trace and span ids in hex."""
+    for name in ID_FIELDS:
+        if span.get(name):
+            span[name] = base64.b64decode(span[name]).hex()
+
+
+def write_lines(out: IO[str], spans: Sequence[ReadableSpan]) -> None:
+    """Append one export line (nothing for no spans)."""
+    if spans:
+        out.write(json_line(spans))
+
+
+def traces_url(endpoint: str) -> str:
+    """The traces URL of an OTLP/HTTP endpoint given as its base (`http://host:4318`), as
+    OTEL_EXPORTER_OTLP_ENDPOINT is, or already ending in /v1/traces."""
+    base = endpoint.rstrip("/")
+    return base if base.endswith(TRACES_PATH) else base + TRACES_PATH
+
+
+def http_exporter(endpoint: str, timeout_s: float) -> SpanExporter:
+    """The SDK's OTLP/HTTP (protobuf) exporter; headers from OTEL_EXPORTER_OTLP_HEADERS."""
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    quiet_sdk_logs()
+    return OTLPSpanExporter(endpoint=traces_url(endpoint), timeout=timeout_s)
+
+
+class _LastMessage(logging.Handler):
+    """Keeps the SDK's last complaint (its text only: no traceback ever reaches a user)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.message = ""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.message = record.getMessage()
+
+
+LAST = _LastMessage()
+
+
+def quiet_sdk_logs() -> None:
+    """The SDK logs failures with tracebacks through `logging`; keep them, say them our way."""
+    logger = logging.getLogger("opentelemetry")
+    if LAST not in logger.handlers:
+        logger.addHandler(LAST)
+    logger.propagate = False
+
+
+def send(exporter: SpanExporter, spans: Sequence[ReadableSpan], url: str) -> None:
+    """Export one batch, or raise.
+
+    Raises:
+        ExportError: the endpoint did not take the batch.
+    """
+    from opentelemetry.sdk.trace.export import SpanExportResult
+
+    LAST.message = ""
+    if exporter.export(spans) is not SpanExportResult.SUCCESS:
+        why = LAST.message or "the endpoint did not accept the spans"
+        raise ExportError(
+            f"cannot export to {url}: {why}. Check that an OTLP/HTTP receiver listens there "
+            "(the collector's port is 4318), or write a file instead with --to FILE.jsonl"
+        )

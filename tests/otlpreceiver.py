@@ -1,0 +1,93 @@
+"""A minimal OTLP/HTTP trace receiver on 127.0.0.1: decodes what the SDK's exporter posts.
+
+Modes: `ok` answers 200 and keeps the spans; `hang` accepts the connection and never answers
+(a collector that is stuck); `refuse` answers 503 (retryable) every time. For a collector that
+is down, use a port nobody listens on (`closed_port`).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+
+class Receiver:
+    """Start with `with Receiver() as r:`; `r.url` is the endpoint, `r.spans` what arrived."""
+
+    def __init__(self, mode: str = "ok") -> None:
+        self.mode = mode
+        self.spans: list[Span] = []
+        self.requests = 0
+        self.lock = threading.Lock()
+        self.release = threading.Event()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self) -> Receiver:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                with receiver.lock:
+                    receiver.requests += 1
+                if receiver.mode == "hang":
+                    receiver.release.wait(60)
+                    return
+                if receiver.mode == "refuse":
+                    self.send_response(503)
+                    self.end_headers()
+                    return
+                request = ExportTraceServiceRequest.FromString(body)
+                with receiver.lock:
+                    for resource in request.resource_spans:
+                        for scope in resource.scope_spans:
+                            receiver.spans.extend(scope.spans)
+                self.send_response(200)
+                self.send_header("content-type", "application/x-protobuf")
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        return Handler
+
+    def wait_for(self, count: int, timeout_s: float = 30.0) -> list[Span]:
+        """The spans received, once there are `count` of them (or the timeout passed)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self.lock:
+                if len(self.spans) >= count:
+                    return list(self.spans)
+            time.sleep(0.05)
+        with self.lock:
+            return list(self.spans)
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on (bound, then let go)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port

@@ -1,0 +1,156 @@
+"""`mas export` on what a user may hand it: content only when asked and never a secret, a batch,
+a run that never finished, a log whose ids were edited by hand, names that match nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_export import spans
+from typer.testing import CliRunner
+
+from mas_cli.cli import app
+
+ROOT = Path(__file__).resolve().parent.parent
+CREW = ROOT / "crews" / "fraud-review" / "crew.yaml"
+CANARY = "canary-7f3a9c1e5b2d4086-do-not-leak"
+runner = CliRunner()
+
+
+def run(home: Path, *extra: str) -> Path:
+    args = ["run", str(CREW), "--offline", "--home", str(home), "-q", *extra]
+    assert runner.invoke(app, args).exit_code == 0
+    return sorted((home / "runs").glob("*/events.jsonl"))[-1]
+
+
+def export(*args: str, code: int = 0) -> Any:
+    result = runner.invoke(app, ["export", *args])
+    assert result.exit_code == code, result.output
+    return result
+
+
+def test_content_only_with_include_content(tmp_path: Path) -> None:
+    log = run(tmp_path, "--input", "transaction=tx-42: $12 to a known payee")
+    plain, full = tmp_path / "plain.jsonl", tmp_path / "full.jsonl"
+    export(str(log), "--to", str(plain))
+    export(str(log), "--to", str(full), "--include-content")
+    assert "tx-42" not in plain.read_text(encoding="utf-8")
+    chats = [s for s in spans(full) if s["name"].startswith("chat ")]
+    assert chats
+    for chat in chats:
+        messages = json.loads(chat["attrs"]["gen_ai.input.messages"])
+        assert messages[0]["role"] == "user"
+        assert messages[0]["parts"][0]["type"] == "text"
+        assert json.loads(chat["attrs"]["gen_ai.output.messages"])[0]["role"] == "assistant"
+        assert json.loads(chat["attrs"]["gen_ai.system_instructions"])[0]["content"]
+    first = json.loads(chats[0]["attrs"]["gen_ai.input.messages"])
+    assert any("tx-42" in m["parts"][0]["content"] for m in first)
+    root = next(s for s in spans(full) if "parentSpanId" not in s)
+    assert "tx-42" in json.loads(root["attrs"]["mas.inputs"])["transaction"]
+
+
+@pytest.mark.parametrize("known_at_run", [True, False])
+def test_a_secret_never_reaches_an_exported_span(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, known_at_run: bool
+) -> None:
+    """The canary is a secret-named variable's value, put in the prompt through an input. Known
+    when the run ran, the run masked it; set only where the export runs, the export masks it."""
+    if known_at_run:
+        monkeypatch.setenv("MAS_CANARY_TOKEN", CANARY)
+    log = run(tmp_path, "--input", f"transaction=tx-1 paid with key {CANARY}")
+    assert (CANARY in (log.parent / "llm.jsonl").read_text()) is not known_at_run
+    monkeypatch.setenv("MAS_CANARY_TOKEN", CANARY)
+    out = tmp_path / "out.jsonl"
+    result = export(str(log), "--to", str(out), "--include-content")
+    text = out.read_text(encoding="utf-8")
+    assert CANARY not in text
+    assert CANARY not in result.output
+    assert "***" in text  # masked where it was, not dropped with its message
+
+
+def test_a_batch_exports_one_trace_per_item(tmp_path: Path) -> None:
+    logs = [run(tmp_path, "--input", f"transaction=tx-{n}") for n in range(2)]
+    batch = tmp_path / "batches" / "20261206T000000-b1"
+    batch.mkdir(parents=True)
+    lines = [
+        {"key": str(n), "run_id": log.parent.name, "status": "ok", "cost_usd": 0.0}
+        for n, log in enumerate(logs)
+    ]
+    (batch / "results.jsonl").write_text(
+        "\n".join(json.dumps(line) for line in lines) + "\nnot json\n", encoding="utf-8"
+    )
+    out = tmp_path / "batch.jsonl"
+    result = export("20261206T000000", "--home", str(tmp_path), "--to", str(out))
+    assert "exported 2 runs" in result.stderr
+    found = spans(out)
+    roots = [s for s in found if "parentSpanId" not in s]
+    assert len(roots) == 2
+    assert {s["traceId"] for s in found} == {r["traceId"] for r in roots}
+    report = runner.invoke(app, ["cost-report", str(out), "--json"])
+    assert [r["run_id"] for r in json.loads(report.stdout)["runs"]] == [
+        log.parent.name for log in logs
+    ]
+
+
+def test_a_run_that_never_finished_exports_whole_trees(tmp_path: Path) -> None:
+    log = run(tmp_path)
+    lines = log.read_text(encoding="utf-8").splitlines()
+    cut = next(i for i, line in enumerate(lines) if '"type":"task_finished"' in line)
+    log.write_text("\n".join(lines[:cut]) + "\n", encoding="utf-8")  # killed mid-run
+    out = tmp_path / "out.jsonl"
+    export(str(log), "--to", str(out))
+    found = spans(out)
+    ids = {s["spanId"] for s in found}
+    root = next(s for s in found if "parentSpanId" not in s)
+    assert root["attrs"]["mas.unfinished"] is True
+    assert root["status"]["code"] == 2
+    assert all(s is root or s["parentSpanId"] in ids for s in found)
+    ours = runner.invoke(app, ["cost-report", str(log), "--json"])
+    theirs = runner.invoke(app, ["cost-report", str(out), "--json"])
+    assert json.loads(theirs.stdout)["flags"] == json.loads(ours.stdout)["flags"]
+    assert json.loads(theirs.stdout)["total"] == json.loads(ours.stdout)["total"]
+
+
+def test_ids_edited_by_hand_still_make_valid_linked_spans(tmp_path: Path) -> None:
+    log = run(tmp_path)
+    events = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    for event in events:
+        event["trace_id"] = "not-a-hex-trace"
+        event["span_id"] = "x" + event["span_id"]  # 17 characters
+        event["parent_id"] = "x" + event["parent_id"] if event.get("parent_id") else None
+    log.write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    export(str(log), "--to", str(out))
+    found = spans(out)
+    ids = {s["spanId"] for s in found}
+    assert {len(s["traceId"]) for s in found} == {32}
+    assert {len(i) for i in ids} == {16}
+    assert all("parentSpanId" not in s or s["parentSpanId"] in ids for s in found)
+
+
+def test_names_that_match_nothing_are_usage_errors(tmp_path: Path) -> None:
+    result = export("--home", str(tmp_path), code=2)
+    assert "no runs under" in result.stderr
+    run(tmp_path)
+    result = export("nope", "--home", str(tmp_path), code=2)
+    assert "no run matching 'nope'" in result.stderr
+    result = export("--last", "--to", "a.jsonl", "--endpoint", "http://x", code=2)
+    assert "cannot be combined" in result.stderr
+    result = export("--last", "--home", str(tmp_path), "--to", str(tmp_path), code=2)
+    assert f"cannot write {tmp_path}" in result.stderr
+
+
+def test_without_to_the_lines_go_to_stdout_and_the_summary_to_stderr(tmp_path: Path) -> None:
+    log = run(tmp_path)
+    result = export("--last", "--home", str(tmp_path))
+    lines = result.stdout.splitlines()
+    assert lines
+    assert all(json.loads(line)["resourceSpans"] for line in lines)
+    assert "exported 1 run" in result.stderr
+    assert "to stdout" in result.stderr
+    assert (
+        json.loads(lines[0])["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["traceId"]
+        == (json.loads(log.read_text(encoding="utf-8").splitlines()[0])["trace_id"])
+    )
