@@ -27,6 +27,7 @@ from mas_cli.cli import runs as runs_cmd
 from mas_cli.cli import tooltest as tooltest_cmd
 from mas_cli.cli import triage as triage_cmd
 from mas_cli.cli import validate as validate_cmd
+from mas_cli.cli import view as view_cmd
 from mas_cli.cli.options import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from mas_cli.errors import MasError, UsageError
 
@@ -127,6 +128,7 @@ app.command("init")(init_cmd.init)
 app.command("run")(run_cmd.run)
 app.add_typer(runs_cmd.app, name="runs")
 app.command("show")(runs_cmd.show)
+app.command("view")(view_cmd.view)
 app.command("validate")(validate_cmd.validate)
 app.add_typer(triage_cmd.app, name="triage")
 app.command("cost-report")(cost_cmd.cost_report)

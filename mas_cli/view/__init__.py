@@ -1,0 +1,8 @@
+"""`mas view`: a run, or a batch of runs, as one self-contained HTML file.
+
+A reader like triage and cost: it reads `events.jsonl` (and, with `--include-content`, the
+recording `llm.jsonl`), never the engine, a provider or a tool. `read` turns a log into plain
+records, `timeline` and `charts` draw them as SVG, `page` puts everything in one file with its
+CSS and JavaScript inline (no network: the file opens from a disk or a CI artifact), and
+`batch` writes a batch's table of items, each linking to its run's own file.
+"""
