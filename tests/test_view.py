@@ -45,7 +45,7 @@ class Tags(HTMLParser):
         self.tags.append((tag, dict(attrs)))
         self._in_script = tag == "script"
 
-    def handle_endtag(self, tag: str) -> None:
+    def handle_endtag(self, _tag: str) -> None:
         self._in_script = False
 
     def handle_data(self, data: str) -> None:
@@ -97,7 +97,8 @@ def test_the_page_fetches_nothing(crews: tuple[Path, dict[str, Path]]) -> None:
             for name in ("src", "href", "xlink:href", "action", "data"):
                 value = attrs.get(name) or ""
                 assert not re.match(r"\s*(https?:|//|javascript:)", value, re.I), (tag, attrs)
-        assert "@import" not in page and "url(" not in page
+        assert "@import" not in page
+        assert "url(" not in page
         assert "default-src 'none'" in page
 
 
@@ -107,7 +108,8 @@ def test_incident_crews_show_their_loops_and_limit_hits(
     home, runs = crews
     view(runs["runaway-rescoring"].name, "--home", str(home), "--no-open")
     page = (runs["runaway-rescoring"] / "view.html").read_text(encoding="utf-8")
-    assert "<b>cycle</b>" in page and "<b>limit_hit</b>" in page
+    assert "<b>cycle</b>" in page
+    assert "<b>limit_hit</b>" in page
     assert page.count('<g class="mark limit">') == 1
     assert "max_llm_calls 12 reached" in page
     view(runs["delegation-ping-pong"].name, "--home", str(home), "--no-open")
@@ -126,8 +128,10 @@ def test_shared_state_shows_versions_writers_and_refused_writes(
     page = (run / "view.html").read_text(encoding="utf-8")
     state = page[page.index('<table class="state">') :]
     state = state[: state.index("</table>")]
-    assert state.count('<tr class="ok">') == 1 and state.count('<tr class="refused">') == 1
-    assert "<td>0 → 1</td>" in state and "<td>0 → —</td>" in state
+    assert state.count('<tr class="ok">') == 1
+    assert state.count('<tr class="refused">') == 1
+    assert "<td>0 → 1</td>" in state
+    assert "<td>0 → —</td>" in state
     assert "refused: &#x27;high&#x27; is not valid for &#x27;level&#x27;" in state
 
 
@@ -184,11 +188,14 @@ tasks: [{id: t, agent: a, prompt: hi}]
     view("--last", "--no-open")
     run = next((clean_env / "runs").iterdir())
     plain = (run / "view.html").read_text(encoding="utf-8")
-    assert "token ***" not in plain and '"text":' not in plain
+    assert "token ***" not in plain
+    assert '"text":' not in plain
     view("--last", "--no-open", "--include-content")
     full = (run / "view.html").read_text(encoding="utf-8")
-    assert "token ***" in full and '"text":"fine"' in full
-    assert canary not in full and canary not in plain
+    assert "token ***" in full
+    assert '"text":"fine"' in full
+    assert canary not in full
+    assert canary not in plain
 
 
 def test_out_and_the_browser_only_on_a_terminal(
@@ -199,7 +206,9 @@ def test_out_and_the_browser_only_on_a_terminal(
     home, _ = crews
     target = tmp_path / "sub" / "report.html"
     code, out, _ = view("--last", "--home", str(home), "--out", str(target))
-    assert code == 0 and out.strip() == str(target) and target.is_file()
+    assert code == 0
+    assert out.strip() == str(target)
+    assert target.is_file()
     assert opened == []  # CliRunner's stdout is no terminal: never opened
 
 
@@ -219,20 +228,25 @@ def test_a_batch_is_a_table_of_items_each_opening_its_run(
     assert sorted(links) == sorted(f"../../runs/{r.name}/view.html" for r in runs.values())
     for link in links:
         assert (folder / link).resolve().is_file()
-    loops = {key: row for key, row in ((r[1].split("</td>")[0][4:], r[1]) for r in rows)}
-    assert "<td>2</td>" in loops["runaway-rescoring"] and "<td>0</td>" in loops["fraud-review"]
-    assert ("dead",) == tuple(s for s, _ in rows if s == "dead")
+    loops = {r[1].split("</td>")[0][4:]: r[1] for r in rows}
+    assert "<td>2</td>" in loops["runaway-rescoring"]
+    assert "<td>0</td>" in loops["fraud-review"]
+    assert tuple(s for s, _ in rows if s == "dead") == ("dead",)
 
 
 def test_errors_say_what_to_do(tmp_path: Path, clean_env: Path) -> None:
     code, _, err = view("--no-open")
-    assert code == 2 and "mas view RUN_ID" in err
+    assert code == 2
+    assert "mas view RUN_ID" in err
     code, _, err = view("--last", "--no-open")
-    assert code == 2 and "no runs under" in err
+    assert code == 2
+    assert "no runs under" in err
     log = hostile_log(tmp_path / "run")
     (tmp_path / "blocker").write_text("a file, not a folder")
     code, _, err = view(str(log), "--no-open", "--out", str(tmp_path / "blocker" / "v.html"))
-    assert code == 1 and "cannot write" in err and "--out" in err
+    assert code == 1
+    assert "cannot write" in err
+    assert "--out" in err
     assert "Traceback" not in err
 
 
