@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 from crewkit import write_crew
@@ -17,9 +19,11 @@ runner = CliRunner()
 
 
 def run_crew(crew: Path, home: Path, codes: tuple[int, ...] = (0, 3)) -> Path:
-    """Run a crew offline under `home`; the run's folder."""
-    ran = runner.invoke(app, ["run", str(crew), "--offline", "--home", str(home), "-q"])
-    assert ran.exit_code in codes, ran.stderr
+    """Run a crew offline under `home`, in a process of its own (the browser tests' driver
+    holds an event loop in this one); the run's folder."""
+    cmd = [sys.executable, "-m", "mas_cli", "run", str(crew), "--offline", "--home", str(home)]
+    ran = subprocess.run([*cmd, "-q"], capture_output=True, text=True, check=False, timeout=300)
+    assert ran.returncode in codes, ran.stderr
     runs = sorted((home / "runs").iterdir())
     return runs[-1]
 

@@ -163,7 +163,8 @@ def _write_row(write: dict[str, Any]) -> str:
     accepted = bool(write.get("accepted"))
     made = write.get("version")
     version = f"{write.get('read_version')} → {made if made is not None else '—'}"
-    value = cut(json.dumps(write.get("value"), ensure_ascii=False), 120)
+    raw = write.get("value")
+    value = cut(raw if isinstance(raw, str) else json.dumps(raw, ensure_ascii=False), 120)
     outcome = "accepted" if accepted else f"refused: {write.get('reason') or ''}"
     return (
         f'<tr class="{"ok" if accepted else "refused"}"><td>{esc(write.get("key"))}</td>'
