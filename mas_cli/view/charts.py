@@ -117,8 +117,10 @@ def _line(i: int, agent: str, points: list[tuple[int, int]], longest: int, top: 
 
     coords = " ".join(xy(t, y) for t, y in points)
     last = points[-1]
+    end = xy(*last).split(",")  # a dot at the last turn: an agent of one turn still shows
     tip = f"{agent}: {len(points)} turns shown, last {last[1]:,} input tokens"
     return (
         f'<g class="series" data-agent="{esc(agent)}">{title(tip)}'
-        f'<polyline points="{coords}" fill="none" stroke="{color(i)}" stroke-width="2"/></g>'
+        f'<polyline points="{coords}" fill="none" stroke="{color(i)}" stroke-width="2"/>'
+        f'<circle cx="{end[0]}" cy="{end[1]}" r="3" fill="{color(i)}"/></g>'
     )
