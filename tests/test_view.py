@@ -13,7 +13,15 @@ from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
-from viewkit import CREWS, PAYLOAD, example_runs, hostile_log, hostile_run, write_batch
+from viewkit import (
+    CREWS,
+    PAYLOAD,
+    example_runs,
+    hostile_log,
+    hostile_run,
+    long_log,
+    write_batch,
+)
 
 from mas_cli.cli import app
 from mas_cli.triage.scan import ScanOptions, scan
@@ -257,3 +265,18 @@ def test_bad_lines_are_skipped_and_counted(tmp_path: Path) -> None:
     code, _, err = view(str(log), "--no-open")
     assert code == 0, err
     assert "3 unreadable lines skipped" in (tmp_path / "run" / "view.html").read_text()
+
+
+def test_a_long_run_keeps_its_page_bounded_and_its_totals_whole(tmp_path: Path) -> None:
+    from mas_cli.view.read import MAX_CALLS
+
+    log = long_log(tmp_path / "run", MAX_CALLS + 700)
+    code, _, err = view(str(log), "--no-open")
+    assert code == 0, err
+    page = (tmp_path / "run" / "view.html").read_text(encoding="utf-8")
+    assert f"the first {MAX_CALLS:,} of {MAX_CALLS + 700:,} calls are drawn" in page
+    assert len(data_of(page)["calls"]) == MAX_CALLS  # type: ignore[arg-type]
+    assert page.count('data-call="') == MAX_CALLS
+    assert f"<dd>{MAX_CALLS + 700}</dd>" in page  # the header counts every call
+    assert f"${(MAX_CALLS + 700) * 0.001:.6f}" in page  # and the cost chart every dollar
+    assert page.count('<g class="mark limit">') == 1  # the stop past the cut is still marked

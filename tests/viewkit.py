@@ -8,14 +8,10 @@ import sys
 from pathlib import Path
 
 from crewkit import write_crew
-from typer.testing import CliRunner
-
-from mas_cli.cli import app
 
 ROOT = Path(__file__).resolve().parent.parent
 CREWS = sorted(p.parent.name for p in (ROOT / "crews").glob("*/crew.yaml"))
 PAYLOAD = '</script><img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
-runner = CliRunner()
 
 
 def run_crew(crew: Path, home: Path, codes: tuple[int, ...] = (0, 3)) -> Path:
@@ -140,3 +136,42 @@ def write_batch(home: Path, runs: dict[str, Path], batch_id: str = "b-1") -> Pat
     dead = {"key": PAYLOAD, "reason": PAYLOAD, "inputs": {}}
     (folder / "dead.jsonl").write_text(json.dumps(dead) + "\n")
     return folder
+
+
+def long_log(folder: Path, calls: int) -> Path:
+    """A handwritten log of one task making `calls` model calls, the last one stopped by a limit."""
+    folder.mkdir(parents=True, exist_ok=True)
+    base = {"v": 1, "run_id": "long", "trace_id": "t", "agent": "a", "task": "t"}
+    log = folder / "events.jsonl"
+    with log.open("w", encoding="utf-8") as out:
+
+        def put(n: int, event: dict[str, object]) -> None:
+            ts = f"2026-12-06T03:{n // 60000 % 60:02d}:{n // 1000 % 60:02d}.{n % 1000:03d}000Z"
+            out.write(json.dumps({**base, "span_id": f"s{n}", "ts": ts, **event}) + "\n")
+
+        put(0, {"type": "run_started", "crew": "long", "crew_path": "x", "process": "sequential"})
+        put(1, {"type": "task_started"})
+        for i in range(calls):
+            put(
+                2 + i,
+                {
+                    "type": "llm_call",
+                    "provider": "p",
+                    "model": "m",
+                    "turn": i + 1,
+                    "input_tokens": 10 + i,
+                    "cost_usd": 0.001,
+                },
+            )
+        put(
+            calls + 2,
+            {
+                "type": "limit_hit",
+                "kind": "max_llm_calls",
+                "value": calls,
+                "threshold": calls,
+                "scope": "run",
+                "message": "stopped at the end",
+            },
+        )
+    return log

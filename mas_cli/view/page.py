@@ -16,9 +16,9 @@ from typing import Any
 
 from mas_cli.triage.findings import Finding
 from mas_cli.view.charts import cost_bars, token_lines
-from mas_cli.view.read import Run
+from mas_cli.view.read import MAX_CALLS, Run
 from mas_cli.view.svg import cut, esc
-from mas_cli.view.timeline import MAX_CALLS, Band, timeline
+from mas_cli.view.timeline import Band, timeline
 
 
 def asset(name: str) -> str:
@@ -65,7 +65,7 @@ def run_page(run: Run, findings: list[Finding], bands: list[Band], note: str) ->
             _section("state", "Shared state", _state(run)),
         )
     )
-    data = {"calls": [c.detail | {"kind": c.kind} for c in run.calls[:MAX_CALLS]]}
+    data = {"calls": [c.detail | {"kind": c.kind} for c in run.calls]}
     return html_page(f"mas view · {run.info.get('crew', '')} · {run.run_id}", body, data)
 
 
@@ -80,8 +80,8 @@ def _header(run: Run) -> str:
     facts = [
         ("status", status),
         ("duration", f"{fin.get('duration_s', run.end):.2f} s"),
-        ("model calls", str(fin.get("llm_calls", sum(c.kind == "llm" for c in run.calls)))),
-        ("tool calls", str(fin.get("tool_calls", sum(c.kind == "tool" for c in run.calls)))),
+        ("model calls", str(fin.get("llm_calls", run.llm_calls))),
+        ("tool calls", str(fin.get("tool_calls", run.tool_calls))),
         ("tokens", f"{fin.get('input_tokens', 0):,} in · {fin.get('output_tokens', 0):,} out"),
         ("cost", "unpriced" if cost is None else f"${cost:.6f}"),
     ]
@@ -107,8 +107,8 @@ _LEGEND = (
 
 def _timeline(run: Run, bands: list[Band]) -> str:
     more = ""
-    if len(run.calls) > MAX_CALLS:
-        more = f'<p class="note">the first {MAX_CALLS:,} of {len(run.calls):,} calls are drawn</p>'
+    if run.calls_seen > MAX_CALLS:
+        more = f'<p class="note">the first {MAX_CALLS:,} of {run.calls_seen:,} calls are drawn</p>'
     return f'{_LEGEND}{more}<div class="scroll">{timeline(run, bands)}</div>'
 
 

@@ -21,6 +21,9 @@ from mas_cli.events import models as ev
 
 MAX_LINE = 16 << 20
 """A longer line is not one of ours: skipped like any bad line, never held whole."""
+MAX_CALLS = 5000
+"""Calls (and marks, and state writes) kept for drawing: a longer run keeps its first ones and
+counts the rest, so memory and the page stay bounded; the tallies and totals count them all."""
 
 
 @dataclass
@@ -83,6 +86,9 @@ class Run:
     by_task: dict[str, Tally] = field(default_factory=dict)
     by_model: dict[str, Tally] = field(default_factory=dict)
     bad_lines: int = 0
+    calls_seen: int = 0
+    llm_calls: int = 0
+    tool_calls: int = 0
     end: float = 0.0
 
     @property
@@ -176,6 +182,7 @@ class _Builder:
         self.handoffs[event.span_id] = self._task_of(event)
 
     def _on_llm_call(self, event: ev.LlmCall, at: float) -> None:
+        self.run.llm_calls += 1
         retry = event.attempt > 1 or event.status != "ok"
         self._call(event, at, "llm", took=event.latency_s, wait=event.wait_s, retry=retry)
         if event.status == "ok":
@@ -184,6 +191,7 @@ class _Builder:
             table.setdefault(key, Tally()).add_llm_call(event)
 
     def _on_tool_call(self, event: ev.ToolCall, at: float) -> None:
+        self.run.tool_calls += 1
         retry = event.status != "ok"
         self._call(event, at, "tool", took=event.latency_s, wait=0.0, retry=retry)
 
@@ -205,6 +213,9 @@ class _Builder:
         wait: float,
         retry: bool,
     ) -> None:
+        self.run.calls_seen += 1
+        if len(self.run.calls) >= MAX_CALLS:
+            return
         label = event.model if isinstance(event, ev.LlmCall) else event.tool
         start = max(0.0, at - max(took, 0.0))
         calls = self.run.calls
@@ -215,7 +226,8 @@ class _Builder:
         )
 
     def _on_state_write(self, event: ev.StateWrite, at: float) -> None:
-        self.run.writes.append({"at": at, **_fields(event)})
+        if len(self.run.writes) < MAX_CALLS:
+            self.run.writes.append({"at": at, **_fields(event)})
 
     def _on_limit_hit(self, event: ev.LimitHitEvent, at: float) -> None:
         self._mark("limit", event, at, event.message)
@@ -236,7 +248,8 @@ class _Builder:
         self._mark("trim", event, at, text)
 
     def _mark(self, kind: str, event: ev.Event, at: float, text: str) -> None:
-        self.run.marks.append(Mark(kind, at, self._task_of(event), text))
+        if len(self.run.marks) < MAX_CALLS or kind == "limit":
+            self.run.marks.append(Mark(kind, at, self._task_of(event), text))
 
 
 _ENVELOPE = {"v", "trace_id", "run_id"}

@@ -13,8 +13,6 @@ from mas_cli.view.svg import cut, esc, num, rect, text, title
 
 WIDTH, PLOT_X, TOP, ROW = 1200, 230, 28, 38
 PLOT_W = WIDTH - PLOT_X - 16
-MAX_CALLS = 5000
-"""Calls drawn at most: a longer run draws its first ones and says how many it left out."""
 
 
 @dataclass(frozen=True)
@@ -39,7 +37,7 @@ def timeline(run: Run, bands: list[Band]) -> str:
     parts += [_row(run.tasks[t], rows[t], scale) for t in order]
     parts += [_nest(run.tasks[t], rows, scale) for t in order if run.tasks[t].parent is not None]
     parts += [_band(b, run.tasks, rows, scale, height) for b in bands]
-    parts += [_call(c, rows, scale) for c in run.calls[:MAX_CALLS] if c.task in rows]
+    parts += [_call(c, rows, scale) for c in run.calls if c.task in rows]
     parts += [_mark(m, rows, scale, height) for m in run.marks]
     return (
         f'<svg id="timeline-svg" class="timeline" viewBox="0 0 {WIDTH} {height}"'

@@ -197,7 +197,9 @@ CHROMIUM_MIN_MAJOR = 150  # Debian 12's chromium; its security updates replace t
 def chromium_version(binary: str) -> str:
     """`chromium --version`'s number ("156.0.8078.114"), or "" when it does not say."""
     try:
-        done = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            [binary, "--version"], capture_output=True, text=True, timeout=60, check=False
+        )
     except (OSError, subprocess.TimeoutExpired):
         return ""
     found = [w for w in done.stdout.split() if w[:1].isdigit() and "." in w]

@@ -146,7 +146,9 @@ def test_a_hostile_run_stays_text_in_the_browser(
 def test_a_batch_page_opens_each_run(browser: Any, crews: tuple[Path, dict[str, Path]]) -> None:
     home, runs = crews
     folder = write_batch(home, runs, "b-browser")
-    assert runner.invoke(app, ["view", "b-browser", "--home", str(home), "--no-open"]).exit_code == 0
+    assert (
+        runner.invoke(app, ["view", "b-browser", "--home", str(home), "--no-open"]).exit_code == 0
+    )
     page = Page(browser, folder / "view.html", 390)
     assert page.visible("table.items tr") == len(runs) + 2  # the head, each run, the dead item
     page.page.locator("table.items a").first.click()
