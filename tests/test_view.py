@@ -280,3 +280,20 @@ def test_a_long_run_keeps_its_page_bounded_and_its_totals_whole(tmp_path: Path) 
     assert f"<dd>{MAX_CALLS + 700}</dd>" in page  # the header counts every call
     assert f"${(MAX_CALLS + 700) * 0.001:.6f}" in page  # and the cost chart every dollar
     assert page.count('<g class="mark limit">') == 1  # the stop past the cut is still marked
+
+
+def test_a_batch_by_its_folder_or_a_prefix_and_a_run_before_a_batch_prefix(
+    crews: tuple[Path, dict[str, Path]],
+) -> None:
+    home, runs = crews
+    folder = write_batch(home, {"one": runs["fraud-review"]}, "20261206-batch")
+    code, out, err = view(str(folder), "--home", str(home), "--no-open")
+    assert code == 0, err
+    assert out.strip() == str(folder / "view.html")
+    code, out, _ = view("20261206-b", "--home", str(home), "--no-open")
+    assert out.strip() == str(folder / "view.html")
+    run = runs["fraud-review"]
+    code, out, _ = view(run.name[:12], "--home", str(home), "--no-open")  # runs share a prefix
+    assert code == 2  # several runs match it: ambiguous, and no batch id starts so
+    code, out, _ = view(run.name, "--home", str(home), "--no-open")
+    assert out.strip() == str(run / "view.html")

@@ -33,18 +33,12 @@ def view(
     """Write a run (or a batch) as one HTML file: timeline, costs, findings, shared state."""
     from mas_cli.cli import render
     from mas_cli.errors import UsageError
-    from mas_cli.events.store import home_dir, resolve_log
-    from mas_cli.view.batch import find_batch, write_batch_view
-    from mas_cli.view.build import write_run_view
+    from mas_cli.events.store import home_dir
+    from mas_cli.view.batch import write_view
 
     if run is None and not last:
         raise UsageError("name a run or a batch", hint="mas view RUN_ID, BATCH_ID or --last")
-    where = home_dir(home)
-    batch = find_batch(where, run) if run and not last else None
-    if batch is not None:
-        path = write_batch_view(batch, where, out, include_content)
-    else:
-        path = write_run_view(resolve_log(where, run, last), out, include_content)
+    path = write_view(home_dir(home), run, last, out, include_content)
     render.stdout.print(str(path), markup=False, highlight=False, soft_wrap=True)
     if not no_open and sys.stdout.isatty():
         _open(path)

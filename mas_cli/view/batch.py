@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from mas_cli.errors import UsageError
-from mas_cli.events.store import EVENTS, runs_dir
-from mas_cli.view.build import VIEW, run_html, write_atomic
+from mas_cli.events.store import EVENTS, resolve_log, runs_dir
+from mas_cli.view.build import VIEW, run_html, write_atomic, write_run_view
 from mas_cli.view.page import html_page
 from mas_cli.view.svg import cut, esc
 
@@ -43,20 +43,41 @@ class Item:
     note: str = ""
 
 
-def find_batch(home: Path, ref: str) -> Path | None:
-    """The folder of the batch `ref` names (an id, a unique id prefix, or a path), if any."""
+def write_view(
+    home: Path, ref: str | None, last: bool, out: Path | None = None, include_content: bool = False
+) -> Path:
+    """Write the view of the run or batch a user named; the page's path.
+
+    A batch is named by its folder or its exact id; a run by anything `resolve_log` takes; a
+    unique prefix of a batch id only when it names no run.
+    """
+    batch = _batch(home, ref, exact=True) if ref and not last else None
+    if batch is None:
+        try:
+            log = resolve_log(home, ref, last)
+        except UsageError:
+            batch = _batch(home, ref, exact=False) if ref and not last else None
+            if batch is None:
+                raise
+        else:
+            return write_run_view(log, out, include_content)
+    return write_batch_view(batch, home, out, include_content)
+
+
+def _batch(home: Path, ref: str, *, exact: bool) -> Path | None:
+    """The folder of the batch `ref` names (its path, its id, or with `exact` off a unique
+    prefix of its id), if any."""
     if (Path(ref) / RESULTS).is_file() or (Path(ref) / "batch.json").is_file():
         return Path(ref)
     folder = home / BATCHES
-    if not folder.is_dir():
+    if not folder.is_dir() or "/" in ref:
         return None
+    if exact:
+        return folder / ref if (folder / ref).is_dir() else None
     matches = [p for p in folder.iterdir() if p.name.startswith(ref) and p.is_dir()]
-    exact = [p for p in matches if p.name == ref]
-    if exact or len(matches) == 1:
-        return (exact or matches)[0]
-    if matches:
+    if len(matches) > 1:
         raise UsageError(f"{len(matches)} batches match '{ref}'", hint="give more of the id")
-    return None
+    return matches[0] if matches else None
 
 
 def write_batch_view(
