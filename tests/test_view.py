@@ -297,3 +297,21 @@ def test_a_batch_by_its_folder_or_a_prefix_and_a_run_before_a_batch_prefix(
     assert code == 2  # several runs match it: ambiguous, and no batch id starts so
     code, out, _ = view(run.name, "--home", str(home), "--no-open")
     assert out.strip() == str(run / "view.html")
+
+
+def test_a_line_past_16_mib_is_skipped_without_being_held(tmp_path: Path) -> None:
+    import tracemalloc
+
+    from mas_cli.view.read import read_run
+
+    log = hostile_log(tmp_path / "run")
+    with log.open("a") as out:
+        out.write('{"type": "warning", "message": "' + "x" * (64 << 20) + '"}\n')
+        out.write("\n")
+    tracemalloc.start()
+    run = read_run(log)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert run.bad_lines == 1
+    assert run.finish["status"] == "stopped"  # the lines before it were read
+    assert peak < 40 << 20, peak  # a 64 MiB line, read in pieces of at most 16 MiB

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from pydantic import ValidationError
 
@@ -106,15 +106,26 @@ def read_run(path: Path) -> Run:
 
 
 def _events(path: Path, run: Run) -> Iterator[ev.Event]:
-    with path.open("rb") as lines:
-        for line in lines:
-            if len(line) > MAX_LINE or not line.strip():
-                run.bad_lines += bool(line.strip())
+    with path.open("rb") as handle:
+        for line in _lines(handle):
+            if line is None or not line.strip():
+                run.bad_lines += line is None or bool(line.strip())
                 continue
             try:
                 yield ev.EVENT_ADAPTER.validate_json(line)
             except (ValidationError, ValueError):
                 run.bad_lines += 1
+
+
+def _lines(handle: BinaryIO) -> Iterator[bytes | None]:
+    """Each line, or None for one past MAX_LINE (read past a piece at a time, never held)."""
+    while line := handle.readline(MAX_LINE + 1):
+        if len(line) <= MAX_LINE or line.endswith(b"\n"):
+            yield line
+            continue
+        while line and not line.endswith(b"\n"):
+            line = handle.readline(1 << 20)
+        yield None
 
 
 def _when(ts: str) -> datetime | None:
