@@ -315,3 +315,33 @@ def test_a_line_past_16_mib_is_skipped_without_being_held(tmp_path: Path) -> Non
     assert run.bad_lines == 1
     assert run.finish["status"] == "stopped"  # the lines before it were read
     assert peak < 40 << 20, peak  # a 64 MiB line, read in pieces of at most 16 MiB
+
+
+RETRYING = """
+name: retrying
+agents:
+  a:
+    role: A
+    model: offline
+    script: [{error: {status: 429, retry_after_s: 0.3}}, {text: done}]
+tasks: [{id: t, agent: a, prompt: hi}]
+"""
+
+
+def test_a_retry_and_its_wait_are_drawn(tmp_path: Path, clean_env: Path) -> None:
+    from crewkit import write_crew
+
+    from mas_cli.view.timeline import PLOT_W
+
+    assert runner.invoke(app, ["run", str(write_crew(tmp_path, RETRYING)), "-q"]).exit_code == 0
+    code, out, err = view("--last", "--no-open")
+    assert code == 0, err
+    page = Path(out.strip()).read_text(encoding="utf-8")
+    failed = re.search(r'<g class="call llm st-error retry" data-call="0"', page)
+    assert failed is not None  # the 429, outlined
+    again = re.search(r'<g class="call llm st-ok retry" data-call="1"[^>]*>(.*?)</g>', page)
+    assert again is not None  # the second attempt, outlined too
+    wait = re.search(r'<rect [^>]*width="([\d.]+)"[^>]*class="wait"', again[1])
+    assert wait is not None
+    assert float(wait[1]) > 0.4 * PLOT_W  # ~0.5 s of backoff in a run of ~0.55 s
+    assert "retry llm_call #2: scripted failure: 429" in page  # the retry's marker
