@@ -30,9 +30,9 @@ def artifacts(request: pytest.FixtureRequest) -> Iterator[Path]:
     folder = Path(os.environ.get("MAS_VIEW_ARTIFACTS") or ROOT / "bench" / ".artifacts" / "view")
     folder.mkdir(parents=True, exist_ok=True)
     yield folder
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(f"mas view screenshots: {folder}")
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled():  # shown in the session's output, not captured
+        print(f"\nmas view screenshots: {folder}")
 
 
 @pytest.fixture(scope="session")
