@@ -2,7 +2,8 @@
 
 A reader like triage and cost: it reads `events.jsonl` (and, with `--include-content`, the
 recording `llm.jsonl`), never the engine, a provider or a tool. `read` turns a log into plain
-records, `timeline` and `charts` draw them as SVG, `page` puts everything in one file with its
-CSS and JavaScript inline (no network: the file opens from a disk or a CI artifact), and
-`batch` writes a batch's table of items, each linking to its run's own file.
+records, `timeline` and `charts` draw them as SVG (`svg` escapes every value), `page` puts
+everything in one file with its CSS and JavaScript (`static/`) inline, so nothing is fetched
+and the file opens from a disk or a CI artifact; `build` adds the findings of the triage core
+and writes a run's page, and `batch` a batch's table of items, each linking to its run's page.
 """
