@@ -87,15 +87,27 @@ def _header(run: Run) -> str:
     ]
     items = "".join(f"<div><dt>{esc(k)}</dt><dd>{esc(v)}</dd></div>" for k, v in facts)
     reason = f'<p class="reason">{esc(fin["reason"])}</p>' if fin.get("reason") else ""
+    origin = "".join(
+        f'<p class="sub">{esc(label)} {esc(info[key])}</p>'
+        for key, label in _ORIGIN
+        if info.get(key)
+    )
     bad = f'<p class="note">{run.bad_lines} unreadable lines skipped</p>' if run.bad_lines else ""
     return (
         f'<header class="st-{esc(status)}"><h1>{esc(info.get("crew", "run"))}'
         f" <small>{esc(run.run_id)}</small></h1>"
         f'<p class="sub">process {esc(info.get("process", "?"))}'
         f'{" · offline" if info.get("offline") else ""}</p><dl class="facts">{items}</dl>'
-        f"{reason}{bad}</header>"
+        f"{origin}{reason}{bad}</header>"
     )
 
+
+_ORIGIN = (
+    ("resumed_from", "resumed from run"),
+    ("replay_of", "replay of run"),
+    ("batch_id", "item of batch"),
+    ("item_key", "item"),
+)
 
 _LEGEND = (
     '<p class="legend"><span class="k llm"></span>model call <span class="k tool"></span>tool call'

@@ -161,6 +161,7 @@ def _call(call: Call, rows: dict[int, int], scale: _Scale) -> str:
         w0 = scale.x(call.start - call.wait)
         wait = rect(w0, y + 3, x0 - w0, 4, cls="wait")
     cls = f"call {call.kind} st-{esc(call.status)}" + (" retry" if call.retry else "")
+    cls += " replayed" if call.detail.get("replayed") else ""  # answered from a recording
     tip = f"{call.label} {call.status} {call.end - call.start:.3f} s"
     if call.wait:
         tip += f" after waiting {call.wait:.2f} s"
