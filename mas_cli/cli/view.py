@@ -20,7 +20,9 @@ def view(
     home: HomeOption = None,
     out: Annotated[
         Path | None,
-        typer.Option("--out", help="Write here instead of view.html beside the run or batch."),
+        typer.Option(
+            "--out", help="Write here instead of view.html beside the run or batch.", metavar="FILE"
+        ),
     ] = None,
     no_open: Annotated[
         bool, typer.Option("--no-open", help="Write the file, do not open a browser.")
