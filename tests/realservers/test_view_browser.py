@@ -156,3 +156,20 @@ def test_a_batch_page_opens_each_run(browser: Any, crews: tuple[Path, dict[str, 
     assert page.visible(".taskbar .task") >= 1
     assert page.problems == []
     page.close()
+
+
+def test_a_chromium_that_cannot_be_installed_fails_saying_how_to_fix_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    import install
+
+    monkeypatch.setenv("MAS_CI_CACHE", str(tmp_path))
+    monkeypatch.setattr(shutil, "which", lambda _name: None)  # no chromium, and no apt-get
+    with pytest.raises(install.InstallError) as failed:
+        install.install_chromium()
+    assert "chromium is missing and there is no apt-get: install Chromium" in str(failed.value)
+    with pytest.raises(pytest.fail.Exception) as reported:
+        ensure("chromium")
+    assert "real-server tier: chromium is missing" in str(reported.value)
