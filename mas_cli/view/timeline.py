@@ -147,6 +147,7 @@ def _band(band: Band, tasks: list[Task], rows: dict[int, int], scale: _Scale, he
     return (
         f'<g class="band" id="band-{band.index}" data-finding="{band.index}">{title(band.label)}'
         + rect(x0, top, x1 - x0, bottom - top, cls="stretch")
+        + rect(x0, top, x1 - x0, 3, cls="strip")
         + text(x0 + 2, top + 10, f"F{band.index + 1}", "badge")
         + "</g>"
     )
