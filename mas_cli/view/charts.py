@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from mas_cli.cost.tally import Tally
+from mas_cli.events.spend import Spend
 from mas_cli.view.svg import color, cut, esc, num, rect, text, title
 
 BAR_H = 18
@@ -19,13 +19,13 @@ WIDTH = 460
 MAX_BARS = 20
 
 
-def cost_bars(name: str, rows: dict[str, Tally]) -> str:
+def cost_bars(name: str, rows: dict[str, Spend]) -> str:
     """A bar chart of each row's cost (tokens when no row has a price), costliest first."""
     if not rows:
         return f'<p class="empty">No model calls: no cost by {esc(name)}.</p>'
     priced = any(t.known_cost for t in rows.values())
 
-    def value(t: Tally) -> float:
+    def value(t: Spend) -> float:
         return float(t.known_cost) if priced else float(t.tokens)
 
     ranked = sorted(rows.items(), key=lambda kv: -value(kv[1]))
@@ -41,7 +41,7 @@ def cost_bars(name: str, rows: dict[str, Tally]) -> str:
     )
 
 
-def _bar(i: int, label: str, tally: Tally, share: float, priced: bool) -> str:
+def _bar(i: int, label: str, tally: Spend, share: float, priced: bool) -> str:
     y = 4 + i * (BAR_H + 4)
     span = WIDTH - LABEL_W - 90
     amount = _money(tally.cost) if priced else f"{tally.tokens:,} tok"

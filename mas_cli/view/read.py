@@ -16,8 +16,8 @@ from typing import Any, BinaryIO
 
 from pydantic import ValidationError
 
-from mas_cli.cost.tally import Tally
 from mas_cli.events import models as ev
+from mas_cli.events.spend import Spend
 
 MAX_LINE = 16 << 20
 """A longer line is not one of ours: skipped like any bad line, never held whole."""
@@ -82,9 +82,9 @@ class Run:
     writes: list[dict[str, Any]] = field(default_factory=list)
     turns: dict[str, list[int]] = field(default_factory=dict)
     """Input tokens of each model call, per agent, in order: history growth."""
-    by_agent: dict[str, Tally] = field(default_factory=dict)
-    by_task: dict[str, Tally] = field(default_factory=dict)
-    by_model: dict[str, Tally] = field(default_factory=dict)
+    by_agent: dict[str, Spend] = field(default_factory=dict)
+    by_task: dict[str, Spend] = field(default_factory=dict)
+    by_model: dict[str, Spend] = field(default_factory=dict)
     bad_lines: int = 0
     calls_seen: int = 0
     llm_calls: int = 0
@@ -199,14 +199,14 @@ class _Builder:
         if event.status == "ok":
             self.run.turns.setdefault(event.agent or "?", []).append(event.input_tokens)
         for table, key in self._tallies(event, event.model):
-            table.setdefault(key, Tally()).add_llm_call(event)
+            table.setdefault(key, Spend()).add(event)
 
     def _on_tool_call(self, event: ev.ToolCall, at: float) -> None:
         self.run.tool_calls += 1
         retry = event.status != "ok"
         self._call(event, at, "tool", took=event.latency_s, wait=0.0, retry=retry)
 
-    def _tallies(self, event: ev.Event, model: str) -> list[tuple[dict[str, Tally], str]]:
+    def _tallies(self, event: ev.Event, model: str) -> list[tuple[dict[str, Spend], str]]:
         run = self.run
         return [
             (run.by_agent, event.agent or "?"),
