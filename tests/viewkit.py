@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from crewkit import write_crew
+from event_models import event
 
 ROOT = Path(__file__).resolve().parent.parent
 CREWS = sorted(p.parent.name for p in (ROOT / "crews").glob("*/crew.yaml"))
@@ -64,7 +65,7 @@ def hostile_run(folder: Path, home: Path) -> Path:
 
 
 def hostile_log(folder: Path) -> Path:
-    """A handwritten log whose every name and message is PAYLOAD (a tampered log)."""
+    """A handwritten log (through the writer's models) whose every name and message is PAYLOAD."""
     folder.mkdir(parents=True, exist_ok=True)
     base = {"v": 1, "run_id": "r1", "trace_id": "t", "agent": PAYLOAD, "task": PAYLOAD}
     lines = [
@@ -111,8 +112,10 @@ def hostile_log(folder: Path) -> Path:
     log = folder / "events.jsonl"
     with log.open("w", encoding="utf-8") as out:
         for i, line in enumerate(lines):
-            event = {**base, "span_id": f"s{i}", "ts": f"2026-12-06T03:00:0{i}.000000Z", **line}
-            out.write(json.dumps(event) + "\n")
+            kind = str(line.pop("type"))
+            fields = {**base, "span_id": f"s{i}", "ts": f"2026-12-06T03:00:0{i}.000000Z", **line}
+            made = event(kind, **fields)
+            out.write(json.dumps(made) + "\n")
     return log
 
 
@@ -145,33 +148,30 @@ def long_log(folder: Path, calls: int) -> Path:
     log = folder / "events.jsonl"
     with log.open("w", encoding="utf-8") as out:
 
-        def put(n: int, event: dict[str, object]) -> None:
+        def put(n: int, event_type: str, /, **fields: object) -> None:
             ts = f"2026-12-06T03:{n // 60000 % 60:02d}:{n // 1000 % 60:02d}.{n % 1000:03d}000Z"
-            out.write(json.dumps({**base, "span_id": f"s{n}", "ts": ts, **event}) + "\n")
+            made = event(event_type, **base, span_id=f"s{n}", ts=ts, **fields)
+            out.write(json.dumps(made) + "\n")
 
-        put(0, {"type": "run_started", "crew": "long", "crew_path": "x", "process": "sequential"})
-        put(1, {"type": "task_started"})
+        put(0, "run_started", crew="long", crew_path="x", process="sequential")
+        put(1, "task_started")
         for i in range(calls):
             put(
                 2 + i,
-                {
-                    "type": "llm_call",
-                    "provider": "p",
-                    "model": "m",
-                    "turn": i + 1,
-                    "input_tokens": 10 + i,
-                    "cost_usd": 0.001,
-                },
+                "llm_call",
+                provider="p",
+                model="m",
+                turn=i + 1,
+                input_tokens=10 + i,
+                cost_usd=0.001,
             )
         put(
             calls + 2,
-            {
-                "type": "limit_hit",
-                "kind": "max_llm_calls",
-                "value": calls,
-                "threshold": calls,
-                "scope": "run",
-                "message": "stopped at the end",
-            },
+            "limit_hit",
+            kind="max_llm_calls",
+            value=calls,
+            threshold=calls,
+            scope="run",
+            message="stopped at the end",
         )
     return log
