@@ -345,17 +345,3 @@ def test_a_retry_and_its_wait_are_drawn(tmp_path: Path, clean_env: Path) -> None
     assert wait is not None
     assert float(wait[1]) > 0.4 * PLOT_W  # ~0.5 s of backoff in a run of ~0.55 s
     assert "retry llm_call #2: scripted failure: 429" in page  # the retry's marker
-
-
-def test_a_resumed_run_says_so_and_fades_its_replayed_calls(tmp_path: Path) -> None:
-    log = long_log(tmp_path / "run", 3)
-    lines = [json.loads(line) for line in log.read_text().splitlines()]
-    lines[0]["resumed_from"] = "20261205T000000000-abcdef"
-    lines[2].update(replayed=True, cost_usd=0)
-    log.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    code, _, err = view(str(log), "--no-open")
-    assert code == 0, err
-    page = (tmp_path / "run" / "view.html").read_text(encoding="utf-8")
-    assert "resumed from run 20261205T000000000-abcdef" in page
-    assert page.count('"replayed":true') == 1  # in the first call's details
-    assert re.search(r'<g class="call llm st-ok replayed" data-call="0"', page)

@@ -1,6 +1,6 @@
 """A run log read into the plain records a view draws: tasks, calls, marks, state writes.
 
-Lines are validated against the run-log event models (`mas_cli.events.models`) one at a
+Lines are read with the run-log event models (`mas_cli.events.models.read_event`) one at a
 time; a line that is not an event is counted and skipped. Times are seconds since the run
 started. A model or tool call's event is written when it ends: it started `latency_s` before,
 after waiting `wait_s`.
@@ -112,7 +112,7 @@ def _events(path: Path, run: Run) -> Iterator[ev.Event]:
                 run.bad_lines += line is None or bool(line.strip())
                 continue
             try:
-                yield ev.EVENT_ADAPTER.validate_json(line)
+                yield ev.read_event(line)
             except (ValidationError, ValueError):
                 run.bad_lines += 1
 
