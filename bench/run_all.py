@@ -42,6 +42,7 @@ BENCHES = {
         [],
         ["--calls", "1000", "--tasks", "50", "--runs", "1", "--no-phoenix"],
     ),
+    "view": ("9. View", [], ["--calls", "1000", "--runs", "1"]),
 }
 
 

@@ -44,6 +44,11 @@ COMMANDS: tuple[Command, ...] = (
         "Draw a run as a tree: tasks, turns, model and tool calls, state writes, limit hits.",
     ),
     Command(
+        "view",
+        "mas_cli.cli.view:view",
+        "Write a run or a batch as one self-contained HTML page: timeline, costs, findings.",
+    ),
+    Command(
         "validate",
         "mas_cli.cli.validate:validate",
         "Check crew files: structure, references, the task graph, prompts, tools and schemas.",

@@ -14,6 +14,10 @@ repository, and is reused when present:
 - ``llama/<version>/bin/llama-server``: llama.cpp's server built (CPU only, server
   target only) from the source the ``llama-cpp-python`` sdist vendors. About 12
   minutes on 2 cores the first time.
+- ``chromium/<version>/path``: the path of Debian's ``chromium`` (installed with
+  apt-get when it is missing), which the ``mas view`` browser tests drive headless.
+  Debian's security archive keeps only its latest build, so the pin is a lowest major
+  version, and the cache folder names the version found.
 
 A file lock per component keeps parallel pytest processes from building twice. A
 failure raises :class:`InstallError` naming what failed, the last lines of its log and
@@ -68,11 +72,15 @@ def locked(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def run_logged(what: str, cmd: list[str], log: Path, cwd: Path | None = None) -> None:
+def run_logged(
+    what: str, cmd: list[str], log: Path, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> None:
     with log.open("a") as out:
         out.write(f"\n$ {' '.join(cmd)}\n")
         out.flush()
-        done = subprocess.run(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, check=False)
+        done = subprocess.run(
+            cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, check=False, env=env
+        )
     if done.returncode != 0:
         raise InstallError(
             f"{what} failed (exit {done.returncode}); last lines of {log}:\n{log_tail(log)}\n"
@@ -215,7 +223,62 @@ def install_phoenix() -> Path:
     return phoenix_python()
 
 
-COMPONENTS = {"litellm": install_litellm, "llama": install_llama_server, "phoenix": install_phoenix}
+# --- Chromium (headless, for the `mas view` tests) ----------------------------------------
+
+CHROMIUM_MIN_MAJOR = 150  # Debian 12's chromium; its security updates replace the build
+
+
+def chromium_version(binary: str) -> str:
+    """`chromium --version`'s number ("156.0.8078.114"), or "" when it does not say."""
+    try:
+        done = subprocess.run(
+            [binary, "--version"], capture_output=True, text=True, timeout=60, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    found = [w for w in done.stdout.split() if w[:1].isdigit() and "." in w]
+    return found[0] if found else ""
+
+
+def install_chromium() -> Path:
+    """The path of Debian's chromium, installed with apt-get when it is missing."""
+    home = cache_root() / "chromium"
+    with locked(home / "install.lock"):
+        binary = shutil.which("chromium")
+        if binary is None:
+            _apt_install_chromium(home / "install.log")
+            binary = shutil.which("chromium")
+        version = chromium_version(binary) if binary else ""
+        if binary is None or not version:
+            raise InstallError(
+                f"chromium is not on PATH after apt-get; last lines of {home / 'install.log'}:\n"
+                f"{log_tail(home / 'install.log')}\nInstall it: apt-get install -y chromium"
+            )
+        if int(version.split(".")[0]) < CHROMIUM_MIN_MAJOR:
+            raise InstallError(
+                f"chromium {version} is older than {CHROMIUM_MIN_MAJOR}: apt-get install chromium"
+            )
+        (home / version).mkdir(parents=True, exist_ok=True)
+        (home / version / "path").write_text(binary + "\n")
+    return Path(binary)
+
+
+def _apt_install_chromium(log: Path) -> None:
+    if shutil.which("apt-get") is None:
+        raise InstallError("chromium is missing and there is no apt-get: install Chromium")
+    log.write_text("")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    run_logged("apt-get update", ["apt-get", "update", "-q"], log, env=env)
+    install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium"]
+    run_logged("apt-get install chromium", install, log, env=env)
+
+
+COMPONENTS = {
+    "litellm": install_litellm,
+    "llama": install_llama_server,
+    "phoenix": install_phoenix,
+    "chromium": install_chromium,
+}
 
 
 def main(argv: list[str]) -> int:
