@@ -25,6 +25,8 @@ class ToolTurn:
     messages: tuple[Message, ...]
     hit: LimitHit | None
     fingerprint: str
+    failure: str | None = None
+    """A tool that cannot be used again (an MCP server dead after its restart): why."""
 
 
 async def run_tool_calls(ctx: RunContext, where: Where, calls: tuple[ToolCall, ...]) -> ToolTurn:
@@ -49,7 +51,9 @@ async def run_tool_calls(ctx: RunContext, where: Where, calls: tuple[ToolCall, .
         Message(role="tool", content=r.output, tool_call_id=c.id, name=c.name, is_error=not r.ok)
         for c, r in pairs
     )
-    return ToolTurn(messages, None, digest([(c.name, c.arguments, r.output) for c, r in pairs]))
+    failure = next((r.error or r.output for r in results if r.fatal), None)
+    fingerprint = digest([(c.name, c.arguments, r.output) for c, r in pairs])
+    return ToolTurn(messages, None, fingerprint, failure)
 
 
 async def _one(ctx: RunContext, where: Where, call: ToolCall) -> ToolResult:
@@ -100,13 +104,15 @@ def _interrupted(ctx: RunContext, where: Where, call: ToolCall, latency_s: float
 
 def _emit_call(ctx: RunContext, where: Where, call: ToolCall, **outcome: Any) -> None:
     """The tool_call event: who called what with which arguments, and how it went."""
+    offered = ctx.toolbox(where.agent).get(call.name)
     ctx.sink.emit(
         ToolCallEvent,
         where.parent,
         agent=where.agent,
         task=where.task,
         turn=where.turn,
-        tool=call.name,
+        tool=(offered and offered.tool) or call.name,
+        server=offered and offered.server,
         tool_call_id=call.id,
         args_digest=digest(call.arguments),
         **_args_shape(call.arguments),
