@@ -77,9 +77,7 @@ def summarize(crew: Crew) -> CrewSummary:
         ],
         agents=[_agent(spec, name) for name in spec.agents],
         tasks=_tasks(spec),
-        tools=[
-            {"name": n, "impl": _impl(t), "kind": t.effective_kind} for n, t in spec.tools.items()
-        ],
+        tools=[{"name": n, "impl": _impl(t), "kind": _kind(t)} for n, t in spec.tools.items()],
         models=_models(spec),
         limits=spec.limits.model_dump(),
         defaulted_limits=sorted(set(type(spec.limits).model_fields) - spec.limits.model_fields_set),
@@ -126,3 +124,10 @@ def _models(spec: CrewSpec) -> list[dict[str, Any]]:
 
 def _impl(tool: ToolSpec) -> str:
     return "function" if tool.function else "command" if tool.command else "mcp"
+
+
+def _kind(tool: ToolSpec) -> str:
+    """The tool's kind; an MCP server's kinds per tool, `read_doc: deterministic, *: live`."""
+    if not isinstance(tool.kind, dict) or tool.deterministic is not None:
+        return tool.effective_kind
+    return ", ".join([*(f"{t}: {k}" for t, k in tool.kind.items()), "others: live"])

@@ -3,7 +3,8 @@ cache.
 
 `load_tools(crew)` gives each function and command tool as a `Tool` (an MCP server's tools
 come from the started server: `tools.mcp.open_servers`, wrapped by `scrubbed`);
-`await tool.call(arguments)` always returns a `ToolResult`: bad arguments, errors and timeouts are results the model is shown.
+`await tool.call(arguments)` always returns a `ToolResult`: bad arguments, errors and timeouts
+are results the model is shown.
 Every result is scrubbed of the crew's known secrets before anyone (the cache, the run log,
 the model, `mas tool-test`) sees it; command tools run with an allow-listed environment.
 """
