@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from mas_cli.engine.context import RunContext, Where, digest
+from mas_cli.engine.context import Offered, RunContext, Where, digest
 from mas_cli.engine.outcomes import LimitHit
 from mas_cli.events import volatile
 from mas_cli.events.models import ToolCall as ToolCallEvent
@@ -16,6 +16,7 @@ from mas_cli.events.models import Warning_
 from mas_cli.llm.types import Message, ToolCall
 from mas_cli.tools.base import ToolResult
 from mas_cli.tools.cache import CachedCall
+from mas_cli.tools.names import wire_name
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ async def run_tool_calls(ctx: RunContext, where: Where, calls: tuple[ToolCall, .
     records the first); the calls that fit still run, and the turn ends with that hit.
     """
     guard = ctx.guard
+    calls = tuple(_as_offered(ctx.toolbox(where.agent), c) for c in calls)
     hits = [
         guard.check_tool_call(where.agent, where.task, c.name, digest(c.arguments)) for c in calls
     ]
@@ -145,6 +147,13 @@ async def _held(ctx: RunContext, where: Where, call: ToolCall, refusal: str | No
         return await _call(ctx, where, call, refusal)
     finally:
         ctx.guard.record_tool_call(where.agent)
+
+
+def _as_offered(box: dict[str, Offered], call: ToolCall) -> ToolCall:
+    """A call naming a tool as the crew file does (`files.read_file`, in an offline script)
+    is the call of the tool the model was offered (`files__read_file`)."""
+    wire = wire_name(call.name)
+    return replace(call, name=wire) if call.name not in box and wire in box else call
 
 
 def _refusal(call: ToolCall, allowed: set[str]) -> str | None:

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO, cast
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO, cast
 
 from mas_cli.redact import Secrets
 
@@ -80,12 +80,16 @@ class Connection:
         try:
             await asyncio.wait_for(self._ready.wait(), timeout)
         except TimeoutError:
-            await self.close()
-            raise StartFailed(self._explain(f"it did not start within {timeout:g}s")) from None
+            await self._fail(f"it did not start within {timeout:g}s")
         if self._session is None:
-            reason = describe(self._failure) if self._failure else "it ended at once"
-            await self.close()
-            raise StartFailed(self._explain(reason))
+            await self._fail(describe(self._failure) if self._failure else "it ended at once")
+
+    async def _fail(self, reason: str) -> NoReturn:
+        """Close what started, then raise StartFailed with the stderr it left."""
+        await self.close(keep_stderr=True)
+        message = self._explain(reason)
+        self._close_stderr()
+        raise StartFailed(message)
 
     async def call(self, tool: str, arguments: dict[str, Any]) -> CallToolResult:
         """One tools/call. Raises ServerGone when the connection has ended; MCPError for a
@@ -110,7 +114,7 @@ class Connection:
         reason = describe(exc or self._failure) if (exc or self._failure) else "it stopped"
         return self._explain(f"the MCP server {self.launch.name} is gone: {reason}")
 
-    async def close(self) -> None:
+    async def close(self, *, keep_stderr: bool = False) -> None:
         """End the session and the server (its whole process tree); never raises."""
         self._closing.set()
         task = self._task
@@ -120,6 +124,10 @@ class Connection:
                 task.cancel()
                 with contextlib.suppress(BaseException):
                     await task
+        if not keep_stderr:
+            self._close_stderr()
+
+    def _close_stderr(self) -> None:
         if self._stderr is not None:
             self._stderr.close()
             self._stderr = None
