@@ -170,7 +170,8 @@ def _check_named_tools(name: str, spec: ToolSpec) -> Iterator[Finding]:
     if isinstance(spec.kind, dict) and spec.include is not None:
         for tool in spec.kind:
             if tool not in spec.include:
-                yield _not_included(("tools", name, "kind", tool), tool, spec.include)
+                found = _not_included(("tools", name, "kind", tool), tool, spec.include)
+                yield Finding(found.path, found.message, found.hint, at="key")
     for i, example in enumerate(spec.examples):
         if len(example) != 1 or not isinstance(next(iter(example.values())), dict):
             yield Finding(
