@@ -125,7 +125,8 @@ def test_variables_expand_and_are_secrets() -> None:
     with pytest.raises(KeyError):
         expand("${NOPE}", env)
     server = McpServerSpec(url="http://${HOST}/mcp", headers={"Authorization": "Bearer ${TOKEN}"})
-    assert "tok" not in server.identity() and "Bearer" not in server.identity()
+    assert "tok" not in server.identity()
+    assert "Bearer" not in server.identity()
 
 
 def test_crew_secrets_cover_what_servers_are_given(tmp_path: Path) -> None:
