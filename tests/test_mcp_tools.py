@@ -34,10 +34,10 @@ def test_tools_run_and_the_log_names_server_and_tool(tmp_path: Path, clean_env: 
     """
     result = run(write(tmp_path / "c", crew_text(stdio_server(), turns)), clean_env)
     assert result.status == "ok", result.reason
-    calls = of_type(events(result), "tool_call")
-    assert [(c["tool"], c["server"], c["status"]) for c in calls] == [
-        ("srv.echo", "srv", "ok"),
+    calls = of_type(events(result), "tool_call")  # one turn's calls end in any order
+    assert sorted((c["tool"], c["server"], c["status"]) for c in calls) == [
         ("srv.add", "srv", "ok"),
+        ("srv.echo", "srv", "ok"),
     ]
     assert (tmp_path / "c" / "calls.txt").read_text() == "add\n"
 
@@ -244,8 +244,8 @@ def test_streamable_http_with_a_header_from_the_environment(
             - text: done
         """
         result = run(write(tmp_path / "c", crew_text(tools, turns)), clean_env)
-    calls = of_type(events(result), "tool_call")
-    assert [(c["tool"], c["server"], c["status"]) for c in calls] == [
+    calls = of_type(events(result), "tool_call")  # one turn's calls end in any order
+    assert sorted((c["tool"], c["server"], c["status"]) for c in calls) == [
         ("srv.headers", "srv", "ok"),
         ("srv.slow", "srv", "ok"),
     ]

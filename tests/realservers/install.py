@@ -1,6 +1,6 @@
 """Install the real servers the test tier runs: idempotent, cached, locked.
 
-    python tests/realservers/install.py          # both components
+    python tests/realservers/install.py          # every component
     python tests/realservers/install.py llama    # one of them
 
 Everything lands under ``$MAS_CI_CACHE`` (default ``~/.cache/mas-ci``), outside the
@@ -11,6 +11,8 @@ repository, and is reused when present:
 - ``llama/<version>/bin/llama-server``: llama.cpp's server built (CPU only, server
   target only) from the source the ``llama-cpp-python`` sdist vendors. About 12
   minutes on 2 cores the first time.
+- ``mcp-filesystem/<version>/``: the reference MCP filesystem server from the npm
+  registry (``npm install --prefix``), run with ``node``.
 
 A file lock per component keeps parallel pytest processes from building twice. A
 failure raises :class:`InstallError` naming what failed, the last lines of its log and
@@ -34,6 +36,8 @@ from pathlib import Path
 LITELLM_VERSION = "1.100.5"
 LLAMA_CPP_PYTHON_VERSION = "0.3.36"
 GGUF_VERSION = "0.19.0"
+MCP_FILESYSTEM_VERSION = "2026.8.31"
+MCP_FILESYSTEM = "@modelcontextprotocol/server-filesystem"
 LOG_TAIL = 30
 
 
@@ -181,7 +185,47 @@ def install_llama_server() -> Path:
     return llama_server_path()
 
 
-COMPONENTS = {"litellm": install_litellm, "llama": install_llama_server}
+# --- the reference MCP filesystem server (npm) ---------------------------------------
+
+
+def mcp_filesystem_dir() -> Path:
+    return cache_root() / "mcp-filesystem" / MCP_FILESYSTEM_VERSION
+
+
+def mcp_filesystem_entry() -> Path:
+    return mcp_filesystem_dir() / "node_modules" / MCP_FILESYSTEM / "dist" / "index.js"
+
+
+def install_mcp_filesystem() -> Path:
+    """The entry script of the pinned reference filesystem server, run with `node`."""
+    home = mcp_filesystem_dir()
+    done = home / "installed"
+    with locked(home.with_suffix(".lock")):
+        if done.exists() and mcp_filesystem_entry().is_file():
+            return mcp_filesystem_entry()
+        for tool in ("node", "npm"):
+            if shutil.which(tool) is None:
+                raise InstallError(f"{tool} is not installed: apt-get install nodejs npm")
+        shutil.rmtree(home, ignore_errors=True)
+        home.mkdir(parents=True)
+        log = home / "install.log"
+        npm = ["npm", "install", "--prefix", str(home), "--no-audit", "--no-fund"]
+        package = f"{MCP_FILESYSTEM}@{MCP_FILESYSTEM_VERSION}"
+        run_logged(f"npm install {package}", [*npm, "--save-exact", package], log)
+        if not mcp_filesystem_entry().is_file():
+            raise InstallError(
+                f"npm installed {package} but {mcp_filesystem_entry()} is missing; last lines "
+                f"of {log}:\n{log_tail(log)}\nDelete {home} and rerun the install."
+            )
+        done.write_text(time.strftime("%Y-%m-%dT%H:%M:%SZ\n", time.gmtime()))
+    return mcp_filesystem_entry()
+
+
+COMPONENTS = {
+    "litellm": install_litellm,
+    "llama": install_llama_server,
+    "mcp-filesystem": install_mcp_filesystem,
+}
 
 
 def main(argv: list[str]) -> int:
