@@ -189,3 +189,29 @@ def test_ctrl_c_ends_the_server_and_its_tree(tmp_path: Path, clean_env: Path) ->
         time.sleep(0.1)
     assert [alive(p) for p in pids.values()] == [False, False, False]
     assert b"Traceback" not in stderr
+
+
+def test_a_killed_mas_takes_the_server_tree_with_it(tmp_path: Path, clean_env: Path) -> None:
+    turns = """\
+        - tool_calls: [{name: srv.pids}]
+        - tool_calls: [{name: srv.slow, arguments: {seconds: 60}}]
+        - text: done
+    """
+    path = write(tmp_path / "c", crew_text(stdio_server("timeout_s: 120\n"), turns))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mas_cli", "run", str(path)],
+        env={**os.environ, "MAS_HOME": str(clean_env)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    pids_file = tmp_path / "c" / "pids.json"
+    deadline = time.monotonic() + 60
+    while not pids_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    proc.kill()  # SIGKILL: mas runs no cleanup of its own
+    proc.wait(timeout=30)
+    pids = json.loads(pids_file.read_text())
+    deadline = time.monotonic() + 10
+    while any(alive(p) for p in pids.values()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [alive(p) for p in pids.values()] == [False, False, False]

@@ -272,3 +272,46 @@ def test_an_http_server_that_is_not_there_stops_the_run(tmp_path: Path, clean_en
     tools = f'srv:\n  mcp: {{url: "http://127.0.0.1:{free_port()}/mcp", start_timeout_s: 5}}\n'
     with pytest.raises(ToolError, match="the MCP server did not start"):
         run(write(tmp_path / "c", crew_text(tools, "- text: done")), clean_env)
+
+
+def test_a_limit_stop_ends_the_server_and_its_tree(tmp_path: Path, clean_env: Path) -> None:
+    turns = """\
+        - tool_calls: [{name: srv.pids}]
+        - tool_calls: [{name: srv.slow, arguments: {seconds: 60}}]
+        - text: done
+    """
+    tools = stdio_server("timeout_s: 120\n")
+    text = crew_text(tools, turns, limits="run_timeout_s: 4")
+    result = run(write(tmp_path / "c", text), clean_env)
+    assert result.status == "stopped"
+    assert result.hit is not None
+    assert result.hit.kind == "run_timeout_s"
+    pids = json.loads((tmp_path / "c" / "pids.json").read_text())
+    assert [alive(pid) for pid in pids.values()] == [False, False, False]
+
+
+def test_only_servers_an_agent_names_are_started(tmp_path: Path, clean_env: Path) -> None:
+    tools = stdio_server() + f"unused:\n  mcp: {{command: [python, {RAW}, no-start]}}\n"
+    result = run(write(tmp_path / "c", crew_text(tools, "- text: done")), clean_env)
+    assert result.status == "ok"
+
+
+def test_cwd_moves_the_server(tmp_path: Path, clean_env: Path) -> None:
+    (tmp_path / "c" / "work").mkdir(parents=True)
+    tools = stdio_server().replace("mcp: {", "mcp: {cwd: work, ")
+    turns = "- tool_calls: [{name: srv.add, arguments: {a: 1, b: 2}}]\n- text: done\n"
+    run(write(tmp_path / "c", crew_text(tools, turns)), clean_env)
+    assert (tmp_path / "c" / "work" / "calls.txt").read_text() == "add\n"
+    assert not (tmp_path / "c" / "calls.txt").exists()
+
+
+def test_a_schema_that_is_not_json_schema_stops_the_run(tmp_path: Path, clean_env: Path) -> None:
+    tools = f"raw:\n  mcp: {{command: [python, {RAW}, bad-schema]}}\n"
+    text = crew_text(tools, "- text: done", agent_tools="[raw]")
+    with pytest.raises(ToolError, match="the input schema of 'broken' is not valid JSON Schema"):
+        run(write(tmp_path / "c", text), clean_env)
+    included = tools + "  include: [good]\n"
+    result = run(
+        write(tmp_path / "d", crew_text(included, "- text: done", agent_tools="[raw]")), clean_env
+    )
+    assert result.status == "ok"  # left out with include:, it is never offered
