@@ -20,6 +20,10 @@ TOOLS = [
 
 
 def answer(request: dict, result: dict | None = None, error: dict | None = None) -> None:
+    if MODE == "noisy":
+        sys.stdout.write("Starting raw server v1... (not JSON-RPC)\n")
+    if MODE == "noisy" and request.get("method") == "tools/call":
+        result, error = {"content": [{"type": "text", "text": "fine"}]}, None
     reply = {"jsonrpc": "2.0", "id": request["id"]}
     reply.update({"error": error} if error else {"result": result})
     sys.stdout.write(json.dumps(reply) + "\n")

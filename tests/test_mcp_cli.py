@@ -215,3 +215,14 @@ def test_a_killed_mas_takes_the_server_tree_with_it(tmp_path: Path, clean_env: P
     while any(alive(p) for p in pids.values()) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert [alive(p) for p in pids.values()] == [False, False, False]
+
+
+def test_a_server_printing_junk_on_stdout_shows_no_traceback(tmp_path: Path) -> None:
+    tools = f"raw:\n  mcp: {{command: [python, {RAW}, noisy]}}\n  include: [good]\n"
+    turns = "- tool_calls: [{name: raw.good, arguments: {x: a}}]\n- text: done\n"
+    path = write(tmp_path / "c", crew_text(tools, turns, agent_tools="[raw]"))
+    result = runner.invoke(app, ["run", str(path)])
+    assert result.exit_code == 0, result.stderr
+    assert "tool raw.good ok" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "JSONRPC" not in result.stderr

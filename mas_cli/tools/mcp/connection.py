@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
@@ -72,6 +73,8 @@ class Connection:
         Raises:
             StartFailed: it exited, refused the handshake, or took too long; with its stderr.
         """
+        # The SDK logs transport trouble (with tracebacks) as it sees it; mas reports the outcome.
+        logging.getLogger("mcp").addHandler(logging.NullHandler())
         # An unnamed file: gone from the file system from the start, so nothing it holds stays.
         stderr = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")  # noqa: SIM115
         self._stderr = cast("TextIO", stderr)  # closed by close()
