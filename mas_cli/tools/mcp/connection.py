@@ -73,8 +73,7 @@ class Connection:
         Raises:
             StartFailed: it exited, refused the handshake, or took too long; with its stderr.
         """
-        # The SDK logs transport trouble (with tracebacks) as it sees it; mas reports the outcome.
-        logging.getLogger("mcp").addHandler(logging.NullHandler())
+        _quiet_sdk()
         # An unnamed file: gone from the file system from the start, so nothing it holds stays.
         stderr = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")  # noqa: SIM115
         self._stderr = cast("TextIO", stderr)  # closed by close()
@@ -214,6 +213,13 @@ def _connection_lost(exc: BaseException) -> bool:
     import anyio
 
     return isinstance(exc, anyio.ClosedResourceError | anyio.BrokenResourceError | OSError)
+
+
+def _quiet_sdk() -> None:
+    """The SDK logs transport trouble (with tracebacks) as it sees it; mas reports the outcome."""
+    sdk = logging.getLogger("mcp")
+    if not any(isinstance(h, logging.NullHandler) for h in sdk.handlers):
+        sdk.addHandler(logging.NullHandler())
 
 
 def describe(exc: BaseException | None) -> str:
