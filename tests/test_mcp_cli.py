@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from mcpkit import RAW, alive, crew_text, stdio_server, write
+from mcpkit import RAW, SERVER, alive, crew_text, http_server, stdio_server, write
 from typer.testing import CliRunner
 
 from mas_cli.cli import app
@@ -226,3 +226,42 @@ def test_a_server_printing_junk_on_stdout_shows_no_traceback(tmp_path: Path) -> 
     assert "tool raw.good ok" in result.stderr
     assert "Traceback" not in result.stderr
     assert "JSONRPC" not in result.stderr
+
+
+def test_canaries_in_env_and_header_appear_in_no_output_and_no_file(
+    tmp_path: Path, clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env_canary, header_canary = "canary-env-0a1b2c3d4e", "canary-hdr-9f8e7d6c5b"
+    monkeypatch.setenv("SERVER_SOURCE", env_canary)
+    monkeypatch.setenv("WEB_SOURCE", header_canary)
+    with http_server(tmp_path / "server", REQUIRE_AUTH=header_canary) as url:
+        tools = (
+            f'srv:\n  mcp: {{command: [python, {SERVER}], env: {{NOTE: "${{SERVER_SOURCE}}"}}}}\n'
+            "  kind: deterministic\n"
+            f'web:\n  mcp: {{url: "{url}", headers: {{Authorization: "Bearer ${{WEB_SOURCE}}"}}}}\n'
+        )
+        turns = "- tool_calls: [{name: srv.environment}, {name: web.headers}]\n- text: done\n"
+        path = write(tmp_path / "c", crew_text(tools, turns, agent_tools="[srv, web]"))
+        outputs = [runner.invoke(app, ["run", str(path), "--json"])]
+        assert outputs[0].exit_code == 0, outputs[0].stderr
+        outputs.append(runner.invoke(app, ["validate", str(path)]))
+    for argv in (
+        ["show", "--last", "--full"],
+        ["show", "--last", "--full", "--json"],
+        ["cache", "stats"],
+    ):
+        outputs.append(runner.invoke(app, argv, env={"COLUMNS": "300"}))
+    calls = [e for e in _events(clean_env) if e["type"] == "tool_call"]
+    assert sorted(c["status"] for c in calls) == ["ok", "ok"]  # the header got through
+    for done in outputs:
+        for canary in (env_canary, header_canary):
+            assert canary not in done.stdout + done.stderr
+    for file in (p for p in clean_env.rglob("*") if p.is_file()):
+        text = file.read_text(errors="replace")
+        assert env_canary not in text, file
+        assert header_canary not in text, file
+
+
+def _events(home: Path) -> list[dict]:
+    log = next((home / "runs").glob("*/events.jsonl"))
+    return [json.loads(line) for line in log.read_text().splitlines()]
