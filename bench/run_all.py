@@ -35,6 +35,7 @@ BENCHES = {
     "cache": ("5. Cache", [], ["--hits", "100"]),
     "tokens": ("6. Tokens", [], ["--mb", "1", "--runs", "1"]),
     "formats": ("7. Triage of other formats", [], ["--mb", "5"]),
+    "mcp": ("8. MCP tools", [], ["--calls", "100"]),
 }
 
 
