@@ -144,3 +144,12 @@ def test_crew_secrets_cover_what_servers_are_given(tmp_path: Path) -> None:
     secrets = crew_secrets(spec, {"PLAIN_NAME": "value-abcdef"})
     assert secrets.scrub("k-value-abcdef and value-abcdef") == "*** and ***"
     assert missing_variables(spec, {}) == ["tools.srv.mcp.headers.X-Api: PLAIN_NAME is not set"]
+
+
+def test_typos_inside_mcp_and_kind_get_did_you_mean(tmp_path: Path) -> None:
+    tools = "srv: {mcp: {comand: [python]}, includ: [good], kind: {good: determinstic}}\n"
+    assert problems(tmp_path, tools) == [
+        "3:15: tools.srv.mcp.comand: unknown key 'comand' (did you mean 'command'?)",
+        "3:34: tools.srv.includ: unknown key 'includ' (did you mean 'include'?)",
+        "3:63: tools.srv.kind.good: 'determinstic' is not allowed (did you mean 'deterministic'?)",
+    ]

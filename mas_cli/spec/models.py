@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from datetime import date
 from functools import cached_property
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from mas_cli.spec.base import Spec
 from mas_cli.spec.mcp import McpServerSpec
@@ -27,6 +27,17 @@ from mas_cli.spec.script import Script
 
 JsonSchema = dict[str, Any]
 ToolKind = Literal["deterministic", "live", "side_effect"]
+
+
+def _kind_shape(value: Any) -> str:
+    return "per_tool" if isinstance(value, dict) else "one"
+
+
+# One kind, or (MCP) one per tool; tagged, so a bad value is reported once, in its own shape.
+ToolKinds = Annotated[
+    Annotated[ToolKind, Tag("one")] | Annotated[dict[str, ToolKind], Tag("per_tool")],
+    Discriminator(_kind_shape),
+]
 Process = Literal["sequential", "parallel", "hierarchical"]
 MCP_UNUSED = ("description", "parameters", "env")
 """An MCP server describes its own tools; its variables go under `mcp: {env: ...}`."""
@@ -121,7 +132,7 @@ class ToolSpec(Spec):
     """MCP: the server's tools agents may hold (default: every tool it offers)."""
     parameters: dict[str, JsonSchema] | None = None
     """JSON Schema of each argument; required unless it has a default. From type hints if absent."""
-    kind: ToolKind | dict[str, ToolKind] = "live"
+    kind: ToolKinds = "live"
     """`deterministic` outputs are cached on disk; `live` and `side_effect` never are. MCP: one
     kind for all the server's tools, or one per tool (`{read_file: deterministic}`)."""
     deterministic: bool | None = None
