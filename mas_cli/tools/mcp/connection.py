@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     from mcp.types import Tool as McpToolInfo
 
 STDERR_LINES = 5
+STDERR_KEPT = 16 * 1024
+"""Bytes read from the end of a server's stderr to quote its last lines."""
 CLOSE_GRACE_S = 10.0
 """The SDK's own shutdown is bounded (close stdin, 2 s, SIGTERM to the group, 2 s, SIGKILL)."""
 
@@ -112,7 +115,7 @@ class Connection:
         return self._task is None or self._task.done()
 
     def why_gone(self, exc: BaseException | None = None) -> str:
-        """`the MCP server files exited (exit 3): <its stderr's last lines>`."""
+        """`the MCP server files is gone: MCPError: Connection closed; its stderr ends: ...`."""
         reason = describe(exc or self._failure) if (exc or self._failure) else "it stopped"
         return self._explain(f"the MCP server {self.launch.name} is gone: {reason}")
 
@@ -173,9 +176,10 @@ class Connection:
         if self._stderr is None:
             return ""
         with contextlib.suppress(OSError, ValueError):
-            self._stderr.flush()
-            self._stderr.seek(0)
-            lines = self._stderr.read()[-16_384:].strip().splitlines()
+            fd = self._stderr.fileno()  # the server writes to it directly: read its end only
+            size = os.fstat(fd).st_size
+            tail = os.pread(fd, STDERR_KEPT, max(0, size - STDERR_KEPT))
+            lines = tail.decode("utf-8", errors="replace").strip().splitlines()
             return "\n".join(f"  {line}" for line in lines[-STDERR_LINES:])
         return ""
 
