@@ -265,3 +265,15 @@ def test_canaries_in_env_and_header_appear_in_no_output_and_no_file(
 def _events(home: Path) -> list[dict]:
     log = next((home / "runs").glob("*/events.jsonl"))
     return [json.loads(line) for line in log.read_text().splitlines()]
+
+
+def test_run_exit_codes_for_server_problems(tmp_path: Path) -> None:
+    unset = stdio_server("").replace("]}", '], env: {T: "${NOT_SET_IN_TESTS}"}}')
+    done = runner.invoke(app, ["run", str(write(tmp_path / "a", crew_text(unset, "- text: x")))])
+    assert done.exit_code == 2
+    assert "tools.srv.mcp.env.T: NOT_SET_IN_TESTS is not set" in done.stderr
+    typo = crew_text(stdio_server(), "- text: x", agent_tools="[srv.ecko]")
+    done = runner.invoke(app, ["run", str(write(tmp_path / "b", typo))])
+    assert done.exit_code == 1
+    assert "tools.srv: the server offers no tool 'ecko' (did you mean 'echo'?)" in done.stderr
+    assert "Traceback" not in done.stderr
