@@ -277,3 +277,11 @@ def test_run_exit_codes_for_server_problems(tmp_path: Path) -> None:
     assert done.exit_code == 1
     assert "tools.srv: the server offers no tool 'ecko' (did you mean 'echo'?)" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_tool_test_of_a_whole_server_says_to_name_a_tool() -> None:
+    result = runner.invoke(app, ["tool-test", "docs", "--crew", str(DOCS)])
+    assert result.exit_code == 2
+    assert "'docs' is an MCP server, not one tool (name one of its tools: docs.TOOL" in (
+        result.stderr
+    )

@@ -27,11 +27,12 @@ from mas_cli.spec.findings import did_you_mean
 from mas_cli.spec.loader import Crew, load_crew
 from mas_cli.spec.mcp import split_ref
 from mas_cli.spec.models import JsonSchema, ToolKind
-from mas_cli.tools import load_tool, scrubbed
+from mas_cli.tools import load_tool
 from mas_cli.tools.arguments import parse_arguments
 from mas_cli.tools.base import Tool, ToolResult, check_arguments
 from mas_cli.tools.cache import CacheStatus, ToolCache, cache_dir, call_cached
-from mas_cli.tools.mcp import Servers, open_servers
+from mas_cli.tools.mcp import open_servers
+from mas_cli.tools.mcp.pool import named_server, served_tool
 
 CREW_FILES = ("crew.yaml", "mas.yaml")
 Verdict = Literal["ok", "bad_arguments", "failed", "timeout", "not_deterministic", "skipped"]
@@ -162,7 +163,7 @@ def run_tool_tests(request: Request) -> list[ToolTest]:
     try:
         if request.all_tools:
             return asyncio.run(_test_all(crew, request, cache))
-        if _server_of(crew, request.tool or ""):
+        if named_server(crew, request.tool or ""):
             return [asyncio.run(_test_mcp(crew, request, cache))]
         tool = pick_tool(crew, request.tool or "", request.timeout_s)
         arguments = parse_arguments(tool.parameters, request.pairs, request.args_json)
@@ -214,6 +215,9 @@ def pick_tool(crew: Crew, name: str, timeout_s: float | None = None) -> Tool:
     if spec is None:
         hint = did_you_mean(name, crew.spec.tools) or "this crew declares no tools"
         raise UsageError(f"{crew.path}: no tool '{name}'", hint=hint)
+    if spec.mcp is not None:
+        hint = f"name one of its tools: {name}.TOOL (mas validate lists them)"
+        raise UsageError(f"{crew.path}: '{name}' is an MCP server, not one tool", hint=hint)
     if timeout_s is not None:
         spec = spec.model_copy(update={"timeout_s": timeout_s})
     return load_tool(crew, name, spec)
@@ -242,13 +246,6 @@ async def exercise(
     return ToolTest(tool.name, kind, arguments, tuple(attempts), (), key, tuple(warnings))
 
 
-def _server_of(crew: Crew, ref: str) -> str | None:
-    """The MCP server a `server.tool` reference names, if it does."""
-    server, tool = split_ref(ref)
-    spec = crew.spec.tools.get(server)
-    return server if tool and ref not in crew.spec.tools and spec and spec.mcp else None
-
-
 async def _test_mcp(crew: Crew, request: Request, cache: ToolCache | None) -> ToolTest:
     """Start the tool's server, test the tool, close the server."""
     async with open_tool(crew, request.tool or "", request.timeout_s) as tool:
@@ -265,26 +262,11 @@ async def open_tool(crew: Crew, ref: str, timeout_s: float | None = None) -> Asy
         UsageError: the crew has no such tool.
         ToolError: it cannot be loaded, or its server does not start.
     """
-    if not _server_of(crew, ref):
+    if not named_server(crew, ref):
         yield pick_tool(crew, ref, timeout_s)
         return
     async with open_servers(crew, [split_ref(ref)[0]]) as servers:
-        yield _mcp_tool(crew, servers, ref, timeout_s)
-
-
-def _mcp_tool(crew: Crew, servers: Servers, ref: str, timeout_s: float | None) -> Tool:
-    """`server.tool` from a started server, scrubbed as a run's; `timeout_s` replaces its own.
-
-    Raises:
-        UsageError: the server offers no such tool (or include: leaves it out).
-    """
-    tool = servers.tools.get(ref)
-    if tool is None:
-        hint = did_you_mean(ref, servers.tools) or "the server offers no tools"
-        raise UsageError(f"{crew.path}: no tool '{ref}'", hint=hint)
-    if timeout_s is not None:
-        tool = replace(tool, spec=tool.spec.model_copy(update={"timeout_s": timeout_s}))
-    return scrubbed(crew, {ref: tool})[ref]
+        yield served_tool(crew, servers, ref, timeout_s)
 
 
 async def _test_server(
@@ -297,7 +279,7 @@ async def _test_server(
             tests = []
             for index, example in enumerate(spec.examples):
                 ((tool_name, arguments),) = example.items()
-                tool = _mcp_tool(crew, servers, f"{name}.{tool_name}", request.timeout_s)
+                tool = served_tool(crew, servers, f"{name}.{tool_name}", request.timeout_s)
                 test = await exercise(tool, dict(arguments), request.repeat, cache)
                 tests.append(replace(test, example=index))
             return tests

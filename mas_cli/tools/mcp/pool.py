@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from mas_cli.errors import ToolError, UsageError
@@ -19,6 +19,8 @@ from mas_cli.spec.findings import did_you_mean, dotted
 from mas_cli.spec.loader import Crew
 from mas_cli.spec.models import JsonSchema, ToolSpec
 from mas_cli.spec.toolchecks import resolve_program
+from mas_cli.tools import ScrubbedTool
+from mas_cli.tools.base import Tool
 from mas_cli.tools.command import reaped
 from mas_cli.tools.environment import tool_environment
 from mas_cli.tools.mcp.connection import Launch, StartFailed
@@ -167,3 +169,25 @@ def schema_problem(schema: JsonSchema) -> str | None:
         return None
     where = f"at {dotted(found.path)}: " if found.path else ""
     return where + found.message
+
+
+def named_server(crew: Crew, ref: str) -> str | None:
+    """The MCP server a `server.tool` reference names, if it does."""
+    server, tool = spec_mcp.split_ref(ref)
+    spec = crew.spec.tools.get(server)
+    return server if tool and ref not in crew.spec.tools and spec and spec.mcp else None
+
+
+def served_tool(crew: Crew, servers: Servers, ref: str, timeout_s: float | None = None) -> Tool:
+    """`server.tool` from a started server, scrubbed as a run's; `timeout_s` replaces its own.
+
+    Raises:
+        UsageError: the server offers no such tool (or include: leaves it out).
+    """
+    tool = servers.tools.get(ref)
+    if tool is None:
+        hint = did_you_mean(ref, servers.tools) or "the server offers no tools"
+        raise UsageError(f"{crew.path}: no tool '{ref}'", hint=hint)
+    if timeout_s is not None:
+        tool = replace(tool, spec=tool.spec.model_copy(update={"timeout_s": timeout_s}))
+    return ScrubbedTool(tool, crew_secrets(crew.spec))
