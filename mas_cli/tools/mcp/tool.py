@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mas_cli.spec.models import JsonSchema, ToolSpec
-from mas_cli.tools.base import ToolResult, cap_output, checked_call, digest, timed_out
+from mas_cli.tools.base import ToolResult, cap_output, checked_call, parts_digest, timed_out
 from mas_cli.tools.cachekey import canonical_json
 from mas_cli.tools.mcp.connection import Connection, Launch, ServerGone, StartFailed, describe
 
@@ -101,7 +101,9 @@ class McpTool:
         schema, and `version:`."""
         assert self.spec.mcp is not None
         schema = canonical_json(self.parameters)
-        return digest("mcp", self.spec.mcp.identity(), self.remote, schema, self.spec.version or "")
+        return parts_digest(
+            "mcp", self.spec.mcp.identity(), self.remote, schema, self.spec.version or ""
+        )
 
     async def call(self, arguments: dict[str, Any]) -> ToolResult:
         """Validate the arguments against the tool's input schema, then call it."""
