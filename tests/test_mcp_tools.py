@@ -315,3 +315,21 @@ def test_a_schema_that_is_not_json_schema_stops_the_run(tmp_path: Path, clean_en
         write(tmp_path / "d", crew_text(included, "- text: done", agent_tools="[raw]")), clean_env
     )
     assert result.status == "ok"  # left out with include:, it is never offered
+
+
+def test_editing_the_server_file_invalidates_its_cache(tmp_path: Path, clean_env: Path) -> None:
+    folder = tmp_path / "c"
+    folder.mkdir()
+    (folder / "server.py").write_text(SERVER.read_text())
+    tools = "srv:\n  mcp: {command: [python, server.py]}\n  kind: deterministic\n"
+    turns = "- tool_calls: [{name: srv.add, arguments: {a: 1, b: 2}}]\n- text: done\n"
+    path = write(folder, crew_text(tools, turns))
+    first = calls_of(events(run(path, clean_env)), "srv.add")[0]
+    again = calls_of(events(run(path, clean_env)), "srv.add")[0]
+    assert (first["cached"], again["cached"]) == (False, True)
+    with (folder / "server.py").open("a") as server:
+        server.write("\n# changed\n")
+    edited = calls_of(events(run(path, clean_env)), "srv.add")[0]
+    assert edited["cached"] is False
+    assert edited["cache_key"] != first["cache_key"]
+    assert (folder / "calls.txt").read_text() == "add\nadd\n"

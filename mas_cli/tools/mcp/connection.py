@@ -55,6 +55,9 @@ class Launch:
     url: str | None = None
     headers: dict[str, str] = field(default_factory=dict, repr=False)
     secrets: Secrets = field(default_factory=Secrets, repr=False)
+    stamps: tuple[str, ...] = ()
+    """stdio: path, size and modification time of the program and of each file its argv
+    names (`server.py`): the server's code, for the cache key."""
 
 
 class Connection:

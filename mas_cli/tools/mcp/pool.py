@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mas_cli.errors import ToolError, UsageError
@@ -21,7 +22,7 @@ from mas_cli.spec.models import JsonSchema, ToolSpec
 from mas_cli.spec.toolchecks import resolve_program
 from mas_cli.tools import ScrubbedTool
 from mas_cli.tools.base import Tool
-from mas_cli.tools.command import reaped
+from mas_cli.tools.command import reaped, stamp
 from mas_cli.tools.environment import tool_environment
 from mas_cli.tools.mcp.connection import Launch, StartFailed
 from mas_cli.tools.mcp.tool import McpTool, Server
@@ -114,7 +115,14 @@ def launch(crew: Crew, name: str) -> Launch:
     env.update({k: spec_mcp.expand(v) for k, v in server.env.items()})
     argv = tuple(reaped([program, *server.command[1:]]))
     cwd = base / server.cwd if server.cwd else base
-    return Launch(name, server.start_timeout_s, argv=argv, cwd=cwd, env=env, secrets=secrets)
+    stamps = file_stamps([program, *server.command[1:]], cwd)
+    return Launch(name, server.start_timeout_s, argv, cwd, env, secrets=secrets, stamps=stamps)
+
+
+def file_stamps(argv: list[str], cwd: Path) -> tuple[str, ...]:
+    """`path:size:mtime` of each argv element that names a file (from the server's folder)."""
+    files = [cwd / arg for arg in argv if "\0" not in arg]
+    return tuple(stamp(path) for path in files if path.is_file())
 
 
 def pick_tools(crew: Crew, name: str, server: Server) -> dict[str, McpTool]:

@@ -97,13 +97,12 @@ class McpTool:
         return self.server.name
 
     def fingerprint(self) -> str:
-        """The server's identity (argv or URL, never a secret), the tool's name and input
-        schema, and `version:`."""
+        """The server's identity (argv or URL, never a secret) and, for stdio, its program's
+        and files' stamps; the tool's name and input schema; `version:`."""
         assert self.spec.mcp is not None
+        server = (self.spec.mcp.identity(), *self.server.launch.stamps)
         schema = canonical_json(self.parameters)
-        return parts_digest(
-            "mcp", self.spec.mcp.identity(), self.remote, schema, self.spec.version or ""
-        )
+        return parts_digest("mcp", *server, self.remote, schema, self.spec.version or "")
 
     async def call(self, arguments: dict[str, Any]) -> ToolResult:
         """Validate the arguments against the tool's input schema, then call it."""
