@@ -43,6 +43,7 @@ BENCHES = {
         ["--calls", "1000", "--tasks", "50", "--runs", "1", "--no-phoenix"],
     ),
     "view": ("9. View", [], ["--calls", "1000", "--runs", "1"]),
+    "mcp": ("10. MCP tools", [], ["--calls", "100"]),
 }
 
 

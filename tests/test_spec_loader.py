@@ -63,8 +63,8 @@ EXPECTED: dict[str, list[str]] = {
         "syntax.yaml:4:6: not valid YAML: expected ',' or '}', but got ':' (check indentation and quoting)",
     ],
     "tool_shape": [
-        "tool_shape.yaml:4:5: tools.both: give exactly one of `function:` or `command:`",
-        "tool_shape.yaml:7:5: tools.neither: give exactly one of `function:` or `command:`",
+        "tool_shape.yaml:4:5: tools.both: give exactly one of `function:`, `command:` or `mcp:`",
+        "tool_shape.yaml:7:5: tools.neither: give exactly one of `function:`, `command:` or `mcp:`",
         "tool_shape.yaml:9:5: tools.twice: give `kind:` or `deterministic:`, not both",
     ],
     "tools_resolve": [

@@ -13,6 +13,8 @@ HEAVY = (
     "tiktoken",
     "httpx",
     "httpx2",
+    "mcp",
+    "mcp_types",
     "diskcache",
     "jsonschema",
     "genai_prices",

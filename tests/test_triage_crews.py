@@ -18,6 +18,7 @@ from mas_cli.cli import app
 ROOT = Path(__file__).resolve().parent.parent
 EXPECTED: dict[str, set[tuple[str, str]]] = {
     "delegation-ping-pong": {("limit_hit", "lead"), ("ping_pong", "lead"), ("ping_pong", "dev")},
+    "docs-desk": set(),
     "fraud-review": set(),
     "hierarchical-report": set(),
     "research-pipeline": set(),

@@ -43,14 +43,22 @@ def validate(
 
 
 def _probed(report: Validation) -> Validation:
-    """Import the crew's own tool files and check its examples, as a run would meet them."""
+    """Import the crew's own tool files and check its examples, as a run would meet them; start
+    its MCP servers and check what they offer."""
     import dataclasses
 
     from mas_cli.spec.loader import Crew
+    from mas_cli.tools.mcp.probe import probe_servers, with_offers
     from mas_cli.tools.probe import probe_tools
 
-    found = probe_tools(Crew(report.spec, Path(report.path))) if report.spec is not None else []
-    return dataclasses.replace(report, problems=[*report.problems, *found]) if found else report
+    if report.spec is None:
+        return report
+    crew = Crew(report.spec, Path(report.path))
+    found = probe_tools(crew)
+    served, offers = probe_servers(crew)
+    report = with_offers(report, offers)
+    problems = [*report.problems, *found, *served]
+    return dataclasses.replace(report, problems=problems) if found or served else report
 
 
 def _with_bound(doc: dict[str, Any], bound: RunBound | None) -> dict[str, Any]:

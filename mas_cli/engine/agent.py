@@ -180,6 +180,8 @@ async def _tools(
     if result.hit:
         return Stopped(result.hit, conv.last_text)
     conv.add(*result.messages)
+    if result.failure:
+        return Failed(result.failure, conv.last_text)
     hit = ctx.guard.record_progress(site, "tools:" + result.fingerprint)
     if hit:
         ctx.limit_hit(hit, site.span)

@@ -21,6 +21,7 @@ from mas_cli.spec.loader import Crew
 from mas_cli.spec.model_spec import ModelSpec
 from mas_cli.tools.base import Tool
 from mas_cli.tools.cache import CachedCall, ToolCache, call_cached
+from mas_cli.tools.names import held, server_of, wire_name
 
 Listener = Callable[[Event], None]
 Runner = Callable[["RunContext", CallSite, dict[str, Any]], Awaitable[CachedCall]]
@@ -34,6 +35,10 @@ class Offered:
     run: Runner
     counted: bool = True
     """Counts toward max_tool_calls; a delegation is guarded by the delegation limits instead."""
+    tool: str | None = None
+    """The crew's name for it when the model is offered another (`files.read_file`)."""
+    server: str | None = None
+    """The MCP server it comes from."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,12 @@ class _Plain:
         arguments: dict[str, Any],
     ) -> CachedCall:
         return await call_cached(ctx.tools[self.name], arguments, ctx.cache)
+
+
+def _offered(tool: Tool) -> Offered:
+    wire = wire_name(tool.name)
+    schema = ToolSchema(wire, tool.description, tool.parameters)
+    return Offered(schema, _Plain(tool.name), tool=tool.name, server=server_of(tool))
 
 
 def digest(value: Any) -> str:
@@ -128,11 +139,8 @@ class RunContext:
         """The tools `agent` is offered: the crew's tools it names, and what `offer` added."""
         box = self.toolboxes.get(agent)
         if box is None:
-            tools = (self.tools[n] for n in self.crew.spec.agent(agent).tools)
-            box = self.toolboxes[agent] = {
-                t.name: Offered(ToolSchema(t.name, t.description, t.parameters), _Plain(t.name))
-                for t in tools
-            }
+            names = held(self.crew.spec.agent(agent).tools, self.tools)
+            box = self.toolboxes[agent] = {wire_name(n): _offered(self.tools[n]) for n in names}
         return box
 
     def offer(self, agent: str, offered: Offered) -> None:

@@ -25,6 +25,7 @@ from mas_cli.engine.guards import Guard
 from mas_cli.engine.inputs import resolve_inputs
 from mas_cli.engine.outcomes import LimitHit, RunResult
 from mas_cli.engine.providers import (
+    ReplaySource,
     build_models,
     close,
     open_providers,
@@ -54,9 +55,10 @@ from mas_cli.redact import Secrets
 from mas_cli.spec.loader import Crew
 from mas_cli.spec.model_spec import ModelSpec
 from mas_cli.spec.models import MANAGER_TASK
-from mas_cli.tools import load_tools
+from mas_cli.tools import load_tools, scrubbed
 from mas_cli.tools.base import Tool
 from mas_cli.tools.cache import ToolCache, cache_dir
+from mas_cli.tools.mcp import open_servers
 
 RESERVE = ".reserve"  # the run's room on the disk for its last words, deleted at its end
 
@@ -91,9 +93,21 @@ async def run_crew(crew: Crew, options: RunOptions) -> RunResult:
     for model in models.values():  # built in a thread while the run sets up: no call waits long
         prepare_tokenizer(model.model)
     tools = load_tools(crew)
-    if options.wrap_tools is not None:
-        tools = options.wrap_tools(tools)
     check_writable(runs_dir(options.home), "cannot write runs in")  # before any client opens
+    async with open_servers(crew) as servers:  # each started once, closed with its tree
+        tools.update(scrubbed(crew, servers.tools))
+        if options.wrap_tools is not None:
+            tools = options.wrap_tools(tools)
+        return await _open_and_run(crew, options, (models, tools, inputs), source)
+
+
+async def _open_and_run(
+    crew: Crew,
+    options: RunOptions,
+    parts: tuple[dict[str, ModelSpec], dict[str, Tool], dict[str, Any]],
+    source: ReplaySource | None,
+) -> RunResult:
+    models, tools, inputs = parts
     providers = open_providers(crew, models, source)
     run_id = new_run_id()
     run_dir = runs_dir(options.home) / run_id

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from mas_cli.engine.context import RunContext, digest
+from mas_cli.engine.context import Offered, RunContext, digest
 from mas_cli.engine.outcomes import LimitHit
 from mas_cli.events import volatile
 from mas_cli.events.models import ToolCall as ToolCallEvent
@@ -16,6 +16,7 @@ from mas_cli.events.models import ToolStatus, Warning_
 from mas_cli.llm.types import CallSite, Message, ToolCall
 from mas_cli.tools.base import ToolResult
 from mas_cli.tools.cache import CachedCall
+from mas_cli.tools.names import wire_name
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,8 @@ class ToolTurn:
     messages: tuple[Message, ...]
     hit: LimitHit | None
     fingerprint: str
+    failure: str | None = None
+    """A tool that cannot be used again (an MCP server dead after its restart): why."""
 
 
 async def run_tool_calls(ctx: RunContext, site: CallSite, calls: tuple[ToolCall, ...]) -> ToolTurn:
@@ -34,6 +37,7 @@ async def run_tool_calls(ctx: RunContext, site: CallSite, calls: tuple[ToolCall,
     records the first); the calls that fit still run, and the turn ends with that hit.
     """
     guard = ctx.guard
+    calls = tuple(_as_offered(ctx.toolbox(site.agent), c) for c in calls)
     hits = [guard.check_tool_call(site, c.name, digest(c.arguments)) for c in calls]
     hit = next((h for h in hits if h), None)
     if hit:
@@ -47,7 +51,9 @@ async def run_tool_calls(ctx: RunContext, site: CallSite, calls: tuple[ToolCall,
         Message(role="tool", content=r.output, tool_call_id=c.id, name=c.name, is_error=not r.ok)
         for c, r in pairs
     )
-    return ToolTurn(messages, None, digest([(c.name, c.arguments, r.output) for c, r in pairs]))
+    failure = next((r.error or r.output for r in results if r.fatal), None)
+    fingerprint = digest([(c.name, c.arguments, r.output) for c, r in pairs])
+    return ToolTurn(messages, None, fingerprint, failure)
 
 
 async def _one(ctx: RunContext, site: CallSite, call: ToolCall) -> ToolResult:
@@ -86,8 +92,10 @@ def _emit_call(
     the call's result and what the cache did; None when it was cut short)."""
     shape, varied = _args_shape(call.arguments)
     output = done.result.output if done else None
+    offered = ctx.toolbox(site.agent).get(call.name)
     event = ToolCallEvent(
-        tool=call.name,
+        tool=(offered.tool if offered else None) or call.name,
+        server=offered.server if offered else None,
         tool_call_id=call.id,
         args_digest=digest(call.arguments),
         args_shape=shape,
@@ -130,6 +138,13 @@ async def _held(ctx: RunContext, site: CallSite, call: ToolCall, refusal: str | 
         return await _call(ctx, site, call, refusal)
     finally:
         ctx.guard.record_tool_call(site.agent)
+
+
+def _as_offered(box: dict[str, Offered], call: ToolCall) -> ToolCall:
+    """A call naming a tool as the crew file does (`files.read_file`, in an offline script)
+    is the call of the tool the model was offered (`files__read_file`)."""
+    wire = wire_name(call.name)
+    return replace(call, name=wire) if call.name not in box and wire in box else call
 
 
 def _refusal(call: ToolCall, allowed: set[str]) -> str | None:

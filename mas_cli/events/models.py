@@ -134,6 +134,8 @@ class ToolCall(Event):
 
     type: Literal["tool_call"] = "tool_call"
     tool: str
+    server: str | None = None
+    """The MCP server the tool comes from (its name under tools:); None for other tools."""
     tool_call_id: str | None = None
     args_digest: str
     args_shape: str | None = None

@@ -18,6 +18,7 @@ from urllib.parse import SplitResult, urlsplit
 
 from mas_cli.errors import UsageError
 from mas_cli.redact import Secrets
+from mas_cli.spec.mcp import secret_values as mcp_secrets
 from mas_cli.spec.model_spec import ModelSpec
 from mas_cli.spec.models import CrewSpec
 from mas_cli.spec.providers import PROVIDERS, key_variables
@@ -121,6 +122,8 @@ def _url_password(model: ModelSpec) -> str:
 
 
 def crew_secrets(spec: CrewSpec, environ: Mapping[str, str] | None = None) -> Secrets:
-    """Every secret a run knows: its models' keys and header values, and the value of every
-    variable whose name looks secret."""
-    return Secrets.from_environment(environ) + model_keys(spec, environ)
+    """Every secret a run knows: its models' keys and header values, what its MCP servers are
+    given (env: and headers: values, `${VAR}` values), and the value of every variable whose
+    name looks secret."""
+    servers = Secrets.of(*mcp_secrets(spec, environ))
+    return Secrets.from_environment(environ) + model_keys(spec, environ) + servers

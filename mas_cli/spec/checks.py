@@ -15,6 +15,7 @@ from jsonschema.validators import validator_for
 
 from mas_cli.spec import graph
 from mas_cli.spec.findings import Finding, did_you_mean
+from mas_cli.spec.mcp import reference_problem
 from mas_cli.spec.models import INLINE_MANAGER, AgentSpec, CrewSpec, JsonSchema
 from mas_cli.spec.patterns import HINT as PATTERN_HINT
 from mas_cli.spec.patterns import pattern_problems
@@ -27,9 +28,9 @@ def check_references(crew: CrewSpec) -> Iterator[Finding]:
     yield from _check_models(crew)
     for where, agent in _agents(crew):
         for i, tool in enumerate(agent.tools):
-            if tool not in crew.tools:
-                hint = did_you_mean(tool, crew.tools) or "declare it under tools:"
-                yield Finding((*where, "tools", i), f"tool '{tool}' is not defined", hint)
+            problem = reference_problem(crew, tool)
+            if problem:
+                yield Finding((*where, "tools", i), *problem)
     yield from _check_task_refs(crew)
     yield from _check_manager(crew)
     yield from _check_rate_limits(crew)

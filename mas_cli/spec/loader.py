@@ -15,6 +15,7 @@ from pydantic_core import ErrorDetails
 from mas_cli.errors import Problem, SpecError, UsageError
 from mas_cli.spec import checks, risks, toolchecks
 from mas_cli.spec.findings import Finding, did_you_mean, dotted
+from mas_cli.spec.mcp import McpServerSpec
 from mas_cli.spec.model_spec import ModelSpec, PriceSpec, RateLimit
 from mas_cli.spec.models import (
     AgentSpec,
@@ -173,6 +174,7 @@ _SECTION_MODELS: dict[tuple[str | None, ...], type[BaseModel]] = {
     ("agents", None): AgentSpec,
     ("tasks", None): TaskSpec,
     ("tools", None): ToolSpec,
+    ("tools", None, "mcp"): McpServerSpec,
     ("models", None): ModelSpec,
     ("inputs", None): InputSpec,
     ("rate_limits", None): RateLimit,

@@ -10,11 +10,12 @@ from __future__ import annotations
 import re
 from datetime import date
 from functools import cached_property
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from mas_cli.spec.base import Spec
+from mas_cli.spec.mcp import McpServerSpec
 from mas_cli.spec.model_spec import (
     ModelSpec,
     PriceSpec,
@@ -26,7 +27,20 @@ from mas_cli.spec.script import Script
 
 JsonSchema = dict[str, Any]
 ToolKind = Literal["deterministic", "live", "side_effect"]
+
+
+def _kind_shape(value: Any) -> str:
+    return "per_tool" if isinstance(value, dict) else "one"
+
+
+# One kind, or (MCP) one per tool; tagged, so a bad value is reported once, in its own shape.
+ToolKinds = Annotated[
+    Annotated[ToolKind, Tag("one")] | Annotated[dict[str, ToolKind], Tag("per_tool")],
+    Discriminator(_kind_shape),
+]
 Process = Literal["sequential", "parallel", "hierarchical"]
+MCP_UNUSED = ("description", "parameters", "env")
+"""An MCP server describes its own tools; its variables go under `mcp: {env: ...}`."""
 INLINE_MANAGER = "manager"
 ENV_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 MANAGER_TASK = "manage"  # the id of a hierarchical crew's manager conversation
@@ -103,7 +117,8 @@ class Limits(Spec):
 
 
 class ToolSpec(Spec):
-    """A tool agents can call: a Python function or a command run without a shell."""
+    """A tool agents can call: a Python function, a command run without a shell, or the tools
+    of an MCP server (see spec.mcp)."""
 
     function: str | None = None
     """`file.py:func` (relative to the crew file) or `package.module:func`."""
@@ -111,10 +126,15 @@ class ToolSpec(Spec):
     """argv with `{param}` placeholders, run without a shell; `python` means mas's own Python."""
     description: str = ""
     """What the tool does, for the model; a function's docstring when absent."""
+    mcp: McpServerSpec | None = None
+    """An MCP server (stdio `command:` or `url:`) whose tools agents name as `server.tool`."""
+    include: list[str] | None = None
+    """MCP: the server's tools agents may hold (default: every tool it offers)."""
     parameters: dict[str, JsonSchema] | None = None
     """JSON Schema of each argument; required unless it has a default. From type hints if absent."""
-    kind: ToolKind = "live"
-    """`deterministic` outputs are cached on disk; `live` and `side_effect` never are."""
+    kind: ToolKinds = "live"
+    """`deterministic` outputs are cached on disk; `live` and `side_effect` never are. MCP: one
+    kind for all the server's tools, or one per tool (`{read_file: deterministic}`)."""
     deterministic: bool | None = None
     """Shorthand: `deterministic: true` is `kind: deterministic`."""
     timeout_s: float = Field(default=30, gt=0)
@@ -133,10 +153,17 @@ class ToolSpec(Spec):
 
     @model_validator(mode="after")
     def _one_implementation(self) -> ToolSpec:
-        if (self.function is None) == (self.command is None):
-            raise ValueError("give exactly one of `function:` or `command:`")
+        given = [f for f in ("function", "command", "mcp") if getattr(self, f) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of `function:`, `command:` or `mcp:`")
         if self.deterministic is not None and "kind" in self.model_fields_set:
             raise ValueError("give `kind:` or `deterministic:`, not both")
+        if self.mcp is None and (self.include is not None or isinstance(self.kind, dict)):
+            raise ValueError("`include:` and a kind per tool are for an `mcp:` server")
+        if self.mcp is not None:
+            unused = [f for f in MCP_UNUSED if f in self.model_fields_set]
+            if unused:
+                raise ValueError(f"`{unused[0]}:` does not apply to an `mcp:` server (it says)")
         return self
 
     @field_validator("env")
@@ -149,9 +176,15 @@ class ToolSpec(Spec):
 
     @property
     def effective_kind(self) -> ToolKind:
-        """The kind after the `deterministic:` shorthand is applied."""
+        """The kind after the `deterministic:` shorthand is applied (MCP: of an unnamed tool)."""
+        return self.kind_of("")
+
+    def kind_of(self, tool: str) -> ToolKind:
+        """The kind of one of an MCP server's tools (of this tool, for the others)."""
         if self.deterministic is not None:
             return "deterministic" if self.deterministic else "live"
+        if isinstance(self.kind, dict):
+            return self.kind.get(tool, "live")
         return self.kind
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from mas_cli.errors import MasError, Problem, SpecError
 from mas_cli.spec import graph
 from mas_cli.spec.loader import Crew, load_crew
-from mas_cli.spec.models import CrewSpec
+from mas_cli.spec.models import CrewSpec, ToolSpec
 
 
 @dataclass(frozen=True)
@@ -77,10 +77,7 @@ def summarize(crew: Crew) -> CrewSummary:
         ],
         agents=[_agent(spec, name) for name in spec.agents],
         tasks=_tasks(spec),
-        tools=[
-            {"name": n, "impl": "function" if t.function else "command", "kind": t.effective_kind}
-            for n, t in spec.tools.items()
-        ],
+        tools=[{"name": n, "impl": _impl(t), "kind": _kind(t)} for n, t in spec.tools.items()],
         models=_models(spec),
         limits=spec.limits.model_dump(),
         defaulted_limits=sorted(set(type(spec.limits).model_fields) - spec.limits.model_fields_set),
@@ -123,3 +120,14 @@ def _models(spec: CrewSpec) -> list[dict[str, Any]]:
         if model is not None:
             out.append({"name": ref, "provider": model.provider, "model": model.model})
     return out
+
+
+def _impl(tool: ToolSpec) -> str:
+    return "function" if tool.function else "command" if tool.command else "mcp"
+
+
+def _kind(tool: ToolSpec) -> str:
+    """The tool's kind; an MCP server's kinds per tool, `read_doc: deterministic, *: live`."""
+    if not isinstance(tool.kind, dict) or tool.deterministic is not None:
+        return tool.effective_kind
+    return ", ".join([*(f"{t}: {k}" for t, k in tool.kind.items()), "others: live"])

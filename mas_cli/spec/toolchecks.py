@@ -18,8 +18,10 @@ from importlib.machinery import ModuleSpec, PathFinder
 from pathlib import Path as FsPath
 
 from mas_cli.spec.findings import Finding, did_you_mean
+from mas_cli.spec.mcp import McpServerSpec, check_servers, templated, variables
 from mas_cli.spec.models import CrewSpec, ToolSpec
 from mas_cli.spec.providers import key_variables as provider_keys
+from mas_cli.spec.yamlpos import Path
 
 PYTHON_NAMES = ("python", "python3")
 
@@ -31,7 +33,12 @@ def check_tools(crew: CrewSpec, base_dir: FsPath) -> Iterator[Finding]:
             yield from _check_function(name, tool.function, base_dir)
         elif tool.command is not None:
             yield from _check_command(name, tool, base_dir)
+        elif tool.mcp is not None and tool.mcp.command is not None:
+            yield from _check_program(("tools", name, "mcp", "command", 0), tool.mcp, base_dir)
+        if tool.mcp is not None:
+            yield from _check_server_keys(name, tool, key_variables(crew))
         yield from _check_env(name, tool, key_variables(crew))
+    yield from check_servers(crew)
 
 
 def key_variables(crew: CrewSpec) -> set[str]:
@@ -198,6 +205,30 @@ def _check_command(name: str, tool: ToolSpec, base_dir: FsPath) -> Iterator[Find
             "install it, or give its path",
         )
     yield from _check_argv_placeholders(name, tool)
+
+
+def _check_program(path: Path, server: McpServerSpec, base_dir: FsPath) -> Iterator[Finding]:
+    """An MCP server's program must be found, as a command tool's is."""
+    assert server.command is not None
+    if resolve_program(server.command[0], base_dir) is None:
+        yield Finding(
+            path,
+            f"'{server.command[0]}' is not on PATH and not a file next to the crew",
+            "install it, or give its path",
+        )
+
+
+def _check_server_keys(name: str, tool: ToolSpec, keys: set[str]) -> Iterator[Finding]:
+    """A model's key never goes to an MCP server either."""
+    assert tool.mcp is not None
+    for path, text in templated(tool.mcp):
+        for var in variables(text):
+            if var in keys:
+                yield Finding(
+                    ("tools", name, "mcp", *path),
+                    f"{var} holds a model's key and is never passed to a tool",
+                    "give the server its own credential in another variable",
+                )
 
 
 def resolve_program(program: str, base_dir: FsPath) -> str | None:

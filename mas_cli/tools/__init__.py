@@ -1,7 +1,10 @@
-"""Tools agents call (Python functions, commands) and the deterministic-output cache.
+"""Tools agents call (Python functions, commands, MCP servers' tools) and the deterministic-output
+cache.
 
-`load_tools(crew)` gives each declared tool as a `Tool`; `await tool.call(arguments)` always
-returns a `ToolResult`: bad arguments, errors and timeouts are results the model is shown.
+`load_tools(crew)` gives each function and command tool as a `Tool` (an MCP server's tools
+come from the started server: `tools.mcp.open_servers`, wrapped by `scrubbed`);
+`await tool.call(arguments)` always returns a `ToolResult`: bad arguments, errors and timeouts
+are results the model is shown.
 Every result is scrubbed of the crew's known secrets before anyone (the cache, the run log,
 the model, `mas tool-test`) sees it; command tools run with an allow-listed environment.
 """
@@ -9,6 +12,7 @@ the model, `mas tool-test`) sees it; command tools run with an allow-listed envi
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -30,6 +34,7 @@ __all__ = [
     "check_arguments",
     "load_tool",
     "load_tools",
+    "scrubbed",
 ]
 
 
@@ -41,7 +46,11 @@ def load_tools(crew: Crew) -> dict[str, Tool]:
             the message names the tool, the file and the function.
     """
     modules: dict[str, ModuleType] = {}  # one import per file, shared by the tools it defines
-    return {name: _load(crew, name, spec, modules) for name, spec in crew.spec.tools.items()}
+    return {
+        name: _load(crew, name, spec, modules)
+        for name, spec in crew.spec.tools.items()
+        if spec.mcp is None  # an MCP server's tools come from the server (tools.mcp)
+    }
 
 
 def load_tool(crew: Crew, name: str, spec: ToolSpec | None = None) -> Tool:
@@ -61,6 +70,12 @@ def _load(crew: Crew, name: str, spec: ToolSpec, modules: dict[str, ModuleType])
     else:
         tool = load_command_tool(name, spec, base_dir, model_keys(crew.spec))
     return ScrubbedTool(tool, crew_secrets(crew.spec))
+
+
+def scrubbed(crew: Crew, tools: Mapping[str, Tool]) -> dict[str, Tool]:
+    """These tools with their results scrubbed of the crew's secrets."""
+    secrets = crew_secrets(crew.spec)
+    return {name: ScrubbedTool(tool, secrets) for name, tool in tools.items()}
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,9 @@ class ToolResult:
     """The output was cut at max_output_bytes."""
     exit_code: int | None = None
     """Command tools: the process's exit status (negative: killed by that signal)."""
+    fatal: bool = False
+    """The tool cannot be used again (an MCP server that died after its restart): the task
+    that called it fails with the error."""
 
 
 class Tool(Protocol):

@@ -7,6 +7,7 @@ listed in that order: the first one is why the call misses.
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import json
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from mas_cli.tools.base import Tool, check_arguments
 from mas_cli.tools.cache import CacheEntry, cache_dir
 from mas_cli.tools.cache_admin import entries, opened
 from mas_cli.tools.cachekey import KeyInputs, cacheable, key_inputs
-from mas_cli.tools.tooltest import find_crew, pick_tool
+from mas_cli.tools.tooltest import find_crew, open_tool
 
 SIMILARITY_CHARS = 2000
 """How much of two argument texts is compared to rank near misses (the ratio is quadratic)."""
@@ -62,9 +63,14 @@ def explain_call(
         SpecError: the crew file has problems.
         ToolError: the tool cannot be loaded.
     """
-    found = pick_tool(load_crew(find_crew(crew, Path.cwd())), tool)
-    arguments = parse_arguments(found.parameters, pairs, args_json)
-    return explain(found, arguments, cache_dir(home))
+    loaded = load_crew(find_crew(crew, Path.cwd()))
+
+    async def explained() -> Explanation:
+        async with open_tool(loaded, tool) as found:  # an MCP tool's schema is its server's
+            arguments = parse_arguments(found.parameters, pairs, args_json)
+            return explain(found, arguments, cache_dir(home))
+
+    return asyncio.run(explained())
 
 
 def explain(tool: Tool, arguments: dict[str, Any], directory: Path) -> Explanation:

@@ -64,7 +64,7 @@ class CommandTool:
         `[python, kb.py, ...]`) counts: it is the tool's code as much as the executable is.
         """
         files = [self.program, *(a for a in self.argv[1:] if "{" not in a)]
-        stamps = [_stamp(self.cwd / f) for f in files if (self.cwd / f).is_file()]
+        stamps = [stamp(self.cwd / f) for f in files if (self.cwd / f).is_file()]
         return parts_digest("command", json.dumps(self.argv), *stamps, self.spec.version or "")
 
     async def call(self, arguments: dict[str, Any]) -> ToolResult:
@@ -209,7 +209,8 @@ def as_argument(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _stamp(path: Path) -> str:
+def stamp(path: Path) -> str:
+    """`path:size:mtime_ns` of a file (`path:missing` when it cannot be read)."""
     try:
         info = path.stat()
     except OSError:

@@ -10,10 +10,12 @@ whose outputs differ across runs).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import difflib
 import json
 import math
 import statistics
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -23,11 +25,14 @@ from mas_cli.events.diskio import check_writable
 from mas_cli.events.text import loads
 from mas_cli.spec.findings import did_you_mean
 from mas_cli.spec.loader import Crew, load_crew
+from mas_cli.spec.mcp import split_ref
 from mas_cli.spec.models import JsonSchema, ToolKind
 from mas_cli.tools import load_tool
 from mas_cli.tools.arguments import parse_arguments
 from mas_cli.tools.base import Tool, ToolResult, check_arguments
 from mas_cli.tools.cache import CacheStatus, ToolCache, cache_dir, call_cached
+from mas_cli.tools.mcp import open_servers
+from mas_cli.tools.mcp.pool import named_server, served_tool
 
 CREW_FILES = ("crew.yaml", "mas.yaml")
 Verdict = Literal["ok", "bad_arguments", "failed", "timeout", "not_deterministic", "skipped"]
@@ -158,6 +163,8 @@ def run_tool_tests(request: Request) -> list[ToolTest]:
     try:
         if request.all_tools:
             return asyncio.run(_test_all(crew, request, cache))
+        if named_server(crew, request.tool or ""):
+            return [asyncio.run(_test_mcp(crew, request, cache))]
         tool = pick_tool(crew, request.tool or "", request.timeout_s)
         arguments = parse_arguments(tool.parameters, request.pairs, request.args_json)
         return [asyncio.run(exercise(tool, arguments, request.repeat, cache))]
@@ -198,6 +205,9 @@ def pick_tool(crew: Crew, name: str, timeout_s: float | None = None) -> Tool:
     if spec is None:
         hint = did_you_mean(name, crew.spec.tools) or "this crew declares no tools"
         raise UsageError(f"{crew.path}: no tool '{name}'", hint=hint)
+    if spec.mcp is not None:
+        hint = f"name one of its tools: {name}.TOOL (mas validate lists them)"
+        raise UsageError(f"{crew.path}: '{name}' is an MCP server, not one tool", hint=hint)
     if timeout_s is not None:
         spec = spec.model_copy(update={"timeout_s": timeout_s})
     return load_tool(crew, name, spec)
@@ -226,10 +236,54 @@ async def exercise(
     return ToolTest(tool.name, kind, arguments, tuple(attempts), (), key, tuple(warnings))
 
 
+async def _test_mcp(crew: Crew, request: Request, cache: ToolCache | None) -> ToolTest:
+    """Start the tool's server, test the tool, close the server."""
+    async with open_tool(crew, request.tool or "", request.timeout_s) as tool:
+        arguments = parse_arguments(tool.parameters, request.pairs, request.args_json)
+        return await exercise(tool, arguments, request.repeat, cache)
+
+
+@contextlib.asynccontextmanager
+async def open_tool(crew: Crew, ref: str, timeout_s: float | None = None) -> AsyncIterator[Tool]:
+    """A crew's tool by name, loaded (an MCP tool: its server started, then closed at the end);
+    `timeout_s` replaces its timeout.
+
+    Raises:
+        UsageError: the crew has no such tool.
+        ToolError: it cannot be loaded, or its server does not start.
+    """
+    if not named_server(crew, ref):
+        yield pick_tool(crew, ref, timeout_s)
+        return
+    async with open_servers(crew, [split_ref(ref)[0]]) as servers:
+        yield served_tool(crew, servers, ref, timeout_s)
+
+
+async def _test_server(
+    crew: Crew, name: str, request: Request, cache: ToolCache | None
+) -> list[ToolTest]:
+    """--all for one MCP server: each example (`{tool: arguments}`) on its tool."""
+    spec = crew.spec.tools[name]
+    try:
+        async with open_servers(crew, [name]) as servers:
+            tests = []
+            for index, example in enumerate(spec.examples):
+                ((tool_name, arguments),) = example.items()
+                tool = served_tool(crew, servers, f"{name}.{tool_name}", request.timeout_s)
+                test = await exercise(tool, dict(arguments), request.repeat, cache)
+                tests.append(replace(test, example=index))
+            return tests
+    except MasError as exc:
+        return [ToolTest(name, spec.effective_kind, {}, error=str(exc))]
+
+
 async def _test_all(crew: Crew, request: Request, cache: ToolCache | None) -> list[ToolTest]:
     tests: list[ToolTest] = []
     for name, spec in crew.spec.tools.items():
         kind = spec.effective_kind
+        if spec.mcp is not None and spec.examples:
+            tests += await _test_server(crew, name, request, cache)
+            continue
         if not spec.examples:
             tests.append(ToolTest(name, kind, {}, skipped="no examples in the crew file"))
             continue

@@ -18,6 +18,8 @@ repository, and is reused when present:
   apt-get when it is missing), which the ``mas view`` browser tests drive headless.
   Debian's security archive keeps only its latest build, so the pin is a lowest major
   version, and the cache folder names the version found.
+- ``mcp-filesystem/<version>/``: the reference MCP filesystem server from the npm
+  registry (``npm install --prefix``), run with ``node``.
 
 A file lock per component keeps parallel pytest processes from building twice. A
 failure raises :class:`InstallError` naming what failed, the last lines of its log and
@@ -42,6 +44,8 @@ LITELLM_VERSION = "1.100.5"
 LLAMA_CPP_PYTHON_VERSION = "0.3.36"
 GGUF_VERSION = "0.19.0"
 PHOENIX_VERSION = "20.26.1"
+MCP_FILESYSTEM_VERSION = "2026.8.31"
+MCP_FILESYSTEM = "@modelcontextprotocol/server-filesystem"
 LOG_TAIL = 30
 
 
@@ -273,11 +277,48 @@ def _apt_install_chromium(log: Path) -> None:
     run_logged("apt-get install chromium", install, log, env=env)
 
 
+# --- the reference MCP filesystem server (npm) ---------------------------------------
+
+
+def mcp_filesystem_dir() -> Path:
+    return cache_root() / "mcp-filesystem" / MCP_FILESYSTEM_VERSION
+
+
+def mcp_filesystem_entry() -> Path:
+    return mcp_filesystem_dir() / "node_modules" / MCP_FILESYSTEM / "dist" / "index.js"
+
+
+def install_mcp_filesystem() -> Path:
+    """The entry script of the pinned reference filesystem server, run with `node`."""
+    home = mcp_filesystem_dir()
+    done = home / "installed"
+    with locked(home.with_suffix(".lock")):
+        if done.exists() and mcp_filesystem_entry().is_file():
+            return mcp_filesystem_entry()
+        for tool in ("node", "npm"):
+            if shutil.which(tool) is None:
+                raise InstallError(f"{tool} is not installed: apt-get install nodejs npm")
+        shutil.rmtree(home, ignore_errors=True)
+        home.mkdir(parents=True)
+        log = home / "install.log"
+        npm = ["npm", "install", "--prefix", str(home), "--no-audit", "--no-fund"]
+        package = f"{MCP_FILESYSTEM}@{MCP_FILESYSTEM_VERSION}"
+        run_logged(f"npm install {package}", [*npm, "--save-exact", package], log)
+        if not mcp_filesystem_entry().is_file():
+            raise InstallError(
+                f"npm installed {package} but {mcp_filesystem_entry()} is missing; last lines "
+                f"of {log}:\n{log_tail(log)}\nDelete {home} and rerun the install."
+            )
+        done.write_text(time.strftime("%Y-%m-%dT%H:%M:%SZ\n", time.gmtime()))
+    return mcp_filesystem_entry()
+
+
 COMPONENTS = {
     "litellm": install_litellm,
     "llama": install_llama_server,
     "phoenix": install_phoenix,
     "chromium": install_chromium,
+    "mcp-filesystem": install_mcp_filesystem,
 }
 
 

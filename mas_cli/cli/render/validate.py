@@ -40,9 +40,7 @@ def _summary_table(s: CrewSummary) -> Table:
         outer.add_row("inputs", _grid([_input_row(i) for i in s.inputs]))
     outer.add_row("agents", _grid([_agent_row(a) for a in s.agents]))
     outer.add_row("tasks", _grid([_task_row(t) for t in s.tasks]))
-    outer.add_row(
-        "tools", _grid([[t["name"], t["impl"], t["kind"]] for t in s.tools] or [["none"]])
-    )
+    outer.add_row("tools", _grid([_tool_row(t) for t in s.tools] or [["none"]]))
     outer.add_row("models", _grid([[m["name"], f"{m['provider']}:{m['model']}"] for m in s.models]))
     outer.add_row("limits", _limits_text(s.limits, s.defaulted_limits))
     return outer
@@ -83,3 +81,10 @@ def _limits_text(limits: dict[str, Any], defaulted: list[str]) -> str:
         f"{k} {figure(v)}" + ("[dim]*[/]" if k in defaulted else "") for k, v in limits.items()
     ]
     return " · ".join(cells) + ("  [dim](* default)[/]" if defaulted else "")
+
+
+def _tool_row(tool: dict[str, Any]) -> list[str]:
+    """name, implementation, kind; an MCP server's row also lists the tools it offers."""
+    offers = tool.get("offers")
+    listed = [f"offers {', '.join(offers) or 'no tools'}"] if offers is not None else []
+    return [tool["name"], tool["impl"], tool["kind"], *listed]

@@ -1,0 +1,240 @@
+"""One MCP server for one run: started once, shared by every caller, closed with its whole tree.
+
+A `Connection` owns the server from a task of its own (the SDK's transports and session are
+context managers that must be entered and left in one task); callers from any task of the run
+send their requests through the shared session. A stdio server runs under mas's reaper (see
+tools/reaper.py), so nothing it starts outlives the run, even when mas itself is killed. Its
+stderr goes to an unnamed temporary file (never a path on disk), whose last lines explain a
+server that would not start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO, cast
+
+from mas_cli.redact import Secrets
+
+if TYPE_CHECKING:
+    from mcp import ClientSession
+    from mcp.types import CallToolResult
+    from mcp.types import Tool as McpToolInfo
+
+STDERR_LINES = 5
+STDERR_KEPT = 16 * 1024
+"""Bytes read from the end of a server's stderr to quote its last lines."""
+CLOSE_GRACE_S = 10.0
+"""The SDK's own shutdown is bounded (close stdin, 2 s, SIGTERM to the group, 2 s, SIGKILL)."""
+
+
+class ServerGone(Exception):
+    """The server's connection ended (it exited, crashed, or its HTTP endpoint went away)."""
+
+
+class StartFailed(Exception):
+    """The server did not start, or did not list its tools, in time; the message says why."""
+
+
+@dataclass(frozen=True)
+class Launch:
+    """How to reach one server, `${VAR}` already expanded: held in memory only, never logged."""
+
+    name: str
+    start_timeout_s: float
+    argv: tuple[str, ...] = ()
+    cwd: Path | None = None
+    env: dict[str, str] = field(default_factory=dict, repr=False)
+    url: str | None = None
+    headers: dict[str, str] = field(default_factory=dict, repr=False)
+    secrets: Secrets = field(default_factory=Secrets, repr=False)
+    stamps: tuple[str, ...] = ()
+    """stdio: path, size and modification time of the program and of each file its argv
+    names (`server.py`): the server's code, for the cache key."""
+
+
+class Connection:
+    """A running server's session, owned by its own task. `start` once, `close` once."""
+
+    def __init__(self, launch: Launch) -> None:
+        self.launch = launch
+        self.tools: list[McpToolInfo] = []
+        self._session: ClientSession | None = None
+        self._failure: BaseException | None = None
+        self._ready = asyncio.Event()
+        self._closing = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stderr: TextIO | None = None
+
+    async def start(self) -> None:
+        """Start the server and list its tools, within start_timeout_s.
+
+        Raises:
+            StartFailed: it exited, refused the handshake, or took too long; with its stderr.
+        """
+        _quiet_sdk()
+        # An unnamed file: gone from the file system from the start, so nothing it holds stays.
+        stderr = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")  # noqa: SIM115
+        self._stderr = cast("TextIO", stderr)  # closed by close()
+        self._task = asyncio.create_task(self._own(), name=f"mcp:{self.launch.name}")
+        timeout = self.launch.start_timeout_s
+        try:
+            await asyncio.wait_for(self._ready.wait(), timeout)
+        except TimeoutError:
+            await self._fail(f"it did not start within {timeout:g}s")
+        if self._session is None:
+            await self._fail(describe(self._failure) if self._failure else "it ended at once")
+
+    async def _fail(self, reason: str) -> NoReturn:
+        """Close what started, then raise StartFailed with the stderr it left."""
+        await self.close(keep_stderr=True)
+        message = self._explain(reason)
+        self._close_stderr()
+        raise StartFailed(message)
+
+    async def call(self, tool: str, arguments: dict[str, Any]) -> CallToolResult:
+        """One tools/call. Raises ServerGone when the connection has ended; MCPError for a
+        protocol error the server answered with."""
+        session = self._session
+        if session is None or self.ended:
+            raise ServerGone(self.why_gone())
+        try:
+            return await session.call_tool(tool, arguments)
+        except Exception as exc:
+            if _connection_lost(exc):
+                raise ServerGone(self.why_gone(exc)) from None
+            raise
+
+    @property
+    def ended(self) -> bool:
+        """Whether the owning task has finished (the session is over)."""
+        return self._task is None or self._task.done()
+
+    def why_gone(self, exc: BaseException | None = None) -> str:
+        """`the MCP server files is gone: MCPError: Connection closed; its stderr ends: ...`."""
+        reason = describe(exc or self._failure) if (exc or self._failure) else "it stopped"
+        return self._explain(f"the MCP server {self.launch.name} is gone: {reason}")
+
+    async def close(self, *, keep_stderr: bool = False) -> None:
+        """End the session and the server (its whole process tree); never raises."""
+        self._closing.set()
+        task = self._task
+        if task is not None and not task.done():
+            done, _ = await asyncio.wait({task}, timeout=CLOSE_GRACE_S)
+            if not done:
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
+        if not keep_stderr:
+            self._close_stderr()
+
+    def _close_stderr(self) -> None:
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
+
+    async def _own(self) -> None:
+        try:
+            async with AsyncExitStack() as stack:
+                read, write = await stack.enter_async_context(self._transport())
+                from mcp import ClientSession
+
+                session = await stack.enter_async_context(ClientSession(read, write))
+                await session.initialize()
+                self.tools = await _list_tools(session)
+                self._session = session
+                self._ready.set()
+                await self._closing.wait()
+        except Exception as exc:  # a failed start, or the transport's end: told to callers
+            self._failure = exc
+        finally:
+            self._session = None
+            self._ready.set()
+
+    def _transport(self) -> AbstractAsyncContextManager[Any]:
+        if self.launch.url is not None:
+            return _http(self.launch.url, self.launch.headers)
+        from mcp import StdioServerParameters, stdio_client
+
+        program, *args = self.launch.argv
+        params = StdioServerParameters(
+            command=program, args=args, env=self.launch.env, cwd=self.launch.cwd
+        )
+        assert self._stderr is not None  # made by start()
+        return stdio_client(params, errlog=self._stderr)
+
+    def _explain(self, reason: str) -> str:
+        tail = self._stderr_tail()
+        text = f"{reason}; its stderr ends:\n{tail}" if tail else reason
+        return self.launch.secrets.scrub(text)
+
+    def _stderr_tail(self) -> str:
+        if self._stderr is None:
+            return ""
+        with contextlib.suppress(OSError, ValueError):
+            fd = self._stderr.fileno()  # the server writes to it directly: read its end only
+            size = os.fstat(fd).st_size
+            tail = os.pread(fd, STDERR_KEPT, max(0, size - STDERR_KEPT))
+            lines = tail.decode("utf-8", errors="replace").strip().splitlines()
+            return "\n".join(f"  {line}" for line in lines[-STDERR_LINES:])
+        return ""
+
+
+@contextlib.asynccontextmanager
+async def _http(url: str, headers: dict[str, str]) -> AsyncIterator[Any]:
+    from mcp.client.streamable_http import streamable_http_client
+    from mcp.shared._httpx_utils import create_mcp_http_client
+
+    async with (
+        create_mcp_http_client(headers=headers) as client,
+        streamable_http_client(url, http_client=client) as streams,
+    ):
+        yield streams
+
+
+async def _list_tools(session: ClientSession) -> list[McpToolInfo]:
+    """Every tool the server offers, across pages."""
+    from mcp.types import PaginatedRequestParams
+
+    listed = await session.list_tools()
+    tools = list(listed.tools)
+    while listed.next_cursor:
+        listed = await session.list_tools(params=PaginatedRequestParams(cursor=listed.next_cursor))
+        tools += listed.tools
+    return tools
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    from mcp.shared.exceptions import MCPError
+    from mcp.types import CONNECTION_CLOSED
+
+    if isinstance(exc, MCPError):
+        return exc.error.code == CONNECTION_CLOSED
+    import anyio
+
+    return isinstance(exc, anyio.ClosedResourceError | anyio.BrokenResourceError | OSError)
+
+
+def _quiet_sdk() -> None:
+    """The SDK logs transport trouble (with tracebacks) as it sees it; mas reports the outcome."""
+    sdk = logging.getLogger("mcp")
+    if not any(isinstance(h, logging.NullHandler) for h in sdk.handlers):
+        sdk.addHandler(logging.NullHandler())
+
+
+def describe(exc: BaseException | None) -> str:
+    """An exception as one line; an exception group by its first leaf."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    if exc is None:
+        return "unknown"
+    message = getattr(exc, "message", None)  # MCPError: its message, not its argument tuple
+    text = str(message if isinstance(message, str) else exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__

@@ -1,0 +1,64 @@
+"""A hand-written stdio MCP server that misbehaves on purpose (line-delimited JSON-RPC).
+
+python mcp_raw.py bad-schema   # offers a tool whose input schema is not valid JSON Schema
+python mcp_raw.py no-start     # prints a reason to stderr and exits 1 before any message
+python mcp_raw.py silent       # reads and never answers (a start that times out)
+python mcp_raw.py protocol     # answers every tools/call with a JSON-RPC error
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+MODE = sys.argv[1]
+TOOLS = [
+    {"name": "good", "inputSchema": {"type": "object", "properties": {"x": {"type": "string"}}}},
+    {"name": "broken", "inputSchema": {"type": "object", "properties": {"x": {"type": 12}}}},
+]
+
+
+def answer(request: dict, result: dict | None = None, error: dict | None = None) -> None:
+    if MODE == "noisy":
+        sys.stdout.write("Starting raw server v1... (not JSON-RPC)\n")
+    if MODE == "noisy" and request.get("method") == "tools/call":
+        result, error = {"content": [{"type": "text", "text": "fine"}]}, None
+    reply = {"jsonrpc": "2.0", "id": request["id"]}
+    reply.update({"error": error} if error else {"result": result})
+    sys.stdout.write(json.dumps(reply) + "\n")
+    sys.stdout.flush()
+
+
+def serve() -> None:
+    for line in sys.stdin:
+        request = json.loads(line)
+        method = request.get("method")
+        if "id" not in request:
+            continue
+        if MODE == "silent":
+            continue
+        if method == "initialize":
+            answer(
+                request,
+                {
+                    "protocolVersion": request["params"]["protocolVersion"],
+                    "capabilities": {"tools": {}},
+                    "serverInfo": {"name": "raw", "version": "1"},
+                },
+            )
+        elif method == "tools/list":
+            answer(request, {"tools": TOOLS})
+        elif method == "tools/call":
+            answer(request, error={"code": -32603, "message": "internal failure in the raw server"})
+        else:
+            answer(request, error={"code": -32601, "message": f"no method {method}"})
+
+
+if __name__ == "__main__":
+    if MODE == "no-start":
+        sys.stderr.write("loading config...\nfatal: config file /etc/raw.toml is missing\n")
+        sys.exit(1)
+    if MODE == "silent":
+        time.sleep(0)
+    serve()

@@ -1,0 +1,99 @@
+"""An MCP server for the tests, written with the official SDK: stdio, or streamable HTTP.
+
+    python mcp_server.py              # stdio
+    python mcp_server.py --http PORT  # streamable HTTP on 127.0.0.1:PORT/mcp
+
+Tools: echo, add (counts its runs in calls.txt in its working folder, so a test tells a run from
+a cache hit), slow (sleeps), fail (reports an error), crash (kills the server), environment
+(prints the server's whole environment), pids (starts a child; writes pids.json), headers
+(prints the HTTP request's headers).
+With REQUIRE_AUTH set, an HTTP call without `Authorization: Bearer $REQUIRE_AUTH` is refused.
+With SLOW_START set, the server sleeps that many seconds before it serves.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import anyio
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+
+app = MCPServer("test-server")
+
+
+@app.tool()
+def echo(text: str) -> str:
+    """Give the text back."""
+    return text
+
+
+@app.tool()
+def add(a: int, b: int) -> int:
+    """Add two integers."""
+    with Path("calls.txt").open("a", encoding="utf-8") as calls:
+        calls.write("add\n")
+    return a + b
+
+
+@app.tool()
+async def slow(seconds: float) -> str:
+    """Sleep, then answer."""
+    await anyio.sleep(seconds)
+    return "done"
+
+
+@app.tool()
+def fail(why: str) -> str:
+    """Always fails, saying why."""
+    raise ToolError(f"refused: {why}")
+
+
+@app.tool()
+def crash() -> str:
+    """Kill the server process at once."""
+    with Path("crashes.txt").open("a", encoding="utf-8") as crashes:
+        crashes.write(f"{os.getpid()}\n")
+    os._exit(3)
+
+
+@app.tool()
+def environment() -> str:
+    """The server's whole environment, as JSON."""
+    return json.dumps(dict(os.environ), sort_keys=True)
+
+
+@app.tool()
+def pids() -> str:
+    """Start a sleeping child, then write this server's, its parent's and the child's pids."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    found = {"server": os.getpid(), "parent": os.getppid(), "child": child.pid}
+    Path("pids.json").write_text(json.dumps(found), encoding="utf-8")
+    return json.dumps(found)
+
+
+@app.tool()
+def headers(ctx: Context) -> str:
+    """The HTTP request's headers, as JSON."""
+    _authorized(ctx)
+    return json.dumps(dict(ctx.headers or {}), sort_keys=True)
+
+
+def _authorized(ctx: Context) -> None:
+    token = os.environ.get("REQUIRE_AUTH")
+    if token and (ctx.headers or {}).get("authorization") != f"Bearer {token}":
+        raise ToolError("unauthorized")
+
+
+if __name__ == "__main__":
+    time.sleep(float(os.environ.get("SLOW_START", "0")))
+    if sys.argv[1:2] == ["--http"]:
+        port = int(sys.argv[2])
+        anyio.run(lambda: app.run_streamable_http_async(host="127.0.0.1", port=port))
+    else:
+        app.run()

@@ -1,0 +1,95 @@
+"""Crews whose tools come from the tests' MCP servers (mcp_server.py, mcp_raw.py)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+TESTS = Path(__file__).resolve().parent
+SERVER = TESTS / "mcp_server.py"
+RAW = TESTS / "mcp_raw.py"
+
+
+def stdio_server(extra: str = "") -> str:
+    """The `tools:` entry of the SDK test server over stdio, named srv."""
+    return f"srv:\n  mcp: {{command: [python, {SERVER}]}}\n" + textwrap.indent(extra, "  ")
+
+
+def crew_text(tools: str, turns: str, *, limits: str = "", agent_tools: str = "[srv]") -> str:
+    """A one-agent, one-task offline crew whose agent plays `turns` (a YAML list)."""
+    return (
+        "name: mcp-test\n"
+        + (f"limits:\n{textwrap.indent(limits, '  ')}\n" if limits else "")
+        + "tools:\n"
+        + textwrap.indent(tools, "  ")
+        + "\nagents:\n  worker:\n    role: Worker\n    model: offline\n"
+        + f"    tools: {agent_tools}\n    script:\n"
+        + textwrap.indent(textwrap.dedent(turns), "      ")
+        + "\ntasks:\n  - {id: work, agent: worker, prompt: Work.}\n"
+    )
+
+
+def write(folder: Path, text: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "crew.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def http_server(folder: Path, **env: str) -> Iterator[str]:
+    """The SDK test server over streamable HTTP on 127.0.0.1; yields its URL."""
+    port = free_port()
+    folder.mkdir(parents=True, exist_ok=True)
+    log = (folder / "http-server.log").open("w", encoding="utf-8")
+    proc = subprocess.Popen(
+        [sys.executable, str(SERVER), "--http", str(port)],
+        cwd=folder,
+        env={**os.environ, **env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        _wait_for_port(port, proc)
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()
+
+
+def _wait_for_port(port: int, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"the HTTP MCP server exited with {proc.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.05)
+    raise AssertionError("the HTTP MCP server did not listen within 30 s")
+
+
+def alive(pid: int) -> bool:
+    """Whether a process exists and is not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def files_under(root: Path) -> Iterator[Path]:
+    return (p for p in root.rglob("*") if p.is_file())

@@ -1,0 +1,335 @@
+"""MCP tools in a run: against the tests' SDK server over stdio and streamable HTTP, started by
+the tests. Calls go through the same checkpoint, cache and scrubbing as every tool call."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from crewkit import events, of_type, run
+from mcpkit import (
+    RAW,
+    SERVER,
+    alive,
+    crew_text,
+    files_under,
+    free_port,
+    http_server,
+    stdio_server,
+    write,
+)
+
+from mas_cli.errors import ToolError, UsageError
+
+
+def calls_of(result_events: list[dict], tool: str) -> list[dict]:
+    return [e for e in of_type(result_events, "tool_call") if e["tool"] == tool]
+
+
+def test_tools_run_and_the_log_names_server_and_tool(tmp_path: Path, clean_env: Path) -> None:
+    turns = """\
+        - tool_calls: [{name: srv.echo, arguments: {text: hello}}, {name: srv__add, arguments: {a: 2, b: 3}}]
+        - text: done
+    """
+    result = run(write(tmp_path / "c", crew_text(stdio_server(), turns)), clean_env)
+    assert result.status == "ok", result.reason
+    calls = of_type(events(result), "tool_call")  # one turn's calls end in any order
+    assert sorted((c["tool"], c["server"], c["status"]) for c in calls) == [
+        ("srv.add", "srv", "ok"),
+        ("srv.echo", "srv", "ok"),
+    ]
+    assert (tmp_path / "c" / "calls.txt").read_text() == "add\n"
+
+
+def test_the_model_is_offered_names_its_api_accepts(tmp_path: Path, clean_env: Path) -> None:
+    result = run(write(tmp_path / "c", crew_text(stdio_server(), "- text: done")), clean_env)
+    lines = (Path(result.run_dir) / "llm.jsonl").read_text().splitlines()
+    offered = {t["name"] for t in json.loads(lines[0])["request"]["tools"]}
+    assert offered == {"srv__echo", "srv__add", "srv__slow", "srv__fail", "srv__crash",
+                       "srv__environment", "srv__headers", "srv__pids"}  # fmt: skip
+
+
+def test_include_filters_and_an_agent_may_hold_one_tool(tmp_path: Path, clean_env: Path) -> None:
+    tools = stdio_server("include: [echo, add]\n")
+    turns = "- tool_calls: [{name: srv.add, arguments: {a: 1, b: 1}}]\n- text: done\n"
+    text = crew_text(tools, turns, agent_tools="[srv.echo]")
+    result = run(write(tmp_path / "c", text), clean_env)
+    (call,) = of_type(events(result), "tool_call")
+    assert call["status"] == "refused"
+    assert "the tools you have are: srv__echo" in call["error"]
+    assert not (tmp_path / "c" / "calls.txt").exists()
+
+
+def test_a_failing_tool_is_an_error_the_agent_is_told(tmp_path: Path, clean_env: Path) -> None:
+    turns = "- tool_calls: [{name: srv.fail, arguments: {why: no stock}}]\n- text: done\n"
+    result = run(write(tmp_path / "c", crew_text(stdio_server(), turns)), clean_env)
+    assert result.status == "ok"
+    (call,) = of_type(events(result), "tool_call")
+    assert call["status"] == "error"
+    assert "refused: no stock" in call["error"]
+
+
+def test_a_protocol_error_is_a_tool_error_not_a_crash(tmp_path: Path, clean_env: Path) -> None:
+    tools = f"raw:\n  mcp: {{command: [python, {RAW}, protocol]}}\n  include: [good]\n"
+    turns = "- tool_calls: [{name: raw.good, arguments: {x: a}}]\n- text: done\n"
+    result = run(write(tmp_path / "c", crew_text(tools, turns, agent_tools="[raw]")), clean_env)
+    assert result.status == "ok"
+    (call,) = of_type(events(result), "tool_call")
+    assert call["status"] == "error"
+    assert "internal failure in the raw server" in call["error"]
+
+
+def test_a_slow_tool_times_out(tmp_path: Path, clean_env: Path) -> None:
+    tools = stdio_server("timeout_s: 0.5\n")
+    turns = "- tool_calls: [{name: srv.slow, arguments: {seconds: 30}}]\n- text: done\n"
+    result = run(write(tmp_path / "c", crew_text(tools, turns)), clean_env)
+    (call,) = of_type(events(result), "tool_call")
+    assert call["status"] == "timeout"
+    assert call["error"] == "timed out after 0.5s"
+    assert call["latency_s"] < 10  # the run did not wait for the 30 s sleep
+
+
+def test_a_dead_server_is_restarted_once_then_the_task_fails(
+    tmp_path: Path, clean_env: Path
+) -> None:
+    tools = stdio_server("kind: {crash: side_effect}\n")
+    turns = """\
+        - tool_calls: [{name: srv.crash}]
+        - tool_calls: [{name: srv.echo, arguments: {text: still here}}]
+        - tool_calls: [{name: srv.crash}]
+        - text: not reached
+    """
+    result = run(write(tmp_path / "c", crew_text(tools, turns)), clean_env)
+    calls = of_type(events(result), "tool_call")
+    assert [c["status"] for c in calls] == ["error", "ok", "error"]
+    assert "may or may not have happened" in calls[0]["error"]  # a side effect is not re-sent
+    assert "after one restart" in calls[2]["error"]
+    assert result.status == "failed"
+    assert result.tasks["work"].status == "failed"
+    assert "the MCP server srv is gone" in (result.tasks["work"].reason or "")
+    pids = [int(p) for p in (tmp_path / "c" / "crashes.txt").read_text().split()]
+    assert len(pids) == 2  # two servers ran: the first and its one restart
+
+
+def test_a_call_is_made_again_on_the_restarted_server(tmp_path: Path, clean_env: Path) -> None:
+    turns = "- tool_calls: [{name: srv.crash}]\n- text: done\n"
+    result = run(write(tmp_path / "c", crew_text(stdio_server(), turns)), clean_env)
+    (call,) = of_type(events(result), "tool_call")
+    # live: made again after the restart, which crashes the restarted server too
+    assert "after one restart" in call["error"]
+    assert len((tmp_path / "c" / "crashes.txt").read_text().split()) == 2
+    assert result.tasks["work"].status == "failed"
+
+
+def test_max_tool_calls_and_identical_calls_hold(tmp_path: Path, clean_env: Path) -> None:
+    same = "- {tool_calls: [{name: srv.echo, arguments: {text: same}}]}\n" * 4
+    text = crew_text(stdio_server(), same, limits="max_identical_tool_calls: 2")
+    result = run(write(tmp_path / "c", text), clean_env)
+    hits = of_type(events(result), "limit_hit")
+    assert [h["kind"] for h in hits] == ["max_identical_tool_calls"]
+    assert len(calls_of(events(result), "srv.echo")) == 2
+    many = "".join(
+        f"- {{tool_calls: [{{name: srv.echo, arguments: {{text: t{i}}}}}]}}\n" for i in range(4)
+    )
+    text = crew_text(stdio_server(), many, limits="max_tool_calls: 3")
+    result = run(write(tmp_path / "d", text), clean_env)
+    assert [h["kind"] for h in of_type(events(result), "limit_hit")] == ["max_tool_calls"]
+    assert len(calls_of(events(result), "srv.echo")) == 3
+    assert result.status == "stopped"
+
+
+def test_deterministic_tools_are_cached_across_runs(tmp_path: Path, clean_env: Path) -> None:
+    tools = stdio_server("kind: {add: deterministic}\n")
+    turns = "- tool_calls: [{name: srv.add, arguments: {a: 2, b: 2.0}}]\n- text: done\n"
+    path = write(tmp_path / "c", crew_text(tools, turns))
+    first = calls_of(events(run(path, clean_env)), "srv.add")[0]
+    second = calls_of(events(run(path, clean_env)), "srv.add")[0]
+    assert (first["cached"], second["cached"]) == (False, True)
+    assert first["cache_key"] == second["cache_key"]
+    assert (tmp_path / "c" / "calls.txt").read_text() == "add\n"  # ran once
+
+
+def test_the_cache_key_follows_the_server_and_the_schema(tmp_path: Path, clean_env: Path) -> None:
+    tools = stdio_server("kind: deterministic\n")
+    turns = "- tool_calls: [{name: srv.add, arguments: {a: 1, b: 2}}]\n- text: done\n"
+    key = calls_of(
+        events(run(write(tmp_path / "c", crew_text(tools, turns)), clean_env)), "srv.add"
+    )
+    other = tools.replace("mcp: {command: [python,", "mcp: {cwd: ., command: [python, -X, utf8,")
+    moved = calls_of(
+        events(run(write(tmp_path / "d", crew_text(other, turns)), clean_env)), "srv.add"
+    )
+    assert key[0]["cache_key"] != moved[0]["cache_key"]  # another argv is another server
+    assert moved[0]["cached"] is False
+
+
+def test_a_canary_in_the_environment_is_nowhere(
+    tmp_path: Path, clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    canary = "canary-4f9c1e7a2b"
+    monkeypatch.setenv("SERVER_SOURCE", canary)  # a name that does not look secret
+    tools = (
+        f"srv:\n  mcp: {{command: [python, {SERVER}], "
+        'env: {API_PASS: "x-${SERVER_SOURCE}"}}\n  kind: deterministic\n'
+    )
+    turns = "- tool_calls: [{name: srv.environment}]\n- text: done\n"
+    result = run(write(tmp_path / "c", crew_text(tools, turns)), clean_env)
+    (call,) = of_type(events(result), "tool_call")
+    assert call["status"] == "ok"
+    assert call["cache_key"]  # stored in the cache, scrubbed
+    for path in files_under(clean_env):
+        assert canary not in path.read_text(errors="replace"), path
+    # The server did get it: the scrub, not its absence, kept it out.
+    assert '\\"API_PASS\\": \\"***' in (Path(result.run_dir) / "llm.jsonl").read_text()
+
+
+def test_the_server_gets_the_allow_list_not_mas_environment(
+    tmp_path: Path, clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("UNRELATED_SETTING", "should-not-pass")
+    turns = "- tool_calls: [{name: srv.environment}]\n- text: done\n"
+    result = run(write(tmp_path / "c", crew_text(stdio_server(), turns)), clean_env)
+    llm = (Path(result.run_dir) / "llm.jsonl").read_text()
+    assert "should-not-pass" not in llm
+    assert "PATH" in llm
+
+
+def test_an_unset_variable_stops_the_run_before_it_starts(tmp_path: Path, clean_env: Path) -> None:
+    tools = stdio_server("").replace("]}", '], env: {T: "${NOT_SET_ANYWHERE}"}}')
+    with pytest.raises(UsageError, match=r"tools\.srv\.mcp\.env\.T: NOT_SET_ANYWHERE is not set"):
+        run(write(tmp_path / "c", crew_text(tools, "- text: done")), clean_env)
+    assert not (clean_env / "runs").exists()
+
+
+def test_a_named_tool_the_server_lacks_stops_the_run(tmp_path: Path, clean_env: Path) -> None:
+    text = crew_text(stdio_server(), "- text: done", agent_tools="[srv.ecko]")
+    with pytest.raises(ToolError, match="offers no tool 'ecko'") as caught:
+        run(write(tmp_path / "c", text), clean_env)
+    assert caught.value.hint == "did you mean 'echo'?"
+
+
+def test_a_server_that_will_not_start_says_why(tmp_path: Path, clean_env: Path) -> None:
+    tools = f"raw:\n  mcp: {{command: [python, {RAW}, no-start]}}\n"
+    text = crew_text(tools, "- text: done", agent_tools="[raw]")
+    with pytest.raises(ToolError, match=r"config file /etc/raw\.toml is missing"):
+        run(write(tmp_path / "c", text), clean_env)
+
+
+def test_a_silent_server_times_out_at_start(tmp_path: Path, clean_env: Path) -> None:
+    tools = f"raw:\n  mcp: {{command: [python, {RAW}, silent], start_timeout_s: 1}}\n"
+    text = crew_text(tools, "- text: done", agent_tools="[raw]")
+    with pytest.raises(ToolError, match="did not start within 1s"):
+        run(write(tmp_path / "c", text), clean_env)
+
+
+def test_the_server_and_its_tree_end_with_the_run(tmp_path: Path, clean_env: Path) -> None:
+    turns = "- tool_calls: [{name: srv.pids}]\n- text: done\n"
+    result = run(write(tmp_path / "c", crew_text(stdio_server(), turns)), clean_env)
+    assert result.status == "ok"
+    pids = json.loads((tmp_path / "c" / "pids.json").read_text())
+    assert pids["child"]  # the server started a process of its own
+    assert [alive(pid) for pid in pids.values()] == [False, False, False]
+
+
+def test_streamable_http_with_a_header_from_the_environment(
+    tmp_path: Path, clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    canary = "canary-http-93be01d4"
+    monkeypatch.setenv("SEARCH_TOKEN", canary)
+    with http_server(tmp_path / "server", REQUIRE_AUTH=canary) as url:
+        tools = f'srv:\n  mcp: {{url: "{url}", headers: {{Authorization: "Bearer ${{SEARCH_TOKEN}}"}}}}\n'
+        turns = """\
+            - tool_calls: [{name: srv.headers}, {name: srv.slow, arguments: {seconds: 0.1}}]
+            - text: done
+        """
+        result = run(write(tmp_path / "c", crew_text(tools, turns)), clean_env)
+    calls = of_type(events(result), "tool_call")  # one turn's calls end in any order
+    assert sorted((c["tool"], c["server"], c["status"]) for c in calls) == [
+        ("srv.headers", "srv", "ok"),
+        ("srv.slow", "srv", "ok"),
+    ]
+    for path in files_under(clean_env):
+        assert canary not in path.read_text(errors="replace"), path
+    # The server got the header (it checks it) and echoed it: the whole value is scrubbed.
+    assert '\\"authorization\\": \\"***\\"' in (Path(result.run_dir) / "llm.jsonl").read_text()
+
+
+def test_a_wrong_header_is_a_tool_error(
+    tmp_path: Path, clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SEARCH_TOKEN", "not-the-right-one")
+    with http_server(tmp_path / "server", REQUIRE_AUTH="the-right-one-123") as url:
+        tools = f'srv:\n  mcp: {{url: "{url}", headers: {{Authorization: "Bearer ${{SEARCH_TOKEN}}"}}}}\n'
+        turns = "- tool_calls: [{name: srv.headers}]\n- text: done\n"
+        result = run(write(tmp_path / "c", crew_text(tools, turns)), clean_env)
+    (call,) = of_type(events(result), "tool_call")
+    assert call["status"] == "error"
+    assert call["error"].endswith("unauthorized")
+
+
+def test_an_http_server_that_is_not_there_stops_the_run(tmp_path: Path, clean_env: Path) -> None:
+    tools = f'srv:\n  mcp: {{url: "http://127.0.0.1:{free_port()}/mcp", start_timeout_s: 5}}\n'
+    with pytest.raises(ToolError, match="the MCP server did not start"):
+        run(write(tmp_path / "c", crew_text(tools, "- text: done")), clean_env)
+
+
+def test_a_limit_stop_ends_the_server_and_its_tree(tmp_path: Path, clean_env: Path) -> None:
+    turns = """\
+        - tool_calls: [{name: srv.pids}]
+        - tool_calls: [{name: srv.slow, arguments: {seconds: 60}}]
+        - text: done
+    """
+    tools = stdio_server("timeout_s: 120\n")
+    text = crew_text(tools, turns, limits="run_timeout_s: 4")
+    result = run(write(tmp_path / "c", text), clean_env)
+    assert result.status == "stopped"
+    assert result.hit is not None
+    assert result.hit.kind == "run_timeout_s"
+    pids = json.loads((tmp_path / "c" / "pids.json").read_text())
+    assert [alive(pid) for pid in pids.values()] == [False, False, False]
+
+
+def test_only_servers_an_agent_names_are_started(tmp_path: Path, clean_env: Path) -> None:
+    tools = stdio_server() + f"unused:\n  mcp: {{command: [python, {RAW}, no-start]}}\n"
+    result = run(write(tmp_path / "c", crew_text(tools, "- text: done")), clean_env)
+    assert result.status == "ok"
+
+
+def test_cwd_moves_the_server(tmp_path: Path, clean_env: Path) -> None:
+    (tmp_path / "c" / "work").mkdir(parents=True)
+    tools = stdio_server().replace("mcp: {", "mcp: {cwd: work, ")
+    turns = "- tool_calls: [{name: srv.add, arguments: {a: 1, b: 2}}]\n- text: done\n"
+    run(write(tmp_path / "c", crew_text(tools, turns)), clean_env)
+    assert (tmp_path / "c" / "work" / "calls.txt").read_text() == "add\n"
+    assert not (tmp_path / "c" / "calls.txt").exists()
+
+
+def test_a_schema_that_is_not_json_schema_stops_the_run(tmp_path: Path, clean_env: Path) -> None:
+    tools = f"raw:\n  mcp: {{command: [python, {RAW}, bad-schema]}}\n"
+    text = crew_text(tools, "- text: done", agent_tools="[raw]")
+    with pytest.raises(ToolError, match="the input schema of 'broken' is not valid JSON Schema"):
+        run(write(tmp_path / "c", text), clean_env)
+    included = tools + "  include: [good]\n"
+    result = run(
+        write(tmp_path / "d", crew_text(included, "- text: done", agent_tools="[raw]")), clean_env
+    )
+    assert result.status == "ok"  # left out with include:, it is never offered
+
+
+def test_editing_the_server_file_invalidates_its_cache(tmp_path: Path, clean_env: Path) -> None:
+    folder = tmp_path / "c"
+    folder.mkdir()
+    (folder / "server.py").write_text(SERVER.read_text())
+    tools = "srv:\n  mcp: {command: [python, server.py]}\n  kind: deterministic\n"
+    turns = "- tool_calls: [{name: srv.add, arguments: {a: 1, b: 2}}]\n- text: done\n"
+    path = write(folder, crew_text(tools, turns))
+    first = calls_of(events(run(path, clean_env)), "srv.add")[0]
+    again = calls_of(events(run(path, clean_env)), "srv.add")[0]
+    assert (first["cached"], again["cached"]) == (False, True)
+    with (folder / "server.py").open("a") as server:
+        server.write("\n# changed\n")
+    edited = calls_of(events(run(path, clean_env)), "srv.add")[0]
+    assert edited["cached"] is False
+    assert edited["cache_key"] != first["cache_key"]
+    assert (folder / "calls.txt").read_text() == "add\nadd\n"
