@@ -22,6 +22,7 @@ from mas_cli.cli import cache as cache_cmd
 from mas_cli.cli import cost as cost_cmd
 from mas_cli.cli import helptext
 from mas_cli.cli import init as init_cmd
+from mas_cli.cli import resume as resume_cmd
 from mas_cli.cli import run as run_cmd
 from mas_cli.cli import runs as runs_cmd
 from mas_cli.cli import tooltest as tooltest_cmd
@@ -125,6 +126,7 @@ def _root(
 
 app.command("init")(init_cmd.init)
 app.command("run")(run_cmd.run)
+app.command("resume")(resume_cmd.resume)
 app.add_typer(runs_cmd.app, name="runs")
 app.command("show")(runs_cmd.show)
 app.command("validate")(validate_cmd.validate)

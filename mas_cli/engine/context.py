@@ -7,20 +7,24 @@ import hashlib
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from mas_cli.engine.effects import Effects
 from mas_cli.engine.guards import Guard
 from mas_cli.engine.outcomes import KINDS, LimitHit, TaskOutcome
 from mas_cli.engine.ratelimit import RateLimiter
 from mas_cli.engine.state import SharedState
-from mas_cli.events.models import Event, LimitHitEvent
+from mas_cli.events.models import Event, LimitHitEvent, ToolStarted
 from mas_cli.events.writer import EventWriter, event_line, new_span_id, now_iso
 from mas_cli.llm.types import Provider, ToolSchema
 from mas_cli.redact import Secrets
 from mas_cli.spec.loader import Crew
 from mas_cli.spec.model_spec import ModelSpec
-from mas_cli.tools.base import Tool
+from mas_cli.tools.base import IDEMPOTENCY_KEY, Tool
 from mas_cli.tools.cache import CachedCall, ToolCache, call_cached
+
+if TYPE_CHECKING:
+    from mas_cli.engine.replayer import Resume
 
 Listener = Callable[[Event], None]
 Runner = Callable[["RunContext", "Where", dict[str, Any]], Awaitable[CachedCall]]
@@ -48,17 +52,43 @@ class Offered:
 
 @dataclass(frozen=True)
 class _Plain:
-    """Runs a crew tool through the deterministic-output cache."""
+    """Runs a crew tool: through the deterministic-output cache, or as a side effect."""
 
     name: str
 
     async def __call__(
-        self,
-        ctx: RunContext,
-        where: Where,  # noqa: ARG002
-        arguments: dict[str, Any],
+        self, ctx: RunContext, where: Where, arguments: dict[str, Any]
     ) -> CachedCall:
-        return await call_cached(ctx.tools[self.name], arguments, ctx.cache)
+        tool = ctx.tools[self.name]
+        if tool.spec.effective_kind == "side_effect":
+            return await _side_effect(ctx, where, tool, arguments)
+        return await call_cached(tool, arguments, ctx.cache)
+
+
+async def _side_effect(
+    ctx: RunContext, where: Where, tool: Tool, arguments: dict[str, Any]
+) -> CachedCall:
+    """A side_effect call: answered from an earlier run if it completed there; else announced
+    (tool_started), then made with its idempotency key."""
+    key = ctx.effects.key(where.task, tool.name, arguments)
+    done = ctx.effects.completed.get(key)
+    if done is not None:
+        return CachedCall(done.result(), "off", idempotency_key=key, replayed=True)
+    ctx.sink.emit(
+        ToolStarted,
+        where.parent,
+        agent=where.agent,
+        task=where.task,
+        turn=where.turn,
+        tool=tool.name,
+        args_digest=digest(arguments),
+        idempotency_key=key,
+    )
+    token = IDEMPOTENCY_KEY.set(key)
+    try:
+        return CachedCall(await tool.call(arguments), "off", idempotency_key=key)
+    finally:
+        IDEMPOTENCY_KEY.reset(token)
 
 
 def digest(value: Any) -> str:
@@ -128,6 +158,10 @@ class RunContext:
     """Per agent, the tools it is offered by name: its own, then any the run adds (delegate)."""
     cache: ToolCache | None = None  # the deterministic-output cache; None runs every call
     limiter: RateLimiter | None = None
+    effects: Effects = field(default_factory=lambda: Effects(""))
+    """The side_effect calls' keys, and (on a resume) those already done."""
+    resume: Resume | None = None
+    """On a resume: the run continued, and the model calls it recorded."""
 
     def toolbox(self, agent: str) -> dict[str, Offered]:
         """The tools `agent` is offered: the crew's tools it names, and what `offer` added."""

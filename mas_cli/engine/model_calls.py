@@ -18,6 +18,7 @@ from mas_cli.cost.tokens import ready as tokenizer_ready
 from mas_cli.engine.context import RunContext, Where, digest
 from mas_cli.engine.outcomes import Ended, Failed, Stopped
 from mas_cli.engine.pacing import pace
+from mas_cli.engine.replayer import replayed_call
 from mas_cli.events.models import LlmCall, Retry
 from mas_cli.llm.bound import input_bound
 from mas_cli.llm.convert import openai_messages, openai_tools
@@ -29,7 +30,11 @@ MAX_BACKOFF_S = 60.0
 
 
 async def call_model(ctx: RunContext, request: Request, where: Where) -> Completion | Ended:
-    """Make the call, retrying what is worth retrying: a limit Stopped, a final failure Failed."""
+    """Make the call, retrying what is worth retrying: a limit Stopped, a final failure Failed.
+    On a resume, a request the recording answers is not made at all (see engine.replayer)."""
+    replayed = replayed_call(ctx, request, where)
+    if replayed is not None:
+        return replayed
     limits = ctx.crew.spec.limits
     call = _Call(ctx, request, where, held=worst_case(ctx, request))
     for attempt in range(1, limits.max_retries + 2):

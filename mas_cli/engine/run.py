@@ -25,6 +25,7 @@ from mas_cli.engine.context import Listener, RunContext, Sink
 from mas_cli.engine.dry_run import dry_run_tools
 from mas_cli.engine.guards import Guard
 from mas_cli.engine.inputs import resolve_inputs
+from mas_cli.engine.origin import Origin
 from mas_cli.engine.outcomes import LimitHit, RunResult
 from mas_cli.engine.providers import (
     build_models,
@@ -34,6 +35,7 @@ from mas_cli.engine.providers import (
     replay_source,
 )
 from mas_cli.engine.ratelimit import RateLimiter
+from mas_cli.engine.replayer import seed
 from mas_cli.engine.scheduler import run_tasks
 from mas_cli.engine.state import SharedState
 from mas_cli.errors import UsageError
@@ -71,6 +73,7 @@ class RunOptions:
     listeners: tuple[Listener, ...] = ()
     replay: str | None = None  # the run (id, prefix or path) whose llm.jsonl serves every call
     dry_run: bool = False  # `--estimate`: side_effect tools answer without running
+    resume: Origin | None = None  # `mas resume`: the run this one continues
 
 
 @dataclass
@@ -139,6 +142,7 @@ async def run_crew(crew: Crew, options: RunOptions) -> RunResult:
             # Offline and replayed calls reach no provider: no quota to respect.
             limiter=None if options.offline or source else RateLimiter.for_crew(crew.spec),
         )
+        seed(ctx, options.resume, llm_log)
         files = (writer.file, llm_log.file)
         reserve = _stop_on_write_failure(ctx, files, run_dir / RESERVE)
         try:
@@ -271,6 +275,7 @@ def _emit_started(ctx: RunContext, options: RunOptions) -> None:
         offline=options.offline,
         replay_of=options.replay,
         mas_version=__version__,
+        resumed_from=options.resume.run_id if options.resume else None,
     )
     for model in ctx.guard.prices.unknown():
         ctx.sink.emit(Warning_, ctx.run_span, message=unpriced(model))
@@ -300,7 +305,7 @@ def _finish(
         status=status,
         reason=reason,
         duration_s=round(elapsed, 6),
-        llm_calls=ctx.guard.run.llm_calls,
+        llm_calls=ctx.guard.own_llm_calls,
         tool_calls=ctx.guard.run.tool_calls,
         input_tokens=totals.input_tokens,
         output_tokens=totals.output_tokens,

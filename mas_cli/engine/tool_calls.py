@@ -82,8 +82,17 @@ async def _one(ctx: RunContext, where: Where, call: ToolCall) -> ToolResult:
         cached=done.status == "hit",
         cache_key=done.key,
         saved_s=done.saved_s,
+        **_effect_fields(done),
     )
     return result
+
+
+def _effect_fields(done: CachedCall) -> dict[str, Any]:
+    """A side_effect call's key and result (what a resume gives back instead of calling)."""
+    if done.idempotency_key is None:
+        return {}
+    fields = {"idempotency_key": done.idempotency_key, "result": done.result.output}
+    return {**fields, "replayed": True} if done.replayed else fields
 
 
 def _interrupted(ctx: RunContext, where: Where, call: ToolCall, latency_s: float) -> None:

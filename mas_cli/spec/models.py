@@ -117,6 +117,9 @@ class ToolSpec(Spec):
     """`deterministic` outputs are cached on disk; `live` and `side_effect` never are."""
     deterministic: bool | None = None
     """Shorthand: `deterministic: true` is `kind: deterministic`."""
+    idempotent: bool = False
+    """side_effect tools: the tool honours its idempotency key (a second call with the same key
+    does nothing more), so `mas resume` may call it again when a call's outcome is unknown."""
     timeout_s: float = Field(default=30, gt=0)
     """Wall time for one call; past it the call is abandoned (a command's process group killed)."""
     cache_ttl_s: float | None = Field(default=None, gt=0)
