@@ -118,9 +118,9 @@ def _kill_in_send(tmp_path: Path, crew: Path) -> Path:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         logs = list((home / "runs").glob("*/events.jsonl")) if (home / "runs").is_dir() else []
-        if logs and (crew.parent / "outbox.jsonl").exists():
-            if '"tool_started"' in logs[0].read_text():
-                break
+        sent = (crew.parent / "outbox.jsonl").exists()
+        if logs and sent and '"tool_started"' in logs[0].read_text():
+            break
         time.sleep(0.01)
     process.kill()
     process.communicate(timeout=60)
@@ -137,8 +137,10 @@ def test_a_side_effect_in_flight_stops_the_resume_unless_the_tool_honours_its_ke
     (started,) = [e for e in first if e["type"] == "tool_started"]
     code, out, err = mas("resume", "--last", home=home)
     assert code == 1
-    assert "task intake, tool send" in err and started["idempotency_key"] in err
-    assert "idempotent: true" in err and out == ""
+    assert "task intake, tool send" in err
+    assert started["idempotency_key"] in err
+    assert "idempotent: true" in err
+    assert out == ""
     assert len(list((home / "runs").iterdir())) == 1  # nothing ran
     crew.write_text(
         crew.read_text().replace("kind: side_effect", "kind: side_effect\n    idempotent: true")
@@ -187,7 +189,8 @@ def test_a_command_tool_gets_its_key_in_the_environment_only_for_a_side_effect(
     calls = {e["tool"]: e for e in log if e["type"] == "tool_call"}
     assert calls["post"]["result"].strip() == calls["post"]["idempotency_key"]
     assert calls["post"]["idempotency_key"].startswith("mas-")
-    assert "idempotency_key" not in calls["peek"] and "result" not in calls["peek"]
+    assert "idempotency_key" not in calls["peek"]
+    assert "result" not in calls["peek"]
 
 
 def test_a_function_tool_gets_the_key_of_its_event(tmp_path: Path) -> None:
@@ -199,7 +202,8 @@ def test_a_function_tool_gets_the_key_of_its_event(tmp_path: Path) -> None:
     box = [
         json.loads(line)["key"] for line in (crew.parent / "outbox.jsonl").read_text().splitlines()
     ]
-    assert keys == box and len(set(keys)) == len(TASKS)
+    assert keys == box
+    assert len(set(keys)) == len(TASKS)
     (folder,) = (home / "runs").iterdir()
     first = json.loads((folder / "llm.jsonl").read_text().splitlines()[0])
     (tool,) = first["request"]["tools"]
@@ -217,12 +221,14 @@ def test_runs_show_and_cost_report_show_the_chain_and_no_replayed_spend(tmp_path
     assert resumed["resumed_from"] == first[0]["run_id"]
     assert (resumed["llm_calls"], resumed["replayed_calls"]) == (8, 12)
     code, out, _ = mas("show", second[0]["run_id"], home=home)
-    assert code == 0 and "replayed from the recording, no spend" in out
+    assert code == 0
+    assert "replayed from the recording, no spend" in out
     assert f"resumes run {first[0]['run_id']}" in out
     code, out, _ = mas("cost-report", second[0]["run_id"], "--json", home=home)
     report = json.loads(out)
     (run,) = report["runs"]
-    assert run["resumed_from"] == first[0]["run_id"] and run["self_check"] == "ok"
+    assert run["resumed_from"] == first[0]["run_id"]
+    assert run["self_check"] == "ok"
     assert report["total"]["llm_calls"] == 8
     assert Decimal(str(report["total"]["cost_usd"])) == spent(second)[1]
     code, out, _ = mas("runs", home=home)
@@ -234,18 +240,24 @@ def test_resume_refuses_bad_arguments_before_anything_runs(tmp_path: Path) -> No
     crew = _runaway(tmp_path)
     mas("run", str(crew), "-q", home=home)
     code, _, err = mas("resume", home=home)
-    assert code == 2 and "mas resume --last" in err
+    assert code == 2
+    assert "mas resume --last" in err
     code, _, err = mas("resume", "--last", "--limit", "max_llm_cals=20", home=home)
-    assert code == 2 and "did you mean 'max_llm_calls'" in err
+    assert code == 2
+    assert "did you mean 'max_llm_calls'" in err
     code, _, err = mas("resume", "--last", "--limit", "max_llm_calls=lots", home=home)
-    assert code == 2 and "max_llm_calls" in err
+    assert code == 2
+    assert "max_llm_calls" in err
     code, _, err = mas("resume", "--last", "--limit", "max_llm_calls", home=home)
-    assert code == 2 and "NAME=VALUE" in err
+    assert code == 2
+    assert "NAME=VALUE" in err
     code, _, err = mas("resume", "nosuchrun", home=home)
-    assert code == 2 and "no run matching 'nosuchrun'" in err
+    assert code == 2
+    assert "no run matching 'nosuchrun'" in err
     crew.rename(crew.with_name("moved.yaml"))
     code, _, err = mas("resume", "--last", home=home)
-    assert code == 2 and "--crew" in err
+    assert code == 2
+    assert "--crew" in err
     code, _, err = mas(
         "resume", "--last", "--crew", str(crew.with_name("moved.yaml")), "-q", home=home
     )

@@ -4,6 +4,7 @@ once, each side effect happens exactly once, the spend of the chain is a clean r
 
 from __future__ import annotations
 
+import itertools
 import signal
 from collections import Counter
 from decimal import Decimal
@@ -65,7 +66,7 @@ def _check_chain(
     where = f"stopped at line {len(logs[0])} of the first run"
     assert Counter(t for log in logs for t in ran_tasks(log)) == Counter(TASKS), where
     assert outbox(crew) == clean_box, where  # each side effect exactly once, in order
-    for earlier, later in zip(logs, logs[1:], strict=False):
+    for earlier, later in itertools.pairwise(logs):
         assert later[0]["resumed_from"] == earlier[0]["run_id"]
     for log in logs:
         assert all(e["cost_usd"] == 0 and e["input_tokens"] == 0 for e in replayed(log))
@@ -80,7 +81,8 @@ def _check_chain(
     assert cost - one_call <= total <= cost + one_call + cancelled, where
     assert abs(sum(n for n, _ in chain) - calls) <= 1 + len(logs), where
     final = events(sorted((home / "runs").iterdir())[-1])
-    assert final[-1]["type"] == "run_finished" and final[-1]["status"] == "ok"
+    assert final[-1]["type"] == "run_finished"
+    assert final[-1]["status"] == "ok"
     assert final[-1]["tasks"] == {"ok": len(TASKS)}
 
 

@@ -98,7 +98,7 @@ class LlmCall(Event):
     finish_reason: str | None = None
     tool_calls: list[str] = []
     output_digest: str | None = None
-    replayed: bool = False
+    replayed: bool | None = None
     """`mas resume`: answered from the recording of the run resumed; no spend, cost 0, and
     never counted as a call or as spend by any report."""
 
@@ -137,7 +137,7 @@ class ToolCall(Event):
     """side_effect tools: the key the tool was given (run, task, tool, arguments, occurrence)."""
     result: str | None = None
     """side_effect tools: the output, kept so that a resume returns it instead of calling again."""
-    replayed: bool = False
+    replayed: bool | None = None
     """`mas resume`: a side_effect call that had completed, answered from the earlier run's log."""
 
 
