@@ -80,9 +80,9 @@ def _lines(home: Path) -> int:
         return sum(1 for line in handle if line.endswith(b"\n"))
 
 
-def mas(*args: str, home: Path) -> tuple[int, str, str]:
+def mas(*args: str, home: Path | None = None) -> tuple[int, str, str]:
     """Run a mas command in this process: exit code, stdout, stderr."""
-    result = CliRunner().invoke(app, [*args, "--home", str(home)])
+    result = CliRunner().invoke(app, [*args, *(["--home", str(home)] if home else [])])
     return result.exit_code, result.stdout, result.stderr
 
 

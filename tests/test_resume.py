@@ -287,3 +287,18 @@ def test_a_run_killed_mid_line_resumes_past_the_cut(tmp_path: Path) -> None:
     final = events(sorted((home / "runs").iterdir())[-1])
     assert final[-1]["status"] == "ok"
     assert len(outbox(crew)) == len(TASKS)
+
+
+def test_the_readme_story_breaker_fix_resume(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    crew = _runaway(tmp_path)
+    assert mas("run", str(crew), "-q", home=home)[0] == 3
+    fixed = crew.with_name("fixed.yaml")
+    assert mas("validate", str(fixed))[0] == 0
+    code, out, err = mas("resume", "--last", "--crew", str(fixed), "-q", home=home)
+    assert code == 0, err
+    _, second = run_logs(home)
+    assert len(replayed(second)) == 12  # all the stopped run's calls, answered for free
+    assert spent(second)[0] == 3  # one final answer per reviewer
+    assert ran_tasks(second) == ["score", "critique", "judge"]
+    assert "refer the claim to investigation" in out

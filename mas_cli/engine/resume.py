@@ -82,7 +82,7 @@ async def resume_run(
 
 def _crew(origin: Origin, path: Path | None) -> Crew:
     where = path or Path(origin.crew_path)
-    if not where.is_file():
+    if path is None and not where.is_file():
         raise UsageError(
             f"run {origin.run_id} ran crew file {origin.crew_path}, which is not there any more",
             hint="give its path with --crew CREW.yaml",
