@@ -208,6 +208,10 @@ def test_a_function_tool_gets_the_key_of_its_event(tmp_path: Path) -> None:
     first = json.loads((folder / "llm.jsonl").read_text().splitlines()[0])
     (tool,) = first["request"]["tools"]
     assert set(tool["parameters"]["properties"]) == {"to", "body"}  # the key: never the model's
+    code, _, err = mas("resume", "--last", home=home)
+    assert code == 0
+    assert "ended ok: nothing to resume" in err
+    assert len(list((home / "runs").iterdir())) == 1
 
 
 def test_runs_show_and_cost_report_show_the_chain_and_no_replayed_spend(tmp_path: Path) -> None:

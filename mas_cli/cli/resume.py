@@ -73,8 +73,12 @@ def resume(
     loaded, run_options = prepare_resume(
         where, ref, options, RunOptions(where, listeners=listeners)
     )
-    if not quiet and run_options.resume is not None:
-        origin = run_options.resume
+    origin = run_options.resume
+    assert origin is not None, "prepare_resume names the run continued"
+    if origin.status == "ok":
+        render.stderr.print(f"run {origin.run_id} ended ok: nothing to resume")
+        raise typer.Exit(0)
+    if not quiet:
         carried = ", ".join(origin.carried) or "none"
         render.stderr.print(f"resuming run {origin.run_id} · tasks ended ok: {carried}")
     result = asyncio.run(run_crew(loaded, run_options))

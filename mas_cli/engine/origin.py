@@ -88,6 +88,8 @@ class Origin:
     crew_path: str
     inputs: dict[str, Any]
     offline: bool
+    status: str | None = None
+    """How the run ended (run_finished), None when it was killed."""
     root: str = ""
     """The first run of the chain: part of every idempotency key, so keys survive resumes."""
     chain: list[str] = field(default_factory=list)
@@ -163,6 +165,8 @@ def _read_run(origin: Origin, run_dir: Path, *, first: bool) -> None:
             writes[event.task].append((event.key, event.value))
         elif isinstance(event, ev.TaskFinished) and event.task:
             tasks[event.task] = event
+        elif isinstance(event, ev.RunFinished) and first:
+            origin.status = event.status
     records = _records(run_dir / LLM_LOG)
     for turn, answers in records.items():
         origin.records.setdefault(turn, []).extend(answers)
