@@ -306,3 +306,26 @@ def test_the_readme_story_breaker_fix_resume(tmp_path: Path) -> None:
     assert spent(second)[0] == 3  # one final answer per reviewer
     assert ran_tasks(second) == ["score", "critique", "judge"]
     assert "refer the claim to investigation" in out
+
+
+def test_tampered_logs_are_usage_errors_or_read_past_never_a_hang(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    crew = _runaway(tmp_path)
+    mas("run", str(crew), "-q", home=home)
+    mas("resume", "--last", "--limit", "max_llm_calls=14", "-q", home=home)
+    first, second = sorted((home / "runs").iterdir())
+    # a chain that loops back on itself (A resumes B, B resumes A) is read once round
+    log = (first / "events.jsonl").read_text().splitlines(keepends=True)
+    started = json.loads(log[0])
+    started["resumed_from"] = second.name
+    (first / "events.jsonl").write_text(json.dumps(started) + "\n" + "".join(log[1:]))
+    code, _, err = mas("resume", second.name, "--limit", "max_llm_calls=16", "-q", home=home)
+    assert code == 3, err
+    third = run_logs(home)[2]
+    assert spent(third)[0] == 2  # 12 + 2 + 2: each run of the loop counted once
+    # a log that is not ours is named, with what to do
+    (second / "events.jsonl").write_bytes(b"\x00\xffnot json\n{]\n")
+    code, _, err = mas("resume", second.name, home=home)
+    assert code == 2
+    assert "no run_started event" in err
+    assert "Traceback" not in err
