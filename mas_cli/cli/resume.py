@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from mas_cli.cli.options import EXIT_BY_STATUS, HomeOption, format_option, output_format
 from mas_cli.errors import UsageError
+
+if TYPE_CHECKING:
+    from mas_cli.engine.resume import ResumeOptions
 
 FORMATS = ("table", "json")
 
@@ -55,21 +58,29 @@ def resume(
     from the recording while the request is unchanged (no spend), then live. Side effects
     that completed are not made again. Exit codes as for `mas run`.
     """
+    as_json = output_format(fmt, json_out, FORMATS) == "json"
+    if not ref and not last:
+        raise UsageError("name the run to resume", hint="mas resume RUN_ID, or mas resume --last")
+    from mas_cli.engine.resume import ResumeOptions
+
+    options = ResumeOptions(tuple(limit or ()), crew, repeat_in_flight, last=last)
+    _resume(ref, options, home, as_json=as_json, quiet=quiet)
+
+
+def _resume(
+    ref: str | None, options: ResumeOptions, home: Path | None, *, as_json: bool, quiet: bool
+) -> None:
     import asyncio
 
     from mas_cli.cli import render
     from mas_cli.cli.render.run import Progress, ToolErrors, run_result
-    from mas_cli.engine.resume import ResumeOptions, prepare_resume
+    from mas_cli.engine.resume import prepare_resume
     from mas_cli.engine.run import RunOptions, run_crew
     from mas_cli.events.store import home_dir
 
-    as_json = output_format(fmt, json_out, FORMATS) == "json"
-    if not ref and not last:
-        raise UsageError("name the run to resume", hint="mas resume RUN_ID, or mas resume --last")
     tool_errors = ToolErrors()
     listeners = (tool_errors,) if quiet else (tool_errors, Progress())
     where = home_dir(home)
-    options = ResumeOptions(tuple(limit or ()), crew, repeat_in_flight, last=last)
     loaded, run_options = prepare_resume(
         where, ref, options, RunOptions(where, listeners=listeners)
     )

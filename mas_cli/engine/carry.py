@@ -32,11 +32,21 @@ def carry(ctx: RunContext, task_id: str) -> TaskOutcome | None:
     _restore_writes(ctx, done)
     outcome = TaskOutcome(task_id, done.agent, "ok", done.output, data, turns=done.turns)
     ctx.outcomes[task_id] = outcome
+    _emit_carried(ctx, done, data)
+    model = ctx.models[ctx.crew.spec.agent(done.agent or "").model]
+    skip_scripted(ctx.providers[provider_key(model)], done.agent or "", done.turns)
+    return outcome
+
+
+def _emit_carried(ctx: RunContext, done: Carried, data: Any) -> None:
+    """The task's task_finished in this run: carried over, with its output for a later resume."""
+    assert ctx.resume is not None
+    assert done.output is not None
     ctx.sink.emit(
         TaskFinished,
         ctx.run_span,
         agent=done.agent,
-        task=task_id,
+        task=done.task,
         status="ok",
         turns=done.turns,
         output_digest=digest(done.output),
@@ -44,9 +54,6 @@ def carry(ctx: RunContext, task_id: str) -> TaskOutcome | None:
         output=done.output,
         data=data,
     )
-    model = ctx.models[ctx.crew.spec.agent(done.agent or "").model]
-    skip_scripted(ctx.providers[provider_key(model)], done.agent or "", done.turns)
-    return outcome
 
 
 _INVALID = object()

@@ -105,18 +105,7 @@ def with_limits(crew: Crew, pairs: tuple[str, ...]) -> Crew:
     if not pairs:
         return crew
     values: dict[str, Any] = crew.spec.limits.model_dump(exclude_unset=True)
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        name = name.strip()
-        if not sep or not name:
-            raise UsageError(
-                f"--limit {pair!r} is not NAME=VALUE", hint="e.g. --limit max_llm_calls=40"
-            )
-        if name not in Limits.model_fields:
-            raise UsageError(
-                f"--limit {name}: not a limit", hint=did_you_mean(name, Limits.model_fields)
-            )
-        values[name] = value.strip()
+    values.update(_limit(pair) for pair in pairs)
     try:
         limits = Limits.model_validate(values)
     except ValidationError as exc:
@@ -125,6 +114,21 @@ def with_limits(crew: Crew, pairs: tuple[str, ...]) -> Crew:
         raise UsageError(f"--limit {name}: {first['msg']}", hint="give a number") from None
     spec = crew.spec.model_copy(update={"limits": limits})
     return replace(crew, spec=spec)
+
+
+def _limit(pair: str) -> tuple[str, str]:
+    """`max_llm_calls=40` -> ("max_llm_calls", "40"), the name checked."""
+    name, sep, value = pair.partition("=")
+    name = name.strip()
+    if not sep or not name:
+        raise UsageError(
+            f"--limit {pair!r} is not NAME=VALUE", hint="e.g. --limit max_llm_calls=40"
+        )
+    if name not in Limits.model_fields:
+        raise UsageError(
+            f"--limit {name}: not a limit", hint=did_you_mean(name, Limits.model_fields)
+        )
+    return name, value.strip()
 
 
 def _refuse_unknown(origin: Origin, crew: Crew) -> None:
