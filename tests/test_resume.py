@@ -329,3 +329,31 @@ def test_tampered_logs_are_usage_errors_or_read_past_never_a_hang(tmp_path: Path
     assert code == 2
     assert "no run_started event" in err
     assert "Traceback" not in err
+
+
+def test_the_origin_spend_counts_against_max_cost_usd(tmp_path: Path) -> None:
+    crew = _runaway(tmp_path)
+    # Input free and a 1,000-token output cap: a call's worst case is exactly $0.0006.
+    crew.write_text(
+        crew.read_text().replace(
+            "fast: {provider: offline, model: gpt-4o-mini}",
+            "fast: {provider: offline, model: gpt-4o-mini, max_tokens: 1000}",
+        )
+        + "prices:\n  gpt-4o-mini: {input: 0, output: 0.6}\n"
+    )
+    home = tmp_path / "home"
+    assert mas("run", str(crew), "-q", home=home)[0] == 3
+    (first,) = run_logs(home)
+    before = spent(first)[1]
+    assert before > 0
+    # One call's worst case fits this budget alone, not on top of the first run's spend.
+    budget = Decimal("0.0006") + before / 2
+    code, _, err = mas(
+        "resume", "--last", "--limit", "max_llm_calls=60", "--limit", f"max_cost_usd={budget}",
+        "-q", home=home,
+    )  # fmt: skip
+    assert code == 3, err
+    second = run_logs(home)[1]
+    assert "max_cost_usd" in second[-1]["reason"]
+    assert spent(second) == (0, Decimal(0))
+    assert len(replayed(second)) == 12
