@@ -12,16 +12,15 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from mas_cli.cost.prices import money
 from mas_cli.engine.context import digest
 from mas_cli.errors import UsageError
 from mas_cli.events import models as ev
 from mas_cli.events.liveness import is_running
 from mas_cli.events.reader import LogReader
+from mas_cli.events.spend import Spend
 from mas_cli.events.store import EVENTS, resolve_log
 from mas_cli.events.text import loads
 from mas_cli.llm.recording import LLM_LOG
@@ -61,21 +60,16 @@ class Effect:
 
 @dataclass
 class Spent:
-    """What the chain of runs spent: model calls, tokens and dollars, for the run and per agent."""
+    """What the chain of runs spent (`Spend`: replayed calls are not counted), for the run
+    and per agent."""
 
-    llm_calls: int = 0
-    tokens: int = 0
-    cost_usd: Decimal = Decimal(0)
-    agents: defaultdict[str, Spent] = field(default_factory=lambda: defaultdict(Spent))
+    run: Spend = field(default_factory=Spend)
+    agents: defaultdict[str, Spend] = field(default_factory=lambda: defaultdict(Spend))
 
     def add(self, event: ev.LlmCall) -> None:
-        """Count one model call attempt (replayed ones spent nothing and are not counted)."""
-        if event.replayed:
-            return
-        for spent in (self, self.agents[event.agent or ""]):
-            spent.llm_calls += 1
-            spent.tokens += event.input_tokens + event.output_tokens
-            spent.cost_usd += money(event.cost_usd) or Decimal(0)
+        """Count one model call attempt."""
+        self.run.add(event)
+        self.agents[event.agent or ""].add(event)
 
 
 @dataclass

@@ -120,6 +120,6 @@ def seed(ctx: RunContext, origin: Origin | None, log: LlmLog) -> None:
     ctx.effects = Effects(origin.root, done)
     ctx.resume = Resume(origin, log)
     spent = origin.spent
-    ctx.guard.seed(spent.llm_calls, spent.tokens, spent.cost_usd)
+    ctx.guard.seed(spent.run.llm_calls, spent.run.tokens, spent.run.known_cost)
     for agent, mine in spent.agents.items():
-        ctx.guard.seed(mine.llm_calls, mine.tokens, mine.cost_usd, agent)
+        ctx.guard.seed(mine.llm_calls, mine.tokens, mine.known_cost, agent)
