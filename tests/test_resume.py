@@ -227,7 +227,7 @@ def test_runs_show_and_cost_report_show_the_chain_and_no_replayed_spend(tmp_path
     code, out, _ = mas("show", second[0]["run_id"], home=home)
     assert code == 0
     assert "replayed from the recording, no spend" in out
-    assert f"resumes run {first[0]['run_id']}" in out
+    assert f"resumes run {first[0]['run_id']}" in " ".join(out.split())  # however it wraps
     code, out, _ = mas("cost-report", second[0]["run_id"], "--json", home=home)
     report = json.loads(out)
     (run,) = report["runs"]
