@@ -42,9 +42,7 @@ def _emit_carried(ctx: RunContext, done: Carried, data: Any) -> None:
     """The task's task_finished in this run: carried over, with its output for a later resume."""
     assert ctx.resume is not None
     assert done.output is not None
-    ctx.sink.emit(
-        TaskFinished,
-        ctx.run_span,
+    finished = TaskFinished(
         agent=done.agent,
         task=done.task,
         status="ok",
@@ -54,6 +52,7 @@ def _emit_carried(ctx: RunContext, done: Carried, data: Any) -> None:
         output=done.output,
         data=data,
     )
+    ctx.sink.emit(finished, ctx.run_span)
 
 
 _INVALID = object()
@@ -73,9 +72,7 @@ def _restore_writes(ctx: RunContext, done: Carried) -> None:
     for key, value in done.writes:
         read = ctx.state.get(key).version if key in ctx.state.versions() else 0
         result = ctx.state.write(key, value, read, done.task)
-        ctx.sink.emit(
-            StateWrite,
-            ctx.run_span,
+        write = StateWrite(
             agent=done.agent,
             task=done.task,
             key=key,
@@ -86,3 +83,4 @@ def _restore_writes(ctx: RunContext, done: Carried) -> None:
             accepted=result.accepted,
             reason=result.reason,
         )
+        ctx.sink.emit(write, ctx.run_span)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from mas_cli.engine.context import RunContext, Where, digest
+from mas_cli.engine.context import RunContext, digest
 from mas_cli.engine.effects import Completed, Effects
 from mas_cli.engine.origin import Origin
 from mas_cli.events.jsonsafe import dumps
@@ -34,11 +34,12 @@ class Resume:
 
     def answer(self, request: Request) -> Completion | None:
         """The recorded answer to this very request, or None (and the task runs live on)."""
-        who = (request.agent, request.task)
+        site = request.site
+        who = (site.agent, site.task)
         if who in self.diverged:
             return None
         wanted = self._as_recorded(request)
-        for recorded, completion in self.origin.records.get((*who, request.turn), []):
+        for recorded, completion in self.origin.records.get((*who, site.turn), []):
             if recorded == wanted:
                 return completion
         self.diverged.add(who)
@@ -46,9 +47,8 @@ class Resume:
 
     def record(self, request: Request, completion: Completion) -> None:
         """Write the replayed answer to this run's llm.jsonl, marked as replayed."""
-        attempt = self.log.next_attempt(request)
         outcome = {"response": completion_doc(completion), "replayed": True, "latency_s": 0.0}
-        self.log.write(request, attempt, outcome)
+        self.log.write(request, outcome)
 
     def _as_recorded(self, request: Request) -> Any:
         """The request as llm.jsonl holds it: scrubbed, surrogates fixed, through JSON."""
@@ -56,7 +56,7 @@ class Resume:
         return loads(fix_text(dumps(doc, ensure_ascii=False, default=str)))
 
 
-def replayed_call(ctx: RunContext, request: Request, where: Where) -> Completion | None:
+def replayed_call(ctx: RunContext, request: Request) -> Completion | None:
     """The recorded answer, logged as a replayed llm_call; None when the call must be made.
 
     A replayed call spends nothing, so only max_turns (how the task behaves, not what it
@@ -64,25 +64,21 @@ def replayed_call(ctx: RunContext, request: Request, where: Where) -> Completion
     """
     if ctx.resume is None or ctx.run_hit:
         return None
-    if ctx.guard.turn_limit(where.agent, where.task, where.turn):
+    site = request.site
+    if ctx.guard.turn_limit(site.agent, site.task, site.turn):
         return None
     completion = ctx.resume.answer(request)
     if completion is None:
         return None
-    _emit(ctx, request, where, completion)
+    _emit(ctx, request, completion)
     ctx.resume.record(request, completion)
-    skip_scripted(ctx.providers[provider_key(request.model)], where.agent, 1)
+    skip_scripted(ctx.providers[provider_key(request.model)], site.agent, 1)
     return completion
 
 
-def _emit(ctx: RunContext, request: Request, where: Where, completion: Completion) -> None:
+def _emit(ctx: RunContext, request: Request, completion: Completion) -> None:
     message = completion.message
-    ctx.sink.emit(
-        LlmCall,
-        where.parent,
-        agent=where.agent,
-        task=where.task,
-        turn=where.turn,
+    call = LlmCall(
         provider=request.model.provider,
         model=request.model.model,
         cost_usd=0.0,
@@ -95,6 +91,7 @@ def _emit(ctx: RunContext, request: Request, where: Where, completion: Completio
             [message.content, [(c.name, c.arguments) for c in message.tool_calls]]
         ),
     )
+    ctx.sink.emit(call, request.site)
 
 
 def skip_scripted(provider: Provider, agent: str, turns: int) -> None:
