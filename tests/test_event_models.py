@@ -120,7 +120,7 @@ def _with_unknown_fields(path: Path) -> None:
     lines = []
     for number, text in enumerate(path.read_text().splitlines()):
         doc = json.loads(text)
-        doc.update(from_a_newer_mas=number, nested_extra={"k": [1, 2]}, resumed_from="r0")
+        doc.update(from_a_newer_mas=number, nested_extra={"k": [1, 2]}, forked_from="r0")
         lines.append(json.dumps(doc))
     path.write_text("\n".join(lines) + "\n")
 

@@ -33,6 +33,11 @@ COMMANDS: tuple[Command, ...] = (
         "Run a crew to completion or to a clear stop; every step goes to the run log.",
     ),
     Command(
+        "resume",
+        "mas_cli.cli.resume:resume",
+        "Continue a stopped run or batch: finished work kept, recorded calls replayed free.",
+    ),
+    Command(
         "runs",
         "mas_cli.cli.runs:app",
         "List recent runs; `mas runs prune` removes old ones.",

@@ -43,6 +43,7 @@ class RunInfo:
     duration_s: float | None = None
     offline: bool = False
     replay_of: str | None = None  # a replayed run re-reads a recording: it spends nothing new
+    resumed_from: str | None = None  # `mas resume`: the run this one continues
     price_data_version: str | None = None
     finished: bool = False
     skipped_lines: int = 0
@@ -160,6 +161,7 @@ def _note(info: RunInfo, event: ev.Event) -> None:
     if isinstance(event, ev.RunStarted):
         info.run_id, info.crew, info.started = event.run_id, event.crew, event.ts
         info.offline, info.replay_of = event.offline, event.replay_of
+        info.resumed_from = event.resumed_from
 
 
 def _finish(info: RunInfo, done: ev.RunFinished) -> None:
@@ -274,6 +276,7 @@ def _run_json(run: RunInfo) -> dict[str, Any]:
         "mismatches": [vars(m) for m in run.mismatches],
         "skipped_lines": run.skipped_lines,
         "total": run.total.to_json(),
+        **({"resumed_from": run.resumed_from} if run.resumed_from else {}),
     }
 
 

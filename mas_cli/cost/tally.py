@@ -40,7 +40,10 @@ class Tally(Spend):
         return cost / len(self.tasks) if cost is not None and self.tasks else None
 
     def add_llm_call(self, event: ev.LlmCall, run_id: str = "") -> None:
-        """Count one model call attempt."""
+        """Count one model call attempt; one answered from a recording (`mas resume`) was not
+        made and spent nothing: it is not counted."""
+        if event.replayed:
+            return
         cost = self.add(event)
         retry = event.attempt > 1
         self.failed_calls += event.status != "ok"
@@ -53,7 +56,10 @@ class Tally(Spend):
         self.tasks.add(f"{run_id}/{event.task}")
 
     def add_tool_call(self, event: ev.ToolCall, run_id: str = "") -> None:
-        """Count one tool call; a cache hit adds the time (and any spend) it saved."""
+        """Count one tool call; a cache hit adds the time (and any spend) it saved. A side effect
+        done in an earlier run and given back by `mas resume` is not counted."""
+        if event.replayed:
+            return
         self.tool_calls += 1
         self.tool_time_s += event.latency_s
         self.tasks.add(f"{run_id}/{event.task}")

@@ -14,7 +14,8 @@ from typing import Any
 from mas_cli.cost.tokens import ready as tokenizer_ready
 from mas_cli.engine import trimming
 from mas_cli.engine.answers import extract_json, unfinished
-from mas_cli.engine.context import RunContext, digest
+from mas_cli.engine.context import RunContext
+from mas_cli.engine.digests import digest
 from mas_cli.engine.model_calls import call_model, prompt_bound, prompt_tokens
 from mas_cli.engine.outcomes import (
     Ended,

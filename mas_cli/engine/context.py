@@ -3,25 +3,28 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from mas_cli.engine.digests import digest
+from mas_cli.engine.effects import Effects
 from mas_cli.engine.guards import Guard
 from mas_cli.engine.outcomes import KINDS, LimitHit, TaskOutcome
 from mas_cli.engine.ratelimit import RateLimiter
 from mas_cli.engine.state import SharedState
-from mas_cli.events.models import Event, LimitHitEvent
+from mas_cli.events.models import Event, LimitHitEvent, ToolStarted
 from mas_cli.events.writer import EventWriter, event_line, new_span_id, now_iso
 from mas_cli.llm.types import CallSite, Provider, ToolSchema
 from mas_cli.redact import Secrets
 from mas_cli.spec.loader import Crew
 from mas_cli.spec.model_spec import ModelSpec
-from mas_cli.tools.base import Tool
+from mas_cli.tools.base import IDEMPOTENCY_KEY, Tool
 from mas_cli.tools.cache import CachedCall, ToolCache, call_cached
 from mas_cli.tools.names import held, server_of, wire_name
+
+if TYPE_CHECKING:
+    from mas_cli.engine.origin import Resume
 
 Listener = Callable[[Event], None]
 Runner = Callable[["RunContext", CallSite, dict[str, Any]], Awaitable[CachedCall]]
@@ -43,29 +46,41 @@ class Offered:
 
 @dataclass(frozen=True)
 class _Plain:
-    """Runs a crew tool through the deterministic-output cache."""
+    """Runs a crew tool: through the deterministic-output cache, or as a side effect."""
 
     name: str
 
     async def __call__(
-        self,
-        ctx: RunContext,
-        site: CallSite,  # noqa: ARG002
-        arguments: dict[str, Any],
+        self, ctx: RunContext, site: CallSite, arguments: dict[str, Any]
     ) -> CachedCall:
-        return await call_cached(ctx.tools[self.name], arguments, ctx.cache)
+        tool = ctx.tools[self.name]
+        if tool.spec.effective_kind == "side_effect":
+            return await _side_effect(ctx, site, tool, arguments)
+        return await call_cached(tool, arguments, ctx.cache)
+
+
+async def _side_effect(
+    ctx: RunContext, site: CallSite, tool: Tool, arguments: dict[str, Any]
+) -> CachedCall:
+    """A side_effect call: answered from an earlier run if it completed there; else announced
+    (tool_started), then made with its idempotency key."""
+    key = ctx.effects.key(site.task, tool.name, arguments)
+    done = ctx.effects.completed.get(key)
+    if done is not None:
+        return CachedCall(done.result(), "off", idempotency_key=key, replayed=True)
+    started = ToolStarted(tool=tool.name, args_digest=digest(arguments), idempotency_key=key)
+    ctx.sink.emit(started, site)
+    token = IDEMPOTENCY_KEY.set(key)
+    try:
+        return CachedCall(await tool.call(arguments), "off", idempotency_key=key)
+    finally:
+        IDEMPOTENCY_KEY.reset(token)
 
 
 def _offered(tool: Tool) -> Offered:
     wire = wire_name(tool.name)
     schema = ToolSchema(wire, tool.description, tool.parameters)
     return Offered(schema, _Plain(tool.name), tool=tool.name, server=server_of(tool))
-
-
-def digest(value: Any) -> str:
-    """A short, stable digest of a JSON-able value (canonical: sorted keys)."""
-    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 @dataclass
@@ -134,6 +149,10 @@ class RunContext:
     """Per agent, the tools it is offered by name: its own, then any the run adds (delegate)."""
     cache: ToolCache | None = None  # the deterministic-output cache; None runs every call
     limiter: RateLimiter | None = None
+    effects: Effects = field(default_factory=lambda: Effects(""))
+    """The side_effect calls' keys, and (on a resume) those already done."""
+    resume: Resume | None = None
+    """On a resume: the run continued, and the model calls it recorded."""
 
     def toolbox(self, agent: str) -> dict[str, Offered]:
         """The tools `agent` is offered: the crew's tools it names, and what `offer` added."""

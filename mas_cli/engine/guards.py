@@ -52,6 +52,7 @@ class Guard:
     recent: defaultdict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     delegations: int = 0
     delegated: Counter[tuple[str, str]] = field(default_factory=Counter)
+    prior_llm_calls: int = 0  # counted by earlier runs of a resume's chain
     prices: PriceBook = field(init=False)
 
     def __post_init__(self) -> None:
@@ -82,6 +83,26 @@ class Guard:
         if hit is None:
             self._hold(agent, worst_tokens, worst, 1)
         return hit
+
+    def turn_limit(self, agent: str, task: str, turn: int) -> LimitHit | None:
+        """Whether this turn passes max_turns (the agent's, else the crew's)."""
+        limit = self.crew.agent(agent).max_turns or self.crew.limits.max_turns
+        return _over(LimitHit("max_turns", turn, limit, "task", agent, task))
+
+    def seed(self, llm_calls: int, tokens: int, cost: Decimal, agent: str | None = None) -> None:
+        """Count what earlier runs spent (a resume's bill is cumulative): the run's, or an
+        agent's. `own_llm_calls` is then what this run itself made."""
+        spend = self.run if agent is None else self.agents[agent]
+        spend.llm_calls += llm_calls
+        spend.tokens += tokens
+        spend.cost_usd += cost
+        if agent is None:
+            self.prior_llm_calls += llm_calls
+
+    @property
+    def own_llm_calls(self) -> int:
+        """The model calls this run made itself."""
+        return self.run.llm_calls - self.prior_llm_calls
 
     def record_llm_call(
         self,

@@ -17,7 +17,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mas_cli.engine.agent import run_task
-from mas_cli.engine.context import Offered, RunContext, digest
+from mas_cli.engine.context import Offered, RunContext
+from mas_cli.engine.digests import digest
 from mas_cli.events.models import Handoff
 from mas_cli.llm.delegation import delegate_tool, task_line
 from mas_cli.llm.types import Assignment, CallSite

@@ -14,9 +14,11 @@ from decimal import Decimal
 
 from mas_cli.cost.tokens import count_messages, count_messages_bound
 from mas_cli.cost.tokens import ready as tokenizer_ready
-from mas_cli.engine.context import RunContext, digest
+from mas_cli.engine.context import RunContext
+from mas_cli.engine.digests import digest
 from mas_cli.engine.outcomes import Ended, Failed, Stopped
 from mas_cli.engine.pacing import pace
+from mas_cli.engine.replayer import replayed_call
 from mas_cli.events import volatile
 from mas_cli.events.models import CallStatus, LlmCall, Retry
 from mas_cli.events.spend import as_float
@@ -32,7 +34,11 @@ MAX_BACKOFF_S = 60.0
 async def call_model(ctx: RunContext, request: Request) -> Completion | Ended:
     """Make the call asked at `request.site`, retrying what is worth retrying: a limit
     Stopped, a final failure Failed. Each attempt is the request with its own call site
-    (attempt 1, 2, ...), which the guard, the rate limiter, the log and the recording read."""
+    (attempt 1, 2, ...), which the guard, the rate limiter, the log and the recording read.
+    On a resume, a request the recording answers is not made at all (see engine.replayer)."""
+    replayed = replayed_call(ctx, request)
+    if replayed is not None:
+        return replayed
     limits = ctx.crew.spec.limits
     call = _Call(ctx, request, held=worst_case(ctx, request))
     planned: int | None = None  # the same request each attempt: planned once, when first asked

@@ -23,6 +23,7 @@ from mas_cli.cost.tokens import prepare as prepare_tokenizer
 from mas_cli.engine.context import Listener, RunContext, Sink
 from mas_cli.engine.guards import Guard
 from mas_cli.engine.inputs import resolve_inputs
+from mas_cli.engine.origin import Origin
 from mas_cli.engine.outcomes import LimitHit, RunResult
 from mas_cli.engine.providers import (
     ReplaySource,
@@ -33,6 +34,7 @@ from mas_cli.engine.providers import (
     replay_source,
 )
 from mas_cli.engine.ratelimit import RateLimiter
+from mas_cli.engine.replayer import seed
 from mas_cli.engine.scheduler import run_tasks
 from mas_cli.engine.state import SharedState
 from mas_cli.errors import UsageError
@@ -75,6 +77,7 @@ class RunOptions:
     wrap_tools: Callable[[dict[str, Tool]], dict[str, Tool]] | None = None
     """Replaces the crew's tools before the run (`--estimate` puts its dry-run tools here, so
     that engine/estimate imports this module and this module never imports it)."""
+    resume: Origin | None = None  # `mas resume`: the run this one continues
 
 
 async def run_crew(crew: Crew, options: RunOptions) -> RunResult:
@@ -136,6 +139,7 @@ async def _open_and_run(
             limiter=None if options.offline or source else RateLimiter.for_crew(crew.spec),
         )
         _let_listeners_warn(ctx, options.listeners)
+        seed(ctx, options.resume, llm_log)
         files = (writer.file, llm_log.file)
         reserve = _stop_on_write_failure(ctx, files, run_dir / RESERVE)
         try:
@@ -287,6 +291,7 @@ def _emit_started(ctx: RunContext, options: RunOptions) -> None:
         offline=options.offline,
         replay_of=options.replay,
         mas_version=__version__,
+        resumed_from=options.resume.run_id if options.resume else None,
     )
     ctx.sink.emit(started, None, span=ctx.run_span)
     for model in ctx.guard.prices.unknown():
@@ -314,7 +319,7 @@ def _finish(
         status=status,
         reason=reason,
         duration_s=round(elapsed, 6),
-        llm_calls=ctx.guard.run.llm_calls,
+        llm_calls=ctx.guard.own_llm_calls,
         tool_calls=ctx.guard.run.tool_calls,
         input_tokens=totals.input_tokens,
         output_tokens=totals.output_tokens,

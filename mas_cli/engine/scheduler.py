@@ -11,6 +11,7 @@ import asyncio
 from typing import Any
 
 from mas_cli.engine.agent import run_task
+from mas_cli.engine.carry import carry
 from mas_cli.engine.context import RunContext
 from mas_cli.engine.hierarchy import run_hierarchy
 from mas_cli.engine.outcomes import TaskOutcome
@@ -69,6 +70,10 @@ async def _task(
                 _skip(ctx, task_id, f"'{dep}' did not finish ({outcome.status})")
             )
             return
+    carried = carry(ctx, task_id)  # a resume: the task ended ok in the run continued
+    if carried is not None:
+        done[task_id].set_result(carried)
+        return
     async with gate:
         if ctx.run_hit:  # the run winds down: tasks not yet started never start
             done[task_id].set_result(_skip(ctx, task_id, ctx.run_hit.message))

@@ -8,7 +8,8 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
-from mas_cli.engine.context import Offered, RunContext, digest
+from mas_cli.engine.context import Offered, RunContext
+from mas_cli.engine.digests import digest
 from mas_cli.engine.outcomes import LimitHit
 from mas_cli.events import volatile
 from mas_cli.events.models import ToolCall as ToolCallEvent
@@ -108,8 +109,17 @@ def _emit_call(
         cache_key=done.key if done else None,
         saved_s=done.saved_s if done else None,
         output_bytes=0 if output is None else len(output.encode()),
+        **_effect_fields(done),
     )
     ctx.sink.emit(event, site)
+
+
+def _effect_fields(done: CachedCall | None) -> dict[str, Any]:
+    """A side_effect call's key and result (what a resume gives back instead of calling)."""
+    if done is None or done.idempotency_key is None:
+        return {}
+    fields = {"idempotency_key": done.idempotency_key, "result": done.result.output}
+    return {**fields, "replayed": True} if done.replayed else fields
 
 
 def _args_shape(arguments: Any) -> tuple[str | None, str | None]:

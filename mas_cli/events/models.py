@@ -87,6 +87,8 @@ class RunStarted(Event):
     offline: bool = False
     replay_of: str | None = None
     mas_version: str = ""
+    resumed_from: str | None = None
+    """`mas resume`: the run this one continues (its own `resumed_from` leads further back)."""
 
 
 class TaskStarted(Event):
@@ -127,6 +129,20 @@ class LlmCall(Event):
     """When the output holds volatile parts (ids, times, counters): the digest without them."""
     output_varied: str | None = None
     """Those parts, named, each with a short digest (`volatile.summary`)."""
+    replayed: bool | None = None
+    """`mas resume`: answered from the recording of the run resumed; no spend, cost 0, and
+    never counted as a call or as spend by any report."""
+
+
+class ToolStarted(Event):
+    """A side_effect tool call is about to run: a resume finds it "in flight" if no tool_call
+    with the same idempotency key follows."""
+
+    type: Literal["tool_started"] = "tool_started"
+    tool: str
+    tool_call_id: str | None = None
+    args_digest: str
+    idempotency_key: str
 
 
 class ToolCall(Event):
@@ -150,6 +166,12 @@ class ToolCall(Event):
     cache_key: str | None = None
     saved_s: float | None = None
     output_bytes: int = 0
+    idempotency_key: str | None = None
+    """side_effect tools: the key the tool was given (run, task, tool, arguments, occurrence)."""
+    result: str | None = None
+    """side_effect tools: the output, kept so that a resume returns it instead of calling again."""
+    replayed: bool | None = None
+    """`mas resume`: a side_effect call that had completed, answered from the earlier run's log."""
 
 
 class StateWrite(Event):
@@ -238,6 +260,12 @@ class TaskFinished(Event):
     duration_s: float = 0.0
     answer_stripped: str | None = None
     """What was stripped around a JSON answer: a <think> block, a ``` fence, prose."""
+    carried_from: str | None = None
+    """`mas resume`: the task ended ok in this earlier run and was not run again."""
+    output: str | None = None
+    data: Any = None
+    """A carried task's output (text, and JSON when it has an output_schema), so that a resume
+    of this run finds it here."""
 
 
 class RunFinished(Event):
@@ -262,6 +290,7 @@ AnyEvent = Annotated[
     RunStarted
     | TaskStarted
     | LlmCall
+    | ToolStarted
     | ToolCall
     | StateWrite
     | LimitHitEvent

@@ -30,6 +30,10 @@ class RunRow:
     tokens: int = 0
     cost_usd: float | None = 0.0
     skipped_lines: int = 0
+    resumed_from: str | None = None
+    """`mas resume`: the run this one continues."""
+    replayed_calls: int = 0
+    """Model calls answered from the recording: not calls made, not spend."""
 
 
 STATUSES = ("ok", "failed", "stopped", "interrupted", "unfinished", "running", "killed")
@@ -80,6 +84,9 @@ def run_row(path: Path) -> RunRow:
     for event in reader:
         if isinstance(event, ev.RunStarted):
             row.run_id, row.crew, row.started = event.run_id, event.crew, event.ts
+            row.resumed_from = event.resumed_from
+        elif isinstance(event, ev.LlmCall) and event.replayed:
+            row.replayed_calls += 1
         elif isinstance(event, ev.LlmCall):
             spend.add(event)
         elif isinstance(event, ev.RunFinished):

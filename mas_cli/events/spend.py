@@ -53,7 +53,10 @@ class Spend:
         return self.input_tokens + self.output_tokens
 
     def add(self, call: LlmCall) -> Decimal | None:
-        """Count one model call attempt; its cost (None: no price)."""
+        """Count one model call attempt; its cost (None: no price). A call answered from a
+        recording (`mas resume`, `replayed`) was not made and spent nothing: not counted."""
+        if call.replayed:
+            return Decimal(0)
         self.llm_calls += 1
         self.input_tokens += call.input_tokens
         self.cache_read_tokens += call.cache_read_tokens

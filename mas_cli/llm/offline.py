@@ -49,6 +49,11 @@ class OfflineProvider:
     async def aclose(self) -> None:
         """Nothing to release."""
 
+    def skip_turns(self, agent: str, turns: int) -> None:
+        """Move an agent's script on, for turns answered elsewhere (a resume's recording)."""
+        if agent in self.scripts:
+            self._played[agent] += turns
+
     async def complete(self, request: Request) -> Completion:
         """Answer one request, deterministically."""
         script = self.scripts.get(request.site.agent)

@@ -137,6 +137,9 @@ class ToolSpec(Spec):
     kind for all the server's tools, or one per tool (`{read_file: deterministic}`)."""
     deterministic: bool | None = None
     """Shorthand: `deterministic: true` is `kind: deterministic`."""
+    idempotent: bool = False
+    """side_effect tools: the tool honours its idempotency key (a second call with the same key
+    does nothing more), so `mas resume` may call it again when a call's outcome is unknown."""
     timeout_s: float = Field(default=30, gt=0)
     """Wall time for one call; past it the call is abandoned (a command's process group killed)."""
     cache_ttl_s: float | None = Field(default=None, gt=0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import copy
 import dataclasses
 import hashlib
@@ -14,6 +15,16 @@ from mas_cli.events.jsonsafe import refusal
 from mas_cli.events.text import fix_text
 from mas_cli.spec.models import JsonSchema, ToolSpec
 from mas_cli.spec.patterns import schema_validator
+
+IDEMPOTENCY_PARAM = "idempotency_key"
+"""A function tool that declares a parameter of this name gets a side_effect call's key there
+(it is not shown to the model)."""
+IDEMPOTENCY_ENV = "MAS_IDEMPOTENCY_KEY"
+"""A command tool gets a side_effect call's key in this environment variable."""
+IDEMPOTENCY_KEY: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "mas_idempotency_key", default=None
+)
+"""The key of the side_effect call being made, set by the engine around `Tool.call`."""
 
 
 @dataclass(frozen=True)

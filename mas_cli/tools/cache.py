@@ -227,6 +227,10 @@ class CachedCall:
     """On a hit: how long the original call took."""
     problems: tuple[str, ...] = ()
     """Cache failures, each to be logged as a warning; the call itself went on without it."""
+    idempotency_key: str | None = None
+    """A side_effect call's key (see engine.effects)."""
+    replayed: bool = False
+    """A side_effect call answered from an earlier run's log instead of being made again."""
 
 
 async def call_cached(tool: Tool, arguments: dict[str, Any], cache: ToolCache | None) -> CachedCall:

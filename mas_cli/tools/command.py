@@ -21,6 +21,8 @@ from mas_cli.redact import Secrets
 from mas_cli.spec.models import JsonSchema, ToolSpec
 from mas_cli.spec.toolchecks import resolve_program
 from mas_cli.tools.base import (
+    IDEMPOTENCY_ENV,
+    IDEMPOTENCY_KEY,
     ToolResult,
     cap_output,
     checked_call,
@@ -83,7 +85,7 @@ class CommandTool:
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
                 cwd=self.cwd,
-                env=dict(self.env),
+                env=self._environment(),
                 start_new_session=True,  # the child leads its own group: one kill takes all
             )
         except OSError as exc:
@@ -93,6 +95,11 @@ class CommandTool:
         if captured is None:
             return timed_out(self.spec.timeout_s, exit_code=proc.returncode)
         return _result(captured, proc.returncode, self.spec.max_output_bytes)
+
+    def _environment(self) -> dict[str, str]:
+        """The allow-listed environment, plus a side_effect call's idempotency key."""
+        key = IDEMPOTENCY_KEY.get()
+        return {**self.env, IDEMPOTENCY_ENV: key} if key else dict(self.env)
 
 
 def load_command_tool(

@@ -24,6 +24,8 @@ from mas_cli.errors import ToolError
 from mas_cli.spec.models import JsonSchema, ToolSpec
 from mas_cli.spec.toolchecks import is_file_ref, split_function_ref
 from mas_cli.tools.base import (
+    IDEMPOTENCY_KEY,
+    IDEMPOTENCY_PARAM,
     ToolResult,
     cap_output,
     checked_call,
@@ -57,6 +59,8 @@ class FunctionTool:
         return await checked_call(self, arguments, self._run)
 
     async def _run(self, arguments: dict[str, Any]) -> ToolResult:
+        if _declares_key(self.func):  # a side_effect call's key (None outside one)
+            arguments = {**arguments, IDEMPOTENCY_PARAM: IDEMPOTENCY_KEY.get()}
         try:
             value = await asyncio.wait_for(_invoke(self.func, arguments), self.spec.timeout_s)
         except TimeoutError:
@@ -65,6 +69,13 @@ class FunctionTool:
             return _raised(exc)
         text, truncated = _capped_text(value, self.spec.max_output_bytes)
         return ToolResult(ok=True, output=text, truncated=truncated)
+
+
+def _declares_key(func: Callable[..., Any]) -> bool:
+    try:
+        return IDEMPOTENCY_PARAM in inspect.signature(func).parameters
+    except (TypeError, ValueError):  # a builtin without a signature
+        return False
 
 
 def load_function_tool(

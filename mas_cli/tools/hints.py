@@ -12,7 +12,7 @@ from typing import Any, Literal, Union
 
 from mas_cli.errors import ToolError
 from mas_cli.spec.models import JsonSchema
-from mas_cli.tools.base import object_schema
+from mas_cli.tools.base import IDEMPOTENCY_PARAM, object_schema
 
 _SCALARS: dict[Any, JsonSchema] = {
     str: {"type": "string"},
@@ -43,6 +43,8 @@ def function_schema(func: Callable[..., Any], where: str) -> JsonSchema:
     for param in inspect.signature(func).parameters.values():
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             continue  # not nameable by the model; the function still gets its own defaults
+        if param.name == IDEMPOTENCY_PARAM:
+            continue  # given by mas to side_effect calls, never by the model
         if param.kind is param.POSITIONAL_ONLY:
             raise ToolError(
                 f"{where}: '{param.name}' is positional-only",

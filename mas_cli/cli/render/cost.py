@@ -87,7 +87,8 @@ def _title(runs: list[RunInfo], by: str) -> str:
     check = "self-check ok" if not run.mismatches else "self-check FAILED"
     check = check if run.finished else "no totals to check"
     prices = f" · prices {run.price_data_version}" if run.price_data_version else ""
-    return f"{run.crew} · run {run.run_id} · {run.status}{took}{prices} · {check} · by {by}"
+    chain = f" (resumes run {run.resumed_from})" if run.resumed_from else ""
+    return f"{run.crew} · run {run.run_id}{chain} · {run.status}{took}{prices} · {check} · by {by}"
 
 
 def _cache_lines(total: Tally) -> list[str]:

@@ -75,6 +75,9 @@ def _(event: ev.TaskStarted, _spent: str) -> str | None:
 
 @progress_line.register
 def _(event: ev.LlmCall, spent: str) -> str | None:
+    if event.replayed:
+        where = f"{escape(event.task or '')} turn {event.turn} {escape(event.model)}"
+        return f"  {where} [dim]replayed from the recording, no spend · run: {spent}[/]"
     status = "" if event.status == "ok" else f" [red]{event.status}: {escape(event.error or '')}[/]"
     estimate = "~" if event.usage_source == "estimate" else ""
     tokens = f"{estimate}{event.input_tokens}→{event.output_tokens}"
@@ -90,6 +93,8 @@ def _(event: ev.ToolCall, _spent: str) -> str | None:
         what = f"tool {escape(event.tool)} {event.status}: {escape(event.error or '')}"
         return f"[yellow]  {escape(event.task or '')} warning: {what}[/]"
     cached = f" cached (saved {(event.saved_s or 0) * 1000:.0f} ms)" if event.cached else ""
+    if event.replayed:
+        cached = " done in the run resumed: not made again"
     status = styled(event.status, "" if event.status == "ok" else "red")
     where = escape(event.task or "")
     return f"  {where} tool {escape(event.tool)} {status}{cached} {event.latency_s * 1000:.0f} ms"

@@ -28,11 +28,14 @@ if TYPE_CHECKING:
 def runs_table(rows: list[RunRow]) -> None:
     """Recent runs, newest first."""
     table = Table(box=None, header_style="bold", pad_edge=False)
-    for name in ("run", "crew", "status", "started", "duration", "calls", "tokens", "cost"):
+    chain = any(r.resumed_from for r in rows)  # `mas resume`: which run each one continues
+    names = ("run", "crew", "status", "started", "duration", "calls", "tokens", "cost")
+    for name in names + (("resumes",) if chain else ()):
         right = name in {"duration", "calls", "tokens", "cost"}
         table.add_column(name, justify="right" if right else "left", no_wrap=name != "crew")
     places = column_places([_decimal(r.cost_usd) for r in rows])
     for r in rows:
+        resumes = (r.resumed_from or "-",) if chain else ()
         table.add_row(
             r.run_id,
             escape(r.crew),
@@ -42,6 +45,7 @@ def runs_table(rows: list[RunRow]) -> None:
             str(r.llm_calls),
             f"{r.tokens:,}",
             usd(_decimal(r.cost_usd), places=places),
+            *resumes,
         )
     print_table(stdout, table)
 
@@ -96,6 +100,8 @@ def _run_label(tree: RunTree) -> str:
         return f"[bold]{name}[/] run {run_id} [red]killed[/] {why}"
     status = styled(done.status, STATUS_STYLE.get(done.status, ""))
     reason = _reason(done.status, done.reason)
+    if isinstance(started, ev.RunStarted) and started.resumed_from:
+        reason += f" (resumes run {started.resumed_from})"
     return (
         f"[bold]{name}[/] run {run_id} {status}{reason}  {done.duration_s:.2f}s · "
         f"{plural(done.llm_calls, 'model call')} · {plural(done.tool_calls, 'tool call')} · "
@@ -183,6 +189,8 @@ def _task_label(node: Node, said: str | None) -> str:
     repeated = done.reason == said or _fired_here(node)  # said once, where it fired
     reason = "" if repeated else _reason(done.status, done.reason)
     turns = sum(child.turn is not None for child in node.children) or done.turns  # as listed
+    if done.carried_from:
+        return f"[bold]{task}[/] ({agent}) {status}  carried over from run {done.carried_from}"
     return (
         f"[bold]{task}[/] ({agent}) {status}{reason}  {plural(turns, 'turn')} "
         f"{done.duration_s:.2f}s"
@@ -196,6 +204,9 @@ def _event_label(event: ev.Event | None) -> str:
 
 @_event_label.register
 def _(event: ev.LlmCall) -> str:
+    if event.replayed:
+        calls = f" → {', '.join(event.tool_calls)}" if event.tool_calls else ""
+        return f"model {escape(event.model)} replayed from the recording, no spend{escape(calls)}"
     status = "" if event.status == "ok" else f" [red]{event.status}: {escape(event.error or '')}[/]"
     attempt = f" attempt {event.attempt}" if event.attempt > 1 else ""
     calls = f" → {', '.join(event.tool_calls)}" if event.tool_calls else ""
@@ -215,6 +226,8 @@ def _(event: ev.ToolCall) -> str:
     text = event.status + (f": {escape(event.error)}" if event.error else "")
     status = styled(text, "" if event.status == "ok" else "red")
     cached = f" cached (saved {(event.saved_s or 0) * 1000:.0f} ms)" if event.cached else ""
+    if event.replayed:
+        cached = " done in an earlier run: not made again"
     return f"tool {escape(event.tool)} {status}{cached} {event.latency_s * 1000:.0f} ms"
 
 

@@ -1,0 +1,158 @@
+"""`mas resume`: continue a run that stopped (a limit, a failure, Ctrl-C, SIGKILL) as a new run.
+
+The new run has its own id and folder, and its `run_started` names the run it continues
+(`resumed_from`). It runs the crew file as it is now, with the origin's inputs and providers:
+tasks that ended ok are carried over (engine.carry); the others run again, their model calls
+answered from the recording until the first request that differs (engine.replayer); side
+effects that completed are not made again (engine.effects). The bill is cumulative: what the
+chain of runs spent counts against this run's budgets and circuit breaker.
+
+A side_effect call whose outcome is unknown (started, never ended: the process died) is not
+made again blindly: the resume stops before anything runs and names it, unless the tool
+declares `idempotent: true` (it honours its key) or the user says to make it again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from mas_cli.engine.origin import Effect, Origin, read_origin
+from mas_cli.engine.outcomes import RunResult
+from mas_cli.engine.run import RunOptions, run_crew
+from mas_cli.errors import MasError, UsageError
+from mas_cli.spec.findings import did_you_mean
+from mas_cli.spec.loader import Crew, load_crew
+from mas_cli.spec.models import Limits
+
+
+@dataclass(frozen=True)
+class ResumeOptions:
+    """How to resume: raised limits, another crew file path, what to do with unknown calls."""
+
+    limits: tuple[str, ...] = ()
+    """`NAME=VALUE` pairs laid over the crew file's limits for this run."""
+    crew: Path | None = None
+    """The crew file, when it is no longer where the origin ran it from."""
+    repeat_in_flight: bool = False
+    """Make side_effect calls of unknown outcome again, even for tools that do not declare
+    that they honour their key."""
+    last: bool = False
+    """Resume the latest run (`ref` is then ignored)."""
+
+
+def prepare_resume(
+    home: Path, ref: str | None, options: ResumeOptions, run: RunOptions | None = None
+) -> tuple[Crew, RunOptions]:
+    """The crew and the options to pass to `run_crew` to resume a run (nothing runs yet).
+
+    `run` gives what a caller shares across runs (listeners, a batch's shared resources);
+    its home, inputs, offline and resume fields are replaced by the origin's.
+
+    Raises:
+        UsageError: no such run, a run still running, a crew file that cannot be found,
+            a bad --limit.
+        SpecError: the crew file has problems.
+        MasError: a side_effect call of unknown outcome (exit 1), named with the fix.
+    """
+    origin = read_origin(home, ref, last=options.last)
+    crew = with_limits(_crew(origin, options.crew), options.limits)
+    if not options.repeat_in_flight:
+        _refuse_unknown(origin, crew)
+    base = run or RunOptions(home)
+    return crew, replace(
+        base, home=home, inputs=origin.inputs, offline=origin.offline, resume=origin
+    )
+
+
+async def resume_run(
+    home: Path, ref: str | None, options: ResumeOptions, run: RunOptions | None = None
+) -> RunResult:
+    """Resume a run to completion or to a clear stop; the new run's result.
+
+    Raises:
+        As prepare_resume, and as run_crew.
+    """
+    crew, run_options = prepare_resume(home, ref, options, run)
+    return await run_crew(crew, run_options)
+
+
+def _crew(origin: Origin, path: Path | None) -> Crew:
+    where = path or Path(origin.crew_path)
+    if path is None and not where.is_file():
+        raise UsageError(
+            f"run {origin.run_id} ran crew file {origin.crew_path}, which is not there any more",
+            hint="give its path with --crew CREW.yaml",
+        )
+    crew = load_crew(where)
+    if crew.spec.name != origin.crew:
+        raise UsageError(
+            f"{where} is crew {crew.spec.name!r}; run {origin.run_id} is a run of {origin.crew!r}",
+            hint=f"give the file of crew {origin.crew!r} with --crew",
+        )
+    return crew
+
+
+def with_limits(crew: Crew, pairs: tuple[str, ...]) -> Crew:
+    """The crew with each `NAME=VALUE` laid over its limits.
+
+    Raises:
+        UsageError: not NAME=VALUE, an unknown limit (with a did-you-mean), a bad value.
+    """
+    if not pairs:
+        return crew
+    values: dict[str, Any] = crew.spec.limits.model_dump(exclude_unset=True)
+    values.update(_limit(pair) for pair in pairs)
+    try:
+        limits = Limits.model_validate(values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(map(str, first["loc"]))
+        raise UsageError(f"--limit {name}: {first['msg']}", hint="give a number") from None
+    spec = crew.spec.model_copy(update={"limits": limits})
+    return replace(crew, spec=spec)
+
+
+def _limit(pair: str) -> tuple[str, str]:
+    """`max_llm_calls=40` -> ("max_llm_calls", "40"), the name checked."""
+    name, sep, value = pair.partition("=")
+    name = name.strip()
+    if not sep or not name:
+        raise UsageError(
+            f"--limit {pair!r} is not NAME=VALUE", hint="e.g. --limit max_llm_calls=40"
+        )
+    if name not in Limits.model_fields:
+        raise UsageError(
+            f"--limit {name}: not a limit", hint=did_you_mean(name, Limits.model_fields)
+        )
+    return name, value.strip()
+
+
+def _refuse_unknown(origin: Origin, crew: Crew) -> None:
+    """Stop before anything runs when a side effect may or may not have happened."""
+    unknown = [e for e in origin.in_flight() if not _honours_key(crew, e)]
+    if not unknown:
+        return
+    lines = "\n".join(f"  {_named(e)}" for e in unknown)
+    tools = ", ".join(sorted({e.tool for e in unknown}))
+    raise MasError(
+        f"run {origin.run_id} stopped with {len(unknown)} side_effect call(s) in flight; "
+        f"whether they took effect is unknown:\n{lines}",
+        hint=f"check whether they took effect. If {tools} honours its idempotency key, "
+        "declare `idempotent: true` on it in the crew file and resume: the call is made again "
+        "with the same key. To make it again anyway: mas resume --repeat-in-flight",
+    )
+
+
+def _honours_key(crew: Crew, effect: Effect) -> bool:
+    spec = crew.spec.tools.get(effect.tool)
+    return spec is not None and spec.idempotent
+
+
+def _named(effect: Effect) -> str:
+    return (
+        f"task {effect.task}, tool {effect.tool}, arguments {effect.args_digest}, key {effect.key}"
+    )
