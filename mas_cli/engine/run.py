@@ -35,6 +35,7 @@ from mas_cli.engine.providers import (
 )
 from mas_cli.engine.ratelimit import RateLimiter
 from mas_cli.engine.scheduler import run_tasks
+from mas_cli.engine.shared import Shared
 from mas_cli.engine.state import SharedState
 from mas_cli.errors import UsageError
 from mas_cli.events.diskio import (
@@ -71,6 +72,7 @@ class RunOptions:
     listeners: tuple[Listener, ...] = ()
     replay: str | None = None  # the run (id, prefix or path) whose llm.jsonl serves every call
     dry_run: bool = False  # `--estimate`: side_effect tools answer without running
+    shared: Shared = field(default_factory=Shared)  # parts shared with other runs (a batch)
 
 
 @dataclass
@@ -122,13 +124,17 @@ async def run_crew(crew: Crew, options: RunOptions) -> RunResult:
         await close(providers)
         raise
     # `mas runs` tells this live run from a killed one by the lock `holding` keeps.
-    with writer, llm_log, holding(run_dir), ToolCache(cache_dir(options.home)) as cache:
+    shared = options.shared
+    own_cache = ToolCache(cache_dir(options.home)) if shared.cache is None else None
+    opened = contextlib.nullcontext() if own_cache is None else own_cache  # closed at the end
+    with writer, llm_log, holding(run_dir), opened:
+        cache = shared.cache if own_cache is None else own_cache
         totals = Totals()
         sink = Sink(writer, run_id, new_trace_id(), [totals, *options.listeners], secrets)
         ctx = RunContext(
             crew,
             sink,
-            Guard(crew.spec),
+            Guard(crew.spec, ledger=shared.ledger),
             SharedState(crew.spec),
             models,
             recorded(providers, llm_log),
@@ -137,7 +143,7 @@ async def run_crew(crew: Crew, options: RunOptions) -> RunResult:
             new_span_id(),
             cache=cache,
             # Offline and replayed calls reach no provider: no quota to respect.
-            limiter=None if options.offline or source else RateLimiter.for_crew(crew.spec),
+            limiter=None if options.offline or source else _limiter(crew, shared),
         )
         files = (writer.file, llm_log.file)
         reserve = _stop_on_write_failure(ctx, files, run_dir / RESERVE)
@@ -145,6 +151,10 @@ async def run_crew(crew: Crew, options: RunOptions) -> RunResult:
             return await _run(ctx, options, run_dir, totals, files)
         finally:
             reserve.release()
+
+
+def _limiter(crew: Crew, shared: Shared) -> RateLimiter | None:
+    return shared.limiter or RateLimiter.for_crew(crew.spec)
 
 
 def _stop_on_write_failure(ctx: RunContext, files: tuple[LineFile, ...], room: Path) -> Reserve:
@@ -184,7 +194,7 @@ async def _run(
     _emit_started(ctx, options)
     started = time.monotonic()
     interrupted: list[str] = []
-    undo = _install_stops(ctx, interrupted)
+    undo = _install_stops(ctx, interrupted, options.shared.stop)
     status: RunStatus = "failed"
     reason: str | None = "internal error"
     try:
@@ -209,8 +219,11 @@ async def _run(
     )
 
 
-def _install_stops(ctx: RunContext, interrupted: list[str]) -> Callable[[], None]:
-    """SIGINT/SIGTERM and run_timeout_s set the stop event; the scheduler winds down from there."""
+def _install_stops(
+    ctx: RunContext, interrupted: list[str], outside: asyncio.Event | None
+) -> Callable[[], None]:
+    """SIGINT/SIGTERM (or, when given, the `outside` event of the runs' owner) and
+    run_timeout_s set the stop event; the scheduler winds down from there."""
     loop = asyncio.get_running_loop()
     timeout = ctx.crew.spec.limits.run_timeout_s
 
@@ -222,6 +235,8 @@ def _install_stops(ctx: RunContext, interrupted: list[str]) -> Callable[[], None
         ctx.stop.set()
 
     timer = loop.call_later(timeout, on_timeout)
+    if outside is not None:
+        return _watch(outside, lambda: on_signal("its batch's stop"), timer)
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal, sig.name)
 
@@ -229,6 +244,24 @@ def _install_stops(ctx: RunContext, interrupted: list[str]) -> Callable[[], None
         timer.cancel()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+
+    return undo
+
+
+def _watch(
+    outside: asyncio.Event, on_stop: Callable[[], None], timer: asyncio.TimerHandle
+) -> Callable[[], None]:
+    """Call on_stop when `outside` is set; the undo cancels the watch and the timer."""
+
+    async def wait() -> None:
+        await outside.wait()
+        on_stop()
+
+    watcher = asyncio.get_running_loop().create_task(wait())
+
+    def undo() -> None:
+        timer.cancel()
+        watcher.cancel()
 
     return undo
 
@@ -271,6 +304,7 @@ def _emit_started(ctx: RunContext, options: RunOptions) -> None:
         offline=options.offline,
         replay_of=options.replay,
         mas_version=__version__,
+        **options.shared.labels,
     )
     for model in ctx.guard.prices.unknown():
         ctx.sink.emit(Warning_, ctx.run_span, message=unpriced(model))

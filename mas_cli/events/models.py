@@ -60,6 +60,10 @@ class RunStarted(Event):
     offline: bool = False
     replay_of: str | None = None
     mas_version: str = ""
+    batch_id: str | None = None
+    """The batch the run is an item of (<home>/batches/<batch_id>/); absent for a lone run."""
+    item_key: str | None = None
+    """The item's key in its batch."""
 
 
 class TaskStarted(Event):
@@ -139,7 +143,7 @@ class LimitHitEvent(Event):
     kind: str
     value: float
     threshold: float
-    scope: Literal["run", "agent", "task"]
+    scope: Literal["run", "agent", "task", "batch"]
     message: str
     chain: list[str] = []
 

@@ -1,0 +1,31 @@
+"""What a run may share with other runs in the same process: the seam a batch runs through.
+
+A run given none of these makes its own (a rate limiter from its crew, a tool cache in its
+home, its own signal handlers) and has no budget but its crew's. Given them, it uses them as
+they are and closes none of them: their owner does. The engine never asks who that is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from mas_cli.engine.ledger import Ledger
+from mas_cli.engine.ratelimit import RateLimiter
+from mas_cli.tools.cache import ToolCache
+
+
+@dataclass(frozen=True)
+class Shared:
+    """Parts a run takes from outside instead of making its own."""
+
+    ledger: Ledger | None = None
+    """A budget over many runs, asked after the run's own limits (see engine/ledger.py)."""
+    limiter: RateLimiter | None = None
+    """Rate-limit buckets over many runs; None: the run makes its own from its crew."""
+    cache: ToolCache | None = None
+    """An open tool cache; None: the run opens the one in its home."""
+    stop: asyncio.Event | None = None
+    """Set by the owner to interrupt the run; the run then installs no signal handlers."""
+    labels: dict[str, str] = field(default_factory=dict)
+    """Declared run_started fields naming the run's place (batch_id, item_key)."""
