@@ -18,6 +18,7 @@ from rich.console import Console
 from typer.core import TyperGroup
 
 from mas_cli import __version__
+from mas_cli.cli import batch as batch_cmd
 from mas_cli.cli import cache as cache_cmd
 from mas_cli.cli import cost as cost_cmd
 from mas_cli.cli import helptext
@@ -132,6 +133,8 @@ app.add_typer(triage_cmd.app, name="triage")
 app.command("cost-report")(cost_cmd.cost_report)
 app.command("tool-test")(tooltest_cmd.tool_test)
 app.add_typer(cache_cmd.app, name="cache")
+app.command("batch")(batch_cmd.batch)
+app.command("resume")(batch_cmd.resume)  # batches; the run half of `mas resume` joins it
 
 
 _ASCII = {

@@ -1,0 +1,64 @@
+"""Start a batch, or finish one after any stop: what `mas batch` and `mas resume BATCH_ID` call."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from mas_cli.batch.folder import (
+    BatchFolder,
+    batches_dir,
+    latest_results,
+    new_batch_id,
+    read_info,
+    resolve_batch,
+)
+from mas_cli.batch.runner import BatchOptions, BatchResult, Progress, run_batch
+from mas_cli.errors import UsageError
+from mas_cli.spec.loader import Crew, load_crew
+
+
+def start_batch(crew: Crew, options: BatchOptions, progress: Progress) -> BatchResult:
+    """A new batch folder under the home, and every item of the file run once.
+
+    Raises:
+        UsageError: the items file cannot be read, or the home cannot be written.
+    """
+    if not options.items.is_file():
+        raise UsageError(f"{options.items}: no such file", hint="give a .jsonl or .csv of items")
+    with BatchFolder(batches_dir(options.home) / new_batch_id()) as folder:
+        return asyncio.run(run_batch(crew, options, folder, progress=progress))
+
+
+def resume_batch(home: Path, ref: str, progress: Progress, **changes: Any) -> BatchResult:
+    """Finish a batch: items whose last result is ok are skipped, the others run again.
+
+    `changes` override the options the batch began with (a higher --max-cost-usd, ...).
+
+    Raises:
+        UsageError: no such batch, or its crew or items file is gone or no longer loads.
+    """
+    path = resolve_batch(home, ref)
+    info = read_info(path)
+    crew = load_crew(Path(str(info.get("crew_path", ""))))
+    options = _options(home, info, changes)
+    done = {k for k, r in latest_results(path).items() if r.get("status") == "ok"}
+    with BatchFolder(path) as folder:
+        return asyncio.run(run_batch(crew, options, folder, done=done, progress=progress))
+
+
+def _options(home: Path, info: dict[str, Any], changes: dict[str, Any]) -> BatchOptions:
+    recorded = info.get("options") if isinstance(info.get("options"), dict) else {}
+    assert isinstance(recorded, dict)
+    known = set(BatchOptions.__dataclass_fields__) - {"home", "items"}
+    kept = {k: v for k, v in recorded.items() if k in known}
+    items = Path(str(info.get("inputs_path", "")))
+    if not items.is_file():
+        raise UsageError(
+            f"the items file of this batch is gone: {items}",
+            hint="put it back where it was, then run mas resume again",
+        )
+    options = BatchOptions(home, items, **kept)
+    return replace(options, **{k: v for k, v in changes.items() if v is not None})
