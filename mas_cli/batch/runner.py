@@ -16,7 +16,7 @@ import hashlib
 import signal
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from mas_cli.engine.run import RunOptions, run_crew
 from mas_cli.engine.shared import Shared
 from mas_cli.errors import MasError
 from mas_cli.spec.loader import Crew
+from mas_cli.tools import load_tools
 from mas_cli.tools.cache import ToolCache, cache_dir
 
 
@@ -132,7 +133,7 @@ async def run_batch(
     ledger = Ledger(options.max_llm_calls, options.max_tokens, options.max_cost_usd)
     limiter = None if options.offline else RateLimiter.for_crew(crew.spec)
     with ToolCache(cache_dir(options.home)) as cache:
-        shared = Shared(ledger, limiter, cache, asyncio.Event())
+        shared = Shared(ledger, limiter, cache, asyncio.Event(), load_tools(crew))
         batch = _Batch(crew, options, folder, shared, ledger, progress, done or set())
         batch.breaker.threshold = options.breaker
         batch.tally.total = file_lines(options.items)
@@ -210,9 +211,7 @@ async def _run_item(batch: _Batch, item: Item) -> None:
 
 def _run_options(batch: _Batch, item: Item, probe: Probe) -> RunOptions:
     labels = {"batch_id": batch.folder.batch_id, "item_key": item.key}
-    shared = Shared(
-        batch.ledger, batch.shared.limiter, batch.shared.cache, batch.shared.stop, labels
-    )
+    shared = replace(batch.shared, labels=labels)
     return RunOptions(
         batch.options.home, item.inputs, batch.options.offline, (probe,), shared=shared
     )

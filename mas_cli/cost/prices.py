@@ -235,13 +235,18 @@ def strip_provider(model: str) -> str:
 
 def data_version(overrides: int = 0) -> str:
     """`genai-prices 0.2.3`, plus how many prices the crew file set."""
+    base = _package_version()
+    return f"{base} + {overrides} from the crew file" if overrides else base
+
+
+@functools.cache  # reading package metadata takes ~2 ms; a batch asks once per run
+def _package_version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        base = f"genai-prices {version('genai-prices')}"
+        return f"genai-prices {version('genai-prices')}"
     except PackageNotFoundError:
-        base = "genai-prices (version unknown)"
-    return f"{base} + {overrides} from the crew file" if overrides else base
+        return "genai-prices (version unknown)"
 
 
 def unpriced(model: str) -> str:

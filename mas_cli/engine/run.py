@@ -110,7 +110,7 @@ async def run_crew(crew: Crew, options: RunOptions) -> RunResult:
     models = build_models(crew.spec, offline=options.offline)
     for model in models.values():  # built in a thread while the run sets up: no call waits long
         prepare_tokenizer(model.model)
-    tools = load_tools(crew)
+    tools = options.shared.tools or load_tools(crew)
     if options.dry_run:
         tools = dry_run_tools(tools)
     check_writable(runs_dir(options.home), "cannot write runs in")  # before any client opens

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from mas_cli.engine.ledger import Ledger
 from mas_cli.engine.ratelimit import RateLimiter
+from mas_cli.tools.base import Tool
 from mas_cli.tools.cache import ToolCache
 
 
@@ -27,5 +28,7 @@ class Shared:
     """An open tool cache; None: the run opens the one in its home."""
     stop: asyncio.Event | None = None
     """Set by the owner to interrupt the run; the run then installs no signal handlers."""
+    tools: dict[str, Tool] | None = None
+    """The crew's tools, loaded once for many runs; None: the run loads its own."""
     labels: dict[str, str] = field(default_factory=dict)
     """Declared run_started fields naming the run's place (batch_id, item_key)."""
