@@ -68,6 +68,8 @@ class Tally:
     duplicates: int = 0
     in_flight: int = 0
     peak_in_flight: int = 0
+    held: int = 0  # items read from the file and not yet recorded: what memory follows
+    peak_held: int = 0
     cost_usd: float = 0.0
     started: float = field(default_factory=time.monotonic)
 
@@ -153,6 +155,7 @@ async def _run_items(batch: _Batch) -> None:
         await slots.acquire()
         if batch.stopping:
             slots.release()
+            batch.tally.held -= 1
             break
         task = asyncio.create_task(_run_item(batch, item))
         running.add(task)
@@ -186,6 +189,8 @@ def _fresh(batch: _Batch) -> Iterator[Item]:
         if item.key in batch.done:
             batch.tally.skipped += 1
             continue
+        batch.tally.held += 1
+        batch.tally.peak_held = max(batch.tally.peak_held, batch.tally.held)
         yield item
 
 
@@ -219,6 +224,7 @@ def _run_options(batch: _Batch, item: Item, probe: Probe) -> RunOptions:
 
 def _record_item(batch: _Batch, item: Item, result: RunResult | str, probe: Probe) -> None:
     tally = batch.tally
+    tally.held -= 1
     tally.cost_usd = float(batch.ledger.cost_usd)
     run_id: str | None = None
     status, reason, output = "failed", result if isinstance(result, str) else None, None
