@@ -7,11 +7,14 @@ from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn
+from rich.table import Table
 
-from mas_cli.cli.render.base import json_out, stderr, styled
+from mas_cli.cli.render.base import json_out, stderr, stdout, styled
+from mas_cli.cli.render.fit import print_table
 from mas_cli.cli.render.safe import safe
 
 if TYPE_CHECKING:
+    from mas_cli.batch.report import BatchView
     from mas_cli.batch.runner import BatchResult, Tally
 
 PLAIN_EVERY_S = 5.0  # without a terminal, a progress line at most this often
@@ -98,3 +101,77 @@ def batch_result(result: BatchResult, *, as_json: bool) -> None:
         f"dead letters {escape(str(result.path))}/dead.jsonl",
         highlight=False,
     )
+
+
+def _cost(value: float | None) -> str:
+    return "-" if value is None else f"${value:.6f}"
+
+
+def _table(*columns: str) -> Table:
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for name in columns:
+        table.add_column(name, justify="right" if name in RIGHT else "left")
+    return table
+
+
+RIGHT = {"cost", "items", "ok", "failed", "stopped", "dead"}
+
+
+def items_table(view: BatchView) -> None:
+    """`mas runs --batch`: every item by its last result, dearest first."""
+    table = _table("key", "status", "cost", "run", "error")
+    for item in sorted(view.items, key=lambda i: -(i.cost_usd or 0)):
+        status = styled(item.status, ITEM_STYLE.get(item.status, "yellow"))
+        error = escape(safe((item.error or "")[:80]))
+        table.add_row(
+            escape(safe(item.key)), status, _cost(item.cost_usd), item.run_id or "-", error
+        )
+    print_table(stdout, table)
+    stderr.print(_totals(view), highlight=False)
+
+
+ITEM_STYLE = {"ok": "green", "failed": "red", "stopped": "red", "interrupted": "yellow"}
+
+
+def _totals(view: BatchView) -> str:
+    counts = " · ".join(f"{status} {count:,}" for status, count in view.by_status().items())
+    dead = f" · dead letters {view.dead:,}" if view.dead else ""
+    cost = _cost(view.cost_usd)
+    return f"batch {view.batch_id}: {len(view.items):,} items ({counts}){dead} · {cost}"
+
+
+def overview(view: BatchView) -> None:
+    """`mas show --batch`: what the batch is, how it stands, its costliest items."""
+    info = view.info
+    status = styled(str(info.get("status")), STYLE.get(str(info.get("status")), ""))
+    stdout.print(f"batch {view.batch_id} · crew {escape(safe(str(info.get('crew'))))} · {status}")
+    if info.get("reason"):
+        stdout.print(f"  {escape(safe(str(info['reason'])))}")
+    stdout.print(f"  items {escape(safe(str(info.get('inputs_path'))))}")
+    stdout.print(f"  started {info.get('started')} · finished {info.get('finished') or '-'}")
+    stdout.print(escape(_totals(view)))
+    costly = view.costliest(10)
+    if costly:
+        stdout.print("costliest items:")
+        table = _table("key", "status", "cost", "run")
+        for item in costly:
+            status = styled(item.status, ITEM_STYLE.get(item.status, "yellow"))
+            table.add_row(escape(safe(item.key)), status, _cost(item.cost_usd), item.run_id or "-")
+        print_table(stdout, table)
+
+
+def batches_table(rows: list[dict[str, Any]]) -> None:
+    """`mas runs --batches`: every batch, newest first."""
+    table = _table("batch", "crew", "status", "started", "ok", "failed", "stopped", "dead", "cost")
+    for row in rows:
+        counts = row["counts"]
+        cost = row["cost_usd"] if isinstance(row["cost_usd"], int | float) else None
+        table.add_row(
+            row["batch_id"],
+            escape(safe(str(row["crew"]))),
+            styled(str(row["status"]), STYLE.get(str(row["status"]), "yellow")),
+            str(row["started"] or "-"),
+            *(f"{counts.get(name, 0):,}" for name in ("ok", "failed", "stopped", "dead")),
+            _cost(cost),
+        )
+    print_table(stdout, table)
