@@ -439,3 +439,15 @@ def test_sigint_leaves_a_valid_batch_folder_that_resume_finishes(tmp_path: Path)
     done_first = {r["key"] for r in first if r["status"] == "ok"}
     rerun = [r for r in jsonl(folder / "results.jsonl")[len(first) :] if r["key"] in done_first]
     assert rerun == []  # items done before the stop were not run again
+
+
+def test_a_key_that_is_not_set_stops_the_batch_before_it_begins(
+    tmp_path: Path, clean_env: Path, server: FakeServer
+) -> None:
+    crew = wire_crew(tmp_path / "crew", server)
+    items = items_file(tmp_path / "items.jsonl", [{"item": "x"}])
+    result = mas("batch", str(crew), "--inputs", str(items), "-q")
+    assert result.exit_code == 2, result.stderr
+    assert "MAS_TEST_KEY" in result.stderr
+    assert not list((clean_env / "batches").iterdir())
+    assert server.requests("/v1/chat/completions") == []

@@ -26,10 +26,12 @@ from mas_cli.batch.items import BadLine, Item, read_items
 from mas_cli.batch.outcome import item_output
 from mas_cli.engine.ledger import Ledger
 from mas_cli.engine.outcomes import RunResult
+from mas_cli.engine.providers import build_models, close, open_providers
 from mas_cli.engine.ratelimit import RateLimiter
 from mas_cli.engine.run import RunOptions, run_crew
 from mas_cli.engine.shared import Shared
 from mas_cli.errors import MasError
+from mas_cli.llm.types import Provider
 from mas_cli.spec.loader import Crew
 from mas_cli.tools import load_tools
 from mas_cli.tools.cache import ToolCache, cache_dir
@@ -134,8 +136,9 @@ async def run_batch(
     """
     ledger = Ledger(options.max_llm_calls, options.max_tokens, options.max_cost_usd)
     limiter = None if options.offline else RateLimiter.for_crew(crew.spec)
+    providers = None if options.offline else _providers(crew)
     with ToolCache(cache_dir(options.home)) as cache:
-        shared = Shared(ledger, limiter, cache, asyncio.Event(), load_tools(crew))
+        shared = Shared(ledger, limiter, cache, asyncio.Event(), providers, load_tools(crew))
         batch = _Batch(crew, options, folder, shared, ledger, progress, done or set())
         batch.breaker.threshold = options.breaker
         batch.tally.total = file_lines(options.items)
@@ -145,7 +148,18 @@ async def run_batch(
             await _run_items(batch)
         finally:
             undo()
+            if providers is not None:
+                await close(providers)
         return _record_end(batch, started)
+
+
+def _providers(crew: Crew) -> dict[str, Provider]:
+    """One client per endpoint for every run of the batch.
+
+    Raises:
+        MissingKey: a model's key variable is unset.
+    """
+    return open_providers(crew, build_models(crew.spec, offline=False), None)
 
 
 async def _run_items(batch: _Batch) -> None:

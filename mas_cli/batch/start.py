@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from mas_cli.batch.folder import (
+    INFO,
     BatchFolder,
     batches_dir,
     latest_results,
@@ -16,7 +18,7 @@ from mas_cli.batch.folder import (
     resolve_batch,
 )
 from mas_cli.batch.runner import BatchOptions, BatchResult, Progress, run_batch
-from mas_cli.errors import UsageError
+from mas_cli.errors import MasError, UsageError
 from mas_cli.spec.loader import Crew, load_crew
 
 
@@ -29,7 +31,12 @@ def start_batch(crew: Crew, options: BatchOptions, progress: Progress) -> BatchR
     if not options.items.is_file():
         raise UsageError(f"{options.items}: no such file", hint="give a .jsonl or .csv of items")
     with BatchFolder(batches_dir(options.home) / new_batch_id()) as folder:
-        return asyncio.run(run_batch(crew, options, folder, progress=progress))
+        try:
+            return asyncio.run(run_batch(crew, options, folder, progress=progress))
+        except MasError:  # refused before it began (a key not set): leave no empty batch behind
+            if not (folder.path / INFO).exists():
+                shutil.rmtree(folder.path, ignore_errors=True)
+            raise
 
 
 def resume_batch(home: Path, ref: str, progress: Progress, **changes: Any) -> BatchResult:

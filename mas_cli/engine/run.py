@@ -114,14 +114,15 @@ async def run_crew(crew: Crew, options: RunOptions) -> RunResult:
     if options.dry_run:
         tools = dry_run_tools(tools)
     check_writable(runs_dir(options.home), "cannot write runs in")  # before any client opens
-    providers = open_providers(crew, models, source)
+    providers = options.shared.providers or open_providers(crew, models, source)
     run_id = new_run_id()
     run_dir = runs_dir(options.home) / run_id
     secrets = crew_secrets(crew.spec)
     try:
         writer, llm_log = _open_logs(run_dir, secrets)
     except UsageError:
-        await close(providers)
+        if options.shared.providers is None:
+            await close(providers)
         raise
     # `mas runs` tells this live run from a killed one by the lock `holding` keeps.
     shared = options.shared
@@ -203,7 +204,8 @@ async def _run(
     finally:
         undo()
         output, lost = _finish(ctx, run_dir, (status, reason), time.monotonic() - started, totals)
-        await close(ctx.providers)
+        if options.shared.providers is None:  # shared clients are closed by their owner
+            await close(ctx.providers)
     lost = [f.failure for f in files if f.failure] + lost
     if lost and status == "ok":  # the crew did its work, but its files are not all there
         status, reason = "failed", lost[0]

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from mas_cli.engine.ledger import Ledger
 from mas_cli.engine.ratelimit import RateLimiter
+from mas_cli.llm.types import Provider
 from mas_cli.tools.base import Tool
 from mas_cli.tools.cache import ToolCache
 
@@ -28,6 +29,10 @@ class Shared:
     """An open tool cache; None: the run opens the one in its home."""
     stop: asyncio.Event | None = None
     """Set by the owner to interrupt the run; the run then installs no signal handlers."""
+    providers: dict[str, Provider] | None = None
+    """Open clients for the crew's models (one per endpoint), kept open across runs: a client
+    per run costs its connection pool and TLS set-up each time. Never the offline provider,
+    whose scripts count turns per run."""
     tools: dict[str, Tool] | None = None
     """The crew's tools, loaded once for many runs; None: the run loads its own."""
     labels: dict[str, str] = field(default_factory=dict)
