@@ -73,6 +73,37 @@ def served_crew(folder: Path, url: str) -> Path:
     return path
 
 
+FUNCTION_TOOL = '''
+"""search_patterns as a function tool: the same matching as patterns.py, no process per call."""
+
+from patterns import PATTERNS
+
+
+def search_patterns(query: str) -> dict:
+    """Search known fraud patterns; returns the matches."""
+    words = {w.strip(",.:$").lower() for w in query.split()}
+    matches = [
+        {"id": p["id"], "name": p["name"], "weight": p["weight"]}
+        for p in PATTERNS
+        if words & p["words"]
+    ]
+    return {"query": query, "matches": matches}
+'''
+
+
+def function_crew(folder: Path) -> Path:
+    """fraud-review with its command tool (a process per call) as a function tool."""
+    shutil.copytree(CREW, folder, dirs_exist_ok=True)
+    (folder / "patterns_fn.py").write_text(FUNCTION_TOOL, encoding="utf-8")
+    path = folder / "crew.yaml"
+    text = path.read_text(encoding="utf-8").replace(
+        'command: [python, patterns.py, --query, "{query}"]',
+        "function: patterns_fn.py:search_patterns",
+    )
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 def row(name: str, items: int, result: dict, concurrency: int) -> str:
     counts = result["summary"]["counts"]
     done = counts["ok"] + counts["failed"] + counts["stopped"]
