@@ -451,3 +451,11 @@ def test_a_key_that_is_not_set_stops_the_batch_before_it_begins(
     assert "MAS_TEST_KEY" in result.stderr
     assert not list((clean_env / "batches").iterdir())
     assert server.requests("/v1/chat/completions") == []
+
+
+def test_mas_run_with_an_items_file_points_at_mas_batch(tmp_path: Path) -> None:
+    crew = write_crew(tmp_path / "crew", OFFLINE_CREW)
+    items = items_file(tmp_path / "items.jsonl", [{"item": "a"}, {"item": "b"}])
+    result = mas("run", str(crew), "--inputs", str(items), "--offline")
+    assert result.exit_code == 2
+    assert f"mas batch CREW.yaml --inputs {items}" in result.stderr
