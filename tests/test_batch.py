@@ -363,10 +363,26 @@ def test_resume_skips_done_items_and_runs_the_rest(
     result = mas("batch", str(crew), "--inputs", str(items), "-c", "1", "--breaker", "3", "-q")
     assert result.exit_code == 3, result.stderr
     folder = the_batch(clean_env)
+    unfinished = {
+        r["key"]: r["run_id"] for r in jsonl(folder / "results.jsonl") if r["status"] != "ok"
+    }
+    import mas_cli.batch.runner as batch_runner
+
+    handed: dict[str, str | None] = {}
+    real = batch_runner.rerun_item
+
+    async def spy(crew: Any, options: Any, earlier: str | None) -> Any:
+        handed[options.shared.labels["item_key"]] = earlier
+        return await real(crew, options, earlier)
+
+    monkeypatch.setattr(batch_runner, "rerun_item", spy)
     state["key_ok"], state["calls"] = True, -10_000  # a new key
     result = mas("resume", folder.name, "-q", "--json")
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["counts"]["skipped"] == 4
+    # Each item left unfinished is handed its last run (where the per-run resume plugs in).
+    assert {k: v for k, v in handed.items() if v is not None} == unfinished
+    assert len(handed) == 26
     latest = {r["key"]: r for r in jsonl(folder / "results.jsonl")}
     assert len(latest) == 30
     assert {r["status"] for r in latest.values()} == {"ok"}

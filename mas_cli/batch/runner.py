@@ -111,6 +111,8 @@ class _Batch:
     ledger: Ledger
     progress: Progress
     done: set[str]
+    earlier: dict[str, str] = field(default_factory=dict)
+    """Key -> the run id of an item's last run that did not end ok (a resumed batch)."""
     tally: Tally = field(default_factory=Tally)
     breaker: Breaker = field(default_factory=Breaker)
     seen: set[bytes] = field(default_factory=set)
@@ -127,9 +129,11 @@ async def run_batch(
     folder: BatchFolder,
     *,
     done: set[str] | None = None,
+    earlier: dict[str, str] | None = None,
     progress: Progress = lambda _tally: None,
 ) -> BatchResult:
-    """Run every item not in `done` (the keys an earlier pass finished) and record each.
+    """Run every item not in `done` (the keys an earlier pass finished) and record each;
+    `earlier` names the last run of the items an earlier pass left unfinished.
 
     Raises:
         UsageError: the items file cannot be read.
@@ -140,6 +144,7 @@ async def run_batch(
     with ToolCache(cache_dir(options.home)) as cache:
         shared = Shared(ledger, limiter, cache, asyncio.Event(), providers, load_tools(crew))
         batch = _Batch(crew, options, folder, shared, ledger, progress, done or set())
+        batch.earlier = earlier or {}
         batch.breaker.threshold = options.breaker
         batch.tally.total = file_lines(options.items)
         started = _record_start(batch)
@@ -219,13 +224,26 @@ async def _run_item(batch: _Batch, item: Item) -> None:
     tally.peak_in_flight = max(tally.peak_in_flight, tally.in_flight)
     probe = Probe()
     try:
-        result: RunResult | str = await run_crew(batch.crew, _run_options(batch, item, probe))
+        options = _run_options(batch, item, probe)
+        result: RunResult | str = await rerun_item(batch.crew, options, batch.earlier.get(item.key))
     except MasError as exc:  # an item the engine refused before it ran (a tool that won't load)
         result = str(exc)
     finally:
         tally.in_flight -= 1
     _record_item(batch, item, result, probe)
     batch.progress(tally)
+
+
+async def rerun_item(crew: Crew, options: RunOptions, earlier: str | None) -> RunResult:
+    """Run one item; `earlier` is the id of its last run when an earlier pass of the batch left
+    it unfinished (failed, stopped, interrupted), else None.
+
+    For now every item runs afresh. This is the one place where the per-run resume (`mas resume
+    RUN_ID`: tasks that ended ok kept, recorded model calls replayed, side effects not repeated)
+    takes over an item whose `earlier` run exists.
+    """
+    del earlier  # not used until the per-run resume is joined here
+    return await run_crew(crew, options)
 
 
 def _run_options(batch: _Batch, item: Item, probe: Probe) -> RunOptions:

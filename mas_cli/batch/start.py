@@ -51,9 +51,22 @@ def resume_batch(home: Path, ref: str, progress: Progress, **changes: Any) -> Ba
     info = read_info(path)
     crew = load_crew(Path(str(info.get("crew_path", ""))))
     options = _options(home, info, changes)
-    done = {k for k, r in latest_results(path).items() if r.get("status") == "ok"}
+    done, earlier = _earlier(path)
     with BatchFolder(path) as folder:
-        return asyncio.run(run_batch(crew, options, folder, done=done, progress=progress))
+        return asyncio.run(
+            run_batch(crew, options, folder, done=done, earlier=earlier, progress=progress)
+        )
+
+
+def _earlier(path: Path) -> tuple[set[str], dict[str, str]]:
+    """The keys done, and the last run of each item left unfinished."""
+    done, earlier = set(), {}
+    for key, record in latest_results(path).items():
+        if record.get("status") == "ok":
+            done.add(key)
+        elif isinstance(record.get("run_id"), str):
+            earlier[key] = record["run_id"]
+    return done, earlier
 
 
 def _options(home: Path, info: dict[str, Any], changes: dict[str, Any]) -> BatchOptions:
