@@ -214,14 +214,14 @@ def test_an_unusable_items_file_is_a_usage_error(
 def test_a_batch_whose_key_expired_stops_on_the_breaker(
     tmp_path: Path, clean_env: Path, server: FakeServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("MAS_TEST_KEY", "sk-test")
+    monkeypatch.setenv("MAS_TEST_KEY", "sk-test-123")
     answered = []
 
     def answer(body: Any) -> Reply:
         answered.append(body)
         if len(answered) <= 3:
             return openai_text("fine")
-        return error(401, "Incorrect API key provided: sk-te****", code="invalid_api_key")
+        return error(401, "Incorrect API key provided: sk-test-123", code="invalid_api_key")
 
     server.openai.handler = answer
     crew = wire_crew(tmp_path / "crew", server)
@@ -231,8 +231,10 @@ def test_a_batch_whose_key_expired_stops_on_the_breaker(
     assert "breaker" in result.stderr
     assert "HTTP 401" in result.stderr
     assert "mas resume b-" in result.stderr
-    assert "sk-test" not in result.stderr
+    assert "sk-test-123" not in result.stderr
     folder = the_batch(clean_env)
+    for name in ("batch.json", "results.jsonl", "dead.jsonl"):
+        assert "sk-test-123" not in (folder / name).read_text(), name
     info = json.loads((folder / "batch.json").read_text())
     assert info["status"] == "stopped"
     results = jsonl(folder / "results.jsonl")
