@@ -135,6 +135,11 @@ def main() -> None:
         rows.append(
             row("offline, warm tool cache (same items again)", args.items, warm, args.concurrency)
         )
+        crew = function_crew(root / "function")
+        fn = run_batch(crew, items, root / "fn-home", args.concurrency, offline=True)
+        rows.append(
+            row("offline, search_patterns as a function tool", args.items, fn, args.concurrency)
+        )
         with c.fakeserver().FakeServer() as server:
             server._http.socket.listen(128)
             server.openai.handler = lambda _b: c.fakeserver().openai_text(ANSWER)
