@@ -477,3 +477,24 @@ def test_mas_run_with_an_items_file_points_at_mas_batch(tmp_path: Path) -> None:
     result = mas("run", str(crew), "--inputs", str(items), "--offline")
     assert result.exit_code == 2
     assert f"mas batch CREW.yaml --inputs {items}" in result.stderr
+
+
+def test_a_resumed_batch_budget_counts_what_earlier_passes_spent(
+    tmp_path: Path, clean_env: Path, server: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAS_TEST_KEY", "sk-test")
+    Greedy().install(server)
+    crew = wire_crew(tmp_path / "crew", server)
+    items = items_file(tmp_path / "items.jsonl", [{"item": f"x{n}"} for n in range(40)])
+    args = ("--inputs", str(items), "-c", "8", "-q")
+    assert mas("batch", str(crew), *args, "--max-cost-usd", "0.01").exit_code == 3
+    folder = the_batch(clean_env)
+    again = mas("resume", folder.name, "-q")  # the same budget: nothing more may be spent
+    assert again.exit_code == 3, again.stderr
+    calls = [e for e in run_events(clean_env) if e["type"] == "llm_call"]
+    assert sum(Decimal(str(e["cost_usd"])) for e in calls) <= Decimal("0.01")
+    done = mas("resume", folder.name, "-q", "--max-cost-usd", "5")  # a raised budget
+    assert done.exit_code == 0, done.stderr
+    latest = {r["key"]: r for r in jsonl(folder / "results.jsonl")}
+    assert len(latest) == 40
+    assert {r["status"] for r in latest.values()} == {"ok"}

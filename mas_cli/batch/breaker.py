@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 
 from mas_cli.events.models import Event, LlmCall
 
@@ -24,12 +25,12 @@ class Probe:
 
     http_status: int | None = None
     error: str | None = None
-    cost_usd: float = 0.0
+    cost_usd: Decimal = Decimal(0)
 
     def __call__(self, event: Event) -> None:
         if not isinstance(event, LlmCall):
             return
-        self.cost_usd += event.cost_usd or 0.0
+        self.cost_usd += Decimal(str(event.cost_usd or 0))
         if event.status == "error" and self.error is None:
             self.http_status = event.http_status
             self.error = event.error

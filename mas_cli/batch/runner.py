@@ -17,6 +17,7 @@ import signal
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -130,15 +131,18 @@ async def run_batch(
     *,
     done: set[str] | None = None,
     earlier: dict[str, str] | None = None,
+    spent: Decimal = Decimal(0),
     progress: Progress = lambda _tally: None,
 ) -> BatchResult:
     """Run every item not in `done` (the keys an earlier pass finished) and record each;
-    `earlier` names the last run of the items an earlier pass left unfinished.
+    `earlier` names the last run of the items an earlier pass left unfinished, and `spent`
+    what earlier passes cost: the batch's --max-cost-usd counts it (the bill is cumulative).
 
     Raises:
         UsageError: the items file cannot be read.
     """
     ledger = Ledger(options.max_llm_calls, options.max_tokens, options.max_cost_usd)
+    ledger.cost_usd = spent
     limiter = None if options.offline else RateLimiter.for_crew(crew.spec)
     providers = None if options.offline else _providers(crew)
     with ToolCache(cache_dir(options.home)) as cache:
@@ -269,7 +273,7 @@ def _record_item(batch: _Batch, item: Item, result: RunResult | str, probe: Prob
             "run_id": run_id,
             "status": status,
             "output": output,
-            "cost_usd": round(probe.cost_usd, 8),
+            "cost_usd": float(probe.cost_usd),
             "error": reason,
         }
     )

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import shutil
 from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ from mas_cli.batch.folder import (
     latest_results,
     new_batch_id,
     read_info,
+    read_results,
     resolve_batch,
 )
 from mas_cli.batch.runner import BatchOptions, BatchResult, Progress, run_batch
@@ -52,10 +55,21 @@ def resume_batch(home: Path, ref: str, progress: Progress, **changes: Any) -> Ba
     crew = load_crew(Path(str(info.get("crew_path", ""))))
     options = _options(home, info, changes)
     done, earlier = _earlier(path)
+    spent = sum((_cost(r) for r in read_results(path)), Decimal(0))
     with BatchFolder(path) as folder:
         return asyncio.run(
-            run_batch(crew, options, folder, done=done, earlier=earlier, progress=progress)
+            run_batch(
+                crew, options, folder, done=done, earlier=earlier, spent=spent, progress=progress
+            )
         )
+
+
+def _cost(record: dict[str, Any]) -> Decimal:
+    """What one result line says its run cost (0 when it says nothing usable)."""
+    cost = record.get("cost_usd")
+    if isinstance(cost, int | float) and not isinstance(cost, bool) and math.isfinite(cost):
+        return Decimal(str(cost))
+    return Decimal(0)
 
 
 def _earlier(path: Path) -> tuple[set[str], dict[str, str]]:
