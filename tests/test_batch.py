@@ -498,3 +498,47 @@ def test_a_resumed_batch_budget_counts_what_earlier_passes_spent(
     latest = {r["key"]: r for r in jsonl(folder / "results.jsonl")}
     assert len(latest) == 40
     assert {r["status"] for r in latest.values()} == {"ok"}
+
+
+def test_a_tampered_batch_folder_is_a_clear_error_or_read_around(
+    tmp_path: Path, clean_env: Path
+) -> None:
+    crew = write_crew(tmp_path / "crew", OFFLINE_CREW)
+    items = items_file(tmp_path / "items.jsonl", [{"item": f"x{n}"} for n in range(4)])
+    assert mas("batch", str(crew), "--inputs", str(items), "-q").exit_code == 0
+    folder = the_batch(clean_env)
+    with (folder / "results.jsonl").open("a", encoding="utf-8") as out:
+        out.write('garbage\n{"key": 7}\n[1]\n{"key": "zz", "status": "ok", "cost_usd": "1e308"}\n')
+        out.write('{"key": "half", "status": "o')  # a line cut by a kill
+    result = mas("resume", folder.name, "-q", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["counts"]["skipped"] == 4
+    info = json.loads((folder / "batch.json").read_text())
+    for bad in ("x", -1, 1e400, True):
+        info["options"]["concurrency"] = bad
+        (folder / "batch.json").write_text(json.dumps(info), encoding="utf-8")
+        result = mas("resume", folder.name, "-q")
+        assert result.exit_code == 2, (bad, result.stderr)
+        assert "options.concurrency" in result.stderr
+        assert "Traceback" not in result.stderr
+    (folder / "batch.json").write_text("[]", encoding="utf-8")
+    result = mas("resume", folder.name, "-q")
+    assert result.exit_code == 2
+    assert "expected a JSON object" in result.stderr
+
+
+def test_progress_without_a_terminal_is_plain_lines_on_stderr(
+    tmp_path: Path, clean_env: Path
+) -> None:
+    crew = write_crew(tmp_path / "crew", OFFLINE_CREW)
+    items = items_file(tmp_path / "items.jsonl", [{"item": f"x{n}"} for n in range(3)])
+    result = mas("batch", str(crew), "--inputs", str(items))
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("done ")  # the first item's line: no bar, no escape codes
+    assert "\x1b" not in result.stderr
+    final = next(line for line in lines if line.startswith("done 3 "))
+    assert "failed 0 · stopped 0 · $" in final
+    assert "/min" in final
+    assert lines[-2].startswith(f"batch {the_batch(clean_env).name} finished")

@@ -64,6 +64,12 @@ def resume_batch(home: Path, ref: str, progress: Progress, **changes: Any) -> Ba
         )
 
 
+def _bad_number(value: Any) -> bool:
+    if value is None:
+        return False
+    return isinstance(value, bool) or not math.isfinite(value) or value < 0
+
+
 def _cost(record: dict[str, Any]) -> Decimal:
     """What one result line says its run cost (0 when it says nothing usable)."""
     cost = record.get("cost_usd")
@@ -83,11 +89,29 @@ def _earlier(path: Path) -> tuple[set[str], dict[str, str]]:
     return done, earlier
 
 
+KINDS: dict[str, tuple[type, ...]] = {
+    "concurrency": (int,),
+    "key": (str, type(None)),
+    "offline": (bool,),
+    "max_cost_usd": (int, float, type(None)),
+    "max_llm_calls": (int, type(None)),
+    "max_tokens": (int, type(None)),
+    "breaker": (int,),
+}
+"""The options batch.json records, and the JSON types each may have."""
+
+
 def _options(home: Path, info: dict[str, Any], changes: dict[str, Any]) -> BatchOptions:
-    recorded = info.get("options") if isinstance(info.get("options"), dict) else {}
-    assert isinstance(recorded, dict)
-    known = set(BatchOptions.__dataclass_fields__) - {"home", "items"}
-    kept = {k: v for k, v in recorded.items() if k in known}
+    recorded = info.get("options")
+    kept = recorded if isinstance(recorded, dict) else {}
+    kept = {k: v for k, v in kept.items() if k in KINDS}
+    for name, value in kept.items():
+        numeric = name not in ("key", "offline")
+        if not isinstance(value, KINDS[name]) or (numeric and _bad_number(value)):
+            raise UsageError(
+                f"batch.json: options.{name} is {value!r}, not a valid value",
+                hint=f"fix or remove options.{name} in batch.json, or give it to mas resume",
+            )
     items = Path(str(info.get("inputs_path", "")))
     if not items.is_file():
         raise UsageError(
