@@ -35,6 +35,11 @@ BENCHES = {
     "cache": ("5. Cache", [], ["--hits", "100"]),
     "tokens": ("6. Tokens", [], ["--mb", "1", "--runs", "1"]),
     "formats": ("7. Triage of other formats", [], ["--mb", "5"]),
+    "batch": (
+        "8. Batches",
+        ["--items", "4000", "--server-items", "1000"],
+        ["--items", "200", "--server-items", "100"],
+    ),
 }
 
 

@@ -105,3 +105,43 @@ def test_a_batch_that_is_not_there_is_a_usage_error(tmp_path: Path) -> None:
         result = mas(*args)
         assert result.exit_code == 2
         assert "no batches under" in result.stderr
+
+
+LOOPING = """
+    name: pinger
+    inputs:
+      item: {description: The item}
+    models:
+      m: {provider: offline, model: gpt-4o-mini}
+    tools:
+      ping: {function: tools.py:ping}
+    agents:
+      a:
+        role: Pinger
+        model: m
+        tools: [ping]
+        script:
+          repeat: true
+          turns: [{tool_calls: [{name: ping, arguments: {}}]}]
+    tasks:
+      - {id: answer, agent: a, prompt: "Answer {item}."}
+"""
+PING = '''
+def ping() -> str:
+    """Answer pong."""
+    return "pong"
+'''
+
+
+def test_show_names_the_items_that_looped(tmp_path: Path, clean_env: Path) -> None:
+    crew = write_crew(tmp_path / "pinger", LOOPING, tools__py=PING)
+    items = tmp_path / "items.jsonl"
+    items.write_text('{"item": "a"}\n{"item": "b"}\n', encoding="utf-8")
+    result = mas("batch", str(crew), "--inputs", str(items), "-q")
+    assert result.exit_code == 1, result.stderr
+    doc = json.loads(mas("show", "--last-batch", "--json").stdout)
+    assert doc["by_status"] == {"stopped": 2}
+    assert len(doc["looped"]) == 2
+    assert all("stopped:" in item["error"] for item in doc["looped"])
+    drawn = mas("show", "--last-batch")
+    assert "items that looped" in drawn.stdout

@@ -40,6 +40,12 @@ class BatchView:
         """How many items ended each way."""
         return dict(Counter(item.status for item in self.items).most_common())
 
+    def looped(self, count: int = 10) -> list[ItemRow]:
+        """Items a loop guard stopped (no progress, repeated calls, turns, the breaker...),
+        dearest first."""
+        looped = [i for i in self.items if i.status == "stopped" and _loop_stop(i.error)]
+        return sorted(looped, key=lambda i: -(i.cost_usd or 0))[:count]
+
     def costliest(self, count: int = 10) -> list[ItemRow]:
         """The items that cost most, dearest first."""
         return sorted(self.items, key=lambda i: -(i.cost_usd or 0))[:count]
@@ -63,6 +69,7 @@ class BatchView:
             "dead_letters": self.dead,
             "cost_usd": round(self.cost_usd, 8),
             "costliest": [item.__dict__ for item in self.costliest()],
+            "looped": [item.__dict__ for item in self.looped(len(self.items))],
         }
 
 
@@ -125,6 +132,26 @@ def _row(record: dict[str, Any]) -> ItemRow:
         float(cost) if isinstance(cost, int | float) else None,
         record.get("error") if isinstance(record.get("error"), str) else None,
     )
+
+
+LOOP_STOPS = (
+    "no progress",
+    "max_turns",
+    "max_identical_tool_calls",
+    "max_llm_calls",
+    "max_tool_calls",
+    "delegation ping-pong",
+    "max_identical_delegations",
+    "max_delegations",
+)
+"""What a loop guard's stop reason says (engine/outcomes.py's messages); a batch's own budget
+stop says "for the batch" and is no loop."""
+
+
+def _loop_stop(error: str | None) -> bool:
+    if not error or "for the batch" in error:
+        return False
+    return any(stop in error for stop in LOOP_STOPS)
 
 
 def _lines(path: Path) -> int:

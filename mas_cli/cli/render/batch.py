@@ -14,7 +14,7 @@ from mas_cli.cli.render.fit import print_table
 from mas_cli.cli.render.safe import safe
 
 if TYPE_CHECKING:
-    from mas_cli.batch.report import BatchView
+    from mas_cli.batch.report import BatchView, ItemRow
     from mas_cli.batch.runner import BatchResult, Tally
 
 PLAIN_EVERY_S = 5.0  # without a terminal, a progress line at most this often
@@ -150,14 +150,21 @@ def overview(view: BatchView) -> None:
     stdout.print(f"  items {escape(safe(str(info.get('inputs_path'))))}")
     stdout.print(f"  started {info.get('started')} · finished {info.get('finished') or '-'}")
     stdout.print(escape(_totals(view)))
-    costly = view.costliest(10)
-    if costly:
-        stdout.print("costliest items:")
-        table = _table("key", "status", "cost", "run")
-        for item in costly:
-            status = styled(item.status, ITEM_STYLE.get(item.status, "yellow"))
-            table.add_row(escape(safe(item.key)), status, _cost(item.cost_usd), item.run_id or "-")
-        print_table(stdout, table)
+    _items("costliest items:", view.costliest(10), reason=False)
+    _items("items that looped (stopped by a loop guard):", view.looped(10), reason=True)
+
+
+def _items(title: str, items: list[ItemRow], *, reason: bool) -> None:
+    if not items:
+        return
+    stdout.print(title)
+    table = _table("key", "status", "cost", "run", *(["why"] if reason else []))
+    for item in items:
+        status = styled(item.status, ITEM_STYLE.get(item.status, "yellow"))
+        why = [escape(safe((item.error or "")[:100]))] if reason else []
+        row = (escape(safe(item.key)), status, _cost(item.cost_usd), item.run_id or "-", *why)
+        table.add_row(*row)
+    print_table(stdout, table)
 
 
 def batches_table(rows: list[dict[str, Any]]) -> None:
