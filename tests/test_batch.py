@@ -418,7 +418,10 @@ SLOW_CREW = """
 """
 
 
-def test_sigint_leaves_a_valid_batch_folder_that_resume_finishes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
+def test_a_stopped_batch_leaves_a_valid_folder_that_resume_finishes(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
     crew = write_crew(tmp_path / "crew", SLOW_CREW)
     items = items_file(tmp_path / "items.jsonl", [{"item": f"x{n}"} for n in range(60)])
     home = tmp_path / "home"
@@ -432,17 +435,19 @@ def test_sigint_leaves_a_valid_batch_folder_that_resume_finishes(tmp_path: Path)
         if found and len(found[0].read_text().splitlines()) >= 5:
             break
         time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     _out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err.decode()
+    assert proc.returncode == (130 if sig == signal.SIGINT else -9), err.decode()
     assert b"Traceback" not in err
     folder = the_batch(home)
-    info = json.loads((folder / "batch.json").read_text())
-    assert info["status"] == "interrupted"
+    listed = runner.invoke(app, ["runs", "--batches", "--json", "--home", str(home)])
+    (row,) = json.loads(listed.stdout)
+    assert row["status"] == ("interrupted" if sig == signal.SIGINT else "killed")
     first = jsonl(folder / "results.jsonl")  # every line whole
     assert 5 <= len(first) < 60
-    for log in (home / "runs").glob("*/events.jsonl"):
-        assert jsonl(log)[-1]["type"] == "run_finished"
+    if sig == signal.SIGINT:
+        for log in (home / "runs").glob("*/events.jsonl"):
+            assert jsonl(log)[-1]["type"] == "run_finished"
     resumed = subprocess.run(
         [sys.executable, "-m", "mas_cli", "resume", folder.name, "-c", "8", "-q"],
         env=env,
@@ -457,6 +462,19 @@ def test_sigint_leaves_a_valid_batch_folder_that_resume_finishes(tmp_path: Path)
     done_first = {r["key"] for r in first if r["status"] == "ok"}
     rerun = [r for r in jsonl(folder / "results.jsonl")[len(first) :] if r["key"] in done_first]
     assert rerun == []  # items done before the stop were not run again
+
+
+def test_a_batch_still_running_is_not_resumed_twice(tmp_path: Path, clean_env: Path) -> None:
+    crew = write_crew(tmp_path / "crew", OFFLINE_CREW)
+    items = items_file(tmp_path / "items.jsonl", [{"item": "a"}])
+    assert mas("batch", str(crew), "--inputs", str(items), "-q").exit_code == 0
+    folder = the_batch(clean_env)
+    info = json.loads((folder / "batch.json").read_text())
+    info.update(status="running", pid=os.getpid())  # this live process holds it
+    (folder / "batch.json").write_text(json.dumps(info), encoding="utf-8")
+    result = mas("resume", folder.name)
+    assert result.exit_code == 2
+    assert "still running" in result.stderr
 
 
 def test_a_key_that_is_not_set_stops_the_batch_before_it_begins(

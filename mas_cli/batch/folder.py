@@ -12,6 +12,7 @@ or could not be read (`key`, `reason`, `inputs`). Each item's run is an ordinary
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -180,3 +181,25 @@ def file_lines(path: Path) -> int:
         while block := handle.read(1 << 20):
             count += block.count(b"\n")
     return count
+
+
+def live_status(info: dict[str, Any]) -> str:
+    """The status batch.json gives, except that a `running` batch whose process is gone (a
+    SIGKILL, a crash of the machine) is `killed`."""
+    status = str(info.get("status"))
+    pid = info.get("pid")
+    if status == "running" and isinstance(pid, int) and not _alive(pid):
+        return "killed"
+    return status
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True

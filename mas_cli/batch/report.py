@@ -11,7 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mas_cli.batch.folder import DEAD, batch_ids, batches_dir, latest_results, read_info
+from mas_cli.batch.folder import (
+    DEAD,
+    batch_ids,
+    batches_dir,
+    latest_results,
+    live_status,
+    read_info,
+)
 from mas_cli.errors import UsageError
 from mas_cli.events.store import EVENTS, runs_dir
 
@@ -60,7 +67,7 @@ class BatchView:
         return {
             "batch_id": self.batch_id,
             "crew": self.info.get("crew"),
-            "status": self.info.get("status"),
+            "status": live_status(self.info),
             "reason": self.info.get("reason"),
             "started": self.info.get("started"),
             "finished": self.info.get("finished"),
@@ -114,7 +121,7 @@ def list_batches(home: Path) -> list[dict[str, Any]]:
             {
                 "batch_id": batch_id,
                 "crew": info.get("crew"),
-                "status": info.get("status"),
+                "status": live_status(info),
                 "started": info.get("started"),
                 "counts": counts,
                 "cost_usd": info.get("cost_usd"),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -328,6 +329,7 @@ def _record_start(batch: _Batch) -> dict[str, Any]:
         "finished": None,
         "status": "running",
         "reason": None,
+        "pid": os.getpid(),  # a batch `running` whose process is gone was killed
     }
     batch.folder.write_info(info)
     return info

@@ -15,6 +15,7 @@ from mas_cli.batch.folder import (
     BatchFolder,
     batches_dir,
     latest_results,
+    live_status,
     new_batch_id,
     read_info,
     read_results,
@@ -52,6 +53,11 @@ def resume_batch(home: Path, ref: str, progress: Progress, **changes: Any) -> Ba
     """
     path = resolve_batch(home, ref)
     info = read_info(path)
+    if live_status(info) == "running":
+        raise UsageError(
+            f"batch {path.name} is still running (process {info.get('pid')})",
+            hint="wait for it to end, or stop it with Ctrl-C (or kill -INT), then resume",
+        )
     crew = load_crew(Path(str(info.get("crew_path", ""))))
     options = _options(home, info, changes)
     done, earlier = _earlier(path)

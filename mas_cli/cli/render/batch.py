@@ -143,7 +143,8 @@ def _totals(view: BatchView) -> str:
 def overview(view: BatchView) -> None:
     """`mas show --batch`: what the batch is, how it stands, its costliest items."""
     info = view.info
-    status = styled(str(info.get("status")), STYLE.get(str(info.get("status")), ""))
+    word = str(view.to_json()["status"])
+    status = styled(word, STYLE.get(word, "yellow"))
     stdout.print(f"batch {view.batch_id} · crew {escape(safe(str(info.get('crew'))))} · {status}")
     if info.get("reason"):
         stdout.print(f"  {escape(safe(str(info['reason'])))}")
