@@ -19,7 +19,7 @@ from toolcrew import of_type, run, tools_of, write_crew
 from typer.testing import CliRunner
 
 from mas_cli.cli import app
-from mas_cli.tools.cache import Entry, cache_dir
+from mas_cli.tools.cache import CacheEntry, cache_dir
 from mas_cli.tools.cache_db import CacheDb
 from mas_cli.tools.cachekey import key_inputs
 
@@ -144,7 +144,7 @@ def test_rows_of_our_layout_are_read_as_data_only(
     assert mas("cache", "clear", "--tool", "lookup", "--home", str(home)).exit_code == 0
     assert mas("cache", "clear", "--home", str(home)).exit_code == 0
     assert_untouched(marker, victim)
-    assert Entry.from_json(json.dumps(wrong_types)) is None
+    assert CacheEntry.from_json(json.dumps(wrong_types)) is None
 
 
 def _last_log(home: Path) -> Path:

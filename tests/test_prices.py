@@ -16,7 +16,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mas_cli.cost.prices import Tokens, as_float, data_version, money, price_book, strip_provider
+from mas_cli.cost.prices import Tokens, data_version, price_book, strip_provider
+from mas_cli.events.spend import as_float, money
 from mas_cli.spec.models import CrewSpec
 
 D = Decimal

@@ -5,14 +5,24 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from event_models import MODELS, event
+
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 
 
-def mas_event(event_type: str, n: int = 0, **fields: Any) -> dict[str, Any]:
-    """One of our run-log events, with the fields every event has (None fields left out)."""
+def mas_event(
+    event_type: str, n: int = 0, off_schema: dict[str, Any] | None = None, **fields: Any
+) -> dict[str, Any]:
+    """One of our run-log events, built through the writer's model (see `event_models.event`),
+    with the fields every event has (None fields left out). A type no model writes (a newer
+    one) is written as given; `off_schema` sets fields past the model (a status no writer
+    writes), for the tests of what a reader does with them."""
     head = {"v": 1, "ts": f"2026-11-21T02:{n // 60 % 60:02d}:{n % 60:02d}.000000Z", "run_id": "r1"}
-    given = {k: v for k, v in fields.items() if v is not None}
-    return {**head, "trace_id": TRACE, "span_id": f"{n:016x}", **given, "type": event_type}
+    head |= {"trace_id": TRACE, "span_id": f"{n:016x}"}
+    if event_type not in MODELS:
+        given = {k: v for k, v in fields.items() if v is not None}
+        return {**head, **given, "type": event_type}
+    return event(event_type, **(head | fields)) | (off_schema or {})
 
 
 def llm(n: int, agent: str = "scorer", task: str = "score", **fields: Any) -> dict[str, Any]:

@@ -1,9 +1,8 @@
 """What a model call costs: genai-prices' maintained data, plus the crew file's `prices:`.
 
 Money is a Decimal here and in every report. Events store a cost as a JSON number written
-from the Decimal (`as_float`); a float's repr is the shortest text that reads back the same,
-and a call's cost has far fewer than 15 significant digits, so `money` recovers the Decimal
-exactly and sums over events are exact.
+from the Decimal and read back exactly: `as_float` and `money`, in events/spend.py with the
+one spend tally, below the cost package.
 
 An unknown model's cost is None, never 0: callers say so wherever they show it.
 genai-prices is imported only when a price is first looked up (it takes a few hundred ms).
@@ -21,7 +20,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from mas_cli.spec.providers import PROVIDERS
 
-if TYPE_CHECKING:  # `money` and `as_float` serve readers (`mas runs`): no crew models for them
+if TYPE_CHECKING:  # a price is looked up without loading the crew models
     from genai_prices.types import ModelPrice
 
     from mas_cli.spec.model_spec import ModelSpec, PriceSpec
@@ -255,17 +254,3 @@ def unpriced(model: str) -> str:
         f"no price for model {model}: its cost is unknown and max_cost_usd cannot bound it "
         "(add it under prices: in the crew file; a local model costs {input: 0, output: 0})"
     )
-
-
-def as_float(cost: Decimal | None) -> float | None:
-    """A cost for an event: the JSON number that reads back as the same Decimal."""
-    return None if cost is None else float(cost)
-
-
-def money(value: float | str | None) -> Decimal | None:
-    """A cost read from an event, as the exact Decimal it was written from; a cost that is
-    not a finite number (NaN, Infinity in a log) is unknown."""
-    if value is None:
-        return None
-    cost = Decimal(str(value))
-    return cost if cost.is_finite() else None

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from mas_cli.cost.prices import money
 from mas_cli.cost.tally import Tally
 from mas_cli.events import models as ev
 from mas_cli.events.reader import LogReader
+from mas_cli.events.spend import money
 
 By = Literal["agent", "task", "model", "tool"]
 BY_CHOICES: tuple[By, ...] = ("agent", "task", "model", "tool")

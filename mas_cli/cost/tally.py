@@ -1,8 +1,9 @@
 """What a group of events spent: model calls, tokens, dollars, retries, tool calls and the cache.
 
-Money is summed as Decimal from each event's cost, so totals are exact. A call without a
-cost (a model with no price) is counted in `unpriced_calls`: the row's cost is then unknown
-(None), and `known_cost` is a lower bound.
+The model calls are summed by `events.spend.Spend` (the same sums as the run's totals and
+`mas runs`): exact Decimal money; a call without a cost (a model with no price) is counted in
+`unpriced_calls`, the row's cost is then unknown (None) and `known_cost` a lower bound. On top
+of those this counts failed and retried calls, estimated usage, tool calls and the cache.
 """
 
 from __future__ import annotations
@@ -11,22 +12,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from mas_cli.cost.prices import money
 from mas_cli.events import models as ev
+from mas_cli.events.spend import Spend, money
 
 
 @dataclass
-class Tally:
+class Tally(Spend):
     """Sums over the events of one row, one run, or several runs."""
 
-    llm_calls: int = 0
     failed_calls: int = 0
-    input_tokens: int = 0
-    cache_read_tokens: int = 0
-    cache_write_tokens: int = 0
-    output_tokens: int = 0
-    known_cost: Decimal = Decimal(0)
-    unpriced_calls: int = 0
     estimated_calls: int = 0
     retries: int = 0
     retry_cost: Decimal = Decimal(0)
@@ -40,16 +34,6 @@ class Tally:
     unpriced_models: set[str] = field(default_factory=set)
 
     @property
-    def cost(self) -> Decimal | None:
-        """The exact cost, or None when some call had no price."""
-        return None if self.unpriced_calls else self.known_cost
-
-    @property
-    def tokens(self) -> int:
-        """Input plus output tokens."""
-        return self.input_tokens + self.output_tokens
-
-    @property
     def cost_per_task(self) -> Decimal | None:
         """Cost divided by the tasks this row worked on (None when unknown or no task)."""
         cost = self.cost
@@ -57,26 +41,16 @@ class Tally:
 
     def add_llm_call(self, event: ev.LlmCall, run_id: str = "") -> None:
         """Count one model call attempt."""
-        self.llm_calls += 1
+        cost = self.add(event)
+        retry = event.attempt > 1
         self.failed_calls += event.status != "ok"
-        self.input_tokens += event.input_tokens
-        self.cache_read_tokens += event.cache_read_tokens
-        self.cache_write_tokens += event.cache_write_tokens
-        self.output_tokens += event.output_tokens
         self.estimated_calls += event.usage_source == "estimate"
-        self._add_cost(money(event.cost_usd), retry=event.attempt > 1)
+        self.retries += retry
         if event.cost_usd is None:
             self.unpriced_models.add(event.model)
-        self.tasks.add(f"{run_id}/{event.task}")
-
-    def _add_cost(self, cost: Decimal | None, *, retry: bool) -> None:
-        self.retries += retry
-        if cost is None:
-            self.unpriced_calls += 1
-            return
-        self.known_cost += cost
-        if retry:
+        if retry and cost is not None:
             self.retry_cost += cost
+        self.tasks.add(f"{run_id}/{event.task}")
 
     def add_tool_call(self, event: ev.ToolCall, run_id: str = "") -> None:
         """Count one tool call; a cache hit adds the time (and any spend) it saved."""
@@ -108,8 +82,24 @@ class Tally:
         return out
 
 
-_SUMMED = tuple(
-    name for name in Tally.__dataclass_fields__ if name not in {"tasks", "unpriced_models"}
+_SUMMED = (  # in the order `to_json` gives them
+    "llm_calls",
+    "failed_calls",
+    "input_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "output_tokens",
+    "known_cost",
+    "unpriced_calls",
+    "estimated_calls",
+    "retries",
+    "retry_cost",
+    "tool_calls",
+    "cache_hits",
+    "tool_time_s",
+    "saved_s",
+    "saved_tokens",
+    "saved_cost",
 )
 
 

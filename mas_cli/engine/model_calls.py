@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from mas_cli.cost.prices import as_float
 from mas_cli.cost.tokens import count_messages, count_messages_bound
 from mas_cli.cost.tokens import ready as tokenizer_ready
 from mas_cli.engine.context import RunContext, Where, digest
 from mas_cli.engine.outcomes import Ended, Failed, Stopped
 from mas_cli.engine.pacing import pace
 from mas_cli.events.models import LlmCall, Retry
+from mas_cli.events.spend import as_float
 from mas_cli.llm.bound import input_bound
 from mas_cli.llm.convert import openai_messages, openai_tools
 from mas_cli.llm.faults import beyond_reach

@@ -14,12 +14,11 @@ import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from mas_cli import __version__
-from mas_cli.cost.prices import as_float, money, unpriced
+from mas_cli.cost.prices import unpriced
 from mas_cli.cost.tokens import prepare as prepare_tokenizer
 from mas_cli.engine.context import Listener, RunContext, Sink
 from mas_cli.engine.dry_run import dry_run_tools
@@ -47,7 +46,8 @@ from mas_cli.events.diskio import (
 )
 from mas_cli.events.jsonsafe import dumps
 from mas_cli.events.liveness import holding
-from mas_cli.events.models import Event, LlmCall, RunFinished, RunStarted, RunStatus, Warning_
+from mas_cli.events.models import RunFinished, RunStarted, RunStatus, Warning_
+from mas_cli.events.spend import Spend, as_float
 from mas_cli.events.store import EVENTS, runs_dir
 from mas_cli.events.writer import EventWriter, new_run_id, new_span_id, new_trace_id
 from mas_cli.llm.keys import crew_secrets, endpoint
@@ -73,26 +73,6 @@ class RunOptions:
     replay: str | None = None  # the run (id, prefix or path) whose llm.jsonl serves every call
     dry_run: bool = False  # `--estimate`: side_effect tools answer without running
     shared: Shared = field(default_factory=Shared)  # parts shared with other runs (a batch)
-
-
-@dataclass
-class Totals:
-    """Sums of the llm_call events, for run_finished."""
-
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_read_tokens: int = 0
-    cache_write_tokens: int = 0
-    cost_usd: Decimal | None = Decimal(0)
-
-    def __call__(self, event: Event) -> None:
-        if isinstance(event, LlmCall):
-            self.input_tokens += event.input_tokens
-            self.output_tokens += event.output_tokens
-            self.cache_read_tokens += event.cache_read_tokens
-            self.cache_write_tokens += event.cache_write_tokens
-            cost = money(event.cost_usd)
-            self.cost_usd = None if self.cost_usd is None or cost is None else self.cost_usd + cost
 
 
 async def run_crew(crew: Crew, options: RunOptions) -> RunResult:
@@ -130,7 +110,7 @@ async def run_crew(crew: Crew, options: RunOptions) -> RunResult:
     opened = contextlib.nullcontext() if own_cache is None else own_cache  # closed at the end
     with writer, llm_log, holding(run_dir), opened:
         cache = shared.cache if own_cache is None else own_cache
-        totals = Totals()
+        totals = Spend()  # run_finished's sums
         sink = Sink(writer, run_id, new_trace_id(), [totals, *options.listeners], secrets)
         ctx = RunContext(
             crew,
@@ -190,7 +170,7 @@ def _open_logs(run_dir: Path, secrets: Secrets) -> tuple[EventWriter, LlmLog]:
 
 
 async def _run(
-    ctx: RunContext, options: RunOptions, run_dir: Path, totals: Totals, files: tuple[LineFile, ...]
+    ctx: RunContext, options: RunOptions, run_dir: Path, totals: Spend, files: tuple[LineFile, ...]
 ) -> RunResult:
     _emit_started(ctx, options)
     started = time.monotonic()
@@ -322,7 +302,7 @@ def _finish(
     run_dir: Path,
     verdict: tuple[RunStatus, str | None],
     elapsed: float,
-    totals: Totals,
+    totals: Spend,
 ) -> tuple[dict[str, Any], list[str]]:
     """Emit run_finished, write state.json and output.json: the output, and what was lost."""
     status, reason = verdict
@@ -342,7 +322,7 @@ def _finish(
         output_tokens=totals.output_tokens,
         cache_read_tokens=totals.cache_read_tokens,
         cache_write_tokens=totals.cache_write_tokens,
-        cost_usd=as_float(totals.cost_usd),
+        cost_usd=as_float(totals.cost),
         tasks=counts,
         price_data_version=ctx.guard.prices.version,
     )

@@ -12,6 +12,7 @@ from pathlib import Path
 from mas_cli.events import models as ev
 from mas_cli.events.liveness import is_running
 from mas_cli.events.reader import LogReader
+from mas_cli.events.spend import Spend, as_float
 from mas_cli.events.store import EVENTS, run_ids, run_time, runs_dir
 
 
@@ -71,22 +72,19 @@ def select_runs(home: Path, where: RunFilter, limit: int) -> tuple[list[RunRow],
 
 
 def run_row(path: Path) -> RunRow:
-    """Stream one log into its row; counts come from llm_call events, status from run_finished."""
+    """Stream one log into its row; spend comes from llm_call events (`Spend`), status from
+    run_finished."""
     reader = LogReader(path)
     row = RunRow(run_id=path.parent.name)
+    spend = Spend()
     for event in reader:
         if isinstance(event, ev.RunStarted):
             row.run_id, row.crew, row.started = event.run_id, event.crew, event.ts
         elif isinstance(event, ev.LlmCall):
-            row.llm_calls += 1
-            row.tokens += event.input_tokens + event.output_tokens
-            row.cost_usd = (
-                None
-                if row.cost_usd is None or event.cost_usd is None
-                else row.cost_usd + event.cost_usd
-            )
+            spend.add(event)
         elif isinstance(event, ev.RunFinished):
             row.status, row.reason, row.duration_s = event.status, event.reason, event.duration_s
+    row.llm_calls, row.tokens, row.cost_usd = spend.llm_calls, spend.tokens, as_float(spend.cost)
     row.skipped_lines = reader.skipped
     if row.status == "not finished":
         row.status = unfinished_status(path.parent)

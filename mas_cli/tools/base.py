@@ -205,7 +205,7 @@ def cap_output(data: bytes, max_bytes: int, total: int | None = None) -> tuple[s
     return f"{text}\n[output cut at {max_bytes} bytes of {total}]", True
 
 
-def digest(*parts: str | bytes) -> str:
+def parts_digest(*parts: str | bytes) -> str:
     """sha256 hex over parts, each length-prefixed so ("ab", "c") and ("a", "bc") differ."""
     hasher = hashlib.sha256()
     for part in parts:

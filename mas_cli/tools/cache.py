@@ -38,7 +38,7 @@ def cache_dir(home: Path) -> Path:
 
 
 @dataclass(frozen=True)
-class Entry:
+class CacheEntry:
     """One cached output, with its key's inputs and what the original call cost."""
 
     inputs: KeyInputs
@@ -66,7 +66,7 @@ class Entry:
         return json.dumps({"v": ENTRY_VERSION, **asdict(self)})
 
     @classmethod
-    def from_json(cls, text: Any) -> Entry | None:
+    def from_json(cls, text: Any) -> CacheEntry | None:
         """The entry stored as `text`; None when it is not one (corrupt, or another version)."""
         try:
             data = loads(text)
@@ -89,7 +89,7 @@ _FIELD_TYPES: tuple[tuple[str, type | tuple[type, ...]], ...] = (
 _INPUT_TYPES = (("tool", str), ("fingerprint", str), ("version", str), ("arguments", str))
 
 
-def _well_typed(entry: Entry) -> bool:
+def _well_typed(entry: CacheEntry) -> bool:
     """A stored entry is data from a file anyone may have edited: every field of its type."""
     pairs = [(getattr(entry, name), kind) for name, kind in _FIELD_TYPES]
     pairs += [(getattr(entry.inputs, name), kind) for name, kind in _INPUT_TYPES]
@@ -101,7 +101,7 @@ def _well_typed(entry: Entry) -> bool:
 class Lookup:
     """A fetch: the entry on a hit, None on a miss; `problem` when the cache failed."""
 
-    entry: Entry | None
+    entry: CacheEntry | None
     problem: str | None = None
 
 
@@ -141,7 +141,7 @@ class ToolCache:
             return Lookup(None, self._problem("read", exc))
         if text is None:
             return Lookup(None)
-        entry = Entry.from_json(text)
+        entry = CacheEntry.from_json(text)
         if entry is None or entry.inputs != inputs:
             return Lookup(None, self._report(f"{self._where()}: an unreadable entry was skipped"))
         if entry.expires_at is not None and self.clock() >= entry.expires_at:
@@ -152,7 +152,7 @@ class ToolCache:
         """Store a successful result; the problem, if the cache could not be written."""
         try:
             now = self.clock()
-            entry = Entry(
+            entry = CacheEntry(
                 inputs=inputs,
                 output=result.output,
                 truncated=result.truncated,

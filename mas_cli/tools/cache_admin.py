@@ -14,7 +14,7 @@ from pathlib import Path
 
 from mas_cli.errors import UsageError
 from mas_cli.events.diskio import check_writable
-from mas_cli.tools.cache import DEFAULT_SIZE_LIMIT, LOCK_TIMEOUT_S, Entry
+from mas_cli.tools.cache import DEFAULT_SIZE_LIMIT, LOCK_TIMEOUT_S, CacheEntry
 from mas_cli.tools.cache_db import OWN_FILES, CacheDb, Unusable, reset
 
 
@@ -65,13 +65,13 @@ def _present(path: Path) -> bool:
     return path.is_symlink() or path.exists()
 
 
-def entries(db: CacheDb | None, tool: str | None = None) -> Iterator[Entry]:
+def entries(db: CacheDb | None, tool: str | None = None) -> Iterator[CacheEntry]:
     """Every live, readable entry (of one tool, if given); reading is not a use."""
     if db is None:
         return
     now = time.time()
     for text in db.values(tool):
-        entry = Entry.from_json(text)
+        entry = CacheEntry.from_json(text)
         if entry is not None and (entry.expires_at is None or entry.expires_at > now):
             yield entry
 

@@ -18,7 +18,7 @@ from mas_cli.spec.loader import load_crew
 from mas_cli.spec.models import ToolKind
 from mas_cli.tools.arguments import parse_arguments
 from mas_cli.tools.base import Tool, check_arguments
-from mas_cli.tools.cache import Entry, cache_dir
+from mas_cli.tools.cache import CacheEntry, cache_dir
 from mas_cli.tools.cache_admin import entries, opened
 from mas_cli.tools.cachekey import KeyInputs, cacheable, key_inputs
 from mas_cli.tools.tooltest import find_crew, pick_tool
@@ -46,8 +46,8 @@ class Explanation:
     cacheable: bool
     problems: tuple[str, ...]
     """The arguments' problems: such a call fails, and failures are never cached."""
-    entry: Entry | None
-    nearest: Entry | None
+    entry: CacheEntry | None
+    nearest: CacheEntry | None
     differences: tuple[Difference, ...]
     tool_entries: int
 
@@ -116,7 +116,7 @@ def _argument_differences(call: str, entry: str) -> list[Difference]:
 _ABSENT = object()
 
 
-def _closeness(call: KeyInputs, entry: Entry) -> tuple[int, int, int, int, float, float]:
+def _closeness(call: KeyInputs, entry: CacheEntry) -> tuple[int, int, int, int, float, float]:
     """Sorts entries by how many inputs they share with the call, then by how alike their
     arguments read ("refund polcy" is nearer "refund policy" than "reset password"); the
     newest wins a tie."""

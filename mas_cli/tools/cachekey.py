@@ -15,7 +15,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from mas_cli.tools.base import Tool, digest, with_defaults
+from mas_cli.tools.base import Tool, parts_digest, with_defaults
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class KeyInputs:
     @property
     def digest(self) -> str:
         """The key's sha256 hex: what events show as cache_key."""
-        return digest(
+        return parts_digest(
             "mas-tool-cache-v1",
             self.tool,
             self.fingerprint,

@@ -24,8 +24,8 @@ from mas_cli.tools.base import (
     ToolResult,
     cap_output,
     checked_call,
-    digest,
     object_schema,
+    parts_digest,
     schema_from_spec,
     timed_out,
 )
@@ -65,7 +65,7 @@ class CommandTool:
         """
         files = [self.program, *(a for a in self.argv[1:] if "{" not in a)]
         stamps = [_stamp(self.cwd / f) for f in files if (self.cwd / f).is_file()]
-        return digest("command", json.dumps(self.argv), *stamps, self.spec.version or "")
+        return parts_digest("command", json.dumps(self.argv), *stamps, self.spec.version or "")
 
     async def call(self, arguments: dict[str, Any]) -> ToolResult:
         """Validate the arguments, then run the command under spec.timeout_s."""

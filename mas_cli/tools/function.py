@@ -27,7 +27,7 @@ from mas_cli.tools.base import (
     ToolResult,
     cap_output,
     checked_call,
-    digest,
+    parts_digest,
     schema_from_spec,
     timed_out,
 )
@@ -50,7 +50,7 @@ class FunctionTool:
 
     def fingerprint(self) -> str:
         """sha256 hex of the function's source, its module file's bytes, and spec.version."""
-        return digest("function", self.code_digest, self.spec.version or "")
+        return parts_digest("function", self.code_digest, self.spec.version or "")
 
     async def call(self, arguments: dict[str, Any]) -> ToolResult:
         """Validate the arguments, then run the function under spec.timeout_s."""
@@ -154,7 +154,7 @@ def _code_digest(func: Callable[..., Any], module: ModuleType) -> str:
         module_bytes = Path(file).read_bytes() if file else b""
     except OSError:
         module_bytes = b""
-    return digest(source, module_bytes)
+    return parts_digest(source, module_bytes)
 
 
 async def _invoke(func: Callable[..., Any], arguments: dict[str, Any]) -> Any:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Final, TypeAlias
 
 from mas_cli.triage.findings import Finding, severity
-from mas_cli.triage.runs import Spent
+from mas_cli.triage.repeats import Spent
 from mas_cli.triage.thresholds import Thresholds
 
 MAX_PERIOD = 6

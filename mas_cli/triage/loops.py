@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from mas_cli.triage import cycles
 from mas_cli.triage.contexts import context_window
 from mas_cli.triage.findings import Finding, severity, short
-from mas_cli.triage.runs import BestRun
+from mas_cli.triage.repeats import BestRun
 from mas_cli.triage.sums import Signals
 from mas_cli.triage.tally import DISTINCT, Repeat, Thread, Trace
 from mas_cli.triage.thresholds import Thresholds

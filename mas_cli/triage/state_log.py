@@ -2,7 +2,8 @@
 
 Reads the `state_write` events of one run log (accepted or refused, with the version each
 writer read), in log order, and what orders the writers: each `task_started`'s `depends_on`
-and the run's process (`run_started`, which also names the crew file).
+and the run's process (`run_started`, which also names the crew file). The structs below name
+the writer's fields again (for speed); tests/test_triage_schema.py holds them to its models.
 """
 
 from __future__ import annotations

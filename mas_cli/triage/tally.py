@@ -30,7 +30,7 @@ from mas_cli.events.formats.records import (
 )
 from mas_cli.events.volatile import differing
 from mas_cli.triage.cycles import HANDOFFS, INVOCATIONS, Cycle, Cycles
-from mas_cli.triage.runs import RunTracker
+from mas_cli.triage.repeats import RunTracker
 from mas_cli.triage.sums import MinuteKey, Rate, Sums, add_rate, flush_minute
 
 

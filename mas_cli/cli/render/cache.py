@@ -14,7 +14,7 @@ from mas_cli.cli.render.fit import print_table
 
 if TYPE_CHECKING:
     from mas_cli.events.tool_use import ToolUseReport
-    from mas_cli.tools.cache import Entry
+    from mas_cli.tools.cache import CacheEntry
     from mas_cli.tools.cache_admin import CacheStats
     from mas_cli.tools.cache_explain import Explanation
 
@@ -128,7 +128,7 @@ def _verdict(found: Explanation) -> str:
     return f"[yellow]miss:[/] no entry for this key ({escape(found.inputs.tool)} has {held})"
 
 
-def _nearest(found: Explanation, entry: Entry) -> None:
+def _nearest(found: Explanation, entry: CacheEntry) -> None:
     stdout.print(f"nearest entry: stored {_when(entry.stored_at)}, key {entry.inputs.digest[:16]}")
     for number, diff in enumerate(found.differences):
         why = "  [bold]← why this call misses[/]" if number == 0 else ""
@@ -152,7 +152,7 @@ def _explanation_json(found: Explanation) -> dict[str, Any]:
     }
 
 
-def _entry_json(entry: Entry) -> dict[str, Any]:
+def _entry_json(entry: CacheEntry) -> dict[str, Any]:
     return {
         "key": entry.inputs.digest,
         "inputs": entry.inputs.to_dict(),
@@ -167,7 +167,7 @@ def _when(stamp: float) -> str:
     return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _expiry(entry: Entry) -> str:
+def _expiry(entry: CacheEntry) -> str:
     return f"expires {_when(entry.expires_at)}" if entry.expires_at else "never expires"
 
 

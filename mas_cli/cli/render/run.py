@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass, field
-from decimal import Decimal
 from functools import singledispatch
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,6 +15,7 @@ from mas_cli.cli.render.base import json_out, stderr, styled
 from mas_cli.cli.render.safe import safe
 from mas_cli.cli.render.sheet import usd
 from mas_cli.events import models as ev
+from mas_cli.events.spend import Spend
 from mas_cli.words import plural
 
 if TYPE_CHECKING:
@@ -36,15 +36,13 @@ STATUS_STYLE = {
 class Progress:
     """Listens to the run's events and prints one line per step on stderr."""
 
-    calls: int = 0
-    tokens: int = 0
-    cost: float | None = 0.0
+    spend: Spend = field(default_factory=Spend)
     said: set[str] = field(default_factory=set)
     """Stop reasons already printed: a task stopped by the run's limit does not repeat it."""
 
     def __call__(self, event: ev.Event) -> None:
         if isinstance(event, ev.LlmCall):
-            self._count(event)
+            self.spend.add(event)
         line = self._line(event)
         if line:
             stderr.print(line)
@@ -56,17 +54,12 @@ class Progress:
             event = event.model_copy(update={"reason": None})
         return progress_line(event, self._spent())
 
-    def _count(self, event: ev.LlmCall) -> None:
-        self.calls += 1
-        self.tokens += event.input_tokens + event.output_tokens
-        if self.cost is not None:
-            self.cost = None if event.cost_usd is None else self.cost + event.cost_usd
-
     def _spent(self) -> str:
-        spent = f"{plural(self.calls, 'call')}, {self.tokens:,} tokens"
-        if self.cost is None:
+        spend = self.spend
+        spent = f"{plural(spend.llm_calls, 'call')}, {spend.tokens:,} tokens"
+        if spend.cost is None:
             return spent + ", cost unknown"
-        return spent + (f", {usd(Decimal(str(self.cost)))}" if self.cost else "")
+        return spent + (f", {usd(spend.cost)}" if spend.cost else "")
 
 
 @singledispatch

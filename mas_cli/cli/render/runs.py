@@ -15,8 +15,8 @@ from mas_cli.cli.render.base import stderr, stdout, styled
 from mas_cli.cli.render.fit import print_table
 from mas_cli.cli.render.run import STATUS_STYLE
 from mas_cli.cli.render.sheet import column_places, usd
-from mas_cli.cost.prices import money
 from mas_cli.events import models as ev
+from mas_cli.events.spend import money
 from mas_cli.words import plural
 
 if TYPE_CHECKING:

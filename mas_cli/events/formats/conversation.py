@@ -37,7 +37,7 @@ from mas_cli.events.formats.records import (
     Record,
     ToolCall,
     TraceEnd,
-    digest,
+    repeat_digest,
 )
 from mas_cli.events.formats.source import int64
 
@@ -158,7 +158,7 @@ class Conversation:
                 held.loc,
                 msgspec.structs.replace(
                     held.call,
-                    output=digest(text(output)),
+                    output=repeat_digest(text(output)),
                     status="error" if error else "ok",
                     error=error,
                 ),
@@ -178,7 +178,7 @@ class Conversation:
         content = msg.get("content")
         blocks = content if isinstance(content, list) else []
         said = "".join(text(b.get("text", "")) for b in blocks if isinstance(b, dict)) or content
-        output = digest(text([said, msg.get("tool_calls"), msg.get("function_call")]))
+        output = repeat_digest(text([said, msg.get("tool_calls"), msg.get("function_call")]))
         if role == "assistant":
             yield loc, ModelCall(**common, output=output, **_usage(msg.get("usage")))
         else:
@@ -219,9 +219,14 @@ class Conversation:
         common = common | {"agent": agent}
         usage = msg.get("models_usage")
         if isinstance(usage, dict):
-            yield loc, ModelCall(**common, name=kind, output=digest(text(content)), **_usage(usage))
+            yield (
+                loc,
+                ModelCall(
+                    **common, name=kind, output=repeat_digest(text(content)), **_usage(usage)
+                ),
+            )
         else:
-            yield loc, Message(**common, name=kind, output=digest(text(content)))
+            yield loc, Message(**common, name=kind, output=repeat_digest(text(content)))
         target = msg.get("target") or _next_speaker(content)
         if target:
             yield loc, Handoff(**common, from_agent=agent, to_agent=str(target))
@@ -236,7 +241,7 @@ class Conversation:
         yield from self._turn(loc, self.agent, common)
         common = common | {"agent": self.agent}
         said = step.get("response") or step.get("thought") or ""
-        yield loc, ModelCall(**common, output=digest(text([said, step.get("action")])))
+        yield loc, ModelCall(**common, output=repeat_digest(text([said, step.get("action")])))
         action = text(step.get("action") or "")
         if action.strip():
             yield (
@@ -244,8 +249,8 @@ class Conversation:
                 ToolCall(
                     **common,
                     name=command_name(action),
-                    args=digest(action),
-                    output=digest(text(step.get("observation"))),
+                    args=repeat_digest(action),
+                    output=repeat_digest(text(step.get("observation"))),
                 ),
             )
 
@@ -268,7 +273,7 @@ class Conversation:
             yield loc, Handoff(**common, from_agent=agent, to_agent=taker)
         elif action in ("message", "think", "finish", "recall", "system", "change_agent_state"):
             said = event.get("message") or args.get("content") or args.get("thought") or ""
-            yield loc, Message(**common, name=action, output=digest(text(said)))
+            yield loc, Message(**common, name=action, output=repeat_digest(text(said)))
         else:
             tool = ToolCall(**common, name=_tool_name(event, action, args), args=_event_args(args))
             yield from self._hold(loc, str(event.get("id")), tool)
@@ -288,7 +293,9 @@ class Conversation:
         name = str(response.get("model") or "")
         yield (
             loc,
-            ModelCall(**common, name=name, output=digest(said), **_usage(response.get("usage"))),
+            ModelCall(
+                **common, name=name, output=repeat_digest(said), **_usage(response.get("usage"))
+            ),
         )
 
     def _observation(self, event: dict[str, Any]) -> Iterator[Located]:
@@ -337,7 +344,7 @@ def _openai_calls(msg: dict[str, Any]) -> list[tuple[str, str, str]]:
 
 def _anthropic_calls(blocks: list[Any]) -> list[tuple[str, str, str]]:
     return [
-        (str(b.get("id")), str(b.get("name")), digest(text(b.get("input"))))
+        (str(b.get("id")), str(b.get("name")), repeat_digest(text(b.get("input"))))
         for b in blocks
         if isinstance(b, dict) and b.get("type") == "tool_use"
     ]
@@ -349,7 +356,7 @@ def _args(call: dict[str, Any]) -> str:
     if isinstance(raw, str):
         with contextlib.suppress(msgspec.DecodeError):
             raw = msgspec.json.decode(raw)
-    return digest(text(raw))
+    return repeat_digest(text(raw))
 
 
 def _tool_name(event: dict[str, Any], action: str, args: dict[str, Any]) -> str:
@@ -360,7 +367,7 @@ def _tool_name(event: dict[str, Any], action: str, args: dict[str, Any]) -> str:
 
 
 def _event_args(args: dict[str, Any]) -> str:
-    return digest(text({k: v for k, v in args.items() if k not in VOLATILE_ARGS}))
+    return repeat_digest(text({k: v for k, v in args.items() if k not in VOLATILE_ARGS}))
 
 
 def _next_speaker(content: Any) -> str:

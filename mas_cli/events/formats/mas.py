@@ -8,6 +8,12 @@ one line at a time only when the block holds a bad or blank line. `to_record` tu
 the normalized record the other readers produce; a line of an event type the triage does not
 look at (retries, or a type newer than this version) gives None, and is skipped,
 not counted as bad, so newer logs stay readable.
+
+`Line` names the writer's fields (events/models.py) a second time, for speed; the `_RECORDS`
+makers are the one place a log field becomes a record field (`trace_id` -> `trace`,
+`output_digest` -> `output`, `task_started` -> `AgentStart`). tests/test_triage_schema.py
+holds both to the writer's models: every field a maker reads is declared, with a type that
+decodes, on the model of its event type; no check runs per line.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from mas_cli.events.formats.records import (
     ModelCall,
     Record,
     ToolCall,
-    digest,
+    repeat_digest,
     shaped,
 )
 from mas_cli.events.formats.source import SHAPE_ERRORS, BadLines, int64
@@ -106,7 +106,7 @@ def _record(kind: Any, data: dict[str, Any], common: dict[str, Any], error: str)
             error=error,
             input_tokens=_int(usage, "input_tokens", "prompt_tokens"),
             output_tokens=_int(usage, "output_tokens", "completion_tokens"),
-            output=digest(msgspec.json.encode(output)) if output else "",
+            output=repeat_digest(msgspec.json.encode(output)) if output else "",
         )
     if kind == "function":
         args, varied = shaped(str(data.get("input") or ""))
@@ -115,7 +115,7 @@ def _record(kind: Any, data: dict[str, Any], common: dict[str, Any], error: str)
             name=str(data.get("name", "")),
             args=args,
             varied=varied,
-            output=digest(str(data["output"])) if data.get("output") is not None else "",
+            output=repeat_digest(str(data["output"])) if data.get("output") is not None else "",
             status="error" if error else "ok",
             error=error,
         )

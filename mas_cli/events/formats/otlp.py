@@ -27,7 +27,7 @@ from mas_cli.events.formats.records import (
     ToolCall,
     TraceEnd,
     TraceStart,
-    digest,
+    repeat_digest,
     shaped,
 )
 from mas_cli.events.formats.source import SHAPE_ERRORS, BadLines, int64
@@ -253,7 +253,7 @@ def _tool_call(span: _Span, attrs: dict[str, Any], common: dict[str, Any], error
         name=_first(attrs, TOOL) or span.name.removeprefix("execute_tool "),
         args=args_digest,
         varied=varied,
-        output=digest(result) if result else "",
+        output=repeat_digest(result) if result else "",
         status="error" if error else "ok",
         error=error,
     )

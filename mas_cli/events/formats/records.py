@@ -149,7 +149,7 @@ Record: TypeAlias = (
 )
 
 
-def digest(text: str | bytes) -> str:
+def repeat_digest(text: str | bytes) -> str:
     """A short stable digest of arguments or an output, for telling repeats apart."""
     data = text.encode("utf-8", "replace") if isinstance(text, str) else text
     return hashlib.blake2b(data, digest_size=8).hexdigest()
@@ -158,7 +158,7 @@ def digest(text: str | bytes) -> str:
 def shaped(text: str) -> tuple[str, str]:
     """The digest of a text with its volatile parts set aside, and a summary of those parts."""
     found = volatile.shape(text)
-    return digest(found.text), volatile.summary(found)
+    return repeat_digest(found.text), volatile.summary(found)
 
 
 POSITIONS = ("record ", "message ", "step ", "event ")
