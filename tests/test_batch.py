@@ -38,6 +38,9 @@ OFFLINE_CREW = """
 
 def wire_crew(folder: Path, server: FakeServer, limits: str = "") -> Path:
     """A one-task crew whose agent calls the fake server over the OpenAI wire."""
+    # socketserver listens with a backlog of 5: fifty clients connecting at once overflow it
+    # and the kernel drops connections (a failed call, with max_retries 0). Listen wider.
+    server._http.socket.listen(128)
     return write_crew(
         folder,
         f"""

@@ -260,35 +260,38 @@ def _run_options(batch: _Batch, item: Item, probe: Probe) -> RunOptions:
 
 
 def _record_item(batch: _Batch, item: Item, result: RunResult | str, probe: Probe) -> None:
-    tally = batch.tally
-    tally.held -= 1
-    tally.cost_usd = float(batch.ledger.cost_usd)
-    run_id: str | None = None
-    status, reason, output = "failed", result if isinstance(result, str) else None, None
-    if not isinstance(result, str):
-        run_id, status, reason = result.run_id, result.status, result.reason
-        output = item_output(result, batch.crew.spec)
-    batch.folder.result(
-        {
-            "key": item.key,
-            "run_id": run_id,
-            "status": status,
-            "output": output,
-            "cost_usd": float(probe.cost_usd),
-            "error": reason,
-        }
-    )
-    if status == "ok":
-        tally.ok += 1
-        batch.breaker.ok()
-        return
-    if status == "failed":
-        tally.failed += 1
-        batch.breaker.failed(signature(probe, reason), reason, batch.folder.batch_id)
-    else:
-        tally.stopped += 1
+    """One results.jsonl line; the counters and the breaker; a dead letter if it failed."""
+    batch.tally.held -= 1
+    batch.tally.cost_usd = float(batch.ledger.cost_usd)
+    line = _result_line(batch, item, result, probe)
+    batch.folder.result(line)
+    _count(batch, line["status"], signature(probe, line["error"]), line["error"])
     if _dead(result):
-        batch.folder.dead_letter(item.key, reason or status, item.inputs)
+        batch.folder.dead_letter(item.key, line["error"] or line["status"], item.inputs)
+
+
+def _result_line(
+    batch: _Batch, item: Item, result: RunResult | str, probe: Probe
+) -> dict[str, Any]:
+    line: dict[str, Any] = {"key": item.key, "run_id": None, "status": "failed", "output": None}
+    if isinstance(result, str):  # refused before it ran
+        line["error"] = result
+    else:
+        line.update(run_id=result.run_id, status=result.status, error=result.reason)
+        line["output"] = item_output(result, batch.crew.spec)
+    line["cost_usd"] = float(probe.cost_usd)
+    return {name: line[name] for name in ("key", "run_id", "status", "output", "cost_usd", "error")}
+
+
+def _count(batch: _Batch, status: str, how: str, reason: str | None) -> None:
+    if status == "ok":
+        batch.tally.ok += 1
+        batch.breaker.ok()
+    elif status == "failed":
+        batch.tally.failed += 1
+        batch.breaker.failed(how, reason, batch.folder.batch_id)
+    else:
+        batch.tally.stopped += 1
 
 
 def _dead(result: RunResult | str) -> bool:
