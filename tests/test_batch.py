@@ -377,7 +377,7 @@ def test_resume_skips_done_items_and_runs_the_rest(
     real = batch_runner.rerun_item
 
     async def spy(crew: Any, options: Any, earlier: str | None) -> Any:
-        handed[options.shared.labels["item_key"]] = earlier
+        handed[options.shared.item_key] = earlier
         return await real(crew, options, earlier)
 
     monkeypatch.setattr(batch_runner, "rerun_item", spy)

@@ -16,7 +16,7 @@ import pytest
 from mas_cli.llm.anthropic_provider import AnthropicProvider
 from mas_cli.llm.bounded import MAX_RESPONSE_BYTES
 from mas_cli.llm.openai_provider import OpenAIProvider
-from mas_cli.llm.types import Completion, LlmFailure, Message, Request
+from mas_cli.llm.types import CallSite, Completion, LlmFailure, Message, Request
 from mas_cli.spec.model_spec import ModelSpec
 
 HUGE = MAX_RESPONSE_BYTES * 3  # 48 MiB of one answer "claiming 1 token"
@@ -117,8 +117,7 @@ def _call(server: ThreadingHTTPServer, provider: str, mode: str) -> tuple[Any, f
         system="s",
         messages=(Message("user", "hi"),),
         timeout_s=30.0,
-        agent="a",
-        task="t",
+        site=CallSite("a", "t"),
     )
 
     client = (OpenAIProvider if provider == "openai" else AnthropicProvider)(model)  # SDK loaded

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from mas_cli.cli import app
 from mas_cli.engine.guards import Guard
 from mas_cli.events.models import EVENT_ADAPTER, AnyEvent, LimitHitEvent, LlmCall, RunFinished
+from mas_cli.llm.types import CallSite
 from mas_cli.spec.models import CrewSpec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -121,22 +122,22 @@ def spec(limits: dict[str, Any]) -> CrewSpec:
 
 def test_calls_in_flight_hold_their_worst_case() -> None:
     guard = Guard(spec({"max_cost_usd": 0.01}))
-    assert guard.check_llm_call("a", "t", 1, 1_000, D("0.006")) is None
+    assert guard.check_llm_call(CallSite("a", "t"), 1_000, D("0.006")) is None
     # A second call at the same time could pass the cap together with the first.
-    hit = guard.check_llm_call("b", "u", 1, 1_000, D("0.006"))
+    hit = guard.check_llm_call(CallSite("b", "u"), 1_000, D("0.006"))
     assert hit is not None
     assert (hit.kind, hit.value) == ("max_cost_usd", 0.012)
     # Once the first settles at what it really cost, the second fits.
-    assert guard.record_llm_call("a", "t", 300, D("0.0005"), (1_000, D("0.006"))) is None
-    assert guard.check_llm_call("b", "u", 1, 1_000, D("0.006")) is None
+    assert guard.record_llm_call(CallSite("a", "t"), 300, D("0.0005"), (1_000, D("0.006"))) is None
+    assert guard.check_llm_call(CallSite("b", "u"), 1_000, D("0.006")) is None
     assert guard.run.cost_usd == D("0.0005")
     assert guard.run.held_cost == D("0.006")
 
 
 def test_an_unknown_price_holds_no_dollars_but_still_counts_tokens() -> None:
     guard = Guard(spec({"max_tokens": 1_500}))
-    assert guard.check_llm_call("a", "t", 1, 1_000, None) is None
-    hit = guard.check_llm_call("b", "u", 1, 1_000, None)
+    assert guard.check_llm_call(CallSite("a", "t"), 1_000, None) is None
+    hit = guard.check_llm_call(CallSite("b", "u"), 1_000, None)
     assert hit is not None
     assert hit.kind == "max_tokens"
 

@@ -15,6 +15,7 @@ import yaml
 from crewkit import events, of_type, run
 
 from mas_cli.engine.guards import Guard
+from mas_cli.llm.types import CallSite
 from mas_cli.spec.models import CrewSpec
 
 TOOLS = '''
@@ -133,8 +134,10 @@ def test_a_budget_already_passed_is_not_said_to_be_one_that_would_be() -> None:
         }
     )
     guard = Guard(spec)
-    assert guard.check_llm_call("a", "t", 1, 1_000, Decimal("0.01")) is None
+    assert guard.check_llm_call(CallSite("a", "t"), 1_000, Decimal("0.01")) is None
     # A server that billed past the call's bound: the budget was passed, not "would be".
-    hit = guard.record_llm_call("a", "t", 900, Decimal("0.065555"), (1_000, Decimal("0.01")))
+    hit = guard.record_llm_call(
+        CallSite("a", "t"), 900, Decimal("0.065555"), (1_000, Decimal("0.01"))
+    )
     assert hit is not None
     assert "max_cost_usd 0.05 was passed (0.065555)" in hit.message

@@ -34,7 +34,7 @@ def test_an_event_without_secrets_is_serialized_once(
     monkeypatch.setattr(Event, "model_dump_json", counted)
     sink = _sink(tmp_path, [])
     with sink.writer:
-        sink.emit(TaskStarted, None, agent="a", task="t", depends_on=["x"])
+        sink.emit(TaskStarted(agent="a", task="t", depends_on=["x"]), None)
     assert made == ["task_started"]
     assert json.loads((tmp_path / "events.jsonl").read_text())["depends_on"] == ["x"]
 
@@ -43,8 +43,8 @@ def test_a_secret_is_masked_in_the_line_and_for_listeners(tmp_path: Path) -> Non
     heard: list[Event] = []
     sink = _sink(tmp_path, heard)
     with sink.writer:
-        sink.emit(TaskStarted, None, agent="a", task="t", depends_on=[f"key {SECRET} here"])
-        sink.emit(TaskStarted, None, agent="a", task="u", depends_on=[json.dumps(SECRET)])
+        sink.emit(TaskStarted(agent="a", task="t", depends_on=[f"key {SECRET} here"]), None)
+        sink.emit(TaskStarted(agent="a", task="u", depends_on=[json.dumps(SECRET)]), None)
     text = (tmp_path / "events.jsonl").read_text()
     assert SECRET not in text
     assert [json.loads(line)["depends_on"] for line in text.splitlines()] == [

@@ -16,7 +16,7 @@ from mas_cli.llm.keys import NO_KEY, MissingKey, api_key, key_env, provider_secr
 from mas_cli.llm.recording import LlmLog, Recording, completion_doc, completion_from, request_doc
 from mas_cli.llm.replay import ReplayProvider, first_difference, load, nearest
 from mas_cli.llm.replay_records import RecordDoc
-from mas_cli.llm.types import Completion, LlmFailure, Message, Request, ToolCall, Usage
+from mas_cli.llm.types import CallSite, Completion, LlmFailure, Message, Request, ToolCall, Usage
 from mas_cli.spec.model_spec import ModelSpec
 
 NOW = datetime(2026, 11, 21, 12, 0, 0, tzinfo=UTC)
@@ -95,16 +95,15 @@ def test_secrets_scrub_keys_and_long_header_values_only() -> None:
     assert provider_secrets(NO_KEY).values == ()
 
 
-def _request(turn: int = 1, text: str = "hello") -> Request:
+def _request(turn: int = 1, text: str = "hello", attempt: int = 1) -> Request:
     model = ModelSpec(
         provider="openai",
         model="gpt-4o-mini",
         api_key_env="K",
         headers={"Authorization": "Bearer x"},
     )
-    return Request(
-        model=model, system="sys", messages=(Message("user", text),), agent="a", task="t", turn=turn
-    )
+    site = CallSite("a", "t", turn, attempt)
+    return Request(model=model, system="sys", messages=(Message("user", text),), site=site)
 
 
 def test_request_records_hold_no_headers_and_no_key_variable() -> None:
@@ -170,9 +169,9 @@ def _record(tmp_path: Path, *outcomes: Completion | LlmFailure) -> Path:
     async def go() -> None:
         with LlmLog(path) as log:
             provider = Recording(Scripted(), log)
-            for _ in outcomes:
+            for attempt in range(1, len(outcomes) + 1):  # attempts of one turn's call
                 with contextlib.suppress(LlmFailure):
-                    await provider.complete(_request())
+                    await provider.complete(_request(attempt=attempt))
 
     asyncio.run(go())
     return path
@@ -192,7 +191,7 @@ def test_a_recorded_failure_replays_as_the_same_failure_then_the_answer(tmp_path
     async def go() -> tuple[LlmFailure, Completion]:
         with pytest.raises(LlmFailure) as caught:
             await replay.complete(_request())
-        return caught.value, await replay.complete(_request())
+        return caught.value, await replay.complete(_request(attempt=2))
 
     again, served = asyncio.run(go())
     assert (again.kind, again.status, again.retry_after_s, str(again)) == (

@@ -16,7 +16,15 @@ from fakeserver import (
 )
 
 from mas_cli.llm.anthropic_provider import AnthropicProvider
-from mas_cli.llm.types import Completion, LlmFailure, Message, Request, ToolCall, ToolSchema
+from mas_cli.llm.types import (
+    CallSite,
+    Completion,
+    LlmFailure,
+    Message,
+    Request,
+    ToolCall,
+    ToolSchema,
+)
 from mas_cli.spec.model_spec import DEFAULT_OUTPUT_TOKENS, ModelSpec
 
 KEY = "sk-ant-test-0123456789"
@@ -43,8 +51,7 @@ def _request(server: FakeServer, **changes: Any) -> Request:
         "system": "You are terse.",
         "messages": (Message("user", "hello"),),
         "timeout_s": 5.0,
-        "agent": "a",
-        "task": "t",
+        "site": CallSite("a", "t"),
     }
     return Request(**{**fields, **changes})
 

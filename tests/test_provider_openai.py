@@ -11,7 +11,15 @@ from fakeserver import OPENAI, FakeServer, Reply, error, openai_text, openai_too
 
 from mas_cli.llm.keys import NO_KEY
 from mas_cli.llm.openai_provider import OpenAIProvider
-from mas_cli.llm.types import Completion, LlmFailure, Message, Request, ToolCall, ToolSchema
+from mas_cli.llm.types import (
+    CallSite,
+    Completion,
+    LlmFailure,
+    Message,
+    Request,
+    ToolCall,
+    ToolSchema,
+)
 from mas_cli.spec.model_spec import ModelSpec
 
 KEY = "sk-test-0123456789"
@@ -38,8 +46,7 @@ def _request(server: FakeServer, **changes: Any) -> Request:
         "system": "You are terse.",
         "messages": (Message("user", "hello"),),
         "timeout_s": 5.0,
-        "agent": "a",
-        "task": "t",
+        "site": CallSite("a", "t"),
     }
     return Request(**{**fields, **changes})
 

@@ -252,8 +252,7 @@ async def rerun_item(crew: Crew, options: RunOptions, earlier: str | None) -> Ru
 
 
 def _run_options(batch: _Batch, item: Item, probe: Probe) -> RunOptions:
-    labels = {"batch_id": batch.folder.batch_id, "item_key": item.key}
-    shared = replace(batch.shared, labels=labels)
+    shared = replace(batch.shared, batch_id=batch.folder.batch_id, item_key=item.key)
     return RunOptions(
         batch.options.home, item.inputs, batch.options.offline, (probe,), shared=shared
     )

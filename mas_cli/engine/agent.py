@@ -14,7 +14,7 @@ from typing import Any
 from mas_cli.cost.tokens import ready as tokenizer_ready
 from mas_cli.engine import trimming
 from mas_cli.engine.answers import extract_json, unfinished
-from mas_cli.engine.context import RunContext, Where, digest
+from mas_cli.engine.context import RunContext, digest
 from mas_cli.engine.model_calls import call_model, prompt_bound, prompt_tokens
 from mas_cli.engine.outcomes import (
     Ended,
@@ -39,7 +39,7 @@ from mas_cli.events.models import (
 )
 from mas_cli.events.text import fix_value, loads
 from mas_cli.events.writer import new_span_id
-from mas_cli.llm.types import Assignment, Completion, Message, Request, ToolSchema
+from mas_cli.llm.types import Assignment, CallSite, Completion, Message, Request, ToolSchema
 from mas_cli.spec.models import TaskSpec
 from mas_cli.spec.patterns import schema_validator
 
@@ -97,14 +97,13 @@ def _start(
     agent_name = task.agent or ""
     agent = ctx.crew.spec.agent(agent_name)
     prompt = task_prompt(task, ctx.prompt_values())
-    span = ctx.sink.emit(
-        TaskStarted,
-        parent,
+    started = TaskStarted(
         agent=agent_name,
         task=task.id,
         depends_on=list(task.depends_on),
         prompt_digest=digest(prompt),
     )
+    span = ctx.sink.emit(started, parent)
     request = Request(
         model=ctx.models[agent.model],
         system=system_prompt(agent, task),
@@ -112,8 +111,6 @@ def _start(
         tools=_tool_schemas(ctx, agent_name),
         output_schema=task.output_schema,
         timeout_s=ctx.crew.spec.limits.llm_timeout_s,
-        agent=agent_name,
-        task=task.id,
         plan=plan,
     )
     return Conversation(task, agent_name, span, parent, request, ctx.state.versions())
@@ -142,10 +139,9 @@ async def _loop(ctx: RunContext, conv: Conversation) -> FinalOutput | Ended:
 
 async def _run_turn(ctx: RunContext, conv: Conversation) -> TurnOutcome:
     _trim(ctx, conv)
-    conv.request = _replace(conv.request, turn=conv.turn)
-    turn_span = new_span_id()
-    where = Where(conv.agent, conv.task.id, conv.turn, turn_span)
-    completion = await call_model(ctx, conv.request, where)
+    site = CallSite(conv.agent, conv.task.id, conv.turn, span=new_span_id())  # the turn's
+    conv.request = _replace(conv.request, site=site)
+    completion = await call_model(ctx, conv.request)
     if isinstance(completion, Stopped | Failed):
         return replace(completion, partial=completion.partial or conv.last_text)
     await _calibrate(conv, completion)
@@ -157,45 +153,44 @@ async def _run_turn(ctx: RunContext, conv: Conversation) -> TurnOutcome:
     if message.tool_calls and ctx.run_hit:  # the run winds down: no new tool call starts
         return Stopped(ctx.run_hit, conv.last_text)
     if message.tool_calls:
-        return await _tools(ctx, conv, completion, turn_span)
+        return await _tools(ctx, conv, completion, site)
     problem = unfinished(completion, conv.request.model)
     if problem:
-        return _unfinished(ctx, conv, problem, turn_span)
-    return _finish(ctx, conv, message.content, turn_span)
+        return _unfinished(ctx, conv, problem, site)
+    return _finish(ctx, conv, message.content, site)
 
 
-def _unfinished(ctx: RunContext, conv: Conversation, problem: str, turn_span: str) -> TurnOutcome:
+def _unfinished(ctx: RunContext, conv: Conversation, problem: str, site: CallSite) -> TurnOutcome:
     """A cut-off answer fails the task (the same cap would cut it again); an empty one is
     asked again, as an invalid answer is."""
     if problem.startswith("answer cut off"):
         return Failed(problem + _CUT_HINT, conv.last_text)
     if conv.invalid_answers >= conv.task.max_retries:
         return Failed(problem, conv.last_text)
-    return _reask_after(ctx, conv, [problem], turn_span)
+    return _reask_after(ctx, conv, [problem], site)
 
 
 _CUT_HINT = ": raise max_tokens on the model, or ask for a shorter answer"
 
 
 async def _tools(
-    ctx: RunContext, conv: Conversation, completion: Completion, turn_span: str
+    ctx: RunContext, conv: Conversation, completion: Completion, site: CallSite
 ) -> TurnOutcome:
-    where = Where(conv.agent, conv.task.id, conv.turn, turn_span)
-    result = await run_tool_calls(ctx, where, completion.message.tool_calls)
+    result = await run_tool_calls(ctx, site, completion.message.tool_calls)
     if result.hit:
         return Stopped(result.hit, conv.last_text)
     conv.add(*result.messages)
-    hit = ctx.guard.record_progress(conv.agent, conv.task.id, "tools:" + result.fingerprint)
+    hit = ctx.guard.record_progress(site, "tools:" + result.fingerprint)
     if hit:
-        ctx.limit_hit(hit, turn_span)
+        ctx.limit_hit(hit, site.span)
         return Stopped(hit, conv.last_text)
     return RunAgain("tool results")
 
 
-def _finish(ctx: RunContext, conv: Conversation, text: str, turn_span: str) -> TurnOutcome:
-    hit = ctx.guard.record_progress(conv.agent, conv.task.id, "answer:" + digest(text))
+def _finish(ctx: RunContext, conv: Conversation, text: str, site: CallSite) -> TurnOutcome:
+    hit = ctx.guard.record_progress(site, "answer:" + digest(text))
     if hit:
-        ctx.limit_hit(hit, turn_span)
+        ctx.limit_hit(hit, site.span)
         return Stopped(hit, text)
     schema = conv.task.output_schema
     if schema is None:
@@ -205,23 +200,17 @@ def _finish(ctx: RunContext, conv: Conversation, text: str, turn_span: str) -> T
         return FinalOutput(text, data, stripped)
     if conv.invalid_answers >= conv.task.max_retries:
         return Failed(f"output does not match output_schema: {'; '.join(errors)}", partial=text)
-    return _reask_after(ctx, conv, errors, turn_span)
+    return _reask_after(ctx, conv, errors, site)
 
 
 def _reask_after(
-    ctx: RunContext, conv: Conversation, errors: list[str], turn_span: str
+    ctx: RunContext, conv: Conversation, errors: list[str], site: CallSite
 ) -> TurnOutcome:
     conv.invalid_answers += 1
-    ctx.sink.emit(
-        Retry,
-        turn_span,
-        agent=conv.agent,
-        task=conv.task.id,
-        turn=conv.turn,
-        what="output_validation",
-        attempt=conv.invalid_answers + 1,
-        reason="; ".join(errors),
+    retry = Retry(
+        what="output_validation", attempt=conv.invalid_answers + 1, reason="; ".join(errors)
     )
+    ctx.sink.emit(retry, site)
     schema = conv.task.output_schema is not None
     conv.add(Message(role="user", content=_reask(errors, schema=schema)))
     return RunAgain("invalid output")
@@ -283,9 +272,7 @@ def _trim(ctx: RunContext, conv: Conversation) -> None:
     trimmed = trimming.trim(conv.request.messages, limit, count)
     if trimmed.dropped:
         conv.request = _replace(conv.request, messages=trimmed.messages)
-        ctx.sink.emit(
-            HistoryTrimmed,
-            conv.span,
+        event = HistoryTrimmed(
             agent=conv.agent,
             task=conv.task.id,
             turn=conv.turn,
@@ -293,6 +280,7 @@ def _trim(ctx: RunContext, conv: Conversation) -> None:
             tokens_before=before,
             tokens_after=count(trimmed.messages),
         )
+        ctx.sink.emit(event, conv.span)
 
 
 def _end(
@@ -313,11 +301,8 @@ def _end(
         result = TaskOutcome(
             conv.task.id, conv.agent, status, outcome.partial, None, outcome.reason, hit, conv.turn
         )
-    ctx.sink.emit(
-        TaskFinished,
-        conv.parent,
+    finished = TaskFinished(
         answer_stripped=stripped,
-        span=conv.span,
         agent=conv.agent,
         task=conv.task.id,
         status=result.status,
@@ -328,6 +313,7 @@ def _end(
         output_tokens=conv.output_tokens,
         duration_s=round(time.monotonic() - conv.started, 6),
     )
+    ctx.sink.emit(finished, conv.parent, span=conv.span)
     ctx.outcomes[conv.task.id] = result
     return result
 
@@ -339,9 +325,7 @@ def _write_state(ctx: RunContext, conv: Conversation, data: Any) -> str | None:
         value = data.get(field_name) if isinstance(data, dict) else None
         read = conv.read_versions.get(key, 0)
         result = ctx.state.write(key, value, read, conv.task.id)
-        ctx.sink.emit(
-            StateWrite,
-            conv.span,
+        write = StateWrite(
             agent=conv.agent,
             task=conv.task.id,
             key=key,
@@ -352,6 +336,7 @@ def _write_state(ctx: RunContext, conv: Conversation, data: Any) -> str | None:
             accepted=result.accepted,
             reason=result.reason,
         )
+        ctx.sink.emit(write, conv.span)
         if result.reason:
             refusals.append(f"state write refused: {result.reason}")
     return "; ".join(refusals) or None

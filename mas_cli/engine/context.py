@@ -15,7 +15,7 @@ from mas_cli.engine.ratelimit import RateLimiter
 from mas_cli.engine.state import SharedState
 from mas_cli.events.models import Event, LimitHitEvent
 from mas_cli.events.writer import EventWriter, event_line, new_span_id, now_iso
-from mas_cli.llm.types import Provider, ToolSchema
+from mas_cli.llm.types import CallSite, Provider, ToolSchema
 from mas_cli.redact import Secrets
 from mas_cli.spec.loader import Crew
 from mas_cli.spec.model_spec import ModelSpec
@@ -23,17 +23,7 @@ from mas_cli.tools.base import Tool
 from mas_cli.tools.cache import CachedCall, ToolCache, call_cached
 
 Listener = Callable[[Event], None]
-Runner = Callable[["RunContext", "Where", dict[str, Any]], Awaitable[CachedCall]]
-
-
-@dataclass(frozen=True)
-class Where:
-    """Where a call happens: the agent, task and turn, and the span that parents its events."""
-
-    agent: str
-    task: str
-    turn: int
-    parent: str
+Runner = Callable[["RunContext", CallSite, dict[str, Any]], Awaitable[CachedCall]]
 
 
 @dataclass(frozen=True)
@@ -55,7 +45,7 @@ class _Plain:
     async def __call__(
         self,
         ctx: RunContext,
-        where: Where,  # noqa: ARG002
+        site: CallSite,  # noqa: ARG002
         arguments: dict[str, Any],
     ) -> CachedCall:
         return await call_cached(ctx.tools[self.name], arguments, ctx.cache)
@@ -78,20 +68,25 @@ class Sink:
     secrets: Secrets = field(default_factory=Secrets)
     """Scrubbed from every event before it is written or announced: the log's one scrub."""
 
-    def emit(
-        self, event_type: type[Event], parent: str | None, span: str | None = None, **fields: Any
-    ) -> str:
-        """Build, write and announce one event; returns its span id."""
+    def emit(self, event: Event, at: str | CallSite | None, span: str | None = None) -> str:
+        """Fill in the envelope of an event built where it happened, write it and announce it;
+        returns its span id (`span`, or a new one).
+
+        `at` is the span the event hangs under, or the call site: its agent, task and turn are
+        the event's, and its span the event's parent.
+        """
         span = span or new_span_id()
-        event = event_type(
-            ts=now_iso(),
-            run_id=self.run_id,
-            trace_id=self.trace_id,
-            span_id=span,
-            parent_id=parent,
-            **fields,
-        )
-        event, line = self._scrubbed(event)
+        stamp: dict[str, Any] = {
+            "ts": now_iso(),
+            "run_id": self.run_id,
+            "trace_id": self.trace_id,
+            "span_id": span,
+        }
+        if isinstance(at, CallSite):
+            stamp.update(parent_id=at.span, agent=at.agent, task=at.task, turn=at.turn)
+        else:
+            stamp["parent_id"] = at
+        event, line = self._scrubbed(event.model_copy(update=stamp))
         self.writer.emit(event, line)
         for listener in self.listeners:
             listener(event)
@@ -147,16 +142,17 @@ class RunContext:
     def limit_hit(self, hit: LimitHit, parent: str | None) -> None:
         """Record a limit hit; a run-wide one stops the run (winding down, or at once)."""
         self.sink.emit(
-            LimitHitEvent,
+            LimitHitEvent(
+                agent=hit.agent,
+                task=hit.task,
+                kind=hit.kind,
+                value=hit.value,
+                threshold=hit.threshold,
+                scope=hit.scope,
+                message=hit.message,
+                chain=list(hit.chain),
+            ),
             parent,
-            agent=hit.agent,
-            task=hit.task,
-            kind=hit.kind,
-            value=hit.value,
-            threshold=hit.threshold,
-            scope=hit.scope,
-            message=hit.message,
-            chain=list(hit.chain),
         )
         if hit.stops_run and _worse(hit, self.run_hit):
             self.run_hit = hit

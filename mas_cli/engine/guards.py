@@ -14,6 +14,7 @@ from decimal import Decimal
 from mas_cli.cost.prices import PriceBook, price_book
 from mas_cli.engine.ledger import Ledger
 from mas_cli.engine.outcomes import LimitHit, LimitKind, Scope
+from mas_cli.llm.types import CallSite
 from mas_cli.spec.models import AgentSpec, CrewSpec
 
 NO_PROGRESS_TURNS = 3  # the same answer, or the same calls with the same results, turns running
@@ -59,7 +60,7 @@ class Guard:
         self.prices = price_book(self.crew)
 
     def check_llm_call(
-        self, agent: str, task: str, turn: int, worst_tokens: int, worst_cost: Decimal | None
+        self, site: CallSite, worst_tokens: int, worst_cost: Decimal | None
     ) -> LimitHit | None:
         """Before a model call: may it be made, even if it spends its worst case?
 
@@ -67,6 +68,7 @@ class Guard:
         running at once cannot pass a budget together. A call cancelled in flight keeps its
         hold (it may have been billed). An unknown price holds no dollars.
         """
+        agent, task, turn = site.agent, site.task, site.turn
         limits, spec = self.crew.limits, self.crew.agent(agent)
         calls = self.run.llm_calls + self.run.held_calls + 1
         worst = worst_cost or Decimal(0)
@@ -87,33 +89,31 @@ class Guard:
 
     def record_llm_call(
         self,
-        agent: str,
-        task: str,
+        site: CallSite,
         tokens: int,
         cost: Decimal | None,
         held: tuple[int, Decimal | None] = (0, None),
     ) -> LimitHit | None:
         """After a model call (or a failed attempt): release its worst case, settle its spend."""
+        agent = site.agent
         self._hold(agent, held[0], held[1] or Decimal(0), -1)
         for spend in (self.run, self.agents[agent]):
             spend.llm_calls += 1
             spend.tokens += tokens
             spend.cost_usd += cost or Decimal(0)
-        hit = self._budgets(agent, task, 0, Decimal(0), holds=False)
+        hit = self._budgets(agent, site.task, 0, Decimal(0), holds=False)
         if self.ledger is not None:
             worst = (held[0], held[1] or Decimal(0))
-            hit = self.ledger.settle(agent, task, tokens, cost or Decimal(0), worst) or hit
+            hit = self.ledger.settle(agent, site.task, tokens, cost or Decimal(0), worst) or hit
         return hit
 
-    def check_tool_call(
-        self, agent: str, task: str, tool: str, args_digest: str
-    ) -> LimitHit | None:
+    def check_tool_call(self, site: CallSite, tool: str, args_digest: str) -> LimitHit | None:
         """Before a tool call: the run's tool budget, and identical calls within this task.
 
         A call let through is held until `record_tool_call` settles it, so calls asked for
         together (in one turn, or by tasks running at once) cannot pass max_tool_calls.
         """
-        limits = self.crew.limits
+        limits, agent, task = self.crew.limits, site.agent, site.task
         self.identical[(task, tool, args_digest)] += 1
         same = self.identical[(task, tool, args_digest)]
         calls = self.run.tool_calls + self.run.held_tools + 1
@@ -140,8 +140,9 @@ class Guard:
             self.run.tool_calls += 1
             self.agents[agent].tool_calls += 1
 
-    def record_progress(self, agent: str, task: str, fingerprint: str) -> LimitHit | None:
+    def record_progress(self, site: CallSite, fingerprint: str) -> LimitHit | None:
         """After a turn: the same answer, or the same calls with the same results, turns running."""
+        agent, task = site.agent, site.task
         recent = self.recent[task]
         recent.append(fingerprint)
         del recent[:-NO_PROGRESS_TURNS]

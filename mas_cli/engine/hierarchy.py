@@ -17,10 +17,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mas_cli.engine.agent import run_task
-from mas_cli.engine.context import Offered, RunContext, Where, digest
+from mas_cli.engine.context import Offered, RunContext, digest
 from mas_cli.events.models import Handoff
 from mas_cli.llm.delegation import delegate_tool, task_line
-from mas_cli.llm.types import Assignment
+from mas_cli.llm.types import Assignment, CallSite
 from mas_cli.spec.models import MANAGER_TASK, TaskSpec
 from mas_cli.tools.base import ToolResult
 from mas_cli.tools.cache import CachedCall
@@ -76,15 +76,15 @@ def manager_prompt(ctx: RunContext, plan: tuple[Assignment, ...]) -> str:
     )
 
 
-async def _delegation(ctx: RunContext, where: Where, arguments: dict[str, Any]) -> CachedCall:
+async def _delegation(ctx: RunContext, site: CallSite, arguments: dict[str, Any]) -> CachedCall:
     """The delegate tool's runner: a delegation is never cached."""
-    return CachedCall(await delegate(ctx, where, arguments), "off")
+    return CachedCall(await delegate(ctx, site, arguments), "off")
 
 
-async def delegate(ctx: RunContext, where: Where, arguments: dict[str, Any]) -> ToolResult:
+async def delegate(ctx: RunContext, site: CallSite, arguments: dict[str, Any]) -> ToolResult:
     """Run one delegation: guard it, record the handoff, run the worker, return its answer."""
     worker, instruction = str(arguments.get("agent", "")), str(arguments.get("instruction", ""))
-    allowed = ctx.crew.spec.workers_of(where.agent)
+    allowed = ctx.crew.spec.workers_of(site.agent)
     if worker not in allowed or not instruction.strip():
         problem = (
             f"'{worker}' is not an agent you can delegate to"
@@ -96,12 +96,12 @@ async def delegate(ctx: RunContext, where: Where, arguments: dict[str, Any]) -> 
             output=f"error: {problem}; you can delegate to: {', '.join(allowed)}",
             error=problem,
         )
-    chain = (*ctx.chains[where.task], worker)
-    hit = ctx.guard.check_delegation(chain, where.task, digest(instruction))
+    chain = (*ctx.chains[site.task], worker)
+    hit = ctx.guard.check_delegation(chain, site.task, digest(instruction))
     if hit:
-        ctx.limit_hit(hit, where.parent)
+        ctx.limit_hit(hit, site.span)
         return ToolResult(ok=False, output=f"error: {hit.message}", error=hit.message)
-    return await _hand_off(ctx, where, chain, instruction, _task_id(ctx, arguments.get("task")))
+    return await _hand_off(ctx, site, chain, instruction, _task_id(ctx, arguments.get("task")))
 
 
 def _task_id(ctx: RunContext, named: Any) -> str:
@@ -114,21 +114,17 @@ def _task_id(ctx: RunContext, named: Any) -> str:
 
 
 async def _hand_off(
-    ctx: RunContext, where: Where, chain: tuple[str, ...], instruction: str, task_id: str
+    ctx: RunContext, site: CallSite, chain: tuple[str, ...], instruction: str, task_id: str
 ) -> ToolResult:
-    span = ctx.sink.emit(
-        Handoff,
-        where.parent,
-        agent=where.agent,
-        task=where.task,
-        turn=where.turn,
-        from_agent=where.agent,
+    handoff = Handoff(
+        from_agent=site.agent,
         to_agent=chain[-1],
         delegation=task_id,
         instruction_digest=digest(instruction),
         depth=len(chain) - 1,
         chain=list(chain),
     )
+    span = ctx.sink.emit(handoff, site)
     ctx.chains[task_id] = chain
     started = time.monotonic()
     outcome = await run_task(

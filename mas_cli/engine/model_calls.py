@@ -8,46 +8,48 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Any
 
 from mas_cli.cost.tokens import count_messages, count_messages_bound
 from mas_cli.cost.tokens import ready as tokenizer_ready
-from mas_cli.engine.context import RunContext, Where, digest
+from mas_cli.engine.context import RunContext, digest
 from mas_cli.engine.outcomes import Ended, Failed, Stopped
 from mas_cli.engine.pacing import pace
-from mas_cli.events.models import LlmCall, Retry
+from mas_cli.events.models import CallStatus, LlmCall, Retry
 from mas_cli.events.spend import as_float
 from mas_cli.llm.bound import input_bound
 from mas_cli.llm.convert import openai_messages, openai_tools
 from mas_cli.llm.faults import beyond_reach
 from mas_cli.llm.registry import provider_key
-from mas_cli.llm.types import Completion, LlmFailure, Request, Usage
+from mas_cli.llm.types import CallSite, Completion, LlmFailure, Message, Request, Usage
 
 MAX_BACKOFF_S = 60.0
 
 
-async def call_model(ctx: RunContext, request: Request, where: Where) -> Completion | Ended:
-    """Make the call, retrying what is worth retrying: a limit Stopped, a final failure Failed."""
+async def call_model(ctx: RunContext, request: Request) -> Completion | Ended:
+    """Make the call asked at `request.site`, retrying what is worth retrying: a limit
+    Stopped, a final failure Failed. Each attempt is the request with its own call site
+    (attempt 1, 2, ...), which the guard, the rate limiter, the log and the recording read."""
     limits = ctx.crew.spec.limits
-    call = _Call(ctx, request, where, held=worst_case(ctx, request))
+    call = _Call(ctx, request, held=worst_case(ctx, request))
+    planned: int | None = None  # the same request each attempt: planned once, when first asked
     for attempt in range(1, limits.max_retries + 2):
         if ctx.run_hit:  # the run winds down: no new attempt starts
             return Stopped(ctx.run_hit)
-        hit = ctx.guard.check_llm_call(where.agent, where.task, where.turn, *call.held)
+        call.request = replace(request, site=replace(request.site, attempt=attempt))
+        hit = ctx.guard.check_llm_call(call.request.site, *call.held)
         if hit:
-            ctx.limit_hit(hit, where.parent)
+            ctx.limit_hit(hit, call.request.site.span)
             return Stopped(hit)
-        if ctx.limiter is not None:  # it plans with exact counts: tokenizer built off the loop
-            await tokenizer_ready(request.model.model)
-        ticket = await pace(ctx, request, where, worst_tokens)
+        planned = await planned_tokens(ctx, request) if planned is None else planned
+        ticket = await pace(ctx, call.request, planned)
         call.waited += ticket.wait_s
-        result = await call.attempt(attempt)
+        result = await call.attempt()
         ticket.settle(result)
         if not isinstance(result, LlmFailure):
             return result
-        wait = _retry_wait(ctx, where, result, attempt)
+        wait = _retry_wait(ctx, call.request.site, result)
         if isinstance(wait, Stopped | Failed):
             return wait
         call.waited = wait
@@ -55,10 +57,19 @@ async def call_model(ctx: RunContext, request: Request, where: Where) -> Complet
     raise AssertionError("unreachable: the loop returns on its last attempt")
 
 
-def _retry_wait(ctx: RunContext, where: Where, failure: LlmFailure, attempt: int) -> float | Ended:
+async def planned_tokens(ctx: RunContext, request: Request) -> int:
+    """What the rate limiter plans a call at: its counted prompt plus its output cap, or 0
+    when no bucket covering its model counts tokens (then nothing is counted)."""
+    if ctx.limiter is None or not ctx.limiter.counts_tokens(request.model):
+        return 0
+    await tokenizer_ready(request.model.model)  # exact counts: the tokenizer built off the loop
+    return worst_tokens(request)
+
+
+def _retry_wait(ctx: RunContext, site: CallSite, failure: LlmFailure) -> float | Ended:
     """How long to wait before the next attempt (said in a retry event), or why not to retry:
     not retryable, out of retries, or a server asking for a wait past max_retry_wait_s."""
-    limits = ctx.crew.spec.limits
+    limits, attempt = ctx.crew.spec.limits, site.attempt
     if not failure.retryable or attempt > limits.max_retries:
         return Failed(f"model call failed: {failure}")
     asked = failure.retry_after_s
@@ -66,17 +77,8 @@ def _retry_wait(ctx: RunContext, where: Where, failure: LlmFailure, attempt: int
     if give_up:
         return Failed(f"model call failed: {failure}; {give_up}")
     wait = backoff(attempt, asked, limits.retry_backoff_s)
-    ctx.sink.emit(
-        Retry,
-        where.parent,
-        agent=where.agent,
-        task=where.task,
-        turn=where.turn,
-        what="llm_call",
-        attempt=attempt + 1,
-        reason=str(failure),
-        wait_s=round(wait, 3),
-    )
+    retry = Retry(what="llm_call", attempt=attempt + 1, reason=str(failure), wait_s=round(wait, 3))
+    ctx.sink.emit(retry, site)
     return wait
 
 
@@ -85,15 +87,13 @@ class _Call:
     """One model call's attempts: each is made, logged and settled against the guard."""
 
     ctx: RunContext
-    request: Request
-    where: Where
+    request: Request  # this attempt's: its site says which attempt it is
     held: tuple[int, Decimal | None]  # the worst case the guard holds while an attempt runs
     waited: float = 0.0
-    number: int = 0
     started: float = 0.0
 
-    async def attempt(self, number: int) -> Completion | Ended | LlmFailure:
-        self.number, self.started = number, time.monotonic()
+    async def attempt(self) -> Completion | Ended | LlmFailure:
+        self.started = time.monotonic()
         provider = self.ctx.providers[provider_key(self.request.model)]
         timeout = self.ctx.crew.spec.limits.llm_timeout_s
         try:
@@ -116,13 +116,9 @@ class _Call:
         """A call cut off by a stop is still an attempt: logged and counted at its worst case
         (the provider may have billed it), in its event and in the run's spend."""
         tokens, cost = self.held
-        self._emit(
-            Usage(),
-            cost_usd=as_float(cost),
-            status="cancelled",
-            error="cancelled: the run or task was stopped; counted at its worst case",
-        )
-        self.ctx.guard.record_llm_call(self.where.agent, self.where.task, tokens, cost, self.held)
+        worst = "cancelled: the run or task was stopped; counted at its worst case"
+        self._emit("cancelled", cost, failure=worst)
+        self.ctx.guard.record_llm_call(self.request.site, tokens, cost, self.held)
 
     def _settle(self, completion: Completion) -> Completion | Stopped:
         message = completion.message
@@ -130,23 +126,12 @@ class _Call:
         proxy = cost is None and completion.reported_cost_usd is not None
         if proxy:  # no price of our own: what the proxy charged is the best figure there is
             cost = Decimal(str(completion.reported_cost_usd))
-        self._emit(
-            completion.usage,
-            cost_usd=as_float(cost),
-            cost_source="proxy" if proxy else None,
-            status="ok",
-            response_model=completion.response_model,
-            finish_reason=completion.finish_reason,
-            tool_calls=[c.name for c in message.tool_calls],
-            output_digest=digest(
-                [message.content, [(c.name, c.arguments) for c in message.tool_calls]]
-            ),
-        )
+        self._emit("ok", cost, completion=completion, proxy=proxy)
         hit = self.ctx.guard.record_llm_call(
-            self.where.agent, self.where.task, completion.usage.total, cost, self.held
+            self.request.site, completion.usage.total, cost, self.held
         )
         if hit:
-            self.ctx.limit_hit(hit, self.where.parent)
+            self.ctx.limit_hit(hit, self.request.site.span)
             return Stopped(hit, partial=message.content or None)
         return completion
 
@@ -154,35 +139,39 @@ class _Call:
         timed_out = failure.kind == "timeout"
         # We hung up on a call that timed out; the server may have gone on and billed it.
         tokens, cost = self.held if timed_out else (0, self._no_usage_cost())
-        self._emit(
-            Usage(),
-            cost_usd=as_float(cost),
-            status="timeout" if timed_out else "error",
-            error=str(failure),
-            http_status=failure.status,
-        )
-        hit = self.ctx.guard.record_llm_call(
-            self.where.agent, self.where.task, tokens, cost, self.held
-        )
+        status: CallStatus = "timeout" if timed_out else "error"
+        self._emit(status, cost, failure=str(failure), http_status=failure.status)
+        hit = self.ctx.guard.record_llm_call(self.request.site, tokens, cost, self.held)
         if hit:
-            self.ctx.limit_hit(hit, self.where.parent)
+            self.ctx.limit_hit(hit, self.request.site.span)
             return Stopped(hit)
         return failure
 
     def _no_usage_cost(self) -> Decimal | None:
         return self.ctx.guard.prices.cost(self.request.model.model, Usage())
 
-    def _emit(self, usage: Usage, **fields: Any) -> None:
-        where, model = self.where, self.request.model
-        self.ctx.sink.emit(
-            LlmCall,
-            where.parent,
-            agent=where.agent,
-            task=where.task,
-            turn=where.turn,
+    def _emit(
+        self,
+        status: CallStatus,
+        cost: Decimal | None,
+        *,
+        completion: Completion | None = None,
+        proxy: bool = False,
+        failure: str | None = None,
+        http_status: int | None = None,
+    ) -> None:
+        """The attempt's llm_call event: its answer (`completion`), or why it has none."""
+        model, usage = self.request.model, completion.usage if completion else Usage()
+        message = completion.message if completion else None
+        calls = message.tool_calls if message else ()
+        event = LlmCall(
             provider=model.provider,
             model=model.model,
-            attempt=self.number,
+            response_model=completion.response_model if completion else None,
+            attempt=self.request.site.attempt,
+            status=status,
+            error=failure,
+            http_status=http_status,
             input_tokens=usage.input_tokens,
             output_tokens=usage.output_tokens,
             cache_read_tokens=usage.cache_read_tokens,
@@ -190,10 +179,20 @@ class _Call:
             reasoning_tokens=usage.reasoning_tokens,
             usage_source=usage.source,
             raw_usage=usage.raw,
+            cost_usd=as_float(cost),
+            cost_source="proxy" if proxy else None,
             latency_s=round(time.monotonic() - self.started, 6),
             wait_s=round(self.waited, 3),
-            **fields,
+            finish_reason=completion.finish_reason if completion else None,
+            tool_calls=[c.name for c in calls],
+            output_digest=None if message is None else _answer_digest(message),
         )
+        self.ctx.sink.emit(event, self.request.site)
+
+
+def _answer_digest(message: Message) -> str:
+    """What the model answered, as a digest: its text and the calls it asked for."""
+    return digest([message.content, [(c.name, c.arguments) for c in message.tool_calls]])
 
 
 def worst_case(ctx: RunContext, request: Request) -> tuple[int, Decimal | None]:

@@ -3,35 +3,25 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from dataclasses import replace
 
-from mas_cli.engine.context import RunContext, Where
+from mas_cli.engine.context import RunContext
 from mas_cli.engine.ratelimit import Ticket
 from mas_cli.events.models import RateLimited
 from mas_cli.llm.types import Request
 
 
-async def pace(
-    ctx: RunContext, request: Request, where: Where, planned: Callable[[Request], int]
-) -> Ticket:
-    """Reserve this attempt in every bucket covering its model; wait (and say so) if needed,
-    never longer than max_retry_wait_s (a server may name a reset in year 9999)."""
+async def pace(ctx: RunContext, request: Request, planned_tokens: int) -> Ticket:
+    """Reserve this attempt (at `planned_tokens`) in every bucket covering its model; wait
+    (and say so) if needed, never longer than max_retry_wait_s (a server may name a reset in
+    year 9999)."""
     if ctx.limiter is None:
         return Ticket()
-    ticket = ctx.limiter.reserve(request.model, lambda: planned(request))
+    ticket = ctx.limiter.reserve(request.model, planned_tokens)
     if ticket.wait is not None:
         cap = ctx.crew.spec.limits.max_retry_wait_s
-        ticket.wait = replace(ticket.wait, wait_s=min(ticket.wait.wait_s, cap))
-        ctx.sink.emit(
-            RateLimited,
-            where.parent,
-            agent=where.agent,
-            task=where.task,
-            turn=where.turn,
-            limit=ticket.wait.key,
-            reason=ticket.wait.reason,
-            wait_s=round(ticket.wait.wait_s, 3),
-        )
-        await asyncio.sleep(ticket.wait.wait_s)
+        ticket.wait = wait = replace(ticket.wait, wait_s=min(ticket.wait.wait_s, cap))
+        limited = RateLimited(limit=wait.key, reason=wait.reason, wait_s=round(wait.wait_s, 3))
+        ctx.sink.emit(limited, request.site)
+        await asyncio.sleep(wait.wait_s)
     return ticket

@@ -137,13 +137,17 @@ class RateLimiter:
         ]
         return cls(limits, clock) if limits else None
 
-    def reserve(self, model: ModelSpec, planned_tokens: Callable[[], int]) -> Ticket:
+    def counts_tokens(self, model: ModelSpec) -> bool:
+        """Whether a bucket covering this model counts tokens (so a call must be planned)."""
+        return any(limit.tpm for limit in self.limits if limit.covers(model))
+
+    def reserve(self, model: ModelSpec, planned_tokens: int) -> Ticket:
         """Reserve one request and its planned tokens in every bucket covering this model."""
         limits = [limit for limit in self.limits if limit.covers(model)]
         if not limits:
             return Ticket()
         now = self.clock()
-        tokens = planned_tokens() if any(limit.tpm for limit in limits) else 0
+        tokens = planned_tokens if any(limit.tpm for limit in limits) else 0
         waits = [
             _wait(limit.key, bucket, bucket.reserve(amount, now), now)
             for limit in limits

@@ -272,10 +272,7 @@ def _verdict(
 
 def _emit_started(ctx: RunContext, options: RunOptions) -> None:
     spec = ctx.crew.spec
-    ctx.sink.emit(
-        RunStarted,
-        None,
-        span=ctx.run_span,
+    started = RunStarted(
         crew=spec.name,
         crew_path=str(ctx.crew.path),
         process=spec.process,
@@ -286,10 +283,12 @@ def _emit_started(ctx: RunContext, options: RunOptions) -> None:
         offline=options.offline,
         replay_of=options.replay,
         mas_version=__version__,
-        **options.shared.labels,
+        batch_id=options.shared.batch_id,
+        item_key=options.shared.item_key,
     )
+    ctx.sink.emit(started, None, span=ctx.run_span)
     for model in ctx.guard.prices.unknown():
-        ctx.sink.emit(Warning_, ctx.run_span, message=unpriced(model))
+        ctx.sink.emit(Warning_(message=unpriced(model)), ctx.run_span)
 
 
 def _endpoints(models: dict[str, ModelSpec]) -> dict[str, str] | None:
@@ -309,10 +308,7 @@ def _finish(
     counts: dict[str, int] = {}
     for outcome in ctx.outcomes.values():
         counts[outcome.status] = counts.get(outcome.status, 0) + 1
-    ctx.sink.emit(
-        RunFinished,
-        None,
-        span=ctx.run_span,
+    finished = RunFinished(
         status=status,
         reason=reason,
         duration_s=round(elapsed, 6),
@@ -326,6 +322,7 @@ def _finish(
         tasks=counts,
         price_data_version=ctx.guard.prices.version,
     )
+    ctx.sink.emit(finished, None, span=ctx.run_span)
     scrub = ctx.sink.secrets.scrub_value  # the one place these two files are scrubbed
     output = scrub(_output_doc(ctx, status, reason))
     lost = [_write_json(run_dir / "output.json", output)]

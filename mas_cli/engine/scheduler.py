@@ -81,9 +81,8 @@ def _skip(ctx: RunContext, task_id: str, reason: str) -> TaskOutcome:
     task = ctx.crew.spec.task(task_id)
     outcome = TaskOutcome(task_id, task.agent, "skipped", reason=reason)
     ctx.outcomes[task_id] = outcome
-    ctx.sink.emit(
-        TaskFinished, ctx.run_span, agent=task.agent, task=task_id, status="skipped", reason=reason
-    )
+    skipped = TaskFinished(agent=task.agent, task=task_id, status="skipped", reason=reason)
+    ctx.sink.emit(skipped, ctx.run_span)
     return outcome
 
 

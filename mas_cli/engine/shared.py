@@ -8,7 +8,7 @@ they are and closes none of them: their owner does. The engine never asks who th
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from mas_cli.engine.ledger import Ledger
 from mas_cli.engine.ratelimit import RateLimiter
@@ -35,5 +35,7 @@ class Shared:
     whose scripts count turns per run."""
     tools: dict[str, Tool] | None = None
     """The crew's tools, loaded once for many runs; None: the run loads its own."""
-    labels: dict[str, str] = field(default_factory=dict)
-    """Declared run_started fields naming the run's place (batch_id, item_key)."""
+    batch_id: str | None = None
+    """run_started's batch_id: the batch the run is an item of."""
+    item_key: str | None = None
+    """run_started's item_key: the item's key in that batch."""

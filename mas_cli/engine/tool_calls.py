@@ -8,12 +8,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from mas_cli.engine.context import RunContext, Where, digest
+from mas_cli.engine.context import RunContext, digest
 from mas_cli.engine.outcomes import LimitHit
 from mas_cli.events import volatile
 from mas_cli.events.models import ToolCall as ToolCallEvent
-from mas_cli.events.models import Warning_
-from mas_cli.llm.types import Message, ToolCall
+from mas_cli.events.models import ToolStatus, Warning_
+from mas_cli.llm.types import CallSite, Message, ToolCall
 from mas_cli.tools.base import ToolResult
 from mas_cli.tools.cache import CachedCall
 
@@ -27,21 +27,19 @@ class ToolTurn:
     fingerprint: str
 
 
-async def run_tool_calls(ctx: RunContext, where: Where, calls: tuple[ToolCall, ...]) -> ToolTurn:
+async def run_tool_calls(ctx: RunContext, site: CallSite, calls: tuple[ToolCall, ...]) -> ToolTurn:
     """Run every call the model asked for that fits the limits, at once; refuse the others.
 
     Results go back in the order asked. A call past a limit is never made (the limit_hit event
     records the first); the calls that fit still run, and the turn ends with that hit.
     """
     guard = ctx.guard
-    hits = [
-        guard.check_tool_call(where.agent, where.task, c.name, digest(c.arguments)) for c in calls
-    ]
+    hits = [guard.check_tool_call(site, c.name, digest(c.arguments)) for c in calls]
     hit = next((h for h in hits if h), None)
     if hit:
-        ctx.limit_hit(hit, where.parent)
+        ctx.limit_hit(hit, site.span)
     fits = [c for c, h in zip(calls, hits, strict=True) if h is None]
-    results = await asyncio.gather(*(_one(ctx, where, c) for c in fits))
+    results = await asyncio.gather(*(_one(ctx, site, c) for c in fits))
     if hit:
         return ToolTurn((), hit, "")
     pairs = list(zip(calls, results, strict=True))
@@ -52,93 +50,86 @@ async def run_tool_calls(ctx: RunContext, where: Where, calls: tuple[ToolCall, .
     return ToolTurn(messages, None, digest([(c.name, c.arguments, r.output) for c, r in pairs]))
 
 
-async def _one(ctx: RunContext, where: Where, call: ToolCall) -> ToolResult:
-    refusal = _refusal(call, set(ctx.toolbox(where.agent)))
+async def _one(ctx: RunContext, site: CallSite, call: ToolCall) -> ToolResult:
+    refusal = _refusal(call, set(ctx.toolbox(site.agent)))
     started = time.monotonic()
     try:
-        done = await _held(ctx, where, call, refusal)
+        done = await _held(ctx, site, call, refusal)
     except asyncio.CancelledError:  # Ctrl-C, SIGTERM or a timeout with the call in flight
-        _interrupted(ctx, where, call, time.monotonic() - started)
+        _interrupted(ctx, site, call, time.monotonic() - started)
         raise
     for problem in done.problems:  # the cache failed: a warning, never a failed call
-        ctx.sink.emit(
-            Warning_,
-            where.parent,
-            agent=where.agent,
-            task=where.task,
-            turn=where.turn,
-            message=problem,
-        )
+        ctx.sink.emit(Warning_(message=problem), site)
     result = done.result
-    _emit_call(
-        ctx,
-        where,
-        call,
-        result_digest=digest(result.output),
-        status=_status(result, refused=refusal is not None),
-        error=result.error,
-        latency_s=round(result.latency_s, 6),
-        output_bytes=len(result.output.encode()),
-        cached=done.status == "hit",
-        cache_key=done.key,
-        saved_s=done.saved_s,
-    )
+    status = _status(result, refused=refusal is not None)
+    _emit_call(ctx, site, call, status, latency_s=result.latency_s, error=result.error, done=done)
     return result
 
 
-def _interrupted(ctx: RunContext, where: Where, call: ToolCall, latency_s: float) -> None:
+def _interrupted(ctx: RunContext, site: CallSite, call: ToolCall, latency_s: float) -> None:
     """A call cut short still gets its line in the log, so it never vanishes."""
-    _emit_call(
-        ctx,
-        where,
-        call,
-        status="interrupted",
-        error="the run stopped while the call was in flight",
-        latency_s=round(latency_s, 6),
-    )
+    stopped = "the run stopped while the call was in flight"
+    _emit_call(ctx, site, call, "interrupted", latency_s=latency_s, error=stopped)
 
 
-def _emit_call(ctx: RunContext, where: Where, call: ToolCall, **outcome: Any) -> None:
-    """The tool_call event: who called what with which arguments, and how it went."""
-    ctx.sink.emit(
-        ToolCallEvent,
-        where.parent,
-        agent=where.agent,
-        task=where.task,
-        turn=where.turn,
+def _emit_call(
+    ctx: RunContext,
+    site: CallSite,
+    call: ToolCall,
+    status: ToolStatus,
+    *,
+    latency_s: float,
+    error: str | None,
+    done: CachedCall | None = None,
+) -> None:
+    """The tool_call event: who called what with which arguments, and how it went (`done`:
+    the call's result and what the cache did; None when it was cut short)."""
+    shape, varied = _args_shape(call.arguments)
+    output = done.result.output if done else None
+    event = ToolCallEvent(
         tool=call.name,
         tool_call_id=call.id,
         args_digest=digest(call.arguments),
-        **_args_shape(call.arguments),
-        **outcome,
+        args_shape=shape,
+        args_varied=varied,
+        result_digest=None if output is None else digest(output),
+        status=status,
+        error=error,
+        latency_s=round(latency_s, 6),
+        cached=done is not None and done.status == "hit",
+        cache_key=done.key if done else None,
+        saved_s=done.saved_s if done else None,
+        output_bytes=0 if output is None else len(output.encode()),
     )
+    ctx.sink.emit(event, site)
 
 
-def _args_shape(arguments: Any) -> dict[str, str]:
-    """The arguments' digest without their volatile parts, so triage sees repeats through them."""
+def _args_shape(arguments: Any) -> tuple[str | None, str | None]:
+    """The arguments' digest without their volatile parts, so triage sees repeats through them,
+    and those parts named; (None, None) when there are none."""
     found = volatile.shape(json.dumps(arguments, sort_keys=True, default=str))
     if not found.parts:
-        return {}
-    return {"args_shape": digest(found.text), "args_varied": volatile.summary(found)}
+        return None, None
+    return digest(found.text), volatile.summary(found)
 
 
-async def _call(ctx: RunContext, where: Where, call: ToolCall, refusal: str | None) -> CachedCall:
+async def _call(ctx: RunContext, site: CallSite, call: ToolCall, refusal: str | None) -> CachedCall:
     """The refusal, or the call as the agent's toolbox runs it."""
     if refusal:
         return CachedCall(ToolResult(ok=False, output=f"error: {refusal}", error=refusal), "off")
-    return await ctx.toolbox(where.agent)[call.name].run(ctx, where, call.arguments)
+    return await ctx.toolbox(site.agent)[call.name].run(ctx, site, call.arguments)
 
 
-async def _held(ctx: RunContext, where: Where, call: ToolCall, refusal: str | None) -> CachedCall:
+async def _held(ctx: RunContext, site: CallSite, call: ToolCall, refusal: str | None) -> CachedCall:
     """A call the guard let through: a counted tool counts once it starts (cancelled too); a
     refusal or an uncounted tool (a delegation) gives its place back at once."""
-    if refusal or not ctx.toolbox(where.agent)[call.name].counted:
-        ctx.guard.record_tool_call(where.agent, ran=False)
-        return await _call(ctx, where, call, refusal)
+    if refusal or not ctx.toolbox(site.agent)[call.name].counted:
+        ctx.guard.record_tool_call(site.agent, ran=False)
+        return await _call(ctx, site, call, refusal)
     try:
-        return await _call(ctx, where, call, refusal)
+        return await _call(ctx, site, call, refusal)
     finally:
-        ctx.guard.record_tool_call(where.agent)
+        ctx.guard.record_tool_call(site.agent)
 
 
 def _refusal(call: ToolCall, allowed: set[str]) -> str | None:
@@ -151,7 +142,7 @@ def _refusal(call: ToolCall, allowed: set[str]) -> str | None:
     return None
 
 
-def _status(result: ToolResult, *, refused: bool) -> str:
+def _status(result: ToolResult, *, refused: bool) -> ToolStatus:
     if refused:
         return "refused"
     if result.timed_out:

@@ -14,34 +14,61 @@ conventions, minus the `gen_ai.` prefix, where one exists:
     finish_reason       gen_ai.response.finish_reasons
     agent               gen_ai.agent.name
     tool, tool_call_id  gen_ai.tool.name, gen_ai.tool.call.id
+
+Events are built where they happen, as typed objects (`LlmCall(provider=..., ...)`), and the
+run's sink fills the envelope (`ts`, `run_id`, `trace_id`, `span_id`, `parent_id`). Building
+one refuses a field the model does not declare, so a misspelling is an error, not a stray key
+in the log. Reading is more forgiving: `read_event` drops the fields a newer or older mas wrote
+that this one does not know, and still requires the envelope.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationInfo, model_validator
 
 SCHEMA_VERSION = 1
 
 RunStatus = Literal["ok", "failed", "stopped", "interrupted"]
 TaskStatus = Literal["ok", "failed", "stopped", "skipped", "cancelled"]
+CallStatus = Literal["ok", "error", "timeout", "cancelled"]
+ToolStatus = Literal["ok", "error", "timeout", "refused", "interrupted"]
+
+ENVELOPE = ("ts", "run_id", "trace_id", "span_id")
+"""What the sink fills in and a log line must have; blank on an event not yet emitted."""
+READING = {"reading": True}
+"""The validation context of a log read back: unknown fields are dropped, not refused."""
 
 
 class Event(BaseModel):
     """Fields every event has."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     v: int = SCHEMA_VERSION
-    ts: str
-    run_id: str
-    trace_id: str
-    span_id: str
+    ts: str = ""
+    run_id: str = ""
+    trace_id: str = ""
+    span_id: str = ""
     parent_id: str | None = None
     agent: str | None = None
     task: str | None = None
     turn: int | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _tolerated(cls, data: Any, info: ValidationInfo) -> Any:
+        """Reading a log (context READING): a line missing its envelope is not an event, and
+        fields this version does not declare are dropped."""
+        if not (info.context and info.context.get("reading")) or not isinstance(data, dict):
+            return data
+        missing = [name for name in ENVELOPE if name not in data]
+        if missing:
+            raise ValueError(f"{', '.join(missing)}: field required")
+        if data.keys() <= cls.model_fields.keys():
+            return data
+        return {key: value for key, value in data.items() if key in cls.model_fields}
 
 
 class RunStarted(Event):
@@ -82,7 +109,7 @@ class LlmCall(Event):
     model: str
     response_model: str | None = None
     attempt: int = 1
-    status: Literal["ok", "error", "timeout", "cancelled"] = "ok"
+    status: CallStatus = "ok"
     error: str | None = None
     http_status: int | None = None
     input_tokens: int = 0
@@ -114,7 +141,7 @@ class ToolCall(Event):
     args_varied: str | None = None
     """Those parts, named, each with a short digest (`volatile.summary`)."""
     result_digest: str | None = None
-    status: Literal["ok", "error", "timeout", "refused", "interrupted"] = "ok"
+    status: ToolStatus = "ok"
     error: str | None = None
     latency_s: float = 0.0
     cached: bool = False
@@ -246,3 +273,13 @@ AnyEvent = Annotated[
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)
+
+
+def read_event(line: str | bytes) -> AnyEvent:
+    """One line of a run log as its event, tolerating fields this version does not know.
+
+    Raises:
+        pydantic.ValidationError: the line is not an event (bad JSON, unknown type, a field
+            of the wrong type, or no envelope).
+    """
+    return EVENT_ADAPTER.validate_json(line, context=READING)

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from mas_cli.errors import LogFormatError
 from mas_cli.events.formats.source import TOO_LONG, bounded_lines
-from mas_cli.events.models import EVENT_ADAPTER, AnyEvent
+from mas_cli.events.models import AnyEvent, read_event
 
 MAX_KEPT_BAD_LINES = 5
 
@@ -38,7 +38,7 @@ class LogReader:
         if not line.strip():
             return None
         try:
-            return EVENT_ADAPTER.validate_json(line)
+            return read_event(line)
         except ValidationError as exc:
             return self._skip(number, exc.errors()[0]["msg"])
 

@@ -72,7 +72,13 @@ class EventWriter:
     def emit(self, event: Event, line: str | None = None) -> None:
         """Write one event as one line (`line`: its `event_line`, when the caller made it).
         Never raises for the disk's sake: after a failed write only run_finished is tried, so
-        the log is a clean prefix of the run (and its end)."""
+        the log is a clean prefix of the run (and its end).
+
+        Raises:
+            ValueError: the event has no envelope (it did not come through the run's sink).
+        """
+        if not (event.ts and event.run_id and event.trace_id and event.span_id):
+            raise ValueError(f"a {type(event).__name__} without its envelope: emit it via Sink")
         text = (event_line(event) if line is None else line) + "\n"
         if self._file.append(text, force=isinstance(event, RunFinished)):
             self.counts[str(getattr(event, "type", "event"))] += 1

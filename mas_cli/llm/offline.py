@@ -51,7 +51,7 @@ class OfflineProvider:
 
     async def complete(self, request: Request) -> Completion:
         """Answer one request, deterministically."""
-        script = self.scripts.get(request.agent)
+        script = self.scripts.get(request.site.agent)
         await self._delay(request)
         message = self._scripted(request, script) if script else _default_answer(request)
         await tokenizer_ready(request.model.model)  # counted below; built off the event loop
@@ -60,21 +60,21 @@ class OfflineProvider:
         )
 
     def _scripted(self, request: Request, script: Script) -> Message:
-        played = self._played[request.agent]
-        self._played[request.agent] += 1
+        played = self._played[request.site.agent]
+        self._played[request.site.agent] += 1
         if played >= len(script.turns) and not script.repeat:
             raise LlmFailure(
-                f"the offline script of agent '{request.agent}' ran out "
+                f"the offline script of agent '{request.site.agent}' ran out "
                 f"after {plural(played, 'turn')}",
                 kind="script_exhausted",
                 retryable=False,
-                hint=f"add turns to agents.{request.agent}.script, or set repeat: true",
+                hint=f"add turns to agents.{request.site.agent}.script, or set repeat: true",
             )
         return _play(script.turns[played % len(script.turns)], played)
 
     async def _delay(self, request: Request) -> None:
-        script = self.scripts.get(request.agent)
-        played = self._played[request.agent]
+        script = self.scripts.get(request.site.agent)
+        played = self._played[request.site.agent]
         if script and (played < len(script.turns) or script.repeat):
             await asyncio.sleep(script.turns[played % len(script.turns)].delay_s)
 
@@ -109,7 +109,7 @@ def _default_answer(request: Request) -> Message:
     if own and not any(m.role == "tool" for m in request.messages):
         calls = tuple(
             ToolCall(
-                id=f"call_{request.turn}_{i}",
+                id=f"call_{request.site.turn}_{i}",
                 name=t.name,
                 arguments=_arguments(t.parameters, prompt),
             )
@@ -139,7 +139,7 @@ def _next_delegation(request: Request) -> ToolCall | None:
     line = request.plan[done]
     agent = line.agent if line.agent in workers else workers[0]
     arguments = {"agent": agent, "instruction": line.instruction, "task": line.task}
-    return ToolCall(id=f"call_{request.turn}_0", name=DELEGATE, arguments=arguments)
+    return ToolCall(id=f"call_{request.site.turn}_0", name=DELEGATE, arguments=arguments)
 
 
 def _task_prompt(request: Request) -> str:
@@ -174,7 +174,7 @@ def _flatten(value: Any, into: dict[str, Any]) -> None:
 
 def _text_answer(request: Request, prompt: str, results: list[Message]) -> str:
     words = " ".join(content_words(prompt)[:12])
-    lines = [f"{request.agent or 'agent'} on: {words}"]
+    lines = [f"{request.site.agent or 'agent'} on: {words}"]
     lines += [f"- {m.name or 'tool'}: {' '.join(m.content.split())[:160]}" for m in results]
     return "\n".join(lines)
 

@@ -60,7 +60,7 @@ def parse_completion(data: Any, request: Request) -> Completion:
     choice = _first_choice(data)
     wire = _dict(choice.get("message"), "choices[0].message")
     message = Message(
-        role="assistant", content=_content(wire), tool_calls=_tool_calls(wire, request.turn)
+        role="assistant", content=_content(wire), tool_calls=_tool_calls(wire, request.site.turn)
     )
     usage = openai_usage(data.get("usage")) or estimated_usage(request, message)
     finish = choice.get("finish_reason")

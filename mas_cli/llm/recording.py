@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -110,30 +109,25 @@ def _message_from(doc: dict[str, Any]) -> Message:
 
 
 class LlmLog:
-    """The append-only llm.jsonl of one run; counts attempts per agent, task and turn."""
+    """The append-only llm.jsonl of one run."""
 
     def __init__(self, path: Path, secrets: Secrets | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.secrets = secrets or Secrets()
         self.file = LineFile(path)  # whole records only: a full disk never leaves half a line
-        self._attempts: Counter[tuple[str, str, int]] = Counter()
 
-    def next_attempt(self, request: Request) -> int:
-        """The attempt number of this request's next call (1 for its first)."""
-        key = (request.agent, request.task, request.turn)
-        self._attempts[key] += 1
-        return self._attempts[key]
-
-    def write(self, request: Request, attempt: int, outcome: dict[str, Any]) -> None:
-        """Append one attempt: who, the request, and its outcome (response or error)."""
+    def write(self, request: Request, outcome: dict[str, Any]) -> None:
+        """Append one attempt: where (the request's call site), the request, and its outcome
+        (response or error)."""
+        site = request.site
         record = {
             "v": RECORD_VERSION,
             "ts": now_iso(),
-            "agent": request.agent,
-            "task": request.task,
-            "turn": request.turn,
-            "attempt": attempt,
+            "agent": site.agent,
+            "task": site.task,
+            "turn": site.turn,
+            "attempt": site.attempt,
             "provider": request.model.provider,
             "model": request.model.model,
             "request": request_doc(request),
@@ -168,28 +162,24 @@ class Recording:
     async def complete(self, request: Request) -> Completion:
         """The inner provider's answer (or failure), scrubbed of every known secret (what the
         engine, and so the next request, the run log and output.json, gets) and recorded."""
-        attempt, started = self.log.next_attempt(request), time.monotonic()
+        started = time.monotonic()
         try:
             completion = fixed_completion(await self.inner.complete(request))
             completion = scrub_completion(completion, self.log.secrets)
         except LlmFailure as failure:
             scrub_failure(failure, self.log.secrets)
-            self._write(request, attempt, started, {"error": failure_doc(failure)})
+            self._write(request, started, {"error": failure_doc(failure)})
             raise
         except asyncio.CancelledError:
-            self._write(request, attempt, started, {"error": _cancelled()})
+            self._write(request, started, {"error": _cancelled()})
             raise
         wire = completion.raw or None
-        self._write(
-            request, attempt, started, {"response": completion_doc(completion), "wire": wire}
-        )
+        self._write(request, started, {"response": completion_doc(completion), "wire": wire})
         return completion
 
-    def _write(
-        self, request: Request, attempt: int, started: float, outcome: dict[str, Any]
-    ) -> None:
+    def _write(self, request: Request, started: float, outcome: dict[str, Any]) -> None:
         latency = round(time.monotonic() - started, 6)
-        self.log.write(request, attempt, {**outcome, "latency_s": latency})
+        self.log.write(request, {**outcome, "latency_s": latency})
 
 
 def fixed_completion(completion: Completion) -> Completion:

@@ -9,7 +9,6 @@ naming the nearest recorded request and the first field that differs.
 from __future__ import annotations
 
 import json
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -32,16 +31,14 @@ class ReplayProvider:
         self.records = records
         self.source = source
         self._index = {_key(r): i for i, r in enumerate(records)}
-        self._attempts: Counter[tuple[str, str, int]] = Counter()
 
     async def aclose(self) -> None:
         """Nothing to release."""
 
     async def complete(self, request: Request) -> Completion:
         """The recorded answer to this request, or the recorded failure raised again."""
-        turn = (request.agent, request.task, request.turn)
-        self._attempts[turn] += 1
-        key = (*turn, self._attempts[turn])
+        site = request.site
+        key = (site.agent, site.task, site.turn, site.attempt)
         wanted = request_doc(request)
         line = self._index.get(key)
         if line is None or first_difference(self.records[line].request, wanted):

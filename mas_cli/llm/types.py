@@ -73,6 +73,23 @@ class Usage:
 
 
 @dataclass(frozen=True)
+class CallSite:
+    """Where a call happens: who asks (agent, task, turn), which attempt of the turn's model
+    call it is (1 for the first, then retries), and the span its events hang under (the
+    turn's: its model call attempts and the tool calls it asks for).
+
+    The engine builds one per attempt and sends it with the request: guards, pacing, the run
+    log, the recording and replay all read it, so none of them counts attempts of its own.
+    """
+
+    agent: str = ""
+    task: str = ""
+    turn: int = 1
+    attempt: int = 1
+    span: str | None = None
+
+
+@dataclass(frozen=True)
 class Assignment:
     """One task of a manager's list: its id, the agent suggested for it, what to do."""
 
@@ -83,7 +100,8 @@ class Assignment:
 
 @dataclass(frozen=True)
 class Request:
-    """One model call: the conversation, the tools, and who is asking (for scripts and replay)."""
+    """One model call: the conversation, the tools, and where it is asked (for scripts, the
+    recording and replay)."""
 
     model: ModelSpec
     system: str
@@ -91,9 +109,7 @@ class Request:
     tools: tuple[ToolSchema, ...] = ()
     output_schema: dict[str, Any] | None = None
     timeout_s: float = 120.0
-    agent: str = ""
-    task: str = ""
-    turn: int = 1
+    site: CallSite = CallSite()
     plan: tuple[Assignment, ...] = ()
     """A manager's task list as data: the offline model follows it; providers send the prompt,
     which lists the same tasks in words."""
