@@ -44,6 +44,11 @@ BENCHES = {
     ),
     "view": ("9. View", [], ["--calls", "1000", "--runs", "1"]),
     "mcp": ("10. MCP tools", [], ["--calls", "100"]),
+    "batch": (
+        "11. Batches",
+        ["--items", "4000", "--server-items", "1000"],
+        ["--items", "200", "--server-items", "100"],
+    ),
 }
 
 

@@ -33,6 +33,11 @@ COMMANDS: tuple[Command, ...] = (
         "Run a crew to completion or to a clear stop; every step goes to the run log.",
     ),
     Command(
+        "batch",
+        "mas_cli.cli.batch:batch",
+        "Run a crew over many inputs (JSONL or CSV): shared budgets, a breaker, dead letters.",
+    ),
+    Command(
         "resume",
         "mas_cli.cli.resume:resume",
         "Continue a stopped run or batch: finished work kept, recorded calls replayed free.",

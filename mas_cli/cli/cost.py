@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from mas_cli.cli.batch import BatchOption, LastBatchOption, batch_logs, chosen_batch
 from mas_cli.cli.options import EXIT_GATE, EXIT_OK, HomeOption, format_option, output_format
 
 if TYPE_CHECKING:
@@ -59,8 +60,12 @@ def cost_report(
         str | None,
         typer.Option("--max-increase", help="CI gate: exit 1 if the cost grew more than PCT %."),
     ] = None,
+    batch: BatchOption = None,
+    last_batch: LastBatchOption = False,
 ) -> None:
     """What runs cost: totals, a breakdown, the self-check, and CI gates.
+
+    With --batch (or --last-batch): every item's run of the batch, then its costliest items.
 
     Exit 0 ok, 1 a CI gate tripped, 2 bad arguments or an unreadable log.
     """
@@ -69,6 +74,9 @@ def cost_report(
     output = output_format(fmt, json_out, FORMATS)
     gates_given = _gate_args(fail_over, baseline, max_increase)
     crews: set[str] = set()
+    view = chosen_batch(home, batch, last_batch)
+    if view is not None:
+        runs = [str(path) for path in batch_logs(home, view)]
     if all_runs or crew or since:
         total = _across(home, crew, since, output, refused=runs or compare or last)
     else:
@@ -78,6 +86,10 @@ def cost_report(
             draw.comparison(_compare(report, home, compare), output)
         else:
             draw.report(report, output)
+        if view is not None and output == "table":
+            from mas_cli.cli.render.batch import overview
+
+            overview(view)
         total = report.total
     gates = _gates(total, home, gates_given, crews)
     draw.gates(gates)

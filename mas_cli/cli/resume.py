@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from mas_cli.cli.batch import MaxCalls, MaxCost, MaxTokens
+from mas_cli.cli.batch import resume as resume_batch
 from mas_cli.cli.options import EXIT_BY_STATUS, HomeOption, format_option, output_format
 from mas_cli.errors import UsageError
 
@@ -20,7 +22,8 @@ def resume(
     ref: Annotated[
         str | None,
         typer.Argument(
-            help="The run: its id (or a unique prefix), or its folder.", show_default=False
+            help="The run: its id (or a unique prefix), or its folder; or a batch id (b-...).",
+            show_default=False,
         ),
     ] = None,
     last: Annotated[bool, typer.Option("--last", help="Resume the latest run.")] = False,
@@ -47,6 +50,13 @@ def resume(
             "they did not take effect).",
         ),
     ] = False,
+    concurrency: Annotated[
+        int | None,
+        typer.Option("--concurrency", "-c", min=1, max=1000, help="A batch: items at once."),
+    ] = None,
+    max_cost_usd: MaxCost = None,
+    max_llm_calls: MaxCalls = None,
+    max_tokens: MaxTokens = None,
     home: HomeOption = None,
     fmt: Annotated[str, format_option(FORMATS)] = "table",
     json_out: Annotated[bool, typer.Option("--json", help="Shorthand for --format json.")] = False,
@@ -57,14 +67,33 @@ def resume(
     Tasks that ended ok keep their outputs; the others run again, each model call answered
     from the recording while the request is unchanged (no spend), then live. Side effects
     that completed are not made again. Exit codes as for `mas run`.
+
+    A batch id (b-...) finishes the batch: items done are skipped, the others resumed; its
+    budget and concurrency options replace the ones the batch began with.
     """
     as_json = output_format(fmt, json_out, FORMATS) == "json"
     if not ref and not last:
         raise UsageError("name the run to resume", hint="mas resume RUN_ID, or mas resume --last")
+    if ref and _names_a_batch(home, ref):
+        if limit or crew or repeat_in_flight:
+            raise UsageError(
+                "--limit, --crew and --repeat-in-flight resume one run, not a batch",
+                hint="for a batch: mas resume BATCH_ID [--max-cost-usd ...] [--concurrency N]",
+            )
+        budget = (max_cost_usd, max_llm_calls, max_tokens)
+        resume_batch(ref, concurrency, *budget, home=home, json_out=as_json, quiet=quiet)
+        return
     from mas_cli.engine.resume import ResumeOptions
 
     options = ResumeOptions(tuple(limit or ()), crew, repeat_in_flight, last=last)
     _resume(ref, options, home, as_json=as_json, quiet=quiet)
+
+
+def _names_a_batch(home: Path | None, ref: str) -> bool:
+    from mas_cli.batch.folder import is_batch
+    from mas_cli.events.store import home_dir
+
+    return is_batch(home_dir(home), ref)
 
 
 def _resume(

@@ -174,6 +174,11 @@ MAX_INPUTS_BYTES = 8 << 20  # README "Inputs": a larger file is refused before i
 
 
 def _inputs_file(path: Path) -> dict[str, Any]:
+    if path.suffix.lower() in (".jsonl", ".csv", ".ndjson"):
+        raise UsageError(
+            f"{path}: --inputs of mas run is one JSON object of inputs (a .json file)",
+            hint=f"to run the crew once per line, run a batch: mas batch CREW.yaml --inputs {path}",
+        )
     try:
         with path.open("rb") as handle:
             raw = handle.read(MAX_INPUTS_BYTES + 1)

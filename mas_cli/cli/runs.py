@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from mas_cli.cli.batch import BatchOption, LastBatchOption, chosen_batch
 from mas_cli.cli.options import HomeOption
 
 app = typer.Typer(
@@ -41,9 +42,18 @@ def runs(
         ),
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
+    batch: BatchOption = None,
+    last_batch: LastBatchOption = False,
+    batches: Annotated[bool, typer.Option("--batches", help="List the batches instead.")] = False,
 ) -> None:
-    """List recent runs: id, crew, status, start, duration, model calls, tokens, cost."""
+    """List recent runs: id, crew, status, start, duration, model calls, tokens, cost.
+
+    With --batch (or --last-batch), the batch's items, dearest first; --batches lists batches.
+    """
     if ctx.invoked_subcommand:
+        return
+    if batches or batch or last_batch:
+        _batch_runs(home, batch, last_batch, json_out=json_out)
         return
     from dataclasses import asdict
 
@@ -63,6 +73,23 @@ def runs(
         render.stderr.print(_nothing(runs_dir(home_dir(home)), crews))
     else:
         runs_table(rows)
+
+
+def _batch_runs(home: Path | None, ref: str | None, last: bool, *, json_out: bool) -> None:
+    from mas_cli.cli import render
+    from mas_cli.cli.render import batch as draw
+
+    view = chosen_batch(home, ref, last)
+    if view is None:
+        from mas_cli.batch.report import list_batches
+        from mas_cli.events.store import home_dir
+
+        rows = list_batches(home_dir(home))
+        render.json_out(rows) if json_out else draw.batches_table(rows)
+    elif json_out:
+        render.json_out([item.__dict__ for item in view.items])
+    else:
+        draw.items_table(view)
 
 
 def _status(status: str | None) -> str | None:
@@ -138,8 +165,14 @@ def show(
         typer.Option("--full", help="Also model text, tool arguments and tool results."),
     ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the tree as JSON.")] = False,
+    batch: BatchOption = None,
+    last_batch: LastBatchOption = False,
 ) -> None:
-    """Draw a run as a tree: tasks, turns, model and tool calls, state writes, limit hits."""
+    """Draw a run as a tree: tasks, turns, model and tool calls, state writes, limit hits.
+
+    With --batch (or --last-batch, or a batch id as RUN): the batch, its totals by status and
+    its costliest items.
+    """
     from mas_cli.cli import render
     from mas_cli.cli.render.runs import run_tree as draw
     from mas_cli.cli.render.runs import tree_json
@@ -148,6 +181,14 @@ def show(
     from mas_cli.events.store import home_dir, resolve_log
     from mas_cli.events.transcript import read_transcript
 
+    if run is not None and run.startswith("b-") and batch is None:
+        batch = run  # batch ids start with b-, run ids with a date
+    view = chosen_batch(home, batch, last_batch)
+    if view is not None:
+        from mas_cli.cli.render.batch import overview
+
+        render.json_out(view.to_json()) if json_out else overview(view)
+        return
     if run is None and not last:
         raise UsageError("name a run", hint="mas show RUN_ID, or mas show --last")
     log = resolve_log(home_dir(home), run, last)

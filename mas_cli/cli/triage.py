@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from mas_cli.cli.batch import BatchOption, LastBatchOption, batch_logs, chosen_batch
 from mas_cli.cli.options import EXIT_GATE, EXIT_OK, HomeOption, format_option, output_format
 
 if TYPE_CHECKING:
@@ -24,12 +25,26 @@ STATE_FORMATS = ("table", "json")
 FailOn = ("warning", "error")
 
 
+def _logs(logs: list[str], home: Path | None, batch: str | None, last: bool) -> list[str]:
+    """The logs given, or the run logs of the batch named (its items' last runs)."""
+    from mas_cli.errors import UsageError
+
+    view = chosen_batch(home, batch, last)
+    if view is not None:
+        return [*logs, *map(str, batch_logs(home, view))]
+    if not logs:
+        raise UsageError("name a log to read", hint="mas triage loops LOG, or --batch BATCH_ID")
+    return logs
+
+
 @app.command("loops")
 def loops(
     logs: Annotated[
-        list[str],
-        typer.Argument(help="Log files (gzip is fine), or - for stdin.", show_default=False),
-    ],
+        list[str] | None,
+        typer.Argument(
+            help="Log files (gzip is fine), or - for stdin; none with --batch.", show_default=False
+        ),
+    ] = None,
     log_format: Annotated[
         str,
         typer.Option(
@@ -82,6 +97,9 @@ def loops(
             help="With --follow: run this command (no shell) with each finding as JSON on stdin.",
         ),
     ] = None,
+    batch: BatchOption = None,
+    last_batch: LastBatchOption = False,
+    home: HomeOption = None,
 ) -> None:
     """Find loops: turns, repeated calls and failures, ping-pong, monologues, token growth, stops.
 
@@ -97,6 +115,7 @@ def loops(
     from mas_cli.triage.scan import ScanOptions, scan
 
     out = output_format(fmt, json_out, LOOPS_FORMATS)
+    logs = _logs(logs or [], home, batch, last_batch)
     if fail_on not in FailOn:
         raise UsageError(f"--fail-on {fail_on!r} is not known", hint="use warning or error")
     check_format(log_format)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from mas_cli.cost.prices import PriceBook, price_book
+from mas_cli.engine.ledger import Ledger
 from mas_cli.engine.outcomes import LimitHit, LimitKind, Scope
 from mas_cli.llm.types import CallSite
 from mas_cli.spec.models import AgentSpec, CrewSpec
@@ -54,6 +55,7 @@ class Guard:
     delegated: Counter[tuple[str, str]] = field(default_factory=Counter)
     prior_llm_calls: int = 0  # counted by earlier runs of a resume's chain
     prices: PriceBook = field(init=False)
+    ledger: Ledger | None = None  # a budget shared with other runs (a batch), asked last
 
     def __post_init__(self) -> None:
         self.prices = price_book(self.crew)
@@ -80,6 +82,8 @@ class Guard:
             or self._budgets(agent, task, worst_tokens, worst)
             or self.check_time(agent, task)
         )
+        if hit is None and self.ledger is not None:
+            hit = self.ledger.check(agent, task, worst_tokens, worst)
         if hit is None:
             self._hold(agent, worst_tokens, worst, 1)
         return hit
@@ -118,7 +122,11 @@ class Guard:
             spend.llm_calls += 1
             spend.tokens += tokens
             spend.cost_usd += cost or Decimal(0)
-        return self._budgets(agent, site.task, 0, Decimal(0), holds=False)
+        hit = self._budgets(agent, site.task, 0, Decimal(0), holds=False)
+        if self.ledger is not None:
+            worst = (held[0], held[1] or Decimal(0))
+            hit = self.ledger.settle(agent, site.task, tokens, cost or Decimal(0), worst) or hit
+        return hit
 
     def check_tool_call(self, site: CallSite, tool: str, args_digest: str) -> LimitHit | None:
         """Before a tool call: the run's tool budget, and identical calls within this task.

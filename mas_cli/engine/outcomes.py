@@ -8,7 +8,7 @@ from typing import Any, Literal
 from mas_cli.events.models import RunStatus, TaskStatus
 from mas_cli.words import figure, plural
 
-Scope = Literal["run", "agent", "task"]
+Scope = Literal["run", "agent", "task", "batch"]  # batch: a budget many runs share
 LimitKind = Literal[
     "max_turns",
     "max_llm_calls",
@@ -74,7 +74,7 @@ class LimitHit:
     @property
     def stops_run(self) -> bool:
         """Whether this hit stops the whole run."""
-        return self.scope == "run" and KINDS[self.kind].run_wide
+        return self.scope in ("run", "batch") and KINDS[self.kind].run_wide
 
     @property
     def message(self) -> str:
@@ -86,6 +86,7 @@ class LimitHit:
 
     def _what(self) -> str:
         owner = f" for agent {self.agent}" if self.scope == "agent" else ""
+        owner = " for the batch" if self.scope == "batch" else owner
         if self.kind == "no_progress":
             return (
                 f"no progress: the same answer or tool result {plural(self.value, 'turn')} running"

@@ -36,6 +36,7 @@ from mas_cli.engine.providers import (
 from mas_cli.engine.ratelimit import RateLimiter
 from mas_cli.engine.replayer import seed
 from mas_cli.engine.scheduler import run_tasks
+from mas_cli.engine.shared import Shared
 from mas_cli.engine.state import SharedState
 from mas_cli.errors import UsageError
 from mas_cli.events.diskio import (
@@ -78,6 +79,7 @@ class RunOptions:
     """Replaces the crew's tools before the run (`--estimate` puts its dry-run tools here, so
     that engine/estimate imports this module and this module never imports it)."""
     resume: Origin | None = None  # `mas resume`: the run this one continues
+    shared: Shared = field(default_factory=Shared)  # parts shared with other runs (a batch)
 
 
 async def run_crew(crew: Crew, options: RunOptions) -> RunResult:
@@ -95,10 +97,10 @@ async def run_crew(crew: Crew, options: RunOptions) -> RunResult:
     models = build_models(crew.spec, offline=options.offline)
     for model in models.values():  # built in a thread while the run sets up: no call waits long
         prepare_tokenizer(model.model)
-    tools = load_tools(crew)
+    tools = options.shared.tools or load_tools(crew)
     check_writable(runs_dir(options.home), "cannot write runs in")  # before any client opens
     async with open_servers(crew) as servers:  # each started once, closed with its tree
-        tools.update(scrubbed(crew, servers.tools))
+        tools = {**tools, **scrubbed(crew, servers.tools)}  # never into a batch's shared table
         if options.wrap_tools is not None:
             tools = options.wrap_tools(tools)
         return await _open_and_run(crew, options, (models, tools, inputs), source)
@@ -111,23 +113,28 @@ async def _open_and_run(
     source: ReplaySource | None,
 ) -> RunResult:
     models, tools, inputs = parts
-    providers = open_providers(crew, models, source)
+    providers = options.shared.providers or open_providers(crew, models, source)
     run_id = new_run_id()
     run_dir = runs_dir(options.home) / run_id
     secrets = crew_secrets(crew.spec)
     try:
         writer, llm_log = _open_logs(run_dir, secrets)
     except UsageError:
-        await close(providers)
+        if options.shared.providers is None:
+            await close(providers)
         raise
     # `mas runs` tells this live run from a killed one by the lock `holding` keeps.
-    with writer, llm_log, holding(run_dir), ToolCache(cache_dir(options.home)) as cache:
+    shared = options.shared
+    own_cache = ToolCache(cache_dir(options.home)) if shared.cache is None else None
+    opened = contextlib.nullcontext() if own_cache is None else own_cache  # closed at the end
+    with writer, llm_log, holding(run_dir), opened:
+        cache = shared.cache if own_cache is None else own_cache
         totals = Spend()  # run_finished's sums
         sink = Sink(writer, run_id, new_trace_id(), [totals, *options.listeners], secrets)
         ctx = RunContext(
             crew,
             sink,
-            Guard(crew.spec),
+            Guard(crew.spec, ledger=shared.ledger),
             SharedState(crew.spec),
             models,
             recorded(providers, llm_log),
@@ -136,7 +143,7 @@ async def _open_and_run(
             new_span_id(),
             cache=cache,
             # Offline and replayed calls reach no provider: no quota to respect.
-            limiter=None if options.offline or source else RateLimiter.for_crew(crew.spec),
+            limiter=None if options.offline or source else _limiter(crew, shared),
         )
         _let_listeners_warn(ctx, options.listeners)
         seed(ctx, options.resume, llm_log)
@@ -167,6 +174,10 @@ def _settle_listeners(listeners: tuple[Listener, ...]) -> None:
         settle = getattr(listener, "settle", None)
         if callable(settle):
             settle()
+
+
+def _limiter(crew: Crew, shared: Shared) -> RateLimiter | None:
+    return shared.limiter or RateLimiter.for_crew(crew.spec)
 
 
 def _stop_on_write_failure(ctx: RunContext, files: tuple[LineFile, ...], room: Path) -> Reserve:
@@ -206,7 +217,7 @@ async def _run(
     _emit_started(ctx, options)
     started = time.monotonic()
     interrupted: list[str] = []
-    undo = _install_stops(ctx, interrupted)
+    undo = _install_stops(ctx, interrupted, options.shared.stop)
     status: RunStatus = "failed"
     reason: str | None = "internal error"
     try:
@@ -216,7 +227,8 @@ async def _run(
         undo()
         _settle_listeners(options.listeners)
         output, lost = _finish(ctx, run_dir, (status, reason), time.monotonic() - started, totals)
-        await close(ctx.providers)
+        if options.shared.providers is None:  # shared clients are closed by their owner
+            await close(ctx.providers)
     lost = [f.failure for f in files if f.failure] + lost
     if lost and status == "ok":  # the crew did its work, but its files are not all there
         status, reason = "failed", lost[0]
@@ -232,8 +244,11 @@ async def _run(
     )
 
 
-def _install_stops(ctx: RunContext, interrupted: list[str]) -> Callable[[], None]:
-    """SIGINT/SIGTERM and run_timeout_s set the stop event; the scheduler winds down from there."""
+def _install_stops(
+    ctx: RunContext, interrupted: list[str], outside: asyncio.Event | None
+) -> Callable[[], None]:
+    """SIGINT/SIGTERM (or, when given, the `outside` event of the runs' owner) and
+    run_timeout_s set the stop event; the scheduler winds down from there."""
     loop = asyncio.get_running_loop()
     timeout = ctx.crew.spec.limits.run_timeout_s
 
@@ -245,6 +260,8 @@ def _install_stops(ctx: RunContext, interrupted: list[str]) -> Callable[[], None
         ctx.stop.set()
 
     timer = loop.call_later(timeout, on_timeout)
+    if outside is not None:
+        return _watch(outside, lambda: on_signal("its batch's stop"), timer)
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal, sig.name)
 
@@ -252,6 +269,24 @@ def _install_stops(ctx: RunContext, interrupted: list[str]) -> Callable[[], None
         timer.cancel()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+
+    return undo
+
+
+def _watch(
+    outside: asyncio.Event, on_stop: Callable[[], None], timer: asyncio.TimerHandle
+) -> Callable[[], None]:
+    """Call on_stop when `outside` is set; the undo cancels the watch and the timer."""
+
+    async def wait() -> None:
+        await outside.wait()
+        on_stop()
+
+    watcher = asyncio.get_running_loop().create_task(wait())
+
+    def undo() -> None:
+        timer.cancel()
+        watcher.cancel()
 
     return undo
 
@@ -292,6 +327,8 @@ def _emit_started(ctx: RunContext, options: RunOptions) -> None:
         replay_of=options.replay,
         mas_version=__version__,
         resumed_from=options.resume.run_id if options.resume else None,
+        batch_id=options.shared.batch_id,
+        item_key=options.shared.item_key,
     )
     ctx.sink.emit(started, None, span=ctx.run_span)
     for model in ctx.guard.prices.unknown():

@@ -89,6 +89,10 @@ class RunStarted(Event):
     mas_version: str = ""
     resumed_from: str | None = None
     """`mas resume`: the run this one continues (its own `resumed_from` leads further back)."""
+    batch_id: str | None = None
+    """The batch the run is an item of (<home>/batches/<batch_id>/); absent for a lone run."""
+    item_key: str | None = None
+    """The item's key in its batch."""
 
 
 class TaskStarted(Event):
@@ -194,7 +198,7 @@ class LimitHitEvent(Event):
     kind: str
     value: float
     threshold: float
-    scope: Literal["run", "agent", "task"]
+    scope: Literal["run", "agent", "task", "batch"]
     message: str
     chain: list[str] = []
 

@@ -1,0 +1,200 @@
+"""A batch's items, read one at a time from a JSONL or CSV file: memory does not follow the file.
+
+Each line (a JSON object, or a CSV row under the header) is one item: the crew's inputs. It is
+keyed by the field `--key` names or, without one, by a digest of its inputs. A line that cannot
+be an item (not JSON, not an object, a CSV row with the wrong number of columns, an unknown or
+missing crew input) is a `BadLine` naming file:line and why; it never stops the reading. A line
+of a dead-letter file (`{"key", "reason", "inputs"}`) is read as the item it records, so a
+batch's dead.jsonl can be fed back as it is.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mas_cli.errors import UsageError
+from mas_cli.events.text import fix_text, fix_value, loads
+from mas_cli.spec.findings import did_you_mean
+from mas_cli.spec.models import CrewSpec
+
+MAX_LINE_BYTES = 8 << 20  # as `mas run --inputs`: a line larger than this is not read whole
+DEAD_FIELDS = frozenset({"key", "reason", "inputs"})
+
+
+@dataclass(frozen=True)
+class Item:
+    """One item: its key, its line in the file, and the crew's inputs it gives."""
+
+    key: str
+    line: int
+    inputs: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class BadLine:
+    """A line that is no item: where, why, and what it held (for the dead-letter file)."""
+
+    key: str
+    line: int
+    reason: str
+    inputs: Any
+
+
+def read_items(
+    path: Path, spec: CrewSpec, key_field: str | None = None
+) -> Iterator[Item | BadLine]:
+    """The file's items in order, each checked against the crew's inputs.
+
+    Raises:
+        UsageError: the file cannot be opened, is neither .jsonl nor .csv, or (CSV) has no header.
+    """
+    records = _csv_records(path) if path.suffix.lower() == ".csv" else _jsonl_records(path)
+    for line, record in records:
+        yield _item(path, line, record, spec, key_field)
+
+
+def item_key(inputs: Any) -> str:
+    """The digest that keys an item without a key field: canonical JSON of its inputs."""
+    text = json.dumps(inputs, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def _item(
+    path: Path, line: int, record: Any, spec: CrewSpec, key_field: str | None
+) -> Item | BadLine:
+    where = f"{path}:{line}"
+    if isinstance(record, _Unreadable):
+        return BadLine(item_key(record.text), line, f"{where}: {record.reason}", record.text)
+    if (
+        isinstance(record, dict)
+        and set(record) >= DEAD_FIELDS
+        and isinstance(record["inputs"], dict)
+    ):
+        return _checked(where, line, str(record["key"]), record["inputs"], spec)
+    if not isinstance(record, dict):
+        found = type(record).__name__
+        return BadLine(
+            item_key(record), line, f"{where}: expected a JSON object, found {found}", record
+        )
+    key = _key(record, key_field)
+    if key is None:
+        reason = f"{where}: no field {key_field!r} to key the item by (--key {key_field})"
+        return BadLine(item_key(record), line, reason, record)
+    inputs = dict(record)
+    if key_field is not None and key_field not in spec.inputs:
+        inputs.pop(key_field, None)  # a key field that is no crew input only names the item
+    return _checked(where, line, key, inputs, spec)
+
+
+def _key(record: dict[str, Any], key_field: str | None) -> str | None:
+    if key_field is None:
+        return item_key(record)
+    value = record.get(key_field)
+    if value is None or value == "":
+        return None
+    return fix_text(value if isinstance(value, str) else json.dumps(value, sort_keys=True))
+
+
+def _checked(
+    where: str, line: int, key: str, inputs: dict[str, Any], spec: CrewSpec
+) -> Item | BadLine:
+    unknown = sorted(set(inputs) - set(spec.inputs))
+    if unknown:
+        hint = did_you_mean(unknown[0], spec.inputs)
+        extra = f" ({hint})" if hint else ""
+        reason = f"{where}: not an input of crew {spec.name}: {', '.join(unknown)}{extra}"
+        return BadLine(key, line, reason, inputs)
+    missing = [
+        name
+        for name, spec_input in spec.inputs.items()
+        if spec_input.is_required() and inputs.get(name, spec_input.default) is None
+    ]
+    if missing:
+        reason = f"{where}: missing required input{'s' * (len(missing) > 1)}: {', '.join(missing)}"
+        return BadLine(key, line, reason, inputs)
+    return Item(key, line, inputs)
+
+
+@dataclass(frozen=True)
+class _Unreadable:
+    text: str
+    reason: str
+
+
+def _open(path: Path, newline: str | None = None) -> Any:
+    if path.suffix.lower() not in (".jsonl", ".csv", ".ndjson"):
+        raise UsageError(
+            f"{path}: the items file must be .jsonl (one JSON object a line) or .csv (a header "
+            "row, then one item a row)",
+            hint="rename it, or convert it: one JSON object per line",
+        )
+    try:
+        return path.open(encoding="utf-8", errors="surrogateescape", newline=newline)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot be read ({exc.strerror})") from None
+
+
+def _jsonl_records(path: Path) -> Iterator[tuple[int, Any]]:
+    with _open(path) as handle:
+        for number, text in enumerate(_lines(handle), start=1):
+            if not text.strip():
+                continue
+            yield number, _parsed(text)
+
+
+def _lines(handle: Any) -> Iterator[str]:
+    """Lines, each read at most MAX_LINE_BYTES at a time: a huge line is not held whole."""
+    while True:
+        text = handle.readline(MAX_LINE_BYTES + 1)
+        if not text:
+            return
+        if len(text) > MAX_LINE_BYTES and not text.endswith("\n"):
+            while (rest := handle.readline(MAX_LINE_BYTES)) and not rest.endswith("\n"):
+                pass  # skip the rest of the line
+            yield "\0too long"
+            continue
+        yield text
+
+
+def _parsed(text: str) -> Any:
+    if text == "\0too long":
+        return _Unreadable("", f"a line longer than {MAX_LINE_BYTES:,} characters")
+    fixed = fix_text(text.encode("utf-8", "surrogateescape").decode("utf-8", "replace"))
+    try:
+        return fix_value(loads(fixed))
+    except ValueError as exc:
+        return _Unreadable(fixed.rstrip("\n")[:200], f"not valid JSON ({exc})")
+
+
+def _csv_records(path: Path) -> Iterator[tuple[int, Any]]:
+    with _open(path, newline="") as handle:
+        rows = csv.reader(handle)
+        header = next(rows, None)
+        if not header or not any(h.strip() for h in header):
+            raise UsageError(f"{path}:1: a CSV items file starts with a header row of input names")
+        names = [fix_text(h.strip()) for h in header]
+        while True:
+            try:
+                row = next(rows)
+            except StopIteration:
+                return
+            except csv.Error as exc:  # a field past the size limit, a NUL byte...
+                yield rows.line_num, _Unreadable("", f"not a CSV row ({exc})")
+                continue
+            yield from _row(rows.line_num, row, names)
+
+
+def _row(number: int, row: list[str], names: list[str]) -> Iterator[tuple[int, Any]]:
+    if not row:
+        return
+    if len(row) != len(names):
+        reason = f"{len(row)} columns where the header has {len(names)}"
+        yield number, _Unreadable(fix_text(",".join(row)[:200]), reason)
+        return
+    yield number, {n: fix_text(v) for n, v in zip(names, row, strict=True)}

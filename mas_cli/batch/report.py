@@ -1,0 +1,169 @@
+"""Reading a batch back: its folder first (batch.json, results.jsonl, dead.jsonl), then its runs.
+
+What `mas runs --batch`, `mas show --batch`, `mas cost-report --batch` and `mas triage loops
+--batch` read. Each item counts once, as its last result says (a resumed item may have several).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mas_cli.batch.folder import (
+    DEAD,
+    batch_ids,
+    batches_dir,
+    latest_results,
+    live_status,
+    read_info,
+)
+from mas_cli.errors import UsageError
+from mas_cli.events.store import EVENTS, runs_dir
+
+
+@dataclass(frozen=True)
+class ItemRow:
+    """One item as its last result records it."""
+
+    key: str
+    run_id: str | None
+    status: str
+    cost_usd: float | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class BatchView:
+    """A batch as its folder tells it."""
+
+    batch_id: str
+    info: dict[str, Any]
+    items: list[ItemRow]
+    dead: int
+
+    def by_status(self) -> dict[str, int]:
+        """How many items ended each way."""
+        return dict(Counter(item.status for item in self.items).most_common())
+
+    def looped(self, count: int = 10) -> list[ItemRow]:
+        """Items a loop guard stopped (no progress, repeated calls, turns, the breaker...),
+        dearest first."""
+        looped = [i for i in self.items if i.status == "stopped" and _loop_stop(i.error)]
+        return sorted(looped, key=lambda i: -(i.cost_usd or 0))[:count]
+
+    def costliest(self, count: int = 10) -> list[ItemRow]:
+        """The items that cost most, dearest first."""
+        return sorted(self.items, key=lambda i: -(i.cost_usd or 0))[:count]
+
+    @property
+    def cost_usd(self) -> float:
+        """What the items cost, each counted once (its last run)."""
+        return sum(item.cost_usd or 0 for item in self.items)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready summary."""
+        return {
+            "batch_id": self.batch_id,
+            "crew": self.info.get("crew"),
+            "status": live_status(self.info),
+            "reason": self.info.get("reason"),
+            "started": self.info.get("started"),
+            "finished": self.info.get("finished"),
+            "items": len(self.items),
+            "by_status": self.by_status(),
+            "dead_letters": self.dead,
+            "cost_usd": round(self.cost_usd, 8),
+            "costliest": [item.__dict__ for item in self.costliest()],
+            "looped": [item.__dict__ for item in self.looped(len(self.items))],
+        }
+
+
+def read_batch(folder: Path) -> BatchView:
+    """The batch in `folder`, each item by its last result.
+
+    Raises:
+        UsageError: batch.json is missing or unreadable.
+    """
+    info = read_info(folder)
+    items = [_row(record) for record in latest_results(folder).values()]
+    return BatchView(folder.name, info, items, _lines(folder / DEAD))
+
+
+def batch_logs(home: Path, view: BatchView) -> list[Path]:
+    """The run log of each item's last run that is still there.
+
+    Raises:
+        UsageError: the batch has no run to read.
+    """
+    runs = runs_dir(home)
+    paths = [runs / i.run_id / EVENTS for i in view.items if i.run_id]
+    found = [path for path in paths if path.is_file()]
+    if not found:
+        raise UsageError(
+            f"batch {view.batch_id} has no runs under {runs}",
+            hint="its runs may have been pruned; mas show --batch still reads its folder",
+        )
+    return found
+
+
+def list_batches(home: Path) -> list[dict[str, Any]]:
+    """Every batch under the home, newest first, as its batch.json says."""
+    rows = []
+    for batch_id in reversed(batch_ids(home)):
+        try:
+            info = read_info(batches_dir(home) / batch_id)
+        except UsageError:
+            continue
+        counts = info.get("counts") if isinstance(info.get("counts"), dict) else {}
+        rows.append(
+            {
+                "batch_id": batch_id,
+                "crew": info.get("crew"),
+                "status": live_status(info),
+                "started": info.get("started"),
+                "counts": counts,
+                "cost_usd": info.get("cost_usd"),
+            }
+        )
+    return rows
+
+
+def _row(record: dict[str, Any]) -> ItemRow:
+    cost = record.get("cost_usd")
+    return ItemRow(
+        str(record["key"]),
+        record.get("run_id") if isinstance(record.get("run_id"), str) else None,
+        str(record.get("status")),
+        float(cost) if isinstance(cost, int | float) else None,
+        record.get("error") if isinstance(record.get("error"), str) else None,
+    )
+
+
+LOOP_STOPS = (
+    "no progress",
+    "max_turns",
+    "max_identical_tool_calls",
+    "max_llm_calls",
+    "max_tool_calls",
+    "delegation ping-pong",
+    "max_identical_delegations",
+    "max_delegations",
+)
+"""What a loop guard's stop reason says (engine/outcomes.py's messages); a batch's own budget
+stop says "for the batch" and is no loop."""
+
+
+def _loop_stop(error: str | None) -> bool:
+    if not error or "for the batch" in error:
+        return False
+    return any(stop in error for stop in LOOP_STOPS)
+
+
+def _lines(path: Path) -> int:
+    try:
+        with path.open("rb") as handle:
+            return sum(1 for _ in handle)
+    except OSError:
+        return 0

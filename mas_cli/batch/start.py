@@ -1,0 +1,128 @@
+"""Start a batch, or finish one after any stop: what `mas batch` and `mas resume BATCH_ID` call."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import shutil
+from dataclasses import replace
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from mas_cli.batch.folder import (
+    INFO,
+    BatchFolder,
+    batches_dir,
+    latest_results,
+    live_status,
+    new_batch_id,
+    read_info,
+    read_results,
+    resolve_batch,
+)
+from mas_cli.batch.runner import BatchOptions, BatchResult, Progress, run_batch
+from mas_cli.errors import MasError, UsageError
+from mas_cli.spec.loader import Crew, load_crew
+
+
+def start_batch(crew: Crew, options: BatchOptions, progress: Progress) -> BatchResult:
+    """A new batch folder under the home, and every item of the file run once.
+
+    Raises:
+        UsageError: the items file cannot be read, or the home cannot be written.
+    """
+    if not options.items.is_file():
+        raise UsageError(f"{options.items}: no such file", hint="give a .jsonl or .csv of items")
+    with BatchFolder(batches_dir(options.home) / new_batch_id()) as folder:
+        try:
+            return asyncio.run(run_batch(crew, options, folder, progress=progress))
+        except MasError:  # refused before it began (a key not set): leave no empty batch behind
+            if not (folder.path / INFO).exists():
+                shutil.rmtree(folder.path, ignore_errors=True)
+            raise
+
+
+def resume_batch(home: Path, ref: str, progress: Progress, **changes: Any) -> BatchResult:
+    """Finish a batch: items whose last result is ok are skipped, the others run again.
+
+    `changes` override the options the batch began with (a higher --max-cost-usd, ...).
+
+    Raises:
+        UsageError: no such batch, or its crew or items file is gone or no longer loads.
+    """
+    path = resolve_batch(home, ref)
+    info = read_info(path)
+    if live_status(info) == "running":
+        raise UsageError(
+            f"batch {path.name} is still running (process {info.get('pid')})",
+            hint="wait for it to end, or stop it with Ctrl-C (or kill -INT), then resume",
+        )
+    crew = load_crew(Path(str(info.get("crew_path", ""))))
+    options = _options(home, info, changes)
+    done, earlier = _earlier(path)
+    spent = sum((_cost(r) for r in read_results(path)), Decimal(0))
+    with BatchFolder(path) as folder:
+        return asyncio.run(
+            run_batch(
+                crew, options, folder, done=done, earlier=earlier, spent=spent, progress=progress
+            )
+        )
+
+
+def _bad_number(value: Any) -> bool:
+    if value is None:
+        return False
+    return isinstance(value, bool) or not math.isfinite(value) or value < 0
+
+
+def _cost(record: dict[str, Any]) -> Decimal:
+    """What one result line says its run cost (0 when it says nothing usable)."""
+    cost = record.get("cost_usd")
+    if isinstance(cost, int | float) and not isinstance(cost, bool) and math.isfinite(cost):
+        return Decimal(str(cost))
+    return Decimal(0)
+
+
+def _earlier(path: Path) -> tuple[set[str], dict[str, str]]:
+    """The keys done, and the last run of each item left unfinished."""
+    done, earlier = set(), {}
+    for key, record in latest_results(path).items():
+        if record.get("status") == "ok":
+            done.add(key)
+        elif isinstance(record.get("run_id"), str):
+            earlier[key] = record["run_id"]
+    return done, earlier
+
+
+KINDS: dict[str, tuple[type, ...]] = {
+    "concurrency": (int,),
+    "key": (str, type(None)),
+    "offline": (bool,),
+    "max_cost_usd": (int, float, type(None)),
+    "max_llm_calls": (int, type(None)),
+    "max_tokens": (int, type(None)),
+    "breaker": (int,),
+}
+"""The options batch.json records, and the JSON types each may have."""
+
+
+def _options(home: Path, info: dict[str, Any], changes: dict[str, Any]) -> BatchOptions:
+    recorded = info.get("options")
+    kept = recorded if isinstance(recorded, dict) else {}
+    kept = {k: v for k, v in kept.items() if k in KINDS}
+    for name, value in kept.items():
+        numeric = name not in ("key", "offline")
+        if not isinstance(value, KINDS[name]) or (numeric and _bad_number(value)):
+            raise UsageError(
+                f"batch.json: options.{name} is {value!r}, not a valid value",
+                hint=f"fix or remove options.{name} in batch.json, or give it to mas resume",
+            )
+    items = Path(str(info.get("inputs_path", "")))
+    if not items.is_file():
+        raise UsageError(
+            f"the items file of this batch is gone: {items}",
+            hint="put it back where it was, then run mas resume again",
+        )
+    options = BatchOptions(home, items, **kept)
+    return replace(options, **{k: v for k, v in changes.items() if v is not None})

@@ -1,0 +1,189 @@
+"""`mas batch CREW --inputs ITEMS` and `mas resume BATCH_ID`: a crew over many items."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from mas_cli.cli.options import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_LIMIT, EXIT_OK, HomeOption
+from mas_cli.errors import UsageError
+
+if TYPE_CHECKING:
+    from mas_cli.batch.report import BatchView
+    from mas_cli.batch.runner import BatchResult
+
+Concurrency = Annotated[
+    int, typer.Option("--concurrency", "-c", min=1, max=1000, help="Items run at once.")
+]
+MaxCost = Annotated[
+    float | None,
+    typer.Option(
+        "--max-cost-usd", min=0, help="The batch's budget in dollars, all items together."
+    ),
+]
+MaxCalls = Annotated[
+    int | None,
+    typer.Option("--max-llm-calls", min=0, help="The batch's model calls, all items together."),
+]
+MaxTokens = Annotated[
+    int | None,
+    typer.Option("--max-tokens", min=0, help="The batch's tokens, all items together."),
+]
+Breaker = Annotated[
+    int,
+    typer.Option(
+        "--breaker",
+        min=0,
+        help="Stop the batch when this many items in a row fail the same way (0: never).",
+    ),
+]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")]
+JsonOut = Annotated[bool, typer.Option("--json", help="Print the batch's figures on stdout.")]
+
+
+def batch(
+    crew: Annotated[Path, typer.Argument(help="The crew file.", show_default=False)],
+    items: Annotated[
+        Path,
+        typer.Option(
+            "--inputs",
+            help="The items: .jsonl (one JSON object of inputs a line) or .csv (a header of "
+            "input names). A batch's dead.jsonl can be fed back as it is.",
+            show_default=False,
+        ),
+    ],
+    key: Annotated[
+        str | None,
+        typer.Option("--key", help="The field that keys each item (default: a digest of it)."),
+    ] = None,
+    concurrency: Concurrency = 4,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="The offline model for every agent.")
+    ] = False,
+    max_cost_usd: MaxCost = None,
+    max_llm_calls: MaxCalls = None,
+    max_tokens: MaxTokens = None,
+    breaker: Breaker = 5,
+    home: HomeOption = None,
+    json_out: JsonOut = False,
+    quiet: Quiet = False,
+) -> None:
+    """Run a crew once per item, many at once, under one budget; see the batch with mas runs.
+
+    Exit 0 every item ok, 1 some failed or were unreadable, 2 bad crew or items file, 3 stopped by
+    the batch's budget or breaker, 130 interrupted (finish it with mas resume BATCH_ID).
+    """
+    from mas_cli.batch.runner import BatchOptions
+    from mas_cli.batch.start import start_batch
+    from mas_cli.cli import render
+    from mas_cli.cli.render.batch import BatchProgress
+    from mas_cli.events.store import home_dir
+    from mas_cli.spec.loader import load_crew
+
+    loaded = load_crew(crew)
+    for warning in loaded.warnings:
+        if warning.code != "default-limits":
+            render.problem(warning, "warning")
+    options = BatchOptions(
+        home_dir(home),
+        items,
+        concurrency,
+        key,
+        offline,
+        max_cost_usd,
+        max_llm_calls,
+        max_tokens,
+        breaker,
+    )
+    with BatchProgress(quiet=quiet) as progress:
+        result = start_batch(loaded, options, progress)
+    _finish(result, as_json=json_out)
+
+
+def resume(
+    ref: Annotated[str, typer.Argument(help="The batch id (or a unique prefix, or its folder).")],
+    concurrency: Annotated[
+        int | None, typer.Option("--concurrency", "-c", min=1, max=1000, help="Items at once.")
+    ] = None,
+    max_cost_usd: MaxCost = None,
+    max_llm_calls: MaxCalls = None,
+    max_tokens: MaxTokens = None,
+    home: HomeOption = None,
+    json_out: JsonOut = False,
+    quiet: Quiet = False,
+) -> None:
+    """Finish a batch after any stop: items done are skipped, the others run again.
+
+    Options given here replace the ones the batch began with (raise a budget, ...).
+    """
+    from mas_cli.batch.folder import is_batch
+    from mas_cli.batch.start import resume_batch
+    from mas_cli.cli.render.batch import BatchProgress
+    from mas_cli.events.store import home_dir
+
+    where = home_dir(home)
+    if not is_batch(where, ref):
+        raise UsageError(
+            f"'{ref}' names no batch under {where}",
+            hint="batch ids start with b- (see them with mas runs --batches)",
+        )
+    changes = {
+        "concurrency": concurrency,
+        "max_cost_usd": max_cost_usd,
+        "max_llm_calls": max_llm_calls,
+        "max_tokens": max_tokens,
+    }
+    with BatchProgress(quiet=quiet) as progress:
+        result = resume_batch(where, ref, progress, **changes)
+    _finish(result, as_json=json_out)
+
+
+def _finish(result: BatchResult, *, as_json: bool) -> None:
+    from mas_cli.cli.render.batch import batch_result
+
+    batch_result(result, as_json=as_json)
+    raise typer.Exit(_exit_code(result))
+
+
+def _exit_code(result: BatchResult) -> int:
+    if result.status == "interrupted":
+        return EXIT_INTERRUPTED
+    if result.status == "stopped":
+        return EXIT_LIMIT
+    tally = result.tally
+    return EXIT_FAILURE if tally.failed or tally.stopped or tally.dead else EXIT_OK
+
+
+BatchOption = Annotated[
+    str | None,
+    typer.Option(
+        "--batch",
+        metavar="BATCH_ID",
+        help="The runs of this batch (its id, a unique prefix, or its folder).",
+        show_default=False,
+    ),
+]
+LastBatchOption = Annotated[
+    bool, typer.Option("--last-batch", help="The runs of the most recent batch.")
+]
+
+
+def chosen_batch(home: Path | None, ref: str | None, last: bool) -> BatchView | None:
+    """The batch named by --batch or --last-batch, read from its folder; None when neither."""
+    if ref is None and not last:
+        return None
+    from mas_cli.batch.folder import resolve_batch
+    from mas_cli.batch.report import read_batch
+    from mas_cli.events.store import home_dir
+
+    return read_batch(resolve_batch(home_dir(home), ref, last=last))
+
+
+def batch_logs(home: Path | None, view: BatchView) -> list[Path]:
+    """The run logs of a batch's items (each item's last run)."""
+    from mas_cli.batch.report import batch_logs as logs
+    from mas_cli.events.store import home_dir
+
+    return logs(home_dir(home), view)

@@ -1,0 +1,147 @@
+"""`runs`, `show`, `cost-report` and `triage loops` take a batch: its folder first, then its runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from crewkit import write_crew
+from typer.testing import CliRunner
+
+from mas_cli.cli import app
+
+runner = CliRunner()
+
+CREW = """
+    name: loopy
+    inputs:
+      item: {description: The item}
+    models:
+      m: {provider: offline, model: gpt-4o-mini}
+    limits: {max_llm_calls: 6}
+    agents:
+      a:
+        role: Echo
+        model: m
+        script:
+          repeat: true
+          turns: [{text: "same answer"}]
+    tasks:
+      - {id: answer, agent: a, prompt: "Answer {item}."}
+"""
+
+
+def mas(*args: str) -> Any:
+    return runner.invoke(app, list(args))
+
+
+@pytest.fixture
+def batch(tmp_path: Path, clean_env: Path) -> Path:
+    crew = write_crew(tmp_path / "crew", CREW)
+    items = tmp_path / "items.jsonl"
+    rows = [{"id": f"k{n}", "item": "x" * (n * 400)} for n in range(6)]
+    rows.append({"id": "bad", "nope": 1})
+    items.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    result = mas("batch", str(crew), "--inputs", str(items), "--key", "id", "-q")
+    assert result.exit_code == 1, result.stderr
+    (folder,) = (clean_env / "batches").iterdir()
+    return folder
+
+
+def test_runs_lists_a_batch_items_dearest_first_with_totals(batch: Path) -> None:
+    result = mas("runs", "--batch", batch.name[:12] + batch.name[12:], "--json")
+    assert result.exit_code == 0, result.stderr
+    items = json.loads(result.stdout)
+    assert {i["key"] for i in items} == {f"k{n}" for n in range(6)}
+    table = mas("runs", "--last-batch")
+    assert table.exit_code == 0, table.stderr
+    keys = [line.split()[0] for line in table.stdout.splitlines()[1:]]
+    assert keys[0] == "k5"  # the longest input cost most
+    assert "6 items (ok 6) · dead letters 1" in table.stderr
+    listed = mas("runs", "--batches", "--json")
+    (row,) = json.loads(listed.stdout)
+    assert row["batch_id"] == batch.name
+    assert row["counts"]["ok"] == 6
+    assert row["counts"]["dead"] == 1
+
+
+def test_show_draws_the_batch_and_its_costliest_items(batch: Path) -> None:
+    result = mas("show", batch.name, "--json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["by_status"] == {"ok": 6}
+    assert doc["dead_letters"] == 1
+    assert doc["costliest"][0]["key"] == "k5"
+    costs = [i["cost_usd"] for i in doc["costliest"]]
+    assert costs == sorted(costs, reverse=True)
+    assert doc["cost_usd"] == pytest.approx(sum(costs))
+    drawn = mas("show", "--last-batch")
+    assert drawn.exit_code == 0
+    assert "costliest items:" in drawn.stdout
+
+
+def test_cost_report_takes_a_batch_and_totals_every_item(batch: Path) -> None:
+    result = mas("cost-report", "--batch", batch.name, "--json", "--by", "model")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert len(doc["runs"]) == 6
+    shown = json.loads(mas("show", batch.name, "--json").stdout)
+    assert doc["total"]["cost_usd"] == pytest.approx(shown["cost_usd"])
+
+
+def test_triage_loops_takes_a_batch(batch: Path) -> None:
+    result = mas("triage", "loops", "--batch", batch.name, "--json")
+    assert result.exit_code in (0, 1), result.stderr
+    assert json.loads(result.stdout)["records"] > 0
+    nothing = mas("triage", "loops")
+    assert nothing.exit_code == 2
+    assert "--batch" in nothing.stderr
+
+
+def test_a_batch_that_is_not_there_is_a_usage_error(tmp_path: Path) -> None:
+    for args in (["runs", "--batch", "b-nope"], ["show", "--batch", "b-nope"]):
+        result = mas(*args)
+        assert result.exit_code == 2
+        assert "no batches under" in result.stderr
+
+
+LOOPING = """
+    name: pinger
+    inputs:
+      item: {description: The item}
+    models:
+      m: {provider: offline, model: gpt-4o-mini}
+    tools:
+      ping: {function: tools.py:ping}
+    agents:
+      a:
+        role: Pinger
+        model: m
+        tools: [ping]
+        script:
+          repeat: true
+          turns: [{tool_calls: [{name: ping, arguments: {}}]}]
+    tasks:
+      - {id: answer, agent: a, prompt: "Answer {item}."}
+"""
+PING = '''
+def ping() -> str:
+    """Answer pong."""
+    return "pong"
+'''
+
+
+def test_show_names_the_items_that_looped(tmp_path: Path, clean_env: Path) -> None:
+    crew = write_crew(tmp_path / "pinger", LOOPING, tools__py=PING)
+    items = tmp_path / "items.jsonl"
+    items.write_text('{"item": "a"}\n{"item": "b"}\n', encoding="utf-8")
+    result = mas("batch", str(crew), "--inputs", str(items), "-q")
+    assert result.exit_code == 1, result.stderr
+    doc = json.loads(mas("show", "--last-batch", "--json").stdout)
+    assert doc["by_status"] == {"stopped": 2}
+    assert len(doc["looped"]) == 2
+    assert all("stopped:" in item["error"] for item in doc["looped"])
+    drawn = mas("show", "--last-batch")
+    assert "items that looped" in drawn.stdout
