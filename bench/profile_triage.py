@@ -18,7 +18,8 @@ from typing import Any
 from mas_cli.events.formats.mas import decode_block
 from mas_cli.events.formats.records import make_loc
 from mas_cli.triage.bulk import Bulk
-from mas_cli.triage.scan import Partial, _blocks
+from mas_cli.triage.blocks import blocks as read_blocks
+from mas_cli.triage.scan import Partial
 from mas_cli.triage.thresholds import Thresholds
 
 DEFAULT_LOG = Path(__file__).resolve().parent / ".cache" / "events-1024mb-7-v4.jsonl"
@@ -40,8 +41,11 @@ def profile(log: Path, size: int) -> dict[str, float]:
     th, part, bulk = Thresholds(), Partial(), Bulk(Thresholds())
     replay = bulk.tally.observe_all
     bulk.tally.observe_all = lambda *a: _timed(spent, "replay", replay, *a)  # type: ignore[method-assign]
-    blocks, line = _blocks(str(log), 0, min(size, log.stat().st_size)), 1
-    while (got := _timed(spent, "read", next, blocks, None)) is not None:
+    blocks, line = read_blocks(str(log), 0, min(size, log.stat().st_size)), 1
+    while (got := _timed(spent, "read", next, blocks, 0)) != 0:
+        if got is None:  # a line past the bound
+            line += 1
+            continue
         array, block = got
         lines = _timed(spent, "decode", decode_block, array, block, str(log), line, part.bad)
         _timed(spent, "pass", bulk.observe_all, make_loc(0, line), lines)

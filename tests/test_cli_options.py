@@ -74,4 +74,5 @@ def test_no_module_below_the_cli_keeps_an_exit_code_table() -> None:
         "ToolError": EXIT_FAILURE,
         "LogFormatError": EXIT_USAGE,
         "StateConflict": EXIT_FAILURE,
+        "ExportError": EXIT_FAILURE,
     }
