@@ -103,7 +103,7 @@ def cost_report(paths: Iterable[Path], by: By = "agent") -> CostReport:
     return report
 
 
-Router = Callable[[ev.LlmCall | ev.ToolCall], Tally | None]
+Router = Callable[[ev.LlmCall | ev.ToolCallEvent], Tally | None]
 
 
 def read_runs(path: Path, route: Router | None = None) -> list[RunInfo]:
@@ -115,7 +115,7 @@ def read_runs(path: Path, route: Router | None = None) -> list[RunInfo]:
     finished: dict[str, ev.RunFinished] = {}
     for event in reader:
         info = runs.setdefault(event.run_id, RunInfo(event.run_id, str(path)))
-        if isinstance(event, ev.LlmCall | ev.ToolCall):
+        if isinstance(event, ev.LlmCall | ev.ToolCallEvent):
             _count(info, event, route)
         elif isinstance(event, ev.RunFinished):
             finished[event.run_id] = event  # checked once all of the run's calls are in
@@ -134,7 +134,7 @@ def read_run(path: Path, route: Router | None = None) -> RunInfo:
     info = RunInfo(path.parent.name, str(path))
     finished: ev.RunFinished | None = None
     for event in reader:
-        if isinstance(event, ev.LlmCall | ev.ToolCall):
+        if isinstance(event, ev.LlmCall | ev.ToolCallEvent):
             _count(info, event, route)
         elif isinstance(event, ev.RunFinished):
             finished = event
@@ -146,7 +146,7 @@ def read_run(path: Path, route: Router | None = None) -> RunInfo:
     return info
 
 
-def _count(info: RunInfo, event: ev.LlmCall | ev.ToolCall, route: Router | None) -> None:
+def _count(info: RunInfo, event: ev.LlmCall | ev.ToolCallEvent, route: Router | None) -> None:
     row = route(event) if route else None
     for tally in (info.total, row):
         if tally is None:
@@ -192,7 +192,7 @@ def _router(report: CostReport, by: By) -> Router:
     """Which row each call counts in; a tool call under --by model goes to its turn's model."""
     models: dict[tuple[str, str | None], str] = {}
 
-    def route(event: ev.LlmCall | ev.ToolCall) -> Tally | None:
+    def route(event: ev.LlmCall | ev.ToolCallEvent) -> Tally | None:
         key = _key(event, by, models)
         return report.row(key) if key is not None else None
 
@@ -200,10 +200,10 @@ def _router(report: CostReport, by: By) -> Router:
 
 
 def _key(
-    event: ev.LlmCall | ev.ToolCall, by: By, models: dict[tuple[str, str | None], str]
+    event: ev.LlmCall | ev.ToolCallEvent, by: By, models: dict[tuple[str, str | None], str]
 ) -> str | None:
     if by == "tool":
-        return event.tool if isinstance(event, ev.ToolCall) else None
+        return event.tool if isinstance(event, ev.ToolCallEvent) else None
     if by != "model":
         return (event.agent if by == "agent" else event.task) or "(none)"
     where = (event.run_id, event.task)
