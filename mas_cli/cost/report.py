@@ -65,8 +65,17 @@ class CostReport:
         return self.rows.setdefault(key, Tally())
 
     def flags(self) -> list[str]:
-        """Everything a reader must know before trusting the figures."""
-        return [flag for run in self.runs for flag in run_flags(run, len(self.runs) > 1)]
+        """Everything a reader must know before trusting the figures: over several runs (a
+        batch), a warning shared by many is said once with how many, and usage is judged on
+        the total, so a thousand offline runs give two lines, not two thousand."""
+        if len(self.runs) <= 1:
+            return [flag for run in self.runs for flag in run_flags(run)]
+        said: dict[str, list[str]] = {}
+        for run in self.runs:
+            for flag in [*_state_flags(run), *_mismatch_flags(run)]:
+                said.setdefault(flag, []).append(run.run_id)
+        shared = [f"{_which(ids)}: {flag}" for flag, ids in said.items()]
+        return shared + _usage_flags(self.total)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -212,11 +221,13 @@ def _key(
     return models.get(where, "(none)")
 
 
-def run_flags(run: RunInfo, named: bool = False) -> list[str]:
-    """The warnings one run's figures come with (prefixed with its id when several are shown)."""
-    prefix = f"{run.run_id}: " if named else ""
-    flags = [*_state_flags(run), *_usage_flags(run.total), *_mismatch_flags(run)]
-    return [prefix + flag for flag in flags]
+def run_flags(run: RunInfo) -> list[str]:
+    """The warnings one run's figures come with."""
+    return [*_state_flags(run), *_usage_flags(run.total), *_mismatch_flags(run)]
+
+
+def _which(run_ids: list[str]) -> str:
+    return run_ids[0] if len(run_ids) == 1 else f"{len(run_ids)} runs ({run_ids[0]}, ...)"
 
 
 def _state_flags(run: RunInfo) -> list[str]:
