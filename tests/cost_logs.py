@@ -57,7 +57,7 @@ class Log:
         return self
 
     def tool(self, agent: str, task: str, tool: str, **fields: Any) -> Log:
-        self.emit(ev.ToolCall, agent=agent, task=task, tool=tool, args_digest="a", **fields)
+        self.emit(ev.ToolCallEvent, agent=agent, task=task, tool=tool, args_digest="a", **fields)
         self.sums["tool_calls"] += 1
         return self
 

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from mas_cli.llm.anthropic_provider import AnthropicProvider
-from mas_cli.llm.bounded import MAX_RESPONSE_BYTES
 from mas_cli.llm.openai_provider import OpenAIProvider
+from mas_cli.llm.response_cap import MAX_RESPONSE_BYTES
 from mas_cli.llm.types import CallSite, Completion, LlmFailure, Message, Request
 from mas_cli.spec.model_spec import ModelSpec
 

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from mas_cli.cost.prices import Tokens, price_book
 from mas_cli.engine.run import RunOptions, run_crew
 from mas_cli.errors import SpecError
-from mas_cli.llm.bound import input_bound, wire_body
+from mas_cli.llm.input_bound import input_bound, wire_body
 from mas_cli.llm.types import Message, Request, ToolCall, ToolSchema
 from mas_cli.spec.loader import load_crew
 from mas_cli.spec.model_spec import WIDENING_PARAMS, ModelSpec

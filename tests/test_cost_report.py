@@ -131,3 +131,17 @@ def test_reading_streams_so_memory_does_not_grow_with_the_log(tmp_path: Path, ca
     assert report.total.cache_hits == calls // 2
     # ~20 kB whatever the size (the 4,000-call log is 2.5 MB): events are counted, never kept.
     assert peak < 100_000, peak
+
+
+def test_a_warning_many_runs_share_is_said_once_with_how_many(tmp_path: Path) -> None:
+    # a batch of offline runs: one line for the offline warning, one for the total's usage
+    logs = []
+    for n in range(5):
+        log = Log(tmp_path, f"r{n}", offline=True)
+        log.llm("a", "t", "gpt-4o-mini", "0.00015", input_tokens=1_000, usage_source="estimate")
+        logs.append(log.finish())
+    flags = cost_report(logs).flags()
+    assert len(flags) == 2, flags
+    assert flags[0].startswith("5 runs (")
+    assert "offline run: costs are" in flags[0]
+    assert flags[1].startswith("estimated usage: 5 of 5 model calls")

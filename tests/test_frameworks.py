@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from mas_cli.cli import app
 from mas_cli.events.formats.otlp import read_otlp
-from mas_cli.events.formats.records import ModelCall, ToolCall, TraceEnd
+from mas_cli.events.formats.records import ModelCall, ToolCallRecord, TraceEnd
 from mas_cli.events.formats.source import BadLines
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "frameworks"
@@ -92,7 +92,7 @@ def _spans(path: Path) -> list[dict[str, Any]]:
 def _agents_of_calls(lines: list[str]) -> list[tuple[str, str, str]]:
     numbered = [(n, line.encode()) for n, line in enumerate(lines, 1)]
     records = [r for _, r in read_otlp(numbered, "x", BadLines())]
-    calls = [r for r in records if isinstance(r, ModelCall | ToolCall)]
+    calls = [r for r in records if isinstance(r, ModelCall | ToolCallRecord)]
     return sorted((type(r).__name__, r.span, r.agent) for r in calls)
 
 

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from mas_cli.cli import app
 from mas_cli.events.formats import read_records
-from mas_cli.events.formats.records import ModelCall, ToolCall, TraceEnd
+from mas_cli.events.formats.records import ModelCall, ToolCallRecord, TraceEnd
 from mas_cli.events.formats.source import MAX_LINE_BYTES, BadLines, line_source
 
 DOCS = Path(__file__).resolve().parent / "fixtures" / "docs"
@@ -92,7 +92,7 @@ def test_langfuse_reads_cost_and_the_original_attributes() -> None:
         64,
     )
     assert call.cost == pytest.approx(0.0001602)
-    tools = [r for _, r in records if isinstance(r, ToolCall)]
+    tools = [r for _, r in records if isinstance(r, ToolCallRecord)]
     assert {(t.agent, t.name) for t in tools} == {("scorer", "search")}
     assert len({t.args for t in tools}) == 1
     assert isinstance(records[-1][1], TraceEnd)
@@ -145,7 +145,7 @@ def test_a_one_line_export_longer_than_a_line_may_be_is_read_whole(tmp_path: Pat
     assert path.stat().st_size > MAX_LINE_BYTES
     records, bad = read(path)
     assert bad.count == 0
-    assert ("ToolCall", "scorer", "search") in _kinds(records)
+    assert ("ToolCallRecord", "scorer", "search") in _kinds(records)
 
 
 @pytest.mark.parametrize("fmt", FIXTURES)
@@ -280,7 +280,7 @@ def test_a_misshapen_span_is_skipped_and_the_rest_read(tmp_path: Path) -> None:
     records, bad = read(path)
     assert bad.count == 2
     assert all("unexpected shape" in b.reason for b in bad.first)
-    assert len([r for _, r in records if isinstance(r, ToolCall)]) == 2
+    assert len([r for _, r in records if isinstance(r, ToolCallRecord)]) == 2
 
 
 def test_openai_agents_export_saved_as_one_document(tmp_path: Path) -> None:
@@ -298,7 +298,7 @@ def test_openai_agents_export_saved_as_one_document(tmp_path: Path) -> None:
     expected, _ = read(lines)
     records, bad = read(document)
     assert _kinds(records) == _kinds(expected)
-    assert ("ToolCall", "triage", "lookup") in _kinds(records)
+    assert ("ToolCallRecord", "triage", "lookup") in _kinds(records)
     assert bad.count == 0
 
 
@@ -310,5 +310,5 @@ def test_a_log_whose_first_line_starts_with_a_bracket_is_still_read_by_lines(
     path = tmp_path / "events.log"
     path.write_text("[INFO] crew starting\n" + jsonl(run(tool(1), tool(2), tool(3))))
     records, bad = read(path)
-    assert ("ToolCall", "scorer", "search") in _kinds(records)
+    assert ("ToolCallRecord", "scorer", "search") in _kinds(records)
     assert bad.count == 1  # the [INFO] line

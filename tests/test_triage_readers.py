@@ -19,7 +19,7 @@ from mas_cli.events.formats.records import (
     Handoff,
     Limit,
     ModelCall,
-    ToolCall,
+    ToolCallRecord,
     TraceEnd,
     TraceStart,
 )
@@ -52,7 +52,14 @@ def test_mas_log_with_garbage_and_a_truncated_last_line(tmp_path: Path) -> None:
     log.write_text("".join(lines))
     records, bad = read(log)
     kinds = [type(r) for _, r in records]
-    assert kinds == [TraceStart, AgentStart, ModelCall, ToolCall, type(records[4][1]), TraceEnd]
+    assert kinds == [
+        TraceStart,
+        AgentStart,
+        ModelCall,
+        ToolCallRecord,
+        type(records[4][1]),
+        TraceEnd,
+    ]
     call = records[2][1]
     assert (call.trace, call.agent, call.task, call.turn, call.name) == (
         TRACE,
@@ -222,7 +229,7 @@ def test_otlp_current_deprecated_and_openinference_attributes(tmp_path: Path) ->
         (1400, 70, "gpt-4o-mini"),
     ]
     assert {c.agent for c in calls} == {"scorer"}  # attributed from the agent span read later
-    tools = [r for _, r in records if isinstance(r, ToolCall)]
+    tools = [r for _, r in records if isinstance(r, ToolCallRecord)]
     assert (tools[0].name, tools[0].status, tools[0].error) == (
         "search",
         "error",
@@ -299,7 +306,7 @@ def test_openai_agents_spans_and_a_batch(tmp_path: Path) -> None:
     by_kind = {type(r): r for _, r in records}
     assert by_kind[ModelCall].agent == "triage"
     assert (by_kind[ModelCall].input_tokens, by_kind[ModelCall].name) == (500, "gpt-4o")
-    assert (by_kind[ToolCall].name, by_kind[ToolCall].agent) == ("lookup", "triage")
+    assert (by_kind[ToolCallRecord].name, by_kind[ToolCallRecord].agent) == ("lookup", "triage")
     assert (by_kind[Handoff].giver, by_kind[Handoff].taker) == ("triage", "billing")
     assert by_kind[Limit].name == "max_turns"
     assert bad.count == 1
@@ -317,7 +324,7 @@ def test_text_default_pattern_and_python_logging_layout(tmp_path: Path) -> None:
     )
     records, bad = read(log)
     kinds = [type(r) for _, r in records]
-    assert kinds == [AgentStart, ToolCall, ModelCall, Handoff, Limit]
+    assert kinds == [AgentStart, ToolCallRecord, ModelCall, Handoff, Limit]
     first = records[0][1]
     assert (first.agent, first.turn, first.trace, first.ts) == (
         "scorer",

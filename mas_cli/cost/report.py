@@ -65,8 +65,17 @@ class CostReport:
         return self.rows.setdefault(key, Tally())
 
     def flags(self) -> list[str]:
-        """Everything a reader must know before trusting the figures."""
-        return [flag for run in self.runs for flag in run_flags(run, len(self.runs) > 1)]
+        """Everything a reader must know before trusting the figures: over several runs (a
+        batch), a warning shared by many is said once with how many, and usage is judged on
+        the total, so a thousand offline runs give two lines, not two thousand."""
+        if len(self.runs) <= 1:
+            return [flag for run in self.runs for flag in run_flags(run)]
+        said: dict[str, list[str]] = {}
+        for run in self.runs:
+            for flag in [*_state_flags(run), *_mismatch_flags(run)]:
+                said.setdefault(flag, []).append(run.run_id)
+        shared = [f"{_which(ids)}: {flag}" for flag, ids in said.items()]
+        return shared + _usage_flags(self.total)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -103,7 +112,7 @@ def cost_report(paths: Iterable[Path], by: By = "agent") -> CostReport:
     return report
 
 
-Router = Callable[[ev.LlmCall | ev.ToolCall], Tally | None]
+Router = Callable[[ev.LlmCall | ev.ToolCallEvent], Tally | None]
 
 
 def read_runs(path: Path, route: Router | None = None) -> list[RunInfo]:
@@ -115,7 +124,7 @@ def read_runs(path: Path, route: Router | None = None) -> list[RunInfo]:
     finished: dict[str, ev.RunFinished] = {}
     for event in reader:
         info = runs.setdefault(event.run_id, RunInfo(event.run_id, str(path)))
-        if isinstance(event, ev.LlmCall | ev.ToolCall):
+        if isinstance(event, ev.LlmCall | ev.ToolCallEvent):
             _count(info, event, route)
         elif isinstance(event, ev.RunFinished):
             finished[event.run_id] = event  # checked once all of the run's calls are in
@@ -134,7 +143,7 @@ def read_run(path: Path, route: Router | None = None) -> RunInfo:
     info = RunInfo(path.parent.name, str(path))
     finished: ev.RunFinished | None = None
     for event in reader:
-        if isinstance(event, ev.LlmCall | ev.ToolCall):
+        if isinstance(event, ev.LlmCall | ev.ToolCallEvent):
             _count(info, event, route)
         elif isinstance(event, ev.RunFinished):
             finished = event
@@ -146,7 +155,7 @@ def read_run(path: Path, route: Router | None = None) -> RunInfo:
     return info
 
 
-def _count(info: RunInfo, event: ev.LlmCall | ev.ToolCall, route: Router | None) -> None:
+def _count(info: RunInfo, event: ev.LlmCall | ev.ToolCallEvent, route: Router | None) -> None:
     row = route(event) if route else None
     for tally in (info.total, row):
         if tally is None:
@@ -192,7 +201,7 @@ def _router(report: CostReport, by: By) -> Router:
     """Which row each call counts in; a tool call under --by model goes to its turn's model."""
     models: dict[tuple[str, str | None], str] = {}
 
-    def route(event: ev.LlmCall | ev.ToolCall) -> Tally | None:
+    def route(event: ev.LlmCall | ev.ToolCallEvent) -> Tally | None:
         key = _key(event, by, models)
         return report.row(key) if key is not None else None
 
@@ -200,10 +209,10 @@ def _router(report: CostReport, by: By) -> Router:
 
 
 def _key(
-    event: ev.LlmCall | ev.ToolCall, by: By, models: dict[tuple[str, str | None], str]
+    event: ev.LlmCall | ev.ToolCallEvent, by: By, models: dict[tuple[str, str | None], str]
 ) -> str | None:
     if by == "tool":
-        return event.tool if isinstance(event, ev.ToolCall) else None
+        return event.tool if isinstance(event, ev.ToolCallEvent) else None
     if by != "model":
         return (event.agent if by == "agent" else event.task) or "(none)"
     where = (event.run_id, event.task)
@@ -212,11 +221,13 @@ def _key(
     return models.get(where, "(none)")
 
 
-def run_flags(run: RunInfo, named: bool = False) -> list[str]:
-    """The warnings one run's figures come with (prefixed with its id when several are shown)."""
-    prefix = f"{run.run_id}: " if named else ""
-    flags = [*_state_flags(run), *_usage_flags(run.total), *_mismatch_flags(run)]
-    return [prefix + flag for flag in flags]
+def run_flags(run: RunInfo) -> list[str]:
+    """The warnings one run's figures come with."""
+    return [*_state_flags(run), *_usage_flags(run.total), *_mismatch_flags(run)]
+
+
+def _which(run_ids: list[str]) -> str:
+    return run_ids[0] if len(run_ids) == 1 else f"{len(run_ids)} runs ({run_ids[0]}, ...)"
 
 
 def _state_flags(run: RunInfo) -> list[str]:

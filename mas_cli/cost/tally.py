@@ -55,7 +55,7 @@ class Tally(Spend):
             self.retry_cost += cost
         self.tasks.add(f"{run_id}/{event.task}")
 
-    def add_tool_call(self, event: ev.ToolCall, run_id: str = "") -> None:
+    def add_tool_call(self, event: ev.ToolCallEvent, run_id: str = "") -> None:
         """Count one tool call; a cache hit adds the time (and any spend) it saved. A side effect
         done in an earlier run and given back by `mas resume` is not counted."""
         if event.replayed:

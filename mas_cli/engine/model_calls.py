@@ -22,9 +22,9 @@ from mas_cli.engine.replayer import replayed_call
 from mas_cli.events import volatile
 from mas_cli.events.models import CallStatus, LlmCall, Retry
 from mas_cli.events.spend import as_float
-from mas_cli.llm.bound import input_bound
 from mas_cli.llm.convert import openai_messages, openai_tools
 from mas_cli.llm.faults import beyond_reach
+from mas_cli.llm.input_bound import input_bound
 from mas_cli.llm.registry import provider_key
 from mas_cli.llm.types import CallSite, Completion, LlmFailure, Message, Request, Usage
 
@@ -208,7 +208,7 @@ def _answer_digest(message: Message) -> str:
 
 def worst_case(ctx: RunContext, request: Request) -> tuple[int, Decimal | None]:
     """A call's worst case in tokens, and in dollars at its model's price (None: unknown):
-    a true upper bound of its input (see llm.bound) plus the output cap it is sent with."""
+    a true upper bound of its input (see llm.input_bound) plus the output cap it is sent with."""
     inputs, output = input_bound(request), request.model.output_cap
     return inputs + output, ctx.guard.prices.worst_cost(request.model.model, inputs, output)
 

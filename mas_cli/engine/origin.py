@@ -152,7 +152,7 @@ def _read_run(origin: Origin, run_dir: Path, *, first: bool) -> None:
     for event in LogReader(run_dir / EVENTS):
         if isinstance(event, ev.LlmCall):
             origin.spent.add(event)
-        elif isinstance(event, ev.ToolStarted | ev.ToolCall):
+        elif isinstance(event, ev.ToolStarted | ev.ToolCallEvent):
             _effect(origin, event)
         elif isinstance(event, ev.TaskStarted) and event.task:
             prompts[event.task] = event.prompt_digest
@@ -173,7 +173,7 @@ def _read_run(origin: Origin, run_dir: Path, *, first: bool) -> None:
                 origin.carried[task] = found
 
 
-def _effect(origin: Origin, event: ev.ToolStarted | ev.ToolCall) -> None:
+def _effect(origin: Origin, event: ev.ToolStarted | ev.ToolCallEvent) -> None:
     key = event.idempotency_key
     if not key or not event.task:
         return

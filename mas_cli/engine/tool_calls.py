@@ -12,8 +12,7 @@ from mas_cli.engine.context import Offered, RunContext
 from mas_cli.engine.digests import digest
 from mas_cli.engine.outcomes import LimitHit
 from mas_cli.events import volatile
-from mas_cli.events.models import ToolCall as ToolCallEvent
-from mas_cli.events.models import ToolStatus, Warning_
+from mas_cli.events.models import ToolCallEvent, ToolStatus, Warning_
 from mas_cli.llm.types import CallSite, Message, ToolCall
 from mas_cli.tools.base import ToolResult
 from mas_cli.tools.cache import CachedCall

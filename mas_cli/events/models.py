@@ -149,7 +149,7 @@ class ToolStarted(Event):
     idempotency_key: str
 
 
-class ToolCall(Event):
+class ToolCallEvent(Event):
     """One tool call: its arguments' digest, whether the cache answered, how it went."""
 
     type: Literal["tool_call"] = "tool_call"
@@ -295,7 +295,7 @@ AnyEvent = Annotated[
     | TaskStarted
     | LlmCall
     | ToolStarted
-    | ToolCall
+    | ToolCallEvent
     | StateWrite
     | LimitHitEvent
     | Handoff

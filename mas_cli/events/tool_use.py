@@ -38,7 +38,7 @@ class ToolUseReport:
     runs: int = 0
     unreadable_runs: int = 0
 
-    def add(self, event: ev.ToolCall) -> None:
+    def add(self, event: ev.ToolCallEvent) -> None:
         """Count one tool_call event."""
         use = self.tools.setdefault(event.tool, ToolUse())
         use.calls += 1
@@ -62,7 +62,7 @@ def tool_use_in(paths: Iterable[Path]) -> ToolUseReport:
         report.runs += 1
         try:
             for event in LogReader(path):
-                if isinstance(event, ev.ToolCall):
+                if isinstance(event, ev.ToolCallEvent):
                     report.add(event)
         except LogFormatError:
             report.unreadable_runs += 1

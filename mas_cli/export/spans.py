@@ -100,7 +100,7 @@ class SpanBuilder:
             self._start_run(event)
         elif isinstance(event, ev.TaskStarted):
             self._start_task(event)
-        elif isinstance(event, ev.LlmCall | ev.ToolCall):
+        elif isinstance(event, ev.LlmCall | ev.ToolCallEvent):
             return [self._call(event)]
         elif isinstance(event, ev.TaskFinished):
             return [self._end_task(event)]
@@ -176,7 +176,7 @@ class SpanBuilder:
             span.fail(span.error or "unfinished: the run ended before this task did", "unfinished")
         return left[::-1]
 
-    def _call(self, event: ev.LlmCall | ev.ToolCall) -> Span:
+    def _call(self, event: ev.LlmCall | ev.ToolCallEvent) -> Span:
         end = time_ns(event.ts)
         attrs = self._attributes(event)
         if isinstance(event, ev.LlmCall):

@@ -36,7 +36,7 @@ class SdkProvider:
     """The root of its exception tree (`OpenAIError`)."""
 
     def __init__(self, model: ModelSpec, url: str | None) -> None:
-        from mas_cli.llm import bounded  # loads httpx2: only with the SDK
+        from mas_cli.llm import response_cap  # loads httpx2: only with the SDK
 
         sdk = importlib.import_module(self.sdk)
         key = api_key(model)
@@ -46,7 +46,7 @@ class SdkProvider:
             api_key=key,
             base_url=url,
             max_retries=0,
-            http_client=sdk.DefaultAsyncHttpxClient(event_hooks=bounded.HOOKS),
+            http_client=sdk.DefaultAsyncHttpxClient(event_hooks=response_cap.HOOKS),
         )
 
     def _body(self, request: Request) -> dict[str, Any]:
@@ -83,7 +83,7 @@ class SdkProvider:
     async def _send(
         self, body: dict[str, Any], request: Request, endpoint: Endpoint
     ) -> httpx2.Response:
-        from mas_cli.llm.bounded import ResponseTooLarge
+        from mas_cli.llm.response_cap import ResponseTooLarge
 
         sdk = importlib.import_module(self.sdk)
         try:

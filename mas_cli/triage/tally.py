@@ -24,7 +24,7 @@ from mas_cli.events.formats.records import (
     ModelCall,
     StateWrite,
     TaskEnd,
-    ToolCall,
+    ToolCallRecord,
     TraceEnd,
     TraceStart,
 )
@@ -156,7 +156,7 @@ class Tally:
     def __post_init__(self) -> None:
         self.handlers: dict[type, Callable[[int, Any], None]] = {
             ModelCall: self.model_call,
-            ToolCall: self.tool_call,
+            ToolCallRecord: self.tool_call,
             Message: self.message,
             Handoff: self.handoff,
             StateWrite: self.state_write,
@@ -235,7 +235,7 @@ class Tally:
         if self.counts:
             self._tick(thread, record.ts, loc)
 
-    def tool_call(self, loc: int, record: ToolCall) -> None:
+    def tool_call(self, loc: int, record: ToolCallRecord) -> None:
         """A tool call: repeats within the trace, alternations within the thread, failures."""
         trace, thread = self._thread(loc, record)
         thread.tool_calls += 1

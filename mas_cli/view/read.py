@@ -201,7 +201,7 @@ class _Builder:
         for table, key in self._tallies(event, event.model):
             table.setdefault(key, Spend()).add(event)
 
-    def _on_tool_call(self, event: ev.ToolCall, at: float) -> None:
+    def _on_tool_call(self, event: ev.ToolCallEvent, at: float) -> None:
         self.run.tool_calls += 1
         retry = event.status != "ok"
         self._call(event, at, "tool", took=event.latency_s, wait=0.0, retry=retry)
@@ -216,7 +216,7 @@ class _Builder:
 
     def _call(
         self,
-        event: ev.LlmCall | ev.ToolCall,
+        event: ev.LlmCall | ev.ToolCallEvent,
         at: float,
         kind: str,
         *,

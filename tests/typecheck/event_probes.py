@@ -10,7 +10,7 @@ makes mypy fail the day a line stops being an error, for instance if `Sink.emit`
 from __future__ import annotations
 
 from mas_cli.engine.context import Sink
-from mas_cli.events.models import LlmCall, ToolCall
+from mas_cli.events.models import LlmCall, ToolCallEvent
 
 
 def misspelled_field() -> LlmCall:
@@ -18,9 +18,9 @@ def misspelled_field() -> LlmCall:
     return LlmCall(provider="openai", model="m", input_token=1234)  # type: ignore[call-arg]
 
 
-def wrong_type() -> ToolCall:
+def wrong_type() -> ToolCallEvent:
     """A field of the wrong type."""
-    return ToolCall(tool="t", args_digest="a", cached="yes")  # type: ignore[arg-type]
+    return ToolCallEvent(tool="t", args_digest="a", cached="yes")  # type: ignore[arg-type]
 
 
 def untyped_emit(sink: Sink) -> None:

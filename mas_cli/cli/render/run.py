@@ -88,7 +88,7 @@ def _(event: ev.LlmCall, spent: str) -> str | None:
 
 
 @progress_line.register
-def _(event: ev.ToolCall, _spent: str) -> str | None:
+def _(event: ev.ToolCallEvent, _spent: str) -> str | None:
     if event.status != "ok":  # a failed tool call is told to the model; the user hears it too
         what = f"tool {escape(event.tool)} {event.status}: {escape(event.error or '')}"
         return f"[yellow]  {escape(event.task or '')} warning: {what}[/]"
@@ -151,7 +151,7 @@ class ToolErrors:
     count: int = 0
 
     def __call__(self, event: ev.Event) -> None:
-        self.count += isinstance(event, ev.ToolCall) and event.status != "ok"
+        self.count += isinstance(event, ev.ToolCallEvent) and event.status != "ok"
 
 
 def run_result(

@@ -127,7 +127,7 @@ def _word_pairs(event: ev.Event | None, words: Transcript) -> list[tuple[str, st
     if isinstance(event, ev.LlmCall):
         text = words.texts.get((task, event.turn or 0, event.attempt))
         return [("text", text)] if text else []
-    if isinstance(event, ev.ToolCall) and event.tool_call_id:
+    if isinstance(event, ev.ToolCallEvent) and event.tool_call_id:
         key = (task, event.tool_call_id)
         shown = [("arguments", json.dumps(words.arguments.get(key), ensure_ascii=False))]
         return shown + ([("result", words.results[key])] if key in words.results else [])
@@ -222,7 +222,7 @@ def _(event: ev.Warning_) -> str:
 
 
 @_event_label.register
-def _(event: ev.ToolCall) -> str:
+def _(event: ev.ToolCallEvent) -> str:
     text = event.status + (f": {escape(event.error)}" if event.error else "")
     status = styled(text, "" if event.status == "ok" else "red")
     cached = f" cached (saved {(event.saved_s or 0) * 1000:.0f} ms)" if event.cached else ""

@@ -35,7 +35,7 @@ from mas_cli.events.formats.records import (
     Message,
     ModelCall,
     Record,
-    ToolCall,
+    ToolCallRecord,
     TraceEnd,
     repeat_digest,
 )
@@ -88,7 +88,7 @@ def iso(value: Any) -> str:
 @dataclass
 class _Pending:
     loc: int
-    call: ToolCall
+    call: ToolCallRecord
 
 
 @dataclass
@@ -145,7 +145,7 @@ class Conversation:
             yield held.loc, held.call
         self.pending.clear()
 
-    def _hold(self, loc: int, key: str, call: ToolCall) -> Iterator[tuple[int, Record]]:
+    def _hold(self, loc: int, key: str, call: ToolCallRecord) -> Iterator[tuple[int, Record]]:
         if len(self.pending) >= MAX_PENDING:
             yield from self._flush()
         if key in self.pending:
@@ -185,7 +185,9 @@ class Conversation:
         else:
             yield loc, Message(**common, name=role, output=output)
         for call in _openai_calls(msg) + _anthropic_calls(blocks):
-            yield from self._hold(loc, call[0], ToolCall(**common, name=call[1], args=call[2]))
+            yield from self._hold(
+                loc, call[0], ToolCallRecord(**common, name=call[1], args=call[2])
+            )
 
     def _chat_results(self, msg: dict[str, Any], role: str) -> Iterator[Located]:
         if role == "tool" and "tool_call_id" in msg:
@@ -233,7 +235,7 @@ class Conversation:
             yield loc, Handoff(**common, from_agent=agent, to_agent=str(target))
         if kind == "ToolCallRequestEvent":
             for call in items:
-                tool = ToolCall(**common, name=str(call.get("name")), args=_args(call))
+                tool = ToolCallRecord(**common, name=str(call.get("name")), args=_args(call))
                 yield from self._hold(loc, str(call.get("id")), tool)
 
     # SWE-agent -----------------------------------------------------------------------------
@@ -247,7 +249,7 @@ class Conversation:
         if action.strip():
             yield (
                 loc,
-                ToolCall(
+                ToolCallRecord(
                     **common,
                     name=command_name(action),
                     args=repeat_digest(action),
@@ -276,7 +278,9 @@ class Conversation:
             said = event.get("message") or args.get("content") or args.get("thought") or ""
             yield loc, Message(**common, name=action, output=repeat_digest(text(said)))
         else:
-            tool = ToolCall(**common, name=_tool_name(event, action, args), args=_event_args(args))
+            tool = ToolCallRecord(
+                **common, name=_tool_name(event, action, args), args=_event_args(args)
+            )
             yield from self._hold(loc, str(event.get("id")), tool)
 
     def _model_response(

@@ -28,7 +28,7 @@ BY_OPERATION: dict[str, tuple[type[ev.Event], ...]] = {
     "invoke_workflow": (ev.RunStarted, ev.RunFinished),
     "invoke_agent": (ev.TaskStarted, ev.TaskFinished),
     "chat": (ev.LlmCall,),
-    "execute_tool": (ev.ToolCall,),
+    "execute_tool": (ev.ToolCallEvent,),
 }
 """What each span was made of: (its start event, its end event) or its one event."""
 

@@ -31,7 +31,7 @@ from mas_cli.events.formats.records import (
     Record,
     StateWrite,
     TaskEnd,
-    ToolCall,
+    ToolCallRecord,
     TraceEnd,
     TraceStart,
 )
@@ -126,7 +126,7 @@ def _model_call(x: Line) -> Record:
 
 
 def _tool_call(x: Line) -> Record:
-    return ToolCall(
+    return ToolCallRecord(
         trace=x.trace_id,
         agent=x.agent,
         task=x.task,

@@ -22,7 +22,7 @@ from mas_cli.events.formats.records import (
     Message,
     ModelCall,
     Record,
-    ToolCall,
+    ToolCallRecord,
     repeat_digest,
     shaped,
 )
@@ -110,7 +110,7 @@ def _record(kind: Any, data: dict[str, Any], common: dict[str, Any], error: str)
         )
     if kind == "function":
         args, varied = shaped(str(data.get("input") or ""))
-        return ToolCall(
+        return ToolCallRecord(
             **common,
             name=str(data.get("name", "")),
             args=args,

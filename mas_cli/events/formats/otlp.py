@@ -28,7 +28,7 @@ from mas_cli.events.formats.records import (
     Message,
     ModelCall,
     Record,
-    ToolCall,
+    ToolCallRecord,
     TraceEnd,
     TraceStart,
     repeat_digest,
@@ -256,10 +256,12 @@ def _model_call(attrs: dict[str, Any], common: dict[str, Any], error: str) -> Mo
     )
 
 
-def _tool_call(span: _Span, attrs: dict[str, Any], common: dict[str, Any], error: str) -> ToolCall:
+def _tool_call(
+    span: _Span, attrs: dict[str, Any], common: dict[str, Any], error: str
+) -> ToolCallRecord:
     args, result = _first(attrs, TOOL_ARGS), _first(attrs, TOOL_RESULT)
     args_digest, varied = shaped(args) if args else ("", "")
-    return ToolCall(
+    return ToolCallRecord(
         **common,
         name=_first(attrs, TOOL) or span.name.removeprefix("execute_tool "),
         args=args_digest,

@@ -46,7 +46,7 @@ class ModelCall(Base):
     """The volatile parts of the output, set aside from `output` (see `volatile.summary`)."""
 
 
-class ToolCall(Base):
+class ToolCallRecord(Base):
     """One tool call: the tool, digests of its arguments and result, how it went."""
 
     name: str = ""
@@ -137,7 +137,7 @@ class TraceEnd(Base):
 
 Record: TypeAlias = (
     ModelCall
-    | ToolCall
+    | ToolCallRecord
     | Message
     | Handoff
     | StateWrite

@@ -24,7 +24,7 @@ from mas_cli.events.formats.records import (
     Message,
     ModelCall,
     Record,
-    ToolCall,
+    ToolCallRecord,
     shaped,
 )
 from mas_cli.events.formats.source import BadLines
@@ -183,7 +183,7 @@ def to_record(fields: dict[str, str], text: str) -> Record | None:  # noqa: PLR0
     if fields.get("tool"):
         logged = fields.get("args") or _rest(fields)
         args, varied = shaped(logged) if logged else ("", "")  # "": the log shows no arguments
-        return ToolCall(
+        return ToolCallRecord(
             **common,
             name=fields["tool"],
             turn=_int(fields.get("turn")),
