@@ -17,8 +17,8 @@ from typing import Any
 
 from mas_cli.events.formats.mas import decode_block
 from mas_cli.events.formats.records import make_loc
-from mas_cli.triage.bulk import Bulk
 from mas_cli.triage.blocks import blocks as read_blocks
+from mas_cli.triage.bulk import Bulk
 from mas_cli.triage.scan import Partial
 from mas_cli.triage.thresholds import Thresholds
 
