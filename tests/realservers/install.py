@@ -100,27 +100,29 @@ def litellm_dir() -> Path:
     return cache_root() / "litellm" / LITELLM_VERSION
 
 
-def litellm_python() -> Path:
-    return litellm_dir() / "venv" / "bin" / "python"
-
-
 def install_litellm() -> Path:
     """The python of a venv with litellm[proxy] (the proxy runs as `python -m litellm`)."""
-    home = litellm_dir()
+    return venv_with("LiteLLM", litellm_dir(), f"litellm[proxy]=={LITELLM_VERSION}")
+
+
+def venv_with(name: str, home: Path, requirement: str) -> Path:
+    """The python of `home`'s venv holding `requirement`, made once (a component of its own:
+    its pins never touch the project's)."""
+    python = home / "venv" / "bin" / "python"
     done = home / "installed"
     with locked(home.with_suffix(".lock")):
         if done.exists():
-            return litellm_python()
+            return python
         shutil.rmtree(home, ignore_errors=True)
         home.mkdir(parents=True)
         log = home / "install.log"
-        run_logged(
-            "creating the LiteLLM venv", [sys.executable, "-m", "venv", str(home / "venv")], log
-        )
-        pip = [str(litellm_python()), "-m", "pip", "install", "-q"]
-        run_logged("pip install litellm[proxy]", [*pip, f"litellm[proxy]=={LITELLM_VERSION}"], log)
+        venv = [sys.executable, "-m", "venv", str(home / "venv")]
+        run_logged(f"creating the {name} venv", venv, log)
+        pip = [str(python), "-m", "pip", "install", "-q"]
+        package = requirement.partition("==")[0]
+        run_logged(f"pip install {package}", [*pip, requirement], log)
         done.write_text(time.strftime("%Y-%m-%dT%H:%M:%SZ\n", time.gmtime()))
-    return litellm_python()
+    return python
 
 
 # --- llama.cpp server ------------------------------------------------------------------
@@ -204,27 +206,9 @@ def phoenix_dir() -> Path:
     return cache_root() / "phoenix" / PHOENIX_VERSION
 
 
-def phoenix_python() -> Path:
-    return phoenix_dir() / "venv" / "bin" / "python"
-
-
 def install_phoenix() -> Path:
     """The python of a venv with arize-phoenix (the server runs as `python -m phoenix.server.main`)."""
-    home = phoenix_dir()
-    done = home / "installed"
-    with locked(home.with_suffix(".lock")):
-        if done.exists():
-            return phoenix_python()
-        shutil.rmtree(home, ignore_errors=True)
-        home.mkdir(parents=True)
-        log = home / "install.log"
-        run_logged(
-            "creating the Phoenix venv", [sys.executable, "-m", "venv", str(home / "venv")], log
-        )
-        pip = [str(phoenix_python()), "-m", "pip", "install", "-q"]
-        run_logged("pip install arize-phoenix", [*pip, f"arize-phoenix=={PHOENIX_VERSION}"], log)
-        done.write_text(time.strftime("%Y-%m-%dT%H:%M:%SZ\n", time.gmtime()))
-    return phoenix_python()
+    return venv_with("Phoenix", phoenix_dir(), f"arize-phoenix=={PHOENIX_VERSION}")
 
 
 # --- Chromium (headless, for the `mas view` tests) ----------------------------------------
