@@ -35,7 +35,7 @@ def artifacts(request: pytest.FixtureRequest) -> Iterator[Path]:
         print(f"\nmas view screenshots: {folder}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # its event loop runs until closed: never past this module
 def browser() -> Iterator[Any]:
     binary = ensure("chromium")
     from playwright.sync_api import sync_playwright
