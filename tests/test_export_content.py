@@ -154,3 +154,19 @@ def test_without_to_the_lines_go_to_stdout_and_the_summary_to_stderr(tmp_path: P
         json.loads(lines[0])["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["traceId"]
         == (json.loads(log.read_text(encoding="utf-8").splitlines()[0])["trace_id"])
     )
+
+
+def test_an_edited_export_is_read_around_never_a_crash(tmp_path: Path) -> None:
+    # found by the fuzz tests: a span attribute without its "key" crashed cost-report
+    log = run(tmp_path)
+    out = tmp_path / "run.jsonl"
+    export(str(log.parent), "--to", str(out))
+    doc = json.loads(out.read_text(encoding="utf-8").splitlines()[0])
+    spans = doc["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    del spans[0]["attributes"][0]["key"]
+    spans.append("not a span")
+    out.write_text(json.dumps(doc) + "\n", encoding="utf-8")
+    for argv in (["cost-report", str(out), "--json"], ["triage", "loops", str(out), "--json"]):
+        result = runner.invoke(app, argv)
+        assert result.exit_code in (0, 1, 2), (argv, result.output)
+        assert "internal error" not in result.output

@@ -42,6 +42,10 @@ def is_exported(path: Path) -> bool:
         return False
 
 
+NOT_OURS = (ValidationError, ValueError, TypeError, AttributeError, KeyError, RecursionError)
+"""What reading a span raises when mas did not write it (or it was edited)."""
+
+
 class ExportedReader:
     """The events of an exported file; `skipped` counts lines and spans that were not ours."""
 
@@ -76,8 +80,9 @@ class ExportedReader:
         for span in spans:
             try:
                 yield from span_events(span)
-            except (ValidationError, ValueError, TypeError, AttributeError):
-                self._skip(number, f"span {span.get('name', '?')!r} is not one mas exported")
+            except NOT_OURS:
+                name = span.get("name", "?") if isinstance(span, dict) else "?"
+                self._skip(number, f"span {name!r} is not one mas exported")
 
     def _skip(self, number: int, why: str) -> None:
         self.skipped += 1
