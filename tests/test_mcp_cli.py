@@ -162,16 +162,20 @@ def test_show_and_triage_name_the_server_and_tool(tmp_path: Path, clean_env: Pat
     assert repeated, loops.stdout
 
 
-def test_ctrl_c_ends_the_server_and_its_tree(tmp_path: Path, clean_env: Path) -> None:
-    turns = """\
-        - tool_calls: [{name: srv.pids}]
-        - tool_calls: [{name: srv.slow, arguments: {seconds: 60}}]
-        - text: done
-    """
-    path = write(tmp_path / "c", crew_text(stdio_server("timeout_s: 120\n"), turns))
+SLOW_TURNS = """\
+    - tool_calls: [{name: srv.pids}]
+    - tool_calls: [{name: srv.slow, arguments: {seconds: 60}}]
+    - text: done
+"""
+
+
+def start_with_a_slow_call(tmp_path: Path, home: Path) -> tuple[subprocess.Popen[bytes], Path]:
+    """`mas run` in a process of its own, once its server has written its pids (the server, its
+    child and grandchild) and a slow call is under way."""
+    path = write(tmp_path / "c", crew_text(stdio_server("timeout_s: 120\n"), SLOW_TURNS))
     proc = subprocess.Popen(
         [sys.executable, "-m", "mas_cli", "run", str(path)],
-        env={**os.environ, "MAS_HOME": str(clean_env)},
+        env={**os.environ, "MAS_HOME": str(home)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -180,41 +184,32 @@ def test_ctrl_c_ends_the_server_and_its_tree(tmp_path: Path, clean_env: Path) ->
     while not pids_file.exists() and time.monotonic() < deadline:
         time.sleep(0.1)
     time.sleep(1.0)  # the slow call is in flight
-    proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130, stderr.decode()
+    return proc, pids_file
+
+
+def still_alive(pids_file: Path) -> list[bool]:
+    """Which of the server's processes are alive, after giving them up to 10 s to end."""
     pids = json.loads(pids_file.read_text())
     deadline = time.monotonic() + 10
     while any(alive(p) for p in pids.values()) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert [alive(p) for p in pids.values()] == [False, False, False]
+    return [alive(p) for p in pids.values()]
+
+
+def test_ctrl_c_ends_the_server_and_its_tree(tmp_path: Path, clean_env: Path) -> None:
+    proc, pids_file = start_with_a_slow_call(tmp_path, clean_env)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr.decode()
+    assert still_alive(pids_file) == [False, False, False]
     assert b"Traceback" not in stderr
 
 
 def test_a_killed_mas_takes_the_server_tree_with_it(tmp_path: Path, clean_env: Path) -> None:
-    turns = """\
-        - tool_calls: [{name: srv.pids}]
-        - tool_calls: [{name: srv.slow, arguments: {seconds: 60}}]
-        - text: done
-    """
-    path = write(tmp_path / "c", crew_text(stdio_server("timeout_s: 120\n"), turns))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mas_cli", "run", str(path)],
-        env={**os.environ, "MAS_HOME": str(clean_env)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    pids_file = tmp_path / "c" / "pids.json"
-    deadline = time.monotonic() + 60
-    while not pids_file.exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
+    proc, pids_file = start_with_a_slow_call(tmp_path, clean_env)
     proc.kill()  # SIGKILL: mas runs no cleanup of its own
-    proc.wait(timeout=30)
-    pids = json.loads(pids_file.read_text())
-    deadline = time.monotonic() + 10
-    while any(alive(p) for p in pids.values()) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert [alive(p) for p in pids.values()] == [False, False, False]
+    proc.communicate(timeout=30)
+    assert still_alive(pids_file) == [False, False, False]
 
 
 def test_a_server_printing_junk_on_stdout_shows_no_traceback(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from mas_cli.cost.tokens import prepare as prepare_tokenizer
 from mas_cli.engine.context import Listener, RunContext, Sink
 from mas_cli.engine.guards import Guard
 from mas_cli.engine.inputs import resolve_inputs
+from mas_cli.engine.listeners import let_warn, settle
 from mas_cli.engine.origin import Origin
 from mas_cli.engine.outcomes import LimitHit, RunResult
 from mas_cli.engine.providers import (
@@ -145,7 +146,7 @@ async def _open_and_run(
             # Offline and replayed calls reach no provider: no quota to respect.
             limiter=None if options.offline or source else _limiter(crew, shared),
         )
-        _let_listeners_warn(ctx, options.listeners)
+        let_warn(ctx, options.listeners)
         seed(ctx, options.resume, llm_log)
         files = (writer.file, llm_log.file)
         reserve = _stop_on_write_failure(ctx, files, run_dir / RESERVE)
@@ -153,27 +154,6 @@ async def _open_and_run(
             return await _run(ctx, options, run_dir, totals, files)
         finally:
             reserve.release()
-
-
-def _let_listeners_warn(ctx: RunContext, listeners: tuple[Listener, ...]) -> None:
-    """A listener with `attach` (the live OpenTelemetry export) may write a `warning` into the
-    log: its own trouble is recorded there, and never stops the run."""
-
-    def warn(message: str) -> None:
-        ctx.sink.emit(Warning_(message=message), ctx.run_span)
-
-    for listener in listeners:
-        attach = getattr(listener, "attach", None)
-        if callable(attach):
-            attach(warn)
-
-
-def _settle_listeners(listeners: tuple[Listener, ...]) -> None:
-    """Before run_finished: a listener with `settle` may still write its warnings (bounded)."""
-    for listener in listeners:
-        settle = getattr(listener, "settle", None)
-        if callable(settle):
-            settle()
 
 
 def _limiter(crew: Crew, shared: Shared) -> RateLimiter | None:
@@ -225,7 +205,7 @@ async def _run(
         status, reason = _verdict(ctx, interrupted, files)
     finally:
         undo()
-        _settle_listeners(options.listeners)
+        settle(options.listeners)
         output, lost = _finish(ctx, run_dir, (status, reason), time.monotonic() - started, totals)
         if options.shared.providers is None:  # shared clients are closed by their owner
             await close(ctx.providers)
