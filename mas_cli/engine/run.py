@@ -337,7 +337,7 @@ def _finish(
         reason=reason,
         duration_s=round(elapsed, 6),
         llm_calls=ctx.guard.own_llm_calls,
-        tool_calls=ctx.guard.run.tool_calls,
+        tool_calls=ctx.guard.own_tool_calls,
         input_tokens=totals.input_tokens,
         output_tokens=totals.output_tokens,
         cache_read_tokens=totals.cache_read_tokens,
