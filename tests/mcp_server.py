@@ -6,7 +6,8 @@
 Tools: echo, add (counts its runs in calls.txt in its working folder, so a test tells a run from
 a cache hit), slow (sleeps), fail (reports an error), crash (kills the server), environment
 (prints the server's whole environment), pids (starts a child; writes pids.json), headers
-(prints the HTTP request's headers).
+(prints the HTTP request's headers), deliver (appends the idempotency key it got as an argument
+and in the request's `_meta` to deliveries.jsonl, once per key).
 With REQUIRE_AUTH set, an HTTP call without `Authorization: Bearer $REQUIRE_AUTH` is refused.
 With SLOW_START set, the server sleeps that many seconds before it serves.
 """
@@ -82,6 +83,20 @@ def headers(ctx: Context) -> str:
     """The HTTP request's headers, as JSON."""
     _authorized(ctx)
     return json.dumps(dict(ctx.headers or {}), sort_keys=True)
+
+
+@app.tool()
+def deliver(to: str, ctx: Context, idempotency_key: str | None = None) -> str:
+    """Deliver a parcel, once per idempotency key."""
+    meta = ctx.request_context.meta
+    meta = meta if isinstance(meta, dict) else dict(getattr(meta, "__dict__", {}) or {})
+    entry = {"to": to, "argument": idempotency_key, "meta": meta.get("mas/idempotency_key")}
+    book = Path("deliveries.jsonl")
+    seen = [json.loads(line) for line in book.read_text().splitlines()] if book.exists() else []
+    if idempotency_key is None or idempotency_key not in {e["argument"] for e in seen}:
+        with book.open("a", encoding="utf-8") as out:
+            out.write(json.dumps(entry) + "\n")
+    return f"delivered to {to}"
 
 
 def _authorized(ctx: Context) -> None:

@@ -21,7 +21,7 @@ from mas_cli.spec.loader import Crew
 from mas_cli.spec.models import JsonSchema, ToolSpec
 from mas_cli.spec.toolchecks import resolve_program
 from mas_cli.tools import ScrubbedTool
-from mas_cli.tools.base import Tool
+from mas_cli.tools.base import IDEMPOTENCY_PARAM, Tool
 from mas_cli.tools.command import reaped, stamp
 from mas_cli.tools.environment import tool_environment
 from mas_cli.tools.mcp.connection import Launch, StartFailed
@@ -166,8 +166,23 @@ def make_tool(name: str, spec: ToolSpec, info: McpToolInfo, server: Server) -> M
     """One offered tool as a crew tool, its kind resolved from the server's entry."""
     kind = spec.kind_of(info.name)
     own = spec.model_copy(update={"kind": kind, "deterministic": None})
-    schema = dict(info.input_schema or {"type": "object"})
-    return McpTool(f"{name}.{info.name}", own, info.description or "", schema, info.name, server)
+    schema, key_param = without_key(dict(info.input_schema or {"type": "object"}))
+    description = info.description or ""
+    return McpTool(f"{name}.{info.name}", own, description, schema, info.name, server, key_param)
+
+
+def without_key(schema: JsonSchema) -> tuple[JsonSchema, bool]:
+    """The input schema without an `idempotency_key` parameter, and whether it had one: the
+    engine fills it in (a side_effect call's key), the model never sees it."""
+    properties = schema.get("properties")
+    if not isinstance(properties, dict) or IDEMPOTENCY_PARAM not in properties:
+        return schema, False
+    kept = {k: v for k, v in properties.items() if k != IDEMPOTENCY_PARAM}
+    required = schema.get("required")
+    shown = {**schema, "properties": kept}
+    if isinstance(required, list):
+        shown["required"] = [r for r in required if r != IDEMPOTENCY_PARAM]
+    return shown, True
 
 
 def schema_problem(schema: JsonSchema) -> str | None:

@@ -13,12 +13,25 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mas_cli.spec.models import JsonSchema, ToolSpec
-from mas_cli.tools.base import ToolResult, cap_output, checked_call, parts_digest, timed_out
+from mas_cli.tools.base import (
+    IDEMPOTENCY_KEY,
+    IDEMPOTENCY_PARAM,
+    ToolResult,
+    cap_output,
+    checked_call,
+    parts_digest,
+    timed_out,
+)
 from mas_cli.tools.cachekey import canonical_json
 from mas_cli.tools.mcp.connection import Connection, Launch, ServerGone, StartFailed, describe
 
 if TYPE_CHECKING:
     from mcp.types import CallToolResult, ContentBlock
+
+
+IDEMPOTENCY_META = "mas/idempotency_key"
+"""The key of a side_effect call in the tools/call request's `_meta` (a prefixed name, as the
+MCP spec asks of `_meta` keys that are not its own)."""
 
 
 class ServerDead(Exception):
@@ -39,7 +52,9 @@ class Server:
         """The server's name under tools:."""
         return self.launch.name
 
-    async def call(self, tool: str, arguments: dict[str, Any], *, again: bool) -> CallToolResult:
+    async def call(
+        self, tool: str, arguments: dict[str, Any], *, again: bool, meta: dict[str, Any] | None
+    ) -> CallToolResult:
         """One tools/call; after a death, a restart and (when `again`) the call once more.
 
         Raises:
@@ -49,13 +64,13 @@ class Server:
         """
         connection = self.connection
         try:
-            return await connection.call(tool, arguments)
+            return await connection.call(tool, arguments, meta)
         except ServerGone as gone:
             await self._restart(connection, str(gone))
             if not again:
                 raise
         try:
-            return await self.connection.call(tool, arguments)
+            return await self.connection.call(tool, arguments, meta)
         except ServerGone as gone:
             raise ServerDead(f"{gone} (after one restart)") from None
 
@@ -90,6 +105,9 @@ class McpTool:
     remote: str
     """Its name on the server."""
     server: Server = field(repr=False, compare=False)
+    key_param: bool = False
+    """Its input schema declares `idempotency_key`: a side_effect call's key goes there too
+    (the parameter is taken out of the schema the model sees, as for a function tool)."""
 
     @property
     def server_name(self) -> str:
@@ -110,9 +128,13 @@ class McpTool:
 
     async def _run(self, arguments: dict[str, Any]) -> ToolResult:
         again = self.spec.effective_kind != "side_effect"
+        key = IDEMPOTENCY_KEY.get()  # a side_effect call's key (None outside one)
+        meta = {IDEMPOTENCY_META: key} if key else None
+        if key and self.key_param:
+            arguments = {**arguments, IDEMPOTENCY_PARAM: key}
         try:
             async with asyncio.timeout(self.spec.timeout_s):
-                result = await self.server.call(self.remote, arguments, again=again)
+                result = await self.server.call(self.remote, arguments, again=again, meta=meta)
         except TimeoutError:
             return timed_out(self.spec.timeout_s)
         except ServerDead as dead:
