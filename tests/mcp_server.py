@@ -9,7 +9,9 @@ a cache hit), slow (sleeps), fail (reports an error), crash (kills the server), 
 (prints the HTTP request's headers), deliver (appends the idempotency key it got as an argument
 and in the request's `_meta` to deliveries.jsonl, once per key).
 With REQUIRE_AUTH set, an HTTP call without `Authorization: Bearer $REQUIRE_AUTH` is refused.
-With SLOW_START set, the server sleeps that many seconds before it serves.
+With SLOW_START set, the server sleeps that many seconds before it serves. With COUNT_STARTS set,
+each start appends its pid to starts.txt; with CRASH_TIMES=N, crash kills the server only its
+first N times (crashes.txt counts them) and answers "survived" after.
 """
 
 from __future__ import annotations
@@ -58,6 +60,10 @@ def fail(why: str) -> str:
 @app.tool()
 def crash() -> str:
     """Kill the server process at once."""
+    times = int(os.environ.get("CRASH_TIMES", "0"))  # 0: every call
+    done = Path("crashes.txt").read_text().count("\n") if Path("crashes.txt").exists() else 0
+    if times and done >= times:
+        return "survived"
     with Path("crashes.txt").open("a", encoding="utf-8") as crashes:
         crashes.write(f"{os.getpid()}\n")
     os._exit(3)
@@ -106,6 +112,9 @@ def _authorized(ctx: Context) -> None:
 
 
 if __name__ == "__main__":
+    if os.environ.get("COUNT_STARTS"):
+        with Path("starts.txt").open("a", encoding="utf-8") as starts:
+            starts.write(f"{os.getpid()}\n")
     time.sleep(float(os.environ.get("SLOW_START", "0")))
     if sys.argv[1:2] == ["--http"]:
         port = int(sys.argv[2])

@@ -36,8 +36,9 @@ from mas_cli.engine.shared import Shared
 from mas_cli.errors import MasError, UsageError
 from mas_cli.llm.types import Provider
 from mas_cli.spec.loader import Crew
-from mas_cli.tools import load_tools
+from mas_cli.tools import load_tools, scrubbed
 from mas_cli.tools.cache import ToolCache, cache_dir
+from mas_cli.tools.mcp import open_servers
 
 
 @dataclass(frozen=True)
@@ -148,21 +149,38 @@ async def run_batch(
     )  # fmt: skip
     limiter = None if options.offline else RateLimiter.for_crew(crew.spec)
     providers = None if options.offline else _providers(crew)
-    with ToolCache(cache_dir(options.home)) as cache:
-        shared = Shared(ledger, limiter, cache, asyncio.Event(), providers, load_tools(crew))
-        batch = _Batch(crew, options, folder, shared, ledger, progress, passes.done)
-        batch.earlier = passes.earlier
-        batch.breaker.threshold = options.breaker
-        batch.tally.total = file_lines(options.items)
-        started = _record_start(batch)
-        undo = _install_stops(batch)
-        try:
-            await _run_items(batch)
-        finally:
-            undo()
-            if providers is not None:
-                await close(providers)
-        return _record_end(batch, started)
+    try:
+        with ToolCache(cache_dir(options.home)) as cache:
+            # each MCP server started once for the whole batch, restarted when it dies
+            async with open_servers(crew, shared=True) as servers:
+                tools, mcp = load_tools(crew), scrubbed(crew, servers.tools)
+                shared = Shared(ledger, limiter, cache, asyncio.Event(), providers, tools, mcp)
+                return await _run_all(crew, options, folder, shared, (passes, progress))
+    finally:
+        if providers is not None:
+            await close(providers)
+
+
+async def _run_all(
+    crew: Crew,
+    options: BatchOptions,
+    folder: BatchFolder,
+    shared: Shared,
+    given: tuple[Passes, Progress],
+) -> BatchResult:
+    passes, progress = given
+    assert shared.ledger is not None
+    batch = _Batch(crew, options, folder, shared, shared.ledger, progress, passes.done)
+    batch.earlier = passes.earlier
+    batch.breaker.threshold = options.breaker
+    batch.tally.total = file_lines(options.items)
+    started = _record_start(batch)
+    undo = _install_stops(batch)
+    try:
+        await _run_items(batch)
+    finally:
+        undo()
+    return _record_end(batch, started)
 
 
 def _providers(crew: Crew) -> dict[str, Provider] | None:

@@ -20,7 +20,7 @@ from mas_cli.spec.findings import did_you_mean, dotted
 from mas_cli.spec.loader import Crew
 from mas_cli.spec.models import JsonSchema, ToolSpec
 from mas_cli.spec.toolchecks import resolve_program
-from mas_cli.tools import ScrubbedTool
+from mas_cli.tools import ScrubbedTool, scrubbed
 from mas_cli.tools.base import IDEMPOTENCY_PARAM, Tool
 from mas_cli.tools.command import reaped, stamp
 from mas_cli.tools.environment import tool_environment
@@ -50,8 +50,11 @@ def used_servers(crew: Crew) -> list[str]:
 
 
 @contextlib.asynccontextmanager
-async def open_servers(crew: Crew, names: Iterable[str] | None = None) -> AsyncIterator[Servers]:
-    """Start the named servers (default: those some agent uses) and take their tools.
+async def open_servers(
+    crew: Crew, names: Iterable[str] | None = None, *, shared: bool = False
+) -> AsyncIterator[Servers]:
+    """Start the named servers (default: those some agent uses) and take their tools;
+    `shared`: for every run of a batch, each restarted whenever it dies (see Server).
 
     Raises:
         UsageError: a `${VAR}` a server needs is not set (before anything starts).
@@ -60,7 +63,7 @@ async def open_servers(crew: Crew, names: Iterable[str] | None = None) -> AsyncI
     """
     wanted = list(used_servers(crew) if names is None else names)
     launches = [launch(crew, name) for name in wanted]
-    started = Servers({item.name: Server(item) for item in launches})
+    started = Servers({item.name: Server(item, shared=shared) for item in launches})
     try:
         await _start_all(started)
         for name, server in started.servers.items():
@@ -68,6 +71,21 @@ async def open_servers(crew: Crew, names: Iterable[str] | None = None) -> AsyncI
         yield started
     finally:
         await started.close()
+
+
+@contextlib.asynccontextmanager
+async def mcp_tools(crew: Crew, given: dict[str, Tool] | None) -> AsyncIterator[dict[str, Tool]]:
+    """A run's MCP tools, scrubbed: `given` (a batch started each server once for all its
+    runs), else the run's own, each server started once and closed with its tree at the end.
+
+    Raises:
+        As open_servers.
+    """
+    if given is not None:
+        yield given
+        return
+    async with open_servers(crew) as servers:
+        yield scrubbed(crew, servers.tools)
 
 
 async def _start_all(started: Servers) -> None:

@@ -1,8 +1,9 @@
 """An MCP server's tool as a crew tool: checked, timed, its errors told to the agent.
 
-A server that died is restarted once per run; the call is then made again, unless the tool is
-a side effect (which may have happened: the agent is told so instead). When the restarted
-server dies too, the result is fatal: the task fails with the reason.
+A server that died is restarted once per run (a batch's, once per call); the call is then made
+again, unless the tool is a side effect (which may have happened: the agent is told so
+instead). When the restarted server dies too, the result is fatal: the task fails with the
+reason.
 """
 
 from __future__ import annotations
@@ -39,12 +40,17 @@ class ServerDead(Exception):
 
 
 class Server:
-    """One server of a run, as its tools share it: the connection, restarted once if it dies."""
+    """One server of a run, as its tools share it: the connection, restarted once if it dies.
 
-    def __init__(self, launch: Launch) -> None:
+    A server shared by the runs of a batch (`shared`) is restarted each time it dies, once per
+    call: a server that dies again at once fails that call, and the next call starts it again.
+    """
+
+    def __init__(self, launch: Launch, *, shared: bool = False) -> None:
         self.launch = launch
         self.connection = Connection(launch)
         self.restarted = False
+        self.shared = shared
         self._lock = asyncio.Lock()
 
     @property
@@ -78,7 +84,7 @@ class Server:
         async with self._lock:
             if self.connection is not dead:  # another call restarted it meanwhile
                 return
-            if self.restarted:
+            if self.restarted and not self.shared:
                 raise ServerDead(f"{reason} (after one restart)")
             self.restarted = True
             await dead.close()
