@@ -132,10 +132,12 @@ def test_a_batch_killed_with_items_in_flight_resumes_them_and_counts_their_spend
     assert results is not None
     batch = results.parent
     ended = {r["run_id"] for r in jsonl(results)}
-    in_flight = [
-        run.name for run in (home / "runs").iterdir() if run.name not in ended
-    ]  # runs with no result line: killed in flight
-    assert in_flight
+    in_flight = [  # runs with no result line: killed in flight (once their log has begun)
+        run.name
+        for run in (home / "runs").iterdir()
+        if run.name not in ended and (run / "events.jsonl").exists() and jsonl(run / "events.jsonl")
+    ]
+    assert in_flight, "the kill found no item in flight"
     passes = read_passes(home, batch)
     assert passes.llm_calls == calls_made(home)  # the killed runs' calls counted too
     assert set(passes.earlier.values()) >= set(in_flight)
