@@ -47,7 +47,7 @@ def test_the_model_is_offered_names_its_api_accepts(tmp_path: Path, clean_env: P
     lines = (Path(result.run_dir) / "llm.jsonl").read_text().splitlines()
     offered = {t["name"] for t in json.loads(lines[0])["request"]["tools"]}
     assert offered == {"srv__echo", "srv__add", "srv__slow", "srv__fail", "srv__crash",
-                       "srv__environment", "srv__headers", "srv__pids"}  # fmt: skip
+                       "srv__environment", "srv__headers", "srv__pids", "srv__deliver"}  # fmt: skip
 
 
 def test_include_filters_and_an_agent_may_hold_one_tool(tmp_path: Path, clean_env: Path) -> None:

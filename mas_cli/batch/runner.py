@@ -18,7 +18,6 @@ import signal
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from mas_cli.batch.breaker import Breaker, Probe, signature
 from mas_cli.batch.folder import BatchFolder, BatchStatus, file_lines, now_iso
 from mas_cli.batch.items import BadLine, Item, read_items
 from mas_cli.batch.outcome import item_output
+from mas_cli.batch.passes import Passes
 from mas_cli.engine.ledger import Ledger
 from mas_cli.engine.outcomes import RunResult
 from mas_cli.engine.providers import build_models, close, open_providers
@@ -36,8 +36,9 @@ from mas_cli.engine.shared import Shared
 from mas_cli.errors import MasError, UsageError
 from mas_cli.llm.types import Provider
 from mas_cli.spec.loader import Crew
-from mas_cli.tools import load_tools
+from mas_cli.tools import load_tools, scrubbed
 from mas_cli.tools.cache import ToolCache, cache_dir
+from mas_cli.tools.mcp import open_servers
 
 
 @dataclass(frozen=True)
@@ -131,46 +132,68 @@ async def run_batch(
     options: BatchOptions,
     folder: BatchFolder,
     *,
-    done: set[str] | None = None,
-    earlier: dict[str, str] | None = None,
-    spent: Decimal = Decimal(0),
+    passes: Passes | None = None,
     progress: Progress = lambda _tally: None,
 ) -> BatchResult:
-    """Run every item not in `done` (the keys an earlier pass finished) and record each;
-    `earlier` names the last run of the items an earlier pass left unfinished, and `spent`
-    what earlier passes cost: the batch's --max-cost-usd counts it (the bill is cumulative).
+    """Run every item not done by an earlier pass and record each. `passes` (a resumed batch)
+    names the keys done, the last run of each item left unfinished (it is resumed from it),
+    and what every earlier run spent: the batch's budgets count it (the bill is cumulative).
 
     Raises:
         UsageError: the items file cannot be read.
     """
+    passes = passes or Passes()
     ledger = Ledger(options.max_llm_calls, options.max_tokens, options.max_cost_usd)
-    ledger.cost_usd = spent
+    ledger.llm_calls, ledger.tokens, ledger.cost_usd = (
+        passes.llm_calls, passes.tokens, passes.cost_usd
+    )  # fmt: skip
     limiter = None if options.offline else RateLimiter.for_crew(crew.spec)
     providers = None if options.offline else _providers(crew)
-    with ToolCache(cache_dir(options.home)) as cache:
-        shared = Shared(ledger, limiter, cache, asyncio.Event(), providers, load_tools(crew))
-        batch = _Batch(crew, options, folder, shared, ledger, progress, done or set())
-        batch.earlier = earlier or {}
-        batch.breaker.threshold = options.breaker
-        batch.tally.total = file_lines(options.items)
-        started = _record_start(batch)
-        undo = _install_stops(batch)
-        try:
-            await _run_items(batch)
-        finally:
-            undo()
-            if providers is not None:
-                await close(providers)
-        return _record_end(batch, started)
+    try:
+        with ToolCache(cache_dir(options.home)) as cache:
+            # each MCP server started once for the whole batch, restarted when it dies
+            async with open_servers(crew, shared=True) as servers:
+                tools, mcp = load_tools(crew), scrubbed(crew, servers.tools)
+                shared = Shared(ledger, limiter, cache, asyncio.Event(), providers, tools, mcp)
+                return await _run_all(crew, options, folder, shared, (passes, progress))
+    finally:
+        if providers is not None:
+            await close(providers)
 
 
-def _providers(crew: Crew) -> dict[str, Provider]:
-    """One client per endpoint for every run of the batch.
+async def _run_all(
+    crew: Crew,
+    options: BatchOptions,
+    folder: BatchFolder,
+    shared: Shared,
+    given: tuple[Passes, Progress],
+) -> BatchResult:
+    passes, progress = given
+    assert shared.ledger is not None
+    batch = _Batch(crew, options, folder, shared, shared.ledger, progress, passes.done)
+    batch.earlier = passes.earlier
+    batch.breaker.threshold = options.breaker
+    batch.tally.total = file_lines(options.items)
+    started = _record_start(batch)
+    undo = _install_stops(batch)
+    try:
+        await _run_items(batch)
+    finally:
+        undo()
+    return _record_end(batch, started)
+
+
+def _providers(crew: Crew) -> dict[str, Provider] | None:
+    """One client per endpoint for every run of the batch; None when a model is offline: an
+    offline script counts turns per run, so each run makes its own.
 
     Raises:
         MissingKey: a model's key variable is unset.
     """
-    return open_providers(crew, build_models(crew.spec, offline=False), None)
+    models = build_models(crew.spec, offline=False)
+    if any(model.provider == "offline" for model in models.values()):
+        return None
+    return open_providers(crew, models, None)
 
 
 async def _run_items(batch: _Batch) -> None:

@@ -6,7 +6,6 @@ import asyncio
 import math
 import shutil
 from dataclasses import replace
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -14,13 +13,12 @@ from mas_cli.batch.folder import (
     INFO,
     BatchFolder,
     batches_dir,
-    latest_results,
     live_status,
     new_batch_id,
     read_info,
-    read_results,
     resolve_batch,
 )
+from mas_cli.batch.passes import read_passes
 from mas_cli.batch.runner import BatchOptions, BatchResult, Progress, run_batch
 from mas_cli.errors import MasError, UsageError
 from mas_cli.spec.loader import Crew, load_crew
@@ -60,39 +58,15 @@ def resume_batch(home: Path, ref: str, progress: Progress, **changes: Any) -> Ba
         )
     crew = load_crew(Path(str(info.get("crew_path", ""))))
     options = _options(home, info, changes)
-    done, earlier = _earlier(path)
-    spent = sum((_cost(r) for r in read_results(path)), Decimal(0))
+    passes = read_passes(home, path)
     with BatchFolder(path) as folder:
-        return asyncio.run(
-            run_batch(
-                crew, options, folder, done=done, earlier=earlier, spent=spent, progress=progress
-            )
-        )
+        return asyncio.run(run_batch(crew, options, folder, passes=passes, progress=progress))
 
 
 def _bad_number(value: Any) -> bool:
     if value is None:
         return False
     return isinstance(value, bool) or not math.isfinite(value) or value < 0
-
-
-def _cost(record: dict[str, Any]) -> Decimal:
-    """What one result line says its run cost (0 when it says nothing usable)."""
-    cost = record.get("cost_usd")
-    if isinstance(cost, int | float) and not isinstance(cost, bool) and math.isfinite(cost):
-        return Decimal(str(cost))
-    return Decimal(0)
-
-
-def _earlier(path: Path) -> tuple[set[str], dict[str, str]]:
-    """The keys done, and the last run of each item left unfinished."""
-    done, earlier = set(), {}
-    for key, record in latest_results(path).items():
-        if record.get("status") == "ok":
-            done.add(key)
-        elif isinstance(record.get("run_id"), str):
-            earlier[key] = record["run_id"]
-    return done, earlier
 
 
 KINDS: dict[str, tuple[type, ...]] = {

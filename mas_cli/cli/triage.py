@@ -134,6 +134,7 @@ def loops(
         pattern=compile_pattern(pattern) if pattern else None,
         thresholds=_thresholds(crew, threshold or []),
         keep=None if out == "json" else SHOWN,  # a table shows the costliest: memory stays flat
+        rates_per_source=bool(batch or last_batch),  # items run at once: each run judged alone
     )
     report = scan(logs, options)
     if report.records == 0:

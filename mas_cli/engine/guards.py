@@ -54,6 +54,7 @@ class Guard:
     delegations: int = 0
     delegated: Counter[tuple[str, str]] = field(default_factory=Counter)
     prior_llm_calls: int = 0  # counted by earlier runs of a resume's chain
+    prior_tool_calls: int = 0
     prices: PriceBook = field(init=False)
     ledger: Ledger | None = None  # a budget shared with other runs (a batch), asked last
 
@@ -93,20 +94,30 @@ class Guard:
         limit = self.crew.agent(agent).max_turns or self.crew.limits.max_turns
         return _over(LimitHit("max_turns", turn, limit, "task", agent, task))
 
-    def seed(self, llm_calls: int, tokens: int, cost: Decimal, agent: str | None = None) -> None:
-        """Count what earlier runs spent (a resume's bill is cumulative): the run's, or an
-        agent's. `own_llm_calls` is then what this run itself made."""
+    def seed(
+        self, llm_calls: int, tokens: int, cost: Decimal, agent: str | None = None, tools: int = 0
+    ) -> None:
+        """Count what earlier runs spent (a resume's bill is cumulative, every count limit
+        too): the run's, or an agent's. `own_llm_calls` and `own_tool_calls` are then what
+        this run itself made."""
         spend = self.run if agent is None else self.agents[agent]
         spend.llm_calls += llm_calls
+        spend.tool_calls += tools
         spend.tokens += tokens
         spend.cost_usd += cost
         if agent is None:
             self.prior_llm_calls += llm_calls
+            self.prior_tool_calls += tools
 
     @property
     def own_llm_calls(self) -> int:
         """The model calls this run made itself."""
         return self.run.llm_calls - self.prior_llm_calls
+
+    @property
+    def own_tool_calls(self) -> int:
+        """The tool calls this run made itself."""
+        return self.run.tool_calls - self.prior_tool_calls
 
     def record_llm_call(
         self,
@@ -128,18 +139,24 @@ class Guard:
             hit = self.ledger.settle(agent, site.task, tokens, cost or Decimal(0), worst) or hit
         return hit
 
-    def check_tool_call(self, site: CallSite, tool: str, args_digest: str) -> LimitHit | None:
+    def check_tool_call(
+        self, site: CallSite, tool: str, args_digest: str, *, again: bool = False
+    ) -> LimitHit | None:
         """Before a tool call: the run's tool budget, and identical calls within this task.
 
         A call let through is held until `record_tool_call` settles it, so calls asked for
-        together (in one turn, or by tasks running at once) cannot pass max_tool_calls.
+        together (in one turn, or by tasks running at once) cannot pass max_tool_calls. A
+        call made `again` (a resume's replayed turn: the chain counted it already) is not
+        checked against max_tool_calls, holds nothing and is not recorded.
         """
         limits, agent, task = self.crew.limits, site.agent, site.task
         self.identical[(task, tool, args_digest)] += 1
         same = self.identical[(task, tool, args_digest)]
-        calls = self.run.tool_calls + self.run.held_tools + 1
-        hit = _over(
-            LimitHit("max_tool_calls", calls, limits.max_tool_calls, "run", agent, task)
+        calls = self.run.tool_calls + self.run.held_tools + (0 if again else 1)
+        hit = (
+            None
+            if again
+            else _over(LimitHit("max_tool_calls", calls, limits.max_tool_calls, "run", agent, task))
         ) or _over(
             LimitHit(
                 "max_identical_tool_calls",
@@ -150,7 +167,7 @@ class Guard:
                 task,
             )
         )
-        if hit is None:
+        if hit is None and not again:
             self.run.held_tools += 1
         return hit
 

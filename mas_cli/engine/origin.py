@@ -10,7 +10,7 @@ answer in llm.jsonl, checked against the digest its task_finished event holds.
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,11 +24,14 @@ from mas_cli.events.reader import LogReader
 from mas_cli.events.spend import Spend
 from mas_cli.events.store import EVENTS, resolve_log
 from mas_cli.events.text import fix_text, loads
+from mas_cli.llm.delegation import DELEGATE
 from mas_cli.llm.recording import LLM_LOG, LlmLog, completion_doc, request_doc
 from mas_cli.llm.replay_records import RecordDoc
 from mas_cli.llm.types import Completion, Request
 
 Turn = tuple[str, str, int]  # agent, task, turn
+ToolCallId = tuple[str, str, int, str, str, str]
+"""A tool call as max_tool_calls counts it: agent, task, turn, call id, tool, arguments digest."""
 MAX_CHAIN = 1000  # resumes of resumes; a loop in resumed_from (a tampered log) stops here
 
 
@@ -62,15 +65,29 @@ class Effect:
 @dataclass
 class Spent:
     """What the chain of runs spent (`Spend`: replayed calls are not counted), for the run
-    and per agent."""
+    and per agent; and the tool calls it made, each once.
+
+    A run of the chain that made a task's turns again (answered from the recording) made
+    their tool calls again too, under the same ids: a call counts once however many runs of
+    the chain logged it (the most times one run did), so the count is a clean run's."""
 
     run: Spend = field(default_factory=Spend)
     agents: defaultdict[str, Spend] = field(default_factory=lambda: defaultdict(Spend))
+    tools: Counter[ToolCallId] = field(default_factory=Counter)
 
     def add(self, event: ev.LlmCall) -> None:
         """Count one model call attempt."""
         self.run.add(event)
         self.agents[event.agent or ""].add(event)
+
+    def add_tools(self, calls: Counter[ToolCallId]) -> None:
+        """Count one run's tool calls, those another run of the chain made too counted once."""
+        for call, times in calls.items():
+            self.tools[call] = max(self.tools[call], times)
+
+    def tool_calls(self, agent: str | None = None) -> int:
+        """The chain's tool calls toward max_tool_calls: the run's, or one agent's."""
+        return sum(n for call, n in self.tools.items() if agent is None or call[0] == agent)
 
 
 @dataclass
@@ -149,11 +166,14 @@ def _read_run(origin: Origin, run_dir: Path, *, first: bool) -> None:
     tasks: dict[str, ev.TaskFinished] = {}
     prompts: dict[str, str] = {}
     writes: defaultdict[str, list[tuple[str, Any]]] = defaultdict(list)
+    tool_calls: Counter[ToolCallId] = Counter()
     for event in LogReader(run_dir / EVENTS):
         if isinstance(event, ev.LlmCall):
             origin.spent.add(event)
         elif isinstance(event, ev.ToolStarted | ev.ToolCallEvent):
             _effect(origin, event)
+            if isinstance(event, ev.ToolCallEvent) and counted(event):
+                tool_calls[tool_call_id(event)] += 1
         elif isinstance(event, ev.TaskStarted) and event.task:
             prompts[event.task] = event.prompt_digest
         elif isinstance(event, ev.StateWrite) and event.accepted and event.task:
@@ -162,6 +182,7 @@ def _read_run(origin: Origin, run_dir: Path, *, first: bool) -> None:
             tasks[event.task] = event
         elif isinstance(event, ev.RunFinished) and first:
             origin.status = event.status
+    origin.spent.add_tools(tool_calls)
     records = _records(run_dir / LLM_LOG)
     for turn, answers in records.items():
         origin.records.setdefault(turn, []).extend(answers)
@@ -171,6 +192,19 @@ def _read_run(origin: Origin, run_dir: Path, *, first: bool) -> None:
             found = _carried(end, prompts.get(task), writes[task], outputs, records)
             if found:
                 origin.carried[task] = found
+
+
+def counted(event: ev.ToolCallEvent) -> bool:
+    """Whether a logged tool call counted toward max_tool_calls: a call that ran (or began
+    to), not a refusal, a delegation (counted by the delegation limits) or a side effect
+    answered from an earlier run of the chain."""
+    return event.status != "refused" and event.tool != DELEGATE and not event.replayed
+
+
+def tool_call_id(event: ev.ToolCallEvent) -> ToolCallId:
+    """The call as a resume knows it again (see ToolCallId)."""
+    where = (event.agent or "", event.task or "", event.turn or 0)
+    return (*where, event.tool_call_id or "", event.tool, event.args_digest)
 
 
 def _effect(origin: Origin, event: ev.ToolStarted | ev.ToolCallEvent) -> None:
@@ -274,6 +308,13 @@ class Resume:
     origin: Origin
     log: LlmLog
     diverged: set[tuple[str, str]] = field(default_factory=set)
+    tool_calls: Counter[ToolCallId] = field(default_factory=Counter)
+
+    def made_before(self, call: ToolCallId) -> bool:
+        """Whether this tool call is one the chain made and counted already (the same turn
+        answered again from the recording): then it does not count again."""
+        self.tool_calls[call] += 1
+        return self.tool_calls[call] <= self.origin.spent.tools[call]
 
     def answer(self, request: Request) -> Completion | None:
         """The recorded answer to this very request, or None (and the task runs live on)."""

@@ -15,6 +15,7 @@ from mas_cli.engine.digests import digest
 from mas_cli.engine.effects import Completed, Effects
 from mas_cli.engine.origin import Origin, Resume
 from mas_cli.events.models import LlmCall
+from mas_cli.events.spend import Spend
 from mas_cli.llm.recording import LlmLog
 from mas_cli.llm.registry import provider_key
 from mas_cli.llm.types import Completion, Provider, Request
@@ -81,6 +82,8 @@ def seed(ctx: RunContext, origin: Origin | None, log: LlmLog) -> None:
     ctx.effects = Effects(origin.root, done)
     ctx.resume = Resume(origin, log)
     spent = origin.spent
-    ctx.guard.seed(spent.run.llm_calls, spent.run.tokens, spent.run.known_cost)
-    for agent, mine in spent.agents.items():
-        ctx.guard.seed(mine.llm_calls, mine.tokens, mine.known_cost, agent)
+    run = spent.run
+    ctx.guard.seed(run.llm_calls, run.tokens, run.known_cost, tools=spent.tool_calls())
+    for agent in {*spent.agents, *(call[0] for call in spent.tools)}:
+        mine = spent.agents.get(agent) or Spend()
+        ctx.guard.seed(mine.llm_calls, mine.tokens, mine.known_cost, agent, spent.tool_calls(agent))

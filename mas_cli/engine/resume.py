@@ -24,6 +24,8 @@ from mas_cli.engine.origin import Effect, Origin, read_origin
 from mas_cli.engine.outcomes import RunResult
 from mas_cli.engine.run import RunOptions, run_crew
 from mas_cli.errors import MasError, UsageError
+from mas_cli.events.store import EVENTS
+from mas_cli.events.text import loads
 from mas_cli.spec.findings import did_you_mean
 from mas_cli.spec.loader import Crew, load_crew
 from mas_cli.spec.models import Limits
@@ -59,6 +61,8 @@ def prepare_resume(
         MasError: a side_effect call of unknown outcome (exit 1), named with the fix.
     """
     origin = read_origin(home, ref, last=options.last)
+    if run is None or run.shared.batch_id is None:  # a batch hands each item its latest run
+        _refuse_resumed(origin)
     crew = with_limits(_crew(origin, options.crew), options.limits)
     if not options.repeat_in_flight:
         _refuse_unknown(origin, crew)
@@ -129,6 +133,39 @@ def _limit(pair: str) -> tuple[str, str]:
             f"--limit {name}: not a limit", hint=did_you_mean(name, Limits.model_fields)
         )
     return name, value.strip()
+
+
+def _refuse_resumed(origin: Origin) -> None:
+    """A run already resumed is not resumed again: the side effects its resume made (and the
+    spend) are not in its chain, so they would be made again. The last run of the chain is
+    named instead."""
+    later = resumed_by(origin.run_dir.parent, origin.run_id)
+    if later is None:
+        return
+    last = later
+    while (next_one := resumed_by(origin.run_dir.parent, last)) is not None:
+        last = next_one
+    raise UsageError(
+        f"run {origin.run_id} was already resumed by run {later}: resuming it again would "
+        "repeat what that resume did",
+        hint=f"resume the last run of the chain: mas resume {last}",
+    )
+
+
+def resumed_by(runs: Path, run_id: str) -> str | None:
+    """The run that resumed this one, if any (run ids sort by start time: only later runs
+    are read, each its first line alone)."""
+    for folder in sorted(runs.iterdir()):
+        if folder.name <= run_id:
+            continue
+        try:
+            with (folder / EVENTS).open("rb") as handle:
+                first = loads(handle.readline(1 << 16))
+        except (OSError, ValueError, RecursionError):
+            continue
+        if isinstance(first, dict) and first.get("resumed_from") == run_id:
+            return folder.name
+    return None
 
 
 def _refuse_unknown(origin: Origin, crew: Crew) -> None:

@@ -59,10 +59,10 @@ from mas_cli.redact import Secrets
 from mas_cli.spec.loader import Crew
 from mas_cli.spec.model_spec import ModelSpec
 from mas_cli.spec.models import MANAGER_TASK
-from mas_cli.tools import load_tools, scrubbed
+from mas_cli.tools import load_tools
 from mas_cli.tools.base import Tool
 from mas_cli.tools.cache import ToolCache, cache_dir
-from mas_cli.tools.mcp import open_servers
+from mas_cli.tools.mcp import mcp_tools
 
 RESERVE = ".reserve"  # the run's room on the disk for its last words, deleted at its end
 
@@ -100,8 +100,8 @@ async def run_crew(crew: Crew, options: RunOptions) -> RunResult:
         prepare_tokenizer(model.model)
     tools = options.shared.tools or load_tools(crew)
     check_writable(runs_dir(options.home), "cannot write runs in")  # before any client opens
-    async with open_servers(crew) as servers:  # each started once, closed with its tree
-        tools = {**tools, **scrubbed(crew, servers.tools)}  # never into a batch's shared table
+    async with mcp_tools(crew, options.shared.mcp) as served:  # each server started once
+        tools = {**tools, **served}  # never into a batch's shared table
         if options.wrap_tools is not None:
             tools = options.wrap_tools(tools)
         return await _open_and_run(crew, options, (models, tools, inputs), source)
@@ -337,7 +337,7 @@ def _finish(
         reason=reason,
         duration_s=round(elapsed, 6),
         llm_calls=ctx.guard.own_llm_calls,
-        tool_calls=ctx.guard.run.tool_calls,
+        tool_calls=ctx.guard.own_tool_calls,
         input_tokens=totals.input_tokens,
         output_tokens=totals.output_tokens,
         cache_read_tokens=totals.cache_read_tokens,

@@ -35,6 +35,9 @@ class Shared:
     whose scripts count turns per run."""
     tools: dict[str, Tool] | None = None
     """The crew's tools, loaded once for many runs; None: the run loads its own."""
+    mcp: dict[str, Tool] | None = None
+    """The tools of the crew's MCP servers, started once for many runs (and restarted by
+    their owner when one dies); None: the run starts its own and closes them at its end."""
     batch_id: str | None = None
     """run_started's batch_id: the batch the run is an item of."""
     item_key: str | None = None

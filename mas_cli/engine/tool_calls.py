@@ -38,12 +38,16 @@ async def run_tool_calls(ctx: RunContext, site: CallSite, calls: tuple[ToolCall,
     """
     guard = ctx.guard
     calls = tuple(_as_offered(ctx.toolbox(site.agent), c) for c in calls)
-    hits = [guard.check_tool_call(site, c.name, digest(c.arguments)) for c in calls]
+    again = [_made_before(ctx, site, c) for c in calls]
+    hits = [
+        guard.check_tool_call(site, c.name, digest(c.arguments), again=a)
+        for c, a in zip(calls, again, strict=True)
+    ]
     hit = next((h for h in hits if h), None)
     if hit:
         ctx.limit_hit(hit, site.span)
-    fits = [c for c, h in zip(calls, hits, strict=True) if h is None]
-    results = await asyncio.gather(*(_one(ctx, site, c) for c in fits))
+    fits = [(c, a) for c, a, h in zip(calls, again, hits, strict=True) if h is None]
+    results = await asyncio.gather(*(_one(ctx, site, c, a) for c, a in fits))
     if hit:
         return ToolTurn((), hit, "")
     pairs = list(zip(calls, results, strict=True))
@@ -56,11 +60,22 @@ async def run_tool_calls(ctx: RunContext, site: CallSite, calls: tuple[ToolCall,
     return ToolTurn(messages, None, fingerprint, failure)
 
 
-async def _one(ctx: RunContext, site: CallSite, call: ToolCall) -> ToolResult:
+def _made_before(ctx: RunContext, site: CallSite, call: ToolCall) -> bool:
+    """A resume: this call is one the chain made and counted (its turn answered again from
+    the recording), so max_tool_calls does not count it twice."""
+    if ctx.resume is None:
+        return False
+    offered = ctx.toolbox(site.agent).get(call.name)
+    tool = (offered.tool if offered else None) or call.name
+    where = (site.agent, site.task, site.turn, call.id or "", tool, digest(call.arguments))
+    return ctx.resume.made_before(where)
+
+
+async def _one(ctx: RunContext, site: CallSite, call: ToolCall, again: bool) -> ToolResult:
     refusal = _refusal(call, set(ctx.toolbox(site.agent)))
     started = time.monotonic()
     try:
-        done = await _held(ctx, site, call, refusal)
+        done = await _held(ctx, site, call, refusal, again)
     except asyncio.CancelledError:  # Ctrl-C, SIGTERM or a timeout with the call in flight
         _interrupted(ctx, site, call, time.monotonic() - started)
         raise
@@ -137,16 +152,23 @@ async def _call(ctx: RunContext, site: CallSite, call: ToolCall, refusal: str | 
     return await ctx.toolbox(site.agent)[call.name].run(ctx, site, call.arguments)
 
 
-async def _held(ctx: RunContext, site: CallSite, call: ToolCall, refusal: str | None) -> CachedCall:
+async def _held(
+    ctx: RunContext, site: CallSite, call: ToolCall, refusal: str | None, again: bool
+) -> CachedCall:
     """A call the guard let through: a counted tool counts once it starts (cancelled too); a
-    refusal or an uncounted tool (a delegation) gives its place back at once."""
+    refusal, an uncounted tool (a delegation) or a side effect answered from an earlier run
+    gives its place back. A call made `again` held no place: the chain counted it."""
+    if again:
+        return await _call(ctx, site, call, refusal)
     if refusal or not ctx.toolbox(site.agent)[call.name].counted:
         ctx.guard.record_tool_call(site.agent, ran=False)
         return await _call(ctx, site, call, refusal)
+    done: CachedCall | None = None
     try:
-        return await _call(ctx, site, call, refusal)
+        done = await _call(ctx, site, call, refusal)
+        return done
     finally:
-        ctx.guard.record_tool_call(site.agent)
+        ctx.guard.record_tool_call(site.agent, ran=done is None or not done.replayed)
 
 
 def _as_offered(box: dict[str, Offered], call: ToolCall) -> ToolCall:

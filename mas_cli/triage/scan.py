@@ -64,6 +64,9 @@ class ScanOptions:
     """Smaller mas logs are read in this process."""
     keep: int | None = None
     """Keep only this many findings, the costliest (all are counted); None keeps them all."""
+    rates_per_source: bool = False
+    """Judge invocations per minute within each source alone (a batch: each log is one item's
+    run, and items running at once would look like one agent invoked too fast)."""
 
 
 @dataclass
@@ -162,6 +165,10 @@ def scan(sources: list[str], options: ScanOptions) -> LoopReport:
         report.sources.append((name, fmt))
         report.inputs.append(Input(name, fmt, part.records, part.lines, part.bad.count))
         report.units.update({unit: Unit(name, first) for unit, first in part.units.items()})
+        if options.rates_per_source:
+            th = options.thresholds
+            total.findings.add(stops.rates(part.starts, part.calls, th, part.writers))
+            part.starts, part.calls = {}, {}
         _merge(total, part)
     total.findings.add(stops.rates(total.starts, total.calls, options.thresholds, total.writers))
     report.bad, report.records, report.traces = total.bad, total.records, total.traces

@@ -3,7 +3,7 @@ like any other (see connection, tool, pool). The `mcp` SDK is imported only on t
 
 from __future__ import annotations
 
-from mas_cli.tools.mcp.pool import Servers, open_servers, used_servers
+from mas_cli.tools.mcp.pool import Servers, mcp_tools, open_servers, used_servers
 from mas_cli.tools.mcp.tool import McpTool
 
-__all__ = ["McpTool", "Servers", "open_servers", "used_servers"]
+__all__ = ["McpTool", "Servers", "mcp_tools", "open_servers", "used_servers"]

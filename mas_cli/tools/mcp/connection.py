@@ -99,13 +99,17 @@ class Connection:
         self._close_stderr()
         raise StartFailed(message)
 
-    async def call(self, tool: str, arguments: dict[str, Any]) -> CallToolResult:
-        """One tools/call. Raises ServerGone when the connection has ended; MCPError for a
-        protocol error the server answered with."""
+    async def call(
+        self, tool: str, arguments: dict[str, Any], meta: dict[str, Any] | None = None
+    ) -> CallToolResult:
+        """One tools/call (`meta`: the request's `_meta`). Raises ServerGone when the
+        connection has ended; MCPError for a protocol error the server answered with."""
         session = self._session
         if session is None or self.ended:
             raise ServerGone(self.why_gone())
         try:
+            if meta:
+                return await session.call_tool(tool, arguments, meta=cast("Any", meta))
             return await session.call_tool(tool, arguments)
         except Exception as exc:
             if _connection_lost(exc):

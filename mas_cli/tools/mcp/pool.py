@@ -20,8 +20,8 @@ from mas_cli.spec.findings import did_you_mean, dotted
 from mas_cli.spec.loader import Crew
 from mas_cli.spec.models import JsonSchema, ToolSpec
 from mas_cli.spec.toolchecks import resolve_program
-from mas_cli.tools import ScrubbedTool
-from mas_cli.tools.base import Tool
+from mas_cli.tools import ScrubbedTool, scrubbed
+from mas_cli.tools.base import IDEMPOTENCY_PARAM, Tool
 from mas_cli.tools.command import reaped, stamp
 from mas_cli.tools.environment import tool_environment
 from mas_cli.tools.mcp.connection import Launch, StartFailed
@@ -50,8 +50,11 @@ def used_servers(crew: Crew) -> list[str]:
 
 
 @contextlib.asynccontextmanager
-async def open_servers(crew: Crew, names: Iterable[str] | None = None) -> AsyncIterator[Servers]:
-    """Start the named servers (default: those some agent uses) and take their tools.
+async def open_servers(
+    crew: Crew, names: Iterable[str] | None = None, *, shared: bool = False
+) -> AsyncIterator[Servers]:
+    """Start the named servers (default: those some agent uses) and take their tools;
+    `shared`: for every run of a batch, each restarted whenever it dies (see Server).
 
     Raises:
         UsageError: a `${VAR}` a server needs is not set (before anything starts).
@@ -60,7 +63,7 @@ async def open_servers(crew: Crew, names: Iterable[str] | None = None) -> AsyncI
     """
     wanted = list(used_servers(crew) if names is None else names)
     launches = [launch(crew, name) for name in wanted]
-    started = Servers({item.name: Server(item) for item in launches})
+    started = Servers({item.name: Server(item, shared=shared) for item in launches})
     try:
         await _start_all(started)
         for name, server in started.servers.items():
@@ -68,6 +71,21 @@ async def open_servers(crew: Crew, names: Iterable[str] | None = None) -> AsyncI
         yield started
     finally:
         await started.close()
+
+
+@contextlib.asynccontextmanager
+async def mcp_tools(crew: Crew, given: dict[str, Tool] | None) -> AsyncIterator[dict[str, Tool]]:
+    """A run's MCP tools, scrubbed: `given` (a batch started each server once for all its
+    runs), else the run's own, each server started once and closed with its tree at the end.
+
+    Raises:
+        As open_servers.
+    """
+    if given is not None:
+        yield given
+        return
+    async with open_servers(crew) as servers:
+        yield scrubbed(crew, servers.tools)
 
 
 async def _start_all(started: Servers) -> None:
@@ -166,8 +184,23 @@ def make_tool(name: str, spec: ToolSpec, info: McpToolInfo, server: Server) -> M
     """One offered tool as a crew tool, its kind resolved from the server's entry."""
     kind = spec.kind_of(info.name)
     own = spec.model_copy(update={"kind": kind, "deterministic": None})
-    schema = dict(info.input_schema or {"type": "object"})
-    return McpTool(f"{name}.{info.name}", own, info.description or "", schema, info.name, server)
+    schema, key_param = without_key(dict(info.input_schema or {"type": "object"}))
+    description = info.description or ""
+    return McpTool(f"{name}.{info.name}", own, description, schema, info.name, server, key_param)
+
+
+def without_key(schema: JsonSchema) -> tuple[JsonSchema, bool]:
+    """The input schema without an `idempotency_key` parameter, and whether it had one: the
+    engine fills it in (a side_effect call's key), the model never sees it."""
+    properties = schema.get("properties")
+    if not isinstance(properties, dict) or IDEMPOTENCY_PARAM not in properties:
+        return schema, False
+    kept = {k: v for k, v in properties.items() if k != IDEMPOTENCY_PARAM}
+    required = schema.get("required")
+    shown = {**schema, "properties": kept}
+    if isinstance(required, list):
+        shown["required"] = [r for r in required if r != IDEMPOTENCY_PARAM]
+    return shown, True
 
 
 def schema_problem(schema: JsonSchema) -> str | None:

@@ -1,8 +1,9 @@
 """An MCP server's tool as a crew tool: checked, timed, its errors told to the agent.
 
-A server that died is restarted once per run; the call is then made again, unless the tool is
-a side effect (which may have happened: the agent is told so instead). When the restarted
-server dies too, the result is fatal: the task fails with the reason.
+A server that died is restarted once per run (a batch's, once per call); the call is then made
+again, unless the tool is a side effect (which may have happened: the agent is told so
+instead). When the restarted server dies too, the result is fatal: the task fails with the
+reason.
 """
 
 from __future__ import annotations
@@ -13,7 +14,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mas_cli.spec.models import JsonSchema, ToolSpec
-from mas_cli.tools.base import ToolResult, cap_output, checked_call, parts_digest, timed_out
+from mas_cli.tools.base import (
+    IDEMPOTENCY_KEY,
+    IDEMPOTENCY_PARAM,
+    ToolResult,
+    cap_output,
+    checked_call,
+    parts_digest,
+    timed_out,
+)
 from mas_cli.tools.cachekey import canonical_json
 from mas_cli.tools.mcp.connection import Connection, Launch, ServerGone, StartFailed, describe
 
@@ -21,17 +30,27 @@ if TYPE_CHECKING:
     from mcp.types import CallToolResult, ContentBlock
 
 
+IDEMPOTENCY_META = "mas/idempotency_key"
+"""The key of a side_effect call in the tools/call request's `_meta` (a prefixed name, as the
+MCP spec asks of `_meta` keys that are not its own)."""
+
+
 class ServerDead(Exception):
     """The server died again after its one restart."""
 
 
 class Server:
-    """One server of a run, as its tools share it: the connection, restarted once if it dies."""
+    """One server of a run, as its tools share it: the connection, restarted once if it dies.
 
-    def __init__(self, launch: Launch) -> None:
+    A server shared by the runs of a batch (`shared`) is restarted each time it dies, once per
+    call: a server that dies again at once fails that call, and the next call starts it again.
+    """
+
+    def __init__(self, launch: Launch, *, shared: bool = False) -> None:
         self.launch = launch
         self.connection = Connection(launch)
         self.restarted = False
+        self.shared = shared
         self._lock = asyncio.Lock()
 
     @property
@@ -39,7 +58,9 @@ class Server:
         """The server's name under tools:."""
         return self.launch.name
 
-    async def call(self, tool: str, arguments: dict[str, Any], *, again: bool) -> CallToolResult:
+    async def call(
+        self, tool: str, arguments: dict[str, Any], *, again: bool, meta: dict[str, Any] | None
+    ) -> CallToolResult:
         """One tools/call; after a death, a restart and (when `again`) the call once more.
 
         Raises:
@@ -49,13 +70,13 @@ class Server:
         """
         connection = self.connection
         try:
-            return await connection.call(tool, arguments)
+            return await connection.call(tool, arguments, meta)
         except ServerGone as gone:
             await self._restart(connection, str(gone))
             if not again:
                 raise
         try:
-            return await self.connection.call(tool, arguments)
+            return await self.connection.call(tool, arguments, meta)
         except ServerGone as gone:
             raise ServerDead(f"{gone} (after one restart)") from None
 
@@ -63,7 +84,7 @@ class Server:
         async with self._lock:
             if self.connection is not dead:  # another call restarted it meanwhile
                 return
-            if self.restarted:
+            if self.restarted and not self.shared:
                 raise ServerDead(f"{reason} (after one restart)")
             self.restarted = True
             await dead.close()
@@ -90,6 +111,9 @@ class McpTool:
     remote: str
     """Its name on the server."""
     server: Server = field(repr=False, compare=False)
+    key_param: bool = False
+    """Its input schema declares `idempotency_key`: a side_effect call's key goes there too
+    (the parameter is taken out of the schema the model sees, as for a function tool)."""
 
     @property
     def server_name(self) -> str:
@@ -110,9 +134,13 @@ class McpTool:
 
     async def _run(self, arguments: dict[str, Any]) -> ToolResult:
         again = self.spec.effective_kind != "side_effect"
+        key = IDEMPOTENCY_KEY.get()  # a side_effect call's key (None outside one)
+        meta = {IDEMPOTENCY_META: key} if key else None
+        if key and self.key_param:
+            arguments = {**arguments, IDEMPOTENCY_PARAM: key}
         try:
             async with asyncio.timeout(self.spec.timeout_s):
-                result = await self.server.call(self.remote, arguments, again=again)
+                result = await self.server.call(self.remote, arguments, again=again, meta=meta)
         except TimeoutError:
             return timed_out(self.spec.timeout_s)
         except ServerDead as dead:

@@ -1,0 +1,32 @@
+"""A run already resumed is not resumed again: its resume's side effects and spend are not in
+its chain, so a second resume of it would make them again. The last run of the chain is named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from resumekit import TASKS, mas, outbox, outbox_crew, run_logs
+
+
+def test_resuming_a_run_already_resumed_is_refused_naming_the_last(tmp_path: Path) -> None:
+    crew = outbox_crew(tmp_path / "crew")
+    text = crew.read_text()
+    crew.write_text(text.replace("max_llm_calls: 40", "max_llm_calls: 3"))
+    home = tmp_path / "home"
+    assert mas("run", str(crew), "-q", home=home)[0] == 3  # stopped after intake's send
+    first = run_logs(home)[0][0]["run_id"]
+    code, _, err = mas("resume", first, "-q", "--limit", "max_llm_calls=5", home=home)
+    assert code == 3, err
+    second = run_logs(home)[1][0]["run_id"]
+    code, _, err = mas("resume", first, "-q", "--limit", "max_llm_calls=40", home=home)
+    assert code == 2
+    assert f"run {first} was already resumed by run {second}" in err
+    assert f"mas resume {second}" in err
+    assert len(run_logs(home)) == 2  # nothing ran
+    code, _, err = mas("resume", second, "-q", "--limit", "max_llm_calls=40", home=home)
+    assert code == 0, err
+    code, _, err = mas("resume", first, "-q", home=home)
+    assert code == 2
+    assert f"mas resume {run_logs(home)[2][0]['run_id']}" in err  # the chain's last run
+    sent = outbox(crew)
+    assert len(sent) == len(TASKS) == len(set(sent))  # each message once
