@@ -2,8 +2,8 @@
 
 Field docstrings are the reference for users, so each one says what the field does in one
 line. They are not loaded into pydantic (`use_attribute_docstrings` reads every class's source
-with `inspect` and `ast`: about a third of importing these models, for descriptions nothing reads). The `models:`, `prices:` and `rate_limits:` sections live
-in `model_spec`.
+with `inspect` and `ast`: about a third of importing these models, for descriptions nothing reads).
+The `models:`, `prices:` and `rate_limits:` sections live in `model_spec`.
 """
 
 from __future__ import annotations
