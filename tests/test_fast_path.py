@@ -1,5 +1,6 @@
-"""The read-only commands' fast path (cli/fast.py) parses every option as Typer does, from a
-table derived from the Typer signatures; anything it does not parse plainly goes to Typer."""
+"""The fast path (cli/fast.py: the read-only commands and `mas run`) parses every option as Typer
+does, from a table derived from the Typer signatures; anything it does not parse plainly goes to
+Typer."""
 
 from __future__ import annotations
 
@@ -102,7 +103,9 @@ def test_every_option_parses_as_typer_parses_it(
         ["cost-report", "--by", "colour"],
         ["triage"],
         ["triage", "state", "state.json"],
-        ["run", "crew.yaml"],
+        ["run"],  # the crew file missing
+        ["run", "crew.yaml", "--help"],
+        ["batch", "crew.yaml", "--inputs", "items.jsonl"],
         ["--home", "x", "runs"],
     ],
 )

@@ -1,6 +1,6 @@
-"""Read-only commands without Typer: `runs`, `show`, `cost-report`, `triage loops`,
-`cache stats` and `validate` parse their options here, from cli/argtable.py, and call the same
-function in cli/actions/ that their Typer command calls.
+"""Commands without Typer: the read-only `runs`, `show`, `cost-report`, `triage loops`,
+`cache stats` and `validate`, and `run`, parse their options here, from cli/argtable.py, and
+call the same function in cli/actions/ that their Typer command calls.
 
 Typer (with click, and the pydantic adapters Typer 0.29 builds for each parameter) costs about
 half of these commands' start-up. argtable.py is derived from the Typer signatures
@@ -39,6 +39,7 @@ FAST_TARGETS: dict[tuple[str, ...], tuple[str, str]] = {
     ("triage", "loops"): ("mas_cli.cli.triage:loops", "mas_cli.cli.actions.triage:loops"),
     ("cache", "stats"): ("mas_cli.cli.cache:stats", "mas_cli.cli.actions.cache:stats"),
     ("validate",): ("mas_cli.cli.validate:validate", "mas_cli.cli.actions.validate:validate"),
+    ("run",): ("mas_cli.cli.run:run", "mas_cli.cli.actions.run:run"),
 }
 
 _INT = re.compile(r"[+-]?[0-9]+")
