@@ -150,3 +150,9 @@ def test_fast_and_typer_print_and_exit_alike(tmp_path: Path) -> None:
         assert (got[0].returncode, got[0].stdout) == (got[1].returncode, got[1].stdout), argv
         assert got[0].stderr == got[1].stderr, argv
         assert "Traceback" not in got[0].stderr
+
+
+def test_what_the_fast_path_cannot_parse_keeps_a_command_off_it() -> None:
+    """`--keep` has a minimum (Typer checks it): deriving a table for prune refuses."""
+    with pytest.raises(TypeError, match=r"keep \(min\)"):
+        fastargs.params(("runs", "prune"), "mas_cli.cli.runs:prune")

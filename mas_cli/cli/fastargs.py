@@ -55,6 +55,23 @@ def _kind(annotation: Any) -> tuple[str, bool]:
     return names[base], many
 
 
+def _plain(p: Any) -> None:
+    """Refuse what fast.py does not do, so the table cannot leave it out unnoticed."""
+    unplain = {
+        "envvar": p.envvar,
+        "callback": p.callback,
+        "is_eager": p.is_eager,
+        "count": getattr(p, "count", False),
+        "prompt": getattr(p, "prompt", None),
+        "min": getattr(p, "min", None) is not None,
+        "max": getattr(p, "max", None) is not None,
+        "nargs": p.nargs not in (1, -1),
+    }
+    used = [name for name, value in unplain.items() if value]
+    if used:
+        raise TypeError(f"the fast path cannot parse {p.name} ({', '.join(used)}): teach fast.py")
+
+
 def params(path: tuple[str, ...], typer_function: str) -> tuple[Param, ...]:
     """The parameters of one command, from its click command and its function's type hints."""
     hints = typing.get_type_hints(_function(typer_function), include_extras=True)
@@ -62,6 +79,7 @@ def params(path: tuple[str, ...], typer_function: str) -> tuple[Param, ...]:
     for p in _click_command(path).params:
         if p.name not in hints:
             continue  # the Typer context, or an option of the root
+        _plain(p)
         kind, many = _kind(hints[p.name])
         default = p.default.value if isinstance(p.default, enum.Enum) else p.default
         flags = tuple(p.opts) if p.param_type_name == "option" else ()
