@@ -83,6 +83,8 @@ def _keywords(params: tuple[Param, ...], args: list[str]) -> dict[str, Any]:
         else:
             positional.append(token)
     _arguments([p for p in params if not p.flags], positional, values)
+    if any(p.required and p.name not in values for p in params):
+        raise _NotPlain  # Typer says which is missing
     return {p.name: values[p.name] if p.name in values else _default(p) for p in params}
 
 
