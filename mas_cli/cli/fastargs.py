@@ -97,7 +97,7 @@ def table() -> dict[tuple[str, ...], tuple[Param, ...]]:
 def source() -> str:
     """argtable.py's text."""
     rows = "".join(
-        f"    {path!r}: (\n" + "".join(f"        {p!r},\n" for p in ps) + "    ),\n"
+        f"    {path!r}: (\n" + "".join(f"        Param{tuple(p)!r},\n" for p in ps) + "    ),\n"
         for path, ps in table().items()
     )
     return (
