@@ -9,6 +9,8 @@ from mas_cli.cli.exits import EXIT_OK, EXIT_USAGE
 
 if TYPE_CHECKING:
     from mas_cli.cost.budget import RunBound
+    from mas_cli.errors import Problem
+    from mas_cli.spec.loader import Crew
     from mas_cli.spec.summary import Validation
 
 
@@ -39,17 +41,28 @@ def _probed(report: Validation) -> Validation:
     import dataclasses
 
     from mas_cli.spec.loader import Crew
-    from mas_cli.tools.mcp.probe import probe_servers, with_offers
     from mas_cli.tools.probe import probe_tools
 
     if report.spec is None:
         return report
     crew = Crew(report.spec, Path(report.path))
     found = probe_tools(crew)
-    served, offers = probe_servers(crew)
-    report = with_offers(report, offers)
+    served, report = _served(crew, report)
     problems = [*report.problems, *found, *served]
     return dataclasses.replace(report, problems=problems) if found or served else report
+
+
+def _served(crew: Crew, report: Validation) -> tuple[list[Problem], Validation]:
+    """Problems of the crew's MCP servers, and the report with what each offers; the MCP client
+    is loaded only for a crew that has servers."""
+    from mas_cli.spec import mcp as spec_mcp
+
+    if not spec_mcp.servers(crew.spec):
+        return [], report
+    from mas_cli.tools.mcp.probe import probe_servers, with_offers
+
+    served, offers = probe_servers(crew)
+    return served, with_offers(report, offers)
 
 
 def _with_bound(doc: dict[str, Any], bound: RunBound | None) -> dict[str, Any]:
