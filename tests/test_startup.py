@@ -189,3 +189,36 @@ def test_validate_and_the_other_readers_load_no_sdk_tokenizer_or_engine(tmp_path
         assert probe in loaded  # the probe works
         unwanted = {*NOT_READERS, "genai_prices"}
         assert loaded.isdisjoint(unwanted), (argv, sorted(loaded & unwanted))
+
+
+# Read-only commands parse without Typer (cli/fast.py) and load no SDK, tokenizer or engine
+# (`validate` loads the price data: it prints the crew's worst-case cost).
+READ_ONLY_HEAVY = (
+    "openai",
+    "anthropic",
+    "tiktoken",
+    "httpx",
+    "mcp",
+    "opentelemetry",
+    "rich.markdown",
+    "mas_cli.engine",
+    "mas_cli.export",
+    *TYPER,
+)
+
+
+def test_read_only_commands_import_no_sdk_tokenizer_or_typer(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parent.parent
+    crew = str(root / "crews" / "fraud-review" / "crew.yaml")
+    home = ["--home", str(tmp_path)]
+    for argv, ok in (
+        (["runs", *home], (0,)),
+        (["show", "--last", *home], (2,)),  # no run yet: a usage error, at the same boundary
+        (["cost-report", "--last", *home], (2,)),
+        (["triage", "loops", str(root / "tests" / "fixtures")], (0, 1, 2)),
+        (["cache", "stats", *home], (0,)),
+        (["validate", crew], (0,)),
+    ):
+        loaded = _modules_after(argv, ok)
+        assert "mas_cli.cli.fast" in loaded  # the probe works
+        assert loaded.isdisjoint(READ_ONLY_HEAVY), (argv, sorted(loaded & set(READ_ONLY_HEAVY)))

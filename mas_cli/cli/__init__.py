@@ -1,7 +1,8 @@
 """The `mas` command line. Thin: parse, call the core, render. Nothing imports this package.
 
-`main` answers `mas --version` before Typer and rich load, and `mas --help` before Typer loads
-(cli/quickhelp.py, from the command table in cli/commands.py); `app` is imported on first use.
+`main` answers `mas --version` before Typer and rich load, `mas --help` before Typer loads
+(cli/quickhelp.py, from the command table in cli/commands.py), and the read-only commands
+without Typer when their options parse plainly (cli/fast.py); `app` is imported on first use.
 """
 
 from __future__ import annotations
@@ -23,6 +24,11 @@ def main() -> int:
         return _version()
     if sys.argv[1:] in (["--help"], ["-h"]):
         return _help()
+    from mas_cli.cli import fast
+
+    code = fast.run(sys.argv[1:])
+    if code is not None:
+        return code
     from mas_cli.cli.app import main as run
 
     return run()

@@ -1,84 +1,35 @@
-"""The Typer app, its one error boundary, and the exit codes.
+"""The Typer app, behind the one error boundary of cli/boundary.py.
 
-Exit codes: 0 ok, 1 failure (or a CI gate tripped), 2 usage or bad input, 3 stopped by a limit,
-130 interrupted. Command modules import the core inside their functions so that `mas --help`
+Command modules import the core inside their functions so that `mas --help`
 loads no provider SDK, no tokenizer and no engine.
 """
 
 from __future__ import annotations
 
 import importlib
-import os
-import sys
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from typer.core import TyperGroup
 
 from mas_cli import __version__
 from mas_cli.cli import helptext
+from mas_cli.cli.boundary import exit_code, flushed, quiet_stdout
 from mas_cli.cli.commands import APP_HELP, COMMANDS
-from mas_cli.cli.options import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from mas_cli.cli.exits import EXIT_FAILURE, EXIT_OK
 from mas_cli.cli.streams import degrade_streams
-from mas_cli.errors import MasError, UsageError
 
 
 class _Boundary(TyperGroup):
     """Turns errors raised anywhere under a command into a message on stderr and an exit code."""
 
     def invoke(self, ctx: Any) -> Any:
-        from mas_cli.cli import render
-
         try:
             return super().invoke(ctx)
-        except MasError as exc:
-            render.error(exc)
-            raise typer.Exit(exc.exit_code) from None
-        except KeyboardInterrupt:
-            render.stderr.print("[yellow]interrupted[/]")
-            raise typer.Exit(EXIT_INTERRUPTED) from None
-        except RecursionError:  # a backstop: every reader turns deep nesting into its own error
-            render.error(UsageError("the input is nested too deeply to read", hint=_DEEP_HINT))
-            raise typer.Exit(EXIT_USAGE) from None
-        except BrokenPipeError:
-            _pipe_closed.append(True)
-            _quiet_stdout()  # the reader (`| head`) took what it wanted: not a failure
-            raise typer.Exit(EXIT_OK) from None
-        except Exception as exc:
-            if _is_cli_signal(exc) or os.environ.get("MAS_DEBUG"):
+        except (Exception, KeyboardInterrupt) as exc:
+            if isinstance(exc, typer.Exit | typer.Abort) or (code := exit_code(exc)) is None:
                 raise
-            render.internal_error(exc)
-            raise typer.Exit(EXIT_FAILURE) from None
-
-
-_DEEP_HINT = "flatten the JSON or YAML given to mas; nesting a thousand levels deep is not data"
-
-
-_pipe_closed: list[bool] = []  # set when stdout's reader went away before we were done
-
-
-def _on_broken_pipe(console: Console) -> None:
-    """Rich exits 1 on a closed pipe; ours (and Typer's help) hand it to `main`, which exits 0."""
-    console.quiet = True
-    _pipe_closed.append(True)
-    raise BrokenPipeError
-
-
-Console.on_broken_pipe = _on_broken_pipe  # type: ignore[method-assign,assignment]
-
-
-def _quiet_stdout() -> None:
-    """Point stdout at /dev/null, so flushing at exit does not raise again."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-
-
-def _is_cli_signal(exc: Exception) -> bool:
-    """Exit, Abort and usage errors belong to the CLI framework, which prints them itself."""
-    return isinstance(exc, typer.Exit | typer.Abort) or type(exc).__module__.startswith(
-        ("typer", "click")
-    )
+            raise typer.Exit(code) from None
 
 
 helptext.install()
@@ -138,19 +89,8 @@ def main() -> int:
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else EXIT_FAILURE
     except BrokenPipeError:  # while printing help, outside the command's boundary
-        _quiet_stdout()
+        quiet_stdout()
         return EXIT_OK
     else:
         code = EXIT_OK
-    return _flushed(code)
-
-
-def _flushed(code: int) -> int:
-    """Flush stdout here, where a reader that closed the pipe early is not a failure."""
-    if _pipe_closed:  # the reader left before the command was done: not a failure
-        return EXIT_OK
-    try:
-        sys.stdout.flush()
-    except BrokenPipeError:
-        _quiet_stdout()  # the command finished: its own exit code stands
-    return code
+    return flushed(code)

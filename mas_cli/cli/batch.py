@@ -11,7 +11,6 @@ from mas_cli.cli.options import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_LIMIT, EXIT
 from mas_cli.errors import UsageError
 
 if TYPE_CHECKING:
-    from mas_cli.batch.report import BatchView
     from mas_cli.batch.runner import BatchResult
 
 Concurrency = Annotated[
@@ -168,22 +167,3 @@ BatchOption = Annotated[
 LastBatchOption = Annotated[
     bool, typer.Option("--last-batch", help="The runs of the most recent batch.")
 ]
-
-
-def chosen_batch(home: Path | None, ref: str | None, last: bool) -> BatchView | None:
-    """The batch named by --batch or --last-batch, read from its folder; None when neither."""
-    if ref is None and not last:
-        return None
-    from mas_cli.batch.folder import resolve_batch
-    from mas_cli.batch.report import read_batch
-    from mas_cli.events.store import home_dir
-
-    return read_batch(resolve_batch(home_dir(home), ref, last=last))
-
-
-def batch_logs(home: Path | None, view: BatchView) -> list[Path]:
-    """The run logs of a batch's items (each item's last run)."""
-    from mas_cli.batch.report import batch_logs as logs
-    from mas_cli.events.store import home_dir
-
-    return logs(home_dir(home), view)

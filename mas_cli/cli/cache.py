@@ -20,14 +20,9 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machine
 @app.command("stats")
 def stats(home: HomeOption = None, json_out: JsonOption = False) -> None:
     """Entries and size per tool, and hit rates from the run logs."""
-    from mas_cli.cli.render.cache import cache_stats as draw
-    from mas_cli.events.store import home_dir
-    from mas_cli.events.tool_use import tool_use
-    from mas_cli.tools.cache import cache_dir
-    from mas_cli.tools.cache_admin import cache_stats
+    from mas_cli.cli.actions.cache import stats as action
 
-    where = home_dir(home)
-    draw(cache_stats(cache_dir(where)), tool_use(where), as_json=json_out)
+    raise typer.Exit(action(home=home, json_out=json_out))
 
 
 @app.command("clear")

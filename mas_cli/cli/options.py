@@ -1,14 +1,5 @@
-"""What the commands share: the `--home` option, the one `--format` check, and the exit codes.
-
-Exit codes, as the README's table gives them:
-
-    0    ok
-    1    a failure, or a CI gate tripped (a triage finding, a state problem, a cost gate, a tool
-         test that failed or ran nothing)
-    2    bad input: a usage error, an unreadable file, a crew that does not validate
-    3    a run stopped by a limit
-    130  interrupted (Ctrl-C)
-"""
+"""What the Typer commands share: the `--home` option and `--format/-f`. The exit codes and the
+`--format` check are in cli/exits.py, which the fast path reads without Typer."""
 
 from __future__ import annotations
 
@@ -17,16 +8,29 @@ from typing import Annotated, Any
 
 import typer
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_LIMIT, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
-EXIT_GATE = EXIT_FAILURE
-"""A CI gate tripped: the command worked, and what it checked is not as it should be."""
-EXIT_BY_STATUS = {
-    "ok": EXIT_OK,
-    "failed": EXIT_FAILURE,
-    "stopped": EXIT_LIMIT,
-    "interrupted": EXIT_INTERRUPTED,
-}
-"""A run's exit code by its final status."""
+from mas_cli.cli.exits import (
+    EXIT_BY_STATUS,
+    EXIT_FAILURE,
+    EXIT_GATE,
+    EXIT_INTERRUPTED,
+    EXIT_LIMIT,
+    EXIT_OK,
+    EXIT_USAGE,
+    output_format,
+)
+
+__all__ = [
+    "EXIT_BY_STATUS",
+    "EXIT_FAILURE",
+    "EXIT_GATE",
+    "EXIT_INTERRUPTED",
+    "EXIT_LIMIT",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "HomeOption",
+    "format_option",
+    "output_format",
+]
 
 HomeOption = Annotated[
     Path | None,
@@ -43,20 +47,3 @@ def format_option(choices: tuple[str, ...]) -> Any:
     return typer.Option(
         "--format", "-f", help=f"{', '.join(choices)}.", metavar=f"[{'|'.join(choices)}]"
     )
-
-
-def output_format(fmt: str, json_out: bool, choices: tuple[str, ...]) -> str:
-    """The format to print in: `json` for `--json`, else `fmt` if the command has it.
-
-    Raises:
-        UsageError: a format this command does not print (`triage state --format md`).
-    """
-    from mas_cli.errors import UsageError
-
-    out = "json" if json_out else fmt
-    if out not in choices:
-        raise UsageError(
-            f"--format {fmt!r} is not known to this command",
-            hint=f"use one of: {', '.join(choices)}",
-        )
-    return out

@@ -1,20 +1,17 @@
-"""`mas run`: run a crew, show progress on stderr, outputs on stdout, exit by how it ended."""
+"""`mas run`: the Typer signature; cli/actions/run.py does the work."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import Annotated
 
 import typer
 
-from mas_cli.cli.options import EXIT_BY_STATUS, HomeOption
-from mas_cli.errors import UsageError
-from mas_cli.events.text import fix_text, fix_value, loads
+from mas_cli.cli.actions import run as actions
+from mas_cli.cli.actions.run import MAX_INPUTS_BYTES, parse_inputs
+from mas_cli.cli.options import HomeOption
 
-if TYPE_CHECKING:
-    from mas_cli.engine.run import RunOptions
-    from mas_cli.export.live import LiveExport
-    from mas_cli.spec.loader import Crew
+__all__ = ["MAX_INPUTS_BYTES", "parse_inputs", "run"]
 
 
 def run(
@@ -74,125 +71,9 @@ def run(
 
     Exit 0 ok, 1 a task failed, 2 bad crew or inputs, 3 stopped by a limit, 130 interrupted.
     """
-    import asyncio
-
-    from mas_cli.cli import render
-    from mas_cli.cli.render.run import Progress, ToolErrors, run_result
-    from mas_cli.engine.run import RunOptions, run_crew
-    from mas_cli.events.store import home_dir
-    from mas_cli.spec.loader import load_crew
-
-    if replay and (offline or estimate):
-        other = "--offline" if offline else "--estimate"
-        raise UsageError(f"--replay and {other} cannot be combined", hint="give one of them")
-    loaded = load_crew(crew)
-    for warning in loaded.warnings:
-        if warning.code != "default-limits":  # validate says it; a run need not repeat it
-            render.problem(warning, "warning")
-    tool_errors = ToolErrors()
-    listeners = (tool_errors,) if quiet else (tool_errors, Progress())
-    live = None if estimate else _live_export(otel, otel_endpoint)
-    listeners = (*listeners, live) if live else listeners
-    options = RunOptions(
-        home_dir(home),
-        parse_inputs(input_pairs or [], inputs_file),
-        offline,
-        listeners,
-        replay=replay,
-    )
-    if estimate:
-        _estimate(loaded, options, as_json=json_out)
-    try:
-        result = asyncio.run(run_crew(loaded, options))
-    finally:
-        failure = live.close() if live else None
-    if failure:
-        render.stderr.print(f"[yellow]warning:[/] {failure}")
-    run_result(result, loaded.spec, as_json=json_out, tool_errors=tool_errors.count)
-    raise typer.Exit(EXIT_BY_STATUS[result.status])
-
-
-def _live_export(asked: bool, given: str | None) -> LiveExport | None:
-    """The live OpenTelemetry export, when asked for or when the environment names a collector."""
-    from mas_cli.export.live import DEFAULT_ENDPOINT, LiveExport, endpoint_from_env
-
-    endpoint = given or endpoint_from_env()
-    if not asked and endpoint is None:
-        return None
-    return LiveExport(endpoint or DEFAULT_ENDPOINT)
-
-
-def _estimate(crew: Crew, options: RunOptions, *, as_json: bool) -> NoReturn:
-    """Run offline in a scratch home, print the priced usage and the worst case, exit."""
-    import asyncio
-
-    from mas_cli.cli import render
-    from mas_cli.cli.render import cost as draw
-    from mas_cli.cost.budget import worst_case_bound
-    from mas_cli.engine.estimate import estimate_crew, not_run
-
-    result, report = asyncio.run(estimate_crew(crew, options))
-    bound, skipped = worst_case_bound(crew.spec), not_run(crew.spec.tools)
-    if as_json:
-        render.json_out(
-            {"estimate": report.to_json(), "worst_case": bound.to_json(), "tools_not_run": skipped}
-        )
-    else:
-        draw.estimate(report, bound)
-        if skipped:
-            shown = ", ".join(f"{name} ({kind})" for name, kind in skipped.items())
-            render.stdout.print(f"! tools not run in a dry run (placeholder answers): {shown}")
-    if result.status != "ok":
-        render.stderr.print(f"the dry run ended {result.status}: {result.reason}")
-    raise typer.Exit(EXIT_BY_STATUS[result.status])
-
-
-def parse_inputs(pairs: list[str], inputs_file: Path | None) -> dict[str, Any]:
-    """--inputs FILE.json first, then each --input key=value over it."""
-    values: dict[str, Any] = _inputs_file(inputs_file) if inputs_file else {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise UsageError(
-                f"--input {pair!r} is not key=value", hint='e.g. --input topic="retry storms"'
-            )
-        if fix_text(pair) != pair:  # bytes that were not UTF-8, kept as lone surrogates
-            raise UsageError(
-                f"--input {fix_text(pair)[:80]!r} is not valid UTF-8",
-                hint="set the terminal to UTF-8, or pass the values in --inputs FILE.json",
-            )
-        if len(value.encode("utf-8", "surrogateescape")) > MAX_INPUTS_BYTES:
-            raise UsageError(
-                f"--input {key.strip()}: larger than {MAX_INPUTS_BYTES:,} bytes",
-                hint="inputs become prompt text; pass less, or give a tool the file to read",
-            )
-        values[key.strip()] = value
-    return values
-
-
-MAX_INPUTS_BYTES = 8 << 20  # README "Inputs": a larger file is refused before it is read
-
-
-def _inputs_file(path: Path) -> dict[str, Any]:
-    if path.suffix.lower() in (".jsonl", ".csv", ".ndjson"):
-        raise UsageError(
-            f"{path}: --inputs of mas run is one JSON object of inputs (a .json file)",
-            hint=f"to run the crew once per line, run a batch: mas batch CREW.yaml --inputs {path}",
-        )
-    try:
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_INPUTS_BYTES + 1)
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot be read ({exc.strerror})") from None
-    if len(raw) > MAX_INPUTS_BYTES:
-        raise UsageError(
-            f"{path}: larger than {MAX_INPUTS_BYTES:,} bytes, the most --inputs reads",
-            hint="inputs become prompt text; pass less, or give a tool the file to read",
-        )
-    try:
-        data = loads(raw)
-    except ValueError as exc:
-        raise UsageError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise UsageError(f"{path}: expected a JSON object of input values")
-    return dict(fix_value(data))
+    code = actions.run(
+        crew=crew, input_pairs=input_pairs, inputs_file=inputs_file, offline=offline,
+        replay=replay, home=home, json_out=json_out, quiet=quiet, estimate=estimate, otel=otel,
+        otel_endpoint=otel_endpoint,
+    )  # fmt: skip
+    raise typer.Exit(code)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from mas_cli.cli.batch import BatchOption, LastBatchOption, chosen_batch
+from mas_cli.cli.actions import runs as actions
+from mas_cli.cli.batch import BatchOption, LastBatchOption
 from mas_cli.cli.options import HomeOption
 
 app = typer.Typer(
@@ -52,71 +52,11 @@ def runs(
     """
     if ctx.invoked_subcommand:
         return
-    if batches or batch or last_batch:
-        _batch_runs(home, batch, last_batch, json_out=json_out)
-        return
-    from dataclasses import asdict
-
-    from mas_cli.cli import render
-    from mas_cli.cli.render.runs import runs_table
-    from mas_cli.cost.history import parse_since
-    from mas_cli.events.runs import RunFilter, select_runs
-    from mas_cli.events.store import home_dir, runs_dir
-
-    where = RunFilter(crew, _status(status), parse_since(since) if since else None)
-    rows, crews = select_runs(home_dir(home), where, limit)
-    if crew and crew not in crews and crews and not since:
-        unknown_crew(crew, crews)
-    if json_out:
-        render.json_out([asdict(r) for r in rows])
-    elif not rows:
-        render.stderr.print(_nothing(runs_dir(home_dir(home)), crews))
-    else:
-        runs_table(rows)
-
-
-def _batch_runs(home: Path | None, ref: str | None, last: bool, *, json_out: bool) -> None:
-    from mas_cli.cli import render
-    from mas_cli.cli.render import batch as draw
-
-    view = chosen_batch(home, ref, last)
-    if view is None:
-        from mas_cli.batch.report import list_batches
-        from mas_cli.events.store import home_dir
-
-        rows = list_batches(home_dir(home))
-        render.json_out(rows) if json_out else draw.batches_table(rows)
-    elif json_out:
-        render.json_out([item.__dict__ for item in view.items])
-    else:
-        draw.items_table(view)
-
-
-def _status(status: str | None) -> str | None:
-    from mas_cli.events.runs import STATUSES
-
-    if status is None or status in STATUSES:
-        return status
-    from mas_cli.errors import UsageError
-    from mas_cli.spec.findings import did_you_mean  # only for a mistake: it loads PyYAML
-
-    hint = did_you_mean(status, STATUSES) or f"one of: {', '.join(STATUSES)}"
-    raise UsageError(f"--status {status!r} is not a run status", hint=hint)
-
-
-def unknown_crew(crew: str, crews: set[str]) -> None:
-    from mas_cli.errors import UsageError
-    from mas_cli.spec.findings import did_you_mean
-
-    known = ", ".join(sorted(crews))
-    hint = did_you_mean(crew, crews) or f"crews with runs here: {known}"
-    raise UsageError(f"no runs of crew {crew!r}", hint=hint)
-
-
-def _nothing(folder: Path, crews: set[str]) -> str:
-    if not crews:
-        return f"no runs under {folder} yet: try mas run crews/fraud-review/crew.yaml --offline"
-    return "no runs match these filters (mas runs without them lists every run)"
+    code = actions.runs(
+        home=home, limit=limit, crew=crew, status=status, since=since, json_out=json_out,
+        batch=batch, last_batch=last_batch, batches=batches,
+    )  # fmt: skip
+    raise typer.Exit(code)
 
 
 @app.command("prune")
@@ -173,27 +113,8 @@ def show(
     With --batch (or --last-batch, or a batch id as RUN): the batch, its totals by status and
     its costliest items.
     """
-    from mas_cli.cli import render
-    from mas_cli.cli.render.runs import run_tree as draw
-    from mas_cli.cli.render.runs import tree_json
-    from mas_cli.errors import UsageError
-    from mas_cli.events.runs import run_tree
-    from mas_cli.events.store import home_dir, resolve_log
-    from mas_cli.events.transcript import read_transcript
-
-    if run is not None and run.startswith("b-") and batch is None:
-        batch = run  # batch ids start with b-, run ids with a date
-    view = chosen_batch(home, batch, last_batch)
-    if view is not None:
-        from mas_cli.cli.render.batch import overview
-
-        render.json_out(view.to_json()) if json_out else overview(view)
-        return
-    if run is None and not last:
-        raise UsageError("name a run", hint="mas show RUN_ID, or mas show --last")
-    log = resolve_log(home_dir(home), run, last)
-    words = read_transcript(log) if full else None
-    if json_out:
-        render.json_out(tree_json(run_tree(log), words))
-    else:
-        draw(run_tree(log), words)
+    code = actions.show(
+        run=run, last=last, home=home, full=full, json_out=json_out, batch=batch,
+        last_batch=last_batch,
+    )  # fmt: skip
+    raise typer.Exit(code)

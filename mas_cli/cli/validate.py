@@ -1,17 +1,13 @@
-"""`mas validate`: load crew files and print a summary of each, or all of its problems."""
+"""`mas validate`: the Typer signature; cli/actions/validate.py does the work."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
 
-from mas_cli.cli.options import EXIT_OK, EXIT_USAGE
-
-if TYPE_CHECKING:
-    from mas_cli.cost.budget import RunBound
-    from mas_cli.spec.summary import Validation
+from mas_cli.cli.actions import validate as actions
 
 
 def validate(
@@ -23,43 +19,4 @@ def validate(
 
     Exit 0 when every file is valid, 2 when one is not (or has warnings, with --strict).
     """
-    from mas_cli.cli import render
-    from mas_cli.cli.render.cost import worst_case
-    from mas_cli.cli.render.validate import validation
-    from mas_cli.cost.budget import worst_case_bound
-    from mas_cli.spec.summary import check_file
-
-    reports = [_probed(check_file(path)) for path in crews]
-    bounds = [worst_case_bound(r.spec) if r.spec else None for r in reports]
-    if json_out:
-        render.json_out([_with_bound(r.to_json(), b) for r, b in zip(reports, bounds, strict=True)])
-    else:
-        for report, bound in zip(reports, bounds, strict=True):
-            validation(report)
-            if bound is not None:
-                worst_case(bound)
-    failed = any(not r.ok or (strict and r.warnings) for r in reports)
-    raise typer.Exit(EXIT_USAGE if failed else EXIT_OK)
-
-
-def _probed(report: Validation) -> Validation:
-    """Import the crew's own tool files and check its examples, as a run would meet them; start
-    its MCP servers and check what they offer."""
-    import dataclasses
-
-    from mas_cli.spec.loader import Crew
-    from mas_cli.tools.mcp.probe import probe_servers, with_offers
-    from mas_cli.tools.probe import probe_tools
-
-    if report.spec is None:
-        return report
-    crew = Crew(report.spec, Path(report.path))
-    found = probe_tools(crew)
-    served, offers = probe_servers(crew)
-    report = with_offers(report, offers)
-    problems = [*report.problems, *found, *served]
-    return dataclasses.replace(report, problems=problems) if found or served else report
-
-
-def _with_bound(doc: dict[str, Any], bound: RunBound | None) -> dict[str, Any]:
-    return {**doc, "worst_case": bound.to_json() if bound else None}
+    raise typer.Exit(actions.validate(crews=crews, strict=strict, json_out=json_out))

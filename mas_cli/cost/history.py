@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from mas_cli.cost.report import read_run
 from mas_cli.cost.tally import Tally
 from mas_cli.errors import UsageError
 
@@ -80,6 +79,8 @@ def spend_history(
     paths: Iterable[Path], crew: str | None = None, since: datetime | None = None
 ) -> History:
     """Read each run log (skipping, unread, runs whose id says they began before `since`)."""
+    from mas_cli.cost.report import read_run  # the log readers: not for parse_since
+
     history = History()
     for path in paths:
         if since is not None and _started_before(path.parent.name, since):

@@ -9,6 +9,5 @@ class Spec(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         frozen=True,
-        use_attribute_docstrings=True,
         allow_inf_nan=False,  # .inf and .nan are never a limit, a price or a timeout
     )

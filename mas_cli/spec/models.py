@@ -1,8 +1,9 @@
 """The crew file as pydantic models: every section, every field documented, unknown keys refused.
 
-Field docstrings double as the reference for users (`use_attribute_docstrings`), so each one
-says what the field does in one line. The `models:`, `prices:` and `rate_limits:` sections live
-in `model_spec`.
+Field docstrings are the reference for users, so each one says what the field does in one
+line. They are not loaded into pydantic (`use_attribute_docstrings` reads every class's source
+with `inspect` and `ast`: about a third of importing these models, for descriptions nothing reads).
+The `models:`, `prices:` and `rate_limits:` sections live in `model_spec`.
 """
 
 from __future__ import annotations

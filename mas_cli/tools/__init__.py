@@ -7,23 +7,21 @@ come from the started server: `tools.mcp.open_servers`, wrapped by `scrubbed`);
 are results the model is shown.
 Every result is scrubbed of the crew's known secrets before anyone (the cache, the run log,
 the model, `mas tool-test`) sees it; command tools run with an allow-listed environment.
+
+The names below load on first use: `mas cache stats` reads the cache through
+`mas_cli.tools.cache_admin` without the tool runtime, the crew loader or the provider keys.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Mapping
-from dataclasses import dataclass
-from types import ModuleType
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from mas_cli.llm.keys import crew_secrets, model_keys
-from mas_cli.redact import Secrets
-from mas_cli.spec.loader import Crew
-from mas_cli.spec.models import ToolSpec
-from mas_cli.tools.base import Tool, ToolResult, WrappedTool, check_arguments
-from mas_cli.tools.command import CommandTool, load_command_tool
-from mas_cli.tools.function import FunctionTool, load_function_tool
+if TYPE_CHECKING:
+    from mas_cli.tools.base import Tool, ToolResult, check_arguments
+    from mas_cli.tools.command import CommandTool
+    from mas_cli.tools.function import FunctionTool
+    from mas_cli.tools.loading import ScrubbedTool, load_tool, load_tools, scrubbed
 
 __all__ = [
     "CommandTool",
@@ -37,60 +35,20 @@ __all__ = [
     "scrubbed",
 ]
 
-
-def load_tools(crew: Crew) -> dict[str, Tool]:
-    """Every tool of a crew, by name, ready to call. Function files are imported here.
-
-    Raises:
-        ToolError: a function cannot be imported or described, or a command's program is missing;
-            the message names the tool, the file and the function.
-    """
-    modules: dict[str, ModuleType] = {}  # one import per file, shared by the tools it defines
-    return {
-        name: _load(crew, name, spec, modules)
-        for name, spec in crew.spec.tools.items()
-        if spec.mcp is None  # an MCP server's tools come from the server (tools.mcp)
-    }
+_WHERE = {
+    "Tool": "base",
+    "ToolResult": "base",
+    "check_arguments": "base",
+    "CommandTool": "command",
+    "FunctionTool": "function",
+    "ScrubbedTool": "loading",
+    "load_tool": "loading",
+    "load_tools": "loading",
+    "scrubbed": "loading",
+}
 
 
-def load_tool(crew: Crew, name: str, spec: ToolSpec | None = None) -> Tool:
-    """One tool of a crew, ready to call; `spec` replaces its spec (e.g. another timeout).
-
-    Raises:
-        ToolError: as load_tools.
-    """
-    return _load(crew, name, spec or crew.spec.tools[name], {})
-
-
-def _load(crew: Crew, name: str, spec: ToolSpec, modules: dict[str, ModuleType]) -> Tool:
-    base_dir = crew.base_dir.resolve()
-    tool: Tool
-    if spec.function is not None:
-        tool = load_function_tool(name, spec, base_dir, modules)
-    else:
-        tool = load_command_tool(name, spec, base_dir, model_keys(crew.spec))
-    return ScrubbedTool(tool, crew_secrets(crew.spec))
-
-
-def scrubbed(crew: Crew, tools: Mapping[str, Tool]) -> dict[str, Tool]:
-    """These tools with their results scrubbed of the crew's secrets."""
-    secrets = crew_secrets(crew.spec)
-    return {name: ScrubbedTool(tool, secrets) for name, tool in tools.items()}
-
-
-@dataclass(frozen=True)
-class ScrubbedTool(WrappedTool):
-    """A tool whose results are scrubbed of every known secret: the one place tool output is."""
-
-    secrets: Secrets = dataclasses.field(default_factory=Secrets)
-
-    async def call(self, arguments: dict[str, Any]) -> ToolResult:
-        """The tool's result with its output, error and traceback scrubbed."""
-        result = await self.inner.call(arguments)
-        scrub = self.secrets.scrub
-        return dataclasses.replace(
-            result,
-            output=scrub(result.output),
-            error=scrub(result.error) if result.error else result.error,
-            traceback=scrub(result.traceback) if result.traceback else result.traceback,
-        )
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)

@@ -17,33 +17,39 @@ chats.py          chat transcripts, group chats, SWE-agent and OpenHands traject
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from importlib import import_module
+from typing import TYPE_CHECKING
 
 from mas_cli.errors import UsageError
-from mas_cli.events.formats.chats import read_chats
-from mas_cli.events.formats.documents import (
-    read_agents_document,
-    read_jaeger,
-    read_otlp_document,
-)
-from mas_cli.events.formats.langfuse import read_langfuse
-from mas_cli.events.formats.mas import read_mas
-from mas_cli.events.formats.openai_agents import read_openai_agents
-from mas_cli.events.formats.otlp import read_otlp
-from mas_cli.events.formats.records import Record
-from mas_cli.events.formats.sniff import sniff_source
-from mas_cli.events.formats.source import BadLines, LineSource, document_bytes
-from mas_cli.events.formats.text import read_text
+
+if TYPE_CHECKING:
+    from mas_cli.events.formats.records import Record
+    from mas_cli.events.formats.source import BadLines, LineSource
 
 CHAT_FORMATS = ("chat", "swe-agent", "openhands")
 FORMATS = ("auto", "mas", "otlp", "jaeger", "langfuse", "openai-agents", "text", *CHAT_FORMATS)
-LINE_READERS = {"mas": read_mas, "otlp": read_otlp, "openai-agents": read_openai_agents}
-DOCUMENT_READERS = {
-    "otlp": read_otlp_document,
-    "openai-agents": read_agents_document,
-    "jaeger": read_jaeger,
-    "langfuse": read_langfuse,
+# Readers by format, as module:function, imported when a log of that format is read: the run
+# log's own reader (events/reader.py) needs source.py only, not every other format's reader.
+LINE_READERS = {
+    "mas": "mas:read_mas",
+    "otlp": "otlp:read_otlp",
+    "openai-agents": "openai_agents:read_openai_agents",
 }
+DOCUMENT_READERS = {
+    "otlp": "documents:read_otlp_document",
+    "openai-agents": "documents:read_agents_document",
+    "jaeger": "documents:read_jaeger",
+    "langfuse": "langfuse:read_langfuse",
+}
+
+
+def _reader(target: str) -> Callable[..., Iterator[tuple[int, Record]]]:
+    module, name = target.split(":")
+    reader: Callable[..., Iterator[tuple[int, Record]]] = getattr(
+        import_module(f"{__name__}.{module}"), name
+    )
+    return reader
 
 
 def check_format(name: str) -> str:
@@ -59,16 +65,21 @@ def read_records(
     source: LineSource, fmt: str, bad: BadLines, pattern: re.Pattern[str] | None = None
 ) -> Iterator[tuple[int, Record]]:
     """The (line, record) pairs of one input, in the format given or sniffed from its head."""
+    from mas_cli.events.formats.source import document_bytes
+
     chosen = "text" if pattern is not None else fmt
     if chosen == "auto":
+        from mas_cli.events.formats.sniff import sniff_source
+
         chosen = sniff_source(source)
     if chosen in DOCUMENT_READERS and (source.document or chosen not in LINE_READERS):
-        return DOCUMENT_READERS[chosen](document_bytes(source), _head(source), source.name, bad)
+        read_document = _reader(DOCUMENT_READERS[chosen])
+        return read_document(document_bytes(source), _head(source), source.name, bad)
     if chosen in LINE_READERS:
-        return LINE_READERS[chosen](source, source.name, bad)
+        return _reader(LINE_READERS[chosen])(source, source.name, bad)
     if chosen in CHAT_FORMATS:
-        return read_chats(source, bad)
-    return read_text(source, source.name, bad, pattern)
+        return _reader("chats:read_chats")(source, bad)
+    return _reader("text:read_text")(source, source.name, bad, pattern)
 
 
 def _head(source: LineSource) -> bytes:

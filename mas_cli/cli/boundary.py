@@ -1,0 +1,76 @@
+"""The one error boundary: an exception raised under a command becomes a message on stderr and
+an exit code. No Typer here: the Typer app (app.py) and the fast path (fast.py) share it.
+
+Exit codes: 0 ok, 1 failure (or a CI gate tripped), 2 usage or bad input, 3 stopped by a limit,
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from rich.console import Console
+
+from mas_cli.cli.exits import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from mas_cli.errors import MasError, UsageError
+
+_DEEP_HINT = "flatten the JSON or YAML given to mas; nesting a thousand levels deep is not data"
+
+_pipe_closed: list[bool] = []  # set when stdout's reader went away before we were done
+
+
+def exit_code(exc: BaseException) -> int | None:
+    """Say what went wrong on stderr and give the exit code; None for an exception that is not
+    ours to report (the CLI framework's own, or any with MAS_DEBUG set): the caller re-raises."""
+    from mas_cli.cli import render
+
+    if isinstance(exc, MasError):
+        render.error(exc)
+        return exc.exit_code
+    if isinstance(exc, KeyboardInterrupt):
+        render.stderr.print("[yellow]interrupted[/]")
+        return EXIT_INTERRUPTED
+    if isinstance(exc, RecursionError):  # a backstop: every reader turns deep nesting into its own
+        render.error(UsageError("the input is nested too deeply to read", hint=_DEEP_HINT))
+        return EXIT_USAGE
+    if isinstance(exc, BrokenPipeError):
+        _pipe_closed.append(True)
+        quiet_stdout()  # the reader (`| head`) took what it wanted: not a failure
+        return EXIT_OK
+    if not isinstance(exc, Exception) or _is_cli_signal(exc) or os.environ.get("MAS_DEBUG"):
+        return None
+    render.internal_error(exc)
+    return EXIT_FAILURE
+
+
+def _is_cli_signal(exc: Exception) -> bool:
+    """Exit, Abort and usage errors belong to the CLI framework, which prints them itself."""
+    return type(exc).__module__.startswith(("typer", "click"))
+
+
+def _on_broken_pipe(console: Console) -> None:
+    """Rich exits 1 on a closed pipe; ours (and Typer's help) hand it to `main`, which exits 0."""
+    console.quiet = True
+    _pipe_closed.append(True)
+    raise BrokenPipeError
+
+
+Console.on_broken_pipe = _on_broken_pipe  # type: ignore[method-assign,assignment]
+
+
+def quiet_stdout() -> None:
+    """Point stdout at /dev/null, so flushing at exit does not raise again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+def flushed(code: int) -> int:
+    """Flush stdout here, where a reader that closed the pipe early is not a failure."""
+    if _pipe_closed:  # the reader left before the command was done: not a failure
+        return EXIT_OK
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        quiet_stdout()  # the command finished: its own exit code stands
+    return code
