@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,11 +11,17 @@ from typing import Any
 
 import pytest
 from crewkit import events, of_type, run, write_crew
+from fakeserver import OPENAI, FakeServer, Reply, honest_input_tokens, openai_text, openai_tools
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mas_cli.cost import tokens
-from mas_cli.cost.tokens import count_messages, count_messages_bound
+from mas_cli.cost.tokens import (
+    MAX_TOKEN_BYTES,
+    count_messages,
+    count_messages_bound,
+    count_messages_floor,
+)
 from mas_cli.events.models import Event, TaskStarted
 
 FRESH_BUILD_S = 10  # how long a held build waits to be released: far above a healthy run's need
@@ -145,3 +152,101 @@ def test_a_task_starts_while_the_tokenizer_is_still_being_built(
     calls = of_type(events(result), "llm_call")
     assert len(calls) == 2
     assert all(c["input_tokens"] > 0 for c in calls)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    messages=st.lists(message, max_size=4),
+    tools=st.lists(tool, max_size=3),
+    model=st.sampled_from(["gpt-4o", "gpt-4", "claude-sonnet-4-6", "some-local-model"]),
+)
+def test_the_floor_is_never_above_the_exact_count(
+    messages: list[dict[str, Any]], tools: list[dict[str, Any]], model: str
+) -> None:
+    """Calibration is skipped on this floor: it must never say more."""
+    exact = count_messages(messages, model, tools or None).tokens
+    assert count_messages_floor(messages, model, tools or None) <= exact
+
+
+def test_the_floor_of_worst_case_texts() -> None:
+    """Texts a BPE packs most tightly: long runs of one character, spaces, digits, code."""
+    for text in ("a" * 5000, " " * 999, "=" * 4096, "1234567890" * 100, "\t" * 300, "-" * 777):
+        messages = [{"role": "user", "content": text}]
+        for model in ("gpt-4o", "gpt-4", "claude-sonnet-4-6"):
+            assert count_messages_floor(messages, model) <= count_messages(messages, model).tokens
+
+
+@pytest.mark.parametrize("name", ["o200k_base", "cl100k_base"])
+def test_no_token_is_longer_than_max_token_bytes(name: str) -> None:
+    """The floor divides a text's bytes by MAX_TOKEN_BYTES: it holds only if no token is longer."""
+    ranks = tokens._encoding(name)._mergeable_ranks
+    assert max(map(len, ranks)) <= MAX_TOKEN_BYTES
+
+
+def _served_crew(tmp_path: Path, server: FakeServer, limit: int) -> Path:
+    crew = f"""
+        name: served
+        models:
+          fast: {{provider: openai, model: gpt-4o-mini, base_url: "{server.url}/v1",
+                  api_key_env: MAS_TEST_KEY}}
+        limits: {{max_history_tokens: {limit}, max_identical_tool_calls: 10, max_turns: 6}}
+        tools: {{big: {{function: tools.py:big}}}}
+        agents:
+          a: {{role: A, model: fast, tools: [big]}}
+        tasks: [{{id: t, agent: a, prompt: Read every page.}}]
+    """
+    tools_py = 'def big(n: int) -> str:\n    """A page."""\n    return f"page {n} " + "lorem ipsum " * 60\n'
+    return write_crew(tmp_path / "crew", crew, tools__py=tools_py)
+
+
+def _pages(server: FakeServer, factor: int) -> None:
+    """Three tool turns, then an answer; the server counts `factor` times the honest bound."""
+    served: list[int] = []
+
+    def answer(body: dict[str, Any]) -> Reply:
+        turns = len(served)  # not counted in the messages: trimming drops some
+        served.append(turns)
+        reply = openai_tools(("big", json.dumps({"n": turns}))) if turns < 3 else openai_text("ok")
+        inputs = honest_input_tokens(OPENAI, body) * factor
+        reply.json["usage"] = {"prompt_tokens": inputs, "completion_tokens": 5}
+        return reply
+
+    server.openai.handler = answer
+
+
+def test_a_run_far_from_max_history_tokens_builds_no_tokenizer(
+    tmp_path: Path,
+    server: FakeServer,
+    clean_env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    fresh_builds: list[str],
+) -> None:
+    """The build holds the GIL, and so every task, for a quarter of a second: a run whose
+    provider counts its own tokens and whose prompts stay far below max_history_tokens needs
+    no count of ours at all."""
+    monkeypatch.setenv("MAS_TEST_KEY", "sk-test")
+    _pages(server, factor=1)
+    result = run(_served_crew(tmp_path, server, 100_000), clean_env, offline=False)
+    assert result.status == "ok"
+    assert len(of_type(events(result), "llm_call")) == 4
+    assert fresh_builds == []
+    assert tokens._building == {}
+
+
+def test_trimming_still_counts_in_the_servers_tokens(
+    tmp_path: Path,
+    server: FakeServer,
+    clean_env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    fresh_builds: list[str],
+) -> None:
+    """A server counting 20 times what we do (a local model's tokenizer and template): the
+    prompts are far below the limit in our tokens and far above it in the server's, so the
+    history is trimmed only if the server's count was compared with ours."""
+    monkeypatch.setenv("MAS_TEST_KEY", "sk-test")
+    _pages(server, factor=20)
+    result = run(_served_crew(tmp_path, server, 1500), clean_env, offline=False)
+    log = events(result)
+    assert result.status == "ok"
+    assert of_type(log, "history_trimmed")
+    assert fresh_builds == ["o200k_base.tiktoken"]

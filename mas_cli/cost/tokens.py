@@ -171,6 +171,26 @@ def count_messages_bound(
     return _result(_framed(_utf8_len, name, messages, tools or []), model).tokens
 
 
+def count_messages_floor(
+    messages: list[dict[str, Any]], model: str, tools: list[dict[str, Any]] | None = None
+) -> int:
+    """At most `count_messages(...).tokens`, with no tokenizer: the same sum with each text
+    counted as its UTF-8 size over MAX_TOKEN_BYTES, rounded up (no token is longer)."""
+    if _chars(messages) > EXACT_MAX_CHARS:
+        return upper_bound(messages, tools)  # what count_messages says for such a request
+
+    def floor(text: str) -> int:
+        return -(-_utf8_len(text) // MAX_TOKEN_BYTES)
+
+    name = encoding_name(model) or _ESTIMATE_BASE
+    return _result(_framed(floor, name, messages, tools or []), model).tokens
+
+
+# The longest token of o200k_base and cl100k_base, in bytes (tests/test_tokens_floor.py
+# recomputes it from the encodings): a text of n bytes is at least n / 128 tokens.
+MAX_TOKEN_BYTES = 128
+
+
 def _framed(
     length: Callable[[str], int],
     name: str,

@@ -16,7 +16,7 @@ from mas_cli.engine import trimming
 from mas_cli.engine.answers import extract_json, unfinished
 from mas_cli.engine.context import RunContext
 from mas_cli.engine.digests import digest
-from mas_cli.engine.model_calls import call_model, prompt_bound, prompt_tokens
+from mas_cli.engine.model_calls import call_model, prompt_bound, prompt_floor, prompt_tokens
 from mas_cli.engine.outcomes import (
     Ended,
     Failed,
@@ -62,6 +62,7 @@ class Conversation:
     last_text: str | None = None
     started: float = field(default_factory=time.monotonic)
     scale: float = 1.0  # the server's prompt tokens per token we count (its own tokenizer)
+    unsettled: tuple[Request, int] | None = None  # a prompt and the server's count of it
 
     def add(self, *messages: Message) -> None:
         """Append messages to the conversation."""
@@ -139,13 +140,14 @@ async def _loop(ctx: RunContext, conv: Conversation) -> FinalOutput | Ended:
 
 
 async def _run_turn(ctx: RunContext, conv: Conversation) -> TurnOutcome:
-    _trim(ctx, conv)
+    if await _settle_scale(ctx, conv):
+        _trim(ctx, conv)
     site = CallSite(conv.agent, conv.task.id, conv.turn, span=new_span_id())  # the turn's
     conv.request = _replace(conv.request, site=site)
     completion = await call_model(ctx, conv.request)
     if isinstance(completion, Stopped | Failed):
         return replace(completion, partial=completion.partial or conv.last_text)
-    await _calibrate(conv, completion)
+    _calibrate(conv, completion)
     message = completion.message
     conv.input_tokens += completion.usage.input_tokens
     conv.output_tokens += completion.usage.output_tokens
@@ -248,17 +250,36 @@ def _reask(errors: list[str], *, schema: bool = True) -> str:
     )
 
 
-async def _calibrate(conv: Conversation, completion: Completion) -> None:
-    """Learn how the server counts: its reported prompt tokens against our tiktoken count, so
-    max_history_tokens holds in the server's tokens (a local model's tokenizer and template
-    can count several times more)."""
+def _calibrate(conv: Conversation, completion: Completion) -> None:
+    """Keep the server's count of the prompt just sent, to learn how it counts: its prompt
+    tokens against our tiktoken count, so max_history_tokens holds in the server's tokens (a
+    local model's tokenizer and template can count several times more)."""
     usage = completion.usage
-    if usage.source != "provider" or usage.input_tokens <= 0:
-        return
-    await tokenizer_ready(conv.request.model.model)
-    counted = prompt_tokens(conv.request)
+    if usage.source == "provider" and usage.input_tokens > 0:
+        conv.unsettled = (conv.request, usage.input_tokens)
+
+
+async def _settle_scale(ctx: RunContext, conv: Conversation) -> bool:
+    """Compare the server's count with ours, only when trimming may depend on it; False when
+    no scale can make the next prompt need trimming.
+
+    Our count needs the tokenizer, whose build holds the GIL (and so the event loop, every
+    task) for a quarter of a second. Without it, the scale is at most the server's count over
+    a floor of ours; while the next prompt's bound times that ceiling is within
+    max_history_tokens, no scale can make it trim, and nothing is built."""
+    if conv.unsettled is None:
+        return True
+    sent, reported = conv.unsettled
+    limit = ctx.crew.spec.limits.max_history_tokens
+    ceiling = max(1.0, reported / max(1, prompt_floor(sent)))
+    if prompt_bound(conv.request) * ceiling <= limit:
+        return False
+    conv.unsettled = None
+    await tokenizer_ready(sent.model.model)
+    counted = prompt_tokens(sent)
     if counted > 0:
-        conv.scale = max(1.0, usage.input_tokens / counted)
+        conv.scale = max(1.0, reported / counted)
+    return True
 
 
 def _trim(ctx: RunContext, conv: Conversation) -> None:

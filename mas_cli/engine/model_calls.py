@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from mas_cli.cost.tokens import count_messages, count_messages_bound
+from mas_cli.cost.tokens import count_messages, count_messages_bound, count_messages_floor
 from mas_cli.cost.tokens import ready as tokenizer_ready
 from mas_cli.engine.context import RunContext
 from mas_cli.engine.digests import digest
@@ -224,6 +224,13 @@ def prompt_bound(request: Request) -> int:
     messages = openai_messages(request.system, request.messages)
     tools = openai_tools(request.tools) or None
     return count_messages_bound(messages, request.model.model, tools)
+
+
+def prompt_floor(request: Request) -> int:
+    """At most prompt_tokens(request), from sizes alone: no tokenizer is built or waited for."""
+    messages = openai_messages(request.system, request.messages)
+    tools = openai_tools(request.tools) or None
+    return count_messages_floor(messages, request.model.model, tools)
 
 
 def worst_tokens(request: Request) -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from mas_cli.engine.ratelimit import RateLimiter
 from mas_cli.errors import UsageError
 from mas_cli.events.models import RunStarted
 from mas_cli.events.reader import LogReader
@@ -32,6 +33,19 @@ def build_models(spec: CrewSpec, *, offline: bool) -> dict[str, ModelSpec]:
             )
         models[agent.model] = model
     return models
+
+
+def exact_counts_needed(spec: CrewSpec, models: dict[str, ModelSpec]) -> list[ModelSpec]:
+    """The models whose calls need exact token counts from the first: the offline model's
+    answers report them, and a tokens-per-minute bucket plans every call in them. Others
+    build a tokenizer only if a decision needs one (see agent._settle_scale): its build holds
+    the event loop for a quarter of a second."""
+    limiter = RateLimiter.for_crew(spec)
+    return [
+        model
+        for model in models.values()
+        if model.provider == "offline" or (limiter is not None and limiter.counts_tokens(model))
+    ]
 
 
 def build_providers(spec: CrewSpec, models: dict[str, ModelSpec]) -> dict[str, Provider]:

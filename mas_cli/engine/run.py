@@ -30,6 +30,7 @@ from mas_cli.engine.providers import (
     ReplaySource,
     build_models,
     close,
+    exact_counts_needed,
     open_providers,
     recorded,
     replay_source,
@@ -96,7 +97,7 @@ async def run_crew(crew: Crew, options: RunOptions) -> RunResult:
     if source:  # a replay uses the models as the recorded run did
         options = replace(options, replay=source.run_id, offline=source.offline)
     models = build_models(crew.spec, offline=options.offline)
-    for model in models.values():  # built in a thread while the run sets up: no call waits long
+    for model in exact_counts_needed(crew.spec, models):  # built while the run sets up
         prepare_tokenizer(model.model)
     tools = options.shared.tools or load_tools(crew)
     check_writable(runs_dir(options.home), "cannot write runs in")  # before any client opens
