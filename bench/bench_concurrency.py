@@ -11,7 +11,9 @@ figure is the whole `mas run`. Medians over the runs, the settings interleaved.
 from __future__ import annotations
 
 import argparse
+import json
 import math
+import subprocess
 import sys
 import tempfile
 from collections import defaultdict
@@ -36,6 +38,17 @@ def sample(server: c.AgentServer, folder: Path, tasks: int, limit: int) -> Sampl
     return Sample(process_s, finished["duration_s"], c.finished_at(finished) - server.first_at)
 
 
+def raw_sdk(server: c.AgentServer, tasks: int) -> float:
+    """The raw openai SDK sending every request at once (bench/peers/raw_openai_parallel.py),
+    in this interpreter: seconds from the first request to the last answer."""
+    script = Path(__file__).with_name("peers") / "raw_openai_parallel.py"
+    server.reset()
+    cmd = [sys.executable, str(script), "--base-url", server.base_url, "--tasks", str(tasks)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=120)
+    assert server.requests == tasks, server.requests
+    return float(json.loads(out.stdout.splitlines()[-1])["run_s"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -46,12 +59,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     runs: dict[int, list[Sample]] = defaultdict(list)
+    raw: list[float] = []
     with c.AgentServer(delay_s=args.delay) as server, tempfile.TemporaryDirectory() as tmp:
         for number in range(args.runs):
             print(f"round {number + 1}/{args.runs} ...", file=sys.stderr)
             for limit in args.concurrency:
                 folder = Path(tmp) / f"{number}-{limit}"
                 runs[limit].append(sample(server, folder, args.tasks, limit))
+            raw.append(raw_sdk(server, args.tasks))
     rows = []
     for limit in args.concurrency:
         ideal = math.ceil(args.tasks / limit) * args.delay
@@ -76,6 +91,13 @@ def main() -> None:
     print(
         f"target (issue 19): {args.tasks} tasks at max_concurrency {widest}, run / ideal "
         f"{ratio:.2f} (<= 1.2: {'met' if ratio <= 1.2 else 'NOT met'})"
+    )
+    floor = c.median(raw)
+    ideal_all = args.delay
+    print(
+        f"reference: the raw openai SDK (AsyncOpenAI, asyncio.gather of {args.tasks} requests, "
+        f"client made before the clock): {floor:.3f} s, {floor / ideal_all:.2f}x the ideal "
+        f"(median of {args.runs}); mas at max_concurrency {widest} is {ratio * ideal_all / floor:.2f}x that"
     )
     print(
         "run s: run_finished's duration, counted from run start. The tokenizer "
