@@ -34,6 +34,7 @@ from mas_cli.engine.resume import ResumeOptions, prepare_resume
 from mas_cli.engine.run import RunOptions, run_crew
 from mas_cli.engine.shared import Shared
 from mas_cli.errors import MasError, UsageError
+from mas_cli.llm.keys import crew_secrets
 from mas_cli.llm.types import Provider
 from mas_cli.spec.loader import Crew
 from mas_cli.tools import load_tools
@@ -148,7 +149,8 @@ async def run_batch(
     limiter = None if options.offline else RateLimiter.for_crew(crew.spec)
     providers = None if options.offline else _providers(crew)
     with ToolCache(cache_dir(options.home)) as cache:
-        shared = Shared(ledger, limiter, cache, asyncio.Event(), providers, load_tools(crew))
+        tools, secrets = load_tools(crew), crew_secrets(crew.spec)  # once, not per item
+        shared = Shared(ledger, limiter, cache, asyncio.Event(), providers, tools, secrets)
         batch = _Batch(crew, options, folder, shared, ledger, progress, done or set())
         batch.earlier = earlier or {}
         batch.breaker.threshold = options.breaker

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from mas_cli.engine.ledger import Ledger
 from mas_cli.engine.ratelimit import RateLimiter
 from mas_cli.llm.types import Provider
+from mas_cli.redact import Secrets
 from mas_cli.tools.base import Tool
 from mas_cli.tools.cache import ToolCache
 
@@ -35,6 +36,9 @@ class Shared:
     whose scripts count turns per run."""
     tools: dict[str, Tool] | None = None
     """The crew's tools, loaded once for many runs; None: the run loads its own."""
+    secrets: Secrets | None = None
+    """The crew's secrets (llm.keys.crew_secrets), gathered once for many runs; None: the run
+    gathers its own (reading the whole environment)."""
     batch_id: str | None = None
     """run_started's batch_id: the batch the run is an item of."""
     item_key: str | None = None
