@@ -90,6 +90,7 @@ class TokenCount:
     estimate: bool
 
 
+@functools.lru_cache(maxsize=256)
 def encoding_name(model: str) -> str | None:
     """The tiktoken encoding of an OpenAI model, or None when counts can only be estimated."""
     name = _PROVIDER_PREFIX.sub("", model.strip().lower(), count=1)

@@ -99,12 +99,13 @@ class LineFile:
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
         self._size = os.fstat(self._fd).st_size
 
-    def append(self, line: str, *, force: bool = False) -> bool:
-        """Write one line (with its newline); False when it was not written (nothing of it is
-        left in the file). After a failure, only a forced line is tried."""
+    def append(self, line: str | bytes, *, force: bool = False) -> bool:
+        """Write one line (with its newline; bytes are UTF-8 already); False when it was not
+        written (nothing of it is left in the file). After a failure, only a forced line is
+        tried."""
         if self.failure is not None and not force:
             return False
-        data = line.encode("utf-8")
+        data = line if isinstance(line, bytes) else line.encode("utf-8")
         try:
             done = 0
             while done < len(data):

@@ -18,13 +18,14 @@ max_tokens, params, prompt_caching).
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
 from mas_cli.events.diskio import LineFile
-from mas_cli.events.jsonsafe import dumps
+from mas_cli.events.jsonsafe import dumps, line_bytes
 from mas_cli.events.text import fix_text, fix_value
 from mas_cli.events.writer import now_iso
 from mas_cli.llm.types import (
@@ -145,8 +146,16 @@ class LlmLog:
             "request": request_doc(request),
             **outcome,
         }
-        record = self.secrets.scrub_value(record)  # the one place a record is scrubbed
-        self.file.append(fix_text(dumps(record, ensure_ascii=False, default=str)) + "\n")
+        # The one place a record is scrubbed. The line is searched for every secret (each in its
+        # JSON-escaped form too, escaped as the line escapes it): most lines hold none, and only
+        # one that does is walked and scrubbed, value by value, then written again.
+        line = line_bytes(record)
+        if line is None or holds_secret(line, self.secrets):
+            record = self.secrets.scrub_value(record)
+            line = line_bytes(record)
+        if line is None:  # a lone surrogate (replaced here), or a value msgspec cannot write
+            line = (fix_text(dumps(record, ensure_ascii=False, default=str)) + "\n").encode()
+        self.file.append(line)
 
     def close(self) -> None:
         """Close the file."""
@@ -215,7 +224,33 @@ def scrub_completion(completion: Completion, secrets: Secrets) -> Completion:
         replace(c, arguments=secrets.scrub_value(c.arguments)) for c in message.tool_calls
     )
     message = replace(message, content=secrets.scrub(message.content), tool_calls=calls)
-    return replace(completion, message=message, raw=secrets.scrub_value(completion.raw))
+    raw = completion.raw
+    if raw is not None:  # a wire body is large: walked only when its JSON holds a secret
+        line = line_bytes(raw)
+        raw = (
+            raw
+            if line is not None and not holds_secret(line, secrets)
+            else secrets.scrub_value(raw)
+        )
+    return replace(completion, message=message, raw=raw)
+
+
+def holds_secret(line: bytes, secrets: Secrets) -> bool:
+    """Whether a JSON line may hold any of the secrets: true whenever scrub_value would change
+    the value it encodes. A string holding a secret is in the line JSON-escaped, and escaping
+    goes character by character, so the line holds the secret's own escaped form."""
+    needles = _needles(secrets)
+    return needles is None or any(needle in line for needle in needles)
+
+
+@functools.lru_cache(maxsize=16)
+def _needles(secrets: Secrets) -> tuple[bytes, ...] | None:
+    """Each secret as a JSON line holds it; None when one cannot be written (a lone surrogate):
+    then every line is scrubbed."""
+    found = tuple(line_bytes(value) for value in secrets.values)
+    if any(line is None for line in found):
+        return None
+    return tuple(line[1:-2] for line in found if line is not None)  # no quotes, no newline
 
 
 def scrub_failure(failure: LlmFailure, secrets: Secrets) -> None:
