@@ -212,7 +212,13 @@ def fixed_completion(completion: Completion) -> Completion:
     )
     fixed = replace(message, content=fix_text(message.content), tool_calls=calls)
     usage = replace(completion.usage, raw=fix_value(completion.usage.raw))
-    return replace(completion, message=fixed, usage=usage, raw=fix_value(completion.raw))
+    return replace(completion, message=fixed, usage=usage, raw=_fixed_body(completion.raw))
+
+
+def _fixed_body(raw: Any) -> Any:
+    """A wire body with lone surrogates replaced; one msgspec can write holds none, so the
+    (large) body is walked only when it cannot."""
+    return raw if raw is None or line_bytes(raw) is not None else fix_value(raw)
 
 
 def scrub_completion(completion: Completion, secrets: Secrets) -> Completion:
