@@ -125,7 +125,8 @@ class LlmLog:
     """The append-only llm.jsonl of one run."""
 
     def __init__(self, path: Path, secrets: Secrets | None = None) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.parent.is_dir():  # the run's folder, made by its EventWriter already
+            path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.secrets = secrets or Secrets()
         self.file = LineFile(path)  # whole records only: a full disk never leaves half a line
