@@ -3,8 +3,16 @@ instant local OpenAI/Anthropic-compatible server (tests/fakeserver.py); wall tim
 second, and the process's peak memory at two sizes (memory should not follow the items).
 
 Run: python bench/bench_batch.py [--items 12000] [--server-items 2000] [--concurrency 32]
+                                 [--accounts 300]
 
 Target (issue 20): 12,000 items offline in at most 60 s on a 2-core machine, memory flat.
+
+Two kinds of item file. All distinct (the first rows): every transaction differs from the first
+word, so every search_patterns call differs and runs its command (two Python processes). From a
+few hundred accounts (the row saying so): transactions come from --accounts accounts, each with
+its usual amount, as real traffic repeats its payers; the offline model's pattern query is
+drawn from the transaction's first words, so it repeats per account and the deterministic tool
+cache answers every repeat (each item is still its own run, with its own model calls).
 """
 
 from __future__ import annotations
@@ -27,11 +35,15 @@ TARGET_ITEMS = 12_000
 ANSWER = json.dumps({"decision": "review", "fraud_score": 0.4, "reason": "new payee at night"})
 
 
-def write_items(path: Path, count: int) -> Path:
-    """Transactions that differ item to item (so do the tool calls they lead to)."""
+def write_items(path: Path, count: int, accounts: int | None = None) -> Path:
+    """Transactions that differ item to item (so do the tool calls they lead to); or, given
+    `accounts`, transactions from that many accounts (the pattern queries repeat per account)."""
     with path.open("w", encoding="utf-8") as out:
         for n in range(count):
             tx = f"tx-{n}: ${(n * 37) % 9000 + 10} from acct-{n % 50} to a new payee at 03:{n % 60:02d}"
+            if accounts:
+                a = n % accounts
+                tx = f"acct-{a} pays ${(a * 37) % 9000 + 10} to a new payee at 03:{n % 60:02d}, ref tx-{n}"
             out.write(json.dumps({"id": f"tx-{n}", "transaction": tx}) + "\n")
     return path
 
@@ -123,6 +135,7 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=TARGET_ITEMS)
     parser.add_argument("--server-items", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--accounts", type=int, default=300)
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -137,6 +150,10 @@ def main() -> None:
         rows.append(
             row("offline, warm tool cache (same items again)", args.items, warm, args.concurrency)
         )
+        repeat = write_items(root / "accounts.jsonl", args.items, args.accounts)
+        result = run_batch(CREW / "crew.yaml", repeat, root / "acct-home", args.concurrency, True)
+        name = f"offline, items from {args.accounts} accounts, cold tool cache"
+        rows.append(row(name, args.items, result, args.concurrency))
         crew = function_crew(root / "function")
         fn = run_batch(crew, items, root / "fn-home", args.concurrency, offline=True)
         rows.append(

@@ -281,3 +281,22 @@ def test_tool_input_that_is_not_an_object_is_an_arguments_error(server: FakeServ
     call = _complete(_request(server, tools=(LOOKUP,))).message.tool_calls[0]
     assert call.arguments == {}
     assert call.arguments_error is not None
+
+
+def test_the_body_goes_out_as_built(server: FakeServer) -> None:
+    # As for OpenAI: the body skips the SDK's type transform and is exactly anthropic_wire's
+    # (the SDK puts its own keys first).
+    import json
+
+    from mas_cli.llm.anthropic_wire import request_body
+
+    history = (
+        Message("user", "hello é \x00"),
+        Message("assistant", "", (ToolCall("call_0", "lookup", {"id": "a", "n": [1, 2.5]}),)),
+        Message("tool", '{"ok": 1}', tool_call_id="call_0", name="lookup"),
+    )
+    request = _request(server, tools=(LOOKUP,), messages=history)
+    server.anthropic.push(anthropic_text("done"))
+    _complete(request)
+    sent = server.requests(ANTHROPIC)[0].json
+    assert sent == json.loads(json.dumps(request_body(request)))

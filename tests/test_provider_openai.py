@@ -390,3 +390,26 @@ def test_a_5xx_that_blames_the_request_is_not_retried(server: FakeServer, said: 
     failure = _fail(_request(server))
     assert (failure.status, failure.kind, failure.retryable) == (500, "bad_request", False)
     assert str(failure).startswith(f"openai 500 bad_request: {said}")
+
+
+def test_the_body_goes_out_as_built_key_order_included(server: FakeServer) -> None:
+    # The body skips the SDK's type transform (sent in extra_body): it must still be exactly
+    # the body openai_wire built, with the SDK's placeholder `messages` replaced in place.
+    from mas_cli.llm.openai_wire import request_body
+
+    history = (
+        Message("user", "hello é \u2028 \x00"),
+        Message("assistant", "", (ToolCall("call_0", "lookup", {"id": "a", "n": [1, 2.5]}),)),
+        Message("tool", '{"ok": 1}', tool_call_id="call_0", name="lookup"),
+    )
+    request = _request(
+        server,
+        tools=(LOOKUP,),
+        messages=history,
+        output_schema={"type": "object", "properties": {"x": {"type": "string"}}},
+    )
+    server.openai.push(openai_text('{"x": "y"}'))
+    _complete(request)
+    sent = server.requests(OPENAI)[0].json
+    assert list(sent) == list(request_body(request))
+    assert sent == json.loads(json.dumps(request_body(request)))

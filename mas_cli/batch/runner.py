@@ -34,6 +34,7 @@ from mas_cli.engine.resume import ResumeOptions, prepare_resume
 from mas_cli.engine.run import RunOptions, run_crew
 from mas_cli.engine.shared import Shared
 from mas_cli.errors import MasError, UsageError
+from mas_cli.llm.keys import crew_secrets
 from mas_cli.llm.types import Provider
 from mas_cli.spec.loader import Crew
 from mas_cli.tools import load_tools, scrubbed
@@ -154,7 +155,10 @@ async def run_batch(
             # each MCP server started once for the whole batch, restarted when it dies
             async with open_servers(crew, shared=True) as servers:
                 tools, mcp = load_tools(crew), scrubbed(crew, servers.tools)
-                shared = Shared(ledger, limiter, cache, asyncio.Event(), providers, tools, mcp)
+                secrets = crew_secrets(crew.spec)  # once, not per item
+                shared = Shared(
+                    ledger, limiter, cache, asyncio.Event(), providers, tools, mcp, secrets
+                )
                 return await _run_all(crew, options, folder, shared, (passes, progress))
     finally:
         if providers is not None:

@@ -90,6 +90,7 @@ class TokenCount:
     estimate: bool
 
 
+@functools.lru_cache(maxsize=256)
 def encoding_name(model: str) -> str | None:
     """The tiktoken encoding of an OpenAI model, or None when counts can only be estimated."""
     name = _PROVIDER_PREFIX.sub("", model.strip().lower(), count=1)
@@ -254,8 +255,24 @@ def _property_tokens(length: Callable[[str], int], key: str, schema: dict[str, A
 
 
 def _len(enc: tiktoken.Encoding, text: str) -> int:
-    # encode_ordinary: text that happens to contain "<|endoftext|>" is counted, not refused.
-    return len(enc.encode_ordinary(text))
+    # The same texts are counted again and again: every turn recounts the conversation so far,
+    # and a batch's items share their system prompts and tool schemas.
+    key = (enc.name, text)
+    known = _counted.get(key)
+    if known is None:
+        # encode_ordinary: text that happens to contain "<|endoftext|>" is counted, not refused.
+        known = len(enc.encode_ordinary(text))
+        if len(text) <= MEMO_MAX_CHARS:
+            if len(_counted) >= MEMO_SIZE:  # bounded: memory stays flat over any number of runs
+                _counted.clear()
+            _counted[key] = known
+    return known
+
+
+MEMO_SIZE = 4096
+MEMO_MAX_CHARS = 4096
+"""Counts kept: at most MEMO_SIZE texts of at most MEMO_MAX_CHARS characters (~16 MB)."""
+_counted: dict[tuple[str, str], int] = {}
 
 
 _building: dict[str, Future[None]] = {}

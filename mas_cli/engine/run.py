@@ -118,7 +118,7 @@ async def _open_and_run(
     providers = options.shared.providers or open_providers(crew, models, source)
     run_id = new_run_id()
     run_dir = runs_dir(options.home) / run_id
-    secrets = crew_secrets(crew.spec)
+    secrets = options.shared.secrets or crew_secrets(crew.spec)
     try:
         writer, llm_log = _open_logs(run_dir, secrets)
     except UsageError:

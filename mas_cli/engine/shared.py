@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from mas_cli.engine.ledger import Ledger
 from mas_cli.engine.ratelimit import RateLimiter
 from mas_cli.llm.types import Provider
+from mas_cli.redact import Secrets
 from mas_cli.tools.base import Tool
 from mas_cli.tools.cache import ToolCache
 
@@ -38,6 +39,9 @@ class Shared:
     mcp: dict[str, Tool] | None = None
     """The tools of the crew's MCP servers, started once for many runs (and restarted by
     their owner when one dies); None: the run starts its own and closes them at its end."""
+    secrets: Secrets | None = None
+    """The crew's secrets (llm.keys.crew_secrets), gathered once for many runs; None: the run
+    gathers its own (reading the whole environment)."""
     batch_id: str | None = None
     """run_started's batch_id: the batch the run is an item of."""
     item_key: str | None = None

@@ -13,6 +13,8 @@ import json
 import math
 from typing import Any
 
+import msgspec
+
 
 def non_finite(value: Any) -> tuple[str, float] | None:
     """The first NaN or ±Infinity in a JSON-like value, and where it is (`a[2].b`, "" for the
@@ -38,6 +40,19 @@ def refusal(value: Any) -> str | None:
         return None
     where, number = found
     return f"{where or '(root)'}: {number} is not a finite number (NaN and Infinity are not JSON)"
+
+
+_ENCODER = msgspec.json.Encoder(enc_hook=str)
+
+
+def line_bytes(value: Any) -> bytes | None:
+    """The value as one compact JSON line in UTF-8 (newline included), made by msgspec: several
+    times faster than json.dumps for a large record. Non-finite numbers become null; a value it
+    cannot write as is (a lone surrogate, an integer past 64 bits) gives None: use dumps."""
+    try:
+        return _ENCODER.encode(value) + b"\n"
+    except (UnicodeEncodeError, TypeError, OverflowError, msgspec.EncodeError):
+        return None
 
 
 def dumps(value: Any, **options: Any) -> str:

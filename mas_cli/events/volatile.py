@@ -67,7 +67,9 @@ def _text_shape(text: str) -> Shape:
     out: list[str] = []
     parts: dict[str, list[str]] = {}
     for token in _TOKENS.findall(text):
-        out.append(_token(token, parts))
+        # Words and single spaces, most of any text, are kept as they are: no call for them.
+        plain = token == " " or (token.isalpha() and token.isascii())
+        out.append(token if plain else _token(token, parts))
     canonical = "".join(out).strip()
     if text != text.strip():
         parts.setdefault("whitespace", []).append(text[: len(text) - len(text.lstrip())])

@@ -7,6 +7,7 @@ leaves the log ending at its last whole line (see diskio.LineFile), and `failure
 from __future__ import annotations
 
 import json
+import random
 import secrets
 from collections import Counter
 from datetime import UTC, datetime
@@ -37,8 +38,9 @@ def new_trace_id() -> str:
 
 
 def new_span_id() -> str:
-    """A 64-bit span id in hex, as OpenTelemetry has it."""
-    return secrets.token_hex(8)
+    """A 64-bit span id in hex, as OpenTelemetry has it (random, never all zeros). An id needs
+    to be unique, not secret: `random` makes one without a system call (a run makes dozens)."""
+    return f"{random.getrandbits(64) or 1:016x}"
 
 
 def event_line(event: Event) -> str:
@@ -59,7 +61,8 @@ class EventWriter:
         Raises:
             OSError: its folder or the file cannot be made.
         """
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.parent.is_dir():  # a stat: cheaper than a mkdir that finds it
+            path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._file = LineFile(path)
         self.counts: Counter[str] = Counter()

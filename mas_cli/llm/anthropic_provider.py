@@ -33,11 +33,12 @@ class AnthropicProvider(SdkProvider):
         return parse_message(data, request)
 
     async def _create(self, body: dict[str, Any], request: Request) -> Any:
-        rest = {k: v for k, v in body.items() if k not in ("model", "messages", "max_tokens")}
+        # As in openai_provider: our JSON body goes out as it is, past the SDK's type transform.
+        rest = {k: v for k, v in body.items() if k not in ("model", "max_tokens")}
         return await self._client.messages.with_raw_response.create(
             model=body["model"],
             max_tokens=body["max_tokens"],
-            messages=body["messages"],
+            messages=[],
             extra_body=rest,
             extra_headers=request.model.headers or None,
             timeout=request.timeout_s,

@@ -197,6 +197,8 @@ def _fallback(schema: dict[str, Any]) -> Any:
     return _EMPTY.get(str(schema.get("type")), "")
 
 
+_FORMATS = FormatChecker()  # formats count: a made-up email must be an email
+
+
 def _valid(schema: dict[str, Any], value: Any) -> bool:
-    checker = FormatChecker()  # formats count: a made-up email must be an email
-    return bool(schema_validator(schema, format_checker=checker).is_valid(value))
+    return bool(schema_validator(schema, format_checker=_FORMATS).is_valid(value))

@@ -18,13 +18,14 @@ max_tokens, params, prompt_caching).
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
-from dataclasses import asdict, replace
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
 from mas_cli.events.diskio import LineFile
-from mas_cli.events.jsonsafe import dumps
+from mas_cli.events.jsonsafe import dumps, line_bytes
 from mas_cli.events.text import fix_text, fix_value
 from mas_cli.events.writer import now_iso
 from mas_cli.llm.types import (
@@ -59,17 +60,16 @@ def request_doc(request: Request) -> dict[str, Any]:
         "model": {k: model[k] for k in MODEL_FIELDS},
         "system": request.system,
         "messages": [_message_doc(m) for m in request.messages],
-        "tools": [asdict(t) for t in request.tools],
+        "tools": [_fields_of(t) for t in request.tools],
         "output_schema": request.output_schema,
     }
 
 
 def completion_doc(completion: Completion) -> dict[str, Any]:
     """A completion as JSON (its wire bodies go to the record's `wire`)."""
-    usage = asdict(completion.usage)
     return {
         "message": _message_doc(completion.message),
-        "usage": usage,
+        "usage": _fields_of(completion.usage),
         "finish_reason": completion.finish_reason,
         "response_model": completion.response_model,
     }
@@ -98,9 +98,22 @@ def failure_doc(failure: LlmFailure) -> dict[str, Any]:
 
 
 def _message_doc(message: Message) -> dict[str, Any]:
-    doc = asdict(message)
-    doc["tool_calls"] = [asdict(c) for c in message.tool_calls]
+    doc = _fields_of(message)
+    doc["tool_calls"] = [_fields_of(c) for c in message.tool_calls]
     return doc
+
+
+_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _fields_of(obj: Any) -> dict[str, Any]:
+    """A dataclass's fields as a dict, values as they are: no deep copy (dataclasses.asdict
+    copied every nested dict, ~10 ms an item in a batch). The doc is only ever serialised, and
+    scrubbing builds new values, so sharing the values is safe."""
+    names = _NAMES.get(type(obj))
+    if names is None:
+        names = _NAMES[type(obj)] = tuple(f.name for f in fields(obj))
+    return {name: getattr(obj, name) for name in names}
 
 
 def _message_from(doc: dict[str, Any]) -> Message:
@@ -112,7 +125,8 @@ class LlmLog:
     """The append-only llm.jsonl of one run."""
 
     def __init__(self, path: Path, secrets: Secrets | None = None) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.parent.is_dir():  # the run's folder, made by its EventWriter already
+            path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.secrets = secrets or Secrets()
         self.file = LineFile(path)  # whole records only: a full disk never leaves half a line
@@ -133,8 +147,16 @@ class LlmLog:
             "request": request_doc(request),
             **outcome,
         }
-        record = self.secrets.scrub_value(record)  # the one place a record is scrubbed
-        self.file.append(fix_text(dumps(record, ensure_ascii=False, default=str)) + "\n")
+        # The one place a record is scrubbed. The line is searched for every secret (each in its
+        # JSON-escaped form too, escaped as the line escapes it): most lines hold none, and only
+        # one that does is walked and scrubbed, value by value, then written again.
+        line = line_bytes(record)
+        if line is None or holds_secret(line, self.secrets):
+            record = self.secrets.scrub_value(record)
+            line = line_bytes(record)
+        if line is None:  # a lone surrogate (replaced here), or a value msgspec cannot write
+            line = (fix_text(dumps(record, ensure_ascii=False, default=str)) + "\n").encode()
+        self.file.append(line)
 
     def close(self) -> None:
         """Close the file."""
@@ -191,7 +213,13 @@ def fixed_completion(completion: Completion) -> Completion:
     )
     fixed = replace(message, content=fix_text(message.content), tool_calls=calls)
     usage = replace(completion.usage, raw=fix_value(completion.usage.raw))
-    return replace(completion, message=fixed, usage=usage, raw=fix_value(completion.raw))
+    return replace(completion, message=fixed, usage=usage, raw=_fixed_body(completion.raw))
+
+
+def _fixed_body(raw: Any) -> Any:
+    """A wire body with lone surrogates replaced; one msgspec can write holds none, so the
+    (large) body is walked only when it cannot."""
+    return raw if raw is None or line_bytes(raw) is not None else fix_value(raw)
 
 
 def scrub_completion(completion: Completion, secrets: Secrets) -> Completion:
@@ -203,7 +231,33 @@ def scrub_completion(completion: Completion, secrets: Secrets) -> Completion:
         replace(c, arguments=secrets.scrub_value(c.arguments)) for c in message.tool_calls
     )
     message = replace(message, content=secrets.scrub(message.content), tool_calls=calls)
-    return replace(completion, message=message, raw=secrets.scrub_value(completion.raw))
+    raw = completion.raw
+    if raw is not None:  # a wire body is large: walked only when its JSON holds a secret
+        line = line_bytes(raw)
+        raw = (
+            raw
+            if line is not None and not holds_secret(line, secrets)
+            else secrets.scrub_value(raw)
+        )
+    return replace(completion, message=message, raw=raw)
+
+
+def holds_secret(line: bytes, secrets: Secrets) -> bool:
+    """Whether a JSON line may hold any of the secrets: true whenever scrub_value would change
+    the value it encodes. A string holding a secret is in the line JSON-escaped, and escaping
+    goes character by character, so the line holds the secret's own escaped form."""
+    needles = _needles(secrets)
+    return needles is None or any(needle in line for needle in needles)
+
+
+@functools.lru_cache(maxsize=16)
+def _needles(secrets: Secrets) -> tuple[bytes, ...] | None:
+    """Each secret as a JSON line holds it; None when one cannot be written (a lone surrogate):
+    then every line is scrubbed."""
+    found = tuple(line_bytes(value) for value in secrets.values)
+    if any(line is None for line in found):
+        return None
+    return tuple(line[1:-2] for line in found if line is not None)  # no quotes, no newline
 
 
 def scrub_failure(failure: LlmFailure, secrets: Secrets) -> None:

@@ -38,10 +38,26 @@ class PatternError(ValueError):
 def schema_validator(
     schema: dict[str, Any], *, format_checker: FormatChecker | None = None
 ) -> Validator:
-    """A validator for the schema's draft whose regular expressions run in linear time."""
+    """A validator for the schema's draft whose regular expressions run in linear time.
+
+    Made once per schema object (and format checker): a batch validates the same few schemas
+    (tool parameters, output schemas, state) thousands of times, and making a validator walks
+    the whole schema. The memo holds the schema itself, so its id is never another's."""
+    key = (id(schema), id(format_checker))
+    made = _made.get(key)
+    if made is not None and made[0] is schema and made[1] is format_checker:
+        return made[2]
     base = validator_for(schema)
     guarded = _guarded(base, unevaluated_with_patterns=_combines_unevaluated_and_patterns(schema))
-    return guarded(schema, format_checker=format_checker)
+    validator = guarded(schema, format_checker=format_checker)
+    if len(_made) >= MEMO_SIZE:  # schemas made on the fly: the oldest goes
+        _made.pop(next(iter(_made)), None)
+    _made[key] = (schema, format_checker, validator)
+    return validator
+
+
+MEMO_SIZE = 256
+_made: dict[tuple[int, int], tuple[Any, Any, Validator]] = {}
 
 
 def pattern_problems(schema: Any, path: SchemaPath = ()) -> Iterator[tuple[SchemaPath, str]]:

@@ -54,6 +54,8 @@ def _load(crew: Crew, name: str, spec: ToolSpec, modules: dict[str, ModuleType])
 
 def scrubbed(crew: Crew, tools: Mapping[str, Tool]) -> dict[str, Tool]:
     """These tools with their results scrubbed of the crew's secrets."""
+    if not tools:  # a crew without MCP servers, on every run of a batch: no secrets to gather
+        return {}
     secrets = crew_secrets(crew.spec)
     return {name: ScrubbedTool(tool, secrets) for name, tool in tools.items()}
 
