@@ -60,7 +60,7 @@ async def follow(client: Any, handle: Any, books: Books, *, wait: bool = True) -
         books.progress(tally)
     if not wait:
         return BatchResult(folder.batch_id, folder.path, "running", None, tally)
-    status: Status = await handle.result(result_type=Status)
+    status: Status = await handle.result()
     return finish(books, status)
 
 

@@ -12,6 +12,7 @@ from mas_cli.batch.runner import BatchResult
 from mas_cli.batch.start import tally_of
 from mas_cli.fleet.connect import Where, connect
 from mas_cli.fleet.follow import Books, follow
+from mas_cli.fleet.messages import Status
 from mas_cli.fleet.submit import workflow_state
 
 
@@ -27,7 +28,7 @@ def fleet_status(path: Path) -> BatchResult:
 async def _status(path: Path) -> BatchResult:
     info = read_info(path)
     client = await connect(Where(**info.get("temporal", {})))
-    handle = client.get_workflow_handle(path.name)
+    handle = client.get_workflow_handle(path.name, result_type=Status)
     state = await workflow_state(handle)
     with BatchFolder(path) as folder:
         tally = tally_of(path)

@@ -99,7 +99,9 @@ async def _submit(
         [Rate(key, r.rpm, r.tpm) for key, r in crew.spec.rate_limits.items()],
     )  # fmt: skip
     try:
-        handle = await client.start_workflow(WORKFLOW, start, id=folder.batch_id, task_queue=queue)
+        handle = await client.start_workflow(
+            WORKFLOW, start, id=folder.batch_id, task_queue=queue, result_type=Status
+        )
     except Exception as exc:
         folder.close()
         shutil.rmtree(folder.path, ignore_errors=True)
@@ -162,7 +164,7 @@ async def _attach(path: Path, progress: Progress) -> BatchResult:
     info = read_info(path)
     where = Where(**info.get("temporal", {}))
     client = await connect(where)
-    handle = client.get_workflow_handle(path.name)
+    handle = client.get_workflow_handle(path.name, result_type=Status)
     tally = Tally(total=file_lines(Path(str(info.get("inputs_path", "")))))
     for record in latest_results(path).values():
         _count(tally, str(record.get("status")))
@@ -177,12 +179,14 @@ async def _attach(path: Path, progress: Progress) -> BatchResult:
 
 
 async def workflow_state(handle: Any) -> Status | None:
-    """The workflow's own account of the batch; None once it has ended."""
-    try:
-        state: Status = await handle.query("state", result_type=Status)
-    except Exception:  # ended (a closed workflow answers no query on some servers)
+    """The workflow's own account of the batch while it runs; None once it has ended."""
+    from temporalio.client import WorkflowExecutionStatus
+
+    described = await handle.describe()
+    if described.status != WorkflowExecutionStatus.RUNNING:
         return None
-    return None if state.done else state
+    state: Status = await handle.query("state", result_type=Status)
+    return state
 
 
 def _count(tally: Tally, status: str) -> None:
