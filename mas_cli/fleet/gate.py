@@ -1,9 +1,9 @@
 """A worker's side of the governor: the engine's gate (engine/gate.py) asking the batch
-workflow, by Workflow Updates, before and after each model attempt.
+workflow before and after each model attempt, through the worker's link (fleet/link.py).
 
 Before an attempt it leases the attempt's worst case and its rate (waiting while a window is
 spent, asking again when a grant came back too late to use). After it, it settles what the
-attempt spent and, in the same update, saves the item's recording so far: the new lines of
+attempt spent and, in the same exchange, saves the item's recording so far: the new lines of
 its run logs. After a side effect it saves them too. So a worker killed at any point loses
 at most the call in flight: a retry elsewhere resumes from what the workflow holds.
 """
@@ -15,16 +15,15 @@ import time
 import uuid
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Any, cast
-
-from temporalio.client import WorkflowHandle
+from typing import cast
 
 from mas_cli.engine.outcomes import LimitHit, LimitKind
 from mas_cli.engine.ratelimit import RateLimiter
 from mas_cli.errors import MasError
 from mas_cli.events.models import Event
 from mas_cli.fleet.governor import LEASE_S
-from mas_cli.fleet.messages import Ask, Checkpoint, Chunk, Grant, Settle
+from mas_cli.fleet.link import Link
+from mas_cli.fleet.messages import Ask, Chunk, Grant, Recording, Settle
 from mas_cli.fleet.runfiles import Tail
 from mas_cli.llm.types import CallSite
 from mas_cli.spec.model_spec import ModelSpec
@@ -38,7 +37,7 @@ class Superseded(MasError):
 class FleetGate:
     """One attempt of one item: its leases, and the tail of its run logs still to save."""
 
-    handle: WorkflowHandle[Any, Any]
+    link: Link
     item: str
     attempt: int
     tail: Tail
@@ -51,8 +50,15 @@ class FleetGate:
 
     async def recover(self) -> str | None:
         """On a retry: restore what earlier attempts saved; the run to resume, if any."""
-        point = Checkpoint(self.item, self.attempt)
-        chunks = await self._update("recover", point, list[Chunk])
+        from temporalio.client import RPCError, WorkflowUpdateFailedError
+
+        point = Recording(self.item, self.attempt)
+        try:
+            chunks = await self.link.handle.execute_update(
+                "recover", point, result_type=list[Chunk]
+            )
+        except (RPCError, WorkflowUpdateFailedError) as exc:
+            raise MasError(f"the batch workflow did not answer: {exc}") from None
         return self.tail.restore(chunks)
 
     async def admit(
@@ -63,7 +69,7 @@ class FleetGate:
         while True:
             ask = replace(ask, lease=uuid.uuid4().hex)
             sent = time.monotonic()
-            grant = await self._update("lease", ask, Grant)
+            [grant] = await self.link.send(asks=[ask])
             if grant.superseded:
                 raise Superseded(f"item {self.item}: attempt {self.attempt} runs elsewhere now")
             if grant.kind is not None:
@@ -72,42 +78,33 @@ class FleetGate:
                 self.leases[_key(site)] = ask.lease
                 return None
             if grant.ok:  # granted too late to be sure of the window: give it back, ask again
-                await self._save([Settle(ask.lease, made=False)], [])
+                await self.link.send(settles=[Settle(ask.lease, made=False)])
                 continue
             await asyncio.sleep(grant.wait_s)
 
     async def release(self, site: CallSite) -> None:
         lease = self.leases.pop(_key(site), None)
         if lease is not None:
-            await self._save([Settle(lease, made=False)], [])
+            await self.link.send(settles=[Settle(lease, made=False)])
 
     async def settled(self, site: CallSite, tokens: int, cost: Decimal | None) -> None:
         lease = self.leases.pop(_key(site), None)
         spent = [Settle(lease, tokens, None if cost is None else str(cost))] if lease else []
-        await self._save(spent, self.tail.chunks())
+        await self.link.send(settles=spent, recording=self._recording())
 
     async def checkpoint(self) -> None:
-        await self._save([], self.tail.chunks())
+        recording = self._recording()
+        if recording is not None:
+            await self.link.send(recording=recording)
 
-    async def _save(self, settles: list[Settle], chunks: list[Chunk]) -> None:
-        if settles or chunks:
-            await self._update("checkpoint", Checkpoint(self.item, self.attempt, settles, chunks))
+    def _recording(self) -> Recording | None:
+        chunks = self.tail.chunks()
+        return Recording(self.item, self.attempt, chunks) if chunks else None
 
     def _rates(self, model: ModelSpec) -> list[str]:
         if self.limiter is None:
             return []
         return [limit.key for limit in self.limiter.limits if limit.covers(model)]
-
-    async def _update(self, name: str, arg: Any, result_type: Any = None) -> Any:
-        from temporalio.client import RPCError, WorkflowUpdateFailedError
-
-        try:
-            return await self.handle.execute_update(name, arg, result_type=result_type)
-        except (RPCError, WorkflowUpdateFailedError) as exc:
-            raise MasError(
-                f"the batch workflow {self.handle.id} did not answer ({name}): {exc}",
-                hint="is the batch still running? see: mas batch status " + self.handle.id,
-            ) from None
 
 
 def _key(site: CallSite) -> tuple[str | None, str, str, int, int]:

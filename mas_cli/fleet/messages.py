@@ -113,22 +113,32 @@ class Settle:
 
 @dataclass
 class Chunk:
-    """New lines of one log file of one run of an item (compressed, base64)."""
+    """New lines of one log file of one run of an item (compressed, base64), from byte `at`."""
 
     run_id: str
     name: str
+    at: int
     data: str
 
 
 @dataclass
-class Checkpoint:
-    """Settlements and the item's recording so far, saved in the workflow before the run goes
-    on: a worker lost after this point loses nothing of it."""
+class Recording:
+    """New lines of an item's run logs, from attempt `attempt` of it."""
 
     item: str
     attempt: int
-    settles: list[Settle] = field(default_factory=list)
     chunks: list[Chunk] = field(default_factory=list)
+
+
+@dataclass
+class Exchange:
+    """Everything a worker's items had to tell the workflow since its last update, in one:
+    leases asked, leases settled, recordings saved. One update at a time per worker keeps
+    the workflow's history short and within the server's limit on updates in flight."""
+
+    asks: list[Ask] = field(default_factory=list)
+    settles: list[Settle] = field(default_factory=list)
+    recordings: list[Recording] = field(default_factory=list)
 
 
 @dataclass

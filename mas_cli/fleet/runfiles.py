@@ -34,9 +34,10 @@ class Tail:
         found = []
         for run_id in self.runs:
             for name in LOGS:
+                at = self.offsets.get((run_id, name), 0)
                 data = self._new(run_id, name)
                 if data:
-                    found.append(Chunk(run_id, name, pack(data)))
+                    found.append(Chunk(run_id, name, at, pack(data)))
         return found
 
     def _new(self, run_id: str, name: str) -> bytes:
@@ -53,18 +54,17 @@ class Tail:
 
     def restore(self, chunks: list[Chunk]) -> str | None:
         """Write what a lost worker's checkpoints saved into this home; its last run's id."""
-        opened: set[tuple[str, str]] = set()
-        for chunk in chunks:
-            folder = runs_dir(self.home) / chunk.run_id
+        for chunk in sorted(chunks, key=lambda c: (c.run_id, c.name, c.at)):
+            folder = runs_dir(self.home) / Path(chunk.run_id).name
             folder.mkdir(parents=True, exist_ok=True)
-            mode = "ab" if (chunk.run_id, chunk.name) in opened else "wb"
-            opened.add((chunk.run_id, chunk.name))
+            key = (chunk.run_id, chunk.name)
+            if chunk.at != self.offsets.get(key, 0):
+                continue  # a gap: what came after it cannot be trusted
             data = unpack(chunk.data)
-            with (folder / Path(chunk.name).name).open(mode) as handle:
+            with (folder / Path(chunk.name).name).open("ab" if chunk.at else "wb") as handle:
                 handle.write(data)
-            self.offsets[(chunk.run_id, chunk.name)] = (
-                self.offsets.get((chunk.run_id, chunk.name), 0) if mode == "ab" else 0
-            ) + len(data)
+            self.offsets[key] = chunk.at + len(data)
+        for chunk in chunks:  # in the order they were saved: the chain's order
             self.add(chunk.run_id)
         return self.runs[-1] if self.runs else None
 

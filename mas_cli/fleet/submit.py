@@ -10,6 +10,7 @@ import asyncio
 import shutil
 import signal
 from collections.abc import Coroutine
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,9 @@ from mas_cli.fleet.follow import Books, follow
 from mas_cli.fleet.messages import WORKFLOW, BatchStart, Budget, ItemIn, Page, Rate, Status
 from mas_cli.spec.loader import Crew
 
+# A workflow task replays the whole history on a worker that did not have it cached (after a
+# worker was lost): give it time on a loaded machine (Temporal's default is 10 s).
+TASK_TIMEOUT = timedelta(seconds=60)
 PAGE = 200  # items a feed update carries (a few hundred KB at most: well under a payload's 2 MB)
 
 
@@ -100,8 +104,9 @@ async def _submit(
     )  # fmt: skip
     try:
         handle = await client.start_workflow(
-            WORKFLOW, start, id=folder.batch_id, task_queue=queue, result_type=Status
-        )
+            WORKFLOW, start, id=folder.batch_id, task_queue=queue, result_type=Status,
+            task_timeout=TASK_TIMEOUT,
+        )  # fmt: skip
     except Exception as exc:
         folder.close()
         shutil.rmtree(folder.path, ignore_errors=True)

@@ -32,6 +32,7 @@ from mas_cli.events.models import LlmCall
 from mas_cli.events.reader import LogReader
 from mas_cli.events.store import EVENTS, runs_dir
 from mas_cli.fleet.gate import FleetGate
+from mas_cli.fleet.link import Link
 from mas_cli.fleet.messages import ACTIVITY, ItemDone, ItemTask
 from mas_cli.fleet.runfiles import Tail
 from mas_cli.fleet.workflow import HEARTBEAT_S, BatchWorkflow
@@ -53,6 +54,7 @@ class ItemRunner:
     tools: dict[str, Tool] = field(init=False)
     providers: dict[str, Provider] | None = None
     limiter: RateLimiter | None = field(init=False)
+    links: dict[str, Link] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.tools = load_tools(self.crew)
@@ -66,9 +68,10 @@ class ItemRunner:
                 f"this worker runs crew {self.crew.spec.name!r}, the item is of {task.crew!r}"
             )
         info = activity.info()
-        handle = activity.client().get_workflow_handle(info.workflow_id or "")
         limiter = None if task.offline else self.limiter
-        gate = FleetGate(handle, task.key, info.attempt, Tail(self.home), limiter)
+        gate = FleetGate(
+            self._link(info.workflow_id or ""), task.key, info.attempt, Tail(self.home), limiter
+        )
         probe = Probe()
         beat = asyncio.create_task(_heartbeat())
         try:
@@ -95,6 +98,13 @@ class ItemRunner:
             return await rerun_item(self.crew, options, earlier)
         except MasError as exc:  # refused before it ran (a key not set), or given up on
             return str(exc)
+
+    def _link(self, workflow_id: str) -> Link:
+        """The one line to this batch's workflow that every item of it here shares."""
+        if workflow_id not in self.links:
+            handle = activity.client().get_workflow_handle(workflow_id)
+            self.links[workflow_id] = Link(handle)
+        return self.links[workflow_id]
 
     def _providers(self, task: ItemTask) -> dict[str, Provider] | None:
         """One client per endpoint for every item, opened at the first item that needs one."""

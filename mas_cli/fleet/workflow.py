@@ -24,15 +24,15 @@ with workflow.unsafe.imports_passed_through():
     from mas_cli.fleet.messages import (
         ACTIVITY,
         WORKFLOW,
-        Ask,
         BatchStart,
-        Checkpoint,
         Chunk,
+        Exchange,
         Grant,
         ItemDone,
         ItemIn,
         ItemTask,
         Page,
+        Recording,
         Status,
     )
 
@@ -45,7 +45,7 @@ RETRIES = RetryPolicy(
 )
 
 
-@workflow.defn(name=WORKFLOW)
+@workflow.defn(name=WORKFLOW, sandboxed=False)  # deterministic by construction: no I/O, no clock
 class BatchWorkflow:
     """One batch: its queue of items, its counters, its governor and breaker."""
 
@@ -56,7 +56,7 @@ class BatchWorkflow:
         self.breaker = Breaker(threshold=start.breaker)
         self.queue: deque[ItemIn] = deque()
         self.keys: set[str] = set()
-        self.recordings: dict[str, list[Chunk]] = {}
+        self.recordings: dict[str, dict[tuple[str, str, int], Chunk]] = {}
         self.status = Status()
         self.started = 0
 
@@ -140,24 +140,30 @@ class BatchWorkflow:
         return self.status.fed
 
     @workflow.update
-    def lease(self, ask: Ask) -> Grant:
-        """A worker asks to make one model attempt (see fleet/governor.py)."""
-        return self.governor.lease(ask, workflow.now().timestamp())
-
-    @workflow.update
-    def checkpoint(self, point: Checkpoint) -> None:
-        """Settle leases, and keep the item's recording so far for a retry elsewhere."""
-        for settle in point.settles:
+    def exchange(self, exchange: Exchange) -> list[Grant]:
+        """A worker's settlements, recordings and leases asked (see fleet/governor.py); a
+        grant for each ask, in order."""
+        for settle in exchange.settles:
             self.governor.settle(settle)
-        if point.chunks and point.attempt >= self.governor.attempts.get(point.item, 0):
-            self.recordings.setdefault(point.item, []).extend(point.chunks)
+        for recording in exchange.recordings:
+            self._keep(recording)
+        now = workflow.now().timestamp()
+        return [self.governor.lease(ask, now) for ask in exchange.asks]
+
+    def _keep(self, recording: Recording) -> None:
+        """Keep new lines of an item's logs (from its current attempt; each chunk once)."""
+        if recording.attempt < self.governor.attempts.get(recording.item, 0):
+            return
+        kept = self.recordings.setdefault(recording.item, {})
+        for chunk in recording.chunks:
+            kept.setdefault((chunk.run_id, chunk.name, chunk.at), chunk)
 
     @workflow.update
-    def recover(self, point: Checkpoint) -> list[Chunk]:
-        """A worker starts attempt `point.attempt` of an item: what its earlier attempts
+    def recover(self, recording: Recording) -> list[Chunk]:
+        """A worker starts attempt `recording.attempt` of an item: what its earlier attempts
         recorded (from then on they lease nothing)."""
-        self.governor.attempt(point.item, point.attempt)
-        return list(self.recordings.get(point.item, []))
+        self.governor.attempt(recording.item, recording.attempt)
+        return list(self.recordings.get(recording.item, {}).values())
 
     @workflow.query
     def state(self) -> Status:
