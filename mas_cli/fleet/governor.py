@@ -15,6 +15,7 @@ Pure and deterministic (the workflow replays it): time is given, never read.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -80,7 +81,7 @@ class Governor:
         windows = [self.windows[key] for key in ask.rates if key in self.windows]
         wait = max((w.wait(now, ask.planned) for w in windows), default=0.0)
         if wait > 0:
-            return Grant(ok=False, wait_s=round(wait, 3))
+            return Grant(ok=False, wait_s=math.ceil(wait * 1000) / 1000)  # never 0: time moves
         self.held[ask.lease] = (ask.tokens, cost)
         for window in windows:
             window.grants.append((now, ask.planned))
