@@ -30,6 +30,8 @@ HEAVY = (
     "google.protobuf",
     "requests",
     "mas_cli.export",
+    "temporalio",
+    "mas_cli.fleet",
 )
 # `mas --version` answers before the command-line framework loads; `mas --help` before Typer.
 FRAMEWORK = ("typer", "click", "rich", "mas_cli.cli.app")
@@ -189,3 +191,18 @@ def test_validate_and_the_other_readers_load_no_sdk_tokenizer_or_engine(tmp_path
         assert probe in loaded  # the probe works
         unwanted = {*NOT_READERS, "genai_prices"}
         assert loaded.isdisjoint(unwanted), (argv, sorted(loaded & unwanted))
+
+
+def test_a_local_batch_and_its_status_load_no_temporal(tmp_path: Path) -> None:
+    """The Temporal SDK is for `--engine temporal` and `mas worker` alone."""
+    crew = Path(__file__).resolve().parent.parent / "crews" / "fraud-review" / "crew.yaml"
+    items = tmp_path / "items.jsonl"
+    items.write_text('{"transaction": "tx-1"}\n')
+    home = ["--home", str(tmp_path / "home")]
+    loaded = _modules_after(["batch", str(crew), "--inputs", str(items), "--offline", "-q", *home])
+    assert "mas_cli.batch.runner" in loaded  # the probe works
+    assert "temporalio" not in loaded
+    assert not {m for m in loaded if m.startswith("mas_cli.fleet")}
+    (batch,) = (tmp_path / "home" / "batches").iterdir()
+    loaded = _modules_after(["batch", "status", batch.name, *home])
+    assert "temporalio" not in loaded

@@ -129,9 +129,9 @@ def batch(
         max_tokens,
         breaker,
     )
-    at = fleet.where(address, namespace, task_queue)
     with BatchProgress(quiet=quiet) as progress:
         if on_temporal:
+            at = fleet.where(address, namespace, task_queue)
             result = fleet.submit(loaded, options, at, progress, detach=detach)
         else:
             result = start_batch(loaded, options, progress)
