@@ -114,6 +114,8 @@ def batch(
     if items is None:
         raise UsageError("give the items with --inputs", hint="mas batch CREW --inputs ITEMS")
     on_temporal = fleet.engine_of(engine) == "temporal"
+    if detach and not on_temporal:
+        raise UsageError("--detach leaves a batch running on Temporal", hint="--engine temporal")
     loaded = load_crew(crew)
     for warning in loaded.warnings:
         if warning.code != "default-limits":
