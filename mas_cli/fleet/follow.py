@@ -10,10 +10,12 @@ missing and nothing twice (an item already in results.jsonl is passed over).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from mas_cli.batch.folder import BatchFolder, BatchStatus, latest_results, now_iso
 from mas_cli.batch.runner import BatchResult, Progress, Tally
+from mas_cli.errors import MasError
 from mas_cli.fleet.messages import ItemDone, ItemTask, Status
 from mas_cli.fleet.runfiles import write_runs
 
@@ -105,8 +107,11 @@ def _ended(
 
 
 def finish(books: Books, status: Status) -> BatchResult:
-    """batch.json at the batch's end: how it ended, its counts, what the workers spent."""
+    """batch.json at the batch's end: how it ended, its counts, what the workers spent; a
+    batch that stopped puts the items it never ran in dead.jsonl, ready to be fed back."""
     folder, info, tally = books.folder, books.info, books.tally
+    if status.reason:
+        _not_run(books, status.reason)
     verdict: BatchStatus = "stopped" if status.reason else "finished"
     tally.duplicates = status.duplicates
     tally.cost_usd = status.cost_usd
@@ -120,3 +125,20 @@ def finish(books: Books, status: Status) -> BatchResult:
     )
     folder.write_info(info)
     return BatchResult(folder.batch_id, folder.path, verdict, status.reason, tally)
+
+
+def _not_run(books: Books, reason: str) -> None:
+    from mas_cli.batch.items import Item, read_items
+    from mas_cli.spec.loader import load_crew
+
+    done = set(latest_results(books.folder.path))
+    try:
+        crew = load_crew(Path(str(books.info.get("crew_path", ""))))
+        items = Path(str(books.info.get("inputs_path", "")))
+        key = (books.info.get("options") or {}).get("key")
+        for item in read_items(items, crew.spec, key):
+            if isinstance(item, Item) and item.key not in done:
+                done.add(item.key)
+                books.folder.dead_letter(item.key, f"not run: {reason}", item.inputs)
+    except MasError:  # the crew or the items file moved since: nothing to list
+        return

@@ -36,6 +36,9 @@ with workflow.unsafe.imports_passed_through():
         Status,
     )
 
+# Temporal ends a workflow whose history passes 51,200 events; each item adds some tens (its
+# activity, and an update per model call and side effect). Past this, no new item starts.
+HISTORY_STOP = 40_000
 HEARTBEAT_S = 10.0  # a worker silent this long is lost: its item is retried elsewhere
 ITEM_TIMEOUT = timedelta(hours=6)
 RETRIES = RetryPolicy(
@@ -77,6 +80,13 @@ class BatchWorkflow:
     def _stopping(self) -> str | None:
         if self.breaker.tripped:
             return self.breaker.tripped
+        events = workflow.info().get_current_history_length()
+        if events > HISTORY_STOP:
+            return (
+                f"batch stopped: its Temporal history is nearly full ({events:,} events after "
+                f"{self.started:,} items); the items not run are in dead.jsonl: run them as a "
+                "new batch (mas batch CREW --inputs dead.jsonl)"
+            )
         hit = self.governor.hit
         if hit is not None:
             shown = f"{hit.value:,.6g}"

@@ -230,4 +230,9 @@ def test_three_workers_stop_within_the_batch_budget(
     assert info["status"] == "stopped"
     assert "max_cost_usd" in info["reason"]
     assert len(provider.log) <= info["llm_calls"]  # every request the provider saw was leased
-    assert len(jsonl(folder / "results.jsonl")) < 120
+    results = jsonl(folder / "results.jsonl")
+    assert len(results) < 120
+    not_run = {d["key"] for d in jsonl(folder / "dead.jsonl") if d["reason"].startswith("not run:")}
+    ran = {r["key"] for r in results}
+    assert not ran & not_run
+    assert len(ran | not_run) == 120  # every item either ran or is listed to run again
