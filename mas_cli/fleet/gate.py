@@ -74,7 +74,8 @@ class FleetGate:
                 raise Superseded(f"item {self.item}: attempt {self.attempt} runs elsewhere now")
             if grant.kind is not None:
                 return _hit(grant, site)
-            if grant.ok and time.monotonic() - sent <= LEASE_S:
+            # Half the lease to get the answer back, half to get the request out.
+            if grant.ok and time.monotonic() - sent <= LEASE_S / 2:
                 self.leases[_key(site)] = ask.lease
                 return None
             if grant.ok:  # granted too late to be sure of the window: give it back, ask again

@@ -155,7 +155,9 @@ def test_a_killed_worker_loses_nothing_and_the_rate_holds(
     results = jsonl(folder / "results.jsonl")
     assert sorted(r["key"] for r in results) == sorted({r["key"] for r in results})
     assert len(results) == ITEMS
-    assert Counter(r["status"] for r in results) == {"ok": ITEMS}
+    assert Counter(r["status"] for r in results) == {"ok": ITEMS}, [
+        r for r in results if r["status"] != "ok"
+    ][:3]
     assert jsonl(folder / "dead.jsonl") == []
 
     # Every side effect once.
@@ -169,7 +171,7 @@ def test_a_killed_worker_loses_nothing_and_the_rate_holds(
     assert len(paid) == 2 * ITEMS
 
     # The rate as the provider saw it; the 429s were retried.
-    assert provider.busiest_minute() <= RPM
+    assert provider.busiest_minute() <= RPM, provider.busiest_minute()
     assert any(status == 429 for *_, status in provider.log)
 
     # The items the killed worker had in flight resumed elsewhere, from their recordings.
