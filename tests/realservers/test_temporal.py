@@ -238,3 +238,38 @@ def test_three_workers_stop_within_the_batch_budget(
     ran = {r["key"] for r in results}
     assert not ran & not_run
     assert len(ran | not_run) == 120  # every item either ran or is listed to run again
+
+
+def test_a_detached_batch_is_seen_and_followed_again(
+    temporal: Temporal, provider: Provider, tmp_path: Path
+) -> None:
+    crew_path = crew(tmp_path / "crew", provider.url, 10_000)
+    fleet = Fleet(crew_path, temporal, tmp_path, "q-detach", "sk-detach")
+    home = tmp_path / "home"
+    try:
+        for _ in range(2):
+            fleet.start()
+        submitted = start_batch(temporal, crew_path, "q-detach", home, 40, "--detach")
+        _out, err = submitted.communicate(timeout=300)
+        assert submitted.returncode == 0, err
+        assert "follow it with: mas resume b-" in err
+        [folder] = (home / "batches").iterdir()
+        status = subprocess.run(
+            mas("batch", "status", folder.name, "--json", home=home),
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert status.returncode == 0, status.stderr
+        assert json.loads(status.stdout)["batch_id"] == folder.name
+        attached = subprocess.run(
+            mas("resume", folder.name, "-q", "--json", home=home),
+            capture_output=True, text=True, check=False, timeout=300,
+        )  # fmt: skip
+    finally:
+        fleet.stop()
+    assert attached.returncode == 0, attached.stderr
+    assert json.loads(attached.stdout)["status"] == "finished"
+    results = jsonl(folder / "results.jsonl")
+    assert sorted(r["key"] for r in results) == sorted({r["key"] for r in results})
+    assert len(results) == 40
+    assert json.loads((folder / "batch.json").read_text())["status"] == "finished"
+    assert all((home / "runs" / r["run_id"] / "events.jsonl").is_file() for r in results)
