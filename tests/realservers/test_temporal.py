@@ -1,12 +1,14 @@
 """Scale-out on Temporal, on loopback: a real development server, three `mas worker` processes
 and a fake provider that refuses every ninth request (429) and answers after a delay.
 
-A batch of a few hundred items runs while one worker is SIGKILLed half-way and another
-started: every item ends ok exactly once, every side effect happens once, no answered model
+A batch of a few hundred items runs while one worker is SIGKILLed mid-batch, with an item
+half-done, and another started: every item ends ok exactly once, every side effect happens once, no answered model
 call is paid again beyond the calls in flight on the killed worker, the provider never sees
 more than the crew's rpm in any minute, the batch's records are whole and read as one batch,
 and the workers' key (a canary) is nowhere in the server's history. A second batch under a
-dollar budget stops before the provider has billed past it, with three workers calling.
+dollar budget stops before the provider has billed past it, with three workers calling, and
+lists the items it did not run. A third is submitted with --detach, seen with `mas batch
+status` and followed to its end with `mas resume`.
 """
 
 from __future__ import annotations
