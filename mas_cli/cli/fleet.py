@@ -4,7 +4,7 @@ of `mas resume BATCH_ID`, and `mas worker`: options, then a call into mas_cli.fl
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
@@ -105,7 +105,7 @@ def _detached(batch_id: str) -> None:
 def status(home: Path | None, ref: str, *, as_json: bool) -> None:
     """`mas batch status ID`: how a batch stands; a Temporal batch's ended items are written
     into the home on the way (as a re-attach would)."""
-    from mas_cli.batch.folder import live_status, read_info, resolve_batch
+    from mas_cli.batch.folder import BatchStatus, live_status, read_info, resolve_batch
     from mas_cli.batch.runner import BatchResult
     from mas_cli.batch.start import tally_of
     from mas_cli.cli.render.batch import batch_result
@@ -120,9 +120,11 @@ def status(home: Path | None, ref: str, *, as_json: bool) -> None:
         result = fleet_status(path)
     else:
         state = live_status(info)
-        shown = state if state in ("running", "finished", "stopped") else "interrupted"
+        shown: BatchStatus = "interrupted"
+        if state in ("running", "finished", "stopped"):
+            shown = cast(BatchStatus, state)
         reason = info.get("reason") if state != "killed" else "killed: finish it with mas resume"
-        result = BatchResult(path.name, path, shown, reason, tally_of(path))  # type: ignore[arg-type]
+        result = BatchResult(path.name, path, shown, reason, tally_of(path))
     batch_result(result, as_json=as_json)
 
 

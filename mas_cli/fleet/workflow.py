@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from dataclasses import replace
 from datetime import timedelta
 
 from temporalio import workflow
@@ -181,10 +182,12 @@ class BatchWorkflow:
         return self._status(done=False)
 
     def _status(self, *, done: bool) -> Status:
-        status = self.status
-        status.llm_calls = self.governor.spent_calls
-        status.cost_usd = float(self.governor.cost + self.governor.held_cost)
-        status.held_usd = float(self.governor.held_cost)
-        status.reason = self._stopping()
-        status.done = done
-        return status
+        """The counters, with the governor's spend (a copy: a query changes nothing)."""
+        return replace(
+            self.status,
+            llm_calls=self.governor.spent_calls,
+            cost_usd=float(self.governor.cost + self.governor.held_cost),
+            held_usd=float(self.governor.held_cost),
+            reason=self._stopping(),
+            done=done,
+        )
