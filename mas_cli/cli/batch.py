@@ -62,6 +62,7 @@ def batch(
         Path | None,
         typer.Option(
             "--inputs",
+            metavar="ITEMS.jsonl",
             help="The items: .jsonl (one JSON object of inputs a line) or .csv (a header of "
             "input names). A batch's dead.jsonl can be fed back as it is.",
             show_default=False,
