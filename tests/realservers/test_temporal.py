@@ -113,10 +113,11 @@ def _texts(value: Any) -> Iterator[str]:
 
 
 def mid_item(worker_home: Path) -> bool:
-    """Whether a worker has a run in flight past its first answered model call."""
+    """Whether a worker has a run in flight past its side effect: its first model call's
+    recording is then saved in the workflow (the tool runs only once it is)."""
     for log in (worker_home / "runs").glob("*/events.jsonl"):
         text = log.read_text()
-        if '"type":"llm_call"' in text.replace(" ", "") and "run_finished" not in text:
+        if '"type":"tool_call"' in text.replace(" ", "") and "run_finished" not in text:
             return True
     return False
 
@@ -141,7 +142,7 @@ def test_a_killed_worker_loses_nothing_and_the_rate_holds(
             fleet.start()
         batch = start_batch(temporal, crew_path, "q-kill", home, ITEMS)
         wait_for(lambda: len(provider.paid()) >= ITEMS // 2, "a quarter of the calls", 300, fleet)
-        # Killed with an item half-done: a model call answered and recorded, its run not over.
+        # Killed with an item half-done: a model call answered and saved, its side effect made.
         wait_for(lambda: mid_item(tmp_path / "worker-0"), "an item half-done", 300, fleet)
         fleet.procs[0].send_signal(signal.SIGKILL)
         fleet.start()
