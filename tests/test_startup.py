@@ -30,6 +30,8 @@ HEAVY = (
     "google.protobuf",
     "requests",
     "mas_cli.export",
+    "temporalio",
+    "mas_cli.fleet",
 )
 # `mas --version` answers before the command-line framework loads; `mas --help` before Typer.
 FRAMEWORK = ("typer", "click", "rich", "mas_cli.cli.app")
@@ -222,3 +224,18 @@ def test_read_only_commands_import_no_sdk_tokenizer_or_typer(tmp_path: Path) -> 
         loaded = _modules_after(argv, ok)
         assert "mas_cli.cli.fast" in loaded  # the probe works
         assert loaded.isdisjoint(READ_ONLY_HEAVY), (argv, sorted(loaded & set(READ_ONLY_HEAVY)))
+
+
+def test_a_local_batch_and_its_status_load_no_temporal(tmp_path: Path) -> None:
+    """The Temporal SDK is for `--engine temporal` and `mas worker` alone."""
+    crew = Path(__file__).resolve().parent.parent / "crews" / "fraud-review" / "crew.yaml"
+    items = tmp_path / "items.jsonl"
+    items.write_text('{"transaction": "tx-1"}\n')
+    home = ["--home", str(tmp_path / "home")]
+    loaded = _modules_after(["batch", str(crew), "--inputs", str(items), "--offline", "-q", *home])
+    assert "mas_cli.batch.runner" in loaded  # the probe works
+    assert "temporalio" not in loaded
+    assert not {m for m in loaded if m.startswith("mas_cli.fleet")}
+    (batch,) = (tmp_path / "home" / "batches").iterdir()
+    loaded = _modules_after(["batch", "status", batch.name, *home])
+    assert "temporalio" not in loaded

@@ -55,7 +55,7 @@ def read_passes(home: Path, folder: Path) -> Passes:
         if isinstance(run_id, str):
             recorded.add(run_id)
         spent = run_spend(runs_dir(home) / run_id) if isinstance(run_id, str) else None
-        passes.add(spent or _line_spend(record))
+        passes.add(spent or line_spend(record))
     for key, status_run in last.items():
         status, run_id = status_run
         if status == "ok":
@@ -91,7 +91,7 @@ def run_spend(run_dir: Path) -> Spend | None:
     return spent
 
 
-def _line_spend(record: dict[str, Any]) -> Spend:
+def line_spend(record: dict[str, Any]) -> Spend:
     """A result line's cost (0 when it says nothing usable): its run's log is gone."""
     cost = record.get("cost_usd")
     usable = isinstance(cost, int | float) and not isinstance(cost, bool) and math.isfinite(cost)

@@ -37,6 +37,7 @@ from mas_cli.errors import MasError, UsageError
 from mas_cli.llm.keys import crew_secrets
 from mas_cli.llm.types import Provider
 from mas_cli.spec.loader import Crew
+from mas_cli.spec.models import CrewSpec
 from mas_cli.tools import load_tools, scrubbed
 from mas_cli.tools.cache import ToolCache, cache_dir
 from mas_cli.tools.mcp import open_servers
@@ -297,22 +298,22 @@ def _record_item(batch: _Batch, item: Item, result: RunResult | str, probe: Prob
     """One results.jsonl line; the counters and the breaker; a dead letter if it failed."""
     batch.tally.held -= 1
     batch.tally.cost_usd = float(batch.ledger.cost_usd)
-    line = _result_line(batch, item, result, probe)
+    line = result_line(batch.crew.spec, item.key, result, probe)
     batch.folder.result(line)
     _count(batch, line["status"], signature(probe, line["error"]), line["error"])
-    if _dead(result):
+    if dead(result):
         batch.folder.dead_letter(item.key, line["error"] or line["status"], item.inputs)
 
 
-def _result_line(
-    batch: _Batch, item: Item, result: RunResult | str, probe: Probe
-) -> dict[str, Any]:
-    line: dict[str, Any] = {"key": item.key, "run_id": None, "status": "failed", "output": None}
+def result_line(spec: CrewSpec, key: str, result: RunResult | str, probe: Probe) -> dict[str, Any]:
+    """An item's results.jsonl line: its run, how it ended, its output and cost, why it failed
+    (`result` is the run's result, or why the engine refused it before it ran)."""
+    line: dict[str, Any] = {"key": key, "run_id": None, "status": "failed", "output": None}
     if isinstance(result, str):  # refused before it ran
         line["error"] = result
     else:
         line.update(run_id=result.run_id, status=result.status, error=result.reason)
-        line["output"] = item_output(result, batch.crew.spec)
+        line["output"] = item_output(result, spec)
     line["cost_usd"] = float(probe.cost_usd)
     return {name: line[name] for name in ("key", "run_id", "status", "output", "cost_usd", "error")}
 
@@ -328,8 +329,9 @@ def _count(batch: _Batch, status: str, how: str, reason: str | None) -> None:
         batch.tally.stopped += 1
 
 
-def _dead(result: RunResult | str) -> bool:
-    """Failed, or stopped by its own limits; not stopped by the batch (its budget, a Ctrl-C)."""
+def dead(result: RunResult | str) -> bool:
+    """Whether an item goes to dead.jsonl: failed, or stopped by its own limits; not stopped
+    by the batch (its budget, a Ctrl-C)."""
     if isinstance(result, str) or result.status == "failed":
         return True
     return result.status == "stopped" and not (result.hit and result.hit.scope == "batch")

@@ -13,13 +13,14 @@ from mas_cli.batch.folder import (
     INFO,
     BatchFolder,
     batches_dir,
+    latest_results,
     live_status,
     new_batch_id,
     read_info,
     resolve_batch,
 )
-from mas_cli.batch.passes import read_passes
-from mas_cli.batch.runner import BatchOptions, BatchResult, Progress, run_batch
+from mas_cli.batch.passes import line_spend, read_passes
+from mas_cli.batch.runner import BatchOptions, BatchResult, Progress, Tally, run_batch
 from mas_cli.errors import MasError, UsageError
 from mas_cli.spec.loader import Crew, load_crew
 
@@ -100,3 +101,18 @@ def _options(home: Path, info: dict[str, Any], changes: dict[str, Any]) -> Batch
         )
     options = BatchOptions(home, items, **kept)
     return replace(options, **{k: v for k, v in changes.items() if v is not None})
+
+
+def tally_of(path: Path) -> Tally:
+    """A batch's counters as its results.jsonl tells them (each item's last result)."""
+    tally = Tally(total=None)
+    for record in latest_results(path).values():
+        status = record.get("status")
+        if status == "ok":
+            tally.ok += 1
+        elif status == "failed":
+            tally.failed += 1
+        else:
+            tally.stopped += 1
+        tally.cost_usd += float(line_spend(record).known_cost)
+    return tally

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from mas_cli.cli import fleet
 from mas_cli.cli.options import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_LIMIT, EXIT_OK, HomeOption
 from mas_cli.errors import UsageError
 
 if TYPE_CHECKING:
-    from mas_cli.batch.runner import BatchResult
+    from mas_cli.batch.runner import BatchResult, Progress
+
+DEFAULT_ADDRESS = "127.0.0.1:7233"  # `temporal server start-dev` (fleet.connect.DEFAULT_ADDRESS)
 
 Concurrency = Annotated[
     int, typer.Option("--concurrency", "-c", min=1, max=1000, help="Items run at once.")
@@ -43,16 +46,27 @@ JsonOut = Annotated[bool, typer.Option("--json", help="Print the batch's figures
 
 
 def batch(
-    crew: Annotated[Path, typer.Argument(help="The crew file.", show_default=False)],
-    items: Annotated[
+    crew: Annotated[
         Path,
+        typer.Argument(
+            help="The crew file (or `status`, then a batch id: mas batch status BATCH_ID).",
+            show_default=False,
+        ),
+    ],
+    ref: Annotated[
+        str | None,
+        typer.Argument(help="With status: the batch id.", show_default=False),
+    ] = None,
+    items: Annotated[
+        Path | None,
         typer.Option(
             "--inputs",
+            metavar="ITEMS.jsonl",
             help="The items: .jsonl (one JSON object of inputs a line) or .csv (a header of "
             "input names). A batch's dead.jsonl can be fed back as it is.",
             show_default=False,
         ),
-    ],
+    ] = None,
     key: Annotated[
         str | None,
         typer.Option("--key", help="The field that keys each item (default: a digest of it)."),
@@ -65,11 +79,20 @@ def batch(
     max_llm_calls: MaxCalls = None,
     max_tokens: MaxTokens = None,
     breaker: Breaker = 5,
+    engine: fleet.Engine = "local",
+    address: fleet.Address = DEFAULT_ADDRESS,
+    namespace: fleet.Namespace = "default",
+    task_queue: fleet.TaskQueue = None,
+    detach: fleet.Detach = False,
     home: HomeOption = None,
     json_out: JsonOut = False,
     quiet: Quiet = False,
 ) -> None:
     """Run a crew once per item, many at once, under one budget; see the batch with mas runs.
+
+    With --engine temporal the items run on `mas worker` processes anywhere, under one budget
+    and one set of rate limits for them all. `mas batch status BATCH_ID` shows how a batch
+    stands.
 
     Exit 0 every item ok, 1 some failed or were unreadable, 2 bad crew or items file, 3 stopped by
     the batch's budget or breaker, 130 interrupted (finish it with mas resume BATCH_ID).
@@ -81,6 +104,18 @@ def batch(
     from mas_cli.events.store import home_dir
     from mas_cli.spec.loader import load_crew
 
+    if str(crew) == "status" and not crew.is_file():
+        if ref is None:
+            raise UsageError("name the batch", hint="mas batch status BATCH_ID")
+        fleet.status(home, ref, as_json=json_out)
+        return
+    if ref is not None:
+        raise UsageError(f"unexpected argument {ref!r}", hint="mas batch CREW --inputs ITEMS")
+    if items is None:
+        raise UsageError("give the items with --inputs", hint="mas batch CREW --inputs ITEMS")
+    on_temporal = fleet.engine_of(engine) == "temporal"
+    if detach and not on_temporal:
+        raise UsageError("--detach leaves a batch running on Temporal", hint="--engine temporal")
     loaded = load_crew(crew)
     for warning in loaded.warnings:
         if warning.code != "default-limits":
@@ -97,7 +132,13 @@ def batch(
         breaker,
     )
     with BatchProgress(quiet=quiet) as progress:
-        result = start_batch(loaded, options, progress)
+        if on_temporal:
+            at = fleet.where(address, namespace, task_queue)
+            result = fleet.submit(loaded, options, at, progress, detach=detach)
+        else:
+            result = start_batch(loaded, options, progress)
+    if result.status == "running":
+        fleet.running(result)
     _finish(result, as_json=json_out)
 
 
@@ -118,7 +159,6 @@ def resume(
     Options given here replace the ones the batch began with (raise a budget, ...).
     """
     from mas_cli.batch.folder import is_batch
-    from mas_cli.batch.start import resume_batch
     from mas_cli.cli.render.batch import BatchProgress
     from mas_cli.events.store import home_dir
 
@@ -135,8 +175,27 @@ def resume(
         "max_tokens": max_tokens,
     }
     with BatchProgress(quiet=quiet) as progress:
-        result = resume_batch(where, ref, progress, **changes)
+        result = _resume_or_attach(where, ref, progress, changes)
     _finish(result, as_json=json_out)
+
+
+def _resume_or_attach(
+    home: Path, ref: str, progress: Progress, changes: dict[str, Any]
+) -> BatchResult:
+    """A local batch runs again; a Temporal batch is followed again (it never stopped)."""
+    from mas_cli.batch.folder import read_info, resolve_batch
+    from mas_cli.batch.start import resume_batch
+
+    path = resolve_batch(home, ref)
+    if read_info(path).get("engine") != "temporal":
+        return resume_batch(home, ref, progress, **changes)
+    fleet.engine_of("temporal")
+    if any(value is not None for value in changes.values()):
+        raise UsageError(
+            "a batch on Temporal keeps the options it began with",
+            hint=f"mas resume {path.name} (without --concurrency or budget options)",
+        )
+    return fleet.attach(path, progress)
 
 
 def _finish(result: BatchResult, *, as_json: bool) -> None:

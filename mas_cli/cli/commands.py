@@ -38,6 +38,11 @@ COMMANDS: tuple[Command, ...] = (
         "Run a crew over many inputs (JSONL or CSV): shared budgets, a breaker, dead letters.",
     ),
     Command(
+        "worker",
+        "mas_cli.cli.fleet:worker",
+        "Run the items of batches on Temporal (mas batch --engine temporal) on this machine.",
+    ),
+    Command(
         "resume",
         "mas_cli.cli.resume:resume",
         "Continue a stopped run or batch: finished work kept, recorded calls replayed free.",

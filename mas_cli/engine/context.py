@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from mas_cli.engine.digests import digest
 from mas_cli.engine.effects import Effects
+from mas_cli.engine.gate import Gate
 from mas_cli.engine.guards import Guard
 from mas_cli.engine.outcomes import KINDS, LimitHit, TaskOutcome
 from mas_cli.engine.ratelimit import RateLimiter
@@ -153,6 +154,8 @@ class RunContext:
     """The side_effect calls' keys, and (on a resume) those already done."""
     resume: Resume | None = None
     """On a resume: the run continued, and the model calls it recorded."""
+    gate: Gate | None = None
+    """A budget and rate limits shared beyond this process (engine/gate.py); None: none."""
 
     def toolbox(self, agent: str) -> dict[str, Offered]:
         """The tools `agent` is offered: the crew's tools it names, and what `offer` added."""

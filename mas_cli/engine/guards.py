@@ -226,6 +226,13 @@ class Guard:
         calls = self.agents[agent].llm_calls + self.agents[agent].held_calls + 1
         return _over(LimitHit("max_llm_calls", calls, spec.max_llm_calls, "agent", agent, task))
 
+    def release_llm_call(self, site: CallSite, held: tuple[int, Decimal | None]) -> None:
+        """An attempt `check_llm_call` let through was not made: give back its hold."""
+        worst = (held[0], held[1] or Decimal(0))
+        self._hold(site.agent, *worst, -1)
+        if self.ledger is not None:
+            self.ledger.release(worst)
+
     def _hold(self, agent: str, tokens: int, cost: Decimal, sign: int) -> None:
         self.run.hold(tokens, cost, sign)
         self.agents[agent].hold(tokens, cost, sign)

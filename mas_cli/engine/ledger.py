@@ -63,6 +63,10 @@ class Ledger:
         ]
         return _first_over(checks, agent, task, passed=True)
 
+    def release(self, held: tuple[int, Decimal]) -> None:
+        """A call held by `check` was not made: release its hold, count nothing."""
+        self._hold(held[0], held[1], -1)
+
     def _hold(self, tokens: int, cost: Decimal, sign: int) -> None:
         self.held_calls += sign
         self.held_tokens += sign * tokens

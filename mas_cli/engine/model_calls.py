@@ -16,7 +16,7 @@ from mas_cli.cost.tokens import count_messages, count_messages_bound, count_mess
 from mas_cli.cost.tokens import ready as tokenizer_ready
 from mas_cli.engine.context import RunContext
 from mas_cli.engine.digests import digest
-from mas_cli.engine.outcomes import Ended, Failed, Stopped
+from mas_cli.engine.outcomes import Ended, Failed, LimitHit, Stopped
 from mas_cli.engine.pacing import pace
 from mas_cli.engine.replayer import replayed_call
 from mas_cli.events import volatile
@@ -53,8 +53,14 @@ async def call_model(ctx: RunContext, request: Request) -> Completion | Ended:
         planned = await planned_tokens(ctx, request) if planned is None else planned
         ticket = await pace(ctx, call.request, planned)
         call.waited += ticket.wait_s
+        hit = await _admitted(ctx, call, planned)
+        if hit:
+            ctx.limit_hit(hit, call.request.site.span)
+            return Stopped(hit)
         result = await call.attempt()
         ticket.settle(result)
+        if ctx.gate is not None:
+            await ctx.gate.settled(call.request.site, *call.spent)
         if not isinstance(result, LlmFailure):
             return result
         wait = _retry_wait(ctx, call.request.site, result)
@@ -63,6 +69,18 @@ async def call_model(ctx: RunContext, request: Request) -> Completion | Ended:
         call.waited = wait
         await asyncio.sleep(wait)
     raise AssertionError("unreachable: the loop returns on its last attempt")
+
+
+async def _admitted(ctx: RunContext, call: _Call, planned: int) -> LimitHit | None:
+    """Ask the gate (a budget and rate limits shared beyond this process), if the run has one;
+    a refusal gives back the hold the run's guard took for the attempt."""
+    if ctx.gate is None:
+        return None
+    site = call.request.site
+    hit = await ctx.gate.admit(site, call.request.model, call.held, planned)
+    if hit is not None:
+        ctx.guard.release_llm_call(site, call.held)
+    return hit
 
 
 async def planned_tokens(ctx: RunContext, request: Request) -> int:
@@ -99,6 +117,7 @@ class _Call:
     held: tuple[int, Decimal | None]  # the worst case the guard holds while an attempt runs
     waited: float = 0.0
     started: float = 0.0
+    spent: tuple[int, Decimal | None] = (0, None)  # the last attempt's tokens and dollars
 
     async def attempt(self) -> Completion | Ended | LlmFailure:
         self.started = time.monotonic()
@@ -135,6 +154,7 @@ class _Call:
         if proxy:  # no price of our own: what the proxy charged is the best figure there is
             cost = Decimal(str(completion.reported_cost_usd))
         self._emit("ok", cost, completion=completion, proxy=proxy)
+        self.spent = (completion.usage.total, cost)
         hit = self.ctx.guard.record_llm_call(
             self.request.site, completion.usage.total, cost, self.held
         )
@@ -149,6 +169,7 @@ class _Call:
         tokens, cost = self.held if timed_out else (0, self._no_usage_cost())
         status: CallStatus = "timeout" if timed_out else "error"
         self._emit(status, cost, failure=str(failure), http_status=failure.status)
+        self.spent = (tokens, cost)
         hit = self.ctx.guard.record_llm_call(self.request.site, tokens, cost, self.held)
         if hit:
             self.ctx.limit_hit(hit, self.request.site.span)

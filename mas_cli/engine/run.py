@@ -146,6 +146,7 @@ async def _open_and_run(
             cache=cache,
             # Offline and replayed calls reach no provider: no quota to respect.
             limiter=None if options.offline or source else _limiter(crew, shared),
+            gate=shared.gate,
         )
         let_warn(ctx, options.listeners)
         seed(ctx, options.resume, llm_log)

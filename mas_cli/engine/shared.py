@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+from mas_cli.engine.gate import Gate
 from mas_cli.engine.ledger import Ledger
 from mas_cli.engine.ratelimit import RateLimiter
 from mas_cli.llm.types import Provider
@@ -46,3 +47,6 @@ class Shared:
     """run_started's batch_id: the batch the run is an item of."""
     item_key: str | None = None
     """run_started's item_key: the item's key in that batch."""
+    gate: Gate | None = None
+    """Asked before and told after every model call, told after every side effect: a budget
+    and rate limits shared beyond this process (see engine/gate.py)."""

@@ -84,6 +84,8 @@ async def _one(ctx: RunContext, site: CallSite, call: ToolCall, again: bool) -> 
     result = done.result
     status = _status(result, refused=refusal is not None)
     _emit_call(ctx, site, call, status, latency_s=result.latency_s, error=result.error, done=done)
+    if ctx.gate is not None and done.idempotency_key is not None and not done.replayed:
+        await ctx.gate.checkpoint()  # a side effect done: saved before the run goes on
     return result
 
 

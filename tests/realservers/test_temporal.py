@@ -1,0 +1,278 @@
+"""Scale-out on Temporal, on loopback: a real development server, three `mas worker` processes
+and a fake provider that refuses every ninth request (429) and answers after a delay.
+
+A batch of a few hundred items runs while one worker is SIGKILLed mid-batch, with an item
+half-done, and another started: every item ends ok exactly once, every side effect happens once, no answered model
+call is paid again beyond the calls in flight on the killed worker, the provider never sees
+more than the crew's rpm in any minute, the batch's records are whole and read as one batch,
+and the workers' key (a canary) is nowhere in the server's history. A second batch under a
+dollar budget stops before the provider has billed past it, with three workers calling, and
+lists the items it did not run. A third is submitted with --detach, seen with `mas batch
+status` and followed to its end with `mas resume`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import secrets
+import signal
+import subprocess
+import time
+import zlib
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalkit import (
+    PER_CALL_USD,
+    Fleet,
+    Provider,
+    Temporal,
+    crew,
+    dev_server,
+    items,
+    mas,
+    outbox,
+    worker_env,
+)
+
+ITEMS = 240  # two model calls each: a tool call, then the answer
+RPM = 300  # binds: the batch needs more than a minute's worth of calls
+WORKER_SLOTS = 4  # items a worker runs at once (mas worker -c 4)
+
+
+@pytest.fixture(scope="module")
+def temporal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Temporal]:
+    with dev_server(tmp_path_factory.mktemp("temporal")) as server:
+        yield server
+
+
+@pytest.fixture
+def provider() -> Iterator[Provider]:
+    fake = Provider()
+    with fake.server:
+        yield fake
+
+
+def start_batch(
+    temporal: Temporal, crew_path: Path, queue: str, home: Path, count: int, *extra: str
+) -> subprocess.Popen[str]:
+    path = items(home.parent / f"{queue}-items.jsonl", count)
+    cmd = mas("batch", str(crew_path), "--inputs", str(path), home=home)
+    cmd += ["--engine", "temporal", "--address", temporal.address, "--task-queue", queue]
+    cmd += ["-c", "12", "--json", "-q", *extra]
+    env = {k: v for k, v in worker_env("").items() if k != "MAS_FLEET_KEY"}
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def history_texts(address: str, workflow_id: str) -> list[str]:
+    """Every text in the workflow's stored history: the history as JSON, each payload decoded,
+    and each packed run log inside a payload unpacked."""
+    from temporalio.client import Client
+
+    async def fetch() -> str:
+        client = await Client.connect(address)
+        history = await client.get_workflow_handle(workflow_id).fetch_history()
+        return history.to_json()
+
+    raw = asyncio.run(fetch())
+    return [raw, *_texts(json.loads(raw))]
+
+
+def _texts(value: Any) -> Iterator[str]:
+    if isinstance(value, dict):
+        for inner in value.values():
+            yield from _texts(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            yield from _texts(inner)
+    elif isinstance(value, str) and len(value) >= 8:
+        try:
+            raw = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            return
+        try:
+            yield from _texts(json.loads(raw))
+            yield raw.decode("utf-8", "replace")
+            return
+        except ValueError:
+            pass
+        try:
+            yield zlib.decompress(raw).decode("utf-8", "replace")
+        except zlib.error:
+            return
+
+
+def mid_item(worker_home: Path) -> bool:
+    """Whether a worker has a run in flight past its side effect: its first model call's
+    recording is then saved in the workflow (the tool runs only once it is)."""
+    for log in (worker_home / "runs").glob("*/events.jsonl"):
+        text = log.read_text()
+        if '"type":"tool_call"' in text.replace(" ", "") and "run_finished" not in text:
+            return True
+    return False
+
+
+def wait_for(check: Any, what: str, timeout_s: float, fleet: Fleet) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} did not happen within {timeout_s:g} s\n{fleet.logs()}")
+        time.sleep(0.02)
+
+
+def test_a_killed_worker_loses_nothing_and_the_rate_holds(
+    temporal: Temporal, provider: Provider, tmp_path: Path
+) -> None:
+    crew_path = crew(tmp_path / "crew", provider.url, RPM)
+    canary = f"sk-canary-{secrets.token_hex(12)}"
+    fleet = Fleet(crew_path, temporal, tmp_path, "q-kill", canary)
+    home = tmp_path / "home"
+    try:
+        for _ in range(3):
+            fleet.start()
+        batch = start_batch(temporal, crew_path, "q-kill", home, ITEMS)
+        wait_for(lambda: len(provider.paid()) >= ITEMS // 2, "a quarter of the calls", 300, fleet)
+        # Killed with an item half-done: a model call answered and saved, its side effect made.
+        wait_for(lambda: mid_item(tmp_path / "worker-0"), "an item half-done", 300, fleet)
+        fleet.procs[0].send_signal(signal.SIGKILL)
+        fleet.start()
+        out, err = batch.communicate(timeout=600)
+    finally:
+        fleet.stop()
+    assert batch.returncode == 0, f"{err}\n{fleet.logs()}"
+    summary = json.loads(out)
+    [folder] = (home / "batches").iterdir()
+    assert summary["batch_id"] == folder.name
+
+    # Every item done once, ok.
+    results = jsonl(folder / "results.jsonl")
+    assert sorted(r["key"] for r in results) == sorted({r["key"] for r in results})
+    assert len(results) == ITEMS
+    assert Counter(r["status"] for r in results) == {"ok": ITEMS}, [
+        r for r in results if r["status"] != "ok"
+    ][:3]
+    assert jsonl(folder / "dead.jsonl") == []
+
+    # Every side effect once.
+    sent = Counter(entry["to"] for entry in outbox(crew_path))
+    assert sent == {f"item-{i}": 1 for i in range(ITEMS)}
+
+    # No answered call paid twice, beyond the calls in flight on the worker killed.
+    paid = Counter(provider.paid())
+    again = {call: n for call, n in paid.items() if n > 1}
+    assert sum(n - 1 for n in again.values()) <= WORKER_SLOTS, again
+    assert len(paid) == 2 * ITEMS
+
+    # The rate as the provider saw it; the 429s were retried.
+    assert provider.busiest_minute() <= RPM, provider.busiest_minute()
+    assert any(status == 429 for *_, status in provider.log)
+
+    # The items the killed worker had in flight resumed elsewhere, from their recordings.
+    runs = {p.name: jsonl(p / "events.jsonl") for p in (home / "runs").iterdir()}
+    resumed = [log for log in runs.values() if log[0].get("resumed_from")]
+    assert resumed, "no item was resumed: the kill landed on no item in flight"
+    assert all(log[0]["resumed_from"] in runs for log in resumed)
+    replayed = [e for log in resumed for e in log if e["type"] == "llm_call" and e.get("replayed")]
+    assert replayed
+    assert all(e["cost_usd"] == 0 for e in replayed)
+    assert {r["run_id"] for r in results} <= set(runs)
+
+    # The batch reads as one: cost-report and triage over it.
+    report = subprocess.run(
+        mas("cost-report", "--batch", folder.name, "--format", "json", home=home),
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert report.returncode == 0, report.stderr
+    loops = subprocess.run(
+        mas("triage", "loops", "--batch", folder.name, home=home),
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert loops.returncode in (0, 1), loops.stderr
+    assert "Traceback" not in loops.stderr + report.stderr
+
+    # The canary key reached the provider, and nowhere in Temporal's history or the home.
+    assert provider.keys == {canary}
+    texts = history_texts(temporal.address, folder.name)
+    assert any("item-7" in t for t in texts)
+    assert any('"llm_call"' in t for t in texts)
+    assert not [t for t in texts if canary in t]
+    for path in home.rglob("*"):
+        if path.is_file():
+            assert canary.encode() not in path.read_bytes(), path
+
+
+def test_three_workers_stop_within_the_batch_budget(
+    temporal: Temporal, provider: Provider, tmp_path: Path
+) -> None:
+    crew_path = crew(tmp_path / "crew", provider.url, 10_000)
+    fleet = Fleet(crew_path, temporal, tmp_path, "q-budget", "sk-budget")
+    home = tmp_path / "home"
+    budget = 0.01  # about 70 answered calls once 12 calls in flight hold their worst case
+    try:
+        for _ in range(3):
+            fleet.start()
+        batch = start_batch(
+            temporal, crew_path, "q-budget", home, 120, "--max-cost-usd", str(budget)
+        )
+        out, err = batch.communicate(timeout=600)
+    finally:
+        fleet.stop()
+    assert batch.returncode == 3, f"{out}\n{err}\n{fleet.logs()}"
+    billed = len(provider.paid()) * PER_CALL_USD
+    assert 0 < billed <= budget
+    [folder] = (home / "batches").iterdir()
+    info = json.loads((folder / "batch.json").read_text())
+    assert info["status"] == "stopped"
+    assert "max_cost_usd" in info["reason"]
+    assert len(provider.log) <= info["llm_calls"]  # every request the provider saw was leased
+    results = jsonl(folder / "results.jsonl")
+    assert len(results) < 120
+    not_run = {d["key"] for d in jsonl(folder / "dead.jsonl") if d["reason"].startswith("not run:")}
+    ran = {r["key"] for r in results}
+    assert not ran & not_run
+    assert len(ran | not_run) == 120  # every item either ran or is listed to run again
+
+
+def test_a_detached_batch_is_seen_and_followed_again(
+    temporal: Temporal, provider: Provider, tmp_path: Path
+) -> None:
+    crew_path = crew(tmp_path / "crew", provider.url, 10_000)
+    fleet = Fleet(crew_path, temporal, tmp_path, "q-detach", "sk-detach")
+    home = tmp_path / "home"
+    try:
+        for _ in range(2):
+            fleet.start()
+        submitted = start_batch(temporal, crew_path, "q-detach", home, 40, "--detach")
+        _out, err = submitted.communicate(timeout=300)
+        assert submitted.returncode == 0, err
+        assert "follow it with: mas resume b-" in err
+        [folder] = (home / "batches").iterdir()
+        status = subprocess.run(
+            mas("batch", "status", folder.name, "--json", home=home),
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert status.returncode == 0, status.stderr
+        assert json.loads(status.stdout)["batch_id"] == folder.name
+        attached = subprocess.run(
+            mas("resume", folder.name, "-q", "--json", home=home),
+            capture_output=True, text=True, check=False, timeout=300,
+        )  # fmt: skip
+    finally:
+        fleet.stop()
+    assert attached.returncode == 0, attached.stderr
+    assert json.loads(attached.stdout)["status"] == "finished"
+    results = jsonl(folder / "results.jsonl")
+    assert sorted(r["key"] for r in results) == sorted({r["key"] for r in results})
+    assert len(results) == 40
+    assert json.loads((folder / "batch.json").read_text())["status"] == "finished"
+    assert all((home / "runs" / r["run_id"] / "events.jsonl").is_file() for r in results)
