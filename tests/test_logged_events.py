@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -201,3 +203,62 @@ def test_lines_msgspec_refuses_alone_do_not_load_pydantic() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stderr
+
+
+class _ViaModels(LogReader):
+    """The reports' reader as it was: every line through pydantic, then as the Struct."""
+
+    def __iter__(self) -> Iterator[Any]:  # type: ignore[override]
+        return (logged.from_model(event) for event in super().__iter__())
+
+
+def _odd_home(real_logs: list[Path], home: Path) -> Path:
+    """The real runs, and copies of one made odd: unknown fields and types, lax values, a cut
+    last line, an older writer's lines (fields it did not write yet left out)."""
+    runs = home / "runs"
+    lines = real_logs[1].read_bytes().splitlines()
+    odd = [line[:-1] + b', "newer_field": [1]}' for line in lines]
+    odd[3:3] = [ODD_TEXTS[0].replace(b"ENV", ENV), b"not json", ODD_TEXTS[9].replace(b"ENV", ENV)]
+    older = [
+        re.sub(rb', "(output_shape|server|usage_source|chain)": [^,}]+', b"", x) for x in lines
+    ]
+    lax = [x.replace(b'"input_tokens": ', b'"input_tokens": true, "was": ') for x in lines]
+    logs = {"odd": odd, "cut": [*lines[:-1], lines[-1][:40]], "old": older, "lax": lax}
+    for i, log in enumerate(real_logs):
+        (runs / f"20260101T00000{i}000-real{i:02}").mkdir(parents=True)
+        (runs / f"20260101T00000{i}000-real{i:02}" / "events.jsonl").write_bytes(log.read_bytes())
+    for i, (name, made) in enumerate(logs.items()):
+        folder = runs / f"20260102T00000{i}000-{name}00"
+        folder.mkdir()
+        (folder / "events.jsonl").write_bytes(b"\n".join(made) + b"\n")
+    return home
+
+
+def test_reports_are_the_same_read_either_way(
+    real_logs: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from mas_cli.cli import app
+
+    home = _odd_home(real_logs, tmp_path / "home")
+    at = ["--home", str(home)]
+    commands = [["runs", *at, "--json"], ["runs", *at], ["cache", "stats", *at, "--json"]]
+    for folder in sorted((home / "runs").iterdir()):
+        run_id = folder.name
+        commands += [["show", run_id, *at, "--json"], ["show", run_id, *at]]
+        commands += [["cost-report", run_id, *at, "--json"], ["cost-report", run_id, *at]]
+    runner = CliRunner()
+
+    def outputs() -> list[tuple[int, str, str]]:
+        done = [runner.invoke(app, argv, env={"COLUMNS": "200"}) for argv in commands]
+        return [(d.exit_code, d.stdout, d.stderr) for d in done]
+
+    ours = outputs()
+    for module in ("mas_cli.events.runs", "mas_cli.cost.report", "mas_cli.events.tool_use"):
+        monkeypatch.setattr(f"{module}.StructReader", _ViaModels)
+    theirs = outputs()
+    assert ours == theirs
+    shown = "".join(out + err for _, out, err in ours)
+    assert "unreadable lines skipped" in shown  # the odd logs were read as odd
+    assert '"skipped_lines": 2' in shown
