@@ -20,7 +20,6 @@ from typing import Any
 
 import msgspec
 import pytest
-from conftest import ROOT
 from crewkit import run
 from event_models import MODELS
 from pydantic import ValidationError
@@ -30,6 +29,7 @@ from mas_cli.events.jsonsafe import dumps
 from mas_cli.events.models import read_event
 from mas_cli.events.reader import LogReader, StructReader
 
+ROOT = Path(__file__).resolve().parent.parent
 CREWS = ("fraud-review", "runaway-rescoring", "delegation-ping-pong", "support-ticket")
 
 

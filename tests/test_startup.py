@@ -228,11 +228,12 @@ def test_read_only_commands_import_no_sdk_tokenizer_or_typer(tmp_path: Path) -> 
 def test_read_only_commands_import_no_pydantic_sdk_or_tokenizer(tmp_path: Path) -> None:
     """`runs`, `show`, `cost-report`, `triage loops` and `cache stats` read our log with
     msgspec (events/logged.py): no pydantic, no crew models, no jsonschema, no SDK."""
-    from conftest import ROOT
     from crewkit import run
 
     home = tmp_path / "home"
-    result = run(ROOT / "crews" / "support-ticket" / "crew.yaml", home)  # tool calls, cache
+    result = run(
+        Path(__file__).resolve().parent.parent / "crews" / "support-ticket" / "crew.yaml", home
+    )  # tool calls, cache
     log, at = str(Path(result.run_dir) / "events.jsonl"), ["--home", str(home)]
     commands = {
         ("runs", *at): "mas_cli.events.logged",
