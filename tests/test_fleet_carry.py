@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from temporalio.converter import DataConverter
 
 from mas_cli.errors import UsageError
 from mas_cli.fleet.governor import Governor
@@ -37,6 +36,8 @@ BUDGET = Budget(max_cost_usd=0.2, max_llm_calls=40, max_tokens=5000)
 
 def through_temporal(value: Any, kind: type) -> Any:
     """`value` as the next run receives it: encoded to payloads and decoded back."""
+
+    from temporalio.converter import DataConverter
 
     async def trip() -> Any:
         converter = DataConverter.default
@@ -105,7 +106,8 @@ def test_leases_outstanding_and_the_first_refusal_survive() -> None:
     taken = Governor.resumed(Budget(max_llm_calls=3), [Rate("fast", rpm=2)], ledger)
     assert set(taken.held) == {"lost", "y"}
     assert (taken.llm_calls, taken.tokens, taken.cost) == (1, 7, Decimal("0.25"))
-    assert taken.hit is not None and taken.hit.kind == "max_llm_calls"
+    assert taken.hit is not None
+    assert taken.hit.kind == "max_llm_calls"
     assert taken.lease(Ask("c", 2, "old", 1, "0", [], 1), 4).superseded
     assert taken.lease(Ask("d", 1, "x2", 1, "0", ["fast"], 1), 4).ok is False  # still binds
 
