@@ -363,6 +363,8 @@ def test_a_batch_continues_as_new_and_loses_nothing_across_runs(
     assert jsonl(folder / "dead.jsonl") == []
     assert all((home / "runs" / r["run_id"] / "events.jsonl").is_file() for r in results)
     assert info["counts"]["ok"] == CONTINUE_ITEMS
+    logs = [jsonl(p / "events.jsonl") for p in (home / "runs").iterdir()]
+    assert [log for log in logs if log[0].get("resumed_from")], "the kill landed on no item"
 
     # Every side effect once; no answered call paid again beyond the killed worker's in flight.
     sent = Counter(entry["to"] for entry in outbox(crew_path))
