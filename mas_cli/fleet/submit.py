@@ -100,6 +100,7 @@ async def _submit(
     crew: Crew, options: BatchOptions, where: Where, progress: Progress, batch_id: str,
     *, detach: bool,
 ) -> BatchResult:  # fmt: skip
+    threshold = continue_at()  # a bad value is refused before anything is made
     client = await connect(where)
     folder = BatchFolder(batches_dir(options.home) / batch_id)
     queue = where.queue(crew.spec.name)
@@ -108,7 +109,7 @@ async def _submit(
         folder.batch_id, crew.spec.name, options.concurrency, options.breaker, options.offline,
         Budget(options.max_cost_usd, options.max_llm_calls, options.max_tokens),
         [Rate(key, r.rpm, r.tpm) for key, r in crew.spec.rate_limits.items()],
-        continue_at(),
+        threshold,
     )  # fmt: skip
     try:
         handle = await client.start_workflow(
