@@ -80,18 +80,21 @@ def jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def history_texts(address: str, workflow_id: str) -> list[str]:
-    """Every text in the workflow's stored history: the history as JSON, each payload decoded,
-    and each packed run log inside a payload unpacked."""
+def history_texts(address: str, workflow_id: str, first: str) -> list[str]:
+    """Every text in the workflow's stored history, every run of it: the history as JSON, each
+    payload decoded, and each packed run log inside a payload unpacked."""
     from temporalio.client import Client
 
-    async def fetch() -> str:
+    async def fetch(run_id: str) -> str:
         client = await Client.connect(address)
-        history = await client.get_workflow_handle(workflow_id).fetch_history()
+        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
         return history.to_json()
 
-    raw = asyncio.run(fetch())
-    return [raw, *_texts(json.loads(raw))]
+    texts = []
+    for run_id in workflow_runs(address, workflow_id, first):
+        raw = asyncio.run(fetch(run_id))
+        texts += [raw, *_texts(json.loads(raw))]
+    return texts
 
 
 def _texts(value: Any) -> Iterator[str]:
@@ -208,7 +211,8 @@ def test_a_killed_worker_loses_nothing_and_the_rate_holds(
 
     # The canary key reached the provider, and nowhere in Temporal's history or the home.
     assert provider.keys == {canary}
-    texts = history_texts(temporal.address, folder.name)
+    first = json.loads((folder / "batch.json").read_text())["first_run_id"]
+    texts = history_texts(temporal.address, folder.name, first)
     assert any("item-7" in t for t in texts)
     assert any('"llm_call"' in t for t in texts)
     assert not [t for t in texts if canary in t]
