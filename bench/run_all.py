@@ -49,6 +49,8 @@ BENCHES = {
         ["--items", "4000", "--server-items", "1000"],
         ["--items", "200", "--server-items", "100"],
     ),
+    "temporal": ("12. Scale-out on Temporal", [], ["--items", "40"]),
+    "request_cpu": ("13. CPU per model request", [], ["--tasks", "200", "--rounds", "1"]),
 }
 
 

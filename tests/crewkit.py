@@ -15,6 +15,20 @@ from mas_cli.spec.loader import load_crew
 VOLATILE = {"ts", "run_id", "trace_id", "span_id", "parent_id", "latency_s", "duration_s", "wait_s"}
 
 
+# One offline task per item: the smallest crew a batch runs.
+ECHO_CREW = """
+    name: echo
+    inputs:
+      item: {description: The item}
+    models:
+      m: offline
+    agents:
+      a: {role: Echo, model: m}
+    tasks:
+      - {id: answer, agent: a, prompt: "Answer {item}."}
+"""
+
+
 def write_crew(folder: Path, crew: str, **files: str) -> Path:
     """Write crew.yaml (dedented) and any other files into folder; return the crew path."""
     folder.mkdir(parents=True, exist_ok=True)

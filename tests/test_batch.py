@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from crewkit import write_crew
+from crewkit import ECHO_CREW, write_crew
 from fakeserver import FakeServer, Greedy, Reply, error, openai_text
 from typer.testing import CliRunner
 
@@ -22,18 +22,6 @@ from mas_cli.cli import app
 
 ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner()
-
-OFFLINE_CREW = """
-    name: echo
-    inputs:
-      item: {description: The item}
-    models:
-      m: offline
-    agents:
-      a: {role: Echo, model: m}
-    tasks:
-      - {id: answer, agent: a, prompt: "Answer {item}."}
-"""
 
 
 def wire_crew(folder: Path, server: FakeServer, limits: str = "") -> Path:
@@ -93,7 +81,7 @@ def run_events(home: Path) -> list[dict[str, Any]]:
 
 
 def test_each_item_is_a_run_tagged_with_its_batch_and_key(tmp_path: Path, clean_env: Path) -> None:
-    crew = write_crew(tmp_path / "crew", OFFLINE_CREW)
+    crew = write_crew(tmp_path / "crew", ECHO_CREW)
     items = items_file(
         tmp_path / "items.jsonl", [{"id": f"i{n}", "item": f"x{n}"} for n in range(7)]
     )
@@ -119,7 +107,7 @@ def test_each_item_is_a_run_tagged_with_its_batch_and_key(tmp_path: Path, clean_
 
 
 def test_duplicates_are_processed_once(tmp_path: Path, clean_env: Path) -> None:
-    crew = write_crew(tmp_path / "crew", OFFLINE_CREW)
+    crew = write_crew(tmp_path / "crew", ECHO_CREW)
     rows = [{"item": "a"}, {"item": "b"}, {"item": "a"}, {"item": "b"}, {"item": "a"}]
     items = items_file(tmp_path / "items.jsonl", rows)
     result = mas("batch", str(crew), "--inputs", str(items), "-c", "5", "-q", "--json")
@@ -161,7 +149,7 @@ BAD_LINES = [
 def test_bad_lines_go_to_dead_letters_with_file_and_line_and_never_stop_the_batch(
     tmp_path: Path, clean_env: Path
 ) -> None:
-    crew = write_crew(tmp_path / "crew", OFFLINE_CREW)
+    crew = write_crew(tmp_path / "crew", ECHO_CREW)
     items = tmp_path / "items.jsonl"
     items.write_bytes("\n".join(BAD_LINES).encode() + b"\n\xff\xfe not utf-8\n")
     result = mas("batch", str(crew), "--inputs", str(items), "-q")
@@ -182,7 +170,7 @@ def test_bad_lines_go_to_dead_letters_with_file_and_line_and_never_stop_the_batc
 
 
 def test_csv_items_and_a_row_with_the_wrong_columns(tmp_path: Path, clean_env: Path) -> None:
-    crew = write_crew(tmp_path / "crew", OFFLINE_CREW)
+    crew = write_crew(tmp_path / "crew", ECHO_CREW)
     items = tmp_path / "items.csv"
     items.write_text('item\n"a, with a comma"\nb,extra\nc\n', encoding="utf-8")
     result = mas("batch", str(crew), "--inputs", str(items), "-q")
@@ -204,7 +192,7 @@ def test_csv_items_and_a_row_with_the_wrong_columns(tmp_path: Path, clean_env: P
 def test_an_unusable_items_file_is_a_usage_error(
     tmp_path: Path, name: str, content: str | None, expect: str
 ) -> None:
-    crew = write_crew(tmp_path / "crew", OFFLINE_CREW)
+    crew = write_crew(tmp_path / "crew", ECHO_CREW)
     items = tmp_path / name
     if content is not None:
         items.write_text(content, encoding="utf-8")
@@ -336,7 +324,7 @@ def test_memory_is_flat_in_the_number_of_items(tmp_path: Path) -> None:
     from mas_cli.batch.runner import BatchOptions, run_batch
     from mas_cli.spec.loader import load_crew
 
-    crew = load_crew(write_crew(tmp_path / "crew", OFFLINE_CREW))
+    crew = load_crew(write_crew(tmp_path / "crew", ECHO_CREW))
     peaks = []
     for count in (40, 400):
         items = items_file(tmp_path / f"{count}.jsonl", [{"item": f"x{n}"} for n in range(count)])
@@ -477,7 +465,7 @@ def test_a_stopped_batch_leaves_a_valid_folder_that_resume_finishes(
 
 
 def test_a_batch_still_running_is_not_resumed_twice(tmp_path: Path, clean_env: Path) -> None:
-    crew = write_crew(tmp_path / "crew", OFFLINE_CREW)
+    crew = write_crew(tmp_path / "crew", ECHO_CREW)
     items = items_file(tmp_path / "items.jsonl", [{"item": "a"}])
     assert mas("batch", str(crew), "--inputs", str(items), "-q").exit_code == 0
     folder = the_batch(clean_env)
@@ -502,7 +490,7 @@ def test_a_key_that_is_not_set_stops_the_batch_before_it_begins(
 
 
 def test_mas_run_with_an_items_file_points_at_mas_batch(tmp_path: Path) -> None:
-    crew = write_crew(tmp_path / "crew", OFFLINE_CREW)
+    crew = write_crew(tmp_path / "crew", ECHO_CREW)
     items = items_file(tmp_path / "items.jsonl", [{"item": "a"}, {"item": "b"}])
     result = mas("run", str(crew), "--inputs", str(items), "--offline")
     assert result.exit_code == 2
@@ -533,7 +521,7 @@ def test_a_resumed_batch_budget_counts_what_earlier_passes_spent(
 def test_a_tampered_batch_folder_is_a_clear_error_or_read_around(
     tmp_path: Path, clean_env: Path
 ) -> None:
-    crew = write_crew(tmp_path / "crew", OFFLINE_CREW)
+    crew = write_crew(tmp_path / "crew", ECHO_CREW)
     items = items_file(tmp_path / "items.jsonl", [{"item": f"x{n}"} for n in range(4)])
     assert mas("batch", str(crew), "--inputs", str(items), "-q").exit_code == 0
     folder = the_batch(clean_env)
@@ -560,7 +548,7 @@ def test_a_tampered_batch_folder_is_a_clear_error_or_read_around(
 def test_progress_without_a_terminal_is_plain_lines_on_stderr(
     tmp_path: Path, clean_env: Path
 ) -> None:
-    crew = write_crew(tmp_path / "crew", OFFLINE_CREW)
+    crew = write_crew(tmp_path / "crew", ECHO_CREW)
     items = items_file(tmp_path / "items.jsonl", [{"item": f"x{n}"} for n in range(3)])
     result = mas("batch", str(crew), "--inputs", str(items))
     assert result.exit_code == 0, result.stderr

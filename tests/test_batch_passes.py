@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from crewkit import write_crew
+from crewkit import ECHO_CREW, write_crew
 from typer.testing import CliRunner
 
 from mas_cli.batch.passes import read_passes
@@ -22,18 +22,6 @@ from mas_cli.cli import app
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTBOX = ROOT / "tests" / "fixtures" / "resume" / "outbox.py"
-
-ECHO = """
-    name: echo
-    inputs:
-      item: {description: The item}
-    models:
-      m: offline
-    agents:
-      a: {role: Echo, model: m}
-    tasks:
-      - {id: answer, agent: a, prompt: "Answer {item}."}
-"""
 
 SENDER = """
     name: sender
@@ -86,7 +74,7 @@ def calls_made(home: Path) -> int:
 
 def test_the_batch_call_budget_counts_every_pass(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    crew = write_crew(tmp_path / "crew", ECHO)
+    crew = write_crew(tmp_path / "crew", ECHO_CREW)
     items = items_file(tmp_path / "items.jsonl", 10)
     args = ("--inputs", str(items), "-c", "1", "-q", "--offline")
     assert mas(home, "batch", str(crew), *args, "--max-llm-calls", "5").exit_code == 3

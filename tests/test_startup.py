@@ -124,7 +124,8 @@ def test_console_script_runs() -> None:
     assert done.stdout.startswith("mas ")
 
 
-# Readers of runs: the run log's event models, never the crew file's models, PyYAML or prices.
+# Readers of runs: the run log's events (as msgspec Structs), never the crew file's models,
+# PyYAML or prices.
 CREW_SIDE = ("mas_cli.spec.models", "mas_cli.spec.model_spec", "yaml", "genai_prices", "tiktoken")
 
 
@@ -162,9 +163,9 @@ def test_readers_of_runs_load_no_crew_models(tmp_path: Path) -> None:
     assert result.status == "ok"
     log = str(Path(result.run_dir) / "events.jsonl")
     for argv, probe in (
-        (["runs", "--home", home], "mas_cli.events.models"),
-        (["show", "--last", "--home", home], "mas_cli.events.models"),
-        (["cost-report", "--last", "--home", home], "mas_cli.events.models"),
+        (["runs", "--home", home], "mas_cli.events.logged"),
+        (["show", "--last", "--home", home], "mas_cli.events.logged"),
+        (["cost-report", "--last", "--home", home], "mas_cli.events.logged"),
         (["triage", "loops", log], "mas_cli.triage.loops"),
     ):
         loaded = _modules_after(argv)
@@ -239,3 +240,31 @@ def test_a_local_batch_and_its_status_load_no_temporal(tmp_path: Path) -> None:
     (batch,) = (tmp_path / "home" / "batches").iterdir()
     loaded = _modules_after(["batch", "status", batch.name, *home])
     assert "temporalio" not in loaded
+
+
+def test_read_only_commands_import_no_pydantic_sdk_or_tokenizer(tmp_path: Path) -> None:
+    """`runs`, `show`, `cost-report`, `triage loops` and `cache stats` read our log with
+    msgspec (events/logged.py): no pydantic, no crew models, no jsonschema, no SDK."""
+    from crewkit import run
+
+    home = tmp_path / "home"
+    result = run(
+        Path(__file__).resolve().parent.parent / "crews" / "support-ticket" / "crew.yaml", home
+    )  # tool calls, cache
+    log, at = str(Path(result.run_dir) / "events.jsonl"), ["--home", str(home)]
+    commands = {
+        ("runs", *at): "mas_cli.events.logged",
+        ("runs", "--json", *at): "mas_cli.events.logged",
+        ("show", "--last", *at): "mas_cli.events.logged",
+        ("show", "--last", "--json", *at): "mas_cli.events.logged",
+        ("show", "--last", "--full", *at): "mas_cli.events.transcript",
+        ("cost-report", "--last", *at): "mas_cli.cost.report",
+        ("cost-report", "--last", "--by", "tool", "--format", "md", *at): "mas_cli.cost.report",
+        ("triage", "loops", log): "mas_cli.triage.report",
+        ("cache", "stats", *at): "mas_cli.tools.cache_admin",
+        ("cache", "stats", "--json", *at): "mas_cli.events.tool_use",
+    }
+    for argv, probe in commands.items():
+        loaded = _modules_after(list(argv), ok=(0, 1))
+        assert probe in loaded, argv  # the probe works
+        assert loaded.isdisjoint(HEAVY + TYPER), (argv, sorted(loaded & set(HEAVY + TYPER)))

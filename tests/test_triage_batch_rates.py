@@ -7,24 +7,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from crewkit import write_crew
+from crewkit import ECHO_CREW, write_crew
 from triage_logs import jsonl, mas_event, run
 from typer.testing import CliRunner
 
 from mas_cli.cli import app
 from mas_cli.triage.scan import ScanOptions, scan
-
-ECHO = """
-    name: echo
-    inputs:
-      item: {description: The item}
-    models:
-      m: offline
-    agents:
-      a: {role: Echo, model: m}
-    tasks:
-      - {id: answer, agent: a, prompt: "Answer {item}."}
-"""
 
 
 def _logs(tmp_path: Path, starts: list[int]) -> list[str]:
@@ -54,7 +42,7 @@ def test_runs_at_once_are_judged_each_alone(tmp_path: Path) -> None:
 
 def test_triage_loops_batch_flags_no_rate_for_items_in_flight(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    crew = write_crew(tmp_path / "crew", ECHO)
+    crew = write_crew(tmp_path / "crew", ECHO_CREW)
     items = tmp_path / "items.jsonl"
     items.write_text("".join(json.dumps({"item": f"x{n}"}) + "\n" for n in range(30)))
     cli = CliRunner()

@@ -86,6 +86,16 @@ class Tally:
         """Items that ended in this pass, however they ended."""
         return self.ok + self.failed + self.stopped
 
+    def add(self, status: object, cost_usd: float = 0.0) -> None:
+        """One item ended with this status (ok, failed, else stopped) at this cost."""
+        if status == "ok":
+            self.ok += 1
+        elif status == "failed":
+            self.failed += 1
+        else:
+            self.stopped += 1
+        self.cost_usd += cost_usd
+
     def counts(self) -> dict[str, int]:
         """The counters batch.json records."""
         names = ("ok", "failed", "stopped", "dead", "skipped", "duplicates")
@@ -319,14 +329,11 @@ def result_line(spec: CrewSpec, key: str, result: RunResult | str, probe: Probe)
 
 
 def _count(batch: _Batch, status: str, how: str, reason: str | None) -> None:
+    batch.tally.add(status)
     if status == "ok":
-        batch.tally.ok += 1
         batch.breaker.ok()
     elif status == "failed":
-        batch.tally.failed += 1
         batch.breaker.failed(how, reason, batch.folder.batch_id)
-    else:
-        batch.tally.stopped += 1
 
 
 def dead(result: RunResult | str) -> bool:

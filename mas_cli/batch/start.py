@@ -107,12 +107,5 @@ def tally_of(path: Path) -> Tally:
     """A batch's counters as its results.jsonl tells them (each item's last result)."""
     tally = Tally(total=None)
     for record in latest_results(path).values():
-        status = record.get("status")
-        if status == "ok":
-            tally.ok += 1
-        elif status == "failed":
-            tally.failed += 1
-        else:
-            tally.stopped += 1
-        tally.cost_usd += float(line_spend(record).known_cost)
+        tally.add(record.get("status"), float(line_spend(record).known_cost))
     return tally

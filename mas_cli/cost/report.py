@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from mas_cli.cost.tally import Tally
-from mas_cli.events import models as ev
-from mas_cli.events.formats.exported import ExportedReader, is_exported
-from mas_cli.events.reader import LogReader
+from mas_cli.events import logged as ev
+from mas_cli.events.formats.source import is_exported
+from mas_cli.events.reader import StructReader
 from mas_cli.events.spend import money
 
 By = Literal["agent", "task", "model", "tool"]
@@ -119,10 +119,13 @@ def read_runs(path: Path, route: Router | None = None) -> list[RunInfo]:
     """The runs of one file: a run log, or a file `mas export` wrote (one run per trace)."""
     if not is_exported(path):
         return [read_run(path, route)]
+    from mas_cli.events.formats.exported import ExportedReader  # pydantic: only for these
+
     reader = ExportedReader(path)
     runs: dict[str, RunInfo] = {}
     finished: dict[str, ev.RunFinished] = {}
-    for event in reader:
+    for model in reader:
+        event = ev.from_model(model)
         info = runs.setdefault(event.run_id, RunInfo(event.run_id, str(path)))
         if isinstance(event, ev.LlmCall | ev.ToolCallEvent):
             _count(info, event, route)
@@ -139,7 +142,7 @@ def read_runs(path: Path, route: Router | None = None) -> list[RunInfo]:
 
 def read_run(path: Path, route: Router | None = None) -> RunInfo:
     """Stream one log: its run info and total, and each call into the row `route` picks."""
-    reader = LogReader(path)
+    reader = StructReader(path)
     info = RunInfo(path.parent.name, str(path))
     finished: ev.RunFinished | None = None
     for event in reader:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from mas_cli.events import models as ev
+from mas_cli.events import logged as ev
 from mas_cli.events.spend import Spend, money
 
 

@@ -1,49 +1,82 @@
-"""Read a run log back: a generator of typed events that counts bad lines and skips them."""
+"""Read a run log back: a generator of events that counts bad lines and skips them.
+
+`LogReader` yields the writer's pydantic models (events/models.py), for the engine, export and
+batch, which hold or rebuild them; `StructReader` yields their msgspec twins (events/logged.py)
+for the read-only reports, without loading pydantic. Both skip and count the same lines.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from mas_cli.errors import LogFormatError
 from mas_cli.events.formats.source import TOO_LONG, bounded_lines
-from mas_cli.events.models import AnyEvent, read_event
+
+if TYPE_CHECKING:
+    from mas_cli.events import logged, models
 
 MAX_KEPT_BAD_LINES = 5
+E = TypeVar("E")
 
 
 @dataclass
-class LogReader:
+class _Lines(Generic[E]):
     """The events of one `events.jsonl`; `skipped` counts lines that were not events."""
 
     path: Path
     skipped: int = 0
     bad_lines: list[tuple[int, str]] = field(default_factory=list)
 
-    def __iter__(self) -> Iterator[AnyEvent]:
+    def __iter__(self) -> Iterator[E]:
         try:
             handle = self.path.open("rb")
         except OSError as exc:
             raise LogFormatError(f"{self.path}: cannot be read ({exc.strerror})") from None
         with handle:
             for number, line in enumerate(bounded_lines(handle), start=1):
-                event = self._skip(number, TOO_LONG) if line is None else self._parse(number, line)
-                if event is not None:
-                    yield event
+                if line is None:
+                    self._skip(number, TOO_LONG)
+                elif line.strip():
+                    event = self._decode(line)
+                    if isinstance(event, str):
+                        self._skip(number, event)
+                    else:
+                        yield event
 
-    def _parse(self, number: int, line: bytes) -> AnyEvent | None:
-        if not line.strip():
-            return None
-        try:
-            return read_event(line)
-        except ValidationError as exc:
-            return self._skip(number, exc.errors()[0]["msg"])
+    def _decode(self, line: bytes) -> E | str:
+        """The event of a line, or why it is not one."""
+        raise NotImplementedError
 
-    def _skip(self, number: int, why: str) -> AnyEvent | None:
+    def _skip(self, number: int, why: str) -> None:
         self.skipped += 1
         if len(self.bad_lines) < MAX_KEPT_BAD_LINES:
             self.bad_lines.append((number, why))
-        return None
+
+
+class LogReader(_Lines["models.AnyEvent"]):
+    """Events as the writer's pydantic models."""
+
+    def _decode(self, line: bytes) -> models.AnyEvent | str:
+        from pydantic import ValidationError
+
+        from mas_cli.events.models import read_event
+
+        try:
+            return read_event(line)
+        except ValidationError as exc:
+            return str(exc.errors()[0]["msg"])
+
+
+class StructReader(_Lines["logged.AnyEvent"]):
+    """Events as msgspec Structs (events/logged.py): the same events, read without pydantic."""
+
+    def _decode(self, line: bytes) -> logged.AnyEvent | str:
+        from mas_cli.events.logged import NotAnEvent, read_line
+
+        try:
+            return read_line(line)
+        except NotAnEvent as exc:
+            return str(exc)

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from mas_cli.events import models as ev
+from mas_cli.events import logged as ev
 from mas_cli.events.liveness import is_running
-from mas_cli.events.reader import LogReader
+from mas_cli.events.reader import StructReader
 from mas_cli.events.spend import Spend, as_float
 from mas_cli.events.store import EVENTS, run_ids, run_time, runs_dir
 
@@ -78,7 +78,7 @@ def select_runs(home: Path, where: RunFilter, limit: int) -> tuple[list[RunRow],
 def run_row(path: Path) -> RunRow:
     """Stream one log into its row; spend comes from llm_call events (`Spend`), status from
     run_finished."""
-    reader = LogReader(path)
+    reader = StructReader(path)
     row = RunRow(run_id=path.parent.name)
     spend = Spend()
     for event in reader:
@@ -131,7 +131,7 @@ class RunTree:
 def run_tree(path: Path) -> RunTree:
     """Build the tree of one run: tasks, turns by number, calls under their turn, and each
     delegated task under the handoff that started it."""
-    reader = LogReader(path)
+    reader = StructReader(path)
     tree = _TreeBuilder()
     for event in reader:
         tree.add(event)

@@ -12,8 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
-from mas_cli.events.models import Event, LlmCall
+if TYPE_CHECKING:
+    from mas_cli.events import logged, models
+
+    LlmCall = models.LlmCall | logged.LlmCall
 
 
 def as_float(cost: Decimal | None) -> float | None:
@@ -69,7 +73,8 @@ class Spend:
             self.known_cost += cost
         return cost
 
-    def __call__(self, event: Event) -> None:
-        """Count the event if it is a model call (a run's listener)."""
-        if isinstance(event, LlmCall):
+    def __call__(self, event: Any) -> None:
+        """Count the event if it is a model call (a run's listener; an event of either kind,
+        `models` or `logged`)."""
+        if event.type == "llm_call":
             self.add(event)

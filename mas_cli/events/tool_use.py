@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mas_cli.errors import LogFormatError
-from mas_cli.events import models as ev
-from mas_cli.events.reader import LogReader
+from mas_cli.events import logged as ev
+from mas_cli.events.reader import StructReader
 from mas_cli.events.store import EVENTS, run_ids, runs_dir
 
 
@@ -61,7 +61,7 @@ def tool_use_in(paths: Iterable[Path]) -> ToolUseReport:
     for path in paths:
         report.runs += 1
         try:
-            for event in LogReader(path):
+            for event in StructReader(path):
                 if isinstance(event, ev.ToolCallEvent):
                     report.add(event)
         except LogFormatError:

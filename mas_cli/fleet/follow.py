@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mas_cli.batch.folder import BatchFolder, BatchStatus, latest_results, now_iso
+from mas_cli.batch.passes import line_spend
 from mas_cli.batch.runner import BatchResult, Progress, Tally
 from mas_cli.errors import MasError
 from mas_cli.fleet.messages import ItemDone, ItemTask, Status
@@ -115,14 +116,7 @@ def _ended(
     folder.result(done.line)
     if done.dead:
         folder.dead_letter(key, done.line.get("error") or done.line["status"], done.inputs)
-    status = done.line.get("status")
-    if status == "ok":
-        tally.ok += 1
-    elif status == "failed":
-        tally.failed += 1
-    else:
-        tally.stopped += 1
-    tally.cost_usd += float(done.line.get("cost_usd") or 0)
+    tally.add(done.line.get("status"), float(line_spend(done.line).known_cost))
 
 
 def finish(books: Books, status: Status) -> BatchResult:

@@ -264,7 +264,7 @@ async def _attach(path: Path, progress: Progress) -> BatchResult:
     handle = client.get_workflow_handle(path.name, result_type=Status)
     tally = Tally(total=file_lines(Path(str(info.get("inputs_path", "")))))
     for record in latest_results(path).values():
-        _count(tally, str(record.get("status")))
+        tally.add(record.get("status"))
     with BatchFolder(path) as folder:
         books = Books(folder, info, tally, progress)
         state = await workflow_state(handle)
@@ -284,12 +284,3 @@ async def workflow_state(handle: Any) -> Status | None:
         return None
     state: Status = await handle.query("state", result_type=Status)
     return state
-
-
-def _count(tally: Tally, status: str) -> None:
-    if status == "ok":
-        tally.ok += 1
-    elif status == "failed":
-        tally.failed += 1
-    else:
-        tally.stopped += 1

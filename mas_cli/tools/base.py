@@ -9,12 +9,13 @@ import hashlib
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mas_cli.events.jsonsafe import refusal
 from mas_cli.events.text import fix_text
-from mas_cli.spec.models import JsonSchema, ToolSpec
-from mas_cli.spec.patterns import schema_validator
+
+if TYPE_CHECKING:  # the crew models and jsonschema: not for `mas cache stats` (tools.cache)
+    from mas_cli.spec.models import JsonSchema, ToolSpec
 
 IDEMPOTENCY_PARAM = "idempotency_key"
 """A function tool that declares a parameter of this name gets a side_effect call's key there
@@ -152,6 +153,8 @@ def argument_problems(schema: JsonSchema, arguments: dict[str, Any]) -> list[str
             for name in arguments
             if name not in properties
         ]
+    from mas_cli.spec.patterns import schema_validator  # jsonschema: loaded by a run anyway
+
     # Top-level `required` and `additionalProperties` are reported above, one line per field.
     errors = schema_validator(schema).iter_errors(arguments)
     messages += [

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mas_cli.cli.actions.batches import chosen_batch
 from mas_cli.cli.exits import EXIT_OK
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 
 def runs(
@@ -28,11 +32,10 @@ def runs(
 
     from mas_cli.cli import render
     from mas_cli.cli.render.runs import runs_table
-    from mas_cli.cost.history import parse_since
     from mas_cli.events.runs import RunFilter, select_runs
     from mas_cli.events.store import home_dir, runs_dir
 
-    where = RunFilter(crew, _status(status), parse_since(since) if since else None)
+    where = RunFilter(crew, _status(status), _since(since))
     rows, crews = select_runs(home_dir(home), where, limit)
     if crew and crew not in crews and crews and not since:
         unknown_crew(crew, crews)
@@ -60,6 +63,14 @@ def _batch_runs(home: Path | None, ref: str | None, last: bool, *, json_out: boo
         render.json_out([item.__dict__ for item in view.items])
     else:
         draw.items_table(view)
+
+
+def _since(since: str | None) -> datetime | None:
+    if not since:
+        return None
+    from mas_cli.cost.history import parse_since  # only when asked: its date parsing
+
+    return parse_since(since)
 
 
 def _status(status: str | None) -> str | None:

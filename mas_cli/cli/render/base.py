@@ -16,6 +16,14 @@ from mas_cli.errors import MasError, Problem
 from mas_cli.events.jsonsafe import dumps
 from mas_cli.redact import Secrets
 
+STATUS_STYLE = {
+    "ok": "green",
+    "failed": "red",
+    "stopped": "red",
+    "interrupted": "yellow",
+    "skipped": "dim",
+    "cancelled": "yellow",
+}
 PIPE_WIDTH = 160  # tables and trees written to a file or a pipe are not squeezed to 80 columns
 
 

@@ -6,6 +6,7 @@ column (the row's name: a run id, an agent) repeated, so every value is shown wh
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Column, Table
 
@@ -22,6 +23,8 @@ def print_table(console: Console, table: Table) -> None:
 
 
 def _groups(console: Console, table: Table) -> list[list[int]]:
+    if _surely_fits(console, table):
+        return [list(range(len(table.columns)))]
     widths = [_column_width(console, col) for col in table.columns]
     groups: list[list[int]] = [[0]]
     used = widths[0] if widths else 0
@@ -32,6 +35,21 @@ def _groups(console: Console, table: Table) -> list[list[int]]:
         groups[-1].append(i)
         used += GAP + widths[i]
     return groups
+
+
+def _surely_fits(console: Console, table: Table) -> bool:
+    """Whether the table fits by an upper bound of its width, without rendering a cell: a
+    cell of text is at most as wide as its markup's source (tags and escapes only shorten it).
+    A tab, a control character or a cell that is not text is measured instead."""
+    bound = GAP * (len(table.columns) - 1)
+    for column in table.columns:
+        widest = 0
+        for cell in (column.header, *column.cells):
+            if not isinstance(cell, str) or not cell.isprintable():
+                return False
+            widest = max(widest, cell_len(cell))
+        bound += widest
+    return bound <= console.width
 
 
 def _column_width(console: Console, column: Column) -> int:

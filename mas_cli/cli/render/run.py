@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from rich.markup import escape
 
-from mas_cli.cli.render.base import json_out, stderr, styled
+from mas_cli.cli.render.base import STATUS_STYLE, json_out, stderr, styled
 from mas_cli.cli.render.safe import safe
 from mas_cli.cli.render.sheet import usd
 from mas_cli.events import models as ev
@@ -21,15 +21,6 @@ from mas_cli.words import plural
 if TYPE_CHECKING:
     from mas_cli.engine.outcomes import RunResult
     from mas_cli.spec.models import CrewSpec
-
-STATUS_STYLE = {
-    "ok": "green",
-    "failed": "red",
-    "stopped": "red",
-    "interrupted": "yellow",
-    "skipped": "dim",
-    "cancelled": "yellow",
-}
 
 
 @dataclass

@@ -11,11 +11,10 @@ from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
-from mas_cli.cli.render.base import stderr, stdout, styled
+from mas_cli.cli.render.base import STATUS_STYLE, stderr, stdout, styled
 from mas_cli.cli.render.fit import print_table
-from mas_cli.cli.render.run import STATUS_STYLE
 from mas_cli.cli.render.sheet import column_places, usd
-from mas_cli.events import models as ev
+from mas_cli.events import logged as ev
 from mas_cli.events.spend import money
 from mas_cli.words import plural
 
@@ -155,7 +154,7 @@ def _node_json(node: Node, words: Transcript | None) -> dict[str, Any]:
 
 
 def _event_json(event: ev.Event | None) -> dict[str, Any] | None:
-    return None if event is None else event.model_dump(mode="json")
+    return None if event is None else ev.as_json(event)
 
 
 def _label(node: Node, said: str | None) -> str:

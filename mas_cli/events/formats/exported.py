@@ -22,7 +22,6 @@ from mas_cli.events import models as ev
 from mas_cli.events.formats.source import bounded_lines
 from mas_cli.events.otel import SPAN_EVENTS, from_attributes
 
-MARK = b'{"resourceSpans"'
 RUN_ID = "mas.run_id"
 BY_OPERATION: dict[str, tuple[type[ev.Event], ...]] = {
     "invoke_workflow": (ev.RunStarted, ev.RunFinished),
@@ -31,15 +30,6 @@ BY_OPERATION: dict[str, tuple[type[ev.Event], ...]] = {
     "execute_tool": (ev.ToolCallEvent,),
 }
 """What each span was made of: (its start event, its end event) or its one event."""
-
-
-def is_exported(path: Path) -> bool:
-    """Whether the file is OTLP JSON lines (what `mas export` writes), by its first bytes."""
-    try:
-        with path.open("rb") as handle:
-            return handle.read(len(MARK) + 64).lstrip().startswith(MARK)
-    except OSError:
-        return False
 
 
 NOT_OURS = (ValidationError, ValueError, TypeError, AttributeError, KeyError, RecursionError)

@@ -26,6 +26,8 @@ MAX_LINE_BYTES = 16 << 20
 READ_BYTES = 1 << 20
 PEEK_BYTES = 64 << 10
 STDIN = "-"
+MARK = b'{"resourceSpans"'
+"""How a file `mas export` wrote (OTLP JSON lines) begins."""
 
 
 @dataclass(frozen=True)
@@ -272,3 +274,12 @@ def line_source(name: str, bad: BadLines | None = None, head_lines: int = 20) ->
     except (OSError, EOFError):
         pass
     return source
+
+
+def is_exported(path: Path) -> bool:
+    """Whether the file is OTLP JSON lines (what `mas export` writes), by its first bytes."""
+    try:
+        with path.open("rb") as handle:
+            return handle.read(len(MARK) + 64).lstrip().startswith(MARK)
+    except OSError:
+        return False
