@@ -64,6 +64,19 @@ def test_a_service_that_cannot_be_reached_is_named_with_the_fix(
     assert not (clean_env / "batches").exists() or not list((clean_env / "batches").iterdir())
 
 
+def test_a_bad_continue_threshold_is_refused_before_anything_is_made(
+    tmp_path: Path, clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAS_TEMPORAL_CONTINUE_AT", "50")
+    args = ["batch", str(CREW), "--inputs", str(items(tmp_path)), "--offline"]
+    result = mas(*args, "--engine", "temporal", "--address", "127.0.0.1:1")
+    assert result.exit_code == 2, result.output
+    assert "MAS_TEMPORAL_CONTINUE_AT=50" in result.stderr
+    assert "from 100 to 35,000" in result.stderr
+    assert "Traceback" not in result.output
+    assert not (clean_env / "batches").exists() or not list((clean_env / "batches").iterdir())
+
+
 def test_an_unknown_engine_and_a_stray_argument_are_usage_errors(tmp_path: Path) -> None:
     result = mas("batch", str(CREW), "--inputs", str(items(tmp_path)), "--engine", "cloud")
     assert result.exit_code == 2

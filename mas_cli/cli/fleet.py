@@ -90,6 +90,8 @@ def running(result: BatchResult) -> None:
     from mas_cli.cli import render
 
     render.stderr.print(f"batch {result.batch_id} submitted; it runs on the workers")
+    if result.reason:  # a batch too big to feed at once
+        render.stderr.print(result.reason)
     _detached(result.batch_id)
     raise typer.Exit(EXIT_OK)
 

@@ -2,8 +2,9 @@
 as an in-process batch writes it (its runs under runs/, its results.jsonl line, its dead
 letter), the progress display is told, and batch.json is written whole at the end.
 
-Everything comes from the history the server keeps: an activity's result is the item's
-outcome and runs, so following it again (a re-attach, `mas batch status`) writes what is
+Everything comes from the history the server keeps, run after run of the workflow (it continues
+as new as its history grows, fleet/workflow.py): an activity's result is the item's outcome and
+runs, so following it again (a re-attach, `mas batch status`) writes what is
 missing and nothing twice (an item already in results.jsonl is passed over).
 """
 
@@ -34,13 +35,30 @@ class Books:
 async def follow(client: Any, handle: Any, books: Books, *, wait: bool = True) -> BatchResult:
     """Record every item ended so far; with `wait`, go on until the workflow ends and record
     its end in batch.json."""
+    folder, tally = books.folder, books.tally
+    recorded = set(latest_results(folder.path))
+    run_id: str | None = books.info.get("first_run_id")  # None: batch.json from before it
+    while True:
+        run = client.get_workflow_handle(handle.id, run_id=run_id)
+        run_id = await _follow_run(client, run, books, recorded, wait=wait)
+        if run_id is None:
+            break
+    if not wait:
+        return BatchResult(folder.batch_id, folder.path, "running", None, tally)
+    status: Status = await handle.result()
+    return finish(books, status)
+
+
+async def _follow_run(
+    client: Any, run: Any, books: Books, recorded: set[str], *, wait: bool
+) -> str | None:
+    """Record the items one run of the workflow ended; the run it continued as, if any."""
     from temporalio.api.enums.v1 import EventType
 
     folder, tally = books.folder, books.tally
-    recorded = set(latest_results(folder.path))
-    scheduled: dict[int, ItemTask] = {}
+    scheduled: dict[int, ItemTask] = {}  # event ids are a run's own
     decode = client.data_converter.decode
-    async for event in handle.fetch_history_events(wait_new_event=wait):
+    async for event in run.fetch_history_events(wait_new_event=wait):
         kind = event.event_type
         if kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
             attrs = event.activity_task_scheduled_event_attributes
@@ -58,13 +76,14 @@ async def follow(client: Any, handle: Any, books: Books, *, wait: bool = True) -
             attrs = _attributes(event)
             task = scheduled.pop(attrs.scheduled_event_id, None)
             _ended(folder, tally, task, recorded, _lost(task, attrs.failure.message))
+        elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
+            tally.in_flight = 0  # a run continues as new with no item in flight
+            attrs = event.workflow_execution_continued_as_new_event_attributes
+            return str(attrs.new_execution_run_id)
         else:
             continue
         books.progress(tally)
-    if not wait:
-        return BatchResult(folder.batch_id, folder.path, "running", None, tally)
-    status: Status = await handle.result()
-    return finish(books, status)
+    return None
 
 
 def _attributes(event: Any) -> Any:

@@ -20,7 +20,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from mas_cli.fleet.messages import Ask, Budget, Grant, Rate, Settle
+from mas_cli.fleet.messages import Ask, Budget, Grant, Granted, Held, Ledger, Rate, Settle
 
 WINDOW_S = 60.0  # what rpm and tpm mean
 LEASE_S = 10.0  # an admitted attempt is sent within this, or its worker asks again
@@ -109,6 +109,39 @@ class Governor:
     def held_cost(self) -> Decimal:
         """Dollars held by leases in flight or never settled."""
         return sum((cost for _, cost in self.held.values()), Decimal(0))
+
+    def ledger(self) -> Ledger:
+        """All of this governor a later run of the workflow needs (see `resumed`)."""
+        return Ledger(
+            llm_calls=self.llm_calls,
+            tokens=self.tokens,
+            cost=str(self.cost),
+            held=[Held(lease, tokens, str(cost)) for lease, (tokens, cost) in self.held.items()],
+            attempts=dict(self.attempts),
+            hit=self.hit,
+            windows={
+                key: [Granted(at, planned) for at, planned in window.grants]
+                for key, window in self.windows.items()
+            },
+        )
+
+    @classmethod
+    def resumed(cls, budget: Budget, rates: list[Rate], ledger: Ledger) -> Governor:
+        """The governor a `ledger` was taken of (its windows those of `rates` still)."""
+        governor = cls(
+            budget,
+            rates,
+            llm_calls=ledger.llm_calls,
+            tokens=ledger.tokens,
+            cost=Decimal(ledger.cost),
+            held={h.lease: (h.tokens, Decimal(h.cost)) for h in ledger.held},
+            attempts=dict(ledger.attempts),
+            hit=ledger.hit,
+        )
+        for key, grants in ledger.windows.items():
+            if key in governor.windows:
+                governor.windows[key].grants.extend((g.at, g.planned) for g in grants)
+        return governor
 
     def _over(self, tokens: int, cost: Decimal) -> Grant | None:
         held_tokens = sum(t for t, _ in self.held.values())

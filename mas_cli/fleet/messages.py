@@ -45,6 +45,10 @@ class BatchStart:
     offline: bool
     budget: Budget
     rates: list[Rate] = field(default_factory=list)
+    continue_at: int = 10_000
+    """History events past which the workflow continues as new (fleet/workflow.py)."""
+    carry: Carry | None = None
+    """What an earlier run of the batch's workflow handed on (None: the first run)."""
 
 
 @dataclass
@@ -58,11 +62,16 @@ class ItemIn:
 
 @dataclass
 class Page:
-    """Items fed to the workflow; `fed` is the last line of the items file read so far."""
+    """Items fed to the workflow; `fed` is the last line of the items file read so far, and
+    `duplicates` the repeated keys the submitter passed over in it. A page whose `fed` the
+    workflow has seen is one sent again: it is taken once."""
 
     items: list[ItemIn]
     fed: int
     last: bool = False
+    duplicates: int = 0
+    wait: bool = True
+    """Wait for room in the workflow's queue (False: take it now or not at all)."""
 
 
 @dataclass
@@ -176,6 +185,54 @@ class Status:
     held_usd: float = 0.0
     reason: str | None = None
     done: bool = False
+    runs: int = 1
+    """The workflow's runs so far: one more at each continue-as-new."""
+
+
+@dataclass
+class Held:
+    """A lease outstanding: the worst case it holds."""
+
+    lease: str
+    tokens: int
+    cost: str
+
+
+@dataclass
+class Granted:
+    """One grant in a rate window: when, and the tokens it was planned at."""
+
+    at: float
+    planned: int
+
+
+@dataclass
+class Ledger:
+    """The governor as it hands on to the workflow's next run: what was spent, the leases
+    outstanding, the attempts superseded, the first refusal and each rate window's grants."""
+
+    llm_calls: int
+    tokens: int
+    cost: str
+    held: list[Held]
+    attempts: dict[str, int]
+    hit: Grant | None
+    windows: dict[str, list[Granted]]
+
+
+@dataclass
+class Carry:
+    """What survives a continue-as-new: the governor, the breaker, the counters (the feed
+    position among them), and the items fed and not started. No
+    item is in flight at that point: the run drains first (fleet/workflow.py says why)."""
+
+    ledger: Ledger
+    status: Status
+    started: int
+    queue: list[ItemIn]
+    breaker_last: str | None
+    breaker_streak: int
+    breaker_tripped: str | None
 
 
 def pack(data: bytes) -> str:

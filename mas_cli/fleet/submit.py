@@ -1,12 +1,16 @@
-"""`mas batch --engine temporal`: start the batch workflow, feed it the items, then follow it
-(fleet/follow.py) or detach; `mas resume BATCH_ID` and `mas batch status BATCH_ID` attach
-again. The batch folder is the one an in-process batch has: batch.json (which also says where
-the workflow runs), results.jsonl and dead.jsonl, and each item's runs under the home's runs/.
+"""`mas batch --engine temporal`: start the batch workflow, feed it the items while following
+it (fleet/follow.py), or detach; `mas resume BATCH_ID` and `mas batch status BATCH_ID` attach
+again. The workflow holds only a few pages of items not yet started: the submitter feeds each
+page once there is room (a detached submitter feeds what fits now; an attach feeds the rest).
+The batch folder is the one an in-process batch has: batch.json (which also says where the
+workflow runs and its first run), results.jsonl and dead.jsonl, and each item's runs under
+the home's runs/.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import signal
 from collections.abc import Coroutine
@@ -25,9 +29,10 @@ from mas_cli.batch.folder import (
 )
 from mas_cli.batch.items import BadLine, read_items
 from mas_cli.batch.runner import BatchOptions, BatchResult, Progress, Tally
-from mas_cli.errors import UsageError
+from mas_cli.errors import MasError, UsageError
 from mas_cli.fleet.connect import Where, connect
 from mas_cli.fleet.follow import Books, follow
+from mas_cli.fleet.link import RETRY_S
 from mas_cli.fleet.messages import WORKFLOW, BatchStart, Budget, ItemIn, Page, Rate, Status
 from mas_cli.spec.loader import Crew
 
@@ -35,6 +40,8 @@ from mas_cli.spec.loader import Crew
 # worker was lost): give it time on a loaded machine (Temporal's default is 10 s).
 TASK_TIMEOUT = timedelta(seconds=60)
 PAGE = 200  # items a feed update carries (a few hundred KB at most: well under a payload's 2 MB)
+CONTINUE_AT = 10_000  # history events after which the workflow continues as new
+CONTINUE_ENV = "MAS_TEMPORAL_CONTINUE_AT"  # lowers it (tests), or raises it up to HISTORY_STOP
 
 
 def submit_batch(
@@ -93,6 +100,7 @@ async def _submit(
     crew: Crew, options: BatchOptions, where: Where, progress: Progress, batch_id: str,
     *, detach: bool,
 ) -> BatchResult:  # fmt: skip
+    threshold = continue_at()  # a bad value is refused before anything is made
     client = await connect(where)
     folder = BatchFolder(batches_dir(options.home) / batch_id)
     queue = where.queue(crew.spec.name)
@@ -101,6 +109,7 @@ async def _submit(
         folder.batch_id, crew.spec.name, options.concurrency, options.breaker, options.offline,
         Budget(options.max_cost_usd, options.max_llm_calls, options.max_tokens),
         [Rate(key, r.rpm, r.tpm) for key, r in crew.spec.rate_limits.items()],
+        threshold,
     )  # fmt: skip
     try:
         handle = await client.start_workflow(
@@ -111,15 +120,59 @@ async def _submit(
         folder.close()
         shutil.rmtree(folder.path, ignore_errors=True)
         raise UsageError(f"Temporal refused the batch: {exc}") from None
+    info["first_run_id"] = handle.result_run_id  # where following its runs begins
     folder.write_info(info)
     tally = Tally(total=file_lines(options.items))
     with folder:
         books = Books(folder, info, tally, progress)
-        await feed(handle, crew, books, key=options.key, after=0)
-        progress(tally)
         if detach:
-            return BatchResult(folder.batch_id, folder.path, "running", None, tally)
-        return await follow(client, handle, books)
+            whole = await feed(handle, crew, books, key=options.key, after=0, wait=False)
+            progress(tally)
+            rest = None if whole else _UNFED.format(batch_id=folder.batch_id)
+            return BatchResult(folder.batch_id, folder.path, "running", rest, tally)
+        return await feed_and_follow(client, handle, crew, books, key=options.key, after=0)
+
+
+_UNFED = (
+    "the workflow took the items that fit now; the rest are fed while a submitter follows "
+    "it: mas resume {batch_id}"
+)
+
+
+async def feed_and_follow(
+    client: Any, handle: Any, crew: Crew, books: Books, *, key: str | None, after: int
+) -> BatchResult:
+    """Feed the items after line `after` while following the batch to its end."""
+    feeding = asyncio.create_task(feed(handle, crew, books, key=key, after=after))
+    following = asyncio.create_task(follow(client, handle, books))
+    try:
+        await asyncio.wait({feeding, following}, return_when=asyncio.FIRST_COMPLETED)
+        if feeding.done() and feeding.exception() is not None:
+            following.cancel()
+            feeding.result()  # raises what stopped the feed
+        return await following
+    finally:
+        feeding.cancel()
+        following.cancel()
+
+
+def continue_at() -> int:
+    """The history length a run of the batch workflow continues as new at.
+
+    Raises:
+        UsageError: MAS_TEMPORAL_CONTINUE_AT is not a whole number in range.
+    """
+    from mas_cli.fleet.workflow import HISTORY_STOP
+
+    text = os.environ.get(CONTINUE_ENV, "").strip()
+    if not text:
+        return CONTINUE_AT
+    if not text.isdigit() or not 100 <= int(text) <= HISTORY_STOP - 5_000:
+        raise UsageError(
+            f"{CONTINUE_ENV}={text}: not a number of history events mas can continue at",
+            hint=f"give a whole number from 100 to {HISTORY_STOP - 5_000:,}, or unset it",
+        )
+    return int(text)
 
 
 def _info(
@@ -141,26 +194,65 @@ def _info(
     }
 
 
-async def feed(handle: Any, crew: Crew, books: Books, *, key: str | None, after: int) -> None:
-    """Send the items after line `after` to the workflow, a page at a time; unreadable lines
-    go to dead.jsonl here."""
+async def feed(
+    handle: Any, crew: Crew, books: Books, *, key: str | None, after: int, wait: bool = True
+) -> bool:
+    """Send the items after line `after` to the workflow, a page at a time, each once there is
+    room for it (`wait`) or while there is; unreadable lines go to dead.jsonl here, repeated
+    keys are counted and passed over. Whether every item was fed (False: the workflow had no
+    room without waiting, or it ended).
+
+    Raises:
+        MasError: the workflow did not answer, after retries.
+    """
     page: list[ItemIn] = []
-    line = after
+    line, repeats = after, 0
+    seen: set[str] = set()
     folder, tally = books.folder, books.tally
     items = Path(str(books.info["inputs_path"]))
     for item in read_items(items, crew.spec, key):
         line = item.line
-        if item.line <= after:
-            continue
         if isinstance(item, BadLine):
-            folder.dead_letter(item.key, item.reason, item.inputs)
-            tally.dead += 1
+            if item.line > after:
+                folder.dead_letter(item.key, item.reason, item.inputs)
+                tally.dead += 1
+            continue
+        if item.key in seen:
+            repeats += int(item.line > after)
+            continue
+        seen.add(item.key)
+        if item.line <= after:
             continue
         page.append(ItemIn(item.key, item.line, item.inputs))
         if len(page) >= PAGE:
-            await handle.execute_update("feed", Page(page, line), result_type=int)
-            page = []
-    await handle.execute_update("feed", Page(page, line, last=True), result_type=int)
+            if not await _send(handle, Page(page, line, False, repeats, wait)):
+                return False
+            page, repeats = [], 0
+    return await _send(handle, Page(page, line, True, repeats, wait))
+
+
+async def _send(handle: Any, page: Page) -> bool:
+    """One page to the workflow, sent again after a failure (the workflow takes it once):
+    whether it was taken (False: no room now, or the workflow has ended)."""
+    from temporalio.client import RPCError, WorkflowUpdateFailedError
+
+    for pause in (*RETRY_S, None):
+        try:
+            fed: int = await handle.execute_update("feed", page, result_type=int)
+            return fed >= page.fed
+        except (RPCError, WorkflowUpdateFailedError) as exc:
+            try:
+                if await workflow_state(handle) is None:
+                    return False  # it ended (stopped): the items not fed are listed as not run
+            except RPCError:
+                pass
+            if pause is None:
+                raise MasError(
+                    f"the batch workflow {handle.id} did not take the items: {exc}",
+                    hint=f"see how it stands: mas batch status {handle.id}",
+                ) from None
+            await asyncio.sleep(pause)
+    raise AssertionError("unreachable")
 
 
 async def _attach(path: Path, progress: Progress) -> BatchResult:
@@ -179,7 +271,7 @@ async def _attach(path: Path, progress: Progress) -> BatchResult:
         if state is not None and not state.closed:
             crew = load_crew(Path(str(info.get("crew_path", ""))))
             key = (info.get("options") or {}).get("key")
-            await feed(handle, crew, books, key=key, after=state.fed)
+            return await feed_and_follow(client, handle, crew, books, key=key, after=state.fed)
         return await follow(client, handle, books)
 
 

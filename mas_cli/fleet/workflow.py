@@ -3,9 +3,18 @@ activity on whichever worker polls the task queue (retried elsewhere when a work
 and governs the budget and rates every worker leases from (fleet/governor.py).
 
 Deterministic, as Temporal requires: no clock but workflow.now(), no I/O. It keeps in memory
-only the items not yet started (a page at a time, fed by the submitter) and the recordings of
-the items in flight (what a retry resumes from); an item's results travel in its activity's
-result, which the submitter reads back from the history.
+only the items not yet started (at most FEED_AHEAD of them: the submitter's next page waits for
+room) and the recordings of the items in flight (what a retry resumes from); an item's results
+travel in its activity's result, which the submitter reads back from the history.
+
+A batch of any size: Temporal ends a workflow whose history passes 51,200 events, and an item
+adds some tens. When the history passes `BatchStart.continue_at` events (or the server suggests
+it), the run starts no more items, lets those in flight end and its update handlers finish,
+and continues as new with what must survive (messages.Carry): the governor's ledger, the
+breaker, the counters and feed position, the items fed and not started. Items are drained
+rather than handed over in flight: an activity belongs to its run, and its worker would run on
+after the run closed, so a side effect could happen twice. Workers, the submitter and every
+command address the workflow by its id, so they follow the new run.
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         ACTIVITY,
         WORKFLOW,
         BatchStart,
+        Carry,
         Chunk,
         Exchange,
         Grant,
@@ -38,8 +48,10 @@ with workflow.unsafe.imports_passed_through():
     )
 
 # Temporal ends a workflow whose history passes 51,200 events; each item adds some tens (its
-# activity, and an update per model call and side effect). Past this, no new item starts.
+# activity, and an update per model call and side effect). A run continues as new well before
+# (BatchStart.continue_at); this stop is a last resort, for a run that could not drain in time.
 HISTORY_STOP = 40_000
+FEED_AHEAD = 600  # items fed and not started, at most (or twice the concurrency)
 HEARTBEAT_S = 10.0  # a worker silent this long is lost: its item is retried elsewhere
 ITEM_TIMEOUT = timedelta(hours=6)
 RETRIES = RetryPolicy(
@@ -59,24 +71,62 @@ class BatchWorkflow:
         self.governor = Governor(start.budget, start.rates)
         self.breaker = Breaker(threshold=start.breaker)
         self.queue: deque[ItemIn] = deque()
-        self.keys: set[str] = set()
         self.recordings: dict[str, dict[tuple[str, str, int], Chunk]] = {}
         self.status = Status()
         self.started = 0
+        self.draining = False
+        if start.carry is not None:
+            self._resume(start.carry)
+
+    def _resume(self, carry: Carry) -> None:
+        """Take over from the run before this one."""
+        start = self.start
+        self.governor = Governor.resumed(start.budget, start.rates, carry.ledger)
+        self.breaker.last, self.breaker.streak = carry.breaker_last, carry.breaker_streak
+        self.breaker.tripped = carry.breaker_tripped
+        self.queue.extend(carry.queue)
+        self.status = replace(carry.status, running=0, reason=None, done=False)
+        self.status.runs += 1
+        self.started = carry.started
+
+    def carry(self) -> Carry:
+        """What the next run needs (taken when no item is in flight)."""
+        breaker = self.breaker
+        return Carry(
+            self.governor.ledger(), replace(self.status), self.started, list(self.queue),
+            breaker.last, breaker.streak, breaker.tripped,
+        )  # fmt: skip
 
     @workflow.run
-    async def run(self, start: BatchStart) -> Status:  # noqa: ARG002 (kept by __init__)
-        """Start items as slots free up until every item fed has ended or the batch stops."""
+    async def run(self, start: BatchStart) -> Status:
+        """Start items as slots free up until every item fed has ended or the batch stops;
+        continue as new when the history is long."""
         while True:
-            await workflow.wait_condition(lambda: self._can_start() or self._ended())
+            await workflow.wait_condition(
+                lambda: self._can_start() or self._ended() or self._continuing()
+            )
             if self._ended():
                 break
+            if self._continuing():
+                self.draining = True  # no new item; the feed takes its waiting page now
+                await workflow.wait_condition(lambda: self.status.running == 0)
+                if self._ended():
+                    break
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(replace(start, carry=self.carry()))
             item = self.queue.popleft()
             self.status.running += 1
             self.started += 1
             asyncio.create_task(self._run_item(item, self.started))  # noqa: RUF006
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._status(done=True)
+
+    def _continuing(self) -> bool:
+        if self.draining:
+            return True
+        info = workflow.info()
+        long = info.get_current_history_length() > self.start.continue_at
+        return long or info.is_continue_as_new_suggested()
 
     def _stopping(self) -> str | None:
         if self.breaker.tripped:
@@ -99,7 +149,13 @@ class BatchWorkflow:
 
     def _can_start(self) -> bool:
         slots = self.status.running < max(1, self.start.concurrency)
-        return bool(self.queue) and slots and self._stopping() is None
+        return bool(self.queue) and slots and not self.draining and self._stopping() is None
+
+    def _room(self) -> bool:
+        """Whether the feed may take a page now (a run draining or stopping always takes it:
+        the items are carried to the next run, or listed as not run)."""
+        ahead = max(FEED_AHEAD, 2 * self.start.concurrency)
+        return len(self.queue) < ahead or self.draining or self._stopping() is not None
 
     def _ended(self) -> bool:
         if self.status.running:
@@ -138,15 +194,19 @@ class BatchWorkflow:
             self.status.stopped += 1
 
     @workflow.update
-    def feed(self, page: Page) -> int:
-        """Take a page of items (a key seen before is a duplicate); the items fed so far."""
-        for item in page.items:
-            if item.key in self.keys:
-                self.status.duplicates += 1
-                continue
-            self.keys.add(item.key)
-            self.queue.append(item)
-        self.status.fed = max(self.status.fed, page.fed)
+    async def feed(self, page: Page) -> int:
+        """Take a page of items once there is room for it (at once, or not at all, unless
+        `page.wait`); the last line of the items file taken so far. A page taken before (sent
+        again after a failure, or to the next run) is not taken twice."""
+        if page.fed > self.status.fed:
+            if not self._room():
+                if not page.wait:
+                    return self.status.fed
+                await workflow.wait_condition(self._room)
+            if page.fed > self.status.fed:
+                self.queue.extend(page.items)
+                self.status.fed = page.fed
+                self.status.duplicates += page.duplicates
         self.status.closed = self.status.closed or page.last
         return self.status.fed
 

@@ -8,7 +8,9 @@ more than the crew's rpm in any minute, the batch's records are whole and read a
 and the workers' key (a canary) is nowhere in the server's history. A second batch under a
 dollar budget stops before the provider has billed past it, with three workers calling, and
 lists the items it did not run. A third is submitted with --detach, seen with `mas batch
-status` and followed to its end with `mas resume`.
+status` and followed to its end with `mas resume`. A fourth, its history threshold lowered,
+continues as new several times mid-batch with a worker SIGKILLed after the first continue: every
+item once, side effects once, the spend and the rate carried from run to run.
 """
 
 from __future__ import annotations
@@ -60,32 +62,39 @@ def provider() -> Iterator[Provider]:
 
 
 def start_batch(
-    temporal: Temporal, crew_path: Path, queue: str, home: Path, count: int, *extra: str
-) -> subprocess.Popen[str]:
+    temporal: Temporal, crew_path: Path, queue: str, home: Path, count: int, *extra: str,
+    env: dict[str, str] | None = None,
+) -> subprocess.Popen[str]:  # fmt: skip
     path = items(home.parent / f"{queue}-items.jsonl", count)
     cmd = mas("batch", str(crew_path), "--inputs", str(path), home=home)
     cmd += ["--engine", "temporal", "--address", temporal.address, "--task-queue", queue]
     cmd += ["-c", "12", "--json", "-q", *extra]
-    env = {k: v for k, v in worker_env("").items() if k != "MAS_FLEET_KEY"}
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    environ = {k: v for k, v in worker_env("").items() if k != "MAS_FLEET_KEY"}
+    environ.update(env or {})
+    return subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environ
+    )
 
 
 def jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def history_texts(address: str, workflow_id: str) -> list[str]:
-    """Every text in the workflow's stored history: the history as JSON, each payload decoded,
-    and each packed run log inside a payload unpacked."""
+def history_texts(address: str, workflow_id: str, first: str) -> list[str]:
+    """Every text in the workflow's stored history, every run of it: the history as JSON, each
+    payload decoded, and each packed run log inside a payload unpacked."""
     from temporalio.client import Client
 
-    async def fetch() -> str:
+    async def fetch(run_id: str) -> str:
         client = await Client.connect(address)
-        history = await client.get_workflow_handle(workflow_id).fetch_history()
+        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
         return history.to_json()
 
-    raw = asyncio.run(fetch())
-    return [raw, *_texts(json.loads(raw))]
+    texts = []
+    for run_id in workflow_runs(address, workflow_id, first):
+        raw = asyncio.run(fetch(run_id))
+        texts += [raw, *_texts(json.loads(raw))]
+    return texts
 
 
 def _texts(value: Any) -> Iterator[str]:
@@ -202,7 +211,8 @@ def test_a_killed_worker_loses_nothing_and_the_rate_holds(
 
     # The canary key reached the provider, and nowhere in Temporal's history or the home.
     assert provider.keys == {canary}
-    texts = history_texts(temporal.address, folder.name)
+    first = json.loads((folder / "batch.json").read_text())["first_run_id"]
+    texts = history_texts(temporal.address, folder.name, first)
     assert any("item-7" in t for t in texts)
     assert any('"llm_call"' in t for t in texts)
     assert not [t for t in texts if canary in t]
@@ -276,3 +286,100 @@ def test_a_detached_batch_is_seen_and_followed_again(
     assert len(results) == 40
     assert json.loads((folder / "batch.json").read_text())["status"] == "finished"
     assert all((home / "runs" / r["run_id"] / "events.jsonl").is_file() for r in results)
+
+
+CONTINUE_ITEMS = 100
+CONTINUE_RPM = 150  # binds: the batch's 200 calls take more than a minute
+
+
+def workflow_runs(address: str, workflow_id: str, first: str) -> list[str]:
+    """The runs of a batch's workflow, first to last, as their continue-as-new events chain."""
+    from temporalio.client import Client
+
+    async def chain() -> list[str]:
+        client = await Client.connect(address)
+        runs = [first]
+        while True:
+            history = await client.get_workflow_handle(workflow_id, run_id=runs[-1]).fetch_history()
+            last = history.events[-1]
+            if not last.HasField("workflow_execution_continued_as_new_event_attributes"):
+                return runs
+            runs.append(
+                last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
+            )
+
+    return asyncio.run(chain())
+
+
+def runs_so_far(address: str, workflow_id: str) -> int:
+    from temporalio.client import Client
+
+    from mas_cli.fleet.messages import Status
+
+    async def ask() -> int:
+        client = await Client.connect(address)
+        handle = client.get_workflow_handle(workflow_id)
+        state: Status = await handle.query("state", result_type=Status)
+        return state.runs
+
+    try:
+        return asyncio.run(ask())
+    except Exception:  # not started yet, or between two runs
+        return 0
+
+
+def test_a_batch_continues_as_new_and_loses_nothing_across_runs(
+    temporal: Temporal, provider: Provider, tmp_path: Path
+) -> None:
+    crew_path = crew(tmp_path / "crew", provider.url, CONTINUE_RPM)
+    fleet = Fleet(crew_path, temporal, tmp_path, "q-continue", "sk-continue")
+    home = tmp_path / "home"
+    budget = CONTINUE_ITEMS * 2 * PER_CALL_USD * 3  # room for the retries; never reached
+    try:
+        for _ in range(3):
+            fleet.start()
+        batch = start_batch(
+            temporal, crew_path, "q-continue", home, CONTINUE_ITEMS, "--max-cost-usd", str(budget),
+            env={"MAS_TEMPORAL_CONTINUE_AT": "300"},  # every 10 to 15 items
+        )  # fmt: skip
+        wait_for(lambda: any(home.glob("batches/*/batch.json")), "the batch's folder", 120, fleet)
+        [folder] = (home / "batches").iterdir()
+        deadline = time.monotonic() + 300
+        while runs_so_far(temporal.address, folder.name) < 2:
+            if time.monotonic() > deadline or batch.poll() is not None:
+                pytest.fail(f"the workflow never continued as new\n{fleet.logs()}")
+            time.sleep(0.5)
+        wait_for(lambda: mid_item(tmp_path / "worker-0"), "an item half-done", 300, fleet)
+        fleet.procs[0].send_signal(signal.SIGKILL)
+        fleet.start()
+        out, err = batch.communicate(timeout=600)
+    finally:
+        fleet.stop()
+    assert batch.returncode == 0, f"{out}\n{err}\n{fleet.logs()}"
+    info = json.loads((folder / "batch.json").read_text())
+    runs = workflow_runs(temporal.address, folder.name, info["first_run_id"])
+    assert len(runs) >= 4, runs  # continued as new several times, mid-batch
+
+    # Every item done once, ok, its records whole, whichever run it ended in.
+    results = jsonl(folder / "results.jsonl")
+    assert sorted(r["key"] for r in results) == sorted({r["key"] for r in results})
+    assert Counter(r["status"] for r in results) == {"ok": CONTINUE_ITEMS}
+    assert jsonl(folder / "dead.jsonl") == []
+    assert all((home / "runs" / r["run_id"] / "events.jsonl").is_file() for r in results)
+    assert info["counts"]["ok"] == CONTINUE_ITEMS
+    logs = [jsonl(p / "events.jsonl") for p in (home / "runs").iterdir()]
+    assert [log for log in logs if log[0].get("resumed_from")], "the kill landed on no item"
+
+    # Every side effect once; no answered call paid again beyond the killed worker's in flight.
+    sent = Counter(entry["to"] for entry in outbox(crew_path))
+    assert sent == {f"item-{i}": 1 for i in range(CONTINUE_ITEMS)}
+    paid = Counter(provider.paid())
+    assert sum(n - 1 for n in paid.values()) <= WORKER_SLOTS, paid
+    assert len(paid) == 2 * CONTINUE_ITEMS
+
+    # The governor carried from run to run: the rate as the provider saw it, and every call
+    # the provider saw is in the batch's spend (a ledger started afresh would hold a run's).
+    assert provider.busiest_minute() <= CONTINUE_RPM, provider.busiest_minute()
+    assert len(provider.log) <= info["llm_calls"]
+    assert 0 < info["cost_usd"] <= budget
+    assert info["cost_usd"] >= len(provider.paid()) * PER_CALL_USD * 0.999
