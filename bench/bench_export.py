@@ -155,7 +155,7 @@ def to_phoenix(log: Path, spans: int, tmp: Path) -> list[object] | str:
     sys.path.insert(0, str(c.ROOT / "tests" / "realservers"))
     import install
 
-    python = install.phoenix_python()
+    python = install.phoenix_dir() / "venv" / "bin" / "python"
     if not (install.phoenix_dir() / "installed").exists():
         return "Phoenix: not installed (python tests/realservers/install.py phoenix)"
     port, proc = _free_port(), None
