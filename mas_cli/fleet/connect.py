@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from temporalio.service import TLSConfig
 
 DEFAULT_ADDRESS = "127.0.0.1:7233"  # `temporal server start-dev`
-INSTALL_HINT = "pip install 'mas-cli[temporal]' (the Temporal SDK, temporalio)"
+INSTALL_HINT = "pip install 'mas-cli[temporal]'"
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,10 @@ def require_temporal() -> None:
     """Raises:
     UsageError: the Temporal SDK is not installed (it is an optional extra)."""
     if importlib.util.find_spec("temporalio") is None:
-        raise UsageError("--engine temporal needs the Temporal SDK", hint=INSTALL_HINT)
+        raise UsageError(
+            "--engine temporal needs the Temporal SDK (temporalio, an optional extra)",
+            hint=INSTALL_HINT,
+        )
 
 
 async def connect(where: Where) -> Client:
