@@ -44,7 +44,8 @@ class Pending(Signals):
     """A screen picked it before its end: it goes to the tally now."""
     outputs: set[str] = field(default_factory=set)
     calls: set[tuple[str, str]] = field(default_factory=set)
-    screen: CycleScreen = field(default_factory=lambda: CycleScreen(0, 0))
+    screen: CycleScreen | None = None
+    """Made at the trace's first state write (most traces have none)."""
 
 
 class Bulk:
@@ -71,9 +72,7 @@ class Bulk:
             while part:
                 pending = self.pending.get(name)
                 if pending is None:
-                    pending = self.pending[name] = Pending(
-                        folding=not name, screen=CycleScreen.of(self.th)
-                    )
+                    pending = self.pending[name] = Pending(folding=not name)
                 used = self._fold(pending, loc, part)
                 self._route(pending, loc, part[:used] if used < len(part) else part)
                 if part[used - 1].type == "run_finished":
@@ -100,8 +99,7 @@ class Bulk:
         pending.folding = True
         for loc, part in pending.held:
             self.tally.observe_all(loc, list(map(to_record, part)))
-        pending.held, pending.outputs, pending.calls = [], set(), set()
-        pending.screen = CycleScreen(0, 0)
+        pending.held, pending.outputs, pending.calls, pending.screen = [], set(), set(), None
 
     def _close(self, name: str, pending: Pending) -> None:
         del self.pending[name]
@@ -221,6 +219,8 @@ class Bulk:
                 if noting:
                     noting = not picks(signals, th, midway=True)
             elif kind == "state_write":
+                if noting and screen is None:
+                    screen = pending.screen = CycleScreen.of(th)
                 if noting and screen.step("state\0" + line.key, line.agent):
                     signals.passed_state = True
                     noting = not picks(signals, th, midway=True)

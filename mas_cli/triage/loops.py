@@ -314,7 +314,7 @@ def could_grow(s: Signals, th: Thresholds) -> bool:
     """A thread whose input tokens rise steadily."""
     need = max(2, th.growth_turns)
     for t in s.threads.values():
-        if len(t.inputs) >= need and steady_rise(list(t.inputs), th) is not None:
+        if len(t.inputs) >= need and steady_rise(t.inputs, th) is not None:
             return True
     return False
 
