@@ -219,11 +219,12 @@ class Bulk:
                 if noting:
                     noting = not picks(signals, th, midway=True)
             elif kind == "state_write":
-                if noting and screen is None:
-                    screen = pending.screen = CycleScreen.of(th)
-                if noting and screen.step("state\0" + line.key, line.agent):
-                    signals.passed_state = True
-                    noting = not picks(signals, th, midway=True)
+                if noting:
+                    if screen is None:
+                        screen = pending.screen = CycleScreen.of(th)
+                    if screen.step("state\0" + line.key, line.agent):
+                        signals.passed_state = True
+                        noting = not picks(signals, th, midway=True)
             elif kind != "task_finished":
                 skipped += 1
         pending.records += len(part) - skipped
