@@ -35,11 +35,13 @@ class BatchOptions:
     max_llm_calls: int | None = None
     max_tokens: int | None = None
     breaker: int = 5
+    workers: int = 1
+    """Processes the items run in (workers.py); 1: this one."""
 
     def to_json(self) -> dict[str, Any]:
         """What batch.json records, so a resume runs the batch as it began."""
         fields = ("concurrency", "key", "offline", "max_cost_usd", "max_llm_calls")
-        return {name: getattr(self, name) for name in (*fields, "max_tokens", "breaker")}
+        return {name: getattr(self, name) for name in (*fields, "max_tokens", "breaker", "workers")}
 
 
 @dataclass

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
 
 from mas_cli.batch.breaker import Probe
@@ -65,12 +65,9 @@ async def run_batch(
         UsageError: the items file cannot be read.
     """
     passes = passes or Passes()
-    ledger = Ledger(options.max_llm_calls, options.max_tokens, options.max_cost_usd)
-    ledger.llm_calls, ledger.tokens, ledger.cost_usd = (
-        passes.llm_calls, passes.tokens, passes.cost_usd
-    )  # fmt: skip
+    ledger = batch_ledger(options, passes)
     limiter = None if options.offline else RateLimiter.for_crew(crew.spec)
-    providers = None if options.offline else _providers(crew)
+    providers = None if options.offline else providers_for(crew)
     try:
         with ToolCache(cache_dir(options.home)) as cache:
             # each MCP server started once for the whole batch, restarted when it dies
@@ -80,19 +77,31 @@ async def run_batch(
                 shared = Shared(
                     ledger, limiter, cache, asyncio.Event(), providers, tools, mcp, secrets
                 )
-                return await _run_all(crew, options, folder, shared, (passes, progress))
+                return await run_all(crew, options, folder, shared, (passes, progress))
     finally:
         if providers is not None:
             await close(providers)
 
 
-async def _run_all(
+def batch_ledger(options: BatchOptions, passes: Passes) -> Ledger:
+    """The batch's budget, counting what every earlier pass spent (the bill is cumulative)."""
+    ledger = Ledger(options.max_llm_calls, options.max_tokens, options.max_cost_usd)
+    ledger.llm_calls, ledger.tokens, ledger.cost_usd = (
+        passes.llm_calls, passes.tokens, passes.cost_usd
+    )  # fmt: skip
+    return ledger
+
+
+async def run_all(
     crew: Crew,
     options: BatchOptions,
     folder: BatchFolder,
     shared: Shared,
     given: tuple[Passes, Progress],
+    *,
+    run_items: Callable[[Pass], Awaitable[None]] | None = None,
 ) -> BatchResult:
+    """Record the pass's start, run its items (here, or as `run_items` does), record its end."""
     passes, progress = given
     assert shared.ledger is not None
     batch = Pass(crew, options, folder, shared, shared.ledger, progress, passes.done)
@@ -102,13 +111,13 @@ async def _run_all(
     started = record_start(batch)
     undo = _install_stops(batch)
     try:
-        await _run_items(batch)
+        await (run_items or _run_items)(batch)
     finally:
         undo()
     return record_end(batch, started)
 
 
-def _providers(crew: Crew) -> dict[str, Provider] | None:
+def providers_for(crew: Crew) -> dict[str, Provider] | None:
     """One client per endpoint for every run of the batch; None when a model is offline: an
     offline script counts turns per run, so each run makes its own.
 
@@ -124,7 +133,7 @@ def _providers(crew: Crew) -> dict[str, Provider] | None:
 async def _run_items(batch: Pass) -> None:
     slots = asyncio.Semaphore(max(1, batch.options.concurrency))
     running: set[asyncio.Task[None]] = set()
-    for item in _fresh(batch):
+    for item in fresh(batch):
         await slots.acquire()
         if batch.stopping:
             slots.release()
@@ -143,7 +152,7 @@ async def _run_items(batch: Pass) -> None:
     batch.progress(batch.tally)
 
 
-def _fresh(batch: Pass) -> Iterator[Item]:
+def fresh(batch: Pass) -> Iterator[Item]:
     """The items to run: unreadable lines go to dead.jsonl, repeats and done items are passed."""
     items = read_items(batch.options.items, batch.crew.spec, batch.options.key)
     for item in items:
