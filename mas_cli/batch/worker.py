@@ -24,6 +24,7 @@ from mas_cli.batch.records import dead, result_line
 from mas_cli.batch.runner import providers_for, rerun_item
 from mas_cli.batch.wire import Link, LinkGate, Message, receive, send
 from mas_cli.engine.outcomes import RunResult
+from mas_cli.engine.providers import close
 from mas_cli.engine.ratelimit import RateLimiter
 from mas_cli.engine.run import RunOptions
 from mas_cli.engine.shared import Shared
@@ -47,18 +48,22 @@ async def serve(fd: int) -> None:
     limiter = None if setup["offline"] else RateLimiter.for_crew(share(crew.spec, workers))
     providers = None if setup["offline"] else providers_for(crew)
     link = Link(writer)
-    with ToolCache(cache_dir(home)) as cache:
-        async with open_servers(crew, shared=True) as servers:
-            tools, mcp = load_tools(crew), scrubbed(crew, servers.tools)
-            stop = asyncio.Event()
-            shared = Shared(
-                None, limiter, cache, stop, providers, tools, mcp, crew_secrets(crew.spec)
-            )
-            gate = LinkGate(link, budget=bool(setup["budget"]))
-            shared = replace(shared, batch_id=setup["batch_id"], gate=gate)
-            send(writer, {"op": "ready"})
-            await _listen(reader, link, _Runner(crew, home, bool(setup["offline"]), shared))
-    writer.close()
+    try:
+        with ToolCache(cache_dir(home)) as cache:
+            async with open_servers(crew, shared=True) as servers:
+                tools, mcp = load_tools(crew), scrubbed(crew, servers.tools)
+                stop = asyncio.Event()
+                shared = Shared(
+                    None, limiter, cache, stop, providers, tools, mcp, crew_secrets(crew.spec)
+                )
+                gate = LinkGate(link, budget=bool(setup["budget"]))
+                shared = replace(shared, batch_id=setup["batch_id"], gate=gate)
+                send(writer, {"op": "ready"})
+                await _listen(reader, link, _Runner(crew, home, bool(setup["offline"]), shared))
+    finally:
+        if providers is not None:
+            await close(providers)
+        writer.close()
 
 
 class _Runner:
