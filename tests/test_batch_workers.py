@@ -250,3 +250,28 @@ def _workers_of(parent: int) -> list[int]:
             found.append(int(entry.name))
     assert found, "no worker process found"
     return found
+
+
+def test_memory_is_flat_in_the_number_of_items_over_workers(tmp_path: Path) -> None:
+    """The batch holds only the items in flight, spread over its workers, however many the
+    file has (each worker holds its own runs only)."""
+    import asyncio
+
+    from crewkit import ECHO_CREW
+
+    from mas_cli.batch.folder import BatchFolder
+    from mas_cli.batch.runner import BatchOptions
+    from mas_cli.batch.workers import run_with_workers
+    from mas_cli.spec.loader import load_crew
+
+    crew = load_crew(write_crew(tmp_path / "crew", ECHO_CREW))
+    peaks = []
+    for count in (40, 400):
+        items = items_file(tmp_path / f"{count}.jsonl", [{"item": f"x{n}"} for n in range(count)])
+        home = tmp_path / f"home{count}"
+        options = BatchOptions(home, items, concurrency=4, offline=True, workers=2)
+        with BatchFolder(home / "batches" / "b-test") as folder:
+            result = asyncio.run(run_with_workers(crew, options, folder))
+        assert result.tally.ok == count
+        peaks.append((result.tally.peak_in_flight, result.tally.peak_held))
+    assert peaks == [(4, 5), (4, 5)]
