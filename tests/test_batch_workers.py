@@ -275,3 +275,37 @@ def test_memory_is_flat_in_the_number_of_items_over_workers(tmp_path: Path) -> N
         assert result.tally.ok == count
         peaks.append((result.tally.peak_in_flight, result.tally.peak_held))
     assert peaks == [(4, 5), (4, 5)]
+
+
+def test_a_batch_whose_workers_all_die_stops_saying_so_and_resume_finishes_it(
+    tmp_path: Path,
+) -> None:
+    crew = write_crew(tmp_path / "crew", SLOW_CREW)
+    items = items_file(tmp_path / "items.jsonl", [{"item": f"x{n}"} for n in range(40)])
+    home = tmp_path / "home"
+    env = {**os.environ, "MAS_HOME": str(home)}
+    cmd = [sys.executable, "-m", "mas_cli", "batch", str(crew), "--inputs", str(items)]
+    cmd += ["-c", "4", "-w", "2", "--breaker", "0", "-q"]  # the breaker would stop it first
+    proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE)
+    _wait_for_lines(home, 3)
+    for pid in _workers_of(proc.pid):
+        os.kill(pid, signal.SIGKILL)
+    _out, err = proc.communicate(timeout=120)
+    said = " ".join(err.decode().split())  # as the terminal wrapped it
+    assert proc.returncode == 3, said
+    assert "stopped: every batch worker process ended (see worker-N.err" in said
+    assert "Traceback" not in said
+    folder = the_batch(home)
+    assert json.loads((folder / "batch.json").read_text())["status"] == "stopped"
+    assert len(jsonl(folder / "results.jsonl")) < 40
+    resumed = subprocess.run(
+        [sys.executable, "-m", "mas_cli", "resume", folder.name, "-q"],
+        env=env,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert resumed.returncode == 0, resumed.stderr.decode()
+    latest = {r["key"]: r for r in jsonl(folder / "results.jsonl")}
+    assert len(latest) == 40
+    assert {r["status"] for r in latest.values()} == {"ok"}

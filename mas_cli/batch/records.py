@@ -114,10 +114,12 @@ class Pass:
     breaker: Breaker = field(default_factory=Breaker)
     seen: set[bytes] = field(default_factory=set)
     interrupted: list[str] = field(default_factory=list)
+    halted: str | None = None
+    """Why the batch cannot go on (every worker process gone): it ends stopped, saying so."""
 
     @property
     def stopping(self) -> bool:
-        return bool(self.interrupted or self.breaker.tripped or self.ledger.hit)
+        return bool(self.interrupted or self.breaker.tripped or self.ledger.hit or self.halted)
 
 
 def record_item(batch: Pass, item: Item, result: RunResult | str, probe: Probe) -> None:
@@ -206,4 +208,6 @@ def _verdict(batch: Pass) -> tuple[BatchStatus, str | None]:
         return "stopped", batch.breaker.tripped
     if batch.ledger.hit:
         return "stopped", batch.ledger.hit.message.replace("stopped: ", "batch stopped: ", 1)
+    if batch.halted:
+        return "stopped", batch.halted
     return "finished", None

@@ -123,7 +123,12 @@ class _Pool:
         for item in fresh(batch):
             await self.slots.acquire()
             alive = [w for w in self.workers if w.writer is not None]
-            if batch.stopping or not alive:
+            if not alive:
+                batch.halted = (
+                    "every batch worker process ended (see worker-N.err in the "
+                    f"batch folder); fix the cause, then mas resume {batch.folder.batch_id}"
+                )
+            if batch.stopping:
                 self.slots.release()
                 batch.tally.held -= 1
                 break
