@@ -3,7 +3,7 @@ instant local OpenAI/Anthropic-compatible server (tests/fakeserver.py); wall tim
 second, and the process's peak memory at two sizes (memory should not follow the items).
 
 Run: python bench/bench_batch.py [--items 12000] [--server-items 2000] [--concurrency 32]
-                                 [--accounts 300]
+                                 [--accounts 300] [--workers 2]
 
 Target (issue 20): 12,000 items offline in at most 60 s on a 2-core machine, memory flat.
 
@@ -13,6 +13,9 @@ few hundred accounts (the row saying so): transactions come from --accounts acco
 its usual amount, as real traffic repeats its payers; the offline model's pattern query is
 drawn from the transaction's first words, so it repeats per account and the deterministic tool
 cache answers every repeat (each item is still its own run, with its own model calls).
+
+Rows run in one process (`--workers 1`) unless their workers column says otherwise: then the
+items run in that many worker processes (`mas batch --workers N`), and CPU ms/item counts them.
 """
 
 from __future__ import annotations
@@ -48,10 +51,13 @@ def write_items(path: Path, count: int, accounts: int | None = None) -> Path:
     return path
 
 
-def run_batch(crew: Path, items: Path, home: Path, concurrency: int, offline: bool) -> dict:
+def run_batch(
+    crew: Path, items: Path, home: Path, concurrency: int, offline: bool, *, workers: int = 1
+) -> dict:
     """One `mas batch` process: wall seconds, peak RSS (MB) and its --json summary."""
     argv = [sys.executable, "-m", "mas_cli", "batch", str(crew), "--inputs", str(items)]
     argv += ["--key", "id", "-c", str(concurrency), "--home", str(home), "-q", "--json"]
+    argv += ["--workers", str(workers)]
     argv += ["--offline"] if offline else []
     timer = shutil.which("time") or "/usr/bin/time"
     env = {**c.mas_env(), "MAS_TEST_KEY": "sk-bench"}
@@ -64,7 +70,14 @@ def run_batch(crew: Path, items: Path, home: Path, concurrency: int, offline: bo
         raise SystemExit(f"mas batch failed ({done.returncode}):\n{done.stderr[-2000:]}")
     rss_kb, user, system = done.stderr.strip().splitlines()[-1].split()
     cpu = float(user) + float(system)  # the process's own CPU: less noisy than wall on a busy box
-    return {"wall": wall, "rss": int(rss_kb) / 1024, "cpu": cpu, "summary": json.loads(done.stdout)}
+    summary = json.loads(done.stdout)
+    return {
+        "wall": wall,
+        "rss": int(rss_kb) / 1024,
+        "cpu": cpu,
+        "summary": summary,
+        "workers": workers,
+    }
 
 
 def served_crew(folder: Path, url: str) -> Path:
@@ -125,7 +138,8 @@ def row(name: str, items: int, result: dict, concurrency: int) -> str:
     at_target = TARGET_ITEMS / rate
     cpu_per = result["cpu"] / max(done, 1) * 1000
     return (
-        f"| {name} | {items:,} | {concurrency} | {counts['ok']:,} | {result['wall']:.1f} "
+        f"| {name} | {items:,} | {concurrency} | {result['workers']} | {counts['ok']:,} "
+        f"| {result['wall']:.1f} "
         f"| {rate:.1f} | {per:.1f} | {cpu_per:.1f} | {at_target:.0f} | {result['rss']:.0f} |"
     )
 
@@ -136,6 +150,9 @@ def main() -> None:
     parser.add_argument("--server-items", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--accounts", type=int, default=300)
+    parser.add_argument(
+        "--workers", type=int, default=2, help="the worker processes of the rows that use them"
+    )
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -150,10 +167,23 @@ def main() -> None:
         rows.append(
             row("offline, warm tool cache (same items again)", args.items, warm, args.concurrency)
         )
+        warm = run_batch(
+            CREW / "crew.yaml", items, home, args.concurrency, offline=True, workers=args.workers
+        )
+        rows.append(row("offline, warm tool cache, in workers", args.items, warm, args.concurrency))
         repeat = write_items(root / "accounts.jsonl", args.items, args.accounts)
         result = run_batch(CREW / "crew.yaml", repeat, root / "acct-home", args.concurrency, True)
         name = f"offline, items from {args.accounts} accounts, cold tool cache"
         rows.append(row(name, args.items, result, args.concurrency))
+        result = run_batch(
+            CREW / "crew.yaml",
+            repeat,
+            root / "acct-home2",
+            args.concurrency,
+            True,
+            workers=args.workers,
+        )
+        rows.append(row(name + ", in workers", args.items, result, args.concurrency))
         crew = function_crew(root / "function")
         fn = run_batch(crew, items, root / "fn-home", args.concurrency, offline=True)
         rows.append(
@@ -169,14 +199,28 @@ def main() -> None:
             rows.append(
                 row("instant local server (HTTP)", args.server_items, result, args.concurrency)
             )
+            result = run_batch(
+                crew,
+                items,
+                root / "served-home2",
+                args.concurrency,
+                offline=False,
+                workers=args.workers,
+            )
+            name = "instant local server (HTTP), in workers"
+            rows.append(row(name, args.server_items, result, args.concurrency))
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"Batch throughput: crews/fraud-review with mas batch; load average at the end {load}")
     print(
-        "| mode | items | concurrency | ok | wall s | items/s | wall ms/item | CPU ms/item | 12,000 items s (at this rate) | peak RSS MB |"
+        "| mode | items | concurrency | workers | ok | wall s | items/s | wall ms/item | CPU ms/item | 12,000 items s (at this rate) | peak RSS MB |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     print("\n".join(rows))
-    print("CPU ms/item: the mas process's user+system CPU (children: command tools) per item")
+    print(
+        "CPU ms/item: the mas process's user+system CPU per item, its children's included "
+        "(worker processes, the reaper server, command tools); peak RSS: the largest process"
+    )
+    print(f"(load average at the end; {len(os.sched_getaffinity(0))} cores)")
     print(f"target (issue 20): {TARGET_ITEMS:,} items offline in <= {TARGET_S:.0f} s, memory flat")
 
 

@@ -184,3 +184,23 @@ def test_one_call_site_reaches_the_log_the_recording_and_replay(
     again = run(crew, clean_env, offline=False, replay=first.run_dir)
     assert again.status == "ok", again.tasks
     assert _sites(of_type(events(again), "llm_call")) == expected
+
+
+def test_now_iso_is_the_utc_time_in_microseconds_across_second_boundaries(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import time
+    from datetime import UTC, datetime, timedelta
+
+    from mas_cli.events import writer
+
+    before = datetime.now(UTC)
+    stamp = writer.now_iso()
+    assert before <= datetime.fromisoformat(stamp.replace("Z", "+00:00")) <= datetime.now(UTC)
+    start = 1_796_550_337_999_999_500  # ns: half a microsecond before a second turns
+    clock = [start + n * 250 for n in range(8)] + [start + 86_400 * 10**9, start, 10**9 - 1]
+    for ns in clock:  # the cached second must turn (and turn back) exactly
+        monkeypatch.setattr(time, "time_ns", lambda ns=ns: ns)
+        expected = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=ns // 1000)
+        got = writer.now_iso()
+        assert got == expected.isoformat(timespec="microseconds").replace("+00:00", "Z"), ns

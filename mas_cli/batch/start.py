@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import shutil
+from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,7 @@ from mas_cli.batch.folder import (
     INFO,
     BatchFolder,
     batches_dir,
+    file_lines,
     latest_results,
     live_status,
     new_batch_id,
@@ -35,7 +38,7 @@ def start_batch(crew: Crew, options: BatchOptions, progress: Progress) -> BatchR
         raise UsageError(f"{options.items}: no such file", hint="give a .jsonl or .csv of items")
     with BatchFolder(batches_dir(options.home) / new_batch_id()) as folder:
         try:
-            return asyncio.run(run_batch(crew, options, folder, progress=progress))
+            return asyncio.run(_runner(options)(crew, options, folder, progress=progress))
         except MasError:  # refused before it began (a key not set): leave no empty batch behind
             if not (folder.path / INFO).exists():
                 shutil.rmtree(folder.path, ignore_errors=True)
@@ -61,7 +64,30 @@ def resume_batch(home: Path, ref: str, progress: Progress, **changes: Any) -> Ba
     options = _options(home, info, changes)
     passes = read_passes(home, path)
     with BatchFolder(path) as folder:
-        return asyncio.run(run_batch(crew, options, folder, passes=passes, progress=progress))
+        run = _runner(options)
+        return asyncio.run(run(crew, options, folder, passes=passes, progress=progress))
+
+
+AUTO_WORKERS_FROM = 1000
+"""Items (lines of the file) from which a batch runs across processes by default: a worker
+costs about a second of CPU to start, which fewer items do not win back."""
+AUTO_WORKERS_MAX = 4
+
+
+def auto_workers(items: Path) -> int:
+    """The default --workers: one per core (up to AUTO_WORKERS_MAX) for a large file, else 1."""
+    if not items.is_file() or file_lines(items) < AUTO_WORKERS_FROM:
+        return 1
+    return max(1, min(len(os.sched_getaffinity(0)), AUTO_WORKERS_MAX))
+
+
+def _runner(options: BatchOptions) -> Callable[..., Coroutine[Any, Any, BatchResult]]:
+    """run_batch in this process, or across worker processes."""
+    if options.workers > 1:
+        from mas_cli.batch.workers import run_with_workers
+
+        return run_with_workers
+    return run_batch
 
 
 def _bad_number(value: Any) -> bool:
@@ -78,6 +104,7 @@ KINDS: dict[str, tuple[type, ...]] = {
     "max_llm_calls": (int, type(None)),
     "max_tokens": (int, type(None)),
     "breaker": (int,),
+    "workers": (int,),
 }
 """The options batch.json records, and the JSON types each may have."""
 

@@ -41,6 +41,18 @@ Breaker = Annotated[
         help="Stop the batch when this many items in a row fail the same way (0: never).",
     ),
 ]
+Workers = Annotated[
+    int | None,
+    typer.Option(
+        "--workers",
+        "-w",
+        min=1,
+        max=64,
+        help="Processes the items run in, --concurrency over them all (default: one per core, "
+        "up to 4, for 1,000 items or more, else 1).",
+        show_default=False,
+    ),
+]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")]
 JsonOut = Annotated[bool, typer.Option("--json", help="Print the batch's figures on stdout.")]
 
@@ -79,6 +91,7 @@ def batch(
     max_llm_calls: MaxCalls = None,
     max_tokens: MaxTokens = None,
     breaker: Breaker = 5,
+    workers: Workers = None,
     engine: fleet.Engine = "local",
     address: fleet.Address = DEFAULT_ADDRESS,
     namespace: fleet.Namespace = "default",
@@ -98,7 +111,7 @@ def batch(
     the batch's budget or breaker, 130 interrupted (finish it with mas resume BATCH_ID).
     """
     from mas_cli.batch.runner import BatchOptions
-    from mas_cli.batch.start import start_batch
+    from mas_cli.batch.start import auto_workers, start_batch
     from mas_cli.cli import render
     from mas_cli.cli.render.batch import BatchProgress
     from mas_cli.events.store import home_dir
@@ -120,6 +133,8 @@ def batch(
     for warning in loaded.warnings:
         if warning.code != "default-limits":
             render.problem(warning, "warning")
+    if workers is not None and on_temporal:
+        raise UsageError("--workers is for a local batch", hint="on Temporal, start mas worker")
     options = BatchOptions(
         home_dir(home),
         items,
@@ -130,6 +145,7 @@ def batch(
         max_llm_calls,
         max_tokens,
         breaker,
+        workers or (1 if on_temporal else auto_workers(items)),
     )
     with BatchProgress(quiet=quiet) as progress:
         if on_temporal:

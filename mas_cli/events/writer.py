@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import random
 import secrets
+import time
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,10 +21,19 @@ from mas_cli.events.diskio import LineFile
 from mas_cli.events.models import Event, RunFinished
 from mas_cli.events.text import fix_text
 
+_SECOND: list[tuple[int, str]] = [(-1, "")]
+"""The last second stamped, and its text up to the seconds: a run stamps dozens of events in
+one second, and formatting a datetime each time was 2 % of a batch's CPU."""
+
 
 def now_iso() -> str:
-    """The current UTC time, ISO 8601 with microseconds and a Z."""
-    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    """The current UTC time, ISO 8601 with microseconds and a Z (2026-11-21T11:46:11.123456Z)."""
+    second, micro = divmod(time.time_ns() // 1000, 1_000_000)
+    cached, prefix = _SECOND[0]
+    if cached != second:
+        prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        _SECOND[0] = (second, prefix)
+    return f"{prefix}.{micro:06d}Z"
 
 
 def new_run_id() -> str:

@@ -32,6 +32,7 @@ from mas_cli.tools.base import (
     timed_out,
 )
 from mas_cli.tools.environment import tool_environment
+from mas_cli.tools.spawner import Spawned, spawn
 
 CHUNK = 64 * 1024
 STDERR_KEPT = 8 * 1024
@@ -79,19 +80,15 @@ class CommandTool:
             return filled
         argv = [self.program, *filled]
         try:
-            proc = await asyncio.create_subprocess_exec(
-                *reaped(argv),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                cwd=self.cwd,
-                env=self._environment(),
-                start_new_session=True,  # the child leads its own group: one kill takes all
-            )
+            proc = await _start(argv, self._environment(), self.cwd)
         except OSError as exc:
             error = f"cannot start {self.program}: {exc}"
             return ToolResult(ok=False, output=f"error: {error}", error=error)
-        captured = await _supervise(proc, self.spec.timeout_s, self.spec.max_output_bytes)
+        try:
+            captured = await _supervise(proc, self.spec.timeout_s, self.spec.max_output_bytes)
+        finally:
+            if isinstance(proc, Spawned):
+                proc.close()
         if captured is None:
             return timed_out(self.spec.timeout_s, exit_code=proc.returncode)
         return _result(captured, proc.returncode, self.spec.max_output_bytes)
@@ -227,6 +224,29 @@ def stamp(path: Path) -> str:
 
 # --- running: read both pipes to the end, kill the group when time is up --------------------
 
+Process = asyncio.subprocess.Process | Spawned
+
+
+async def _start(argv: list[str], env: dict[str, str], cwd: Path) -> Process:
+    """The command, started by this process's reaper server (a fork per call), else under a
+    reaper of its own (a new interpreter per call), else (not Linux) in a group of its own.
+
+    Raises:
+        OSError: it cannot be started.
+    """
+    spawned = await spawn(argv, env, cwd) if REAPER else None
+    if spawned is not None:
+        return spawned
+    return await asyncio.create_subprocess_exec(
+        *reaped(argv),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=cwd,
+        env=env,
+        start_new_session=True,  # the child leads its own group: one kill takes all
+    )
+
 
 @dataclass(frozen=True)
 class _Captured:
@@ -236,9 +256,7 @@ class _Captured:
     stderr_tail: bytes
 
 
-async def _supervise(
-    proc: asyncio.subprocess.Process, timeout_s: float, max_bytes: int
-) -> _Captured | None:
+async def _supervise(proc: Process, timeout_s: float, max_bytes: int) -> _Captured | None:
     """Collect the process's output, or kill its group at the timeout (None) or on cancellation."""
     task = asyncio.ensure_future(_collect(proc, max_bytes))
     try:
@@ -252,7 +270,7 @@ async def _supervise(
     return task.result()
 
 
-async def _collect(proc: asyncio.subprocess.Process, max_bytes: int) -> _Captured:
+async def _collect(proc: Process, max_bytes: int) -> _Captured:
     assert proc.stdout is not None
     assert proc.stderr is not None
     (stdout, total), stderr, _ = await asyncio.gather(
@@ -279,7 +297,7 @@ async def _read_tail(stream: asyncio.StreamReader) -> bytes:
     return kept
 
 
-async def _take_down(proc: asyncio.subprocess.Process, task: asyncio.Future[_Captured]) -> None:
+async def _take_down(proc: Process, task: asyncio.Future[_Captured]) -> None:
     """End the command and all it started, then let the readers drain so every pipe closes."""
     with contextlib.suppress(ProcessLookupError):  # the whole group has exited already
         if REAPER:
@@ -289,7 +307,10 @@ async def _take_down(proc: asyncio.subprocess.Process, task: asyncio.Future[_Cap
     done, _ = await asyncio.wait({task}, timeout=REAP_GRACE_S)
     if not done:
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
+            if isinstance(proc, Spawned):
+                proc.kill_group()
+            else:
+                os.killpg(proc.pid, signal.SIGKILL)
         # A process that left the group (setsid) still holds a pipe open: stop reading it.
         task.cancel()
         await asyncio.wait({task})
