@@ -97,7 +97,8 @@ async def run_crew(crew: Crew, options: RunOptions) -> RunResult:
     if source:  # a replay uses the models as the recorded run did
         options = replace(options, replay=source.run_id, offline=source.offline)
     models = build_models(crew.spec, offline=options.offline)
-    for model in exact_counts_needed(crew.spec, models):  # built while the run sets up
+    gated = options.shared.gate is not None
+    for model in exact_counts_needed(crew.spec, models, gated=gated):  # built while it sets up
         prepare_tokenizer(model.model)
     tools = options.shared.tools or load_tools(crew)
     check_writable(runs_dir(options.home), "cannot write runs in")  # before any client opens
