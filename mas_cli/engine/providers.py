@@ -10,7 +10,6 @@ from pathlib import Path
 from mas_cli.engine.ratelimit import RateLimiter
 from mas_cli.errors import UsageError
 from mas_cli.events.models import RunStarted
-from mas_cli.events.reader import LogReader
 from mas_cli.events.store import resolve_log
 from mas_cli.llm.keys import MissingKey, missing_key
 from mas_cli.llm.recording import LLM_LOG, LlmLog, Recording
@@ -76,6 +75,8 @@ def replay_source(home: Path, ref: str, crew: str | None = None) -> ReplaySource
     Raises:
         UsageError: no such run, it has no recording, or it is a run of another crew.
     """
+    from mas_cli.events.reader import LogReader  # a replay reads a log; a plain run reads none
+
     events = resolve_log(home, ref, last=False)
     path = events.parent / LLM_LOG
     if not path.is_file():

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mas_cli import __version__
 from mas_cli.cost.prices import unpriced
@@ -24,7 +24,6 @@ from mas_cli.engine.context import Listener, RunContext, Sink
 from mas_cli.engine.guards import Guard
 from mas_cli.engine.inputs import resolve_inputs
 from mas_cli.engine.listeners import let_warn, settle
-from mas_cli.engine.origin import Origin
 from mas_cli.engine.outcomes import LimitHit, RunResult
 from mas_cli.engine.providers import (
     ReplaySource,
@@ -64,6 +63,9 @@ from mas_cli.tools import load_tools
 from mas_cli.tools.base import Tool
 from mas_cli.tools.cache import ToolCache, cache_dir
 from mas_cli.tools.mcp import mcp_tools
+
+if TYPE_CHECKING:  # a run that resumes nothing reads no earlier run: origin loads for a resume
+    from mas_cli.engine.origin import Origin
 
 RESERVE = ".reserve"  # the run's room on the disk for its last words, deleted at its end
 

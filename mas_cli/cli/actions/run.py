@@ -70,11 +70,13 @@ def run(
 
 def _live_export(asked: bool, given: str | None) -> LiveExport | None:
     """The live OpenTelemetry export, when asked for or when the environment names a collector."""
-    from mas_cli.export.live import DEFAULT_ENDPOINT, LiveExport, endpoint_from_env
+    from mas_cli.events.otel import DEFAULT_ENDPOINT, endpoint_from_env
 
     endpoint = given or endpoint_from_env()
     if not asked and endpoint is None:
         return None
+    from mas_cli.export.live import LiveExport  # the exporter loads only when spans are sent
+
     return LiveExport(endpoint or DEFAULT_ENDPOINT)
 
 
