@@ -59,10 +59,9 @@ from mas_cli.redact import Secrets
 from mas_cli.spec.loader import Crew
 from mas_cli.spec.model_spec import ModelSpec
 from mas_cli.spec.models import MANAGER_TASK
-from mas_cli.tools import load_tools
+from mas_cli.tools import load_tools, served_tools
 from mas_cli.tools.base import Tool
 from mas_cli.tools.cache import ToolCache, cache_dir
-from mas_cli.tools.mcp import mcp_tools
 
 if TYPE_CHECKING:  # a run that resumes nothing reads no earlier run: origin loads for a resume
     from mas_cli.engine.origin import Origin
@@ -104,7 +103,7 @@ async def run_crew(crew: Crew, options: RunOptions) -> RunResult:
         prepare_tokenizer(model.model)
     tools = options.shared.tools or load_tools(crew)
     check_writable(runs_dir(options.home), "cannot write runs in")  # before any client opens
-    async with mcp_tools(crew, options.shared.mcp) as served:  # each server started once
+    async with served_tools(crew, options.shared.mcp) as served:  # each server started once
         tools = {**tools, **served}  # never into a batch's shared table
         if options.wrap_tools is not None:
             tools = options.wrap_tools(tools)
