@@ -16,8 +16,6 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-import re2
-
 from mas_cli.spec.plainschema import conforms, plain
 
 if TYPE_CHECKING:
@@ -130,6 +128,8 @@ def compiled(pattern: str) -> Any:
     Raises:
         PatternError: RE2 cannot compile it (a backreference, lookaround, too large...).
     """
+    import re2  # only for a schema with a pattern
+
     options = re2.Options()
     options.log_errors = False  # the reason is raised; RE2 would also print it to stderr
     try:
