@@ -97,8 +97,8 @@ def test_runs_at_80_columns_keeps_whole_run_ids(ran: Path) -> None:
     _fits(done.stdout)
     for run_id in _ids(ran):
         assert run_id in done.stdout
-    assert "$0.002065" in done.stdout  # every cost of the column with the same decimals
-    assert "$0.000491" in done.stdout
+    assert "$0.002090" in done.stdout  # every cost of the column with the same decimals
+    assert "$0.000479" in done.stdout
 
 
 def test_cost_report_at_80_columns_folds_instead_of_cutting(ran: Path) -> None:
@@ -108,7 +108,7 @@ def test_cost_report_at_80_columns_folds_instead_of_cutting(ran: Path) -> None:
     _fits(table)
     for name in ("scorer", "critic", "judge", "total", "retries", "cost/task", "saved"):
         assert name in table
-    assert "$0.000491" in table
+    assert "$0.000479" in table
 
 
 def test_piped_output_has_no_trailing_blanks(ran: Path) -> None:
@@ -125,7 +125,7 @@ def test_show_wraps_long_lines_and_keeps_the_stop_reason_and_totals(ran: Path) -
     flat = " ".join(line.strip("│├└─ ") for line in done.stdout.splitlines())
     assert "stopped: max_llm_calls 12 reached (circuit breaker) by agent scorer" in flat
     assert "12 model calls" in flat
-    assert "$0.000491" in flat
+    assert "$0.000479" in flat
     assert "stopped — stopped" not in flat
 
 

@@ -83,8 +83,8 @@ def test_exact_event_sequence(tmp_path: Path, clean_env: Path) -> None:
             **llm,
             "model": "gpt-4o-mini",
             "input_tokens": 57,
-            "output_tokens": 10,
-            "cost_usd": 0.00001455,  # 57 x $0.15 + 10 x $0.60 per million
+            "output_tokens": 11,
+            "cost_usd": 0.00001515,  # 57 x $0.15 + 11 x $0.60 per million
             "finish_reason": "tool_calls",
             "tool_calls": ["lookup"],
         },
@@ -110,9 +110,9 @@ def test_exact_event_sequence(tmp_path: Path, clean_env: Path) -> None:
             "turn": 2,
             **llm,
             "model": "gpt-4o-mini",
-            "input_tokens": 97,
+            "input_tokens": 100,
             "output_tokens": 31,
-            "cost_usd": 0.00003315,  # 97 x $0.15 + 31 x $0.60 per million
+            "cost_usd": 0.0000336,  # 100 x $0.15 + 31 x $0.60 per million
             "finish_reason": "stop",
             "tool_calls": [],
         },
@@ -123,8 +123,8 @@ def test_exact_event_sequence(tmp_path: Path, clean_env: Path) -> None:
             "type": "task_finished",
             "status": "ok",
             "turns": 2,
-            "input_tokens": 154,
-            "output_tokens": 41,
+            "input_tokens": 157,
+            "output_tokens": 42,
         },
         {**base, "agent": "judge", "task": "decide", "type": "task_started", "depends_on": []},
         {
@@ -134,7 +134,7 @@ def test_exact_event_sequence(tmp_path: Path, clean_env: Path) -> None:
             "turn": 1,
             **llm,
             "model": "offline",
-            "input_tokens": 119,
+            "input_tokens": 120,
             "output_tokens": 10,
             "cost_usd": 0.0,  # the offline model itself is free
             "finish_reason": "stop",
@@ -159,7 +159,7 @@ def test_exact_event_sequence(tmp_path: Path, clean_env: Path) -> None:
             "type": "task_finished",
             "status": "ok",
             "turns": 1,
-            "input_tokens": 119,
+            "input_tokens": 120,
             "output_tokens": 10,
         },
         {
@@ -168,11 +168,11 @@ def test_exact_event_sequence(tmp_path: Path, clean_env: Path) -> None:
             "status": "ok",
             "llm_calls": 3,
             "tool_calls": 1,
-            "input_tokens": 273,
-            "output_tokens": 51,
+            "input_tokens": 277,
+            "output_tokens": 52,
             "cache_read_tokens": 0,
             "cache_write_tokens": 0,
-            "cost_usd": 0.0000477,
+            "cost_usd": 0.00004875,
             "tasks": {"ok": 2},
             "price_data_version": data_version(),
         },

@@ -268,3 +268,13 @@ def test_read_only_commands_import_no_pydantic_sdk_or_tokenizer(tmp_path: Path) 
         loaded = _modules_after(list(argv), ok=(0, 1))
         assert probe in loaded, argv  # the probe works
         assert loaded.isdisjoint(HEAVY + TYPER), (argv, sorted(loaded & set(HEAVY + TYPER)))
+
+
+def test_an_offline_run_in_a_pipe_loads_no_tokenizer_jsonschema_or_rich(tmp_path: Path) -> None:
+    """issue 19: the offline model counts without a tokenizer, fraud-review's schemas are plain
+    (spec/plainschema.py), and a run whose stderr is a pipe writes its lines without rich."""
+    crew = str(Path(__file__).parents[1] / "crews" / "fraud-review" / "crew.yaml")
+    loaded = _modules_after(["run", crew, "--offline", "--home", str(tmp_path)])
+    for name in ("tiktoken", "jsonschema", "rich", "mas_cli.engine.origin", "mas_cli.export"):
+        assert name not in loaded, name
+    assert "mas_cli.engine.run" in loaded

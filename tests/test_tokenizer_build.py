@@ -109,18 +109,22 @@ def test_each_encoding_is_built_once_across_threads_and_the_loop(fresh_builds: l
     assert fresh_builds == ["o200k_base.tiktoken"]
 
 
-PARALLEL = """
+# A tokens-per-minute bucket that holds both calls counted exactly (about 330 tokens each with
+# the output cap) but not at their bounds from sizes (about 1,250): each is counted, so the
+# tokenizer is built. (The offline model's own usage needs none: cost.approx.)
+PARALLEL = f"""
 name: parallel
 process: parallel
 models:
-  fast: {provider: openai, model: gpt-4o-mini}
-limits: {max_concurrency: 2}
+  fast: {{provider: offline, model: gpt-4o-mini, max_tokens: 64}}
+limits: {{max_concurrency: 2}}
+rate_limits: {{gpt-4o-mini: {{tpm: 1000}}}}
 agents:
-  a: {role: A, goal: answer, model: fast}
-  b: {role: B, goal: answer, model: fast}
+  a: {{role: A, goal: answer, model: fast}}
+  b: {{role: B, goal: answer, model: fast}}
 tasks:
-  - {id: one, agent: a, prompt: "Say one."}
-  - {id: two, agent: b, prompt: "Say two."}
+  - {{id: one, agent: a, prompt: "Say one. {"lorem ipsum dolor " * 60}"}}
+  - {{id: two, agent: b, prompt: "Say two. {"lorem ipsum dolor " * 60}"}}
 """
 
 
@@ -147,13 +151,14 @@ def test_a_task_starts_while_the_tokenizer_is_still_being_built(
                 both_started.set()
 
     crew = write_crew(tmp_path / "crew", PARALLEL)
-    result = run(crew, tmp_path / "home", listeners=(listener,))
+    result = run(crew, tmp_path / "home", listeners=(listener,), offline=False)
     assert result.status == "ok"
     assert released == [True]  # both tasks started before the one build finished
     assert fresh_builds == ["o200k_base.tiktoken"]
     calls = of_type(events(result), "llm_call")
     assert len(calls) == 2
     assert all(c["input_tokens"] > 0 for c in calls)
+    assert not of_type(events(result), "rate_limited")  # counted exactly, both fit at once
 
 
 def test_the_floor_of_worst_case_texts() -> None:

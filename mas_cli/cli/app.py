@@ -14,7 +14,7 @@ from typer.core import TyperGroup
 
 from mas_cli import __version__
 from mas_cli.cli import helptext
-from mas_cli.cli.boundary import exit_code, flushed, quiet_stdout
+from mas_cli.cli.boundary import exit_code, flushed, patch_rich, quiet_stdout
 from mas_cli.cli.commands import APP_HELP, COMMANDS
 from mas_cli.cli.exits import EXIT_FAILURE, EXIT_OK
 from mas_cli.cli.streams import degrade_streams
@@ -33,6 +33,7 @@ class _Boundary(TyperGroup):
 
 
 helptext.install()
+patch_rich()
 
 app = typer.Typer(
     name="mas",

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import os
 import sys
-
-from rich.console import Console
+from typing import TYPE_CHECKING
 
 from mas_cli.cli.exits import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from mas_cli.errors import MasError, UsageError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 _DEEP_HINT = "flatten the JSON or YAML given to mas; nesting a thousand levels deep is not data"
 
@@ -49,14 +51,25 @@ def _is_cli_signal(exc: Exception) -> bool:
     return type(exc).__module__.startswith(("typer", "click"))
 
 
+def pipe_closed() -> None:
+    """A reader went away before we were done writing: `main` exits 0 (see flushed)."""
+    _pipe_closed.append(True)
+
+
 def _on_broken_pipe(console: Console) -> None:
     """Rich exits 1 on a closed pipe; ours (and Typer's help) hand it to `main`, which exits 0."""
     console.quiet = True
-    _pipe_closed.append(True)
+    pipe_closed()
     raise BrokenPipeError
 
 
-Console.on_broken_pipe = _on_broken_pipe  # type: ignore[method-assign,assignment]
+def patch_rich() -> None:
+    """Make every rich console hand a closed pipe to `main` (see _on_broken_pipe). Called where
+    rich is loaded to draw (render/base.py, the Typer app): a command that draws nothing with
+    rich (a run writing to a pipe) does not load it."""
+    from rich.console import Console
+
+    Console.on_broken_pipe = _on_broken_pipe  # type: ignore[method-assign,assignment]
 
 
 def quiet_stdout() -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from mas_cli.cost.tally import Tally
 from mas_cli.errors import UsageError
+from mas_cli.events.store import stamp_time
 
 _SPAN = re.compile(r"^(\d+)([hdw])$")
 _UNITS = {"h": "hours", "d": "days", "w": "weeks"}
@@ -114,7 +115,7 @@ def _id_moment(run_id: str) -> datetime | None:
     match = _RUN_ID_TIME.match(run_id)
     if not match:
         return None
-    return datetime.strptime(match[1], "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
+    return stamp_time(match[1])
 
 
 def _moment(ts: str) -> datetime | None:

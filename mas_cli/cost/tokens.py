@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mas_cli.cost.approx import approx_len
 from mas_cli.errors import MasError
 
 if TYPE_CHECKING:
@@ -170,6 +171,21 @@ def count_messages_bound(
         return upper_bound(messages, tools)
     name = encoding_name(model) or _ESTIMATE_BASE
     return _result(_framed(_utf8_len, name, messages, tools or []), model).tokens
+
+
+def count_messages_approx(
+    messages: list[dict[str, Any]], model: str, tools: list[dict[str, Any]] | None = None
+) -> TokenCount:
+    """About `count_messages(...)`, with no tokenizer: the same framing with each text counted
+    by approx.approx_len. Deterministic; always an estimate, never a bound."""
+    name = encoding_name(model) or _ESTIMATE_BASE
+    tokens = _framed(approx_len, name, messages, tools or [])
+    return TokenCount(_result(tokens, model).tokens, estimate=True)
+
+
+def count_text_approx(text: str, model: str) -> TokenCount:
+    """About `count_text(...)`, with no tokenizer (see count_messages_approx)."""
+    return TokenCount(_result(approx_len(text), model).tokens, estimate=True)
 
 
 def count_messages_floor(

@@ -4,17 +4,19 @@ prompt changed, through the crew file or an upstream task's new output, runs aga
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mas_cli.engine.agent import parse_output
 from mas_cli.engine.context import RunContext
 from mas_cli.engine.digests import digest
-from mas_cli.engine.origin import Carried
 from mas_cli.engine.outcomes import TaskOutcome
 from mas_cli.engine.prompts import task_prompt
 from mas_cli.engine.replayer import skip_scripted
 from mas_cli.events.models import StateWrite, TaskFinished
 from mas_cli.llm.registry import provider_key
+
+if TYPE_CHECKING:  # a run that resumes nothing reads no earlier run: origin loads for a resume
+    from mas_cli.engine.origin import Carried
 
 
 def carry(ctx: RunContext, task_id: str) -> TaskOutcome | None:

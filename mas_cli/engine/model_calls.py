@@ -84,11 +84,19 @@ async def _admitted(ctx: RunContext, call: _Call, planned: int) -> LimitHit | No
 
 
 async def planned_tokens(ctx: RunContext, request: Request) -> int:
-    """What the rate limiter plans a call at: its counted prompt plus its output cap, or 0
-    when no bucket covering its model counts tokens (then nothing is counted)."""
+    """What the rate limiter plans a call at, its prompt plus its output cap, or 0 when no
+    bucket covering its model counts tokens (then nothing is counted).
+
+    The prompt is taken at its bound from sizes alone (never below the exact count) while that
+    fits every bucket now: the bucket is settled to the real usage after the call, so the bound
+    only holds more for a moment. Counted exactly, with the tokenizer built off the loop, when
+    the bound would make the call wait, and for a gate (its windows are never settled)."""
     if ctx.limiter is None or not ctx.limiter.counts_tokens(request.model):
         return 0
-    await tokenizer_ready(request.model.model)  # exact counts: the tokenizer built off the loop
+    bound = prompt_bound(request) + request.model.output_cap
+    if ctx.gate is None and ctx.limiter.holds(request.model, bound):
+        return bound
+    await tokenizer_ready(request.model.model)
     return worst_tokens(request)
 
 

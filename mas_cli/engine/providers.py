@@ -10,7 +10,6 @@ from pathlib import Path
 from mas_cli.engine.ratelimit import RateLimiter
 from mas_cli.errors import UsageError
 from mas_cli.events.models import RunStarted
-from mas_cli.events.reader import LogReader
 from mas_cli.events.store import resolve_log
 from mas_cli.llm.keys import MissingKey, missing_key
 from mas_cli.llm.recording import LLM_LOG, LlmLog, Recording
@@ -35,17 +34,18 @@ def build_models(spec: CrewSpec, *, offline: bool) -> dict[str, ModelSpec]:
     return models
 
 
-def exact_counts_needed(spec: CrewSpec, models: dict[str, ModelSpec]) -> list[ModelSpec]:
-    """The models whose calls need exact token counts from the first: the offline model's
-    answers report them, and a tokens-per-minute bucket plans every call in them. Others
-    build a tokenizer only if a decision needs one (see agent._settle_scale): its build holds
-    the event loop for a quarter of a second."""
+def exact_counts_needed(
+    spec: CrewSpec, models: dict[str, ModelSpec], *, gated: bool
+) -> list[ModelSpec]:
+    """The models whose calls need exact token counts from the first: under a gate (a fleet's
+    rate windows, which are never settled), a tokens-per-minute bucket plans every call in
+    them. A run of its own plans at a bound while it fits (model_calls.planned_tokens), and
+    builds a tokenizer only if a decision needs one: its build holds the event loop for a
+    quarter of a second. The offline model needs none (cost.approx)."""
     limiter = RateLimiter.for_crew(spec)
-    return [
-        model
-        for model in models.values()
-        if model.provider == "offline" or (limiter is not None and limiter.counts_tokens(model))
-    ]
+    if not gated or limiter is None:
+        return []
+    return [model for model in models.values() if limiter.counts_tokens(model)]
 
 
 def build_providers(spec: CrewSpec, models: dict[str, ModelSpec]) -> dict[str, Provider]:
@@ -75,6 +75,8 @@ def replay_source(home: Path, ref: str, crew: str | None = None) -> ReplaySource
     Raises:
         UsageError: no such run, it has no recording, or it is a run of another crew.
     """
+    from mas_cli.events.reader import LogReader  # a replay reads a log; a plain run reads none
+
     events = resolve_log(home, ref, last=False)
     path = events.parent / LLM_LOG
     if not path.is_file():

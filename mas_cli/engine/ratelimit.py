@@ -5,10 +5,11 @@ model name (`gpt-4o-mini`); a call passes through every bucket whose key matches
 A provider's key covers only models that call that provider itself: a model with a base_url
 elsewhere (llama.cpp, vLLM, a proxy) has its own quota, keyed by its models: name.
 A bucket holds up to one minute's allowance and refills continuously. Before each attempt a
-call reserves one request and its planned tokens (counted input plus output allowance, as
-the providers themselves count them) and waits while the bucket is in debt; afterwards the
-tokens it did not use are given back. A 429 whose headers say a window is exhausted empties
-the bucket until the reset, so every agent waits, not just the one that was refused.
+call reserves one request and its planned tokens (input plus output allowance: the input at
+its bound from sizes while that bound is there, else counted as the providers count it) and
+waits while the bucket is in debt; afterwards the tokens it did not use are given back.
+A 429 whose headers say a window is exhausted empties the bucket until the reset, so every
+agent waits, not just the one that was refused.
 """
 
 from __future__ import annotations
@@ -40,6 +41,11 @@ class TokenBucket:
         self._refill(now)
         self.level -= amount
         return max(0.0, -self.level / self._per_s)
+
+    def holds(self, amount: float, now: float) -> bool:
+        """Whether `amount` is there now: reserving it would not wait."""
+        self._refill(now)
+        return self.level >= amount
 
     def give_back(self, amount: float, now: float) -> None:
         """Return unused units (a negative amount takes more)."""
@@ -140,6 +146,12 @@ class RateLimiter:
     def counts_tokens(self, model: ModelSpec) -> bool:
         """Whether a bucket covering this model counts tokens (so a call must be planned)."""
         return any(limit.tpm for limit in self.limits if limit.covers(model))
+
+    def holds(self, model: ModelSpec, tokens: int) -> bool:
+        """Whether every tokens-per-minute bucket covering this model has `tokens` now."""
+        now = self.clock()
+        covering = (limit.tpm for limit in self.limits if limit.covers(model))
+        return all(bucket.holds(tokens, now) for bucket in covering if bucket is not None)
 
     def reserve(self, model: ModelSpec, planned_tokens: int) -> Ticket:
         """Reserve one request and its planned tokens in every bucket covering this model."""

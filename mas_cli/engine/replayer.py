@@ -10,15 +10,19 @@ run finds them there.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from mas_cli.engine.context import RunContext
 from mas_cli.engine.digests import digest
 from mas_cli.engine.effects import Completed, Effects
-from mas_cli.engine.origin import Origin, Resume
 from mas_cli.events.models import LlmCall
 from mas_cli.events.spend import Spend
 from mas_cli.llm.recording import LlmLog
 from mas_cli.llm.registry import provider_key
 from mas_cli.llm.types import Completion, Provider, Request
+
+if TYPE_CHECKING:  # a run that resumes nothing reads no earlier run: origin loads for a resume
+    from mas_cli.engine.origin import Origin
 
 
 def replayed_call(ctx: RunContext, request: Request) -> Completion | None:
@@ -74,6 +78,8 @@ def seed(ctx: RunContext, origin: Origin | None, log: LlmLog) -> None:
     if origin is None:
         ctx.effects = Effects(ctx.sink.run_id)
         return
+    from mas_cli.engine.origin import Resume
+
     done = {
         e.key: Completed(e.ok, e.output or "", e.error)
         for e in origin.effects.values()

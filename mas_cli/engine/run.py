@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mas_cli import __version__
 from mas_cli.cost.prices import unpriced
@@ -24,7 +24,6 @@ from mas_cli.engine.context import Listener, RunContext, Sink
 from mas_cli.engine.guards import Guard
 from mas_cli.engine.inputs import resolve_inputs
 from mas_cli.engine.listeners import let_warn, settle
-from mas_cli.engine.origin import Origin
 from mas_cli.engine.outcomes import LimitHit, RunResult
 from mas_cli.engine.providers import (
     ReplaySource,
@@ -60,10 +59,12 @@ from mas_cli.redact import Secrets
 from mas_cli.spec.loader import Crew
 from mas_cli.spec.model_spec import ModelSpec
 from mas_cli.spec.models import MANAGER_TASK
-from mas_cli.tools import load_tools
+from mas_cli.tools import load_tools, served_tools
 from mas_cli.tools.base import Tool
 from mas_cli.tools.cache import ToolCache, cache_dir
-from mas_cli.tools.mcp import mcp_tools
+
+if TYPE_CHECKING:  # a run that resumes nothing reads no earlier run: origin loads for a resume
+    from mas_cli.engine.origin import Origin
 
 RESERVE = ".reserve"  # the run's room on the disk for its last words, deleted at its end
 
@@ -97,11 +98,12 @@ async def run_crew(crew: Crew, options: RunOptions) -> RunResult:
     if source:  # a replay uses the models as the recorded run did
         options = replace(options, replay=source.run_id, offline=source.offline)
     models = build_models(crew.spec, offline=options.offline)
-    for model in exact_counts_needed(crew.spec, models):  # built while the run sets up
+    gated = options.shared.gate is not None
+    for model in exact_counts_needed(crew.spec, models, gated=gated):  # built while it sets up
         prepare_tokenizer(model.model)
     tools = options.shared.tools or load_tools(crew)
     check_writable(runs_dir(options.home), "cannot write runs in")  # before any client opens
-    async with mcp_tools(crew, options.shared.mcp) as served:  # each server started once
+    async with served_tools(crew, options.shared.mcp) as served:  # each server started once
         tools = {**tools, **served}  # never into a batch's shared table
         if options.wrap_tools is not None:
             tools = options.wrap_tools(tools)

@@ -24,7 +24,8 @@ that this one does not know, and still requires the envelope.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+import functools
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationInfo, model_validator
 
@@ -44,7 +45,7 @@ READING = {"reading": True}
 class Event(BaseModel):
     """Fields every event has."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     v: int = SCHEMA_VERSION
     ts: str = ""
@@ -307,7 +308,23 @@ AnyEvent = Annotated[
     | RunFinished,
     Field(discriminator="type"),
 ]
-EVENT_ADAPTER: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)
+
+
+@functools.cache
+def _event_adapter() -> TypeAdapter[AnyEvent]:
+    return TypeAdapter(AnyEvent)
+
+
+if TYPE_CHECKING:
+    EVENT_ADAPTER: TypeAdapter[AnyEvent]
+    """Every event type, told apart by `type`: built on first use, with the models it needs
+    (each model is built when first made or read: a run makes half of them)."""
+
+
+def __getattr__(name: str) -> Any:
+    if name == "EVENT_ADAPTER":
+        return _event_adapter()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def read_event(line: str | bytes) -> AnyEvent:
@@ -317,4 +334,4 @@ def read_event(line: str | bytes) -> AnyEvent:
         pydantic.ValidationError: the line is not an event (bad JSON, unknown type, a field
             of the wrong type, or no envelope).
     """
-    return EVENT_ADAPTER.validate_json(line, context=READING)
+    return _event_adapter().validate_json(line, context=READING)

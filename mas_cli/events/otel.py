@@ -10,12 +10,26 @@ The envelope (ids, times) lives on the span itself, not in attributes.
 from __future__ import annotations
 
 import json
+import os
 from functools import cache
 from typing import Any
 
 from pydantic import BaseModel
 
 from mas_cli.events import models as ev
+
+ENDPOINT_VARS = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
+DEFAULT_ENDPOINT = "http://localhost:4318"
+
+
+def endpoint_from_env() -> str | None:
+    """The OTLP endpoint the environment names, if any (the traces-only variable first)."""
+    for name in ENDPOINT_VARS:
+        value = os.environ.get(name, "").strip()
+        if value:
+            return value
+    return None
+
 
 ENVELOPE = frozenset({"v", "ts", "trace_id", "span_id", "parent_id", "type"})
 CONTENT_FIELDS = frozenset({"inputs"})

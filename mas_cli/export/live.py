@@ -12,7 +12,6 @@ wait, for the run's own span, is bounded too (CLOSE_S).
 
 from __future__ import annotations
 
-import os
 import queue
 import threading
 from collections.abc import Callable, Sequence
@@ -26,8 +25,6 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan
     from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-ENDPOINT_VARS = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
-DEFAULT_ENDPOINT = "http://localhost:4318"
 REQUEST_S = 5.0  # one batch's request, retries included
 SETTLE_S = 1.0  # before run_finished: the most the run waits for the spans queued so far
 CLOSE_S = 3.0  # after it: the most the end of a run waits for its last spans
@@ -35,15 +32,6 @@ DELAY_MS = 500  # a batch leaves at least this often while the run goes
 INBOX = 100_000  # events waiting for the builder thread; past that they are dropped
 
 Warn = Callable[[str], None]
-
-
-def endpoint_from_env() -> str | None:
-    """The OTLP endpoint the environment names, if any (the traces-only variable first)."""
-    for name in ENDPOINT_VARS:
-        value = os.environ.get(name, "").strip()
-        if value:
-            return value
-    return None
 
 
 class _Watched:

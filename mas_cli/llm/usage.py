@@ -15,9 +15,16 @@ are added. The provider's own usage object is kept as `raw`. A server that repor
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
-from mas_cli.cost.tokens import count_messages, count_text
+from mas_cli.cost.tokens import (
+    TokenCount,
+    count_messages,
+    count_messages_approx,
+    count_text,
+    count_text_approx,
+)
 from mas_cli.llm.convert import openai_messages, openai_tools
 from mas_cli.llm.types import Message, Request, Usage
 
@@ -56,16 +63,28 @@ def anthropic_usage(raw: Any) -> Usage | None:
 
 def estimated_usage(request: Request, message: Message) -> Usage:
     """Tokens counted from the request and the answer with the model's tokenizer."""
+    return _usage(request, message, count_messages, count_text)
+
+
+def offline_usage(request: Request, message: Message) -> Usage:
+    """The offline model's usage: the same texts as estimated_usage, counted without a
+    tokenizer (cost.approx), so an offline run builds none."""
+    return _usage(request, message, count_messages_approx, count_text_approx)
+
+
+def _usage(
+    request: Request,
+    message: Message,
+    count_prompt: Callable[[list[dict[str, Any]], str, list[dict[str, Any]] | None], TokenCount],
+    count_answer: Callable[[str, str], TokenCount],
+) -> Usage:
     model = request.model.model
-    prompt = count_messages(
-        openai_messages(request.system, request.messages),
-        model,
-        openai_tools(request.tools) or None,
-    )
+    messages = openai_messages(request.system, request.messages)
+    prompt = count_prompt(messages, model, openai_tools(request.tools) or None)
     answer = message.content + "".join(c.name + json.dumps(c.arguments) for c in message.tool_calls)
     return Usage(
         input_tokens=prompt.tokens,
-        output_tokens=count_text(answer, model).tokens,
+        output_tokens=count_answer(answer, model).tokens,
         source="estimate",
     )
 

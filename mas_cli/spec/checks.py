@@ -10,15 +10,13 @@ import json
 import string
 from collections.abc import Iterator
 
-from jsonschema.exceptions import SchemaError
-from jsonschema.validators import validator_for
-
 from mas_cli.spec import graph
 from mas_cli.spec.findings import Finding, did_you_mean
 from mas_cli.spec.mcp import reference_problem
 from mas_cli.spec.models import INLINE_MANAGER, AgentSpec, CrewSpec, JsonSchema
 from mas_cli.spec.patterns import HINT as PATTERN_HINT
 from mas_cli.spec.patterns import pattern_problems
+from mas_cli.spec.plainschema import plain
 from mas_cli.spec.providers import PROVIDERS
 from mas_cli.spec.yamlpos import Path
 
@@ -284,15 +282,9 @@ def schema_problems(
     text = _canonical(schema)
     if valid is not None and text in valid:
         return
-    try:
-        validator_for(schema).check_schema(schema)
-    except SchemaError as exc:
-        where: Path = (*path, *(p for p in exc.path))
-        if where[-1] == "type" and isinstance(exc.instance, str):
-            hint = did_you_mean(exc.instance, JSON_TYPES)
-            yield Finding(where, f"'{exc.instance}' is not a JSON Schema type", hint)
-        else:
-            yield Finding(where, f"not valid JSON Schema: {exc.message}", SCHEMA_HELP)
+    invalid = None if plain(schema) else _not_json_schema(schema, path)
+    if invalid is not None:
+        yield invalid
         return
     problems = [
         Finding(where, message, PATTERN_HINT, at="key" if _is_key(where) else "value")
@@ -301,6 +293,22 @@ def schema_problems(
     yield from problems
     if not problems and valid is not None and text is not None:
         valid.add(text)
+
+
+def _not_json_schema(schema: JsonSchema, path: Path) -> Finding | None:
+    """jsonschema's check against the schema's metaschema (a plain schema needs none)."""
+    from jsonschema.exceptions import SchemaError
+    from jsonschema.validators import validator_for
+
+    try:
+        validator_for(schema).check_schema(schema)
+    except SchemaError as exc:
+        where: Path = (*path, *(p for p in exc.path))
+        if where[-1] == "type" and isinstance(exc.instance, str):
+            hint = did_you_mean(exc.instance, JSON_TYPES)
+            return Finding(where, f"'{exc.instance}' is not a JSON Schema type", hint)
+        return Finding(where, f"not valid JSON Schema: {exc.message}", SCHEMA_HELP)
+    return None
 
 
 def _is_key(where: Path) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
@@ -24,6 +23,8 @@ class Finding:
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     """`did you mean 'x'?` for the closest choice, or a list of the choices when none is close."""
     options = sorted(str(c) for c in choices)
+    import difflib  # only when a name is wrong
+
     close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
     if close:
         return f"did you mean '{close[0]}'?"

@@ -14,13 +14,14 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import re2
-from jsonschema import FormatChecker
-from jsonschema.exceptions import ValidationError
-from jsonschema.protocols import Validator
-from jsonschema.validators import extend, validator_for
+from mas_cli.spec.plainschema import conforms, plain
+
+if TYPE_CHECKING:
+    from jsonschema import FormatChecker
+    from jsonschema.exceptions import ValidationError
+    from jsonschema.protocols import Validator
 
 SchemaPath = tuple[str | int, ...]
 NOT_SCHEMAS = frozenset({"enum", "const", "default", "examples"})
@@ -35,29 +36,71 @@ class PatternError(ValueError):
     """A pattern RE2 cannot compile; the message says why."""
 
 
-def schema_validator(
-    schema: dict[str, Any], *, format_checker: FormatChecker | None = None
-) -> Validator:
-    """A validator for the schema's draft whose regular expressions run in linear time.
+class Checker:
+    """Validates values against one schema: a value a plain schema accepts is taken as valid
+    here (plainschema), and anything else goes to jsonschema, loaded the first time it is
+    needed, whose errors and wording are the ones reported."""
 
-    Made once per schema object (and format checker): a batch validates the same few schemas
+    def __init__(self, schema: dict[str, Any], *, formats: bool) -> None:
+        self.schema = schema
+        self.formats = formats
+        self.plain = plain(schema)
+        self._full: Validator | None = None
+
+    def iter_errors(self, instance: Any) -> Iterator[ValidationError]:
+        """jsonschema's errors for the value (none when it is valid)."""
+        if self.plain and conforms(self.schema, instance):
+            return iter(())
+        return self.full().iter_errors(instance)
+
+    def is_valid(self, instance: Any) -> bool:
+        """Whether the value is valid against the schema."""
+        if self.plain:
+            known = conforms(self.schema, instance)
+            if known is not None:
+                return known
+        return bool(self.full().is_valid(instance))
+
+    def full(self) -> Validator:
+        """jsonschema's validator for the schema's draft, its patterns matched by RE2."""
+        if self._full is None:
+            from jsonschema.validators import validator_for
+
+            base = validator_for(self.schema)
+            unevaluated = _combines_unevaluated_and_patterns(self.schema)
+            guarded = _guarded(base, unevaluated_with_patterns=unevaluated)
+            checker = _format_checker() if self.formats else None
+            self._full = guarded(self.schema, format_checker=checker)
+        return self._full
+
+
+def schema_validator(schema: dict[str, Any], *, formats: bool = False) -> Checker:
+    """A validator for the schema's draft whose regular expressions run in linear time;
+    `formats`: `format` is checked too (jsonschema's FormatChecker).
+
+    Made once per schema object (and choice of formats): a batch validates the same few schemas
     (tool parameters, output schemas, state) thousands of times, and making a validator walks
     the whole schema. The memo holds the schema itself, so its id is never another's."""
-    key = (id(schema), id(format_checker))
+    key = (id(schema), formats)
     made = _made.get(key)
-    if made is not None and made[0] is schema and made[1] is format_checker:
-        return made[2]
-    base = validator_for(schema)
-    guarded = _guarded(base, unevaluated_with_patterns=_combines_unevaluated_and_patterns(schema))
-    validator = guarded(schema, format_checker=format_checker)
+    if made is not None and made[0] is schema:
+        return made[1]
+    checker = Checker(schema, formats=formats)
     if len(_made) >= MEMO_SIZE:  # schemas made on the fly: the oldest goes
         _made.pop(next(iter(_made)), None)
-    _made[key] = (schema, format_checker, validator)
-    return validator
+    _made[key] = (schema, checker)
+    return checker
 
 
 MEMO_SIZE = 256
-_made: dict[tuple[int, int], tuple[Any, Any, Validator]] = {}
+_made: dict[tuple[int, bool], tuple[Any, Checker]] = {}
+
+
+@functools.cache
+def _format_checker() -> FormatChecker:
+    from jsonschema import FormatChecker
+
+    return FormatChecker()
 
 
 def pattern_problems(schema: Any, path: SchemaPath = ()) -> Iterator[tuple[SchemaPath, str]]:
@@ -85,6 +128,8 @@ def compiled(pattern: str) -> Any:
     Raises:
         PatternError: RE2 cannot compile it (a backreference, lookaround, too large...).
     """
+    import re2  # only for a schema with a pattern
+
     options = re2.Options()
     options.log_errors = False  # the reason is raised; RE2 would also print it to stderr
     try:
@@ -108,6 +153,8 @@ def _matches(pattern: str, text: str) -> bool:
 
 
 def _pattern(validator: Any, pattern: str, instance: Any, _schema: Any) -> Iterator[Any]:
+    from jsonschema.exceptions import ValidationError
+
     if not validator.is_type(instance, "string"):
         return
     try:
@@ -120,6 +167,8 @@ def _pattern(validator: Any, pattern: str, instance: Any, _schema: Any) -> Itera
 def _pattern_properties(
     validator: Any, patterns: dict[str, Any], instance: Any, _schema: Any
 ) -> Iterator[Any]:
+    from jsonschema.exceptions import ValidationError
+
     if not validator.is_type(instance, "object"):
         return
     for pattern, subschema in patterns.items():
@@ -135,6 +184,8 @@ def _pattern_properties(
 def _additional_properties(
     validator: Any, additional: Any, instance: Any, schema: Any
 ) -> Iterator[Any]:
+    from jsonschema.exceptions import ValidationError
+
     if not validator.is_type(instance, "object"):
         return
     extras = [k for k in instance if _is_additional(k, schema)]
@@ -168,12 +219,16 @@ def _is_additional(key: str, schema: Any) -> bool:
 def _unevaluated_refused(
     validator: Any, _unevaluated: Any, instance: Any, _schema: Any
 ) -> Iterator[Any]:
+    from jsonschema.exceptions import ValidationError
+
     if validator.is_type(instance, "object"):
         yield ValidationError(f"{UNEVALUATED} (use additionalProperties instead)")
 
 
 @functools.cache
 def _guarded(base: type[Validator], *, unevaluated_with_patterns: bool) -> type[Validator]:
+    from jsonschema.validators import extend
+
     keywords = {
         "pattern": _pattern,
         "patternProperties": _pattern_properties,

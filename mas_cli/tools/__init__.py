@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from mas_cli.tools.base import Tool, ToolResult, check_arguments
     from mas_cli.tools.command import CommandTool
     from mas_cli.tools.function import FunctionTool
-    from mas_cli.tools.loading import ScrubbedTool, load_tool, load_tools, scrubbed
+    from mas_cli.tools.loading import ScrubbedTool, load_tool, load_tools, scrubbed, served_tools
 
 __all__ = [
     "CommandTool",
@@ -33,6 +33,7 @@ __all__ = [
     "load_tool",
     "load_tools",
     "scrubbed",
+    "served_tools",
 ]
 
 _WHERE = {
@@ -45,6 +46,7 @@ _WHERE = {
     "load_tool": "loading",
     "load_tools": "loading",
     "scrubbed": "loading",
+    "served_tools": "loading",
 }
 
 

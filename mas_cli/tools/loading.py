@@ -3,6 +3,7 @@ crew's secrets. Imported through `mas_cli.tools`."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from typing import Any
 
 from mas_cli.llm.keys import crew_secrets, model_keys
 from mas_cli.redact import Secrets
+from mas_cli.spec import mcp as spec_mcp
 from mas_cli.spec.loader import Crew
 from mas_cli.spec.models import ToolSpec
 from mas_cli.tools.base import Tool, ToolResult, WrappedTool
@@ -50,6 +52,18 @@ def _load(crew: Crew, name: str, spec: ToolSpec, modules: dict[str, ModuleType])
     else:
         tool = load_command_tool(name, spec, base_dir, model_keys(crew.spec))
     return ScrubbedTool(tool, crew_secrets(crew.spec))
+
+
+def served_tools(
+    crew: Crew, given: dict[str, Tool] | None
+) -> contextlib.AbstractAsyncContextManager[dict[str, Tool]]:
+    """tools.mcp.mcp_tools (the run's MCP tools, or `given`: a batch's); a crew that declares
+    no MCP server has none, and loads none of that code."""
+    if given is None and not spec_mcp.servers(crew.spec):
+        return contextlib.nullcontext({})
+    from mas_cli.tools.mcp import mcp_tools
+
+    return mcp_tools(crew, given)
 
 
 def scrubbed(crew: Crew, tools: Mapping[str, Tool]) -> dict[str, Tool]:

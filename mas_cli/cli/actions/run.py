@@ -32,7 +32,7 @@ def run(
     """Load the crew, run it (or estimate it) and print the outcome; the exit code."""
     import asyncio
 
-    from mas_cli.cli import render
+    from mas_cli.cli.render.plain import eprint
     from mas_cli.cli.render.run import Progress, ToolErrors, run_result
     from mas_cli.engine.run import RunOptions, run_crew
     from mas_cli.events.store import home_dir
@@ -44,6 +44,8 @@ def run(
     loaded = load_crew(crew)
     for warning in loaded.warnings:
         if warning.code != "default-limits":  # validate says it; a run need not repeat it
+            from mas_cli.cli import render  # rich: loaded only when there is more to say
+
             render.problem(warning, "warning")
     tool_errors = ToolErrors()
     listeners = (tool_errors,) if quiet else (tool_errors, Progress())
@@ -63,18 +65,20 @@ def run(
     finally:
         failure = live.close() if live else None
     if failure:
-        render.stderr.print(f"[yellow]warning:[/] {failure}")
+        eprint(f"[yellow]warning:[/] {failure}")
     run_result(result, loaded.spec, as_json=json_out, tool_errors=tool_errors.count)
     return EXIT_BY_STATUS[result.status]
 
 
 def _live_export(asked: bool, given: str | None) -> LiveExport | None:
     """The live OpenTelemetry export, when asked for or when the environment names a collector."""
-    from mas_cli.export.live import DEFAULT_ENDPOINT, LiveExport, endpoint_from_env
+    from mas_cli.events.otel import DEFAULT_ENDPOINT, endpoint_from_env
 
     endpoint = given or endpoint_from_env()
     if not asked and endpoint is None:
         return None
+    from mas_cli.export.live import LiveExport  # the exporter loads only when spans are sent
+
     return LiveExport(endpoint or DEFAULT_ENDPOINT)
 
 

@@ -2,8 +2,22 @@
 
 The package exports only the basics every command needs; a command imports the module that
 draws its own output (`render.run`, `render.triage`, ...), so it loads no other command's models.
+The basics load on first use (they load rich): `render.plain` draws without it.
 """
 
-from mas_cli.cli.render.base import error, internal_error, json_out, problem, stderr, stdout
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mas_cli.cli.render.base import error, internal_error, json_out, problem, stderr, stdout
 
 __all__ = ["error", "internal_error", "json_out", "problem", "stderr", "stdout"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from mas_cli.cli.render import base
+
+        return getattr(base, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

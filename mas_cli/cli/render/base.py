@@ -8,22 +8,26 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
+from rich.console import Console
 from rich.markup import escape
 from rich.segment import Segment
 
-from mas_cli.cli.render.safe import SafeConsole
+from mas_cli.cli.boundary import patch_rich
+from mas_cli.cli.render.plain import STATUS_STYLE, json_out, styled
+from mas_cli.cli.render.safe import safe
 from mas_cli.errors import MasError, Problem
-from mas_cli.events.jsonsafe import dumps
 from mas_cli.redact import Secrets
 
-STATUS_STYLE = {
-    "ok": "green",
-    "failed": "red",
-    "stopped": "red",
-    "interrupted": "yellow",
-    "skipped": "dim",
-    "cancelled": "yellow",
-}
+__all__ = [
+    "STATUS_STYLE",
+    "error",
+    "internal_error",
+    "json_out",
+    "problem",
+    "stderr",
+    "stdout",
+    "styled",
+]
 PIPE_WIDTH = 160  # tables and trees written to a file or a pipe are not squeezed to 80 columns
 
 
@@ -35,6 +39,21 @@ def _width() -> int | None:
 
 
 _TRAILING_BLANKS = re.compile(r"[ \t]+(?=\n)")
+
+
+patch_rich()
+
+
+class SafeConsole(Console):
+    """A rich console whose every drawn text segment has been through `safe`."""
+
+    def render(self, renderable: Any, options: Any = None) -> Iterable[Segment]:
+        """rich's segments, the text of each made safe (rich's own control segments kept)."""
+        for segment in super().render(renderable, options):
+            if segment.control:
+                yield segment
+            else:
+                yield Segment(safe(segment.text), segment.style)
 
 
 class _Console(SafeConsole):
@@ -52,16 +71,6 @@ class _Console(SafeConsole):
 
 stdout = _Console(highlight=False, soft_wrap=True, width=_width())
 stderr = _Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-def json_out(value: Any) -> None:
-    """Machine output: plain JSON on stdout, no colours, no wrapping."""
-    sys.stdout.write(dumps(value, indent=2, default=str) + "\n")
-
-
-def styled(text: str, style: str) -> str:
-    """Rich markup for `text` in `style`; plain text when there is no style."""
-    return f"[{style}]{text}[/]" if style else text
 
 
 def error(exc: MasError) -> None:

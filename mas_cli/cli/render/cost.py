@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 from rich.markup import escape
 
 from mas_cli.cli.render.base import json_out, stderr, stdout
-from mas_cli.cli.render.sheet import Cell, Column, Cost, Kind, Sheet, emit, usd
+from mas_cli.cli.render.plain import usd
+from mas_cli.cli.render.sheet import Cell, Column, Cost, Kind, Sheet, emit
 from mas_cli.words import plural
 
 if TYPE_CHECKING:

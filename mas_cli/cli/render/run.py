@@ -1,4 +1,6 @@
-"""`mas run`: live progress on stderr, the crew's outputs on stdout, one closing line."""
+"""`mas run`: live progress on stderr, the crew's outputs on stdout, one closing line.
+
+Lines go out through render/plain.py's `eprint`: to a pipe or a file, a run loads no rich."""
 
 from __future__ import annotations
 
@@ -9,11 +11,8 @@ from functools import singledispatch
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rich.markup import escape
-
-from mas_cli.cli.render.base import STATUS_STYLE, json_out, stderr, styled
+from mas_cli.cli.render.plain import STATUS_STYLE, eprint, escape, json_out, styled, usd
 from mas_cli.cli.render.safe import safe
-from mas_cli.cli.render.sheet import usd
 from mas_cli.events import models as ev
 from mas_cli.events.spend import Spend
 from mas_cli.words import plural
@@ -36,7 +35,7 @@ class Progress:
             self.spend.add(event)
         line = self._line(event)
         if line:
-            stderr.print(line)
+            eprint(line)
 
     def _line(self, event: ev.Event) -> str | None:
         if isinstance(event, ev.LimitHitEvent):
@@ -157,11 +156,11 @@ def run_result(
     else:
         _final_outputs(result, spec)
     for problem in (p for p in result.unwritten if p != result.reason):
-        stderr.print(f"[yellow]warning:[/] {escape(problem)}")
+        eprint(f"[yellow]warning:[/] {escape(problem)}")
     status = _status(result.status, result.reason)
     failed = f" · [yellow]{plural(tool_errors, 'tool call')} failed[/]" if tool_errors else ""
     log = f"log {escape(result.run_dir)}/events.jsonl"
-    stderr.print(f"run {result.run_id} {status}{failed} · {log}")
+    eprint(f"run {result.run_id} {status}{failed} · {log}")
 
 
 def _status(status: str, reason: str | None) -> str:
@@ -178,9 +177,7 @@ def _final_outputs(result: RunResult, spec: CrewSpec) -> None:
     for task_id in _final_tasks(result, spec):
         outcome = result.tasks[task_id]
         status = styled(outcome.status, STATUS_STYLE.get(outcome.status, ""))
-        stderr.print(
-            f"[bold]── {escape(task_id)}[/] [dim]({escape(outcome.agent or '')})[/] {status}"
-        )
+        eprint(f"[bold]── {escape(task_id)}[/] [dim]({escape(outcome.agent or '')})[/] {status}")
         if outcome.output:  # as the crew wrote it (controls made visible): no markup, no wrap
             sys.stdout.write(safe(outcome.output.rstrip("\n")) + "\n")
             sys.stdout.flush()

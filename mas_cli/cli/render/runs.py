@@ -13,7 +13,8 @@ from rich.tree import Tree
 
 from mas_cli.cli.render.base import STATUS_STYLE, stderr, stdout, styled
 from mas_cli.cli.render.fit import print_table
-from mas_cli.cli.render.sheet import column_places, usd
+from mas_cli.cli.render.plain import usd
+from mas_cli.cli.render.sheet import column_places
 from mas_cli.events import logged as ev
 from mas_cli.events.spend import money
 from mas_cli.words import plural

@@ -3,17 +3,12 @@
 Every control character but newline and tab (C0, DEL, the C1 range, so ESC, CSI and OSC
 sequences: clipboard writes, window titles, clear-screen) and the bidirectional overrides that
 reorder what is shown are printed as visible escapes (`\\x1b`, `\\u202e`). Both consoles apply
-`safe` to every piece of text they draw, so no command can forget it; the escapes mas's own
-styling needs are added by rich around the text, after it is made safe.
+`safe` to every piece of text they draw (render/base.py's SafeConsole, and render/plain.py for
+lines written without rich), so no command can forget it; the escapes mas's own styling needs
+are added by rich around the text, after it is made safe.
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterable
-from typing import Any
-
-from rich.console import Console
-from rich.segment import Segment
 
 _KEPT = {"\n", "\t"}
 _BIDI = [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]
@@ -28,15 +23,3 @@ _TABLE = {
 def safe(text: str) -> str:
     """The text with every control character shown as an escape instead of acted on."""
     return text.translate(_TABLE)
-
-
-class SafeConsole(Console):
-    """A rich console whose every drawn text segment has been through `safe`."""
-
-    def render(self, renderable: Any, options: Any = None) -> Iterable[Segment]:
-        """rich's segments, the text of each made safe (rich's own control segments kept)."""
-        for segment in super().render(renderable, options):
-            if segment.control:
-                yield segment
-            else:
-                yield Segment(safe(segment.text), segment.style)

@@ -18,6 +18,7 @@ from rich.table import Table
 
 from mas_cli.cli.render.base import stderr, stdout
 from mas_cli.cli.render.fit import print_table
+from mas_cli.cli.render.plain import usd, usd_places
 from mas_cli.cli.render.safe import safe
 
 Kind = Literal["text", "int", "usd", "usd_change", "pct", "share", "seconds", "bar"]
@@ -31,7 +32,6 @@ class Cost:
     complete: bool = True
 
 
-CENT = Decimal("0.01")
 Cell = str | int | float | Decimal | Cost | None
 
 
@@ -60,31 +60,6 @@ class Sheet:
 def emit(sheet: Sheet, fmt: str) -> None:
     """Print the sheet in `table`, `md` or `csv`."""
     {"md": _markdown, "csv": _csv}.get(fmt, _table)(sheet)
-
-
-HUGE_USD = Decimal(10**12)
-
-
-def usd(value: Decimal | None, *, signed: bool = False, places: int | None = None) -> str:
-    """$0.002065, $0.0413, $12.50: enough digits to see small costs; None is `unknown`.
-
-    `places` fixes the decimals, so that every amount of one table column reads alike.
-    """
-    if value is None:
-        return "unknown"
-    if value == 0:
-        return "$0"
-    sign = ("+" if value > 0 else "-" if value < 0 else "") if signed else "-" * (value < 0)
-    size = abs(value)
-    if size >= HUGE_USD:  # a bogus figure from a log: quantizing it would overflow Decimal
-        return f"{sign}${size:.3E}"
-    return f"{sign}${size:,.{usd_places(size) if places is None else places}f}"
-
-
-def usd_places(size: Decimal) -> int:
-    """The decimals one amount needs: cents from a dollar up, else 4, else 6."""
-    size = abs(size)
-    return 2 if size >= 1 or size == size.quantize(CENT) else 4 if size >= CENT else 6
 
 
 def column_places(values: list[Decimal | None]) -> int | None:

@@ -1,0 +1,162 @@
+"""Lines of markup written to a pipe or a file without loading rich.
+
+`mas run` prints a few lines of rich markup on stderr (its progress, its closing line). In a
+terminal rich draws them; to a pipe or a file rich draws no colour, so the text alone is what
+it writes, and rich's import is a tenth of a run's start-up. `eprint` writes exactly what
+`render.stderr.print(markup)` would (the same characters, control codes stripped and made
+visible alike, trailing blanks dropped) when the stream is no terminal, and hands the line to
+rich otherwise, or whenever the markup holds something only rich can tell (a tab, an emoji
+code, a tag it does not know, a line ending in unusual white space).
+`tests/test_render_plain.py` holds the two to the same bytes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from decimal import Decimal
+from typing import Any
+
+from mas_cli.cli.render.safe import safe
+from mas_cli.events.jsonsafe import dumps
+
+STATUS_STYLE = {
+    "ok": "green",
+    "failed": "red",
+    "stopped": "red",
+    "interrupted": "yellow",
+    "skipped": "dim",
+    "cancelled": "yellow",
+}
+STYLES = frozenset({"bold", "dim", "red", "yellow", "green", "cyan", "bold red", "bold green"})
+"""The styles mas's own markup opens; any other tag goes to rich."""
+
+_RICH_TAG = re.compile(r"((\\*)\[([a-z#/@][^[]*?)])")  # rich.markup.RE_TAGS
+_ESCAPE = re.compile(r"(\\*)(\[[a-z#/@][^[]*?])")  # what rich.markup.escape escapes
+_EMOJI = re.compile(r":\S*?:")  # every match of rich's emoji code pattern contains one
+_STRIPPED = dict.fromkeys((7, 8, 11, 12, 13))  # rich.control.STRIP_CONTROL_CODES
+_ODD_END = re.compile(r"[^\S \n]\s*$", re.MULTILINE)  # trailing white space rich may crop
+_TRAILING_BLANKS = re.compile(r"[ \t]+(?=\n)")
+
+
+def escape(markup: str) -> str:
+    """rich.markup.escape: text that is not read as markup."""
+
+    def doubled(match: re.Match[str]) -> str:
+        backslashes, text = match.groups()
+        return f"{backslashes}{backslashes}\\{text}"
+
+    markup = _ESCAPE.sub(doubled, markup)
+    if markup.endswith("\\") and not markup.endswith("\\\\"):
+        return markup + "\\"
+    return markup
+
+
+CENT = Decimal("0.01")
+HUGE_USD = Decimal(10**12)
+
+
+def usd(value: Decimal | None, *, signed: bool = False, places: int | None = None) -> str:
+    """$0.002065, $0.0413, $12.50: enough digits to see small costs; None is `unknown`.
+
+    `places` fixes the decimals, so that every amount of one table column reads alike.
+    """
+    if value is None:
+        return "unknown"
+    if value == 0:
+        return "$0"
+    sign = ("+" if value > 0 else "-" if value < 0 else "") if signed else "-" * (value < 0)
+    size = abs(value)
+    if size >= HUGE_USD:  # a bogus figure from a log: quantizing it would overflow Decimal
+        return f"{sign}${size:.3E}"
+    return f"{sign}${size:,.{usd_places(size) if places is None else places}f}"
+
+
+def usd_places(size: Decimal) -> int:
+    """The decimals one amount needs: cents from a dollar up, else 4, else 6."""
+    size = abs(size)
+    return 2 if size >= 1 or size == size.quantize(CENT) else 4 if size >= CENT else 6
+
+
+def styled(text: str, style: str) -> str:
+    """Rich markup for `text` in `style`; plain text when there is no style."""
+    return f"[{style}]{text}[/]" if style else text
+
+
+def json_out(value: Any) -> None:
+    """Machine output: plain JSON on stdout, no colours, no wrapping."""
+    sys.stdout.write(dumps(value, indent=2, default=str) + "\n")
+
+
+def eprint(markup: str) -> None:
+    """Print one line of markup on stderr, as render.stderr.print would."""
+    text = drawn(markup) if _plain_stream(sys.stderr) else None
+    if text is None:
+        from mas_cli.cli.render.base import stderr
+
+        stderr.print(markup)
+        return
+    try:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+    except BrokenPipeError:
+        from mas_cli.cli.boundary import pipe_closed
+
+        pipe_closed()
+        raise
+
+
+def drawn(markup: str) -> str | None:
+    """What rich writes for `markup` to a stream that is no terminal; None when it takes rich."""
+    if "\t" in markup or _EMOJI.search(markup):
+        return None
+    text = _text(markup) if "[" in markup else markup
+    if text is None:
+        return None
+    text = text.translate(_STRIPPED)
+    if _ODD_END.search(text):
+        return None
+    return _TRAILING_BLANKS.sub("", safe(text) + "\n")
+
+
+def _text(markup: str) -> str | None:
+    """The text of rich markup, tags dropped and escapes undone, as rich.markup.render reads it;
+    None for a tag other than opening one of STYLES or the implicit close `[/]`."""
+    parts: list[str] = []
+    position = 0
+    depth = 0
+    for match in _RICH_TAG.finditer(markup):
+        whole, escapes, tag = match.groups()
+        start, end = match.span()
+        if start > position:
+            parts.append(markup[position:start].replace("\\[", "["))
+        position = end
+        backslashes, escaped = divmod(len(escapes), 2)
+        parts.append("\\" * backslashes)
+        if escaped:
+            parts.append(whole[len(escapes) :])
+        elif tag in STYLES:
+            depth += 1
+        elif tag == "/" and depth > 0:
+            depth -= 1
+        else:
+            return None
+    parts.append(markup[position:].replace("\\[", "["))
+    return "".join(parts)
+
+
+def _plain_stream(stream: Any) -> bool:
+    """The stream is no terminal as rich judges it (rich.console.Console.is_terminal)."""
+    environ = os.environ
+    compatible = environ.get("TTY_COMPATIBLE", "")
+    if compatible in ("0", "1"):
+        return compatible == "0"
+    force = environ.get("FORCE_COLOR")
+    if force is not None:
+        return force == ""
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return isatty is None or not isatty()
+    except ValueError:
+        return False  # a closed stream: rich decides, and says so
