@@ -12,6 +12,7 @@ import inspect
 import itertools
 import json
 import sys
+import threading
 import traceback
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -22,7 +23,6 @@ from typing import Any
 from mas_cli.errors import ToolError
 from mas_cli.spec.models import JsonSchema, ToolSpec
 from mas_cli.spec.toolchecks import is_file_ref, split_function_ref
-from mas_cli.tools import threads
 from mas_cli.tools.base import (
     IDEMPOTENCY_KEY,
     IDEMPOTENCY_PARAM,
@@ -169,7 +169,7 @@ def _code_digest(func: Callable[..., Any], module: ModuleType) -> str:
 
 
 async def _invoke(func: Callable[..., Any], arguments: dict[str, Any]) -> Any:
-    """Run the function in a daemon thread (`threads.WORKERS`), and a coroutine it returns on that
+    """Run the function in a daemon thread of its own, and a coroutine it returns on that
     thread's own event loop: user code never runs on the run's loop, so a tool that blocks
     (`time.sleep` in an `async def`) cannot stall the timeouts, the other tasks or Ctrl-C.
 
@@ -199,7 +199,9 @@ async def _invoke(func: Callable[..., Any], arguments: dict[str, Any]) -> Any:
         with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(settle, outcome, value)
 
-    threads.WORKERS.run(work, f"mas-tool-{getattr(func, '__name__', 'call')}")
+    threading.Thread(
+        target=work, name=f"mas-tool-{getattr(func, '__name__', 'call')}", daemon=True
+    ).start()
     try:
         return await future
     except asyncio.CancelledError:
