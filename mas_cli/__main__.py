@@ -1,3 +1,3 @@
-from mas_cli.cli import main
+from mas_cli.cli import entry
 
-raise SystemExit(main())
+entry()

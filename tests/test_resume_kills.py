@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import itertools
 import signal
+import subprocess
+import sys
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
@@ -105,3 +107,21 @@ def test_resume_after_sigint_at_several_lines(tmp_path: Path) -> None:
         assert run.process.returncode in (0, 130), run.process.stderr
         _check_chain(crew, run.home, clean, clean_box)
     assert any(run.process.returncode == 130 for _, run in stopped)
+
+
+def test_a_ctrl_c_while_mas_exits_ends_it_quietly_with_130() -> None:
+    """A Ctrl-C landing after the command is done, in the interpreter's exit (here: an atexit
+    callback raises it), ends the process with 130 and prints no traceback."""
+    code = (
+        "import atexit, os, signal, sys\n"
+        "atexit.register(lambda: os.kill(os.getpid(), signal.SIGINT))\n"
+        "sys.argv = ['mas', '--version']\n"
+        "from mas_cli.cli import entry\n"
+        "entry()\n"
+    )
+    argv = [sys.executable, "-c", code]
+    done = subprocess.run(argv, check=False, capture_output=True, text=True, timeout=60)
+    assert done.stdout.startswith("mas ")
+    assert done.returncode == 130, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "KeyboardInterrupt" not in done.stderr

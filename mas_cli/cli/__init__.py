@@ -10,16 +10,34 @@ from __future__ import annotations
 import os
 import sys
 import types
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     from mas_cli.cli.app import app
 
-__all__ = ["app", "main"]
+__all__ = ["app", "entry", "main"]
+
+
+def entry() -> NoReturn:
+    """The `mas` program (console script and `python -m mas_cli`): `main`, then its exit.
+
+    The command is done and its files are closed when `main` returns, and a Ctrl-C now would
+    land in the interpreter's exit, where no handler of ours can answer it (a traceback, or a
+    death by signal that looks like a failure): from here on it ends the process with 130.
+    """
+    code = main()
+    import contextlib  # here, not at the top: `mas --version` loads nothing it does not use
+    import signal
+
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # a reader gone: nothing is left to tell it
+            stream.flush()
+    signal.signal(signal.SIGINT, lambda _sig, _frame: os._exit(130))
+    sys.exit(code)
 
 
 def main() -> int:
-    """Console-script entry point."""
+    """The command asked for; its exit code."""
     if sys.argv[1:] == ["--version"]:
         return _version()
     if sys.argv[1:] in (["--help"], ["-h"]):
