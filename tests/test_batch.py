@@ -73,6 +73,14 @@ def jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
+def resumed_batch(folder: Path, env: dict[str, str], *options: str) -> dict[str, dict[str, Any]]:
+    """`mas resume BATCH` in a process of its own, which must end ok; each item's last result."""
+    argv = [sys.executable, "-m", "mas_cli", "resume", folder.name, *options]
+    done = subprocess.run(argv, env=env, capture_output=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr.decode()
+    return {r["key"]: r for r in jsonl(folder / "results.jsonl")}
+
+
 def run_events(home: Path) -> list[dict[str, Any]]:
     found = []
     for log in (home / "runs").glob("*/events.jsonl"):
@@ -448,15 +456,7 @@ def test_a_stopped_batch_leaves_a_valid_folder_that_resume_finishes(
     if sig == signal.SIGINT:
         for log in (home / "runs").glob("*/events.jsonl"):
             assert jsonl(log)[-1]["type"] == "run_finished"
-    resumed = subprocess.run(
-        [sys.executable, "-m", "mas_cli", "resume", folder.name, "-c", "8", "-q"],
-        env=env,
-        capture_output=True,
-        timeout=120,
-        check=False,
-    )
-    assert resumed.returncode == 0, resumed.stderr.decode()
-    latest = {r["key"]: r for r in jsonl(folder / "results.jsonl")}
+    latest = resumed_batch(folder, env, "-c", "8", "-q")
     assert len(latest) == 60
     assert {r["status"] for r in latest.values()} == {"ok"}
     done_first = {r["key"] for r in first if r["status"] == "ok"}

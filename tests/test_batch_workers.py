@@ -17,7 +17,16 @@ from typing import Any
 import pytest
 from crewkit import write_crew
 from fakeserver import FakeServer, Greedy, Reply, error, openai_text
-from test_batch import SLOW_CREW, items_file, jsonl, mas, run_events, the_batch, wire_crew
+from test_batch import (
+    SLOW_CREW,
+    items_file,
+    jsonl,
+    mas,
+    resumed_batch,
+    run_events,
+    the_batch,
+    wire_crew,
+)
 
 from mas_cli.batch.start import AUTO_WORKERS_FROM, auto_workers
 
@@ -162,15 +171,7 @@ def test_an_interrupted_batch_over_workers_is_finished_by_resume(tmp_path: Path)
     assert any(r["status"] == "interrupted" for r in first)  # the workers' runs in flight
     for log in (home / "runs").glob("*/events.jsonl"):
         assert jsonl(log)[-1]["type"] == "run_finished"
-    resumed = subprocess.run(
-        [sys.executable, "-m", "mas_cli", "resume", folder.name, "-c", "8", "-q"],
-        env=env,
-        capture_output=True,
-        timeout=120,
-        check=False,
-    )
-    assert resumed.returncode == 0, resumed.stderr.decode()
-    latest = {r["key"]: r for r in jsonl(folder / "results.jsonl")}
+    latest = resumed_batch(folder, env, "-c", "8", "-q")
     assert len(latest) == 60
     assert {r["status"] for r in latest.values()} == {"ok"}
     done_first = {r["key"] for r in first if r["status"] == "ok"}
@@ -196,15 +197,7 @@ def test_a_worker_that_dies_loses_no_item(tmp_path: Path) -> None:
     assert 1 <= len(lost) <= 4  # what that worker had in flight
     assert all("worker process ended" in r["error"] for r in lost)
     assert len(jsonl(folder / "dead.jsonl")) == len(lost)
-    resumed = subprocess.run(
-        [sys.executable, "-m", "mas_cli", "resume", folder.name, "-q"],
-        env=env,
-        capture_output=True,
-        timeout=120,
-        check=False,
-    )
-    assert resumed.returncode == 0, resumed.stderr.decode()
-    latest = {r["key"]: r for r in jsonl(folder / "results.jsonl")}
+    latest = resumed_batch(folder, env, "-q")
     assert {r["status"] for r in latest.values()} == {"ok"}
 
 
@@ -298,14 +291,6 @@ def test_a_batch_whose_workers_all_die_stops_saying_so_and_resume_finishes_it(
     folder = the_batch(home)
     assert json.loads((folder / "batch.json").read_text())["status"] == "stopped"
     assert len(jsonl(folder / "results.jsonl")) < 40
-    resumed = subprocess.run(
-        [sys.executable, "-m", "mas_cli", "resume", folder.name, "-q"],
-        env=env,
-        capture_output=True,
-        timeout=120,
-        check=False,
-    )
-    assert resumed.returncode == 0, resumed.stderr.decode()
-    latest = {r["key"]: r for r in jsonl(folder / "results.jsonl")}
+    latest = resumed_batch(folder, env, "-q")
     assert len(latest) == 40
     assert {r["status"] for r in latest.values()} == {"ok"}
