@@ -17,11 +17,11 @@ import socket
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from mas_cli.batch.breaker import Probe, signature
 from mas_cli.batch.records import dead, result_line
 from mas_cli.batch.runner import providers_for, rerun_item
+from mas_cli.batch.shares import share
 from mas_cli.batch.wire import Link, LinkGate, Message, receive, send
 from mas_cli.engine.outcomes import RunResult
 from mas_cli.engine.providers import close
@@ -31,7 +31,6 @@ from mas_cli.engine.shared import Shared
 from mas_cli.errors import MasError
 from mas_cli.llm.keys import crew_secrets
 from mas_cli.spec.loader import Crew, load_crew
-from mas_cli.spec.models import CrewSpec
 from mas_cli.tools import load_tools, scrubbed
 from mas_cli.tools.cache import ToolCache, cache_dir
 from mas_cli.tools.mcp import open_servers
@@ -113,18 +112,6 @@ async def _listen(reader: asyncio.StreamReader, link: Link, runner: _Runner) -> 
     if runner.running:
         await asyncio.gather(*runner.running, return_exceptions=True)
     await link.writer.drain()
-
-
-def share(spec: CrewSpec, workers: int) -> CrewSpec:
-    """The crew with each rate limit divided among the workers (at least 1 a minute)."""
-    if workers <= 1 or not spec.rate_limits:
-        return spec
-    rates: dict[str, Any] = {}
-    for key, rate in spec.rate_limits.items():
-        rpm = None if rate.rpm is None else max(1, rate.rpm // workers)
-        tpm = None if rate.tpm is None else max(1, rate.tpm // workers)
-        rates[key] = rate.model_copy(update={"rpm": rpm, "tpm": tpm})
-    return spec.model_copy(update={"rate_limits": rates})
 
 
 def main(argv: list[str]) -> int:

@@ -30,6 +30,7 @@ from mas_cli.batch.items import Item
 from mas_cli.batch.passes import Passes
 from mas_cli.batch.records import BatchOptions, BatchResult, Pass, Progress, record_line
 from mas_cli.batch.runner import batch_ledger, fresh, providers_for, run_all
+from mas_cli.batch.shares import most_workers
 from mas_cli.batch.wire import Message, receive, send
 from mas_cli.engine.providers import close
 from mas_cli.engine.shared import Shared
@@ -103,7 +104,10 @@ class _Pool:
         """Start the workers, feed them the items, wait for the last line, end them."""
         self.slots = asyncio.Semaphore(max(1, batch.options.concurrency))
         count = max(1, batch.options.workers)
-        self.workers = list(await asyncio.gather(*(self._start(batch, i) for i in range(count))))
+        if not batch.options.offline:  # offline, no call reaches a provider: no limit to share
+            count = most_workers(batch.crew.spec, count)
+        starts = (self._start(batch, i, count) for i in range(count))
+        self.workers = list(await asyncio.gather(*starts))
         listeners = [asyncio.create_task(self._listen(batch, w)) for w in self.workers]
         relay = asyncio.create_task(self._relay_stop(batch))
         try:
@@ -137,7 +141,7 @@ class _Pool:
             batch.tally.peak_in_flight = max(batch.tally.peak_in_flight, batch.tally.in_flight)
             worker.submit(item, batch.earlier.get(item.key))
 
-    async def _start(self, batch: Pass, index: int) -> _Worker:
+    async def _start(self, batch: Pass, index: int, count: int) -> _Worker:
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         err_path = batch.folder.path / f"worker-{index + 1}.err"
         with err_path.open("wb") as err, theirs:
@@ -149,7 +153,7 @@ class _Pool:
             "crew": str(batch.crew.path.resolve()),
             "home": str(batch.options.home),
             "offline": batch.options.offline,
-            "workers": max(1, batch.options.workers),
+            "workers": count,
             "batch_id": batch.folder.batch_id,
             "budget": any(
                 limit is not None
