@@ -125,3 +125,22 @@ def test_a_ctrl_c_while_mas_exits_ends_it_quietly_with_130() -> None:
     assert done.returncode == 130, done.stderr
     assert "Traceback" not in done.stderr
     assert "KeyboardInterrupt" not in done.stderr
+
+
+def test_a_ctrl_c_between_the_command_and_its_exit_ends_it_quietly_with_130() -> None:
+    """A Ctrl-C landing after the command's error boundary and before the exit handler is in
+    place (here: as `main` returns) ends the process with 130 and prints no traceback. Before,
+    it died by the signal, and `test_resume_after_sigint_at_several_lines` flaked on it."""
+    code = (
+        "import os, signal, sys\n"
+        "import mas_cli.cli as cli\n"
+        "def main():\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"
+        "    return 0\n"
+        "cli.main = main\n"
+        "cli.entry()\n"
+    )
+    argv = [sys.executable, "-c", code]
+    done = subprocess.run(argv, check=False, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 130, done.stderr
+    assert "Traceback" not in done.stderr

@@ -21,19 +21,30 @@ __all__ = ["app", "entry", "main"]
 def entry() -> NoReturn:
     """The `mas` program (console script and `python -m mas_cli`): `main`, then its exit.
 
-    The command is done and its files are closed when `main` returns, and a Ctrl-C now would
-    land in the interpreter's exit, where no handler of ours can answer it (a traceback, or a
-    death by signal that looks like a failure): from here on it ends the process with 130.
+    The command is done and its files are closed when `main` returns, and a Ctrl-C from then
+    on would land in the interpreter's exit, where no handler of ours can answer it (a
+    traceback, or a death by signal that looks like a failure): it ends the process with 130.
+    One that lands after the command's own error boundary, before that handler is in place,
+    is caught here and ends it the same way.
     """
-    code = main()
-    import contextlib  # here, not at the top: `mas --version` loads nothing it does not use
     import signal
+
+    try:
+        code = main()
+        signal.signal(signal.SIGINT, _interrupted)
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, _interrupted)
+        code = 130
+    import contextlib  # here, not at the top: `mas --version` loads nothing it does not use
 
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):  # a reader gone: nothing is left to tell it
             stream.flush()
-    signal.signal(signal.SIGINT, lambda _sig, _frame: os._exit(130))
     sys.exit(code)
+
+
+def _interrupted(_sig: int, _frame: object) -> NoReturn:
+    os._exit(130)
 
 
 def main() -> int:
