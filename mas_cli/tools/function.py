@@ -1,8 +1,11 @@
-"""Python function tools: `file.py:func` next to the crew file, or `package.module:func`."""
+"""Python function tools: `file.py:func` next to the crew file, or `package.module:func`.
+
+asyncio is imported where a call runs, not here: `mas validate` loads tool files with no event
+loop, and asyncio's import (it loads ssl) is a sixth of its start-up.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import contextvars
 import functools
@@ -59,6 +62,8 @@ class FunctionTool:
         return await checked_call(self, arguments, self._run)
 
     async def _run(self, arguments: dict[str, Any]) -> ToolResult:
+        import asyncio
+
         if _declares_key(self.func):  # a side_effect call's key (None outside one)
             arguments = {**arguments, IDEMPOTENCY_PARAM: IDEMPOTENCY_KEY.get()}
         try:
@@ -178,6 +183,8 @@ async def _invoke(func: Callable[..., Any], arguments: dict[str, Any]) -> Any:
     hung tool would hang the end of the run. A daemon thread is simply left behind; a coroutine
     that still awaits is cancelled on its own loop, one that blocks runs on until it returns.
     """
+    import asyncio
+
     loop = asyncio.get_running_loop()
     future: asyncio.Future[Any] = loop.create_future()
     context = contextvars.copy_context()
@@ -217,12 +224,16 @@ def _call_through(
     """In the worker thread: call the function, and run what it returns if it is awaitable."""
     value = func(**arguments)
     if inspect.isawaitable(value):
+        import asyncio
+
         return asyncio.run(_awaited(value, cancel_hooks))
     return value
 
 
 async def _awaited(awaitable: Awaitable[Any], cancel_hooks: list[Callable[[], object]]) -> Any:
     """Await on the worker's own loop; the caller cancels this task through cancel_hooks."""
+    import asyncio
+
     task = asyncio.current_task()
     assert task is not None
     cancel_hooks.append(functools.partial(task.get_loop().call_soon_threadsafe, task.cancel))
