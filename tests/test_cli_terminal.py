@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -269,3 +271,37 @@ def test_estimate_json_points_into_no_deleted_folder(tmp_path: Path) -> None:
     for run in doc["estimate"]["runs"]:
         assert run["path"] == "(dry run: not kept)"
     assert "mas-estimate-" not in done.stdout
+
+
+def _help_commands() -> list[list[str]]:
+    import typer.main
+
+    from mas_cli.cli import app
+
+    found: list[list[str]] = []
+
+    def walk(group: Any, path: list[str]) -> None:
+        for name, sub in getattr(group, "commands", {}).items():
+            found.append([*path, name])
+            walk(sub, [*path, name])
+
+    walk(typer.main.get_command(app), [])
+    return found
+
+
+@pytest.mark.parametrize("command", _help_commands(), ids=" ".join)
+def test_help_paragraphs_wrap_to_the_terminal_not_to_the_source(command: list[str]) -> None:
+    """At 80 columns a help paragraph fills its lines: a line ends early only where its
+    paragraph ends (Typer kept the docstring's breaks, made at 100 columns in the source)."""
+    from typer.testing import CliRunner
+
+    from mas_cli.cli import app
+
+    done = CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "80"})
+    assert done.exit_code == 0
+    head = done.stdout.split("╭")[0]  # the usage line and the paragraphs, before the panels
+    lines = [line.rstrip() for line in head.splitlines()]
+    for line, after in itertools.pairwise(lines):
+        if line and after and not after.lstrip().startswith("Usage:"):
+            next_word = after.split()[0]
+            assert len(line) + 1 + len(next_word) > 78, (command, line, after)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -323,3 +325,54 @@ def test_state_log_by_run_id(runner: CliRunner, tmp_path: Path, clean_env: Path)
     )
     assert result.exit_code == 0, result.stderr
     assert "events.jsonl" in result.stdout
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
+    """A home with a clean fraud-review run, then the runaway-rescoring incident: run ids too."""
+    home = tmp_path_factory.mktemp("home")
+    runaway = ROOT / "crews" / "runaway-rescoring" / "crew.yaml"
+    for crew in (CREW, runaway):
+        done = CliRunner().invoke(app, ["run", str(crew), "--offline", "-q", "--home", str(home)])
+        assert done.exit_code in (0, 3), done.stderr
+    return home, sorted(p.name for p in (home / "runs").iterdir())
+
+
+def test_loops_last_reads_the_last_run(two_runs: tuple[Path, list[str]]) -> None:
+    """`--last`, as `mas show` and `mas cost-report` take it, through the fast path too."""
+    home, (_, runaway) = two_runs
+    argv = ["triage", "loops", "--last", "--home", str(home)]
+    typer_run = CliRunner().invoke(app, argv)
+    assert typer_run.exit_code == 1, typer_run.stderr  # the incident's loop is an error
+    assert f"runs/{runaway}/events.jsonl" in typer_run.stdout
+    assert "cycle" in typer_run.stdout
+    plain = subprocess.run(
+        [sys.executable, "-m", "mas_cli", *argv], capture_output=True, text=True, check=False
+    )
+    assert (plain.returncode, plain.stdout) == (1, typer_run.stdout)
+
+
+def test_loops_reads_a_run_named_by_its_id_or_prefix(two_runs: tuple[Path, list[str]]) -> None:
+    home, (clean, runaway) = two_runs
+    done = CliRunner().invoke(app, ["triage", "loops", clean[:22], "--home", str(home)])
+    assert done.exit_code == 0, done.stderr
+    assert f"runs/{clean}/events.jsonl" in done.stdout
+    assert "no loops found" in done.stdout
+    both = CliRunner().invoke(app, ["triage", "loops", clean, runaway, "--home", str(home)])
+    assert both.exit_code == 1
+    assert clean in both.stdout
+    assert runaway in both.stdout
+
+
+def test_loops_last_with_a_log_or_an_unknown_run_is_a_usage_error(
+    two_runs: tuple[Path, list[str]], tmp_path: Path
+) -> None:
+    home, _ = two_runs
+    log = write(tmp_path, run(llm(1)))
+    mixed = CliRunner().invoke(app, ["triage", "loops", str(log), "--last", "--home", str(home)])
+    assert mixed.exit_code == 2
+    assert "--last reads the last run alone" in mixed.stderr
+    unknown = CliRunner().invoke(app, ["triage", "loops", "20991231T", "--home", str(home)])
+    assert unknown.exit_code == 2
+    assert "no run matching '20991231T'" in unknown.stderr
+    assert "Traceback" not in unknown.stderr

@@ -56,6 +56,7 @@ PARAMS: dict[tuple[str, ...], tuple[Param, ...]] = {
         Param("follow", ("--follow",), (), "bool", False, False, False),
         Param("exit_on", ("--exit-on",), (), "str", False, False, None),
         Param("on_finding", ("--on-finding",), (), "str", False, False, None),
+        Param("last", ("--last",), (), "bool", False, False, False),
         Param("batch", ("--batch",), (), "str", False, False, None),
         Param("last_batch", ("--last-batch",), (), "bool", False, False, False),
         Param("home", ("--home",), (), "path", False, False, None),

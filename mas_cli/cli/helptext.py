@@ -8,7 +8,7 @@ capitals; arguments by their name in capitals.
 Typer's help renderer (`typer.rich_utils`) imports rich's Markdown and Traceback, with
 markdown-it and pygments behind them, a third of `mas --help`'s time; our help is rich markup,
 never Markdown, and pretty tracebacks are off. So the renderer is loaded with stand-ins that
-import the real class only if it is ever used.
+import the real class only if it is ever used, and with its paragraphs reflowed (`_reflowed`).
 """
 
 from __future__ import annotations
@@ -109,6 +109,17 @@ class _LightLoader(importlib.abc.Loader):
         finally:
             for name in stubs:
                 del sys.modules[name]
+        module._fix_linebreaks = _reflowed  # type: ignore[attr-defined]
+
+
+def _reflowed(paragraphs: list[str], _markup_mode: Any) -> str:
+    """A command's paragraphs after its first, each made one line for rich to wrap to the
+    terminal: Typer 0.29 keeps the docstring's own line breaks, so a paragraph wrapped at 100
+    columns in the source drew ragged at 80. A paragraph that starts with \\b keeps its lines."""
+    return "\n\n".join(
+        p if p.startswith("\b") else " ".join(line.strip() for line in p.splitlines())
+        for p in paragraphs
+    )
 
 
 class _LightFinder(importlib.abc.MetaPathFinder):

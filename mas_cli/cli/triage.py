@@ -11,6 +11,7 @@ from mas_cli.cli.actions import triage as actions
 from mas_cli.cli.actions.triage import LOOPS_FORMATS
 from mas_cli.cli.batch import BatchOption, LastBatchOption
 from mas_cli.cli.options import EXIT_GATE, EXIT_OK, HomeOption, format_option, output_format
+from mas_cli.events.formats import FORMATS
 
 app = typer.Typer(
     help="Find loops in agent logs and bad values in shared state.",
@@ -26,15 +27,17 @@ def loops(
     logs: Annotated[
         list[str] | None,
         typer.Argument(
-            help="Log files (gzip is fine), or - for stdin; none with --batch.", show_default=False
+            help="Log files (gzip is fine), run ids (or prefixes), or - for stdin; none with "
+            "--last or --batch.",
+            show_default=False,
         ),
     ] = None,
     log_format: Annotated[
         str,
         typer.Option(
             "--log-format",
-            help="auto, mas, otlp, jaeger, langfuse, openai-agents or text.",
-            metavar="[auto|mas|otlp|jaeger|langfuse|openai-agents|text]",
+            help=f"{', '.join(FORMATS[:-1])} or {FORMATS[-1]}.",
+            metavar="FORMAT",
         ),
     ] = "auto",
     pattern: Annotated[
@@ -81,6 +84,7 @@ def loops(
             help="With --follow: run this command (no shell) with each finding as JSON on stdin.",
         ),
     ] = None,
+    last: Annotated[bool, typer.Option("--last", help="The most recent run.")] = False,
     batch: BatchOption = None,
     last_batch: LastBatchOption = False,
     home: HomeOption = None,
@@ -94,7 +98,7 @@ def loops(
     code = actions.loops(
         logs=logs, log_format=log_format, pattern=pattern, threshold=threshold, crew=crew,
         fmt=fmt, json_out=json_out, fail_on=fail_on, follow=follow, exit_on=exit_on,
-        on_finding=on_finding, batch=batch, last_batch=last_batch, home=home,
+        on_finding=on_finding, last=last, batch=batch, last_batch=last_batch, home=home,
     )  # fmt: skip
     raise typer.Exit(code)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,19 +14,38 @@ if TYPE_CHECKING:
     from mas_cli.triage.thresholds import Thresholds
 
 LOOPS_FORMATS = ("table", "json", "md")
+RUN_ID = re.compile(r"\d{8}T\d{0,9}(-[0-9a-f]{0,6})?$")  # `20261206T141141018-019644`
 FailOn = ("warning", "error")
 
 
-def _logs(logs: list[str], home: Path | None, batch: str | None, last: bool) -> list[str]:
-    """The logs given, or the run logs of the batch named (its items' last runs)."""
+def _logs(
+    logs: list[str], home: Path | None, batch: str | None, last_batch: bool, last: bool
+) -> list[str]:
+    """The logs given (a run id names its run's log), the last run's, or the run logs of the
+    batch named (its items' last runs)."""
     from mas_cli.errors import UsageError
+    from mas_cli.events.store import home_dir, resolve_log
 
-    view = chosen_batch(home, batch, last)
+    view = chosen_batch(home, batch, last_batch)
+    if last:
+        if logs or view is not None:
+            raise UsageError("--last reads the last run alone", hint="drop --last, or the others")
+        return [str(resolve_log(home_dir(home), None, last=True))]
+    logs = [
+        str(resolve_log(home_dir(home), log, last=False)) if _run_id(log) else log for log in logs
+    ]
     if view is not None:
         return [*logs, *map(str, batch_logs(home, view))]
     if not logs:
-        raise UsageError("name a log to read", hint="mas triage loops LOG, or --batch BATCH_ID")
+        raise UsageError(
+            "name a log to read", hint="mas triage loops LOG, --last, or --batch BATCH_ID"
+        )
     return logs
+
+
+def _run_id(ref: str) -> bool:
+    """A run id or its prefix (`20261206T1411`), not a file: the user named a run."""
+    return ref != "-" and RUN_ID.match(ref) is not None and not Path(ref).exists()
 
 
 def loops(
@@ -41,6 +61,7 @@ def loops(
     follow: bool,
     exit_on: str | None,
     on_finding: str | None,
+    last: bool,
     batch: str | None,
     last_batch: bool,
     home: Path | None,
@@ -54,7 +75,7 @@ def loops(
     from mas_cli.triage.scan import ScanOptions, scan
 
     out = output_format(fmt, json_out, LOOPS_FORMATS)
-    logs = _logs(logs or [], home, batch, last_batch)
+    logs = _logs(logs or [], home, batch, last_batch, last)
     if fail_on not in FailOn:
         raise UsageError(f"--fail-on {fail_on!r} is not known", hint="use warning or error")
     check_format(log_format)
