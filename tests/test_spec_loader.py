@@ -17,6 +17,18 @@ EXPECTED: dict[str, list[str]] = {
         "cycle.yaml:6:58: tasks[one].depends_on: depends_on forms a cycle: one -> three -> two -> one (remove one of these dependencies)",
         "cycle.yaml:9:52: tasks[four].depends_on[0]: a task cannot depend on itself (remove it from depends_on)",
     ],
+    # Wrong values are left out for the cross-checks, which then find the wrong names too.
+    "values_and_references": [
+        "values_and_references.yaml:5:46: agents.a.max_turns: must be greater than 0, got -1",
+        "values_and_references.yaml:7:20: tasks[t].agent: agent 'b' is not defined (expected one of: a)",
+        "values_and_references.yaml:7:48: tasks[t].depends_on[0]: task 'zz' is not defined (expected one of: t)",
+        "values_and_references.yaml:8:10: tasks[t].id: task id 't' is used twice (give each task its own id)",
+        "values_and_references.yaml:8:35: tasks[t].tools: unknown key 'tools' (expected one of: agent, depends_on, expected_output, id, max_retries, output_schema, prompt, writes)",
+    ],
+    # ...but not an entry others name: agent a would be told model m is not defined.
+    "entry_wrong": [
+        "entry_wrong.yaml:3:13: models.m: expected a mapping (key: value), got 5",
+    ],
     "duplicate_key": [
         "duplicate_key.yaml:4:3: agents.writer: duplicate key (first given at line 3)",
     ],

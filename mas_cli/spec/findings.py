@@ -22,7 +22,7 @@ class Finding:
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     """`did you mean 'x'?` for the closest choice, or a list of the choices when none is close."""
-    options = sorted(str(c) for c in choices)
+    options = sorted({str(c) for c in choices})
     import difflib  # only when a name is wrong
 
     close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)

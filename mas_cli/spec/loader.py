@@ -65,15 +65,16 @@ def load_crew(path: str | FsPath) -> Crew:
 
 
 def _load(path: FsPath, text: str) -> Crew:
-    located = _parse(text, str(path))
-    problems = _structure_problems(located, str(path))
+    file = str(path)
+    located = _parse(text, file)
+    problems, spec = _structure(located, file)
+    if spec is not None:  # valid, or valid once the values found wrong are left out
+        found = _locate(_cross_checks(spec, path.parent.resolve()), located, file)
+        problems += [p for p in found if not any(_overlap(p, q) for q in problems)]
     if problems:
         raise SpecError(problems)
-    spec = CrewSpec.model_validate(located.data)
-    errors = list(_cross_checks(spec, path.parent.resolve()))
-    if errors:
-        raise SpecError(_locate(errors, located, str(path)))
-    warnings = _locate(risks.crew_warnings(spec), located, str(path))
+    assert spec is not None
+    warnings = _locate(risks.crew_warnings(spec), located, file)
     return Crew(spec=spec, path=path, warnings=sorted(warnings, key=lambda p: (p.line, p.col)))
 
 
@@ -125,7 +126,10 @@ def _parse(text: str, file: str) -> Located:
     return located
 
 
-def _structure_problems(located: Located, file: str) -> list[Problem]:
+def _structure(located: Located, file: str) -> tuple[list[Problem], CrewSpec | None]:
+    """Duplicate keys and the models' problems, and the spec: the file's own, or (when its
+    problems are all values that can be left out) the spec without them, for the cross-checks
+    to find the rest in the same pass; None when the file cannot be read as a crew."""
     problems = [
         Problem(
             file,
@@ -138,10 +142,44 @@ def _structure_problems(located: Located, file: str) -> list[Problem]:
         for path, pos, first in located.duplicates
     ]
     try:
-        CrewSpec.model_validate(located.data)
+        return problems, CrewSpec.model_validate(located.data)
     except ValidationError as exc:
-        problems += [_from_pydantic(err, located, file) for err in exc.errors()]
-    return problems
+        errors = exc.errors()
+    problems += [_from_pydantic(err, located, file) for err in errors]
+    return problems, _mended(located.data, errors)
+
+
+def _mended(data: dict[str, Any], errors: list[ErrorDetails]) -> CrewSpec | None:
+    """The spec with each wrong value left out, if it is then valid; None when a wrong value
+    is needed (a required field) or is an agent, task, tool or model other entries name: the
+    cross-checks would then report names as missing that the file does define."""
+    import copy
+
+    paths = []
+    for err in errors:
+        path = _data_path(err["loc"], data)
+        named_entry = len(path) <= 2 and bool(path) and path[0] in _NAMED_SECTIONS
+        if err["type"] == "missing" or not path or named_entry:
+            return None
+        paths.append(path)
+    mended = copy.deepcopy(data)
+    for path in sorted(
+        set(paths), key=lambda p: [(isinstance(s, int), s) for s in p], reverse=True
+    ):
+        parent: Any = mended
+        for step in path[:-1]:
+            parent = parent[step]
+        del parent[path[-1]]  # a list's later items go first: the earlier places stay right
+    try:
+        return CrewSpec.model_validate(mended)
+    except ValidationError:
+        return None
+
+
+def _overlap(found: Problem, reported: Problem) -> bool:
+    """A cross-check's problem about a place already reported (or inside it, or around it)."""
+    a, b = found.path, reported.path
+    return a == b or a.startswith((b + ".", b + "[")) or b.startswith((a + ".", a + "["))
 
 
 def _cross_checks(spec: CrewSpec, base_dir: FsPath) -> Iterable[Finding]:
