@@ -299,6 +299,10 @@ def test_all_with_only_passing_tools_exits_0(tmp_path: Path) -> None:
         (["lookup", "--all"], "error: give a tool name or --all, not both"),
         (["--all", "--arg", "query=q"], "error: --all runs each tool's examples"),
         ([], "error: name the tool to test"),
+        (
+            ["crew.yaml", "--all"],
+            "error: crew.yaml is a crew file, not a tool (give it with --crew",
+        ),
     ],
 )
 def test_all_and_a_tool_name_are_exclusive(crew: Path, argv: list[str], message: str) -> None:

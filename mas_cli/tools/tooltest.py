@@ -299,6 +299,12 @@ async def _test_all(crew: Crew, request: Request, cache: ToolCache | None) -> li
 
 
 def _check_options(request: Request) -> None:
+    if request.tool and request.tool.endswith((".yaml", ".yml")):  # `mas tool-test crew.yaml`
+        which = "--all" if request.all_tools else "TOOL"
+        raise UsageError(
+            f"{request.tool} is a crew file, not a tool",
+            hint=f"give it with --crew: mas tool-test {which} --crew {request.tool}",
+        )
     if request.all_tools and request.tool:
         raise UsageError("give a tool name or --all, not both")
     if request.all_tools and (request.pairs or request.args_json):
