@@ -41,7 +41,7 @@ def runs_table(rows: list[RunRow]) -> None:
             escape(r.crew),
             styled(r.status, STATUS_STYLE.get(r.status, "yellow")),
             r.started[5:19].replace("T", " "),
-            f"{r.duration_s:.1f}s" if r.duration_s is not None else "-",
+            f"{r.duration_s:.2f}s" if r.duration_s is not None else "-",
             str(r.llm_calls),
             f"{r.tokens:,}",
             usd(_decimal(r.cost_usd), places=places),
