@@ -10,6 +10,7 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from crewkit import write_crew
 from resumekit import (
     TASKS,
@@ -357,3 +358,23 @@ def test_the_origin_spend_counts_against_max_cost_usd(tmp_path: Path) -> None:
     assert "max_cost_usd" in second[-1]["reason"]
     assert spent(second) == (0, Decimal(0))
     assert len(replayed(second)) == 12
+
+
+def test_a_run_started_with_a_relative_path_resumes_from_any_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The crew file is recorded where it is, not as typed: `mas resume` from another folder
+    finds it (before, `crews/x/crew.yaml` was looked for from the folder of the resume)."""
+    home = tmp_path / "home"
+    crew = _runaway(tmp_path)
+    monkeypatch.chdir(crew.parent.parent)
+    assert mas("run", "runaway/crew.yaml", "-q", home=home)[0] == 3
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    code, _, err = mas("resume", "--last", "--limit", "max_llm_calls=14", "-q", home=home)
+    assert code == 3, err  # the raised breaker again: it ran
+    first, second = run_logs(home)
+    assert first[0]["crew_path"] == str(crew)
+    assert second[0]["resumed_from"] == first[0]["run_id"]
+    assert spent(second)[0] == 2

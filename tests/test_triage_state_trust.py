@@ -178,9 +178,31 @@ def test_a_crew_file_that_moved_is_said_so(tmp_path: Path, monkeypatch: pytest.M
     (tmp_path / "project" / "crew.yaml").rename(tmp_path / "project" / "old.yaml")
     result = triage_state(str(run_dir / "state.json"), "--log", str(run_dir / "events.jsonl"))
     assert result.exit_code == 2
-    assert "names its crew file crew.yaml" in result.stderr
-    assert f"it is not in {tmp_path / 'project'}" in result.stderr
+    # A run records its crew file where it is (a relative one, of older logs: tested above)
+    moved = tmp_path / "project" / "crew.yaml"
+    assert f"names its crew file {moved}, which is no longer there (moved" in result.stderr
     assert "--crew CREW.yaml" in result.stderr
+
+
+def test_an_older_log_with_a_relative_crew_path_is_looked_up_where_it_ran(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Logs written before runs recorded the crew file's whole path name it as typed: it is
+    looked for from the folder holding the `.mas` home, and a file gone from there is said so."""
+    run_dir = ran_from(tmp_path / "project", monkeypatch)
+    log = run_dir / "events.jsonl"
+    lines = log.read_text().splitlines()
+    head = json.loads(lines[0])
+    head["crew_path"] = "crew.yaml"
+    log.write_text("\n".join([json.dumps(head), *lines[1:]]) + "\n")
+    monkeypatch.chdir(tmp_path)
+    found = triage_state(str(run_dir / "state.json"), "--log", str(log))
+    assert found.exit_code == 0, found.stderr
+    (tmp_path / "project" / "crew.yaml").rename(tmp_path / "project" / "old.yaml")
+    gone = triage_state(str(run_dir / "state.json"), "--log", str(log))
+    assert gone.exit_code == 2
+    assert "names its crew file crew.yaml, relative to the folder the run was" in gone.stderr
+    assert f"it is not in {tmp_path / 'project'}" in gone.stderr
 
 
 def test_a_crew_file_now_of_another_crew_is_refused(

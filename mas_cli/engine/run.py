@@ -301,7 +301,7 @@ def _emit_started(ctx: RunContext, options: RunOptions) -> None:
     spec = ctx.crew.spec
     started = RunStarted(
         crew=spec.name,
-        crew_path=str(ctx.crew.path),
+        crew_path=str(ctx.crew.path.resolve()),  # `mas resume` finds it from any folder
         process=spec.process,
         inputs=ctx.inputs,
         models={k: f"{m.provider}:{m.model}" for k, m in ctx.models.items()},
