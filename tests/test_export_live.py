@@ -74,7 +74,7 @@ def test_export_to_an_endpoint_that_is_down_fails_clearly(tmp_path: Path) -> Non
     url = f"http://127.0.0.1:{closed_port()}"
     result = runner.invoke(app, ["export", "--home", str(tmp_path), "--endpoint", url])
     assert result.exit_code == 1
-    assert f"cannot export to {url}/v1/traces" in result.stderr
+    assert f"cannot export to {url}/v1/traces: connection refused (retried" in result.stderr
     assert "--to FILE.jsonl" in result.stderr
     assert "Traceback" not in result.output
 

@@ -54,7 +54,7 @@ class _Watched:
             if result is SpanExportResult.SUCCESS:
                 self.sent += len(spans)
             elif self.failure is None:
-                self.failure = LAST.message or "the endpoint did not accept the spans"
+                self.failure = LAST.why() or "the endpoint did not accept the spans"
         return result
 
     def shutdown(self) -> None:
@@ -162,5 +162,5 @@ def _within(work: Callable[[], object], wait_s: float) -> bool:
 
 
 def _no_answer(wait_s: float) -> str:
-    said = f": {LAST.message}" if LAST.message else ""
+    said = f": {LAST.why()}" if LAST.why() else ""
     return f"the collector did not take the spans within {wait_s:g} s{said}"

@@ -12,6 +12,7 @@ import base64
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Sequence
 from typing import IO, TYPE_CHECKING, Any
 
@@ -121,14 +122,39 @@ def http_exporter(endpoint: str, timeout_s: float) -> SpanExporter:
 
 
 class _LastMessage(logging.Handler):
-    """Keeps the SDK's last complaint (its text only: no traceback ever reaches a user)."""
+    """Keeps the SDK's last complaint, and the first cause it gave (its text only: no
+    traceback ever reaches a user). The last is often only "due to timeout, max retries or
+    shutdown": the cause is in the retries' warnings before it."""
 
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
         self.message = ""
+        self.cause = ""
 
     def emit(self, record: logging.LogRecord) -> None:
         self.message = record.getMessage()
+        error = next((a for a in record.args or () if isinstance(a, BaseException)), None)
+        if error is not None and not self.cause:
+            self.cause = _cause(error)
+
+    def reset(self) -> None:
+        self.message = self.cause = ""
+
+    def why(self) -> str:
+        """What went wrong, in a few words ("" when the SDK said nothing)."""
+        said = self.message.rstrip(".")
+        if self.cause and (not said or "timeout, max retries" in said):
+            return f"{self.cause} (retried until the export's timeout)"
+        return said
+
+
+def _cause(error: BaseException) -> str:
+    """`connection refused`, not a chain of the HTTP library's wrappers around it."""
+    said = str(error)
+    errno = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", said)
+    if errno:
+        return errno[1].strip().lower()
+    return f"{type(error).__name__}: {said[:200]}" if said else type(error).__name__
 
 
 LAST = _LastMessage()
@@ -150,9 +176,9 @@ def send(exporter: SpanExporter, spans: Sequence[ReadableSpan], url: str) -> Non
     """
     from opentelemetry.sdk.trace.export import SpanExportResult
 
-    LAST.message = ""
+    LAST.reset()
     if exporter.export(spans) is not SpanExportResult.SUCCESS:
-        why = LAST.message or "the endpoint did not accept the spans"
+        why = LAST.why() or "the endpoint did not accept the spans"
         raise ExportError(
             f"cannot export to {url}: {why}. Check that an OTLP/HTTP receiver listens there "
             "(the collector's port is 4318), or write a file instead with --to FILE.jsonl"
