@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mas_cli.errors import SpecError, UsageError
+from mas_cli.spec.findings import dotted
 from mas_cli.spec.loader import load_crew
 
 SPEC = Path(__file__).parent / "fixtures" / "spec"
@@ -229,3 +235,46 @@ def test_merge_keys_apply_and_explicit_keys_win(tmp_path: Path) -> None:
     )
     agents = load_crew(crew_file).spec.agents
     assert (agents["b"].role, agents["b"].max_turns, agents["b"].model) == ("B", 4, "offline")
+
+
+def _leaves(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    if isinstance(node, dict):
+        return [p for k, v in node.items() for p in _leaves(v, (*path, k))]
+    if isinstance(node, list):
+        return [p for i, v in enumerate(node) for p in _leaves(v, (*path, i))]
+    return [path]
+
+
+EXAMPLES = sorted((Path(__file__).parent.parent / "crews").glob("*/crew.yaml"))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_a_wrong_value_is_reported_where_it_is_and_nowhere_else(
+    data: st.DataObject, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Attack on reporting every problem in one pass: one value of an example crew made wrong
+    (a mapping where the crew has a scalar). Whatever is reported is about that place: the
+    wrong values left out for the cross-checks never make them report another."""
+    source = data.draw(st.sampled_from(EXAMPLES))
+    crew = yaml.safe_load(source.read_text())
+    path = data.draw(st.sampled_from(_leaves(crew)))
+    parent = crew
+    for step in path[:-1]:
+        parent = parent[step]
+    parent[path[-1]] = {"wrong": [1]}
+    folder = tmp_path_factory.mktemp("crew")
+    shutil.copytree(source.parent, folder, dirs_exist_ok=True)
+    (folder / "crew.yaml").write_text(yaml.safe_dump(crew, sort_keys=False))
+    try:
+        load_crew(folder / "crew.yaml")
+    except SpecError as caught:
+        where = dotted(path, crew)
+        for problem in caught.problems:
+            at = problem.path
+            related = (
+                at == where
+                or where.startswith((at + ".", at + "["))
+                or at.startswith((where + ".", where + "["))
+            )
+            assert related, (str(source), where, str(problem))

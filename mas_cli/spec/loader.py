@@ -150,16 +150,15 @@ def _structure(located: Located, file: str) -> tuple[list[Problem], CrewSpec | N
 
 
 def _mended(data: dict[str, Any], errors: list[ErrorDetails]) -> CrewSpec | None:
-    """The spec with each wrong value left out, if it is then valid; None when a wrong value
-    is needed (a required field) or is an agent, task, tool or model other entries name: the
-    cross-checks would then report names as missing that the file does define."""
+    """The spec with each unknown key and each wrong value left out, if it is then valid;
+    None when a wrong value is one the cross-checks read (see `_unread`): left out, it would
+    make them report what the file does not say (a name missing that the file defines)."""
     import copy
 
     paths = []
     for err in errors:
         path = _data_path(err["loc"], data)
-        named_entry = len(path) <= 2 and bool(path) and path[0] in _NAMED_SECTIONS
-        if err["type"] == "missing" or not path or named_entry:
+        if not (err["type"] == "extra_forbidden" or _unread(path)):
             return None
         paths.append(path)
     mended = copy.deepcopy(data)
@@ -174,6 +173,21 @@ def _mended(data: dict[str, Any], errors: list[ErrorDetails]) -> CrewSpec | None
         return CrewSpec.model_validate(mended)
     except ValidationError:
         return None
+
+
+def _unread(path: Path) -> bool:
+    """A value no cross-check reads (a limit, a timeout, a description): left out, it cannot
+    make one report a problem elsewhere. Names, references, the process, schemas and prompts
+    are read (leaving out `process` would report the manager as out of place)."""
+    key = next((str(step) for step in reversed(path) if isinstance(step, str)), "")
+    return len(path) > 2 and (key in _UNREAD or key.startswith("max_") or key.endswith("_s"))
+
+
+_UNREAD = frozenset(
+    {"role", "goal", "backstory", "description", "instructions", "expected_output",
+     "temperature", "version", "deterministic", "invocations_per_minute", "turns", "ping_pong",
+     "repeated_calls", "repeated_failures", "rpm", "tpm", "input", "output", "cached_input"}
+)  # fmt: skip
 
 
 def _overlap(found: Problem, reported: Problem) -> bool:
