@@ -33,7 +33,8 @@ def entry() -> NoReturn:
     # Start-up makes hundreds of thousands of objects that live as long as the process (the
     # SDKs' and pydantic's types, the crew's models): at the default thresholds the collector
     # walks them again and again while they are made. Collecting young objects ten times less
-    # often, and the old ones five times less, keeps memory bounded and takes 6% off a run.
+    # often, and the old ones five times less, keeps memory bounded; with the freeze at exit
+    # below, a 3-task `mas run` makes 6% fewer instructions (callgrind, 3,355 M -> 3,146 M).
     gc.set_threshold(10_000, 50, 50)
     try:
         code = main()
