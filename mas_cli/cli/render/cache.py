@@ -35,6 +35,22 @@ def cache_stats(stats: CacheStats, use: ToolUseReport, *, as_json: bool) -> None
             }
         )
         return
+    if rows:
+        print_table(stdout, _stats_table(rows))
+    else:  # a header over nothing reads as a broken table
+        stdout.print(
+            "no tool has asked the cache yet: deterministic tools fill it as runs call them"
+        )
+    entries = sum(r["entries"] for r in rows)
+    stdout.print(
+        f"{entries} entries · {_size(stats.disk_bytes)} on disk of {_size(stats.size_limit)} · "
+        f"{escape(stats.directory)} · hit rates from {use.runs} run logs"
+    )
+    if use.unreadable_runs:
+        stderr.print(f"[yellow]warning:[/] {use.unreadable_runs} run logs could not be read")
+
+
+def _stats_table(rows: list[dict[str, Any]]) -> Table:
     table = Table(box=None, pad_edge=False)
     for column in ("tool", "entries", "size", "calls", "lookups", "hits", "hit rate", "saved"):
         table.add_column(column, justify="left" if column == "tool" else "right")
@@ -45,14 +61,7 @@ def cache_stats(stats: CacheStats, use: ToolUseReport, *, as_json: bool) -> None
         table.add_row(
             escape(row["tool"]), str(row["entries"]), _size(row["bytes"]), *counts, rate, saved
         )
-    print_table(stdout, table)
-    entries = sum(r["entries"] for r in rows)
-    stdout.print(
-        f"{entries} entries · {_size(stats.disk_bytes)} on disk of {_size(stats.size_limit)} · "
-        f"{escape(stats.directory)} · hit rates from {use.runs} run logs"
-    )
-    if use.unreadable_runs:
-        stderr.print(f"[yellow]warning:[/] {use.unreadable_runs} run logs could not be read")
+    return table
 
 
 def _stat_rows(stats: CacheStats, use: ToolUseReport) -> list[dict[str, Any]]:
