@@ -228,3 +228,37 @@ def test_sigkill_leaves_every_written_line_readable(tmp_path: Path, clean_env: P
     assert " killed (no run_finished" in mas("show", "--last").stdout  # type: ignore[attr-defined]
     killed = mas("runs", "--json", "--status", "killed").stdout  # type: ignore[attr-defined]
     assert [r["status"] for r in json.loads(killed)] == ["killed"]
+
+
+def test_a_limit_given_on_the_command_line_binds_the_run(tmp_path: Path) -> None:
+    """`--limit NAME=VALUE`, as `mas resume` takes it: laid over the crew file's limits, logged
+    in run_started, and never passed (the incident crew's breaker at 4 calls, not its 12)."""
+    runaway = str(ROOT / "crews" / "runaway-rescoring" / "crew.yaml")
+    home = str(tmp_path / "home")
+    argv = ["run", runaway, "--offline", "-q", "--home", home, "--limit", "max_llm_calls=4"]
+    result = mas(*argv, "--limit", "max_cost_usd=0.5")
+    assert result.exit_code == 3, result.stderr  # type: ignore[attr-defined]
+    [log] = (tmp_path / "home" / "runs").glob("*/events.jsonl")
+    events = [json.loads(line) for line in log.read_text().splitlines()]
+    assert events[0]["limits"]["max_llm_calls"] == 4
+    assert events[0]["limits"]["max_cost_usd"] == 0.5
+    assert sum(e["type"] == "llm_call" for e in events) == 4
+    assert "max_llm_calls 4 reached" in events[-1]["reason"]
+
+
+@pytest.mark.parametrize(
+    ("pair", "said"),
+    [
+        ("max_llm_cals=4", "--limit max_llm_cals: not a limit (did you mean 'max_llm_calls'?)"),
+        ("max_llm_calls", "--limit 'max_llm_calls' is not NAME=VALUE"),
+        ("max_llm_calls=-1", "--limit max_llm_calls: Input should be greater than 0"),
+    ],
+)
+def test_a_bad_limit_is_a_usage_error_before_anything_runs(
+    tmp_path: Path, pair: str, said: str
+) -> None:
+    fraud = str(ROOT / "crews" / "fraud-review" / "crew.yaml")
+    result = mas("run", fraud, "--offline", "--home", str(tmp_path), "--limit", pair)
+    assert result.exit_code == 2
+    assert said in result.stderr  # type: ignore[attr-defined]
+    assert not (tmp_path / "runs").exists()

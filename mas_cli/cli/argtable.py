@@ -74,6 +74,7 @@ PARAMS: dict[tuple[str, ...], tuple[Param, ...]] = {
         Param("crew", (), (), "path", False, True, None),
         Param("input_pairs", ("--input", "-i"), (), "str", True, False, None),
         Param("inputs_file", ("--inputs",), (), "path", False, False, None),
+        Param("limit", ("--limit",), (), "str", True, False, None),
         Param("offline", ("--offline",), (), "bool", False, False, False),
         Param("replay", ("--replay",), (), "str", False, False, None),
         Param("home", ("--home",), (), "path", False, False, None),

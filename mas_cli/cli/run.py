@@ -23,6 +23,15 @@ def run(
     inputs_file: Annotated[
         Path | None, typer.Option("--inputs", help="Inputs from a JSON object file.")
     ] = None,
+    limit: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--limit",
+            metavar="NAME=VALUE",
+            help="Set a limit for this run over the crew file's, e.g. max_llm_calls=40 "
+            "(repeatable).",
+        ),
+    ] = None,
     offline: Annotated[
         bool,
         typer.Option(
@@ -72,7 +81,7 @@ def run(
     Exit 0 ok, 1 a task failed, 2 bad crew or inputs, 3 stopped by a limit, 130 interrupted.
     """
     code = actions.run(
-        crew=crew, input_pairs=input_pairs, inputs_file=inputs_file, offline=offline,
+        crew=crew, input_pairs=input_pairs, inputs_file=inputs_file, limit=limit, offline=offline,
         replay=replay, home=home, json_out=json_out, quiet=quiet, estimate=estimate, otel=otel,
         otel_endpoint=otel_endpoint,
     )  # fmt: skip

@@ -16,9 +16,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
-
-from pydantic import ValidationError
 
 from mas_cli.engine.origin import Effect, Origin, read_origin
 from mas_cli.engine.outcomes import RunResult
@@ -26,9 +23,8 @@ from mas_cli.engine.run import RunOptions, run_crew
 from mas_cli.errors import MasError, UsageError
 from mas_cli.events.store import EVENTS
 from mas_cli.events.text import loads
-from mas_cli.spec.findings import did_you_mean
 from mas_cli.spec.loader import Crew, load_crew
-from mas_cli.spec.models import Limits
+from mas_cli.spec.overrides import with_limits
 
 
 @dataclass(frozen=True)
@@ -98,41 +94,6 @@ def _crew(origin: Origin, path: Path | None) -> Crew:
             hint=f"give the file of crew {origin.crew!r} with --crew",
         )
     return crew
-
-
-def with_limits(crew: Crew, pairs: tuple[str, ...]) -> Crew:
-    """The crew with each `NAME=VALUE` laid over its limits.
-
-    Raises:
-        UsageError: not NAME=VALUE, an unknown limit (with a did-you-mean), a bad value.
-    """
-    if not pairs:
-        return crew
-    values: dict[str, Any] = crew.spec.limits.model_dump(exclude_unset=True)
-    values.update(_limit(pair) for pair in pairs)
-    try:
-        limits = Limits.model_validate(values)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        name = ".".join(map(str, first["loc"]))
-        raise UsageError(f"--limit {name}: {first['msg']}", hint="give a number") from None
-    spec = crew.spec.model_copy(update={"limits": limits})
-    return replace(crew, spec=spec)
-
-
-def _limit(pair: str) -> tuple[str, str]:
-    """`max_llm_calls=40` -> ("max_llm_calls", "40"), the name checked."""
-    name, sep, value = pair.partition("=")
-    name = name.strip()
-    if not sep or not name:
-        raise UsageError(
-            f"--limit {pair!r} is not NAME=VALUE", hint="e.g. --limit max_llm_calls=40"
-        )
-    if name not in Limits.model_fields:
-        raise UsageError(
-            f"--limit {name}: not a limit", hint=did_you_mean(name, Limits.model_fields)
-        )
-    return name, value.strip()
 
 
 def _refuse_resumed(origin: Origin) -> None:

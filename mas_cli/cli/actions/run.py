@@ -20,6 +20,7 @@ def run(
     crew: Path,
     input_pairs: list[str] | None,
     inputs_file: Path | None,
+    limit: list[str] | None,
     offline: bool,
     replay: str | None,
     home: Path | None,
@@ -42,6 +43,10 @@ def run(
         other = "--offline" if offline else "--estimate"
         raise UsageError(f"--replay and {other} cannot be combined", hint="give one of them")
     loaded = load_crew(crew)
+    if limit:
+        from mas_cli.spec.overrides import with_limits
+
+        loaded = with_limits(loaded, tuple(limit))
     for warning in loaded.warnings:
         if warning.code != "default-limits":  # validate says it; a run need not repeat it
             from mas_cli.cli import render  # rich: loaded only when there is more to say
