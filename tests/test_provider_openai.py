@@ -413,3 +413,24 @@ def test_the_body_goes_out_as_built_key_order_included(server: FakeServer) -> No
     sent = server.requests(OPENAI)[0].json
     assert list(sent) == list(request_body(request))
     assert sent == json.loads(json.dumps(request_body(request)))
+
+
+def test_making_a_provider_loads_the_http_stacks_backend_before_any_call() -> None:
+    """The HTTP stack's one-time import of its event-loop backend happens when the provider is
+    made (before the run, with no loop running), not inside the first call, where every task
+    of a parallel crew would wait for it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from mas_cli.llm.openai_provider import OpenAIProvider\n"
+        "from mas_cli.spec.model_spec import ModelSpec\n"
+        "spec = ModelSpec.model_validate({'provider': 'openai', 'model': 'gpt-4o-mini',"
+        " 'base_url': 'http://127.0.0.1:9/v1'})\n"
+        "assert 'anyio._backends._asyncio' not in sys.modules\n"
+        "OpenAIProvider(spec)\n"
+        "assert 'anyio._backends._asyncio' in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
