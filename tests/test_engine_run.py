@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from crewkit import events, of_type, run, stable, write_crew
 
 from mas_cli.cost.prices import data_version
@@ -259,6 +260,30 @@ def test_prompts_see_inputs_outputs_and_state(tmp_path: Path, clean_env: Path) -
         {"topic": "loops", "verdict": "looping", "first": {"verdict": "looping"}},
     )
     assert rendered == 'Topic loops; verdict looping; state looping; all {"verdict": "looping"}.'
+
+
+def test_prompt_values_name_an_output_before_a_state_key_before_an_input() -> None:
+    # A view over the run's outputs, state and inputs (no copy per task): it must answer as
+    # the merged dict it replaced did, the structured output over the text, None kept.
+    from mas_cli.engine.context import _PromptValues
+    from mas_cli.engine.outcomes import TaskOutcome
+
+    outcomes = {
+        "t": TaskOutcome("t", "a", "ok", "text", {"x": 1}),
+        "u": TaskOutcome("u", "a", "ok", "plain"),
+        "v": TaskOutcome("v", "a", "failed"),
+    }
+    state = {"t": "state t", "s": None, "k": "state k"}
+    inputs = {"t": "input t", "k": "input k", "i": 0}
+    values = _PromptValues(outcomes, state, inputs)
+    merged = {**inputs, **state, "t": {"x": 1}, "u": "plain", "v": None}
+    assert dict(values) == merged
+    assert len(values) == len(merged)
+    assert [values[name] for name in merged] == list(merged.values())
+    assert "s" in values
+    assert "missing" not in values
+    with pytest.raises(KeyError):
+        values["missing"]
 
 
 def test_missing_required_input_is_a_usage_error(tmp_path: Path, clean_env: Path) -> None:

@@ -393,8 +393,8 @@ def test_a_5xx_that_blames_the_request_is_not_retried(server: FakeServer, said: 
 
 
 def test_the_body_goes_out_as_built_key_order_included(server: FakeServer) -> None:
-    # The body skips the SDK's type transform (sent in extra_body): it must still be exactly
-    # the body openai_wire built, with the SDK's placeholder `messages` replaced in place.
+    # The body skips the SDK's type transform (sent through the client's `post`): it must
+    # still be exactly the body openai_wire built.
     from mas_cli.llm.openai_wire import request_body
 
     history = (

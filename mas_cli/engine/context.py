@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -194,13 +194,32 @@ class RunContext:
         """The run is stopping: no new call or task starts."""
         return self.stop.is_set() or self.run_hit is not None
 
-    def prompt_values(self) -> dict[str, Any]:
-        """What `{name}` placeholders can name: inputs, state values, finished tasks' outputs."""
-        values = dict(self.inputs)
-        values.update(self.state.values())
-        for task_id, outcome in self.outcomes.items():
-            values[task_id] = outcome.data if outcome.data is not None else outcome.output
-        return values
+    def prompt_values(self) -> Mapping[str, Any]:
+        """What `{name}` placeholders can name: finished tasks' outputs, state values, inputs
+        (the first of these that has the name)."""
+        return _PromptValues(self.outcomes, self.state.values(), self.inputs)
+
+
+class _PromptValues(Mapping[str, Any]):
+    """A view, not a copy: a task's prompt names a few values, and a copy of every finished
+    task's output made for each task that starts was quadratic in tasks."""
+
+    def __init__(
+        self, outcomes: dict[str, TaskOutcome], state: dict[str, Any], inputs: dict[str, Any]
+    ) -> None:
+        self._outcomes, self._state, self._inputs = outcomes, state, inputs
+
+    def __getitem__(self, name: str) -> Any:
+        outcome = self._outcomes.get(name)
+        if outcome is not None:
+            return outcome.data if outcome.data is not None else outcome.output
+        return self._state[name] if name in self._state else self._inputs[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter({**self._inputs, **self._state, **self._outcomes})
+
+    def __len__(self) -> int:
+        return len({**self._inputs, **self._state, **self._outcomes})
 
 
 def _worse(hit: LimitHit, first: LimitHit | None) -> bool:

@@ -8,13 +8,16 @@ classified by `faults`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mas_cli.llm.anthropic_wire import parse_message, request_body
 from mas_cli.llm.keys import base_url
 from mas_cli.llm.sdk_shell import SdkProvider
 from mas_cli.llm.types import Completion, ProviderOptions, Request
 from mas_cli.spec.model_spec import ModelSpec
+
+if TYPE_CHECKING:
+    import httpx2
 
 
 class AnthropicProvider(SdkProvider):
@@ -32,10 +35,12 @@ class AnthropicProvider(SdkProvider):
     def _parse(self, data: Any, request: Request) -> Completion:
         return parse_message(data, request)
 
-    async def _create(self, body: dict[str, Any], request: Request) -> Any:
-        # As in openai_provider: our JSON body goes out as it is, past the SDK's type transform.
+    async def _create(self, body: dict[str, Any], request: Request) -> httpx2.Response:
+        # Our JSON body goes out as it is, past the SDK's type transform (in extra_body). Not
+        # through `post` as in openai_provider: `messages.create` also names the span and warns
+        # of deprecated models.
         rest = {k: v for k, v in body.items() if k not in ("model", "max_tokens")}
-        return await self._client.messages.with_raw_response.create(
+        raw = await self._client.messages.with_raw_response.create(
             model=body["model"],
             max_tokens=body["max_tokens"],
             messages=[],
@@ -43,6 +48,8 @@ class AnthropicProvider(SdkProvider):
             extra_headers=request.model.headers or None,
             timeout=request.timeout_s,
         )
+        response: httpx2.Response = raw.http_response
+        return response
 
 
 def messages_base_url(base_url: str | None) -> str | None:

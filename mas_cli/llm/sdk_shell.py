@@ -62,8 +62,8 @@ class SdkProvider:
     def _parse(self, data: Any, request: Request) -> Completion:
         raise NotImplementedError
 
-    async def _create(self, body: dict[str, Any], request: Request) -> Any:
-        """The SDK's raw-response call for this body."""
+    async def _create(self, body: dict[str, Any], request: Request) -> httpx2.Response:
+        """The SDK's call for this body, its HTTP response unparsed."""
         raise NotImplementedError
 
     async def complete(self, request: Request) -> Completion:
@@ -94,7 +94,7 @@ class SdkProvider:
 
         sdk = importlib.import_module(self.sdk)
         try:
-            raw = await self._create(body, request)
+            return await self._create(body, request)
         except sdk.APIStatusError as exc:
             response = exc.response
             raise status_failure(
@@ -109,8 +109,6 @@ class SdkProvider:
             ) from None
         except getattr(sdk, self.base_error) as exc:
             raise self._sdk_failure(exc) from None
-        http: httpx2.Response = raw.http_response
-        return http
 
     def _sdk_failure(self, exc: Exception) -> LlmFailure:
         # The SDK's own message may quote the request; its type is enough to act on.
