@@ -1,5 +1,5 @@
-"""What the Typer commands share: the `--home` option and `--format/-f`. The exit codes and the
-`--format` check are in cli/exits.py, which the fast path reads without Typer."""
+"""What the Typer commands share: the `--home` option, `--format/-f` and `--limit`. The exit
+codes and the `--format` check are in cli/exits.py, which the fast path reads without Typer."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ __all__ = [
     "EXIT_USAGE",
     "HomeOption",
     "format_option",
+    "limit_option",
     "output_format",
 ]
 
@@ -47,3 +48,9 @@ def format_option(choices: tuple[str, ...]) -> Any:
     return typer.Option(
         "--format", "-f", help=f"{', '.join(choices)}.", metavar=f"[{'|'.join(choices)}]"
     )
+
+
+def limit_option(said: str) -> Any:
+    """`--limit NAME=VALUE` (repeatable), laid over the crew file's limits (spec/overrides.py):
+    `said` is the command's own help for it."""
+    return typer.Option("--limit", metavar="NAME=VALUE", help=said)

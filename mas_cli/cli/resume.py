@@ -9,7 +9,13 @@ import typer
 
 from mas_cli.cli.batch import MaxCalls, MaxCost, MaxTokens
 from mas_cli.cli.batch import resume as resume_batch
-from mas_cli.cli.options import EXIT_BY_STATUS, HomeOption, format_option, output_format
+from mas_cli.cli.options import (
+    EXIT_BY_STATUS,
+    HomeOption,
+    format_option,
+    limit_option,
+    output_format,
+)
 from mas_cli.errors import UsageError
 
 if TYPE_CHECKING:
@@ -29,11 +35,9 @@ def resume(
     last: Annotated[bool, typer.Option("--last", help="Resume the latest run.")] = False,
     limit: Annotated[
         list[str] | None,
-        typer.Option(
-            "--limit",
-            metavar="NAME=VALUE",
-            help="Raise (or lower) a limit for this run, e.g. max_llm_calls=40 (repeatable). "
-            "Budgets count what the run resumed spent.",
+        limit_option(
+            "Raise (or lower) a limit for this run, e.g. max_llm_calls=40 (repeatable). "
+            "Budgets count what the run resumed spent."
         ),
     ] = None,
     crew: Annotated[

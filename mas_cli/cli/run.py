@@ -9,7 +9,7 @@ import typer
 
 from mas_cli.cli.actions import run as actions
 from mas_cli.cli.actions.run import MAX_INPUTS_BYTES, parse_inputs
-from mas_cli.cli.options import HomeOption
+from mas_cli.cli.options import HomeOption, limit_option
 
 __all__ = ["MAX_INPUTS_BYTES", "parse_inputs", "run"]
 
@@ -25,11 +25,8 @@ def run(
     ] = None,
     limit: Annotated[
         list[str] | None,
-        typer.Option(
-            "--limit",
-            metavar="NAME=VALUE",
-            help="Set a limit for this run over the crew file's, e.g. max_llm_calls=40 "
-            "(repeatable).",
+        limit_option(
+            "Set a limit for this run over the crew file's, e.g. max_llm_calls=40 (repeatable)."
         ),
     ] = None,
     offline: Annotated[
