@@ -262,3 +262,36 @@ def test_a_bad_limit_is_a_usage_error_before_anything_runs(
     assert result.exit_code == 2
     assert said in result.stderr  # type: ignore[attr-defined]
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_ctrl_c_while_the_run_ends_is_noted_not_raised(tmp_path: Path) -> None:
+    """A Ctrl-C after the run's work and before its logs are closed (here: raised by a listener
+    as run_finished is about to be written) does not break the end: run_finished and
+    output.json are written, the run ends as it ended, and Ctrl-C answers as before after it.
+    Before, the KeyboardInterrupt landed mid-end (test_resume_after_sigint_at_several_lines
+    saw an exit of 1 from it)."""
+    code = f"""
+import asyncio, json, os, signal, sys
+from pathlib import Path
+from mas_cli.engine.run import RunOptions, run_crew
+from mas_cli.spec.loader import load_crew
+
+class Late:
+    def __call__(self, event):
+        pass
+    def settle(self):
+        os.kill(os.getpid(), signal.SIGINT)
+
+crew = load_crew({str(ROOT / "crews" / "fraud-review" / "crew.yaml")!r})
+home = Path({str(tmp_path)!r})
+result = asyncio.run(run_crew(crew, RunOptions(home, offline=True, listeners=(Late(),))))
+assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+print(json.dumps({{"status": result.status}}))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"status": "ok"}
+    [run_dir] = (tmp_path / "runs").iterdir()
+    last = json.loads((run_dir / "events.jsonl").read_text().splitlines()[-1])
+    assert (last["type"], last["status"]) == ("run_finished", "ok")
+    assert (run_dir / "output.json").is_file()

@@ -103,11 +103,16 @@ async def run_crew(crew: Crew, options: RunOptions) -> RunResult:
         prepare_tokenizer(model.model)
     tools = options.shared.tools or load_tools(crew)
     check_writable(runs_dir(options.home), "cannot write runs in")  # before any client opens
-    async with served_tools(crew, options.shared.mcp) as served:  # each server started once
-        tools = {**tools, **served}  # never into a batch's shared table
-        if options.wrap_tools is not None:
-            tools = options.wrap_tools(tools)
-        return await _open_and_run(crew, options, (models, tools, inputs), source)
+    previous = signal.getsignal(signal.SIGINT)  # the run's end quiets Ctrl-C until here
+    try:
+        async with served_tools(crew, options.shared.mcp) as served:  # each server started once
+            tools = {**tools, **served}  # never into a batch's shared table
+            if options.wrap_tools is not None:
+                tools = options.wrap_tools(tools)
+            return await _open_and_run(crew, options, (models, tools, inputs), source)
+    finally:
+        if previous is not None and signal.getsignal(signal.SIGINT) is not previous:
+            signal.signal(signal.SIGINT, previous)
 
 
 async def _open_and_run(
@@ -253,6 +258,11 @@ def _install_stops(
         timer.cancel()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+        # The run is over and ending: a Ctrl-C now is noted, not raised in the middle of
+        # writing run_finished, output.json and closing the logs and servers (a
+        # KeyboardInterrupt there could leave a half-closed run and an exit of 1). run_crew
+        # gives the handler back once all is closed.
+        signal.signal(signal.SIGINT, lambda _sig, _frame: interrupted.append("SIGINT"))
 
     return undo
 
