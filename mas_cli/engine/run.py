@@ -8,9 +8,7 @@ still fits (run_finished, output.json, state.json) is written.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -24,7 +22,7 @@ from mas_cli.engine.context import Listener, RunContext, Sink
 from mas_cli.engine.guards import Guard
 from mas_cli.engine.inputs import resolve_inputs
 from mas_cli.engine.listeners import let_warn, settle
-from mas_cli.engine.outcomes import LimitHit, RunResult
+from mas_cli.engine.outcomes import RunResult
 from mas_cli.engine.providers import (
     ReplaySource,
     build_models,
@@ -39,6 +37,7 @@ from mas_cli.engine.replayer import seed
 from mas_cli.engine.scheduler import run_tasks
 from mas_cli.engine.shared import Shared
 from mas_cli.engine.state import SharedState
+from mas_cli.engine.stops import install_stops, sigint_given_back
 from mas_cli.errors import UsageError
 from mas_cli.events.diskio import (
     LineFile,
@@ -103,16 +102,12 @@ async def run_crew(crew: Crew, options: RunOptions) -> RunResult:
         prepare_tokenizer(model.model)
     tools = options.shared.tools or load_tools(crew)
     check_writable(runs_dir(options.home), "cannot write runs in")  # before any client opens
-    previous = signal.getsignal(signal.SIGINT)  # the run's end quiets Ctrl-C until here
-    try:
+    with sigint_given_back():  # the run's end quiets Ctrl-C until here
         async with served_tools(crew, options.shared.mcp) as served:  # each server started once
             tools = {**tools, **served}  # never into a batch's shared table
             if options.wrap_tools is not None:
                 tools = options.wrap_tools(tools)
             return await _open_and_run(crew, options, (models, tools, inputs), source)
-    finally:
-        if previous is not None and signal.getsignal(signal.SIGINT) is not previous:
-            signal.signal(signal.SIGINT, previous)
 
 
 async def _open_and_run(
@@ -206,7 +201,7 @@ async def _run(
     _emit_started(ctx, options)
     started = time.monotonic()
     interrupted: list[str] = []
-    undo = _install_stops(ctx, interrupted, options.shared.stop)
+    undo = install_stops(ctx, interrupted, options.shared.stop)
     status: RunStatus = "failed"
     reason: str | None = "internal error"
     try:
@@ -231,58 +226,6 @@ async def _run(
         output,
         tuple(lost),
     )
-
-
-def _install_stops(
-    ctx: RunContext, interrupted: list[str], outside: asyncio.Event | None
-) -> Callable[[], None]:
-    """SIGINT/SIGTERM (or, when given, the `outside` event of the runs' owner) and
-    run_timeout_s set the stop event; the scheduler winds down from there."""
-    loop = asyncio.get_running_loop()
-    timeout = ctx.crew.spec.limits.run_timeout_s
-
-    def on_timeout() -> None:
-        ctx.limit_hit(LimitHit("run_timeout_s", timeout, timeout, "run"), ctx.run_span)
-
-    def on_signal(name: str) -> None:
-        interrupted.append(name)
-        ctx.stop.set()
-
-    timer = loop.call_later(timeout, on_timeout)
-    if outside is not None:
-        return _watch(outside, lambda: on_signal("its batch's stop"), timer)
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, on_signal, sig.name)
-
-    def undo() -> None:
-        timer.cancel()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
-        # The run is over and ending: a Ctrl-C now is noted, not raised in the middle of
-        # writing run_finished, output.json and closing the logs and servers (a
-        # KeyboardInterrupt there could leave a half-closed run and an exit of 1). run_crew
-        # gives the handler back once all is closed.
-        signal.signal(signal.SIGINT, lambda _sig, _frame: interrupted.append("SIGINT"))
-
-    return undo
-
-
-def _watch(
-    outside: asyncio.Event, on_stop: Callable[[], None], timer: asyncio.TimerHandle
-) -> Callable[[], None]:
-    """Call on_stop when `outside` is set; the undo cancels the watch and the timer."""
-
-    async def wait() -> None:
-        await outside.wait()
-        on_stop()
-
-    watcher = asyncio.get_running_loop().create_task(wait())
-
-    def undo() -> None:
-        timer.cancel()
-        watcher.cancel()
-
-    return undo
 
 
 def _verdict(

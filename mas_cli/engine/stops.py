@@ -1,0 +1,79 @@
+"""How a run is stopped from outside, and how its end is kept from being cut short.
+
+SIGINT and SIGTERM (or a batch's stop event) and run_timeout_s set the run's stop event, and the
+scheduler winds down from there. Once the run's handlers come off, a Ctrl-C is noted, not raised,
+until the run has written its end and closed everything; then the handler it found is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from mas_cli.engine.context import RunContext
+from mas_cli.engine.outcomes import LimitHit
+
+
+@contextmanager
+def sigint_given_back() -> Iterator[None]:
+    """Whatever SIGINT handler the run's end left, the one found here is back at the exit."""
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        yield
+    finally:
+        if previous is not None and signal.getsignal(signal.SIGINT) is not previous:
+            signal.signal(signal.SIGINT, previous)
+
+
+def install_stops(
+    ctx: RunContext, interrupted: list[str], outside: asyncio.Event | None
+) -> Callable[[], None]:
+    """SIGINT/SIGTERM (or, when given, the `outside` event of the runs' owner) and
+    run_timeout_s set the stop event; the scheduler winds down from there."""
+    loop = asyncio.get_running_loop()
+    timeout = ctx.crew.spec.limits.run_timeout_s
+
+    def on_timeout() -> None:
+        ctx.limit_hit(LimitHit("run_timeout_s", timeout, timeout, "run"), ctx.run_span)
+
+    def on_signal(name: str) -> None:
+        interrupted.append(name)
+        ctx.stop.set()
+
+    timer = loop.call_later(timeout, on_timeout)
+    if outside is not None:
+        return _watch(outside, lambda: on_signal("its batch's stop"), timer)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal, sig.name)
+
+    def undo() -> None:
+        timer.cancel()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        # The run is over and ending: a Ctrl-C now is noted, not raised in the middle of
+        # writing run_finished, output.json and closing the logs and servers (a
+        # KeyboardInterrupt there could leave a half-closed run and an exit of 1). run_crew
+        # gives the handler back once all is closed.
+        signal.signal(signal.SIGINT, lambda _sig, _frame: interrupted.append("SIGINT"))
+
+    return undo
+
+
+def _watch(
+    outside: asyncio.Event, on_stop: Callable[[], None], timer: asyncio.TimerHandle
+) -> Callable[[], None]:
+    """Call on_stop when `outside` is set; the undo cancels the watch and the timer."""
+
+    async def wait() -> None:
+        await outside.wait()
+        on_stop()
+
+    watcher = asyncio.get_running_loop().create_task(wait())
+
+    def undo() -> None:
+        timer.cancel()
+        watcher.cancel()
+
+    return undo
