@@ -204,6 +204,29 @@ def test_sigint_ends_the_run_interrupted_with_exit_130(tmp_path: Path, clean_env
     assert "interrupted" in stderr.splitlines()[-1]
 
 
+def test_a_run_started_with_sigint_ignored_ignores_it(tmp_path: Path, clean_env: Path) -> None:
+    """A script that puts `mas run` in the background (`mas run ... &`) starts it with SIGINT
+    ignored, so that a Ctrl-C meant for the script leaves the job alone: mas keeps it ignored,
+    as Python does, and the run goes on to its end. Before, the run's handler took it over
+    and the run ended interrupted."""
+    nap = "import time\nprint('napping', flush=True)\ntime.sleep(1.5)\n"
+    crew = write_crew(tmp_path / "c", SLOW, nap__py=nap)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mas_cli", "run", str(crew), "-q"],
+        env={**os.environ, "MAS_HOME": str(clean_env)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),  # noqa: PLW1509
+    )
+    log = _log(clean_env)
+    process.send_signal(signal.SIGINT)  # while the tool naps
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    last = json.loads(log.read_text().splitlines()[-1])
+    assert (last["type"], last["status"]) == ("run_finished", "ok")
+
+
 def test_sigkill_leaves_every_written_line_readable(tmp_path: Path, clean_env: Path) -> None:
     process = _start(write_crew(tmp_path / "c", SLOW, nap__py=NAP), clean_env)
     log = _log(clean_env)
@@ -284,8 +307,9 @@ class Late:
 
 crew = load_crew({str(ROOT / "crews" / "fraud-review" / "crew.yaml")!r})
 home = Path({str(tmp_path)!r})
+before = signal.getsignal(signal.SIGINT)
 result = asyncio.run(run_crew(crew, RunOptions(home, offline=True, listeners=(Late(),))))
-assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+assert signal.getsignal(signal.SIGINT) is before
 print(json.dumps({{"status": result.status}}))
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)

@@ -305,3 +305,26 @@ def test_help_paragraphs_wrap_to_the_terminal_not_to_the_source(command: list[st
         if line and after and not after.lstrip().startswith("Usage:"):
             next_word = after.split()[0]
             assert len(line) + 1 + len(next_word) > 78, (command, line, after)
+
+
+def test_a_command_run_in_process_draws_at_the_width_it_is_given() -> None:
+    """The width of a pipe is read when a command prints, not when the renderer first loads: a
+    command run in-process by another (a test, a host program) follows its own environment.
+    Before, the first command's COLUMNS held for every later one, so these tests passed or
+    failed by the order they ran in."""
+    from typer.testing import CliRunner
+
+    from mas_cli.cli import app
+
+    def drawn(columns: str) -> list[str]:
+        done = CliRunner().invoke(app, ["validate", FRAUD], env={"COLUMNS": columns})
+        assert done.exit_code == 0, done.output
+        return done.stdout.splitlines()
+
+    wide = drawn("300")
+    assert max(map(len, wide)) > 100  # the limits row, on one line at 300 columns
+    narrow = drawn("60")
+    # the table fits in 60; the first and last lines are prose, which a terminal wraps
+    assert max(map(len, narrow[1:-1])) <= 60
+    assert len(narrow) > len(wide)
+    assert drawn("300") == wide

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import signal
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
 
@@ -40,6 +39,7 @@ from mas_cli.engine.ratelimit import RateLimiter
 from mas_cli.engine.resume import ResumeOptions, prepare_resume
 from mas_cli.engine.run import RunOptions, run_crew
 from mas_cli.engine.shared import Shared
+from mas_cli.engine.stops import answered
 from mas_cli.errors import MasError, UsageError
 from mas_cli.llm.keys import crew_secrets
 from mas_cli.llm.types import Provider
@@ -233,11 +233,12 @@ def _install_stops(batch: Pass) -> Callable[[], None]:
         batch.interrupted.append(name)
         stop.set()
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    signals = answered()
+    for sig in signals:
         loop.add_signal_handler(sig, on_signal, sig.name)
 
     def undo() -> None:
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in signals:
             loop.remove_signal_handler(sig)
 
     return undo

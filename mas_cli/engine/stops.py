@@ -15,6 +15,15 @@ from contextlib import contextmanager
 from mas_cli.engine.context import RunContext
 from mas_cli.engine.outcomes import LimitHit
 
+STOPS = (signal.SIGINT, signal.SIGTERM)
+
+
+def answered() -> tuple[signal.Signals, ...]:
+    """Those of SIGINT and SIGTERM that mas answers. One ignored when it started stays ignored,
+    as Python itself leaves it: a script that puts a job in the background (`mas run ... &`)
+    has it ignore SIGINT, so that a Ctrl-C meant for the script does not stop the job."""
+    return tuple(sig for sig in STOPS if signal.getsignal(sig) is not signal.SIG_IGN)
+
 
 @contextmanager
 def sigint_given_back() -> Iterator[None]:
@@ -45,18 +54,20 @@ def install_stops(
     timer = loop.call_later(timeout, on_timeout)
     if outside is not None:
         return _watch(outside, lambda: on_signal("its batch's stop"), timer)
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    signals = answered()
+    for sig in signals:
         loop.add_signal_handler(sig, on_signal, sig.name)
 
     def undo() -> None:
         timer.cancel()
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in signals:
             loop.remove_signal_handler(sig)
         # The run is over and ending: a Ctrl-C now is noted, not raised in the middle of
         # writing run_finished, output.json and closing the logs and servers (a
         # KeyboardInterrupt there could leave a half-closed run and an exit of 1). run_crew
         # gives the handler back once all is closed.
-        signal.signal(signal.SIGINT, lambda _sig, _frame: interrupted.append("SIGINT"))
+        if signal.SIGINT in signals:
+            signal.signal(signal.SIGINT, lambda _sig, _frame: interrupted.append("SIGINT"))
 
     return undo
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import signal
 from collections.abc import Coroutine
 from datetime import timedelta
 from pathlib import Path
@@ -29,6 +28,7 @@ from mas_cli.batch.folder import (
 )
 from mas_cli.batch.items import BadLine, read_items
 from mas_cli.batch.runner import BatchOptions, BatchResult, Progress, Tally
+from mas_cli.engine.stops import answered
 from mas_cli.errors import MasError, UsageError
 from mas_cli.fleet.connect import Where, connect
 from mas_cli.fleet.follow import Books, follow
@@ -81,13 +81,14 @@ def _run(batch_id: str, work: Coroutine[Any, Any, BatchResult]) -> BatchResult:
 async def _detachable(batch_id: str, work: Coroutine[Any, Any, BatchResult]) -> BatchResult:
     """Run `work`; Ctrl-C or SIGTERM leaves it (raising Detached)."""
     loop, detached = asyncio.get_running_loop(), asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    signals = answered()
+    for sig in signals:
         loop.add_signal_handler(sig, detached.set)
     task, waiting = asyncio.create_task(work), asyncio.create_task(detached.wait())
     try:
         await asyncio.wait({task, waiting}, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in signals:
             loop.remove_signal_handler(sig)
     waiting.cancel()
     if task.done():

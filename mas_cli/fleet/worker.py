@@ -10,7 +10,6 @@ the activity's result and removed here: the submitter's home is where they are k
 from __future__ import annotations
 
 import asyncio
-import signal
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -27,6 +26,7 @@ from mas_cli.engine.providers import build_models, open_providers
 from mas_cli.engine.ratelimit import RateLimiter
 from mas_cli.engine.run import RunOptions
 from mas_cli.engine.shared import Shared
+from mas_cli.engine.stops import answered
 from mas_cli.errors import MasError
 from mas_cli.events.models import LlmCall
 from mas_cli.events.reader import LogReader
@@ -156,7 +156,7 @@ async def serve(client: Client, crew: Crew, home: Path, task_queue: str, concurr
         )
         stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in answered():
             loop.add_signal_handler(sig, stopping.set)
         async with worker:  # on leaving, items in flight are cancelled: retried elsewhere
             await stopping.wait()

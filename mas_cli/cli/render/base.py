@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from collections.abc import Iterable
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.markup import escape
 from rich.segment import Segment
 
@@ -29,13 +28,6 @@ __all__ = [
     "styled",
 ]
 PIPE_WIDTH = 160  # tables and trees written to a file or a pipe are not squeezed to 80 columns
-
-
-def _width() -> int | None:
-    if sys.stdout.isatty():
-        return None  # the terminal's own width
-    columns = os.environ.get("COLUMNS", "")
-    return int(columns) if columns.isdigit() else PIPE_WIDTH
 
 
 _TRAILING_BLANKS = re.compile(r"[ \t]+(?=\n)")
@@ -63,13 +55,33 @@ class _Console(SafeConsole):
         if os.environ.get("NO_COLOR"):  # no colour, and no bold or dim either
             kwargs["color_system"] = None
         super().__init__(**kwargs)
+        # rich reads COLUMNS once, here; `size` reads it as it draws instead (a command run
+        # in-process by another follows the environment it is run in, not the first one's).
+        self._width = kwargs.get("width")
 
     def _render_buffer(self, buffer: Iterable[Segment]) -> str:
         text = super()._render_buffer(buffer)
         return text if self.is_terminal else _TRAILING_BLANKS.sub("", text)
 
 
-stdout = _Console(highlight=False, soft_wrap=True, width=_width())
+class _Stdout(_Console):
+    """Standard output: as wide as the terminal, or else `COLUMNS` or PIPE_WIDTH."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        """The terminal's size, or in a pipe `COLUMNS` (else PIPE_WIDTH) wide."""
+        size = super().size
+        if self._width is not None or self.is_terminal:
+            return size
+        columns = os.environ.get("COLUMNS", "")
+        return ConsoleDimensions(int(columns) if columns.isdigit() else PIPE_WIDTH, size.height)
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        self._width, self._height = new_size
+
+
+stdout = _Stdout(highlight=False, soft_wrap=True)
 stderr = _Console(stderr=True, highlight=False, soft_wrap=True)
 
 
