@@ -14,6 +14,7 @@ SECRET_VARS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "ANTHRO
 OTEL_VARS = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")  # live export
 LOOPBACK = ("127.", "::1", "localhost")
 ROOT = Path(__file__).resolve().parent.parent
+TEMPORAL = "tests/realservers/test_temporal.py"
 
 
 @pytest.fixture(autouse=True)
@@ -49,10 +50,26 @@ def fixtures() -> Path:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Make tests/ importable for shared helpers (crewkit, fakeserver)."""
+    """Make tests/ importable for shared helpers (crewkit, fakeserver). An xdist worker starts
+    with SIGINT ignored, and its children would inherit that (mas keeps a SIGINT ignored from
+    the start): they get Python's own, as a command started from a shell does."""
+    import signal
     import sys
 
     sys.path.insert(0, str(ROOT / "tests"))
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Two groups for `pytest -n 2 --dist loadgroup` (the README's test command): the Temporal
+    tests, which mostly wait for rate windows to pass, run beside all the others, which run in
+    one process in their usual order."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        group = "temporal" if item.nodeid.startswith(TEMPORAL) else "main"
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture
