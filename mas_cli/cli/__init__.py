@@ -27,15 +27,11 @@ def entry() -> NoReturn:
     One that lands after the command's own error boundary, before that handler is in place,
     is caught here and ends it the same way.
     """
-    import gc
     import signal
 
-    # Start-up makes hundreds of thousands of objects that live as long as the process (the
-    # SDKs' and pydantic's types, the crew's models): at the default thresholds the collector
-    # walks them again and again while they are made. Collecting young objects ten times less
-    # often, and the old ones five times less, keeps memory bounded; with the freeze at exit
-    # below, a 3-task `mas run` makes 6% fewer instructions (callgrind, 3,355 M -> 3,146 M).
-    gc.set_threshold(10_000, 50, 50)
+    from mas_cli import collector
+
+    collector.start()
     # SIGINT ignored from the start (a job a script put in the background) stays ignored.
     answer = signal.getsignal(signal.SIGINT) is not signal.SIG_IGN
     try:
@@ -51,11 +47,7 @@ def entry() -> NoReturn:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):  # a reader gone: nothing is left to tell it
             stream.flush()
-    # The interpreter's exit collects every object once more (the SDKs' and pydantic's types
-    # are a large graph: 130 ms of a 1.1 s `mas run`). The files are closed and the command's
-    # cleanups run from atexit, not from collected garbage, so that walk frees nothing anyone
-    # reads: the objects alive now are left to the process's end.
-    gc.freeze()
+    collector.skip_final_walk()
     sys.exit(code)
 
 
