@@ -100,10 +100,10 @@ def main() -> None:
         f"(median of {args.runs}); mas at max_concurrency {widest} is {ratio * ideal_all / floor:.2f}x that"
     )
     print(
-        "run s: run_finished's duration, counted from run start. The tokenizer "
-        f"({c.tokenizer_load_s() * 1000:.0f} ms to build, median of 3 processes) is built in a "
-        "thread from run start; 'first request to end' leaves out what comes before the first "
-        "request."
+        "run s: run_finished's duration, counted from run start. These runs build no "
+        f"tokenizer (it would take {c.tokenizer_load_s() * 1000:.0f} ms, median of 3 processes): "
+        "sizes alone settle their budget checks. 'first request to end' leaves out what comes "
+        "before the first request."
     )
 
 
