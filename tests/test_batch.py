@@ -210,6 +210,33 @@ def test_an_unusable_items_file_is_a_usage_error(
     assert "Traceback" not in result.stderr
 
 
+def test_an_item_running_before_the_failures_began_does_not_hold_the_breaker_off(
+    tmp_path: Path, clean_env: Path, server: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first item's call is answered well after a second, while later items fail every
+    0.3 s (the key expired while it ran). Its success is no evidence that the cause went away:
+    the streak goes on and the breaker trips at five failures. Before, it reset the streak,
+    and five more items failed after it (seven or eight in all)."""
+    import dataclasses
+
+    monkeypatch.setenv("MAS_TEST_KEY", "sk-test-123")
+
+    def answer(body: Any) -> Reply:
+        if "x0." in json.dumps(body):  # the first item
+            return dataclasses.replace(openai_text("fine"), delay_s=1.0)
+        refused = error(401, "Incorrect API key provided: sk-test-123", code="invalid_api_key")
+        return dataclasses.replace(refused, delay_s=0.3)
+
+    server.openai.handler = answer
+    crew = wire_crew(tmp_path / "crew", server)
+    items = items_file(tmp_path / "items.jsonl", [{"item": f"x{n}."} for n in range(40)])
+    result = mas("batch", str(crew), "--inputs", str(items), "-c", "2", "--breaker", "5", "-q")
+    assert result.exit_code == 3, result.stderr
+    statuses = [r["status"] for r in jsonl(the_batch(clean_env) / "results.jsonl")]
+    assert "failed" in statuses[: statuses.index("ok")]  # it ended ok after failures began
+    assert 5 <= statuses.count("failed") <= 5 + 1  # the streak's five, and the other in flight
+
+
 def test_a_batch_whose_key_expired_stops_on_the_breaker(
     tmp_path: Path, clean_env: Path, server: FakeServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -121,8 +121,8 @@ def test_the_workflow_takes_over_its_counters_queue_and_breaker() -> None:
     first.status = Status(fed=812, ok=700, failed=9, stopped=1, duplicates=3, runs=2)
     first.started = 710
     first.queue.extend(ItemIn(f"k{n}", 700 + n, {"transaction": f"tx-{n}"}) for n in range(5))
-    first.breaker.failed("HTTP 500", "boom", "b-1")
-    first.breaker.failed("HTTP 500", "boom", "b-1")
+    first.breaker.failed("HTTP 500", "boom", "b-1", 690)
+    first.breaker.failed("HTTP 500", "boom", "b-1", 695)
     first.governor.lease(Ask("k1", 1, "held", 10, "0.01", ["fast"], 10), 0)
     carry = first.carry()
     sent = through_temporal(start(carry), BatchStart)
@@ -131,7 +131,11 @@ def test_the_workflow_takes_over_its_counters_queue_and_breaker() -> None:
     second = BatchWorkflow(sent)
     assert list(second.queue) == list(first.queue)
     assert second.started == 710
-    assert (second.breaker.last, second.breaker.streak) == ("HTTP 500", 2)
+    assert (second.breaker.last, second.breaker.streak, second.breaker.since) == (
+        "HTTP 500",
+        2,
+        690,
+    )
     assert second.status == replace(first.status, runs=3)
     assert second.governor.ledger() == first.governor.ledger()
     assert second.recordings == {}  # a run hands on with no item in flight

@@ -4,7 +4,11 @@ An expired key (HTTP 401), a revoked one (403), an exhausted quota (402, or a 42
 quota): every item after the first few would fail the same way, at a cost in time and
 sometimes money. The breaker compares how each failed item failed (its signature: the HTTP
 status of its failed model call, else its reason with names and numbers taken out) and trips
-when `threshold` items in a row fail with the same signature; an item that ends well resets it.
+when `threshold` items in a row fail with the same signature. An item that ends well resets
+it, unless it started before the streak's first failure: items start in the order of the items
+file, and one from an earlier line was already running (its calls perhaps answered) before the
+cause appeared, so its success says nothing of it. Counted that way, items in flight that end
+well after a key expired do not hold the breaker off.
 """
 
 from __future__ import annotations
@@ -54,14 +58,23 @@ class Breaker:
     streak: int = 0
     tripped: str | None = None
     """Why the batch stopped, as the user reads it."""
+    since: int = 0
+    """The items-file line of the item whose failure began the streak."""
 
-    def ok(self) -> None:
-        """An item ended well: the streak is broken."""
+    def ok(self, line: int) -> None:
+        """The item of this line ended well: the streak is broken, unless the item started
+        before the streak's first failure."""
+        if self.streak and line < self.since:
+            return
         self.last, self.streak = None, 0
 
-    def failed(self, how: str, reason: str | None, batch_id: str) -> None:
-        """An item failed `how` (a signature); trip when the streak reaches the threshold."""
-        self.streak = self.streak + 1 if how == self.last else 1
+    def failed(self, how: str, reason: str | None, batch_id: str, line: int) -> None:
+        """The item of this line failed `how` (a signature); trip when the streak reaches the
+        threshold."""
+        if how == self.last:
+            self.streak += 1
+        else:
+            self.streak, self.since = 1, line
         self.last = how
         if self.threshold and self.streak >= self.threshold and self.tripped is None:
             self.tripped = (

@@ -134,7 +134,7 @@ def record_line(batch: Pass, item: Item, line: dict[str, Any], how: str, is_dead
     batch.tally.held -= 1
     batch.tally.cost_usd = float(batch.ledger.cost_usd)
     batch.folder.result(line)
-    _count(batch, line["status"], how, line["error"])
+    _count(batch, item.line, line["status"], how, line["error"])
     if is_dead:
         batch.folder.dead_letter(item.key, line["error"] or line["status"], item.inputs)
 
@@ -152,12 +152,12 @@ def result_line(spec: CrewSpec, key: str, result: RunResult | str, probe: Probe)
     return {name: line[name] for name in ("key", "run_id", "status", "output", "cost_usd", "error")}
 
 
-def _count(batch: Pass, status: str, how: str, reason: str | None) -> None:
+def _count(batch: Pass, at: int, status: str, how: str, reason: str | None) -> None:
     batch.tally.add(status)
     if status == "ok":
-        batch.breaker.ok()
+        batch.breaker.ok(at)
     elif status == "failed":
-        batch.breaker.failed(how, reason, batch.folder.batch_id)
+        batch.breaker.failed(how, reason, batch.folder.batch_id, at)
 
 
 def dead(result: RunResult | str) -> bool:

@@ -233,6 +233,8 @@ class Carry:
     breaker_last: str | None
     breaker_streak: int
     breaker_tripped: str | None
+    breaker_since: int = 0
+    """The line whose failure began the streak (0 from a run before it was carried)."""
 
 
 def pack(data: bytes) -> str:

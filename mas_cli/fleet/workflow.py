@@ -83,7 +83,7 @@ class BatchWorkflow:
         start = self.start
         self.governor = Governor.resumed(start.budget, start.rates, carry.ledger)
         self.breaker.last, self.breaker.streak = carry.breaker_last, carry.breaker_streak
-        self.breaker.tripped = carry.breaker_tripped
+        self.breaker.tripped, self.breaker.since = carry.breaker_tripped, carry.breaker_since
         self.queue.extend(carry.queue)
         self.status = replace(carry.status, running=0, reason=None, done=False)
         self.status.runs += 1
@@ -94,7 +94,7 @@ class BatchWorkflow:
         breaker = self.breaker
         return Carry(
             self.governor.ledger(), replace(self.status), self.started, list(self.queue),
-            breaker.last, breaker.streak, breaker.tripped,
+            breaker.last, breaker.streak, breaker.tripped, breaker.since,
         )  # fmt: skip
 
     @workflow.run
@@ -176,20 +176,20 @@ class BatchWorkflow:
                 heartbeat_timeout=timedelta(seconds=HEARTBEAT_S),
                 retry_policy=RETRIES,
             )
-            self._count(str(done.line.get("status")), done.how, done.line.get("error"))
+            self._count(item.line, str(done.line.get("status")), done.how, done.line.get("error"))
         except ActivityError as exc:  # out of retries: the submitter records it failed
-            self._count("failed", "worker", str(exc.cause or exc))
+            self._count(item.line, "failed", "worker", str(exc.cause or exc))
         finally:
             self.status.running -= 1
             self.recordings.pop(item.key, None)
 
-    def _count(self, status: str, how: str, reason: str | None) -> None:
+    def _count(self, at: int, status: str, how: str, reason: str | None) -> None:
         if status == "ok":
             self.status.ok += 1
-            self.breaker.ok()
+            self.breaker.ok(at)
         elif status == "failed":
             self.status.failed += 1
-            self.breaker.failed(how, reason, self.start.batch_id)
+            self.breaker.failed(how, reason, self.start.batch_id, at)
         else:
             self.status.stopped += 1
 
