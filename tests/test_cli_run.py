@@ -227,6 +227,36 @@ def test_a_run_started_with_sigint_ignored_ignores_it(tmp_path: Path, clean_env:
     assert (last["type"], last["status"]) == ("run_finished", "ok")
 
 
+def test_a_run_started_with_sigint_ignored_still_stops_on_sigterm(
+    tmp_path: Path, clean_env: Path
+) -> None:
+    """SIGINT ignored from the start leaves SIGTERM as it was: the run ends interrupted, 130."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mas_cli",
+            "run",
+            str(write_crew(tmp_path / "c", SLOW, nap__py=NAP)),
+        ],
+        env={**os.environ, "MAS_HOME": str(clean_env)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),  # noqa: PLW1509
+    )
+    log = _log(clean_env)
+    process.send_signal(signal.SIGTERM)  # while the tool naps (a minute)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    last = json.loads(log.read_text().splitlines()[-1])
+    assert (last["type"], last["status"], last["reason"]) == (
+        "run_finished",
+        "interrupted",
+        "interrupted by SIGTERM",
+    )
+
+
 def test_sigkill_leaves_every_written_line_readable(tmp_path: Path, clean_env: Path) -> None:
     process = _start(write_crew(tmp_path / "c", SLOW, nap__py=NAP), clean_env)
     log = _log(clean_env)

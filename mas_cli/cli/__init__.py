@@ -33,14 +33,13 @@ def entry() -> NoReturn:
 
     collector.start()
     # SIGINT ignored from the start (a job a script put in the background) stays ignored.
-    answer = signal.getsignal(signal.SIGINT) is not signal.SIG_IGN
+    ignored = signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    at_exit = signal.SIG_IGN if ignored else _interrupted
     try:
         code = main()
-        if answer:
-            signal.signal(signal.SIGINT, _interrupted)
+        signal.signal(signal.SIGINT, at_exit)
     except KeyboardInterrupt:
-        if answer:
-            signal.signal(signal.SIGINT, _interrupted)
+        signal.signal(signal.SIGINT, at_exit)
         code = 130
     import contextlib  # here, not at the top: `mas --version` loads nothing it does not use
 
