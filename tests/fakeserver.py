@@ -12,6 +12,7 @@ send, over HTTP/1.1 keep-alive.
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -22,6 +23,16 @@ from typing import Any
 OPENAI = "/v1/chat/completions"
 ANTHROPIC = "/v1/messages"
 REASONS = {200: "OK", 401: "Unauthorized", 429: "Too Many Requests", 500: "Internal Server Error"}
+
+
+class _Quiet(ThreadingHTTPServer):
+    """The server, silent when a client drops its connection (a killed worker, a timed-out
+    call): socketserver prints a traceback for it from the request's thread, outside any
+    test's captured output."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 @dataclass(frozen=True)
@@ -76,7 +87,7 @@ class FakeServer:
         self.seen: list[Seen] = []
         self.stopping = threading.Event()
         self._lock = threading.Lock()
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._http = _Quiet(("127.0.0.1", 0), _handler_for(self))
         self._http.daemon_threads = True
         # A short poll interval: stop() waits for the serving loop to notice, once per test.
         self._thread = threading.Thread(
