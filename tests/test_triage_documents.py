@@ -312,3 +312,22 @@ def test_a_log_whose_first_line_starts_with_a_bracket_is_still_read_by_lines(
     records, bad = read(path)
     assert ("ToolCallRecord", "scorer", "search") in _kinds(records)
     assert bad.count == 1  # the [INFO] line
+
+
+@pytest.mark.parametrize("fmt", ["otlp", "jaeger"])
+def test_a_document_whose_root_span_comes_first_has_its_traces_end(
+    runner: CliRunner, tmp_path: Path, fmt: str
+) -> None:
+    """An export in start order (the root first, as Jaeger's UI saves it) is held open until
+    the document ends, then ended: no trace in it is reported as never finished."""
+    doc = json.loads((DOCS / FIXTURES[fmt]).read_text())
+    spans = doc["resourceSpans"][0]["scopeSpans"][0]["spans"] if fmt == "otlp" else None
+    spans = spans if spans is not None else doc["data"][0]["spans"]
+    spans.insert(0, spans.pop())  # the root span, last in the fixture, goes first
+    path = tmp_path / FIXTURES[fmt]
+    path.write_text(json.dumps(doc, indent=2))
+    records, _ = read(path)
+    assert [r.trace for _, r in records if isinstance(r, TraceEnd)] == [TRACE]
+    code, data = loops(runner, str(path))
+    assert code == 1
+    assert {f["detector"] for f in data["findings"]} == {"repeated_calls", "limit_hit"}
