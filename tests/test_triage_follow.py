@@ -411,3 +411,19 @@ def test_ctrl_c_on_a_pipe_that_stays_open_ends_cleanly() -> None:
     assert code == 0
     assert "stopped (Ctrl-C): - (mas) · 6 lines" in err
     assert "Traceback" not in err
+
+
+def test_a_byte_order_mark_is_read_past_in_a_followed_log(tmp_path: Path) -> None:
+    """A BOM on the file's first line (and on the first line of the file it was truncated to)
+    does not make it a bad line, nor the log a text log."""
+    log = tmp_path / "events.jsonl"
+    bom = "\ufeff"
+    padded = [line.replace('"r1"', '"' + "r" * 400 + '"') for line in looping_run()[:5]]
+    log.write_text(bom + "".join(padded), encoding="utf-8")
+    with following(str(log), exit_rank=RANK["error"]) as (fired, done):
+        wait_for(lambda: len(fired) == 1)
+        log.write_text(bom + other_trace(looping_run(8)[:8]), encoding="utf-8")
+    assert done[0].truncations == 1
+    assert done[0].bad.count == 0
+    assert [f.finding.detector for f in fired] == ["repeated_calls", "repeated_calls"]
+    assert where(fired[-1]) == f"{log} (truncated #1):3"

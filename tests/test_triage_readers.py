@@ -389,3 +389,43 @@ def test_blocks_are_whole_lines_with_their_arrays(
         assert b"".join(piece for _, piece in pieces) == data[start:end]
         assert all(piece.endswith(b"\n") for _, piece in pieces[:-1])
         assert all(array == as_array(piece) for array, piece in pieces)
+
+
+BOM = b"\xef\xbb\xbf"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.mark.parametrize("packed", [False, True], ids=["plain", "gzip"])
+@pytest.mark.parametrize(
+    "fixture",
+    ["", "chats/openai.jsonl", "frameworks/crewai.otlp.jsonl", "docs/jaeger-export.json"],
+    ids=["mas", "chat", "otlp", "jaeger"],
+)
+def test_a_byte_order_mark_is_not_a_bad_first_line(
+    tmp_path: Path, fixture: str, packed: bool
+) -> None:
+    """Windows tools (PowerShell's Out-File, Notepad) start UTF-8 files with a BOM: the first
+    record is read as if it were not there, not skipped (it may be the one that loops)."""
+    from mas_cli.triage.scan import ScanOptions, scan
+
+    text = (
+        (FIXTURES / fixture).read_bytes() if fixture else jsonl(run(*map(tool, range(5)))).encode()
+    )
+    reports = []
+    for name, data in (("plain.log", text), ("bom.log", BOM + text)):
+        log = tmp_path / name
+        log.write_bytes(gzip.compress(data) if packed else data)
+        reports.append(scan([str(log)], ScanOptions()))
+    plain, bom = reports
+    assert bom.bad.count == plain.bad.count == 0
+    assert (bom.records, bom.traces, bom.found) == (plain.records, plain.traces, plain.found)
+    assert bom.found > 0
+
+
+def test_a_byte_order_mark_on_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = BOM + (FIXTURES / "chats" / "openai.jsonl").read_bytes()
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BufferedReader(io.BytesIO(data))))
+    bad = BadLines()
+    records = list(read_records(line_source("-", bad), "auto", bad))
+    assert bad.count == 0
+    assert sum(isinstance(r, ToolCallRecord) for _, r in records) == 5

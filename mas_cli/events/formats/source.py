@@ -21,6 +21,8 @@ from typing import Any, BinaryIO
 from mas_cli.errors import LogFormatError
 
 GZIP_MAGIC = b"\x1f\x8b"
+BOM = b"\xef\xbb\xbf"
+"""The byte order mark Windows tools (PowerShell, Notepad) start a UTF-8 file with."""
 KEPT_BAD_LINES = 5
 MAX_LINE_BYTES = 16 << 20
 READ_BYTES = 1 << 20
@@ -95,7 +97,21 @@ def open_binary(name: str) -> tuple[BinaryIO, BinaryIO]:
             raise LogFormatError(
                 f"{name}: cannot be read ({exc.strerror})", hint="check the path and permissions"
             ) from None
-    return _maybe_gunzip(raw), raw
+    return _skip_bom(_maybe_gunzip(raw)), raw
+
+
+def _skip_bom(handle: BinaryIO) -> BinaryIO:
+    """The handle past a leading byte order mark, so the first line reads as any other."""
+    peek = getattr(handle, "peek", None)
+    if peek is not None and bytes(peek(len(BOM))[: len(BOM)]) == BOM:
+        handle.read(len(BOM))
+    return handle
+
+
+def bom_size(path: Path) -> int:
+    """The length of the byte order mark the file starts with (0 without one)."""
+    with path.open("rb") as handle:
+        return len(BOM) if handle.read(len(BOM)) == BOM else 0
 
 
 class _Prefetched(io.RawIOBase):
