@@ -222,6 +222,20 @@ def test_a_one_line_document_past_the_line_bound_is_streamed(tmp_path: Path) -> 
     assert {f["where"]["trace"] for f in report["findings"]} == {"c0", "c1", "c2"}
 
 
+@pytest.mark.parametrize("lines", [1, 2])
+def test_a_one_line_list_of_conversations_is_read(tmp_path: Path, lines: int) -> None:
+    """`json.dump(conversations, f)`: a list of records on one line (or one such list a line),
+    read as the same list pretty-printed is, not skipped as "no conversation found"."""
+    log = tmp_path / "dump.json"
+    log.write_text((_one_line_chats(3, "hi") + "\n") * lines)
+    code, report, stderr = loops(str(log))
+    assert (code, stderr) == (0, "")
+    assert report["sources"][0]["format"] == "chat"
+    assert report["traces"] == 3 * lines
+    assert report["skipped_lines"]["count"] == 0
+    assert {f["where"]["trace"] for f in report["findings"]} == {"c0", "c1", "c2"}
+
+
 def test_documents_from_stdin_and_gzip(tmp_path: Path) -> None:
     import gzip
 

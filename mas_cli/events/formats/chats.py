@@ -183,6 +183,8 @@ class _Reader:
                         shared = self._conversation({}, dialect(value), several=False)
                     found = list(shared.message(number, index, value))
                     index += 1
+                elif isinstance(value, list) and messages_of(value) is None:  # records
+                    found = [r for item in value for r in self._record(number, item, several=True)]
                 else:
                     found = list(self._record(number, value, several=True))
             except (msgspec.DecodeError, *SHAPE_ERRORS) as exc:
