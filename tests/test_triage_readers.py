@@ -429,3 +429,22 @@ def test_a_byte_order_mark_on_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
     records = list(read_records(line_source("-", bad), "auto", bad))
     assert bad.count == 0
     assert sum(isinstance(r, ToolCallRecord) for _, r in records) == 5
+
+
+def test_a_span_exported_twice_is_one_call(tmp_path: Path) -> None:
+    """An exporter that retried a batch the collector had taken writes its spans again: two
+    tool calls sent twice are two calls, not a tool "called 4 times with the same arguments"."""
+    from mas_cli.triage.scan import ScanOptions, scan
+
+    call = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "search"}
+    call |= {"gen_ai.agent.name": "scorer", "gen_ai.tool.call.arguments": '{"q": "x"}'}
+    spans = [otlp_span(f"{i:016x}", "a" * 16, "execute_tool", call, start=i) for i in (1, 2)]
+    root = otlp_span("a" * 16, "", "invoke_agent scorer", {"gen_ai.agent.name": "scorer"}, start=3)
+    log = tmp_path / "traces.jsonl"
+    log.write_text(otlp_line(*spans) + otlp_line(*spans) + otlp_line(root))
+    records, bad = read(log)
+    assert sum(isinstance(r, ToolCallRecord) for _, r in records) == 2
+    assert bad.count == 0
+    report = scan([str(log)], ScanOptions())
+    assert report.found == 0
+    assert [row.tool_calls for row in report.agents] == [2]
