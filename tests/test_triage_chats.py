@@ -273,3 +273,20 @@ def test_every_chat_fixture_mutated(tmp_path: Path, name: str, seed: int, pretty
             mutated = json.dumps(json.loads(mutated), indent=2 if pretty else None)
     log = write(tmp_path / name, mutated)
     cli("triage", "loops", str(log), "--json")
+
+
+def test_a_chat_document_that_stops_early_with_most_of_it_unread_is_unreadable(
+    tmp_path: Path,
+) -> None:
+    records = json.loads(_one_line_chats(200, "x" * 2000))
+    text = json.dumps(records, indent=1)
+    cut = text.index('"id": "c20"')
+    log = tmp_path / "chats.json"
+    log.write_text(text[:cut] + "@" + text[cut:])
+    code, report, stderr = loops(str(log))
+    assert code == 2
+    assert report["sources"][0]["unreadable"] is True
+    assert "most of the document unread" in stderr
+    reason = report["skipped_lines"]["first"][0]["reason"]
+    assert reason.startswith("the document ends early or is not JSON (lexical error")
+    assert "\n" not in reason  # the parser's own multi-line message, cut to its first line

@@ -103,14 +103,17 @@ class Input:
     lines: int
     """Its lines that are not blank (read or skipped)."""
     skipped: int
+    cut_short: bool = False
+    """A JSON document whose reading stopped with more of it unread than read."""
 
     @property
     def unreadable(self) -> bool:
         """Most of it could not be read: more than half its lines skipped, or no record at all
         from lines that are there. Its verdict cannot be "clean". A JSON document read a record
-        at a time counts no lines: its records and skipped entries stand for them."""
+        at a time counts no lines: its records and skipped entries stand for them, and one cut
+        short (see `cut_short`) is unreadable too."""
         units = self.lines or self.records + self.skipped
-        return self.skipped * 2 > units or (self.records == 0 and units > 0)
+        return self.cut_short or self.skipped * 2 > units or (self.records == 0 and units > 0)
 
 
 @dataclass

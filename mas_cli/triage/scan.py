@@ -164,7 +164,8 @@ def scan(sources: list[str], options: ScanOptions) -> LoopReport:
         with _no_gc():
             fmt, part = _read_source(name, len(report.units), options)
         report.sources.append((name, fmt))
-        report.inputs.append(Input(name, fmt, part.records, part.lines, part.bad.count))
+        cut_short = part.bad.cut_short > 0
+        report.inputs.append(Input(name, fmt, part.records, part.lines, part.bad.count, cut_short))
         report.units.update({unit: Unit(name, first) for unit, first in part.units.items()})
         if options.rates_per_source:
             th = options.thresholds

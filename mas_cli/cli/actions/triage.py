@@ -155,15 +155,19 @@ def _nothing_readable(report: LoopReport, logs: list[str]) -> None:
 
 
 def _mostly_unreadable(report: LoopReport) -> None:
+    from mas_cli.cli.render.triage import skipped
     from mas_cli.errors import LogFormatError
 
+    bad = report.unreadable()
     said = [
         f"{'standard input' if i.path == '-' else i.path} read as {i.fmt}: "
-        f"{i.skipped:,} of {i.lines:,} lines skipped, {i.records:,} records"
-        for i in report.unreadable()
+        f"{skipped(i)}, {i.records:,} records"
+        for i in bad
     ]
-    raise LogFormatError(
-        "the verdict is unreadable, not clean: " + "; ".join(said),
-        hint="name the format with --log-format, describe text lines with --pattern, "
-        "or leave that input out",
+    hint = (
+        "repair the document where reading stopped (its line is above), or leave it out"
+        if all(i.cut_short for i in bad)
+        else "name the format with --log-format, describe text lines with --pattern, "
+        "or leave that input out"
     )
+    raise LogFormatError("the verdict is unreadable, not clean: " + "; ".join(said), hint=hint)

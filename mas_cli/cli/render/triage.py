@@ -74,9 +74,20 @@ GROUPED = 5  # more inputs than this: those read whole are counted per format, n
 
 def read_as(i: Input) -> str:
     """`README.md: read as text · 2 records · 287 of 289 lines skipped`."""
-    skipped = f"{i.skipped:,} of {i.lines:,} lines skipped" if i.skipped else "no line skipped"
     name = "standard input" if i.path == "-" else i.path
-    return f"{name}: read as {i.fmt} · {i.records:,} records · {skipped}"
+    return f"{name}: read as {i.fmt} · {i.records:,} records · {skipped(i)}"
+
+
+def skipped(i: Input) -> str:
+    """What of an input was skipped: lines, or in a JSON document read a record at a time
+    (which counts no lines), entries, and whether it stopped early with most of it unread."""
+    if i.cut_short:
+        return "reading stopped early, most of the document unread"
+    if not i.skipped:
+        return "no line skipped"
+    if i.lines:
+        return f"{i.skipped:,} of {i.lines:,} lines skipped"
+    return f"{plural(i.skipped, 'entry', 'entries')} skipped"
 
 
 def _inputs(report: LoopReport) -> list[str]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import gzip
 import io
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -63,6 +63,9 @@ class BadLines:
 
     count: int = 0
     first: list[BadLine] = field(default_factory=list)
+    cut_short: int = 0
+    """JSON documents whose reading stopped (malformed, too deep) with more of them unread than
+    read: such an input is unreadable, whatever was found in the part before the stop."""
 
     def add(self, source: str, line: int, reason: str) -> None:
         """Count one bad line; keep it if it is among the first few."""
@@ -80,6 +83,20 @@ class BadLines:
             if len(self.first) < KEPT_BAD_LINES:
                 self.first.append(bad)
         self.count += other.count
+        self.cut_short += other.cut_short
+
+
+def mostly_left(done: int, left: int, read: Callable[[int], bytes]) -> bool:
+    """Whether more of a stopped document is left than the `done` bytes read before the stop:
+    `left` bytes are known to remain, and `read` gives the rest. It is read (never held) only
+    as far as telling needs, so a gzip bomb after the stop costs no more than what came before.
+    """
+    try:
+        while left <= done and (piece := read(min(READ_BYTES, done + 1 - left))):
+            left += len(piece)
+    except (OSError, EOFError):  # a truncated gzip stream: what is left ends there
+        pass
+    return left > done
 
 
 def open_binary(name: str) -> tuple[BinaryIO, BinaryIO]:
