@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from triage_logs import jsonl, llm, mas_event, run, tool
+from triage_logs import jsonl, llm, mas_event, otlp_line, otlp_span, run, tool
 from typer.testing import CliRunner
 
 from mas_cli.cli import app
@@ -376,3 +376,29 @@ def test_loops_last_with_a_log_or_an_unknown_run_is_a_usage_error(
     assert unknown.exit_code == 2
     assert "no run matching '20991231T'" in unknown.stderr
     assert "Traceback" not in unknown.stderr
+
+
+def test_when_runs_forward_on_spans_written_newest_first(runner: CliRunner, tmp_path: Path) -> None:
+    """A trace exported newest span first: the finding's time runs from its earliest call to
+    its latest, with their distance (not `02:00:05 → 02:00:01 (0 s)`)."""
+    call = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "search"}
+    call |= {"gen_ai.agent.name": "scorer", "gen_ai.tool.call.arguments": '{"q": "x"}'}
+    spans = [otlp_span(f"{i:016x}", "a" * 16, "execute_tool", call, start=i) for i in (5, 3, 1)]
+    root = otlp_span("a" * 16, "", "invoke_agent scorer", {"gen_ai.agent.name": "scorer"})
+    log = tmp_path / "traces.jsonl"
+    log.write_text(otlp_line(*spans, root))
+    result = runner.invoke(app, ["triage", "loops", str(log)])
+    [when] = [line for line in result.stdout.splitlines() if "when:" in line]
+    assert when.strip() == "when: 2026-11-18 11:06:41 → 11:06:45 UTC (4 s)"
+
+
+def test_times_with_and_without_a_zone_in_one_finding(runner: CliRunner, tmp_path: Path) -> None:
+    """`02:00:01Z` then `02:00:03`: no distance between them is known; shown as written, in
+    the table and in Markdown, never an internal error."""
+    line = "2026-11-21T02:00:0{}{} agent_run agent=scorer tool=search args=q1\n"
+    log = tmp_path / "app.log"
+    log.write_text(line.format(1, "Z") + line.format(2, "") + line.format(3, ""))
+    for out in ("table", "md"):
+        result = runner.invoke(app, ["triage", "loops", str(log), "--format", out])
+        assert result.exit_code == 0, result.output
+        assert "2026-11-21T02:00:01Z → 2026-11-21T02:00:03" in result.stdout

@@ -162,9 +162,11 @@ def _when(f: Finding) -> str:
     Times that do not parse as ISO 8601 are shown as they are; "" when the log has none.
     """
     first, last = _time(f.first_ts), _time(f.last_ts or f.first_ts)
-    if first is None or last is None:
-        shown = dict.fromkeys(t for t in (f.first_ts, f.last_ts) if t)
-        return " → ".join(shown)
+    if first is None or last is None or (first.tzinfo is None) != (last.tzinfo is None):
+        shown = dict.fromkeys(t for t in (f.first_ts, f.last_ts) if t)  # as written: one with
+        return " → ".join(shown)  # a zone and one without have no distance
+    if last < first:  # records read out of time order (a trace saved newest first)
+        first, last = last, first
     zone = " UTC" if first.utcoffset() == timedelta(0) else ""
     start = first.strftime("%Y-%m-%d %H:%M:%S")
     if last == first:
