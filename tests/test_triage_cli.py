@@ -236,6 +236,20 @@ def test_state_unreadable_exits_2(runner: CliRunner, tmp_path: Path) -> None:
     assert "--crew crew.yaml" in no_schema.stderr
 
 
+def test_state_and_schema_files_with_a_byte_order_mark(runner: CliRunner, tmp_path: Path) -> None:
+    """PowerShell's `Out-File` writes a BOM: the file is still UTF-8 JSON."""
+    bom = "\ufeff"
+    path = tmp_path / "state.json"
+    path.write_text(bom + json.dumps(ours(fraud_score=0.5, decision="approve")), encoding="utf-8")
+    schema = tmp_path / "schema.json"
+    schema.write_text(bom + json.dumps({"properties": {"decision": {}}}), encoding="utf-8")
+    result = runner.invoke(app, ["triage", "state", str(path), "--crew", str(CREW)])
+    assert (result.exit_code, result.stderr) == (0, "")
+    result = runner.invoke(app, ["triage", "state", str(path), "--schema", str(schema)])
+    assert result.exit_code == 1  # fraud_score: not a key of that schema
+    assert "not valid JSON" not in result.stderr
+
+
 def test_state_with_schema_file_and_plain_object(runner: CliRunner, tmp_path: Path) -> None:
     schema = tmp_path / "schema.json"
     schema.write_text(
