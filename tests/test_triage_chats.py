@@ -290,3 +290,15 @@ def test_a_chat_document_that_stops_early_with_most_of_it_unread_is_unreadable(
     reason = report["skipped_lines"]["first"][0]["reason"]
     assert reason.startswith("the document ends early or is not JSON (lexical error")
     assert "\n" not in reason  # the parser's own multi-line message, cut to its first line
+
+
+def test_a_finding_without_positions_in_a_document_names_its_record_not_a_line() -> None:
+    """In a pretty-printed group chat, a ping-pong's loc is the record's number: the evidence
+    says `record 1`, not `line 1` (the chat starts on line 1, its turns much further down)."""
+    path = CHATS / "ag2_group_chat.json"
+    for out in ("table", "md"):
+        result = CliRunner().invoke(app, ["triage", "loops", str(path), "--format", out])
+        [evidence] = [line for line in result.stdout.splitlines() if "writer ⇄ critic" in line]
+        assert evidence.endswith(f"{path} record 1"), evidence
+    jsonl = CliRunner().invoke(app, ["triage", "loops", str(CHATS / "magentic_one.jsonl")])
+    assert f"lines {CHATS / 'magentic_one.jsonl'}:2 → 11" in jsonl.stdout  # one message a line

@@ -203,6 +203,9 @@ def _span(report: LoopReport, f: Finding) -> str:
             if f.last != f.first or f.last_span != f.first_span
             else f"{file} {f.first_span}"
         )
+    if report.in_records(f.first):  # a transcript document: records are counted, not lines
+        file, at = first.rsplit(":", 1)[0], (report.line(f.first), report.line(f.last))
+        return f"{file} record {at[0]}" if at[0] == at[1] else f"{file} records {at[0]} → {at[1]}"
     lines = f"line {first}" if f.first == f.last else f"lines {first} → {report.line(f.last)}"
     spans = f" (span {f.first_span} → {f.last_span})" if f.first_span else ""
     return lines + spans
