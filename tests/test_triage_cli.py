@@ -416,3 +416,23 @@ def test_times_with_and_without_a_zone_in_one_finding(runner: CliRunner, tmp_pat
         result = runner.invoke(app, ["triage", "loops", str(log), "--format", out])
         assert result.exit_code == 0, result.output
         assert "2026-11-21T02:00:01Z → 2026-11-21T02:00:03" in result.stdout
+
+
+def test_loops_reads_a_run_folder_and_refuses_another_folder(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    """Tab completion stops at `.mas/runs/<run_id>/`: the folder names the run's events.jsonl;
+    another folder is a usage error that says what to name, not "Is a directory"."""
+    folder = tmp_path / "runs" / "20261206T194346741-f07949"
+    folder.mkdir(parents=True)
+    write(folder, run(*[tool(i, result="same") for i in range(1, 5)]))
+    result = runner.invoke(app, ["triage", "loops", str(folder), "--json"])
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["sources"][0]["path"] == str(folder / "events.jsonl")
+    for other, logs in ((folder.parent, "*/events.jsonl"), (tmp_path / "empty", "*.jsonl")):
+        other.mkdir(exist_ok=True)
+        result = runner.invoke(app, ["triage", "loops", str(other)])
+        assert result.exit_code == 2
+        assert (
+            f"{other}: a folder, not a log (name the logs in it ({other}/{logs})" in result.stderr
+        )

@@ -32,7 +32,8 @@ def _logs(
             raise UsageError("--last reads the last run alone", hint="drop --last, or the others")
         return [str(resolve_log(home_dir(home), None, last=True))]
     logs = [
-        str(resolve_log(home_dir(home), log, last=False)) if _run_id(log) else log for log in logs
+        str(resolve_log(home_dir(home), log, last=False)) if _run_id(log) else _folder(log)
+        for log in logs
     ]
     if view is not None:
         return [*logs, *map(str, batch_logs(home, view))]
@@ -41,6 +42,23 @@ def _logs(
             "name a log to read", hint="mas triage loops LOG, --last, or --batch BATCH_ID"
         )
     return logs
+
+
+def _folder(log: str) -> str:
+    """A run's folder names its log; another folder is a usage error that says what to name."""
+    from mas_cli.errors import UsageError
+
+    path = Path(log)
+    if log == "-" or not path.is_dir():
+        return log
+    if (path / "events.jsonl").is_file():
+        return str(path / "events.jsonl")
+    runs = next(path.glob("*/events.jsonl"), None) is not None  # the runs folder, say
+    logs = path / "*" / "events.jsonl" if runs else path / "*.jsonl"
+    raise UsageError(
+        f"{log}: a folder, not a log",
+        hint=f"name the logs in it ({logs}), or a run's folder (it holds events.jsonl)",
+    )
 
 
 def _run_id(ref: str) -> bool:
