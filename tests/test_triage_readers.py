@@ -242,6 +242,21 @@ def test_otlp_current_deprecated_and_openinference_attributes(tmp_path: Path) ->
     assert bad.first[0].line == 3
 
 
+def test_otlp_token_counts_sent_as_doubles_or_strings(tmp_path: Path) -> None:
+    """An SDK that sends every number as a double (`{"doubleValue": 1200.0}`), or a count as a
+    string: the tokens are counted, not read as 0."""
+    chat = otlp_span("1" * 16, "", "chat", {"gen_ai.operation.name": "chat"})
+    chat["attributes"] += [
+        {"key": "gen_ai.usage.input_tokens", "value": {"doubleValue": 1200.0}},
+        {"key": "gen_ai.usage.output_tokens", "value": {"stringValue": "80"}},
+    ]
+    log = tmp_path / "traces.jsonl"
+    log.write_text(otlp_line(chat))
+    records, bad = read(log)
+    [call] = [r for _, r in records if isinstance(r, ModelCall)]
+    assert (call.input_tokens, call.output_tokens, bad.count) == (1200, 80, 0)
+
+
 def test_otlp_trace_without_root_never_finished(tmp_path: Path) -> None:
     chat = otlp_span(
         "1111111111111111",

@@ -315,9 +315,13 @@ def _first(attrs: dict[str, Any], names: tuple[str, ...]) -> str:
 
 
 def _int(attrs: dict[str, Any], names: tuple[str, ...]) -> int:
+    """A count: an int, a whole double (an SDK that sends every number as doubleValue) or a
+    string of digits; 0 when none of the names holds one."""
     for name in names:
         value = attrs.get(name)
-        if isinstance(value, int | float | str) and str(value).lstrip("-").isdigit():
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, int | str) and str(value).lstrip("-").isdigit():
             return int64(int(value), name)
     return 0
 
