@@ -436,3 +436,13 @@ def test_loops_reads_a_run_folder_and_refuses_another_folder(
         assert (
             f"{other}: a folder, not a log (name the logs in it ({other}/{logs})" in result.stderr
         )
+
+
+def test_a_log_named_twice_is_read_once(runner: CliRunner, tmp_path: Path) -> None:
+    """A run's folder and its events.jsonl, or a path given twice: one log, counted once."""
+    log = write(tmp_path, run(*[tool(i, result="same") for i in range(1, 5)]))
+    result = runner.invoke(app, ["triage", "loops", str(tmp_path), str(log), str(log), "--json"])
+    data = json.loads(result.stdout)
+    assert [s["path"] for s in data["sources"]] == [str(log)]
+    assert (data["records"], data["traces"], len(data["findings"])) == (8, 1, 1)
+    assert data["agents"][0]["tool_calls"] == 4

@@ -36,12 +36,29 @@ def _logs(
         for log in logs
     ]
     if view is not None:
-        return [*logs, *map(str, batch_logs(home, view))]
+        return _once([*logs, *map(str, batch_logs(home, view))])
     if not logs:
         raise UsageError(
             "name a log to read", hint="mas triage loops LOG, --last, or --batch BATCH_ID"
         )
-    return logs
+    return _once(logs)
+
+
+def _once(logs: list[str]) -> list[str]:
+    """Each log once, however many times it was named (a run's folder and its events.jsonl, a
+    run and its batch): read twice, every count and finding would be doubled."""
+    seen: set[object] = set()
+    kept = []
+    for log in logs:
+        try:
+            stat = Path(log).stat() if log != "-" else None
+        except OSError:  # the reader says what is wrong with it
+            stat = None
+        key = (stat.st_dev, stat.st_ino) if stat is not None else log
+        if key not in seen:
+            seen.add(key)
+            kept.append(log)
+    return kept
 
 
 def _folder(log: str) -> str:
