@@ -427,3 +427,21 @@ def test_a_byte_order_mark_is_read_past_in_a_followed_log(tmp_path: Path) -> Non
     assert done[0].bad.count == 0
     assert [f.finding.detector for f in fired] == ["repeated_calls", "repeated_calls"]
     assert where(fired[-1]) == f"{log} (truncated #1):3"
+
+
+def test_a_finding_that_runs_across_a_truncation_names_both_files(tmp_path: Path) -> None:
+    """Calls before and after the log was truncated make one repeat: its lines are named in
+    their own files (`app.log:1 → app.log (truncated #1):3`), not as `app.log:1 → 3`."""
+    from mas_cli.cli.render.base import stdout
+    from mas_cli.cli.render.follow import _finding
+
+    log = tmp_path / "app.log"
+    line = "2026-11-21T02:00:0{} agent_run agent=scorer tool=search args=q1 pad={}\n"
+    log.write_text("".join(line.format(i, "x" * 200) for i in (1, 2, 3)))
+    with following(str(log), exit_rank=RANK["error"]) as (fired, done):
+        wait_for(lambda: len(fired) == 1)
+        log.write_text("".join(line.format(i, "") for i in (4, 5, 6)))
+    assert done[0].truncations == 1
+    with stdout.capture() as captured:
+        _finding(REPORT, fired[-1])
+    assert f"{log}:1 → {log} (truncated #1):3" in captured.get()

@@ -60,7 +60,9 @@ def _finding(report: LoopReport, fired: Fired) -> None:
     when = f"{f.last_ts} " if f.last_ts else ""
     stdout.print(f"{escape(when)}[{style}]{now}[/] [bold]{f.detector}[/]: {escape(f.message)}")
     where = [f"agent {f.agent}" if f.agent else "", f"trace {f.trace}" if f.trace else ""]
-    lines = f"{report.where(f.first)} → {report.line(f.last)}"
+    first, last = report.where(f.first), report.where(f.last)
+    same_file = first.rsplit(":", 1)[0] == last.rsplit(":", 1)[0]  # not across a rotation
+    lines = f"{first} → {report.line(f.last)}" if same_file else f"{first} → {last}"
     stdout.print(f"   where: {escape(' · '.join([*filter(None, where), lines]))}")
     stdout.print(f"   evidence: {escape(f.pattern)} · spent inside: {f.tokens:,} tokens")
     stdout.print(f"   fix: {escape(f.fix)}")
