@@ -186,7 +186,9 @@ class _Reader:
     def _end(self, trace: str, end: Located) -> Iterator[Located]:
         yield from self.attribution.end(trace)
         self.span_ids.pop(trace, None)
-        framework = self.frameworks.pop(trace, "")
+        # a trace no framework is named in (an app instrumented by hand) has no crew file:
+        # its advice is what to change in its own loop, as for a plain chat
+        framework = self.frameworks.pop(trace, "") or frameworks.CHAT
         yield end[0], msgspec.structs.replace(end[1], framework=framework)
 
     def _framework(self, trace: str, where: tuple[str, str], attrs: dict[str, Any]) -> str:
