@@ -114,6 +114,16 @@ def test_loops_markdown(runner: CliRunner, tmp_path: Path) -> None:
     assert "**warning** `repeated_calls`" in result.stdout
 
 
+def test_a_pipe_in_an_agent_name_stays_in_its_markdown_cell(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    """`planner|exec` (LangGraph namespaces join with `|`) is one cell, not two columns."""
+    events = run(*[tool(i, agent="planner|exec") for i in (1, 2, 3)])
+    result = runner.invoke(app, ["triage", "loops", str(write(tmp_path, events)), "--format", "md"])
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| planner")]
+    assert rows == ["| planner\\|exec | 0 | 3 | 0 | 0.0 | 0 | - | 1 |"]
+
+
 def test_skipped_lines_are_reported_on_stderr(runner: CliRunner, tmp_path: Path) -> None:
     log = tmp_path / "events.jsonl"
     log.write_text(jsonl(run(llm(1))) + "garbage\n")

@@ -307,7 +307,10 @@ def loops_markdown(report: LoopReport) -> str:
         lines += [f"**{_verdict(report)}**", ""]
     lines += ["| " + " | ".join(AGENT_COLUMNS) + " |", "|" + "---|" * len(AGENT_COLUMNS)]
     crews = bool(report.crews)
-    lines += ["| " + " | ".join(_agent_cells(row, crews)) + " |" for row in report.agents]
+    lines += [
+        "| " + " | ".join(c.replace("|", "\\|") for c in _agent_cells(row, crews)) + " |"
+        for row in report.agents
+    ]
     lines += (
         ["", "### Findings", ""]
         if report.findings
