@@ -145,6 +145,19 @@ def test_nothing_readable_exits_2(runner: CliRunner, tmp_path: Path) -> None:
     assert "cannot be read" in missing.stderr
 
 
+def test_an_empty_input_says_it_is_empty(runner: CliRunner, tmp_path: Path) -> None:
+    """`kubectl logs pod | mas triage loops -` on a pod that logged nothing: the input is
+    empty, not a format to name (exit 2 still: there is no verdict)."""
+    empty, blank = tmp_path / "empty.jsonl", tmp_path / "blank.log"
+    empty.write_text("")
+    blank.write_text("\n\n")
+    for args, named in (([str(empty), str(blank)], f"{empty}, {blank}"), (["-"], "standard input")):
+        result = runner.invoke(app, ["triage", "loops", *args], input="")
+        assert result.exit_code == 2
+        assert f"{named}: empty, or only blank lines: nothing to read" in result.stderr
+        assert "--log-format" not in result.stderr
+
+
 def test_bad_options_exit_2(runner: CliRunner, tmp_path: Path) -> None:
     log = write(tmp_path, run(llm(1)))
     for args, message in (

@@ -181,6 +181,12 @@ def _nothing_readable(report: LoopReport, logs: list[str]) -> None:
     from mas_cli.errors import LogFormatError
 
     bad_lines(report)
+    if all(not i.lines and not i.skipped for i in report.inputs):  # not a format to name
+        named = ", ".join("standard input" if i.path == "-" else i.path for i in report.inputs)
+        raise LogFormatError(
+            f"{named}: empty, or only blank lines: nothing to read",
+            hint="check that it is the log being written; for a pipe, that its writer wrote to it",
+        )
     raise LogFormatError(
         f"nothing readable in {', '.join(logs)}",
         hint="is it a mas, OTLP JSON, Jaeger, Langfuse, OpenAI Agents, chat, SWE-agent, "
