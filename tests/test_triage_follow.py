@@ -445,3 +445,40 @@ def test_a_finding_that_runs_across_a_truncation_names_both_files(tmp_path: Path
     with stdout.capture() as captured:
         _finding(REPORT, fired[-1])
     assert f"{log}:1 → {log} (truncated #1):3" in captured.get()
+
+
+def test_a_followed_log_none_of_whose_lines_read_is_unreadable_not_clean() -> None:
+    """A pipe of lines no reader takes (a pretty-printed document, JSON logs of an unknown
+    shape): told on stderr while it runs, and at its end the verdict is unreadable, exit 2,
+    never "0 findings" and exit 0."""
+    command = [sys.executable, "-m", "mas_cli", "triage", "loops", "-", "--follow"]
+    proc = subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stdin is not None
+    assert proc.stderr is not None
+    said: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=lambda: [said.put(line) for line in proc.stderr or ()])
+    reader.start()
+    try:
+        proc.stdin.write("".join(f'{{"event": "tool call", "n": {i}}}\n' for i in range(25)))
+        proc.stdin.flush()
+        lines = [said.get(timeout=WAIT_S)]
+        while "none of the first" not in lines[-1]:  # said while it still runs
+            lines.append(said.get(timeout=WAIT_S))
+        assert "none of the first 25 lines of standard input could be read as text" in lines[-1]
+    finally:
+        proc.stdin.close()
+        code = proc.wait(timeout=WAIT_S)
+        reader.join(WAIT_S)
+        proc.stderr.close()
+    assert code == 2
+    rest = list(said.queue)
+    assert rest[-1].startswith("verdict: unreadable (25 of 25 lines skipped, 0 records)")
+
+
+def test_a_followed_log_read_whole_exits_0(monkeypatch: pytest.MonkeyPatch) -> None:
+    stream = io.TextIOWrapper(io.BufferedReader(io.BytesIO("".join(looping_run(2)).encode())))
+    monkeypatch.setattr("sys.stdin", stream)
+    summary = follow("-", FollowOptions(poll_s=FAST), lambda _fired: None)
+    assert (summary.unreadable, summary.records) == (False, 6)

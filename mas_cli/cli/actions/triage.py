@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mas_cli.cli.actions.batches import batch_logs, chosen_batch
-from mas_cli.cli.exits import EXIT_GATE, EXIT_OK, output_format
+from mas_cli.cli.exits import EXIT_GATE, EXIT_OK, EXIT_USAGE, output_format
 
 if TYPE_CHECKING:
     from mas_cli.triage.report import LoopReport
@@ -163,7 +163,9 @@ def _follow(
     rank = RANK[exit_on] if exit_on else 0
     options = FollowOptions(fmt, compile_pattern(pattern) if pattern else None, th, rank)
     summary = follow_live(logs[0], options, out == "json", on_finding)
-    return EXIT_GATE if summary.tripped else EXIT_OK
+    if summary.tripped:
+        return EXIT_GATE
+    return EXIT_USAGE if summary.unreadable else EXIT_OK  # never a clean exit on unread lines
 
 
 def _thresholds(crew: Path | None, overrides: list[str]) -> Thresholds:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from rich.markup import escape
@@ -26,6 +27,7 @@ def follow_live(
     from mas_cli.triage.report import LoopReport
 
     hook = Hook(parse_command(on_finding), _warn) if on_finding else None
+    options = replace(options, warn=_warn)
     report = LoopReport()  # its units: the files (rotated, truncated) the locs point into
 
     def emit(fired: Fired) -> None:
@@ -87,6 +89,12 @@ def _summary(s: FollowSummary) -> None:
     )
     if s.bad.count:
         bad_lines_of(s)
+    if s.unreadable and not s.tripped:
+        stderr.print(
+            f"[bold red]verdict: unreadable[/] ({figure(s.bad.count)} of {plural(s.lines, 'line')}"
+            f" skipped, {plural(s.records, 'record')}): name the format with --log-format, or "
+            "describe the lines with --pattern"
+        )
 
 
 def bad_lines_of(s: FollowSummary) -> None:
