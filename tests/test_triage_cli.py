@@ -290,6 +290,16 @@ def test_state_with_schema_file_and_plain_object(runner: CliRunner, tmp_path: Pa
     assert kinds == {"score": "missing", "decision": "null"}
 
 
+def test_state_reads_a_run_log_that_starts_with_a_byte_order_mark(tmp_path: Path) -> None:
+    """Its first line is run_started, which names the crew file the state is checked against."""
+    from mas_cli.triage.state_log import read_run_log
+
+    log = tmp_path / "events.jsonl"
+    log.write_text("\ufeff" + jsonl(run(tool(1))), encoding="utf-8")
+    read = read_run_log(log)
+    assert (read.crew, read.crew_path, read.process) == ("c", "c.yaml", "sequential")
+
+
 def test_state_with_run_log(runner: CliRunner, tmp_path: Path) -> None:
     def write_event(
         n: int,

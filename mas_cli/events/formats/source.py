@@ -114,10 +114,10 @@ def open_binary(name: str) -> tuple[BinaryIO, BinaryIO]:
             raise LogFormatError(
                 f"{name}: cannot be read ({exc.strerror})", hint="check the path and permissions"
             ) from None
-    return _skip_bom(_maybe_gunzip(raw)), raw
+    return skip_bom(_maybe_gunzip(raw)), raw
 
 
-def _skip_bom(handle: BinaryIO) -> BinaryIO:
+def skip_bom(handle: BinaryIO) -> BinaryIO:
     """The handle past a leading byte order mark, so the first line reads as any other."""
     peek = getattr(handle, "peek", None)
     if peek is not None and bytes(peek(len(BOM))[: len(BOM)]) == BOM:
