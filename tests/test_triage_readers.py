@@ -463,3 +463,17 @@ def test_a_span_exported_twice_is_one_call(tmp_path: Path) -> None:
     report = scan([str(log)], ScanOptions())
     assert report.found == 0
     assert [row.tool_calls for row in report.agents] == [2]
+
+
+def test_the_otlp_reader_holds_the_traces_in_flight_not_every_trace_read() -> None:
+    """Memory follows the traces in flight: an ended trace leaves nothing behind (its id was
+    kept for ever, so a collector's file of millions of traces grew the reader without end)."""
+    from mas_cli.events.formats.otlp import Span, SpanReader
+
+    reader = SpanReader()
+    for i in range(1000):
+        trace = f"{i:032x}"
+        list(reader.span(1, Span(traceId=trace, spanId="1" * 16, parentSpanId="2" * 16)))
+        list(reader.span(1, Span(traceId=trace, spanId="2" * 16)))  # its root, last
+    list(reader.span(1, Span(traceId="f" * 32, spanId="3" * 16, parentSpanId="4" * 16)))
+    assert (reader.seen, set(reader.span_ids)) == ({"f" * 32}, {"f" * 32})

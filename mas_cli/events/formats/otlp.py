@@ -104,7 +104,7 @@ def read_otlp(
 class _Reader:
     def __init__(self) -> None:
         self.attribution = Attribution()
-        self.seen: set[str] = set()
+        self.seen: set[str] = set()  # the traces in flight
         self.frameworks: dict[str, str] = {}  # per trace in flight, dropped at its end
         self.span_ids: dict[str, set[str]] = {}  # per trace in flight: the spans read
         self.pending: dict[str, Located] = {}  # ends of traces whose root came first
@@ -185,6 +185,7 @@ class _Reader:
 
     def _end(self, trace: str, end: Located) -> Iterator[Located]:
         yield from self.attribution.end(trace)
+        self.seen.discard(trace)  # what is held is the traces in flight, not every trace read
         self.span_ids.pop(trace, None)
         # a trace no framework is named in (an app instrumented by hand) has no crew file:
         # its advice is what to change in its own loop, as for a plain chat
