@@ -333,7 +333,7 @@ def test_text_default_pattern_and_python_logging_layout(tmp_path: Path) -> None:
         "2026-11-21 02:13:07,123 [4bf92f35] INFO crew.scorer — agent_run iteration=7\n"
         "2026-11-21 02:13:08,001 [4bf92f35] INFO crew.scorer — calling tool=search_kb query=refunds\n"
         "2026-11-21T02:13:09Z llm_call agent=critic task=critique model=gpt-4o tokens=812\n"
-        "Traceback (most recent call last):\n"
+        "a line of no known layout\n"
         "2026-11-21T02:13:10Z handoff from=scorer to=critic\n"
         "2026-11-21T02:13:11Z ERROR agent=scorer MaxTurnsExceeded: max_turns reached\n"
     )
@@ -351,6 +351,30 @@ def test_text_default_pattern_and_python_logging_layout(tmp_path: Path) -> None:
     assert (records[2][1].agent, records[2][1].input_tokens) == ("critic", 812)
     assert bad.count == 1
     assert bad.first[0].line == 4
+
+
+def test_a_traceback_after_a_text_record_is_part_of_it_not_skipped(tmp_path: Path) -> None:
+    """An agent that fails logs a traceback (or a Java stack trace) under each record: those
+    lines are not unreadable, so a log read whole is not 'unreadable' (36 of 42 lines)."""
+    trace = [
+        "Traceback (most recent call last):",
+        '  File "/app/agent.py", line 88, in run_tool',
+        "    result = tool(**args)",
+        "TimeoutError: search timed out",
+        "\tat com.acme.Agent.run(Agent.java:42)",
+        "Caused by: java.net.SocketTimeoutException: Read timed out",
+        "\t... 5 more",
+    ]
+    record = "2026-11-21 02:00:0{} [{}] ERROR scorer — tool_call tool=search args=q1 status=error"
+    lines = [line for i in range(4) for line in (record.format(i, TRACE), *trace)]
+    log = tmp_path / "app.log"
+    log.write_text("\n".join([*lines, "not a record, nor a traceback"]) + "\n")
+    records, bad = read(log)
+    assert sum(isinstance(r, ToolCallRecord) for _, r in records) == 4
+    assert [(b.line, b.reason) for b in bad.first] == [(33, "no timestamp, fields or known layout")]
+    garbage = tmp_path / "noise.log"  # indented lines with no record before them still count
+    garbage.write_text("  indented\nTimeoutError: x\n")
+    assert read(garbage)[1].count == 2
 
 
 def test_text_custom_pattern(tmp_path: Path) -> None:

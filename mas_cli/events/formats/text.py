@@ -66,6 +66,12 @@ LIMIT_WORDS = (
     "limit reached",
     "circuit breaker",
 )
+CONTINUES = re.compile(
+    r"\s|Traceback \(most recent call last\):|During handling of the above exception|"
+    r"The above exception was the direct cause|Caused by: |\.\.\. \d+ more|"
+    r"[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning|Exceeded|Timeout)(?::|$)"
+)
+"""How the lines of a traceback or a stack trace after a record begin."""
 AGENT_WORDS = ("agent_run", "agent_start", "agent_step", "invoke_agent")
 MODEL_WORDS = ("llm_call", "model_call", "completion", "chat.completions")
 
@@ -110,22 +116,30 @@ def read_text(
     bad: BadLines,
     pattern: re.Pattern[str] | None = None,
 ) -> Iterator[tuple[int, Record]]:
-    """Records from the lines of a text log."""
+    """Records from the lines of a text log. The lines a record's traceback or stack trace
+    goes on with (indented, or Python's and Java's own headers and last line) belong to it:
+    they are neither records nor skipped."""
+    in_record = False
     for number, raw in lines:
         if len(raw) > MAX_TEXT_LINE_BYTES:
             bad.add(source, number, f"longer than {MAX_TEXT_LINE_BYTES:,} bytes: skipped")
+            in_record = False
             continue
         text = raw.decode("utf-8", "replace").rstrip("\r\n")
         if not text.strip():
             continue
         fields = _custom(text, pattern) if pattern else _default(text)
         if fields is None:
+            if in_record and CONTINUES.match(text):
+                continue
             bad.add(
                 source,
                 number,
                 "does not match the pattern" if pattern else "no timestamp, fields or known layout",
             )
+            in_record = False
             continue
+        in_record = True
         record = to_record(fields, text)
         if record is not None:
             yield number, record
