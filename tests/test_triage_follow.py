@@ -461,7 +461,7 @@ def test_a_followed_log_none_of_whose_lines_read_is_unreadable_not_clean() -> No
     reader = threading.Thread(target=lambda: [said.put(line) for line in proc.stderr or ()])
     reader.start()
     try:
-        proc.stdin.write("".join(f'{{"event": "tool call", "n": {i}}}\n' for i in range(25)))
+        proc.stdin.write("".join(f'{{"kind": "span", "n": {i}}}\n' for i in range(25)))
         proc.stdin.flush()
         lines = [said.get(timeout=WAIT_S)]
         while "none of the first" not in lines[-1]:  # said while it still runs

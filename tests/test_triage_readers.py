@@ -377,6 +377,31 @@ def test_a_traceback_after_a_text_record_is_part_of_it_not_skipped(tmp_path: Pat
     assert read(garbage)[1].count == 2
 
 
+def test_json_log_lines_are_read_as_their_fields(tmp_path: Path) -> None:
+    """structlog, pino and python-json-logger write one JSON object a line: its keys are read
+    as a text line's `key=value` pairs (an epoch time, a nested object of arguments)."""
+    lines = [
+        {"timestamp": "2026-11-21T02:00:01Z", "event": "tool call", "agent": "scorer",
+         "tool": "search", "args": {"q": "refunds"}, "trace_id": TRACE},
+        {"level": 30, "time": 1795000000123, "msg": "tool call", "agent": "scorer",
+         "tool": "search", "args": {"q": "refunds"}, "trace_id": TRACE},
+        {"asctime": "2026-11-21 02:00:03,000", "name": "crew.critic", "levelname": "INFO",
+         "message": "llm_call", "model": "gpt-4o", "prompt_tokens": 812},
+        [1, 2],
+        {"kind": "span", "agent": "scorer", "tool": "search"},  # no message: not a log line
+    ]  # fmt: skip
+    log = tmp_path / "app.jsonl"
+    log.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    records, bad = read(log)
+    calls = [r for _, r in records if isinstance(r, ToolCallRecord)]
+    assert [(c.agent, c.name, c.trace) for c in calls] == [("scorer", "search", TRACE)] * 2
+    assert calls[0].args == calls[1].args != ""
+    assert calls[1].ts == "2026-11-18T11:06:40.123Z"
+    [model] = [r for _, r in records if isinstance(r, ModelCall)]
+    assert (model.agent, model.name, model.input_tokens) == ("critic", "gpt-4o", 812)
+    assert [b.line for b in bad.first] == [4, 5]
+
+
 def test_text_custom_pattern(tmp_path: Path) -> None:
     log = tmp_path / "custom.log"
     log.write_text(
