@@ -153,7 +153,9 @@ def test_genai_invoke_agent_span_named_only_in_its_span_name(tmp_path: Path) -> 
     assert [row["agent"] for row in report["agents"]] == ["scorer"]
     (found,) = report["findings"]
     assert found["where"]["agent"] == "scorer"
-    assert "tools.search." in found["fix"]  # no framework said: mas's own advice stays
+    # no framework said, and not a mas run (those carry mas's mark): no crew file to set
+    assert found["fix"].startswith("in the agent's prompt or loop: ")
+    assert "tools.search." not in found["fix"]
 
 
 def test_autogen_trace_gets_termination_and_max_turns_advice(tmp_path: Path) -> None:

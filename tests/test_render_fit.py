@@ -42,3 +42,16 @@ def test_a_table_too_wide_is_still_folded() -> None:
     table.add_row("20261206T074022321-a66709", "[green]fraud-review[/]", "ok")
     assert not fit._surely_fits(console, table)
     assert len(fit._groups(console, table)) == 2
+
+
+def test_a_control_character_in_a_cell_is_shown_whole_not_cut() -> None:
+    """The console shows ESC as `\\x1b` after the layout: the column is as wide as that."""
+    from mas_cli.cli.render.base import SafeConsole
+
+    console = SafeConsole(width=80, record=True, file=None, force_terminal=False)
+    table = Table(box=None, pad_edge=False)
+    for name in ("agent", "calls"):
+        table.add_column(name)
+    table.add_row("ag\x1b[2Jent\u202e", "5")
+    fit.print_table(console, table)
+    assert "ag\\x1b[2Jent\\u202e  5" in console.export_text()

@@ -169,3 +169,21 @@ def test_a_plain_chat_is_told_what_to_change_in_its_prompt_or_loop(name: str) ->
         fix = finding["fix"]
         assert fix.startswith("in the agent's prompt or loop: "), fix
         assert not [k for k in EVERY_SETTING if k in fix], fix
+
+
+def test_a_trace_no_framework_is_named_in_gets_no_crew_file_settings(tmp_path: Path) -> None:
+    """An app instrumented by hand (GenAI spans, no framework's scope or attributes) has no
+    crew file: its findings say what to change in its own loop, not `tools.X.deterministic`."""
+    call = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "lookup"}
+    call |= {"gen_ai.agent.name": "a", "gen_ai.tool.call.arguments": '{"id": 7}'}
+    spans = [otlp_span(f"{i + 1:016x}", "e" * 16, "lookup", call, start=i) for i in range(7)]
+    spans += _failing_busy_trace()[-2:]  # a turn limit, alone and with the loop
+    spans[-2] = _in_trace("4bf92f3577b34da6a3ce929d0e0e4736", spans[-2])
+    log = tmp_path / "traces.jsonl"
+    log.write_text(_line("my_app.agent", spans))
+    findings = triage(log)["findings"]
+    assert {f["detector"] for f in findings} >= {"repeated_calls", "limit_hit"}
+    for finding in findings:
+        fix = finding["fix"]
+        assert fix.startswith("in the agent's prompt or loop: "), fix
+        assert not [k for k in EVERY_SETTING if k in fix], fix

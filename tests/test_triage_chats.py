@@ -222,6 +222,20 @@ def test_a_one_line_document_past_the_line_bound_is_streamed(tmp_path: Path) -> 
     assert {f["where"]["trace"] for f in report["findings"]} == {"c0", "c1", "c2"}
 
 
+@pytest.mark.parametrize("lines", [1, 2])
+def test_a_one_line_list_of_conversations_is_read(tmp_path: Path, lines: int) -> None:
+    """`json.dump(conversations, f)`: a list of records on one line (or one such list a line),
+    read as the same list pretty-printed is, not skipped as "no conversation found"."""
+    log = tmp_path / "dump.json"
+    log.write_text((_one_line_chats(3, "hi") + "\n") * lines)
+    code, report, stderr = loops(str(log))
+    assert (code, stderr) == (0, "")
+    assert report["sources"][0]["format"] == "chat"
+    assert report["traces"] == 3 * lines
+    assert report["skipped_lines"]["count"] == 0
+    assert {f["where"]["trace"] for f in report["findings"]} == {"c0", "c1", "c2"}
+
+
 def test_documents_from_stdin_and_gzip(tmp_path: Path) -> None:
     import gzip
 
@@ -259,3 +273,32 @@ def test_every_chat_fixture_mutated(tmp_path: Path, name: str, seed: int, pretty
             mutated = json.dumps(json.loads(mutated), indent=2 if pretty else None)
     log = write(tmp_path / name, mutated)
     cli("triage", "loops", str(log), "--json")
+
+
+def test_a_chat_document_that_stops_early_with_most_of_it_unread_is_unreadable(
+    tmp_path: Path,
+) -> None:
+    records = json.loads(_one_line_chats(200, "x" * 2000))
+    text = json.dumps(records, indent=1)
+    cut = text.index('"id": "c20"')
+    log = tmp_path / "chats.json"
+    log.write_text(text[:cut] + "@" + text[cut:])
+    code, report, stderr = loops(str(log))
+    assert code == 2
+    assert report["sources"][0]["unreadable"] is True
+    assert "most of the document unread" in stderr
+    reason = report["skipped_lines"]["first"][0]["reason"]
+    assert reason.startswith("the document ends early or is not JSON (lexical error")
+    assert "\n" not in reason  # the parser's own multi-line message, cut to its first line
+
+
+def test_a_finding_without_positions_in_a_document_names_its_record_not_a_line() -> None:
+    """In a pretty-printed group chat, a ping-pong's loc is the record's number: the evidence
+    says `record 1`, not `line 1` (the chat starts on line 1, its turns much further down)."""
+    path = CHATS / "ag2_group_chat.json"
+    for out in ("table", "md"):
+        result = CliRunner().invoke(app, ["triage", "loops", str(path), "--format", out])
+        [evidence] = [line for line in result.stdout.splitlines() if "writer ⇄ critic" in line]
+        assert evidence.endswith(f"{path} record 1"), evidence
+    jsonl = CliRunner().invoke(app, ["triage", "loops", str(CHATS / "magentic_one.jsonl")])
+    assert f"lines {CHATS / 'magentic_one.jsonl'}:2 → 11" in jsonl.stdout  # one message a line

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from triage_logs import jsonl, llm, mas_event, run, tool
+from triage_logs import jsonl, llm, mas_event, otlp_line, otlp_span, run, tool
 from typer.testing import CliRunner
 
 from mas_cli.cli import app
@@ -114,6 +114,16 @@ def test_loops_markdown(runner: CliRunner, tmp_path: Path) -> None:
     assert "**warning** `repeated_calls`" in result.stdout
 
 
+def test_a_pipe_in_an_agent_name_stays_in_its_markdown_cell(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    """`planner|exec` (LangGraph namespaces join with `|`) is one cell, not two columns."""
+    events = run(*[tool(i, agent="planner|exec") for i in (1, 2, 3)])
+    result = runner.invoke(app, ["triage", "loops", str(write(tmp_path, events)), "--format", "md"])
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| planner")]
+    assert rows == ["| planner\\|exec | 0 | 3 | 0 | 0.0 | 0 | - | 1 |"]
+
+
 def test_skipped_lines_are_reported_on_stderr(runner: CliRunner, tmp_path: Path) -> None:
     log = tmp_path / "events.jsonl"
     log.write_text(jsonl(run(llm(1))) + "garbage\n")
@@ -133,6 +143,19 @@ def test_nothing_readable_exits_2(runner: CliRunner, tmp_path: Path) -> None:
     missing = runner.invoke(app, ["triage", "loops", str(tmp_path / "nope.jsonl")])
     assert missing.exit_code == 2
     assert "cannot be read" in missing.stderr
+
+
+def test_an_empty_input_says_it_is_empty(runner: CliRunner, tmp_path: Path) -> None:
+    """`kubectl logs pod | mas triage loops -` on a pod that logged nothing: the input is
+    empty, not a format to name (exit 2 still: there is no verdict)."""
+    empty, blank = tmp_path / "empty.jsonl", tmp_path / "blank.log"
+    empty.write_text("")
+    blank.write_text("\n\n")
+    for args, named in (([str(empty), str(blank)], f"{empty}, {blank}"), (["-"], "standard input")):
+        result = runner.invoke(app, ["triage", "loops", *args], input="")
+        assert result.exit_code == 2
+        assert f"{named}: empty, or only blank lines: nothing to read" in result.stderr
+        assert "--log-format" not in result.stderr
 
 
 def test_bad_options_exit_2(runner: CliRunner, tmp_path: Path) -> None:
@@ -236,6 +259,20 @@ def test_state_unreadable_exits_2(runner: CliRunner, tmp_path: Path) -> None:
     assert "--crew crew.yaml" in no_schema.stderr
 
 
+def test_state_and_schema_files_with_a_byte_order_mark(runner: CliRunner, tmp_path: Path) -> None:
+    """PowerShell's `Out-File` writes a BOM: the file is still UTF-8 JSON."""
+    bom = "\ufeff"
+    path = tmp_path / "state.json"
+    path.write_text(bom + json.dumps(ours(fraud_score=0.5, decision="approve")), encoding="utf-8")
+    schema = tmp_path / "schema.json"
+    schema.write_text(bom + json.dumps({"properties": {"decision": {}}}), encoding="utf-8")
+    result = runner.invoke(app, ["triage", "state", str(path), "--crew", str(CREW)])
+    assert (result.exit_code, result.stderr) == (0, "")
+    result = runner.invoke(app, ["triage", "state", str(path), "--schema", str(schema)])
+    assert result.exit_code == 1  # fraud_score: not a key of that schema
+    assert "not valid JSON" not in result.stderr
+
+
 def test_state_with_schema_file_and_plain_object(runner: CliRunner, tmp_path: Path) -> None:
     schema = tmp_path / "schema.json"
     schema.write_text(
@@ -251,6 +288,16 @@ def test_state_with_schema_file_and_plain_object(runner: CliRunner, tmp_path: Pa
     result = runner.invoke(app, ["triage", "state", str(path), "--schema", str(schema), "--json"])
     kinds = {p["key"]: p["kind"] for p in json.loads(result.stdout)["problems"]}
     assert kinds == {"score": "missing", "decision": "null"}
+
+
+def test_state_reads_a_run_log_that_starts_with_a_byte_order_mark(tmp_path: Path) -> None:
+    """Its first line is run_started, which names the crew file the state is checked against."""
+    from mas_cli.triage.state_log import read_run_log
+
+    log = tmp_path / "events.jsonl"
+    log.write_text("\ufeff" + jsonl(run(tool(1))), encoding="utf-8")
+    read = read_run_log(log)
+    assert (read.crew, read.crew_path, read.process) == ("c", "c.yaml", "sequential")
 
 
 def test_state_with_run_log(runner: CliRunner, tmp_path: Path) -> None:
@@ -376,3 +423,59 @@ def test_loops_last_with_a_log_or_an_unknown_run_is_a_usage_error(
     assert unknown.exit_code == 2
     assert "no run matching '20991231T'" in unknown.stderr
     assert "Traceback" not in unknown.stderr
+
+
+def test_when_runs_forward_on_spans_written_newest_first(runner: CliRunner, tmp_path: Path) -> None:
+    """A trace exported newest span first: the finding's time runs from its earliest call to
+    its latest, with their distance (not `02:00:05 → 02:00:01 (0 s)`)."""
+    call = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "search"}
+    call |= {"gen_ai.agent.name": "scorer", "gen_ai.tool.call.arguments": '{"q": "x"}'}
+    spans = [otlp_span(f"{i:016x}", "a" * 16, "execute_tool", call, start=i) for i in (5, 3, 1)]
+    root = otlp_span("a" * 16, "", "invoke_agent scorer", {"gen_ai.agent.name": "scorer"})
+    log = tmp_path / "traces.jsonl"
+    log.write_text(otlp_line(*spans, root))
+    result = runner.invoke(app, ["triage", "loops", str(log)])
+    [when] = [line for line in result.stdout.splitlines() if "when:" in line]
+    assert when.strip() == "when: 2026-11-18 11:06:41 → 11:06:45 UTC (4 s)"
+
+
+def test_times_with_and_without_a_zone_in_one_finding(runner: CliRunner, tmp_path: Path) -> None:
+    """`02:00:01Z` then `02:00:03`: no distance between them is known; shown as written, in
+    the table and in Markdown, never an internal error."""
+    line = "2026-11-21T02:00:0{}{} agent_run agent=scorer tool=search args=q1\n"
+    log = tmp_path / "app.log"
+    log.write_text(line.format(1, "Z") + line.format(2, "") + line.format(3, ""))
+    for out in ("table", "md"):
+        result = runner.invoke(app, ["triage", "loops", str(log), "--format", out])
+        assert result.exit_code == 0, result.output
+        assert "2026-11-21T02:00:01Z → 2026-11-21T02:00:03" in result.stdout
+
+
+def test_loops_reads_a_run_folder_and_refuses_another_folder(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    """Tab completion stops at `.mas/runs/<run_id>/`: the folder names the run's events.jsonl;
+    another folder is a usage error that says what to name, not "Is a directory"."""
+    folder = tmp_path / "runs" / "20261206T194346741-f07949"
+    folder.mkdir(parents=True)
+    write(folder, run(*[tool(i, result="same") for i in range(1, 5)]))
+    result = runner.invoke(app, ["triage", "loops", str(folder), "--json"])
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["sources"][0]["path"] == str(folder / "events.jsonl")
+    for other, logs in ((folder.parent, "*/events.jsonl"), (tmp_path / "empty", "*.jsonl")):
+        other.mkdir(exist_ok=True)
+        result = runner.invoke(app, ["triage", "loops", str(other)])
+        assert result.exit_code == 2
+        assert (
+            f"{other}: a folder, not a log (name the logs in it ({other}/{logs})" in result.stderr
+        )
+
+
+def test_a_log_named_twice_is_read_once(runner: CliRunner, tmp_path: Path) -> None:
+    """A run's folder and its events.jsonl, or a path given twice: one log, counted once."""
+    log = write(tmp_path, run(*[tool(i, result="same") for i in range(1, 5)]))
+    result = runner.invoke(app, ["triage", "loops", str(tmp_path), str(log), str(log), "--json"])
+    data = json.loads(result.stdout)
+    assert [s["path"] for s in data["sources"]] == [str(log)]
+    assert (data["records"], data["traces"], len(data["findings"])) == (8, 1, 1)
+    assert data["agents"][0]["tool_calls"] == 4

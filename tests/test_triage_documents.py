@@ -312,3 +312,46 @@ def test_a_log_whose_first_line_starts_with_a_bracket_is_still_read_by_lines(
     records, bad = read(path)
     assert ("ToolCallRecord", "scorer", "search") in _kinds(records)
     assert bad.count == 1  # the [INFO] line
+
+
+@pytest.mark.parametrize("fmt", ["otlp", "jaeger"])
+def test_a_document_whose_root_span_comes_first_has_its_traces_end(
+    runner: CliRunner, tmp_path: Path, fmt: str
+) -> None:
+    """An export in start order (the root first, as Jaeger's UI saves it) is held open until
+    the document ends, then ended: no trace in it is reported as never finished."""
+    doc = json.loads((DOCS / FIXTURES[fmt]).read_text())
+    spans = doc["resourceSpans"][0]["scopeSpans"][0]["spans"] if fmt == "otlp" else None
+    spans = spans if spans is not None else doc["data"][0]["spans"]
+    spans.insert(0, spans.pop())  # the root span, last in the fixture, goes first
+    path = tmp_path / FIXTURES[fmt]
+    path.write_text(json.dumps(doc, indent=2))
+    records, _ = read(path)
+    assert [r.trace for _, r in records if isinstance(r, TraceEnd)] == [TRACE]
+    code, data = loops(runner, str(path))
+    assert code == 1
+    assert {f["detector"] for f in data["findings"]} == {"repeated_calls", "limit_hit"}
+
+
+@pytest.mark.parametrize(("at", "code"), [(0.1, 2), (0.9, 1)])
+def test_a_document_that_stops_early_with_most_of_it_unread_is_unreadable(
+    runner: CliRunner, tmp_path: Path, at: float, code: int
+) -> None:
+    """A malformed byte a tenth of the way into an export stops the reading there: the loops
+    in the other nine tenths were never read, so the verdict is unreadable (exit 2), never a
+    clean or a partial one; a stop near the end leaves the verdict to what was read."""
+    text = json.dumps([_otlp_doc()] * 20, indent=2)
+    cut = text.index('"resourceSpans"', int(len(text) * at))
+    path = tmp_path / "export.json"
+    path.write_text(text[:cut] + "@" + text[cut:])
+    result = runner.invoke(app, ["triage", "loops", str(path), "--json"])
+    assert result.exit_code == code
+    data = json.loads(result.stdout)
+    assert data["sources"][0]["unreadable"] is (code == 2)
+    assert "the rest of the document was skipped" in data["skipped_lines"]["first"][0]["reason"]
+    if code == 2:
+        assert "most of the document unread" in result.stderr
+        table = runner.invoke(app, ["triage", "loops", str(path)])
+        assert "verdict: unreadable" in table.stdout
+        assert "no loops found" not in table.stdout
+        assert "most of the document unread" in table.stdout

@@ -411,3 +411,74 @@ def test_ctrl_c_on_a_pipe_that_stays_open_ends_cleanly() -> None:
     assert code == 0
     assert "stopped (Ctrl-C): - (mas) · 6 lines" in err
     assert "Traceback" not in err
+
+
+def test_a_byte_order_mark_is_read_past_in_a_followed_log(tmp_path: Path) -> None:
+    """A BOM on the file's first line (and on the first line of the file it was truncated to)
+    does not make it a bad line, nor the log a text log."""
+    log = tmp_path / "events.jsonl"
+    bom = "\ufeff"
+    padded = [line.replace('"r1"', '"' + "r" * 400 + '"') for line in looping_run()[:5]]
+    log.write_text(bom + "".join(padded), encoding="utf-8")
+    with following(str(log), exit_rank=RANK["error"]) as (fired, done):
+        wait_for(lambda: len(fired) == 1)
+        log.write_text(bom + other_trace(looping_run(8)[:8]), encoding="utf-8")
+    assert done[0].truncations == 1
+    assert done[0].bad.count == 0
+    assert [f.finding.detector for f in fired] == ["repeated_calls", "repeated_calls"]
+    assert where(fired[-1]) == f"{log} (truncated #1):3"
+
+
+def test_a_finding_that_runs_across_a_truncation_names_both_files(tmp_path: Path) -> None:
+    """Calls before and after the log was truncated make one repeat: its lines are named in
+    their own files (`app.log:1 → app.log (truncated #1):3`), not as `app.log:1 → 3`."""
+    from mas_cli.cli.render.base import stdout
+    from mas_cli.cli.render.follow import _finding
+
+    log = tmp_path / "app.log"
+    line = "2026-11-21T02:00:0{} agent_run agent=scorer tool=search args=q1 pad={}\n"
+    log.write_text("".join(line.format(i, "x" * 200) for i in (1, 2, 3)))
+    with following(str(log), exit_rank=RANK["error"]) as (fired, done):
+        wait_for(lambda: len(fired) == 1)
+        log.write_text("".join(line.format(i, "") for i in (4, 5, 6)))
+    assert done[0].truncations == 1
+    with stdout.capture() as captured:
+        _finding(REPORT, fired[-1])
+    assert f"{log}:1 → {log} (truncated #1):3" in captured.get()
+
+
+def test_a_followed_log_none_of_whose_lines_read_is_unreadable_not_clean() -> None:
+    """A pipe of lines no reader takes (a pretty-printed document, JSON logs of an unknown
+    shape): told on stderr while it runs, and at its end the verdict is unreadable, exit 2,
+    never "0 findings" and exit 0."""
+    command = [sys.executable, "-m", "mas_cli", "triage", "loops", "-", "--follow"]
+    proc = subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stdin is not None
+    assert proc.stderr is not None
+    said: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=lambda: [said.put(line) for line in proc.stderr or ()])
+    reader.start()
+    try:
+        proc.stdin.write("".join(f'{{"kind": "span", "n": {i}}}\n' for i in range(25)))
+        proc.stdin.flush()
+        lines = [said.get(timeout=WAIT_S)]
+        while "none of the first" not in lines[-1]:  # said while it still runs
+            lines.append(said.get(timeout=WAIT_S))
+        assert "none of the first 25 lines of standard input could be read as text" in lines[-1]
+    finally:
+        proc.stdin.close()
+        code = proc.wait(timeout=WAIT_S)
+        reader.join(WAIT_S)
+        proc.stderr.close()
+    assert code == 2
+    rest = list(said.queue)
+    assert rest[-1].startswith("verdict: unreadable (25 of 25 lines skipped, 0 records)")
+
+
+def test_a_followed_log_read_whole_exits_0(monkeypatch: pytest.MonkeyPatch) -> None:
+    stream = io.TextIOWrapper(io.BufferedReader(io.BytesIO("".join(looping_run(2)).encode())))
+    monkeypatch.setattr("sys.stdin", stream)
+    summary = follow("-", FollowOptions(poll_s=FAST), lambda _fired: None)
+    assert (summary.unreadable, summary.records) == (False, 6)

@@ -242,6 +242,21 @@ def test_otlp_current_deprecated_and_openinference_attributes(tmp_path: Path) ->
     assert bad.first[0].line == 3
 
 
+def test_otlp_token_counts_sent_as_doubles_or_strings(tmp_path: Path) -> None:
+    """An SDK that sends every number as a double (`{"doubleValue": 1200.0}`), or a count as a
+    string: the tokens are counted, not read as 0."""
+    chat = otlp_span("1" * 16, "", "chat", {"gen_ai.operation.name": "chat"})
+    chat["attributes"] += [
+        {"key": "gen_ai.usage.input_tokens", "value": {"doubleValue": 1200.0}},
+        {"key": "gen_ai.usage.output_tokens", "value": {"stringValue": "80"}},
+    ]
+    log = tmp_path / "traces.jsonl"
+    log.write_text(otlp_line(chat))
+    records, bad = read(log)
+    [call] = [r for _, r in records if isinstance(r, ModelCall)]
+    assert (call.input_tokens, call.output_tokens, bad.count) == (1200, 80, 0)
+
+
 def test_otlp_trace_without_root_never_finished(tmp_path: Path) -> None:
     chat = otlp_span(
         "1111111111111111",
@@ -318,7 +333,7 @@ def test_text_default_pattern_and_python_logging_layout(tmp_path: Path) -> None:
         "2026-11-21 02:13:07,123 [4bf92f35] INFO crew.scorer — agent_run iteration=7\n"
         "2026-11-21 02:13:08,001 [4bf92f35] INFO crew.scorer — calling tool=search_kb query=refunds\n"
         "2026-11-21T02:13:09Z llm_call agent=critic task=critique model=gpt-4o tokens=812\n"
-        "Traceback (most recent call last):\n"
+        "a line of no known layout\n"
         "2026-11-21T02:13:10Z handoff from=scorer to=critic\n"
         "2026-11-21T02:13:11Z ERROR agent=scorer MaxTurnsExceeded: max_turns reached\n"
     )
@@ -336,6 +351,55 @@ def test_text_default_pattern_and_python_logging_layout(tmp_path: Path) -> None:
     assert (records[2][1].agent, records[2][1].input_tokens) == ("critic", 812)
     assert bad.count == 1
     assert bad.first[0].line == 4
+
+
+def test_a_traceback_after_a_text_record_is_part_of_it_not_skipped(tmp_path: Path) -> None:
+    """An agent that fails logs a traceback (or a Java stack trace) under each record: those
+    lines are not unreadable, so a log read whole is not 'unreadable' (36 of 42 lines)."""
+    trace = [
+        "Traceback (most recent call last):",
+        '  File "/app/agent.py", line 88, in run_tool',
+        "    result = tool(**args)",
+        "TimeoutError: search timed out",
+        "\tat com.acme.Agent.run(Agent.java:42)",
+        "Caused by: java.net.SocketTimeoutException: Read timed out",
+        "\t... 5 more",
+    ]
+    record = "2026-11-21 02:00:0{} [{}] ERROR scorer — tool_call tool=search args=q1 status=error"
+    lines = [line for i in range(4) for line in (record.format(i, TRACE), *trace)]
+    log = tmp_path / "app.log"
+    log.write_text("\n".join([*lines, "not a record, nor a traceback"]) + "\n")
+    records, bad = read(log)
+    assert sum(isinstance(r, ToolCallRecord) for _, r in records) == 4
+    assert [(b.line, b.reason) for b in bad.first] == [(33, "no timestamp, fields or known layout")]
+    garbage = tmp_path / "noise.log"  # indented lines with no record before them still count
+    garbage.write_text("  indented\nTimeoutError: x\n")
+    assert read(garbage)[1].count == 2
+
+
+def test_json_log_lines_are_read_as_their_fields(tmp_path: Path) -> None:
+    """structlog, pino and python-json-logger write one JSON object a line: its keys are read
+    as a text line's `key=value` pairs (an epoch time, a nested object of arguments)."""
+    lines = [
+        {"timestamp": "2026-11-21T02:00:01Z", "event": "tool call", "agent": "scorer",
+         "tool": "search", "args": {"q": "refunds"}, "trace_id": TRACE},
+        {"level": 30, "time": 1795000000123, "msg": "tool call", "agent": "scorer",
+         "tool": "search", "args": {"q": "refunds"}, "trace_id": TRACE},
+        {"asctime": "2026-11-21 02:00:03,000", "name": "crew.critic", "levelname": "INFO",
+         "message": "llm_call", "model": "gpt-4o", "prompt_tokens": 812},
+        [1, 2],
+        {"kind": "span", "agent": "scorer", "tool": "search"},  # no message: not a log line
+    ]  # fmt: skip
+    log = tmp_path / "app.jsonl"
+    log.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    records, bad = read(log)
+    calls = [r for _, r in records if isinstance(r, ToolCallRecord)]
+    assert [(c.agent, c.name, c.trace) for c in calls] == [("scorer", "search", TRACE)] * 2
+    assert calls[0].args == calls[1].args != ""
+    assert calls[1].ts == "2026-11-18T11:06:40.123Z"
+    [model] = [r for _, r in records if isinstance(r, ModelCall)]
+    assert (model.agent, model.name, model.input_tokens) == ("critic", "gpt-4o", 812)
+    assert [b.line for b in bad.first] == [4, 5]
 
 
 def test_text_custom_pattern(tmp_path: Path) -> None:
@@ -389,3 +453,76 @@ def test_blocks_are_whole_lines_with_their_arrays(
         assert b"".join(piece for _, piece in pieces) == data[start:end]
         assert all(piece.endswith(b"\n") for _, piece in pieces[:-1])
         assert all(array == as_array(piece) for array, piece in pieces)
+
+
+BOM = b"\xef\xbb\xbf"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.mark.parametrize("packed", [False, True], ids=["plain", "gzip"])
+@pytest.mark.parametrize(
+    "fixture",
+    ["", "chats/openai.jsonl", "frameworks/crewai.otlp.jsonl", "docs/jaeger-export.json"],
+    ids=["mas", "chat", "otlp", "jaeger"],
+)
+def test_a_byte_order_mark_is_not_a_bad_first_line(
+    tmp_path: Path, fixture: str, packed: bool
+) -> None:
+    """Windows tools (PowerShell's Out-File, Notepad) start UTF-8 files with a BOM: the first
+    record is read as if it were not there, not skipped (it may be the one that loops)."""
+    from mas_cli.triage.scan import ScanOptions, scan
+
+    text = (
+        (FIXTURES / fixture).read_bytes() if fixture else jsonl(run(*map(tool, range(5)))).encode()
+    )
+    reports = []
+    for name, data in (("plain.log", text), ("bom.log", BOM + text)):
+        log = tmp_path / name
+        log.write_bytes(gzip.compress(data) if packed else data)
+        reports.append(scan([str(log)], ScanOptions()))
+    plain, bom = reports
+    assert bom.bad.count == plain.bad.count == 0
+    assert (bom.records, bom.traces, bom.found) == (plain.records, plain.traces, plain.found)
+    assert bom.found > 0
+
+
+def test_a_byte_order_mark_on_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = BOM + (FIXTURES / "chats" / "openai.jsonl").read_bytes()
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BufferedReader(io.BytesIO(data))))
+    bad = BadLines()
+    records = list(read_records(line_source("-", bad), "auto", bad))
+    assert bad.count == 0
+    assert sum(isinstance(r, ToolCallRecord) for _, r in records) == 5
+
+
+def test_a_span_exported_twice_is_one_call(tmp_path: Path) -> None:
+    """An exporter that retried a batch the collector had taken writes its spans again: two
+    tool calls sent twice are two calls, not a tool "called 4 times with the same arguments"."""
+    from mas_cli.triage.scan import ScanOptions, scan
+
+    call = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "search"}
+    call |= {"gen_ai.agent.name": "scorer", "gen_ai.tool.call.arguments": '{"q": "x"}'}
+    spans = [otlp_span(f"{i:016x}", "a" * 16, "execute_tool", call, start=i) for i in (1, 2)]
+    root = otlp_span("a" * 16, "", "invoke_agent scorer", {"gen_ai.agent.name": "scorer"}, start=3)
+    log = tmp_path / "traces.jsonl"
+    log.write_text(otlp_line(*spans) + otlp_line(*spans) + otlp_line(root))
+    records, bad = read(log)
+    assert sum(isinstance(r, ToolCallRecord) for _, r in records) == 2
+    assert bad.count == 0
+    report = scan([str(log)], ScanOptions())
+    assert report.found == 0
+    assert [row.tool_calls for row in report.agents] == [2]
+
+
+def test_the_otlp_reader_holds_the_traces_in_flight_not_every_trace_read() -> None:
+    """Memory follows the traces in flight: an ended trace leaves nothing behind (its id was
+    kept for ever, so a collector's file of millions of traces grew the reader without end)."""
+    from mas_cli.events.formats.otlp import Span, SpanReader
+
+    reader = SpanReader()
+    for i in range(1000):
+        trace = f"{i:032x}"
+        list(reader.span(1, Span(traceId=trace, spanId="1" * 16, parentSpanId="2" * 16)))
+        list(reader.span(1, Span(traceId=trace, spanId="2" * 16)))  # its root, last
+    list(reader.span(1, Span(traceId="f" * 32, spanId="3" * 16, parentSpanId="4" * 16)))
+    assert (reader.seen, set(reader.span_ids)) == ({"f" * 32}, {"f" * 32})

@@ -75,9 +75,10 @@ def _array(buf: bytearray, cut: int) -> memoryview:
     return memoryview(array)[:cut]
 
 
-def split_at_runs(path: Path, size: int, chunk: int) -> list[tuple[int, int]]:
-    """Byte ranges of about `chunk` bytes, each starting at a run_started line (or at 0)."""
-    bounds = [0]
+def split_at_runs(path: Path, size: int, chunk: int, start: int = 0) -> list[tuple[int, int]]:
+    """Byte ranges of about `chunk` bytes, each starting at a run_started line (or at `start`,
+    past a byte order mark)."""
+    bounds = [start]
     with path.open("rb") as handle:
         while bounds[-1] + chunk < size:
             found = _next_run_start(handle, bounds[-1] + chunk, size)

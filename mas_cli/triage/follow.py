@@ -50,6 +50,8 @@ class FollowOptions:
     exit_rank: int = 0
     """Stop at the first finding of this rank or worse (see `findings.RANK`); 0 never stops."""
     poll_s: float = 0.1
+    warn: Callable[[str], None] = lambda _message: None
+    """Told once, early, when no line read so far could be read as the format sniffed."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,13 @@ class FollowSummary:
     rotations: int = 0
     truncations: int = 0
     bad: BadLines = field(default_factory=BadLines)
+    warned: bool = False
+
+    @property
+    def unreadable(self) -> bool:
+        """Most of the lines read could not be (as for a whole file, see `report.Input`): no
+        record from the lines there, or more than half of them skipped. Never "clean"."""
+        return self.lines > 0 and (self.records == 0 or self.bad.count * 2 > self.lines)
 
 
 class Tripped(Exception):
@@ -110,7 +119,12 @@ def follow(
     known[0] = Unit(name, 1)
     tail.on_generation = lambda unit, label: known.update({unit: Unit(label, 1)})
     watch = Watch(options.thresholds, options.exit_rank, lambda f, update: emit(Fired(f, update)))
-    tail.on_idle = watch.settle
+
+    def idle() -> None:
+        _check_readable(summary, watch, options)
+        watch.settle()
+
+    tail.on_idle = idle
     try:
         _read(tail, options, watch, summary)
     except Tripped as trip:
@@ -129,6 +143,23 @@ def _read(tail: Tail, options: FollowOptions, watch: Watch, summary: FollowSumma
     for line, record in read_records(source, fmt, summary.bad, options.pattern):
         watch.observe(tail.loc(line), record)
     watch.finish()  # a pipe closed: the log is whole, and a run that never ended is unfinished
+
+
+UNREAD_WARNING = 20
+"""Lines skipped, with no record read, before the user is told the log is not being read."""
+
+
+def _check_readable(summary: FollowSummary, watch: Watch, options: FollowOptions) -> None:
+    """Warn once when the first UNREAD_WARNING lines gave no record: a live log read as the
+    wrong format would otherwise be watched in silence."""
+    if summary.bad.count >= UNREAD_WARNING and not watch.tally.records and not summary.warned:
+        summary.warned = True
+        options.warn(
+            f"none of the first {summary.bad.count:,} lines of "
+            f"{'standard input' if summary.source == '-' else summary.source} could be read "
+            f"as {summary.fmt}: name the format with --log-format, or describe the lines with "
+            "--pattern"
+        )
 
 
 def _head(lines: Iterator[Numbered]) -> list[Numbered]:

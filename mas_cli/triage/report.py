@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from mas_cli.events.formats import CHAT_FORMATS
 from mas_cli.events.formats.records import split_loc
 from mas_cli.events.formats.source import BadLines
 from mas_cli.triage.findings import Finding, Findings
@@ -103,14 +104,17 @@ class Input:
     lines: int
     """Its lines that are not blank (read or skipped)."""
     skipped: int
+    cut_short: bool = False
+    """A JSON document whose reading stopped with more of it unread than read."""
 
     @property
     def unreadable(self) -> bool:
         """Most of it could not be read: more than half its lines skipped, or no record at all
         from lines that are there. Its verdict cannot be "clean". A JSON document read a record
-        at a time counts no lines: its records and skipped entries stand for them."""
+        at a time counts no lines: its records and skipped entries stand for them, and one cut
+        short (see `cut_short`) is unreadable too."""
         units = self.lines or self.records + self.skipped
-        return self.skipped * 2 > units or (self.records == 0 and units > 0)
+        return self.cut_short or self.skipped * 2 > units or (self.records == 0 and units > 0)
 
 
 @dataclass
@@ -142,6 +146,14 @@ class LoopReport:
         if known is None:
             return f"?:{line}"
         return f"{known.source}:{known.first_line + line - 1}"
+
+    def in_records(self, loc: int) -> bool:
+        """Whether a loc counts records, not lines: a transcript read as one JSON document
+        (the loc's line is its record's number, see `chats.py`)."""
+        known = self.units.get(split_loc(loc)[0])
+        return known is not None and any(
+            i.path == known.source and i.fmt in CHAT_FORMATS and not i.lines for i in self.inputs
+        )
 
     def line(self, loc: int) -> int:
         """The line number of a loc in its file."""

@@ -32,6 +32,7 @@ from mas_cli.events.formats.source import (
     TOO_LONG,
     BadLines,
     TruncatedInput,
+    bom_size,
     is_gzip,
     line_source,
 )
@@ -163,7 +164,8 @@ def scan(sources: list[str], options: ScanOptions) -> LoopReport:
         with _no_gc():
             fmt, part = _read_source(name, len(report.units), options)
         report.sources.append((name, fmt))
-        report.inputs.append(Input(name, fmt, part.records, part.lines, part.bad.count))
+        cut_short = part.bad.cut_short > 0
+        report.inputs.append(Input(name, fmt, part.records, part.lines, part.bad.count, cut_short))
         report.units.update({unit: Unit(name, first) for unit, first in part.units.items()})
         if options.rates_per_source:
             th = options.thresholds
@@ -214,13 +216,15 @@ def _sniff_file(path: Path) -> str:
 
 
 def _scan_mas(path: Path, unit: int, options: ScanOptions) -> Partial:
-    size = path.stat().st_size
+    size, start = path.stat().st_size, bom_size(path)
     workers = options.workers or os.cpu_count() or 1
     ranges = (
-        split_at_runs(path, size, options.chunk_bytes) if size >= options.parallel_bytes else []
+        split_at_runs(path, size, options.chunk_bytes, start)
+        if size >= options.parallel_bytes
+        else []
     )
     if workers < 2 or len(ranges) < 2:
-        return scan_range(Job(str(path), 0, size, unit, options.thresholds, options.keep))
+        return scan_range(Job(str(path), start, size, unit, options.thresholds, options.keep))
     jobs = [
         Job(str(path), a, b, unit + i, options.thresholds, options.keep)
         for i, (a, b) in enumerate(ranges)
@@ -230,7 +234,7 @@ def _scan_mas(path: Path, unit: int, options: ScanOptions) -> Partial:
     for part in parts:  # merged as they come: few parts are held at once
         if unfinished.intersection(part.names):  # a run goes on in a later part: runs
             parts.close()  # interleave, so stop the workers and read the file in one piece
-            return scan_range(Job(str(path), 0, size, unit, options.thresholds, options.keep))
+            return scan_range(Job(str(path), start, size, unit, options.thresholds, options.keep))
         unfinished.update(part.unfinished)
         part.names = part.unfinished = []
         whole.append(part)

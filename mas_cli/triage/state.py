@@ -156,7 +156,7 @@ def _check_schema(path: Path, schema: Any, at: tuple[str, ...]) -> None:
 
 def _read_json(path: Path, what: str) -> Any:
     try:
-        return loads(path.read_text(encoding="utf-8"))
+        return loads(path.read_text(encoding="utf-8-sig"))  # a BOM (PowerShell) is not content
     except OSError as exc:
         raise LogFormatError(f"{path}: the {what} cannot be read ({exc.strerror})") from None
     except (ValueError, UnicodeDecodeError) as exc:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from mas_cli.errors import LogFormatError, UsageError
 from mas_cli.events.formats.records import make_loc
-from mas_cli.events.formats.source import GZIP_MAGIC, MAX_LINE_BYTES, STDIN, LineSource
+from mas_cli.events.formats.source import BOM, GZIP_MAGIC, MAX_LINE_BYTES, STDIN, LineSource
 
 CHUNK = 1 << 16
 Numbered = tuple[int, bytes]
@@ -88,6 +88,8 @@ class Tail:
             self._skipping = False
             return
         self._number += 1
+        if self._number == self.starts[-1] and line.startswith(BOM):  # a file's first line
+            line = line[len(BOM) :]
         yield self._number, line
 
     def _rest(self) -> Iterator[Numbered]:

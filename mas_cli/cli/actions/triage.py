@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mas_cli.cli.actions.batches import batch_logs, chosen_batch
-from mas_cli.cli.exits import EXIT_GATE, EXIT_OK, output_format
+from mas_cli.cli.exits import EXIT_GATE, EXIT_OK, EXIT_USAGE, output_format
 
 if TYPE_CHECKING:
     from mas_cli.triage.report import LoopReport
@@ -32,15 +32,50 @@ def _logs(
             raise UsageError("--last reads the last run alone", hint="drop --last, or the others")
         return [str(resolve_log(home_dir(home), None, last=True))]
     logs = [
-        str(resolve_log(home_dir(home), log, last=False)) if _run_id(log) else log for log in logs
+        str(resolve_log(home_dir(home), log, last=False)) if _run_id(log) else _folder(log)
+        for log in logs
     ]
     if view is not None:
-        return [*logs, *map(str, batch_logs(home, view))]
+        return _once([*logs, *map(str, batch_logs(home, view))])
     if not logs:
         raise UsageError(
             "name a log to read", hint="mas triage loops LOG, --last, or --batch BATCH_ID"
         )
-    return logs
+    return _once(logs)
+
+
+def _once(logs: list[str]) -> list[str]:
+    """Each log once, however many times it was named (a run's folder and its events.jsonl, a
+    run and its batch): read twice, every count and finding would be doubled."""
+    seen: set[object] = set()
+    kept = []
+    for log in logs:
+        try:
+            stat = Path(log).stat() if log != "-" else None
+        except OSError:  # the reader says what is wrong with it
+            stat = None
+        key = (stat.st_dev, stat.st_ino) if stat is not None else log
+        if key not in seen:
+            seen.add(key)
+            kept.append(log)
+    return kept
+
+
+def _folder(log: str) -> str:
+    """A run's folder names its log; another folder is a usage error that says what to name."""
+    from mas_cli.errors import UsageError
+
+    path = Path(log)
+    if log == "-" or not path.is_dir():
+        return log
+    if (path / "events.jsonl").is_file():
+        return str(path / "events.jsonl")
+    runs = next(path.glob("*/events.jsonl"), None) is not None  # the runs folder, say
+    logs = path / "*" / "events.jsonl" if runs else path / "*.jsonl"
+    raise UsageError(
+        f"{log}: a folder, not a log",
+        hint=f"name the logs in it ({logs}), or a run's folder (it holds events.jsonl)",
+    )
 
 
 def _run_id(ref: str) -> bool:
@@ -128,7 +163,9 @@ def _follow(
     rank = RANK[exit_on] if exit_on else 0
     options = FollowOptions(fmt, compile_pattern(pattern) if pattern else None, th, rank)
     summary = follow_live(logs[0], options, out == "json", on_finding)
-    return EXIT_GATE if summary.tripped else EXIT_OK
+    if summary.tripped:
+        return EXIT_GATE
+    return EXIT_USAGE if summary.unreadable else EXIT_OK  # never a clean exit on unread lines
 
 
 def _thresholds(crew: Path | None, overrides: list[str]) -> Thresholds:
@@ -146,6 +183,12 @@ def _nothing_readable(report: LoopReport, logs: list[str]) -> None:
     from mas_cli.errors import LogFormatError
 
     bad_lines(report)
+    if all(not i.lines and not i.skipped for i in report.inputs):  # not a format to name
+        named = ", ".join("standard input" if i.path == "-" else i.path for i in report.inputs)
+        raise LogFormatError(
+            f"{named}: empty, or only blank lines: nothing to read",
+            hint="check that it is the log being written; for a pipe, that its writer wrote to it",
+        )
     raise LogFormatError(
         f"nothing readable in {', '.join(logs)}",
         hint="is it a mas, OTLP JSON, Jaeger, Langfuse, OpenAI Agents, chat, SWE-agent, "
@@ -155,15 +198,19 @@ def _nothing_readable(report: LoopReport, logs: list[str]) -> None:
 
 
 def _mostly_unreadable(report: LoopReport) -> None:
+    from mas_cli.cli.render.triage import skipped
     from mas_cli.errors import LogFormatError
 
+    bad = report.unreadable()
     said = [
         f"{'standard input' if i.path == '-' else i.path} read as {i.fmt}: "
-        f"{i.skipped:,} of {i.lines:,} lines skipped, {i.records:,} records"
-        for i in report.unreadable()
+        f"{skipped(i)}, {i.records:,} records"
+        for i in bad
     ]
-    raise LogFormatError(
-        "the verdict is unreadable, not clean: " + "; ".join(said),
-        hint="name the format with --log-format, describe text lines with --pattern, "
-        "or leave that input out",
+    hint = (
+        "repair the document where reading stopped (its line is above), or leave it out"
+        if all(i.cut_short for i in bad)
+        else "name the format with --log-format, describe text lines with --pattern, "
+        "or leave that input out"
     )
+    raise LogFormatError("the verdict is unreadable, not clean: " + "; ".join(said), hint=hint)

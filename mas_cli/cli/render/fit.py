@@ -6,15 +6,20 @@ column (the row's name: a run id, an agent) repeated, so every value is shown wh
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Column, Table
+
+from mas_cli.cli.render.safe import safe
 
 GAP = 2  # box=None tables put one space of padding on each side of a column
 
 
 def print_table(console: Console, table: Table) -> None:
     """Print `table` whole: as it is when it fits, else folded into groups of columns."""
+    table = _escaped(table)
     groups = _groups(console, table)
     for i, group in enumerate(groups):
         if i:
@@ -57,12 +62,23 @@ def _column_width(console: Console, column: Column) -> int:
     return max(console.measure(cell).maximum for cell in cells if cell is not None)
 
 
-def _part(table: Table, group: list[int]) -> Table:
+def _escaped(table: Table) -> Table:
+    """The table with the control characters of its cells shown as escapes already: the
+    console escapes what it draws only after the layout, so a column measured on the raw
+    text would cut the escape (`ag\\x1b[2Jent` shown as `ag\\x1`)."""
+    cells = (cell for column in table.columns for cell in (column.header, *column.cells))
+    if all(not isinstance(cell, str) or safe(cell) == cell for cell in cells):
+        return table
+    return _part(table, list(range(len(table.columns))), safe)
+
+
+def _part(table: Table, group: list[int], text: Callable[[str], str] = str) -> Table:
     part = Table(box=None, header_style=table.header_style, pad_edge=False)
     for i in group:
         col = table.columns[i]
-        part.add_column(col.header, justify=col.justify, style=col.style, no_wrap=col.no_wrap)
-    cells = [list(table.columns[i].cells) for i in group]
+        header = text(col.header) if isinstance(col.header, str) else col.header
+        part.add_column(header, justify=col.justify, style=col.style, no_wrap=col.no_wrap)
+    cells = [[text(c) if isinstance(c, str) else c for c in table.columns[i].cells] for i in group]
     for r, row in enumerate(table.rows):
         part.add_row(*(column[r] for column in cells), style=row.style)
     return part

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from rich.markup import escape
@@ -26,6 +27,7 @@ def follow_live(
     from mas_cli.triage.report import LoopReport
 
     hook = Hook(parse_command(on_finding), _warn) if on_finding else None
+    options = replace(options, warn=_warn)
     report = LoopReport()  # its units: the files (rotated, truncated) the locs point into
 
     def emit(fired: Fired) -> None:
@@ -60,7 +62,9 @@ def _finding(report: LoopReport, fired: Fired) -> None:
     when = f"{f.last_ts} " if f.last_ts else ""
     stdout.print(f"{escape(when)}[{style}]{now}[/] [bold]{f.detector}[/]: {escape(f.message)}")
     where = [f"agent {f.agent}" if f.agent else "", f"trace {f.trace}" if f.trace else ""]
-    lines = f"{report.where(f.first)} → {report.line(f.last)}"
+    first, last = report.where(f.first), report.where(f.last)
+    same_file = first.rsplit(":", 1)[0] == last.rsplit(":", 1)[0]  # not across a rotation
+    lines = f"{first} → {report.line(f.last)}" if same_file else f"{first} → {last}"
     stdout.print(f"   where: {escape(' · '.join([*filter(None, where), lines]))}")
     stdout.print(f"   evidence: {escape(f.pattern)} · spent inside: {f.tokens:,} tokens")
     stdout.print(f"   fix: {escape(f.fix)}")
@@ -85,6 +89,12 @@ def _summary(s: FollowSummary) -> None:
     )
     if s.bad.count:
         bad_lines_of(s)
+    if s.unreadable and not s.tripped:
+        stderr.print(
+            f"[bold red]verdict: unreadable[/] ({figure(s.bad.count)} of {plural(s.lines, 'line')}"
+            f" skipped, {plural(s.records, 'record')}): name the format with --log-format, or "
+            "describe the lines with --pattern"
+        )
 
 
 def bad_lines_of(s: FollowSummary) -> None:

@@ -74,9 +74,20 @@ GROUPED = 5  # more inputs than this: those read whole are counted per format, n
 
 def read_as(i: Input) -> str:
     """`README.md: read as text · 2 records · 287 of 289 lines skipped`."""
-    skipped = f"{i.skipped:,} of {i.lines:,} lines skipped" if i.skipped else "no line skipped"
     name = "standard input" if i.path == "-" else i.path
-    return f"{name}: read as {i.fmt} · {i.records:,} records · {skipped}"
+    return f"{name}: read as {i.fmt} · {i.records:,} records · {skipped(i)}"
+
+
+def skipped(i: Input) -> str:
+    """What of an input was skipped: lines, or in a JSON document read a record at a time
+    (which counts no lines), entries, and whether it stopped early with most of it unread."""
+    if i.cut_short:
+        return "reading stopped early, most of the document unread"
+    if not i.skipped:
+        return "no line skipped"
+    if i.lines:
+        return f"{i.skipped:,} of {i.lines:,} lines skipped"
+    return f"{plural(i.skipped, 'entry', 'entries')} skipped"
 
 
 def _inputs(report: LoopReport) -> list[str]:
@@ -151,9 +162,11 @@ def _when(f: Finding) -> str:
     Times that do not parse as ISO 8601 are shown as they are; "" when the log has none.
     """
     first, last = _time(f.first_ts), _time(f.last_ts or f.first_ts)
-    if first is None or last is None:
-        shown = dict.fromkeys(t for t in (f.first_ts, f.last_ts) if t)
-        return " → ".join(shown)
+    if first is None or last is None or (first.tzinfo is None) != (last.tzinfo is None):
+        shown = dict.fromkeys(t for t in (f.first_ts, f.last_ts) if t)  # as written: one with
+        return " → ".join(shown)  # a zone and one without have no distance
+    if last < first:  # records read out of time order (a trace saved newest first)
+        first, last = last, first
     zone = " UTC" if first.utcoffset() == timedelta(0) else ""
     start = first.strftime("%Y-%m-%d %H:%M:%S")
     if last == first:
@@ -190,6 +203,9 @@ def _span(report: LoopReport, f: Finding) -> str:
             if f.last != f.first or f.last_span != f.first_span
             else f"{file} {f.first_span}"
         )
+    if report.in_records(f.first):  # a transcript document: records are counted, not lines
+        file, at = first.rsplit(":", 1)[0], (report.line(f.first), report.line(f.last))
+        return f"{file} record {at[0]}" if at[0] == at[1] else f"{file} records {at[0]} → {at[1]}"
     lines = f"line {first}" if f.first == f.last else f"lines {first} → {report.line(f.last)}"
     spans = f" (span {f.first_span} → {f.last_span})" if f.first_span else ""
     return lines + spans
@@ -291,7 +307,10 @@ def loops_markdown(report: LoopReport) -> str:
         lines += [f"**{_verdict(report)}**", ""]
     lines += ["| " + " | ".join(AGENT_COLUMNS) + " |", "|" + "---|" * len(AGENT_COLUMNS)]
     crews = bool(report.crews)
-    lines += ["| " + " | ".join(_agent_cells(row, crews)) + " |" for row in report.agents]
+    lines += [
+        "| " + " | ".join(c.replace("|", "\\|") for c in _agent_cells(row, crews)) + " |"
+        for row in report.agents
+    ]
     lines += (
         ["", "### Findings", ""]
         if report.findings

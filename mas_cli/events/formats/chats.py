@@ -30,6 +30,7 @@ from mas_cli.events.formats.source import (
     TOO_LONG,
     BadLines,
     LineSource,
+    mostly_left,
     open_binary,
 )
 
@@ -151,6 +152,18 @@ class _Joined:
         return self.handle.read(size if size > 0 else 1 << 16)
 
 
+class _Counted:
+    """A stream that counts the bytes read from it."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream, self.done = stream, 0
+
+    def read(self, size: int = -1) -> bytes:
+        data: bytes = self.stream.read(size)
+        self.done += len(data)
+        return data
+
+
 @dataclass
 class _Reader:
     name: str
@@ -183,6 +196,8 @@ class _Reader:
                         shared = self._conversation({}, dialect(value), several=False)
                     found = list(shared.message(number, index, value))
                     index += 1
+                elif isinstance(value, list) and messages_of(value) is None:  # records
+                    found = [r for item in value for r in self._record(number, item, several=True)]
                 else:
                     found = list(self._record(number, value, several=True))
             except (msgspec.DecodeError, *SHAPE_ERRORS) as exc:
@@ -218,14 +233,15 @@ class _Reader:
 
     def document(self, stream: Any) -> Iterator[Located]:
         """The conversations of one JSON document, streamed."""
-        walk = _Walk(self)
+        walk, counted = _Walk(self), _Counted(stream)
         try:
-            for path, value in json_parts(stream):
+            for path, value in json_parts(counted):
                 yield from walk.part(path, value)
         except DOCUMENT_ERRORS as exc:  # the parts before the fault were read
-            self.bad.add(
-                self.name, self.records, f"the document ends early or is not JSON ({exc})"[:200]
-            )
+            why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            self.bad.add(self.name, self.records, f"the document ends early or is not JSON ({why})")
+            if mostly_left(counted.done, 0, counted.stream.read):
+                self.bad.cut_short += 1
             yield from walk.close(finished=False)
             return
         yield from walk.close(finished=True)

@@ -88,7 +88,7 @@ def _spans(
     reader = SpanReader()
     for line, value in values:
         yield from read_span(reader, (line, value), convert, source, bad)[1]
-    yield from reader.attribution.finish()
+    yield from reader.finish()  # with the traces whose root came first, held open till now
 
 
 def read_span(

@@ -29,7 +29,7 @@ from typing import Any
 
 import ijson
 
-from mas_cli.events.formats.source import BadLines
+from mas_cli.events.formats.source import BadLines, mostly_left
 
 MAX_VALUE_BYTES = 16 << 20
 MAX_DEPTH = 64
@@ -71,12 +71,20 @@ def iter_values(
             yield guard.line(at), value
     except ijson.JSONError as exc:
         bad.add(source, guard.line(reader.tell()), _stopped(guard) or _why(exc))
+        _weigh_rest(guard, reader.tell(), bad)
         return
     except (OSError, EOFError) as exc:  # a truncated gzip stream ends the input, not the run
         bad.add(source, guard.line(reader.tell()), f"{ENDS_EARLY} ({exc})")
         return
     if guard.stop:  # the stop fell between two top-level values
         bad.add(source, guard.line(reader.tell()), _stopped(guard))
+        _weigh_rest(guard, reader.tell(), bad)
+
+
+def _weigh_rest(guard: _Guard, done: int, bad: BadLines) -> None:
+    """Count the document as cut short when more of it is left than was read."""
+    if mostly_left(done, guard.served - done, guard.next_bytes):
+        bad.cut_short += 1
 
 
 def _stopped(guard: _Guard) -> str:
@@ -164,7 +172,7 @@ class _Guard(io.RawIOBase):
         if self.stop or room <= 0:
             self.stop = self.stop or f"a record larger than {MAX_VALUE_BYTES:,} bytes"
             return 0  # the parser sees the end here; the caller reports the stop
-        data = self._checked(self._next(min(len(buffer), room)))
+        data = self._checked(self.next_bytes(min(len(buffer), room)))
         self.lines += self.chunk.count(b"\n")
         self.ended_line = self.chunk.endswith(b"\n") if self.chunk else self.ended_line
         self.start, self.chunk = self.served, data
@@ -207,7 +215,8 @@ class _Guard(io.RawIOBase):
         self.counted_to = inside - 1
         return self.lines + self.counted + 1
 
-    def _next(self, size: int) -> bytes:
+    def next_bytes(self, size: int) -> bytes:
+        """Up to `size` of the bytes the parser has not been given (b"" at the end)."""
         while not self.pending:
             piece = next(self.chunks, None)
             if piece is None:

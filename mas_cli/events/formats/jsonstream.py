@@ -12,7 +12,7 @@ size of the document.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, BinaryIO
+from typing import Any, Protocol
 
 import ijson
 
@@ -24,7 +24,13 @@ DOCUMENT_ERRORS = (ijson.JSONError, UnicodeDecodeError)
 before the fault)."""
 
 
-def json_parts(handle: BinaryIO) -> Iterator[tuple[Path, Any]]:
+class Readable(Protocol):
+    """What a document is read from: a binary file, or anything with its `read`."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+def json_parts(handle: Readable) -> Iterator[tuple[Path, Any]]:
     """(path, value) for each scalar of the walked objects and each item of their arrays.
 
     Raises:

@@ -104,8 +104,9 @@ def read_otlp(
 class _Reader:
     def __init__(self) -> None:
         self.attribution = Attribution()
-        self.seen: set[str] = set()
+        self.seen: set[str] = set()  # the traces in flight
         self.frameworks: dict[str, str] = {}  # per trace in flight, dropped at its end
+        self.span_ids: dict[str, set[str]] = {}  # per trace in flight: the spans read
         self.pending: dict[str, Located] = {}  # ends of traces whose root came first
         self.mas = MasTraces()  # spans `mas export` wrote: read as the log they came from
 
@@ -142,6 +143,8 @@ class _Reader:
             yield from self.mas.span(number, mas_span(span))
             return
         trace, span_id, parent = span.traceId, span.spanId, span.parentSpanId
+        if self._again(trace, span_id):
+            return
         first = trace not in self.seen
         if first:
             self.seen.add(trace)
@@ -163,6 +166,15 @@ class _Reader:
             end = (number, TraceEnd(trace=trace, span=span_id, status=_status(span)))
             yield from self._defer(trace, end) if first else self._end(trace, end)
 
+    def _again(self, trace: str, span_id: str) -> bool:
+        """Whether the span was read before in its trace (an exporter's retry wrote it twice)."""
+        ids = self.span_ids.setdefault(trace, set())
+        if span_id in ids:
+            return True
+        if span_id:
+            ids.add(span_id)
+        return False
+
     def _defer(self, trace: str, end: Located) -> Iterator[Located]:
         """The root came first (an export in start order): its trace ends when the input does,
         or when PENDING_TRACES later ones wait too (memory stays bounded)."""
@@ -173,7 +185,11 @@ class _Reader:
 
     def _end(self, trace: str, end: Located) -> Iterator[Located]:
         yield from self.attribution.end(trace)
-        framework = self.frameworks.pop(trace, "")
+        self.seen.discard(trace)  # what is held is the traces in flight, not every trace read
+        self.span_ids.pop(trace, None)
+        # a trace no framework is named in (an app instrumented by hand) has no crew file:
+        # its advice is what to change in its own loop, as for a plain chat
+        framework = self.frameworks.pop(trace, "") or frameworks.CHAT
         yield end[0], msgspec.structs.replace(end[1], framework=framework)
 
     def _framework(self, trace: str, where: tuple[str, str], attrs: dict[str, Any]) -> str:
@@ -302,9 +318,13 @@ def _first(attrs: dict[str, Any], names: tuple[str, ...]) -> str:
 
 
 def _int(attrs: dict[str, Any], names: tuple[str, ...]) -> int:
+    """A count: an int, a whole double (an SDK that sends every number as doubleValue) or a
+    string of digits; 0 when none of the names holds one."""
     for name in names:
         value = attrs.get(name)
-        if isinstance(value, int | float | str) and str(value).lstrip("-").isdigit():
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, int | str) and str(value).lstrip("-").isdigit():
             return int64(int(value), name)
     return 0
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import gzip
 import io
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -21,6 +21,8 @@ from typing import Any, BinaryIO
 from mas_cli.errors import LogFormatError
 
 GZIP_MAGIC = b"\x1f\x8b"
+BOM = b"\xef\xbb\xbf"
+"""The byte order mark Windows tools (PowerShell, Notepad) start a UTF-8 file with."""
 KEPT_BAD_LINES = 5
 MAX_LINE_BYTES = 16 << 20
 READ_BYTES = 1 << 20
@@ -61,6 +63,9 @@ class BadLines:
 
     count: int = 0
     first: list[BadLine] = field(default_factory=list)
+    cut_short: int = 0
+    """JSON documents whose reading stopped (malformed, too deep) with more of them unread than
+    read: such an input is unreadable, whatever was found in the part before the stop."""
 
     def add(self, source: str, line: int, reason: str) -> None:
         """Count one bad line; keep it if it is among the first few."""
@@ -78,6 +83,20 @@ class BadLines:
             if len(self.first) < KEPT_BAD_LINES:
                 self.first.append(bad)
         self.count += other.count
+        self.cut_short += other.cut_short
+
+
+def mostly_left(done: int, left: int, read: Callable[[int], bytes]) -> bool:
+    """Whether more of a stopped document is left than the `done` bytes read before the stop:
+    `left` bytes are known to remain, and `read` gives the rest. It is read (never held) only
+    as far as telling needs, so a gzip bomb after the stop costs no more than what came before.
+    """
+    try:
+        while left <= done and (piece := read(min(READ_BYTES, done + 1 - left))):
+            left += len(piece)
+    except (OSError, EOFError):  # a truncated gzip stream: what is left ends there
+        pass
+    return left > done
 
 
 def open_binary(name: str) -> tuple[BinaryIO, BinaryIO]:
@@ -95,7 +114,21 @@ def open_binary(name: str) -> tuple[BinaryIO, BinaryIO]:
             raise LogFormatError(
                 f"{name}: cannot be read ({exc.strerror})", hint="check the path and permissions"
             ) from None
-    return _maybe_gunzip(raw), raw
+    return skip_bom(_maybe_gunzip(raw)), raw
+
+
+def skip_bom(handle: BinaryIO) -> BinaryIO:
+    """The handle past a leading byte order mark, so the first line reads as any other."""
+    peek = getattr(handle, "peek", None)
+    if peek is not None and bytes(peek(len(BOM))[: len(BOM)]) == BOM:
+        handle.read(len(BOM))
+    return handle
+
+
+def bom_size(path: Path) -> int:
+    """The length of the byte order mark the file starts with (0 without one)."""
+    with path.open("rb") as handle:
+        return len(BOM) if handle.read(len(BOM)) == BOM else 0
 
 
 class _Prefetched(io.RawIOBase):

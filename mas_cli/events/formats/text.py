@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 from typing import Any
+
+import msgspec
 
 from mas_cli.errors import UsageError
 from mas_cli.events.formats.records import (
@@ -66,6 +69,26 @@ LIMIT_WORDS = (
     "limit reached",
     "circuit breaker",
 )
+CONTINUES = re.compile(
+    r"\s|Traceback \(most recent call last\):|During handling of the above exception|"
+    r"The above exception was the direct cause|Caused by: |\.\.\. \d+ more|"
+    r"[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning|Exceeded|Timeout)(?::|$)"
+)
+"""How the lines of a traceback or a stack trace after a record begin."""
+JSON_KEYS = {
+    "timestamp": "ts",
+    "time": "ts",
+    "@timestamp": "ts",
+    "asctime": "ts",
+    "msg": "message",
+    "levelname": "level",
+    "name": "logger",
+    "logger_name": "logger",
+}
+"""How JSON log lines name the fields a text line's layout gives (see `_json_fields`)."""
+_JSON = msgspec.json.Decoder()
+_LOGGED = {"msg", "message", "event"}
+"""What a JSON log line has that other JSON lines seldom do: its message."""
 AGENT_WORDS = ("agent_run", "agent_start", "agent_step", "invoke_agent")
 MODEL_WORDS = ("llm_call", "model_call", "completion", "chat.completions")
 
@@ -110,22 +133,30 @@ def read_text(
     bad: BadLines,
     pattern: re.Pattern[str] | None = None,
 ) -> Iterator[tuple[int, Record]]:
-    """Records from the lines of a text log."""
+    """Records from the lines of a text log. The lines a record's traceback or stack trace
+    goes on with (indented, or Python's and Java's own headers and last line) belong to it:
+    they are neither records nor skipped."""
+    in_record = False
     for number, raw in lines:
         if len(raw) > MAX_TEXT_LINE_BYTES:
             bad.add(source, number, f"longer than {MAX_TEXT_LINE_BYTES:,} bytes: skipped")
+            in_record = False
             continue
         text = raw.decode("utf-8", "replace").rstrip("\r\n")
         if not text.strip():
             continue
         fields = _custom(text, pattern) if pattern else _default(text)
         if fields is None:
+            if in_record and CONTINUES.match(text):
+                continue
             bad.add(
                 source,
                 number,
                 "does not match the pattern" if pattern else "no timestamp, fields or known layout",
             )
+            in_record = False
             continue
+        in_record = True
         record = to_record(fields, text)
         if record is not None:
             yield number, record
@@ -139,6 +170,8 @@ def _custom(text: str, pattern: re.Pattern[str]) -> dict[str, str] | None:
 
 
 def _default(text: str) -> dict[str, str] | None:
+    if text.startswith("{") and (found := _json_fields(text)) is not None:
+        return found
     fields: dict[str, str] = {}
     layout = LAYOUT.match(text)
     if layout:
@@ -157,6 +190,39 @@ def _default(text: str) -> dict[str, str] | None:
         return None
     fields["message"] = message
     return fields | pairs
+
+
+def _json_fields(text: str) -> dict[str, str] | None:
+    """The fields of a JSON log line (structlog, pino, python-json-logger: one object a line),
+    read as `key=value` pairs are: its top-level keys, named as the aliases and JSON_KEYS say;
+    an object or a list as compact JSON (a tool's arguments); an epoch time as ISO 8601."""
+    try:
+        value = _JSON.decode(text)
+    except (msgspec.DecodeError, RecursionError):
+        return None
+    if not isinstance(value, dict) or not _LOGGED.intersection(map(str.lower, value)):
+        return None  # JSON of some other shape (a tracer's): unreadable, not a log line
+    fields: dict[str, str] = {}
+    for key, item in value.items():
+        name = JSON_KEYS.get(key.lower()) or ALIASES.get(key.lower(), key.lower())
+        if isinstance(item, str):
+            fields[name] = item
+        elif isinstance(item, int | float) and not isinstance(item, bool):
+            fields[name] = _epoch(item) if name == "ts" else str(item)
+        elif isinstance(item, dict | list):
+            fields[name] = msgspec.json.encode(item).decode()
+    return {"message": text} | fields
+
+
+def _epoch(seconds: float) -> str:
+    """An epoch time (seconds, or pino's milliseconds) as ISO 8601."""
+    if seconds > 1e11:
+        seconds /= 1000
+    try:
+        moment = datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        return ""
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def to_record(fields: dict[str, str], text: str) -> Record | None:  # noqa: PLR0911 - one per kind
