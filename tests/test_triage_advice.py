@@ -187,3 +187,30 @@ def test_a_trace_no_framework_is_named_in_gets_no_crew_file_settings(tmp_path: P
         fix = finding["fix"]
         assert fix.startswith("in the agent's prompt or loop: "), fix
         assert not [k for k in EVERY_SETTING if k in fix], fix
+
+
+@pytest.mark.parametrize("follow", [False, True])
+def test_a_text_log_gets_no_crew_file_settings(tmp_path: Path, follow: bool) -> None:
+    """A text log has no crew file behind it: repeated calls, an agent invoked too often and a
+    limit hit are advised in the terms of its own loop, read whole or followed from a pipe."""
+    lines = [
+        f'2026-12-06 10:00:{i:02d} INFO agent=scorer tool=search args={{"q": 1}} tool_call'
+        for i in range(8)
+    ]
+    lines += [f"2026-12-06 10:01:{i:02d} INFO agent=critic agent_run" for i in range(12)]
+    lines += ["2026-12-06 10:02:00 ERROR agent=critic circuit breaker: max_llm_calls reached"]
+    text = "\n".join(lines) + "\n"
+    if follow:  # a pipe: read to its end, each finding a JSON line
+        result = CliRunner().invoke(app, ["triage", "loops", "-", "--follow", "--json"], text)
+        assert "Traceback" not in result.stderr
+        events = [json.loads(line) for line in result.stdout.splitlines()]
+        findings = [e for e in events if e["event"] == "finding"]
+    else:
+        log = tmp_path / "app.log"
+        log.write_text(text)
+        findings = triage(log)["findings"]
+    assert {f["detector"] for f in findings} >= {"repeated_calls", "rate", "limit_hit"}
+    for finding in findings:
+        fix = finding["fix"]
+        assert fix.startswith("in the agent's prompt or loop: "), fix
+        assert not [k for k in EVERY_SETTING if k in fix], fix

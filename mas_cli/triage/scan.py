@@ -185,10 +185,11 @@ def _read_source(name: str, unit: int, options: ScanOptions) -> tuple[str, Parti
             fmt = options.fmt if options.fmt != "auto" else _sniff_file(path)
             if fmt == "mas":
                 return fmt, _scan_mas(path, unit, options)
-    part, tally = Partial(Findings(options.keep), units={unit: 1}), Tally()
+    part = Partial(Findings(options.keep), units={unit: 1})
     source = line_source(name, part.bad)
     fmt = "text" if options.pattern else options.fmt
     fmt = sniff_source(source) if fmt == "auto" else fmt
+    tally = Tally.for_format(fmt)
     try:
         for line, record in read_records(source, fmt, part.bad, options.pattern):
             tally.observe(make_loc(unit, line), record)

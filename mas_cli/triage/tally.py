@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from mas_cli.events.formats.frameworks import CHAT
 from mas_cli.events.formats.records import (
     AgentStart,
     Handoff,
@@ -152,6 +153,15 @@ class Tally:
     """Count invocations per minute (off when a faster pass counts them, see `bulk.py`)."""
     writers: dict[tuple[str, str], str] = field(default_factory=dict)
     """What ran each (crew, agent), when the log says (a framework): rate advice speaks it."""
+    framework: str = ""
+    """What wrote the log when its records do not say: CHAT for a text log, which has no
+    crew file to set (see `for_format`); "" is mas."""
+
+    @classmethod
+    def for_format(cls, fmt: str) -> Tally:
+        """A tally for a log read as `fmt`: a text log's advice names no setting of a crew
+        file, which a text log's writer does not have."""
+        return cls(framework=CHAT if fmt == "text" else "")
 
     def __post_init__(self) -> None:
         self.handlers: dict[type, Callable[[int, Any], None]] = {
@@ -184,7 +194,9 @@ class Tally:
     def _trace(self, loc: int, record: Any) -> Trace:
         trace = self.open.get(record.trace)
         if trace is None:
-            trace = self.open[record.trace] = Trace(record.trace, loc, first_ts=record.ts)
+            trace = self.open[record.trace] = Trace(
+                record.trace, loc, first_ts=record.ts, framework=self.framework
+            )
         trace.last = loc
         if record.ts:
             trace.last_ts = record.ts
@@ -200,6 +212,8 @@ class Tally:
                 agent=record.agent, crew=trace.crew, trace=record.trace, task=record.task, first=loc
             )
             thread.first_span, thread.first_ts = record.span, record.ts
+            if self.framework:  # rate advice, too, speaks as the log's writer would
+                self.writers.setdefault((trace.crew, record.agent), self.framework)
         thread.last, thread.last_span = loc, record.span
         if record.ts:
             thread.last_ts = record.ts
