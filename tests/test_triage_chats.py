@@ -302,3 +302,51 @@ def test_a_finding_without_positions_in_a_document_names_its_record_not_a_line()
         assert evidence.endswith(f"{path} record 1"), evidence
     jsonl = CliRunner().invoke(app, ["triage", "loops", str(CHATS / "magentic_one.jsonl")])
     assert f"lines {CHATS / 'magentic_one.jsonl'}:2 → 11" in jsonl.stdout  # one message a line
+
+
+def _chat(usage: dict[str, int] | None) -> dict[str, Any]:
+    """One conversation whose assistant calls lookup six times the same way."""
+    said = [
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": f"c{i}", "type": "function",
+             "function": {"name": "lookup", "arguments": '{"id": 7}'}}]}
+        | ({"usage": usage} if usage else {})
+        for i in range(6)
+    ]  # fmt: skip
+    answers = [{"role": "tool", "tool_call_id": f"c{i}", "content": "pending"} for i in range(6)]
+    messages = [m for pair in zip(said, answers, strict=True) for m in pair]
+    return {"messages": [{"role": "user", "content": "check 7"}, *messages]}
+
+
+def test_tokens_a_transcript_does_not_record_are_unknown_not_zero(tmp_path: Path) -> None:
+    """A transcript without usage says nothing of tokens: the table shows `-`, `--json` null,
+    each finding `tokens unknown`; one with usage keeps its counts."""
+    bare, counted = tmp_path / "bare.json", tmp_path / "counted.json"
+    bare.write_text(json.dumps([_chat(None)]))
+    counted.write_text(json.dumps([_chat({"prompt_tokens": 100, "completion_tokens": 20})]))
+    _, report, _ = loops(str(bare))
+    assert [a["tokens"] for a in report["agents"]] == [None]
+    assert report["findings"]
+    assert all(f["tokens"] is None for f in report["findings"])
+    table = CliRunner().invoke(app, ["triage", "loops", str(bare)], env={"COLUMNS": "100"})
+    assert "spent inside: tokens unknown" in table.stdout
+    assert "0 tokens" not in table.stdout
+    assert [row.split()[5] for row in table.stdout.splitlines() if row.startswith("assistant")] == [
+        "-"
+    ]
+    _, report, _ = loops(str(counted))
+    assert [a["tokens"] for a in report["agents"]] == [720]
+    assert all(isinstance(f["tokens"], int) and f["tokens"] > 0 for f in report["findings"])
+
+
+def test_a_rate_finding_does_not_claim_it_spent_nothing(tmp_path: Path) -> None:
+    """The per-minute counts keep no spend: a rate finding's tokens are unknown, not 0."""
+    log = tmp_path / "app.log"
+    log.write_text(
+        "".join(
+            f"2026-12-06 10:01:{i:02d} INFO agent=critic tokens=50 agent_run\n" for i in range(12)
+        )
+    )
+    _, report, _ = loops(str(log))
+    [rate] = [f for f in report["findings"] if f["detector"] == "rate"]
+    assert rate["tokens"] is None

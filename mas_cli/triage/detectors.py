@@ -11,7 +11,7 @@ cannot tell from the signals says `always`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from mas_cli.triage import advice, loops, stops
 from mas_cli.triage.findings import Finding, with_crew
@@ -62,10 +62,22 @@ def could_fire(signals: Signals, th: Thresholds, *, midway: bool = False) -> boo
     return False
 
 
+def trace_counted(trace: Trace) -> bool:
+    """Whether a trace's tokens are known: some model call in it gave counts, or none was
+    made (a chat transcript without usage: every call's tokens are unknown, not zero)."""
+    calls = uncounted = 0
+    for thread in trace.threads.values():
+        calls += thread.calls
+        uncounted += thread.uncounted
+    return uncounted < calls or not calls
+
+
 def trace_findings(trace: Trace, th: Thresholds) -> list[Finding]:
     """Every detector's findings for one closed trace, with the trace's crew, fixes in its
     framework's terms."""
     found = [f for d in DETECTORS for f in d.judge(trace, th)]
+    if found and not trace_counted(trace):
+        found = [replace(f, tokens=None) for f in found]
     found = stops.with_context(found)
     if trace.framework:
         found = advice.speak(trace.framework, found, th)

@@ -19,7 +19,7 @@ class Finding:
 
     `first` and `last` are locs (see `records.make_loc`) of the pattern's first and last
     occurrence; the report turns them into file:line. `tokens` and `cost` are what was spent
-    inside the pattern (cost None when the log has no prices).
+    inside the pattern (None when the log does not say: no token counts, no prices).
     """
 
     detector: str
@@ -31,7 +31,7 @@ class Finding:
     pattern: str
     first: int
     last: int
-    tokens: int
+    tokens: int | None
     cost: float | None
     fix: str
     first_span: str = ""
@@ -70,7 +70,7 @@ def severity(value: float, threshold: float) -> Severity:
 
 
 def _cost_order(f: Finding) -> tuple[float, int, int, int]:
-    return -(f.cost or 0.0), -f.tokens, -RANK[f.severity], f.first
+    return -(f.cost or 0.0), -(f.tokens or 0), -RANK[f.severity], f.first
 
 
 def costliest_first(findings: list[Finding]) -> list[Finding]:

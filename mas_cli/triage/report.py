@@ -28,9 +28,16 @@ class AgentRow:
     turns_max: int = 0
     turns_total: int = 0
     tokens: int = 0
+    uncounted: int = 0
+    """Its model calls whose token counts the log did not give."""
     cost: float = 0.0
     priced: bool = False
     findings: int = 0
+
+    @property
+    def counted(self) -> bool:
+        """Whether its tokens are known: some model call gave counts, or it made none."""
+        return self.uncounted < self.calls or not self.calls
 
     @property
     def turns_mean(self) -> float:
@@ -45,6 +52,7 @@ class AgentRow:
         self.turns_max = max(self.turns_max, other.turns_max)
         self.turns_total += other.turns_total
         self.tokens += other.tokens
+        self.uncounted += other.uncounted
         self.cost += other.cost
         self.priced = self.priced or other.priced
 
@@ -81,6 +89,7 @@ def add_threads(
             row.turns_max = turns
         row.turns_total += turns
         row.tokens += sums.tokens
+        row.uncounted += sums.uncounted
         row.cost += sums.cost
         if sums.priced:
             row.priced = True

@@ -147,7 +147,7 @@ def rates(
             f"{rate.count}/min",
             rate.first,
             rate.last,
-            0,
+            None,  # the per-minute counts keep no spend: not measured, not zero
             None,
             f"find what keeps re-invoking agent {name}; cap it with limits.max_llm_calls or "
             f"agents.{name}.max_llm_calls, and pace it with rate_limits",

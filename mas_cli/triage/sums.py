@@ -27,6 +27,8 @@ class Sums:
     starts: int = 0
     max_turn: int = 0
     tokens: int = 0
+    uncounted: int = 0
+    """Model calls whose token counts the log did not give (never in our own log)."""
     cost: float = 0.0
     priced: bool = False
     inputs: list[int] = field(default_factory=list)

@@ -228,6 +228,8 @@ class Tally:
         before, cost_before = thread.tokens, thread.cost
         spent = record.input_tokens + record.output_tokens
         thread.tokens += spent
+        if not record.counted:
+            thread.uncounted += 1
         trace.tokens += spent
         if record.cost is not None:
             thread.cost += record.cost

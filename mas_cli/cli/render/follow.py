@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from rich.markup import escape
 
 from mas_cli.cli.render.base import stderr, stdout
-from mas_cli.cli.render.triage import SEVERITY_STYLE, _finding_json, bad_lines
+from mas_cli.cli.render.triage import SEVERITY_STYLE, _finding_json, bad_lines, spent
 from mas_cli.events.jsonsafe import dumps
 from mas_cli.words import figure, plural
 
@@ -66,7 +66,7 @@ def _finding(report: LoopReport, fired: Fired) -> None:
     same_file = first.rsplit(":", 1)[0] == last.rsplit(":", 1)[0]  # not across a rotation
     lines = f"{first} → {report.line(f.last)}" if same_file else f"{first} → {last}"
     stdout.print(f"   where: {escape(' · '.join([*filter(None, where), lines]))}")
-    stdout.print(f"   evidence: {escape(f.pattern)} · spent inside: {f.tokens:,} tokens")
+    stdout.print(f"   evidence: {escape(f.pattern)} · spent inside: {spent(f)}")
     stdout.print(f"   fix: {escape(f.fix)}")
     stdout.file.flush()
 

@@ -47,6 +47,11 @@ def _money(cost: float | None) -> str:
     return "-" if cost is None else f"${cost:.4f}"
 
 
+def _tokens(tokens: int | None) -> str:
+    """Tokens, or "-" when the log does not say (as for a cost without a price)."""
+    return "-" if tokens is None else f"{tokens:,}"
+
+
 def _agent_cells(row: AgentRow, crews: bool = False) -> list[str]:
     name = row.agent or "?"
     return [
@@ -55,7 +60,7 @@ def _agent_cells(row: AgentRow, crews: bool = False) -> list[str]:
         str(row.tool_calls),
         str(row.turns_max),
         f"{row.turns_mean:.1f}",
-        f"{row.tokens:,}",
+        _tokens(row.tokens if row.counted else None),
         _money(row.cost if row.priced else None),
         str(row.findings),
     ]
@@ -141,8 +146,14 @@ def _finding(report: LoopReport, number: int, f: Finding) -> None:
     if when := _when(f):
         stdout.print(f"   when: {escape(when)}")
     stdout.print(f"   evidence: {escape(f.pattern)} · {escape(_span(report, f))}")
-    stdout.print(f"   spent inside: {f.tokens:,} tokens · {_money(f.cost)}")
+    stdout.print(f"   spent inside: {spent(f)}")
     stdout.print(f"   fix: {escape(f.fix)}")
+
+
+def spent(f: Finding) -> str:
+    """`1,234 tokens · $0.0123`; what the log does not say is said so."""
+    said = "tokens unknown" if f.tokens is None else f"{f.tokens:,} tokens"
+    return f"{said} · {_money(f.cost)}"
 
 
 def _where(f: Finding, crews: bool = False) -> str:
@@ -262,7 +273,7 @@ def _agent_json(row: AgentRow) -> dict[str, Any]:
         "tasks": row.threads,
         "turns_max": row.turns_max,
         "turns_mean": round(row.turns_mean, 2),
-        "tokens": row.tokens,
+        "tokens": row.tokens if row.counted else None,
         "cost_usd": round(row.cost, 6) if row.priced else None,
         "findings": row.findings,
     }
@@ -328,7 +339,7 @@ def loops_markdown(report: LoopReport) -> str:
             f"   - where: {_where(f, crews)}",
             *([f"   - when: {when}"] if (when := _when(f)) else []),
             f"   - evidence: `{f.pattern}` · {_span(report, f)}",
-            f"   - spent inside: {f.tokens:,} tokens · {_money(f.cost)}",
+            f"   - spent inside: {spent(f)}",
             f"   - fix: {f.fix}",
         ]
     return "\n".join(lines) + "\n"

@@ -244,7 +244,8 @@ class Conversation:
         yield from self._turn(loc, self.agent, common)
         common = common | {"agent": self.agent}
         said = step.get("response") or step.get("thought") or ""
-        yield loc, ModelCall(**common, output=repeat_digest(text([said, step.get("action")])))
+        output = repeat_digest(text([said, step.get("action")]))
+        yield loc, ModelCall(**common, output=output, counted=False)
         action = text(step.get("action") or "")
         if action.strip():
             yield (
@@ -327,13 +328,15 @@ def command_name(action: str) -> str:
 
 
 def _usage(usage: Any) -> dict[str, Any]:
+    """A ModelCall's token fields from a message's usage; `counted` False when it has none."""
     if not isinstance(usage, dict):
-        return {}
+        return {"counted": False}
     tokens = {
         "input_tokens": usage.get("prompt_tokens", usage.get("input_tokens")),
         "output_tokens": usage.get("completion_tokens", usage.get("output_tokens")),
     }
-    return {k: int64(v, k) for k, v in tokens.items() if isinstance(v, int)}
+    counts = {k: int64(v, k) for k, v in tokens.items() if isinstance(v, int)}
+    return {**counts, "counted": bool(counts)}
 
 
 def _openai_calls(msg: dict[str, Any]) -> list[tuple[str, str, str]]:

@@ -106,6 +106,7 @@ def _record(kind: Any, data: dict[str, Any], common: dict[str, Any], error: str)
             error=error,
             input_tokens=_int(usage, "input_tokens", "prompt_tokens"),
             output_tokens=_int(usage, "output_tokens", "completion_tokens"),
+            counted=any(isinstance(usage.get(n), int) for n in TOKEN_COUNTS),
             output=repeat_digest(msgspec.json.encode(output)) if output else "",
         )
     if kind == "function":
@@ -146,6 +147,9 @@ def _error(item: dict[str, Any]) -> str:
     if isinstance(error, dict):
         return str(error.get("message") or "error")
     return str(error)
+
+
+TOKEN_COUNTS = ("input_tokens", "prompt_tokens", "output_tokens", "completion_tokens")
 
 
 def _int(usage: dict[str, Any], *names: str) -> int:

@@ -266,6 +266,7 @@ def _model_call(attrs: dict[str, Any], common: dict[str, Any], error: str) -> Mo
         error=error,
         input_tokens=_int(attrs, INPUT_TOKENS),
         output_tokens=_int(attrs, OUTPUT_TOKENS),
+        counted=any(name in attrs for name in (*INPUT_TOKENS, *OUTPUT_TOKENS)),
         cost=float(cost) if isinstance(cost, int | float) else None,
         output=output_digest,
         varied=varied,

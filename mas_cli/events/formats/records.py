@@ -40,6 +40,8 @@ class ModelCall(Base):
     error: str = ""
     input_tokens: int = 0
     output_tokens: int = 0
+    counted: bool = True
+    """The log gave the call's token counts (False: they are unknown, not zero)."""
     cost: float | None = None
     output: str = ""
     varied: str = ""

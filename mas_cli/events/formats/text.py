@@ -272,6 +272,7 @@ def to_record(fields: dict[str, str], text: str) -> Record | None:  # noqa: PLR0
             turn=_int(fields.get("turn")),
             input_tokens=_int(fields.get("tokens")),
             output_tokens=_int(fields.get("output_tokens") or fields.get("completion_tokens")),
+            counted=any(k in fields for k in ("tokens", "output_tokens", "completion_tokens")),
             status="error" if error else "ok",
             error=error,
             output=said,
