@@ -80,6 +80,25 @@ def test_an_unquoted_date_as_an_input_default_is_the_text_written(tmp_path: Path
     assert "2026-12-05" in json.loads(result.stdout)["tasks"]["t1"]["output"]
 
 
+@pytest.mark.parametrize(
+    ("default", "says"),
+    [
+        ("2026-13-45", "inputs.topic.default: 2026-13-45 reads as a date in YAML, and is none"),
+        ("2026-02-30 25:61:61", "is none: day is out of range for month (fix the date, or quote"),
+        ("9" * 5000, "inputs.topic.default: the integer 999999999999...99999999 has 5,000 char"),
+    ],
+)
+def test_a_scalar_yaml_cannot_hold_is_a_located_error(
+    tmp_path: Path, default: str, says: str
+) -> None:
+    crew = _crew(tmp_path, default=default)
+    for command in ("validate", "run"):
+        result = _mas(command, str(crew))
+        assert result.exit_code == 2
+        assert "crew.yaml:4:20:" in result.stderr
+        assert says in result.stderr
+
+
 @pytest.mark.parametrize("value", [".inf", "-.inf", ".nan", "-1", "1e400"])
 def test_a_non_finite_or_negative_budget_is_a_located_error(tmp_path: Path, value: str) -> None:
     crew = _crew(tmp_path, limits=f"limits: {{max_cost_usd: {value}}}")

@@ -27,7 +27,7 @@ from mas_cli.spec.models import (
     TriageSpec,
 )
 from mas_cli.spec.script import Script, ScriptError, ScriptToolCall, ScriptTurn
-from mas_cli.spec.yamlpos import AliasError, Located, Path, load_located
+from mas_cli.spec.yamlpos import LoadError, Located, Path, load_located
 from mas_cli.words import figure
 
 
@@ -113,9 +113,10 @@ def _parse(text: str, file: str) -> Located:
         ) from None
     except yaml.YAMLError as exc:
         raise SpecError([Problem(file, 1, 1, "", f"not valid YAML: {exc}")]) from None
-    except AliasError as exc:
+    except LoadError as exc:
+        where = dotted(exc.path)
         raise SpecError(
-            [Problem(file, exc.pos.line, exc.pos.col, "", exc.message, exc.hint)]
+            [Problem(file, exc.pos.line, exc.pos.col, where, exc.message, exc.hint)]
         ) from None
     if not isinstance(located.data, dict):
         what = (
