@@ -318,3 +318,41 @@ def test_deep_json_on_the_wire_is_a_malformed_answer_not_a_crash(
         assert "malformed response: not JSON" in result.stderr
     else:
         assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("http://[::1/v1", "base_url is not a URL (invalid ipv6 url)"),
+        ("http://127.0.0.1:99999/v1", "base_url is not a URL (port out of range 0-65535)"),
+        ("http://127.0.0.1:abc/v1", "base_url is not a URL (port could not be cast"),
+        ("http://u:sk-pass-0123456789@[::1/v1", "base_url is not a URL (invalid ipv6 url)"),
+        ("localhost:8080/v1", "base_url needs http:// or https:// at its start"),
+        ("file:///etc/passwd", "base_url needs http:// or https:// at its start"),
+        ("http:///v1", "base_url names no host"),
+    ],
+)
+def test_a_base_url_no_sdk_can_call_is_a_located_error_that_never_shows_it(
+    tmp_path: Path, url: str, says: str
+) -> None:
+    crew = write_crew(
+        tmp_path,
+        f"""
+        name: t
+        models:
+          m: {{provider: openai, model: local, base_url: "{url}"}}
+        prices: {{local: {{input: 0, output: 0}}}}
+        agents:
+          a: {{role: r, model: m}}
+        tasks:
+          - {{id: t1, agent: a, prompt: hi}}
+        """,
+    )
+    for args in (["validate"], ["run"], ["run", "--offline"]):
+        result = _mas(*args, str(crew))
+        assert result.exit_code == 2
+        assert "crew.yaml:4:" in result.stderr
+        assert f"models.m.base_url: {says}" in result.stderr
+        assert "e.g. http://127.0.0.1:8080/v1" in result.stderr
+        assert url not in result.output
+        assert "sk-pass" not in result.output

@@ -285,30 +285,29 @@ def _from_pydantic(err: ErrorDetails, located: Located, file: str) -> Problem:
             file, pos.line, pos.col, dotted(path, located.data), f"unknown key '{path[-1]}'", hint
         )
     pos = located.value_pos(path)
-    message, hint = _describe(err)
+    message, hint = _describe(err, shown=path[-1:] != ("base_url",))  # it may hold a password
     return Problem(file, pos.line, pos.col, dotted(path, located.data), message, hint)
 
 
-def _describe(err: ErrorDetails) -> tuple[str, str | None]:
+def _describe(err: ErrorDetails, *, shown: bool = True) -> tuple[str, str | None]:
     value = err.get("input")
-    shown = (
-        f", got {value!r}" if isinstance(value, str | int | float | bool) or value is None else ""
-    )
+    plain = isinstance(value, str | int | float | bool) or value is None
+    got = f", got {value!r}" if plain and shown else ""
     if err["type"] == "literal_error":
         expected = re.findall(r"'([^']*)'", str((err.get("ctx") or {}).get("expected", "")))
         hint = did_you_mean(str(value), expected) if isinstance(value, str) else None
         said = f"unknown provider '{value}'" if err["loc"][-1:] == ("provider",) else None
         return said or f"'{value}' is not allowed", hint or f"use one of: {', '.join(expected)}"
     if err["type"] in _PLAIN:
-        return _PLAIN[err["type"]] + shown, None
+        return _PLAIN[err["type"]] + got, None
     bound = _BOUNDS.get(err["type"])
     if bound:
         word, key = bound
         limit = (err.get("ctx") or {}).get(key)
         limit = figure(limit) if isinstance(limit, int | float) else limit
-        return f"must be {word} {limit}{shown}", None
+        return f"must be {word} {limit}{got}", None
     message = err["msg"].removeprefix("Value error, ")
-    return message[0].lower() + message[1:] + shown, None
+    return message[0].lower() + message[1:] + got, None
 
 
 def _data_path(loc: tuple[int | str, ...], data: Any) -> Path:

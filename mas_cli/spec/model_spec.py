@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 
@@ -44,6 +45,26 @@ def _model_value(text: str) -> dict[str, str] | str:
     return parse_model_shorthand(text) or text
 
 
+EXAMPLE_URL = "http://127.0.0.1:8080/v1"
+
+
+def url_problem(url: str) -> str | None:
+    """What keeps a base_url from being an http(s) URL an SDK can call; None when it is one.
+    Never the URL itself: it may hold a password."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:  # a bracket left open, a port that is no number or past 65535
+        return f"is not a URL ({str(exc).split(' as ')[0].lower()})"
+    if parts.scheme.lower() not in ("http", "https"):
+        return "needs http:// or https:// at its start"
+    if not parts.hostname:
+        return "names no host"
+    if port == 0:
+        return "has port 0"
+    return None
+
+
 class ModelSpec(Spec):
     """A model a crew can use: which provider, which model, and how to call it."""
 
@@ -71,6 +92,18 @@ class ModelSpec(Spec):
     """How an output_schema is asked for (OpenAI wire): `json_schema` (OpenAI, vLLM, llama.cpp,
     Ollama), `json_object` (llama-cpp-python's server), `none` (the prompt only). Never sent
     while the task offers tools, whose calls it would silence; answers are validated anyway."""
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, url: str | None) -> str | None:
+        # An SDK takes what urlsplit takes, then fails mid-run on a bad port or a bracket.
+        if url is not None:
+            problem = url_problem(url)
+            if problem:
+                raise ValueError(
+                    f"base_url {problem}: write it as http://HOST:PORT/v1, e.g. {EXAMPLE_URL}"
+                )
+        return url
 
     @field_validator("headers")
     @classmethod
