@@ -116,12 +116,7 @@ def _args_json(given: str) -> dict[str, Any]:
     where = "--args"
     text = given
     if given.startswith("@"):
-        path = Path(given[1:])
-        where = str(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"{where}: cannot be read ({exc.strerror})") from None
+        where, text = given[1:], _args_file(Path(given[1:]))
     try:
         data = loads(text)
     except ValueError as exc:
@@ -131,3 +126,30 @@ def _args_json(given: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise UsageError(f"{where}: expected a JSON object of arguments, got {type(data).__name__}")
     return data
+
+
+MAX_ARGS_BYTES = 8 << 20  # as --inputs: what a command line hands a tool, never a whole disk
+
+
+def _args_file(path: Path) -> str:
+    """The text of `--args @file`: at most MAX_ARGS_BYTES read, UTF-8.
+
+    Raises:
+        UsageError: the file cannot be read, is larger, or is not UTF-8.
+    """
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_ARGS_BYTES + 1)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot be read ({exc.strerror})") from None
+    if len(raw) > MAX_ARGS_BYTES:
+        raise UsageError(
+            f"{path}: larger than {MAX_ARGS_BYTES:,} bytes, the most --args reads",
+            hint="give the tool a smaller JSON object of arguments",
+        )
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"{path}: not UTF-8 (byte {exc.start + 1})", hint="save it as UTF-8 JSON"
+        ) from None

@@ -313,7 +313,7 @@ def _check_options(request: Request) -> None:
         raise UsageError("name the tool to test", hint="mas tool-test TOOL, or --all")
     if request.repeat < 1:
         raise UsageError(f"--repeat {request.repeat}: give 1 or more")
-    if request.timeout_s is not None and request.timeout_s <= 0:
+    if request.timeout_s is not None and not 0 < request.timeout_s < math.inf:
         raise UsageError(f"--timeout {request.timeout_s:g}: give a number of seconds above 0")
 
 
