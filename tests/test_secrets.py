@@ -335,3 +335,38 @@ def test_env_on_a_function_tool_is_refused_with_the_reason(tmp_path: Path) -> No
     assert f"{crew}:3:" in result.stderr
     assert "tools.f.env: only command tools take env:" in result.stderr
     assert "a function tool runs inside mas and reads its environment" in result.stderr
+
+
+BEARER = "tok-live-bearer-24681357"  # written in the crew file, in no variable
+
+
+@pytest.mark.parametrize("status", [401, 200])
+def test_the_token_of_an_authorization_header_echoed_alone_is_scrubbed(
+    tmp_path: Path, server: FakeServer, clean_env: Path, status: int
+) -> None:
+    echo = f"token {BEARER} is not valid here"
+    server.openai.push(
+        Reply(401, {"error": {"message": echo}}) if status == 401 else openai_text(echo)
+    )
+    doc = {
+        "name": "bearer",
+        "models": {
+            "m": {
+                "provider": "openai",
+                "model": "gpt-4o-mini",
+                "base_url": server.url + "/v1",
+                "headers": {"Authorization": f"Bearer {BEARER}"},
+            }
+        },
+        "limits": {"max_retries": 0},
+        "agents": {"a": {"role": "A", "model": "m"}},
+        "tasks": [{"id": "t", "agent": "a", "prompt": "Hi."}],
+    }
+    crew = tmp_path / "crew.yaml"
+    crew.write_text(json.dumps(doc), encoding="utf-8")
+    result = runner.invoke(app, ["run", str(crew)])
+    assert "token *** is not valid here" in result.stdout + result.stderr
+    assert BEARER not in result.stdout + result.stderr
+    assert server.requests(OPENAI)[0].headers["authorization"] == f"Bearer {BEARER}"
+    for path in (p for p in clean_env.rglob("*") if p.is_file()):
+        assert BEARER.encode() not in path.read_bytes(), path
