@@ -83,9 +83,14 @@ def locate_findings(path: FsPath, findings: Iterable[Finding]) -> list[Problem]:
     return _locate(findings, _parse(_read(path), str(path)), str(path))
 
 
+MAX_CREW_CHARS = 16 << 20
+"""The most of a crew file read: a crew of 16,000 tasks is about 2 MB; /dev/zero is endless."""
+
+
 def _read(path: FsPath) -> str:
     try:
-        return path.read_text(encoding="utf-8")
+        with path.open(encoding="utf-8") as handle:
+            text = handle.read(MAX_CREW_CHARS + 1)
     except FileNotFoundError:
         raise UsageError(f"{path}: no such file", hint=_nearby_crews()) from None
     except IsADirectoryError:
@@ -94,6 +99,12 @@ def _read(path: FsPath) -> str:
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path}: cannot be read ({exc})") from None
+    if len(text) > MAX_CREW_CHARS:
+        raise UsageError(
+            f"{path}: longer than {MAX_CREW_CHARS:,} characters, the most a crew file may be",
+            hint="give long texts to the crew as --inputs, or to a tool as a file it reads",
+        )
+    return text
 
 
 def _nearby_crews() -> str:
