@@ -25,6 +25,15 @@ WIDENING_PARAMS = {
     "n": "remove it: mas reads one answer per call, and n > 1 multiplies the billed output",
     "best_of": "remove it: best_of > 1 bills every candidate's output",
 }
+# `params` that would replace what mas itself sends (they go in last): the model a call is
+# priced and budgeted at, the conversation, the tools, one JSON answer.
+OWN_FIELDS = {
+    "model": "name the model in the model's own `model:` (the one its price and budget use)",
+    "messages": "remove it: mas sends the task's conversation",
+    "system": "remove it: mas sends the agent's role and goal as the system prompt",
+    "tools": "give the agent tools: in the crew file",
+    "stream": "remove it: mas reads each answer whole",
+}
 
 
 def parse_model_shorthand(text: str) -> dict[str, str] | None:
@@ -119,6 +128,9 @@ class ModelSpec(Spec):
     @field_validator("params")
     @classmethod
     def _params_cannot_widen_output(cls, params: dict[str, Any]) -> dict[str, Any]:
+        for key, fix in OWN_FIELDS.items():
+            if key in params:
+                raise ValueError(f"{key} cannot be set in params; {fix}")
         for key, fix in WIDENING_PARAMS.items():
             value = params.get(key)
             one = key in ("n", "best_of") and type(value) is int and value == 1
