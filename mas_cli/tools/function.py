@@ -72,7 +72,10 @@ class FunctionTool:
             return timed_out(self.spec.timeout_s)
         except (Exception, SystemExit) as exc:
             return _raised(exc)
-        text, truncated = _capped_text(value, self.spec.max_output_bytes)
+        try:
+            text, truncated = _capped_text(value, self.spec.max_output_bytes)
+        except Exception as exc:  # a cycle, a 5,000-digit int, tuple keys, a __str__ that raises
+            return _unwritable(exc)
         return ToolResult(ok=True, output=text, truncated=truncated)
 
 
@@ -244,6 +247,16 @@ def _raised(exc: BaseException) -> ToolResult:
     error = f"{type(exc).__name__}: {exc}"
     formatted = "".join(traceback.format_exception(type(exc), exc, _tool_frames(exc.__traceback__)))
     return ToolResult(ok=False, output=f"error: {error}", error=error, traceback=formatted)
+
+
+def _unwritable(exc: Exception) -> ToolResult:
+    """A result the tool returned that JSON cannot hold: the call's failure, not the run's."""
+    reason = (
+        "nested too deeply" if isinstance(exc, RecursionError) else f"{type(exc).__name__}: {exc}"
+    )
+    error = f"its result cannot be written as JSON ({reason})"
+    hint = "return text, numbers, booleans, None, and lists and dicts of them with text keys"
+    return ToolResult(ok=False, output=f"error: {error}; {hint}", error=f"{error}; {hint}")
 
 
 def _tool_frames(tb: TracebackType | None) -> TracebackType | None:

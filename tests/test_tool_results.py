@@ -1,0 +1,95 @@
+"""A function tool that returns what JSON cannot hold (a cycle, a 5,000-digit integer, tuple
+keys, an object whose str() raises, nesting past Python's recursion) fails that call, as a
+tool error the agent sees; the run goes on and no traceback reaches the user."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from crewkit import write_crew
+from typer.testing import CliRunner
+
+from mas_cli.cli import app
+
+runner = CliRunner()
+TOOLS = '''
+def cycle(q: str):
+    """A dict that holds itself."""
+    d = {}
+    d["d"] = d
+    return d
+
+def big(q: str):
+    """An integer past 4,300 digits."""
+    return 10 ** 5000
+
+def tuple_keys(q: str):
+    """A dict keyed by tuples."""
+    return {(1, 2): "b"}
+
+def no_str(q: str):
+    """An object whose str() raises."""
+    class Opaque:
+        def __str__(self) -> str:
+            raise RuntimeError("no text for this")
+    return Opaque()
+
+def deep(q: str):
+    """Lists nested 100,000 deep."""
+    x = []
+    for _ in range(100_000):
+        x = [x]
+    return x
+'''
+CASES = {
+    "cycle": "ValueError: Circular reference detected",
+    "big": "ValueError: Exceeds the limit (4300 digits)",
+    "tuple_keys": "TypeError: keys must be str, int, float, bool or None, not tuple",
+    "no_str": "RuntimeError: no text for this",
+    "deep": "nested too deeply",
+}
+
+
+def _crew(tmp_path: Path, tool: str) -> Path:
+    return write_crew(
+        tmp_path,
+        f"""
+        name: t
+        models: {{m: offline}}
+        tools:
+          {tool}: {{function: tools.py:{tool}}}
+        agents:
+          a: {{role: r, model: m, tools: [{tool}]}}
+        tasks:
+          - {{id: t1, agent: a, prompt: "Use the tool on q."}}
+        """,
+        tools__py=TOOLS,
+    )
+
+
+@pytest.mark.parametrize("tool", sorted(CASES))
+def test_a_result_json_cannot_hold_fails_the_call_not_the_run(
+    tmp_path: Path, clean_env: Path, tool: str
+) -> None:
+    result = runner.invoke(app, ["run", str(_crew(tmp_path, tool))])
+    assert "internal error" not in result.output
+    assert result.exit_code == 0, result.output
+    says = f"its result cannot be written as JSON ({CASES[tool]}"
+    assert f"tool {tool} error: {says}" in result.stderr
+    (run,) = (clean_env / "runs").iterdir()
+    lines = (run / "events.jsonl").read_text(encoding="utf-8").splitlines()
+    [call] = [e for e in map(json.loads, lines) if e["type"] == "tool_call"]
+    assert call["status"] == "error"
+    assert says in call["error"]
+
+
+@pytest.mark.parametrize("tool", sorted(CASES))
+def test_tool_test_reports_such_a_result_as_the_tools_failure(tmp_path: Path, tool: str) -> None:
+    crew = _crew(tmp_path, tool)
+    result = runner.invoke(app, ["tool-test", tool, "--crew", str(crew), "--arg", "q=x"])
+    assert "internal error" not in result.output
+    assert result.exit_code == 1
+    assert f"error: its result cannot be written as JSON ({CASES[tool]}" in result.stdout
+    assert "return text, numbers, booleans, None, and lists and dicts" in result.stdout
