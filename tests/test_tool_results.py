@@ -93,3 +93,77 @@ def test_tool_test_reports_such_a_result_as_the_tools_failure(tmp_path: Path, to
     assert result.exit_code == 1
     assert f"error: its result cannot be written as JSON ({CASES[tool]}" in result.stdout
     assert "return text, numbers, booleans, None, and lists and dicts" in result.stdout
+
+
+RAISES = '''
+import sys
+
+class Quiet(BaseException):
+    pass
+
+class NoText(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("no text")
+
+def leaves(q: str):
+    """sys.exit(3) from a tool."""
+    sys.exit(3)
+
+def interrupts(q: str):
+    """KeyboardInterrupt from a tool: not the user's Ctrl-C."""
+    raise KeyboardInterrupt
+
+async def interrupts_async(q: str):
+    """The same from a coroutine."""
+    raise KeyboardInterrupt
+
+def generator_exit(q: str):
+    """GeneratorExit."""
+    raise GeneratorExit("closed")
+
+def base(q: str):
+    """A BaseException of its own."""
+    raise Quiet("quiet")
+
+def no_text(q: str):
+    """An exception whose str() raises."""
+    raise NoText()
+'''
+RAISED = {
+    "leaves": "SystemExit: 3",
+    "interrupts": "KeyboardInterrupt",
+    "interrupts_async": "KeyboardInterrupt",
+    "generator_exit": "GeneratorExit: closed",
+    "base": "Quiet: quiet",
+    "no_text": "NoText: (its message could not be read: str() raised)",
+}
+
+
+@pytest.mark.parametrize("tool", sorted(RAISED))
+def test_a_tool_raising_a_base_exception_fails_its_call_and_the_run_goes_on(
+    tmp_path: Path, clean_env: Path, tool: str
+) -> None:
+    crew = write_crew(
+        tmp_path,
+        f"""
+        name: t
+        models: {{m: offline}}
+        tools:
+          {tool}: {{function: tools.py:{tool}}}
+        agents:
+          a: {{role: r, model: m, tools: [{tool}]}}
+        tasks:
+          - {{id: t1, agent: a, prompt: "Use the tool on q."}}
+          - {{id: t2, agent: a, prompt: "Then answer."}}
+        """,
+        tools__py=RAISES,
+    )
+    result = runner.invoke(app, ["run", str(crew)])
+    assert "Traceback" not in result.output
+    assert "internal error" not in result.output
+    assert result.exit_code == 0, result.output  # not 3 for sys.exit(3), not 130
+    assert f"tool {tool} error: {RAISED[tool]}" in result.stderr
+    assert "✓ t2 ok" in result.stderr
+    tested = runner.invoke(app, ["tool-test", tool, "--crew", str(crew), "--arg", "q=x"])
+    assert tested.exit_code == 1
+    assert "internal error" not in tested.output

@@ -70,7 +70,9 @@ class FunctionTool:
             value = await asyncio.wait_for(_invoke(self.func, arguments), self.spec.timeout_s)
         except TimeoutError:
             return timed_out(self.spec.timeout_s)
-        except (Exception, SystemExit) as exc:
+        except Escaped as escaped:
+            return _raised(escaped.raised)
+        except Exception as exc:
             return _raised(exc)
         try:
             text, truncated = _capped_text(value, self.spec.max_output_bytes)
@@ -201,8 +203,12 @@ async def _invoke(func: Callable[..., Any], arguments: dict[str, Any]) -> Any:
         outcome: Callable[[Any], None]
         try:
             value = context.run(_call_through, func, arguments, cancel_hooks)
-        except BaseException as exc:
+        except Exception as exc:
             outcome, value = future.set_exception, exc
+        except BaseException as exc:  # SystemExit, KeyboardInterrupt, GeneratorExit, its own
+            # Set on the run's loop as they are, asyncio would re-raise them out of the loop
+            # and end the whole run (exit 3 for sys.exit(3), a traceback for the others).
+            outcome, value = future.set_exception, Escaped(exc)
         else:
             outcome = future.set_result
         # A closed loop means the call was abandoned long ago: nobody is left to tell.
@@ -243,8 +249,21 @@ async def _awaited(awaitable: Awaitable[Any], cancel_hooks: list[Callable[[], ob
     return await awaitable
 
 
+class Escaped(Exception):
+    """A BaseException a tool raised that is not an Exception (sys.exit, KeyboardInterrupt,
+    GeneratorExit), carried to the run's loop as the call's failure."""
+
+    def __init__(self, raised: BaseException) -> None:
+        super().__init__(type(raised).__name__)
+        self.raised = raised
+
+
 def _raised(exc: BaseException) -> ToolResult:
-    error = f"{type(exc).__name__}: {exc}"
+    try:
+        text = str(exc)
+    except Exception:  # a __str__ of its own that raises
+        text = "(its message could not be read: str() raised)"
+    error = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
     formatted = "".join(traceback.format_exception(type(exc), exc, _tool_frames(exc.__traceback__)))
     return ToolResult(ok=False, output=f"error: {error}", error=error, traceback=formatted)
 
