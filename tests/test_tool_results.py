@@ -5,6 +5,9 @@ tool error the agent sees; the run goes on and no traceback reaches the user."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -167,3 +170,51 @@ def test_a_tool_raising_a_base_exception_fails_its_call_and_the_run_goes_on(
     tested = runner.invoke(app, ["tool-test", tool, "--crew", str(crew), "--arg", "q=x"])
     assert tested.exit_code == 1
     assert "internal error" not in tested.output
+
+
+PRINTS = '''
+import os
+import sys
+import threading
+
+def chatty(q: str) -> str:
+    """Prints as it works, from its thread and one it starts."""
+    print("looking up", q, os.environ["MAS_TEST_KEY"])
+    sys.stderr.write("note " + os.environ["MAS_TEST_KEY"] + "\\\\n")
+    helper = threading.Thread(target=print, args=("from a helper thread",))
+    helper.start()
+    helper.join()
+    return "found"
+'''
+
+
+def test_what_a_function_tool_prints_stays_out_of_the_crews_output(
+    tmp_path: Path, clean_env: Path
+) -> None:
+    crew = write_crew(
+        tmp_path,
+        """
+        name: t
+        models: {m: offline}
+        tools:
+          chatty: {function: tools.py:chatty}
+        agents:
+          a: {role: r, model: m, tools: [chatty]}
+        tasks:
+          - id: t1
+            agent: a
+            prompt: "Use the tool on q."
+            output_schema: {type: object, properties: {x: {type: string}}}
+        """,
+        tools__py=PRINTS,
+    )
+    env = {**os.environ, "MAS_TEST_KEY": "sk-canary-print-0123456789"}
+    done = subprocess.run(
+        [sys.executable, "-m", "mas_cli", "run", str(crew), "-q"],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"x": "Use tool q"}  # only the crew's output
+    assert "looking up" in done.stderr
+    assert "from a helper thread" in done.stderr
+    assert "sk-canary-print" not in done.stdout + done.stderr

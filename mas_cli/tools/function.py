@@ -37,6 +37,7 @@ from mas_cli.tools.base import (
     timed_out,
 )
 from mas_cli.tools.hints import first_paragraph, function_schema
+from mas_cli.tools.streams import guard_stdout
 
 _module_numbers = itertools.count(1)
 
@@ -64,6 +65,7 @@ class FunctionTool:
     async def _run(self, arguments: dict[str, Any]) -> ToolResult:
         import asyncio
 
+        guard_stdout()  # what the tool prints goes to stderr, not into the crew's output
         if _declares_key(self.func):  # a side_effect call's key (None outside one)
             arguments = {**arguments, IDEMPOTENCY_PARAM: IDEMPOTENCY_KEY.get()}
         try:
