@@ -6,6 +6,7 @@ Reads here do not count as uses, so looking at the cache never changes what it e
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -126,8 +127,9 @@ def clear_cache(directory: Path, tool: str | None = None) -> int | None:
             return 0 if db is None else db.clear(tool)
     except UsageError as error:
         busy = isinstance(error.__context__, sqlite3.OperationalError)
-        if tool is not None or (busy and not _not_files(directory)):
+        if tool is not None or (busy and not _not_files(directory) and not disk_full(directory)):
             raise  # busy, locked, read-only: the file may be fine, and in use
+        # A full disk: SQLite cannot even start a write, and deleting the files frees space.
     try:
         reset(directory)
     except (Unusable, OSError) as exc:  # a folder where cache.db should be is not removed
@@ -136,9 +138,26 @@ def clear_cache(directory: Path, tool: str | None = None) -> int | None:
     return None
 
 
+def disk_full(directory: Path) -> bool:
+    """Whether the disk holding the cache has less room than SQLite needs to start a write."""
+    try:
+        found = os.statvfs(directory)
+    except OSError:
+        return False
+    return found.f_bavail * found.f_frsize < FULL_BELOW_BYTES
+
+
+FULL_BELOW_BYTES = 64 << 10  # a WAL frame and its index: below this SQLite fails with "disk I/O"
+
+
 def _unreadable(
     directory: Path, exc: Exception, hint: str = "fix its permissions, or reset it: mas cache clear"
 ) -> UsageError:
+    if disk_full(directory):  # SQLite says "disk I/O error"; the disk is full
+        return UsageError(
+            f"the tool cache {directory} cannot be used: no space left on device",
+            hint="free some space, or delete the cache to free its own: mas cache clear",
+        )
     what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     return UsageError(
         f"the tool cache {directory} cannot be used ({what})",
