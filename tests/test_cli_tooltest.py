@@ -145,6 +145,13 @@ def test_malformed_options_exit_2(crew: Path, argv: list[str], message: str) -> 
     assert result.stderr.startswith(message)
 
 
+def test_an_args_file_with_a_byte_order_mark_is_read(crew: Path, tmp_path: Path) -> None:
+    path = tmp_path / "args.json"
+    path.write_bytes(b'\xef\xbb\xbf{"query": "q"}')
+    result = tool_test("lookup", "--crew", str(crew), "--args", f"@{path}")
+    assert result.exit_code == 0, result.stderr
+
+
 def test_an_args_file_that_is_not_utf8_exits_2_naming_the_byte(crew: Path, tmp_path: Path) -> None:
     path = tmp_path / "args.json"
     path.write_bytes(b'{"query": "caf\xe9"}')

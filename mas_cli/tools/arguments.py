@@ -148,7 +148,7 @@ def _args_file(path: Path) -> str:
             hint="give the tool a smaller JSON object of arguments",
         )
     try:
-        return raw.decode("utf-8")
+        return raw.decode("utf-8-sig")  # a byte-order mark (Windows editors) is no JSON
     except UnicodeDecodeError as exc:
         raise UsageError(
             f"{path}: not UTF-8 (byte {exc.start + 1})", hint="save it as UTF-8 JSON"
