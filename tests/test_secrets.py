@@ -130,7 +130,10 @@ def test_a_command_tool_gets_the_allow_list_and_its_own_env_names_only(
 ) -> None:
     monkeypatch.setenv("LC_ALL", "C.UTF-8")
     monkeypatch.setenv("MAS_SMUGGLED", f"prefix-{KEY}")  # a listed name holding a key's value
-    crew = _crew(tmp_path, server, "openai", env=["MAS_TEST_PLAIN", "MAS_SMUGGLED"])
+    monkeypatch.setenv("LC_API_TOKEN", "lc-token-value-13579")  # LC_* is allowed: not this one
+    monkeypatch.setenv("LC_SESSION_TOKEN", "lc-listed-value-2468")  # unless env: lists it
+    listed = ["MAS_TEST_PLAIN", "MAS_SMUGGLED", "LC_SESSION_TOKEN"]
+    crew = _crew(tmp_path, server, "openai", env=listed)
     result = runner.invoke(app, ["tool-test", "print_env", "--crew", str(crew), "--json"])
     assert result.exit_code == 0, result.stderr
     output = json.loads(result.stdout)["runs"][0]["output"]
@@ -140,6 +143,8 @@ def test_a_command_tool_gets_the_allow_list_and_its_own_env_names_only(
     assert {"PATH", "HOME"} <= set(seen)
     assert not {"MAS_TEST_KEY", "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GITHUB_TOKEN"} & set(seen)
     assert "MAS_SMUGGLED" not in seen
+    assert "LC_API_TOKEN" not in seen
+    assert seen["LC_SESSION_TOKEN"] == "***"  # passed, as listed; masked in what the tool prints
 
 
 @pytest.mark.parametrize(
