@@ -375,3 +375,26 @@ def test_the_token_of_an_authorization_header_echoed_alone_is_scrubbed(
     assert server.requests(OPENAI)[0].headers["authorization"] == f"Bearer {BEARER}"
     for path in (p for p in clean_env.rglob("*") if p.is_file()):
         assert BEARER.encode() not in path.read_bytes(), path
+
+
+def test_a_key_given_to_tool_test_as_an_argument_is_masked_and_never_cached(
+    tmp_path: Path, server: FakeServer, clean_env: Path, canaries: None
+) -> None:
+    crew = _crew(tmp_path, server, "openai")
+    (tmp_path / "tools.py").write_text(
+        TOOLS_PY + '\n\ndef echo(text: str) -> str:\n    """Echo."""\n    return text\n',
+        encoding="utf-8",
+    )
+    doc = json.loads(crew.read_text(encoding="utf-8"))
+    doc["tools"]["echo"] = {"function": "tools.py:echo", "kind": "deterministic"}
+    crew.write_text(json.dumps(doc), encoding="utf-8")
+    given = ["--crew", str(crew), "--arg", f"text=token {KEY} here"]
+    tested = runner.invoke(app, ["tool-test", "echo", *given, "--json"])
+    assert tested.exit_code == 0, tested.stderr
+    assert json.loads(tested.stdout)["arguments"] == {"text": "token *** here"}  # as in a run
+    explained = runner.invoke(app, ["cache", "explain", "echo", *given])
+    assert explained.exit_code == 0, explained.stderr
+    for result in (tested, explained):
+        assert KEY not in result.stdout + result.stderr
+    for path in (p for p in clean_env.rglob("*") if p.is_file()):
+        assert KEY.encode() not in path.read_bytes(), path

@@ -13,6 +13,7 @@ from typing import Any
 
 from mas_cli.errors import UsageError
 from mas_cli.events.text import loads
+from mas_cli.redact import Secrets
 from mas_cli.spec.models import JsonSchema
 
 _INTEGER = re.compile(r"^[+-]?\d+$")
@@ -21,9 +22,10 @@ _JSON_KINDS: dict[str, type | tuple[type, ...]] = {"array": list, "object": dict
 
 
 def parse_arguments(
-    parameters: JsonSchema, pairs: list[str], args_json: str | None
+    parameters: JsonSchema, pairs: list[str], args_json: str | None, secrets: Secrets | None = None
 ) -> dict[str, Any]:
-    """--args first (a JSON object, or @file.json), then each --arg key=value over it.
+    """--args first (a JSON object, or @file.json), then each --arg key=value over it; a known
+    secret in a value is *** (`secrets`), as in a model's call in a run: never in the cache.
 
     Raises:
         UsageError: a pair is not key=value, or --args is not a JSON object (or unreadable).
@@ -36,7 +38,7 @@ def parse_arguments(
             raise UsageError(f"--arg {pair!r} is not key=value", hint='e.g. --arg query="refunds"')
         key = key.strip()
         arguments[key] = coerce(text, properties.get(key, {}))
-    return arguments
+    return secrets.scrub_value(arguments) if secrets is not None else arguments
 
 
 def coerce(text: str, schema: JsonSchema) -> Any:
