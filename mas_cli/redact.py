@@ -28,6 +28,21 @@ SECRET_NAME = re.compile(
 )
 
 
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9_.+-]*\s+(\S.*)")
+
+
+def credentials(header_values: Iterable[str]) -> list[str]:
+    """Each header value, and the credential after an auth scheme in it (`Bearer sk-...`,
+    `Basic dXNl...`): a server that echoes the token alone must not show it."""
+    found = []
+    for value in header_values:
+        found.append(value)
+        scheme = _SCHEME.fullmatch(value.strip())
+        if scheme:
+            found.append(scheme.group(1).strip())
+    return found
+
+
 def looks_secret(name: str) -> bool:
     """Whether an environment variable's name says it holds a secret."""
     return bool(SECRET_NAME.search(name))
@@ -60,8 +75,8 @@ class Secrets:
         return Secrets(tuple(sorted(found, key=lambda v: (-len(v), v))))
 
     def with_headers(self, headers: Iterable[str]) -> Secrets:
-        """These secrets plus a request's own header values."""
-        return self.plus(headers)
+        """These secrets plus a request's own header values (and the credentials in them)."""
+        return self.plus(credentials(headers))
 
     def __add__(self, other: Secrets) -> Secrets:
         return self.plus(other.values, minimum=0)

@@ -190,6 +190,26 @@ def test_csv_items_and_a_row_with_the_wrong_columns(tmp_path: Path, clean_env: P
 
 
 @pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("items.csv", b'\xef\xbb\xbfitem\r\na\r\n"b, c"\r\n'),  # Excel's "CSV UTF-8"
+        ("items.jsonl", b'\xef\xbb\xbf{"item": "a"}\n{"item": "b, c"}\n'),
+    ],
+)
+def test_an_items_file_with_a_byte_order_mark_reads_every_item(
+    tmp_path: Path, clean_env: Path, name: str, content: bytes
+) -> None:
+    crew = write_crew(tmp_path / "crew", ECHO_CREW)
+    items = tmp_path / name
+    items.write_bytes(content)
+    result = mas("batch", str(crew), "--inputs", str(items), "-q")
+    assert result.exit_code == 0, result.stderr
+    folder = the_batch(clean_env)
+    assert jsonl(folder / "dead.jsonl") == []
+    assert len(jsonl(folder / "results.jsonl")) == 2
+
+
+@pytest.mark.parametrize(
     ("name", "content", "expect"),
     [
         ("items.txt", "x\n", "must be .jsonl"),

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from mas_cli.errors import SpecError
-from mas_cli.spec.loader import load_crew
+from mas_cli.errors import SpecError, UsageError
+from mas_cli.spec.loader import MAX_CREW_CHARS, load_crew
 from mas_cli.spec.yamlpos import MAX_ALIAS_NODES
 
 HEAD = """name: big
@@ -155,3 +155,26 @@ def test_precedence_in_a_parallel_crew_is_transitive_and_exact(tmp_path: Path) -
         "tasks 'third' and 'loose'",
         "tasks 'first' and 'looser'",
     ]
+
+
+@pytest.mark.parametrize("endless", ["/dev/zero", "/dev/urandom"])
+def test_an_endless_crew_file_is_refused_after_a_bounded_read(tmp_path: Path, endless: str) -> None:
+    crew = tmp_path / "crew.yaml"
+    crew.symlink_to(endless)
+    with peak_mb() as peak, pytest.raises(UsageError) as raised:
+        load_crew(crew)
+    assert str(crew) in str(raised.value)
+    assert peak[0] < 8 * MAX_CREW_CHARS / 1e6  # a few copies of the cap, not the whole device
+
+
+def test_a_crew_file_past_the_cap_is_refused_and_one_under_it_loads(tmp_path: Path) -> None:
+    prompt = "x" * (MAX_CREW_CHARS - 4096)  # a long prompt: still a crew file
+    crew = tmp_path / "crew.yaml"
+    crew.write_text(
+        HEAD.format(process="sequential") + f"  - {{id: t, agent: a, prompt: {prompt}}}\n"
+    )
+    assert load_crew(crew).spec.tasks[0].prompt == prompt
+    with crew.open("a") as handle:
+        handle.write("# " + "y" * 8192 + "\n")
+    with pytest.raises(UsageError, match="longer than 16,777,216 characters, the most a crew"):
+        load_crew(crew)

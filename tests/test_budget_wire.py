@@ -100,6 +100,28 @@ def test_params_that_widen_the_output_are_refused_with_file_and_line(
     assert "max_tokens" in message or "remove it" in message  # what to use instead
 
 
+@pytest.mark.parametrize(
+    ("params", "says"),
+    [
+        ({"model": "gpt-4o"}, "model cannot be set in params; name the model in the model's own"),
+        ({"messages": []}, "messages cannot be set in params; remove it"),
+        ({"system": "x"}, "system cannot be set in params; remove it"),
+        ({"tools": []}, "tools cannot be set in params; give the agent tools"),
+        ({"stream": True}, "stream cannot be set in params; remove it"),
+    ],
+)
+def test_params_that_replace_what_mas_sends_are_refused_with_file_and_line(
+    tmp_path: Path, server: FakeServer, params: dict[str, Any], says: str
+) -> None:
+    # {model: gpt-4o} in params sent every call to gpt-4o while the budget priced gpt-4o-mini.
+    path = write(tmp_path, server, {"params": params})
+    path.write_text(json.dumps(json.loads(path.read_text()), indent=1), encoding="utf-8")
+    with pytest.raises(SpecError) as caught:
+        load_crew(path)
+    assert f"{path}:" in str(caught.value)
+    assert f"models.gpt.params: {says}" in str(caught.value)
+
+
 def test_harmless_params_still_pass() -> None:
     model = ModelSpec(provider="openai", model="m", params={"n": 1, "seed": 7, "top_p": 0.5})
     assert model.params == {"n": 1, "seed": 7, "top_p": 0.5}

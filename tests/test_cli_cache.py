@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +98,46 @@ def test_stats_of_a_corrupt_cache_exits_2_and_says_how_to_fix_it(home: Path) -> 
     assert result.stdout == ""
     assert "cannot be used" in result.stderr
     assert "mas cache clear" in result.stderr
+
+
+def _fifo(path: Path) -> None:
+    os.mkfifo(path)
+
+
+def _socket(path: Path) -> None:
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(path))
+
+
+@pytest.mark.parametrize("name", ["cache.db", "cache.db-wal"])
+@pytest.mark.parametrize(("make", "kind"), [(_fifo, "a FIFO"), (_socket, "a socket or device")])
+def test_a_fifo_or_socket_in_the_caches_place_is_named_and_cleared_by_clear(
+    crew: Path, home: Path, name: str, make: Any, kind: str
+) -> None:
+    (home / "cache").mkdir(parents=True)
+    make(home / "cache" / name)
+    stats = mas("cache", "stats", "--home", str(home))
+    assert stats.exit_code == 2
+    assert f"cannot be used: {name} is {kind}, not a file mas made (reset it: mas cache clear)" in (
+        stats.stderr
+    )
+    cleared = mas("cache", "clear", "--home", str(home))  # the fix the error names works
+    assert cleared.exit_code == 0, cleared.stderr
+    assert not (home / "cache" / name).exists()
+    run(crew, home)
+    assert mas("cache", "stats", "--home", str(home)).exit_code == 0
+
+
+def test_a_folder_in_the_caches_place_is_named_and_never_deleted(home: Path) -> None:
+    (home / "cache" / "cache.db").mkdir(parents=True)
+    (home / "cache" / "cache.db" / "keep.txt").write_text("mine", encoding="utf-8")
+    stats = mas("cache", "stats", "--home", str(home))
+    assert stats.exit_code == 2
+    assert "cache.db is a folder, not a file mas made (remove it yourself: rm -r" in stats.stderr
+    cleared = mas("cache", "clear", "--home", str(home))
+    assert cleared.exit_code == 2
+    assert "remove it yourself: rm -r" in cleared.stderr
+    assert (home / "cache" / "cache.db" / "keep.txt").read_text(encoding="utf-8") == "mine"
 
 
 def test_clear_one_tool_then_everything(crew: Path, home: Path) -> None:

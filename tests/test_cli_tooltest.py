@@ -130,6 +130,12 @@ def test_each_bad_argument_has_its_own_message_and_exit_2(crew: Path) -> None:
         (["--arg", "novalue"], "error: --arg 'novalue' is not key=value"),
         (["--repeat", "0"], "error: --repeat 0: give 1 or more"),
         (["--timeout", "0"], "error: --timeout 0: give a number of seconds above 0"),
+        (["--timeout", "nan"], "error: --timeout nan: give a number of seconds above 0"),
+        (["--timeout", "inf"], "error: --timeout inf: give a number of seconds above 0"),
+        (
+            ["--args", "@/dev/zero"],
+            "error: /dev/zero: larger than 8,388,608 bytes, the most --args",
+        ),
     ],
 )
 def test_malformed_options_exit_2(crew: Path, argv: list[str], message: str) -> None:
@@ -137,6 +143,22 @@ def test_malformed_options_exit_2(crew: Path, argv: list[str], message: str) -> 
     assert result.exit_code == 2
     assert result.stdout == ""
     assert result.stderr.startswith(message)
+
+
+def test_an_args_file_with_a_byte_order_mark_is_read(crew: Path, tmp_path: Path) -> None:
+    path = tmp_path / "args.json"
+    path.write_bytes(b'\xef\xbb\xbf{"query": "q"}')
+    result = tool_test("lookup", "--crew", str(crew), "--args", f"@{path}")
+    assert result.exit_code == 0, result.stderr
+
+
+def test_an_args_file_that_is_not_utf8_exits_2_naming_the_byte(crew: Path, tmp_path: Path) -> None:
+    path = tmp_path / "args.json"
+    path.write_bytes(b'{"query": "caf\xe9"}')
+    result = tool_test("lookup", "--crew", str(crew), "--args", f"@{path}")
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: {path}: not UTF-8 (byte 15) (save it as UTF-8 JSON)")
+    assert calls(crew.parent) == []
 
 
 def test_unknown_tool_exits_2_with_a_suggestion(crew: Path) -> None:

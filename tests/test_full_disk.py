@@ -195,3 +195,23 @@ def test_a_home_that_is_a_file_is_a_clear_usage_error(tmp_path: Path, argv: list
     assert f"{home}): a file is in the way of a folder" in result.stderr
     assert "--home" in result.stderr
     assert home.read_text(encoding="utf-8") == "not a folder"
+
+
+def test_on_a_full_disk_cache_stats_says_so_and_cache_clear_frees_the_space(
+    tmp_path: Path,
+) -> None:
+    support = ROOT / "crews" / "support-ticket" / "crew.yaml"
+    run = shlex.join(mas_argv("run", str(support), "--offline", "-q"))
+    stats, clear = shlex.join(mas_argv("cache", "stats")), shlex.join(mas_argv("cache", "clear"))
+    script = (
+        f"{run} >/dev/null 2>&1; {run} >/dev/null 2>&1; "  # the second fills the disk
+        f"echo STATS; {stats} 2>&1; echo rc=$?; echo CLEAR; {clear} 2>&1; echo rc=$?; "
+        f"echo AGAIN; {stats} 2>&1; echo rc=$?"
+    )
+    done, _home = on_tmpfs(tmp_path, "64k", "sh", "-c", script)
+    first = done.stdout.split("STATS")[1].split("CLEAR")[0]
+    cleared, again = done.stdout.split("CLEAR")[1].split("AGAIN")
+    assert "cannot be used: no space left on device (free some space, or delete" in first
+    assert "rc=2" in first
+    assert "rc=0" in cleared, cleared  # the fix the error names works on a full disk
+    assert "rc=0" in again, again

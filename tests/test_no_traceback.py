@@ -80,6 +80,25 @@ def test_an_unquoted_date_as_an_input_default_is_the_text_written(tmp_path: Path
     assert "2026-12-05" in json.loads(result.stdout)["tasks"]["t1"]["output"]
 
 
+@pytest.mark.parametrize(
+    ("default", "says"),
+    [
+        ("2026-13-45", "inputs.topic.default: 2026-13-45 reads as a date in YAML, and is none"),
+        ("2026-02-30 25:61:61", "is none: day is out of range for month (fix the date, or quote"),
+        ("9" * 5000, "inputs.topic.default: the integer 999999999999...99999999 has 5,000 char"),
+    ],
+)
+def test_a_scalar_yaml_cannot_hold_is_a_located_error(
+    tmp_path: Path, default: str, says: str
+) -> None:
+    crew = _crew(tmp_path, default=default)
+    for command in ("validate", "run"):
+        result = _mas(command, str(crew))
+        assert result.exit_code == 2
+        assert "crew.yaml:4:20:" in result.stderr
+        assert says in result.stderr
+
+
 @pytest.mark.parametrize("value", [".inf", "-.inf", ".nan", "-1", "1e400"])
 def test_a_non_finite_or_negative_budget_is_a_located_error(tmp_path: Path, value: str) -> None:
     crew = _crew(tmp_path, limits=f"limits: {{max_cost_usd: {value}}}")
@@ -299,3 +318,41 @@ def test_deep_json_on_the_wire_is_a_malformed_answer_not_a_crash(
         assert "malformed response: not JSON" in result.stderr
     else:
         assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("http://[::1/v1", "base_url is not a URL (invalid ipv6 url)"),
+        ("http://127.0.0.1:99999/v1", "base_url is not a URL (port out of range 0-65535)"),
+        ("http://127.0.0.1:abc/v1", "base_url is not a URL (port could not be cast"),
+        ("http://u:sk-pass-0123456789@[::1/v1", "base_url is not a URL (invalid ipv6 url)"),
+        ("localhost:8080/v1", "base_url needs http:// or https:// at its start"),
+        ("file:///etc/passwd", "base_url needs http:// or https:// at its start"),
+        ("http:///v1", "base_url names no host"),
+    ],
+)
+def test_a_base_url_no_sdk_can_call_is_a_located_error_that_never_shows_it(
+    tmp_path: Path, url: str, says: str
+) -> None:
+    crew = write_crew(
+        tmp_path,
+        f"""
+        name: t
+        models:
+          m: {{provider: openai, model: local, base_url: "{url}"}}
+        prices: {{local: {{input: 0, output: 0}}}}
+        agents:
+          a: {{role: r, model: m}}
+        tasks:
+          - {{id: t1, agent: a, prompt: hi}}
+        """,
+    )
+    for args in (["validate"], ["run"], ["run", "--offline"]):
+        result = _mas(*args, str(crew))
+        assert result.exit_code == 2
+        assert "crew.yaml:4:" in result.stderr
+        assert f"models.m.base_url: {says}" in result.stderr
+        assert "e.g. http://127.0.0.1:8080/v1" in result.stderr
+        assert url not in result.output
+        assert "sk-pass" not in result.output

@@ -4,8 +4,11 @@ with patterns and formats, and a run says when tool calls failed."""
 from __future__ import annotations
 
 import json
+import tracemalloc
 from pathlib import Path
+from typing import Any
 
+import pytest
 from crewkit import write_crew
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,7 +16,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from typer.testing import CliRunner
 
 from mas_cli.cli import app
-from mas_cli.llm.example_values import value_for
+from mas_cli.llm.example_values import MAX_VALUE_CHARS, value_for
 from mas_cli.llm.regex_sample import sample
 
 runner = CliRunner()
@@ -120,3 +123,47 @@ def test_made_up_strings_match_their_pattern(pattern: str, words: str) -> None:
     assert sample(pattern) is not None
     value = value_for({"type": "string", "pattern": pattern}, "field", words, {})
     Draft202012Validator({"type": "string", "pattern": pattern}).validate(value)
+
+
+HUGE = [
+    {"type": "string", "minLength": 50_000_000},
+    {"type": "array", "minItems": 20_000_000},
+    {"type": "array", "minItems": 5000, "items": {"type": "array", "minItems": 5000}},
+    {
+        "type": "object",
+        "properties": {f"k{i}": {"type": "string", "minLength": 400_000} for i in range(5)},
+    },
+]
+
+
+@pytest.mark.parametrize("schema", HUGE)
+def test_a_schema_asking_for_more_than_an_answer_holds_gets_a_bounded_value(
+    schema: dict[str, Any],
+) -> None:
+    tracemalloc.start()
+    try:
+        value = value_for(schema, "field", "Answer the question.", {})
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(json.dumps(value)) <= MAX_VALUE_CHARS + 16
+    assert peak < 8 * MAX_VALUE_CHARS  # a few copies of the largest value, not what was asked
+
+
+def test_an_offline_run_asked_for_a_billion_items_stops_with_the_reason(tmp_path: Path) -> None:
+    crew = write_crew(
+        tmp_path,
+        """
+        name: t
+        models: {m: offline}
+        limits: {max_retries: 1}
+        agents:
+          a: {role: r, model: m}
+        tasks:
+          - {id: t1, agent: a, prompt: hi, output_schema: {type: array, minItems: 1000000000}}
+        """,
+    )
+    result = runner.invoke(app, ["run", str(crew)])
+    assert result.exit_code in (1, 3), result.output
+    assert "internal error" not in result.output
+    assert "t1" in result.stderr

@@ -130,7 +130,10 @@ def test_a_command_tool_gets_the_allow_list_and_its_own_env_names_only(
 ) -> None:
     monkeypatch.setenv("LC_ALL", "C.UTF-8")
     monkeypatch.setenv("MAS_SMUGGLED", f"prefix-{KEY}")  # a listed name holding a key's value
-    crew = _crew(tmp_path, server, "openai", env=["MAS_TEST_PLAIN", "MAS_SMUGGLED"])
+    monkeypatch.setenv("LC_API_TOKEN", "lc-token-value-13579")  # LC_* is allowed: not this one
+    monkeypatch.setenv("LC_SESSION_TOKEN", "lc-listed-value-2468")  # unless env: lists it
+    listed = ["MAS_TEST_PLAIN", "MAS_SMUGGLED", "LC_SESSION_TOKEN"]
+    crew = _crew(tmp_path, server, "openai", env=listed)
     result = runner.invoke(app, ["tool-test", "print_env", "--crew", str(crew), "--json"])
     assert result.exit_code == 0, result.stderr
     output = json.loads(result.stdout)["runs"][0]["output"]
@@ -140,6 +143,8 @@ def test_a_command_tool_gets_the_allow_list_and_its_own_env_names_only(
     assert {"PATH", "HOME"} <= set(seen)
     assert not {"MAS_TEST_KEY", "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GITHUB_TOKEN"} & set(seen)
     assert "MAS_SMUGGLED" not in seen
+    assert "LC_API_TOKEN" not in seen
+    assert seen["LC_SESSION_TOKEN"] == "***"  # passed, as listed; masked in what the tool prints
 
 
 @pytest.mark.parametrize(
@@ -335,3 +340,61 @@ def test_env_on_a_function_tool_is_refused_with_the_reason(tmp_path: Path) -> No
     assert f"{crew}:3:" in result.stderr
     assert "tools.f.env: only command tools take env:" in result.stderr
     assert "a function tool runs inside mas and reads its environment" in result.stderr
+
+
+BEARER = "tok-live-bearer-24681357"  # written in the crew file, in no variable
+
+
+@pytest.mark.parametrize("status", [401, 200])
+def test_the_token_of_an_authorization_header_echoed_alone_is_scrubbed(
+    tmp_path: Path, server: FakeServer, clean_env: Path, status: int
+) -> None:
+    echo = f"token {BEARER} is not valid here"
+    server.openai.push(
+        Reply(401, {"error": {"message": echo}}) if status == 401 else openai_text(echo)
+    )
+    doc = {
+        "name": "bearer",
+        "models": {
+            "m": {
+                "provider": "openai",
+                "model": "gpt-4o-mini",
+                "base_url": server.url + "/v1",
+                "headers": {"Authorization": f"Bearer {BEARER}"},
+            }
+        },
+        "limits": {"max_retries": 0},
+        "agents": {"a": {"role": "A", "model": "m"}},
+        "tasks": [{"id": "t", "agent": "a", "prompt": "Hi."}],
+    }
+    crew = tmp_path / "crew.yaml"
+    crew.write_text(json.dumps(doc), encoding="utf-8")
+    result = runner.invoke(app, ["run", str(crew)])
+    assert "token *** is not valid here" in result.stdout + result.stderr
+    assert BEARER not in result.stdout + result.stderr
+    assert server.requests(OPENAI)[0].headers["authorization"] == f"Bearer {BEARER}"
+    for path in (p for p in clean_env.rglob("*") if p.is_file()):
+        assert BEARER.encode() not in path.read_bytes(), path
+
+
+def test_a_key_given_to_tool_test_as_an_argument_is_masked_and_never_cached(
+    tmp_path: Path, server: FakeServer, clean_env: Path, canaries: None
+) -> None:
+    crew = _crew(tmp_path, server, "openai")
+    (tmp_path / "tools.py").write_text(
+        TOOLS_PY + '\n\ndef echo(text: str) -> str:\n    """Echo."""\n    return text\n',
+        encoding="utf-8",
+    )
+    doc = json.loads(crew.read_text(encoding="utf-8"))
+    doc["tools"]["echo"] = {"function": "tools.py:echo", "kind": "deterministic"}
+    crew.write_text(json.dumps(doc), encoding="utf-8")
+    given = ["--crew", str(crew), "--arg", f"text=token {KEY} here"]
+    tested = runner.invoke(app, ["tool-test", "echo", *given, "--json"])
+    assert tested.exit_code == 0, tested.stderr
+    assert json.loads(tested.stdout)["arguments"] == {"text": "token *** here"}  # as in a run
+    explained = runner.invoke(app, ["cache", "explain", "echo", *given])
+    assert explained.exit_code == 0, explained.stderr
+    for result in (tested, explained):
+        assert KEY not in result.stdout + result.stderr
+    for path in (p for p in clean_env.rglob("*") if p.is_file()):
+        assert KEY.encode() not in path.read_bytes(), path

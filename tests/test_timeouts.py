@@ -419,8 +419,9 @@ def _pids(pidfile: Path) -> list[int]:
         ("nap", signal.SIGINT),
         ("nap_sync", signal.SIGTERM),
         ("escape", signal.SIGTERM),
+        ("nap_sync", signal.SIGHUP),  # the terminal or ssh session went away
     ],
-    ids=["async-SIGINT", "sync-SIGTERM", "command-SIGTERM"],
+    ids=["async-SIGINT", "sync-SIGTERM", "command-SIGTERM", "sync-SIGHUP"],
 )
 def test_a_stop_is_honoured_within_seconds_while_a_tool_blocks(
     tmp_path: Path, clean_env: Path, tool: str, sig: signal.Signals

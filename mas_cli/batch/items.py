@@ -135,7 +135,8 @@ def _open(path: Path, newline: str | None = None) -> Any:
             hint="rename it, or convert it: one JSON object per line",
         )
     try:
-        return path.open(encoding="utf-8", errors="surrogateescape", newline=newline)
+        # utf-8-sig: a byte-order mark (Excel's "CSV UTF-8") is not part of the first name
+        return path.open(encoding="utf-8-sig", errors="surrogateescape", newline=newline)
     except OSError as exc:
         raise UsageError(f"{path}: cannot be read ({exc.strerror})") from None
 

@@ -1,8 +1,9 @@
 """How a run is stopped from outside, and how its end is kept from being cut short.
 
-SIGINT and SIGTERM (or a batch's stop event) and run_timeout_s set the run's stop event, and the
-scheduler winds down from there. Once the run's handlers come off, a Ctrl-C is noted, not raised,
-until the run has written its end and closed everything; then the handler it found is back.
+SIGINT, SIGTERM and SIGHUP (or a batch's stop event) and run_timeout_s set the run's stop event,
+and the scheduler winds down from there. Once the run's handlers come off, a Ctrl-C is noted,
+not raised, until the run has written its end and closed everything; then the handler it found
+is back.
 """
 
 from __future__ import annotations
@@ -15,13 +16,15 @@ from contextlib import contextmanager
 from mas_cli.engine.context import RunContext
 from mas_cli.engine.outcomes import LimitHit
 
-STOPS = (signal.SIGINT, signal.SIGTERM)
+# SIGHUP: the terminal or ssh session the run was started from went away; `nohup` ignores it.
+STOPS = (signal.SIGINT, signal.SIGTERM, *((signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ()))
 
 
 def answered() -> tuple[signal.Signals, ...]:
-    """Those of SIGINT and SIGTERM that mas answers. One ignored when it started stays ignored,
-    as Python itself leaves it: a script that puts a job in the background (`mas run ... &`)
-    has it ignore SIGINT, so that a Ctrl-C meant for the script does not stop the job."""
+    """Those of SIGINT, SIGTERM and SIGHUP that mas answers. One ignored when it started stays
+    ignored, as Python itself leaves it: a script that puts a job in the background (`mas run
+    ... &`) has it ignore SIGINT, so that a Ctrl-C meant for the script does not stop the job;
+    `nohup` has it ignore SIGHUP."""
     return tuple(sig for sig in STOPS if signal.getsignal(sig) is not signal.SIG_IGN)
 
 

@@ -97,9 +97,10 @@ def parse_message(data: Any, request: Request) -> Completion:
         elif block.get("type") == "tool_use":
             calls.append(_tool_use(block, i))
     message = Message(role="assistant", content="".join(texts), tool_calls=tuple(calls))
+    raw = data.get("usage")
     return Completion(
         message=message,
-        usage=anthropic_usage(data.get("usage")) or estimated_usage(request, message),
+        usage=anthropic_usage(raw) or estimated_usage(request, message, raw),
         finish_reason=_str(data.get("stop_reason")) or ("tool_use" if calls else "end_turn"),
         response_model=_str(data.get("model")),
     )

@@ -5,9 +5,10 @@ The offline model uses these to call tools and to answer with valid structured o
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mas_cli.llm.regex_sample import sample
@@ -68,6 +69,22 @@ def content_words(text: str) -> list[str]:
     return [w for w in words if w.lower() not in STOPWORDS]
 
 
+MAX_VALUE_CHARS = 1_000_000
+"""The most a made-up value may take as JSON. A schema asking for more (`minLength: 1e9`,
+arrays of arrays with large `minItems`) gets a value that falls short of it and fails
+validation, as a real model's answer would, instead of filling memory."""
+
+
+@dataclass
+class Room:
+    """What is left of MAX_VALUE_CHARS for one value and everything inside it."""
+
+    left: int = MAX_VALUE_CHARS
+
+    def take(self, chars: int) -> None:
+        self.left = max(0, self.left - chars)
+
+
 @dataclass(frozen=True)
 class _Seed:
     """What a made-up value may draw on: the field's name, the prompt, earlier results."""
@@ -75,13 +92,17 @@ class _Seed:
     name: str
     text: str
     hints: dict[str, Any]
+    room: Room = field(default_factory=Room)
 
 
-def value_for(schema: dict[str, Any], name: str, text: str, hints: dict[str, Any]) -> Any:
-    """A value valid under `schema` for a field `name`: a hint when one fits, else made up."""
+def value_for(
+    schema: dict[str, Any], name: str, text: str, hints: dict[str, Any], room: Room | None = None
+) -> Any:
+    """A value valid under `schema` for a field `name`: a hint when one fits, else made up
+    within `room` (a new MAX_VALUE_CHARS when none is given)."""
     if name in hints and _valid(schema, hints[name]):
         return hints[name]
-    made = _make(schema, _Seed(name, text, hints))
+    made = _make(schema, _Seed(name, text, hints, room or Room()))
     return made if _valid(schema, made) else _fallback(schema)
 
 
@@ -101,12 +122,24 @@ def _make(schema: dict[str, Any], seed: _Seed) -> Any:
 
 def _object(schema: dict[str, Any], seed: _Seed) -> Any:
     props: dict[str, Any] = schema.get("properties", {})
-    return {key: value_for(sub, key, seed.text, seed.hints) for key, sub in props.items()}
+    return {
+        key: value_for(sub, key, seed.text, seed.hints, seed.room) for key, sub in props.items()
+    }
 
 
 def _array(schema: dict[str, Any], seed: _Seed) -> Any:
     item = schema.get("items", {"type": "string"})
-    return [value_for(item, seed.name, seed.text, seed.hints)] * max(1, schema.get("minItems", 1))
+    value = value_for(item, seed.name, seed.text, seed.hints, seed.room)
+    wanted = _whole(schema.get("minItems"), 1)
+    size = len(json.dumps(value, default=str)) + 1  # the copies after the first, with commas
+    count = max(1, min(wanted, 1 + seed.room.left // size))
+    seed.room.take((count - 1) * size)
+    return [value] * count
+
+
+def _whole(value: Any, default: int) -> int:
+    """A count from a schema (minItems, minLength), which may be written 5.0."""
+    return int(value) if isinstance(value, int | float) and value == value // 1 else default
 
 
 def _number(schema: dict[str, Any], _seed: _Seed) -> Any:
@@ -156,8 +189,10 @@ def _string(schema: dict[str, Any], seed: _Seed) -> Any:
     if seed.name.endswith("id"):
         return _identifier(seed.name, words) or (words[0] if words else seed.name)
     phrase = " ".join(words[:6]) or seed.name
-    phrase = phrase.ljust(schema.get("minLength", 0), "x")
-    return phrase[: schema.get("maxLength", len(phrase))]
+    phrase = phrase.ljust(min(_whole(schema.get("minLength"), 0), seed.room.left), "x")
+    phrase = phrase[: _whole(schema.get("maxLength"), len(phrase))]
+    seed.room.take(len(phrase))
+    return phrase
 
 
 def _patterned(pattern: str, seed: _Seed, words: list[str]) -> str:

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from urllib.parse import SplitResult, urlsplit
 
 from mas_cli.errors import UsageError
-from mas_cli.redact import Secrets
+from mas_cli.redact import Secrets, credentials
 from mas_cli.spec.mcp import secret_values as mcp_secrets
 from mas_cli.spec.model_spec import ModelSpec
 from mas_cli.spec.models import CrewSpec
@@ -103,7 +103,7 @@ def api_key(model: ModelSpec) -> str:
 
 def provider_secrets(key: str, headers: Iterable[str] = ()) -> Secrets:
     """What one provider client holds: its key (unless a placeholder) and its header values."""
-    return Secrets.of(*(v for v in (key, *headers) if v != NO_KEY))
+    return Secrets.of(*(v for v in (key, *credentials(headers)) if v != NO_KEY))
 
 
 def model_keys(spec: CrewSpec, environ: Mapping[str, str] | None = None) -> Secrets:
@@ -112,7 +112,7 @@ def model_keys(spec: CrewSpec, environ: Mapping[str, str] | None = None) -> Secr
     env = os.environ if environ is None else environ
     names = {*key_variables(), *(e for m in spec.models.values() if (e := key_env(m)))}
     keys = [env.get(name, "").strip() for name in names]
-    headers = [v for m in spec.models.values() for v in m.headers.values()]
+    headers = credentials(v for m in spec.models.values() for v in m.headers.values())
     return Secrets.of(*keys, *headers, *(_url_password(m) for m in spec.models.values()))
 
 

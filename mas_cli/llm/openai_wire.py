@@ -62,7 +62,8 @@ def parse_completion(data: Any, request: Request) -> Completion:
     message = Message(
         role="assistant", content=_content(wire), tool_calls=_tool_calls(wire, request.site.turn)
     )
-    usage = openai_usage(data.get("usage")) or estimated_usage(request, message)
+    raw = data.get("usage")
+    usage = openai_usage(raw) or estimated_usage(request, message, raw)
     finish = choice.get("finish_reason")
     model = data.get("model")
     return Completion(

@@ -9,13 +9,19 @@
 OpenAI's `prompt_tokens` already includes `prompt_tokens_details.cached_tokens`; Anthropic's
 `input_tokens` excludes `cache_read_input_tokens` and `cache_creation_input_tokens`, so they
 are added. The provider's own usage object is kept as `raw`. A server that reports no usage
-(some OpenAI-compatible ones) gets an estimate from the tokenizer, marked as such.
+(some OpenAI-compatible ones), or counts that are not counts (negative, not finite, text, an
+input or output count missing), gets an estimate from the tokenizer, marked as such: never a
+zero that a budget would take at its word. A count written as a float (`1000.0`) is a count,
+rounded up. An OpenAI-shaped usage with more cached tokens than prompt tokens left the cache
+reads out of its prompt count (Anthropic's way, as some proxies translate it): they are added.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from mas_cli.cost.tokens import (
@@ -29,31 +35,45 @@ from mas_cli.llm.convert import openai_messages, openai_tools
 from mas_cli.llm.types import Message, Request, Usage
 
 
+class _NotACount(ValueError):
+    """A usage field that is there but holds no token count."""
+
+
 def openai_usage(raw: Any) -> Usage | None:
-    """Chat-completions usage; None when the response has none."""
+    """Chat-completions usage; None when the response has none, or none that reads."""
     if not isinstance(raw, dict):
         return None
-    prompt = _part(raw, "prompt_tokens_details")
-    completion = _part(raw, "completion_tokens_details")
+    try:
+        prompt = _count(raw, "prompt_tokens", required=True)
+        output = _count(raw, "completion_tokens", required=True)
+        cached = _count(_part(raw, "prompt_tokens_details"), "cached_tokens")
+        reasoning = _count(_part(raw, "completion_tokens_details"), "reasoning_tokens")
+    except _NotACount:
+        return None
     return Usage(
-        input_tokens=_int(raw, "prompt_tokens"),
-        output_tokens=_int(raw, "completion_tokens"),
-        cache_read_tokens=_int(prompt, "cached_tokens"),
-        reasoning_tokens=_int(completion, "reasoning_tokens"),
+        input_tokens=prompt + cached if cached > prompt else prompt,
+        output_tokens=output,
+        cache_read_tokens=cached,
+        reasoning_tokens=min(reasoning, output),
         source="provider",
         raw=raw,
     )
 
 
 def anthropic_usage(raw: Any) -> Usage | None:
-    """Messages usage; None when the response has none."""
+    """Messages usage; None when the response has none, or none that reads."""
     if not isinstance(raw, dict):
         return None
-    read = _int(raw, "cache_read_input_tokens")
-    write = _int(raw, "cache_creation_input_tokens")
+    try:
+        fresh = _count(raw, "input_tokens", required=True)
+        output = _count(raw, "output_tokens", required=True)
+        read = _count(raw, "cache_read_input_tokens")
+        write = _count(raw, "cache_creation_input_tokens")
+    except _NotACount:
+        return None
     return Usage(
-        input_tokens=_int(raw, "input_tokens") + read + write,
-        output_tokens=_int(raw, "output_tokens"),
+        input_tokens=fresh + read + write,
+        output_tokens=output,
         cache_read_tokens=read,
         cache_write_tokens=write,
         source="provider",
@@ -61,9 +81,11 @@ def anthropic_usage(raw: Any) -> Usage | None:
     )
 
 
-def estimated_usage(request: Request, message: Message) -> Usage:
-    """Tokens counted from the request and the answer with the model's tokenizer."""
-    return _usage(request, message, count_messages, count_text)
+def estimated_usage(request: Request, message: Message, raw: Any = None) -> Usage:
+    """Tokens counted from the request and the answer with the model's tokenizer; `raw`, the
+    usage the server reported that could not be read, is kept for audits."""
+    usage = _usage(request, message, count_messages, count_text)
+    return replace(usage, raw=raw) if isinstance(raw, dict) else usage
 
 
 def offline_usage(request: Request, message: Message) -> Usage:
@@ -94,6 +116,14 @@ def _part(raw: dict[str, Any], key: str) -> dict[str, Any]:
     return part if isinstance(part, dict) else {}
 
 
-def _int(raw: dict[str, Any], key: str) -> int:
+def _count(raw: dict[str, Any], key: str, *, required: bool = False) -> int:
+    """A token count: absent (or null) is 0 unless required; anything but a finite number
+    that is not negative is no count at all."""
     value = raw.get(key)
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+    if value is None and not required:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _NotACount(key)
+    if not 0 <= value < math.inf:
+        raise _NotACount(key)
+    return value if isinstance(value, int) else math.ceil(value)

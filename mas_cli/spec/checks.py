@@ -18,6 +18,7 @@ from mas_cli.spec.patterns import HINT as PATTERN_HINT
 from mas_cli.spec.patterns import pattern_problems
 from mas_cli.spec.plainschema import plain
 from mas_cli.spec.providers import PROVIDERS
+from mas_cli.spec.refs import ref_problems
 from mas_cli.spec.yamlpos import Path
 
 
@@ -290,6 +291,10 @@ def schema_problems(
         Finding(where, message, PATTERN_HINT, at="key" if _is_key(where) else "value")
         for where, message in pattern_problems(schema, path)
     ]
+    if not plain(schema):  # a plain schema has no $ref
+        problems += [
+            Finding(where, message, hint) for where, message, hint in ref_problems(schema, path)
+        ]
     yield from problems
     if not problems and valid is not None and text is not None:
         valid.add(text)

@@ -27,7 +27,7 @@ from mas_cli.spec.models import (
     TriageSpec,
 )
 from mas_cli.spec.script import Script, ScriptError, ScriptToolCall, ScriptTurn
-from mas_cli.spec.yamlpos import AliasError, Located, Path, load_located
+from mas_cli.spec.yamlpos import LoadError, Located, Path, load_located
 from mas_cli.words import figure
 
 
@@ -83,9 +83,14 @@ def locate_findings(path: FsPath, findings: Iterable[Finding]) -> list[Problem]:
     return _locate(findings, _parse(_read(path), str(path)), str(path))
 
 
+MAX_CREW_CHARS = 16 << 20
+"""The most of a crew file read: a crew of 16,000 tasks is about 2 MB; /dev/zero is endless."""
+
+
 def _read(path: FsPath) -> str:
     try:
-        return path.read_text(encoding="utf-8")
+        with path.open(encoding="utf-8") as handle:
+            text = handle.read(MAX_CREW_CHARS + 1)
     except FileNotFoundError:
         raise UsageError(f"{path}: no such file", hint=_nearby_crews()) from None
     except IsADirectoryError:
@@ -94,6 +99,12 @@ def _read(path: FsPath) -> str:
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path}: cannot be read ({exc})") from None
+    if len(text) > MAX_CREW_CHARS:
+        raise UsageError(
+            f"{path}: longer than {MAX_CREW_CHARS:,} characters, the most a crew file may be",
+            hint="give long texts to the crew as --inputs, or to a tool as a file it reads",
+        )
+    return text
 
 
 def _nearby_crews() -> str:
@@ -113,9 +124,10 @@ def _parse(text: str, file: str) -> Located:
         ) from None
     except yaml.YAMLError as exc:
         raise SpecError([Problem(file, 1, 1, "", f"not valid YAML: {exc}")]) from None
-    except AliasError as exc:
+    except LoadError as exc:
+        where = dotted(exc.path)
         raise SpecError(
-            [Problem(file, exc.pos.line, exc.pos.col, "", exc.message, exc.hint)]
+            [Problem(file, exc.pos.line, exc.pos.col, where, exc.message, exc.hint)]
         ) from None
     if not isinstance(located.data, dict):
         what = (
@@ -284,30 +296,29 @@ def _from_pydantic(err: ErrorDetails, located: Located, file: str) -> Problem:
             file, pos.line, pos.col, dotted(path, located.data), f"unknown key '{path[-1]}'", hint
         )
     pos = located.value_pos(path)
-    message, hint = _describe(err)
+    message, hint = _describe(err, shown=path[-1:] != ("base_url",))  # it may hold a password
     return Problem(file, pos.line, pos.col, dotted(path, located.data), message, hint)
 
 
-def _describe(err: ErrorDetails) -> tuple[str, str | None]:
+def _describe(err: ErrorDetails, *, shown: bool = True) -> tuple[str, str | None]:
     value = err.get("input")
-    shown = (
-        f", got {value!r}" if isinstance(value, str | int | float | bool) or value is None else ""
-    )
+    plain = isinstance(value, str | int | float | bool) or value is None
+    got = f", got {value!r}" if plain and shown else ""
     if err["type"] == "literal_error":
         expected = re.findall(r"'([^']*)'", str((err.get("ctx") or {}).get("expected", "")))
         hint = did_you_mean(str(value), expected) if isinstance(value, str) else None
         said = f"unknown provider '{value}'" if err["loc"][-1:] == ("provider",) else None
         return said or f"'{value}' is not allowed", hint or f"use one of: {', '.join(expected)}"
     if err["type"] in _PLAIN:
-        return _PLAIN[err["type"]] + shown, None
+        return _PLAIN[err["type"]] + got, None
     bound = _BOUNDS.get(err["type"])
     if bound:
         word, key = bound
         limit = (err.get("ctx") or {}).get(key)
         limit = figure(limit) if isinstance(limit, int | float) else limit
-        return f"must be {word} {limit}{shown}", None
+        return f"must be {word} {limit}{got}", None
     message = err["msg"].removeprefix("Value error, ")
-    return message[0].lower() + message[1:] + shown, None
+    return message[0].lower() + message[1:] + got, None
 
 
 def _data_path(loc: tuple[int | str, ...], data: Any) -> Path:

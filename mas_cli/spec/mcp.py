@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, model_validator
 
+from mas_cli.redact import credentials
 from mas_cli.spec.base import Spec
 from mas_cli.spec.findings import Finding, did_you_mean
 
@@ -142,7 +143,7 @@ def secret_values(crew: CrewSpec, environ: Mapping[str, str] | None = None) -> l
             names = variables(text)
             values += [env[n] for n in names if n in env]
             if path[0] != "url" and all(n in env for n in names):
-                values.append(expand(text, env))
+                values += credentials([expand(text, env)])
     return values
 
 

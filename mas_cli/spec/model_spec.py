@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 
@@ -23,6 +24,15 @@ WIDENING_PARAMS = {
     "max_new_tokens": MAX_TOKENS_FIX,
     "n": "remove it: mas reads one answer per call, and n > 1 multiplies the billed output",
     "best_of": "remove it: best_of > 1 bills every candidate's output",
+}
+# `params` that would replace what mas itself sends (they go in last): the model a call is
+# priced and budgeted at, the conversation, the tools, one JSON answer.
+OWN_FIELDS = {
+    "model": "name the model in the model's own `model:` (the one its price and budget use)",
+    "messages": "remove it: mas sends the task's conversation",
+    "system": "remove it: mas sends the agent's role and goal as the system prompt",
+    "tools": "give the agent tools: in the crew file",
+    "stream": "remove it: mas reads each answer whole",
 }
 
 
@@ -42,6 +52,26 @@ def _model_value(text: str) -> dict[str, str] | str:
     if sep and provider and model and provider not in PROVIDERS:
         return {"provider": provider, "model": model}
     return parse_model_shorthand(text) or text
+
+
+EXAMPLE_URL = "http://127.0.0.1:8080/v1"
+
+
+def url_problem(url: str) -> str | None:
+    """What keeps a base_url from being an http(s) URL an SDK can call; None when it is one.
+    Never the URL itself: it may hold a password."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:  # a bracket left open, a port that is no number or past 65535
+        return f"is not a URL ({str(exc).split(' as ')[0].lower()})"
+    if parts.scheme.lower() not in ("http", "https"):
+        return "needs http:// or https:// at its start"
+    if not parts.hostname:
+        return "names no host"
+    if port == 0:
+        return "has port 0"
+    return None
 
 
 class ModelSpec(Spec):
@@ -72,6 +102,18 @@ class ModelSpec(Spec):
     Ollama), `json_object` (llama-cpp-python's server), `none` (the prompt only). Never sent
     while the task offers tools, whose calls it would silence; answers are validated anyway."""
 
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, url: str | None) -> str | None:
+        # An SDK takes what urlsplit takes, then fails mid-run on a bad port or a bracket.
+        if url is not None:
+            problem = url_problem(url)
+            if problem:
+                raise ValueError(
+                    f"base_url {problem}: write it as http://HOST:PORT/v1, e.g. {EXAMPLE_URL}"
+                )
+        return url
+
     @field_validator("headers")
     @classmethod
     def _http_headers(cls, headers: dict[str, str]) -> dict[str, str]:
@@ -86,6 +128,9 @@ class ModelSpec(Spec):
     @field_validator("params")
     @classmethod
     def _params_cannot_widen_output(cls, params: dict[str, Any]) -> dict[str, Any]:
+        for key, fix in OWN_FIELDS.items():
+            if key in params:
+                raise ValueError(f"{key} cannot be set in params; {fix}")
         for key, fix in WIDENING_PARAMS.items():
             value = params.get(key)
             one = key in ("n", "best_of") and type(value) is int and value == 1

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from mas_cli.spec.plainschema import conforms, plain
+from mas_cli.spec.refs import registry, unresolvable_error
 
 if TYPE_CHECKING:
     from jsonschema import FormatChecker
@@ -48,10 +49,19 @@ class Checker:
         self._full: Validator | None = None
 
     def iter_errors(self, instance: Any) -> Iterator[ValidationError]:
-        """jsonschema's errors for the value (none when it is valid)."""
+        """jsonschema's errors for the value (none when it is valid); a `$ref` that cannot be
+        followed (refs.py) is one more error, never an exception."""
         if self.plain and conforms(self.schema, instance):
             return iter(())
-        return self.full().iter_errors(instance)
+        return self._followed(instance)
+
+    def _followed(self, instance: Any) -> Iterator[ValidationError]:
+        from referencing.exceptions import Unresolvable
+
+        try:
+            yield from self.full().iter_errors(instance)
+        except (Unresolvable, RecursionError) as exc:
+            yield unresolvable_error(exc)
 
     def is_valid(self, instance: Any) -> bool:
         """Whether the value is valid against the schema."""
@@ -59,7 +69,7 @@ class Checker:
             known = conforms(self.schema, instance)
             if known is not None:
                 return known
-        return bool(self.full().is_valid(instance))
+        return next(self._followed(instance), None) is None
 
     def full(self) -> Validator:
         """jsonschema's validator for the schema's draft, its patterns matched by RE2."""
@@ -70,7 +80,7 @@ class Checker:
             unevaluated = _combines_unevaluated_and_patterns(self.schema)
             guarded = _guarded(base, unevaluated_with_patterns=unevaluated)
             checker = _format_checker() if self.formats else None
-            self._full = guarded(self.schema, format_checker=checker)
+            self._full = guarded(self.schema, format_checker=checker, registry=registry())
         return self._full
 
 

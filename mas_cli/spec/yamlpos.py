@@ -56,12 +56,21 @@ def _nearest(table: dict[Path, Pos], path: Path) -> Pos:
     return Pos(1, 1)
 
 
-class AliasError(Exception):
+class LoadError(Exception):
+    """A document PyYAML parses but mas does not load, at a line and column, with a fix."""
+
+    def __init__(self, pos: Pos, message: str, hint: str, path: Path = ()) -> None:
+        super().__init__(message)
+        self.pos, self.message, self.hint, self.path = pos, message, hint, path
+
+
+class AliasError(LoadError):
     """An alias that expands past the bound, or contains itself."""
 
-    def __init__(self, pos: Pos, message: str, hint: str) -> None:
-        super().__init__(message)
-        self.pos, self.message, self.hint = pos, message, hint
+
+class ScalarError(LoadError):
+    """A scalar its tag cannot hold: a date that is no date (2026-13-45), an integer past
+    Python's 4,300 digits."""
 
 
 # libyaml when PyYAML was built with it: the pure-Python scanner took seconds per 1,000 tasks.
@@ -97,7 +106,7 @@ class _Builder:
         self._count()
         self.out.values[path] = _pos(node)
         if isinstance(node, yaml.ScalarNode):
-            return self.loader.construct_object(node, deep=True)
+            return self._construct(node, path)
         self._enter(node)
         try:
             if isinstance(node, yaml.MappingNode):
@@ -135,7 +144,7 @@ class _Builder:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 self._merge(result, value_node, path)
                 continue
-            key = self.loader.construct_object(key_node, deep=True)
+            key = self._construct(key_node, path)
             key = key if isinstance(key, str | int) else str(key)
             here = (*path, key)
             if key in seen:
@@ -143,6 +152,12 @@ class _Builder:
             seen[key] = self.out.keys[here] = _pos(key_node)
             result[key] = self.build(value_node, here)
         return result
+
+    def _construct(self, node: yaml.Node, path: Path) -> Any:
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except (ValueError, OverflowError) as exc:  # PyYAML's int() and date() raise these
+            raise _scalar_error(node, exc, path) from None
 
     def _merge(self, result: dict[Any, Any], value_node: yaml.Node, path: Path) -> None:
         # `<<: *anchor` (or a list of anchors): copy keys not given explicitly; explicit keys win.
@@ -154,6 +169,19 @@ class _Builder:
             if isinstance(merged, dict):
                 for key, value in merged.items():
                     result.setdefault(key, value)
+
+
+def _scalar_error(node: yaml.Node, exc: Exception, path: Path) -> ScalarError:
+    text = str(node.value)
+    shown = text if len(text) <= 40 else f"{text[:12]}...{text[-8:]}"
+    if str(node.tag).endswith(":int"):
+        message = f"the integer {shown} has {len(text):,} characters, more than mas reads (4,300)"
+        return ScalarError(_pos(node), message, "write a smaller number", path)
+    if str(node.tag).endswith(":timestamp"):
+        message = f"{shown} reads as a date in YAML, and is none: {exc}"
+        return ScalarError(_pos(node), message, f"fix the date, or quote it: '{shown}'", path)
+    message = f"{shown} cannot be read as {node.tag}: {exc}"
+    return ScalarError(_pos(node), message, "quote it to keep it as text", path)
 
 
 def _anchor_name(text: str, node: yaml.Node) -> str:
@@ -173,6 +201,7 @@ def load_located(text: str) -> Located:
     Raises:
         yaml.YAMLError: the text is not YAML (its problem_mark says where).
         AliasError: aliases expand past MAX_ALIAS_NODES values, or an anchor contains itself.
+        ScalarError: a scalar its tag cannot hold (an impossible date, a 5,000-digit integer).
     """
     loader = _FAST(text)
     try:

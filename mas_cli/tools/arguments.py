@@ -13,6 +13,7 @@ from typing import Any
 
 from mas_cli.errors import UsageError
 from mas_cli.events.text import loads
+from mas_cli.redact import Secrets
 from mas_cli.spec.models import JsonSchema
 
 _INTEGER = re.compile(r"^[+-]?\d+$")
@@ -21,9 +22,10 @@ _JSON_KINDS: dict[str, type | tuple[type, ...]] = {"array": list, "object": dict
 
 
 def parse_arguments(
-    parameters: JsonSchema, pairs: list[str], args_json: str | None
+    parameters: JsonSchema, pairs: list[str], args_json: str | None, secrets: Secrets | None = None
 ) -> dict[str, Any]:
-    """--args first (a JSON object, or @file.json), then each --arg key=value over it.
+    """--args first (a JSON object, or @file.json), then each --arg key=value over it; a known
+    secret in a value is *** (`secrets`), as in a model's call in a run: never in the cache.
 
     Raises:
         UsageError: a pair is not key=value, or --args is not a JSON object (or unreadable).
@@ -36,7 +38,7 @@ def parse_arguments(
             raise UsageError(f"--arg {pair!r} is not key=value", hint='e.g. --arg query="refunds"')
         key = key.strip()
         arguments[key] = coerce(text, properties.get(key, {}))
-    return arguments
+    return secrets.scrub_value(arguments) if secrets is not None else arguments
 
 
 def coerce(text: str, schema: JsonSchema) -> Any:
@@ -116,12 +118,7 @@ def _args_json(given: str) -> dict[str, Any]:
     where = "--args"
     text = given
     if given.startswith("@"):
-        path = Path(given[1:])
-        where = str(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"{where}: cannot be read ({exc.strerror})") from None
+        where, text = given[1:], _args_file(Path(given[1:]))
     try:
         data = loads(text)
     except ValueError as exc:
@@ -131,3 +128,30 @@ def _args_json(given: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise UsageError(f"{where}: expected a JSON object of arguments, got {type(data).__name__}")
     return data
+
+
+MAX_ARGS_BYTES = 8 << 20  # as --inputs: what a command line hands a tool, never a whole disk
+
+
+def _args_file(path: Path) -> str:
+    """The text of `--args @file`: at most MAX_ARGS_BYTES read, UTF-8.
+
+    Raises:
+        UsageError: the file cannot be read, is larger, or is not UTF-8.
+    """
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_ARGS_BYTES + 1)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot be read ({exc.strerror})") from None
+    if len(raw) > MAX_ARGS_BYTES:
+        raise UsageError(
+            f"{path}: larger than {MAX_ARGS_BYTES:,} bytes, the most --args reads",
+            hint="give the tool a smaller JSON object of arguments",
+        )
+    try:
+        return raw.decode("utf-8-sig")  # a byte-order mark (Windows editors) is no JSON
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"{path}: not UTF-8 (byte {exc.start + 1})", hint="save it as UTF-8 JSON"
+        ) from None

@@ -6,6 +6,7 @@ Reads here do not count as uses, so looking at the cache never changes what it e
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -47,6 +48,11 @@ def opened(directory: Path) -> Iterator[CacheDb | None]:
     if not any(_present(directory / name) for name in OWN_FILES):
         yield None
         return
+    odd = _not_files(directory)
+    if odd:
+        folder = "is a folder" in odd[0]  # mas never deletes a folder it did not make
+        hint = f"remove it yourself: rm -r {directory}" if folder else "reset it: mas cache clear"
+        raise UsageError(f"the tool cache {directory} cannot be used: {odd[0]}", hint=hint)
     try:
         db = CacheDb(directory, timeout_s=LOCK_TIMEOUT_S, create=False)
     except Exception as exc:
@@ -63,6 +69,19 @@ def opened(directory: Path) -> Iterator[CacheDb | None]:
 
 def _present(path: Path) -> bool:
     return path.is_symlink() or path.exists()
+
+
+def _not_files(directory: Path) -> list[str]:
+    """`cache.db is a FIFO`, for each of the cache's names that holds no plain file (a folder,
+    a FIFO, a socket, a device): SQLite fails on them, or waits; they are never mas's."""
+    found = []
+    for name in OWN_FILES:
+        path = directory / name
+        if path.is_symlink() or not path.exists() or path.is_file():
+            continue  # links are refused where the cache is opened; a plain file is read
+        kind = "folder" if path.is_dir() else "FIFO" if path.is_fifo() else "socket or device"
+        found.append(f"{name} is a {kind}, not a file mas made")
+    return found
 
 
 def entries(db: CacheDb | None, tool: str | None = None) -> Iterator[CacheEntry]:
@@ -107,19 +126,38 @@ def clear_cache(directory: Path, tool: str | None = None) -> int | None:
         with opened(directory) as db:
             return 0 if db is None else db.clear(tool)
     except UsageError as error:
-        if tool is not None or isinstance(error.__context__, sqlite3.OperationalError):
+        busy = isinstance(error.__context__, sqlite3.OperationalError)
+        if tool is not None or (busy and not _not_files(directory) and not disk_full(directory)):
             raise  # busy, locked, read-only: the file may be fine, and in use
+        # A full disk: SQLite cannot even start a write, and deleting the files frees space.
     try:
         reset(directory)
-    except (Unusable, OSError) as exc:
+    except (Unusable, OSError) as exc:  # a folder where cache.db should be is not removed
         hint = f"fix its permissions, or remove it yourself: rm -r {directory}"
         raise _unreadable(directory, exc, hint) from None
     return None
 
 
+def disk_full(directory: Path) -> bool:
+    """Whether the disk holding the cache has less room than SQLite needs to start a write."""
+    try:
+        found = os.statvfs(directory)
+    except OSError:
+        return False
+    return found.f_bavail * found.f_frsize < FULL_BELOW_BYTES
+
+
+FULL_BELOW_BYTES = 64 << 10  # a WAL frame and its index: below this SQLite fails with "disk I/O"
+
+
 def _unreadable(
     directory: Path, exc: Exception, hint: str = "fix its permissions, or reset it: mas cache clear"
 ) -> UsageError:
+    if disk_full(directory):  # SQLite says "disk I/O error"; the disk is full
+        return UsageError(
+            f"the tool cache {directory} cannot be used: no space left on device",
+            hint="free some space, or delete the cache to free its own: mas cache clear",
+        )
     what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     return UsageError(
         f"the tool cache {directory} cannot be used ({what})",

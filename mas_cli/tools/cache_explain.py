@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mas_cli.events.text import loads
+from mas_cli.llm.keys import crew_secrets
 from mas_cli.spec.loader import load_crew
 from mas_cli.spec.models import ToolKind
 from mas_cli.tools.arguments import parse_arguments
@@ -67,7 +68,8 @@ def explain_call(
 
     async def explained() -> Explanation:
         async with open_tool(loaded, tool) as found:  # an MCP tool's schema is its server's
-            arguments = parse_arguments(found.parameters, pairs, args_json)
+            secrets = crew_secrets(loaded.spec)
+            arguments = parse_arguments(found.parameters, pairs, args_json, secrets)
             return explain(found, arguments, cache_dir(home))
 
     return asyncio.run(explained())

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 
-from mas_cli.redact import Secrets
+from mas_cli.redact import Secrets, looks_secret
 
 ALLOWED = frozenset(
     {
@@ -41,8 +41,11 @@ ALLOWED_PREFIXES = ("LC_",)
 
 
 def allowed(name: str, extra: Iterable[str] = ()) -> bool:
-    """Whether a variable of this name reaches a command tool."""
-    return name in ALLOWED or name.startswith(ALLOWED_PREFIXES) or name in set(extra)
+    """Whether a variable of this name reaches a command tool. A prefix lets any name through
+    (`LC_API_TOKEN`): one named like a secret passes only when `env:` lists it."""
+    if name in ALLOWED or name in set(extra):
+        return True
+    return name.startswith(ALLOWED_PREFIXES) and not looks_secret(name)
 
 
 def tool_environment(

@@ -37,6 +37,7 @@ from mas_cli.tools.base import (
     timed_out,
 )
 from mas_cli.tools.hints import first_paragraph, function_schema
+from mas_cli.tools.streams import guard_stdout
 
 _module_numbers = itertools.count(1)
 
@@ -64,15 +65,21 @@ class FunctionTool:
     async def _run(self, arguments: dict[str, Any]) -> ToolResult:
         import asyncio
 
+        guard_stdout()  # what the tool prints goes to stderr, not into the crew's output
         if _declares_key(self.func):  # a side_effect call's key (None outside one)
             arguments = {**arguments, IDEMPOTENCY_PARAM: IDEMPOTENCY_KEY.get()}
         try:
             value = await asyncio.wait_for(_invoke(self.func, arguments), self.spec.timeout_s)
         except TimeoutError:
             return timed_out(self.spec.timeout_s)
-        except (Exception, SystemExit) as exc:
+        except Escaped as escaped:
+            return _raised(escaped.raised)
+        except Exception as exc:
             return _raised(exc)
-        text, truncated = _capped_text(value, self.spec.max_output_bytes)
+        try:
+            text, truncated = _capped_text(value, self.spec.max_output_bytes)
+        except Exception as exc:  # a cycle, a 5,000-digit int, tuple keys, a __str__ that raises
+            return _unwritable(exc)
         return ToolResult(ok=True, output=text, truncated=truncated)
 
 
@@ -198,8 +205,12 @@ async def _invoke(func: Callable[..., Any], arguments: dict[str, Any]) -> Any:
         outcome: Callable[[Any], None]
         try:
             value = context.run(_call_through, func, arguments, cancel_hooks)
-        except BaseException as exc:
+        except Exception as exc:
             outcome, value = future.set_exception, exc
+        except BaseException as exc:  # SystemExit, KeyboardInterrupt, GeneratorExit, its own
+            # Set on the run's loop as they are, asyncio would re-raise them out of the loop
+            # and end the whole run (exit 3 for sys.exit(3), a traceback for the others).
+            outcome, value = future.set_exception, Escaped(exc)
         else:
             outcome = future.set_result
         # A closed loop means the call was abandoned long ago: nobody is left to tell.
@@ -240,10 +251,33 @@ async def _awaited(awaitable: Awaitable[Any], cancel_hooks: list[Callable[[], ob
     return await awaitable
 
 
+class Escaped(Exception):
+    """A BaseException a tool raised that is not an Exception (sys.exit, KeyboardInterrupt,
+    GeneratorExit), carried to the run's loop as the call's failure."""
+
+    def __init__(self, raised: BaseException) -> None:
+        super().__init__(type(raised).__name__)
+        self.raised = raised
+
+
 def _raised(exc: BaseException) -> ToolResult:
-    error = f"{type(exc).__name__}: {exc}"
+    try:
+        text = str(exc)
+    except Exception:  # a __str__ of its own that raises
+        text = "(its message could not be read: str() raised)"
+    error = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
     formatted = "".join(traceback.format_exception(type(exc), exc, _tool_frames(exc.__traceback__)))
     return ToolResult(ok=False, output=f"error: {error}", error=error, traceback=formatted)
+
+
+def _unwritable(exc: Exception) -> ToolResult:
+    """A result the tool returned that JSON cannot hold: the call's failure, not the run's."""
+    reason = (
+        "nested too deeply" if isinstance(exc, RecursionError) else f"{type(exc).__name__}: {exc}"
+    )
+    error = f"its result cannot be written as JSON ({reason})"
+    hint = "return text, numbers, booleans, None, and lists and dicts of them with text keys"
+    return ToolResult(ok=False, output=f"error: {error}; {hint}", error=f"{error}; {hint}")
 
 
 def _tool_frames(tb: TracebackType | None) -> TracebackType | None:

@@ -23,6 +23,7 @@ from typing import Any, Literal
 from mas_cli.errors import MasError, UsageError
 from mas_cli.events.diskio import check_writable
 from mas_cli.events.text import loads
+from mas_cli.llm.keys import crew_secrets
 from mas_cli.spec.findings import did_you_mean
 from mas_cli.spec.loader import Crew, load_crew
 from mas_cli.spec.mcp import split_ref
@@ -166,7 +167,8 @@ def run_tool_tests(request: Request) -> list[ToolTest]:
         if named_server(crew, request.tool or ""):
             return [asyncio.run(_test_mcp(crew, request, cache))]
         tool = pick_tool(crew, request.tool or "", request.timeout_s)
-        arguments = parse_arguments(tool.parameters, request.pairs, request.args_json)
+        secrets = crew_secrets(crew.spec)
+        arguments = parse_arguments(tool.parameters, request.pairs, request.args_json, secrets)
         return [asyncio.run(exercise(tool, arguments, request.repeat, cache))]
     finally:
         if cache is not None:
@@ -239,7 +241,8 @@ async def exercise(
 async def _test_mcp(crew: Crew, request: Request, cache: ToolCache | None) -> ToolTest:
     """Start the tool's server, test the tool, close the server."""
     async with open_tool(crew, request.tool or "", request.timeout_s) as tool:
-        arguments = parse_arguments(tool.parameters, request.pairs, request.args_json)
+        secrets = crew_secrets(crew.spec)
+        arguments = parse_arguments(tool.parameters, request.pairs, request.args_json, secrets)
         return await exercise(tool, arguments, request.repeat, cache)
 
 
@@ -313,7 +316,7 @@ def _check_options(request: Request) -> None:
         raise UsageError("name the tool to test", hint="mas tool-test TOOL, or --all")
     if request.repeat < 1:
         raise UsageError(f"--repeat {request.repeat}: give 1 or more")
-    if request.timeout_s is not None and request.timeout_s <= 0:
+    if request.timeout_s is not None and not 0 < request.timeout_s < math.inf:
         raise UsageError(f"--timeout {request.timeout_s:g}: give a number of seconds above 0")
 
 
