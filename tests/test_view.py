@@ -345,3 +345,15 @@ def test_a_retry_and_its_wait_are_drawn(tmp_path: Path, clean_env: Path) -> None
     assert wait is not None
     assert float(wait[1]) > 0.4 * PLOT_W  # ~0.5 s of backoff in a run of ~0.55 s
     assert "retry llm_call #2: scripted failure: 429" in page  # the retry's marker
+
+
+def test_a_log_mixing_zoned_and_naive_times_renders_naive_as_utc(tmp_path: Path) -> None:
+    log = long_log(tmp_path / "run", 3)
+    lines = log.read_text().splitlines()
+    naive = [lines[0], *(line.replace('000Z"', '000"') for line in lines[1:])]
+    log.write_text("\n".join(naive) + "\n")
+    code, _, err = view(str(log), "--no-open")
+    assert code == 0, err
+    assert "internal error" not in err
+    page = (tmp_path / "run" / "view.html").read_text(encoding="utf-8")
+    assert "<dd>0.01 s</dd>" in page  # the last event, 5 ms in, not 0 s or hours away

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -128,11 +128,13 @@ def _lines(handle: BinaryIO) -> Iterator[bytes | None]:
         yield None
 
 
-def _when(ts: str) -> datetime | None:
+def moment(ts: str) -> datetime | None:
+    """The moment a log's `ts` names; one without a zone is UTC, as the writer's are."""
     try:
-        return datetime.fromisoformat(ts)
+        when = datetime.fromisoformat(ts)
     except ValueError:
         return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 class _Builder:
@@ -157,7 +159,7 @@ class _Builder:
         return self.run
 
     def _at(self, ts: str) -> float:
-        when = _when(ts)
+        when = moment(ts)
         if when is None:
             return self.run.end
         if self.run.started is None:
