@@ -91,6 +91,23 @@ def test_cost_report_takes_a_batch_and_totals_every_item(batch: Path) -> None:
     assert doc["total"]["cost_usd"] == pytest.approx(shown["cost_usd"])
 
 
+def test_a_batch_missing_an_item_run_fails_its_gates_and_says_so(
+    batch: Path, clean_env: Path
+) -> None:
+    whole = json.loads(mas("cost-report", "--batch", batch.name, "--json").stdout)["total"]
+    gone = json.loads((batch / "results.jsonl").read_text().splitlines()[-1])["run_id"]
+    for path in (clean_env / "runs" / gone).iterdir():
+        path.unlink()
+    (clean_env / "runs" / gone).rmdir()  # pruned, as `mas runs prune` may do
+    left = json.loads(mas("cost-report", "--batch", batch.name, "--json").stdout)["total"]
+    assert left["cost_usd"] < whole["cost_usd"]
+    gate = mas("cost-report", "--batch", batch.name, "--fail-over", str(left["cost_usd"]))
+    assert gate.exit_code == 1, gate.stderr
+    assert "1 of 6 item runs" in gate.stderr
+    assert gone in gate.stderr
+    assert "cannot check --fail-over" in gate.stderr
+
+
 def test_triage_loops_takes_a_batch(batch: Path) -> None:
     result = mas("triage", "loops", "--batch", batch.name, "--json")
     assert result.exit_code in (0, 1), result.stderr

@@ -108,6 +108,12 @@ def batch_logs(home: Path, view: BatchView) -> list[Path]:
     return found
 
 
+def missing_runs(home: Path, view: BatchView) -> list[str]:
+    """The run ids of items whose last run's log is gone (pruned or deleted)."""
+    runs = runs_dir(home)
+    return [i.run_id for i in view.items if i.run_id and not (runs / i.run_id / EVENTS).is_file()]
+
+
 def list_batches(home: Path) -> list[dict[str, Any]]:
     """Every batch under the home, newest first, as its batch.json says."""
     rows = []
