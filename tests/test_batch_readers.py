@@ -103,9 +103,34 @@ def test_a_batch_missing_an_item_run_fails_its_gates_and_says_so(
     assert left["cost_usd"] < whole["cost_usd"]
     gate = mas("cost-report", "--batch", batch.name, "--fail-over", str(left["cost_usd"]))
     assert gate.exit_code == 1, gate.stderr
-    assert "1 of 6 item runs" in gate.stderr
+    assert "1 of 6 runs of the batch are gone" in gate.stderr
     assert gone in gate.stderr
     assert "cannot check --fail-over" in gate.stderr
+
+
+def test_a_resumed_batch_costs_every_run_it_made_not_only_each_item_last(
+    tmp_path: Path, clean_env: Path
+) -> None:
+    two_tasks = (
+        CREW + '      - {id: again, agent: a, prompt: "Again {item}.", depends_on: [answer]}\n'
+    )
+    crew = write_crew(tmp_path / "crew", two_tasks)
+    items = tmp_path / "items.jsonl"
+    items.write_text("".join(json.dumps({"item": f"i{n}"}) + "\n" for n in range(4)))
+    stopped = mas("batch", str(crew), "--inputs", str(items), "--max-llm-calls", "5", "-q")
+    assert stopped.exit_code == 3, stopped.stderr
+    (folder,) = (clean_env / "batches").iterdir()
+    assert mas("resume", folder.name, "--max-llm-calls", "100", "-q").exit_code == 0
+    spent = json.loads((folder / "batch.json").read_text())["cost_usd"]
+    runs = json.loads(mas("runs", "--json", "--limit", "50").stdout)
+    assert len(runs) > 4  # some items ran twice: stopped, then resumed
+    assert spent == pytest.approx(sum(r["cost_usd"] for r in runs))
+    report = json.loads(mas("cost-report", "--batch", folder.name, "--json").stdout)
+    assert report["total"]["cost_usd"] == pytest.approx(spent)
+    assert len(report["runs"]) == len(runs)
+    assert json.loads(mas("show", folder.name, "--json").stdout)["cost_usd"] == pytest.approx(spent)
+    gate = mas("cost-report", "--batch", folder.name, "--fail-over", str(spent * 0.99))
+    assert gate.exit_code == 1, gate.stderr
 
 
 def test_triage_loops_takes_a_batch(batch: Path) -> None:

@@ -72,7 +72,7 @@ def cost_report(
             overview(view)
         total = report.total
     if view is not None and gone:
-        _say_runs_gone(len(view.items), gone)
+        _say_runs_gone(len(view.runs), gone)
     gates = _gates(total, home, gates_given, crews, gone)
     draw.gates(gates)
     return EXIT_GATE if any(not g.passed for g in gates) else EXIT_OK
@@ -108,12 +108,12 @@ def _say_if_crews_differ(ours: set[str], other: CostReport, flag: str) -> None:
         )
 
 
-def _say_runs_gone(items: int, gone: list[str]) -> None:
+def _say_runs_gone(runs: int, gone: list[str]) -> None:
     """A batch item's run that is gone (pruned) is left out of every total: say so, on stderr."""
     from mas_cli.cli import render
 
     render.stderr.print(
-        f"[yellow]warning:[/] {len(gone)} of {items} item runs of the batch are gone "
+        f"[yellow]warning:[/] {len(gone)} of {runs} runs of the batch are gone "
         f"({', '.join(gone[:3])}{', ...' if len(gone) > 3 else ''}): the totals leave them out"
     )
 
@@ -188,7 +188,7 @@ def _gates(
 
     limit, baseline, pct = given
     if gone:  # a lower bound passes a gate the whole batch may fail
-        why = f"{len(gone)} item runs are gone, the cost is at least {exact_usd(total.known_cost)}"
+        why = f"{len(gone)} runs are gone, the cost is at least {exact_usd(total.known_cost)}"
         given_names = (("fail-over", limit), ("max-increase", pct))
         names = [name for name, value in given_names if value is not None]
         return [Gate(name, False, f"{why}: cannot check --{name}") for name in names]
