@@ -133,6 +133,15 @@ def test_a_resumed_batch_costs_every_run_it_made_not_only_each_item_last(
     assert gate.exit_code == 1, gate.stderr
 
 
+def test_a_tampered_batch_json_is_shown_as_text(batch: Path) -> None:
+    info = json.loads((batch / "batch.json").read_text())
+    info["started"], info["finished"] = "[/bold]", "\x1b]0;pwned\x07"
+    (batch / "batch.json").write_text(json.dumps(info))
+    result = mas("show", batch.name)
+    assert result.exit_code == 0, result.stderr
+    assert "started [/bold] · finished \\x1b]0;pwned\\x07" in result.stdout
+
+
 def test_triage_loops_takes_a_batch(batch: Path) -> None:
     result = mas("triage", "loops", "--batch", batch.name, "--json")
     assert result.exit_code in (0, 1), result.stderr

@@ -186,6 +186,17 @@ def test_baseline_max_increase_gate(clean_env: Path) -> None:
     assert "+15.0%, over --max-increase 10%" in over.stderr
 
 
+def test_crew_names_in_the_crews_differ_warning_are_text_not_markup(clean_env: Path) -> None:
+    cheap_run(clean_env, BASE, "0.40", crew="[/bold][link=https://x.test]a")
+    cheap_run(clean_env, NEW, "0.46")
+    for flags in (["--compare", BASE], ["--baseline", BASE, "--max-increase", "20"]):
+        result = runner.invoke(app, ["cost-report", NEW, *flags])
+        assert result.exit_code == 0, result.stderr
+        assert "internal error" not in result.stderr
+        said = f"{flags[0]} {BASE} is a run of crew [/bold][link=https://x.test]a, not demo"
+        assert said in " ".join(result.stderr.split())
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -97,13 +97,15 @@ def _compare(report: CostReport, home: Path | None, other: str) -> Comparison:
 
 def _say_if_crews_differ(ours: set[str], other: CostReport, flag: str) -> None:
     """Costs of two crews are not the same work: say so, on stderr."""
+    from rich.markup import escape
+
     from mas_cli.cli import render
 
     theirs = {r.crew for r in other.runs}
     if ours and theirs and ours != theirs:
-        mine, its = ", ".join(sorted(ours)), ", ".join(sorted(theirs))
+        mine, its = escape(", ".join(sorted(ours))), escape(", ".join(sorted(theirs)))
         render.stderr.print(
-            f"[yellow]warning:[/] {flag} {other.runs[0].run_id} is a run of crew {its}, "
+            f"[yellow]warning:[/] {flag} {escape(other.runs[0].run_id)} is a run of crew {its}, "
             f"not {mine}: the figures compare different work"
         )
 
