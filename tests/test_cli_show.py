@@ -94,3 +94,23 @@ tasks: [{id: t, agent: a, prompt: hi}]
     assert "result: token ***" in full
     assert canary not in full
     assert canary not in runner.invoke(app, ["show", "--last", "--full", "--json"]).stdout
+
+
+def test_a_recording_line_nested_too_deep_is_skipped_by_every_reader(clean_env: Path) -> None:
+    folder = _run("support-ticket", "--offline")
+    lines = (folder / "llm.jsonl").read_text().splitlines()
+    record = next(r for r in map(json.loads, lines) if r["response"]["message"]["tool_calls"])
+    record["response"]["message"]["tool_calls"][0]["arguments"] = "D"
+    with (folder / "llm.jsonl").open("a") as out:  # a later attempt's line wins: the deep one
+        for depth in (100_000, 900):
+            out.write(json.dumps(record).replace('"D"', "[" * depth + "]" * depth) + "\n")
+    full = runner.invoke(app, ["show", "--last", "--full"], env={"COLUMNS": "300"})
+    assert full.exit_code == 0, full.stderr
+    assert "Refund policy" in full.stdout
+    as_json = runner.invoke(app, ["show", "--last", "--full", "--json"])
+    assert as_json.exit_code == 0, as_json.stderr
+    seen = runner.invoke(app, ["view", "--last", "--no-open", "--include-content"])
+    assert seen.exit_code == 0, seen.stderr
+    sent = runner.invoke(app, ["export", "--last", "--include-content"])
+    assert sent.exit_code == 0, sent.stderr
+    assert "Refund policy" in sent.stdout
