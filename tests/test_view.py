@@ -357,3 +357,17 @@ def test_a_log_mixing_zoned_and_naive_times_renders_naive_as_utc(tmp_path: Path)
     assert "internal error" not in err
     page = (tmp_path / "run" / "view.html").read_text(encoding="utf-8")
     assert "<dd>0.01 s</dd>" in page  # the last event, 5 ms in, not 0 s or hours away
+
+
+def test_a_batch_counts_a_resumed_item_once_and_every_run_it_cost(
+    crews: tuple[Path, dict[str, Path]],
+) -> None:
+    home, runs = crews
+    first, again = runs["runaway-rescoring"], runs["fraud-review"]
+    folder = write_batch(home, {"item": first}, "b-resumed")
+    with (folder / "results.jsonl").open("a") as out:  # the item resumed: a second run
+        out.write(json.dumps({"key": "item", "run_id": again.name, "cost_usd": 0.002}) + "\n")
+    code, _, err = view(str(folder), "--home", str(home), "--no-open")
+    assert code == 0, err
+    page = (folder / "view.html").read_text(encoding="utf-8")
+    assert "2 items · 2 runs · $0.003000" in page  # the resumed item and the dead one
