@@ -371,3 +371,12 @@ def test_a_batch_counts_a_resumed_item_once_and_every_run_it_cost(
     assert code == 0, err
     page = (folder / "view.html").read_text(encoding="utf-8")
     assert "2 items · 2 runs · $0.003000" in page  # the resumed item and the dead one
+
+
+def test_a_run_without_run_finished_shows_the_tokens_and_cost_of_its_calls(tmp_path: Path) -> None:
+    log = long_log(tmp_path / "run", 3)  # killed, or still running: no run_finished
+    code, _, err = view(str(log), "--no-open")
+    assert code == 0, err
+    page = (tmp_path / "run" / "view.html").read_text(encoding="utf-8")
+    assert "<dd>33 in · 0 out</dd>" in page  # 10 + 11 + 12, not 0
+    assert "<dt>cost</dt><dd>$0.003000</dd>" in page  # not "unpriced"

@@ -85,6 +85,8 @@ class Run:
     by_agent: dict[str, Spend] = field(default_factory=dict)
     by_task: dict[str, Spend] = field(default_factory=dict)
     by_model: dict[str, Spend] = field(default_factory=dict)
+    spent: Spend = field(default_factory=Spend)
+    """Every model call's tokens and cost: the totals of a run without `run_finished`."""
     bad_lines: int = 0
     calls_seen: int = 0
     llm_calls: int = 0
@@ -202,6 +204,7 @@ class _Builder:
             self.run.turns.setdefault(event.agent or "?", []).append(event.input_tokens)
         for table, key in self._tallies(event, event.model):
             table.setdefault(key, Spend()).add(event)
+        self.run.spent.add(event)
 
     def _on_tool_call(self, event: ev.ToolCallEvent, at: float) -> None:
         self.run.tool_calls += 1
