@@ -207,6 +207,7 @@ def test_a_tampered_duration_gives_spans_otlp_can_hold(home: Path, tmp_path: Pat
     for event in lines:
         if event["type"] == "llm_call":
             event["latency_s"] = 1e300  # * 1e9 ns is past what a float holds
+            event["input_tokens"] = 10**30  # past the 64 bits of an OTLP integer
         if event["type"] == "tool_call":
             event["latency_s"] = -5.0
         if event["type"] == "run_finished":
@@ -214,8 +215,13 @@ def test_a_tampered_duration_gives_spans_otlp_can_hold(home: Path, tmp_path: Pat
     log = tmp_path / "run" / "events.jsonl"
     log.parent.mkdir()
     log.write_text("".join(json.dumps(e) + "\n" for e in lines), encoding="utf-8")
-    export(str(log), "--to", str(tmp_path / "out.jsonl"))
-    for span in spans(tmp_path / "out.jsonl"):
+    result = export(str(log), "--to", str(tmp_path / "out.jsonl"))
+    assert "Traceback" not in result.stderr
+    found = spans(tmp_path / "out.jsonl")
+    chats = [s for s in found if s["name"].startswith("chat ")]
+    assert chats
+    assert all(s["attrs"]["gen_ai.usage.input_tokens"] == 1e30 for s in chats)
+    for span in found:
         start = int(span.get("startTimeUnixNano", 0))  # 0 is left out, as OTLP JSON does
         end = int(span["endTimeUnixNano"])
         assert 0 <= start <= end < 2**63
