@@ -114,3 +114,21 @@ def test_a_recording_line_nested_too_deep_is_skipped_by_every_reader(clean_env: 
     sent = runner.invoke(app, ["export", "--last", "--include-content"])
     assert sent.exit_code == 0, sent.stderr
     assert "Refund policy" in sent.stdout
+
+
+def test_a_log_path_that_is_no_regular_file_is_refused_not_read_forever(
+    tmp_path: Path, clean_env: Path
+) -> None:
+    import os
+
+    endless = tmp_path / "zero" / "events.jsonl"
+    endless.parent.mkdir()
+    endless.symlink_to("/dev/zero")  # planted in a run folder: never ends, never a newline
+    fifo = tmp_path / "fifo" / "events.jsonl"
+    fifo.parent.mkdir()
+    os.mkfifo(fifo)  # nobody writes to it: opening it would wait for ever
+    for log in (endless, fifo):
+        for command in ("show", "cost-report", "view", "export"):
+            result = runner.invoke(app, [command, str(log)])
+            assert result.exit_code == 2, result.output
+            assert f"{log} is not a regular file" in " ".join(result.stderr.split())
