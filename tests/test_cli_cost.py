@@ -233,3 +233,18 @@ def test_report_on_a_real_offline_run_checks_itself(clean_env: Path) -> None:
     assert run["price_data_version"].startswith("genai-prices 0.2.")
     assert doc["total"]["cost_usd"] > 0
     assert {r["agent"] for r in doc["rows"]} == {"analyzer", "scorer", "aggregator"}
+
+
+def test_a_line_break_in_a_name_cannot_forge_a_row(clean_env: Path) -> None:
+    log = Log(clean_env, BASE, crew="demo\nforged")
+    log.llm("a\ntotal 999", "analyze", "gpt-4o-mini", "0.40", input_tokens=10, output_tokens=1)
+    log.finish()
+    for fmt in ("table", "md"):
+        result = runner.invoke(app, ["cost-report", BASE, "--format", fmt])
+        assert result.exit_code == 0, result.stderr
+        lines = result.stdout.splitlines()
+        assert not [
+            line for line in lines if line.lstrip("|* ").startswith(("total 999", "forged"))
+        ]
+        assert "a\\ntotal 999" in result.stdout
+        assert "demo\\nforged" in result.stdout

@@ -79,7 +79,12 @@ def human(value: Cell, kind: Kind, places: int | None = None) -> str:
         return _number(value, kind, places)
     if isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}"
-    return str(value)
+    return one_line(str(value))
+
+
+def one_line(text: str) -> str:
+    """A name from a log on one line: its line breaks shown as `\\n`, so it cannot forge a row."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
 def _number(value: Decimal | float, kind: str, places: int | None) -> str:
@@ -122,7 +127,7 @@ def _table(sheet: Sheet) -> None:
         table.add_row(*_human_row(sheet, row))
     if sheet.total is not None:
         table.add_row(*_human_row(sheet, sheet.total), style="bold")
-    stdout.print(f"[bold]{escape(sheet.title)}[/]", soft_wrap=False)  # wrapped at words
+    stdout.print(f"[bold]{escape(one_line(sheet.title))}[/]", soft_wrap=False)  # wrapped at words
     print_table(stdout, table)
     for line in sheet.info:
         stdout.print(escape(line), soft_wrap=False)
@@ -153,7 +158,8 @@ def _amount(cell: Cell) -> Decimal | None:
 
 
 def _markdown(sheet: Sheet) -> None:
-    lines = [f"### {sheet.title}", "", "| " + " | ".join(c.name for c in sheet.columns) + " |"]
+    title = one_line(sheet.title)
+    lines = [f"### {title}", "", "| " + " | ".join(c.name for c in sheet.columns) + " |"]
     lines.append(
         "|" + "|".join(":---" if c.kind in ("text", "bar") else "---:" for c in sheet.columns) + "|"
     )
