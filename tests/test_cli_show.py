@@ -132,3 +132,17 @@ def test_a_log_path_that_is_no_regular_file_is_refused_not_read_forever(
             result = runner.invoke(app, [command, str(log)])
             assert result.exit_code == 2, result.output
             assert f"{log} is not a regular file" in " ".join(result.stderr.split())
+
+
+def test_a_line_break_in_a_name_cannot_forge_a_line_of_runs_or_show(clean_env: Path) -> None:
+    folder = _run("fraud-review", "--offline")
+    log = folder / "events.jsonl"
+    text = log.read_text().replace('"crew":"fraud-review"', '"crew":"fraud\\nforged"', 1)
+    log.write_text(text.replace('"agent":"analyzer"', '"agent":"analyzer\\nforged"'))
+    for args in (["runs"], ["show", "--last"]):
+        result = runner.invoke(app, args, env={"COLUMNS": "300"})
+        assert result.exit_code == 0, result.stderr
+        lines = result.stdout.splitlines()
+        assert not [line for line in lines if line.lstrip("│├└─ ").startswith("forged")]
+        assert "fraud\\nforged" in result.stdout
+    assert "analyzer\\nforged" in runner.invoke(app, ["show", "--last"]).stdout

@@ -19,7 +19,7 @@ from rich.table import Table
 from mas_cli.cli.render.base import stderr, stdout
 from mas_cli.cli.render.fit import print_table
 from mas_cli.cli.render.plain import usd, usd_places
-from mas_cli.cli.render.safe import safe
+from mas_cli.cli.render.safe import one_line, safe
 
 Kind = Literal["text", "int", "usd", "usd_change", "pct", "share", "seconds", "bar"]
 
@@ -80,11 +80,6 @@ def human(value: Cell, kind: Kind, places: int | None = None) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}"
     return one_line(str(value))
-
-
-def one_line(text: str) -> str:
-    """A name from a log on one line: its line breaks shown as `\\n`, so it cannot forge a row."""
-    return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
 def _number(value: Decimal | float, kind: str, places: int | None) -> str:
