@@ -91,6 +91,57 @@ def test_cost_report_takes_a_batch_and_totals_every_item(batch: Path) -> None:
     assert doc["total"]["cost_usd"] == pytest.approx(shown["cost_usd"])
 
 
+def test_a_batch_missing_an_item_run_fails_its_gates_and_says_so(
+    batch: Path, clean_env: Path
+) -> None:
+    whole = json.loads(mas("cost-report", "--batch", batch.name, "--json").stdout)["total"]
+    gone = json.loads((batch / "results.jsonl").read_text().splitlines()[-1])["run_id"]
+    for path in (clean_env / "runs" / gone).iterdir():
+        path.unlink()
+    (clean_env / "runs" / gone).rmdir()  # pruned, as `mas runs prune` may do
+    left = json.loads(mas("cost-report", "--batch", batch.name, "--json").stdout)["total"]
+    assert left["cost_usd"] < whole["cost_usd"]
+    gate = mas("cost-report", "--batch", batch.name, "--fail-over", str(left["cost_usd"]))
+    assert gate.exit_code == 1, gate.stderr
+    assert "1 of 6 runs of the batch are gone" in gate.stderr
+    assert gone in gate.stderr
+    assert "cannot check --fail-over" in gate.stderr
+
+
+def test_a_resumed_batch_costs_every_run_it_made_not_only_each_item_last(
+    tmp_path: Path, clean_env: Path
+) -> None:
+    two_tasks = (
+        CREW + '      - {id: again, agent: a, prompt: "Again {item}.", depends_on: [answer]}\n'
+    )
+    crew = write_crew(tmp_path / "crew", two_tasks)
+    items = tmp_path / "items.jsonl"
+    items.write_text("".join(json.dumps({"item": f"i{n}"}) + "\n" for n in range(4)))
+    stopped = mas("batch", str(crew), "--inputs", str(items), "--max-llm-calls", "5", "-q")
+    assert stopped.exit_code == 3, stopped.stderr
+    (folder,) = (clean_env / "batches").iterdir()
+    assert mas("resume", folder.name, "--max-llm-calls", "100", "-q").exit_code == 0
+    spent = json.loads((folder / "batch.json").read_text())["cost_usd"]
+    runs = json.loads(mas("runs", "--json", "--limit", "50").stdout)
+    assert len(runs) > 4  # some items ran twice: stopped, then resumed
+    assert spent == pytest.approx(sum(r["cost_usd"] for r in runs))
+    report = json.loads(mas("cost-report", "--batch", folder.name, "--json").stdout)
+    assert report["total"]["cost_usd"] == pytest.approx(spent)
+    assert len(report["runs"]) == len(runs)
+    assert json.loads(mas("show", folder.name, "--json").stdout)["cost_usd"] == pytest.approx(spent)
+    gate = mas("cost-report", "--batch", folder.name, "--fail-over", str(spent * 0.99))
+    assert gate.exit_code == 1, gate.stderr
+
+
+def test_a_tampered_batch_json_is_shown_as_text(batch: Path) -> None:
+    info = json.loads((batch / "batch.json").read_text())
+    info["started"], info["finished"] = "[/bold]", "\x1b]0;pwned\x07"
+    (batch / "batch.json").write_text(json.dumps(info))
+    result = mas("show", batch.name)
+    assert result.exit_code == 0, result.stderr
+    assert "started [/bold] · finished \\x1b]0;pwned\\x07" in result.stdout
+
+
 def test_triage_loops_takes_a_batch(batch: Path) -> None:
     result = mas("triage", "loops", "--batch", batch.name, "--json")
     assert result.exit_code in (0, 1), result.stderr

@@ -186,6 +186,17 @@ def test_baseline_max_increase_gate(clean_env: Path) -> None:
     assert "+15.0%, over --max-increase 10%" in over.stderr
 
 
+def test_crew_names_in_the_crews_differ_warning_are_text_not_markup(clean_env: Path) -> None:
+    cheap_run(clean_env, BASE, "0.40", crew="[/bold][link=https://x.test]a")
+    cheap_run(clean_env, NEW, "0.46")
+    for flags in (["--compare", BASE], ["--baseline", BASE, "--max-increase", "20"]):
+        result = runner.invoke(app, ["cost-report", NEW, *flags])
+        assert result.exit_code == 0, result.stderr
+        assert "internal error" not in result.stderr
+        said = f"{flags[0]} {BASE} is a run of crew [/bold][link=https://x.test]a, not demo"
+        assert said in " ".join(result.stderr.split())
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -222,3 +233,18 @@ def test_report_on_a_real_offline_run_checks_itself(clean_env: Path) -> None:
     assert run["price_data_version"].startswith("genai-prices 0.2.")
     assert doc["total"]["cost_usd"] > 0
     assert {r["agent"] for r in doc["rows"]} == {"analyzer", "scorer", "aggregator"}
+
+
+def test_a_line_break_in_a_name_cannot_forge_a_row(clean_env: Path) -> None:
+    log = Log(clean_env, BASE, crew="demo\nforged")
+    log.llm("a\ntotal 999", "analyze", "gpt-4o-mini", "0.40", input_tokens=10, output_tokens=1)
+    log.finish()
+    for fmt in ("table", "md"):
+        result = runner.invoke(app, ["cost-report", BASE, "--format", fmt])
+        assert result.exit_code == 0, result.stderr
+        lines = result.stdout.splitlines()
+        assert not [
+            line for line in lines if line.lstrip("|* ").startswith(("total 999", "forged"))
+        ]
+        assert "a\\ntotal 999" in result.stdout
+        assert "demo\\nforged" in result.stdout

@@ -94,3 +94,55 @@ tasks: [{id: t, agent: a, prompt: hi}]
     assert "result: token ***" in full
     assert canary not in full
     assert canary not in runner.invoke(app, ["show", "--last", "--full", "--json"]).stdout
+
+
+def test_a_recording_line_nested_too_deep_is_skipped_by_every_reader(clean_env: Path) -> None:
+    folder = _run("support-ticket", "--offline")
+    lines = (folder / "llm.jsonl").read_text().splitlines()
+    record = next(r for r in map(json.loads, lines) if r["response"]["message"]["tool_calls"])
+    record["response"]["message"]["tool_calls"][0]["arguments"] = "D"
+    with (folder / "llm.jsonl").open("a") as out:  # a later attempt's line wins: the deep one
+        for depth in (100_000, 900):
+            out.write(json.dumps(record).replace('"D"', "[" * depth + "]" * depth) + "\n")
+    full = runner.invoke(app, ["show", "--last", "--full"], env={"COLUMNS": "300"})
+    assert full.exit_code == 0, full.stderr
+    assert "Refund policy" in full.stdout
+    as_json = runner.invoke(app, ["show", "--last", "--full", "--json"])
+    assert as_json.exit_code == 0, as_json.stderr
+    seen = runner.invoke(app, ["view", "--last", "--no-open", "--include-content"])
+    assert seen.exit_code == 0, seen.stderr
+    sent = runner.invoke(app, ["export", "--last", "--include-content"])
+    assert sent.exit_code == 0, sent.stderr
+    assert "Refund policy" in sent.stdout
+
+
+def test_a_log_path_that_is_no_regular_file_is_refused_not_read_forever(
+    tmp_path: Path, clean_env: Path
+) -> None:
+    import os
+
+    endless = tmp_path / "zero" / "events.jsonl"
+    endless.parent.mkdir()
+    endless.symlink_to("/dev/zero")  # planted in a run folder: never ends, never a newline
+    fifo = tmp_path / "fifo" / "events.jsonl"
+    fifo.parent.mkdir()
+    os.mkfifo(fifo)  # nobody writes to it: opening it would wait for ever
+    for log in (endless, fifo):
+        for command in ("show", "cost-report", "view", "export"):
+            result = runner.invoke(app, [command, str(log)])
+            assert result.exit_code == 2, result.output
+            assert f"{log} is not a regular file" in " ".join(result.stderr.split())
+
+
+def test_a_line_break_in_a_name_cannot_forge_a_line_of_runs_or_show(clean_env: Path) -> None:
+    folder = _run("fraud-review", "--offline")
+    log = folder / "events.jsonl"
+    text = log.read_text().replace('"crew":"fraud-review"', '"crew":"fraud\\nforged"', 1)
+    log.write_text(text.replace('"agent":"analyzer"', '"agent":"analyzer\\nforged"'))
+    for args in (["runs"], ["show", "--last"]):
+        result = runner.invoke(app, args, env={"COLUMNS": "300"})
+        assert result.exit_code == 0, result.stderr
+        lines = result.stdout.splitlines()
+        assert not [line for line in lines if line.lstrip("│├└─ ").startswith("forged")]
+        assert "fraud\\nforged" in result.stdout
+    assert "analyzer\\nforged" in runner.invoke(app, ["show", "--last"]).stdout

@@ -200,3 +200,28 @@ def test_cost_report_reads_the_export_as_it_reads_the_log(
     assert ours["total"]["llm_calls"] > 0
     assert len(theirs["runs"]) == len(CREWS)
     assert not [f for f in theirs["flags"] if "self-check failed" in f or "not finished" in f]
+
+
+def test_a_tampered_duration_gives_spans_otlp_can_hold(home: Path, tmp_path: Path) -> None:
+    lines = events(log_of(home, "fraud-review"))
+    for event in lines:
+        if event["type"] == "llm_call":
+            event["latency_s"] = 1e300  # * 1e9 ns is past what a float holds
+            event["input_tokens"] = 10**30  # past the 64 bits of an OTLP integer
+        if event["type"] == "tool_call":
+            event["latency_s"] = -5.0
+        if event["type"] == "run_finished":
+            event["duration_s"] = 1e308
+    log = tmp_path / "run" / "events.jsonl"
+    log.parent.mkdir()
+    log.write_text("".join(json.dumps(e) + "\n" for e in lines), encoding="utf-8")
+    result = export(str(log), "--to", str(tmp_path / "out.jsonl"))
+    assert "Traceback" not in result.stderr
+    found = spans(tmp_path / "out.jsonl")
+    chats = [s for s in found if s["name"].startswith("chat ")]
+    assert chats
+    assert all(s["attrs"]["gen_ai.usage.input_tokens"] == 1e30 for s in chats)
+    for span in found:
+        start = int(span.get("startTimeUnixNano", 0))  # 0 is left out, as OTLP JSON does
+        end = int(span["endTimeUnixNano"])
+        assert 0 <= start <= end < 2**63

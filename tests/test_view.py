@@ -345,3 +345,38 @@ def test_a_retry_and_its_wait_are_drawn(tmp_path: Path, clean_env: Path) -> None
     assert wait is not None
     assert float(wait[1]) > 0.4 * PLOT_W  # ~0.5 s of backoff in a run of ~0.55 s
     assert "retry llm_call #2: scripted failure: 429" in page  # the retry's marker
+
+
+def test_a_log_mixing_zoned_and_naive_times_renders_naive_as_utc(tmp_path: Path) -> None:
+    log = long_log(tmp_path / "run", 3)
+    lines = log.read_text().splitlines()
+    naive = [lines[0], *(line.replace('000Z"', '000"') for line in lines[1:])]
+    log.write_text("\n".join(naive) + "\n")
+    code, _, err = view(str(log), "--no-open")
+    assert code == 0, err
+    assert "internal error" not in err
+    page = (tmp_path / "run" / "view.html").read_text(encoding="utf-8")
+    assert "<dd>0.01 s</dd>" in page  # the last event, 5 ms in, not 0 s or hours away
+
+
+def test_a_batch_counts_a_resumed_item_once_and_every_run_it_cost(
+    crews: tuple[Path, dict[str, Path]],
+) -> None:
+    home, runs = crews
+    first, again = runs["runaway-rescoring"], runs["fraud-review"]
+    folder = write_batch(home, {"item": first}, "b-resumed")
+    with (folder / "results.jsonl").open("a") as out:  # the item resumed: a second run
+        out.write(json.dumps({"key": "item", "run_id": again.name, "cost_usd": 0.002}) + "\n")
+    code, _, err = view(str(folder), "--home", str(home), "--no-open")
+    assert code == 0, err
+    page = (folder / "view.html").read_text(encoding="utf-8")
+    assert "2 items · 2 runs · $0.003000" in page  # the resumed item and the dead one
+
+
+def test_a_run_without_run_finished_shows_the_tokens_and_cost_of_its_calls(tmp_path: Path) -> None:
+    log = long_log(tmp_path / "run", 3)  # killed, or still running: no run_finished
+    code, _, err = view(str(log), "--no-open")
+    assert code == 0, err
+    page = (tmp_path / "run" / "view.html").read_text(encoding="utf-8")
+    assert "<dd>33 in · 0 out</dd>" in page  # 10 + 11 + 12, not 0
+    assert "<dt>cost</dt><dd>$0.003000</dd>" in page  # not "unpriced"

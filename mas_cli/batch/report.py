@@ -1,13 +1,14 @@
 """Reading a batch back: its folder first (batch.json, results.jsonl, dead.jsonl), then its runs.
 
 What `mas runs --batch`, `mas show --batch`, `mas cost-report --batch` and `mas triage loops
---batch` read. Each item counts once, as its last result says (a resumed item may have several).
+--batch` read. Each item counts once, as its last result says (a resumed item may have several);
+money counts every run the batch made, since a stopped run that was resumed spent too.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +16,9 @@ from mas_cli.batch.folder import (
     DEAD,
     batch_ids,
     batches_dir,
-    latest_results,
     live_status,
     read_info,
+    read_results,
 )
 from mas_cli.errors import UsageError
 from mas_cli.events.store import EVENTS, runs_dir
@@ -42,6 +43,8 @@ class BatchView:
     info: dict[str, Any]
     items: list[ItemRow]
     dead: int
+    runs: dict[str, float] = field(default_factory=dict)
+    """Every run of every item (a resumed item's earlier runs too) and what it cost."""
 
     def by_status(self) -> dict[str, int]:
         """How many items ended each way."""
@@ -59,8 +62,8 @@ class BatchView:
 
     @property
     def cost_usd(self) -> float:
-        """What the items cost, each counted once (its last run)."""
-        return sum(item.cost_usd or 0 for item in self.items)
+        """What the batch spent: every run of every item, each run once."""
+        return sum(self.runs.values())
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready summary."""
@@ -87,18 +90,23 @@ def read_batch(folder: Path) -> BatchView:
         UsageError: batch.json is missing or unreadable.
     """
     info = read_info(folder)
-    items = [_row(record) for record in latest_results(folder).values()]
-    return BatchView(folder.name, info, items, _lines(folder / DEAD))
+    latest: dict[str, ItemRow] = {}
+    runs: dict[str, float] = {}
+    for record in read_results(folder):
+        row = latest[record["key"]] = _row(record)
+        if row.run_id:
+            runs[row.run_id] = row.cost_usd or 0.0
+    return BatchView(folder.name, info, list(latest.values()), _lines(folder / DEAD), runs)
 
 
 def batch_logs(home: Path, view: BatchView) -> list[Path]:
-    """The run log of each item's last run that is still there.
+    """The run log of every run of the batch's items that is still there.
 
     Raises:
         UsageError: the batch has no run to read.
     """
     runs = runs_dir(home)
-    paths = [runs / i.run_id / EVENTS for i in view.items if i.run_id]
+    paths = [runs / run_id / EVENTS for run_id in view.runs]
     found = [path for path in paths if path.is_file()]
     if not found:
         raise UsageError(
@@ -106,6 +114,12 @@ def batch_logs(home: Path, view: BatchView) -> list[Path]:
             hint="its runs may have been pruned; mas show --batch still reads its folder",
         )
     return found
+
+
+def missing_runs(home: Path, view: BatchView) -> list[str]:
+    """The batch's runs whose log is gone (pruned or deleted)."""
+    runs = runs_dir(home)
+    return [run_id for run_id in view.runs if not (runs / run_id / EVENTS).is_file()]
 
 
 def list_batches(home: Path) -> list[dict[str, Any]]:

@@ -37,8 +37,15 @@ def run_ids(home: Path) -> list[str]:
 
 
 def resolve_log(home: Path, ref: str | None, last: bool) -> Path:
-    """The events.jsonl a user named: a path, a run id or prefix, or the latest run."""
+    """The events.jsonl a user named: a path, a run id or prefix, or the latest run.
+
+    Raises:
+        UsageError: no run matches, several do, or the path names no regular file (a FIFO or
+            a link to a device would be read for ever).
+    """
     if ref and (Path(ref).is_file() or ref.endswith(".jsonl")):
+        if Path(ref).exists() and not Path(ref).is_file():
+            raise UsageError(f"{ref} is not a regular file", hint="name a run's events.jsonl")
         return Path(ref)
     if ref and (Path(ref) / EVENTS).is_file():  # a run's folder names the run
         return Path(ref) / EVENTS

@@ -53,7 +53,7 @@ def read_transcript(events: Path) -> Transcript:
 def _add_line(transcript: Transcript, line: str) -> None:
     try:
         record = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past what Python can read
         return
     if isinstance(record, dict):
         try:

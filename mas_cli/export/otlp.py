@@ -49,14 +49,26 @@ def readable(span: Span, where: Resource) -> ReadableSpan:
         context=_context(span.trace_id, span.span_id),
         parent=_context(span.trace_id, span.parent_id) if span.parent_id else None,
         resource=where,
-        attributes=span.attributes,
-        events=[Event(e.name, e.attributes, e.time_ns) for e in span.events],
+        attributes=_fitted(span.attributes),
+        events=[Event(e.name, _fitted(e.attributes), e.time_ns) for e in span.events],
         kind=SpanKind.CLIENT if span.kind == "client" else SpanKind.INTERNAL,
         status=status,
         start_time=span.start_ns,
         end_time=span.end_ns,
         instrumentation_scope=InstrumentationScope(SCOPE, __version__),
     )
+
+
+INT64 = range(-(1 << 63), 1 << 63)
+
+
+def _fitted(attributes: dict[str, Any]) -> dict[str, Any]:
+    """The attributes with an integer past OTLP's 64 bits (only a tampered log has one) as a
+    double: the SDK's encoder would drop it, logging a traceback, or fail the whole request."""
+    return {
+        key: float(value) if type(value) is int and value not in INT64 else value
+        for key, value in attributes.items()
+    }
 
 
 def _context(trace_id: str, span_id: str) -> Any:

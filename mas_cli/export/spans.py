@@ -75,7 +75,10 @@ def time_ns(ts: str) -> int:
 
 
 def _before(end_ns: int, seconds: float) -> int:
-    return end_ns - max(0, round(seconds * 1e9))
+    """The start of a span that lasted `seconds` up to `end_ns`: never before the epoch, however
+    long (or not a number) a tampered log says it lasted."""
+    lasted = seconds * 1e9
+    return end_ns - round(min(lasted, end_ns)) if lasted > 0 else end_ns
 
 
 @dataclass

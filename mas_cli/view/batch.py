@@ -148,8 +148,10 @@ def _dead(record: dict[str, Any]) -> Item:
 
 
 def _body(folder: Path, info: dict[str, Any], items: list[Item]) -> str:
-    cost = sum(i.cost or 0.0 for i in items)
-    facts = f"{len(items)} items · ${cost:.6f} · status {info.get('status', '?')}"
+    runs = {i.run_id: i.cost or 0.0 for i in items if i.run_id}  # a run counts once
+    keys, cost = {i.key for i in items}, sum(runs.values())
+    status = info.get("status", "?")
+    facts = f"{len(keys)} items · {len(runs)} runs · ${cost:.6f} · status {status}"
     head = (
         "<tr><th>item</th><th>status</th><th>cost</th><th>loops</th><th>run</th><th>note</th></tr>"
     )

@@ -18,7 +18,7 @@ from mas_cli.events.transcript import read_transcript
 from mas_cli.triage.findings import Finding
 from mas_cli.triage.scan import ScanOptions, scan
 from mas_cli.view.page import run_page
-from mas_cli.view.read import Run, read_run
+from mas_cli.view.read import Run, moment, read_run
 from mas_cli.view.timeline import Band
 
 VIEW = "view.html"
@@ -60,10 +60,8 @@ def _band(index: int, finding: Finding, started: datetime | None) -> Band:
 
 
 def _offset(ts: str, started: datetime | None) -> float:
-    try:
-        return max(0.0, (datetime.fromisoformat(ts) - started).total_seconds()) if started else 0.0
-    except (ValueError, TypeError):
-        return 0.0
+    when = moment(ts)
+    return max(0.0, (when - started).total_seconds()) if started and when else 0.0
 
 
 def add_content(run: Run, log: Path) -> None:

@@ -74,15 +74,17 @@ def _section(key: str, heading: str, inner: str) -> str:
 
 
 def _header(run: Run) -> str:
-    fin, info = run.finish, run.info
+    fin, info, spent = run.finish, run.info, run.spent
     status = str(fin.get("status", "unfinished"))
-    cost = fin.get("cost_usd")
+    cost = fin.get("cost_usd") if fin else spent.cost  # unfinished: what its calls spent so far
+    tokens_in = fin.get("input_tokens", spent.input_tokens)
+    tokens_out = fin.get("output_tokens", spent.output_tokens)
     facts = [
         ("status", status),
         ("duration", f"{fin.get('duration_s', run.end):.2f} s"),
         ("model calls", str(fin.get("llm_calls", run.llm_calls))),
         ("tool calls", str(fin.get("tool_calls", run.tool_calls))),
-        ("tokens", f"{fin.get('input_tokens', 0):,} in · {fin.get('output_tokens', 0):,} out"),
+        ("tokens", f"{tokens_in:,} in · {tokens_out:,} out"),
         ("cost", "unpriced" if cost is None else f"${cost:.6f}"),
     ]
     items = "".join(f"<div><dt>{esc(k)}</dt><dd>{esc(v)}</dd></div>" for k, v in facts)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -85,6 +85,8 @@ class Run:
     by_agent: dict[str, Spend] = field(default_factory=dict)
     by_task: dict[str, Spend] = field(default_factory=dict)
     by_model: dict[str, Spend] = field(default_factory=dict)
+    spent: Spend = field(default_factory=Spend)
+    """Every model call's tokens and cost: the totals of a run without `run_finished`."""
     bad_lines: int = 0
     calls_seen: int = 0
     llm_calls: int = 0
@@ -128,11 +130,13 @@ def _lines(handle: BinaryIO) -> Iterator[bytes | None]:
         yield None
 
 
-def _when(ts: str) -> datetime | None:
+def moment(ts: str) -> datetime | None:
+    """The moment a log's `ts` names; one without a zone is UTC, as the writer's are."""
     try:
-        return datetime.fromisoformat(ts)
+        when = datetime.fromisoformat(ts)
     except ValueError:
         return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 class _Builder:
@@ -157,7 +161,7 @@ class _Builder:
         return self.run
 
     def _at(self, ts: str) -> float:
-        when = _when(ts)
+        when = moment(ts)
         if when is None:
             return self.run.end
         if self.run.started is None:
@@ -200,6 +204,7 @@ class _Builder:
             self.run.turns.setdefault(event.agent or "?", []).append(event.input_tokens)
         for table, key in self._tallies(event, event.model):
             table.setdefault(key, Spend()).add(event)
+        self.run.spent.add(event)
 
     def _on_tool_call(self, event: ev.ToolCallEvent, at: float) -> None:
         self.run.tool_calls += 1

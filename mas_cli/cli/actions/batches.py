@@ -26,3 +26,11 @@ def batch_logs(home: Path | None, view: BatchView) -> list[Path]:
     from mas_cli.events.store import home_dir
 
     return logs(home_dir(home), view)
+
+
+def missing_runs(home: Path | None, view: BatchView) -> list[str]:
+    """The run ids of a batch's items whose run is gone: the batch's totals leave them out."""
+    from mas_cli.batch.report import missing_runs as missing
+    from mas_cli.events.store import home_dir
+
+    return missing(home_dir(home), view)

@@ -7,7 +7,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mas_cli.cli.actions.batches import batch_logs, chosen_batch
+from mas_cli.cli.actions.batches import batch_logs, chosen_batch, missing_runs
 from mas_cli.cli.exits import EXIT_GATE, EXIT_OK, output_format
 
 if TYPE_CHECKING:
@@ -53,8 +53,10 @@ def cost_report(
     gates_given = _gate_args(fail_over, baseline, max_increase)
     crews: set[str] = set()
     view = chosen_batch(home, batch, last_batch)
+    gone: list[str] = []
     if view is not None:
         runs = [str(path) for path in batch_logs(home, view)]
+        gone = missing_runs(home, view)
     if all_runs or crew or since:
         total = _across(home, crew, since, output, refused=runs or compare or last)
     else:
@@ -69,7 +71,9 @@ def cost_report(
 
             overview(view)
         total = report.total
-    gates = _gates(total, home, gates_given, crews)
+    if view is not None and gone:
+        _say_runs_gone(len(view.runs), gone)
+    gates = _gates(total, home, gates_given, crews, gone)
     draw.gates(gates)
     return EXIT_GATE if any(not g.passed for g in gates) else EXIT_OK
 
@@ -93,15 +97,27 @@ def _compare(report: CostReport, home: Path | None, other: str) -> Comparison:
 
 def _say_if_crews_differ(ours: set[str], other: CostReport, flag: str) -> None:
     """Costs of two crews are not the same work: say so, on stderr."""
+    from rich.markup import escape
+
     from mas_cli.cli import render
 
     theirs = {r.crew for r in other.runs}
     if ours and theirs and ours != theirs:
-        mine, its = ", ".join(sorted(ours)), ", ".join(sorted(theirs))
+        mine, its = escape(", ".join(sorted(ours))), escape(", ".join(sorted(theirs)))
         render.stderr.print(
-            f"[yellow]warning:[/] {flag} {other.runs[0].run_id} is a run of crew {its}, "
+            f"[yellow]warning:[/] {flag} {escape(other.runs[0].run_id)} is a run of crew {its}, "
             f"not {mine}: the figures compare different work"
         )
+
+
+def _say_runs_gone(runs: int, gone: list[str]) -> None:
+    """A batch item's run that is gone (pruned) is left out of every total: say so, on stderr."""
+    from mas_cli.cli import render
+
+    render.stderr.print(
+        f"[yellow]warning:[/] {len(gone)} of {runs} runs of the batch are gone "
+        f"({', '.join(gone[:3])}{', ...' if len(gone) > 3 else ''}): the totals leave them out"
+    )
 
 
 def _across(
@@ -168,10 +184,16 @@ def _gates(
     home: Path | None,
     given: tuple[Decimal | None, str | None, Decimal | None],
     crews: set[str],
+    gone: list[str],
 ) -> list[Gate]:
-    from mas_cli.cost.compare import fail_over, max_increase
+    from mas_cli.cost.compare import Gate, exact_usd, fail_over, max_increase
 
     limit, baseline, pct = given
+    if gone:  # a lower bound passes a gate the whole batch may fail
+        why = f"{len(gone)} runs are gone, the cost is at least {exact_usd(total.known_cost)}"
+        given_names = (("fail-over", limit), ("max-increase", pct))
+        names = [name for name, value in given_names if value is not None]
+        return [Gate(name, False, f"{why}: cannot check --{name}") for name in names]
     gates = [fail_over(total, limit)] if limit is not None else []
     if baseline is not None and pct is not None:
         base = _report(home, [baseline], False, "agent")

@@ -149,7 +149,8 @@ def overview(view: BatchView) -> None:
     if info.get("reason"):
         stdout.print(f"  {escape(safe(str(info['reason'])))}")
     stdout.print(f"  items {escape(safe(str(info.get('inputs_path'))))}")
-    stdout.print(f"  started {info.get('started')} · finished {info.get('finished') or '-'}")
+    started, finished = info.get("started"), info.get("finished") or "-"
+    stdout.print(escape(safe(f"  started {started} · finished {finished}")))
     stdout.print(escape(_totals(view)))
     _items("costliest items:", view.costliest(10), reason=False)
     _items("items that looped (stopped by a loop guard):", view.looped(10), reason=True)

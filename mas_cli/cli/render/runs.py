@@ -14,6 +14,7 @@ from rich.tree import Tree
 from mas_cli.cli.render.base import STATUS_STYLE, stderr, stdout, styled
 from mas_cli.cli.render.fit import print_table
 from mas_cli.cli.render.plain import usd
+from mas_cli.cli.render.safe import one_line
 from mas_cli.cli.render.sheet import column_places
 from mas_cli.events import logged as ev
 from mas_cli.events.spend import money
@@ -38,7 +39,7 @@ def runs_table(rows: list[RunRow]) -> None:
         resumes = (r.resumed_from or "-",) if chain else ()
         table.add_row(
             r.run_id,
-            escape(r.crew),
+            escape(one_line(r.crew)),
             styled(r.status, STATUS_STYLE.get(r.status, "yellow")),
             r.started[5:19].replace("T", " "),
             f"{r.duration_s:.2f}s" if r.duration_s is not None else "-",
@@ -90,7 +91,7 @@ def run_tree(tree: RunTree, words: Transcript | None = None) -> None:
 
 def _run_label(tree: RunTree) -> str:
     started = tree.root.event if tree.root else None
-    name = escape(started.crew) if isinstance(started, ev.RunStarted) else "?"
+    name = escape(one_line(started.crew)) if isinstance(started, ev.RunStarted) else "?"
     run_id = started.run_id if started else "?"
     done = tree.finished
     if done is None and tree.live:
@@ -181,8 +182,8 @@ def _reason(status: str, reason: str | None) -> str:
 def _task_label(node: Node, said: str | None) -> str:
     done = node.finished if node.finished is not None else node.event
     event = node.event
-    agent = escape(event.agent or "") if event else ""
-    task = escape(event.task or "") if event else ""
+    agent = escape(one_line(event.agent or "")) if event else ""
+    task = escape(one_line(event.task or "")) if event else ""
     if not isinstance(done, ev.TaskFinished):
         return f"[bold]{task}[/] ({agent}) [yellow]not finished[/]"
     status = styled(done.status, STATUS_STYLE.get(done.status, ""))
@@ -204,16 +205,17 @@ def _event_label(event: ev.Event | None) -> str:
 
 @_event_label.register
 def _(event: ev.LlmCall) -> str:
+    model = escape(one_line(event.model))
     if event.replayed:
         calls = f" → {', '.join(event.tool_calls)}" if event.tool_calls else ""
-        return f"model {escape(event.model)} replayed from the recording, no spend{escape(calls)}"
+        return f"model {model} replayed from the recording, no spend{escape(calls)}"
     status = "" if event.status == "ok" else f" [red]{event.status}: {escape(event.error or '')}[/]"
     attempt = f" attempt {event.attempt}" if event.attempt > 1 else ""
     calls = f" → {', '.join(event.tool_calls)}" if event.tool_calls else ""
     tokens = f"{event.input_tokens:,}→{event.output_tokens:,} tokens"
     latency = f"{event.latency_s * 1000:.0f} ms"
     cost = "cost unknown" if event.cost_usd is None else usd(money(event.cost_usd))
-    return f"model {escape(event.model)}{attempt} {tokens} {cost} {latency}{status}{escape(calls)}"
+    return f"model {model}{attempt} {tokens} {cost} {latency}{status}{escape(calls)}"
 
 
 @_event_label.register
@@ -228,7 +230,7 @@ def _(event: ev.ToolCallEvent) -> str:
     cached = f" cached (saved {(event.saved_s or 0) * 1000:.0f} ms)" if event.cached else ""
     if event.replayed:
         cached = " done in an earlier run: not made again"
-    return f"tool {escape(event.tool)} {status}{cached} {event.latency_s * 1000:.0f} ms"
+    return f"tool {escape(one_line(event.tool))} {status}{cached} {event.latency_s * 1000:.0f} ms"
 
 
 @_event_label.register

@@ -23,3 +23,8 @@ _TABLE = {
 def safe(text: str) -> str:
     """The text with every control character shown as an escape instead of acted on."""
     return text.translate(_TABLE)
+
+
+def one_line(text: str) -> str:
+    """A name from a log on one line: its line breaks shown as `\\n`, so it cannot forge a row."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")

@@ -19,7 +19,7 @@ from rich.table import Table
 from mas_cli.cli.render.base import stderr, stdout
 from mas_cli.cli.render.fit import print_table
 from mas_cli.cli.render.plain import usd, usd_places
-from mas_cli.cli.render.safe import safe
+from mas_cli.cli.render.safe import one_line, safe
 
 Kind = Literal["text", "int", "usd", "usd_change", "pct", "share", "seconds", "bar"]
 
@@ -79,7 +79,7 @@ def human(value: Cell, kind: Kind, places: int | None = None) -> str:
         return _number(value, kind, places)
     if isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}"
-    return str(value)
+    return one_line(str(value))
 
 
 def _number(value: Decimal | float, kind: str, places: int | None) -> str:
@@ -122,7 +122,7 @@ def _table(sheet: Sheet) -> None:
         table.add_row(*_human_row(sheet, row))
     if sheet.total is not None:
         table.add_row(*_human_row(sheet, sheet.total), style="bold")
-    stdout.print(f"[bold]{escape(sheet.title)}[/]", soft_wrap=False)  # wrapped at words
+    stdout.print(f"[bold]{escape(one_line(sheet.title))}[/]", soft_wrap=False)  # wrapped at words
     print_table(stdout, table)
     for line in sheet.info:
         stdout.print(escape(line), soft_wrap=False)
@@ -153,7 +153,8 @@ def _amount(cell: Cell) -> Decimal | None:
 
 
 def _markdown(sheet: Sheet) -> None:
-    lines = [f"### {sheet.title}", "", "| " + " | ".join(c.name for c in sheet.columns) + " |"]
+    title = one_line(sheet.title)
+    lines = [f"### {title}", "", "| " + " | ".join(c.name for c in sheet.columns) + " |"]
     lines.append(
         "|" + "|".join(":---" if c.kind in ("text", "bar") else "---:" for c in sheet.columns) + "|"
     )
