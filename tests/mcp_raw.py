@@ -4,6 +4,7 @@ python mcp_raw.py bad-schema   # offers a tool whose input schema is not valid J
 python mcp_raw.py no-start     # prints a reason to stderr and exits 1 before any message
 python mcp_raw.py silent       # reads and never answers (a start that times out)
 python mcp_raw.py protocol     # answers every tools/call with a JSON-RPC error
+python mcp_raw.py names        # offers tools whose names differ only outside [A-Za-z0-9_-]
 """
 
 from __future__ import annotations
@@ -17,6 +18,12 @@ TOOLS = [
     {"name": "good", "inputSchema": {"type": "object", "properties": {"x": {"type": "string"}}}},
     {"name": "broken", "inputSchema": {"type": "object", "properties": {"x": {"type": 12}}}},
 ]
+
+NAMED = ["读取", "写入", "a/b", "a_b", "x.y", "x__y"]
+"""Names a model's API would not take as they are, each of which, made fit by replacing what
+it refuses, would be another's: each tool answers with its own name."""
+if MODE == "names":
+    TOOLS = [{"name": name, "inputSchema": {"type": "object"}} for name in NAMED]
 
 
 def answer(request: dict, result: dict | None = None, error: dict | None = None) -> None:
@@ -49,6 +56,9 @@ def serve() -> None:
             )
         elif method == "tools/list":
             answer(request, {"tools": TOOLS})
+        elif method == "tools/call" and MODE == "names":
+            text = f"called {request['params']['name']}"
+            answer(request, {"content": [{"type": "text", "text": text}]})
         elif method == "tools/call":
             answer(request, error={"code": -32603, "message": "internal failure in the raw server"})
         else:

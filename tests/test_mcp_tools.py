@@ -4,6 +4,7 @@ the tests. Calls go through the same checkpoint, cache and scrubbing as every to
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,24 @@ def test_the_model_is_offered_names_its_api_accepts(tmp_path: Path, clean_env: P
     offered = {t["name"] for t in json.loads(lines[0])["request"]["tools"]}
     assert offered == {"srv__echo", "srv__add", "srv__slow", "srv__fail", "srv__crash",
                        "srv__environment", "srv__headers", "srv__pids", "srv__deliver"}  # fmt: skip
+
+
+def test_tools_whose_names_differ_only_in_what_an_api_refuses_stay_apart(
+    tmp_path: Path, clean_env: Path
+) -> None:
+    # 读取 and 写入 would both be raw____ once made fit, a/b would be a_b, x.y would be x__y.
+    named = ["读取", "写入", "a/b", "a_b", "x.y", "x__y"]
+    calls = ", ".join(f"{{name: 'raw.{n}', arguments: {{}}}}" for n in named)
+    tools = f"raw:\n  mcp: {{command: [python, {RAW}, names]}}\n"
+    text = crew_text(tools, f"- tool_calls: [{calls}]\n- text: done\n", agent_tools="[raw]")
+    result = run(write(tmp_path / "c", text), clean_env)
+    assert result.status == "ok", result.reason
+    called = [c["tool"] for c in of_type(events(result), "tool_call")]
+    assert sorted(called) == sorted(f"raw.{n}" for n in named)  # each answered as itself
+    lines = (Path(result.run_dir) / "llm.jsonl").read_text().splitlines()
+    offered = [t["name"] for t in json.loads(lines[0])["request"]["tools"]]
+    assert len(set(offered)) == len(named)
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]{1,64}", name) for name in offered)
 
 
 def test_include_filters_and_an_agent_may_hold_one_tool(tmp_path: Path, clean_env: Path) -> None:
