@@ -4,6 +4,7 @@ python mcp_raw.py bad-schema   # offers a tool whose input schema is not valid J
 python mcp_raw.py no-start     # prints a reason to stderr and exits 1 before any message
 python mcp_raw.py silent       # reads and never answers (a start that times out)
 python mcp_raw.py protocol     # answers every tools/call with a JSON-RPC error
+python mcp_raw.py latin1       # logs a Latin-1 line (not UTF-8) to stdout before each answer
 python mcp_raw.py names        # offers tools whose names differ only outside [A-Za-z0-9_-]
 """
 
@@ -29,7 +30,9 @@ if MODE == "names":
 def answer(request: dict, result: dict | None = None, error: dict | None = None) -> None:
     if MODE == "noisy":
         sys.stdout.write("Starting raw server v1... (not JSON-RPC)\n")
-    if MODE == "noisy" and request.get("method") == "tools/call":
+    if MODE == "latin1":
+        sys.stdout.buffer.write("café prêt\n".encode("latin-1"))
+    if MODE in ("noisy", "latin1") and request.get("method") == "tools/call":
         result, error = {"content": [{"type": "text", "text": "fine"}]}, None
     reply = {"jsonrpc": "2.0", "id": request["id"]}
     reply.update({"error": error} if error else {"result": result})

@@ -99,6 +99,20 @@ def test_a_protocol_error_is_a_tool_error_not_a_crash(tmp_path: Path, clean_env:
     assert "internal failure in the raw server" in call["error"]
 
 
+def test_a_line_that_is_not_utf8_on_stdout_does_not_wedge_the_server(
+    tmp_path: Path, clean_env: Path
+) -> None:
+    # The SDK's strict decoding ended its reader in a drain of everything after such a line
+    # (answers included) while the server lived: every call of the run timed out.
+    tools = (
+        f"raw:\n  mcp: {{command: [python, {RAW}, latin1]}}\n  include: [good]\n  timeout_s: 5\n"
+    )
+    turns = "- tool_calls: [{name: raw.good, arguments: {x: a}}]\n" * 2 + "- text: done\n"
+    result = run(write(tmp_path / "c", crew_text(tools, turns, agent_tools="[raw]")), clean_env)
+    assert result.status == "ok", result.reason
+    assert [c["status"] for c in of_type(events(result), "tool_call")] == ["ok", "ok"]
+
+
 def test_a_slow_tool_times_out(tmp_path: Path, clean_env: Path) -> None:
     tools = stdio_server("timeout_s: 0.5\n")
     turns = "- tool_calls: [{name: srv.slow, arguments: {seconds: 30}}]\n- text: done\n"

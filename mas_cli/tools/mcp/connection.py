@@ -168,8 +168,15 @@ class Connection:
         from mcp import StdioServerParameters, stdio_client
 
         program, *args = self.launch.argv
+        # "replace": with the SDK's default ("strict") one byte that is not UTF-8 on stdout
+        # (a log line in Latin-1) ends its reader in a drain of all that follows, answers
+        # included, while the server lives: every call then times out, and none restarts it.
         params = StdioServerParameters(
-            command=program, args=args, env=self.launch.env, cwd=self.launch.cwd
+            command=program,
+            args=args,
+            env=self.launch.env,
+            cwd=self.launch.cwd,
+            encoding_error_handler="replace",
         )
         assert self._stderr is not None  # made by start()
         return stdio_client(params, errlog=self._stderr)
