@@ -1,6 +1,7 @@
 """A hand-written stdio MCP server that misbehaves on purpose (line-delimited JSON-RPC).
 
 python mcp_raw.py bad-schema   # offers a tool whose input schema is not valid JSON Schema
+python mcp_raw.py not-object   # offers a tool whose input schema is {"type": "string"}
 python mcp_raw.py no-start     # prints a reason to stderr and exits 1 before any message
 python mcp_raw.py silent       # reads and never answers (a start that times out)
 python mcp_raw.py protocol     # answers every tools/call with a JSON-RPC error
@@ -23,6 +24,8 @@ TOOLS = [
 NAMED = ["读取", "写入", "a/b", "a_b", "x.y", "x__y"]
 """Names a model's API would not take as they are, each of which, made fit by replacing what
 it refuses, would be another's: each tool answers with its own name."""
+if MODE == "not-object":
+    TOOLS = [TOOLS[0], {"name": "scalar", "inputSchema": {"type": "string"}}]
 if MODE == "names":
     TOOLS = [{"name": name, "inputSchema": {"type": "object"}} for name in NAMED]
 

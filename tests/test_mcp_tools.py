@@ -350,6 +350,17 @@ def test_a_schema_that_is_not_json_schema_stops_the_run(tmp_path: Path, clean_en
     assert result.status == "ok"  # left out with include:, it is never offered
 
 
+def test_a_reply_the_sdk_refuses_is_named_by_its_field(tmp_path: Path, clean_env: Path) -> None:
+    # Was "ValidationError: 1 validation error for ListToolsResult": no field, no tool, no fix.
+    tools = f"raw:\n  mcp: {{command: [python, {RAW}, not-object]}}\n"
+    text = crew_text(tools, "- text: done", agent_tools="[raw]")
+    with pytest.raises(ToolError) as stopped:
+        run(write(tmp_path / "c", text), clean_env)
+    assert "ListToolsResult is malformed at tools.1.inputSchema.type: Input should be 'object'" in (
+        str(stopped.value)
+    )
+
+
 def test_editing_the_server_file_invalidates_its_cache(tmp_path: Path, clean_env: Path) -> None:
     folder = tmp_path / "c"
     folder.mkdir()

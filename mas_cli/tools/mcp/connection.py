@@ -246,6 +246,19 @@ def describe(exc: BaseException | None) -> str:
         exc = exc.exceptions[0]
     if exc is None:
         return "unknown"
+    errors = getattr(exc, "errors", None)
+    if callable(errors) and getattr(exc, "title", None):  # pydantic: what the server sent wrong
+        return _malformed(str(getattr(exc, "title", "")), errors())
     message = getattr(exc, "message", None)  # MCPError: its message, not its argument tuple
     text = str(message if isinstance(message, str) else exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def _malformed(what: str, errors: list[Any]) -> str:
+    """A reply the SDK refused, by the first field it refused: `the server's ListToolsResult
+    is malformed at tools.0.inputSchema.type: Input should be 'object'`."""
+    first = errors[0] if errors else {}
+    where = ".".join(str(part) for part in first.get("loc", ()))
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    at = f" at {where}" if where else ""
+    return f"the server's {what} is malformed{at}: {first.get('msg', 'refused')}{more}"
