@@ -3,6 +3,7 @@
 python mcp_raw.py bad-schema   # offers a tool whose input schema is not valid JSON Schema
 python mcp_raw.py not-object   # offers a tool whose input schema is {"type": "string"}
 python mcp_raw.py no-start     # prints a reason to stderr and exits 1 before any message
+python mcp_raw.py leak-start   # writes $TOKEN near the start of its stderr's last 16 KB, exits 1
 python mcp_raw.py silent       # reads and never answers (a start that times out)
 python mcp_raw.py protocol     # answers every tools/call with a JSON-RPC error
 python mcp_raw.py latin1       # logs a Latin-1 line (not UTF-8) to stdout before each answer
@@ -12,6 +13,7 @@ python mcp_raw.py names        # offers tools whose names differ only outside [A
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 
@@ -74,6 +76,10 @@ def serve() -> None:
 if __name__ == "__main__":
     if MODE == "no-start":
         sys.stderr.write("loading config...\nfatal: config file /etc/raw.toml is missing\n")
+        sys.exit(1)
+    if MODE == "leak-start":
+        token = os.environ["TOKEN"]  # the last 16 KB (what mas reads back) begin mid-token
+        sys.stderr.write(f"loading {token}" + "y" * (16 * 1024 - len(token) // 2 - 1) + "\n")
         sys.exit(1)
     if MODE == "silent":
         time.sleep(0)

@@ -249,6 +249,22 @@ def test_a_server_that_will_not_start_says_why(tmp_path: Path, clean_env: Path) 
         run(write(tmp_path / "c", text), clean_env)
 
 
+def test_a_key_cut_by_the_stderr_tail_is_not_quoted_in_part(
+    tmp_path: Path, clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The tail read back began inside the key: its second half was quoted, unscrubbed.
+    token = "tok-" + "8c1f2e7a9b3d" * 3
+    monkeypatch.setenv("RAW_TOKEN", token)
+    tools = (
+        f"raw:\n  mcp: {{command: [python, {RAW}, leak-start], env: {{TOKEN: '${{RAW_TOKEN}}'}}}}\n"
+    )
+    text = crew_text(tools, "- text: done", agent_tools="[raw]")
+    with pytest.raises(ToolError) as stopped:
+        run(write(tmp_path / "c", text), clean_env)
+    assert "did not start" in str(stopped.value)
+    assert token[len(token) // 2 :] not in str(stopped.value)
+
+
 def test_a_silent_server_times_out_at_start(tmp_path: Path, clean_env: Path) -> None:
     tools = f"raw:\n  mcp: {{command: [python, {RAW}, silent], start_timeout_s: 1}}\n"
     text = crew_text(tools, "- text: done", agent_tools="[raw]")

@@ -191,9 +191,13 @@ class Connection:
             return ""
         with contextlib.suppress(OSError, ValueError):
             fd = self._stderr.fileno()  # the server writes to it directly: read its end only
-            size = os.fstat(fd).st_size
-            tail = os.pread(fd, STDERR_KEPT, max(0, size - STDERR_KEPT))
-            lines = tail.decode("utf-8", errors="replace").strip().splitlines()
+            start = max(0, os.fstat(fd).st_size - STDERR_KEPT)
+            tail = os.pread(fd, STDERR_KEPT, start).decode("utf-8", errors="replace")
+            if start:  # begun mid-line: a fragment the scrub cannot know (a key's second half)
+                cut = tail.find("\n")
+                longest = max(map(len, self.launch.secrets.values), default=0)
+                tail = tail[cut + 1 :] if cut >= 0 else "…" + tail[longest:]
+            lines = tail.strip().splitlines()
             return "\n".join(f"  {line}" for line in lines[-STDERR_LINES:])
         return ""
 
