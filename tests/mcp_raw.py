@@ -4,6 +4,7 @@ python mcp_raw.py bad-schema   # offers a tool whose input schema is not valid J
 python mcp_raw.py not-object   # offers a tool whose input schema is {"type": "string"}
 python mcp_raw.py no-start     # prints a reason to stderr and exits 1 before any message
 python mcp_raw.py leak-start   # writes $TOKEN near the start of its stderr's last 16 KB, exits 1
+python mcp_raw.py echo-token   # a call answers `pad` x's then $TOKEN (an error when `error`)
 python mcp_raw.py silent       # reads and never answers (a start that times out)
 python mcp_raw.py protocol     # answers every tools/call with a JSON-RPC error
 python mcp_raw.py latin1       # logs a Latin-1 line (not UTF-8) to stdout before each answer
@@ -64,6 +65,11 @@ def serve() -> None:
             )
         elif method == "tools/list":
             answer(request, {"tools": TOOLS})
+        elif method == "tools/call" and MODE == "echo-token":
+            args = request["params"].get("arguments") or {}
+            text = "x" * int(args.get("pad", 0)) + os.environ["TOKEN"] + " and more"
+            content = [{"type": "text", "text": text}]
+            answer(request, {"content": content, "isError": bool(args.get("error"))})
         elif method == "tools/call" and MODE == "names":
             text = f"called {request['params']['name']}"
             answer(request, {"content": [{"type": "text", "text": text}]})

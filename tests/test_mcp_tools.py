@@ -265,6 +265,31 @@ def test_a_key_cut_by_the_stderr_tail_is_not_quoted_in_part(
     assert token[len(token) // 2 :] not in str(stopped.value)
 
 
+def test_a_key_cut_by_the_output_cap_or_the_error_line_is_not_kept_in_part(
+    tmp_path: Path, clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The result was cut (max_output_bytes; an error's first 500 characters) before the scrub,
+    # which then could not know the key's first half at the cut.
+    token = "tok-" + "5d0a7c3e1f9b" * 3
+    monkeypatch.setenv("RAW_TOKEN", token)
+    tools = (
+        f"raw:\n  mcp: {{command: [python, {RAW}, echo-token], env: {{TOKEN: '${{RAW_TOKEN}}'}}}}\n  include: [good]\n"
+        "  max_output_bytes: 1000\n"
+    )
+    turns = """\
+        - tool_calls: [{name: raw.good, arguments: {pad: 980}}]
+        - tool_calls: [{name: raw.good, arguments: {pad: 480, error: true}}]
+        - text: done
+    """
+    text = crew_text(tools, turns, agent_tools="[raw]")
+    result = run(write(tmp_path / "c", text), clean_env)
+    calls = of_type(events(result), "tool_call")
+    assert [c["status"] for c in calls] == ["ok", "error"]
+    half = token[: len(token) // 2]
+    for path in files_under(clean_env):
+        assert half not in path.read_text(errors="replace"), path
+
+
 def test_a_silent_server_times_out_at_start(tmp_path: Path, clean_env: Path) -> None:
     tools = f"raw:\n  mcp: {{command: [python, {RAW}, silent], start_timeout_s: 1}}\n"
     text = crew_text(tools, "- text: done", agent_tools="[raw]")
