@@ -93,7 +93,34 @@ def _crew(origin: Origin, path: Path | None) -> Crew:
             f"{where} is crew {crew.spec.name!r}; run {origin.run_id} is a run of {origin.crew!r}",
             hint=f"give the file of crew {origin.crew!r} with --crew",
         )
+    _fit_inputs(origin, crew)
     return crew
+
+
+def _fit_inputs(origin: Origin, crew: Crew) -> None:
+    """The run's inputs must still be the crew's: a resume takes no --input (the hint `mas run`
+    gives for a missing one would send the user to an option that is not there)."""
+    declared = crew.spec.inputs
+    gone = sorted(set(origin.inputs) - set(declared))
+    new = [
+        name
+        for name, item in declared.items()
+        if item.is_required() and origin.inputs.get(name, item.default) is None
+    ]
+    if not gone and not new:
+        return
+    if new:
+        problem = f"needs input{'s' * (len(new) > 1)} {', '.join(new)}, which run "
+        problem += f"{origin.run_id} was not given"
+        fix = f"give {'them' if len(new) > 1 else 'it'} a default: in {crew.path}"
+    else:
+        problem = f"no longer takes input{'s' * (len(gone) > 1)} {', '.join(gone)}, which run "
+        problem += f"{origin.run_id} was given"
+        fix = f"declare {'them' if len(gone) > 1 else 'it'} again under inputs: in {crew.path}"
+    raise UsageError(
+        f"{crew.path}: the crew file {problem}: a resume runs with the run's inputs",
+        hint=f"{fix}, or start a new run with mas run and --input",
+    )
 
 
 def _refuse_resumed(origin: Origin) -> None:
