@@ -182,6 +182,14 @@ def _csv_records(path: Path) -> Iterator[tuple[int, Any]]:
         if not header or not any(h.strip() for h in header):
             raise UsageError(f"{path}:1: a CSV items file starts with a header row of input names")
         names = [fix_text(h.strip()) for h in header]
+        twice = next((n for n in names if n and names.count(n) > 1), None)
+        if twice is not None:
+            columns = " and ".join(str(i + 1) for i, n in enumerate(names) if n == twice)
+            raise UsageError(
+                f"{path}:1: the header names {twice!r} twice (columns {columns}): "
+                "which value is the item's?",
+                hint="rename or drop one of the columns",
+            )
         while True:
             start = rows.line_num + 1  # a row may span lines (a quoted newline): its first
             try:
@@ -210,4 +218,11 @@ def _row(number: int, row: list[str], names: list[str]) -> Iterator[tuple[int, A
         reason = f"{len(row)} columns where the header has {len(names)}"
         yield number, _Unreadable(fix_text(",".join(row)[:200]), reason)
         return
-    yield number, {n: fix_text(v) for n, v in zip(names, row, strict=True)}
+    # A column the header leaves unnamed (a trailing comma, as spreadsheets write) is no
+    # input: read past while empty, a reason to refuse the row when it holds a value.
+    stray = next((i for i, n in enumerate(names) if not n and row[i].strip()), None)
+    if stray is not None:
+        reason = f"a value in column {stray + 1}, which the header names no input"
+        yield number, _Unreadable(fix_text(",".join(row)[:200]), reason)
+        return
+    yield number, {n: fix_text(v) for n, v in zip(names, row, strict=True) if n}
