@@ -14,6 +14,10 @@ declares `idempotent: true` (it honours its key) or the user says to make it aga
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -77,7 +81,41 @@ async def resume_run(
         As prepare_resume, and as run_crew.
     """
     crew, run_options = prepare_resume(home, ref, options, run)
-    return await run_crew(crew, run_options)
+    assert run_options.resume is not None  # prepare_resume names the run continued
+    if run is not None and run.shared.batch_id is not None:
+        return await run_crew(crew, run_options)
+    with claimed(run_options.resume):
+        return await run_crew(crew, run_options)
+
+
+@contextlib.contextmanager
+def claimed(origin: Origin) -> Iterator[None]:
+    """One resume of a run at a time: the run's folder is locked (flock, released by the
+    kernel however the process ends) while its resume runs, and, once the lock is held, a
+    resume that ran meanwhile is seen. Two resumes started together both passed the check
+    that the run was not resumed yet, and both made its side effects.
+
+    Raises:
+        UsageError: another process is resuming the run, or has resumed it meanwhile.
+    """
+    fd = os.open(origin.run_dir, os.O_RDONLY)
+    try:
+        if sys.platform != "win32":
+            import fcntl
+
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise UsageError(
+                    f"run {origin.run_id} is being resumed by another mas process",
+                    hint="let that resume end; to go on after it, resume the run it makes",
+                ) from None
+            except OSError:  # a file system without locks: the check alone, as before
+                pass
+        _refuse_resumed(origin)
+        yield
+    finally:
+        os.close(fd)
 
 
 def _crew(origin: Origin, path: Path | None) -> Crew:
