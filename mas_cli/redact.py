@@ -92,6 +92,16 @@ class Secrets:
                 text = text.replace(value, MASK)
         return text
 
+    def scrub_cut(self, text: str) -> str:
+        """A text cut short, scrubbed: also a secret's start at its very end (a secret the cut
+        split in two, whose first part `scrub` cannot know), when 4 characters or more."""
+        text = self.scrub(text)
+        for value in self.values:
+            for size in range(len(value) - 1, 3, -1):
+                if text.endswith(value[:size]):
+                    return text[:-size] + MASK
+        return text
+
     def scrub_value(self, value: Any) -> Any:
         """A JSON-like value with every string scrubbed (tuples come back as lists)."""
         if not self.values:

@@ -1,14 +1,20 @@
 """A hand-written stdio MCP server that misbehaves on purpose (line-delimited JSON-RPC).
 
 python mcp_raw.py bad-schema   # offers a tool whose input schema is not valid JSON Schema
+python mcp_raw.py not-object   # offers a tool whose input schema is {"type": "string"}
 python mcp_raw.py no-start     # prints a reason to stderr and exits 1 before any message
+python mcp_raw.py leak-start   # writes $TOKEN near the start of its stderr's last 16 KB, exits 1
+python mcp_raw.py echo-token   # a call answers `pad` x's then $TOKEN (an error when `error`)
 python mcp_raw.py silent       # reads and never answers (a start that times out)
 python mcp_raw.py protocol     # answers every tools/call with a JSON-RPC error
+python mcp_raw.py latin1       # logs a Latin-1 line (not UTF-8) to stdout before each answer
+python mcp_raw.py names        # offers tools whose names differ only outside [A-Za-z0-9_-]
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 
@@ -18,11 +24,21 @@ TOOLS = [
     {"name": "broken", "inputSchema": {"type": "object", "properties": {"x": {"type": 12}}}},
 ]
 
+NAMED = ["读取", "写入", "a/b", "a_b", "x.y", "x__y"]
+"""Names a model's API would not take as they are, each of which, made fit by replacing what
+it refuses, would be another's: each tool answers with its own name."""
+if MODE == "not-object":
+    TOOLS = [TOOLS[0], {"name": "scalar", "inputSchema": {"type": "string"}}]
+if MODE == "names":
+    TOOLS = [{"name": name, "inputSchema": {"type": "object"}} for name in NAMED]
+
 
 def answer(request: dict, result: dict | None = None, error: dict | None = None) -> None:
     if MODE == "noisy":
         sys.stdout.write("Starting raw server v1... (not JSON-RPC)\n")
-    if MODE == "noisy" and request.get("method") == "tools/call":
+    if MODE == "latin1":
+        sys.stdout.buffer.write("café prêt\n".encode("latin-1"))
+    if MODE in ("noisy", "latin1") and request.get("method") == "tools/call":
         result, error = {"content": [{"type": "text", "text": "fine"}]}, None
     reply = {"jsonrpc": "2.0", "id": request["id"]}
     reply.update({"error": error} if error else {"result": result})
@@ -49,6 +65,14 @@ def serve() -> None:
             )
         elif method == "tools/list":
             answer(request, {"tools": TOOLS})
+        elif method == "tools/call" and MODE == "echo-token":
+            args = request["params"].get("arguments") or {}
+            text = "x" * int(args.get("pad", 0)) + os.environ["TOKEN"] + " and more"
+            content = [{"type": "text", "text": text}]
+            answer(request, {"content": content, "isError": bool(args.get("error"))})
+        elif method == "tools/call" and MODE == "names":
+            text = f"called {request['params']['name']}"
+            answer(request, {"content": [{"type": "text", "text": text}]})
         elif method == "tools/call":
             answer(request, error={"code": -32603, "message": "internal failure in the raw server"})
         else:
@@ -58,6 +82,10 @@ def serve() -> None:
 if __name__ == "__main__":
     if MODE == "no-start":
         sys.stderr.write("loading config...\nfatal: config file /etc/raw.toml is missing\n")
+        sys.exit(1)
+    if MODE == "leak-start":
+        token = os.environ["TOKEN"]  # the last 16 KB (what mas reads back) begin mid-token
+        sys.stderr.write(f"loading {token}" + "y" * (16 * 1024 - len(token) // 2 - 1) + "\n")
         sys.exit(1)
     if MODE == "silent":
         time.sleep(0)

@@ -189,6 +189,40 @@ def test_csv_items_and_a_row_with_the_wrong_columns(tmp_path: Path, clean_env: P
     assert len(jsonl(folder / "results.jsonl")) == 2
 
 
+def test_a_csv_header_with_an_unnamed_or_a_repeated_column(tmp_path: Path, clean_env: Path) -> None:
+    # A trailing comma made every row a dead letter ("not an input of crew echo: "); a name
+    # given twice kept the last column's value and dropped the first's, silently.
+    crew = write_crew(tmp_path / "crew", ECHO_CREW)
+    items = tmp_path / "items.csv"
+    items.write_text("item,\na,\nb,\nc,stray\n", encoding="utf-8")
+    result = mas("batch", str(crew), "--inputs", str(items), "-q")
+    assert result.exit_code == 1, result.stderr
+    folder = the_batch(clean_env)
+    assert [r["status"] for r in jsonl(folder / "results.jsonl")] == ["ok", "ok"]
+    (dead,) = jsonl(folder / "dead.jsonl")
+    assert dead["reason"] == f"{items}:4: a value in column 2, which the header names no input"
+    items.write_text("item,item\na,b\n", encoding="utf-8")
+    result = mas("batch", str(crew), "--inputs", str(items), "-q")
+    assert result.exit_code == 2
+    assert "the header names 'item' twice (columns 1 and 2)" in result.stderr
+
+
+def test_a_csv_quote_never_closed_is_a_dead_letter_not_one_last_item(
+    tmp_path: Path, clean_env: Path
+) -> None:
+    # Read leniently, the open quote made lines 4-6 one item: "c" and "d" silently never ran.
+    crew = write_crew(tmp_path / "crew", ECHO_CREW)
+    items = tmp_path / "items.csv"
+    items.write_text('item\n"a\nwith a newline"\n"b\nc\nd\n', encoding="utf-8")
+    result = mas("batch", str(crew), "--inputs", str(items), "-q")
+    assert result.exit_code == 1, result.stderr
+    folder = the_batch(clean_env)
+    (dead,) = jsonl(folder / "dead.jsonl")
+    assert dead["reason"].startswith(f"{items}:4: a quote opened on line 4 is never closed")
+    assert "lines 4-6" in dead["reason"]
+    assert [r["status"] for r in jsonl(folder / "results.jsonl")] == ["ok"]
+
+
 @pytest.mark.parametrize(
     ("name", "content"),
     [

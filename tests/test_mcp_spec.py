@@ -41,6 +41,16 @@ def test_headers_belong_to_a_url_server(tmp_path: Path) -> None:
     assert found == ["4:10: tools.srv.mcp: `headers:` are for a `url:` server; use `env:`"]
 
 
+def test_a_variable_in_the_command_is_refused_not_passed_as_written(tmp_path: Path) -> None:
+    # Was passed to the server as the text `--token=${MY_TOKEN}`, with no word from mas.
+    found = problems(tmp_path, "srv:\n  mcp: {command: [python, s.py, '--token=${MY_TOKEN}']}\n")
+    assert found == [
+        "4:10: tools.srv.mcp: `${MY_TOKEN}` in `command:` is not replaced (an argument is seen "
+        'by every process on the machine); give it through `env: {MY_TOKEN: "${MY_TOKEN}"}` '
+        "and have the server read it"
+    ]
+
+
 def test_a_url_must_be_http(tmp_path: Path) -> None:
     found = problems(tmp_path, "srv:\n  mcp: {url: 'ftp://127.0.0.1/mcp'}\n")
     assert found == ["4:10: tools.srv.mcp: 'ftp://127.0.0.1/mcp' is not an http:// or https:// URL"]

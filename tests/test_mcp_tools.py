@@ -4,6 +4,7 @@ the tests. Calls go through the same checkpoint, cache and scrubbing as every to
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,24 @@ def test_the_model_is_offered_names_its_api_accepts(tmp_path: Path, clean_env: P
                        "srv__environment", "srv__headers", "srv__pids", "srv__deliver"}  # fmt: skip
 
 
+def test_tools_whose_names_differ_only_in_what_an_api_refuses_stay_apart(
+    tmp_path: Path, clean_env: Path
+) -> None:
+    # 读取 and 写入 would both be raw____ once made fit, a/b would be a_b, x.y would be x__y.
+    named = ["读取", "写入", "a/b", "a_b", "x.y", "x__y"]
+    calls = ", ".join(f"{{name: 'raw.{n}', arguments: {{}}}}" for n in named)
+    tools = f"raw:\n  mcp: {{command: [python, {RAW}, names]}}\n"
+    text = crew_text(tools, f"- tool_calls: [{calls}]\n- text: done\n", agent_tools="[raw]")
+    result = run(write(tmp_path / "c", text), clean_env)
+    assert result.status == "ok", result.reason
+    called = [c["tool"] for c in of_type(events(result), "tool_call")]
+    assert sorted(called) == sorted(f"raw.{n}" for n in named)  # each answered as itself
+    lines = (Path(result.run_dir) / "llm.jsonl").read_text().splitlines()
+    offered = [t["name"] for t in json.loads(lines[0])["request"]["tools"]]
+    assert len(set(offered)) == len(named)
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]{1,64}", name) for name in offered)
+
+
 def test_include_filters_and_an_agent_may_hold_one_tool(tmp_path: Path, clean_env: Path) -> None:
     tools = stdio_server("include: [echo, add]\n")
     turns = "- tool_calls: [{name: srv.add, arguments: {a: 1, b: 1}}]\n- text: done\n"
@@ -78,6 +97,20 @@ def test_a_protocol_error_is_a_tool_error_not_a_crash(tmp_path: Path, clean_env:
     (call,) = of_type(events(result), "tool_call")
     assert call["status"] == "error"
     assert "internal failure in the raw server" in call["error"]
+
+
+def test_a_line_that_is_not_utf8_on_stdout_does_not_wedge_the_server(
+    tmp_path: Path, clean_env: Path
+) -> None:
+    # The SDK's strict decoding ended its reader in a drain of everything after such a line
+    # (answers included) while the server lived: every call of the run timed out.
+    tools = (
+        f"raw:\n  mcp: {{command: [python, {RAW}, latin1]}}\n  include: [good]\n  timeout_s: 5\n"
+    )
+    turns = "- tool_calls: [{name: raw.good, arguments: {x: a}}]\n" * 2 + "- text: done\n"
+    result = run(write(tmp_path / "c", crew_text(tools, turns, agent_tools="[raw]")), clean_env)
+    assert result.status == "ok", result.reason
+    assert [c["status"] for c in of_type(events(result), "tool_call")] == ["ok", "ok"]
 
 
 def test_a_slow_tool_times_out(tmp_path: Path, clean_env: Path) -> None:
@@ -216,6 +249,47 @@ def test_a_server_that_will_not_start_says_why(tmp_path: Path, clean_env: Path) 
         run(write(tmp_path / "c", text), clean_env)
 
 
+def test_a_key_cut_by_the_stderr_tail_is_not_quoted_in_part(
+    tmp_path: Path, clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The tail read back began inside the key: its second half was quoted, unscrubbed.
+    token = "tok-" + "8c1f2e7a9b3d" * 3
+    monkeypatch.setenv("RAW_TOKEN", token)
+    tools = (
+        f"raw:\n  mcp: {{command: [python, {RAW}, leak-start], env: {{TOKEN: '${{RAW_TOKEN}}'}}}}\n"
+    )
+    text = crew_text(tools, "- text: done", agent_tools="[raw]")
+    with pytest.raises(ToolError) as stopped:
+        run(write(tmp_path / "c", text), clean_env)
+    assert "did not start" in str(stopped.value)
+    assert token[len(token) // 2 :] not in str(stopped.value)
+
+
+def test_a_key_cut_by_the_output_cap_or_the_error_line_is_not_kept_in_part(
+    tmp_path: Path, clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The result was cut (max_output_bytes; an error's first 500 characters) before the scrub,
+    # which then could not know the key's first half at the cut.
+    token = "tok-" + "5d0a7c3e1f9b" * 3
+    monkeypatch.setenv("RAW_TOKEN", token)
+    tools = (
+        f"raw:\n  mcp: {{command: [python, {RAW}, echo-token], env: {{TOKEN: '${{RAW_TOKEN}}'}}}}\n  include: [good]\n"
+        "  max_output_bytes: 1000\n"
+    )
+    turns = """\
+        - tool_calls: [{name: raw.good, arguments: {pad: 980}}]
+        - tool_calls: [{name: raw.good, arguments: {pad: 480, error: true}}]
+        - text: done
+    """
+    text = crew_text(tools, turns, agent_tools="[raw]")
+    result = run(write(tmp_path / "c", text), clean_env)
+    calls = of_type(events(result), "tool_call")
+    assert [c["status"] for c in calls] == ["ok", "error"]
+    half = token[: len(token) // 2]
+    for path in files_under(clean_env):
+        assert half not in path.read_text(errors="replace"), path
+
+
 def test_a_silent_server_times_out_at_start(tmp_path: Path, clean_env: Path) -> None:
     tools = f"raw:\n  mcp: {{command: [python, {RAW}, silent], start_timeout_s: 1}}\n"
     text = crew_text(tools, "- text: done", agent_tools="[raw]")
@@ -315,6 +389,17 @@ def test_a_schema_that_is_not_json_schema_stops_the_run(tmp_path: Path, clean_en
         write(tmp_path / "d", crew_text(included, "- text: done", agent_tools="[raw]")), clean_env
     )
     assert result.status == "ok"  # left out with include:, it is never offered
+
+
+def test_a_reply_the_sdk_refuses_is_named_by_its_field(tmp_path: Path, clean_env: Path) -> None:
+    # Was "ValidationError: 1 validation error for ListToolsResult": no field, no tool, no fix.
+    tools = f"raw:\n  mcp: {{command: [python, {RAW}, not-object]}}\n"
+    text = crew_text(tools, "- text: done", agent_tools="[raw]")
+    with pytest.raises(ToolError) as stopped:
+        run(write(tmp_path / "c", text), clean_env)
+    assert "ListToolsResult is malformed at tools.1.inputSchema.type: Input should be 'object'" in (
+        str(stopped.value)
+    )
 
 
 def test_editing_the_server_file_invalidates_its_cache(tmp_path: Path, clean_env: Path) -> None:

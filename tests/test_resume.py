@@ -271,6 +271,40 @@ def test_resume_refuses_bad_arguments_before_anything_runs(tmp_path: Path) -> No
     assert "Traceback" not in err
 
 
+def test_a_crew_file_whose_inputs_changed_says_how_to_resume(tmp_path: Path) -> None:
+    # Was `missing required input: extra (give --input extra=...)`: mas resume has no --input.
+    home = tmp_path / "home"
+    crew = write_crew(
+        tmp_path / "c",
+        """
+        name: inputs
+        inputs:
+          topic: {description: t}
+        limits: {max_llm_calls: 1}
+        agents:
+          a: {role: A, model: offline}
+        tasks:
+          - {id: one, agent: a, prompt: "About {topic}."}
+          - {id: two, agent: a, prompt: "More on {topic}."}
+        """,
+    )
+    assert mas("run", str(crew), "--offline", "--input", "topic=x", "-q", home=home)[0] == 3
+    text = crew.read_text()
+    crew.write_text(text.replace("topic: {description: t}", "topic: {}\n  extra: {}"))
+    code, _, err = mas("resume", "--last", "-q", home=home)
+    assert code == 2, err
+    assert "needs input extra, which run" in err
+    assert "--input extra" not in err
+    assert "a default:" in err
+    crew.write_text(
+        text.replace("{topic}", "it").replace("inputs:\n  topic: {description: t}\n", "")
+    )
+    code, _, err = mas("resume", "--last", "-q", home=home)
+    assert code == 2, err
+    assert "no longer takes input topic" in err
+    assert len(list((home / "runs").iterdir())) == 1  # nothing ran
+
+
 def test_a_run_killed_mid_line_resumes_past_the_cut(tmp_path: Path) -> None:
     crew = outbox_crew(tmp_path / "c")
     home = tmp_path / "home"

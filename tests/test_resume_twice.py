@@ -3,6 +3,8 @@ its chain, so a second resume of it would make them again. The last run of the c
 
 from __future__ import annotations
 
+import fcntl
+import os
 from pathlib import Path
 
 from resumekit import TASKS, mas, outbox, outbox_crew, run_logs
@@ -30,3 +32,25 @@ def test_resuming_a_run_already_resumed_is_refused_naming_the_last(tmp_path: Pat
     assert f"mas resume {run_logs(home)[2][0]['run_id']}" in err  # the chain's last run
     sent = outbox(crew)
     assert len(sent) == len(TASKS) == len(set(sent))  # each message once
+
+
+def test_a_run_being_resumed_is_not_resumed_by_a_second_process(tmp_path: Path) -> None:
+    # Two resumes started together both passed the check (no run resumed it yet) and both
+    # ran, each making the side effects. The resume in flight is played by holding the lock
+    # it holds on the run's folder.
+    crew = outbox_crew(tmp_path / "crew")
+    crew.write_text(crew.read_text().replace("max_llm_calls: 40", "max_llm_calls: 3"))
+    home = tmp_path / "home"
+    assert mas("run", str(crew), "-q", home=home)[0] == 3
+    first = run_logs(home)[0][0]["run_id"]
+    fd = os.open(home / "runs" / first, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        code, _, err = mas("resume", first, "-q", "--limit", "max_llm_calls=40", home=home)
+    finally:
+        os.close(fd)
+    assert code == 2, err
+    assert f"run {first} is being resumed by another mas process" in err
+    assert len(run_logs(home)) == 1  # nothing ran
+    code, _, err = mas("resume", first, "-q", "--limit", "max_llm_calls=40", home=home)
+    assert code == 0, err  # the lock let go, the run resumes

@@ -398,3 +398,27 @@ def test_a_key_given_to_tool_test_as_an_argument_is_masked_and_never_cached(
         assert KEY not in result.stdout + result.stderr
     for path in (p for p in clean_env.rglob("*") if p.is_file()):
         assert KEY.encode() not in path.read_bytes(), path
+
+
+def test_a_key_cut_by_a_tools_output_cap_is_not_kept_in_part(
+    tmp_path: Path, clean_env: Path, canaries: None
+) -> None:
+    # The output was cut at max_output_bytes before the scrub, which knows whole values only:
+    # the key's first half, just before the cut, was kept.
+    (tmp_path / "tools.py").write_text(
+        "import os\n\ndef padded() -> str:\n"
+        "    return 'y' * 90 + os.environ['MAS_TEST_KEY'] + ' and more'\n",
+        encoding="utf-8",
+    )
+    doc = {
+        "name": "cut",
+        "tools": {"padded": {"function": "tools.py:padded", "max_output_bytes": 100}},
+        "agents": {"a": {"role": "A", "model": "offline", "tools": ["padded"]}},
+        "tasks": [{"id": "t", "agent": "a", "prompt": "Look."}],
+    }
+    crew = tmp_path / "crew.yaml"
+    crew.write_text(json.dumps(doc), encoding="utf-8")
+    result = runner.invoke(app, ["tool-test", "padded", "--crew", str(crew), "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert "output cut at 100 bytes" in result.stdout
+    assert KEY[:10] not in result.stdout + result.stderr

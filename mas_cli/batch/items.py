@@ -175,20 +175,40 @@ def _parsed(text: str) -> Any:
 
 def _csv_records(path: Path) -> Iterator[tuple[int, Any]]:
     with _open(path, newline="") as handle:
-        rows = csv.reader(handle)
+        # strict: a quote never closed is an error at the end of the file, not one last row
+        # holding every line after it (items silently never run)
+        rows = csv.reader(handle, strict=True)
         header = next(rows, None)
         if not header or not any(h.strip() for h in header):
             raise UsageError(f"{path}:1: a CSV items file starts with a header row of input names")
         names = [fix_text(h.strip()) for h in header]
+        twice = next((n for n in names if n and names.count(n) > 1), None)
+        if twice is not None:
+            columns = " and ".join(str(i + 1) for i, n in enumerate(names) if n == twice)
+            raise UsageError(
+                f"{path}:1: the header names {twice!r} twice (columns {columns}): "
+                "which value is the item's?",
+                hint="rename or drop one of the columns",
+            )
         while True:
+            start = rows.line_num + 1  # a row may span lines (a quoted newline): its first
             try:
                 row = next(rows)
             except StopIteration:
                 return
-            except csv.Error as exc:  # a field past the size limit, a NUL byte...
-                yield rows.line_num, _Unreadable("", f"not a CSV row ({exc})")
+            except csv.Error as exc:  # a field past the size limit, a NUL byte, a stray quote
+                yield start, _Unreadable("", _csv_problem(exc, start, rows.line_num))
                 continue
-            yield from _row(rows.line_num, row, names)
+            yield from _row(start, row, names)
+
+
+def _csv_problem(exc: csv.Error, start: int, end: int) -> str:
+    if "unexpected end of data" in str(exc):
+        return (
+            f"a quote opened on line {start} is never closed: lines {start}-{end} were read "
+            "as one row; close the quote (a quote inside a quoted field is written twice)"
+        )
+    return f"not a CSV row ({exc})"
 
 
 def _row(number: int, row: list[str], names: list[str]) -> Iterator[tuple[int, Any]]:
@@ -198,4 +218,11 @@ def _row(number: int, row: list[str], names: list[str]) -> Iterator[tuple[int, A
         reason = f"{len(row)} columns where the header has {len(names)}"
         yield number, _Unreadable(fix_text(",".join(row)[:200]), reason)
         return
-    yield number, {n: fix_text(v) for n, v in zip(names, row, strict=True)}
+    # A column the header leaves unnamed (a trailing comma, as spreadsheets write) is no
+    # input: read past while empty, a reason to refuse the row when it holds a value.
+    stray = next((i for i, n in enumerate(names) if not n and row[i].strip()), None)
+    if stray is not None:
+        reason = f"a value in column {stray + 1}, which the header names no input"
+        yield number, _Unreadable(fix_text(",".join(row)[:200]), reason)
+        return
+    yield number, {n: fix_text(v) for n, v in zip(names, row, strict=True) if n}

@@ -107,7 +107,7 @@ def _resume(
 
     from mas_cli.cli import render
     from mas_cli.cli.render.run import Progress, ToolErrors, run_result
-    from mas_cli.engine.resume import prepare_resume
+    from mas_cli.engine.resume import claimed, prepare_resume
     from mas_cli.engine.run import RunOptions, run_crew
     from mas_cli.events.store import home_dir
 
@@ -125,6 +125,7 @@ def _resume(
     if not quiet:
         carried = ", ".join(origin.carried) or "none"
         render.stderr.print(f"resuming run {origin.run_id} · tasks ended ok: {carried}")
-    result = asyncio.run(run_crew(loaded, run_options))
+    with claimed(origin):
+        result = asyncio.run(run_crew(loaded, run_options))
     run_result(result, loaded.spec, as_json=as_json, tool_errors=tool_errors.count)
     raise typer.Exit(EXIT_BY_STATUS[result.status])

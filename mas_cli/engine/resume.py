@@ -14,6 +14,10 @@ declares `idempotent: true` (it honours its key) or the user says to make it aga
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -77,7 +81,41 @@ async def resume_run(
         As prepare_resume, and as run_crew.
     """
     crew, run_options = prepare_resume(home, ref, options, run)
-    return await run_crew(crew, run_options)
+    assert run_options.resume is not None  # prepare_resume names the run continued
+    if run is not None and run.shared.batch_id is not None:
+        return await run_crew(crew, run_options)
+    with claimed(run_options.resume):
+        return await run_crew(crew, run_options)
+
+
+@contextlib.contextmanager
+def claimed(origin: Origin) -> Iterator[None]:
+    """One resume of a run at a time: the run's folder is locked (flock, released by the
+    kernel however the process ends) while its resume runs, and, once the lock is held, a
+    resume that ran meanwhile is seen. Two resumes started together both passed the check
+    that the run was not resumed yet, and both made its side effects.
+
+    Raises:
+        UsageError: another process is resuming the run, or has resumed it meanwhile.
+    """
+    fd = os.open(origin.run_dir, os.O_RDONLY)
+    try:
+        if sys.platform != "win32":
+            import fcntl
+
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise UsageError(
+                    f"run {origin.run_id} is being resumed by another mas process",
+                    hint="let that resume end; to go on after it, resume the run it makes",
+                ) from None
+            except OSError:  # a file system without locks: the check alone, as before
+                pass
+        _refuse_resumed(origin)
+        yield
+    finally:
+        os.close(fd)
 
 
 def _crew(origin: Origin, path: Path | None) -> Crew:
@@ -93,7 +131,34 @@ def _crew(origin: Origin, path: Path | None) -> Crew:
             f"{where} is crew {crew.spec.name!r}; run {origin.run_id} is a run of {origin.crew!r}",
             hint=f"give the file of crew {origin.crew!r} with --crew",
         )
+    _fit_inputs(origin, crew)
     return crew
+
+
+def _fit_inputs(origin: Origin, crew: Crew) -> None:
+    """The run's inputs must still be the crew's: a resume takes no --input (the hint `mas run`
+    gives for a missing one would send the user to an option that is not there)."""
+    declared = crew.spec.inputs
+    gone = sorted(set(origin.inputs) - set(declared))
+    new = [
+        name
+        for name, item in declared.items()
+        if item.is_required() and origin.inputs.get(name, item.default) is None
+    ]
+    if not gone and not new:
+        return
+    if new:
+        problem = f"needs input{'s' * (len(new) > 1)} {', '.join(new)}, which run "
+        problem += f"{origin.run_id} was not given"
+        fix = f"give {'them' if len(new) > 1 else 'it'} a default: in {crew.path}"
+    else:
+        problem = f"no longer takes input{'s' * (len(gone) > 1)} {', '.join(gone)}, which run "
+        problem += f"{origin.run_id} was given"
+        fix = f"declare {'them' if len(gone) > 1 else 'it'} again under inputs: in {crew.path}"
+    raise UsageError(
+        f"{crew.path}: the crew file {problem}: a resume runs with the run's inputs",
+        hint=f"{fix}, or start a new run with mas run and --input",
+    )
 
 
 def _refuse_resumed(origin: Origin) -> None:

@@ -65,6 +65,13 @@ class McpServerSpec(Spec):
             raise ValueError("`headers:` are for a `url:` server; use `env:`")
         if self.url is not None and urlsplit(self.url).scheme not in ("http", "https"):
             raise ValueError(f"'{self.url}' is not an http:// or https:// URL")
+        named = next((m.group(1) for a in self.command or () for m in VARIABLE.finditer(a)), None)
+        if named is not None:  # else passed as written: a server that fails to log in, unsaid
+            raise ValueError(
+                f"`${{{named}}}` in `command:` is not replaced (an argument is seen by every "
+                f'process on the machine); give it through `env: {{{named}: "${{{named}}}"}}` '
+                "and have the server read it"
+            )
         return self
 
     def identity(self) -> str:

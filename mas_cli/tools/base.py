@@ -209,6 +209,10 @@ def timed_out(timeout_s: float, **extra: Any) -> ToolResult:
     return ToolResult(ok=False, output=f"error: {error}", error=error, timed_out=True, **extra)
 
 
+CUT_SAID = "\n[output cut at "
+"""What follows a tool's output cut at max_output_bytes."""
+
+
 def cap_output(data: bytes, max_bytes: int, total: int | None = None) -> tuple[str, bool]:
     """Decode at most max_bytes of output; a cut is said at the end of the text.
 
@@ -219,7 +223,7 @@ def cap_output(data: bytes, max_bytes: int, total: int | None = None) -> tuple[s
         return data.decode("utf-8", errors="replace"), False
     # errors="ignore" drops a character split by the cut instead of showing a replacement mark.
     text = data[:max_bytes].decode("utf-8", errors="ignore")
-    return f"{text}\n[output cut at {max_bytes} bytes of {total}]", True
+    return f"{text}{CUT_SAID}{max_bytes} bytes of {total}]", True
 
 
 def parts_digest(*parts: str | bytes) -> str:

@@ -15,7 +15,7 @@ from mas_cli.redact import Secrets
 from mas_cli.spec import mcp as spec_mcp
 from mas_cli.spec.loader import Crew
 from mas_cli.spec.models import ToolSpec
-from mas_cli.tools.base import Tool, ToolResult, WrappedTool
+from mas_cli.tools.base import CUT_SAID, Tool, ToolResult, WrappedTool
 from mas_cli.tools.command import load_command_tool
 from mas_cli.tools.function import load_function_tool
 
@@ -86,7 +86,16 @@ class ScrubbedTool(WrappedTool):
         scrub = self.secrets.scrub
         return dataclasses.replace(
             result,
-            output=scrub(result.output),
+            output=_scrub_output(self.secrets, result.output, cut=result.truncated),
             error=scrub(result.error) if result.error else result.error,
             traceback=scrub(result.traceback) if result.traceback else result.traceback,
         )
+
+
+def _scrub_output(secrets: Secrets, output: str, *, cut: bool) -> str:
+    """Output scrubbed; cut at max_output_bytes, a secret split by the cut too (see cap_output:
+    the cut is followed by `[output cut at N bytes of M]`)."""
+    head, marker, said = output.rpartition(CUT_SAID)
+    if not cut or not marker:
+        return secrets.scrub(output)
+    return secrets.scrub_cut(head) + marker + said

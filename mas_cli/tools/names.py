@@ -20,11 +20,15 @@ _NOT_WIRE = re.compile(r"[^A-Za-z0-9_-]")
 
 def wire_name(name: str) -> str:
     """The name a model is offered: `files.read_file` -> `files__read_file`; a name already
-    fit is kept; an overlong one is cut and given a short digest to stay unique."""
-    wire = _NOT_WIRE.sub("_", name.replace(SEPARATOR, "__"))
-    if len(wire) <= WIRE_MAX:
-        return wire
-    return wire[: WIRE_MAX - 9] + "_" + hashlib.sha256(name.encode()).hexdigest()[:8]
+    fit is kept. A name that fits only once something in it is replaced (`files.读取`,
+    `files.a/b`, `files.x.y`) or cut (over 64) is given a short digest of itself, so two
+    tools never share a name on the wire (`files.a/b` is not `files.a_b`)."""
+    server, sep, tool = name.partition(SEPARATOR)
+    plain = f"{server}__{tool}" if sep else name
+    if len(plain) <= WIRE_MAX and not _NOT_WIRE.search(plain):
+        return plain
+    fit = _NOT_WIRE.sub("_", plain)[: WIRE_MAX - 9]
+    return fit + "_" + hashlib.sha256(name.encode()).hexdigest()[:8]
 
 
 def held(refs: Iterable[str], tools: Mapping[str, Tool]) -> Iterator[str]:

@@ -168,8 +168,15 @@ class Connection:
         from mcp import StdioServerParameters, stdio_client
 
         program, *args = self.launch.argv
+        # "replace": with the SDK's default ("strict") one byte that is not UTF-8 on stdout
+        # (a log line in Latin-1) ends its reader in a drain of all that follows, answers
+        # included, while the server lives: every call then times out, and none restarts it.
         params = StdioServerParameters(
-            command=program, args=args, env=self.launch.env, cwd=self.launch.cwd
+            command=program,
+            args=args,
+            env=self.launch.env,
+            cwd=self.launch.cwd,
+            encoding_error_handler="replace",
         )
         assert self._stderr is not None  # made by start()
         return stdio_client(params, errlog=self._stderr)
@@ -184,9 +191,13 @@ class Connection:
             return ""
         with contextlib.suppress(OSError, ValueError):
             fd = self._stderr.fileno()  # the server writes to it directly: read its end only
-            size = os.fstat(fd).st_size
-            tail = os.pread(fd, STDERR_KEPT, max(0, size - STDERR_KEPT))
-            lines = tail.decode("utf-8", errors="replace").strip().splitlines()
+            start = max(0, os.fstat(fd).st_size - STDERR_KEPT)
+            tail = os.pread(fd, STDERR_KEPT, start).decode("utf-8", errors="replace")
+            if start:  # begun mid-line: a fragment the scrub cannot know (a key's second half)
+                cut = tail.find("\n")
+                longest = max(map(len, self.launch.secrets.values), default=0)
+                tail = tail[cut + 1 :] if cut >= 0 else "…" + tail[longest:]
+            lines = tail.strip().splitlines()
             return "\n".join(f"  {line}" for line in lines[-STDERR_LINES:])
         return ""
 
@@ -239,6 +250,19 @@ def describe(exc: BaseException | None) -> str:
         exc = exc.exceptions[0]
     if exc is None:
         return "unknown"
+    errors = getattr(exc, "errors", None)
+    if callable(errors) and getattr(exc, "title", None):  # pydantic: what the server sent wrong
+        return _malformed(str(getattr(exc, "title", "")), errors())
     message = getattr(exc, "message", None)  # MCPError: its message, not its argument tuple
     text = str(message if isinstance(message, str) else exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def _malformed(what: str, errors: list[Any]) -> str:
+    """A reply the SDK refused, by the first field it refused: `the server's ListToolsResult
+    is malformed at tools.0.inputSchema.type: Input should be 'object'`."""
+    first = errors[0] if errors else {}
+    where = ".".join(str(part) for part in first.get("loc", ()))
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    at = f" at {where}" if where else ""
+    return f"the server's {what} is malformed{at}: {first.get('msg', 'refused')}{more}"

@@ -152,7 +152,9 @@ class McpTool:
         return self._result(result)
 
     def _result(self, result: CallToolResult) -> ToolResult:
-        text, truncated = cap_output(_text(result).encode(), self.spec.max_output_bytes)
+        # Scrubbed before any cut: a key cut in two is a half the scrub cannot know.
+        whole = self.server.launch.secrets.scrub(_text(result))
+        text, truncated = cap_output(whole.encode(), self.spec.max_output_bytes)
         if not result.is_error:
             return ToolResult(ok=True, output=text, truncated=truncated)
         error = text.strip().splitlines()[0][:500] if text.strip() else "the tool reported an error"
