@@ -1,5 +1,5 @@
 """Files that stay whole on a full disk: append-only line files, and what to say when the disk
-refuses a write.
+refuses a write; and a file a user names, read with a bound (`read_capped`).
 
 A line is written with one `os.write` (and its continuation, if the kernel took only part);
 when the disk refuses any of it, the file is cut back to where the line began, so it never
@@ -28,6 +28,22 @@ WORDS = {
     errno.EEXIST: "a file is in the way of a folder",
 }
 FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+def read_capped(path: Path, limit: int, flag: str, hint: str) -> bytes:
+    """At most `limit` bytes of a file a user named (`/dev/zero` is endless).
+
+    Raises:
+        UsageError: it cannot be read, or is larger (`flag` names what reads it: `--args`).
+    """
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(limit + 1)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot be read ({exc.strerror})") from None
+    if len(raw) > limit:
+        raise UsageError(f"{path}: larger than {limit:,} bytes, the most {flag} reads", hint=hint)
+    return raw
 
 
 def why(exc: OSError) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from mas_cli.errors import UsageError
+from mas_cli.events.diskio import read_capped
 from mas_cli.events.text import loads
 from mas_cli.redact import Secrets
 from mas_cli.spec.models import JsonSchema
@@ -139,16 +140,9 @@ def _args_file(path: Path) -> str:
     Raises:
         UsageError: the file cannot be read, is larger, or is not UTF-8.
     """
-    try:
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_ARGS_BYTES + 1)
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot be read ({exc.strerror})") from None
-    if len(raw) > MAX_ARGS_BYTES:
-        raise UsageError(
-            f"{path}: larger than {MAX_ARGS_BYTES:,} bytes, the most --args reads",
-            hint="give the tool a smaller JSON object of arguments",
-        )
+    raw = read_capped(
+        path, MAX_ARGS_BYTES, "--args", hint="give the tool a smaller JSON object of arguments"
+    )
     try:
         return raw.decode("utf-8-sig")  # a byte-order mark (Windows editors) is no JSON
     except UnicodeDecodeError as exc:

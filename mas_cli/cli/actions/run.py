@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from mas_cli.cli.exits import EXIT_BY_STATUS
 from mas_cli.errors import UsageError
+from mas_cli.events.diskio import read_capped
 from mas_cli.events.text import fix_text, fix_value, loads
 
 if TYPE_CHECKING:
@@ -144,16 +145,8 @@ def _inputs_file(path: Path) -> dict[str, Any]:
             f"{path}: --inputs of mas run is one JSON object of inputs (a .json file)",
             hint=f"to run the crew once per line, run a batch: mas batch CREW.yaml --inputs {path}",
         )
-    try:
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_INPUTS_BYTES + 1)
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot be read ({exc.strerror})") from None
-    if len(raw) > MAX_INPUTS_BYTES:
-        raise UsageError(
-            f"{path}: larger than {MAX_INPUTS_BYTES:,} bytes, the most --inputs reads",
-            hint="inputs become prompt text; pass less, or give a tool the file to read",
-        )
+    hint = "inputs become prompt text; pass less, or give a tool the file to read"
+    raw = read_capped(path, MAX_INPUTS_BYTES, "--inputs", hint)
     try:
         data = loads(raw)
     except ValueError as exc:
