@@ -25,7 +25,7 @@ ANTHROPIC = "/v1/messages"
 REASONS = {200: "OK", 401: "Unauthorized", 429: "Too Many Requests", 500: "Internal Server Error"}
 
 
-class _Quiet(ThreadingHTTPServer):
+class QuietServer(ThreadingHTTPServer):
     """The server, silent when a client drops its connection (a killed worker, a timed-out
     call): socketserver prints a traceback for it from the request's thread, outside any
     test's captured output."""
@@ -87,7 +87,7 @@ class FakeServer:
         self.seen: list[Seen] = []
         self.stopping = threading.Event()
         self._lock = threading.Lock()
-        self._http = _Quiet(("127.0.0.1", 0), _handler_for(self))
+        self._http = QuietServer(("127.0.0.1", 0), _handler_for(self))
         self._http.daemon_threads = True
         # A short poll interval: stop() waits for the serving loop to notice, once per test.
         self._thread = threading.Thread(

@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from fakeserver import QuietServer
 
 from mas_cli.llm.anthropic_provider import AnthropicProvider
 from mas_cli.llm.openai_provider import OpenAIProvider
@@ -92,7 +93,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def http() -> Iterator[ThreadingHTTPServer]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server = QuietServer(("127.0.0.1", 0), _Handler)  # the client cuts big answers off
     server.daemon_threads = True
     server.bomb = gzip.compress(b" " * HUGE, compresslevel=1)  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
