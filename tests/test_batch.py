@@ -172,6 +172,8 @@ def test_bad_lines_go_to_dead_letters_with_file_and_line_and_never_stop_the_batc
     assert "itme" in next(d["reason"] for d in dead if ":4:" in d["reason"])
     assert "did you mean 'item'" in next(d["reason"] for d in dead if ":4:" in d["reason"])
     assert "missing required input" in next(d["reason"] for d in dead if ":5:" in d["reason"])
+    # in JSON's words, not Python's (`found list`)
+    assert next(d["reason"] for d in dead if ":2:" in d["reason"]).endswith("found an array")
     ok = jsonl(folder / "results.jsonl")
     assert len(ok) == 2  # "fine" and the lone surrogate, read as U+FFFD
     assert {r["status"] for r in ok} == {"ok"}

@@ -125,7 +125,7 @@ def test_each_bad_argument_has_its_own_message_and_exit_2(crew: Path) -> None:
     ("argv", "message"),
     [
         (["--args", "{nope"], "error: --args: not valid JSON"),
-        (["--args", "[1]"], "error: --args: expected a JSON object of arguments, got list"),
+        (["--args", "[1]"], "error: --args: expected a JSON object of arguments, got an array"),
         (["--args", "@missing.json"], "error: missing.json: cannot be read"),
         (["--arg", "novalue"], "error: --arg 'novalue' is not key=value"),
         (["--repeat", "0"], "error: --repeat 0: give 1 or more"),

@@ -22,6 +22,7 @@ from mas_cli.errors import UsageError
 from mas_cli.events.text import fix_text, fix_value, loads
 from mas_cli.spec.findings import did_you_mean
 from mas_cli.spec.models import CrewSpec
+from mas_cli.words import json_kind
 
 MAX_LINE_BYTES = 8 << 20  # as `mas run --inputs`: a line larger than this is not read whole
 DEAD_FIELDS = frozenset({"key", "reason", "inputs"})
@@ -78,7 +79,7 @@ def _item(
     ):
         return _checked(where, line, str(record["key"]), record["inputs"], spec)
     if not isinstance(record, dict):
-        found = type(record).__name__
+        found = json_kind(record)
         return BadLine(
             item_key(record), line, f"{where}: expected a JSON object, found {found}", record
         )

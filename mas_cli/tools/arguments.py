@@ -16,6 +16,7 @@ from mas_cli.events.diskio import read_capped
 from mas_cli.events.text import loads
 from mas_cli.redact import Secrets
 from mas_cli.spec.models import JsonSchema
+from mas_cli.words import json_kind
 
 _INTEGER = re.compile(r"^[+-]?\d+$")
 _BOOLEANS = {"true": True, "false": False, "yes": True, "no": False, "1": True, "0": False}
@@ -127,7 +128,7 @@ def _args_json(given: str) -> dict[str, Any]:
             f"{where}: not valid JSON ({exc})", hint="""e.g. --args '{"query": "refunds"}'"""
         ) from None
     if not isinstance(data, dict):
-        raise UsageError(f"{where}: expected a JSON object of arguments, got {type(data).__name__}")
+        raise UsageError(f"{where}: expected a JSON object of arguments, got {json_kind(data)}")
     return data
 
 
