@@ -343,12 +343,18 @@ def _end(
 
 
 def _write_state(ctx: RunContext, conv: Conversation, data: Any) -> str | None:
-    """Write the validated fields named in `writes`; the first refusal, if any."""
+    """Write the validated fields named in `writes`, all or none; the refusals, if any."""
     refusals = []
-    for field_name, key in conv.task.writes.items():
-        value = data.get(field_name) if isinstance(data, dict) else None
-        read = conv.read_versions.get(key, 0)
-        result = ctx.state.write(key, value, read, conv.task.id)
+    planned = [
+        (
+            key,
+            data.get(field_name) if isinstance(data, dict) else None,
+            conv.read_versions.get(key, 0),
+        )
+        for field_name, key in conv.task.writes.items()
+    ]
+    results = ctx.state.write_all(planned, conv.task.id)
+    for (key, value, read), result in zip(planned, results, strict=True):
         write = StateWrite(
             agent=conv.agent,
             task=conv.task.id,
@@ -361,7 +367,7 @@ def _write_state(ctx: RunContext, conv: Conversation, data: Any) -> str | None:
             reason=result.reason,
         )
         ctx.sink.emit(write, conv.span)
-        if result.reason:
+        if result.reason and not result.reason.startswith("not written:"):
             refusals.append(f"state write refused: {result.reason}")
     return "; ".join(refusals) or None
 

@@ -67,6 +67,20 @@ class SharedState:
         self._entries[key] = Entry(value, version, writer)
         return WriteResult(True, version)
 
+    def write_all(self, writes: list[tuple[str, Any, int]], writer: str) -> list[WriteResult]:
+        """A task's writes (key, value, version read), all or none: when one is refused, the
+        others are undone and refused too, naming it, so a failed task leaves no key written."""
+        before = dict(self._entries)
+        results = [self.write(key, value, read, writer) for key, value, read in writes]
+        refused = next(
+            (key for (key, _, _), r in zip(writes, results, strict=True) if not r.accepted), None
+        )
+        if refused is None:
+            return results
+        self._entries = before
+        why = f"not written: the write of '{refused}' by task '{writer}' was refused"
+        return [r if not r.accepted else WriteResult(False, None, why) for r in results]
+
     def _refusal(self, key: str, value: Any, read_version: int, writer: str) -> str | None:
         if key not in self._entries:
             return f"'{key}' is not a declared state key"
