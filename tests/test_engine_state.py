@@ -250,3 +250,39 @@ def test_a_task_whose_write_is_refused_writes_no_key(tmp_path: Path, clean_env: 
     )
     state = json.loads((Path(result.run_dir) / "state.json").read_text())
     assert state["decision"] == {"value": None, "version": 0, "writer": None}
+
+
+OPTIONAL = """
+    name: optional
+    state: {note: {type: [string, "null"]}}
+    agents:
+      first:
+        role: First
+        model: offline
+        script: [{data: {note: keep me}}]
+      second:
+        role: Second
+        model: offline
+        script: [{data: {}}]
+    tasks:
+      - id: write
+        agent: first
+        prompt: Note.
+        output_schema: {type: object, properties: {note: {type: string}}}
+        writes: [note]
+      - id: rewrite
+        agent: second
+        prompt: Note again.
+        output_schema: {type: object, properties: {note: {type: string}}}
+        writes: [note]
+"""
+
+
+def test_a_field_missing_from_the_output_never_writes_null(tmp_path: Path, clean_env: Path) -> None:
+    result = run(write_crew(tmp_path / "c", OPTIONAL), clean_env)
+    late = [w for w in of_type(events(result), "state_write") if w["task"] == "rewrite"]
+    assert [(w["accepted"], w["reason"]) for w in late] == [
+        (False, "the output has no field 'note' to write to 'note'")
+    ]
+    state = json.loads((Path(result.run_dir) / "state.json").read_text())
+    assert state["note"] == {"value": "keep me", "version": 1, "writer": "write"}

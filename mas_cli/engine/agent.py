@@ -28,6 +28,7 @@ from mas_cli.engine.outcomes import (
     TurnOutcome,
 )
 from mas_cli.engine.prompts import system_prompt, task_prompt
+from mas_cli.engine.state import ABSENT
 from mas_cli.engine.tool_calls import run_tool_calls
 from mas_cli.events.jsonsafe import refusal
 from mas_cli.events.models import (
@@ -345,21 +346,18 @@ def _end(
 def _write_state(ctx: RunContext, conv: Conversation, data: Any) -> str | None:
     """Write the validated fields named in `writes`, all or none; the refusals, if any."""
     refusals = []
+    fields = data if isinstance(data, dict) else {}
     planned = [
-        (
-            key,
-            data.get(field_name) if isinstance(data, dict) else None,
-            conv.read_versions.get(key, 0),
-        )
-        for field_name, key in conv.task.writes.items()
+        (key, fields.get(name, ABSENT), conv.read_versions.get(key, 0), name)
+        for name, key in conv.task.writes.items()
     ]
     results = ctx.state.write_all(planned, conv.task.id)
-    for (key, value, read), result in zip(planned, results, strict=True):
+    for (key, value, read, _name), result in zip(planned, results, strict=True):
         write = StateWrite(
             agent=conv.agent,
             task=conv.task.id,
             key=key,
-            value=value,
+            value=None if value is ABSENT else value,
             read_version=read,
             version=result.version,
             writer=conv.task.id,
