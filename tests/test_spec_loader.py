@@ -93,6 +93,10 @@ EXPECTED: dict[str, list[str]] = {
         "tools_resolve.yaml:12:15: tools.no_exe.command[0]: 'no-such-program-xyz' is not on PATH and not a file next to the crew (install it, or give its path)",
         "tools_resolve.yaml:14:34: tools.bad_param.command[2]: {limit} is not a declared parameter (expected one of: query)",
     ],
+    # A delegated task's answer is never written: only the manager's answer carries writes.
+    "hierarchical_writes": [
+        "hierarchical_writes.yaml:13:5: tasks[build].writes: a hierarchical crew writes state only from the manager's final answer, with the last task's writes; 'build' never writes (move writes to the last task, or use process: parallel)",
+    ],
     "unknown_key": [
         "unknown_key.yaml:6:5: agents.writer.tols: unknown key 'tols' (did you mean 'tools'?)",
         "unknown_key.yaml:8:3: limits.max_turn: unknown key 'max_turn' (did you mean 'max_turns'?)",

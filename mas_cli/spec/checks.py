@@ -244,6 +244,14 @@ def check_writes(crew: CrewSpec) -> Iterator[Finding]:
                 "add output_schema: {type: object, ...}",
                 at="key",
             )
+        if task.writes and crew.process == "hierarchical" and task is not crew.tasks[-1]:
+            yield Finding(
+                ("tasks", i, "writes"),
+                "a hierarchical crew writes state only from the manager's final answer, "
+                f"with the last task's writes; '{task.id}' never writes",
+                "move writes to the last task, or use process: parallel",
+                at="key",
+            )
         fields = (task.output_schema or {}).get("properties")
         for field_name, key in task.writes.items():
             path: Path = ("tasks", i, "writes", field_name)
