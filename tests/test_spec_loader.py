@@ -282,3 +282,19 @@ def test_a_wrong_value_is_reported_where_it_is_and_nowhere_else(
                 or at.startswith((where + ".", where + "["))
             )
             assert related, (str(source), where, str(problem))
+
+
+def test_a_dotted_state_key_in_a_prompt_is_explained_not_suggested(tmp_path: Path) -> None:
+    crew_file = tmp_path / "crew.yaml"
+    crew_file.write_text(
+        "name: d\nstate: {risk.level: {type: string}}\n"
+        "agents: {a: {role: A, model: offline}}\n"
+        "tasks:\n  - {id: t, agent: a, prompt: 'Level {risk.level}.'}\n"
+    )
+    with pytest.raises(SpecError) as caught:
+        load_crew(crew_file)
+    [problem] = [str(p) for p in caught.value.problems]
+    assert problem.endswith(
+        "tasks[t].prompt: 'risk.level' cannot be named in a prompt, which reads a '.' as a "
+        "field (rename it risk_level, without the '.')"
+    )

@@ -207,6 +207,10 @@ def _unknown_placeholder(
         )
         return Finding(path, message, f"add '{name}' to depends_on")
     known = {*crew.inputs, *crew.state, *above.upstream(crew.tasks[i].id)}
+    dotted = sorted(k for k in known if k.startswith(name + "."))
+    if dotted:  # `{risk.level}` reads field `level` of `risk`: a dotted name cannot be named
+        message = f"'{dotted[0]}' cannot be named in a prompt, which reads a '.' as a field"
+        return Finding(path, message, f"rename it {dotted[0].replace('.', '_')}, without the '.'")
     return Finding(
         path,
         f"{{{name}}} is not an input, an upstream task or a state key",
