@@ -220,3 +220,69 @@ def test_history_trimming_in_a_run(tmp_path: Path, clean_env: Path, limit: int) 
     assert all(t["tokens_after"] < t["tokens_before"] for t in trims)
     inputs = [c["input_tokens"] for c in of_type(log, "llm_call")]
     assert max(inputs) < 600  # the conversation stayed near its limit
+
+
+PAIR = """
+    name: pair
+    state:
+      decision: {type: string, enum: [approve, block]}
+      score: {type: number, maximum: 1}
+    agents:
+      judge:
+        role: Judge
+        model: offline
+        script: [{data: {decision: approve, score: 7}}]
+    tasks:
+      - {id: decide, agent: judge, prompt: Decide., output_schema: {type: object},
+         writes: [decision, score]}
+"""
+
+
+def test_a_task_whose_write_is_refused_writes_no_key(tmp_path: Path, clean_env: Path) -> None:
+    result = run(write_crew(tmp_path / "c", PAIR), clean_env)
+    assert result.tasks["decide"].status == "failed"
+    writes = {w["key"]: w for w in of_type(events(result), "state_write")}
+    assert writes["score"]["accepted"] is False
+    assert writes["decision"]["accepted"] is False  # not half-applied beside the refused one
+    assert (
+        writes["decision"]["reason"]
+        == "not written: the write of 'score' by task 'decide' was refused"
+    )
+    state = json.loads((Path(result.run_dir) / "state.json").read_text())
+    assert state["decision"] == {"value": None, "version": 0, "writer": None}
+
+
+OPTIONAL = """
+    name: optional
+    state: {note: {type: [string, "null"]}}
+    agents:
+      first:
+        role: First
+        model: offline
+        script: [{data: {note: keep me}}]
+      second:
+        role: Second
+        model: offline
+        script: [{data: {}}]
+    tasks:
+      - id: write
+        agent: first
+        prompt: Note.
+        output_schema: {type: object, properties: {note: {type: string}}}
+        writes: [note]
+      - id: rewrite
+        agent: second
+        prompt: Note again.
+        output_schema: {type: object, properties: {note: {type: string}}}
+        writes: [note]
+"""
+
+
+def test_a_field_missing_from_the_output_never_writes_null(tmp_path: Path, clean_env: Path) -> None:
+    result = run(write_crew(tmp_path / "c", OPTIONAL), clean_env)
+    late = [w for w in of_type(events(result), "state_write") if w["task"] == "rewrite"]
+    assert [(w["accepted"], w["reason"]) for w in late] == [
+        (False, "the output has no field 'note' to write to 'note'")
+    ]
+    state = json.loads((Path(result.run_dir) / "state.json").read_text())
+    assert state["note"] == {"value": "keep me", "version": 1, "writer": "write"}

@@ -93,6 +93,10 @@ EXPECTED: dict[str, list[str]] = {
         "tools_resolve.yaml:12:15: tools.no_exe.command[0]: 'no-such-program-xyz' is not on PATH and not a file next to the crew (install it, or give its path)",
         "tools_resolve.yaml:14:34: tools.bad_param.command[2]: {limit} is not a declared parameter (expected one of: query)",
     ],
+    # A delegated task's answer is never written: only the manager's answer carries writes.
+    "hierarchical_writes": [
+        "hierarchical_writes.yaml:13:5: tasks[build].writes: a hierarchical crew writes state only from the manager's final answer, with the last task's writes; 'build' never writes (move writes to the last task, or use process: parallel)",
+    ],
     "unknown_key": [
         "unknown_key.yaml:6:5: agents.writer.tols: unknown key 'tols' (did you mean 'tools'?)",
         "unknown_key.yaml:8:3: limits.max_turn: unknown key 'max_turn' (did you mean 'max_turns'?)",
@@ -278,3 +282,19 @@ def test_a_wrong_value_is_reported_where_it_is_and_nowhere_else(
                 or at.startswith((where + ".", where + "["))
             )
             assert related, (str(source), where, str(problem))
+
+
+def test_a_dotted_state_key_in_a_prompt_is_explained_not_suggested(tmp_path: Path) -> None:
+    crew_file = tmp_path / "crew.yaml"
+    crew_file.write_text(
+        "name: d\nstate: {risk.level: {type: string}}\n"
+        "agents: {a: {role: A, model: offline}}\n"
+        "tasks:\n  - {id: t, agent: a, prompt: 'Level {risk.level}.'}\n"
+    )
+    with pytest.raises(SpecError) as caught:
+        load_crew(crew_file)
+    [problem] = [str(p) for p in caught.value.problems]
+    assert problem.endswith(
+        "tasks[t].prompt: 'risk.level' cannot be named in a prompt, which reads a '.' as a "
+        "field (rename it risk_level, without the '.')"
+    )

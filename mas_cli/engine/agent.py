@@ -28,6 +28,7 @@ from mas_cli.engine.outcomes import (
     TurnOutcome,
 )
 from mas_cli.engine.prompts import system_prompt, task_prompt
+from mas_cli.engine.state import ABSENT
 from mas_cli.engine.tool_calls import run_tool_calls
 from mas_cli.events.jsonsafe import refusal
 from mas_cli.events.models import (
@@ -343,17 +344,20 @@ def _end(
 
 
 def _write_state(ctx: RunContext, conv: Conversation, data: Any) -> str | None:
-    """Write the validated fields named in `writes`; the first refusal, if any."""
+    """Write the validated fields named in `writes`, all or none; the refusals, if any."""
     refusals = []
-    for field_name, key in conv.task.writes.items():
-        value = data.get(field_name) if isinstance(data, dict) else None
-        read = conv.read_versions.get(key, 0)
-        result = ctx.state.write(key, value, read, conv.task.id)
+    fields = data if isinstance(data, dict) else {}
+    planned = [
+        (key, fields.get(name, ABSENT), conv.read_versions.get(key, 0), name)
+        for name, key in conv.task.writes.items()
+    ]
+    results = ctx.state.write_all(planned, conv.task.id)
+    for (key, value, read, _name), result in zip(planned, results, strict=True):
         write = StateWrite(
             agent=conv.agent,
             task=conv.task.id,
             key=key,
-            value=value,
+            value=None if value is ABSENT else value,
             read_version=read,
             version=result.version,
             writer=conv.task.id,
@@ -361,7 +365,7 @@ def _write_state(ctx: RunContext, conv: Conversation, data: Any) -> str | None:
             reason=result.reason,
         )
         ctx.sink.emit(write, conv.span)
-        if result.reason:
+        if result.reason and not result.reason.startswith("not written:"):
             refusals.append(f"state write refused: {result.reason}")
     return "; ".join(refusals) or None
 

@@ -24,6 +24,10 @@ class Entry:
     writer: str | None = None
 
 
+ABSENT: Any = object()
+"""The value of a write whose field the task's output does not have (never written as null)."""
+
+
 @dataclass(frozen=True)
 class WriteResult:
     """What became of a write."""
@@ -58,31 +62,61 @@ class SharedState:
         """Every key's current value."""
         return {key: entry.value for key, entry in self._entries.items()}
 
-    def write(self, key: str, value: Any, read_version: int, writer: str) -> WriteResult:
-        """Write a value if the writer may, the value is valid and the version is still current."""
-        reason = self._refusal(key, value, read_version, writer)
+    def write(
+        self, key: str, value: Any, read_version: int, writer: str, field: str | None = None
+    ) -> WriteResult:
+        """Write a value if the writer may, the value is valid and the version is still current.
+        `field` names the output field the value came from (ABSENT: the output has none)."""
+        reason = self._refusal(key, value, read_version, writer, field)
         if reason:
             return WriteResult(False, None, reason)
         version = self._entries[key].version + 1
         self._entries[key] = Entry(value, version, writer)
         return WriteResult(True, version)
 
-    def _refusal(self, key: str, value: Any, read_version: int, writer: str) -> str | None:
+    def write_all(self, writes: list[tuple[str, Any, int, str]], writer: str) -> list[WriteResult]:
+        """A task's writes (key, value, version read, output field), all or none: when one is
+        refused, the others are undone and refused too, naming it, so a failed task leaves no
+        key written."""
+        before = dict(self._entries)
+        results = [
+            self.write(key, value, read, writer, field) for key, value, read, field in writes
+        ]
+        refused = next(
+            (key for (key, *_), r in zip(writes, results, strict=True) if not r.accepted), None
+        )
+        if refused is None:
+            return results
+        self._entries = before
+        why = f"not written: the write of '{refused}' by task '{writer}' was refused"
+        return [r if not r.accepted else WriteResult(False, None, why) for r in results]
+
+    def _refusal(
+        self, key: str, value: Any, read_version: int, writer: str, field: str | None
+    ) -> str | None:
         if key not in self._entries:
             return f"'{key}' is not a declared state key"
         if writer not in self._writers[key]:
             return f"task '{writer}' does not declare '{key}' in writes"
-        if bad := refusal(value):
-            return f"{value!r} is not valid for '{key}': {bad}"
-        errors = sorted(schema_validator(self._schemas[key]).iter_errors(value), key=str)
-        if errors:
-            return f"{value!r} is not valid for '{key}': {errors[0].message}"
+        if bad := self._invalid(key, value, field):
+            return bad
         current = self._entries[key]
         if current.version != read_version:
             return (
                 f"conflict: '{key}' is at version {current.version} (written by task "
                 f"'{current.writer}') but task '{writer}' read version {read_version}"
             )
+        return None
+
+    def _invalid(self, key: str, value: Any, field: str | None) -> str | None:
+        """What is wrong with the value itself: absent, not JSON, or outside the key's schema."""
+        if value is ABSENT:
+            return f"the output has no field '{field or key}' to write to '{key}'"
+        if bad := refusal(value):
+            return f"{value!r} is not valid for '{key}': {bad}"
+        errors = sorted(schema_validator(self._schemas[key]).iter_errors(value), key=str)
+        if errors:
+            return f"{value!r} is not valid for '{key}': {errors[0].message}"
         return None
 
     def snapshot(self) -> dict[str, Any]:

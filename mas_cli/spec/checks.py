@@ -207,6 +207,10 @@ def _unknown_placeholder(
         )
         return Finding(path, message, f"add '{name}' to depends_on")
     known = {*crew.inputs, *crew.state, *above.upstream(crew.tasks[i].id)}
+    dotted = sorted(k for k in known if k.startswith(name + "."))
+    if dotted:  # `{risk.level}` reads field `level` of `risk`: a dotted name cannot be named
+        message = f"'{dotted[0]}' cannot be named in a prompt, which reads a '.' as a field"
+        return Finding(path, message, f"rename it {dotted[0].replace('.', '_')}, without the '.'")
     return Finding(
         path,
         f"{{{name}}} is not an input, an upstream task or a state key",
@@ -242,6 +246,14 @@ def check_writes(crew: CrewSpec) -> Iterator[Finding]:
                 ("tasks", i, "writes"),
                 "writes needs an output_schema, so the output has fields",
                 "add output_schema: {type: object, ...}",
+                at="key",
+            )
+        if task.writes and crew.process == "hierarchical" and task is not crew.tasks[-1]:
+            yield Finding(
+                ("tasks", i, "writes"),
+                "a hierarchical crew writes state only from the manager's final answer, "
+                f"with the last task's writes; '{task.id}' never writes",
+                "move writes to the last task, or use process: parallel",
                 at="key",
             )
         fields = (task.output_schema or {}).get("properties")
