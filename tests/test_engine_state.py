@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 from crewkit import events, of_type, run, write_crew
+from typer.testing import CliRunner
 
+from mas_cli.cli import app
 from mas_cli.engine.state import SharedState
 from mas_cli.engine.trimming import trim
 from mas_cli.llm.types import Message, ToolCall
@@ -252,6 +254,22 @@ def test_a_task_whose_write_is_refused_writes_no_key(tmp_path: Path, clean_env: 
     assert state["decision"] == {"value": None, "version": 0, "writer": None}
 
 
+def test_the_writes_a_refusal_undid_are_not_reported_as_refusals(
+    tmp_path: Path, clean_env: Path
+) -> None:
+    """`triage state --log` reports the one refused write, not the write it undid: `decision`
+    was valid, and advice to make it satisfy its schema would be false."""
+    result = run(write_crew(tmp_path / "c", PAIR), clean_env)
+    run_dir = Path(result.run_dir)
+    state, log = str(run_dir / "state.json"), str(run_dir / "events.jsonl")
+    out = CliRunner().invoke(app, ["triage", "state", state, "--log", log, "--json"])
+    refused = [p["key"] for p in json.loads(out.stdout)["problems"] if p["kind"] == "refused"]
+    assert refused == ["score"]
+    progress = CliRunner().invoke(app, ["run", str(tmp_path / "c" / "crew.yaml"), "--offline"])
+    assert "state decision refused" not in progress.stderr
+    assert "state score refused" in progress.stderr
+
+
 OPTIONAL = """
     name: optional
     state: {note: {type: [string, "null"]}}
@@ -279,10 +297,13 @@ OPTIONAL = """
 
 
 def test_a_field_missing_from_the_output_never_writes_null(tmp_path: Path, clean_env: Path) -> None:
+    """An optional field the answer leaves out writes nothing: the key keeps its value (it
+    was overwritten with null), and the task, whose answer is valid, does not fail."""
     result = run(write_crew(tmp_path / "c", OPTIONAL), clean_env)
     late = [w for w in of_type(events(result), "state_write") if w["task"] == "rewrite"]
     assert [(w["accepted"], w["reason"]) for w in late] == [
-        (False, "the output has no field 'note' to write to 'note'")
+        (False, "not written: the output has no field 'note' for 'note'")
     ]
+    assert result.tasks["rewrite"].status == "ok"
     state = json.loads((Path(result.run_dir) / "state.json").read_text())
     assert state["note"] == {"value": "keep me", "version": 1, "writer": "write"}

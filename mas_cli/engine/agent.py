@@ -31,6 +31,7 @@ from mas_cli.engine.prompts import system_prompt, task_prompt
 from mas_cli.engine.state import ABSENT
 from mas_cli.engine.tool_calls import run_tool_calls
 from mas_cli.events.jsonsafe import refusal
+from mas_cli.events.logged import NOT_WRITTEN
 from mas_cli.events.models import (
     HistoryTrimmed,
     Retry,
@@ -365,7 +366,7 @@ def _write_state(ctx: RunContext, conv: Conversation, data: Any) -> str | None:
             reason=result.reason,
         )
         ctx.sink.emit(write, conv.span)
-        if result.reason and not result.reason.startswith("not written:"):
+        if result.reason and not result.reason.startswith(NOT_WRITTEN):
             refusals.append(f"state write refused: {result.reason}")
     return "; ".join(refusals) or None
 

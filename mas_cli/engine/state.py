@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mas_cli.events.jsonsafe import refusal
+from mas_cli.events.logged import NOT_WRITTEN
 from mas_cli.spec.models import MANAGER_TASK, CrewSpec
 from mas_cli.spec.patterns import schema_validator
 
@@ -77,18 +78,24 @@ class SharedState:
     def write_all(self, writes: list[tuple[str, Any, int, str]], writer: str) -> list[WriteResult]:
         """A task's writes (key, value, version read, output field), all or none: when one is
         refused, the others are undone and refused too, naming it, so a failed task leaves no
-        key written."""
+        key written. A field the output does not have (ABSENT) writes nothing and refuses
+        nothing: its key keeps its value."""
         before = dict(self._entries)
         results = [
             self.write(key, value, read, writer, field) for key, value, read, field in writes
         ]
         refused = next(
-            (key for (key, *_), r in zip(writes, results, strict=True) if not r.accepted), None
+            (
+                key
+                for (key, value, *_), r in zip(writes, results, strict=True)
+                if not r.accepted and value is not ABSENT
+            ),
+            None,
         )
         if refused is None:
             return results
         self._entries = before
-        why = f"not written: the write of '{refused}' by task '{writer}' was refused"
+        why = f"{NOT_WRITTEN}the write of '{refused}' by task '{writer}' was refused"
         return [r if not r.accepted else WriteResult(False, None, why) for r in results]
 
     def _refusal(
@@ -110,8 +117,8 @@ class SharedState:
 
     def _invalid(self, key: str, value: Any, field: str | None) -> str | None:
         """What is wrong with the value itself: absent, not JSON, or outside the key's schema."""
-        if value is ABSENT:
-            return f"the output has no field '{field or key}' to write to '{key}'"
+        if value is ABSENT:  # not a refusal: the key keeps its value, the task is not failed
+            return f"{NOT_WRITTEN}the output has no field '{field or key}' for '{key}'"
         if bad := refusal(value):
             return f"{value!r} is not valid for '{key}': {bad}"
         errors = sorted(schema_validator(self._schemas[key]).iter_errors(value), key=str)

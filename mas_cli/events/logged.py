@@ -27,6 +27,11 @@ CallStatus = Literal["ok", "error", "timeout", "cancelled"]
 ToolStatus = Literal["ok", "error", "timeout", "refused", "interrupted"]
 
 
+NOT_WRITTEN = "not written: "
+"""How the reason of a write that was not made, and not refused for itself, begins: an answer
+without the field, or a task whose other write was refused (its writes are all or none)."""
+
+
 class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", gc=False):
     """Fields every event has; the envelope (`ts`, `run_id`, `trace_id`, `span_id`) is
     required on reading, as `models.read_event` requires it."""

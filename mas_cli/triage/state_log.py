@@ -17,6 +17,7 @@ import msgspec
 
 from mas_cli.errors import LogFormatError
 from mas_cli.events.formats.source import bounded_lines, skip_bom
+from mas_cli.events.logged import NOT_WRITTEN
 from mas_cli.triage.state import Schema, StateProblem
 
 
@@ -152,6 +153,8 @@ def _one_write(
 ) -> Iterator[StateProblem]:
     w, where = at.write, f"{source}:{at.line}"
     reason = w.reason or ""
+    if reason.startswith(NOT_WRITTEN):  # the refusal that undid it is reported on its own
+        return
     if not w.accepted and "conflict" in reason:
         yield StateProblem(
             w.key,

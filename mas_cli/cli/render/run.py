@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from mas_cli.cli.render.plain import STATUS_STYLE, eprint, escape, json_out, styled, usd
 from mas_cli.cli.render.safe import safe
 from mas_cli.events import models as ev
+from mas_cli.events.logged import NOT_WRITTEN
 from mas_cli.events.spend import Spend
 from mas_cli.words import plural
 
@@ -104,8 +105,10 @@ def _(event: ev.LimitHitEvent, _spent: str) -> str | None:
 def _(event: ev.StateWrite, _spent: str) -> str | None:
     if event.accepted:
         return None
-    refusal = f"state {escape(event.key)} refused: {escape(event.reason or '')}"
-    return f"[red]  {escape(event.task or '')} {refusal}[/]"
+    task, key, reason = escape(event.task or ""), escape(event.key), escape(event.reason or "")
+    if (event.reason or "").startswith(NOT_WRITTEN):  # not a refusal of its own
+        return f"[dim]  {task} state {key} {reason}[/]"
+    return f"[red]  {task} state {key} refused: {reason}[/]"
 
 
 @progress_line.register

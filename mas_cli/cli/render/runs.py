@@ -245,8 +245,14 @@ def _(event: ev.LimitHitEvent) -> str:
 
 @_event_label.register
 def _(event: ev.StateWrite) -> str:
+    reason = escape(event.reason or "")
+    not_made = (event.reason or "").startswith(ev.NOT_WRITTEN)
     verdict = (
-        f"v{event.version}" if event.accepted else f"[red]refused: {escape(event.reason or '')}[/]"
+        f"v{event.version}"
+        if event.accepted
+        else reason
+        if not_made
+        else f"[red]refused: {reason}[/]"
     )
     return f"state {escape(event.key)} = {escape(repr(event.value))} {verdict}"
 
