@@ -9,11 +9,13 @@ call reserves one request and its planned tokens (input plus output allowance: t
 its bound from sizes while that bound is there, else counted as the providers count it) and
 waits while the bucket is in debt; afterwards the tokens it did not use are given back.
 A 429 whose headers say a window is exhausted empties the bucket until the reset, so every
-agent waits, not just the one that was refused.
+agent waits, not just the one that was refused; a reset is held for at most max_retry_wait_s
+(a server may name one in year 9999). A call's own place in the queue is never cut short.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -97,6 +99,7 @@ class Ticket:
     tokens: int = 0
     wait: Wait | None = None
     clock: Clock = time.monotonic
+    max_hold_s: float = math.inf
 
     @property
     def wait_s(self) -> float:
@@ -119,11 +122,15 @@ class Ticket:
                 limit.tpm.give_back(tokens, now)
 
     def _hold(self, info: RateLimitInfo, now: float) -> None:
+        requests_s, tokens_s = (
+            None if reset is None else min(reset, self.max_hold_s)
+            for reset in (info.reset_requests_s, info.reset_tokens_s)
+        )
         for limit in self.limits:
             if limit.rpm is not None:
-                limit.rpm.hold(info.remaining_requests, info.reset_requests_s, now)
+                limit.rpm.hold(info.remaining_requests, requests_s, now)
             if limit.tpm is not None:
-                limit.tpm.hold(info.remaining_tokens, info.reset_tokens_s, now)
+                limit.tpm.hold(info.remaining_tokens, tokens_s, now)
 
 
 @dataclass
@@ -132,6 +139,7 @@ class RateLimiter:
 
     limits: list[Limit]
     clock: Clock = time.monotonic
+    max_hold_s: float = math.inf  # the longest a 429's reset holds a bucket
 
     @classmethod
     def for_crew(cls, spec: CrewSpec, clock: Clock = time.monotonic) -> RateLimiter | None:
@@ -141,7 +149,8 @@ class RateLimiter:
             Limit(key, _covers(spec, key), _bucket("rpm", r.rpm, now), _bucket("tpm", r.tpm, now))
             for key, r in spec.rate_limits.items()
         ]
-        return cls(limits, clock) if limits else None
+        hold_s = spec.limits.max_retry_wait_s
+        return cls(limits, clock, hold_s) if limits else None
 
     def counts_tokens(self, model: ModelSpec) -> bool:
         """Whether a bucket covering this model counts tokens (so a call must be planned)."""
@@ -167,7 +176,8 @@ class RateLimiter:
             if bucket is not None
         ]
         longest = max(waits, key=lambda w: w.wait_s)
-        return Ticket(limits, tokens, longest if longest.wait_s > 0 else None, self.clock)
+        wait = longest if longest.wait_s > 0 else None
+        return Ticket(limits, tokens, wait, self.clock, self.max_hold_s)
 
 
 def _covers(spec: CrewSpec, key: str) -> Callable[[ModelSpec], bool]:
