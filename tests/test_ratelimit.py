@@ -188,3 +188,17 @@ def test_a_429_naming_a_far_reset_holds_later_calls_no_longer_than_max_retry_wai
     asyncio.run(pacing.pace(ctx, request, 0))  # type: ignore[arg-type]
     assert clock.now - start <= 60 + 0.2
     assert max(waits) <= 60
+
+
+def test_a_call_planned_past_a_minutes_tokens_waits_for_a_full_bucket_not_longer() -> None:
+    """tpm 1,000 and a call planned at 100,000 (its output cap): it can never fit, so it goes
+    once the bucket is full, and is charged what it used after, which later calls wait for."""
+    clock = Clock()
+    limiter = RateLimiter.for_crew(_spec({"openai": {"tpm": 1000}}), clock)
+    assert limiter is not None
+    first = limiter.reserve(FAST, 100_000)
+    assert first.wait is None  # the bucket was full: a whole minute's tokens
+    second = limiter.reserve(FAST, 100_000)
+    assert second.wait_s == pytest.approx(60.0)  # until the bucket is full again
+    first.settle(_done(1500))  # 500 past the minute's 1,000 it held
+    assert limiter.reserve(FAST, 0).wait_s == pytest.approx(90.0)  # 1,500 owed at 16.7 a second
