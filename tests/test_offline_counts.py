@@ -149,9 +149,12 @@ def test_a_tpm_bucket_is_never_passed_when_calls_are_planned_at_bounds(
     """Calls at one instant: each is planned (at its bound, or counted), reserved, and settled
     to what it used, at most its exact prompt plus its cap. A call planned below its exact
     worst case could pass the bucket; the calls let through without a wait never use more than
-    the bucket held."""
+    the bucket held. A call planned past the whole bucket can never fit: it goes only when the
+    bucket is full (and what it used is owed after)."""
     clock = Clock()
     limiter = _limiter(tpm, clock)
+    bucket = limiter.limits[0].tpm
+    assert bucket is not None
     used_unwaited = 0
     for text, tool in calls:
         request = _request(text, tool)
@@ -159,9 +162,11 @@ def test_a_tpm_bucket_is_never_passed_when_calls_are_planned_at_bounds(
         exact = worst_tokens(request)
         assert planned >= exact
         assert planned in (exact, prompt_bound(request) + OFFLINE.output_cap)
+        full = bucket.holds(tpm, clock())
         ticket = limiter.reserve(OFFLINE, planned)
         if ticket.wait is None:
-            used_unwaited += exact
+            assert full or planned <= tpm
+            used_unwaited += min(exact, tpm)  # past the bucket, it is owed: nothing else goes
         ticket.settle(Completion(Message("assistant", "ok"), Usage(input_tokens=exact)))
     assert used_unwaited <= tpm
 

@@ -182,6 +182,7 @@ TAMPERED = {
     "negative price": _entry_set([SOURCE, [[-1, ["0", "-1", "0", "0", "0"]]], None]),
     "NaN": _entry_set([SOURCE, [[-1, ["0", "NaN", "0", "0", "0"]]], None]),
     "infinite": _entry_set([SOURCE, [[-1, ["0", "1e999999999", "0", "0", "Infinity"]]], None]),
+    "past any price": _entry_set([SOURCE, [[-1, ["0", "1e999999", "0", "0", "0"]]], None]),
     "a number, not text": _entry_set([SOURCE, [[-1, [0, 0, 0, 0, 0]]], None]),
     "four coefficients": _entry_set([SOURCE, [[-1, ["0", "0", "0", "0"]]], None]),
     "no first tier": _entry_set([SOURCE, [[5, FREE]], None]),

@@ -90,7 +90,7 @@ def test_a_price_override_wins_over_genai_prices() -> None:
     # 5,000 plain x 1 + 3,000 read x 0.5 + 2,000 written x 1.25 + 100 out x 2, per million
     usage = Tokens(10_000, 100, cache_read_tokens=3_000, cache_write_tokens=2_000)
     assert book.cost("gpt-4o-mini", usage) == D("0.0092")
-    assert book.prices["gpt-4o-mini"].source == "crew file"  # type: ignore[union-attr]
+    assert book.price("gpt-4o-mini").source == "crew file"  # type: ignore[union-attr]
     assert book.version.endswith(" + 1 from the crew file")
 
 
@@ -203,7 +203,35 @@ def test_arithmetic_prices_equal_genai_prices_exactly(
             "tasks": [{"id": "t", "agent": "a", "prompt": "p"}],
         }
     )
-    price = price_book(spec).prices[model]
+    price = price_book(spec).price(model)
     assert price is not None
     usage = Tokens(fresh + read + write, output, read, write)
     assert price.cost(usage) == price._calc(usage)  # the fast path is exact, tiers included
+
+
+def test_two_models_of_one_name_keep_their_own_prices() -> None:
+    """gpt-4o from OpenAI and gpt-4o behind a local proxy priced at zero: one name, two prices.
+    Each call is priced by its own model (a name alone would price one like the other)."""
+    from mas_cli.spec.model_spec import ModelSpec
+
+    local = {"provider": "openai", "model": "gpt-4o", "base_url": "http://127.0.0.1:4000/v1"}
+    spec = crew(
+        {
+            "direct": "openai:gpt-4o",
+            "local": local,
+            "fast": "openai:gpt-4o-mini",
+            "same": "openai:gpt-4o-mini",
+        },
+        {
+            "gpt-4o": {"input": 2, "output": 8},
+            "local": {"input": 0, "output": 0},
+            "fast": {"input": 1, "output": 1},
+        },
+    )
+    book = price_book(spec)
+    usage = Tokens(1_000_000, 1_000_000)
+    assert book.cost(spec.models["direct"], usage) == D(10)  # the name's price
+    assert book.cost(spec.models["local"], usage) == D(0)  # its models: key is nearer than its name
+    # `fast` and `same` are one model at one endpoint: one price, the crew file's
+    assert book.cost(spec.models["same"], usage) == D(2)
+    assert book.worst_cost(ModelSpec(provider="openai", model="gpt-4o"), 1_000_000, 0) == D(2)

@@ -261,6 +261,18 @@ def test_429_without_retry_after_waits_for_the_exhausted_window(server: FakeServ
     assert _fail(_request(server)).retry_after_s == 360.0
 
 
+@pytest.mark.parametrize("count", ["inf", "1e400", "Infinity"])
+def test_429_with_an_endless_remaining_count_is_a_rate_limit_not_a_crash(
+    server: FakeServer, count: str
+) -> None:
+    """A remaining count no integer holds is no count at all: the 429 is still a rate limit."""
+    headers = {"x-ratelimit-remaining-requests": count, "retry-after": "2"}
+    server.openai.push(error(429, "slow down", headers=headers))
+    failure = _fail(_request(server))
+    assert (failure.kind, failure.retryable, failure.retry_after_s) == ("rate_limit", True, 2.0)
+    assert failure.rate_limit is None or failure.rate_limit.remaining_requests is None
+
+
 def test_insufficient_quota_is_never_retried_and_says_what_to_do(server: FakeServer) -> None:
     server.openai.push(
         error(

@@ -121,3 +121,84 @@ def test_a_failed_call_gives_its_tokens_back_and_a_429_holds_the_buckets() -> No
 
 def test_no_rate_limits_no_limiter() -> None:
     assert RateLimiter.for_crew(_spec({})) is None
+
+
+def _pacer(spec: CrewSpec, clock: Clock) -> tuple[object, list[float]]:
+    """A run context with just what pace reads; the waits it emits are recorded."""
+    from types import SimpleNamespace
+
+    waits: list[float] = []
+    limiter = RateLimiter.for_crew(spec, clock)
+    sink = SimpleNamespace(emit=lambda event, _site: waits.append(event.wait_s))
+    return SimpleNamespace(limiter=limiter, crew=SimpleNamespace(spec=spec), sink=sink), waits
+
+
+def test_a_queue_of_calls_at_one_rpm_never_lets_two_through_in_a_minute(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Three calls at once under `rpm: 1`: each starts a full minute after the one before,
+    though max_retry_wait_s (60 s) is shorter than the third call's place in the queue."""
+    import asyncio
+
+    from mas_cli.engine import pacing
+    from mas_cli.llm.types import CallSite, Request
+
+    clock = Clock()
+    ctx, waits = _pacer(_spec({"openai": {"rpm": 1}}), clock)
+
+    async def sleep(seconds: float) -> None:
+        clock.now += seconds
+
+    monkeypatch.setattr(pacing.asyncio, "sleep", sleep)
+    request = Request(model=FAST, system="", messages=(), site=CallSite(agent="a", task="t"))
+
+    async def three() -> list[float]:
+        starts = []
+        for _ in range(3):  # reserved together, as three agents would, then each waits its turn
+            start = clock.now
+            await pacing.pace(ctx, request, 0)  # type: ignore[arg-type]
+            starts.append(clock.now - start)
+            clock.now = start
+        return starts
+
+    assert asyncio.run(three()) == pytest.approx([0.0, 60.0, 120.0])
+    assert max(waits) <= 60  # each rate_limited event stays within max_retry_wait_s
+
+
+def test_a_429_naming_a_far_reset_holds_later_calls_no_longer_than_max_retry_wait_s(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import asyncio
+
+    from mas_cli.engine import pacing
+    from mas_cli.llm.types import Request
+
+    clock = Clock()
+    ctx, waits = _pacer(_spec({"openai": {"rpm": 600}}), clock)
+
+    async def sleep(seconds: float) -> None:
+        clock.now += seconds
+
+    monkeypatch.setattr(pacing.asyncio, "sleep", sleep)
+    request = Request(model=FAST, system="", messages=())
+    ticket = asyncio.run(pacing.pace(ctx, request, 0))  # type: ignore[arg-type]
+    far = RateLimitInfo(remaining_requests=0, reset_requests_s=1e9)  # a reset in year 2058
+    ticket.settle(LlmFailure("429", kind="rate_limit", retryable=True, rate_limit=far))
+    start = clock.now
+    asyncio.run(pacing.pace(ctx, request, 0))  # type: ignore[arg-type]
+    assert clock.now - start <= 60 + 0.2
+    assert max(waits) <= 60
+
+
+def test_a_call_planned_past_a_minutes_tokens_waits_for_a_full_bucket_not_longer() -> None:
+    """tpm 1,000 and a call planned at 100,000 (its output cap): it can never fit, so it goes
+    once the bucket is full, and is charged what it used after, which later calls wait for."""
+    clock = Clock()
+    limiter = RateLimiter.for_crew(_spec({"openai": {"tpm": 1000}}), clock)
+    assert limiter is not None
+    first = limiter.reserve(FAST, 100_000)
+    assert first.wait is None  # the bucket was full: a whole minute's tokens
+    second = limiter.reserve(FAST, 100_000)
+    assert second.wait_s == pytest.approx(60.0)  # until the bucket is full again
+    first.settle(_done(1500))  # 500 past the minute's 1,000 it held
+    assert limiter.reserve(FAST, 0).wait_s == pytest.approx(90.0)  # 1,500 owed at 16.7 a second

@@ -84,5 +84,5 @@ def _agent_bound(spec: CrewSpec, book: PriceBook, name: str) -> AgentBound:
     assert model is not None, "the loader checks every model reference"
     inputs = spec.limits.max_history_tokens
     output = model.output_cap
-    worst = book.worst_cost(model.model, inputs, output)
+    worst = book.worst_cost(model, inputs, output)
     return AgentBound(name, model.model, inputs, output, worst)

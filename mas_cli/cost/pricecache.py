@@ -9,7 +9,7 @@ answers, and "no price", are written to `$XDG_CACHE_HOME/mas/prices-<version>.js
 genai-prices' own arithmetic gave them (prices.py `pieces_from`).
 
 Never a wrong price, never a failed run: a file of another version is never read; an entry
-past its date, or not shaped as written (finite, non-negative decimals, tiers in order), is a
+past its date, or not shaped as written (decimals from 0 to $1,000 a token, tiers in order), is a
 miss; a file that cannot be read or written is a miss (the price is looked up in
 genai-prices, as without this cache).
 """
@@ -25,6 +25,9 @@ from pathlib import Path
 
 FORMAT = 1
 MAX_BYTES = 1 << 20  # far more than any crew's models need; a larger file is not ours
+# Dollars per token or per request: no price comes near it; past it (1e999999 overflows the
+# Decimal arithmetic of a call's cost) an entry is not ours.
+MAX_RATE = Decimal(1000)
 Key = tuple[str, str | None, str | None]  # model name, provider, base_url
 Linear = tuple[Decimal, Decimal, Decimal, Decimal, Decimal]
 Pieces = tuple[tuple[int, Linear], ...]  # prices.py: (tier start, coefficients) per tier
@@ -92,7 +95,7 @@ def _date(value: object) -> date | Miss | None:
 
 
 def _piece(value: object) -> tuple[int, Linear] | None:
-    """[start, [five decimals]] with a whole start and finite, non-negative decimals."""
+    """[start, [five decimals]] with a whole start and decimals from 0 to MAX_RATE."""
     if not (isinstance(value, list) and len(value) == 2 and type(value[0]) is int):
         return None
     numbers = value[1]
@@ -102,7 +105,7 @@ def _piece(value: object) -> tuple[int, Linear] | None:
         linear = tuple(Decimal(n) for n in numbers if isinstance(n, str))
     except InvalidOperation:
         return None
-    if len(linear) != 5 or not all(d.is_finite() and d >= 0 for d in linear):
+    if len(linear) != 5 or not all(d.is_finite() and 0 <= d <= MAX_RATE for d in linear):
         return None
     return value[0], linear
 

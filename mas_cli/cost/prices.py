@@ -166,19 +166,44 @@ def _probe(rates: ModelPrice, n: int) -> Linear | None:
     return base, (plain - base) / n, (read - base) / n, (write - base) / n, (both - plain) / n
 
 
+PriceKey = tuple[str, str, str | None]  # model name, provider, base_url: what sets a price
+
+
+def price_key(model: ModelSpec) -> PriceKey:
+    """What tells two models' prices apart: one name at two servers may cost two prices."""
+    return model.model, model.provider, model.base_url
+
+
 @dataclass(frozen=True)
 class PriceBook:
-    """The prices of one crew's models, by the model's name, and the data's version."""
+    """The prices of one crew's models, by name, provider and base_url, and the data's version."""
 
-    prices: Mapping[str, Price | None]
+    prices: Mapping[PriceKey, Price | None]
     version: str
 
-    def cost(self, model: str, usage: TokenUsage) -> Decimal | None:
+    def price(self, model: ModelSpec | str) -> Price | None:
+        """A model's price, by its spec; by its name alone only when one model has that name."""
+        if not isinstance(model, str):
+            key = price_key(model)
+            if key in self.prices or model.provider != "offline":
+                return self.prices.get(key)
+            # A configured model run offline (`--offline`, `--estimate`) keeps its name and is
+            # priced as configured: under that name, the first priced model of it.
+            priced = (p for k, p in self.prices.items() if k[0] == model.model and p is not None)
+            return next(priced, None)
+        named = [price for key, price in self.prices.items() if key[0] == model]
+        if len(named) > 1:
+            raise ValueError(f"{len(named)} models are named {model}: name one by its spec")
+        return named[0] if named else None
+
+    def cost(self, model: ModelSpec | str, usage: TokenUsage) -> Decimal | None:
         """What a call to `model` with this usage cost; None when the model has no price."""
-        price = self.prices.get(model)
+        price = self.price(model)
         return price.cost(usage) if price else None
 
-    def worst_cost(self, model: str, input_tokens: int, output_tokens: int) -> Decimal | None:
+    def worst_cost(
+        self, model: ModelSpec | str, input_tokens: int, output_tokens: int
+    ) -> Decimal | None:
         """The most a call could cost: every input token at its dearest rate, all the output."""
         plain = self.cost(model, Tokens(input_tokens, output_tokens))
         written = self.cost(model, Tokens(input_tokens, output_tokens, 0, input_tokens))
@@ -187,16 +212,21 @@ class PriceBook:
         return max(plain, written)
 
     def unknown(self) -> list[str]:
-        """Models without a price, sorted."""
-        return sorted(name for name, price in self.prices.items() if price is None)
+        """Names of models without a price, sorted."""
+        return sorted({key[0] for key, price in self.prices.items() if price is None})
 
 
 def price_book(spec: CrewSpec) -> PriceBook:
-    """Every model the crew names, priced: the crew's `prices:` first, then genai-prices."""
-    models = _configured_models(spec)
-    prices = {
-        model.model: find_price(model, _override(spec, ref, model)) for ref, model in models.items()
-    }
+    """Every model the crew names, priced: the crew's `prices:` first, then genai-prices.
+    Models are told apart by name, provider and base_url (gpt-4o from OpenAI and gpt-4o behind
+    a local proxy are two prices); refs naming one such model share its override."""
+    models: dict[PriceKey, ModelSpec] = {}
+    overrides: dict[PriceKey, PriceSpec | None] = {}
+    for ref, model in _configured_models(spec).items():
+        key = price_key(model)
+        models.setdefault(key, model)
+        overrides[key] = overrides.get(key) or _override(spec, ref, model)
+    prices = {key: find_price(model, overrides[key]) for key, model in models.items()}
     return PriceBook(prices, data_version(overrides=len(spec.prices)))
 
 
@@ -206,7 +236,8 @@ def _configured_models(spec: CrewSpec) -> dict[str, ModelSpec]:
 
 
 def _override(spec: CrewSpec, ref: str, model: ModelSpec) -> PriceSpec | None:
-    return spec.prices.get(model.model) or spec.prices.get(ref)
+    """The price set under the model's models: key, else under its name (the nearer first)."""
+    return spec.prices.get(ref) or spec.prices.get(model.model)
 
 
 def find_price(model: ModelSpec, override: PriceSpec | None = None) -> Price | None:

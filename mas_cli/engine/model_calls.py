@@ -157,7 +157,7 @@ class _Call:
 
     def _settle(self, completion: Completion) -> Completion | Stopped:
         message = completion.message
-        cost = self.ctx.guard.prices.cost(self.request.model.model, completion.usage)
+        cost = self.ctx.guard.prices.cost(self.request.model, completion.usage)
         proxy = cost is None and completion.reported_cost_usd is not None
         if proxy:  # no price of our own: what the proxy charged is the best figure there is
             cost = Decimal(str(completion.reported_cost_usd))
@@ -185,7 +185,7 @@ class _Call:
         return failure
 
     def _no_usage_cost(self) -> Decimal | None:
-        return self.ctx.guard.prices.cost(self.request.model.model, Usage())
+        return self.ctx.guard.prices.cost(self.request.model, Usage())
 
     def _emit(
         self,
@@ -239,7 +239,7 @@ def worst_case(ctx: RunContext, request: Request) -> tuple[int, Decimal | None]:
     """A call's worst case in tokens, and in dollars at its model's price (None: unknown):
     a true upper bound of its input (see llm.input_bound) plus the output cap it is sent with."""
     inputs, output = input_bound(request), request.model.output_cap
-    return inputs + output, ctx.guard.prices.worst_cost(request.model.model, inputs, output)
+    return inputs + output, ctx.guard.prices.worst_cost(request.model, inputs, output)
 
 
 def prompt_tokens(request: Request) -> int:

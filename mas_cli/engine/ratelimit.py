@@ -6,14 +6,17 @@ A provider's key covers only models that call that provider itself: a model with
 elsewhere (llama.cpp, vLLM, a proxy) has its own quota, keyed by its models: name.
 A bucket holds up to one minute's allowance and refills continuously. Before each attempt a
 call reserves one request and its planned tokens (input plus output allowance: the input at
-its bound from sizes while that bound is there, else counted as the providers count it) and
-waits while the bucket is in debt; afterwards the tokens it did not use are given back.
+its bound from sizes while that bound is there, else counted as the providers count it; at
+most a minute's worth) and waits while the bucket is in debt; afterwards the bucket is
+settled to the tokens it used.
 A 429 whose headers say a window is exhausted empties the bucket until the reset, so every
-agent waits, not just the one that was refused.
+agent waits, not just the one that was refused; a reset is held for at most max_retry_wait_s
+(a server may name one in year 9999). A call's own place in the queue is never cut short.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,9 +40,10 @@ class TokenBucket:
     held_until: float = 0.0
 
     def reserve(self, amount: float, now: float) -> float:
-        """Take `amount`; the seconds to wait before using it (0 when it was there)."""
+        """Take `amount` (at most a minute's: see `_held`); the seconds to wait before using it
+        (0 when it was there)."""
         self._refill(now)
-        self.level -= amount
+        self.level -= _held(amount, self)
         return max(0.0, -self.level / self._per_s)
 
     def holds(self, amount: float, now: float) -> bool:
@@ -97,6 +101,7 @@ class Ticket:
     tokens: int = 0
     wait: Wait | None = None
     clock: Clock = time.monotonic
+    max_hold_s: float = math.inf
 
     @property
     def wait_s(self) -> float:
@@ -107,23 +112,28 @@ class Ticket:
         """Give back unused tokens; after a 429, adapt every bucket to its headers."""
         now = self.clock()
         if isinstance(result, Completion):
-            self._give_back(self.tokens - result.usage.total, now)
+            self._give_back(result.usage.total, now)
         elif isinstance(result, LlmFailure):
-            self._give_back(self.tokens, now)
+            self._give_back(0, now)
             if result.rate_limit is not None:
                 self._hold(result.rate_limit, now)
 
-    def _give_back(self, tokens: int, now: float) -> None:
+    def _give_back(self, used: int, now: float) -> None:
+        """Give each bucket what it held past `used` (or take what was used past it)."""
         for limit in self.limits:
             if limit.tpm is not None:
-                limit.tpm.give_back(tokens, now)
+                limit.tpm.give_back(_held(self.tokens, limit.tpm) - used, now)
 
     def _hold(self, info: RateLimitInfo, now: float) -> None:
+        requests_s, tokens_s = (
+            None if reset is None else min(reset, self.max_hold_s)
+            for reset in (info.reset_requests_s, info.reset_tokens_s)
+        )
         for limit in self.limits:
             if limit.rpm is not None:
-                limit.rpm.hold(info.remaining_requests, info.reset_requests_s, now)
+                limit.rpm.hold(info.remaining_requests, requests_s, now)
             if limit.tpm is not None:
-                limit.tpm.hold(info.remaining_tokens, info.reset_tokens_s, now)
+                limit.tpm.hold(info.remaining_tokens, tokens_s, now)
 
 
 @dataclass
@@ -132,6 +142,7 @@ class RateLimiter:
 
     limits: list[Limit]
     clock: Clock = time.monotonic
+    max_hold_s: float = math.inf  # the longest a 429's reset holds a bucket
 
     @classmethod
     def for_crew(cls, spec: CrewSpec, clock: Clock = time.monotonic) -> RateLimiter | None:
@@ -141,7 +152,8 @@ class RateLimiter:
             Limit(key, _covers(spec, key), _bucket("rpm", r.rpm, now), _bucket("tpm", r.tpm, now))
             for key, r in spec.rate_limits.items()
         ]
-        return cls(limits, clock) if limits else None
+        hold_s = spec.limits.max_retry_wait_s
+        return cls(limits, clock, hold_s) if limits else None
 
     def counts_tokens(self, model: ModelSpec) -> bool:
         """Whether a bucket covering this model counts tokens (so a call must be planned)."""
@@ -167,7 +179,15 @@ class RateLimiter:
             if bucket is not None
         ]
         longest = max(waits, key=lambda w: w.wait_s)
-        return Ticket(limits, tokens, longest if longest.wait_s > 0 else None, self.clock)
+        wait = longest if longest.wait_s > 0 else None
+        return Ticket(limits, tokens, wait, self.clock, self.max_hold_s)
+
+
+def _held(tokens: float, bucket: TokenBucket) -> float:
+    """What a call planned at `tokens` holds in a bucket: never more than a minute's allowance,
+    or a call bigger than the bucket would wait past a full bucket, for nothing (what it
+    really uses is taken when it settles, and later calls wait for that)."""
+    return min(tokens, bucket.per_minute)
 
 
 def _covers(spec: CrewSpec, key: str) -> Callable[[ModelSpec], bool]:

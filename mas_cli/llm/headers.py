@@ -11,6 +11,7 @@ Unparseable values are ignored: a header never turns a fault into a crash.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -92,7 +93,8 @@ def _number(text: str | None) -> float | None:
         value = float(text) if text is not None else None
     except ValueError:
         return None
-    return value if value is not None and value >= 0 else None
+    # `inf` and `1e400` are no count and no wait: as absent (an int of them would raise)
+    return value if value is not None and 0 <= value < math.inf else None
 
 
 def _int(text: str | None) -> int | None:
