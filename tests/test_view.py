@@ -136,10 +136,12 @@ def test_shared_state_shows_versions_writers_and_refused_writes(
     page = (run / "view.html").read_text(encoding="utf-8")
     state = page[page.index('<table class="state">') :]
     state = state[: state.index("</table>")]
-    assert state.count('<tr class="ok">') == 1
+    # the task's writes are all or none: the valid one is not written, not refused for itself
+    assert state.count('<tr class="ok">') == 0
     assert state.count('<tr class="refused">') == 1
-    assert "<td>0 → 1</td>" in state
-    assert "<td>0 → —</td>" in state
+    assert state.count('<tr class="unwritten">') == 1
+    assert state.count("<td>0 → —</td>") == 2  # neither was made
+    assert "not written: the write of &#x27;level&#x27;" in state
     assert "refused: &#x27;high&#x27; is not valid for &#x27;level&#x27;" in state
 
 

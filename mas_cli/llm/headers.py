@@ -93,13 +93,13 @@ def _number(text: str | None) -> float | None:
         value = float(text) if text is not None else None
     except ValueError:
         return None
-    # `inf` and `1e400` are no count and no wait: as absent (an int of them would raise)
-    return value if value is not None and 0 <= value < math.inf else None
+    return value if value is not None and value >= 0 else None  # `inf`: a wait of forever
 
 
 def _int(text: str | None) -> int | None:
+    """A count; `inf` and `1e400` are no count (an int of them would raise): as absent."""
     value = _number(text)
-    return int(value) if value is not None else None
+    return int(value) if value is not None and value < math.inf else None
 
 
 def _http_date(text: str) -> datetime | None:

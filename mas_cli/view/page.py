@@ -14,6 +14,7 @@ import secrets
 from importlib import resources
 from typing import Any
 
+from mas_cli.events.logged import NOT_WRITTEN
 from mas_cli.triage.findings import Finding
 from mas_cli.view.charts import cost_bars, token_lines
 from mas_cli.view.read import MAX_CALLS, Run
@@ -179,9 +180,12 @@ def _write_row(write: dict[str, Any]) -> str:
     version = f"{write.get('read_version')} → {made if made is not None else '—'}"
     raw = write.get("value")
     value = cut(raw if isinstance(raw, str) else json.dumps(raw, ensure_ascii=False), 120)
-    outcome = "accepted" if accepted else f"refused: {write.get('reason') or ''}"
+    reason = str(write.get("reason") or "")
+    unmade = not accepted and reason.startswith(NOT_WRITTEN)  # not refused for itself
+    outcome = "accepted" if accepted else reason if unmade else f"refused: {reason}"
+    kind = "ok" if accepted else "unwritten" if unmade else "refused"
     return (
-        f'<tr class="{"ok" if accepted else "refused"}"><td>{esc(write.get("key"))}</td>'
+        f'<tr class="{kind}"><td>{esc(write.get("key"))}</td>'
         f"<td>{esc(version)}</td><td>{esc(write.get('writer'))}</td>"
         f"<td>{esc(write.get('agent', ''))}</td><td><code>{esc(value)}</code></td>"
         f"<td>{esc(outcome)}</td></tr>"

@@ -102,7 +102,8 @@ def test_each_example_crew_opens_clean_and_shows_what_it_should(
         assert page.visible(".taskbar .task") == tasks
         assert page.visible(".call .bar") == calls
         assert page.visible("svg.chart .bar rect, svg.chart polyline") >= 4
-        assert page.visible("#state table tr.ok, #state table tr.refused") == writes
+        rows = "#state table tr.ok, #state table tr.refused, #state table tr.unwritten"
+        assert page.visible(rows) == writes
         wide = page.page.evaluate("document.documentElement.scrollWidth")
         assert wide <= width, f"the page scrolls sideways at {width} px"
         page.page.screenshot(path=str(artifacts / f"{crew}-{width}.png"), full_page=True)
