@@ -316,3 +316,42 @@ def test_the_offline_manager_follows_its_plan_as_data_not_its_prompt_text() -> N
         asked.append([(c.name, c.arguments) for c in completion.message.tool_calls])
     first = [("delegate", {"agent": "writer", "instruction": "Write it.", "task": "write"})]
     assert asked == [first, first, first]
+
+
+SHAPED_BUILD = (
+    "  - {id: build, agent: worker, prompt: Build it.}",
+    (
+        "  - {id: build, agent: worker, prompt: Build it., max_retries: 1, output_schema: "
+        "{type: object, required: [artifact], properties: {artifact: {type: string}}}}"
+    ),
+)
+
+
+def test_a_delegation_named_after_a_task_answers_in_that_tasks_output_schema(
+    tmp_path: Path, clean_env: Path
+) -> None:
+    """A non-last task's output_schema was silently ignored: the worker ran with none."""
+    named = (
+        "{tool_calls: [{name: delegate, arguments: {agent: worker, instruction: Go, task: build}}]}"
+    )
+    turns = f"[{named}, {{data: {{verdict: shipped}}}}]"
+    result = run(write_crew(tmp_path / "c", crew(turns).replace(*SHAPED_BUILD)), clean_env)
+    assert result.status == "ok", result.reason
+    assert set(result.tasks["build"].data or {}) == {"artifact"}
+    [call] = [c for c in of_type(events(result), "tool_call") if c["tool"] == "delegate"]
+    assert call["status"] == "ok"
+
+
+def test_a_worker_answer_that_misses_the_named_tasks_schema_is_an_error_for_the_manager(
+    tmp_path: Path, clean_env: Path
+) -> None:
+    named = (
+        "{tool_calls: [{name: delegate, arguments: {agent: worker, instruction: Go, task: build}}]}"
+    )
+    turns = f"[{named}, {{data: {{verdict: shipped}}}}]"
+    text = crew(turns, worker_turns="[{text: no shape at all}]").replace(*SHAPED_BUILD)
+    result = run(write_crew(tmp_path / "c", text), clean_env)
+    assert result.tasks["build"].status == "failed"
+    assert "output_schema" in (result.tasks["build"].reason or "")
+    [call] = [c for c in of_type(events(result), "tool_call") if c["tool"] == "delegate"]
+    assert call["status"] != "ok"

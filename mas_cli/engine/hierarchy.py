@@ -6,7 +6,7 @@ apply to the manager's final answer. `delegate` is a tool this module builds and
 agent that may delegate, like any other tool. Each `delegate(agent, instruction)` call is
 guarded (count, depth, repeats, ping-pong) instead of counting toward max_tool_calls, recorded
 as a `handoff` event, and runs the worker's own agent loop under that span, as the task the
-manager named (`research`), else as `delegate-N`.
+manager named (`research`, answering in that task's output_schema), else as `delegate-N`.
 """
 
 from __future__ import annotations
@@ -102,21 +102,27 @@ async def delegate(ctx: RunContext, site: CallSite, arguments: dict[str, Any]) -
     if hit:
         ctx.limit_hit(hit, site.span)
         return ToolResult(ok=False, output=f"error: {hit.message}", error=hit.message)
-    return await _hand_off(ctx, site, chain, instruction, _task_id(ctx, arguments.get("task")))
+    return await _hand_off(ctx, site, chain, instruction, _task(ctx, arguments.get("task")))
 
 
-def _task_id(ctx: RunContext, named: Any) -> str:
-    """The user's task name when the manager gave one (`research`), else `delegate-N`."""
+def _task(ctx: RunContext, named: Any) -> tuple[str, TaskSpec | None]:
+    """The id the delegation runs as: the user's task name when the manager gave one
+    (`research`, `research-3` the same task again), else `delegate-N`; and that crew task."""
     number = ctx.guard.delegations
-    known = {t.id for t in ctx.crew.spec.tasks}
-    if not isinstance(named, str) or named not in known:
-        return f"delegate-{number}"
-    return named if named not in ctx.chains else f"{named}-{number}"  # the same task again
+    task = next((t for t in ctx.crew.spec.tasks if t.id == named), None)
+    if task is None:
+        return f"delegate-{number}", None
+    return (task.id if task.id not in ctx.chains else f"{task.id}-{number}"), task
 
 
 async def _hand_off(
-    ctx: RunContext, site: CallSite, chain: tuple[str, ...], instruction: str, task_id: str
+    ctx: RunContext,
+    site: CallSite,
+    chain: tuple[str, ...],
+    instruction: str,
+    named: tuple[str, TaskSpec | None],
 ) -> ToolResult:
+    task_id, crew_task = named
     handoff = Handoff(
         from_agent=site.agent,
         to_agent=chain[-1],
@@ -128,9 +134,13 @@ async def _hand_off(
     span = ctx.sink.emit(handoff, site)
     ctx.chains[task_id] = chain
     started = time.monotonic()
-    outcome = await run_task(
-        ctx, TaskSpec(id=task_id, agent=chain[-1], prompt=_literal(instruction)), parent=span
+    shape = (  # the worker answers in the shape the crew file asks of the task
+        {"output_schema": crew_task.output_schema, "max_retries": crew_task.max_retries}
+        if crew_task is not None
+        else {}
     )
+    task = TaskSpec(id=task_id, agent=chain[-1], prompt=_literal(instruction), **shape)
+    outcome = await run_task(ctx, task, parent=span)
     latency = time.monotonic() - started
     if outcome.status == "ok":
         return ToolResult(ok=True, output=outcome.output or "", latency_s=latency)
