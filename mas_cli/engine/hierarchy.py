@@ -134,12 +134,11 @@ async def _hand_off(
     span = ctx.sink.emit(handoff, site)
     ctx.chains[task_id] = chain
     started = time.monotonic()
-    shape = (  # the worker answers in the shape the crew file asks of the task
-        {"output_schema": crew_task.output_schema, "max_retries": crew_task.max_retries}
-        if crew_task is not None
-        else {}
-    )
-    task = TaskSpec(id=task_id, agent=chain[-1], prompt=_literal(instruction), **shape)
+    task = TaskSpec(id=task_id, agent=chain[-1], prompt=_literal(instruction))
+    if crew_task is not None:  # the worker answers in the shape the crew file asks of the task
+        task = task.model_copy(
+            update={"output_schema": crew_task.output_schema, "max_retries": crew_task.max_retries}
+        )
     outcome = await run_task(ctx, task, parent=span)
     latency = time.monotonic() - started
     if outcome.status == "ok":
