@@ -382,3 +382,5 @@ def test_a_run_without_run_finished_shows_the_tokens_and_cost_of_its_calls(tmp_p
     page = (tmp_path / "run" / "view.html").read_text(encoding="utf-8")
     assert "<dd>33 in · 0 out</dd>" in page  # 10 + 11 + 12, not 0
     assert "<dt>cost</dt><dd>$0.003000</dd>" in page  # not "unpriced"
+    # no live process holds it: "killed", as `mas runs` and `mas show` say (it said "unfinished")
+    assert "<dt>status</dt><dd>killed</dd>" in page

@@ -15,6 +15,7 @@ from importlib import resources
 from typing import Any
 
 from mas_cli.events.logged import NOT_WRITTEN
+from mas_cli.events.runs import unfinished_status
 from mas_cli.triage.findings import Finding
 from mas_cli.view.charts import cost_bars, token_lines
 from mas_cli.view.read import MAX_CALLS, Run
@@ -76,7 +77,8 @@ def _section(key: str, heading: str, inner: str) -> str:
 
 def _header(run: Run) -> str:
     fin, info, spent = run.finish, run.info, run.spent
-    status = str(fin.get("status", "unfinished"))
+    # no run_finished: `running` or `killed`, the words of `mas runs` and `mas show`
+    status = str(fin["status"]) if "status" in fin else unfinished_status(run.path.parent)
     cost = fin.get("cost_usd") if fin else spent.cost  # unfinished: what its calls spent so far
     tokens_in = fin.get("input_tokens", spent.input_tokens)
     tokens_out = fin.get("output_tokens", spent.output_tokens)
