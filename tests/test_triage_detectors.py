@@ -16,8 +16,8 @@ from mas_cli.triage.findings import Finding
 from mas_cli.triage.report import LoopReport
 from mas_cli.triage.scan import ScanOptions, scan
 from mas_cli.triage.sums import Signals
-from mas_cli.triage.tally import Trace
 from mas_cli.triage.thresholds import Thresholds
+from mas_cli.triage.traces import Trace
 
 
 def report(tmp_path: Path, events: list[dict], name: str = "events.jsonl") -> LoopReport:

@@ -16,8 +16,8 @@ from dataclasses import dataclass, replace
 from mas_cli.triage import advice, loops, stops
 from mas_cli.triage.findings import Finding, with_crew
 from mas_cli.triage.sums import Signals
-from mas_cli.triage.tally import Trace
 from mas_cli.triage.thresholds import Thresholds
+from mas_cli.triage.traces import Trace
 
 Screen = Callable[[Signals, Thresholds], bool]
 Judge = Callable[[Trace, Thresholds], Iterable[Finding]]

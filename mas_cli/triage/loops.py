@@ -24,8 +24,8 @@ from mas_cli.triage.contexts import context_window
 from mas_cli.triage.findings import Finding, severity, short
 from mas_cli.triage.repeats import BestRun
 from mas_cli.triage.sums import Signals
-from mas_cli.triage.tally import DISTINCT, Repeat, Thread, Trace
 from mas_cli.triage.thresholds import Thresholds
+from mas_cli.triage.traces import DISTINCT, Repeat, Thread, Trace
 
 
 def _cost(thread: Thread) -> float | None:

@@ -10,7 +10,7 @@ from mas_cli.events.formats.records import split_loc
 from mas_cli.events.formats.source import BadLines
 from mas_cli.triage.findings import Finding, Findings
 from mas_cli.triage.sums import MinuteKey, Rate, Sums, flush_minute
-from mas_cli.triage.tally import Trace
+from mas_cli.triage.traces import Trace
 
 AgentKey = tuple[str, str]
 """(crew, agent): agents of different crews that share a name are different agents."""

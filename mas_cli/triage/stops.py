@@ -13,8 +13,8 @@ from dataclasses import replace
 from mas_cli.triage import advice
 from mas_cli.triage.findings import Finding, severity
 from mas_cli.triage.sums import MinuteKey, Rate, Signals
-from mas_cli.triage.tally import Trace
 from mas_cli.triage.thresholds import Thresholds
+from mas_cli.triage.traces import Trace
 
 # Where each limit a mas guard writes is set (engine/guards.py and the crew file's limits:);
 # `agents.<name>.` ones may also be set per agent.

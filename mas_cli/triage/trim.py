@@ -14,7 +14,7 @@ from __future__ import annotations
 import heapq
 from typing import TypeVar
 
-from mas_cli.triage.tally import Repeat, Trace
+from mas_cli.triage.traces import Repeat, Trace
 
 KEPT_INPUTS = 256
 KEPT_CALLS = 512
