@@ -289,6 +289,25 @@ def test_insufficient_quota_is_never_retried_and_says_what_to_do(server: FakeSer
 
 
 @pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        # LiteLLM's key, user, team and end-user budgets (its BudgetExceededError)
+        ("budget_exceeded", "Budget has been exceeded! Current cost: 0.52, Max budget: 0.5"),
+        # its model, provider and tag budgets, from its router
+        ("None", "No deployments available - crossed budget: Exceeded budget for deployment"),
+    ],
+)
+def test_a_proxy_budget_429_is_a_quota_never_retried(
+    server: FakeServer, kind: str, message: str
+) -> None:
+    server.openai.push(error(429, message, code="429", kind=kind))
+    failure = _fail(_request(server))
+    assert (failure.kind, failure.retryable) == ("quota", False)
+    assert message in str(failure)
+    assert "raise it on the server" in (failure.hint or "")
+
+
+@pytest.mark.parametrize(
     ("status", "kind", "retryable"),
     [
         (400, "bad_request", False),

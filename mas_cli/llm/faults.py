@@ -5,7 +5,7 @@
                   window's reset asks for
     not retried   400, 401, 403, 404, 422 and every other 4xx; a 429 (or 400, 402, 403) that means
                   the quota or spend limit is exhausted: OpenAI `insufficient_quota`, Anthropic
-                  `billing_error` and `*_spend_limit_reached`; a 5xx whose body says the request
+                  `billing_error` and `*_spend_limit_reached`, a LiteLLM proxy's crossed budget; a 5xx whose body says the request
                   itself is invalid (llama-cpp-python answers a refused response_format with a
                   500, llama-server a `json_schema` beside a `grammar`); a prompt past the
                   server's context window (OpenAI `context_length_exceeded`, llama.cpp
@@ -44,6 +44,11 @@ QUOTA_CODES = frozenset(
         "linked_organization_billing_unavailable",
     }
 )
+# A proxy's own budget, crossed: LiteLLM answers 429 with type `budget_exceeded` (a key's, user's
+# or team's budget) or, from its router, "No deployments available - crossed budget" (a model's,
+# provider's or tag's). Retrying sends the call into the same refusal until the budget resets.
+PROXY_BUDGET_CODE = "budget_exceeded"
+PROXY_BUDGET_MARKERS = ("crossed budget", "budget has been exceeded")
 CONTEXT_MARKERS = ("context_length_exceeded", "exceed_context_size", "contextwindowexceeded")
 # Words of a 5xx body that blame the request, not the server: retrying sends the same request.
 INVALID_MARKERS = (
@@ -144,13 +149,22 @@ def status_failure(
     if wait is None and retryable and info is not None:
         wait = info.wait_s()
     message = f"{endpoint.provider} {status} {_label(kind, code, status)}: {excerpt(body)}"
+    if kind == "context_overflow":
+        advice = _context_hint(body)
+    elif kind == "quota" and _proxy_budget(code, body):
+        advice = (
+            "the server's own budget is spent (a proxy's key, team or model budget): raise it "
+            "on the server or wait for it to reset, or run offline with --offline"
+        )
+    else:
+        advice = hint(kind, endpoint)
     return LlmFailure(
         message,
         kind=kind,
         retryable=retryable,
         status=status,
         retry_after_s=wait,
-        hint=_context_hint(body) if kind == "context_overflow" else hint(kind, endpoint),
+        hint=advice,
         rate_limit=info,
     )
 
@@ -159,14 +173,26 @@ NOT_RETRIED = frozenset({"quota", "context_overflow", "bad_request"})
 
 
 def _classify(status: int, code: str | None, body: Any) -> str:
-    said = json.dumps(body).lower() if not isinstance(body, str) else body.lower()
-    if code in QUOTA_CODES:
+    said = _lower(body)
+    if code in QUOTA_CODES or _proxy_budget(code, body):
         return "quota"
     if any(marker in said for marker in CONTEXT_MARKERS):
         return "context_overflow"
     if status >= 500 and any(marker in said for marker in INVALID_MARKERS):
         return "bad_request"
     return _kind(status)
+
+
+def _lower(body: Any) -> str:
+    return json.dumps(body).lower() if not isinstance(body, str) else body.lower()
+
+
+def _proxy_budget(code: str | None, body: Any) -> bool:
+    """A proxy refusing the call because a budget it keeps is spent (LiteLLM's)."""
+    if code == PROXY_BUDGET_CODE:
+        return True
+    said = (_error_message(body) if isinstance(body, dict) else body) or ""
+    return any(marker in _lower(said) for marker in PROXY_BUDGET_MARKERS)
 
 
 def _label(kind: str, code: str | None, status: int) -> str:
@@ -291,7 +317,7 @@ def _error_code(body: Any) -> str | None:
         error.get("type"),
     ]
     codes = [c for c in found if isinstance(c, str) and c]
-    quota = [c for c in codes if c in QUOTA_CODES]
+    quota = [c for c in codes if c in QUOTA_CODES or c == PROXY_BUDGET_CODE]
     return next(iter(quota or codes), None)
 
 

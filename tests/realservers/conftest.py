@@ -19,7 +19,8 @@ from tinymodel import write_model
 
 # Canned answers, errors and tool calls, one model name each, and `tiny`, routed to llama-server
 # (its usage is what llama-server really counted, not a canned figure). `canned` has a price the proxy
-# knows and reports (x-litellm-response-cost); mas has none for it.
+# knows and reports (x-litellm-response-cost); mas has none for it. `budgeted` is `canned` under a
+# budget its first call crosses: the proxy answers every later call with its budget 429.
 LITELLM_CONFIG = """\
 model_list:
   - model_name: canned
@@ -29,6 +30,15 @@ model_list:
       mock_response: '{"decision": "approve", "score": 0.25}'
       input_cost_per_token: 0.001
       output_cost_per_token: 0.002
+  - model_name: budgeted
+    litellm_params:
+      model: openai/budgeted
+      api_key: sk-none
+      mock_response: '{"decision": "approve", "score": 0.25}'
+      input_cost_per_token: 0.001
+      output_cost_per_token: 0.002
+      max_budget: 0.000001
+      budget_duration: 30d
   - model_name: think
     litellm_params:
       model: openai/think

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from crewkit import of_type
 from realcrew import DECISION, calls, crew, run_live
-from servers import Server
+from servers import Server, post
 
 
 def openai(litellm: Server, name: str, **more: object) -> dict[str, object]:
@@ -136,3 +137,24 @@ def test_cost_report_all_does_not_count_a_replay_as_new_spend(
     assert data["total"]["cost_usd"] == 0.0005
     table = runner.invoke(app, ["cost-report", "--all"])
     assert "1 replayed runs not counted: a replay spends nothing new" in table.stdout
+
+
+def test_a_crossed_proxy_budget_is_a_quota_not_a_rate_limit_to_retry(
+    litellm: Server, tmp_path: Path, clean_env: Path
+) -> None:
+    """LiteLLM answers a crossed budget with a 429 ("No deployments available - crossed budget",
+    or `budget_exceeded` for a key's): before the fix it was retried as a rate limit, max_retries
+    times, each attempt refused again."""
+    body = {"model": "budgeted", "messages": [{"role": "user", "content": "hi"}]}
+    for _ in range(50):  # the first call crosses it; the proxy books its spend after answering
+        status, _, said = post(litellm.url + "/v1/chat/completions", body)
+        if status != 200:
+            break
+        time.sleep(0.1)
+    assert (status, b"crossed budget" in said) == (429, True)
+    result, items = run_live(crew(tmp_path, openai(litellm, "budgeted")), clean_env)
+    [call] = calls(items)
+    assert call["error"].startswith("openai 429 quota: No deployments available - crossed budget")
+    assert not of_type(items, "retry")
+    reason = result.tasks["t"].reason or ""
+    assert "raise it on the server" in reason
