@@ -5,9 +5,10 @@
                   window's reset asks for
     not retried   400, 401, 403, 404, 422 and every other 4xx; a 429 (or 400, 402, 403) that means
                   the quota or spend limit is exhausted: OpenAI `insufficient_quota`, Anthropic
-                  `billing_error` and `*_spend_limit_reached`, a LiteLLM proxy's crossed budget; a 5xx whose body says the request
-                  itself is invalid (llama-cpp-python answers a refused response_format with a
-                  500, llama-server a `json_schema` beside a `grammar`); a prompt past the
+                  `billing_error` and `*_spend_limit_reached`, a LiteLLM proxy's crossed budget;
+                  a 5xx whose body says the request itself is invalid (llama-cpp-python answers
+                  a refused response_format with a 500, llama-server a `json_schema` beside a
+                  `grammar`); a prompt past the
                   server's context window (OpenAI `context_length_exceeded`, llama.cpp
                   `exceed_context_size_error`, LiteLLM `ContextWindowExceededError`); a
                   malformed response body
