@@ -150,6 +150,7 @@ def status_failure(
     if wait is None and retryable and info is not None:
         wait = info.wait_s()
     message = f"{endpoint.provider} {status} {_label(kind, code, status)}: {excerpt(body)}"
+    advice: str | None
     if kind == "context_overflow":
         advice = _context_hint(body)
     elif kind == "quota" and _proxy_budget(code, body):
