@@ -101,6 +101,10 @@ UNREADABLE = [
     ("anthropic", {"input_tokens": -5, "output_tokens": 1000}),
     ("anthropic", {"input_tokens": 100, "output_tokens": 1000, "cache_read_input_tokens": "x"}),
     ("anthropic", {"output_tokens": 1000}),
+    # what the LiteLLM proxy says for a server that reported no usage (realservers/test_litellm)
+    ("openai", {"completion_tokens": 0, "prompt_tokens": 0, "total_tokens": 0}),
+    ("openai", {"prompt_tokens": 0, "completion_tokens": 12}),
+    ("anthropic", {"input_tokens": 0, "output_tokens": 0}),
 ]
 
 

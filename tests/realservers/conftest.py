@@ -13,6 +13,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import install
+from fakeserver import FakeServer, Reply, openai_text
 from scriptedmodel import write_scripted_model
 from servers import LLAMA_CTX, Server, ensure, free_port, quiet_env, running
 from tinymodel import write_model
@@ -78,6 +79,11 @@ model_list:
       model: openai/scripted
       api_key: sk-none
       api_base: SCRIPTED_URL/v1
+  - model_name: unmetered
+    litellm_params:
+      model: openai/unmetered
+      api_key: sk-none
+      api_base: UNMETERED_URL/v1
 litellm_settings:
   telemetry: false
 general_settings:
@@ -87,15 +93,20 @@ general_settings:
 
 @pytest.fixture(scope="session")
 def litellm(
-    tmp_path_factory: pytest.TempPathFactory, llama: Server, scripted: Server
+    tmp_path_factory: pytest.TempPathFactory,
+    llama: Server,
+    scripted: Server,
+    unmetered: FakeServer,
 ) -> Iterator[Server]:
     """The LiteLLM proxy (both wire formats) with canned models and routes to llama-server."""
     python = ensure("litellm")
     folder = tmp_path_factory.mktemp("litellm")
     config = folder / "config.yaml"
-    config.write_text(
-        LITELLM_CONFIG.replace("LLAMA_URL", llama.url).replace("SCRIPTED_URL", scripted.url)
-    )
+    urls = {"LLAMA_URL": llama.url, "SCRIPTED_URL": scripted.url, "UNMETERED_URL": unmetered.url}
+    text = LITELLM_CONFIG
+    for name, url in urls.items():
+        text = text.replace(name, url)
+    config.write_text(text)
     port = free_port()
     cmd = [str(python.parent / "litellm"), "--config", str(config)]
     cmd += ["--host", "127.0.0.1", "--port", str(port)]
@@ -103,6 +114,17 @@ def litellm(
         "LiteLLM proxy", cmd, "/health/liveliness", folder / "proxy.log", quiet_env()
     ) as s:
         yield s
+
+
+@pytest.fixture(scope="session")
+def unmetered() -> Iterator[FakeServer]:
+    """An OpenAI-compatible server that answers every call and reports no usage, as some do;
+    the proxy routes model `unmetered` to it."""
+    answer = openai_text('{"decision": "approve", "score": 0.25}').json
+    reply = Reply(json={k: v for k, v in answer.items() if k != "usage"})
+    with FakeServer() as server:
+        server.openai.handler = lambda _body: reply
+        yield server
 
 
 PHOENIX_START_S = 600.0

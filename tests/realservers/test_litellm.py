@@ -158,3 +158,17 @@ def test_a_crossed_proxy_budget_is_a_quota_not_a_rate_limit_to_retry(
     assert not of_type(items, "retry")
     reason = result.tasks["t"].reason or ""
     assert "raise it on the server" in reason
+
+
+def test_a_server_that_reports_no_usage_is_estimated_not_zeroed_by_the_proxy(
+    litellm: Server, tmp_path: Path, clean_env: Path
+) -> None:
+    """The proxy fills in a usage of zeros for a server that reported none: before the fix the
+    call counted 0 tokens ("provider"), and no token budget ever saw it."""
+    result, items = run_live(crew(tmp_path, openai(litellm, "unmetered")), clean_env)
+    assert result.status == "ok", result.reason
+    [call] = calls(items)
+    assert call["raw_usage"]["prompt_tokens"] == 0  # what the proxy said
+    assert call["usage_source"] == "estimate"
+    assert call["input_tokens"] > 0
+    assert call["output_tokens"] > 0
