@@ -289,6 +289,27 @@ def test_insufficient_quota_is_never_retried_and_says_what_to_do(server: FakeSer
 
 
 @pytest.mark.parametrize(
+    ("message", "window"),
+    [
+        (  # llama-server's, as the LiteLLM proxy passes it on (its n_ctx field gone)
+            "litellm.ContextWindowExceededError: request (8456 tokens) exceeds the available "
+            "context size (1024 tokens), try increasing it",
+            1024,
+        ),
+        ("This model's maximum context length is 128,000 tokens. However, ...", 128000),
+        ("context_length_exceeded: prompt is too long: 210000 tokens > 200000 maximum", 200000),
+    ],
+)
+def test_a_context_overflow_names_the_window_its_message_quotes(
+    server: FakeServer, message: str, window: int
+) -> None:
+    server.openai.push(error(400, message, code="context_length_exceeded"))
+    failure = _fail(_request(server))
+    assert (failure.kind, failure.retryable) == ("context_overflow", False)
+    assert f"the server's window of {window} tokens" in (failure.hint or "")
+
+
+@pytest.mark.parametrize(
     ("kind", "message"),
     [
         # LiteLLM's key, user, team and end-user budgets (its BudgetExceededError)

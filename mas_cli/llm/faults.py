@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -206,12 +207,32 @@ def _label(kind: str, code: str | None, status: int) -> str:
 
 def _context_hint(body: Any) -> str:
     """Where to act: the crew's history limit, under the window the server reported."""
-    window = _find_int(body, ("n_ctx", "context_window", "max_context_length"))
+    window = _find_int(body, ("n_ctx", "context_window", "max_context_length")) or _said_window(
+        body
+    )
     server = f"the server's window of {window} tokens" if window else "the server's window"
     return (
         f"the prompt is longer than {server}: lower limits.max_history_tokens below it "
         "(leaving room for max_tokens), or start the server with a larger context"
     )
+
+
+# The window as servers write it in words, when no field holds it (a proxy passing the message
+# on): llama.cpp "exceeds the available context size (1024 tokens)", OpenAI and vLLM "maximum
+# context length is 8192 tokens", Anthropic "prompt is too long: 210000 tokens > 200000 maximum".
+_WINDOW_SAID = (
+    re.compile(r"context (?:size|length|window)(?: is| of)? \(?(\d[\d,]*) tokens"),
+    re.compile(r"tokens > (\d[\d,]*) maximum"),
+)
+
+
+def _said_window(body: Any) -> int | None:
+    said = (_error_message(body) if isinstance(body, dict) else body) or ""
+    for pattern in _WINDOW_SAID:
+        found = pattern.search(said)
+        if found:
+            return int(found.group(1).replace(",", "")) or None
+    return None
 
 
 def _find_int(body: Any, names: tuple[str, ...]) -> int | None:

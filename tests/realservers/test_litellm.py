@@ -7,7 +7,7 @@ from pathlib import Path
 
 from crewkit import of_type
 from realcrew import DECISION, calls, crew, run_live
-from servers import Server, post
+from servers import LLAMA_CTX, Server, post
 
 
 def openai(litellm: Server, name: str, **more: object) -> dict[str, object]:
@@ -172,3 +172,18 @@ def test_a_server_that_reports_no_usage_is_estimated_not_zeroed_by_the_proxy(
     assert call["usage_source"] == "estimate"
     assert call["input_tokens"] > 0
     assert call["output_tokens"] > 0
+
+
+def test_a_context_overflow_behind_the_proxy_names_the_window_it_quotes(
+    litellm: Server, tmp_path: Path, clean_env: Path
+) -> None:
+    """The proxy passes llama-server's overflow on as text ("... the available context size
+    (1024 tokens)"), its n_ctx field gone: before the fix the hint named no window."""
+    path = crew(tmp_path, openai(litellm, "tiny", max_tokens=16), schema=None)
+    long_prompt = "Review account a-1. " + "The account history is long. " * 200
+    path.write_text(path.read_text().replace("Review account a-1.", long_prompt))
+    result, items = run_live(path, clean_env)
+    assert len(calls(items)) == 1  # not retried
+    reason = result.tasks["t"].reason or ""
+    assert "400 context_overflow" in reason
+    assert f"the server's window of {LLAMA_CTX} tokens" in reason
