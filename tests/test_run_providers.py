@@ -371,6 +371,34 @@ def test_insufficient_quota_stops_without_retrying(
     assert not _of(_events(clean_env), "retry")
 
 
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_a_tool_call_cut_off_at_max_tokens_fails_saying_so(
+    tmp_path: Path, server: FakeServer, key: str, clean_env: Path, provider: str
+) -> None:
+    """A server stops at the cap mid-call (llama-server: finish_reason length, arguments '{'):
+    before the fix the agent was told to send JSON, and the same cap cut its next call too."""
+    if provider == "openai":
+        reply = openai_tools(("lookup_account", '{"account_id": "ac'))
+        reply.json["choices"][0]["finish_reason"] = "length"
+        server.openai.push(reply)
+        model = "fast"
+    else:
+        reply = anthropic_tools(("lookup_account", '{"account_id": "ac'))
+        reply.json["stop_reason"] = "max_tokens"
+        server.anthropic.push(reply)
+        model = "careful"
+    agents = {"analyst": {"role": "Analyst", "model": model, "tools": ["lookup_account"]}}
+    tasks = [{"id": "analyze", "agent": "analyst", "prompt": "Analyze acct-7."}]
+    result = _run(str(_crew(tmp_path, server, agents, tasks)))
+    assert result.exit_code == 1
+    assert len(server.seen) == 1  # not asked again: the same cap would cut it again
+    stderr = " ".join(result.stderr.split())
+    cap = 4096 if provider == "openai" else 512
+    assert f"answer cut off at max_tokens {cap} in the arguments of lookup_account" in stderr
+    assert "raise max_tokens on the model" in stderr
+    assert not _of(_events(clean_env), "tool_call")
+
+
 def test_retries_stop_at_max_retries(
     tmp_path: Path, server: FakeServer, key: str, clean_env: Path
 ) -> None:

@@ -157,11 +157,11 @@ async def _run_turn(ctx: RunContext, conv: Conversation) -> TurnOutcome:
     conv.last_text = message.content or conv.last_text
     if message.tool_calls and ctx.run_hit:  # the run winds down: no new tool call starts
         return Stopped(ctx.run_hit, conv.last_text)
-    if message.tool_calls:
-        return await _tools(ctx, conv, completion, site)
     problem = unfinished(completion, conv.request.model)
     if problem:
         return _unfinished(ctx, conv, problem, site)
+    if message.tool_calls:
+        return await _tools(ctx, conv, completion, site)
     return _finish(ctx, conv, message.content, site)
 
 

@@ -21,11 +21,17 @@ MAX_CANDIDATES = 64  # JSON starts tried in prose: a hostile answer full of brac
 
 
 def unfinished(completion: Completion, model: ModelSpec) -> str | None:
-    """Why a tool-less answer cannot be the task's output: cut off, or empty; else None."""
+    """Why an answer cannot be used: cut off (text, or a tool call whose arguments the cap cut
+    short, which the same cap would cut again), or empty; else None."""
     message, finish = completion.message, completion.finish_reason
+    cut = finish in CUT_OFF
     if message.tool_calls:
-        return None
-    if finish in CUT_OFF:
+        broken = [c.name for c in message.tool_calls if c.arguments_error]
+        if not (cut and broken):
+            return None
+        where = f" in the arguments of {broken[0]}"
+        return f"answer cut off at max_tokens {model.output_cap}{where} (finish_reason {finish})"
+    if cut:
         return f"answer cut off at max_tokens {model.output_cap} (finish_reason {finish})"
     if not _THINK.sub("", message.content).strip():
         return f"empty answer, finish_reason {finish}"

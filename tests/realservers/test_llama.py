@@ -154,3 +154,20 @@ def test_n_predict_in_params_is_refused_since_the_server_takes_it_over_max_token
     path = crew(tmp_path, openai(llama, max_tokens=4, params={"n_predict": 40}), schema=None)
     with pytest.raises(SpecError, match="n_predict would widen the output the budget plans"):
         load_crew(path)
+
+
+def test_a_tool_call_cut_off_at_max_tokens_fails_saying_so(
+    llama: Server, tmp_path: Path, clean_env: Path
+) -> None:
+    """At 40 tokens the server's grammar has opened the call and its arguments are `{`
+    (finish_reason length). Before the fix the agent was told to send JSON and called again,
+    cut again, until the history passed the server's window."""
+    model = openai(llama, max_tokens=40, params=CALL_NOW)
+    path = crew(tmp_path, model, schema=None, tools="flag", limits={"max_turns": 4})
+    result, items = run_live(path, clean_env)
+    [call] = calls(items)
+    assert (call["finish_reason"], call["output_tokens"]) == ("length", 40)
+    assert not of_type(items, "tool_call")
+    assert (result.tasks["t"].reason or "").startswith(
+        "answer cut off at max_tokens 40 in the arguments of flag (finish_reason length)"
+    )
