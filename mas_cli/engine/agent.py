@@ -169,13 +169,10 @@ def _unfinished(ctx: RunContext, conv: Conversation, problem: str, site: CallSit
     """A cut-off answer fails the task (the same cap would cut it again); an empty one is
     asked again, as an invalid answer is."""
     if problem.startswith("answer cut off"):
-        return Failed(problem + _CUT_HINT, conv.last_text)
+        return Failed(problem, conv.last_text)
     if conv.invalid_answers >= conv.task.max_retries:
         return Failed(problem, conv.last_text)
     return _reask_after(ctx, conv, [problem], site)
-
-
-_CUT_HINT = ": raise max_tokens on the model, or ask for a shorter answer"
 
 
 async def _tools(

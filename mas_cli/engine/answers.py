@@ -1,7 +1,7 @@
 """A final answer read the way users expect: a cut-off or empty answer is a failed turn, and
 JSON is found inside a `<think>` block's aftermath, a fenced block or surrounding prose.
 
-    unfinished(completion, model) -> "answer cut off at max_tokens 64 (finish_reason length)"
+    unfinished(completion, model) -> "answer cut off at max_tokens 64 (finish_reason length): ..."
     extract_json('<think>…</think> ```json {"a": 1} ```') -> ('{"a": 1}', "<think> block, fence")
 """
 
@@ -29,13 +29,31 @@ def unfinished(completion: Completion, model: ModelSpec) -> str | None:
         broken = [c.name for c in message.tool_calls if c.arguments_error]
         if not (cut and broken):
             return None
-        where = f" in the arguments of {broken[0]}"
-        return f"answer cut off at max_tokens {model.output_cap}{where} (finish_reason {finish})"
+        return cut_off(completion, model, f" in the arguments of {broken[0]}")
     if cut:
-        return f"answer cut off at max_tokens {model.output_cap} (finish_reason {finish})"
+        return cut_off(completion, model)
     if not _THINK.sub("", message.content).strip():
         return f"empty answer, finish_reason {finish}"
     return None
+
+
+def cut_off(completion: Completion, model: ModelSpec, where: str = "") -> str:
+    """Why the answer stopped short, and what to change: the output cap, or, when the server
+    counted fewer output tokens than the cap, its context window (llama-server stops there with
+    finish_reason length too, the prompt and the answer filling it)."""
+    usage, finish, cap = completion.usage, completion.finish_reason, model.output_cap
+    under_cap = usage.source == "provider" and usage.output_tokens < cap
+    if finish == "model_context_window_exceeded" or under_cap:
+        return (
+            f"answer cut off after {usage.output_tokens} tokens{where}, under max_tokens {cap} "
+            f"(finish_reason {finish}): the prompt and the answer filled the model's context "
+            "window; lower limits.max_history_tokens, shorten the prompt, or start the server "
+            "with a larger context"
+        )
+    return (
+        f"answer cut off at max_tokens {cap}{where} (finish_reason {finish}): raise max_tokens "
+        "on the model, or ask for a shorter answer"
+    )
 
 
 def extract_json(text: str) -> tuple[str, str | None]:

@@ -171,3 +171,24 @@ def test_a_tool_call_cut_off_at_max_tokens_fails_saying_so(
     assert (result.tasks["t"].reason or "").startswith(
         "answer cut off at max_tokens 40 in the arguments of flag (finish_reason length)"
     )
+
+
+def test_an_answer_cut_off_by_the_context_window_says_so_not_max_tokens(
+    llama: Server, tmp_path: Path, clean_env: Path
+) -> None:
+    """With the turn's end tokens banned, the answer runs until prompt and answer fill the
+    server's 1024 tokens: finish_reason length, far under max_tokens 4096. Before the fix the
+    advice was to raise max_tokens, which cannot help."""
+    # <|endoftext|>, <|im_start|> and <|im_end|>, the control tokens up to END_TOKEN
+    no_end = {"logit_bias": {str(t): -100 for t in range(END_TOKEN - 2, END_TOKEN + 1)}}
+    path = crew(tmp_path, openai(llama, params={**no_end, **GREEDY}), schema=None)
+    path.write_text(path.read_text().replace("Review account a-1.", "ab " * 200))
+    result, items = run_live(path, clean_env)
+    [call] = calls(items)
+    assert call["finish_reason"] == "length"
+    assert call["input_tokens"] + call["output_tokens"] == LLAMA_CTX
+    reason = result.tasks["t"].reason or ""
+    assert reason.startswith(
+        f"answer cut off after {call['output_tokens']} tokens, under max_tokens 4096 "
+        "(finish_reason length): the prompt and the answer filled the model's context window"
+    ), reason
