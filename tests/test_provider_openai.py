@@ -388,6 +388,18 @@ def test_a_body_that_is_not_json_is_malformed_with_status_and_excerpt(server: Fa
     )
 
 
+def test_an_error_body_sent_with_status_200_is_shown_as_an_error(server: FakeServer) -> None:
+    """The LiteLLM proxy's shape when it cannot read its upstream's answer."""
+    said = {"message": "litellm.APIError: APIError: OpenAIException - upstream", "code": "200"}
+    server.openai.push(Reply(json={"error": {**said, "type": None, "param": None}}))
+    failure = _fail(_request(server))
+    assert (failure.kind, failure.status, failure.retryable) == ("malformed", 200, False)
+    assert str(failure).startswith(
+        "openai 200 error in a success response: litellm.APIError: APIError: OpenAIException"
+    )
+    assert "check base_url" not in str(failure)
+
+
 @pytest.mark.parametrize(
     ("body", "problem"),
     [

@@ -285,10 +285,21 @@ def connection_failure(endpoint: Endpoint, *, timed_out: bool, timeout_s: float)
 
 
 def malformed(endpoint: Endpoint, status: int, reason: str, content: bytes) -> LlmFailure:
-    """A response body that is not what the wire format promises; not retried."""
-    shown = excerpt(_said(endpoint, content))
+    """A response body that is not what the wire format promises; not retried. An error body
+    sent with a success status (the LiteLLM proxy's, when it could not translate its upstream's
+    answer) is shown as the error it is, not as a server speaking another API."""
+    said = _said(endpoint, content)
+    if isinstance(said, dict) and _error_message(said) and isinstance(said.get("error"), dict):
+        return LlmFailure(
+            f"{endpoint.provider} {status} error in a success response: {excerpt(said)}",
+            kind="malformed",
+            retryable=False,
+            status=status,
+            hint="the server (or a proxy's upstream) failed although it answered "
+            f"{status}: its message says why",
+        )
     return LlmFailure(
-        f"{endpoint.provider} {status} malformed response: {reason}; body starts: {shown}",
+        f"{endpoint.provider} {status} malformed response: {reason}; body starts: {excerpt(said)}",
         kind="malformed",
         retryable=False,
         status=status,

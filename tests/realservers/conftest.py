@@ -13,7 +13,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import install
-from fakeserver import FakeServer, Reply, openai_text
+from fakeserver import FakeServer, Reply, Route, openai_text
 from scriptedmodel import write_scripted_model
 from servers import LLAMA_CTX, Server, ensure, free_port, quiet_env, running
 from tinymodel import write_model
@@ -119,11 +119,14 @@ def litellm(
 @pytest.fixture(scope="session")
 def unmetered() -> Iterator[FakeServer]:
     """An OpenAI-compatible server that answers every call and reports no usage, as some do;
-    the proxy routes model `unmetered` to it."""
+    the proxy routes model `unmetered` to it. It answers the Responses API (where the proxy
+    sends a call made on Anthropic's wire) with the same chat completion, which the proxy
+    cannot read: it says so in an error body sent with status 200."""
     answer = openai_text('{"decision": "approve", "score": 0.25}').json
     reply = Reply(json={k: v for k, v in answer.items() if k != "usage"})
     with FakeServer() as server:
         server.openai.handler = lambda _body: reply
+        server.routes["/v1/responses"] = Route(handler=lambda _body: reply)
         yield server
 
 

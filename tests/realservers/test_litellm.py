@@ -187,3 +187,18 @@ def test_a_context_overflow_behind_the_proxy_names_the_window_it_quotes(
     reason = result.tasks["t"].reason or ""
     assert "400 context_overflow" in reason
     assert f"the server's window of {LLAMA_CTX} tokens" in reason
+
+
+def test_an_error_the_proxy_sends_with_status_200_is_shown_as_an_error(
+    litellm: Server, tmp_path: Path, clean_env: Path
+) -> None:
+    """The proxy cannot translate a usage-less answer to Anthropic's wire, and says so in an
+    error body sent with status 200: before the fix the user read that the server was not
+    speaking the provider's API and should check base_url."""
+    model = {"provider": "anthropic", "model": "unmetered", "base_url": litellm.url}
+    result, items = run_live(crew(tmp_path, model), clean_env)
+    [call] = calls(items)  # not retried: the same answer would fail the same way
+    assert call["error"].startswith("anthropic 200 error in a success response: litellm.")
+    reason = result.tasks["t"].reason or ""
+    assert "check base_url" not in reason
+    assert "failed although it answered 200" in reason
