@@ -31,7 +31,9 @@ def _crew(folder: Path, server: FakeServer, provider: str) -> Path:
                 "model": "odd-usage",
                 "base_url": base,
                 "api_key_env": "MAS_TEST_KEY",
-                "max_tokens": 1000,
+                # above the 1,000 output tokens billed: on Anthropic's wire all of max_tokens
+                # written is a cut-off answer, whatever its stop_reason
+                "max_tokens": 1024,
             }
         },
         "prices": {"odd-usage": {"input": INPUT_PER_M, "output": OUTPUT_PER_M}},

@@ -426,6 +426,23 @@ def test_a_cut_off_answer_names_the_cap_or_the_context_window_that_cut_it(
     assert says in " ".join(result.stderr.split())
 
 
+def test_an_anthropic_answer_that_filled_max_tokens_is_cut_off_whatever_its_stop_reason(
+    tmp_path: Path, server: FakeServer, key: str
+) -> None:
+    """The LiteLLM proxy says end_turn for an answer its upstream stopped at the cap."""
+    reply = anthropic_text("the first 512 tokens of a longer", usage={"input_tokens": 90})
+    reply.json["usage"]["output_tokens"] = 512
+    server.anthropic.push(reply)
+    agents = {"analyst": {"role": "Analyst", "model": "careful"}}
+    tasks = [{"id": "analyze", "agent": "analyst", "prompt": "Analyze acct-7."}]
+    result = _run(str(_crew(tmp_path, server, agents, tasks)))
+    assert result.exit_code == 1
+    assert (
+        "answer cut off at max_tokens 512 (all 512 tokens written, though the server said "
+        "finish_reason end_turn)" in " ".join(result.stderr.split())
+    )
+
+
 def test_retries_stop_at_max_retries(
     tmp_path: Path, server: FakeServer, key: str, clean_env: Path
 ) -> None:

@@ -23,8 +23,14 @@ MAX_CANDIDATES = 64  # JSON starts tried in prose: a hostile answer full of brac
 def unfinished(completion: Completion, model: ModelSpec) -> str | None:
     """Why an answer cannot be used: cut off (text, or a tool call whose arguments the cap cut
     short, which the same cap would cut again), or empty; else None."""
-    message, finish = completion.message, completion.finish_reason
-    cut = finish in CUT_OFF
+    message, finish, usage = completion.message, completion.finish_reason, completion.usage
+    # On Anthropic's wire, all of the cap written is a cut even when the finish says end_turn:
+    # the LiteLLM proxy says so for an answer its OpenAI-compatible upstream stopped at the cap.
+    cut = finish in CUT_OFF or (
+        finish == "end_turn"
+        and usage.source == "provider"
+        and usage.output_tokens >= model.output_cap
+    )
     if message.tool_calls:
         broken = [c.name for c in message.tool_calls if c.arguments_error]
         if not (cut and broken):
@@ -42,6 +48,12 @@ def cut_off(completion: Completion, model: ModelSpec, where: str = "") -> str:
     counted fewer output tokens than the cap, its context window (llama-server stops there with
     finish_reason length too, the prompt and the answer filling it)."""
     usage, finish, cap = completion.usage, completion.finish_reason, model.output_cap
+    if finish not in CUT_OFF:
+        return (
+            f"answer cut off at max_tokens {cap}{where} (all {usage.output_tokens} tokens "
+            f"written, though the server said finish_reason {finish}): raise max_tokens on the "
+            "model, or ask for a shorter answer"
+        )
     under_cap = usage.source == "provider" and usage.output_tokens < cap
     if finish == "model_context_window_exceeded" or under_cap:
         return (

@@ -202,3 +202,20 @@ def test_an_error_the_proxy_sends_with_status_200_is_shown_as_an_error(
     reason = result.tasks["t"].reason or ""
     assert "check base_url" not in reason
     assert "failed although it answered 200" in reason
+
+
+def test_an_answer_the_proxy_says_ended_but_that_filled_max_tokens_is_cut_off(
+    litellm: Server, tmp_path: Path, clean_env: Path
+) -> None:
+    """On Anthropic's wire the proxy sends the call to llama-server's Responses API and reports
+    stop_reason end_turn for an answer stopped at max_tokens: before the fix the cut text was
+    the task's output, and the run ended ok."""
+    model = {"provider": "anthropic", "model": "tiny", "base_url": litellm.url, "max_tokens": 24}
+    result, items = run_live(crew(tmp_path, {**model, "temperature": 0}, schema=None), clean_env)
+    [call] = calls(items)
+    assert (call["finish_reason"], call["output_tokens"]) == ("end_turn", 24)
+    assert result.tasks["t"].status == "failed"
+    assert (result.tasks["t"].reason or "").startswith(
+        "answer cut off at max_tokens 24 (all 24 tokens written, though the server said "
+        "finish_reason end_turn)"
+    )
