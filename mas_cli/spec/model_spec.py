@@ -77,6 +77,9 @@ def url_problem(url: str) -> str | None:
         return "names no host"
     if port == 0:
         return "has port 0"
+    if parts.query or parts.fragment:
+        # The SDKs append the API's path to the whole URL: `/v1?x=1` calls `/v1?x=1/chat/...`.
+        return "has a query or a fragment (after ? or #), which the SDK would send before the path"
     return None
 
 
