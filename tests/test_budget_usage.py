@@ -31,7 +31,9 @@ def _crew(folder: Path, server: FakeServer, provider: str) -> Path:
                 "model": "odd-usage",
                 "base_url": base,
                 "api_key_env": "MAS_TEST_KEY",
-                "max_tokens": 1000,
+                # above the 1,000 output tokens billed: on Anthropic's wire all of max_tokens
+                # written is a cut-off answer, whatever its stop_reason
+                "max_tokens": 1024,
             }
         },
         "prices": {"odd-usage": {"input": INPUT_PER_M, "output": OUTPUT_PER_M}},
@@ -101,6 +103,10 @@ UNREADABLE = [
     ("anthropic", {"input_tokens": -5, "output_tokens": 1000}),
     ("anthropic", {"input_tokens": 100, "output_tokens": 1000, "cache_read_input_tokens": "x"}),
     ("anthropic", {"output_tokens": 1000}),
+    # what the LiteLLM proxy says for a server that reported no usage (realservers/test_litellm)
+    ("openai", {"completion_tokens": 0, "prompt_tokens": 0, "total_tokens": 0}),
+    ("openai", {"prompt_tokens": 0, "completion_tokens": 12}),
+    ("anthropic", {"input_tokens": 0, "output_tokens": 0}),
 ]
 
 

@@ -85,6 +85,11 @@ def test_every_request_carries_the_output_cap_the_budget_planned_for(
         ({"n": 5}, "n > 1 multiplies the billed output"),
         ({"n": True}, "n > 1 multiplies the billed output"),
         ({"best_of": 3}, "best_of > 1 bills every candidate"),
+        # llama-server's own cap, taken over max_tokens (see realservers/test_llama.py).
+        ({"n_predict": 60}, "params: n_predict would widen the output the budget plans for"),
+        ({"n_predict": -1}, "params: n_predict would widen"),
+        ({"num_predict": 500}, "params: num_predict would widen"),
+        ({"n_cmpl": 3}, "n_cmpl > 1 multiplies the billed output"),
     ],
 )
 def test_params_that_widen_the_output_are_refused_with_file_and_line(
@@ -123,8 +128,10 @@ def test_params_that_replace_what_mas_sends_are_refused_with_file_and_line(
 
 
 def test_harmless_params_still_pass() -> None:
-    model = ModelSpec(provider="openai", model="m", params={"n": 1, "seed": 7, "top_p": 0.5})
-    assert model.params == {"n": 1, "seed": 7, "top_p": 0.5}
+    model = ModelSpec(
+        provider="openai", model="m", params={"n": 1, "n_cmpl": 1, "seed": 7, "top_p": 0.5}
+    )
+    assert model.params == {"n": 1, "n_cmpl": 1, "seed": 7, "top_p": 0.5}
 
 
 @pytest.mark.parametrize(

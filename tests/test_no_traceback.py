@@ -330,6 +330,10 @@ def test_deep_json_on_the_wire_is_a_malformed_answer_not_a_crash(
         ("localhost:8080/v1", "base_url needs http:// or https:// at its start"),
         ("file:///etc/passwd", "base_url needs http:// or https:// at its start"),
         ("http:///v1", "base_url names no host"),
+        # the SDKs append their path after it: a 404 mid-run, the query sent in the path
+        ("http://127.0.0.1:8080/v1?api-version=2024", "base_url has a query or a fragment"),
+        ("http://127.0.0.1:8080/v1?key=sk-pass-0123456789", "base_url has a query or a fragment"),
+        ("http://127.0.0.1:8080/v1#x", "base_url has a query or a fragment"),
     ],
 )
 def test_a_base_url_no_sdk_can_call_is_a_located_error_that_never_shows_it(

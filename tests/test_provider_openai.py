@@ -289,6 +289,46 @@ def test_insufficient_quota_is_never_retried_and_says_what_to_do(server: FakeSer
 
 
 @pytest.mark.parametrize(
+    ("message", "window"),
+    [
+        (  # llama-server's, as the LiteLLM proxy passes it on (its n_ctx field gone)
+            "litellm.ContextWindowExceededError: request (8456 tokens) exceeds the available "
+            "context size (1024 tokens), try increasing it",
+            1024,
+        ),
+        ("This model's maximum context length is 128,000 tokens. However, ...", 128000),
+        ("context_length_exceeded: prompt is too long: 210000 tokens > 200000 maximum", 200000),
+    ],
+)
+def test_a_context_overflow_names_the_window_its_message_quotes(
+    server: FakeServer, message: str, window: int
+) -> None:
+    server.openai.push(error(400, message, code="context_length_exceeded"))
+    failure = _fail(_request(server))
+    assert (failure.kind, failure.retryable) == ("context_overflow", False)
+    assert f"the server's window of {window} tokens" in (failure.hint or "")
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        # LiteLLM's key, user, team and end-user budgets (its BudgetExceededError)
+        ("budget_exceeded", "Budget has been exceeded! Current cost: 0.52, Max budget: 0.5"),
+        # its model, provider and tag budgets, from its router
+        ("None", "No deployments available - crossed budget: Exceeded budget for deployment"),
+    ],
+)
+def test_a_proxy_budget_429_is_a_quota_never_retried(
+    server: FakeServer, kind: str, message: str
+) -> None:
+    server.openai.push(error(429, message, code="429", kind=kind))
+    failure = _fail(_request(server))
+    assert (failure.kind, failure.retryable) == ("quota", False)
+    assert message in str(failure)
+    assert "raise it on the server" in (failure.hint or "")
+
+
+@pytest.mark.parametrize(
     ("status", "kind", "retryable"),
     [
         (400, "bad_request", False),
@@ -346,6 +386,18 @@ def test_a_body_that_is_not_json_is_malformed_with_status_and_excerpt(server: Fa
         "openai 200 malformed response: not JSON; body starts: <html><body>502 Bad Gateway"
         in str(failure)
     )
+
+
+def test_an_error_body_sent_with_status_200_is_shown_as_an_error(server: FakeServer) -> None:
+    """The LiteLLM proxy's shape when it cannot read its upstream's answer."""
+    said = {"message": "litellm.APIError: APIError: OpenAIException - upstream", "code": "200"}
+    server.openai.push(Reply(json={"error": {**said, "type": None, "param": None}}))
+    failure = _fail(_request(server))
+    assert (failure.kind, failure.status, failure.retryable) == ("malformed", 200, False)
+    assert str(failure).startswith(
+        "openai 200 error in a success response: litellm.APIError: APIError: OpenAIException"
+    )
+    assert "check base_url" not in str(failure)
 
 
 @pytest.mark.parametrize(

@@ -371,6 +371,78 @@ def test_insufficient_quota_stops_without_retrying(
     assert not _of(_events(clean_env), "retry")
 
 
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_a_tool_call_cut_off_at_max_tokens_fails_saying_so(
+    tmp_path: Path, server: FakeServer, key: str, clean_env: Path, provider: str
+) -> None:
+    """A server stops at the cap mid-call (llama-server: finish_reason length, arguments '{'):
+    before the fix the agent was told to send JSON, and the same cap cut its next call too."""
+    if provider == "openai":
+        usage = {"prompt_tokens": 90, "completion_tokens": 4096}
+        reply = openai_tools(("lookup_account", '{"account_id": "ac'), usage=usage)
+        reply.json["choices"][0]["finish_reason"] = "length"
+        server.openai.push(reply)
+        model = "fast"
+    else:
+        reply = anthropic_tools(("lookup_account", '{"account_id": "ac'))
+        reply.json["stop_reason"] = "max_tokens"
+        reply.json["usage"] = {"input_tokens": 90, "output_tokens": 512}
+        server.anthropic.push(reply)
+        model = "careful"
+    agents = {"analyst": {"role": "Analyst", "model": model, "tools": ["lookup_account"]}}
+    tasks = [{"id": "analyze", "agent": "analyst", "prompt": "Analyze acct-7."}]
+    result = _run(str(_crew(tmp_path, server, agents, tasks)))
+    assert result.exit_code == 1
+    assert len(server.seen) == 1  # not asked again: the same cap would cut it again
+    stderr = " ".join(result.stderr.split())
+    cap = 4096 if provider == "openai" else 512
+    assert f"answer cut off at max_tokens {cap} in the arguments of lookup_account" in stderr
+    assert "raise max_tokens on the model" in stderr
+    assert not _of(_events(clean_env), "tool_call")
+
+
+@pytest.mark.parametrize(
+    ("output_tokens", "says"),
+    [
+        (4096, "answer cut off at max_tokens 4096 (finish_reason length): raise max_tokens"),
+        (
+            68,
+            "answer cut off after 68 tokens, under max_tokens 4096 (finish_reason length): "
+            "the prompt and the answer filled the model's context window",
+        ),
+    ],
+)
+def test_a_cut_off_answer_names_the_cap_or_the_context_window_that_cut_it(
+    tmp_path: Path, server: FakeServer, key: str, output_tokens: int, says: str
+) -> None:
+    """llama-server stops with finish_reason length when the context fills, far under the cap:
+    raising max_tokens cannot help there."""
+    usage = {"prompt_tokens": 956, "completion_tokens": output_tokens}
+    reply = openai_text("a long answer that", usage=usage)
+    reply.json["choices"][0]["finish_reason"] = "length"
+    server.openai.push(reply)
+    result = _run(str(_plain_crew(tmp_path, server)))
+    assert result.exit_code == 1
+    assert says in " ".join(result.stderr.split())
+
+
+def test_an_anthropic_answer_that_filled_max_tokens_is_cut_off_whatever_its_stop_reason(
+    tmp_path: Path, server: FakeServer, key: str
+) -> None:
+    """The LiteLLM proxy says end_turn for an answer its upstream stopped at the cap."""
+    reply = anthropic_text("the first 512 tokens of a longer", usage={"input_tokens": 90})
+    reply.json["usage"]["output_tokens"] = 512
+    server.anthropic.push(reply)
+    agents = {"analyst": {"role": "Analyst", "model": "careful"}}
+    tasks = [{"id": "analyze", "agent": "analyst", "prompt": "Analyze acct-7."}]
+    result = _run(str(_crew(tmp_path, server, agents, tasks)))
+    assert result.exit_code == 1
+    assert (
+        "answer cut off at max_tokens 512 (all 512 tokens written, though the server said "
+        "finish_reason end_turn)" in " ".join(result.stderr.split())
+    )
+
+
 def test_retries_stop_at_max_retries(
     tmp_path: Path, server: FakeServer, key: str, clean_env: Path
 ) -> None:

@@ -157,11 +157,11 @@ async def _run_turn(ctx: RunContext, conv: Conversation) -> TurnOutcome:
     conv.last_text = message.content or conv.last_text
     if message.tool_calls and ctx.run_hit:  # the run winds down: no new tool call starts
         return Stopped(ctx.run_hit, conv.last_text)
-    if message.tool_calls:
-        return await _tools(ctx, conv, completion, site)
     problem = unfinished(completion, conv.request.model)
     if problem:
         return _unfinished(ctx, conv, problem, site)
+    if message.tool_calls:
+        return await _tools(ctx, conv, completion, site)
     return _finish(ctx, conv, message.content, site)
 
 
@@ -169,13 +169,10 @@ def _unfinished(ctx: RunContext, conv: Conversation, problem: str, site: CallSit
     """A cut-off answer fails the task (the same cap would cut it again); an empty one is
     asked again, as an invalid answer is."""
     if problem.startswith("answer cut off"):
-        return Failed(problem + _CUT_HINT, conv.last_text)
+        return Failed(problem, conv.last_text)
     if conv.invalid_answers >= conv.task.max_retries:
         return Failed(problem, conv.last_text)
     return _reask_after(ctx, conv, [problem], site)
-
-
-_CUT_HINT = ": raise max_tokens on the model, or ask for a shorter answer"
 
 
 async def _tools(

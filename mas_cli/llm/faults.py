@@ -5,9 +5,10 @@
                   window's reset asks for
     not retried   400, 401, 403, 404, 422 and every other 4xx; a 429 (or 400, 402, 403) that means
                   the quota or spend limit is exhausted: OpenAI `insufficient_quota`, Anthropic
-                  `billing_error` and `*_spend_limit_reached`; a 5xx whose body says the request
-                  itself is invalid (llama-cpp-python answers a refused response_format with a
-                  500, llama-server a `json_schema` beside a `grammar`); a prompt past the
+                  `billing_error` and `*_spend_limit_reached`, a LiteLLM proxy's crossed budget;
+                  a 5xx whose body says the request itself is invalid (llama-cpp-python answers
+                  a refused response_format with a 500, llama-server a `json_schema` beside a
+                  `grammar`); a prompt past the
                   server's context window (OpenAI `context_length_exceeded`, llama.cpp
                   `exceed_context_size_error`, LiteLLM `ContextWindowExceededError`); a
                   malformed response body
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -44,6 +46,11 @@ QUOTA_CODES = frozenset(
         "linked_organization_billing_unavailable",
     }
 )
+# A proxy's own budget, crossed: LiteLLM answers 429 with type `budget_exceeded` (a key's, user's
+# or team's budget) or, from its router, "No deployments available - crossed budget" (a model's,
+# provider's or tag's). Retrying sends the call into the same refusal until the budget resets.
+PROXY_BUDGET_CODE = "budget_exceeded"
+PROXY_BUDGET_MARKERS = ("crossed budget", "budget has been exceeded")
 CONTEXT_MARKERS = ("context_length_exceeded", "exceed_context_size", "contextwindowexceeded")
 # Words of a 5xx body that blame the request, not the server: retrying sends the same request.
 INVALID_MARKERS = (
@@ -144,13 +151,23 @@ def status_failure(
     if wait is None and retryable and info is not None:
         wait = info.wait_s()
     message = f"{endpoint.provider} {status} {_label(kind, code, status)}: {excerpt(body)}"
+    advice: str | None
+    if kind == "context_overflow":
+        advice = _context_hint(body)
+    elif kind == "quota" and _proxy_budget(code, body):
+        advice = (
+            "the server's own budget is spent (a proxy's key, team or model budget): raise it "
+            "on the server or wait for it to reset, or run offline with --offline"
+        )
+    else:
+        advice = hint(kind, endpoint)
     return LlmFailure(
         message,
         kind=kind,
         retryable=retryable,
         status=status,
         retry_after_s=wait,
-        hint=_context_hint(body) if kind == "context_overflow" else hint(kind, endpoint),
+        hint=advice,
         rate_limit=info,
     )
 
@@ -159,14 +176,26 @@ NOT_RETRIED = frozenset({"quota", "context_overflow", "bad_request"})
 
 
 def _classify(status: int, code: str | None, body: Any) -> str:
-    said = json.dumps(body).lower() if not isinstance(body, str) else body.lower()
-    if code in QUOTA_CODES:
+    said = _lower(body)
+    if code in QUOTA_CODES or _proxy_budget(code, body):
         return "quota"
     if any(marker in said for marker in CONTEXT_MARKERS):
         return "context_overflow"
     if status >= 500 and any(marker in said for marker in INVALID_MARKERS):
         return "bad_request"
     return _kind(status)
+
+
+def _lower(body: Any) -> str:
+    return json.dumps(body).lower() if not isinstance(body, str) else body.lower()
+
+
+def _proxy_budget(code: str | None, body: Any) -> bool:
+    """A proxy refusing the call because a budget it keeps is spent (LiteLLM's)."""
+    if code == PROXY_BUDGET_CODE:
+        return True
+    said = (_error_message(body) if isinstance(body, dict) else body) or ""
+    return any(marker in _lower(said) for marker in PROXY_BUDGET_MARKERS)
 
 
 def _label(kind: str, code: str | None, status: int) -> str:
@@ -178,12 +207,32 @@ def _label(kind: str, code: str | None, status: int) -> str:
 
 def _context_hint(body: Any) -> str:
     """Where to act: the crew's history limit, under the window the server reported."""
-    window = _find_int(body, ("n_ctx", "context_window", "max_context_length"))
+    window = _find_int(body, ("n_ctx", "context_window", "max_context_length")) or _said_window(
+        body
+    )
     server = f"the server's window of {window} tokens" if window else "the server's window"
     return (
         f"the prompt is longer than {server}: lower limits.max_history_tokens below it "
         "(leaving room for max_tokens), or start the server with a larger context"
     )
+
+
+# The window as servers write it in words, when no field holds it (a proxy passing the message
+# on): llama.cpp "exceeds the available context size (1024 tokens)", OpenAI and vLLM "maximum
+# context length is 8192 tokens", Anthropic "prompt is too long: 210000 tokens > 200000 maximum".
+_WINDOW_SAID = (
+    re.compile(r"context (?:size|length|window)(?: is| of)? \(?(\d[\d,]*) tokens"),
+    re.compile(r"tokens > (\d[\d,]*) maximum"),
+)
+
+
+def _said_window(body: Any) -> int | None:
+    said = (_error_message(body) if isinstance(body, dict) else body) or ""
+    for pattern in _WINDOW_SAID:
+        found = pattern.search(said)
+        if found:
+            return int(found.group(1).replace(",", "")) or None
+    return None
 
 
 def _find_int(body: Any, names: tuple[str, ...]) -> int | None:
@@ -236,10 +285,21 @@ def connection_failure(endpoint: Endpoint, *, timed_out: bool, timeout_s: float)
 
 
 def malformed(endpoint: Endpoint, status: int, reason: str, content: bytes) -> LlmFailure:
-    """A response body that is not what the wire format promises; not retried."""
-    shown = excerpt(_said(endpoint, content))
+    """A response body that is not what the wire format promises; not retried. An error body
+    sent with a success status (the LiteLLM proxy's, when it could not translate its upstream's
+    answer) is shown as the error it is, not as a server speaking another API."""
+    said = _said(endpoint, content)
+    if isinstance(said, dict) and _error_message(said) and isinstance(said.get("error"), dict):
+        return LlmFailure(
+            f"{endpoint.provider} {status} error in a success response: {excerpt(said)}",
+            kind="malformed",
+            retryable=False,
+            status=status,
+            hint="the server (or a proxy's upstream) failed although it answered "
+            f"{status}: its message says why",
+        )
     return LlmFailure(
-        f"{endpoint.provider} {status} malformed response: {reason}; body starts: {shown}",
+        f"{endpoint.provider} {status} malformed response: {reason}; body starts: {excerpt(said)}",
         kind="malformed",
         retryable=False,
         status=status,
@@ -291,7 +351,7 @@ def _error_code(body: Any) -> str | None:
         error.get("type"),
     ]
     codes = [c for c in found if isinstance(c, str) and c]
-    quota = [c for c in codes if c in QUOTA_CODES]
+    quota = [c for c in codes if c in QUOTA_CODES or c == PROXY_BUDGET_CODE]
     return next(iter(quota or codes), None)
 
 

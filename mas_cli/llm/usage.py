@@ -14,6 +14,8 @@ input or output count missing), gets an estimate from the tokenizer, marked as s
 zero that a budget would take at its word. A count written as a float (`1000.0`) is a count,
 rounded up. An OpenAI-shaped usage with more cached tokens than prompt tokens left the cache
 reads out of its prompt count (Anthropic's way, as some proxies translate it): they are added.
+No input at all is no count either: every request sends at least one token, and the LiteLLM proxy
+fills in zeros for a server that reported no usage.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ def openai_usage(raw: Any) -> Usage | None:
         reasoning = _count(_part(raw, "completion_tokens_details"), "reasoning_tokens")
     except _NotACount:
         return None
+    if prompt + cached == 0:  # every request sends a token: zeros are a usage nobody counted
+        return None
     return Usage(
         input_tokens=prompt + cached if cached > prompt else prompt,
         output_tokens=output,
@@ -70,6 +74,8 @@ def anthropic_usage(raw: Any) -> Usage | None:
         read = _count(raw, "cache_read_input_tokens")
         write = _count(raw, "cache_creation_input_tokens")
     except _NotACount:
+        return None
+    if fresh + read + write == 0:
         return None
     return Usage(
         input_tokens=fresh + read + write,

@@ -22,7 +22,13 @@ WIDENING_PARAMS = {
     "max_completion_tokens": MAX_TOKENS_FIX,
     "max_output_tokens": MAX_TOKENS_FIX,
     "max_new_tokens": MAX_TOKENS_FIX,
+    # llama-server takes its own n_predict over max_tokens (-1: until the context is full), and
+    # LiteLLM passes it through; num_predict is Ollama's name for it.
+    "n_predict": MAX_TOKENS_FIX,
+    "num_predict": MAX_TOKENS_FIX,
     "n": "remove it: mas reads one answer per call, and n > 1 multiplies the billed output",
+    "n_cmpl": "remove it: mas reads one answer per call, and n_cmpl > 1 multiplies the billed "
+    "output",
     "best_of": "remove it: best_of > 1 bills every candidate's output",
 }
 # `params` that would replace what mas itself sends (they go in last): the model a call is
@@ -71,6 +77,9 @@ def url_problem(url: str) -> str | None:
         return "names no host"
     if port == 0:
         return "has port 0"
+    if parts.query or parts.fragment:
+        # The SDKs append the API's path to the whole URL: `/v1?x=1` calls `/v1?x=1/chat/...`.
+        return "has a query or a fragment (after ? or #), which the SDK would send before the path"
     return None
 
 
@@ -133,7 +142,7 @@ class ModelSpec(Spec):
                 raise ValueError(f"{key} cannot be set in params; {fix}")
         for key, fix in WIDENING_PARAMS.items():
             value = params.get(key)
-            one = key in ("n", "best_of") and type(value) is int and value == 1
+            one = key in ("n", "n_cmpl", "best_of") and type(value) is int and value == 1
             if key in params and not one:
                 raise ValueError(f"{key} would widen the output the budget plans for; {fix}")
         return params

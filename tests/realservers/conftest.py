@@ -13,13 +13,15 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import install
+from fakeserver import FakeServer, Reply, Route, openai_text
 from scriptedmodel import write_scripted_model
 from servers import LLAMA_CTX, Server, ensure, free_port, quiet_env, running
 from tinymodel import write_model
 
 # Canned answers, errors and tool calls, one model name each, and `tiny`, routed to llama-server
 # (its usage is what llama-server really counted, not a canned figure). `canned` has a price the proxy
-# knows and reports (x-litellm-response-cost); mas has none for it.
+# knows and reports (x-litellm-response-cost); mas has none for it. `budgeted` is `canned` under a
+# budget its first call crosses: the proxy answers every later call with its budget 429.
 LITELLM_CONFIG = """\
 model_list:
   - model_name: canned
@@ -29,6 +31,15 @@ model_list:
       mock_response: '{"decision": "approve", "score": 0.25}'
       input_cost_per_token: 0.001
       output_cost_per_token: 0.002
+  - model_name: budgeted
+    litellm_params:
+      model: openai/budgeted
+      api_key: sk-none
+      mock_response: '{"decision": "approve", "score": 0.25}'
+      input_cost_per_token: 0.001
+      output_cost_per_token: 0.002
+      max_budget: 0.000001
+      budget_duration: 30d
   - model_name: think
     litellm_params:
       model: openai/think
@@ -68,6 +79,11 @@ model_list:
       model: openai/scripted
       api_key: sk-none
       api_base: SCRIPTED_URL/v1
+  - model_name: unmetered
+    litellm_params:
+      model: openai/unmetered
+      api_key: sk-none
+      api_base: UNMETERED_URL/v1
 litellm_settings:
   telemetry: false
 general_settings:
@@ -77,15 +93,20 @@ general_settings:
 
 @pytest.fixture(scope="session")
 def litellm(
-    tmp_path_factory: pytest.TempPathFactory, llama: Server, scripted: Server
+    tmp_path_factory: pytest.TempPathFactory,
+    llama: Server,
+    scripted: Server,
+    unmetered: FakeServer,
 ) -> Iterator[Server]:
     """The LiteLLM proxy (both wire formats) with canned models and routes to llama-server."""
     python = ensure("litellm")
     folder = tmp_path_factory.mktemp("litellm")
     config = folder / "config.yaml"
-    config.write_text(
-        LITELLM_CONFIG.replace("LLAMA_URL", llama.url).replace("SCRIPTED_URL", scripted.url)
-    )
+    urls = {"LLAMA_URL": llama.url, "SCRIPTED_URL": scripted.url, "UNMETERED_URL": unmetered.url}
+    text = LITELLM_CONFIG
+    for name, url in urls.items():
+        text = text.replace(name, url)
+    config.write_text(text)
     port = free_port()
     cmd = [str(python.parent / "litellm"), "--config", str(config)]
     cmd += ["--host", "127.0.0.1", "--port", str(port)]
@@ -93,6 +114,20 @@ def litellm(
         "LiteLLM proxy", cmd, "/health/liveliness", folder / "proxy.log", quiet_env()
     ) as s:
         yield s
+
+
+@pytest.fixture(scope="session")
+def unmetered() -> Iterator[FakeServer]:
+    """An OpenAI-compatible server that answers every call and reports no usage, as some do;
+    the proxy routes model `unmetered` to it. It answers the Responses API (where the proxy
+    sends a call made on Anthropic's wire) with the same chat completion, which the proxy
+    cannot read: it says so in an error body sent with status 200."""
+    answer = openai_text('{"decision": "approve", "score": 0.25}').json
+    reply = Reply(json={k: v for k, v in answer.items() if k != "usage"})
+    with FakeServer() as server:
+        server.openai.handler = lambda _body: reply
+        server.routes["/v1/responses"] = Route(handler=lambda _body: reply)
+        yield server
 
 
 PHOENIX_START_S = 600.0

@@ -8,12 +8,17 @@ enums, a cap the shortest valid answer cannot fit in, greedy decoding where a fi
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import pytest
 from crewkit import of_type
 from realcrew import calls, crew, run_live
-from servers import LLAMA_CTX, Server
+from servers import LLAMA_CTX, Server, post
 from tinymodel import END_TOKEN, TOOL_CALL_TOKEN
+
+from mas_cli.errors import SpecError
+from mas_cli.spec.loader import load_crew
 
 VERDICT = {
     "type": "object",
@@ -22,6 +27,7 @@ VERDICT = {
     "properties": {"decision": {"type": "string", "enum": ["approve", "review", "block"]}},
 }
 GREEDY = {"top_k": 1, "seed": 7}
+USER = {"role": "user", "content": "Review account a-1."}
 # A random model writes text before a tool call for ever; biased, it opens the call at once,
 # the server's grammar writes the rest (a boolean argument), and the turn ends after it.
 CALL_NOW = {
@@ -134,3 +140,55 @@ def test_a_500_that_blames_the_request_is_not_retried(
     reason = result.tasks["t"].reason or ""
     assert "500 bad_request" in reason, reason
     assert "Cannot use both json_schema and grammar" in reason
+
+
+def test_n_predict_in_params_is_refused_since_the_server_takes_it_over_max_tokens(
+    llama: Server, tmp_path: Path, clean_env: Path
+) -> None:
+    """llama-server reads its own `n_predict` before `max_tokens` (-1: until the context is
+    full), so a crew passing it in `params` was billed past the cap every budget plans for."""
+    body = {"model": "tiny", "max_tokens": 4, "n_predict": 40, "messages": [USER]}
+    status, _, raw = post(llama.url + "/v1/chat/completions", {**body, **GREEDY})
+    assert status == 200
+    assert json.loads(raw)["usage"]["completion_tokens"] > 4  # the server's behaviour
+    path = crew(tmp_path, openai(llama, max_tokens=4, params={"n_predict": 40}), schema=None)
+    with pytest.raises(SpecError, match="n_predict would widen the output the budget plans"):
+        load_crew(path)
+
+
+def test_a_tool_call_cut_off_at_max_tokens_fails_saying_so(
+    llama: Server, tmp_path: Path, clean_env: Path
+) -> None:
+    """At 40 tokens the server's grammar has opened the call and its arguments are `{`
+    (finish_reason length). Before the fix the agent was told to send JSON and called again,
+    cut again, until the history passed the server's window."""
+    model = openai(llama, max_tokens=40, params=CALL_NOW)
+    path = crew(tmp_path, model, schema=None, tools="flag", limits={"max_turns": 4})
+    result, items = run_live(path, clean_env)
+    [call] = calls(items)
+    assert (call["finish_reason"], call["output_tokens"]) == ("length", 40)
+    assert not of_type(items, "tool_call")
+    assert (result.tasks["t"].reason or "").startswith(
+        "answer cut off at max_tokens 40 in the arguments of flag (finish_reason length)"
+    )
+
+
+def test_an_answer_cut_off_by_the_context_window_says_so_not_max_tokens(
+    llama: Server, tmp_path: Path, clean_env: Path
+) -> None:
+    """With the turn's end tokens banned, the answer runs until prompt and answer fill the
+    server's 1024 tokens: finish_reason length, far under max_tokens 4096. Before the fix the
+    advice was to raise max_tokens, which cannot help."""
+    # <|endoftext|>, <|im_start|> and <|im_end|>, the control tokens up to END_TOKEN
+    no_end = {"logit_bias": {str(t): -100 for t in range(END_TOKEN - 2, END_TOKEN + 1)}}
+    path = crew(tmp_path, openai(llama, params={**no_end, **GREEDY}), schema=None)
+    path.write_text(path.read_text().replace("Review account a-1.", "ab " * 200))
+    result, items = run_live(path, clean_env)
+    [call] = calls(items)
+    assert call["finish_reason"] == "length"
+    assert call["input_tokens"] + call["output_tokens"] == LLAMA_CTX
+    reason = result.tasks["t"].reason or ""
+    assert reason.startswith(
+        f"answer cut off after {call['output_tokens']} tokens, under max_tokens 4096 "
+        "(finish_reason length): the prompt and the answer filled the model's context window"
+    ), reason
