@@ -383,3 +383,26 @@ def test_a_batch_continues_as_new_and_loses_nothing_across_runs(
     assert len(provider.log) <= info["llm_calls"]
     assert 0 < info["cost_usd"] <= budget
     assert info["cost_usd"] >= len(provider.paid()) * PER_CALL_USD * 0.999
+
+
+def test_a_namespace_with_a_typo_is_named_with_the_ones_there_are(
+    temporal: Temporal, tmp_path: Path
+) -> None:
+    crew_path = crew(tmp_path / "crew", "http://127.0.0.1:9", 100)
+    path = items(tmp_path / "items.jsonl", 2)
+    where = ["--address", temporal.address, "--namespace", "defualt"]
+    home = tmp_path / "home"
+    for args in (
+        ["worker", str(crew_path), *where],
+        ["batch", str(crew_path), "--inputs", str(path), "--engine", "temporal", *where],
+    ):
+        done = subprocess.run(
+            mas(*args, home=home), capture_output=True, text=True, check=False, timeout=120,
+            env=worker_env("sk-ns"),
+        )  # fmt: skip
+        assert done.returncode == 2, done.stderr
+        assert "--namespace 'defualt': Temporal at" in done.stderr
+        assert "did you mean 'default'?" in done.stderr
+        assert "bug in mas" not in done.stderr
+        assert "Traceback" not in done.stderr
+    assert not list(home.glob("batches/*"))
