@@ -5,6 +5,7 @@ batch.json finished too."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 
 from mas_cli.batch.folder import BatchFolder, read_info
@@ -13,7 +14,7 @@ from mas_cli.batch.start import tally_of
 from mas_cli.fleet.connect import Where, connect
 from mas_cli.fleet.follow import Books, follow
 from mas_cli.fleet.messages import Status
-from mas_cli.fleet.submit import workflow_state
+from mas_cli.fleet.submit import Unanswered, workflow_state
 
 
 def fleet_status(path: Path) -> BatchResult:
@@ -29,12 +30,18 @@ async def _status(path: Path) -> BatchResult:
     info = read_info(path)
     client = await connect(Where(**info.get("temporal", {})))
     handle = client.get_workflow_handle(path.name, result_type=Status)
-    state = await workflow_state(handle)
+    unanswered: Unanswered | None = None
+    try:
+        state = await workflow_state(handle, info)
+    except Unanswered as exc:  # running: what ended is in the history all the same
+        state, unanswered = Status(), exc
     with BatchFolder(path) as folder:
         tally = tally_of(path)
         result = await follow(
             client, handle, Books(folder, info, tally, lambda _t: None), wait=state is None
         )
+    if unanswered is not None:
+        return replace(result, reason=str(unanswered))
     if state is not None:
         tally.in_flight = state.running
         tally.cost_usd = state.cost_usd

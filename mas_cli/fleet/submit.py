@@ -39,6 +39,7 @@ from mas_cli.spec.loader import Crew
 # A workflow task replays the whole history on a worker that did not have it cached (after a
 # worker was lost): give it time on a loaded machine (Temporal's default is 10 s).
 TASK_TIMEOUT = timedelta(seconds=60)
+QUERY_WAIT = timedelta(seconds=15)  # a worker answers a query at once; none polls: say so
 PAGE = 200  # items a feed update carries (a few hundred KB at most: well under a payload's 2 MB)
 CONTINUE_AT = 10_000  # history events after which the workflow continues as new
 CONTINUE_ENV = "MAS_TEMPORAL_CONTINUE_AT"  # lowers it (tests), or raises it up to HISTORY_STOP
@@ -93,8 +94,20 @@ async def _detachable(batch_id: str, work: Coroutine[Any, Any, BatchResult]) -> 
     waiting.cancel()
     if task.done():
         return task.result()
-    task.cancel()
+    await ended(task)
     raise Detached(batch_id)
+
+
+async def ended(*tasks: asyncio.Task[Any]) -> None:
+    """Cancel `tasks` and let them end. The SDK turns the cancel of an update in flight into
+    WorkflowUpdateRPCTimeoutOrCancelledError: a task left to end on its own would print it,
+    with a traceback, as Python exits."""
+    for task in tasks:
+        task.cancel()
+    await asyncio.wait(tasks, timeout=10)  # a cancelled RPC ends at once; never hang a Ctrl-C
+    for task in tasks:
+        if task.done() and not task.cancelled():
+            task.exception()  # taken: asyncio reports an exception never taken
 
 
 async def _submit(
@@ -153,8 +166,7 @@ async def feed_and_follow(
             feeding.result()  # raises what stopped the feed
         return await following
     finally:
-        feeding.cancel()
-        following.cancel()
+        await ended(feeding, following)
 
 
 def continue_at() -> int:
@@ -245,7 +257,7 @@ async def _send(handle: Any, page: Page) -> bool:
             try:
                 if await workflow_state(handle) is None:
                     return False  # it ended (stopped): the items not fed are listed as not run
-            except RPCError:
+            except (RPCError, MasError):
                 pass
             if pause is None:
                 raise MasError(
@@ -268,7 +280,7 @@ async def _attach(path: Path, progress: Progress) -> BatchResult:
         tally.add(record.get("status"))
     with BatchFolder(path) as folder:
         books = Books(folder, info, tally, progress)
-        state = await workflow_state(handle)
+        state = await workflow_state(handle, info)
         if state is not None and not state.closed:
             crew = load_crew(Path(str(info.get("crew_path", ""))))
             key = (info.get("options") or {}).get("key")
@@ -276,12 +288,41 @@ async def _attach(path: Path, progress: Progress) -> BatchResult:
         return await follow(client, handle, books)
 
 
-async def workflow_state(handle: Any) -> Status | None:
-    """The workflow's own account of the batch while it runs; None once it has ended."""
-    from temporalio.client import WorkflowExecutionStatus
+class Unanswered(MasError):
+    """The batch's workflow runs, but no worker answered for it (a query needs a worker)."""
 
-    described = await handle.describe()
+
+async def workflow_state(handle: Any, info: dict[str, Any] | None = None) -> Status | None:
+    """The workflow's own account of the batch while it runs; None once it has ended.
+
+    Raises:
+        MasError: the service has no such workflow (a development server restarted).
+        Unanswered: it runs, but no worker polls its task queue to answer for it.
+    """
+    from temporalio.client import WorkflowExecutionStatus
+    from temporalio.service import RPCError, RPCStatusCode
+
+    where = (info or {}).get("temporal") or {}
+    try:
+        described = await handle.describe()
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+        raise MasError(
+            f"batch {handle.id}: Temporal at {where.get('address', '?')} has no such workflow "
+            "(a development server keeps nothing across a restart)",
+            hint="the items it ended are in the batch's results.jsonl; run the others as a "
+            "new batch",
+        ) from None
     if described.status != WorkflowExecutionStatus.RUNNING:
         return None
-    state: Status = await handle.query("state", result_type=Status)
+    try:
+        state: Status = await handle.query("state", result_type=Status, rpc_timeout=QUERY_WAIT)
+    except RPCError:  # the server asks a worker, and none polls the task queue
+        queue, crew = where.get("task_queue", "?"), (info or {}).get("crew_path", "CREW.yaml")
+        raise Unanswered(
+            f"batch {handle.id} runs on Temporal, but no worker answered for it",
+            hint=f"start one on its task queue: mas worker {crew} --task-queue {queue} "
+            f"--address {where.get('address', '?')} --namespace {where.get('namespace', '?')}",
+        ) from None
     return state

@@ -406,3 +406,42 @@ def test_a_namespace_with_a_typo_is_named_with_the_ones_there_are(
         assert "bug in mas" not in done.stderr
         assert "Traceback" not in done.stderr
     assert not list(home.glob("batches/*"))
+
+
+def test_ctrl_c_while_the_items_are_fed_detaches_without_a_traceback(
+    temporal: Temporal, tmp_path: Path
+) -> None:
+    # No worker polls this queue: the workflow never takes its first page, so the submitter
+    # is inside the feed update when Ctrl-C comes (as it is most of a large batch's time).
+    crew_path = crew(tmp_path / "crew", "http://127.0.0.1:9", 100)
+    home = tmp_path / "home"
+    batch = start_batch(temporal, crew_path, "q-ctrl-c", home, 5)
+    deadline = time.monotonic() + 120
+    while not list(home.glob("batches/*/batch.json")):
+        assert batch.poll() is None, batch.communicate()
+        assert time.monotonic() < deadline, "the batch was never submitted"
+        time.sleep(0.1)
+    time.sleep(2)  # connected, the workflow started, the first page sent
+    batch.send_signal(signal.SIGINT)
+    _out, err = batch.communicate(timeout=60)
+    [folder] = (home / "batches").iterdir()
+    assert batch.returncode == 130, err
+    assert "Traceback" not in err
+    assert f"batch {folder.name} runs on" in err
+    assert f"follow it with: mas resume {folder.name}" in err
+    status = subprocess.run(
+        mas("batch", "status", folder.name, "--json", home=home),
+        capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert status.returncode == 0, status.stderr
+    shown = json.loads(status.stdout)
+    assert shown["status"] == "running"  # the workflow was left running
+    assert "no worker answered for it" in shown["reason"]
+    assert f"mas worker {crew_path} --task-queue q-ctrl-c" in shown["reason"]
+    attached = subprocess.run(
+        mas("resume", folder.name, home=home),
+        capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert attached.returncode == 1, attached.stderr
+    assert "no worker answered for it" in attached.stderr
+    assert "bug in mas" not in attached.stderr
