@@ -32,7 +32,7 @@ from mas_cli.engine.stops import answered
 from mas_cli.errors import MasError, UsageError
 from mas_cli.fleet.connect import Where, connect
 from mas_cli.fleet.follow import Books, follow
-from mas_cli.fleet.link import RETRY_S
+from mas_cli.fleet.link import RETRY_S, given_back
 from mas_cli.fleet.messages import WORKFLOW, BatchStart, Budget, ItemIn, Page, Rate, Status
 from mas_cli.spec.loader import Crew
 
@@ -247,13 +247,14 @@ async def feed(
 async def _send(handle: Any, page: Page) -> bool:
     """One page to the workflow, sent again after a failure (the workflow takes it once):
     whether it was taken (False: no room now, or the workflow has ended)."""
-    from temporalio.client import RPCError, WorkflowUpdateFailedError
+    from temporalio.client import RPCError, RPCTimeoutOrCancelledError, WorkflowUpdateFailedError
 
     for pause in (*RETRY_S, None):
         try:
             fed: int = await handle.execute_update("feed", page, result_type=int)
             return fed >= page.fed
-        except (RPCError, WorkflowUpdateFailedError) as exc:
+        except (RPCError, WorkflowUpdateFailedError, RPCTimeoutOrCancelledError) as exc:
+            given_back()  # a Ctrl-C, not a timeout
             try:
                 if await workflow_state(handle) is None:
                     return False  # it ended (stopped): the items not fed are listed as not run
