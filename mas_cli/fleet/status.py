@@ -14,7 +14,7 @@ from mas_cli.batch.start import tally_of
 from mas_cli.fleet.connect import Where, connect
 from mas_cli.fleet.follow import Books, follow
 from mas_cli.fleet.messages import Status
-from mas_cli.fleet.submit import Unanswered, workflow_state
+from mas_cli.fleet.submit import Unanswered, lost_service, workflow_state
 
 
 def fleet_status(path: Path) -> BatchResult:
@@ -23,7 +23,8 @@ def fleet_status(path: Path) -> BatchResult:
     Raises:
         UsageError: the service cannot be reached.
     """
-    return asyncio.run(_status(path))
+    with lost_service(path.name):
+        return asyncio.run(_status(path))
 
 
 async def _status(path: Path) -> BatchResult:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -76,7 +77,29 @@ class Detached(Exception):
 
 
 def _run(batch_id: str, work: Coroutine[Any, Any, BatchResult]) -> BatchResult:
-    return asyncio.run(_detachable(batch_id, work))
+    with lost_service(batch_id):
+        return asyncio.run(_detachable(batch_id, work))
+
+
+@contextmanager
+def lost_service(batch_id: str) -> Iterator[None]:
+    """The service gone while the batch is followed (down, restarted, unreachable), once the
+    SDK's own retries gave up: said so, with how to follow the batch again.
+
+    Raises:
+        MasError: the service stopped answering.
+    """
+    from temporalio.service import RPCError
+
+    try:
+        yield
+    except RPCError as exc:
+        lines = str(exc).strip().splitlines() or [type(exc).__name__]
+        raise MasError(
+            f"lost Temporal while following batch {batch_id}: {lines[0][:300]}",
+            hint=f"the batch lives in the workflow: once the service answers, follow it again "
+            f"with mas resume {batch_id} (a development server keeps nothing across a restart)",
+        ) from None
 
 
 async def _detachable(batch_id: str, work: Coroutine[Any, Any, BatchResult]) -> BatchResult:

@@ -26,6 +26,7 @@ import time
 import zlib
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -445,3 +446,40 @@ def test_ctrl_c_while_the_items_are_fed_detaches_without_a_traceback(
     assert attached.returncode == 1, attached.stderr
     assert "no worker answered for it" in attached.stderr
     assert "bug in mas" not in attached.stderr
+
+
+def test_a_server_gone_mid_batch_is_said_with_how_to_follow_again(tmp_path: Path) -> None:
+    # A server of its own, stopped under a batch in flight (the others share the module's).
+    fraud = Path(__file__).resolve().parents[2] / "crews" / "fraud-review" / "crew.yaml"
+    path = tmp_path / "items.jsonl"
+    path.write_text("".join(json.dumps({"transaction": f"tx-{i}"}) + "\n" for i in range(200)))
+    home = tmp_path / "home"
+    env = worker_env("")
+    with ExitStack() as stack:
+        server = stack.enter_context(dev_server(tmp_path))
+        where = ["--address", server.address, "--task-queue", "q-gone"]
+        with (tmp_path / "worker.log").open("w") as log:
+            worker = subprocess.Popen(
+                mas("worker", str(fraud), *where, "-c", "1", home=tmp_path / "worker"),
+                stdout=log, stderr=subprocess.STDOUT, env=env,
+            )  # fmt: skip
+        stack.callback(worker.wait, 30)  # it retries the server for good: killed
+        stack.callback(worker.kill)
+        args = ["batch", str(fraud), "--inputs", str(path), "--offline", "--engine", "temporal"]
+        batch = subprocess.Popen(
+            mas(*args, *where, "-q", home=home), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, env=env,
+        )  # fmt: skip
+        deadline = time.monotonic() + 300
+        while len(list(home.glob("runs/*"))) < 2:
+            assert batch.poll() is None, batch.communicate()
+            assert time.monotonic() < deadline, (tmp_path / "worker.log").read_text()[-2000:]
+            time.sleep(0.2)
+        stack.close()  # the worker killed, then the server stopped, the batch in flight
+        _out, err = batch.communicate(timeout=300)
+    [folder] = (home / "batches").iterdir()
+    assert batch.returncode == 1, err
+    assert f"lost Temporal while following batch {folder.name}" in err
+    assert f"follow it again with mas resume {folder.name}" in err
+    assert "bug in mas" not in err
+    assert "Traceback" not in err
