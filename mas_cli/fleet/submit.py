@@ -34,7 +34,16 @@ from mas_cli.errors import MasError, UsageError
 from mas_cli.fleet.connect import Where, connect
 from mas_cli.fleet.follow import Books, follow
 from mas_cli.fleet.link import RETRY_S, given_back
-from mas_cli.fleet.messages import WORKFLOW, BatchStart, Budget, ItemIn, Page, Rate, Status
+from mas_cli.fleet.messages import (
+    WORKFLOW,
+    BatchStart,
+    Budget,
+    ItemIn,
+    Page,
+    Rate,
+    Status,
+    crew_digest,
+)
 from mas_cli.spec.loader import Crew
 
 # A workflow task replays the whole history on a worker that did not have it cached (after a
@@ -147,6 +156,7 @@ async def _submit(
         Budget(options.max_cost_usd, options.max_llm_calls, options.max_tokens),
         [Rate(key, r.rpm, r.tpm) for key, r in crew.spec.rate_limits.items()],
         threshold,
+        crew_digest=crew_digest(crew.spec.model_dump(mode="json")),
     )  # fmt: skip
     try:
         handle = await client.start_workflow(

@@ -483,3 +483,29 @@ def test_a_server_gone_mid_batch_is_said_with_how_to_follow_again(tmp_path: Path
     assert f"follow it again with mas resume {folder.name}" in err
     assert "bug in mas" not in err
     assert "Traceback" not in err
+
+
+def test_a_worker_whose_crew_file_differs_refuses_the_items(
+    temporal: Temporal, provider: Provider, tmp_path: Path
+) -> None:
+    crew_path = crew(tmp_path / "crew", provider.url, 10_000)
+    changed = crew(tmp_path / "changed", provider.url, 10_000)  # the same name, edited since
+    doc = json.loads(changed.read_text())
+    doc["tasks"][0]["prompt"] = "Send the notice for {item}, in capitals."
+    changed.write_text(json.dumps(doc))
+    fleet = Fleet(changed, temporal, tmp_path, "q-crew", "sk-crew")
+    home = tmp_path / "home"
+    try:
+        fleet.start()
+        batch = start_batch(temporal, crew_path, "q-crew", home, 2)
+        out, err = batch.communicate(timeout=300)
+    finally:
+        fleet.stop()
+    assert batch.returncode == 1, f"{out}\n{err}\n{fleet.logs()}"
+    assert provider.log == []  # no item ran under a crew it was not submitted with
+    [folder] = (home / "batches").iterdir()
+    results = jsonl(folder / "results.jsonl")
+    assert [r["status"] for r in results] == ["failed", "failed"]
+    assert all("differs from the crew batch" in r["error"] for r in results), results
+    assert str(changed) in results[0]["error"]
+    assert len(jsonl(folder / "dead.jsonl")) == 2
