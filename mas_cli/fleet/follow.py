@@ -192,8 +192,8 @@ def finish(books: Books, status: Status) -> BatchResult:
     """batch.json at the batch's end: how it ended, its counts, what the workers spent; a
     batch that stopped puts the items it never ran in dead.jsonl, ready to be fed back."""
     folder, info, tally = books.folder, books.info, books.tally
-    if status.reason:
-        _not_run(books, status.reason)
+    if status.reason and info.get("status") == "running":  # listed once, by the first to end it
+        _not_run(books, status.reason, status.fed)
     verdict: BatchStatus = "stopped" if status.reason else "finished"
     tally.duplicates = status.duplicates
     tally.cost_usd = status.cost_usd
@@ -209,8 +209,10 @@ def finish(books: Books, status: Status) -> BatchResult:
     return BatchResult(folder.batch_id, folder.path, verdict, status.reason, tally)
 
 
-def _not_run(books: Books, reason: str) -> None:
-    from mas_cli.batch.items import Item, read_items
+def _not_run(books: Books, reason: str, fed: int) -> None:
+    """The items never run, and the unreadable lines past the last page the workflow took
+    (the feed writes those of the pages taken)."""
+    from mas_cli.batch.items import BadLine, Item, read_items
     from mas_cli.spec.loader import load_crew
 
     done = set(latest_results(books.folder.path))
@@ -222,5 +224,7 @@ def _not_run(books: Books, reason: str) -> None:
             if isinstance(item, Item) and item.key not in done:
                 done.add(item.key)
                 books.folder.dead_letter(item.key, f"not run: {reason}", item.inputs)
+            elif isinstance(item, BadLine) and item.line > fed:
+                books.folder.dead_letter(item.key, item.reason, item.inputs)
     except MasError:  # the crew or the items file moved since: nothing to list
         return

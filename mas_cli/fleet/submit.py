@@ -244,37 +244,47 @@ async def feed(
     handle: Any, crew: Crew, books: Books, *, key: str | None, after: int, wait: bool = True
 ) -> bool:
     """Send the items after line `after` to the workflow, a page at a time, each once there is
-    room for it (`wait`) or while there is; unreadable lines go to dead.jsonl here, repeated
-    keys are counted and passed over. Whether every item was fed (False: the workflow had no
-    room without waiting, or it ended).
+    room for it (`wait`) or while there is; unreadable lines go to dead.jsonl here once the
+    page they were read with is taken (a page not taken is read again by the next feed, or
+    listed when the batch stops), repeated keys are counted and passed over. Whether every
+    item was fed (False: the workflow had no room without waiting, or it ended).
 
     Raises:
         MasError: the workflow did not answer, after retries.
     """
     page: list[ItemIn] = []
+    bad: list[BadLine] = []
     line, repeats = after, 0
     seen: set[str] = set()
-    folder, tally = books.folder, books.tally
     items = Path(str(books.info["inputs_path"]))
     for item in read_items(items, crew.spec, key):
         line = item.line
         if isinstance(item, BadLine):
             if item.line > after:
-                folder.dead_letter(item.key, item.reason, item.inputs)
-                tally.dead += 1
-            continue
-        if item.key in seen:
+                bad.append(item)
+        elif item.key in seen:
             repeats += int(item.line > after)
             continue
-        seen.add(item.key)
-        if item.line <= after:
-            continue
-        page.append(ItemIn(item.key, item.line, item.inputs))
-        if len(page) >= PAGE:
+        elif item.line > after:
+            seen.add(item.key)
+            page.append(ItemIn(item.key, item.line, item.inputs))
+        else:
+            seen.add(item.key)
+        if len(page) + len(bad) >= PAGE:
             if not await _send(handle, Page(page, line, False, repeats, wait)):
                 return False
-            page, repeats = [], 0
-    return await _send(handle, Page(page, line, True, repeats, wait))
+            _dead_letters(books, bad)
+            page, bad, repeats = [], [], 0
+    taken = await _send(handle, Page(page, line, True, repeats, wait))
+    if taken:
+        _dead_letters(books, bad)
+    return taken
+
+
+def _dead_letters(books: Books, bad: list[BadLine]) -> None:
+    for item in bad:
+        books.folder.dead_letter(item.key, item.reason, item.inputs)
+        books.tally.dead += 1
 
 
 async def _send(handle: Any, page: Page) -> bool:
