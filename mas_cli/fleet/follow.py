@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mas_cli.batch.folder import RESULTS, BatchFolder, BatchStatus, latest_results, now_iso
+from mas_cli.batch.folder import DEAD, RESULTS, BatchFolder, BatchStatus, latest_results, now_iso
 from mas_cli.batch.passes import line_spend
 from mas_cli.batch.runner import BatchResult, Progress, Tally
 from mas_cli.errors import MasError
@@ -110,8 +110,27 @@ async def follow(client: Any, handle: Any, books: Books, *, wait: bool = True) -
             break
     if not wait:
         return BatchResult(folder.batch_id, folder.path, "running", None, tally)
-    status: Status = await handle.result()
+    from temporalio.client import WorkflowFailureError
+
+    try:
+        status: Status = await handle.result()
+    except WorkflowFailureError as exc:  # terminated, cancelled or timed out on the service
+        return finish(books, _cut_short(books, exc))
     return finish(books, status)
+
+
+def _cut_short(books: Books, exc: Exception) -> Status:
+    """The end of a workflow that ended without a result, as a stopped batch's."""
+    cause = exc.__cause__ or exc
+    how = type(cause).__name__.removesuffix("Error").lower() or "ended"
+    said = str(cause).strip()
+    reason = (
+        f"batch stopped: its workflow on Temporal was {how}"
+        + (f" ({said})" if said and said != how else "")
+        + "; the items it never ran are in dead.jsonl: run them as a new batch "
+        "(mas batch CREW --inputs dead.jsonl)"
+    )
+    return Status(reason=reason, cost_usd=books.tally.cost_usd)
 
 
 async def _follow_run(
@@ -215,7 +234,7 @@ def _not_run(books: Books, reason: str, fed: int) -> None:
     from mas_cli.batch.items import BadLine, Item, read_items
     from mas_cli.spec.loader import load_crew
 
-    done = set(latest_results(books.folder.path))
+    done = set(latest_results(books.folder.path)) | _dead_keys(books.folder.path)
     try:
         crew = load_crew(Path(str(books.info.get("crew_path", ""))))
         items = Path(str(books.info.get("inputs_path", "")))
@@ -224,7 +243,22 @@ def _not_run(books: Books, reason: str, fed: int) -> None:
             if isinstance(item, Item) and item.key not in done:
                 done.add(item.key)
                 books.folder.dead_letter(item.key, f"not run: {reason}", item.inputs)
-            elif isinstance(item, BadLine) and item.line > fed:
+            elif isinstance(item, BadLine) and item.line > fed and item.key not in done:
+                done.add(item.key)
                 books.folder.dead_letter(item.key, item.reason, item.inputs)
     except MasError:  # the crew or the items file moved since: nothing to list
         return
+
+
+def _dead_keys(folder: Path) -> set[str]:
+    """The keys dead.jsonl lists already."""
+    from mas_cli.events.text import loads
+
+    keys: set[str] = set()
+    with suppress(OSError), (folder / DEAD).open("rb") as handle:
+        for raw in handle:
+            with suppress(ValueError):
+                record = loads(raw)
+                if isinstance(record, dict) and isinstance(record.get("key"), str):
+                    keys.add(record["key"])
+    return keys

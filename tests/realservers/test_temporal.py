@@ -509,3 +509,41 @@ def test_a_worker_whose_crew_file_differs_refuses_the_items(
     assert all("differs from the crew batch" in r["error"] for r in results), results
     assert str(changed) in results[0]["error"]
     assert len(jsonl(folder / "dead.jsonl")) == 2
+
+
+def test_a_workflow_terminated_on_the_service_ends_the_batch_stopped(
+    temporal: Temporal, tmp_path: Path
+) -> None:
+    from temporalio.client import Client
+
+    crew_path = crew(tmp_path / "crew", "http://127.0.0.1:9", 100)
+    home = tmp_path / "home"
+    batch = start_batch(temporal, crew_path, "q-terminate", home, 5)  # no worker: none runs
+    deadline = time.monotonic() + 120
+    while not list(home.glob("batches/*/batch.json")):
+        assert batch.poll() is None, batch.communicate()
+        assert time.monotonic() < deadline, "the batch was never submitted"
+        time.sleep(0.1)
+    [folder] = (home / "batches").iterdir()
+
+    async def terminate() -> None:  # as `temporal workflow terminate` or the web UI does
+        client = await Client.connect(temporal.address)
+        await client.get_workflow_handle(folder.name).terminate(reason="operator")
+
+    asyncio.run(terminate())
+    out, err = batch.communicate(timeout=120)
+    assert batch.returncode == 3, err
+    assert "bug in mas" not in err
+    assert json.loads(out)["status"] == "stopped"
+    for _ in range(2):  # followed again: the same end, nothing listed twice
+        status = subprocess.run(
+            mas("batch", "status", folder.name, "--json", home=home),
+            capture_output=True, text=True, check=False, timeout=120,
+        )  # fmt: skip
+        assert status.returncode == 0, status.stderr
+        shown = json.loads(status.stdout)
+        assert shown["status"] == "stopped"
+        assert "its workflow on Temporal was terminated (operator)" in shown["reason"]
+    letters = jsonl(folder / "dead.jsonl")
+    assert sorted(d["inputs"]["item"] for d in letters) == [f"item-{i}" for i in range(5)]
+    assert all(d["reason"].startswith("not run: batch stopped") for d in letters)
