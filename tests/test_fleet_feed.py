@@ -1,4 +1,4 @@
-"""How the submitter feeds a Temporal batch's items (fleet/submit.py `feed`) and lists those
+"""How the submitter feeds a Temporal batch's items (fleet/feed.py) and lists those
 never run when it stops (fleet/follow.py `finish`), against a fake workflow that takes pages
 while it has room: every unreadable line gets one dead letter whichever feed reads it (a
 detached submitter, then `mas resume`), and a stopped batch lists each item never run once,
@@ -14,9 +14,9 @@ from typing import Any
 
 from mas_cli.batch.folder import BatchFolder
 from mas_cli.batch.runner import Tally
+from mas_cli.fleet.feed import PAGE, feed
 from mas_cli.fleet.follow import Books, finish
 from mas_cli.fleet.messages import Page, Status
-from mas_cli.fleet.submit import PAGE, feed
 from mas_cli.spec.loader import Crew, load_crew
 
 CREW = Path(__file__).resolve().parent.parent / "crews" / "fraud-review" / "crew.yaml"

@@ -12,9 +12,10 @@ from mas_cli.batch.folder import BatchFolder, read_info
 from mas_cli.batch.runner import BatchResult
 from mas_cli.batch.start import tally_of
 from mas_cli.fleet.connect import Where, connect
+from mas_cli.fleet.feed import Unanswered, workflow_state
 from mas_cli.fleet.follow import Books, follow
 from mas_cli.fleet.messages import Status
-from mas_cli.fleet.submit import Unanswered, lost_service, workflow_state
+from mas_cli.fleet.submit import lost_service
 
 
 def fleet_status(path: Path) -> BatchResult:

@@ -27,19 +27,16 @@ from mas_cli.batch.folder import (
     now_iso,
     read_info,
 )
-from mas_cli.batch.items import BadLine, read_items
 from mas_cli.batch.runner import BatchOptions, BatchResult, Progress, Tally
 from mas_cli.engine.stops import answered
 from mas_cli.errors import MasError, UsageError
 from mas_cli.fleet.connect import Where, connect
+from mas_cli.fleet.feed import feed, workflow_state
 from mas_cli.fleet.follow import Books, follow
-from mas_cli.fleet.link import RETRY_S, given_back
 from mas_cli.fleet.messages import (
     WORKFLOW,
     BatchStart,
     Budget,
-    ItemIn,
-    Page,
     Rate,
     Status,
     crew_digest,
@@ -49,8 +46,7 @@ from mas_cli.spec.loader import Crew
 # A workflow task replays the whole history on a worker that did not have it cached (after a
 # worker was lost): give it time on a loaded machine (Temporal's default is 10 s).
 TASK_TIMEOUT = timedelta(seconds=60)
-QUERY_WAIT = timedelta(seconds=15)  # a worker answers a query at once; none polls: say so
-PAGE = 200  # items a feed update carries (a few hundred KB at most: well under a payload's 2 MB)
+DETACH_WAIT = timedelta(seconds=20)  # --detach: how long a worker has to take the first page
 CONTINUE_AT = 10_000  # history events after which the workflow continues as new
 CONTINUE_ENV = "MAS_TEMPORAL_CONTINUE_AT"  # lowers it (tests), or raises it up to HISTORY_STOP
 
@@ -173,16 +169,40 @@ async def _submit(
     with folder:
         books = Books(folder, info, tally, progress)
         if detach:
-            whole = await feed(handle, crew, books, key=options.key, after=0, wait=False)
-            progress(tally)
-            rest = None if whole else _UNFED.format(batch_id=folder.batch_id)
-            return BatchResult(folder.batch_id, folder.path, "running", rest, tally)
+            return await _detach(handle, crew, books, key=options.key, where=where, queue=queue)
         return await feed_and_follow(client, handle, crew, books, key=options.key, after=0)
+
+
+async def _detach(
+    handle: Any, crew: Crew, books: Books, *, key: str | None, where: Where, queue: str
+) -> BatchResult:
+    """Feed what the workflow takes now, and return. The workflow takes a page only once a
+    worker runs it: with none on the queue, return after DETACH_WAIT (the page sent is
+    applied when one comes, and `mas resume` feeds the rest)."""
+    folder, tally = books.folder, books.tally
+    try:
+        whole = await asyncio.wait_for(
+            feed(handle, crew, books, key=key, after=0, wait=False), DETACH_WAIT.total_seconds()
+        )
+        rest = None if whole else _UNFED.format(batch_id=folder.batch_id)
+    except TimeoutError:
+        rest = _NO_WORKER.format(
+            batch_id=folder.batch_id, wait=DETACH_WAIT.total_seconds(), crew=crew.path,
+            queue=queue, address=where.address, namespace=where.namespace,
+        )  # fmt: skip
+    progress = books.progress
+    progress(tally)
+    return BatchResult(folder.batch_id, folder.path, "running", rest, tally)
 
 
 _UNFED = (
     "the workflow took the items that fit now; the rest are fed while a submitter follows "
     "it: mas resume {batch_id}"
+)
+_NO_WORKER = (
+    "no worker took the batch's first items within {wait:g} s: it waits for one; start one "
+    "(mas worker {crew} --task-queue {queue} --address {address} --namespace {namespace}), "
+    "then feed it the rest with: mas resume {batch_id}"
 )
 
 
@@ -240,78 +260,6 @@ def _info(
     }
 
 
-async def feed(
-    handle: Any, crew: Crew, books: Books, *, key: str | None, after: int, wait: bool = True
-) -> bool:
-    """Send the items after line `after` to the workflow, a page at a time, each once there is
-    room for it (`wait`) or while there is; unreadable lines go to dead.jsonl here once the
-    page they were read with is taken (a page not taken is read again by the next feed, or
-    listed when the batch stops), repeated keys are counted and passed over. Whether every
-    item was fed (False: the workflow had no room without waiting, or it ended).
-
-    Raises:
-        MasError: the workflow did not answer, after retries.
-    """
-    page: list[ItemIn] = []
-    bad: list[BadLine] = []
-    line, repeats = after, 0
-    seen: set[str] = set()
-    items = Path(str(books.info["inputs_path"]))
-    for item in read_items(items, crew.spec, key):
-        line = item.line
-        if isinstance(item, BadLine):
-            if item.line > after:
-                bad.append(item)
-        elif item.key in seen:
-            repeats += int(item.line > after)
-            continue
-        elif item.line > after:
-            seen.add(item.key)
-            page.append(ItemIn(item.key, item.line, item.inputs))
-        else:
-            seen.add(item.key)
-        if len(page) + len(bad) >= PAGE:
-            if not await _send(handle, Page(page, line, False, repeats, wait)):
-                return False
-            _dead_letters(books, bad)
-            page, bad, repeats = [], [], 0
-    taken = await _send(handle, Page(page, line, True, repeats, wait))
-    if taken:
-        _dead_letters(books, bad)
-    return taken
-
-
-def _dead_letters(books: Books, bad: list[BadLine]) -> None:
-    for item in bad:
-        books.folder.dead_letter(item.key, item.reason, item.inputs)
-        books.tally.dead += 1
-
-
-async def _send(handle: Any, page: Page) -> bool:
-    """One page to the workflow, sent again after a failure (the workflow takes it once):
-    whether it was taken (False: no room now, or the workflow has ended)."""
-    from temporalio.client import RPCError, RPCTimeoutOrCancelledError, WorkflowUpdateFailedError
-
-    for pause in (*RETRY_S, None):
-        try:
-            fed: int = await handle.execute_update("feed", page, result_type=int)
-            return fed >= page.fed
-        except (RPCError, WorkflowUpdateFailedError, RPCTimeoutOrCancelledError) as exc:
-            given_back()  # a Ctrl-C, not a timeout
-            try:
-                if await workflow_state(handle) is None:
-                    return False  # it ended (stopped): the items not fed are listed as not run
-            except (RPCError, MasError):
-                pass
-            if pause is None:
-                raise MasError(
-                    f"the batch workflow {handle.id} did not take the items: {exc}",
-                    hint=f"see how it stands: mas batch status {handle.id}",
-                ) from None
-            await asyncio.sleep(pause)
-    raise AssertionError("unreachable")
-
-
 async def _attach(path: Path, progress: Progress) -> BatchResult:
     from mas_cli.spec.loader import load_crew
 
@@ -330,43 +278,3 @@ async def _attach(path: Path, progress: Progress) -> BatchResult:
             key = (info.get("options") or {}).get("key")
             return await feed_and_follow(client, handle, crew, books, key=key, after=state.fed)
         return await follow(client, handle, books)
-
-
-class Unanswered(MasError):
-    """The batch's workflow runs, but no worker answered for it (a query needs a worker)."""
-
-
-async def workflow_state(handle: Any, info: dict[str, Any] | None = None) -> Status | None:
-    """The workflow's own account of the batch while it runs; None once it has ended.
-
-    Raises:
-        MasError: the service has no such workflow (a development server restarted).
-        Unanswered: it runs, but no worker polls its task queue to answer for it.
-    """
-    from temporalio.client import WorkflowExecutionStatus
-    from temporalio.service import RPCError, RPCStatusCode
-
-    where = (info or {}).get("temporal") or {}
-    try:
-        described = await handle.describe()
-    except RPCError as exc:
-        if exc.status != RPCStatusCode.NOT_FOUND:
-            raise
-        raise MasError(
-            f"batch {handle.id}: Temporal at {where.get('address', '?')} has no such workflow "
-            "(a development server keeps nothing across a restart)",
-            hint="the items it ended are in the batch's results.jsonl; run the others as a "
-            "new batch",
-        ) from None
-    if described.status != WorkflowExecutionStatus.RUNNING:
-        return None
-    try:
-        state: Status = await handle.query("state", result_type=Status, rpc_timeout=QUERY_WAIT)
-    except RPCError:  # the server asks a worker, and none polls the task queue
-        queue, crew = where.get("task_queue", "?"), (info or {}).get("crew_path", "CREW.yaml")
-        raise Unanswered(
-            f"batch {handle.id} runs on Temporal, but no worker answered for it",
-            hint=f"start one on its task queue: mas worker {crew} --task-queue {queue} "
-            f"--address {where.get('address', '?')} --namespace {where.get('namespace', '?')}",
-        ) from None
-    return state

@@ -547,3 +547,33 @@ def test_a_workflow_terminated_on_the_service_ends_the_batch_stopped(
     letters = jsonl(folder / "dead.jsonl")
     assert sorted(d["inputs"]["item"] for d in letters) == [f"item-{i}" for i in range(5)]
     assert all(d["reason"].startswith("not run: batch stopped") for d in letters)
+
+
+def test_a_detached_batch_with_no_worker_yet_returns_and_resume_feeds_it_later(
+    temporal: Temporal, provider: Provider, tmp_path: Path
+) -> None:
+    crew_path = crew(tmp_path / "crew", provider.url, 10_000)
+    fleet = Fleet(crew_path, temporal, tmp_path, "q-later", "sk-later")
+    home = tmp_path / "home"
+    try:
+        submitted = start_batch(temporal, crew_path, "q-later", home, 5, "--detach")
+        try:
+            _out, err = submitted.communicate(timeout=120)  # on main: waits for a worker for good
+        finally:
+            submitted.kill()
+        assert submitted.returncode == 0, err
+        [folder] = (home / "batches").iterdir()
+        assert "no worker took the batch's first items within 20 s" in err
+        assert f"mas worker {crew_path} --task-queue q-later" in err
+        assert f"mas resume {folder.name}" in err
+        fleet.start()
+        attached = subprocess.run(
+            mas("resume", folder.name, "-q", "--json", home=home),
+            capture_output=True, text=True, check=False, timeout=300,
+        )  # fmt: skip
+    finally:
+        fleet.stop()
+    assert attached.returncode == 0, f"{attached.stderr}\n{fleet.logs()}"
+    results = jsonl(folder / "results.jsonl")
+    assert sorted(r["key"] for r in results) == sorted({r["key"] for r in results})
+    assert Counter(r["status"] for r in results) == {"ok": 5}
