@@ -10,7 +10,10 @@ dollar budget stops before the provider has billed past it, with three workers c
 lists the items it did not run. A third is submitted with --detach, seen with `mas batch
 status` and followed to its end with `mas resume`. A fourth, its history threshold lowered,
 continues as new several times mid-batch with a worker SIGKILLed after the first continue: every
-item once, side effects once, the spend and the rate carried from run to run.
+item once, side effects once, the spend and the rate carried from run to run. Then what goes
+wrong around a batch: a namespace with a typo, Ctrl-C while the items are fed, the server
+stopped under a batch, a worker whose crew file differs, a workflow terminated on the
+service, and --detach before any worker runs: each said plainly, nothing lost or listed twice.
 """
 
 from __future__ import annotations
