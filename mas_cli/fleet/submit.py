@@ -190,8 +190,7 @@ async def _detach(
             batch_id=folder.batch_id, wait=DETACH_WAIT.total_seconds(), crew=crew.path,
             queue=queue, address=where.address, namespace=where.namespace,
         )  # fmt: skip
-    progress = books.progress
-    progress(tally)
+    books.progress(tally)
     return BatchResult(folder.batch_id, folder.path, "running", rest, tally)
 
 
