@@ -64,6 +64,23 @@ def test_a_service_that_cannot_be_reached_is_named_with_the_fix(
     assert not (clean_env / "batches").exists() or not list((clean_env / "batches").iterdir())
 
 
+@pytest.mark.parametrize("address", ["127.0.0.1:172333", "", "127.0.0.1:-1"])
+def test_an_address_that_is_no_address_is_a_usage_error_not_a_bug(
+    tmp_path: Path, clean_env: Path, address: str
+) -> None:
+    args = ["batch", str(CREW), "--inputs", str(items(tmp_path)), "--offline"]
+    for command in (
+        [*args, "--engine", "temporal", "--address", address],
+        ["worker", str(CREW), "--address", address],
+    ):
+        result = mas(*command)
+        assert result.exit_code == 2, result.output
+        assert f"--address {address!r}: not a Temporal address" in result.stderr
+        assert "give HOST:PORT" in result.stderr
+        assert "bug in mas" not in result.stderr
+    assert not (clean_env / "batches").exists() or not list((clean_env / "batches").iterdir())
+
+
 def test_a_bad_continue_threshold_is_refused_before_anything_is_made(
     tmp_path: Path, clean_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

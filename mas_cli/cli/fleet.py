@@ -70,7 +70,7 @@ def submit(
     try:
         return submit_batch(crew, options, at, progress, detach=detach)
     except Detached as left:
-        _detached(left.batch_id)
+        _left(left.batch_id)
         raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
@@ -81,7 +81,7 @@ def attach(path: Path, progress: Progress) -> BatchResult:
     try:
         return attach_batch(path, progress)
     except Detached as left:
-        _detached(left.batch_id)
+        _left(left.batch_id)
         raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
@@ -94,6 +94,14 @@ def running(result: BatchResult) -> None:
         render.stderr.print(result.reason)
     _detached(result.batch_id)
     raise typer.Exit(EXIT_OK)
+
+
+def _left(batch_id: str) -> None:
+    """Ctrl-C or SIGTERM while following: the workflow is not stopped, and says so."""
+    from mas_cli.cli import render
+
+    render.stderr.print(f"detached: batch {batch_id} runs on, on the workers")
+    _detached(batch_id)
 
 
 def _detached(batch_id: str) -> None:

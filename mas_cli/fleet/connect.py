@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mas_cli.errors import UsageError
+from mas_cli.spec.findings import did_you_mean
 
 if TYPE_CHECKING:
     from temporalio.client import Client
@@ -62,13 +63,18 @@ async def connect(where: Where) -> Client:
     api_key = os.environ.get("MAS_TEMPORAL_API_KEY") or None
     tls = _tls()
     try:
-        return await Client.connect(
+        client = await Client.connect(
             where.address,
             namespace=where.namespace,
             api_key=api_key,
             tls=tls if tls is not None else api_key is not None,
             identity=f"mas@{socket.gethostname()}:{os.getpid()}",
         )
+    except ValueError as exc:  # the SDK's own check of the address: a port out of range, none
+        raise UsageError(
+            f"--address {where.address!r}: not a Temporal address ({_first_line(exc)})",
+            hint="give HOST:PORT, such as 127.0.0.1:7233",
+        ) from None
     except RuntimeError as exc:
         raise UsageError(
             f"cannot reach Temporal at {where.address} (namespace {where.namespace}): "
@@ -76,6 +82,34 @@ async def connect(where: Where) -> Client:
             hint="start one on this machine with: temporal server start-dev; or give "
             "--address HOST:PORT (and MAS_TEMPORAL_API_KEY or MAS_TEMPORAL_TLS_* for a cluster)",
         ) from None
+    await _check_namespace(client, where)
+    return client
+
+
+async def _check_namespace(client: Client, where: Where) -> None:
+    """A namespace the service does not have is named here, with the ones it has: left to
+    the SDK, a worker fails its own validation with a raw gRPC status."""
+    from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, ListNamespacesRequest
+    from temporalio.service import RPCError, RPCStatusCode
+
+    service = client.workflow_service
+    try:
+        await service.describe_namespace(DescribeNamespaceRequest(namespace=where.namespace))
+        return
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            return  # not allowed to describe it (a narrow API key): the calls that follow say
+    try:
+        listed = await service.list_namespaces(ListNamespacesRequest(page_size=100))
+        names = [n.namespace_info.name for n in listed.namespaces]
+    except RPCError:
+        names = []
+    known = did_you_mean(where.namespace, names) if names else None
+    raise UsageError(
+        f"--namespace {where.namespace!r}: Temporal at {where.address} has no such namespace"
+        + (f" ({known})" if known else ""),
+        hint="give --namespace as the service names it (temporal operator namespace list)",
+    )
 
 
 def _tls() -> TLSConfig | None:

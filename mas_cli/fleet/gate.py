@@ -22,7 +22,7 @@ from mas_cli.engine.ratelimit import RateLimiter
 from mas_cli.errors import MasError
 from mas_cli.events.models import Event
 from mas_cli.fleet.governor import LEASE_S
-from mas_cli.fleet.link import Link
+from mas_cli.fleet.link import Link, given_back
 from mas_cli.fleet.messages import Ask, Chunk, Grant, Recording, Settle
 from mas_cli.fleet.runfiles import Tail
 from mas_cli.llm.types import CallSite
@@ -50,14 +50,19 @@ class FleetGate:
 
     async def recover(self) -> str | None:
         """On a retry: restore what earlier attempts saved; the run to resume, if any."""
-        from temporalio.client import RPCError, WorkflowUpdateFailedError
+        from temporalio.client import (
+            RPCError,
+            RPCTimeoutOrCancelledError,
+            WorkflowUpdateFailedError,
+        )
 
         point = Recording(self.item, self.attempt)
         try:
             chunks = await self.link.handle.execute_update(
                 "recover", point, result_type=list[Chunk]
             )
-        except (RPCError, WorkflowUpdateFailedError) as exc:
+        except (RPCError, WorkflowUpdateFailedError, RPCTimeoutOrCancelledError) as exc:
+            given_back()
             raise MasError(f"the batch workflow did not answer: {exc}") from None
         return self.tail.restore(chunks)
 

@@ -58,16 +58,25 @@ class Link:
             )
             try:
                 grants = await self._update(exchange)
-            except MasError as exc:
+            except Exception as exc:  # every item waiting hears of it: none waits for good
+                failed = exc if isinstance(exc, MasError) else self._failed(exc)
                 for part in parts:
-                    part.answer.set_exception(exc)
+                    part.answer.set_exception(failed)
                 continue
+            except asyncio.CancelledError:
+                for part in parts:
+                    part.answer.cancel()
+                raise
             for part in parts:
                 part.answer.set_result(grants[: len(part.asks)])
                 grants = grants[len(part.asks) :]
 
     async def _update(self, exchange: Exchange) -> list[Grant]:
-        from temporalio.client import RPCError, WorkflowUpdateFailedError
+        from temporalio.client import (
+            RPCError,
+            RPCTimeoutOrCancelledError,
+            WorkflowUpdateFailedError,
+        )
 
         for wait in (*RETRY_S, None):
             try:
@@ -75,11 +84,27 @@ class Link:
                     "exchange", exchange, result_type=list[Grant]
                 )
                 return grants
-            except (RPCError, WorkflowUpdateFailedError) as exc:
+            except (RPCError, WorkflowUpdateFailedError, RPCTimeoutOrCancelledError) as exc:
+                given_back()
                 if wait is None:
-                    raise MasError(
-                        f"the batch workflow {self.handle.id} did not answer: {exc}",
-                        hint=f"is the batch still running? see: mas batch status {self.handle.id}",
-                    ) from None
+                    raise self._failed(exc) from None
                 await asyncio.sleep(wait)
         raise AssertionError("unreachable")
+
+    def _failed(self, exc: Exception) -> MasError:
+        return MasError(
+            f"the batch workflow {self.handle.id} did not answer: {exc}",
+            hint=f"is the batch still running? see: mas batch status {self.handle.id}",
+        )
+
+
+def given_back() -> None:
+    """Raise CancelledError when this task is being cancelled: the SDK turns the cancel of an
+    update in flight into RPCTimeoutOrCancelledError, which is otherwise a timeout to retry.
+
+    Raises:
+        asyncio.CancelledError: the task is being cancelled.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError

@@ -8,6 +8,8 @@ already holds, scrubbed of every known secret), compressed.
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
 import zlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,6 +51,8 @@ class BatchStart:
     """History events past which the workflow continues as new (fleet/workflow.py)."""
     carry: Carry | None = None
     """What an earlier run of the batch's workflow handed on (None: the first run)."""
+    crew_digest: str = ""
+    """The crew the batch was submitted with (crew_digest); "" from a batch before it."""
 
 
 @dataclass
@@ -83,6 +87,8 @@ class ItemTask:
     key: str
     inputs: dict[str, Any]
     offline: bool
+    crew_digest: str = ""
+    """The batch's crew (crew_digest): a worker whose crew file differs refuses the item."""
 
 
 @dataclass
@@ -235,6 +241,13 @@ class Carry:
     breaker_tripped: str | None
     breaker_since: int = 0
     """The line whose failure began the streak (0 from a run before it was carried)."""
+
+
+def crew_digest(spec: dict[str, Any]) -> str:
+    """A digest of a crew as loaded (its spec as JSON: the same crew file gives the same one on
+    every machine, wherever it lies; a changed prompt, model, price or limit another)."""
+    text = json.dumps(spec, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 def pack(data: bytes) -> str:

@@ -5,15 +5,17 @@ batch.json finished too."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 
 from mas_cli.batch.folder import BatchFolder, read_info
 from mas_cli.batch.runner import BatchResult
 from mas_cli.batch.start import tally_of
 from mas_cli.fleet.connect import Where, connect
+from mas_cli.fleet.feed import Unanswered, workflow_state
 from mas_cli.fleet.follow import Books, follow
 from mas_cli.fleet.messages import Status
-from mas_cli.fleet.submit import workflow_state
+from mas_cli.fleet.submit import lost_service
 
 
 def fleet_status(path: Path) -> BatchResult:
@@ -22,19 +24,26 @@ def fleet_status(path: Path) -> BatchResult:
     Raises:
         UsageError: the service cannot be reached.
     """
-    return asyncio.run(_status(path))
+    with lost_service(path.name):
+        return asyncio.run(_status(path))
 
 
 async def _status(path: Path) -> BatchResult:
     info = read_info(path)
     client = await connect(Where(**info.get("temporal", {})))
     handle = client.get_workflow_handle(path.name, result_type=Status)
-    state = await workflow_state(handle)
+    unanswered: Unanswered | None = None
+    try:
+        state = await workflow_state(handle, info)
+    except Unanswered as exc:  # running: what ended is in the history all the same
+        state, unanswered = Status(), exc
     with BatchFolder(path) as folder:
         tally = tally_of(path)
         result = await follow(
             client, handle, Books(folder, info, tally, lambda _t: None), wait=state is None
         )
+    if unanswered is not None:
+        return replace(result, reason=str(unanswered))
     if state is not None:
         tally.in_flight = state.running
         tally.cost_usd = state.cost_usd

@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -26,20 +27,26 @@ from mas_cli.batch.folder import (
     now_iso,
     read_info,
 )
-from mas_cli.batch.items import BadLine, read_items
 from mas_cli.batch.runner import BatchOptions, BatchResult, Progress, Tally
 from mas_cli.engine.stops import answered
 from mas_cli.errors import MasError, UsageError
 from mas_cli.fleet.connect import Where, connect
+from mas_cli.fleet.feed import feed, workflow_state
 from mas_cli.fleet.follow import Books, follow
-from mas_cli.fleet.link import RETRY_S
-from mas_cli.fleet.messages import WORKFLOW, BatchStart, Budget, ItemIn, Page, Rate, Status
+from mas_cli.fleet.messages import (
+    WORKFLOW,
+    BatchStart,
+    Budget,
+    Rate,
+    Status,
+    crew_digest,
+)
 from mas_cli.spec.loader import Crew
 
 # A workflow task replays the whole history on a worker that did not have it cached (after a
 # worker was lost): give it time on a loaded machine (Temporal's default is 10 s).
 TASK_TIMEOUT = timedelta(seconds=60)
-PAGE = 200  # items a feed update carries (a few hundred KB at most: well under a payload's 2 MB)
+DETACH_WAIT = timedelta(seconds=20)  # --detach: how long a worker has to take the first page
 CONTINUE_AT = 10_000  # history events after which the workflow continues as new
 CONTINUE_ENV = "MAS_TEMPORAL_CONTINUE_AT"  # lowers it (tests), or raises it up to HISTORY_STOP
 
@@ -75,7 +82,29 @@ class Detached(Exception):
 
 
 def _run(batch_id: str, work: Coroutine[Any, Any, BatchResult]) -> BatchResult:
-    return asyncio.run(_detachable(batch_id, work))
+    with lost_service(batch_id):
+        return asyncio.run(_detachable(batch_id, work))
+
+
+@contextmanager
+def lost_service(batch_id: str) -> Iterator[None]:
+    """The service gone while the batch is followed (down, restarted, unreachable), once the
+    SDK's own retries gave up: said so, with how to follow the batch again.
+
+    Raises:
+        MasError: the service stopped answering.
+    """
+    from temporalio.service import RPCError
+
+    try:
+        yield
+    except RPCError as exc:
+        lines = str(exc).strip().splitlines() or [type(exc).__name__]
+        raise MasError(
+            f"lost Temporal while following batch {batch_id}: {lines[0][:300]}",
+            hint=f"the batch lives in the workflow: once the service answers, follow it again "
+            f"with mas resume {batch_id} (a development server keeps nothing across a restart)",
+        ) from None
 
 
 async def _detachable(batch_id: str, work: Coroutine[Any, Any, BatchResult]) -> BatchResult:
@@ -93,8 +122,20 @@ async def _detachable(batch_id: str, work: Coroutine[Any, Any, BatchResult]) -> 
     waiting.cancel()
     if task.done():
         return task.result()
-    task.cancel()
+    await ended(task)
     raise Detached(batch_id)
+
+
+async def ended(*tasks: asyncio.Task[Any]) -> None:
+    """Cancel `tasks` and let them end. The SDK turns the cancel of an update in flight into
+    WorkflowUpdateRPCTimeoutOrCancelledError: a task left to end on its own would print it,
+    with a traceback, as Python exits."""
+    for task in tasks:
+        task.cancel()
+    await asyncio.wait(tasks, timeout=10)  # a cancelled RPC ends at once; never hang a Ctrl-C
+    for task in tasks:
+        if task.done() and not task.cancelled():
+            task.exception()  # taken: asyncio reports an exception never taken
 
 
 async def _submit(
@@ -111,6 +152,7 @@ async def _submit(
         Budget(options.max_cost_usd, options.max_llm_calls, options.max_tokens),
         [Rate(key, r.rpm, r.tpm) for key, r in crew.spec.rate_limits.items()],
         threshold,
+        crew_digest=crew_digest(crew.spec.model_dump(mode="json")),
     )  # fmt: skip
     try:
         handle = await client.start_workflow(
@@ -127,16 +169,39 @@ async def _submit(
     with folder:
         books = Books(folder, info, tally, progress)
         if detach:
-            whole = await feed(handle, crew, books, key=options.key, after=0, wait=False)
-            progress(tally)
-            rest = None if whole else _UNFED.format(batch_id=folder.batch_id)
-            return BatchResult(folder.batch_id, folder.path, "running", rest, tally)
+            return await _detach(handle, crew, books, key=options.key, where=where, queue=queue)
         return await feed_and_follow(client, handle, crew, books, key=options.key, after=0)
+
+
+async def _detach(
+    handle: Any, crew: Crew, books: Books, *, key: str | None, where: Where, queue: str
+) -> BatchResult:
+    """Feed what the workflow takes now, and return. The workflow takes a page only once a
+    worker runs it: with none on the queue, return after DETACH_WAIT (the page sent is
+    applied when one comes, and `mas resume` feeds the rest)."""
+    folder, tally = books.folder, books.tally
+    try:
+        whole = await asyncio.wait_for(
+            feed(handle, crew, books, key=key, after=0, wait=False), DETACH_WAIT.total_seconds()
+        )
+        rest = None if whole else _UNFED.format(batch_id=folder.batch_id)
+    except TimeoutError:
+        rest = _NO_WORKER.format(
+            batch_id=folder.batch_id, wait=DETACH_WAIT.total_seconds(), crew=crew.path,
+            queue=queue, address=where.address, namespace=where.namespace,
+        )  # fmt: skip
+    books.progress(tally)
+    return BatchResult(folder.batch_id, folder.path, "running", rest, tally)
 
 
 _UNFED = (
     "the workflow took the items that fit now; the rest are fed while a submitter follows "
     "it: mas resume {batch_id}"
+)
+_NO_WORKER = (
+    "no worker took the batch's first items within {wait:g} s: it waits for one; start one "
+    "(mas worker {crew} --task-queue {queue} --address {address} --namespace {namespace}), "
+    "then feed it the rest with: mas resume {batch_id}"
 )
 
 
@@ -153,8 +218,7 @@ async def feed_and_follow(
             feeding.result()  # raises what stopped the feed
         return await following
     finally:
-        feeding.cancel()
-        following.cancel()
+        await ended(feeding, following)
 
 
 def continue_at() -> int:
@@ -195,67 +259,6 @@ def _info(
     }
 
 
-async def feed(
-    handle: Any, crew: Crew, books: Books, *, key: str | None, after: int, wait: bool = True
-) -> bool:
-    """Send the items after line `after` to the workflow, a page at a time, each once there is
-    room for it (`wait`) or while there is; unreadable lines go to dead.jsonl here, repeated
-    keys are counted and passed over. Whether every item was fed (False: the workflow had no
-    room without waiting, or it ended).
-
-    Raises:
-        MasError: the workflow did not answer, after retries.
-    """
-    page: list[ItemIn] = []
-    line, repeats = after, 0
-    seen: set[str] = set()
-    folder, tally = books.folder, books.tally
-    items = Path(str(books.info["inputs_path"]))
-    for item in read_items(items, crew.spec, key):
-        line = item.line
-        if isinstance(item, BadLine):
-            if item.line > after:
-                folder.dead_letter(item.key, item.reason, item.inputs)
-                tally.dead += 1
-            continue
-        if item.key in seen:
-            repeats += int(item.line > after)
-            continue
-        seen.add(item.key)
-        if item.line <= after:
-            continue
-        page.append(ItemIn(item.key, item.line, item.inputs))
-        if len(page) >= PAGE:
-            if not await _send(handle, Page(page, line, False, repeats, wait)):
-                return False
-            page, repeats = [], 0
-    return await _send(handle, Page(page, line, True, repeats, wait))
-
-
-async def _send(handle: Any, page: Page) -> bool:
-    """One page to the workflow, sent again after a failure (the workflow takes it once):
-    whether it was taken (False: no room now, or the workflow has ended)."""
-    from temporalio.client import RPCError, WorkflowUpdateFailedError
-
-    for pause in (*RETRY_S, None):
-        try:
-            fed: int = await handle.execute_update("feed", page, result_type=int)
-            return fed >= page.fed
-        except (RPCError, WorkflowUpdateFailedError) as exc:
-            try:
-                if await workflow_state(handle) is None:
-                    return False  # it ended (stopped): the items not fed are listed as not run
-            except RPCError:
-                pass
-            if pause is None:
-                raise MasError(
-                    f"the batch workflow {handle.id} did not take the items: {exc}",
-                    hint=f"see how it stands: mas batch status {handle.id}",
-                ) from None
-            await asyncio.sleep(pause)
-    raise AssertionError("unreachable")
-
-
 async def _attach(path: Path, progress: Progress) -> BatchResult:
     from mas_cli.spec.loader import load_crew
 
@@ -268,20 +271,9 @@ async def _attach(path: Path, progress: Progress) -> BatchResult:
         tally.add(record.get("status"))
     with BatchFolder(path) as folder:
         books = Books(folder, info, tally, progress)
-        state = await workflow_state(handle)
+        state = await workflow_state(handle, info)
         if state is not None and not state.closed:
             crew = load_crew(Path(str(info.get("crew_path", ""))))
             key = (info.get("options") or {}).get("key")
             return await feed_and_follow(client, handle, crew, books, key=key, after=state.fed)
         return await follow(client, handle, books)
-
-
-async def workflow_state(handle: Any) -> Status | None:
-    """The workflow's own account of the batch while it runs; None once it has ended."""
-    from temporalio.client import WorkflowExecutionStatus
-
-    described = await handle.describe()
-    if described.status != WorkflowExecutionStatus.RUNNING:
-        return None
-    state: Status = await handle.query("state", result_type=Status)
-    return state

@@ -10,6 +10,7 @@ the activity's result and removed here: the submitter's home is where they are k
 from __future__ import annotations
 
 import asyncio
+import socket
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -33,7 +34,7 @@ from mas_cli.events.reader import LogReader
 from mas_cli.events.store import EVENTS, runs_dir
 from mas_cli.fleet.gate import FleetGate
 from mas_cli.fleet.link import Link
-from mas_cli.fleet.messages import ACTIVITY, ItemDone, ItemTask
+from mas_cli.fleet.messages import ACTIVITY, ItemDone, ItemTask, crew_digest
 from mas_cli.fleet.runfiles import Tail
 from mas_cli.fleet.workflow import HEARTBEAT_S, BatchWorkflow
 from mas_cli.llm.types import Provider
@@ -55,10 +56,12 @@ class ItemRunner:
     providers: dict[str, Provider] | None = None
     limiter: RateLimiter | None = field(init=False)
     links: dict[str, Link] = field(default_factory=dict)
+    digest: str = field(init=False)
 
     def __post_init__(self) -> None:
         self.tools = load_tools(self.crew)
         self.limiter = RateLimiter.for_crew(self.crew.spec)
+        self.digest = crew_digest(self.crew.spec.model_dump(mode="json"))
 
     @activity.defn(name=ACTIVITY)
     async def run_item(self, task: ItemTask) -> ItemDone:
@@ -66,6 +69,13 @@ class ItemRunner:
         if task.crew != self.crew.spec.name:
             raise ApplicationError(
                 f"this worker runs crew {self.crew.spec.name!r}, the item is of {task.crew!r}"
+            )
+        if task.crew_digest and task.crew_digest != self.digest:
+            raise ApplicationError(
+                f"the worker at {socket.gethostname()} runs {self.crew.path} (crew "
+                f"{self.crew.spec.name}, digest {self.digest}), which differs from the crew "
+                f"batch {task.batch_id} was submitted with (digest {task.crew_digest}): give "
+                "every worker the crew file the batch was submitted with, and restart it"
             )
         info = activity.info()
         limiter = None if task.offline else self.limiter

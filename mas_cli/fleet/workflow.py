@@ -163,8 +163,9 @@ class BatchWorkflow:
         return self._stopping() is not None or (self.status.closed and not self.queue)
 
     async def _run_item(self, item: ItemIn, number: int) -> None:
+        start = self.start
         task = ItemTask(
-            self.start.batch_id, self.start.crew, item.key, item.inputs, self.start.offline
+            start.batch_id, start.crew, item.key, item.inputs, start.offline, start.crew_digest
         )
         try:
             done = await workflow.execute_activity(

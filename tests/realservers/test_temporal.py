@@ -10,7 +10,10 @@ dollar budget stops before the provider has billed past it, with three workers c
 lists the items it did not run. A third is submitted with --detach, seen with `mas batch
 status` and followed to its end with `mas resume`. A fourth, its history threshold lowered,
 continues as new several times mid-batch with a worker SIGKILLed after the first continue: every
-item once, side effects once, the spend and the rate carried from run to run.
+item once, side effects once, the spend and the rate carried from run to run. Then what goes
+wrong around a batch: a namespace with a typo, Ctrl-C while the items are fed, the server
+stopped under a batch, a worker whose crew file differs, a workflow terminated on the
+service, and --detach before any worker runs: each said plainly, nothing lost or listed twice.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import time
 import zlib
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -383,3 +387,196 @@ def test_a_batch_continues_as_new_and_loses_nothing_across_runs(
     assert len(provider.log) <= info["llm_calls"]
     assert 0 < info["cost_usd"] <= budget
     assert info["cost_usd"] >= len(provider.paid()) * PER_CALL_USD * 0.999
+
+
+def test_a_namespace_with_a_typo_is_named_with_the_ones_there_are(
+    temporal: Temporal, tmp_path: Path
+) -> None:
+    crew_path = crew(tmp_path / "crew", "http://127.0.0.1:9", 100)
+    path = items(tmp_path / "items.jsonl", 2)
+    where = ["--address", temporal.address, "--namespace", "defualt"]
+    home = tmp_path / "home"
+    for args in (
+        ["worker", str(crew_path), *where],
+        ["batch", str(crew_path), "--inputs", str(path), "--engine", "temporal", *where],
+    ):
+        done = subprocess.run(
+            mas(*args, home=home), capture_output=True, text=True, check=False, timeout=120,
+            env=worker_env("sk-ns"),
+        )  # fmt: skip
+        assert done.returncode == 2, done.stderr
+        assert "--namespace 'defualt': Temporal at" in done.stderr
+        assert "did you mean 'default'?" in done.stderr
+        assert "bug in mas" not in done.stderr
+        assert "Traceback" not in done.stderr
+    assert not list(home.glob("batches/*"))
+
+
+def test_ctrl_c_while_the_items_are_fed_detaches_without_a_traceback(
+    temporal: Temporal, tmp_path: Path
+) -> None:
+    # No worker polls this queue: the workflow never takes its first page, so the submitter
+    # is inside the feed update when Ctrl-C comes (as it is most of a large batch's time).
+    crew_path = crew(tmp_path / "crew", "http://127.0.0.1:9", 100)
+    home = tmp_path / "home"
+    batch = start_batch(temporal, crew_path, "q-ctrl-c", home, 5)
+    deadline = time.monotonic() + 120
+    while not list(home.glob("batches/*/batch.json")):
+        assert batch.poll() is None, batch.communicate()
+        assert time.monotonic() < deadline, "the batch was never submitted"
+        time.sleep(0.1)
+    time.sleep(2)  # connected, the workflow started, the first page sent
+    batch.send_signal(signal.SIGINT)
+    _out, err = batch.communicate(timeout=60)
+    [folder] = (home / "batches").iterdir()
+    assert batch.returncode == 130, err
+    assert "Traceback" not in err
+    assert f"batch {folder.name} runs on" in err
+    assert f"follow it with: mas resume {folder.name}" in err
+    status = subprocess.run(
+        mas("batch", "status", folder.name, "--json", home=home),
+        capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert status.returncode == 0, status.stderr
+    shown = json.loads(status.stdout)
+    assert shown["status"] == "running"  # the workflow was left running
+    assert "no worker answered for it" in shown["reason"]
+    assert f"mas worker {crew_path} --task-queue q-ctrl-c" in shown["reason"]
+    attached = subprocess.run(
+        mas("resume", folder.name, home=home),
+        capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert attached.returncode == 1, attached.stderr
+    assert "no worker answered for it" in attached.stderr
+    assert "bug in mas" not in attached.stderr
+
+
+def test_a_server_gone_mid_batch_is_said_with_how_to_follow_again(tmp_path: Path) -> None:
+    # A server of its own, stopped under a batch in flight (the others share the module's).
+    fraud = Path(__file__).resolve().parents[2] / "crews" / "fraud-review" / "crew.yaml"
+    path = tmp_path / "items.jsonl"
+    path.write_text("".join(json.dumps({"transaction": f"tx-{i}"}) + "\n" for i in range(200)))
+    home = tmp_path / "home"
+    env = worker_env("")
+    with ExitStack() as stack:
+        server = stack.enter_context(dev_server(tmp_path))
+        where = ["--address", server.address, "--task-queue", "q-gone"]
+        with (tmp_path / "worker.log").open("w") as log:
+            worker = subprocess.Popen(
+                mas("worker", str(fraud), *where, "-c", "1", home=tmp_path / "worker"),
+                stdout=log, stderr=subprocess.STDOUT, env=env,
+            )  # fmt: skip
+        stack.callback(worker.wait, 30)  # it retries the server for good: killed
+        stack.callback(worker.kill)
+        args = ["batch", str(fraud), "--inputs", str(path), "--offline", "--engine", "temporal"]
+        batch = subprocess.Popen(
+            mas(*args, *where, "-q", home=home), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, env=env,
+        )  # fmt: skip
+        deadline = time.monotonic() + 300
+        while len(list(home.glob("runs/*"))) < 2:
+            assert batch.poll() is None, batch.communicate()
+            assert time.monotonic() < deadline, (tmp_path / "worker.log").read_text()[-2000:]
+            time.sleep(0.2)
+        stack.close()  # the worker killed, then the server stopped, the batch in flight
+        _out, err = batch.communicate(timeout=300)
+    [folder] = (home / "batches").iterdir()
+    assert batch.returncode == 1, err
+    assert f"lost Temporal while following batch {folder.name}" in err
+    assert f"follow it again with mas resume {folder.name}" in err
+    assert "bug in mas" not in err
+    assert "Traceback" not in err
+
+
+def test_a_worker_whose_crew_file_differs_refuses_the_items(
+    temporal: Temporal, provider: Provider, tmp_path: Path
+) -> None:
+    crew_path = crew(tmp_path / "crew", provider.url, 10_000)
+    changed = crew(tmp_path / "changed", provider.url, 10_000)  # the same name, edited since
+    doc = json.loads(changed.read_text())
+    doc["tasks"][0]["prompt"] = "Send the notice for {item}, in capitals."
+    changed.write_text(json.dumps(doc))
+    fleet = Fleet(changed, temporal, tmp_path, "q-crew", "sk-crew")
+    home = tmp_path / "home"
+    try:
+        fleet.start()
+        batch = start_batch(temporal, crew_path, "q-crew", home, 2)
+        out, err = batch.communicate(timeout=300)
+    finally:
+        fleet.stop()
+    assert batch.returncode == 1, f"{out}\n{err}\n{fleet.logs()}"
+    assert provider.log == []  # no item ran under a crew it was not submitted with
+    [folder] = (home / "batches").iterdir()
+    results = jsonl(folder / "results.jsonl")
+    assert [r["status"] for r in results] == ["failed", "failed"]
+    assert all("differs from the crew batch" in r["error"] for r in results), results
+    assert str(changed) in results[0]["error"]
+    assert len(jsonl(folder / "dead.jsonl")) == 2
+
+
+def test_a_workflow_terminated_on_the_service_ends_the_batch_stopped(
+    temporal: Temporal, tmp_path: Path
+) -> None:
+    from temporalio.client import Client
+
+    crew_path = crew(tmp_path / "crew", "http://127.0.0.1:9", 100)
+    home = tmp_path / "home"
+    batch = start_batch(temporal, crew_path, "q-terminate", home, 5)  # no worker: none runs
+    deadline = time.monotonic() + 120
+    while not list(home.glob("batches/*/batch.json")):
+        assert batch.poll() is None, batch.communicate()
+        assert time.monotonic() < deadline, "the batch was never submitted"
+        time.sleep(0.1)
+    [folder] = (home / "batches").iterdir()
+
+    async def terminate() -> None:  # as `temporal workflow terminate` or the web UI does
+        client = await Client.connect(temporal.address)
+        await client.get_workflow_handle(folder.name).terminate(reason="operator")
+
+    asyncio.run(terminate())
+    out, err = batch.communicate(timeout=120)
+    assert batch.returncode == 3, err
+    assert "bug in mas" not in err
+    assert json.loads(out)["status"] == "stopped"
+    for _ in range(2):  # followed again: the same end, nothing listed twice
+        status = subprocess.run(
+            mas("batch", "status", folder.name, "--json", home=home),
+            capture_output=True, text=True, check=False, timeout=120,
+        )  # fmt: skip
+        assert status.returncode == 0, status.stderr
+        shown = json.loads(status.stdout)
+        assert shown["status"] == "stopped"
+        assert "its workflow on Temporal was terminated (operator)" in shown["reason"]
+    letters = jsonl(folder / "dead.jsonl")
+    assert sorted(d["inputs"]["item"] for d in letters) == [f"item-{i}" for i in range(5)]
+    assert all(d["reason"].startswith("not run: batch stopped") for d in letters)
+
+
+def test_a_detached_batch_with_no_worker_yet_returns_and_resume_feeds_it_later(
+    temporal: Temporal, provider: Provider, tmp_path: Path
+) -> None:
+    crew_path = crew(tmp_path / "crew", provider.url, 10_000)
+    fleet = Fleet(crew_path, temporal, tmp_path, "q-later", "sk-later")
+    home = tmp_path / "home"
+    try:
+        submitted = start_batch(temporal, crew_path, "q-later", home, 5, "--detach")
+        try:
+            _out, err = submitted.communicate(timeout=120)  # on main: waits for a worker for good
+        finally:
+            submitted.kill()
+        assert submitted.returncode == 0, err
+        [folder] = (home / "batches").iterdir()
+        assert "no worker took the batch's first items within 20 s" in err
+        assert f"mas worker {crew_path} --task-queue q-later" in err
+        assert f"mas resume {folder.name}" in err
+        fleet.start()
+        attached = subprocess.run(
+            mas("resume", folder.name, "-q", "--json", home=home),
+            capture_output=True, text=True, check=False, timeout=300,
+        )  # fmt: skip
+    finally:
+        fleet.stop()
+    assert attached.returncode == 0, f"{attached.stderr}\n{fleet.logs()}"
+    results = jsonl(folder / "results.jsonl")
+    assert sorted(r["key"] for r in results) == sorted({r["key"] for r in results})
+    assert Counter(r["status"] for r in results) == {"ok": 5}
