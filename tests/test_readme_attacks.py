@@ -56,3 +56,127 @@ def test_a_base_url_password_echoed_by_its_server_is_scrubbed_everywhere(
         assert secret not in shown
         for path in _files(clean_env):
             assert secret.encode() not in path.read_bytes(), path
+
+
+RAISES = '''
+import os
+
+
+def leaky(query: str) -> str:
+    """Fails, quoting a secret it read."""
+    token = os.environ["SERVICE_COOKIE"]
+    raise RuntimeError(f"upstream refused cookie {token} for {query}")
+'''
+COOKIE = "ck-canary-cookie-86420"
+
+
+def _leaky_crew(tmp_path: Path) -> Path:
+    (tmp_path / "tools.py").write_text(RAISES, encoding="utf-8")
+    return _write(
+        tmp_path,
+        {
+            "name": "leaky",
+            "tools": {"leaky": {"function": "tools.py:leaky", "kind": "deterministic"}},
+            "agents": {"a": {"role": "A", "model": "offline", "tools": ["leaky"]}},
+            "tasks": [{"id": "t", "agent": "a", "prompt": "Look up refunds."}],
+        },
+    )
+
+
+# README, Keys and secrets: for function tools "what they return (or raise) is scrubbed";
+# tool-test shows "when the tool raises, its own traceback".
+def test_a_secret_a_function_tool_raises_reaches_no_file_and_no_output(
+    tmp_path: Path, clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SERVICE_COOKIE", COOKIE)
+    crew = _leaky_crew(tmp_path)
+    ran = runner.invoke(app, ["run", str(crew)])
+    assert ran.exit_code == 0, ran.output
+    tested = runner.invoke(app, ["tool-test", "leaky", "--crew", str(crew), "--arg", "query=q"])
+    assert tested.exit_code == 1, tested.output
+    as_json = runner.invoke(
+        app, ["tool-test", "leaky", "--crew", str(crew), "--json", "--arg", "query=q"]
+    )
+    assert "upstream refused cookie ***" in tested.stdout + tested.stderr
+    assert "RuntimeError" in tested.stdout + tested.stderr  # its own traceback, scrubbed
+    for result in (ran, tested, as_json):
+        assert COOKIE not in result.stdout + result.stderr
+    events = next(clean_env.glob("runs/*/events.jsonl")).read_text(encoding="utf-8")
+    assert "upstream refused cookie ***" in events
+    for path in _files(clean_env):
+        assert COOKIE.encode() not in path.read_bytes(), path
+
+
+# README, Keys and secrets: a variable "whose name contains KEY, TOKEN, SECRET, PASSW,
+# PASSPHRASE, CRED, AUTH, PRIVATE or COOKIE (8 characters or more)".
+@pytest.mark.parametrize(
+    "name",
+    ["OPENAI_KEY", "gh_token", "AppSecret", "DB_PASSWD", "GPG_PASSPHRASE", "AWS_CREDS",
+     "X_AUTH", "SSH_PRIVATE", "session_cookie"],
+)  # fmt: skip
+def test_every_secret_looking_name_of_eight_characters_or_more_is_a_secret(name: str) -> None:
+    from mas_cli.redact import Secrets
+
+    found = Secrets.from_environment({name: "12345678", "PATH": "/usr/local/bin:/usr/bin"})
+    assert found.scrub("x=12345678 p=/usr/local/bin:/usr/bin") == "x=*** p=/usr/local/bin:/usr/bin"
+    assert Secrets.from_environment({name: "1234567"}).values == ()  # 7 characters: not one
+
+
+AGENT_BUDGET = """
+name: agent-budget
+process: parallel
+models: {small: {provider: offline, model: offline, max_tokens: 50}}
+limits: {max_turns: 60, max_identical_tool_calls: 60}
+tools: {counter: {function: tools.py:counter}}
+agents:
+  a:
+    role: A
+    model: small
+    max_tokens: 6000
+    tools: [counter]
+    script:
+      repeat: true
+      turns: [{tool_calls: [{name: counter, arguments: {n: 1}}]}, {tool_calls: [{name: counter, arguments: {n: 2}}]}]
+  b: {role: B, model: small}
+tasks:
+  - {id: w1, agent: a, prompt: Count.}
+  - {id: w2, agent: a, prompt: Count again.}
+  - {id: u, agent: b, prompt: Summarise.}
+"""
+COUNTER = '''
+import itertools
+
+_seen = itertools.count()
+
+
+def counter(n: int) -> int:
+    """A new number each call, so the no-progress check never fires first."""
+    return n + next(_seen)
+'''
+
+
+# README, guard rails and Budgets: max_tokens "per run and per agent ... the call is refused
+# before it is made: the run stops (for an agent's budget, that agent's task), and mas run exits 3".
+# Two tasks of one agent run at once: together they never pass the agent's budget, and the
+# other agent's task is not stopped by it.
+def test_an_agents_budget_holds_across_its_parallel_tasks_and_stops_only_them(
+    tmp_path: Path, clean_env: Path
+) -> None:
+    (tmp_path / "tools.py").write_text(COUNTER, encoding="utf-8")
+    crew = tmp_path / "crew.yaml"
+    crew.write_text(AGENT_BUDGET, encoding="utf-8")
+    result = runner.invoke(app, ["run", str(crew), "--quiet"])
+    assert result.exit_code == 3, result.output
+    log = [
+        json.loads(x) for x in next(clean_env.glob("runs/*/events.jsonl")).read_text().splitlines()
+    ]
+    calls = [e for e in log if e["type"] == "llm_call"]
+    spent_a = sum(e["input_tokens"] + e["output_tokens"] for e in calls if e["agent"] == "a")
+    assert {e["task"] for e in calls if e["agent"] == "a"} == {"w1", "w2"}
+    assert spent_a <= 6000
+    hits = [e for e in log if e["type"] == "limit_hit"]
+    assert hits
+    assert all((h["kind"], h["scope"], h["agent"]) == ("max_tokens", "agent", "a") for h in hits)
+    output = json.loads(next(clean_env.glob("runs/*/output.json")).read_text())
+    statuses = {t: v["status"] for t, v in output["tasks"].items()}
+    assert statuses == {"w1": "stopped", "w2": "stopped", "u": "ok"}
