@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakeserver import FakeServer, Reply
+from fakeserver import FakeServer, Reply, openai_text, openai_tools
 from typer.testing import CliRunner
 
 from mas_cli.cli import app
@@ -180,3 +180,43 @@ def test_an_agents_budget_holds_across_its_parallel_tasks_and_stops_only_them(
     output = json.loads(next(clean_env.glob("runs/*/output.json")).read_text())
     statuses = {t: v["status"] for t, v in output["tasks"].items()}
     assert statuses == {"w1": "stopped", "w2": "stopped", "u": "ok"}
+
+
+ECHO = '''
+def echo(q: str) -> str:
+    """Echo."""
+    return "got " + q
+'''
+
+
+# README: "No traceback ever reaches a user"; tool arguments are checked and the run goes on.
+# JSON may spell a lone surrogate (\\ud800); Python reads it as a str that no UTF-8 holds.
+# A run replaced it with U+FFFD; tool-test and cache explain were an internal error.
+@pytest.mark.parametrize("kind", ["deterministic", "live"])
+def test_a_lone_surrogate_in_tool_arguments_is_no_internal_error(
+    tmp_path: Path, server: FakeServer, clean_env: Path, kind: str
+) -> None:
+    (tmp_path / "tools.py").write_text(ECHO, encoding="utf-8")
+    server.openai.push(openai_tools(("echo", '{"q": "a\\ud800b"}')), openai_text("done"))
+    crew = _write(
+        tmp_path,
+        {
+            "name": "surrogate",
+            "models": {
+                "m": {"provider": "openai", "model": "gpt-4o-mini", "base_url": server.url + "/v1"}
+            },
+            "prices": {"m": {"input": 0, "output": 0}},
+            "tools": {"echo": {"function": "tools.py:echo", "kind": kind}},
+            "agents": {"a": {"role": "A", "model": "m", "tools": ["echo"]}},
+            "tasks": [{"id": "t", "agent": "a", "prompt": "Echo."}],
+        },
+    )
+    ran = runner.invoke(app, ["run", str(crew)])
+    assert "internal error" not in ran.output
+    assert ran.exit_code == 0, ran.output
+    for given in (["--args", '{"q": "a\\ud800b"}'], ["--arg", "q=a\udcffb"]):  # JSON; argv bytes
+        tested = runner.invoke(app, ["tool-test", "echo", "--crew", str(crew), *given])
+        assert tested.exit_code == 0, tested.output
+        assert "got a\ufffdb" in tested.stdout
+        explained = runner.invoke(app, ["cache", "explain", "echo", "--crew", str(crew), *given])
+        assert explained.exit_code == 0, explained.output

@@ -13,7 +13,7 @@ from typing import Any
 
 from mas_cli.errors import UsageError
 from mas_cli.events.diskio import read_capped
-from mas_cli.events.text import loads
+from mas_cli.events.text import fix_value, loads
 from mas_cli.redact import Secrets
 from mas_cli.spec.models import JsonSchema
 from mas_cli.words import json_kind
@@ -28,6 +28,7 @@ def parse_arguments(
 ) -> dict[str, Any]:
     """--args first (a JSON object, or @file.json), then each --arg key=value over it; a known
     secret in a value is *** (`secrets`), as in a model's call in a run: never in the cache.
+    A lone surrogate (`"\\ud800"` in the JSON, a byte that was not UTF-8) is U+FFFD, as there.
 
     Raises:
         UsageError: a pair is not key=value, or --args is not a JSON object (or unreadable).
@@ -40,6 +41,7 @@ def parse_arguments(
             raise UsageError(f"--arg {pair!r} is not key=value", hint='e.g. --arg query="refunds"')
         key = key.strip()
         arguments[key] = coerce(text, properties.get(key, {}))
+    fix_value(arguments)  # in place
     return secrets.scrub_value(arguments) if secrets is not None else arguments
 
 
