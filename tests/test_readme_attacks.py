@@ -220,3 +220,39 @@ def test_a_lone_surrogate_in_tool_arguments_is_no_internal_error(
         assert "got a\ufffdb" in tested.stdout
         explained = runner.invoke(app, ["cache", "explain", "echo", "--crew", str(crew), *given])
         assert explained.exit_code == 0, explained.output
+
+
+def _one_run(tmp_path: Path) -> None:
+    crew = _write(
+        tmp_path,
+        {
+            "name": "one",
+            "agents": {"a": {"role": "A", "model": "offline"}},
+            "tasks": [{"id": "t", "agent": "a", "prompt": "Hi."}],
+        },
+    )
+    assert runner.invoke(app, ["run", str(crew)]).exit_code == 0
+
+
+# README, cost-report CI gates and "Across runs": `--fail-over USD`, `--since 7d` (or a date).
+# A large amount or span, or the earliest date, was an internal error (decimal
+# InvalidOperation, OverflowError), not a usage error or a report.
+@pytest.mark.parametrize(
+    ("args", "code", "said"),
+    [
+        (["cost-report", "--last", "--fail-over", "1e30"], 0, "is within --fail-over $1"),
+        (["cost-report", "--all", "--fail-over", "99999999999999999999999999999"], 0, "within"),
+        (["cost-report", "--since", "99999999999999d"], 2, "--since '99999999999999d'"),
+        (["cost-report", "--since", "0001-01-01"], 0, "one"),
+        (["cost-report", "--since", "0001-01-01T00:00:00+14:00"], 0, "one"),
+        (["runs", "--since", "99999999999999h"], 2, "--since '99999999999999h'"),
+    ],
+)
+def test_cost_report_amounts_and_spans_at_their_extremes_are_no_internal_error(
+    tmp_path: Path, clean_env: Path, args: list[str], code: int, said: str
+) -> None:
+    _one_run(tmp_path)
+    result = runner.invoke(app, args)
+    assert "internal error" not in result.output
+    assert result.exit_code == code, result.output
+    assert said in result.output
