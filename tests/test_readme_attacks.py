@@ -256,3 +256,43 @@ def test_cost_report_amounts_and_spans_at_their_extremes_are_no_internal_error(
     assert "internal error" not in result.output
     assert result.exit_code == code, result.output
     assert said in result.output
+
+
+# README, MCP: a server's `url` is its identity "without credentials"; STYLE and the secrets
+# promise: a password written into a URL never reaches an error message. The scheme check
+# quoted the whole URL, password and all.
+def test_a_password_in_an_mcp_url_is_in_no_message_and_is_a_known_secret(
+    tmp_path: Path, clean_env: Path
+) -> None:
+    from mas_cli.llm.keys import crew_secrets
+    from mas_cli.spec.loader import load_crew
+
+    password = "pw-canary-mcp-321"
+    for url in (f"ftp://user:{password}@host/mcp", f"user:{password}@host/mcp"):
+        crew = _write(
+            tmp_path,
+            {
+                "name": "mcp-url",
+                "tools": {"s": {"mcp": {"url": url}}},
+                "agents": {"a": {"role": "A", "model": "offline", "tools": ["s"]}},
+                "tasks": [{"id": "t", "agent": "a", "prompt": "Hi."}],
+            },
+        )
+        for command in ("validate", "run"):
+            result = runner.invoke(app, [command, str(crew)])
+            assert result.exit_code == 2, result.output
+            assert "tools.s.mcp: " in result.output
+            assert "is not an http:// or https:// URL" in result.output
+            assert password not in result.output
+    crew = _write(
+        tmp_path,
+        {
+            "name": "mcp-url",
+            "tools": {"s": {"mcp": {"url": "https://user:pw%40canary-mcp-321@host/mcp"}}},
+            "agents": {"a": {"role": "A", "model": "offline", "tools": ["s"]}},
+            "tasks": [{"id": "t", "agent": "a", "prompt": "Hi."}],
+        },
+    )
+    secrets = crew_secrets(load_crew(crew).spec, {})
+    said = secrets.scrub("the server said pw@canary-mcp-321, then pw%40canary-mcp-321")
+    assert said == "the server said ***, then ***"
