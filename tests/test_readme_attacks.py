@@ -296,3 +296,41 @@ def test_a_password_in_an_mcp_url_is_in_no_message_and_is_a_known_secret(
     secrets = crew_secrets(load_crew(crew).spec, {})
     said = secrets.scrub("the server said pw@canary-mcp-321, then pw%40canary-mcp-321")
     assert said == "the server said ***, then ***"
+
+
+CACHED_TOOL = '''
+def look(q: str) -> str:
+    """Look it up."""
+    return "found " + q
+'''
+
+
+# README, the tool cache: "mas run shows `cached (saved 44 ms)` in its progress and mas show in
+# its tree"; cost-report "Across runs": "A --replay run spends nothing new: it is left out and
+# counted in a note". Each was tested only against real servers, or not at all.
+def test_a_cache_hit_is_said_in_progress_and_tree_and_a_replay_is_left_out_of_spend(
+    tmp_path: Path, clean_env: Path
+) -> None:
+    (tmp_path / "tools.py").write_text(CACHED_TOOL, encoding="utf-8")
+    crew = _write(
+        tmp_path,
+        {
+            "name": "cached",
+            "tools": {"look": {"function": "tools.py:look", "kind": "deterministic"}},
+            "agents": {"a": {"role": "A", "model": "offline", "tools": ["look"]}},
+            "tasks": [{"id": "t", "agent": "a", "prompt": "Look up refunds."}],
+        },
+    )
+    first = runner.invoke(app, ["run", str(crew)])
+    assert first.exit_code == 0, first.output
+    assert "cached (saved" not in first.output
+    (run_id,) = [p.name for p in (clean_env / "runs").iterdir()]
+    again = runner.invoke(app, ["run", str(crew), "--replay", run_id])
+    assert again.exit_code == 0, again.output
+    assert "look ok cached (saved " in again.stderr
+    shown = runner.invoke(app, ["show", "--last"])
+    assert "tool look ok cached (saved " in shown.stdout
+    spend = runner.invoke(app, ["cost-report", "--all"])
+    assert spend.exit_code == 0, spend.output
+    assert "spend per crew per day · 1 run" in spend.stdout
+    assert "1 replayed run not counted: a replay spends nothing new" in spend.output
