@@ -334,3 +334,22 @@ def test_a_cache_hit_is_said_in_progress_and_tree_and_a_replay_is_left_out_of_sp
     assert spend.exit_code == 0, spend.output
     assert "spend per crew per day · 1 run" in spend.stdout
     assert "1 replayed run not counted: a replay spends nothing new" in spend.output
+
+
+# README: "Every limit has a default"; `mas run --limit NAME=VALUE` sets one for a run. A
+# 400-digit value passed and then the run was an internal error (OverflowError).
+def test_a_limit_given_on_the_command_line_is_bounded_like_the_crew_files(
+    tmp_path: Path, clean_env: Path
+) -> None:
+    crew = _write(
+        tmp_path,
+        {
+            "name": "one",
+            "agents": {"a": {"role": "A", "model": "offline"}},
+            "tasks": [{"id": "t", "agent": "a", "prompt": "Hi."}],
+        },
+    )
+    result = runner.invoke(app, ["run", str(crew), "--limit", "max_tokens=1" + "0" * 400])
+    assert "internal error" not in result.output
+    assert result.exit_code == 2, result.output
+    assert "--limit max_tokens: " in result.output
