@@ -353,3 +353,35 @@ def test_a_limit_given_on_the_command_line_is_bounded_like_the_crew_files(
     assert "internal error" not in result.output
     assert result.exit_code == 2, result.output
     assert "--limit max_tokens: " in result.output
+
+
+INTS = '''
+def add(n: int, x: float = 0) -> float:
+    """Add one."""
+    return n + x + 1
+'''
+
+
+# README, tool-test: "--arg key=value, each value read as its parameter's type ... checked
+# against the tool's schema before anything runs, with one message per bad field (exit 2)".
+# An integer past Python's 4,300 digits was an internal error (ValueError from int()).
+@pytest.mark.parametrize("name", ["n", "x"])
+def test_an_arg_integer_past_4300_digits_is_a_bad_argument_not_an_internal_error(
+    tmp_path: Path, clean_env: Path, name: str
+) -> None:
+    (tmp_path / "tools.py").write_text(INTS, encoding="utf-8")
+    crew = _write(
+        tmp_path,
+        {
+            "name": "ints",
+            "tools": {"add": {"function": "tools.py:add"}},
+            "agents": {"a": {"role": "A", "model": "offline", "tools": ["add"]}},
+            "tasks": [{"id": "t", "agent": "a", "prompt": "Hi."}],
+        },
+    )
+    given = ["--arg", f"{name}=1" + "0" * 5000] + (["--arg", "n=1"] if name == "x" else [])
+    result = runner.invoke(app, ["tool-test", "add", "--crew", str(crew), *given])
+    assert "internal error" not in result.output
+    assert result.exit_code == 2, result.output
+    assert f"add: {name}: " in result.output
+    assert "the tool was not run" in result.output

@@ -66,7 +66,7 @@ def _as_kind(text: str, kind: str) -> Any:
     if kind == "string":
         return text
     if kind == "integer":
-        return int(stripped) if _INTEGER.match(stripped) else _NO
+        return _integer(stripped)
     if kind == "number":
         return _number(stripped)
     if kind == "boolean":
@@ -102,9 +102,20 @@ def _type_name(value: Any) -> str:
     return "null" if value is None else "string"
 
 
+def _integer(text: str) -> Any:
+    """The integer the text writes, or _NO (past Python's 4,300 digits too: it stays text, and
+    the schema check says what is wrong)."""
+    if not _INTEGER.match(text):
+        return _NO
+    try:
+        return int(text)
+    except ValueError:
+        return _NO
+
+
 def _number(text: str) -> Any:
     if _INTEGER.match(text):
-        return int(text)
+        return _integer(text)
     try:
         return float(text)
     except ValueError:
