@@ -385,3 +385,47 @@ def test_an_arg_integer_past_4300_digits_is_a_bad_argument_not_an_internal_error
     assert result.exit_code == 2, result.output
     assert f"add: {name}: " in result.output
     assert "the tool was not run" in result.output
+
+
+HUGE_INT = "1" * 5000  # JSON holds it; Python's int() refuses past 4,300 digits (ValueError)
+
+
+# README, guard rails: outputs are validated and an invalid answer is asked again; tool-call
+# arguments that are not JSON are not a failure: the agent is told. A model writing an integer
+# past 4,300 digits (in its answer, or in a tool call's arguments) was an internal error.
+def test_a_models_integer_past_4300_digits_is_an_invalid_answer_not_an_internal_error(
+    tmp_path: Path, server: FakeServer, clean_env: Path
+) -> None:
+    (tmp_path / "tools.py").write_text(ECHO, encoding="utf-8")
+    answer = '{"n": ' + HUGE_INT + "}"
+    server.openai.push(
+        openai_tools(("echo", '{"q": ' + HUGE_INT + "}")),
+        openai_text(answer),
+        openai_text('{"n": 1}'),
+    )
+    crew = _write(
+        tmp_path,
+        {
+            "name": "long-int",
+            "models": {
+                "m": {"provider": "openai", "model": "gpt-4o-mini", "base_url": server.url + "/v1"}
+            },
+            "prices": {"m": {"input": 0, "output": 0}},
+            "tools": {"echo": {"function": "tools.py:echo"}},
+            "agents": {"a": {"role": "A", "model": "m", "tools": ["echo"]}},
+            "tasks": [
+                {
+                    "id": "t",
+                    "agent": "a",
+                    "prompt": "Count.",
+                    "output_schema": {"type": "object", "properties": {"n": {"type": "integer"}}},
+                }
+            ],
+        },
+    )
+    result = runner.invoke(app, ["run", str(crew), "--json"])
+    assert "internal error" not in result.output
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["tasks"]["t"]["data"] == {"n": 1}
+    log = next(clean_env.glob("runs/*/events.jsonl")).read_text(encoding="utf-8")
+    assert "4,300 digits" in log  # what the agent was told, twice
