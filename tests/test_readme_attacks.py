@@ -429,3 +429,33 @@ def test_a_models_integer_past_4300_digits_is_an_invalid_answer_not_an_internal_
     assert json.loads(result.stdout)["tasks"]["t"]["data"] == {"n": 1}
     log = next(clean_env.glob("runs/*/events.jsonl")).read_text(encoding="utf-8")
     assert "4,300 digits" in log  # what the agent was told, twice
+
+
+SHOWS = '''
+def shows(n: int) -> str:
+    """Say what it was given."""
+    return f"{n!r}"
+'''
+
+
+# README, the tool cache key: "numbers normalized (1 and 1.0 are one key, and the tool is
+# called with 1)"; tool-test: "--no-cache runs the tool every time, which is what a determinism
+# check wants". With --no-cache a deterministic tool was called with 1.0, as no run calls it.
+@pytest.mark.parametrize("cache", [[], ["--no-cache"]])
+def test_a_deterministic_tool_is_called_with_normalized_numbers_with_or_without_the_cache(
+    tmp_path: Path, clean_env: Path, cache: list[str]
+) -> None:
+    (tmp_path / "tools.py").write_text(SHOWS, encoding="utf-8")
+    crew = _write(
+        tmp_path,
+        {
+            "name": "numbers",
+            "tools": {"shows": {"function": "tools.py:shows", "kind": "deterministic"}},
+            "agents": {"a": {"role": "A", "model": "offline", "tools": ["shows"]}},
+            "tasks": [{"id": "t", "agent": "a", "prompt": "Hi."}],
+        },
+    )
+    given = ["--crew", str(crew), "--args", '{"n": 1.0}', "--json", *cache]
+    result = runner.invoke(app, ["tool-test", "shows", *given])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["runs"][0]["output"] == "1"
