@@ -459,3 +459,27 @@ def test_a_deterministic_tool_is_called_with_normalized_numbers_with_or_without_
     result = runner.invoke(app, ["tool-test", "shows", *given])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["runs"][0]["output"] == "1"
+
+
+# README, Keys and secrets: a model's key, a header value, a base_url password are secrets
+# from 6 characters (a variable known only by its name, from 8). The 6 was unsaid.
+def test_a_known_secret_counts_from_six_characters(tmp_path: Path) -> None:
+    from mas_cli.llm.keys import crew_secrets
+    from mas_cli.spec.loader import load_crew
+
+    def secrets_of(key: str) -> tuple[str, ...]:
+        crew = _write(
+            tmp_path,
+            {
+                "name": "short",
+                "models": {
+                    "m": {"provider": "openai", "model": "gpt-4o-mini", "api_key_env": "MY_MODEL"}
+                },
+                "agents": {"a": {"role": "A", "model": "m"}},
+                "tasks": [{"id": "t", "agent": "a", "prompt": "Hi."}],
+            },
+        )
+        return crew_secrets(load_crew(crew).spec, {"MY_MODEL": key}).values
+
+    assert secrets_of("abcdef") == ("abcdef",)
+    assert secrets_of("abcde") == ()
