@@ -178,3 +178,49 @@ def test_a_crew_file_past_the_cap_is_refused_and_one_under_it_loads(tmp_path: Pa
         handle.write("# " + "y" * 8192 + "\n")
     with pytest.raises(UsageError, match="longer than 16,777,216 characters, the most a crew"):
         load_crew(crew)
+
+
+HUGE = "1" + "0" * 400  # a whole number no float holds
+NUMBERS = {
+    "limit": ("limits: {max_tokens: HUGE}", "limits.max_tokens"),
+    "history": ("limits: {max_history_tokens: HUGE}", "limits.max_history_tokens"),
+    "agent": ("agents: {a: {role: r, model: m, max_llm_calls: HUGE}}", "agents.a.max_llm_calls"),
+    "output cap": (
+        "models: {m: {provider: offline, model: m, max_tokens: HUGE}}",
+        "models.m.max_tokens",
+    ),
+    "tool": ("tools: {f: {command: [echo], max_output_bytes: HUGE}}", "tools.f.max_output_bytes"),
+    "price": ("prices: {m: {input: 1e400, output: 0}}", "prices.m.input"),
+    "rate": ("rate_limits: {m: {tpm: HUGE}}", "rate_limits.m.tpm"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(NUMBERS))
+def test_a_number_past_what_the_budget_arithmetic_holds_is_a_located_error(
+    tmp_path: Path, case: str
+) -> None:
+    # A 400-digit max_tokens passed `mas validate`, then made it (and the run) an internal
+    # error: OverflowError, int too large to convert to float; a price of 1e400 likewise.
+    line, where = NUMBERS[case]
+    text = "name: n\nmodels: {m: {provider: offline, model: m}}\n"
+    text += "agents: {a: {role: r, model: m}}\ntasks: [{id: t, agent: a, prompt: p}]\n"
+    section = line.split(":")[0]
+    text = "\n".join(x for x in text.splitlines() if not x.startswith(section + ":")) + "\n"
+    path = tmp_path / "crew.yaml"
+    path.write_text(text + line.replace("HUGE", HUGE) + "\n", encoding="utf-8")
+    (problem,) = _problems(path)
+    assert f"{where}: must be at most " in problem
+    assert problem.startswith(f"{path}:")
+
+
+def test_a_large_whole_number_as_data_still_loads(tmp_path: Path) -> None:
+    """An input's default and a scripted answer are data: the bound on fields is not theirs."""
+    path = tmp_path / "crew.yaml"
+    path.write_text(
+        f"name: n\ninputs: {{big: {{default: {HUGE}}}}}\n"
+        f"agents: {{a: {{role: r, model: offline, script: [{{data: {HUGE}}}]}}}}\n"
+        "tasks: [{id: t, agent: a, prompt: p}]\n",
+        encoding="utf-8",
+    )
+    crew = load_crew(path)
+    assert str(crew.spec.inputs["big"].default) == HUGE

@@ -355,3 +355,28 @@ def test_a_worker_answer_that_misses_the_named_tasks_schema_is_an_error_for_the_
     assert "output_schema" in (result.tasks["build"].reason or "")
     [call] = [c for c in of_type(events(result), "tool_call") if c["tool"] == "delegate"]
     assert call["status"] != "ok"
+
+
+def test_the_delegation_limits_hold_at_the_defaults_the_readme_gives(
+    tmp_path: Path, clean_env: Path
+) -> None:
+    """README: max_delegations default 10, max_identical_delegations default 1, with no limits set."""
+
+    def call(i: int) -> str:
+        who = "worker" if i % 2 else "helper"
+        return f"{{name: delegate, arguments: {{agent: {who}, instruction: 'part {i}'}}}}"
+
+    # Two delegations a turn, so the manager's max_turns (10) is not what stops it.
+    pairs = ", ".join(f"{{tool_calls: [{call(i)}, {call(i + 1)}]}}" for i in range(0, 12, 2))
+    log = events(
+        run(write_crew(tmp_path / "many", crew(f"[{pairs}, {{data: {{verdict: v}}}}]")), clean_env)
+    )
+    assert len(of_type(log, "handoff")) == 10
+    hits = of_type(log, "limit_hit")
+    assert {(h["kind"], h["threshold"]) for h in hits} == {("max_delegations", 10)}
+    assert hits[0]["value"] == 11
+    same = f"[{delegate('worker', 'same')}, {delegate('worker', 'same')}, {{data: {{verdict: v}}}}]"
+    hits = _hits(tmp_path / "same", clean_env, crew(same))
+    assert [(h["kind"], h["value"], h["threshold"]) for h in hits] == [
+        ("max_identical_delegations", 2, 1)
+    ]

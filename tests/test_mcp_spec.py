@@ -53,7 +53,10 @@ def test_a_variable_in_the_command_is_refused_not_passed_as_written(tmp_path: Pa
 
 def test_a_url_must_be_http(tmp_path: Path) -> None:
     found = problems(tmp_path, "srv:\n  mcp: {url: 'ftp://127.0.0.1/mcp'}\n")
-    assert found == ["4:10: tools.srv.mcp: 'ftp://127.0.0.1/mcp' is not an http:// or https:// URL"]
+    assert found == [
+        "4:10: tools.srv.mcp: url is not an http:// or https:// URL "
+        "(not shown: it may hold a password)"
+    ]
 
 
 def test_mcp_with_a_function_is_refused(tmp_path: Path) -> None:

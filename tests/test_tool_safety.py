@@ -176,3 +176,27 @@ def test_an_exec_like_callable_imported_into_a_tools_file_is_refused(tmp_path: P
     assert "tools.py:run is subprocess.getoutput, which runs commands or code chosen" in (
         result.stderr
     )
+
+
+# README: a standard-library callable that "deletes files" is refused as a tool; os.remove and
+# os.unlink (and os.rmdir, os.replace over a file, ...) were let through.
+@pytest.mark.parametrize(
+    "ref",
+    ["os:remove", "os:unlink", "os:rmdir", "os:removedirs", "os:truncate", "os:replace",
+     "os:rename", "posix:unlink", "posix:remove"],
+)  # fmt: skip
+def test_a_stdlib_callable_that_deletes_files_is_refused_as_a_tool(
+    tmp_path: Path, ref: str
+) -> None:
+    crew = _tool_crew(tmp_path, f"  rm: {{function: '{ref}'}}")
+    result = runner.invoke(app, ["validate", str(crew)])
+    assert result.exit_code == 2, result.output
+    assert f"tools.rm.function: '{ref}' runs commands or code chosen by the model, or deletes" in (
+        result.stderr
+    )
+    module, func = ref.split(":")
+    imported = _tool_crew(tmp_path / "f", "  rm: {function: 'tools.py:gone'}",
+                          tools__py=f"from {module} import {func} as gone\n")  # fmt: skip
+    result = runner.invoke(app, ["validate", str(imported)])
+    assert result.exit_code == 2, result.output
+    assert f"tools.py:gone is {module}.{func}, which runs commands" in result.stderr

@@ -126,7 +126,7 @@ def exact_usd(value: Decimal) -> str:
     """$0.40, $0.05046, $1.004: every digit there is, and at least the cents."""
     exponent = value.as_tuple().exponent
     short = isinstance(exponent, int) and exponent > -2
-    return f"${value.quantize(Decimal('0.01')) if short else value:f}"
+    return f"${value:.2f}" if short else f"${value:f}"  # format, not quantize: no precision cap
 
 
 def _plain(value: Decimal | None) -> float | None:

@@ -27,7 +27,11 @@ def parse_since(text: str, now: datetime | None = None, *, flag: str = "--since"
     now = now or datetime.now(UTC)
     match = _SPAN.match(text.strip())
     if match:
-        return now - timedelta(**{_UNITS[match[2]]: int(match[1])})
+        try:
+            return now - timedelta(**{_UNITS[match[2]]: int(match[1])})
+        except OverflowError:  # before year 1: no date, and no run, is that old
+            hint = f"e.g. {flag} 7d or 2026-11-01; --all for every run"
+            raise UsageError(f"{flag} {text!r} reaches back before year 1", hint=hint) from None
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
@@ -108,7 +112,7 @@ def _add(history: History, crew: str, started: datetime | None, total: Tally, do
 
 def _started_before(run_id: str, since: datetime) -> bool:
     moment = _id_moment(run_id)
-    return moment is not None and moment < since - timedelta(seconds=1)
+    return moment is not None and since - moment > timedelta(seconds=1)  # since may be year 1
 
 
 def _id_moment(run_id: str) -> datetime | None:

@@ -41,13 +41,21 @@ def fix_value(value: Any) -> Any:
 
 
 def loads(text: str | bytes) -> Any:
-    """json.loads, where nesting too deep for Python is a JSONDecodeError like any bad JSON.
+    """json.loads, where nesting too deep for Python, or an integer longer than Python reads
+    (4,300 digits), is a JSONDecodeError like any bad JSON.
 
     Raises:
-        json.JSONDecodeError: not JSON, or nested deeper than the interpreter can parse.
+        json.JSONDecodeError: not JSON, nested deeper than the interpreter can parse, or holding
+            an integer past 4,300 digits.
     """
     try:
         return json.loads(text)
-    except RecursionError:
+    except json.JSONDecodeError:
+        raise
+    except (RecursionError, ValueError) as exc:
         doc = text if isinstance(text, str) else text.decode("utf-8", "replace")
-        raise json.JSONDecodeError("nested too deeply to read", doc[:80], 0) from None
+        said = "nested too deeply to read" if isinstance(exc, RecursionError) else _LONG_INT
+        raise json.JSONDecodeError(said, doc[:80], 0) from None
+
+
+_LONG_INT = "an integer of more than 4,300 digits, more than Python reads"

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 from mas_cli.errors import UsageError
 from mas_cli.redact import Secrets, credentials
@@ -113,12 +113,14 @@ def model_keys(spec: CrewSpec, environ: Mapping[str, str] | None = None) -> Secr
     names = {*key_variables(), *(e for m in spec.models.values() if (e := key_env(m)))}
     keys = [env.get(name, "").strip() for name in names]
     headers = credentials(v for m in spec.models.values() for v in m.headers.values())
-    return Secrets.of(*keys, *headers, *(_url_password(m) for m in spec.models.values()))
+    return Secrets.of(*keys, *headers, *(p for m in spec.models.values() for p in _url_password(m)))
 
 
-def _url_password(model: ModelSpec) -> str:
-    """A password written into base_url (https://user:pass@host), which is a key too."""
-    return (urlsplit(model.base_url).password or "") if model.base_url else ""
+def _url_password(model: ModelSpec) -> tuple[str, str]:
+    """A password written into base_url (https://user:pass@host), which is a key too: as
+    written and percent-decoded (`p%40ss` is sent, and echoed, as `p@ss`)."""
+    written = (urlsplit(model.base_url).password or "") if model.base_url else ""
+    return written, unquote(written)
 
 
 def crew_secrets(spec: CrewSpec, environ: Mapping[str, str] | None = None) -> Secrets:

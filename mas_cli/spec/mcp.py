@@ -21,7 +21,7 @@ import os
 import re
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, model_validator
 
@@ -64,7 +64,9 @@ class McpServerSpec(Spec):
         if self.command is not None and self.headers:
             raise ValueError("`headers:` are for a `url:` server; use `env:`")
         if self.url is not None and urlsplit(self.url).scheme not in ("http", "https"):
-            raise ValueError(f"'{self.url}' is not an http:// or https:// URL")
+            raise ValueError(  # never the URL itself: it may hold a password
+                "url is not an http:// or https:// URL (not shown: it may hold a password)"
+            )
         named = next((m.group(1) for a in self.command or () for m in VARIABLE.finditer(a)), None)
         if named is not None:  # else passed as written: a server that fails to log in, unsaid
             raise ValueError(
@@ -140,8 +142,9 @@ def missing_variables(crew: CrewSpec, environ: Mapping[str, str] | None = None) 
 
 
 def secret_values(crew: CrewSpec, environ: Mapping[str, str] | None = None) -> list[str]:
-    """Every value a server is given through env: or headers: (expanded), and each `${VAR}`'s
-    value: all of them are scrubbed from everything the run writes or prints."""
+    """Every value a server is given through env: or headers: (expanded), each `${VAR}`'s
+    value, and a password written into its url: all scrubbed from what the run writes or
+    prints."""
     env = os.environ if environ is None else environ
     values: list[str] = []
     for spec in servers(crew).values():
@@ -151,6 +154,9 @@ def secret_values(crew: CrewSpec, environ: Mapping[str, str] | None = None) -> l
             values += [env[n] for n in names if n in env]
             if path[0] != "url" and all(n in env for n in names):
                 values += credentials([expand(text, env)])
+            elif path[0] == "url":  # a password written into it, as written and decoded
+                written = urlsplit(text).password or ""
+                values += [written, unquote(written)]
     return values
 
 

@@ -154,16 +154,21 @@ class ModelSpec(Spec):
         return self.max_tokens or DEFAULT_OUTPUT_TOKENS
 
 
+MAX_PRICE = 1_000_000_000
+"""$1,000 a token, in dollars per million tokens: past it a price is a typo (and 1e400 would
+overflow the budget's arithmetic). The price cache refuses the same."""
+
+
 class PriceSpec(Spec):
     """What a model costs, in dollars per million tokens; overrides or adds to genai-prices."""
 
-    input: Decimal = Field(ge=0)
+    input: Decimal = Field(ge=0, le=MAX_PRICE)
     """Input tokens that were not read from or written to a prompt cache."""
-    output: Decimal = Field(ge=0)
+    output: Decimal = Field(ge=0, le=MAX_PRICE)
     """Output tokens, reasoning included."""
-    cached_input: Decimal | None = Field(default=None, ge=0)
+    cached_input: Decimal | None = Field(default=None, ge=0, le=MAX_PRICE)
     """Input tokens read from a prompt cache; the input price when absent."""
-    cache_write: Decimal | None = Field(default=None, ge=0)
+    cache_write: Decimal | None = Field(default=None, ge=0, le=MAX_PRICE)
     """Input tokens written to a prompt cache; the input price when absent."""
 
 

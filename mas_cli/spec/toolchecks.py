@@ -134,9 +134,21 @@ def find_module(dotted: str) -> ModuleSpec | None:
 
 EXEC_LIKE_MODULES = {"subprocess", "pty", "runpy", "code", "codeop", "ctypes", "pickle",
                      "marshal", "shelve", "multiprocessing", "pdb", "webbrowser"}  # fmt: skip
+FILE_REMOVERS = ("remove", "unlink", "rmdir", "removedirs", "truncate", "replace", "rename")
+"""os functions that delete a file or its contents (a rename or replace over one, too)."""
 EXEC_LIKE_NAMES = {
-    "os": ("system", "popen", "exec", "spawn", "posix_spawn", "fork", "startfile", "kill"),
-    "posix": ("system", "popen", "exec", "spawn", "posix_spawn", "fork", "kill"),
+    "os": (
+        "system",
+        "popen",
+        "exec",
+        "spawn",
+        "posix_spawn",
+        "fork",
+        "startfile",
+        "kill",
+        *FILE_REMOVERS,
+    ),
+    "posix": ("system", "popen", "exec", "spawn", "posix_spawn", "fork", "kill", *FILE_REMOVERS),
     "builtins": ("eval", "exec", "compile", "__import__", "breakpoint", "open"),
     "importlib": ("import_module", "__import__", "reload"),
     "shutil": ("rmtree", "move"),

@@ -13,7 +13,7 @@ from typing import Any
 
 from mas_cli.errors import UsageError
 from mas_cli.events.diskio import read_capped
-from mas_cli.events.text import loads
+from mas_cli.events.text import fix_value, loads
 from mas_cli.redact import Secrets
 from mas_cli.spec.models import JsonSchema
 from mas_cli.words import json_kind
@@ -28,6 +28,7 @@ def parse_arguments(
 ) -> dict[str, Any]:
     """--args first (a JSON object, or @file.json), then each --arg key=value over it; a known
     secret in a value is *** (`secrets`), as in a model's call in a run: never in the cache.
+    A lone surrogate (`"\\ud800"` in the JSON, a byte that was not UTF-8) is U+FFFD, as there.
 
     Raises:
         UsageError: a pair is not key=value, or --args is not a JSON object (or unreadable).
@@ -40,6 +41,7 @@ def parse_arguments(
             raise UsageError(f"--arg {pair!r} is not key=value", hint='e.g. --arg query="refunds"')
         key = key.strip()
         arguments[key] = coerce(text, properties.get(key, {}))
+    fix_value(arguments)  # in place
     return secrets.scrub_value(arguments) if secrets is not None else arguments
 
 
@@ -64,7 +66,7 @@ def _as_kind(text: str, kind: str) -> Any:
     if kind == "string":
         return text
     if kind == "integer":
-        return int(stripped) if _INTEGER.match(stripped) else _NO
+        return _integer(stripped)
     if kind == "number":
         return _number(stripped)
     if kind == "boolean":
@@ -100,9 +102,20 @@ def _type_name(value: Any) -> str:
     return "null" if value is None else "string"
 
 
+def _integer(text: str) -> Any:
+    """The integer the text writes, or _NO (past Python's 4,300 digits too: it stays text, and
+    the schema check says what is wrong)."""
+    if not _INTEGER.match(text):
+        return _NO
+    try:
+        return int(text)
+    except ValueError:
+        return _NO
+
+
 def _number(text: str) -> Any:
     if _INTEGER.match(text):
-        return int(text)
+        return _integer(text)
     try:
         return float(text)
     except ValueError:

@@ -239,11 +239,13 @@ async def call_cached(tool: Tool, arguments: dict[str, Any], cache: ToolCache | 
     Successful results of deterministic tools are stored; failures never are. A cache that
     fails is a miss: this never raises for the cache's sake.
     """
-    if cache is None or not cacheable(tool):
+    if not cacheable(tool):
+        return CachedCall(await tool.call(arguments), "off")
+    arguments = normalized(arguments)  # with the cache or without: one call, one value
+    if cache is None:
         return CachedCall(await tool.call(arguments), "off")
     opened = cache.ready()  # opening once per process is set-up, not part of this call's time
     started = time.perf_counter()
-    arguments = normalized(arguments)
     try:
         inputs = key_inputs(tool, arguments)
     except (ValueError, OSError):  # not JSON (the tool's own checks will say so), or unstat-able

@@ -136,7 +136,7 @@ def test_cost_report_all_does_not_count_a_replay_as_new_spend(
     assert (data["runs"], data["replayed_runs_not_counted"]) == (1, 1)
     assert data["total"]["cost_usd"] == 0.0005
     table = runner.invoke(app, ["cost-report", "--all"])
-    assert "1 replayed runs not counted: a replay spends nothing new" in table.stdout
+    assert "1 replayed run not counted: a replay spends nothing new" in table.stdout
 
 
 def test_a_crossed_proxy_budget_is_a_quota_not_a_rate_limit_to_retry(

@@ -193,7 +193,7 @@ def _bar(value: Decimal, top: Decimal) -> str:
 def _history_title(hist: History, crew: str | None, since: str | None) -> str:
     scope = f" of crew {crew}" if crew else ""
     window = f" since {since}" if since else ""
-    return f"spend per crew per day · {hist.runs} runs{scope}{window}"
+    return f"spend per crew per day · {plural(hist.runs, 'run')}{scope}{window}"
 
 
 def _history_notes(hist: History) -> list[str]:
@@ -203,7 +203,9 @@ def _history_notes(hist: History) -> list[str]:
     if hist.unfinished:
         notes.append(f"{plural(hist.unfinished, 'run')} never finished (killed, or still running)")
     if hist.replays:
-        notes.append(f"{hist.replays} replayed runs not counted: a replay spends nothing new")
+        notes.append(
+            f"{plural(hist.replays, 'replayed run')} not counted: a replay spends nothing new"
+        )
     if hist.total.unpriced_calls:
         models = ", ".join(sorted(hist.total.unpriced_models))
         notes.append(f"{hist.total.unpriced_calls} model calls ({models}) have no price")
