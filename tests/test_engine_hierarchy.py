@@ -380,3 +380,21 @@ def test_the_delegation_limits_hold_at_the_defaults_the_readme_gives(
     assert [(h["kind"], h["value"], h["threshold"]) for h in hits] == [
         ("max_identical_delegations", 2, 1)
     ]
+
+
+def test_a_worker_stopped_by_its_own_budget_inside_a_delegation_is_an_error_the_manager_reads(
+    tmp_path: Path, clean_env: Path
+) -> None:
+    """README, Budgets: an agent's budget stops that agent's task; inside a delegation the
+    manager reads it as a failed delegation, and the run ends as the manager's task does."""
+    turns = f"[{delegate('worker', 'Build it')}, {{data: {{verdict: shipped}}}}]"
+    text = crew(turns, worker_extra="\n    max_tokens: 1")
+    result = run(write_crew(tmp_path / "c", text), clean_env)
+    log = events(result)
+    [hit] = of_type(log, "limit_hit")
+    assert (hit["kind"], hit["scope"], hit["agent"]) == ("max_tokens", "agent", "worker")
+    assert result.tasks["delegate-1"].status == "stopped"
+    [call] = [c for c in of_type(log, "tool_call") if c["tool"] == "delegate"]
+    assert call["status"] != "ok"
+    assert result.status == "ok"  # the manager answered after reading the failure
+    assert result.tasks["manage"].data == {"verdict": "shipped"}
