@@ -16,6 +16,7 @@ from mas_cli.events import logged as ev
 from mas_cli.events.formats.source import is_exported
 from mas_cli.events.reader import StructReader
 from mas_cli.events.spend import money
+from mas_cli.words import plural
 
 By = Literal["agent", "task", "model", "tool"]
 BY_CHOICES: tuple[By, ...] = ("agent", "task", "model", "tool")
@@ -246,7 +247,7 @@ def _state_flags(run: RunInfo) -> list[str]:
             "usage; the offline model's answers are short, so output is likely undercounted"
         )
     if run.skipped_lines:
-        flags.append(f"{run.skipped_lines} unreadable lines skipped")
+        flags.append(f"{plural(run.skipped_lines, 'unreadable line')} skipped")
     return flags
 
 

@@ -21,6 +21,7 @@ from mas_cli.view.charts import cost_bars, token_lines
 from mas_cli.view.read import MAX_CALLS, Run
 from mas_cli.view.svg import cut, esc
 from mas_cli.view.timeline import Band, timeline
+from mas_cli.words import plural
 
 
 def asset(name: str) -> str:
@@ -97,7 +98,11 @@ def _header(run: Run) -> str:
         for key, label in _ORIGIN
         if info.get(key)
     )
-    bad = f'<p class="note">{run.bad_lines} unreadable lines skipped</p>' if run.bad_lines else ""
+    bad = (
+        f'<p class="note">{plural(run.bad_lines, "unreadable line")} skipped</p>'
+        if run.bad_lines
+        else ""
+    )
     return (
         f'<header class="st-{esc(status)}"><h1>{esc(info.get("crew", "run"))}'
         f" <small>{esc(run.run_id)}</small></h1>"

@@ -86,7 +86,7 @@ def run_tree(tree: RunTree, words: Transcript | None = None) -> None:
         _add(top, node, said, words)
     stdout.print(top, soft_wrap=False)  # long lines wrap under their branch, never cut
     if tree.skipped_lines:
-        stderr.print(f"[yellow]{tree.skipped_lines} unreadable lines skipped[/]")
+        stderr.print(f"[yellow]{plural(tree.skipped_lines, 'unreadable line')} skipped[/]")
 
 
 def _run_label(tree: RunTree) -> str:
