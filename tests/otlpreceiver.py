@@ -1,8 +1,10 @@
 """A minimal OTLP/HTTP trace receiver on 127.0.0.1: decodes what the SDK's exporter posts.
 
 Modes: `ok` answers 200 and keeps the spans; `hang` accepts the connection and never answers
-(a collector that is stuck); `refuse` answers 503 (retryable) every time. For a collector that
-is down, use a port nobody listens on (`closed_port`).
+(a collector that is stuck); `refuse` answers 503 (retryable) every time; `echo` answers 401
+with the request's authorization header as its reason (a proxy that quotes what it refused).
+For a collector that is down, use a port nobody listens on (`closed_port`). `paths` holds the
+path of every request.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ class Receiver:
         self.mode = mode
         self.spans: list[Span] = []
         self.requests = 0
+        self.paths: list[str] = []
         self.lock = threading.Lock()
         self.release = threading.Event()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -51,8 +54,13 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("content-length", "0")))
                 with receiver.lock:
                     receiver.requests += 1
+                    receiver.paths.append(self.path)
                 if receiver.mode == "hang":
                     receiver.release.wait(60)
+                    return
+                if receiver.mode == "echo":
+                    self.send_response(401, self.headers.get("authorization", "no header"))
+                    self.end_headers()
                     return
                 if receiver.mode == "refuse":
                     self.send_response(503)

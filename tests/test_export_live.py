@@ -89,3 +89,96 @@ def test_export_to_an_endpoint_delivers_every_span(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert len(spans) == span_events(events)
     assert f"to {receiver.url}/v1/traces" in result.stderr
+
+
+TOKEN = "tok-4d1c9e7a2b8f5063"  # a collector's token: never shown, never logged
+
+
+def test_credentials_in_the_endpoint_never_reach_the_log_or_the_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A URL's user, password and query values were printed, and written into the run's log,
+    in the warning about a collector that did not answer."""
+    port = closed_port()
+    url = f"http://alice:{TOKEN}@127.0.0.1:{port}/otlp?api_key={TOKEN}x"
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", url)
+    result, events = run_live(tmp_path)
+    assert result.exit_code == 0, result.output
+    warning = next(e for e in events if e["type"] == "warning")["message"]
+    shown = f"http://***@127.0.0.1:{port}/otlp/v1/traces?api_key=***"
+    assert f"OpenTelemetry export to {shown} failed" in warning
+    exported = runner.invoke(app, ["export", "--home", str(tmp_path), "--endpoint", url])
+    assert exported.exit_code == 1
+    assert f"cannot export to {shown}:" in exported.stderr
+    for text in (warning, result.output, exported.output):
+        assert TOKEN not in text
+    assert TOKEN not in next((tmp_path / "runs").glob("*/events.jsonl")).read_text()
+
+
+def test_a_collector_quoting_the_token_it_refused_never_shows_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", f"Authorization=Bearer%20{TOKEN}")
+    with Receiver("echo") as receiver:
+        result, events = run_live(tmp_path, "--otel-endpoint", receiver.url)
+        exported = runner.invoke(
+            app, ["export", "--home", str(tmp_path), "--endpoint", receiver.url]
+        )
+        assert receiver.requests >= 2  # the header was sent, and quoted back
+    assert exported.exit_code == 1
+    assert "code: 401, reason: ***" in exported.stderr
+    warning = next(e for e in events if e["type"] == "warning")["message"]
+    for text in (warning, result.output, exported.output):
+        assert TOKEN not in text
+
+
+@pytest.mark.parametrize(
+    "headers", [f"Authorization=Bearer%0D{TOKEN}", f"Authorization=Bearer {TOKEN};v=1", TOKEN]
+)
+def test_a_header_that_cannot_be_sent_is_a_usage_error_that_never_shows_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, headers: str
+) -> None:
+    """The SDK's own complaint quoted the header's value (in the error, in the run's log), or
+    it dropped the header with a warning quoting it and sent the spans without it."""
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", headers)
+    url = f"http://127.0.0.1:{closed_port()}"
+    args = ["run", str(CREW), "--offline", "--home", str(tmp_path), "--otel-endpoint", url]
+    for argv in (args, ["export", str(CREW), "--endpoint", url]):
+        result = runner.invoke(app, argv)
+        assert result.exit_code == 2, result.output
+        assert "OTEL_EXPORTER_OTLP_HEADERS: " in result.stderr
+        assert TOKEN not in result.output
+    assert not (tmp_path / "runs").exists()  # refused before the run started
+
+
+@pytest.mark.parametrize("url", ["localhost:4318", "ftp://collector", "http://[::1", "http://h:x"])
+def test_an_endpoint_that_is_not_an_http_url_is_a_usage_error(tmp_path: Path, url: str) -> None:
+    for argv in (
+        ["run", str(CREW), "--offline", "--home", str(tmp_path), "--otel-endpoint", url],
+        ["export", str(CREW), "--endpoint", url],
+    ):
+        result = runner.invoke(app, argv)
+        assert result.exit_code == 2, result.output
+        assert "is not an http(s) URL" in result.stderr
+        assert "e.g. http://localhost:4318" in result.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize(
+    ("variable", "path", "posted"),
+    [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "/otlp", "/otlp/v1/traces"),
+        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "/api/traces", "/api/traces"),
+    ],
+)
+def test_the_endpoint_variables_name_the_url_as_the_specification_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, variable: str, path: str, posted: str
+) -> None:
+    """The traces-only variable is the traces URL itself, used as it is; /v1/traces was
+    added to it too."""
+    with Receiver() as receiver:
+        monkeypatch.setenv(variable, receiver.url + path)
+        result, events = run_live(tmp_path, "-q")
+        assert receiver.wait_for(span_events(events))
+    assert result.exit_code == 0
+    assert set(receiver.paths) == {posted}

@@ -17,6 +17,7 @@ from typing import IO, TYPE_CHECKING
 from mas_cli.errors import UsageError
 from mas_cli.events.reader import LogReader
 from mas_cli.export.content import Contents
+from mas_cli.export.endpoint import parse_endpoint
 from mas_cli.export.spans import spans_of
 
 if TYPE_CHECKING:
@@ -51,19 +52,19 @@ def export_runs(
     Raises:
         ExportError: the endpoint did not take a batch.
         LogFormatError: a log that cannot be read.
-        UsageError: the file cannot be written.
+        UsageError: the file cannot be written, or the endpoint or its headers are not valid.
     """
     from mas_cli.export import otlp
 
     where = otlp.resource()
     if endpoint:
-        exporter = otlp.http_exporter(endpoint, ENDPOINT_TIMEOUT_S)
-        url = otlp.traces_url(endpoint)
+        to_url = parse_endpoint(endpoint)
+        exporter = otlp.http_exporter(to_url, ENDPOINT_TIMEOUT_S)
         try:
-            summary = _each_batch(paths, content, where, lambda b: otlp.send(exporter, b, url))
+            summary = _each_batch(paths, content, where, lambda b: otlp.send(exporter, b, to_url))
         finally:
             exporter.shutdown()
-        summary.target = url
+        summary.target = to_url.shown
         return summary
     with _output(to) as out:
         summary = _each_batch(paths, content, where, lambda b: otlp.write_lines(out, b))

@@ -18,7 +18,8 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from mas_cli.events import models as ev
-from mas_cli.export.otlp import LAST, http_exporter, readable, resource, traces_url
+from mas_cli.export.endpoint import parse_endpoint
+from mas_cli.export.otlp import LAST, http_exporter, readable, resource
 from mas_cli.export.spans import SpanBuilder
 
 if TYPE_CHECKING:
@@ -67,12 +68,20 @@ class _Watched:
 class LiveExport:
     """A run listener that exports the run's spans as they end."""
 
-    def __init__(self, endpoint: str, *, request_s: float = REQUEST_S) -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        request_s: float = REQUEST_S,
+        source: str = "--otel-endpoint",
+        as_is: bool = False,
+    ) -> None:
+        """Raises UsageError: the endpoint, or a header to send to it, is not valid."""
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-        self.url = traces_url(endpoint)
+        self.endpoint = parse_endpoint(endpoint, source=source, as_is=as_is)
         self.builder = SpanBuilder()
-        self.exporter = _Watched(http_exporter(endpoint, request_s))
+        self.exporter = _Watched(http_exporter(self.endpoint, request_s))
         self.processor = BatchSpanProcessor(
             self.exporter,  # type: ignore[arg-type]
             schedule_delay_millis=DELAY_MS,
@@ -132,8 +141,9 @@ class LiveExport:
 
     def message(self) -> str:
         """What went wrong, for the log and the terminal."""
+        why = self.endpoint.scrub(self.exporter.failure or "")
         return (
-            f"OpenTelemetry export to {self.url} failed ({self.exporter.failure}); the run goes "
+            f"OpenTelemetry export to {self.endpoint.shown} failed ({why}); the run goes "
             "on without it. Send the spans later with: mas export RUN_ID --endpoint URL"
         )
 

@@ -18,6 +18,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from mas_cli import __version__
 from mas_cli.errors import ExportError
+from mas_cli.export.endpoint import Endpoint
 from mas_cli.export.spans import Span
 
 if TYPE_CHECKING:
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace.export import SpanExporter
 
 SCOPE = "mas"
-TRACES_PATH = "/v1/traces"
 ID_FIELDS = ("traceId", "spanId", "parentSpanId")
 
 
@@ -118,19 +118,12 @@ def write_lines(out: IO[str], spans: Sequence[ReadableSpan]) -> None:
         out.write(json_line(spans))
 
 
-def traces_url(endpoint: str) -> str:
-    """The traces URL of an OTLP/HTTP endpoint given as its base (`http://host:4318`), as
-    OTEL_EXPORTER_OTLP_ENDPOINT is, or already ending in /v1/traces."""
-    base = endpoint.rstrip("/")
-    return base if base.endswith(TRACES_PATH) else base + TRACES_PATH
-
-
-def http_exporter(endpoint: str, timeout_s: float) -> SpanExporter:
+def http_exporter(endpoint: Endpoint, timeout_s: float) -> SpanExporter:
     """The SDK's OTLP/HTTP (protobuf) exporter; headers from OTEL_EXPORTER_OTLP_HEADERS."""
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
     quiet_sdk_logs()
-    return OTLPSpanExporter(endpoint=traces_url(endpoint), timeout=timeout_s)
+    return OTLPSpanExporter(endpoint=endpoint.url, timeout=timeout_s)
 
 
 class _LastMessage(logging.Handler):
@@ -180,7 +173,7 @@ def quiet_sdk_logs() -> None:
     logger.propagate = False
 
 
-def send(exporter: SpanExporter, spans: Sequence[ReadableSpan], url: str) -> None:
+def send(exporter: SpanExporter, spans: Sequence[ReadableSpan], endpoint: Endpoint) -> None:
     """Export one batch, or raise.
 
     Raises:
@@ -192,6 +185,7 @@ def send(exporter: SpanExporter, spans: Sequence[ReadableSpan], url: str) -> Non
     if exporter.export(spans) is not SpanExportResult.SUCCESS:
         why = LAST.why() or "the endpoint did not accept the spans"
         raise ExportError(
-            f"cannot export to {url}: {why}. Check that an OTLP/HTTP receiver listens there "
-            "(the collector's port is 4318), or write a file instead with --to FILE.jsonl"
+            f"cannot export to {endpoint.shown}: {endpoint.scrub(why)}. Check that an OTLP/HTTP "
+            "receiver listens there (the collector's port is 4318), or write a file instead "
+            "with --to FILE.jsonl"
         )

@@ -78,14 +78,15 @@ def run(
 
 def _live_export(asked: bool, given: str | None) -> LiveExport | None:
     """The live OpenTelemetry export, when asked for or when the environment names a collector."""
-    from mas_cli.events.otel import DEFAULT_ENDPOINT, endpoint_from_env
+    from mas_cli.events.otel import DEFAULT_ENDPOINT, ENDPOINT_VARS, endpoint_from_env
 
-    endpoint = given or endpoint_from_env()
-    if not asked and endpoint is None:
+    source, endpoint = ("--otel-endpoint", given) if given else endpoint_from_env() or ("", "")
+    if not asked and not endpoint:
         return None
     from mas_cli.export.live import LiveExport  # the exporter loads only when spans are sent
 
-    return LiveExport(endpoint or DEFAULT_ENDPOINT)
+    as_is = source == ENDPOINT_VARS[0]  # the traces-only variable is the traces URL itself
+    return LiveExport(endpoint or DEFAULT_ENDPOINT, source=source or "--otel", as_is=as_is)
 
 
 def _estimate(crew: Crew, options: RunOptions, *, as_json: bool) -> int:
