@@ -2,7 +2,9 @@
 
 Modes: `ok` answers 200 and keeps the spans; `hang` accepts the connection and never answers
 (a collector that is stuck); `refuse` answers 503 (retryable) every time; `echo` answers 401
-with the request's authorization header as its reason (a proxy that quotes what it refused).
+with the request's authorization header as its reason (a proxy that quotes what it refused);
+`too-large` answers 413, `busy` 429 with Retry-After: 3600, `close` closes the connection
+without an answer.
 For a collector that is down, use a port nobody listens on (`closed_port`). `paths` holds the
 path of every request.
 """
@@ -17,6 +19,11 @@ from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+ANSWERS = {
+    "too-large": (413, {"content-length": "0"}),
+    "busy": (429, {"retry-after": "3600", "content-length": "0"}),
+}
 
 
 class Receiver:
@@ -57,6 +64,16 @@ class Receiver:
                     receiver.paths.append(self.path)
                 if receiver.mode == "hang":
                     receiver.release.wait(60)
+                    return
+                if receiver.mode in ANSWERS:
+                    status, headers = ANSWERS[receiver.mode]
+                    self.send_response(status)
+                    for name, value in headers.items():
+                        self.send_header(name, value)
+                    self.end_headers()
+                    return
+                if receiver.mode == "close":  # reads the request, closes without an answer
+                    self.close_connection = True
                     return
                 if receiver.mode == "echo":
                     self.send_response(401, self.headers.get("authorization", "no header"))

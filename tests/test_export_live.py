@@ -126,7 +126,7 @@ def test_a_collector_quoting_the_token_it_refused_never_shows_it(
         )
         assert receiver.requests >= 2  # the header was sent, and quoted back
     assert exported.exit_code == 1
-    assert "code: 401, reason: ***" in exported.stderr
+    assert f"cannot export to {receiver.url}/v1/traces: HTTP 401 ***." in exported.stderr
     warning = next(e for e in events if e["type"] == "warning")["message"]
     for text in (warning, result.output, exported.output):
         assert TOKEN not in text
@@ -182,3 +182,40 @@ def test_the_endpoint_variables_name_the_url_as_the_specification_says(
         assert receiver.wait_for(span_events(events))
     assert result.exit_code == 0
     assert set(receiver.paths) == {posted}
+
+
+@pytest.mark.parametrize(
+    ("mode", "reason"),
+    [
+        ("too-large", "HTTP 413 Request Entity Too Large"),
+        ("busy", "HTTP 429 Too Many Requests, Retry-After: 3600 (retried until the export's"),
+        ("refuse", "HTTP 503 Service Unavailable (retried until the export's timeout)"),
+        ("close", "the collector closed the connection without answering (retried until"),
+        ("down", "connection refused (retried until the export's timeout)"),
+    ],
+)
+def test_a_refused_export_says_what_the_collector_answered(
+    tmp_path: Path, mode: str, reason: str
+) -> None:
+    """The status of a refusal was lost ("Failed to export spans batch due to timeout, max
+    retries or shutdown"), and live, the warning was the HTTP library's chain of wrappers."""
+    run_live(tmp_path, "-q")
+    with Receiver(mode) as receiver:
+        url = f"http://127.0.0.1:{closed_port()}" if mode == "down" else receiver.url
+        result = runner.invoke(app, ["export", "--home", str(tmp_path), "--endpoint", url])
+    assert result.exit_code == 1
+    assert f"cannot export to {url}/v1/traces: {reason}" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("mode", "reason"),
+    [("too-large", "(HTTP 413 Request Entity Too Large)"), ("down", ": connection refused (")],
+)
+def test_the_live_warning_says_it_in_a_few_words(tmp_path: Path, mode: str, reason: str) -> None:
+    with Receiver(mode) as receiver:
+        url = f"http://127.0.0.1:{closed_port()}" if mode == "down" else receiver.url
+        _, events = run_live(tmp_path, "--otel-endpoint", url)
+    warning = next(e for e in events if e["type"] == "warning")["message"]
+    assert reason in warning
+    assert "HTTPConnectionPool" not in warning
+    assert len(warning) < 300, warning

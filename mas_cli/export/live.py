@@ -80,6 +80,7 @@ class LiveExport:
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
         self.endpoint = parse_endpoint(endpoint, source=source, as_is=as_is)
+        LAST.reset()  # what an earlier export in this process heard is not this one's trouble
         self.builder = SpanBuilder()
         self.exporter = _Watched(http_exporter(self.endpoint, request_s))
         self.processor = BatchSpanProcessor(

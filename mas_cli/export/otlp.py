@@ -12,6 +12,7 @@ import base64
 import hashlib
 import json
 import logging
+import os
 import re
 from collections.abc import Sequence
 from typing import IO, TYPE_CHECKING, Any
@@ -118,23 +119,39 @@ def write_lines(out: IO[str], spans: Sequence[ReadableSpan]) -> None:
         out.write(json_line(spans))
 
 
+CREDENTIAL_PROVIDERS = (
+    "OTEL_PYTHON_EXPORTER_OTLP_HTTP_CREDENTIAL_PROVIDER",
+    "OTEL_PYTHON_EXPORTER_OTLP_HTTP_TRACES_CREDENTIAL_PROVIDER",
+)
+
+
 def http_exporter(endpoint: Endpoint, timeout_s: float) -> SpanExporter:
-    """The SDK's OTLP/HTTP (protobuf) exporter; headers from OTEL_EXPORTER_OTLP_HEADERS."""
+    """The SDK's OTLP/HTTP (protobuf) exporter; headers from OTEL_EXPORTER_OTLP_HEADERS. Its
+    HTTP session notes each refusal's status (the SDK's own messages often drop it), unless
+    the environment names a credential provider, whose session the SDK then makes."""
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
     quiet_sdk_logs()
-    return OTLPSpanExporter(endpoint=endpoint.url, timeout=timeout_s)
+    session = None
+    if not any(os.environ.get(name) for name in CREDENTIAL_PROVIDERS):
+        import requests
+
+        session = requests.Session()
+        session.hooks["response"].append(LAST.answered)
+    return OTLPSpanExporter(endpoint=endpoint.url, timeout=timeout_s, session=session)
 
 
 class _LastMessage(logging.Handler):
-    """Keeps the SDK's last complaint, and the first cause it gave (its text only: no
-    traceback ever reaches a user). The last is often only "due to timeout, max retries or
-    shutdown": the cause is in the retries' warnings before it."""
+    """Keeps the SDK's last complaint, the first cause it gave (its text only: no traceback
+    ever reaches a user) and the collector's last refusal. The last complaint is often only
+    "due to timeout, max retries or shutdown", or a retry's warning: the cause is in the
+    retries' warnings before it, or in the collector's answer (`HTTP 503 Service Unavailable`)."""
 
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
         self.message = ""
         self.cause = ""
+        self.answer = ""
 
     def emit(self, record: logging.LogRecord) -> None:
         self.message = record.getMessage()
@@ -142,15 +159,34 @@ class _LastMessage(logging.Handler):
         if error is not None and not self.cause:
             self.cause = _cause(error)
 
+    def answered(self, response: Any, *_: Any, **__: Any) -> None:
+        """The session's response hook: note a refusal (a status of 400 or more)."""
+        if response.status_code >= 400:
+            reason = str(response.reason or "")[:200]
+            after = str(response.headers.get("retry-after") or "")[:40]
+            self.answer = f"HTTP {response.status_code} {reason}".rstrip()
+            self.answer += f", Retry-After: {after}" if after else ""
+
     def reset(self) -> None:
-        self.message = self.cause = ""
+        self.message = self.cause = self.answer = ""
 
     def why(self) -> str:
         """What went wrong, in a few words ("" when the SDK said nothing)."""
         said = self.message.rstrip(".")
-        if self.cause and (not said or "timeout, max retries" in said):
-            return f"{self.cause} (retried until the export's timeout)"
-        return said
+        gave_up = "timeout, max retries" in said
+        cause = self.answer or self.cause
+        if not cause:
+            return "no answer within the export's timeout" if gave_up else said
+        if gave_up or not said:
+            return f"{cause} (retried until the export's timeout)"
+        return f"{cause} (retrying)" if said.startswith("Transient error") else cause
+
+
+_PLAINLY = (
+    ("RemoteDisconnected", "the collector closed the connection without answering"),
+    ("BadStatusLine", "the collector's answer is not HTTP"),
+    ("Read timed out", "no answer within the export's timeout"),
+)
 
 
 def _cause(error: BaseException) -> str:
@@ -159,6 +195,9 @@ def _cause(error: BaseException) -> str:
     errno = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", said)
     if errno:
         return errno[1].strip().lower()
+    plain = next((words for mark, words in _PLAINLY if mark in said), None)
+    if plain:
+        return plain
     return f"{type(error).__name__}: {said[:200]}" if said else type(error).__name__
 
 
