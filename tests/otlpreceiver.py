@@ -3,7 +3,7 @@
 Modes: `ok` answers 200 and keeps the spans; `hang` accepts the connection and never answers
 (a collector that is stuck); `refuse` answers 503 (retryable) every time; `echo` answers 401
 with the request's authorization header as its reason (a proxy that quotes what it refused);
-`too-large` answers 413, `busy` 429 with Retry-After: 3600, `close` closes the connection
+`too-large` answers 413, `small` answers 413 to a request past SMALL bytes, `busy` 429 with Retry-After: 3600, `close` closes the connection
 without an answer.
 For a collector that is down, use a port nobody listens on (`closed_port`). `paths` holds the
 path of every request.
@@ -24,6 +24,9 @@ ANSWERS = {
     "too-large": (413, {"content-length": "0"}),
     "busy": (429, {"retry-after": "3600", "content-length": "0"}),
 }
+
+
+SMALL = 4000  # the largest request `small` takes, in bytes
 
 
 class Receiver:
@@ -64,6 +67,11 @@ class Receiver:
                     receiver.paths.append(self.path)
                 if receiver.mode == "hang":
                     receiver.release.wait(60)
+                    return
+                if receiver.mode == "small" and len(body) > SMALL:
+                    self.send_response(413)
+                    self.send_header("content-length", "0")
+                    self.end_headers()
                     return
                 if receiver.mode in ANSWERS:
                     status, headers = ANSWERS[receiver.mode]

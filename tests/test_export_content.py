@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from otlpreceiver import Receiver
 from test_export import spans
 from typer.testing import CliRunner
 
@@ -170,3 +171,18 @@ def test_an_edited_export_is_read_around_never_a_crash(tmp_path: Path) -> None:
         result = runner.invoke(app, argv)
         assert result.exit_code in (0, 1, 2), (argv, result.output)
         assert "internal error" not in result.output
+
+
+def test_a_collector_with_a_size_limit_gets_every_span_in_smaller_requests(
+    tmp_path: Path,
+) -> None:
+    """A collector refuses a request past its limit (the OpenTelemetry collector's is 20 MiB):
+    with content, 512 spans of a long run's histories pass it, and the whole export failed with
+    HTTP 413, with no way to send less at a time."""
+    log = run(tmp_path)
+    with Receiver("small") as receiver:
+        result = export(str(log), "--endpoint", receiver.url, "--include-content")
+        spans = receiver.wait_for(11)
+    assert "exported 1 run, 11 spans" in result.stderr
+    assert len({s.span_id for s in spans}) == 11
+    assert receiver.requests > 2  # refused whole, then taken in smaller requests

@@ -170,6 +170,10 @@ class _LastMessage(logging.Handler):
     def reset(self) -> None:
         self.message = self.cause = self.answer = ""
 
+    def too_large(self) -> bool:
+        """Whether the last request was refused for its size."""
+        return self.answer.startswith("HTTP 413") or "exceeds max_request_size" in self.message
+
     def why(self) -> str:
         """What went wrong, in a few words ("" when the SDK said nothing)."""
         said = self.message.rstrip(".")
@@ -213,7 +217,8 @@ def quiet_sdk_logs() -> None:
 
 
 def send(exporter: SpanExporter, spans: Sequence[ReadableSpan], endpoint: Endpoint) -> None:
-    """Export one batch, or raise.
+    """Export one batch, or raise. A batch the collector refuses as too large (413, or past
+    the exporter's own 64 MiB) is sent in halves, down to one span a request.
 
     Raises:
         ExportError: the endpoint did not take the batch.
@@ -222,6 +227,11 @@ def send(exporter: SpanExporter, spans: Sequence[ReadableSpan], endpoint: Endpoi
 
     LAST.reset()
     if exporter.export(spans) is not SpanExportResult.SUCCESS:
+        if len(spans) > 1 and LAST.too_large():  # the collector's limit on a request's size
+            half = len(spans) // 2
+            send(exporter, spans[:half], endpoint)
+            send(exporter, spans[half:], endpoint)
+            return
         why = LAST.why() or "the endpoint did not accept the spans"
         raise ExportError(
             f"cannot export to {endpoint.shown}: {endpoint.scrub(why)}. Check that an OTLP/HTTP "
