@@ -186,3 +186,23 @@ def test_a_collector_with_a_size_limit_gets_every_span_in_smaller_requests(
     assert "exported 1 run, 11 spans" in result.stderr
     assert len({s.span_id for s in spans}) == 11
     assert receiver.requests > 2  # refused whole, then taken in smaller requests
+
+
+def test_an_output_that_is_the_log_read_is_refused_not_emptied(tmp_path: Path) -> None:
+    """`--to` its own events.jsonl emptied the run's log before reading it: exit 0, "exported
+    1 run, 0 spans", and the run's log gone; `mas view --out` replaced it with the page."""
+    log = run(tmp_path)
+    before = log.read_bytes()
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(log)
+    for argv in (
+        ["export", str(log.parent), "--to", str(log)],
+        ["export", str(log), "--to", str(link)],
+        ["export", str(log), "--include-content", "--to", str(log.parent / "llm.jsonl")],
+        ["view", str(log), "--no-open", "--out", str(log)],
+    ):
+        result = runner.invoke(app, argv)
+        assert result.exit_code == 2, (argv, result.output)
+        assert "which this command reads: writing it would destroy it" in result.stderr
+    assert log.read_bytes() == before
+    assert (log.parent / "llm.jsonl").stat().st_size > 0

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from mas_cli.errors import UsageError
+from mas_cli.events.diskio import refuse_overwriting
 from mas_cli.events.reader import LogReader
-from mas_cli.export.content import Contents
+from mas_cli.export.content import LLM_LOG, Contents
 from mas_cli.export.endpoint import parse_endpoint
 from mas_cli.export.spans import spans_of
 
@@ -66,6 +67,9 @@ def export_runs(
             exporter.shutdown()
         summary.target = to_url.shown
         return summary
+    if to is not None and str(to) != "-":
+        inputs = [*paths, *(p.parent / LLM_LOG for p in paths if content)]
+        refuse_overwriting(to, inputs, "--to")
     with _output(to) as out:
         summary = _each_batch(paths, content, where, lambda b: otlp.write_lines(out, b))
     summary.target = str(to) if to and str(to) != "-" else "stdout"

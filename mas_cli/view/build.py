@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from mas_cli.errors import MasError
-from mas_cli.events.transcript import read_transcript
+from mas_cli.events.diskio import refuse_overwriting
+from mas_cli.events.transcript import LLM_LOG, read_transcript
 from mas_cli.triage.findings import Finding
 from mas_cli.triage.scan import ScanOptions, scan
 from mas_cli.view.page import run_page
@@ -38,6 +39,8 @@ def run_html(log: Path, include_content: bool = False) -> tuple[str, Run, list[F
 
 def write_run_view(log: Path, out: Path | None = None, include_content: bool = False) -> Path:
     """Write the run's page (beside the run unless `out`); its path."""
+    if out is not None:
+        refuse_overwriting(out, [log, log.parent / LLM_LOG], "--out")
     page, _, _ = run_html(log, include_content)
     target = out or log.parent / VIEW
     write_atomic(target, page)
