@@ -242,6 +242,13 @@ def test_a_batch_is_a_table_of_items_each_opening_its_run(
     assert "<td>2</td>" in loops["runaway-rescoring"]
     assert "<td>0</td>" in loops["fraud-review"]
     assert tuple(s for s, _ in rows if s == "dead") == ("dead",)
+    results = (folder / "results.jsonl").read_bytes()  # --out on it replaced it with the page
+    code, _, err = view(
+        "b-1", "--home", str(home), "--no-open", "--out", str(folder / "results.jsonl")
+    )
+    assert code == 2
+    assert "which this command reads: writing it would destroy it" in err
+    assert (folder / "results.jsonl").read_bytes() == results
 
 
 def test_errors_say_what_to_do(tmp_path: Path, clean_env: Path) -> None:
