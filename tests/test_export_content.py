@@ -206,3 +206,12 @@ def test_an_output_that_is_the_log_read_is_refused_not_emptied(tmp_path: Path) -
         assert "which this command reads: writing it would destroy it" in result.stderr
     assert log.read_bytes() == before
     assert (log.parent / "llm.jsonl").stat().st_size > 0
+
+
+def test_a_disk_that_takes_nothing_is_a_clear_error(tmp_path: Path) -> None:
+    """Writing --to a full disk (here /dev/full, opened for writing: never replaced) was an
+    internal error."""
+    run(tmp_path)
+    result = export("--home", str(tmp_path), "--to", "/dev/full", code=1)
+    assert "cannot write /dev/full: no space left on device" in result.stderr
+    assert "internal error" not in result.output

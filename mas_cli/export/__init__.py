@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from mas_cli.errors import UsageError
-from mas_cli.events.diskio import refuse_overwriting
+from mas_cli.errors import MasError, UsageError
+from mas_cli.events.diskio import refuse_overwriting, why
 from mas_cli.events.reader import LogReader
 from mas_cli.export.content import LLM_LOG, Contents
 from mas_cli.export.endpoint import parse_endpoint
@@ -70,9 +70,18 @@ def export_runs(
     if to is not None and str(to) != "-":
         inputs = [*paths, *(p.parent / LLM_LOG for p in paths if content)]
         refuse_overwriting(to, inputs, "--to")
-    with _output(to) as out:
-        summary = _each_batch(paths, content, where, lambda b: otlp.write_lines(out, b))
-    summary.target = str(to) if to and str(to) != "-" else "stdout"
+    target = str(to) if to and str(to) != "-" else "stdout"
+    try:
+        with _output(to) as out:
+            summary = _each_batch(paths, content, where, lambda b: otlp.write_lines(out, b))
+    except BrokenPipeError:
+        raise  # the reader took what it wanted (`| head`): the CLI exits 0
+    except OSError as exc:  # a full disk, a device that takes nothing
+        raise MasError(
+            f"cannot write {target}: {why(exc)}",
+            hint="free some space, or write elsewhere with --to FILE.jsonl",
+        ) from None
+    summary.target = target
     return summary
 
 
