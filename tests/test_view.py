@@ -6,7 +6,10 @@ The browser half (the page opened in headless Chromium) is tests/realservers/tes
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
+import threading
 import webbrowser
 from html.parser import HTMLParser
 from pathlib import Path
@@ -220,6 +223,30 @@ def test_out_and_the_browser_only_on_a_terminal(
     assert out.strip() == str(target)
     assert target.is_file()
     assert opened == []  # CliRunner's stdout is no terminal: never opened
+
+
+def test_out_through_a_link_or_into_a_pipe_keeps_them(
+    tmp_path: Path, crews: tuple[Path, dict[str, Path]]
+) -> None:
+    """The page was written beside --out and renamed over it: a link became a file, and a pipe
+    or a device (--out /dev/stdout, as root) was replaced by a file holding the page."""
+    home, _ = crews
+    real, link = tmp_path / "real.html", tmp_path / "link.html"
+    link.symlink_to(real)
+    assert view("--last", "--home", str(home), "--out", str(link))[0] == 0
+    assert link.is_symlink()
+    assert real.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    fifo = tmp_path / "page.fifo"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    code, _, err = view("--last", "--home", str(home), "--out", str(fifo))
+    reader.join(30)
+    assert code == 0, err
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    assert got[0].startswith(b"<!DOCTYPE html>")
+    assert got[0].rstrip().endswith(b"</html>")
 
 
 def test_a_batch_is_a_table_of_items_each_opening_its_run(

@@ -93,7 +93,13 @@ def _put(detail: dict[str, Any], name: str, value: Any) -> None:
 
 
 def write_atomic(target: Path, text: str) -> None:
-    """Write `text` to `target` whole or not at all."""
+    """Write `text` to `target` whole or not at all: a new file renamed into place. A link is
+    followed (the file it names is replaced, the link kept); a pipe or a device
+    (`--out /dev/stdout`) is written into, never replaced by a file."""
+    if target.exists() and not target.is_file():
+        _write_into(target, text)
+        return
+    target = target.resolve() if target.is_symlink() else target
     tmp: Path | None = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -106,6 +112,19 @@ def write_atomic(target: Path, text: str) -> None:
     except OSError as exc:
         if tmp is not None:
             tmp.unlink(missing_ok=True)
+        raise MasError(
+            f"cannot write {target}: {exc.strerror or exc}",
+            hint="name another file with --out FILE",
+        ) from None
+
+
+def _write_into(target: Path, text: str) -> None:
+    try:
+        with target.open("w", encoding="utf-8") as out:
+            out.write(text)
+    except BrokenPipeError:
+        raise  # the reader took what it wanted (`| head`): the CLI exits 0
+    except OSError as exc:
         raise MasError(
             f"cannot write {target}: {exc.strerror or exc}",
             hint="name another file with --out FILE",
