@@ -215,3 +215,28 @@ def test_a_disk_that_takes_nothing_is_a_clear_error(tmp_path: Path) -> None:
     result = export("--home", str(tmp_path), "--to", "/dev/full", code=1)
     assert "cannot write /dev/full: no space left on device" in result.stderr
     assert "internal error" not in result.output
+
+
+def _lone_surrogates(log: Path) -> None:
+    """An edited recording: each message's text begins with an escaped lone surrogate."""
+    llm = log.parent / "llm.jsonl"
+    text = llm.read_text(encoding="utf-8").replace('"content": "', '"content": "\\ud800 ')
+    llm.write_text(text.replace('"content":"', '"content":"\\udfff '), encoding="utf-8")
+    assert "\\ud800" in llm.read_text(encoding="utf-8") or "\\udfff" in llm.read_text()
+
+
+def test_a_lone_surrogate_in_the_recording_becomes_u_fffd_in_the_spans(tmp_path: Path) -> None:
+    """The SDK's encoder dropped each content attribute holding one, printing a traceback per
+    attribute on stderr (to a file), or failed the export (to an endpoint)."""
+    log = run(tmp_path)
+    _lone_surrogates(log)
+    out = tmp_path / "out.jsonl"
+    result = export(str(log), "--to", str(out), "--include-content")
+    assert "Traceback" not in result.output
+    chats = [s for s in spans(out) if s["name"].startswith("chat ")]
+    assert all("gen_ai.input.messages" in c["attrs"] for c in chats)
+    assert "\ufffd" in out.read_text(encoding="utf-8")
+    with Receiver() as receiver:
+        sent = export(str(log), "--endpoint", receiver.url, "--include-content")
+        assert len(receiver.wait_for(11)) == 11
+    assert "Traceback" not in sent.output

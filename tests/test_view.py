@@ -211,6 +211,19 @@ tasks: [{id: t, agent: a, prompt: hi}]
     assert canary not in plain
 
 
+def test_a_lone_surrogate_in_the_recording_is_shown_as_u_fffd(
+    tmp_path: Path, clean_env: Path
+) -> None:
+    """An edited recording's escaped lone surrogate failed the page: 'internal error:
+    UnicodeEncodeError: surrogates not allowed'."""
+    run = hostile_run(tmp_path / "crew", clean_env)
+    llm = run / "llm.jsonl"
+    llm.write_text(llm.read_text(encoding="utf-8").replace("echo ", "echo \\ud800"))
+    code, _, err = view("--last", "--no-open", "--include-content")
+    assert code == 0, err
+    assert "echo \ufffd" in (run / "view.html").read_text(encoding="utf-8")
+
+
 def test_out_and_the_browser_only_on_a_terminal(
     tmp_path: Path, crews: tuple[Path, dict[str, Path]], monkeypatch: pytest.MonkeyPatch
 ) -> None:

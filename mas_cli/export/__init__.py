@@ -58,6 +58,7 @@ def export_runs(
     from mas_cli.export import otlp
 
     where = otlp.resource()
+    otlp.quiet_sdk_logs()  # the SDK's complaints are ours to say, never a traceback
     if endpoint:
         to_url = parse_endpoint(endpoint)
         exporter = otlp.http_exporter(to_url, ENDPOINT_TIMEOUT_S)

@@ -19,6 +19,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from mas_cli import __version__
 from mas_cli.errors import ExportError
+from mas_cli.events.text import fix_text
 from mas_cli.export.endpoint import Endpoint
 from mas_cli.export.spans import Span
 
@@ -65,9 +66,14 @@ INT64 = range(-(1 << 63), 1 << 63)
 
 def _fitted(attributes: dict[str, Any]) -> dict[str, Any]:
     """The attributes with an integer past OTLP's 64 bits (only a tampered log has one) as a
-    double: the SDK's encoder would drop it, logging a traceback, or fail the whole request."""
+    double, and a lone surrogate in a text (an edited recording's `\\ud800`) as U+FFFD: the
+    SDK's encoder would drop either, logging a traceback, or fail the whole request."""
     return {
-        key: float(value) if type(value) is int and value not in INT64 else value
+        key: float(value)
+        if type(value) is int and value not in INT64
+        else fix_text(value)
+        if type(value) is str
+        else value
         for key, value in attributes.items()
     }
 

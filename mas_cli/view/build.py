@@ -15,6 +15,7 @@ from typing import Any
 
 from mas_cli.errors import MasError
 from mas_cli.events.diskio import refuse_overwriting
+from mas_cli.events.text import fix_text
 from mas_cli.events.transcript import LLM_LOG, read_transcript
 from mas_cli.triage.findings import Finding
 from mas_cli.triage.scan import ScanOptions, scan
@@ -87,6 +88,7 @@ def _put(detail: dict[str, Any], name: str, value: Any) -> None:
         return
     if not isinstance(value, str):
         value = json.dumps(value, ensure_ascii=False, indent=2)
+    value = fix_text(value)  # an edited recording's lone surrogate: U+FFFD, never a failed page
     if len(value) > MAX_TEXT:
         value = value[:MAX_TEXT] + f"\n[cut at {MAX_TEXT:,} of {len(value):,} characters]"
     detail[name] = value
