@@ -4,7 +4,7 @@ Modes: `ok` answers 200 and keeps the spans; `hang` accepts the connection and n
 (a collector that is stuck); `refuse` answers 503 (retryable) every time; `echo` answers 401
 with the request's authorization header as its reason (a proxy that quotes what it refused);
 `too-large` answers 413, `small` answers 413 to a request past SMALL bytes, `busy` 429 with Retry-After: 3600, `close` closes the connection
-without an answer.
+without an answer; `stall` holds every request until `release` is set, then takes it.
 For a collector that is down, use a port nobody listens on (`closed_port`). `paths` holds the
 path of every request.
 """
@@ -65,9 +65,10 @@ class Receiver:
                 with receiver.lock:
                     receiver.requests += 1
                     receiver.paths.append(self.path)
-                if receiver.mode == "hang":
+                if receiver.mode in ("hang", "stall"):
                     receiver.release.wait(60)
-                    return
+                    if receiver.mode == "hang":
+                        return
                 if receiver.mode == "small" and len(body) > SMALL:
                     self.send_response(413)
                     self.send_header("content-length", "0")

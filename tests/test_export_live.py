@@ -219,3 +219,30 @@ def test_the_live_warning_says_it_in_a_few_words(tmp_path: Path, mode: str, reas
     assert reason in warning
     assert "HTTPConnectionPool" not in warning
     assert len(warning) < 300, warning
+
+
+def test_spans_a_slow_collector_made_the_queue_drop_are_a_warning(tmp_path: Path) -> None:
+    """A collector slower than the run: the processor's queue (2,048 spans) dropped what did not
+    fit, and once the collector had caught up, the run ended with no warning at all."""
+    from mas_cli.events.reader import LogReader
+    from mas_cli.export.live import LiveExport
+
+    _, logged = run_live(tmp_path, "-q")
+    made = span_events(logged) * 400
+    events = list(LogReader(next((tmp_path / "runs").glob("*/events.jsonl"))))
+    with Receiver("stall") as receiver:
+        live = LiveExport(receiver.url, request_s=120)
+        warned: list[str] = []
+        live.attach(warned.append)
+        for _ in range(400):  # 4,400 spans while the collector holds the first request
+            for event in events:
+                live(event)
+        live.inbox.join()
+        receiver.release.set()  # it catches up
+        live.settle(120)
+        failure = live.close(120)
+        received = len(receiver.wait_for(made, timeout_s=1))
+    assert received < made
+    assert len(warned) == 1
+    assert f"{made - received:,} of {made:,} spans were dropped" in warned[0]
+    assert failure == warned[0]

@@ -92,6 +92,7 @@ class LiveExport:
         self.warn: Warn | None = None
         self.warned = False
         self.inbox: queue.Queue[ev.Event | None] = queue.Queue(INBOX)
+        self.made = 0  # spans handed to the processor (the builder thread counts them)
         self.builder_thread = threading.Thread(target=self._build, name="mas-otel", daemon=True)
         self.builder_thread.start()
 
@@ -112,12 +113,14 @@ class LiveExport:
             try:
                 for span in self.builder.add(event):
                     self.processor.on_end(readable(span, self.resource))
+                    self.made += 1
             except Exception as exc:  # a span that cannot be made never reaches the run
                 self._failed(f"a span could not be made ({type(exc).__name__}: {exc})")
             finally:
                 self.inbox.task_done()
         for span in self.builder.finish():
             self.processor.on_end(readable(span, self.resource))
+            self.made += 1
         self.inbox.task_done()
 
     def _failed(self, why: str) -> None:
@@ -129,7 +132,19 @@ class LiveExport:
         collector did not take it."""
         if not _within(self._flush, wait_s):
             self._failed(_no_answer(wait_s))
+        self._check_dropped()
         self._warn_once()
+
+    def _check_dropped(self) -> None:
+        """Every span made is sent by now, or the processor's queue dropped some (a collector
+        slower than the run, caught up since): say so, as for any other trouble."""
+        with self.exporter.lock:
+            lost = self.made - self.exporter.sent
+        if lost > 0:
+            self._failed(
+                f"{lost:,} of {self.made:,} spans were dropped: the collector took them slower "
+                "than the run made them"
+            )
 
     def _flush(self) -> None:
         self.inbox.join()
@@ -157,6 +172,7 @@ class LiveExport:
         if not _within(self._shut, wait_s):  # the processor sends what is queued
             self._failed(_no_answer(wait_s))
             self.exporter.inner.shutdown()  # stops its retries; the process may exit
+        self._check_dropped()
         return self.message() if self.exporter.failure else None
 
     def _shut(self) -> None:
