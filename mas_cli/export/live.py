@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 REQUEST_S = 5.0  # one batch's request, retries included
 SETTLE_S = 1.0  # before run_finished: the most the run waits for the spans queued so far
 CLOSE_S = 3.0  # after it: the most the end of a run waits for its last spans
+GIVE_UP_S = 0.2  # after it, once the export has failed: for the builder's last spans only
 DELAY_MS = 500  # a batch leaves at least this often while the run goes
 INBOX = 100_000  # events waiting for the builder thread; past that they are dropped
 
@@ -164,12 +165,19 @@ class LiveExport:
         )
 
     def close(self, wait_s: float = CLOSE_S) -> str | None:
-        """Send what is left, waiting at most `wait_s`; a failure's message, or None."""
+        """Send what is left, waiting at most `wait_s`; a failure's message, or None. Once the
+        export has failed (the run's log says so, and to send the spans later), nothing more is
+        waited for: a collector that is down costs the run's end no more than SETTLE_S."""
         try:
             self.inbox.put(None, timeout=wait_s)  # the builder closes what is open, and stops
         except queue.Full:
             self._failed(f"spans are made slower than the run goes; {INBOX} events left")
-        if not _within(self._shut, wait_s):  # the processor sends what is queued
+        with self.exporter.lock:
+            failed = self.exporter.failure is not None
+        if failed:
+            self.exporter.inner.shutdown()  # its retries stop; what is queued is not sent
+            wait_s = min(wait_s, GIVE_UP_S)  # a request hung on the socket is not waited for
+        if not _within(self._shut, wait_s) and not failed:  # the processor sends what is queued
             self._failed(_no_answer(wait_s))
             self.exporter.inner.shutdown()  # stops its retries; the process may exit
         self._check_dropped()
