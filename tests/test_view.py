@@ -429,3 +429,23 @@ def test_a_run_without_run_finished_shows_the_tokens_and_cost_of_its_calls(tmp_p
     page = (tmp_path / "run" / "view.html").read_text(encoding="utf-8")
     assert "<dd>33 in · 0 out</dd>" in page  # 10 + 11 + 12, not 0
     assert "<dt>cost</dt><dd>$0.003000</dd>" in page  # not "unpriced"
+
+
+def test_a_log_with_nan_and_infinity_still_makes_a_page(tmp_path: Path) -> None:
+    """Python's json writes NaN and Infinity, and the log reader takes them: the page's data
+    block refused them ('internal error: Out of range float values are not JSON compliant')."""
+    log = hostile_log(tmp_path / "run")
+    lines = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    for line in lines:
+        if line["type"] in ("llm_call", "tool_call"):
+            line |= {"latency_s": float("nan"), "wait_s": float("nan"), "cost_usd": float("inf")}
+    log.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    code, _, err = view(str(log), "--no-open")
+    assert code == 0, err
+    page = (log.parent / "view.html").read_text(encoding="utf-8")
+    calls = data_of(page)["calls"]
+    assert isinstance(calls, list)
+    assert calls
+    assert all(c.get("latency_s", None) is None for c in calls)
+    assert "NaN" not in page
+    assert "waiting nan s" not in page  # a wait that is not a number is no wait
