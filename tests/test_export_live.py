@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from otlpreceiver import Receiver, closed_port
+from otlpreceiver import MARKUP, Receiver, closed_port
 from typer.testing import CliRunner
 
 from mas_cli.cli import app
@@ -246,3 +246,15 @@ def test_spans_a_slow_collector_made_the_queue_drop_are_a_warning(tmp_path: Path
     assert len(warned) == 1
     assert f"{made - received:,} of {made:,} spans were dropped" in warned[0]
     assert failure == warned[0]
+
+
+def test_a_reason_that_reads_as_markup_is_shown_as_text(tmp_path: Path) -> None:
+    """The collector's reason phrase went into rich markup: '[/yellow]' made the end of a run
+    that had gone well 'internal error: MarkupError', exit 1, the crew's output never printed;
+    '[link=...]' would have drawn a hyperlink."""
+    with Receiver("markup") as receiver:
+        result, events = run_live(tmp_path, "--otel-endpoint", receiver.url)
+    assert result.exit_code == 0, result.output
+    assert events[-1]["status"] == "ok"
+    assert f"failed (HTTP 500 {MARKUP})" in result.stderr
+    assert json.loads(result.stdout)["decision"]

@@ -34,7 +34,7 @@ def run(
     """Load the crew, run it (or estimate it) and print the outcome; the exit code."""
     import asyncio
 
-    from mas_cli.cli.render.plain import eprint
+    from mas_cli.cli.render.plain import eprint, escape
     from mas_cli.cli.render.run import Progress, ToolErrors, run_result
     from mas_cli.engine.run import RunOptions, run_crew
     from mas_cli.events.store import home_dir
@@ -70,8 +70,8 @@ def run(
         result = asyncio.run(run_crew(loaded, options))
     finally:
         failure = live.close() if live else None
-    if failure:
-        eprint(f"[yellow]warning:[/] {failure}")
+    if failure:  # the collector's words are in it: text, never markup
+        eprint(f"[yellow]warning:[/] {escape(failure)}")
     run_result(result, loaded.spec, as_json=json_out, tool_errors=tool_errors.count)
     return EXIT_BY_STATUS[result.status]
 
