@@ -240,3 +240,14 @@ def test_a_lone_surrogate_in_the_recording_becomes_u_fffd_in_the_spans(tmp_path:
         sent = export(str(log), "--endpoint", receiver.url, "--include-content")
         assert len(receiver.wait_for(11)) == 11
     assert "Traceback" not in sent.output
+
+
+def test_a_file_name_that_reads_as_markup_is_named_as_it_is(tmp_path: Path) -> None:
+    """The summary put --to into rich markup: 'x[bold]y.jsonl' was said as 'xy.jsonl', and
+    'a[/]x.jsonl' (a folder 'a[') was 'internal error: MarkupError' after the export."""
+    log = run(tmp_path)
+    (tmp_path / "a[").mkdir()
+    for name in ("x[bold]y.jsonl", "a[/]x.jsonl"):
+        result = export(str(log), "--to", str(tmp_path / name))
+        assert f"spans to {tmp_path / name}" in result.stderr
+        assert (tmp_path / name).stat().st_size > 0
