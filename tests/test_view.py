@@ -422,15 +422,6 @@ def test_a_batch_counts_a_resumed_item_once_and_every_run_it_cost(
     assert "2 items · 2 runs · $0.003000" in page  # the resumed item and the dead one
 
 
-def test_a_run_without_run_finished_shows_the_tokens_and_cost_of_its_calls(tmp_path: Path) -> None:
-    log = long_log(tmp_path / "run", 3)  # killed, or still running: no run_finished
-    code, _, err = view(str(log), "--no-open")
-    assert code == 0, err
-    page = (tmp_path / "run" / "view.html").read_text(encoding="utf-8")
-    assert "<dd>33 in · 0 out</dd>" in page  # 10 + 11 + 12, not 0
-    assert "<dt>cost</dt><dd>$0.003000</dd>" in page  # not "unpriced"
-
-
 def test_a_log_with_nan_and_infinity_still_makes_a_page(tmp_path: Path) -> None:
     """Python's json writes NaN and Infinity, and the log reader takes them: the page's data
     block refused them ('internal error: Out of range float values are not JSON compliant')."""
@@ -449,3 +440,12 @@ def test_a_log_with_nan_and_infinity_still_makes_a_page(tmp_path: Path) -> None:
     assert all(c.get("latency_s", None) is None for c in calls)
     assert "NaN" not in page
     assert "waiting nan s" not in page  # a wait that is not a number is no wait
+
+
+def test_a_run_without_run_finished_shows_the_tokens_and_cost_of_its_calls(tmp_path: Path) -> None:
+    log = long_log(tmp_path / "run", 3)  # killed, or still running: no run_finished
+    code, _, err = view(str(log), "--no-open")
+    assert code == 0, err
+    page = (tmp_path / "run" / "view.html").read_text(encoding="utf-8")
+    assert "<dd>33 in · 0 out</dd>" in page  # 10 + 11 + 12, not 0
+    assert "<dt>cost</dt><dd>$0.003000</dd>" in page  # not "unpriced"
