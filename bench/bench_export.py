@@ -14,6 +14,8 @@ Run: python bench/bench_export.py [--calls N] [--runs N] [--no-phoenix]
 - Live overhead end to end: an offline crew of `--tasks` one-call tasks, run side by side
   without and with `--otel-endpoint` (the receiver), interleaved; the difference of the
   run's own duration (run_finished's duration_s) per model call.
+- A collector in trouble: `mas run` of crews/fraud-review, the process's wall time, without
+  export and live to a collector that is down, answers 503, or never answers.
 """
 
 from __future__ import annotations
@@ -276,6 +278,27 @@ def end_to_end(tasks: int, runs: int, tmp: Path) -> str:
     )
 
 
+def in_trouble(runs: int, tmp: Path) -> str:
+    """What a collector in trouble costs `mas run` (crews/fraud-review, offline): the process's
+    wall seconds without export, and with --otel-endpoint to a port nobody listens on, a
+    receiver that answers 503 and one that never answers; medians of `runs`."""
+    crew = c.ROOT / "crews" / "fraud-review" / "crew.yaml"
+    module = receiver_module()
+    cases: dict[str, list[float]] = {"no export": [], "down": [], "503": [], "hangs": []}
+    with module.Receiver("refuse") as refuse, module.Receiver("hang") as hang:
+        urls = {"down": f"http://127.0.0.1:{_free_port()}", "503": refuse.url, "hangs": hang.url}
+        for n in range(runs):
+            for case, times in cases.items():
+                home = tmp / f"trouble-{n}-{len(times)}-{case.replace(' ', '')}"
+                options = (
+                    ("--offline", "--otel-endpoint", urls[case]) if case in urls else ("--offline",)
+                )
+                times.append(c.run_mas(crew, home, *options)[0])
+                shutil.rmtree(home)
+    said = ", ".join(f"{case} {c.median(times):.2f} s" for case, times in cases.items())
+    return f"mas run crews/fraud-review --offline, wall, median of {runs}, collector: {said}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -306,6 +329,7 @@ def main() -> None:
             print(phoenix)
         print(listener_cost(log, args.calls))
         print(end_to_end(args.tasks, args.runs, tmp))
+        print(in_trouble(args.runs, tmp))
         print(f"load average at the end {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 

@@ -1,8 +1,12 @@
 """A minimal OTLP/HTTP trace receiver on 127.0.0.1: decodes what the SDK's exporter posts.
 
 Modes: `ok` answers 200 and keeps the spans; `hang` accepts the connection and never answers
-(a collector that is stuck); `refuse` answers 503 (retryable) every time. For a collector that
-is down, use a port nobody listens on (`closed_port`).
+(a collector that is stuck); `refuse` answers 503 (retryable) every time; `echo` answers 401
+with the request's authorization header as its reason (a proxy that quotes what it refused);
+`too-large` answers 413, `small` answers 413 to a request past SMALL bytes, `busy` 429 with Retry-After: 3600, `close` closes the connection
+without an answer; `markup` answers 500 with MARKUP as its reason; `stall` holds every request until `release` is set, then takes it.
+For a collector that is down, use a port nobody listens on (`closed_port`). `paths` holds the
+path of every request.
 """
 
 from __future__ import annotations
@@ -16,6 +20,12 @@ from typing import Any
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
+ANSWERS = {"too-large": (413, {}), "busy": (429, {"retry-after": "3600"})}
+
+
+MARKUP = "[/yellow] [bold]x[/bold] [link=http://evil.example]click[/link]"
+SMALL = 4000  # the largest request `small` takes, in bytes
+
 
 class Receiver:
     """Start with `with Receiver() as r:`; `r.url` is the endpoint, `r.spans` what arrived."""
@@ -24,6 +34,7 @@ class Receiver:
         self.mode = mode
         self.spans: list[Span] = []
         self.requests = 0
+        self.paths: list[str] = []
         self.lock = threading.Lock()
         self.release = threading.Event()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -51,11 +62,20 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("content-length", "0")))
                 with receiver.lock:
                     receiver.requests += 1
-                if receiver.mode == "hang":
+                    receiver.paths.append(self.path)
+                if receiver.mode in ("hang", "stall"):
                     receiver.release.wait(60)
+                    if receiver.mode == "hang":
+                        return
+                if receiver.mode == "close":  # reads the request, closes without an answer
+                    self.close_connection = True
                     return
-                if receiver.mode == "refuse":
-                    self.send_response(503)
+                refusal = self._refusal(len(body))
+                if refusal is not None:
+                    status, reason, headers = refusal
+                    self.send_response(status, reason)
+                    for name, value in {"content-length": "0", **headers}.items():
+                        self.send_header(name, value)
                     self.end_headers()
                     return
                 request = ExportTraceServiceRequest.FromString(body)
@@ -67,6 +87,20 @@ class Receiver:
                 self.send_header("content-type", "application/x-protobuf")
                 self.send_header("content-length", "0")
                 self.end_headers()
+
+            def _refusal(self, size: int) -> tuple[int, str | None, dict[str, str]] | None:
+                """How this mode refuses a request of `size` bytes, or None: it takes it."""
+                mode = receiver.mode
+                if mode in ANSWERS:
+                    status, headers = ANSWERS[mode]
+                    return status, None, headers
+                if mode == "small" and size > SMALL:
+                    return 413, None, {}
+                if mode == "markup":  # a reason phrase that reads as rich markup
+                    return 500, MARKUP, {}
+                if mode == "echo":
+                    return 401, self.headers.get("authorization", "no header"), {}
+                return (503, None, {}) if mode == "refuse" else None
 
             def log_message(self, *_: Any) -> None:
                 pass

@@ -225,3 +225,27 @@ def test_a_tampered_duration_gives_spans_otlp_can_hold(home: Path, tmp_path: Pat
         start = int(span.get("startTimeUnixNano", 0))  # 0 is left out, as OTLP JSON does
         end = int(span["endTimeUnixNano"])
         assert 0 <= start <= end < 2**63
+
+
+@pytest.mark.parametrize(
+    "ts", ["9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z", "1969-07-20T20:17:00Z"]
+)
+def test_a_time_otlp_cannot_hold_is_brought_within_its_range(
+    home: Path, tmp_path: Path, ts: str
+) -> None:
+    """OTLP times are unsigned 64-bit nanoseconds since 1970 (up to the year 2554): a log edited
+    to another century crashed the encoder ("internal error: Value out of range")."""
+    lines = events(log_of(home, "fraud-review"))
+    for event in lines:
+        if event["type"] in ("llm_call", "retry", "task_started"):
+            event["ts"] = ts
+    log = tmp_path / "run" / "events.jsonl"
+    log.parent.mkdir()
+    log.write_text("".join(json.dumps(e) + "\n" for e in lines), encoding="utf-8")
+    export(str(log), "--to", str(tmp_path / "out.jsonl"))
+    found = spans(tmp_path / "out.jsonl")
+    calls = ("llm_call", "tool_call", "task_finished")
+    assert len(found) == len([e for e in lines if e["type"] in calls]) + 1  # and the run
+    for span in found:
+        start = int(span.get("startTimeUnixNano", 0))
+        assert 0 <= start <= int(span.get("endTimeUnixNano", 0)) < 2**64  # 0 is left out

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from otlpreceiver import Receiver
 from test_export import spans
 from typer.testing import CliRunner
 
@@ -170,3 +171,83 @@ def test_an_edited_export_is_read_around_never_a_crash(tmp_path: Path) -> None:
         result = runner.invoke(app, argv)
         assert result.exit_code in (0, 1, 2), (argv, result.output)
         assert "internal error" not in result.output
+
+
+def test_a_collector_with_a_size_limit_gets_every_span_in_smaller_requests(
+    tmp_path: Path,
+) -> None:
+    """A collector refuses a request past its limit (the OpenTelemetry collector's is 20 MiB):
+    with content, 512 spans of a long run's histories pass it, and the whole export failed with
+    HTTP 413, with no way to send less at a time."""
+    log = run(tmp_path)
+    with Receiver("small") as receiver:
+        result = export(str(log), "--endpoint", receiver.url, "--include-content")
+        spans = receiver.wait_for(11)
+    assert "exported 1 run, 11 spans" in result.stderr
+    assert len({s.span_id for s in spans}) == 11
+    assert receiver.requests > 2  # refused whole, then taken in smaller requests
+
+
+def test_an_output_that_is_the_log_read_is_refused_not_emptied(tmp_path: Path) -> None:
+    """`--to` its own events.jsonl emptied the run's log before reading it: exit 0, "exported
+    1 run, 0 spans", and the run's log gone; `mas view --out` replaced it with the page."""
+    log = run(tmp_path)
+    before = log.read_bytes()
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(log)
+    for argv in (
+        ["export", str(log.parent), "--to", str(log)],
+        ["export", str(log), "--to", str(link)],
+        ["export", str(log), "--include-content", "--to", str(log.parent / "llm.jsonl")],
+        ["view", str(log), "--no-open", "--out", str(log)],
+    ):
+        result = runner.invoke(app, argv)
+        assert result.exit_code == 2, (argv, result.output)
+        assert "which this command reads: writing it would destroy it" in result.stderr
+    assert log.read_bytes() == before
+    assert (log.parent / "llm.jsonl").stat().st_size > 0
+
+
+def test_a_disk_that_takes_nothing_is_a_clear_error(tmp_path: Path) -> None:
+    """Writing --to a full disk (here /dev/full, opened for writing: never replaced) was an
+    internal error."""
+    run(tmp_path)
+    result = export("--home", str(tmp_path), "--to", "/dev/full", code=1)
+    assert "cannot write /dev/full: no space left on device" in result.stderr
+    assert "internal error" not in result.output
+
+
+def _lone_surrogates(log: Path) -> None:
+    """An edited recording: each message's text begins with an escaped lone surrogate."""
+    llm = log.parent / "llm.jsonl"
+    text = llm.read_text(encoding="utf-8").replace('"content": "', '"content": "\\ud800 ')
+    llm.write_text(text.replace('"content":"', '"content":"\\udfff '), encoding="utf-8")
+    assert "\\ud800" in llm.read_text(encoding="utf-8") or "\\udfff" in llm.read_text()
+
+
+def test_a_lone_surrogate_in_the_recording_becomes_u_fffd_in_the_spans(tmp_path: Path) -> None:
+    """The SDK's encoder dropped each content attribute holding one, printing a traceback per
+    attribute on stderr (to a file), or failed the export (to an endpoint)."""
+    log = run(tmp_path)
+    _lone_surrogates(log)
+    out = tmp_path / "out.jsonl"
+    result = export(str(log), "--to", str(out), "--include-content")
+    assert "Traceback" not in result.output
+    chats = [s for s in spans(out) if s["name"].startswith("chat ")]
+    assert all("gen_ai.input.messages" in c["attrs"] for c in chats)
+    assert "\ufffd" in out.read_text(encoding="utf-8")
+    with Receiver() as receiver:
+        sent = export(str(log), "--endpoint", receiver.url, "--include-content")
+        assert len(receiver.wait_for(11)) == 11
+    assert "Traceback" not in sent.output
+
+
+def test_a_file_name_that_reads_as_markup_is_named_as_it_is(tmp_path: Path) -> None:
+    """The summary put --to into rich markup: 'x[bold]y.jsonl' was said as 'xy.jsonl', and
+    'a[/]x.jsonl' (a folder 'a[') was 'internal error: MarkupError' after the export."""
+    log = run(tmp_path)
+    (tmp_path / "a[").mkdir()
+    for name in ("x[bold]y.jsonl", "a[/]x.jsonl"):
+        result = export(str(log), "--to", str(tmp_path / name))
+        assert f"spans to {tmp_path / name}" in result.stderr
+        assert (tmp_path / name).stat().st_size > 0

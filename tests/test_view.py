@@ -6,7 +6,10 @@ The browser half (the page opened in headless Chromium) is tests/realservers/tes
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
+import threading
 import webbrowser
 from html.parser import HTMLParser
 from pathlib import Path
@@ -208,6 +211,19 @@ tasks: [{id: t, agent: a, prompt: hi}]
     assert canary not in plain
 
 
+def test_a_lone_surrogate_in_the_recording_is_shown_as_u_fffd(
+    tmp_path: Path, clean_env: Path
+) -> None:
+    """An edited recording's escaped lone surrogate failed the page: 'internal error:
+    UnicodeEncodeError: surrogates not allowed'."""
+    run = hostile_run(tmp_path / "crew", clean_env)
+    llm = run / "llm.jsonl"
+    llm.write_text(llm.read_text(encoding="utf-8").replace("echo ", "echo \\ud800"))
+    code, _, err = view("--last", "--no-open", "--include-content")
+    assert code == 0, err
+    assert "echo \ufffd" in (run / "view.html").read_text(encoding="utf-8")
+
+
 def test_out_and_the_browser_only_on_a_terminal(
     tmp_path: Path, crews: tuple[Path, dict[str, Path]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -220,6 +236,30 @@ def test_out_and_the_browser_only_on_a_terminal(
     assert out.strip() == str(target)
     assert target.is_file()
     assert opened == []  # CliRunner's stdout is no terminal: never opened
+
+
+def test_out_through_a_link_or_into_a_pipe_keeps_them(
+    tmp_path: Path, crews: tuple[Path, dict[str, Path]]
+) -> None:
+    """The page was written beside --out and renamed over it: a link became a file, and a pipe
+    or a device (--out /dev/stdout, as root) was replaced by a file holding the page."""
+    home, _ = crews
+    real, link = tmp_path / "real.html", tmp_path / "link.html"
+    link.symlink_to(real)
+    assert view("--last", "--home", str(home), "--out", str(link))[0] == 0
+    assert link.is_symlink()
+    assert real.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    fifo = tmp_path / "page.fifo"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    code, _, err = view("--last", "--home", str(home), "--out", str(fifo))
+    reader.join(30)
+    assert code == 0, err
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    assert got[0].startswith(b"<!DOCTYPE html>")
+    assert got[0].rstrip().endswith(b"</html>")
 
 
 def test_a_batch_is_a_table_of_items_each_opening_its_run(
@@ -242,6 +282,13 @@ def test_a_batch_is_a_table_of_items_each_opening_its_run(
     assert "<td>2</td>" in loops["runaway-rescoring"]
     assert "<td>0</td>" in loops["fraud-review"]
     assert tuple(s for s, _ in rows if s == "dead") == ("dead",)
+    results = (folder / "results.jsonl").read_bytes()  # --out on it replaced it with the page
+    code, _, err = view(
+        "b-1", "--home", str(home), "--no-open", "--out", str(folder / "results.jsonl")
+    )
+    assert code == 2
+    assert "which this command reads: writing it would destroy it" in err
+    assert (folder / "results.jsonl").read_bytes() == results
 
 
 def test_errors_say_what_to_do(tmp_path: Path, clean_env: Path) -> None:
@@ -373,6 +420,26 @@ def test_a_batch_counts_a_resumed_item_once_and_every_run_it_cost(
     assert code == 0, err
     page = (folder / "view.html").read_text(encoding="utf-8")
     assert "2 items · 2 runs · $0.003000" in page  # the resumed item and the dead one
+
+
+def test_a_log_with_nan_and_infinity_still_makes_a_page(tmp_path: Path) -> None:
+    """Python's json writes NaN and Infinity, and the log reader takes them: the page's data
+    block refused them ('internal error: Out of range float values are not JSON compliant')."""
+    log = hostile_log(tmp_path / "run")
+    lines = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    for line in lines:
+        if line["type"] in ("llm_call", "tool_call"):
+            line |= {"latency_s": float("nan"), "wait_s": float("nan"), "cost_usd": float("inf")}
+    log.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    code, _, err = view(str(log), "--no-open")
+    assert code == 0, err
+    page = (log.parent / "view.html").read_text(encoding="utf-8")
+    calls = data_of(page)["calls"]
+    assert isinstance(calls, list)
+    assert calls
+    assert all(c.get("latency_s", None) is None for c in calls)
+    assert "NaN" not in page
+    assert "waiting nan s" not in page  # a wait that is not a number is no wait
 
 
 def test_a_run_without_run_finished_shows_the_tokens_and_cost_of_its_calls(tmp_path: Path) -> None:

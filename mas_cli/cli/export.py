@@ -57,6 +57,7 @@ def export(
     Exit 0 ok, 1 the endpoint did not take the spans, 2 bad arguments or an unreadable log.
     """
     from mas_cli.cli import render
+    from mas_cli.cli.render.plain import escape
     from mas_cli.events.store import home_dir
     from mas_cli.export import export_runs
     from mas_cli.export.source import export_paths
@@ -68,7 +69,8 @@ def export(
     paths = export_paths(home_dir(home), refs or [])
     summary = export_runs(paths, to=to, endpoint=endpoint, content=include_content)
     runs = f"{summary.runs} run" + ("s" if summary.runs != 1 else "")
-    render.stderr.print(f"exported {runs}, {summary.spans} spans to {summary.target}")
+    target = escape(summary.target)  # a path or URL, never markup: out[bold].jsonl is a name
+    render.stderr.print(f"exported {runs}, {summary.spans} spans to {target}")
     if summary.skipped_lines:
         render.stderr.print(
             f"[yellow]warning:[/] {summary.skipped_lines} log lines were not events and were "

@@ -172,3 +172,23 @@ class Reserve:
             with contextlib.suppress(OSError):
                 self.path.unlink(missing_ok=True)
             self.path = None
+
+
+def refuse_overwriting(target: Path, inputs: list[Path], flag: str) -> None:
+    """Refuse to write `target` when it is one of the files being read: opened for writing,
+    it would be emptied before it is read (a run's log lost, and an export of nothing).
+
+    Raises:
+        UsageError: `target` is one of `inputs` (the same file, by any path or link).
+    """
+    for source in inputs:
+        try:
+            same = target.exists() and source.exists() and target.samefile(source)
+        except OSError:
+            same = False
+        if same:
+            raise UsageError(
+                f"{flag} {target} is {source}, which this command reads: writing it would "
+                "destroy it",
+                hint=f"give {flag} another file",
+            )

@@ -22,12 +22,13 @@ ENDPOINT_VARS = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPO
 DEFAULT_ENDPOINT = "http://localhost:4318"
 
 
-def endpoint_from_env() -> str | None:
-    """The OTLP endpoint the environment names, if any (the traces-only variable first)."""
+def endpoint_from_env() -> tuple[str, str] | None:
+    """The variable naming the OTLP endpoint and its value, if any (the traces-only variable
+    first: its URL is used as it is, the other's gets /v1/traces added)."""
     for name in ENDPOINT_VARS:
         value = os.environ.get(name, "").strip()
         if value:
-            return value
+            return name, value
     return None
 
 

@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from mas_cli.errors import UsageError
+from mas_cli.errors import MasError, UsageError
+from mas_cli.events.diskio import refuse_overwriting, why
 from mas_cli.events.reader import LogReader
-from mas_cli.export.content import Contents
+from mas_cli.export.content import LLM_LOG, Contents
+from mas_cli.export.endpoint import parse_endpoint
 from mas_cli.export.spans import spans_of
 
 if TYPE_CHECKING:
@@ -51,23 +53,36 @@ def export_runs(
     Raises:
         ExportError: the endpoint did not take a batch.
         LogFormatError: a log that cannot be read.
-        UsageError: the file cannot be written.
+        UsageError: the file cannot be written, or the endpoint or its headers are not valid.
     """
     from mas_cli.export import otlp
 
     where = otlp.resource()
+    otlp.quiet_sdk_logs()  # the SDK's complaints are ours to say, never a traceback
     if endpoint:
-        exporter = otlp.http_exporter(endpoint, ENDPOINT_TIMEOUT_S)
-        url = otlp.traces_url(endpoint)
+        to_url = parse_endpoint(endpoint)
+        exporter = otlp.http_exporter(to_url, ENDPOINT_TIMEOUT_S)
         try:
-            summary = _each_batch(paths, content, where, lambda b: otlp.send(exporter, b, url))
+            summary = _each_batch(paths, content, where, lambda b: otlp.send(exporter, b, to_url))
         finally:
             exporter.shutdown()
-        summary.target = url
+        summary.target = to_url.shown
         return summary
-    with _output(to) as out:
-        summary = _each_batch(paths, content, where, lambda b: otlp.write_lines(out, b))
-    summary.target = str(to) if to and str(to) != "-" else "stdout"
+    if to is not None and str(to) != "-":
+        inputs = [*paths, *(p.parent / LLM_LOG for p in paths if content)]
+        refuse_overwriting(to, inputs, "--to")
+    target = str(to) if to and str(to) != "-" else "stdout"
+    try:
+        with _output(to) as out:
+            summary = _each_batch(paths, content, where, lambda b: otlp.write_lines(out, b))
+    except BrokenPipeError:
+        raise  # the reader took what it wanted (`| head`): the CLI exits 0
+    except OSError as exc:  # a full disk, a device that takes nothing
+        raise MasError(
+            f"cannot write {target}: {why(exc)}",
+            hint="free some space, or write elsewhere with --to FILE.jsonl",
+        ) from None
+    summary.target = target
     return summary
 
 

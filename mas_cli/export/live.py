@@ -18,7 +18,8 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from mas_cli.events import models as ev
-from mas_cli.export.otlp import LAST, http_exporter, readable, resource, traces_url
+from mas_cli.export.endpoint import parse_endpoint
+from mas_cli.export.otlp import LAST, http_exporter, readable, resource
 from mas_cli.export.spans import SpanBuilder
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 REQUEST_S = 5.0  # one batch's request, retries included
 SETTLE_S = 1.0  # before run_finished: the most the run waits for the spans queued so far
 CLOSE_S = 3.0  # after it: the most the end of a run waits for its last spans
+GIVE_UP_S = 0.2  # after it, once the export has failed: for the builder's last spans only
 DELAY_MS = 500  # a batch leaves at least this often while the run goes
 INBOX = 100_000  # events waiting for the builder thread; past that they are dropped
 
@@ -67,12 +69,21 @@ class _Watched:
 class LiveExport:
     """A run listener that exports the run's spans as they end."""
 
-    def __init__(self, endpoint: str, *, request_s: float = REQUEST_S) -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        request_s: float = REQUEST_S,
+        source: str = "--otel-endpoint",
+        as_is: bool = False,
+    ) -> None:
+        """Raises UsageError: the endpoint, or a header to send to it, is not valid."""
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-        self.url = traces_url(endpoint)
+        self.endpoint = parse_endpoint(endpoint, source=source, as_is=as_is)
+        LAST.reset()  # what an earlier export in this process heard is not this one's trouble
         self.builder = SpanBuilder()
-        self.exporter = _Watched(http_exporter(endpoint, request_s))
+        self.exporter = _Watched(http_exporter(self.endpoint, request_s))
         self.processor = BatchSpanProcessor(
             self.exporter,  # type: ignore[arg-type]
             schedule_delay_millis=DELAY_MS,
@@ -82,6 +93,7 @@ class LiveExport:
         self.warn: Warn | None = None
         self.warned = False
         self.inbox: queue.Queue[ev.Event | None] = queue.Queue(INBOX)
+        self.made = 0  # spans handed to the processor (the builder thread counts them)
         self.builder_thread = threading.Thread(target=self._build, name="mas-otel", daemon=True)
         self.builder_thread.start()
 
@@ -102,12 +114,14 @@ class LiveExport:
             try:
                 for span in self.builder.add(event):
                     self.processor.on_end(readable(span, self.resource))
+                    self.made += 1
             except Exception as exc:  # a span that cannot be made never reaches the run
                 self._failed(f"a span could not be made ({type(exc).__name__}: {exc})")
             finally:
                 self.inbox.task_done()
         for span in self.builder.finish():
             self.processor.on_end(readable(span, self.resource))
+            self.made += 1
         self.inbox.task_done()
 
     def _failed(self, why: str) -> None:
@@ -119,7 +133,19 @@ class LiveExport:
         collector did not take it."""
         if not _within(self._flush, wait_s):
             self._failed(_no_answer(wait_s))
+        self._check_dropped()
         self._warn_once()
+
+    def _check_dropped(self) -> None:
+        """Every span made is sent by now, or the processor's queue dropped some (a collector
+        slower than the run, caught up since): say so, as for any other trouble."""
+        with self.exporter.lock:
+            lost = self.made - self.exporter.sent
+        if lost > 0:
+            self._failed(
+                f"{lost:,} of {self.made:,} spans were dropped: the collector took them slower "
+                "than the run made them"
+            )
 
     def _flush(self) -> None:
         self.inbox.join()
@@ -132,20 +158,29 @@ class LiveExport:
 
     def message(self) -> str:
         """What went wrong, for the log and the terminal."""
+        why = self.endpoint.scrub(self.exporter.failure or "")
         return (
-            f"OpenTelemetry export to {self.url} failed ({self.exporter.failure}); the run goes "
+            f"OpenTelemetry export to {self.endpoint.shown} failed ({why}); the run goes "
             "on without it. Send the spans later with: mas export RUN_ID --endpoint URL"
         )
 
     def close(self, wait_s: float = CLOSE_S) -> str | None:
-        """Send what is left, waiting at most `wait_s`; a failure's message, or None."""
+        """Send what is left, waiting at most `wait_s`; a failure's message, or None. Once the
+        export has failed (the run's log says so, and to send the spans later), nothing more is
+        waited for: a collector that is down costs the run's end no more than SETTLE_S."""
         try:
             self.inbox.put(None, timeout=wait_s)  # the builder closes what is open, and stops
         except queue.Full:
             self._failed(f"spans are made slower than the run goes; {INBOX} events left")
-        if not _within(self._shut, wait_s):  # the processor sends what is queued
+        with self.exporter.lock:
+            failed = self.exporter.failure is not None
+        if failed:
+            self.exporter.inner.shutdown()  # its retries stop; what is queued is not sent
+            wait_s = min(wait_s, GIVE_UP_S)  # a request hung on the socket is not waited for
+        if not _within(self._shut, wait_s) and not failed:  # the processor sends what is queued
             self._failed(_no_answer(wait_s))
             self.exporter.inner.shutdown()  # stops its retries; the process may exit
+        self._check_dropped()
         return self.message() if self.exporter.failure else None
 
     def _shut(self) -> None:

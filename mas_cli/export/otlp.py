@@ -12,12 +12,15 @@ import base64
 import hashlib
 import json
 import logging
+import os
 import re
 from collections.abc import Sequence
 from typing import IO, TYPE_CHECKING, Any
 
 from mas_cli import __version__
 from mas_cli.errors import ExportError
+from mas_cli.events.text import fix_text
+from mas_cli.export.endpoint import Endpoint
 from mas_cli.export.spans import Span
 
 if TYPE_CHECKING:
@@ -26,7 +29,6 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace.export import SpanExporter
 
 SCOPE = "mas"
-TRACES_PATH = "/v1/traces"
 ID_FIELDS = ("traceId", "spanId", "parentSpanId")
 
 
@@ -64,9 +66,14 @@ INT64 = range(-(1 << 63), 1 << 63)
 
 def _fitted(attributes: dict[str, Any]) -> dict[str, Any]:
     """The attributes with an integer past OTLP's 64 bits (only a tampered log has one) as a
-    double: the SDK's encoder would drop it, logging a traceback, or fail the whole request."""
+    double, and a lone surrogate in a text (an edited recording's `\\ud800`) as U+FFFD: the
+    SDK's encoder would drop either, logging a traceback, or fail the whole request."""
     return {
-        key: float(value) if type(value) is int and value not in INT64 else value
+        key: float(value)
+        if type(value) is int and value not in INT64
+        else fix_text(value)
+        if type(value) is str
+        else value
         for key, value in attributes.items()
     }
 
@@ -118,30 +125,39 @@ def write_lines(out: IO[str], spans: Sequence[ReadableSpan]) -> None:
         out.write(json_line(spans))
 
 
-def traces_url(endpoint: str) -> str:
-    """The traces URL of an OTLP/HTTP endpoint given as its base (`http://host:4318`), as
-    OTEL_EXPORTER_OTLP_ENDPOINT is, or already ending in /v1/traces."""
-    base = endpoint.rstrip("/")
-    return base if base.endswith(TRACES_PATH) else base + TRACES_PATH
+CREDENTIAL_PROVIDERS = (
+    "OTEL_PYTHON_EXPORTER_OTLP_HTTP_CREDENTIAL_PROVIDER",
+    "OTEL_PYTHON_EXPORTER_OTLP_HTTP_TRACES_CREDENTIAL_PROVIDER",
+)
 
 
-def http_exporter(endpoint: str, timeout_s: float) -> SpanExporter:
-    """The SDK's OTLP/HTTP (protobuf) exporter; headers from OTEL_EXPORTER_OTLP_HEADERS."""
+def http_exporter(endpoint: Endpoint, timeout_s: float) -> SpanExporter:
+    """The SDK's OTLP/HTTP (protobuf) exporter; headers from OTEL_EXPORTER_OTLP_HEADERS. Its
+    HTTP session notes each refusal's status (the SDK's own messages often drop it), unless
+    the environment names a credential provider, whose session the SDK then makes."""
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
     quiet_sdk_logs()
-    return OTLPSpanExporter(endpoint=traces_url(endpoint), timeout=timeout_s)
+    session = None
+    if not any(os.environ.get(name) for name in CREDENTIAL_PROVIDERS):
+        import requests
+
+        session = requests.Session()
+        session.hooks["response"].append(LAST.answered)
+    return OTLPSpanExporter(endpoint=endpoint.url, timeout=timeout_s, session=session)
 
 
 class _LastMessage(logging.Handler):
-    """Keeps the SDK's last complaint, and the first cause it gave (its text only: no
-    traceback ever reaches a user). The last is often only "due to timeout, max retries or
-    shutdown": the cause is in the retries' warnings before it."""
+    """Keeps the SDK's last complaint, the first cause it gave (its text only: no traceback
+    ever reaches a user) and the collector's last refusal. The last complaint is often only
+    "due to timeout, max retries or shutdown", or a retry's warning: the cause is in the
+    retries' warnings before it, or in the collector's answer (`HTTP 503 Service Unavailable`)."""
 
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
         self.message = ""
         self.cause = ""
+        self.answer = ""
 
     def emit(self, record: logging.LogRecord) -> None:
         self.message = record.getMessage()
@@ -149,15 +165,38 @@ class _LastMessage(logging.Handler):
         if error is not None and not self.cause:
             self.cause = _cause(error)
 
+    def answered(self, response: Any, *_: Any, **__: Any) -> None:
+        """The session's response hook: note a refusal (a status of 400 or more)."""
+        if response.status_code >= 400:
+            reason = str(response.reason or "")[:200]
+            after = str(response.headers.get("retry-after") or "")[:40]
+            self.answer = f"HTTP {response.status_code} {reason}".rstrip()
+            self.answer += f", Retry-After: {after}" if after else ""
+
     def reset(self) -> None:
-        self.message = self.cause = ""
+        self.message = self.cause = self.answer = ""
+
+    def too_large(self) -> bool:
+        """Whether the last request was refused for its size."""
+        return self.answer.startswith("HTTP 413") or "exceeds max_request_size" in self.message
 
     def why(self) -> str:
         """What went wrong, in a few words ("" when the SDK said nothing)."""
         said = self.message.rstrip(".")
-        if self.cause and (not said or "timeout, max retries" in said):
-            return f"{self.cause} (retried until the export's timeout)"
-        return said
+        gave_up = "timeout, max retries" in said
+        cause = self.answer or self.cause
+        if not cause:
+            return "no answer within the export's timeout" if gave_up else said
+        if gave_up or not said:
+            return f"{cause} (retried until the export's timeout)"
+        return f"{cause} (retrying)" if said.startswith("Transient error") else cause
+
+
+_PLAINLY = (
+    ("RemoteDisconnected", "the collector closed the connection without answering"),
+    ("BadStatusLine", "the collector's answer is not HTTP"),
+    ("Read timed out", "no answer within the export's timeout"),
+)
 
 
 def _cause(error: BaseException) -> str:
@@ -166,6 +205,9 @@ def _cause(error: BaseException) -> str:
     errno = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", said)
     if errno:
         return errno[1].strip().lower()
+    plain = next((words for mark, words in _PLAINLY if mark in said), None)
+    if plain:
+        return plain
     return f"{type(error).__name__}: {said[:200]}" if said else type(error).__name__
 
 
@@ -180,8 +222,9 @@ def quiet_sdk_logs() -> None:
     logger.propagate = False
 
 
-def send(exporter: SpanExporter, spans: Sequence[ReadableSpan], url: str) -> None:
-    """Export one batch, or raise.
+def send(exporter: SpanExporter, spans: Sequence[ReadableSpan], endpoint: Endpoint) -> None:
+    """Export one batch, or raise. A batch the collector refuses as too large (413, or past
+    the exporter's own 64 MiB) is sent in halves, down to one span a request.
 
     Raises:
         ExportError: the endpoint did not take the batch.
@@ -190,8 +233,14 @@ def send(exporter: SpanExporter, spans: Sequence[ReadableSpan], url: str) -> Non
 
     LAST.reset()
     if exporter.export(spans) is not SpanExportResult.SUCCESS:
+        if len(spans) > 1 and LAST.too_large():  # the collector's limit on a request's size
+            half = len(spans) // 2
+            send(exporter, spans[:half], endpoint)
+            send(exporter, spans[half:], endpoint)
+            return
         why = LAST.why() or "the endpoint did not accept the spans"
         raise ExportError(
-            f"cannot export to {url}: {why}. Check that an OTLP/HTTP receiver listens there "
-            "(the collector's port is 4318), or write a file instead with --to FILE.jsonl"
+            f"cannot export to {endpoint.shown}: {endpoint.scrub(why)}. Check that an OTLP/HTTP "
+            "receiver listens there (the collector's port is 4318), or write a file instead "
+            "with --to FILE.jsonl"
         )

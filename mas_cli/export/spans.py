@@ -63,15 +63,20 @@ class Span:
         self.attributes["error.type"] = kind
 
 
+LAST_NS = (1 << 64) - 1
+"""OTLP times are unsigned 64-bit nanoseconds: from 1970 to the year 2554."""
+
+
 def time_ns(ts: str) -> int:
-    """An ISO 8601 time of the log as integer nanoseconds since the epoch (exact to the µs)."""
+    """An ISO 8601 time of the log as integer nanoseconds since the epoch (exact to the µs);
+    one OTLP cannot hold (a log edited to another century) is its nearest end of the range."""
     try:
         when = datetime.fromisoformat(ts.replace("Z", "+00:00"))
     except ValueError:
         return 0
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return ((when - EPOCH) // timedelta(microseconds=1)) * 1000
+    return min(max(((when - EPOCH) // timedelta(microseconds=1)) * 1000, 0), LAST_NS)
 
 
 def _before(end_ns: int, seconds: float) -> int:

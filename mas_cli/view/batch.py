@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mas_cli.errors import UsageError
+from mas_cli.events.diskio import refuse_overwriting
 from mas_cli.events.store import EVENTS, resolve_log, runs_dir
 from mas_cli.view.build import VIEW, run_html, write_atomic, write_run_view
 from mas_cli.view.page import html_page
@@ -84,6 +85,8 @@ def write_batch_view(
     folder: Path, home: Path, out: Path | None = None, include_content: bool = False
 ) -> Path:
     """Write each item's run page and the batch's index page; the index's path."""
+    if out is not None:
+        refuse_overwriting(out, [folder / name for name in (RESULTS, DEAD, "batch.json")], "--out")
     target = out or folder / VIEW
     items = [_item(r, home, target.parent, include_content) for r in _records(folder / RESULTS)]
     items += [_dead(r) for r in _records(folder / DEAD)]

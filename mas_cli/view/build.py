@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from mas_cli.errors import MasError
-from mas_cli.events.transcript import read_transcript
+from mas_cli.events.diskio import refuse_overwriting
+from mas_cli.events.text import fix_text
+from mas_cli.events.transcript import LLM_LOG, read_transcript
 from mas_cli.triage.findings import Finding
 from mas_cli.triage.scan import ScanOptions, scan
 from mas_cli.view.page import run_page
@@ -38,6 +40,8 @@ def run_html(log: Path, include_content: bool = False) -> tuple[str, Run, list[F
 
 def write_run_view(log: Path, out: Path | None = None, include_content: bool = False) -> Path:
     """Write the run's page (beside the run unless `out`); its path."""
+    if out is not None:
+        refuse_overwriting(out, [log, log.parent / LLM_LOG], "--out")
     page, _, _ = run_html(log, include_content)
     target = out or log.parent / VIEW
     write_atomic(target, page)
@@ -84,13 +88,20 @@ def _put(detail: dict[str, Any], name: str, value: Any) -> None:
         return
     if not isinstance(value, str):
         value = json.dumps(value, ensure_ascii=False, indent=2)
+    value = fix_text(value)  # an edited recording's lone surrogate: U+FFFD, never a failed page
     if len(value) > MAX_TEXT:
         value = value[:MAX_TEXT] + f"\n[cut at {MAX_TEXT:,} of {len(value):,} characters]"
     detail[name] = value
 
 
 def write_atomic(target: Path, text: str) -> None:
-    """Write `text` to `target` whole or not at all."""
+    """Write `text` to `target` whole or not at all: a new file renamed into place. A link is
+    followed (the file it names is replaced, the link kept); a pipe or a device
+    (`--out /dev/stdout`) is written into, never replaced by a file."""
+    if target.exists() and not target.is_file():
+        _write_into(target, text)
+        return
+    target = target.resolve() if target.is_symlink() else target
     tmp: Path | None = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -103,6 +114,19 @@ def write_atomic(target: Path, text: str) -> None:
     except OSError as exc:
         if tmp is not None:
             tmp.unlink(missing_ok=True)
+        raise MasError(
+            f"cannot write {target}: {exc.strerror or exc}",
+            hint="name another file with --out FILE",
+        ) from None
+
+
+def _write_into(target: Path, text: str) -> None:
+    try:
+        with target.open("w", encoding="utf-8") as out:
+            out.write(text)
+    except BrokenPipeError:
+        raise  # the reader took what it wanted (`| head`): the CLI exits 0
+    except OSError as exc:
         raise MasError(
             f"cannot write {target}: {exc.strerror or exc}",
             hint="name another file with --out FILE",

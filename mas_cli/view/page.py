@@ -10,6 +10,7 @@ page's own script and style run: nothing is fetched and no inline handler ever r
 from __future__ import annotations
 
 import json
+import math
 import secrets
 from importlib import resources
 from typing import Any
@@ -30,11 +31,38 @@ def asset(name: str) -> str:
 
 
 def script_json(data: Any) -> str:
-    """JSON safe inside a <script> block: nothing in it can end the block or open a comment."""
-    text = json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    """JSON safe inside a <script> block: nothing in it can end the block or open a comment.
+    A number JSON cannot hold (a log's NaN or Infinity) is null."""
+    text = json.dumps(_finite(data), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     for raw, safe in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e")):
         text = text.replace(raw, safe)
     return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+def _finite(value: Any) -> Any:
+    """`value` with every float that is not finite as None, containers rebuilt, without
+    recursion (a deeply nested value cannot overflow the stack)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if not isinstance(value, dict | list):
+        return value
+    root: Any = {} if isinstance(value, dict) else []
+    stack = [(value, root)]
+    while stack:
+        source, into = stack.pop()
+        items = source.items() if isinstance(source, dict) else enumerate(source)
+        for key, item in items:
+            kept: Any = item
+            if isinstance(item, dict | list):
+                kept = {} if isinstance(item, dict) else []
+                stack.append((item, kept))
+            elif isinstance(item, float) and not math.isfinite(item):
+                kept = None
+            if isinstance(into, dict):
+                into[key] = kept
+            else:
+                into.append(kept)
+    return root
 
 
 def html_page(title_text: str, body: str, data: Any) -> str:

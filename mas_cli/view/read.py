@@ -233,12 +233,23 @@ class _Builder:
         if len(self.run.calls) >= MAX_CALLS:
             return
         label = event.model if isinstance(event, ev.LlmCall) else event.tool
-        start = max(0.0, at - max(took, 0.0))
+        start = max(0.0, at - (took if took > 0 else 0.0))  # NaN: no time at all
         calls = self.run.calls
         index, task = len(calls), self._task_of(event)
         detail = _fields(event)
         calls.append(
-            Call(index, kind, task, start, at, max(wait, 0.0), label, event.status, detail, retry)
+            Call(
+                index,
+                kind,
+                task,
+                start,
+                at,
+                wait if wait > 0 else 0.0,
+                label,
+                event.status,
+                detail,
+                retry,
+            )
         )
 
     def _on_state_write(self, event: ev.StateWrite, at: float) -> None:

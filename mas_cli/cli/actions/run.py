@@ -34,7 +34,7 @@ def run(
     """Load the crew, run it (or estimate it) and print the outcome; the exit code."""
     import asyncio
 
-    from mas_cli.cli.render.plain import eprint
+    from mas_cli.cli.render.plain import eprint, escape
     from mas_cli.cli.render.run import Progress, ToolErrors, run_result
     from mas_cli.engine.run import RunOptions, run_crew
     from mas_cli.events.store import home_dir
@@ -70,22 +70,23 @@ def run(
         result = asyncio.run(run_crew(loaded, options))
     finally:
         failure = live.close() if live else None
-    if failure:
-        eprint(f"[yellow]warning:[/] {failure}")
+    if failure:  # the collector's words are in it: text, never markup
+        eprint(f"[yellow]warning:[/] {escape(failure)}")
     run_result(result, loaded.spec, as_json=json_out, tool_errors=tool_errors.count)
     return EXIT_BY_STATUS[result.status]
 
 
 def _live_export(asked: bool, given: str | None) -> LiveExport | None:
     """The live OpenTelemetry export, when asked for or when the environment names a collector."""
-    from mas_cli.events.otel import DEFAULT_ENDPOINT, endpoint_from_env
+    from mas_cli.events.otel import DEFAULT_ENDPOINT, ENDPOINT_VARS, endpoint_from_env
 
-    endpoint = given or endpoint_from_env()
-    if not asked and endpoint is None:
+    source, endpoint = ("--otel-endpoint", given) if given else endpoint_from_env() or ("", "")
+    if not asked and not endpoint:
         return None
     from mas_cli.export.live import LiveExport  # the exporter loads only when spans are sent
 
-    return LiveExport(endpoint or DEFAULT_ENDPOINT)
+    as_is = source == ENDPOINT_VARS[0]  # the traces-only variable is the traces URL itself
+    return LiveExport(endpoint or DEFAULT_ENDPOINT, source=source or "--otel", as_is=as_is)
 
 
 def _estimate(crew: Crew, options: RunOptions, *, as_json: bool) -> int:
