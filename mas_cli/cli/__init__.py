@@ -5,53 +5,81 @@
 without Typer when their options parse plainly (cli/fast.py); `app` is imported on first use.
 """
 
-from __future__ import annotations
-
-import os
+import os  # os and sys are loaded before any program runs: importing them costs nothing
 import sys
-import types
-from typing import TYPE_CHECKING, Any, NoReturn
 
+# No `typing`, `types` or `__future__` at run time: this module is imported before `entry` can
+# answer a Ctrl-C (which would then be a traceback), so it imports nothing that takes time
+# (typing brings re and enum: ~20 ms). Annotations naming typing's names are quoted.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, NoReturn
+
     from mas_cli.cli.app import app
 
 __all__ = ["app", "entry", "main"]
 
 
-def entry() -> NoReturn:
+def entry() -> "NoReturn":
     """The `mas` program (console script and `python -m mas_cli`): `main`, then its exit.
 
-    The command is done and its files are closed when `main` returns, and a Ctrl-C from then
-    on would land in the interpreter's exit, where no handler of ours can answer it (a
-    traceback, or a death by signal that looks like a failure): it ends the process with 130.
-    One that lands after the command's own error boundary, before that handler is in place,
-    is caught here and ends it the same way.
+    A Ctrl-C or SIGTERM at any moment ends it with 130 and no traceback: while it imports
+    (before any command's error boundary is in place), during the command, and once the command
+    is done and its files are closed, where a Ctrl-C would land in the interpreter's exit, which
+    no handler of ours can answer (a traceback, or a death by signal that looks like a failure).
     """
-    import signal
-
-    from mas_cli import collector
-
-    collector.start()
-    # SIGINT ignored from the start (a job a script put in the background) stays ignored.
-    ignored = signal.getsignal(signal.SIGINT) is signal.SIG_IGN
-    at_exit = signal.SIG_IGN if ignored else _interrupted
+    sigint_ignored = False
     try:
+        import signal  # enum and all: ~5 ms, inside the try
+
+        from mas_cli import collector
+
+        # SIGINT ignored from the start (a job a script put in the background) stays ignored.
+        sigint_ignored = signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:  # as Ctrl-C, for every command
+            signal.signal(signal.SIGTERM, _raise_interrupt)
+        collector.start()
         code = main()
-        signal.signal(signal.SIGINT, at_exit)
-    except KeyboardInterrupt:
-        signal.signal(signal.SIGINT, at_exit)
-        code = 130
+        _exit_on_signals(sigint_ignored)
+    except KeyboardInterrupt:  # no boundary answered it: while loading, or after the command
+        _exit_on_signals(sigint_ignored)
+        _say("interrupted\n")
+        code = EXIT_INTERRUPTED
     import contextlib  # here, not at the top: `mas --version` loads nothing it does not use
 
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):  # a reader gone: nothing is left to tell it
             stream.flush()
+    from mas_cli import collector
+
     collector.skip_final_walk()
     sys.exit(code)
 
 
-def _interrupted(_sig: int, _frame: object) -> NoReturn:
-    os._exit(130)
+def _exit_on_signals(sigint_ignored: bool) -> None:
+    """From here on a Ctrl-C or SIGTERM ends the process with 130 at once: the command is done
+    (or interrupted already), and nothing may raise in the interpreter's exit."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN if sigint_ignored else _interrupted)
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN:
+        signal.signal(signal.SIGTERM, _interrupted)
+
+
+def _raise_interrupt(_sig: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _say(text: str) -> None:
+    try:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+    except Exception:  # stderr gone: nothing is left to tell
+        pass
+
+
+def _interrupted(_sig: int, _frame: object) -> "NoReturn":
+    os._exit(EXIT_INTERRUPTED)
 
 
 def main() -> int:
@@ -93,17 +121,20 @@ def _help() -> int:
     return 0
 
 
-class _Package(types.ModuleType):
+EXIT_INTERRUPTED = 130  # cli/exits.py's, not imported: this module loads nothing before entry
+
+
+class _Package(type(sys)):  # type: ignore[misc]  # types.ModuleType, without importing types
     """`mas_cli.cli.app` is the Typer app, loaded on first use (a submodule shares its name)."""
 
     @property
-    def app(self) -> Any:
+    def app(self) -> "Any":
         from mas_cli.cli.app import app as typer_app
 
         return typer_app
 
     @app.setter
-    def app(self, _module: Any) -> None:
+    def app(self, _module: "Any") -> None:
         """The import system names the submodule here; the name stays the Typer app's."""
 
 
