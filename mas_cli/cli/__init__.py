@@ -13,7 +13,7 @@ import sys
 # (typing brings re and enum: ~20 ms). Annotations naming typing's names are quoted.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, NoReturn
+    from typing import Any, NoReturn, TextIO
 
     from mas_cli.cli.app import app
 
@@ -39,17 +39,16 @@ def entry() -> "NoReturn":
         if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:  # as Ctrl-C, for every command
             signal.signal(signal.SIGTERM, _raise_interrupt)
         collector.start()
+        if None in (sys.stdin, sys.stdout, sys.stderr):
+            _open_closed_streams()
         code = main()
         _exit_on_signals(sigint_ignored)
     except KeyboardInterrupt:  # no boundary answered it: while loading, or after the command
         _exit_on_signals(sigint_ignored)
         _say("interrupted\n")
         code = EXIT_INTERRUPTED
-    import contextlib  # here, not at the top: `mas --version` loads nothing it does not use
-
     for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):  # a reader gone: nothing is left to tell it
-            stream.flush()
+        _flush(stream)
     from mas_cli import collector
 
     collector.skip_final_walk()
@@ -64,6 +63,33 @@ def _exit_on_signals(sigint_ignored: bool) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN if sigint_ignored else _interrupted)
     if signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN:
         signal.signal(signal.SIGTERM, _interrupted)
+
+
+def _open_closed_streams() -> None:
+    """A standard stream started closed (`mas runs >&-`) reads and writes /dev/null: no
+    command expects it missing, and a file mas opens must not take its descriptor (the run log
+    would get whatever is printed)."""
+    for fd, name, mode in ((0, "stdin", "r"), (1, "stdout", "w"), (2, "stderr", "w")):
+        if getattr(sys, name) is None:
+            opened = os.open(os.devnull, os.O_RDWR)  # the lowest free descriptor: this one
+            if opened != fd:  # not closed after all (the interpreter could not wrap it)
+                os.close(opened)
+                continue
+            setattr(sys, name, open(fd, mode, closefd=False))  # noqa: SIM115
+
+
+def _flush(stream: "TextIO | None") -> None:
+    """Flush what is left; a reader gone (`2>&1 | head -1`) gets the rest sent to /dev/null, or
+    the interpreter's own flush at exit would fail again and exit 120."""
+    if stream is None:  # started with the descriptor closed (`2>&-`)
+        return
+    try:
+        stream.flush()
+    except Exception:  # a reader gone: nothing is left to tell it
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+        except Exception:  # no descriptor to point anywhere: nothing is left to flush to
+            return
 
 
 def _raise_interrupt(_sig: int, _frame: object) -> None:
