@@ -13,6 +13,7 @@ import sys
 # (typing brings re and enum: ~20 ms). Annotations naming typing's names are quoted.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from types import FrameType
     from typing import Any, NoReturn, TextIO
 
     from mas_cli.cli.app import app
@@ -43,8 +44,10 @@ def entry() -> "NoReturn":
             _open_closed_streams()
         code = main()
         _exit_on_signals(sigint_ignored)
-    except KeyboardInterrupt:  # no boundary answered it: while loading, or after the command
+    except (KeyboardInterrupt, RuntimeError) as exc:  # no boundary answered it: while loading
         _exit_on_signals(sigint_ignored)
+        if not interrupted(exc):
+            raise
         _say("interrupted\n")
         code = EXIT_INTERRUPTED
     for stream in (sys.stdout, sys.stderr):
@@ -53,6 +56,17 @@ def entry() -> "NoReturn":
 
     collector.skip_final_walk()
     sys.exit(code)
+
+
+def interrupted(exc: BaseException) -> bool:
+    """A KeyboardInterrupt, or one Python 3.11 wrapped in a RuntimeError (raised while a class
+    being made called `__set_name__`: `Error calling __set_name__ on 'cached_property' ...`)."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, KeyboardInterrupt):
+            return True
+        cause = cause.__cause__
+    return False
 
 
 def _exit_on_signals(sigint_ignored: bool) -> None:
@@ -92,7 +106,13 @@ def _flush(stream: "TextIO | None") -> None:
             return
 
 
-def _raise_interrupt(_sig: int, _frame: object) -> None:
+def _raise_interrupt(sig: int, frame: "FrameType | None") -> None:
+    """SIGTERM as a Ctrl-C. Not inside the import system's weakref callback, where Python would
+    print "Exception ignored" and go on: the signal is sent again, to land once it returns."""
+    code = frame.f_code if frame is not None else None
+    if code is not None and code.co_name == "cb" and "importlib" in code.co_filename:
+        os.kill(os.getpid(), sig)
+        return
     raise KeyboardInterrupt
 
 

@@ -11,6 +11,7 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
+from mas_cli.cli import interrupted
 from mas_cli.cli.exits import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from mas_cli.errors import MasError, UsageError
 
@@ -30,7 +31,7 @@ def exit_code(exc: BaseException) -> int | None:
     if isinstance(exc, MasError):
         render.error(exc)
         return exc.exit_code
-    if isinstance(exc, KeyboardInterrupt):
+    if interrupted(exc):  # a Ctrl-C (or SIGTERM), maybe wrapped by Python in a RuntimeError
         render.stderr.print("[yellow]interrupted[/]")
         return EXIT_INTERRUPTED
     if isinstance(exc, RecursionError):  # a backstop: every reader turns deep nesting into its own
