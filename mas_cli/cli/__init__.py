@@ -77,6 +77,8 @@ def _exit_on_signals(sigint_ignored: bool) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN if sigint_ignored else _interrupted)
     if signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN:
         signal.signal(signal.SIGTERM, _interrupted)
+    if signal.getsignal(signal.SIGALRM) is _raise_interrupt:  # a SIGTERM still on its way
+        signal.signal(signal.SIGALRM, _interrupted)
 
 
 def _open_closed_streams() -> None:
@@ -106,12 +108,16 @@ def _flush(stream: "TextIO | None") -> None:
             return
 
 
-def _raise_interrupt(sig: int, frame: "FrameType | None") -> None:
+def _raise_interrupt(_sig: int, frame: "FrameType | None") -> None:
     """SIGTERM as a Ctrl-C. Not inside the import system's weakref callback, where Python would
-    print "Exception ignored" and go on: the signal is sent again, to land once it returns."""
+    print "Exception ignored" and go on: a timer tries again a millisecond later, once it has
+    returned. (Not a signal sent to ourselves: it would land in this handler, at once.)"""
     code = frame.f_code if frame is not None else None
     if code is not None and code.co_name == "cb" and "importlib" in code.co_filename:
-        os.kill(os.getpid(), sig)
+        import signal
+
+        signal.signal(signal.SIGALRM, _raise_interrupt)
+        signal.setitimer(signal.ITIMER_REAL, 0.001)
         return
     raise KeyboardInterrupt
 
