@@ -6,6 +6,7 @@ python mcp_raw.py no-start     # prints a reason to stderr and exits 1 before an
 python mcp_raw.py leak-start   # writes $TOKEN near the start of its stderr's last 16 KB, exits 1
 python mcp_raw.py echo-token   # a call answers `pad` x's then $TOKEN (an error when `error`)
 python mcp_raw.py silent       # reads and never answers (a start that times out)
+python mcp_raw.py busy         # reads one line, then sleeps a minute (still starting)
 python mcp_raw.py protocol     # answers every tools/call with a JSON-RPC error
 python mcp_raw.py latin1       # logs a Latin-1 line (not UTF-8) to stdout before each answer
 python mcp_raw.py names        # offers tools whose names differ only outside [A-Za-z0-9_-]
@@ -89,4 +90,7 @@ if __name__ == "__main__":
         sys.exit(1)
     if MODE == "silent":
         time.sleep(0)
+    if MODE == "busy":  # deaf to the end of its stdin, as a server busy loading is
+        sys.stdin.readline()
+        time.sleep(60)
     serve()

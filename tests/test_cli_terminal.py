@@ -328,3 +328,75 @@ def test_a_command_run_in_process_draws_at_the_width_it_is_given() -> None:
     assert max(map(len, narrow[1:-1])) <= 60
     assert len(narrow) > len(wide)
     assert drawn("300") == wide
+
+
+def _stderr_reader_gone(args: list[str], home: Path) -> subprocess.CompletedProcess[bytes]:
+    """mas with stdout and stderr into one pipe whose reader reads one line and leaves
+    (`2>&1 | head -1`)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mas_cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        cwd=home,
+        env={**os.environ, "MAS_HOME": str(home / ".mas"), "PYTHONUNBUFFERED": ""},
+    )
+    assert process.stdout is not None
+    first = process.stdout.readline()
+    process.stdout.close()
+    process.wait(timeout=120)
+    return subprocess.CompletedProcess(args, process.returncode, first, b"")
+
+
+BAD_CREW = "name: x\nmodels: {m: offline}\nagents:\n" + "".join(
+    f"  a{i}: {{role: r, model: nope}}\n" for i in range(200)
+)
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (["run", RUNAWAY, "--offline"], 3),  # progress on stderr, then stopped by a limit
+        (["validate", "bad.yaml"], 2),  # 200 problems on stderr
+        (["run", "bad.yaml"], 2),
+    ],
+)
+def test_stderr_whose_reader_left_keeps_the_exit_code(
+    tmp_path: Path, args: list[str], code: int
+) -> None:
+    """`mas run crew.yaml 2>&1 | head -1`: stderr's reader leaving is no reason to exit 0 (or
+    with Python's 120 for a flush that fails at exit); the command's own code stands."""
+    (tmp_path / "bad.yaml").write_text(BAD_CREW, encoding="utf-8")
+    done = _stderr_reader_gone(args, tmp_path)
+    assert done.stdout  # the reader did get its line
+    assert done.returncode == code
+
+
+@pytest.mark.parametrize("closed", [["stdout"], ["stderr"], ["stdin", "stdout", "stderr"]])
+def test_a_closed_standard_stream_is_no_traceback(tmp_path: Path, closed: list[str]) -> None:
+    """`mas runs >&-`: a stream started closed reads and writes nowhere; the command works and
+    exits with its own code (a run stopped by its limit: 3)."""
+    report = tmp_path / "report"
+    names = {"stdin": 0, "stdout": 1, "stderr": 2}
+    script = (
+        "import os, subprocess, sys\n"
+        f"for fd in {[names[n] for n in closed]}: os.close(fd)\n"
+        f"code = subprocess.call([sys.executable, '-m', 'mas_cli', 'run', {RUNAWAY!r}, "
+        "'--offline'], close_fds=False)\n"
+        f"open({str(report)!r}, 'w').write(str(code))\n"
+    )
+    err = tmp_path / "err"
+    with err.open("w") as sink:
+        subprocess.run(
+            [sys.executable, "-c", script],
+            stderr=sink if "stderr" not in closed else subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            cwd=tmp_path,
+            env={**os.environ, "MAS_HOME": str(tmp_path / ".mas")},
+            check=False,
+            timeout=120,
+        )
+    assert report.read_text() == "3", err.read_text()
+    assert "Traceback" not in err.read_text()
+    (run,) = (tmp_path / ".mas/runs").iterdir()
+    for line in (run / "events.jsonl").read_text(encoding="utf-8").splitlines():
+        assert json.loads(line)["run_id"] == run.name  # nothing printed landed in the log

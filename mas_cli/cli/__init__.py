@@ -5,53 +5,133 @@
 without Typer when their options parse plainly (cli/fast.py); `app` is imported on first use.
 """
 
-from __future__ import annotations
-
-import os
+import os  # os and sys are loaded before any program runs: importing them costs nothing
 import sys
-import types
-from typing import TYPE_CHECKING, Any, NoReturn
 
+# No `typing`, `types` or `__future__` at run time: this module is imported before `entry` can
+# answer a Ctrl-C (which would then be a traceback), so it imports nothing that takes time
+# (typing brings re and enum: ~20 ms). Annotations naming typing's names are quoted.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from types import FrameType
+    from typing import Any, NoReturn, TextIO
+
     from mas_cli.cli.app import app
 
 __all__ = ["app", "entry", "main"]
 
 
-def entry() -> NoReturn:
+def entry() -> "NoReturn":
     """The `mas` program (console script and `python -m mas_cli`): `main`, then its exit.
 
-    The command is done and its files are closed when `main` returns, and a Ctrl-C from then
-    on would land in the interpreter's exit, where no handler of ours can answer it (a
-    traceback, or a death by signal that looks like a failure): it ends the process with 130.
-    One that lands after the command's own error boundary, before that handler is in place,
-    is caught here and ends it the same way.
+    A Ctrl-C or SIGTERM at any moment ends it with 130 and no traceback: while it imports
+    (before any command's error boundary is in place), during the command, and once the command
+    is done and its files are closed, where a Ctrl-C would land in the interpreter's exit, which
+    no handler of ours can answer (a traceback, or a death by signal that looks like a failure).
     """
-    import signal
+    sigint_ignored = False
+    try:
+        import signal  # enum and all: ~5 ms, inside the try
 
+        from mas_cli import collector
+
+        # SIGINT ignored from the start (a job a script put in the background) stays ignored.
+        sigint_ignored = signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:  # as Ctrl-C, for every command
+            signal.signal(signal.SIGTERM, _raise_interrupt)
+        collector.start()
+        if None in (sys.stdin, sys.stdout, sys.stderr):
+            _open_closed_streams()
+        code = main()
+        _exit_on_signals(sigint_ignored)
+    except (KeyboardInterrupt, RuntimeError) as exc:  # no boundary answered it: while loading
+        _exit_on_signals(sigint_ignored)
+        if not interrupted(exc):
+            raise
+        _say("interrupted\n")
+        code = EXIT_INTERRUPTED
+    for stream in (sys.stdout, sys.stderr):
+        _flush(stream)
     from mas_cli import collector
 
-    collector.start()
-    # SIGINT ignored from the start (a job a script put in the background) stays ignored.
-    ignored = signal.getsignal(signal.SIGINT) is signal.SIG_IGN
-    at_exit = signal.SIG_IGN if ignored else _interrupted
-    try:
-        code = main()
-        signal.signal(signal.SIGINT, at_exit)
-    except KeyboardInterrupt:
-        signal.signal(signal.SIGINT, at_exit)
-        code = 130
-    import contextlib  # here, not at the top: `mas --version` loads nothing it does not use
-
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):  # a reader gone: nothing is left to tell it
-            stream.flush()
     collector.skip_final_walk()
     sys.exit(code)
 
 
-def _interrupted(_sig: int, _frame: object) -> NoReturn:
-    os._exit(130)
+def interrupted(exc: BaseException) -> bool:
+    """A KeyboardInterrupt, or one Python 3.11 wrapped in a RuntimeError (raised while a class
+    being made called `__set_name__`: `Error calling __set_name__ on 'cached_property' ...`)."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, KeyboardInterrupt):
+            return True
+        cause = cause.__cause__
+    return False
+
+
+def _exit_on_signals(sigint_ignored: bool) -> None:
+    """From here on a Ctrl-C or SIGTERM ends the process with 130 at once: the command is done
+    (or interrupted already), and nothing may raise in the interpreter's exit."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN if sigint_ignored else _interrupted)
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN:
+        signal.signal(signal.SIGTERM, _interrupted)
+    if signal.getsignal(signal.SIGALRM) is _raise_interrupt:  # a SIGTERM still on its way
+        signal.signal(signal.SIGALRM, _interrupted)
+
+
+def _open_closed_streams() -> None:
+    """A standard stream started closed (`mas runs >&-`) reads and writes /dev/null: no
+    command expects it missing, and a file mas opens must not take its descriptor (the run log
+    would get whatever is printed)."""
+    for fd, name, mode in ((0, "stdin", "r"), (1, "stdout", "w"), (2, "stderr", "w")):
+        if getattr(sys, name) is None:
+            opened = os.open(os.devnull, os.O_RDWR)  # the lowest free descriptor: this one
+            if opened != fd:  # not closed after all (the interpreter could not wrap it)
+                os.close(opened)
+                continue
+            setattr(sys, name, open(fd, mode, closefd=False))  # noqa: SIM115
+
+
+def _flush(stream: "TextIO | None") -> None:
+    """Flush what is left; a reader gone (`2>&1 | head -1`) gets the rest sent to /dev/null, or
+    the interpreter's own flush at exit would fail again and exit 120."""
+    if stream is None:  # started with the descriptor closed (`2>&-`)
+        return
+    try:
+        stream.flush()
+    except Exception:  # a reader gone: nothing is left to tell it
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+        except Exception:  # no descriptor to point anywhere: nothing is left to flush to
+            return
+
+
+def _raise_interrupt(_sig: int, frame: "FrameType | None") -> None:
+    """SIGTERM as a Ctrl-C. Not inside the import system's weakref callback, where Python would
+    print "Exception ignored" and go on: a timer tries again a millisecond later, once it has
+    returned. (Not a signal sent to ourselves: it would land in this handler, at once.)"""
+    code = frame.f_code if frame is not None else None
+    if code is not None and code.co_name == "cb" and "importlib" in code.co_filename:
+        import signal
+
+        signal.signal(signal.SIGALRM, _raise_interrupt)
+        signal.setitimer(signal.ITIMER_REAL, 0.001)
+        return
+    raise KeyboardInterrupt
+
+
+def _say(text: str) -> None:
+    try:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+    except Exception:  # stderr gone: nothing is left to tell
+        pass
+
+
+def _interrupted(_sig: int, _frame: object) -> "NoReturn":
+    os._exit(EXIT_INTERRUPTED)
 
 
 def main() -> int:
@@ -93,17 +173,20 @@ def _help() -> int:
     return 0
 
 
-class _Package(types.ModuleType):
+EXIT_INTERRUPTED = 130  # cli/exits.py's, not imported: this module loads nothing before entry
+
+
+class _Package(type(sys)):  # type: ignore[misc]  # types.ModuleType, without importing types
     """`mas_cli.cli.app` is the Typer app, loaded on first use (a submodule shares its name)."""
 
     @property
-    def app(self) -> Any:
+    def app(self) -> "Any":
         from mas_cli.cli.app import app as typer_app
 
         return typer_app
 
     @app.setter
-    def app(self, _module: Any) -> None:
+    def app(self, _module: "Any") -> None:
         """The import system names the submodule here; the name stays the Typer app's."""
 
 

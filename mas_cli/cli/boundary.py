@@ -11,6 +11,7 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
+from mas_cli.cli import interrupted
 from mas_cli.cli.exits import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from mas_cli.errors import MasError, UsageError
 
@@ -30,7 +31,7 @@ def exit_code(exc: BaseException) -> int | None:
     if isinstance(exc, MasError):
         render.error(exc)
         return exc.exit_code
-    if isinstance(exc, KeyboardInterrupt):
+    if interrupted(exc):  # a Ctrl-C (or SIGTERM), maybe wrapped by Python in a RuntimeError
         render.stderr.print("[yellow]interrupted[/]")
         return EXIT_INTERRUPTED
     if isinstance(exc, RecursionError):  # a backstop: every reader turns deep nesting into its own
@@ -57,10 +58,23 @@ def pipe_closed() -> None:
 
 
 def _on_broken_pipe(console: Console) -> None:
-    """Rich exits 1 on a closed pipe; ours (and Typer's help) hand it to `main`, which exits 0."""
+    """Rich exits 1 on a closed pipe; ours (and Typer's help) hand stdout's to `main`, which
+    exits 0. Stderr's reader leaving (`2>&1 | head -1`) neither stops the command nor changes
+    its exit code: what it says from then on goes nowhere."""
     console.quiet = True
+    if console.stderr:
+        stderr_closed()
+        return
     pipe_closed()
     raise BrokenPipeError
+
+
+def stderr_closed() -> None:
+    """Stderr's reader went away: point it at /dev/null, so later messages and the flush at
+    exit (which would exit 120) do not fail, and go on."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stderr.fileno())
+    os.close(devnull)
 
 
 def patch_rich() -> None:

@@ -25,17 +25,16 @@ def parse_since(text: str, now: datetime | None = None, *, flag: str = "--since"
         UsageError: anything else.
     """
     now = now or datetime.now(UTC)
+    hint = f"e.g. {flag} 7d, 12h, 2w or 2026-11-01"
     match = _SPAN.match(text.strip())
     if match:
         try:
             return now - timedelta(**{_UNITS[match[2]]: int(match[1])})
-        except OverflowError:  # before year 1: no date, and no run, is that old
-            hint = f"e.g. {flag} 7d or 2026-11-01; --all for every run"
-            raise UsageError(f"{flag} {text!r} reaches back before year 1", hint=hint) from None
+        except OverflowError:  # `99999999d`: before the year 1
+            raise UsageError(f"{flag} {text!r} reaches back past the year 1", hint=hint) from None
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
-        hint = f"e.g. {flag} 7d, 12h, 2w or 2026-11-01"
         raise UsageError(f"{flag} {text!r} is not a span or a date", hint=hint) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 

@@ -35,6 +35,10 @@ def runs(
     from mas_cli.events.runs import RunFilter, select_runs
     from mas_cli.events.store import home_dir, runs_dir
 
+    if limit < 1:
+        from mas_cli.errors import UsageError
+
+        raise UsageError(f"--limit {limit} lists no run", hint="give 1 or more, e.g. --limit 50")
     where = RunFilter(crew, _status(status), _since(since))
     rows, crews = select_runs(home_dir(home), where, limit)
     if crew and crew not in crews and crews and not since:
@@ -42,7 +46,7 @@ def runs(
     if json_out:
         render.json_out([asdict(r) for r in rows])
     elif not rows:
-        render.stderr.print(_nothing(runs_dir(home_dir(home)), crews))
+        render.stderr.print(_nothing(runs_dir(home_dir(home)), crews, since, crew or status))
     else:
         runs_table(rows)
     return EXIT_OK
@@ -94,8 +98,10 @@ def unknown_crew(crew: str, crews: set[str]) -> None:
     raise UsageError(f"no runs of crew {crew!r}", hint=hint)
 
 
-def _nothing(folder: Path, crews: set[str]) -> str:
-    if not crews:
+def _nothing(folder: Path, crews: set[str], since: str | None, other: str | None) -> str:
+    if since and not other:  # the runs before it were never read: `crews` cannot tell
+        return f"no runs since {since} (mas runs without --since lists every run)"
+    if not crews and not since:
         return f"no runs under {folder} yet: try mas run crews/fraud-review/crew.yaml --offline"
     return "no runs match these filters (mas runs without them lists every run)"
 

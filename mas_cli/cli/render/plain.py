@@ -100,11 +100,10 @@ def eprint(markup: str) -> None:
     try:
         sys.stderr.write(text)
         sys.stderr.flush()
-    except BrokenPipeError:
-        from mas_cli.cli.boundary import pipe_closed
+    except BrokenPipeError:  # stderr's reader left (`2>&1 | head -1`): the command goes on
+        from mas_cli.cli.boundary import stderr_closed
 
-        pipe_closed()
-        raise
+        stderr_closed()
 
 
 def drawn(markup: str) -> str | None:

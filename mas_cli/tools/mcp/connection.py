@@ -126,12 +126,14 @@ class Connection:
         reason = describe(exc or self._failure) if (exc or self._failure) else "it stopped"
         return self._explain(f"the MCP server {self.launch.name} is gone: {reason}")
 
-    async def close(self, *, keep_stderr: bool = False) -> None:
-        """End the session and the server (its whole process tree); never raises."""
+    async def close(self, *, keep_stderr: bool = False, at_once: bool = False) -> None:
+        """End the session and the server (its whole process tree); never raises. `at_once`
+        (Ctrl-C) gives a server that is still starting no grace."""
         self._closing.set()
         task = self._task
         if task is not None and not task.done():
-            done, _ = await asyncio.wait({task}, timeout=CLOSE_GRACE_S)
+            grace = 0.0 if at_once and not self._ready.is_set() else CLOSE_GRACE_S
+            done, _ = await asyncio.wait({task}, timeout=grace)
             if not done:
                 task.cancel()
                 with contextlib.suppress(BaseException):

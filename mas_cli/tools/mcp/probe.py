@@ -59,6 +59,11 @@ async def _ask(crew: Crew, name: str) -> Offer:
     except StartFailed as exc:
         path = ("tools", name, "mcp")
         return Offer(name, {}, Finding(path, f"the MCP server did not start: {exc}", _START_HINT))
+    except asyncio.CancelledError:
+        # Ctrl-C. Closed here, by its own task: asyncio.run's end would cancel every task at
+        # once, the SDK's inner ones too, and its shutdown could then wait forever.
+        await connection.close(at_once=True)
+        raise
     tools = {t.name: dict(t.input_schema or {}) for t in connection.tools}
     await connection.close()
     return Offer(name, tools)
