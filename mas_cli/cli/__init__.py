@@ -31,6 +31,9 @@ def entry() -> "NoReturn":
     """
     sigint_ignored = False
     try:
+        import atexit  # built in: nothing to load
+
+        atexit.register(_ignore_signals_at_exit)  # the first registered: it runs last
         import signal  # enum and all: ~5 ms, inside the try
 
         from mas_cli import collector
@@ -77,8 +80,23 @@ def _exit_on_signals(sigint_ignored: bool) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN if sigint_ignored else _interrupted)
     if signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN:
         signal.signal(signal.SIGTERM, _interrupted)
-    if signal.getsignal(signal.SIGALRM) is _raise_interrupt:  # a SIGTERM still on its way
-        signal.signal(signal.SIGALRM, _interrupted)
+    alarm = getattr(signal, "SIGALRM", None)  # not on Windows
+    if alarm is not None and signal.getsignal(alarm) is _raise_interrupt:  # a SIGTERM on its way
+        signal.signal(alarm, _interrupted)
+
+
+def _ignore_signals_at_exit() -> None:
+    """The last thing before the interpreter tears itself down. It then puts back the default
+    action of every signal a Python handler answered, so a Ctrl-C or SIGTERM in its last
+    milliseconds would kill the process (exit -2 or -15) after the command had ended: ignored,
+    they leave the command's own exit code. (A timer `_raise_interrupt` set is stopped too.)"""
+    import signal
+
+    if hasattr(signal, "setitimer"):  # not on Windows, nor SIGALRM
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, signal.SIG_IGN)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
 
 
 def _open_closed_streams() -> None:
