@@ -33,7 +33,7 @@ from mas_cli.events.formats.records import (
 from mas_cli.events.volatile import differing
 from mas_cli.triage.cycles import HANDOFFS, INVOCATIONS
 from mas_cli.triage.sums import MinuteKey, Rate, add_rate, flush_minute
-from mas_cli.triage.traces import DISTINCT, Repeat, Thread, Trace
+from mas_cli.triage.traces import DISTINCT, Repeat, Thread, Trace, forget
 
 
 @dataclass
@@ -157,6 +157,7 @@ class Tally:
         trace.carriers.tool(record.name, record.agent, loc, (trace.tokens, trace.cost), record.ts)
         seen = trace.calls.get(key)
         if seen is None:
+            trace.calls, trace.bounds[0] = forget(trace.calls, trace.bounds[0])
             seen = trace.calls[key] = Repeat(record.agent, record.task, loc, output=record.output)
             seen.first_span, seen.first_ts, seen.shape = record.span, record.ts, record.varied
         seen.step(thread, loc, record.span, record.ts)
@@ -261,6 +262,7 @@ class Tally:
         norm = (key[0], key[1], _normalize(key[2]))
         seen = trace.failures.get(norm)
         if seen is None:
+            trace.failures, trace.bounds[1] = forget(trace.failures, trace.bounds[1])
             seen = trace.failures[norm] = Repeat(record.agent, record.task, loc, error=key[2])
             seen.first_span, seen.first_ts = record.span, record.ts
         seen.step(thread, loc, record.span, record.ts)

@@ -3,7 +3,9 @@ failure, and per trace. The detectors judge these; `tally.Tally` fills them in o
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from mas_cli.events.formats.records import Limit
 from mas_cli.triage.cycles import Cycle, Cycles
@@ -34,6 +36,10 @@ class Thread(Sums):
 Spend = tuple[int, float, int, float]
 """A thread's running tokens and cost at a repeat's first call, and at its latest."""
 DISTINCT = 8  # distinct outputs a repeat remembers: enough to tell "changes" from "the same"
+SEEN_ONCE_KEPT = 4096
+"""Calls (and failures) seen once that a trace remembers, the latest: one not made again within
+that many distinct calls is no loop. A runaway run of fresh arguments stays bounded."""
+SEEN_ONCE_BOUND = 2 * SEEN_ONCE_KEPT
 
 
 @dataclass(slots=True)
@@ -104,6 +110,8 @@ class Trace:
     threads: dict[tuple[str, str], Thread] = field(default_factory=dict)
     calls: dict[tuple[str, str], Repeat] = field(default_factory=dict)
     failures: dict[tuple[str, str, str], Repeat] = field(default_factory=dict)
+    bounds: list[int] = field(default_factory=lambda: [SEEN_ONCE_BOUND, SEEN_ONCE_BOUND])
+    """The sizes of `calls` and `failures` at which those seen once are forgotten (`forget`)."""
     carriers: Cycles = field(default_factory=Cycles)
     cycles: list[Cycle] = field(default_factory=list)
     """The longest cycle of each set of agents, once the trace is closed (see `cycles.py`)."""
@@ -114,3 +122,21 @@ class Trace:
     last_ts: str = ""
     framework: str = ""
     """The framework that ran it ("" for mas or when the log does not say): advice speaks it."""
+
+
+K = TypeVar("K")
+
+
+def forget(repeats: dict[K, Repeat], bound: int) -> tuple[dict[K, Repeat], int]:
+    """Past `bound` entries: every repeat, and the SEEN_ONCE_KEPT latest of those seen once; and
+    the next bound (twice what is kept, so forgetting costs a constant a call)."""
+    if len(repeats) < bound:
+        return repeats, bound
+    once = [(key, r) for key, r in repeats.items() if r.count == 1]
+    dropped = {key for key, _ in heapq.nsmallest(len(once) - SEEN_ONCE_KEPT, once, key=_last)}
+    kept = {key: r for key, r in repeats.items() if key not in dropped}
+    return kept, max(SEEN_ONCE_BOUND, 2 * len(kept))
+
+
+def _last(item: tuple[object, Repeat]) -> int:
+    return item[1].last
