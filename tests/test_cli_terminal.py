@@ -400,3 +400,28 @@ def test_a_closed_standard_stream_is_no_traceback(tmp_path: Path, closed: list[s
     (run,) = (tmp_path / ".mas/runs").iterdir()
     for line in (run / "events.jsonl").read_text(encoding="utf-8").splitlines():
         assert json.loads(line)["run_id"] == run.name  # nothing printed landed in the log
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["--version"],
+        ["runs"],  # the fast path
+        ["cost-report", "--last", "--json"],
+        ["triage", "loops", "--last"],
+        ["init"],  # through Typer: its usage
+        ["run", FRAUD, "--offline", "-q"],
+    ],
+)
+def test_a_full_disk_under_stdout_is_said_not_a_bug(
+    tmp_path: Path, ran: Path, args: list[str]
+) -> None:
+    """`mas runs > /dev/full` was 'internal error ... a bug in mas', and `mas --help` a traceback."""
+    home = tmp_path if args[0] == "run" else ran
+    with open("/dev/full", "w") as full:  # noqa: PTH123 (a device, not a path we make)
+        done = _mas(*args, home=home, out=full.fileno())
+    assert done.returncode == 1, done.stderr
+    assert "cannot write the output: no space left on device" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert "internal error" not in done.stderr

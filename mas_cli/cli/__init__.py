@@ -176,6 +176,8 @@ def _version() -> int:
         sys.stdout.flush()
     except BrokenPipeError:  # `mas --version | true`: the reader left, not a failure
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except OSError as exc:  # `mas --version > /dev/full`
+        return _unwritten(exc)
     return 0
 
 
@@ -188,7 +190,17 @@ def _help() -> int:
         quickhelp.render()
     except BrokenPipeError:  # `mas --help | head -3`: the reader left, not a failure
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except OSError as exc:  # `mas --help > /dev/full`
+        return _unwritten(exc)
     return 0
+
+
+def _unwritten(exc: OSError) -> int:
+    """Standard output refused what was written: said on stderr, exit 1."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    why = exc.strerror or str(exc)
+    _say(f"error: cannot write the output: {why[:1].lower()}{why[1:]}\n")
+    return 1
 
 
 EXIT_INTERRUPTED = 130  # cli/exits.py's, not imported: this module loads nothing before entry

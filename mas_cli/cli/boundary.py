@@ -7,6 +7,7 @@ Exit codes: 0 ok, 1 failure (or a CI gate tripped), 2 usage or bad input, 3 stop
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from typing import TYPE_CHECKING
@@ -28,6 +29,9 @@ def exit_code(exc: BaseException) -> int | None:
     ours to report (the CLI framework's own, or any with MAS_DEBUG set): the caller re-raises."""
     from mas_cli.cli import render
 
+    if unwritable(exc):  # stdout's disk is full: said, not a bug
+        quiet_stdout()
+        exc = unwritable_error(exc)
     if isinstance(exc, MasError):
         render.error(exc)
         return exc.exit_code
@@ -84,6 +88,23 @@ def patch_rich() -> None:
     from rich.console import Console
 
     Console.on_broken_pipe = _on_broken_pipe  # type: ignore[method-assign,assignment]
+
+
+_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO)
+
+
+def unwritable(exc: BaseException) -> bool:
+    """A write with no file named (standard output: `mas runs > /dev/full`) the disk refused.
+    Files mas opens itself say which they are in their own errors."""
+    return isinstance(exc, OSError) and exc.errno in _FULL and exc.filename is None
+
+
+def unwritable_error(exc: BaseException) -> MasError:
+    why = os.strerror(exc.errno) if isinstance(exc, OSError) and exc.errno else str(exc)
+    return MasError(
+        f"cannot write the output: {why[:1].lower()}{why[1:]}",
+        hint="free some space where it goes, or send it elsewhere",
+    )
 
 
 def quiet_stdout() -> None:
