@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from test_triage_follow_bounds import _word  # letters only: numbers are volatile
 from typer.testing import CliRunner
 
 from mas_cli.cli import app
@@ -20,16 +21,6 @@ from mas_cli.triage.traces import SEEN_ONCE_BOUND, SEEN_ONCE_KEPT
 runner = CliRunner()
 FRESH = 5 * SEEN_ONCE_BOUND  # calls with arguments never seen before
 EVERY = SEEN_ONCE_KEPT - 100  # the repeated call, made again within the distinct calls kept
-
-
-def _word(n: int) -> str:
-    """A word for n, letters only: numbers are volatile, and would make every call the same."""
-    letters = ""
-    n += 26**3
-    while n:
-        n, digit = divmod(n, 26)
-        letters += chr(ord("a") + digit)
-    return letters
 
 
 def _calls() -> list[ToolCallRecord]:
