@@ -142,6 +142,36 @@ def test_duplicates_are_processed_once(tmp_path: Path, clean_env: Path) -> None:
     assert len(jsonl(the_batch(tmp_path / "h2") / "results.jsonl")) == 1
 
 
+def test_a_number_key_and_the_same_key_as_text_are_not_one_item(
+    tmp_path: Path, clean_env: Path
+) -> None:
+    # `--key id` made 1 and "1" both the key "1": the second item was passed over as a repeat
+    # (locally, and by the Temporal feed, which reads items the same way). The line of the
+    # other kind is a dead letter naming both lines; the first kind decides.
+    from mas_cli.batch.items import BadLine, read_items
+    from mas_cli.spec.loader import load_crew
+
+    crew = write_crew(tmp_path / "crew", ECHO_CREW)
+    rows = [{"id": 1, "item": "a"}, {"id": 2, "item": "b"}, {"id": "1", "item": "c"}]
+    items = items_file(tmp_path / "items.jsonl", rows)
+    read = list(read_items(items, load_crew(crew).spec, "id"))
+    assert [type(i).__name__ for i in read] == ["Item", "Item", "BadLine"]
+    assert isinstance(read[2], BadLine)
+    assert read[2].reason == (
+        f'{items}:3: id "1" is a string, but on line 1 it is a number (1): 1 and "1" would be '
+        "one key (give every id as a string, or every one as a number)"
+    )
+    result = mas("batch", str(crew), "--inputs", str(items), "--key", "id", "-q", "--json")
+    assert result.exit_code == 1, result.stderr
+    assert json.loads(result.stdout)["counts"]["duplicates"] == 0
+    [dead] = jsonl(the_batch(clean_env) / "dead.jsonl")
+    assert dead["reason"].startswith(f"{items}:3: id ")
+    # Keys of one kind, numbers or strings, are read as before.
+    for ids in ([1, 2.5, 3], ["1", "2", "x"]):
+        same = items_file(tmp_path / "same.jsonl", [{"id": i, "item": "a"} for i in ids])
+        assert all(not isinstance(i, BadLine) for i in read_items(same, load_crew(crew).spec, "id"))
+
+
 BAD_LINES = [
     "not json at all",
     "[1, 2, 3]",

@@ -383,3 +383,37 @@ def test_all_with_some_skipped_passes_and_says_what_was_skipped(tmp_path: Path) 
     result = tool_test("--all", "--crew", str(write_crew(tmp_path / "crew", tools)))
     assert result.exit_code == 0
     assert "all passed · 1 ran · 1 skipped (no examples in the crew file)" in result.stdout
+
+
+def test_repeat_keeps_digests_not_every_output(crew: Path) -> None:
+    # --repeat N held every run's output: memory grew with N (12 runs of 0.65 MB: 25 MB peak).
+    # Now only the outputs a report shows are kept: the first, the first that differs.
+    import asyncio
+    import tracemalloc
+
+    from mas_cli.spec.loader import load_crew
+    from mas_cli.tools.tooltest import exercise, pick_tool, to_json
+
+    tool = pick_tool(load_crew(crew), "long_text")
+    tracemalloc.start()
+    try:
+        test = asyncio.run(exercise(tool, {"lines": 60_000}, 12, None))
+        peak = tracemalloc.get_traced_memory()[1] / 1e6
+    finally:
+        tracemalloc.stop()
+    assert peak < 15, f"{peak:.1f} MB"  # one run at a time takes about 5 MB here
+    assert test.identical is True
+    assert test.verdict == "ok"
+    runs = to_json(test)["runs"]
+    assert runs[0]["output"].startswith("line 0\nline 1")
+    assert [r["output"] for r in runs[1:]] == [None] * 11
+    assert len({r["output_sha256"] for r in runs}) == 1
+
+
+def test_the_first_output_that_differs_is_kept_for_the_diff(crew: Path) -> None:
+    result = tool_test("noisy", "--crew", str(crew), "-n", "4", "--no-cache", "--json")
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert report["identical"] is False
+    assert "--- run 1\n+++ run 2\n@@" in report["diff"]
+    assert [r["output"] is None for r in report["runs"]] == [False, False, True, True]

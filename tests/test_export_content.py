@@ -251,3 +251,30 @@ def test_a_file_name_that_reads_as_markup_is_named_as_it_is(tmp_path: Path) -> N
         result = export(str(log), "--to", str(tmp_path / name))
         assert f"spans to {tmp_path / name}" in result.stderr
         assert (tmp_path / name).stat().st_size > 0
+
+
+def test_a_run_named_twice_is_exported_once_and_a_pruned_batch_run_is_named(
+    tmp_path: Path,
+) -> None:
+    # `mas export BATCH RUN_OF_IT` exported that run twice (two traces with one trace id), and
+    # a batch whose runs `mas runs prune` removed lost them without a word.
+    logs = [run(tmp_path, "--input", f"transaction=tx-{n}") for n in range(2)]
+    batch = tmp_path / "batches" / "20261206T000000-b1"
+    batch.mkdir(parents=True)
+    ids = [log.parent.name for log in logs] + ["20260101T000000-pruned"]
+    (batch / "results.jsonl").write_text(
+        "".join(json.dumps({"key": str(n), "run_id": r}) + "\n" for n, r in enumerate(ids)),
+        encoding="utf-8",
+    )
+    out = tmp_path / "out.jsonl"
+    home = ["--home", str(tmp_path), "--to", str(out)]
+    result = export(batch.name, logs[0].parent.name, str(logs[1]), *home)
+    assert "exported 2 runs" in result.stderr
+    roots = [s for s in spans(out) if "parentSpanId" not in s]
+    assert sorted(r["traceId"] for r in roots) == sorted({r["traceId"] for r in roots})
+    assert len(roots) == 2
+    assert "1 run of the batch was not exported" in result.stderr
+    assert "20260101T000000-pruned" in result.stderr
+    result = export(logs[0].parent.name, logs[0].parent.name, *home)
+    assert "exported 1 run," in result.stderr
+    assert "warning" not in result.stderr

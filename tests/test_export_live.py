@@ -258,3 +258,29 @@ def test_a_reason_that_reads_as_markup_is_shown_as_text(tmp_path: Path) -> None:
     assert events[-1]["status"] == "ok"
     assert f"failed (HTTP 500 {MARKUP})" in result.stderr
     assert json.loads(result.stdout)["decision"]
+
+
+def test_a_resume_exports_its_spans_live_as_a_run_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `mas resume` took no --otel and ignored OTEL_EXPORTER_OTLP_ENDPOINT: the resumed run,
+    # the one that finished, never reached the collector the run was exported to.
+    stopped = ["run", str(CREW), "--offline", "--home", str(tmp_path), "-q"]
+    assert runner.invoke(app, [*stopped, "--limit", "max_llm_calls=1"]).exit_code == 3
+    resume = ["resume", "--last", "--home", str(tmp_path), "-q"]
+    for how in ("--otel-endpoint", "env"):
+        with Receiver() as receiver:
+            if how == "env":
+                monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.url)
+                result = runner.invoke(app, resume)
+            else:
+                result = runner.invoke(app, [*resume, "--otel-endpoint", receiver.url])
+            assert result.exit_code == 0, result.output
+            log = sorted((tmp_path / "runs").glob("*/events.jsonl"))[-1]
+            events = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+            assert events[0]["resumed_from"]
+            spans = receiver.wait_for(span_events(events))
+        assert {s.trace_id.hex() for s in spans} == {events[0]["trace_id"]}
+        assert not [e for e in events if e["type"] == "warning"]
+        # the next pass resumes the same stopped run again: make it resumable
+        log.parent.rename(tmp_path / f"done-{how}")

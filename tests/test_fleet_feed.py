@@ -97,3 +97,33 @@ def test_a_stopped_batch_lists_each_line_never_run_once_however_often_followed(
     assert max(Counter(d["key"] for d in letters).values()) == 1
     bad = [d for d in letters if not d["reason"].startswith("not run:")]
     assert len(bad) == len(BAD)
+
+
+def test_a_number_key_and_the_same_key_as_text_reach_the_workflow_as_two_or_a_dead_letter(
+    tmp_path: Path,
+) -> None:
+    # The feed passed {"id": "1"} over as a repeat of {"id": 1}: one item silently never ran.
+    keys: list[str] = []
+    repeats = Counter[str]()
+
+    class Keeping(Workflow):
+        async def execute_update(self, _name: str, page: Page, **_: Any) -> int:
+            if page.fed > self.fed:
+                keys.extend(item.key for item in page.items)
+                repeats["duplicates"] += page.duplicates
+            return await super().execute_update(_name, page)
+
+    items = tmp_path / "items.jsonl"
+    rows = [
+        {"id": 1, "transaction": "a"},
+        {"id": 2, "transaction": "b"},
+        {"id": "1", "transaction": "c"},
+    ]
+    items.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    crew, book = load_crew(CREW), books(tmp_path, items)
+    workflow = Keeping(room=None)
+    assert asyncio.run(feed(workflow, crew, book, key="id", after=0, wait=False))
+    assert keys == ["1", "2"]
+    [letter] = dead(book)
+    assert letter["reason"].startswith(f'{items}:3: id "1" is a string, but on line 1')
+    assert repeats["duplicates"] == 0

@@ -298,3 +298,40 @@ def test_a_dotted_state_key_in_a_prompt_is_explained_not_suggested(tmp_path: Pat
         "tasks[t].prompt: 'risk.level' cannot be named in a prompt, which reads a '.' as a "
         "field (rename it risk_level, without the '.')"
     )
+
+
+@pytest.mark.parametrize(
+    ("key", "what", "col"),
+    [
+        ("~", "null (~)", 3),
+        ("null", "null (null)", 3),
+        ("yes", "a boolean (yes)", 3),
+        ("? [a, b]\n  ", "a list or mapping", 5),
+        ("? {a: 1}\n  ", "a list or mapping", 5),
+    ],
+)
+def test_a_key_that_is_no_name_is_an_error_at_its_line(
+    tmp_path: Path, key: str, what: str, col: int
+) -> None:
+    # str() made these the input names 'None', 'True' and "['a', 'b']", which nobody wrote.
+    crew_file = tmp_path / "crew.yaml"
+    crew_file.write_text(
+        "name: k\ninputs:\n  topic: {description: t}\n"
+        f"  {key}: {{description: x}}\n"
+        "agents: {a: {role: A, model: offline}}\ntasks:\n  - {id: t, agent: a, prompt: Go.}\n"
+    )
+    with pytest.raises(SpecError) as caught:
+        load_crew(crew_file)
+    [problem] = caught.value.problems
+    assert (problem.line, problem.col, problem.path) == (4, col, "inputs")
+    assert problem.message == f"a key here is {what}, not a name"
+    assert "quote it" in (problem.hint or "")
+
+
+def test_keys_written_as_numbers_floats_and_quoted_words_still_load(tmp_path: Path) -> None:
+    crew_file = tmp_path / "crew.yaml"
+    crew_file.write_text(
+        "name: k\ninputs:\n  'null': {default: a}\n  'yes': {default: b}\n  1.5: {default: c}\n"
+        "agents: {a: {role: A, model: offline}}\ntasks:\n  - {id: t, agent: a, prompt: Go.}\n"
+    )
+    assert list(load_crew(crew_file).spec.inputs) == ["null", "yes", "1.5"]

@@ -350,3 +350,42 @@ def test_a_rate_finding_does_not_claim_it_spent_nothing(tmp_path: Path) -> None:
     _, report, _ = loops(str(log))
     [rate] = [f for f in report["findings"] if f["detector"] == "rate"]
     assert rate["tokens"] is None
+
+
+def _tool_calls_only(folder: Path) -> tuple[Path, Path]:
+    """A text log and our own run log of the same eight identical tool calls, no model call."""
+    text = folder / "tools.log"
+    text.write_text(
+        "".join(f"2026-12-06T10:00:0{i} tool_call agent=scorer tool=search q=a\n" for i in range(8))
+    )
+    common = {"v": 1, "run_id": "r1", "trace_id": "a" * 32, "span_id": "b" * 16}
+    started = {**common, "ts": "2026-12-06T10:00:00Z", "type": "run_started", "crew": "c"}
+    call = {
+        **common, "agent": "scorer", "task": "t", "turn": 1, "type": "tool_call",
+        "tool": "search", "args_digest": "d" * 16, "status": "ok", "latency_s": 0.01,
+    }  # fmt: skip
+    calls = [{**call, "ts": f"2026-12-06T10:00:0{i}Z", "tool_call_id": f"c{i}"} for i in range(8)]
+    finished = {**common, "ts": "2026-12-06T10:00:09Z", "type": "run_finished", "status": "ok"}
+    own = folder / "events.jsonl"
+    own.write_text("".join(json.dumps(e) + "\n" for e in [started, *calls, finished]))
+    return text, own
+
+
+def test_a_log_with_no_model_call_does_not_say_it_spent_no_tokens(tmp_path: Path) -> None:
+    """A text log of tool calls only says nothing of the model's tokens: `-`/null and `tokens
+    unknown`, not 0 (it said `0 tokens`). Our own log records every model call: none is 0."""
+    text, own = _tool_calls_only(tmp_path)
+    _, report, _ = loops(str(text))
+    assert [a["tokens"] for a in report["agents"]] == [None]
+    assert [f["tokens"] for f in report["findings"]] == [None]
+    table = CliRunner().invoke(app, ["triage", "loops", str(text)])
+    assert "spent inside: tokens unknown" in table.stdout
+    assert "0 tokens" not in table.stdout
+    import gzip
+
+    packed = tmp_path / "events.jsonl.gz"
+    packed.write_bytes(gzip.compress(own.read_bytes()))
+    for path in (own, packed):  # the fast path, and the record pass a gzipped log takes
+        _, report, _ = loops(str(path))
+        assert [a["tokens"] for a in report["agents"]] == [0], path
+        assert [f["tokens"] for f in report["findings"]] == [0], path

@@ -56,8 +56,9 @@ def read_items(
         UsageError: the file cannot be opened, is neither .jsonl nor .csv, or (CSV) has no header.
     """
     records = _csv_records(path) if path.suffix.lower() == ".csv" else _jsonl_records(path)
+    kinds = _KeyKinds()
     for line, record in records:
-        yield _item(path, line, record, spec, key_field)
+        yield _item(path, line, record, spec, key_field, kinds=kinds)
 
 
 def item_key(inputs: Any) -> str:
@@ -66,8 +67,30 @@ def item_key(inputs: Any) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
+class _KeyKinds:
+    """Whether the file's first `--key` value was text, and its line. A key of the other kind
+    on a later line is refused: 1 and "1" are both the key "1", so two items would be one.
+    Memory holds nothing per item."""
+
+    def __init__(self) -> None:
+        self.first: tuple[bool, int, Any] | None = None
+
+    def clash(self, value: Any, line: int, key_field: str) -> str | None:
+        """Why this key cannot stand beside the first, or None when it can."""
+        if self.first is None:
+            self.first = (isinstance(value, str), line, value)
+        text, first_line, first = self.first
+        if isinstance(value, str) == text:
+            return None
+        return (
+            f"{key_field} {json.dumps(value)} is {json_kind(value)}, but on line {first_line} "
+            f'it is {json_kind(first)} ({json.dumps(first)}): 1 and "1" would be one key '
+            f"(give every {key_field} as a string, or every one as a number)"
+        )
+
+
 def _item(
-    path: Path, line: int, record: Any, spec: CrewSpec, key_field: str | None
+    path: Path, line: int, record: Any, spec: CrewSpec, key_field: str | None, *, kinds: _KeyKinds
 ) -> Item | BadLine:
     where = f"{path}:{line}"
     if isinstance(record, _Unreadable):
@@ -87,6 +110,9 @@ def _item(
     if key is None:
         reason = f"{where}: no field {key_field!r} to key the item by (--key {key_field})"
         return BadLine(item_key(record), line, reason, record)
+    clash = kinds.clash(record[key_field], line, key_field) if key_field is not None else None
+    if clash is not None:
+        return BadLine(key, line, f"{where}: {clash}", record)
     inputs = dict(record)
     if key_field is not None and key_field not in spec.inputs:
         inputs.pop(key_field, None)  # a key field that is no crew input only names the item

@@ -66,11 +66,18 @@ def export(
         raise UsageError("--to and --endpoint cannot be combined", hint="give one of them")
     if last and refs:
         raise UsageError("--last and a run cannot be combined", hint="give one of them")
-    paths = export_paths(home_dir(home), refs or [])
-    summary = export_runs(paths, to=to, endpoint=endpoint, content=include_content)
+    chosen = export_paths(home_dir(home), refs or [])
+    summary = export_runs(chosen.paths, to=to, endpoint=endpoint, content=include_content)
     runs = f"{summary.runs} run" + ("s" if summary.runs != 1 else "")
     target = escape(summary.target)  # a path or URL, never markup: out[bold].jsonl is a name
     render.stderr.print(f"exported {runs}, {summary.spans} spans to {target}")
+    if chosen.gone:
+        gone = len(chosen.gone)
+        render.stderr.print(
+            f"[yellow]warning:[/] {gone} run{'s' * (gone != 1)} of the batch "
+            f"{'were' if gone != 1 else 'was'} not exported: no longer under the home "
+            f"(removed by mas runs prune?), e.g. {escape(chosen.gone[0])}"
+        )
     if summary.skipped_lines:
         render.stderr.print(
             f"[yellow]warning:[/] {summary.skipped_lines} log lines were not events and were "

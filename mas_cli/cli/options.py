@@ -28,6 +28,8 @@ __all__ = [
     "EXIT_OK",
     "EXIT_USAGE",
     "HomeOption",
+    "OtelEndpointOption",
+    "OtelOption",
     "format_option",
     "limit_option",
     "output_format",
@@ -38,6 +40,25 @@ HomeOption = Annotated[
     typer.Option(
         "--home",
         help="Where runs and the cache live (default $MAS_HOME or ./.mas).",
+        show_default=False,
+    ),
+]
+
+
+OtelOption = Annotated[
+    bool,
+    typer.Option(
+        "--otel",
+        help="Export spans live to OTEL_EXPORTER_OTLP_ENDPOINT (default "
+        "http://localhost:4318); on by itself when that variable is set.",
+    ),
+]
+OtelEndpointOption = Annotated[
+    str | None,
+    typer.Option(
+        "--otel-endpoint",
+        metavar="URL",
+        help="Export spans live to this OTLP/HTTP endpoint (implies --otel).",
         show_default=False,
     ),
 ]

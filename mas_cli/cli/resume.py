@@ -12,6 +12,8 @@ from mas_cli.cli.batch import resume as resume_batch
 from mas_cli.cli.options import (
     EXIT_BY_STATUS,
     HomeOption,
+    OtelEndpointOption,
+    OtelOption,
     format_option,
     limit_option,
     output_format,
@@ -20,6 +22,7 @@ from mas_cli.errors import UsageError
 
 if TYPE_CHECKING:
     from mas_cli.engine.resume import ResumeOptions
+    from mas_cli.export.live import LiveExport
 
 FORMATS = ("table", "json")
 
@@ -65,6 +68,8 @@ def resume(
     fmt: Annotated[str, format_option(FORMATS)] = "table",
     json_out: Annotated[bool, typer.Option("--json", help="Shorthand for --format json.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
+    otel: OtelOption = False,
+    otel_endpoint: OtelEndpointOption = None,
 ) -> None:
     """Resume a run that stopped (a limit, a failure, Ctrl-C, a kill) as a new run.
 
@@ -79,18 +84,27 @@ def resume(
     if not ref and not last:
         raise UsageError("name the run to resume", hint="mas resume RUN_ID, or mas resume --last")
     if ref and _names_a_batch(home, ref):
-        if limit or crew or repeat_in_flight:
+        if limit or crew or repeat_in_flight or otel or otel_endpoint:
             raise UsageError(
-                "--limit, --crew and --repeat-in-flight resume one run, not a batch",
+                "--limit, --crew, --repeat-in-flight and --otel resume one run, not a batch",
                 hint="for a batch: mas resume BATCH_ID [--max-cost-usd ...] [--concurrency N]",
             )
         budget = (max_cost_usd, max_llm_calls, max_tokens)
         resume_batch(ref, concurrency, *budget, home=home, json_out=as_json, quiet=quiet)
         return
+    from mas_cli.cli.actions.run import live_export
     from mas_cli.engine.resume import ResumeOptions
 
     options = ResumeOptions(tuple(limit or ()), crew, repeat_in_flight, last=last)
-    _resume(ref, options, home, as_json=as_json, quiet=quiet)
+    live = live_export(otel, otel_endpoint)
+    try:
+        _resume(ref, options, home, as_json=as_json, quiet=quiet, live=live)
+    finally:
+        failure = live.close() if live else None
+        if failure:  # the collector's words are in it: text, never markup
+            from mas_cli.cli.render.plain import eprint, escape
+
+            eprint(f"[yellow]warning:[/] {escape(failure)}")
 
 
 def _names_a_batch(home: Path | None, ref: str) -> bool:
@@ -101,7 +115,13 @@ def _names_a_batch(home: Path | None, ref: str) -> bool:
 
 
 def _resume(
-    ref: str | None, options: ResumeOptions, home: Path | None, *, as_json: bool, quiet: bool
+    ref: str | None,
+    options: ResumeOptions,
+    home: Path | None,
+    *,
+    as_json: bool,
+    quiet: bool,
+    live: LiveExport | None,
 ) -> None:
     import asyncio
 
@@ -113,6 +133,7 @@ def _resume(
 
     tool_errors = ToolErrors()
     listeners = (tool_errors,) if quiet else (tool_errors, Progress())
+    listeners = (*listeners, live) if live else listeners
     where = home_dir(home)
     loaded, run_options = prepare_resume(
         where, ref, options, RunOptions(where, listeners=listeners)

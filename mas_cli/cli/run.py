@@ -9,7 +9,7 @@ import typer
 
 from mas_cli.cli.actions import run as actions
 from mas_cli.cli.actions.run import MAX_INPUTS_BYTES, parse_inputs
-from mas_cli.cli.options import HomeOption, limit_option
+from mas_cli.cli.options import HomeOption, OtelEndpointOption, OtelOption, limit_option
 
 __all__ = ["MAX_INPUTS_BYTES", "parse_inputs", "run"]
 
@@ -55,23 +55,8 @@ def run(
             help="Offline dry run: print the expected cost at the configured models' prices.",
         ),
     ] = False,
-    otel: Annotated[
-        bool,
-        typer.Option(
-            "--otel",
-            help="Export spans live to OTEL_EXPORTER_OTLP_ENDPOINT (default "
-            "http://localhost:4318); on by itself when that variable is set.",
-        ),
-    ] = False,
-    otel_endpoint: Annotated[
-        str | None,
-        typer.Option(
-            "--otel-endpoint",
-            metavar="URL",
-            help="Export spans live to this OTLP/HTTP endpoint (implies --otel).",
-            show_default=False,
-        ),
-    ] = None,
+    otel: OtelOption = False,
+    otel_endpoint: OtelEndpointOption = None,
 ) -> None:
     """Run a crew to completion or to a clear stop; every step goes to the run log.
 

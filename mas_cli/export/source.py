@@ -7,6 +7,7 @@ run, and each of those runs is exported as a trace of its own.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mas_cli.errors import UsageError
@@ -16,20 +17,49 @@ BATCHES = "batches"
 RESULTS = "results.jsonl"
 
 
-def export_paths(home: Path, refs: list[str]) -> list[Path]:
-    """The events.jsonl of every run named, in the order named (a batch: its items' runs);
-    none named: the last run.
+@dataclass
+class Chosen:
+    """The logs to export, each once, and the runs a batch names whose folder is gone."""
+
+    paths: list[Path] = field(default_factory=list)
+    gone: list[str] = field(default_factory=list)
+    _seen: set[Path] = field(default_factory=set)
+    _lost: set[str] = field(default_factory=set)
+
+    def add(self, path: Path) -> None:
+        """A log, unless it is one already chosen (a run named again, or by its batch)."""
+        if (resolved := path.resolve()) not in self._seen:
+            self._seen.add(resolved)
+            self.paths.append(path)
+
+    def lost(self, run_id: str) -> None:
+        """A run a batch names whose folder is gone."""
+        if run_id not in self._lost:
+            self._lost.add(run_id)
+            self.gone.append(run_id)
+
+
+def export_paths(home: Path, refs: list[str]) -> Chosen:
+    """The events.jsonl of every run named, once each, in the order first named (a batch: its
+    items' runs); none named: the last run.
 
     Raises:
         UsageError: a name that matches no run or batch, or several.
     """
+    chosen = Chosen()
     if not refs:
-        return [resolve_log(home, None, last=True)]
-    paths: list[Path] = []
+        chosen.add(resolve_log(home, None, last=True))
     for ref in refs:
         batch = _batch_dir(home, ref)
-        paths.extend(batch_runs(home, batch) if batch else [resolve_log(home, ref, last=False)])
-    return paths
+        if batch is None:
+            chosen.add(resolve_log(home, ref, last=False))
+            continue
+        paths, gone = batch_runs(home, batch)
+        for path in paths:
+            chosen.add(path)
+        for run_id in gone:
+            chosen.lost(run_id)
+    return chosen
 
 
 def _batch_dir(home: Path, ref: str) -> Path | None:
@@ -43,13 +73,15 @@ def _batch_dir(home: Path, ref: str) -> Path | None:
     return (exact or matches)[0] if len(exact or matches) == 1 else None
 
 
-def batch_runs(home: Path, batch: Path) -> list[Path]:
-    """The runs of a batch's items, from its results.jsonl (a line that is not JSON is skipped).
+def batch_runs(home: Path, batch: Path) -> tuple[list[Path], list[str]]:
+    """The runs of a batch's items, from its results.jsonl (a line that is not JSON is skipped),
+    and the run ids it names whose folder is gone (`mas runs prune` removed them).
 
     Raises:
-        UsageError: a batch with no finished item yet.
+        UsageError: a batch with no finished item whose run is still there.
     """
     paths: list[Path] = []
+    gone: list[str] = []
     try:
         lines = (batch / RESULTS).read_text(errors="replace").splitlines()
     except OSError as exc:
@@ -58,12 +90,15 @@ def batch_runs(home: Path, batch: Path) -> list[Path]:
         run_id = _run_id(line)
         if run_id and (runs_dir(home) / run_id / EVENTS).is_file():
             paths.append(runs_dir(home) / run_id / EVENTS)
+        elif run_id:
+            gone.append(run_id)
     if not paths:
+        pruned = f" ({len(gone)} that it names are gone: pruned?)" if gone else ""
         raise UsageError(
-            f"batch {batch.name} has no finished item with a run under {runs_dir(home)}",
+            f"batch {batch.name} has no finished item with a run under {runs_dir(home)}{pruned}",
             hint="wait for the batch to finish an item, or name a run: mas runs",
         )
-    return paths
+    return paths, gone
 
 
 def _run_id(line: str) -> str | None:

@@ -144,8 +144,7 @@ class _Builder:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 self._merge(result, value_node, path)
                 continue
-            key = self._construct(key_node, path)
-            key = key if isinstance(key, str | int) else str(key)
+            key = _key(self._construct(key_node, path), key_node, path)
             here = (*path, key)
             if key in seen:
                 self.out.duplicates.append((here, _pos(key_node), seen[key]))
@@ -169,6 +168,20 @@ class _Builder:
             if isinstance(merged, dict):
                 for key, value in merged.items():
                     result.setdefault(key, value)
+
+
+def _key(key: Any, node: yaml.Node, path: Path) -> str | int:
+    """A mapping key as a name: text and whole numbers as they are, floats and dates as their
+    text; a null, a boolean or a collection is refused where it is (str() made them the names
+    'None', 'True' and "['a', 'b']", which nobody wrote)."""
+    if isinstance(key, bool) or key is None or isinstance(key, list | dict | set | tuple):
+        what = {type(None): "null", bool: "a boolean"}.get(type(key), "a list or mapping")
+        written = node.value if isinstance(node, yaml.ScalarNode) else "?"
+        shown = f" ({written or '(empty)'})" if isinstance(node, yaml.ScalarNode) else ""
+        message = f"a key here is {what}{shown}, not a name"
+        hint = "write the key as a plain name; quote it to keep it as text, e.g. 'null': or 'yes':"
+        raise LoadError(_pos(node), message, hint, path)
+    return key if isinstance(key, str | int) else str(key)
 
 
 def _scalar_error(node: yaml.Node, exc: Exception, path: Path) -> ScalarError:
@@ -202,6 +215,7 @@ def load_located(text: str) -> Located:
         yaml.YAMLError: the text is not YAML (its problem_mark says where).
         AliasError: aliases expand past MAX_ALIAS_NODES values, or an anchor contains itself.
         ScalarError: a scalar its tag cannot hold (an impossible date, a 5,000-digit integer).
+        LoadError: a mapping key that is null, a boolean, a list or a mapping.
     """
     loader = _FAST(text)
     try:

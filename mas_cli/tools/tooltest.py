@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import difflib
+import hashlib
 import json
 import math
 import statistics
@@ -31,7 +32,7 @@ from mas_cli.spec.models import JsonSchema, ToolKind
 from mas_cli.tools import load_tool
 from mas_cli.tools.arguments import parse_arguments
 from mas_cli.tools.base import Tool, ToolResult, check_arguments
-from mas_cli.tools.cache import CacheStatus, ToolCache, cache_dir, call_cached
+from mas_cli.tools.cache import CachedCall, CacheStatus, ToolCache, cache_dir, call_cached
 from mas_cli.tools.mcp import open_servers
 from mas_cli.tools.mcp.pool import named_server, served_tool
 
@@ -57,11 +58,38 @@ class Request:
 
 @dataclass(frozen=True)
 class Attempt:
-    """One run of the tool."""
+    """One run of the tool. Its output and traceback are kept only where a report shows them
+    (the first run, the first whose output differs, the first that failed): memory does not
+    grow with --repeat; `digest` is what the determinism check compares."""
 
     result: ToolResult
     cache: CacheStatus
     saved_s: float | None = None
+    digest: str = ""
+    kept: bool = True
+    """Whether `result.output` and `result.traceback` are the run's (False: left out)."""
+
+
+class _Keeper:
+    """Keeps a run whole when no earlier run shows what it shows, else without its output."""
+
+    def __init__(self) -> None:
+        self.first: str | None = None
+        self.differed = self.failed = False
+
+    def attempt(self, done: CachedCall) -> Attempt:
+        result = done.result
+        digest = hashlib.sha256(result.output.encode("utf-8", "surrogatepass")).hexdigest()
+        first = self.first is None
+        self.first = digest if self.first is None else self.first
+        new_output = digest != self.first and not self.differed
+        new_failure = not result.ok and not self.failed
+        self.differed |= digest != self.first
+        self.failed |= not result.ok
+        kept = first or new_output or new_failure
+        if not kept:
+            result = replace(result, output="", traceback=None)
+        return Attempt(result, done.status, done.saved_s, digest, kept)
 
 
 @dataclass(frozen=True)
@@ -123,8 +151,8 @@ class ToolTest:
     @property
     def identical(self) -> bool | None:
         """Whether every run gave the same output; None with fewer than two runs."""
-        outputs = {a.result.output for a in self.attempts}
-        return None if len(self.attempts) < 2 else len(outputs) == 1
+        digests = {a.digest for a in self.attempts}
+        return None if len(self.attempts) < 2 else len(digests) == 1
 
     @property
     def latency(self) -> Latency | None:
@@ -138,12 +166,15 @@ class ToolTest:
     @property
     def diff(self) -> str | None:
         """A unified diff of the first output against the first one that differs."""
-        first = self.attempts[0].result.output if self.attempts else ""
-        other = next((a for a in self.attempts if a.result.output != first), None)
+        if not self.attempts:
+            return None
+        first = self.attempts[0]
+        other = next((a for a in self.attempts if a.digest != first.digest), None)
         if other is None:
             return None
         index = self.attempts.index(other) + 1
-        before, after = pretty(first).splitlines(), pretty(other.result.output).splitlines()
+        before = pretty(first.result.output).splitlines()
+        after = pretty(other.result.output).splitlines()
         lines = difflib.unified_diff(before, after, "run 1", f"run {index}", lineterm="")
         return "\n".join(lines)
 
@@ -227,10 +258,10 @@ async def exercise(
         )
     attempts: list[Attempt] = []
     warnings: list[str] = []
-    key = None
+    key, keeper = None, _Keeper()
     for _ in range(repeat):
         done = await call_cached(tool, arguments, cache)
-        attempts.append(Attempt(done.result, done.status, done.saved_s))
+        attempts.append(keeper.attempt(done))
         warnings += done.problems
         key = done.key or key
         if done.result.timed_out:
@@ -370,9 +401,10 @@ def _run_json(attempt: Attempt) -> dict[str, Any]:
         "cache": attempt.cache,
         "latency_s": round(result.latency_s, 6),
         "saved_s": attempt.saved_s,
-        "output": result.output,
+        "output": result.output if attempt.kept else None,
+        "output_sha256": attempt.digest,
         "error": result.error,
-        "traceback": result.traceback,
+        "traceback": result.traceback if attempt.kept else None,
         "timed_out": result.timed_out,
         "truncated": result.truncated,
         "exit_code": result.exit_code,

@@ -63,13 +63,14 @@ def could_fire(signals: Signals, th: Thresholds, *, midway: bool = False) -> boo
 
 
 def trace_counted(trace: Trace) -> bool:
-    """Whether a trace's tokens are known: some model call in it gave counts, or none was
-    made (a chat transcript without usage: every call's tokens are unknown, not zero)."""
+    """Whether a trace's tokens are known: some model call in it gave counts (a chat transcript
+    without usage: every call's tokens are unknown, not zero), or it made none in a log that
+    records every call (a text log of tool calls only says nothing of the model's tokens)."""
     calls = uncounted = 0
     for thread in trace.threads.values():
         calls += thread.calls
         uncounted += thread.uncounted
-    return uncounted < calls or not calls
+    return uncounted < calls or (not calls and trace.every_call)
 
 
 def trace_findings(trace: Trace, th: Thresholds) -> list[Finding]:

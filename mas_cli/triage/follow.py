@@ -139,7 +139,8 @@ def _read(tail: Tail, options: FollowOptions, watch: Watch, summary: FollowSumma
     lines = tail.lines()
     head = _head(lines)
     summary.fmt = fmt = _format(options, [line for _, line in head])
-    watch.tally.framework = Tally.for_format(fmt).framework
+    given = Tally.for_format(fmt)
+    watch.tally.framework, watch.tally.every_call = given.framework, given.every_call
     source = FollowedSource(tail.name, [line for _, line in head], chain(head, lines))
     for line, record in read_records(source, fmt, summary.bad, options.pattern):
         watch.observe(tail.loc(line), record)

@@ -33,11 +33,14 @@ class AgentRow:
     cost: float = 0.0
     priced: bool = False
     findings: int = 0
+    partial: bool = False
+    """Some of its log may leave model calls out (see `Sums.partial`)."""
 
     @property
     def counted(self) -> bool:
-        """Whether its tokens are known: some model call gave counts, or it made none."""
-        return self.uncounted < self.calls or not self.calls
+        """Whether its tokens are known: some model call gave counts, or it made none in a
+        log that records every call."""
+        return self.uncounted < self.calls or not (self.calls or self.partial)
 
     @property
     def turns_mean(self) -> float:
@@ -55,6 +58,7 @@ class AgentRow:
         self.uncounted += other.uncounted
         self.cost += other.cost
         self.priced = self.priced or other.priced
+        self.partial = self.partial or other.partial
 
 
 def add_trace(rows: dict[AgentKey, AgentRow], trace: Trace) -> None:
@@ -93,6 +97,8 @@ def add_threads(
         row.cost += sums.cost
         if sums.priced:
             row.priced = True
+        if sums.partial:
+            row.partial = True
 
 
 @dataclass(frozen=True)

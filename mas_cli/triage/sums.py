@@ -29,6 +29,8 @@ class Sums:
     tokens: int = 0
     uncounted: int = 0
     """Model calls whose token counts the log did not give (never in our own log)."""
+    partial: bool = False
+    """Its log may leave model calls out (not our own): no call is no count, not zero."""
     cost: float = 0.0
     priced: bool = False
     inputs: list[int] = field(default_factory=list)

@@ -52,12 +52,16 @@ class Tally:
     framework: str = ""
     """What wrote the log when its records do not say: CHAT for a text log, which has no
     crew file to set (see `for_format`); "" is mas."""
+    every_call: bool = True
+    """The log records every model call (our own; see `TraceStart.every_call`): a trace of
+    another log is taken as one only when its records say so (spans `mas export` wrote)."""
 
     @classmethod
     def for_format(cls, fmt: str) -> Tally:
         """A tally for a log read as `fmt`: a text log's advice names no setting of a crew
-        file, which a text log's writer does not have."""
-        return cls(framework=CHAT if fmt == "text" else "")
+        file, which a text log's writer does not have; only our own log records every model
+        call, so only there is a trace without one a trace that spent no tokens."""
+        return cls(framework=CHAT if fmt == "text" else "", every_call=fmt == "mas")
 
     def __post_init__(self) -> None:
         self.handlers: dict[type, Callable[[int, Any], None]] = {
@@ -91,7 +95,11 @@ class Tally:
         trace = self.open.get(record.trace)
         if trace is None:
             trace = self.open[record.trace] = Trace(
-                record.trace, loc, first_ts=record.ts, framework=self.framework
+                record.trace,
+                loc,
+                first_ts=record.ts,
+                framework=self.framework,
+                every_call=self.every_call,
             )
         trace.last = loc
         if record.ts:
@@ -107,6 +115,7 @@ class Tally:
             thread = trace.threads[key] = Thread(
                 agent=record.agent, crew=trace.crew, trace=record.trace, task=record.task, first=loc
             )
+            thread.partial = not trace.every_call
             thread.first_span, thread.first_ts = record.span, record.ts
             if self.framework:  # rate advice, too, speaks as the log's writer would
                 self.writers.setdefault((trace.crew, record.agent), self.framework)
@@ -227,6 +236,9 @@ class Tally:
         """A run began."""
         trace = self._trace(loc, record)
         trace.started, trace.crew, trace.run = True, record.crew, record.run
+        trace.every_call = trace.every_call or record.every_call
+        for thread in trace.threads.values():
+            thread.partial = not trace.every_call
 
     def trace_end(self, loc: int, record: TraceEnd) -> None:
         """A run ended: close its trace."""

@@ -122,6 +122,8 @@ class Trace:
     last_ts: str = ""
     framework: str = ""
     """The framework that ran it ("" for mas or when the log does not say): advice speaks it."""
+    every_call: bool = False
+    """Its log records every model call (see `TraceStart.every_call`)."""
 
 
 K = TypeVar("K")

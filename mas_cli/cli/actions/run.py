@@ -55,7 +55,7 @@ def run(
             render.problem(warning, "warning")
     tool_errors = ToolErrors()
     listeners = (tool_errors,) if quiet else (tool_errors, Progress())
-    live = None if estimate else _live_export(otel, otel_endpoint)
+    live = None if estimate else live_export(otel, otel_endpoint)
     listeners = (*listeners, live) if live else listeners
     options = RunOptions(
         home_dir(home),
@@ -76,7 +76,7 @@ def run(
     return EXIT_BY_STATUS[result.status]
 
 
-def _live_export(asked: bool, given: str | None) -> LiveExport | None:
+def live_export(asked: bool, given: str | None) -> LiveExport | None:
     """The live OpenTelemetry export, when asked for or when the environment names a collector."""
     from mas_cli.events.otel import DEFAULT_ENDPOINT, ENDPOINT_VARS, endpoint_from_env
 

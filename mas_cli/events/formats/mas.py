@@ -179,7 +179,9 @@ def _task_end(x: Line) -> Record:
 
 def _trace_start(x: Line) -> Record:
     run = x.run_id if isinstance(x, FullLine) else ""  # a block's lines: see `run_id`
-    return TraceStart(trace=x.trace_id, agent=x.agent, task=x.task, ts=x.ts, crew=x.crew, run=run)
+    return TraceStart(
+        trace=x.trace_id, agent=x.agent, task=x.task, ts=x.ts, crew=x.crew, run=run, every_call=True
+    )
 
 
 def _trace_end(x: Line) -> Record:

@@ -127,6 +127,9 @@ class TraceStart(Base):
 
     crew: str = ""
     run: str = ""
+    every_call: bool = False
+    """The log records every model call with its tokens (our own run log): a trace with none
+    spent none. Other logs may leave calls out: there, no call is no count, not zero."""
 
 
 class TraceEnd(Base):
