@@ -112,8 +112,14 @@ def test_resume_after_sigint_at_several_lines(tmp_path: Path) -> None:
 
 # Where a Ctrl-C lands after the command is done, as a script run before `entry()`.
 LATE_CTRL_C = {
-    # in the interpreter's exit: an atexit callback raises it
-    "in the exit": "import atexit\natexit.register(lambda: os.kill(os.getpid(), signal.SIGINT))\n",
+    # in the interpreter's exit: an atexit callback the command registered raises it (mas's
+    # own last one, registered before, runs after it: from there on a signal is ignored)
+    "in the exit": "import atexit, mas_cli.cli as cli\n"
+    "def main():\n"
+    "    print('done')\n"
+    "    atexit.register(lambda: os.kill(os.getpid(), signal.SIGINT))\n"
+    "    return 0\n"
+    "cli.main = main\n",
     # after the command's error boundary, before the exit handler is in place: as `main`
     # returns (before, the process died by the signal: the sigint test above flaked on it)
     "as main returns": "import mas_cli.cli as cli\n"
