@@ -10,6 +10,7 @@ python mcp_raw.py busy         # reads one line, then sleeps a minute (still sta
 python mcp_raw.py protocol     # answers every tools/call with a JSON-RPC error
 python mcp_raw.py latin1       # logs a Latin-1 line (not UTF-8) to stdout before each answer
 python mcp_raw.py names        # offers tools whose names differ only outside [A-Za-z0-9_-]
+python mcp_raw.py surrogate    # answers a call with a file name's stray byte as `\\udcff`
 """
 
 from __future__ import annotations
@@ -71,6 +72,11 @@ def serve() -> None:
             text = "x" * int(args.get("pad", 0)) + os.environ["TOKEN"] + " and more"
             content = [{"type": "text", "text": text}]
             answer(request, {"content": content, "isError": bool(args.get("error"))})
+        elif method == "tools/call" and MODE == "surrogate":
+            # What a Python server writes for a file name that is not UTF-8 (os.listdir
+            # decodes its stray byte to a lone surrogate; json.dumps escapes it as is).
+            content = [{"type": "text", "text": "notes-\udcff.txt"}]
+            answer(request, {"content": content})
         elif method == "tools/call" and MODE == "names":
             text = f"called {request['params']['name']}"
             answer(request, {"content": [{"type": "text", "text": text}]})

@@ -113,6 +113,20 @@ def test_a_line_that_is_not_utf8_on_stdout_does_not_wedge_the_server(
     assert [c["status"] for c in of_type(events(result), "tool_call")] == ["ok", "ok"]
 
 
+def test_a_lone_surrogate_in_a_reply_is_read_not_a_call_that_waits_for_its_timeout(
+    tmp_path: Path, clean_env: Path
+) -> None:
+    # `"\\udcff"` (a Python server's file name with a byte that is not UTF-8) is JSON that the
+    # SDK's reader refused: the reply was dropped and the call waited out its timeout_s.
+    tools = f"raw:\n  mcp: {{command: [python, {RAW}, surrogate]}}\n  include: [good]\n"
+    turns = "- tool_calls: [{name: raw.good, arguments: {x: a}}]\n- text: done\n"
+    text = crew_text(tools + "  timeout_s: 5\n", turns, agent_tools="[raw]")
+    result = run(write(tmp_path / "c", text), clean_env)
+    (call,) = of_type(events(result), "tool_call")
+    assert call["status"] == "ok", call
+    assert call["output_bytes"] == len("notes-\ufffd.txt".encode())
+
+
 def test_a_slow_tool_times_out(tmp_path: Path, clean_env: Path) -> None:
     tools = stdio_server("timeout_s: 0.5\n")
     turns = "- tool_calls: [{name: srv.slow, arguments: {seconds: 30}}]\n- text: done\n"

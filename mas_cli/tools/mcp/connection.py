@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
+import re
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
@@ -150,6 +152,7 @@ class Connection:
         try:
             async with AsyncExitStack() as stack:
                 read, write = await stack.enter_async_context(self._transport())
+                read = await stack.enter_async_context(_mended(read))
                 from mcp import ClientSession
 
                 session = await stack.enter_async_context(ClientSession(read, write))
@@ -214,6 +217,53 @@ async def _http(url: str, headers: dict[str, str]) -> AsyncIterator[Any]:
         streamable_http_client(url, http_client=client) as streams,
     ):
         yield streams
+
+
+@contextlib.asynccontextmanager
+async def _mended(read: Any) -> AsyncIterator[Any]:
+    """The server's messages, each one the SDK's reader refused for a lone surrogate mended.
+
+    `"\\udcff"` is what a Python server writes for a file name with a byte that is not UTF-8;
+    the SDK's JSON reader refuses it, drops the reply, and its call waits out its timeout.
+    """
+    import anyio
+
+    sender, receiver = anyio.create_memory_object_stream[Any](0)
+
+    async def pump() -> None:
+        with contextlib.suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
+            async with read, sender:
+                async for item in read:
+                    await sender.send(_mend(item))
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(pump)
+        try:
+            yield receiver
+        finally:
+            group.cancel_scope.cancel()
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _mend(item: Any) -> Any:
+    """A line refused as invalid JSON for a lone surrogate, read by Python's reader (which
+    takes one) with U+FFFD in its place; anything else as it came."""
+    errors = getattr(item, "errors", None) if isinstance(item, Exception) else None
+    if not callable(errors):
+        return item
+    raw = next((e.get("input") for e in errors() if e.get("type") == "json_invalid"), None)
+    if not isinstance(raw, str) or "\\ud" not in raw.lower():
+        return item
+    from mcp.shared.message import SessionMessage
+    from mcp.types import jsonrpc_message_adapter
+
+    try:
+        text = _LONE_SURROGATE.sub("\ufffd", json.dumps(json.loads(raw), ensure_ascii=False))
+        return SessionMessage(jsonrpc_message_adapter.validate_json(text, by_name=False))
+    except (ValueError, RecursionError):
+        return item
 
 
 async def _list_tools(session: ClientSession) -> list[McpToolInfo]:
