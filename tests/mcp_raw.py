@@ -10,6 +10,8 @@ python mcp_raw.py busy         # reads one line, then sleeps a minute (still sta
 python mcp_raw.py protocol     # answers every tools/call with a JSON-RPC error
 python mcp_raw.py latin1       # logs a Latin-1 line (not UTF-8) to stdout before each answer
 python mcp_raw.py names        # offers tools whose names differ only outside [A-Za-z0-9_-]
+python mcp_raw.py deep-schema  # offers a tool whose input schema nests 300 objects deep
+python mcp_raw.py bad-reply    # answers a call with `"result": 5` (a reply that is no result)
 python mcp_raw.py surrogate    # answers a call with a file name's stray byte as `\\udcff`
 """
 
@@ -33,6 +35,11 @@ if MODE == "not-object":
     TOOLS = [TOOLS[0], {"name": "scalar", "inputSchema": {"type": "string"}}]
 if MODE == "names":
     TOOLS = [{"name": name, "inputSchema": {"type": "object"}} for name in NAMED]
+if MODE == "deep-schema":
+    DEEP: dict = {"type": "string"}
+    for _ in range(300):
+        DEEP = {"type": "object", "properties": {"a": DEEP}}
+    TOOLS = [{"name": "good", "inputSchema": DEEP}]
 
 
 def answer(request: dict, result: dict | None = None, error: dict | None = None) -> None:
@@ -72,6 +79,8 @@ def serve() -> None:
             text = "x" * int(args.get("pad", 0)) + os.environ["TOKEN"] + " and more"
             content = [{"type": "text", "text": text}]
             answer(request, {"content": content, "isError": bool(args.get("error"))})
+        elif method == "tools/call" and MODE == "bad-reply":
+            answer(request, 5)  # type: ignore[arg-type]
         elif method == "tools/call" and MODE == "surrogate":
             # What a Python server writes for a file name that is not UTF-8 (os.listdir
             # decodes its stray byte to a lone surrogate; json.dumps escapes it as is).

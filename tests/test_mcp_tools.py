@@ -127,6 +127,30 @@ def test_a_lone_surrogate_in_a_reply_is_read_not_a_call_that_waits_for_its_timeo
     assert call["output_bytes"] == len("notes-\ufffd.txt".encode())
 
 
+def test_a_reply_the_sdk_cannot_read_fails_its_call_with_why(
+    tmp_path: Path, clean_env: Path
+) -> None:
+    # The SDK dropped a reply it refused (`"result": 5`), and the call waited out its timeout_s.
+    tools = f"raw:\n  mcp: {{command: [python, {RAW}, bad-reply]}}\n  include: [good]\n"
+    turns = "- tool_calls: [{name: raw.good, arguments: {x: a}}]\n- text: done\n"
+    text = crew_text(tools + "  timeout_s: 10\n", turns, agent_tools="[raw]")
+    result = run(write(tmp_path / "c", text), clean_env)
+    (call,) = of_type(events(result), "tool_call")
+    assert call["status"] == "error", call
+    assert "the server's reply could not be read" in call["error"]
+
+
+def test_a_tool_list_nested_too_deep_to_read_says_so_not_a_start_timeout(
+    tmp_path: Path, clean_env: Path
+) -> None:
+    # Nested deeper than the SDK's JSON reader goes, the tools/list reply was dropped and the
+    # start waited out start_timeout_s: "it did not start within 10s", not why.
+    tools = f"raw:\n  mcp: {{command: [python, {RAW}, deep-schema], start_timeout_s: 10}}\n"
+    text = crew_text(tools, "- text: done", agent_tools="[raw]")
+    with pytest.raises(ToolError, match="reply could not be read: Invalid JSON: recursion limit"):
+        run(write(tmp_path / "c", text), clean_env)
+
+
 def test_a_slow_tool_times_out(tmp_path: Path, clean_env: Path) -> None:
     tools = stdio_server("timeout_s: 0.5\n")
     turns = "- tool_calls: [{name: srv.slow, arguments: {seconds: 30}}]\n- text: done\n"

@@ -221,10 +221,12 @@ async def _http(url: str, headers: dict[str, str]) -> AsyncIterator[Any]:
 
 @contextlib.asynccontextmanager
 async def _mended(read: Any) -> AsyncIterator[Any]:
-    """The server's messages, each one the SDK's reader refused for a lone surrogate mended.
+    """The server's messages, a reply the SDK's reader refused mended or made an error.
 
-    `"\\udcff"` is what a Python server writes for a file name with a byte that is not UTF-8;
-    the SDK's JSON reader refuses it, drops the reply, and its call waits out its timeout.
+    The SDK drops a reply it cannot read, and its request waits out its timeout (a start:
+    `start_timeout_s`, with no reason given). A lone surrogate (`"\\udcff"`, what a Python
+    server writes for a file name with a byte that is not UTF-8) is read as U+FFFD; any other
+    reply the SDK refuses (nested too deep, not JSON-RPC 2.0) answers its request with why.
     """
     import anyio
 
@@ -248,22 +250,39 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _mend(item: Any) -> Any:
-    """A line refused as invalid JSON for a lone surrogate, read by Python's reader (which
-    takes one) with U+FFFD in its place; anything else as it came."""
+    """A refused reply, read again or turned into an error for its request; else as it came."""
     errors = getattr(item, "errors", None) if isinstance(item, Exception) else None
     if not callable(errors):
         return item
-    raw = next((e.get("input") for e in errors() if e.get("type") == "json_invalid"), None)
-    if not isinstance(raw, str) or "\\ud" not in raw.lower():
+    found: list[dict[str, Any]] = list(errors())
+    reply = _reply_of(found)
+    if reply is None:
         return item
     from mcp.shared.message import SessionMessage
-    from mcp.types import jsonrpc_message_adapter
+    from mcp.types import PARSE_ERROR, ErrorData, JSONRPCError, jsonrpc_message_adapter
 
-    try:
-        text = _LONE_SURROGATE.sub("\ufffd", json.dumps(json.loads(raw), ensure_ascii=False))
+    with contextlib.suppress(ValueError, RecursionError):
+        text = _LONE_SURROGATE.sub("\ufffd", json.dumps(reply, ensure_ascii=False))
         return SessionMessage(jsonrpc_message_adapter.validate_json(text, by_name=False))
-    except (ValueError, RecursionError):
-        return item
+    reason = f"the server's reply could not be read: {found[0].get('msg', 'refused')}"
+    error = ErrorData(code=PARSE_ERROR, message=reason)
+    return SessionMessage(JSONRPCError(jsonrpc="2.0", id=reply["id"], error=error))
+
+
+def _reply_of(errors: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The reply (with its id) a refused message was, read by Python's own JSON reader."""
+    for error in errors:
+        given = error.get("input")
+        if isinstance(given, str) and error.get("type") == "json_invalid":
+            try:
+                given = json.loads(given)
+            except (ValueError, RecursionError):
+                return None
+        is_reply = isinstance(given, dict) and ("result" in given or "error" in given)
+        ident = given.get("id") if isinstance(given, dict) else None
+        if is_reply and isinstance(ident, int | str) and not isinstance(ident, bool):
+            return cast("dict[str, Any]", given)
+    return None
 
 
 async def _list_tools(session: ClientSession) -> list[McpToolInfo]:
