@@ -17,7 +17,7 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,6 +74,9 @@ class Connection:
         self._closing = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stderr: TextIO | None = None
+        self._refused: str | None = None
+        """The last HTTP error status the server answered with (`HTTP 401 Unauthorized`): the
+        SDK's own message says only "Server returned an error response"."""
 
     async def start(self) -> None:
         """Start the server and list its tools, within start_timeout_s.
@@ -92,7 +95,8 @@ class Connection:
         except TimeoutError:
             await self._fail(f"it did not start within {timeout:g}s")
         if self._session is None:
-            await self._fail(describe(self._failure) if self._failure else "it ended at once")
+            reason = describe(self._failure) if self._failure else "it ended at once"
+            await self._fail(f"{reason} ({self._refused})" if self._refused else reason)
 
     async def _fail(self, reason: str) -> NoReturn:
         """Close what started, then raise StartFailed with the stderr it left."""
@@ -169,7 +173,7 @@ class Connection:
 
     def _transport(self) -> AbstractAsyncContextManager[Any]:
         if self.launch.url is not None:
-            return _http(self.launch.url, self.launch.headers)
+            return _http(self.launch.url, self.launch.headers, self._note_refusal)
         from mcp import StdioServerParameters, stdio_client
 
         program, *args = self.launch.argv
@@ -185,6 +189,11 @@ class Connection:
         )
         assert self._stderr is not None  # made by start()
         return stdio_client(params, errlog=self._stderr)
+
+    async def _note_refusal(self, response: Any) -> None:
+        if response.status_code >= 400:
+            said = str(response.reason_phrase)[:60]  # the server's words: scrubbed as the rest
+            self._refused = f"HTTP {response.status_code} {said}".strip()
 
     def _explain(self, reason: str) -> str:
         tail = self._stderr_tail()
@@ -208,7 +217,9 @@ class Connection:
 
 
 @contextlib.asynccontextmanager
-async def _http(url: str, headers: dict[str, str]) -> AsyncIterator[Any]:
+async def _http(
+    url: str, headers: dict[str, str], on_response: Callable[[Any], Awaitable[None]]
+) -> AsyncIterator[Any]:
     from mcp.client.streamable_http import streamable_http_client
     from mcp.shared._httpx_utils import create_mcp_http_client
 
@@ -216,6 +227,7 @@ async def _http(url: str, headers: dict[str, str]) -> AsyncIterator[Any]:
         create_mcp_http_client(headers=headers) as client,
         streamable_http_client(url, http_client=client) as streams,
     ):
+        client.event_hooks["response"].append(on_response)
         yield streams
 
 

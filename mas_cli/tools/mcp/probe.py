@@ -58,7 +58,8 @@ async def _ask(crew: Crew, name: str) -> Offer:
         await connection.start()
     except StartFailed as exc:
         path = ("tools", name, "mcp")
-        return Offer(name, {}, Finding(path, f"the MCP server did not start: {exc}", _START_HINT))
+        hint = _URL_HINT if connection.launch.url is not None else _START_HINT
+        return Offer(name, {}, Finding(path, f"the MCP server did not start: {exc}", hint))
     except asyncio.CancelledError:
         # Ctrl-C. Closed here, by its own task: asyncio.run's end would cancel every task at
         # once, the SDK's inner ones too, and its shutdown could then wait forever.
@@ -70,6 +71,7 @@ async def _ask(crew: Crew, name: str) -> Offer:
 
 
 _START_HINT = "run its command by hand to see it fail, or raise start_timeout_s"
+_URL_HINT = "check its url and headers (a wrong token is HTTP 401), or raise start_timeout_s"
 
 
 def _path_of(where: str, name: str) -> Path:
