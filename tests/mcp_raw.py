@@ -12,6 +12,7 @@ python mcp_raw.py latin1       # logs a Latin-1 line (not UTF-8) to stdout befor
 python mcp_raw.py names        # offers tools whose names differ only outside [A-Za-z0-9_-]
 python mcp_raw.py deep-schema  # offers a tool whose input schema nests 300 objects deep
 python mcp_raw.py bad-reply    # answers a call with `"result": 5` (a reply that is no result)
+python mcp_raw.py cursor-loop  # lists its tools with a next cursor that is always the same
 python mcp_raw.py surrogate    # answers a call with a file name's stray byte as `\\udcff`
 """
 
@@ -72,6 +73,8 @@ def serve() -> None:
                     "serverInfo": {"name": "raw", "version": "1"},
                 },
             )
+        elif method == "tools/list" and MODE == "cursor-loop":
+            answer(request, {"tools": TOOLS, "nextCursor": "page-2"})
         elif method == "tools/list":
             answer(request, {"tools": TOOLS})
         elif method == "tools/call" and MODE == "echo-token":

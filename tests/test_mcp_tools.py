@@ -151,6 +151,14 @@ def test_a_tool_list_nested_too_deep_to_read_says_so_not_a_start_timeout(
         run(write(tmp_path / "c", text), clean_env)
 
 
+def test_a_tool_list_whose_pages_never_end_says_so(tmp_path: Path, clean_env: Path) -> None:
+    # A next cursor the server gave before was asked for again and again until start_timeout_s.
+    tools = f"raw:\n  mcp: {{command: [python, {RAW}, cursor-loop], start_timeout_s: 10}}\n"
+    text = crew_text(tools, "- text: done", agent_tools="[raw]")
+    with pytest.raises(ToolError, match="did not start: its tool list repeats its page 'page-2'"):
+        run(write(tmp_path / "c", text), clean_env)
+
+
 def test_a_slow_tool_times_out(tmp_path: Path, clean_env: Path) -> None:
     tools = stdio_server("timeout_s: 0.5\n")
     turns = "- tool_calls: [{name: srv.slow, arguments: {seconds: 30}}]\n- text: done\n"

@@ -303,7 +303,11 @@ async def _list_tools(session: ClientSession) -> list[McpToolInfo]:
 
     listed = await session.list_tools()
     tools = list(listed.tools)
+    asked: set[str] = set()
     while listed.next_cursor:
+        if listed.next_cursor in asked:  # asked again, it would list the same pages forever
+            raise StartFailed(f"its tool list repeats its page '{listed.next_cursor[:80]}'")
+        asked.add(listed.next_cursor)
         listed = await session.list_tools(params=PaginatedRequestParams(cursor=listed.next_cursor))
         tools += listed.tools
     return tools
@@ -333,6 +337,8 @@ def describe(exc: BaseException | None) -> str:
         exc = exc.exceptions[0]
     if exc is None:
         return "unknown"
+    if isinstance(exc, StartFailed):  # our own words
+        return str(exc)
     errors = getattr(exc, "errors", None)
     if callable(errors) and getattr(exc, "title", None):  # pydantic: what the server sent wrong
         return _malformed(str(getattr(exc, "title", "")), errors())
