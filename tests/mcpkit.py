@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import http.server
+import json
 import os
 import socket
 import subprocess
@@ -98,15 +99,33 @@ def files_under(root: Path) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def refusing_server(status: int) -> Iterator[str]:
-    """An HTTP endpoint on 127.0.0.1 that answers every request with `status`; yields its URL."""
+def refusing_server(status: int, *, calls_only: bool = False) -> Iterator[str]:
+    """An HTTP endpoint on 127.0.0.1 that answers every request with `status` (`calls_only`:
+    only tools/call, after a handshake that offers the tool `good`); yields its URL."""
 
     class Refuse(http.server.BaseHTTPRequestHandler):
         def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("content-length") or 0))
-            self.send_response(status)
-            self.send_header("content-length", "0")
+            body = self.rfile.read(int(self.headers.get("content-length") or 0))
+            message = json.loads(body or b"{}")
+            method = message.get("method", "")
+            if calls_only and "id" not in message:
+                return self._send(202, b"")
+            if calls_only and method != "tools/call":
+                result = {"tools": [{"name": "good", "inputSchema": {"type": "object"}}]}
+                if method == "initialize":
+                    version = message["params"]["protocolVersion"]
+                    info = {"name": "refusing", "version": "1"}
+                    result = {"protocolVersion": version, "capabilities": {}, "serverInfo": info}
+                reply = {"jsonrpc": "2.0", "id": message["id"], "result": result}
+                return self._send(200, json.dumps(reply).encode())
+            return self._send(status, b"")
+
+        def _send(self, code: int, body: bytes) -> None:
+            self.send_response(code)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
             self.end_headers()
+            self.wfile.write(body)
 
         do_GET = do_DELETE = do_POST
 

@@ -17,6 +17,7 @@ from mcpkit import (
     files_under,
     free_port,
     http_server,
+    refusing_server,
     stdio_server,
     write,
 )
@@ -386,6 +387,19 @@ def test_a_wrong_header_is_a_tool_error(
     (call,) = of_type(events(result), "tool_call")
     assert call["status"] == "error"
     assert call["error"].endswith("unauthorized")
+
+
+def test_an_http_refusal_of_a_call_is_a_tool_error_naming_the_status(
+    tmp_path: Path, clean_env: Path
+) -> None:
+    # A token that expires mid-run: was "MCP error: MCPError: Server returned an error response".
+    with refusing_server(401, calls_only=True) as url:
+        tools = f'srv:\n  mcp: {{url: "{url}"}}\n'
+        turns = "- tool_calls: [{name: srv.good}]\n- text: done\n"
+        result = run(write(tmp_path / "c", crew_text(tools, turns)), clean_env)
+    (call,) = of_type(events(result), "tool_call")
+    assert call["status"] == "error"
+    assert "HTTP 401 Unauthorized" in call["error"], call["error"]
 
 
 def test_an_http_server_that_is_not_there_stops_the_run(tmp_path: Path, clean_env: Path) -> None:

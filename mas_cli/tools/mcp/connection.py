@@ -41,6 +41,10 @@ class ServerGone(Exception):
     """The server's connection ended (it exited, crashed, or its HTTP endpoint went away)."""
 
 
+class Refused(Exception):
+    """An HTTP server answered a call with an error status; the message names it."""
+
+
 class StartFailed(Exception):
     """The server did not start, or did not list its tools, in time; the message says why."""
 
@@ -120,6 +124,9 @@ class Connection:
         except Exception as exc:
             if _connection_lost(exc):
                 raise ServerGone(self.why_gone(exc)) from None
+            refused, self._refused = self._refused, None
+            if refused:  # the SDK's words do not say which status
+                raise Refused(f"{describe(exc)} ({refused})") from None
             raise
 
     @property
@@ -337,7 +344,7 @@ def describe(exc: BaseException | None) -> str:
         exc = exc.exceptions[0]
     if exc is None:
         return "unknown"
-    if isinstance(exc, StartFailed):  # our own words
+    if isinstance(exc, StartFailed | Refused):  # our own words
         return str(exc)
     errors = getattr(exc, "errors", None)
     if callable(errors) and getattr(exc, "title", None):  # pydantic: what the server sent wrong
