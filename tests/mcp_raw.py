@@ -13,6 +13,7 @@ python mcp_raw.py names        # offers tools whose names differ only outside [A
 python mcp_raw.py deep-schema  # offers a tool whose input schema nests 300 objects deep
 python mcp_raw.py bad-reply    # answers a call with `"result": 5` (a reply that is no result)
 python mcp_raw.py cursor-loop  # lists its tools with a next cursor that is always the same
+python mcp_raw.py twice        # offers the tool good twice, with two input schemas
 python mcp_raw.py surrogate    # answers a call with a file name's stray byte as `\\udcff`
 """
 
@@ -36,6 +37,8 @@ if MODE == "not-object":
     TOOLS = [TOOLS[0], {"name": "scalar", "inputSchema": {"type": "string"}}]
 if MODE == "names":
     TOOLS = [{"name": name, "inputSchema": {"type": "object"}} for name in NAMED]
+if MODE == "twice":
+    TOOLS = [TOOLS[0], {**TOOLS[0], "inputSchema": {"type": "object", "required": ["y"]}}]
 if MODE == "deep-schema":
     DEEP: dict = {"type": "string"}
     for _ in range(300):

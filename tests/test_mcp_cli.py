@@ -97,6 +97,15 @@ def test_an_http_server_refusing_the_start_is_named_by_its_status(
     assert "command" not in result.stderr
 
 
+def test_a_server_offering_one_tool_name_twice_is_refused(tmp_path: Path) -> None:
+    # Was taken as it came: validate listed 'good' and a run called it with the second schema.
+    tools = f"raw:\n  mcp: {{command: [python, {RAW}, twice]}}\n"
+    path = write(tmp_path / "c", crew_text(tools, "- text: done", agent_tools="[raw]"))
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2
+    assert "it offers two different tools named 'good'" in result.stderr
+
+
 def test_validate_reports_a_start_timeout(tmp_path: Path) -> None:
     tools = f"raw:\n  mcp: {{command: [python, {RAW}, silent], start_timeout_s: 1}}\n"
     path = write(tmp_path / "c", crew_text(tools, "- text: done", agent_tools="[raw]"))

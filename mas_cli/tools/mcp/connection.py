@@ -317,7 +317,18 @@ async def _list_tools(session: ClientSession) -> list[McpToolInfo]:
         asked.add(listed.next_cursor)
         listed = await session.list_tools(params=PaginatedRequestParams(cursor=listed.next_cursor))
         tools += listed.tools
-    return tools
+    return _one_each(tools)
+
+
+def _one_each(tools: list[McpToolInfo]) -> list[McpToolInfo]:
+    """The tools, each name once: a name listed twice the same way is one tool; listed with
+    two definitions, which one a call gets is anyone's guess, so the start fails."""
+    seen: dict[str, McpToolInfo] = {}
+    for tool in tools:
+        if tool.name in seen and seen[tool.name] != tool:
+            raise StartFailed(f"it offers two different tools named '{tool.name[:80]}'")
+        seen.setdefault(tool.name, tool)
+    return list(seen.values())
 
 
 def _connection_lost(exc: BaseException) -> bool:
