@@ -14,6 +14,7 @@ python mcp_raw.py deep-schema  # offers a tool whose input schema nests 300 obje
 python mcp_raw.py bad-reply    # answers a call with `"result": 5` (a reply that is no result)
 python mcp_raw.py cursor-loop  # lists its tools with a next cursor that is always the same
 python mcp_raw.py twice        # offers the tool good twice, with two input schemas
+python mcp_raw.py stderr-flood # writes 3 MB to stderr, then "last words", then serves
 python mcp_raw.py surrogate    # answers a call with a file name's stray byte as `\\udcff`
 """
 
@@ -109,6 +110,9 @@ if __name__ == "__main__":
         token = os.environ["TOKEN"]  # the last 16 KB (what mas reads back) begin mid-token
         sys.stderr.write(f"loading {token}" + "y" * (16 * 1024 - len(token) // 2 - 1) + "\n")
         sys.exit(1)
+    if MODE == "stderr-flood":
+        sys.stderr.write(("log " * 255 + "\n") * 3 * 1024 + "last words\n")
+        sys.stderr.flush()
     if MODE == "silent":
         time.sleep(0)
     if MODE == "busy":  # deaf to the end of its stdin, as a server busy loading is

@@ -3,8 +3,11 @@ the tests. Calls go through the same checkpoint, cache and scrubbing as every to
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -23,6 +26,7 @@ from mcpkit import (
 )
 
 from mas_cli.errors import ToolError, UsageError
+from mas_cli.tools.mcp.connection import Connection, Launch
 
 
 def calls_of(result_events: list[dict], tool: str) -> list[dict]:
@@ -158,6 +162,28 @@ def test_a_tool_list_whose_pages_never_end_says_so(tmp_path: Path, clean_env: Pa
     text = crew_text(tools, "- text: done", agent_tools="[raw]")
     with pytest.raises(ToolError, match="did not start: its tool list repeats its page 'page-2'"):
         run(write(tmp_path / "c", text), clean_env)
+
+
+def test_a_server_flooding_stderr_keeps_only_its_last_lines_on_disk(tmp_path: Path) -> None:
+    # Its stderr went whole to a temporary file: a server logging without end filled the disk.
+    async def flood() -> tuple[int, int, str]:
+        argv = (sys.executable, str(RAW), "stderr-flood")
+        env = {"PATH": os.environ["PATH"]}
+        connection = Connection(Launch("raw", 30, argv, tmp_path, env))
+        await connection.start()
+        try:
+            connection.trim_stderr()
+            held = connection._stderr
+            assert held is not None
+            status = os.fstat(held.fileno())
+            return status.st_size, status.st_blocks * 512, connection.why_gone()
+        finally:
+            await connection.close()
+
+    size, on_disk, told = asyncio.run(flood())
+    assert size > 3_000_000
+    assert on_disk < 1_000_000
+    assert told.endswith("last words")
 
 
 def test_a_slow_tool_times_out(tmp_path: Path, clean_env: Path) -> None:

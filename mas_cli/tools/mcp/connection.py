@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 STDERR_LINES = 5
 STDERR_KEPT = 16 * 1024
 """Bytes read from the end of a server's stderr to quote its last lines."""
+STDERR_ROOM = 1024 * 1024
+"""Bytes of stderr a server may write before all but the last STDERR_KEPT are freed."""
+STDERR_CHECK_S = 5.0
 CLOSE_GRACE_S = 10.0
 """The SDK's own shutdown is bounded (close stdin, 2 s, SIGTERM to the group, 2 s, SIGKILL)."""
 
@@ -79,6 +82,7 @@ class Connection:
         self._task: asyncio.Task[None] | None = None
         self._stderr: TextIO | None = None
         self._refused: str | None = None
+        self._freed = 0
         """The last HTTP error status the server answered with (`HTTP 401 Unauthorized`): the
         SDK's own message says only "Server returned an error response"."""
 
@@ -171,7 +175,10 @@ class Connection:
                 self.tools = await _list_tools(session)
                 self._session = session
                 self._ready.set()
-                await self._closing.wait()
+                while not self._closing.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._closing.wait(), STDERR_CHECK_S)
+                    self.trim_stderr()
         except Exception as exc:  # a failed start, or the transport's end: told to callers
             self._failure = exc
         finally:
@@ -201,6 +208,19 @@ class Connection:
         if response.status_code >= 400:
             said = str(response.reason_phrase)[:60]  # the server's words: scrubbed as the rest
             self._refused = f"HTTP {response.status_code} {said}".strip()
+
+    def trim_stderr(self) -> None:
+        """Free the disk all but the last STDERR_KEPT bytes of a server's stderr hold, once it
+        has written STDERR_ROOM: a hole is punched in the file (Linux), whose size, and the
+        server's place in it, stay; a server logging without end fills no disk."""
+        if self._stderr is None:
+            return
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            fd = self._stderr.fileno()
+            size = os.fstat(fd).st_size
+            if size - self._freed > STDERR_ROOM:
+                _punch_hole(fd, size - STDERR_KEPT)
+                self._freed = size - STDERR_KEPT
 
     def _explain(self, reason: str) -> str:
         tail = self._stderr_tail()
@@ -340,6 +360,17 @@ def _connection_lost(exc: BaseException) -> bool:
     import anyio
 
     return isinstance(exc, anyio.ClosedResourceError | anyio.BrokenResourceError | OSError)
+
+
+def _punch_hole(fd: int, length: int) -> None:
+    """Free the first `length` bytes of a file on disk, keeping its size (zeros read back)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    fallocate = libc.fallocate  # AttributeError off Linux: nothing freed
+    fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_long, ctypes.c_long]
+    keep_size, punch_hole = 0x01, 0x02  # FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE
+    fallocate(fd, keep_size | punch_hole, 0, length)
 
 
 def _quiet_sdk() -> None:
