@@ -190,6 +190,9 @@ class Connection:
             return _http(self.launch.url, self.launch.headers, self._note_refusal)
         from mcp import StdioServerParameters, stdio_client
 
+        from mas_cli.tools.mcp.lines import read_in_whole_lines
+
+        read_in_whole_lines()
         program, *args = self.launch.argv
         # "replace": with the SDK's default ("strict") one byte that is not UTF-8 on stdout
         # (a log line in Latin-1) ends its reader in a drain of all that follows, answers
