@@ -15,6 +15,7 @@ python mcp_raw.py bad-reply    # answers a call with `"result": 5` (a reply that
 python mcp_raw.py cursor-loop  # lists its tools with a next cursor that is always the same
 python mcp_raw.py twice        # offers the tool good twice, with two input schemas
 python mcp_raw.py stderr-flood # writes 3 MB to stderr, then "last words", then serves
+python mcp_raw.py big          # answers a call with `mb` megabytes of text (bench)
 python mcp_raw.py surrogate    # answers a call with a file name's stray byte as `\\udcff`
 """
 
@@ -88,6 +89,9 @@ def serve() -> None:
             answer(request, {"content": content, "isError": bool(args.get("error"))})
         elif method == "tools/call" and MODE == "bad-reply":
             answer(request, 5)  # type: ignore[arg-type]
+        elif method == "tools/call" and MODE == "big":
+            mb = float((request["params"].get("arguments") or {}).get("mb", 1))
+            answer(request, {"content": [{"type": "text", "text": "x" * int(mb * 2**20)}]})
         elif method == "tools/call" and MODE == "surrogate":
             # What a Python server writes for a file name that is not UTF-8 (os.listdir
             # decodes its stray byte to a lone surrogate; json.dumps escapes it as is).
