@@ -25,6 +25,7 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
 
 MODE = sys.argv[1]
 TOOLS = [
@@ -117,8 +118,8 @@ if __name__ == "__main__":
     if MODE == "stderr-flood":
         sys.stderr.write(("log " * 255 + "\n") * 3 * 1024 + "last words\n")
         sys.stderr.flush()
-    if MODE == "silent":
-        time.sleep(0)
+    if MODE == "silent":  # its pid in silent.pid, for a test to see it gone
+        Path("silent.pid").write_text(str(os.getpid()), encoding="utf-8")
     if MODE == "busy":  # deaf to the end of its stdin, as a server busy loading is
         sys.stdin.readline()
         time.sleep(60)

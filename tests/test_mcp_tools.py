@@ -368,6 +368,8 @@ def test_a_silent_server_times_out_at_start(tmp_path: Path, clean_env: Path) -> 
     text = crew_text(tools, "- text: done", agent_tools="[raw]")
     with pytest.raises(ToolError, match="did not start within 1s"):
         run(write(tmp_path / "c", text), clean_env)
+    # Stopped at once (it cannot notice a close in its handshake), and gone with its tree.
+    assert not alive(int((tmp_path / "c" / "silent.pid").read_text()))
 
 
 def test_the_server_and_its_tree_end_with_the_run(tmp_path: Path, clean_env: Path) -> None:

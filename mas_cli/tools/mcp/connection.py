@@ -107,8 +107,9 @@ class Connection:
             await self._fail(f"{reason} ({self._refused})" if self._refused else reason)
 
     async def _fail(self, reason: str) -> NoReturn:
-        """Close what started, then raise StartFailed with the stderr it left."""
-        await self.close(keep_stderr=True)
+        """Close what started, then raise StartFailed with the stderr it left. A server still
+        in its handshake is stopped at once: it cannot notice a close, so a grace only waits."""
+        await self.close(keep_stderr=True, at_once=True)
         message = self._explain(reason)
         self._close_stderr()
         raise StartFailed(message)
@@ -145,7 +146,7 @@ class Connection:
 
     async def close(self, *, keep_stderr: bool = False, at_once: bool = False) -> None:
         """End the session and the server (its whole process tree); never raises. `at_once`
-        (Ctrl-C) gives a server that is still starting no grace."""
+        (Ctrl-C, a failed start) gives a server that is still starting no grace."""
         self._closing.set()
         task = self._task
         if task is not None and not task.done():
