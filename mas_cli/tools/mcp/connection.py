@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
-import re
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
@@ -24,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO, cast
 
 from mas_cli.redact import Secrets
+from mas_cli.tools.mcp.replies import mended
 
 if TYPE_CHECKING:
     from mcp import ClientSession
@@ -168,7 +167,7 @@ class Connection:
         try:
             async with AsyncExitStack() as stack:
                 read, write = await stack.enter_async_context(self._transport())
-                read = await stack.enter_async_context(_mended(read))
+                read = await stack.enter_async_context(mended(read))
                 from mcp import ClientSession
 
                 session = await stack.enter_async_context(ClientSession(read, write))
@@ -260,72 +259,6 @@ async def _http(
     ):
         client.event_hooks["response"].append(on_response)
         yield streams
-
-
-@contextlib.asynccontextmanager
-async def _mended(read: Any) -> AsyncIterator[Any]:
-    """The server's messages, a reply the SDK's reader refused mended or made an error.
-
-    The SDK drops a reply it cannot read, and its request waits out its timeout (a start:
-    `start_timeout_s`, with no reason given). A lone surrogate (`"\\udcff"`, what a Python
-    server writes for a file name with a byte that is not UTF-8) is read as U+FFFD; any other
-    reply the SDK refuses (nested too deep, not JSON-RPC 2.0) answers its request with why.
-    """
-    import anyio
-
-    sender, receiver = anyio.create_memory_object_stream[Any](0)
-
-    async def pump() -> None:
-        with contextlib.suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
-            async with read, sender:
-                async for item in read:
-                    await sender.send(_mend(item))
-
-    async with anyio.create_task_group() as group:
-        group.start_soon(pump)
-        try:
-            yield receiver
-        finally:
-            group.cancel_scope.cancel()
-
-
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _mend(item: Any) -> Any:
-    """A refused reply, read again or turned into an error for its request; else as it came."""
-    errors = getattr(item, "errors", None) if isinstance(item, Exception) else None
-    if not callable(errors):
-        return item
-    found: list[dict[str, Any]] = list(errors())
-    reply = _reply_of(found)
-    if reply is None:
-        return item
-    from mcp.shared.message import SessionMessage
-    from mcp.types import PARSE_ERROR, ErrorData, JSONRPCError, jsonrpc_message_adapter
-
-    with contextlib.suppress(ValueError, RecursionError):
-        text = _LONE_SURROGATE.sub("\ufffd", json.dumps(reply, ensure_ascii=False))
-        return SessionMessage(jsonrpc_message_adapter.validate_json(text, by_name=False))
-    reason = f"the server's reply could not be read: {found[0].get('msg', 'refused')}"
-    error = ErrorData(code=PARSE_ERROR, message=reason)
-    return SessionMessage(JSONRPCError(jsonrpc="2.0", id=reply["id"], error=error))
-
-
-def _reply_of(errors: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The reply (with its id) a refused message was, read by Python's own JSON reader."""
-    for error in errors:
-        given = error.get("input")
-        if isinstance(given, str) and error.get("type") == "json_invalid":
-            try:
-                given = json.loads(given)
-            except (ValueError, RecursionError):
-                return None
-        is_reply = isinstance(given, dict) and ("result" in given or "error" in given)
-        ident = given.get("id") if isinstance(given, dict) else None
-        if is_reply and isinstance(ident, int | str) and not isinstance(ident, bool):
-            return cast("dict[str, Any]", given)
-    return None
 
 
 async def _list_tools(session: ClientSession) -> list[McpToolInfo]:
