@@ -37,6 +37,15 @@ def test_validate_lists_what_each_server_offers() -> None:
     assert "docs  mcp  deterministic  offers list_docs, read_doc, search_docs" in result.stdout
 
 
+def test_validate_starts_no_server_that_no_agent_uses(tmp_path: Path) -> None:
+    # A run would not start it; validate did (an `npx -y` server: a download, for nothing).
+    tools = stdio_server().replace("]}", '], env: {COUNT_STARTS: "1"}}')
+    path = write(tmp_path / "c", crew_text(tools, "- text: done", agent_tools="[]"))
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 0, result.stderr
+    assert not (tmp_path / "c" / "starts.txt").exists()
+
+
 def test_validate_json_carries_the_offered_tools() -> None:
     result = runner.invoke(app, ["validate", "--json", str(DOCS)])
     (report,) = json.loads(result.stdout)

@@ -1,5 +1,5 @@
-"""What `mas validate` learns by starting a crew's MCP servers: each is started (within its
-start_timeout_s), asked for its tools, and closed.
+"""What `mas validate` learns by starting a crew's MCP servers: each that some agent names (as
+a run would) is started (within its start_timeout_s), asked for its tools, and closed.
 
 Reported at their place in the crew file: an unset `${VAR}`, a server that will not start (with
 its stderr's last lines), a tool that include:, kind:, an example or an agent names and the
@@ -21,7 +21,7 @@ from mas_cli.spec.summary import Validation
 from mas_cli.spec.yamlpos import Path
 from mas_cli.tools.base import argument_problems
 from mas_cli.tools.mcp.connection import Connection, StartFailed
-from mas_cli.tools.mcp.pool import launch, schema_problem
+from mas_cli.tools.mcp.pool import launch, schema_problem, used_servers
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class Offer:
 
 def probe_servers(crew: Crew) -> tuple[list[Problem], dict[str, list[str]]]:
     """Problems of the crew's MCP servers, located in its file, and each server's tool names."""
-    names = list(spec_mcp.servers(crew.spec))
+    names = used_servers(crew)  # a server no agent names is not started by a run either
     if not names:
         return [], {}
     offers = asyncio.run(_ask_all(crew, names))
