@@ -10,6 +10,13 @@ python mcp_raw.py busy         # reads one line, then sleeps a minute (still sta
 python mcp_raw.py protocol     # answers every tools/call with a JSON-RPC error
 python mcp_raw.py latin1       # logs a Latin-1 line (not UTF-8) to stdout before each answer
 python mcp_raw.py names        # offers tools whose names differ only outside [A-Za-z0-9_-]
+python mcp_raw.py deep-schema  # offers a tool whose input schema nests 300 objects deep
+python mcp_raw.py bad-reply    # answers a call with `"result": 5` (a reply that is no result)
+python mcp_raw.py cursor-loop  # lists its tools with a next cursor that is always the same
+python mcp_raw.py twice        # offers the tool good twice, with two input schemas
+python mcp_raw.py stderr-flood # writes 3 MB to stderr, then "last words", then serves
+python mcp_raw.py big          # answers a call with `mb` megabytes of text (bench)
+python mcp_raw.py surrogate    # answers a call with a file name's stray byte as `\\udcff`
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
 
 MODE = sys.argv[1]
 TOOLS = [
@@ -32,6 +40,13 @@ if MODE == "not-object":
     TOOLS = [TOOLS[0], {"name": "scalar", "inputSchema": {"type": "string"}}]
 if MODE == "names":
     TOOLS = [{"name": name, "inputSchema": {"type": "object"}} for name in NAMED]
+if MODE == "twice":
+    TOOLS = [TOOLS[0], {**TOOLS[0], "inputSchema": {"type": "object", "required": ["y"]}}]
+if MODE == "deep-schema":
+    DEEP: dict = {"type": "string"}
+    for _ in range(300):
+        DEEP = {"type": "object", "properties": {"a": DEEP}}
+    TOOLS = [{"name": "good", "inputSchema": DEEP}]
 
 
 def answer(request: dict, result: dict | None = None, error: dict | None = None) -> None:
@@ -64,6 +79,8 @@ def serve() -> None:
                     "serverInfo": {"name": "raw", "version": "1"},
                 },
             )
+        elif method == "tools/list" and MODE == "cursor-loop":
+            answer(request, {"tools": TOOLS, "nextCursor": "page-2"})
         elif method == "tools/list":
             answer(request, {"tools": TOOLS})
         elif method == "tools/call" and MODE == "echo-token":
@@ -71,6 +88,16 @@ def serve() -> None:
             text = "x" * int(args.get("pad", 0)) + os.environ["TOKEN"] + " and more"
             content = [{"type": "text", "text": text}]
             answer(request, {"content": content, "isError": bool(args.get("error"))})
+        elif method == "tools/call" and MODE == "bad-reply":
+            answer(request, 5)  # type: ignore[arg-type]
+        elif method == "tools/call" and MODE == "big":
+            mb = float((request["params"].get("arguments") or {}).get("mb", 1))
+            answer(request, {"content": [{"type": "text", "text": "x" * int(mb * 2**20)}]})
+        elif method == "tools/call" and MODE == "surrogate":
+            # What a Python server writes for a file name that is not UTF-8 (os.listdir
+            # decodes its stray byte to a lone surrogate; json.dumps escapes it as is).
+            content = [{"type": "text", "text": "notes-\udcff.txt"}]
+            answer(request, {"content": content})
         elif method == "tools/call" and MODE == "names":
             text = f"called {request['params']['name']}"
             answer(request, {"content": [{"type": "text", "text": text}]})
@@ -88,8 +115,11 @@ if __name__ == "__main__":
         token = os.environ["TOKEN"]  # the last 16 KB (what mas reads back) begin mid-token
         sys.stderr.write(f"loading {token}" + "y" * (16 * 1024 - len(token) // 2 - 1) + "\n")
         sys.exit(1)
-    if MODE == "silent":
-        time.sleep(0)
+    if MODE == "stderr-flood":
+        sys.stderr.write(("log " * 255 + "\n") * 3 * 1024 + "last words\n")
+        sys.stderr.flush()
+    if MODE == "silent":  # its pid in silent.pid, for a test to see it gone
+        Path("silent.pid").write_text(str(os.getpid()), encoding="utf-8")
     if MODE == "busy":  # deaf to the end of its stdin, as a server busy loading is
         sys.stdin.readline()
         time.sleep(60)

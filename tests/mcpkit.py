@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import http.server
+import json
 import os
 import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -93,3 +96,47 @@ def alive(pid: int) -> bool:
 
 def files_under(root: Path) -> Iterator[Path]:
     return (p for p in root.rglob("*") if p.is_file())
+
+
+@contextlib.contextmanager
+def refusing_server(status: int, *, calls_only: bool = False) -> Iterator[str]:
+    """An HTTP endpoint on 127.0.0.1 that answers every request with `status` (`calls_only`:
+    only tools/call, after a handshake that offers the tool `good`); yields its URL."""
+
+    class Refuse(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("content-length") or 0))
+            message = json.loads(body or b"{}")
+            method = message.get("method", "")
+            if calls_only and "id" not in message:
+                return self._send(202, b"")
+            if calls_only and method != "tools/call":
+                result = {"tools": [{"name": "good", "inputSchema": {"type": "object"}}]}
+                if method == "initialize":
+                    version = message["params"]["protocolVersion"]
+                    info = {"name": "refusing", "version": "1"}
+                    result = {"protocolVersion": version, "capabilities": {}, "serverInfo": info}
+                reply = {"jsonrpc": "2.0", "id": message["id"], "result": result}
+                return self._send(200, json.dumps(reply).encode())
+            return self._send(status, b"")
+
+        def _send(self, code: int, body: bytes) -> None:
+            self.send_response(code)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_DELETE = do_POST
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refuse)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/mcp"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -12,7 +12,16 @@ import time
 from pathlib import Path
 
 import pytest
-from mcpkit import RAW, SERVER, alive, crew_text, http_server, stdio_server, write
+from mcpkit import (
+    RAW,
+    SERVER,
+    alive,
+    crew_text,
+    http_server,
+    refusing_server,
+    stdio_server,
+    write,
+)
 from typer.testing import CliRunner
 
 from mas_cli.cli import app
@@ -26,6 +35,15 @@ def test_validate_lists_what_each_server_offers() -> None:
     result = runner.invoke(app, ["validate", str(DOCS)])
     assert result.exit_code == 0, result.stderr
     assert "docs  mcp  deterministic  offers list_docs, read_doc, search_docs" in result.stdout
+
+
+def test_validate_starts_no_server_that_no_agent_uses(tmp_path: Path) -> None:
+    # A run would not start it; validate did (an `npx -y` server: a download, for nothing).
+    tools = stdio_server().replace("]}", '], env: {COUNT_STARTS: "1"}}')
+    path = write(tmp_path / "c", crew_text(tools, "- text: done", agent_tools="[]"))
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 0, result.stderr
+    assert not (tmp_path / "c" / "starts.txt").exists()
 
 
 def test_validate_json_carries_the_offered_tools() -> None:
@@ -71,6 +89,30 @@ def test_validate_quotes_the_stderr_of_a_server_that_will_not_start(tmp_path: Pa
     assert "tools.raw.mcp: the MCP server did not start" in result.stderr
     assert "fatal: config file /etc/raw.toml is missing" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(("status", "said"), [(401, "HTTP 401 Unauthorized"), (500, "HTTP 500")])
+def test_an_http_server_refusing_the_start_is_named_by_its_status(
+    tmp_path: Path, status: int, said: str
+) -> None:
+    # Was "MCPError: Server returned an error response" for both (a wrong token and a broken
+    # server alike), with the hint to run a command the entry does not have.
+    with refusing_server(status) as url:
+        tools = f'srv:\n  mcp: {{url: "{url}"}}\n'
+        path = write(tmp_path / "c", crew_text(tools, "- text: done"))
+        result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2
+    assert said in result.stderr
+    assert "command" not in result.stderr
+
+
+def test_a_server_offering_one_tool_name_twice_is_refused(tmp_path: Path) -> None:
+    # Was taken as it came: validate listed 'good' and a run called it with the second schema.
+    tools = f"raw:\n  mcp: {{command: [python, {RAW}, twice]}}\n"
+    path = write(tmp_path / "c", crew_text(tools, "- text: done", agent_tools="[raw]"))
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2
+    assert "it offers two different tools named 'good'" in result.stderr
 
 
 def test_validate_reports_a_start_timeout(tmp_path: Path) -> None:

@@ -132,6 +132,25 @@ def test_a_missing_program_is_found_before_the_run(tmp_path: Path) -> None:
     ]
 
 
+def test_a_program_that_is_no_executable_is_named_as_such_not_as_missing(
+    tmp_path: Path,
+) -> None:
+    # Was "'./server.sh' is not on PATH and not a file next to the crew": it is a file there.
+    (tmp_path / "server.sh").write_text("#!/bin/sh\nexec python server.py\n")
+    (tmp_path / "servers").mkdir()
+    found = problems(
+        tmp_path,
+        "srv:\n  mcp: {command: [./server.sh]}\ndir:\n  mcp: {command: [./servers]}\n",
+        agent_tools="[srv, dir]",
+    )
+    assert found == [
+        "4:21: tools.srv.mcp.command[0]: './server.sh' is a file but not executable "
+        "(chmod +x it, or name its interpreter first: [sh, ./server.sh])",
+        "6:21: tools.dir.mcp.command[0]: './servers' is a folder, not a program "
+        "(name the program inside it)",
+    ]
+
+
 def test_variables_expand_and_are_secrets() -> None:
     env = {"TOKEN": "tok-123456789", "HOST": "127.0.0.1"}
     assert expand("Bearer ${TOKEN}", env) == "Bearer tok-123456789"

@@ -3,8 +3,11 @@ the tests. Calls go through the same checkpoint, cache and scrubbing as every to
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,11 +20,13 @@ from mcpkit import (
     files_under,
     free_port,
     http_server,
+    refusing_server,
     stdio_server,
     write,
 )
 
 from mas_cli.errors import ToolError, UsageError
+from mas_cli.tools.mcp.connection import Connection, Launch
 
 
 def calls_of(result_events: list[dict], tool: str) -> list[dict]:
@@ -111,6 +116,74 @@ def test_a_line_that_is_not_utf8_on_stdout_does_not_wedge_the_server(
     result = run(write(tmp_path / "c", crew_text(tools, turns, agent_tools="[raw]")), clean_env)
     assert result.status == "ok", result.reason
     assert [c["status"] for c in of_type(events(result), "tool_call")] == ["ok", "ok"]
+
+
+def test_a_lone_surrogate_in_a_reply_is_read_not_a_call_that_waits_for_its_timeout(
+    tmp_path: Path, clean_env: Path
+) -> None:
+    # `"\\udcff"` (a Python server's file name with a byte that is not UTF-8) is JSON that the
+    # SDK's reader refused: the reply was dropped and the call waited out its timeout_s.
+    tools = f"raw:\n  mcp: {{command: [python, {RAW}, surrogate]}}\n  include: [good]\n"
+    turns = "- tool_calls: [{name: raw.good, arguments: {x: a}}]\n- text: done\n"
+    text = crew_text(tools + "  timeout_s: 5\n", turns, agent_tools="[raw]")
+    result = run(write(tmp_path / "c", text), clean_env)
+    (call,) = of_type(events(result), "tool_call")
+    assert call["status"] == "ok", call
+    assert call["output_bytes"] == len("notes-\ufffd.txt".encode())
+
+
+def test_a_reply_the_sdk_cannot_read_fails_its_call_with_why(
+    tmp_path: Path, clean_env: Path
+) -> None:
+    # The SDK dropped a reply it refused (`"result": 5`), and the call waited out its timeout_s.
+    tools = f"raw:\n  mcp: {{command: [python, {RAW}, bad-reply]}}\n  include: [good]\n"
+    turns = "- tool_calls: [{name: raw.good, arguments: {x: a}}]\n- text: done\n"
+    text = crew_text(tools + "  timeout_s: 10\n", turns, agent_tools="[raw]")
+    result = run(write(tmp_path / "c", text), clean_env)
+    (call,) = of_type(events(result), "tool_call")
+    assert call["status"] == "error", call
+    assert "the server's reply could not be read" in call["error"]
+
+
+def test_a_tool_list_nested_too_deep_to_read_says_so_not_a_start_timeout(
+    tmp_path: Path, clean_env: Path
+) -> None:
+    # Nested deeper than the SDK's JSON reader goes, the tools/list reply was dropped and the
+    # start waited out start_timeout_s: "it did not start within 10s", not why.
+    tools = f"raw:\n  mcp: {{command: [python, {RAW}, deep-schema], start_timeout_s: 10}}\n"
+    text = crew_text(tools, "- text: done", agent_tools="[raw]")
+    with pytest.raises(ToolError, match="reply could not be read: Invalid JSON: recursion limit"):
+        run(write(tmp_path / "c", text), clean_env)
+
+
+def test_a_tool_list_whose_pages_never_end_says_so(tmp_path: Path, clean_env: Path) -> None:
+    # A next cursor the server gave before was asked for again and again until start_timeout_s.
+    tools = f"raw:\n  mcp: {{command: [python, {RAW}, cursor-loop], start_timeout_s: 10}}\n"
+    text = crew_text(tools, "- text: done", agent_tools="[raw]")
+    with pytest.raises(ToolError, match="did not start: its tool list repeats its page 'page-2'"):
+        run(write(tmp_path / "c", text), clean_env)
+
+
+def test_a_server_flooding_stderr_keeps_only_its_last_lines_on_disk(tmp_path: Path) -> None:
+    # Its stderr went whole to a temporary file: a server logging without end filled the disk.
+    async def flood() -> tuple[int, int, str]:
+        argv = (sys.executable, str(RAW), "stderr-flood")
+        env = {"PATH": os.environ["PATH"]}
+        connection = Connection(Launch("raw", 30, argv, tmp_path, env))
+        await connection.start()
+        try:
+            connection.trim_stderr()
+            held = connection._stderr
+            assert held is not None
+            status = os.fstat(held.fileno())
+            return status.st_size, status.st_blocks * 512, connection.why_gone()
+        finally:
+            await connection.close()
+
+    size, on_disk, told = asyncio.run(flood())
+    assert size > 3_000_000
+    assert on_disk < 1_000_000
+    assert told.endswith("last words")
 
 
 def test_a_slow_tool_times_out(tmp_path: Path, clean_env: Path) -> None:
@@ -295,6 +368,8 @@ def test_a_silent_server_times_out_at_start(tmp_path: Path, clean_env: Path) -> 
     text = crew_text(tools, "- text: done", agent_tools="[raw]")
     with pytest.raises(ToolError, match="did not start within 1s"):
         run(write(tmp_path / "c", text), clean_env)
+    # Stopped at once (it cannot notice a close in its handshake), and gone with its tree.
+    assert not alive(int((tmp_path / "c" / "silent.pid").read_text()))
 
 
 def test_the_server_and_its_tree_end_with_the_run(tmp_path: Path, clean_env: Path) -> None:
@@ -340,6 +415,19 @@ def test_a_wrong_header_is_a_tool_error(
     (call,) = of_type(events(result), "tool_call")
     assert call["status"] == "error"
     assert call["error"].endswith("unauthorized")
+
+
+def test_an_http_refusal_of_a_call_is_a_tool_error_naming_the_status(
+    tmp_path: Path, clean_env: Path
+) -> None:
+    # A token that expires mid-run: was "MCP error: MCPError: Server returned an error response".
+    with refusing_server(401, calls_only=True) as url:
+        tools = f'srv:\n  mcp: {{url: "{url}"}}\n'
+        turns = "- tool_calls: [{name: srv.good}]\n- text: done\n"
+        result = run(write(tmp_path / "c", crew_text(tools, turns)), clean_env)
+    (call,) = of_type(events(result), "tool_call")
+    assert call["status"] == "error"
+    assert "HTTP 401 Unauthorized" in call["error"], call["error"]
 
 
 def test_an_http_server_that_is_not_there_stops_the_run(tmp_path: Path, clean_env: Path) -> None:

@@ -211,11 +211,7 @@ def _check_command(name: str, tool: ToolSpec, base_dir: FsPath) -> Iterator[Find
     if "{" in program:
         yield Finding(path, "the program itself cannot be a placeholder", "name a fixed executable")
     elif resolve_program(program, base_dir) is None:
-        yield Finding(
-            path,
-            f"'{program}' is not on PATH and not a file next to the crew",
-            "install it, or give its path",
-        )
+        yield Finding(path, *unfound_program(program, base_dir))
     yield from _check_argv_placeholders(name, tool)
 
 
@@ -223,11 +219,7 @@ def _check_program(path: Path, server: McpServerSpec, base_dir: FsPath) -> Itera
     """An MCP server's program must be found, as a command tool's is."""
     assert server.command is not None
     if resolve_program(server.command[0], base_dir) is None:
-        yield Finding(
-            path,
-            f"'{server.command[0]}' is not on PATH and not a file next to the crew",
-            "install it, or give its path",
-        )
+        yield Finding(path, *unfound_program(server.command[0], base_dir))
 
 
 def _check_server_keys(name: str, tool: ToolSpec, keys: set[str]) -> Iterator[Finding]:
@@ -253,6 +245,23 @@ def resolve_program(program: str, base_dir: FsPath) -> str | None:
         candidate = (base_dir / program).resolve()
         return str(candidate) if candidate.is_file() and os.access(candidate, os.X_OK) else None
     return shutil.which(program)
+
+
+def unfound_program(program: str, base_dir: FsPath) -> tuple[str, str]:
+    """Why resolve_program found no executable, and the fix: a file that may not be run (no
+    `x` bit) or a folder is named as such, not as missing."""
+    candidate = base_dir / program
+    if ("/" in program or os.sep in program) and candidate.is_dir():
+        return f"'{program}' is a folder, not a program", "name the program inside it"
+    if ("/" in program or os.sep in program) and candidate.is_file():
+        return (
+            f"'{program}' is a file but not executable",
+            f"chmod +x it, or name its interpreter first: [sh, {program}]",
+        )
+    return (
+        f"'{program}' is not on PATH and not a file next to the crew",
+        "install it, or give its path",
+    )
 
 
 def _check_argv_placeholders(name: str, tool: ToolSpec) -> Iterator[Finding]:

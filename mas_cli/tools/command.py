@@ -19,7 +19,7 @@ from typing import Any
 from mas_cli.errors import ToolError
 from mas_cli.redact import Secrets
 from mas_cli.spec.models import JsonSchema, ToolSpec
-from mas_cli.spec.toolchecks import resolve_program
+from mas_cli.spec.toolchecks import resolve_program, unfound_program
 from mas_cli.tools.base import (
     IDEMPOTENCY_ENV,
     IDEMPOTENCY_KEY,
@@ -110,10 +110,8 @@ def load_command_tool(
     assert spec.command is not None
     program = resolve_program(spec.command[0], base_dir)
     if program is None:
-        raise ToolError(
-            f"tools.{name}: '{spec.command[0]}' is not on PATH and not a file next to the crew",
-            hint="install it, or give its path",
-        )
+        why, fix = unfound_program(spec.command[0], base_dir)
+        raise ToolError(f"tools.{name}: {why}", hint=fix)
     parameters = (
         schema_from_spec(spec.parameters)
         if spec.parameters is not None

@@ -15,13 +15,14 @@ import contextlib
 import logging
 import os
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO, cast
 
 from mas_cli.redact import Secrets
+from mas_cli.tools.mcp.replies import mended
 
 if TYPE_CHECKING:
     from mcp import ClientSession
@@ -31,12 +32,19 @@ if TYPE_CHECKING:
 STDERR_LINES = 5
 STDERR_KEPT = 16 * 1024
 """Bytes read from the end of a server's stderr to quote its last lines."""
+STDERR_ROOM = 1024 * 1024
+"""Bytes of stderr a server may write before all but the last STDERR_KEPT are freed."""
+STDERR_CHECK_S = 5.0
 CLOSE_GRACE_S = 10.0
 """The SDK's own shutdown is bounded (close stdin, 2 s, SIGTERM to the group, 2 s, SIGKILL)."""
 
 
 class ServerGone(Exception):
     """The server's connection ended (it exited, crashed, or its HTTP endpoint went away)."""
+
+
+class Refused(Exception):
+    """An HTTP server answered a call with an error status; the message names it."""
 
 
 class StartFailed(Exception):
@@ -72,6 +80,10 @@ class Connection:
         self._closing = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stderr: TextIO | None = None
+        self._refused: str | None = None
+        self._freed = 0
+        """The last HTTP error status the server answered with (`HTTP 401 Unauthorized`): the
+        SDK's own message says only "Server returned an error response"."""
 
     async def start(self) -> None:
         """Start the server and list its tools, within start_timeout_s.
@@ -90,11 +102,13 @@ class Connection:
         except TimeoutError:
             await self._fail(f"it did not start within {timeout:g}s")
         if self._session is None:
-            await self._fail(describe(self._failure) if self._failure else "it ended at once")
+            reason = describe(self._failure) if self._failure else "it ended at once"
+            await self._fail(f"{reason} ({self._refused})" if self._refused else reason)
 
     async def _fail(self, reason: str) -> NoReturn:
-        """Close what started, then raise StartFailed with the stderr it left."""
-        await self.close(keep_stderr=True)
+        """Close what started, then raise StartFailed with the stderr it left. A server still
+        in its handshake is stopped at once: it cannot notice a close, so a grace only waits."""
+        await self.close(keep_stderr=True, at_once=True)
         message = self._explain(reason)
         self._close_stderr()
         raise StartFailed(message)
@@ -114,6 +128,9 @@ class Connection:
         except Exception as exc:
             if _connection_lost(exc):
                 raise ServerGone(self.why_gone(exc)) from None
+            refused, self._refused = self._refused, None
+            if refused:  # the SDK's words do not say which status
+                raise Refused(f"{describe(exc)} ({refused})") from None
             raise
 
     @property
@@ -128,7 +145,7 @@ class Connection:
 
     async def close(self, *, keep_stderr: bool = False, at_once: bool = False) -> None:
         """End the session and the server (its whole process tree); never raises. `at_once`
-        (Ctrl-C) gives a server that is still starting no grace."""
+        (Ctrl-C, a failed start) gives a server that is still starting no grace."""
         self._closing.set()
         task = self._task
         if task is not None and not task.done():
@@ -150,6 +167,7 @@ class Connection:
         try:
             async with AsyncExitStack() as stack:
                 read, write = await stack.enter_async_context(self._transport())
+                read = await stack.enter_async_context(mended(read))
                 from mcp import ClientSession
 
                 session = await stack.enter_async_context(ClientSession(read, write))
@@ -157,7 +175,10 @@ class Connection:
                 self.tools = await _list_tools(session)
                 self._session = session
                 self._ready.set()
-                await self._closing.wait()
+                while not self._closing.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._closing.wait(), STDERR_CHECK_S)
+                    self.trim_stderr()
         except Exception as exc:  # a failed start, or the transport's end: told to callers
             self._failure = exc
         finally:
@@ -166,9 +187,12 @@ class Connection:
 
     def _transport(self) -> AbstractAsyncContextManager[Any]:
         if self.launch.url is not None:
-            return _http(self.launch.url, self.launch.headers)
+            return _http(self.launch.url, self.launch.headers, self._note_refusal)
         from mcp import StdioServerParameters, stdio_client
 
+        from mas_cli.tools.mcp.lines import read_in_whole_lines
+
+        read_in_whole_lines()
         program, *args = self.launch.argv
         # "replace": with the SDK's default ("strict") one byte that is not UTF-8 on stdout
         # (a log line in Latin-1) ends its reader in a drain of all that follows, answers
@@ -182,6 +206,24 @@ class Connection:
         )
         assert self._stderr is not None  # made by start()
         return stdio_client(params, errlog=self._stderr)
+
+    async def _note_refusal(self, response: Any) -> None:
+        if response.status_code >= 400:
+            said = str(response.reason_phrase)[:60]  # the server's words: scrubbed as the rest
+            self._refused = f"HTTP {response.status_code} {said}".strip()
+
+    def trim_stderr(self) -> None:
+        """Free the disk all but the last STDERR_KEPT bytes of a server's stderr hold, once it
+        has written STDERR_ROOM: a hole is punched in the file (Linux), whose size, and the
+        server's place in it, stay; a server logging without end fills no disk."""
+        if self._stderr is None:
+            return
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            fd = self._stderr.fileno()
+            size = os.fstat(fd).st_size
+            if size - self._freed > STDERR_ROOM:
+                _punch_hole(fd, size - STDERR_KEPT)
+                self._freed = size - STDERR_KEPT
 
     def _explain(self, reason: str) -> str:
         tail = self._stderr_tail()
@@ -205,7 +247,9 @@ class Connection:
 
 
 @contextlib.asynccontextmanager
-async def _http(url: str, headers: dict[str, str]) -> AsyncIterator[Any]:
+async def _http(
+    url: str, headers: dict[str, str], on_response: Callable[[Any], Awaitable[None]]
+) -> AsyncIterator[Any]:
     from mcp.client.streamable_http import streamable_http_client
     from mcp.shared._httpx_utils import create_mcp_http_client
 
@@ -213,6 +257,7 @@ async def _http(url: str, headers: dict[str, str]) -> AsyncIterator[Any]:
         create_mcp_http_client(headers=headers) as client,
         streamable_http_client(url, http_client=client) as streams,
     ):
+        client.event_hooks["response"].append(on_response)
         yield streams
 
 
@@ -222,10 +267,25 @@ async def _list_tools(session: ClientSession) -> list[McpToolInfo]:
 
     listed = await session.list_tools()
     tools = list(listed.tools)
+    asked: set[str] = set()
     while listed.next_cursor:
+        if listed.next_cursor in asked:  # asked again, it would list the same pages forever
+            raise StartFailed(f"its tool list repeats its page '{listed.next_cursor[:80]}'")
+        asked.add(listed.next_cursor)
         listed = await session.list_tools(params=PaginatedRequestParams(cursor=listed.next_cursor))
         tools += listed.tools
-    return tools
+    return _one_each(tools)
+
+
+def _one_each(tools: list[McpToolInfo]) -> list[McpToolInfo]:
+    """The tools, each name once: a name listed twice the same way is one tool; listed with
+    two definitions, which one a call gets is anyone's guess, so the start fails."""
+    seen: dict[str, McpToolInfo] = {}
+    for tool in tools:
+        if tool.name in seen and seen[tool.name] != tool:
+            raise StartFailed(f"it offers two different tools named '{tool.name[:80]}'")
+        seen.setdefault(tool.name, tool)
+    return list(seen.values())
 
 
 def _connection_lost(exc: BaseException) -> bool:
@@ -237,6 +297,17 @@ def _connection_lost(exc: BaseException) -> bool:
     import anyio
 
     return isinstance(exc, anyio.ClosedResourceError | anyio.BrokenResourceError | OSError)
+
+
+def _punch_hole(fd: int, length: int) -> None:
+    """Free the first `length` bytes of a file on disk, keeping its size (zeros read back)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    fallocate = libc.fallocate  # AttributeError off Linux: nothing freed
+    fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_long, ctypes.c_long]
+    keep_size, punch_hole = 0x01, 0x02  # FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE
+    fallocate(fd, keep_size | punch_hole, 0, length)
 
 
 def _quiet_sdk() -> None:
@@ -252,6 +323,8 @@ def describe(exc: BaseException | None) -> str:
         exc = exc.exceptions[0]
     if exc is None:
         return "unknown"
+    if isinstance(exc, StartFailed | Refused):  # our own words
+        return str(exc)
     errors = getattr(exc, "errors", None)
     if callable(errors) and getattr(exc, "title", None):  # pydantic: what the server sent wrong
         return _malformed(str(getattr(exc, "title", "")), errors())

@@ -19,7 +19,7 @@ from mas_cli.spec.checks import schema_problems
 from mas_cli.spec.findings import did_you_mean, dotted
 from mas_cli.spec.loader import Crew
 from mas_cli.spec.models import JsonSchema, ToolSpec
-from mas_cli.spec.toolchecks import resolve_program
+from mas_cli.spec.toolchecks import resolve_program, unfound_program
 from mas_cli.tools import ScrubbedTool, scrubbed
 from mas_cli.tools.base import IDEMPOTENCY_PARAM, Tool
 from mas_cli.tools.command import reaped, stamp
@@ -124,11 +124,8 @@ def launch(crew: Crew, name: str) -> Launch:
     base = crew.base_dir.resolve()
     program = resolve_program(server.command[0], base)
     if program is None:
-        raise ToolError(
-            f"tools.{name}.mcp.command: '{server.command[0]}' is not on PATH and not a file "
-            "next to the crew",
-            hint="install it, or give its path",
-        )
+        why, fix = unfound_program(server.command[0], base)
+        raise ToolError(f"tools.{name}.mcp.command: {why}", hint=fix)
     env = tool_environment((), model_keys(crew.spec))
     env.update({k: spec_mcp.expand(v) for k, v in server.env.items()})
     argv = tuple(reaped([program, *server.command[1:]]))

@@ -1,5 +1,5 @@
-"""What `mas validate` learns by starting a crew's MCP servers: each is started (within its
-start_timeout_s), asked for its tools, and closed.
+"""What `mas validate` learns by starting a crew's MCP servers: each that some agent names (as
+a run would) is started (within its start_timeout_s), asked for its tools, and closed.
 
 Reported at their place in the crew file: an unset `${VAR}`, a server that will not start (with
 its stderr's last lines), a tool that include:, kind:, an example or an agent names and the
@@ -21,7 +21,7 @@ from mas_cli.spec.summary import Validation
 from mas_cli.spec.yamlpos import Path
 from mas_cli.tools.base import argument_problems
 from mas_cli.tools.mcp.connection import Connection, StartFailed
-from mas_cli.tools.mcp.pool import launch, schema_problem
+from mas_cli.tools.mcp.pool import launch, schema_problem, used_servers
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class Offer:
 
 def probe_servers(crew: Crew) -> tuple[list[Problem], dict[str, list[str]]]:
     """Problems of the crew's MCP servers, located in its file, and each server's tool names."""
-    names = list(spec_mcp.servers(crew.spec))
+    names = used_servers(crew)  # a server no agent names is not started by a run either
     if not names:
         return [], {}
     offers = asyncio.run(_ask_all(crew, names))
@@ -58,7 +58,8 @@ async def _ask(crew: Crew, name: str) -> Offer:
         await connection.start()
     except StartFailed as exc:
         path = ("tools", name, "mcp")
-        return Offer(name, {}, Finding(path, f"the MCP server did not start: {exc}", _START_HINT))
+        hint = _URL_HINT if connection.launch.url is not None else _START_HINT
+        return Offer(name, {}, Finding(path, f"the MCP server did not start: {exc}", hint))
     except asyncio.CancelledError:
         # Ctrl-C. Closed here, by its own task: asyncio.run's end would cancel every task at
         # once, the SDK's inner ones too, and its shutdown could then wait forever.
@@ -70,6 +71,7 @@ async def _ask(crew: Crew, name: str) -> Offer:
 
 
 _START_HINT = "run its command by hand to see it fail, or raise start_timeout_s"
+_URL_HINT = "check its url and headers (a wrong token is HTTP 401), or raise start_timeout_s"
 
 
 def _path_of(where: str, name: str) -> Path:
