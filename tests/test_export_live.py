@@ -19,6 +19,12 @@ CREW = ROOT / "crews" / "fraud-review" / "crew.yaml"
 runner = CliRunner()
 
 
+@pytest.fixture
+def quick_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Exports that are retried until their timeout give up after 1.5 s, not 5 or 10."""
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "1500")
+
+
 def run_live(home: Path, *extra: str) -> tuple[Any, list[dict[str, Any]]]:
     result = runner.invoke(app, ["run", str(CREW), "--offline", "--home", str(home), *extra])
     log = next((home / "runs").glob("*/events.jsonl"))
@@ -69,6 +75,7 @@ def test_a_collector_in_trouble_never_fails_the_run(tmp_path: Path, mode: str) -
     assert "Traceback" not in result.output
 
 
+@pytest.mark.usefixtures("quick_timeout")
 def test_export_to_an_endpoint_that_is_down_fails_clearly(tmp_path: Path) -> None:
     run_live(tmp_path, "-q")
     url = f"http://127.0.0.1:{closed_port()}"
@@ -94,6 +101,7 @@ def test_export_to_an_endpoint_delivers_every_span(tmp_path: Path) -> None:
 TOKEN = "tok-4d1c9e7a2b8f5063"  # a collector's token: never shown, never logged
 
 
+@pytest.mark.usefixtures("quick_timeout")
 def test_credentials_in_the_endpoint_never_reach_the_log_or_the_terminal(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -194,6 +202,7 @@ def test_the_endpoint_variables_name_the_url_as_the_specification_says(
         ("down", "connection refused (retried until the export's timeout)"),
     ],
 )
+@pytest.mark.usefixtures("quick_timeout")
 def test_a_refused_export_says_what_the_collector_answered(
     tmp_path: Path, mode: str, reason: str
 ) -> None:
@@ -284,3 +293,35 @@ def test_a_resume_exports_its_spans_live_as_a_run_does(
         assert not [e for e in events if e["type"] == "warning"]
         # the next pass resumes the same stopped run again: make it resumable
         log.parent.rename(tmp_path / f"done-{how}")
+
+
+@pytest.mark.parametrize(
+    ("variables", "seconds"),
+    [
+        ({}, 7.0),
+        ({"OTEL_EXPORTER_OTLP_TIMEOUT": "2500"}, 2.5),  # the specification's milliseconds
+        ({"OTEL_EXPORTER_OTLP_TIMEOUT": "2500", "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT": "400"}, 0.4),
+    ],
+)
+def test_the_timeout_variables_set_the_exports_timeout(
+    monkeypatch: pytest.MonkeyPatch, variables: dict[str, str], seconds: float
+) -> None:
+    from mas_cli.export.endpoint import TIMEOUT_VARS, timeout_s
+
+    for name in TIMEOUT_VARS:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    assert timeout_s(7.0) == seconds
+
+
+@pytest.mark.parametrize("value", ["soon", "0", "-5", "nan", "inf"])
+def test_a_timeout_that_is_no_timeout_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", value)
+    run_live(tmp_path, "-q")
+    result = runner.invoke(app, ["export", "--home", str(tmp_path), "--endpoint", "http://h:4318"])
+    assert result.exit_code == 2, result.output
+    assert "OTEL_EXPORTER_OTLP_TIMEOUT" in result.stderr
+    assert "is not a timeout" in result.stderr

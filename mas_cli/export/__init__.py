@@ -18,7 +18,7 @@ from mas_cli.errors import MasError, UsageError
 from mas_cli.events.diskio import refuse_overwriting, why
 from mas_cli.events.reader import LogReader
 from mas_cli.export.content import LLM_LOG, Contents
-from mas_cli.export.endpoint import parse_endpoint
+from mas_cli.export.endpoint import parse_endpoint, timeout_s
 from mas_cli.export.spans import spans_of
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ def export_runs(
     otlp.quiet_sdk_logs()  # the SDK's complaints are ours to say, never a traceback
     if endpoint:
         to_url = parse_endpoint(endpoint)
-        exporter = otlp.http_exporter(to_url, ENDPOINT_TIMEOUT_S)
+        exporter = otlp.http_exporter(to_url, timeout_s(ENDPOINT_TIMEOUT_S))
         try:
             summary = _each_batch(paths, content, where, lambda b: otlp.send(exporter, b, to_url))
         finally:

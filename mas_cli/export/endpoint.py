@@ -21,6 +21,7 @@ from mas_cli.redact import MASK, Secrets, credentials
 
 TRACES_PATH = "/v1/traces"
 HEADER_VARS = ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS")
+TIMEOUT_VARS = ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT")
 _NAME = re.compile(r"[!#-'*+\-.0-9A-Z^-z|~]+")  # an HTTP token (the spec's key format)
 _RAW = re.compile(r"[ !#-+\--:<-\[\]-~]*")  # printable ASCII but the spec's delimiters ",;\\
 
@@ -107,3 +108,27 @@ def _header_values() -> list[str]:
                 "URL-encoding only spaces (%20), commas (%2C) and percent signs (%25)",
             )
     return credentials(v for v in values if v)
+
+
+def timeout_s(default: float) -> float:
+    """How long one export request may take, retries included, in seconds: the OpenTelemetry
+    variables give it in milliseconds (the traces-only one first); unset, `default`.
+
+    Raises:
+        UsageError: the variable is not a positive number.
+    """
+    for name in TIMEOUT_VARS:
+        text = os.environ.get(name, "").strip()
+        if not text:
+            continue
+        try:
+            millis = float(text)
+        except ValueError:
+            millis = -1.0
+        if not 0 < millis < 86_400_000:  # NaN and inf fail too
+            raise UsageError(
+                f"{name}={text[:20]!r} is not a timeout",
+                hint=f"give milliseconds, e.g. {name}=10000, or unset it",
+            )
+        return millis / 1000
+    return default

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from mas_cli.events import models as ev
-from mas_cli.export.endpoint import parse_endpoint
+from mas_cli.export.endpoint import parse_endpoint, timeout_s
 from mas_cli.export.otlp import LAST, http_exporter, readable, resource
 from mas_cli.export.spans import SpanBuilder
 
@@ -73,7 +73,7 @@ class LiveExport:
         self,
         endpoint: str,
         *,
-        request_s: float = REQUEST_S,
+        request_s: float | None = None,
         source: str = "--otel-endpoint",
         as_is: bool = False,
     ) -> None:
@@ -81,6 +81,7 @@ class LiveExport:
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
         self.endpoint = parse_endpoint(endpoint, source=source, as_is=as_is)
+        request_s = request_s if request_s is not None else timeout_s(REQUEST_S)
         LAST.reset()  # what an earlier export in this process heard is not this one's trouble
         self.builder = SpanBuilder()
         self.exporter = _Watched(http_exporter(self.endpoint, request_s))
