@@ -196,11 +196,11 @@ def _help() -> int:
 
 
 def _unwritten(exc: OSError) -> int:
-    """Standard output refused what was written: said on stderr, exit 1."""
-    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    why = exc.strerror or str(exc)
-    _say(f"error: cannot write the output: {why[:1].lower()}{why[1:]}\n")
-    return 1
+    """Standard output refused what was written: said on stderr as any command says it."""
+    from mas_cli.cli.boundary import exit_code
+
+    code = exit_code(exc)
+    return 1 if code is None else code
 
 
 EXIT_INTERRUPTED = 130  # cli/exits.py's, not imported: this module loads nothing before entry

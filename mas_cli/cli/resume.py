@@ -92,7 +92,7 @@ def resume(
         budget = (max_cost_usd, max_llm_calls, max_tokens)
         resume_batch(ref, concurrency, *budget, home=home, json_out=as_json, quiet=quiet)
         return
-    from mas_cli.cli.actions.run import live_export
+    from mas_cli.cli.actions.run import close_live, live_export
     from mas_cli.engine.resume import ResumeOptions
 
     options = ResumeOptions(tuple(limit or ()), crew, repeat_in_flight, last=last)
@@ -100,11 +100,7 @@ def resume(
     try:
         _resume(ref, options, home, as_json=as_json, quiet=quiet, live=live)
     finally:
-        failure = live.close() if live else None
-        if failure:  # the collector's words are in it: text, never markup
-            from mas_cli.cli.render.plain import eprint, escape
-
-            eprint(f"[yellow]warning:[/] {escape(failure)}")
+        close_live(live)
 
 
 def _names_a_batch(home: Path | None, ref: str) -> bool:

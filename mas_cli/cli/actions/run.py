@@ -34,7 +34,6 @@ def run(
     """Load the crew, run it (or estimate it) and print the outcome; the exit code."""
     import asyncio
 
-    from mas_cli.cli.render.plain import eprint, escape
     from mas_cli.cli.render.run import Progress, ToolErrors, run_result
     from mas_cli.engine.run import RunOptions, run_crew
     from mas_cli.events.store import home_dir
@@ -69,9 +68,7 @@ def run(
     try:
         result = asyncio.run(run_crew(loaded, options))
     finally:
-        failure = live.close() if live else None
-    if failure:  # the collector's words are in it: text, never markup
-        eprint(f"[yellow]warning:[/] {escape(failure)}")
+        close_live(live)
     run_result(result, loaded.spec, as_json=json_out, tool_errors=tool_errors.count)
     return EXIT_BY_STATUS[result.status]
 
@@ -87,6 +84,15 @@ def live_export(asked: bool, given: str | None) -> LiveExport | None:
 
     as_is = source == ENDPOINT_VARS[0]  # the traces-only variable is the traces URL itself
     return LiveExport(endpoint or DEFAULT_ENDPOINT, source=source or "--otel", as_is=as_is)
+
+
+def close_live(live: LiveExport | None) -> None:
+    """Send what is left of a live export; a failure is a warning (the run's end stands)."""
+    failure = live.close() if live else None
+    if failure:  # the collector's words are in it: text, never markup
+        from mas_cli.cli.render.plain import eprint, escape
+
+        eprint(f"[yellow]warning:[/] {escape(failure)}")
 
 
 def _estimate(crew: Crew, options: RunOptions, *, as_json: bool) -> int:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 from collections.abc import AsyncIterator
 from typing import Any, cast
+
+from mas_cli.events.text import fix_text
 
 
 @contextlib.asynccontextmanager
@@ -41,9 +42,6 @@ async def mended(read: Any) -> AsyncIterator[Any]:
             group.cancel_scope.cancel()
 
 
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
 def _mend(item: Any) -> Any:
     """A refused reply, read again or turned into an error for its request; else as it came."""
     errors = getattr(item, "errors", None) if isinstance(item, Exception) else None
@@ -57,7 +55,7 @@ def _mend(item: Any) -> Any:
     from mcp.types import PARSE_ERROR, ErrorData, JSONRPCError, jsonrpc_message_adapter
 
     with contextlib.suppress(ValueError, RecursionError):
-        text = _LONE_SURROGATE.sub("\ufffd", json.dumps(reply, ensure_ascii=False))
+        text = fix_text(json.dumps(reply, ensure_ascii=False))
         return SessionMessage(jsonrpc_message_adapter.validate_json(text, by_name=False))
     reason = f"the server's reply could not be read: {found[0].get('msg', 'refused')}"
     error = ErrorData(code=PARSE_ERROR, message=reason)
