@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from crewkit import write_crew
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -45,6 +45,7 @@ def _clean(result: object) -> None:
 
 @SETTINGS
 @given(content=logs, fmt=st.sampled_from(["auto", "mas", "otlp", "openai-agents", "text"]))
+@example(content=b"\x1f\x8b", fmt="auto")  # a gzip header cut short: the BOM check's peek raised
 def test_triage_loops_reads_any_bytes_in_any_format(
     tmp_path: Path, content: bytes, fmt: str
 ) -> None:

@@ -114,14 +114,21 @@ def open_binary(name: str) -> tuple[BinaryIO, BinaryIO]:
             raise LogFormatError(
                 f"{name}: cannot be read ({exc.strerror})", hint="check the path and permissions"
             ) from None
-    return skip_bom(_maybe_gunzip(raw)), raw
+    try:
+        return skip_bom(_maybe_gunzip(raw)), raw
+    except BaseException:  # nobody else holds it to close it
+        raw.close()
+        raise
 
 
 def skip_bom(handle: BinaryIO) -> BinaryIO:
     """The handle past a leading byte order mark, so the first line reads as any other."""
     peek = getattr(handle, "peek", None)
-    if peek is not None and bytes(peek(len(BOM))[: len(BOM)]) == BOM:
-        handle.read(len(BOM))
+    try:
+        if peek is not None and bytes(peek(len(BOM))[: len(BOM)]) == BOM:
+            handle.read(len(BOM))
+    except (OSError, EOFError):  # a truncated gzip stream: the reader says so when it reads
+        pass
     return handle
 
 
