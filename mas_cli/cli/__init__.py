@@ -43,6 +43,12 @@ def entry() -> "NoReturn":
         if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:  # as Ctrl-C, for every command
             signal.signal(signal.SIGTERM, _raise_interrupt)
         collector.start()
+        # pydantic looks for plugins in every installed package's entry points when it builds
+        # its first validator: about 11 ms in a venv of 90 packages, more in a larger one.
+        # Plugins observe validation (logfire's); mas's crew and event models, and the SDKs'
+        # responses, are not what anyone observes. A value the user set is kept (`=` empty:
+        # plugins load). Command tools and MCP servers get the allow-listed environment only.
+        os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
         if None in (sys.stdin, sys.stdout, sys.stderr):
             _open_closed_streams()
         code = main()
