@@ -15,7 +15,7 @@ Every message says what went wrong and how to fix it; none ever holds a secret.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from msgspec import Struct
 
 
 class MasError(Exception):
@@ -32,8 +32,7 @@ class MasError(Exception):
         return f"{self.message} ({self.hint})" if self.hint else self.message
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(Struct, frozen=True):
     """One located problem in a file: `file:line:col: path: message (hint)`."""
 
     file: str

@@ -17,8 +17,9 @@ import json
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 MIN_SECRET_CHARS = 6  # shorter header values ("1", "yes") are not worth scrubbing from text
 MIN_NAMED_CHARS = 8  # a variable named like a secret must hold at least this much to count
@@ -48,8 +49,7 @@ def looks_secret(name: str) -> bool:
     return bool(SECRET_NAME.search(name))
 
 
-@dataclass(frozen=True)
-class Secrets:
+class Secrets(Struct, frozen=True):
     """Values that must never appear in anything mas writes, prints or sends back to a model."""
 
     values: tuple[str, ...] = ()

@@ -6,6 +6,7 @@ asserts how fast one came.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import queue
@@ -59,6 +60,21 @@ class Live:
         except queue.Empty:
             self.proc.kill()
             pytest.fail(f"no finding within {WAIT_S} s; stderr: {self.proc.communicate()[1]}")
+
+    def has_read(self, log: Path) -> None:
+        """Wait until the follower's read offset in `log` is the file's size (it polls every
+        0.1 s: a Ctrl-C sent sooner sums up fewer lines, and the machine may be slow)."""
+        size = log.stat().st_size
+        deadline = time.monotonic() + WAIT_S
+        while time.monotonic() < deadline:
+            for fd in Path(f"/proc/{self.proc.pid}/fd").iterdir():
+                with contextlib.suppress(OSError):
+                    if fd.readlink() == log:
+                        info = (Path(f"/proc/{self.proc.pid}/fdinfo") / fd.name).read_text()
+                        if int(info.split()[1]) >= size:
+                            return
+            time.sleep(0.01)
+        pytest.fail(f"the follower did not read {log} to its end within {WAIT_S} s")
 
     def end(self, sig: int | None = signal.SIGINT) -> tuple[int, str]:
         """Send `sig` (None: wait for it to stop by itself); the exit code and stderr."""
@@ -122,6 +138,7 @@ def test_a_finding_shows_while_the_log_is_still_written_and_ctrl_c_sums_up(tmp_p
         3,
     )
     assert "called 6 times" in update["message"] or "called 7 times" in update["message"]
+    live.has_read(log)
     code, err = live.end()
     assert code == 0
     assert "stopped (Ctrl-C)" in err

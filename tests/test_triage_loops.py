@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from triage_logs import jsonl, llm, mas_event, run, tool
 
 from mas_cli.errors import UsageError
+from mas_cli.records import asdict, replace
 from mas_cli.triage.findings import Finding
 from mas_cli.triage.report import LoopReport
 from mas_cli.triage.scan import ScanOptions, scan
@@ -208,7 +208,7 @@ def test_parallel_scan_matches_the_sequential_one(tmp_path: Path) -> None:
     assert key(parallel) == key(sequential)
 
     def rows(report):
-        return [{**vars(a), "cost": round(a.cost, 9)} for a in report.agents]
+        return [{**asdict(a), "cost": round(a.cost, 9)} for a in report.agents]
 
     assert rows(parallel) == rows(sequential)
 
@@ -349,7 +349,7 @@ def test_fast_path_agrees_with_the_reference_on_random_logs(
     assert len(parallel.units) > 1
 
     def rows(report):
-        return [{**vars(a), "cost": round(a.cost, 9)} for a in report.agents]
+        return [{**asdict(a), "cost": round(a.cost, 9)} for a in report.agents]
 
     assert sorted(map(repr, fast.findings)) == sorted(map(repr, slow.findings))
     assert overrides or {f.detector for f in slow.findings} >= {

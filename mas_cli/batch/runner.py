@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import replace
 
 from mas_cli.batch.breaker import Probe
 from mas_cli.batch.folder import BatchFolder, file_lines
@@ -43,6 +42,7 @@ from mas_cli.engine.stops import answered
 from mas_cli.errors import MasError, UsageError
 from mas_cli.llm.keys import crew_secrets
 from mas_cli.llm.types import Provider
+from mas_cli.records import replace
 from mas_cli.spec.loader import Crew
 from mas_cli.tools import load_tools, scrubbed
 from mas_cli.tools.cache import ToolCache, cache_dir

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import socket
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 from mas_cli.batch.breaker import Probe, signature
@@ -31,6 +30,7 @@ from mas_cli.engine.run import RunOptions
 from mas_cli.engine.shared import Shared
 from mas_cli.errors import MasError
 from mas_cli.llm.keys import crew_secrets
+from mas_cli.records import replace
 from mas_cli.spec.loader import Crew, load_crew
 from mas_cli.tools import load_tools, scrubbed
 from mas_cli.tools.cache import ToolCache, cache_dir

@@ -7,7 +7,6 @@ import math
 import os
 import shutil
 from collections.abc import Callable, Coroutine
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from mas_cli.batch.folder import (
 from mas_cli.batch.passes import line_spend, read_passes
 from mas_cli.batch.runner import BatchOptions, BatchResult, Progress, Tally, run_batch
 from mas_cli.errors import MasError, UsageError
+from mas_cli.records import replace
 from mas_cli.spec.loader import Crew, load_crew
 
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from msgspec import Struct
+
 from mas_cli.cost.prices import PriceBook, price_book
 from mas_cli.spec.models import CrewSpec
 
@@ -32,8 +34,7 @@ class AgentBound:
         return {**self.__dict__, "per_call": cost}
 
 
-@dataclass(frozen=True)
-class RunBound:
+class RunBound(Struct, frozen=True):
     """The run's worst case: `calls` calls at the dearest agent's worst call."""
 
     calls: int

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+
+from msgspec import Struct
 
 from mas_cli.cost.report import By, CostReport
 from mas_cli.cost.tally import Tally
@@ -27,8 +28,7 @@ def percent(before: Decimal | int | None, after: Decimal | int | None) -> Decima
     return delta / Decimal(before) * HUNDRED
 
 
-@dataclass(frozen=True)
-class Side:
+class Side(Struct, frozen=True):
     """One row of a comparison: the baseline's tally and this run's (either may be absent)."""
 
     key: str
@@ -48,8 +48,7 @@ class Side:
         }
 
 
-@dataclass(frozen=True)
-class Comparison:
+class Comparison(Struct, frozen=True):
     """The rows of two reports, matched by key, and their totals."""
 
     by: By
@@ -82,8 +81,7 @@ def compare(after: CostReport, before: CostReport) -> Comparison:
     )
 
 
-@dataclass(frozen=True)
-class Gate:
+class Gate(Struct, frozen=True):
     """A CI gate's verdict and the sentence that explains it."""
 
     name: str

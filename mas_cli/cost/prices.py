@@ -20,6 +20,8 @@ from decimal import Decimal
 from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
+from msgspec import Struct
+
 from mas_cli.cost import pricecache
 from mas_cli.spec.providers import PROVIDERS
 
@@ -62,8 +64,7 @@ class TokenUsage(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class Tokens:
+class Tokens(Struct, frozen=True):
     """A plain TokenUsage, for worst cases and estimates."""
 
     input_tokens: int = 0
@@ -174,8 +175,7 @@ def price_key(model: ModelSpec) -> PriceKey:
     return model.model, model.provider, model.base_url
 
 
-@dataclass(frozen=True)
-class PriceBook:
+class PriceBook(Struct, frozen=True):
     """The prices of one crew's models, by name, provider and base_url, and the data's version."""
 
     prices: Mapping[PriceKey, Price | None]

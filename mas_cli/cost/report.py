@@ -7,9 +7,12 @@ Each run checks itself: the sums of its llm_call events must equal its run_finis
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+
+import msgspec
+from msgspec import Struct
 
 from mas_cli.cost.tally import Tally
 from mas_cli.events import logged as ev
@@ -31,8 +34,7 @@ class Mismatch:
     recomputed: str
 
 
-@dataclass
-class RunInfo:
+class RunInfo(Struct):
     """One run as the report sees it: who, when, how it ended, and whether it adds up."""
 
     run_id: str
@@ -48,18 +50,17 @@ class RunInfo:
     price_data_version: str | None = None
     finished: bool = False
     skipped_lines: int = 0
-    mismatches: list[Mismatch] = field(default_factory=list)
-    total: Tally = field(default_factory=Tally)
+    mismatches: list[Mismatch] = msgspec.field(default_factory=list)
+    total: Tally = msgspec.field(default_factory=Tally)
 
 
-@dataclass
-class CostReport:
+class CostReport(Struct):
     """Totals and one row per group, over one or more runs."""
 
     by: By
-    runs: list[RunInfo] = field(default_factory=list)
-    total: Tally = field(default_factory=Tally)
-    rows: dict[str, Tally] = field(default_factory=dict)
+    runs: list[RunInfo] = msgspec.field(default_factory=list)
+    total: Tally = msgspec.field(default_factory=Tally)
+    rows: dict[str, Tally] = msgspec.field(default_factory=dict)
 
     def row(self, key: str) -> Tally:
         """The row for this key, created empty on first use."""

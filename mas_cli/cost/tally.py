@@ -8,15 +8,15 @@ of those this counts failed and retried calls, estimated usage, tool calls and t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+
+from msgspec import field
 
 from mas_cli.events import logged as ev
 from mas_cli.events.spend import Spend, money
 
 
-@dataclass
 class Tally(Spend):
     """Sums over the events of one row, one run, or several runs."""
 

@@ -25,9 +25,10 @@ import threading
 import types
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from msgspec import Struct
 
 from mas_cli.cost.approx import approx_len
 from mas_cli.errors import MasError
@@ -79,8 +80,7 @@ _ENUM_ITEM = 3
 _FUNC_END = 12
 
 
-@dataclass(frozen=True)
-class TokenCount:
+class TokenCount(Struct, frozen=True):
     """A token count; `estimate` is true when the model's own tokenizer was not available.
 
     A count with `estimate` false used the model's exact tokenizer; the chat framing and tool

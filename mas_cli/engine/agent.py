@@ -8,8 +8,9 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from dataclasses import dataclass, field, replace
 from typing import Any
+
+from msgspec import Struct, field, structs
 
 from mas_cli.cost.tokens import ready as tokenizer_ready
 from mas_cli.engine import trimming
@@ -47,8 +48,7 @@ from mas_cli.spec.models import TaskSpec
 from mas_cli.spec.patterns import schema_validator
 
 
-@dataclass
-class Conversation:
+class Conversation(Struct):
     """One task's conversation and bookkeeping."""
 
     task: TaskSpec
@@ -148,7 +148,7 @@ async def _run_turn(ctx: RunContext, conv: Conversation) -> TurnOutcome:
     conv.request = _replace(conv.request, site=site)
     completion = await call_model(ctx, conv.request)
     if isinstance(completion, Stopped | Failed):
-        return replace(completion, partial=completion.partial or conv.last_text)
+        return structs.replace(completion, partial=completion.partial or conv.last_text)
     _calibrate(conv, completion)
     message = completion.message
     conv.input_tokens += completion.usage.input_tokens
@@ -369,6 +369,4 @@ def _write_state(ctx: RunContext, conv: Conversation, data: Any) -> str | None:
 
 
 def _replace(request: Request, **changes: Any) -> Request:
-    from dataclasses import replace
-
-    return replace(request, **changes)
+    return structs.replace(request, **changes)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from msgspec import Struct, field
 
 from mas_cli.engine.digests import digest
 from mas_cli.engine.effects import Effects
@@ -31,8 +32,7 @@ Listener = Callable[[Event], None]
 Runner = Callable[["RunContext", CallSite, dict[str, Any]], Awaitable[CachedCall]]
 
 
-@dataclass(frozen=True)
-class Offered:
+class Offered(Struct, frozen=True):
     """A tool as an agent is offered it: what the model sees, and how a call of it runs."""
 
     schema: ToolSchema
@@ -45,8 +45,7 @@ class Offered:
     """The MCP server it comes from."""
 
 
-@dataclass(frozen=True)
-class _Plain:
+class _Plain(Struct, frozen=True):
     """Runs a crew tool: through the deterministic-output cache, or as a side effect."""
 
     name: str
@@ -84,8 +83,7 @@ def _offered(tool: Tool) -> Offered:
     return Offered(schema, _Plain(tool.name), tool=tool.name, server=server_of(tool))
 
 
-@dataclass
-class Sink:
+class Sink(Struct):
     """Writes events to the run log and tells listeners (the CLI's progress display)."""
 
     writer: EventWriter
@@ -129,8 +127,7 @@ class Sink:
         return event, event_line(event)
 
 
-@dataclass
-class RunContext:
+class RunContext(Struct):
     """One run's shared parts. Lives on one event loop."""
 
     crew: Crew

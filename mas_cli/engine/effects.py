@@ -13,16 +13,16 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from dataclasses import dataclass, field
 from typing import Any
+
+from msgspec import Struct, field
 
 from mas_cli.tools.base import ToolResult
 
 KEY_PREFIX = "mas-"
 
 
-@dataclass(frozen=True)
-class Completed:
+class Completed(Struct, frozen=True):
     """A side_effect call that completed in an earlier run: the result to give back."""
 
     ok: bool
@@ -34,8 +34,7 @@ class Completed:
         return ToolResult(ok=self.ok, output=self.output, error=self.error)
 
 
-@dataclass
-class Effects:
+class Effects(Struct):
     """The side_effect calls of one run: keys handed out, and the calls already done."""
 
     root: str

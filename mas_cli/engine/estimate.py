@@ -11,13 +11,15 @@ acyclic.
 
 from __future__ import annotations
 
-import dataclasses
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from msgspec import structs
+
+from mas_cli import records
 from mas_cli.cost.report import CostReport, cost_report
 from mas_cli.engine.outcomes import RunResult
 from mas_cli.engine.run import RunOptions, run_crew
@@ -35,14 +37,12 @@ async def estimate_crew(crew: Crew, options: RunOptions) -> tuple[RunResult, Cos
     The report prices the offline model's (estimated) usage at the configured models' prices.
     """
     with tempfile.TemporaryDirectory(prefix="mas-estimate-") as scratch:
-        dry = dataclasses.replace(
-            options, home=Path(scratch), offline=True, wrap_tools=dry_run_tools
-        )
+        dry = records.replace(options, home=Path(scratch), offline=True, wrap_tools=dry_run_tools)
         result = await run_crew(crew, dry)
         report = cost_report([Path(result.run_dir) / EVENTS], by="agent")
     # The scratch folder is gone once we return: no path may point into it.
-    report.runs = [dataclasses.replace(r, path=NOT_KEPT) for r in report.runs]
-    return dataclasses.replace(result, run_dir=NOT_KEPT), report
+    report.runs = [records.replace(r, path=NOT_KEPT) for r in report.runs]
+    return structs.replace(result, run_dir=NOT_KEPT), report
 
 
 @dataclass(frozen=True)

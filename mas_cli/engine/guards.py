@@ -11,6 +11,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from msgspec import Struct
+
 from mas_cli.cost.prices import PriceBook, price_book
 from mas_cli.engine.ledger import Ledger
 from mas_cli.engine.outcomes import LimitHit, LimitKind, Scope
@@ -21,8 +23,7 @@ NO_PROGRESS_TURNS = 3  # the same answer, or the same calls with the same result
 PING_PONG_STEPS = 4  # A → B → A → B: a delegation chain alternating between two agents
 
 
-@dataclass
-class Spend:
+class Spend(Struct):
     """What one scope (the run, or one agent) has spent."""
 
     llm_calls: int = 0

@@ -8,14 +8,14 @@ the ledger asks it last, after the run's own limits; the runs never know who els
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from decimal import Decimal
+
+from msgspec import Struct, field
 
 from mas_cli.engine.outcomes import LimitHit, LimitKind
 
 
-@dataclass
-class Ledger:
+class Ledger(Struct):
     """What every run sharing it has spent and holds, against limits of its own (None: none)."""
 
     max_llm_calls: int | None = None

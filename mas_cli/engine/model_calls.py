@@ -9,8 +9,9 @@ import asyncio
 import json
 import random
 import time
-from dataclasses import dataclass, replace
 from decimal import Decimal
+
+from msgspec import Struct, structs
 
 from mas_cli.cost.tokens import count_messages, count_messages_bound, count_messages_floor
 from mas_cli.cost.tokens import ready as tokenizer_ready
@@ -45,7 +46,7 @@ async def call_model(ctx: RunContext, request: Request) -> Completion | Ended:
     for attempt in range(1, limits.max_retries + 2):
         if ctx.run_hit:  # the run winds down: no new attempt starts
             return Stopped(ctx.run_hit)
-        call.request = replace(request, site=replace(request.site, attempt=attempt))
+        call.request = structs.replace(request, site=structs.replace(request.site, attempt=attempt))
         hit = ctx.guard.check_llm_call(call.request.site, *call.held)
         if hit:
             ctx.limit_hit(hit, call.request.site.span)
@@ -116,8 +117,7 @@ def _retry_wait(ctx: RunContext, site: CallSite, failure: LlmFailure) -> float |
     return wait
 
 
-@dataclass
-class _Call:
+class _Call(Struct):
     """One model call's attempts: each is made, logged and settled against the guard."""
 
     ctx: RunContext

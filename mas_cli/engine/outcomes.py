@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Literal
+
+from msgspec import Struct
 
 from mas_cli.events.models import RunStatus, TaskStatus
 from mas_cli.words import figure, plural
@@ -26,8 +27,7 @@ LimitKind = Literal[
 ]
 
 
-@dataclass(frozen=True)
-class Kind:
+class Kind(Struct, frozen=True):
     """What hitting a limit of one kind does, and how its message reads."""
 
     run_wide: bool = False
@@ -58,8 +58,7 @@ KINDS: dict[LimitKind, Kind] = {
 }
 
 
-@dataclass(frozen=True)
-class LimitHit:
+class LimitHit(Struct, frozen=True):
     """A guard's verdict: which limit, the value that passed it, its threshold, and where."""
 
     kind: LimitKind
@@ -105,8 +104,7 @@ class LimitHit:
         return f"{self.kind} {figure(self.threshold)}{owner} {verb} ({figure(self.value)})"
 
 
-@dataclass(frozen=True)
-class FinalOutput:
+class FinalOutput(Struct, frozen=True):
     """The model answered without tool calls, and the answer is valid."""
 
     text: str
@@ -114,15 +112,13 @@ class FinalOutput:
     stripped: str | None = None  # what was stripped around a JSON answer, for the log
 
 
-@dataclass(frozen=True)
-class RunAgain:
+class RunAgain(Struct, frozen=True):
     """Another turn is needed: tool results or a validation error went back to the model."""
 
     reason: str
 
 
-@dataclass(frozen=True)
-class Stopped:
+class Stopped(Struct, frozen=True):
     """A limit stopped the task. `partial` is the last text the model wrote."""
 
     hit: LimitHit
@@ -134,8 +130,7 @@ class Stopped:
         return self.hit.message
 
 
-@dataclass(frozen=True)
-class Failed:
+class Failed(Struct, frozen=True):
     """The task cannot go on for a reason that is no limit: a model call that failed, an answer
     that never matched its schema, a run stopped from outside. `partial` is the last text."""
 
@@ -147,8 +142,7 @@ Ended = Stopped | Failed
 TurnOutcome = FinalOutput | RunAgain | Ended
 
 
-@dataclass(frozen=True)
-class TaskOutcome:
+class TaskOutcome(Struct, frozen=True):
     """How one task ended, as output.json records it."""
 
     task: str
@@ -161,8 +155,7 @@ class TaskOutcome:
     turns: int = 0
 
 
-@dataclass(frozen=True)
-class RunResult:
+class RunResult(Struct, frozen=True):
     """How a run ended, and where its files are."""
 
     run_id: str

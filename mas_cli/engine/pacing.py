@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 
 from mas_cli.engine.context import RunContext
 from mas_cli.engine.ratelimit import Ticket
 from mas_cli.events.models import RateLimited
 from mas_cli.llm.types import Request
+from mas_cli.records import replace
 
 
 async def pace(ctx: RunContext, request: Request, planned_tokens: int) -> Ticket:

@@ -4,8 +4,9 @@ attempt recorded to the run's llm.jsonl; every client closed when the run ends."
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+
+from msgspec import Struct
 
 from mas_cli.engine.ratelimit import RateLimiter
 from mas_cli.errors import UsageError
@@ -60,8 +61,7 @@ def build_providers(spec: CrewSpec, models: dict[str, ModelSpec]) -> dict[str, P
     return providers
 
 
-@dataclass(frozen=True)
-class ReplaySource:
+class ReplaySource(Struct, frozen=True):
     """A recorded run to replay: its llm.jsonl, its id, and whether it ran offline."""
 
     path: Path

@@ -19,7 +19,8 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+
+from msgspec import Struct, field
 
 from mas_cli.llm.types import Completion, LlmFailure, RateLimitInfo
 from mas_cli.spec.model_spec import ModelSpec
@@ -29,8 +30,7 @@ from mas_cli.spec.providers import PROVIDERS
 Clock = Callable[[], float]
 
 
-@dataclass
-class TokenBucket:
+class TokenBucket(Struct):
     """Up to `per_minute` units, refilled per_minute/60 a second; reservations may run into debt."""
 
     label: str
@@ -74,8 +74,7 @@ class TokenBucket:
         self.at = now
 
 
-@dataclass(frozen=True)
-class Limit:
+class Limit(Struct, frozen=True):
     """One `rate_limits:` entry: which models it covers, and its buckets."""
 
     key: str
@@ -84,8 +83,7 @@ class Limit:
     tpm: TokenBucket | None
 
 
-@dataclass(frozen=True)
-class Wait:
+class Wait(Struct, frozen=True):
     """The longest wait a reservation needs, and the bucket that imposes it."""
 
     key: str
@@ -93,8 +91,7 @@ class Wait:
     wait_s: float
 
 
-@dataclass
-class Ticket:
+class Ticket(Struct):
     """One attempt's reservation; settled with the attempt's result."""
 
     limits: list[Limit] = field(default_factory=list)
@@ -136,8 +133,7 @@ class Ticket:
                 limit.tpm.hold(info.remaining_tokens, tokens_s, now)
 
 
-@dataclass
-class RateLimiter:
+class RateLimiter(Struct):
     """Every bucket of a run."""
 
     limits: list[Limit]

@@ -18,7 +18,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from mas_cli.engine.origin import Effect, Origin, read_origin
@@ -27,6 +27,7 @@ from mas_cli.engine.run import RunOptions, run_crew
 from mas_cli.errors import MasError, UsageError
 from mas_cli.events.store import EVENTS
 from mas_cli.events.text import loads
+from mas_cli.records import replace
 from mas_cli.spec.loader import Crew, load_crew
 from mas_cli.spec.overrides import with_limits
 

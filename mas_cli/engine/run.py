@@ -11,9 +11,10 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from msgspec import Struct, field
 
 from mas_cli import __version__
 from mas_cli.cost.prices import unpriced
@@ -54,6 +55,7 @@ from mas_cli.events.store import EVENTS, runs_dir
 from mas_cli.events.writer import EventWriter, new_run_id, new_span_id, new_trace_id
 from mas_cli.llm.keys import crew_secrets, endpoint
 from mas_cli.llm.recording import LLM_LOG, LlmLog
+from mas_cli.records import replace
 from mas_cli.redact import Secrets
 from mas_cli.spec.loader import Crew
 from mas_cli.spec.model_spec import ModelSpec
@@ -68,8 +70,7 @@ if TYPE_CHECKING:  # a run that resumes nothing reads no earlier run: origin loa
 RESERVE = ".reserve"  # the run's room on the disk for its last words, deleted at its end
 
 
-@dataclass(frozen=True)
-class RunOptions:
+class RunOptions(Struct, frozen=True):
     """How to run: where, with which inputs, offline or replayed or live, who listens."""
 
     home: Path

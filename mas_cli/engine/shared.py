@@ -8,7 +8,8 @@ they are and closes none of them: their owner does. The engine never asks who th
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from mas_cli.engine.gate import Gate
 from mas_cli.engine.ledger import Ledger
@@ -19,8 +20,7 @@ from mas_cli.tools.base import Tool
 from mas_cli.tools.cache import ToolCache
 
 
-@dataclass(frozen=True)
-class Shared:
+class Shared(Struct, frozen=True):
     """Parts a run takes from outside instead of making its own."""
 
     ledger: Ledger | None = None

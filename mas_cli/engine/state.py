@@ -7,8 +7,9 @@ Nothing is ever silently overwritten.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from mas_cli.events.jsonsafe import refusal
 from mas_cli.events.logged import NOT_WRITTEN
@@ -16,8 +17,7 @@ from mas_cli.spec.models import MANAGER_TASK, CrewSpec
 from mas_cli.spec.patterns import schema_validator
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(Struct, frozen=True):
     """One key's current value, its version (0: never written) and who wrote it last."""
 
     value: Any = None
@@ -29,8 +29,7 @@ ABSENT: Any = object()
 """The value of a write whose field the task's output does not have (never written as null)."""
 
 
-@dataclass(frozen=True)
-class WriteResult:
+class WriteResult(Struct, frozen=True):
     """What became of a write."""
 
     accepted: bool

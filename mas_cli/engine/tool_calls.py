@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from dataclasses import dataclass, replace
 from typing import Any
+
+from msgspec import Struct, structs
 
 from mas_cli.engine.context import Offered, RunContext
 from mas_cli.engine.digests import digest
@@ -19,8 +20,7 @@ from mas_cli.tools.cache import CachedCall
 from mas_cli.tools.names import wire_name
 
 
-@dataclass(frozen=True)
-class ToolTurn:
+class ToolTurn(Struct, frozen=True):
     """The answers to one turn's tool calls, and the first limit they hit, if any."""
 
     messages: tuple[Message, ...]
@@ -177,7 +177,7 @@ def _as_offered(box: dict[str, Offered], call: ToolCall) -> ToolCall:
     """A call naming a tool as the crew file does (`files.read_file`, in an offline script)
     is the call of the tool the model was offered (`files__read_file`)."""
     wire = wire_name(call.name)
-    return replace(call, name=wire) if call.name not in box and wire in box else call
+    return structs.replace(call, name=wire) if call.name not in box and wire in box else call
 
 
 def _refusal(call: ToolCall, allowed: set[str]) -> str | None:

@@ -7,13 +7,13 @@ message), and the latest exchange, whose results the model has not seen yet.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from mas_cli.llm.types import Message
 
 
-@dataclass(frozen=True)
-class Trimmed:
+class Trimmed(Struct, frozen=True):
     """The messages kept, and how many were dropped."""
 
     messages: tuple[Message, ...]

@@ -5,9 +5,10 @@ Pure functions over event streams; a log without `run_finished` is a run that ne
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+
+from msgspec import Struct, field
 
 from mas_cli.events import logged as ev
 from mas_cli.events.liveness import is_running
@@ -16,8 +17,7 @@ from mas_cli.events.spend import Spend, as_float
 from mas_cli.events.store import EVENTS, run_ids, run_time, runs_dir
 
 
-@dataclass
-class RunRow:
+class RunRow(Struct):
     """One run at a glance."""
 
     run_id: str
@@ -39,8 +39,7 @@ class RunRow:
 STATUSES = ("ok", "failed", "stopped", "interrupted", "unfinished", "running", "killed")
 
 
-@dataclass(frozen=True)
-class RunFilter:
+class RunFilter(Struct, frozen=True):
     """Which runs `mas runs` lists: of a crew, with a status, started since a moment."""
 
     crew: str | None = None
@@ -106,8 +105,7 @@ def unfinished_status(run_dir: Path) -> str:
     return "running" if is_running(run_dir) else "killed"
 
 
-@dataclass
-class Node:
+class Node(Struct):
     """One line of `mas show`'s tree: an event, or a turn (event None), with its children."""
 
     event: ev.Event | None
@@ -116,8 +114,7 @@ class Node:
     finished: ev.TaskFinished | None = None
 
 
-@dataclass
-class RunTree:
+class RunTree(Struct):
     """A run as a tree: the run, its tasks, their turns, and each turn's calls."""
 
     root: Node | None
@@ -139,8 +136,7 @@ def run_tree(path: Path) -> RunTree:
     return RunTree(tree.root, tree.top, tree.finished, reader.skipped, live)
 
 
-@dataclass
-class _TreeBuilder:
+class _TreeBuilder(Struct):
     root: Node | None = None
     finished: ev.RunFinished | None = None
     top: list[Node] = field(default_factory=list)

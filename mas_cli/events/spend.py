@@ -10,9 +10,10 @@ makes the sum unknown: `cost` is None, and `known_cost` a lower bound.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
+
+from msgspec import Struct
 
 if TYPE_CHECKING:
     from mas_cli.events import logged, models
@@ -34,8 +35,7 @@ def money(value: float | str | None) -> Decimal | None:
     return cost if cost.is_finite() else None
 
 
-@dataclass
-class Spend:
+class Spend(Struct):
     """Sums over model call attempts (retries and failed attempts included)."""
 
     llm_calls: int = 0

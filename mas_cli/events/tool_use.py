@@ -6,8 +6,9 @@ A pure reader: it streams every events.jsonl under a home, one event at a time.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
+
+from msgspec import Struct, field
 
 from mas_cli.errors import LogFormatError
 from mas_cli.events import logged as ev
@@ -15,8 +16,7 @@ from mas_cli.events.reader import StructReader
 from mas_cli.events.store import EVENTS, run_ids, runs_dir
 
 
-@dataclass
-class ToolUse:
+class ToolUse(Struct):
     """One tool's calls; `lookups` are the calls the cache was asked about."""
 
     calls: int = 0
@@ -30,8 +30,7 @@ class ToolUse:
         return self.hits / self.lookups if self.lookups else None
 
 
-@dataclass
-class ToolUseReport:
+class ToolUseReport(Struct):
     """Tool use by tool name, over the runs read."""
 
     tools: dict[str, ToolUse] = field(default_factory=dict)

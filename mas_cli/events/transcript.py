@@ -8,15 +8,15 @@ The recording is scrubbed of keys and secrets when it is written; nothing here u
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from msgspec import Struct, field
 
 LLM_LOG = "llm.jsonl"
 
 
-@dataclass
-class Transcript:
+class Transcript(Struct):
     """The words of a run, keyed the way its events are."""
 
     texts: dict[tuple[str, int, int], str] = field(default_factory=dict)

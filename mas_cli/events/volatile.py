@@ -19,8 +19,9 @@ import hashlib
 import json
 import re
 import string
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 _TOKENS = re.compile(r"[0-9A-Za-z]+|\s+|[^0-9A-Za-z\s]+")
 _DIGITS = re.compile(r"[0-9]+")
@@ -44,8 +45,7 @@ SHORT = 64
 """Values longer than this are never one volatile value as a whole."""
 
 
-@dataclass(frozen=True, slots=True)
-class Shape:
+class Shape(Struct, frozen=True):
     """A text with its volatile parts replaced, and those parts: (name, values) pairs."""
 
     text: str

@@ -8,8 +8,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
+
+from msgspec import Struct, field
 
 from mas_cli.llm.regex_sample import sample
 from mas_cli.spec.patterns import schema_validator
@@ -75,8 +76,7 @@ arrays of arrays with large `minItems`) gets a value that falls short of it and 
 validation, as a real model's answer would, instead of filling memory."""
 
 
-@dataclass
-class Room:
+class Room(Struct):
     """What is left of MAX_VALUE_CHARS for one value and everything inside it."""
 
     left: int = MAX_VALUE_CHARS
@@ -85,8 +85,7 @@ class Room:
         self.left = max(0, self.left - chars)
 
 
-@dataclass(frozen=True)
-class _Seed:
+class _Seed(Struct, frozen=True):
     """What a made-up value may draw on: the field's name, the prompt, earlier results."""
 
     name: str

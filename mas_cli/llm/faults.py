@@ -24,9 +24,10 @@ import json
 import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
+
+from msgspec import Struct, structs
 
 from mas_cli.events.text import loads
 from mas_cli.llm.headers import rate_limit_info, retry_after_s
@@ -88,8 +89,7 @@ class Malformed(ValueError):
     """A response body that does not follow the wire format; the message says what is wrong."""
 
 
-@dataclass(frozen=True)
-class Endpoint:
+class Endpoint(Struct, frozen=True):
     """Who was called, for messages and hints, and the secrets to scrub from what it said."""
 
     provider: str
@@ -135,7 +135,7 @@ def decode(
         completion = parse(data)
     except Malformed as exc:
         raise malformed(endpoint, status, str(exc), content) from None
-    return replace(completion, raw={"request": sent, "response": data})
+    return structs.replace(completion, raw={"request": sent, "response": data})
 
 
 def status_failure(

@@ -20,9 +20,10 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
+
+from msgspec import structs
 
 from mas_cli.events.diskio import LineFile
 from mas_cli.events.jsonsafe import dumps, line_bytes
@@ -107,12 +108,12 @@ _NAMES: dict[type, tuple[str, ...]] = {}
 
 
 def _fields_of(obj: Any) -> dict[str, Any]:
-    """A dataclass's fields as a dict, values as they are: no deep copy (dataclasses.asdict
+    """A record's fields as a dict, values as they are: no deep copy (dataclasses.asdict
     copied every nested dict, ~10 ms an item in a batch). The doc is only ever serialised, and
     scrubbing builds new values, so sharing the values is safe."""
     names = _NAMES.get(type(obj))
     if names is None:
-        names = _NAMES[type(obj)] = tuple(f.name for f in fields(obj))
+        names = _NAMES[type(obj)] = obj.__struct_fields__
     return {name: getattr(obj, name) for name in names}
 
 
@@ -208,12 +209,12 @@ def fixed_completion(completion: Completion) -> Completion:
     """The completion with lone surrogates replaced, so it can be logged, recorded and shown."""
     message = completion.message
     calls = tuple(
-        replace(c, name=fix_text(c.name), arguments=fix_value(c.arguments))
+        structs.replace(c, name=fix_text(c.name), arguments=fix_value(c.arguments))
         for c in message.tool_calls
     )
-    fixed = replace(message, content=fix_text(message.content), tool_calls=calls)
-    usage = replace(completion.usage, raw=fix_value(completion.usage.raw))
-    return replace(completion, message=fixed, usage=usage, raw=_fixed_body(completion.raw))
+    fixed = structs.replace(message, content=fix_text(message.content), tool_calls=calls)
+    usage = structs.replace(completion.usage, raw=fix_value(completion.usage.raw))
+    return structs.replace(completion, message=fixed, usage=usage, raw=_fixed_body(completion.raw))
 
 
 def _fixed_body(raw: Any) -> Any:
@@ -228,9 +229,9 @@ def scrub_completion(completion: Completion, secrets: Secrets) -> Completion:
         return completion
     message = completion.message
     calls = tuple(
-        replace(c, arguments=secrets.scrub_value(c.arguments)) for c in message.tool_calls
+        structs.replace(c, arguments=secrets.scrub_value(c.arguments)) for c in message.tool_calls
     )
-    message = replace(message, content=secrets.scrub(message.content), tool_calls=calls)
+    message = structs.replace(message, content=secrets.scrub(message.content), tool_calls=calls)
     raw = completion.raw
     if raw is not None:  # a wire body is large: walked only when its JSON holds a secret
         line = line_bytes(raw)
@@ -239,7 +240,7 @@ def scrub_completion(completion: Completion, secrets: Secrets) -> Completion:
             if line is not None and not holds_secret(line, secrets)
             else secrets.scrub_value(raw)
         )
-    return replace(completion, message=message, raw=raw)
+    return structs.replace(completion, message=message, raw=raw)
 
 
 def holds_secret(line: bytes, secrets: Secrets) -> bool:

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
+
+from msgspec import structs
 
 from mas_cli.llm.faults import Endpoint, connection_failure, decode, server_of, status_failure
 from mas_cli.llm.headers import reported_cost_usd
@@ -85,7 +86,7 @@ class SdkProvider:
             lambda data: self._parse(data, request),
             body,
         )
-        return replace(completion, reported_cost_usd=reported_cost_usd(response.headers))
+        return structs.replace(completion, reported_cost_usd=reported_cost_usd(response.headers))
 
     async def _send(
         self, body: dict[str, Any], request: Request, endpoint: Endpoint

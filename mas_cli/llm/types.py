@@ -8,9 +8,10 @@ saying whether the failure is worth retrying and after how long.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
+
+from msgspec import Struct, field
 
 from mas_cli.errors import ProviderError
 from mas_cli.spec.model_spec import ModelSpec
@@ -19,8 +20,7 @@ from mas_cli.spec.script import Script
 Role = Literal["system", "user", "assistant", "tool"]
 
 
-@dataclass(frozen=True)
-class ToolCall:
+class ToolCall(Struct, frozen=True):
     """A model asking for a tool. `arguments_error` is set when its arguments were not JSON."""
 
     id: str
@@ -29,8 +29,7 @@ class ToolCall:
     arguments_error: str | None = None
 
 
-@dataclass(frozen=True)
-class Message:
+class Message(Struct, frozen=True):
     """One message of a conversation; `tool` messages answer the call named by tool_call_id."""
 
     role: Role
@@ -41,8 +40,7 @@ class Message:
     is_error: bool = False
 
 
-@dataclass(frozen=True)
-class ToolSchema:
+class ToolSchema(Struct, frozen=True):
     """A tool as the model sees it."""
 
     name: str
@@ -50,8 +48,7 @@ class ToolSchema:
     parameters: dict[str, Any]
 
 
-@dataclass(frozen=True)
-class Usage:
+class Usage(Struct, frozen=True):
     """Tokens of one call, normalized: input counts every input token, cached ones included.
 
     cache_read_tokens and cache_write_tokens are parts of input_tokens; reasoning_tokens is a
@@ -72,8 +69,7 @@ class Usage:
         return self.input_tokens + self.output_tokens
 
 
-@dataclass(frozen=True)
-class CallSite:
+class CallSite(Struct, frozen=True):
     """Where a call happens: who asks (agent, task, turn), which attempt of the turn's model
     call it is (1 for the first, then retries), and the span its events hang under (the
     turn's: its model call attempts and the tool calls it asks for).
@@ -89,8 +85,7 @@ class CallSite:
     span: str | None = None
 
 
-@dataclass(frozen=True)
-class Assignment:
+class Assignment(Struct, frozen=True):
     """One task of a manager's list: its id, the agent suggested for it, what to do."""
 
     task: str
@@ -98,8 +93,7 @@ class Assignment:
     instruction: str
 
 
-@dataclass(frozen=True)
-class Request:
+class Request(Struct, frozen=True):
     """One model call: the conversation, the tools, and where it is asked (for scripts, the
     recording and replay)."""
 
@@ -115,8 +109,7 @@ class Request:
     which lists the same tasks in words."""
 
 
-@dataclass(frozen=True)
-class Completion:
+class Completion(Struct, frozen=True):
     """The model's answer to one request."""
 
     message: Message
@@ -127,8 +120,7 @@ class Completion:
     reported_cost_usd: float | None = None  # what a proxy said the call cost (LiteLLM)
 
 
-@dataclass(frozen=True)
-class RateLimitInfo:
+class RateLimitInfo(Struct, frozen=True):
     """What a provider's rate-limit headers said: what is left, and when each window resets."""
 
     remaining_requests: int | None = None
@@ -149,8 +141,7 @@ class RateLimitInfo:
         return max(waits) if waits else None
 
 
-@dataclass(frozen=True)
-class ProviderOptions:
+class ProviderOptions(Struct, frozen=True):
     """What a run gives every provider factory; each takes what concerns it."""
 
     scripts: Mapping[str, Script] = field(default_factory=dict)

@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from pydantic import ValidationError
 
 from mas_cli.errors import UsageError
+from mas_cli.records import replace
 from mas_cli.spec.findings import did_you_mean
 from mas_cli.spec.loader import Crew
 from mas_cli.spec.models import Limits

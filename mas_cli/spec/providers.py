@@ -8,14 +8,14 @@ a provider that calls a network endpoint without a key variable.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
+
+from msgspec import Struct
 
 Provider = Literal["openai", "anthropic", "offline"]
 
 
-@dataclass(frozen=True)
-class ProviderInfo:
+class ProviderInfo(Struct, frozen=True):
     """One provider's facts."""
 
     factory: str

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from msgspec import Struct
+
 from mas_cli.errors import MasError, Problem, SpecError
+from mas_cli.records import asdict
 from mas_cli.spec import graph
 from mas_cli.spec.loader import Crew, load_crew
 from mas_cli.spec.models import CrewSpec, ToolSpec
 
 
-@dataclass(frozen=True)
-class CrewSummary:
+class CrewSummary(Struct, frozen=True):
     """The crew at a glance: who, what, in which order, with which tools, models and limits."""
 
     name: str

@@ -11,10 +11,10 @@ AliasError that names the anchor.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+from msgspec import Struct, field
 
 Path = tuple[str | int, ...]
 
@@ -23,16 +23,14 @@ Path = tuple[str | int, ...]
 MAX_ALIAS_NODES = 200_000
 
 
-@dataclass(frozen=True)
-class Pos:
+class Pos(Struct, frozen=True):
     """A 1-based line and column."""
 
     line: int
     col: int
 
 
-@dataclass
-class Located:
+class Located(Struct):
     """A parsed document and the positions of its nodes."""
 
     data: Any

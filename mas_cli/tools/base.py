@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import contextvars
 import copy
-import dataclasses
 import hashlib
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from msgspec import Struct
+
+from mas_cli import records
 from mas_cli.events.jsonsafe import refusal
 from mas_cli.events.text import fix_text
 
@@ -28,8 +30,7 @@ IDEMPOTENCY_KEY: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 """The key of the side_effect call being made, set by the engine around `Tool.call`."""
 
 
-@dataclass(frozen=True)
-class ToolResult:
+class ToolResult(Struct, frozen=True):
     """The outcome of one tool call; a call never raises for the tool's own faults."""
 
     ok: bool
@@ -194,7 +195,7 @@ async def checked_call(
             ok=False, output=f"error: {error}. Fix the arguments and call again.", error=error
         )
     result = await run(with_defaults(tool.parameters, arguments))
-    return dataclasses.replace(
+    return records.replace(
         result,
         output=fix_text(result.output),
         error=result.error and fix_text(result.error),

@@ -15,11 +15,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from msgspec import Struct
+
 from mas_cli.events.text import loads
+from mas_cli.records import asdict
 from mas_cli.tools.base import Tool, ToolResult
 from mas_cli.tools.cache_db import CacheDb
 from mas_cli.tools.cachekey import KeyInputs, cacheable, key_inputs, normalized
@@ -37,8 +39,7 @@ def cache_dir(home: Path) -> Path:
     return home / CACHE_DIR
 
 
-@dataclass(frozen=True)
-class CacheEntry:
+class CacheEntry(Struct, frozen=True):
     """One cached output, with its key's inputs and what the original call cost."""
 
     inputs: KeyInputs
@@ -97,8 +98,7 @@ def _well_typed(entry: CacheEntry) -> bool:
     return all(isinstance(value, kind) for value, kind in pairs)
 
 
-@dataclass(frozen=True)
-class Lookup:
+class Lookup(Struct, frozen=True):
     """A fetch: the entry on a hit, None on a miss; `problem` when the cache failed."""
 
     entry: CacheEntry | None
@@ -215,8 +215,7 @@ CacheStatus = Literal["hit", "miss", "off"]
 """off: the tool is not cacheable (live, side_effect), or there is no cache (--no-cache)."""
 
 
-@dataclass(frozen=True)
-class CachedCall:
+class CachedCall(Struct, frozen=True):
     """One tool call through the cache: the result, hit or miss, and what the cache reported."""
 
     result: ToolResult

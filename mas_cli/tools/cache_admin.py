@@ -10,8 +10,9 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
+
+from msgspec import Struct
 
 from mas_cli.errors import UsageError
 from mas_cli.events.diskio import check_writable
@@ -19,8 +20,7 @@ from mas_cli.tools.cache import DEFAULT_SIZE_LIMIT, LOCK_TIMEOUT_S, CacheEntry
 from mas_cli.tools.cache_db import OWN_FILES, CacheDb, Unusable, reset
 
 
-@dataclass(frozen=True)
-class ToolEntries:
+class ToolEntries(Struct, frozen=True):
     """What one tool holds in the cache."""
 
     tool: str
@@ -28,8 +28,7 @@ class ToolEntries:
     bytes: int = 0
 
 
-@dataclass(frozen=True)
-class CacheStats:
+class CacheStats(Struct, frozen=True):
     """Entries and sizes per tool, and the whole cache's footprint on disk."""
 
     directory: str

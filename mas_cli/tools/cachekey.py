@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
 from typing import Any
 
+from msgspec import Struct
+
+from mas_cli.records import asdict
 from mas_cli.tools.base import Tool, parts_digest, with_defaults
 
 
-@dataclass(frozen=True)
-class KeyInputs:
+class KeyInputs(Struct, frozen=True):
     """Everything a cache key is made of, stored beside each entry so a miss can be explained."""
 
     tool: str

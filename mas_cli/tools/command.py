@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from msgspec import Struct
+
 from mas_cli.errors import ToolError
 from mas_cli.redact import Secrets
 from mas_cli.spec.models import JsonSchema, ToolSpec
@@ -246,8 +248,7 @@ async def _start(argv: list[str], env: dict[str, str], cwd: Path) -> Process:
     )
 
 
-@dataclass(frozen=True)
-class _Captured:
+class _Captured(Struct, frozen=True):
     stdout: bytes
     """At most max_output_bytes of stdout."""
     stdout_total: int

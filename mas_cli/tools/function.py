@@ -18,10 +18,11 @@ import sys
 import threading
 import traceback
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType, TracebackType
 from typing import Any
+
+from msgspec import Struct
 
 from mas_cli.errors import ToolError
 from mas_cli.spec.models import JsonSchema, ToolSpec
@@ -42,8 +43,7 @@ from mas_cli.tools.streams import guard_stdout
 _module_numbers = itertools.count(1)
 
 
-@dataclass(frozen=True)
-class FunctionTool:
+class FunctionTool(Struct, frozen=True):
     """A tool backed by a Python function, sync or async, run in a thread of its own."""
 
     name: str

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+from mas_cli import records
 from mas_cli.llm.keys import crew_secrets, model_keys
 from mas_cli.redact import Secrets
 from mas_cli.spec import mcp as spec_mcp
@@ -84,7 +85,7 @@ class ScrubbedTool(WrappedTool):
         """The tool's result with its output, error and traceback scrubbed."""
         result = await self.inner.call(arguments)
         scrub = self.secrets.scrub
-        return dataclasses.replace(
+        return records.replace(
             result,
             output=_scrub_output(self.secrets, result.output, cut=result.truncated),
             error=scrub(result.error) if result.error else result.error,

@@ -17,7 +17,7 @@ import json
 import math
 import statistics
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,6 +25,7 @@ from mas_cli.errors import MasError, UsageError
 from mas_cli.events.diskio import check_writable
 from mas_cli.events.text import loads
 from mas_cli.llm.keys import crew_secrets
+from mas_cli.records import replace
 from mas_cli.spec.findings import did_you_mean
 from mas_cli.spec.loader import Crew, load_crew
 from mas_cli.spec.mcp import split_ref

@@ -11,8 +11,8 @@ tables keeps the fix it had.
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 
+from mas_cli.records import replace
 from mas_cli.triage.findings import Finding
 from mas_cli.triage.knobs import KNOBS, PREFIX
 from mas_cli.triage.thresholds import Thresholds

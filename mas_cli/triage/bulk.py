@@ -13,9 +13,10 @@ passed between agents as often as a cycle needs is one of the signals (`cycles.C
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from itertools import groupby
 from operator import attrgetter
+
+from msgspec import field
 
 from mas_cli.events.formats.mas import Line, to_record
 from mas_cli.triage.cycles import CycleScreen
@@ -30,7 +31,6 @@ HELD_LINES = 50_000
 NO_THREAD = Sums()
 
 
-@dataclass(slots=True)
 class Pending(Signals):
     """A trace being read: its signals, and its lines while they are held."""
 

@@ -16,9 +16,11 @@ shows it longest.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
 from typing import Any, Final, TypeAlias
 
+from msgspec import Struct, field
+
+from mas_cli.records import replace
 from mas_cli.triage.findings import Finding, severity
 from mas_cli.triage.repeats import Spent
 from mas_cli.triage.thresholds import Thresholds
@@ -44,8 +46,7 @@ def _ring(th: Thresholds) -> int:
     return max(2, 3 * th.cycle_rounds)
 
 
-@dataclass(slots=True)
-class CycleScreen:
+class CycleScreen(Struct):
     """The fast path's test: could a carrier hold a cycle? Two agents taking turns on it for
     `pair` steps, or `ring` changes of hands on it (what a cycle of three or more needs).
 
@@ -76,8 +77,7 @@ class CycleScreen:
         return bool(state[2] >= self.pair or state[3] >= self.ring)
 
 
-@dataclass(frozen=True, slots=True)
-class Cycle:
+class Cycle(Struct, frozen=True):
     """The longest cycle seen on one carrier."""
 
     carrier: str
@@ -110,8 +110,7 @@ _LOC: Final = 5
 _TS: Final = 6
 
 
-@dataclass(slots=True)
-class _Carrier:
+class _Carrier(Struct):
     """The agents acting on one carrier, and the current periodic runs, one per period."""
 
     name: str
@@ -201,8 +200,7 @@ def _rotate(order: tuple[str, ...], first: str) -> tuple[str, ...]:
     return order[at:] + order[:at]
 
 
-@dataclass(slots=True)
-class Cycles:
+class Cycles(Struct):
     """One trace's carriers, fed by the tally; `close` once when the trace ends."""
 
     carriers: dict[str, _Carrier] = field(default_factory=dict)

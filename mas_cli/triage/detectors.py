@@ -11,8 +11,10 @@ cannot tell from the signals says `always`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
 
+from msgspec import Struct
+
+from mas_cli.records import replace
 from mas_cli.triage import advice, loops, stops
 from mas_cli.triage.findings import Finding, with_crew
 from mas_cli.triage.sums import Signals
@@ -23,8 +25,7 @@ Screen = Callable[[Signals, Thresholds], bool]
 Judge = Callable[[Trace, Thresholds], Iterable[Finding]]
 
 
-@dataclass(frozen=True)
-class Detector:
+class Detector(Struct, frozen=True):
     """A per-trace detector: `screen` (could this trace fire?) and `judge` (its findings)."""
 
     name: str

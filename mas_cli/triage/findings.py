@@ -5,16 +5,16 @@ from __future__ import annotations
 import heapq
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field, fields
 from operator import attrgetter
 from typing import Literal
+
+from msgspec import Struct, field
 
 Severity = Literal["warning", "error"]
 RANK: dict[str, int] = {"warning": 1, "error": 2}
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
+class Finding(Struct, frozen=True):
     """One loop, repeat or stop, found in a log.
 
     `first` and `last` are locs (see `records.make_loc`) of the pattern's first and last
@@ -50,8 +50,8 @@ class Finding:
         return self.agents or (self.agent,)
 
 
-FIELDS = attrgetter(*(f.name for f in fields(Finding)))
-CREW = [f.name for f in fields(Finding)].index("crew")
+FIELDS = attrgetter(*Finding.__struct_fields__)
+CREW = Finding.__struct_fields__.index("crew")
 
 
 def with_crew(found: list[Finding], crew: str) -> list[Finding]:
@@ -78,8 +78,7 @@ def costliest_first(findings: list[Finding]) -> list[Finding]:
     return sorted(findings, key=_cost_order)
 
 
-@dataclass
-class Findings:
+class Findings(Struct):
     """Findings as they are found: every one, or only the `keep` costliest, and counts of all.
 
     With `keep`, memory stays flat however many findings a log holds (a log in which every run

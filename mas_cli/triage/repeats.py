@@ -7,15 +7,15 @@ ended and what was spent inside it. Spend is a (tokens, dollars) pair of running
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 Spent = tuple[int, float]
 NOTHING: Spent = (0, 0.0)
 
 
-@dataclass(frozen=True)
-class BestRun:
+class BestRun(Struct, frozen=True):
     """The longest run seen: its length in steps, its symbols, where, and its spend."""
 
     length: int
@@ -28,8 +28,7 @@ class BestRun:
     last_ts: str = ""
 
 
-@dataclass(slots=True)
-class RunTracker:
+class RunTracker(Struct):
     """Feeds symbols; `best` is the longest run of the given period so far."""
 
     period: int

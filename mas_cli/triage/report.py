@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+
+from msgspec import Struct, field
 
 from mas_cli.events.formats import CHAT_FORMATS
 from mas_cli.events.formats.records import split_loc
@@ -16,8 +17,7 @@ AgentKey = tuple[str, str]
 """(crew, agent): agents of different crews that share a name are different agents."""
 
 
-@dataclass
-class AgentRow:
+class AgentRow(Struct):
     """One agent (of one crew) across the whole log."""
 
     agent: str
@@ -101,16 +101,14 @@ def add_threads(
             row.partial = True
 
 
-@dataclass(frozen=True)
-class Unit:
+class Unit(Struct, frozen=True):
     """A unit of locs: a file, or a part of one that starts at `first_line`."""
 
     source: str
     first_line: int
 
 
-@dataclass(frozen=True)
-class Input:
+class Input(Struct, frozen=True):
     """What one input was read as, and how much of it could be read."""
 
     path: str
@@ -132,8 +130,7 @@ class Input:
         return self.cut_short or self.skipped * 2 > units or (self.records == 0 and units > 0)
 
 
-@dataclass
-class LoopReport:
+class LoopReport(Struct):
     """Everything `mas triage loops` prints."""
 
     sources: list[tuple[str, str]] = field(default_factory=list)

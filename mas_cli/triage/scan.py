@@ -17,11 +17,14 @@ import re
 from collections import Counter
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
 from itertools import starmap
 from operator import attrgetter
 from pathlib import Path
 from typing import Any
+
+import msgspec
+from msgspec import Struct
 
 from mas_cli.events.formats import read_records
 from mas_cli.events.formats.mas import decode_block, run_id
@@ -36,6 +39,7 @@ from mas_cli.events.formats.source import (
     is_gzip,
     line_source,
 )
+from mas_cli.records import replace
 from mas_cli.triage import stops
 from mas_cli.triage.blocks import blocks, split_at_runs
 from mas_cli.triage.bulk import Bulk
@@ -46,17 +50,16 @@ from mas_cli.triage.sums import MinuteKey, Rate, add_rate
 from mas_cli.triage.tally import Tally
 from mas_cli.triage.thresholds import Thresholds
 
-FINDING_FIELDS = attrgetter(*(f.name for f in fields(Finding)))
+FINDING_FIELDS = attrgetter(*Finding.__struct_fields__)
 SNIFF_BYTES = 64 << 10
 
 
-@dataclass(frozen=True)
-class ScanOptions:
+class ScanOptions(Struct, frozen=True):
     """How to read the logs and what counts as a loop."""
 
     fmt: str = "auto"
     pattern: re.Pattern[str] | None = None
-    thresholds: Thresholds = field(default_factory=Thresholds)
+    thresholds: Thresholds = msgspec.field(default_factory=Thresholds)
     workers: int = 0
     """Processes for big mas logs; 0 is one per core."""
     chunk_bytes: int = 32 << 20
@@ -145,8 +148,7 @@ class Partial:
         self.writers = tally.writers
 
 
-@dataclass(frozen=True)
-class Job:
+class Job(Struct, frozen=True):
     """A byte range of a mas log for one worker, with the unit its locs carry."""
 
     path: str

@@ -9,7 +9,7 @@ the writer's fields again (for speed); tests/test_triage_schema.py holds them to
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import msgspec
 from mas_cli.errors import LogFormatError
 from mas_cli.events.formats.source import bounded_lines, skip_bom
 from mas_cli.events.logged import NOT_WRITTEN
+from mas_cli.records import replace
 from mas_cli.triage.state import Schema, StateProblem
 
 

@@ -8,8 +8,8 @@ rate                an agent was invoked more times in a minute than the thresho
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 
+from mas_cli.records import replace
 from mas_cli.triage import advice
 from mas_cli.triage.findings import Finding, severity
 from mas_cli.triage.sums import MinuteKey, Rate, Signals

@@ -8,14 +8,13 @@ pass notes about a trace in flight for the detectors' screens.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from msgspec import Struct, field
 
 MinuteKey = tuple[str, str, str]
 """(crew, agent, minute): an agent's identity includes its crew."""
 
 
-@dataclass(slots=True)
-class Sums:
+class Sums(Struct):
     """What the table and the per-minute counts are made of: one agent's numbers on one task in
     one trace. Both passes count into these (the record pass in `Tally`, the fast pass in
     `bulk.py`), and both hand them on with `report.add_threads` and `flush_minute`."""
@@ -54,8 +53,7 @@ def flush_minute(per_minute: dict[MinuteKey, Rate], sums: Sums) -> None:
     sums.minute_calls = 0
 
 
-@dataclass(slots=True)
-class Signals:
+class Signals(Struct):
     """A trace in flight as the fast pass sees it: its threads' sums, and a few facts noted on
     the way. Each detector's `screen` reads these to tell whether it could fire on the trace;
     a trace no screen picks is never folded into the tally (see `bulk.py`)."""
@@ -76,8 +74,7 @@ class Signals:
     ended: bool = False
 
 
-@dataclass(slots=True)
-class Rate:
+class Rate(Struct):
     """One agent's invocations in one minute."""
 
     count: int = 0

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields, replace
+
+from msgspec import Struct
 
 from mas_cli.errors import UsageError
+from mas_cli.records import replace
 
 
-@dataclass(frozen=True)
-class Thresholds:
+class Thresholds(Struct, frozen=True):
     """Past each of these, a detector reports a finding (at twice it, most are errors)."""
 
     turns: int = 5
@@ -34,7 +35,7 @@ class Thresholds:
     """The model's context window in tokens (0: known models' own, else 128,000)."""
 
 
-NAMES = tuple(f.name for f in fields(Thresholds))
+NAMES = Thresholds.__struct_fields__
 
 
 def build(crew_section: Mapping[str, int] | None, overrides: Iterable[str]) -> Thresholds:

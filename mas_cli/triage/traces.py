@@ -4,8 +4,9 @@ failure, and per trace. The detectors judge these; `tally.Tally` fills them in o
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass, field
 from typing import TypeVar
+
+from msgspec import Struct, field
 
 from mas_cli.events.formats.records import Limit
 from mas_cli.triage.cycles import Cycle, Cycles
@@ -13,7 +14,6 @@ from mas_cli.triage.repeats import RunTracker
 from mas_cli.triage.sums import Sums
 
 
-@dataclass(slots=True)
 class Thread(Sums):
     """One agent on one task in one trace: its sums, and what the detectors follow."""
 
@@ -42,8 +42,7 @@ that many distinct calls is no loop. A runaway run of fresh arguments stays boun
 SEEN_ONCE_BOUND = 2 * SEEN_ONCE_KEPT
 
 
-@dataclass(slots=True)
-class Repeat:
+class Repeat(Struct):
     """One call (or one failure) seen more than once in a trace."""
 
     agent: str
@@ -92,8 +91,7 @@ class Repeat:
         return tokens, sum(s[3] - s[1] for s in self.spend.values())
 
 
-@dataclass(slots=True)
-class Trace:
+class Trace(Struct):
     """Everything about one trace (one run) the detectors look at."""
 
     trace: str

@@ -28,12 +28,11 @@ def runs(
     if batches or batch or last_batch:
         _batch_runs(home, batch, last_batch, json_out=json_out)
         return EXIT_OK
-    from dataclasses import asdict
-
     from mas_cli.cli import render
     from mas_cli.cli.render.runs import runs_table
     from mas_cli.events.runs import RunFilter, select_runs
     from mas_cli.events.store import home_dir, runs_dir
+    from mas_cli.records import asdict
 
     if limit < 1:
         from mas_cli.errors import UsageError

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mas_cli import records
 from mas_cli.cli.exits import EXIT_OK, EXIT_USAGE
 
 if TYPE_CHECKING:
@@ -38,7 +39,6 @@ def validate(*, crews: list[Path], strict: bool, json_out: bool) -> int:
 def _probed(report: Validation) -> Validation:
     """Import the crew's own tool files and check its examples, as a run would meet them; start
     its MCP servers and check what they offer."""
-    import dataclasses
 
     from mas_cli.spec.loader import Crew
     from mas_cli.tools.probe import probe_tools
@@ -49,7 +49,7 @@ def _probed(report: Validation) -> Validation:
     found = probe_tools(crew)
     served, report = _served(crew, report)
     problems = [*report.problems, *found, *served]
-    return dataclasses.replace(report, problems=problems) if found or served else report
+    return records.replace(report, problems=problems) if found or served else report
 
 
 def _served(crew: Crew, report: Validation) -> tuple[list[Problem], Validation]:

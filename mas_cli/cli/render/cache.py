@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +10,7 @@ from rich.table import Table
 
 from mas_cli.cli.render.base import json_out, stderr, stdout
 from mas_cli.cli.render.fit import print_table
+from mas_cli.records import asdict
 
 if TYPE_CHECKING:
     from mas_cli.events.tool_use import ToolUseReport

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from rich.markup import escape
@@ -11,6 +10,7 @@ from rich.markup import escape
 from mas_cli.cli.render.base import stderr, stdout
 from mas_cli.cli.render.triage import SEVERITY_STYLE, _finding_json, bad_lines, spent
 from mas_cli.events.jsonsafe import dumps
+from mas_cli.records import replace
 from mas_cli.words import figure, plural
 
 if TYPE_CHECKING:

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass, field
 from functools import singledispatch
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from msgspec import Struct, field
 
 from mas_cli.cli.render.plain import STATUS_STYLE, eprint, escape, json_out, styled, usd
 from mas_cli.cli.render.safe import safe
@@ -23,8 +24,7 @@ if TYPE_CHECKING:
     from mas_cli.spec.models import CrewSpec
 
 
-@dataclass
-class Progress:
+class Progress(Struct):
     """Listens to the run's events and prints one line per step on stderr."""
 
     spend: Spend = field(default_factory=Spend)
@@ -137,8 +137,7 @@ def _(event: ev.TaskFinished, _spent: str) -> str | None:
     return f"{head} {_status(event.status, event.reason)}"
 
 
-@dataclass
-class ToolErrors:
+class ToolErrors(Struct):
     """Counts the tool calls that failed, for the closing line (listens even with --quiet)."""
 
     count: int = 0

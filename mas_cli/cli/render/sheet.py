@@ -9,10 +9,10 @@ from __future__ import annotations
 import csv
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
+from msgspec import Struct, field
 from rich.markup import escape
 from rich.table import Table
 
@@ -24,8 +24,7 @@ from mas_cli.cli.render.safe import one_line, safe
 Kind = Literal["text", "int", "usd", "usd_change", "pct", "share", "seconds", "bar"]
 
 
-@dataclass(frozen=True)
-class Cost:
+class Cost(Struct, frozen=True):
     """A cost cell: the known part, and whether every call in it had a price."""
 
     known: Decimal
@@ -35,16 +34,14 @@ class Cost:
 Cell = str | int | float | Decimal | Cost | None
 
 
-@dataclass(frozen=True)
-class Column:
+class Column(Struct, frozen=True):
     """A column's name and what kind of value it holds."""
 
     name: str
     kind: Kind = "int"
 
 
-@dataclass
-class Sheet:
+class Sheet(Struct):
     """A titled table with an optional total row and notes."""
 
     title: str

@@ -14,11 +14,11 @@ record's number (1, 2, ...), and every record's `span` says `record N · message
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any, BinaryIO
 
 import msgspec
+from msgspec import Struct, field
 
 from mas_cli.events.formats.conversation import Conversation, dialect
 from mas_cli.events.formats.frameworks import AUTOGEN, CHAT, OPENHANDS, SWE_AGENT
@@ -164,8 +164,7 @@ class _Counted:
         return data
 
 
-@dataclass
-class _Reader:
+class _Reader(Struct):
     name: str
     bad: BadLines
     records: int = 0
@@ -247,8 +246,7 @@ class _Reader:
         yield from walk.close(finished=True)
 
 
-@dataclass
-class _Walk:
+class _Walk(Struct):
     """Where a streamed document is: the conversation whose messages are being read."""
 
     reader: _Reader

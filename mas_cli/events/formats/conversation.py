@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
+from msgspec import Struct, field
 
 from mas_cli.events.formats.frameworks import AUTOGEN
 from mas_cli.events.formats.records import (
@@ -85,14 +85,12 @@ def iso(value: Any) -> str:
     return ""
 
 
-@dataclass
-class _Pending:
+class _Pending(Struct):
     loc: int
     call: ToolCallRecord
 
 
-@dataclass
-class Conversation:
+class Conversation(Struct):
     """The state of one conversation being read: its speakers and the tool calls in flight."""
 
     trace: str

@@ -18,6 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import msgspec
+from msgspec import Struct
+
 from mas_cli.errors import LogFormatError
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -32,8 +35,7 @@ MARK = b'{"resourceSpans"'
 """How a file `mas export` wrote (OTLP JSON lines) begins."""
 
 
-@dataclass(frozen=True)
-class BadLine:
+class BadLine(Struct, frozen=True):
     """One line that could not be read: where, and why."""
 
     source: str
@@ -57,12 +59,11 @@ def int64(value: int, name: str) -> int:
     return value
 
 
-@dataclass
-class BadLines:
+class BadLines(Struct):
     """Every unreadable line counted, the first few kept for the report."""
 
     count: int = 0
-    first: list[BadLine] = field(default_factory=list)
+    first: list[BadLine] = msgspec.field(default_factory=list)
     cut_short: int = 0
     """JSON documents whose reading stopped (malformed, too deep) with more of them unread than
     read: such an input is unreadable, whatever was found in the part before the stop."""

@@ -8,12 +8,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mas_cli.errors import ToolError, UsageError
 from mas_cli.llm.keys import crew_secrets, model_keys
+from mas_cli.records import replace
 from mas_cli.spec import mcp as spec_mcp
 from mas_cli.spec.checks import schema_problems
 from mas_cli.spec.findings import did_you_mean, dotted

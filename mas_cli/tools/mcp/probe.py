@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from mas_cli.errors import MasError, Problem
+from mas_cli.records import replace
 from mas_cli.spec import mcp as spec_mcp
 from mas_cli.spec.findings import Finding, did_you_mean
 from mas_cli.spec.loader import Crew, locate_findings
