@@ -16,6 +16,10 @@ __all__ = ["error", "internal_error", "json_out", "problem", "stderr", "stdout"]
 
 
 def __getattr__(name: str) -> Any:
+    if name == "json_out":  # JSON needs no rich
+        from mas_cli.cli.render import plain
+
+        return plain.json_out
     if name in __all__:
         from mas_cli.cli.render import base
 

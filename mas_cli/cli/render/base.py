@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.segment import Segment
 
 from mas_cli.cli.boundary import patch_rich
-from mas_cli.cli.render.plain import STATUS_STYLE, json_out, styled
+from mas_cli.cli.render.plain import PIPE_WIDTH, STATUS_STYLE, json_out, styled
 from mas_cli.cli.render.safe import safe
 from mas_cli.errors import MasError, Problem
 from mas_cli.redact import Secrets
@@ -27,7 +27,6 @@ __all__ = [
     "stdout",
     "styled",
 ]
-PIPE_WIDTH = 160  # tables and trees written to a file or a pipe are not squeezed to 80 columns
 
 
 _TRAILING_BLANKS = re.compile(r"[ \t]+(?=\n)")
