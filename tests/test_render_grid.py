@@ -149,3 +149,23 @@ def test_what_mas_prints_is_laid_out_without_rich() -> None:
             root, 160, ascii_only
         )
     assert grid.tree_lines(root, 30) is None  # a label wraps: rich's to draw
+
+
+def _rich_line(markup: str, width: int) -> str | Exception:
+    console = _console(width)
+    try:
+        console.print(markup, soft_wrap=False)
+    except Exception as exc:
+        return exc
+    return console.file.getvalue()  # type: ignore[attr-defined]
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(cells(), min_size=1, max_size=4).map(" ".join), st.integers(-2, 3))
+def test_a_line_wrapped_at_the_width_is_written_plainly_only_when_it_fits(
+    markup: str, slack: int
+) -> None:
+    """`print_line(markup, wrap=True)`, rich's `print(markup, soft_wrap=False)`: a title, a note."""
+    width = max(1, _natural(_rich_line(markup, 1000)) + slack)
+    if fit._fits(markup, width) and (plain := fit.drawn(markup)) is not None:
+        assert plain == _rich_line(markup, width)

@@ -36,7 +36,7 @@ STYLES = frozenset({"bold", "dim", "red", "yellow", "green", "cyan", "bold red",
 _RICH_TAG = re.compile(r"((\\*)\[([a-z#/@][^[]*?)])")  # rich.markup.RE_TAGS
 _ESCAPE = re.compile(r"(\\*)(\[[a-z#/@][^[]*?])")  # what rich.markup.escape escapes
 _BETWEEN_COLONS = re.compile(r"(?<=:)[^:\s]*(?=:)")  # where rich may read an emoji code
-_EMOJI_WITHOUT_LETTERS = frozenset({"+1", "-1", "100", "1234", "__1"})  # rich's; all others have one
+_EMOJI_WITHOUT_LETTERS = frozenset({"+1", "-1", "100", "1234", "__1"})  # the rest have a letter
 _STRIPPED = dict.fromkeys((7, 8, 11, 12, 13))  # rich.control.STRIP_CONTROL_CODES
 _ODD_END = re.compile(r"[^\S \n]\s*$", re.MULTILINE)  # trailing white space rich may crop
 _TRAILING_BLANKS = re.compile(r"[ \t]+(?=\n)")
