@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.segment import Segment
 
 from mas_cli.cli.boundary import patch_rich
-from mas_cli.cli.render.plain import PIPE_WIDTH, STATUS_STYLE, json_out, styled
+from mas_cli.cli.render.plain import STATUS_STYLE, json_out, pipe_width, styled
 from mas_cli.cli.render.safe import safe
 from mas_cli.errors import MasError, Problem
 from mas_cli.redact import Secrets
@@ -72,8 +72,7 @@ class _Stdout(_Console):
         size = super().size
         if self._width is not None or self.is_terminal:
             return size
-        columns = os.environ.get("COLUMNS", "")
-        return ConsoleDimensions(int(columns) if columns.isdigit() else PIPE_WIDTH, size.height)
+        return ConsoleDimensions(pipe_width(), size.height)
 
     @size.setter
     def size(self, new_size: tuple[int, int]) -> None:

@@ -183,9 +183,15 @@ def plain_stdout() -> tuple[int, bool] | None:
     not a utf one); None for a terminal."""
     if not _plain_stream(sys.stdout):
         return None
-    columns = os.environ.get("COLUMNS", "")
     encoding = (getattr(sys.stdout, "encoding", None) or "utf-8").lower()
-    return int(columns) if columns.isdigit() else PIPE_WIDTH, not encoding.startswith("utf")
+    return pipe_width(), not encoding.startswith("utf")
+
+
+def pipe_width() -> int:
+    """What a table or a tree written to a pipe or a file may take: `COLUMNS`, else PIPE_WIDTH
+    (`COLUMNS=0` says nothing of a width: rich would draw the table 0 wide, that is nothing)."""
+    columns = os.environ.get("COLUMNS", "")
+    return int(columns) if columns.isdigit() and int(columns) > 0 else PIPE_WIDTH
 
 
 def _plain_stream(stream: Any) -> bool:
