@@ -306,8 +306,10 @@ def test_read_only_commands_in_a_pipe_load_no_rich(tmp_path: Path) -> None:
         ["triage", "loops", log],
         ["cache", "stats", *at],
     ]
-    for argv in commands:
-        loaded = _modules_after(argv, ok=(0, 1))
+    empty = ["--home", str(tmp_path / "empty")]
+    mistakes = [["show", "--last", *empty], ["runs", "--status", "nope", *at]]  # said, exit 2
+    for argv in commands + mistakes:
+        loaded = _modules_after(argv, ok=(0, 1, 2))
         assert "mas_cli.cli.fast" in loaded  # the probe works
         assert not {m for m in loaded if m == "rich" or m.startswith("rich.")}, argv
         assert "mas_cli.cli.render.base" not in loaded, argv
