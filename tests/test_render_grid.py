@@ -99,7 +99,7 @@ def _natural(drawn: str | Exception) -> int:
     return max((cell_len(line) for line in drawn.splitlines()), default=1)
 
 
-@settings(max_examples=600, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(grids(), st.integers(-2, 3))
 @example(grid.Grid(), 0)  # no column at all
 def test_a_table_laid_out_without_rich_is_the_table_rich_draws(
@@ -111,7 +111,7 @@ def test_a_table_laid_out_without_rich_is_the_table_rich_draws(
         assert plain == _rich_table(table, width)
 
 
-@settings(max_examples=600, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(trees(), st.integers(-2, 3), st.booleans())
 def test_a_tree_laid_out_without_rich_is_the_tree_rich_draws(
     root: grid.Branch, slack: int, ascii_only: bool
@@ -160,7 +160,7 @@ def _rich_line(markup: str, width: int) -> str | Exception:
     return console.file.getvalue()  # type: ignore[attr-defined]
 
 
-@settings(max_examples=600, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(st.lists(cells(), min_size=1, max_size=4).map(" ".join), st.integers(-2, 3))
 def test_a_line_wrapped_at_the_width_is_written_plainly_only_when_it_fits(
     markup: str, slack: int
