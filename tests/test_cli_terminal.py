@@ -425,3 +425,14 @@ def test_a_full_disk_under_stdout_is_said_not_a_bug(
     assert "cannot write the output: no space left on device" in done.stderr
     assert "Traceback" not in done.stderr
     assert "internal error" not in done.stderr
+
+
+@pytest.mark.parametrize("columns", ["0", "00"])
+def test_columns_zero_in_a_pipe_is_no_width_at_all(ran: Path, columns: str) -> None:
+    """`COLUMNS=0 mas runs | cat` printed nothing at all: rich drew the table 0 columns wide.
+    A width of 0 says nothing about the pipe: the pipe's width (160) is used, as when unset."""
+    for args in (["runs"], ["show", "--last"], ["cost-report", "--last"], ["cache", "stats"]):
+        done = _mas(*args, env={"COLUMNS": columns}, home=ran)
+        wide = _mas(*args, env={"COLUMNS": "160"}, home=ran)  # a pipe's width
+        assert done.returncode == wide.returncode == 0, done.stderr
+        assert done.stdout == wide.stdout != "", args

@@ -53,5 +53,5 @@ def test_a_control_character_in_a_cell_is_shown_whole_not_cut() -> None:
     for name in ("agent", "calls"):
         table.add_column(name)
     table.add_row("ag\x1b[2Jent\u202e", "5")
-    fit.print_table(console, table)
+    fit.print_rich(console, table)
     assert "ag\\x1b[2Jent\\u202e  5" in console.export_text()

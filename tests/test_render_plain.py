@@ -30,6 +30,10 @@ PIECES = st.sampled_from(
         ":",
         ":smile:",
         "03:12:45",
+        "1:2",
+        ":100:",
+        ":+1-emoji:",
+        "y:",
         " ",
         "  ",
         "\t",
@@ -146,3 +150,19 @@ def test_run_lines_in_a_pipe_and_under_force_color(tmp_path: Path) -> None:
     forced = subprocess.run(argv, capture_output=True, text=True, check=False, env=env)
     assert forced.returncode == 0, forced.stderr
     assert "\x1b[" in forced.stderr
+
+
+def test_every_emoji_code_rich_knows_is_left_to_rich() -> None:
+    from rich._emoji_codes import EMOJI
+
+    for name in EMOJI:
+        for code in (f":{name}:", f":{name.upper()}-emoji:", f"a:[bold]:{name}:[/]"):
+            assert plain._emoji(code), code
+            assert plain.drawn(code) is None
+
+
+def test_times_and_ratios_are_drawn_without_rich() -> None:
+    for line in ("started 12-07 01:46:12 · 3:2 · 10:30:00", "[bold]1:2[/]:3 :: x::y", "1:[/]"):
+        assert not plain._emoji(line)
+        assert plain.drawn(line) == _rich(line) or plain.drawn(line) is None  # `[/]` closes nothing
+    assert plain.drawn("12-07 01:46:12") == "12-07 01:46:12\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -38,7 +39,9 @@ FRAMEWORK = ("typer", "click", "rich", "mas_cli.cli.app")
 TYPER = ("typer", "click", "mas_cli.cli.app", "mas_cli.cli.run", "mas_cli.cli.runs")
 
 
-def _modules_after(argv: list[str], ok: tuple[int, ...] = (0,)) -> set[str]:
+def _modules_after(
+    argv: list[str], ok: tuple[int, ...] = (0,), env: dict[str, str] | None = None
+) -> set[str]:
     script = textwrap.dedent(
         f"""
         import sys
@@ -50,8 +53,9 @@ def _modules_after(argv: list[str], ok: tuple[int, ...] = (0,)) -> set[str]:
             sys.stderr.write("\\nMODULES " + " ".join(sorted(sys.modules)))
         """
     )
+    environ = {**os.environ, **(env or {})}
     done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False, env=environ
     )
     assert done.returncode in ok, done.stderr
     return set(done.stderr.rsplit("MODULES ", 1)[1].split())
@@ -279,3 +283,36 @@ def test_an_offline_run_in_a_pipe_loads_no_tokenizer_jsonschema_or_rich(tmp_path
     for name in ("tiktoken", "jsonschema", "rich", "mas_cli.engine.origin", "mas_cli.export"):
         assert name not in loaded, name
     assert "mas_cli.engine.run" in loaded
+
+
+def test_read_only_commands_in_a_pipe_load_no_rich(tmp_path: Path) -> None:
+    """issue 19: to a pipe, the tables, the tree and the lines of the read-only commands are
+    written without rich (render/grid.py); in a terminal (FORCE_COLOR here), or for a table too
+    wide to fit (folded), rich draws them."""
+    from crewkit import run
+
+    home = tmp_path / "home"
+    crews = Path(__file__).resolve().parent.parent / "crews"
+    run(crews / "support-ticket" / "crew.yaml", home)  # tool calls, cache hits
+    result = run(crews / "fraud-review" / "crew.yaml", home)
+    log, at = str(Path(result.run_dir) / "events.jsonl"), ["--home", str(home)]
+    commands = [
+        ["runs", *at],
+        ["runs", "--json", *at],
+        ["show", "--last", *at],
+        ["cost-report", "--last", *at],
+        ["cost-report", "--last", "--by", "tool", *at],
+        ["cost-report", "--all", *at],
+        ["triage", "loops", log],
+        ["cache", "stats", *at],
+    ]
+    empty = ["--home", str(tmp_path / "empty")]
+    mistakes = [["show", "--last", *empty], ["runs", "--status", "nope", *at]]  # said, exit 2
+    for argv in commands + mistakes:
+        loaded = _modules_after(argv, ok=(0, 1, 2))
+        assert "mas_cli.cli.fast" in loaded  # the probe works
+        assert not {m for m in loaded if m == "rich" or m.startswith("rich.")}, argv
+        assert "mas_cli.cli.render.base" not in loaded, argv
+    for argv in (["show", "--last", *at], ["cache", "stats", *at]):
+        assert "rich" in _modules_after(argv, env={"FORCE_COLOR": "1"}), argv
+    assert "rich.table" in _modules_after(["runs", *at], env={"COLUMNS": "40"})

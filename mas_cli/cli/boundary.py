@@ -36,7 +36,9 @@ def exit_code(exc: BaseException) -> int | None:
         render.error(exc)
         return exc.exit_code
     if interrupted(exc):  # a Ctrl-C (or SIGTERM), maybe wrapped by Python in a RuntimeError
-        render.stderr.print("[yellow]interrupted[/]")
+        from mas_cli.cli.render.plain import eprint
+
+        eprint("[yellow]interrupted[/]")
         return EXIT_INTERRUPTED
     if isinstance(exc, RecursionError):  # a backstop: every reader turns deep nesting into its own
         render.error(UsageError("the input is nested too deeply to read", hint=_DEEP_HINT))

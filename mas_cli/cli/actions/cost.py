@@ -97,14 +97,12 @@ def _compare(report: CostReport, home: Path | None, other: str) -> Comparison:
 
 def _say_if_crews_differ(ours: set[str], other: CostReport, flag: str) -> None:
     """Costs of two crews are not the same work: say so, on stderr."""
-    from rich.markup import escape
-
-    from mas_cli.cli import render
+    from mas_cli.cli.render.plain import eprint, escape
 
     theirs = {r.crew for r in other.runs}
     if ours and theirs and ours != theirs:
         mine, its = escape(", ".join(sorted(ours))), escape(", ".join(sorted(theirs)))
-        render.stderr.print(
+        eprint(
             f"[yellow]warning:[/] {flag} {escape(other.runs[0].run_id)} is a run of crew {its}, "
             f"not {mine}: the figures compare different work"
         )
@@ -112,9 +110,9 @@ def _say_if_crews_differ(ours: set[str], other: CostReport, flag: str) -> None:
 
 def _say_runs_gone(runs: int, gone: list[str]) -> None:
     """A batch item's run that is gone (pruned) is left out of every total: say so, on stderr."""
-    from mas_cli.cli import render
+    from mas_cli.cli.render.plain import eprint
 
-    render.stderr.print(
+    eprint(
         f"[yellow]warning:[/] {len(gone)} of {runs} runs of the batch are gone "
         f"({', '.join(gone[:3])}{', ...' if len(gone) > 3 else ''}): the totals leave them out"
     )

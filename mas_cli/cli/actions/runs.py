@@ -29,6 +29,7 @@ def runs(
         _batch_runs(home, batch, last_batch, json_out=json_out)
         return EXIT_OK
     from mas_cli.cli import render
+    from mas_cli.cli.render.plain import eprint
     from mas_cli.cli.render.runs import runs_table
     from mas_cli.events.runs import RunFilter, select_runs
     from mas_cli.events.store import home_dir, runs_dir
@@ -45,7 +46,7 @@ def runs(
     if json_out:
         render.json_out([asdict(r) for r in rows])
     elif not rows:
-        render.stderr.print(_nothing(runs_dir(home_dir(home)), crews, since, crew or status))
+        eprint(_nothing(runs_dir(home_dir(home)), crews, since, crew or status))
     else:
         runs_table(rows)
     return EXIT_OK

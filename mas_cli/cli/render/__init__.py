@@ -16,6 +16,14 @@ __all__ = ["error", "internal_error", "json_out", "problem", "stderr", "stdout"]
 
 
 def __getattr__(name: str) -> Any:
+    if name == "json_out":  # JSON and the messages need no rich
+        from mas_cli.cli.render import plain
+
+        return plain.json_out
+    if name in ("error", "internal_error", "problem"):
+        from mas_cli.cli.render import messages
+
+        return getattr(messages, name)
     if name in __all__:
         from mas_cli.cli.render import base
 

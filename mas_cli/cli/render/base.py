@@ -1,4 +1,4 @@
-"""The consoles, and the messages every command prints the same way."""
+"""The consoles (and, from render/messages.py, the messages every command prints alike)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,12 @@ from collections.abc import Iterable
 from typing import Any
 
 from rich.console import Console, ConsoleDimensions
-from rich.markup import escape
 from rich.segment import Segment
 
 from mas_cli.cli.boundary import patch_rich
-from mas_cli.cli.render.plain import STATUS_STYLE, json_out, styled
+from mas_cli.cli.render.messages import error, internal_error, problem
+from mas_cli.cli.render.plain import STATUS_STYLE, json_out, pipe_width, styled
 from mas_cli.cli.render.safe import safe
-from mas_cli.errors import MasError, Problem
-from mas_cli.redact import Secrets
 
 __all__ = [
     "STATUS_STYLE",
@@ -27,7 +25,6 @@ __all__ = [
     "stdout",
     "styled",
 ]
-PIPE_WIDTH = 160  # tables and trees written to a file or a pipe are not squeezed to 80 columns
 
 
 _TRAILING_BLANKS = re.compile(r"[ \t]+(?=\n)")
@@ -73,8 +70,7 @@ class _Stdout(_Console):
         size = super().size
         if self._width is not None or self.is_terminal:
             return size
-        columns = os.environ.get("COLUMNS", "")
-        return ConsoleDimensions(int(columns) if columns.isdigit() else PIPE_WIDTH, size.height)
+        return ConsoleDimensions(pipe_width(), size.height)
 
     @size.setter
     def size(self, new_size: tuple[int, int]) -> None:
@@ -83,27 +79,3 @@ class _Stdout(_Console):
 
 stdout = _Stdout(highlight=False, soft_wrap=True)
 stderr = _Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-def error(exc: MasError) -> None:
-    """A user's mistake or a failure we expected: the message, and how to fix it."""
-    for line in _scrubbed(str(exc)).splitlines():
-        stderr.print(f"[red]error:[/] {escape(line)}")
-
-
-def internal_error(exc: BaseException) -> None:
-    """A bug in mas: say so, and how to see the traceback."""
-    stderr.print(f"[red]internal error:[/] {type(exc).__name__}: {escape(_scrubbed(str(exc)))}")
-    stderr.print("This is a bug in mas. Rerun with MAS_DEBUG=1 for the traceback, and report it.")
-
-
-def _scrubbed(text: str) -> str:
-    """An error's text without any secret the environment holds (the run's own sinks scrub
-    what the crew adds: its models' key variables and headers)."""
-    return Secrets.from_environment().scrub(text)
-
-
-def problem(p: Problem, level: str) -> None:
-    """One located problem, in the file:line:col form editors jump to."""
-    colour = "red" if level == "error" else "yellow"
-    stderr.print(f"[{colour}]{level}:[/] {escape(str(p))}")

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn
-from rich.table import Table
 
 from mas_cli.cli.render.base import json_out, stderr, stdout, styled
 from mas_cli.cli.render.fit import print_table
+from mas_cli.cli.render.grid import Grid
 from mas_cli.cli.render.safe import safe
 
 if TYPE_CHECKING:
@@ -107,8 +107,8 @@ def _cost(value: float | None) -> str:
     return "-" if value is None else f"${value:.6f}"
 
 
-def _table(*columns: str) -> Table:
-    table = Table(box=None, header_style="bold", pad_edge=False)
+def _table(*columns: str) -> Grid:
+    table = Grid(header_style="bold")
     for name in columns:
         table.add_column(name, justify="right" if name in RIGHT else "left")
     return table
@@ -126,7 +126,7 @@ def items_table(view: BatchView) -> None:
         table.add_row(
             escape(safe(item.key)), status, _cost(item.cost_usd), item.run_id or "-", error
         )
-    print_table(stdout, table)
+    print_table(table)
     stderr.print(_totals(view), highlight=False)
 
 
@@ -166,7 +166,7 @@ def _items(title: str, items: list[ItemRow], *, reason: bool) -> None:
         why = [escape(safe((item.error or "")[:100]))] if reason else []
         row = (escape(safe(item.key)), status, _cost(item.cost_usd), item.run_id or "-", *why)
         table.add_row(*row)
-    print_table(stdout, table)
+    print_table(table)
 
 
 def batches_table(rows: list[dict[str, Any]]) -> None:
@@ -183,4 +183,4 @@ def batches_table(rows: list[dict[str, Any]]) -> None:
             *(f"{counts.get(name, 0):,}" for name in ("ok", "failed", "stopped", "dead")),
             _cost(cost),
         )
-    print_table(stdout, table)
+    print_table(table)

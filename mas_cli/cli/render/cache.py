@@ -5,11 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from rich.markup import escape
-from rich.table import Table
-
-from mas_cli.cli.render.base import json_out, stderr, stdout
-from mas_cli.cli.render.fit import print_table
+from mas_cli.cli.render.fit import print_line, print_table
+from mas_cli.cli.render.grid import Grid
+from mas_cli.cli.render.plain import eprint, escape, json_out
 from mas_cli.records import asdict
 
 if TYPE_CHECKING:
@@ -36,22 +34,20 @@ def cache_stats(stats: CacheStats, use: ToolUseReport, *, as_json: bool) -> None
         )
         return
     if rows:
-        print_table(stdout, _stats_table(rows))
+        print_table(_stats_table(rows))
     else:  # a header over nothing reads as a broken table
-        stdout.print(
-            "no tool has asked the cache yet: deterministic tools fill it as runs call them"
-        )
+        print_line("no tool has asked the cache yet: deterministic tools fill it as runs call them")
     entries = sum(r["entries"] for r in rows)
-    stdout.print(
+    print_line(
         f"{entries} entries · {_size(stats.disk_bytes)} on disk of {_size(stats.size_limit)} · "
         f"{escape(stats.directory)} · hit rates from {use.runs} run logs"
     )
     if use.unreadable_runs:
-        stderr.print(f"[yellow]warning:[/] {use.unreadable_runs} run logs could not be read")
+        eprint(f"[yellow]warning:[/] {use.unreadable_runs} run logs could not be read")
 
 
-def _stats_table(rows: list[dict[str, Any]]) -> Table:
-    table = Table(box=None, pad_edge=False)
+def _stats_table(rows: list[dict[str, Any]]) -> Grid:
+    table = Grid()
     for column in ("tool", "entries", "size", "calls", "lookups", "hits", "hit rate", "saved"):
         table.add_column(column, justify="left" if column == "tool" else "right")
     for row in rows:
@@ -89,26 +85,26 @@ def _stat_rows(stats: CacheStats, use: ToolUseReport) -> list[dict[str, Any]]:
 def cleared(removed: int | None, tool: str | None, directory: str) -> None:
     """What `mas cache clear` removed (None: an unreadable cache was reset)."""
     if removed is None:
-        stdout.print(f"reset the tool cache {escape(directory)}: it could not be read")
+        print_line(f"reset the tool cache {escape(directory)}: it could not be read")
         return
     whose = f" of tool {escape(tool)}" if tool else ""
-    stdout.print(f"removed {removed} cache entr{'y' if removed == 1 else 'ies'}{whose}")
+    print_line(f"removed {removed} cache entr{'y' if removed == 1 else 'ies'}{whose}")
 
 
 def explanation(found: Explanation, *, as_json: bool) -> None:
     """The key's inputs, then a hit, or the nearest entry and what differs."""
     for problem in found.problems:
-        stderr.print(f"[red]error:[/] {escape(found.inputs.tool)}: {escape(problem)}")
+        eprint(f"[red]error:[/] {escape(found.inputs.tool)}: {escape(problem)}")
     if found.problems:
-        stderr.print("such a call fails, and failures are never cached")
+        eprint("such a call fails, and failures are never cached")
     if as_json:
         json_out(_explanation_json(found))
         return
     inputs = found.inputs
-    stdout.print(f"[bold]key[/] {inputs.digest}")
+    print_line(f"[bold]key[/] {inputs.digest}")
     for label, value in _input_rows(found):
-        stdout.print(f"  {label:<17} {escape(value)}")
-    stdout.print(_verdict(found))
+        print_line(f"  {label:<17} {escape(value)}")
+    print_line(_verdict(found))
     if found.nearest is not None:
         _nearest(found, found.nearest)
 
@@ -138,10 +134,10 @@ def _verdict(found: Explanation) -> str:
 
 
 def _nearest(found: Explanation, entry: CacheEntry) -> None:
-    stdout.print(f"nearest entry: stored {_when(entry.stored_at)}, key {entry.inputs.digest[:16]}")
+    print_line(f"nearest entry: stored {_when(entry.stored_at)}, key {entry.inputs.digest[:16]}")
     for number, diff in enumerate(found.differences):
         why = "  [bold]← why this call misses[/]" if number == 0 else ""
-        stdout.print(
+        print_line(
             f"  {escape(diff.input)}: {escape(diff.call)} here, {escape(diff.entry)} there{why}"
         )
 

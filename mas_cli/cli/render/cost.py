@@ -5,10 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from rich.markup import escape
-
-from mas_cli.cli.render.base import json_out, stderr, stdout
-from mas_cli.cli.render.plain import usd
+from mas_cli.cli.render.fit import print_line
+from mas_cli.cli.render.plain import eprint, escape, json_out, usd
 from mas_cli.cli.render.sheet import Cell, Column, Cost, Kind, Sheet, emit
 from mas_cli.words import plural
 
@@ -216,7 +214,7 @@ def gates(results: list[Gate]) -> None:
     """Each CI gate's verdict on stderr."""
     for gate in results:
         mark = "[green]✓[/]" if gate.passed else "[red]✗ gate tripped:[/]"
-        stderr.print(f"{mark} {gate.name}: {escape(gate.message)}")
+        eprint(f"{mark} {gate.name}: {escape(gate.message)}")
 
 
 def worst_case(bound: RunBound) -> None:
@@ -224,7 +222,7 @@ def worst_case(bound: RunBound) -> None:
     top = bound.dearest
     if bound.bound is None or top is None:
         models = ", ".join(bound.unknown)
-        stdout.print(f"worst case  unknown: no price for {escape(models)} (add it under prices:)")
+        print_line(f"worst case  unknown: no price for {escape(models)} (add it under prices:)")
         return
     per_call = (
         f"{usd(top.per_call)} per call ({escape(top.agent)} on {escape(top.model)}: "
@@ -232,7 +230,7 @@ def worst_case(bound: RunBound) -> None:
     )
     cap = f"max_cost_usd {usd(bound.cap)}"
     verdict = f"{cap} stops the run first" if bound.cap < bound.bound else f"within {cap}"
-    stdout.print(f"worst case  {bound.calls} calls × {per_call} = {usd(bound.bound)}; {verdict}")
+    print_line(f"worst case  {bound.calls} calls × {per_call} = {usd(bound.bound)}; {verdict}")
 
 
 def estimate(rep: CostReport, bound: RunBound) -> None:
@@ -242,7 +240,7 @@ def estimate(rep: CostReport, bound: RunBound) -> None:
         rep, "table", f"{run.crew} · estimate: an offline dry run, no provider called · by agent"
     )
     cost = usd(rep.total.cost)
-    stdout.print(
+    print_line(
         f"expected cost {cost} for {rep.total.llm_calls} model calls "
         f"({rep.total.tokens:,} tokens, estimated) · prices {run.price_data_version}"
     )

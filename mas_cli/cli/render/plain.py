@@ -29,12 +29,14 @@ STATUS_STYLE = {
     "skipped": "dim",
     "cancelled": "yellow",
 }
+PIPE_WIDTH = 160  # tables and trees written to a file or a pipe are not squeezed to 80 columns
 STYLES = frozenset({"bold", "dim", "red", "yellow", "green", "cyan", "bold red", "bold green"})
 """The styles mas's own markup opens; any other tag goes to rich."""
 
 _RICH_TAG = re.compile(r"((\\*)\[([a-z#/@][^[]*?)])")  # rich.markup.RE_TAGS
 _ESCAPE = re.compile(r"(\\*)(\[[a-z#/@][^[]*?])")  # what rich.markup.escape escapes
-_EMOJI = re.compile(r":\S*?:")  # every match of rich's emoji code pattern contains one
+_BETWEEN_COLONS = re.compile(r"(?<=:)[^:\s]*(?=:)")  # where rich may read an emoji code
+_EMOJI_WITHOUT_LETTERS = frozenset({"+1", "-1", "100", "1234", "__1"})  # the rest have a letter
 _STRIPPED = dict.fromkeys((7, 8, 11, 12, 13))  # rich.control.STRIP_CONTROL_CODES
 _ODD_END = re.compile(r"[^\S \n]\s*$", re.MULTILINE)  # trailing white space rich may crop
 _TRAILING_BLANKS = re.compile(r"[ \t]+(?=\n)")
@@ -108,15 +110,45 @@ def eprint(markup: str) -> None:
 
 def drawn(markup: str) -> str | None:
     """What rich writes for `markup` to a stream that is no terminal; None when it takes rich."""
-    if "\t" in markup or _EMOJI.search(markup):
-        return None
-    text = _text(markup) if "[" in markup else markup
-    if text is None:
-        return None
-    text = text.translate(_STRIPPED)
-    if _ODD_END.search(text):
+    text = _read(markup)
+    if text is None or _ODD_END.search(text):
         return None
     return _TRAILING_BLANKS.sub("", safe(text) + "\n")
+
+
+def label_text(markup: str) -> str | None:
+    """The text rich shows for a line or a tree label of markup (control codes it strips gone,
+    the others shown as escapes); None when it takes rich to tell."""
+    text = _read(markup)
+    return None if text is None else safe(text)
+
+
+def cell_text(markup: str) -> str | None:
+    """The text rich shows for a table cell, which render/fit.py makes safe before rich reads
+    it as markup; None when it takes rich to tell."""
+    markup = safe(markup)
+    if "\t" in markup or _emoji(markup):
+        return None
+    return _text(markup) if "[" in markup else markup
+
+
+def _read(markup: str) -> str | None:
+    if "\t" in markup or _emoji(markup):
+        return None
+    text = _text(markup) if "[" in markup else markup
+    return None if text is None else text.translate(_STRIPPED)
+
+
+def _emoji(markup: str) -> bool:
+    """Whether rich might read an emoji code (`:smile:`, `:100-emoji:`) in the markup: a name
+    between two colons with a letter in it, or one of the few without. Times (`03:12:45`) and
+    ratios are not, so their lines need no rich."""
+    for name in _BETWEEN_COLONS.findall(markup):
+        if name.removesuffix("-emoji").removesuffix("-text") in _EMOJI_WITHOUT_LETTERS:
+            return True
+        if any(char.isalpha() for char in name):
+            return True
+    return False
 
 
 def _text(markup: str) -> str | None:
@@ -143,6 +175,23 @@ def _text(markup: str) -> str | None:
             return None
     parts.append(markup[position:].replace("\\[", "["))
     return "".join(parts)
+
+
+def plain_stdout() -> tuple[int, bool] | None:
+    """When stdout is no terminal, the width rich draws it at (render/base.py's `_Stdout.size`:
+    `COLUMNS`, else PIPE_WIDTH) and whether it draws ASCII guides (the stream's encoding is
+    not a utf one); None for a terminal."""
+    if not _plain_stream(sys.stdout):
+        return None
+    encoding = (getattr(sys.stdout, "encoding", None) or "utf-8").lower()
+    return pipe_width(), not encoding.startswith("utf")
+
+
+def pipe_width() -> int:
+    """What a table or a tree written to a pipe or a file may take: `COLUMNS`, else PIPE_WIDTH
+    (`COLUMNS=0` says nothing of a width: rich would draw the table 0 wide, that is nothing)."""
+    columns = os.environ.get("COLUMNS", "")
+    return int(columns) if columns.isdigit() and int(columns) > 0 else PIPE_WIDTH
 
 
 def _plain_stream(stream: Any) -> bool:

@@ -7,13 +7,9 @@ from decimal import Decimal
 from functools import singledispatch
 from typing import TYPE_CHECKING, Any
 
-from rich.markup import escape
-from rich.table import Table
-from rich.tree import Tree
-
-from mas_cli.cli.render.base import STATUS_STYLE, stderr, stdout, styled
-from mas_cli.cli.render.fit import print_table
-from mas_cli.cli.render.plain import usd
+from mas_cli.cli.render.fit import print_line, print_table, print_tree
+from mas_cli.cli.render.grid import Branch, Grid
+from mas_cli.cli.render.plain import STATUS_STYLE, eprint, escape, styled, usd
 from mas_cli.cli.render.safe import one_line
 from mas_cli.cli.render.sheet import column_places
 from mas_cli.events import logged as ev
@@ -28,7 +24,7 @@ if TYPE_CHECKING:
 
 def runs_table(rows: list[RunRow]) -> None:
     """Recent runs, newest first."""
-    table = Table(box=None, header_style="bold", pad_edge=False)
+    table = Grid(header_style="bold")
     chain = any(r.resumed_from for r in rows)  # `mas resume`: which run each one continues
     names = ("run", "crew", "status", "started", "duration", "calls", "tokens", "cost")
     for name in names + (("resumes",) if chain else ()):
@@ -48,7 +44,7 @@ def runs_table(rows: list[RunRow]) -> None:
             usd(_decimal(r.cost_usd), places=places),
             *resumes,
         )
-    print_table(stdout, table)
+    print_table(table)
 
 
 def pruned(result: Pruned, dry_run: bool) -> None:
@@ -56,12 +52,12 @@ def pruned(result: Pruned, dry_run: bool) -> None:
     verb = "would remove" if dry_run else "removed"
     count = len(result.removed)
     size = result.bytes_freed / 1e6
-    stdout.print(
+    print_line(
         f"{verb} {count} run{'s' * (count != 1)} ({size:.1f} MB), kept {result.kept}"
         + (" (the tool cache is left alone)" if count else "")
     )
     if result.maybe_live:
-        stderr.print(
+        eprint(
             f"[yellow]kept {len(result.maybe_live)} unfinished run(s) written in the last hour "
             f"(they may still be running): {', '.join(result.maybe_live)}[/]"
         )
@@ -79,14 +75,14 @@ def run_tree(tree: RunTree, words: Transcript | None = None) -> None:
     """The run, its tasks, their turns and calls; limit hits in red. With `words` (--full),
     each model call's text and each tool call's arguments and result under it."""
     if tree.root is None or not isinstance(tree.root.event, ev.RunStarted):
-        stderr.print("[yellow]this log has no run_started event; showing what it has[/]")
-    top = Tree(_run_label(tree))
+        eprint("[yellow]this log has no run_started event; showing what it has[/]")
+    top = Branch(_run_label(tree))
     said = tree.finished.reason if tree.finished else None
     for node in tree.tasks:
         _add(top, node, said, words)
-    stdout.print(top, soft_wrap=False)  # long lines wrap under their branch, never cut
+    print_tree(top)  # long lines wrap under their branch, never cut
     if tree.skipped_lines:
-        stderr.print(f"[yellow]{plural(tree.skipped_lines, 'unreadable line')} skipped[/]")
+        eprint(f"[yellow]{plural(tree.skipped_lines, 'unreadable line')} skipped[/]")
 
 
 def _run_label(tree: RunTree) -> str:
@@ -110,7 +106,7 @@ def _run_label(tree: RunTree) -> str:
     )
 
 
-def _add(parent: Tree, node: Node, said: str | None, words: Transcript | None) -> None:
+def _add(parent: Branch, node: Node, said: str | None, words: Transcript | None) -> None:
     branch = parent.add(_label(node, said))
     for line in _words(node.event, words) if words else []:
         branch.add(line)

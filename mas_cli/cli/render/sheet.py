@@ -1,4 +1,4 @@
-"""One table, four formats: a rich table, Markdown, CSV (raw numbers) for the same rows.
+"""One table, four formats: a table, Markdown, CSV (raw numbers) for the same rows.
 
 Cells are typed values; each format decides how to show them. Notes (what a reader must know
 before trusting the figures) follow a table or Markdown, and go to stderr with CSV.
@@ -13,12 +13,10 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from msgspec import Struct, field
-from rich.markup import escape
-from rich.table import Table
 
-from mas_cli.cli.render.base import stderr, stdout
-from mas_cli.cli.render.fit import print_table
-from mas_cli.cli.render.plain import usd, usd_places
+from mas_cli.cli.render.fit import print_line, print_table
+from mas_cli.cli.render.grid import Grid
+from mas_cli.cli.render.plain import eprint, escape, usd, usd_places
 from mas_cli.cli.render.safe import one_line, safe
 
 Kind = Literal["text", "int", "usd", "usd_change", "pct", "share", "seconds", "bar"]
@@ -112,19 +110,19 @@ def raw(value: Cell, kind: Kind = "text") -> str:
 
 
 def _table(sheet: Sheet) -> None:
-    table = Table(box=None, header_style="bold", pad_edge=False, title_justify="left")
+    table = Grid(header_style="bold")
     for col in sheet.columns:
         table.add_column(col.name, justify="left" if col.kind in ("text", "bar") else "right")
     for row in sheet.rows:
         table.add_row(*_human_row(sheet, row))
     if sheet.total is not None:
         table.add_row(*_human_row(sheet, sheet.total), style="bold")
-    stdout.print(f"[bold]{escape(one_line(sheet.title))}[/]", soft_wrap=False)  # wrapped at words
-    print_table(stdout, table)
+    print_line(f"[bold]{escape(one_line(sheet.title))}[/]", wrap=True)  # wrapped at words
+    print_table(table)
     for line in sheet.info:
-        stdout.print(escape(line), soft_wrap=False)
+        print_line(escape(line), wrap=True)
     for note in sheet.notes:
-        stdout.print(f"[yellow]! {escape(note)}[/]", soft_wrap=False)
+        print_line(f"[yellow]! {escape(note)}[/]", wrap=True)
 
 
 def _human_row(sheet: Sheet, row: list[Cell]) -> list[str]:
@@ -174,7 +172,7 @@ def _csv(sheet: Sheet) -> None:
     for row in [*sheet.rows, *([sheet.total] if sheet.total is not None else [])]:
         writer.writerow([_safe_cell(raw(row[i], sheet.columns[i].kind)) for i in keep])
     for note in sheet.notes:
-        stderr.print(f"[yellow]! {escape(note)}[/]")
+        eprint(f"[yellow]! {escape(note)}[/]")
 
 
 def _safe_cell(value: Any) -> Any:

@@ -6,10 +6,10 @@ import json
 from typing import TYPE_CHECKING
 
 from rich.markup import escape
-from rich.table import Table
 
 from mas_cli.cli.render.base import json_out, stderr, stdout, styled
 from mas_cli.cli.render.fit import print_table
+from mas_cli.cli.render.grid import Grid
 
 if TYPE_CHECKING:
     from mas_cli.tools.tooltest import Latency, ToolTest
@@ -66,7 +66,7 @@ def _report(test: ToolTest, full: bool) -> None:
     if test.error:
         stdout.print(f"  [red]{escape(test.error)}[/]")
     if test.attempts:
-        stdout.print(_runs_table(test))
+        print_table(_runs_table(test))
         _figures(test)
         _output(test, full)
     stdout.print(_verdict_line(test))
@@ -79,8 +79,8 @@ def _heading(test: ToolTest) -> str:
     return f"[bold]{escape(test.tool)}[/]{example} [dim]({test.kind})[/] {arguments}{key}"
 
 
-def _runs_table(test: ToolTest) -> Table:
-    table = Table(box=None, pad_edge=False)
+def _runs_table(test: ToolTest) -> Grid:
+    table = Grid()
     for column in ("run", "status", "cache", "latency", "saved"):
         table.add_column(column, justify="right" if column in ("latency", "saved") else "left")
     for number, attempt in enumerate(test.attempts, start=1):
@@ -154,7 +154,7 @@ def _verdict_text(test: ToolTest) -> str:
 
 
 def _summary(tests: list[ToolTest]) -> None:
-    table = Table(box=None, pad_edge=False)
+    table = Grid()
     for column in ("tool", "example", "verdict", "runs", "median", "cache"):
         table.add_column(column, justify="right" if column in ("runs", "median") else "left")
     for test in tests:
@@ -168,7 +168,7 @@ def _summary(tests: list[ToolTest]) -> None:
             _ms(latency.median) if latency else "",
             " ".join(a.cache for a in test.attempts if a.cache != "off"),
         )
-    print_table(stdout, table)
+    print_table(table)
     failed = sum(t.verdict not in ("ok", "skipped") for t in tests)
     counts = _what_ran(tests)
     if failed:

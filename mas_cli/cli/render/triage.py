@@ -5,11 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from rich.markup import escape
-from rich.table import Table
-
-from mas_cli.cli.render.base import json_out, stderr, stdout
-from mas_cli.cli.render.fit import print_table
+from mas_cli.cli.render.fit import print_line, print_table
+from mas_cli.cli.render.grid import Grid
+from mas_cli.cli.render.plain import eprint, escape, json_out
 from mas_cli.events.formats.records import is_position
 from mas_cli.words import plural
 
@@ -37,6 +35,8 @@ def loops_report(report: LoopReport, fmt: str) -> None:
     if fmt == "json":
         json_out(loops_json(report))
     elif fmt == "md":
+        from mas_cli.cli.render.base import stdout
+
         stdout.out(loops_markdown(report), highlight=False)
     else:
         _loops_table(report)
@@ -119,35 +119,35 @@ def _verdict(report: LoopReport) -> str:
 
 
 def _loops_table(report: LoopReport) -> None:
-    stdout.print(f"[bold]mas triage loops[/] {escape(_summary(report))}")
+    print_line(f"[bold]mas triage loops[/] {escape(_summary(report))}")
     for line in _inputs(report):
-        stdout.print(f"  {escape(line)}")
-    table = Table(box=None, header_style="bold", pad_edge=False)
+        print_line(f"  {escape(line)}")
+    table = Grid(header_style="bold")
     for name in AGENT_COLUMNS:
         table.add_column(name, justify="left" if name == "agent" else "right", no_wrap=True)
     crews = bool(report.crews)
     for row in report.agents:
         table.add_row(*(escape(c) for c in _agent_cells(row, crews)))
-    print_table(stdout, table)
+    print_table(table)
     if report.unreadable():
-        stdout.print(f"[bold red]{escape(_verdict(report))}[/]")
+        print_line(f"[bold red]{escape(_verdict(report))}[/]")
     elif not report.findings:
-        stdout.print("[green]no loops found[/]")
+        print_line("[green]no loops found[/]")
     for number, finding in enumerate(report.findings[:SHOWN], start=1):
         _finding(report, number, finding)
     if report.found > SHOWN:
-        stdout.print(f"\n… and {report.found - SHOWN:,} more findings (--json lists them all)")
+        print_line(f"\n… and {report.found - SHOWN:,} more findings (--json lists them all)")
 
 
 def _finding(report: LoopReport, number: int, f: Finding) -> None:
     style = SEVERITY_STYLE[f.severity]
-    stdout.print(f"\n{number}. [{style}]{f.severity}[/] [bold]{f.detector}[/]: {escape(f.message)}")
-    stdout.print(f"   where: {escape(_where(f, bool(report.crews)))}")
+    print_line(f"\n{number}. [{style}]{f.severity}[/] [bold]{f.detector}[/]: {escape(f.message)}")
+    print_line(f"   where: {escape(_where(f, bool(report.crews)))}")
     if when := _when(f):
-        stdout.print(f"   when: {escape(when)}")
-    stdout.print(f"   evidence: {escape(f.pattern)} · {escape(_span(report, f))}")
-    stdout.print(f"   spent inside: {spent(f)}")
-    stdout.print(f"   fix: {escape(f.fix)}")
+        print_line(f"   when: {escape(when)}")
+    print_line(f"   evidence: {escape(f.pattern)} · {escape(_span(report, f))}")
+    print_line(f"   spent inside: {spent(f)}")
+    print_line(f"   fix: {escape(f.fix)}")
 
 
 def spent(f: Finding) -> str:
@@ -226,13 +226,13 @@ def bad_lines(report: LoopReport) -> None:
     """How many lines were skipped, and the first few with their numbers (on stderr)."""
     if not report.bad.count:
         return
-    stderr.print(
+    eprint(
         f"[yellow]skipped {report.bad.count:,} unreadable "
         f"line{'s' if report.bad.count != 1 else ''}[/]"
     )
     for bad in report.bad.first:
         where = f"{bad.source}:{bad.line}" if bad.line else bad.source
-        stderr.print(f"  {escape(where)}: {escape(bad.reason)}")
+        eprint(f"  {escape(where)}: {escape(bad.reason)}")
 
 
 def loops_json(report: LoopReport) -> dict[str, Any]:
@@ -361,11 +361,11 @@ def state_report(report: StateReport, fmt: str) -> None:
     log = f" · log {report.log}" if report.log else ""
     keys = f"{report.keys} key{'s' if report.keys != 1 else ''}"
     head = f"{report.source} · {keys} · {report.schema}{log}"
-    stdout.print(f"[bold]mas triage state[/] {escape(head)}")
+    print_line(f"[bold]mas triage state[/] {escape(head)}")
     if not report.problems:
-        stdout.print("[green]state is clean[/]")
+        print_line("[green]state is clean[/]")
         return
-    table = Table(box=None, header_style="bold", pad_edge=False)
+    table = Grid(header_style="bold")
     for name in ("key", "problem", "what", "last writer", "where", "fix"):
         table.add_column(name, no_wrap=name in ("key", "problem"))
     for p in report.problems:
@@ -377,4 +377,4 @@ def state_report(report: StateReport, fmt: str) -> None:
             escape(p.where or "-"),
             escape(p.hint),
         )
-    print_table(stdout, table)
+    print_table(table)

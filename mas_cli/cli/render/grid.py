@@ -1,0 +1,167 @@
+"""Tables and trees of our own, built without rich, laid out without it where its bytes are known.
+
+A `Grid` is the one shape of table mas prints (no box, no edge padding, columns justified left
+or right, maybe a style per column or row); a `Branch` is a tree of markup labels. `table_lines`
+and `tree_lines` give the exact text rich writes for them to a stream that is no terminal, when
+every cell fits its line whole and every character has a width known here (rich's own widths);
+otherwise None, and render/fit.py builds the rich Table or Tree and draws it as before.
+tests/test_render_grid.py holds the two to the same bytes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from mas_cli.cli.render.plain import cell_text, label_text
+
+Justify = Literal["left", "right"]
+
+# rich.cells: the characters rich counts one cell wide without a table (_SINGLE_CELL_UNICODE_RANGES)
+_NARROW_RANGES = ((0x20, 0x7E), (0xA0, 0xAC), (0xAE, 0x2FF), (0x370, 0x482), (0x2500, 0x25FC),
+                  (0x2800, 0x28FF))  # fmt: skip
+_NARROW = frozenset(
+    [chr(c) for start, end in _NARROW_RANGES for c in range(start, end + 1)] + list("→←≥≤✓✗…—")
+)
+# two cells wide in every Unicode version rich knows: kana, CJK ideographs, Hangul syllables
+_WIDE_RANGES = ((0x3041, 0x3096), (0x30A1, 0x30FA), (0x4E00, 0x9FFF), (0xAC00, 0xD7A3))
+_TRAILING_BLANKS = re.compile(r"[ \t]+(?=\n)")
+
+GUIDES = ("    ", "│   ", "├── ", "└── ")  # rich.tree.Tree.TREE_GUIDES[0]
+ASCII_GUIDES = ("    ", "|   ", "+-- ", "`-- ")  # drawn when the stream's encoding is not utf
+SPACE, CONTINUE, FORK, END = range(4)
+
+
+@dataclass(frozen=True)
+class GridColumn:
+    """A column: its header (markup), justification, wrapping and style."""
+
+    header: str
+    justify: Justify = "left"
+    no_wrap: bool = False
+    style: str | None = None
+
+
+@dataclass
+class Grid:
+    """A table as rich's `Table(box=None, pad_edge=False)` draws it; rows of markup."""
+
+    header_style: str | None = "table.header"  # rich's default
+    columns: list[GridColumn] = field(default_factory=list)
+    rows: list[tuple[list[str], str | None]] = field(default_factory=list)
+
+    def add_column(
+        self,
+        header: str,
+        *,
+        justify: Justify = "left",
+        no_wrap: bool = False,
+        style: str | None = None,
+    ) -> None:
+        """A column, as rich's Table.add_column."""
+        self.columns.append(GridColumn(header, justify, no_wrap, style))
+
+    def add_row(self, *cells: str, style: str | None = None) -> None:
+        """A row of markup cells (missing ones empty), as rich's Table.add_row."""
+        if len(cells) > len(self.columns):
+            raise ValueError(f"a row of {len(cells)} cells for {len(self.columns)} columns")
+        self.rows.append(([*cells, *[""] * (len(self.columns) - len(cells))], style))
+
+
+@dataclass
+class Branch:
+    """A tree node: a label of markup and the branches under it, as rich's Tree."""
+
+    label: str
+    children: list[Branch] = field(default_factory=list)
+
+    def add(self, label: str) -> Branch:
+        """A child branch, returned to add to."""
+        child = Branch(label)
+        self.children.append(child)
+        return child
+
+
+def width_of(text: str) -> int | None:
+    """The cells `text` takes as rich counts them; None for a character not known here."""
+    if _NARROW.issuperset(text):
+        return len(text)
+    cells = 0
+    for char in text:
+        if char in _NARROW:
+            cells += 1
+        elif any(start <= ord(char) <= end for start, end in _WIDE_RANGES):
+            cells += 2
+        else:
+            return None
+    return cells
+
+
+def _measured(
+    markup: str, text_of: Callable[[str], str | None] = cell_text
+) -> tuple[str, int] | None:
+    """A cell's text and width, or None when rich alone can tell them (a line break, a tab)."""
+    text = text_of(markup)
+    if text is None or "\n" in text or "\t" in text:
+        return None
+    cells = width_of(text)
+    return None if cells is None else (text, cells)
+
+
+def table_lines(grid: Grid, width: int) -> str | None:
+    """What rich writes for `grid` on a console `width` wide that is no terminal, or None."""
+    last = len(grid.columns) - 1
+    if last < 0:
+        return None
+    rows = [[c.header for c in grid.columns], *(cells for cells, _ in grid.rows)]
+    measured = [[_measured(cell) for cell in row] for row in rows]
+    if any(cell is None for row in measured for cell in row):
+        return None
+    cells = [[cell for cell in row if cell is not None] for row in measured]
+    pads = [(i > 0) + (i < last) for i in range(last + 1)]
+    widths = [max(row[i][1] for row in cells) for i in range(last + 1)]
+    widths = [w if w + p else 1 for w, p in zip(widths, pads, strict=True)]  # rich's `or 1`
+    if sum(widths) + sum(pads) > width:
+        return None  # rich would wrap or fold it
+    justify = [c.justify for c in grid.columns]
+    lines = [
+        "  ".join(_fitted(*cell, w, j) for cell, w, j in zip(row, widths, justify, strict=True))
+        for row in cells
+    ]
+    return _TRAILING_BLANKS.sub("", "\n".join(lines) + "\n")
+
+
+def _fitted(text: str, cells: int, width: int, justify: Justify) -> str:
+    """The cell padded to its column, as rich's Lines.justify does it."""
+    if justify == "right":
+        text = text.rstrip()
+        return " " * (width - (width_of(text) or 0)) + text
+    return text + " " * (width - cells)
+
+
+def tree_lines(root: Branch, width: int, *, ascii_only: bool = False) -> str | None:
+    """What rich writes for the tree (`soft_wrap=False`) on a console `width` wide that is no
+    terminal, or None when a label would wrap or rich alone can measure it."""
+    guides = ASCII_GUIDES if ascii_only else GUIDES
+    lines: list[str] = []
+    if not _branch_lines(root, [], guides, width, lines):
+        return None
+    return _TRAILING_BLANKS.sub("", "\n".join(lines) + "\n")
+
+
+def _branch_lines(
+    node: Branch, prefix: list[int], guides: tuple[str, ...], width: int, lines: list[str]
+) -> bool:
+    measured = _measured(node.label, label_text)
+    room = width - 4 * len(prefix)
+    if measured is None or room < 1 or measured[1] > room:
+        return False
+    lines.append("".join(guides[g] for g in prefix) + measured[0])
+    above = [{FORK: CONTINUE, END: SPACE}.get(g, g) for g in prefix]  # the lines go on
+    for i, child in enumerate(node.children):
+        guide = END if i == len(node.children) - 1 else FORK
+        if not _branch_lines(child, [*above, guide], guides, width, lines):
+            return False
+    return True
