@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Literal
+
+from msgspec import Struct, field
 
 from mas_cli.cli.render.plain import cell_text, label_text
 
@@ -34,8 +35,7 @@ ASCII_GUIDES = ("    ", "|   ", "+-- ", "`-- ")  # drawn when the stream's encod
 SPACE, CONTINUE, FORK, END = range(4)
 
 
-@dataclass(frozen=True)
-class GridColumn:
+class GridColumn(Struct, frozen=True):
     """A column: its header (markup), justification, wrapping and style."""
 
     header: str
@@ -44,8 +44,7 @@ class GridColumn:
     style: str | None = None
 
 
-@dataclass
-class Grid:
+class Grid(Struct):
     """A table as rich's `Table(box=None, pad_edge=False)` draws it; rows of markup."""
 
     header_style: str | None = "table.header"  # rich's default
@@ -70,8 +69,7 @@ class Grid:
         self.rows.append(([*cells, *[""] * (len(self.columns) - len(cells))], style))
 
 
-@dataclass
-class Branch:
+class Branch(Struct):
     """A tree node: a label of markup and the branches under it, as rich's Tree."""
 
     label: str
