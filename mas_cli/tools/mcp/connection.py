@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO, cast
 
 from mas_cli.redact import Secrets
+from mas_cli.tools.mcp.lines import LIMIT, LINE_LIMIT, LineLimit
 from mas_cli.tools.mcp.replies import mended
 
 if TYPE_CHECKING:
@@ -66,6 +67,8 @@ class Launch:
     stamps: tuple[str, ...] = ()
     """stdio: path, size and modification time of the program and of each file its argv
     names (`server.py`): the server's code, for the cache key."""
+    line_limit: int = LINE_LIMIT
+    """stdio: the longest line (one message) read from its stdout; a longer one breaks it."""
 
 
 class Connection:
@@ -80,8 +83,9 @@ class Connection:
         self._closing = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stderr: TextIO | None = None
-        self._refused: str | None = None
         self._freed = 0
+        self._lines = LineLimit(launch.line_limit)
+        self._refused: str | None = None
         """The last HTTP error status the server answered with (`HTTP 401 Unauthorized`): the
         SDK's own message says only "Server returned an error response"."""
 
@@ -103,6 +107,7 @@ class Connection:
             await self._fail(f"it did not start within {timeout:g}s")
         if self._session is None:
             reason = describe(self._failure) if self._failure else "it ended at once"
+            reason = self._lines.why() if self._lines.passed else reason
             await self._fail(f"{reason} ({self._refused})" if self._refused else reason)
 
     async def _fail(self, reason: str) -> NoReturn:
@@ -141,6 +146,7 @@ class Connection:
     def why_gone(self, exc: BaseException | None = None) -> str:
         """`the MCP server files is gone: MCPError: Connection closed; its stderr ends: ...`."""
         reason = describe(exc or self._failure) if (exc or self._failure) else "it stopped"
+        reason = self._lines.why() if self._lines.passed else reason
         return self._explain(f"the MCP server {self.launch.name} is gone: {reason}")
 
     async def close(self, *, keep_stderr: bool = False, at_once: bool = False) -> None:
@@ -164,6 +170,7 @@ class Connection:
             self._stderr = None
 
     async def _own(self) -> None:
+        LIMIT.set(self._lines)  # for the SDK's stdout reader, a task started inside this one
         try:
             async with AsyncExitStack() as stack:
                 read, write = await stack.enter_async_context(self._transport())

@@ -25,6 +25,7 @@ from mas_cli.tools.base import IDEMPOTENCY_PARAM, Tool
 from mas_cli.tools.command import reaped, stamp
 from mas_cli.tools.environment import tool_environment
 from mas_cli.tools.mcp.connection import Launch, StartFailed
+from mas_cli.tools.mcp.lines import line_limit
 from mas_cli.tools.mcp.tool import McpTool, Server
 
 if TYPE_CHECKING:
@@ -131,7 +132,17 @@ def launch(crew: Crew, name: str) -> Launch:
     argv = tuple(reaped([program, *server.command[1:]]))
     cwd = base / server.cwd if server.cwd else base
     stamps = file_stamps([program, *server.command[1:]], cwd)
-    return Launch(name, server.start_timeout_s, argv, cwd, env, secrets=secrets, stamps=stamps)
+    limit = line_limit(spec.max_output_bytes)
+    return Launch(
+        name,
+        server.start_timeout_s,
+        argv,
+        cwd,
+        env,
+        secrets=secrets,
+        stamps=stamps,
+        line_limit=limit,
+    )
 
 
 def file_stamps(argv: list[str], cwd: Path) -> tuple[str, ...]:
