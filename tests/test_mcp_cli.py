@@ -379,3 +379,18 @@ def test_an_estimate_starts_no_server_and_calls_no_tool(tmp_path: Path) -> None:
     # What leaves the mark: validate starts the server (as a run does).
     assert runner.invoke(app, ["validate", str(path)]).exit_code == 0
     assert (tmp_path / "c" / "starts.txt").exists()
+
+
+def test_validate_reports_an_empty_variable_at_its_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EMPTY_TOKEN_IN_TESTS", "")
+    tools = 'srv:\n  mcp: {url: "http://127.0.0.1:9/mcp", headers: {Authorization: "Bearer ${EMPTY_TOKEN_IN_TESTS}"}}\n'
+    path = write(tmp_path / "c", crew_text(tools, "- text: done"))
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2, result.output
+    assert (
+        f"{path}:4:67: tools.srv.mcp.headers.Authorization: EMPTY_TOKEN_IN_TESTS is set but empty"
+        in result.stderr
+    )
+    assert "HTTP" not in result.stderr  # found before any request, not as the server's refusal

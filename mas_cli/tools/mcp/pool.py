@@ -17,7 +17,7 @@ from mas_cli.llm.keys import crew_secrets, model_keys
 from mas_cli.spec import mcp as spec_mcp
 from mas_cli.spec.checks import schema_problems
 from mas_cli.spec.findings import did_you_mean, dotted
-from mas_cli.spec.loader import Crew
+from mas_cli.spec.loader import Crew, locate_findings
 from mas_cli.spec.models import JsonSchema, ToolSpec
 from mas_cli.spec.toolchecks import resolve_program, unfound_program
 from mas_cli.tools import ScrubbedTool, scrubbed
@@ -113,9 +113,11 @@ def launch(crew: Crew, name: str) -> Launch:
     spec = crew.spec.tools[name]
     server = spec.mcp
     assert server is not None
-    missing = [m for m in spec_mcp.missing_variables(crew.spec) if m.startswith(f"tools.{name}.")]
-    if missing:
-        raise UsageError(f"{crew.path}: {missing[0]}", hint="export it before the run")
+    unusable = [f for f in spec_mcp.unusable_variables(crew.spec) if f.path[1] == name]
+    if unusable:  # `file:line:col: tools.NAME.mcp...: VAR is not set` (or set but empty)
+        found = locate_findings(crew.path, unusable[:1])[0]
+        where = f"{found.file}:{found.line}:{found.col}" if found.line else found.file
+        raise UsageError(f"{where}: {found.path}: {found.message}", hint=found.hint)
     secrets = crew_secrets(crew.spec)
     if server.url is not None:
         headers = {k: spec_mcp.expand(v) for k, v in server.headers.items()}
