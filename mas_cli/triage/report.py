@@ -121,6 +121,8 @@ class Input:
     skipped: int
     cut_short: bool = False
     """A JSON document whose reading stopped with more of it unread than read."""
+    ended_early: bool = False
+    """A compressed input whose stream ended before its end (a gzip file cut short)."""
 
     @property
     def unreadable(self) -> bool:
