@@ -11,7 +11,9 @@ import sys
 from pathlib import Path
 
 import anyio
+from mcpkit import RAW
 
+from mas_cli.tools.mcp.connection import Connection, Launch, StartFailed
 from mas_cli.tools.mcp.lines import LIMIT, LineLimit, WholeLines, read_in_whole_lines
 
 
@@ -64,6 +66,26 @@ def test_a_line_past_the_limit_ends_the_stream_and_closes_it() -> None:
     assert (passed, closed) == (True, True)
     got, passed, _ = anyio.run(limited, pieces[:3], 100)
     assert (got, passed) == (["a" * 60 + "\n", "b" * 60 + "\n"], False)
+    got, passed, closed = anyio.run(limited, [b"a" * 150 + b"\nb"], 100)  # whole, yet too long
+    assert (got, passed, closed) == ([], True, True)
+
+
+def test_a_server_whose_handshake_passes_the_limit_does_not_start(tmp_path: Path) -> None:
+    async def start() -> str:
+        argv = (sys.executable, str(RAW), "bad-schema")
+        launch = Launch("raw", 30, argv, tmp_path, {"PATH": os.environ["PATH"]}, line_limit=100)
+        connection = Connection(launch)
+        try:
+            await connection.start()
+        except StartFailed as exc:
+            return str(exc)
+        await connection.close()
+        return "started"
+
+    assert anyio.run(start) == (
+        "it wrote a line of more than 100 bytes to stdout, the most one message may take "
+        "(a larger max_output_bytes allows more)"
+    )
 
 
 PEAK = """

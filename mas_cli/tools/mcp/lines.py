@@ -16,7 +16,7 @@ from __future__ import annotations
 import codecs
 import contextvars
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 LINE_LIMIT = 64 * 2**20
 """Bytes a stdio server's line (one message) may take at least: above 50 MB replies read."""
@@ -30,10 +30,10 @@ class LineLimit:
     passed: bool = False
 
     def why(self) -> str:
-        """`it wrote a line of more than 64 MiB to stdout ...`, for the connection's message."""
+        """`it wrote a line of more than 64 MiB to stdout, ...`, for the connection's message."""
         return (
-            f"it wrote a line of more than {_size(self.limit)} to stdout with no end "
-            "(one message may take at most that; raise max_output_bytes to allow more)"
+            f"it wrote a line of more than {_size(self.limit)} to stdout, the most one message "
+            "may take (a larger max_output_bytes allows more)"
         )
 
 
@@ -80,20 +80,33 @@ class WholeLines:
             if not cut:
                 await self._hold(data)
                 continue
+            if self._too_long(data[:cut]):
+                await self._broken()
             lines = "".join([*self._held, self._decoder.decode(data[:cut])])
             self._held, self._held_bytes = [], 0
-            if cut < len(data):  # checked with the next chunk: these lines go out first
-                self._held, self._held_bytes = [self._decoder.decode(data[cut:])], len(data) - cut
+            if cut < len(data):
+                await self._hold(data[cut:])
             return lines
 
     async def _hold(self, data: bytes) -> None:
         """Keep the start of an unfinished line; past the limit, end the stream."""
         self._held_bytes += len(data)
         if self._held_bytes > self._limit.limit:
-            self._held, self._limit.passed = [], True
-            await self._stream.aclose()
-            raise StopAsyncIteration
+            await self._broken()
         self._held.append(self._decoder.decode(data))
+
+    def _too_long(self, whole: bytes) -> bool:
+        """Whether a line these whole lines end (the held one first) is past the limit."""
+        limit = self._limit.limit
+        if self._held_bytes + whole.find(b"\n") > limit:
+            return True
+        return len(whole) > limit and any(len(line) > limit for line in whole.split(b"\n"))
+
+    async def _broken(self) -> NoReturn:
+        """Drop what is held, close the stream (the SDK drains nothing more) and end it."""
+        self._held, self._limit.passed = [], True
+        await self._stream.aclose()
+        raise StopAsyncIteration
 
 
 def _size(count: int) -> str:
