@@ -4,10 +4,15 @@ reply of N bytes (20 MB: 4.4 s of CPU; 50 MB: past a 20 s timeout)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import http.server
 import json
 import os
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
@@ -138,3 +143,85 @@ def test_a_line_that_never_ends_breaks_the_server_and_memory_stays_bounded(
     assert "the MCP server raw is gone: it wrote a line of more than 64 MiB" in call["error"]
     assert "after one restart" in call["error"]  # a broken server fails the task, as a dead one
     assert "line of more than 64 MiB" in (found["task"] or "")
+
+
+@contextlib.contextmanager
+def endless_json_server() -> Iterator[str]:
+    """An HTTP MCP endpoint whose tools/call reply is a JSON body that never ends."""
+
+    class Endless(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            message = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)))
+            if "id" not in message:
+                return self._send(202, b"")
+            if message.get("method") == "tools/call":
+                return self._endless(message["id"])
+            result: dict = {"tools": [{"name": "good", "inputSchema": {"type": "object"}}]}
+            if message.get("method") == "initialize":
+                version = message["params"]["protocolVersion"]
+                info = {"name": "endless", "version": "1"}
+                result = {"protocolVersion": version, "capabilities": {}, "serverInfo": info}
+            reply = {"jsonrpc": "2.0", "id": message["id"], "result": result}
+            return self._send(200, json.dumps(reply).encode())
+
+        def _endless(self, ident: int) -> None:
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("transfer-encoding", "chunked")
+            self.end_headers()
+            start = (
+                b'{"jsonrpc": "2.0", "id": %d, "result": {"content": [{"type": "text", "text": "'
+                % ident
+            )
+            with contextlib.suppress(OSError):  # until mas hangs up
+                for piece in [start, *[b"x" * 65_536] * 2_000]:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+
+        def _send(self, code: int, body: bytes) -> None:
+            self.send_response(code)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            self._send(405, b"")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    class Quiet(http.server.ThreadingHTTPServer):
+        def handle_error(self, *args: object) -> None:
+            pass  # mas hanging up mid-reply is the point
+
+    server = Quiet(("127.0.0.1", 0), Endless)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/mcp"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_an_http_reply_past_the_limit_fails_its_call_not_memory() -> None:
+    # The SDK read a JSON reply whole (`response.aread()`): a body without end grew mas by
+    # what the server sent (200 MB: 227 MB) until timeout_s. Now it is read up to the limit.
+    async def call(url: str) -> str:
+        connection = Connection(Launch("endless", 10, url=url, line_limit=1_000_000))
+        await connection.start()
+        try:
+            await asyncio.wait_for(connection.call("good", {}), 20)
+        except Exception as exc:  # the MCPError the SDK makes of it
+            return str(getattr(exc, "message", exc))
+        finally:
+            await connection.close()
+        return "replied"
+
+    with endless_json_server() as url:
+        said = anyio.run(call, url)
+    assert (
+        "the server's reply is longer than 1,000,000 bytes, the most one message may take" in said
+    )

@@ -18,6 +18,7 @@ import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO, cast
 
@@ -194,7 +195,7 @@ class Connection:
 
     def _transport(self) -> AbstractAsyncContextManager[Any]:
         if self.launch.url is not None:
-            return _http(self.launch.url, self.launch.headers, self._note_refusal)
+            return _http(self.launch, self._note_refusal)
         from mcp import StdioServerParameters, stdio_client
 
         from mas_cli.tools.mcp.lines import read_in_whole_lines
@@ -255,16 +256,22 @@ class Connection:
 
 @contextlib.asynccontextmanager
 async def _http(
-    url: str, headers: dict[str, str], on_response: Callable[[Any], Awaitable[None]]
+    launch: Launch, on_response: Callable[[Any], Awaitable[None]]
 ) -> AsyncIterator[Any]:
     from mcp.client.streamable_http import streamable_http_client
     from mcp.shared._httpx_utils import create_mcp_http_client
 
+    from mas_cli.tools.mcp.httpcap import cap_json_reply
+
+    assert launch.url is not None
     async with (
-        create_mcp_http_client(headers=headers) as client,
-        streamable_http_client(url, http_client=client) as streams,
+        create_mcp_http_client(headers=launch.headers) as client,
+        streamable_http_client(launch.url, http_client=client) as streams,
     ):
-        client.event_hooks["response"].append(on_response)
+        client.event_hooks["response"] += [
+            on_response,
+            partial(cap_json_reply, limit=launch.line_limit),
+        ]
         yield streams
 
 

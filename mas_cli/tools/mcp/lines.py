@@ -1,4 +1,5 @@
-"""A stdio server's stdout for the SDK's reader, in whole lines, each at most a limit long.
+"""A stdio server's stdout for the SDK's reader, in whole lines, each at most a limit long
+(an HTTP server's replies: see httpcap.py).
 
 The SDK's reader (mcp 2.3, `mcp/client/stdio.py`) joins each chunk it reads to the unfinished
 line it holds (`buffer + chunk`), so a reply of N bytes costs about N² / 64 KB of copying: a
@@ -32,7 +33,7 @@ class LineLimit:
     def why(self) -> str:
         """`it wrote a line of more than 64 MiB to stdout, ...`, for the connection's message."""
         return (
-            f"it wrote a line of more than {_size(self.limit)} to stdout, the most one message "
+            f"it wrote a line of more than {size_text(self.limit)} to stdout, the most one message "
             "may take (a larger max_output_bytes allows more)"
         )
 
@@ -109,7 +110,7 @@ class WholeLines:
         raise StopAsyncIteration
 
 
-def _size(count: int) -> str:
+def size_text(count: int) -> str:
     """`64 MiB`, or bytes when not a whole number of MiB."""
     mib, rest = divmod(count, 2**20)
     return f"{mib} MiB" if mib and not rest else f"{count:,} bytes"
