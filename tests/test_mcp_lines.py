@@ -146,8 +146,9 @@ def test_a_line_that_never_ends_breaks_the_server_and_memory_stays_bounded(
 
 
 @contextlib.contextmanager
-def endless_json_server() -> Iterator[str]:
-    """An HTTP MCP endpoint whose tools/call reply is a JSON body that never ends."""
+def replying_server(sse: bool = False, mb: int = 0) -> Iterator[str]:
+    """An HTTP MCP endpoint whose tools/call reply is a JSON body that never ends, or (`sse`)
+    an SSE event of `mb` megabytes of text (none: one that never ends)."""
 
     class Endless(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -168,15 +169,15 @@ def endless_json_server() -> Iterator[str]:
 
         def _endless(self, ident: int) -> None:
             self.send_response(200)
-            self.send_header("content-type", "application/json")
+            self.send_header("content-type", "text/event-stream" if sse else "application/json")
             self.send_header("transfer-encoding", "chunked")
             self.end_headers()
-            start = (
-                b'{"jsonrpc": "2.0", "id": %d, "result": {"content": [{"type": "text", "text": "'
-                % ident
-            )
+            start = b'{"jsonrpc": "2.0", "id": %d, "result": {"content": [{"type": "text", ' % ident
+            start = (b"data: " if sse else b"") + start + b'"text": "'
+            pieces = [start, *[b"x" * 65_536] * (mb * 16 or 2_000)]
+            pieces += [b'"}]}}\n\n', b""] if mb else []  # the end of the reply, then of the body
             with contextlib.suppress(OSError):  # until mas hangs up
-                for piece in [start, *[b"x" * 65_536] * 2_000]:
+                for piece in pieces:
                     self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
 
         def _send(self, code: int, body: bytes) -> None:
@@ -206,22 +207,34 @@ def endless_json_server() -> Iterator[str]:
         server.server_close()
 
 
+async def call(url: str, limit: int) -> str:
+    """One call of the tool `good`; what it answered, or its error."""
+    connection = Connection(Launch("h", 10, url=url, line_limit=limit))
+    await connection.start()
+    try:
+        result = await asyncio.wait_for(connection.call("good", {}), 20)
+    except Exception as exc:  # the MCPError the SDK makes of it
+        return str(getattr(exc, "message", exc))
+    finally:
+        await connection.close()
+    return f"replied {len(result.content[0].text)}"  # type: ignore[union-attr]
+
+
 def test_an_http_reply_past_the_limit_fails_its_call_not_memory() -> None:
     # The SDK read a JSON reply whole (`response.aread()`): a body without end grew mas by
     # what the server sent (200 MB: 227 MB) until timeout_s. Now it is read up to the limit.
-    async def call(url: str) -> str:
-        connection = Connection(Launch("endless", 10, url=url, line_limit=1_000_000))
-        await connection.start()
-        try:
-            await asyncio.wait_for(connection.call("good", {}), 20)
-        except Exception as exc:  # the MCPError the SDK makes of it
-            return str(getattr(exc, "message", exc))
-        finally:
-            await connection.close()
-        return "replied"
-
-    with endless_json_server() as url:
-        said = anyio.run(call, url)
+    with replying_server() as url:
+        said = anyio.run(call, url, 1_000_000)
     assert (
         "the server's reply is longer than 1,000,000 bytes, the most one message may take" in said
     )
+
+
+def test_an_sse_reply_is_bounded_by_the_same_limit_not_1_mib() -> None:
+    # The SDK bounds an SSE event at 1 MiB and ends the stream past it: a 2 MB reply over SSE
+    # made the server "gone" (restarted, then the task failed), where JSON took it.
+    with replying_server(sse=True, mb=2) as url:
+        assert anyio.run(call, url, 64 * 2**20) == f"replied {2 * 2**20}"
+    with replying_server(sse=True) as url:
+        said = anyio.run(call, url, 1_000_000)
+    assert "exceeded the 1000000 byte limit" in said

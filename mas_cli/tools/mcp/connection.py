@@ -264,9 +264,12 @@ async def _http(
     from mas_cli.tools.mcp.httpcap import cap_json_reply
 
     assert launch.url is not None
+    # An SSE event may take what a JSON reply may: the SDK's own bound (1 MiB) made a 2 MB
+    # reply a server that died.
+    limit = launch.line_limit
     async with (
         create_mcp_http_client(headers=launch.headers) as client,
-        streamable_http_client(launch.url, http_client=client) as streams,
+        streamable_http_client(launch.url, http_client=client, max_sse_event_size=limit) as streams,
     ):
         client.event_hooks["response"] += [
             on_response,

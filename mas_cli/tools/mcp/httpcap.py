@@ -3,7 +3,7 @@
 The SDK reads a JSON reply whole (`response.aread()`), so a body without end held all the
 server sent: 200 MB grew mas by 227 MB until timeout_s. Past the limit the read fails with a
 StreamError, which the SDK makes that call's error; the connection stays. An SSE stream is
-left alone: the SDK bounds each of its events (1 MiB).
+left alone: the SDK bounds each of its events (to the same limit, see connection._http).
 """
 
 from __future__ import annotations
