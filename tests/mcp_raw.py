@@ -17,6 +17,7 @@ python mcp_raw.py twice        # offers the tool good twice, with two input sche
 python mcp_raw.py stderr-flood # writes 3 MB to stderr, then "last words", then serves
 python mcp_raw.py big          # answers a call with `mb` megabytes of text (bench)
 python mcp_raw.py surrogate    # answers a call with a file name's stray byte as `\\udcff`
+python mcp_raw.py endless      # answers a call with `mb` megabytes and no newline, then waits
 """
 
 from __future__ import annotations
@@ -93,6 +94,12 @@ def serve() -> None:
         elif method == "tools/call" and MODE == "big":
             mb = float((request["params"].get("arguments") or {}).get("mb", 1))
             answer(request, {"content": [{"type": "text", "text": "x" * int(mb * 2**20)}]})
+        elif method == "tools/call" and MODE == "endless":
+            mb = int((request["params"].get("arguments") or {}).get("mb", 1))
+            for _ in range(mb):  # a megabyte at a time: the server's own memory stays small
+                sys.stdout.write("x" * 2**20)
+            sys.stdout.flush()
+            time.sleep(60)
         elif method == "tools/call" and MODE == "surrogate":
             # What a Python server writes for a file name that is not UTF-8 (os.listdir
             # decodes its stray byte to a lone surrogate; json.dumps escapes it as is).

@@ -392,7 +392,8 @@ def test_repeat_keeps_digests_not_every_output(crew: Path) -> None:
     import tracemalloc
 
     from mas_cli.spec.loader import load_crew
-    from mas_cli.tools.tooltest import exercise, pick_tool, to_json
+    from mas_cli.tools.testresult import to_json
+    from mas_cli.tools.tooltest import exercise, pick_tool
 
     tool = pick_tool(load_crew(crew), "long_text")
     tracemalloc.start()

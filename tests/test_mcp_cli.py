@@ -350,3 +350,47 @@ def test_ctrl_c_while_validate_starts_a_server_exits_130(tmp_path: Path) -> None
         assert proc.returncode in (130, -signal.SIGINT), (delay, err)
         assert b"interrupted" in err, (delay, err)
         assert b"Traceback" not in err
+
+
+def test_an_estimate_starts_no_server_and_calls_no_tool(tmp_path: Path) -> None:
+    # README: --estimate is a dry run that keeps nothing and calls no provider; it started
+    # every MCP server an agent names (an `npx -y` one: a download) and ran its
+    # deterministic tools.
+    tools = stdio_server("kind: {add: deterministic}\n").replace(
+        "]}", '], env: {COUNT_STARTS: "1"}}'
+    )
+    crew = (
+        "name: dry\nmodels: {m: openai:gpt-4o-mini}\ntools:\n"
+        + "\n".join(f"  {line}" for line in tools.splitlines())
+        + "\nagents:\n  one: {role: Adder, model: m, tools: [srv.add]}\n"
+        + "  all: {role: Everything, model: m, tools: [srv]}\n"
+        + "tasks:\n  - {id: add, agent: one, prompt: Add.}\n  - {id: rest, agent: all, prompt: Go.}\n"
+    )
+    path = write(tmp_path / "c", crew)
+    result = runner.invoke(app, ["run", str(path), "--estimate"])
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "c" / "starts.txt").exists()
+    assert not (tmp_path / "c" / "calls.txt").exists()
+    assert "! MCP servers not started in a dry run" in result.stdout
+    assert "dry run: srv (tools answer with placeholders" in result.stdout
+    doc = json.loads(runner.invoke(app, ["run", str(path), "--estimate", "--json"]).stdout)
+    assert doc["servers_not_started"] == ["srv"]
+    assert not (tmp_path / "c" / "starts.txt").exists()
+    # What leaves the mark: validate starts the server (as a run does).
+    assert runner.invoke(app, ["validate", str(path)]).exit_code == 0
+    assert (tmp_path / "c" / "starts.txt").exists()
+
+
+def test_validate_reports_an_empty_variable_at_its_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EMPTY_TOKEN_IN_TESTS", "")
+    tools = 'srv:\n  mcp: {url: "http://127.0.0.1:9/mcp", headers: {Authorization: "Bearer ${EMPTY_TOKEN_IN_TESTS}"}}\n'
+    path = write(tmp_path / "c", crew_text(tools, "- text: done"))
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2, result.output
+    assert (
+        f"{path}:4:67: tools.srv.mcp.headers.Authorization: EMPTY_TOKEN_IN_TESTS is set but empty"
+        in result.stderr
+    )
+    assert "HTTP" not in result.stderr  # found before any request, not as the server's refusal

@@ -506,3 +506,21 @@ def test_editing_the_server_file_invalidates_its_cache(tmp_path: Path, clean_env
     assert edited["cached"] is False
     assert edited["cache_key"] != first["cache_key"]
     assert (folder / "calls.txt").read_text() == "add\nadd\n"
+
+
+@pytest.mark.parametrize("value", ["", "  "])
+def test_an_empty_variable_stops_the_run_at_its_line(
+    tmp_path: Path, clean_env: Path, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    # `TOKEN=` counted as set: the server got an empty token (over HTTP, `Bearer `: a 401 that
+    # says nothing of the variable). Now it is an error at the line that names it.
+    monkeypatch.setenv("EMPTY_IN_TESTS", value)
+    tools = stdio_server("").replace("]}", '], env: {T: "${EMPTY_IN_TESTS}"}}')
+    path = write(tmp_path / "c", crew_text(tools, "- text: done"))
+    with pytest.raises(UsageError) as stopped:
+        run(path, clean_env)
+    assert str(stopped.value).startswith(f"{path}:4:75: ")
+    assert "tools.srv.mcp.env.T: EMPTY_IN_TESTS is set but empty" in str(stopped.value)
+    assert "if empty is meant, leave ${EMPTY_IN_TESTS} out" in str(stopped.value)
+    assert not (clean_env / "runs").exists()
+    assert not (tmp_path / "c" / "calls.txt").exists()

@@ -3,7 +3,9 @@ was read as what."""
 
 from __future__ import annotations
 
+import gzip
 import json
+import zlib
 from pathlib import Path
 
 import pytest
@@ -97,3 +99,42 @@ def test_garbage_on_standard_input_is_unreadable() -> None:
     assert "error: the verdict is unreadable, not clean: standard input read as text" in (
         result.stderr
     )
+
+
+def _whole_lines(packed: bytes) -> int:
+    """The whole lines a gzip stream's first bytes hold."""
+    return zlib.decompressobj(31).decompress(packed).count(b"\n")
+
+
+@pytest.mark.parametrize("keep", [10, 60, 454, -4])
+def test_a_gzip_log_cut_short_says_so_and_how_much_was_read(tmp_path: Path, keep: int) -> None:
+    # A cut in the header said "empty, or only blank lines"; one after a few lines said
+    # nothing at all (4 records of 33 read, "no line skipped"): the read ahead for the format
+    # sniffer met the cut and let it pass.
+    text = jsonl(run(*(llm(n) for n in range(1, 30))))
+    packed = gzip.compress(text.encode(), mtime=0)[:keep]
+    records = _whole_lines(packed)
+    log = tmp_path / "log.jsonl.gz"
+    log.write_bytes(packed)
+    result = loops(str(log))
+    said = result.stderr  # type: ignore[attr-defined]
+    assert "internal error" not in said
+    if records:
+        assert result.exit_code in (0, 1), said  # type: ignore[attr-defined]
+        line = f"{log}:{records + 1}: the gzip stream ends early: {records} records read before"
+        assert line in said
+        return
+    assert result.exit_code == 2  # type: ignore[attr-defined]
+    assert f"{log}: the gzip stream ends early, with no record whole before the cut" in said
+    assert "empty" not in said
+    assert "gzip -t FILE" in said
+
+
+def test_a_gzip_chat_document_cut_short_is_no_internal_error(tmp_path: Path) -> None:
+    chat = [{"role": "user", "content": "hi " * 50}, {"role": "assistant", "content": "ok"}] * 30
+    packed = gzip.compress(json.dumps(chat).encode(), mtime=0)
+    log = tmp_path / "chat.json.gz"
+    log.write_bytes(packed[: len(packed) // 2])
+    result = loops(str(log))
+    assert result.exit_code == 2, result.output  # type: ignore[attr-defined]
+    assert "the gzip stream ends early" in result.stderr  # type: ignore[attr-defined]

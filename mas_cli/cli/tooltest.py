@@ -10,7 +10,7 @@ import typer
 from mas_cli.cli.options import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, HomeOption
 
 if TYPE_CHECKING:
-    from mas_cli.tools.tooltest import ToolTest
+    from mas_cli.tools.testresult import ToolTest
 
 CrewOption = Annotated[
     Path | None,
@@ -87,7 +87,7 @@ def tool_test(
 def _exit_code(tests: list[ToolTest], *, all_tools: bool) -> int:
     """0 all good; 1 a tool failed, timed out or broke determinism, or (--all) no tool ran at
     all (each skipped or answered from the cache); 2 bad arguments given."""
-    from mas_cli.tools.tooltest import PASSING
+    from mas_cli.tools.testresult import PASSING
 
     if not all_tools and tests and tests[0].verdict == "bad_arguments":
         return EXIT_USAGE

@@ -27,7 +27,7 @@ from pydantic import Field, model_validator
 
 from mas_cli.redact import credentials
 from mas_cli.spec.base import Spec
-from mas_cli.spec.findings import Finding, did_you_mean
+from mas_cli.spec.findings import Finding, did_you_mean, dotted
 
 if TYPE_CHECKING:
     from mas_cli.spec.models import CrewSpec, ToolSpec
@@ -130,14 +130,26 @@ def templated(server: McpServerSpec) -> Iterator[tuple[tuple[str, ...], str]]:
 
 
 def missing_variables(crew: CrewSpec, environ: Mapping[str, str] | None = None) -> list[str]:
-    """`tools.search.mcp.headers.Authorization: SEARCH_TOKEN is not set`, one per unset name."""
+    """`tools.search.mcp.headers.Authorization: SEARCH_TOKEN is not set`, one per unset (or
+    empty) name."""
+    return [f"{dotted(f.path)}: {f.message}" for f in unusable_variables(crew, environ)]
+
+
+def unusable_variables(crew: CrewSpec, environ: Mapping[str, str] | None = None) -> list[Finding]:
+    """Each `${VAR}` that is not set, or is set to nothing (blanks only): an empty token is
+    no token, and would reach the server as `Bearer `. An empty value is written as such."""
     env = os.environ if environ is None else environ
     found = []
     for name, spec in servers(crew).items():
         assert spec.mcp is not None
         for path, text in templated(spec.mcp):
-            where = ".".join(("tools", name, "mcp", *path))
-            found += [f"{where}: {var} is not set" for var in variables(text) if var not in env]
+            where = ("tools", name, "mcp", *path)
+            for var in variables(text):
+                if var not in env:
+                    found.append(Finding(where, f"{var} is not set", "export it before the run"))
+                elif not env[var].strip():
+                    fix = f"give it a value, or, if empty is meant, leave ${{{var}}} out"
+                    found.append(Finding(where, f"{var} is set but empty", fix))
     return found
 
 

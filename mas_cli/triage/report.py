@@ -119,6 +119,8 @@ class Input(Struct, frozen=True):
     skipped: int
     cut_short: bool = False
     """A JSON document whose reading stopped with more of it unread than read."""
+    ended_early: bool = False
+    """A compressed input whose stream ended before its end (a gzip file cut short)."""
 
     @property
     def unreadable(self) -> bool:

@@ -166,8 +166,10 @@ def scan(sources: list[str], options: ScanOptions) -> LoopReport:
         with _no_gc():
             fmt, part = _read_source(name, len(report.units), options)
         report.sources.append((name, fmt))
-        cut_short = part.bad.cut_short > 0
-        report.inputs.append(Input(name, fmt, part.records, part.lines, part.bad.count, cut_short))
+        cut_short, ended = part.bad.cut_short > 0, part.bad.ended_early > 0
+        report.inputs.append(
+            Input(name, fmt, part.records, part.lines, part.bad.count, cut_short, ended)
+        )
         report.units.update({unit: Unit(name, first) for unit, first in part.units.items()})
         if options.rates_per_source:
             th = options.thresholds
@@ -192,17 +194,22 @@ def _read_source(name: str, unit: int, options: ScanOptions) -> tuple[str, Parti
     fmt = "text" if options.pattern else options.fmt
     fmt = sniff_source(source) if fmt == "auto" else fmt
     tally = Tally.for_format(fmt)
+    cut: TruncatedInput | None = None
     try:
         for line, record in read_records(source, fmt, part.bad, options.pattern):
             tally.observe(make_loc(unit, line), record)
             if tally.closed:
                 part.drain(tally, options.thresholds)
     except TruncatedInput as exc:
-        part.bad.add(name, 0, f"the input ends early ({exc}); what came before was read")
+        cut = exc
     finally:
         source.close()
     _close(tally, part, options.thresholds)
     part.lines = source.read - source.blank
+    if cut is not None:  # `the gzip stream ends early ...: 4 records read before the cut`
+        read = f"{part.records:,} record{'s' if part.records != 1 else ''}"
+        part.bad.add(name, source.read + 1, f"{cut}: {read} read before the cut")
+        part.bad.ended_early += 1
     return fmt, part
 
 

@@ -102,19 +102,30 @@ def _estimate(crew: Crew, options: RunOptions, *, as_json: bool) -> int:
     from mas_cli.cli import render
     from mas_cli.cli.render import cost as draw
     from mas_cli.cost.budget import worst_case_bound
-    from mas_cli.engine.estimate import estimate_crew, not_run
+    from mas_cli.engine.estimate import estimate_crew, not_run, not_started
 
     result, report = asyncio.run(estimate_crew(crew, options))
     bound, skipped = worst_case_bound(crew.spec), not_run(crew.spec.tools)
+    unstarted = not_started(crew)
     if as_json:
         render.json_out(
-            {"estimate": report.to_json(), "worst_case": bound.to_json(), "tools_not_run": skipped}
+            {
+                "estimate": report.to_json(),
+                "worst_case": bound.to_json(),
+                "tools_not_run": skipped,
+                "servers_not_started": unstarted,
+            }
         )
     else:
         draw.estimate(report, bound)
         if skipped:
             shown = ", ".join(f"{name} ({kind})" for name, kind in skipped.items())
             render.stdout.print(f"! tools not run in a dry run (placeholder answers): {shown}")
+        if unstarted:
+            render.stdout.print(
+                f"! MCP servers not started in a dry run: {', '.join(unstarted)} (tools answer"
+                " with placeholders; one the crew file does not name is not offered)"
+            )
     if result.status != "ok":
         render.stderr.print(f"the dry run ended {result.status}: {result.reason}")
     return EXIT_BY_STATUS[result.status]

@@ -183,6 +183,14 @@ def _nothing_readable(report: LoopReport, logs: list[str]) -> None:
     from mas_cli.errors import LogFormatError
 
     bad_lines(report)
+    cut = [i for i in report.inputs if i.ended_early]
+    if cut:  # not empty, not a format to name: a file cut short
+        named = ", ".join(i.path for i in cut)
+        raise LogFormatError(
+            f"{named}: the gzip stream ends early, with no record whole before the cut",
+            hint="it was cut short, by a copy or a download that did not finish or a full disk: "
+            "get it whole again; `gzip -t FILE` tells whether a copy is whole",
+        )
     if all(not i.lines and not i.skipped for i in report.inputs):  # not a format to name
         named = ", ".join("standard input" if i.path == "-" else i.path for i in report.inputs)
         raise LogFormatError(

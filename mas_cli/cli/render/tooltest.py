@@ -12,7 +12,7 @@ from mas_cli.cli.render.fit import print_table
 from mas_cli.cli.render.grid import Grid
 
 if TYPE_CHECKING:
-    from mas_cli.tools.tooltest import Latency, ToolTest
+    from mas_cli.tools.testresult import Latency, ToolTest
 
 MAX_LINES = 40
 MAX_CHARS = 4000
@@ -29,7 +29,7 @@ VERDICT_TEXT = {
 
 def tool_tests(tests: list[ToolTest], *, full: bool, as_json: bool, single: bool) -> None:
     """One tool's full report, or (--all) a summary table and the details of what failed."""
-    from mas_cli.tools.tooltest import to_json
+    from mas_cli.tools.testresult import to_json
 
     for test in tests:
         for warning in test.warnings:
@@ -111,7 +111,7 @@ def _figures(test: ToolTest) -> None:
 
 
 def _output(test: ToolTest, full: bool) -> None:
-    from mas_cli.tools.tooltest import pretty
+    from mas_cli.tools.testresult import pretty
 
     first = test.attempts[0].result
     failed = next((a.result for a in test.attempts if not a.result.ok), None)

@@ -30,6 +30,7 @@ from mas_cli.events.formats.source import (
     TOO_LONG,
     BadLines,
     LineSource,
+    ended_by,
     mostly_left,
     open_binary,
 )
@@ -142,6 +143,7 @@ class _Joined:
     def __init__(self, source: LineSource) -> None:
         self.buffer = b"".join(source.head)
         self.handle: BinaryIO = source.handle
+        self.ended = source.ended
 
     def read(self, size: int = -1) -> bytes:
         if size == 0:  # ijson asks for nothing first, to learn whether it reads bytes
@@ -149,6 +151,8 @@ class _Joined:
         if self.buffer:
             data, self.buffer = self.buffer, b""
             return data
+        if self.ended:  # the read ahead met a gzip stream's cut: what follows reads as nothing
+            raise EOFError(self.ended)
         return self.handle.read(size if size > 0 else 1 << 16)
 
 
@@ -236,6 +240,11 @@ class _Reader(Struct):
         try:
             for path, value in json_parts(counted):
                 yield from walk.part(path, value)
+        except (OSError, EOFError) as exc:  # a gzip stream cut short: the parts before it read
+            self.bad.add(self.name, self.records, f"{ended_by(exc)}: what came before was read")
+            self.bad.ended_early += 1
+            yield from walk.close(finished=False)
+            return
         except DOCUMENT_ERRORS as exc:  # the parts before the fault were read
             why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             self.bad.add(self.name, self.records, f"the document ends early or is not JSON ({why})")

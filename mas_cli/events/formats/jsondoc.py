@@ -29,7 +29,7 @@ from typing import Any
 
 import ijson
 
-from mas_cli.events.formats.source import BadLines, mostly_left
+from mas_cli.events.formats.source import BadLines, ended_by, mostly_left
 
 MAX_VALUE_BYTES = 16 << 20
 MAX_DEPTH = 64
@@ -74,7 +74,8 @@ def iter_values(
         _weigh_rest(guard, reader.tell(), bad)
         return
     except (OSError, EOFError) as exc:  # a truncated gzip stream ends the input, not the run
-        bad.add(source, guard.line(reader.tell()), f"{ENDS_EARLY} ({exc})")
+        bad.add(source, guard.line(reader.tell()), f"{ended_by(exc)}: what came before was read")
+        bad.ended_early += 1
         return
     if guard.stop:  # the stop fell between two top-level values
         bad.add(source, guard.line(reader.tell()), _stopped(guard))

@@ -67,6 +67,8 @@ class BadLines(Struct):
     cut_short: int = 0
     """JSON documents whose reading stopped (malformed, too deep) with more of them unread than
     read: such an input is unreadable, whatever was found in the part before the stop."""
+    ended_early: int = 0
+    """Inputs whose compressed stream ended before its end (a gzip file cut short)."""
 
     def add(self, source: str, line: int, reason: str) -> None:
         """Count one bad line; keep it if it is among the first few."""
@@ -85,6 +87,7 @@ class BadLines(Struct):
                 self.first.append(bad)
         self.count += other.count
         self.cut_short += other.cut_short
+        self.ended_early += other.ended_early
 
 
 def mostly_left(done: int, left: int, read: Callable[[int], bytes]) -> bool:
@@ -202,6 +205,9 @@ class LineSource:
     document: bool = False
     """A JSON document whose first line is not whole in `peek`: no lines were read ahead, so a
     document reader gets every byte (a one-line 100 MB export is not read past as too long)."""
+    ended: str | None = None
+    """Why the input ended before its end, once a read found it (`the gzip stream ends
+    early`): later reads of a gzip stream cut short may find nothing and say nothing."""
     _lines: Iterator[bytes | None] = field(init=False, repr=False)
     _skipped: list[tuple[int, bool]] = field(init=False, repr=False, default_factory=list)
 
@@ -221,10 +227,12 @@ class LineSource:
     def _all(self) -> Iterator[bytes]:
         yield from self.head
         try:
-            while line := self.next_line():
+            while not self.ended and (line := self.next_line()):
                 yield line
         except (OSError, EOFError) as exc:  # a truncated gzip stream ends the input, not the run
-            raise TruncatedInput(f"{self.name}: {exc}") from None
+            self.ended = ended_by(exc)
+        if self.ended:
+            raise TruncatedInput(self.ended)
 
     def next_line(self) -> bytes:
         """The next line (b"" at the end), or a blank one for a line past MAX_LINE_BYTES."""
@@ -275,14 +283,22 @@ def bounded_lines(
 
 
 def _peek(handle: BinaryIO) -> bytes:
-    """Up to PEEK_BYTES of what `handle` will read next, without reading it."""
+    """Up to PEEK_BYTES of what `handle` will read next, without reading it.
+
+    Raises:
+        OSError, EOFError: a gzip stream that ends early or is damaged.
+    """
     peek = getattr(handle, "peek", None)
-    if peek is None:
-        return b""
-    try:
-        return bytes(peek(PEEK_BYTES)[:PEEK_BYTES])
-    except (OSError, EOFError):
-        return b""
+    return b"" if peek is None else bytes(peek(PEEK_BYTES)[:PEEK_BYTES])
+
+
+def ended_by(exc: OSError | EOFError) -> str:
+    """What a read that failed says of its input: `the gzip stream ends early` (cut short)."""
+    if isinstance(exc, EOFError):
+        return "the gzip stream ends early"
+    if isinstance(exc, gzip.BadGzipFile):
+        return f"the gzip stream is damaged ({exc})"
+    return f"the input could not be read to its end ({exc.strerror or exc})"
 
 
 def document_bytes(source: LineSource) -> Iterator[bytes]:
@@ -290,12 +306,15 @@ def document_bytes(source: LineSource) -> Iterator[bytes]:
     from mas_cli.events.formats.jsondoc import READ_BYTES
 
     yield from source.head  # a truncated gzip stream raises OSError or EOFError: the reader
-    while piece := source.handle.read(READ_BYTES):  # counts it and keeps what came before
+    if source.ended:  # counts it and keeps what came before
+        raise EOFError(source.ended)
+    while piece := source.handle.read(READ_BYTES):
         yield piece
 
 
 class TruncatedInput(Exception):
-    """A compressed input ended early; the lines before the cut were read."""
+    """A compressed input ended early (its message says how); the lines before the cut were
+    read."""
 
 
 def line_source(name: str, bad: BadLines | None = None, head_lines: int = 20) -> LineSource:
@@ -305,15 +324,15 @@ def line_source(name: str, bad: BadLines | None = None, head_lines: int = 20) ->
 
     handle, raw = open_binary(name)
     source = LineSource(name, handle, raw=raw, bad=BadLines() if bad is None else bad)
-    source.peek = _peek(handle)
-    if looks_like_document(source.peek):
-        source.document = True
-        return source
     try:
+        source.peek = _peek(handle)
+        if looks_like_document(source.peek):
+            source.document = True
+            return source
         while len(source.head) < head_lines and (line := source.next_line()):
             source.head.append(line)
-    except (OSError, EOFError):
-        pass
+    except (OSError, EOFError) as exc:  # a reader meets it after the lines read ahead
+        source.ended = ended_by(exc)
     return source
 
 

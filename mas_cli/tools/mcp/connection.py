@@ -18,10 +18,12 @@ import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO, cast
 
 from mas_cli.redact import Secrets
+from mas_cli.tools.mcp.lines import LIMIT, LINE_LIMIT, LineLimit
 from mas_cli.tools.mcp.replies import mended
 
 if TYPE_CHECKING:
@@ -66,6 +68,8 @@ class Launch:
     stamps: tuple[str, ...] = ()
     """stdio: path, size and modification time of the program and of each file its argv
     names (`server.py`): the server's code, for the cache key."""
+    line_limit: int = LINE_LIMIT
+    """stdio: the longest line (one message) read from its stdout; a longer one breaks it."""
 
 
 class Connection:
@@ -80,8 +84,9 @@ class Connection:
         self._closing = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stderr: TextIO | None = None
-        self._refused: str | None = None
         self._freed = 0
+        self._lines = LineLimit(launch.line_limit)
+        self._refused: str | None = None
         """The last HTTP error status the server answered with (`HTTP 401 Unauthorized`): the
         SDK's own message says only "Server returned an error response"."""
 
@@ -103,6 +108,7 @@ class Connection:
             await self._fail(f"it did not start within {timeout:g}s")
         if self._session is None:
             reason = describe(self._failure) if self._failure else "it ended at once"
+            reason = self._lines.why() if self._lines.passed else reason
             await self._fail(f"{reason} ({self._refused})" if self._refused else reason)
 
     async def _fail(self, reason: str) -> NoReturn:
@@ -141,6 +147,7 @@ class Connection:
     def why_gone(self, exc: BaseException | None = None) -> str:
         """`the MCP server files is gone: MCPError: Connection closed; its stderr ends: ...`."""
         reason = describe(exc or self._failure) if (exc or self._failure) else "it stopped"
+        reason = self._lines.why() if self._lines.passed else reason
         return self._explain(f"the MCP server {self.launch.name} is gone: {reason}")
 
     async def close(self, *, keep_stderr: bool = False, at_once: bool = False) -> None:
@@ -164,6 +171,7 @@ class Connection:
             self._stderr = None
 
     async def _own(self) -> None:
+        LIMIT.set(self._lines)  # for the SDK's stdout reader, a task started inside this one
         try:
             async with AsyncExitStack() as stack:
                 read, write = await stack.enter_async_context(self._transport())
@@ -187,7 +195,7 @@ class Connection:
 
     def _transport(self) -> AbstractAsyncContextManager[Any]:
         if self.launch.url is not None:
-            return _http(self.launch.url, self.launch.headers, self._note_refusal)
+            return _http(self.launch, self._note_refusal)
         from mcp import StdioServerParameters, stdio_client
 
         from mas_cli.tools.mcp.lines import read_in_whole_lines
@@ -248,16 +256,25 @@ class Connection:
 
 @contextlib.asynccontextmanager
 async def _http(
-    url: str, headers: dict[str, str], on_response: Callable[[Any], Awaitable[None]]
+    launch: Launch, on_response: Callable[[Any], Awaitable[None]]
 ) -> AsyncIterator[Any]:
     from mcp.client.streamable_http import streamable_http_client
     from mcp.shared._httpx_utils import create_mcp_http_client
 
+    from mas_cli.tools.mcp.httpcap import cap_json_reply
+
+    assert launch.url is not None
+    # An SSE event may take what a JSON reply may: the SDK's own bound (1 MiB) made a 2 MB
+    # reply a server that died.
+    limit = launch.line_limit
     async with (
-        create_mcp_http_client(headers=headers) as client,
-        streamable_http_client(url, http_client=client) as streams,
+        create_mcp_http_client(headers=launch.headers) as client,
+        streamable_http_client(launch.url, http_client=client, max_sse_event_size=limit) as streams,
     ):
-        client.event_hooks["response"].append(on_response)
+        client.event_hooks["response"] += [
+            on_response,
+            partial(cap_json_reply, limit=launch.line_limit),
+        ]
         yield streams
 
 

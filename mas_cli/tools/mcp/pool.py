@@ -18,7 +18,7 @@ from mas_cli.records import replace
 from mas_cli.spec import mcp as spec_mcp
 from mas_cli.spec.checks import schema_problems
 from mas_cli.spec.findings import did_you_mean, dotted
-from mas_cli.spec.loader import Crew
+from mas_cli.spec.loader import Crew, locate_findings
 from mas_cli.spec.models import JsonSchema, ToolSpec
 from mas_cli.spec.toolchecks import resolve_program, unfound_program
 from mas_cli.tools import ScrubbedTool, scrubbed
@@ -26,6 +26,7 @@ from mas_cli.tools.base import IDEMPOTENCY_PARAM, Tool
 from mas_cli.tools.command import reaped, stamp
 from mas_cli.tools.environment import tool_environment
 from mas_cli.tools.mcp.connection import Launch, StartFailed
+from mas_cli.tools.mcp.lines import line_limit
 from mas_cli.tools.mcp.tool import McpTool, Server
 
 if TYPE_CHECKING:
@@ -113,9 +114,11 @@ def launch(crew: Crew, name: str) -> Launch:
     spec = crew.spec.tools[name]
     server = spec.mcp
     assert server is not None
-    missing = [m for m in spec_mcp.missing_variables(crew.spec) if m.startswith(f"tools.{name}.")]
-    if missing:
-        raise UsageError(f"{crew.path}: {missing[0]}", hint="export it before the run")
+    unusable = [f for f in spec_mcp.unusable_variables(crew.spec) if f.path[1] == name]
+    if unusable:  # `file:line:col: tools.NAME.mcp...: VAR is not set` (or set but empty)
+        found = locate_findings(crew.path, unusable[:1])[0]
+        where = f"{found.file}:{found.line}:{found.col}" if found.line else found.file
+        raise UsageError(f"{where}: {found.path}: {found.message}", hint=found.hint)
     secrets = crew_secrets(crew.spec)
     if server.url is not None:
         headers = {k: spec_mcp.expand(v) for k, v in server.headers.items()}
@@ -132,7 +135,17 @@ def launch(crew: Crew, name: str) -> Launch:
     argv = tuple(reaped([program, *server.command[1:]]))
     cwd = base / server.cwd if server.cwd else base
     stamps = file_stamps([program, *server.command[1:]], cwd)
-    return Launch(name, server.start_timeout_s, argv, cwd, env, secrets=secrets, stamps=stamps)
+    limit = line_limit(spec.max_output_bytes)
+    return Launch(
+        name,
+        server.start_timeout_s,
+        argv,
+        cwd,
+        env,
+        secrets=secrets,
+        stamps=stamps,
+        line_limit=limit,
+    )
 
 
 def file_stamps(argv: list[str], cwd: Path) -> tuple[str, ...]:
