@@ -12,10 +12,11 @@ import hashlib
 import json
 import math
 import statistics
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from mas_cli.events.text import loads
+from mas_cli.records import replace
 from mas_cli.spec.models import JsonSchema, ToolKind
 from mas_cli.tools.base import ToolResult
 from mas_cli.tools.cache import CachedCall, CacheStatus
