@@ -19,6 +19,7 @@ import re
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -125,3 +126,46 @@ def test_a_signal_as_the_command_ends_never_kills_the_process(sig: signal.Signal
         assert b"Traceback" not in err, err
         codes.append(process.returncode)
     assert set(codes) <= {0, 130}, codes
+
+
+@pytest.mark.parametrize("args", [["runs"], ["validate", FRAUD], ["run", "--help"]])
+def test_msgspec_is_imported_with_ctrl_c_held_back(tmp_path: Path, args: list[str]) -> None:
+    """A Ctrl-C that lands inside msgspec's own import leaves it broken: the first decoder built
+    later crashes the interpreter (SIGSEGV, no traceback; `mas runs` signalled in its first 50 ms
+    died so 9 times in 200). mas imports it, before anything else does, with SIGINT and SIGTERM
+    blocked; a signal that came meanwhile is delivered right after."""
+    script = textwrap.dedent(
+        f"""
+        import signal, sys
+        seen = []
+
+        class Watch:
+            @staticmethod
+            def find_spec(name, path=None, target=None):
+                if name == "msgspec":
+                    seen.append(signal.pthread_sigmask(signal.SIG_BLOCK, []))
+                return None
+
+        sys.meta_path.insert(0, Watch)
+        from mas_cli.cli import main
+        sys.argv = ["mas", *{args!r}]
+        try:
+            main()
+        except SystemExit:
+            pass
+        assert len(seen) == 1, seen
+        assert {{signal.SIGINT, signal.SIGTERM}} <= seen[0], seen
+        assert not signal.pthread_sigmask(signal.SIG_BLOCK, []), "left blocked"
+        print("checked")
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        env={**os.environ, "MAS_HOME": str(tmp_path / ".mas")},
+        timeout=120,
+    )
+    assert done.stdout.strip().endswith("checked"), done.stderr
