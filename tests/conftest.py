@@ -59,6 +59,33 @@ def pytest_configure(config: pytest.Config) -> None:
     sys.path.insert(0, str(ROOT / "tests"))
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+    _build_each_command_once()
+
+
+def _build_each_command_once() -> None:
+    """CliRunner.invoke turns the Typer app into a Click command on every call: some 40 ms of
+    reading signatures and type hints, half of a small command's time in the runner and minutes
+    over the suite. Build it once per app, again whenever what the app registers changes. The
+    command is built from the app alone, and `mas` too builds it once and then parses with it."""
+    import typer.testing
+    from typer.main import get_command
+
+    built: dict[int, tuple[Any, tuple[Any, ...], Any]] = {}
+
+    def once(app: Any) -> Any:
+        shape = _registered(app)
+        held = built.get(id(app))
+        if held is None or held[0] is not app or held[1] != shape:
+            held = built[id(app)] = (app, shape, get_command(app))
+        return held[2]
+
+    typer.testing._get_command = once
+
+
+def _registered(app: Any) -> tuple[Any, ...]:
+    """What get_command reads from a Typer app, by identity: its callback, commands and groups."""
+    groups = tuple((g, _registered(g.typer_instance)) for g in app.registered_groups)
+    return (app.registered_callback, app.info, tuple(app.registered_commands), groups)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
