@@ -14,7 +14,8 @@ SECRET_VARS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "ANTHRO
 OTEL_VARS = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")  # live export
 LOOPBACK = ("127.", "::1", "localhost")
 ROOT = Path(__file__).resolve().parent.parent
-TEMPORAL = "tests/realservers/test_temporal.py"
+# The tests that run beside the main group (see pytest_collection_modifyitems).
+SERVERS = "tests/realservers/"
 
 
 @pytest.fixture(autouse=True)
@@ -89,13 +90,21 @@ def _registered(app: Any) -> tuple[Any, ...]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Two groups for `pytest -n 2 --dist loadgroup` (the README's test command): the Temporal
-    tests, which mostly wait for rate windows to pass, run beside all the others, which run in
-    one process in their usual order."""
+    """Two groups for `pytest -n 2 --dist loadgroup` (the README's test command): the
+    real-server tier (tests/realservers/) runs beside all the others, which run in one process
+    in their usual order. The Temporal tests mostly wait for rate windows to pass, and the rest
+    of the tier mostly waits on its servers, so the one process keeps the critical path.
+
+    The tier shares no machine state with the main group: every server listens on a port the
+    kernel chose (servers.free_port), runs under a temporary folder and is stopped by its own
+    Popen handle (never a process group or a name); what the tier writes under ~/.cache/mas-ci
+    it writes under install.py's file lock; its screenshots go to bench/.artifacts/view/, which
+    no other test reads; and no test of either group asserts on CPU or wall time beyond
+    generous bounds (seconds for what takes milliseconds)."""
     if not config.pluginmanager.hasplugin("xdist"):
         return
     for item in items:
-        group = "temporal" if item.nodeid.startswith(TEMPORAL) else "main"
+        group = "servers" if item.nodeid.startswith(SERVERS) else "main"
         item.add_marker(pytest.mark.xdist_group(group))
 
 
