@@ -14,7 +14,7 @@ SECRET_VARS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "ANTHRO
 OTEL_VARS = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")  # live export
 LOOPBACK = ("127.", "::1", "localhost")
 ROOT = Path(__file__).resolve().parent.parent
-# The tests that run beside the main group (see pytest_collection_modifyitems).
+# One unit of work for xdist: the real-server tier (see pytest_xdist_make_scheduler).
 SERVERS = "tests/realservers/"
 
 
@@ -89,23 +89,32 @@ def _registered(app: Any) -> tuple[Any, ...]:
     return (app.registered_callback, app.info, tuple(app.registered_commands), groups)
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Two groups for `pytest -n 2 --dist loadgroup` (the README's test command): the
-    real-server tier (tests/realservers/) runs beside all the others, which run in one process
-    in their usual order. The Temporal tests mostly wait for rate windows to pass, and the rest
-    of the tier mostly waits on its servers, so the one process keeps the critical path.
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """For `pytest -n 2 --dist loadgroup` (the README's test command): the real-server tier
+    (tests/realservers/) is one unit of work, run in order by one worker, so each of its servers
+    (Temporal, LiteLLM, llama-server, Phoenix, Chromium) starts once, not once per worker. The
+    other tests are shared out one at a time to whichever worker is free: the tier mostly waits
+    on its servers, and the other worker is busy meanwhile.
 
-    The tier shares no machine state with the main group: every server listens on a port the
-    kernel chose (servers.free_port), runs under a temporary folder and is stopped by its own
-    Popen handle (never a process group or a name); what the tier writes under ~/.cache/mas-ci
-    it writes under install.py's file lock; its screenshots go to bench/.artifacts/view/, which
-    no other test reads; and no test of either group asserts on CPU or wall time beyond
-    generous bounds (seconds for what takes milliseconds)."""
-    if not config.pluginmanager.hasplugin("xdist"):
-        return
-    for item in items:
-        group = "servers" if item.nodeid.startswith(SERVERS) else "main"
-        item.add_marker(pytest.mark.xdist_group(group))
+    The unit is made here, in the scheduler, not with xdist_group marks: xdist (3.8) passes a
+    mark on by rewriting the test's id, which pytest 9.2 no longer lets it do, so marks group
+    nothing (pytest-dev/pytest-xdist#1386). tests/test_xdist_groups.py holds the tier to one worker.
+
+    The tier shares no machine state with the tests beside it: every server listens on a port
+    the kernel chose (servers.free_port), runs under a temporary folder and is stopped by its
+    own Popen handle (never a process group or a name); what the tier writes under
+    ~/.cache/mas-ci it writes under install.py's file lock; its screenshots go to
+    bench/.artifacts/view/, which no other test reads; and no test asserts on CPU or wall time
+    beyond generous bounds (seconds for what takes milliseconds)."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class TierInOneWorker(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return SERVERS if nodeid.startswith(SERVERS) else super()._split_scope(nodeid)
+
+    return TierInOneWorker(config, log)
 
 
 @pytest.fixture
