@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
-from conftest import ROOT
-
+ROOT = Path(__file__).resolve().parent.parent  # not conftest's: tests/realservers has its own
 TIER = "tests/realservers/test_tier.py"
 OTHER = "tests/test_cli_options.py"
 
