@@ -111,6 +111,26 @@ def test_every_registered_command_comes_from_the_table() -> None:
     )
 
 
+def test_the_runner_sees_a_command_registered_after_its_first_call() -> None:
+    """tests/conftest.py keeps the Click command CliRunner builds from an app: a command added
+    to the app afterwards, or to one of its groups, must still be found."""
+    import typer
+    from typer.testing import CliRunner
+
+    app, group = typer.Typer(), typer.Typer()
+    app.command("one")(lambda: typer.echo("one"))
+    app.command("two")(lambda: typer.echo("two"))
+    assert CliRunner().invoke(app, ["one"]).stdout == "one\n"
+    app.command("three")(lambda: typer.echo("three"))
+    assert CliRunner().invoke(app, ["three"]).stdout == "three\n"
+    app.add_typer(group, name="g")
+    group.command("four")(lambda: typer.echo("four"))
+    group.command("five")(lambda: typer.echo("five"))
+    assert CliRunner().invoke(app, ["g", "four"]).stdout == "four\n"
+    group.command("six")(lambda: typer.echo("six"))
+    assert CliRunner().invoke(app, ["g", "six"]).stdout == "six\n"
+
+
 def test_fast_help_through_a_closed_pipe_exits_zero() -> None:
     """A reader gone before the first byte (`mas --help | head -0`) is not a failure."""
     read_end, write_end = os.pipe()
