@@ -121,18 +121,20 @@ def refusing_server(status: int, *, calls_only: bool = False) -> Iterator[str]:
             return self._send(status, b"")
 
         def _send(self, code: int, body: bytes) -> None:
-            self.send_response(code)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            send(self, code, body)
 
         do_GET = do_DELETE = do_POST
 
         def log_message(self, *args: object) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refuse)
+    with serving(http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refuse)) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def serving(server: http.server.HTTPServer) -> Iterator[str]:
+    """`server` answering on a thread while the block runs; its MCP endpoint's URL."""
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -140,3 +142,12 @@ def refusing_server(status: int, *, calls_only: bool = False) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def send(handler: http.server.BaseHTTPRequestHandler, code: int, body: bytes) -> None:
+    """A whole JSON reply (or an empty one) with its length."""
+    handler.send_response(code)
+    handler.send_header("content-type", "application/json")
+    handler.send_header("content-length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)

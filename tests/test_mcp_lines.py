@@ -11,12 +11,11 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
-from mcpkit import RAW
+from mcpkit import RAW, send, serving
 
 from mas_cli.tools.mcp.connection import Connection, Launch, StartFailed
 from mas_cli.tools.mcp.lines import LIMIT, LineLimit, WholeLines, read_in_whole_lines
@@ -181,11 +180,7 @@ def replying_server(sse: bool = False, mb: int = 0) -> Iterator[str]:
                     self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
 
         def _send(self, code: int, body: bytes) -> None:
-            self.send_response(code)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            send(self, code, body)
 
         def do_GET(self) -> None:
             self._send(405, b"")
@@ -197,14 +192,8 @@ def replying_server(sse: bool = False, mb: int = 0) -> Iterator[str]:
         def handle_error(self, *args: object) -> None:
             pass  # mas hanging up mid-reply is the point
 
-    server = Quiet(("127.0.0.1", 0), Endless)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/mcp"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Quiet(("127.0.0.1", 0), Endless)) as url:
+        yield url
 
 
 async def call(url: str, limit: int) -> str:
