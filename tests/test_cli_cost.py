@@ -248,3 +248,33 @@ def test_a_line_break_in_a_name_cannot_forge_a_row(clean_env: Path) -> None:
         ]
         assert "a\\ntotal 999" in result.stdout
         assert "demo\\nforged" in result.stdout
+
+
+def test_a_gzipped_log_reads_as_the_log_and_a_cut_one_says_what_was_read(
+    clean_env: Path, tmp_path: Path
+) -> None:
+    """An archived run (`events.jsonl.gz`) was read as raw bytes: cost-report said "not
+    finished" with no calls, and show called the run killed."""
+    import gzip
+
+    crew = str(ROOT / "crews/fraud-review/crew.yaml")
+    assert runner.invoke(app, ["run", crew, "--offline", "--quiet"]).exit_code == 0
+    (log,) = clean_env.glob("runs/*/events.jsonl")
+    packed = log.with_name("events.jsonl.gz")
+    packed.write_bytes(gzip.compress(log.read_bytes()))
+    plain = json.loads(runner.invoke(app, ["cost-report", str(log), "--json"]).stdout)
+    unpacked = json.loads(runner.invoke(app, ["cost-report", str(packed), "--json"]).stdout)
+    assert unpacked["runs"][0]["self_check"] == "ok"
+    assert unpacked["total"] == plain["total"]
+    assert unpacked["rows"] == plain["rows"]
+    shown = runner.invoke(app, ["show", str(packed)])
+    assert shown.exit_code == 0
+    assert shown.stdout == runner.invoke(app, ["show", str(log)]).stdout
+    cut = tmp_path / "cut.jsonl.gz"
+    cut.write_bytes(packed.read_bytes()[: len(packed.read_bytes()) // 2])
+    report = runner.invoke(app, ["cost-report", str(cut), "--json"])
+    assert report.exit_code == 0, report.stderr
+    (run,) = json.loads(report.stdout)["runs"]
+    assert run["finished"] is False
+    assert run["skipped_lines"] == 1  # the cut, counted once, never a traceback
+    assert 0 < json.loads(report.stdout)["total"]["llm_calls"] < plain["total"]["llm_calls"]

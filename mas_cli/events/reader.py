@@ -10,15 +10,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, BinaryIO, Generic, TypeVar
 
 from mas_cli.errors import LogFormatError
-from mas_cli.events.formats.source import TOO_LONG, bounded_lines
+from mas_cli.events.formats.source import STDIN, TOO_LONG, bounded_lines, open_binary
 
 if TYPE_CHECKING:
     from mas_cli.events import logged, models
 
 MAX_KEPT_BAD_LINES = 5
+CUT = "the gzip stream ends early here: the log is read up to this line"
+GZIP_MAGIC = b"\x1f\x8b"
 E = TypeVar("E")
 
 
@@ -31,20 +33,33 @@ class _Lines(Generic[E]):
     bad_lines: list[tuple[int, str]] = field(default_factory=list)
 
     def __iter__(self) -> Iterator[E]:
+        handle, raw = self._open()
+        number = 0
+        with raw, handle:
+            try:
+                for number, line in enumerate(bounded_lines(handle), start=1):
+                    if line is None:
+                        self._skip(number, TOO_LONG)
+                    elif line.strip():
+                        event = self._decode(line)
+                        if isinstance(event, str):
+                            self._skip(number, event)
+                        else:
+                            yield event
+            except (OSError, EOFError):  # a gzipped log cut short, or damaged: it ends there
+                self._skip(number + 1, CUT)
+
+    def _open(self) -> tuple[BinaryIO, BinaryIO]:
+        """The log, gunzipped when it is gzipped (`events.jsonl.gz`, an archived run); a plain
+        one with no more buffer than it had."""
         try:
             handle = self.path.open("rb")
         except OSError as exc:
             raise LogFormatError(f"{self.path}: cannot be read ({exc.strerror})") from None
-        with handle:
-            for number, line in enumerate(bounded_lines(handle), start=1):
-                if line is None:
-                    self._skip(number, TOO_LONG)
-                elif line.strip():
-                    event = self._decode(line)
-                    if isinstance(event, str):
-                        self._skip(number, event)
-                    else:
-                        yield event
+        if str(self.path) == STDIN or handle.peek(2)[:2] != GZIP_MAGIC:  # `-`: a file so named
+            return handle, handle
+        handle.close()
+        return open_binary(str(self.path))
 
     def _decode(self, line: bytes) -> E | str:
         """The event of a line, or why it is not one."""
