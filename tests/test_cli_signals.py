@@ -169,3 +169,36 @@ def test_msgspec_is_imported_with_ctrl_c_held_back(tmp_path: Path, args: list[st
         timeout=120,
     )
     assert done.stdout.strip().endswith("checked"), done.stderr
+
+
+@pytest.mark.parametrize(("loaded", "finalized"), [("", True), ("import temporalio", False)])
+def test_a_temporal_command_exits_without_the_interpreters_finalization(
+    tmp_path: Path, loaded: str, finalized: bool
+) -> None:
+    """The Temporal SDK's core threads can call into Python while the interpreter finalizes,
+    aborting a command that had ended (`Fatal Python error: PyGILState_Release`, exit -6, on
+    `mas worker` with a bad namespace). With temporalio loaded, mas exits once its exit handlers
+    have run, before finalization; other commands end as before."""
+    script = textwrap.dedent(
+        f"""
+        import atexit, os, sys, threading, time
+        {loaded}
+
+        def late():  # a thread the interpreter's finalization waits for; os._exit does not
+            time.sleep(0.5)
+            os.write(2, b"FINALIZED\\n")
+
+        threading.Thread(target=late).start()
+        atexit.register(lambda: sys.stderr.write("EXIT HANDLERS RAN\\n"))
+        from mas_cli.cli import entry
+        sys.argv = ["mas", "--version"]
+        entry()
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("mas ")
+    assert "EXIT HANDLERS RAN" in done.stderr
+    assert ("FINALIZED" in done.stderr) is finalized, done.stderr

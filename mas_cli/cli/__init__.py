@@ -64,7 +64,23 @@ def entry() -> "NoReturn":
     from mas_cli import collector
 
     collector.skip_final_walk()
+    if "temporalio" in sys.modules:
+        _leave(code)
     sys.exit(code)
+
+
+def _leave(code: int) -> "NoReturn":
+    """Exit without the interpreter's finalization, its exit handlers run first as `sys.exit`
+    would run them. The Temporal SDK's core runs threads of its own that can still call into
+    Python while it finalizes, which aborts the process after the command has ended (`Fatal
+    Python error: PyGILState_Release`, exit -6; seen on `mas worker` with a bad namespace,
+    which had said so and was exiting 2). Only Temporal's commands load it."""
+    import atexit
+
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        _flush(stream)
+    os._exit(code)
 
 
 def interrupted(exc: BaseException) -> bool:
