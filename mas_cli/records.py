@@ -47,8 +47,3 @@ def _plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     return value
-
-
-def names(cls: type[Struct]) -> tuple[str, ...]:
-    """A Struct class's field names, in order."""
-    return cls.__struct_fields__

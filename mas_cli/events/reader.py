@@ -13,14 +13,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Generic, TypeVar
 
 from mas_cli.errors import LogFormatError
-from mas_cli.events.formats.source import STDIN, TOO_LONG, bounded_lines, open_binary
+from mas_cli.events.formats.source import (
+    GZIP_MAGIC,
+    STDIN,
+    TOO_LONG,
+    bounded_lines,
+    open_binary,
+)
 
 if TYPE_CHECKING:
     from mas_cli.events import logged, models
 
 MAX_KEPT_BAD_LINES = 5
 CUT = "the gzip stream ends early here: the log is read up to this line"
-GZIP_MAGIC = b"\x1f\x8b"
 E = TypeVar("E")
 
 
