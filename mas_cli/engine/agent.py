@@ -10,8 +10,9 @@ import json
 import time
 from typing import Any
 
-from msgspec import Struct, field, structs
+from msgspec import Struct, field
 
+from mas_cli import records
 from mas_cli.cost.tokens import ready as tokenizer_ready
 from mas_cli.engine import trimming
 from mas_cli.engine.answers import extract_json, unfinished
@@ -148,7 +149,7 @@ async def _run_turn(ctx: RunContext, conv: Conversation) -> TurnOutcome:
     conv.request = _replace(conv.request, site=site)
     completion = await call_model(ctx, conv.request)
     if isinstance(completion, Stopped | Failed):
-        return structs.replace(completion, partial=completion.partial or conv.last_text)
+        return records.replace(completion, partial=completion.partial or conv.last_text)
     _calibrate(conv, completion)
     message = completion.message
     conv.input_tokens += completion.usage.input_tokens
@@ -369,4 +370,4 @@ def _write_state(ctx: RunContext, conv: Conversation, data: Any) -> str | None:
 
 
 def _replace(request: Request, **changes: Any) -> Request:
-    return structs.replace(request, **changes)
+    return records.replace(request, **changes)

@@ -11,8 +11,9 @@ import random
 import time
 from decimal import Decimal
 
-from msgspec import Struct, structs
+from msgspec import Struct
 
+from mas_cli import records
 from mas_cli.cost.tokens import count_messages, count_messages_bound, count_messages_floor
 from mas_cli.cost.tokens import ready as tokenizer_ready
 from mas_cli.engine.context import RunContext
@@ -46,7 +47,7 @@ async def call_model(ctx: RunContext, request: Request) -> Completion | Ended:
     for attempt in range(1, limits.max_retries + 2):
         if ctx.run_hit:  # the run winds down: no new attempt starts
             return Stopped(ctx.run_hit)
-        call.request = structs.replace(request, site=structs.replace(request.site, attempt=attempt))
+        call.request = records.replace(request, site=records.replace(request.site, attempt=attempt))
         hit = ctx.guard.check_llm_call(call.request.site, *call.held)
         if hit:
             ctx.limit_hit(hit, call.request.site.span)

@@ -7,8 +7,9 @@ import json
 import time
 from typing import Any
 
-from msgspec import Struct, structs
+from msgspec import Struct
 
+from mas_cli import records
 from mas_cli.engine.context import Offered, RunContext
 from mas_cli.engine.digests import digest
 from mas_cli.engine.outcomes import LimitHit
@@ -177,7 +178,7 @@ def _as_offered(box: dict[str, Offered], call: ToolCall) -> ToolCall:
     """A call naming a tool as the crew file does (`files.read_file`, in an offline script)
     is the call of the tool the model was offered (`files__read_file`)."""
     wire = wire_name(call.name)
-    return structs.replace(call, name=wire) if call.name not in box and wire in box else call
+    return records.replace(call, name=wire) if call.name not in box and wire in box else call
 
 
 def _refusal(call: ToolCall, allowed: set[str]) -> str | None:

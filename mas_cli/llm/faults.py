@@ -27,8 +27,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from msgspec import Struct, structs
+from msgspec import Struct
 
+from mas_cli import records
 from mas_cli.events.text import loads
 from mas_cli.llm.headers import rate_limit_info, retry_after_s
 from mas_cli.llm.types import Completion, LlmFailure
@@ -135,7 +136,7 @@ def decode(
         completion = parse(data)
     except Malformed as exc:
         raise malformed(endpoint, status, str(exc), content) from None
-    return structs.replace(completion, raw={"request": sent, "response": data})
+    return records.replace(completion, raw={"request": sent, "response": data})
 
 
 def status_failure(

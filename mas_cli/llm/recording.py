@@ -23,8 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from msgspec import structs
-
+from mas_cli import records
 from mas_cli.events.diskio import LineFile
 from mas_cli.events.jsonsafe import dumps, line_bytes
 from mas_cli.events.text import fix_text, fix_value
@@ -209,12 +208,12 @@ def fixed_completion(completion: Completion) -> Completion:
     """The completion with lone surrogates replaced, so it can be logged, recorded and shown."""
     message = completion.message
     calls = tuple(
-        structs.replace(c, name=fix_text(c.name), arguments=fix_value(c.arguments))
+        records.replace(c, name=fix_text(c.name), arguments=fix_value(c.arguments))
         for c in message.tool_calls
     )
-    fixed = structs.replace(message, content=fix_text(message.content), tool_calls=calls)
-    usage = structs.replace(completion.usage, raw=fix_value(completion.usage.raw))
-    return structs.replace(completion, message=fixed, usage=usage, raw=_fixed_body(completion.raw))
+    fixed = records.replace(message, content=fix_text(message.content), tool_calls=calls)
+    usage = records.replace(completion.usage, raw=fix_value(completion.usage.raw))
+    return records.replace(completion, message=fixed, usage=usage, raw=_fixed_body(completion.raw))
 
 
 def _fixed_body(raw: Any) -> Any:
@@ -229,9 +228,9 @@ def scrub_completion(completion: Completion, secrets: Secrets) -> Completion:
         return completion
     message = completion.message
     calls = tuple(
-        structs.replace(c, arguments=secrets.scrub_value(c.arguments)) for c in message.tool_calls
+        records.replace(c, arguments=secrets.scrub_value(c.arguments)) for c in message.tool_calls
     )
-    message = structs.replace(message, content=secrets.scrub(message.content), tool_calls=calls)
+    message = records.replace(message, content=secrets.scrub(message.content), tool_calls=calls)
     raw = completion.raw
     if raw is not None:  # a wire body is large: walked only when its JSON holds a secret
         line = line_bytes(raw)
@@ -240,7 +239,7 @@ def scrub_completion(completion: Completion, secrets: Secrets) -> Completion:
             if line is not None and not holds_secret(line, secrets)
             else secrets.scrub_value(raw)
         )
-    return structs.replace(completion, message=message, raw=raw)
+    return records.replace(completion, message=message, raw=raw)
 
 
 def holds_secret(line: bytes, secrets: Secrets) -> bool:

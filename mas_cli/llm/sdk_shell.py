@@ -14,8 +14,7 @@ import contextlib
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from msgspec import structs
-
+from mas_cli import records
 from mas_cli.llm.faults import Endpoint, connection_failure, decode, server_of, status_failure
 from mas_cli.llm.headers import reported_cost_usd
 from mas_cli.llm.keys import api_key, key_env, provider_secrets
@@ -86,7 +85,7 @@ class SdkProvider:
             lambda data: self._parse(data, request),
             body,
         )
-        return structs.replace(completion, reported_cost_usd=reported_cost_usd(response.headers))
+        return records.replace(completion, reported_cost_usd=reported_cost_usd(response.headers))
 
     async def _send(
         self, body: dict[str, Any], request: Request, endpoint: Endpoint

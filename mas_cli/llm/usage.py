@@ -25,8 +25,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from msgspec import structs
-
+from mas_cli import records
 from mas_cli.cost.tokens import (
     TokenCount,
     count_messages,
@@ -92,7 +91,7 @@ def estimated_usage(request: Request, message: Message, raw: Any = None) -> Usag
     """Tokens counted from the request and the answer with the model's tokenizer; `raw`, the
     usage the server reported that could not be read, is kept for audits."""
     usage = _usage(request, message, count_messages, count_text)
-    return structs.replace(usage, raw=raw) if isinstance(raw, dict) else usage
+    return records.replace(usage, raw=raw) if isinstance(raw, dict) else usage
 
 
 def offline_usage(request: Request, message: Message) -> Usage:
