@@ -327,11 +327,27 @@ def _run_parallel(jobs: list[Job], workers: int) -> Generator[Partial, None, Non
     # collection there would walk (and so copy, page by page) everything they inherited.
     gc.freeze()
     try:
-        pool = context.Pool(min(workers, len(jobs)))
+        pool = context.Pool(min(workers, len(jobs)), initializer=_worker_signals)
     finally:
         gc.unfreeze()
-    with pool:
+    try:
         yield from pool.imap(scan_range, jobs, chunksize=1)
+    except BaseException:  # a Ctrl-C, or the parts no longer wanted (`close()`)
+        pool.terminate()  # SIGTERM: the workers end wherever they are
+        raise
+    pool.close()  # every job done: each worker is told so, and exits
+    pool.join()
+
+
+def _worker_signals() -> None:
+    """A worker ends on the pool's SIGTERM at once, wherever it is, and leaves a Ctrl-C to its
+    parent, which then ends the pool. The handlers it would inherit turn both into a
+    KeyboardInterrupt: a traceback from each worker, and a worker interrupted while it waited
+    for its next job could hold the pool's queue and hang the command at its end."""
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _merge(total: Partial, part: Partial) -> None:
