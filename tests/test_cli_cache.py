@@ -71,6 +71,16 @@ def test_stats_table(crew: Path, home: Path) -> None:
     assert "hit rates from 2 run logs" in lines[-1]
 
 
+def test_stats_of_one_run_says_one(crew: Path, home: Path) -> None:
+    run(crew, home)
+    assert mas("cache", "clear", "--tool", "noisy", "--home", str(home)).exit_code == 0
+    result = mas("cache", "stats", "--home", str(home))
+    assert result.exit_code == 0
+    last = result.stdout.splitlines()[-1]
+    assert last.startswith("1 entry · ")  # not "1 entries"
+    assert last.endswith("hit rates from 1 run log")
+
+
 def test_stats_of_an_empty_home(home: Path) -> None:
     result = mas("cache", "stats", "--home", str(home))
     assert result.exit_code == 0

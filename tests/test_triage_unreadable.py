@@ -138,3 +138,11 @@ def test_a_gzip_chat_document_cut_short_is_no_internal_error(tmp_path: Path) -> 
     result = loops(str(log))
     assert result.exit_code == 2, result.output  # type: ignore[attr-defined]
     assert "the gzip stream ends early" in result.stderr  # type: ignore[attr-defined]
+
+
+def test_one_record_is_said_as_one(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    log.write_text(TEXT.format(n=1) + "garbage\n" * 2)
+    result = loops(str(log))
+    assert f"{log}: read as text · 1 record · 2 of 3 lines skipped" in result.stdout  # type: ignore[attr-defined]
+    assert f"{log} read as text: 2 of 3 lines skipped, 1 record" in result.stderr  # type: ignore[attr-defined]

@@ -22,6 +22,7 @@ from typing import Any
 
 from mas_cli.errors import UsageError
 from mas_cli.redact import Secrets
+from mas_cli.words import plural
 
 TIMEOUT_S = 10.0
 QUEUED = 100  # findings waiting for the command; past that they are dropped (and said)
@@ -74,8 +75,8 @@ class Hook:
         self.thread.join()
         if self.dropped:
             self.warn(
-                f"--on-finding: {self.dropped} findings were not sent: the command could not "
-                "keep up"
+                f"--on-finding: {plural(self.dropped, 'finding')} not sent: the command could "
+                "not keep up"
             )
 
     def _work(self) -> None:

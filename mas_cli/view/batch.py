@@ -23,6 +23,7 @@ from mas_cli.events.store import EVENTS, resolve_log, runs_dir
 from mas_cli.view.build import VIEW, run_html, write_atomic, write_run_view
 from mas_cli.view.page import html_page
 from mas_cli.view.svg import cut, esc
+from mas_cli.words import plural
 
 BATCHES = "batches"
 RESULTS, DEAD = "results.jsonl", "dead.jsonl"
@@ -154,7 +155,8 @@ def _body(folder: Path, info: dict[str, Any], items: list[Item]) -> str:
     runs = {i.run_id: i.cost or 0.0 for i in items if i.run_id}  # a run counts once
     keys, cost = {i.key for i in items}, sum(runs.values())
     status = info.get("status", "?")
-    facts = f"{len(keys)} items · {len(runs)} runs · ${cost:.6f} · status {status}"
+    counts = f"{plural(len(keys), 'item')} · {plural(len(runs), 'run')}"
+    facts = f"{counts} · ${cost:.6f} · status {status}"
     head = (
         "<tr><th>item</th><th>status</th><th>cost</th><th>loops</th><th>run</th><th>note</th></tr>"
     )

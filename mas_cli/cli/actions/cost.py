@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from mas_cli.cli.actions.batches import batch_logs, chosen_batch, missing_runs
 from mas_cli.cli.exits import EXIT_GATE, EXIT_OK, output_format
+from mas_cli.words import plural
 
 if TYPE_CHECKING:
     from mas_cli.cost.compare import Comparison, Gate
@@ -188,7 +189,9 @@ def _gates(
 
     limit, baseline, pct = given
     if gone:  # a lower bound passes a gate the whole batch may fail
-        why = f"{len(gone)} runs are gone, the cost is at least {exact_usd(total.known_cost)}"
+        are = "is" if len(gone) == 1 else "are"
+        why = f"{plural(len(gone), 'run')} {are} gone, the cost is at least "
+        why += exact_usd(total.known_cost)
         given_names = (("fail-over", limit), ("max-increase", pct))
         names = [name for name, value in given_names if value is not None]
         return [Gate(name, False, f"{why}: cannot check --{name}") for name in names]

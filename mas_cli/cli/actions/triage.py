@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from mas_cli.cli.actions.batches import batch_logs, chosen_batch
 from mas_cli.cli.exits import EXIT_GATE, EXIT_OK, EXIT_USAGE, output_format
+from mas_cli.words import plural
 
 if TYPE_CHECKING:
     from mas_cli.triage.report import LoopReport
@@ -212,7 +213,7 @@ def _mostly_unreadable(report: LoopReport) -> None:
     bad = report.unreadable()
     said = [
         f"{'standard input' if i.path == '-' else i.path} read as {i.fmt}: "
-        f"{skipped(i)}, {i.records:,} records"
+        f"{skipped(i)}, {plural(i.records, 'record')}"
         for i in bad
     ]
     hint = (

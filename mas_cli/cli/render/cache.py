@@ -9,6 +9,7 @@ from mas_cli.cli.render.fit import print_line, print_table
 from mas_cli.cli.render.grid import Grid
 from mas_cli.cli.render.plain import eprint, escape, json_out
 from mas_cli.records import asdict
+from mas_cli.words import plural
 
 if TYPE_CHECKING:
     from mas_cli.events.tool_use import ToolUseReport
@@ -39,11 +40,12 @@ def cache_stats(stats: CacheStats, use: ToolUseReport, *, as_json: bool) -> None
         print_line("no tool has asked the cache yet: deterministic tools fill it as runs call them")
     entries = sum(r["entries"] for r in rows)
     print_line(
-        f"{entries} entries · {_size(stats.disk_bytes)} on disk of {_size(stats.size_limit)} · "
-        f"{escape(stats.directory)} · hit rates from {use.runs} run logs"
+        f"{plural(entries, 'entry', 'entries')} · {_size(stats.disk_bytes)} on disk of "
+        f"{_size(stats.size_limit)} · {escape(stats.directory)} · hit rates from "
+        f"{plural(use.runs, 'run log')}"
     )
     if use.unreadable_runs:
-        eprint(f"[yellow]warning:[/] {use.unreadable_runs} run logs could not be read")
+        eprint(f"[yellow]warning:[/] {plural(use.unreadable_runs, 'run log')} could not be read")
 
 
 def _stats_table(rows: list[dict[str, Any]]) -> Grid:

@@ -80,7 +80,7 @@ GROUPED = 5  # more inputs than this: those read whole are counted per format, n
 def read_as(i: Input) -> str:
     """`README.md: read as text · 2 records · 287 of 289 lines skipped`."""
     name = "standard input" if i.path == "-" else i.path
-    return f"{name}: read as {i.fmt} · {i.records:,} records · {skipped(i)}"
+    return f"{name}: read as {i.fmt} · {plural(i.records, 'record')} · {skipped(i)}"
 
 
 def skipped(i: Input) -> str:
