@@ -1,0 +1,80 @@
+"""A terminal's Ctrl-C, a closed terminal's SIGHUP and a SIGTERM go to the whole foreground
+process group: every child `mas` started (command tools, the reaper server, stdio MCP servers,
+batch workers) gets the signal at the same moment as `mas`. Each command that starts processes
+ends with 130, no traceback from `mas` or any Python child of it, whole run logs, and nothing
+left running. And a SIGKILL of `mas` alone takes its children with it."""
+
+from __future__ import annotations
+
+import signal
+import textwrap
+from pathlib import Path
+
+import pytest
+from crewkit import write_crew
+from groupkit import left_behind, logged, logs, quiet, signal_group, start, wait_until
+from mcpkit import crew_text, stdio_server
+from test_batch import SLOW_CREW, items_file
+
+GROUP = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP]
+
+
+def _results(home: Path) -> int:
+    found = list(home.glob("batches/*/results.jsonl"))
+    return len(found[0].read_text().splitlines()) if found else 0
+
+
+def _mcp_slow_crew(folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    path = folder / "crew.yaml"
+    turns = "- tool_calls: [{name: srv.slow, arguments: {seconds: 60}}]\n- text: done"
+    path.write_text(crew_text(stdio_server(), turns), encoding="utf-8")
+    return path
+
+
+def _mcp_batch_crew(folder: Path) -> Path:
+    tools = "    tools:\n" + textwrap.indent(stdio_server(), "      ")
+    crew = SLOW_CREW.replace("    agents:", tools + "    agents:")
+    return write_crew(folder, crew.replace("model: m\n", "model: m\n        tools: [srv]\n"))
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, *GROUP])
+def test_a_batch_over_workers_stopped_leaves_no_worker_and_no_traceback(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
+    """SIGKILL of the batch alone: each worker found its batch gone, ended its runs
+    `interrupted`, and then wrote a BrokenPipeError traceback into worker-N.err (sending the
+    lines of the runs it had just ended to nobody). The group signals: 130, whole logs."""
+    crew = _mcp_batch_crew(tmp_path / "crew")
+    items = items_file(tmp_path / "items.jsonl", [{"item": f"x{n}"} for n in range(60)])
+    proc = start(["batch", str(crew), "--inputs", str(items), "-c", "4", "-w", "2"], tmp_path)
+    home = tmp_path / ".mas"
+    wait_until(lambda: _results(home) >= 5, "five results")
+    if sig == signal.SIGKILL:
+        proc.kill()
+    err = signal_group(proc, sig) if sig != signal.SIGKILL else proc.communicate()[1].decode()
+    assert proc.returncode == (-9 if sig == signal.SIGKILL else 130), err
+    assert quiet(err), err
+    assert left_behind(tmp_path, proc.pid) == []
+    for worker_err in home.glob("batches/*/worker-*.err"):
+        assert quiet(worker_err.read_text()), worker_err.read_text()
+    ends = [(log[-1]["type"], log[-1]["status"]) for log in logs(home)]
+    assert ("run_finished", "interrupted") in ends
+    assert {end[0] for end in ends} == {"run_finished"}
+
+
+@pytest.mark.parametrize("sig", GROUP)
+def test_a_run_whose_mcp_tool_blocks_ends_on_a_group_signal(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
+    crew = _mcp_slow_crew(tmp_path / "c")
+    proc = start(["run", str(crew)], tmp_path)
+    home = tmp_path / ".mas"
+
+    wait_until(lambda: logged(home, '"tool_calls":["srv.slow"]'), "the MCP tool call")
+    err = signal_group(proc, sig)
+    assert proc.returncode == 130, err
+    assert quiet(err), err
+    assert left_behind(tmp_path, proc.pid) == []
+    (log,) = logs(home)
+    assert (log[-1]["type"], log[-1]["status"]) == ("run_finished", "interrupted")
