@@ -54,12 +54,15 @@ def with_all(session: int, sig: int) -> None:
             os.kill(pid, sig)
 
 
-def left_behind(folder: Path, session: int, wait: float = 10) -> list[str]:
-    """The processes of the test still alive after up to `wait` s (an empty list: none)."""
+def left_behind(folder: Path, session: int | None, wait: float = 10) -> list[str]:
+    """The processes of the test still alive after up to `wait` s (an empty list: none): those
+    naming `folder` in their command line or working directory, and those still in `session`
+    (a command's own, started by `start`; never the test's: None)."""
     mine = str(folder)
 
     def ours(pid: int, argv: str, cwd: str, sid: int) -> bool:
-        return pid != os.getpid() and (mine in argv or cwd.startswith(mine) or sid == session)
+        in_session = session is not None and sid == session
+        return pid != os.getpid() and (mine in argv or cwd.startswith(mine) or in_session)
 
     deadline = time.monotonic() + wait
     while (found := _processes(ours)) and time.monotonic() < deadline:

@@ -6,7 +6,9 @@ left running. And a SIGKILL of `mas` alone takes its children with it."""
 
 from __future__ import annotations
 
+import shlex
 import signal
+import sys
 import textwrap
 from pathlib import Path
 
@@ -15,6 +17,9 @@ from crewkit import write_crew
 from groupkit import left_behind, logged, logs, quiet, signal_group, start, wait_until
 from mcpkit import crew_text, stdio_server
 from test_batch import SLOW_CREW, items_file
+from test_triage_follow import looping_run
+
+from mas_cli.triage.hook import Hook
 
 GROUP = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP]
 
@@ -78,3 +83,62 @@ def test_a_run_whose_mcp_tool_blocks_ends_on_a_group_signal(
     assert left_behind(tmp_path, proc.pid) == []
     (log,) = logs(home)
     assert (log[-1]["type"], log[-1]["status"]) == ("run_finished", "interrupted")
+
+
+HOOK = """
+import os, subprocess, sys, time
+sys.stdin.read()
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", sys.argv[1]])
+with open(sys.argv[1], "a") as f:
+    f.write(f"{os.getpid()} {child.pid}\\n")
+time.sleep(60)
+"""
+
+
+def _hook(folder: Path) -> tuple[list[str], Path]:
+    script, pids = folder / "hook.py", folder / "hook-pids"
+    script.write_text(HOOK, encoding="utf-8")
+    return [sys.executable, str(script), str(pids)], pids
+
+
+def _looping_runs(count: int) -> str:
+    lines = []
+    for n in range(count):  # each run its own trace: a finding each
+        lines += [line.replace('"trace_id": "', f'"trace_id": "{n}') for line in looping_run()]
+    return "".join(lines)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_stopped_follow_stops_its_on_finding_command_and_sends_no_more(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
+    """Each finding still queued for a slow --on-finding command was sent after the Ctrl-C, one
+    run at a time (up to 10 s each, 100 queued: minutes), and the command's own traceback (it
+    got the Ctrl-C too) was shown as its failure."""
+    log = tmp_path / "events.jsonl"
+    log.write_text(_looping_runs(5), encoding="utf-8")
+    argv, pids = _hook(tmp_path)
+    proc = start(
+        ["triage", "loops", str(log), "--follow", "--on-finding", shlex.join(argv)], tmp_path
+    )
+    wait_until(pids.exists, "the --on-finding command")
+    err = signal_group(proc, sig)
+    assert proc.returncode == 0, err  # README: Ctrl-C sums up, exit 0
+    assert quiet(err), err
+    assert "stopped (Ctrl-C)" in err
+    assert "--on-finding: 4 findings not sent: stopped (Ctrl-C)" in err
+    assert left_behind(tmp_path, proc.pid) == []
+    assert len(pids.read_text().splitlines()) == 1  # the one in progress; none after the stop
+
+
+def test_an_on_finding_command_stopped_by_its_timeout_takes_what_it_started(
+    tmp_path: Path,
+) -> None:
+    """The timeout killed the command alone: what it had started ran on after it."""
+    argv, pids = _hook(tmp_path)
+    warned: list[str] = []
+    hook = Hook(argv, warned.append, timeout_s=2)
+    hook.send({"detector": "turns"})
+    hook.close()
+    assert "stopped after 2 s" in " ".join(warned)
+    assert left_behind(tmp_path, None, wait=5) == [], pids.read_text()
