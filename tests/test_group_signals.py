@@ -6,10 +6,14 @@ left running. And a SIGKILL of `mas` alone takes its children with it."""
 
 from __future__ import annotations
 
+import contextlib
 import shlex
 import signal
+import socket
 import sys
 import textwrap
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -142,3 +146,52 @@ def test_an_on_finding_command_stopped_by_its_timeout_takes_what_it_started(
     hook.close()
     assert "stopped after 2 s" in " ".join(warned)
     assert left_behind(tmp_path, None, wait=5) == [], pids.read_text()
+
+
+ONE_TASK = """
+name: one
+models: {m: offline}
+agents:
+  a: {role: A, model: m}
+tasks:
+  - {id: t, agent: a, prompt: Go.}
+"""
+
+
+@contextlib.contextmanager
+def _deaf_collector() -> Iterator[str]:
+    """An OTLP/HTTP endpoint that takes connections and never answers."""
+    server = socket.create_server(("127.0.0.1", 0), backlog=64)
+    taken: list[socket.socket] = []
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                taken.append(server.accept()[0])
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        server.close()
+        for conn in taken:
+            conn.close()
+
+
+@pytest.mark.parametrize("sig", GROUP)
+def test_a_signal_while_a_run_waits_for_its_spans_leaves_a_whole_log(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
+    """The run's end waits up to 1 s for its spans to reach the collector, then writes
+    run_finished. Its handlers were off by then and SIGTERM and SIGHUP had their default
+    action back: a SIGTERM there killed mas (-15) and left a log without run_finished."""
+    crew = write_crew(tmp_path / "c", ONE_TASK)
+    with _deaf_collector() as url:
+        proc = start(["run", str(crew), "--otel-endpoint", url], tmp_path)
+        wait_until(lambda: logged(tmp_path / ".mas", '"type":"task_finished"'), "the task's end")
+        err = signal_group(proc, sig)
+    assert proc.returncode in (0, 130), err  # 0: it came after the run had ended ok
+    assert quiet(err), err
+    assert left_behind(tmp_path, proc.pid) == []
+    (log,) = logs(tmp_path / ".mas")
+    assert log[-1]["type"] == "run_finished"
