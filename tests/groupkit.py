@@ -61,7 +61,7 @@ def left_behind(folder: Path, session: int | None, wait: float = 10) -> list[str
     mine = str(folder)
 
     def ours(pid: int, argv: str, cwd: str, sid: int) -> bool:
-        in_session = session is not None and sid == session
+        in_session = session is not None and (sid == session or _reaped_for(session, argv))
         return pid != os.getpid() and (mine in argv or cwd.startswith(mine) or in_session)
 
     deadline = time.monotonic() + wait
@@ -71,6 +71,16 @@ def left_behind(folder: Path, session: int | None, wait: float = 10) -> list[str
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     return [f"{pid}: {argv}" for pid, argv in found]
+
+
+def _reaped_for(pid: int, argv: str) -> bool:
+    """A reaper mas `pid` started (it names its parent): they run in a session of their own."""
+    return f"reaper.py {pid} -- " in argv
+
+
+def started_for(pid: int, program: str) -> bool:
+    """Whether a reaper of mas `pid` runs `program` (an MCP server, a command tool)."""
+    return bool(_processes(lambda _p, argv, _c, _s: _reaped_for(pid, argv) and program in argv))
 
 
 def _processes(pick: Callable[[int, str, str, int], bool]) -> list[tuple[int, str]]:

@@ -18,14 +18,24 @@ from pathlib import Path
 
 import pytest
 from crewkit import write_crew
-from groupkit import left_behind, logged, logs, quiet, signal_group, start, wait_until
-from mcpkit import crew_text, stdio_server
+from groupkit import (
+    left_behind,
+    logged,
+    logs,
+    quiet,
+    signal_group,
+    start,
+    started_for,
+    wait_until,
+)
+from mcpkit import RAW, crew_text, stdio_server
 from test_batch import SLOW_CREW, items_file
 from test_triage_follow import looping_run
 
 from mas_cli.triage.hook import Hook
 
 GROUP = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP]
+STOPS_WITHIN_S = 8  # a bound on a stop that has nothing to wait for (it took 12 s)
 
 
 def _results(home: Path) -> int:
@@ -195,3 +205,22 @@ def test_a_signal_while_a_run_waits_for_its_spans_leaves_a_whole_log(
     assert left_behind(tmp_path, proc.pid) == []
     (log,) = logs(tmp_path / ".mas")
     assert log[-1]["type"] == "run_finished"
+
+
+@pytest.mark.parametrize("command", ["run", "tool-test"])
+def test_ctrl_c_while_an_mcp_server_starts_ends_at_once(tmp_path: Path, command: str) -> None:
+    """A Ctrl-C while a server was still in its handshake cancelled the start, then closed
+    the server with the grace a started one gets (10 s, waiting for a reply that never comes,
+    then the SDK's own shutdown): `mas run` and `mas tool-test` took 12 s to end. `mas
+    validate` closed it at once already (test_mcp_cli.py)."""
+    tools = f"raw:\n  mcp: {{command: [python, {RAW}, busy], start_timeout_s: 60}}\n"
+    crew = tmp_path / "c" / "crew.yaml"
+    crew.parent.mkdir()
+    crew.write_text(crew_text(tools, "- text: done", agent_tools="[raw]"), encoding="utf-8")
+    args = ["run", str(crew)] if command == "run" else ["tool-test", "raw.x", "--crew", str(crew)]
+    proc = start(args, tmp_path)
+    wait_until(lambda: started_for(proc.pid, "mcp_raw.py busy"), "the server's start")
+    err = signal_group(proc, signal.SIGINT, timeout=STOPS_WITHIN_S)
+    assert proc.returncode == 130, err
+    assert quiet(err), err
+    assert left_behind(tmp_path, proc.pid) == []
