@@ -224,3 +224,23 @@ def test_ctrl_c_while_an_mcp_server_starts_ends_at_once(tmp_path: Path, command:
     assert proc.returncode == 130, err
     assert quiet(err), err
     assert left_behind(tmp_path, proc.pid) == []
+
+
+@pytest.mark.parametrize("command", ["run", "validate"])
+def test_a_hangup_while_a_command_starts_its_servers_exits_130(
+    tmp_path: Path, command: str
+) -> None:
+    """A closed terminal before the run had its own handlers (here: an MCP server still
+    starting; an `npx -y` one can take minutes) killed mas by the signal (-1), as it did any
+    command but a run under way. SIGHUP is now a Ctrl-C for every command."""
+    tools = f"raw:\n  mcp: {{command: [python, {RAW}, busy], start_timeout_s: 60}}\n"
+    crew = tmp_path / "c" / "crew.yaml"
+    crew.parent.mkdir()
+    crew.write_text(crew_text(tools, "- text: done", agent_tools="[raw]"), encoding="utf-8")
+    proc = start([command, str(crew)], tmp_path)
+    wait_until(lambda: started_for(proc.pid, "mcp_raw.py busy"), "the server's start")
+    err = signal_group(proc, signal.SIGHUP, timeout=STOPS_WITHIN_S)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err
+    assert quiet(err), err
+    assert left_behind(tmp_path, proc.pid) == []
