@@ -1,8 +1,11 @@
 """A terminal's Ctrl-C, a closed terminal's SIGHUP and a SIGTERM go to the whole foreground
-process group: every child `mas` started (command tools, the reaper server, stdio MCP servers,
-batch workers) gets the signal at the same moment as `mas`. Each command that starts processes
-ends with 130, no traceback from `mas` or any Python child of it, whole run logs, and nothing
-left running. And a SIGKILL of `mas` alone takes its children with it."""
+process group: `mas` and every child it started in that group (an --on-finding command used to
+be one) get the signal at the same moment. The reapers of command tools and MCP servers, and a
+batch's worker processes, run in sessions of their own, out of the terminal's reach: mas stops
+them. Each command that starts processes ends with 130 (`triage loops --follow`: 0, as README
+says), no traceback from `mas` or any Python child of it, whole run logs, and nothing left
+running (tests/groupkit.py walks /proc for it). And a SIGKILL of `mas` alone takes its children
+with it."""
 
 from __future__ import annotations
 
@@ -243,4 +246,52 @@ def test_a_hangup_while_a_command_starts_its_servers_exits_130(
     assert proc.returncode == 130, err
     assert "interrupted" in err
     assert quiet(err), err
+    assert left_behind(tmp_path, proc.pid) == []
+
+
+NAPPING = """
+name: nap
+tools:
+  nap:
+    command: [python, -c, "import sys, time; open(sys.argv[1], 'a').write('x'); time.sleep(60)", "{flag}"]
+    parameters: {flag: {type: string}}
+    timeout_s: 120
+agents:
+  a:
+    role: A
+    model: offline
+    tools: [nap]
+    script:
+      - tool_calls: [{name: nap, arguments: {flag: FLAG}}]
+      - text: done
+tasks: [{id: t, agent: a, prompt: Wait.}]
+"""
+
+
+@pytest.mark.parametrize("sig", GROUP)
+def test_a_run_and_its_resume_end_on_a_group_signal_while_a_command_tool_blocks(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
+    flag = tmp_path / "c" / "calls"
+    crew = write_crew(tmp_path / "c", NAPPING.replace("FLAG", str(flag)))
+    for args, calls in ((["run", str(crew)], 1), (["resume", "--last"], 2)):
+        proc = start(args, tmp_path)
+        wait_until(lambda n=calls: flag.exists() and len(flag.read_text()) == n, "the tool call")
+        err = signal_group(proc, sig)
+        assert proc.returncode == 130, err
+        assert quiet(err), err
+        assert left_behind(tmp_path, proc.pid) == []
+    ends = [(log[-1]["type"], log[-1]["status"]) for log in logs(tmp_path / ".mas")]
+    assert ends == [("run_finished", "interrupted")] * 2
+
+
+def test_an_mcp_server_dies_with_a_run_killed_while_it_serves(tmp_path: Path) -> None:
+    """SIGKILL of mas alone: its stdio MCP server (under a reaper, in a session of its own,
+    out of reach of the terminal's signals) is ended by the reaper's parent-death signal."""
+    crew = _mcp_slow_crew(tmp_path / "c")
+    proc = start(["run", str(crew)], tmp_path)
+    wait_until(lambda: logged(tmp_path / ".mas", '"tool_calls":["srv.slow"]'), "the tool call")
+    assert started_for(proc.pid, "mcp_server.py")
+    proc.kill()
+    proc.communicate(timeout=30)
     assert left_behind(tmp_path, proc.pid) == []
