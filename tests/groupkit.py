@@ -120,6 +120,10 @@ def logged(home: Path, text: str) -> bool:
     return any(text in log.read_text(encoding="utf-8") for log in home.glob("runs/*/events.jsonl"))
 
 
+UNSEEN = ("Traceback", "Exception ignored", "Task was destroyed", "Fatal Python error")
+
+
 def quiet(err: str) -> bool:
-    """Nothing a user should never see: no traceback, no "Exception ignored"."""
-    return "Traceback" not in err and "Exception ignored" not in err
+    """Nothing a user should never see: no traceback, no "Exception ignored", no asyncio task
+    left pending, no crash of the interpreter."""
+    return not any(words in err for words in UNSEEN)
