@@ -14,6 +14,7 @@ end `interrupted` and the worker exits.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import sys
 from pathlib import Path
@@ -112,7 +113,8 @@ async def _listen(reader: asyncio.StreamReader, link: Link, runner: _Runner) -> 
         link.lost()
     if runner.running:
         await asyncio.gather(*runner.running, return_exceptions=True)
-    await link.writer.drain()
+    with contextlib.suppress(ConnectionError):  # the batch is gone: its lines have no reader
+        await link.writer.drain()
 
 
 def run(argv: list[str]) -> int:

@@ -13,7 +13,8 @@ import sys
 # (typing brings re and enum: ~20 ms). Annotations naming typing's names are quoted.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from types import FrameType
+    import signal
+    from types import FrameType, ModuleType
     from typing import Any, NoReturn, TextIO
 
     from mas_cli.cli.app import app
@@ -40,8 +41,9 @@ def entry() -> "NoReturn":
 
         # SIGINT ignored from the start (a job a script put in the background) stays ignored.
         sigint_ignored = signal.getsignal(signal.SIGINT) is signal.SIG_IGN
-        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:  # as Ctrl-C, for every command
-            signal.signal(signal.SIGTERM, _raise_interrupt)
+        for sig in _ends(signal):  # SIGTERM and SIGHUP as Ctrl-C, for every command
+            if signal.getsignal(sig) is signal.SIG_DFL:  # not `nohup`'s ignored SIGHUP
+                signal.signal(sig, _raise_interrupt)
         collector.start()
         # pydantic looks for plugins in every installed package's entry points when it builds
         # its first validator: about 11 ms in a venv of 90 packages, more in a larger one.
@@ -100,8 +102,9 @@ def _exit_on_signals(sigint_ignored: bool) -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN if sigint_ignored else _interrupted)
-    if signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN:
-        signal.signal(signal.SIGTERM, _interrupted)
+    for sig in _ends(signal):
+        if signal.getsignal(sig) is not signal.SIG_IGN:
+            signal.signal(sig, _interrupted)
     alarm = getattr(signal, "SIGALRM", None)  # not on Windows
     if alarm is not None and signal.getsignal(alarm) is _raise_interrupt:  # a SIGTERM on its way
         signal.signal(alarm, _interrupted)
@@ -117,7 +120,7 @@ def _ignore_signals_at_exit() -> None:
     if hasattr(signal, "setitimer"):  # not on Windows, nor SIGALRM
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, signal.SIG_IGN)
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, *_ends(signal)):
         signal.signal(sig, signal.SIG_IGN)
 
 
@@ -146,6 +149,14 @@ def _flush(stream: "TextIO | None") -> None:
             os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
         except Exception:  # no descriptor to point anywhere: nothing is left to flush to
             return
+
+
+def _ends(module: "ModuleType") -> "tuple[signal.Signals, ...]":
+    """The signals answered as a Ctrl-C besides SIGINT: SIGTERM, and SIGHUP (the terminal or ssh
+    session the command was started from went away) where there is one. The `signal` module is
+    passed in: it is imported inside `entry`'s `try`, as every import there."""
+    hangup = getattr(module, "SIGHUP", None)
+    return (module.SIGTERM, hangup) if hangup is not None else (module.SIGTERM,)
 
 
 def _raise_interrupt(_sig: int, frame: "FrameType | None") -> None:
@@ -199,7 +210,7 @@ def _load_msgspec() -> None:
     9 of 200; 0 with the import blocked. Every command but --version and --help loads it."""
     import signal
 
-    held = {signal.SIGINT, signal.SIGTERM}
+    held = {signal.SIGINT, *_ends(signal)}
     before = signal.pthread_sigmask(signal.SIG_BLOCK, held)
     try:
         import msgspec  # noqa: F401 (loaded here, used by the command)

@@ -38,7 +38,7 @@ from mas_cli.engine.replayer import seed
 from mas_cli.engine.scheduler import run_tasks
 from mas_cli.engine.shared import Shared
 from mas_cli.engine.state import SharedState
-from mas_cli.engine.stops import install_stops, sigint_given_back
+from mas_cli.engine.stops import install_stops, stops_given_back
 from mas_cli.errors import UsageError
 from mas_cli.events.diskio import (
     LineFile,
@@ -103,7 +103,7 @@ async def run_crew(crew: Crew, options: RunOptions) -> RunResult:
         prepare_tokenizer(model.model)
     tools = options.shared.tools or load_tools(crew)
     check_writable(runs_dir(options.home), "cannot write runs in")  # before any client opens
-    with sigint_given_back():  # the run's end quiets Ctrl-C until here
+    with stops_given_back():  # the run's end quiets Ctrl-C, SIGTERM and SIGHUP until here
         async with served_tools(crew, options.shared.mcp) as served:  # each server started once
             tools = {**tools, **served}  # never into a batch's shared table
             if options.wrap_tools is not None:

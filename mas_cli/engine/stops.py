@@ -1,9 +1,9 @@
 """How a run is stopped from outside, and how its end is kept from being cut short.
 
 SIGINT, SIGTERM and SIGHUP (or a batch's stop event) and run_timeout_s set the run's stop event,
-and the scheduler winds down from there. Once the run's handlers come off, a Ctrl-C is noted,
-not raised, until the run has written its end and closed everything; then the handler it found
-is back.
+and the scheduler winds down from there. Once the run's handlers come off, a Ctrl-C, SIGTERM or
+SIGHUP is noted, not raised, until the run has written its end and closed everything; then the
+handlers it found are back.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import asyncio
 import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from types import FrameType
 
 from mas_cli.engine.context import RunContext
 from mas_cli.engine.outcomes import LimitHit
@@ -29,14 +30,16 @@ def answered() -> tuple[signal.Signals, ...]:
 
 
 @contextmanager
-def sigint_given_back() -> Iterator[None]:
-    """Whatever SIGINT handler the run's end left, the one found here is back at the exit."""
-    previous = signal.getsignal(signal.SIGINT)
+def stops_given_back() -> Iterator[None]:
+    """Whatever SIGINT, SIGTERM and SIGHUP handlers the run's end left, the ones found here
+    are back at the exit."""
+    previous = {sig: signal.getsignal(sig) for sig in STOPS}
     try:
         yield
     finally:
-        if previous is not None and signal.getsignal(signal.SIGINT) is not previous:
-            signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            if handler is not None and signal.getsignal(sig) is not handler:
+                signal.signal(sig, handler)
 
 
 def install_stops(
@@ -67,12 +70,24 @@ def install_stops(
             loop.remove_signal_handler(sig)
         # The run is over and ending: a Ctrl-C now is noted, not raised in the middle of
         # writing run_finished, output.json and closing the logs and servers (a
-        # KeyboardInterrupt there could leave a half-closed run and an exit of 1). run_crew
-        # gives the handler back once all is closed.
-        if signal.SIGINT in signals:
-            signal.signal(signal.SIGINT, lambda _sig, _frame: interrupted.append("SIGINT"))
+        # KeyboardInterrupt there could leave a half-closed run and an exit of 1); so are
+        # SIGTERM and SIGHUP, whose default action, which removing the loop's handlers gives
+        # back, would kill the run before its end is written (the end may wait a second or
+        # more: for the spans of a live export, for MCP servers to close). run_crew gives
+        # the handlers back once all is closed.
+        for sig in signals:
+            signal.signal(sig, _noting(interrupted))
 
     return undo
+
+
+def _noting(interrupted: list[str]) -> Callable[[int, FrameType | None], None]:
+    """A handler that notes the signal's name in `interrupted`."""
+
+    def note(number: int, _frame: FrameType | None) -> None:
+        interrupted.append(signal.Signals(number).name)
+
+    return note
 
 
 def _watch(

@@ -42,11 +42,12 @@ def follow_live(
             hook.send(payload)
 
     stderr.print(f"following {escape(name)} (Ctrl-C to stop)")
+    summary = None
     try:
         summary = follow(name, options, emit, report.units)
     finally:
         if hook is not None:
-            hook.close()
+            hook.close(stop=summary is None or summary.interrupted)
     _summary(summary)
     return summary
 

@@ -106,6 +106,13 @@ class Connection:
             await asyncio.wait_for(self._ready.wait(), timeout)
         except TimeoutError:
             await self._fail(f"it did not start within {timeout:g}s")
+        except asyncio.CancelledError:
+            # Ctrl-C while it starts: closed here, at once (a server in its handshake cannot
+            # notice a close, so the grace a started one gets, 10 s, would only be waited out),
+            # and by its own task: asyncio.run's end would cancel every task at once, the SDK's
+            # inner ones too, and its shutdown could then wait forever.
+            await self.close(at_once=True)
+            raise
         if self._session is None:
             reason = describe(self._failure) if self._failure else "it ended at once"
             reason = self._lines.why() if self._lines.passed else reason
