@@ -590,6 +590,37 @@ def test_a_batch_still_running_is_not_resumed_twice(tmp_path: Path, clean_env: P
     assert "still running" in result.stderr
 
 
+def test_a_batch_another_process_runs_is_not_resumed_by_a_second(
+    tmp_path: Path, clean_env: Path
+) -> None:
+    # Two `mas resume BATCH` started together both read batch.json before either wrote
+    # `running`: both ran every unfinished item, each counting the budget on its own. The
+    # process running the batch is played by holding the lock it holds, its pid written in it.
+    import fcntl
+
+    crew = write_crew(tmp_path / "crew", ECHO_CREW)
+    items = items_file(tmp_path / "items.jsonl", [{"item": "a"}, {"item": "b"}])
+    assert (
+        mas("batch", str(crew), "--inputs", str(items), "--max-llm-calls", "1", "-q").exit_code == 3
+    )
+    folder = the_batch(clean_env)
+    results = (folder / "results.jsonl").read_bytes()
+    fd = os.open(folder / "batch.lock", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.write(fd, b"4242\n")
+        result = mas("resume", folder.name, "--max-llm-calls", "10")
+    finally:
+        os.close(fd)
+    assert result.exit_code == 2, result.stderr
+    assert f"batch {folder.name} is still running (process 4242)" in result.stderr
+    assert "kill -INT 4242" in result.stderr
+    assert (folder / "results.jsonl").read_bytes() == results  # nothing ran
+    result = mas("resume", folder.name, "--max-llm-calls", "10")
+    assert result.exit_code == 0, result.stderr  # the lock let go: the batch finishes
+    assert {r["status"] for r in jsonl(folder / "results.jsonl")[-1:]} == {"ok"}
+
+
 def test_a_key_that_is_not_set_stops_the_batch_before_it_begins(
     tmp_path: Path, clean_env: Path, server: FakeServer
 ) -> None:

@@ -26,6 +26,8 @@ from mas_cli.events.text import loads
 
 BatchStatus = Literal["running", "finished", "stopped", "interrupted"]
 INFO, RESULTS, DEAD = "batch.json", "results.jsonl", "dead.jsonl"
+LOCK = "batch.lock"
+"""Held by the process that runs the batch (see events.liveness), its pid written in it."""
 
 
 def batches_dir(home: Path) -> Path:
