@@ -402,6 +402,36 @@ def test_two_runs_at_once_share_the_cache_of_one_home(tmp_path: Path) -> None:
     assert [e["cached"] for e in of_type(third, "tool_call")] == [True]
 
 
+def test_clear_while_another_process_makes_the_cache_leaves_it_be(
+    tools: dict[str, Tool], tmp_path: Path
+) -> None:
+    # `mas cache clear` found a cache.db without mas's mark, so not a mas cache, and deleted its
+    # files by name: but it was a run making the cache, mid-transaction. That run's open then
+    # failed (disk I/O error) and the run went uncached to its end. The run making it is
+    # played by a connection holding the transaction that makes the store.
+    from mas_cli.tools.cache_db import APPLICATION_ID, SCHEMA, SCHEMA_VERSION
+
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    maker = sqlite3.connect(folder / "cache.db", isolation_level=None)
+    maker.execute("BEGIN IMMEDIATE")
+    for statement in filter(str.strip, SCHEMA.split(";")):
+        maker.execute(statement)
+    maker.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    maker.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    inode = (folder / "cache.db").stat().st_ino
+    try:
+        assert clear_cache(folder) == 0  # nothing in it yet
+    finally:
+        maker.execute("COMMIT")
+        maker.close()
+    assert (folder / "cache.db").stat().st_ino == inode  # never deleted under its maker
+    with ToolCache(folder) as shared:
+        assert shared.ready() is None
+        call(tools["lookup"], shared, query="q")
+        assert call(tools["lookup"], shared, query="q").status == "hit"
+
+
 def test_parallel_tasks_in_one_run_share_the_cache(tmp_path: Path) -> None:
     script = [{"tool_calls": [{"name": "lookup", "arguments": {"query": "q"}}]}, {"text": "done"}]
     agent_b = {"role": "B", "model": "offline", "tools": ["lookup"], "script": script}
