@@ -1,0 +1,109 @@
+"""An item of a batch resumed by hand (`mas resume RUN_ID`) is not resumed again from the run
+before: what the hand resume did (side effects, spend) is not in that run's chain. The batch
+goes on from the last run of the item's chain, and a hand resume in flight is not doubled."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from crewkit import write_crew
+from typer.testing import CliRunner
+
+from mas_cli.cli import app
+
+SENDS = """
+    name: sends
+    inputs:
+      item: {description: The item}
+    models:
+      m: offline
+    tools:
+      send: {function: sent.py:send, kind: side_effect}
+    agents:
+      a:
+        role: Sender
+        model: m
+        tools: [send]
+        script:
+          - {tool_calls: [{name: send, arguments: {body: first}}]}
+          - {text: "first sent"}
+      b:
+        role: Sender
+        model: m
+        tools: [send]
+        script:
+          - {tool_calls: [{name: send, arguments: {body: second}}]}
+          - {text: "second sent"}
+    tasks:
+      - {id: one, agent: a, prompt: "Send {item}."}
+      - {id: two, agent: b, prompt: "Send {item} again."}
+"""
+
+SENT_PY = '''
+from pathlib import Path
+
+def send(body: str) -> str:
+    """Send a message (every call sends it: this one does not honour a key)."""
+    with Path(__file__).with_name("sent.txt").open("a", encoding="utf-8") as f:
+        f.write(body + "\\n")
+    return "sent"
+'''
+
+
+def mas(home: Path, *args: str) -> Any:
+    return CliRunner().invoke(app, [*args, "--home", str(home)])
+
+
+def stopped_item(tmp_path: Path) -> tuple[Path, Path, str, str]:
+    """A batch of one item stopped by its budget after task one: crew, home, batch, run."""
+    crew = write_crew(tmp_path / "crew", SENDS, sent__py=SENT_PY)
+    items = tmp_path / "items.jsonl"
+    items.write_text(json.dumps({"item": "x"}) + "\n")
+    home = tmp_path / "home"
+    done = mas(home, "batch", str(crew), "--inputs", str(items), "--max-llm-calls", "2", "-q")
+    assert done.exit_code == 3, done.stderr
+    (batch,) = (home / "batches").iterdir()
+    (run,) = (home / "runs").iterdir()
+    return crew, home, batch.name, run.name
+
+
+def jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def sent(crew: Path) -> list[str]:
+    return (crew.parent / "sent.txt").read_text().split()
+
+
+def test_an_item_resumed_by_hand_goes_on_from_that_resume(tmp_path: Path) -> None:
+    crew, home, batch, first = stopped_item(tmp_path)
+    assert sent(crew) == ["first"]
+    by_hand = mas(home, "resume", first, "-q")
+    assert by_hand.exit_code == 0, by_hand.stderr
+    assert sent(crew) == ["first", "second"]
+    resumed = mas(home, "resume", batch, "--max-llm-calls", "10", "-q")
+    assert resumed.exit_code == 0, resumed.stderr
+    assert sent(crew) == ["first", "second"]  # nothing sent again
+    last = jsonl(home / "batches" / batch / "results.jsonl")[-1]
+    assert last["status"] == "ok"
+
+
+def test_an_item_whose_run_is_being_resumed_by_hand_is_not_resumed_beside_it(
+    tmp_path: Path,
+) -> None:
+    crew, home, batch, first = stopped_item(tmp_path)
+    fd = os.open(home / "runs" / first, os.O_RDONLY)  # the lock `mas resume RUN_ID` holds
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        resumed = mas(home, "resume", batch, "--max-llm-calls", "10", "-q")
+    finally:
+        os.close(fd)
+    assert sent(crew) == ["first"]  # neither resumed beside it nor run afresh
+    assert resumed.exit_code == 1, resumed.stderr
+    folder = home / "batches" / batch
+    dead = jsonl(folder / "dead.jsonl")[-1]
+    assert f"run {first} is being resumed by another mas process" in dead["reason"]
