@@ -585,9 +585,31 @@ def test_a_batch_still_running_is_not_resumed_twice(tmp_path: Path, clean_env: P
     info = json.loads((folder / "batch.json").read_text())
     info.update(status="running", pid=os.getpid())  # this live process holds it
     (folder / "batch.json").write_text(json.dumps(info), encoding="utf-8")
+    (folder / "batch.lock").unlink()  # a batch from before locks: its pid alone tells
     result = mas("resume", folder.name)
     assert result.exit_code == 2
     assert "still running" in result.stderr
+
+
+def test_a_killed_batch_whose_pid_was_taken_again_is_killed_not_running(
+    tmp_path: Path, clean_env: Path
+) -> None:
+    # After a crash of the machine (or a SIGKILL and enough new processes) the pid batch.json
+    # names belongs to another process: the batch read `running` for ever and could not be
+    # resumed. Nobody holds its lock: it was killed.
+    crew = write_crew(tmp_path / "crew", ECHO_CREW)
+    items = items_file(tmp_path / "items.jsonl", [{"item": "a"}, {"item": "b"}])
+    assert (
+        mas("batch", str(crew), "--inputs", str(items), "--max-llm-calls", "1", "-q").exit_code == 3
+    )
+    folder = the_batch(clean_env)
+    info = json.loads((folder / "batch.json").read_text())
+    info.update(status="running", pid=os.getpid())  # a live process, not the batch's
+    (folder / "batch.json").write_text(json.dumps(info), encoding="utf-8")
+    listed = mas("runs", "--batches", "--json")
+    assert [b["status"] for b in json.loads(listed.stdout)] == ["killed"]
+    result = mas("resume", folder.name, "--max-llm-calls", "10")
+    assert result.exit_code == 0, result.stderr
 
 
 def test_a_batch_another_process_runs_is_not_resumed_by_a_second(

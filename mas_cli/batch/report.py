@@ -90,6 +90,7 @@ def read_batch(folder: Path) -> BatchView:
         UsageError: batch.json is missing or unreadable.
     """
     info = read_info(folder)
+    info = {**info, "status": live_status(info, folder)}  # a batch killed reads killed
     latest: dict[str, ItemRow] = {}
     runs: dict[str, float] = {}
     for record in read_results(folder):
@@ -135,7 +136,7 @@ def list_batches(home: Path) -> list[dict[str, Any]]:
             {
                 "batch_id": batch_id,
                 "crew": info.get("crew"),
-                "status": live_status(info),
+                "status": live_status(info, batches_dir(home) / batch_id),
                 "started": info.get("started"),
                 "counts": counts,
                 "cost_usd": info.get("cost_usd"),

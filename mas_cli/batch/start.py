@@ -58,9 +58,10 @@ def resume_batch(home: Path, ref: str, progress: Progress, **changes: Any) -> Ba
         UsageError: no such batch, or its crew or items file is gone or no longer loads.
     """
     path = resolve_batch(home, ref)
-    with _claimed(path):  # two resumes at once ran every item twice, each on its own budget
+    locked_before = (path / LOCK).is_file()  # else a batch from before locks: its pid tells
+    with _claimed(path) as held:  # two resumes at once ran every item twice, on two budgets
         info = read_info(path)
-        if live_status(info) == "running":  # a file system without locks: batch.json's pid
+        if not (held and locked_before) and live_status(info) == "running":
             raise _still_running(path, info.get("pid"))
         crew = load_crew(Path(str(info.get("crew_path", ""))))
         options = _options(home, info, changes)
@@ -71,15 +72,16 @@ def resume_batch(home: Path, ref: str, progress: Progress, **changes: Any) -> Ba
 
 
 @contextlib.contextmanager
-def _claimed(folder: Path) -> Iterator[None]:
-    """One process runs a batch at a time: it holds the batch's lock while it runs.
+def _claimed(folder: Path) -> Iterator[bool]:
+    """One process runs a batch at a time: it holds the batch's lock while it runs; whether
+    it does (a file system without locks holds none).
 
     Raises:
         UsageError: another process runs the batch, or the lock cannot be made.
     """
     try:
-        with exclusive(folder / LOCK):
-            yield
+        with exclusive(folder / LOCK) as held:
+            yield held
     except Held as held:
         raise _still_running(folder, held.pid) from None
     except OSError as exc:

@@ -39,9 +39,9 @@ def holding(run_dir: Path) -> Iterator[None]:
 
 
 @contextmanager
-def exclusive(lock: Path) -> Iterator[None]:
-    """Hold `lock` (a file, made when missing) for the block, this process's pid written in it.
-    A file system without locks holds nothing, and the block runs.
+def exclusive(lock: Path) -> Iterator[bool]:
+    """Hold `lock` (a file, made when missing) for the block, this process's pid written in it;
+    whether it is held (a file system without locks holds nothing, and the block runs).
 
     Raises:
         Held: another live process holds it (its pid, as it wrote it).
@@ -49,11 +49,12 @@ def exclusive(lock: Path) -> Iterator[None]:
     """
     fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        if sys.platform != "win32" and _lock(fd):
+        held = sys.platform != "win32" and _lock(fd)
+        if held:
             with suppress(OSError):  # the pid is a courtesy to the message, never a failure
                 os.ftruncate(fd, 0)
                 os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        yield
+        yield held
     finally:
         os.close(fd)
 
@@ -83,10 +84,15 @@ def is_running(run_dir: Path) -> bool:
 
 def holder(run_dir: Path) -> Held | None:
     """The live process that holds the run's lock (its pid, when it wrote one), or None."""
+    return lock_holder(run_dir / LOCK)
+
+
+def lock_holder(lock: Path) -> Held | None:
+    """The live process that holds this lock file (its pid, when it wrote one), or None."""
     if sys.platform == "win32":
         return None
     try:
-        fd = os.open(run_dir / LOCK, os.O_RDONLY)
+        fd = os.open(lock, os.O_RDONLY)
     except OSError:
         return None  # no lock file: a run from before locks, or not a run
     try:
