@@ -107,3 +107,31 @@ def test_an_item_whose_run_is_being_resumed_by_hand_is_not_resumed_beside_it(
     folder = home / "batches" / batch
     dead = jsonl(folder / "dead.jsonl")[-1]
     assert f"run {first} is being resumed by another mas process" in dead["reason"]
+
+
+def test_the_reports_of_a_batch_no_item_of_which_has_ended_say_so(tmp_path: Path) -> None:
+    # cost-report and triage said the runs "may have been pruned" of a batch just started.
+    crew = write_crew(tmp_path / "crew", SENDS, sent__py=SENT_PY)
+    items = tmp_path / "items.jsonl"
+    items.write_text(json.dumps({"item": "x"}) + "\n")
+    home = tmp_path / "home"
+    assert mas(home, "batch", str(crew), "--inputs", str(items), "-q").exit_code == 0
+    (folder,) = (home / "batches").iterdir()
+    (folder / "results.jsonl").write_text("")  # as it is before the first item ends
+    info = json.loads((folder / "batch.json").read_text())
+    (folder / "batch.json").write_text(json.dumps({**info, "status": "running"}))
+    fd = os.open(folder / "batch.lock", os.O_RDWR)  # the process running the batch
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        reports = [
+            mas(home, "cost-report", "--batch", folder.name),
+            mas(home, "triage", "loops", "--batch", folder.name),
+        ]
+    finally:
+        os.close(fd)
+    for report in reports:
+        assert report.exit_code == 2
+        assert (
+            f"batch {folder.name} has no finished item yet (it is still running)" in report.stderr
+        )
+        assert "pruned" not in report.stderr

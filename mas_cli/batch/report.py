@@ -109,6 +109,13 @@ def batch_logs(home: Path, view: BatchView) -> list[Path]:
     runs = runs_dir(home)
     paths = [runs / run_id / EVENTS for run_id in view.runs]
     found = [path for path in paths if path.is_file()]
+    if not view.runs:  # not one item has ended yet: nothing was pruned
+        running = view.info.get("status") == "running"
+        raise UsageError(
+            f"batch {view.batch_id} has no finished item yet"
+            + (" (it is still running)" if running else ""),
+            hint="wait for an item to finish; the runs in flight are listed by: mas runs",
+        )
     if not found:
         raise UsageError(
             f"batch {view.batch_id} has no runs under {runs}",
