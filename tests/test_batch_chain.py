@@ -109,6 +109,22 @@ def test_an_item_whose_run_is_being_resumed_by_hand_is_not_resumed_beside_it(
     assert f"run {first} is being resumed by another mas process" in dead["reason"]
 
 
+def test_an_item_whose_last_run_is_running_is_not_run_afresh_beside_it(tmp_path: Path) -> None:
+    # The hand resume's own run was in flight: the batch found it "still running", took that
+    # for a run it could not resume, and ran the item afresh: every side effect made again.
+    crew, home, batch, first = stopped_item(tmp_path)
+    fd = os.open(home / "runs" / first / "run.lock", os.O_RDWR)  # a live process runs it
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        resumed = mas(home, "resume", batch, "--max-llm-calls", "10", "-q")
+    finally:
+        os.close(fd)
+    assert sent(crew) == ["first"]
+    assert resumed.exit_code == 1, resumed.stderr
+    dead = jsonl(home / "batches" / batch / "dead.jsonl")[-1]
+    assert f"run {first} of this item is still running" in dead["reason"]
+
+
 def test_the_reports_of_a_batch_no_item_of_which_has_ended_say_so(tmp_path: Path) -> None:
     # cost-report and triage said the runs "may have been pruned" of a batch just started.
     crew = write_crew(tmp_path / "crew", SENDS, sent__py=SENT_PY)

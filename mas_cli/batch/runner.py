@@ -40,6 +40,7 @@ from mas_cli.engine.run import RunOptions, run_crew
 from mas_cli.engine.shared import Shared
 from mas_cli.engine.stops import answered
 from mas_cli.errors import MasError, UsageError
+from mas_cli.events.liveness import is_running
 from mas_cli.llm.keys import crew_secrets
 from mas_cli.llm.types import Provider
 from mas_cli.records import replace
@@ -208,14 +209,20 @@ async def rerun_item(crew: Crew, options: RunOptions, earlier: str | None) -> Ru
     unreadable runs afresh.
 
     Raises:
-        UsageError: another process is resuming the item's run (the item fails, saying so).
+        UsageError: another process is resuming the item's run, or runs its last run (the
+            item fails, saying so).
     """
     if earlier is None:
         return await run_crew(crew, options)
     last = last_of_chain(options.home / "runs", earlier)
+    if is_running(options.home / "runs" / last):  # a hand resume in flight: never run beside it
+        raise UsageError(
+            f"run {last} of this item is still running (a mas resume of it?)",
+            hint="let it end, then resume the batch again",
+        )
     try:
         loaded, resumed = prepare_resume(options.home, last, ResumeOptions(crew=crew.path), options)
-    except UsageError:
+    except UsageError:  # its run is gone or unreadable, or the crew changed since
         return await run_crew(crew, options)
     assert resumed.resume is not None  # prepare_resume names the run continued
     with claimed(resumed.resume):  # a hand resume in flight, or one that ran meanwhile
