@@ -92,6 +92,31 @@ def test_an_item_resumed_by_hand_goes_on_from_that_resume(tmp_path: Path) -> Non
     assert last["status"] == "ok"
 
 
+def calls_made(home: Path) -> int:
+    """Model calls made (not replayed) by every run under the home."""
+    logs = sorted((home / "runs").glob("*/events.jsonl"))
+    made = [e for log in logs for e in jsonl(log) if e["type"] == "llm_call"]
+    return sum(1 for e in made if not e.get("replayed"))
+
+
+def test_the_batch_budget_counts_what_a_hand_resume_of_its_item_spent(tmp_path: Path) -> None:
+    # The batch counted the runs that name it; a hand resume of an item's run names no batch,
+    # so what it spent was left out, and the next pass spent past the budget.
+    crew = write_crew(tmp_path / "crew", SENDS, sent__py=SENT_PY)
+    items = tmp_path / "items.jsonl"
+    items.write_text(json.dumps({"item": "x"}) + "\n" + json.dumps({"item": "y"}) + "\n")
+    home = tmp_path / "home"
+    argv = ["batch", str(crew), "--inputs", str(items), "-c", "1", "--max-llm-calls", "2", "-q"]
+    assert mas(home, *argv).exit_code == 3  # x stopped after task one; y never started
+    (batch,) = (home / "batches").iterdir()
+    (first,) = (home / "runs").iterdir()
+    assert mas(home, "resume", first.name, "-q").exit_code == 0  # x's task two: 2 calls more
+    assert calls_made(home) == 4
+    resumed = mas(home, "resume", batch.name, "--max-llm-calls", "5", "-q")
+    assert resumed.exit_code == 3, resumed.stderr
+    assert calls_made(home) <= 5
+
+
 def test_an_item_whose_run_is_being_resumed_by_hand_is_not_resumed_beside_it(
     tmp_path: Path,
 ) -> None:
