@@ -585,9 +585,62 @@ def test_a_batch_still_running_is_not_resumed_twice(tmp_path: Path, clean_env: P
     info = json.loads((folder / "batch.json").read_text())
     info.update(status="running", pid=os.getpid())  # this live process holds it
     (folder / "batch.json").write_text(json.dumps(info), encoding="utf-8")
+    (folder / "batch.lock").unlink()  # a batch from before locks: its pid alone tells
     result = mas("resume", folder.name)
     assert result.exit_code == 2
     assert "still running" in result.stderr
+
+
+def test_a_killed_batch_whose_pid_was_taken_again_is_killed_not_running(
+    tmp_path: Path, clean_env: Path
+) -> None:
+    # After a crash of the machine (or a SIGKILL and enough new processes) the pid batch.json
+    # names belongs to another process: the batch read `running` for ever and could not be
+    # resumed. Nobody holds its lock: it was killed.
+    crew = write_crew(tmp_path / "crew", ECHO_CREW)
+    items = items_file(tmp_path / "items.jsonl", [{"item": "a"}, {"item": "b"}])
+    assert (
+        mas("batch", str(crew), "--inputs", str(items), "--max-llm-calls", "1", "-q").exit_code == 3
+    )
+    folder = the_batch(clean_env)
+    info = json.loads((folder / "batch.json").read_text())
+    info.update(status="running", pid=os.getpid())  # a live process, not the batch's
+    (folder / "batch.json").write_text(json.dumps(info), encoding="utf-8")
+    listed = mas("runs", "--batches", "--json")
+    assert [b["status"] for b in json.loads(listed.stdout)] == ["killed"]
+    result = mas("resume", folder.name, "--max-llm-calls", "10")
+    assert result.exit_code == 0, result.stderr
+
+
+def test_a_batch_another_process_runs_is_not_resumed_by_a_second(
+    tmp_path: Path, clean_env: Path
+) -> None:
+    # Two `mas resume BATCH` started together both read batch.json before either wrote
+    # `running`: both ran every unfinished item, each counting the budget on its own. The
+    # process running the batch is played by holding the lock it holds, its pid written in it.
+    import fcntl
+
+    crew = write_crew(tmp_path / "crew", ECHO_CREW)
+    items = items_file(tmp_path / "items.jsonl", [{"item": "a"}, {"item": "b"}])
+    assert (
+        mas("batch", str(crew), "--inputs", str(items), "--max-llm-calls", "1", "-q").exit_code == 3
+    )
+    folder = the_batch(clean_env)
+    results = (folder / "results.jsonl").read_bytes()
+    fd = os.open(folder / "batch.lock", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.write(fd, b"4242\n")
+        result = mas("resume", folder.name, "--max-llm-calls", "10")
+    finally:
+        os.close(fd)
+    assert result.exit_code == 2, result.stderr
+    assert f"batch {folder.name} is still running (process 4242)" in result.stderr
+    assert "kill -INT 4242" in result.stderr
+    assert (folder / "results.jsonl").read_bytes() == results  # nothing ran
+    result = mas("resume", folder.name, "--max-llm-calls", "10")
+    assert result.exit_code == 0, result.stderr  # the lock let go: the batch finishes
+    assert {r["status"] for r in jsonl(folder / "results.jsonl")[-1:]} == {"ok"}
 
 
 def test_a_key_that_is_not_set_stops_the_batch_before_it_begins(

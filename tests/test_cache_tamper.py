@@ -175,6 +175,19 @@ def test_a_link_in_the_cache_folder_is_never_followed(
     assert victim.read_text(encoding="utf-8") == "precious"
 
 
+def test_a_link_in_place_of_the_lock_file_is_never_followed(
+    crew: Path, home: Path, victim: Path
+) -> None:
+    cache_dir(home).mkdir(parents=True)
+    (cache_dir(home) / "cache.db-lock").symlink_to(victim)
+    run(crew, home)
+    events = run(crew, home)
+    assert of_type(events, "run_finished")[0]["status"] == "ok"
+    assert [e["cached"] for e in of_type(events, "tool_call")] == [True]  # the cache works
+    assert (cache_dir(home) / "cache.db-lock").is_symlink()
+    assert victim.read_text(encoding="utf-8") == "precious"
+
+
 def test_a_linked_cache_folder_is_refused_and_never_cleared_through(
     crew: Path, home: Path, tmp_path: Path
 ) -> None:

@@ -262,7 +262,8 @@ def test_sigkill_leaves_every_written_line_readable(tmp_path: Path, clean_env: P
     log = _log(clean_env)
     live = json.loads(mas("runs", "--json").stdout)  # type: ignore[attr-defined]
     assert live[0]["status"] == "running"  # the live process holds the run
-    assert " running (a live process holds it)" in mas("show", "--last").stdout  # type: ignore[attr-defined]
+    shown = mas("show", "--last").stdout  # type: ignore[attr-defined]
+    assert f" running (process {process.pid})" in shown  # which process, of those running
     quiet = time.time() - 7200
     os.utime(log, (quiet, quiet))  # a live run whose log has been quiet for two hours
     pruned = mas("runs", "prune", "--keep", "0")

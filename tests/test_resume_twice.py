@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import fcntl
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 from resumekit import TASKS, mas, outbox, outbox_crew, run_logs
@@ -54,3 +57,39 @@ def test_a_run_being_resumed_is_not_resumed_by_a_second_process(tmp_path: Path) 
     assert len(run_logs(home)) == 1  # nothing ran
     code, _, err = mas("resume", first, "-q", "--limit", "max_llm_calls=40", home=home)
     assert code == 0, err  # the lock let go, the run resumes
+
+
+def test_a_run_still_running_is_not_resumed_and_its_process_is_named(tmp_path: Path) -> None:
+    # The refusal said only "still running": which process, of the several a user may have
+    # started, was left to guess. The run's lock file names it. A replay of it is refused too:
+    # its recording stops where the run has got to, and the replay failed at the first call
+    # not yet recorded, blaming a changed crew.
+    crew = tmp_path / "crew.yaml"
+    crew.write_text(
+        "name: slow\nmodels: {m: offline}\n"
+        "agents:\n  a:\n    role: A\n    model: m\n"
+        "    script: [{text: first, delay_s: 60}]\n"
+        "tasks:\n  - {id: t, agent: a, prompt: Go.}\n"
+    )
+    home = tmp_path / "home"
+    env = {**os.environ, "MAS_HOME": str(home)}
+    argv = [sys.executable, "-m", "mas_cli", "run", str(crew), "-q"]
+    process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        while not any(b"task_started" in log.read_bytes() for log in home.glob("runs/*/*.jsonl")):
+            assert process.poll() is None, process.communicate()[1]
+            time.sleep(0.02)
+        resumed = mas("resume", "--last", "-q", home=home)
+        (live,) = (home / "runs").iterdir()
+        replayed = mas("run", str(crew), "--replay", live.name, "-q", home=home)
+    finally:
+        process.kill()
+        process.communicate()
+    code, _, err = resumed
+    assert code == 2, err
+    assert f"is still running (process {process.pid})" in err
+    assert f"kill -INT {process.pid}" in err
+    code, _, err = replayed
+    assert code == 2, err
+    assert f"run {live.name} is still running (process {process.pid})" in err
+    assert len(run_logs(home)) == 1  # nothing ran

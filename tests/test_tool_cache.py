@@ -7,6 +7,7 @@ expiry is tested on an injected clock.
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import subprocess
 import sys
@@ -402,6 +403,36 @@ def test_two_runs_at_once_share_the_cache_of_one_home(tmp_path: Path) -> None:
     assert [e["cached"] for e in of_type(third, "tool_call")] == [True]
 
 
+def test_clear_while_another_process_makes_the_cache_leaves_it_be(
+    tools: dict[str, Tool], tmp_path: Path
+) -> None:
+    # `mas cache clear` found a cache.db without mas's mark, so not a mas cache, and deleted its
+    # files by name: but it was a run making the cache, mid-transaction. That run's open then
+    # failed (disk I/O error) and the run went uncached to its end. The run making it is
+    # played by a connection holding the transaction that makes the store.
+    from mas_cli.tools.cache_db import APPLICATION_ID, SCHEMA, SCHEMA_VERSION
+
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    maker = sqlite3.connect(folder / "cache.db", isolation_level=None)
+    maker.execute("BEGIN IMMEDIATE")
+    for statement in filter(str.strip, SCHEMA.split(";")):
+        maker.execute(statement)
+    maker.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    maker.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    inode = (folder / "cache.db").stat().st_ino
+    try:
+        assert clear_cache(folder) == 0  # nothing in it yet
+    finally:
+        maker.execute("COMMIT")
+        maker.close()
+    assert (folder / "cache.db").stat().st_ino == inode  # never deleted under its maker
+    with ToolCache(folder) as shared:
+        assert shared.ready() is None
+        call(tools["lookup"], shared, query="q")
+        assert call(tools["lookup"], shared, query="q").status == "hit"
+
+
 def test_parallel_tasks_in_one_run_share_the_cache(tmp_path: Path) -> None:
     script = [{"tool_calls": [{"name": "lookup", "arguments": {"query": "q"}}]}, {"text": "done"}]
     agent_b = {"role": "B", "model": "offline", "tools": ["lookup"], "script": script}
@@ -420,6 +451,123 @@ def test_parallel_tasks_in_one_run_share_the_cache(tmp_path: Path) -> None:
     assert len(of_type(first, "tool_call")) == 2
     second = run(crew, home)
     assert [e["cached"] for e in of_type(second, "tool_call")] == [True, True]
+
+
+MEET_PY = (
+    TOOLS_PY
+    + """
+
+def meet(query: str) -> str:
+    \"\"\"Waits (up to 3 s) for a second caller of the same call to come in beside it.\"\"\"
+    _count("meet")
+    for _ in range(300):
+        if CALLS.read_text(encoding="utf-8").split().count("meet") > 1:
+            break
+        time.sleep(0.01)
+    return query.upper()
+"""
+)
+
+
+def jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+MEET_SCRIPT = [{"tool_calls": [{"name": "meet", "arguments": {"query": "q"}}]}, {"text": "done"}]
+
+
+def test_one_call_runs_while_a_parallel_task_waits_for_its_entry(tmp_path: Path) -> None:
+    # Two tasks of a parallel crew asking the same deterministic call at once both missed and
+    # both ran the tool: the same search run by two agents ran twice. The tool waits for the
+    # second caller, so without the wait for the first one's entry both run, every time.
+    agent_b = {"role": "B", "model": "offline", "tools": ["meet"], "script": MEET_SCRIPT}
+    crew = write_crew(
+        tmp_path / "crew",
+        {"meet": {"function": "tools.py:meet", "kind": "deterministic"}},
+        script=MEET_SCRIPT,
+        tools_py=MEET_PY,
+        process="parallel",
+        extra_agents={"b": agent_b},
+        extra_tasks=[{"id": "u", "agent": "b", "prompt": "Go too."}],
+    )
+    events = run(crew, tmp_path / "home")
+    assert of_type(events, "run_finished")[0]["status"] == "ok"
+    assert calls(crew.parent) == ["meet"]
+    answered = of_type(events, "tool_call")
+    assert sorted(e["cached"] for e in answered) == [False, True]
+    assert {e["status"] for e in answered} == {"ok"}
+    assert of_type(events, "warning") == []
+
+
+def test_one_call_runs_while_another_process_waits_for_its_entry(tmp_path: Path) -> None:
+    # Two `mas run` on one home (two terminals, a CI matrix on one cache folder) both ran it.
+    crew = write_crew(
+        tmp_path / "crew",
+        {"meet": {"function": "tools.py:meet", "kind": "deterministic"}},
+        script=MEET_SCRIPT,
+        tools_py=MEET_PY,
+    )
+    home = tmp_path / "home"
+    argv = [sys.executable, "-m", "mas_cli", "run", str(crew), "--home", str(home), "-q"]
+    children = [
+        subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=subprocess_env())
+        for _ in range(2)
+    ]
+    for child in children:
+        _, err = child.communicate(timeout=120)
+        assert child.returncode == 0, err
+    assert calls(crew.parent) == ["meet"]
+    logs = sorted((home / "runs").glob("*/events.jsonl"))
+    answered = [e for log in logs for e in of_type(jsonl(log), "tool_call")]
+    assert sorted(e["cached"] for e in answered) == [False, True]
+
+
+def test_a_caller_that_failed_leaves_the_one_waiting_to_run_it_itself(
+    tools: dict[str, Tool], cache: ToolCache, crew: Path
+) -> None:
+    async def both() -> list[CachedCall]:
+        return list(await asyncio.gather(*(call_cached(tools["hangs"], {}, cache) for _ in "ab")))
+
+    done = asyncio.run(both())
+    assert [d.result.timed_out for d in done] == [True, True]  # nothing stored to wait for
+    assert calls(crew.parent) == ["hangs", "hangs"]
+
+
+HOLDER = textwrap.dedent(
+    """
+    import fcntl, os, sys
+    fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)
+    fcntl.lockf(fd, fcntl.LOCK_EX, 1, int(sys.argv[2]), os.SEEK_SET)
+    print("held", flush=True)
+    sys.stdin.read()
+    """
+)
+
+
+def test_a_process_that_holds_a_key_for_ever_holds_a_caller_no_longer_than_its_timeout(
+    tmp_path: Path,
+) -> None:
+    lookup = {"function": "tools.py:lookup", "kind": "deterministic", "timeout_s": 0.5}
+    crew = write_crew(tmp_path / "crew", {"lookup": lookup})
+    tool = tools_of(crew)["lookup"]
+    with ToolCache(tmp_path / "cache") as shared:
+        assert shared.ready() is None
+        digest = key_inputs(tool, {"query": "q", "limit": 2, "ratio": 0.5}).digest
+        argv = [sys.executable, "-c", HOLDER, str(tmp_path / "cache" / "cache.db-lock")]
+        holder = subprocess.Popen(
+            [*argv, str(int(digest[:10], 16))],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert holder.stdout is not None
+            assert holder.stdout.readline() == "held\n"
+            done = call(tool, shared, query="q")
+        finally:
+            holder.communicate("")
+    assert (done.status, done.result.ok) == ("miss", True)  # it waited, then ran it itself
+    assert calls(crew.parent) == ["lookup"]
 
 
 # --- the engine: events, warnings, and a run that never fails for the cache's sake ----------

@@ -22,10 +22,13 @@ from typing import Any, Literal
 from mas_cli.errors import UsageError
 from mas_cli.events.diskio import LineFile, writable_folder, write_failure
 from mas_cli.events.jsonsafe import dumps
+from mas_cli.events.liveness import lock_holder
 from mas_cli.events.text import loads
 
 BatchStatus = Literal["running", "finished", "stopped", "interrupted"]
 INFO, RESULTS, DEAD = "batch.json", "results.jsonl", "dead.jsonl"
+LOCK = "batch.lock"
+"""Held by the process that runs the batch (see events.liveness), its pid written in it."""
 
 
 def batches_dir(home: Path) -> Path:
@@ -183,14 +186,17 @@ def file_lines(path: Path) -> int:
     return count
 
 
-def live_status(info: dict[str, Any]) -> str:
+def live_status(info: dict[str, Any], folder: Path | None = None) -> str:
     """The status batch.json gives, except that a `running` batch whose process is gone (a
-    SIGKILL, a crash of the machine) is `killed`."""
+    SIGKILL, a crash of the machine) is `killed`. The batch's lock in `folder` tells, when it
+    has one (its pid may belong to another process since); else its pid."""
     status = str(info.get("status"))
+    if status != "running":
+        return status
+    if folder is not None and (folder / LOCK).is_file():
+        return status if lock_holder(folder / LOCK) is not None else "killed"
     pid = info.get("pid")
-    if status == "running" and isinstance(pid, int) and not _alive(pid):
-        return "killed"
-    return status
+    return "killed" if isinstance(pid, int) and not _alive(pid) else status
 
 
 def _alive(pid: int) -> bool:

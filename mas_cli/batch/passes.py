@@ -4,7 +4,8 @@ The batch's budgets (--max-cost-usd, --max-llm-calls, --max-tokens) count every 
 of the batch counts with what its own log says it spent (its run_finished totals; for a run
 killed before its end, its llm_call events), replayed calls at nothing. That includes the runs
 that were in flight when a pass was killed (SIGKILL, a crash): they have no results.jsonl line,
-and are found by the batch id their run_started names. Such an item is resumed from that run,
+and are found by the batch id their run_started names; and a resume of an item's run made by
+hand (`mas resume RUN_ID`), found by the run it resumed. Such an item is resumed from that run,
 as an unfinished item is: what it paid and the side effects it made are not made again. A run
 whose folder is gone counts with the cost its result line gives.
 """
@@ -99,20 +100,29 @@ def line_spend(record: dict[str, Any]) -> Spend:
 
 
 def _unrecorded(home: Path, batch_id: str, recorded: set[str]) -> list[tuple[str, str]]:
-    """(run id, item key) of each run of the batch with no result line: in flight at a kill.
-    Only runs that began after the batch did are read, each its first line alone."""
+    """(run id, item key) of each run of the batch with no result line: in flight at a kill,
+    or a resume of an item's run made by hand (`mas resume RUN_ID`: it names no batch, and
+    spent on the item all the same). Only runs that began after the batch did are read, each
+    its first line alone; ids sort by start time, so a resume comes after the run it resumes."""
     folder = runs_dir(home)
     since = batch_id.removeprefix("b-")[:18]  # both ids begin with their start time
     if not folder.is_dir():
         return []
+    keys: dict[str, str] = {}  # run id -> item key, for every run of the batch seen so far
     found = []
-    for run in folder.iterdir():
-        if run.name[:18] < since or run.name in recorded:
+    for run in sorted(folder.iterdir()):
+        if run.name[:18] < since:
             continue
         started = _first(run / EVENTS)
-        if started is not None and started.batch_id == batch_id and started.item_key:
-            found.append((run.name, started.item_key))
-    return sorted(found)
+        if started is None:
+            continue
+        key = started.item_key if started.batch_id == batch_id else None
+        key = key or keys.get(started.resumed_from or "")
+        if key:
+            keys[run.name] = key
+            if run.name not in recorded:
+                found.append((run.name, key))
+    return found
 
 
 def _first(log: Path) -> RunStarted | None:

@@ -90,6 +90,7 @@ def read_batch(folder: Path) -> BatchView:
         UsageError: batch.json is missing or unreadable.
     """
     info = read_info(folder)
+    info = {**info, "status": live_status(info, folder)}  # a batch killed reads killed
     latest: dict[str, ItemRow] = {}
     runs: dict[str, float] = {}
     for record in read_results(folder):
@@ -108,6 +109,13 @@ def batch_logs(home: Path, view: BatchView) -> list[Path]:
     runs = runs_dir(home)
     paths = [runs / run_id / EVENTS for run_id in view.runs]
     found = [path for path in paths if path.is_file()]
+    if not view.runs:  # not one item has ended yet: nothing was pruned
+        running = view.info.get("status") == "running"
+        raise UsageError(
+            f"batch {view.batch_id} has no finished item yet"
+            + (" (it is still running)" if running else ""),
+            hint="wait for an item to finish; the runs in flight are listed by: mas runs",
+        )
     if not found:
         raise UsageError(
             f"batch {view.batch_id} has no runs under {runs}",
@@ -135,7 +143,7 @@ def list_batches(home: Path) -> list[dict[str, Any]]:
             {
                 "batch_id": batch_id,
                 "crew": info.get("crew"),
-                "status": live_status(info),
+                "status": live_status(info, batches_dir(home) / batch_id),
                 "started": info.get("started"),
                 "counts": counts,
                 "cost_usd": info.get("cost_usd"),

@@ -35,11 +35,12 @@ from mas_cli.engine.ledger import Ledger
 from mas_cli.engine.outcomes import RunResult
 from mas_cli.engine.providers import build_models, close, open_providers
 from mas_cli.engine.ratelimit import RateLimiter
-from mas_cli.engine.resume import ResumeOptions, prepare_resume
+from mas_cli.engine.resume import ResumeOptions, claimed, last_of_chain, prepare_resume
 from mas_cli.engine.run import RunOptions, run_crew
 from mas_cli.engine.shared import Shared
 from mas_cli.engine.stops import answered
 from mas_cli.errors import MasError, UsageError
+from mas_cli.events.liveness import is_running
 from mas_cli.llm.keys import crew_secrets
 from mas_cli.llm.types import Provider
 from mas_cli.records import replace
@@ -202,18 +203,30 @@ async def rerun_item(crew: Crew, options: RunOptions, earlier: str | None) -> Ru
     it unfinished (failed, stopped, interrupted, killed), else None.
 
     An unfinished item is resumed as `mas resume RUN_ID` resumes a run: tasks that ended ok
-    kept, recorded model calls replayed at no cost, side effects not made again. An item whose
-    earlier run is gone or unreadable runs afresh.
+    kept, recorded model calls replayed at no cost, side effects not made again. It goes on
+    from the last run of its chain: a run resumed by hand (`mas resume RUN_ID`) made side
+    effects that the run before it does not know of. An item whose earlier run is gone or
+    unreadable runs afresh.
+
+    Raises:
+        UsageError: another process is resuming the item's run, or runs its last run (the
+            item fails, saying so).
     """
     if earlier is None:
         return await run_crew(crew, options)
-    try:
-        loaded, resumed = prepare_resume(
-            options.home, earlier, ResumeOptions(crew=crew.path), options
+    last = last_of_chain(options.home / "runs", earlier)
+    if is_running(options.home / "runs" / last):  # a hand resume in flight: never run beside it
+        raise UsageError(
+            f"run {last} of this item is still running (a mas resume of it?)",
+            hint="let it end, then resume the batch again",
         )
-    except UsageError:
+    try:
+        loaded, resumed = prepare_resume(options.home, last, ResumeOptions(crew=crew.path), options)
+    except UsageError:  # its run is gone or unreadable, or the crew changed since
         return await run_crew(crew, options)
-    return await run_crew(loaded, resumed)
+    assert resumed.resume is not None  # prepare_resume names the run continued
+    with claimed(resumed.resume):  # a hand resume in flight, or one that ran meanwhile
+        return await run_crew(loaded, resumed)
 
 
 def _run_options(batch: Pass, item: Item, probe: Probe) -> RunOptions:

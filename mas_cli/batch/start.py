@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import os
 import shutil
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
 from mas_cli.batch.folder import (
     INFO,
+    LOCK,
     BatchFolder,
     batches_dir,
     file_lines,
@@ -24,6 +26,8 @@ from mas_cli.batch.folder import (
 from mas_cli.batch.passes import line_spend, read_passes
 from mas_cli.batch.runner import BatchOptions, BatchResult, Progress, Tally, run_batch
 from mas_cli.errors import MasError, UsageError
+from mas_cli.events.diskio import write_failure
+from mas_cli.events.liveness import Held, exclusive
 from mas_cli.records import replace
 from mas_cli.spec.loader import Crew, load_crew
 
@@ -36,7 +40,7 @@ def start_batch(crew: Crew, options: BatchOptions, progress: Progress) -> BatchR
     """
     if not options.items.is_file():
         raise UsageError(f"{options.items}: no such file", hint="give a .jsonl or .csv of items")
-    with BatchFolder(batches_dir(options.home) / new_batch_id()) as folder:
+    with BatchFolder(batches_dir(options.home) / new_batch_id()) as folder, _claimed(folder.path):
         try:
             return asyncio.run(_runner(options)(crew, options, folder, progress=progress))
         except MasError:  # refused before it began (a key not set): leave no empty batch behind
@@ -54,18 +58,42 @@ def resume_batch(home: Path, ref: str, progress: Progress, **changes: Any) -> Ba
         UsageError: no such batch, or its crew or items file is gone or no longer loads.
     """
     path = resolve_batch(home, ref)
-    info = read_info(path)
-    if live_status(info) == "running":
-        raise UsageError(
-            f"batch {path.name} is still running (process {info.get('pid')})",
-            hint="wait for it to end, or stop it with Ctrl-C (or kill -INT), then resume",
-        )
-    crew = load_crew(Path(str(info.get("crew_path", ""))))
-    options = _options(home, info, changes)
-    passes = read_passes(home, path)
-    with BatchFolder(path) as folder:
-        run = _runner(options)
-        return asyncio.run(run(crew, options, folder, passes=passes, progress=progress))
+    locked_before = (path / LOCK).is_file()  # else a batch from before locks: its pid tells
+    with _claimed(path) as held:  # two resumes at once ran every item twice, on two budgets
+        info = read_info(path)
+        if not (held and locked_before) and live_status(info) == "running":
+            raise _still_running(path, info.get("pid"))
+        crew = load_crew(Path(str(info.get("crew_path", ""))))
+        options = _options(home, info, changes)
+        passes = read_passes(home, path)
+        with BatchFolder(path) as folder:
+            run = _runner(options)
+            return asyncio.run(run(crew, options, folder, passes=passes, progress=progress))
+
+
+@contextlib.contextmanager
+def _claimed(folder: Path) -> Iterator[bool]:
+    """One process runs a batch at a time: it holds the batch's lock while it runs; whether
+    it does (a file system without locks holds none).
+
+    Raises:
+        UsageError: another process runs the batch, or the lock cannot be made.
+    """
+    try:
+        with exclusive(folder / LOCK) as held:
+            yield held
+    except Held as held:
+        raise _still_running(folder, held.pid) from None
+    except OSError as exc:
+        raise UsageError(write_failure(folder / LOCK, exc)) from None
+
+
+def _still_running(folder: Path, pid: object) -> UsageError:
+    stop = f"kill -INT {pid}" if pid else "Ctrl-C"
+    return UsageError(
+        f"batch {folder.name} is still running (process {pid or 'unknown'})",
+        hint=f"wait for it to end, or stop it ({stop}), then resume",
+    )
 
 
 AUTO_WORKERS_FROM = 1000

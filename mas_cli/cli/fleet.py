@@ -129,7 +129,7 @@ def status(home: Path | None, ref: str, *, as_json: bool) -> None:
 
         result = fleet_status(path)
     else:
-        state = live_status(info)
+        state = live_status(info, path)
         shown: BatchStatus = "interrupted"
         if state in ("running", "finished", "stopped"):
             shown = cast(BatchStatus, state)

@@ -19,7 +19,7 @@ from mas_cli.engine.digests import digest
 from mas_cli.errors import UsageError
 from mas_cli.events import models as ev
 from mas_cli.events.jsonsafe import dumps
-from mas_cli.events.liveness import is_running
+from mas_cli.events.liveness import holder
 from mas_cli.events.reader import LogReader
 from mas_cli.events.spend import Spend
 from mas_cli.events.store import EVENTS, resolve_log
@@ -123,10 +123,13 @@ def read_origin(home: Path, ref: str | None, *, last: bool = False) -> Origin:
     """
     events = resolve_log(home, ref, last)
     run_dir = events.parent
-    if is_running(run_dir):
+    running = holder(run_dir)
+    if running is not None:
+        by = f" (process {running.pid})" if running.pid else ""
+        stop = f"kill -INT {running.pid}" if running.pid else "Ctrl-C"
         raise UsageError(
-            f"run {run_dir.name} is still running",
-            hint="wait for it to end, or stop it (Ctrl-C) and resume it then",
+            f"run {run_dir.name} is still running{by}",
+            hint=f"wait for it to end, or stop it ({stop}) and resume it then",
         )
     started = _started(events)
     origin = Origin(

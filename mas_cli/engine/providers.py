@@ -10,6 +10,7 @@ from msgspec import Struct
 
 from mas_cli.engine.ratelimit import RateLimiter
 from mas_cli.errors import UsageError
+from mas_cli.events.liveness import holder
 from mas_cli.events.models import RunStarted
 from mas_cli.events.store import resolve_log
 from mas_cli.llm.keys import MissingKey, missing_key
@@ -73,11 +74,19 @@ def replay_source(home: Path, ref: str, crew: str | None = None) -> ReplaySource
     """The recording of the run a user named (an id, a unique prefix, or a path).
 
     Raises:
-        UsageError: no such run, it has no recording, or it is a run of another crew.
+        UsageError: no such run, it is still running, it has no recording, or it is a run of
+            another crew.
     """
     from mas_cli.events.reader import LogReader  # a replay reads a log; a plain run reads none
 
     events = resolve_log(home, ref, last=False)
+    running = holder(events.parent)
+    if running is not None:  # its recording stops where the run has got to
+        by = f" (process {running.pid})" if running.pid else ""
+        raise UsageError(
+            f"run {events.parent.name} is still running{by}: its recording is not complete",
+            hint="replay it once it has ended",
+        )
     path = events.parent / LLM_LOG
     if not path.is_file():
         raise UsageError(

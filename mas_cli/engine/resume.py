@@ -169,14 +169,20 @@ def _refuse_resumed(origin: Origin) -> None:
     later = resumed_by(origin.run_dir.parent, origin.run_id)
     if later is None:
         return
-    last = later
-    while (next_one := resumed_by(origin.run_dir.parent, last)) is not None:
-        last = next_one
+    last = last_of_chain(origin.run_dir.parent, later)
     raise UsageError(
         f"run {origin.run_id} was already resumed by run {later}: resuming it again would "
         "repeat what that resume did",
         hint=f"resume the last run of the chain: mas resume {last}",
     )
+
+
+def last_of_chain(runs: Path, run_id: str) -> str:
+    """The last run of the chain of resumes that begins at `run_id` (itself, if none)."""
+    last = run_id
+    while (later := resumed_by(runs, last)) is not None:
+        last = later
+    return last
 
 
 def resumed_by(runs: Path, run_id: str) -> str | None:

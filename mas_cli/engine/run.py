@@ -119,10 +119,9 @@ async def _open_and_run(
 ) -> RunResult:
     models, tools, inputs = parts
     providers = options.shared.providers or open_providers(crew, models, source)
-    run_id = new_run_id()
-    run_dir = runs_dir(options.home) / run_id
     secrets = options.shared.secrets or crew_secrets(crew.spec)
     try:
+        run_dir = _new_run_dir(runs_dir(options.home))
         writer, llm_log = _open_logs(run_dir, secrets)
     except UsageError:
         if options.shared.providers is None:
@@ -135,7 +134,7 @@ async def _open_and_run(
     with writer, llm_log, holding(run_dir), opened:
         cache = shared.cache if own_cache is None else own_cache
         totals = Spend()  # run_finished's sums
-        sink = Sink(writer, run_id, new_trace_id(), [totals, *options.listeners], secrets)
+        sink = Sink(writer, run_dir.name, new_trace_id(), [totals, *options.listeners], secrets)
         ctx = RunContext(
             crew,
             sink,
@@ -178,13 +177,31 @@ def _stop_on_write_failure(ctx: RunContext, files: tuple[LineFile, ...], room: P
     return reserve
 
 
-def _open_logs(run_dir: Path, secrets: Secrets) -> tuple[EventWriter, LlmLog]:
-    """The run's folder and its two logs.
+def _new_run_dir(runs: Path) -> Path:
+    """A new folder for the run, its name a new run id: made here, never one that exists (two
+    runs started in one millisecond may draw the same id; the second draws again).
 
     Raises:
         UsageError: the home cannot be written (read-only, a file in the way, a full disk).
     """
-    writable_folder(run_dir.parent, "cannot write runs in")
+    writable_folder(runs, "cannot write runs in")
+    while True:
+        run_dir = runs / new_run_id()
+        try:
+            run_dir.mkdir()
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise UsageError(write_failure(run_dir, exc)) from None
+        return run_dir
+
+
+def _open_logs(run_dir: Path, secrets: Secrets) -> tuple[EventWriter, LlmLog]:
+    """The run's two logs, in its folder.
+
+    Raises:
+        UsageError: the home cannot be written (read-only, a file in the way, a full disk).
+    """
     try:
         writer = EventWriter(run_dir / EVENTS)
     except OSError as exc:

@@ -11,7 +11,7 @@ from pathlib import Path
 from msgspec import Struct, field
 
 from mas_cli.events import logged as ev
-from mas_cli.events.liveness import is_running
+from mas_cli.events.liveness import holder, is_running
 from mas_cli.events.reader import StructReader
 from mas_cli.events.spend import Spend, as_float
 from mas_cli.events.store import EVENTS, run_ids, run_time, runs_dir
@@ -123,6 +123,8 @@ class RunTree(Struct):
     skipped_lines: int
     live: bool = False
     """A live process holds the run (it has no run_finished yet)."""
+    pid: int | None = None
+    """That process, when it wrote its pid into the run's lock."""
 
 
 def run_tree(path: Path) -> RunTree:
@@ -132,8 +134,9 @@ def run_tree(path: Path) -> RunTree:
     tree = _TreeBuilder()
     for event in reader:
         tree.add(event)
-    live = tree.finished is None and is_running(path.parent)
-    return RunTree(tree.root, tree.top, tree.finished, reader.skipped, live)
+    running = holder(path.parent) if tree.finished is None else None
+    pid = running.pid if running is not None else None
+    return RunTree(tree.root, tree.top, tree.finished, reader.skipped, running is not None, pid)
 
 
 class _TreeBuilder(Struct):

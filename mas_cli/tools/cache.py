@@ -4,6 +4,7 @@ It lives in `<home>/cache/cache.db` (see cache_db.py: SQLite in WAL mode, so par
 of one run and several `mas` processes can share it), bounded by a size limit with
 least-recently-used eviction. Keys and values are plain text (the value is JSON), read as data
 only, and every value carries its key's inputs (see cachekey.py) so a miss can be explained.
+While a call runs for a key, other callers of that key wait for its entry (cache_claim.py).
 
 Nothing here raises. A cache that cannot be opened, read or written (corrupt, read-only, a full
 disk, a lock held too long) is a miss; the problem comes back as text, once per distinct
@@ -23,6 +24,7 @@ from msgspec import Struct
 from mas_cli.events.text import loads
 from mas_cli.records import asdict
 from mas_cli.tools.base import Tool, ToolResult
+from mas_cli.tools.cache_claim import Claim, Claims
 from mas_cli.tools.cache_db import CacheDb
 from mas_cli.tools.cachekey import KeyInputs, cacheable, key_inputs, normalized
 
@@ -124,6 +126,7 @@ class ToolCache:
         self._db: CacheDb | None = None
         self._broken: Exception | None = None
         self._reported: set[str] = set()
+        self._claims = Claims(directory)
 
     def ready(self) -> str | None:
         """Open the cache now (not during a timed call); the problem, if it cannot be opened."""
@@ -168,8 +171,17 @@ class ToolCache:
             return self._problem("write", exc)
         return None
 
+    async def claim(self, inputs: KeyInputs, wait_s: float) -> Claim:
+        """Hold the key while its tool runs: another caller of it (here or in another process)
+        waits, at most `wait_s`, for this one's entry (see cache_claim.py). No waiting when the
+        cache cannot be used: nothing would be stored to wait for."""
+        if self._db is None:
+            return Claim(None, inputs.digest, None)
+        return await self._claims.acquire(inputs.digest, wait_s)
+
     def close(self) -> None:
         """Close the database connection; a later call opens it again."""
+        self._claims.close()
         if self._db is not None:
             self._db.close()
             self._db = None
@@ -251,9 +263,26 @@ async def call_cached(tool: Tool, arguments: dict[str, Any], cache: ToolCache | 
         return CachedCall(await tool.call(arguments), "off")
     lookup = cache.fetch(inputs)
     problems = tuple(p for p in (opened, lookup.problem) if p)
-    if lookup.entry is not None:
-        result = lookup.entry.result(time.perf_counter() - started)
-        return CachedCall(result, "hit", inputs.digest, lookup.entry.latency_s, problems)
+    if lookup.entry is None:  # another caller may be running it now: wait for its entry
+        claim = await cache.claim(inputs, tool.spec.timeout_s)
+        try:
+            lookup = cache.fetch(inputs)  # stored meanwhile by the caller this one waited for
+            problems += tuple(filter(None, [lookup.problem]))
+            if lookup.entry is None:
+                return await _call_and_store(tool, arguments, cache, inputs, problems)
+        finally:
+            claim.release()
+    result = lookup.entry.result(time.perf_counter() - started)
+    return CachedCall(result, "hit", inputs.digest, lookup.entry.latency_s, problems)
+
+
+async def _call_and_store(
+    tool: Tool,
+    arguments: dict[str, Any],
+    cache: ToolCache,
+    inputs: KeyInputs,
+    problems: tuple[str, ...],
+) -> CachedCall:
     result = await tool.call(arguments)
     stored = cache.store(inputs, result, tool.spec.cache_ttl_s) if result.ok else None
     return CachedCall(result, "miss", inputs.digest, None, (*problems, *filter(None, [stored])))

@@ -17,7 +17,7 @@ from msgspec import Struct
 from mas_cli.errors import UsageError
 from mas_cli.events.diskio import check_writable
 from mas_cli.tools.cache import DEFAULT_SIZE_LIMIT, LOCK_TIMEOUT_S, CacheEntry
-from mas_cli.tools.cache_db import OWN_FILES, CacheDb, Unusable, reset
+from mas_cli.tools.cache_db import DB_FILE, OWN_FILES, CacheDb, Unusable, reset
 
 
 class ToolEntries(Struct, frozen=True):
@@ -121,20 +121,55 @@ def clear_cache(directory: Path, tool: str | None = None) -> int | None:
         UsageError: the cache cannot be written, or cannot be read and a tool was named.
     """
     check_writable(directory, "cannot clear the tool cache in")
-    try:
-        with opened(directory) as db:
-            return 0 if db is None else db.clear(tool)
-    except UsageError as error:
-        busy = isinstance(error.__context__, sqlite3.OperationalError)
-        if tool is not None or (busy and not _not_files(directory) and not disk_full(directory)):
-            raise  # busy, locked, read-only: the file may be fine, and in use
-        # A full disk: SQLite cannot even start a write, and deleting the files frees space.
+    for _ in range(2):  # a file that was no mas cache yet may have been made one since: again
+        cleared = _clear_readable(directory, tool)
+        if cleared is not None:
+            return cleared
+        if being_made(directory):  # another process is making the store: nothing to clear
+            return 0
     try:
         reset(directory)
     except (Unusable, OSError) as exc:  # a folder where cache.db should be is not removed
         hint = f"fix its permissions, or remove it yourself: rm -r {directory}"
         raise _unreadable(directory, exc, hint) from None
     return None
+
+
+def _clear_readable(directory: Path, tool: str | None) -> int | None:
+    """Clear a cache that can be read; None when it cannot be, and resetting it may help.
+
+    Raises:
+        UsageError: a tool was named, or the cache is busy, locked or read-only (the file may
+            be fine, and in use).
+    """
+    try:
+        with opened(directory) as db:
+            return 0 if db is None else db.clear(tool)
+    except UsageError as error:
+        busy = isinstance(error.__context__, sqlite3.OperationalError)
+        if tool is not None or (busy and not _not_files(directory) and not disk_full(directory)):
+            raise
+        # A full disk: SQLite cannot even start a write, and deleting the files frees space.
+    return None
+
+
+def being_made(directory: Path) -> bool:
+    """Whether cache.db is an SQLite file with nothing in it yet: a mas process is making the
+    store (its transaction not yet committed), or will make it there on first use. Deleting it
+    then pulled the file from under the process making it, whose cache failed for the run."""
+    path = directory / DB_FILE
+    if path.is_symlink() or not path.is_file():
+        return False
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=LOCK_TIMEOUT_S)
+    except sqlite3.Error:
+        return False
+    try:
+        return db.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone() is None
+    except sqlite3.Error:
+        return False  # garbage, or a file SQLite cannot read: reset it
+    finally:
+        db.close()
 
 
 def disk_full(directory: Path) -> bool:

@@ -91,7 +91,8 @@ def _run_label(tree: RunTree) -> str:
     run_id = started.run_id if started else "?"
     done = tree.finished
     if done is None and tree.live:
-        return f"[bold]{name}[/] run {run_id} [yellow]running[/] (a live process holds it)"
+        by = f"process {tree.pid}" if tree.pid else "a live process holds it"
+        return f"[bold]{name}[/] run {run_id} [yellow]running[/] ({by})"
     if done is None:
         why = "(no run_finished, and no process holds it: killed)"
         return f"[bold]{name}[/] run {run_id} [red]killed[/] {why}"
