@@ -56,7 +56,9 @@ def _children(pid: int) -> list[str]:
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux's /proc")
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize(
+    "sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=["SIGINT", "SIGTERM", "SIGHUP"]
+)
 def test_a_signal_while_workers_read_ends_them_without_a_traceback(
     big_log: Path, tmp_path: Path, sig: signal.Signals
 ) -> None:
@@ -69,7 +71,7 @@ def test_a_signal_while_workers_read_ends_them_without_a_traceback(
     )
     deadline = time.monotonic() + 60
     while len(_children(proc.pid)) < 2 and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
+        time.sleep(0.001)  # at once: a worker that has not set its own handlers yet too
     workers = _children(proc.pid)
     assert len(workers) >= 2, "the log was not read in worker processes"
     os.killpg(proc.pid, sig)
@@ -82,6 +84,30 @@ def test_a_signal_while_workers_read_ends_them_without_a_traceback(
     assert "Traceback" not in err.decode(), err.decode()[-2000:]
     for worker in workers:
         assert not Path(f"/proc/{worker}").exists() or "Z" in _state(worker)
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux's /proc")
+def test_a_worker_killed_from_outside_is_said_and_nothing_hangs(big_log: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mas_cli", "triage", "loops", str(big_log)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while not _children(proc.pid) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.001)
+    os.kill(int(_children(proc.pid)[0]), signal.SIGKILL)  # the OOM killer's way
+    try:
+        _, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        pytest.fail("the command did not end after one of its workers was killed")
+    text = err.decode()
+    assert proc.returncode == 1, text
+    assert "a worker process reading" in text
+    assert "killed by signal 9" in text
+    assert "Traceback" not in text
 
 
 def _state(pid: str) -> str:

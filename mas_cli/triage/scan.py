@@ -15,7 +15,7 @@ import gc
 import os
 import re
 from collections import Counter
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import starmap
@@ -49,6 +49,7 @@ from mas_cli.triage.report import AgentKey, AgentRow, Input, LoopReport, Unit, a
 from mas_cli.triage.sums import MinuteKey, Rate, add_rate
 from mas_cli.triage.tally import Tally
 from mas_cli.triage.thresholds import Thresholds
+from mas_cli.triage.workers import run_parallel
 
 FINDING_FIELDS = attrgetter(*Finding.__struct_fields__)
 SNIFF_BYTES = 64 << 10
@@ -240,7 +241,7 @@ def _scan_mas(path: Path, unit: int, options: ScanOptions) -> Partial:
         for i, (a, b) in enumerate(ranges)
     ]
     whole, unfinished = Partial(Findings(options.keep)), set[str]()
-    parts = _run_parallel(jobs, workers)
+    parts = run_parallel(scan_range, jobs, workers)
     for part in parts:  # merged as they come: few parts are held at once
         if unfinished.intersection(part.names):  # a run goes on in a later part: runs
             parts.close()  # interleave, so stop the workers and read the file in one piece
@@ -315,39 +316,6 @@ def _name_runs(path: str, tally: Tally, places: list[tuple[int, int, int]]) -> N
             lines = handle.read(size).split(b"\n")
         if line - first < len(lines):
             trace.run = run_id(lines[line - first])
-
-
-def _run_parallel(jobs: list[Job], workers: int) -> Generator[Partial, None, None]:
-    """Each job's part, in order, as the workers finish them."""
-    import multiprocessing
-
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else None)
-    # What this process holds is out of the collector's sight in the forked workers: a
-    # collection there would walk (and so copy, page by page) everything they inherited.
-    gc.freeze()
-    try:
-        pool = context.Pool(min(workers, len(jobs)), initializer=_worker_signals)
-    finally:
-        gc.unfreeze()
-    try:
-        yield from pool.imap(scan_range, jobs, chunksize=1)
-    except BaseException:  # a Ctrl-C, or the parts no longer wanted (`close()`)
-        pool.terminate()  # SIGTERM: the workers end wherever they are
-        raise
-    pool.close()  # every job done: each worker is told so, and exits
-    pool.join()
-
-
-def _worker_signals() -> None:
-    """A worker ends on the pool's SIGTERM at once, wherever it is, and leaves a Ctrl-C to its
-    parent, which then ends the pool. The handlers it would inherit turn both into a
-    KeyboardInterrupt: a traceback from each worker, and a worker interrupted while it waited
-    for its next job could hold the pool's queue and hang the command at its end."""
-    import signal
-
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _merge(total: Partial, part: Partial) -> None:
