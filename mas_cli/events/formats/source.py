@@ -326,7 +326,7 @@ def line_source(name: str, bad: BadLines | None = None, head_lines: int = 20) ->
     source = LineSource(name, handle, raw=raw, bad=BadLines() if bad is None else bad)
     try:
         source.peek = _peek(handle)
-        if looks_like_document(source.peek):
+        if looks_like_document(source.peek) and not _whole_first_line(handle):
             source.document = True
             return source
         while len(source.head) < head_lines and (line := source.next_line()):
@@ -334,6 +334,21 @@ def line_source(name: str, bad: BadLines | None = None, head_lines: int = 20) ->
     except (OSError, EOFError) as exc:  # a reader meets it after the lines read ahead
         source.ended = ended_by(exc)
     return source
+
+
+def _whole_first_line(handle: BinaryIO) -> bool:
+    """Whether the next line, read ahead and given back, is one whole JSON value: a record of
+    a line-per-record log longer than the peek (a run_started, a chat with a long prompt), not
+    a document. Only a seekable input (a file, gzipped or not) can give it back; a line past
+    MAX_LINE_BYTES is never whole, so at most that much is read twice."""
+    from mas_cli.events.formats.jsondoc import is_whole_json
+
+    if not handle.seekable():
+        return False
+    start = handle.tell()
+    line = handle.readline(MAX_LINE_BYTES + 1)
+    handle.seek(start)
+    return len(line) <= MAX_LINE_BYTES and is_whole_json(line)
 
 
 def is_exported(path: Path) -> bool:
