@@ -102,7 +102,7 @@ def cost_report(paths: Iterable[Path], by: By = "agent") -> CostReport:
     report, rows = CostReport(by), dict[tuple[str, str], Tally]()
     for path in paths:
         run = CostReport(by)
-        infos = read_runs(path, _router(run, by))
+        infos = read_runs(path, _router(run, by), named=True)
         for info in infos:
             report.runs.append(info)
             report.total.merge(info.total)
@@ -117,10 +117,11 @@ def cost_report(paths: Iterable[Path], by: By = "agent") -> CostReport:
 Router = Callable[[ev.LlmCall | ev.ToolCallEvent], Tally | None]
 
 
-def read_runs(path: Path, route: Router | None = None) -> list[RunInfo]:
-    """The runs of one file: a run log, or a file `mas export` wrote (one run per trace)."""
+def read_runs(path: Path, route: Router | None = None, *, named: bool = False) -> list[RunInfo]:
+    """The runs of one file: a run log, or a file `mas export` wrote (one run per trace).
+    `named`: see `read_run`."""
     if not is_exported(path):
-        return [read_run(path, route)]
+        return [read_run(path, route, named=named)]
     from mas_cli.events.formats.exported import ExportedReader  # pydantic: only for these
 
     reader = ExportedReader(path)
@@ -142,8 +143,13 @@ def read_runs(path: Path, route: Router | None = None) -> list[RunInfo]:
     return found
 
 
-def read_run(path: Path, route: Router | None = None) -> RunInfo:
-    """Stream one log: its run info and total, and each call into the row `route` picks."""
+def read_run(path: Path, route: Router | None = None, *, named: bool = False) -> RunInfo:
+    """Stream one log: its run info and total, and each call into the row `route` picks.
+
+    Raises:
+        LogFormatError: `named` (a log the user named, not one of many in a home) and not one
+            of its lines is an event.
+    """
     reader = StructReader(path)
     info = RunInfo(path.parent.name, str(path))
     finished: ev.RunFinished | None = None
@@ -155,6 +161,8 @@ def read_run(path: Path, route: Router | None = None) -> RunInfo:
         else:
             _note(info, event)
     info.skipped_lines = reader.skipped
+    if named:
+        reader.check_read()
     if finished is not None:
         _finish(info, finished)
     return info

@@ -36,6 +36,24 @@ class _Lines(Generic[E]):
     path: Path
     skipped: int = 0
     bad_lines: list[tuple[int, str]] = field(default_factory=list)
+    events: int = 0
+
+    def check_read(self) -> None:
+        """For a command that reads one log a user named, once it is read.
+
+        Raises:
+            LogFormatError: the log had lines and not one of them was an event (garbage, another
+                tool's log, a file whose every line is damaged): a report of it would show an
+                empty run and exit 0.
+        """
+        if self.events or not self.skipped:
+            return
+        line, why = self.bad_lines[0]
+        raise LogFormatError(
+            f"{self.path}:{line}: {why}; not one of its {self.skipped:,} lines is a mas event",
+            hint="name a run's events.jsonl (mas runs lists them); "
+            "for another tool's log: mas triage loops FILE",
+        )
 
     def __iter__(self) -> Iterator[E]:
         handle, raw = self._open()
@@ -50,6 +68,7 @@ class _Lines(Generic[E]):
                         if isinstance(event, str):
                             self._skip(number, event)
                         else:
+                            self.events += 1
                             yield event
             except (OSError, EOFError):  # a gzipped log cut short, or damaged: it ends there
                 self._skip(number + 1, CUT)

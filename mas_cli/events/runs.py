@@ -132,6 +132,7 @@ def run_tree(path: Path) -> RunTree:
     tree = _TreeBuilder()
     for event in reader:
         tree.add(event)
+    reader.check_read()
     live = tree.finished is None and is_running(path.parent)
     return RunTree(tree.root, tree.top, tree.finished, reader.skipped, live)
 
