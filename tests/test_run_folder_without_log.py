@@ -19,6 +19,10 @@ from mas_cli.cli import app
 RUN = "20261207T060000000-abc123"
 
 
+def _nothing(log: Path) -> None:
+    assert not log.exists()
+
+
 def _fifo(log: Path) -> None:
     os.mkfifo(log)
 
@@ -32,7 +36,7 @@ def _loop(log: Path) -> None:
 
 
 BROKEN: dict[str, tuple[Callable[[Path], None], str]] = {
-    "missing": (lambda log: None, "is missing"),
+    "missing": (_nothing, "is missing"),
     "folder": (lambda log: log.mkdir(), "is a folder"),
     "fifo": (_fifo, "is not a regular file"),
     "device": (_device, "is not a regular file"),
