@@ -53,3 +53,28 @@ def test_a_file_at_the_bound_is_read(small_cap: int, tmp_path: Path) -> None:
     snapshot += " " * (small_cap - len(snapshot))
     code, err = _check(tmp_path, snapshot, json.dumps(SCHEMA))
     assert code == 0, err
+
+
+def test_a_long_value_is_never_matched_against_the_enum_letter_by_letter(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """difflib indexes every character of the word: a 16 MiB string under an enum took 16 s of
+    CPU and 750 MB to learn that it is not close to `approve`. A word over 3 times longer than a
+    choice can never reach the 0.6 ratio, so such choices are not compared (same answers)."""
+    import difflib
+
+    from mas_cli.spec.findings import did_you_mean
+
+    compared: list[int] = []
+    real = difflib.get_close_matches
+
+    def spy(word: str, options: list[str], n: int = 3, cutoff: float = 0.6) -> list[str]:
+        compared.append(len(options))
+        return real(word, options, n=n, cutoff=cutoff)
+
+    monkeypatch.setattr(difflib, "get_close_matches", spy)
+    choices = ["approve", "review", "block"]
+    assert did_you_mean("x" * 100_000, choices) == "expected one of: approve, block, review"
+    assert compared == []
+    assert did_you_mean("aprove", choices) == "did you mean 'approve'?"
+    assert did_you_mean("approve" * 2, choices) == "did you mean 'approve'?"
