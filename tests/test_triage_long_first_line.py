@@ -8,6 +8,7 @@ an ordinary record (a run_started or a chat with a long prompt) and must read as
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -51,7 +52,7 @@ def _with_long_first_line(log: Path, out: Path) -> Path:
     return out
 
 
-def _summary(log: Path) -> tuple[list[tuple[str, str]], int, int, int]:
+def _summary(log: Path | str) -> tuple[list[tuple[str, str]], int, int, int]:
     report = scan([str(log)], ScanOptions(workers=1))
     return [("", fmt) for _, fmt in report.sources], report.records, report.traces, report.bad.count
 
@@ -67,6 +68,35 @@ def _mas_log(home: Path) -> Path:
 def test_a_long_first_line_reads_as_the_same_log(log: Path, tmp_path: Path) -> None:
     long = _with_long_first_line(log, tmp_path / log.name)
     assert _summary(long) == _summary(log)
+
+
+class _Pipe(io.RawIOBase):
+    """A pipe: it cannot seek, and hands over at most 4 KiB a read."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        piece, self.data = self.data[:4096], self.data[4096:]
+        buffer[: len(piece)] = piece
+        return len(piece)
+
+
+class _Stdin:
+    def __init__(self, data: bytes) -> None:
+        self.buffer = io.BufferedReader(_Pipe(data), 4096)
+
+
+@pytest.mark.parametrize("log", LOGS, ids=[log.name for log in LOGS])
+def test_a_long_first_line_piped_in_reads_as_the_same_log(
+    log: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    long = _with_long_first_line(log, tmp_path / log.name)
+    monkeypatch.setattr(sys, "stdin", _Stdin(long.read_bytes()))
+    assert _summary("-")[1:] == _summary(log)[1:]
 
 
 def test_a_mas_log_with_a_long_run_started_reads_as_mas(tmp_path: Path) -> None:

@@ -326,7 +326,7 @@ def line_source(name: str, bad: BadLines | None = None, head_lines: int = 20) ->
     source = LineSource(name, handle, raw=raw, bad=BadLines() if bad is None else bad)
     try:
         source.peek = _peek(handle)
-        if looks_like_document(source.peek) and not _whole_first_line(handle):
+        if looks_like_document(source.peek) and not _whole_first_line(source):
             source.document = True
             return source
         while len(source.head) < head_lines and (line := source.next_line()):
@@ -336,19 +336,45 @@ def line_source(name: str, bad: BadLines | None = None, head_lines: int = 20) ->
     return source
 
 
-def _whole_first_line(handle: BinaryIO) -> bool:
-    """Whether the next line, read ahead and given back, is one whole JSON value: a record of
-    a line-per-record log longer than the peek (a run_started, a chat with a long prompt), not
-    a document. Only a seekable input (a file, gzipped or not) can give it back; a line past
-    MAX_LINE_BYTES is never whole, so at most that much is read twice."""
+def _whole_first_line(source: LineSource) -> bool:
+    """Whether the next line is one whole JSON value: a record of a line-per-record log longer
+    than the peek (a run_started, a chat with a long prompt), not a document. It is read ahead
+    (at most MAX_LINE_BYTES, so a one-line document past the bound is never held whole) and
+    given back: a file is sought back to it; on a pipe a whole line becomes the first line read
+    ahead, and any other is put back in front of the rest."""
     from mas_cli.events.formats.jsondoc import is_whole_json
 
-    if not handle.seekable():
-        return False
-    start = handle.tell()
+    handle = source.handle
+    start = handle.tell() if handle.seekable() else None
     line = handle.readline(MAX_LINE_BYTES + 1)
-    handle.seek(start)
-    return len(line) <= MAX_LINE_BYTES and is_whole_json(line)
+    whole = len(line) <= MAX_LINE_BYTES and is_whole_json(line)
+    if start is not None:
+        handle.seek(start)
+    elif whole:
+        source.head.append(line)
+        source.read += 1
+    else:
+        source.handle = io.BufferedReader(_GivenBack(line, handle), PEEK_BYTES)
+        source.__post_init__()  # its lines now come from the handle with the line given back
+    return whole
+
+
+class _GivenBack(io.RawIOBase):
+    """Bytes read ahead from a stream that cannot seek, then the rest of the stream."""
+
+    def __init__(self, ahead: bytes, stream: BinaryIO) -> None:
+        self.ahead, self.stream = memoryview(ahead), stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        if not self.ahead:
+            return _read1(self.stream, view)
+        size = min(len(view), len(self.ahead))
+        view[:size], self.ahead = self.ahead[:size], self.ahead[size:]
+        return size
 
 
 def is_exported(path: Path) -> bool:
