@@ -80,3 +80,14 @@ def test_view_reads_a_gzipped_run_log(run_dir: Path, tmp_path: Path) -> None:
     assert "unreadable line" not in page
     assert "mas view · fraud-review" in page
     assert "decide (aggregator) ok" in page
+
+
+def test_a_file_that_only_looks_exported_is_bad_input(tmp_path: Path) -> None:
+    """A file whose first bytes are those of `mas export` output is read as OTLP spans; with
+    no span in it, cost-report showed an empty run and exit 0 too."""
+    log = tmp_path / "spans.json"
+    log.write_text('{"resourceSpans": garbage\n')
+    code, _, err = _invoke(["cost-report"], log, tmp_path)
+    assert code == 2, err
+    assert f"{log}:1:" in err
+    assert "its only line is not a mas event" in err

@@ -17,7 +17,7 @@ from msgspec import Struct
 from mas_cli.cost.tally import Tally
 from mas_cli.events import logged as ev
 from mas_cli.events.formats.source import is_exported
-from mas_cli.events.reader import StructReader
+from mas_cli.events.reader import StructReader, check_read
 from mas_cli.events.spend import money
 from mas_cli.words import plural
 
@@ -138,6 +138,8 @@ def read_runs(path: Path, route: Router | None = None, *, named: bool = False) -
             _note(info, event)
     for run_id, done in finished.items():
         _finish(runs[run_id], done)
+    if named:
+        check_read(path, len(runs), reader.skipped, reader.bad_lines)
     found = list(runs.values()) or [RunInfo(path.name, str(path))]
     found[0].skipped_lines = reader.skipped
     return found
