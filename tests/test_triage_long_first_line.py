@@ -127,3 +127,28 @@ def test_a_one_line_document_longer_than_the_peek_still_reads_as_one(
         flat.write_text(json.dumps(doc) + end)
         assert flat.stat().st_size > PEEK_BYTES
         assert _summary(flat) == _summary(original)
+
+
+DAMAGE = {
+    "deep": b"[" * 100_000 + b"]" * 100_000,  # too deep to decode
+    "cut": b'{"role": "user", "content": "' + b"x" * (PEEK_BYTES * 2),  # never closed
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE))
+@pytest.mark.parametrize("log", LOGS[:3], ids=[log.name for log in LOGS[:3]])
+@pytest.mark.parametrize("piped", [False, True], ids=["file", "pipe"])
+def test_a_long_damaged_first_line_is_one_bad_line(
+    log: Path, damage: str, piped: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A damaged first line longer than the peek hid every line after it (the log was taken
+    for a document): it is one bad line, and the lines after it read as they do alone."""
+    rest = log.read_bytes().split(b"\n", 1)[1]
+    alone = tmp_path / "rest.jsonl"
+    alone.write_bytes(rest)
+    long = tmp_path / "long.jsonl"
+    long.write_bytes(DAMAGE[damage] + b"\n" + rest)
+    if piped:
+        monkeypatch.setattr(sys, "stdin", _Stdin(long.read_bytes()))
+    fmt, records, traces, bad = _summary("-" if piped else long)
+    assert (fmt[0][1], records, traces, bad) == (_summary(alone)[0][0][1], *_summary(alone)[1:3], 1)
