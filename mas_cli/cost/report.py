@@ -17,7 +17,7 @@ from msgspec import Struct
 from mas_cli.cost.tally import Tally
 from mas_cli.events import logged as ev
 from mas_cli.events.formats.source import is_exported
-from mas_cli.events.reader import StructReader
+from mas_cli.events.reader import StructReader, check_read
 from mas_cli.events.spend import money
 from mas_cli.words import plural
 
@@ -102,7 +102,7 @@ def cost_report(paths: Iterable[Path], by: By = "agent") -> CostReport:
     report, rows = CostReport(by), dict[tuple[str, str], Tally]()
     for path in paths:
         run = CostReport(by)
-        infos = read_runs(path, _router(run, by))
+        infos = read_runs(path, _router(run, by), named=True)
         for info in infos:
             report.runs.append(info)
             report.total.merge(info.total)
@@ -117,10 +117,11 @@ def cost_report(paths: Iterable[Path], by: By = "agent") -> CostReport:
 Router = Callable[[ev.LlmCall | ev.ToolCallEvent], Tally | None]
 
 
-def read_runs(path: Path, route: Router | None = None) -> list[RunInfo]:
-    """The runs of one file: a run log, or a file `mas export` wrote (one run per trace)."""
+def read_runs(path: Path, route: Router | None = None, *, named: bool = False) -> list[RunInfo]:
+    """The runs of one file: a run log, or a file `mas export` wrote (one run per trace).
+    `named`: see `read_run`."""
     if not is_exported(path):
-        return [read_run(path, route)]
+        return [read_run(path, route, named=named)]
     from mas_cli.events.formats.exported import ExportedReader  # pydantic: only for these
 
     reader = ExportedReader(path)
@@ -137,13 +138,20 @@ def read_runs(path: Path, route: Router | None = None) -> list[RunInfo]:
             _note(info, event)
     for run_id, done in finished.items():
         _finish(runs[run_id], done)
+    if named:
+        check_read(path, len(runs), reader.skipped, reader.bad_lines)
     found = list(runs.values()) or [RunInfo(path.name, str(path))]
     found[0].skipped_lines = reader.skipped
     return found
 
 
-def read_run(path: Path, route: Router | None = None) -> RunInfo:
-    """Stream one log: its run info and total, and each call into the row `route` picks."""
+def read_run(path: Path, route: Router | None = None, *, named: bool = False) -> RunInfo:
+    """Stream one log: its run info and total, and each call into the row `route` picks.
+
+    Raises:
+        LogFormatError: `named` (a log the user named, not one of many in a home) and not one
+            of its lines is an event.
+    """
     reader = StructReader(path)
     info = RunInfo(path.parent.name, str(path))
     finished: ev.RunFinished | None = None
@@ -155,6 +163,8 @@ def read_run(path: Path, route: Router | None = None) -> RunInfo:
         else:
             _note(info, event)
     info.skipped_lines = reader.skipped
+    if named:
+        reader.check_read()
     if finished is not None:
         _finish(info, finished)
     return info

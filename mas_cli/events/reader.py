@@ -29,6 +29,25 @@ CUT = "the gzip stream ends early here: the log is read up to this line"
 E = TypeVar("E")
 
 
+def check_read(path: Path, events: int, skipped: int, bad_lines: list[tuple[int, str]]) -> None:
+    """For a command that reads one log a user named, once it is read.
+
+    Raises:
+        LogFormatError: the log had lines and not one of them was an event (garbage, another
+            tool's log, a file whose every line is damaged): a report of it would show an
+            empty run and exit 0.
+    """
+    if events or not skipped:
+        return
+    line, why = bad_lines[0]
+    lines = "its only line is not" if skipped == 1 else f"not one of its {skipped:,} lines is"
+    raise LogFormatError(
+        f"{path}:{line}: {why}; {lines} a mas event",
+        hint="name a run's events.jsonl (mas runs lists them); "
+        "for another tool's log: mas triage loops FILE",
+    )
+
+
 @dataclass
 class _Lines(Generic[E]):
     """The events of one `events.jsonl`; `skipped` counts lines that were not events."""
@@ -36,6 +55,11 @@ class _Lines(Generic[E]):
     path: Path
     skipped: int = 0
     bad_lines: list[tuple[int, str]] = field(default_factory=list)
+    events: int = 0
+
+    def check_read(self) -> None:
+        """For a command that reads one log a user named, once it is read (see `check_read`)."""
+        check_read(self.path, self.events, self.skipped, self.bad_lines)
 
     def __iter__(self) -> Iterator[E]:
         handle, raw = self._open()
@@ -50,6 +74,7 @@ class _Lines(Generic[E]):
                         if isinstance(event, str):
                             self._skip(number, event)
                         else:
+                            self.events += 1
                             yield event
             except (OSError, EOFError):  # a gzipped log cut short, or damaged: it ends there
                 self._skip(number + 1, CUT)

@@ -134,6 +134,7 @@ def run_tree(path: Path) -> RunTree:
     tree = _TreeBuilder()
     for event in reader:
         tree.add(event)
+    reader.check_read()
     running = holder(path.parent) if tree.finished is None else None
     pid = running.pid if running is not None else None
     return RunTree(tree.root, tree.top, tree.finished, reader.skipped, running is not None, pid)

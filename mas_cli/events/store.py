@@ -50,6 +50,8 @@ def resolve_log(home: Path, ref: str | None, last: bool) -> Path:
     if ref and (Path(ref) / EVENTS).is_file():  # a run's folder names the run
         return Path(ref) / EVENTS
     ids = run_ids(home)
+    if ref and not last and not any(i.startswith(ref) for i in ids):
+        _no_log_in_folder(home, ref)
     if not ids:
         raise UsageError(
             f"no runs under {runs_dir(home)}", hint="run a crew first: mas run CREW.yaml --offline"
@@ -63,6 +65,34 @@ def resolve_log(home: Path, ref: str | None, last: bool) -> Path:
             f"{what} matching '{ref}' under {runs_dir(home)}", hint="see the ids with: mas runs"
         )
     return runs_dir(home) / matches[0] / EVENTS
+
+
+def _no_log_in_folder(home: Path, ref: str) -> None:
+    """Say what is wrong when `ref` names one run folder that holds no readable log.
+
+    Raises:
+        UsageError: one folder under runs/ starts with `ref` and its events.jsonl is missing, a
+            folder, a broken link, or not a regular file (a FIFO, a device).
+    """
+    if not runs_dir(home).is_dir():
+        return
+    folders = [p for p in runs_dir(home).iterdir() if p.name.startswith(ref) and p.is_dir()]
+    if len(folders) != 1:
+        return
+    log = folders[0] / EVENTS
+    if log.is_dir():
+        what = "is a folder"
+    elif log.is_symlink() and not log.exists():
+        what = "is a broken link"
+    elif log.exists():
+        what = "is not a regular file (a FIFO, a device, or a link to one), so it is never read"
+    else:
+        what = "is missing"
+    raise UsageError(
+        f"run {folders[0].name}: its log {log} {what}",
+        hint="a run's folder needs the events.jsonl mas run wrote; mas runs lists the runs that "
+        "have one",
+    )
 
 
 _ID_TIME = re.compile(r"^(\d{8}T\d{6})")

@@ -102,6 +102,7 @@ def _each_batch(
             if len(batch) >= BATCH_SPANS:
                 deliver(batch)
                 summary.spans, batch = summary.spans + len(batch), []
+        reader.check_read()
         summary.runs += 1
         summary.skipped_lines += reader.skipped
         if contents is not None:

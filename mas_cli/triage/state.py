@@ -154,11 +154,25 @@ def _check_schema(path: Path, schema: Any, at: tuple[str, ...]) -> None:
         )
 
 
+MAX_STATE_BYTES = 64 << 20
+"""The most of a state or schema file read: a run's state.json is far smaller, and the whole
+file is parsed at once (a 60 MB one peaks at about 230 MB), so /dev/zero never fills memory."""
+
+
 def _read_json(path: Path, what: str) -> Any:
     try:
-        return loads(path.read_text(encoding="utf-8-sig"))  # a BOM (PowerShell) is not content
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_STATE_BYTES + 1)
     except OSError as exc:
         raise LogFormatError(f"{path}: the {what} cannot be read ({exc.strerror})") from None
+    if len(raw) > MAX_STATE_BYTES:
+        raise LogFormatError(
+            f"{path}: the {what} is larger than {MAX_STATE_BYTES:,} bytes, the most "
+            "mas triage state reads",
+            hint="check that it is the file you meant (a run's state.json is far smaller)",
+        )
+    try:
+        return loads(raw.decode("utf-8-sig"))  # a BOM (PowerShell) is not content
     except (ValueError, UnicodeDecodeError) as exc:
         raise LogFormatError(f"{path}: the {what} is not valid JSON ({exc})") from None
 

@@ -30,7 +30,7 @@ MAX_TEXT = 20_000
 
 def run_html(log: Path, include_content: bool = False) -> tuple[str, Run, list[Finding]]:
     """The page of the run whose log is `log`, the run read, and its findings."""
-    run = read_run(log)
+    run = read_run(log, named=True)
     findings, note = run_findings(log)
     if include_content:
         add_content(run, log)

@@ -8,18 +8,15 @@ after waiting `wait_s`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
-
-from pydantic import ValidationError
+from typing import Any
 
 from mas_cli.events import models as ev
+from mas_cli.events.reader import LogReader
 from mas_cli.events.spend import Spend
 
-MAX_LINE = 16 << 20
 """A longer line is not one of ours: skipped like any bad line, never held whole."""
 MAX_CALLS = 5000
 """Calls (and marks, and state writes) kept for drawing: a longer run keeps its first ones and
@@ -99,35 +96,20 @@ class Run:
         return str(self.info.get("run_id") or self.path.parent.name)
 
 
-def read_run(path: Path) -> Run:
-    """Read one run's events.jsonl into a `Run`, streaming its lines."""
+def read_run(path: Path, *, named: bool = False) -> Run:
+    """Read one run's events.jsonl (or its gzipped archive) into a `Run`, streaming its lines.
+
+    Raises:
+        LogFormatError: `named` (the log the user named) and not one of its lines is an event.
+    """
     builder = _Builder(Run(path))
-    for event in _events(path, builder.run):
+    reader = LogReader(path)
+    for event in reader:
         builder.add(event)
+    builder.run.bad_lines = reader.skipped
+    if named:
+        reader.check_read()
     return builder.done()
-
-
-def _events(path: Path, run: Run) -> Iterator[ev.Event]:
-    with path.open("rb") as handle:
-        for line in _lines(handle):
-            if line is None or not line.strip():
-                run.bad_lines += line is None or bool(line.strip())
-                continue
-            try:
-                yield ev.read_event(line)
-            except (ValidationError, ValueError):
-                run.bad_lines += 1
-
-
-def _lines(handle: BinaryIO) -> Iterator[bytes | None]:
-    """Each line, or None for one past MAX_LINE (read past a piece at a time, never held)."""
-    while line := handle.readline(MAX_LINE + 1):
-        if len(line) <= MAX_LINE or line.endswith(b"\n"):
-            yield line
-            continue
-        while line and not line.endswith(b"\n"):
-            line = handle.readline(1 << 20)
-        yield None
 
 
 def moment(ts: str) -> datetime | None:

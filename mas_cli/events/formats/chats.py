@@ -25,6 +25,7 @@ from mas_cli.events.formats.frameworks import AUTOGEN, CHAT, OPENHANDS, SWE_AGEN
 from mas_cli.events.formats.jsonstream import DOCUMENT_ERRORS, Path, json_keys, json_parts
 from mas_cli.events.formats.records import Record
 from mas_cli.events.formats.source import (
+    PEEK_BYTES,
     SHAPE_ERRORS,
     STDIN,
     TOO_LONG,
@@ -111,10 +112,17 @@ def read_chats(source: LineSource, bad: BadLines) -> Iterator[Located]:
         handle, raw = open_binary(source.name)
         with raw, handle:
             yield from reader.document(handle)
-    elif first.lstrip()[:1] in (b"[", b"{") and not _whole(first):
+    elif first.lstrip()[:1] in (b"[", b"{") and not _whole(first) and not _damaged(first):
         yield from reader.document(_Joined(source))
     else:
         yield from reader.lines(source)
+
+
+def _damaged(first: bytes) -> bool:
+    """A first line longer than the peek that the source still read as a line: it is a damaged
+    record (cut, nested too deep) of a line-per-record log, not a document's start (see
+    `source._line_per_record`)."""
+    return len(first) > PEEK_BYTES
 
 
 def _too_long_first_line(source: LineSource, bad: BadLines) -> bool:

@@ -126,10 +126,11 @@ def looks_like_document(head: bytes) -> bool:
     if text[:1] not in (b"{", b"["):
         return False
     first = text.split(b"\n", 1)[0]
-    return not _complete(first)
+    return not is_whole_json(first)
 
 
-def _complete(line: bytes) -> bool:
+def is_whole_json(line: bytes) -> bool:
+    """Whether the bytes hold one whole JSON value (and nothing else but blanks)."""
     import msgspec
 
     try:

@@ -31,7 +31,7 @@ def sniff_source(source: LineSource) -> str:
     `openai-agents`: the source is then marked a document), else by its first lines (a chat
     format among them), else `text`. A document is tried first when its first line is not
     whole (pretty-printed), and before a chat format that the same lines could be."""
-    head = source.peek or b"".join(source.head)
+    head = max(source.peek, b"".join(source.head), key=len)  # a first line past the peek: whole
     if source.document and (found := _document(source, head)):
         return found
     lines = [line for line in head.split(b"\n")[:-1] if line.strip()]  # blank ones say nothing

@@ -326,7 +326,7 @@ def line_source(name: str, bad: BadLines | None = None, head_lines: int = 20) ->
     source = LineSource(name, handle, raw=raw, bad=BadLines() if bad is None else bad)
     try:
         source.peek = _peek(handle)
-        if looks_like_document(source.peek):
+        if looks_like_document(source.peek) and not _line_per_record(source):
             source.document = True
             return source
         while len(source.head) < head_lines and (line := source.next_line()):
@@ -334,6 +334,54 @@ def line_source(name: str, bad: BadLines | None = None, head_lines: int = 20) ->
     except (OSError, EOFError) as exc:  # a reader meets it after the lines read ahead
         source.ended = ended_by(exc)
     return source
+
+
+def _line_per_record(source: LineSource) -> bool:
+    """Whether an input whose first line is longer than the peek is a line-per-record log, not
+    a document: its first line is one whole JSON value (a run_started, a chat with a long
+    prompt), or a damaged one (cut, nested too deep) followed by a line that is a whole object.
+    The lines are read ahead (each at most MAX_LINE_BYTES, so a one-line document past the
+    bound is never held whole) and given back: a file is sought back to them; on a pipe,
+    records become the first lines read ahead, and anything else is put back before the rest."""
+    handle = source.handle
+    start = handle.tell() if handle.seekable() else None
+    lines = [handle.readline(MAX_LINE_BYTES + 1)]
+    if not _is_record(lines[0]) and len(lines[0]) <= MAX_LINE_BYTES and lines[0].endswith(b"\n"):
+        lines.append(handle.readline(MAX_LINE_BYTES + 1))
+    records = _is_record(lines[-1]) and (len(lines) == 1 or lines[-1].lstrip()[:1] == b"{")
+    if start is not None:
+        handle.seek(start)
+    elif records:
+        source.head.extend(lines)
+        source.read += len(lines)
+    else:
+        source.handle = io.BufferedReader(_GivenBack(b"".join(lines), handle), PEEK_BYTES)
+        source.__post_init__()  # its lines now come from the handle with the lines given back
+    return records
+
+
+def _is_record(line: bytes) -> bool:
+    from mas_cli.events.formats.jsondoc import is_whole_json
+
+    return len(line) <= MAX_LINE_BYTES and is_whole_json(line)
+
+
+class _GivenBack(io.RawIOBase):
+    """Bytes read ahead from a stream that cannot seek, then the rest of the stream."""
+
+    def __init__(self, ahead: bytes, stream: BinaryIO) -> None:
+        self.ahead, self.stream = memoryview(ahead), stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        if not self.ahead:
+            return _read1(self.stream, view)
+        size = min(len(view), len(self.ahead))
+        view[:size], self.ahead = self.ahead[:size], self.ahead[size:]
+        return size
 
 
 def is_exported(path: Path) -> bool:
