@@ -591,18 +591,22 @@ def test_a_batch_still_running_is_not_resumed_twice(tmp_path: Path, clean_env: P
     assert "still running" in result.stderr
 
 
+def _stopped_batch(tmp_path: Path, home: Path) -> Path:
+    """The folder of a batch of two items that its breaker stopped after the first call."""
+    crew = write_crew(tmp_path / "crew", ECHO_CREW)
+    items = items_file(tmp_path / "items.jsonl", [{"item": "a"}, {"item": "b"}])
+    argv = ["batch", str(crew), "--inputs", str(items), "--max-llm-calls", "1", "-q"]
+    assert mas(*argv).exit_code == 3
+    return the_batch(home)
+
+
 def test_a_killed_batch_whose_pid_was_taken_again_is_killed_not_running(
     tmp_path: Path, clean_env: Path
 ) -> None:
     # After a crash of the machine (or a SIGKILL and enough new processes) the pid batch.json
     # names belongs to another process: the batch read `running` for ever and could not be
     # resumed. Nobody holds its lock: it was killed.
-    crew = write_crew(tmp_path / "crew", ECHO_CREW)
-    items = items_file(tmp_path / "items.jsonl", [{"item": "a"}, {"item": "b"}])
-    assert (
-        mas("batch", str(crew), "--inputs", str(items), "--max-llm-calls", "1", "-q").exit_code == 3
-    )
-    folder = the_batch(clean_env)
+    folder = _stopped_batch(tmp_path, clean_env)
     info = json.loads((folder / "batch.json").read_text())
     info.update(status="running", pid=os.getpid())  # a live process, not the batch's
     (folder / "batch.json").write_text(json.dumps(info), encoding="utf-8")
@@ -620,12 +624,7 @@ def test_a_batch_another_process_runs_is_not_resumed_by_a_second(
     # process running the batch is played by holding the lock it holds, its pid written in it.
     import fcntl
 
-    crew = write_crew(tmp_path / "crew", ECHO_CREW)
-    items = items_file(tmp_path / "items.jsonl", [{"item": "a"}, {"item": "b"}])
-    assert (
-        mas("batch", str(crew), "--inputs", str(items), "--max-llm-calls", "1", "-q").exit_code == 3
-    )
-    folder = the_batch(clean_env)
+    folder = _stopped_batch(tmp_path, clean_env)
     results = (folder / "results.jsonl").read_bytes()
     fd = os.open(folder / "batch.lock", os.O_RDWR | os.O_CREAT)
     try:

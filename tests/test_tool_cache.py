@@ -386,18 +386,23 @@ def test_two_processes_share_one_cache(tmp_path: Path) -> None:
     assert [(t.tool, t.entries) for t in stats.tools] == [("t", 300)]
 
 
-def test_two_runs_at_once_share_the_cache_of_one_home(tmp_path: Path) -> None:
-    script = [{"tool_calls": [{"name": "lookup", "arguments": {"query": "q"}}]}, {"text": "done"}]
-    crew = write_crew(tmp_path / "crew", script=script)
-    home = tmp_path / "home"
+def _runs_at_once(crew: Path, home: Path, count: int) -> None:
+    """`count` processes of `mas run` of the crew on one home, started together; each ends ok."""
     argv = [sys.executable, "-m", "mas_cli", "run", str(crew), "--home", str(home), "-q"]
     children = [
         subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=subprocess_env())
-        for _ in range(2)
+        for _ in range(count)
     ]
     for child in children:
         _, err = child.communicate(timeout=120)
         assert child.returncode == 0, err
+
+
+def test_two_runs_at_once_share_the_cache_of_one_home(tmp_path: Path) -> None:
+    script = [{"tool_calls": [{"name": "lookup", "arguments": {"query": "q"}}]}, {"text": "done"}]
+    crew = write_crew(tmp_path / "crew", script=script)
+    home = tmp_path / "home"
+    _runs_at_once(crew, home, 2)
     third = run(crew, home)
     assert of_type(third, "warning") == []
     assert [e["cached"] for e in of_type(third, "tool_call")] == [True]
@@ -508,14 +513,7 @@ def test_one_call_runs_while_another_process_waits_for_its_entry(tmp_path: Path)
         tools_py=MEET_PY,
     )
     home = tmp_path / "home"
-    argv = [sys.executable, "-m", "mas_cli", "run", str(crew), "--home", str(home), "-q"]
-    children = [
-        subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=subprocess_env())
-        for _ in range(2)
-    ]
-    for child in children:
-        _, err = child.communicate(timeout=120)
-        assert child.returncode == 0, err
+    _runs_at_once(crew, home, 2)
     assert calls(crew.parent) == ["meet"]
     logs = sorted((home / "runs").glob("*/events.jsonl"))
     answered = [e for log in logs for e in of_type(jsonl(log), "tool_call")]
