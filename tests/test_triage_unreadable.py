@@ -9,7 +9,7 @@ import zlib
 from pathlib import Path
 
 import pytest
-from triage_logs import jsonl, llm, run
+from triage_logs import TRACE, jsonl, llm, run
 from typer.testing import CliRunner
 
 from mas_cli.cli import app
@@ -146,3 +146,31 @@ def test_one_record_is_said_as_one(tmp_path: Path) -> None:
     result = loops(str(log))
     assert f"{log}: read as text · 1 record · 2 of 3 lines skipped" in result.stdout  # type: ignore[attr-defined]
     assert f"{log} read as text: 2 of 3 lines skipped, 1 record" in result.stderr  # type: ignore[attr-defined]
+
+
+def test_a_log_cut_while_it_is_read_is_not_read_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A log truncated between the start of the read and its end (rotated by `truncate`, a
+    copy started again) was read up to its new end and reported "no line skipped"."""
+    from mas_cli.triage import scan
+
+    log = tmp_path / "events.jsonl"
+    one = jsonl(run(llm(1)))
+    runs = [one.replace('"r1"', f'"r{n}"').replace(TRACE, f"{n:032x}") for n in range(4)]
+    log.write_text("".join(runs))
+    size, keep = log.stat().st_size, len("".join(runs[:2]).encode())
+    read = scan._scan_mas
+
+    def cut_then_read(path: Path, unit: int, options: scan.ScanOptions) -> scan.Partial:
+        with path.open("r+b") as handle:
+            handle.truncate(keep)  # at a line's end: every line left is whole
+        return read(path, unit, options)
+
+    monkeypatch.setattr(scan, "_scan_mas", cut_then_read)
+    result = loops(str(log))
+    out = result.stdout  # type: ignore[attr-defined]
+    assert "no line skipped" not in out
+    assert f"{log}: read as mas · 10 records · 1 of 10 lines skipped" in out
+    said = out + result.stderr  # type: ignore[attr-defined]
+    assert f"the file shrank from {size:,} to {keep:,} bytes while it was read" in said

@@ -189,7 +189,10 @@ def _read_source(name: str, unit: int, options: ScanOptions) -> tuple[str, Parti
         if path.is_file() and not is_gzip(path):
             fmt = options.fmt if options.fmt != "auto" else _sniff_file(path)
             if fmt == "mas":
-                return fmt, _scan_mas(path, unit, options)
+                size = path.stat().st_size
+                part = _scan_mas(path, unit, options)
+                _note_shrinking(path, size, part)
+                return fmt, part
     part = Partial(Findings(options.keep), units={unit: 1})
     source = line_source(name, part.bad)
     fmt = "text" if options.pattern else options.fmt
@@ -218,6 +221,23 @@ def _close(tally: Tally, part: Partial, th: Thresholds) -> None:
     tally.finish()
     part.drain(tally, th)
     part.take_rates(tally)
+
+
+def _note_shrinking(path: Path, size: int, part: Partial) -> None:
+    """A file cut while it was read (a log rotated by truncation, a copy started again) was
+    read only up to its new end: one bad line says so, so the report never says "no line
+    skipped" about it."""
+    try:
+        now = path.stat().st_size
+    except OSError:  # removed meanwhile: what was read is all there was
+        return
+    if now < size:
+        part.bad.add(
+            str(path),
+            part.lines + 1,
+            f"the file shrank from {size:,} to {now:,} bytes while it was read: what lay past "
+            "its new end was not read",
+        )
 
 
 def _sniff_file(path: Path) -> str:
