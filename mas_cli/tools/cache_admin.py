@@ -125,7 +125,7 @@ def clear_cache(directory: Path, tool: str | None = None) -> int | None:
         cleared = _clear_readable(directory, tool)
         if cleared is not None:
             return cleared
-        if being_made(directory):  # another process is making the store: nothing to clear
+        if _being_made(directory):  # another process is making the store: nothing to clear
             return 0
     try:
         reset(directory)
@@ -153,7 +153,7 @@ def _clear_readable(directory: Path, tool: str | None) -> int | None:
     return None
 
 
-def being_made(directory: Path) -> bool:
+def _being_made(directory: Path) -> bool:
     """Whether cache.db is an SQLite file with nothing in it yet: a mas process is making the
     store (its transaction not yet committed), or will make it there on first use. Deleting it
     then pulled the file from under the process making it, whose cache failed for the run."""

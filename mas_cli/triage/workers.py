@@ -49,23 +49,22 @@ def run_parallel(
     before = _mask(signal.SIG_BLOCK, STOPS)
     done = False
     try:
-        for index in range(count):
-            reader, writer = context.Pipe(duplex=False)
-            proc = context.Process(
-                target=_work, args=(work, jobs[index::count], writer), daemon=True
-            )
-            proc.start()
-            writer.close()
-            pipes.append(reader)
-            procs.append(proc)
-        gc.unfreeze()
-        _mask(signal.SIG_SETMASK, before)  # a Ctrl-C that came meanwhile lands here
+        try:
+            for index in range(count):
+                reader, writer = context.Pipe(duplex=False)
+                share = (work, jobs[index::count], writer)
+                proc = context.Process(target=_work, args=share, daemon=True)
+                proc.start()
+                writer.close()
+                pipes.append(reader)
+                procs.append(proc)
+        finally:
+            gc.unfreeze()
+            _mask(signal.SIG_SETMASK, before)  # a Ctrl-C that came meanwhile lands here
         for number in range(len(jobs)):
             yield _receive(pipes[number % count], procs[number % count], jobs[number])
         done = True
     finally:
-        gc.unfreeze()
-        _mask(signal.SIG_SETMASK, before)
         for proc in procs:
             if not done and proc.is_alive():
                 proc.kill()  # its parts are not wanted (a Ctrl-C, or `close()`)
