@@ -11,6 +11,7 @@ from toolcrew import calls, write_crew
 from typer.testing import CliRunner
 
 from mas_cli.cli import app
+from mas_cli.cli.render.tooltest import MAX_CHARS, shorten
 from mas_cli.tools.arguments import coerce
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -418,3 +419,12 @@ def test_the_first_output_that_differs_is_kept_for_the_diff(crew: Path) -> None:
     assert report["identical"] is False
     assert "--- run 1\n+++ run 2\n@@" in report["diff"]
     assert [r["output"] is None for r in report["runs"]] == [False, False, True, True]
+
+
+def test_an_output_ending_in_a_newline_is_not_said_to_be_cut() -> None:
+    # `mas tool-test docs.read_doc` on a short file said "… 1 more characters": its last newline
+    text = "# Refunds\n\nIn full within 5 days.\n"
+    assert shorten(text, full=False) == text
+    assert shorten("x" * (MAX_CHARS + 1), full=False).endswith(
+        "… 1 more character (--full shows all)"
+    )

@@ -10,6 +10,7 @@ from rich.markup import escape
 from mas_cli.cli.render.base import json_out, stderr, stdout, styled
 from mas_cli.cli.render.fit import print_table
 from mas_cli.cli.render.grid import Grid
+from mas_cli.words import plural
 
 if TYPE_CHECKING:
     from mas_cli.tools.testresult import Latency, ToolTest
@@ -134,10 +135,10 @@ def shorten(text: str, full: bool) -> str:
         return text
     lines = text.splitlines()
     kept = "\n".join(lines[:MAX_LINES])[:MAX_CHARS]
-    if kept == text:
+    if kept == text.rstrip("\r\n"):  # only the last line's end left out: nothing was cut
         return text
     left = len(text) - len(kept)
-    return f"{kept}\n… {left:,} more characters (--full shows all)"
+    return f"{kept}\n… {plural(left, 'more character')} (--full shows all)"
 
 
 def _verdict_line(test: ToolTest) -> str:
