@@ -305,14 +305,20 @@ def test_read_only_commands_in_a_pipe_load_no_rich(tmp_path: Path) -> None:
         ["cost-report", "--all", *at],
         ["triage", "loops", log],
         ["cache", "stats", *at],
+        ["validate", str(crews / "fraud-review" / "crew.yaml")],
+        ["validate", "--json", str(crews / "fraud-review" / "crew.yaml")],
     ]
     empty = ["--home", str(tmp_path / "empty")]
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: x\nagents: {a: {role: R, model: nope}}\ntasks: [{id: t}]\n")
     mistakes = [["show", "--last", *empty], ["runs", "--status", "nope", *at]]  # said, exit 2
+    mistakes.append(["validate", str(broken)])
     for argv in commands + mistakes:
         loaded = _modules_after(argv, ok=(0, 1, 2))
         assert "mas_cli.cli.fast" in loaded  # the probe works
         assert not {m for m in loaded if m == "rich" or m.startswith("rich.")}, argv
         assert "mas_cli.cli.render.base" not in loaded, argv
-    for argv in (["show", "--last", *at], ["cache", "stats", *at]):
+    terminal = (["show", "--last", *at], ["cache", "stats", *at], commands[-2])
+    for argv in terminal:
         assert "rich" in _modules_after(argv, env={"FORCE_COLOR": "1"}), argv
     assert "rich.table" in _modules_after(["runs", *at], env={"COLUMNS": "40"})

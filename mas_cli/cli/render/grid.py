@@ -29,6 +29,7 @@ _NARROW = frozenset(
 # two cells wide in every Unicode version rich knows: kana, CJK ideographs, Hangul syllables
 _WIDE_RANGES = ((0x3041, 0x3096), (0x30A1, 0x30FA), (0x4E00, 0x9FFF), (0xAC00, 0xD7A3))
 _TRAILING_BLANKS = re.compile(r"[ \t]+(?=\n)")
+_WORD = re.compile(r"\s*\S+\s*")  # rich._wrap.re_word: a word and the blanks after it
 
 GUIDES = ("    ", "│   ", "├── ", "└── ")  # rich.tree.Tree.TREE_GUIDES[0]
 ASCII_GUIDES = ("    ", "|   ", "+-- ", "`-- ")  # drawn when the stream's encoding is not utf
@@ -114,21 +115,77 @@ def table_lines(grid: Grid, width: int) -> str | None:
     if last < 0:
         return None
     rows = [[c.header for c in grid.columns], *(cells for cells, _ in grid.rows)]
+    pads = [(i > 0) + (i < last) for i in range(last + 1)]
+    lines = _laid_out(rows, [c.justify for c in grid.columns], pads, width)
+    return None if lines is None else _TRAILING_BLANKS.sub("", "\n".join(lines) + "\n")
+
+
+def grid_lines(rows: list[list[str]], width: int) -> list[str] | None:
+    """The lines rich draws for `Table.grid(padding=(0, 2))` holding these rows of markup (a
+    short row is padded with empty cells) in `width` cells; None when it would wrap a cell, or
+    rich alone can measure one. Lines keep their trailing blanks (the caller strips them)."""
+    columns = max((len(row) for row in rows), default=0)
+    if not columns:
+        return None
+    # padding collapsed between columns, none at the edges: 2 cells after each column but the last
+    pads = [2] * (columns - 1) + [0]
+    full = [[*row, *[""] * (columns - len(row))] for row in rows]
+    return _laid_out(full, ["left"] * columns, pads, width)
+
+
+def _laid_out(
+    rows: list[list[str]], justify: list[Justify], pads: list[int], width: int
+) -> list[str] | None:
+    """Rows of markup cells as rich lays them out, two cells between columns (`pads`: the
+    padding rich counts in each column); None when they do not fit in `width` whole."""
     measured = [[_measured(cell) for cell in row] for row in rows]
     if any(cell is None for row in measured for cell in row):
         return None
     cells = [[cell for cell in row if cell is not None] for row in measured]
-    pads = [(i > 0) + (i < last) for i in range(last + 1)]
-    widths = [max(row[i][1] for row in cells) for i in range(last + 1)]
+    widths = [max(row[i][1] for row in cells) for i in range(len(pads))]
     widths = [w if w + p else 1 for w, p in zip(widths, pads, strict=True)]  # rich's `or 1`
     if sum(widths) + sum(pads) > width:
         return None  # rich would wrap or fold it
-    justify = [c.justify for c in grid.columns]
-    lines = [
+    return [
         "  ".join(_fitted(*cell, w, j) for cell, w, j in zip(row, widths, justify, strict=True))
         for row in cells
     ]
-    return _TRAILING_BLANKS.sub("", "\n".join(lines) + "\n")
+
+
+def wrapped_lines(markup: str, width: int) -> list[str] | None:
+    """The lines rich wraps a table cell of markup into, `width` cells wide: at the spaces, a
+    word at a time (rich's `divide_line`); None when a word is wider than that (rich would cut
+    it) or rich alone can measure the text."""
+    measured = _measured(markup)
+    if measured is None:
+        return None
+    lines, line, used = [], "", 0
+    for word in _WORD.findall(measured[0]) or [measured[0]]:  # blanks alone: one line of them
+        size = width_of(word.rstrip()) or 0
+        if size > width:
+            return None
+        if used and width - used < size:
+            lines.append(line)
+            line, used = "", 0
+        line += word
+        used += width_of(word) or 0
+    kept = []
+    for text in [*lines, line]:
+        cropped = _cropped(text, width)
+        if cropped is None:
+            return None
+        kept.append(cropped)
+    return kept
+
+
+def _cropped(line: str, width: int) -> str | None:
+    """A wrapped line as rich keeps it (Text.rstrip_end: trailing blanks past `width` dropped,
+    counted in characters, not cells); None when it is still too wide (rich would cut it)."""
+    excess = len(line) - width
+    if excess > 0:
+        blanks = len(line) - len(line.rstrip())
+        line = line[: len(line) - min(blanks, excess)]
+    return line if (width_of(line) or 0) <= width else None
 
 
 def _fitted(text: str, cells: int, width: int, justify: Justify) -> str:
