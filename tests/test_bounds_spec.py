@@ -224,3 +224,40 @@ def test_a_large_whole_number_as_data_still_loads(tmp_path: Path) -> None:
     )
     crew = load_crew(path)
     assert str(crew.spec.inputs["big"].default) == HUGE
+
+
+def _whole_number_fields() -> list[tuple[str, object]]:
+    """(model.field, its FieldInfo) for every int field of every crew-file model."""
+    import mas_cli.spec.mcp
+    import mas_cli.spec.models
+    import mas_cli.spec.script  # noqa: F401 (every Spec subclass defined)
+    from mas_cli.spec.base import Spec
+
+    found, todo = [], list(Spec.__subclasses__())
+    while todo:
+        model = todo.pop()
+        todo += model.__subclasses__()
+        for name, info in model.model_fields.items():
+            if info.annotation in (int, int | None):
+                found.append((f"{model.__name__}.{name}", info))
+    return found
+
+
+def test_every_whole_number_field_of_the_crew_file_is_bounded() -> None:
+    """MAX_WHOLE is a `le` bound each int field states (pydantic checks it in its core); a new
+    field without it would take a 400-digit value past `mas validate` to the budget's floats."""
+    from annotated_types import Le
+
+    from mas_cli.spec.base import MAX_WHOLE
+
+    fields = _whole_number_fields()
+    assert len(fields) > 25
+    unbounded = [
+        name
+        for name, info in fields
+        if not any(
+            isinstance(m, Le) and m.le <= MAX_WHOLE
+            for m in info.metadata  # type: ignore[attr-defined]
+        )
+    ]
+    assert not unbounded

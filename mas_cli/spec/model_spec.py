@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 
-from mas_cli.spec.base import Spec
+from mas_cli.spec.base import MAX_WHOLE, Spec
 from mas_cli.spec.providers import PROVIDERS, Provider
 
 StructuredOutput = Literal["json_schema", "json_object", "none"]
@@ -97,7 +97,7 @@ class ModelSpec(Spec):
     none with base_url (a local server gets a placeholder, never the provider's own key)."""
     temperature: float | None = Field(default=None, ge=0, le=2)
     """Sampling temperature; the provider's default when absent."""
-    max_tokens: int | None = Field(default=None, gt=0)
+    max_tokens: int | None = Field(default=None, gt=0, le=MAX_WHOLE)
     """Most output tokens per call (4096 when absent): sent with every request, and the worst
     case the budget guard plans for."""
     headers: dict[str, str] = {}
@@ -175,7 +175,7 @@ class PriceSpec(Spec):
 class RateLimit(Spec):
     """Requests and tokens per minute for one provider or model, shared by every agent."""
 
-    rpm: int | None = Field(default=None, gt=0)
+    rpm: int | None = Field(default=None, gt=0, le=MAX_WHOLE)
     """Requests per minute."""
-    tpm: int | None = Field(default=None, gt=0)
+    tpm: int | None = Field(default=None, gt=0, le=MAX_WHOLE)
     """Tokens per minute (input plus output)."""

@@ -15,7 +15,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
-from mas_cli.spec.base import Spec
+from mas_cli.spec.base import MAX_WHOLE, Spec
 from mas_cli.spec.mcp import McpServerSpec
 from mas_cli.spec.model_spec import (
     ModelSpec,
@@ -72,13 +72,13 @@ class InputSpec(Spec):
 class Limits(Spec):
     """Guard rails. Every field has a safe default; agents may tighten some of them."""
 
-    max_turns: int = Field(default=10, gt=0)
+    max_turns: int = Field(default=10, gt=0, le=MAX_WHOLE)
     """Model calls one agent may make on one task."""
-    max_llm_calls: int = Field(default=100, gt=0)
+    max_llm_calls: int = Field(default=100, gt=0, le=MAX_WHOLE)
     """Model calls in the whole run, retries included: the circuit breaker."""
-    max_tool_calls: int = Field(default=200, gt=0)
+    max_tool_calls: int = Field(default=200, gt=0, le=MAX_WHOLE)
     """Tool calls in the whole run."""
-    max_tokens: int = Field(default=1_000_000, gt=0)
+    max_tokens: int = Field(default=1_000_000, gt=0, le=MAX_WHOLE)
     """Tokens (input plus output) the whole run may spend."""
     max_cost_usd: float = Field(default=5.0, gt=0)
     """Dollars the whole run may spend; a call that could pass it is refused before it is made."""
@@ -88,24 +88,24 @@ class Limits(Spec):
     """Wall time for one task."""
     llm_timeout_s: float = Field(default=120, gt=0)
     """Wall time for one model call."""
-    max_identical_tool_calls: int = Field(default=3, gt=0)
+    max_identical_tool_calls: int = Field(default=3, gt=0, le=MAX_WHOLE)
     """Calls of the same tool with the same arguments within one task."""
-    max_retries: int = Field(default=3, ge=0)
+    max_retries: int = Field(default=3, ge=0, le=MAX_WHOLE)
     """Retries of a failed model call (429, 5xx, timeouts)."""
     retry_backoff_s: float = Field(default=1.0, ge=0)
     """The first retry waits up to this long (full jitter), doubling each time, at most 60 s."""
     max_retry_wait_s: float = Field(default=60, gt=0, allow_inf_nan=False)
     """The longest wait a server may ask for before a retry; past it (or past the run's time
     left) the call gives up at once, saying what the server asked."""
-    max_history_tokens: int = Field(default=100_000, gt=0)
+    max_history_tokens: int = Field(default=100_000, gt=0, le=MAX_WHOLE)
     """Conversation size past which the oldest tool exchanges are dropped."""
-    max_concurrency: int = Field(default=4, gt=0)
+    max_concurrency: int = Field(default=4, gt=0, le=MAX_WHOLE)
     """Tasks running at once in a parallel crew."""
-    max_delegations: int = Field(default=10, gt=0)
+    max_delegations: int = Field(default=10, gt=0, le=MAX_WHOLE)
     """Hierarchical crews: delegations in the whole run."""
-    max_delegation_depth: int = Field(default=2, gt=0)
+    max_delegation_depth: int = Field(default=2, gt=0, le=MAX_WHOLE)
     """Hierarchical crews: how deep delegations may nest (the manager's own are depth 1)."""
-    max_identical_delegations: int = Field(default=1, gt=0)
+    max_identical_delegations: int = Field(default=1, gt=0, le=MAX_WHOLE)
     """Hierarchical crews: the same worker given the same instruction, this many times at most."""
 
     # The limits that bound spend and time: left unset, `mas validate` says which defaults apply.
@@ -147,7 +147,7 @@ class ToolSpec(Spec):
     """How long a cached output stays valid; forever when absent."""
     version: str | None = None
     """Bump to invalidate cached outputs when the tool's behaviour changes outside its code."""
-    max_output_bytes: int = Field(default=1_000_000, gt=0)
+    max_output_bytes: int = Field(default=1_000_000, gt=0, le=MAX_WHOLE)
     """Output past this size is cut, and the cut is said in the result."""
     examples: list[dict[str, Any]] = []
     """Argument sets that `mas tool-test --all` runs."""
@@ -209,13 +209,13 @@ class AgentSpec(Spec):
     """Names under `tools:` this agent may call."""
     allow_delegation: bool = False
     """Hierarchical crews: this agent may delegate to others."""
-    max_turns: int | None = Field(default=None, gt=0)
+    max_turns: int | None = Field(default=None, gt=0, le=MAX_WHOLE)
     """Overrides limits.max_turns for this agent."""
-    max_tokens: int | None = Field(default=None, gt=0)
+    max_tokens: int | None = Field(default=None, gt=0, le=MAX_WHOLE)
     """Tokens this agent may spend in the run."""
     max_cost_usd: float | None = Field(default=None, gt=0)
     """Dollars this agent may spend in the run."""
-    max_llm_calls: int | None = Field(default=None, gt=0)
+    max_llm_calls: int | None = Field(default=None, gt=0, le=MAX_WHOLE)
     """Model calls this agent may make in the run."""
     script: Script | None = None
     """Offline model only: the turns this agent plays instead of the default behaviour."""
@@ -238,7 +238,7 @@ class TaskSpec(Spec):
     """JSON Schema the final answer must satisfy; the agent is re-asked when it does not."""
     writes: dict[str, str] = {}
     """Output field -> state key, written when the output validates (a list: the same names)."""
-    max_retries: int = Field(default=2, ge=0)
+    max_retries: int = Field(default=2, ge=0, le=MAX_WHOLE)
     """Re-asks after an answer fails output_schema validation."""
 
     @field_validator("writes", mode="before")
@@ -252,23 +252,23 @@ class TaskSpec(Spec):
 class TriageSpec(Spec):
     """Thresholds for `mas triage loops` on this crew's logs; an unset one keeps its default."""
 
-    turns: int | None = Field(default=None, ge=0)
+    turns: int | None = Field(default=None, ge=0, le=MAX_WHOLE)
     """Turns of one agent on one task (default 5)."""
-    invocations_per_minute: int | None = Field(default=None, ge=0)
+    invocations_per_minute: int | None = Field(default=None, ge=0, le=MAX_WHOLE)
     """Invocations of one agent within one minute (default 10)."""
-    repeated_calls: int | None = Field(default=None, ge=0)
+    repeated_calls: int | None = Field(default=None, ge=0, le=MAX_WHOLE)
     """Calls of the same tool with the same arguments in one trace (default 3)."""
-    repeated_failures: int | None = Field(default=None, ge=0)
+    repeated_failures: int | None = Field(default=None, ge=0, le=MAX_WHOLE)
     """The same call failing the same way in one trace (default 3)."""
-    ping_pong: int | None = Field(default=None, ge=0)
+    ping_pong: int | None = Field(default=None, ge=0, le=MAX_WHOLE)
     """Steps of an alternation between two agents or two tool calls (default 6)."""
-    monologue: int | None = Field(default=None, ge=0)
+    monologue: int | None = Field(default=None, ge=0, le=MAX_WHOLE)
     """The same model output this many times running (default 3)."""
-    growth_turns: int | None = Field(default=None, ge=0)
+    growth_turns: int | None = Field(default=None, ge=0, le=MAX_WHOLE)
     """Turns before a steady rise of input tokens is judged (default 5)."""
-    growth_tokens: int | None = Field(default=None, ge=0)
+    growth_tokens: int | None = Field(default=None, ge=0, le=MAX_WHOLE)
     """Input tokens added per turn, at least, for a rise to count (default 500)."""
-    context_window: int | None = Field(default=None, ge=0)
+    context_window: int | None = Field(default=None, ge=0, le=MAX_WHOLE)
     """The models' context window in tokens (default: known models' own, else 128,000)."""
 
 

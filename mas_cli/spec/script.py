@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from mas_cli.spec.base import Spec
+from mas_cli.spec.base import MAX_WHOLE, Spec
 
 
 class ScriptToolCall(Spec):
@@ -21,7 +21,7 @@ class ScriptToolCall(Spec):
 class ScriptError(Spec):
     """A failed call in an offline script, as a provider would fail it."""
 
-    status: int = 500
+    status: int = Field(default=500, le=MAX_WHOLE)
     """HTTP status the failure stands for: 429 and 5xx are retried, others are not."""
     message: str = "scripted failure"
     """The error message."""
