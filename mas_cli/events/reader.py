@@ -61,6 +61,14 @@ class _Lines(Generic[E]):
         """For a command that reads one log a user named, once it is read (see `check_read`)."""
         check_read(self.path, self.events, self.skipped, self.bad_lines)
 
+    @property
+    def first_bad(self) -> str:
+        """The first line skipped, as `path:line: why` ("" when none was)."""
+        if not self.bad_lines:
+            return ""
+        line, why = self.bad_lines[0]
+        return f"{self.path}:{line}: {why}"
+
     def __iter__(self) -> Iterator[E]:
         handle, raw = self._open()
         number = 0
@@ -107,12 +115,12 @@ class LogReader(_Lines["models.AnyEvent"]):
     def _decode(self, line: bytes) -> models.AnyEvent | str:
         from pydantic import ValidationError
 
-        from mas_cli.events.models import read_event
+        from mas_cli.events.models import read_event, why_not
 
         try:
             return read_event(line)
         except ValidationError as exc:
-            return str(exc.errors()[0]["msg"])
+            return why_not(exc)
 
 
 class StructReader(_Lines["logged.AnyEvent"]):

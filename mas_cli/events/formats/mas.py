@@ -23,6 +23,7 @@ from typing import Any
 
 import msgspec
 
+from mas_cli.events.counts import Tokens
 from mas_cli.events.formats.records import (
     AgentStart,
     Handoff,
@@ -54,8 +55,8 @@ class Line(msgspec.Struct, gc=False, kw_only=True):
     model: str = ""
     status: str = ""
     error: str = ""
-    input_tokens: int = 0
-    output_tokens: int = 0
+    input_tokens: Tokens = 0
+    output_tokens: Tokens = 0
     cost_usd: float | None = None
     output_digest: str = ""
     output_shape: str = ""

@@ -48,17 +48,6 @@ SHAPE_ERRORS = (TypeError, ValueError, AttributeError, LookupError, ArithmeticEr
 the line is then bad (counted), never a crash."""
 
 
-def int64(value: int, name: str) -> int:
-    """A count as our own log holds it (a signed 64-bit integer).
-
-    Raises:
-        ValueError: a larger number (a 31-digit "token count"), so the line is a bad line.
-    """
-    if not -(2**63) <= value < 2**63:
-        raise ValueError(f"{name} {str(value)[:20]}... is out of range")
-    return value
-
-
 class BadLines(Struct):
     """Every unreadable line counted, the first few kept for the report."""
 
