@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Generic, TypeVar
 
 from mas_cli.errors import LogFormatError
+from mas_cli.events.formats.lines import NumberedLines
 from mas_cli.events.formats.source import (
     GZIP_MAGIC,
     STDIN,
     TOO_LONG,
-    bounded_lines,
     open_binary,
 )
 
@@ -71,21 +71,21 @@ class _Lines(Generic[E]):
 
     def __iter__(self) -> Iterator[E]:
         handle, raw = self._open()
-        number = 0
+        lines = NumberedLines(handle)  # blank lines are counted, not given
         with raw, handle:
             try:
-                for number, line in enumerate(bounded_lines(handle), start=1):
+                for number, line in lines:
                     if line is None:
                         self._skip(number, TOO_LONG)
-                    elif line.strip():
-                        event = self._decode(line)
-                        if isinstance(event, str):
-                            self._skip(number, event)
-                        else:
-                            self.events += 1
-                            yield event
+                        continue
+                    event = self._decode(line)
+                    if isinstance(event, str):
+                        self._skip(number, event)
+                    else:
+                        self.events += 1
+                        yield event
             except (OSError, EOFError):  # a gzipped log cut short, or damaged: it ends there
-                self._skip(number + 1, CUT)
+                self._skip(lines.number + 1, CUT)
 
     def _open(self) -> tuple[BinaryIO, BinaryIO]:
         """The log, gunzipped when it is gzipped (`events.jsonl.gz`, an archived run); a plain

@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mas_cli.errors import LogFormatError, UsageError
+from mas_cli.events.formats.lines import MAX_LINE_BYTES
 from mas_cli.events.formats.records import make_loc
-from mas_cli.events.formats.source import BOM, GZIP_MAGIC, MAX_LINE_BYTES, STDIN, LineSource
+from mas_cli.events.formats.source import BOM, GZIP_MAGIC, STDIN, LineSource
 
 CHUNK = 1 << 16
 Numbered = tuple[int, bytes]

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from mas_cli.errors import LogFormatError
 from mas_cli.events import models as ev
-from mas_cli.events.formats.source import bounded_lines
+from mas_cli.events.formats.lines import NumberedLines
 from mas_cli.events.otel import SPAN_EVENTS, from_attributes
 
 RUN_ID = "mas.run_id"
@@ -50,9 +50,7 @@ class ExportedReader:
         except OSError as exc:
             raise LogFormatError(f"{self.path}: cannot be read ({exc.strerror})") from None
         with handle:
-            for number, line in enumerate(bounded_lines(handle), start=1):
-                if line is not None and not line.strip():
-                    continue
+            for number, line in NumberedLines(handle):  # blank lines are counted, not given
                 yield from self._line(number, line)
 
     def _line(self, number: int, line: bytes | None) -> Iterator[ev.AnyEvent]:
