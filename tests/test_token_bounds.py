@@ -74,3 +74,20 @@ def test_a_provider_count_past_the_bound_is_no_usage(bad: int) -> None:
     """So mas never writes a count it would refuse to read: the call's usage is estimated."""
     assert openai_usage({"prompt_tokens": bad, "completion_tokens": 5}) is None
     assert openai_usage({"prompt_tokens": 5, "completion_tokens": bad}) is None
+
+
+def test_an_exported_span_with_a_count_past_the_bound_is_named_where_and_why(
+    tmp_path: Path,
+) -> None:
+    log = _log(tmp_path, 7)  # an ordinary count: the export carries it
+    exported = tmp_path / "spans.jsonl"
+    cli("export", str(log), "--to", str(exported))
+    text = exported.read_text(encoding="utf-8")
+    edited = text.replace('"intValue":"7"', f'"intValue":"{2**63 + 5}"', 1)
+    assert edited != text
+    exported.write_text(edited, encoding="utf-8")
+    report = cli("cost-report", str(exported))
+    assert f"{exported}:1: span 'chat gpt-4o-mini' is not one mas exported: input_tokens" in (
+        report.output
+    )
+    assert "FAILED" not in report.output

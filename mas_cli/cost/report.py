@@ -143,7 +143,7 @@ def read_runs(path: Path, route: Router | None = None, *, named: bool = False) -
     if named:
         check_read(path, len(runs), reader.skipped, reader.bad_lines)
     found = list(runs.values()) or [RunInfo(path.name, str(path))]
-    found[0].skipped_lines = reader.skipped
+    found[0].skipped_lines, found[0].first_bad = reader.skipped, reader.first_bad
     return found
 
 
@@ -260,7 +260,8 @@ def _state_flags(run: RunInfo) -> list[str]:
             "usage; the offline model's answers are short, so output is likely undercounted"
         )
     if run.skipped_lines:
-        flags.append(f"{plural(run.skipped_lines, 'unreadable line')} skipped ({run.first_bad})")
+        first = f" ({run.first_bad})" if run.first_bad else ""
+        flags.append(f"{plural(run.skipped_lines, 'unreadable line')} skipped{first}")
     return flags
 
 

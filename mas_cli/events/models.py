@@ -25,7 +25,7 @@ that this one does not know, and still requires the envelope.
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -353,5 +353,10 @@ def why_not(exc: ValidationError) -> str:
     """Why a line is not an event, naming the field when one is to blame
     (`input_tokens: Input should be less than or equal to 1000000000000`)."""
     error = exc.errors()[0]
-    where = [str(part) for part in error["loc"][1:]]  # the first is the event type
+    loc = error["loc"]
+    where = [str(part) for part in (loc[1:] if loc[:1] in _TAGS else loc)]  # past the type
     return f"{'.'.join(where)}: {error['msg']}" if where else str(error["msg"])
+
+
+_TAGS = {(cls.model_fields["type"].default,) for cls in get_args(get_args(AnyEvent)[0])}
+"""Each event type as the first place of an error's `loc` (from the union: `('llm_call',)`)."""

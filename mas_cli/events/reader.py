@@ -48,6 +48,14 @@ def check_read(path: Path, events: int, skipped: int, bad_lines: list[tuple[int,
     )
 
 
+def first_bad(path: Path, bad_lines: list[tuple[int, str]]) -> str:
+    """The first of the lines skipped, as `path:line: why` ("" when none was)."""
+    if not bad_lines:
+        return ""
+    line, why = bad_lines[0]
+    return f"{path}:{line}: {why}"
+
+
 @dataclass
 class _Lines(Generic[E]):
     """The events of one `events.jsonl`; `skipped` counts lines that were not events."""
@@ -64,10 +72,7 @@ class _Lines(Generic[E]):
     @property
     def first_bad(self) -> str:
         """The first line skipped, as `path:line: why` ("" when none was)."""
-        if not self.bad_lines:
-            return ""
-        line, why = self.bad_lines[0]
-        return f"{self.path}:{line}: {why}"
+        return first_bad(self.path, self.bad_lines)
 
     def __iter__(self) -> Iterator[E]:
         handle, raw = self._open()
