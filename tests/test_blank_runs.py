@@ -6,6 +6,7 @@ check that no reader is handed the blank lines one by one, and the numbers."""
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from triage_logs import jsonl, llm, otlp_line, otlp_span, run, tool
 from mas_cli.events.formats import mas
 from mas_cli.events.formats.source import line_source
 from mas_cli.triage.scan import ScanOptions, scan
+from mas_cli.triage.tail import Tail
 
 BLANKS = 1_100_000  # more than a million blank lines
 EVENTS = jsonl(run(llm(1), tool(1))).encode().splitlines(keepends=True)
@@ -93,3 +95,10 @@ def test_another_format_s_bad_line_after_a_long_blank_run_keeps_its_number(
     _write(path, span.encode(), b"\n" * BLANKS, b"{not json\n", span.encode())
     report = scan([str(path)], ScanOptions(fmt="otlp", workers=1))
     assert [b.line for b in report.bad.first] == [BLANKS + 2]
+
+
+@pytest.mark.parametrize("blank", [b"\n", b" \t\r\n"], ids=["newlines", "spaces"])
+def test_follow_hands_over_no_blank_line_of_a_long_run(tmp_path: Path, blank: bytes) -> None:
+    path = _write(tmp_path / "live.log", b"A\n", blank * BLANKS, b"B\n")
+    got = list(itertools.islice(Tail(str(path)).lines(), 2))  # a file is followed for ever
+    assert got == [(1, b"A\n"), (BLANKS + 2, b"B\n")]

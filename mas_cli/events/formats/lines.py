@@ -8,6 +8,7 @@ line, and the lines after the run keep their true numbers.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import BinaryIO
 
@@ -15,6 +16,17 @@ MAX_LINE_BYTES = 16 << 20
 READ_BYTES = 1 << 20
 BLANK = b" \t\r\n\x0b\x0c"
 """What `bytes.isspace` counts as space: a line of these alone is blank."""
+SPACE = frozenset(BLANK)
+"""The same bytes, as the ints indexing a buffer gives: a quick look at a line's first byte."""
+NOT_BLANK = re.compile(rb"[^ \t\r\n\x0b\x0c]")
+
+
+def blank_end(data: bytes | bytearray, start: int) -> int:
+    """Where the whole blank lines from `start` (a line's start) end: past the last newline
+    before the first byte that is not space; `start` itself when its line is not blank. One
+    search in C, however many lines."""
+    after = NOT_BLANK.search(data, start)
+    return data.rfind(b"\n", start, len(data) if after is None else after.start()) + 1 or start
 
 
 def bounded_lines(

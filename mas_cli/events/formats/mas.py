@@ -27,6 +27,7 @@ from typing import Any
 import msgspec
 
 from mas_cli.events.counts import Tokens
+from mas_cli.events.formats.lines import blank_end
 from mas_cli.events.formats.records import (
     AgentStart,
     Handoff,
@@ -233,7 +234,6 @@ BLANK_LINES = re.compile(rb"(?:[ \t\r\x0b\x0c]*\n){%d}" % LONG_RUN)
 BLANK_RUN = re.compile(rb"\n" + BLANK_LINES.pattern)
 """LONG_RUN blank lines after the newline that ends the line before them (searched for by
 that newline: ten times faster than matching at any line start)."""
-NOT_BLANK = re.compile(rb"[^ \t\r\n\x0b\x0c]")
 
 Runs = list[tuple[int, list[Line]]]
 """Runs of decoded lines: the number of each run's first line, and one entry per line."""
@@ -295,12 +295,10 @@ def _runs(text: bytes, source: str, number: int, bad: BadLines) -> Iterator[tupl
 
 def _blank_runs(text: bytes) -> Iterator[tuple[int, int]]:
     """Where each run of LONG_RUN whole blank lines or more starts and ends, found by searches
-    in C: a run is as long as the text up to its first byte that is not space, back to a
-    newline."""
+    in C."""
     at = 0
     while (start := _run_start(text, at)) is not None:
-        after = NOT_BLANK.search(text, start)
-        at = text.rfind(b"\n", start, len(text) if after is None else after.start()) + 1
+        at = blank_end(text, start)
         yield start, at
 
 
