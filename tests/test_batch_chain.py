@@ -7,6 +7,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -58,9 +59,9 @@ def mas(home: Path, *args: str) -> Any:
     return CliRunner().invoke(app, [*args, "--home", str(home)])
 
 
-def stopped_item(tmp_path: Path) -> tuple[Path, Path, str, str]:
+def stopped_item(tmp_path: Path, spec: str = SENDS) -> tuple[Path, Path, str, str]:
     """A batch of one item stopped by its budget after task one: crew, home, batch, run."""
-    crew = write_crew(tmp_path / "crew", SENDS, sent__py=SENT_PY)
+    crew = write_crew(tmp_path / "crew", spec, sent__py=SENT_PY)
     items = tmp_path / "items.jsonl"
     items.write_text(json.dumps({"item": "x"}) + "\n")
     home = tmp_path / "home"
@@ -158,7 +159,8 @@ def test_the_reports_of_a_batch_no_item_of_which_has_ended_say_so(tmp_path: Path
     home = tmp_path / "home"
     assert mas(home, "batch", str(crew), "--inputs", str(items), "-q").exit_code == 0
     (folder,) = (home / "batches").iterdir()
-    (folder / "results.jsonl").write_text("")  # as it is before the first item ends
+    (folder / "results.jsonl").write_text("")  # as it is before the first item's run began
+    shutil.rmtree(next((home / "runs").iterdir()))  # (a run in flight is reported, as counted)
     info = json.loads((folder / "batch.json").read_text())
     (folder / "batch.json").write_text(json.dumps({**info, "status": "running"}))
     fd = os.open(folder / "batch.lock", os.O_RDWR)  # the process running the batch
@@ -176,3 +178,24 @@ def test_the_reports_of_a_batch_no_item_of_which_has_ended_say_so(tmp_path: Path
             f"batch {folder.name} has no finished item yet (it is still running)" in report.stderr
         )
         assert "pruned" not in report.stderr
+
+
+def test_the_batch_reports_count_a_hand_resume_of_an_item(tmp_path: Path) -> None:
+    # The budget counted a hand resume of an item's run; runs --batch, show BATCH and
+    # cost-report --batch read results.jsonl alone: its calls, cost and status were missing.
+    priced = SENDS.replace("m: offline", "m: {provider: offline, model: gpt-4o-mini}")
+    _crew, home, batch, first = stopped_item(tmp_path, priced)
+    assert mas(home, "resume", first, "-q").exit_code == 0  # task two: 2 calls, then ok
+    (by_hand,) = {p.name for p in (home / "runs").iterdir()} - {first}
+    items = json.loads(mas(home, "runs", "--batch", batch, "--json").stdout)
+    assert [(i["run_id"], i["status"]) for i in items] == [(by_hand, "ok")]
+    shown = json.loads(mas(home, "show", batch, "--json").stdout)
+    assert shown["by_status"] == {"ok": 1}
+    report = json.loads(mas(home, "cost-report", "--batch", batch, "--json").stdout)
+    assert sorted(r["run_id"] for r in report["runs"]) == sorted([first, by_hand])
+    made = calls_made(home)  # what the budget counts: every call the item's runs made
+    assert report["total"]["llm_calls"] == made == 4
+    costs = [e["cost_usd"] for log in (home / "runs").glob("*/events.jsonl")
+             for e in jsonl(log) if e["type"] == "llm_call" and not e.get("replayed")]  # fmt: skip
+    assert shown["cost_usd"] == round(sum(costs), 8) > 0
+    assert report["total"]["cost_usd"] == shown["cost_usd"]

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from triage_logs import agents_span, jsonl, llm, otlp_line, otlp_span, run, tool
 
-from mas_cli.events.formats.source import MAX_LINE_BYTES, TOO_LONG
+from mas_cli.events.formats.lines import MAX_LINE_BYTES
+from mas_cli.events.formats.source import TOO_LONG
 from mas_cli.events.formats.text import MAX_TEXT_LINE_BYTES, PAIR
 from mas_cli.events.reader import LogReader
 from mas_cli.triage.scan import ScanOptions, scan

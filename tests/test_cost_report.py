@@ -97,7 +97,7 @@ def test_a_log_cut_mid_line_is_read_up_to_the_cut(tmp_path: Path) -> None:
     path.write_bytes(path.read_bytes() + b'{"v":1,"type":"llm_call","cost_us')
     report = cost_report([path])
     assert report.total.cost == D("0.05046")
-    assert "1 unreadable line skipped" in report.flags()
+    assert f"1 unreadable line skipped ({path}:9: Input data was truncated)" in report.flags()
 
 
 def test_several_runs_add_up(tmp_path: Path) -> None:

@@ -207,7 +207,6 @@ def test_a_tampered_duration_gives_spans_otlp_can_hold(home: Path, tmp_path: Pat
     for event in lines:
         if event["type"] == "llm_call":
             event["latency_s"] = 1e300  # * 1e9 ns is past what a float holds
-            event["input_tokens"] = 10**30  # past the 64 bits of an OTLP integer
         if event["type"] == "tool_call":
             event["latency_s"] = -5.0
         if event["type"] == "run_finished":
@@ -219,8 +218,7 @@ def test_a_tampered_duration_gives_spans_otlp_can_hold(home: Path, tmp_path: Pat
     assert "Traceback" not in result.stderr
     found = spans(tmp_path / "out.jsonl")
     chats = [s for s in found if s["name"].startswith("chat ")]
-    assert chats
-    assert all(s["attrs"]["gen_ai.usage.input_tokens"] == 1e30 for s in chats)
+    assert chats  # (a token count past the bound is a bad line: tests/test_token_bounds.py)
     for span in found:
         start = int(span.get("startTimeUnixNano", 0))  # 0 is left out, as OTLP JSON does
         end = int(span["endTimeUnixNano"])

@@ -123,7 +123,7 @@ def test_huge_and_non_finite_costs_and_counts(tmp_path: Path, cost: float) -> No
     from triage_logs import jsonl, llm, otlp_line, otlp_span
     from triage_logs import run as a_run
 
-    calls = [llm(n, cost_usd=cost, input_tokens=10**18) for n in (1, 2, 3)]
+    calls = [llm(n, cost_usd=cost, off_schema={"input_tokens": 10**18}) for n in (1, 2, 3)]
     mas = write(tmp_path / "mas.jsonl", jsonl(a_run(*calls)))
     attrs = {"gen_ai.operation.name": "chat", "gen_ai.agent.name": "x",
              "gen_ai.usage.cost": float(cost), "gen_ai.usage.input_tokens": 10**31}  # fmt: skip

@@ -12,6 +12,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -524,11 +525,36 @@ def test_a_caller_that_failed_leaves_the_one_waiting_to_run_it_itself(
     tools: dict[str, Tool], cache: ToolCache, crew: Path
 ) -> None:
     async def both() -> list[CachedCall]:
-        return list(await asyncio.gather(*(call_cached(tools["hangs"], {}, cache) for _ in "ab")))
+        return list(
+            await asyncio.gather(
+                *(call_cached(tools["fails"], {"query": "q"}, cache) for _ in "ab")
+            )
+        )
 
     done = asyncio.run(both())
-    assert [d.result.timed_out for d in done] == [True, True]  # nothing stored to wait for
-    assert calls(crew.parent) == ["hangs", "hangs"]
+    assert [d.result.ok for d in done] == [False, False]  # nothing stored to wait for
+    assert calls(crew.parent) == ["fails", "fails"]
+
+
+def test_a_caller_waiting_on_a_hung_one_ends_within_its_timeout(tmp_path: Path) -> None:
+    # The waiter waited up to timeout_s for the hung first caller's entry, then ran the tool
+    # itself with a timeout_s of its own: the task waited twice the bound its user set.
+    hangs = {"function": "tools.py:hangs", "kind": "deterministic", "timeout_s": 2}
+    tool = tools_of(write_crew(tmp_path / "crew", {"hangs": hangs}))["hangs"]
+
+    async def timed(shared: ToolCache) -> tuple[CachedCall, float]:
+        started = time.monotonic()
+        done = await call_cached(tool, {}, shared)
+        return done, time.monotonic() - started
+
+    async def both(shared: ToolCache) -> list[tuple[CachedCall, float]]:
+        return list(await asyncio.gather(timed(shared), timed(shared)))
+
+    with ToolCache(tmp_path / "cache") as shared:
+        done = asyncio.run(both(shared))
+    assert [d.result.timed_out for d, _ in done] == [True, True]
+    assert max(took for _, took in done) < 3.5  # 2 s and a margin: never 2 s waited + 2 s run
+    assert "waiting for the same call" in str(done[1][0].result.error)
 
 
 HOLDER = textwrap.dedent(
@@ -564,8 +590,9 @@ def test_a_process_that_holds_a_key_for_ever_holds_a_caller_no_longer_than_its_t
             done = call(tool, shared, query="q")
         finally:
             holder.communicate("")
-    assert (done.status, done.result.ok) == ("miss", True)  # it waited, then ran it itself
-    assert calls(crew.parent) == ["lookup"]
+    assert (done.status, done.result.timed_out) == ("miss", True)  # timeout_s spent waiting
+    assert "timed out after 0.5s (0.5s of it waiting for the same call" in str(done.result.error)
+    assert calls(crew.parent) == []  # no time left to run it in
 
 
 # --- the engine: events, warnings, and a run that never fails for the cache's sake ----------

@@ -15,8 +15,9 @@ from typer.testing import CliRunner
 
 from mas_cli.cli import app
 from mas_cli.events.formats import read_records
+from mas_cli.events.formats.lines import MAX_LINE_BYTES
 from mas_cli.events.formats.records import ModelCall, ToolCallRecord, TraceEnd
-from mas_cli.events.formats.source import MAX_LINE_BYTES, BadLines, line_source
+from mas_cli.events.formats.source import BadLines, line_source
 
 DOCS = Path(__file__).resolve().parent / "fixtures" / "docs"
 FIXTURES = {

@@ -14,7 +14,7 @@ import sys
 import types
 import typing
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 import msgspec
 import pytest
@@ -54,6 +54,8 @@ def _kinds(annotation: Any) -> set[Any]:
     """The JSON value kinds an annotation admits: str, int, float, bool, list (None left out,
     since the writer leaves None fields out)."""
     origin = get_origin(annotation)
+    if origin is Annotated:  # a bound (a token count's): the kind is the type bounded
+        return _kinds(get_args(annotation)[0])
     if origin is Literal:
         return {type(value) for value in get_args(annotation)}
     if origin in (typing.Union, types.UnionType):

@@ -19,7 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mas_cli.cli import app
-from mas_cli.events.formats.source import MAX_LINE_BYTES
+from mas_cli.events.formats.lines import MAX_LINE_BYTES
 from mas_cli.triage.scan import ScanOptions, scan
 
 

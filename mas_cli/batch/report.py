@@ -1,8 +1,11 @@
 """Reading a batch back: its folder first (batch.json, results.jsonl, dead.jsonl), then its runs.
 
 What `mas runs --batch`, `mas show --batch`, `mas cost-report --batch` and `mas triage loops
---batch` read. Each item counts once, as its last result says (a resumed item may have several);
-money counts every run the batch made, since a stopped run that was resumed spent too.
+--batch` read. Each item counts once, as its latest run says (a resumed item may have several);
+money counts every run the batch made, since a stopped run that was resumed spent too. The runs
+are those results.jsonl names and those it does not (a resume of an item's run made by hand, a
+run in flight at a kill), found as the batch's budget finds them (chains.py): the reports and
+the budget agree.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mas_cli.batch.chains import run_end, run_spend, unrecorded_runs
 from mas_cli.batch.folder import (
     DEAD,
     batch_ids,
@@ -21,6 +25,7 @@ from mas_cli.batch.folder import (
     read_results,
 )
 from mas_cli.errors import UsageError
+from mas_cli.events.runs import unfinished_status
 from mas_cli.events.store import EVENTS, runs_dir
 
 
@@ -83,8 +88,9 @@ class BatchView:
         }
 
 
-def read_batch(folder: Path) -> BatchView:
-    """The batch in `folder`, each item by its last result.
+def read_batch(home: Path, folder: Path) -> BatchView:
+    """The batch in `folder`, each item by its latest run: its last result, or a later run
+    of its chain that results.jsonl does not name.
 
     Raises:
         UsageError: batch.json is missing or unreadable.
@@ -97,7 +103,22 @@ def read_batch(folder: Path) -> BatchView:
         row = latest[record["key"]] = _row(record)
         if row.run_id:
             runs[row.run_id] = row.cost_usd or 0.0
+    for run_id, key in unrecorded_runs(home, folder.name, set(runs)):
+        row = _run_row(runs_dir(home) / run_id, key)
+        runs[run_id] = row.cost_usd or 0.0
+        if key not in latest or run_id > (latest[key].run_id or ""):  # ids sort by start
+            latest[key] = row
     return BatchView(folder.name, info, list(latest.values()), _lines(folder / DEAD), runs)
+
+
+def _run_row(run_dir: Path, key: str) -> ItemRow:
+    """An item as a run of its that results.jsonl does not name tells it, from its log."""
+    spent = run_spend(run_dir)
+    cost = float(spent.known_cost) if spent is not None else None
+    end = run_end(run_dir)
+    if end is None:
+        return ItemRow(key, run_dir.name, unfinished_status(run_dir), cost, None)
+    return ItemRow(key, run_dir.name, end.status, cost, end.reason)
 
 
 def batch_logs(home: Path, view: BatchView) -> list[Path]:

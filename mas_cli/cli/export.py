@@ -81,5 +81,5 @@ def export(
     if summary.skipped_lines:
         render.stderr.print(
             f"[yellow]warning:[/] {summary.skipped_lines} log lines were not events and were "
-            "skipped"
+            f"skipped (the first: {escape(summary.first_bad)})"
         )

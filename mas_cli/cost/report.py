@@ -50,6 +50,8 @@ class RunInfo(Struct):
     price_data_version: str | None = None
     finished: bool = False
     skipped_lines: int = 0
+    first_bad: str = ""
+    """The first line skipped, as `path:line: why`."""
     mismatches: list[Mismatch] = msgspec.field(default_factory=list)
     total: Tally = msgspec.field(default_factory=Tally)
 
@@ -141,7 +143,7 @@ def read_runs(path: Path, route: Router | None = None, *, named: bool = False) -
     if named:
         check_read(path, len(runs), reader.skipped, reader.bad_lines)
     found = list(runs.values()) or [RunInfo(path.name, str(path))]
-    found[0].skipped_lines = reader.skipped
+    found[0].skipped_lines, found[0].first_bad = reader.skipped, reader.first_bad
     return found
 
 
@@ -162,7 +164,7 @@ def read_run(path: Path, route: Router | None = None, *, named: bool = False) ->
             finished = event
         else:
             _note(info, event)
-    info.skipped_lines = reader.skipped
+    info.skipped_lines, info.first_bad = reader.skipped, reader.first_bad
     if named:
         reader.check_read()
     if finished is not None:
@@ -258,7 +260,8 @@ def _state_flags(run: RunInfo) -> list[str]:
             "usage; the offline model's answers are short, so output is likely undercounted"
         )
     if run.skipped_lines:
-        flags.append(f"{plural(run.skipped_lines, 'unreadable line')} skipped")
+        first = f" ({run.first_bad})" if run.first_bad else ""
+        flags.append(f"{plural(run.skipped_lines, 'unreadable line')} skipped{first}")
     return flags
 
 
@@ -279,6 +282,12 @@ def _usage_flags(total: Tally) -> list[str]:
 
 
 def _mismatch_flags(run: RunInfo) -> list[str]:
+    if run.skipped_lines:  # the events skipped are what is missing: nothing mas accepted failed
+        return [
+            f"self-check incomplete: run_finished says {m.field} {m.logged}, the events read "
+            f"add up to {m.recomputed}, without the {plural(run.skipped_lines, 'line')} skipped"
+            for m in run.mismatches
+        ]
     return [
         f"self-check failed: run_finished says {m.field} {m.logged}, "
         f"the events add up to {m.recomputed}"
@@ -298,7 +307,7 @@ def _run_json(run: RunInfo) -> dict[str, Any]:
         "duration_s": run.duration_s,
         "offline": run.offline,
         "price_data_version": run.price_data_version,
-        "self_check": _check_word(run),
+        "self_check": check_word(run),
         "mismatches": [vars(m) for m in run.mismatches],
         "skipped_lines": run.skipped_lines,
         "total": run.total.to_json(),
@@ -306,7 +315,11 @@ def _run_json(run: RunInfo) -> dict[str, Any]:
     }
 
 
-def _check_word(run: RunInfo) -> str:
+def check_word(run: RunInfo) -> str:
+    """The self-check's verdict: `ok`, `failed`, `incomplete` (lines were skipped, and the
+    events read do not add up) or `not finished`."""
     if not run.finished:
         return "not finished"
-    return "failed" if run.mismatches else "ok"
+    if not run.mismatches:
+        return "ok"
+    return "incomplete" if run.skipped_lines else "failed"

@@ -19,6 +19,8 @@ from typing import Any, Literal
 
 import msgspec
 
+from mas_cli.events.counts import Tokens
+
 SCHEMA_VERSION = 1
 
 RunStatus = Literal["ok", "failed", "stopped", "interrupted"]
@@ -82,11 +84,11 @@ class LlmCall(Event, frozen=True, kw_only=True, tag="llm_call"):
     status: CallStatus = "ok"
     error: str | None = None
     http_status: int | None = None
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_read_tokens: int = 0
-    cache_write_tokens: int = 0
-    reasoning_tokens: int = 0
+    input_tokens: Tokens = 0
+    output_tokens: Tokens = 0
+    cache_read_tokens: Tokens = 0
+    cache_write_tokens: Tokens = 0
+    reasoning_tokens: Tokens = 0
     usage_source: Literal["provider", "estimate"] = "estimate"
     raw_usage: dict[str, Any] | None = None
     cost_usd: float | None = None
@@ -171,8 +173,8 @@ class RateLimited(Event, frozen=True, kw_only=True, tag="rate_limited"):
 
 class HistoryTrimmed(Event, frozen=True, kw_only=True, tag="history_trimmed"):
     dropped_messages: int
-    tokens_before: int
-    tokens_after: int
+    tokens_before: Tokens
+    tokens_after: Tokens
 
 
 class Warning_(Event, frozen=True, kw_only=True, tag="warning"):
@@ -184,8 +186,8 @@ class TaskFinished(Event, frozen=True, kw_only=True, tag="task_finished"):
     reason: str | None = None
     turns: int = 0
     output_digest: str | None = None
-    input_tokens: int = 0
-    output_tokens: int = 0
+    input_tokens: Tokens = 0
+    output_tokens: Tokens = 0
     cost_usd: float | None = None
     duration_s: float = 0.0
     answer_stripped: str | None = None
@@ -200,10 +202,10 @@ class RunFinished(Event, frozen=True, kw_only=True, tag="run_finished"):
     duration_s: float
     llm_calls: int
     tool_calls: int
-    input_tokens: int
-    output_tokens: int
-    cache_read_tokens: int = 0
-    cache_write_tokens: int = 0
+    input_tokens: Tokens
+    output_tokens: Tokens
+    cache_read_tokens: Tokens = 0
+    cache_write_tokens: Tokens = 0
     cost_usd: float | None = None
     tasks: dict[str, int] = {}
     price_data_version: str | None = None
@@ -275,12 +277,12 @@ def _maybe_lax(line: bytes) -> bool:
 def _read_lax(line: bytes) -> AnyEvent:
     from pydantic import ValidationError
 
-    from mas_cli.events.models import read_event
+    from mas_cli.events.models import read_event, why_not
 
     try:
         return from_model(read_event(line))
     except ValidationError as exc:
-        raise NotAnEvent(exc.errors()[0]["msg"]) from None
+        raise NotAnEvent(why_not(exc)) from None
 
 
 def from_model(event: Any) -> AnyEvent:

@@ -25,9 +25,19 @@ that this one does not know, and still requires the envelope.
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationInfo, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
+
+from mas_cli.events.counts import MAX_TOKENS
 
 SCHEMA_VERSION = 1
 
@@ -35,6 +45,8 @@ RunStatus = Literal["ok", "failed", "stopped", "interrupted"]
 TaskStatus = Literal["ok", "failed", "stopped", "skipped", "cancelled"]
 CallStatus = Literal["ok", "error", "timeout", "cancelled"]
 ToolStatus = Literal["ok", "error", "timeout", "refused", "interrupted"]
+Tokens = Annotated[int, Field(ge=0, le=MAX_TOKENS)]
+"""A token count: a line with one below 0 or past MAX_TOKENS is not an event (events/counts.py)."""
 
 ENVELOPE = ("ts", "run_id", "trace_id", "span_id")
 """What the sink fills in and a log line must have; blank on an event not yet emitted."""
@@ -115,11 +127,11 @@ class LlmCall(Event):
     status: CallStatus = "ok"
     error: str | None = None
     http_status: int | None = None
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_read_tokens: int = 0
-    cache_write_tokens: int = 0
-    reasoning_tokens: int = 0
+    input_tokens: Tokens = 0
+    output_tokens: Tokens = 0
+    cache_read_tokens: Tokens = 0
+    cache_write_tokens: Tokens = 0
+    reasoning_tokens: Tokens = 0
     usage_source: Literal["provider", "estimate"] = "estimate"
     raw_usage: dict[str, Any] | None = None
     cost_usd: float | None = None
@@ -240,8 +252,8 @@ class HistoryTrimmed(Event):
 
     type: Literal["history_trimmed"] = "history_trimmed"
     dropped_messages: int
-    tokens_before: int
-    tokens_after: int
+    tokens_before: Tokens
+    tokens_after: Tokens
 
 
 class Warning_(Event):
@@ -259,8 +271,8 @@ class TaskFinished(Event):
     reason: str | None = None
     turns: int = 0
     output_digest: str | None = None
-    input_tokens: int = 0
-    output_tokens: int = 0
+    input_tokens: Tokens = 0
+    output_tokens: Tokens = 0
     cost_usd: float | None = None
     duration_s: float = 0.0
     answer_stripped: str | None = None
@@ -282,10 +294,10 @@ class RunFinished(Event):
     duration_s: float
     llm_calls: int
     tool_calls: int
-    input_tokens: int
-    output_tokens: int
-    cache_read_tokens: int = 0
-    cache_write_tokens: int = 0
+    input_tokens: Tokens
+    output_tokens: Tokens
+    cache_read_tokens: Tokens = 0
+    cache_write_tokens: Tokens = 0
     cost_usd: float | None = None
     tasks: dict[str, int] = {}
     price_data_version: str | None = None
@@ -335,3 +347,16 @@ def read_event(line: str | bytes) -> AnyEvent:
             of the wrong type, or no envelope).
     """
     return _event_adapter().validate_json(line, context=READING)
+
+
+def why_not(exc: ValidationError) -> str:
+    """Why a line is not an event, naming the field when one is to blame
+    (`input_tokens: Input should be less than or equal to 1000000000000`)."""
+    error = exc.errors()[0]
+    loc = error["loc"]
+    where = [str(part) for part in (loc[1:] if loc[:1] in _TAGS else loc)]  # past the type
+    return f"{'.'.join(where)}: {error['msg']}" if where else str(error["msg"])
+
+
+_TAGS = {(cls.model_fields["type"].default,) for cls in get_args(get_args(AnyEvent)[0])}
+"""Each event type as the first place of an error's `loc` (from the union: `('llm_call',)`)."""

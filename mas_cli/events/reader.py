@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Generic, TypeVar
 
 from mas_cli.errors import LogFormatError
+from mas_cli.events.formats.lines import NumberedLines
 from mas_cli.events.formats.source import (
     GZIP_MAGIC,
     STDIN,
     TOO_LONG,
-    bounded_lines,
     open_binary,
 )
 
@@ -48,6 +48,14 @@ def check_read(path: Path, events: int, skipped: int, bad_lines: list[tuple[int,
     )
 
 
+def first_bad(path: Path, bad_lines: list[tuple[int, str]]) -> str:
+    """The first of the lines skipped, as `path:line: why` ("" when none was)."""
+    if not bad_lines:
+        return ""
+    line, why = bad_lines[0]
+    return f"{path}:{line}: {why}"
+
+
 @dataclass
 class _Lines(Generic[E]):
     """The events of one `events.jsonl`; `skipped` counts lines that were not events."""
@@ -61,23 +69,28 @@ class _Lines(Generic[E]):
         """For a command that reads one log a user named, once it is read (see `check_read`)."""
         check_read(self.path, self.events, self.skipped, self.bad_lines)
 
+    @property
+    def first_bad(self) -> str:
+        """The first line skipped, as `path:line: why` ("" when none was)."""
+        return first_bad(self.path, self.bad_lines)
+
     def __iter__(self) -> Iterator[E]:
         handle, raw = self._open()
-        number = 0
+        lines = NumberedLines(handle)  # blank lines are counted, not given
         with raw, handle:
             try:
-                for number, line in enumerate(bounded_lines(handle), start=1):
+                for number, line in lines:
                     if line is None:
                         self._skip(number, TOO_LONG)
-                    elif line.strip():
-                        event = self._decode(line)
-                        if isinstance(event, str):
-                            self._skip(number, event)
-                        else:
-                            self.events += 1
-                            yield event
+                        continue
+                    event = self._decode(line)
+                    if isinstance(event, str):
+                        self._skip(number, event)
+                    else:
+                        self.events += 1
+                        yield event
             except (OSError, EOFError):  # a gzipped log cut short, or damaged: it ends there
-                self._skip(number + 1, CUT)
+                self._skip(lines.number + 1, CUT)
 
     def _open(self) -> tuple[BinaryIO, BinaryIO]:
         """The log, gunzipped when it is gzipped (`events.jsonl.gz`, an archived run); a plain
@@ -107,12 +120,12 @@ class LogReader(_Lines["models.AnyEvent"]):
     def _decode(self, line: bytes) -> models.AnyEvent | str:
         from pydantic import ValidationError
 
-        from mas_cli.events.models import read_event
+        from mas_cli.events.models import read_event, why_not
 
         try:
             return read_event(line)
         except ValidationError as exc:
-            return str(exc.errors()[0]["msg"])
+            return why_not(exc)
 
 
 class StructReader(_Lines["logged.AnyEvent"]):

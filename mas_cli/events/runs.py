@@ -125,6 +125,8 @@ class RunTree(Struct):
     """A live process holds the run (it has no run_finished yet)."""
     pid: int | None = None
     """That process, when it wrote its pid into the run's lock."""
+    first_bad: str = ""
+    """The first line skipped, as `path:line: why`."""
 
 
 def run_tree(path: Path) -> RunTree:
@@ -137,7 +139,10 @@ def run_tree(path: Path) -> RunTree:
     reader.check_read()
     running = holder(path.parent) if tree.finished is None else None
     pid = running.pid if running is not None else None
-    return RunTree(tree.root, tree.top, tree.finished, reader.skipped, running is not None, pid)
+    return RunTree(
+        tree.root, tree.top, tree.finished, reader.skipped, running is not None, pid,
+        reader.first_bad,
+    )  # fmt: skip
 
 
 class _TreeBuilder(Struct):

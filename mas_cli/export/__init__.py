@@ -39,6 +39,8 @@ class ExportSummary:
     spans: int
     target: str
     skipped_lines: int = 0
+    first_bad: str = ""
+    """The first line skipped, as `path:line: why`."""
 
 
 def export_runs(
@@ -105,6 +107,7 @@ def _each_batch(
         reader.check_read()
         summary.runs += 1
         summary.skipped_lines += reader.skipped
+        summary.first_bad = summary.first_bad or reader.first_bad
         if contents is not None:
             contents.close()
     if batch:

@@ -9,13 +9,13 @@
 OpenAI's `prompt_tokens` already includes `prompt_tokens_details.cached_tokens`; Anthropic's
 `input_tokens` excludes `cache_read_input_tokens` and `cache_creation_input_tokens`, so they
 are added. The provider's own usage object is kept as `raw`. A server that reports no usage
-(some OpenAI-compatible ones), or counts that are not counts (negative, not finite, text, an
-input or output count missing), gets an estimate from the tokenizer, marked as such: never a
-zero that a budget would take at its word. A count written as a float (`1000.0`) is a count,
-rounded up. An OpenAI-shaped usage with more cached tokens than prompt tokens left the cache
-reads out of its prompt count (Anthropic's way, as some proxies translate it): they are added.
-No input at all is no count either: every request sends at least one token, and the LiteLLM proxy
-fills in zeros for a server that reported no usage.
+(some OpenAI-compatible ones), or counts that are not counts (negative, past MAX_TOKENS, not
+finite, text, an input or output count missing), gets an estimate from the tokenizer, marked
+as such: never a zero that a budget would take at its word. A count written as a float
+(`1000.0`) is a count, rounded up. An OpenAI-shaped usage with more cached tokens than prompt
+tokens left the cache reads out of its prompt count (Anthropic's way, as some proxies
+translate it): they are added. No input at all is no count either: every request sends at
+least one token, and the LiteLLM proxy fills in zeros for a server that reported no usage.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from mas_cli.cost.tokens import (
     count_text,
     count_text_approx,
 )
+from mas_cli.events.counts import MAX_TOKENS
 from mas_cli.llm.convert import openai_messages, openai_tools
 from mas_cli.llm.types import Message, Request, Usage
 
@@ -123,13 +124,13 @@ def _part(raw: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 def _count(raw: dict[str, Any], key: str, *, required: bool = False) -> int:
-    """A token count: absent (or null) is 0 unless required; anything but a finite number
-    that is not negative is no count at all."""
+    """A token count: absent (or null) is 0 unless required; anything but a number from 0 to
+    MAX_TOKENS is no count at all (a log holding it would not be read back)."""
     value = raw.get(key)
     if value is None and not required:
         return 0
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _NotACount(key)
-    if not 0 <= value < math.inf:
+    if not 0 <= value <= MAX_TOKENS:
         raise _NotACount(key)
     return value if isinstance(value, int) else math.ceil(value)

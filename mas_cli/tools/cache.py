@@ -21,9 +21,10 @@ from typing import Any, Literal
 
 from msgspec import Struct
 
+from mas_cli import records
 from mas_cli.events.text import loads
 from mas_cli.records import asdict
-from mas_cli.tools.base import Tool, ToolResult
+from mas_cli.tools.base import Tool, ToolResult, timed_out
 from mas_cli.tools.cache_claim import Claim, Claims
 from mas_cli.tools.cache_db import CacheDb
 from mas_cli.tools.cachekey import KeyInputs, cacheable, key_inputs, normalized
@@ -269,7 +270,13 @@ async def call_cached(tool: Tool, arguments: dict[str, Any], cache: ToolCache | 
             lookup = cache.fetch(inputs)  # stored meanwhile by the caller this one waited for
             problems += tuple(filter(None, [lookup.problem]))
             if lookup.entry is None:
-                return await _call_and_store(tool, arguments, cache, inputs, problems)
+                waited = time.perf_counter() - started if claim.waited else 0.0
+                if claim.gave_up:  # timeout_s spent waiting: none is left to run the tool in
+                    result = _waited_out(tool.spec.timeout_s, waited)
+                    return CachedCall(result, "miss", inputs.digest, None, problems)
+                return await _call_and_store(
+                    tool, arguments, cache, inputs, problems, waited_s=waited
+                )
         finally:
             claim.release()
     result = lookup.entry.result(time.perf_counter() - started)
@@ -282,7 +289,37 @@ async def _call_and_store(
     cache: ToolCache,
     inputs: KeyInputs,
     problems: tuple[str, ...],
+    *,
+    waited_s: float,
 ) -> CachedCall:
-    result = await tool.call(arguments)
+    result = await _within(tool, arguments, waited_s)
     stored = cache.store(inputs, result, tool.spec.cache_ttl_s) if result.ok else None
     return CachedCall(result, "miss", inputs.digest, None, (*problems, *filter(None, [stored])))
+
+
+async def _within(tool: Tool, arguments: dict[str, Any], waited_s: float) -> ToolResult:
+    """The tool's call in what is left of its timeout_s after `waited_s` spent waiting for
+    another caller of the key: timeout_s bounds the whole call, waiting included."""
+    import asyncio  # here: `mas cache stats` imports this module and runs no event loop
+
+    if not waited_s:  # nobody held the key: the tool's own timeout is the bound
+        return await tool.call(arguments)
+    timeout_s = tool.spec.timeout_s
+    left_s = timeout_s - waited_s
+    if left_s <= 0:
+        return _waited_out(timeout_s, waited_s)
+    try:
+        async with asyncio.timeout(left_s):
+            return await tool.call(arguments)
+    except TimeoutError:
+        return _waited_out(timeout_s, waited_s)
+
+
+def _waited_out(timeout_s: float, waited_s: float) -> ToolResult:
+    """A call whose timeout_s passed, part of it spent waiting for another caller's entry."""
+    result = timed_out(timeout_s)
+    error = (
+        f"{result.error} ({waited_s:.1f}s of it waiting for the same call, with the same "
+        "arguments, made by another task or process, which stored no result)"
+    )
+    return records.replace(result, error=error, output=f"error: {error}")

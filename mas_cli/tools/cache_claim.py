@@ -8,10 +8,11 @@ key (two keys that share a byte only wait for each other; two claims of one byte
 share the process's lock, so the first release lets another process in: a call made twice,
 never a wrong entry).
 
-A caller waits at most the tool's `timeout_s`, then runs the tool itself: a holder that hangs or
-dies never stalls a run (the kernel drops a dead process's locks). Nothing here raises for the
-lock's sake: a lock file that cannot be made (a read-only folder, a link in its place) means
-no waiting across processes.
+A caller waits at most the tool's `timeout_s`, then runs the tool itself in what is left of it
+(tools/cache.py): timeout_s bounds the whole call, waiting included, so a holder that hangs or
+dies never stalls a run past it (the kernel drops a dead process's locks). Nothing here raises
+for the lock's sake: a lock file that cannot be made (a read-only folder, a link in its place)
+means no waiting across processes.
 """
 
 from __future__ import annotations
@@ -34,8 +35,20 @@ class Claim:
     """A key held by this caller until `release()`. Another caller may have held it first and
     stored its entry meanwhile: look the key up again before running the tool."""
 
-    def __init__(self, claims: Claims | None, digest: str, offset: int | None) -> None:
+    def __init__(
+        self,
+        claims: Claims | None,
+        digest: str,
+        offset: int | None,
+        *,
+        waited: bool = False,
+        gave_up: bool = False,
+    ) -> None:
         self._claims, self._digest, self._offset = claims, digest, offset
+        self.waited = waited
+        """Whether another caller held the key first (this one paused for it at least once)."""
+        self.gave_up = gave_up
+        """Whether the wait ran out with the key still held by another caller."""
 
     def release(self) -> None:
         """Let the next caller of the key in (once)."""
@@ -57,16 +70,18 @@ class Claims:
 
     async def acquire(self, digest: str, wait_s: float) -> Claim:
         """Hold `digest`'s key, waiting at most `wait_s` for another caller to let it go."""
-        deadline = time.monotonic() + wait_s
+        start = time.monotonic()
+        deadline = start + wait_s
         if not await _until(lambda: digest not in self._held, deadline):
-            return Claim(None, digest, None)  # waited long enough: run it anyway
+            return Claim(None, digest, None, waited=True, gave_up=True)
         self._held.add(digest)
         try:
-            offset = await self._lock_across(digest, deadline)
+            offset, held = await self._lock_across(digest, deadline)
         except BaseException:  # the run is stopping
             self._held.discard(digest)
             raise
-        return Claim(self, digest, offset)
+        paused = time.monotonic() - start >= _FIRST_PAUSE_S  # no holder: no pause at all
+        return Claim(self, digest, offset, waited=paused, gave_up=held)
 
     def release(self, digest: str, offset: int | None) -> None:
         """Let go of the key's byte and its hold in this process."""
@@ -81,13 +96,16 @@ class Claims:
             os.close(self._fd)
         self._fd, self._opened = None, False
 
-    async def _lock_across(self, digest: str, deadline: float) -> int | None:
-        """The byte locked for the key; None when it is not (no lock file, or waited enough)."""
+    async def _lock_across(self, digest: str, deadline: float) -> tuple[int | None, bool]:
+        """The byte locked for the key (None when it is not), and whether another process
+        still held it at the deadline (no lock file: nothing to wait for)."""
         fd = self._file()
         if fd is None:
-            return None
+            return None, False
         offset = int(digest[:10], 16)
-        return offset if await _until(lambda: _locked(fd, offset), deadline) else None
+        if await _until(lambda: _locked(fd, offset), deadline):
+            return offset, False
+        return None, True
 
     def _file(self) -> int | None:
         if not self._opened and sys.platform != "win32":
@@ -116,8 +134,9 @@ async def _until(done: Callable[[], bool], deadline: float) -> bool:
 
     pause = _FIRST_PAUSE_S
     while not done():
-        if time.monotonic() + pause > deadline:
+        left = deadline - time.monotonic()
+        if left <= 0:
             return False
-        await asyncio.sleep(pause)
+        await asyncio.sleep(min(pause, left))  # the last pause ends at the deadline, not before
         pause = min(pause * 2, _LONGEST_PAUSE_S)
     return True

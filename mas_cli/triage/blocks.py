@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from mas_cli.events.formats.lines import MAX_LINE_BYTES
 from mas_cli.events.formats.mas import as_array
-from mas_cli.events.formats.source import MAX_LINE_BYTES
 
 BLOCK = 1 << 20  # a block, its array and its decoded lines stay in a core's cache (4 MB: 6% slower)
 NEWLINE, OPEN, CLOSE = ord("\n"), ord("["), ord("]")

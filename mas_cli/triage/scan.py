@@ -27,7 +27,7 @@ import msgspec
 from msgspec import Struct
 
 from mas_cli.events.formats import read_records
-from mas_cli.events.formats.mas import decode_block, run_id
+from mas_cli.events.formats.mas import decode_runs, run_id
 from mas_cli.events.formats.records import make_loc, split_loc
 from mas_cli.events.formats.sniff import sniff, sniff_source
 from mas_cli.events.formats.source import (
@@ -304,9 +304,10 @@ def _scan_range(job: Job) -> Partial:
         if at >= 0:
             places.append((line, at, len(block)))
             at += len(block)
-        lines = decode_block(array, block, job.path, line, part.bad)
-        bulk.observe_all(make_loc(job.unit, line), lines)
-        line += len(lines)
+        runs, count = decode_runs(array, block, job.path, line, part.bad)
+        for first, lines in runs:  # the block's blank lines are stepped over, not observed
+            bulk.observe_all(make_loc(job.unit, first), lines)
+        line += count
         part.drain(bulk.tally, job.thresholds, rows=False)
     part.lines = line - 1
     bulk.finish()

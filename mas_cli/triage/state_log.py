@@ -16,7 +16,8 @@ from typing import Any
 import msgspec
 
 from mas_cli.errors import LogFormatError
-from mas_cli.events.formats.source import bounded_lines, skip_bom
+from mas_cli.events.formats.lines import NumberedLines
+from mas_cli.events.formats.source import skip_bom
 from mas_cli.events.logged import NOT_WRITTEN
 from mas_cli.records import replace
 from mas_cli.triage.state import Schema, StateProblem
@@ -89,7 +90,7 @@ def read_run_log(path: Path) -> RunLog:
     log = RunLog()
     try:
         with path.open("rb") as handle:
-            for number, line in enumerate(bounded_lines(skip_bom(handle)), start=1):
+            for number, line in NumberedLines(skip_bom(handle)):
                 if line is not None and any(mark in line for mark in _MARKS):
                     _note(log, number, line)  # None: a line past the bound
     except OSError as exc:

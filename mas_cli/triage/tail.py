@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mas_cli.errors import LogFormatError, UsageError
+from mas_cli.events.formats.lines import MAX_LINE_BYTES, SPACE, blank_end
 from mas_cli.events.formats.records import make_loc
-from mas_cli.events.formats.source import BOM, GZIP_MAGIC, MAX_LINE_BYTES, STDIN, LineSource
+from mas_cli.events.formats.source import BOM, GZIP_MAGIC, STDIN, LineSource
 
 CHUNK = 1 << 16
 Numbered = tuple[int, bytes]
@@ -73,6 +74,12 @@ class Tail:
         self._held += data
         start = 0
         while (end := self._held.find(b"\n", start)) >= 0:
+            if self._held[start] in SPACE and not self._skipping:  # perhaps blank lines: at once
+                past = blank_end(self._held, start)
+                self._number += self._held.count(b"\n", start, past)  # counted, not handed over
+                if past > start:
+                    start = past
+                    continue
             line, start = bytes(self._held[start : end + 1]), end + 1
             yield from self._line(line)
         del self._held[:start]

@@ -127,7 +127,8 @@ def _header(run: Run) -> str:
         if info.get(key)
     )
     bad = (
-        f'<p class="note">{plural(run.bad_lines, "unreadable line")} skipped</p>'
+        f'<p class="note">{plural(run.bad_lines, "unreadable line")} skipped '
+        f"({esc(run.first_bad)})</p>"
         if run.bad_lines
         else ""
     )

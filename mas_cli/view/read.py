@@ -85,6 +85,8 @@ class Run:
     spent: Spend = field(default_factory=Spend)
     """Every model call's tokens and cost: the totals of a run without `run_finished`."""
     bad_lines: int = 0
+    first_bad: str = ""
+    """The first line skipped, as `path:line: why`."""
     calls_seen: int = 0
     llm_calls: int = 0
     tool_calls: int = 0
@@ -106,7 +108,7 @@ def read_run(path: Path, *, named: bool = False) -> Run:
     reader = LogReader(path)
     for event in reader:
         builder.add(event)
-    builder.run.bad_lines = reader.skipped
+    builder.run.bad_lines, builder.run.first_bad = reader.skipped, reader.first_bad
     if named:
         reader.check_read()
     return builder.done()

@@ -17,7 +17,8 @@ def chosen_batch(home: Path | None, ref: str | None, last: bool) -> BatchView | 
     from mas_cli.batch.report import read_batch
     from mas_cli.events.store import home_dir
 
-    return read_batch(resolve_batch(home_dir(home), ref, last=last))
+    where = home_dir(home)
+    return read_batch(where, resolve_batch(where, ref, last=last))
 
 
 def batch_logs(home: Path | None, view: BatchView) -> list[Path]:

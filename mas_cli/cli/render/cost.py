@@ -83,8 +83,12 @@ def _title(runs: list[RunInfo], by: str) -> str:
         return f"{len(runs)} runs ({', '.join(crews)}) · by {by}"
     run = runs[0]
     took = f" · {run.duration_s:.2f}s" if run.duration_s is not None else ""
-    check = "self-check ok" if not run.mismatches else "self-check FAILED"
-    check = check if run.finished else "no totals to check"
+    from mas_cli.cost.report import check_word
+
+    word = check_word(run)
+    check = {"not finished": "no totals to check", "failed": "self-check FAILED"}.get(
+        word, f"self-check {word}"
+    )
     prices = f" · prices {run.price_data_version}" if run.price_data_version else ""
     chain = f" (resumes run {run.resumed_from})" if run.resumed_from else ""
     return f"{run.crew} · run {run.run_id}{chain} · {run.status}{took}{prices} · {check} · by {by}"

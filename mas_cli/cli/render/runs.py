@@ -82,7 +82,8 @@ def run_tree(tree: RunTree, words: Transcript | None = None) -> None:
         _add(top, node, said, words)
     print_tree(top)  # long lines wrap under their branch, never cut
     if tree.skipped_lines:
-        eprint(f"[yellow]{plural(tree.skipped_lines, 'unreadable line')} skipped[/]")
+        skipped = plural(tree.skipped_lines, "unreadable line")
+        eprint(f"[yellow]{skipped} skipped ({escape(tree.first_bad)})[/]")
 
 
 def _run_label(tree: RunTree) -> str:

@@ -28,6 +28,7 @@ from typing import Any
 import msgspec
 from msgspec import Struct, field
 
+from mas_cli.events.counts import token_count
 from mas_cli.events.formats.frameworks import AUTOGEN
 from mas_cli.events.formats.records import (
     AgentStart,
@@ -39,7 +40,6 @@ from mas_cli.events.formats.records import (
     TraceEnd,
     repeat_digest,
 )
-from mas_cli.events.formats.source import int64
 
 MAX_PENDING = 1000
 """Tool calls held for their results; past this the oldest are given without one."""
@@ -333,7 +333,7 @@ def _usage(usage: Any) -> dict[str, Any]:
         "input_tokens": usage.get("prompt_tokens", usage.get("input_tokens")),
         "output_tokens": usage.get("completion_tokens", usage.get("output_tokens")),
     }
-    counts = {k: int64(v, k) for k, v in tokens.items() if isinstance(v, int)}
+    counts = {k: token_count(v, k) for k, v in tokens.items() if isinstance(v, int)}
     return {**counts, "counted": bool(counts)}
 
 

@@ -19,8 +19,10 @@ from pydantic import ValidationError
 
 from mas_cli.errors import LogFormatError
 from mas_cli.events import models as ev
-from mas_cli.events.formats.source import bounded_lines
+from mas_cli.events.formats.lines import NumberedLines
+from mas_cli.events.models import why_not
 from mas_cli.events.otel import SPAN_EVENTS, from_attributes
+from mas_cli.events.reader import first_bad
 
 RUN_ID = "mas.run_id"
 BY_OPERATION: dict[str, tuple[type[ev.Event], ...]] = {
@@ -50,9 +52,7 @@ class ExportedReader:
         except OSError as exc:
             raise LogFormatError(f"{self.path}: cannot be read ({exc.strerror})") from None
         with handle:
-            for number, line in enumerate(bounded_lines(handle), start=1):
-                if line is not None and not line.strip():
-                    continue
+            for number, line in NumberedLines(handle):  # blank lines are counted, not given
                 yield from self._line(number, line)
 
     def _line(self, number: int, line: bytes | None) -> Iterator[ev.AnyEvent]:
@@ -70,9 +70,15 @@ class ExportedReader:
         for span in spans:
             try:
                 yield from span_events(span)
-            except NOT_OURS:
+            except NOT_OURS as exc:
                 name = span.get("name", "?") if isinstance(span, dict) else "?"
-                self._skip(number, f"span {name!r} is not one mas exported")
+                why = f": {why_not(exc)}" if isinstance(exc, ValidationError) else ""
+                self._skip(number, f"span {name!r} is not one mas exported{why}")
+
+    @property
+    def first_bad(self) -> str:
+        """The first line skipped, as `path:line: why` ("" when none was)."""
+        return first_bad(self.path, self.bad_lines)
 
     def _skip(self, number: int, why: str) -> None:
         self.skipped += 1

@@ -3,11 +3,13 @@
 A `Line` holds only the fields the triage reads, under their names in the run log; the parser
 skips the rest of each line. One flat struct decodes about half again as fast as a union of
 per-type structs told apart by `type` (our writer puts `type` last, so a tagged union reads each
-line twice). `decode_block` is the fast path: a whole block of lines in one call, falling back to
-one line at a time only when the block holds a bad or blank line. `to_record` turns a line into
-the normalized record the other readers produce; a line of an event type the triage does not
-look at (retries, or a type newer than this version) gives None, and is skipped,
-not counted as bad, so newer logs stay readable.
+line twice). `decode_runs` is the fast path: a whole block of lines in one call; a block that
+holds a blank or bad line is cut at its long runs of blank lines (found by a regex, in C, and
+stepped over: a block of a million newlines costs no Python step per line), each run of other lines
+decoded in one call again, falling back to one line at a time only where it holds a bad line.
+`to_record` turns a line into the normalized record the other readers produce; a line of an
+event type the triage does not look at (retries, or a type newer than this version) gives None,
+and is skipped, not counted as bad, so newer logs stay readable.
 
 `Line` names the writer's fields (events/models.py) a second time, for speed; the `_RECORDS`
 makers are the one place a log field becomes a record field (`trace_id` -> `trace`,
@@ -18,11 +20,14 @@ decodes, on the model of its event type; no check runs per line.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import msgspec
 
+from mas_cli.events.counts import Tokens
+from mas_cli.events.formats.lines import blank_end
 from mas_cli.events.formats.records import (
     AgentStart,
     Handoff,
@@ -54,8 +59,8 @@ class Line(msgspec.Struct, gc=False, kw_only=True):
     model: str = ""
     status: str = ""
     error: str = ""
-    input_tokens: int = 0
-    output_tokens: int = 0
+    input_tokens: Tokens = 0
+    output_tokens: Tokens = 0
     cost_usd: float | None = None
     output_digest: str = ""
     output_shape: str = ""
@@ -221,6 +226,43 @@ def as_array(lines: bytes | bytearray | memoryview) -> bytes:
     return b"[" + body.replace(b"\n", b",") + b"]"
 
 
+LONG_RUN = 64
+"""Blank lines in a row worth cutting a block at; fewer (a log spaced by blank lines) are read
+with the lines around them, one at a time, as a block with a bad line is."""
+BLANK_LINES = re.compile(rb"(?:[ \t\r\x0b\x0c]*\n){%d}" % LONG_RUN)
+"""LONG_RUN blank lines (what `bytes.isspace` calls space, then a newline)."""
+BLANK_RUN = re.compile(rb"\n" + BLANK_LINES.pattern)
+"""LONG_RUN blank lines after the newline that ends the line before them (searched for by
+that newline: ten times faster than matching at any line start)."""
+
+Runs = list[tuple[int, list[Line]]]
+"""Runs of decoded lines: the number of each run's first line, and one entry per line."""
+
+
+def decode_runs(
+    array: bytes | memoryview,
+    lines: bytes | memoryview,
+    source: str,
+    first_line: int,
+    bad: BadLines,
+) -> tuple[Runs, int]:
+    """A block of whole lines, decoded, with how many lines it holds.
+
+    `array` is the block as `as_array` makes it, `lines` the block itself, its first line
+    `first_line`. The runs leave out the block's blank lines; a bad line is reported to `bad`
+    and gives NOT_AN_EVENT.
+    """
+    try:
+        decoded: list[Line] = BLOCK_DECODER.decode(array)
+    except (msgspec.DecodeError, RecursionError):  # too deep to decode is bad too
+        decoded = []
+    if decoded or not lines:  # one blank line alone makes an empty array: it is read below
+        return [(first_line, decoded)], len(decoded)
+    text = bytes(lines)
+    count = text.count(b"\n") + (not text.endswith(b"\n"))
+    return list(_runs(text, source, first_line, bad)), count
+
+
 def decode_block(
     array: bytes | memoryview,
     lines: bytes | memoryview,
@@ -228,18 +270,58 @@ def decode_block(
     first_line: int,
     bad: BadLines,
 ) -> list[Line]:
-    """A block of whole lines, decoded, one entry per line.
+    """A block of whole lines, decoded, one entry per line (entry `i` is line `first_line + i`):
+    bad and blank lines give NOT_AN_EVENT."""
+    runs, count = decode_runs(array, lines, source, first_line, bad)
+    every: list[Line] = []
+    for first, decoded in runs:
+        every += [NOT_AN_EVENT] * (first - first_line - len(every))
+        every += decoded
+    return every + [NOT_AN_EVENT] * (count - len(every))
 
-    `array` is the block as `as_array` makes it, `lines` the block itself. Entry `i` is line
-    `first_line + i`. A bad line is reported to `bad`; bad and blank lines give NOT_AN_EVENT.
-    """
+
+def _runs(text: bytes, source: str, number: int, bad: BadLines) -> Iterator[tuple[int, list[Line]]]:
+    """The runs of lines between the runs of blank lines, each decoded, with its first line."""
+    at = 0
+    for start, end in _blank_runs(text):
+        if start > at:
+            yield number, _decode_run(text[at:start], source, number, bad)
+            number += text.count(b"\n", at, start)
+        number += text.count(b"\n", start, end)
+        at = end
+    if at < len(text):  # the whole text, as a block, was tried and failed: line by line
+        yield number, _decode_run(text[at:], source, number, bad, whole=at == 0)
+
+
+def _blank_runs(text: bytes) -> Iterator[tuple[int, int]]:
+    """Where each run of LONG_RUN whole blank lines or more starts and ends, found by searches
+    in C."""
+    at = 0
+    while (start := _run_start(text, at)) is not None:
+        at = blank_end(text, start)
+        yield start, at
+
+
+def _run_start(text: bytes, at: int) -> int | None:
+    """Where the next run of LONG_RUN blank lines or more starts, from `at` (a line's start)."""
+    if at == 0 and BLANK_LINES.match(text):
+        return 0
+    found = BLANK_RUN.search(text, at)
+    return None if found is None else found.start() + 1  # past the newline before it
+
+
+def _decode_run(
+    text: bytes, source: str, first_line: int, bad: BadLines, *, whole: bool = False
+) -> list[Line]:
+    """Whole lines with no long run of blank ones among them, in one call, or one at a time
+    when one of them is bad or blank (at once when they are the `whole` block, which failed)."""
     try:
-        decoded: list[Line] = BLOCK_DECODER.decode(array)
+        if not whole:
+            decoded: list[Line] = BLOCK_DECODER.decode(as_array(text))
+            return decoded
     except (msgspec.DecodeError, RecursionError):  # too deep to decode is bad too
-        decoded = []
-    if decoded or not lines:  # one blank line alone makes an empty array: it is read below
-        return decoded
-    pieces = bytes(lines).split(b"\n")
+        pass
+    pieces = text.split(b"\n")
     if not pieces[-1]:
         del pieces[-1]  # after a last newline, split gives one empty piece more
     return [

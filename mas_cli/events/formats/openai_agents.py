@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 
+from mas_cli.events.counts import token_count
 from mas_cli.events.formats.frameworks import OPENAI_AGENTS
 from mas_cli.events.formats.records import (
     AgentStart,
@@ -26,7 +27,7 @@ from mas_cli.events.formats.records import (
     repeat_digest,
     shaped,
 )
-from mas_cli.events.formats.source import SHAPE_ERRORS, BadLines, int64
+from mas_cli.events.formats.source import SHAPE_ERRORS, BadLines
 from mas_cli.events.formats.spans import Attribution, Located
 
 LIMIT_WORDS = ("max turns", "maxturnsexceeded", "limit")
@@ -156,5 +157,5 @@ def _int(usage: dict[str, Any], *names: str) -> int:
     for name in names:
         value = usage.get(name)
         if isinstance(value, int):
-            return int64(value, name)
+            return token_count(value, name)
     return 0

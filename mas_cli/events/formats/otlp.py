@@ -18,6 +18,7 @@ from typing import Any
 
 import msgspec
 
+from mas_cli.events.counts import token_count
 from mas_cli.events.formats import frameworks
 from mas_cli.events.formats.mas_spans import MARK as MAS_MARK
 from mas_cli.events.formats.mas_spans import MasTraces
@@ -34,7 +35,7 @@ from mas_cli.events.formats.records import (
     repeat_digest,
     shaped,
 )
-from mas_cli.events.formats.source import SHAPE_ERRORS, BadLines, int64
+from mas_cli.events.formats.source import SHAPE_ERRORS, BadLines
 from mas_cli.events.formats.spans import Attribution, Located
 
 STATUS_ERROR = 2
@@ -326,7 +327,7 @@ def _int(attrs: dict[str, Any], names: tuple[str, ...]) -> int:
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         if isinstance(value, int | str) and str(value).lstrip("-").isdigit():
-            return int64(int(value), name)
+            return token_count(int(value), name)
     return 0
 
 

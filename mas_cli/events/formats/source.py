@@ -6,6 +6,9 @@ cannot use is reported to `BadLines`, which counts every one and keeps the first
 No line is ever held whole past MAX_LINE_BYTES: a longer one (a one-line 500 MB log, a gzip
 bomb, /dev/zero) is read past in READ_BYTES pieces, counted as bad, and given to the readers
 as a blank line, so memory stays constant and the lines after it keep their numbers.
+
+A run of blank lines is read past a buffer at a time (lines.py), in C: they are counted in
+the numbers of the lines after them and never given to a reader one by one.
 """
 
 from __future__ import annotations
@@ -22,13 +25,12 @@ import msgspec
 from msgspec import Struct
 
 from mas_cli.errors import LogFormatError
+from mas_cli.events.formats.lines import MAX_LINE_BYTES, READ_BYTES, blank_run, bounded_lines
 
 GZIP_MAGIC = b"\x1f\x8b"
 BOM = b"\xef\xbb\xbf"
 """The byte order mark Windows tools (PowerShell, Notepad) start a UTF-8 file with."""
 KEPT_BAD_LINES = 5
-MAX_LINE_BYTES = 16 << 20
-READ_BYTES = 1 << 20
 PEEK_BYTES = 64 << 10
 STDIN = "-"
 MARK = b'{"resourceSpans"'
@@ -46,17 +48,6 @@ class BadLine(Struct, frozen=True):
 SHAPE_ERRORS = (TypeError, ValueError, AttributeError, LookupError, ArithmeticError, RecursionError)
 """What walking a parsed line of a foreign format can raise when a field has the wrong type:
 the line is then bad (counted), never a crash."""
-
-
-def int64(value: int, name: str) -> int:
-    """A count as our own log holds it (a signed 64-bit integer).
-
-    Raises:
-        ValueError: a larger number (a 31-digit "token count"), so the line is a bad line.
-    """
-    if not -(2**63) <= value < 2**63:
-        raise ValueError(f"{name} {str(value)[:20]}... is out of range")
-    return value
 
 
 class BadLines(Struct):
@@ -222,17 +213,24 @@ class LineSource:
                 self.raw.close()
 
     def __iter__(self) -> Iterator[tuple[int, bytes]]:
-        yield from enumerate(self._all(), start=1)
-
-    def _all(self) -> Iterator[bytes]:
-        yield from self.head
+        """The numbered lines: those read ahead, then the rest without the blank lines (each
+        run of them read past at once, and counted in `read`, `blank` and the numbers)."""
+        yield from enumerate(self.head, start=1)
         try:
             while not self.ended and (line := self.next_line()):
-                yield line
+                if line.isspace():
+                    self._past_blank()
+                else:
+                    yield self.read, line
         except (OSError, EOFError) as exc:  # a truncated gzip stream ends the input, not the run
             self.ended = ended_by(exc)
         if self.ended:
             raise TruncatedInput(self.ended)
+
+    def _past_blank(self) -> None:
+        for count in blank_run(self.handle):
+            self.read += count
+            self.blank += count
 
     def next_line(self) -> bytes:
         """The next line (b"" at the end), or a blank one for a line past MAX_LINE_BYTES."""
@@ -261,25 +259,6 @@ def too_long(name: str, size: int, *, document: bool) -> str:
         f"by its first {PEEK_BYTES >> 10} KiB: skipped; name it with --log-format (e.g. chat) "
         "to stream it"
     )
-
-
-def bounded_lines(
-    handle: BinaryIO, skipped: list[tuple[int, bool]] | None = None
-) -> Iterator[bytes | None]:
-    """Each line of `handle`, or None for a line past MAX_LINE_BYTES: that one is read past in
-    READ_BYTES pieces and never held; `skipped` gets its size and whether it starts a JSON
-    document."""
-    while line := handle.readline(MAX_LINE_BYTES + 1):
-        if len(line) <= MAX_LINE_BYTES or line.endswith(b"\n"):
-            yield line
-            continue
-        size, document = len(line), line.lstrip(b"\xef\xbb\xbf \t\r")[:1] in (b"{", b"[")
-        while (rest := handle.readline(READ_BYTES)) and not rest.endswith(b"\n"):
-            size += len(rest)
-        size += len(rest)
-        if skipped is not None:
-            skipped.append((size, document))
-        yield None
 
 
 def _peek(handle: BinaryIO) -> bytes:
