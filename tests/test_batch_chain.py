@@ -7,6 +7,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -100,6 +101,23 @@ def calls_made(home: Path) -> int:
     return sum(1 for e in made if not e.get("replayed"))
 
 
+def made_cost(home: Path) -> float:
+    """What the model calls made (not replayed) by every run under the home cost."""
+    logs = sorted((home / "runs").glob("*/events.jsonl"))
+    made = [e for log in logs for e in jsonl(log) if e["type"] == "llm_call"]
+    return sum(e["cost_usd"] for e in made if not e.get("replayed"))
+
+
+def hand_resumed_item(tmp_path: Path) -> tuple[Path, str, str, str]:
+    """A priced batch of one item stopped after task one, then resumed by hand to its end:
+    home, batch, the item's first run, its hand resume."""
+    priced = SENDS.replace("m: offline", "m: {provider: offline, model: gpt-4o-mini}")
+    _crew, home, batch, first = stopped_item(tmp_path, priced)
+    assert mas(home, "resume", first, "-q").exit_code == 0  # task two: 2 calls, then ok
+    (by_hand,) = {p.name for p in (home / "runs").iterdir()} - {first}
+    return home, batch, first, by_hand
+
+
 def test_the_batch_budget_counts_what_a_hand_resume_of_its_item_spent(tmp_path: Path) -> None:
     # The batch counted the runs that name it; a hand resume of an item's run names no batch,
     # so what it spent was left out, and the next pass spent past the budget.
@@ -183,10 +201,7 @@ def test_the_reports_of_a_batch_no_item_of_which_has_ended_say_so(tmp_path: Path
 def test_the_batch_reports_count_a_hand_resume_of_an_item(tmp_path: Path) -> None:
     # The budget counted a hand resume of an item's run; runs --batch, show BATCH and
     # cost-report --batch read results.jsonl alone: its calls, cost and status were missing.
-    priced = SENDS.replace("m: offline", "m: {provider: offline, model: gpt-4o-mini}")
-    _crew, home, batch, first = stopped_item(tmp_path, priced)
-    assert mas(home, "resume", first, "-q").exit_code == 0  # task two: 2 calls, then ok
-    (by_hand,) = {p.name for p in (home / "runs").iterdir()} - {first}
+    home, batch, first, by_hand = hand_resumed_item(tmp_path)
     items = json.loads(mas(home, "runs", "--batch", batch, "--json").stdout)
     assert [(i["run_id"], i["status"]) for i in items] == [(by_hand, "ok")]
     shown = json.loads(mas(home, "show", batch, "--json").stdout)
@@ -195,7 +210,29 @@ def test_the_batch_reports_count_a_hand_resume_of_an_item(tmp_path: Path) -> Non
     assert sorted(r["run_id"] for r in report["runs"]) == sorted([first, by_hand])
     made = calls_made(home)  # what the budget counts: every call the item's runs made
     assert report["total"]["llm_calls"] == made == 4
-    costs = [e["cost_usd"] for log in (home / "runs").glob("*/events.jsonl")
-             for e in jsonl(log) if e["type"] == "llm_call" and not e.get("replayed")]  # fmt: skip
-    assert shown["cost_usd"] == round(sum(costs), 8) > 0
+    assert shown["cost_usd"] == round(made_cost(home), 8) > 0
     assert report["total"]["cost_usd"] == shown["cost_usd"]
+
+
+def test_export_and_view_of_a_batch_follow_a_hand_resume_of_an_item(tmp_path: Path) -> None:
+    # `mas export BATCH` and `mas view BATCH` read results.jsonl alone: the hand resume's trace
+    # was not exported, and the page showed the item stopped, without that run or its cost.
+    home, batch, first, by_hand = hand_resumed_item(tmp_path)
+    exported = tmp_path / "batch.jsonl"
+    done = mas(home, "export", batch, "--to", str(exported))
+    assert done.exit_code == 0, done.stderr
+    traces = {
+        span["traceId"]
+        for line in exported.read_text().splitlines()
+        for rs in json.loads(line)["resourceSpans"]
+        for ss in rs["scopeSpans"]
+        for span in ss["spans"]
+    }
+    runs = (first, by_hand)
+    assert traces == {jsonl(home / "runs" / run / "events.jsonl")[0]["trace_id"] for run in runs}
+    viewed = mas(home, "view", batch, "--no-open")
+    assert viewed.exit_code == 0, viewed.stderr
+    page = Path(viewed.stdout.strip()).read_text(encoding="utf-8")
+    rows = re.findall(r'<tr class="st-([^"]+)">.*?<a href="[^"]+">([^<]+)</a>', page)
+    assert rows == [("stopped", first), ("ok", by_hand)]  # its hand resume, ok, beside it
+    assert f"1 item · 2 runs · ${made_cost(home):.6f}" in page  # as the budget counts it

@@ -18,8 +18,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from mas_cli.batch.chains import run_spend, unrecorded_runs
 from mas_cli.batch.folder import read_results
+from mas_cli.events.chains import run_spend, unrecorded_runs
 from mas_cli.events.spend import Spend
 from mas_cli.events.store import runs_dir
 

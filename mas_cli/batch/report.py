@@ -4,8 +4,8 @@ What `mas runs --batch`, `mas show --batch`, `mas cost-report --batch` and `mas 
 --batch` read. Each item counts once, as its latest run says (a resumed item may have several);
 money counts every run the batch made, since a stopped run that was resumed spent too. The runs
 are those results.jsonl names and those it does not (a resume of an item's run made by hand, a
-run in flight at a kill), found as the batch's budget finds them (chains.py): the reports and
-the budget agree.
+run in flight at a kill), found as the batch's budget finds them (events/chains.py): the reports
+and the budget agree.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mas_cli.batch.chains import run_end, run_spend, unrecorded_runs
 from mas_cli.batch.folder import (
     DEAD,
     batch_ids,
@@ -25,7 +24,7 @@ from mas_cli.batch.folder import (
     read_results,
 )
 from mas_cli.errors import UsageError
-from mas_cli.events.runs import unfinished_status
+from mas_cli.events.chains import run_outcome, unrecorded_runs
 from mas_cli.events.store import EVENTS, runs_dir
 
 
@@ -113,12 +112,8 @@ def read_batch(home: Path, folder: Path) -> BatchView:
 
 def _run_row(run_dir: Path, key: str) -> ItemRow:
     """An item as a run of its that results.jsonl does not name tells it, from its log."""
-    spent = run_spend(run_dir)
-    cost = float(spent.known_cost) if spent is not None else None
-    end = run_end(run_dir)
-    if end is None:
-        return ItemRow(key, run_dir.name, unfinished_status(run_dir), cost, None)
-    return ItemRow(key, run_dir.name, end.status, cost, end.reason)
+    ended = run_outcome(run_dir)
+    return ItemRow(key, run_dir.name, ended.status, ended.cost_usd, ended.reason)
 
 
 def batch_logs(home: Path, view: BatchView) -> list[Path]:

@@ -1,7 +1,9 @@
 """What `mas export` reads: a run (id, prefix, folder or events.jsonl), the last run, or a batch.
 
 A batch lives in `<home>/batches/<batch_id>/`; its `results.jsonl` names each finished item's
-run, and each of those runs is exported as a trace of its own.
+run, and each of those runs is exported as a trace of its own, with the runs of its items it
+does not name (a resume of an item's run made by hand, a run in flight at a kill), found as the
+batch's budget and reports find them (events/chains.py).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mas_cli.errors import UsageError
+from mas_cli.events.chains import unrecorded_runs
 from mas_cli.events.store import EVENTS, resolve_log, runs_dir
 
 BATCHES = "batches"
@@ -74,8 +77,9 @@ def _batch_dir(home: Path, ref: str) -> Path | None:
 
 
 def batch_runs(home: Path, batch: Path) -> tuple[list[Path], list[str]]:
-    """The runs of a batch's items, from its results.jsonl (a line that is not JSON is skipped),
-    and the run ids it names whose folder is gone (`mas runs prune` removed them).
+    """The runs of a batch's items: those its results.jsonl names (a line that is not JSON is
+    skipped), then those it does not (see the module's doc); and the run ids it names whose
+    folder is gone (`mas runs prune` removed them).
 
     Raises:
         UsageError: a batch with no finished item whose run is still there.
@@ -86,12 +90,14 @@ def batch_runs(home: Path, batch: Path) -> tuple[list[Path], list[str]]:
         lines = (batch / RESULTS).read_text(errors="replace").splitlines()
     except OSError as exc:
         raise UsageError(f"{batch / RESULTS}: cannot be read ({exc.strerror})") from None
-    for line in lines:
-        run_id = _run_id(line)
-        if run_id and (runs_dir(home) / run_id / EVENTS).is_file():
+    named = [run_id for run_id in map(_run_id, lines) if run_id]
+    for run_id in named:
+        if (runs_dir(home) / run_id / EVENTS).is_file():
             paths.append(runs_dir(home) / run_id / EVENTS)
-        elif run_id:
+        else:
             gone.append(run_id)
+    for run_id, _key in unrecorded_runs(home, batch.name, set(named)):
+        paths.append(runs_dir(home) / run_id / EVENTS)
     if not paths:
         pruned = f" ({len(gone)} that it names are gone: pruned?)" if gone else ""
         raise UsageError(

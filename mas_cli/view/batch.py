@@ -3,8 +3,11 @@ to its run's own page, written beside that run.
 
 A batch lives in `<home>/batches/<batch_id>/`: `batch.json`, `results.jsonl` (one line per
 finished item: key, run_id, status, output, cost_usd, error) and `dead.jsonl` (failed items:
-key, reason, inputs). One file per run keeps each page bounded by its own run, and the index
-by `MAX_ITEMS` rows.
+key, reason, inputs). The runs of its items that results.jsonl does not name (a resume of an
+item's run made by hand, a run in flight at a kill) are rows too, read from their logs, found
+as the batch's budget and reports find them (events/chains.py): an item resumed by hand shows
+its latest run, and what that run spent counts. One file per run keeps each page bounded by
+its own run, and the index by `MAX_ITEMS` rows.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from mas_cli.errors import UsageError
+from mas_cli.events.chains import run_outcome, unrecorded_runs
 from mas_cli.events.diskio import refuse_overwriting
 from mas_cli.events.store import EVENTS, resolve_log, runs_dir
 from mas_cli.view.build import VIEW, run_html, write_atomic, write_run_view
@@ -89,7 +93,9 @@ def write_batch_view(
     if out is not None:
         refuse_overwriting(out, [folder / name for name in (RESULTS, DEAD, "batch.json")], "--out")
     target = out or folder / VIEW
-    items = [_item(r, home, target.parent, include_content) for r in _records(folder / RESULTS)]
+    items = _run_items(folder, home)
+    for item in items:
+        _link(item, home, target.parent, include_content)
     items += [_dead(r) for r in _records(folder / DEAD)]
     info = _json_file(folder / "batch.json")
     write_atomic(
@@ -127,24 +133,37 @@ def _json_file(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _item(record: dict[str, Any], home: Path, base: Path, include_content: bool) -> Item:
-    run_id = str(record.get("run_id") or "")
+def _run_items(folder: Path, home: Path) -> list[Item]:
+    """Every run of the batch's items: each result line's, then each of the runs it does not
+    name, at most `MAX_ITEMS` in all."""
+    items = [_item(record) for record in _records(folder / RESULTS)]
+    named = {item.run_id for item in items if item.run_id}
+    for run_id, key in unrecorded_runs(home, folder.name, named)[: MAX_ITEMS - len(items)]:
+        ended = run_outcome(runs_dir(home) / run_id)
+        items.append(Item(key, ended.status, run_id, ended.cost_usd, note=ended.reason or ""))
+    return items
+
+
+def _item(record: dict[str, Any]) -> Item:
     cost = record.get("cost_usd")
-    item = Item(
+    return Item(
         str(record.get("key", "?")),
         str(record.get("status", "?")),
-        run_id,
+        str(record.get("run_id") or ""),
         cost if isinstance(cost, int | float) else None,
         note=str(record.get("error") or ""),
     )
-    log = runs_dir(home) / run_id / EVENTS
-    if _SAFE_ID.fullmatch(run_id) and log.is_file():
+
+
+def _link(item: Item, home: Path, base: Path, include_content: bool) -> None:
+    """Write the item's run page beside its run and link the row to it."""
+    log = runs_dir(home) / item.run_id / EVENTS
+    if _SAFE_ID.fullmatch(item.run_id) and log.is_file():
         page, _, findings = run_html(log, include_content)
         write_atomic(log.parent / VIEW, page)
         item.loops, item.link = len(findings), os.path.relpath(log.parent / VIEW, base)
-    elif run_id:
+    elif item.run_id:
         item.note = (item.note + " · " if item.note else "") + "its run's log is not here"
-    return item
 
 
 def _dead(record: dict[str, Any]) -> Item:

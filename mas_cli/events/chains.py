@@ -2,19 +2,23 @@
 
 An item's run can be followed by runs that results.jsonl does not name: a run in flight when a
 pass was killed (SIGKILL, a crash), found by the batch id its run_started names, and a resume
-of an item's run made by hand (`mas resume RUN_ID`), found by the run it resumed. The batch's
-budget (passes.py) and its reports (report.py: `mas runs --batch`, `mas show BATCH_ID`,
-`mas cost-report --batch`) follow the same chains, through `unrecorded_runs`.
+of an item's run made by hand (`mas resume RUN_ID`), found by the run it resumed. Every reader
+of a batch follows the same chains, through `unrecorded_runs`: its budget (batch/passes.py),
+its reports (batch/report.py: `mas runs --batch`, `mas show BATCH_ID`, `mas cost-report
+--batch`, `mas triage loops --batch`), `mas export BATCH_ID` (export/source.py) and `mas view
+BATCH_ID` (view/batch.py). It lives here, below them all, as it reads only run logs.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import TypeVar
 
 from mas_cli.events.models import RunFinished, RunStarted
 from mas_cli.events.reader import LogReader
+from mas_cli.events.runs import unfinished_status
 from mas_cli.events.spend import Spend, money
 from mas_cli.events.store import EVENTS, runs_dir
 from mas_cli.events.text import loads
@@ -76,6 +80,27 @@ def run_spend(run_dir: Path) -> Spend | None:
     for event in LogReader(run_dir / EVENTS):
         spent(event)
     return spent
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """How a run ended, as its log tells it: what a batch's readers show for a run of an item
+    that results.jsonl does not name."""
+
+    status: str
+    cost_usd: float | None
+    reason: str | None
+
+
+def run_outcome(run_dir: Path) -> RunOutcome:
+    """The run's status (`running` or `killed` when it has no run_finished), what it spent
+    (None when its log is gone) and why it stopped."""
+    spent = run_spend(run_dir)
+    cost = float(spent.known_cost) if spent is not None else None
+    end = run_end(run_dir)
+    if end is None:
+        return RunOutcome(unfinished_status(run_dir), cost, None)
+    return RunOutcome(end.status, cost, end.reason)
 
 
 def _first(log: Path) -> RunStarted | None:
