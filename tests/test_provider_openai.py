@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from typing import Any
 
 import pytest
@@ -498,3 +499,22 @@ def test_making_a_provider_loads_the_http_stacks_backend_before_any_call() -> No
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
+
+
+def test_requests_started_together_start_no_worker_thread(server: FakeServer) -> None:
+    """The SDK asked for the platform (its X-Stainless-OS header) in a worker thread in each
+    request started before the first answer: threads taking the GIL from the event loop while
+    a parallel crew's requests are built. The provider tells the client its platform first."""
+    for _ in range(5):
+        server.openai.push(openai_text("hi"))
+
+    async def go() -> list[str]:
+        provider = OpenAIProvider(_request(server).model)
+        try:
+            await asyncio.gather(*(provider.complete(_request(server)) for _ in range(5)))
+        finally:
+            await provider.aclose()
+        return [t.name for t in threading.enumerate() if t.name.startswith(("asyncio_", "AnyIO"))]
+
+    assert asyncio.run(go()) == []
+    assert {r.headers["x-stainless-os"] for r in server.requests(OPENAI)} == {"Linux"}
