@@ -31,7 +31,7 @@ def print_table(grid: Grid) -> None:
     at = plain_stdout()
     text = table_lines(grid, at[0]) if at else None
     if text is not None:
-        _write(text)
+        write_out(text)
         return
     from mas_cli.cli.render.base import stdout
 
@@ -43,7 +43,7 @@ def print_tree(root: Branch) -> None:
     at = plain_stdout()
     text = tree_lines(root, at[0], ascii_only=at[1]) if at else None
     if text is not None:
-        _write(text)
+        write_out(text)
         return
     from mas_cli.cli.render.base import stdout
 
@@ -58,7 +58,7 @@ def print_line(markup: str, *, wrap: bool = False) -> None:
     if text is not None and at and wrap and not _fits(markup, at[0]):
         text = None
     if text is not None:
-        _write(text)
+        write_out(text)
         return
     from mas_cli.cli.render.base import stdout
 
@@ -72,7 +72,7 @@ def _fits(markup: str, width: int) -> bool:
     )
 
 
-def _write(text: str) -> None:
+def write_out(text: str) -> None:
     """Written and flushed, as rich's console does (a closed pipe raises BrokenPipeError, which
     the boundary takes as the reader leaving)."""
     sys.stdout.write(text)

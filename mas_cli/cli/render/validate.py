@@ -9,10 +9,9 @@ tests/test_render_validate.py holds the two to the same bytes.
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING, Any
 
-from mas_cli.cli.render.fit import print_line
+from mas_cli.cli.render.fit import print_line, write_out
 from mas_cli.cli.render.grid import grid_lines, wrapped_lines
 from mas_cli.cli.render.messages import problem
 from mas_cli.cli.render.plain import eprint, escape, plain_stdout
@@ -79,8 +78,7 @@ def _print_summary(parts: list[Section]) -> None:
     at = plain_stdout()
     text = summary_lines(parts, at[0]) if at else None
     if text is not None:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        write_out(text)
         return
     from mas_cli.cli.render.base import stdout
 
